@@ -1,0 +1,146 @@
+package io.walship.wal;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The pages one commit changes: keeps each page's before-image so the commit can be rolled back
+ * and turned into physical WAL changes (byte ranges, or a full-page image where torn-page
+ * protection or size calls for one). Used by one thread under the store's write lock.
+ */
+final class PageTxn implements PageAccess {
+    /** Unchanged runs shorter than this are folded into one range: a range header costs 9 bytes. */
+    private static final int MERGE_GAP = 9;
+
+    private final BufferPool pool;
+    private final List<Snapshot> snapshots;
+    private final Map<Integer, BufferPool.Frame> touched = new LinkedHashMap<>();
+    private final Map<Integer, byte[]> before = new LinkedHashMap<>();
+
+    PageTxn(BufferPool pool, List<Snapshot> snapshots) {
+        this.pool = pool;
+        this.snapshots = snapshots;
+    }
+
+    @Override
+    public byte[] read(int pageNo) {
+        BufferPool.Frame f = touched.get(pageNo);
+        return f != null ? f.data : pool.frame(pageNo).data;
+    }
+
+    @Override
+    public byte[] write(int pageNo) {
+        BufferPool.Frame f = touched.get(pageNo);
+        if (f == null) {
+            f = pool.frame(pageNo);
+            byte[] copy = f.data.clone();
+            before.put(pageNo, copy);
+            touched.put(pageNo, f);
+            for (Snapshot s : snapshots) {
+                s.preserve(pageNo, copy);
+            }
+        }
+        return f.data;
+    }
+
+    @Override
+    public int allocate(byte type) {
+        byte[] meta = write(MetaPage.PAGE_NO);
+        int pageNo = MetaPage.pageCount(meta);
+        MetaPage.setPageCount(meta, pageNo + 1);
+        return addNewPage(pageNo, type);
+    }
+
+    /** Adds page {@code pageNo} as a new, empty page (used directly only when creating a store). */
+    int addNewPage(int pageNo, byte type) {
+        BufferPool.Frame f = pool.install(pageNo, new byte[PageFormat.PAGE_SIZE]);
+        touched.put(pageNo, f);
+        before.put(pageNo, null);
+        PageFormat.init(f.data, type);
+        return pageNo;
+    }
+
+    boolean isEmpty() {
+        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
+            byte[] b = before.get(e.getKey());
+            if (b == null || !Arrays.equals(b, e.getValue().data)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Stamps the touched pages with {@code lsn}, marks them dirty and returns the physical
+     * changes. A page gets a full image when it is new, or when it has not changed since the
+     * checkpoint at {@code fpiHorizon} began (so a torn write of it during or after that
+     * checkpoint is repaired by redo), or when the delta would be larger than half a page.
+     */
+    List<PageChange> seal(long lsn, long fpiHorizon) {
+        List<PageChange> changes = new ArrayList<>(touched.size() * 3);
+        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
+            int pageNo = e.getKey();
+            BufferPool.Frame f = e.getValue();
+            byte[] old = before.get(pageNo);
+            if (old != null && Arrays.equals(old, f.data)) {
+                continue;
+            }
+            PageFormat.setLsn(f.data, lsn);
+            f.dirty = true;
+            f.lsn = lsn;
+            if (old == null || PageFormat.lsn(old) <= fpiHorizon) {
+                changes.add(PageChange.fullPage(pageNo, f.data.clone()));
+                continue;
+            }
+            int mark = changes.size();
+            int bytes = diff(pageNo, old, f.data, changes);
+            if (bytes > PageFormat.PAGE_SIZE / 2) {
+                changes.subList(mark, changes.size()).clear();
+                changes.add(PageChange.fullPage(pageNo, f.data.clone()));
+            }
+        }
+        return changes;
+    }
+
+    /** Puts every touched page back as it was before the transaction. */
+    void rollback() {
+        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
+            byte[] old = before.get(e.getKey());
+            if (old == null) {
+                pool.drop(e.getKey());
+            } else {
+                System.arraycopy(old, 0, e.getValue().data, 0, old.length);
+            }
+        }
+    }
+
+    /** Appends the byte ranges where {@code a} and {@code b} differ; returns the encoded size. */
+    static int diff(int pageNo, byte[] a, byte[] b, List<PageChange> out) {
+        int size = 0;
+        int i = 0;
+        int n = a.length;
+        while (i < n) {
+            int m = Arrays.mismatch(a, i, n, b, i, n);
+            if (m < 0) {
+                break;
+            }
+            int start = i + m;
+            int lastDiff = start;
+            int j = start + 1;
+            while (j < n && j - lastDiff <= MERGE_GAP) {
+                if (a[j] != b[j]) {
+                    lastDiff = j;
+                }
+                j++;
+            }
+            byte[] bytes = Arrays.copyOfRange(b, start, lastDiff + 1);
+            out.add(new PageChange(pageNo, start, bytes, false));
+            size += 9 + bytes.length;
+            i = lastDiff + 1;
+        }
+        return size;
+    }
+}

@@ -1,0 +1,84 @@
+package io.walship.wal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32C;
+
+/**
+ * Turns a snapshot image ({@link Snapshot#openStream}) into a data directory whose checkpoint is
+ * the snapshot's LSN: open it as a {@link Store} and apply the entries after that LSN. Every
+ * page checksum, the header and the trailer are verified; a bad image leaves an error naming
+ * what is wrong. Stateless.
+ */
+public final class SnapshotLoader {
+    /** What a loaded image describes. */
+    public record Info(long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros) {
+    }
+
+    private SnapshotLoader() {
+    }
+
+    /** Reads just the 64-byte header (the stream is left after it). */
+    public static Info readHeader(InputStream in) throws IOException {
+        byte[] h = in.readNBytes(Snapshot.HEADER_SIZE);
+        if (h.length != Snapshot.HEADER_SIZE) {
+            throw new IntegrityException("snapshot image ends inside its header (" + h.length + " bytes)");
+        }
+        ByteBuffer b = ByteBuffer.wrap(h);
+        if (b.getInt() != Snapshot.MAGIC) {
+            throw new IntegrityException("not a walship snapshot image (bad magic)");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(h, 0, Snapshot.HEADER_SIZE - 4);
+        if ((int) crc.getValue() != b.getInt(Snapshot.HEADER_SIZE - 4)) {
+            throw new IntegrityException("snapshot image header fails its checksum");
+        }
+        int version = b.getShort() & 0xFFFF;
+        if (version != Snapshot.FORMAT_VERSION) {
+            throw new FormatVersionException("snapshot image", version, Snapshot.FORMAT_VERSION);
+        }
+        int pageSize = b.getShort() & 0xFFFF;
+        if (pageSize != PageFormat.PAGE_SIZE) {
+            throw new FormatVersionException("page size of the snapshot image", pageSize, PageFormat.PAGE_SIZE);
+        }
+        return new Info(b.getLong(), b.getInt(), b.getLong(), b.getInt(), b.getLong());
+    }
+
+    /** Writes the image into {@code dataDir}, which must not already hold a store. */
+    public static Info load(InputStream in, Path dataDir) {
+        try {
+            Files.createDirectories(dataDir);
+            if (ControlFile.exists(dataDir) || Files.exists(dataDir.resolve(PageFile.FILE_NAME))) {
+                throw new WalshipException(dataDir + " already holds a store; refusing to overwrite it");
+            }
+            Info info = readHeader(in);
+            CRC32C pagesCrc = new CRC32C();
+            try (PageFile pf = new PageFile(dataDir, false)) {
+                byte[] page = new byte[PageFormat.PAGE_SIZE];
+                for (int i = 0; i < info.pageCount(); i++) {
+                    if (in.readNBytes(page, 0, page.length) != page.length) {
+                        throw new IntegrityException("snapshot image ends at page " + i + " of " + info.pageCount());
+                    }
+                    pagesCrc.update(page);
+                    byte[] check = page.clone();
+                    PageFormat.verifyAndOpen(check, i, "snapshot image");
+                    pf.writeSealed(i, page);
+                }
+                byte[] t = in.readNBytes(Snapshot.TRAILER_SIZE);
+                if (t.length != Snapshot.TRAILER_SIZE
+                        || !java.util.Arrays.equals(t, Snapshot.trailer(info.pageCount(), (int) pagesCrc.getValue()))) {
+                    throw new IntegrityException("snapshot image trailer is missing or does not match its pages");
+                }
+                pf.sync();
+            }
+            new ControlFile(info.systemId(), info.timeline(), info.lsn(), info.commitTimeMicros()).write(dataDir);
+            return info;
+        } catch (IOException e) {
+            throw new UncheckedIOException("load snapshot into " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+}

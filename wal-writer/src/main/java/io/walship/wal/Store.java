@@ -1,0 +1,592 @@
+package io.walship.wal;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded key-value store: a B+tree in 4 KiB pages whose every commit is one physical WAL
+ * entry in a Chronicle Queue, written before any of its pages can reach the page file.
+ *
+ * <p>Data directory: {@code control} (identity, timeline, checkpoint), {@code pages.dat},
+ * {@code wal/} (Chronicle Queue), {@code marks/} (retention hooks) and {@code LOCK}, which one
+ * process at a time holds for writing.
+ *
+ * <p>Thread-safe. Writers are serialised by a write lock that covers only in-memory work
+ * (B+tree change, WAL encoding, hand-off to the {@link GroupCommitter}); durable commits then
+ * wait for the shared sync outside the lock. Readers share a read lock.
+ */
+public final class Store implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Store.class);
+    public static final String LOCK_FILE = "LOCK";
+
+    private final Path dir;
+    private final StoreOptions options;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final PageFile pageFile;
+    private final BufferPool pool;
+    private final WalLog wal;
+    private final GroupCommitter committer;
+    private final WalMarks marks;
+    private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+    private final List<Snapshot> snapshots = new CopyOnWriteArrayList<>();
+    private final Object checkpointMutex = new Object();
+    private final ScheduledExecutorService background;
+    private final Snapshot.Source snapshotSource = new SnapshotSource();
+
+    // guarded by rw write lock (volatile for lock-free status reads)
+    private volatile ControlFile control;
+    private volatile long lastLsn;
+    private long lastCommitMicros;
+    private long fpiHorizon;
+    private volatile boolean checkpointRunning;
+    private volatile boolean closed;
+
+    private final AtomicLong commits = new AtomicLong();
+    private final AtomicLong fullPageImages = new AtomicLong();
+    private final AtomicLong checkpoints = new AtomicLong();
+    private final AtomicLong walBytesSinceCheckpoint = new AtomicLong();
+    private volatile long lastCheckpointNanos = System.nanoTime();
+
+    private Store(Path dir, StoreOptions options) {
+        this.dir = dir;
+        this.options = options;
+        try {
+            Files.createDirectories(dir);
+            Path lockPath = dir.resolve(LOCK_FILE);
+            lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            FileLock l;
+            try {
+                l = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                l = null;
+            }
+            if (l == null) {
+                String holder = Files.readString(lockPath, StandardCharsets.US_ASCII).trim();
+                lockChannel.close();
+                throw new StoreLockedException("data directory " + dir + " is already open for writing"
+                        + (holder.isEmpty() ? "" : " by process " + holder));
+            }
+            lock = l;
+            lockChannel.truncate(0);
+            lockChannel.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+                    .getBytes(StandardCharsets.US_ASCII)), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("open " + dir + ": " + e.getMessage(), e);
+        }
+        boolean fresh = !ControlFile.exists(dir);
+        if (fresh && (Files.exists(dir.resolve(PageFile.FILE_NAME)) || Files.exists(dir.resolve(WalLog.DIR_NAME)))) {
+            releaseLock();
+            throw new WalshipException(dir + " has store files but no control file; it is not a complete data directory");
+        }
+        try {
+            control = fresh ? new ControlFile(new SecureRandom().nextLong() & Long.MAX_VALUE, 1, 0, 0)
+                    : ControlFile.read(dir);
+            if (fresh) {
+                control.write(dir);
+            }
+            pageFile = new PageFile(dir, false);
+            pool = new BufferPool(pageFile, options.poolPages());
+            wal = new WalLog(dir, false, options.rollCycle());
+            marks = new WalMarks(dir);
+            lastLsn = control.checkpointLsn();
+            lastCommitMicros = control.checkpointTimeMicros();
+            fpiHorizon = control.checkpointLsn();
+            if (!fresh) {
+                recover();
+            }
+        } catch (RuntimeException e) {
+            releaseLock();
+            throw e;
+        }
+        committer = new GroupCommitter(wal, lastLsn, options.asyncFlushMillis());
+        if (fresh) {
+            bootstrap();
+        }
+        background = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "walship-checkpointer");
+            t.setDaemon(true);
+            return t;
+        });
+        background.scheduleWithFixedDelay(this::maybeCheckpoint, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /** Opens (or creates) the store in {@code dir} with default options. */
+    public static Store open(Path dir) {
+        return open(dir, StoreOptions.defaults());
+    }
+
+    public static Store open(Path dir, StoreOptions options) {
+        return new Store(dir.toAbsolutePath(), options);
+    }
+
+    // ---- creation and recovery --------------------------------------------------------------
+
+    /** LSN 1 creates the meta page and the empty root leaf, so a replay from nothing rebuilds all. */
+    private void bootstrap() {
+        rw.writeLock().lock();
+        try {
+            PageTxn txn = new PageTxn(pool, snapshots);
+            txn.addNewPage(MetaPage.PAGE_NO, PageFormat.TYPE_META);
+            MetaPage.init(txn.write(MetaPage.PAGE_NO), control.systemId(), 1, 2);
+            txn.addNewPage(1, PageFormat.TYPE_LEAF);
+            commitLocked(txn);
+        } finally {
+            rw.writeLock().unlock();
+        }
+        committer.awaitDurable(lastLsn);
+    }
+
+    private void recover() {
+        long from = control.checkpointLsn() + 1;
+        long applied = 0;
+        try (WalReader reader = new WalReader(wal, false)) {
+            try {
+                reader.seek(from);
+            } catch (WalNoLongerAvailableException e) {
+                throw new IntegrityException("crash recovery needs WAL from LSN " + Lsn.format(from)
+                        + " but the WAL starts at " + Lsn.format(e.firstAvailable()));
+            }
+            WalEntry e;
+            while ((e = reader.next()) != null) {
+                applyToPages(e);
+                lastLsn = e.lsn();
+                lastCommitMicros = e.commitTimeMicros();
+                applied++;
+                pool.evictIfNeeded(lsn -> { });
+            }
+            if (reader.atTornTail()) {
+                LOG.warn("discarded a torn WAL entry after LSN {} (never acknowledged): {}", Lsn.format(lastLsn),
+                        reader.tornTailDescription());
+            }
+        }
+        if (applied > 0) {
+            LOG.info("crash recovery replayed {} WAL entries, LSN {} to {}", applied, Lsn.format(from), Lsn.format(lastLsn));
+        }
+        if (lastLsn > 0) {
+            MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
+        }
+    }
+
+    /** Applies an entry's physical changes to the buffer pool (redo). Caller holds the write lock or is opening. */
+    private void applyToPages(WalEntry e) {
+        for (PageChange c : e.changes()) {
+            BufferPool.Frame f;
+            if (c.fullPage()) {
+                f = pool.install(c.pageNo(), c.bytes().clone());
+            } else {
+                f = pool.frame(c.pageNo());
+                System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
+            }
+            f.dirty = true;
+            f.lsn = e.lsn();
+        }
+    }
+
+    // ---- writes -----------------------------------------------------------------------------
+
+    public long put(byte[] key, byte[] value) {
+        return put(key, value, Durability.DURABLE);
+    }
+
+    public long put(byte[] key, byte[] value, Durability durability) {
+        return write(new WriteBatch().put(key, value), durability);
+    }
+
+    public long delete(byte[] key) {
+        return delete(key, Durability.DURABLE);
+    }
+
+    public long delete(byte[] key, Durability durability) {
+        return write(new WriteBatch().delete(key), durability);
+    }
+
+    public long write(WriteBatch batch) {
+        return write(batch, Durability.DURABLE);
+    }
+
+    /**
+     * Applies the batch atomically and returns its commit LSN. A batch that changes nothing
+     * (deleting absent keys, rewriting equal values) writes no entry and returns the current LSN.
+     */
+    public long write(WriteBatch batch, Durability durability) {
+        if (batch.size() == 0) {
+            throw new IllegalArgumentException("empty batch");
+        }
+        long lsn;
+        rw.writeLock().lock();
+        try {
+            checkOpen();
+            committer.checkHealthy();
+            PageTxn txn = new PageTxn(pool, snapshots);
+            BTree tree = new BTree(txn);
+            try {
+                for (WriteBatch.Op op : batch.ops()) {
+                    if (op.isDelete()) {
+                        tree.delete(op.key());
+                    } else {
+                        tree.put(op.key(), op.value());
+                    }
+                }
+            } catch (RuntimeException e) {
+                txn.rollback();
+                throw e;
+            }
+            lsn = txn.isEmpty() ? lastLsn : commitLocked(txn);
+            pool.evictIfNeeded(this::walSyncForEviction);
+        } finally {
+            rw.writeLock().unlock();
+        }
+        if (durability == Durability.DURABLE) {
+            committer.awaitDurable(lsn);
+        }
+        return lsn;
+    }
+
+    private long commitLocked(PageTxn txn) {
+        long lsn = lastLsn + 1;
+        long now = nowMicros();
+        long time = Math.max(now, lastCommitMicros);
+        List<PageChange> changes = txn.seal(lsn, fpiHorizon);
+        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, changes);
+        committer.submit(lsn, entry, true);
+        lastLsn = lsn;
+        lastCommitMicros = time;
+        commits.incrementAndGet();
+        walBytesSinceCheckpoint.addAndGet(entry.length);
+        for (PageChange c : changes) {
+            if (c.fullPage()) {
+                fullPageImages.incrementAndGet();
+            }
+        }
+        return lsn;
+    }
+
+    private void walSyncForEviction(long pageLsn) {
+        if (checkpointRunning) {
+            throw new IllegalStateException("dirty eviction during a checkpoint");
+        }
+        committer.awaitDurable(pageLsn);
+    }
+
+    private static long nowMicros() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+    }
+
+    // ---- reads ------------------------------------------------------------------------------
+
+    /** A value and the LSN of the state it was read from. {@code value} is null if absent. */
+    public record Read(byte[] value, long lsn) {
+    }
+
+    public byte[] get(byte[] key) {
+        return read(key).value();
+    }
+
+    public Read read(byte[] key) {
+        BTree.checkKey(key);
+        return underReadLock(() -> new Read(new BTree(this::readPage).get(key), lastLsn));
+    }
+
+    /**
+     * Visits pairs with {@code from <= key < to} in key order and returns the LSN the scan
+     * reflects. The scan runs on a snapshot, so writers are not held up while it runs.
+     */
+    public long scan(byte[] from, byte[] to, BTree.Visitor visitor) {
+        try (Snapshot s = snapshot()) {
+            new BTree(s.pages()).scan(from, to, visitor);
+            return s.lsn();
+        }
+    }
+
+    /** The digest of the whole content, computed on a snapshot. */
+    public StateDigest digest() {
+        try (Snapshot s = snapshot()) {
+            return StateDigest.of(s.pages(), s.lsn());
+        }
+    }
+
+    private byte[] readPage(int pageNo) {
+        return pool.frame(pageNo).data;
+    }
+
+    private <T> T underReadLock(Supplier<T> action) {
+        rw.readLock().lock();
+        try {
+            checkOpen();
+            return action.get();
+        } finally {
+            rw.readLock().unlock();
+        }
+    }
+
+    /** A point-in-time image of all pages; writers pause only to register it. Close it when done. */
+    public Snapshot snapshot() {
+        rw.writeLock().lock();
+        try {
+            checkOpen();
+            int pageCount = MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data);
+            Snapshot s = new Snapshot(snapshotSource, lastLsn, control.timeline(), control.systemId(), pageCount,
+                    lastCommitMicros);
+            snapshots.add(s);
+            return s;
+        } finally {
+            rw.writeLock().unlock();
+        }
+    }
+
+    private final class SnapshotSource implements Snapshot.Source {
+        @Override
+        public <T> T underReadLock(Supplier<T> action) {
+            return Store.this.underReadLock(action);
+        }
+
+        @Override
+        public byte[] currentPage(int pageNo) {
+            return pool.frame(pageNo).data.clone();
+        }
+
+        @Override
+        public void release(Snapshot snapshot) {
+            snapshots.remove(snapshot);
+        }
+    }
+
+    // ---- replication apply ------------------------------------------------------------------
+
+    /**
+     * Applies an entry received from a leader (or the archive): it must carry the next LSN. The
+     * entry goes to this store's own WAL first, so a replica recovers like a leader.
+     */
+    public void apply(WalEntry entry, Durability durability) {
+        rw.writeLock().lock();
+        try {
+            checkOpen();
+            committer.checkHealthy();
+            if (entry.lsn() != lastLsn + 1) {
+                throw new IntegrityException("cannot apply LSN " + Lsn.format(entry.lsn()) + ": this store is at "
+                        + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
+            }
+            byte[] bytes = EntryCodec.encode(entry.lsn(), entry.timeline(), entry.commitTimeMicros(), entry.changes());
+            applyToPages(entry);
+            committer.submit(entry.lsn(), bytes, true);
+            lastLsn = entry.lsn();
+            lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
+            walBytesSinceCheckpoint.addAndGet(bytes.length);
+            pool.evictIfNeeded(this::walSyncForEviction);
+        } finally {
+            rw.writeLock().unlock();
+        }
+        if (durability == Durability.DURABLE) {
+            committer.awaitDurable(entry.lsn());
+        }
+    }
+
+    // ---- checkpoints and retention ----------------------------------------------------------
+
+    private void maybeCheckpoint() {
+        try {
+            boolean byBytes = walBytesSinceCheckpoint.get() >= options.checkpointWalBytes();
+            boolean byTime = System.nanoTime() - lastCheckpointNanos >= options.checkpointInterval().toNanos();
+            if (!closed && (byBytes || byTime)) {
+                checkpoint();
+            }
+        } catch (RuntimeException e) {
+            LOG.error("checkpoint failed: {}", e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes every dirty page back and records the checkpoint LSN, then deletes WAL that neither
+     * recovery, the archive nor a registered consumer needs. Writers pause only while dirty pages
+     * are copied in memory. Returns the checkpoint LSN.
+     */
+    public long checkpoint() {
+        synchronized (checkpointMutex) {
+            List<BufferPool.Frame> dirty;
+            byte[][] copies;
+            long redo;
+            rw.writeLock().lock();
+            try {
+                checkOpen();
+                redo = lastLsn;
+                dirty = pool.dirtyFrames();
+                if (dirty.isEmpty() && redo == control.checkpointLsn()) {
+                    lastCheckpointNanos = System.nanoTime();
+                    return redo;
+                }
+                copies = new byte[dirty.size()][];
+                for (int i = 0; i < dirty.size(); i++) {
+                    BufferPool.Frame f = dirty.get(i);
+                    copies[i] = PageFormat.sealedCopy(f.data);
+                    f.dirty = false;
+                }
+                fpiHorizon = redo;
+                checkpointRunning = true;
+                walBytesSinceCheckpoint.set(0);
+            } finally {
+                rw.writeLock().unlock();
+            }
+            try {
+                committer.awaitDurable(redo);
+                for (int i = 0; i < copies.length; i++) {
+                    pageFile.writeSealed(dirty.get(i).pageNo, copies[i]);
+                }
+                pageFile.sync();
+                ControlFile next = control.withCheckpoint(redo, lastCommitMicros);
+                next.write(dir);
+                control = next;
+                checkpoints.incrementAndGet();
+                lastCheckpointNanos = System.nanoTime();
+            } finally {
+                checkpointRunning = false;
+            }
+            applyRetention(redo);
+            return redo;
+        }
+    }
+
+    private void applyRetention(long checkpointLsn) {
+        long bound = checkpointLsn;
+        OptionalLong archived = marks.archived();
+        if (options.retentionNeedsArchive()) {
+            bound = archived.isPresent() ? Math.min(bound, archived.getAsLong()) : -1;
+        }
+        for (long c : marks.consumers().values()) {
+            bound = Math.min(bound, c);
+        }
+        if (bound > 0) {
+            int n = wal.deleteUpTo(bound);
+            if (n > 0) {
+                LOG.info("deleted {} WAL file(s) up to LSN {}", n, Lsn.format(bound));
+            }
+        }
+    }
+
+    // ---- status -----------------------------------------------------------------------------
+
+    public Path dir() {
+        return dir;
+    }
+
+    public long lastLsn() {
+        return lastLsn;
+    }
+
+    public long durableLsn() {
+        return committer.durableLsn();
+    }
+
+    public int timeline() {
+        return control.timeline();
+    }
+
+    public long systemId() {
+        return control.systemId();
+    }
+
+    public long checkpointLsn() {
+        return control.checkpointLsn();
+    }
+
+    public WalMarks marks() {
+        return marks;
+    }
+
+    /** A reader over this store's own WAL (shares the open queue). Close it when done. */
+    public WalReader walReader() {
+        return new WalReader(wal, false);
+    }
+
+    public StoreStats stats() {
+        return new StoreStats(lastLsn, committer.durableLsn(), commits.get(), committer.entriesAppended(),
+                committer.bytesAppended(), committer.syncs(), fullPageImages.get(), checkpoints.get(),
+                control.checkpointLsn(), pool.size(), pool.evictions());
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new WalshipException("store " + dir + " is closed");
+        }
+    }
+
+    /** Checkpoints, stops the WAL writer and releases the directory. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        background.shutdownNow();
+        try {
+            checkpoint();
+        } catch (RuntimeException e) {
+            LOG.error("final checkpoint of {} failed; recovery will redo from the last one: {}", dir, e.getMessage());
+        }
+        rw.writeLock().lock();
+        try {
+            closed = true;
+        } finally {
+            rw.writeLock().unlock();
+        }
+        committer.close();
+        wal.close();
+        pageFile.close();
+        releaseLock();
+    }
+
+    /**
+     * Test hook: abandons the store as a crash would, after the WAL is synced but without a
+     * checkpoint, so the next open must redo from the last checkpoint.
+     */
+    void abandonForTesting() {
+        background.shutdownNow();
+        closed = true;
+        committer.close();
+        wal.close();
+        pageFile.close();
+        releaseLock();
+    }
+
+    /** Test hook: the page as it is in memory now (a copy). */
+    byte[] pageForTesting(int pageNo) {
+        return underReadLock(() -> pool.frame(pageNo).data.clone());
+    }
+
+    int pageCountForTesting() {
+        return underReadLock(() -> MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data));
+    }
+
+    private void releaseLock() {
+        try {
+            if (lock != null && lock.isValid()) {
+                lock.release();
+            }
+            lockChannel.close();
+        } catch (IOException e) {
+            LOG.warn("releasing the lock on {}: {}", dir, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.walship.wal;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The WAL retention hooks, kept as small files under {@code DATA/marks/} so that a shipper or
+ * follower in another process can move them: {@code archived} holds the LSN up to which the WAL
+ * is safely in the archive, {@code consumer.NAME} the LSN each registered consumer has consumed.
+ * Each file holds one canonical LSN and a newline and is replaced atomically. The leader deletes
+ * WAL only up to the minimum of the checkpoint, {@code archived} and every consumer.
+ * Thread-safe (each call is one file operation).
+ */
+public final class WalMarks {
+    public static final String DIR_NAME = "marks";
+    private static final String ARCHIVED = "archived";
+    private static final String CONSUMER_PREFIX = "consumer.";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private final Path dir;
+
+    public WalMarks(Path dataDir) {
+        this.dir = dataDir.resolve(DIR_NAME);
+    }
+
+    public OptionalLong archived() {
+        return read(dir.resolve(ARCHIVED));
+    }
+
+    /** Records that the WAL up to {@code lsn} is archived; never moves the mark backwards. */
+    public synchronized void setArchived(long lsn) {
+        OptionalLong cur = archived();
+        if (cur.isEmpty() || lsn > cur.getAsLong()) {
+            write(dir.resolve(ARCHIVED), lsn);
+        }
+    }
+
+    public void setConsumer(String name, long lsn) {
+        checkName(name);
+        write(dir.resolve(CONSUMER_PREFIX + name), lsn);
+    }
+
+    public void removeConsumer(String name) {
+        checkName(name);
+        try {
+            Files.deleteIfExists(dir.resolve(CONSUMER_PREFIX + name));
+        } catch (IOException e) {
+            throw new UncheckedIOException("remove consumer mark " + name, e);
+        }
+    }
+
+    public Map<String, Long> consumers() {
+        Map<String, Long> out = new TreeMap<>();
+        if (!Files.isDirectory(dir)) {
+            return out;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, CONSUMER_PREFIX + "*")) {
+            for (Path p : ds) {
+                if (p.getFileName().toString().endsWith(".tmp")) {
+                    continue;
+                }
+                read(p).ifPresent(v -> out.put(p.getFileName().toString().substring(CONSUMER_PREFIX.length()), v));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("list " + dir, e);
+        }
+        return out;
+    }
+
+    private static void checkName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("consumer name must match " + NAME.pattern() + ": '" + name + "'");
+        }
+    }
+
+    private void write(Path f, long lsn) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("create " + dir, e);
+        }
+        AtomicFiles.write(f, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static OptionalLong read(Path f) {
+        try {
+            if (!Files.exists(f)) {
+                return OptionalLong.empty();
+            }
+            return OptionalLong.of(Lsn.parse(Files.readString(f, StandardCharsets.US_ASCII).trim()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("read " + f, e);
+        } catch (IllegalArgumentException e) {
+            throw new IntegrityException("mark file " + f + " is corrupt: " + e.getMessage());
+        }
+    }
+}

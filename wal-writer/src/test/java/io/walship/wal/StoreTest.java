@@ -1,0 +1,252 @@
+package io.walship.wal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StoreTest {
+    @TempDir
+    Path tmp;
+
+    static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static String s(byte[] b) {
+        return b == null ? null : new String(b, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void putGetDeleteScanAndLsns() {
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            assertEquals(1, store.lastLsn(), "LSN 1 is the store's creation");
+            long l1 = store.put(b("b"), b("2"));
+            long l2 = store.put(b("a"), b("1"));
+            assertEquals(l1 + 1, l2);
+            assertEquals("1", s(store.get(b("a"))));
+            assertEquals(l2, store.read(b("a")).lsn());
+            long l3 = store.write(new WriteBatch().put(b("c"), b("3")).delete(b("b")));
+            assertEquals(l2 + 1, l3);
+            assertNull(store.get(b("b")));
+            assertEquals(l3, store.delete(b("missing")), "a delete that changes nothing writes no entry");
+            List<String> keys = new ArrayList<>();
+            long at = store.scan(null, null, (k, v) -> keys.add(s(k)));
+            assertEquals(List.of("a", "c"), keys);
+            assertEquals(l3, at);
+            assertTrue(store.durableLsn() >= l3);
+        }
+    }
+
+    @Test
+    void contentSurvivesCloseAndReopen() {
+        Path d = tmp.resolve("d");
+        StateDigest before;
+        try (Store store = Store.open(d)) {
+            for (int i = 0; i < 2_000; i++) {
+                store.put(b("key" + i), b("value" + i), Durability.ASYNC);
+            }
+            before = store.digest();
+        }
+        try (Store store = Store.open(d)) {
+            assertEquals(before, store.digest());
+            assertEquals("value1999", s(store.get(b("key1999"))));
+        }
+    }
+
+    @Test
+    void recoveryRedoesFromTheCheckpoint() {
+        Path d = tmp.resolve("d");
+        Store store = Store.open(d);
+        TreeMap<String, String> model = new TreeMap<>();
+        Random rnd = new Random(1);
+        for (int i = 0; i < 3_000; i++) {
+            String k = "k" + rnd.nextInt(800);
+            if (i == 1_500) {
+                store.checkpoint();
+            }
+            if (rnd.nextInt(5) == 0) {
+                store.delete(b(k), Durability.ASYNC);
+                model.remove(k);
+            } else {
+                String v = "v" + i + "x".repeat(rnd.nextInt(100));
+                store.put(b(k), b(v), Durability.ASYNC);
+                model.put(k, v);
+            }
+        }
+        long last = store.lastLsn();
+        long checkpoint = store.checkpointLsn();
+        assertTrue(checkpoint > 1 && checkpoint < last);
+        StateDigest digest = store.digest();
+        store.abandonForTesting();
+
+        try (Store reopened = Store.open(d)) {
+            assertEquals(last, reopened.lastLsn());
+            assertEquals(digest, reopened.digest());
+            model.forEach((k, v) -> assertEquals(v, s(reopened.get(b(k)))));
+        }
+    }
+
+    @Test
+    void secondWriterIsRefused() {
+        Path d = tmp.resolve("d");
+        try (Store store = Store.open(d)) {
+            StoreLockedException e = assertThrows(StoreLockedException.class, () -> Store.open(d));
+            assertTrue(e.getMessage().contains("already open for writing"), e.getMessage());
+        }
+    }
+
+    @Test
+    void groupCommitSharesSyncsAcrossThreads() throws Exception {
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            long syncsBefore = store.stats().walSyncs();
+            int threads = 16;
+            int perThread = 300;
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                fs.add(pool.submit(() -> {
+                    for (int i = 0; i < perThread; i++) {
+                        store.put(b("t" + id + "-" + i), new byte[100]);
+                    }
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get();
+            }
+            pool.shutdown();
+            long syncs = store.stats().walSyncs() - syncsBefore;
+            long commits = (long) threads * perThread;
+            assertTrue(syncs < commits / 2, "expected shared syncs, got " + syncs + " for " + commits + " commits");
+            assertEquals(store.lastLsn(), store.durableLsn());
+        }
+    }
+
+    @Test
+    void walEntriesForSmallPutsAreCompact() {
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            Random rnd = new Random(3);
+            for (int i = 0; i < 20_000; i++) {
+                byte[] v = new byte[100];
+                rnd.nextBytes(v);
+                store.put(b(String.format("user:%08d", rnd.nextInt(1_000_000))), v, Durability.ASYNC);
+            }
+            StoreStats before = store.stats();
+            for (int i = 0; i < 5_000; i++) {
+                byte[] v = new byte[100];
+                rnd.nextBytes(v);
+                store.put(b(String.format("user:%08d", rnd.nextInt(1_000_000))), v, Durability.ASYNC);
+            }
+            StoreStats after = store.stats();
+            store.durableLsn();
+            double perCommit = (double) (after.walBytes() - before.walBytes()) / (after.commits() - before.commits());
+            assertTrue(perCommit < 1024, "WAL bytes per 100-byte put: " + perCommit);
+        }
+    }
+
+    @Test
+    void snapshotPlusLaterEntriesGivesByteIdenticalPages() throws Exception {
+        Path leaderDir = tmp.resolve("leader");
+        Path followerDir = tmp.resolve("follower");
+        try (Store leader = Store.open(leaderDir)) {
+            Random rnd = new Random(9);
+            for (int i = 0; i < 3_000; i++) {
+                leader.put(b("k" + rnd.nextInt(2_000)), b("v" + i), Durability.ASYNC);
+            }
+            leader.checkpoint();
+            SnapshotLoader.Info info;
+            try (Snapshot snap = leader.snapshot()) {
+                // writers go on while the image is read
+                for (int i = 0; i < 2_000; i++) {
+                    leader.put(b("k" + rnd.nextInt(2_000)), b("w" + i), Durability.ASYNC);
+                    leader.delete(b("k" + rnd.nextInt(2_000)), Durability.ASYNC);
+                }
+                try (InputStream in = snap.openStream()) {
+                    info = SnapshotLoader.load(in, followerDir);
+                }
+                assertEquals(snap.lsn(), info.lsn());
+            }
+            for (int i = 0; i < 1_000; i++) {
+                leader.put(b("k" + rnd.nextInt(2_000)), b("x" + i), Durability.ASYNC);
+            }
+            try (Store follower = Store.open(followerDir);
+                 WalReader reader = leader.walReader()) {
+                assertEquals(info.lsn(), follower.lastLsn());
+                reader.seek(info.lsn() + 1);
+                WalEntry e;
+                while ((e = reader.poll(Duration.ofMillis(200))) != null) {
+                    follower.apply(e, Durability.ASYNC);
+                }
+                assertEquals(leader.lastLsn(), follower.lastLsn());
+                assertEquals(leader.digest(), follower.digest());
+                int pages = leader.pageCountForTesting();
+                assertEquals(pages, follower.pageCountForTesting());
+                for (int p = 0; p < pages; p++) {
+                    assertArrayEquals(leader.pageForTesting(p), follower.pageForTesting(p), "page " + p);
+                }
+            }
+        }
+    }
+
+    @Test
+    void snapshotImageCorruptionIsRefused() throws Exception {
+        byte[] image;
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            store.put(b("a"), b("1"));
+            try (Snapshot snap = store.snapshot(); InputStream in = snap.openStream()) {
+                image = in.readAllBytes();
+                assertEquals(snap.imageSize(), image.length);
+            }
+        }
+        byte[] bad = image.clone();
+        bad[Snapshot.HEADER_SIZE + PageFormat.PAGE_SIZE + 100] ^= 1;
+        IntegrityException e = assertThrows(IntegrityException.class,
+                () -> SnapshotLoader.load(new java.io.ByteArrayInputStream(bad), tmp.resolve("x")));
+        assertTrue(e.getMessage().contains("page 1"), e.getMessage());
+        byte[] cut = java.util.Arrays.copyOf(image, image.length - 5);
+        assertThrows(IntegrityException.class,
+                () -> SnapshotLoader.load(new java.io.ByteArrayInputStream(cut), tmp.resolve("y")));
+    }
+
+    @Test
+    void replayFromNothingMatchesTheStore() {
+        Path d = tmp.resolve("d");
+        StateDigest digest;
+        try (Store store = Store.open(d)) {
+            Random rnd = new Random(5);
+            for (int i = 0; i < 4_000; i++) {
+                store.put(b("k" + rnd.nextInt(1_000)), b("v" + i), Durability.ASYNC);
+                if (i % 1_000 == 0) {
+                    store.checkpoint();
+                }
+            }
+            digest = store.digest();
+        }
+        PageImage image = new PageImage();
+        try (WalReader r = WalReader.open(d)) {
+            r.seek(1);
+            WalEntry e;
+            while ((e = r.next()) != null) {
+                image.apply(e);
+            }
+        }
+        assertEquals(digest, image.digest());
+    }
+}
