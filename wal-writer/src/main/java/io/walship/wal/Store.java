@@ -130,7 +130,8 @@ public final class Store implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        background.scheduleWithFixedDelay(this::maybeCheckpoint, 1, 1, TimeUnit.SECONDS);
+        long tick = Math.max(10, Math.min(1_000, options.checkpointInterval().toMillis() / 4));
+        background.scheduleWithFixedDelay(this::maybeCheckpoint, tick, tick, TimeUnit.MILLISECONDS);
     }
 
     /** Opens (or creates) the store in {@code dir} with default options. */
@@ -436,19 +437,26 @@ public final class Store implements AutoCloseable {
                 dirty = pool.dirtyFrames();
                 if (dirty.isEmpty() && redo == control.checkpointLsn()) {
                     lastCheckpointNanos = System.nanoTime();
-                    return redo;
+                    copies = null;
+                } else {
+                    copies = new byte[dirty.size()][];
                 }
-                copies = new byte[dirty.size()][];
-                for (int i = 0; i < dirty.size(); i++) {
+                for (int i = 0; copies != null && i < dirty.size(); i++) {
                     BufferPool.Frame f = dirty.get(i);
                     copies[i] = PageFormat.sealedCopy(f.data);
                     f.dirty = false;
                 }
-                fpiHorizon = redo;
-                checkpointRunning = true;
-                walBytesSinceCheckpoint.set(0);
+                if (copies != null) {
+                    fpiHorizon = redo;
+                    checkpointRunning = true;
+                    walBytesSinceCheckpoint.set(0);
+                }
             } finally {
                 rw.writeLock().unlock();
+            }
+            if (copies == null) {
+                applyRetention(redo);
+                return redo;
             }
             try {
                 committer.awaitDurable(redo);

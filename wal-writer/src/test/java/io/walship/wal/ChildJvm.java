@@ -1,0 +1,30 @@
+package io.walship.wal;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** Starts a test main class in a child JVM with the project's JVM flags (from the parent pom). */
+final class ChildJvm {
+    private ChildJvm() {
+    }
+
+    static Process start(Class<?> main, List<String> args, Path stderr) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String flags = System.getProperty("walship.jvm.flags", "");
+        if (!flags.isBlank()) {
+            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        }
+        cmd.add("-Xmx512m");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"))
+                .replace(' ', File.pathSeparatorChar).replace(File.pathSeparator + File.pathSeparator, File.pathSeparator));
+        cmd.add(main.getName());
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    }
+}
