@@ -18,7 +18,10 @@ import java.util.zip.CRC32C;
  * 20 u64 commit time, microseconds since the epoch
  * 28 u32 change count
  * 32 changes, each: u8 kind (1 delta, 2 full page), u32 page number,
- *                   delta: u16 offset, u16 length, bytes; full page: PAGE_SIZE bytes
+ *                   delta: u16 offset, u16 length, bytes;
+ *                   full page: u16 hole offset, u16 hole length, the page without the hole
+ *                   (the hole is the page's longest run of zero bytes, as in PostgreSQL's
+ *                   full-page images: a half-full node costs half a page)
  *  … u32 CRC32C of every preceding byte of the entry
  * </pre>
  * Stateless and thread-safe.
@@ -36,19 +39,57 @@ public final class EntryCodec {
     public static int encodedSize(List<PageChange> changes) {
         int size = HEADER_SIZE + 4;
         for (PageChange c : changes) {
-            size += c.fullPage() ? 5 + PageFormat.PAGE_SIZE : 9 + c.bytes().length;
+            size += c.fullPage() ? 9 + PageFormat.PAGE_SIZE - hole(c.bytes())[1] : 9 + c.bytes().length;
         }
         return size;
     }
 
+    /** Offset and length of the longest run of zero bytes in a page. */
+    static int[] hole(byte[] page) {
+        int bestStart = 0;
+        int bestLen = 0;
+        int i = 0;
+        while (i < page.length) {
+            if (page[i] != 0) {
+                i++;
+                continue;
+            }
+            int start = i;
+            while (i < page.length && page[i] == 0) {
+                i++;
+            }
+            if (i - start > bestLen) {
+                bestLen = i - start;
+                bestStart = start;
+            }
+        }
+        return new int[] {bestStart, bestLen};
+    }
+
     public static byte[] encode(long lsn, int timeline, long commitTimeMicros, List<PageChange> changes) {
-        byte[] out = new byte[encodedSize(changes)];
+        int size = HEADER_SIZE + 4;
+        int[][] holes = new int[changes.size()][];
+        for (int i = 0; i < changes.size(); i++) {
+            PageChange c = changes.get(i);
+            if (c.fullPage()) {
+                holes[i] = hole(c.bytes());
+                size += 9 + PageFormat.PAGE_SIZE - holes[i][1];
+            } else {
+                size += 9 + c.bytes().length;
+            }
+        }
+        byte[] out = new byte[size];
         ByteBuffer b = ByteBuffer.wrap(out);
         b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0);
         b.putLong(lsn).putInt(timeline).putLong(commitTimeMicros).putInt(changes.size());
-        for (PageChange c : changes) {
+        for (int i = 0; i < changes.size(); i++) {
+            PageChange c = changes.get(i);
             if (c.fullPage()) {
-                b.put(KIND_FULL).putInt(c.pageNo()).put(c.bytes());
+                int holeOff = holes[i][0];
+                int holeLen = holes[i][1];
+                b.put(KIND_FULL).putInt(c.pageNo()).putShort((short) holeOff).putShort((short) holeLen);
+                b.put(c.bytes(), 0, holeOff);
+                b.put(c.bytes(), holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
             } else {
                 b.put(KIND_DELTA).putInt(c.pageNo()).putShort((short) c.offset()).putShort((short) c.bytes().length)
                         .put(c.bytes());
@@ -99,8 +140,14 @@ public final class EntryCodec {
                 byte kind = b.get();
                 int page = b.getInt();
                 if (kind == KIND_FULL) {
+                    int holeOff = b.getShort() & 0xFFFF;
+                    int holeLen = b.getShort() & 0xFFFF;
+                    if (holeOff + holeLen > PageFormat.PAGE_SIZE) {
+                        throw new IntegrityException(where + " has a full-page image with a hole past the page end");
+                    }
                     byte[] img = new byte[PageFormat.PAGE_SIZE];
-                    b.get(img);
+                    b.get(img, 0, holeOff);
+                    b.get(img, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
                     changes.add(PageChange.fullPage(page, img));
                 } else if (kind == KIND_DELTA) {
                     int offset = b.getShort() & 0xFFFF;

@@ -2,11 +2,13 @@ package io.walship.wal;
 
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.BytesStore;
@@ -19,8 +21,11 @@ import net.openhft.chronicle.wire.DocumentContext;
  * The one thread that appends to the WAL. Committers hand it encoded entries in LSN order
  * ({@link #submit}, under the store's write lock) and wait ({@link #awaitDurable}); the thread
  * drains everything queued, appends it, and issues one msync for the whole group before waking
- * the waiters. Entries that asked for no durability are synced at the next durable commit or
- * after {@code flushIntervalMillis}.
+ * exactly the waiters it made durable. Entries that asked for no durability are synced at the
+ * next durable commit or after {@code flushIntervalMillis}.
+ *
+ * <p>Hand-offs use park/unpark rather than a shared lock and condition, so that waking a group of
+ * committers does not make them queue for one lock (a convoy that halves throughput on 2 cores).
  *
  * <p>After the first I/O failure every later submit and wait fails: the in-memory store is ahead
  * of its log and must be reopened. Thread-safe.
@@ -29,29 +34,33 @@ final class GroupCommitter implements AutoCloseable {
     private record Pending(long lsn, byte[] bytes) {
     }
 
+    private record Waiter(long lsn, Thread thread) {
+    }
+
     private final WalLog wal;
     private final long flushIntervalNanos;
-    private long lastSyncNanos = System.nanoTime();
+    /** Committers between entering a commit and handing over their entry (see {@link #entering}). */
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final long maxGroupWaitNanos;
     private final Thread thread;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition work = lock.newCondition();
-    private final Condition progress = lock.newCondition();
-    // guarded by lock
-    private List<Pending> queue = new ArrayList<>();
-    private long syncRequestedUpTo;
-    private boolean closing;
-    // written by the WAL thread only
+    private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
+    private final AtomicLong syncRequestedUpTo = new AtomicLong();
+    private volatile boolean closing;
     private volatile long appendedLsn;
     private volatile long durableLsn;
     private volatile Throwable failure;
     private volatile long syncs;
     private volatile long bytesAppended;
     private volatile long entriesAppended;
+    // WAL thread only
+    private long lastSyncNanos = System.nanoTime();
     private final Map<BytesStore<?, ?>, Long> unsynced = new IdentityHashMap<>();
 
     GroupCommitter(WalLog wal, long lastLsn, long flushIntervalMillis) {
         this.wal = wal;
         this.flushIntervalNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(1, flushIntervalMillis));
+        this.maxGroupWaitNanos = Long.getLong("walship.groupCommitWaitMicros", 200) * 1_000L;
         this.appendedLsn = lastLsn;
         this.durableLsn = lastLsn;
         this.thread = new Thread(this::run, "walship-wal-writer");
@@ -86,17 +95,37 @@ final class GroupCommitter implements AutoCloseable {
         }
     }
 
+    /**
+     * A committer is about to commit: the WAL thread may hold a sync back briefly (at most
+     * {@code walship.groupCommitWaitMicros}, 200 µs) for its entry, so that one sync serves the
+     * whole group rather than half of it (PostgreSQL's commit_delay, made adaptive). Every call
+     * must be matched by {@link #left}.
+     */
+    void entering() {
+        inFlight.incrementAndGet();
+    }
+
+    void left() {
+        if (inFlight.decrementAndGet() == 0 && state == GATHERING) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private static final int BUSY = 0;
+    private static final int IDLE = 1;
+    private static final int GATHERING = 2;
+    /** What the WAL thread is parked for, so that committers wake it only when it helps. */
+    private volatile int state = BUSY;
+
+    /** Queues an entry; called in LSN order (under the store's write lock). */
     void submit(long lsn, byte[] entry, boolean durable) {
-        lock.lock();
-        try {
-            checkHealthy();
-            queue.add(new Pending(lsn, entry));
-            if (durable && lsn > syncRequestedUpTo) {
-                syncRequestedUpTo = lsn;
-            }
-            work.signal();
-        } finally {
-            lock.unlock();
+        checkHealthy();
+        if (durable) {
+            syncRequestedUpTo.accumulateAndGet(lsn, Math::max); // before the entry becomes visible
+        }
+        queue.add(new Pending(lsn, entry));
+        if (state == IDLE) {
+            LockSupport.unpark(thread);
         }
     }
 
@@ -105,12 +134,13 @@ final class GroupCommitter implements AutoCloseable {
         if (durableLsn >= lsn) {
             return;
         }
-        lock.lock();
+        if (syncRequestedUpTo.get() < lsn) {
+            syncRequestedUpTo.accumulateAndGet(lsn, Math::max);
+            LockSupport.unpark(thread);
+        }
+        Waiter me = new Waiter(lsn, Thread.currentThread());
+        waiters.add(me);
         try {
-            if (lsn > syncRequestedUpTo) {
-                syncRequestedUpTo = lsn;
-                work.signal();
-            }
             while (durableLsn < lsn) {
                 if (failure != null) {
                     checkHealthy();
@@ -118,67 +148,83 @@ final class GroupCommitter implements AutoCloseable {
                 if (!thread.isAlive()) {
                     throw new WalshipException("the WAL writer has stopped before LSN " + Lsn.format(lsn) + " was synced");
                 }
-                progress.await(100, TimeUnit.MILLISECONDS);
+                LockSupport.parkNanos(this, 50_000_000L);
+                if (Thread.interrupted()) {
+                    Thread.currentThread().interrupt();
+                    throw new WalshipException("interrupted while waiting for LSN " + Lsn.format(lsn) + " to be synced");
+                }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new WalshipException("interrupted while waiting for LSN " + Lsn.format(lsn) + " to be synced");
         } finally {
-            lock.unlock();
+            waiters.remove(me);
         }
     }
 
     private void run() {
-        List<Pending> spare = new ArrayList<>();
+        List<Pending> batch = new ArrayList<>();
         try (ExcerptAppender appender = wal.queue().createAppender()) {
             while (true) {
-                List<Pending> batch;
-                boolean sync;
-                lock.lock();
-                try {
-                    while (queue.isEmpty() && syncRequestedUpTo <= durableLsn && !closing) {
-                        if (appendedLsn > durableLsn) {
-                            long wait = lastSyncNanos + flushIntervalNanos - System.nanoTime();
-                            if (wait <= 0) {
-                                break; // periodic flush of non-durable commits
-                            }
-                            work.awaitNanos(wait);
-                        } else {
-                            work.await();
-                        }
-                    }
-                    if (closing && queue.isEmpty() && appendedLsn == durableLsn) {
-                        return;
-                    }
-                    batch = queue;
-                    queue = spare;
-                    sync = syncRequestedUpTo > durableLsn || closing
-                            || System.nanoTime() - lastSyncNanos >= flushIntervalNanos;
-                } finally {
-                    lock.unlock();
+                Pending p;
+                while ((p = queue.poll()) != null) {
+                    batch.add(p);
                 }
-                for (Pending p : batch) {
-                    append(appender, p);
+                for (Pending e : batch) {
+                    append(appender, e);
                 }
                 batch.clear();
-                spare = batch;
-                if (sync) {
+                boolean unsyncedData = appendedLsn > durableLsn;
+                long sinceSync = System.nanoTime() - lastSyncNanos;
+                if (unsyncedData && (syncRequestedUpTo.get() > durableLsn || closing || sinceSync >= flushIntervalNanos)) {
+                    gatherGroup(appender);
                     syncAppended();
+                    wakeWaiters();
+                    continue;
                 }
-                lock.lock();
-                try {
-                    progress.signalAll();
-                } finally {
-                    lock.unlock();
+                if (!queue.isEmpty()) {
+                    continue;
                 }
+                if (closing && !unsyncedData) {
+                    return;
+                }
+                state = IDLE;
+                if (queue.isEmpty() && syncRequestedUpTo.get() <= durableLsn && !closing) {
+                    LockSupport.parkNanos(this, unsyncedData ? flushIntervalNanos - sinceSync : 100_000_000L);
+                }
+                state = BUSY;
             }
         } catch (Throwable t) {
             failure = t;
-            lock.lock();
-            try {
-                progress.signalAll();
-            } finally {
-                lock.unlock();
+            for (Waiter w : waiters) {
+                LockSupport.unpark(w.thread());
+            }
+        }
+    }
+
+    /** Appends entries of committers already under way, waiting for them up to maxGroupWaitNanos. */
+    private void gatherGroup(ExcerptAppender appender) {
+        long deadline = System.nanoTime() + maxGroupWaitNanos;
+        while (true) {
+            Pending p;
+            while ((p = queue.poll()) != null) {
+                append(appender, p);
+            }
+            long left = deadline - System.nanoTime();
+            if (inFlight.get() == 0 || closing || left <= 0) {
+                return;
+            }
+            state = GATHERING;
+            if (inFlight.get() != 0) {
+                LockSupport.parkNanos(this, left);
+            }
+            state = BUSY;
+        }
+    }
+
+    private void wakeWaiters() {
+        long durable = durableLsn;
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (w.lsn() <= durable) {
+                LockSupport.unpark(w.thread());
             }
         }
     }
@@ -201,10 +247,6 @@ final class GroupCommitter implements AutoCloseable {
 
     private void syncAppended() {
         lastSyncNanos = System.nanoTime();
-        if (unsynced.isEmpty()) {
-            durableLsn = appendedLsn;
-            return;
-        }
         long target = appendedLsn;
         for (Map.Entry<BytesStore<?, ?>, Long> e : unsynced.entrySet()) {
             if (e.getKey() instanceof MappedBytesStore mbs) {
@@ -220,13 +262,8 @@ final class GroupCommitter implements AutoCloseable {
 
     @Override
     public void close() {
-        lock.lock();
-        try {
-            closing = true;
-            work.signal();
-        } finally {
-            lock.unlock();
-        }
+        closing = true;
+        LockSupport.unpark(thread);
         try {
             thread.join(30_000);
         } catch (InterruptedException e) {

@@ -77,7 +77,8 @@ final class PageTxn implements PageAccess {
      * Stamps the touched pages with {@code lsn}, marks them dirty and returns the physical
      * changes. A page gets a full image when it is new, or when it has not changed since the
      * checkpoint at {@code fpiHorizon} began (so a torn write of it during or after that
-     * checkpoint is repaired by redo), or when the delta would be larger than half a page.
+     * checkpoint is repaired by redo), or when the image (without its hole) is smaller than the
+     * delta, as after a node is rebuilt by a split.
      */
     List<PageChange> seal(long lsn, long fpiHorizon) {
         List<PageChange> changes = new ArrayList<>(touched.size() * 3);
@@ -97,7 +98,8 @@ final class PageTxn implements PageAccess {
             }
             int mark = changes.size();
             int bytes = diff(pageNo, old, f.data, changes);
-            if (bytes > PageFormat.PAGE_SIZE / 2) {
+            if (bytes > PageFormat.PAGE_SIZE / 4
+                    && bytes > 9 + PageFormat.PAGE_SIZE - EntryCodec.hole(f.data)[1]) {
                 changes.subList(mark, changes.size()).clear();
                 changes.add(PageChange.fullPage(pageNo, f.data.clone()));
             }

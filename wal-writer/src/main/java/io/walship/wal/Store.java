@@ -237,6 +237,8 @@ public final class Store implements AutoCloseable {
             throw new IllegalArgumentException("empty batch");
         }
         long lsn;
+        committer.entering();
+        boolean left = false;
         rw.writeLock().lock();
         try {
             checkOpen();
@@ -256,9 +258,14 @@ public final class Store implements AutoCloseable {
                 throw e;
             }
             lsn = txn.isEmpty() ? lastLsn : commitLocked(txn);
+            committer.left();
+            left = true;
             pool.evictIfNeeded(this::walSyncForEviction);
         } finally {
             rw.writeLock().unlock();
+            if (!left) {
+                committer.left();
+            }
         }
         if (durability == Durability.DURABLE) {
             committer.awaitDurable(lsn);

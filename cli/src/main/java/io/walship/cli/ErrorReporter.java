@@ -1,0 +1,95 @@
+package io.walship.cli;
+
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.http.HttpTimeoutException;
+
+import io.walship.wal.IntegrityException;
+import io.walship.wal.StoreLockedException;
+import io.walship.wal.WalshipException;
+import picocli.CommandLine;
+
+/**
+ * The one place where exceptions become exit codes and one-line messages. Domain code throws
+ * domain exceptions; only this class chooses what the user sees. {@code --stacktrace} adds the
+ * stack trace.
+ */
+final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
+
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
+        PrintWriter err = cmd.getErr();
+        int code = exitCode(ex);
+        err.println("walship: error: " + message(ex));
+        String hint = hint(ex);
+        if (hint != null) {
+            err.println("hint: " + hint);
+        }
+        if (parseResult != null && parseResult.hasMatchedOption("--stacktrace")
+                || Boolean.getBoolean("walship.stacktrace")) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        return code;
+    }
+
+    @Override
+    public int handleParseException(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        err.println("walship: error: " + ex.getMessage());
+        err.println("hint: see '" + cmd.getCommandSpec().qualifiedName() + " --help'");
+        err.flush();
+        return ExitCodes.USAGE;
+    }
+
+    static int exitCode(Throwable ex) {
+        if (ex instanceof CliException c) {
+            return c.exitCode();
+        }
+        if (ex instanceof IntegrityException) {
+            return ExitCodes.INTEGRITY;
+        }
+        if (ex instanceof IllegalArgumentException) {
+            return ExitCodes.USAGE;
+        }
+        return ExitCodes.FAILURE;
+    }
+
+    static String message(Throwable ex) {
+        if (ex instanceof ConnectException) {
+            return "cannot connect to the leader: connection refused";
+        }
+        if (ex instanceof HttpTimeoutException) {
+            return "the leader did not answer in time";
+        }
+        if (ex instanceof UncheckedIOException u && u.getCause() != null) {
+            return u.getMessage();
+        }
+        String m = ex.getMessage();
+        if (m == null || m.isBlank()) {
+            return ex.getClass().getSimpleName();
+        }
+        return m.lines().findFirst().orElse(m);
+    }
+
+    private static String hint(Throwable ex) {
+        if (ex instanceof CliException c) {
+            return c.hint();
+        }
+        if (ex instanceof StoreLockedException) {
+            return "a leader is running on it: use --url http://HOST:PORT to go through it";
+        }
+        if (ex instanceof IntegrityException) {
+            return "nothing was changed; restore from the archive or investigate the named LSN/object";
+        }
+        if (ex instanceof WalshipException || ex instanceof IllegalArgumentException) {
+            return null;
+        }
+        if (ex instanceof ConnectException) {
+            return "is 'walship leader' running at that --url?";
+        }
+        return "run again with --stacktrace for details";
+    }
+}

@@ -1,0 +1,15 @@
+package io.walship.cli;
+
+/** walship's documented exit codes (README, "Exit codes"). */
+public final class ExitCodes {
+    public static final int OK = 0;
+    /** A runtime failure: I/O, a busy data directory, an unreachable leader, a missing key. */
+    public static final int FAILURE = 1;
+    /** Bad usage or configuration: flags, values, URIs. */
+    public static final int USAGE = 2;
+    /** Integrity: a checksum mismatch, a gap in the WAL, a format-version mismatch. */
+    public static final int INTEGRITY = 3;
+
+    private ExitCodes() {
+    }
+}

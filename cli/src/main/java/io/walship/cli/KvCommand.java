@@ -1,0 +1,170 @@
+package io.walship.cli;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+
+import io.walship.wal.Lsn;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walship kv}: read and write keys on a stopped data directory or a running leader. */
+@Command(name = "kv", description = "Read and write keys (--data DIR for a stopped store, --url for a leader).",
+        mixinStandardHelpOptions = true,
+        subcommands = {KvCommand.Put.class, KvCommand.Get.class, KvCommand.Del.class, KvCommand.Scan.class,
+                KvCommand.Dump.class, KvCommand.Digest.class})
+final class KvCommand {
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Shared by the subcommands: where the store is, and the output. */
+    abstract static class Base implements Callable<Integer> {
+        @Mixin
+        TargetOptions target;
+        @Spec
+        CommandSpec spec;
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        @Override
+        public final Integer call() {
+            try (KvBackend kv = target.open()) {
+                return run(kv);
+            }
+        }
+
+        abstract int run(KvBackend kv);
+    }
+
+    @Command(name = "put", description = "Set KEY to VALUE; prints the commit LSN.", mixinStandardHelpOptions = true)
+    static final class Put extends Base {
+        @Parameters(index = "0", paramLabel = "KEY")
+        String key;
+        @Parameters(index = "1", paramLabel = "VALUE")
+        String value;
+
+        @Override
+        int run(KvBackend kv) {
+            out().println(Lsn.format(kv.put(utf8(key), utf8(value))));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "get", description = "Print KEY's value (exit 1 if absent).", mixinStandardHelpOptions = true)
+    static final class Get extends Base {
+        @Parameters(index = "0", paramLabel = "KEY")
+        String key;
+        @Option(names = "--lsn", description = "Also print the LSN the read reflects (on stderr).")
+        boolean showLsn;
+
+        @Override
+        int run(KvBackend kv) {
+            Store.Read r = kv.get(utf8(key));
+            if (showLsn) {
+                spec.commandLine().getErr().println("lsn " + Lsn.format(r.lsn()));
+            }
+            if (r.value() == null) {
+                throw new CliException(ExitCodes.FAILURE, "key not found: " + key);
+            }
+            out().println(new String(r.value(), StandardCharsets.UTF_8));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "del", description = "Delete KEY; prints the commit LSN.", mixinStandardHelpOptions = true)
+    static final class Del extends Base {
+        @Parameters(index = "0", paramLabel = "KEY")
+        String key;
+
+        @Override
+        int run(KvBackend kv) {
+            out().println(Lsn.format(kv.delete(utf8(key))));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "scan", description = "Print pairs with FROM <= key < TO as key<TAB>value lines.",
+            mixinStandardHelpOptions = true)
+    static final class Scan extends Base {
+        @Option(names = "--from", paramLabel = "KEY", description = "First key (inclusive).")
+        String from;
+        @Option(names = "--to", paramLabel = "KEY", description = "End key (exclusive).")
+        String to;
+        @Option(names = "--prefix", paramLabel = "P", description = "Only keys starting with P.")
+        String prefix;
+        @Option(names = "--limit", paramLabel = "N", description = "At most N pairs.")
+        long limit = Long.MAX_VALUE;
+
+        @Override
+        int run(KvBackend kv) {
+            byte[] f = from == null ? null : utf8(from);
+            byte[] t = to == null ? null : utf8(to);
+            if (prefix != null) {
+                if (from != null || to != null) {
+                    throw new IllegalArgumentException("--prefix cannot be combined with --from/--to");
+                }
+                f = utf8(prefix);
+                t = prefixEnd(f);
+            }
+            PrintWriter out = out();
+            kv.scan(f, t, limit, (k, v) -> {
+                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                return true;
+            });
+            return ExitCodes.OK;
+        }
+
+        static byte[] prefixEnd(byte[] p) {
+            byte[] end = p.clone();
+            for (int i = end.length - 1; i >= 0; i--) {
+                if (end[i] != (byte) 0xFF) {
+                    end[i]++;
+                    return java.util.Arrays.copyOf(end, i + 1);
+                }
+            }
+            return null;
+        }
+    }
+
+    @Command(name = "dump", description = "Print every pair as key<TAB>value, one per line, in key order.",
+            mixinStandardHelpOptions = true)
+    static final class Dump extends Base {
+        @Override
+        int run(KvBackend kv) {
+            PrintWriter out = out();
+            kv.scan(null, null, Long.MAX_VALUE, (k, v) -> {
+                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                return true;
+            });
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "digest", description = "Print the SHA-256 of the content and the LSN it reflects.",
+            mixinStandardHelpOptions = true)
+    static final class Digest extends Base {
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        int run(KvBackend kv) {
+            StateDigest d = kv.digest();
+            if (json) {
+                out().println(Json.write(java.util.Map.of("lsn", Lsn.format(d.lsn()), "pairs", d.pairs(),
+                        "sha256", d.sha256())));
+            } else {
+                out().println(d.sha256() + "  lsn=" + Lsn.format(d.lsn()) + " pairs=" + d.pairs());
+            }
+            return ExitCodes.OK;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package io.walship.cli;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code walship leader}: open the store and serve it over HTTP until SIGTERM/SIGINT. */
+@Command(name = "leader", description = "Run the leader: open the store in --data and serve it over HTTP.",
+        mixinStandardHelpOptions = true)
+final class LeaderCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(LeaderCommand.class);
+
+    @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
+            description = "Data directory (created if missing). Env: WALSHIP_DATA.")
+    Path data;
+
+    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7070}",
+            description = "Where to serve the HTTP API (default: ${DEFAULT-VALUE}). Env: WALSHIP_HTTP.")
+    String http;
+
+    @Override
+    public Integer call() throws Exception {
+        InetSocketAddress address = HostPort.parse(http);
+        Store store = Store.open(data);
+        LeaderServer server;
+        try {
+            server = new LeaderServer(store, address).start();
+        } catch (java.net.BindException e) {
+            store.close();
+            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
+                    "pick another --http HOST:PORT");
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            LOG.info("shutting down: finishing requests, checkpointing");
+            server.close();
+            store.close();
+            stopped.countDown();
+        }, "walship-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        InetSocketAddress a = server.address();
+        LOG.info("leader of {} serving http://{}:{} (system id {}, timeline {}, last LSN {})", data,
+                a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
+                Lsn.format(store.lastLsn()));
+        stopped.await();
+        return ExitCodes.OK;
+    }
+}

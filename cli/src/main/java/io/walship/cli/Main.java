@@ -1,0 +1,52 @@
+package io.walship.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code walship} command: dispatch only. */
+@Command(name = "walship", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = {"Log-shipping replication for an embedded JVM key-value store.",
+                "Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 integrity error.",
+                "Add --stacktrace to any command for a stack trace on error."},
+        subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Main {
+    private Main() {
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"walship " + (v == null ? "dev" : v)};
+        }
+    }
+
+    /** Builds the command line; tests call this with their own out/err writers. */
+    public static CommandLine commandLine() {
+        ErrorReporter reporter = new ErrorReporter();
+        return new CommandLine(new Main())
+                .setExecutionExceptionHandler(reporter)
+                .setParameterExceptionHandler(reporter)
+                .setCaseInsensitiveEnumValuesAllowed(true);
+    }
+
+    public static int run(String... args) {
+        List<String> rest = new ArrayList<>();
+        for (String a : args) {
+            if (a.equals("--stacktrace")) {
+                System.setProperty("walship.stacktrace", "true");
+            } else {
+                rest.add(a);
+            }
+        }
+        return commandLine().execute(rest.toArray(new String[0]));
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+}
