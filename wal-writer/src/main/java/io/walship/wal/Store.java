@@ -101,15 +101,19 @@ public final class Store implements AutoCloseable {
             releaseLock();
             throw new WalshipException(dir + " has store files but no control file; it is not a complete data directory");
         }
+        PageFile pf = null;
+        WalLog log = null;
         try {
             control = fresh ? new ControlFile(new SecureRandom().nextLong() & Long.MAX_VALUE, 1, 0, 0)
                     : ControlFile.read(dir);
             if (fresh) {
                 control.write(dir);
             }
-            pageFile = new PageFile(dir, false);
+            pf = new PageFile(dir, false);
+            log = new WalLog(dir, false, options.rollCycle());
+            pageFile = pf;
+            wal = log;
             pool = new BufferPool(pageFile, options.poolPages());
-            wal = new WalLog(dir, false, options.rollCycle());
             marks = new WalMarks(dir);
             lastLsn = control.checkpointLsn();
             lastCommitMicros = control.checkpointTimeMicros();
@@ -118,6 +122,12 @@ public final class Store implements AutoCloseable {
                 recover();
             }
         } catch (RuntimeException e) {
+            if (log != null) {
+                log.close();
+            }
+            if (pf != null) {
+                pf.close();
+            }
             releaseLock();
             throw e;
         }

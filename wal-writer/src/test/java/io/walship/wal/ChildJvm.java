@@ -8,11 +8,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /** Starts a test main class in a child JVM with the project's JVM flags (from the parent pom). */
-final class ChildJvm {
+public final class ChildJvm {
     private ChildJvm() {
     }
 
-    static Process start(Class<?> main, List<String> args, Path stderr) throws IOException {
+    public static Process start(Class<?> main, List<String> args, Path stderr) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         String flags = System.getProperty("walship.jvm.flags", "");

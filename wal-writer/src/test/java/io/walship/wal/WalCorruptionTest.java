@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Torn tails are discarded; corruption anywhere else refuses to open, naming the LSN. */
-class WalCorruptionTest {
+public class WalCorruptionTest {
     @TempDir
     Path tmp;
 
@@ -108,7 +108,7 @@ class WalCorruptionTest {
     }
 
     /** Finds the entry's header in the queue file and flips one byte of its page data. */
-    static void flipByteInEntry(Path dir, long lsn) throws Exception {
+    public static void flipByteInEntry(Path dir, long lsn) throws Exception {
         byte[] header = ByteBuffer.allocate(16).putInt(EntryCodec.MAGIC).putShort((short) EntryCodec.FORMAT_VERSION)
                 .putShort((short) 0).putLong(lsn).array();
         try (Stream<Path> files = Files.list(dir.resolve(WalLog.DIR_NAME))) {

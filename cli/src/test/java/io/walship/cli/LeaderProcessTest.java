@@ -1,0 +1,56 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.walship.wal.ChildJvm;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `walship leader` as its own process: serves, refuses a second writer, shuts down cleanly on SIGTERM. */
+class LeaderProcessTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void sigtermCheckpointsAndReleasesTheDirectory() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path data = tmp.resolve("data");
+        Path log = tmp.resolve("leader.err");
+        Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:" + port), log);
+        String url = "http://127.0.0.1:" + port;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.readString(log).contains("serving")) {
+            assertTrue(p.isAlive(), "leader died: " + Files.readString(log));
+            assertTrue(System.nanoTime() < deadline, "leader did not start: " + Files.readString(log));
+            Thread.sleep(50);
+        }
+        for (int i = 0; i < 20; i++) {
+            assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
+        }
+        CliRunner.Result second = CliRunner.run("kv", "get", "--data", data.toString(), "k1");
+        assertEquals(ExitCodes.FAILURE, second.exit());
+        assertTrue(second.err().contains("by process " + p.pid()), second.err());
+
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "leader did not stop on SIGTERM");
+        String out = Files.readString(log);
+        assertTrue(out.contains("shutting down"), out);
+        ControlFile control = ControlFile.read(data);
+        assertEquals(21, control.checkpointLsn(), "the shutdown checkpoint covers every commit");
+        try (Store s = Store.open(data)) {
+            assertEquals("v19", new String(s.get("k19".getBytes())));
+        }
+    }
+}
