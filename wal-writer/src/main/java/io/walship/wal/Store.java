@@ -32,9 +32,9 @@ import org.slf4j.LoggerFactory;
  * {@code wal/} (Chronicle Queue), {@code marks/} (retention hooks) and {@code LOCK}, which one
  * process at a time holds for writing.
  *
- * <p>Thread-safe. Writers are serialised by a write lock that covers only in-memory work
- * (B+tree change, WAL encoding, hand-off to the {@link GroupCommitter}); durable commits then
- * wait for the shared sync outside the lock. Readers share a read lock.
+ * <p>Thread-safe. Every commit runs on the {@link CommitPipeline}'s single writer thread, under
+ * the write lock, and is synced by its sync thread together with whatever else was committed
+ * meanwhile; callers wait without holding any lock. Readers share the read lock.
  */
 public final class Store implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Store.class);
@@ -47,7 +47,7 @@ public final class Store implements AutoCloseable {
     private final PageFile pageFile;
     private final BufferPool pool;
     private final WalLog wal;
-    private final GroupCommitter committer;
+    private final CommitPipeline pipeline;
     private final WalMarks marks;
     private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
     private final List<Snapshot> snapshots = new CopyOnWriteArrayList<>();
@@ -131,7 +131,8 @@ public final class Store implements AutoCloseable {
             releaseLock();
             throw e;
         }
-        committer = new GroupCommitter(wal, lastLsn, options.asyncFlushMillis());
+        pipeline = new CommitPipeline(wal, rw.writeLock(), lastLsn, options.asyncFlushMillis(),
+                () -> pool.evictIfNeeded(this::walSyncForEviction));
         if (fresh) {
             bootstrap();
         }
@@ -157,17 +158,13 @@ public final class Store implements AutoCloseable {
 
     /** LSN 1 creates the meta page and the empty root leaf, so a replay from nothing rebuilds all. */
     private void bootstrap() {
-        rw.writeLock().lock();
-        try {
+        pipeline.execute(() -> {
             PageTxn txn = new PageTxn(pool, snapshots);
             txn.addNewPage(MetaPage.PAGE_NO, PageFormat.TYPE_META);
             MetaPage.init(txn.write(MetaPage.PAGE_NO), control.systemId(), 1, 2);
             txn.addNewPage(1, PageFormat.TYPE_LEAF);
-            commitLocked(txn);
-        } finally {
-            rw.writeLock().unlock();
-        }
-        committer.awaitDurable(lastLsn);
+            return commitLocked(txn);
+        }, true);
     }
 
     private void recover() {
@@ -246,41 +243,28 @@ public final class Store implements AutoCloseable {
         if (batch.size() == 0) {
             throw new IllegalArgumentException("empty batch");
         }
-        long lsn;
-        committer.entering();
-        boolean left = false;
-        rw.writeLock().lock();
+        checkOpen();
+        return pipeline.execute(() -> applyBatch(batch), durability == Durability.DURABLE);
+    }
+
+    /** Runs on the writer thread under the write lock. */
+    private long applyBatch(WriteBatch batch) {
+        checkOpen();
+        PageTxn txn = new PageTxn(pool, snapshots);
+        BTree tree = new BTree(txn);
         try {
-            checkOpen();
-            committer.checkHealthy();
-            PageTxn txn = new PageTxn(pool, snapshots);
-            BTree tree = new BTree(txn);
-            try {
-                for (WriteBatch.Op op : batch.ops()) {
-                    if (op.isDelete()) {
-                        tree.delete(op.key());
-                    } else {
-                        tree.put(op.key(), op.value());
-                    }
+            for (WriteBatch.Op op : batch.ops()) {
+                if (op.isDelete()) {
+                    tree.delete(op.key());
+                } else {
+                    tree.put(op.key(), op.value());
                 }
-            } catch (RuntimeException e) {
-                txn.rollback();
-                throw e;
             }
-            lsn = txn.isEmpty() ? lastLsn : commitLocked(txn);
-            committer.left();
-            left = true;
-            pool.evictIfNeeded(this::walSyncForEviction);
-        } finally {
-            rw.writeLock().unlock();
-            if (!left) {
-                committer.left();
-            }
+        } catch (RuntimeException e) {
+            txn.rollback();
+            throw e;
         }
-        if (durability == Durability.DURABLE) {
-            committer.awaitDurable(lsn);
-        }
-        return lsn;
+        return txn.isEmpty() ? lastLsn : commitLocked(txn);
     }
 
     private long commitLocked(PageTxn txn) {
@@ -289,7 +273,7 @@ public final class Store implements AutoCloseable {
         long time = Math.max(now, lastCommitMicros);
         List<PageChange> changes = txn.seal(lsn, fpiHorizon);
         byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, changes);
-        committer.submit(lsn, entry, true);
+        pipeline.append(lsn, entry);
         lastLsn = lsn;
         lastCommitMicros = time;
         commits.incrementAndGet();
@@ -306,7 +290,7 @@ public final class Store implements AutoCloseable {
         if (checkpointRunning) {
             throw new IllegalStateException("dirty eviction during a checkpoint");
         }
-        committer.awaitDurable(pageLsn);
+        pipeline.awaitDurable(pageLsn);
     }
 
     private static long nowMicros() {
@@ -400,27 +384,21 @@ public final class Store implements AutoCloseable {
      * entry goes to this store's own WAL first, so a replica recovers like a leader.
      */
     public void apply(WalEntry entry, Durability durability) {
-        rw.writeLock().lock();
-        try {
+        checkOpen();
+        pipeline.execute(() -> {
             checkOpen();
-            committer.checkHealthy();
             if (entry.lsn() != lastLsn + 1) {
                 throw new IntegrityException("cannot apply LSN " + Lsn.format(entry.lsn()) + ": this store is at "
                         + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
             }
             byte[] bytes = EntryCodec.encode(entry.lsn(), entry.timeline(), entry.commitTimeMicros(), entry.changes());
             applyToPages(entry);
-            committer.submit(entry.lsn(), bytes, true);
+            pipeline.append(entry.lsn(), bytes);
             lastLsn = entry.lsn();
             lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
             walBytesSinceCheckpoint.addAndGet(bytes.length);
-            pool.evictIfNeeded(this::walSyncForEviction);
-        } finally {
-            rw.writeLock().unlock();
-        }
-        if (durability == Durability.DURABLE) {
-            committer.awaitDurable(entry.lsn());
-        }
+            return entry.lsn();
+        }, durability == Durability.DURABLE);
     }
 
     // ---- checkpoints and retention ----------------------------------------------------------
@@ -476,7 +454,7 @@ public final class Store implements AutoCloseable {
                 return redo;
             }
             try {
-                committer.awaitDurable(redo);
+                pipeline.awaitDurable(redo);
                 for (int i = 0; i < copies.length; i++) {
                     pageFile.writeSealed(dirty.get(i).pageNo, copies[i]);
                 }
@@ -522,7 +500,7 @@ public final class Store implements AutoCloseable {
     }
 
     public long durableLsn() {
-        return committer.durableLsn();
+        return pipeline.durableLsn();
     }
 
     public int timeline() {
@@ -547,8 +525,8 @@ public final class Store implements AutoCloseable {
     }
 
     public StoreStats stats() {
-        return new StoreStats(lastLsn, committer.durableLsn(), commits.get(), committer.entriesAppended(),
-                committer.bytesAppended(), committer.syncs(), fullPageImages.get(), checkpoints.get(),
+        return new StoreStats(lastLsn, pipeline.durableLsn(), commits.get(), pipeline.entriesAppended(),
+                pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpoints.get(),
                 control.checkpointLsn(), pool.size(), pool.evictions());
     }
 
@@ -576,7 +554,7 @@ public final class Store implements AutoCloseable {
         } finally {
             rw.writeLock().unlock();
         }
-        committer.close();
+        pipeline.close();
         wal.close();
         pageFile.close();
         releaseLock();
@@ -589,7 +567,7 @@ public final class Store implements AutoCloseable {
     void abandonForTesting() {
         background.shutdownNow();
         closed = true;
-        committer.close();
+        pipeline.close();
         wal.close();
         pageFile.close();
         releaseLock();
