@@ -39,6 +39,9 @@ final class BenchCommand {
         int valueSize;
         @Option(names = "--key-size", paramLabel = "B", defaultValue = "16", description = "Key bytes (default ${DEFAULT-VALUE}).")
         int keySize;
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
+                description = "Unmeasured async commits first (default: count/5, at most 20000).")
+        long warmup;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--async", description = "Non-durable commits (for comparison; the default is durable).")
@@ -61,7 +64,8 @@ final class BenchCommand {
             for (int i = 0; i < runs; i++) {
                 Path s = data.resolve("store-run" + i);
                 deleteTree(s);
-                store.add(WriteBench.store(s, threads, count, keySize, valueSize,
+                long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
+                store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
                         async ? Durability.ASYNC : Durability.DURABLE));
                 deleteTree(s);
                 if (!noBaseline) {

@@ -30,12 +30,14 @@ final class WriteBench {
     }
 
     /** {@code threads} writers doing {@code count} commits of random new keys into a store in {@code dir}. */
-    static Result store(Path dir, int threads, long count, int keySize, int valueSize, Durability durability) {
+    static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability) {
         try (Store store = Store.open(dir)) {
             // warm the JIT and the tree a little, outside the measurement
-            runStore(store, Math.min(threads, 4), Math.min(20_000, count / 5 + 1), keySize, valueSize, Durability.ASYNC,
-                    new Histogram(3_600_000_000L, 3), 7);
-            store.checkpoint();
+            if (warmup > 0) {
+                runStore(store, Math.min(threads, 4), warmup, keySize, valueSize, Durability.ASYNC,
+                        new Histogram(3_600_000_000L, 3), 7);
+                store.checkpoint();
+            }
             StoreStats before = store.stats();
             Histogram h = new Histogram(3_600_000_000L, 3);
             long start = System.nanoTime();
