@@ -32,6 +32,22 @@ public final class PageImage implements PageAccess {
         lsn = e.lsn();
     }
 
+    /**
+     * Replays a data directory's whole WAL, from LSN 1, into a new image; fails if the WAL no
+     * longer starts at LSN 1 or is broken anywhere.
+     */
+    public static PageImage replayWal(java.nio.file.Path dataDir) {
+        PageImage image = new PageImage();
+        try (WalReader r = WalReader.open(dataDir)) {
+            r.seek(1);
+            WalEntry e;
+            while ((e = r.next()) != null) {
+                image.apply(e);
+            }
+        }
+        return image;
+    }
+
     public long lsn() {
         return lsn;
     }

@@ -106,14 +106,7 @@ class CrashRecoveryTest {
             digest = store.digest();
             last = store.lastLsn();
         }
-        PageImage image = new PageImage();
-        try (WalReader r = WalReader.open(dir)) {
-            r.seek(1);
-            WalEntry e;
-            while ((e = r.next()) != null) {
-                image.apply(e);
-            }
-        }
+        PageImage image = PageImage.replayWal(dir);
         assertEquals(last, image.lsn());
         assertEquals(digest, image.digest(), "replay of the WAL from LSN 1 differs from the recovered store");
         return last;

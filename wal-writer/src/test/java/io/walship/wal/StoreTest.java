@@ -239,14 +239,7 @@ class StoreTest {
             }
             digest = store.digest();
         }
-        PageImage image = new PageImage();
-        try (WalReader r = WalReader.open(d)) {
-            r.seek(1);
-            WalEntry e;
-            while ((e = r.next()) != null) {
-                image.apply(e);
-            }
-        }
+        PageImage image = PageImage.replayWal(d);
         assertEquals(digest, image.digest());
     }
 }

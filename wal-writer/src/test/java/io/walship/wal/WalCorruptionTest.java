@@ -64,14 +64,7 @@ public class WalCorruptionTest {
             assertEquals("value-49", new String(store.get(b("k49")), StandardCharsets.UTF_8));
         }
         // a reader from the start skips the superseded torn entry and sees a continuous log
-        PageImage image = new PageImage();
-        try (WalReader r = WalReader.open(dir)) {
-            r.seek(1);
-            WalEntry e;
-            while ((e = r.next()) != null) {
-                image.apply(e);
-            }
-        }
+        PageImage image = PageImage.replayWal(dir);
         assertEquals(last + 1, image.lsn());
     }
 
