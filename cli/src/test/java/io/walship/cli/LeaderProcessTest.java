@@ -12,6 +12,8 @@ import java.util.concurrent.TimeUnit;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +41,22 @@ class LeaderProcessTest {
         for (int i = 0; i < 20; i++) {
             assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
         }
+        // another process's WAL reader sees every entry and follows new ones as they are written
+        try (WalReader reader = WalReader.open(data)) {
+            reader.seek(1);
+            long n = 0;
+            while (reader.next() != null) {
+                n++;
+            }
+            assertEquals(21, n, "creation entry + 20 puts");
+            assertEquals(0, CliRunner.run("kv", "put", "--url", url, "late", "entry").exit());
+            WalEntry followed = reader.poll(java.time.Duration.ofSeconds(10));
+            assertEquals(22, followed.lsn());
+        }
+        CliRunner.Result inspect = CliRunner.run("wal", "inspect", "--data", data.toString(), "--from", "20");
+        assertEquals(0, inspect.exit(), inspect.err());
+        assertTrue(inspect.out().contains("3 entries"), inspect.out());
+
         CliRunner.Result second = CliRunner.run("kv", "get", "--data", data.toString(), "k1");
         assertEquals(ExitCodes.FAILURE, second.exit());
         assertTrue(second.err().contains("by process " + p.pid()), second.err());
@@ -48,9 +66,10 @@ class LeaderProcessTest {
         String out = Files.readString(log);
         assertTrue(out.contains("shutting down"), out);
         ControlFile control = ControlFile.read(data);
-        assertEquals(21, control.checkpointLsn(), "the shutdown checkpoint covers every commit");
+        assertEquals(22, control.checkpointLsn(), "the shutdown checkpoint covers every commit");
         try (Store s = Store.open(data)) {
             assertEquals("v19", new String(s.get("k19".getBytes())));
+            assertEquals(22, s.lastLsn());
         }
     }
 }
