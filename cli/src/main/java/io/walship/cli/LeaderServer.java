@@ -8,7 +8,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -324,10 +323,5 @@ final class LeaderServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    static List<String> endpoints() {
-        return List.of("PUT/GET/DELETE /kv/{key}", "POST /batch", "GET /scan", "GET /digest", "GET /status",
-                "GET /metrics");
     }
 }
