@@ -21,6 +21,7 @@ public final class WalReader implements AutoCloseable {
     private final ExcerptTailer tailer;
     private long expected = -1;
     private String pendingCorruption;
+    private byte[] lastRaw;
 
     /** Opens the WAL of {@code dataDir} read-only (the leader may be running in another process). */
     public static WalReader open(Path dataDir) {
@@ -100,8 +101,14 @@ public final class WalReader implements AutoCloseable {
             }
             pendingCorruption = null;
             expected = entry.lsn() + 1;
+            lastRaw = raw.bytes();
             return entry;
         }
+    }
+
+    /** The verified bytes of the entry {@link #next} returned last, exactly as the WAL holds them. */
+    public byte[] lastEntryBytes() {
+        return lastRaw;
     }
 
     /** Waits up to {@code timeout} for the next entry; {@code null} if none arrived. */

@@ -1,0 +1,188 @@
+package io.walship.shipper;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Objects;
+import java.util.Optional;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectExistsException;
+import io.walship.storage.ObjectInfo;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.Segment;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Lsn;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalMarks;
+import io.walship.wal.WalReader;
+import io.walship.wal.WalshipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Ships a data directory's WAL to the archive as compressed segment objects. Safe to run beside
+ * a running leader: it reads the WAL read-only and only writes the {@code marks/archived} mark.
+ *
+ * <p>The archive is the source of truth for where to resume: each run lists the timeline's
+ * segments and continues after the last LSN they cover, so a crash at any moment (before,
+ * during or after an upload, before the mark moved) loses nothing and duplicates nothing.
+ * "Archived up to" advances only after the segment containing it was created. One shipper per
+ * data directory ({@code DATA/ship.lock}). Not thread-safe.
+ */
+public final class WalShipper implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
+    public static final String LOCK_FILE = "ship.lock";
+
+    /** How segments are cut and compressed. */
+    public record Options(Codec codec, long segmentBytes) {
+        public Options {
+            Objects.requireNonNull(codec, "codec");
+            if (segmentBytes < 4096) {
+                throw new IllegalArgumentException("segment size must be at least 4096 bytes");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(Codec.ZSTD, 16L << 20);
+        }
+    }
+
+    /** What one run shipped. */
+    public record Result(int segments, long entries, long walBytes, long objectBytes, long archivedUpTo) {
+    }
+
+    private final Path dataDir;
+    private final ObjectStore store;
+    private final Options options;
+    private final WalMarks marks;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+
+    public WalShipper(Path dataDir, ObjectStore store, Options options) {
+        this.dataDir = dataDir;
+        this.store = store;
+        this.options = options;
+        this.marks = new WalMarks(dataDir);
+        ControlFile.read(dataDir); // fails clearly if this is not a data directory
+        Path lockPath = dataDir.resolve(LOCK_FILE);
+        try {
+            lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            FileLock l;
+            try {
+                l = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                l = null;
+            }
+            if (l == null) {
+                String holder = Files.readString(lockPath, StandardCharsets.US_ASCII).trim();
+                lockChannel.close();
+                throw new WalshipException("another shipper is running on " + dataDir
+                        + (holder.isEmpty() ? "" : " (process " + holder + ")"));
+            }
+            lock = l;
+            lockChannel.truncate(0);
+            lockChannel.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+                    .getBytes(StandardCharsets.US_ASCII)), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("lock " + lockPath + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Ships every entry the WAL holds beyond what the archive has; returns what it did. */
+    public Result shipOnce() {
+        int timeline = ControlFile.read(dataDir).timeline();
+        long archived = ArchiveListing.of(store).lastArchivedLsn(timeline);
+        int segments = 0;
+        long entries = 0;
+        long walBytes = 0;
+        long objectBytes = 0;
+        try (WalReader reader = WalReader.open(dataDir)) {
+            long first = reader.firstAvailableLsn();
+            if (first < 0) {
+                return new Result(0, 0, 0, 0, archived);
+            }
+            long start = archived + 1;
+            if (start < first) {
+                if (archived > 0) {
+                    throw new WalshipException("the archive ends at LSN " + Lsn.format(archived)
+                            + " but the leader's WAL now starts at " + Lsn.format(first) + ": LSNs in between are lost"
+                            + " to the archive; take a new base backup so restores can start after the gap");
+                }
+                LOG.warn("the archive of timeline {} is empty and the WAL starts at LSN {}: archiving from there",
+                        timeline, Lsn.format(first));
+                start = first;
+            }
+            reader.seek(start);
+            Segment.Builder b = null;
+            WalEntry e;
+            while ((e = reader.next()) != null) {
+                if (b != null && (b.bodyBytes() >= options.segmentBytes() || e.timeline() != b.header().timeline())) {
+                    objectBytes += upload(b);
+                    segments++;
+                    b = null;
+                }
+                if (b == null) {
+                    b = new Segment.Builder(e.timeline(), options.codec());
+                }
+                byte[] raw = reader.lastEntryBytes();
+                b.add(e.lsn(), e.commitTimeMicros(), raw);
+                entries++;
+                walBytes += raw.length;
+                archived = e.lsn();
+            }
+            if (b != null) {
+                objectBytes += upload(b);
+                segments++;
+            }
+        }
+        return new Result(segments, entries, walBytes, objectBytes, archived);
+    }
+
+    /** Creates the segment object, then moves the archived mark. Returns the object's size. */
+    private long upload(Segment.Builder b) {
+        Segment.Header h = b.header();
+        String key = new ArchiveLayout.SegmentName(h.timeline(), h.firstLsn(), h.lastLsn()).key();
+        byte[] bytes;
+        try {
+            bytes = b.build();
+        } catch (IOException e) {
+            throw new UncheckedIOException("compress segment " + key, e);
+        }
+        try {
+            store.create(key, new ByteArrayInputStream(bytes));
+        } catch (ObjectExistsException e) {
+            Optional<ObjectInfo> existing = store.head(key);
+            if (existing.isEmpty() || existing.get().size() != bytes.length) {
+                throw new WalshipException("segment " + key + " already exists in the archive with other content;"
+                        + " is another shipper writing to this archive?");
+            }
+            LOG.info("segment {} was already archived (an earlier run's upload); keeping it", key);
+        }
+        marks.setArchived(h.lastLsn());
+        LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
+        return bytes.length;
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (lock.isValid()) {
+                lock.release();
+            }
+            lockChannel.close();
+        } catch (IOException e) {
+            LOG.warn("releasing {}: {}", LOCK_FILE, e.getMessage());
+        }
+    }
+}
