@@ -5,6 +5,9 @@ import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
 
+import io.walship.storage.ArchiveConfigException;
+import io.walship.storage.CorruptObjectException;
+import io.walship.storage.StorageException;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.StoreLockedException;
 import io.walship.wal.WalshipException;
@@ -48,10 +51,10 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof CliException c) {
             return c.exitCode();
         }
-        if (ex instanceof IntegrityException) {
+        if (ex instanceof IntegrityException || ex instanceof CorruptObjectException) {
             return ExitCodes.INTEGRITY;
         }
-        if (ex instanceof IllegalArgumentException) {
+        if (ex instanceof IllegalArgumentException || ex instanceof ArchiveConfigException) {
             return ExitCodes.USAGE;
         }
         return ExitCodes.FAILURE;
@@ -84,7 +87,11 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof IntegrityException) {
             return "nothing was changed; restore from the archive or investigate the named LSN/object";
         }
-        if (ex instanceof WalshipException || ex instanceof IllegalArgumentException) {
+        if (ex instanceof ArchiveConfigException) {
+            return "check --archive (file:///path or s3://bucket/prefix?endpoint=...&region=...&path-style=true)"
+                    + " and the AWS credentials in the environment";
+        }
+        if (ex instanceof WalshipException || ex instanceof IllegalArgumentException || ex instanceof StorageException) {
             return null;
         }
         if (ex instanceof ConnectException) {

@@ -26,22 +26,48 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Where to serve the HTTP API (default: ${DEFAULT-VALUE}). Env: WALSHIP_HTTP.")
     String http;
 
+    @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "Also ship the WAL to this archive continuously (file:///path or s3://bucket/prefix?...).")
+    String archive;
+
+    @Option(names = "--ship-interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
+    String shipInterval;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http);
+        java.time.Duration every = Units.duration(shipInterval);
         Store store = Store.open(data);
         LeaderServer server;
+        ArchiveShipping shipping = null;
         try {
-            server = new LeaderServer(store, address).start();
+            if (archive != null && !archive.isBlank()) {
+                shipping = new ArchiveShipping(store.dir(), archive, every);
+            }
+            server = new LeaderServer(store, address, shipping).start();
         } catch (java.net.BindException e) {
+            if (shipping != null) {
+                shipping.close();
+            }
             store.close();
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
                     "pick another --http HOST:PORT");
+        } catch (RuntimeException e) {
+            if (shipping != null) {
+                shipping.close();
+            }
+            store.close();
+            throw e;
         }
+        ArchiveShipping ship = shipping;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             LOG.info("shutting down: finishing requests, checkpointing");
             server.close();
+            if (ship != null) {
+                ship.close();
+            }
             store.close();
             stopped.countDown();
         }, "walship-shutdown");

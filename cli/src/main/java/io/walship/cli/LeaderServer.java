@@ -35,12 +35,18 @@ final class LeaderServer implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
 
     private final Store store;
+    private final ArchiveShipping shipping;
     private final LeaderMetrics metrics;
     private final HttpServer server;
     private final ExecutorService executor;
 
     LeaderServer(Store store, InetSocketAddress address) throws IOException {
+        this(store, address, null);
+    }
+
+    LeaderServer(Store store, InetSocketAddress address, ArchiveShipping shipping) throws IOException {
         this.store = store;
+        this.shipping = shipping;
         this.metrics = new LeaderMetrics(store);
         // Without TCP_NODELAY a small response waits for the client's delayed ACK (~40 ms).
         System.setProperty("sun.net.httpserver.nodelay", "true");
@@ -193,6 +199,14 @@ final class LeaderServer implements AutoCloseable {
         s.put("durableLsn", Lsn.format(store.durableLsn()));
         s.put("checkpointLsn", Lsn.format(store.checkpointLsn()));
         s.put("dataDir", store.dir().toString());
+        if (shipping != null) {
+            Map<String, Object> a = new LinkedHashMap<>();
+            a.put("archive", shipping.describe());
+            a.put("archivedUpTo", Lsn.format(shipping.archivedUpTo()));
+            a.put("lagLsns", Math.max(0, store.lastLsn() - shipping.archivedUpTo()));
+            a.put("lastError", shipping.lastError());
+            s.put("archive", a);
+        }
         json(ex, 200, s);
     }
 

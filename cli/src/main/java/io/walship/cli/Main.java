@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         description = {"Log-shipping replication for an embedded JVM key-value store.",
                 "Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 integrity error.",
                 "Add --stacktrace to any command for a stack trace on error."},
-        subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, BenchCommand.class,
+        subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
+                ArchiveCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     private Main() {

@@ -9,6 +9,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Store;
@@ -30,7 +33,9 @@ class LeaderProcessTest {
         }
         Path data = tmp.resolve("data");
         Path log = tmp.resolve("leader.err");
-        Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:" + port), log);
+        Path archive = tmp.resolve("archive");
+        Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:" + port,
+                "--archive", "file://" + archive, "--ship-interval", "200ms"), log);
         String url = "http://127.0.0.1:" + port;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.readString(log).contains("serving")) {
@@ -65,6 +70,11 @@ class LeaderProcessTest {
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "leader did not stop on SIGTERM");
         String out = Files.readString(log);
         assertTrue(out.contains("shutting down"), out);
+        try (ObjectStore a = ObjectStores.open("file://" + archive)) {
+            ArchiveListing listing = ArchiveListing.of(a);
+            assertEquals(List.of(new ArchiveListing.Range(1, 22)), listing.coverage(1),
+                    "the leader shipped everything, the last commits at shutdown");
+        }
         ControlFile control = ControlFile.read(data);
         assertEquals(22, control.checkpointLsn(), "the shutdown checkpoint covers every commit");
         try (Store s = Store.open(data)) {

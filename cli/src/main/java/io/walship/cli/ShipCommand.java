@@ -1,0 +1,112 @@
+package io.walship.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import io.walship.shipper.WalShipper;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import io.walship.wal.Lsn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walship ship}: archive the WAL of a data directory, once or every interval. */
+@Command(name = "ship", mixinStandardHelpOptions = true,
+        description = {"Ship the WAL of --data to --archive as compressed segments.",
+                "Runs beside a running leader (reads its WAL read-only). Resumes from what the archive holds."})
+final class ShipCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(ShipCommand.class);
+
+    @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
+            description = "Data directory of the leader. Env: WALSHIP_DATA.")
+    Path data;
+    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "file:///path/prefix or s3://bucket/prefix?endpoint=...&region=...&path-style=true."
+                    + " Env: WALSHIP_ARCHIVE.")
+    String archive;
+    @Option(names = "--once", description = "Ship what is there now and exit (for cron, systemd timers, CronJobs).")
+    boolean once;
+    @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Between runs when not --once (default ${DEFAULT-VALUE}); the RPO of the archive.")
+    String interval;
+    @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd",
+            description = "zstd (default), lz4, gzip or none.")
+    String codec;
+    @Option(names = "--segment-size", paramLabel = "SIZE", defaultValue = "16MiB",
+            description = "Cut a segment once it holds this much WAL (default ${DEFAULT-VALUE}).")
+    String segmentSize;
+    @Option(names = "--json", description = "Print a JSON summary per run.")
+    boolean json;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        Duration every = Units.duration(interval);
+        WalShipper.Options opts = new WalShipper.Options(Codec.parse(codec), Units.bytes(segmentSize));
+        PrintWriter out = spec.commandLine().getOut();
+        try (ObjectStore store = ObjectStores.open(archive)) {
+            store.verifyAccess();
+            try (WalShipper shipper = new WalShipper(data, store, opts)) {
+                if (once) {
+                    report(out, shipper.shipOnce());
+                    return ExitCodes.OK;
+                }
+                CountDownLatch stop = new CountDownLatch(1);
+                CountDownLatch stopped = new CountDownLatch(1);
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    stop.countDown();
+                    try {
+                        stopped.await(60, TimeUnit.SECONDS);
+                    } catch (InterruptedException ignored) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, "walship-ship-shutdown"));
+                LOG.info("shipping {} to {} every {}", data, store.describe(), interval);
+                try {
+                    do {
+                        try {
+                            WalShipper.Result r = shipper.shipOnce();
+                            if (r.segments() > 0) {
+                                report(out, r);
+                            }
+                        } catch (io.walship.storage.StorageException e) {
+                            // the archive is unreachable: the WAL stays on the leader; try again
+                            LOG.warn("shipping failed, will retry: {}", ErrorReporter.message(e));
+                        }
+                    } while (!stop.await(every.toMillis(), TimeUnit.MILLISECONDS));
+                } finally {
+                    stopped.countDown();
+                }
+                return ExitCodes.OK;
+            }
+        }
+    }
+
+    private void report(PrintWriter out, WalShipper.Result r) {
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("segments", r.segments());
+            m.put("entries", r.entries());
+            m.put("walBytes", r.walBytes());
+            m.put("objectBytes", r.objectBytes());
+            m.put("archivedUpTo", Lsn.format(r.archivedUpTo()));
+            out.println(Json.write(m));
+        } else {
+            out.printf("shipped %d segment(s), %d entries, %d WAL bytes -> %d archived bytes; archived up to LSN %s%n",
+                    r.segments(), r.entries(), r.walBytes(), r.objectBytes(), Lsn.format(r.archivedUpTo()));
+        }
+        out.flush();
+    }
+}

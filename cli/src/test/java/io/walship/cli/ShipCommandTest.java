@@ -1,0 +1,60 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ShipCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void shipOnceThenListTheArchive() {
+        String d = tmp.resolve("d").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        for (int i = 0; i < 5; i++) {
+            assertEquals(0, CliRunner.run("kv", "put", "--data", d, "k" + i, "v" + i).exit());
+        }
+        CliRunner.Result ship = CliRunner.run("ship", "--data", d, "--archive", archive, "--once");
+        assertEquals(0, ship.exit(), ship.err());
+        assertTrue(ship.out().startsWith("shipped 1 segment(s), 6 entries"), ship.out());
+        assertTrue(ship.out().contains("archived up to LSN 0000000000000006"), ship.out());
+        CliRunner.Result again = CliRunner.run("ship", "--data", d, "--archive", archive, "--once");
+        assertTrue(again.out().startsWith("shipped 0 segment(s)"), again.out());
+
+        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", archive);
+        assertEquals(0, list.exit(), list.err());
+        assertTrue(list.out().contains("covered    0000000000000001-0000000000000006        1"), list.out());
+        CliRunner.Result json = CliRunner.run("archive", "list", "--archive", archive, "--json");
+        assertTrue(json.out().contains("\"coverage\":[{\"from\":\"0000000000000001\",\"to\":\"0000000000000006\"}]")
+                || json.out().contains("\"to\":\"0000000000000006\""), json.out());
+        try (ObjectStore s = ObjectStores.open(archive)) {
+            assertEquals(6, ArchiveListing.of(s).lastArchivedLsn(1));
+        }
+    }
+
+    @Test
+    void badArchivesAreConfigErrors() {
+        String d = tmp.resolve("d").toString();
+        CliRunner.run("kv", "put", "--data", d, "k", "v");
+        for (String uri : new String[] {"s3://Bad_Bucket/x", "ftp://host/x", "file://host/x", "s3://b-1/x?nope=1"}) {
+            CliRunner.Result r = CliRunner.run("ship", "--data", d, "--archive", uri, "--once");
+            assertEquals(ExitCodes.USAGE, r.exit(), uri + ": " + r.err());
+            assertTrue(r.err().startsWith("walship: error: bad archive URI"), r.err());
+        }
+        CliRunner.Result badSize = CliRunner.run("ship", "--data", d, "--archive", "file://" + tmp, "--once",
+                "--segment-size", "lots");
+        assertEquals(ExitCodes.USAGE, badSize.exit());
+        CliRunner.Result notData = CliRunner.run("ship", "--data", tmp.resolve("nothing").toString(), "--archive",
+                "file://" + tmp.resolve("a"), "--once");
+        assertEquals(ExitCodes.FAILURE, notData.exit(), notData.err());
+        assertTrue(notData.err().contains("is not a walship data directory"), notData.err());
+    }
+}
