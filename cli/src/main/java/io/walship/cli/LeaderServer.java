@@ -20,6 +20,7 @@ import io.walship.wal.BTree;
 import io.walship.wal.Durability;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
+import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WriteBatch;
@@ -32,6 +33,8 @@ import io.walship.wal.WriteBatch;
  */
 final class LeaderServer implements AutoCloseable {
     static final String LSN_HEADER = "Walship-LSN";
+    static final String DIGEST_HEADER = "Walship-Digest";
+    static final String DIGEST_PAIRS_HEADER = "Walship-Digest-Pairs";
     private static final int MAX_BODY = 4 << 20;
 
     private final Store store;
@@ -62,6 +65,7 @@ final class LeaderServer implements AutoCloseable {
         server.createContext("/scan", ex -> handle(ex, this::scan));
         server.createContext("/digest", ex -> handle(ex, this::digest));
         server.createContext("/status", ex -> handle(ex, this::status));
+        server.createContext("/snapshot", ex -> handle(ex, this::snapshot));
         server.createContext("/metrics", ex -> handle(ex, this::metrics));
         server.createContext("/", ex -> handle(ex, e -> {
             throw new HttpError(404, "no such endpoint: " + e.getRequestURI().getPath());
@@ -187,6 +191,25 @@ final class LeaderServer implements AutoCloseable {
         StateDigest d = store.digest();
         ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(d.lsn()));
         json(ex, 200, Map.of("lsn", Lsn.format(d.lsn()), "pairs", d.pairs(), "sha256", d.sha256()));
+    }
+
+    /**
+     * A point-in-time image of the store for a base backup, with the state digest at its LSN in
+     * the headers (computed on the same snapshot first). Writers go on meanwhile.
+     */
+    private void snapshot(HttpExchange ex) throws IOException {
+        requireMethod(ex, "GET");
+        try (Snapshot snap = store.snapshot()) {
+            StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
+            ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(snap.lsn()));
+            ex.getResponseHeaders().set(DIGEST_HEADER, d.sha256());
+            ex.getResponseHeaders().set(DIGEST_PAIRS_HEADER, Long.toString(d.pairs()));
+            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            ex.sendResponseHeaders(200, snap.imageSize());
+            try (OutputStream out = ex.getResponseBody(); InputStream in = snap.openStream()) {
+                in.transferTo(out);
+            }
+        }
     }
 
     private void status(HttpExchange ex) throws IOException {

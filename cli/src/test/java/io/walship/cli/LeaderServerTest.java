@@ -88,6 +88,21 @@ class LeaderServerTest {
     }
 
     @Test
+    void backupFromARunningLeader() {
+        for (int i = 0; i < 50; i++) {
+            assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
+        }
+        String archive = "file://" + tmp.resolve("archive");
+        CliRunner.Result r = CliRunner.run("backup", "--url", url, "--archive", archive);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("base backup at LSN " + Lsn.format(store.lastLsn())), r.out());
+        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", archive);
+        assertTrue(list.out().contains("backup     at LSN " + Lsn.format(store.lastLsn())), list.out());
+        CliRunner.Result json = CliRunner.run("archive", "list", "--archive", archive, "--json");
+        assertTrue(json.out().contains("\"backups\":[{"), json.out());
+    }
+
+    @Test
     void kvCommandsGoThroughTheLeader() {
         assertEquals(0, CliRunner.run("kv", "put", "--url", url, "x", "1").exit());
         assertEquals(0, CliRunner.run("kv", "put", "--url", url, "y z", "tab\there").exit());

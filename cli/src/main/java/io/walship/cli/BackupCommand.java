@@ -1,0 +1,90 @@
+package io.walship.cli;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+import io.walship.shipper.BaseBackup;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import io.walship.wal.Lsn;
+import io.walship.wal.Snapshot;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walship backup}: take a base backup into the archive. */
+@Command(name = "backup", mixinStandardHelpOptions = true,
+        description = {"Take a base backup: a point-in-time image of the store, streamed compressed into",
+                "--archive, then its manifest. From a running leader (--url) or a stopped directory (--data);",
+                "the leader keeps taking writes throughout."})
+final class BackupCommand implements Callable<Integer> {
+    @Mixin
+    TargetOptions target;
+    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
+    String archive;
+    @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "zstd (default), lz4, gzip or none.")
+    String codec;
+    @Option(names = "--json", description = "Print the manifest as JSON.")
+    boolean json;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        Codec c = Codec.parse(codec);
+        BackupManifest m;
+        try (ObjectStore store = ObjectStores.open(archive)) {
+            store.verifyAccess();
+            if (target.url != null && target.data == null) {
+                m = fromLeader(store, c);
+            } else if (target.data != null && target.url == null) {
+                try (Store s = Store.open(target.data); Snapshot snap = s.snapshot()) {
+                    StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
+                    m = BaseBackup.upload(snap, d, store, c, new Progress("backup", snap.imageSize()));
+                }
+            } else {
+                throw new IllegalArgumentException("give --url URL (running leader) or --data DIR (stopped store)");
+            }
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(new String(m.toJson(), java.nio.charset.StandardCharsets.UTF_8));
+        } else {
+            out.printf("base backup at LSN %s (timeline %d): %d pages, %d bytes -> %d bytes (%s) in %s%n", m.lsn(),
+                    m.timeline(), m.pageCount(), m.imageBytes(), m.objectBytes(), m.codec(), m.imageKey());
+        }
+        return ExitCodes.OK;
+    }
+
+    private BackupManifest fromLeader(ObjectStore store, Codec c) throws Exception {
+        String base = target.url.endsWith("/") ? target.url : target.url + "/";
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + "snapshot")).GET().build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        try (InputStream body = r.body()) {
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /snapshot: "
+                        + new String(body.readNBytes(500), java.nio.charset.StandardCharsets.UTF_8).trim());
+            }
+            long lsn = Lsn.parse(r.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow());
+            String sha = r.headers().firstValue(LeaderServer.DIGEST_HEADER).orElseThrow();
+            long pairs = Long.parseLong(r.headers().firstValue(LeaderServer.DIGEST_PAIRS_HEADER).orElseThrow());
+            long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
+            return BaseBackup.upload(body, new StateDigest(lsn, pairs, sha), store, c, new Progress("backup", total));
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.walship.shipper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.UncheckedIOException;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectInfo;
+import io.walship.storage.ObjectStore;
+import io.walship.wal.Snapshot;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.StateDigest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Uploads a base backup: a snapshot image streamed through the codec into one object (multipart
+ * for anything large, never held whole in memory or on local disk), then its manifest, last. A
+ * backup at an LSN that already has a manifest is not taken again. Stateless.
+ */
+public final class BaseBackup {
+    private static final Logger LOG = LoggerFactory.getLogger(BaseBackup.class);
+
+    private BaseBackup() {
+    }
+
+    /** Backs up a snapshot of a store open in this process. */
+    public static BackupManifest upload(Snapshot snapshot, StateDigest digest, ObjectStore store, Codec codec,
+                                        LongConsumer progress) {
+        try (InputStream image = snapshot.openStream()) {
+            return upload(image, digest, store, codec, progress);
+        } catch (IOException e) {
+            throw new UncheckedIOException("read snapshot", e);
+        }
+    }
+
+    /**
+     * Backs up a snapshot image read from {@code image} (for example from a running leader's
+     * {@code GET /snapshot}); {@code digest} must be the state digest at the image's LSN.
+     * {@code progress} receives the uncompressed bytes read so far.
+     */
+    public static BackupManifest upload(InputStream image, StateDigest digest, ObjectStore store, Codec codec,
+                                        LongConsumer progress) throws IOException {
+        // the header comes first and names the backup; read it, then send the image from its start
+        java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
+        buffered.mark(Snapshot.HEADER_SIZE);
+        SnapshotLoader.Info info = SnapshotLoader.readHeader(buffered);
+        buffered.reset();
+        MessageDigest sha = sha256();
+        AtomicLong read = new AtomicLong();
+        InputStream counted = new java.io.FilterInputStream(new DigestInputStream(buffered, sha)) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0) {
+                    progress.accept(read.addAndGet(n));
+                }
+                return n;
+            }
+        };
+        if (digest.lsn() != info.lsn()) {
+            throw new IllegalArgumentException("digest is for LSN " + digest.lsn() + " but the image is at " + info.lsn());
+        }
+        ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
+        Optional<ObjectInfo> existing = store.head(name.manifestKey());
+        if (existing.isPresent()) {
+            LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
+            try (InputStream in = store.get(name.manifestKey())) {
+                return BackupManifest.read(in, name.manifestKey());
+            }
+        }
+        String imageKey = name.dir() + "image-" + UUID.randomUUID().toString().substring(0, 8) + "." + codec.extension();
+        AtomicLong objectBytes = new AtomicLong();
+        AtomicReference<Throwable> producerError = new AtomicReference<>();
+        PipedInputStream pipeIn = new PipedInputStream(1 << 20);
+        PipedOutputStream pipeOut = new PipedOutputStream(pipeIn);
+        Thread producer = new Thread(() -> {
+            try (OutputStream c = codec.compress(pipeOut)) {
+                counted.transferTo(c);
+            } catch (Throwable t) {
+                producerError.set(t);
+            }
+        }, "walship-backup-compress");
+        producer.setDaemon(true);
+        producer.start();
+        InputStream upload = new java.io.FilterInputStream(pipeIn) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0) {
+                    objectBytes.addAndGet(n);
+                }
+                return n;
+            }
+        };
+        try {
+            store.create(imageKey, upload);
+        } finally {
+            pipeIn.close();
+            try {
+                producer.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (producerError.get() != null) {
+            throw new IOException("reading or compressing the snapshot failed: " + producerError.get().getMessage(),
+                    producerError.get());
+        }
+        long imageBytes = read.get();
+        Instant commit = Instant.ofEpochSecond(0, info.commitTimeMicros() * 1_000L);
+        BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, Snapshot.FORMAT_VERSION,
+                ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
+                commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
+                imageBytes, objectBytes.get(), HexFormat.of().formatHex(sha.digest()), digest.sha256(),
+                digest.pairs(), Instant.now().toString());
+        store.create(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
+        LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
+        return m;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

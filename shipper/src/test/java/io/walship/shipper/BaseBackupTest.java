@@ -1,0 +1,110 @@
+package io.walship.shipper;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import io.walship.storage.S3ObjectStore;
+import io.walship.storage.TestS3Server;
+import io.walship.wal.Durability;
+import io.walship.wal.Snapshot;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BaseBackupTest {
+    @TempDir
+    Path tmp;
+
+    private void backupWhileWritingThenLoad(ObjectStore archive) throws Exception {
+        Path data = tmp.resolve("data-" + UUID.randomUUID());
+        try (Store store = Store.open(data)) {
+            Random rnd = new Random(4);
+            for (int i = 0; i < 40_000; i++) {
+                byte[] v = new byte[100];
+                rnd.nextBytes(v);
+                store.put(("k" + rnd.nextInt(1_000_000)).getBytes(StandardCharsets.UTF_8), v, Durability.ASYNC);
+            }
+            StateDigest digest;
+            BackupManifest m;
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread writer = new Thread(() -> {
+                int i = 0;
+                while (!stop.get()) {
+                    store.put(("w" + i++).getBytes(StandardCharsets.UTF_8), new byte[50], Durability.ASYNC);
+                }
+            });
+            try (Snapshot snap = store.snapshot()) {
+                writer.start(); // the leader keeps taking writes throughout
+                digest = StateDigest.of(snap.pages(), snap.lsn());
+                AtomicLong progress = new AtomicLong();
+                m = BaseBackup.upload(snap, digest, archive, Codec.ZSTD, progress::set);
+                assertEquals(snap.imageSize(), m.imageBytes());
+                assertEquals(snap.imageSize(), progress.get());
+            } finally {
+                stop.set(true);
+                writer.join();
+            }
+            assertTrue(store.lastLsn() > Long.parseLong(m.lsn(), 16), "writes went on during the backup");
+            assertTrue(m.objectBytes() < m.imageBytes(), "compressed: " + m);
+
+            ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(m.timeline(), Long.parseLong(m.lsn(), 16));
+            assertEquals(1, ArchiveListing.of(archive).backups().size());
+            BackupManifest read;
+            try (InputStream in = archive.get(name.manifestKey())) {
+                read = BackupManifest.read(in, name.manifestKey());
+            }
+            assertEquals(m, read);
+            // the image decompresses to exactly what was hashed, and loads into a store with the same content
+            Path restored = tmp.resolve("restored-" + UUID.randomUUID());
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            try (InputStream in = new java.security.DigestInputStream(
+                    Codec.parse(read.codec()).decompress(archive.get(read.imageKey())), sha)) {
+                SnapshotLoader.load(in, restored);
+            }
+            assertEquals(read.imageSha256(), HexFormat.of().formatHex(sha.digest()));
+            try (Store copy = Store.open(restored)) {
+                assertEquals(digest, copy.digest());
+                assertEquals(read.digestSha256(), copy.digest().sha256());
+            }
+            // the same LSN is not backed up twice
+            try (Snapshot again = store.snapshot()) {
+                if (again.lsn() == Long.parseLong(m.lsn(), 16)) {
+                    assertEquals(m, BaseBackup.upload(again, digest, archive, Codec.ZSTD, x -> { }));
+                }
+            }
+        }
+    }
+
+    @Test
+    void backupToALocalDirectory() throws Exception {
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            backupWhileWritingThenLoad(archive);
+        }
+    }
+
+    @Test
+    void backupToS3InParts() throws Exception {
+        try (TestS3Server s3 = TestS3Server.startS3Proxy();
+             ObjectStore archive = new S3ObjectStore(s3.newArchive("walship-test", "b-" + UUID.randomUUID()),
+                     S3ObjectStore.MIN_PART_SIZE)) {
+            backupWhileWritingThenLoad(archive);
+        }
+    }
+}
