@@ -14,7 +14,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
 import io.walship.storage.ArchiveListing;
 import io.walship.storage.ObjectStore;
 import io.walship.storage.ObjectStores;
@@ -169,7 +172,7 @@ final class DemoCommand implements Callable<Integer> {
             check(after.equals(beforeRestart), "nothing lost or changed across the restart");
         }
 
-        step("7. Ship the WAL to an archive (here file://; s3://bucket/prefix?endpoint=... works the same)");
+        step("7. Ship the WAL and a base backup to an archive (here file://; s3://bucket/prefix?endpoint=... works the same)");
         Path archiveDir = root.resolve("archive");
         try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
              WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
@@ -185,6 +188,16 @@ final class DemoCommand implements Callable<Integer> {
             check(listing.gaps(1).isEmpty() && listing.lastArchivedLsn(1) == shipped.archivedUpTo(),
                     "the archive holds the whole WAL without a gap");
             check(shipper.shipOnce().segments() == 0, "a second run finds nothing new: the archive says where to resume");
+            try (Store store = Store.open(leaderDir); Snapshot snap = store.snapshot()) {
+                StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
+                BackupManifest m = BaseBackup.upload(snap, d, archive, Codec.ZSTD, x -> { });
+                out.printf("   base backup at LSN %s: %d pages, %.2f MiB -> %.2f MiB, digest %s…%n", m.lsn(),
+                        m.pageCount(), m.imageBytes() / 1048576.0, m.objectBytes() / 1048576.0,
+                        m.digestSha256().substring(0, 16));
+                check(m.digestSha256().equals(store.digest().sha256()), "the manifest records the leader's digest");
+            }
+            out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive; "
+                    + "restore from them comes next (walship restore)");
         }
 
         step("8. The WAL, as `walship wal inspect --data " + leaderDir + "` shows it");
