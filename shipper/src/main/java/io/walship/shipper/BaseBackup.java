@@ -20,6 +20,7 @@ import java.util.function.LongConsumer;
 import io.walship.storage.ArchiveLayout;
 import io.walship.storage.BackupManifest;
 import io.walship.storage.Codec;
+import io.walship.storage.ObjectExistsException;
 import io.walship.storage.ObjectInfo;
 import io.walship.storage.ObjectStore;
 import io.walship.wal.Snapshot;
@@ -110,6 +111,10 @@ public final class BaseBackup {
         };
         try {
             store.create(imageKey, upload);
+        } catch (ObjectExistsException e) {
+            // The key is unique to this attempt, so it can only be our own upload, retried after a
+            // reply was lost; the manifest below records the size that must be there.
+            LOG.info("image {} exists already: an upload retried after its answer was lost", imageKey);
         } finally {
             pipeIn.close();
             try {
@@ -129,7 +134,23 @@ public final class BaseBackup {
                 commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
                 imageBytes, objectBytes.get(), HexFormat.of().formatHex(sha.digest()), digest.sha256(),
                 digest.pairs(), Instant.now().toString());
-        store.create(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
+        long stored = store.head(imageKey).map(ObjectInfo::size).orElse(-1L);
+        if (stored != objectBytes.get()) {
+            throw new IOException("image " + imageKey + " holds " + stored + " bytes but " + objectBytes.get()
+                    + " were uploaded; not writing a manifest for it");
+        }
+        try {
+            store.create(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
+        } catch (ObjectExistsException e) {
+            BackupManifest there;
+            try (InputStream in = store.get(name.manifestKey())) {
+                there = BackupManifest.read(in, name.manifestKey());
+            }
+            if (!there.imageKey().equals(m.imageKey())) {
+                LOG.info("another backup at LSN {} finished first; keeping it", m.lsn());
+            }
+            return there;
+        }
         LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
         return m;
     }

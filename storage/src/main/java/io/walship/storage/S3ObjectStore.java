@@ -69,6 +69,11 @@ public final class S3ObjectStore implements ObjectStore {
     }
 
     public S3ObjectStore(ArchiveUri.S3 uri, int partSize) {
+        this(uri, partSize, null);
+    }
+
+    /** With a given HTTP client (tests inject faults through it); null means the SDK's default. */
+    public S3ObjectStore(ArchiveUri.S3 uri, int partSize, software.amazon.awssdk.http.SdkHttpClient httpClient) {
         if (partSize < MIN_PART_SIZE) {
             throw new IllegalArgumentException("part size must be at least " + MIN_PART_SIZE);
         }
@@ -90,6 +95,9 @@ public final class S3ObjectStore implements ObjectStore {
                         .apiCallAttemptTimeout(Duration.ofMinutes(2)));
         if (uri.endpoint() != null) {
             b.endpointOverride(uri.endpoint());
+        }
+        if (httpClient != null) {
+            b.httpClient(httpClient);
         }
         this.client = b.build();
     }
