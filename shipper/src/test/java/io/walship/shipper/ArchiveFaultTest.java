@@ -42,7 +42,7 @@ class ArchiveFaultTest {
     @Test
     void shippingAndBackupsSurviveAFaultyS3() throws Exception {
         Path data = tmp.resolve("data");
-        try (TestS3Server s3 = TestS3Server.startS3Proxy();
+        try (TestS3Server s3 = TestS3Server.start();
              Store store = Store.open(data)) {
             var uri = s3.newArchive("walship-test", "faults-" + UUID.randomUUID());
             FaultyHttpClient faulty = new FaultyHttpClient(42, 0.35);

@@ -101,7 +101,7 @@ class BaseBackupTest {
 
     @Test
     void backupToS3InParts() throws Exception {
-        try (TestS3Server s3 = TestS3Server.startS3Proxy();
+        try (TestS3Server s3 = TestS3Server.start();
              ObjectStore archive = new S3ObjectStore(s3.newArchive("walship-test", "b-" + UUID.randomUUID()),
                      S3ObjectStore.MIN_PART_SIZE)) {
             backupWhileWritingThenLoad(archive);

@@ -40,7 +40,7 @@ class WalShipperTest {
 
     @BeforeAll
     static void startS3() throws Exception {
-        s3 = TestS3Server.startS3Proxy();
+        s3 = TestS3Server.start();
     }
 
     @AfterAll

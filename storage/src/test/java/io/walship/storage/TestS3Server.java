@@ -32,6 +32,12 @@ public final class TestS3Server implements AutoCloseable {
         this.secret = secret;
     }
 
+    /** The external server if the environment names one (MinIO in CI), else an in-process S3Proxy. */
+    public static TestS3Server start() throws Exception {
+        TestS3Server external = external();
+        return external != null ? external : startS3Proxy();
+    }
+
     /** An in-process S3Proxy. */
     public static TestS3Server startS3Proxy() throws Exception {
         Properties p = new Properties();
