@@ -7,6 +7,7 @@ import java.util.concurrent.CountDownLatch;
 
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -34,11 +35,24 @@ final class LeaderCommand implements Callable<Integer> {
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
 
+    @Option(names = "--max-archive-lag", paramLabel = "SIZE", defaultValue = "1GiB",
+            description = "WAL allowed to wait for the archive once archiving has started (default ${DEFAULT-VALUE}).")
+    String maxArchiveLag;
+
+    @Option(names = "--on-archive-lag", paramLabel = "POLICY", defaultValue = "keep-going",
+            description = "Past --max-archive-lag: keep-going (log loudly, keep the WAL; default) or refuse-writes.")
+    String onArchiveLag;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http);
         java.time.Duration every = Units.duration(shipInterval);
-        Store store = Store.open(data);
+        StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
+            case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
+            case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
+            default -> throw new IllegalArgumentException("--on-archive-lag must be keep-going or refuse-writes");
+        };
+        Store store = Store.open(data, StoreOptions.defaults().withArchiveLag(Units.bytes(maxArchiveLag), policy));
         LeaderServer server;
         ArchiveShipping shipping = null;
         try {

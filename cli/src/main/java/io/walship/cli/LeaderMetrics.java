@@ -37,6 +37,10 @@ final class LeaderMetrics {
                 .register(registry);
         Gauge.builder("walship_buffer_pool_pages", store, s -> s.stats().poolPages())
                 .description("Pages held in memory").register(registry);
+        Gauge.builder("walship_archive_lag_bytes", store, s -> s.stats().archiveLagBytes())
+                .description("WAL bytes not yet in the archive (0 until archiving starts)").register(registry);
+        Gauge.builder("walship_archive_lag_lsns", store, s -> s.stats().archiveLagLsns())
+                .description("Commits not yet in the archive").register(registry);
         commitLatency = Timer.builder("walship_commit_latency").description("Time from request to durable commit")
                 .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(5))

@@ -222,6 +222,8 @@ final class LeaderServer implements AutoCloseable {
         s.put("durableLsn", Lsn.format(store.durableLsn()));
         s.put("checkpointLsn", Lsn.format(store.checkpointLsn()));
         s.put("dataDir", store.dir().toString());
+        s.put("archiveLagBytes", store.stats().archiveLagBytes());
+        s.put("archiveLagLsns", store.stats().archiveLagLsns());
         if (shipping != null) {
             Map<String, Object> a = new LinkedHashMap<>();
             a.put("archive", shipping.describe());

@@ -68,6 +68,15 @@ public final class Store implements AutoCloseable {
     private final AtomicLong checkpoints = new AtomicLong();
     private final AtomicLong walBytesSinceCheckpoint = new AtomicLong();
     private volatile long lastCheckpointNanos = System.nanoTime();
+    // archive lag: WAL bytes appended so far (writer thread), sampled by LSN every MiB
+    private volatile long walBytesTotal;
+    private long lastSampleBytes;
+    private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> walBytesAtLsn =
+            new java.util.concurrent.ConcurrentSkipListMap<>();
+    private volatile long archiveLagBytes;
+    private volatile long archiveLagLsns;
+    private volatile boolean refusingForArchiveLag;
+    private long lastLagLogNanos;
 
     private Store(Path dir, StoreOptions options) {
         this.dir = dir;
@@ -244,6 +253,10 @@ public final class Store implements AutoCloseable {
             throw new IllegalArgumentException("empty batch");
         }
         checkOpen();
+        if (refusingForArchiveLag) {
+            throw new WalshipException("writes refused: the archive is " + (archiveLagBytes >> 20) + " MiB behind, over the"
+                    + " bound of " + (options.maxArchiveLagBytes() >> 20) + " MiB (policy refuse-writes); start or fix the shipper");
+        }
         return pipeline.execute(() -> applyBatch(batch), durability == Durability.DURABLE);
     }
 
@@ -278,12 +291,63 @@ public final class Store implements AutoCloseable {
         lastCommitMicros = time;
         commits.incrementAndGet();
         walBytesSinceCheckpoint.addAndGet(entry.length);
+        countWalBytes(lsn, entry.length);
         for (PageChange c : changes) {
             if (c.fullPage()) {
                 fullPageImages.incrementAndGet();
             }
         }
         return lsn;
+    }
+
+    /** Writer thread: keeps the LSN -> cumulative WAL bytes samples the archive lag is read from. */
+    private void countWalBytes(long lsn, int bytes) {
+        long total = walBytesTotal + bytes;
+        walBytesTotal = total;
+        if (total - lastSampleBytes >= (1 << 20) || walBytesAtLsn.isEmpty()) {
+            walBytesAtLsn.put(lsn, total);
+            lastSampleBytes = total;
+        }
+    }
+
+    /**
+     * How far the archive is behind ({@code marks/archived}), and the policy past the bound.
+     * Runs on the checkpointer's tick. Without an archived mark, archiving has not started and
+     * there is no lag to bound.
+     */
+    private void updateArchiveLag() {
+        OptionalLong archived = marks.archived();
+        if (archived.isEmpty()) {
+            archiveLagBytes = 0;
+            archiveLagLsns = 0;
+            refusingForArchiveLag = false;
+            return;
+        }
+        long a = archived.getAsLong();
+        long last = lastLsn;
+        if (a >= last) {
+            archiveLagBytes = 0;
+            archiveLagLsns = 0;
+        } else {
+            java.util.Map.Entry<Long, Long> base = walBytesAtLsn.floorEntry(a);
+            archiveLagBytes = walBytesTotal - (base == null ? 0 : base.getValue());
+            archiveLagLsns = last - a;
+            if (base != null) {
+                walBytesAtLsn.headMap(base.getKey(), false).clear();
+            }
+        }
+        boolean over = archiveLagBytes > options.maxArchiveLagBytes();
+        boolean refuse = over && options.archiveLagPolicy() == StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
+        if (over && System.nanoTime() - lastLagLogNanos > 60_000_000_000L) {
+            lastLagLogNanos = System.nanoTime();
+            LOG.error("the archive is {} MiB ({} commits) behind, over the bound of {} MiB: {}; is the shipper running?",
+                    archiveLagBytes >> 20, archiveLagLsns, options.maxArchiveLagBytes() >> 20,
+                    refuse ? "REFUSING WRITES until it catches up" : "writes go on and the WAL is kept");
+        }
+        if (refusingForArchiveLag && !refuse) {
+            LOG.info("the archive caught up ({} MiB behind); accepting writes again", archiveLagBytes >> 20);
+        }
+        refusingForArchiveLag = refuse;
     }
 
     private void walSyncForEviction(long pageLsn) {
@@ -397,6 +461,7 @@ public final class Store implements AutoCloseable {
             lastLsn = entry.lsn();
             lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
             walBytesSinceCheckpoint.addAndGet(bytes.length);
+            countWalBytes(entry.lsn(), bytes.length);
             return entry.lsn();
         }, durability == Durability.DURABLE);
     }
@@ -405,6 +470,7 @@ public final class Store implements AutoCloseable {
 
     private void maybeCheckpoint() {
         try {
+            updateArchiveLag();
             boolean byBytes = walBytesSinceCheckpoint.get() >= options.checkpointWalBytes();
             boolean byTime = System.nanoTime() - lastCheckpointNanos >= options.checkpointInterval().toNanos();
             if (!closed && (byBytes || byTime)) {
@@ -527,7 +593,7 @@ public final class Store implements AutoCloseable {
     public StoreStats stats() {
         return new StoreStats(lastLsn, pipeline.durableLsn(), commits.get(), pipeline.entriesAppended(),
                 pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpoints.get(),
-                control.checkpointLsn(), pool.size(), pool.evictions());
+                control.checkpointLsn(), pool.size(), pool.evictions(), archiveLagBytes, archiveLagLsns);
     }
 
     private void checkOpen() {

@@ -226,6 +226,36 @@ class StoreTest {
     }
 
     @Test
+    void archiveLagBoundRefusesWritesUntilTheArchiveCatchesUp() throws Exception {
+        StoreOptions opts = StoreOptions.defaults().withCheckpoint(64L << 20, Duration.ofMillis(400))
+                .withArchiveLag(64 << 10, StoreOptions.ArchiveLagPolicy.REFUSE_WRITES);
+        try (Store store = Store.open(tmp.resolve("d"), opts)) {
+            for (int i = 0; i < 2_000; i++) {
+                store.put(b("k" + i), new byte[100], Durability.ASYNC);
+            }
+            Thread.sleep(300);
+            assertEquals(0, store.stats().archiveLagBytes(), "no archived mark: archiving has not started, no bound");
+            store.marks().setArchived(1);
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            WalshipException refused = null;
+            while (refused == null && System.nanoTime() < deadline) {
+                try {
+                    store.put(b("more"), b("x" + System.nanoTime()));
+                    Thread.sleep(20);
+                } catch (WalshipException e) {
+                    refused = e;
+                }
+            }
+            assertTrue(refused != null && refused.getMessage().contains("the archive is"), String.valueOf(refused));
+            assertTrue(store.stats().archiveLagBytes() > 64 << 10);
+            store.marks().setArchived(store.lastLsn());
+            Thread.sleep(400);
+            store.put(b("after"), b("caught up"));
+            assertEquals(0, store.stats().archiveLagBytes());
+        }
+    }
+
+    @Test
     void replayFromNothingMatchesTheStore() {
         Path d = tmp.resolve("d");
         StateDigest digest;
