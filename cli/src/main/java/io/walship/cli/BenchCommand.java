@@ -21,7 +21,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship bench}: measurements, each beside its baseline from the same run. */
 @Command(name = "bench", description = "Benchmarks (figures go to docs/BENCHMARKS.md).", mixinStandardHelpOptions = true,
-        subcommands = BenchCommand.Write.class)
+        subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class})
 final class BenchCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true,
@@ -119,6 +119,145 @@ final class BenchCommand {
             double[] v = rs.stream().mapToDouble(f).sorted().toArray();
             return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         }
+    }
+
+    private static io.walship.storage.ArchiveUri.S3 s3Uri(String archive) {
+        io.walship.storage.ArchiveUri u = io.walship.storage.ArchiveUri.parse(archive);
+        if (!(u instanceof io.walship.storage.ArchiveUri.S3 s3)) {
+            throw new IllegalArgumentException("the archive benchmarks compare with plain S3 calls: give an s3:// --archive");
+        }
+        return s3;
+    }
+
+    private static io.walship.storage.ArchiveUri.S3 withPrefix(io.walship.storage.ArchiveUri.S3 u, String sub) {
+        return new io.walship.storage.ArchiveUri.S3(u.bucket(), (u.prefix().isEmpty() ? "" : u.prefix() + "/") + sub,
+                u.endpoint(), u.region(), u.pathStyle(), u.accessKey(), u.secretKey());
+    }
+
+    @Command(name = "ship", mixinStandardHelpOptions = true,
+            description = {"Shipping throughput (WAL MB/s in, MB/s out, compression ratio) beside plain SDK PutObject",
+                    "of the same uncompressed WAL bytes, in 16 MiB objects, to the same endpoint. Medians of --runs."})
+    static final class Ship implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
+        Path data;
+        @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
+        String archive;
+        @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "256MiB", description = "WAL to ship (default ${DEFAULT-VALUE}).")
+        String walSize;
+        @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
+        String codec;
+        @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws IOException {
+            io.walship.storage.ArchiveUri.S3 uri = s3Uri(archive);
+            deleteTree(data);
+            PrintWriter out = spec.commandLine().getOut();
+            try (io.walship.wal.Store store = io.walship.wal.Store.open(data)) {
+                ArchiveBench.fill(store, Units.bytes(walSize), 100);
+            }
+            List<byte[]> chunks = ArchiveBench.walChunks(data);
+            long walBytes = chunks.stream().mapToLong(c -> c.length).sum();
+            List<Double> ship = new ArrayList<>();
+            List<Double> outRate = new ArrayList<>();
+            List<Double> raw = new ArrayList<>();
+            double ratio = 0;
+            try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
+                for (int i = 0; i < runs; i++) {
+                    long[] ns = new long[1];
+                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(data, st, io.walship.storage.Codec.parse(codec), ns);
+                        ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
+                        outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
+                        ratio = (double) r.walBytes() / r.objectBytes();
+                    }
+                    raw.add(walBytes / (ArchiveBench.rawPut(s3, uri, chunks) / 1e9) / 1e6);
+                }
+            }
+            double ms = medianOf(ship);
+            double mr = medianOf(raw);
+            out.printf("walship bench ship: %.0f MB of WAL, %s, endpoint %s, median of %d runs%n", walBytes / 1e6, codec,
+                    uri.endpoint() == null ? "AWS" : uri.endpoint(), runs);
+            out.printf("ship:  %.1f MB/s of WAL in, %.1f MB/s out, compression %.2fx%n", ms, medianOf(outRate), ratio);
+            out.printf("raw PutObject of the same bytes: %.1f MB/s%n", mr);
+            out.printf("ship / raw = %.2f%n", ms / mr);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "backup", mixinStandardHelpOptions = true,
+            description = {"Base backup time of a store of --size beside a plain SDK multipart upload of a file of",
+                    "the same size to the same endpoint. Medians of --runs."})
+    static final class Backup implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
+        Path data;
+        @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
+        String archive;
+        @Option(names = "--size", paramLabel = "SIZE", defaultValue = "1GiB", description = "Store size (default ${DEFAULT-VALUE}).")
+        String size;
+        @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
+        String codec;
+        @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws IOException {
+            io.walship.storage.ArchiveUri.S3 uri = s3Uri(archive);
+            deleteTree(data);
+            PrintWriter out = spec.commandLine().getOut();
+            Path image = data.resolveSibling(data.getFileName() + "-image.bin");
+            List<Double> backup = new ArrayList<>();
+            List<Double> raw = new ArrayList<>();
+            long imageBytes;
+            long objectBytes = 0;
+            try (io.walship.wal.Store store = io.walship.wal.Store.open(data,
+                    io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19));
+                 software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
+                // ~0.45 of a 4 KiB page per 900-byte value after splits: fill until the image is big enough
+                long target = Units.bytes(size);
+                while (imageSize(store) < target) {
+                    ArchiveBench.fill(store, 64L << 20, 900);
+                }
+                store.checkpoint();
+                imageBytes = ArchiveBench.imageToFile(store, image);
+                for (int i = 0; i < runs; i++) {
+                    long[] ns = new long[1];
+                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
+                        objectBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(codec), ns).objectBytes();
+                        backup.add(ns[0] / 1e9);
+                    }
+                    raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
+                }
+            } finally {
+                java.nio.file.Files.deleteIfExists(image);
+            }
+            double mb = medianOf(backup);
+            double mr = medianOf(raw);
+            out.printf("walship bench backup: %.0f MB image -> %.0f MB (%s), endpoint %s, median of %d runs%n",
+                    imageBytes / 1e6, objectBytes / 1e6, codec, uri.endpoint() == null ? "AWS" : uri.endpoint(), runs);
+            out.printf("backup: %.1f s (%.1f MB/s of image)%n", mb, imageBytes / mb / 1e6);
+            out.printf("raw multipart upload of the same size: %.1f s (%.1f MB/s)%n", mr, imageBytes / mr / 1e6);
+            out.printf("backup rate / raw rate = %.2f%n", mr / mb);
+            return ExitCodes.OK;
+        }
+    }
+
+    private static long imageSize(io.walship.wal.Store store) {
+        try (io.walship.wal.Snapshot s = store.snapshot()) {
+            return s.imageSize();
+        }
+    }
+
+    static double medianOf(List<Double> v) {
+        double[] a = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 
     static void deleteTree(Path p) throws IOException {

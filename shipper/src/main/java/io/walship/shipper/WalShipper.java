@@ -99,14 +99,17 @@ public final class WalShipper implements AutoCloseable {
         }
     }
 
-    /** Ships every entry the WAL holds beyond what the archive has; returns what it did. */
+    /**
+     * Ships every entry the WAL holds beyond what the archive has; returns what it did. While
+     * one segment uploads, the next is read and built (one upload in flight, in LSN order, so the
+     * archived mark still moves only past segments that exist).
+     */
     public Result shipOnce() {
         int timeline = ControlFile.read(dataDir).timeline();
         long archived = ArchiveListing.of(store).lastArchivedLsn(timeline);
-        int segments = 0;
         long entries = 0;
         long walBytes = 0;
-        long objectBytes = 0;
+        Uploads uploads = new Uploads();
         try (WalReader reader = WalReader.open(dataDir)) {
             long first = reader.firstAvailableLsn();
             if (first < 0) {
@@ -123,13 +126,12 @@ public final class WalShipper implements AutoCloseable {
                         timeline, Lsn.format(first));
                 start = first;
             }
-            reader.seek(start);
+            reader.seek(start).headersOnly();
             Segment.Builder b = null;
             WalEntry e;
             while ((e = reader.next()) != null) {
                 if (b != null && (b.bodyBytes() >= options.segmentBytes() || e.timeline() != b.header().timeline())) {
-                    objectBytes += upload(b);
-                    segments++;
+                    uploads.submit(b);
                     b = null;
                 }
                 if (b == null) {
@@ -139,14 +141,64 @@ public final class WalShipper implements AutoCloseable {
                 b.add(e.lsn(), e.commitTimeMicros(), raw);
                 entries++;
                 walBytes += raw.length;
-                archived = e.lsn();
             }
             if (b != null) {
+                uploads.submit(b);
+            }
+        } finally {
+            uploads.finish();
+        }
+        return new Result(uploads.segments, entries, walBytes, uploads.objectBytes,
+                uploads.segments > 0 ? uploads.lastLsn : archived);
+    }
+
+    /** One segment uploading in the background while the next is built; failures surface here. */
+    private final class Uploads {
+        private java.util.concurrent.Future<?> inFlight;
+        private final java.util.concurrent.ExecutorService exec = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "walship-ship-upload");
+            t.setDaemon(true);
+            return t;
+        });
+        int segments;
+        long objectBytes;
+        long lastLsn;
+
+        void submit(Segment.Builder b) {
+            awaitPrevious();
+            inFlight = exec.submit(() -> {
                 objectBytes += upload(b);
                 segments++;
+                lastLsn = b.lastLsn();
+            });
+        }
+
+        private void awaitPrevious() {
+            if (inFlight == null) {
+                return;
+            }
+            try {
+                inFlight.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new WalshipException("interrupted while shipping");
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new WalshipException("shipping failed: " + e.getCause(), e.getCause());
+            } finally {
+                inFlight = null;
             }
         }
-        return new Result(segments, entries, walBytes, objectBytes, archived);
+
+        void finish() {
+            try {
+                awaitPrevious();
+            } finally {
+                exec.shutdown();
+            }
+        }
     }
 
     /** Creates the segment object, then moves the archived mark. Returns the object's size. */

@@ -122,7 +122,7 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (S3Exception e) {
             throw translate("create", key, e);
         } catch (SdkClientException e) {
-            throw new StorageException("create " + key + " at " + describe() + ": " + e.getMessage(), e);
+            throw clientError("create " + key + " at " + describe() + ": ", e);
         }
     }
 
@@ -180,7 +180,7 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (S3Exception e) {
             throw translate("get", key, e);
         } catch (SdkClientException e) {
-            throw new StorageException("get " + key + " from " + describe() + ": " + e.getMessage(), e);
+            throw clientError("get " + key + " from " + describe() + ": ", e);
         }
     }
 
@@ -199,7 +199,7 @@ public final class S3ObjectStore implements ObjectStore {
             }
             throw translate("get", key, e);
         } catch (SdkClientException e) {
-            throw new StorageException("get " + key + " from " + describe() + ": " + e.getMessage(), e);
+            throw clientError("get " + key + " from " + describe() + ": ", e);
         }
     }
 
@@ -216,7 +216,7 @@ public final class S3ObjectStore implements ObjectStore {
             }
             throw translate("head", key, e);
         } catch (SdkClientException e) {
-            throw new StorageException("head " + key + " at " + describe() + ": " + e.getMessage(), e);
+            throw clientError("head " + key + " at " + describe() + ": ", e);
         }
     }
 
@@ -236,7 +236,7 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (S3Exception e) {
             throw translate("list", keyPrefix, e);
         } catch (SdkClientException e) {
-            throw new StorageException("list " + keyPrefix + " at " + describe() + ": " + e.getMessage(), e);
+            throw clientError("list " + keyPrefix + " at " + describe() + ": ", e);
         }
         return out;
     }
@@ -248,7 +248,7 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (S3Exception e) {
             throw translate("delete", key, e);
         } catch (SdkClientException e) {
-            throw new StorageException("delete " + key + " at " + describe() + ": " + e.getMessage(), e);
+            throw clientError("delete " + key + " at " + describe() + ": ", e);
         }
     }
 
@@ -259,8 +259,18 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (S3Exception e) {
             throw translate("open", "", e);
         } catch (SdkClientException e) {
-            throw new StorageException("cannot reach " + describe() + ": " + e.getMessage(), e);
+            throw clientError("cannot reach " + describe() + ": ", e);
         }
+    }
+
+    /** A client-side failure: missing credentials is configuration; anything else is runtime. */
+    private static StorageException clientError(String what, SdkClientException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.startsWith("Unable to load credentials")) {
+            return new ArchiveConfigException("no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    + " (or an AWS profile or instance role)");
+        }
+        return new StorageException(what + m.lines().findFirst().orElse(""), e);
     }
 
     private StorageException translate(String op, String key, S3Exception e) {

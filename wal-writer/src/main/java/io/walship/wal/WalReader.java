@@ -22,6 +22,7 @@ public final class WalReader implements AutoCloseable {
     private long expected = -1;
     private String pendingCorruption;
     private byte[] lastRaw;
+    private boolean headersOnly;
 
     /** Opens the WAL of {@code dataDir} read-only (the leader may be running in another process). */
     public static WalReader open(Path dataDir) {
@@ -46,6 +47,15 @@ public final class WalReader implements AutoCloseable {
         }
         expected = lsn;
         pendingCorruption = null;
+        return this;
+    }
+
+    /**
+     * From now on {@link #next} verifies each entry fully but returns it without its page changes
+     * (use {@link #lastEntryBytes} for the bytes): for shippers, which pass entries on.
+     */
+    public WalReader headersOnly() {
+        headersOnly = true;
         return this;
     }
 
@@ -82,7 +92,7 @@ public final class WalReader implements AutoCloseable {
             }
             WalEntry entry;
             try {
-                entry = EntryCodec.decode(raw.bytes());
+                entry = headersOnly ? EntryCodec.verifyHeader(raw.bytes()) : EntryCodec.decode(raw.bytes());
             } catch (FormatVersionException e) {
                 throw e;
             } catch (IntegrityException e) {

@@ -67,6 +67,20 @@ class EntryCodecTest {
     }
 
     @Test
+    void headerOnlyVerificationCatchesWhatDecodeCatches() {
+        byte[] bytes = encode(goldenEntry());
+        WalEntry h = EntryCodec.verifyHeader(bytes);
+        assertEquals(0x2A, h.lsn());
+        assertEquals(3, h.timeline());
+        assertEquals(bytes.length, h.encodedSize());
+        for (int i = 0; i < bytes.length; i += 97) {
+            byte[] bad = bytes.clone();
+            bad[i] ^= 0x01;
+            assertThrows(IntegrityException.class, () -> EntryCodec.verifyHeader(bad), "flip at " + i);
+        }
+    }
+
+    @Test
     void truncatedEntryIsCaught() {
         byte[] bytes = encode(goldenEntry());
         for (int len : new int[] {0, 10, 36, bytes.length - 1}) {
