@@ -134,43 +134,49 @@ final class BenchCommand {
                 u.endpoint(), u.region(), u.pathStyle(), u.accessKey(), u.secretKey());
     }
 
-    @Command(name = "ship", mixinStandardHelpOptions = true,
-            description = {"Shipping throughput (WAL MB/s in, MB/s out, compression ratio) beside plain SDK PutObject",
-                    "of the same uncompressed WAL bytes, in 16 MiB objects, to the same endpoint. Medians of --runs."})
-    static final class Ship implements Callable<Integer> {
+    /** Options shared by the archive benchmarks. */
+    static final class ArchiveBenchOptions {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
         Path data;
         @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
         String archive;
-        @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "256MiB", description = "WAL to ship (default ${DEFAULT-VALUE}).")
-        String walSize;
         @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
         String codec;
         @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
         int runs;
+    }
+
+    @Command(name = "ship", mixinStandardHelpOptions = true,
+            description = {"Shipping throughput (WAL MB/s in, MB/s out, compression ratio) beside plain SDK PutObject",
+                    "of the same uncompressed WAL bytes, in 16 MiB objects, to the same endpoint. Medians of --runs."})
+    static final class Ship implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        ArchiveBenchOptions o;
+        @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "256MiB", description = "WAL to ship (default ${DEFAULT-VALUE}).")
+        String walSize;
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(archive);
-            deleteTree(data);
+            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
+            deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
-            try (io.walship.wal.Store store = io.walship.wal.Store.open(data)) {
+            try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data)) {
                 ArchiveBench.fill(store, Units.bytes(walSize), 100);
             }
-            List<byte[]> chunks = ArchiveBench.walChunks(data);
+            List<byte[]> chunks = ArchiveBench.walChunks(o.data);
             long walBytes = chunks.stream().mapToLong(c -> c.length).sum();
             List<Double> ship = new ArrayList<>();
             List<Double> outRate = new ArrayList<>();
             List<Double> raw = new ArrayList<>();
             double ratio = 0;
             try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
-                for (int i = 0; i < runs; i++) {
+                for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
                     try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(data, st, io.walship.storage.Codec.parse(codec), ns);
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.storage.Codec.parse(o.codec), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
                         ratio = (double) r.walBytes() / r.objectBytes();
@@ -180,8 +186,8 @@ final class BenchCommand {
             }
             double ms = medianOf(ship);
             double mr = medianOf(raw);
-            out.printf("walship bench ship: %.0f MB of WAL, %s, endpoint %s, median of %d runs%n", walBytes / 1e6, codec,
-                    uri.endpoint() == null ? "AWS" : uri.endpoint(), runs);
+            out.printf("walship bench ship: %.0f MB of WAL, %s, endpoint %s, median of %d runs%n", walBytes / 1e6, o.codec,
+                    uri.endpoint() == null ? "AWS" : uri.endpoint(), o.runs);
             out.printf("ship:  %.1f MB/s of WAL in, %.1f MB/s out, compression %.2fx%n", ms, medianOf(outRate), ratio);
             out.printf("raw PutObject of the same bytes: %.1f MB/s%n", mr);
             out.printf("ship / raw = %.2f%n", ms / mr);
@@ -193,30 +199,24 @@ final class BenchCommand {
             description = {"Base backup time of a store of --size beside a plain SDK multipart upload of a file of",
                     "the same size to the same endpoint. Medians of --runs."})
     static final class Backup implements Callable<Integer> {
-        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
-        Path data;
-        @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
-        String archive;
+        @picocli.CommandLine.Mixin
+        ArchiveBenchOptions o;
         @Option(names = "--size", paramLabel = "SIZE", defaultValue = "1GiB", description = "Store size (default ${DEFAULT-VALUE}).")
         String size;
-        @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
-        String codec;
-        @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
-        int runs;
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(archive);
-            deleteTree(data);
+            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
+            deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
-            Path image = data.resolveSibling(data.getFileName() + "-image.bin");
+            Path image = o.data.resolveSibling(o.data.getFileName() + "-image.bin");
             List<Double> backup = new ArrayList<>();
             List<Double> raw = new ArrayList<>();
             long imageBytes;
             long objectBytes = 0;
-            try (io.walship.wal.Store store = io.walship.wal.Store.open(data,
+            try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data,
                     io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19));
                  software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                 // ~0.45 of a 4 KiB page per 900-byte value after splits: fill until the image is big enough
@@ -226,11 +226,11 @@ final class BenchCommand {
                 }
                 store.checkpoint();
                 imageBytes = ArchiveBench.imageToFile(store, image);
-                for (int i = 0; i < runs; i++) {
+                for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
                     try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        objectBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(codec), ns).objectBytes();
+                        objectBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
                     raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
@@ -241,7 +241,7 @@ final class BenchCommand {
             double mb = medianOf(backup);
             double mr = medianOf(raw);
             out.printf("walship bench backup: %.0f MB image -> %.0f MB (%s), endpoint %s, median of %d runs%n",
-                    imageBytes / 1e6, objectBytes / 1e6, codec, uri.endpoint() == null ? "AWS" : uri.endpoint(), runs);
+                    imageBytes / 1e6, objectBytes / 1e6, o.codec, uri.endpoint() == null ? "AWS" : uri.endpoint(), o.runs);
             out.printf("backup: %.1f s (%.1f MB/s of image)%n", mb, imageBytes / mb / 1e6);
             out.printf("raw multipart upload of the same size: %.1f s (%.1f MB/s)%n", mr, imageBytes / mr / 1e6);
             out.printf("backup rate / raw rate = %.2f%n", mr / mb);

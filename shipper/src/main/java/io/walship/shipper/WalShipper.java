@@ -3,13 +3,7 @@ package io.walship.shipper;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -21,6 +15,7 @@ import io.walship.storage.ObjectInfo;
 import io.walship.storage.ObjectStore;
 import io.walship.storage.Segment;
 import io.walship.wal.ControlFile;
+import io.walship.wal.DirectoryLock;
 import io.walship.wal.Lsn;
 import io.walship.wal.WalEntry;
 import io.walship.wal.WalMarks;
@@ -65,8 +60,7 @@ public final class WalShipper implements AutoCloseable {
     private final ObjectStore store;
     private final Options options;
     private final WalMarks marks;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
+    private final DirectoryLock lock;
 
     public WalShipper(Path dataDir, ObjectStore store, Options options) {
         this.dataDir = dataDir;
@@ -74,29 +68,7 @@ public final class WalShipper implements AutoCloseable {
         this.options = options;
         this.marks = new WalMarks(dataDir);
         ControlFile.read(dataDir); // fails clearly if this is not a data directory
-        Path lockPath = dataDir.resolve(LOCK_FILE);
-        try {
-            lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
-            FileLock l;
-            try {
-                l = lockChannel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                l = null;
-            }
-            if (l == null) {
-                String holder = Files.readString(lockPath, StandardCharsets.US_ASCII).trim();
-                lockChannel.close();
-                throw new WalshipException("another shipper is running on " + dataDir
-                        + (holder.isEmpty() ? "" : " (process " + holder + ")"));
-            }
-            lock = l;
-            lockChannel.truncate(0);
-            lockChannel.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-                    .getBytes(StandardCharsets.US_ASCII)), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("lock " + lockPath + ": " + e.getMessage(), e);
-        }
+        this.lock = DirectoryLock.acquire(dataDir.resolve(LOCK_FILE), "another shipper is running on " + dataDir);
     }
 
     /**
@@ -228,13 +200,6 @@ public final class WalShipper implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            if (lock.isValid()) {
-                lock.release();
-            }
-            lockChannel.close();
-        } catch (IOException e) {
-            LOG.warn("releasing {}: {}", LOCK_FILE, e.getMessage());
-        }
+        lock.close();
     }
 }

@@ -2,13 +2,8 @@ package io.walship.wal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.List;
@@ -42,8 +37,7 @@ public final class Store implements AutoCloseable {
 
     private final Path dir;
     private final StoreOptions options;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
+    private final DirectoryLock lock;
     private final PageFile pageFile;
     private final BufferPool pool;
     private final WalLog wal;
@@ -83,28 +77,10 @@ public final class Store implements AutoCloseable {
         this.options = options;
         try {
             Files.createDirectories(dir);
-            Path lockPath = dir.resolve(LOCK_FILE);
-            lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
-            FileLock l;
-            try {
-                l = lockChannel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                l = null;
-            }
-            if (l == null) {
-                String holder = Files.readString(lockPath, StandardCharsets.US_ASCII).trim();
-                lockChannel.close();
-                throw new StoreLockedException("data directory " + dir + " is already open for writing"
-                        + (holder.isEmpty() ? "" : " by process " + holder));
-            }
-            lock = l;
-            lockChannel.truncate(0);
-            lockChannel.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-                    .getBytes(StandardCharsets.US_ASCII)), 0);
         } catch (IOException e) {
             throw new UncheckedIOException("open " + dir + ": " + e.getMessage(), e);
         }
+        lock = DirectoryLock.acquire(dir.resolve(LOCK_FILE), "data directory " + dir + " is already open for writing");
         boolean fresh = !ControlFile.exists(dir);
         if (fresh && (Files.exists(dir.resolve(PageFile.FILE_NAME)) || Files.exists(dir.resolve(WalLog.DIR_NAME)))) {
             releaseLock();
@@ -650,11 +626,8 @@ public final class Store implements AutoCloseable {
 
     private void releaseLock() {
         try {
-            if (lock != null && lock.isValid()) {
-                lock.release();
-            }
-            lockChannel.close();
-        } catch (IOException e) {
+            lock.close();
+        } catch (UncheckedIOException e) {
             LOG.warn("releasing the lock on {}: {}", dir, e.getMessage());
         }
     }
