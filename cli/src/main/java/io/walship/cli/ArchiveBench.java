@@ -1,6 +1,5 @@
 package io.walship.cli;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -150,9 +149,5 @@ final class ArchiveBench {
              OutputStream out = Files.newOutputStream(file)) {
             return in.transferTo(out);
         }
-    }
-
-    static InputStream bytes(byte[] b) {
-        return new ByteArrayInputStream(b);
     }
 }

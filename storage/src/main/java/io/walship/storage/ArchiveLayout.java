@@ -70,10 +70,6 @@ public final class ArchiveLayout {
         return String.format(Locale.ROOT, "%08X", timeline);
     }
 
-    public static String segmentPrefix(int timeline) {
-        return WAL + timelineHex(timeline) + "/";
-    }
-
     public static String historyKey(int timeline) {
         return TIMELINES + timelineHex(timeline) + ".history";
     }

@@ -8,9 +8,6 @@ package io.walship.wal;
  * number, since that is what people type. Thread-safe (stateless).
  */
 public final class Lsn {
-    /** No LSN: the store is empty / nothing has been committed. */
-    public static final long NONE = 0L;
-
     private Lsn() {
     }
 

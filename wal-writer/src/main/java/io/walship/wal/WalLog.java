@@ -10,7 +10,6 @@ import net.openhft.chronicle.bytes.SyncMode;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
-import net.openhft.chronicle.queue.TailerDirection;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.wire.DocumentContext;
@@ -127,17 +126,6 @@ public final class WalLog implements AutoCloseable {
         RawEntry e = read(tailer);
         tailer.toStart();
         return e == null ? -1 : e.headerLsn();
-    }
-
-    /** LSN in the header of the last document, or -1 if the log is empty. */
-    public long lastHeaderLsn() {
-        ExcerptTailer t = queue.createTailer().direction(TailerDirection.BACKWARD).toEnd();
-        try {
-            RawEntry e = read(t);
-            return e == null ? -1 : e.headerLsn();
-        } finally {
-            t.close();
-        }
     }
 
     /**

@@ -69,11 +69,6 @@ public final class WalReader implements AutoCloseable {
         }
     }
 
-    /** The LSN the next entry must have (-1 before the first entry when not positioned). */
-    public long expectedLsn() {
-        return expected;
-    }
-
     /** True if the last thing read was a corrupt entry not (yet) superseded: a torn tail. */
     public boolean atTornTail() {
         return pendingCorruption != null;
