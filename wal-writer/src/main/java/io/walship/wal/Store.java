@@ -70,11 +70,14 @@ public final class Store implements AutoCloseable {
     private volatile long archiveLagBytes;
     private volatile long archiveLagLsns;
     private volatile boolean refusingForArchiveLag;
+    /** Sampling step: the lag is over-estimated by at most this much (1/16 of the bound, 4 KiB..1 MiB). */
+    private final long lagSampleBytes;
     private long lastLagLogNanos;
 
     private Store(Path dir, StoreOptions options) {
         this.dir = dir;
         this.options = options;
+        this.lagSampleBytes = Math.max(4096, Math.min(1L << 20, options.maxArchiveLagBytes() / 16));
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -276,11 +279,11 @@ public final class Store implements AutoCloseable {
         return lsn;
     }
 
-    /** Writer thread: keeps the LSN -> cumulative WAL bytes samples the archive lag is read from. */
+    /** Writer thread: keeps the LSN -> cumulative WAL bytes samples (every lagSampleBytes) the lag is read from. */
     private void countWalBytes(long lsn, int bytes) {
         long total = walBytesTotal + bytes;
         walBytesTotal = total;
-        if (total - lastSampleBytes >= (1 << 20) || walBytesAtLsn.isEmpty()) {
+        if (total - lastSampleBytes >= lagSampleBytes || walBytesAtLsn.isEmpty()) {
             walBytesAtLsn.put(lsn, total);
             lastSampleBytes = total;
         }

@@ -250,8 +250,8 @@ class StoreTest {
             assertTrue(store.stats().archiveLagBytes() > 64 << 10);
             store.marks().setArchived(store.lastLsn());
             Thread.sleep(400);
-            store.put(b("after"), b("caught up"));
-            assertEquals(0, store.stats().archiveLagBytes());
+            store.put(b("after"), b("caught up")); // accepted again
+            assertTrue(store.stats().archiveLagBytes() < 64 << 10, "lag " + store.stats().archiveLagBytes());
         }
     }
 
