@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.restorer.ArchiveVerifier;
 import io.walship.storage.ArchiveLayout;
 import io.walship.storage.ArchiveListing;
 import io.walship.storage.ObjectStore;
@@ -18,8 +19,59 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship archive}: look at an archive. */
 @Command(name = "archive", description = "Inspect an archive.", mixinStandardHelpOptions = true,
-        subcommands = ArchiveCommand.ListArchive.class)
+        subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class})
 final class ArchiveCommand {
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = {"Check the whole archive as a restore would read it: every timeline history, manifest and",
+                    "image (size and SHA-256), every WAL segment and entry checksum, and WAL continuity from each",
+                    "base backup to the end of its timelines. Reports every problem; exit code 3 if there is any."})
+    static final class VerifyArchive implements Callable<Integer> {
+        @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+                description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
+        String archive;
+        @Option(names = "--quick", description = "Check image sizes only, not their SHA-256 (reads far less).")
+        boolean quick;
+        @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Concurrent downloads (default 4).")
+        int parallel;
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            if (parallel < 1 || parallel > 64) {
+                throw new IllegalArgumentException("--parallel must be 1..64");
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            ArchiveVerifier.Report r;
+            try (ObjectStore store = ObjectStores.open(archive)) {
+                store.verifyAccess();
+                org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VerifyArchive.class);
+                r = ArchiveVerifier.verify(store, parallel, quick, log::info);
+            }
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("ok", r.ok());
+                m.put("timelines", r.timelines());
+                m.put("backups", r.backups());
+                m.put("segments", r.segments());
+                m.put("bytesRead", r.bytesRead());
+                m.put("problems", r.problems().stream().map(p -> Map.of("kind", p.kind(), "object", p.object(),
+                        "detail", p.detail())).toList());
+                m.put("notes", r.notes());
+                out.println(Json.write(m));
+            } else {
+                out.printf("checked %d timeline(s), %d base backup(s), %d WAL segment(s); read %.1f MiB%n",
+                        r.timelines(), r.backups(), r.segments(), r.bytesRead() / 1048576.0);
+                r.notes().forEach(n -> out.println("note: " + n));
+                r.problems().forEach(p -> out.println("PROBLEM " + p.describe()));
+                out.println(r.ok() ? "archive OK" : r.problems().size() + " problem(s) found");
+            }
+            return r.ok() ? ExitCodes.OK : ExitCodes.INTEGRITY;
+        }
+    }
 
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "Timelines, base backups, WAL coverage with any gaps, and total bytes.")

@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
 
+import io.walship.restorer.RestoreException;
 import io.walship.storage.ArchiveConfigException;
 import io.walship.storage.CorruptObjectException;
 import io.walship.storage.StorageException;
@@ -51,7 +52,7 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof CliException c) {
             return c.exitCode();
         }
-        if (ex instanceof IntegrityException || ex instanceof CorruptObjectException) {
+        if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException) {
             return ExitCodes.INTEGRITY;
         }
         if (ex instanceof IllegalArgumentException || ex instanceof ArchiveConfigException) {
@@ -83,6 +84,9 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         }
         if (ex instanceof StoreLockedException) {
             return "a leader is running on it: use --url http://HOST:PORT to go through it";
+        }
+        if (ex instanceof RestoreException || ex instanceof CorruptObjectException) {
+            return "nothing was skipped or half-applied; 'walship archive verify' lists every problem in the archive";
         }
         if (ex instanceof IntegrityException) {
             return "nothing was changed; restore from the archive or investigate the named LSN/object";

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
                 "Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 integrity error.",
                 "Add --stacktrace to any command for a stack trace on error."},
         subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
-                BackupCommand.class, ArchiveCommand.class, BenchCommand.class,
+                BackupCommand.class, RestoreCommand.class, PromoteCommand.class, ArchiveCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     private Main() {

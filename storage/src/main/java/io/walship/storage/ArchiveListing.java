@@ -28,13 +28,15 @@ public final class ArchiveListing {
     private final Map<Integer, List<SegmentInfo>> segments;
     private final List<BackupInfo> backups;
     private final Set<Integer> histories;
+    private final List<ObjectInfo> orphans;
     private final long totalBytes;
 
     private ArchiveListing(Map<Integer, List<SegmentInfo>> segments, List<BackupInfo> backups, Set<Integer> histories,
-                           long totalBytes) {
+                           List<ObjectInfo> orphans, long totalBytes) {
         this.segments = segments;
         this.backups = backups;
         this.histories = histories;
+        this.orphans = orphans;
         this.totalBytes = totalBytes;
     }
 
@@ -43,6 +45,7 @@ public final class ArchiveListing {
         java.util.Comparator<ArchiveLayout.BackupName> order =
                 java.util.Comparator.comparingInt(ArchiveLayout.BackupName::timeline).thenComparingLong(ArchiveLayout.BackupName::lsn);
         Map<ArchiveLayout.BackupName, long[]> backupBytes = new TreeMap<>(order);
+        Map<ArchiveLayout.BackupName, List<ObjectInfo>> backupObjects = new TreeMap<>(order);
         Set<ArchiveLayout.BackupName> withManifest = new TreeSet<>(order);
         Set<Integer> histories = new TreeSet<>();
         long total = 0;
@@ -56,6 +59,7 @@ public final class ArchiveListing {
             var backup = ArchiveLayout.parseBackup(o.key());
             if (backup.isPresent()) {
                 backupBytes.computeIfAbsent(backup.get(), b -> new long[1])[0] += o.size();
+                backupObjects.computeIfAbsent(backup.get(), b -> new ArrayList<>()).add(o);
                 if (ArchiveLayout.isManifest(o.key())) {
                     withManifest.add(backup.get());
                 }
@@ -64,13 +68,16 @@ public final class ArchiveListing {
             ArchiveLayout.parseHistory(o.key()).ifPresent(histories::add);
         }
         List<BackupInfo> backups = new ArrayList<>();
+        List<ObjectInfo> orphans = new ArrayList<>();
         backupBytes.forEach((name, bytes) -> {
             if (withManifest.contains(name)) {
                 backups.add(new BackupInfo(name, bytes[0]));
+            } else {
+                orphans.addAll(backupObjects.get(name));
             }
         });
         segs.values().forEach(l -> l.sort(java.util.Comparator.comparingLong(s -> s.name().firstLsn())));
-        return new ArchiveListing(segs, List.copyOf(backups), histories, total);
+        return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans), total);
     }
 
     public Set<Integer> timelines() {
@@ -116,8 +123,21 @@ public final class ArchiveListing {
         return s.isEmpty() ? 0 : s.stream().mapToLong(x -> x.name().lastLsn()).max().orElse(0);
     }
 
+    /** Timelines that have a history record ({@code timelines/T.history}). */
+    public Set<Integer> histories() {
+        return histories;
+    }
+
     public List<BackupInfo> backups() {
         return backups;
+    }
+
+    /**
+     * Objects of backups that never got a manifest (a backup that crashed or is still being
+     * uploaded): they do not exist for restore; retention may delete them once they are old.
+     */
+    public List<ObjectInfo> orphanBackupObjects() {
+        return orphans;
     }
 
     public long totalBytes() {

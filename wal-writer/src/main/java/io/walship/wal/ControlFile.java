@@ -20,24 +20,43 @@ import java.util.zip.CRC32C;
  * 16 u32 timeline
  * 20 u64 checkpoint LSN: every change up to it is in the page file
  * 28 u64 checkpoint time (µs since epoch)
- * 36 u32 flags (reserved, 0)
+ * 36 u32 flags: bit 0 STANDBY (restored from the archive and not promoted: replay only, no writes)
  * 40 u32 CRC32C of bytes 0..39
  * </pre>
  */
-public record ControlFile(long systemId, int timeline, long checkpointLsn, long checkpointTimeMicros) {
+public record ControlFile(long systemId, int timeline, long checkpointLsn, long checkpointTimeMicros, int flags) {
     public static final String FILE_NAME = "control";
     public static final int MAGIC = 0x57534346;
     public static final int FORMAT_VERSION = 1;
+    public static final int FLAG_STANDBY = 1;
+    private static final int KNOWN_FLAGS = FLAG_STANDBY;
     private static final int SIZE = 44;
 
+    public ControlFile(long systemId, int timeline, long checkpointLsn, long checkpointTimeMicros) {
+        this(systemId, timeline, checkpointLsn, checkpointTimeMicros, 0);
+    }
+
     public ControlFile withCheckpoint(long lsn, long timeMicros) {
-        return new ControlFile(systemId, timeline, lsn, timeMicros);
+        return new ControlFile(systemId, timeline, lsn, timeMicros, flags);
+    }
+
+    public boolean standby() {
+        return (flags & FLAG_STANDBY) != 0;
+    }
+
+    public ControlFile asStandby() {
+        return new ControlFile(systemId, timeline, checkpointLsn, checkpointTimeMicros, flags | FLAG_STANDBY);
+    }
+
+    /** The store opened for writes on a new timeline (after {@code walship promote}). */
+    public ControlFile promoted(int newTimeline) {
+        return new ControlFile(systemId, newTimeline, checkpointLsn, checkpointTimeMicros, flags & ~FLAG_STANDBY);
     }
 
     public byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(SIZE);
         b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) PageFormat.PAGE_SIZE);
-        b.putLong(systemId).putInt(timeline).putLong(checkpointLsn).putLong(checkpointTimeMicros).putInt(0);
+        b.putLong(systemId).putInt(timeline).putLong(checkpointLsn).putLong(checkpointTimeMicros).putInt(flags);
         CRC32C crc = new CRC32C();
         crc.update(b.array(), 0, 40);
         b.putInt((int) crc.getValue());
@@ -82,6 +101,11 @@ public record ControlFile(long systemId, int timeline, long checkpointLsn, long 
         if (pageSize != PageFormat.PAGE_SIZE) {
             throw new FormatVersionException("page size of " + f, pageSize, PageFormat.PAGE_SIZE);
         }
-        return new ControlFile(b.getLong(), b.getInt(), b.getLong(), b.getLong());
+        ControlFile c = new ControlFile(b.getLong(), b.getInt(), b.getLong(), b.getLong(), b.getInt());
+        if ((c.flags() & ~KNOWN_FLAGS) != 0) {
+            throw new IntegrityException("control file " + f + " has unknown flags 0x" + Integer.toHexString(c.flags())
+                    + "; it was written by a newer walship");
+        }
+        return c;
     }
 }

@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
 public final class Store implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Store.class);
     public static final String LOCK_FILE = "LOCK";
+    /** Present while a restore is filling the directory: such a directory never opens as a store. */
+    public static final String RESTORE_MARKER = "RESTORE_INCOMPLETE";
 
     private final Path dir;
     private final StoreOptions options;
@@ -84,6 +86,11 @@ public final class Store implements AutoCloseable {
             throw new UncheckedIOException("open " + dir + ": " + e.getMessage(), e);
         }
         lock = DirectoryLock.acquire(dir.resolve(LOCK_FILE), "data directory " + dir + " is already open for writing");
+        if (Files.exists(dir.resolve(RESTORE_MARKER))) {
+            releaseLock();
+            throw new WalshipException(dir + " holds an incomplete restore; run 'walship restore' again to finish it"
+                    + " (it starts over)");
+        }
         boolean fresh = !ControlFile.exists(dir);
         if (fresh && (Files.exists(dir.resolve(PageFile.FILE_NAME)) || Files.exists(dir.resolve(WalLog.DIR_NAME)))) {
             releaseLock();
@@ -232,6 +239,10 @@ public final class Store implements AutoCloseable {
             throw new IllegalArgumentException("empty batch");
         }
         checkOpen();
+        if (control.standby()) {
+            throw new WalshipException("writes refused: " + dir + " is a standby restored from the archive (timeline "
+                    + control.timeline() + "); 'walship promote' opens it for writes on a new timeline");
+        }
         if (refusingForArchiveLag) {
             throw new WalshipException("writes refused: the archive is " + (archiveLagBytes >> 20) + " MiB behind, over the"
                     + " bound of " + (options.maxArchiveLagBytes() >> 20) + " MiB (policy refuse-writes); start or fix the shipper");
@@ -558,6 +569,11 @@ public final class Store implements AutoCloseable {
 
     public long checkpointLsn() {
         return control.checkpointLsn();
+    }
+
+    /** A standby takes entries through {@link #apply} only, never writes of its own. */
+    public boolean standby() {
+        return control.standby();
     }
 
     public WalMarks marks() {

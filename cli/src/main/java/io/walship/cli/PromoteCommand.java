@@ -1,0 +1,38 @@
+package io.walship.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import io.walship.restorer.Promotion;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walship promote}: open a restored standby for writes on a new timeline. */
+@Command(name = "promote", mixinStandardHelpOptions = true,
+        description = {"Open a restored standby for writes. A new timeline is claimed in the archive (a history",
+                "record: parent timeline and fork LSN) so its WAL never mixes with the old timeline's."})
+final class PromoteCommand implements Callable<Integer> {
+    @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
+            description = "The standby's data directory (not open by another process). Env: WALSHIP_DATA.")
+    Path data;
+    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "The archive the new timeline is claimed in. Env: WALSHIP_ARCHIVE.")
+    String archive;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        int tl;
+        try (ObjectStore store = ObjectStores.open(archive)) {
+            store.verifyAccess();
+            tl = Promotion.promote(data, store);
+        }
+        spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, tl);
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,189 @@
+package io.walship.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import io.walship.restorer.Restore;
+import io.walship.restorer.RestorePlan;
+import io.walship.restorer.RestoreTarget;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import io.walship.wal.Lsn;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walship restore}: build a data directory from the archive, optionally to a point in time. */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = {"Restore a data directory from the archive: the newest base backup that reaches the target,",
+                "then its WAL replayed in LSN order up to the target (default: everything archived).",
+                "Every object is checked; a gap or corrupt object stops it with exit code 3, naming it.",
+                "The result is a standby (reads only) until promoted (--promote or 'walship promote')."})
+final class RestoreCommand implements Callable<Integer> {
+    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
+    String archive;
+    @Option(names = "--target", paramLabel = "DIR", required = true, description = "Directory to restore into (created; must be empty unless --force).")
+    Path dir;
+    @Option(names = "--time", paramLabel = "TIME",
+            description = "Stop at this commit time, e.g. 2026-11-23T10:15:30.123Z (ISO-8601 with Z or an offset).")
+    String time;
+    @Option(names = "--lsn", paramLabel = "LSN", description = "Stop at this LSN (16 hex digits, 0x.. or decimal).")
+    String lsn;
+    @Option(names = "--exclusive", description = "Stop just before the target instead of at it.")
+    boolean exclusive;
+    @Option(names = "--timeline", paramLabel = "latest|N", defaultValue = "latest",
+            description = "Timeline to follow: latest (default) or a number.")
+    String timeline;
+    @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Concurrent downloads (default 4).")
+    int parallel;
+    @Option(names = "--force", description = "Replace the contents of a non-empty --target directory.")
+    boolean force;
+    @Option(names = "--promote", description = "Open the result for writes on a new timeline (claimed in the archive).")
+    boolean promote;
+    @Option(names = "--json", description = "Print a JSON summary.")
+    boolean json;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        RestoreTarget target = parseTarget(time, lsn, exclusive);
+        int tl = parseTimeline(timeline);
+        Restore.Options options = Restore.Options.defaults().withTarget(target).withForce(force).withPromote(promote);
+        options = new Restore.Options(options.target(), tl, parallel, options.force(), options.promote(), options.poolPages());
+        Restore.Result r;
+        try (ObjectStore store = ObjectStores.open(archive)) {
+            store.verifyAccess();
+            r = Restore.run(store, dir, options, new ProgressListener());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(Json.write(toJson(r)));
+        } else {
+            out.printf("restored %s to LSN %s (timeline %d, committed %s) from %s: %d WAL entries in %d segments,"
+                            + " %.1f MiB downloaded in %.1f s%n", dir, Lsn.format(r.lsn()), r.timeline(), r.commitTime(),
+                    r.backupKey(), r.entries(), r.segments(), (r.backupObjectBytes() + r.walObjectBytes()) / 1048576.0,
+                    r.seconds());
+            out.println(r.promotedTimeline() > 0 ? "promoted: it takes writes on timeline " + r.promotedTimeline()
+                    : "it is a standby: reads only until 'walship promote --data " + dir + " --archive URI'");
+        }
+        return ExitCodes.OK;
+    }
+
+    static Map<String, Object> toJson(Restore.Result r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("backup", r.backupKey());
+        m.put("backupLsn", Lsn.format(r.backupLsn()));
+        m.put("lsn", Lsn.format(r.lsn()));
+        m.put("timeline", r.timeline());
+        m.put("time", r.commitTime());
+        m.put("entries", r.entries());
+        m.put("segments", r.segments());
+        m.put("backupObjectBytes", r.backupObjectBytes());
+        m.put("imageBytes", r.imageBytes());
+        m.put("walObjectBytes", r.walObjectBytes());
+        m.put("walBytes", r.walBytes());
+        m.put("backupSeconds", r.backupSeconds());
+        m.put("replaySeconds", r.replaySeconds());
+        m.put("seconds", r.seconds());
+        m.put("promotedTimeline", r.promotedTimeline() > 0 ? r.promotedTimeline() : null);
+        return m;
+    }
+
+    static RestoreTarget parseTarget(String time, String lsn, boolean exclusive) {
+        if (time != null && lsn != null) {
+            throw new IllegalArgumentException("give --time or --lsn, not both");
+        }
+        if (lsn != null) {
+            return RestoreTarget.lsn(Lsn.parse(lsn), exclusive);
+        }
+        if (time != null) {
+            return RestoreTarget.time(parseTime(time), exclusive);
+        }
+        if (exclusive) {
+            throw new IllegalArgumentException("--exclusive needs --time or --lsn");
+        }
+        return RestoreTarget.end();
+    }
+
+    static Instant parseTime(String text) {
+        try {
+            return OffsetDateTime.parse(text).toInstant();
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("not a time: '" + text
+                    + "' (expected ISO-8601 with a zone, e.g. 2026-11-23T10:15:30.123Z or 2026-11-23T11:15:30+01:00)");
+        }
+    }
+
+    static int parseTimeline(String text) {
+        if (text.equalsIgnoreCase("latest")) {
+            return 0;
+        }
+        try {
+            int t = Integer.parseInt(text);
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // fall through
+        }
+        throw new IllegalArgumentException("--timeline must be 'latest' or a number ≥ 1, not '" + text + "'");
+    }
+
+    /** Bytes of the base backup, then entries replayed, with rates and an ETA. */
+    static final class ProgressListener implements Restore.Listener {
+        private Progress backup;
+        private final long start = System.nanoTime();
+        private long replayStart;
+        private long lastPrint;
+        private long firstLsn;
+        private long endLsn;
+        private final boolean terminal = System.console() != null;
+
+        @Override
+        public void planned(RestorePlan plan) {
+            firstLsn = plan.backup().name().lsn();
+            endLsn = plan.chain().end();
+        }
+
+        @Override
+        public void backupBytes(long done, long total) {
+            if (backup == null) {
+                backup = new Progress("restore: base backup", total);
+            }
+            backup.accept(done);
+        }
+
+        @Override
+        public void replayed(long entries, long lsn, long walBytes) {
+            long now = System.nanoTime();
+            if (replayStart == 0) {
+                replayStart = now;
+            }
+            boolean last = lsn >= endLsn;
+            if (now - lastPrint < (terminal ? 200_000_000L : 5_000_000_000L) && !last) {
+                return;
+            }
+            lastPrint = now;
+            double secs = Math.max(1e-3, (now - replayStart) / 1e9);
+            double rate = entries / secs;
+            String eta = rate > 0 && endLsn > lsn ? String.format("%.0f s", (endLsn - lsn) / rate) : "0 s";
+            String line = String.format("restore: replayed %d entries to LSN %s (%.0f entries/s, %.1f MiB/s, ETA %s)",
+                    entries, Lsn.format(lsn), rate, walBytes / 1048576.0 / secs, eta);
+            if (terminal) {
+                System.err.print("\r" + line + (last ? "\n" : ""));
+                System.err.flush();
+            } else {
+                org.slf4j.LoggerFactory.getLogger(RestoreCommand.class).info(line);
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+package io.walship.restorer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectInfo;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ParallelGet;
+import io.walship.storage.StorageException;
+import io.walship.storage.TimelineHistory;
+import io.walship.wal.Lsn;
+
+/**
+ * Checks a whole archive the way a restore would read it, without restoring: every timeline
+ * history, every manifest and the image it names (size and SHA-256 of the uncompressed image;
+ * {@code quick} checks only sizes), every segment (checksums, header, entry checksums, LSN
+ * continuity inside it), and WAL continuity from each base backup to the end of every timeline
+ * it leads to. Collects every problem instead of stopping at the first. Stateless.
+ */
+public final class ArchiveVerifier {
+    /** One thing wrong: {@code kind} is corrupt, missing or gap; {@code object} a key or LSN range. */
+    public record Problem(String kind, String object, String detail) {
+        public String describe() {
+            return kind + ": " + object + ": " + detail;
+        }
+    }
+
+    /** What was checked and what is wrong. */
+    public record Report(int timelines, int backups, int segments, long bytesRead, List<Problem> problems,
+                         List<String> notes) {
+        public boolean ok() {
+            return problems.isEmpty();
+        }
+    }
+
+    private ArchiveVerifier() {
+    }
+
+    public static Report verify(ObjectStore store, int parallel, boolean quick, Consumer<String> progress) {
+        ArchiveListing listing = ArchiveListing.of(store);
+        List<Problem> problems = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        long[] bytes = {0};
+
+        Map<Integer, TimelineHistory> histories = new java.util.HashMap<>();
+        for (int t : listing.histories()) {
+            try {
+                histories.put(t, TimelineHistory.readOne(store, t));
+            } catch (StorageException e) {
+                problems.add(new Problem("corrupt", ArchiveLayout.historyKey(t), detail(e)));
+            }
+        }
+
+        List<ArchiveListing.BackupInfo> goodBackups = new ArrayList<>();
+        for (ArchiveListing.BackupInfo b : listing.backups()) {
+            progress.accept("checking base backup " + b.name().dir());
+            try {
+                BackupManifest m = RestorePlan.readManifest(store, b.name());
+                bytes[0] += checkImage(store, m, parallel, quick);
+                goodBackups.add(b);
+            } catch (StorageException e) {
+                problems.add(new Problem(e instanceof io.walship.storage.ObjectNotFoundException ? "missing" : "corrupt",
+                        b.name().manifestKey(), detail(e)));
+            }
+        }
+        if (listing.backups().isEmpty()) {
+            problems.add(new Problem("missing", "backups/", "the archive has no base backup: nothing can be restored"));
+        }
+        for (ObjectInfo o : listing.orphanBackupObjects()) {
+            notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"
+                    + " (crashed or in progress); restore ignores it");
+        }
+
+        int segments = 0;
+        ExecutorService pool = Executors.newFixedThreadPool(parallel);
+        try {
+            List<ArchiveListing.SegmentInfo> all = new ArrayList<>();
+            listing.timelines().forEach(t -> all.addAll(listing.segments(t)));
+            List<CompletableFuture<Problem>> checks = new ArrayList<>();
+            for (ArchiveListing.SegmentInfo s : all) {
+                checks.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(store, s.name().key(), s.size());
+                        synchronized (bytes) {
+                            bytes[0] += d.objectBytes();
+                        }
+                        return null;
+                    } catch (StorageException e) {
+                        return new Problem("corrupt", s.name().key(), detail(e));
+                    }
+                }, pool));
+            }
+            for (int i = 0; i < checks.size(); i++) {
+                Problem p = checks.get(i).join();
+                segments++;
+                if (p != null) {
+                    problems.add(p);
+                }
+                if ((i + 1) % 50 == 0) {
+                    progress.accept("checked " + (i + 1) + " of " + all.size() + " WAL segments");
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+
+        Set<String> gaps = new LinkedHashSet<>();
+        for (int t : listing.timelines()) {
+            List<TimelineHistory.Span> ancestry;
+            try {
+                ancestry = TimelineHistory.ancestry(t, histories);
+            } catch (StorageException e) {
+                problems.add(new Problem("missing", ArchiveLayout.historyKey(t), detail(e)));
+                continue;
+            }
+            for (ArchiveListing.BackupInfo b : RestorePlan.backupsOn(listing, ancestry)) {
+                if (!goodBackups.contains(b)) {
+                    continue;
+                }
+                RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
+                if (c.gap() != null) {
+                    String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
+                    if (gaps.add(range + "@" + t)) {
+                        problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: base backup "
+                                + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())));
+                    }
+                }
+            }
+        }
+        return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
+    }
+
+    /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */
+    static long checkImage(ObjectStore store, BackupManifest m, int parallel, boolean quick) {
+        String key = m.imageKey();
+        ObjectInfo info = store.head(key).orElseThrow(() -> new io.walship.storage.CorruptObjectException(key,
+                "is missing, but its manifest names it"));
+        if (info.size() != m.objectBytes()) {
+            throw new io.walship.storage.CorruptObjectException(key, "is " + info.size() + " bytes, its manifest says "
+                    + m.objectBytes());
+        }
+        if (quick) {
+            return 0;
+        }
+        MessageDigest sha = Restore.sha256();
+        long n;
+        try (InputStream raw = new ParallelGet(store, key, info.size(), parallel, Restore.CHUNK_BYTES);
+             InputStream in = new DigestInputStream(Codec.parse(m.codec()).decompress(raw), sha)) {
+            n = in.transferTo(OutputStream.nullOutputStream());
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof StorageException s) {
+                throw s;
+            }
+            throw new io.walship.storage.CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
+        }
+        String got = HexFormat.of().formatHex(sha.digest());
+        if (n != m.imageBytes() || !got.equalsIgnoreCase(m.imageSha256())) {
+            throw new io.walship.storage.CorruptObjectException(key, "image is " + n + " bytes with SHA-256 " + got
+                    + ", its manifest says " + m.imageBytes() + " bytes with " + m.imageSha256());
+        }
+        return info.size();
+    }
+
+    private static String detail(Exception e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+}

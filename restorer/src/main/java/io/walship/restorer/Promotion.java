@@ -1,0 +1,68 @@
+package io.walship.restorer;
+
+import java.io.ByteArrayInputStream;
+import java.nio.file.Path;
+import java.time.Instant;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.ObjectExistsException;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.TimelineHistory;
+import io.walship.wal.ControlFile;
+import io.walship.wal.DirectoryLock;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import io.walship.wal.WalshipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens a standby for writes on a new timeline, PostgreSQL-style. The new timeline is claimed
+ * in the archive by creating its history record (create-if-absent), so two promotions never
+ * write the same timeline, and the old timeline's WAL is never touched: the new WAL is shipped
+ * under {@code wal/NEW/}. Stateless.
+ */
+public final class Promotion {
+    private static final Logger LOG = LoggerFactory.getLogger(Promotion.class);
+
+    private Promotion() {
+    }
+
+    /** Claims the next free timeline after {@code parent}, forking after {@code forkLsn}; returns it. */
+    public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
+        ArchiveListing listing = ArchiveListing.of(store);
+        int candidate = Math.max(parent, listing.timelines().stream().max(Integer::compare).orElse(1)) + 1;
+        for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
+            TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
+                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
+            try {
+                store.create(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
+                LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", candidate, parent, Lsn.format(forkLsn));
+                return candidate;
+            } catch (ObjectExistsException e) {
+                LOG.info("timeline {} was claimed by someone else; trying {}", candidate, candidate + 1);
+            }
+        }
+        throw new WalshipException("could not claim a new timeline after " + candidate);
+    }
+
+    /** Promotes the standby in {@code dataDir} (which must not be open); returns the new timeline. */
+    public static int promote(Path dataDir, ObjectStore store) {
+        try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),
+                "data directory " + dataDir + " is open; stop it before promoting")) {
+            if (java.nio.file.Files.exists(dataDir.resolve(Store.RESTORE_MARKER))) {
+                throw new WalshipException(dataDir + " holds an incomplete restore; it cannot be promoted");
+            }
+            ControlFile c = ControlFile.read(dataDir);
+            if (!c.standby()) {
+                throw new WalshipException(dataDir + " is not a standby (it already takes writes on timeline "
+                        + c.timeline() + ")");
+            }
+            int tl = claim(store, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
+                    "promote at LSN " + Lsn.format(c.checkpointLsn()));
+            c.promoted(tl).write(dataDir);
+            return tl;
+        }
+    }
+}

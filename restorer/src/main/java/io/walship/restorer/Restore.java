@@ -1,0 +1,317 @@
+package io.walship.restorer;
+
+import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.CorruptObjectException;
+import io.walship.storage.ObjectInfo;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ParallelGet;
+import io.walship.wal.AtomicFiles;
+import io.walship.wal.ControlFile;
+import io.walship.wal.DirectoryLock;
+import io.walship.wal.IntegrityException;
+import io.walship.wal.Lsn;
+import io.walship.wal.Redo;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalshipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Restores a data directory from the archive: the newest base backup that reaches the target,
+ * downloaded with parallel ranged GETs and checked against its manifest, then the WAL after it,
+ * segment by segment in LSN order (the next segments are fetched, checked and decoded while the
+ * current one is applied), stopping exactly at the target.
+ *
+ * <p>Everything is checked — object sizes, checksums, format versions, timelines, LSN continuity
+ * — and the first problem stops the restore, naming the object or LSN range. The directory is
+ * marked incomplete ({@link Store#RESTORE_MARKER}) from the first byte to the last, so an
+ * interrupted restore never opens as a store; running it again starts over. The result is a
+ * standby (it takes no writes) unless {@code promote} claims a new timeline for it.
+ */
+public final class Restore {
+    private static final Logger LOG = LoggerFactory.getLogger(Restore.class);
+    static final long CHUNK_BYTES = 8L << 20;
+
+    /**
+     * @param target    where to stop
+     * @param timeline  timeline to follow (0: the newest in the archive)
+     * @param parallel  concurrent downloads (ranged GETs of the image, segments fetched ahead)
+     * @param force     replace the contents of a non-empty target directory
+     * @param promote   open the result for writes on a new timeline
+     * @param poolPages pages held in memory during replay
+     */
+    public record Options(RestoreTarget target, int timeline, int parallel, boolean force, boolean promote, int poolPages) {
+        public Options {
+            if (parallel < 1 || parallel > 64) {
+                throw new IllegalArgumentException("--parallel must be 1..64");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(RestoreTarget.end(), 0, 4, false, false, 16_384);
+        }
+
+        public Options withTarget(RestoreTarget t) {
+            return new Options(t, timeline, parallel, force, promote, poolPages);
+        }
+
+        public Options withForce(boolean f) {
+            return new Options(target, timeline, parallel, f, promote, poolPages);
+        }
+
+        public Options withPromote(boolean p) {
+            return new Options(target, timeline, parallel, force, p, poolPages);
+        }
+    }
+
+    /** Callbacks for progress reporting; called from the restoring thread. */
+    public interface Listener {
+        default void planned(RestorePlan plan) {
+        }
+
+        /** Compressed bytes of the base backup downloaded so far. */
+        default void backupBytes(long done, long total) {
+        }
+
+        default void replayed(long entries, long lsn, long walBytes) {
+        }
+    }
+
+    /** What a restore did. */
+    public record Result(String backupKey, long backupLsn, int timeline, long lsn, long commitTimeMicros,
+                         long entries, int segments, long backupObjectBytes, long imageBytes, long walObjectBytes,
+                         long walBytes, double backupSeconds, double replaySeconds, double seconds,
+                         int promotedTimeline) {
+        public String commitTime() {
+            return RestoreTarget.formatMicros(commitTimeMicros);
+        }
+    }
+
+    private Restore() {
+    }
+
+    public static Result run(ObjectStore store, Path dir, Options options, Listener listener) {
+        long t0 = System.nanoTime();
+        Path target = dir.toAbsolutePath();
+        try (DirectoryLock lock = prepare(target, options.force())) {
+            ArchiveListing listing = ArchiveListing.of(store);
+            RestorePlan plan = RestorePlan.make(store, listing, options.timeline(), options.target());
+            listener.planned(plan);
+            BackupManifest m = plan.manifest();
+            LOG.info("restoring {} into {} from base backup {} (LSN {}, {}) and {} WAL segment(s)",
+                    options.target().describe(), target, m.imageKey(), m.lsn(), m.commitTime(), plan.steps().size());
+            long imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
+            long t1 = System.nanoTime();
+            Replay replay = replay(store, plan, target, options, listener);
+            ControlFile control = ControlFile.read(target);
+            int promoted = 0;
+            if (options.promote()) {
+                promoted = Promotion.claim(store, control.timeline(), control.checkpointLsn(),
+                        control.checkpointTimeMicros(), "restore --promote to " + options.target().describe());
+                control.promoted(promoted).write(target);
+            }
+            Files.delete(target.resolve(Store.RESTORE_MARKER));
+            AtomicFiles.fsyncDirectory(target);
+            long t2 = System.nanoTime();
+            LOG.info("restored {} to LSN {} (timeline {}, committed {}){}", target, Lsn.format(control.checkpointLsn()),
+                    control.timeline(), RestoreTarget.formatMicros(control.checkpointTimeMicros()),
+                    promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
+            return new Result(m.imageKey(), Lsn.parse(m.lsn()), control.timeline(), control.checkpointLsn(),
+                    control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes, m.imageBytes(),
+                    replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted);
+        } catch (IOException e) {
+            throw new UncheckedIOException("restore into " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Locks the directory, refuses one with unrelated content (unless {@code force}), empties it
+     * and marks it incomplete. A directory left marked by an interrupted restore is emptied
+     * without asking: it never was a store.
+     */
+    static DirectoryLock prepare(Path dir, boolean force) throws IOException {
+        Files.createDirectories(dir);
+        DirectoryLock lock = DirectoryLock.acquire(dir.resolve(Store.LOCK_FILE),
+                "data directory " + dir + " is in use by another walship process");
+        try {
+            Path marker = dir.resolve(Store.RESTORE_MARKER);
+            boolean interrupted = Files.exists(marker);
+            List<Path> content;
+            try (Stream<Path> s = Files.list(dir)) {
+                content = s.filter(p -> !p.getFileName().toString().equals(Store.LOCK_FILE)).toList();
+            }
+            if (!content.isEmpty() && !interrupted && !force) {
+                throw new IllegalArgumentException(dir + " is not empty; restore into an empty or new directory,"
+                        + " or pass --force to replace what it holds");
+            }
+            if (interrupted) {
+                LOG.warn("{} holds an interrupted restore; starting over", dir);
+            } else if (!content.isEmpty()) {
+                LOG.warn("--force: deleting the {} entries in {}", content.size(), dir);
+            }
+            Files.write(marker, new byte[0]);
+            AtomicFiles.fsyncDirectory(dir);
+            for (Path p : content) {
+                if (!p.equals(marker)) {
+                    deleteRecursively(p);
+                }
+            }
+            return lock;
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try (Stream<Path> s = Files.list(p)) {
+                for (Path c : s.toList()) {
+                    deleteRecursively(c);
+                }
+            }
+        }
+        Files.delete(p);
+    }
+
+    /** Downloads, checks and unpacks the base backup; returns the object's size. */
+    private static long fetchBackup(ObjectStore store, BackupManifest m, Path dir, int parallel, Listener listener)
+            throws IOException {
+        String key = m.imageKey();
+        ObjectInfo info = store.head(key).orElseThrow(() -> new CorruptObjectException(key,
+                "is missing, but manifest " + key.substring(0, key.lastIndexOf('/') + 1) + "manifest.json names it"));
+        if (info.size() != m.objectBytes()) {
+            throw new CorruptObjectException(key, "is " + info.size() + " bytes, its manifest says " + m.objectBytes());
+        }
+        Codec codec;
+        try {
+            codec = Codec.parse(m.codec());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptObjectException(key, "manifest names " + e.getMessage());
+        }
+        MessageDigest sha = sha256();
+        long[] done = {0};
+        SnapshotLoader.Info loaded;
+        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, CHUNK_BYTES);
+             InputStream counted = new FilterInputStream(raw) {
+                 @Override
+                 public int read(byte[] b, int off, int len) throws IOException {
+                     int n = super.read(b, off, len);
+                     if (n > 0) {
+                         done[0] += n;
+                         listener.backupBytes(done[0], info.size());
+                     }
+                     return n;
+                 }
+             };
+             InputStream image = new DigestInputStream(new BufferedInputStream(codec.decompress(counted), 1 << 16), sha)) {
+            loaded = SnapshotLoader.load(image, dir);
+            if (image.read() != -1) {
+                throw new CorruptObjectException(key, "has bytes after the image's trailer");
+            }
+        } catch (IntegrityException e) {
+            throw new CorruptObjectException(key, e.getMessage(), e);
+        } catch (IOException e) {
+            throw new CorruptObjectException(key, "cannot be read as a " + codec + " image: " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            if (e.getCause() != null && e.getCause().getClass().getName().contains("Zstd")) {
+                throw new CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
+            }
+            throw e;
+        }
+        String got = HexFormat.of().formatHex(sha.digest());
+        if (!got.equalsIgnoreCase(m.imageSha256())) {
+            throw new CorruptObjectException(key, "image SHA-256 is " + got + ", its manifest says " + m.imageSha256());
+        }
+        if (loaded.lsn() != Lsn.parse(m.lsn()) || loaded.timeline() != m.timeline() || loaded.pageCount() != m.pageCount()) {
+            throw new CorruptObjectException(key, "image is LSN " + Lsn.format(loaded.lsn()) + " timeline " + loaded.timeline()
+                    + " with " + loaded.pageCount() + " pages, its manifest says " + m.lsn() + " timeline " + m.timeline()
+                    + " with " + m.pageCount());
+        }
+        return info.size();
+    }
+
+    private record Replay(long entries, int segments, long objectBytes, long walBytes) {
+    }
+
+    private static Replay replay(ObjectStore store, RestorePlan plan, Path dir, Options options, Listener listener) {
+        RestoreTarget target = options.target();
+        long entries = 0;
+        int segments = 0;
+        long objectBytes = 0;
+        boolean stopped = false;
+        try (Redo redo = Redo.open(dir, options.poolPages());
+             SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel())) {
+            outer:
+            for (RestorePlan.Step step : plan.steps()) {
+                SegmentPrefetcher.Decoded seg = prefetch.next();
+                segments++;
+                objectBytes += seg.objectBytes();
+                for (WalEntry e : seg.entries()) {
+                    if (e.lsn() < step.fromLsn()) {
+                        continue;
+                    }
+                    if (e.lsn() > step.toLsn()) {
+                        break;
+                    }
+                    if (!target.includes(e.lsn(), e.commitTimeMicros())) {
+                        stopped = true;
+                        break outer;
+                    }
+                    try {
+                        redo.apply(e);
+                    } catch (IntegrityException x) {
+                        throw new CorruptObjectException(step.key(), x.getMessage(), x);
+                    }
+                    entries++;
+                    if ((entries & 1023) == 0) {
+                        listener.replayed(entries, e.lsn(), redo.bytes());
+                    }
+                }
+                if (redo.lsn() < step.toLsn()) {
+                    throw new CorruptObjectException(step.key(), "ends at LSN " + Lsn.format(redo.lsn())
+                            + ", its name promises LSN " + Lsn.format(step.toLsn()));
+                }
+            }
+            listener.replayed(entries, redo.lsn(), redo.bytes());
+            if (target.kind() == RestoreTarget.Kind.TIME && !stopped && redo.commitTimeMicros() < target.timeMicros()) {
+                throw RestorePlan.unreachable(plan.chain(), plan.timeline(), target);
+            }
+            if (target.kind() == RestoreTarget.Kind.LSN) {
+                long need = target.exclusive() ? target.lsn() - 1 : target.lsn();
+                if (redo.lsn() != need) {
+                    throw new WalshipException("restore stopped at LSN " + Lsn.format(redo.lsn()) + ", not at "
+                            + Lsn.format(need));
+                }
+            }
+            redo.finish(true);
+            return new Replay(entries, segments, objectBytes, redo.bytes());
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

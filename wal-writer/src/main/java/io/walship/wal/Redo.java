@@ -1,0 +1,101 @@
+package io.walship.wal;
+
+import java.nio.file.Path;
+
+/**
+ * Applies WAL entries straight to a data directory's pages, writing no WAL of its own: the
+ * replay half of a restore from the archive. The directory starts as {@link SnapshotLoader} left
+ * it (checkpoint at the image's LSN); each entry must carry the next LSN. Dirty pages are written
+ * back whenever the pool is full, in any order, because the directory is not a store until
+ * {@link #finish} has written every page, synced, and recorded the reached LSN in the control
+ * file — the caller keeps the directory marked incomplete until then ({@link Store#RESTORE_MARKER}).
+ * Not thread-safe.
+ */
+public final class Redo implements AutoCloseable {
+    private final Path dir;
+    private final ControlFile start;
+    private final PageFile pageFile;
+    private final BufferPool pool;
+    private long lsn;
+    private int timeline;
+    private long commitTimeMicros;
+    private long bytes;
+
+    private Redo(Path dir, int poolPages) {
+        this.dir = dir;
+        this.start = ControlFile.read(dir);
+        this.pageFile = new PageFile(dir, false);
+        this.pool = new BufferPool(pageFile, poolPages);
+        this.lsn = start.checkpointLsn();
+        this.timeline = start.timeline();
+        this.commitTimeMicros = start.checkpointTimeMicros();
+    }
+
+    /** Opens a directory that holds a loaded snapshot; {@code poolPages} bounds memory (4 KiB each). */
+    public static Redo open(Path dataDir, int poolPages) {
+        return new Redo(dataDir, poolPages);
+    }
+
+    /** Applies one decoded entry; it must be the one after the last applied. */
+    public void apply(WalEntry e) {
+        if (e.lsn() != lsn + 1) {
+            throw new IntegrityException("replay expected LSN " + Lsn.format(lsn + 1) + " but got " + Lsn.format(e.lsn()));
+        }
+        for (PageChange c : e.changes()) {
+            BufferPool.Frame f;
+            if (c.fullPage()) {
+                f = pool.install(c.pageNo(), c.bytes());
+            } else {
+                f = pool.frame(c.pageNo());
+                if (c.offset() + c.bytes().length > f.data.length) {
+                    throw new IntegrityException("entry " + Lsn.format(e.lsn()) + " writes past the end of page " + c.pageNo());
+                }
+                System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
+            }
+            f.dirty = true;
+            f.lsn = e.lsn();
+        }
+        lsn = e.lsn();
+        timeline = e.timeline();
+        commitTimeMicros = Math.max(commitTimeMicros, e.commitTimeMicros());
+        bytes += e.encodedSize();
+        pool.evictIfNeeded(l -> { });
+    }
+
+    public long lsn() {
+        return lsn;
+    }
+
+    public long commitTimeMicros() {
+        return commitTimeMicros;
+    }
+
+    /** Encoded WAL bytes applied so far. */
+    public long bytes() {
+        return bytes;
+    }
+
+    /**
+     * Writes every page back, syncs, and records the reached LSN, its timeline and commit time
+     * in the control file ({@code standby} sets the standby flag). Returns the control file.
+     */
+    public ControlFile finish(boolean standby) {
+        for (BufferPool.Frame f : pool.dirtyFrames()) {
+            pageFile.write(f.pageNo, f.data);
+            f.dirty = false;
+        }
+        MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
+        pageFile.sync();
+        ControlFile c = new ControlFile(start.systemId(), timeline, lsn, commitTimeMicros, 0);
+        if (standby) {
+            c = c.asStandby();
+        }
+        c.write(dir);
+        return c;
+    }
+
+    @Override
+    public void close() {
+        pageFile.close();
+    }
+}
