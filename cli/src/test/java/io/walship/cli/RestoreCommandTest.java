@@ -1,0 +1,219 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+import io.walship.wal.Store;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code walship restore}, {@code promote} and {@code archive verify} end to end on real files:
+ * targets, digests, the standby/promote cycle with timelines, refusal of non-empty and
+ * incomplete directories, and every kind of archive damage giving exit code 3 naming the object.
+ */
+class RestoreCommandTest {
+    @TempDir
+    Path tmp;
+    String data;
+    Path archiveDir;
+    String archive;
+    /** {@code kv digest} output after the writes of round i: LSN and digest. */
+    final List<String> digests = new ArrayList<>();
+
+    @BeforeEach
+    void leaderWithBackupAndShippedWal() {
+        data = tmp.resolve("leader").toString();
+        archiveDir = tmp.resolve("archive");
+        archive = "file://" + archiveDir;
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 25; i++) {
+                ok("kv", "put", "--data", data, "key-" + (i % 13), "round" + round + "-" + i + "-" + "v".repeat(150));
+            }
+            ok("kv", "del", "--data", data, "key-" + round);
+            digests.add(ok("kv", "digest", "--data", data).out().trim());
+            if (round == 0) {
+                ok("backup", "--data", data, "--archive", archive);
+            }
+            ok("ship", "--data", data, "--archive", archive, "--once", "--segment-size", "4096");
+        }
+    }
+
+    private static CliRunner.Result ok(String... args) {
+        CliRunner.Result r = CliRunner.run(args);
+        assertEquals(0, r.exit(), String.join(" ", args) + ": " + r.err());
+        return r;
+    }
+
+    private static String lsnOf(String digestLine) {
+        return digestLine.replaceAll(".*lsn=([0-9A-F]{16}).*", "$1");
+    }
+
+    @Test
+    void restoresToAnLsnWithTheLeadersDigestThenPromotesOntoANewTimeline() {
+        String target = tmp.resolve("r1").toString();
+        String lsn = lsnOf(digests.get(1));
+        CliRunner.Result r = ok("restore", "--archive", archive, "--target", target, "--lsn", lsn, "--json");
+        assertTrue(r.out().contains("\"lsn\":\"" + lsn + "\""), r.out());
+        assertEquals(digests.get(1), ok("kv", "digest", "--data", target).out().trim());
+
+        CliRunner.Result refused = CliRunner.run("kv", "put", "--data", target, "x", "y");
+        assertEquals(ExitCodes.FAILURE, refused.exit());
+        assertTrue(refused.err().contains("is a standby restored from the archive"), refused.err());
+
+        ok("promote", "--data", target, "--archive", archive);
+        ok("kv", "put", "--data", target, "after-promotion", "1");
+        ok("ship", "--data", target, "--archive", archive, "--once");
+        assertTrue(Files.exists(archiveDir.resolve("timelines/00000002.history")));
+        String tl2 = ok("kv", "digest", "--data", target).out().trim();
+
+        // latest follows timeline 2; timeline 1 still restores to the old leader's end
+        String latest = tmp.resolve("latest").toString();
+        ok("restore", "--archive", archive, "--target", latest);
+        assertEquals(tl2, ok("kv", "digest", "--data", latest).out().trim());
+        String old = tmp.resolve("old").toString();
+        ok("restore", "--archive", archive, "--target", old, "--timeline", "1");
+        assertEquals(digests.get(2), ok("kv", "digest", "--data", old).out().trim());
+        CliRunner.Result list = ok("archive", "list", "--archive", archive);
+        assertTrue(list.out().contains("timeline 2"), list.out());
+        assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
+    }
+
+    @Test
+    void restoreWithoutTargetTakesEverythingAndPromoteClaimsATimeline() {
+        String target = tmp.resolve("all").toString();
+        CliRunner.Result r = ok("restore", "--archive", archive, "--target", target, "--promote");
+        assertTrue(r.out().contains("promoted: it takes writes on timeline 2"), r.out());
+        assertEquals(digests.get(2).replaceAll("  .*", ""), ok("kv", "digest", "--data", target).out().trim()
+                .replaceAll("  .*", ""));
+        ok("kv", "put", "--data", target, "k", "v");
+    }
+
+    @Test
+    void refusesNonEmptyDirectoriesUnlessForcedAndFinishesInterruptedRestores() throws IOException {
+        Path target = tmp.resolve("busy");
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("precious.txt"), "keep me");
+        CliRunner.Result refused = CliRunner.run("restore", "--archive", archive, "--target", target.toString());
+        assertEquals(ExitCodes.USAGE, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("is not empty"), refused.err());
+        assertTrue(Files.exists(target.resolve("precious.txt")));
+        ok("restore", "--archive", archive, "--target", target.toString(), "--force");
+        assertFalse(Files.exists(target.resolve("precious.txt")));
+
+        // an interrupted restore leaves the marker: the directory never opens, and a rerun starts over
+        Files.writeString(target.resolve(Store.RESTORE_MARKER), "");
+        CliRunner.Result blocked = CliRunner.run("kv", "get", "--data", target.toString(), "key-5");
+        assertEquals(ExitCodes.FAILURE, blocked.exit());
+        assertTrue(blocked.err().contains("holds an incomplete restore"), blocked.err());
+        ok("restore", "--archive", archive, "--target", target.toString());
+        assertEquals(digests.get(2), ok("kv", "digest", "--data", target.toString()).out().trim());
+    }
+
+    @Test
+    void badTargetsAreUsageErrorsAndUnreachableOnesIntegrityErrors() {
+        String t = tmp.resolve("t").toString();
+        assertEquals(ExitCodes.USAGE, CliRunner.run("restore", "--archive", archive, "--target", t, "--time", "yesterday").exit());
+        assertEquals(ExitCodes.USAGE, CliRunner.run("restore", "--archive", archive, "--target", t, "--lsn", "5", "--time",
+                "2026-01-01T00:00:00Z").exit());
+        assertEquals(ExitCodes.USAGE, CliRunner.run("restore", "--archive", archive, "--target", t, "--timeline", "x").exit());
+        CliRunner.Result early = CliRunner.run("restore", "--archive", archive, "--target", t, "--time", "2001-01-01T00:00:00Z");
+        assertEquals(ExitCodes.INTEGRITY, early.exit(), early.err());
+        assertTrue(early.err().contains("older than every base backup"), early.err());
+        CliRunner.Result future = CliRunner.run("restore", "--archive", archive, "--target", t, "--lsn", "0xFFFFFF");
+        assertEquals(ExitCodes.INTEGRITY, future.exit(), future.err());
+        assertTrue(future.err().contains("the archive ends at LSN"), future.err());
+        CliRunner.Result noTl = CliRunner.run("restore", "--archive", archive, "--target", t, "--timeline", "7");
+        assertEquals(ExitCodes.INTEGRITY, noTl.exit(), noTl.err());
+    }
+
+    // ---- damage: each gives exit 3 naming the object, from restore and from archive verify ----
+
+    private List<Path> segments() throws IOException {
+        try (Stream<Path> s = Files.walk(archiveDir.resolve("wal"))) {
+            return s.filter(p -> p.toString().endsWith(".seg")).sorted(Comparator.comparing(Path::toString)).toList();
+        }
+    }
+
+    private String key(Path p) {
+        return archiveDir.relativize(p).toString();
+    }
+
+    private void assertRestoreAndVerifyName(String object) {
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("damaged").toString(),
+                "--force");
+        assertEquals(ExitCodes.INTEGRITY, r.exit(), r.err());
+        assertTrue(r.err().contains(object), "restore should name " + object + ": " + r.err());
+        CliRunner.Result blocked = CliRunner.run("kv", "get", "--data", tmp.resolve("damaged").toString(), "key-5");
+        assertEquals(ExitCodes.FAILURE, blocked.exit(), "a failed restore must not open as a store");
+        CliRunner.Result v = CliRunner.run("archive", "verify", "--archive", archive);
+        assertEquals(ExitCodes.INTEGRITY, v.exit(), v.out() + v.err());
+        assertTrue(v.out().contains(object), "verify should name " + object + ": " + v.out());
+    }
+
+    private static void writable(Path p) {
+        p.toFile().setWritable(true);
+    }
+
+    @Test
+    void aFlippedByteInASegmentIsNamed() throws IOException {
+        Path seg = segments().get(segments().size() / 2);
+        writable(seg);
+        byte[] b = Files.readAllBytes(seg);
+        b[b.length - 3] ^= 0x40;
+        Files.write(seg, b);
+        assertRestoreAndVerifyName(key(seg));
+    }
+
+    @Test
+    void aTruncatedSegmentIsNamed() throws IOException {
+        Path seg = segments().get(segments().size() / 2);
+        writable(seg);
+        byte[] b = Files.readAllBytes(seg);
+        Files.write(seg, java.util.Arrays.copyOf(b, b.length / 2));
+        assertRestoreAndVerifyName(key(seg));
+    }
+
+    @Test
+    void aMissingSegmentInTheMiddleIsNamedAsAGap() throws IOException {
+        Path seg = segments().get(segments().size() / 2);
+        String name = seg.getFileName().toString();
+        String first = name.substring(0, 16);
+        Files.delete(seg);
+        assertRestoreAndVerifyName(first);
+    }
+
+    @Test
+    void aCorruptManifestIsNamed() throws IOException {
+        Path manifest;
+        try (Stream<Path> s = Files.walk(archiveDir.resolve("backups"))) {
+            manifest = s.filter(p -> p.getFileName().toString().equals("manifest.json")).findFirst().orElseThrow();
+        }
+        writable(manifest);
+        Files.writeString(manifest, Files.readString(manifest).replace("\"lsn\"", "\"lsn\" : 1, \"x\""));
+        assertRestoreAndVerifyName(key(manifest));
+    }
+
+    @Test
+    void aCorruptImageIsNamed() throws IOException {
+        Path image;
+        try (Stream<Path> s = Files.walk(archiveDir.resolve("backups"))) {
+            image = s.filter(p -> p.getFileName().toString().startsWith("image-")).findFirst().orElseThrow();
+        }
+        writable(image);
+        byte[] b = Files.readAllBytes(image);
+        b[b.length / 2] ^= 0x01;
+        Files.write(image, b);
+        assertRestoreAndVerifyName(key(image));
+    }
+}
