@@ -12,6 +12,7 @@ import io.walship.storage.ArchiveLayout;
 import io.walship.storage.ArchiveListing;
 import io.walship.storage.ObjectStore;
 import io.walship.storage.ObjectStores;
+import io.walship.storage.TimelineHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -90,6 +91,7 @@ final class ArchiveCommand {
             try (ObjectStore store = ObjectStores.open(archive)) {
                 store.verifyAccess();
                 ArchiveListing l = ArchiveListing.of(store);
+                java.util.Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, l);
                 if (json) {
                     out.println(Json.write(toJson(store, l)));
                     return ExitCodes.OK;
@@ -99,7 +101,9 @@ final class ArchiveCommand {
                     out.println("(empty)");
                 }
                 for (int t : l.timelines()) {
-                    out.printf("timeline %d%n", t);
+                    TimelineHistory h = histories.get(t);
+                    out.printf("timeline %d%s%n", t, h == null ? "" : " (forked from timeline " + h.parent()
+                            + " after LSN " + h.forkLsn() + ", " + h.forkTime() + ")");
                     out.printf("  %-10s %-35s %8s %12s%n", "WAL", "LSN RANGE", "SEGMENTS", "BYTES");
                     for (ArchiveListing.Range r : l.coverage(t)) {
                         long n = l.segments(t).stream().filter(s -> s.name().firstLsn() >= r.firstLsn()
@@ -130,6 +134,11 @@ final class ArchiveCommand {
             for (int t : l.timelines()) {
                 Map<String, Object> tm = new LinkedHashMap<>();
                 tm.put("timeline", t);
+                if (l.histories().contains(t)) {
+                    TimelineHistory h = TimelineHistory.readOne(store, t);
+                    tm.put("parent", h.parent());
+                    tm.put("forkLsn", h.forkLsn());
+                }
                 tm.put("coverage", l.coverage(t).stream().map(r -> Map.of("from", ArchiveLayout.lsnHex(r.firstLsn()),
                         "to", ArchiveLayout.lsnHex(r.lastLsn()))).toList());
                 tm.put("gaps", l.gaps(t).stream().map(r -> Map.of("from", ArchiveLayout.lsnHex(r.firstLsn()),

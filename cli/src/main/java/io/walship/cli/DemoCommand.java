@@ -41,7 +41,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * what it shows; a failed check ends the demo with an error.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "A tour of walship on an embedded default: leader, writes, group commit, snapshot, restart, shipping.")
+        description = "A tour of walship on an embedded default: leader, writes, group commit, snapshot, restart, shipping,"
+                + " base backup, point-in-time restore.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Where to put the demo's data (default: a new temp directory).")
     Path dir;
@@ -196,11 +197,64 @@ final class DemoCommand implements Callable<Integer> {
                         m.digestSha256().substring(0, 16));
                 check(m.digestSha256().equals(store.digest().sha256()), "the manifest records the leader's digest");
             }
-            out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive; "
-                    + "restore from them comes next (walship restore)");
+            out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive");
         }
 
-        step("8. The WAL, as `walship wal inspect --data " + leaderDir + "` shows it");
+        step("8. Life goes on: 300 more orders, then an accident deletes every user");
+        StateDigest beforeAccident;
+        java.time.Instant beforeAccidentTime;
+        long accidentLsn;
+        try (Store store = Store.open(leaderDir)) {
+            for (int i = 0; i < 300; i++) {
+                store.put(b("order:" + i), b("{\"item\": " + i + "}"), i % 50 == 49 ? Durability.DURABLE : Durability.ASYNC);
+            }
+            beforeAccident = store.digest();
+            Thread.sleep(5);
+            beforeAccidentTime = java.time.Instant.now();
+            Thread.sleep(5);
+            WriteBatch accident = new WriteBatch();
+            store.scan(b("user:"), b("user;"), (k, v) -> {
+                accident.delete(k);
+                return true;
+            });
+            accidentLsn = store.write(accident);
+            out.printf("   good state: LSN %s, %d keys, digest %s…%n", Lsn.format(beforeAccident.lsn()),
+                    beforeAccident.pairs(), beforeAccident.sha256().substring(0, 16));
+            out.printf("   at %s the accident (one batch deleting %d users) committed as LSN %s%n", beforeAccidentTime,
+                    accident.size(), Lsn.format(accidentLsn));
+        }
+        try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
+             WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
+            WalShipper.Result shipped = shipper.shipOnce();
+            out.printf("   shipped %d more entries; the archive now ends at LSN %s%n", shipped.entries(),
+                    Lsn.format(shipped.archivedUpTo()));
+            check(shipped.archivedUpTo() == accidentLsn, "the accident is archived too");
+        }
+
+        Path restoredDir = root.resolve("restored");
+        step("9. Point-in-time restore to just before the accident");
+        out.println("   walship restore --archive file://" + archiveDir + " --target " + restoredDir + " --time "
+                + beforeAccidentTime);
+        try (ObjectStore archive = ObjectStores.open("file://" + archiveDir)) {
+            io.walship.restorer.Restore.Result r = io.walship.restorer.Restore.run(archive, restoredDir,
+                    io.walship.restorer.Restore.Options.defaults()
+                            .withTarget(io.walship.restorer.RestoreTarget.time(beforeAccidentTime, false)),
+                    new io.walship.restorer.Restore.Listener() { });
+            out.printf("   base backup %s (LSN %s) + %d WAL entries from %d segment(s) -> LSN %s, committed %s%n",
+                    r.backupKey(), Lsn.format(r.backupLsn()), r.entries(), r.segments(), Lsn.format(r.lsn()),
+                    r.commitTime());
+            check(r.lsn() == accidentLsn - 1, "the restore stopped at the last commit before the accident");
+        }
+        try (Store restored = Store.open(restoredDir)) {
+            StateDigest d = restored.digest();
+            out.println("   leader digest at that LSN  " + beforeAccident.sha256() + " @ " + Lsn.format(beforeAccident.lsn()));
+            out.println("   restored digest            " + d.sha256() + " @ " + Lsn.format(d.lsn()));
+            check(d.equals(beforeAccident), "the restored store equals the leader's state at that LSN");
+            check(restored.get(b("user:3:7")) != null, "the deleted users are back (in the restored copy)");
+            out.println("   the copy is a standby (reads only); 'walship promote' would open it for writes on timeline 2");
+        }
+
+        step("10. The WAL, as `walship wal inspect --data " + leaderDir + "` shows it");
         long entries = 0;
         long bytes = 0;
         long fpi = 0;
@@ -219,6 +273,7 @@ final class DemoCommand implements Callable<Integer> {
         out.println();
         out.println("Done. Try: ./walship kv dump --data " + leaderDir + " | head");
         out.println("      ./walship leader --data " + leaderDir + " --http 127.0.0.1:7070");
+        out.println("      ./walship archive verify --archive file://" + archiveDir);
         out.flush();
         return ExitCodes.OK;
     }
