@@ -150,4 +150,26 @@ final class ArchiveBench {
             return in.transferTo(out);
         }
     }
+
+    /** Plain GetObject of every object under the store (one by one), decompressed to nowhere; returns nanoseconds. */
+    static long rawDownloadAndDecompress(S3Client s3, ArchiveUri.S3 uri, ObjectStore store) throws IOException {
+        String prefix = uri.prefix().isEmpty() ? "" : uri.prefix() + "/";
+        List<String> keys = new ArrayList<>();
+        for (io.walship.storage.ObjectInfo o : store.list("", null)) {
+            if (o.key().endsWith(".seg") || o.key().contains("/image-")) {
+                keys.add(o.key());
+            }
+        }
+        long t0 = System.nanoTime();
+        for (String k : keys) {
+            try (InputStream in = s3.getObject(r -> r.bucket(uri.bucket()).key(prefix + k))) {
+                InputStream body = in;
+                if (k.endsWith(".seg")) {
+                    body.readNBytes(io.walship.storage.Segment.HEADER_SIZE);
+                }
+                Codec.ZSTD.decompress(new java.io.BufferedInputStream(body, 1 << 16)).transferTo(OutputStream.nullOutputStream());
+            }
+        }
+        return System.nanoTime() - t0;
+    }
 }

@@ -21,7 +21,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship bench}: measurements, each beside its baseline from the same run. */
 @Command(name = "bench", description = "Benchmarks (figures go to docs/BENCHMARKS.md).", mixinStandardHelpOptions = true,
-        subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class})
+        subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class,
+                BenchCommand.RestoreBench.class})
 final class BenchCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true,
@@ -245,6 +246,73 @@ final class BenchCommand {
             out.printf("backup: %.1f s (%.1f MB/s of image)%n", mb, imageBytes / mb / 1e6);
             out.printf("raw multipart upload of the same size: %.1f s (%.1f MB/s)%n", mr, imageBytes / mr / 1e6);
             out.printf("backup rate / raw rate = %.2f%n", mr / mb);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true,
+            description = {"Restore time of a base backup of --size plus --wal-size of WAL after it, beside a plain SDK",
+                    "download and decompression of the same objects (one by one) from the same endpoint; replay rate.",
+                    "Medians of --runs."})
+    static final class RestoreBench implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        ArchiveBenchOptions o;
+        @Option(names = "--size", paramLabel = "SIZE", defaultValue = "1GiB", description = "Store size (default ${DEFAULT-VALUE}).")
+        String size;
+        @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "1GiB", description = "WAL after the backup (default ${DEFAULT-VALUE}).")
+        String walSize;
+        @Option(names = "--parallel", defaultValue = "4", description = "Restore's concurrent downloads (default ${DEFAULT-VALUE}).")
+        int parallel;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws IOException {
+            io.walship.storage.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
+            deleteTree(o.data);
+            PrintWriter out = spec.commandLine().getOut();
+            Path leader = o.data.resolve("leader");
+            Path target = o.data.resolve("restored");
+            long imageBytes;
+            try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(uri)) {
+                try (io.walship.wal.Store store = io.walship.wal.Store.open(leader,
+                        io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19))) {
+                    long want = Units.bytes(size);
+                    while (imageSize(store) < want) {
+                        ArchiveBench.fill(store, 64L << 20, 900);
+                    }
+                    store.checkpoint();
+                    imageBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), new long[1]).imageBytes();
+                    ArchiveBench.fill(store, Units.bytes(walSize), 100);
+                }
+                ArchiveBench.ship(leader, st, io.walship.storage.Codec.parse(o.codec), new long[1]);
+                List<Double> restore = new ArrayList<>();
+                List<Double> replay = new ArrayList<>();
+                List<Double> raw = new ArrayList<>();
+                io.walship.restorer.Restore.Result last = null;
+                try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
+                    for (int i = 0; i < o.runs; i++) {
+                        deleteTree(target);
+                        io.walship.restorer.Restore.Options opts = io.walship.restorer.Restore.Options.defaults();
+                        opts = new io.walship.restorer.Restore.Options(opts.target(), 0, parallel, false, false, opts.poolPages());
+                        last = io.walship.restorer.Restore.run(st, target, opts, new io.walship.restorer.Restore.Listener() { });
+                        restore.add(last.seconds());
+                        replay.add(last.replaySeconds());
+                        raw.add(ArchiveBench.rawDownloadAndDecompress(s3, uri, st) / 1e9);
+                    }
+                }
+                double mr = medianOf(restore);
+                double mb = medianOf(raw);
+                double rp = medianOf(replay);
+                out.printf("walship bench restore: %.0f MB image + %.0f MB WAL (%d entries, %d segments), %s, endpoint %s,"
+                                + " median of %d runs%n", imageBytes / 1e6, last.walBytes() / 1e6, last.entries(),
+                        last.segments(), o.codec, uri.endpoint() == null ? "AWS" : uri.endpoint(), o.runs);
+                out.printf("restore: %.1f s (base backup %.1f s, replay %.1f s: %.0f entries/s, %.1f MB/s of WAL)%n", mr,
+                        mr - rp, rp, last.entries() / rp, last.walBytes() / rp / 1e6);
+                out.printf("raw download + decompress of the same objects: %.1f s%n", mb);
+                out.printf("restore / raw = %.2f%n", mr / mb);
+            }
+            deleteTree(o.data);
             return ExitCodes.OK;
         }
     }

@@ -56,7 +56,7 @@ public final class Restore {
      * @param parallel  concurrent downloads (ranged GETs of the image, segments fetched ahead)
      * @param force     replace the contents of a non-empty target directory
      * @param promote   open the result for writes on a new timeline
-     * @param poolPages pages held in memory during replay
+     * @param poolPages pages held in memory during replay (default 65,536: 256 MiB)
      */
     public record Options(RestoreTarget target, int timeline, int parallel, boolean force, boolean promote, int poolPages) {
         public Options {
@@ -66,7 +66,7 @@ public final class Restore {
         }
 
         public static Options defaults() {
-            return new Options(RestoreTarget.end(), 0, 4, false, false, 16_384);
+            return new Options(RestoreTarget.end(), 0, 4, false, false, 65_536);
         }
 
         public Options withTarget(RestoreTarget t) {
@@ -118,9 +118,15 @@ public final class Restore {
             BackupManifest m = plan.manifest();
             LOG.info("restoring {} into {} from base backup {} (LSN {}, {}) and {} WAL segment(s)",
                     options.target().describe(), target, m.imageKey(), m.lsn(), m.commitTime(), plan.steps().size());
-            long imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
-            long t1 = System.nanoTime();
-            Replay replay = replay(store, plan, target, options, listener);
+            long imageObjectBytes;
+            long t1;
+            Replay replay;
+            // WAL segments download and decode while the base backup is fetched and unpacked
+            try (SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel())) {
+                imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
+                t1 = System.nanoTime();
+                replay = replay(plan, target, options, listener, prefetch);
+            }
             ControlFile control = ControlFile.read(target);
             int promoted = 0;
             if (options.promote()) {
@@ -223,7 +229,7 @@ public final class Restore {
                  }
              };
              InputStream image = new DigestInputStream(new BufferedInputStream(codec.decompress(counted), 1 << 16), sha)) {
-            loaded = SnapshotLoader.load(image, dir);
+            loaded = SnapshotLoader.load(image, dir, false); // synced once, after replay
             if (image.read() != -1) {
                 throw new CorruptObjectException(key, "has bytes after the image's trailer");
             }
@@ -252,17 +258,22 @@ public final class Restore {
     private record Replay(long entries, int segments, long objectBytes, long walBytes) {
     }
 
-    private static Replay replay(ObjectStore store, RestorePlan plan, Path dir, Options options, Listener listener) {
+    private static Replay replay(RestorePlan plan, Path dir, Options options, Listener listener,
+                                 SegmentPrefetcher prefetch) {
         RestoreTarget target = options.target();
         long entries = 0;
         int segments = 0;
         long objectBytes = 0;
         boolean stopped = false;
-        try (Redo redo = Redo.open(dir, options.poolPages());
-             SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel())) {
+        long waitNs = 0;
+        long applyNs = 0;
+        try (Redo redo = Redo.open(dir, options.poolPages())) {
             outer:
             for (RestorePlan.Step step : plan.steps()) {
+                long w0 = System.nanoTime();
                 SegmentPrefetcher.Decoded seg = prefetch.next();
+                long w1 = System.nanoTime();
+                waitNs += w1 - w0;
                 segments++;
                 objectBytes += seg.objectBytes();
                 for (WalEntry e : seg.entries()) {
@@ -286,6 +297,7 @@ public final class Restore {
                         listener.replayed(entries, e.lsn(), redo.bytes());
                     }
                 }
+                applyNs += System.nanoTime() - w1;
                 if (redo.lsn() < step.toLsn()) {
                     throw new CorruptObjectException(step.key(), "ends at LSN " + Lsn.format(redo.lsn())
                             + ", its name promises LSN " + Lsn.format(step.toLsn()));
@@ -302,7 +314,11 @@ public final class Restore {
                             + Lsn.format(need));
                 }
             }
+            long f0 = System.nanoTime();
             redo.finish(true);
+            LOG.info("replay: {} entries; {} s waiting for segments, {} s applying, {} s writing pages back",
+                    entries, String.format("%.2f", waitNs / 1e9), String.format("%.2f", applyNs / 1e9),
+                    String.format("%.2f", (System.nanoTime() - f0) / 1e9));
             return new Replay(entries, segments, objectBytes, redo.bytes());
         }
     }

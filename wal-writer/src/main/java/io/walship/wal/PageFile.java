@@ -76,6 +76,20 @@ public final class PageFile implements AutoCloseable {
         }
     }
 
+    /** Writes {@code pages} sealed pages held back to back in {@code buf}, from page {@code firstPageNo} on. Not synced. */
+    public void writeSealedRun(int firstPageNo, byte[] buf, int pages) {
+        ByteBuffer b = ByteBuffer.wrap(buf, 0, pages * PageFormat.PAGE_SIZE);
+        long pos = (long) firstPageNo * PageFormat.PAGE_SIZE;
+        try {
+            while (b.hasRemaining()) {
+                channel.write(b, pos + b.position());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("write pages " + firstPageNo + ".." + (firstPageNo + pages - 1) + " of " + path
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
     public void sync() {
         try {
             channel.force(false);

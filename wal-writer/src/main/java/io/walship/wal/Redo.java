@@ -12,6 +12,8 @@ import java.nio.file.Path;
  * Not thread-safe.
  */
 public final class Redo implements AutoCloseable {
+    /** Contiguous pages written per system call. */
+    private static final int RUN_PAGES = 64;
     private final Path dir;
     private final ControlFile start;
     private final PageFile pageFile;
@@ -80,9 +82,25 @@ public final class Redo implements AutoCloseable {
      * in the control file ({@code standby} sets the standby flag). Returns the control file.
      */
     public ControlFile finish(boolean standby) {
-        for (BufferPool.Frame f : pool.dirtyFrames()) {
-            pageFile.write(f.pageNo, f.data);
+        java.util.List<BufferPool.Frame> dirty = pool.dirtyFrames();
+        dirty.sort(java.util.Comparator.comparingInt(f -> f.pageNo));
+        byte[] run = new byte[RUN_PAGES * PageFormat.PAGE_SIZE];
+        int first = -1;
+        int n = 0;
+        for (BufferPool.Frame f : dirty) {
+            if (n > 0 && (f.pageNo != first + n || n == RUN_PAGES)) {
+                pageFile.writeSealedRun(first, run, n);
+                n = 0;
+            }
+            if (n == 0) {
+                first = f.pageNo;
+            }
+            System.arraycopy(PageFormat.sealedCopy(f.data), 0, run, n * PageFormat.PAGE_SIZE, PageFormat.PAGE_SIZE);
+            n++;
             f.dirty = false;
+        }
+        if (n > 0) {
+            pageFile.writeSealedRun(first, run, n);
         }
         MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
         pageFile.sync();

@@ -19,6 +19,9 @@ public final class SnapshotLoader {
     public record Info(long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros) {
     }
 
+    /** Pages written per system call. */
+    private static final int RUN_PAGES = 64;
+
     private SnapshotLoader() {
     }
 
@@ -48,8 +51,16 @@ public final class SnapshotLoader {
         return new Info(b.getLong(), b.getInt(), b.getLong(), b.getInt(), b.getLong());
     }
 
-    /** Writes the image into {@code dataDir}, which must not already hold a store. */
+    /** Writes the image into {@code dataDir}, which must not already hold a store, and syncs it. */
     public static Info load(InputStream in, Path dataDir) {
+        return load(in, dataDir, true);
+    }
+
+    /**
+     * Writes the image into {@code dataDir}; {@code sync} false leaves the page file unsynced, for
+     * a caller that writes more pages and syncs once at the end (a restore).
+     */
+    public static Info load(InputStream in, Path dataDir, boolean sync) {
         try {
             Files.createDirectories(dataDir);
             if (ControlFile.exists(dataDir) || Files.exists(dataDir.resolve(PageFile.FILE_NAME))) {
@@ -58,22 +69,33 @@ public final class SnapshotLoader {
             Info info = readHeader(in);
             CRC32C pagesCrc = new CRC32C();
             try (PageFile pf = new PageFile(dataDir, false)) {
-                byte[] page = new byte[PageFormat.PAGE_SIZE];
+                byte[] run = new byte[RUN_PAGES * PageFormat.PAGE_SIZE];
+                byte[] check = new byte[PageFormat.PAGE_SIZE];
+                int inRun = 0;
                 for (int i = 0; i < info.pageCount(); i++) {
-                    if (in.readNBytes(page, 0, page.length) != page.length) {
+                    int off = inRun * PageFormat.PAGE_SIZE;
+                    if (in.readNBytes(run, off, PageFormat.PAGE_SIZE) != PageFormat.PAGE_SIZE) {
                         throw new IntegrityException("snapshot image ends at page " + i + " of " + info.pageCount());
                     }
-                    pagesCrc.update(page);
-                    byte[] check = page.clone();
+                    pagesCrc.update(run, off, PageFormat.PAGE_SIZE);
+                    System.arraycopy(run, off, check, 0, PageFormat.PAGE_SIZE);
                     PageFormat.verifyAndOpen(check, i, "snapshot image");
-                    pf.writeSealed(i, page);
+                    if (++inRun == RUN_PAGES) {
+                        pf.writeSealedRun(i + 1 - inRun, run, inRun);
+                        inRun = 0;
+                    }
+                }
+                if (inRun > 0) {
+                    pf.writeSealedRun(info.pageCount() - inRun, run, inRun);
                 }
                 byte[] t = in.readNBytes(Snapshot.TRAILER_SIZE);
                 if (t.length != Snapshot.TRAILER_SIZE
                         || !java.util.Arrays.equals(t, Snapshot.trailer(info.pageCount(), (int) pagesCrc.getValue()))) {
                     throw new IntegrityException("snapshot image trailer is missing or does not match its pages");
                 }
-                pf.sync();
+                if (sync) {
+                    pf.sync();
+                }
             }
             new ControlFile(info.systemId(), info.timeline(), info.lsn(), info.commitTimeMicros()).write(dataDir);
             return info;
