@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import io.walship.restorer.ArchiveVerifier;
+import io.walship.scheduler.Retention;
 import io.walship.storage.ArchiveLayout;
 import io.walship.storage.ArchiveListing;
 import io.walship.storage.ObjectStore;
@@ -20,8 +21,49 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship archive}: look at an archive. */
 @Command(name = "archive", description = "Inspect an archive.", mixinStandardHelpOptions = true,
-        subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class})
+        subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class, ArchiveCommand.Prune.class})
 final class ArchiveCommand {
+
+    @Command(name = "prune", mixinStandardHelpOptions = true,
+            description = {"Apply a retention policy: keep the newest N base backups and/or those newer than D days",
+                    "(and, per timeline, the newest backup it can restore from); delete other backups and the WAL no",
+                    "kept backup can use. Prints every object it deletes (or would, with --dry-run) with its size.",
+                    "Safe to interrupt and rerun."})
+    static final class Prune implements Callable<Integer> {
+        @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+                description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
+        String archive;
+        @Option(names = "--keep-backups", paramLabel = "N", description = "Keep the newest N base backups.")
+        Integer keepBackups;
+        @Option(names = "--keep-days", paramLabel = "D", description = "Keep base backups created in the last D days.")
+        Integer keepDays;
+        @Option(names = "--dry-run", description = "Only print what would be deleted.")
+        boolean dryRun;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Retention.Policy policy = new Retention.Policy(keepBackups, keepDays);
+            PrintWriter out = spec.commandLine().getOut();
+            try (ObjectStore store = ObjectStores.open(archive)) {
+                store.verifyAccess();
+                Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());
+                plan.keptBackups().forEach(b -> out.println("keep    " + b));
+                if (dryRun) {
+                    plan.deletions().forEach(d -> out.printf("would delete %s (%d bytes): %s%n", d.key(), d.bytes(), d.reason()));
+                    out.printf("dry run: %d object(s), %d bytes would be deleted%n", plan.deletions().size(), plan.bytes());
+                } else {
+                    long bytes = Retention.apply(store, plan, d -> {
+                        out.printf("deleted %s (%d bytes): %s%n", d.key(), d.bytes(), d.reason());
+                        out.flush();
+                    });
+                    out.printf("deleted %d object(s), %d bytes%n", plan.deletions().size(), bytes);
+                }
+            }
+            return ExitCodes.OK;
+        }
+    }
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Check the whole archive as a restore would read it: every timeline history, manifest and",

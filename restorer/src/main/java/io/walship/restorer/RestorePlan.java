@@ -130,7 +130,7 @@ public final class RestorePlan {
     }
 
     /** Backups whose LSN lies on the ancestry, newest first. */
-    static List<ArchiveListing.BackupInfo> backupsOn(ArchiveListing listing, List<TimelineHistory.Span> ancestry) {
+    public static List<ArchiveListing.BackupInfo> backupsOn(ArchiveListing listing, List<TimelineHistory.Span> ancestry) {
         List<ArchiveListing.BackupInfo> out = new ArrayList<>();
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             for (TimelineHistory.Span s : ancestry) {

@@ -1,0 +1,171 @@
+package io.walship.scheduler;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+import io.walship.restorer.RestorePlan;
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.ObjectInfo;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.TimelineHistory;
+import io.walship.wal.Lsn;
+
+/**
+ * The retention planner: which base backups and WAL segments an archive can do without.
+ *
+ * <p>Backups are kept if they are among the newest {@code keepBackups} (by commit time, across
+ * timelines) or younger than {@code keepDays}; on top of that, every timeline keeps the newest
+ * backup on its ancestry, so a promotion can never make retention delete what the new timeline
+ * needs. A segment is deleted only if no kept backup can use it: for every kept backup and every
+ * timeline whose ancestry contains it, the WAL after the backup on that ancestry is kept (that is
+ * the point-in-time window). Timeline histories are never deleted. Objects of backups that never
+ * got a manifest are deleted once older than a day (younger ones may be uploading).
+ *
+ * <p>Deleting runs in an order that is safe to interrupt: each expired backup's manifest first
+ * (the backup stops existing at once), then its other objects, then segments oldest first (what
+ * remains is always a contiguous suffix). Rerunning finishes the job. Stateless.
+ */
+public final class Retention {
+    static final Duration ORPHAN_AGE = Duration.ofDays(1);
+
+    /** How much to keep: at least one of the two must be set (null: not used). */
+    public record Policy(Integer keepBackups, Integer keepDays) {
+        public Policy {
+            if (keepBackups == null && keepDays == null) {
+                throw new IllegalArgumentException("give --keep-backups N and/or --keep-days D");
+            }
+            if (keepBackups != null && keepBackups < 1) {
+                throw new IllegalArgumentException("keep-backups must be at least 1");
+            }
+            if (keepDays != null && keepDays < 0) {
+                throw new IllegalArgumentException("keep-days must not be negative");
+            }
+        }
+    }
+
+    /** One object to delete, and why. */
+    public record Deletion(String key, long bytes, String reason) {
+    }
+
+    /** What to keep and delete. */
+    public record Plan(List<String> keptBackups, List<Deletion> deletions) {
+        public long bytes() {
+            return deletions.stream().mapToLong(Deletion::bytes).sum();
+        }
+    }
+
+    private Retention() {
+    }
+
+    public static Plan plan(ObjectStore store, Policy policy, Instant now) {
+        ArchiveListing listing = ArchiveListing.of(store);
+        Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, listing);
+        Map<ArchiveListing.BackupInfo, BackupManifest> manifests = new HashMap<>();
+        for (ArchiveListing.BackupInfo b : listing.backups()) {
+            manifests.put(b, RestorePlan.readManifest(store, b.name()));
+        }
+        List<ArchiveListing.BackupInfo> byAge = new ArrayList<>(listing.backups());
+        byAge.sort(Comparator.comparingLong((ArchiveListing.BackupInfo b) -> manifests.get(b).commitTimeMicros())
+                .thenComparing(b -> manifests.get(b).createdAt()).reversed());
+
+        Set<ArchiveListing.BackupInfo> keep = new LinkedHashSet<>();
+        for (int i = 0; i < byAge.size(); i++) {
+            ArchiveListing.BackupInfo b = byAge.get(i);
+            boolean byCount = policy.keepBackups() != null && i < policy.keepBackups();
+            boolean byDays = policy.keepDays() != null && Instant.parse(manifests.get(b).createdAt())
+                    .isAfter(now.minus(Duration.ofDays(policy.keepDays())));
+            if (byCount || byDays || i == 0) {
+                keep.add(b);
+            }
+        }
+        Map<Integer, List<TimelineHistory.Span>> ancestries = new HashMap<>();
+        for (int t : listing.timelines()) {
+            List<TimelineHistory.Span> a = TimelineHistory.ancestry(t, histories);
+            ancestries.put(t, a);
+            // every timeline keeps the newest backup it can restore from
+            RestorePlan.backupsOn(listing, a).stream().findFirst().ifPresent(keep::add);
+        }
+
+        List<Deletion> deletions = new ArrayList<>();
+        for (ArchiveListing.BackupInfo b : byAge) {
+            if (keep.contains(b)) {
+                continue;
+            }
+            String why = "base backup at LSN " + Lsn.format(b.name().lsn()) + " (timeline " + b.name().timeline()
+                    + ", created " + manifests.get(b).createdAt() + ") is outside the policy";
+            deletions.add(new Deletion(b.name().manifestKey(), 0, why));
+            for (ObjectInfo o : store.list(b.name().dir(), null)) {
+                if (!o.key().equals(b.name().manifestKey())) {
+                    deletions.add(new Deletion(o.key(), o.size(), why));
+                }
+            }
+        }
+        // fix the manifest sizes now that the listing gave them
+        for (int i = 0; i < deletions.size(); i++) {
+            Deletion d = deletions.get(i);
+            if (ArchiveLayout.isManifest(d.key())) {
+                long size = store.head(d.key()).map(ObjectInfo::size).orElse(0L);
+                deletions.set(i, new Deletion(d.key(), size, d.reason()));
+            }
+        }
+        for (ObjectInfo o : listing.orphanBackupObjects()) {
+            if (o.lastModified().isBefore(now.minus(ORPHAN_AGE))) {
+                deletions.add(new Deletion(o.key(), o.size(), "belongs to a backup that never got a manifest"));
+            }
+        }
+
+        List<ArchiveListing.SegmentInfo> segments = new ArrayList<>();
+        listing.timelines().forEach(t -> segments.addAll(listing.segments(t)));
+        segments.sort(Comparator.comparingLong((ArchiveListing.SegmentInfo s) -> s.name().firstLsn())
+                .thenComparingInt(s -> s.name().timeline()));
+        for (ArchiveListing.SegmentInfo s : segments) {
+            if (!needed(s, keep, listing, ancestries)) {
+                deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
+            }
+        }
+        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), deletions);
+    }
+
+    /** Whether some kept backup needs the segment on some timeline's history. */
+    static boolean needed(ArchiveListing.SegmentInfo s, Set<ArchiveListing.BackupInfo> keep, ArchiveListing listing,
+                          Map<Integer, List<TimelineHistory.Span>> ancestries) {
+        int x = s.name().timeline();
+        for (List<TimelineHistory.Span> ancestry : ancestries.values()) {
+            TimelineHistory.Span span = ancestry.stream().filter(sp -> sp.timeline() == x).findFirst().orElse(null);
+            if (span == null) {
+                continue;
+            }
+            for (ArchiveListing.BackupInfo b : RestorePlan.backupsOn(listing, ancestry)) {
+                if (!keep.contains(b)) {
+                    continue;
+                }
+                long from = Math.max(b.name().lsn() + 1, span.fromLsn());
+                if (s.name().lastLsn() >= from && s.name().firstLsn() <= span.toLsn()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Deletes what the plan says, in its (interrupt-safe) order; reports each deletion. */
+    public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted) {
+        long bytes = 0;
+        for (Deletion d : plan.deletions()) {
+            store.delete(d.key());
+            bytes += d.bytes();
+            deleted.accept(d);
+        }
+        return bytes;
+    }
+}
