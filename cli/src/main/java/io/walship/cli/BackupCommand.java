@@ -1,21 +1,15 @@
 package io.walship.cli;
 
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 
 import io.walship.shipper.BaseBackup;
+import io.walship.shipper.LeaderClient;
 import io.walship.storage.BackupManifest;
 import io.walship.storage.Codec;
 import io.walship.storage.ObjectStore;
 import io.walship.storage.ObjectStores;
-import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
@@ -71,20 +65,6 @@ final class BackupCommand implements Callable<Integer> {
     }
 
     private BackupManifest fromLeader(ObjectStore store, Codec c) throws Exception {
-        String base = target.url.endsWith("/") ? target.url : target.url + "/";
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + "snapshot")).GET().build(),
-                HttpResponse.BodyHandlers.ofInputStream());
-        try (InputStream body = r.body()) {
-            if (r.statusCode() != 200) {
-                throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /snapshot: "
-                        + new String(body.readNBytes(500), java.nio.charset.StandardCharsets.UTF_8).trim());
-            }
-            long lsn = Lsn.parse(r.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow());
-            String sha = r.headers().firstValue(LeaderServer.DIGEST_HEADER).orElseThrow();
-            long pairs = Long.parseLong(r.headers().firstValue(LeaderServer.DIGEST_PAIRS_HEADER).orElseThrow());
-            long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
-            return BaseBackup.upload(body, new StateDigest(lsn, pairs, sha), store, c, new Progress("backup", total));
-        }
+        return new LeaderClient(target.url).backup(store, c, total -> new Progress("backup", total));
     }
 }

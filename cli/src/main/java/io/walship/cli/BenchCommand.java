@@ -1,5 +1,7 @@
 package io.walship.cli;
 
+import io.walship.wal.Units;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -293,8 +295,8 @@ final class BenchCommand {
                 try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                     for (int i = 0; i < o.runs; i++) {
                         deleteTree(target);
-                        io.walship.restorer.Restore.Options opts = io.walship.restorer.Restore.Options.defaults();
-                        opts = new io.walship.restorer.Restore.Options(opts.target(), 0, parallel, false, false, opts.poolPages());
+                        io.walship.restorer.Restore.Options opts = io.walship.restorer.Restore.Options.defaults()
+                                .withParallel(parallel);
                         last = io.walship.restorer.Restore.run(st, target, opts, new io.walship.restorer.Restore.Listener() { });
                         restore.add(last.seconds());
                         replay.add(last.replaySeconds());

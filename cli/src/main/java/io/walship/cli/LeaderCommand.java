@@ -1,5 +1,7 @@
 package io.walship.cli;
 
+import io.walship.wal.Units;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

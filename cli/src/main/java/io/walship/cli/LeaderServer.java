@@ -32,9 +32,9 @@ import io.walship.wal.WriteBatch;
  * Thread-safe: requests run on a pool so concurrent commits share WAL syncs.
  */
 final class LeaderServer implements AutoCloseable {
-    static final String LSN_HEADER = "Walship-LSN";
-    static final String DIGEST_HEADER = "Walship-Digest";
-    static final String DIGEST_PAIRS_HEADER = "Walship-Digest-Pairs";
+    static final String LSN_HEADER = io.walship.shipper.LeaderClient.LSN_HEADER;
+    static final String DIGEST_HEADER = io.walship.shipper.LeaderClient.DIGEST_HEADER;
+    static final String DIGEST_PAIRS_HEADER = io.walship.shipper.LeaderClient.DIGEST_PAIRS_HEADER;
     private static final int MAX_BODY = 4 << 20;
 
     private final Store store;

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 "Add --stacktrace to any command for a stack trace on error."},
         subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
                 BackupCommand.class, RestoreCommand.class, PromoteCommand.class, ArchiveCommand.class,
+                SchedulerCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {

@@ -57,8 +57,8 @@ final class RestoreCommand implements Callable<Integer> {
     public Integer call() {
         RestoreTarget target = parseTarget(time, lsn, exclusive);
         int tl = parseTimeline(timeline);
-        Restore.Options options = Restore.Options.defaults().withTarget(target).withForce(force).withPromote(promote);
-        options = new Restore.Options(options.target(), tl, parallel, options.force(), options.promote(), options.poolPages());
+        Restore.Options options = Restore.Options.defaults().withTarget(target).withForce(force).withPromote(promote)
+                .withTimeline(tl).withParallel(parallel);
         Restore.Result r;
         try (ObjectStore store = ObjectStores.open(archive)) {
             store.verifyAccess();

@@ -1,5 +1,7 @@
 package io.walship.cli;
 
+import io.walship.wal.Units;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;

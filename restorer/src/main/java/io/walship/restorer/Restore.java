@@ -57,8 +57,11 @@ public final class Restore {
      * @param force     replace the contents of a non-empty target directory
      * @param promote   open the result for writes on a new timeline
      * @param poolPages pages held in memory during replay (default 65,536: 256 MiB)
+     * @param backupBelowLsn only base backups below this LSN are used (restore drills use it to
+     *                  replay from an older backup); {@code Long.MAX_VALUE}: any
      */
-    public record Options(RestoreTarget target, int timeline, int parallel, boolean force, boolean promote, int poolPages) {
+    public record Options(RestoreTarget target, int timeline, int parallel, boolean force, boolean promote, int poolPages,
+                          long backupBelowLsn) {
         public Options {
             if (parallel < 1 || parallel > 64) {
                 throw new IllegalArgumentException("--parallel must be 1..64");
@@ -66,19 +69,31 @@ public final class Restore {
         }
 
         public static Options defaults() {
-            return new Options(RestoreTarget.end(), 0, 4, false, false, 65_536);
+            return new Options(RestoreTarget.end(), 0, 4, false, false, 65_536, Long.MAX_VALUE);
         }
 
         public Options withTarget(RestoreTarget t) {
-            return new Options(t, timeline, parallel, force, promote, poolPages);
+            return new Options(t, timeline, parallel, force, promote, poolPages, backupBelowLsn);
         }
 
         public Options withForce(boolean f) {
-            return new Options(target, timeline, parallel, f, promote, poolPages);
+            return new Options(target, timeline, parallel, f, promote, poolPages, backupBelowLsn);
         }
 
         public Options withPromote(boolean p) {
-            return new Options(target, timeline, parallel, force, p, poolPages);
+            return new Options(target, timeline, parallel, force, p, poolPages, backupBelowLsn);
+        }
+
+        public Options withTimeline(int t) {
+            return new Options(target, t, parallel, force, promote, poolPages, backupBelowLsn);
+        }
+
+        public Options withParallel(int n) {
+            return new Options(target, timeline, n, force, promote, poolPages, backupBelowLsn);
+        }
+
+        public Options withBackupBelow(long lsn) {
+            return new Options(target, timeline, parallel, force, promote, poolPages, lsn);
         }
     }
 
@@ -113,7 +128,7 @@ public final class Restore {
         Path target = dir.toAbsolutePath();
         try (DirectoryLock lock = prepare(target, options.force())) {
             ArchiveListing listing = ArchiveListing.of(store);
-            RestorePlan plan = RestorePlan.make(store, listing, options.timeline(), options.target());
+            RestorePlan plan = RestorePlan.make(store, listing, options.timeline(), options.target(), options.backupBelowLsn());
             listener.planned(plan);
             BackupManifest m = plan.manifest();
             LOG.info("restoring {} into {} from base backup {} (LSN {}, {}) and {} WAL segment(s)",

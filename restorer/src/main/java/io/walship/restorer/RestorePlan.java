@@ -66,10 +66,17 @@ public final class RestorePlan {
      * @throws CorruptObjectException if a manifest or history record it needs is unreadable
      */
     public static RestorePlan make(ObjectStore store, ArchiveListing listing, int timeline, RestoreTarget target) {
+        return make(store, listing, timeline, target, Long.MAX_VALUE);
+    }
+
+    /** As {@link #make(ObjectStore, ArchiveListing, int, RestoreTarget)}, using only backups below {@code backupBelowLsn}. */
+    public static RestorePlan make(ObjectStore store, ArchiveListing listing, int timeline, RestoreTarget target,
+                                   long backupBelowLsn) {
         Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, listing);
         int tl = chooseTimeline(listing, timeline);
         List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(tl, histories);
-        List<ArchiveListing.BackupInfo> onPath = backupsOn(listing, ancestry);
+        List<ArchiveListing.BackupInfo> onPath = new ArrayList<>(backupsOn(listing, ancestry));
+        onPath.removeIf(b -> b.name().lsn() >= backupBelowLsn);
         if (onPath.isEmpty()) {
             throw new RestoreException("the archive has no base backup on timeline " + tl
                     + (ancestry.size() > 1 ? " or its ancestors" : "") + "; take one with 'walship backup'");

@@ -28,7 +28,8 @@ import io.walship.wal.Lsn;
  * backup on its ancestry, so a promotion can never make retention delete what the new timeline
  * needs. A segment is deleted only if no kept backup can use it: for every kept backup and every
  * timeline whose ancestry contains it, the WAL after the backup on that ancestry is kept (that is
- * the point-in-time window). Timeline histories are never deleted. Objects of backups that never
+ * the point-in-time window). The last segment of every timeline is kept too: it tells the shipper
+ * where the archive ends. Timeline histories are never deleted. Objects of backups that never
  * got a manifest are deleted once older than a day (younger ones may be uploading).
  *
  * <p>Deleting runs in an order that is safe to interrupt: each expired backup's manifest first
@@ -128,8 +129,13 @@ public final class Retention {
         listing.timelines().forEach(t -> segments.addAll(listing.segments(t)));
         segments.sort(Comparator.comparingLong((ArchiveListing.SegmentInfo s) -> s.name().firstLsn())
                 .thenComparingInt(s -> s.name().timeline()));
+        Set<ArchiveListing.SegmentInfo> tails = new java.util.HashSet<>();
+        for (int t : listing.timelines()) {
+            listing.segments(t).stream().max(Comparator.comparingLong(s -> s.name().lastLsn())).ifPresent(tails::add);
+        }
         for (ArchiveListing.SegmentInfo s : segments) {
-            if (!needed(s, keep, listing, ancestries)) {
+            // the last segment of a timeline stays: it is where the shipper resumes
+            if (!tails.contains(s) && !needed(s, keep, listing, ancestries)) {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }

@@ -84,6 +84,20 @@ public final class TestS3Server implements AutoCloseable {
                 + "&region=us-east-1&path-style=true")).withCredentials(access, secret);
     }
 
+    /** Creates a bucket and returns an archive URI text for a prefix in it (credentials: {@link #access}, {@link #secret}). */
+    public String newArchiveUri(String bucket, String prefix) {
+        newArchive(bucket, prefix);
+        return "s3://" + bucket + "/" + prefix + "?endpoint=" + endpoint + "&region=us-east-1&path-style=true";
+    }
+
+    public String access() {
+        return access;
+    }
+
+    public String secret() {
+        return secret;
+    }
+
     public S3Client client() {
         return S3Client.builder().endpointOverride(endpoint).region(Region.US_EAST_1).forcePathStyle(true)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(access, secret)))

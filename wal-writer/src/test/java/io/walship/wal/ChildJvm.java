@@ -13,6 +13,11 @@ public final class ChildJvm {
     }
 
     public static Process start(Class<?> main, List<String> args, Path stderr) throws IOException {
+        return start(main, List.of(), args, stderr);
+    }
+
+    /** As {@link #start(Class, List, Path)} with extra JVM options (system properties) before the class. */
+    public static Process start(Class<?> main, List<String> jvmOptions, List<String> args, Path stderr) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         String flags = System.getProperty("walship.jvm.flags", "");
@@ -20,6 +25,7 @@ public final class ChildJvm {
             cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
         }
         cmd.add("-Xmx512m");
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"))
                 .replace(' ', File.pathSeparatorChar).replace(File.pathSeparator + File.pathSeparator, File.pathSeparator));

@@ -1,19 +1,19 @@
-package io.walship.cli;
+package io.walship.wal;
 
 import java.time.Duration;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses the sizes ({@code 16MiB}) and durations ({@code 1s}) the CLI takes. */
-final class Units {
+/** Parses the sizes ({@code 16MiB}) and durations ({@code 1s}) the CLI and the scheduler config take. */
+public final class Units {
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?");
     private static final Pattern TIME = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     private Units() {
     }
 
-    static long bytes(String text) {
+    public static long bytes(String text) {
         Matcher m = SIZE.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw new IllegalArgumentException("not a size: '" + text + "' (e.g. 16MiB, 512KiB, 1048576)");
@@ -28,7 +28,7 @@ final class Units {
         };
     }
 
-    static Duration duration(String text) {
+    public static Duration duration(String text) {
         Matcher m = TIME.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw new IllegalArgumentException("not a duration: '" + text + "' (e.g. 500ms, 1s, 5m, 1h)");

@@ -1,0 +1,233 @@
+package io.walship.scheduler;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+import io.walship.restorer.ArchiveVerifier;
+import io.walship.restorer.Restore;
+import io.walship.restorer.RestorePlan;
+import io.walship.restorer.RestoreTarget;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.LeaderClient;
+import io.walship.shipper.WalShipper;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Lsn;
+import io.walship.wal.Snapshot;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
+import io.walship.wal.WalshipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The batch jobs of one database, exactly what the one-shot CLI commands run: ship pending WAL,
+ * take a base backup, apply retention, run a restore drill. Every position comes from the
+ * archive, so a job killed at any point is simply run again. Each method is called by one
+ * thread at a time per job kind (Quartz never overlaps a job with itself); different kinds may
+ * run concurrently, which the archive tolerates (objects are immutable, creation is atomic).
+ */
+public final class ArchiveJobs implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ArchiveJobs.class);
+
+    /** What a run did: bytes moved and a one-line summary. */
+    public record Outcome(long bytes, String summary) {
+    }
+
+    private final SchedulerConfig.Database db;
+    private final ObjectStore archive;
+    /** Retention deletes what a drill is reading: the two never run at once for one database. */
+    private final Object readersVersusRetention = new Object();
+    private WalShipper shipper;
+    private volatile long lagLsns = -1;
+    private volatile double lagSeconds = -1;
+    private volatile long archivedLsn = -1;
+
+    public ArchiveJobs(SchedulerConfig.Database db) {
+        this.db = db;
+        this.archive = ObjectStores.open(db.archive());
+    }
+
+    public String name() {
+        return db.name();
+    }
+
+    public ObjectStore archive() {
+        return archive;
+    }
+
+    /** Ships everything the WAL holds beyond the archive ({@code walship ship --once}). */
+    public synchronized Outcome ship() {
+        SchedulerConfig.Ship cfg = SchedulerConfig.jobsOf(db).ship();
+        if (shipper == null) {
+            // the shipper holds DATA/ship.lock for as long as the scheduler runs
+            shipper = new WalShipper(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()));
+        }
+        WalShipper.Result r = shipper.shipOnce();
+        updateLag(r.archivedUpTo());
+        return new Outcome(r.objectBytes(), r.segments() + " segment(s), " + r.entries() + " entries, archived up to LSN "
+                + Lsn.format(r.archivedUpTo()));
+    }
+
+    /** How far the archive is behind the leader's WAL: LSNs, and seconds since the oldest unarchived commit. */
+    private void updateLag(long archived) {
+        archivedLsn = archived;
+        long count = 0;
+        long oldest = 0;
+        try (WalReader r = WalReader.open(Path.of(db.data()))) {
+            long first = r.firstAvailableLsn();
+            if (first > 0) {
+                r.seek(Math.max(first, archived + 1)).headersOnly();
+                WalEntry e;
+                while ((e = r.next()) != null) {
+                    if (count++ == 0) {
+                        oldest = e.commitTimeMicros();
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("archive lag of {}: {}", db.name(), e.getMessage());
+            return;
+        }
+        lagLsns = count;
+        lagSeconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldest) / 1e6);
+    }
+
+    public long lagLsns() {
+        return lagLsns;
+    }
+
+    public double lagSeconds() {
+        return lagSeconds;
+    }
+
+    public long archivedLsn() {
+        return archivedLsn;
+    }
+
+    /** Takes a base backup ({@code walship backup}): from the running leader if a URL is set, else the stopped data directory. */
+    public Outcome backup() throws Exception {
+        SchedulerConfig.Backup cfg = SchedulerConfig.jobsOf(db).backup();
+        BackupManifest m;
+        if (db.url() != null) {
+            m = new LeaderClient(db.url()).backup(archive, cfg.codecValue(), total -> x -> { });
+        } else {
+            try (Store s = Store.open(Path.of(db.data())); Snapshot snap = s.snapshot()) {
+                m = BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, cfg.codecValue(), x -> { });
+            }
+        }
+        return new Outcome(m.objectBytes(), "base backup at LSN " + m.lsn() + " (" + m.objectBytes() + " bytes)");
+    }
+
+    /** Applies the retention policy ({@code walship archive prune}). */
+    public Outcome retention() {
+        synchronized (readersVersusRetention) {
+            return retentionLocked();
+        }
+    }
+
+    private Outcome retentionLocked() {
+        Retention.Plan plan = Retention.plan(archive, SchedulerConfig.jobsOf(db).retention().policy(), Instant.now());
+        long bytes = Retention.apply(archive, plan, d -> LOG.info("{}: retention deleted {} ({} bytes): {}", db.name(),
+                d.key(), d.bytes(), d.reason()));
+        return new Outcome(bytes, "kept " + plan.keptBackups().size() + " backup(s), deleted " + plan.deletions().size()
+                + " object(s)");
+    }
+
+    /**
+     * A restore drill: checks the archive ({@code walship archive verify}), restores the newest
+     * base backup and all WAL after it into a scratch directory and compares digests where one is
+     * known — the leader's, if it is at the same LSN; and, when an older backup exists, a restore
+     * from it to the newest backup's LSN against that backup's manifest (which proves the WAL
+     * between them replays to the recorded state). The scratch directories are deleted.
+     */
+    public Outcome verify(Path scratchRoot) throws Exception {
+        synchronized (readersVersusRetention) {
+            return verifyLocked(scratchRoot);
+        }
+    }
+
+    private Outcome verifyLocked(Path scratchRoot) throws Exception {
+        boolean quick = SchedulerConfig.jobsOf(db).verify().quickValue();
+        ArchiveVerifier.Report report = ArchiveVerifier.verify(archive, 2, quick, m -> { });
+        if (!report.ok()) {
+            throw new WalshipException("archive verify found " + report.problems().size() + " problem(s), first: "
+                    + report.problems().get(0).describe());
+        }
+        Files.createDirectories(scratchRoot);
+        Path dir = Files.createTempDirectory(scratchRoot, "drill-" + db.name() + "-");
+        try {
+            Restore.Result r = Restore.run(archive, dir.resolve("latest"), Restore.Options.defaults(), new Restore.Listener() { });
+            StateDigest restored = digestOf(dir.resolve("latest"));
+            String checked = "";
+            if (db.url() != null) {
+                StateDigest leader = new LeaderClient(db.url()).digest();
+                if (leader.lsn() == restored.lsn()) {
+                    if (!leader.equals(restored)) {
+                        throw new WalshipException("restore drill: restored digest " + restored.sha256() + " at LSN "
+                                + Lsn.format(restored.lsn()) + " differs from the leader's " + leader.sha256());
+                    }
+                    checked = ", equal to the leader's digest";
+                }
+            }
+            ArchiveListing listing = ArchiveListing.of(archive);
+            List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing,
+                    io.walship.storage.TimelineHistory.ancestry(r.timeline(),
+                            io.walship.storage.TimelineHistory.readAll(archive, listing)));
+            if (onPath.size() >= 2) {
+                ArchiveListing.BackupInfo newest = onPath.get(0);
+                BackupManifest m = RestorePlan.readManifest(archive, newest.name());
+                Restore.run(archive, dir.resolve("replayed"), Restore.Options.defaults()
+                        .withTarget(RestoreTarget.lsn(newest.name().lsn(), false)).withBackupBelow(newest.name().lsn()),
+                        new Restore.Listener() { });
+                StateDigest replayed = digestOf(dir.resolve("replayed"));
+                if (!replayed.sha256().equals(m.digestSha256())) {
+                    throw new WalshipException("restore drill: replaying WAL from an older backup to LSN " + m.lsn()
+                            + " gives digest " + replayed.sha256() + ", but that LSN's backup manifest records "
+                            + m.digestSha256());
+                }
+                checked += ", WAL replay to LSN " + m.lsn() + " matches its manifest's digest";
+            }
+            return new Outcome(r.backupObjectBytes() + r.walObjectBytes(), "restored LSN " + Lsn.format(r.lsn())
+                    + " from " + r.backupKey() + checked + "; archive verify: " + report.segments() + " segments OK");
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static StateDigest digestOf(Path dir) {
+        ControlFile.read(dir);
+        try (Store s = Store.open(dir)) {
+            return s.digest();
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(x);
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (shipper != null) {
+            shipper.close();
+        }
+        archive.close();
+    }
+}

@@ -1,0 +1,317 @@
+package io.walship.scheduler;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.BackupManifest;
+import io.walship.restorer.RestorePlan;
+import org.quartz.CronExpression;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.Job;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
+import org.quartz.JobExecutionContext;
+import org.quartz.JobKey;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.SimpleScheduleBuilder;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.impl.StdSchedulerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code walship scheduler}: runs every database's jobs on Quartz in one process, through the
+ * same {@link ArchiveJobs} methods the one-shot commands use.
+ *
+ * <ul>
+ *   <li>A job never overlaps with itself ({@link DisallowConcurrentExecution} per job).
+ *   <li>Misfires (the process was paused or busy past a slot) run once, not once per missed
+ *       slot. After downtime, a backup whose last slot passed since the newest backup in the
+ *       archive runs once at start: positions and history come from the archive.
+ *   <li>A failed run is logged with its cause, counted, and simply tried again at the next
+ *       trigger.
+ *   <li>{@link #close} (SIGTERM) stops triggering and waits for running jobs to finish.
+ * </ul>
+ * Status ({@code GET /status}) and Prometheus metrics ({@code GET /metrics}) on {@code http}.
+ */
+public final class JobScheduler implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(JobScheduler.class);
+    private static final String RUNNERS = "walship.runners";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final SchedulerConfig config;
+    private final Path scratch;
+    private final Scheduler quartz;
+    private final Map<String, ArchiveJobs> databases = new LinkedHashMap<>();
+    private final Map<JobKey, Runner> runners = new LinkedHashMap<>();
+    private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private HttpServer http;
+
+    /** One job: its action, its history and its meters. */
+    final class Runner {
+        final JobRun run;
+        final ArchiveJobs jobs;
+        final Action action;
+        final Timer duration;
+        final Counter bytes;
+
+        Runner(ArchiveJobs jobs, String kind, String schedule, Action action) {
+            this.jobs = jobs;
+            this.action = action;
+            this.run = new JobRun(jobs.name(), kind, schedule);
+            this.duration = Timer.builder("walship_job_duration").tag("database", jobs.name()).tag("job", kind)
+                    .description("duration of job runs").register(metrics);
+            this.bytes = Counter.builder("walship_job_bytes").tag("database", jobs.name()).tag("job", kind)
+                    .description("bytes moved by job runs (uploaded, downloaded or deleted)").register(metrics);
+        }
+
+        void execute() {
+            long t0 = System.nanoTime();
+            run.started();
+            try {
+                ArchiveJobs.Outcome o = action.run();
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                run.finished(ms, o.bytes(), "ok: " + o.summary());
+                bytes.increment(o.bytes());
+                metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "ok").increment();
+                if (!run.kind.equals("ship") || o.bytes() > 0) {
+                    LOG.info("{}/{}: {} ({} ms)", jobs.name(), run.kind, o.summary(), ms);
+                }
+            } catch (Exception | Error e) {
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                String cause = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+                run.failed(ms, cause);
+                metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "failed").increment();
+                LOG.error("{}/{} failed (retried at the next trigger): {}", jobs.name(), run.kind, cause);
+                LOG.debug("{}/{} failure", jobs.name(), run.kind, e);
+            } finally {
+                duration.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    @FunctionalInterface
+    interface Action {
+        ArchiveJobs.Outcome run() throws Exception;
+    }
+
+    /** The Quartz side of every job: look up the runner and run it. */
+    @DisallowConcurrentExecution
+    public static final class QuartzJob implements Job {
+        @Override
+        public void execute(JobExecutionContext context) {
+            try {
+                @SuppressWarnings("unchecked")
+                Map<JobKey, Runner> runners = (Map<JobKey, Runner>) context.getScheduler().getContext().get(RUNNERS);
+                Runner r = runners.get(context.getJobDetail().getKey());
+                r.execute();
+                Date next = context.getNextFireTime();
+                r.run.nextFire(next == null ? null : next.toInstant());
+            } catch (SchedulerException e) {
+                LOG.error("scheduler context: {}", e.getMessage());
+            }
+        }
+    }
+
+    private JobScheduler(SchedulerConfig config, Path scratch) throws SchedulerException {
+        this.config = config;
+        this.scratch = scratch;
+        Properties p = new Properties();
+        p.setProperty("org.quartz.scheduler.instanceName", "walship");
+        p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
+        p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
+        p.setProperty("org.quartz.threadPool.threadCount", String.valueOf(Math.max(2, 4 * config.databases().size())));
+        p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
+        p.setProperty("org.quartz.jobStore.misfireThreshold", "2000");
+        this.quartz = new StdSchedulerFactory(p).getScheduler();
+        quartz.getContext().put(RUNNERS, runners);
+    }
+
+    /** Validates access to every archive, schedules every job and starts. */
+    public static JobScheduler start(SchedulerConfig config, Path scratch) throws SchedulerException, IOException {
+        JobScheduler s = new JobScheduler(config, scratch);
+        try {
+            s.schedule();
+            s.quartz.start();
+            s.startHttp();
+            return s;
+        } catch (RuntimeException | SchedulerException | IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void schedule() throws SchedulerException {
+        for (SchedulerConfig.Database d : config.databases()) {
+            ArchiveJobs jobs = new ArchiveJobs(d);
+            databases.put(d.name(), jobs);
+            jobs.archive().verifyAccess();
+            SchedulerConfig.Jobs j = SchedulerConfig.jobsOf(d);
+            Gauge.builder("walship_archive_lag_lsns", jobs, ArchiveJobs::lagLsns).tag("database", d.name())
+                    .description("commits in the leader's WAL not yet archived (-1: unknown)").register(metrics);
+            Gauge.builder("walship_archive_lag_seconds", jobs, ArchiveJobs::lagSeconds).tag("database", d.name())
+                    .description("age of the oldest commit not yet archived (-1: unknown)").register(metrics);
+            if (j.ship() != null) {
+                long ms = j.ship().intervalDuration().toMillis();
+                add(jobs, "ship", "every " + j.ship().intervalDuration().toString().substring(2).toLowerCase(), jobs::ship,
+                        SimpleScheduleBuilder.repeatSecondlyForever(1).withIntervalInMilliseconds(ms)
+                                .withMisfireHandlingInstructionNextWithRemainingCount(), true);
+            }
+            if (j.backup() != null) {
+                boolean missed = backupMissed(jobs, j.backup().cronValue());
+                add(jobs, "backup", "cron " + j.backup().cronValue(), jobs::backup, cron(j.backup().cronValue()), missed);
+            }
+            if (j.retention() != null) {
+                add(jobs, "retention", "cron " + j.retention().cron(), jobs::retention, cron(j.retention().cron()), false);
+            }
+            if (j.verify() != null) {
+                add(jobs, "verify", "cron " + j.verify().cron(), () -> jobs.verify(scratch), cron(j.verify().cron()), false);
+            }
+        }
+    }
+
+    private static CronScheduleBuilder cron(String expr) {
+        return CronScheduleBuilder.cronSchedule(expr).withMisfireHandlingInstructionFireAndProceed();
+    }
+
+    /** Whether a backup slot passed since the newest backup in the archive (or there is none). */
+    private static boolean backupMissed(ArchiveJobs jobs, String cron) {
+        try {
+            ArchiveListing l = ArchiveListing.of(jobs.archive());
+            Instant newest = null;
+            for (ArchiveListing.BackupInfo b : l.backups()) {
+                BackupManifest m = RestorePlan.readManifest(jobs.archive(), b.name());
+                Instant c = Instant.parse(m.createdAt());
+                newest = newest == null || c.isAfter(newest) ? c : newest;
+            }
+            if (newest == null) {
+                LOG.info("{}: the archive has no base backup yet; taking one now", jobs.name());
+                return true;
+            }
+            Date slot = new CronExpression(cron).getNextValidTimeAfter(Date.from(newest));
+            if (slot != null && slot.toInstant().isBefore(Instant.now())) {
+                LOG.info("{}: the backup slot of {} passed while the scheduler was down (newest backup {}); taking one now",
+                        jobs.name(), slot.toInstant(), newest);
+                return true;
+            }
+            return false;
+        } catch (RuntimeException | java.text.ParseException e) {
+            LOG.warn("{}: could not tell whether a backup was missed: {}", jobs.name(), e.getMessage());
+            return false;
+        }
+    }
+
+    private void add(ArchiveJobs jobs, String kind, String schedule, Action action,
+                     org.quartz.ScheduleBuilder<? extends Trigger> when, boolean runNow) throws SchedulerException {
+        JobKey key = JobKey.jobKey(kind, jobs.name());
+        Runner r = new Runner(jobs, kind, schedule, action);
+        runners.put(key, r);
+        JobDetail detail = JobBuilder.newJob(QuartzJob.class).withIdentity(key).build();
+        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(kind, jobs.name()).withSchedule(when).startNow().build();
+        Date first = quartz.scheduleJob(detail, trigger);
+        r.run.nextFire(first.toInstant());
+        if (runNow && !kind.equals("ship")) {
+            quartz.triggerJob(key);
+        }
+    }
+
+    // ---- status ---------------------------------------------------------------------------------
+
+    public Map<String, Object> status() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("role", "scheduler");
+        List<Object> dbs = new ArrayList<>();
+        for (ArchiveJobs jobs : databases.values()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("name", jobs.name());
+            d.put("archive", jobs.archive().describe());
+            d.put("archivedLsn", jobs.archivedLsn() < 0 ? null : io.walship.wal.Lsn.format(jobs.archivedLsn()));
+            d.put("archiveLagLsns", jobs.lagLsns() < 0 ? null : jobs.lagLsns());
+            d.put("archiveLagSeconds", jobs.lagSeconds() < 0 ? null : jobs.lagSeconds());
+            List<Object> js = new ArrayList<>();
+            runners.values().stream().filter(r -> r.jobs == jobs).forEach(r -> js.add(r.run.toMap()));
+            d.put("jobs", js);
+            dbs.add(d);
+        }
+        m.put("databases", dbs);
+        return m;
+    }
+
+    /** The history of one job (tests, status). */
+    JobRun run(String database, String kind) {
+        Runner r = runners.get(JobKey.jobKey(kind, database));
+        return r == null ? null : r.run;
+    }
+
+    public String metricsText() {
+        return metrics.scrape();
+    }
+
+    public InetSocketAddress httpAddress() {
+        return http == null ? null : http.getAddress();
+    }
+
+    private void startHttp() throws IOException {
+        if (config.http() == null) {
+            return;
+        }
+        int colon = config.http().lastIndexOf(':');
+        http = HttpServer.create(new InetSocketAddress(config.http().substring(0, colon),
+                Integer.parseInt(config.http().substring(colon + 1))), 16);
+        http.createContext("/status", ex -> reply(ex, "application/json", JSON.writeValueAsBytes(status())));
+        http.createContext("/metrics", ex -> reply(ex, "text/plain; version=0.0.4", metricsText().getBytes(StandardCharsets.UTF_8)));
+        http.start();
+        LOG.info("scheduler status on http://{}:{}/status", http.getAddress().getHostString(), http.getAddress().getPort());
+    }
+
+    private static void reply(HttpExchange ex, String type, byte[] body) throws IOException {
+        try (ex) {
+            if (!ex.getRequestMethod().equals("GET")) {
+                ex.sendResponseHeaders(405, -1);
+                return;
+            }
+            ex.getResponseHeaders().set("Content-Type", type);
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    /** Stops triggering, waits for running jobs to finish, and releases everything. */
+    @Override
+    public void close() {
+        try {
+            quartz.shutdown(true);
+        } catch (SchedulerException e) {
+            LOG.error("stopping the scheduler: {}", e.getMessage());
+        }
+        if (http != null) {
+            http.stop(0);
+        }
+        databases.values().forEach(ArchiveJobs::close);
+    }
+}

@@ -1,0 +1,233 @@
+package io.walship.scheduler;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.walship.storage.ArchiveUri;
+import io.walship.storage.Codec;
+import io.walship.wal.Units;
+import org.quartz.CronExpression;
+
+/**
+ * The scheduler's YAML configuration (README, "Scheduled jobs"), validated completely at load:
+ * an unknown key, a bad cron expression or duration, a missing archive URI — each is one line
+ * naming the place in the file ({@link ConfigException}, exit code 2).
+ *
+ * <pre>
+ * http: 127.0.0.1:7071          # status and metrics of the scheduler (optional)
+ * databases:
+ *   - name: orders
+ *     data: /srv/orders          # the leader's data directory (shipping reads its WAL)
+ *     url: http://127.0.0.1:7070 # the running leader (backups; optional if it is stopped)
+ *     archive: s3://bucket/orders?endpoint=...
+ *     jobs:                      # absent: ship and backup with their defaults
+ *       ship: {interval: 1s}
+ *       backup: {cron: "0 0 3 * * ?"}
+ *       retention: {cron: "0 30 3 * * ?", keepBackups: 7, keepDays: 14}
+ *       verify: {cron: "0 0 5 ? * SUN"}
+ * </pre>
+ */
+public record SchedulerConfig(String http, List<Database> databases) {
+    public static final String DEFAULT_BACKUP_CRON = "0 0 3 * * ?";
+
+    public record Database(String name, String data, String url, String archive, Jobs jobs) {
+    }
+
+    public record Jobs(Ship ship, Backup backup, RetentionJob retention, Verify verify) {
+    }
+
+    public record Ship(String interval, String codec, String segmentSize) {
+        public Duration intervalDuration() {
+            return Units.duration(interval == null ? "1s" : interval);
+        }
+
+        public Codec codecValue() {
+            return Codec.parse(codec == null ? "zstd" : codec);
+        }
+
+        public long segmentBytes() {
+            return Units.bytes(segmentSize == null ? "16MiB" : segmentSize);
+        }
+    }
+
+    public record Backup(String cron, String codec) {
+        public String cronValue() {
+            return cron == null ? DEFAULT_BACKUP_CRON : cron;
+        }
+
+        public Codec codecValue() {
+            return Codec.parse(codec == null ? "zstd" : codec);
+        }
+    }
+
+    public record RetentionJob(String cron, Integer keepBackups, Integer keepDays) {
+        public Retention.Policy policy() {
+            return new Retention.Policy(keepBackups, keepDays);
+        }
+    }
+
+    public record Verify(String cron, Boolean quick) {
+        public boolean quickValue() {
+            return quick == null || quick;
+        }
+    }
+
+    /** A config file that cannot be used; exit code 2. */
+    public static final class ConfigException extends IllegalArgumentException {
+        public ConfigException(String message) {
+            super(message);
+        }
+    }
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    /** The jobs a database runs: as configured, or ship and backup with defaults if none are named. */
+    public static Jobs jobsOf(Database d) {
+        return d.jobs() != null ? d.jobs() : new Jobs(new Ship(null, null, null), new Backup(null, null), null, null);
+    }
+
+    public static SchedulerConfig load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("config " + file + " does not exist");
+        } catch (IOException e) {
+            throw new ConfigException("config " + file + " cannot be read: " + e.getMessage());
+        }
+        return parse(text, file.toString());
+    }
+
+    public static SchedulerConfig parse(String yaml, String where) {
+        SchedulerConfig c;
+        try {
+            c = YAML.readValue(yaml, SchedulerConfig.class);
+        } catch (UnrecognizedPropertyException e) {
+            String known = e.getKnownPropertyIds() == null ? "" : " (known: " + e.getKnownPropertyIds().stream()
+                    .map(Object::toString).sorted().collect(Collectors.joining(", ")) + ")";
+            throw new ConfigException("config " + where + ": unknown key '" + e.getPropertyName() + "' at "
+                    + path(e) + known);
+        } catch (JsonMappingException e) {
+            throw new ConfigException("config " + where + ": bad value at " + path(e) + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new ConfigException("config " + where + " is not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (c == null) {
+            throw new ConfigException("config " + where + " is empty");
+        }
+        c.validate(where);
+        return c;
+    }
+
+    private static String path(JsonMappingException e) {
+        StringBuilder b = new StringBuilder();
+        for (JsonMappingException.Reference r : e.getPath()) {
+            if (r.getIndex() >= 0) {
+                b.append('[').append(r.getIndex()).append(']');
+            } else if (r.getFieldName() != null) {
+                b.append(b.length() == 0 ? "" : ".").append(r.getFieldName());
+            }
+        }
+        return b.length() == 0 ? "the top level" : b.toString();
+    }
+
+    private void validate(String where) {
+        if (databases == null || databases.isEmpty()) {
+            throw new ConfigException("config " + where + ": 'databases' must list at least one database");
+        }
+        if (http != null) {
+            try {
+                int colon = http.lastIndexOf(':');
+                if (colon < 1 || Integer.parseInt(http.substring(colon + 1)) < 0 || Integer.parseInt(http.substring(colon + 1)) > 65535) {
+                    throw new NumberFormatException();
+                }
+            } catch (NumberFormatException e) {
+                throw new ConfigException("config " + where + ": http must be HOST:PORT, not '" + http + "'");
+            }
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < databases.size(); i++) {
+            Database d = databases.get(i);
+            String at = "config " + where + ": databases[" + i + "]";
+            if (d == null) {
+                throw new ConfigException(at + " is empty");
+            }
+            if (d.name() == null || !d.name().matches("[A-Za-z0-9_.-]{1,64}")) {
+                throw new ConfigException(at + ": 'name' must be 1-64 characters of A-Z a-z 0-9 _ . -");
+            }
+            if (!names.add(d.name())) {
+                throw new ConfigException(at + ": name '" + d.name() + "' is used twice");
+            }
+            at = "config " + where + ": database '" + d.name() + "'";
+            if (d.archive() == null || d.archive().isBlank()) {
+                throw new ConfigException(at + ": 'archive' (the archive URI) is missing");
+            }
+            try {
+                ArchiveUri.parse(d.archive());
+            } catch (RuntimeException e) {
+                throw new ConfigException(at + ": " + e.getMessage());
+            }
+            if (d.data() == null && d.url() == null) {
+                throw new ConfigException(at + ": give 'data' (the leader's data directory) and/or 'url' (the running leader)");
+            }
+            Jobs j = jobsOf(d);
+            if (j.ship() != null && d.data() == null) {
+                throw new ConfigException(at + ": the ship job reads the WAL from 'data', which is missing");
+            }
+            try {
+                if (j.ship() != null) {
+                    Duration iv = j.ship().intervalDuration();
+                    if (iv.isZero()) {
+                        throw new IllegalArgumentException("ship interval must be positive");
+                    }
+                    j.ship().codecValue();
+                    j.ship().segmentBytes();
+                }
+                if (j.backup() != null) {
+                    cron(j.backup().cronValue(), "jobs.backup.cron");
+                    j.backup().codecValue();
+                }
+                if (j.retention() != null) {
+                    cron(required(j.retention().cron(), "jobs.retention.cron"), "jobs.retention.cron");
+                    j.retention().policy();
+                }
+                if (j.verify() != null) {
+                    cron(required(j.verify().cron(), "jobs.verify.cron"), "jobs.verify.cron");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(at + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private static String required(String v, String what) {
+        if (v == null) {
+            throw new IllegalArgumentException(what + " is missing");
+        }
+        return v;
+    }
+
+    private static void cron(String expr, String what) {
+        try {
+            CronExpression.validateExpression(expr);
+        } catch (java.text.ParseException e) {
+            throw new IllegalArgumentException(what + " '" + expr + "' is not a cron expression (Quartz syntax: sec min hour"
+                    + " day-of-month month day-of-week, e.g. \"0 0 3 * * ?\"): " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package io.walship.shipper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.function.LongFunction;
+import java.util.function.LongConsumer;
+
+import io.walship.storage.BackupManifest;
+import io.walship.storage.Codec;
+import io.walship.storage.ObjectStore;
+import io.walship.wal.Lsn;
+import io.walship.wal.StateDigest;
+
+/**
+ * What batch jobs ask of a running leader over its HTTP API: a snapshot streamed straight into
+ * a base backup ({@code GET /snapshot}), and its digest ({@code GET /digest}). Thread-safe.
+ */
+public final class LeaderClient {
+    public static final String LSN_HEADER = "Walship-LSN";
+    public static final String DIGEST_HEADER = "Walship-Digest";
+    public static final String DIGEST_PAIRS_HEADER = "Walship-Digest-Pairs";
+    private final String base;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    public LeaderClient(String url) {
+        this.base = url.endsWith("/") ? url : url + "/";
+    }
+
+    /** Takes a base backup of the running leader; {@code progress} gets the image size (or -1) first. */
+    public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress)
+            throws IOException, InterruptedException {
+        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + "snapshot")).GET().build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        try (InputStream body = r.body()) {
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /snapshot: "
+                        + new String(body.readNBytes(500), StandardCharsets.UTF_8).trim());
+            }
+            long lsn = Lsn.parse(header(r, LSN_HEADER));
+            String sha = header(r, DIGEST_HEADER);
+            long pairs = Long.parseLong(header(r, DIGEST_PAIRS_HEADER));
+            long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
+            return BaseBackup.upload(body, new StateDigest(lsn, pairs, sha), store, codec, progress.apply(total));
+        }
+    }
+
+    /** The leader's current digest. */
+    public StateDigest digest() throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "digest")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /digest");
+        }
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body());
+        return new StateDigest(Lsn.parse(json.get("lsn").asText()), json.get("pairs").asLong(), json.get("sha256").asText());
+    }
+
+    private static String header(HttpResponse<?> r, String name) {
+        return r.headers().firstValue(name).orElseThrow(() -> new IllegalStateException(
+                "leader response has no " + name + " header"));
+    }
+}
