@@ -46,9 +46,21 @@ import picocli.CommandLine.Model.CommandSpec;
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Where to put the demo's data (default: a new temp directory).")
     Path dir;
+    @Option(names = "--scheduler", description = "Let the scheduler (Quartz jobs) do the shipping and the base backup.")
+    boolean withScheduler;
     @Spec
     CommandSpec spec;
     private PrintWriter out;
+
+    private void waitFor(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new CliException(ExitCodes.FAILURE, "demo check failed: waited 60 s for " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
 
     private static byte[] b(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
@@ -173,31 +185,54 @@ final class DemoCommand implements Callable<Integer> {
             check(after.equals(beforeRestart), "nothing lost or changed across the restart");
         }
 
-        step("7. Ship the WAL and a base backup to an archive (here file://; s3://bucket/prefix?endpoint=... works the same)");
         Path archiveDir = root.resolve("archive");
-        try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
-             WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
-            WalShipper.Result shipped = shipper.shipOnce();
-            out.printf("   shipped %d segment(s): %d entries, %.2f MiB of WAL -> %.2f MiB compressed (zstd)%n",
-                    shipped.segments(), shipped.entries(), shipped.walBytes() / 1048576.0,
-                    shipped.objectBytes() / 1048576.0);
-            ArchiveListing listing = ArchiveListing.of(archive);
-            for (ArchiveListing.Range r : listing.coverage(1)) {
-                out.println("   archive covers LSN " + Lsn.format(r.firstLsn()) + " to " + Lsn.format(r.lastLsn())
-                        + " (walship archive list --archive file://" + archiveDir + ")");
+        io.walship.scheduler.JobScheduler scheduler = null;
+        if (withScheduler) {
+            step("7. The scheduler (Quartz) ships the WAL every 200 ms and, finding no base backup, takes one");
+            var db = new io.walship.scheduler.SchedulerConfig.Database("demo", leaderDir.toString(), null,
+                    "file://" + archiveDir, new io.walship.scheduler.SchedulerConfig.Jobs(
+                    new io.walship.scheduler.SchedulerConfig.Ship("200ms", null, null),
+                    new io.walship.scheduler.SchedulerConfig.Backup(null, null), null, null));
+            scheduler = io.walship.scheduler.JobScheduler.start(
+                    new io.walship.scheduler.SchedulerConfig(null, List.of(db)), root.resolve("drills"));
+            try (ObjectStore archive = ObjectStores.open("file://" + archiveDir)) {
+                long want = beforeRestart.lsn();
+                waitFor(() -> {
+                    ArchiveListing l = ArchiveListing.of(archive);
+                    return l.lastArchivedLsn(1) >= want && !l.backups().isEmpty();
+                }, "the scheduler to ship up to LSN " + Lsn.format(want) + " and take a base backup");
+                ArchiveListing listing = ArchiveListing.of(archive);
+                out.println("   archive covers LSN " + Lsn.format(listing.coverage(1).get(0).firstLsn()) + " to "
+                        + Lsn.format(listing.lastArchivedLsn(1)) + "; base backup at LSN "
+                        + Lsn.format(listing.backups().get(0).name().lsn()));
+                check(listing.gaps(1).isEmpty(), "the archive holds the whole WAL without a gap");
             }
-            check(listing.gaps(1).isEmpty() && listing.lastArchivedLsn(1) == shipped.archivedUpTo(),
-                    "the archive holds the whole WAL without a gap");
-            check(shipper.shipOnce().segments() == 0, "a second run finds nothing new: the archive says where to resume");
-            try (Store store = Store.open(leaderDir); Snapshot snap = store.snapshot()) {
-                StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-                BackupManifest m = BaseBackup.upload(snap, d, archive, Codec.ZSTD, x -> { });
-                out.printf("   base backup at LSN %s: %d pages, %.2f MiB -> %.2f MiB, digest %s…%n", m.lsn(),
-                        m.pageCount(), m.imageBytes() / 1048576.0, m.objectBytes() / 1048576.0,
-                        m.digestSha256().substring(0, 16));
-                check(m.digestSha256().equals(store.digest().sha256()), "the manifest records the leader's digest");
+        } else {
+            step("7. Ship the WAL and a base backup to an archive (here file://; s3://bucket/prefix?endpoint=... works the same)");
+            try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
+                 WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
+                WalShipper.Result shipped = shipper.shipOnce();
+                out.printf("   shipped %d segment(s): %d entries, %.2f MiB of WAL -> %.2f MiB compressed (zstd)%n",
+                        shipped.segments(), shipped.entries(), shipped.walBytes() / 1048576.0,
+                        shipped.objectBytes() / 1048576.0);
+                ArchiveListing listing = ArchiveListing.of(archive);
+                for (ArchiveListing.Range r : listing.coverage(1)) {
+                    out.println("   archive covers LSN " + Lsn.format(r.firstLsn()) + " to " + Lsn.format(r.lastLsn())
+                            + " (walship archive list --archive file://" + archiveDir + ")");
+                }
+                check(listing.gaps(1).isEmpty() && listing.lastArchivedLsn(1) == shipped.archivedUpTo(),
+                        "the archive holds the whole WAL without a gap");
+                check(shipper.shipOnce().segments() == 0, "a second run finds nothing new: the archive says where to resume");
+                try (Store store = Store.open(leaderDir); Snapshot snap = store.snapshot()) {
+                    StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
+                    BackupManifest m = BaseBackup.upload(snap, d, archive, Codec.ZSTD, x -> { });
+                    out.printf("   base backup at LSN %s: %d pages, %.2f MiB -> %.2f MiB, digest %s…%n", m.lsn(),
+                            m.pageCount(), m.imageBytes() / 1048576.0, m.objectBytes() / 1048576.0,
+                            m.digestSha256().substring(0, 16));
+                    check(m.digestSha256().equals(store.digest().sha256()), "the manifest records the leader's digest");
+                }
+                out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive");
             }
-            out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive");
         }
 
         step("8. Life goes on: 300 more orders, then an accident deletes every user");
@@ -223,12 +258,22 @@ final class DemoCommand implements Callable<Integer> {
             out.printf("   at %s the accident (one batch deleting %d users) committed as LSN %s%n", beforeAccidentTime,
                     accident.size(), Lsn.format(accidentLsn));
         }
-        try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
-             WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
-            WalShipper.Result shipped = shipper.shipOnce();
-            out.printf("   shipped %d more entries; the archive now ends at LSN %s%n", shipped.entries(),
-                    Lsn.format(shipped.archivedUpTo()));
-            check(shipped.archivedUpTo() == accidentLsn, "the accident is archived too");
+        if (scheduler != null) {
+            try (ObjectStore archive = ObjectStores.open("file://" + archiveDir)) {
+                waitFor(() -> ArchiveListing.of(archive).lastArchivedLsn(1) >= accidentLsn, "the scheduler to ship the accident");
+                out.println("   the scheduler shipped it: the archive now ends at LSN " + Lsn.format(ArchiveListing.of(archive)
+                        .lastArchivedLsn(1)) + " (walship scheduler status shows each job)");
+            } finally {
+                scheduler.close();
+            }
+        } else {
+            try (ObjectStore archive = ObjectStores.open("file://" + archiveDir);
+                 WalShipper shipper = new WalShipper(leaderDir, archive, WalShipper.Options.defaults())) {
+                WalShipper.Result shipped = shipper.shipOnce();
+                out.printf("   shipped %d more entries; the archive now ends at LSN %s%n", shipped.entries(),
+                        Lsn.format(shipped.archivedUpTo()));
+                check(shipped.archivedUpTo() == accidentLsn, "the accident is archived too");
+            }
         }
 
         Path restoredDir = root.resolve("restored");
