@@ -1,0 +1,44 @@
+package io.walship.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+
+class SchedulerConfigTest {
+    @Test
+    void theDocumentedExampleIsValid() {
+        SchedulerConfig c = SchedulerConfig.load(Path.of("..", "docs", "walship.example.yaml"));
+        assertEquals(2, c.databases().size());
+        SchedulerConfig.Jobs orders = SchedulerConfig.jobsOf(c.databases().get(0));
+        assertEquals(7, orders.retention().keepBackups());
+        SchedulerConfig.Jobs sessions = SchedulerConfig.jobsOf(c.databases().get(1));
+        assertEquals(SchedulerConfig.DEFAULT_BACKUP_CRON, sessions.backup().cronValue());
+        assertEquals(1000, sessions.ship().intervalDuration().toMillis());
+    }
+
+    private static String err(String yaml) {
+        return assertThrows(SchedulerConfig.ConfigException.class, () -> SchedulerConfig.parse(yaml, "t")).getMessage();
+    }
+
+    @Test
+    void everyMistakeIsOneLineNamingItsPlace() {
+        String db = "databases:\n  - name: a\n    data: /d\n    archive: file:///a\n";
+        assertTrue(err(db + "    jobs:\n      ship: {intervall: 1s}\n").contains("unknown key 'intervall' at databases[0].jobs.ship"));
+        assertTrue(err(db + "    jobs:\n      ship: {interval: soon}\n").contains("not a duration: 'soon'"));
+        assertTrue(err(db + "    jobs:\n      verify: {cron: \"0 0 25 * * ?\"}\n").contains("jobs.verify.cron"));
+        assertTrue(err(db + "    jobs:\n      retention: {cron: \"0 0 3 * * ?\", keepBackups: 0}\n").contains("keep-backups must be at least 1"));
+        assertTrue(err(db + "  - name: a\n    data: /e\n    archive: file:///b\n").contains("name 'a' is used twice"));
+        assertTrue(err("databases:\n  - name: a\n    url: http://x:1\n    archive: file:///a\n").contains("the ship job reads the WAL from 'data'"));
+        assertTrue(err("databases:\n  - name: a\n    data: /d\n    archive: ftp://x/y\n").contains("database 'a'"));
+        assertTrue(err("http: nowhere\n" + db).contains("http must be HOST:PORT"));
+        assertTrue(err("databases: []\n").contains("at least one database"));
+        assertTrue(err("databases: [\n").startsWith("config t"));
+        for (String m : new String[] {err(db + "    x: 1\n"), err("databases:\n  - name: a\n    data: /d\n")}) {
+            assertEquals(1, m.lines().count(), m);
+        }
+    }
+}
