@@ -71,6 +71,14 @@ public final class WalShipper implements AutoCloseable {
         this.lock = DirectoryLock.acquire(dataDir.resolve(LOCK_FILE), "another shipper is running on " + dataDir);
     }
 
+    /** The fork LSN of a promoted timeline, from its history record; -2 if it has none. */
+    private long forkOf(int timeline) {
+        if (timeline == 1 || store.head(io.walship.storage.ArchiveLayout.historyKey(timeline)).isEmpty()) {
+            return -2;
+        }
+        return io.walship.storage.TimelineHistory.readOne(store, timeline).forkLsnValue();
+    }
+
     /**
      * Ships every entry the WAL holds beyond what the archive has; returns what it did. While
      * one segment uploads, the next is read and built (one upload in flight, in LSN order, so the
@@ -94,8 +102,12 @@ public final class WalShipper implements AutoCloseable {
                             + " but the leader's WAL now starts at " + Lsn.format(first) + ": LSNs in between are lost"
                             + " to the archive; take a new base backup so restores can start after the gap");
                 }
-                LOG.warn("the archive of timeline {} is empty and the WAL starts at LSN {}: archiving from there",
-                        timeline, Lsn.format(first));
+                if (forkOf(timeline) + 1 == first) {
+                    LOG.info("timeline {} starts in the archive at LSN {}, after its fork", timeline, Lsn.format(first));
+                } else {
+                    LOG.warn("the archive of timeline {} is empty and the WAL starts at LSN {}: archiving from there",
+                            timeline, Lsn.format(first));
+                }
                 start = first;
             }
             reader.seek(start).headersOnly();
