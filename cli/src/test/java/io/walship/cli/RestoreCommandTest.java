@@ -191,6 +191,11 @@ class RestoreCommandTest {
         String first = name.substring(0, 16);
         Files.delete(seg);
         assertRestoreAndVerifyName(first);
+        // a time target beyond the gap cannot be reached either
+        CliRunner.Result t = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("t").toString(),
+                "--time", java.time.Instant.now().toString());
+        assertEquals(ExitCodes.INTEGRITY, t.exit(), t.err());
+        assertTrue(t.err().contains(first), t.err());
     }
 
     @Test

@@ -110,8 +110,12 @@ public final class Restore {
         }
     }
 
-    /** What a restore did. */
-    public record Result(String backupKey, long backupLsn, int timeline, long lsn, long commitTimeMicros,
+    /**
+     * What a restore did. {@code timeline} is the timeline of the LSN reached (in the control
+     * file); {@code followedTimeline} the timeline whose history was followed (they differ when a
+     * newer timeline has no WAL past its fork yet).
+     */
+    public record Result(String backupKey, long backupLsn, int followedTimeline, int timeline, long lsn, long commitTimeMicros,
                          long entries, int segments, long backupObjectBytes, long imageBytes, long walObjectBytes,
                          long walBytes, double backupSeconds, double replaySeconds, double seconds,
                          int promotedTimeline) {
@@ -155,7 +159,7 @@ public final class Restore {
             LOG.info("restored {} to LSN {} (timeline {}, committed {}){}", target, Lsn.format(control.checkpointLsn()),
                     control.timeline(), RestoreTarget.formatMicros(control.checkpointTimeMicros()),
                     promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
-            return new Result(m.imageKey(), Lsn.parse(m.lsn()), control.timeline(), control.checkpointLsn(),
+            return new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
                     control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes, m.imageBytes(),
                     replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted);
         } catch (IOException e) {
@@ -243,7 +247,8 @@ public final class Restore {
                      return n;
                  }
              };
-             InputStream image = new DigestInputStream(new BufferedInputStream(codec.decompress(counted), 1 << 16), sha)) {
+             InputStream image = new DigestInputStream(new BufferedInputStream(
+                     namingReadErrors(codec.decompress(counted), key), 1 << 16), sha)) {
             loaded = SnapshotLoader.load(image, dir, false); // synced once, after replay
             if (image.read() != -1) {
                 throw new CorruptObjectException(key, "has bytes after the image's trailer");
@@ -252,11 +257,6 @@ public final class Restore {
             throw new CorruptObjectException(key, e.getMessage(), e);
         } catch (IOException e) {
             throw new CorruptObjectException(key, "cannot be read as a " + codec + " image: " + e.getMessage(), e);
-        } catch (UncheckedIOException e) {
-            if (e.getCause() != null && e.getCause().getClass().getName().contains("Zstd")) {
-                throw new CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
-            }
-            throw e;
         }
         String got = HexFormat.of().formatHex(sha.digest());
         if (!got.equalsIgnoreCase(m.imageSha256())) {
@@ -268,6 +268,29 @@ public final class Restore {
                     + " with " + m.pageCount());
         }
         return info.size();
+    }
+
+    /** Read-side failures (decompression, a short object) are the object's fault: name it, exit 3. */
+    private static InputStream namingReadErrors(InputStream in, String key) {
+        return new FilterInputStream(in) {
+            @Override
+            public int read() throws IOException {
+                try {
+                    return super.read();
+                } catch (IOException e) {
+                    throw new CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                try {
+                    return super.read(b, off, len);
+                } catch (IOException e) {
+                    throw new CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
+                }
+            }
+        };
     }
 
     private record Replay(long entries, int segments, long objectBytes, long walBytes) {
@@ -319,13 +342,15 @@ public final class Restore {
                 }
             }
             listener.replayed(entries, redo.lsn(), redo.bytes());
-            if (target.kind() == RestoreTarget.Kind.TIME && !stopped && redo.commitTimeMicros() < target.timeMicros()) {
+            if (target.kind() == RestoreTarget.Kind.TIME && !stopped
+                    && (redo.commitTimeMicros() < target.timeMicros() || plan.chain().gap() != null)) {
+                // ran out of WAL before seeing a commit after the target: a gap, or the end of what is archived
                 throw RestorePlan.unreachable(plan.chain(), plan.timeline(), target);
             }
             if (target.kind() == RestoreTarget.Kind.LSN) {
                 long need = target.exclusive() ? target.lsn() - 1 : target.lsn();
                 if (redo.lsn() != need) {
-                    throw new WalshipException("restore stopped at LSN " + Lsn.format(redo.lsn()) + ", not at "
+                    throw new RestoreException("restore stopped at LSN " + Lsn.format(redo.lsn()) + ", not at "
                             + Lsn.format(need));
                 }
             }

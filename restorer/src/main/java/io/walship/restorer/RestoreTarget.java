@@ -25,6 +25,9 @@ public record RestoreTarget(Kind kind, long lsn, long timeMicros, boolean exclus
 
     public static RestoreTarget time(Instant time, boolean exclusive) {
         long micros = Math.addExact(Math.multiplyExact(time.getEpochSecond(), 1_000_000L), time.getNano() / 1_000);
+        if (exclusive && time.getNano() % 1_000 != 0) {
+            micros++; // commit times are whole µs: "before x.7 µs" includes a commit at x µs
+        }
         return new RestoreTarget(Kind.TIME, 0, micros, exclusive);
     }
 

@@ -75,6 +75,9 @@ final class SegmentPrefetcher implements AutoCloseable {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
             throw new StorageException(e.getCause().getMessage(), e.getCause());
         }
     }
@@ -135,5 +138,10 @@ final class SegmentPrefetcher implements AutoCloseable {
         inFlight.forEach(f -> f.cancel(true));
         inFlight.clear();
         pool.shutdownNow();
+        try {
+            pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

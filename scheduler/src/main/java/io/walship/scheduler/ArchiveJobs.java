@@ -182,14 +182,15 @@ public final class ArchiveJobs implements AutoCloseable {
             }
             ArchiveListing listing = ArchiveListing.of(archive);
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing,
-                    io.walship.storage.TimelineHistory.ancestry(r.timeline(),
+                    io.walship.storage.TimelineHistory.ancestry(r.followedTimeline(),
                             io.walship.storage.TimelineHistory.readAll(archive, listing)));
-            if (onPath.size() >= 2) {
-                ArchiveListing.BackupInfo newest = onPath.get(0);
+            ArchiveListing.BackupInfo newest = onPath.isEmpty() ? null : onPath.get(0);
+            boolean older = newest != null && onPath.stream().anyMatch(b -> b.name().lsn() < newest.name().lsn());
+            if (older) {
                 BackupManifest m = RestorePlan.readManifest(archive, newest.name());
                 Restore.run(archive, dir.resolve("replayed"), Restore.Options.defaults()
-                        .withTarget(RestoreTarget.lsn(newest.name().lsn(), false)).withBackupBelow(newest.name().lsn()),
-                        new Restore.Listener() { });
+                        .withTarget(RestoreTarget.lsn(newest.name().lsn(), false)).withTimeline(r.followedTimeline())
+                        .withBackupBelow(newest.name().lsn()), new Restore.Listener() { });
                 StateDigest replayed = digestOf(dir.resolve("replayed"));
                 if (!replayed.sha256().equals(m.digestSha256())) {
                     throw new WalshipException("restore drill: replaying WAL from an older backup to LSN " + m.lsn()

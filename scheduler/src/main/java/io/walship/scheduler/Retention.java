@@ -26,7 +26,8 @@ import io.walship.wal.Lsn;
  * <p>Backups are kept if they are among the newest {@code keepBackups} (by commit time, across
  * timelines) or younger than {@code keepDays}; on top of that, every timeline keeps the newest
  * backup on its ancestry, so a promotion can never make retention delete what the new timeline
- * needs. A segment is deleted only if no kept backup can use it: for every kept backup and every
+ * needs. A history with no kept backup on it (none taken yet, or the first one still uploading)
+ * keeps all of its WAL. A segment is deleted only if no kept backup can use it: for every kept backup and every
  * timeline whose ancestry contains it, the WAL after the backup on that ancestry is kept (that is
  * the point-in-time window). The last segment of every timeline is kept too: it tells the shipper
  * where the archive ends. Timeline histories are never deleted. Objects of backups that never
@@ -58,8 +59,8 @@ public final class Retention {
     public record Deletion(String key, long bytes, String reason) {
     }
 
-    /** What to keep and delete. */
-    public record Plan(List<String> keptBackups, List<Deletion> deletions) {
+    /** What to keep and delete, and the timelines the plan knew of. */
+    public record Plan(List<String> keptBackups, List<Deletion> deletions, Set<Integer> timelines) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -139,7 +140,7 @@ public final class Retention {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }
-        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), deletions);
+        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), deletions, Set.copyOf(listing.timelines()));
     }
 
     /** Whether some kept backup needs the segment on some timeline's history. */
@@ -151,7 +152,12 @@ public final class Retention {
             if (span == null) {
                 continue;
             }
-            for (ArchiveListing.BackupInfo b : RestorePlan.backupsOn(listing, ancestry)) {
+            List<ArchiveListing.BackupInfo> usable = RestorePlan.backupsOn(listing, ancestry);
+            if (usable.stream().noneMatch(keep::contains)) {
+                // no kept backup on this history (none taken yet, or one still uploading): its WAL is all there is
+                return true;
+            }
+            for (ArchiveListing.BackupInfo b : usable) {
                 if (!keep.contains(b)) {
                     continue;
                 }
@@ -166,6 +172,15 @@ public final class Retention {
 
     /** Deletes what the plan says, in its (interrupt-safe) order; reports each deletion. */
     public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted) {
+        // a promotion elsewhere may have created a timeline since the listing: its needs are unknown to the plan
+        Set<Integer> now = new java.util.TreeSet<>();
+        for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
+            ArchiveLayout.parseHistory(o.key()).ifPresent(now::add);
+        }
+        if (!plan.timelines().containsAll(now)) {
+            throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
+                    + " planning (now " + now + "); nothing was deleted, run it again");
+        }
         long bytes = 0;
         for (Deletion d : plan.deletions()) {
             store.delete(d.key());

@@ -101,6 +101,20 @@ class RetentionTest {
     }
 
     @Test
+    void withoutAnyBackupNoWalIsDeleted() {
+        Path data = tmp.resolve("leader");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            try (Store s = Store.open(data)) {
+                writes(s, "x", 200);
+            }
+            ship(data, a);
+            assertTrue(ArchiveListing.of(a).segments(1).size() > 1);
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.deletions().isEmpty(), "a backup may be uploading; its WAL must stay: " + plan.deletions());
+        }
+    }
+
+    @Test
     void aNewTimelineKeepsTheBackupAndWalItGrewFromEvenWhenTheOldLeaderBacksUpMore() {
         Path data = tmp.resolve("leader");
         Path promoted = tmp.resolve("promoted");

@@ -28,6 +28,8 @@ public final class ParallelGet extends InputStream {
     private byte[] current = new byte[0];
     private int pos;
     private boolean closed;
+    /** The first failure; every later read rethrows it (a failed chunk must never be skipped). */
+    private RuntimeException failure;
 
     public ParallelGet(ObjectStore store, String key, long size, int parallel, long chunkBytes) {
         if (parallel < 1 || chunkBytes < 1) {
@@ -72,6 +74,9 @@ public final class ParallelGet extends InputStream {
         if (closed) {
             throw new IOException("stream closed");
         }
+        if (failure != null) {
+            throw failure;
+        }
         while (pos >= current.length) {
             CompletableFuture<byte[]> f = inFlight.poll();
             if (f == null) {
@@ -81,12 +86,12 @@ public final class ParallelGet extends InputStream {
                 current = f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                failure = new StorageException("interrupted while reading " + key);
                 throw new InterruptedIOException("interrupted while reading " + key);
             } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException r) {
-                    throw r;
-                }
-                throw new IOException(e.getCause());
+                failure = e.getCause() instanceof RuntimeException r ? r
+                        : new StorageException("read " + key + ": " + e.getCause(), e.getCause());
+                throw failure;
             }
             pos = 0;
             fill();
@@ -119,5 +124,10 @@ public final class ParallelGet extends InputStream {
         inFlight.forEach(f -> f.cancel(true));
         inFlight.clear();
         pool.shutdownNow();
+        try {
+            pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
