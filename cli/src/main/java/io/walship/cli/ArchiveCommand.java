@@ -12,7 +12,6 @@ import io.walship.scheduler.Retention;
 import io.walship.storage.ArchiveLayout;
 import io.walship.storage.ArchiveListing;
 import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
 import io.walship.storage.TimelineHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -30,9 +29,8 @@ final class ArchiveCommand {
                     "kept backup can use. Prints every object it deletes (or would, with --dry-run) with its size.",
                     "Safe to interrupt and rerun."})
     static final class Prune implements Callable<Integer> {
-        @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-                description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
-        String archive;
+        @picocli.CommandLine.Mixin
+        ArchiveOption archive;
         @Option(names = "--keep-backups", paramLabel = "N", description = "Keep the newest N base backups.")
         Integer keepBackups;
         @Option(names = "--keep-days", paramLabel = "D", description = "Keep base backups created in the last D days.")
@@ -46,8 +44,7 @@ final class ArchiveCommand {
         public Integer call() {
             Retention.Policy policy = new Retention.Policy(keepBackups, keepDays);
             PrintWriter out = spec.commandLine().getOut();
-            try (ObjectStore store = ObjectStores.open(archive)) {
-                store.verifyAccess();
+            try (ObjectStore store = archive.open()) {
                 Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());
                 plan.keptBackups().forEach(b -> out.println("keep    " + b));
                 if (dryRun) {
@@ -70,9 +67,8 @@ final class ArchiveCommand {
                     "image (size and SHA-256), every WAL segment and entry checksum, and WAL continuity from each",
                     "base backup to the end of its timelines. Reports every problem; exit code 3 if there is any."})
     static final class VerifyArchive implements Callable<Integer> {
-        @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-                description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
-        String archive;
+        @picocli.CommandLine.Mixin
+        ArchiveOption archive;
         @Option(names = "--quick", description = "Check image sizes only, not their SHA-256 (reads far less).")
         boolean quick;
         @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Concurrent downloads (default 4).")
@@ -89,8 +85,7 @@ final class ArchiveCommand {
             }
             PrintWriter out = spec.commandLine().getOut();
             ArchiveVerifier.Report r;
-            try (ObjectStore store = ObjectStores.open(archive)) {
-                store.verifyAccess();
+            try (ObjectStore store = archive.open()) {
                 org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VerifyArchive.class);
                 r = ArchiveVerifier.verify(store, parallel, quick, log::info);
             }
@@ -119,9 +114,8 @@ final class ArchiveCommand {
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "Timelines, base backups, WAL coverage with any gaps, and total bytes.")
     static final class ListArchive implements Callable<Integer> {
-        @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-                description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
-        String archive;
+        @picocli.CommandLine.Mixin
+        ArchiveOption archive;
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
         @Spec
@@ -130,8 +124,7 @@ final class ArchiveCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            try (ObjectStore store = ObjectStores.open(archive)) {
-                store.verifyAccess();
+            try (ObjectStore store = archive.open()) {
                 ArchiveListing l = ArchiveListing.of(store);
                 java.util.Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, l);
                 if (json) {

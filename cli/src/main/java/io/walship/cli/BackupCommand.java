@@ -9,7 +9,6 @@ import io.walship.shipper.LeaderClient;
 import io.walship.storage.BackupManifest;
 import io.walship.storage.Codec;
 import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
@@ -27,9 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 final class BackupCommand implements Callable<Integer> {
     @Mixin
     TargetOptions target;
-    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-            description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
-    String archive;
+    @picocli.CommandLine.Mixin
+    ArchiveOption archive;
     @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "zstd (default), lz4, gzip or none.")
     String codec;
     @Option(names = "--json", description = "Print the manifest as JSON.")
@@ -41,8 +39,7 @@ final class BackupCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Codec c = Codec.parse(codec);
         BackupManifest m;
-        try (ObjectStore store = ObjectStores.open(archive)) {
-            store.verifyAccess();
+        try (ObjectStore store = archive.open()) {
             if (target.url != null && target.data == null) {
                 m = fromLeader(store, c);
             } else if (target.data != null && target.url == null) {

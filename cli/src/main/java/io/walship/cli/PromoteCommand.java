@@ -5,7 +5,6 @@ import java.util.concurrent.Callable;
 
 import io.walship.restorer.Promotion;
 import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -19,17 +18,15 @@ final class PromoteCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
             description = "The standby's data directory (not open by another process). Env: WALSHIP_DATA.")
     Path data;
-    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-            description = "The archive the new timeline is claimed in. Env: WALSHIP_ARCHIVE.")
-    String archive;
+    @picocli.CommandLine.Mixin
+    ArchiveOption archive;
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
         int tl;
-        try (ObjectStore store = ObjectStores.open(archive)) {
-            store.verifyAccess();
+        try (ObjectStore store = archive.open()) {
             tl = Promotion.promote(data, store);
         }
         spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, tl);

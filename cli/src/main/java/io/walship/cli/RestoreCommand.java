@@ -13,7 +13,6 @@ import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
 import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
 import io.walship.wal.Lsn;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,9 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
                 "Every object is checked; a gap or corrupt object stops it with exit code 3, naming it.",
                 "The result is a standby (reads only) until promoted (--promote or 'walship promote')."})
 final class RestoreCommand implements Callable<Integer> {
-    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-            description = "file:///path/prefix or s3://bucket/prefix?... Env: WALSHIP_ARCHIVE.")
-    String archive;
+    @picocli.CommandLine.Mixin
+    ArchiveOption archive;
     @Option(names = "--target", paramLabel = "DIR", required = true, description = "Directory to restore into (created; must be empty unless --force).")
     Path dir;
     @Option(names = "--time", paramLabel = "TIME",
@@ -60,8 +58,7 @@ final class RestoreCommand implements Callable<Integer> {
         Restore.Options options = Restore.Options.defaults().withTarget(target).withForce(force).withPromote(promote)
                 .withTimeline(tl).withParallel(parallel);
         Restore.Result r;
-        try (ObjectStore store = ObjectStores.open(archive)) {
-            store.verifyAccess();
+        try (ObjectStore store = archive.open()) {
             r = Restore.run(store, dir, options, new ProgressListener());
         }
         PrintWriter out = spec.commandLine().getOut();

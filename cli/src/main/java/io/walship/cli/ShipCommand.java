@@ -14,7 +14,6 @@ import java.util.concurrent.TimeUnit;
 import io.walship.shipper.WalShipper;
 import io.walship.storage.Codec;
 import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
 import io.walship.wal.Lsn;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,10 +32,8 @@ final class ShipCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
             description = "Data directory of the leader. Env: WALSHIP_DATA.")
     Path data;
-    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
-            description = "file:///path/prefix or s3://bucket/prefix?endpoint=...&region=...&path-style=true."
-                    + " Env: WALSHIP_ARCHIVE.")
-    String archive;
+    @picocli.CommandLine.Mixin
+    ArchiveOption archive;
     @Option(names = "--once", description = "Ship what is there now and exit (for cron, systemd timers, CronJobs).")
     boolean once;
     @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "1s",
@@ -58,8 +55,7 @@ final class ShipCommand implements Callable<Integer> {
         Duration every = Units.duration(interval);
         WalShipper.Options opts = new WalShipper.Options(Codec.parse(codec), Units.bytes(segmentSize));
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = ObjectStores.open(archive)) {
-            store.verifyAccess();
+        try (ObjectStore store = archive.open()) {
             try (WalShipper shipper = new WalShipper(data, store, opts)) {
                 if (once) {
                     report(out, shipper.shipOnce());

@@ -4,17 +4,13 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 import io.walship.storage.CorruptObjectException;
 import io.walship.storage.ObjectStore;
+import io.walship.storage.Prefetch;
 import io.walship.storage.Segment;
 import io.walship.storage.StorageException;
 import io.walship.wal.EntryCodec;
@@ -32,54 +28,18 @@ final class SegmentPrefetcher implements AutoCloseable {
     record Decoded(Segment.Header header, List<WalEntry> entries, long objectBytes) {
     }
 
-    private final ObjectStore store;
-    private final List<RestorePlan.Step> steps;
-    private final int ahead;
-    private final ExecutorService pool;
-    private final ArrayDeque<CompletableFuture<Decoded>> inFlight = new ArrayDeque<>();
-    private int submitted;
+    private final Prefetch<Decoded> segments;
 
     SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
-        this.store = store;
-        this.steps = steps;
-        this.ahead = parallel + 1;
-        AtomicInteger n = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(parallel, r -> {
-            Thread t = new Thread(r, "walship-segment-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        fill();
-    }
-
-    private void fill() {
-        while (inFlight.size() < ahead && submitted < steps.size()) {
-            RestorePlan.Step step = steps.get(submitted++);
-            inFlight.add(CompletableFuture.supplyAsync(() -> fetch(store, step.key(), step.segment().size()), pool));
+        List<Supplier<Decoded>> tasks = new ArrayList<>();
+        for (RestorePlan.Step step : steps) {
+            tasks.add(() -> fetch(store, step.key(), step.segment().size()));
         }
+        this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
 
     Decoded next() {
-        CompletableFuture<Decoded> f = inFlight.poll();
-        if (f == null) {
-            throw new IllegalStateException("no more segments");
-        }
-        try {
-            Decoded d = f.get();
-            fill();
-            return d;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StorageException("interrupted while fetching WAL segments");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new StorageException(e.getCause().getMessage(), e.getCause());
-        }
+        return segments.next();
     }
 
     /**
@@ -135,13 +95,6 @@ final class SegmentPrefetcher implements AutoCloseable {
 
     @Override
     public void close() {
-        inFlight.forEach(f -> f.cancel(true));
-        inFlight.clear();
-        pool.shutdownNow();
-        try {
-            pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        segments.close();
     }
 }

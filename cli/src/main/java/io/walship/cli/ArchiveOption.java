@@ -1,0 +1,25 @@
+package io.walship.cli;
+
+import io.walship.storage.ObjectStore;
+import io.walship.storage.ObjectStores;
+import picocli.CommandLine.Option;
+
+/** The {@code --archive URI} option every archive command takes (a picocli mixin). */
+final class ArchiveOption {
+    @Option(names = "--archive", paramLabel = "URI", required = true, defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "file:///path/prefix or s3://bucket/prefix?endpoint=...&region=...&path-style=true."
+                    + " Env: WALSHIP_ARCHIVE.")
+    String uri;
+
+    /** Opens the archive and checks that it is usable (bucket exists, credentials work); close it. */
+    ObjectStore open() {
+        ObjectStore store = ObjectStores.open(uri);
+        try {
+            store.verifyAccess();
+            return store;
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
+    }
+}
