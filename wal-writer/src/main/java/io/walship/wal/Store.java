@@ -603,11 +603,26 @@ public final class Store implements AutoCloseable {
         if (closed) {
             return;
         }
-        background.shutdownNow();
+        // let a running background checkpoint finish: interrupting it would close the page file
+        // channel under it (FileChannel is interruptible) and fail the final checkpoint too
+        background.shutdown();
+        try {
+            if (!background.awaitTermination(5, TimeUnit.MINUTES)) {
+                LOG.warn("a background checkpoint of {} is still running after 5 minutes", dir);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // an interrupt pending on the closing thread would likewise close the page file mid-write
+        boolean interrupted = Thread.interrupted();
         try {
             checkpoint();
         } catch (RuntimeException e) {
             LOG.error("final checkpoint of {} failed; recovery will redo from the last one: {}", dir, e.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
         rw.writeLock().lock();
         try {

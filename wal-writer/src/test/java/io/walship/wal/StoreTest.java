@@ -34,6 +34,21 @@ class StoreTest {
     }
 
     @Test
+    void closeCheckpointsEvenWhenTheClosingThreadIsInterrupted() {
+        Path dir = tmp.resolve("interrupted");
+        long last;
+        Store s = Store.open(dir);
+        for (int i = 0; i < 200; i++) {
+            s.put(("k" + i).getBytes(), ("v" + i).getBytes(), Durability.ASYNC);
+        }
+        last = s.put("last".getBytes(), "1".getBytes());
+        Thread.currentThread().interrupt();
+        s.close();
+        assertTrue(Thread.interrupted(), "the interrupt is kept for the caller");
+        assertEquals(last, ControlFile.read(dir).checkpointLsn(), "the final checkpoint covered everything");
+    }
+
+    @Test
     void putGetDeleteScanAndLsns() {
         try (Store store = Store.open(tmp.resolve("d"))) {
             assertEquals(1, store.lastLsn(), "LSN 1 is the store's creation");
