@@ -215,7 +215,7 @@ final class LeaderServer implements AutoCloseable {
     private void status(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("role", "leader");
+        s.put("role", store.standby() ? "standby" : "leader"); // a restored standby serves reads only
         s.put("systemId", Long.toHexString(store.systemId()));
         s.put("timeline", store.timeline());
         s.put("lastLsn", Lsn.format(store.lastLsn()));
