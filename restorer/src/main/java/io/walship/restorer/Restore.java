@@ -56,7 +56,7 @@ public final class Restore {
      * @param parallel  concurrent downloads (ranged GETs of the image, segments fetched ahead)
      * @param force     replace the contents of a non-empty target directory
      * @param promote   open the result for writes on a new timeline
-     * @param poolPages pages held in memory during replay (default 65,536: 256 MiB)
+     * @param poolPages pages held in memory during replay (default: a third of the heap)
      * @param backupBelowLsn only base backups below this LSN are used (restore drills use it to
      *                  replay from an older backup); {@code Long.MAX_VALUE}: any
      */
@@ -69,7 +69,16 @@ public final class Restore {
         }
 
         public static Options defaults() {
-            return new Options(RestoreTarget.end(), 0, 4, false, false, 65_536, Long.MAX_VALUE);
+            return new Options(RestoreTarget.end(), 0, 4, false, false, defaultPoolPages(), Long.MAX_VALUE);
+        }
+
+        /**
+         * A third of the heap, as 4 KiB pages (at least 16 MiB, at most 4 GiB): a store that fits
+         * is replayed without re-reading or evicting a page.
+         */
+        static int defaultPoolPages() {
+            long pages = Runtime.getRuntime().maxMemory() / 3 / 4096;
+            return (int) Math.max(4_096, Math.min(1L << 20, pages));
         }
 
         public Options withTarget(RestoreTarget t) {
