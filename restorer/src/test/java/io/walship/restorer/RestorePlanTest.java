@@ -1,0 +1,85 @@
+package io.walship.restorer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.io.ByteArrayInputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import io.walship.storage.ArchiveLayout;
+import io.walship.storage.ArchiveListing;
+import io.walship.storage.LocalObjectStore;
+import io.walship.storage.ObjectStore;
+import io.walship.storage.TimelineHistory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The segment chain a restore reads: each LSN once, overlaps resolved, gaps found, ancestry followed. */
+class RestorePlanTest {
+    @TempDir
+    Path tmp;
+
+    private ArchiveListing listing(int[][] segments) {
+        try (ObjectStore s = new LocalObjectStore(tmp.resolve("a" + System.nanoTime()))) {
+            for (int[] seg : segments) {
+                s.create(new ArchiveLayout.SegmentName(seg[0], seg[1], seg[2]).key(), new ByteArrayInputStream(new byte[0]));
+            }
+            return ArchiveListing.of(s);
+        }
+    }
+
+    private static String steps(RestorePlan.Chain c) {
+        StringBuilder b = new StringBuilder();
+        for (RestorePlan.Step s : c.steps()) {
+            b.append(s.timeline()).append(':').append(s.segment().name().firstLsn()).append('-')
+                    .append(s.segment().name().lastLsn()).append('@').append(s.fromLsn()).append("..").append(s.toLsn()).append(' ');
+        }
+        return b.toString().trim();
+    }
+
+    private static final List<TimelineHistory.Span> TL1 = TimelineHistory.ancestry(1, Map.of());
+
+    @Test
+    void overlappingSegmentsGiveEachLsnOnce() {
+        RestorePlan.Chain c = RestorePlan.chain(listing(new int[][] {{1, 1, 10}, {1, 5, 20}, {1, 21, 30}}), TL1, 1);
+        assertEquals("1:1-10@1..10 1:5-20@11..20 1:21-30@21..30", steps(c));
+        assertEquals(30, c.end());
+        assertNull(c.gap());
+        // a longer copy of the same start wins
+        c = RestorePlan.chain(listing(new int[][] {{1, 1, 10}, {1, 1, 15}, {1, 16, 20}}), TL1, 3);
+        assertEquals("1:1-15@3..15 1:16-20@16..20", steps(c));
+    }
+
+    @Test
+    void aGapEndsTheChainAndIsNamed() {
+        RestorePlan.Chain c = RestorePlan.chain(listing(new int[][] {{1, 1, 10}, {1, 15, 20}}), TL1, 1);
+        assertEquals("1:1-10@1..10", steps(c));
+        assertEquals(10, c.end());
+        assertEquals(new ArchiveListing.Range(11, 14), c.gap());
+        // starting past the end: nothing, no gap
+        c = RestorePlan.chain(listing(new int[][] {{1, 1, 10}}), TL1, 11);
+        assertEquals("", steps(c));
+        assertEquals(10, c.end());
+        assertNull(c.gap());
+    }
+
+    @Test
+    void theAncestryIsFollowedAcrossAForkAndTheParentsLaterWalIgnored() {
+        TimelineHistory h = new TimelineHistory(1, 2, 1, ArchiveLayout.lsnHex(15), "t", "t", "test");
+        List<TimelineHistory.Span> tl2 = TimelineHistory.ancestry(2, Map.of(2, h));
+        ArchiveListing l = listing(new int[][] {{1, 1, 10}, {1, 11, 20}, {1, 21, 30}, {2, 16, 25}});
+        RestorePlan.Chain c = RestorePlan.chain(l, tl2, 5);
+        assertEquals("1:1-10@5..10 1:11-20@11..15 2:16-25@16..25", steps(c));
+        assertEquals(25, c.end());
+        assertNull(c.gap());
+        // the new timeline's first segment is missing: a gap on timeline 2, never the parent's WAL
+        c = RestorePlan.chain(listing(new int[][] {{1, 1, 20}, {1, 21, 30}, {2, 18, 25}}), tl2, 5);
+        assertEquals("1:1-20@5..15", steps(c));
+        assertEquals(new ArchiveListing.Range(16, 17), c.gap());
+        // timeline 1 on its own still reads its whole WAL
+        c = RestorePlan.chain(l, TL1, 1);
+        assertEquals(30, c.end());
+    }
+}
