@@ -150,12 +150,7 @@ public final class ArchiveVerifier {
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */
     static long checkImage(ObjectStore store, BackupManifest m, int parallel, boolean quick) {
         String key = m.imageKey();
-        ObjectInfo info = store.head(key).orElseThrow(() -> new io.walship.storage.CorruptObjectException(key,
-                "is missing, but its manifest names it"));
-        if (info.size() != m.objectBytes()) {
-            throw new io.walship.storage.CorruptObjectException(key, "is " + info.size() + " bytes, its manifest says "
-                    + m.objectBytes());
-        }
+        ObjectInfo info = Restore.imageObject(store, m);
         if (quick) {
             return 0;
         }

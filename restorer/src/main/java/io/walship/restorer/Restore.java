@@ -230,11 +230,7 @@ public final class Restore {
     private static long fetchBackup(ObjectStore store, BackupManifest m, Path dir, int parallel, Listener listener)
             throws IOException {
         String key = m.imageKey();
-        ObjectInfo info = store.head(key).orElseThrow(() -> new CorruptObjectException(key,
-                "is missing, but manifest " + key.substring(0, key.lastIndexOf('/') + 1) + "manifest.json names it"));
-        if (info.size() != m.objectBytes()) {
-            throw new CorruptObjectException(key, "is " + info.size() + " bytes, its manifest says " + m.objectBytes());
-        }
+        ObjectInfo info = imageObject(store, m);
         Codec codec;
         try {
             codec = Codec.parse(m.codec());
@@ -277,6 +273,17 @@ public final class Restore {
                     + " with " + m.pageCount());
         }
         return info.size();
+    }
+
+    /** The image object a manifest names, which must exist with the size the manifest records. */
+    static ObjectInfo imageObject(ObjectStore store, BackupManifest m) {
+        String key = m.imageKey();
+        ObjectInfo info = store.head(key).orElseThrow(() -> new CorruptObjectException(key,
+                "is missing, but manifest " + key.substring(0, key.lastIndexOf('/') + 1) + "manifest.json names it"));
+        if (info.size() != m.objectBytes()) {
+            throw new CorruptObjectException(key, "is " + info.size() + " bytes, its manifest says " + m.objectBytes());
+        }
+        return info;
     }
 
     /** Read-side failures (decompression, a short object) are the object's fault: name it, exit 3. */

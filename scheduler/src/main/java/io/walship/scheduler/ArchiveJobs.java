@@ -19,7 +19,6 @@ import io.walship.storage.ArchiveListing;
 import io.walship.storage.BackupManifest;
 import io.walship.storage.ObjectStore;
 import io.walship.storage.ObjectStores;
-import io.walship.wal.ControlFile;
 import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
@@ -207,7 +206,6 @@ public final class ArchiveJobs implements AutoCloseable {
     }
 
     private static StateDigest digestOf(Path dir) {
-        ControlFile.read(dir);
         try (Store s = Store.open(dir)) {
             return s.digest();
         }
