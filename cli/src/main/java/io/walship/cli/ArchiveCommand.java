@@ -9,10 +9,10 @@ import java.util.concurrent.Callable;
 
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.scheduler.Retention;
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.TimelineHistory;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

@@ -1,7 +1,7 @@
 package io.walship.cli;
 
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import picocli.CommandLine.Option;
 
 /** The {@code --archive URI} option every archive command takes (a picocli mixin). */

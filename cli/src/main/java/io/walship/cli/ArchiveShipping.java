@@ -7,8 +7,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import io.walship.shipper.WalShipper;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.wal.Lsn;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

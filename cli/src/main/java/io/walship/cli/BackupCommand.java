@@ -6,9 +6,9 @@ import java.util.concurrent.Callable;
 
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LeaderClient;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;

@@ -124,16 +124,16 @@ final class BenchCommand {
         }
     }
 
-    private static io.walship.storage.ArchiveUri.S3 s3Uri(String archive) {
-        io.walship.storage.ArchiveUri u = io.walship.storage.ArchiveUri.parse(archive);
-        if (!(u instanceof io.walship.storage.ArchiveUri.S3 s3)) {
+    private static io.walship.archive.ArchiveUri.S3 s3Uri(String archive) {
+        io.walship.archive.ArchiveUri u = io.walship.archive.ArchiveUri.parse(archive);
+        if (!(u instanceof io.walship.archive.ArchiveUri.S3 s3)) {
             throw new IllegalArgumentException("the archive benchmarks compare with plain S3 calls: give an s3:// --archive");
         }
         return s3;
     }
 
-    private static io.walship.storage.ArchiveUri.S3 withPrefix(io.walship.storage.ArchiveUri.S3 u, String sub) {
-        return new io.walship.storage.ArchiveUri.S3(u.bucket(), (u.prefix().isEmpty() ? "" : u.prefix() + "/") + sub,
+    private static io.walship.archive.ArchiveUri.S3 withPrefix(io.walship.archive.ArchiveUri.S3 u, String sub) {
+        return new io.walship.archive.ArchiveUri.S3(u.bucket(), (u.prefix().isEmpty() ? "" : u.prefix() + "/") + sub,
                 u.endpoint(), u.region(), u.pathStyle(), u.accessKey(), u.secretKey());
     }
 
@@ -162,7 +162,7 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
+            io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
             deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data)) {
@@ -177,9 +177,9 @@ final class BenchCommand {
             try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.storage.Codec.parse(o.codec), ns);
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.archive.Codec.parse(o.codec), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
                         ratio = (double) r.walBytes() / r.objectBytes();
@@ -211,7 +211,7 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
+            io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
             deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path image = o.data.resolveSibling(o.data.getFileName() + "-image.bin");
@@ -231,9 +231,9 @@ final class BenchCommand {
                 imageBytes = ArchiveBench.imageToFile(store, image);
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        objectBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), ns).objectBytes();
+                        objectBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
                     raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
@@ -270,13 +270,13 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
+            io.walship.archive.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
             deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path leader = o.data.resolve("leader");
             Path target = o.data.resolve("restored");
             long imageBytes;
-            try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(uri)) {
+            try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(uri)) {
                 try (io.walship.wal.Store store = io.walship.wal.Store.open(leader,
                         io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19))) {
                     long want = Units.bytes(size);
@@ -284,10 +284,10 @@ final class BenchCommand {
                         ArchiveBench.fill(store, 64L << 20, 900);
                     }
                     store.checkpoint();
-                    imageBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), new long[1]).imageBytes();
+                    imageBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), new long[1]).imageBytes();
                     ArchiveBench.fill(store, Units.bytes(walSize), 100);
                 }
-                ArchiveBench.ship(leader, st, io.walship.storage.Codec.parse(o.codec), new long[1]);
+                ArchiveBench.ship(leader, st, io.walship.archive.Codec.parse(o.codec), new long[1]);
                 List<Double> restore = new ArrayList<>();
                 List<Double> replay = new ArrayList<>();
                 List<Double> raw = new ArrayList<>();

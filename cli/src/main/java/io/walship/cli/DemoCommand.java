@@ -16,11 +16,11 @@ import java.util.concurrent.Future;
 
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.wal.Durability;
 import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;

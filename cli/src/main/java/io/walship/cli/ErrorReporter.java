@@ -6,9 +6,9 @@ import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
 
 import io.walship.restorer.RestoreException;
-import io.walship.storage.ArchiveConfigException;
-import io.walship.storage.CorruptObjectException;
-import io.walship.storage.StorageException;
+import io.walship.archive.ArchiveConfigException;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.StorageException;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.StoreLockedException;
 import io.walship.wal.WalshipException;

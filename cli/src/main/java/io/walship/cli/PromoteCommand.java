@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import io.walship.restorer.Promotion;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.ObjectStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -12,8 +12,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import io.walship.shipper.WalShipper;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,7 +79,7 @@ final class ShipCommand implements Callable<Integer> {
                             if (r.segments() > 0) {
                                 report(out, r);
                             }
-                        } catch (io.walship.storage.StorageException e) {
+                        } catch (io.walship.archive.StorageException e) {
                             // the archive is unreachable: the WAL stays on the leader; try again
                             LOG.warn("shipping failed, will retry: {}", ErrorReporter.message(e));
                         }

@@ -15,10 +15,10 @@ import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LeaderClient;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
@@ -181,8 +181,8 @@ public final class ArchiveJobs implements AutoCloseable {
             }
             ArchiveListing listing = ArchiveListing.of(archive);
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing,
-                    io.walship.storage.TimelineHistory.ancestry(r.followedTimeline(),
-                            io.walship.storage.TimelineHistory.readAll(archive, listing)));
+                    io.walship.archive.TimelineHistory.ancestry(r.followedTimeline(),
+                            io.walship.archive.TimelineHistory.readAll(archive, listing)));
             ArchiveListing.BackupInfo newest = onPath.isEmpty() ? null : onPath.get(0);
             boolean older = newest != null && onPath.stream().anyMatch(b -> b.name().lsn() < newest.name().lsn());
             if (older) {

@@ -15,8 +15,8 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.walship.storage.ArchiveUri;
-import io.walship.storage.Codec;
+import io.walship.archive.ArchiveUri;
+import io.walship.archive.Codec;
 import io.walship.wal.Units;
 import org.quartz.CronExpression;
 

@@ -11,9 +11,9 @@ import java.time.Duration;
 import java.util.function.LongFunction;
 import java.util.function.LongConsumer;
 
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 
