@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.scheduler.Retention;
 import io.walship.archive.ArchiveLayout;

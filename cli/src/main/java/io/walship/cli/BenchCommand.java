@@ -1,7 +1,5 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -15,7 +13,9 @@ import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
 import java.util.stream.Stream;
 
+import io.walship.protocol.Json;
 import io.walship.wal.Durability;
+import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

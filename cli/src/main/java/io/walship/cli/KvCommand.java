@@ -4,6 +4,9 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Escaping;
+import io.walship.protocol.Json;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
@@ -117,7 +120,7 @@ final class KvCommand {
             }
             PrintWriter out = out();
             kv.scan(f, t, limit, (k, v) -> {
-                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                out.println(Escaping.pair(k, v));
                 return true;
             });
             return ExitCodes.OK;
@@ -142,7 +145,7 @@ final class KvCommand {
         int run(KvBackend kv) {
             PrintWriter out = out();
             kv.scan(null, null, Long.MAX_VALUE, (k, v) -> {
-                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                out.println(Escaping.pair(k, v));
                 return true;
             });
             return ExitCodes.OK;
@@ -159,8 +162,7 @@ final class KvCommand {
         int run(KvBackend kv) {
             StateDigest d = kv.digest();
             if (json) {
-                out().println(Json.write(java.util.Map.of("lsn", Lsn.format(d.lsn()), "pairs", d.pairs(),
-                        "sha256", d.sha256())));
+                out().println(Json.write(new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256())));
             } else {
                 out().println(d.sha256() + "  lsn=" + Lsn.format(d.lsn()) + " pairs=" + d.pairs());
             }

@@ -1,15 +1,15 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
+import io.walship.protocol.HostPort;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
+import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -47,7 +47,7 @@ final class LeaderCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        InetSocketAddress address = HostPort.parse(http);
+        InetSocketAddress address = HostPort.parse(http).resolve();
         java.time.Duration every = Units.duration(shipInterval);
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;

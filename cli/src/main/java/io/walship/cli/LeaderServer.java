@@ -6,14 +6,21 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.walship.protocol.BatchRequest;
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Escaping;
+import io.walship.protocol.Headers;
+import io.walship.protocol.Json;
+import io.walship.protocol.KeyPaths;
+import io.walship.protocol.StatusResponse;
+import io.walship.protocol.WriteResponse;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.walship.wal.BTree;
@@ -32,9 +39,6 @@ import io.walship.wal.WriteBatch;
  * Thread-safe: requests run on a pool so concurrent commits share WAL syncs.
  */
 final class LeaderServer implements AutoCloseable {
-    static final String LSN_HEADER = io.walship.shipper.LeaderClient.LSN_HEADER;
-    static final String DIGEST_HEADER = io.walship.shipper.LeaderClient.DIGEST_HEADER;
-    static final String DIGEST_PAIRS_HEADER = io.walship.shipper.LeaderClient.DIGEST_PAIRS_HEADER;
     private static final int MAX_BODY = 4 << 20;
 
     private final Store store;
@@ -60,13 +64,13 @@ final class LeaderServer implements AutoCloseable {
             return t;
         });
         server.setExecutor(executor);
-        server.createContext("/kv/", ex -> handle(ex, this::kv));
-        server.createContext("/batch", ex -> handle(ex, this::batch));
-        server.createContext("/scan", ex -> handle(ex, this::scan));
-        server.createContext("/digest", ex -> handle(ex, this::digest));
-        server.createContext("/status", ex -> handle(ex, this::status));
-        server.createContext("/snapshot", ex -> handle(ex, this::snapshot));
-        server.createContext("/metrics", ex -> handle(ex, this::metrics));
+        server.createContext(Endpoints.KV, ex -> handle(ex, this::kv));
+        server.createContext(Endpoints.BATCH, ex -> handle(ex, this::batch));
+        server.createContext(Endpoints.SCAN, ex -> handle(ex, this::scan));
+        server.createContext(Endpoints.DIGEST, ex -> handle(ex, this::digest));
+        server.createContext(Endpoints.STATUS, ex -> handle(ex, this::status));
+        server.createContext(Endpoints.SNAPSHOT, ex -> handle(ex, this::snapshot));
+        server.createContext(Endpoints.METRICS, ex -> handle(ex, this::metrics));
         server.createContext("/", ex -> handle(ex, e -> {
             throw new HttpError(404, "no such endpoint: " + e.getRequestURI().getPath());
         }));
@@ -121,7 +125,7 @@ final class LeaderServer implements AutoCloseable {
         switch (ex.getRequestMethod()) {
             case "GET" -> {
                 Store.Read r = store.read(key);
-                ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(r.lsn()));
+                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(r.lsn()));
                 if (r.value() == null) {
                     text(ex, 404, "not found");
                 } else {
@@ -145,24 +149,21 @@ final class LeaderServer implements AutoCloseable {
 
     private void batch(HttpExchange ex) throws IOException {
         requireMethod(ex, "POST");
-        JsonNode root;
+        BatchRequest request;
         try {
-            root = Json.MAPPER.readTree(body(ex));
+            request = Json.read(body(ex), BatchRequest.class);
         } catch (IOException e) {
-            throw new HttpError(400, "batch body is not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new HttpError(400, "batch body is not a JSON batch: " + e.getMessage().lines().findFirst().orElse(""));
         }
-        JsonNode ops = root == null ? null : root.get("ops");
-        if (ops == null || !ops.isArray() || ops.isEmpty()) {
-            throw new HttpError(400, "batch needs a non-empty \"ops\" array");
+        if (request == null) {
+            throw new HttpError(400, "batch body is empty");
         }
         WriteBatch batch = new WriteBatch();
-        for (JsonNode op : ops) {
-            String kind = op.path("op").asText("");
-            byte[] key = bytesField(op, "key");
-            switch (kind) {
-                case "put" -> batch.put(key, bytesField(op, "value"));
-                case "delete" -> batch.delete(key);
-                default -> throw new HttpError(400, "batch op must be \"put\" or \"delete\", got \"" + kind + "\"");
+        for (BatchRequest.Op op : request.checkedOps()) {
+            if (op.deletes()) {
+                batch.delete(op.keyBytes());
+            } else {
+                batch.put(op.keyBytes(), op.valueBytes());
             }
         }
         long start = System.nanoTime();
@@ -172,25 +173,25 @@ final class LeaderServer implements AutoCloseable {
     private void scan(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
         Map<String, String> q = query(ex);
-        byte[] from = q.containsKey("from") ? q.get("from").getBytes(StandardCharsets.UTF_8) : null;
-        byte[] to = q.containsKey("to") ? q.get("to").getBytes(StandardCharsets.UTF_8) : null;
-        long limit = q.containsKey("limit") ? Long.parseLong(q.get("limit")) : Long.MAX_VALUE;
+        byte[] from = q.containsKey(Endpoints.FROM) ? q.get(Endpoints.FROM).getBytes(StandardCharsets.UTF_8) : null;
+        byte[] to = q.containsKey(Endpoints.TO) ? q.get(Endpoints.TO).getBytes(StandardCharsets.UTF_8) : null;
+        long limit = q.containsKey(Endpoints.LIMIT) ? Long.parseLong(q.get(Endpoints.LIMIT)) : Long.MAX_VALUE;
         StringBuilder sb = new StringBuilder();
         long[] n = {0};
         BTree.Visitor v = (k, val) -> {
-            sb.append(Escaping.escape(k)).append('\t').append(Escaping.escape(val)).append('\n');
+            sb.append(Escaping.pair(k, val)).append('\n');
             return ++n[0] < limit;
         };
         long lsn = store.scan(from, to, v);
-        ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(lsn));
+        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
         send(ex, 200, "text/tab-separated-values; charset=utf-8", sb.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private void digest(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
         StateDigest d = store.digest();
-        ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(d.lsn()));
-        json(ex, 200, Map.of("lsn", Lsn.format(d.lsn()), "pairs", d.pairs(), "sha256", d.sha256()));
+        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(d.lsn()));
+        json(ex, 200, new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256()));
     }
 
     /**
@@ -201,9 +202,9 @@ final class LeaderServer implements AutoCloseable {
         requireMethod(ex, "GET");
         try (Snapshot snap = store.snapshot()) {
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-            ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(snap.lsn()));
-            ex.getResponseHeaders().set(DIGEST_HEADER, d.sha256());
-            ex.getResponseHeaders().set(DIGEST_PAIRS_HEADER, Long.toString(d.pairs()));
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
+            ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
+            ex.getResponseHeaders().set(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
             ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
             ex.sendResponseHeaders(200, snap.imageSize());
             try (OutputStream out = ex.getResponseBody(); InputStream in = snap.openStream()) {
@@ -244,12 +245,12 @@ final class LeaderServer implements AutoCloseable {
 
     private void written(HttpExchange ex, long lsn, long startNanos) throws IOException {
         metrics.commitLatency().record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
-        ex.getResponseHeaders().set(LSN_HEADER, Lsn.format(lsn));
-        json(ex, 200, Map.of("lsn", Lsn.format(lsn)));
+        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
+        json(ex, 200, new WriteResponse(Lsn.format(lsn)));
     }
 
     private static Durability durability(HttpExchange ex) {
-        String d = query(ex).getOrDefault("durability", "durable");
+        String d = query(ex).getOrDefault(Endpoints.DURABILITY, "durable");
         return switch (d) {
             case "durable" -> Durability.DURABLE;
             case "async" -> Durability.ASYNC;
@@ -258,50 +259,11 @@ final class LeaderServer implements AutoCloseable {
     }
 
     private static byte[] pathKey(HttpExchange ex) {
-        String raw = ex.getRequestURI().getRawPath().substring("/kv/".length());
+        String raw = ex.getRequestURI().getRawPath().substring(Endpoints.KV.length());
         if (raw.isEmpty()) {
             throw new HttpError(400, "missing key: use /kv/{key}");
         }
-        return percentDecode(raw);
-    }
-
-    /** Percent-decoding of a path segment ('+' stays '+'). */
-    static byte[] percentDecode(String raw) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(raw.length());
-        for (int i = 0; i < raw.length(); i++) {
-            char c = raw.charAt(i);
-            if (c == '%') {
-                if (i + 2 >= raw.length()) {
-                    throw new HttpError(400, "bad percent-encoding in key");
-                }
-                try {
-                    out.write(Integer.parseInt(raw.substring(i + 1, i + 3), 16));
-                } catch (NumberFormatException e) {
-                    throw new HttpError(400, "bad percent-encoding in key");
-                }
-                i += 2;
-            } else {
-                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
-                out.write(b, 0, b.length);
-            }
-        }
-        return out.toByteArray();
-    }
-
-    private static byte[] bytesField(JsonNode op, String name) {
-        JsonNode text = op.get(name);
-        JsonNode b64 = op.get(name + "Base64");
-        if (text != null && text.isTextual()) {
-            return text.asText().getBytes(StandardCharsets.UTF_8);
-        }
-        if (b64 != null && b64.isTextual()) {
-            try {
-                return Base64.getDecoder().decode(b64.asText());
-            } catch (IllegalArgumentException e) {
-                throw new HttpError(400, "\"" + name + "Base64\" is not base64");
-            }
-        }
-        throw new HttpError(400, "batch op needs \"" + name + "\" (text) or \"" + name + "Base64\"");
+        return KeyPaths.decode(raw);
     }
 
     private static Map<String, String> query(HttpExchange ex) {

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.Json;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;

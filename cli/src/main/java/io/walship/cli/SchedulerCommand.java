@@ -11,7 +11,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Json;
 import io.walship.scheduler.JobScheduler;
 import io.walship.scheduler.SchedulerConfig;
 import picocli.CommandLine.Command;
@@ -79,7 +80,7 @@ final class SchedulerCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             String base = url.endsWith("/") ? url : url + "/";
             HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
-                    .send(HttpRequest.newBuilder(URI.create(base + "status")).build(), HttpResponse.BodyHandlers.ofString());
+                    .send(HttpRequest.newBuilder(URI.create(base + Endpoints.STATUS.substring(1))).build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("scheduler answered HTTP " + r.statusCode());
             }
@@ -88,7 +89,7 @@ final class SchedulerCommand implements Callable<Integer> {
                 out.println(r.body());
                 return ExitCodes.OK;
             }
-            JsonNode root = new ObjectMapper().readTree(r.body());
+            JsonNode root = Json.tree(r.body());
             for (JsonNode d : root.get("databases")) {
                 out.printf("%s  archive %s  archived to LSN %s  lag %s commits / %s s%n", d.get("name").asText(),
                         d.get("archive").asText(), d.get("archivedLsn").asText("?"), d.get("archiveLagLsns").asText("?"),

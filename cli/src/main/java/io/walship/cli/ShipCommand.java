@@ -1,7 +1,5 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,10 +9,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.walship.protocol.Json;
 import io.walship.shipper.WalShipper;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
+import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;

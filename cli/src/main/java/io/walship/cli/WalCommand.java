@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.Json;
 import io.walship.wal.Lsn;
 import io.walship.wal.WalEntry;
 import io.walship.wal.WalReader;

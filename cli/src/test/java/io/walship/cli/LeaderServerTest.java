@@ -10,6 +10,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 
+import io.walship.protocol.Headers;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.AfterEach;
@@ -48,17 +49,17 @@ class LeaderServerTest {
     void writesAnswerWithLsnAndReadsCarryIt() throws Exception {
         HttpResponse<String> put = send("PUT", "/kv/user%2F1", "alice");
         assertEquals(200, put.statusCode());
-        String lsn = put.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow();
+        String lsn = put.headers().firstValue(Headers.LSN).orElseThrow();
         assertEquals("{\"lsn\":\"" + lsn + "\"}\n", put.body());
         HttpResponse<String> get = send("GET", "/kv/user%2F1", null);
         assertEquals("alice", get.body());
-        assertEquals(lsn, get.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow());
+        assertEquals(lsn, get.headers().firstValue(Headers.LSN).orElseThrow());
         assertEquals("alice", new String(store.get("user/1".getBytes())));
 
         HttpResponse<String> batch = send("POST", "/batch",
                 "{\"ops\":[{\"op\":\"put\",\"key\":\"a\",\"value\":\"1\"},{\"op\":\"delete\",\"key\":\"user/1\"}]}");
         assertEquals(200, batch.statusCode(), batch.body());
-        assertEquals(Lsn.parse(lsn) + 1, Lsn.parse(batch.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow()));
+        assertEquals(Lsn.parse(lsn) + 1, Lsn.parse(batch.headers().firstValue(Headers.LSN).orElseThrow()));
         assertEquals(404, send("GET", "/kv/user%2F1", null).statusCode());
         assertEquals(200, send("DELETE", "/kv/a", null).statusCode());
 

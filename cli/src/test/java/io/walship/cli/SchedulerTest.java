@@ -12,6 +12,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
@@ -107,7 +108,7 @@ class SchedulerTest {
             try (JobScheduler sched = JobScheduler.start(cfg, tmp.resolve("scratch"))) {
                 Thread.sleep(11_000);
                 var status = sched.status();
-                String json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(status);
+                String json = Json.write(status);
                 assertTrue(json.contains("\"job\":\"ship\"") && json.contains("\"archiveLagLsns\""), json);
                 String metrics = sched.metricsText();
                 assertTrue(metrics.contains("walship_job_runs_total{database=\"orders\",job=\"ship\",result=\"ok\"}"), metrics);

@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.Counter;
@@ -24,6 +23,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Json;
 import io.walship.restorer.RestorePlan;
 import org.quartz.CronExpression;
 import org.quartz.CronScheduleBuilder;
@@ -60,7 +61,6 @@ import org.slf4j.LoggerFactory;
 public final class JobScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobScheduler.class);
     private static final String RUNNERS = "walship.runners";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final SchedulerConfig config;
     private final Path scratch;
@@ -278,11 +278,9 @@ public final class JobScheduler implements AutoCloseable {
         if (config.http() == null) {
             return;
         }
-        int colon = config.http().lastIndexOf(':');
-        http = HttpServer.create(new InetSocketAddress(config.http().substring(0, colon),
-                Integer.parseInt(config.http().substring(colon + 1))), 16);
-        http.createContext("/status", ex -> reply(ex, "application/json", JSON.writeValueAsBytes(status())));
-        http.createContext("/metrics", ex -> reply(ex, "text/plain; version=0.0.4", metricsText().getBytes(StandardCharsets.UTF_8)));
+        http = HttpServer.create(config.httpAddress().resolve(), 16);
+        http.createContext(Endpoints.STATUS, ex -> reply(ex, "application/json", Json.writeBytes(status())));
+        http.createContext(Endpoints.METRICS, ex -> reply(ex, "text/plain; version=0.0.4", metricsText().getBytes(StandardCharsets.UTF_8)));
         http.start();
         LOG.info("scheduler status on http://{}:{}/status", http.getAddress().getHostString(), http.getAddress().getPort());
     }

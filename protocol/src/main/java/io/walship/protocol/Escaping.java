@@ -1,4 +1,4 @@
-package io.walship.cli;
+package io.walship.protocol;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -7,15 +7,21 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
- * How keys and values are printed by {@code kv dump} and {@code kv scan}: UTF-8 text with
- * {@code \t}, {@code \n}, {@code \r} and {@code \\} escaped; bytes that are not valid UTF-8 or
- * are other control characters appear as {@code \xNN}. {@link #unescape} reverses it.
+ * How keys and values travel as text: in {@code GET /scan} answers and in what {@code kv dump} and
+ * {@code kv scan} print, one {@link #pair} per line. UTF-8 text with {@code \t}, {@code \n},
+ * {@code \r} and {@code \\} escaped; bytes that are not valid UTF-8 or are other control
+ * characters appear as {@code \xNN}. {@link #unescape} reverses it. Stateless.
  */
-final class Escaping {
+public final class Escaping {
     private Escaping() {
     }
 
-    static String escape(byte[] bytes) {
+    /** One {@code key<TAB>value} line without its line end, both sides escaped. */
+    public static String pair(byte[] key, byte[] value) {
+        return escape(key) + '\t' + escape(value);
+    }
+
+    public static String escape(byte[] bytes) {
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -52,7 +58,8 @@ final class Escaping {
         return sb.toString();
     }
 
-    static byte[] unescape(String s) {
+    /** @throws IllegalArgumentException on an escape that {@link #escape} never writes */
+    public static byte[] unescape(String s) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] raw = s.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < raw.length; i++) {
