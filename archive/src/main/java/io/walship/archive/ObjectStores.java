@@ -1,6 +1,6 @@
 package io.walship.archive;
 
-/** Opens the {@link ObjectStore} an {@link ArchiveUri} names. */
+/** Opens the {@link ObjectStore} an {@link ArchiveUri} names. Stateless. */
 public final class ObjectStores {
     private ObjectStores() {
     }
@@ -14,5 +14,20 @@ public final class ObjectStores {
 
     public static ObjectStore open(String uri) {
         return open(ArchiveUri.parse(uri));
+    }
+
+    /**
+     * Opens the store and checks that it is usable ({@link ObjectStore#verifyAccess}: the bucket
+     * exists, the credentials work), closing it again if not. The caller closes it.
+     */
+    public static ObjectStore openVerified(String uri) {
+        ObjectStore store = open(uri);
+        try {
+            store.verifyAccess();
+            return store;
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
     }
 }

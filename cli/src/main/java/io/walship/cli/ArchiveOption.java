@@ -13,13 +13,6 @@ final class ArchiveOption {
 
     /** Opens the archive and checks that it is usable (bucket exists, credentials work); close it. */
     ObjectStore open() {
-        ObjectStore store = ObjectStores.open(uri);
-        try {
-            store.verifyAccess();
-            return store;
-        } catch (RuntimeException e) {
-            store.close();
-            throw e;
-        }
+        return ObjectStores.openVerified(uri);
     }
 }

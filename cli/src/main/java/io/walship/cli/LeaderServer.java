@@ -23,8 +23,10 @@ import io.walship.protocol.StatusResponse;
 import io.walship.protocol.WriteResponse;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.walship.shipper.ShipLoop;
 import io.walship.wal.BTree;
 import io.walship.wal.Durability;
+import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
@@ -42,7 +44,7 @@ final class LeaderServer implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
 
     private final Store store;
-    private final ArchiveShipping shipping;
+    private final ShipLoop shipping;
     private final LeaderMetrics metrics;
     private final HttpServer server;
     private final ExecutorService executor;
@@ -51,7 +53,7 @@ final class LeaderServer implements AutoCloseable {
         this(store, address, null);
     }
 
-    LeaderServer(Store store, InetSocketAddress address, ArchiveShipping shipping) throws IOException {
+    LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping) throws IOException {
         this.store = store;
         this.shipping = shipping;
         this.metrics = new LeaderMetrics(store);
@@ -111,7 +113,7 @@ final class LeaderServer implements AutoCloseable {
             } catch (IntegrityException e) {
                 text(ex, 500, "integrity error: " + e.getMessage());
             } catch (RuntimeException e) {
-                text(ex, 503, "error: " + ErrorReporter.message(e));
+                text(ex, 503, "error: " + Errors.oneLine(e));
             }
         } catch (IOException ignored) {
             // the client went away
@@ -215,25 +217,16 @@ final class LeaderServer implements AutoCloseable {
 
     private void status(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        Map<String, Object> s = new LinkedHashMap<>();
-        s.put("role", store.standby() ? "standby" : "leader"); // a restored standby serves reads only
-        s.put("systemId", Long.toHexString(store.systemId()));
-        s.put("timeline", store.timeline());
-        s.put("lastLsn", Lsn.format(store.lastLsn()));
-        s.put("durableLsn", Lsn.format(store.durableLsn()));
-        s.put("checkpointLsn", Lsn.format(store.checkpointLsn()));
-        s.put("dataDir", store.dir().toString());
-        s.put("archiveLagBytes", store.stats().archiveLagBytes());
-        s.put("archiveLagLsns", store.stats().archiveLagLsns());
+        StatusResponse.Archive archive = null;
         if (shipping != null) {
-            Map<String, Object> a = new LinkedHashMap<>();
-            a.put("archive", shipping.describe());
-            a.put("archivedUpTo", Lsn.format(shipping.archivedUpTo()));
-            a.put("lagLsns", Math.max(0, store.lastLsn() - shipping.archivedUpTo()));
-            a.put("lastError", shipping.lastError());
-            s.put("archive", a);
+            ShipLoop.Status a = shipping.status();
+            archive = new StatusResponse.Archive(a.archive(), a.archivedUpTo() < 0 ? null : Lsn.format(a.archivedUpTo()),
+                    a.lagLsns(), a.lagSeconds(), a.lastError());
         }
-        json(ex, 200, s);
+        json(ex, 200, new StatusResponse(store.standby() ? "standby" : "leader", // a restored standby serves reads only
+                Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()),
+                Lsn.format(store.durableLsn()), Lsn.format(store.checkpointLsn()), store.dir().toString(),
+                store.stats().archiveLagBytes(), store.stats().archiveLagLsns(), archive));
     }
 
     private void metrics(HttpExchange ex) throws IOException {

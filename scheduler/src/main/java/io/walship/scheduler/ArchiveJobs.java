@@ -14,6 +14,7 @@ import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LeaderClient;
+import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
@@ -23,18 +24,17 @@ import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
-import io.walship.wal.WalEntry;
-import io.walship.wal.WalReader;
 import io.walship.wal.WalshipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The batch jobs of one database, exactly what the one-shot CLI commands run: ship pending WAL,
- * take a base backup, apply retention, run a restore drill. Every position comes from the
- * archive, so a job killed at any point is simply run again. Each method is called by one
- * thread at a time per job kind (Quartz never overlaps a job with itself); different kinds may
- * run concurrently, which the archive tolerates (objects are immutable, creation is atomic).
+ * The jobs of one database, exactly what the CLI runs: ship the WAL (the same {@link ShipLoop} as
+ * {@code walship ship --interval}), take a base backup, apply retention, run a restore drill.
+ * Every position comes from the archive, so a job killed at any point is simply run again. Each
+ * Quartz job method is called by one thread at a time per job kind (Quartz never overlaps a job
+ * with itself); different kinds and the ship loop may run concurrently, which the archive
+ * tolerates (objects are immutable, creation is atomic).
  */
 public final class ArchiveJobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ArchiveJobs.class);
@@ -47,14 +47,12 @@ public final class ArchiveJobs implements AutoCloseable {
     private final ObjectStore archive;
     /** Retention deletes what a drill is reading: the two never run at once for one database. */
     private final Object readersVersusRetention = new Object();
-    private WalShipper shipper;
-    private volatile long lagLsns = -1;
-    private volatile double lagSeconds = -1;
-    private volatile long archivedLsn = -1;
+    private volatile ShipLoop shipping;
 
+    /** Opens the database's archive and checks that it is usable (exit code 2 at start if not). */
     public ArchiveJobs(SchedulerConfig.Database db) {
         this.db = db;
-        this.archive = ObjectStores.open(db.archive());
+        this.archive = ObjectStores.openVerified(db.archive());
     }
 
     public String name() {
@@ -65,53 +63,20 @@ public final class ArchiveJobs implements AutoCloseable {
         return archive;
     }
 
-    /** Ships everything the WAL holds beyond the archive ({@code walship ship --once}). */
-    public synchronized Outcome ship() {
+    /**
+     * Starts shipping the WAL every {@code ship.interval}; the loop holds {@code DATA/ship.lock}
+     * until {@link #close}, which ships a last time.
+     */
+    public synchronized void startShipping(ShipLoop.Listener listener) {
         SchedulerConfig.Ship cfg = SchedulerConfig.jobsOf(db).ship();
-        if (shipper == null) {
-            // the shipper holds DATA/ship.lock for as long as the scheduler runs
-            shipper = new WalShipper(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()));
-        }
-        WalShipper.Result r = shipper.shipOnce();
-        updateLag(r.archivedUpTo());
-        return new Outcome(r.objectBytes(), r.segments() + " segment(s), " + r.entries() + " entries, archived up to LSN "
-                + Lsn.format(r.archivedUpTo()));
+        shipping = new ShipLoop(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()),
+                cfg.intervalDuration(), listener).start();
     }
 
-    /** How far the archive is behind the leader's WAL: LSNs, and seconds since the oldest unarchived commit. */
-    private void updateLag(long archived) {
-        archivedLsn = archived;
-        long count = 0;
-        long oldest = 0;
-        try (WalReader r = WalReader.open(Path.of(db.data()))) {
-            long first = r.firstAvailableLsn();
-            if (first > 0) {
-                r.seek(Math.max(first, archived + 1)).headersOnly();
-                WalEntry e;
-                while ((e = r.next()) != null) {
-                    if (count++ == 0) {
-                        oldest = e.commitTimeMicros();
-                    }
-                }
-            }
-        } catch (RuntimeException e) {
-            LOG.debug("archive lag of {}: {}", db.name(), e.getMessage());
-            return;
-        }
-        lagLsns = count;
-        lagSeconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldest) / 1e6);
-    }
-
-    public long lagLsns() {
-        return lagLsns;
-    }
-
-    public double lagSeconds() {
-        return lagSeconds;
-    }
-
-    public long archivedLsn() {
-        return archivedLsn;
+    /** What the ship loop knows of the archive's lag; unknown (all -1) if this database does not ship. */
+    public ShipLoop.Status shipping() {
+        ShipLoop s = shipping;
+        return s != null ? s.status() : new ShipLoop.Status(archive.describe(), -1, -1, -1, null);
     }
 
     /** Takes a base backup ({@code walship backup}): from the running leader if a URL is set, else the stopped data directory. */
@@ -224,8 +189,8 @@ public final class ArchiveJobs implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (shipper != null) {
-            shipper.close();
+        if (shipping != null) {
+            shipping.close();
         }
         archive.close();
     }
