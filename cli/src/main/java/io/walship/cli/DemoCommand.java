@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import io.walship.server.LeaderServer;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
 import io.walship.archive.BackupManifest;

@@ -13,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.HostPort;
+import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Errors;

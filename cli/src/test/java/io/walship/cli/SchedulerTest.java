@@ -22,6 +22,7 @@ import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.archive.TestS3Server;
+import io.walship.server.LeaderServer;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.Durability;
 import io.walship.wal.StateDigest;

@@ -1,4 +1,4 @@
-package io.walship.cli;
+package io.walship.server;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,6 +12,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import io.walship.protocol.BatchRequest;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -19,11 +21,7 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
-import io.walship.protocol.StatusResponse;
 import io.walship.protocol.WriteResponse;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import io.walship.shipper.ShipLoop;
 import io.walship.wal.BTree;
 import io.walship.wal.Durability;
 import io.walship.wal.Errors;
@@ -35,28 +33,24 @@ import io.walship.wal.Store;
 import io.walship.wal.WriteBatch;
 
 /**
- * The leader's HTTP API (README, "HTTP API"): {@code /kv/{key}}, {@code /batch}, {@code /scan},
- * {@code /digest}, {@code /status}, {@code /metrics}. Writes answer with their commit LSN,
- * reads carry {@code Walship-LSN}; a bad request gets a 4xx and a one-line reason.
- * Thread-safe: requests run on a pool so concurrent commits share WAL syncs.
+ * The one HTTP API of a walship node (README, "HTTP API"): it routes {@code /kv/{key}},
+ * {@code /batch}, {@code /scan}, {@code /digest}, {@code /snapshot}, {@code /status} and
+ * {@code /metrics} ({@link Endpoints}) to a {@link Node} and knows nothing of roles. Writes answer
+ * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
+ * reason, a node that cannot answer a 503.
+ *
+ * <p>Thread-safe: requests run on a pool of 64 threads, so concurrent commits share WAL syncs.
  */
-final class LeaderServer implements AutoCloseable {
+public final class HttpApi implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
 
-    private final Store store;
-    private final ShipLoop shipping;
-    private final LeaderMetrics metrics;
+    private final Node node;
     private final HttpServer server;
     private final ExecutorService executor;
 
-    LeaderServer(Store store, InetSocketAddress address) throws IOException {
-        this(store, address, null);
-    }
-
-    LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping) throws IOException {
-        this.store = store;
-        this.shipping = shipping;
-        this.metrics = new LeaderMetrics(store);
+    /** Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}. */
+    public HttpApi(Node node, InetSocketAddress address) throws IOException {
+        this.node = node;
         // Without TCP_NODELAY a small response waits for the client's delayed ACK (~40 ms).
         System.setProperty("sun.net.httpserver.nodelay", "true");
         this.server = HttpServer.create(address, 256);
@@ -78,12 +72,13 @@ final class LeaderServer implements AutoCloseable {
         }));
     }
 
-    LeaderServer start() {
+    public HttpApi start() {
         server.start();
         return this;
     }
 
-    InetSocketAddress address() {
+    /** Where it listens (the actual port if it was given port 0). */
+    public InetSocketAddress address() {
         return server.getAddress();
     }
 
@@ -126,7 +121,7 @@ final class LeaderServer implements AutoCloseable {
         byte[] key = pathKey(ex);
         switch (ex.getRequestMethod()) {
             case "GET" -> {
-                Store.Read r = store.read(key);
+                Store.Read r = node.store().read(key);
                 ex.getResponseHeaders().set(Headers.LSN, Lsn.format(r.lsn()));
                 if (r.value() == null) {
                     text(ex, 404, "not found");
@@ -136,15 +131,9 @@ final class LeaderServer implements AutoCloseable {
             }
             case "PUT", "POST" -> {
                 byte[] value = body(ex);
-                long start = System.nanoTime();
-                long lsn = store.put(key, value, durability(ex));
-                written(ex, lsn, start);
+                written(ex, node.put(key, value, durability(ex)));
             }
-            case "DELETE" -> {
-                long start = System.nanoTime();
-                long lsn = store.delete(key, durability(ex));
-                written(ex, lsn, start);
-            }
+            case "DELETE" -> written(ex, node.delete(key, durability(ex)));
             default -> throw new HttpError(405, "method " + ex.getRequestMethod() + " not allowed on /kv/{key}");
         }
     }
@@ -168,8 +157,7 @@ final class LeaderServer implements AutoCloseable {
                 batch.put(op.keyBytes(), op.valueBytes());
             }
         }
-        long start = System.nanoTime();
-        written(ex, store.write(batch, durability(ex)), start);
+        written(ex, node.write(batch, durability(ex)));
     }
 
     private void scan(HttpExchange ex) throws IOException {
@@ -184,14 +172,14 @@ final class LeaderServer implements AutoCloseable {
             sb.append(Escaping.pair(k, val)).append('\n');
             return ++n[0] < limit;
         };
-        long lsn = store.scan(from, to, v);
+        long lsn = node.store().scan(from, to, v);
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
         send(ex, 200, "text/tab-separated-values; charset=utf-8", sb.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private void digest(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        StateDigest d = store.digest();
+        StateDigest d = node.store().digest();
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(d.lsn()));
         json(ex, 200, new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256()));
     }
@@ -202,7 +190,7 @@ final class LeaderServer implements AutoCloseable {
      */
     private void snapshot(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        try (Snapshot snap = store.snapshot()) {
+        try (Snapshot snap = node.store().snapshot()) {
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
             ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
             ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
@@ -217,27 +205,17 @@ final class LeaderServer implements AutoCloseable {
 
     private void status(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        StatusResponse.Archive archive = null;
-        if (shipping != null) {
-            ShipLoop.Status a = shipping.status();
-            archive = new StatusResponse.Archive(a.archive(), a.archivedUpTo() < 0 ? null : Lsn.format(a.archivedUpTo()),
-                    a.lagLsns(), a.lagSeconds(), a.lastError());
-        }
-        json(ex, 200, new StatusResponse(store.standby() ? "standby" : "leader", // a restored standby serves reads only
-                Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()),
-                Lsn.format(store.durableLsn()), Lsn.format(store.checkpointLsn()), store.dir().toString(),
-                store.stats().archiveLagBytes(), store.stats().archiveLagLsns(), archive));
+        json(ex, 200, node.status());
     }
 
     private void metrics(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape().getBytes(StandardCharsets.UTF_8));
+        send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", node.metrics().getBytes(StandardCharsets.UTF_8));
     }
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private void written(HttpExchange ex, long lsn, long startNanos) throws IOException {
-        metrics.commitLatency().record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+    private static void written(HttpExchange ex, long lsn) throws IOException {
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
         json(ex, 200, new WriteResponse(Lsn.format(lsn)));
     }

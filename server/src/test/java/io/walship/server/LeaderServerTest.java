@@ -1,4 +1,4 @@
-package io.walship.cli;
+package io.walship.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,8 +9,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 
+import io.walship.archive.LocalObjectStore;
+import io.walship.archive.ObjectStore;
 import io.walship.protocol.Headers;
+import io.walship.shipper.ShipLoop;
+import io.walship.shipper.WalShipper;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.AfterEach;
@@ -18,6 +23,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** A leader over HTTP: writes answer with their LSN, reads carry it, bad requests get one line, /status and /metrics. */
 class LeaderServerTest {
     @TempDir
     Path tmp;
@@ -89,32 +95,28 @@ class LeaderServerTest {
     }
 
     @Test
-    void backupFromARunningLeader() {
-        for (int i = 0; i < 50; i++) {
-            assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
+    void statusShowsTheShipLoopOfALeaderThatShips() throws Exception {
+        Path data = tmp.resolve("shipping");
+        try (Store shipped = Store.open(data);
+             ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+             ShipLoop loop = new ShipLoop(data, archive, WalShipper.Options.defaults(), Duration.ofMillis(50),
+                     ShipLoop.Listener.NONE);
+             LeaderServer leader = new LeaderServer(shipped, new InetSocketAddress("127.0.0.1", 0), loop).start()) {
+            String at = "http://127.0.0.1:" + leader.address().getPort();
+            HttpResponse<String> before = http.send(HttpRequest.newBuilder(URI.create(at + "/status")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertTrue(before.body().contains("\"archive\":{\"archive\":\"" + archive.describe()
+                    + "\",\"archivedUpTo\":null"), before.body());
+            loop.start();
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            String body;
+            do {
+                assertTrue(System.nanoTime() < deadline, "the loop did not ship");
+                Thread.sleep(20);
+                body = http.send(HttpRequest.newBuilder(URI.create(at + "/status")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+            } while (!body.contains("\"archivedUpTo\":\"" + Lsn.format(shipped.lastLsn()) + "\""));
+            assertTrue(body.contains("\"lagLsns\":0,\"lagSeconds\":0.0,\"lastError\":null}"), body);
         }
-        String archive = "file://" + tmp.resolve("archive");
-        CliRunner.Result r = CliRunner.run("backup", "--url", url, "--archive", archive);
-        assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().startsWith("base backup at LSN " + Lsn.format(store.lastLsn())), r.out());
-        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", archive);
-        assertTrue(list.out().contains("backup     at LSN " + Lsn.format(store.lastLsn())), list.out());
-        CliRunner.Result json = CliRunner.run("archive", "list", "--archive", archive, "--json");
-        assertTrue(json.out().contains("\"backups\":[{"), json.out());
-    }
-
-    @Test
-    void kvCommandsGoThroughTheLeader() {
-        assertEquals(0, CliRunner.run("kv", "put", "--url", url, "x", "1").exit());
-        assertEquals(0, CliRunner.run("kv", "put", "--url", url, "y z", "tab\there").exit());
-        assertEquals("1\n", CliRunner.run("kv", "get", "--url", url, "x").out());
-        assertEquals("x\t1\ny z\ttab\\there\n", CliRunner.run("kv", "dump", "--url", url).out());
-        assertEquals("x\t1\n", CliRunner.run("kv", "scan", "--url", url, "--prefix", "x").out());
-        CliRunner.Result digest = CliRunner.run("kv", "digest", "--url", url);
-        assertEquals(store.digest().sha256(), digest.out().substring(0, 64));
-        assertEquals(ExitCodes.FAILURE, CliRunner.run("kv", "get", "--url", url, "nope").exit());
-        CliRunner.Result tooBig = CliRunner.run("kv", "put", "--url", url, "k", "x".repeat(2000));
-        assertEquals(ExitCodes.USAGE, tooBig.exit());
-        assertTrue(tooBig.err().contains("the limit is 1024"), tooBig.err());
     }
 }

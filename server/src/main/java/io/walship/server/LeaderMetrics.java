@@ -1,4 +1,4 @@
-package io.walship.cli;
+package io.walship.server;
 
 import java.time.Duration;
 
@@ -11,7 +11,7 @@ import io.walship.wal.Store;
 
 /**
  * The leader's Prometheus metrics (Micrometer): commit, WAL and checkpoint counters read from
- * the store, and the commit latency seen by HTTP clients. Thread-safe.
+ * the store, and the commit latency of the writes the node takes. Thread-safe.
  */
 final class LeaderMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
