@@ -3,10 +3,6 @@ package io.walship.archive;
 import java.io.IOException;
 import java.io.InputStream;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-
 /**
  * A base backup's manifest ({@code backups/T-L/manifest.json}), written after its image: its
  * presence is what makes the backup exist. JSON; see docs/FORMAT.md ("Base backup").
@@ -34,23 +30,16 @@ public record BackupManifest(int formatVersion, int imageFormat, String lsn, int
                              long imageBytes, long objectBytes, String imageSha256, String digestSha256,
                              long digestPairs, String createdAt) {
     public static final int FORMAT_VERSION = 1;
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     public byte[] toJson() {
-        try {
-            return JSON.writeValueAsBytes(this);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return ArchiveJson.write(this);
     }
 
     /** Reads and checks a manifest; a broken one is a corrupt object named by {@code key}. */
     public static BackupManifest read(InputStream in, String key) {
         BackupManifest m;
         try {
-            m = JSON.readValue(in, BackupManifest.class);
+            m = ArchiveJson.read(in, BackupManifest.class);
         } catch (IOException e) {
             throw new CorruptObjectException(key, "manifest is not valid JSON: "
                     + e.getMessage().lines().findFirst().orElse(""), e);

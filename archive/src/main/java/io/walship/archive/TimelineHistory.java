@@ -8,10 +8,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-
 /**
  * A timeline's birth record ({@code timelines/TTTTTTTT.history}, JSON, docs/FORMAT.md): timeline
  * {@code timeline} forked from {@code parent} after LSN {@code forkLsn}, so its WAL starts at
@@ -30,9 +26,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 public record TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
                               String createdAt, String reason) {
     public static final int FORMAT_VERSION = 1;
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     /** One stretch of a timeline's ancestry: LSNs {@code fromLsn..toLsn} come from {@code timeline}. */
     public record Span(int timeline, long fromLsn, long toLsn) {
@@ -46,17 +39,13 @@ public record TimelineHistory(int formatVersion, int timeline, int parent, Strin
     }
 
     public byte[] toJson() {
-        try {
-            return JSON.writeValueAsBytes(this);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return ArchiveJson.write(this);
     }
 
     public static TimelineHistory read(InputStream in, String key) {
         TimelineHistory h;
         try {
-            h = JSON.readValue(in, TimelineHistory.class);
+            h = ArchiveJson.read(in, TimelineHistory.class);
         } catch (IOException e) {
             throw new CorruptObjectException(key, "timeline history is not valid JSON: "
                     + e.getMessage().lines().findFirst().orElse(""), e);

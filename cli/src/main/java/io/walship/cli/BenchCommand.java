@@ -5,16 +5,15 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
-import java.util.stream.Stream;
 
 import io.walship.protocol.Json;
 import io.walship.wal.Durability;
+import io.walship.wal.FileTrees;
 import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -66,17 +65,17 @@ final class BenchCommand {
             List<WriteBench.Result> raw = new ArrayList<>();
             for (int i = 0; i < runs; i++) {
                 Path s = data.resolve("store-run" + i);
-                deleteTree(s);
+                FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
                 store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
                         async ? Durability.ASYNC : Durability.DURABLE));
-                deleteTree(s);
+                FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);
-                    deleteTree(r);
+                    FileTrees.deleteTree(r);
                     int entrySize = (int) Math.round(store.get(i).walBytesPerCommit());
                     raw.add(WriteBench.raw(r, threads, count, entrySize));
-                    deleteTree(r);
+                    FileTrees.deleteTree(r);
                 }
             }
             WriteBench.Result ms = median(store);
@@ -163,7 +162,7 @@ final class BenchCommand {
         @Override
         public Integer call() throws IOException {
             io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
-            deleteTree(o.data);
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data)) {
                 ArchiveBench.fill(store, Units.bytes(walSize), 100);
@@ -212,7 +211,7 @@ final class BenchCommand {
         @Override
         public Integer call() throws IOException {
             io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
-            deleteTree(o.data);
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path image = o.data.resolveSibling(o.data.getFileName() + "-image.bin");
             List<Double> backup = new ArrayList<>();
@@ -271,7 +270,7 @@ final class BenchCommand {
         @Override
         public Integer call() throws IOException {
             io.walship.archive.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
-            deleteTree(o.data);
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path leader = o.data.resolve("leader");
             Path target = o.data.resolve("restored");
@@ -294,7 +293,7 @@ final class BenchCommand {
                 io.walship.restorer.Restore.Result last = null;
                 try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                     for (int i = 0; i < o.runs; i++) {
-                        deleteTree(target);
+                        FileTrees.deleteTree(target);
                         io.walship.restorer.Restore.Options opts = io.walship.restorer.Restore.Options.defaults()
                                 .withParallel(parallel);
                         last = io.walship.restorer.Restore.run(st, target, opts, new io.walship.restorer.Restore.Listener() { });
@@ -314,7 +313,7 @@ final class BenchCommand {
                 out.printf("raw download + decompress of the same objects: %.1f s%n", mb);
                 out.printf("restore / raw = %.2f%n", mr / mb);
             }
-            deleteTree(o.data);
+            FileTrees.deleteTree(o.data);
             return ExitCodes.OK;
         }
     }
@@ -328,16 +327,5 @@ final class BenchCommand {
     static double medianOf(List<Double> v) {
         double[] a = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(x);
-            }
-        }
     }
 }

@@ -15,7 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import io.walship.server.LeaderServer;
-import io.walship.shipper.BaseBackup;
+import io.walship.shipper.BackupSource;
 import io.walship.shipper.WalShipper;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
@@ -224,12 +224,11 @@ final class DemoCommand implements Callable<Integer> {
                 check(listing.gaps(1).isEmpty() && listing.lastArchivedLsn(1) == shipped.archivedUpTo(),
                         "the archive holds the whole WAL without a gap");
                 check(shipper.shipOnce().segments() == 0, "a second run finds nothing new: the archive says where to resume");
-                try (Store store = Store.open(leaderDir); Snapshot snap = store.snapshot()) {
-                    StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-                    BackupManifest m = BaseBackup.upload(snap, d, archive, Codec.ZSTD, x -> { });
-                    out.printf("   base backup at LSN %s: %d pages, %.2f MiB -> %.2f MiB, digest %s…%n", m.lsn(),
-                            m.pageCount(), m.imageBytes() / 1048576.0, m.objectBytes() / 1048576.0,
-                            m.digestSha256().substring(0, 16));
+                BackupManifest m = new BackupSource.StoppedStore(leaderDir).backup(archive, Codec.ZSTD, total -> done -> { });
+                out.printf("   base backup at LSN %s: %d pages, %.2f MiB -> %.2f MiB, digest %s…%n", m.lsn(),
+                        m.pageCount(), m.imageBytes() / 1048576.0, m.objectBytes() / 1048576.0,
+                        m.digestSha256().substring(0, 16));
+                try (Store store = Store.open(leaderDir)) {
                     check(m.digestSha256().equals(store.digest().sha256()), "the manifest records the leader's digest");
                 }
                 out.println("   " + ArchiveListing.of(archive).backups().size() + " base backup(s) in the archive");

@@ -24,13 +24,13 @@ import io.walship.archive.ParallelGet;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
+import io.walship.wal.FileTrees;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
 import io.walship.wal.Redo;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
 import io.walship.wal.WalEntry;
-import io.walship.wal.WalshipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -205,7 +205,7 @@ public final class Restore {
             AtomicFiles.fsyncDirectory(dir);
             for (Path p : content) {
                 if (!p.equals(marker)) {
-                    deleteRecursively(p);
+                    FileTrees.deleteTree(p);
                 }
             }
             return lock;
@@ -213,17 +213,6 @@ public final class Restore {
             lock.close();
             throw e;
         }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (Stream<Path> s = Files.list(p)) {
-                for (Path c : s.toList()) {
-                    deleteRecursively(c);
-                }
-            }
-        }
-        Files.delete(p);
     }
 
     /** Downloads, checks and unpacks the base backup; returns the object's size. */

@@ -1,18 +1,14 @@
 package io.walship.scheduler;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LeaderClient;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
@@ -20,8 +16,8 @@ import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.wal.FileTrees;
 import io.walship.wal.Lsn;
-import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WalshipException;
@@ -79,17 +75,10 @@ public final class ArchiveJobs implements AutoCloseable {
         return s != null ? s.status() : new ShipLoop.Status(archive.describe(), -1, -1, -1, null);
     }
 
-    /** Takes a base backup ({@code walship backup}): from the running leader if a URL is set, else the stopped data directory. */
+    /** Takes a base backup ({@code walship backup}) from {@link SchedulerConfig.Database#backupSource}. */
     public Outcome backup() throws Exception {
         SchedulerConfig.Backup cfg = SchedulerConfig.jobsOf(db).backup();
-        BackupManifest m;
-        if (db.url() != null) {
-            m = new LeaderClient(db.url()).backup(archive, cfg.codecValue(), total -> x -> { });
-        } else {
-            try (Store s = Store.open(Path.of(db.data())); Snapshot snap = s.snapshot()) {
-                m = BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, cfg.codecValue(), x -> { });
-            }
-        }
+        BackupManifest m = db.backupSource().backup(archive, cfg.codecValue(), total -> done -> { });
         return new Outcome(m.objectBytes(), "base backup at LSN " + m.lsn() + " (" + m.objectBytes() + " bytes)");
     }
 
@@ -166,24 +155,13 @@ public final class ArchiveJobs implements AutoCloseable {
             return new Outcome(r.backupObjectBytes() + r.walObjectBytes(), "restored LSN " + Lsn.format(r.lsn())
                     + " from " + r.backupKey() + checked + "; archive verify: " + report.segments() + " segments OK");
         } finally {
-            deleteTree(dir);
+            FileTrees.deleteTree(dir);
         }
     }
 
     private static StateDigest digestOf(Path dir) {
         try (Store s = Store.open(dir)) {
             return s.digest();
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
         }
     }
 

@@ -18,6 +18,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.walship.archive.ArchiveUri;
 import io.walship.archive.Codec;
 import io.walship.protocol.HostPort;
+import io.walship.shipper.BackupSource;
 import io.walship.wal.Units;
 import org.quartz.CronExpression;
 
@@ -44,6 +45,10 @@ public record SchedulerConfig(String http, List<Database> databases) {
     public static final String DEFAULT_BACKUP_CRON = "0 0 3 * * ?";
 
     public record Database(String name, String data, String url, String archive, Jobs jobs) {
+        /** Backups come from the running leader if {@code url} is set, else from the stopped {@code data} directory. */
+        public BackupSource backupSource() {
+            return url != null ? new BackupSource.Leader(url) : new BackupSource.StoppedStore(Path.of(data));
+        }
     }
 
     /** Where to serve status and metrics, or null for nowhere. */
