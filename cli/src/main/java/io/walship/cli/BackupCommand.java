@@ -16,9 +16,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship backup}: take a base backup into the archive. */
 @Command(name = "backup", mixinStandardHelpOptions = true,
-        description = {"Take a base backup: a point-in-time image of the store, streamed compressed into",
-                "--archive, then its manifest. From a running leader (--url) or a stopped directory (--data);",
-                "the leader keeps taking writes throughout."})
+        description = {"Take a base backup of a running leader (--url) or of a stopped store (--data) into --archive.",
+                "%nA point-in-time image of the store is streamed compressed into the archive, then its manifest"
+                        + " is written. A leader keeps taking writes throughout."})
 final class BackupCommand implements Callable<Integer> {
     @Mixin
     TargetOptions target;

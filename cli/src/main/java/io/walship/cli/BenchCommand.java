@@ -21,15 +21,18 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship bench}: measurements, each beside its baseline from the same run. */
-@Command(name = "bench", description = "Benchmarks (figures go to docs/BENCHMARKS.md).", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run a benchmark beside its baseline, measured in the same run.",
+                "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class,
                 BenchCommand.RestoreBench.class})
 final class BenchCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true,
-            description = {"Durable commit throughput and latency of the store, with the raw WAL limit",
-                    "(plain Chronicle Queue append + msync every THREADS entries of the same size) measured",
-                    "in the same run. Each run uses a fresh directory under --data; medians are reported."})
+            description = {"Measure durable commit throughput and latency beside the raw WAL limit.",
+                    "%nThe raw limit is a plain Chronicle Queue append with an msync every THREADS entries of the"
+                            + " same size, measured in the same run. Each run uses a fresh directory under --data;"
+                            + " medians are reported."})
     static final class Write implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
         Path data;
@@ -140,17 +143,19 @@ final class BenchCommand {
     static final class ArchiveBenchOptions {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
         Path data;
-        @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
+        @Option(names = "--archive", paramLabel = "URI", required = true,
+                description = "An s3:// archive (s3://bucket/prefix?endpoint=...), compared with plain S3 calls.")
         String archive;
-        @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
+        @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
         String codec;
-        @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
         int runs;
     }
 
     @Command(name = "ship", mixinStandardHelpOptions = true,
-            description = {"Shipping throughput (WAL MB/s in, MB/s out, compression ratio) beside plain SDK PutObject",
-                    "of the same uncompressed WAL bytes, in 16 MiB objects, to the same endpoint. Medians of --runs."})
+            description = {"Measure shipping throughput beside plain SDK PutObject calls of the same WAL.",
+                    "%nIt reports WAL MB/s in, MB/s out and the compression ratio; the baseline uploads the same"
+                            + " uncompressed WAL bytes in 16 MiB objects to the same endpoint. Medians of --runs."})
     static final class Ship implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -198,8 +203,9 @@ final class BenchCommand {
     }
 
     @Command(name = "backup", mixinStandardHelpOptions = true,
-            description = {"Base backup time of a store of --size beside a plain SDK multipart upload of a file of",
-                    "the same size to the same endpoint. Medians of --runs."})
+            description = {"Measure base backup time beside a plain SDK multipart upload of the same size.",
+                    "%nThe store is of --size; the baseline uploads a file of its image's size to the same endpoint."
+                            + " Medians of --runs."})
     static final class Backup implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -252,9 +258,10 @@ final class BenchCommand {
     }
 
     @Command(name = "restore", mixinStandardHelpOptions = true,
-            description = {"Restore time of a base backup of --size plus --wal-size of WAL after it, beside a plain SDK",
-                    "download and decompression of the same objects (one by one) from the same endpoint; replay rate.",
-                    "Medians of --runs."})
+            description = {"Measure restore time beside a plain SDK download and decompression of the same objects.",
+                    "%nThe archive holds a base backup of --size and --wal-size of WAL after it; the baseline fetches"
+                            + " its objects one by one from the same endpoint. It also reports the replay rate."
+                            + " Medians of --runs."})
     static final class RestoreBench implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -262,7 +269,7 @@ final class BenchCommand {
         String size;
         @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "1GiB", description = "WAL after the backup (default ${DEFAULT-VALUE}).")
         String walSize;
-        @Option(names = "--parallel", defaultValue = "4", description = "Restore's concurrent downloads (default ${DEFAULT-VALUE}).")
+        @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Restore's concurrent downloads (default ${DEFAULT-VALUE}).")
         int parallel;
         @Spec
         CommandSpec spec;

@@ -42,8 +42,10 @@ import picocli.CommandLine.Model.CommandSpec;
  * what it shows; a failed check ends the demo with an error.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "A tour of walship on an embedded default: leader, writes, group commit, snapshot, restart, shipping,"
-                + " base backup, point-in-time restore.")
+        description = {"Take a guided tour of walship on real files, with nothing to set up.",
+                "%nIt starts a leader, writes over HTTP, shows group commit, takes a snapshot while writers go on,"
+                        + " restarts the leader, ships the WAL and a base backup to a file:// archive and restores to a"
+                        + " point in time. Every step checks what it prints; a failed check exits with code 1."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Where to put the demo's data (default: a new temp directory).")
     Path dir;

@@ -27,8 +27,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code walship leader}: open the store and serve it over HTTP until SIGTERM/SIGINT. */
-@Command(name = "leader", description = "Run the leader: open the store in --data and serve it over HTTP.",
-        mixinStandardHelpOptions = true)
+@Command(name = "leader", mixinStandardHelpOptions = true,
+        description = {"Run the leader: open the store in --data and serve it over HTTP.",
+                "%nWith --archive it also ships its WAL every --ship-interval; /status and /metrics show how far"
+                        + " the archive lags. SIGTERM lets running requests finish, ships a last time, checkpoints"
+                        + " and exits."})
 final class LeaderCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(LeaderCommand.class);
 

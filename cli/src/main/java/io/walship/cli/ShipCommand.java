@@ -23,8 +23,11 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship ship}: archive the WAL of a data directory, once or every interval (the {@link ShipLoop}). */
 @Command(name = "ship", mixinStandardHelpOptions = true,
-        description = {"Ship the WAL of --data to --archive as compressed segments.",
-                "Runs beside a running leader (reads its WAL read-only). Resumes from what the archive holds."})
+        description = {"Ship the WAL of --data to --archive as compressed, immutable segment objects.",
+                "%nIt runs beside a running leader (it reads the WAL read-only) and resumes from what the archive"
+                        + " holds. With --once it ships what is there and exits. Otherwise it ships every --interval"
+                        + " until SIGTERM: a failed run is logged and tried again at the next interval, and the last"
+                        + " WAL is shipped on the way out."})
 final class ShipCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
             description = "Data directory of the leader. Env: WALSHIP_DATA.")
