@@ -29,8 +29,17 @@ final class ArchiveJson {
         }
     }
 
-    /** Reads one document; malformed JSON is an {@link IOException} the caller names the object in. */
-    static <T> T read(InputStream in, Class<T> type) throws IOException {
-        return MAPPER.readValue(in, type);
+    /**
+     * Reads the document {@code what} (e.g. "manifest") from the object {@code key}.
+     *
+     * @throws CorruptObjectException naming the key if it is not valid JSON of that shape
+     */
+    static <T> T read(InputStream in, Class<T> type, String key, String what) {
+        try {
+            return MAPPER.readValue(in, type);
+        } catch (IOException e) {
+            throw new CorruptObjectException(key, what + " is not valid JSON: "
+                    + e.getMessage().lines().findFirst().orElse(""), e);
+        }
     }
 }

@@ -1,6 +1,5 @@
 package io.walship.archive;
 
-import java.io.IOException;
 import java.io.InputStream;
 
 /**
@@ -37,13 +36,7 @@ public record BackupManifest(int formatVersion, int imageFormat, String lsn, int
 
     /** Reads and checks a manifest; a broken one is a corrupt object named by {@code key}. */
     public static BackupManifest read(InputStream in, String key) {
-        BackupManifest m;
-        try {
-            m = ArchiveJson.read(in, BackupManifest.class);
-        } catch (IOException e) {
-            throw new CorruptObjectException(key, "manifest is not valid JSON: "
-                    + e.getMessage().lines().findFirst().orElse(""), e);
-        }
+        BackupManifest m = ArchiveJson.read(in, BackupManifest.class, key, "manifest");
         if (m.formatVersion() != FORMAT_VERSION) {
             throw new CorruptObjectException(key, "manifest format version " + m.formatVersion() + ", this walship reads "
                     + FORMAT_VERSION);

@@ -43,13 +43,7 @@ public record TimelineHistory(int formatVersion, int timeline, int parent, Strin
     }
 
     public static TimelineHistory read(InputStream in, String key) {
-        TimelineHistory h;
-        try {
-            h = ArchiveJson.read(in, TimelineHistory.class);
-        } catch (IOException e) {
-            throw new CorruptObjectException(key, "timeline history is not valid JSON: "
-                    + e.getMessage().lines().findFirst().orElse(""), e);
-        }
+        TimelineHistory h = ArchiveJson.read(in, TimelineHistory.class, key, "timeline history");
         if (h.formatVersion() != FORMAT_VERSION) {
             throw new CorruptObjectException(key, "timeline history format version " + h.formatVersion()
                     + ", this walship reads " + FORMAT_VERSION);
