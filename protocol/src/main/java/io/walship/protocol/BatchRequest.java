@@ -20,6 +20,10 @@ public record BatchRequest(List<Op> ops) {
     public static final String PUT = "put";
     public static final String DELETE = "delete";
 
+    public BatchRequest {
+        ops = ops == null ? null : List.copyOf(ops);
+    }
+
     /** The operations, refusing a missing or empty list. */
     public List<Op> checkedOps() {
         if (ops == null || ops.isEmpty()) {

@@ -65,6 +65,10 @@ import org.slf4j.LoggerFactory;
  *       last time.
  * </ul>
  * Status ({@code GET /status}) and Prometheus metrics ({@code GET /metrics}) on {@code http}.
+ *
+ * <p>Thread-safe: jobs run on Quartz's threads and the ship loops' own, {@link #status} and
+ * {@link #metricsText} may be read from any thread; {@link #start} and {@link #close} are called
+ * once each.
  */
 public final class JobScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobScheduler.class);
