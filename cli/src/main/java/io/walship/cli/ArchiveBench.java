@@ -10,13 +10,13 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.UUID;
 
-import io.walship.shipper.BaseBackup;
-import io.walship.shipper.WalShipper;
 import io.walship.archive.ArchiveUri;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.S3ObjectStore;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.WalShipper;
 import io.walship.wal.Durability;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;

@@ -7,13 +7,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import io.walship.protocol.Json;
-import io.walship.restorer.ArchiveVerifier;
-import io.walship.scheduler.Retention;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
+import io.walship.protocol.Json;
+import io.walship.restorer.ArchiveVerifier;
+import io.walship.scheduler.Retention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

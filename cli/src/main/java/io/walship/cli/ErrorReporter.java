@@ -5,10 +5,10 @@ import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
 
-import io.walship.restorer.RestoreException;
 import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.CorruptObjectException;
 import io.walship.archive.StorageException;
+import io.walship.restorer.RestoreException;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.StoreLockedException;

@@ -3,8 +3,8 @@ package io.walship.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import io.walship.restorer.Promotion;
 import io.walship.archive.ObjectStore;
+import io.walship.restorer.Promotion;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

@@ -9,11 +9,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.archive.ObjectStore;
 import io.walship.protocol.Json;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
-import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -9,11 +9,11 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
 import io.walship.protocol.Json;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
-import io.walship.archive.Codec;
-import io.walship.archive.ObjectStore;
 import io.walship.wal.Lsn;
 import io.walship.wal.Units;
 import picocli.CommandLine.Command;

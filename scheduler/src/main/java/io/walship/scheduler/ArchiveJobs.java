@@ -5,6 +5,10 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
@@ -12,10 +16,6 @@ import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.LeaderClient;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
-import io.walship.archive.ArchiveListing;
-import io.walship.archive.BackupManifest;
-import io.walship.archive.ObjectStore;
-import io.walship.archive.ObjectStores;
 import io.walship.wal.FileTrees;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
@@ -45,7 +45,7 @@ public final class ArchiveJobs implements AutoCloseable {
     private final Object readersVersusRetention = new Object();
     private volatile ShipLoop shipping;
 
-    /** Opens the database's archive and checks that it is usable (exit code 2 at start if not). */
+    /** Opens the database's archive and checks that it is usable; the scheduler does not start if not. */
     public ArchiveJobs(SchedulerConfig.Database db) {
         this.db = db;
         this.archive = ObjectStores.openVerified(db.archive());

@@ -11,13 +11,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 
-import io.walship.restorer.RestorePlan;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
+import io.walship.restorer.RestorePlan;
 import io.walship.wal.Lsn;
 
 /**
