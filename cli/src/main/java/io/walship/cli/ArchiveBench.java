@@ -10,13 +10,13 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.UUID;
 
+import io.walship.archive.ArchiveUri;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.S3ObjectStore;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.ArchiveUri;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.S3ObjectStore;
 import io.walship.wal.Durability;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
@@ -155,7 +155,7 @@ final class ArchiveBench {
     static long rawDownloadAndDecompress(S3Client s3, ArchiveUri.S3 uri, ObjectStore store) throws IOException {
         String prefix = uri.prefix().isEmpty() ? "" : uri.prefix() + "/";
         List<String> keys = new ArrayList<>();
-        for (io.walship.storage.ObjectInfo o : store.list("", null)) {
+        for (io.walship.archive.ObjectInfo o : store.list("", null)) {
             if (o.key().endsWith(".seg") || o.key().contains("/image-")) {
                 keys.add(o.key());
             }
@@ -165,7 +165,7 @@ final class ArchiveBench {
             try (InputStream in = s3.getObject(r -> r.bucket(uri.bucket()).key(prefix + k))) {
                 InputStream body = in;
                 if (k.endsWith(".seg")) {
-                    body.readNBytes(io.walship.storage.Segment.HEADER_SIZE);
+                    body.readNBytes(io.walship.archive.Segment.HEADER_SIZE);
                 }
                 Codec.ZSTD.decompress(new java.io.BufferedInputStream(body, 1 << 16)).transferTo(OutputStream.nullOutputStream());
             }

@@ -7,27 +7,29 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
+import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.scheduler.Retention;
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.TimelineHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship archive}: look at an archive. */
-@Command(name = "archive", description = "Inspect an archive.", mixinStandardHelpOptions = true,
+@Command(name = "archive", description = "List, verify and prune an archive.", mixinStandardHelpOptions = true,
         subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class, ArchiveCommand.Prune.class})
 final class ArchiveCommand {
 
     @Command(name = "prune", mixinStandardHelpOptions = true,
-            description = {"Apply a retention policy: keep the newest N base backups and/or those newer than D days",
-                    "(and, per timeline, the newest backup it can restore from); delete other backups and the WAL no",
-                    "kept backup can use. Prints every object it deletes (or would, with --dry-run) with its size.",
-                    "Safe to interrupt and rerun."})
+            description = {"Apply a retention policy: keep the newest N base backups and/or those of the last D days.",
+                    "%nPer timeline it also keeps the newest backup that timeline can restore from. It deletes the"
+                            + " other backups and the WAL that no kept backup can use, and prints every object it"
+                            + " deletes (or would delete, with --dry-run) with its size. It is safe to interrupt and"
+                            + " run again."})
     static final class Prune implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
@@ -63,9 +65,10 @@ final class ArchiveCommand {
     }
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = {"Check the whole archive as a restore would read it: every timeline history, manifest and",
-                    "image (size and SHA-256), every WAL segment and entry checksum, and WAL continuity from each",
-                    "base backup to the end of its timelines. Reports every problem; exit code 3 if there is any."})
+            description = {"Check the whole archive as a restore would read it.",
+                    "%nIt checks every timeline history, manifest and image (size and SHA-256), every WAL segment"
+                            + " and entry checksum, and WAL continuity from each base backup to the end of its"
+                            + " timelines. It reports every problem and exits with code 3 if there is any."})
     static final class VerifyArchive implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
@@ -112,7 +115,7 @@ final class ArchiveCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "Timelines, base backups, WAL coverage with any gaps, and total bytes.")
+            description = "List timelines, base backups, WAL coverage with any gaps, and total bytes.")
     static final class ListArchive implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;

@@ -1,7 +1,7 @@
 package io.walship.cli;
 
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import picocli.CommandLine.Option;
 
 /** The {@code --archive URI} option every archive command takes (a picocli mixin). */
@@ -13,13 +13,6 @@ final class ArchiveOption {
 
     /** Opens the archive and checks that it is usable (bucket exists, credentials work); close it. */
     ObjectStore open() {
-        ObjectStore store = ObjectStores.open(uri);
-        try {
-            store.verifyAccess();
-            return store;
-        } catch (RuntimeException e) {
-            store.close();
-            throw e;
-        }
+        return ObjectStores.openVerified(uri);
     }
 }

@@ -1,17 +1,13 @@
 package io.walship.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
-import io.walship.shipper.BaseBackup;
-import io.walship.shipper.LeaderClient;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
-import io.walship.wal.Store;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.shipper.BackupSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,9 +16,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship backup}: take a base backup into the archive. */
 @Command(name = "backup", mixinStandardHelpOptions = true,
-        description = {"Take a base backup: a point-in-time image of the store, streamed compressed into",
-                "--archive, then its manifest. From a running leader (--url) or a stopped directory (--data);",
-                "the leader keeps taking writes throughout."})
+        description = {"Take a base backup of a running leader (--url) or of a stopped store (--data) into --archive.",
+                "%nA point-in-time image of the store is streamed compressed into the archive, then its manifest"
+                        + " is written. A leader keeps taking writes throughout."})
 final class BackupCommand implements Callable<Integer> {
     @Mixin
     TargetOptions target;
@@ -38,30 +34,18 @@ final class BackupCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Codec c = Codec.parse(codec);
+        BackupSource source = target.source();
         BackupManifest m;
         try (ObjectStore store = archive.open()) {
-            if (target.url != null && target.data == null) {
-                m = fromLeader(store, c);
-            } else if (target.data != null && target.url == null) {
-                try (Store s = Store.open(target.data); Snapshot snap = s.snapshot()) {
-                    StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-                    m = BaseBackup.upload(snap, d, store, c, new Progress("backup", snap.imageSize()));
-                }
-            } else {
-                throw new IllegalArgumentException("give --url URL (running leader) or --data DIR (stopped store)");
-            }
+            m = source.backup(store, c, total -> new Progress("backup", total));
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(new String(m.toJson(), java.nio.charset.StandardCharsets.UTF_8));
+            out.println(new String(m.toJson(), StandardCharsets.UTF_8));
         } else {
             out.printf("base backup at LSN %s (timeline %d): %d pages, %d bytes -> %d bytes (%s) in %s%n", m.lsn(),
                     m.timeline(), m.pageCount(), m.imageBytes(), m.objectBytes(), m.codec(), m.imageKey());
         }
         return ExitCodes.OK;
-    }
-
-    private BackupManifest fromLeader(ObjectStore store, Codec c) throws Exception {
-        return new LeaderClient(target.url).backup(store, c, total -> new Progress("backup", total));
     }
 }

@@ -1,36 +1,38 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
-import java.util.stream.Stream;
 
+import io.walship.protocol.Json;
 import io.walship.wal.Durability;
+import io.walship.wal.FileTrees;
+import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship bench}: measurements, each beside its baseline from the same run. */
-@Command(name = "bench", description = "Benchmarks (figures go to docs/BENCHMARKS.md).", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run a benchmark beside its baseline, measured in the same run.",
+                "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class,
                 BenchCommand.RestoreBench.class})
 final class BenchCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true,
-            description = {"Durable commit throughput and latency of the store, with the raw WAL limit",
-                    "(plain Chronicle Queue append + msync every THREADS entries of the same size) measured",
-                    "in the same run. Each run uses a fresh directory under --data; medians are reported."})
+            description = {"Measure durable commit throughput and latency beside the raw WAL limit.",
+                    "%nThe raw limit is a plain Chronicle Queue append with an msync every THREADS entries of the"
+                            + " same size, measured in the same run. Each run uses a fresh directory under --data;"
+                            + " medians are reported."})
     static final class Write implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
         Path data;
@@ -66,17 +68,17 @@ final class BenchCommand {
             List<WriteBench.Result> raw = new ArrayList<>();
             for (int i = 0; i < runs; i++) {
                 Path s = data.resolve("store-run" + i);
-                deleteTree(s);
+                FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
                 store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
                         async ? Durability.ASYNC : Durability.DURABLE));
-                deleteTree(s);
+                FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);
-                    deleteTree(r);
+                    FileTrees.deleteTree(r);
                     int entrySize = (int) Math.round(store.get(i).walBytesPerCommit());
                     raw.add(WriteBench.raw(r, threads, count, entrySize));
-                    deleteTree(r);
+                    FileTrees.deleteTree(r);
                 }
             }
             WriteBench.Result ms = median(store);
@@ -124,16 +126,16 @@ final class BenchCommand {
         }
     }
 
-    private static io.walship.storage.ArchiveUri.S3 s3Uri(String archive) {
-        io.walship.storage.ArchiveUri u = io.walship.storage.ArchiveUri.parse(archive);
-        if (!(u instanceof io.walship.storage.ArchiveUri.S3 s3)) {
+    private static io.walship.archive.ArchiveUri.S3 s3Uri(String archive) {
+        io.walship.archive.ArchiveUri u = io.walship.archive.ArchiveUri.parse(archive);
+        if (!(u instanceof io.walship.archive.ArchiveUri.S3 s3)) {
             throw new IllegalArgumentException("the archive benchmarks compare with plain S3 calls: give an s3:// --archive");
         }
         return s3;
     }
 
-    private static io.walship.storage.ArchiveUri.S3 withPrefix(io.walship.storage.ArchiveUri.S3 u, String sub) {
-        return new io.walship.storage.ArchiveUri.S3(u.bucket(), (u.prefix().isEmpty() ? "" : u.prefix() + "/") + sub,
+    private static io.walship.archive.ArchiveUri.S3 withPrefix(io.walship.archive.ArchiveUri.S3 u, String sub) {
+        return new io.walship.archive.ArchiveUri.S3(u.bucket(), (u.prefix().isEmpty() ? "" : u.prefix() + "/") + sub,
                 u.endpoint(), u.region(), u.pathStyle(), u.accessKey(), u.secretKey());
     }
 
@@ -141,17 +143,19 @@ final class BenchCommand {
     static final class ArchiveBenchOptions {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
         Path data;
-        @Option(names = "--archive", paramLabel = "URI", required = true, description = "s3://bucket/prefix?endpoint=...")
+        @Option(names = "--archive", paramLabel = "URI", required = true,
+                description = "An s3:// archive (s3://bucket/prefix?endpoint=...), compared with plain S3 calls.")
         String archive;
-        @Option(names = "--codec", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
+        @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
         String codec;
-        @Option(names = "--runs", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
         int runs;
     }
 
     @Command(name = "ship", mixinStandardHelpOptions = true,
-            description = {"Shipping throughput (WAL MB/s in, MB/s out, compression ratio) beside plain SDK PutObject",
-                    "of the same uncompressed WAL bytes, in 16 MiB objects, to the same endpoint. Medians of --runs."})
+            description = {"Measure shipping throughput beside plain SDK PutObject calls of the same WAL.",
+                    "%nIt reports WAL MB/s in, MB/s out and the compression ratio; the baseline uploads the same"
+                            + " uncompressed WAL bytes in 16 MiB objects to the same endpoint. Medians of --runs."})
     static final class Ship implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -162,8 +166,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
-            deleteTree(o.data);
+            io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data)) {
                 ArchiveBench.fill(store, Units.bytes(walSize), 100);
@@ -177,9 +181,9 @@ final class BenchCommand {
             try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.storage.Codec.parse(o.codec), ns);
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.archive.Codec.parse(o.codec), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
                         ratio = (double) r.walBytes() / r.objectBytes();
@@ -199,8 +203,9 @@ final class BenchCommand {
     }
 
     @Command(name = "backup", mixinStandardHelpOptions = true,
-            description = {"Base backup time of a store of --size beside a plain SDK multipart upload of a file of",
-                    "the same size to the same endpoint. Medians of --runs."})
+            description = {"Measure base backup time beside a plain SDK multipart upload of the same size.",
+                    "%nThe store is of --size; the baseline uploads a file of its image's size to the same endpoint."
+                            + " Medians of --runs."})
     static final class Backup implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -211,8 +216,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = s3Uri(o.archive);
-            deleteTree(o.data);
+            io.walship.archive.ArchiveUri.S3 uri = s3Uri(o.archive);
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path image = o.data.resolveSibling(o.data.getFileName() + "-image.bin");
             List<Double> backup = new ArrayList<>();
@@ -231,9 +236,9 @@ final class BenchCommand {
                 imageBytes = ArchiveBench.imageToFile(store, image);
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(
+                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        objectBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), ns).objectBytes();
+                        objectBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
                     raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
@@ -253,9 +258,10 @@ final class BenchCommand {
     }
 
     @Command(name = "restore", mixinStandardHelpOptions = true,
-            description = {"Restore time of a base backup of --size plus --wal-size of WAL after it, beside a plain SDK",
-                    "download and decompression of the same objects (one by one) from the same endpoint; replay rate.",
-                    "Medians of --runs."})
+            description = {"Measure restore time beside a plain SDK download and decompression of the same objects.",
+                    "%nThe archive holds a base backup of --size and --wal-size of WAL after it; the baseline fetches"
+                            + " its objects one by one from the same endpoint. It also reports the replay rate."
+                            + " Medians of --runs."})
     static final class RestoreBench implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveBenchOptions o;
@@ -263,20 +269,20 @@ final class BenchCommand {
         String size;
         @Option(names = "--wal-size", paramLabel = "SIZE", defaultValue = "1GiB", description = "WAL after the backup (default ${DEFAULT-VALUE}).")
         String walSize;
-        @Option(names = "--parallel", defaultValue = "4", description = "Restore's concurrent downloads (default ${DEFAULT-VALUE}).")
+        @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Restore's concurrent downloads (default ${DEFAULT-VALUE}).")
         int parallel;
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws IOException {
-            io.walship.storage.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
-            deleteTree(o.data);
+            io.walship.archive.ArchiveUri.S3 uri = withPrefix(s3Uri(o.archive), "bench-restore-" + java.util.UUID.randomUUID());
+            FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             Path leader = o.data.resolve("leader");
             Path target = o.data.resolve("restored");
             long imageBytes;
-            try (io.walship.storage.ObjectStore st = new io.walship.storage.S3ObjectStore(uri)) {
+            try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(uri)) {
                 try (io.walship.wal.Store store = io.walship.wal.Store.open(leader,
                         io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19))) {
                     long want = Units.bytes(size);
@@ -284,17 +290,17 @@ final class BenchCommand {
                         ArchiveBench.fill(store, 64L << 20, 900);
                     }
                     store.checkpoint();
-                    imageBytes = ArchiveBench.backup(store, st, io.walship.storage.Codec.parse(o.codec), new long[1]).imageBytes();
+                    imageBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), new long[1]).imageBytes();
                     ArchiveBench.fill(store, Units.bytes(walSize), 100);
                 }
-                ArchiveBench.ship(leader, st, io.walship.storage.Codec.parse(o.codec), new long[1]);
+                ArchiveBench.ship(leader, st, io.walship.archive.Codec.parse(o.codec), new long[1]);
                 List<Double> restore = new ArrayList<>();
                 List<Double> replay = new ArrayList<>();
                 List<Double> raw = new ArrayList<>();
                 io.walship.restorer.Restore.Result last = null;
                 try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                     for (int i = 0; i < o.runs; i++) {
-                        deleteTree(target);
+                        FileTrees.deleteTree(target);
                         io.walship.restorer.Restore.Options opts = io.walship.restorer.Restore.Options.defaults()
                                 .withParallel(parallel);
                         last = io.walship.restorer.Restore.run(st, target, opts, new io.walship.restorer.Restore.Listener() { });
@@ -314,7 +320,7 @@ final class BenchCommand {
                 out.printf("raw download + decompress of the same objects: %.1f s%n", mb);
                 out.printf("restore / raw = %.2f%n", mr / mb);
             }
-            deleteTree(o.data);
+            FileTrees.deleteTree(o.data);
             return ExitCodes.OK;
         }
     }
@@ -328,16 +334,5 @@ final class BenchCommand {
     static double medianOf(List<Double> v) {
         double[] a = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(x);
-            }
-        }
     }
 }

@@ -5,10 +5,11 @@ import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
 
+import io.walship.archive.ArchiveConfigException;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.StorageException;
 import io.walship.restorer.RestoreException;
-import io.walship.storage.ArchiveConfigException;
-import io.walship.storage.CorruptObjectException;
-import io.walship.storage.StorageException;
+import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.StoreLockedException;
 import io.walship.wal.WalshipException;
@@ -71,11 +72,7 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof UncheckedIOException u && u.getCause() != null) {
             return u.getMessage();
         }
-        String m = ex.getMessage();
-        if (m == null || m.isBlank()) {
-            return ex.getClass().getSimpleName();
-        }
-        return m.lines().findFirst().orElse(m);
+        return Errors.oneLine(ex);
     }
 
     private static String hint(Throwable ex) {

@@ -13,11 +13,15 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.walship.protocol.BatchRequest;
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Escaping;
+import io.walship.protocol.Headers;
+import io.walship.protocol.Json;
+import io.walship.protocol.KeyPaths;
 import io.walship.wal.BTree;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
@@ -42,17 +46,13 @@ final class HttpKv implements KvBackend {
         this.base = u;
     }
 
-    static String encodeKey(byte[] key) {
-        StringBuilder sb = new StringBuilder();
-        for (byte b : key) {
-            int c = b & 0xFF;
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-._~".indexOf(c) >= 0) {
-                sb.append((char) c);
-            } else {
-                sb.append('%').append(String.format("%02X", c));
-            }
-        }
-        return sb.toString();
+    /** An API path ({@link Endpoints}) under the base URL, which may itself have a path. */
+    private URI uri(String path) {
+        return base.resolve(path.substring(1));
+    }
+
+    private URI kv(byte[] key) {
+        return uri(Endpoints.KV + KeyPaths.encode(key));
     }
 
     private HttpResponse<byte[]> send(HttpRequest.Builder req) {
@@ -78,19 +78,19 @@ final class HttpKv implements KvBackend {
     }
 
     private static long lsnOf(HttpResponse<byte[]> r) {
-        return Lsn.parse(r.headers().firstValue(LeaderServer.LSN_HEADER).orElseThrow(
-                () -> new IllegalStateException("leader response has no " + LeaderServer.LSN_HEADER + " header")));
+        return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow(
+                () -> new IllegalStateException("leader response has no " + Headers.LSN + " header")));
     }
 
     @Override
     public long put(byte[] key, byte[] value) {
-        return lsnOf(check(send(HttpRequest.newBuilder(base.resolve("kv/" + encodeKey(key)))
+        return lsnOf(check(send(HttpRequest.newBuilder(kv(key))
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(value)))));
     }
 
     @Override
     public Store.Read get(byte[] key) {
-        HttpResponse<byte[]> r = send(HttpRequest.newBuilder(base.resolve("kv/" + encodeKey(key))).GET());
+        HttpResponse<byte[]> r = send(HttpRequest.newBuilder(kv(key)).GET());
         if (r.statusCode() == 404) {
             return new Store.Read(null, lsnOf(r));
         }
@@ -99,41 +99,34 @@ final class HttpKv implements KvBackend {
 
     @Override
     public long delete(byte[] key) {
-        return lsnOf(check(send(HttpRequest.newBuilder(base.resolve("kv/" + encodeKey(key))).DELETE())));
+        return lsnOf(check(send(HttpRequest.newBuilder(kv(key)).DELETE())));
     }
 
     @Override
     public long write(WriteBatch batch) {
-        List<Map<String, String>> ops = new ArrayList<>();
-        java.util.Base64.Encoder b64 = java.util.Base64.getEncoder();
+        List<BatchRequest.Op> ops = new ArrayList<>();
         for (WriteBatch.Op op : batch.ops()) {
-            Map<String, String> m = new LinkedHashMap<>();
-            m.put("op", op.isDelete() ? "delete" : "put");
-            m.put("keyBase64", b64.encodeToString(op.key()));
-            if (!op.isDelete()) {
-                m.put("valueBase64", b64.encodeToString(op.value()));
-            }
-            ops.add(m);
+            ops.add(op.isDelete() ? BatchRequest.Op.delete(op.key()) : BatchRequest.Op.put(op.key(), op.value()));
         }
-        return lsnOf(check(send(HttpRequest.newBuilder(base.resolve("batch"))
+        return lsnOf(check(send(HttpRequest.newBuilder(uri(Endpoints.BATCH))
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(Json.write(Map.of("ops", ops)))))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(new BatchRequest(ops)))))));
     }
 
     @Override
     public long scan(byte[] from, byte[] to, long limit, BTree.Visitor visitor) {
         List<String> params = new ArrayList<>();
         if (limit != Long.MAX_VALUE) {
-            params.add("limit=" + limit);
+            params.add(Endpoints.LIMIT + "=" + limit);
         }
         if (from != null) {
-            params.add("from=" + URLEncoder.encode(new String(from, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
+            params.add(Endpoints.FROM + "=" + URLEncoder.encode(new String(from, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
         }
         if (to != null) {
-            params.add("to=" + URLEncoder.encode(new String(to, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
+            params.add(Endpoints.TO + "=" + URLEncoder.encode(new String(to, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
         }
-        String path = "scan" + (params.isEmpty() ? "" : "?" + String.join("&", params));
-        HttpResponse<byte[]> r = check(send(HttpRequest.newBuilder(base.resolve(path)).GET()));
+        String path = Endpoints.SCAN + (params.isEmpty() ? "" : "?" + String.join("&", params));
+        HttpResponse<byte[]> r = check(send(HttpRequest.newBuilder(uri(path)).GET()));
         try (InputStream in = new java.io.ByteArrayInputStream(r.body());
              BufferedReader br = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             String line;
@@ -151,10 +144,10 @@ final class HttpKv implements KvBackend {
 
     @Override
     public StateDigest digest() {
-        HttpResponse<byte[]> r = check(send(HttpRequest.newBuilder(base.resolve("digest")).GET()));
+        HttpResponse<byte[]> r = check(send(HttpRequest.newBuilder(uri(Endpoints.DIGEST)).GET()));
         try {
-            JsonNode n = Json.MAPPER.readTree(r.body());
-            return new StateDigest(Lsn.parse(n.get("lsn").asText()), n.get("pairs").asLong(), n.get("sha256").asText());
+            DigestResponse d = Json.read(r.body(), DigestResponse.class);
+            return new StateDigest(Lsn.parse(d.lsn()), d.pairs(), d.sha256());
         } catch (IOException e) {
             throw new UncheckedIOException("bad digest answer from the leader", e);
         }

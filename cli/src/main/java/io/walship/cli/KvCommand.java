@@ -4,6 +4,9 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Escaping;
+import io.walship.protocol.Json;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
@@ -15,11 +18,15 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship kv}: read and write keys on a stopped data directory or a running leader. */
-@Command(name = "kv", description = "Read and write keys (--data DIR for a stopped store, --url for a leader).",
-        mixinStandardHelpOptions = true,
+@Command(name = "kv", mixinStandardHelpOptions = true,
+        description = "Read and write keys of a stopped store (--data DIR) or through a running leader (--url URL).",
         subcommands = {KvCommand.Put.class, KvCommand.Get.class, KvCommand.Del.class, KvCommand.Scan.class,
                 KvCommand.Dump.class, KvCommand.Digest.class})
 final class KvCommand {
+    /** How scan and dump print bytes (protocol's Escaping), as a paragraph of their help. */
+    private static final String ESCAPES = "%nTab, newline, carriage return and backslash are escaped as \\t \\n \\r \\\\;"
+            + " other control bytes and bytes that are not UTF-8 as \\xNN.";
+
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
@@ -45,11 +52,11 @@ final class KvCommand {
         abstract int run(KvBackend kv);
     }
 
-    @Command(name = "put", description = "Set KEY to VALUE; prints the commit LSN.", mixinStandardHelpOptions = true)
+    @Command(name = "put", description = "Set KEY to VALUE and print the commit LSN.", mixinStandardHelpOptions = true)
     static final class Put extends Base {
-        @Parameters(index = "0", paramLabel = "KEY")
+        @Parameters(index = "0", paramLabel = "KEY", description = "The key, as UTF-8 text.")
         String key;
-        @Parameters(index = "1", paramLabel = "VALUE")
+        @Parameters(index = "1", paramLabel = "VALUE", description = "The value, as UTF-8 text.")
         String value;
 
         @Override
@@ -59,9 +66,10 @@ final class KvCommand {
         }
     }
 
-    @Command(name = "get", description = "Print KEY's value (exit 1 if absent).", mixinStandardHelpOptions = true)
+    @Command(name = "get", description = "Print KEY's value, or exit with code 1 if it is absent.",
+            mixinStandardHelpOptions = true)
     static final class Get extends Base {
-        @Parameters(index = "0", paramLabel = "KEY")
+        @Parameters(index = "0", paramLabel = "KEY", description = "The key, as UTF-8 text.")
         String key;
         @Option(names = "--lsn", description = "Also print the LSN the read reflects (on stderr).")
         boolean showLsn;
@@ -80,9 +88,9 @@ final class KvCommand {
         }
     }
 
-    @Command(name = "del", description = "Delete KEY; prints the commit LSN.", mixinStandardHelpOptions = true)
+    @Command(name = "del", description = "Delete KEY and print the commit LSN.", mixinStandardHelpOptions = true)
     static final class Del extends Base {
-        @Parameters(index = "0", paramLabel = "KEY")
+        @Parameters(index = "0", paramLabel = "KEY", description = "The key, as UTF-8 text.")
         String key;
 
         @Override
@@ -92,8 +100,8 @@ final class KvCommand {
         }
     }
 
-    @Command(name = "scan", description = "Print pairs with FROM <= key < TO as key<TAB>value lines.",
-            mixinStandardHelpOptions = true)
+    @Command(name = "scan", mixinStandardHelpOptions = true,
+            description = {"Print the pairs with FROM <= key < TO as key<TAB>value lines, in key order.", ESCAPES})
     static final class Scan extends Base {
         @Option(names = "--from", paramLabel = "KEY", description = "First key (inclusive).")
         String from;
@@ -117,7 +125,7 @@ final class KvCommand {
             }
             PrintWriter out = out();
             kv.scan(f, t, limit, (k, v) -> {
-                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                out.println(Escaping.pair(k, v));
                 return true;
             });
             return ExitCodes.OK;
@@ -135,22 +143,23 @@ final class KvCommand {
         }
     }
 
-    @Command(name = "dump", description = "Print every pair as key<TAB>value, one per line, in key order.",
-            mixinStandardHelpOptions = true)
+    @Command(name = "dump", mixinStandardHelpOptions = true,
+            description = {"Print every pair as key<TAB>value, one per line, in key order.", ESCAPES})
     static final class Dump extends Base {
         @Override
         int run(KvBackend kv) {
             PrintWriter out = out();
             kv.scan(null, null, Long.MAX_VALUE, (k, v) -> {
-                out.println(Escaping.escape(k) + "\t" + Escaping.escape(v));
+                out.println(Escaping.pair(k, v));
                 return true;
             });
             return ExitCodes.OK;
         }
     }
 
-    @Command(name = "digest", description = "Print the SHA-256 of the content and the LSN it reflects.",
-            mixinStandardHelpOptions = true)
+    @Command(name = "digest", mixinStandardHelpOptions = true,
+            description = {"Print the SHA-256 of the content and the LSN it reflects.",
+                    "%nEqual digests at equal LSNs mean equal stores."})
     static final class Digest extends Base {
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
@@ -159,8 +168,7 @@ final class KvCommand {
         int run(KvBackend kv) {
             StateDigest d = kv.digest();
             if (json) {
-                out().println(Json.write(java.util.Map.of("lsn", Lsn.format(d.lsn()), "pairs", d.pairs(),
-                        "sha256", d.sha256())));
+                out().println(Json.write(new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256())));
             } else {
                 out().println(d.sha256() + "  lsn=" + Lsn.format(d.lsn()) + " pairs=" + d.pairs());
             }

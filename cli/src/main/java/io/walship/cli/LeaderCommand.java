@@ -1,23 +1,37 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
+import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.protocol.HostPort;
+import io.walship.server.LeaderServer;
+import io.walship.shipper.ShipLoop;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
+import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code walship leader}: open the store and serve it over HTTP until SIGTERM/SIGINT. */
-@Command(name = "leader", description = "Run the leader: open the store in --data and serve it over HTTP.",
-        mixinStandardHelpOptions = true)
+@Command(name = "leader", mixinStandardHelpOptions = true,
+        description = {"Run the leader: open the store in --data and serve it over HTTP.",
+                "%nWith --archive it also ships its WAL every --ship-interval; /status and /metrics show how far"
+                        + " the archive lags. SIGTERM lets running requests finish, ships a last time, checkpoints"
+                        + " and exits."})
 final class LeaderCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(LeaderCommand.class);
 
@@ -47,44 +61,41 @@ final class LeaderCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        InetSocketAddress address = HostPort.parse(http);
-        java.time.Duration every = Units.duration(shipInterval);
+        InetSocketAddress address = HostPort.parse(http).resolve();
+        Duration every = Units.duration(shipInterval);
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
             case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
             default -> throw new IllegalArgumentException("--on-archive-lag must be keep-going or refuse-writes");
         };
+        // closed in reverse order: the server, then the ship loop (it ships a last time), its archive, the store
+        Deque<AutoCloseable> opened = new ArrayDeque<>();
         Store store = Store.open(data, StoreOptions.defaults().withArchiveLag(Units.bytes(maxArchiveLag), policy));
+        opened.push(store);
         LeaderServer server;
-        ArchiveShipping shipping = null;
         try {
+            ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                shipping = new ArchiveShipping(store.dir(), archive, every);
+                ObjectStore archiveStore = ObjectStores.openVerified(archive);
+                opened.push(archiveStore);
+                shipping = new ShipLoop(store.dir(), archiveStore, WalShipper.Options.defaults(), every,
+                        ShipLoop.Listener.NONE).start();
+                opened.push(shipping);
             }
             server = new LeaderServer(store, address, shipping).start();
-        } catch (java.net.BindException e) {
-            if (shipping != null) {
-                shipping.close();
-            }
-            store.close();
+            opened.push(server);
+        } catch (BindException e) {
+            closeAll(opened);
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
                     "pick another --http HOST:PORT");
-        } catch (RuntimeException e) {
-            if (shipping != null) {
-                shipping.close();
-            }
-            store.close();
+        } catch (RuntimeException | IOException e) {
+            closeAll(opened);
             throw e;
         }
-        ArchiveShipping ship = shipping;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             LOG.info("shutting down: finishing requests, checkpointing");
-            server.close();
-            if (ship != null) {
-                ship.close();
-            }
-            store.close();
+            closeAll(opened);
             stopped.countDown();
         }, "walship-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -94,5 +105,17 @@ final class LeaderCommand implements Callable<Integer> {
                 Lsn.format(store.lastLsn()));
         stopped.await();
         return ExitCodes.OK;
+    }
+
+    /** Closes everything, most recently opened first; a failure is logged and the rest still closed. */
+    private static void closeAll(Deque<AutoCloseable> opened) {
+        while (!opened.isEmpty()) {
+            AutoCloseable c = opened.pop();
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.error("closing {}: {}", c.getClass().getSimpleName(), Errors.oneLine(e));
+            }
+        }
     }
 }

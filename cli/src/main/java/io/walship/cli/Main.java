@@ -9,8 +9,8 @@ import picocli.CommandLine.Command;
 /** The {@code walship} command: dispatch only. */
 @Command(name = "walship", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Log-shipping replication for an embedded JVM key-value store.",
-                "Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 integrity error.",
-                "Add --stacktrace to any command for a stack trace on error."},
+                "%nExit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 integrity error."
+                        + " Add --stacktrace to any command for a stack trace on error."},
         subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
                 BackupCommand.class, RestoreCommand.class, PromoteCommand.class, ArchiveCommand.class,
                 SchedulerCommand.class,

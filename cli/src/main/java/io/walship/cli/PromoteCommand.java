@@ -3,8 +3,8 @@ package io.walship.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import io.walship.archive.ObjectStore;
 import io.walship.restorer.Promotion;
-import io.walship.storage.ObjectStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -12,8 +12,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship promote}: open a restored standby for writes on a new timeline. */
 @Command(name = "promote", mixinStandardHelpOptions = true,
-        description = {"Open a restored standby for writes. A new timeline is claimed in the archive (a history",
-                "record: parent timeline and fork LSN) so its WAL never mixes with the old timeline's."})
+        description = {"Open a restored standby for writes on a new timeline.",
+                "%nThe timeline is claimed in the archive with a history record (parent timeline and fork LSN),"
+                        + " so its WAL never mixes with the old timeline's."})
 final class PromoteCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
             description = "The standby's data directory (not open by another process). Env: WALSHIP_DATA.")

@@ -9,10 +9,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.archive.ObjectStore;
+import io.walship.protocol.Json;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
-import io.walship.storage.ObjectStore;
 import io.walship.wal.Lsn;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,10 +22,12 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship restore}: build a data directory from the archive, optionally to a point in time. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
-        description = {"Restore a data directory from the archive: the newest base backup that reaches the target,",
-                "then its WAL replayed in LSN order up to the target (default: everything archived).",
-                "Every object is checked; a gap or corrupt object stops it with exit code 3, naming it.",
-                "The result is a standby (reads only) until promoted (--promote or 'walship promote')."})
+        description = {"Restore a data directory from the archive, to its end or to a point in time.",
+                "%nIt takes the newest base backup that reaches the target and replays the WAL after it in LSN"
+                        + " order up to the target (default: everything archived). Every object is checked; a gap or"
+                        + " a corrupt object stops the restore with exit code 3 and names it.",
+                "%nThe result is a standby that serves reads only until it is promoted (--promote or"
+                        + " 'walship promote')."})
 final class RestoreCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ArchiveOption archive;

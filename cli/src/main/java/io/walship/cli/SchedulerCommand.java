@@ -11,7 +11,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Json;
 import io.walship.scheduler.JobScheduler;
 import io.walship.scheduler.SchedulerConfig;
 import picocli.CommandLine.Command;
@@ -21,10 +22,12 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship scheduler}: the archive jobs of one or more databases on a schedule, in one process. */
 @Command(name = "scheduler", mixinStandardHelpOptions = true, subcommands = SchedulerCommand.Status.class,
-        description = {"Run the archive jobs (ship, backup, retention, verify) of the databases in --config on a",
-                "schedule (Quartz) until SIGTERM, which lets running jobs finish. Each job is what the one-shot",
-                "command runs (ship --once, backup, archive prune, a restore drill + archive verify).",
-                "The config is validated first: an unknown key, a bad cron, a missing archive exit with code 2."})
+        description = {"Run the archive jobs of the databases in --config on a schedule until SIGTERM.",
+                "%nThe jobs are ship, backup, retention and verify, each what its command runs: walship ship,"
+                        + " walship backup, walship archive prune, and a restore drill with walship archive verify."
+                        + " SIGTERM lets running jobs finish and ships a last time.",
+                "%nThe config is validated first: an unknown key, a bad cron expression or a missing archive exits"
+                        + " with code 2."})
 final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", defaultValue = "${env:WALSHIP_CONFIG}",
             description = "The YAML config (README, \"Scheduled jobs\"). Env: WALSHIP_CONFIG.")
@@ -65,7 +68,8 @@ final class SchedulerCommand implements Callable<Integer> {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Every job of a running scheduler: schedule, last start, duration, result, bytes, next fire; archive lag.")
+            description = "Show every job of a running scheduler (schedule, last start, duration, result, bytes, next"
+                    + " fire) and the archive's lag.")
     static final class Status implements Callable<Integer> {
         @Option(names = "--url", paramLabel = "URL", required = true, defaultValue = "${env:WALSHIP_SCHEDULER_URL}",
                 description = "The scheduler's http address, e.g. http://127.0.0.1:7071. Env: WALSHIP_SCHEDULER_URL.")
@@ -79,7 +83,7 @@ final class SchedulerCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             String base = url.endsWith("/") ? url : url + "/";
             HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
-                    .send(HttpRequest.newBuilder(URI.create(base + "status")).build(), HttpResponse.BodyHandlers.ofString());
+                    .send(HttpRequest.newBuilder(URI.create(base + Endpoints.STATUS.substring(1))).build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("scheduler answered HTTP " + r.statusCode());
             }
@@ -88,7 +92,7 @@ final class SchedulerCommand implements Callable<Integer> {
                 out.println(r.body());
                 return ExitCodes.OK;
             }
-            JsonNode root = new ObjectMapper().readTree(r.body());
+            JsonNode root = Json.tree(r.body());
             for (JsonNode d : root.get("databases")) {
                 out.printf("%s  archive %s  archived to LSN %s  lag %s commits / %s s%n", d.get("name").asText(),
                         d.get("archive").asText(), d.get("archivedLsn").asText("?"), d.get("archiveLagLsns").asText("?"),

@@ -1,7 +1,5 @@
 package io.walship.cli;
 
-import io.walship.wal.Units;
-
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,24 +9,26 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.protocol.Json;
+import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
 import io.walship.wal.Lsn;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code walship ship}: archive the WAL of a data directory, once or every interval. */
+/** {@code walship ship}: archive the WAL of a data directory, once or every interval (the {@link ShipLoop}). */
 @Command(name = "ship", mixinStandardHelpOptions = true,
-        description = {"Ship the WAL of --data to --archive as compressed segments.",
-                "Runs beside a running leader (reads its WAL read-only). Resumes from what the archive holds."})
+        description = {"Ship the WAL of --data to --archive as compressed, immutable segment objects.",
+                "%nIt runs beside a running leader (it reads the WAL read-only) and resumes from what the archive"
+                        + " holds. With --once it ships what is there and exits. Otherwise it ships every --interval"
+                        + " until SIGTERM: a failed run is logged and tried again at the next interval, and the last"
+                        + " WAL is shipped on the way out."})
 final class ShipCommand implements Callable<Integer> {
-    private static final Logger LOG = LoggerFactory.getLogger(ShipCommand.class);
-
     @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
             description = "Data directory of the leader. Env: WALSHIP_DATA.")
     Path data;
@@ -56,39 +56,38 @@ final class ShipCommand implements Callable<Integer> {
         WalShipper.Options opts = new WalShipper.Options(Codec.parse(codec), Units.bytes(segmentSize));
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = archive.open()) {
-            try (WalShipper shipper = new WalShipper(data, store, opts)) {
-                if (once) {
+            if (once) {
+                try (WalShipper shipper = new WalShipper(data, store, opts)) {
                     report(out, shipper.shipOnce());
-                    return ExitCodes.OK;
-                }
-                CountDownLatch stop = new CountDownLatch(1);
-                CountDownLatch stopped = new CountDownLatch(1);
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                    stop.countDown();
-                    try {
-                        stopped.await(60, TimeUnit.SECONDS);
-                    } catch (InterruptedException ignored) {
-                        Thread.currentThread().interrupt();
-                    }
-                }, "walship-ship-shutdown"));
-                LOG.info("shipping {} to {} every {}", data, store.describe(), interval);
-                try {
-                    do {
-                        try {
-                            WalShipper.Result r = shipper.shipOnce();
-                            if (r.segments() > 0) {
-                                report(out, r);
-                            }
-                        } catch (io.walship.storage.StorageException e) {
-                            // the archive is unreachable: the WAL stays on the leader; try again
-                            LOG.warn("shipping failed, will retry: {}", ErrorReporter.message(e));
-                        }
-                    } while (!stop.await(every.toMillis(), TimeUnit.MILLISECONDS));
-                } finally {
-                    stopped.countDown();
                 }
                 return ExitCodes.OK;
             }
+            ShipLoop.Listener printer = new ShipLoop.Listener() {
+                @Override
+                public void finished(ShipLoop.Tick tick) {
+                    if (tick.ok() && tick.result().segments() > 0) {
+                        report(out, tick.result());
+                    }
+                }
+            };
+            // SIGTERM: the hook lets the loop ship a last time and waits for it (up to a minute)
+            CountDownLatch stop = new CountDownLatch(1);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stop.countDown();
+                try {
+                    stopped.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "walship-ship-shutdown"));
+            try (ShipLoop loop = new ShipLoop(data, store, opts, every, printer)) {
+                loop.start();
+                stop.await();
+            } finally {
+                stopped.countDown();
+            }
+            return ExitCodes.OK;
         }
     }
 

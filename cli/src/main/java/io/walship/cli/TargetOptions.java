@@ -2,31 +2,47 @@ package io.walship.cli;
 
 import java.nio.file.Path;
 
+import io.walship.shipper.BackupSource;
 import picocli.CommandLine.Option;
 
-/** {@code --data DIR} (a stopped store) or {@code --url URL} (a running leader): exactly one. */
+/**
+ * {@code --data DIR} (a stopped store) or {@code --url URL} (a running leader): exactly one, with
+ * {@code WALSHIP_URL} and then {@code WALSHIP_DATA} standing in when neither is given. The
+ * {@code kv} commands and {@code backup} take it (a picocli mixin).
+ */
 final class TargetOptions {
-    @Option(names = "--data", paramLabel = "DIR", description = "Data directory of a store that is not running.")
+    @Option(names = "--data", paramLabel = "DIR", description = "Data directory of a store that is not running. Env: WALSHIP_DATA.")
     Path data;
 
-    @Option(names = "--url", paramLabel = "URL", description = "A running leader, e.g. http://127.0.0.1:7070.")
+    @Option(names = "--url", paramLabel = "URL", description = "A running leader, e.g. http://127.0.0.1:7070. Env: WALSHIP_URL.")
     String url;
 
-    KvBackend open() {
-        String envData = System.getenv("WALSHIP_DATA");
-        String envUrl = System.getenv("WALSHIP_URL");
+    /** The store these options name, as the source of a base backup. */
+    BackupSource source() {
         if (data != null && url != null) {
             throw new IllegalArgumentException("give either --data or --url, not both");
         }
-        if (data == null && url == null) {
-            if (envUrl != null && !envUrl.isBlank()) {
-                return new HttpKv(envUrl);
-            }
-            if (envData != null && !envData.isBlank()) {
-                return new LocalKv(Path.of(envData));
-            }
-            throw new IllegalArgumentException("give --data DIR (stopped store) or --url URL (running leader)");
+        if (url != null) {
+            return new BackupSource.Leader(url);
         }
-        return url != null ? new HttpKv(url) : new LocalKv(data);
+        if (data != null) {
+            return new BackupSource.StoppedStore(data);
+        }
+        String envUrl = System.getenv("WALSHIP_URL");
+        if (envUrl != null && !envUrl.isBlank()) {
+            return new BackupSource.Leader(envUrl);
+        }
+        String envData = System.getenv("WALSHIP_DATA");
+        if (envData != null && !envData.isBlank()) {
+            return new BackupSource.StoppedStore(Path.of(envData));
+        }
+        throw new IllegalArgumentException("give --data DIR (stopped store) or --url URL (running leader)");
+    }
+
+    /** The store these options name, for reads and writes. */
+    KvBackend open() {
+        BackupSource s = source();
+        return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url())
+                : new LocalKv(((BackupSource.StoppedStore) s).dataDir());
     }
 }

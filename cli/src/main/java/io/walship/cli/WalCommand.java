@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.Json;
 import io.walship.wal.Lsn;
 import io.walship.wal.WalEntry;
 import io.walship.wal.WalReader;
@@ -21,7 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
 final class WalCommand {
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
-            description = "List WAL entries (LSN, commit time, size, pages touched). Safe while a leader runs.")
+            description = {"List WAL entries with their LSN, commit time, size and the pages they touch.",
+                    "%nIt reads the WAL read-only, so it is safe while a leader runs."})
     static final class Inspect implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
                 description = "Data directory.")

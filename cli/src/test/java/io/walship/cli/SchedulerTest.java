@@ -12,15 +12,17 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.TestS3Server;
+import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
 import io.walship.scheduler.JobScheduler;
 import io.walship.scheduler.SchedulerConfig;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
-import io.walship.storage.TestS3Server;
+import io.walship.server.LeaderServer;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.Durability;
 import io.walship.wal.StateDigest;
@@ -107,7 +109,7 @@ class SchedulerTest {
             try (JobScheduler sched = JobScheduler.start(cfg, tmp.resolve("scratch"))) {
                 Thread.sleep(11_000);
                 var status = sched.status();
-                String json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(status);
+                String json = Json.write(status);
                 assertTrue(json.contains("\"job\":\"ship\"") && json.contains("\"archiveLagLsns\""), json);
                 String metrics = sched.metricsText();
                 assertTrue(metrics.contains("walship_job_runs_total{database=\"orders\",job=\"ship\",result=\"ok\"}"), metrics);

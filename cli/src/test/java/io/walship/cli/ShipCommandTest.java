@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -16,15 +16,15 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectInfo;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ParallelGet;
-import io.walship.storage.StorageException;
-import io.walship.storage.TimelineHistory;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ParallelGet;
+import io.walship.archive.StorageException;
+import io.walship.archive.TimelineHistory;
 import io.walship.wal.Lsn;
 
 /**
@@ -76,7 +76,7 @@ public final class ArchiveVerifier {
                 bytes[0] += checkImage(store, m, parallel, quick);
                 goodBackups.add(b);
             } catch (StorageException e) {
-                problems.add(new Problem(e instanceof io.walship.storage.ObjectNotFoundException ? "missing" : "corrupt",
+                problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
                         b.name().manifestKey(), detail(e)));
             }
         }
@@ -163,11 +163,11 @@ public final class ArchiveVerifier {
             if (e instanceof StorageException s) {
                 throw s;
             }
-            throw new io.walship.storage.CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
+            throw new io.walship.archive.CorruptObjectException(key, "cannot be decompressed: " + e.getMessage(), e);
         }
         String got = HexFormat.of().formatHex(sha.digest());
         if (n != m.imageBytes() || !got.equalsIgnoreCase(m.imageSha256())) {
-            throw new io.walship.storage.CorruptObjectException(key, "image is " + n + " bytes with SHA-256 " + got
+            throw new io.walship.archive.CorruptObjectException(key, "image is " + n + " bytes with SHA-256 " + got
                     + ", its manifest says " + m.imageBytes() + " bytes with " + m.imageSha256());
         }
         return info.size();

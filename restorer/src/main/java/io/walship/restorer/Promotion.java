@@ -4,11 +4,11 @@ import java.io.ByteArrayInputStream;
 import java.nio.file.Path;
 import java.time.Instant;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.ObjectExistsException;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.TimelineHistory;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectExistsException;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
 import io.walship.wal.Lsn;

@@ -14,23 +14,23 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.CorruptObjectException;
-import io.walship.storage.ObjectInfo;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ParallelGet;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ParallelGet;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
+import io.walship.wal.FileTrees;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
 import io.walship.wal.Redo;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
 import io.walship.wal.WalEntry;
-import io.walship.wal.WalshipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -205,7 +205,7 @@ public final class Restore {
             AtomicFiles.fsyncDirectory(dir);
             for (Path p : content) {
                 if (!p.equals(marker)) {
-                    deleteRecursively(p);
+                    FileTrees.deleteTree(p);
                 }
             }
             return lock;
@@ -213,17 +213,6 @@ public final class Restore {
             lock.close();
             throw e;
         }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (Stream<Path> s = Files.list(p)) {
-                for (Path c : s.toList()) {
-                    deleteRecursively(c);
-                }
-            }
-        }
-        Files.delete(p);
     }
 
     /** Downloads, checks and unpacks the base backup; returns the object's size. */

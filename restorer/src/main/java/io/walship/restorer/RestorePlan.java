@@ -8,13 +8,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.CorruptObjectException;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.StorageException;
-import io.walship.storage.TimelineHistory;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.StorageException;
+import io.walship.archive.TimelineHistory;
 import io.walship.wal.Lsn;
 
 /**

@@ -8,11 +8,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
-import io.walship.storage.CorruptObjectException;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.Prefetch;
-import io.walship.storage.Segment;
-import io.walship.storage.StorageException;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.Prefetch;
+import io.walship.archive.Segment;
+import io.walship.archive.StorageException;
 import io.walship.wal.EntryCodec;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
@@ -47,7 +47,7 @@ final class SegmentPrefetcher implements AutoCloseable {
      * the key, body checksum, every entry's checksum and version, and LSN continuity inside it.
      */
     static Decoded fetch(ObjectStore store, String key, long listedSize) {
-        var name = io.walship.storage.ArchiveLayout.parseSegment(key).orElseThrow();
+        var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         byte[] bytes;
         try (InputStream in = store.get(key)) {
             bytes = in.readAllBytes();

@@ -15,12 +15,12 @@ import java.util.Random;
 import java.util.TreeMap;
 import java.util.UUID;
 
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.TestS3Server;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
-import io.walship.storage.TestS3Server;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;

@@ -8,11 +8,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.LocalObjectStore;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.TimelineHistory;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.LocalObjectStore;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,40 +1,36 @@
 package io.walship.scheduler;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LeaderClient;
+import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.ObjectStores;
+import io.walship.wal.FileTrees;
 import io.walship.wal.Lsn;
-import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
-import io.walship.wal.WalEntry;
-import io.walship.wal.WalReader;
 import io.walship.wal.WalshipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The batch jobs of one database, exactly what the one-shot CLI commands run: ship pending WAL,
- * take a base backup, apply retention, run a restore drill. Every position comes from the
- * archive, so a job killed at any point is simply run again. Each method is called by one
- * thread at a time per job kind (Quartz never overlaps a job with itself); different kinds may
- * run concurrently, which the archive tolerates (objects are immutable, creation is atomic).
+ * The jobs of one database, exactly what the CLI runs: ship the WAL (the same {@link ShipLoop} as
+ * {@code walship ship --interval}), take a base backup, apply retention, run a restore drill.
+ * Every position comes from the archive, so a job killed at any point is simply run again. Each
+ * Quartz job method is called by one thread at a time per job kind (Quartz never overlaps a job
+ * with itself); different kinds and the ship loop may run concurrently, which the archive
+ * tolerates (objects are immutable, creation is atomic).
  */
 public final class ArchiveJobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ArchiveJobs.class);
@@ -47,14 +43,12 @@ public final class ArchiveJobs implements AutoCloseable {
     private final ObjectStore archive;
     /** Retention deletes what a drill is reading: the two never run at once for one database. */
     private final Object readersVersusRetention = new Object();
-    private WalShipper shipper;
-    private volatile long lagLsns = -1;
-    private volatile double lagSeconds = -1;
-    private volatile long archivedLsn = -1;
+    private volatile ShipLoop shipping;
 
+    /** Opens the database's archive and checks that it is usable; the scheduler does not start if not. */
     public ArchiveJobs(SchedulerConfig.Database db) {
         this.db = db;
-        this.archive = ObjectStores.open(db.archive());
+        this.archive = ObjectStores.openVerified(db.archive());
     }
 
     public String name() {
@@ -65,66 +59,26 @@ public final class ArchiveJobs implements AutoCloseable {
         return archive;
     }
 
-    /** Ships everything the WAL holds beyond the archive ({@code walship ship --once}). */
-    public synchronized Outcome ship() {
+    /**
+     * Starts shipping the WAL every {@code ship.interval}; the loop holds {@code DATA/ship.lock}
+     * until {@link #close}, which ships a last time.
+     */
+    public synchronized void startShipping(ShipLoop.Listener listener) {
         SchedulerConfig.Ship cfg = SchedulerConfig.jobsOf(db).ship();
-        if (shipper == null) {
-            // the shipper holds DATA/ship.lock for as long as the scheduler runs
-            shipper = new WalShipper(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()));
-        }
-        WalShipper.Result r = shipper.shipOnce();
-        updateLag(r.archivedUpTo());
-        return new Outcome(r.objectBytes(), r.segments() + " segment(s), " + r.entries() + " entries, archived up to LSN "
-                + Lsn.format(r.archivedUpTo()));
+        shipping = new ShipLoop(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()),
+                cfg.intervalDuration(), listener).start();
     }
 
-    /** How far the archive is behind the leader's WAL: LSNs, and seconds since the oldest unarchived commit. */
-    private void updateLag(long archived) {
-        archivedLsn = archived;
-        long count = 0;
-        long oldest = 0;
-        try (WalReader r = WalReader.open(Path.of(db.data()))) {
-            long first = r.firstAvailableLsn();
-            if (first > 0) {
-                r.seek(Math.max(first, archived + 1)).headersOnly();
-                WalEntry e;
-                while ((e = r.next()) != null) {
-                    if (count++ == 0) {
-                        oldest = e.commitTimeMicros();
-                    }
-                }
-            }
-        } catch (RuntimeException e) {
-            LOG.debug("archive lag of {}: {}", db.name(), e.getMessage());
-            return;
-        }
-        lagLsns = count;
-        lagSeconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldest) / 1e6);
+    /** What the ship loop knows of the archive's lag; unknown (all -1) if this database does not ship. */
+    public ShipLoop.Status shipping() {
+        ShipLoop s = shipping;
+        return s != null ? s.status() : new ShipLoop.Status(archive.describe(), -1, -1, -1, null);
     }
 
-    public long lagLsns() {
-        return lagLsns;
-    }
-
-    public double lagSeconds() {
-        return lagSeconds;
-    }
-
-    public long archivedLsn() {
-        return archivedLsn;
-    }
-
-    /** Takes a base backup ({@code walship backup}): from the running leader if a URL is set, else the stopped data directory. */
+    /** Takes a base backup ({@code walship backup}) from {@link SchedulerConfig.Database#backupSource}. */
     public Outcome backup() throws Exception {
         SchedulerConfig.Backup cfg = SchedulerConfig.jobsOf(db).backup();
-        BackupManifest m;
-        if (db.url() != null) {
-            m = new LeaderClient(db.url()).backup(archive, cfg.codecValue(), total -> x -> { });
-        } else {
-            try (Store s = Store.open(Path.of(db.data())); Snapshot snap = s.snapshot()) {
-                m = BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, cfg.codecValue(), x -> { });
-            }
-        }
+        BackupManifest m = db.backupSource().backup(archive, cfg.codecValue(), total -> done -> { });
         return new Outcome(m.objectBytes(), "base backup at LSN " + m.lsn() + " (" + m.objectBytes() + " bytes)");
     }
 
@@ -181,8 +135,8 @@ public final class ArchiveJobs implements AutoCloseable {
             }
             ArchiveListing listing = ArchiveListing.of(archive);
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing,
-                    io.walship.storage.TimelineHistory.ancestry(r.followedTimeline(),
-                            io.walship.storage.TimelineHistory.readAll(archive, listing)));
+                    io.walship.archive.TimelineHistory.ancestry(r.followedTimeline(),
+                            io.walship.archive.TimelineHistory.readAll(archive, listing)));
             ArchiveListing.BackupInfo newest = onPath.isEmpty() ? null : onPath.get(0);
             boolean older = newest != null && onPath.stream().anyMatch(b -> b.name().lsn() < newest.name().lsn());
             if (older) {
@@ -201,7 +155,7 @@ public final class ArchiveJobs implements AutoCloseable {
             return new Outcome(r.backupObjectBytes() + r.walObjectBytes(), "restored LSN " + Lsn.format(r.lsn())
                     + " from " + r.backupKey() + checked + "; archive verify: " + report.segments() + " segments OK");
         } finally {
-            deleteTree(dir);
+            FileTrees.deleteTree(dir);
         }
     }
 
@@ -211,21 +165,10 @@ public final class ArchiveJobs implements AutoCloseable {
         }
     }
 
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
-        }
-    }
-
     @Override
     public synchronized void close() {
-        if (shipper != null) {
-            shipper.close();
+        if (shipping != null) {
+            shipping.close();
         }
         archive.close();
     }

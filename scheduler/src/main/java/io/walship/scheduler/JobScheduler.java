@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
@@ -14,7 +15,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.Counter;
@@ -22,9 +22,15 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Json;
 import io.walship.restorer.RestorePlan;
+import io.walship.shipper.ShipLoop;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.Errors;
+import io.walship.wal.Lsn;
 import org.quartz.CronExpression;
 import org.quartz.CronScheduleBuilder;
 import org.quartz.DisallowConcurrentExecution;
@@ -35,7 +41,6 @@ import org.quartz.JobExecutionContext;
 import org.quartz.JobKey;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
-import org.quartz.SimpleScheduleBuilder;
 import org.quartz.Trigger;
 import org.quartz.TriggerBuilder;
 import org.quartz.impl.StdSchedulerFactory;
@@ -43,24 +48,31 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code walship scheduler}: runs every database's jobs on Quartz in one process, through the
- * same {@link ArchiveJobs} methods the one-shot commands use.
+ * {@code walship scheduler}: runs every database's jobs in one process, through the same
+ * {@link ArchiveJobs} methods the one-shot commands use: backup, retention and verify on Quartz
+ * cron triggers, shipping as the {@link io.walship.shipper.ShipLoop} that {@code walship ship}
+ * runs, its ticks recorded as runs of the "ship" job.
  *
  * <ul>
- *   <li>A job never overlaps with itself ({@link DisallowConcurrentExecution} per job).
+ *   <li>A job never overlaps with itself ({@link DisallowConcurrentExecution} per job; the ship
+ *       loop waits for one run to end before the next interval starts).
  *   <li>Misfires (the process was paused or busy past a slot) run once, not once per missed
  *       slot. After downtime, a backup whose last slot passed since the newest backup in the
  *       archive runs once at start: positions and history come from the archive.
  *   <li>A failed run is logged with its cause, counted, and simply tried again at the next
- *       trigger.
- *   <li>{@link #close} (SIGTERM) stops triggering and waits for running jobs to finish.
+ *       trigger (or tick).
+ *   <li>{@link #close} (SIGTERM) stops triggering, waits for running jobs to finish and ships a
+ *       last time.
  * </ul>
  * Status ({@code GET /status}) and Prometheus metrics ({@code GET /metrics}) on {@code http}.
+ *
+ * <p>Thread-safe: jobs run on Quartz's threads and the ship loops' own, {@link #status} and
+ * {@link #metricsText} may be read from any thread; {@link #start} and {@link #close} are called
+ * once each.
  */
 public final class JobScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobScheduler.class);
     private static final String RUNNERS = "walship.runners";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final SchedulerConfig config;
     private final Path scratch;
@@ -70,7 +82,7 @@ public final class JobScheduler implements AutoCloseable {
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private HttpServer http;
 
-    /** One job: its action, its history and its meters. */
+    /** One job: its action (none for ship: the ship loop runs it), its history and its meters. */
     final class Runner {
         final JobRun run;
         final ArchiveJobs jobs;
@@ -88,29 +100,59 @@ public final class JobScheduler implements AutoCloseable {
                     .description("bytes moved by job runs (uploaded, downloaded or deleted)").register(metrics);
         }
 
+        /** A Quartz trigger: runs the action, records it; a failure is logged and tried again at the next trigger. */
         void execute() {
             long t0 = System.nanoTime();
             run.started();
             try {
-                ArchiveJobs.Outcome o = action.run();
-                long ms = (System.nanoTime() - t0) / 1_000_000;
-                run.finished(ms, o.bytes(), "ok: " + o.summary());
-                bytes.increment(o.bytes());
-                metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "ok").increment();
-                if (!run.kind.equals("ship") || o.bytes() > 0) {
-                    LOG.info("{}/{}: {} ({} ms)", jobs.name(), run.kind, o.summary(), ms);
-                }
+                succeeded(action.run(), System.nanoTime() - t0);
             } catch (Exception | Error e) {
-                long ms = (System.nanoTime() - t0) / 1_000_000;
-                String cause = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
-                run.failed(ms, cause);
-                metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "failed").increment();
+                String cause = Errors.oneLine(e);
+                failed(cause, System.nanoTime() - t0);
                 LOG.error("{}/{} failed (retried at the next trigger): {}", jobs.name(), run.kind, cause);
                 LOG.debug("{}/{} failure", jobs.name(), run.kind, e);
-            } finally {
-                duration.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
             }
         }
+
+        void succeeded(ArchiveJobs.Outcome o, long nanos) {
+            long ms = nanos / 1_000_000;
+            run.finished(ms, o.bytes(), "ok: " + o.summary());
+            bytes.increment(o.bytes());
+            duration.record(nanos, TimeUnit.NANOSECONDS);
+            metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "ok").increment();
+            if (!run.kind.equals("ship") || o.bytes() > 0) {
+                LOG.info("{}/{}: {} ({} ms)", jobs.name(), run.kind, o.summary(), ms);
+            }
+        }
+
+        void failed(String cause, long nanos) {
+            run.failed(nanos / 1_000_000, cause);
+            duration.record(nanos, TimeUnit.NANOSECONDS);
+            metrics.counter("walship_job_runs", "database", jobs.name(), "job", run.kind, "result", "failed").increment();
+        }
+    }
+
+    /** Records the ship loop's ticks as runs of the "ship" job; the loop itself logs failures. */
+    private static ShipLoop.Listener shipRecorder(Runner r, Duration interval) {
+        return new ShipLoop.Listener() {
+            @Override
+            public void starting() {
+                r.run.started();
+            }
+
+            @Override
+            public void finished(ShipLoop.Tick t) {
+                long nanos = t.took().toNanos();
+                if (t.ok()) {
+                    WalShipper.Result s = t.result();
+                    r.succeeded(new ArchiveJobs.Outcome(s.objectBytes(), s.segments() + " segment(s), " + s.entries()
+                            + " entries, archived up to LSN " + Lsn.format(s.archivedUpTo())), nanos);
+                } else {
+                    r.failed(t.error(), nanos);
+                }
+                r.run.nextFire(Instant.now().plus(interval));
+            }
+        };
     }
 
     @FunctionalInterface
@@ -168,17 +210,17 @@ public final class JobScheduler implements AutoCloseable {
         for (SchedulerConfig.Database d : config.databases()) {
             ArchiveJobs jobs = new ArchiveJobs(d);
             databases.put(d.name(), jobs);
-            jobs.archive().verifyAccess();
             SchedulerConfig.Jobs j = SchedulerConfig.jobsOf(d);
-            Gauge.builder("walship_archive_lag_lsns", jobs, ArchiveJobs::lagLsns).tag("database", d.name())
+            Gauge.builder("walship_archive_lag_lsns", jobs, x -> x.shipping().lagLsns()).tag("database", d.name())
                     .description("commits in the leader's WAL not yet archived (-1: unknown)").register(metrics);
-            Gauge.builder("walship_archive_lag_seconds", jobs, ArchiveJobs::lagSeconds).tag("database", d.name())
+            Gauge.builder("walship_archive_lag_seconds", jobs, x -> x.shipping().lagSeconds()).tag("database", d.name())
                     .description("age of the oldest commit not yet archived (-1: unknown)").register(metrics);
             if (j.ship() != null) {
-                long ms = j.ship().intervalDuration().toMillis();
-                add(jobs, "ship", "every " + j.ship().intervalDuration().toString().substring(2).toLowerCase(), jobs::ship,
-                        SimpleScheduleBuilder.repeatSecondlyForever(1).withIntervalInMilliseconds(ms)
-                                .withMisfireHandlingInstructionNextWithRemainingCount(), true);
+                // not a Quartz job: the ship loop every command uses, its ticks recorded as runs
+                Duration every = j.ship().intervalDuration();
+                Runner r = new Runner(jobs, "ship", "every " + every.toString().substring(2).toLowerCase(), null);
+                runners.put(JobKey.jobKey("ship", jobs.name()), r);
+                jobs.startShipping(shipRecorder(r, every));
             }
             if (j.backup() != null) {
                 boolean missed = backupMissed(jobs, j.backup().cronValue());
@@ -233,7 +275,7 @@ public final class JobScheduler implements AutoCloseable {
         Trigger trigger = TriggerBuilder.newTrigger().withIdentity(kind, jobs.name()).withSchedule(when).startNow().build();
         Date first = quartz.scheduleJob(detail, trigger);
         r.run.nextFire(first.toInstant());
-        if (runNow && !kind.equals("ship")) {
+        if (runNow) {
             quartz.triggerJob(key);
         }
     }
@@ -248,9 +290,10 @@ public final class JobScheduler implements AutoCloseable {
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("name", jobs.name());
             d.put("archive", jobs.archive().describe());
-            d.put("archivedLsn", jobs.archivedLsn() < 0 ? null : io.walship.wal.Lsn.format(jobs.archivedLsn()));
-            d.put("archiveLagLsns", jobs.lagLsns() < 0 ? null : jobs.lagLsns());
-            d.put("archiveLagSeconds", jobs.lagSeconds() < 0 ? null : jobs.lagSeconds());
+            ShipLoop.Status shipping = jobs.shipping();
+            d.put("archivedLsn", shipping.archivedUpTo() < 0 ? null : Lsn.format(shipping.archivedUpTo()));
+            d.put("archiveLagLsns", shipping.lagLsns() < 0 ? null : shipping.lagLsns());
+            d.put("archiveLagSeconds", shipping.lagSeconds() < 0 ? null : shipping.lagSeconds());
             List<Object> js = new ArrayList<>();
             runners.values().stream().filter(r -> r.jobs == jobs).forEach(r -> js.add(r.run.toMap()));
             d.put("jobs", js);
@@ -278,11 +321,9 @@ public final class JobScheduler implements AutoCloseable {
         if (config.http() == null) {
             return;
         }
-        int colon = config.http().lastIndexOf(':');
-        http = HttpServer.create(new InetSocketAddress(config.http().substring(0, colon),
-                Integer.parseInt(config.http().substring(colon + 1))), 16);
-        http.createContext("/status", ex -> reply(ex, "application/json", JSON.writeValueAsBytes(status())));
-        http.createContext("/metrics", ex -> reply(ex, "text/plain; version=0.0.4", metricsText().getBytes(StandardCharsets.UTF_8)));
+        http = HttpServer.create(config.httpAddress().resolve(), 16);
+        http.createContext(Endpoints.STATUS, ex -> reply(ex, "application/json", Json.writeBytes(status())));
+        http.createContext(Endpoints.METRICS, ex -> reply(ex, "text/plain; version=0.0.4", metricsText().getBytes(StandardCharsets.UTF_8)));
         http.start();
         LOG.info("scheduler status on http://{}:{}/status", http.getAddress().getHostString(), http.getAddress().getPort());
     }

@@ -11,13 +11,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
 import io.walship.restorer.RestorePlan;
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.ObjectInfo;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.TimelineHistory;
 import io.walship.wal.Lsn;
 
 /**

@@ -15,8 +15,10 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.walship.storage.ArchiveUri;
-import io.walship.storage.Codec;
+import io.walship.archive.ArchiveUri;
+import io.walship.archive.Codec;
+import io.walship.protocol.HostPort;
+import io.walship.shipper.BackupSource;
 import io.walship.wal.Units;
 import org.quartz.CronExpression;
 
@@ -43,6 +45,15 @@ public record SchedulerConfig(String http, List<Database> databases) {
     public static final String DEFAULT_BACKUP_CRON = "0 0 3 * * ?";
 
     public record Database(String name, String data, String url, String archive, Jobs jobs) {
+        /** Backups come from the running leader if {@code url} is set, else from the stopped {@code data} directory. */
+        public BackupSource backupSource() {
+            return url != null ? new BackupSource.Leader(url) : new BackupSource.StoppedStore(Path.of(data));
+        }
+    }
+
+    /** Where to serve status and metrics, or null for nowhere. */
+    public HostPort httpAddress() {
+        return http == null ? null : HostPort.parse(http);
     }
 
     public record Jobs(Ship ship, Backup backup, RetentionJob retention, Verify verify) {
@@ -152,12 +163,9 @@ public record SchedulerConfig(String http, List<Database> databases) {
         }
         if (http != null) {
             try {
-                int colon = http.lastIndexOf(':');
-                if (colon < 1 || Integer.parseInt(http.substring(colon + 1)) < 0 || Integer.parseInt(http.substring(colon + 1)) > 65535) {
-                    throw new NumberFormatException();
-                }
-            } catch (NumberFormatException e) {
-                throw new ConfigException("config " + where + ": http must be HOST:PORT, not '" + http + "'");
+                httpAddress();
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("config " + where + ": http must be HOST:PORT or [IPV6]:PORT, not '" + http + "'");
             }
         }
         Set<String> names = new HashSet<>();

@@ -17,12 +17,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectExistsException;
-import io.walship.storage.ObjectInfo;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectExistsException;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.StateDigest;

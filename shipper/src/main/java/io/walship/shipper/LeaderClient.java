@@ -11,9 +11,13 @@ import java.time.Duration;
 import java.util.function.LongFunction;
 import java.util.function.LongConsumer;
 
-import io.walship.storage.BackupManifest;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectStore;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Headers;
+import io.walship.protocol.Json;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 
@@ -22,9 +26,6 @@ import io.walship.wal.StateDigest;
  * a base backup ({@code GET /snapshot}), and its digest ({@code GET /digest}). Thread-safe.
  */
 public final class LeaderClient {
-    public static final String LSN_HEADER = "Walship-LSN";
-    public static final String DIGEST_HEADER = "Walship-Digest";
-    public static final String DIGEST_PAIRS_HEADER = "Walship-Digest-Pairs";
     private final String base;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -35,16 +36,16 @@ public final class LeaderClient {
     /** Takes a base backup of the running leader; {@code progress} gets the image size (or -1) first. */
     public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress)
             throws IOException, InterruptedException {
-        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + "snapshot")).GET().build(),
+        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoints.SNAPSHOT.substring(1))).GET().build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = r.body()) {
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /snapshot: "
                         + new String(body.readNBytes(500), StandardCharsets.UTF_8).trim());
             }
-            long lsn = Lsn.parse(header(r, LSN_HEADER));
-            String sha = header(r, DIGEST_HEADER);
-            long pairs = Long.parseLong(header(r, DIGEST_PAIRS_HEADER));
+            long lsn = Lsn.parse(header(r, Headers.LSN));
+            String sha = header(r, Headers.DIGEST);
+            long pairs = Long.parseLong(header(r, Headers.DIGEST_PAIRS));
             long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
             return BaseBackup.upload(body, new StateDigest(lsn, pairs, sha), store, codec, progress.apply(total));
         }
@@ -52,13 +53,13 @@ public final class LeaderClient {
 
     /** The leader's current digest. */
     public StateDigest digest() throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "digest")).GET().build(),
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoints.DIGEST.substring(1))).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /digest");
         }
-        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body());
-        return new StateDigest(Lsn.parse(json.get("lsn").asText()), json.get("pairs").asLong(), json.get("sha256").asText());
+        DigestResponse d = Json.read(r.body(), DigestResponse.class);
+        return new StateDigest(Lsn.parse(d.lsn()), d.pairs(), d.sha256());
     }
 
     private static String header(HttpResponse<?> r, String name) {

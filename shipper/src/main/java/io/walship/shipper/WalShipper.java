@@ -7,13 +7,13 @@ import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
 
-import io.walship.storage.ArchiveLayout;
-import io.walship.storage.ArchiveListing;
-import io.walship.storage.Codec;
-import io.walship.storage.ObjectExistsException;
-import io.walship.storage.ObjectInfo;
-import io.walship.storage.ObjectStore;
-import io.walship.storage.Segment;
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectExistsException;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.Segment;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
 import io.walship.wal.Lsn;
@@ -73,10 +73,10 @@ public final class WalShipper implements AutoCloseable {
 
     /** The fork LSN of a promoted timeline, from its history record; -2 if it has none. */
     private long forkOf(int timeline) {
-        if (timeline == 1 || store.head(io.walship.storage.ArchiveLayout.historyKey(timeline)).isEmpty()) {
+        if (timeline == 1 || store.head(io.walship.archive.ArchiveLayout.historyKey(timeline)).isEmpty()) {
             return -2;
         }
-        return io.walship.storage.TimelineHistory.readOne(store, timeline).forkLsnValue();
+        return io.walship.archive.TimelineHistory.readOne(store, timeline).forkLsnValue();
     }
 
     /**

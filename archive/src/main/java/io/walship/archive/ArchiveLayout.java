@@ -1,0 +1,103 @@
+package io.walship.archive;
+
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The archive's object keys — the only place that knows them (docs/FORMAT.md, "Archive
+ * layout"). LSNs are 16 upper-case hex digits and timelines 8, so that lexical order is
+ * numeric order and a listing is already sorted:
+ *
+ * <pre>
+ * timelines/TTTTTTTT.history                              which timeline forked from which, where
+ * wal/TTTTTTTT/FFFFFFFFFFFFFFFF-LLLLLLLLLLLLLLLL.seg       WAL entries FIRST..LAST of timeline T
+ * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/image.CODEC           base backup at LSN L (page image)
+ * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/manifest.json         written last: no manifest, no backup
+ * </pre>
+ *
+ * Nothing in the archive is a mutable index: everything derived (coverage, gaps, the newest
+ * backup) is rebuilt from a listing. Stateless.
+ */
+public final class ArchiveLayout {
+    public static final String TIMELINES = "timelines/";
+    public static final String WAL = "wal/";
+    public static final String BACKUPS = "backups/";
+    public static final String MANIFEST = "manifest.json";
+
+    private static final Pattern SEGMENT = Pattern.compile("wal/([0-9A-F]{8})/([0-9A-F]{16})-([0-9A-F]{16})\\.seg");
+    private static final Pattern BACKUP = Pattern.compile("backups/([0-9A-F]{8})-([0-9A-F]{16})/(.+)");
+    private static final Pattern HISTORY = Pattern.compile("timelines/([0-9A-F]{8})\\.history");
+
+    /** A WAL segment object's name: entries {@code firstLsn..lastLsn} of {@code timeline}. */
+    public record SegmentName(int timeline, long firstLsn, long lastLsn) {
+        public SegmentName {
+            if (timeline < 1 || firstLsn < 1 || lastLsn < firstLsn) {
+                throw new IllegalArgumentException("bad segment range: timeline " + timeline + " LSN " + firstLsn
+                        + ".." + lastLsn);
+            }
+        }
+
+        public String key() {
+            return WAL + timelineHex(timeline) + "/" + lsnHex(firstLsn) + "-" + lsnHex(lastLsn) + ".seg";
+        }
+    }
+
+    /** A base backup's directory: the page image at {@code lsn} on {@code timeline}. */
+    public record BackupName(int timeline, long lsn) {
+        public String dir() {
+            return BACKUPS + timelineHex(timeline) + "-" + lsnHex(lsn) + "/";
+        }
+
+        public String manifestKey() {
+            return dir() + MANIFEST;
+        }
+
+        public String imageKey(String codec) {
+            return dir() + "image." + codec;
+        }
+    }
+
+    private ArchiveLayout() {
+    }
+
+    public static String lsnHex(long lsn) {
+        return String.format(Locale.ROOT, "%016X", lsn);
+    }
+
+    public static String timelineHex(int timeline) {
+        return String.format(Locale.ROOT, "%08X", timeline);
+    }
+
+    public static String historyKey(int timeline) {
+        return TIMELINES + timelineHex(timeline) + ".history";
+    }
+
+    public static Optional<SegmentName> parseSegment(String key) {
+        Matcher m = SEGMENT.matcher(key);
+        if (!m.matches()) {
+            return Optional.empty();
+        }
+        return Optional.of(new SegmentName(Integer.parseUnsignedInt(m.group(1), 16),
+                Long.parseUnsignedLong(m.group(2), 16), Long.parseUnsignedLong(m.group(3), 16)));
+    }
+
+    /** The backup a key belongs to (any file in its directory). */
+    public static Optional<BackupName> parseBackup(String key) {
+        Matcher m = BACKUP.matcher(key);
+        if (!m.matches()) {
+            return Optional.empty();
+        }
+        return Optional.of(new BackupName(Integer.parseUnsignedInt(m.group(1), 16), Long.parseUnsignedLong(m.group(2), 16)));
+    }
+
+    public static boolean isManifest(String key) {
+        return parseBackup(key).isPresent() && key.endsWith("/" + MANIFEST);
+    }
+
+    public static Optional<Integer> parseHistory(String key) {
+        Matcher m = HISTORY.matcher(key);
+        return m.matches() ? Optional.of(Integer.parseUnsignedInt(m.group(1), 16)) : Optional.empty();
+    }
+}

@@ -1,0 +1,195 @@
+package io.walship.archive;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * An {@link ObjectStore} in a local directory ({@code file:///path}): a key is a file path below
+ * the root. A create writes a temporary file under {@code .tmp/}, fsyncs it, then hard-links it
+ * to its key — link creation fails if the name exists, which makes create-if-absent atomic —
+ * and fsyncs the directory. Thread-safe.
+ */
+public final class LocalObjectStore implements ObjectStore {
+    private static final String TMP = ".tmp";
+    private final Path root;
+
+    public LocalObjectStore(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    private Path path(String key) {
+        return root.resolve(Keys.check(key));
+    }
+
+    @Override
+    public void create(String key, InputStream content) {
+        Path target = path(key);
+        if (Files.exists(target)) {
+            throw new ObjectExistsException(key);
+        }
+        Path tmp = root.resolve(TMP).resolve(UUID.randomUUID() + ".part");
+        try {
+            Files.createDirectories(tmp.getParent());
+            Files.createDirectories(target.getParent());
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                OutputStream out = Channels.newOutputStream(ch);
+                content.transferTo(out);
+                out.flush();
+                ch.force(true);
+            }
+            try {
+                Files.createLink(target, tmp);
+            } catch (FileAlreadyExistsException e) {
+                throw new ObjectExistsException(key);
+            }
+            fsyncDir(target.getParent());
+        } catch (IOException e) {
+            throw new StorageException("create " + key + " in " + root + ": " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // a stray temporary file is harmless and never listed
+            }
+        }
+    }
+
+    private static void fsyncDir(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    @Override
+    public InputStream get(String key) {
+        try {
+            return Files.newInputStream(path(key));
+        } catch (NoSuchFileException e) {
+            throw new ObjectNotFoundException(key);
+        } catch (IOException e) {
+            throw new StorageException("get " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public InputStream getRange(String key, long offset, long length) {
+        try {
+            FileChannel ch = FileChannel.open(path(key), StandardOpenOption.READ);
+            ch.position(offset);
+            InputStream in = Channels.newInputStream(ch);
+            return new java.io.FilterInputStream(in) {
+                private long left = length;
+
+                @Override
+                public int read() throws IOException {
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    int b = super.read();
+                    if (b >= 0) {
+                        left--;
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    int n = super.read(b, off, (int) Math.min(len, left));
+                    if (n > 0) {
+                        left -= n;
+                    }
+                    return n;
+                }
+            };
+        } catch (NoSuchFileException e) {
+            throw new ObjectNotFoundException(key);
+        } catch (IOException e) {
+            throw new StorageException("get " + key + " range " + offset + "+" + length + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String key) {
+        try {
+            BasicFileAttributes a = Files.readAttributes(path(key), BasicFileAttributes.class);
+            return Optional.of(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StorageException("head " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<ObjectInfo> list(String prefix, String startAfter) {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        List<ObjectInfo> out = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String key = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
+                if (key.isEmpty() || key.startsWith(TMP) || !Files.isRegularFile(p)) {
+                    continue;
+                }
+                if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                    out.add(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            throw new StorageException("list " + root + "/" + prefix + ": " + e.getMessage(), e);
+        }
+        out.sort(java.util.Comparator.comparing(ObjectInfo::key));
+        return out;
+    }
+
+    @Override
+    public void delete(String key) {
+        try {
+            Files.deleteIfExists(path(key));
+        } catch (IOException e) {
+            throw new StorageException("delete " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void verifyAccess() {
+        try {
+            Files.createDirectories(root);
+            if (!Files.isWritable(root)) {
+                throw new ArchiveConfigException("archive directory " + root + " is not writable");
+            }
+        } catch (IOException e) {
+            throw new ArchiveConfigException("cannot create archive directory " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "file://" + root;
+    }
+
+    @Override
+    public void close() {
+        // nothing held open
+    }
+}

@@ -1,0 +1,305 @@
+package io.walship.archive;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * An {@link ObjectStore} on S3 or an S3-compatible server (MinIO, S3Proxy), through AWS SDK v2.
+ *
+ * <p>Choices made deliberately:
+ * <ul>
+ * <li><b>Checksums</b>: the SDK's default flexible checksums (CRC32 trailers over aws-chunked
+ *     encoding) are switched to {@code WHEN_REQUIRED}, because several S3-compatible servers
+ *     reject or mishandle them. Instead every PUT and every part carries a {@code Content-MD5},
+ *     which every S3 implementation verifies, and walship's own objects carry their own
+ *     checksums inside.</li>
+ * <li><b>Never overwrite</b>: single PUTs and multipart completions send {@code If-None-Match: *};
+ *     a 412 answer becomes {@link ObjectExistsException}.</li>
+ * <li><b>Retries</b>: the SDK's standard strategy with exponential backoff and jitter, 6
+ *     attempts, for throttling, 5xx and I/O errors; each attempt times out after 2 minutes.</li>
+ * <li><b>Large objects</b>: content is read a part at a time (8 MiB by default) and sent as a
+ *     multipart upload, so nothing is held whole in memory; a failed upload is aborted.</li>
+ * </ul>
+ * Credentials: explicit keys if given, else the default AWS provider chain; never logged.
+ * Thread-safe.
+ */
+public final class S3ObjectStore implements ObjectStore {
+    private static final Logger LOG = LoggerFactory.getLogger(S3ObjectStore.class);
+    public static final int DEFAULT_PART_SIZE = 8 << 20;
+    /** S3's smallest part size (all parts but the last). */
+    public static final int MIN_PART_SIZE = 5 << 20;
+
+    private final ArchiveUri.S3 uri;
+    private final S3Client client;
+    private final String bucket;
+    private final String prefix;
+    private final int partSize;
+
+    public S3ObjectStore(ArchiveUri.S3 uri) {
+        this(uri, DEFAULT_PART_SIZE);
+    }
+
+    public S3ObjectStore(ArchiveUri.S3 uri, int partSize) {
+        this(uri, partSize, null);
+    }
+
+    /** With a given HTTP client (tests inject faults through it); null means the SDK's default. */
+    public S3ObjectStore(ArchiveUri.S3 uri, int partSize, software.amazon.awssdk.http.SdkHttpClient httpClient) {
+        if (partSize < MIN_PART_SIZE) {
+            throw new IllegalArgumentException("part size must be at least " + MIN_PART_SIZE);
+        }
+        this.uri = uri;
+        this.bucket = uri.bucket();
+        this.prefix = uri.prefix().isEmpty() ? "" : uri.prefix() + "/";
+        this.partSize = partSize;
+        AwsCredentialsProvider creds = uri.accessKey() != null
+                ? StaticCredentialsProvider.create(AwsBasicCredentials.create(uri.accessKey(), uri.secretKey()))
+                : DefaultCredentialsProvider.builder().build();
+        S3ClientBuilder b = S3Client.builder()
+                .region(Region.of(uri.region()))
+                .forcePathStyle(uri.pathStyle())
+                .credentialsProvider(creds)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .overrideConfiguration(o -> o
+                        .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(6).build())
+                        .apiCallAttemptTimeout(Duration.ofMinutes(2)));
+        if (uri.endpoint() != null) {
+            b.endpointOverride(uri.endpoint());
+        }
+        if (httpClient != null) {
+            b.httpClient(httpClient);
+        }
+        this.client = b.build();
+    }
+
+    private String full(String key) {
+        return prefix + Keys.check(key);
+    }
+
+    @Override
+    public void create(String key, InputStream content) {
+        String k = full(key);
+        try {
+            byte[] first = content.readNBytes(partSize);
+            if (first.length < partSize) {
+                client.putObject(r -> r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(first, first.length))
+                        .contentLength((long) first.length), RequestBody.fromBytes(first));
+                return;
+            }
+            multipart(key, k, first, content);
+        } catch (IOException e) {
+            throw new StorageException("create " + key + ": reading the content failed: " + e.getMessage(), e);
+        } catch (S3Exception e) {
+            throw translate("create", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("create " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    private void multipart(String key, String k, byte[] first, InputStream content) throws IOException {
+        String uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(k)).uploadId();
+        boolean done = false;
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            byte[] buf = first;
+            int len = first.length;
+            int partNo = 1;
+            while (len > 0) {
+                int n = partNo;
+                int size = len;
+                byte[] data = buf;
+                String etag = client.uploadPart(r -> r.bucket(bucket).key(k).uploadId(uploadId).partNumber(n)
+                                .contentLength((long) size).contentMD5(md5(data, size)),
+                        RequestBody.fromBytes(size == data.length ? data : java.util.Arrays.copyOf(data, size))).eTag();
+                parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
+                partNo++;
+                buf = new byte[partSize];
+                len = content.readNBytes(buf, 0, partSize);
+            }
+            client.completeMultipartUpload(r -> r.bucket(bucket).key(k).uploadId(uploadId).ifNoneMatch("*")
+                    .multipartUpload(m -> m.parts(parts)));
+            done = true;
+        } finally {
+            if (!done) {
+                try {
+                    client.abortMultipartUpload(r -> r.bucket(bucket).key(k).uploadId(uploadId));
+                } catch (RuntimeException e) {
+                    LOG.warn("could not abort the multipart upload of {} ({}); the bucket's lifecycle rules must clean it up",
+                            key, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private static String md5(byte[] data, int len) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("MD5");
+            md.update(data, 0, len);
+            return Base64.getEncoder().encodeToString(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public InputStream get(String key) {
+        try {
+            return client.getObject(r -> r.bucket(bucket).key(full(key)));
+        } catch (NoSuchKeyException e) {
+            throw new ObjectNotFoundException(key);
+        } catch (S3Exception e) {
+            throw translate("get", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("get " + key + " from " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public InputStream getRange(String key, long offset, long length) {
+        if (length <= 0) {
+            return InputStream.nullInputStream();
+        }
+        try {
+            return client.getObject(r -> r.bucket(bucket).key(full(key)).range("bytes=" + offset + "-" + (offset + length - 1)));
+        } catch (NoSuchKeyException e) {
+            throw new ObjectNotFoundException(key);
+        } catch (S3Exception e) {
+            if (e.statusCode() == 416) {
+                return InputStream.nullInputStream();
+            }
+            throw translate("get", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("get " + key + " from " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String key) {
+        try {
+            HeadObjectResponse h = client.headObject(r -> r.bucket(bucket).key(full(key)));
+            return Optional.of(new ObjectInfo(key, h.contentLength(), h.lastModified()));
+        } catch (NoSuchKeyException e) {
+            return Optional.empty();
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) {
+                return Optional.empty();
+            }
+            throw translate("head", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("head " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public List<ObjectInfo> list(String keyPrefix, String startAfter) {
+        List<ObjectInfo> out = new ArrayList<>();
+        try {
+            ListObjectsV2Request.Builder req = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix + keyPrefix);
+            if (startAfter != null) {
+                req.startAfter(prefix + startAfter);
+            }
+            for (ListObjectsV2Response page : client.listObjectsV2Paginator(req.build())) {
+                for (S3Object o : page.contents()) {
+                    out.add(new ObjectInfo(o.key().substring(prefix.length()), o.size(), o.lastModified()));
+                }
+            }
+        } catch (S3Exception e) {
+            throw translate("list", keyPrefix, e);
+        } catch (SdkClientException e) {
+            throw clientError("list " + keyPrefix + " at " + describe() + ": ", e);
+        }
+        return out;
+    }
+
+    @Override
+    public void delete(String key) {
+        try {
+            client.deleteObject(r -> r.bucket(bucket).key(full(key)));
+        } catch (S3Exception e) {
+            throw translate("delete", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("delete " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public void verifyAccess() {
+        try {
+            client.headBucket(r -> r.bucket(bucket));
+        } catch (S3Exception e) {
+            throw translate("open", "", e);
+        } catch (SdkClientException e) {
+            throw clientError("cannot reach " + describe() + ": ", e);
+        }
+    }
+
+    /** A client-side failure: missing credentials is configuration; anything else is runtime. */
+    private static StorageException clientError(String what, SdkClientException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.startsWith("Unable to load credentials")) {
+            return new ArchiveConfigException("no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    + " (or an AWS profile or instance role)");
+        }
+        return new StorageException(what + m.lines().findFirst().orElse(""), e);
+    }
+
+    private StorageException translate(String op, String key, S3Exception e) {
+        String code = e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null ? ""
+                : e.awsErrorDetails().errorCode();
+        int status = e.statusCode();
+        String where = describe();
+        if (status == 412 || "PreconditionFailed".equals(code)) {
+            return new ObjectExistsException(key);
+        }
+        if ("NoSuchBucket".equals(code) || (status == 404 && op.equals("open"))) {
+            return new ArchiveConfigException("bucket '" + bucket + "' does not exist at " + where);
+        }
+        if (status == 403 || "InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)
+                || "AccessDenied".equals(code)) {
+            return new ArchiveConfigException("access to " + where + " denied (" + (code.isEmpty() ? "HTTP 403" : code)
+                    + "): check the credentials");
+        }
+        return new StorageException(op + " " + key + " at " + where + " failed: HTTP " + status
+                + (code.isEmpty() ? "" : " " + code), e);
+    }
+
+    @Override
+    public String describe() {
+        return uri.toString();
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}

@@ -1,0 +1,105 @@
+package io.walship.archive;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A timeline's birth record ({@code timelines/TTTTTTTT.history}, JSON, docs/FORMAT.md): timeline
+ * {@code timeline} forked from {@code parent} after LSN {@code forkLsn}, so its WAL starts at
+ * {@code forkLsn + 1} and everything up to {@code forkLsn} is the parent's (and so on up to
+ * timeline 1, which has no record). Creating the record is how a promotion claims a timeline:
+ * the object is created only if absent, so two promotions never share one.
+ *
+ * @param formatVersion 1
+ * @param timeline      the new timeline
+ * @param parent        the timeline it forked from
+ * @param forkLsn       the last LSN shared with the parent (16 hex digits)
+ * @param forkTime      commit time of that LSN, ISO-8601 UTC
+ * @param createdAt     when the promotion happened, ISO-8601 UTC
+ * @param reason        free text ("restore --promote to LSN …")
+ */
+public record TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
+                              String createdAt, String reason) {
+    public static final int FORMAT_VERSION = 1;
+
+    /** One stretch of a timeline's ancestry: LSNs {@code fromLsn..toLsn} come from {@code timeline}. */
+    public record Span(int timeline, long fromLsn, long toLsn) {
+        public boolean contains(long lsn) {
+            return lsn >= fromLsn && lsn <= toLsn;
+        }
+    }
+
+    public long forkLsnValue() {
+        return Long.parseUnsignedLong(forkLsn, 16);
+    }
+
+    public byte[] toJson() {
+        return ArchiveJson.write(this);
+    }
+
+    public static TimelineHistory read(InputStream in, String key) {
+        TimelineHistory h = ArchiveJson.read(in, TimelineHistory.class, key, "timeline history");
+        if (h.formatVersion() != FORMAT_VERSION) {
+            throw new CorruptObjectException(key, "timeline history format version " + h.formatVersion()
+                    + ", this walship reads " + FORMAT_VERSION);
+        }
+        if (h.forkLsn() == null || !h.forkLsn().matches("[0-9A-F]{16}") || h.parent() < 1 || h.parent() >= h.timeline()) {
+            throw new CorruptObjectException(key, "timeline history lacks a valid parent or fork LSN");
+        }
+        if (ArchiveLayout.parseHistory(key).map(t -> t != h.timeline()).orElse(false)) {
+            throw new CorruptObjectException(key, "timeline history describes timeline " + h.timeline());
+        }
+        return h;
+    }
+
+    /** Reads every history record the listing names, by timeline. */
+    public static Map<Integer, TimelineHistory> readAll(ObjectStore store, ArchiveListing listing) {
+        Map<Integer, TimelineHistory> out = new HashMap<>();
+        for (int t : listing.histories()) {
+            out.put(t, readOne(store, t));
+        }
+        return out;
+    }
+
+    /** Reads and checks {@code timelines/T.history}. */
+    public static TimelineHistory readOne(ObjectStore store, int timeline) {
+        String key = ArchiveLayout.historyKey(timeline);
+        try (InputStream in = store.get(key)) {
+            return read(new ByteArrayInputStream(in.readAllBytes()), key);
+        } catch (IOException e) {
+            throw new StorageException("read " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The ancestry of {@code timeline}, oldest first: which timeline each LSN comes from. The
+     * last span is open-ended. A timeline other than 1 without a record is an error (its start
+     * would be unknown).
+     */
+    public static List<Span> ancestry(int timeline, Map<Integer, TimelineHistory> histories) {
+        List<Span> reversed = new ArrayList<>();
+        long to = Long.MAX_VALUE;
+        int t = timeline;
+        while (t != 1) {
+            TimelineHistory h = histories.get(t);
+            if (h == null) {
+                throw new CorruptObjectException(ArchiveLayout.historyKey(t), "timeline " + t
+                        + " has WAL or backups but no history record, so where it forked is unknown");
+            }
+            reversed.add(new Span(t, h.forkLsnValue() + 1, to));
+            to = h.forkLsnValue();
+            t = h.parent();
+        }
+        reversed.add(new Span(1, 1, to));
+        List<Span> out = new ArrayList<>();
+        for (int i = reversed.size() - 1; i >= 0; i--) {
+            out.add(reversed.get(i));
+        }
+        return out;
+    }
+}

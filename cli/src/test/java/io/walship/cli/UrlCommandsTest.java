@@ -1,0 +1,67 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+
+import io.walship.server.LeaderServer;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Commands that go through a running leader (--url): kv and backup. */
+class UrlCommandsTest {
+    @TempDir
+    Path tmp;
+    private Store store;
+    private LeaderServer server;
+    private String url;
+
+    @BeforeEach
+    void start() throws Exception {
+        store = Store.open(tmp.resolve("leader"));
+        server = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start();
+        url = "http://127.0.0.1:" + server.address().getPort();
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        store.close();
+    }
+
+    @Test
+    void backupFromARunningLeader() {
+        for (int i = 0; i < 50; i++) {
+            assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
+        }
+        String archive = "file://" + tmp.resolve("archive");
+        CliRunner.Result r = CliRunner.run("backup", "--url", url, "--archive", archive);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("base backup at LSN " + Lsn.format(store.lastLsn())), r.out());
+        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", archive);
+        assertTrue(list.out().contains("backup     at LSN " + Lsn.format(store.lastLsn())), list.out());
+        CliRunner.Result json = CliRunner.run("archive", "list", "--archive", archive, "--json");
+        assertTrue(json.out().contains("\"backups\":[{"), json.out());
+    }
+
+    @Test
+    void kvCommandsGoThroughTheLeader() {
+        assertEquals(0, CliRunner.run("kv", "put", "--url", url, "x", "1").exit());
+        assertEquals(0, CliRunner.run("kv", "put", "--url", url, "y z", "tab\there").exit());
+        assertEquals("1\n", CliRunner.run("kv", "get", "--url", url, "x").out());
+        assertEquals("x\t1\ny z\ttab\\there\n", CliRunner.run("kv", "dump", "--url", url).out());
+        assertEquals("x\t1\n", CliRunner.run("kv", "scan", "--url", url, "--prefix", "x").out());
+        CliRunner.Result digest = CliRunner.run("kv", "digest", "--url", url);
+        assertEquals(store.digest().sha256(), digest.out().substring(0, 64));
+        assertEquals(ExitCodes.FAILURE, CliRunner.run("kv", "get", "--url", url, "nope").exit());
+        CliRunner.Result tooBig = CliRunner.run("kv", "put", "--url", url, "k", "x".repeat(2000));
+        assertEquals(ExitCodes.USAGE, tooBig.exit());
+        assertTrue(tooBig.err().contains("the limit is 1024"), tooBig.err());
+    }
+}

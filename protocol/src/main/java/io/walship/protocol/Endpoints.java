@@ -1,0 +1,33 @@
+package io.walship.protocol;
+
+/**
+ * The endpoints and query parameters of walship's HTTP API (README, "HTTP API"), shared by the
+ * node that serves them and every client. Paths are absolute; a client resolves them against
+ * its base URL. Constants only.
+ */
+public final class Endpoints {
+    /** {@code /kv/{key}}: GET, PUT, DELETE one key; the key is one path segment, see {@link KeyPaths}. */
+    public static final String KV = "/kv/";
+    /** POST a {@link BatchRequest}: one atomic commit. */
+    public static final String BATCH = "/batch";
+    /** GET {@code key<TAB>value} lines ({@link Escaping#pair}) for {@code from <= key < to}. */
+    public static final String SCAN = "/scan";
+    /** GET a {@link DigestResponse}. */
+    public static final String DIGEST = "/digest";
+    /** GET a {@link StatusResponse}. */
+    public static final String STATUS = "/status";
+    /** GET a point-in-time image of the store, with {@link Headers#LSN} and the digest headers. */
+    public static final String SNAPSHOT = "/snapshot";
+    /** GET Prometheus text. */
+    public static final String METRICS = "/metrics";
+
+    /** Query parameter of writes: {@code durable} (default) or {@code async}. */
+    public static final String DURABILITY = "durability";
+    /** Query parameters of {@link #SCAN}: first key (inclusive), end key (exclusive), most pairs. */
+    public static final String FROM = "from";
+    public static final String TO = "to";
+    public static final String LIMIT = "limit";
+
+    private Endpoints() {
+    }
+}

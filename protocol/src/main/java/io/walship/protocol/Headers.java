@@ -1,0 +1,17 @@
+package io.walship.protocol;
+
+/**
+ * The HTTP header names of walship's API (README, "HTTP API"). Values are plain text; LSNs are
+ * in their canonical printed form (16 hex digits). Constants only.
+ */
+public final class Headers {
+    /** On every write answer: the commit's LSN. On every read answer: the LSN the read reflects. */
+    public static final String LSN = "Walship-LSN";
+    /** On {@code GET /snapshot}: the state digest (SHA-256, hex) of the image's content. */
+    public static final String DIGEST = "Walship-Digest";
+    /** On {@code GET /snapshot}: how many key/value pairs that digest counted. */
+    public static final String DIGEST_PAIRS = "Walship-Digest-Pairs";
+
+    private Headers() {
+    }
+}

@@ -1,0 +1,41 @@
+package io.walship.server;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+import io.walship.shipper.ShipLoop;
+import io.walship.wal.Store;
+
+/**
+ * A leader served over HTTP: a {@link LeaderNode} behind the {@link HttpApi}, started and stopped
+ * together ({@code walship leader}, the demo, tests). Closing it stops the API only; the store and
+ * the ship loop belong to whoever opened them. Thread-safe.
+ */
+public final class LeaderServer implements AutoCloseable {
+    private final HttpApi api;
+
+    /** A leader that ships nothing itself. */
+    public LeaderServer(Store store, InetSocketAddress address) throws IOException {
+        this(store, address, null);
+    }
+
+    /** @param shipping the loop shipping the store's WAL in this process (shown in /status), or null */
+    public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping) throws IOException {
+        this.api = new HttpApi(new LeaderNode(store, shipping), address);
+    }
+
+    public LeaderServer start() {
+        api.start();
+        return this;
+    }
+
+    public InetSocketAddress address() {
+        return api.address();
+    }
+
+    /** Stops accepting requests and lets running ones finish. */
+    @Override
+    public void close() {
+        api.close();
+    }
+}

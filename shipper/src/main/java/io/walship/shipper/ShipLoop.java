@@ -1,0 +1,207 @@
+package io.walship.shipper;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import io.walship.archive.ObjectStore;
+import io.walship.wal.Errors;
+import io.walship.wal.Lsn;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one continuous shipper: runs {@link WalShipper#shipOnce} on a data directory every
+ * interval, on its own thread. {@code walship ship --interval}, {@code walship leader --archive}
+ * and the scheduler's ship job all run this loop, so they behave alike:
+ *
+ * <ul>
+ *   <li><b>Errors:</b> a failed run is logged with its cause and tried again at the next tick,
+ *       whatever failed (the archive, the WAL, a gap). Unarchived WAL stays in the data directory:
+ *       the store keeps it until it is archived (invariant 5 and 6). The loop never stops by itself.
+ *   <li><b>Status:</b> {@link #status} says up to which LSN the archive holds the WAL, how far it
+ *       lags behind (commits, and the age of the oldest unarchived one) and why the last run
+ *       failed, if it did.
+ *   <li><b>Stop:</b> {@link #close} stops the ticks, waits for a running one, ships once more so a
+ *       clean stop leaves nothing unarchived, and releases {@code DATA/ship.lock}.
+ * </ul>
+ *
+ * <p>The loop does not own the archive: the caller closes it after the loop. A {@link Listener}
+ * sees every tick (the CLI prints them; the scheduler records them as job runs).
+ *
+ * <p>Thread-safe: ticks are serialized on one lock (the timer's and the final one); {@link #status}
+ * may be read from any thread.
+ */
+public final class ShipLoop implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ShipLoop.class);
+
+    /** Sees each tick, on the loop's thread; must not block for long. */
+    public interface Listener {
+        Listener NONE = new Listener() {
+        };
+
+        /** A tick is about to ship. */
+        default void starting() {
+        }
+
+        /** A tick ended, well or not. */
+        default void finished(Tick tick) {
+        }
+    }
+
+    /**
+     * One run of the loop.
+     *
+     * @param start  when it started
+     * @param took   how long it ran
+     * @param result what it shipped; null if it failed
+     * @param error  why it failed, one line with its causes; null if it did not
+     */
+    public record Tick(Instant start, Duration took, WalShipper.Result result, String error) {
+        public boolean ok() {
+            return error == null;
+        }
+    }
+
+    /**
+     * What the loop knows of the archive.
+     *
+     * @param archive      where it ships ({@link ObjectStore#describe}, no credentials)
+     * @param archivedUpTo the archive holds every LSN up to this one; -1 until a run succeeded
+     * @param lagLsns      commits in the WAL not yet archived; -1 until known
+     * @param lagSeconds   age of the oldest of them (0 if none); -1 until known
+     * @param lastError    why the last run failed; null if it did not
+     */
+    public record Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError) {
+    }
+
+    private final Path dataDir;
+    private final ObjectStore archive;
+    private final Duration interval;
+    private final Listener listener;
+    private final WalShipper shipper;
+    private final ScheduledExecutorService timer;
+    private final Object tickLock = new Object();
+    private volatile Status status;
+    private boolean closed; // guarded by tickLock
+
+    /**
+     * Takes {@code DATA/ship.lock} (one shipper per data directory) but ships nothing until
+     * {@link #start}.
+     */
+    public ShipLoop(Path dataDir, ObjectStore archive, WalShipper.Options options, Duration interval, Listener listener) {
+        this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
+        this.archive = Objects.requireNonNull(archive, "archive");
+        this.interval = Objects.requireNonNull(interval, "interval");
+        this.listener = Objects.requireNonNull(listener, "listener");
+        if (interval.isZero() || interval.isNegative()) {
+            throw new IllegalArgumentException("the ship interval must be positive, not " + interval);
+        }
+        this.status = new Status(archive.describe(), -1, -1, -1, null);
+        this.shipper = new WalShipper(dataDir, archive, options);
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "walship-shipper");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Ships now, then every interval after the previous run ended. */
+    public ShipLoop start() {
+        timer.scheduleWithFixedDelay(this::tick, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info("shipping the WAL of {} to {} every {} ms", dataDir, archive.describe(), interval.toMillis());
+        return this;
+    }
+
+    public Status status() {
+        return status;
+    }
+
+    public Duration interval() {
+        return interval;
+    }
+
+    /** One run: ship, record the outcome, tell the listener. Never throws. */
+    void tick() {
+        synchronized (tickLock) {
+            if (closed) {
+                return;
+            }
+            Instant start = Instant.now();
+            long t0 = System.nanoTime();
+            listener.starting();
+            Status before = status;
+            WalShipper.Result result = null;
+            String error = null;
+            try {
+                result = shipper.shipOnce();
+                if (before.lastError() != null) {
+                    LOG.info("shipping to {} works again; archived up to LSN {}", archive.describe(),
+                            Lsn.format(result.archivedUpTo()));
+                }
+            } catch (RuntimeException | Error e) {
+                error = Errors.withCauses(e);
+                LOG.warn("shipping {} to {} failed, will retry in {} ms: {}", dataDir, archive.describe(),
+                        interval.toMillis(), error);
+                LOG.debug("shipping failure", e);
+            }
+            long archived = result != null ? result.archivedUpTo() : before.archivedUpTo();
+            status = lag(new Status(before.archive(), archived, before.lagLsns(), before.lagSeconds(), error));
+            listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), result, error));
+        }
+    }
+
+    /** The status with the lag behind the WAL as it is now: entries after the archived LSN. */
+    private Status lag(Status s) {
+        if (s.archivedUpTo() < 0) {
+            return s;
+        }
+        long count = 0;
+        long oldestMicros = 0;
+        try (WalReader r = WalReader.open(dataDir)) {
+            long first = r.firstAvailableLsn();
+            if (first > 0) {
+                r.seek(Math.max(first, s.archivedUpTo() + 1)).headersOnly();
+                WalEntry e;
+                while ((e = r.next()) != null) {
+                    if (count++ == 0) {
+                        oldestMicros = e.commitTimeMicros();
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("archive lag of {}: {}", dataDir, e.getMessage());
+            return s;
+        }
+        double seconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldestMicros) / 1e6);
+        return new Status(s.archive(), s.archivedUpTo(), count, seconds, s.lastError());
+    }
+
+    /**
+     * Stops the ticks, lets a running one finish, ships once more (so a clean stop leaves nothing
+     * unarchived) and releases {@code ship.lock}. The archive stays open. Idempotent.
+     */
+    @Override
+    public void close() {
+        timer.shutdown();
+        synchronized (tickLock) {
+            if (closed) {
+                return;
+            }
+            tick();
+            closed = true;
+            shipper.close();
+        }
+        try {
+            timer.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

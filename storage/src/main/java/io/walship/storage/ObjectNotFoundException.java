@@ -1,8 +1,0 @@
-package io.walship.storage;
-
-/** The object does not exist. */
-public final class ObjectNotFoundException extends StorageException {
-    public ObjectNotFoundException(String key) {
-        super("no such object: " + key);
-    }
-}
