@@ -56,6 +56,7 @@ public final class Store implements AutoCloseable {
 
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
+    private final AtomicLong snapshotsAbandoned = new AtomicLong();
 
     private Store(Path dir, StoreOptions options) {
         this.dir = dir;
@@ -88,11 +89,10 @@ public final class Store implements AutoCloseable {
             log = new WalLog(dir, false, options.rollCycle());
             pageFile = pf;
             wal = log;
-            pool = new BufferPool(pageFile, options.poolPages());
+            pool = new BufferPool(pageFile, options.poolPages(), rw);
             marks = new WalMarks(dir);
             archiveLag = new ArchiveLagMonitor(marks, options);
-            checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks,
-                    control.checkpointLsn());
+            checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks);
             lastLsn = control.checkpointLsn();
             lastCommitMicros = control.checkpointTimeMicros();
             if (!fresh) {
@@ -109,11 +109,11 @@ public final class Store implements AutoCloseable {
             throw e;
         }
         pipeline = new CommitPipeline(wal, rw.writeLock(), lastLsn, options.asyncFlushMillis(),
-                () -> pool.evictIfNeeded(checkpointer::walSyncForEviction));
+                () -> pool.evictToCapacity(checkpointer.evictionWriteBack()));
         if (fresh) {
             bootstrap();
         }
-        checkpointer.start(() -> archiveLag.update(lastLsn));
+        checkpointer.start();
     }
 
     /** Opens (or creates) the store in {@code dir} with default options. */
@@ -154,7 +154,7 @@ public final class Store implements AutoCloseable {
                 lastLsn = e.lsn();
                 lastCommitMicros = e.commitTimeMicros();
                 applied++;
-                pool.evictIfNeeded(lsn -> { });
+                pool.evictToCapacity(checkpointer.evictionWriteBack());
             }
             if (reader.atTornTail()) {
                 LOG.warn("discarded a torn WAL entry after LSN {} (never acknowledged): {}", Lsn.format(lastLsn),
@@ -179,9 +179,9 @@ public final class Store implements AutoCloseable {
                 f = pool.frame(c.pageNo());
                 System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
             }
-            f.dirty = true;
-            f.lsn = e.lsn();
+            pool.markDirty(f, e.lsn());
         }
+        checkpointer.entryApplied(e);
     }
 
     // ---- writes -----------------------------------------------------------------------------
@@ -240,7 +240,11 @@ public final class Store implements AutoCloseable {
             txn.rollback();
             throw e;
         }
-        return txn.isEmpty() ? lastLsn : commitLocked(txn);
+        if (txn.isEmpty()) {
+            txn.release();
+            return lastLsn;
+        }
+        return commitLocked(txn);
     }
 
     private long commitLocked(PageTxn txn) {
@@ -248,12 +252,13 @@ public final class Store implements AutoCloseable {
         long now = nowMicros();
         long time = Math.max(now, lastCommitMicros);
         List<PageChange> changes = txn.seal(lsn, checkpointer.fpiHorizon());
-        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, changes);
+        long horizon = checkpointer.horizonToRecord();
+        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
         pipeline.append(lsn, entry);
         lastLsn = lsn;
         lastCommitMicros = time;
         commits.incrementAndGet();
-        checkpointer.walAppended(entry.length);
+        checkpointer.sealedEntryAppended(horizon, entry.length);
         archiveLag.countWalBytes(lsn, entry.length);
         for (PageChange c : changes) {
             if (c.fullPage()) {
@@ -263,8 +268,9 @@ public final class Store implements AutoCloseable {
         return lsn;
     }
 
-    private static long nowMicros() {
-        Instant now = Instant.now();
+    /** Commit time from the options' clock, in µs since the epoch. */
+    private long nowMicros() {
+        Instant now = options.clock().instant();
         return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
     }
 
@@ -301,8 +307,9 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** A page for a reader holding the read lock; keeps the pool at its capacity. */
     private byte[] readPage(int pageNo) {
-        return pool.frame(pageNo).data;
+        return pool.read(pageNo, checkpointer.evictionWriteBack());
     }
 
     private <T> T underReadLock(Supplier<T> action) {
@@ -315,19 +322,32 @@ public final class Store implements AutoCloseable {
         }
     }
 
-    /** A point-in-time image of all pages; writers pause only to register it. Close it when done. */
+    /**
+     * A point-in-time image of all pages at the last LSN, returned once the WAL is durable up to
+     * it: it never describes a state a crash could take back. Writers pause only to register it.
+     * It is bounded ({@link StoreOptions#withSnapshotLimits}); close it when done.
+     *
+     * @throws SnapshotAbandonedException from its reads, if it outlives its bounds
+     */
     public Snapshot snapshot() {
+        Snapshot s;
         rw.writeLock().lock();
         try {
             checkOpen();
-            int pageCount = MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data);
-            Snapshot s = new Snapshot(snapshotSource, lastLsn, control.timeline(), control.systemId(), pageCount,
-                    lastCommitMicros);
+            int pageCount = MetaPage.pageCount(readPage(MetaPage.PAGE_NO));
+            s = new Snapshot(snapshotSource, lastLsn, control.timeline(), control.systemId(), pageCount,
+                    lastCommitMicros, Snapshot.Limits.of(options));
             snapshots.add(s);
-            return s;
         } finally {
             rw.writeLock().unlock();
         }
+        try {
+            pipeline.awaitDurable(s.lsn());
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        return s;
     }
 
     private final class SnapshotSource implements Snapshot.Source {
@@ -338,12 +358,19 @@ public final class Store implements AutoCloseable {
 
         @Override
         public byte[] currentPage(int pageNo) {
-            return pool.frame(pageNo).data.clone();
+            return readPage(pageNo).clone();
         }
 
         @Override
         public void release(Snapshot snapshot) {
             snapshots.remove(snapshot);
+        }
+
+        @Override
+        public void abandoned(Snapshot snapshot) {
+            if (snapshots.remove(snapshot)) {
+                snapshotsAbandoned.incrementAndGet();
+            }
         }
     }
 
@@ -361,12 +388,12 @@ public final class Store implements AutoCloseable {
                 throw new IntegrityException("cannot apply LSN " + Lsn.format(entry.lsn()) + ": this store is at "
                         + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
             }
-            byte[] bytes = EntryCodec.encode(entry.lsn(), entry.timeline(), entry.commitTimeMicros(), entry.changes());
+            byte[] bytes = EntryCodec.encode(entry);
             applyToPages(entry);
             pipeline.append(entry.lsn(), bytes);
             lastLsn = entry.lsn();
             lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
-            checkpointer.walAppended(bytes.length);
+            checkpointer.upstreamEntryAppended(bytes.length);
             archiveLag.countWalBytes(entry.lsn(), bytes.length);
             return entry.lsn();
         }, durability == Durability.DURABLE);
@@ -417,7 +444,25 @@ public final class Store implements AutoCloseable {
 
         @Override
         public void awaitDurable(long lsn) {
-            pipeline.awaitDurable(lsn);
+            CommitPipeline p = pipeline;
+            if (p != null) { // null while recovery replays WAL that is already on disk
+                p.awaitDurable(lsn);
+            }
+        }
+
+        @Override
+        public void onTick() {
+            if (!snapshots.isEmpty()) {
+                rw.writeLock().lock();
+                try {
+                    for (Snapshot s : snapshots) {
+                        s.checkAge();
+                    }
+                } finally {
+                    rw.writeLock().unlock();
+                }
+            }
+            archiveLag.update(lastLsn);
         }
     }
 
@@ -462,9 +507,16 @@ public final class Store implements AutoCloseable {
     }
 
     public StoreStats stats() {
+        BufferPool.Stats p = pool.stats();
+        long preserved = 0;
+        for (Snapshot s : snapshots) {
+            preserved += s.preservedBytes();
+        }
         return new StoreStats(lastLsn, pipeline.durableLsn(), commits.get(), pipeline.entriesAppended(),
                 pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpointer.checkpoints(),
-                control.checkpointLsn(), pool.size(), pool.evictions(), archiveLag.lagBytes(), archiveLag.lagLsns());
+                control.checkpointLsn(), p.pages(), p.evictions(), archiveLag.lagBytes(), archiveLag.lagLsns(),
+                p.capacity(), p.dirtyPages(), p.hits(), p.misses(), p.evictionWrites(), p.checkpointWrites(),
+                snapshots.size(), preserved, snapshotsAbandoned.get(), checkpointer.latestHorizon());
     }
 
     private void checkOpen() {
@@ -520,7 +572,7 @@ public final class Store implements AutoCloseable {
 
     /** Test hook: the page as it is in memory now (a copy). */
     byte[] pageForTesting(int pageNo) {
-        return underReadLock(() -> pool.frame(pageNo).data.clone());
+        return underReadLock(() -> readPage(pageNo).clone());
     }
 
     Checkpointer checkpointerForTesting() {
@@ -528,7 +580,11 @@ public final class Store implements AutoCloseable {
     }
 
     int pageCountForTesting() {
-        return underReadLock(() -> MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data));
+        return underReadLock(() -> MetaPage.pageCount(readPage(MetaPage.PAGE_NO)));
+    }
+
+    BufferPool poolForTesting() {
+        return pool;
     }
 
     private void releaseLock() {
