@@ -41,8 +41,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * frame was removed only after that write returned.
  *
  * <p>Thread-safe: the frame table, the LRU lists, the dirty flags, pins and counters are guarded
- * by this object's monitor; I/O (reads on a miss, write-back) runs outside it. {@code lock} is the
- * store's lock, used to check the eviction rule; a restore ({@link Redo}) passes none.
+ * by this object's monitor; I/O (reads on a miss, write-back) runs outside it. Once the store is
+ * shared ({@link #requireLock}), eviction and write-back check that the caller holds the store's
+ * lock; recovery (before that) and a restore ({@link Redo}) are single-threaded.
  */
 final class BufferPool {
     /** Contiguous pages written per system call. */
@@ -138,7 +139,7 @@ final class BufferPool {
 
     private final PageFile file;
     private final int capacity;
-    private final ReentrantReadWriteLock lock;
+    private volatile ReentrantReadWriteLock lock;
     private final Map<Integer, Frame> frames = new HashMap<>();
     private final Lru clean = new Lru();
     private final Lru dirty = new Lru();
@@ -149,10 +150,14 @@ final class BufferPool {
     private long checkpointWrites;
     private int peak;
 
-    BufferPool(PageFile file, int capacityPages, ReentrantReadWriteLock lock) {
+    BufferPool(PageFile file, int capacityPages) {
         this.file = file;
         this.capacity = Math.max(64, capacityPages);
-        this.lock = lock;
+    }
+
+    /** From now on other threads use the pool: eviction and write-back require {@code storeLock}. */
+    void requireLock(ReentrantReadWriteLock storeLock) {
+        this.lock = storeLock;
     }
 
     int capacity() {
@@ -384,6 +389,7 @@ final class BufferPool {
     }
 
     private void checkLockHeld() {
+        ReentrantReadWriteLock lock = this.lock;
         if (lock != null && !lock.isWriteLockedByCurrentThread() && lock.getReadHoldCount() == 0) {
             throw new IllegalStateException("buffer pool eviction or write-back without the store's lock");
         }

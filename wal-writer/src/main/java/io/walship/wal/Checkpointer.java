@@ -106,6 +106,7 @@ final class Checkpointer {
     private final Object mutex = new Object();
     private final AtomicLong walBytesSinceCheckpoint = new AtomicLong();
     private final AtomicLong checkpoints = new AtomicLong();
+    private final AtomicLong ticks = new AtomicLong();
     private final AtomicBoolean overCapacityLogged = new AtomicBoolean();
     private final BufferPool.WriteBack checkpointWrites;
     private final BufferPool.WriteBack evictionWrites;
@@ -276,7 +277,14 @@ final class Checkpointer {
             }
         } catch (RuntimeException e) {
             LOG.error("checkpoint of {} failed: {}", dir, e.getMessage(), e);
+        } finally {
+            ticks.incrementAndGet();
         }
+    }
+
+    /** Ticks completed by the background thread (tests wait for one instead of sleeping). */
+    long ticksForTesting() {
+        return ticks.get();
     }
 
     // ---- the checkpoint ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ public final class Redo implements AutoCloseable {
         this.dir = dir;
         this.start = ControlFile.read(dir);
         this.pageFile = new PageFile(dir, false);
-        this.pool = new BufferPool(pageFile, poolPages, null);
+        this.pool = new BufferPool(pageFile, poolPages);
         this.lsn = start.checkpointLsn();
         this.timeline = start.timeline();
         this.commitTimeMicros = start.checkpointTimeMicros();

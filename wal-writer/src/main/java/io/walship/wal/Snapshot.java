@@ -164,7 +164,8 @@ public final class Snapshot implements AutoCloseable {
     }
 
     private static String mib(long bytes) {
-        return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+        return bytes < 1 << 20 ? (bytes >> 10) + " KiB"
+                : String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
     }
 
     /** Throws the reason if the snapshot was abandoned. Under the read lock. */

@@ -89,7 +89,7 @@ public final class Store implements AutoCloseable {
             log = new WalLog(dir, false, options.rollCycle());
             pageFile = pf;
             wal = log;
-            pool = new BufferPool(pageFile, options.poolPages(), rw);
+            pool = new BufferPool(pageFile, options.poolPages());
             marks = new WalMarks(dir);
             archiveLag = new ArchiveLagMonitor(marks, options);
             checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks);
@@ -108,6 +108,7 @@ public final class Store implements AutoCloseable {
             releaseLock();
             throw e;
         }
+        pool.requireLock(rw); // recovery is over: from now on the eviction rule is checked
         pipeline = new CommitPipeline(wal, rw.writeLock(), lastLsn, options.asyncFlushMillis(),
                 () -> pool.evictToCapacity(checkpointer.evictionWriteBack()));
         if (fresh) {

@@ -103,6 +103,12 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
         return withCacheSize((long) pages * PageFormat.PAGE_SIZE);
     }
 
+    /** How soon a non-durable commit is synced at the latest. */
+    public StoreOptions withAsyncFlushMillis(long millis) {
+        return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, millis, rollCycle,
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+    }
+
     public StoreOptions withArchiveLag(long maxBytes, ArchiveLagPolicy policy) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
                 retentionNeedsArchive, maxBytes, policy, snapshotMaxBytes, snapshotMaxAge, clock);
