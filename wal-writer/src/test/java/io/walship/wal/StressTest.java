@@ -124,6 +124,9 @@ class StressTest {
         List<long[]> acked = new ArrayList<>();    // lsn, thread, seq
         for (String l : lines) {
             String[] f = l.split(" ");
+            if (f.length != (f[0].equals("I") ? 6 : 5) || !f[f.length - 1].equals(".")) {
+                continue; // cut short by the kill: an intent not started, or an acknowledgement not given
+            }
             if (f[0].equals("I")) {
                 intents.put(f[1] + "/" + f[2], new Op(Integer.parseInt(f[1]), Long.parseLong(f[2]), f[3],
                         f[4].equals("D"), roundSeed));
@@ -172,8 +175,20 @@ class StressTest {
                     }
                 }
                 if (explains == null) {
+                    StringBuilder history = new StringBuilder();
+                    for (String l : lines) {
+                        if (l.contains(" " + k + " ")) {
+                            history.append("\n  ").append(l);
+                            String[] f = l.split(" ");
+                            for (String a : lines) {
+                                if (a.startsWith("A " + f[1] + " " + f[2] + " ")) {
+                                    history.append("   -> ").append(a);
+                                }
+                            }
+                        }
+                    }
                     fail("round " + round + ": key " + k + " is " + describe(got) + " but the last acknowledged write"
-                            + " made it " + describe(want) + ", and no write in flight explains it");
+                            + " made it " + describe(want) + ", and no write in flight explains it; this round:" + history);
                 }
                 if (got == null) {
                     model.remove(k);

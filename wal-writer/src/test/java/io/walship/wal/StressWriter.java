@@ -14,11 +14,12 @@ import java.util.concurrent.CountDownLatch;
  * acknowledges it after {@link Store#write} returned:
  *
  * <pre>
- * I thread seq key P|D     intent: put (value {@link #value}) or delete
- * A thread seq lsn         acknowledged: durable at lsn
+ * I thread seq key P|D .   intent: put (value {@link #value}) or delete
+ * A thread seq lsn .       acknowledged: durable at lsn
  * </pre>
  *
- * A writer has at most one operation between its intent and its acknowledgement.
+ * A writer has at most one operation between its intent and its acknowledgement. The final
+ * {@code .} tells a complete line from one the kill cut short.
  * Arguments: data directory, seed, threads, key count.
  */
 public final class StressWriter {
@@ -54,9 +55,9 @@ public final class StressWriter {
                 for (long seq = 0; ; seq++) {
                     String key = key(rnd.nextInt(keys));
                     boolean delete = rnd.nextInt(10) == 0;
-                    line(out, "I " + id + " " + seq + " " + key + " " + (delete ? "D" : "P"));
+                    line(out, "I " + id + " " + seq + " " + key + " " + (delete ? "D" : "P") + " .");
                     long lsn = delete ? store.delete(b(key)) : store.put(b(key), value(seed, id, seq));
-                    line(out, "A " + id + " " + seq + " " + lsn);
+                    line(out, "A " + id + " " + seq + " " + lsn + " .");
                 }
             }, "stress-writer-" + t);
             th.start();
