@@ -44,7 +44,7 @@ public final class Store implements AutoCloseable {
     private final WalMarks marks;
     private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
     private final List<Snapshot> snapshots = new CopyOnWriteArrayList<>();
-    private final Snapshot.Source snapshotSource = new SnapshotSource();
+    private final Snapshots snapshotRegistry = new Snapshots(snapshots, rw, this::checkOpen, this::readPage);
     private final Checkpointer checkpointer;
     private final ArchiveLagMonitor archiveLag;
 
@@ -56,7 +56,6 @@ public final class Store implements AutoCloseable {
 
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
-    private final AtomicLong snapshotsAbandoned = new AtomicLong();
 
     private Store(Path dir, StoreOptions options) {
         this.dir = dir;
@@ -336,9 +335,9 @@ public final class Store implements AutoCloseable {
         try {
             checkOpen();
             int pageCount = MetaPage.pageCount(readPage(MetaPage.PAGE_NO));
-            s = new Snapshot(snapshotSource, lastLsn, control.timeline(), control.systemId(), pageCount,
+            s = new Snapshot(snapshotRegistry, lastLsn, control.timeline(), control.systemId(), pageCount,
                     lastCommitMicros, Snapshot.Limits.of(options));
-            snapshots.add(s);
+            snapshotRegistry.add(s);
         } finally {
             rw.writeLock().unlock();
         }
@@ -349,30 +348,6 @@ public final class Store implements AutoCloseable {
             throw e;
         }
         return s;
-    }
-
-    private final class SnapshotSource implements Snapshot.Source {
-        @Override
-        public <T> T underReadLock(Supplier<T> action) {
-            return Store.this.underReadLock(action);
-        }
-
-        @Override
-        public byte[] currentPage(int pageNo) {
-            return readPage(pageNo).clone();
-        }
-
-        @Override
-        public void release(Snapshot snapshot) {
-            snapshots.remove(snapshot);
-        }
-
-        @Override
-        public void abandoned(Snapshot snapshot) {
-            if (snapshots.remove(snapshot)) {
-                snapshotsAbandoned.incrementAndGet();
-            }
-        }
     }
 
     // ---- replication apply ------------------------------------------------------------------
@@ -453,16 +428,7 @@ public final class Store implements AutoCloseable {
 
         @Override
         public void onTick() {
-            if (!snapshots.isEmpty()) {
-                rw.writeLock().lock();
-                try {
-                    for (Snapshot s : snapshots) {
-                        s.checkAge();
-                    }
-                } finally {
-                    rw.writeLock().unlock();
-                }
-            }
+            snapshotRegistry.checkAges();
             archiveLag.update(lastLsn);
         }
     }
@@ -509,15 +475,12 @@ public final class Store implements AutoCloseable {
 
     public StoreStats stats() {
         BufferPool.Stats p = pool.stats();
-        long preserved = 0;
-        for (Snapshot s : snapshots) {
-            preserved += s.preservedBytes();
-        }
         return new StoreStats(lastLsn, pipeline.durableLsn(), commits.get(), pipeline.entriesAppended(),
                 pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpointer.checkpoints(),
                 control.checkpointLsn(), p.pages(), p.evictions(), archiveLag.lagBytes(), archiveLag.lagLsns(),
                 p.capacity(), p.dirtyPages(), p.hits(), p.misses(), p.evictionWrites(), p.checkpointWrites(),
-                snapshots.size(), preserved, snapshotsAbandoned.get(), checkpointer.latestHorizon());
+                snapshotRegistry.openCount(), snapshotRegistry.preservedBytes(), snapshotRegistry.abandonedCount(),
+                checkpointer.latestHorizon());
     }
 
     private void checkOpen() {

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,11 +17,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,8 +36,11 @@ class StressTest {
     private static final int THREADS = 16;
     private static final int KEYS = 30_000;
 
-    @TempDir
+    /** Kept when the test fails, to investigate (the failure names it). */
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
+    /** Every operation of every round, by key, for the failure message. */
+    private final Map<String, List<String>> keyHistory = new HashMap<>();
 
     /** One writer operation as the child announced it. */
     private record Op(int thread, long seq, String key, boolean delete, long roundSeed) {
@@ -65,37 +65,23 @@ class StressTest {
             long roundSeed = rnd.nextLong();
             int killAfter = 500 + rnd.nextInt(5_500);
             Path err = tmp.resolve("child-" + round + ".err");
-            Process p = ChildJvm.start(StressWriter.class,
+            Path out = tmp.resolve("child-" + round + ".out");
+            Process p = ChildJvm.startToFile(StressWriter.class,
                     List.of(dir.toString(), Long.toString(roundSeed), Integer.toString(THREADS), Integer.toString(KEYS)),
-                    err);
-            BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String ready = in.readLine();
-            if (ready == null || !ready.startsWith("READY")) {
-                p.destroyForcibly();
-                fail("round " + round + ": writer did not start: " + ready + "\n" + Files.readString(err));
+                    out, err);
+            try {
+                Poll.until(Duration.ofSeconds(120), () -> count(out, "READY") > 0 || !p.isAlive(),
+                        () -> "round " + round + ": the writer did not start");
+                assertTrue(p.isAlive(), () -> "round " + round + ": writer died: " + readQuietly(err));
+                Poll.until(Duration.ofSeconds(120), () -> count(out, "A ") >= killAfter || !p.isAlive(),
+                        () -> "round " + round + ": " + count(out, "A ") + " of " + killAfter + " writes acknowledged");
+                assertTrue(p.isAlive(), () -> "writer died by itself: " + readQuietly(err));
+            } finally {
+                p.destroyForcibly(); // SIGKILL
             }
-            ConcurrentLinkedQueue<String> lines = new ConcurrentLinkedQueue<>();
-            AtomicInteger acks = new AtomicInteger();
-            Thread reader = new Thread(() -> {
-                try {
-                    String l;
-                    while ((l = in.readLine()) != null) {
-                        lines.add(l);
-                        if (l.startsWith("A ")) {
-                            acks.incrementAndGet();
-                        }
-                    }
-                } catch (Exception ignored) {
-                    // the pipe breaks when the child dies
-                }
-            });
-            reader.start();
-            Poll.until(Duration.ofSeconds(120), () -> acks.get() >= killAfter || !p.isAlive(),
-                    () -> "round " + round + ": " + acks.get() + " of " + killAfter + " writes acknowledged");
-            assertTrue(p.isAlive(), () -> "writer died by itself: " + readQuietly(err));
-            p.destroyForcibly(); // SIGKILL
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            reader.join(30_000);
+            List<String> lines = Files.readAllLines(out, StandardCharsets.UTF_8);
+            lines.remove(0); // READY
             verify(dir, model, new ArrayList<>(lines), roundSeed, round);
         }
     }
@@ -128,9 +114,18 @@ class StressTest {
                 continue; // cut short by the kill: an intent not started, or an acknowledgement not given
             }
             if (f[0].equals("I")) {
+                Op op = new Op(Integer.parseInt(f[1]), Long.parseLong(f[2]), f[3], f[4].equals("D"), roundSeed);
+                keyHistory.computeIfAbsent(f[3], x -> new ArrayList<>()).add("round " + round + " thread " + f[1]
+                        + " seq " + f[2] + ": " + (op.delete() ? "delete" : "put " + describe(op.value())));
                 intents.put(f[1] + "/" + f[2], new Op(Integer.parseInt(f[1]), Long.parseLong(f[2]), f[3],
                         f[4].equals("D"), roundSeed));
             } else if (f[0].equals("A")) {
+                String id = f[1] + "/" + f[2];
+                Op op = intents.get(id);
+                if (op != null) {
+                    keyHistory.get(op.key()).add("round " + round + " thread " + f[1] + " seq " + f[2]
+                            + ": acknowledged at LSN " + f[3]);
+                }
                 acked.add(new long[] {Long.parseLong(f[3]), Long.parseLong(f[1]), Long.parseLong(f[2])});
             }
         }
@@ -154,6 +149,7 @@ class StressTest {
         assertTrue(inFlight.values().stream().mapToInt(List::size).sum() <= THREADS);
 
         StateDigest digest;
+        StateDigest replayed = PageImage.replayWal(dir).digest();
         try (Store store = Store.open(dir, StressWriter.options())) {
             assertTrue(store.lastLsn() >= maxAcked, "acknowledged LSN " + maxAcked + " lost: store at "
                     + store.lastLsn() + " (round " + round + ")");
@@ -175,20 +171,12 @@ class StressTest {
                     }
                 }
                 if (explains == null) {
-                    StringBuilder history = new StringBuilder();
-                    for (String l : lines) {
-                        if (l.contains(" " + k + " ")) {
-                            history.append("\n  ").append(l);
-                            String[] f = l.split(" ");
-                            for (String a : lines) {
-                                if (a.startsWith("A " + f[1] + " " + f[2] + " ")) {
-                                    history.append("   -> ").append(a);
-                                }
-                            }
-                        }
-                    }
                     fail("round " + round + ": key " + k + " is " + describe(got) + " but the last acknowledged write"
-                            + " made it " + describe(want) + ", and no write in flight explains it; this round:" + history);
+                            + " made it " + describe(want) + ", and no write in flight explains it. A replay of the"
+                            + " whole WAL " + (replayed.equals(store.digest()) ? "agrees with" : "differs from")
+                            + " the store (store at " + Lsn.format(store.lastLsn()) + ", checkpoint "
+                            + Lsn.format(store.checkpointLsn()) + ", directory " + dir + "). Operations on the key:\n  "
+                            + String.join("\n  ", keyHistory.getOrDefault(k, List.of("(none since the fill)"))));
                 }
                 if (got == null) {
                     model.remove(k);
@@ -207,8 +195,22 @@ class StressTest {
             assertTrue(store.stats().poolPages() <= store.stats().poolCapacityPages() + 64,
                     "cache " + store.stats().poolPages());
         }
-        PageImage replay = PageImage.replayWal(dir);
-        assertEquals(digest, replay.digest(), "round " + round + ": a replay of the whole WAL differs");
+        assertEquals(digest, replayed, "round " + round + ": a replay of the whole WAL differs");
+    }
+
+    /** Lines of the child's output so far that start with {@code prefix}. */
+    private static int count(Path out, String prefix) {
+        try {
+            int n = 0;
+            for (String l : Files.readAllLines(out, StandardCharsets.ISO_8859_1)) {
+                if (l.startsWith(prefix)) {
+                    n++;
+                }
+            }
+            return n;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
     }
 
     private static List<String> union(Map<String, byte[]> a, Map<String, byte[]> b) {
