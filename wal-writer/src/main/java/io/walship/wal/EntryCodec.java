@@ -11,33 +11,47 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  *  0 u32 magic 'WSWE'
- *  4 u16 format version
+ *  4 u16 format version (1, or 2 if the entry records a checkpoint horizon)
  *  6 u16 flags (0)
  *  8 u64 LSN
  * 16 u32 timeline
  * 20 u64 commit time, microseconds since the epoch
  * 28 u32 change count
- * 32 changes, each: u8 kind (1 delta, 2 full page), u32 page number,
- *                   delta: u16 offset, u16 length, bytes;
- *                   full page: u16 hole offset, u16 hole length, the page without the hole
+ * 32 changes, each starting with u8 kind:
+ *      1 delta:     u32 page number, u16 offset, u16 length, bytes
+ *      2 full page: u32 page number, u16 hole offset, u16 hole length, the page without the hole
  *                   (the hole is the page's longest run of zero bytes, as in PostgreSQL's
  *                   full-page images: a half-full node costs half a page)
+ *      3 horizon:   u64 LSN (version 2 only; at most one, and only as the first change)
  *  … u32 CRC32C of every preceding byte of the entry
  * </pre>
- * Stateless and thread-safe.
+ *
+ * <p>An entry without a horizon is written as version 1, byte for byte what older builds wrote
+ * and read. An entry with one is version 2, which older builds refuse as a format-version
+ * mismatch: to them an unknown kind in a version 1 entry would look like damage, and a damaged
+ * last entry like a torn tail to discard. Stateless and thread-safe.
  */
 public final class EntryCodec {
     public static final int MAGIC = 0x57535745;
+    /** The base entry format, written for every entry without a horizon and read by every build. */
     public static final int FORMAT_VERSION = 1;
+    /** The format of an entry that records a checkpoint horizon; the newest this build reads. */
+    public static final int HORIZON_FORMAT_VERSION = 2;
     public static final int HEADER_SIZE = 32;
     private static final byte KIND_DELTA = 1;
     private static final byte KIND_FULL = 2;
+    private static final byte KIND_HORIZON = 3;
+    private static final int HORIZON_SIZE = 9;
 
     private EntryCodec() {
     }
 
     public static int encodedSize(List<PageChange> changes) {
-        int size = HEADER_SIZE + 4;
+        return encodedSize(Lsn.NONE, changes);
+    }
+
+    public static int encodedSize(long horizon, List<PageChange> changes) {
+        int size = HEADER_SIZE + 4 + (horizon != Lsn.NONE ? HORIZON_SIZE : 0);
         for (PageChange c : changes) {
             size += c.fullPage() ? 9 + PageFormat.PAGE_SIZE - hole(c.bytes())[1] : 9 + c.bytes().length;
         }
@@ -67,7 +81,25 @@ public final class EntryCodec {
     }
 
     public static byte[] encode(long lsn, int timeline, long commitTimeMicros, List<PageChange> changes) {
-        int size = HEADER_SIZE + 4;
+        return encode(lsn, timeline, commitTimeMicros, Lsn.NONE, changes);
+    }
+
+    /** Encodes an entry exactly as the WAL holds it (a replica re-encodes received entries with this). */
+    public static byte[] encode(WalEntry e) {
+        return encode(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), e.changes());
+    }
+
+    /**
+     * Encodes an entry that records checkpoint horizon {@code horizon} ({@link Lsn#NONE}: none;
+     * otherwise {@code 0 < horizon < lsn}).
+     */
+    public static byte[] encode(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes) {
+        if (horizon < 0 || horizon != Lsn.NONE && horizon >= lsn) {
+            throw new IllegalArgumentException("checkpoint horizon " + Lsn.format(horizon) + " of the entry at LSN "
+                    + Lsn.format(lsn) + " must lie before it");
+        }
+        boolean withHorizon = horizon != Lsn.NONE;
+        int size = HEADER_SIZE + 4 + (withHorizon ? HORIZON_SIZE : 0);
         int[][] holes = new int[changes.size()][];
         for (int i = 0; i < changes.size(); i++) {
             PageChange c = changes.get(i);
@@ -80,8 +112,11 @@ public final class EntryCodec {
         }
         byte[] out = new byte[size];
         ByteBuffer b = ByteBuffer.wrap(out);
-        b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0);
-        b.putLong(lsn).putInt(timeline).putLong(commitTimeMicros).putInt(changes.size());
+        b.putInt(MAGIC).putShort((short) (withHorizon ? HORIZON_FORMAT_VERSION : FORMAT_VERSION)).putShort((short) 0);
+        b.putLong(lsn).putInt(timeline).putLong(commitTimeMicros).putInt(changes.size() + (withHorizon ? 1 : 0));
+        if (withHorizon) {
+            b.put(KIND_HORIZON).putLong(horizon);
+        }
         for (int i = 0; i < changes.size(); i++) {
             PageChange c = changes.get(i);
             if (c.fullPage()) {
@@ -125,9 +160,7 @@ public final class EntryCodec {
         if (magic != MAGIC || (int) crc.getValue() != ByteBuffer.wrap(data, len - 4, 4).getInt()) {
             throw new IntegrityException("WAL entry at LSN " + Lsn.format(lsn) + " (" + len + " bytes) fails its checksum");
         }
-        if (version != FORMAT_VERSION) {
-            throw new FormatVersionException("WAL entry at LSN " + Lsn.format(lsn), version, FORMAT_VERSION);
-        }
+        checkVersion("WAL entry at LSN " + Lsn.format(lsn), version);
         return new WalEntry(lsn, b.getInt(), b.getLong(), java.util.List.of(), len);
     }
 
@@ -154,17 +187,32 @@ public final class EntryCodec {
         if (magic != MAGIC || (int) crc.getValue() != stored) {
             throw new IntegrityException(where + " (" + len + " bytes) fails its checksum");
         }
-        if (version != FORMAT_VERSION) {
-            throw new FormatVersionException(where, version, FORMAT_VERSION);
-        }
+        checkVersion(where, version);
         int timeline = b.getInt();
         long time = b.getLong();
         int count = b.getInt();
         try {
             List<PageChange> changes = new ArrayList<>(Math.min(count, 1024));
+            long horizon = Lsn.NONE;
             for (int i = 0; i < count; i++) {
                 byte kind = b.get();
+                if (kind == KIND_HORIZON && version >= HORIZON_FORMAT_VERSION) {
+                    if (i != 0) {
+                        throw new IntegrityException(where + " has a checkpoint horizon as change " + (i + 1)
+                                + "; it may only be the first");
+                    }
+                    horizon = b.getLong();
+                    if (horizon <= 0 || horizon >= lsn) {
+                        throw new IntegrityException(where + " records checkpoint horizon " + Lsn.format(horizon)
+                                + ", which does not lie before it");
+                    }
+                    continue;
+                }
                 int page = b.getInt();
+                if (page < 0) {
+                    throw new IntegrityException(where + " changes page " + Integer.toUnsignedString(page)
+                            + ", past the largest page number");
+                }
                 if (kind == KIND_FULL) {
                     int holeOff = b.getShort() & 0xFFFF;
                     int holeLen = b.getShort() & 0xFFFF;
@@ -187,9 +235,15 @@ public final class EntryCodec {
             if (b.remaining() != 4) {
                 throw new IntegrityException(where + " has " + (b.remaining() - 4) + " trailing bytes");
             }
-            return new WalEntry(lsn, timeline, time, changes, len);
+            return new WalEntry(lsn, timeline, time, horizon, changes, len);
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new IntegrityException(where + " is malformed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkVersion(String where, int version) {
+        if (version < FORMAT_VERSION || version > HORIZON_FORMAT_VERSION) {
+            throw new FormatVersionException(where, version, FORMAT_VERSION, HORIZON_FORMAT_VERSION);
         }
     }
 }

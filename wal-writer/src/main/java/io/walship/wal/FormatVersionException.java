@@ -6,4 +6,10 @@ public final class FormatVersionException extends IntegrityException {
         super(what + " has format version " + found + " but this walship reads version " + supported
                 + "; use a walship build of the same format version");
     }
+
+    /** For structures of which this build reads several versions. */
+    public FormatVersionException(String what, int found, int oldestSupported, int newestSupported) {
+        super(what + " has format version " + found + " but this walship reads versions " + oldestSupported + " to "
+                + newestSupported + "; use a walship build that reads version " + found);
+    }
 }

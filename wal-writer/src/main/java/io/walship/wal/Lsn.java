@@ -8,6 +8,9 @@ package io.walship.wal;
  * number, since that is what people type. Thread-safe (stateless).
  */
 public final class Lsn {
+    /** "Nothing": no commit yet, no horizon recorded. */
+    public static final long NONE = 0;
+
     private Lsn() {
     }
 

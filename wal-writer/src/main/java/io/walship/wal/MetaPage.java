@@ -17,7 +17,7 @@ import static io.walship.wal.PageFormat.putLong;
  * 48 u64 system id
  * </pre>
  */
-public final class MetaPage {
+final class MetaPage {
     public static final int PAGE_NO = 0;
     public static final int MAGIC = 0x5753504D;
     private static final int OFF_MAGIC = 32;

@@ -4,7 +4,7 @@ package io.walship.wal;
  * How the B+tree reaches pages. Read-only views implement {@link #read} only; a transaction
  * also tracks which pages it changed ({@link #write}) and which it added ({@link #allocate}).
  */
-public interface PageAccess {
+interface PageAccess {
     /** The page's current bytes; callers must not modify them. */
     byte[] read(int pageNo);
 

@@ -7,7 +7,7 @@ import java.util.Objects;
  * image has offset 0 and exactly {@link PageFormat#PAGE_SIZE} bytes. Immutable by convention:
  * nobody writes into {@code bytes} after construction.
  */
-public record PageChange(int pageNo, int offset, byte[] bytes, boolean fullPage) {
+record PageChange(int pageNo, int offset, byte[] bytes, boolean fullPage) {
     public PageChange {
         Objects.requireNonNull(bytes, "bytes");
         if (pageNo < 0 || offset < 0 || offset + bytes.length > PageFormat.PAGE_SIZE) {

@@ -11,7 +11,7 @@ import java.nio.file.StandardOpenOption;
  * The page file: page {@code n} at byte {@code n * PAGE_SIZE}, each sealed with its checksum.
  * Thread-safe (positional I/O on one channel).
  */
-public final class PageFile implements AutoCloseable {
+final class PageFile implements AutoCloseable {
     public static final String FILE_NAME = "pages.dat";
     private final Path path;
     private final FileChannel channel;

@@ -21,7 +21,7 @@ import java.util.zip.CRC32C;
  *
  * Stateless and thread-safe; callers own the byte arrays.
  */
-public final class PageFormat {
+final class PageFormat {
     public static final int PAGE_SIZE = 4096;
     public static final int FORMAT_VERSION = 1;
     public static final int HEADER_SIZE = 32;

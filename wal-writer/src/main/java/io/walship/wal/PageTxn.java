@@ -10,6 +10,10 @@ import java.util.Map;
  * The pages one commit changes: keeps each page's before-image so the commit can be rolled back
  * and turned into physical WAL changes (byte ranges, or a full-page image where torn-page
  * protection or size calls for one). Used by one thread under the store's write lock.
+ *
+ * <p>Every frame it changes is pinned in the {@link BufferPool} from its first change until the
+ * transaction ends ({@link #seal}, {@link #rollback} or {@link #release}), so no eviction can drop
+ * it meanwhile. Open snapshots get each page's before-image before the first change.
  */
 final class PageTxn implements PageAccess {
     /** Unchanged runs shorter than this are folded into one range: a range header costs 9 bytes. */
@@ -19,6 +23,8 @@ final class PageTxn implements PageAccess {
     private final List<Snapshot> snapshots;
     private final Map<Integer, BufferPool.Frame> touched = new LinkedHashMap<>();
     private final Map<Integer, byte[]> before = new LinkedHashMap<>();
+    /** The touched frames are pinned: the transaction has not ended. */
+    private boolean pinned = true;
 
     PageTxn(BufferPool pool, List<Snapshot> snapshots) {
         this.pool = pool;
@@ -36,6 +42,7 @@ final class PageTxn implements PageAccess {
         BufferPool.Frame f = touched.get(pageNo);
         if (f == null) {
             f = pool.frame(pageNo);
+            pool.pin(f);
             byte[] copy = f.data.clone();
             before.put(pageNo, copy);
             touched.put(pageNo, f);
@@ -57,6 +64,7 @@ final class PageTxn implements PageAccess {
     /** Adds page {@code pageNo} as a new, empty page (used directly only when creating a store). */
     int addNewPage(int pageNo, byte type) {
         BufferPool.Frame f = pool.install(pageNo, new byte[PageFormat.PAGE_SIZE]);
+        pool.pin(f);
         touched.put(pageNo, f);
         before.put(pageNo, null);
         PageFormat.init(f.data, type);
@@ -78,7 +86,7 @@ final class PageTxn implements PageAccess {
      * changes. A page gets a full image when it is new, or when it has not changed since the
      * checkpoint at {@code fpiHorizon} began (so a torn write of it during or after that
      * checkpoint is repaired by redo), or when the image (without its hole) is smaller than the
-     * delta, as after a node is rebuilt by a split.
+     * delta, as after a node is rebuilt by a split. Ends the transaction.
      */
     List<PageChange> seal(long lsn, long fpiHorizon) {
         List<PageChange> changes = new ArrayList<>(touched.size() * 3);
@@ -90,8 +98,7 @@ final class PageTxn implements PageAccess {
                 continue;
             }
             PageFormat.setLsn(f.data, lsn);
-            f.dirty = true;
-            f.lsn = lsn;
+            pool.markDirty(f, lsn);
             if (old == null || PageFormat.lsn(old) <= fpiHorizon) {
                 changes.add(PageChange.fullPage(pageNo, f.data.clone()));
                 continue;
@@ -104,11 +111,13 @@ final class PageTxn implements PageAccess {
                 changes.add(PageChange.fullPage(pageNo, f.data.clone()));
             }
         }
+        unpinAll();
         return changes;
     }
 
-    /** Puts every touched page back as it was before the transaction. */
+    /** Puts every touched page back as it was before the transaction, and ends it. */
     void rollback() {
+        unpinAll();
         for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
             byte[] old = before.get(e.getKey());
             if (old == null) {
@@ -116,6 +125,21 @@ final class PageTxn implements PageAccess {
             } else {
                 System.arraycopy(old, 0, e.getValue().data, 0, old.length);
             }
+        }
+    }
+
+    /** Ends a transaction that changed nothing ({@link #isEmpty}): releases its frames. */
+    void release() {
+        unpinAll();
+    }
+
+    private void unpinAll() {
+        if (!pinned) {
+            return;
+        }
+        pinned = false;
+        for (BufferPool.Frame f : touched.values()) {
+            pool.unpin(f);
         }
     }
 

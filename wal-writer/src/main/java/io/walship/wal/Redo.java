@@ -12,8 +12,6 @@ import java.nio.file.Path;
  * Not thread-safe.
  */
 public final class Redo implements AutoCloseable {
-    /** Contiguous pages written per system call. */
-    private static final int RUN_PAGES = 64;
     private final Path dir;
     private final ControlFile start;
     private final PageFile pageFile;
@@ -54,14 +52,13 @@ public final class Redo implements AutoCloseable {
                 }
                 System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
             }
-            f.dirty = true;
-            f.lsn = e.lsn();
+            pool.markDirty(f, e.lsn());
         }
         lsn = e.lsn();
         timeline = e.timeline();
         commitTimeMicros = Math.max(commitTimeMicros, e.commitTimeMicros());
         bytes += e.encodedSize();
-        pool.evictIfNeeded(l -> { });
+        pool.evictToCapacity(BufferPool.WriteBack.UNLOGGED);
     }
 
     public long lsn() {
@@ -82,26 +79,8 @@ public final class Redo implements AutoCloseable {
      * in the control file ({@code standby} sets the standby flag). Returns the control file.
      */
     public ControlFile finish(boolean standby) {
-        java.util.List<BufferPool.Frame> dirty = pool.dirtyFrames();
-        dirty.sort(java.util.Comparator.comparingInt(f -> f.pageNo));
-        byte[] run = new byte[RUN_PAGES * PageFormat.PAGE_SIZE];
-        int first = -1;
-        int n = 0;
-        for (BufferPool.Frame f : dirty) {
-            if (n > 0 && (f.pageNo != first + n || n == RUN_PAGES)) {
-                pageFile.writeSealedRun(first, run, n);
-                n = 0;
-            }
-            if (n == 0) {
-                first = f.pageNo;
-            }
-            System.arraycopy(PageFormat.sealedCopy(f.data), 0, run, n * PageFormat.PAGE_SIZE, PageFormat.PAGE_SIZE);
-            n++;
-            f.dirty = false;
-        }
-        if (n > 0) {
-            pageFile.writeSealedRun(first, run, n);
-        }
+        int[] dirty = pool.dirtyPages();
+        pool.writeDirty(dirty, 0, dirty.length, BufferPool.WriteBack.UNLOGGED);
         MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
         pageFile.sync();
         ControlFile c = new ControlFile(start.systemId(), timeline, lsn, commitTimeMicros, 0);

@@ -3,24 +3,38 @@ package io.walship.wal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.zip.CRC32C;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * A consistent image of every page at one LSN, taken while writers go on (copy-on-write).
  *
- * <p>Taking it pauses writers only to record the LSN. Afterwards a writer about to change a page
- * the snapshot has not yet copied hands over the page's before-image ({@link #preserve}); the
- * snapshot reads every other page as it is now, under the store's read lock, a batch at a time.
- * Memory held is bounded by the pages changed while the copy runs.
+ * <p>Taking it pauses writers only to record the LSN; the snapshot then waits until the WAL is
+ * durable up to it, so it never describes a state a crash could take back. Afterwards a writer
+ * about to change a page the snapshot has not yet copied hands over the page's before-image
+ * ({@link #preserve}); the snapshot reads every other page as it is now, under the store's read
+ * lock, a batch at a time.
+ *
+ * <p><b>Bounded:</b> the before-images it keeps grow with the pages changed while it is open. Past
+ * {@link Limits#maxBytes} of them, or once open longer than {@link Limits#maxAge}, the snapshot is
+ * abandoned: its before-images are dropped, the store stops feeding it, and its reader gets a
+ * {@link SnapshotAbandonedException} naming the LSN, what it held and the limit. A stalled reader
+ * (say a stalled {@code /snapshot} client) so costs at most the limit.
  *
  * <p>{@link #openStream} yields the image format of docs/FORMAT.md ("Snapshot image"); {@link
  * SnapshotLoader} turns it back into a data directory. {@link #pages} reads the image page by
  * page (used for the state digest). One thread per snapshot; close it when done.
  */
 public final class Snapshot implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Snapshot.class);
     public static final int MAGIC = 0x5753534E;
     public static final int TRAILER_MAGIC = 0x57535345;
     public static final int FORMAT_VERSION = 1;
@@ -36,6 +50,16 @@ public final class Snapshot implements AutoCloseable {
         byte[] currentPage(int pageNo);
 
         void release(Snapshot snapshot);
+
+        /** The snapshot gave up (it is released as well). */
+        void abandoned(Snapshot snapshot);
+    }
+
+    /** How much a snapshot may keep, and for how long ({@link StoreOptions#withSnapshotLimits}). */
+    record Limits(long maxBytes, Duration maxAge, Clock clock) {
+        static Limits of(StoreOptions o) {
+            return new Limits(o.snapshotByteLimit(), o.snapshotMaxAge(), o.clock());
+        }
     }
 
     private final Source source;
@@ -44,18 +68,26 @@ public final class Snapshot implements AutoCloseable {
     private final long systemId;
     private final int pageCount;
     private final long commitTimeMicros;
-    // guarded by the store's lock: writers add under the write lock, this snapshot reads under the read lock
+    private final Limits limits;
+    private final Instant openedAt;
+    // guarded by the store's lock: writers add (and may abandon) under the write lock, this
+    // snapshot's one reader takes and removes under the read lock, the age check runs under either
     private final Map<Integer, byte[]> preserved = new HashMap<>();
     private final BitSet copied = new BitSet();
+    private volatile long preservedBytes;
+    private volatile String abandoned;
     private boolean closed;
 
-    Snapshot(Source source, long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros) {
+    Snapshot(Source source, long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros,
+             Limits limits) {
         this.source = source;
         this.lsn = lsn;
         this.timeline = timeline;
         this.systemId = systemId;
         this.pageCount = pageCount;
         this.commitTimeMicros = commitTimeMicros;
+        this.limits = limits;
+        this.openedAt = limits.clock().instant();
     }
 
     public long lsn() {
@@ -83,14 +115,68 @@ public final class Snapshot implements AutoCloseable {
         return HEADER_SIZE + (long) pageCount * PageFormat.PAGE_SIZE + TRAILER_SIZE;
     }
 
+    /** Bytes of before-images this snapshot keeps now. */
+    public long preservedBytes() {
+        return preservedBytes;
+    }
+
+    /** Whether the snapshot was given up (see the class comment); its reader gets the reason. */
+    public boolean isAbandoned() {
+        return abandoned != null;
+    }
+
     /** Called by a writer, under the store's write lock, before it first changes a page. */
     void preserve(int pageNo, byte[] beforeImage) {
-        if (pageNo < pageCount && !copied.get(pageNo)) {
-            preserved.putIfAbsent(pageNo, beforeImage);
+        if (abandoned != null || pageNo >= pageCount || copied.get(pageNo)) {
+            return;
+        }
+        if (preserved.putIfAbsent(pageNo, beforeImage) == null) {
+            preservedBytes += PageFormat.PAGE_SIZE;
+            if (preservedBytes > limits.maxBytes()) {
+                abandon("it held " + mib(preservedBytes) + " of before-images (pages changed since it was taken),"
+                        + " over the limit of " + mib(limits.maxBytes()) + "; read it faster, or raise the limit");
+            }
+        }
+    }
+
+    /**
+     * Abandons the snapshot if it has been open longer than its limit. Under the store's write
+     * lock, or by its own reader under the read lock. Returns whether it is abandoned.
+     */
+    boolean checkAge() {
+        if (abandoned == null) {
+            Duration open = Duration.between(openedAt, limits.clock().instant());
+            if (open.compareTo(limits.maxAge()) > 0) {
+                abandon("it was open for " + open + ", over the limit of " + limits.maxAge() + " (holding "
+                        + mib(preservedBytes) + " of before-images); read it faster, or raise the limit");
+            }
+        }
+        return abandoned != null;
+    }
+
+    private void abandon(String why) {
+        String message = "snapshot at LSN " + Lsn.format(lsn) + " (timeline " + timeline + ") was abandoned: " + why;
+        preserved.clear();
+        preservedBytes = 0;
+        abandoned = message;
+        LOG.warn("{}", message);
+        source.abandoned(this);
+    }
+
+    private static String mib(long bytes) {
+        return bytes < 1 << 20 ? (bytes >> 10) + " KiB"
+                : String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+
+    /** Throws the reason if the snapshot was abandoned. Under the read lock. */
+    private void checkUsable() {
+        if (checkAge()) {
+            throw new SnapshotAbandonedException(lsn, abandoned);
         }
     }
 
     private byte[] pageAsOfSnapshot(int pageNo) {
+        checkUsable();
         byte[] p = preserved.get(pageNo);
         return p != null ? p.clone() : source.currentPage(pageNo);
     }
@@ -147,7 +233,9 @@ public final class Snapshot implements AutoCloseable {
                     byte[][] out = new byte[to - from][];
                     for (int i = from; i < to; i++) {
                         out[i - from] = pageAsOfSnapshot(i);
-                        preserved.remove(i);
+                        if (preserved.remove(i) != null) {
+                            preservedBytes -= PageFormat.PAGE_SIZE;
+                        }
                         copied.set(i);
                     }
                     return out;
@@ -201,5 +289,10 @@ public final class Snapshot implements AutoCloseable {
             closed = true;
             source.release(this);
         }
+    }
+
+    @Override
+    public String toString() {
+        return "snapshot at LSN " + Lsn.format(lsn) + (abandoned != null ? " (abandoned)" : "");
     }
 }

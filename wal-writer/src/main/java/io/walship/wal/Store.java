@@ -7,11 +7,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
@@ -29,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Every commit runs on the {@link CommitPipeline}'s single writer thread, under
  * the write lock, and is synced by its sync thread together with whatever else was committed
- * meanwhile; callers wait without holding any lock. Readers share the read lock.
+ * meanwhile; callers wait without holding any lock. Readers share the read lock. Checkpoints and
+ * WAL retention are the {@link Checkpointer}'s, the archive-lag bound the {@link ArchiveLagMonitor}'s.
  */
 public final class Store implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Store.class);
@@ -47,39 +44,22 @@ public final class Store implements AutoCloseable {
     private final WalMarks marks;
     private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
     private final List<Snapshot> snapshots = new CopyOnWriteArrayList<>();
-    private final Object checkpointMutex = new Object();
-    private final ScheduledExecutorService background;
-    private final Snapshot.Source snapshotSource = new SnapshotSource();
+    private final Snapshots snapshotRegistry = new Snapshots(snapshots, rw, this::checkOpen, this::readPage);
+    private final Checkpointer checkpointer;
+    private final ArchiveLagMonitor archiveLag;
 
     // guarded by rw write lock (volatile for lock-free status reads)
     private volatile ControlFile control;
     private volatile long lastLsn;
-    private long lastCommitMicros;
-    private long fpiHorizon;
-    private volatile boolean checkpointRunning;
+    private volatile long lastCommitMicros;
     private volatile boolean closed;
 
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
-    private final AtomicLong checkpoints = new AtomicLong();
-    private final AtomicLong walBytesSinceCheckpoint = new AtomicLong();
-    private volatile long lastCheckpointNanos = System.nanoTime();
-    // archive lag: WAL bytes appended so far (writer thread), sampled by LSN every MiB
-    private volatile long walBytesTotal;
-    private long lastSampleBytes;
-    private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> walBytesAtLsn =
-            new java.util.concurrent.ConcurrentSkipListMap<>();
-    private volatile long archiveLagBytes;
-    private volatile long archiveLagLsns;
-    private volatile boolean refusingForArchiveLag;
-    /** Sampling step: the lag is over-estimated by at most this much (1/16 of the bound, 4 KiB..1 MiB). */
-    private final long lagSampleBytes;
-    private long lastLagLogNanos;
 
     private Store(Path dir, StoreOptions options) {
         this.dir = dir;
         this.options = options;
-        this.lagSampleBytes = Math.max(4096, Math.min(1L << 20, options.maxArchiveLagBytes() / 16));
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -110,9 +90,10 @@ public final class Store implements AutoCloseable {
             wal = log;
             pool = new BufferPool(pageFile, options.poolPages());
             marks = new WalMarks(dir);
+            archiveLag = new ArchiveLagMonitor(marks, options);
+            checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks);
             lastLsn = control.checkpointLsn();
             lastCommitMicros = control.checkpointTimeMicros();
-            fpiHorizon = control.checkpointLsn();
             if (!fresh) {
                 recover();
             }
@@ -126,18 +107,13 @@ public final class Store implements AutoCloseable {
             releaseLock();
             throw e;
         }
+        pool.requireLock(rw); // recovery is over: from now on the eviction rule is checked
         pipeline = new CommitPipeline(wal, rw.writeLock(), lastLsn, options.asyncFlushMillis(),
-                () -> pool.evictIfNeeded(this::walSyncForEviction));
+                () -> pool.evictToCapacity(checkpointer.evictionWriteBack()));
         if (fresh) {
             bootstrap();
         }
-        background = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "walship-checkpointer");
-            t.setDaemon(true);
-            return t;
-        });
-        long tick = Math.max(10, Math.min(1_000, options.checkpointInterval().toMillis() / 4));
-        background.scheduleWithFixedDelay(this::maybeCheckpoint, tick, tick, TimeUnit.MILLISECONDS);
+        checkpointer.start();
     }
 
     /** Opens (or creates) the store in {@code dir} with default options. */
@@ -178,7 +154,7 @@ public final class Store implements AutoCloseable {
                 lastLsn = e.lsn();
                 lastCommitMicros = e.commitTimeMicros();
                 applied++;
-                pool.evictIfNeeded(lsn -> { });
+                pool.evictToCapacity(checkpointer.evictionWriteBack());
             }
             if (reader.atTornTail()) {
                 LOG.warn("discarded a torn WAL entry after LSN {} (never acknowledged): {}", Lsn.format(lastLsn),
@@ -203,9 +179,9 @@ public final class Store implements AutoCloseable {
                 f = pool.frame(c.pageNo());
                 System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
             }
-            f.dirty = true;
-            f.lsn = e.lsn();
+            pool.markDirty(f, e.lsn());
         }
+        checkpointer.entryApplied(e);
     }
 
     // ---- writes -----------------------------------------------------------------------------
@@ -243,10 +219,7 @@ public final class Store implements AutoCloseable {
             throw new WalshipException("writes refused: " + dir + " is a standby restored from the archive (timeline "
                     + control.timeline() + "); 'walship promote' opens it for writes on a new timeline");
         }
-        if (refusingForArchiveLag) {
-            throw new WalshipException("writes refused: the archive is " + (archiveLagBytes >> 20) + " MiB behind, over the"
-                    + " bound of " + (options.maxArchiveLagBytes() >> 20) + " MiB (policy refuse-writes); start or fix the shipper");
-        }
+        archiveLag.checkWritesAllowed();
         return pipeline.execute(() -> applyBatch(batch), durability == Durability.DURABLE);
     }
 
@@ -267,21 +240,26 @@ public final class Store implements AutoCloseable {
             txn.rollback();
             throw e;
         }
-        return txn.isEmpty() ? lastLsn : commitLocked(txn);
+        if (txn.isEmpty()) {
+            txn.release();
+            return lastLsn;
+        }
+        return commitLocked(txn);
     }
 
     private long commitLocked(PageTxn txn) {
         long lsn = lastLsn + 1;
         long now = nowMicros();
         long time = Math.max(now, lastCommitMicros);
-        List<PageChange> changes = txn.seal(lsn, fpiHorizon);
-        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, changes);
+        List<PageChange> changes = txn.seal(lsn, checkpointer.fpiHorizon());
+        long horizon = checkpointer.horizonToRecord();
+        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
         pipeline.append(lsn, entry);
         lastLsn = lsn;
         lastCommitMicros = time;
         commits.incrementAndGet();
-        walBytesSinceCheckpoint.addAndGet(entry.length);
-        countWalBytes(lsn, entry.length);
+        checkpointer.sealedEntryAppended(horizon, entry.length);
+        archiveLag.countWalBytes(lsn, entry.length);
         for (PageChange c : changes) {
             if (c.fullPage()) {
                 fullPageImages.incrementAndGet();
@@ -290,65 +268,9 @@ public final class Store implements AutoCloseable {
         return lsn;
     }
 
-    /** Writer thread: keeps the LSN -> cumulative WAL bytes samples (every lagSampleBytes) the lag is read from. */
-    private void countWalBytes(long lsn, int bytes) {
-        long total = walBytesTotal + bytes;
-        walBytesTotal = total;
-        if (total - lastSampleBytes >= lagSampleBytes || walBytesAtLsn.isEmpty()) {
-            walBytesAtLsn.put(lsn, total);
-            lastSampleBytes = total;
-        }
-    }
-
-    /**
-     * How far the archive is behind ({@code marks/archived}), and the policy past the bound.
-     * Runs on the checkpointer's tick. Without an archived mark, archiving has not started and
-     * there is no lag to bound.
-     */
-    private void updateArchiveLag() {
-        OptionalLong archived = marks.archived();
-        if (archived.isEmpty()) {
-            archiveLagBytes = 0;
-            archiveLagLsns = 0;
-            refusingForArchiveLag = false;
-            return;
-        }
-        long a = archived.getAsLong();
-        long last = lastLsn;
-        if (a >= last) {
-            archiveLagBytes = 0;
-            archiveLagLsns = 0;
-        } else {
-            java.util.Map.Entry<Long, Long> base = walBytesAtLsn.floorEntry(a);
-            archiveLagBytes = walBytesTotal - (base == null ? 0 : base.getValue());
-            archiveLagLsns = last - a;
-            if (base != null) {
-                walBytesAtLsn.headMap(base.getKey(), false).clear();
-            }
-        }
-        boolean over = archiveLagBytes > options.maxArchiveLagBytes();
-        boolean refuse = over && options.archiveLagPolicy() == StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
-        if (over && System.nanoTime() - lastLagLogNanos > 60_000_000_000L) {
-            lastLagLogNanos = System.nanoTime();
-            LOG.error("the archive is {} MiB ({} commits) behind, over the bound of {} MiB: {}; is the shipper running?",
-                    archiveLagBytes >> 20, archiveLagLsns, options.maxArchiveLagBytes() >> 20,
-                    refuse ? "REFUSING WRITES until it catches up" : "writes go on and the WAL is kept");
-        }
-        if (refusingForArchiveLag && !refuse) {
-            LOG.info("the archive caught up ({} MiB behind); accepting writes again", archiveLagBytes >> 20);
-        }
-        refusingForArchiveLag = refuse;
-    }
-
-    private void walSyncForEviction(long pageLsn) {
-        if (checkpointRunning) {
-            throw new IllegalStateException("dirty eviction during a checkpoint");
-        }
-        pipeline.awaitDurable(pageLsn);
-    }
-
-    private static long nowMicros() {
-        Instant now = Instant.now();
+    /** Commit time from the options' clock, in µs since the epoch. */
+    private long nowMicros() {
+        Instant now = options.clock().instant();
         return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
     }
 
@@ -385,8 +307,9 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** A page for a reader holding the read lock; keeps the pool at its capacity. */
     private byte[] readPage(int pageNo) {
-        return pool.frame(pageNo).data;
+        return pool.read(pageNo, checkpointer.evictionWriteBack());
     }
 
     private <T> T underReadLock(Supplier<T> action) {
@@ -399,36 +322,32 @@ public final class Store implements AutoCloseable {
         }
     }
 
-    /** A point-in-time image of all pages; writers pause only to register it. Close it when done. */
+    /**
+     * A point-in-time image of all pages at the last LSN, returned once the WAL is durable up to
+     * it: it never describes a state a crash could take back. Writers pause only to register it.
+     * It is bounded ({@link StoreOptions#withSnapshotLimits}); close it when done.
+     *
+     * @throws SnapshotAbandonedException from its reads, if it outlives its bounds
+     */
     public Snapshot snapshot() {
+        Snapshot s;
         rw.writeLock().lock();
         try {
             checkOpen();
-            int pageCount = MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data);
-            Snapshot s = new Snapshot(snapshotSource, lastLsn, control.timeline(), control.systemId(), pageCount,
-                    lastCommitMicros);
-            snapshots.add(s);
-            return s;
+            int pageCount = MetaPage.pageCount(readPage(MetaPage.PAGE_NO));
+            s = new Snapshot(snapshotRegistry, lastLsn, control.timeline(), control.systemId(), pageCount,
+                    lastCommitMicros, Snapshot.Limits.of(options));
+            snapshotRegistry.add(s);
         } finally {
             rw.writeLock().unlock();
         }
-    }
-
-    private final class SnapshotSource implements Snapshot.Source {
-        @Override
-        public <T> T underReadLock(Supplier<T> action) {
-            return Store.this.underReadLock(action);
+        try {
+            pipeline.awaitDurable(s.lsn());
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
         }
-
-        @Override
-        public byte[] currentPage(int pageNo) {
-            return pool.frame(pageNo).data.clone();
-        }
-
-        @Override
-        public void release(Snapshot snapshot) {
-            snapshots.remove(snapshot);
-        }
+        return s;
     }
 
     // ---- replication apply ------------------------------------------------------------------
@@ -445,103 +364,72 @@ public final class Store implements AutoCloseable {
                 throw new IntegrityException("cannot apply LSN " + Lsn.format(entry.lsn()) + ": this store is at "
                         + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
             }
-            byte[] bytes = EntryCodec.encode(entry.lsn(), entry.timeline(), entry.commitTimeMicros(), entry.changes());
+            byte[] bytes = EntryCodec.encode(entry);
             applyToPages(entry);
             pipeline.append(entry.lsn(), bytes);
             lastLsn = entry.lsn();
             lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
-            walBytesSinceCheckpoint.addAndGet(bytes.length);
-            countWalBytes(entry.lsn(), bytes.length);
+            checkpointer.upstreamEntryAppended(bytes.length);
+            archiveLag.countWalBytes(entry.lsn(), bytes.length);
             return entry.lsn();
         }, durability == Durability.DURABLE);
     }
 
     // ---- checkpoints and retention ----------------------------------------------------------
 
-    private void maybeCheckpoint() {
-        try {
-            updateArchiveLag();
-            boolean byBytes = walBytesSinceCheckpoint.get() >= options.checkpointWalBytes();
-            boolean byTime = System.nanoTime() - lastCheckpointNanos >= options.checkpointInterval().toNanos();
-            if (!closed && (byBytes || byTime)) {
-                checkpoint();
-            }
-        } catch (RuntimeException e) {
-            LOG.error("checkpoint failed: {}", e.getMessage(), e);
-        }
-    }
-
     /**
      * Writes every dirty page back and records the checkpoint LSN, then deletes WAL that neither
-     * recovery, the archive nor a registered consumer needs. Writers pause only while dirty pages
-     * are copied in memory. Returns the checkpoint LSN.
+     * recovery, the archive nor a registered consumer needs (see {@link Checkpointer}). Returns the
+     * checkpoint LSN.
      */
     public long checkpoint() {
-        synchronized (checkpointMutex) {
-            List<BufferPool.Frame> dirty;
-            byte[][] copies;
-            long redo;
-            rw.writeLock().lock();
-            try {
-                checkOpen();
-                redo = lastLsn;
-                dirty = pool.dirtyFrames();
-                if (dirty.isEmpty() && redo == control.checkpointLsn()) {
-                    lastCheckpointNanos = System.nanoTime();
-                    copies = null;
-                } else {
-                    copies = new byte[dirty.size()][];
-                }
-                for (int i = 0; copies != null && i < dirty.size(); i++) {
-                    BufferPool.Frame f = dirty.get(i);
-                    copies[i] = PageFormat.sealedCopy(f.data);
-                    f.dirty = false;
-                }
-                if (copies != null) {
-                    fpiHorizon = redo;
-                    checkpointRunning = true;
-                    walBytesSinceCheckpoint.set(0);
-                }
-            } finally {
-                rw.writeLock().unlock();
-            }
-            if (copies == null) {
-                applyRetention(redo);
-                return redo;
-            }
-            try {
-                pipeline.awaitDurable(redo);
-                for (int i = 0; i < copies.length; i++) {
-                    pageFile.writeSealed(dirty.get(i).pageNo, copies[i]);
-                }
-                pageFile.sync();
-                ControlFile next = control.withCheckpoint(redo, lastCommitMicros);
-                next.write(dir);
-                control = next;
-                checkpoints.incrementAndGet();
-                lastCheckpointNanos = System.nanoTime();
-            } finally {
-                checkpointRunning = false;
-            }
-            applyRetention(redo);
-            return redo;
-        }
+        return checkpointer.checkpoint();
     }
 
-    private void applyRetention(long checkpointLsn) {
-        long bound = checkpointLsn;
-        OptionalLong archived = marks.archived();
-        if (options.retentionNeedsArchive()) {
-            bound = archived.isPresent() ? Math.min(bound, archived.getAsLong()) : -1;
+    /** What the checkpointer reads and updates in this store. */
+    private final class CheckpointHost implements Checkpointer.Host {
+        @Override
+        public long lastLsn() {
+            return lastLsn;
         }
-        for (long c : marks.consumers().values()) {
-            bound = Math.min(bound, c);
+
+        @Override
+        public long lastCommitMicros() {
+            return lastCommitMicros;
         }
-        if (bound > 0) {
-            int n = wal.deleteUpTo(bound);
-            if (n > 0) {
-                LOG.info("deleted {} WAL file(s) up to LSN {}", n, Lsn.format(bound));
+
+        @Override
+        public ControlFile control() {
+            return control;
+        }
+
+        @Override
+        public void control(ControlFile next) {
+            control = next;
+        }
+
+        @Override
+        public void checkOpen() {
+            Store.this.checkOpen();
+        }
+
+        @Override
+        public boolean isClosed() {
+            return closed;
+        }
+
+        @Override
+        public void awaitDurable(long lsn) {
+            CommitPipeline p = pipeline;
+            if (p != null) { // null while recovery replays WAL that is already on disk
+                p.awaitDurable(lsn);
             }
+        }
+
+        @Override
+        public void onTick() {
+            snapshotRegistry.checkAges();
+            archiveLag.update(lastLsn);
         }
     }
 
@@ -586,9 +474,13 @@ public final class Store implements AutoCloseable {
     }
 
     public StoreStats stats() {
+        BufferPool.Stats p = pool.stats();
         return new StoreStats(lastLsn, pipeline.durableLsn(), commits.get(), pipeline.entriesAppended(),
-                pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpoints.get(),
-                control.checkpointLsn(), pool.size(), pool.evictions(), archiveLagBytes, archiveLagLsns);
+                pipeline.bytesAppended(), pipeline.syncs(), fullPageImages.get(), checkpointer.checkpoints(),
+                control.checkpointLsn(), p.pages(), p.evictions(), archiveLag.lagBytes(), archiveLag.lagLsns(),
+                p.capacity(), p.dirtyPages(), p.hits(), p.misses(), p.evictionWrites(), p.checkpointWrites(),
+                snapshotRegistry.openCount(), snapshotRegistry.preservedBytes(), snapshotRegistry.abandonedCount(),
+                checkpointer.latestHorizon());
     }
 
     private void checkOpen() {
@@ -605,14 +497,7 @@ public final class Store implements AutoCloseable {
         }
         // let a running background checkpoint finish: interrupting it would close the page file
         // channel under it (FileChannel is interruptible) and fail the final checkpoint too
-        background.shutdown();
-        try {
-            if (!background.awaitTermination(5, TimeUnit.MINUTES)) {
-                LOG.warn("a background checkpoint of {} is still running after 5 minutes", dir);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        checkpointer.stop();
         // an interrupt pending on the closing thread would likewise close the page file mid-write
         boolean interrupted = Thread.interrupted();
         try {
@@ -641,7 +526,7 @@ public final class Store implements AutoCloseable {
      * checkpoint, so the next open must redo from the last checkpoint.
      */
     void abandonForTesting() {
-        background.shutdownNow();
+        checkpointer.stopNow();
         closed = true;
         pipeline.close();
         wal.close();
@@ -651,11 +536,19 @@ public final class Store implements AutoCloseable {
 
     /** Test hook: the page as it is in memory now (a copy). */
     byte[] pageForTesting(int pageNo) {
-        return underReadLock(() -> pool.frame(pageNo).data.clone());
+        return underReadLock(() -> readPage(pageNo).clone());
+    }
+
+    Checkpointer checkpointerForTesting() {
+        return checkpointer;
     }
 
     int pageCountForTesting() {
-        return underReadLock(() -> MetaPage.pageCount(pool.frame(MetaPage.PAGE_NO).data));
+        return underReadLock(() -> MetaPage.pageCount(readPage(MetaPage.PAGE_NO)));
+    }
+
+    BufferPool poolForTesting() {
+        return pool;
     }
 
     private void releaseLock() {

@@ -5,12 +5,26 @@ import java.util.Objects;
 
 /**
  * One commit in the physical WAL: its LSN, timeline, commit time and page changes, in the order
- * they must be applied. {@code encodedSize} is the entry's size on disk (0 if not yet encoded).
+ * they must be applied. {@code horizon} is the leader's checkpoint horizon the entry records
+ * (docs/FORMAT.md, "Checkpoint horizon"), {@link Lsn#NONE} if it records none: every entry after
+ * LSN {@code horizon} was sealed with full-page images from that horizon on, so a standby may
+ * take it as a restartpoint. {@code encodedSize} is the entry's size on disk (0 if not yet
+ * encoded).
  */
-public record WalEntry(long lsn, int timeline, long commitTimeMicros, List<PageChange> changes, int encodedSize) {
+public record WalEntry(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes,
+                       int encodedSize) {
     public WalEntry {
         Objects.requireNonNull(changes, "changes");
         changes = List.copyOf(changes);
+        if (horizon < 0 || horizon != Lsn.NONE && horizon >= lsn) {
+            throw new IllegalArgumentException("checkpoint horizon " + Lsn.format(horizon) + " of the entry at LSN "
+                    + Lsn.format(lsn) + " must lie before it");
+        }
+    }
+
+    /** An entry that records no checkpoint horizon. */
+    public WalEntry(long lsn, int timeline, long commitTimeMicros, List<PageChange> changes, int encodedSize) {
+        this(lsn, timeline, commitTimeMicros, Lsn.NONE, changes, encodedSize);
     }
 
     /** Distinct pages this entry touches, in first-touch order. */

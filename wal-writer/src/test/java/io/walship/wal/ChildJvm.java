@@ -16,8 +16,21 @@ public final class ChildJvm {
         return start(main, List.of(), args, stderr);
     }
 
+    /**
+     * As {@link #start(Class, List, Path)}, with the child's stdout going to a file: unlike a pipe
+     * read by another thread, a file keeps every line the child wrote before it was killed (the
+     * JDK drains a dead child's pipe into a buffer concurrently with readers, and lines can be lost).
+     */
+    public static Process startToFile(Class<?> main, List<String> args, Path stdout, Path stderr) throws IOException {
+        return builder(main, List.of(), args, stderr).redirectOutput(stdout.toFile()).start();
+    }
+
     /** As {@link #start(Class, List, Path)} with extra JVM options (system properties) before the class. */
     public static Process start(Class<?> main, List<String> jvmOptions, List<String> args, Path stderr) throws IOException {
+        return builder(main, jvmOptions, args, stderr).start();
+    }
+
+    private static ProcessBuilder builder(Class<?> main, List<String> jvmOptions, List<String> args, Path stderr) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         String flags = System.getProperty("walship.jvm.flags", "");
@@ -31,6 +44,6 @@ public final class ChildJvm {
                 .replace(' ', File.pathSeparatorChar).replace(File.pathSeparator + File.pathSeparator, File.pathSeparator));
         cmd.add(main.getName());
         cmd.addAll(args);
-        return new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+        return new ProcessBuilder(cmd).redirectError(stderr.toFile());
     }
 }

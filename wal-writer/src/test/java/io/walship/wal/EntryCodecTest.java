@@ -23,8 +23,20 @@ class EntryCodecTest {
                 PageChange.fullPage(9, full)), 0);
     }
 
+    /** The entry stored in src/test/resources/golden/wal-entry-v2.bin: the v1 one, recording horizon 0x20. */
+    static WalEntry goldenEntryWithHorizon() {
+        WalEntry e = goldenEntry();
+        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), 0x20, e.changes(), 0);
+    }
+
     static byte[] encode(WalEntry e) {
-        return EntryCodec.encode(e.lsn(), e.timeline(), e.commitTimeMicros(), e.changes());
+        return EntryCodec.encode(e);
+    }
+
+    static byte[] golden(String name) throws IOException {
+        try (InputStream in = EntryCodecTest.class.getResourceAsStream("/golden/" + name)) {
+            return in.readAllBytes();
+        }
     }
 
     @Test
@@ -46,14 +58,62 @@ class EntryCodecTest {
 
     @Test
     void decoderKeepsReadingTheGoldenFile() throws IOException {
-        byte[] golden;
-        try (InputStream in = getClass().getResourceAsStream("/golden/wal-entry-v1.bin")) {
-            golden = in.readAllBytes();
-        }
-        assertArrayEquals(golden, encode(goldenEntry()), "encoder output drifted from the documented format");
+        byte[] golden = golden("wal-entry-v1.bin");
+        assertArrayEquals(golden, encode(goldenEntry()),
+                "an entry without a horizon must still be written exactly as version 1");
         WalEntry d = EntryCodec.decode(golden);
         assertEquals(0x2A, d.lsn());
         assertEquals(3, d.timeline());
+        assertEquals(Lsn.NONE, d.horizon());
+        assertEquals(2, d.changes().size());
+    }
+
+    @Test
+    void horizonEntriesAreVersionTwoAndKeepReading() throws IOException {
+        byte[] golden = golden("wal-entry-v2.bin");
+        assertEquals(4162, golden.length);
+        assertArrayEquals(golden, encode(goldenEntryWithHorizon()), "encoder output drifted from the documented format");
+        assertEquals(2, PageFormat.getShort(golden, 4), "format version");
+        WalEntry d = EntryCodec.decode(golden);
+        assertEquals(0x2A, d.lsn());
+        assertEquals(0x20, d.horizon());
+        assertEquals(2, d.changes().size(), "the horizon is not a page change");
+        assertEquals(5, d.changes().get(0).pageNo());
+        assertArrayEquals(goldenEntry().changes().get(1).bytes(), d.changes().get(1).bytes());
+        assertEquals(0x2A, EntryCodec.verifyHeader(golden).lsn());
+        assertEquals(golden.length, EntryCodec.encodedSize(0x20, d.changes()));
+    }
+
+    @Test
+    void aHorizonMustLieBeforeItsEntryAndComeFirst() {
+        WalEntry e = goldenEntry();
+        for (long bad : new long[] {0x2A, 0x2B}) {
+            byte[] bytes = EntryCodec.encode(e.lsn(), e.timeline(), e.commitTimeMicros(), 0x20, e.changes());
+            PageFormat.putLong(bytes, 33, bad);
+            resealed(bytes);
+            IntegrityException x = assertThrows(IntegrityException.class, () -> EntryCodec.decode(bytes));
+            assertTrue(x.getMessage().contains("horizon"), x.getMessage());
+        }
+        // kind 3 in a version 1 entry is an unknown kind there
+        byte[] v1 = encode(goldenEntryWithHorizon());
+        v1[5] = 1;
+        resealed(v1);
+        assertThrows(IntegrityException.class, () -> EntryCodec.decode(v1));
+        // a horizon after a page change
+        byte[] swapped = EntryCodec.encode(e.lsn(), e.timeline(), e.commitTimeMicros(), 0x20,
+                List.of(new PageChange(5, 100, new byte[] {1, 2, 3, 4}, false)));
+        byte[] moved = swapped.clone();
+        System.arraycopy(swapped, 32 + 9, moved, 32, 13);
+        System.arraycopy(swapped, 32, moved, 32 + 13, 9);
+        resealed(moved);
+        IntegrityException x = assertThrows(IntegrityException.class, () -> EntryCodec.decode(moved));
+        assertTrue(x.getMessage().contains("only be the first"), x.getMessage());
+    }
+
+    private static void resealed(byte[] bytes) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bytes, 0, bytes.length - 4);
+        PageFormat.putInt(bytes, bytes.length - 4, (int) crc.getValue());
     }
 
     @Test
@@ -91,12 +151,14 @@ class EntryCodecTest {
     @Test
     void otherFormatVersionIsRefusedByName() {
         byte[] bytes = encode(goldenEntry());
-        bytes[5] = 2; // version 2, CRC recomputed so only the version differs
-        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(bytes, 0, bytes.length - 4);
-        PageFormat.putInt(bytes, bytes.length - 4, (int) crc.getValue());
+        bytes[5] = 3; // version 3, CRC recomputed so only the version differs
+        resealed(bytes);
         FormatVersionException e = assertThrows(FormatVersionException.class, () -> EntryCodec.decode(bytes));
-        assertTrue(e.getMessage().contains("format version 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("format version 3"), e.getMessage());
         assertTrue(e.getMessage().contains("000000000000002A"), e.getMessage());
+        assertThrows(FormatVersionException.class, () -> EntryCodec.verifyHeader(bytes));
+        bytes[5] = 0;
+        resealed(bytes);
+        assertThrows(FormatVersionException.class, () -> EntryCodec.decode(bytes));
     }
 }

@@ -86,14 +86,54 @@ class StoreTest {
     }
 
     @Test
+    void commitTimesComeFromTheOptionsClockAndNeverGoBack() {
+        TestClock clock = new TestClock(java.time.Instant.parse("2026-03-01T10:00:00Z"));
+        Path d = tmp.resolve("d");
+        long t0 = 1_772_359_200_000_000L;
+        try (Store store = Store.open(d, StoreOptions.defaults().withClock(clock))) {
+            long a = store.put(b("a"), b("1"));
+            clock.advance(Duration.ofSeconds(-5)); // a clock stepping back
+            long c = store.put(b("c"), b("3"));
+            clock.advance(Duration.ofSeconds(10));
+            long e = store.put(b("e"), b("5"));
+            try (WalReader r = store.walReader()) {
+                r.seek(a);
+                assertEquals(t0, r.next().commitTimeMicros());
+                assertEquals(t0, r.next().commitTimeMicros(), "commit time never decreases (LSN " + c + ")");
+                assertEquals(t0 + 5_000_000, r.next().commitTimeMicros(), "LSN " + e);
+            }
+        }
+    }
+
+    @Test
+    void cacheSizeIsGivenInBytesAndParsedFromText() {
+        assertEquals(256L << 20, StoreOptions.defaults().cacheBytes());
+        assertEquals(65_536, StoreOptions.defaults().poolPages());
+        StoreOptions o = StoreOptions.defaults().withCacheSize("512MiB");
+        assertEquals(512L << 20, o.cacheBytes());
+        assertEquals(131_072, o.poolPages());
+        assertEquals(128L << 20, o.snapshotByteLimit(), "snapshots default to a quarter of the cache");
+        assertEquals(64, StoreOptions.defaults().withCacheSize("256KiB").poolPages());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> StoreOptions.defaults().withCacheSize("100KiB"));
+        assertTrue(e.getMessage().contains("'100KiB' is below the minimum of 256 KiB"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> StoreOptions.defaults().withCacheSize("lots"));
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults().withCacheSize("1MiB"))) {
+            assertEquals(256, store.stats().poolCapacityPages());
+            assertEquals(1L << 20, store.stats().poolCapacityBytes());
+        }
+    }
+
+    @Test
     void recoveryRedoesFromTheCheckpoint() {
         Path d = tmp.resolve("d");
-        Store store = Store.open(d);
+        // a cache of 64 pages, far below the store: recovery and reads evict as they go
+        Store store = Store.open(d, StoreOptions.defaults().withPoolPages(64));
         TreeMap<String, String> model = new TreeMap<>();
         Random rnd = new Random(1);
-        for (int i = 0; i < 3_000; i++) {
-            String k = "k" + rnd.nextInt(800);
-            if (i == 1_500) {
+        for (int i = 0; i < 6_000; i++) {
+            String k = "k" + rnd.nextInt(10_000);
+            if (i == 3_000) {
                 store.checkpoint();
             }
             if (rnd.nextInt(5) == 0) {
@@ -111,7 +151,9 @@ class StoreTest {
         StateDigest digest = store.digest();
         store.abandonForTesting();
 
-        try (Store reopened = Store.open(d)) {
+        try (Store reopened = Store.open(d, StoreOptions.defaults().withPoolPages(64))) {
+            assertTrue(reopened.pageCountForTesting() > 64, "store of " + reopened.pageCountForTesting() + " pages");
+            assertTrue(reopened.stats().poolPages() <= 64, "cache " + reopened.stats().poolPages());
             assertEquals(last, reopened.lastLsn());
             assertEquals(digest, reopened.digest());
             model.forEach((k, v) -> assertEquals(v, s(reopened.get(b(k)))));
@@ -241,33 +283,41 @@ class StoreTest {
     }
 
     @Test
-    void archiveLagBoundRefusesWritesUntilTheArchiveCatchesUp() throws Exception {
+    void archiveLagBoundRefusesWritesUntilTheArchiveCatchesUp() {
         StoreOptions opts = StoreOptions.defaults().withCheckpoint(64L << 20, Duration.ofMillis(400))
                 .withArchiveLag(64 << 10, StoreOptions.ArchiveLagPolicy.REFUSE_WRITES);
         try (Store store = Store.open(tmp.resolve("d"), opts)) {
             for (int i = 0; i < 2_000; i++) {
                 store.put(b("k" + i), new byte[100], Durability.ASYNC);
             }
-            Thread.sleep(300);
+            awaitTicks(store, 2);
             assertEquals(0, store.stats().archiveLagBytes(), "no archived mark: archiving has not started, no bound");
+            store.put(b("still"), b("accepted"));
             store.marks().setArchived(1);
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            WalshipException refused = null;
-            while (refused == null && System.nanoTime() < deadline) {
+            WalshipException[] refused = new WalshipException[1];
+            Poll.until(Duration.ofSeconds(10), () -> {
                 try {
                     store.put(b("more"), b("x" + System.nanoTime()));
-                    Thread.sleep(20);
+                    return false;
                 } catch (WalshipException e) {
-                    refused = e;
+                    refused[0] = e;
+                    return true;
                 }
-            }
-            assertTrue(refused != null && refused.getMessage().contains("the archive is"), String.valueOf(refused));
+            }, () -> "writes were never refused; lag " + store.stats().archiveLagBytes());
+            assertTrue(refused[0].getMessage().contains("the archive is"), refused[0].getMessage());
             assertTrue(store.stats().archiveLagBytes() > 64 << 10);
             store.marks().setArchived(store.lastLsn());
-            Thread.sleep(400);
+            Poll.until(Duration.ofSeconds(10), () -> store.stats().archiveLagBytes() < 64 << 10,
+                    () -> "lag " + store.stats().archiveLagBytes());
             store.put(b("after"), b("caught up")); // accepted again
-            assertTrue(store.stats().archiveLagBytes() < 64 << 10, "lag " + store.stats().archiveLagBytes());
         }
+    }
+
+    /** Waits until the checkpointer's background thread has completed {@code n} more ticks. */
+    static void awaitTicks(Store store, int n) {
+        long target = store.checkpointerForTesting().ticksForTesting() + n;
+        Poll.until(Duration.ofSeconds(30), () -> store.checkpointerForTesting().ticksForTesting() >= target,
+                () -> "the checkpointer did not tick");
     }
 
     @Test
