@@ -19,6 +19,8 @@ final class PageTxn implements PageAccess {
     private final List<Snapshot> snapshots;
     private final Map<Integer, BufferPool.Frame> touched = new LinkedHashMap<>();
     private final Map<Integer, byte[]> before = new LinkedHashMap<>();
+    /** Each existing frame's dirty flag and LSN before the transaction ({@link #seal} changes them). */
+    private final Map<Integer, long[]> frameState = new LinkedHashMap<>();
 
     PageTxn(BufferPool pool, List<Snapshot> snapshots) {
         this.pool = pool;
@@ -38,6 +40,7 @@ final class PageTxn implements PageAccess {
             f = pool.frame(pageNo);
             byte[] copy = f.data.clone();
             before.put(pageNo, copy);
+            frameState.put(pageNo, new long[] {f.dirty ? 1 : 0, f.lsn});
             touched.put(pageNo, f);
             for (Snapshot s : snapshots) {
                 s.preserve(pageNo, copy);
@@ -107,14 +110,21 @@ final class PageTxn implements PageAccess {
         return changes;
     }
 
-    /** Puts every touched page back as it was before the transaction. */
+    /**
+     * Puts every touched page back as it was before the transaction, also after {@link #seal}
+     * (its bytes, dirty flag and frame LSN), so a commit whose WAL append failed leaves no trace.
+     */
     void rollback() {
         for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
             byte[] old = before.get(e.getKey());
             if (old == null) {
                 pool.drop(e.getKey());
             } else {
-                System.arraycopy(old, 0, e.getValue().data, 0, old.length);
+                BufferPool.Frame f = e.getValue();
+                System.arraycopy(old, 0, f.data, 0, old.length);
+                long[] state = frameState.get(e.getKey());
+                f.dirty = state[0] != 0;
+                f.lsn = state[1];
             }
         }
     }
