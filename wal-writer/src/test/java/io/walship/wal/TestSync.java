@@ -66,4 +66,10 @@ final class TestSync implements WalSync {
     void open() {
         gate.unlock();
     }
+
+    void openIfClosed() {
+        if (gate.isHeldByCurrentThread()) {
+            gate.unlock();
+        }
+    }
 }
