@@ -10,7 +10,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.zip.CRC32C;
 
 /**
@@ -21,40 +23,56 @@ import java.util.zip.CRC32C;
  * <pre>
  *  0 u32 magic 'WSDP'
  *  4 u16 format version (1)
- *  6 u16 reserved (0)
+ *  6 u16 flags: bit 0 CLEAN — the writer closed the store: everything it wrote is synced
  *  8 u64 system id
- * 16 u64 WAL generation: +1 each time recovery cuts a torn tail off the WAL
+ * 16 u64 WAL generation: +1 each time recovery cuts the WAL's tail off (rebuilds a cycle file)
  * 24 u64 durable LSN
- * 32 u32 CRC32C of bytes 0..31
- * 36 28 bytes reserved (0)
+ * 32 16 bytes: boot id of the machine the writer ran on (Linux {@code /proc/sys/kernel/random/boot_id};
+ *    zeros if unknown)
+ * 48 u32 CRC32C of bytes 0..47
+ * 52 12 bytes reserved (0)
  * </pre>
  *
  * <p>The writer maps the file and, after every successful WAL sync, stores the new LSN and then
  * the new CRC: a memory write, no system call. The kernel writes the page back when it likes, so
  * after a power loss the file may lag, never lead: it only ever holds an LSN that was durable.
- * Recovery rewrites it in place and syncs it; it is created once (atomically) and never
- * replaced, so a reader's mapping stays valid. Readers take a consistent copy by reading the CRC
- * before and after the fields and retrying on a mismatch.
+ * Recovery rewrites it in place (flags cleared, this boot's id) and syncs it; a clean close sets
+ * {@code CLEAN} and syncs it. It is created once (atomically) and never replaced, so a reader's
+ * mapping stays valid. Readers take a consistent copy by reading the CRC before and after the
+ * fields and retrying on a mismatch.
  *
- * <p>The writer side is used by the store's sync thread (publish) and by the opening thread
- * before that (reset); not thread-safe beyond that hand-off. {@link Reader} is not thread-safe.
+ * <p>The writer side is used by the store's sync thread (publish) and by the opening and closing
+ * threads before and after it; not thread-safe beyond those hand-offs. {@link Reader} is not
+ * thread-safe.
  */
 final class DurablePoint implements AutoCloseable {
     static final String FILE_NAME = "durable-point";
     static final int MAGIC = 0x57534450;
     static final int FORMAT_VERSION = 1;
+    static final int FLAG_CLEAN = 1;
     static final int SIZE = 64;
+    private static final int CRC_AT = 48;
+    private static final byte[] NO_BOOT = new byte[16];
 
     /** A consistent copy of the file. */
-    record Value(long systemId, long generation, long lsn) {
+    record Value(int flags, long systemId, long generation, long lsn, byte[] bootId) {
+        boolean clean() {
+            return (flags & FLAG_CLEAN) != 0;
+        }
+
+        /** Written during this boot of this machine (so no power loss can have come in between). */
+        boolean thisBoot() {
+            byte[] now = currentBootId();
+            return !Arrays.equals(now, NO_BOOT) && Arrays.equals(now, bootId);
+        }
     }
 
     private final Path path;
     private final long systemId;
     private final FileChannel channel;
     private final MappedByteBuffer map;
-    private final byte[] scratch = new byte[32];
     private final Value found;
+    private final byte[] bootId = currentBootId();
     private long generation;
 
     private DurablePoint(Path path, long systemId, FileChannel channel, MappedByteBuffer map, Value found) {
@@ -67,13 +85,14 @@ final class DurablePoint implements AutoCloseable {
     }
 
     /**
-     * Opens (creating it if missing) the durable point of the store {@code systemId} for writing.
-     * What the file held, if it was intact and of this store, is {@link #found}.
+     * Opens (creating it if missing: LSN 0, boot unknown) the durable point of the store
+     * {@code systemId} for writing. What the file held, if it was intact and of this store, is
+     * {@link #found}.
      */
     static DurablePoint openForWriting(Path dataDir, long systemId) {
         Path path = dataDir.resolve(FILE_NAME);
         if (!Files.exists(path)) {
-            AtomicFiles.write(path, encode(systemId, 0, 0));
+            AtomicFiles.write(path, encode(0, systemId, 0, 0, NO_BOOT));
         }
         try {
             FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -95,7 +114,7 @@ final class DurablePoint implements AutoCloseable {
         return path;
     }
 
-    /** What the file held when opened: empty if it was new, damaged or of another store. */
+    /** What the file held when opened: empty if it was damaged or of another store. */
     Optional<Value> found() {
         return Optional.ofNullable(found);
     }
@@ -104,26 +123,28 @@ final class DurablePoint implements AutoCloseable {
         return generation;
     }
 
-    /** Recovery: rewrites the whole record in place and syncs it. */
+    /** Recovery: rewrites the whole record in place (not clean, this boot) and syncs it. */
     void reset(long newGeneration, long lsn) {
         generation = newGeneration;
-        map.put(0, encode(systemId, newGeneration, lsn));
-        force();
+        map.put(0, encode(0, systemId, newGeneration, lsn, bootId));
+        map.force();
     }
 
     /** Publishes a durable LSN: a plain memory write (sync thread). */
     void publish(long lsn) {
         map.putLong(24, lsn);
-        int crc = crc(systemId, generation, lsn);
+        int crc = crc(0, systemId, generation, lsn, bootId);
         VarHandle.storeStoreFence();
-        map.putInt(32, crc);
+        map.putInt(CRC_AT, crc);
     }
 
-    /** Writes the mapped page back (at close, and by recovery). */
-    void force() {
-        map.force();
+    /** The store closed with everything synced: mark it so, sync, and let go of the file. */
+    void closeCleanly(long lsn) {
+        map.put(0, encode(FLAG_CLEAN, systemId, generation, lsn, bootId));
+        close();
     }
 
+    /** Lets go of the file (it stays as last published, not marked clean). */
     @Override
     public void close() {
         try {
@@ -138,44 +159,58 @@ final class DurablePoint implements AutoCloseable {
         }
     }
 
-    static byte[] encode(long systemId, long generation, long lsn) {
+    static byte[] encode(int flags, long systemId, long generation, long lsn, byte[] bootId) {
         ByteBuffer b = ByteBuffer.allocate(SIZE);
-        b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0);
-        b.putLong(systemId).putLong(generation).putLong(lsn);
-        b.putInt(crc(systemId, generation, lsn));
+        b.put(fields(flags, systemId, generation, lsn, bootId));
+        b.putInt(crc(flags, systemId, generation, lsn, bootId));
         return b.array();
     }
 
-    private static int crc(long systemId, long generation, long lsn) {
-        ByteBuffer b = ByteBuffer.allocate(32);
-        b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0);
-        b.putLong(systemId).putLong(generation).putLong(lsn);
+    private static byte[] fields(int flags, long systemId, long generation, long lsn, byte[] bootId) {
+        ByteBuffer b = ByteBuffer.allocate(CRC_AT);
+        b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) flags);
+        b.putLong(systemId).putLong(generation).putLong(lsn).put(bootId);
+        return b.array();
+    }
+
+    private static int crc(int flags, long systemId, long generation, long lsn, byte[] bootId) {
         CRC32C c = new CRC32C();
-        c.update(b.array(), 0, 32);
+        c.update(fields(flags, systemId, generation, lsn, bootId));
         return (int) c.getValue();
     }
 
     /** A consistent copy of the record, or null if it is not intact (after retrying a racing update). */
     private static Value read(ByteBuffer map) {
-        byte[] copy = new byte[32];
+        byte[] copy = new byte[CRC_AT];
         for (int attempt = 0; attempt < 10_000; attempt++) {
-            int before = map.getInt(32);
+            int before = map.getInt(CRC_AT);
             VarHandle.loadLoadFence();
             map.get(0, copy);
             VarHandle.loadLoadFence();
-            int after = map.getInt(32);
+            int after = map.getInt(CRC_AT);
             ByteBuffer b = ByteBuffer.wrap(copy);
             if (before == after && b.getInt(0) == MAGIC && (b.getShort(4) & 0xFFFF) == FORMAT_VERSION) {
-                long sys = b.getLong(8);
-                long gen = b.getLong(16);
-                long lsn = b.getLong(24);
-                if (crc(sys, gen, lsn) == before) {
-                    return new Value(sys, gen, lsn);
+                CRC32C c = new CRC32C();
+                c.update(copy);
+                if ((int) c.getValue() == before) {
+                    return new Value(b.getShort(6) & 0xFFFF, b.getLong(8), b.getLong(16), b.getLong(24),
+                            Arrays.copyOfRange(copy, 32, 48));
                 }
             }
             Thread.onSpinWait();
         }
         return null;
+    }
+
+    /** This machine's boot id (changes at every boot), or zeros where there is none. */
+    static byte[] currentBootId() {
+        try {
+            String s = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
+            UUID u = UUID.fromString(s);
+            return ByteBuffer.allocate(16).putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits()).array();
+        } catch (IOException | RuntimeException e) {
+            return NO_BOOT.clone();
+        }
     }
 
     private static void unmap(MappedByteBuffer buffer) {

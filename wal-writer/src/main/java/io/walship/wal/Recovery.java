@@ -180,6 +180,9 @@ final class Recovery {
         }
         long durable = Math.max(checkpoint, found.map(DurablePoint.Value::lsn).orElse(0L));
         long generation = found.map(DurablePoint.Value::generation).orElse(0L);
+        // Chronicle updates its write position and index in place, in pages the kernel may write
+        // back before the entries they point to: after a power loss they can point past the end.
+        boolean metadataTrusted = found.map(v -> v.clean() || v.thisBoot()).orElse(false);
 
         long from = checkpoint + 1;
         WalLog.Located last = null;
@@ -247,10 +250,16 @@ final class Recovery {
         if (last == null) {
             last = locate(checkpoint);
         }
+        List<WalLog.CycleFile> files = wal.cycleFiles();
         ChronicleTail.Verdict verdict = stop != null ? null
-                : ChronicleTail.inspect(wal.cycleFiles(), last == null ? null : last.file(), last == null ? 0 : last.end());
-        if (stop != null || !verdict.clean()) {
-            String why = stop != null ? stop.describe() : verdict.why();
+                : ChronicleTail.inspect(files, last == null ? null : last.file(), last == null ? 0 : last.end());
+        String why = stop != null ? stop.describe()
+                : !verdict.clean() ? verdict.why()
+                : !metadataTrusted && !files.isEmpty() ? "the last writer stopped without closing the store and the"
+                        + " machine has restarted since (a power loss?), so Chronicle's own position and index records in"
+                        + " the last WAL file may point past what reached the disk"
+                : null;
+        if (why != null) {
             long keptIndex = last == null ? -1 : last.index();
             List<Path> copies = TornTailRepair.cut(dir, wal, keptIndex, seams.sync());
             wal = new WalLog(dir, false, options.rollCycle(), seams.walTime());
@@ -260,8 +269,8 @@ final class Recovery {
                 throw new IntegrityException("the WAL is still not clean after cutting off its torn tail: " + verdict.why());
             }
             generation++;
-            LOG.warn("discarded the WAL after LSN {} (durable up to LSN {}): {}; nothing after LSN {} was ever"
-                    + " acknowledged; what was cut off is kept in {}", Lsn.format(lastLsn), Lsn.format(durable), why,
+            LOG.warn("cut the WAL off after LSN {} (durable up to LSN {}): {}; nothing after LSN {} was ever"
+                    + " acknowledged; the files as they were are kept in {}", Lsn.format(lastLsn), Lsn.format(durable), why,
                     Lsn.format(durable), copies);
         }
         end = verdict.end();

@@ -106,7 +106,7 @@ public final class Store implements AutoCloseable {
             try {
                 bootstrap();
             } catch (RuntimeException e) {
-                shutDownFiles();
+                shutDownFiles(false);
                 throw e;
             }
         }
@@ -659,14 +659,22 @@ public final class Store implements AutoCloseable {
         } finally {
             rw.writeLock().unlock();
         }
-        shutDownFiles();
+        shutDownFiles(true);
     }
 
-    /** Stops the WAL writer (syncing what it appended) and closes every file, then the lock. */
-    private void shutDownFiles() {
+    /**
+     * Stops the WAL writer (syncing what it appended) and closes every file, then the lock. A
+     * clean close, with everything synced, says so in the durable point: recovery can then trust
+     * Chronicle's own records in the WAL files.
+     */
+    private void shutDownFiles(boolean clean) {
         try {
             pipeline.close();
-            durablePoint.close();
+            if (clean && pipeline.failure() == null && pipeline.durableLsn() == lastLsn) {
+                durablePoint.closeCleanly(lastLsn);
+            } else {
+                durablePoint.close();
+            }
             wal.close();
             pageFile.close();
         } finally {
@@ -681,7 +689,7 @@ public final class Store implements AutoCloseable {
     void abandonForTesting() {
         background.shutdownNow();
         closed = true;
-        shutDownFiles();
+        shutDownFiles(false);
     }
 
     /** Test hook: the page as it is in memory now (a copy). */
