@@ -79,6 +79,10 @@ final class WalAppender implements AutoCloseable {
         } else {
             cycle = Integer.MIN_VALUE;
         }
+        int lastCycle = walEnd != null ? walEnd.cycle() : wal.queue().lastCycle();
+        if (lastCycle >= 0 && lastCycle != Integer.MAX_VALUE) {
+            wal.clock().notBefore((long) lastCycle * wal.rollCycle().lengthInMillis() + wal.queue().epoch());
+        }
     }
 
     /**

@@ -7,7 +7,10 @@ import net.openhft.chronicle.core.time.TimeProvider;
  * The clock of the writer's queue, from which Chronicle picks the cycle file an append goes to.
  * The writer pins it for the length of one append, so that the cycle it checked (and prepared
  * disk space for) is the cycle Chronicle writes to, even when the hour turns in between. Pinned
- * times never go backwards. Thread-safe (other threads read it while it is pinned).
+ * times never go backwards, and never before the start of the WAL's last cycle file: a system
+ * clock stepped back (across a restart, too) must not make the queue write an older cycle file
+ * after a newer one, which readers would read out of LSN order. Thread-safe (other threads read
+ * it while it is pinned).
  */
 final class WalClock implements TimeProvider {
     private static final long UNPINNED = Long.MIN_VALUE;
@@ -17,6 +20,11 @@ final class WalClock implements TimeProvider {
 
     WalClock(TimeProvider source) {
         this.source = source == null ? SystemTimeProvider.INSTANCE : source;
+    }
+
+    /** Pinned times will not be earlier than {@code millis} (writer thread, before appending). */
+    void notBefore(long millis) {
+        lastPinned = Math.max(lastPinned, millis);
     }
 
     /** Pins the time for one append (writer thread); returns it in milliseconds. */
