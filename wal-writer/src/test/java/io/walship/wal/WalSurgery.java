@@ -65,14 +65,23 @@ final class WalSurgery {
         return out;
     }
 
+    /**
+     * Copies a data directory, also while a store writes to it: the lock file and files being
+     * replaced ({@code *.tmp}) are left out, and a file that vanishes meanwhile is skipped.
+     */
     static void copyTree(Path from, Path to) {
         try (Stream<Path> s = Files.walk(from)) {
             for (Path p : s.toList()) {
                 Path t = to.resolve(from.relativize(p).toString());
+                String name = p.getFileName().toString();
                 if (Files.isDirectory(p)) {
                     Files.createDirectories(t);
-                } else if (!p.getFileName().toString().equals(Store.LOCK_FILE)) {
-                    Files.copy(p, t);
+                } else if (!name.equals(Store.LOCK_FILE) && !name.endsWith(".tmp")) {
+                    try {
+                        Files.copy(p, t);
+                    } catch (java.nio.file.NoSuchFileException gone) {
+                        // replaced or deleted while copying
+                    }
                 }
             }
         } catch (IOException e) {
@@ -111,6 +120,26 @@ final class WalSurgery {
         try (DurablePoint p = DurablePoint.openForWriting(dataDir, systemId)) {
             generation = p.generation();
             p.reset(generation, lsn);
+        }
+    }
+
+    /**
+     * Rewrites the durable point as the writer of another boot left it (not closed cleanly), at
+     * {@code lsn}: what recovery finds after a power loss and a restart.
+     */
+    static void durablePointFromAnotherBoot(Path dataDir, long lsn) {
+        ControlFile c = ControlFile.read(dataDir);
+        long generation;
+        try (DurablePoint.Reader r = new DurablePoint.Reader(dataDir)) {
+            generation = r.read().map(DurablePoint.Value::generation).orElse(0L);
+        }
+        byte[] otherBoot = new byte[16];
+        java.util.Arrays.fill(otherBoot, (byte) 0x5A);
+        try {
+            Files.write(dataDir.resolve(DurablePoint.FILE_NAME),
+                    DurablePoint.encode(0, c.systemId(), generation, lsn, otherBoot));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
