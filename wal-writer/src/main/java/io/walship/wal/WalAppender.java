@@ -117,6 +117,7 @@ final class WalAppender implements AutoCloseable {
         long size = roundUp(WalAppender.MARGIN + entryLength + STEP);
         try {
             Files.deleteIfExists(pre);
+            Files.createFile(pre);
             space.reserve(pre, 0, size);
             space.release(pre);
         } catch (IOException e) {
