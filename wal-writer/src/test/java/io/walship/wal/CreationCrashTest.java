@@ -79,6 +79,8 @@ class CreationCrashTest {
             clock.advanceMillis(3_600_000); // the next commit opens a new cycle file
             store.put(b("k"), b("v"));
             assertEquals(2, WalSurgery.files(dir.resolve(WalLog.DIR_NAME), ".cq4").size());
+            assertEquals(0, WalSurgery.files(dir.resolve(WalLog.DIR_NAME), ".precreated").size(),
+                    "Chronicle took the file the writer created for the new cycle");
             assertTrue(sync.directories.stream().filter(d -> d.endsWith(WalLog.DIR_NAME)).count() > walSyncs,
                     "the new cycle file's directory entry was synced before the commit was acknowledged");
         }

@@ -2,6 +2,7 @@ package io.walship.wal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -9,10 +10,13 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+
+import net.openhft.chronicle.core.time.SetTimeProvider;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -22,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A real full disk: the store on a 16 MiB tmpfs (mounting one needs root; the test is skipped,
  * saying why, otherwise). Filling it must make writes fail with {@link StorageFullException} —
  * never a SIGBUS from a write into a mapped page tmpfs cannot back, never a lost acknowledged
- * commit — and writes must work again once space returns, with or without a reopen.
+ * commit, also when the next commit opens a new cycle file — and writes must work again once
+ * space returns, with or without a reopen.
  */
 class DiskFullTest {
     @TempDir
@@ -52,7 +57,9 @@ class DiskFullTest {
         byte[] value = new byte[1000];
         int n = 0;
         StoreOptions opts = StoreOptions.defaults().withPoolPages(8192);
-        try (Store store = Store.open(dir, opts)) {
+        SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-11-24T10:00:00Z"));
+        WalSeams seams = WalSeams.defaults().withWalTime(clock);
+        try (Store store = Store.open(dir, opts, seams)) {
             for (; n < 200; n++) {
                 put(store, acked, n, value);
             }
@@ -69,9 +76,14 @@ class DiskFullTest {
             assertTrue(full.getMessage().contains("no space for the WAL") && full.getMessage().contains("free space"),
                     full.getMessage());
             assertTrue(store.failure().isEmpty(), "a full disk refuses commits; it does not stop the store");
+            clock.advanceMillis(3_600_000); // the next commit needs a new cycle file
+            int next = n++;
+            StorageFullException roll = assertThrows(StorageFullException.class, () -> put(store, acked, next, value));
+            assertTrue(roll.getMessage().contains("next WAL file"), roll.getMessage());
+            assertTrue(store.failure().isEmpty());
             check(store, acked);
         }
-        try (Store store = Store.open(dir, opts)) { // the disk is still full
+        try (Store store = Store.open(dir, opts, seams)) { // the disk is still full
             check(store, acked);
             Files.delete(filler);
             for (int i = 0; i < 300; i++, n++) {
@@ -79,15 +91,14 @@ class DiskFullTest {
             }
         }
         fill(filler);
-        try (Store store = Store.open(dir, opts)) {
+        try (Store store = Store.open(dir, opts, seams)) {
             check(store, acked);
             Files.delete(filler);
-            StorageFullException stillFull = null;
-            for (int i = 0; i < 100 && stillFull == null; i++, n++) {
+            for (int i = 0; i < 100; i++, n++) {
                 put(store, acked, n, value); // space returned without a reopen, too
             }
         }
-        try (Store store = Store.open(dir, opts)) {
+        try (Store store = Store.open(dir, opts, seams)) {
             check(store, acked);
         }
     }
