@@ -451,6 +451,11 @@ final class CommitPipeline implements AutoCloseable {
         LockSupport.unpark(syncer);
     }
 
+    /** Both threads have ended (after {@link #close}, unless a sync hung past its wait). */
+    boolean stopped() {
+        return !writer.isAlive() && !syncer.isAlive();
+    }
+
     /** Finishes queued work, syncs everything appended, and stops both threads. */
     @Override
     public void close() {
