@@ -261,7 +261,7 @@ final class Recovery {
                 : null;
         if (why != null) {
             long keptIndex = last == null ? -1 : last.index();
-            List<Path> copies = TornTailRepair.cut(dir, wal, keptIndex, seams.sync());
+            List<Path> copies = TornTailRepair.cut(dir, wal, keptIndex, last == null ? 0 : last.end(), seams);
             wal = new WalLog(dir, false, options.rollCycle(), seams.walTime());
             last = keptIndex < 0 ? null : locateIndex(keptIndex);
             verdict = ChronicleTail.inspect(wal.cycleFiles(), last == null ? null : last.file(), last == null ? 0 : last.end());

@@ -18,8 +18,11 @@ import net.openhft.chronicle.core.time.SetTimeProvider;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.impl.single.PrecreatedFiles;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Cuts the WAL off right after the last entry recovery keeps, so that no reader — in this
@@ -44,6 +47,7 @@ import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
  * them, the operator deletes them. Not thread-safe; runs while the store is being opened.
  */
 final class TornTailRepair {
+    private static final Logger LOG = LoggerFactory.getLogger(TornTailRepair.class);
     static final String BROKEN_SUFFIX = ".broken";
     static final String REPAIR_DIR = "wal.repair";
 
@@ -52,10 +56,13 @@ final class TornTailRepair {
 
     /**
      * Cuts the WAL after queue index {@code lastKeptIndex} (-1: keep nothing, every cycle file is
-     * set aside). Reads from {@code wal} and closes it; the caller opens the queue again.
+     * set aside); {@code keptBytes}: how far into its file the kept documents reach (the space the
+     * rebuilt file is given before Chronicle writes it). Reads from {@code wal} and closes it; the
+     * caller opens the queue again.
      * Returns the {@code .broken} files that hold what was cut off (and the original file).
      */
-    static List<Path> cut(Path dataDir, WalLog wal, long lastKeptIndex, WalSync sync) {
+    static List<Path> cut(Path dataDir, WalLog wal, long lastKeptIndex, long keptBytes, WalSeams seams) {
+        WalSync sync = seams.sync();
         RollCycle rc = wal.rollCycle();
         List<WalLog.CycleFile> files = wal.cycleFiles();
         Path original = null;
@@ -65,7 +72,8 @@ final class TornTailRepair {
             if (lastKeptIndex >= 0) {
                 keptCycle = rc.toCycle(lastKeptIndex);
                 original = wal.cycleFile(keptCycle);
-                rebuilt = rebuild(dataDir, wal, keptCycle, lastKeptIndex, original.getFileName().toString(), sync);
+                rebuilt = rebuild(dataDir, wal, keptCycle, lastKeptIndex, original.getFileName().toString(), keptBytes,
+                        seams);
             }
         } finally {
             wal.close();
@@ -101,13 +109,23 @@ final class TornTailRepair {
     }
 
     /** Copies cycle {@code cycle}'s documents up to {@code lastIndex} into a fresh file; returns it. */
-    private static Path rebuild(Path dataDir, WalLog wal, int cycle, long lastIndex, String fileName, WalSync sync) {
+    private static Path rebuild(Path dataDir, WalLog wal, int cycle, long lastIndex, String fileName, long keptBytes,
+                                WalSeams seams) {
+        WalSync sync = seams.sync();
         Path tmp = dataDir.resolve(REPAIR_DIR);
         RollCycle rc = wal.rollCycle();
         long cycleStart = (long) cycle * rc.lengthInMillis() + wal.queue().epoch();
         SetTimeProvider time = new SetTimeProvider(Instant.ofEpochMilli(cycleStart + 1));
         try {
             deleteTree(tmp);
+            Files.createDirectories(tmp);
+            // claim the file's space first (Chronicle takes a pre-created file), so that a full disk
+            // is an IOException here and not a SIGBUS in Chronicle's mapped writes
+            Path pre = PrecreatedFiles.preCreatedFile(tmp.resolve(fileName).toFile()).toPath();
+            Files.createFile(pre);
+            try (WalSpace space = seams.space().get()) {
+                space.reserve(pre, 0, keptBytes + WalAppender.MARGIN + WalAppender.STEP);
+            }
             try (SingleChronicleQueue q = SingleChronicleQueueBuilder.binary(tmp.toFile()).rollCycle(rc)
                     .epoch(wal.queue().epoch()).timeProvider(time).build();
                  ExcerptAppender a = q.createAppender();
@@ -132,6 +150,10 @@ final class TornTailRepair {
                             + Long.toHexString(lastIndex));
                 }
             }
+            if (Files.exists(pre)) {
+                LOG.warn("rebuilding {}: Chronicle did not take the pre-created file, so its space was not claimed first",
+                        fileName);
+            }
             Path out = tmp.resolve(fileName);
             if (!Files.exists(out)) {
                 throw new IntegrityException("cannot cut the WAL's torn tail: rebuilding " + fileName + " made no such file");
@@ -143,6 +165,9 @@ final class TornTailRepair {
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException("rebuilding " + fileName + " in " + tmp + ": " + e.getMessage(), e);
+        } catch (InternalError e) {
+            throw new StorageFullException("rebuilding " + fileName + " in " + tmp + " faulted writing the mapped file ("
+                    + e.getMessage() + "); is the disk full? The WAL is unchanged; free space and open again", e);
         }
     }
 
