@@ -25,7 +25,7 @@ import java.util.zip.CRC32C;
  *  4 u16 format version (1)
  *  6 u16 flags: bit 0 CLEAN — the writer closed the store: everything it wrote is synced
  *  8 u64 system id
- * 16 u64 WAL generation: +1 each time recovery cuts the WAL's tail off (rebuilds a cycle file)
+ * 16 u64 WAL generation: +1 at every open for writing (after which a cut WAL file may be set aside)
  * 24 u64 durable LSN
  * 32 16 bytes: boot id of the machine the writer ran on (Linux {@code /proc/sys/kernel/random/boot_id};
  *    zeros if unknown)

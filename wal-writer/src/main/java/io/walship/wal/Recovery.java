@@ -38,8 +38,10 @@ import org.slf4j.LoggerFactory;
  *   <li>the WAL ends before {@code D}: durable entries are missing — refuse.</li>
  * </ul>
  * A clean end is checked too ({@link ChronicleTail}): stray bytes or an unfinished document past
- * the last entry are cut off the same way. Then the WAL that is kept is synced, and the durable
- * point is rewritten (with a new WAL generation after a cut, so that readers in other processes
+ * the last entry are cut off the same way, and so is the last WAL file's tail when the previous
+ * writer did not close the store and the machine has restarted since (Chronicle's in-place
+ * records may then point past what reached the disk). Then the WAL that is kept is synced, and
+ * the durable point is rewritten with the next WAL generation (so that readers in other processes
  * reopen the queue) before the store takes any write. Pages are written back during redo only
  * after the WAL they come from is synced.
  *
@@ -268,7 +270,6 @@ final class Recovery {
             if (!verdict.clean()) {
                 throw new IntegrityException("the WAL is still not clean after cutting off its torn tail: " + verdict.why());
             }
-            generation++;
             LOG.warn("cut the WAL off after LSN {} (durable up to LSN {}): {}; nothing after LSN {} was ever"
                     + " acknowledged; the files as they were are kept in {}", Lsn.format(lastLsn), Lsn.format(durable), why,
                     Lsn.format(durable), copies);
@@ -276,7 +277,9 @@ final class Recovery {
         end = verdict.end();
         syncReplayed();
         seams.sync().forceDirectory(wal.dir());
-        point.reset(generation, lastLsn);
+        // a new generation at every open: a reader in another process then reopens the queue, so it
+        // never goes on reading files that a cut (here, or in an open that crashed) set aside
+        point.reset(generation + 1, lastLsn);
         if (lastLsn > 0) {
             MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
         }
