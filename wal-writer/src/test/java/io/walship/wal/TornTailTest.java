@@ -126,6 +126,32 @@ class TornTailTest {
     }
 
     @Test
+    void anUnfinishedDocumentLeftByAKillIsCutOff() throws Exception {
+        Path dir = tmp.resolve("d");
+        long last = writeAndAbandon(dir, 20);
+        byte[][] more = WalSurgery.continuation(dir, tmp.resolve("copy"), 1, "more");
+        WalSurgery.appendRaw(dir, more[0]);
+        // killed while Chronicle was writing it: the header still says "not complete"
+        WalLog.Located doc = WalSurgery.locate(dir, last + 1);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(doc.file(),
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(h, doc.start() - 4);
+            h.putInt(0, h.getInt(0) | ChronicleTail.NOT_COMPLETE).rewind();
+            ch.write(h, doc.start() - 4);
+        }
+        try (Store store = Store.open(dir)) {
+            assertEquals(last, store.lastLsn());
+            assertEquals(last + 1, store.put(b("x"), b("y")));
+        }
+        try (Store store = Store.open(dir)) {
+            assertEquals(last + 1, store.lastLsn());
+            assertArrayEquals(b("y"), store.get(b("x")));
+            assertEquals(store.digest(), PageImage.replayWal(dir).digest());
+        }
+    }
+
+    @Test
     void intactEntriesBeforeTheTearAreKeptAndMadeDurable() {
         Path dir = tmp.resolve("d");
         long last = writeAndAbandon(dir, 20);
