@@ -10,7 +10,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
-/** Crash-safe small-file writes: temp file, fsync, atomic rename, fsync of the directory. */
+/**
+ * Crash-safe small-file writes (temp file, fsync, atomic rename, fsync of the directory) and
+ * directory creation. Stateless; thread-safe.
+ */
 public final class AtomicFiles {
     private AtomicFiles() {
     }
@@ -34,6 +37,29 @@ public final class AtomicFiles {
             fsyncDirectory(target.toAbsolutePath().getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates {@code dir} and any missing parents, and fsyncs the parent of each directory it
+     * created, so the new entries survive a crash.
+     */
+    public static void createDirectories(Path dir) {
+        Path abs = dir.toAbsolutePath();
+        java.util.ArrayDeque<Path> missing = new java.util.ArrayDeque<>();
+        for (Path p = abs; p != null && !Files.isDirectory(p); p = p.getParent()) {
+            missing.push(p);
+        }
+        try {
+            while (!missing.isEmpty()) {
+                Path p = missing.pop();
+                Files.createDirectories(p);
+                if (p.getParent() != null) {
+                    fsyncDirectory(p.getParent());
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("create " + dir + ": " + e.getMessage(), e);
         }
     }
 

@@ -227,6 +227,22 @@ final class BufferPool {
         }
     }
 
+    /**
+     * Puts a frame's dirty flag and LSN back as a rolled-back transaction found them (its bytes
+     * are already restored; a frame that was clean again equals its page in the file). Write lock.
+     */
+    synchronized void restore(Frame f, boolean wasDirty, long lsn) {
+        if (frames.get(f.pageNo) != f) {
+            throw new IllegalStateException("page " + f.pageNo + " left the pool during its transaction");
+        }
+        f.lsn = lsn;
+        if (f.dirty != wasDirty) {
+            (f.dirty ? dirty : clean).remove(f);
+            f.dirty = wasDirty;
+            (wasDirty ? dirty : clean).add(f);
+        }
+    }
+
     /** Keeps the frame in the pool until {@link #unpin}: a transaction is changing it. Write lock. */
     synchronized void pin(Frame f) {
         f.pins++;

@@ -91,6 +91,9 @@ final class Checkpointer {
         /** Blocks until the WAL is durable up to {@code lsn} (a no-op before the WAL writer runs). */
         void awaitDurable(long lsn);
 
+        /** The store has stopped for good (a failed WAL sync): nothing may reach the page file any more. */
+        boolean failed();
+
         /** Periodic work of the store that runs on the checkpointer's thread (snapshot ages, archive lag). */
         void onTick();
     }
@@ -240,6 +243,20 @@ final class Checkpointer {
         }
     }
 
+    /** What recovery's redo found: the newest horizon in the WAL, and whether the checkpoint is one. Before start. */
+    void recovered(long horizon, boolean checkpointWasHorizon) {
+        if (horizon != Lsn.NONE) {
+            latestHorizon = Math.max(latestHorizon, horizon);
+            if (horizon > fpiHorizon) {
+                fpiHorizon = horizon; // never seal with a lower horizon than one already in the WAL
+                horizonToRecord = true;
+            }
+        }
+        if (checkpointWasHorizon) {
+            checkpointIsHorizon = true;
+        }
+    }
+
     /** An entry received from a leader ({@link Store#apply}) was appended to this store's WAL. Write lock. */
     void upstreamEntryAppended(int bytes) {
         follower = true;
@@ -265,7 +282,7 @@ final class Checkpointer {
     private void tick() {
         try {
             host.onTick();
-            if (host.isClosed()) {
+            if (host.isClosed() || host.failed()) {
                 return;
             }
             boolean byBytes = walBytesSinceCheckpoint.get() >= options.checkpointWalBytes();

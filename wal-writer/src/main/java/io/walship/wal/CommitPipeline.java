@@ -1,22 +1,19 @@
 package io.walship.wal;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 
-import net.openhft.chronicle.bytes.Bytes;
-import net.openhft.chronicle.bytes.BytesStore;
-import net.openhft.chronicle.bytes.MappedBytesStore;
-import net.openhft.chronicle.bytes.SyncMode;
-import net.openhft.chronicle.core.io.ReferenceOwner;
-import net.openhft.chronicle.queue.ExcerptAppender;
-import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How commits reach the disk: a single writer thread and a single sync thread.
@@ -24,18 +21,27 @@ import net.openhft.chronicle.wire.DocumentContext;
  * <p>Committers hand their work to the <b>writer</b> ({@link #execute}) and park. The writer
  * takes every request queued, applies them one after another under the store's write lock (each
  * is its own commit with its own LSN and WAL entry, {@link #append}ed as it is made), publishes
- * what it appended and moves straight on to the next group. The <b>syncer</b> msyncs whatever
- * was published — one msync for every commit in it, while the writer is already applying the
- * next group — and then wakes the committers it made durable, in LSN order.
+ * which WAL files it wrote and moves straight on to the next group. The <b>syncer</b> syncs
+ * whatever was published — one {@code fdatasync} per file for every commit in it (one file but
+ * when the group rolled over to a new cycle), while the writer is already applying the next
+ * group — then advances the durable LSN ({@link DurableLsn}: waiters, listeners, the durable
+ * point other processes read) and wakes the committers it made durable, in LSN order.
  *
  * <p>Why this shape: the B+tree work needs no lock hand-offs between threads (one thread does
  * it), a durable committer is parked and woken exactly once, and CPU work overlaps the sync. On
  * a 2-core machine a thread-per-committer design spent its time in lock convoys and wake-ups.
  *
- * <p>After the first I/O failure every later request fails: the in-memory store is ahead of its
- * log and must be reopened (Ratis' rule). Thread-safe; {@link #append} only on the writer thread.
+ * <p><b>Fail-stop.</b> A sync that fails stops the pipeline for good: the durable LSN stays where
+ * the last successful sync left it, no committer of the failed group or of any later one is
+ * acknowledged, and every later request fails with the same {@link StoreFailedException}. After a
+ * failed {@code fdatasync} the kernel may already have marked the unwritten pages clean, so a
+ * retry could succeed without the data on disk (PostgreSQL's "fsyncgate"); only recovery from the
+ * WAL, after reopening, is trustworthy. The same holds when an append breaks half-way in
+ * Chronicle. Thread-safe; {@link #append} only on the writer thread.
  */
 final class CommitPipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CommitPipeline.class);
+
     /** A commit's work, run on the writer thread under the write lock; returns its LSN. */
     @FunctionalInterface
     interface Work {
@@ -46,6 +52,7 @@ final class CommitPipeline implements AutoCloseable {
     private static final int APPLIED = 1;
     private static final int COMPLETE = 2;
     private static final int MAX_GROUP = 1024;
+    private static final long MAX_HOLD_NANOS = 300_000;
 
     private static final class Request {
         final Work work;
@@ -62,14 +69,13 @@ final class CommitPipeline implements AutoCloseable {
         }
     }
 
-    /** A mapped region appended to since the last msync, reserved until the syncer is done with it. */
-    private record SyncTarget(MappedBytesStore store, long end, ReferenceOwner owner) {
-    }
-
     private final WalLog wal;
+    private final WalSeams seams;
+    private final WalLog.End walEnd;
     private final Lock writeLock;
     private final Runnable afterGroup;
     private final long flushIntervalNanos;
+    private final DurableLsn durability;
     private final Thread writer;
     private final Thread syncer;
     private final ConcurrentLinkedQueue<Request> requests = new ConcurrentLinkedQueue<>();
@@ -81,30 +87,38 @@ final class CommitPipeline implements AutoCloseable {
     private volatile boolean writerBusy;
     private volatile boolean closing;
     private volatile boolean writerDone;
-    private volatile Throwable failure;
+    private volatile StoreFailedException failure;
     private volatile long appendedLsn;
-    private volatile long durableLsn;
     private volatile long syncs;
     private volatile long bytesAppended;
     private volatile long entriesAppended;
 
-    // guarded by this: what the writer published for the syncer
-    private final Map<BytesStore<?, ?>, SyncTarget> published = new IdentityHashMap<>();
+    // guarded by this: the files the writer published for the syncer, and the LSN they reach
+    private final Map<Path, WalAppender.Target> published = new TreeMap<>();
     private long publishedLsn;
     // writer thread only
-    private ExcerptAppender appender;
-    private final Map<BytesStore<?, ?>, Long> unpublished = new IdentityHashMap<>();
+    private WalAppender appender;
     private long lastAppendedByWriter;
+    // syncer thread only
+    private final WalFileSyncer files;
 
-    CommitPipeline(WalLog wal, Lock writeLock, long lastLsn, long flushIntervalMillis, Runnable afterGroup) {
+    /**
+     * @param walEnd where recovery found the WAL to end (its file is already durable in the
+     *               directory); null if unknown
+     */
+    CommitPipeline(WalLog wal, Lock writeLock, long lastLsn, long flushIntervalMillis, Runnable afterGroup,
+                   WalSeams seams, WalLog.End walEnd, DurablePoint point) {
         this.wal = wal;
+        this.seams = seams;
+        this.walEnd = walEnd;
         this.writeLock = writeLock;
         this.afterGroup = afterGroup;
         this.flushIntervalNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(1, flushIntervalMillis));
+        this.durability = new DurableLsn(lastLsn, point);
         this.appendedLsn = lastLsn;
-        this.durableLsn = lastLsn;
         this.publishedLsn = lastLsn;
         this.lastAppendedByWriter = lastLsn;
+        this.files = new WalFileSyncer(wal, seams.sync(), walEnd == null ? null : walEnd.file());
         this.writer = new Thread(this::writerLoop, "walship-writer");
         this.syncer = new Thread(this::syncerLoop, "walship-syncer");
         writer.setDaemon(true);
@@ -114,7 +128,11 @@ final class CommitPipeline implements AutoCloseable {
     }
 
     long durableLsn() {
-        return durableLsn;
+        return durability.get();
+    }
+
+    DurableLsn durable() {
+        return durability;
     }
 
     long syncs() {
@@ -129,15 +147,19 @@ final class CommitPipeline implements AutoCloseable {
         return entriesAppended;
     }
 
+    /** The failure that stopped the pipeline, or null while it runs. */
+    StoreFailedException failure() {
+        return failure;
+    }
+
     boolean isWriterThread() {
         return Thread.currentThread() == writer;
     }
 
     void checkHealthy() {
-        Throwable f = failure;
+        StoreFailedException f = failure;
         if (f != null) {
-            throw new WalshipException("the WAL writer failed earlier (" + f.getMessage()
-                    + "); reopen the store to recover", f);
+            throw new StoreFailedException(f.getMessage(), f.getCause());
         }
         if (closing) {
             throw new WalshipException("the store is closed");
@@ -147,6 +169,8 @@ final class CommitPipeline implements AutoCloseable {
     /**
      * Runs {@code work} as one commit on the writer thread and returns its LSN once it is applied
      * and, if {@code durable}, synced. Exceptions thrown by the work are rethrown here.
+     *
+     * @throws StoreFailedException if the store stopped before the commit was acknowledged
      */
     long execute(Work work, boolean durable) {
         checkHealthy();
@@ -156,7 +180,10 @@ final class CommitPipeline implements AutoCloseable {
             LockSupport.unpark(writer);
         }
         while (r.phase != COMPLETE) {
-            if (failure != null && r.phase == PENDING) {
+            if (failure != null) {
+                if (r.phase == APPLIED && r.error == null && r.lsn <= durability.get()) {
+                    return r.lsn; // synced before the failure; only its wake-up was still due
+                }
                 checkHealthy();
             }
             if (!writer.isAlive() && r.phase == PENDING || !syncer.isAlive() && r.phase != COMPLETE) {
@@ -171,29 +198,35 @@ final class CommitPipeline implements AutoCloseable {
         return r.lsn;
     }
 
-    /** Appends an encoded entry to the WAL. Writer thread only, in LSN order. */
+    /**
+     * Appends an encoded entry to the WAL. Writer thread only, in LSN order.
+     *
+     * @throws StorageFullException if there is no disk space: nothing was written, the caller
+     *                              rolls the commit back and the pipeline goes on
+     * @throws StoreFailedException if the append broke half-way: the pipeline has stopped
+     */
     void append(long lsn, byte[] entry) {
         if (!isWriterThread()) {
             throw new IllegalStateException("WAL append outside the writer thread");
         }
-        BytesStore<?, ?> store;
-        long end;
-        try (DocumentContext dc = appender.writingDocument()) {
-            Bytes<?> bytes = dc.wire().bytes();
-            bytes.write(entry);
-            store = bytes.bytesStore();
-            end = bytes.writePosition();
+        checkHealthy();
+        try {
+            appender.append(entry);
+        } catch (WalAppender.BrokenAppend e) {
+            StoreFailedException f = new StoreFailedException("appending LSN " + Lsn.format(lsn) + " to the WAL failed"
+                    + " half-way (" + e.getMessage() + "); the store has stopped (nothing from LSN " + Lsn.format(lsn)
+                    + " on is acknowledged); reopen it to recover", e.getCause() == null ? e : e.getCause());
+            fail(f);
+            throw f;
         }
-        // A group can span two mapped chunks or two cycle files: each is synced.
-        unpublished.merge(store, end, Math::max);
         lastAppendedByWriter = lsn;
         bytesAppended += entry.length;
         entriesAppended++;
     }
 
-    /** Blocks until the WAL is synced up to {@code lsn} (checkpoints, evictions). */
-    void awaitDurable(long lsn) {
-        if (durableLsn >= lsn) {
+    /** Asks for a sync up to {@code lsn} without waiting for it. */
+    void requestSync(long lsn) {
+        if (durability.get() >= lsn) {
             return;
         }
         if (isWriterThread()) {
@@ -201,22 +234,32 @@ final class CommitPipeline implements AutoCloseable {
         }
         syncRequestedUpTo.accumulateAndGet(lsn, Math::max);
         LockSupport.unpark(syncer);
-        long park = 20_000;
-        while (durableLsn < lsn) {
+    }
+
+    /** Blocks until the WAL is synced up to {@code lsn} (checkpoints, evictions). */
+    void awaitDurable(long lsn) {
+        if (durability.get() >= lsn) {
+            return;
+        }
+        requestSync(lsn);
+        while (!durability.await(lsn, TimeUnit.MILLISECONDS.toNanos(100))) {
             checkHealthy();
             if (!syncer.isAlive()) {
                 throw new WalshipException("the WAL syncer has stopped before LSN " + Lsn.format(lsn) + " was synced");
             }
-            LockSupport.parkNanos(this, park);
-            park = Math.min(park * 2, 2_000_000);
         }
+    }
+
+    /** Stops the pipeline for good (a failure found outside it, e.g. while applying a logged entry). */
+    void failStop(StoreFailedException f) {
+        fail(f);
     }
 
     // ---- writer -----------------------------------------------------------------------------
 
     private void writerLoop() {
         List<Request> group = new ArrayList<>();
-        try (ExcerptAppender a = wal.queue().createAppender()) {
+        try (WalAppender a = new WalAppender(wal, seams.space().get(), walEnd)) {
             appender = a;
             while (true) {
                 Request r = requests.poll();
@@ -241,7 +284,9 @@ final class CommitPipeline implements AutoCloseable {
                 writerBusy = !requests.isEmpty();
             }
         } catch (Throwable t) {
-            fail(t);
+            fail(t instanceof StoreFailedException f ? f
+                    : new StoreFailedException("the WAL writer failed (" + t + "); the store has stopped; reopen it to"
+                    + " recover", t));
         } finally {
             writerDone = true;
             LockSupport.unpark(syncer);
@@ -253,9 +298,9 @@ final class CommitPipeline implements AutoCloseable {
         writeLock.lock();
         try {
             for (Request r : group) {
-                if (failure != null) {
-                    r.error = new WalshipException("the WAL writer failed earlier (" + failure.getMessage()
-                            + "); reopen the store to recover", failure);
+                StoreFailedException f = failure;
+                if (f != null) {
+                    r.error = new StoreFailedException(f.getMessage(), f.getCause());
                     continue;
                 }
                 try {
@@ -273,7 +318,7 @@ final class CommitPipeline implements AutoCloseable {
             syncRequestedUpTo.accumulateAndGet(lastAppendedByWriter, Math::max);
         }
         for (Request r : group) {
-            if (r.durable && r.error == null && r.lsn > durableLsn) {
+            if (r.durable && r.error == null && r.lsn > durability.get()) {
                 r.phase = APPLIED;
                 syncWaiters.add(r);
             } else {
@@ -282,7 +327,7 @@ final class CommitPipeline implements AutoCloseable {
             }
         }
         LockSupport.unpark(syncer);
-        if (afterGroup != null) {
+        if (afterGroup != null && failure == null) {
             writeLock.lock();
             try {
                 afterGroup.run();
@@ -294,26 +339,16 @@ final class CommitPipeline implements AutoCloseable {
 
     /** Hands what the writer appended to the syncer. */
     private void publish() {
-        if (unpublished.isEmpty()) {
+        List<WalAppender.Target> targets = appender.drain();
+        if (targets.isEmpty()) {
             return;
         }
         synchronized (this) {
-            for (Map.Entry<BytesStore<?, ?>, Long> e : unpublished.entrySet()) {
-                SyncTarget t = published.get(e.getKey());
-                if (t == null) {
-                    if (!(e.getKey() instanceof MappedBytesStore mbs)) {
-                        throw new IllegalStateException("WAL store is not memory-mapped: " + e.getKey().getClass());
-                    }
-                    ReferenceOwner owner = ReferenceOwner.temporary("walship-sync");
-                    mbs.reserve(owner); // keep the mapping alive until the syncer has msynced it
-                    published.put(mbs, new SyncTarget(mbs, e.getValue(), owner));
-                } else {
-                    published.put(e.getKey(), new SyncTarget(t.store(), Math.max(t.end(), e.getValue()), t.owner()));
-                }
+            for (WalAppender.Target t : targets) {
+                published.merge(t.file(), t, WalAppender.Target::merge);
             }
             publishedLsn = lastAppendedByWriter;
         }
-        unpublished.clear();
         appendedLsn = lastAppendedByWriter;
     }
 
@@ -326,50 +361,61 @@ final class CommitPipeline implements AutoCloseable {
                 completeWaiters();
                 holdForTheWriter();
                 long target;
-                List<SyncTarget> targets;
-                boolean due = syncRequestedUpTo.get() > durableLsn || closing
+                List<WalAppender.Target> targets;
+                boolean due = syncRequestedUpTo.get() > durability.get() || closing
                         || System.nanoTime() - lastSync >= flushIntervalNanos;
                 synchronized (this) {
                     target = publishedLsn;
-                    if (target > durableLsn && due) {
-                        targets = new ArrayList<>(published.values());
+                    if (target > durability.get() && due) {
+                        targets = new ArrayList<>(published.values()); // file names sort in cycle order
                         published.clear();
                     } else {
                         targets = null;
                     }
                 }
                 if (targets != null) {
-                    for (SyncTarget t : targets) {
-                        try {
-                            t.store().syncUpTo(t.end(), SyncMode.SYNC);
-                        } finally {
-                            t.store().release(t.owner());
-                        }
+                    if (!syncAll(targets, target)) {
+                        return;
                     }
                     syncs++;
-                    durableLsn = target;
+                    durability.advance(target);
                     lastSync = System.nanoTime();
                     continue;
                 }
-                if (writerDone && closing && target <= durableLsn) {
+                if (writerDone && closing && target <= durability.get() || failure != null) {
                     return;
                 }
-                if (failure != null) {
-                    return;
-                }
-                long wait = appendedLsn > durableLsn ? flushIntervalNanos - (System.nanoTime() - lastSync) : 100_000_000L;
-                if (syncRequestedUpTo.get() <= durableLsn || publishedLsn <= durableLsn) {
+                long wait = appendedLsn > durability.get() ? flushIntervalNanos - (System.nanoTime() - lastSync)
+                        : 100_000_000L;
+                if (syncRequestedUpTo.get() <= durability.get() || publishedLsn <= durability.get()) {
                     LockSupport.parkNanos(this, Math.max(1, wait));
                 }
             }
         } catch (Throwable t) {
-            fail(t);
+            fail(new StoreFailedException("the WAL syncer failed (" + t + "); nothing after LSN "
+                    + Lsn.format(durability.get()) + " is acknowledged; the store has stopped; reopen it to recover", t));
+        } finally {
+            files.close();
+        }
+    }
+
+    /** Syncs every file of one group; on the first failure stops the pipeline and returns false. */
+    private boolean syncAll(List<WalAppender.Target> targets, long target) {
+        try {
+            files.sync(targets);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            long d = durability.get();
+            fail(new StoreFailedException("WAL " + e.getMessage() + "; LSNs " + Lsn.format(d + 1) + ".."
+                    + Lsn.format(target) + " were not acknowledged and never will be; the store has stopped (fail-stop,"
+                    + " durable LSN stays " + Lsn.format(d) + "); reopen it to recover", e));
+            return false;
         }
     }
 
     /**
      * While the writer is applying commits that are already queued, a sync would cover only part
-     * of them; wait for it (briefly) so one msync serves the whole group.
+     * of them; wait for it (briefly) so one sync serves the whole group.
      */
     private void holdForTheWriter() {
         long deadline = System.nanoTime() + MAX_HOLD_NANOS;
@@ -378,28 +424,36 @@ final class CommitPipeline implements AutoCloseable {
         }
     }
 
-    private static final long MAX_HOLD_NANOS = 300_000;
-
     private void completeWaiters() {
-        long durable = durableLsn;
+        long d = durability.get();
         Request r;
-        while ((r = syncWaiters.peek()) != null && r.lsn <= durable) {
+        while ((r = syncWaiters.peek()) != null && r.lsn <= d) {
             syncWaiters.poll();
             r.phase = COMPLETE;
             LockSupport.unpark(r.waiter);
         }
     }
 
-    private void fail(Throwable t) {
-        if (failure == null) {
-            failure = t;
+    private void fail(StoreFailedException f) {
+        synchronized (this) {
+            if (failure == null) {
+                failure = f;
+                LOG.error("{}", f.getMessage(), f.getCause());
+            }
         }
+        durability.fail(failure);
         for (Request r : syncWaiters) {
             LockSupport.unpark(r.waiter);
         }
         for (Request r : requests) {
             LockSupport.unpark(r.waiter);
         }
+        LockSupport.unpark(syncer);
+    }
+
+    /** Both threads have ended (after {@link #close}, unless a sync hung past its wait). */
+    boolean stopped() {
+        return !writer.isAlive() && !syncer.isAlive();
     }
 
     /** Finishes queued work, syncs everything appended, and stops both threads. */
@@ -414,5 +468,6 @@ final class CommitPipeline implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        durability.close();
     }
 }

@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
  * An exclusive OS lock on a file in a data directory ({@code LOCK} for the store's writer,
  * {@code ship.lock} for its shipper), holding the owner's pid so that the refusal can name it.
  * The OS drops the lock when the process dies, so a crash never leaves a stale lock.
+ * Thread-safe (immutable once acquired).
  */
 public final class DirectoryLock implements AutoCloseable {
     private final Path path;
@@ -46,8 +47,13 @@ public final class DirectoryLock implements AutoCloseable {
                 ch.close();
                 throw new StoreLockedException(what + (holder.isEmpty() ? "" : " by process " + holder));
             }
-            ch.truncate(0);
-            ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+            // overwrite, then cut: on a full disk the file keeps the block it has
+            ByteBuffer pid = ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII));
+            int len = pid.remaining();
+            while (pid.hasRemaining()) {
+                ch.write(pid, pid.position());
+            }
+            ch.truncate(len);
             return new DirectoryLock(file, ch, l);
         } catch (IOException e) {
             throw new UncheckedIOException("lock " + file + ": " + e.getMessage(), e);

@@ -25,6 +25,8 @@ final class PageTxn implements PageAccess {
     private final Map<Integer, byte[]> before = new LinkedHashMap<>();
     /** The touched frames are pinned: the transaction has not ended. */
     private boolean pinned = true;
+    /** Each existing frame's dirty flag and LSN before the transaction ({@link #seal} changes them). */
+    private final Map<Integer, long[]> frameState = new LinkedHashMap<>();
 
     PageTxn(BufferPool pool, List<Snapshot> snapshots) {
         this.pool = pool;
@@ -45,6 +47,7 @@ final class PageTxn implements PageAccess {
             pool.pin(f);
             byte[] copy = f.data.clone();
             before.put(pageNo, copy);
+            frameState.put(pageNo, new long[] {f.dirty ? 1 : 0, f.lsn});
             touched.put(pageNo, f);
             for (Snapshot s : snapshots) {
                 s.preserve(pageNo, copy);
@@ -115,7 +118,10 @@ final class PageTxn implements PageAccess {
         return changes;
     }
 
-    /** Puts every touched page back as it was before the transaction, and ends it. */
+    /**
+     * Puts every touched page back as it was before the transaction, also after {@link #seal}
+     * (its bytes, dirty flag and frame LSN), so a commit whose WAL append failed leaves no trace; and ends it.
+     */
     void rollback() {
         unpinAll();
         for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
@@ -123,7 +129,10 @@ final class PageTxn implements PageAccess {
             if (old == null) {
                 pool.drop(e.getKey());
             } else {
-                System.arraycopy(old, 0, e.getValue().data, 0, old.length);
+                BufferPool.Frame f = e.getValue();
+                System.arraycopy(old, 0, f.data, 0, old.length);
+                long[] state = frameState.get(e.getKey());
+                pool.restore(f, state[0] != 0, state[1]);
             }
         }
     }

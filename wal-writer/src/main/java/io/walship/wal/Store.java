@@ -1,15 +1,16 @@
 package io.walship.wal;
 
-import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 import org.slf4j.Logger;
@@ -20,8 +21,13 @@ import org.slf4j.LoggerFactory;
  * entry in a Chronicle Queue, written before any of its pages can reach the page file.
  *
  * <p>Data directory: {@code control} (identity, timeline, checkpoint), {@code pages.dat},
- * {@code wal/} (Chronicle Queue), {@code marks/} (retention hooks) and {@code LOCK}, which one
- * process at a time holds for writing.
+ * {@code wal/} (Chronicle Queue), {@code durable-point} (the durable LSN, for other processes),
+ * {@code marks/} (retention hooks) and {@code LOCK}, which one process at a time holds for
+ * writing. Opening it ({@link Recovery}) creates or recovers the store.
+ *
+ * <p>Failures: a batch over a limit is refused ({@link BatchTooLargeException}), a full disk
+ * refuses the commit and the store goes on ({@link StorageFullException}), a failed WAL sync or
+ * a broken append stops the store for good ({@link StoreFailedException}, {@link #failure()}).
  *
  * <p>Thread-safe. Every commit runs on the {@link CommitPipeline}'s single writer thread, under
  * the write lock, and is synced by its sync thread together with whatever else was committed
@@ -36,7 +42,9 @@ public final class Store implements AutoCloseable {
 
     private final Path dir;
     private final StoreOptions options;
+    private final WalSeams seams;
     private final DirectoryLock lock;
+    private final DurablePoint durablePoint;
     private final PageFile pageFile;
     private final BufferPool pool;
     private final WalLog wal;
@@ -57,61 +65,33 @@ public final class Store implements AutoCloseable {
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
 
-    private Store(Path dir, StoreOptions options) {
+    private Store(Path dir, StoreOptions options, WalSeams seams) {
         this.dir = dir;
         this.options = options;
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("open " + dir + ": " + e.getMessage(), e);
-        }
-        lock = DirectoryLock.acquire(dir.resolve(LOCK_FILE), "data directory " + dir + " is already open for writing");
-        if (Files.exists(dir.resolve(RESTORE_MARKER))) {
-            releaseLock();
-            throw new WalshipException(dir + " holds an incomplete restore; run 'walship restore' again to finish it"
-                    + " (it starts over)");
-        }
-        boolean fresh = !ControlFile.exists(dir);
-        if (fresh && (Files.exists(dir.resolve(PageFile.FILE_NAME)) || Files.exists(dir.resolve(WalLog.DIR_NAME)))) {
-            releaseLock();
-            throw new WalshipException(dir + " has store files but no control file; it is not a complete data directory");
-        }
-        PageFile pf = null;
-        WalLog log = null;
-        try {
-            control = fresh ? new ControlFile(new SecureRandom().nextLong() & Long.MAX_VALUE, 1, 0, 0)
-                    : ControlFile.read(dir);
-            if (fresh) {
-                control.write(dir);
-            }
-            pf = new PageFile(dir, false);
-            log = new WalLog(dir, false, options.rollCycle());
-            pageFile = pf;
-            wal = log;
-            pool = new BufferPool(pageFile, options.poolPages());
-            marks = new WalMarks(dir);
-            archiveLag = new ArchiveLagMonitor(marks, options);
-            checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks);
-            lastLsn = control.checkpointLsn();
-            lastCommitMicros = control.checkpointTimeMicros();
-            if (!fresh) {
-                recover();
-            }
-        } catch (RuntimeException e) {
-            if (log != null) {
-                log.close();
-            }
-            if (pf != null) {
-                pf.close();
-            }
-            releaseLock();
-            throw e;
-        }
+        this.seams = seams;
+        Recovery.Result r = Recovery.open(dir, options, seams);
+        lock = r.lock();
+        control = r.control();
+        pageFile = r.pageFile();
+        wal = r.wal();
+        pool = r.pool();
+        durablePoint = r.durablePoint();
+        marks = new WalMarks(dir);
+        lastLsn = r.lastLsn();
+        lastCommitMicros = r.lastCommitMicros();
+        archiveLag = new ArchiveLagMonitor(marks, options);
+        checkpointer = new Checkpointer(dir, options, new CheckpointHost(), rw, pool, pageFile, wal, marks);
+        checkpointer.recovered(r.latestHorizon(), r.checkpointIsHorizon());
         pool.requireLock(rw); // recovery is over: from now on the eviction rule is checked
         pipeline = new CommitPipeline(wal, rw.writeLock(), lastLsn, options.asyncFlushMillis(),
-                () -> pool.evictToCapacity(checkpointer.evictionWriteBack()));
-        if (fresh) {
-            bootstrap();
+                () -> pool.evictToCapacity(checkpointer.evictionWriteBack()), seams, r.walEnd(), durablePoint);
+        if (r.needsBootstrap()) {
+            try {
+                bootstrap();
+            } catch (RuntimeException e) {
+                shutDownFiles(false);
+                throw e;
+            }
         }
         checkpointer.start();
     }
@@ -122,12 +102,20 @@ public final class Store implements AutoCloseable {
     }
 
     public static Store open(Path dir, StoreOptions options) {
-        return new Store(dir.toAbsolutePath(), options);
+        return open(dir, options, WalSeams.defaults());
+    }
+
+    /** Opens with stand-ins for the WAL's sync, disk space and clock (tests). */
+    static Store open(Path dir, StoreOptions options, WalSeams seams) {
+        return new Store(dir.toAbsolutePath(), options, seams);
     }
 
     // ---- creation and recovery --------------------------------------------------------------
 
-    /** LSN 1 creates the meta page and the empty root leaf, so a replay from nothing rebuilds all. */
+    /**
+     * LSN 1 creates the meta page and the empty root leaf, so a replay from nothing rebuilds all.
+     * Also run when a store's creation was cut short before LSN 1 was durable ({@link Recovery}).
+     */
     private void bootstrap() {
         pipeline.execute(() -> {
             PageTxn txn = new PageTxn(pool, snapshots);
@@ -138,49 +126,9 @@ public final class Store implements AutoCloseable {
         }, true);
     }
 
-    private void recover() {
-        long from = control.checkpointLsn() + 1;
-        long applied = 0;
-        try (WalReader reader = new WalReader(wal, false)) {
-            try {
-                reader.seek(from);
-            } catch (WalNoLongerAvailableException e) {
-                throw new IntegrityException("crash recovery needs WAL from LSN " + Lsn.format(from)
-                        + " but the WAL starts at " + Lsn.format(e.firstAvailable()));
-            }
-            WalEntry e;
-            while ((e = reader.next()) != null) {
-                applyToPages(e);
-                lastLsn = e.lsn();
-                lastCommitMicros = e.commitTimeMicros();
-                applied++;
-                pool.evictToCapacity(checkpointer.evictionWriteBack());
-            }
-            if (reader.atTornTail()) {
-                LOG.warn("discarded a torn WAL entry after LSN {} (never acknowledged): {}", Lsn.format(lastLsn),
-                        reader.tornTailDescription());
-            }
-        }
-        if (applied > 0) {
-            LOG.info("crash recovery replayed {} WAL entries, LSN {} to {}", applied, Lsn.format(from), Lsn.format(lastLsn));
-        }
-        if (lastLsn > 0) {
-            MetaPage.check(pool.frame(MetaPage.PAGE_NO).data);
-        }
-    }
-
-    /** Applies an entry's physical changes to the buffer pool (redo). Caller holds the write lock or is opening. */
+    /** Applies an entry's physical changes to the pool (redo), and tells the checkpointer. Write lock. */
     private void applyToPages(WalEntry e) {
-        for (PageChange c : e.changes()) {
-            BufferPool.Frame f;
-            if (c.fullPage()) {
-                f = pool.install(c.pageNo(), c.bytes().clone());
-            } else {
-                f = pool.frame(c.pageNo());
-                System.arraycopy(c.bytes(), 0, f.data, c.offset(), c.bytes().length);
-            }
-            pool.markDirty(f, e.lsn());
-        }
+        Recovery.redo(pool, e);
         checkpointer.entryApplied(e);
     }
 
@@ -207,13 +155,20 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * Applies the batch atomically and returns its commit LSN. A batch that changes nothing
-     * (deleting absent keys, rewriting equal values) writes no entry and returns the current LSN.
+     * Applies the batch atomically and returns its commit LSN once it is applied and, if
+     * {@code DURABLE}, synced. A batch that changes nothing (deleting absent keys, rewriting equal
+     * values) writes no entry and returns the current LSN.
+     *
+     * @throws BatchTooLargeException over a limit of {@link WriteBatch}; nothing applied
+     * @throws StorageFullException no disk space for the WAL; nothing applied, the store goes on
+     * @throws StoreFailedException the store has stopped (a failed WAL sync or a broken append);
+     *                              reopen it
      */
     public long write(WriteBatch batch, Durability durability) {
         if (batch.size() == 0) {
             throw new IllegalArgumentException("empty batch");
         }
+        batch.checkLimits();
         checkOpen();
         if (control.standby()) {
             throw new WalshipException("writes refused: " + dir + " is a standby restored from the archive (timeline "
@@ -247,14 +202,31 @@ public final class Store implements AutoCloseable {
         return commitLocked(txn);
     }
 
+    /**
+     * Turns the transaction into the next LSN's WAL entry and appends it. If the entry is too
+     * large, or the append fails, the transaction is rolled back completely (pages, dirty flags
+     * and page LSNs as before) and the LSN is not used; an append that broke half-way has also
+     * stopped the store ({@link StoreFailedException}).
+     */
     private long commitLocked(PageTxn txn) {
         long lsn = lastLsn + 1;
         long now = nowMicros();
         long time = Math.max(now, lastCommitMicros);
-        List<PageChange> changes = txn.seal(lsn, checkpointer.fpiHorizon());
+        List<PageChange> changes;
+        byte[] entry;
         long horizon = checkpointer.horizonToRecord();
-        byte[] entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
-        pipeline.append(lsn, entry);
+        try {
+            changes = txn.seal(lsn, checkpointer.fpiHorizon());
+            entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
+            if (entry.length > seams.maxEntryBytes()) {
+                throw new BatchTooLargeException("the batch's WAL entry would be " + entry.length + " bytes, over the limit"
+                        + " of " + seams.maxEntryBytes() + " bytes; split it into smaller batches");
+            }
+            pipeline.append(lsn, entry);
+        } catch (RuntimeException | Error e) {
+            txn.rollback();
+            throw e;
+        }
         lastLsn = lsn;
         lastCommitMicros = time;
         commits.incrementAndGet();
@@ -354,7 +326,8 @@ public final class Store implements AutoCloseable {
 
     /**
      * Applies an entry received from a leader (or the archive): it must carry the next LSN. The
-     * entry goes to this store's own WAL first, so a replica recovers like a leader.
+     * entry goes to this store's own WAL first, then to the pages, so a replica recovers like a
+     * leader.
      */
     public void apply(WalEntry entry, Durability durability) {
         checkOpen();
@@ -365,8 +338,15 @@ public final class Store implements AutoCloseable {
                         + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
             }
             byte[] bytes = EntryCodec.encode(entry);
-            applyToPages(entry);
-            pipeline.append(entry.lsn(), bytes);
+            pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
+            try {
+                applyToPages(entry);
+            } catch (RuntimeException e) {
+                StoreFailedException f = new StoreFailedException("LSN " + Lsn.format(entry.lsn()) + " is in the WAL but"
+                        + " could not be applied to the pages (" + e.getMessage() + "); the store has stopped", e);
+                pipeline.failStop(f);
+                throw f;
+            }
             lastLsn = entry.lsn();
             lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
             checkpointer.upstreamEntryAppended(bytes.length);
@@ -427,6 +407,11 @@ public final class Store implements AutoCloseable {
         }
 
         @Override
+        public boolean failed() {
+            return pipeline != null && pipeline.failure() != null;
+        }
+
+        @Override
         public void onTick() {
             snapshotRegistry.checkAges();
             archiveLag.update(lastLsn);
@@ -468,9 +453,57 @@ public final class Store implements AutoCloseable {
         return marks;
     }
 
-    /** A reader over this store's own WAL (shares the open queue). Close it when done. */
+    /**
+     * A reader over this store's own WAL (shares the open queue). It returns only durable entries:
+     * never one past {@link #durableLsn()}. Close it when done.
+     */
     public WalReader walReader() {
-        return new WalReader(wal, false);
+        return new WalReader(wal, pipeline::durableLsn);
+    }
+
+    /** A handle on a registration; closing it ends the registration. */
+    public interface Registration extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Waits until the WAL is durable up to {@code lsn} (asking for a sync if it is appended but
+     * not synced yet), for at most {@code timeout}. Returns whether it is.
+     *
+     * @throws StoreFailedException if the store stopped first
+     * @throws WalshipException if the store was closed first
+     */
+    public boolean awaitDurable(long lsn, Duration timeout) {
+        if (pipeline.durableLsn() >= lsn) {
+            return true;
+        }
+        pipeline.checkHealthy();
+        if (lsn <= lastLsn) {
+            pipeline.requestSync(lsn);
+        }
+        return pipeline.durable().await(lsn, timeout.toNanos());
+    }
+
+    /**
+     * Calls {@code listener} with the new durable LSN after each WAL sync that moves it, until the
+     * returned registration is closed: how WAL senders wake up without polling. Calls come from
+     * one notifier thread, in increasing LSN order; LSNs that moved on while the listener was busy
+     * are coalesced (the listener sees the newest). The listener must not block for long: it
+     * holds up later calls (never the sync itself). Exceptions are logged and ignored.
+     */
+    public Registration onDurable(LongConsumer listener) {
+        Objects.requireNonNull(listener, "listener");
+        return pipeline.durable().listen(listener);
+    }
+
+    /**
+     * Why the store has stopped, if it has: a WAL sync that failed, or an append that broke
+     * half-way. Once present it stays; every write and read fails with it until the store is
+     * closed and opened again, which recovers every acknowledged commit. For health checks.
+     */
+    public Optional<StoreFailedException> failure() {
+        return Optional.ofNullable(pipeline.failure());
     }
 
     public StoreStats stats() {
@@ -486,6 +519,12 @@ public final class Store implements AutoCloseable {
     private void checkOpen() {
         if (closed) {
             throw new WalshipException("store " + dir + " is closed");
+        }
+        CommitPipeline p = pipeline;
+        StoreFailedException f = p == null ? null : p.failure();
+        if (f != null) {
+            // the pages hold commits that were never acknowledged and may not survive a reopen
+            throw new StoreFailedException(f.getMessage(), f.getCause());
         }
     }
 
@@ -515,10 +554,31 @@ public final class Store implements AutoCloseable {
         } finally {
             rw.writeLock().unlock();
         }
-        pipeline.close();
-        wal.close();
-        pageFile.close();
-        releaseLock();
+        shutDownFiles(true);
+    }
+
+    /**
+     * Stops the WAL writer (syncing what it appended) and closes every file, then the lock. A
+     * clean close, with everything synced, says so in the durable point: recovery can then trust
+     * Chronicle's own records in the WAL files.
+     */
+    private void shutDownFiles(boolean clean) {
+        try {
+            pipeline.close();
+            if (!pipeline.stopped()) {
+                // a sync still hangs (a dead disk): its thread may yet publish into the durable
+                // point's mapping, which must not be unmapped under it; the OS cleans up at exit
+                LOG.error("the WAL threads of {} did not stop within 30 s; closing without them", dir);
+            } else if (clean && pipeline.failure() == null && pipeline.durableLsn() == lastLsn) {
+                durablePoint.closeCleanly(lastLsn);
+            } else {
+                durablePoint.close();
+            }
+            wal.close();
+            pageFile.close();
+        } finally {
+            releaseLock();
+        }
     }
 
     /**
@@ -528,10 +588,7 @@ public final class Store implements AutoCloseable {
     void abandonForTesting() {
         checkpointer.stopNow();
         closed = true;
-        pipeline.close();
-        wal.close();
-        pageFile.close();
-        releaseLock();
+        shutDownFiles(false);
     }
 
     /** Test hook: the page as it is in memory now (a copy). */

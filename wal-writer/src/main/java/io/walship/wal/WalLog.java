@@ -3,23 +3,36 @@ package io.walship.wal;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.NavigableSet;
 
 import net.openhft.chronicle.bytes.Bytes;
-import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.bytes.MappedBytes;
+import net.openhft.chronicle.core.time.TimeProvider;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The WAL as a Chronicle Queue directory ({@code DATA/wal}): one document per entry, the raw
  * bytes of {@link EntryCodec}. This class knows Chronicle's indices and cycle files; everything
  * above it speaks LSNs. Safe for one appending thread plus any number of tailers.
+ *
+ * <p>The queue is opened without a Chronicle sync mode: Chronicle's msync reports failures only
+ * in its log, so the store syncs cycle files itself ({@link WalSync}); with a sync mode Chronicle
+ * would also msync every chunk it releases, on the writer thread.
  */
 public final class WalLog implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WalLog.class);
     public static final String DIR_NAME = "wal";
 
     /** A document read from the queue: its Chronicle index and raw bytes. */
@@ -30,24 +43,47 @@ public final class WalLog implements AutoCloseable {
         }
     }
 
+    /**
+     * A document and where it lies: its cycle file and the byte range of its body in that file
+     * (the 4-byte Chronicle header sits just before {@code start}).
+     */
+    record Located(long index, byte[] bytes, Path file, long start, long end) {
+        RawEntry raw() {
+            return new RawEntry(index, bytes);
+        }
+    }
+
+    /** Where the WAL ends: the next document goes at {@code position} of {@code file}, cycle {@code cycle}. */
+    record End(Path file, int cycle, long position) {
+    }
+
+    /** A cycle file and its cycle number. */
+    record CycleFile(int cycle, Path path) {
+    }
+
     private final Path dir;
     private final SingleChronicleQueue queue;
     private final RollCycle rollCycle;
+    private final WalClock clock;
 
     public WalLog(Path dataDir, boolean readOnly, RollCycle rollCycle) {
+        this(dataDir, readOnly, rollCycle, null);
+    }
+
+    /** {@code time}: where the clock that picks cycle files reads the time (null: the system clock). */
+    WalLog(Path dataDir, boolean readOnly, RollCycle rollCycle, TimeProvider time) {
         this.dir = dataDir.resolve(DIR_NAME);
         this.rollCycle = rollCycle == null ? RollCycles.FAST_HOURLY : rollCycle;
+        this.clock = new WalClock(time);
         if (readOnly && !Files.isDirectory(dir)) {
             throw new WalshipException(dataDir + " has no WAL directory (" + dir + ")");
         }
-        SingleChronicleQueueBuilder b = SingleChronicleQueueBuilder.binary(dir.toFile())
+        this.queue = SingleChronicleQueueBuilder.binary(dir.toFile())
                 .rollCycle(this.rollCycle)
                 .readOnly(readOnly)
-                .timeoutMS(2_000);
-        if (!readOnly) {
-            b.syncMode(SyncMode.SYNC);
-        }
-        this.queue = b.build();
+                .timeProvider(clock)
+                .timeoutMS(2_000)
+                .build();
     }
 
     public Path dir() {
@@ -56,6 +92,19 @@ public final class WalLog implements AutoCloseable {
 
     SingleChronicleQueue queue() {
         return queue;
+    }
+
+    RollCycle rollCycle() {
+        return rollCycle;
+    }
+
+    WalClock clock() {
+        return clock;
+    }
+
+    /** The cycle an append made now would go to. */
+    int cycleNow() {
+        return queue.cycle();
     }
 
     public ExcerptTailer tailer() {
@@ -72,6 +121,22 @@ public final class WalLog implements AutoCloseable {
             byte[] data = new byte[(int) bytes.readRemaining()];
             bytes.read(data);
             return new RawEntry(dc.index(), data);
+        }
+    }
+
+    /** Reads the next document with its place in its cycle file, or {@code null} if none is there yet. */
+    static Located readLocated(ExcerptTailer tailer) {
+        try (DocumentContext dc = tailer.readingDocument()) {
+            if (!dc.isPresent()) {
+                return null;
+            }
+            Bytes<?> bytes = dc.wire().bytes();
+            long start = bytes.readPosition();
+            long end = bytes.readLimit();
+            Path file = bytes instanceof MappedBytes mb ? mb.mappedFile().file().toPath() : null;
+            byte[] data = new byte[(int) bytes.readRemaining()];
+            bytes.read(data);
+            return new Located(dc.index(), data, file, start, end);
         }
     }
 
@@ -97,7 +162,7 @@ public final class WalLog implements AutoCloseable {
                 tailer.moveToIndex(guess);
                 return first;
             }
-            // Not a dense run of LSNs (a superseded torn entry): walk the cycle.
+            // Not a dense run of LSNs (a WAL written before torn tails were cut off): walk the cycle.
             tailer.moveToIndex(start);
             while (true) {
                 long idx = tailer.index();
@@ -130,7 +195,9 @@ public final class WalLog implements AutoCloseable {
 
     /**
      * Deletes whole cycle files whose every entry has an LSN of at most {@code upToLsn}. The
-     * newest cycle is always kept. Returns the number of files deleted.
+     * newest cycle is always kept. A file goes only when the next cycle's first entry is intact
+     * (checksum and format verified) and proves it: its LSN, less one, is the last LSN of the
+     * file. Returns the number of files deleted.
      */
     public int deleteUpTo(long upToLsn) {
         NavigableSet<Long> cycles = queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle());
@@ -142,11 +209,26 @@ public final class WalLog implements AutoCloseable {
         try {
             Long[] list = cycles.toArray(new Long[0]);
             for (int i = 0; i < list.length - 1; i++) {
-                long nextFirst = lsnAt(t, rollCycle.toIndex(list[i + 1].intValue(), 0));
-                if (nextFirst < 0 || nextFirst - 1 > upToLsn) {
+                long nextStart = rollCycle.toIndex(list[i + 1].intValue(), 0);
+                if (!t.moveToIndex(nextStart)) {
                     break;
                 }
-                File f = cycleFile(list[i].intValue());
+                RawEntry next = read(t);
+                if (next == null) {
+                    break;
+                }
+                long nextFirst;
+                try {
+                    nextFirst = EntryCodec.verifyHeader(next.bytes()).lsn();
+                } catch (IntegrityException e) {
+                    LOG.warn("keeping {} and later WAL files: the first entry of the next file (queue index {}) is not"
+                            + " intact: {}", cycleFile(list[i].intValue()), Long.toHexString(next.index()), e.getMessage());
+                    break;
+                }
+                if (nextFirst - 1 > upToLsn) {
+                    break;
+                }
+                File f = cycleFile(list[i].intValue()).toFile();
                 if (f.exists() && f.delete()) {
                     deleted++;
                 }
@@ -160,12 +242,32 @@ public final class WalLog implements AutoCloseable {
         return deleted;
     }
 
-    private File cycleFile(int cycle) {
-        String name = rollCycle.format();
-        java.time.format.DateTimeFormatter fmt = java.time.format.DateTimeFormatter.ofPattern(name)
-                .withZone(java.time.ZoneOffset.UTC);
+    /** The cycle files present, oldest first. */
+    List<CycleFile> cycleFiles() {
+        List<CycleFile> out = new ArrayList<>();
+        queue.refreshDirectoryListing();
+        if (queue.firstCycle() == Integer.MAX_VALUE) {
+            return out; // no cycle file yet
+        }
+        for (Long cycle : queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle())) {
+            Path p = cycleFile(cycle.intValue());
+            if (Files.exists(p)) {
+                out.add(new CycleFile(cycle.intValue(), p));
+            }
+        }
+        return out;
+    }
+
+    /** The file that holds (or will hold) cycle {@code cycle}. */
+    Path cycleFile(int cycle) {
+        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(rollCycle.format()).withZone(ZoneOffset.UTC);
         long millis = (long) cycle * rollCycle.lengthInMillis() + queue.epoch();
-        return dir.resolve(fmt.format(java.time.Instant.ofEpochMilli(millis)) + ".cq4").toFile();
+        return dir.resolve(fmt.format(Instant.ofEpochMilli(millis)) + SingleChronicleQueue.SUFFIX);
+    }
+
+    /** Chronicle's own metadata file (directory listing, locks). */
+    Path metadataFile() {
+        return dir.resolve(SingleChronicleQueue.QUEUE_METADATA_FILE);
     }
 
     @Override

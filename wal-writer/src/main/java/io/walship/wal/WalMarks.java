@@ -82,11 +82,7 @@ public final class WalMarks {
     }
 
     private void write(Path f, long lsn) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("create " + dir, e);
-        }
+        AtomicFiles.createDirectories(dir); // fsyncs the data directory when it creates marks/
         AtomicFiles.write(f, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
     }
 

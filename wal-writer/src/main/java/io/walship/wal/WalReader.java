@@ -2,37 +2,98 @@ package io.walship.wal;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
 
 import net.openhft.chronicle.queue.ExcerptTailer;
 
 /**
- * Iterates WAL entries in LSN order from any LSN and follows new ones as they are written; works
- * from another process reading the same data directory (the queue is opened read-only).
+ * Iterates WAL entries in LSN order from any LSN and follows new ones as they become durable;
+ * works from another process reading the same data directory (the queue is opened read-only).
  *
- * <p>Every entry is verified (checksum, format version) and LSNs must run on without a gap.
- * One exception, the torn tail: a corrupt entry left by a crash is superseded when the recovered
- * leader writes the next entry with the LSN it should have had. A corrupt entry followed by
- * anything else is reported, never skipped. Not thread-safe: one reader per thread.
+ * <p><b>Only durable entries.</b> The reader never returns an entry past the WAL's durable LSN:
+ * after a power loss the leader recovers to the last durable entry and writes new entries under
+ * the LSNs that followed, so an entry shipped before it was durable could belong to a history
+ * that no longer exists. In the writer's process ({@link Store#walReader()}) the bound is the
+ * commit pipeline's durable LSN; from another process ({@link #open}) it is the durable point the
+ * writer publishes after each sync ({@code DATA/durable-point}), or the checkpoint LSN while
+ * there is none. When no writer runs, entries written after the last published point (a
+ * kill -9) stay invisible until the next open of the store makes them durable and publishes them.
+ *
+ * <p>Every entry is verified (checksum, format version) and LSNs must run on without a gap; a
+ * corrupt entry at or below the durable LSN is reported, never skipped. One exception, for WALs
+ * written before walship cut torn tails off: a corrupt entry immediately superseded by an entry
+ * with the LSN it should have had is skipped. When recovery cuts a torn tail off (a new WAL
+ * generation in the durable point), a reader in another process reopens the queue and goes on
+ * from the LSN it expects next, so it never reads the stale entries that were cut off.
+ *
+ * <p>Not thread-safe: one reader per thread.
  */
 public final class WalReader implements AutoCloseable {
-    private final WalLog log;
+    /** Where the reader's bound comes from: the durable LSN and the WAL generation. */
+    private interface Bound extends AutoCloseable {
+        long lsn();
+
+        long generation();
+
+        @Override
+        void close();
+    }
+
+    private final Path dataDir;
+    private final Bound bound;
+    private WalLog log;
+    private ExcerptTailer tailer;
     private final boolean ownsLog;
-    private final ExcerptTailer tailer;
     private long expected = -1;
-    private String pendingCorruption;
+    private long boundLsn;
+    private long generation;
     private byte[] lastRaw;
     private boolean headersOnly;
 
-    /** Opens the WAL of {@code dataDir} read-only (the leader may be running in another process). */
+    /**
+     * Opens the WAL of {@code dataDir} read-only (the leader may be running in another process).
+     * The reader returns entries up to the durable point the leader publishes.
+     */
     public static WalReader open(Path dataDir) {
-        return new WalReader(new WalLog(dataDir, true, null), true);
+        CrossProcessBound b = new CrossProcessBound(dataDir);
+        try {
+            return new WalReader(dataDir, new WalLog(dataDir, true, null), true, b);
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
     }
 
-    WalReader(WalLog log, boolean ownsLog) {
+    /** A reader over an open WAL, bounded by {@code durableLsn} (the store's own readers). */
+    WalReader(WalLog log, LongSupplier durableLsn) {
+        this(null, log, false, new Bound() {
+            @Override
+            public long lsn() {
+                return durableLsn.getAsLong();
+            }
+
+            @Override
+            public long generation() {
+                return 0;
+            }
+
+            @Override
+            public void close() {
+                // nothing held
+            }
+        });
+    }
+
+    private WalReader(Path dataDir, WalLog log, boolean ownsLog, Bound bound) {
+        this.dataDir = dataDir;
         this.log = log;
         this.ownsLog = ownsLog;
+        this.bound = bound;
         this.tailer = log.tailer();
+        this.boundLsn = bound.lsn();
+        this.generation = bound.generation();
     }
 
     /**
@@ -46,7 +107,6 @@ public final class WalReader implements AutoCloseable {
             throw new WalNoLongerAvailableException(lsn, first);
         }
         expected = lsn;
-        pendingCorruption = null;
         return this;
     }
 
@@ -69,46 +129,127 @@ public final class WalReader implements AutoCloseable {
         }
     }
 
-    /** True if the last thing read was a corrupt entry not (yet) superseded: a torn tail. */
+    /** The durable LSN the reader is bounded by (as last seen). */
+    public long durableLsn() {
+        refreshBound();
+        return boundLsn;
+    }
+
+    /**
+     * True if the reader has stopped at the durable LSN while the WAL already holds the next
+     * entry, not yet durable (or, with no writer running, not yet recovered).
+     */
     public boolean atTornTail() {
-        return pendingCorruption != null;
+        if (expected < 0 || expected <= boundLsn) {
+            return false;
+        }
+        long idx = tailer.index();
+        WalLog.RawEntry raw = WalLog.read(tailer);
+        if (raw != null) {
+            tailer.moveToIndex(raw.index());
+        } else {
+            tailer.moveToIndex(idx);
+        }
+        return raw != null;
     }
 
+    /** What {@link #atTornTail} found, for messages. */
     public String tornTailDescription() {
-        return pendingCorruption;
+        return "entries from LSN " + Lsn.format(expected) + " on are in the WAL but not durable yet (durable up to LSN "
+                + Lsn.format(boundLsn) + ")";
     }
 
-    /** The next entry, or {@code null} if there is none yet. */
+    /** The next durable entry, or {@code null} if there is none yet. */
     public WalEntry next() {
-        while (true) {
-            WalLog.RawEntry raw = WalLog.read(tailer);
-            if (raw == null) {
+        if (expected < 0) {
+            long first = firstAvailableLsn();
+            if (first < 0) {
                 return null;
             }
-            WalEntry entry;
-            try {
-                entry = headersOnly ? EntryCodec.verifyHeader(raw.bytes()) : EntryCodec.decode(raw.bytes());
-            } catch (FormatVersionException e) {
-                throw e;
-            } catch (IntegrityException e) {
-                if (pendingCorruption != null) {
-                    throw new IntegrityException("two corrupt WAL entries in a row after LSN " + Lsn.format(expected - 1)
-                            + ": " + pendingCorruption + "; " + e.getMessage());
-                }
-                pendingCorruption = e.getMessage() + " (queue index " + Long.toHexString(raw.index()) + ")";
-                continue;
-            }
-            if (expected >= 0 && entry.lsn() != expected) {
-                String what = entry.lsn() > expected
-                        ? "gap in the WAL: expected LSN " + Lsn.format(expected) + " but found " + Lsn.format(entry.lsn())
-                        : "WAL out of order: expected LSN " + Lsn.format(expected) + " but found " + Lsn.format(entry.lsn());
-                throw new IntegrityException(pendingCorruption == null ? what : pendingCorruption + "; " + what);
-            }
-            pendingCorruption = null;
-            expected = entry.lsn() + 1;
-            lastRaw = raw.bytes();
-            return entry;
+            expected = first;
         }
+        if (expected > boundLsn) {
+            refreshBound();
+            if (expected > boundLsn) {
+                return null;
+            }
+        }
+        WalLog.RawEntry raw = WalLog.read(tailer);
+        if (raw == null) {
+            return null;
+        }
+        WalEntry entry;
+        try {
+            entry = verify(raw.bytes());
+        } catch (FormatVersionException e) {
+            throw e;
+        } catch (IntegrityException e) {
+            if (reopenIfCut()) {
+                return next();
+            }
+            WalLog.RawEntry after = WalLog.read(tailer);
+            entry = after == null ? null : verifyOrNull(after.bytes());
+            if (entry == null || entry.lsn() != expected) {
+                throw new IntegrityException("corrupt WAL entry where LSN " + Lsn.format(expected) + " belongs (durable"
+                        + " up to LSN " + Lsn.format(boundLsn) + "): " + e.getMessage() + " (queue index "
+                        + Long.toHexString(raw.index()) + ")");
+            }
+            raw = after; // superseded (a WAL written before torn tails were cut off)
+        }
+        if (entry.lsn() != expected) {
+            if (reopenIfCut()) {
+                return next();
+            }
+            throw new IntegrityException(entry.lsn() > expected
+                    ? "gap in the WAL: expected LSN " + Lsn.format(expected) + " but found " + Lsn.format(entry.lsn())
+                    : "WAL out of order: expected LSN " + Lsn.format(expected) + " but found " + Lsn.format(entry.lsn()));
+        }
+        expected = entry.lsn() + 1;
+        lastRaw = raw.bytes();
+        return entry;
+    }
+
+    private WalEntry verify(byte[] bytes) {
+        return headersOnly ? EntryCodec.verifyHeader(bytes) : EntryCodec.decode(bytes);
+    }
+
+    private WalEntry verifyOrNull(byte[] bytes) {
+        try {
+            return verify(bytes);
+        } catch (IntegrityException e) {
+            return null;
+        }
+    }
+
+    /** Re-reads the bound (and reopens the queue if the WAL was cut since). */
+    private void refreshBound() {
+        long b = bound.lsn();
+        if (!reopenIfCut()) {
+            boundLsn = Math.max(boundLsn, b);
+        }
+    }
+
+    /**
+     * If the writer's recovery cut a torn tail off since this reader opened the queue, the files
+     * this reader has mapped may be the set-aside originals: open the queue again and go on from
+     * the expected LSN. Returns whether it did.
+     */
+    private boolean reopenIfCut() {
+        long b = bound.lsn();
+        long g = bound.generation();
+        if (g == generation || !ownsLog) {
+            return false;
+        }
+        tailer.close();
+        log.close();
+        log = new WalLog(dataDir, true, null);
+        tailer = log.tailer();
+        generation = g;
+        boundLsn = b;
+        if (expected >= 0) {
+            seek(expected);
+        }
+        return true;
     }
 
     /** The verified bytes of the entry {@link #next} returned last, exactly as the WAL holds them. */
@@ -135,6 +276,50 @@ public final class WalReader implements AutoCloseable {
         tailer.close();
         if (ownsLog) {
             log.close();
+        }
+        bound.close();
+    }
+
+    /** The durable point another process publishes, or the checkpoint LSN while there is none. */
+    private static final class CrossProcessBound implements Bound {
+        private final Path dataDir;
+        private final DurablePoint.Reader reader;
+        private final long checkpoint;
+        private long generation;
+
+        CrossProcessBound(Path dataDir) {
+            this.dataDir = dataDir;
+            this.reader = new DurablePoint.Reader(dataDir);
+            long cp = 0;
+            if (ControlFile.exists(dataDir)) {
+                cp = ControlFile.read(dataDir).checkpointLsn();
+            }
+            this.checkpoint = cp;
+        }
+
+        @Override
+        public long lsn() {
+            Optional<DurablePoint.Value> v = reader.read();
+            if (v.isEmpty()) {
+                return checkpoint;
+            }
+            generation = v.get().generation();
+            return Math.max(checkpoint, v.get().lsn());
+        }
+
+        @Override
+        public long generation() {
+            return generation;
+        }
+
+        @Override
+        public void close() {
+            reader.close();
+        }
+
+        @Override
+        public String toString() {
+            return "durable point of " + dataDir;
         }
     }
 }

@@ -16,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.security.SecureRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Kills a writer JVM (SIGKILL) in the middle of concurrent durable commits, over and over on the
  * same data directory, and checks after each kill that every acknowledged commit is there, that
  * no batch is half-applied, and that a replay of the whole WAL from LSN 1 gives the recovered
- * store's digest. Rounds: {@code walship.crash.rounds} (20; 200 under {@code -Pstress}).
+ * store's digest. Rounds: {@code walship.crash.rounds} (20; 200 under {@code -Pstress}). The
+ * moment of each kill is a random number of acknowledged commits, from a seed that is printed
+ * and can be given with {@code walship.crash.seed}.
  */
 class CrashRecoveryTest {
     @TempDir
@@ -37,8 +41,11 @@ class CrashRecoveryTest {
     @Test
     void acknowledgedCommitsSurviveSigkill() throws Exception {
         int rounds = Integer.getInteger("walship.crash.rounds", 20);
+        long seed = Long.getLong("walship.crash.seed", new SecureRandom().nextLong());
+        System.out.println("CrashRecoveryTest: seed " + seed + ", " + rounds + " rounds (repeat with -Dwalship.crash.seed="
+                + seed + ")");
         Path dir = tmp.resolve("data");
-        Random rnd = new Random();
+        Random rnd = new Random(seed);
         List<Ack> acked = new ArrayList<>();
         long lastRecovered = 0;
         for (int round = 0; round < rounds; round++) {
@@ -55,7 +62,7 @@ class CrashRecoveryTest {
                 StoreLockedException e = assertThrows(StoreLockedException.class, () -> Store.open(dir));
                 assertTrue(e.getMessage().contains("by process " + p.pid()), e.getMessage());
             }
-            List<String> lines = new ArrayList<>();
+            List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
             Thread reader = new Thread(() -> {
                 try {
                     String l;
@@ -67,15 +74,22 @@ class CrashRecoveryTest {
                 }
             });
             reader.start();
-            Thread.sleep(150 + rnd.nextInt(900));
+            int acks = 20 + rnd.nextInt(1500); // the moment of the kill: after this many acknowledgements
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (lines.size() < acks && p.isAlive() && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(100_000);
+            }
+            assertTrue(p.isAlive(), "round " + round + " (seed " + seed + "): the writer died by itself\n"
+                    + Files.readString(tmp.resolve("child-" + round + ".err")));
             p.destroyForcibly(); // SIGKILL
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             reader.join(10_000);
-            for (String l : lines) {
+            for (String l : new ArrayList<>(lines)) {
                 String[] f = l.split(" ", 4);
                 acked.add(new Ack(f[0].charAt(0), Long.parseLong(f[1]), f[2], f[3]));
             }
-            assertTrue(lines.size() > 0, "round " + round + " acknowledged nothing");
+            assertTrue(lines.size() >= acks, "round " + round + " (seed " + seed + ") acknowledged only " + lines.size()
+                    + " commits in 60 s");
             lastRecovered = verify(dir, acked);
         }
     }

@@ -52,7 +52,7 @@ public final class CrashWriter {
             });
             th.start();
         }
-        Thread.sleep(Long.MAX_VALUE);
+        new java.util.concurrent.CountDownLatch(1).await(); // until killed
     }
 
     private static void line(PrintStream out, String s) {

@@ -149,7 +149,6 @@ class StressTest {
         assertTrue(inFlight.values().stream().mapToInt(List::size).sum() <= THREADS);
 
         StateDigest digest;
-        StateDigest replayed = PageImage.replayWal(dir).digest();
         try (Store store = Store.open(dir, StressWriter.options())) {
             assertTrue(store.lastLsn() >= maxAcked, "acknowledged LSN " + maxAcked + " lost: store at "
                     + store.lastLsn() + " (round " + round + ")");
@@ -172,9 +171,8 @@ class StressTest {
                 }
                 if (explains == null) {
                     fail("round " + round + ": key " + k + " is " + describe(got) + " but the last acknowledged write"
-                            + " made it " + describe(want) + ", and no write in flight explains it. A replay of the"
-                            + " whole WAL " + (replayed.equals(store.digest()) ? "agrees with" : "differs from")
-                            + " the store (store at " + Lsn.format(store.lastLsn()) + ", checkpoint "
+                            + " made it " + describe(want) + ", and no write in flight explains it"
+                            + " (store at " + Lsn.format(store.lastLsn()) + ", checkpoint "
                             + Lsn.format(store.checkpointLsn()) + ", directory " + dir + "). Operations on the key:\n  "
                             + String.join("\n  ", keyHistory.getOrDefault(k, List.of("(none since the fill)"))));
                 }
@@ -195,6 +193,9 @@ class StressTest {
             assertTrue(store.stats().poolPages() <= store.stats().poolCapacityPages() + 64,
                     "cache " + store.stats().poolPages());
         }
+        // after the open made the recovered tail durable (a reader of a killed directory sees only
+        // what was durable before the kill), a replay of the whole WAL must give the same state
+        StateDigest replayed = PageImage.replayWal(dir).digest();
         assertEquals(digest, replayed, "round " + round + ": a replay of the whole WAL differs");
     }
 

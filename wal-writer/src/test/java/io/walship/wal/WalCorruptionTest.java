@@ -23,7 +23,7 @@ import net.openhft.chronicle.queue.RollCycles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Torn tails are discarded; corruption anywhere else refuses to open, naming the LSN. */
+/** Torn tails (past the durable point) are cut off; corruption at or before it refuses to open, naming the LSN. */
 public class WalCorruptionTest {
     @TempDir
     Path tmp;
@@ -52,7 +52,7 @@ public class WalCorruptionTest {
     }
 
     @Test
-    void tornLastEntryIsDiscardedAndSuperseded() {
+    void tornLastEntryIsCutOff() {
         Path dir = tmp.resolve("d");
         long last = writeAndAbandon(dir, 50);
         byte[] full = EntryCodec.encode(last + 1, 1, 1L, List.of(new PageChange(1, 40, new byte[300], false)));
@@ -63,7 +63,7 @@ public class WalCorruptionTest {
             assertEquals(last + 1, store.put(b("after"), b("crash")), "its LSN is reused");
             assertEquals("value-49", new String(store.get(b("k49")), StandardCharsets.UTF_8));
         }
-        // a reader from the start skips the superseded torn entry and sees a continuous log
+        // a reader from the start sees a continuous log: the torn entry is gone from the WAL
         PageImage image = PageImage.replayWal(dir);
         assertEquals(last + 1, image.lsn());
     }
@@ -91,13 +91,26 @@ public class WalCorruptionTest {
     }
 
     @Test
-    void missingEntryIsAGap() throws Exception {
+    void aGapPastTheDurablePointIsTheEndOfTheWal() {
         Path dir = tmp.resolve("d");
         long last = writeAndAbandon(dir, 20);
         byte[] skip = EntryCodec.encode(last + 2, 1, 1L, List.of(new PageChange(1, 40, new byte[3], false)));
         appendRaw(dir, skip);
+        try (Store store = Store.open(dir)) {
+            assertEquals(last, store.lastLsn(), "an entry after a gap past the durable point was never acknowledged");
+        }
+    }
+
+    @Test
+    void aGapAtOrBeforeTheDurablePointRefusesToOpen() {
+        Path dir = tmp.resolve("d");
+        long last = writeAndAbandon(dir, 20);
+        byte[] skip = EntryCodec.encode(last + 2, 1, 1L, List.of(new PageChange(1, 40, new byte[3], false)));
+        appendRaw(dir, skip);
+        WalSurgery.setDurablePoint(dir, last + 2);
         IntegrityException e = assertThrows(IntegrityException.class, () -> Store.open(dir));
-        assertTrue(e.getMessage().contains("gap in the WAL: expected LSN " + Lsn.format(last + 1)), e.getMessage());
+        assertTrue(e.getMessage().contains("LSN " + Lsn.format(last + 1)) && e.getMessage().contains("a gap"),
+                e.getMessage());
     }
 
     /** Finds the entry's header in the queue file and flips one byte of its page data. */

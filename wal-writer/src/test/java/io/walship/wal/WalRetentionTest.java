@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
+import net.openhft.chronicle.core.time.SetTimeProvider;
 import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
 
 import org.junit.jupiter.api.Test;
@@ -37,10 +38,12 @@ class WalRetentionTest {
     void deletesOnlyWhatIsArchivedCheckpointedAndConsumed() throws Exception {
         Path dir = tmp.resolve("d");
         StoreOptions opts = StoreOptions.defaults().withRollCycle(TestRollCycles.TEST_SECONDLY);
-        try (Store store = Store.open(dir, opts)) {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.parse("2026-11-24T10:00:00Z"));
+        WalSeams seams = WalSeams.defaults().withWalTime(clock); // the WAL's clock: files roll without waiting
+        try (Store store = Store.open(dir, opts, seams)) {
             for (int c = 0; c < 3; c++) {
                 writeSome(store, 20);
-                Thread.sleep(1_100);
+                clock.advanceMillis(1_100);
             }
             writeSome(store, 5);
             long files = cycleFiles(dir);
@@ -65,7 +68,7 @@ class WalRetentionTest {
                 assertEquals(e.firstAvailable(), r.next().lsn());
             }
         }
-        try (Store reopened = Store.open(dir, opts)) {
+        try (Store reopened = Store.open(dir, opts, seams)) {
             assertEquals(65 + 1, reopened.lastLsn());
         }
     }

@@ -1,0 +1,228 @@
+package io.walship.wal;
+
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.MappedBytes;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.impl.single.PrecreatedFiles;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes encoded entries into the Chronicle Queue, on the writer thread, and notes which cycle
+ * files it wrote to for the syncer.
+ *
+ * <p>Before an entry is written, the bytes it will occupy are claimed on disk ({@link WalSpace}):
+ * up to {@link #MARGIN} past the entry (room for Chronicle's index arrays and end-of-file marker),
+ * {@link #STEP} at a time. When the entry will open a new cycle file, that file is created first
+ * under Chronicle's pre-created name ({@code NAME.precreated}) with its first {@link #STEP}
+ * claimed; Chronicle renames it into place when it rolls. The cycle checked is the cycle written
+ * to, because the queue's clock is pinned for the append ({@link WalClock}). So a full disk is an
+ * {@link StorageFullException} before anything of the entry is written, never a fault half-way.
+ *
+ * <p>Two kinds of failure: {@link StorageFullException} (nothing written; the caller rolls back
+ * and the store goes on) and {@link BrokenAppend} (Chronicle failed while the document was open:
+ * the document is rolled back if Chronicle still can, but the queue's state is not trusted any
+ * more and the store must stop). Not thread-safe: the writer thread only.
+ */
+final class WalAppender implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WalAppender.class);
+    /** Disk space is claimed this much at a time. */
+    static final long STEP = 1 << 20;
+    /** Claimed beyond the end of the entry about to be written. */
+    static final long MARGIN = 256 << 10;
+
+    /** A file written to since the last {@link #drain}; {@code sealed}: the writer has moved on to a later file. */
+    record Target(Path file, long end, boolean sealed) {
+        Target merge(Target o) {
+            return new Target(file, Math.max(end, o.end), sealed || o.sealed);
+        }
+    }
+
+    /** Chronicle failed with the document open; the queue can no longer be trusted. */
+    static final class BrokenAppend extends RuntimeException {
+        BrokenAppend(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    private final WalLog wal;
+    private final WalSpace space;
+    private final ExcerptAppender appender;
+    private final Map<Path, Target> written = new LinkedHashMap<>();
+    private Path file;
+    private int cycle;
+    private long end;
+    private long reservedEnd;
+    private Path precreated;
+    private long precreatedSize;
+
+    /** {@code walEnd}: where recovery found the WAL to end (null: unknown, or no file yet). */
+    WalAppender(WalLog wal, WalSpace space, WalLog.End walEnd) {
+        this.wal = wal;
+        this.space = space;
+        this.appender = wal.queue().createAppender();
+        if (walEnd != null) {
+            file = walEnd.file();
+            cycle = walEnd.cycle();
+            end = walEnd.position();
+            reservedEnd = end;
+        } else {
+            cycle = Integer.MIN_VALUE;
+        }
+        int lastCycle = walEnd != null ? walEnd.cycle() : wal.queue().lastCycle();
+        if (lastCycle >= 0 && lastCycle != Integer.MAX_VALUE) {
+            wal.clock().notBefore((long) lastCycle * wal.rollCycle().lengthInMillis() + wal.queue().epoch());
+        }
+    }
+
+    /**
+     * Appends one entry.
+     *
+     * @throws StorageFullException if there is no disk space for it; nothing was written
+     * @throws BrokenAppend if Chronicle failed with the document open
+     */
+    void append(byte[] entry) {
+        WalClock clock = wal.clock();
+        clock.pin();
+        try {
+            int now = wal.cycleNow();
+            if (now != cycle || file == null) {
+                prepareNewFile(now, entry.length);
+            } else {
+                reserve(file, end + entry.length + MARGIN);
+            }
+            write(entry, now);
+        } finally {
+            clock.unpin();
+        }
+    }
+
+    private void prepareNewFile(int newCycle, int entryLength) {
+        Path target = wal.cycleFile(newCycle);
+        if (Files.exists(target)) {
+            precreated = null; // Chronicle reopens it; its end is unknown here, claimed after the first append
+            return;
+        }
+        Path pre = PrecreatedFiles.preCreatedFile(target.toFile()).toPath();
+        long size = roundUp(WalAppender.MARGIN + entryLength + STEP);
+        try {
+            Files.deleteIfExists(pre);
+            Files.createFile(pre);
+            space.reserve(pre, 0, size);
+            space.release(pre);
+        } catch (IOException e) {
+            throw full("create the next WAL file " + pre.getFileName() + " (" + size + " bytes)", pre, e);
+        }
+        precreated = pre;
+        precreatedSize = size;
+    }
+
+    private void reserve(Path f, long needed) {
+        if (needed <= reservedEnd) {
+            return;
+        }
+        long to = roundUp(needed + STEP);
+        try {
+            space.reserve(f, reservedEnd, to);
+        } catch (IOException e) {
+            throw full("reserve WAL space in " + f.getFileName() + " [" + reservedEnd + ", " + to + ")", f, e);
+        }
+        reservedEnd = to;
+    }
+
+    private StorageFullException full(String what, Path f, IOException e) {
+        String free = "";
+        try {
+            FileStore store = Files.getFileStore(wal.dir());
+            free = "; " + store.getUsableSpace() + " bytes free on " + store;
+        } catch (IOException ignored) {
+            // the message goes without it
+        }
+        return new StorageFullException("no space for the WAL: " + what + " failed: " + e.getMessage() + free
+                + "; nothing of the commit was written; free space and retry", e);
+    }
+
+    private void write(byte[] entry, int now) {
+        Path f;
+        long e;
+        try (DocumentContext dc = appender.writingDocument()) {
+            try {
+                Bytes<?> bytes = dc.wire().bytes();
+                bytes.write(entry);
+                e = bytes.writePosition();
+                f = bytes instanceof MappedBytes mb ? mb.mappedFile().file().toPath() : null;
+            } catch (Throwable t) {
+                dc.rollbackOnClose();
+                throw t;
+            }
+        } catch (Throwable t) {
+            throw new BrokenAppend("Chronicle failed while appending an entry of " + entry.length + " bytes to "
+                    + (file == null ? wal.dir() : file) + ": " + t, t);
+        }
+        if (f == null) {
+            throw new BrokenAppend("the WAL queue is not memory-mapped", null);
+        }
+        if (!f.equals(file)) {
+            rolled(f, now);
+        }
+        end = e;
+        written.merge(f, new Target(f, e, false), Target::merge);
+    }
+
+    /** The append went to a new file: the old one is complete (Chronicle wrote its end-of-file mark). */
+    private void rolled(Path f, int now) {
+        if (file != null) {
+            written.merge(file, new Target(file, Long.MAX_VALUE, true), Target::merge);
+            space.release(file);
+        }
+        file = f;
+        cycle = now;
+        if (precreated != null && !Files.exists(precreated)) {
+            reservedEnd = precreatedSize; // Chronicle took the pre-created file: its start is claimed
+        } else {
+            if (precreated != null) {
+                LOG.warn("Chronicle created {} without taking the pre-created {}", f, precreated);
+                try {
+                    Files.deleteIfExists(precreated);
+                } catch (IOException e) {
+                    LOG.warn("delete {}: {}", precreated, e.getMessage());
+                }
+            }
+            reservedEnd = 0;
+        }
+        precreated = null;
+    }
+
+    /** The files written to since the last call, oldest first (writer thread, when publishing a group). */
+    List<Target> drain() {
+        if (written.isEmpty()) {
+            return List.of();
+        }
+        List<Target> out = new ArrayList<>(written.values());
+        written.clear();
+        return out;
+    }
+
+    private static long roundUp(long n) {
+        return (n + 4095) & ~4095L;
+    }
+
+    @Override
+    public void close() {
+        try {
+            appender.close();
+        } finally {
+            space.close();
+        }
+    }
+}
