@@ -440,6 +440,11 @@ public final class Store implements AutoCloseable {
         }
 
         @Override
+        public void failStop(StoreFailedException f) {
+            pipeline.failStop(f);
+        }
+
+        @Override
         public void onTick() {
             snapshotRegistry.checkAges();
             archiveLag.update(lastLsn);
