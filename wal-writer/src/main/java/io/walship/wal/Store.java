@@ -63,6 +63,7 @@ public final class Store implements AutoCloseable {
     private volatile long lastLsn;
     private volatile long lastCommitMicros;
     private volatile boolean closed;
+    private final Object closeLock = new Object();
 
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
@@ -564,6 +565,14 @@ public final class Store implements AutoCloseable {
     /** Checkpoints, stops the WAL writer and releases the directory. */
     @Override
     public void close() {
+        // one closer at a time: a second, concurrent close waits for the first and then returns,
+        // instead of running shutDownFiles again on unmapped files
+        synchronized (closeLock) {
+            closeOnce();
+        }
+    }
+
+    private void closeOnce() {
         if (closed) {
             return;
         }
