@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.BadInputException;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
@@ -84,7 +85,7 @@ final class ArchiveCommand {
         @Override
         public Integer call() {
             if (parallel < 1 || parallel > 64) {
-                throw new IllegalArgumentException("--parallel must be 1..64");
+                throw new BadInputException("--parallel must be 1..64");
             }
             PrintWriter out = spec.commandLine().getOut();
             ArchiveVerifier.Report r;

@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import io.walship.protocol.BadInputException;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
@@ -90,7 +91,7 @@ final class DemoCommand implements Callable<Integer> {
         if (dir != null) {
             try (var s = Files.list(root)) {
                 if (s.findAny().isPresent()) {
-                    throw new IllegalArgumentException("--dir " + root + " is not empty; the demo needs a fresh directory");
+                    throw new BadInputException("--dir " + root + " is not empty; the demo needs a fresh directory");
                 }
             }
         }

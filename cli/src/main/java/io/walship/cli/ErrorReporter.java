@@ -9,7 +9,12 @@ import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.CorruptObjectException;
 import io.walship.archive.StorageException;
 import io.walship.restorer.RestoreException;
+import io.walship.protocol.BadInputException;
+import io.walship.scheduler.SchedulerConfig;
+import io.walship.wal.BatchTooLargeException;
 import io.walship.wal.Errors;
+import io.walship.wal.StorageFullException;
+import io.walship.wal.StoreFailedException;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.StoreLockedException;
 import io.walship.wal.WalshipException;
@@ -56,9 +61,20 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException) {
             return ExitCodes.INTEGRITY;
         }
-        if (ex instanceof IllegalArgumentException || ex instanceof ArchiveConfigException) {
+        if (ex instanceof BadInputException || ex instanceof ArchiveConfigException
+                || ex instanceof SchedulerConfig.ConfigException || ex instanceof CommandLine.ParameterException) {
             return ExitCodes.USAGE;
         }
+        if (ex instanceof BatchTooLargeException) {
+            return ExitCodes.TOO_LARGE;
+        }
+        if (ex instanceof StorageFullException) {
+            return ExitCodes.STORAGE_FULL;
+        }
+        if (ex instanceof StoreFailedException) {
+            return ExitCodes.UNAVAILABLE;
+        }
+        // anything else, an IllegalArgumentException from inside included, is a failure, not a usage error
         return ExitCodes.FAILURE;
     }
 
@@ -92,7 +108,18 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
             return "check --archive (file:///path or s3://bucket/prefix?endpoint=...&region=...&path-style=true)"
                     + " and the AWS credentials in the environment";
         }
-        if (ex instanceof WalshipException || ex instanceof IllegalArgumentException || ex instanceof StorageException) {
+        if (ex instanceof StoreFailedException) {
+            return "the store stopped to protect acknowledged data; restart it (opening recovers every acknowledged"
+                    + " commit) and check the disk (docs/OPERATIONS.md, \"Failures\")";
+        }
+        if (ex instanceof StorageFullException) {
+            return "free space on the WAL's file system; nothing of this write was applied";
+        }
+        if (ex instanceof BatchTooLargeException) {
+            return "split the batch";
+        }
+        if (ex instanceof WalshipException || ex instanceof BadInputException || ex instanceof StorageException
+                || ex instanceof SchedulerConfig.ConfigException) {
             return null;
         }
         if (ex instanceof ConnectException) {

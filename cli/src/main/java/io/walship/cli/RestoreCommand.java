@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.BadInputException;
 import io.walship.archive.ObjectStore;
 import io.walship.protocol.Json;
 import io.walship.restorer.Restore;
@@ -100,16 +101,16 @@ final class RestoreCommand implements Callable<Integer> {
 
     static RestoreTarget parseTarget(String time, String lsn, boolean exclusive) {
         if (time != null && lsn != null) {
-            throw new IllegalArgumentException("give --time or --lsn, not both");
+            throw new BadInputException("give --time or --lsn, not both");
         }
         if (lsn != null) {
-            return RestoreTarget.lsn(Lsn.parse(lsn), exclusive);
+            return RestoreTarget.lsn(Flags.lsn("--lsn", lsn), exclusive);
         }
         if (time != null) {
             return RestoreTarget.time(parseTime(time), exclusive);
         }
         if (exclusive) {
-            throw new IllegalArgumentException("--exclusive needs --time or --lsn");
+            throw new BadInputException("--exclusive needs --time or --lsn");
         }
         return RestoreTarget.end();
     }
@@ -118,7 +119,7 @@ final class RestoreCommand implements Callable<Integer> {
         try {
             return OffsetDateTime.parse(text).toInstant();
         } catch (DateTimeParseException e) {
-            throw new IllegalArgumentException("not a time: '" + text
+            throw new BadInputException("not a time: '" + text
                     + "' (expected ISO-8601 with a zone, e.g. 2026-11-23T10:15:30.123Z or 2026-11-23T11:15:30+01:00)");
         }
     }
@@ -135,7 +136,7 @@ final class RestoreCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             // fall through
         }
-        throw new IllegalArgumentException("--timeline must be 'latest' or a number ≥ 1, not '" + text + "'");
+        throw new BadInputException("--timeline must be 'latest' or a number ≥ 1, not '" + text + "'");
     }
 
     /** Bytes of the base backup, then entries replayed, with rates and an ETA. */

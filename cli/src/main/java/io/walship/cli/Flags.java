@@ -1,0 +1,45 @@
+package io.walship.cli;
+
+import java.time.Duration;
+import java.util.function.Function;
+
+import io.walship.protocol.BadInputException;
+import io.walship.wal.Lsn;
+import io.walship.wal.Units;
+
+/**
+ * Parses flag values with the engine's parsers and turns their complaints into
+ * {@link BadInputException}s that name the flag (exit code 2). Only flag values go through here:
+ * an {@link IllegalArgumentException} from anywhere else is an internal error (exit 1). Stateless.
+ */
+final class Flags {
+    private Flags() {
+    }
+
+    /** A size such as {@code 256MiB}, {@code 1GiB} or {@code 4096}. */
+    static long bytes(String flag, String text) {
+        return parse(flag, text, Units::bytes);
+    }
+
+    /** A duration such as {@code 1s}, {@code 200ms} or {@code 5m}. */
+    static Duration duration(String flag, String text) {
+        return parse(flag, text, Units::duration);
+    }
+
+    /** An LSN: 16 hex digits, {@code 0x2A} or decimal. */
+    static long lsn(String flag, String text) {
+        return parse(flag, text, Lsn::parse);
+    }
+
+    /** Any value, parsed by {@code parser}, whose IllegalArgumentException means "bad value". */
+    static <T> T parse(String flag, String text, Function<String, T> parser) {
+        if (text == null) {
+            throw new BadInputException(flag + " needs a value");
+        }
+        try {
+            return parser.apply(text);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException("bad " + flag + " '" + text + "': " + e.getMessage(), e);
+        }
+    }
+}
