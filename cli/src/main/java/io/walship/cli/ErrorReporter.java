@@ -31,7 +31,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
         int code = exitCode(ex);
-        err.println("walship: error: " + message(ex));
+        err.println("walship: error: " + (internal(ex) ? "internal error: " + ex.getClass().getSimpleName() + ": " : "")
+                + message(ex));
         String hint = hint(ex);
         if (hint != null) {
             err.println("hint: " + hint);
@@ -76,6 +77,18 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         }
         // anything else, an IllegalArgumentException from inside included, is a failure, not a usage error
         return ExitCodes.FAILURE;
+    }
+
+    /**
+     * Whether {@code ex} is a bug rather than a failure the program expects (exit 1 either way):
+     * an IllegalArgumentException that is not {@link BadInputException}, a null pointer, an index
+     * or cast error. Named as such, so that it does not pose as the user's mistake.
+     */
+    static boolean internal(Throwable ex) {
+        return ex instanceof IllegalArgumentException && !(ex instanceof BadInputException)
+                && !(ex instanceof SchedulerConfig.ConfigException)
+                || ex instanceof NullPointerException || ex instanceof IndexOutOfBoundsException
+                || ex instanceof ClassCastException || ex instanceof ArithmeticException;
     }
 
     static String message(Throwable ex) {

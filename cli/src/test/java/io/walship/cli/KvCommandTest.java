@@ -95,6 +95,8 @@ class KvCommandTest {
         assertEquals(ExitCodes.FAILURE, HttpKv.refusal(500, "internal error: NullPointerException").exitCode());
         // an IllegalArgumentException from inside is a failure, not the user's usage error
         assertEquals(ExitCodes.FAILURE, ErrorReporter.exitCode(new IllegalArgumentException("a bug")));
+        assertTrue(ErrorReporter.internal(new IllegalArgumentException("a bug")));
+        assertTrue(!ErrorReporter.internal(new io.walship.protocol.BadInputException("bad flag")));
         assertEquals(ExitCodes.USAGE, ErrorReporter.exitCode(new io.walship.protocol.BadInputException("bad flag")));
         assertEquals(ExitCodes.TOO_LARGE, ErrorReporter.exitCode(new io.walship.wal.BatchTooLargeException("big")));
         assertEquals(ExitCodes.STORAGE_FULL, ErrorReporter.exitCode(new io.walship.wal.StorageFullException("full", null)));

@@ -123,7 +123,9 @@ public final class HttpApi implements AutoCloseable {
         } catch (RuntimeException e) {
             int status = statusOf(e);
             try {
-                text(ex, status, (status == 500 ? "internal error: " : "error: ") + Errors.oneLine(e));
+                text(ex, status, status != 500 ? "error: " + Errors.oneLine(e)
+                        : e instanceof IntegrityException ? "integrity error: " + Errors.oneLine(e)
+                        : "internal error: " + e.getClass().getSimpleName() + ": " + Errors.oneLine(e));
             } catch (IOException ignored) {
                 // the client went away
             }
@@ -280,6 +282,8 @@ public final class HttpApi implements AutoCloseable {
             ex.sendResponseHeaders(200, snap.imageSize());
             try (OutputStream out = ex.getResponseBody(); InputStream in = snap.openStream()) {
                 in.transferTo(out);
+            } catch (RuntimeException | IOException e) {
+                throw new AbortedAnswer(e); // e.g. the snapshot was abandoned: a short image must not look whole
             }
         }
     }

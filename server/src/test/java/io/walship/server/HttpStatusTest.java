@@ -83,8 +83,13 @@ class HttpStatusTest {
             f.diskFull(true);
             HttpResponse<String> r = null;
             String value = "x".repeat(1000);
-            for (int i = 0; i < 100_000; i++) {
-                r = send(base, "PUT", "/kv/k" + i + "?durability=async", value);
+            for (int i = 0; i < 1_000; i++) { // batches of 500 KB until the WAL needs space it cannot have
+                StringBuilder ops = new StringBuilder("{\"ops\":[");
+                for (int j = 0; j < 500; j++) {
+                    ops.append(j == 0 ? "" : ",").append("{\"op\":\"put\",\"key\":\"k").append(i).append('-').append(j)
+                            .append("\",\"value\":\"").append(value).append("\"}");
+                }
+                r = send(base, "POST", "/batch?durability=async", ops.append("]}").toString());
                 if (r.statusCode() != 200) {
                     break;
                 }
