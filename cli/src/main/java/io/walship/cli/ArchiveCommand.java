@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import io.walship.protocol.BadInputException;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.scheduler.Retention;
@@ -45,7 +45,7 @@ final class ArchiveCommand {
 
         @Override
         public Integer call() {
-            Retention.Policy policy = new Retention.Policy(keepBackups, keepDays);
+            Retention.Policy policy = Flags.options(() -> new Retention.Policy(keepBackups, keepDays));
             PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = archive.open()) {
                 Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());

@@ -183,7 +183,7 @@ final class BenchCommand {
                     long[] ns = new long[1];
                     try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.archive.Codec.parse(o.codec), ns);
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
                         ratio = (double) r.walBytes() / r.objectBytes();
@@ -238,7 +238,7 @@ final class BenchCommand {
                     long[] ns = new long[1];
                     try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        objectBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), ns).objectBytes();
+                        objectBytes = ArchiveBench.backup(store, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
                     raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
@@ -290,10 +290,10 @@ final class BenchCommand {
                         ArchiveBench.fill(store, 64L << 20, 900);
                     }
                     store.checkpoint();
-                    imageBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), new long[1]).imageBytes();
+                    imageBytes = ArchiveBench.backup(store, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), new long[1]).imageBytes();
                     ArchiveBench.fill(store, Flags.bytes("--wal-size", walSize), 100);
                 }
-                ArchiveBench.ship(leader, st, io.walship.archive.Codec.parse(o.codec), new long[1]);
+                ArchiveBench.ship(leader, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), new long[1]);
                 List<Double> restore = new ArrayList<>();
                 List<Double> replay = new ArrayList<>();
                 List<Double> raw = new ArrayList<>();

@@ -14,12 +14,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import io.walship.protocol.BadInputException;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.protocol.BadInputException;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.BackupSource;
 import io.walship.shipper.WalShipper;

@@ -26,6 +26,30 @@ final class Flags {
         return parse(flag, text, Units::duration);
     }
 
+    /** A duration that must be more than zero (an interval). */
+    static Duration positiveDuration(String flag, String text) {
+        Duration d = duration(flag, text);
+        if (d.isZero() || d.isNegative()) {
+            throw new BadInputException(flag + " must be more than 0, not '" + text + "'");
+        }
+        return d;
+    }
+
+    /**
+     * Builds options from flag values with a library's constructor or withers, whose
+     * IllegalArgumentException then names a bad flag value (exit 2). Only for that: never around
+     * code that does work.
+     */
+    static <T> T options(java.util.function.Supplier<T> build) {
+        try {
+            return build.get();
+        } catch (BadInputException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(e.getMessage(), e);
+        }
+    }
+
     /** An LSN: 16 hex digits, {@code 0x2A} or decimal. */
     static long lsn(String flag, String text) {
         return parse(flag, text, Lsn::parse);

@@ -9,18 +9,18 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
 
-import io.walship.protocol.BadInputException;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.HostPort;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
+import io.walship.wal.AtomicFiles;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
-import io.walship.wal.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -71,7 +71,7 @@ final class LeaderCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http).resolve();
-        Duration every = Flags.duration("--ship-interval", shipInterval);
+        Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
             case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;

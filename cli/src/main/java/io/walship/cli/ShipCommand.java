@@ -49,9 +49,10 @@ final class ShipCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Duration every = Flags.duration("--interval", interval);
-        WalShipper.Options opts = new WalShipper.Options(Flags.parse("--codec", codec, Codec::parse),
-                Flags.bytes("--segment-size", segmentSize));
+        Duration every = Flags.positiveDuration("--interval", interval);
+        Codec c = Flags.parse("--codec", codec, Codec::parse);
+        long size = Flags.bytes("--segment-size", segmentSize);
+        WalShipper.Options opts = Flags.options(() -> new WalShipper.Options(c, size));
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = archive.open()) {
             if (once) {

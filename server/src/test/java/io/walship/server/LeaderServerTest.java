@@ -118,7 +118,7 @@ class LeaderServerTest {
             String body;
             do {
                 assertTrue(System.nanoTime() < deadline, "the loop did not ship");
-                Thread.onSpinWait();
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000); // poll interval
                 body = http.send(HttpRequest.newBuilder(URI.create(at + "/status")).build(),
                         HttpResponse.BodyHandlers.ofString()).body();
             } while (!body.contains("\"archivedUpTo\":\"" + Lsn.format(shipped.lastLsn()) + "\""));
