@@ -123,7 +123,7 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         }
         if (ex instanceof StoreFailedException) {
             return "the store stopped to protect acknowledged data; restart it (opening recovers every acknowledged"
-                    + " commit) and check the disk (docs/OPERATIONS.md, \"Failures\")";
+                    + " commit) and check the disk (docs/OPERATIONS.md, \"What failures look like\")";
         }
         if (ex instanceof StorageFullException) {
             return "free space on the WAL's file system; nothing of this write was applied";

@@ -87,7 +87,7 @@ final class HttpKv implements KvBackend {
             case 507 -> new CliException(ExitCodes.STORAGE_FULL, what,
                     "the leader's WAL disk is full; nothing of this write was applied");
             case 503 -> new CliException(ExitCodes.UNAVAILABLE, what,
-                    "see the leader's /status; a failed store needs a restart (docs/OPERATIONS.md, \"Failures\")");
+                    "see the leader's /status; a failed store needs a restart (docs/OPERATIONS.md, \"What failures look like\")");
             default -> new CliException(ExitCodes.FAILURE, what);
         };
     }
@@ -144,7 +144,9 @@ final class HttpKv implements KvBackend {
         String path = Endpoints.SCAN + (params.isEmpty() ? "" : "?" + String.join("&", params));
         HttpResponse<InputStream> r;
         try {
-            r = client.send(HttpRequest.newBuilder(uri(path)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+            // the timeout is for the answer to start; the body then streams for as long as it takes
+            r = client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
             throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
         } catch (InterruptedException e) {
