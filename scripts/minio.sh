@@ -8,7 +8,12 @@
 # The binary: `minio` on PATH if there is one; else, where Go is installed, a pinned MinIO built
 # from source with `go install` (the community edition is distributed as source only) and cached
 # in ${WALSHIP_CACHE:-~/.cache/walship}; else this script explains how to run MinIO with Docker.
-# Settings: MINIO_PORT (9000), WALSHIP_TEST_BUCKET (walship-test).
+# Settings: MINIO_PORT (9000), WALSHIP_TEST_BUCKET (walship-test), MINIO_START_TIMEOUT (seconds, 120).
+#
+# Exit codes of start: 0 MinIO is ready (/minio/health/ready) and the bucket exists; 4 no MinIO
+# binary could be had (none on PATH, no Go, or the build failed) — the only case CI may skip;
+# 1 MinIO was there but did not start, did not become ready or refused the bucket before the
+# deadline — the MinIO this run started is stopped again.
 set -euo pipefail
 
 MINIO_MODULE="github.com/minio/minio"
@@ -25,6 +30,7 @@ password="walship-test-secret"
 cache="${WALSHIP_CACHE:-$HOME/.cache/walship}/minio-$MINIO_VERSION"
 
 die() { echo "minio.sh: $*" >&2; exit 1; }
+unavailable() { echo "minio.sh: $*" >&2; exit 4; }
 
 find_minio() {
   if command -v minio >/dev/null 2>&1; then command -v minio; return; fi
@@ -33,7 +39,7 @@ find_minio() {
     echo "minio.sh: building MinIO $MINIO_VERSION from source (once; cached in $cache)..." >&2
     mkdir -p "$cache"
     GOBIN="$cache" go install "$MINIO_MODULE@$MINIO_VERSION" >&2 \
-      || die "go install $MINIO_MODULE@$MINIO_VERSION failed (see above)"
+      || unavailable "go install $MINIO_MODULE@$MINIO_VERSION failed (see above)"
     echo "$cache/minio"; return
   fi
   cat >&2 <<MSG
@@ -43,7 +49,7 @@ and rerun, or run MinIO with Docker and point walship at it:
     quay.io/minio/minio server /data
   eval "\$(scripts/minio.sh env)"
 MSG
-  exit 1
+  exit 4
 }
 
 running() { [[ -f "$state/minio.pid" ]] && kill -0 "$(cat "$state/minio.pid")" 2>/dev/null; }
@@ -63,21 +69,36 @@ ENV
 case "${1:-}" in
   start)
     if running; then echo "minio.sh: already running (pid $(cat "$state/minio.pid"))" >&2; print_env; exit 0; fi
-    bin="$(find_minio)"
+    bin="$(find_minio)" || exit $?
     mkdir -p "$state/data"
     MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" MINIO_BROWSER=off \
       nohup "$bin" server "$state/data" --address "127.0.0.1:$port" --quiet > "$state/minio.log" 2>&1 &
     echo $! > "$state/minio.pid"
-    for _ in $(seq 1 100); do
-      if curl -sf "http://127.0.0.1:$port/minio/health/live" >/dev/null; then break; fi
-      running || die "MinIO exited; see $state/minio.log: $(tail -3 "$state/minio.log" | tr '\n' ' ')"
+    # from here on, a failure stops the MinIO this run started
+    fail() {
+      echo "minio.sh: $* (log: $state/minio.log: $(tail -3 "$state/minio.log" 2>/dev/null | tr '\n' ' '))" >&2
+      if running; then kill "$(cat "$state/minio.pid")" 2>/dev/null || true; fi
+      rm -f "$state/minio.pid"
+      exit 1
+    }
+    deadline=$(( $(date +%s) + ${MINIO_START_TIMEOUT:-120} ))
+    # live answers as soon as the process listens; ready only once the object layer can serve
+    until curl -sf "http://127.0.0.1:$port/minio/health/ready" >/dev/null; do
+      running || fail "MinIO exited before it was ready"
+      (( $(date +%s) < deadline )) || fail "MinIO was not ready on 127.0.0.1:$port within ${MINIO_START_TIMEOUT:-120}s"
       sleep 0.2
     done
-    curl -sf "http://127.0.0.1:$port/minio/health/live" >/dev/null || die "MinIO did not become ready on 127.0.0.1:$port"
-    # create the bucket (SigV4-signed PUT; 409 = it exists already)
-    code=$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$user:$password" \
-      -X PUT "http://127.0.0.1:$port/$bucket")
-    [[ "$code" == 200 || "$code" == 409 ]] || die "creating bucket $bucket failed: HTTP $code"
+    # create the bucket (SigV4-signed PUT; 409 = it exists already); a busy MinIO may still answer
+    # 503 for a while after ready, so retry until the deadline
+    while :; do
+      code=$(curl -s -o "$state/bucket.out" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$user:$password" -X PUT "http://127.0.0.1:$port/$bucket") || code=000
+      [[ "$code" == 200 || "$code" == 409 ]] && break
+      running || fail "MinIO exited while creating bucket $bucket"
+      (( $(date +%s) < deadline )) \
+        || fail "creating bucket $bucket failed: HTTP $code $(head -c 300 "$state/bucket.out" 2>/dev/null | tr '\n' ' ')"
+      sleep 0.5
+    done
     echo "minio.sh: MinIO on 127.0.0.1:$port (pid $(cat "$state/minio.pid")), bucket $bucket, data in $state/data" >&2
     print_env
     ;;

@@ -11,6 +11,7 @@ import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.Json;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.scheduler.Retention;
@@ -44,7 +45,7 @@ final class ArchiveCommand {
 
         @Override
         public Integer call() {
-            Retention.Policy policy = new Retention.Policy(keepBackups, keepDays);
+            Retention.Policy policy = Flags.options(() -> new Retention.Policy(keepBackups, keepDays));
             PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = archive.open()) {
                 Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());
@@ -84,7 +85,7 @@ final class ArchiveCommand {
         @Override
         public Integer call() {
             if (parallel < 1 || parallel > 64) {
-                throw new IllegalArgumentException("--parallel must be 1..64");
+                throw new BadInputException("--parallel must be 1..64");
             }
             PrintWriter out = spec.commandLine().getOut();
             ArchiveVerifier.Report r;

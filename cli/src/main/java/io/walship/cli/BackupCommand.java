@@ -33,7 +33,7 @@ final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Codec c = Codec.parse(codec);
+        Codec c = Flags.parse("--codec", codec, Codec::parse);
         BackupSource source = target.source();
         BackupManifest m;
         try (ObjectStore store = archive.open()) {

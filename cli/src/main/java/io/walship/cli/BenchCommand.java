@@ -11,10 +11,10 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
 
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.Json;
 import io.walship.wal.Durability;
 import io.walship.wal.FileTrees;
-import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -61,7 +61,7 @@ final class BenchCommand {
         @Override
         public Integer call() throws IOException {
             if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1) {
-                throw new IllegalArgumentException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1");
+                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1");
             }
             Files.createDirectories(data);
             List<WriteBench.Result> store = new ArrayList<>();
@@ -129,7 +129,7 @@ final class BenchCommand {
     private static io.walship.archive.ArchiveUri.S3 s3Uri(String archive) {
         io.walship.archive.ArchiveUri u = io.walship.archive.ArchiveUri.parse(archive);
         if (!(u instanceof io.walship.archive.ArchiveUri.S3 s3)) {
-            throw new IllegalArgumentException("the archive benchmarks compare with plain S3 calls: give an s3:// --archive");
+            throw new BadInputException("the archive benchmarks compare with plain S3 calls: give an s3:// --archive");
         }
         return s3;
     }
@@ -170,7 +170,7 @@ final class BenchCommand {
             FileTrees.deleteTree(o.data);
             PrintWriter out = spec.commandLine().getOut();
             try (io.walship.wal.Store store = io.walship.wal.Store.open(o.data)) {
-                ArchiveBench.fill(store, Units.bytes(walSize), 100);
+                ArchiveBench.fill(store, Flags.bytes("--wal-size", walSize), 100);
             }
             List<byte[]> chunks = ArchiveBench.walChunks(o.data);
             long walBytes = chunks.stream().mapToLong(c -> c.length).sum();
@@ -183,7 +183,7 @@ final class BenchCommand {
                     long[] ns = new long[1];
                     try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, io.walship.archive.Codec.parse(o.codec), ns);
+                        io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
                         ratio = (double) r.walBytes() / r.objectBytes();
@@ -228,7 +228,7 @@ final class BenchCommand {
                     io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19));
                  software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                 // ~0.45 of a 4 KiB page per 900-byte value after splits: fill until the image is big enough
-                long target = Units.bytes(size);
+                long target = Flags.bytes("--size", size);
                 while (imageSize(store) < target) {
                     ArchiveBench.fill(store, 64L << 20, 900);
                 }
@@ -238,7 +238,7 @@ final class BenchCommand {
                     long[] ns = new long[1];
                     try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
                             withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
-                        objectBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), ns).objectBytes();
+                        objectBytes = ArchiveBench.backup(store, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
                     raw.add(ArchiveBench.rawMultipart(s3, uri, image) / 1e9);
@@ -285,15 +285,15 @@ final class BenchCommand {
             try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(uri)) {
                 try (io.walship.wal.Store store = io.walship.wal.Store.open(leader,
                         io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19))) {
-                    long want = Units.bytes(size);
+                    long want = Flags.bytes("--size", size);
                     while (imageSize(store) < want) {
                         ArchiveBench.fill(store, 64L << 20, 900);
                     }
                     store.checkpoint();
-                    imageBytes = ArchiveBench.backup(store, st, io.walship.archive.Codec.parse(o.codec), new long[1]).imageBytes();
-                    ArchiveBench.fill(store, Units.bytes(walSize), 100);
+                    imageBytes = ArchiveBench.backup(store, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), new long[1]).imageBytes();
+                    ArchiveBench.fill(store, Flags.bytes("--wal-size", walSize), 100);
                 }
-                ArchiveBench.ship(leader, st, io.walship.archive.Codec.parse(o.codec), new long[1]);
+                ArchiveBench.ship(leader, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), new long[1]);
                 List<Double> restore = new ArrayList<>();
                 List<Double> replay = new ArrayList<>();
                 List<Double> raw = new ArrayList<>();

@@ -19,6 +19,7 @@ import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.protocol.BadInputException;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.BackupSource;
 import io.walship.shipper.WalShipper;
@@ -90,7 +91,7 @@ final class DemoCommand implements Callable<Integer> {
         if (dir != null) {
             try (var s = Files.list(root)) {
                 if (s.findAny().isPresent()) {
-                    throw new IllegalArgumentException("--dir " + root + " is not empty; the demo needs a fresh directory");
+                    throw new BadInputException("--dir " + root + " is not empty; the demo needs a fresh directory");
                 }
             }
         }

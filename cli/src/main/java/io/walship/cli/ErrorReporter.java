@@ -8,9 +8,14 @@ import java.net.http.HttpTimeoutException;
 import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.CorruptObjectException;
 import io.walship.archive.StorageException;
+import io.walship.protocol.BadInputException;
 import io.walship.restorer.RestoreException;
+import io.walship.scheduler.SchedulerConfig;
+import io.walship.wal.BatchTooLargeException;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
+import io.walship.wal.StorageFullException;
+import io.walship.wal.StoreFailedException;
 import io.walship.wal.StoreLockedException;
 import io.walship.wal.WalshipException;
 import picocli.CommandLine;
@@ -26,7 +31,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
         int code = exitCode(ex);
-        err.println("walship: error: " + message(ex));
+        err.println("walship: error: " + (internal(ex) ? "internal error: " + ex.getClass().getSimpleName() + ": " : "")
+                + message(ex));
         String hint = hint(ex);
         if (hint != null) {
             err.println("hint: " + hint);
@@ -56,10 +62,33 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException) {
             return ExitCodes.INTEGRITY;
         }
-        if (ex instanceof IllegalArgumentException || ex instanceof ArchiveConfigException) {
+        if (ex instanceof BadInputException || ex instanceof ArchiveConfigException
+                || ex instanceof SchedulerConfig.ConfigException || ex instanceof CommandLine.ParameterException) {
             return ExitCodes.USAGE;
         }
+        if (ex instanceof BatchTooLargeException) {
+            return ExitCodes.TOO_LARGE;
+        }
+        if (ex instanceof StorageFullException) {
+            return ExitCodes.STORAGE_FULL;
+        }
+        if (ex instanceof StoreFailedException) {
+            return ExitCodes.UNAVAILABLE;
+        }
+        // anything else, an IllegalArgumentException from inside included, is a failure, not a usage error
         return ExitCodes.FAILURE;
+    }
+
+    /**
+     * Whether {@code ex} is a bug rather than a failure the program expects (exit 1 either way):
+     * an IllegalArgumentException that is not {@link BadInputException}, a null pointer, an index
+     * or cast error. Named as such, so that it does not pose as the user's mistake.
+     */
+    static boolean internal(Throwable ex) {
+        return ex instanceof IllegalArgumentException && !(ex instanceof BadInputException)
+                && !(ex instanceof SchedulerConfig.ConfigException)
+                || ex instanceof NullPointerException || ex instanceof IndexOutOfBoundsException
+                || ex instanceof ClassCastException || ex instanceof ArithmeticException;
     }
 
     static String message(Throwable ex) {
@@ -92,7 +121,18 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
             return "check --archive (file:///path or s3://bucket/prefix?endpoint=...&region=...&path-style=true)"
                     + " and the AWS credentials in the environment";
         }
-        if (ex instanceof WalshipException || ex instanceof IllegalArgumentException || ex instanceof StorageException) {
+        if (ex instanceof StoreFailedException) {
+            return "the store stopped to protect acknowledged data; restart it (opening recovers every acknowledged"
+                    + " commit) and check the disk (docs/OPERATIONS.md, \"What failures look like\")";
+        }
+        if (ex instanceof StorageFullException) {
+            return "free space on the WAL's file system; nothing of this write was applied";
+        }
+        if (ex instanceof BatchTooLargeException) {
+            return "split the batch";
+        }
+        if (ex instanceof WalshipException || ex instanceof BadInputException || ex instanceof StorageException
+                || ex instanceof SchedulerConfig.ConfigException) {
             return null;
         }
         if (ex instanceof ConnectException) {

@@ -9,6 +9,12 @@ public final class ExitCodes {
     public static final int USAGE = 2;
     /** Integrity: a checksum mismatch, a gap in the WAL, a format-version mismatch. */
     public static final int INTEGRITY = 3;
+    /** Over a documented limit: a batch of more than 10,000 operations or 4 MiB (HTTP 413). */
+    public static final int TOO_LARGE = 4;
+    /** No space left for the WAL: nothing of the write was applied; retry once space is freed (HTTP 507). */
+    public static final int STORAGE_FULL = 5;
+    /** The store has stopped after a failed WAL sync, or refuses writes now: closed, a standby, the archive too far behind (HTTP 503). */
+    public static final int UNAVAILABLE = 6;
 
     private ExitCodes() {
     }

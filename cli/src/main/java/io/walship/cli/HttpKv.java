@@ -6,7 +6,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -15,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -38,10 +38,10 @@ final class HttpKv implements KvBackend {
         try {
             u = URI.create(url.endsWith("/") ? url : url + "/");
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("bad --url '" + url + "': " + e.getMessage());
+            throw new BadInputException("bad --url '" + url + "': " + e.getMessage());
         }
         if (!"http".equals(u.getScheme()) || u.getHost() == null) {
-            throw new IllegalArgumentException("--url must look like http://HOST:PORT, got '" + url + "'");
+            throw new BadInputException("--url must look like http://HOST:PORT, got '" + url + "'");
         }
         this.base = u;
     }
@@ -68,13 +68,28 @@ final class HttpKv implements KvBackend {
 
     private static HttpResponse<byte[]> check(HttpResponse<byte[]> r) {
         if (r.statusCode() >= 400) {
-            String reason = new String(r.body(), StandardCharsets.UTF_8).trim().replaceFirst("^error: ", "");
-            if (r.statusCode() < 500) {
-                throw new IllegalArgumentException("leader refused the request (HTTP " + r.statusCode() + "): " + reason);
-            }
-            throw new IllegalStateException("leader failed the request (HTTP " + r.statusCode() + "): " + reason);
+            throw refusal(r.statusCode(), new String(r.body(), StandardCharsets.UTF_8));
         }
         return r;
+    }
+
+    /**
+     * A leader's error answer as the exit code it stands for (README, "Exit codes"): 400 is a
+     * usage error (2), 413 too large (4), 507 storage full (5), 503 unavailable or failed (6),
+     * anything else a failure (1). The leader's one-line reason is kept.
+     */
+    static CliException refusal(int status, String body) {
+        String reason = body.trim().replaceFirst("^(error|internal error): ", "");
+        String what = "leader answered HTTP " + status + ": " + reason;
+        return switch (status) {
+            case 400 -> new CliException(ExitCodes.USAGE, what);
+            case 413 -> new CliException(ExitCodes.TOO_LARGE, what, "split the batch (at most 10,000 operations, 4 MiB)");
+            case 507 -> new CliException(ExitCodes.STORAGE_FULL, what,
+                    "the leader's WAL disk is full; nothing of this write was applied");
+            case 503 -> new CliException(ExitCodes.UNAVAILABLE, what,
+                    "see the leader's /status; a failed store needs a restart (docs/OPERATIONS.md, \"What failures look like\")");
+            default -> new CliException(ExitCodes.FAILURE, what);
+        };
     }
 
     private static long lsnOf(HttpResponse<byte[]> r) {
@@ -119,27 +134,47 @@ final class HttpKv implements KvBackend {
         if (limit != Long.MAX_VALUE) {
             params.add(Endpoints.LIMIT + "=" + limit);
         }
+        // bounds travel as percent-encoded bytes, like keys: byte-exact, whatever they are
         if (from != null) {
-            params.add(Endpoints.FROM + "=" + URLEncoder.encode(new String(from, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
+            params.add(Endpoints.FROM + "=" + KeyPaths.encode(from));
         }
         if (to != null) {
-            params.add(Endpoints.TO + "=" + URLEncoder.encode(new String(to, StandardCharsets.UTF_8), StandardCharsets.UTF_8));
+            params.add(Endpoints.TO + "=" + KeyPaths.encode(to));
         }
         String path = Endpoints.SCAN + (params.isEmpty() ? "" : "?" + String.join("&", params));
-        HttpResponse<byte[]> r = check(send(HttpRequest.newBuilder(uri(path)).GET()));
-        try (InputStream in = new java.io.ByteArrayInputStream(r.body());
+        HttpResponse<InputStream> r;
+        try {
+            // the timeout is for the answer to start; the body then streams for as long as it takes
+            r = client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        }
+        // streamed: each line is handed on as it arrives; a connection the leader drops mid-answer is an error
+        try (InputStream in = r.body();
              BufferedReader br = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            if (r.statusCode() >= 400) {
+                throw refusal(r.statusCode(), new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            }
+            long lsn = Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow(
+                    () -> new IllegalStateException("leader response has no " + Headers.LSN + " header")));
             String line;
             while ((line = br.readLine()) != null) {
                 int tab = line.indexOf('\t');
+                if (tab < 0) {
+                    throw new IllegalStateException("leader sent a scan line without a tab: " + line);
+                }
                 if (!visitor.visit(Escaping.unescape(line.substring(0, tab)), Escaping.unescape(line.substring(tab + 1)))) {
                     break;
                 }
             }
+            return lsn;
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("the leader's scan answer broke off: " + ErrorReporter.message(e), e);
         }
-        return lsnOf(r);
     }
 
     @Override

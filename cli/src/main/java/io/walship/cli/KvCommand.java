@@ -4,9 +4,11 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Escaping;
 import io.walship.protocol.Json;
+import io.walship.wal.BTree;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
@@ -29,6 +31,20 @@ final class KvCommand {
 
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** A key (and value) from the command line, checked against the store's limits: exit 2 if over. */
+    private static byte[] checked(String key, String value) {
+        byte[] k = utf8(key);
+        try {
+            BTree.checkKey(k);
+            if (value != null) {
+                BTree.checkValue(utf8(value));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(e.getMessage());
+        }
+        return k;
     }
 
     /** Shared by the subcommands: where the store is, and the output. */
@@ -61,7 +77,7 @@ final class KvCommand {
 
         @Override
         int run(KvBackend kv) {
-            out().println(Lsn.format(kv.put(utf8(key), utf8(value))));
+            out().println(Lsn.format(kv.put(checked(key, value), utf8(value))));
             return ExitCodes.OK;
         }
     }
@@ -76,7 +92,7 @@ final class KvCommand {
 
         @Override
         int run(KvBackend kv) {
-            Store.Read r = kv.get(utf8(key));
+            Store.Read r = kv.get(checked(key, null));
             if (showLsn) {
                 spec.commandLine().getErr().println("lsn " + Lsn.format(r.lsn()));
             }
@@ -95,7 +111,7 @@ final class KvCommand {
 
         @Override
         int run(KvBackend kv) {
-            out().println(Lsn.format(kv.delete(utf8(key))));
+            out().println(Lsn.format(kv.delete(checked(key, null))));
             return ExitCodes.OK;
         }
     }
@@ -114,11 +130,14 @@ final class KvCommand {
 
         @Override
         int run(KvBackend kv) {
+            if (limit < 0) {
+                throw new BadInputException("--limit must be >= 0, got " + limit);
+            }
             byte[] f = from == null ? null : utf8(from);
             byte[] t = to == null ? null : utf8(to);
             if (prefix != null) {
                 if (from != null || to != null) {
-                    throw new IllegalArgumentException("--prefix cannot be combined with --from/--to");
+                    throw new BadInputException("--prefix cannot be combined with --from/--to");
                 }
                 f = utf8(prefix);
                 t = prefixEnd(f);

@@ -8,19 +8,19 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.HostPort;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
+import io.walship.wal.AtomicFiles;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
-import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -43,6 +43,11 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Where to serve the HTTP API (default: ${DEFAULT-VALUE}). Env: WALSHIP_HTTP.")
     String http;
 
+    @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "${env:WALSHIP_CACHE_SIZE:-256MiB}",
+            description = "Page cache (buffer pool) size, at least 256KiB (default: ${DEFAULT-VALUE}); see"
+                    + " docs/OPERATIONS.md, \"Sizing\". Env: WALSHIP_CACHE_SIZE.")
+    String cacheSize;
+
     @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
             description = "Also ship the WAL to this archive continuously (file:///path or s3://bucket/prefix?...).")
     String archive;
@@ -59,18 +64,25 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Past --max-archive-lag: keep-going (log loudly, keep the WAL; default) or refuse-writes.")
     String onArchiveLag;
 
+    @Option(names = "--port-file", paramLabel = "FILE",
+            description = "Once listening, write the HTTP port to FILE (with --http HOST:0, the port the system chose).")
+    Path portFile;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http).resolve();
-        Duration every = Units.duration(shipInterval);
+        Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
             case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
-            default -> throw new IllegalArgumentException("--on-archive-lag must be keep-going or refuse-writes");
+            default -> throw new BadInputException("--on-archive-lag must be keep-going or refuse-writes");
         };
         // closed in reverse order: the server, then the ship loop (it ships a last time), its archive, the store
         Deque<AutoCloseable> opened = new ArrayDeque<>();
-        Store store = Store.open(data, StoreOptions.defaults().withArchiveLag(Units.bytes(maxArchiveLag), policy));
+        StoreOptions options = Flags.parse("--cache-size", cacheSize, StoreOptions.defaults()::withCacheSize)
+                .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy);
+        Shutdown shutdown = Shutdown.onSignals(); // a signal while opening ends the wait at once
+        Store store = Store.open(data, options);
         opened.push(store);
         LeaderServer server;
         try {
@@ -92,18 +104,19 @@ final class LeaderCommand implements Callable<Integer> {
             closeAll(opened);
             throw e;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
+        InetSocketAddress a = server.address();
+        LOG.info("leader of {} serving http://{}:{} (system id {}, timeline {}, last LSN {}, cache {})", data,
+                a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
+                Lsn.format(store.lastLsn()), cacheSize);
+        if (portFile != null) {
+            AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        try {
+            shutdown.await();
+        } finally {
             LOG.info("shutting down: finishing requests, checkpointing");
             closeAll(opened);
-            stopped.countDown();
-        }, "walship-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        InetSocketAddress a = server.address();
-        LOG.info("leader of {} serving http://{}:{} (system id {}, timeline {}, last LSN {})", data,
-                a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
-                Lsn.format(store.lastLsn()));
-        stopped.await();
+        }
         return ExitCodes.OK;
     }
 

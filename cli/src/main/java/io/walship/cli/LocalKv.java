@@ -38,6 +38,9 @@ final class LocalKv implements KvBackend {
     @Override
     public long scan(byte[] from, byte[] to, long limit, BTree.Visitor visitor) {
         long[] n = {0};
+        if (limit <= 0) {
+            return store.scan(from, to, (k, v) -> false); // no pairs, but the LSN of the state
+        }
         return store.scan(from, to, (k, v) -> visitor.visit(k, v) && ++n[0] < limit);
     }
 

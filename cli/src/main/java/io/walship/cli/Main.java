@@ -50,6 +50,12 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // The walship process owns its JVM, so it (not the server library, which other programs
+        // embed) turns on TCP_NODELAY for the JDK HTTP server: without it a small answer waits for
+        // the client's delayed ACK (~40 ms). Read once, when the first server starts.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
         System.exit(run(args));
     }
 }

@@ -1,6 +1,7 @@
 package io.walship.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -8,13 +9,16 @@ import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 import io.walship.archive.ObjectStore;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.Json;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
 import io.walship.wal.Lsn;
+import io.walship.wal.Store;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -56,10 +60,11 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RestoreTarget target = parseTarget(time, lsn, exclusive);
+        RestoreTarget target = Flags.options(() -> parseTarget(time, lsn, exclusive));
         int tl = parseTimeline(timeline);
-        Restore.Options options = Restore.Options.defaults().withTarget(target).withForce(force).withPromote(promote)
-                .withTimeline(tl).withParallel(parallel);
+        Restore.Options options = Flags.options(() -> Restore.Options.defaults().withTarget(target).withForce(force)
+                .withPromote(promote).withTimeline(tl).withParallel(parallel));
+        checkTarget(dir, force);
         Restore.Result r;
         try (ObjectStore store = archive.open()) {
             r = Restore.run(store, dir, options, new ProgressListener());
@@ -100,25 +105,44 @@ final class RestoreCommand implements Callable<Integer> {
 
     static RestoreTarget parseTarget(String time, String lsn, boolean exclusive) {
         if (time != null && lsn != null) {
-            throw new IllegalArgumentException("give --time or --lsn, not both");
+            throw new BadInputException("give --time or --lsn, not both");
         }
         if (lsn != null) {
-            return RestoreTarget.lsn(Lsn.parse(lsn), exclusive);
+            return RestoreTarget.lsn(Flags.lsn("--lsn", lsn), exclusive);
         }
         if (time != null) {
             return RestoreTarget.time(parseTime(time), exclusive);
         }
         if (exclusive) {
-            throw new IllegalArgumentException("--exclusive needs --time or --lsn");
+            throw new BadInputException("--exclusive needs --time or --lsn");
         }
         return RestoreTarget.end();
+    }
+
+    /**
+     * Refuses a non-empty {@code --target} without {@code --force} as a usage error, before
+     * anything is downloaded (the restorer checks again). A directory holding an interrupted
+     * restore ({@link Store#RESTORE_MARKER}) is not refused: the restore starts over.
+     */
+    static void checkTarget(Path dir, boolean force) {
+        if (force || !Files.isDirectory(dir) || Files.exists(dir.resolve(Store.RESTORE_MARKER))) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            if (s.anyMatch(p -> !p.getFileName().toString().equals(Store.LOCK_FILE))) {
+                throw new BadInputException(dir + " is not empty; restore into an empty or new directory,"
+                        + " or pass --force to replace what it holds");
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list " + dir, e);
+        }
     }
 
     static Instant parseTime(String text) {
         try {
             return OffsetDateTime.parse(text).toInstant();
         } catch (DateTimeParseException e) {
-            throw new IllegalArgumentException("not a time: '" + text
+            throw new BadInputException("not a time: '" + text
                     + "' (expected ISO-8601 with a zone, e.g. 2026-11-23T10:15:30.123Z or 2026-11-23T11:15:30+01:00)");
         }
     }
@@ -135,7 +159,7 @@ final class RestoreCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             // fall through
         }
-        throw new IllegalArgumentException("--timeline must be 'latest' or a number ≥ 1, not '" + text + "'");
+        throw new BadInputException("--timeline must be 'latest' or a number ≥ 1, not '" + text + "'");
     }
 
     /** Bytes of the base backup, then entries replayed, with rates and an ETA. */

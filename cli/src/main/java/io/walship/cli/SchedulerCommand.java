@@ -8,9 +8,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.Endpoints;
 import io.walship.protocol.Json;
 import io.walship.scheduler.JobScheduler;
@@ -42,7 +42,7 @@ final class SchedulerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (config == null) {
-            throw new IllegalArgumentException("give --config FILE (or WALSHIP_CONFIG)");
+            throw new BadInputException("give --config FILE (or WALSHIP_CONFIG)");
         }
         SchedulerConfig c = SchedulerConfig.load(config);
         PrintWriter out = spec.commandLine().getOut();
@@ -51,17 +51,13 @@ final class SchedulerCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         Path dir = scratch != null ? scratch : Path.of(System.getProperty("java.io.tmpdir"), "walship-drills");
+        Shutdown shutdown = Shutdown.onSignals(); // running jobs finish, then exit code 0
         JobScheduler s = JobScheduler.start(c, dir);
-        CountDownLatch stop = new CountDownLatch(1);
-        // SIGTERM/SIGINT end the wait below, so running jobs finish and the exit code is 0
-        for (String sig : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(sig), x -> stop.countDown());
-        }
         out.println("walship scheduler: " + c.databases().size() + " database(s)"
                 + (s.httpAddress() == null ? "" : ", status on http://" + s.httpAddress().getHostString() + ":"
                 + s.httpAddress().getPort() + "/status"));
         out.flush();
-        stop.await();
+        shutdown.await();
         org.slf4j.LoggerFactory.getLogger(SchedulerCommand.class).info("stopping: waiting for running jobs to finish");
         s.close();
         return ExitCodes.OK;

@@ -6,8 +6,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
@@ -15,7 +13,6 @@ import io.walship.protocol.Json;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Lsn;
-import io.walship.wal.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -52,8 +49,10 @@ final class ShipCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Duration every = Units.duration(interval);
-        WalShipper.Options opts = new WalShipper.Options(Codec.parse(codec), Units.bytes(segmentSize));
+        Duration every = Flags.positiveDuration("--interval", interval);
+        Codec c = Flags.parse("--codec", codec, Codec::parse);
+        long size = Flags.bytes("--segment-size", segmentSize);
+        WalShipper.Options opts = Flags.options(() -> new WalShipper.Options(c, size));
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = archive.open()) {
             if (once) {
@@ -70,22 +69,11 @@ final class ShipCommand implements Callable<Integer> {
                     }
                 }
             };
-            // SIGTERM: the hook lets the loop ship a last time and waits for it (up to a minute)
-            CountDownLatch stop = new CountDownLatch(1);
-            CountDownLatch stopped = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                stop.countDown();
-                try {
-                    stopped.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "walship-ship-shutdown"));
+            // SIGTERM/SIGINT end the wait; closing the loop ships a last time
+            Shutdown shutdown = Shutdown.onSignals();
             try (ShipLoop loop = new ShipLoop(data, store, opts, every, printer)) {
                 loop.start();
-                stop.await();
-            } finally {
-                stopped.countDown();
+                shutdown.await();
             }
             return ExitCodes.OK;
         }

@@ -2,6 +2,7 @@ package io.walship.cli;
 
 import java.nio.file.Path;
 
+import io.walship.protocol.BadInputException;
 import io.walship.shipper.BackupSource;
 import picocli.CommandLine.Option;
 
@@ -20,7 +21,7 @@ final class TargetOptions {
     /** The store these options name, as the source of a base backup. */
     BackupSource source() {
         if (data != null && url != null) {
-            throw new IllegalArgumentException("give either --data or --url, not both");
+            throw new BadInputException("give either --data or --url, not both");
         }
         if (url != null) {
             return new BackupSource.Leader(url);
@@ -36,7 +37,7 @@ final class TargetOptions {
         if (envData != null && !envData.isBlank()) {
             return new BackupSource.StoppedStore(Path.of(envData));
         }
-        throw new IllegalArgumentException("give --data DIR (stopped store) or --url URL (running leader)");
+        throw new BadInputException("give --data DIR (stopped store) or --url URL (running leader)");
     }
 
     /** The store these options name, for reads and writes. */

@@ -43,7 +43,7 @@ final class WalCommand {
             long n = 0;
             long bytes = 0;
             try (WalReader r = WalReader.open(data)) {
-                long start = from != null ? Lsn.parse(from) : Math.max(1, r.firstAvailableLsn());
+                long start = from != null ? Flags.lsn("--from", from) : Math.max(1, r.firstAvailableLsn());
                 r.seek(start);
                 if (!json) {
                     out.printf("%-16s  %-27s  %7s  %5s  %4s  %s%n", "LSN", "COMMIT TIME (UTC)", "BYTES", "PAGES", "FPI",

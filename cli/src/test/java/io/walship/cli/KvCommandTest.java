@@ -83,4 +83,39 @@ class KvCommandTest {
         CliRunner.Result inspect = CliRunner.run("wal", "inspect", "--data", d.toString());
         assertEquals(ExitCodes.INTEGRITY, inspect.exit(), inspect.err());
     }
+
+    @Test
+    void aLeadersRefusalsKeepTheirMeaning() {
+        assertEquals(ExitCodes.TOO_LARGE, HttpKv.refusal(413, "error: a batch holds at most 10000 operations; split it").exitCode());
+        assertEquals(ExitCodes.STORAGE_FULL, HttpKv.refusal(507, "error: no space for the WAL").exitCode());
+        CliException failed = HttpKv.refusal(503, "error: WAL sync failed: EIO");
+        assertEquals(ExitCodes.UNAVAILABLE, failed.exitCode());
+        assertEquals("leader answered HTTP 503: WAL sync failed: EIO", failed.getMessage());
+        assertEquals(ExitCodes.USAGE, HttpKv.refusal(400, "error: bad key").exitCode());
+        assertEquals(ExitCodes.FAILURE, HttpKv.refusal(500, "internal error: NullPointerException").exitCode());
+        // an IllegalArgumentException from inside is a failure, not the user's usage error
+        assertEquals(ExitCodes.FAILURE, ErrorReporter.exitCode(new IllegalArgumentException("a bug")));
+        assertTrue(ErrorReporter.internal(new IllegalArgumentException("a bug")));
+        assertTrue(!ErrorReporter.internal(new io.walship.protocol.BadInputException("bad flag")));
+        assertEquals(ExitCodes.USAGE, ErrorReporter.exitCode(new io.walship.protocol.BadInputException("bad flag")));
+        assertEquals(ExitCodes.TOO_LARGE, ErrorReporter.exitCode(new io.walship.wal.BatchTooLargeException("big")));
+        assertEquals(ExitCodes.STORAGE_FULL, ErrorReporter.exitCode(new io.walship.wal.StorageFullException("full", null)));
+        assertEquals(ExitCodes.UNAVAILABLE, ErrorReporter.exitCode(new io.walship.wal.StoreFailedException("EIO", null)));
+    }
+
+    @Test
+    void scanLimitZeroPrintsNothingAndBadFlagValuesAreUsageErrors(@org.junit.jupiter.api.io.TempDir Path dir) {
+        String d = dir.resolve("s").toString();
+        assertEquals(0, CliRunner.run("kv", "put", "--data", d, "a", "1").exit());
+        CliRunner.Result none = CliRunner.run("kv", "scan", "--data", d, "--limit", "0");
+        assertEquals(0, none.exit(), none.err());
+        assertEquals("", none.out());
+        assertEquals(ExitCodes.USAGE, CliRunner.run("kv", "scan", "--data", d, "--limit", "-1").exit());
+        CliRunner.Result lsn = CliRunner.run("wal", "inspect", "--data", d, "--from", "0xZZ");
+        assertEquals(ExitCodes.USAGE, lsn.exit(), lsn.err());
+        assertTrue(lsn.err().contains("bad --from '0xZZ'"), lsn.err());
+        CliRunner.Result cache = CliRunner.run("leader", "--data", d, "--cache-size", "12KiB");
+        assertEquals(ExitCodes.USAGE, cache.exit(), cache.err());
+        assertTrue(cache.err().contains("--cache-size"), cache.err());
+    }
 }

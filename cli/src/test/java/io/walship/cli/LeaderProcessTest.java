@@ -3,7 +3,6 @@ package io.walship.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -27,22 +26,17 @@ class LeaderProcessTest {
 
     @Test
     void sigtermCheckpointsAndReleasesTheDirectory() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         Path data = tmp.resolve("data");
         Path log = tmp.resolve("leader.err");
         Path archive = tmp.resolve("archive");
-        Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:" + port,
+        Path portFile = tmp.resolve("leader.port");
+        // the child binds port 0 itself and says which port it got: no window for another process to take it
+        Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:0",
+                "--port-file", portFile.toString(), "--cache-size", "1MiB",
                 "--archive", "file://" + archive, "--ship-interval", "200ms"), log);
+        int port = awaitPort(p, portFile, log);
         String url = "http://127.0.0.1:" + port;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.readString(log).contains("serving")) {
-            assertTrue(p.isAlive(), "leader died: " + Files.readString(log));
-            assertTrue(System.nanoTime() < deadline, "leader did not start: " + Files.readString(log));
-            Thread.sleep(50);
-        }
+        assertTrue(Files.readString(log).contains("cache 1MiB"), Files.readString(log));
         for (int i = 0; i < 20; i++) {
             assertEquals(0, CliRunner.run("kv", "put", "--url", url, "k" + i, "v" + i).exit());
         }
@@ -68,6 +62,7 @@ class LeaderProcessTest {
 
         p.destroy(); // SIGTERM
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "leader did not stop on SIGTERM");
+        assertEquals(0, p.exitValue(), "SIGTERM is an orderly stop: " + Files.readString(log));
         String out = Files.readString(log);
         assertTrue(out.contains("shutting down"), out);
         try (ObjectStore a = ObjectStores.open("file://" + archive)) {
@@ -80,6 +75,34 @@ class LeaderProcessTest {
         try (Store s = Store.open(data)) {
             assertEquals("v19", new String(s.get("k19".getBytes())));
             assertEquals(22, s.lastLsn());
+        }
+    }
+
+    /** Waits (with a deadline, polling) for the child leader to write its port file. */
+    static int awaitPort(Process p, Path portFile, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            if (Files.exists(portFile)) {
+                String text = Files.readString(portFile).trim();
+                if (!text.isEmpty()) {
+                    return Integer.parseInt(text);
+                }
+            }
+            assertTrue(p.isAlive(), () -> "leader died: " + read(log));
+            assertTrue(System.nanoTime() < deadline, () -> "leader did not start: " + read(log));
+            try {
+                p.onExit().get(20, TimeUnit.MILLISECONDS); // the poll interval, cut short if the child dies
+            } catch (java.util.concurrent.TimeoutException stillRunning) {
+                // poll again
+            }
+        }
+    }
+
+    private static String read(Path f) {
+        try {
+            return Files.readString(f);
+        } catch (java.io.IOException e) {
+            return "(no log: " + e + ")";
         }
     }
 }

@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -84,7 +85,7 @@ class SchedulerTest {
                 i++;
                 if (i % 50 == 0) {
                     try {
-                        Thread.sleep(5);
+                        Thread.sleep(5); // pacing the load, not waiting for anything
                     } catch (InterruptedException e) {
                         return;
                     }
@@ -107,11 +108,18 @@ class SchedulerTest {
             Thread w = writer(store, stop);
             SchedulerConfig cfg = SchedulerConfig.parse(config(archive, data, url, "127.0.0.1:0"), "test");
             try (JobScheduler sched = JobScheduler.start(cfg, tmp.resolve("scratch"))) {
-                Thread.sleep(11_000);
+                // poll (with a deadline) until every job has run and succeeded, retention deleting something
+                java.util.regex.Pattern retentionBytes = java.util.regex.Pattern
+                        .compile("walship_job_bytes_total\\{database=\"orders\",job=\"retention\"} ([0-9.E]+)");
+                String metrics = Poll.until(Duration.ofSeconds(120), sched::metricsText, m -> {
+                    java.util.regex.Matcher deleted = retentionBytes.matcher(m);
+                    return m.contains("job=\"verify\",result=\"ok\"") && m.contains("job=\"backup\",result=\"ok\"")
+                            && m.contains("job=\"ship\",result=\"ok\"") && m.contains("job=\"retention\",result=\"ok\"")
+                            && deleted.find() && Double.parseDouble(deleted.group(1)) > 0;
+                });
                 var status = sched.status();
                 String json = Json.write(status);
                 assertTrue(json.contains("\"job\":\"ship\"") && json.contains("\"archiveLagLsns\""), json);
-                String metrics = sched.metricsText();
                 assertTrue(metrics.contains("walship_job_runs_total{database=\"orders\",job=\"ship\",result=\"ok\"}"), metrics);
                 assertTrue(metrics.contains("walship_archive_lag_lsns{database=\"orders\"}"), metrics);
                 // the status endpoint answers over HTTP, as `walship scheduler status` reads it
@@ -163,20 +171,26 @@ class SchedulerTest {
             String url = "http://127.0.0.1:" + server.address().getPort();
             Files.writeString(cfgFile, config(archive, data, url, "127.0.0.1:0"));
             Thread w = writer(store, stop);
-            java.util.Random rnd = new java.util.Random();
+            long seed = Long.getLong("scheduler.kill.seed", System.nanoTime());
+            System.out.println("SchedulerTest kill seed: " + seed + " (rerun with -Dscheduler.kill.seed=" + seed + ")");
+            java.util.Random rnd = new java.util.Random(seed);
             for (int round = 0; round < 3; round++) {
+                Path log = tmp.resolve("sched-" + round + ".err");
                 Process p = ChildJvm.start(Main.class, creds, List.of("scheduler", "--config", cfgFile.toString(),
-                        "--scratch", tmp.resolve("scratch").toString()), tmp.resolve("sched-" + round + ".err"));
-                Thread.sleep(2_500 + rnd.nextInt(2_000));
+                        "--scratch", tmp.resolve("scratch").toString()), log);
+                // once a job has run, the scheduler is busy: kill it a random moment later, mid-job or not
+                awaitJobRun(p, log);
+                p.waitFor(rnd.nextInt(1_500), TimeUnit.MILLISECONDS);
                 p.destroyForcibly(); // SIGKILL, whatever job is running
                 assertTrue(p.waitFor(20, TimeUnit.SECONDS));
             }
             stop.set(true);
             w.join();
             // a last, clean run: SIGTERM lets running jobs finish
+            Path lastLog = tmp.resolve("sched-last.err");
             Process p = ChildJvm.start(Main.class, creds, List.of("scheduler", "--config", cfgFile.toString(),
-                    "--scratch", tmp.resolve("scratch").toString()), tmp.resolve("sched-last.err"));
-            Thread.sleep(4_000);
+                    "--scratch", tmp.resolve("scratch").toString()), lastLog);
+            awaitJobRun(p, lastLog);
             p.destroy();
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("sched-last.err")));
@@ -221,5 +235,22 @@ class SchedulerTest {
         assertEquals(ExitCodes.USAGE, missing.exit(), missing.err());
         Files.writeString(f, base);
         assertEquals(0, CliRunner.run("scheduler", "--config", f.toString(), "--check").exit());
+    }
+
+    /** Polls (deadline 60 s) until the child scheduler's log shows a finished job run. */
+    private static void awaitJobRun(Process p, Path log) throws Exception {
+        java.util.regex.Pattern done = java.util.regex.Pattern.compile("orders/(ship|backup|retention|verify): ");
+        Poll.until(Duration.ofSeconds(60), () -> {
+            assertTrue(p.isAlive(), () -> "scheduler died: " + readQuietly(log));
+            return readQuietly(log);
+        }, text -> done.matcher(text).find());
+    }
+
+    private static String readQuietly(Path f) {
+        try {
+            return Files.exists(f) ? Files.readString(f) : "";
+        } catch (java.io.IOException e) {
+            return "";
+        }
     }
 }

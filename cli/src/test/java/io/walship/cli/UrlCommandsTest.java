@@ -64,4 +64,22 @@ class UrlCommandsTest {
         assertEquals(ExitCodes.USAGE, tooBig.exit());
         assertTrue(tooBig.err().contains("the limit is 1024"), tooBig.err());
     }
+
+    @Test
+    void scanBoundsAreByteExactAndAFailedLeaderIsExit6() {
+        for (String k : new String[] {"a", "é1", "é2", "ÿ", "z"}) {
+            assertEquals(0, CliRunner.run("kv", "put", "--url", url, k, "v").exit());
+        }
+        // non-ASCII bounds reach the leader as their UTF-8 bytes, not as mangled text
+        assertEquals("é1\tv\n", CliRunner.run("kv", "scan", "--url", url, "--from", "é1", "--to", "é2").out());
+        assertEquals("é1\tv\né2\tv\n", CliRunner.run("kv", "scan", "--url", url, "--prefix", "é").out());
+        assertEquals("\u00ff\tv\n", CliRunner.run("kv", "scan", "--url", url, "--from", "\u00ff").out());
+        assertEquals("", CliRunner.run("kv", "scan", "--url", url, "--limit", "0").out());
+        assertEquals("a\tv\n", CliRunner.run("kv", "scan", "--url", url, "--limit", "1").out());
+        // a closed store behind a running API: 503, reported as "unavailable" (exit 6), not a usage error
+        store.close();
+        CliRunner.Result put = CliRunner.run("kv", "put", "--url", url, "k", "v");
+        assertEquals(ExitCodes.UNAVAILABLE, put.exit(), put.err());
+        assertTrue(put.err().contains("leader answered HTTP 503: store ") && put.err().contains("is closed"), put.err());
+    }
 }

@@ -11,7 +11,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * {@code {"ops":[{"op":"put","key":"a","value":"1"},{"op":"delete","keyBase64":"Yg=="}]}}.
  * Keys and values are UTF-8 text ({@code key}, {@code value}) or base64 ({@code keyBase64},
  * {@code valueBase64}) for binary. The accessors that return bytes check the operation and
- * throw {@link IllegalArgumentException} with a one-line reason, which a server answers with 400.
+ * throw {@link BadInputException} with a one-line reason, which a server answers with 400.
  * Immutable.
  *
  * @param ops the operations, in order
@@ -27,7 +27,7 @@ public record BatchRequest(List<Op> ops) {
     /** The operations, refusing a missing or empty list. */
     public List<Op> checkedOps() {
         if (ops == null || ops.isEmpty()) {
-            throw new IllegalArgumentException("batch needs a non-empty \"ops\" array");
+            throw new BadInputException("batch needs a non-empty \"ops\" array");
         }
         return ops;
     }
@@ -54,7 +54,7 @@ public record BatchRequest(List<Op> ops) {
             if (PUT.equals(op)) {
                 return false;
             }
-            throw new IllegalArgumentException("batch op must be \"put\" or \"delete\", got \"" + (op == null ? "" : op) + "\"");
+            throw new BadInputException("batch op must be \"put\" or \"delete\", got \"" + (op == null ? "" : op) + "\"");
         }
 
         public byte[] keyBytes() {
@@ -73,10 +73,10 @@ public record BatchRequest(List<Op> ops) {
                 try {
                     return Base64.getDecoder().decode(base64);
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("\"" + name + "Base64\" is not base64");
+                    throw new BadInputException("\"" + name + "Base64\" is not base64");
                 }
             }
-            throw new IllegalArgumentException("batch op needs \"" + name + "\" (text) or \"" + name + "Base64\"");
+            throw new BadInputException("batch op needs \"" + name + "\" (text) or \"" + name + "Base64\"");
         }
     }
 }

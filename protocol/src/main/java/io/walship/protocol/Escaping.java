@@ -58,14 +58,22 @@ public final class Escaping {
         return sb.toString();
     }
 
-    /** @throws IllegalArgumentException on an escape that {@link #escape} never writes */
+    /**
+     * The bytes {@link #escape} turned into {@code s}.
+     *
+     * @throws BadInputException on an escape that {@link #escape} never writes: an unknown
+     *                           {@code \c}, a {@code \} at the end, {@code \x} without two hex digits
+     */
     public static byte[] unescape(String s) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] raw = s.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < raw.length; i++) {
-            if (raw[i] != '\\' || i + 1 >= raw.length) {
+            if (raw[i] != '\\') {
                 out.write(raw[i]);
                 continue;
+            }
+            if (i + 1 >= raw.length) {
+                throw new BadInputException("bad escape at offset " + i + ": a backslash at the end (write \\\\)");
             }
             char n = (char) raw[++i];
             switch (n) {
@@ -74,10 +82,17 @@ public final class Escaping {
                 case 'r' -> out.write('\r');
                 case '\\' -> out.write('\\');
                 case 'x' -> {
-                    out.write(Integer.parseInt(new String(raw, i + 1, 2, StandardCharsets.US_ASCII), 16));
+                    int hi = i + 1 < raw.length ? KeyPaths.hex((char) raw[i + 1]) : -1;
+                    int lo = i + 2 < raw.length ? KeyPaths.hex((char) raw[i + 2]) : -1;
+                    if (hi < 0 || lo < 0) {
+                        throw new BadInputException("bad escape at offset " + (i - 1) + ": \\x needs two hex digits");
+                    }
+                    out.write(hi << 4 | lo);
                     i += 2;
                 }
-                default -> throw new IllegalArgumentException("bad escape \\" + n);
+                default -> throw new BadInputException("bad escape at offset " + (i - 1) + ": \\"
+                        + (n < 0x80 && n >= 0x20 ? String.valueOf(n) : String.format("x%02x", raw[i] & 0xFF))
+                        + " (known: \\t \\n \\r \\\\ \\xNN)");
             }
         }
         return out.toByteArray();

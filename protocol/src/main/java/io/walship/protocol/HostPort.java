@@ -16,10 +16,10 @@ public record HostPort(String host, int port) {
     public HostPort {
         Objects.requireNonNull(host, "host");
         if (host.isEmpty()) {
-            throw new IllegalArgumentException("empty host");
+            throw new BadInputException("empty host");
         }
         if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException("port " + port + " is out of range 0..65535");
+            throw new BadInputException("port " + port + " is out of range 0..65535");
         }
     }
 
@@ -32,21 +32,21 @@ public record HostPort(String host, int port) {
         Objects.requireNonNull(text, "HOST:PORT");
         int colon = text.lastIndexOf(':');
         if (colon <= 0 || colon == text.length() - 1) {
-            throw new IllegalArgumentException("expected HOST:PORT, got '" + text + "'");
+            throw new BadInputException("expected HOST:PORT, got '" + text + "'");
         }
         String host = text.substring(0, colon);
         if (host.startsWith("[") && host.endsWith("]") && host.length() > 2) {
             host = host.substring(1, host.length() - 1);
         } else if (host.contains(":") || host.contains("[") || host.contains("]")) {
-            throw new IllegalArgumentException("expected HOST:PORT, got '" + text + "' (an IPv6 address goes in brackets: [::1]:7070)");
+            throw new BadInputException("expected HOST:PORT, got '" + text + "' (an IPv6 address goes in brackets: [::1]:7070)");
         }
         String digits = text.substring(colon + 1);
         if (!digits.chars().allMatch(c -> c >= '0' && c <= '9') || digits.length() > 5) {
-            throw new IllegalArgumentException("bad port in '" + text + "': expected a number 0..65535");
+            throw new BadInputException("bad port in '" + text + "': expected a number 0..65535");
         }
         int port = Integer.parseInt(digits);
         if (port > 65535) {
-            throw new IllegalArgumentException("port out of range in '" + text + "': expected 0..65535");
+            throw new BadInputException("port out of range in '" + text + "': expected 0..65535");
         }
         return new HostPort(host, port);
     }

@@ -27,27 +27,53 @@ public final class KeyPaths {
     }
 
     /**
-     * The key a raw (still encoded) path segment names. A {@code +} stays a {@code +}; other
-     * characters stand for their UTF-8 bytes.
+     * The bytes a raw (still encoded) path segment or query value names: {@code %XX} (two ASCII hex
+     * digits) is that byte, a {@code +} stays a {@code +}, any other character stands for its UTF-8
+     * bytes. Byte-exact: whatever {@link #encode} wrote decodes to the same bytes.
      *
-     * @throws IllegalArgumentException on a {@code %} not followed by two hex digits
+     * @throws BadInputException on a {@code %} not followed by two ASCII hex digits ({@code %-1},
+     *                           {@code %G0}, a trailing {@code %4}) or an unpaired surrogate
      */
     public static byte[] decode(String raw) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(raw.length());
-        for (int i = 0; i < raw.length(); i++) {
+        for (int i = 0; i < raw.length(); ) {
             char c = raw.charAt(i);
             if (c == '%') {
-                if (i + 2 >= raw.length() || Character.digit(raw.charAt(i + 1), 16) < 0
-                        || Character.digit(raw.charAt(i + 2), 16) < 0) {
-                    throw new IllegalArgumentException("bad percent-encoding in key");
+                int hi = i + 1 < raw.length() ? hex(raw.charAt(i + 1)) : -1;
+                int lo = i + 2 < raw.length() ? hex(raw.charAt(i + 2)) : -1;
+                if (hi < 0 || lo < 0) {
+                    throw new BadInputException("bad percent-encoding at offset " + i + ": '%' must be followed by"
+                            + " two hex digits");
                 }
-                out.write(Integer.parseInt(raw.substring(i + 1, i + 3), 16));
-                i += 2;
+                out.write(hi << 4 | lo);
+                i += 3;
+            } else if (c < 0x80) {
+                out.write(c);
+                i++;
             } else {
-                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+                int cp = raw.codePointAt(i);
+                if (Character.isSurrogate((char) cp)) {
+                    throw new BadInputException("bad character at offset " + i + ": an unpaired UTF-16 surrogate");
+                }
+                byte[] b = new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8);
                 out.write(b, 0, b.length);
+                i += Character.charCount(cp);
             }
         }
         return out.toByteArray();
+    }
+
+    /** The value of an ASCII hex digit, or -1 (unlike {@link Character#digit}, no other scripts' digits). */
+    static int hex(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
     }
 }

@@ -5,30 +5,61 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 /**
  * The answer to {@code GET /status} (README, "HTTP API"). Immutable.
  *
- * @param role            {@code leader}, or {@code standby} for a restored copy not yet promoted
- * @param systemId        the store's identity, hex
- * @param timeline        the timeline it writes (or was restored) on
- * @param lastLsn         last committed LSN, 16 hex digits
- * @param durableLsn      last LSN synced to disk
- * @param checkpointLsn   LSN of the last checkpoint
- * @param dataDir         the data directory
- * @param archiveLagBytes WAL bytes the store keeps for the archive (0 until archiving starts)
- * @param archiveLagLsns  commits the store keeps for the archive
- * @param archive         the node's own archive shipping, absent when it ships nothing
+ * @param role          {@code leader}, or {@code standby} for a restored copy not yet promoted
+ * @param systemId      the store's identity, hex
+ * @param timeline      the timeline it writes (or was restored) on
+ * @param lastLsn       last committed LSN, 16 hex digits
+ * @param durableLsn    last LSN synced to disk
+ * @param checkpointLsn LSN of the last checkpoint
+ * @param dataDir       the data directory
+ * @param archiveLag    how far the archive is behind: the one lag figure
+ * @param archive       the node's own archive shipping, absent when it ships nothing
+ * @param pageCache     the page cache (buffer pool)
+ * @param failed        the store has stopped after a failed WAL sync or append (fail-stop): it
+ *                      answers reads and writes with 503 until it is restarted
+ * @param failure       why it stopped (one line), absent while it has not
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
-                             String checkpointLsn, String dataDir, long archiveLagBytes, long archiveLagLsns,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Archive archive) {
+                             String checkpointLsn, String dataDir, ArchiveLag archiveLag,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Archive archive, PageCache pageCache,
+                             boolean failed, @JsonInclude(JsonInclude.Include.NON_NULL) String failure) {
+
+    /**
+     * The archive's lag, one figure for the whole node, measured where retention measures it: WAL
+     * the store keeps because the archive does not hold it yet ({@code marks/archived}, written by
+     * whichever process ships: {@code leader --archive}, {@code walship ship} or the scheduler).
+     * All zero until archiving has started.
+     *
+     * @param bytes   WAL bytes not yet archived
+     * @param lsns    commits not yet archived
+     * @param seconds age of the oldest commit not yet archived, when this process ships (null otherwise
+     *                or until its first run)
+     */
+    public record ArchiveLag(long bytes, long lsns, @JsonInclude(JsonInclude.Include.NON_NULL) Double seconds) {
+    }
 
     /**
      * Archive shipping inside the node ({@code walship leader --archive}).
      *
      * @param archive      where it ships (no credentials)
      * @param archivedUpTo the archive holds every LSN up to this one; null until the first run
-     * @param lagLsns      commits in the WAL not yet archived; -1 until known
-     * @param lagSeconds   age of the oldest commit not yet archived; -1 until known
      * @param lastError    why the last run failed, null if it did not
      */
-    public record Archive(String archive, String archivedUpTo, long lagLsns, double lagSeconds, String lastError) {
+    public record Archive(String archive, String archivedUpTo, String lastError) {
+    }
+
+    /**
+     * The page cache ({@code --cache-size}).
+     *
+     * @param capacityBytes the configured size
+     * @param usedBytes     pages held now
+     * @param dirtyPages    held pages changed since they were last written to {@code pages.dat}
+     * @param hits          page lookups served from memory since the store opened
+     * @param misses        page lookups that read {@code pages.dat}
+     * @param hitRatio      hits / (hits + misses); 1.0 before any lookup
+     * @param evictions     pages that left the cache to make room
+     */
+    public record PageCache(long capacityBytes, long usedBytes, long dirtyPages, long hits, long misses,
+                            double hitRatio, long evictions) {
     }
 }

@@ -39,6 +39,6 @@ class EscapingTest {
 
     @Test
     void unknownEscapeIsRefused() {
-        assertThrows(IllegalArgumentException.class, () -> Escaping.unescape("a\\qb"));
+        assertThrows(BadInputException.class, () -> Escaping.unescape("a\\qb"));
     }
 }

@@ -20,15 +20,21 @@ class JsonTest {
         assertEquals("{\"lsn\":\"000000000000002A\"}", Json.write(new WriteResponse("000000000000002A")));
         assertEquals("{\"lsn\":\"0000000000000005\",\"pairs\":2,\"sha256\":\"ab\"}",
                 Json.write(new DigestResponse("0000000000000005", 2, "ab")));
+        StatusResponse.PageCache cache = new StatusResponse.PageCache(1 << 20, 8192, 1, 3, 1, 0.75, 0);
         StatusResponse plain = new StatusResponse("leader", "1f", 1, "0000000000000002", "0000000000000002",
-                "0000000000000001", "/d", 0, 0, null);
+                "0000000000000001", "/d", new StatusResponse.ArchiveLag(0, 0, null), null, cache, false, null);
         assertEquals("{\"role\":\"leader\",\"systemId\":\"1f\",\"timeline\":1,\"lastLsn\":\"0000000000000002\","
                 + "\"durableLsn\":\"0000000000000002\",\"checkpointLsn\":\"0000000000000001\",\"dataDir\":\"/d\","
-                + "\"archiveLagBytes\":0,\"archiveLagLsns\":0}", Json.write(plain));
-        StatusResponse shipping = new StatusResponse("leader", "1f", 1, "", "", "", "/d", 0, 0,
-                new StatusResponse.Archive("file:///a", null, -1, -1, null));
-        assertTrue(Json.write(shipping).endsWith("\"archive\":{\"archive\":\"file:///a\",\"archivedUpTo\":null,"
-                + "\"lagLsns\":-1,\"lagSeconds\":-1.0,\"lastError\":null}}"), Json.write(shipping));
+                + "\"archiveLag\":{\"bytes\":0,\"lsns\":0},\"pageCache\":{\"capacityBytes\":1048576,\"usedBytes\":8192,"
+                + "\"dirtyPages\":1,\"hits\":3,\"misses\":1,\"hitRatio\":0.75,\"evictions\":0},\"failed\":false}",
+                Json.write(plain));
+        StatusResponse shipping = new StatusResponse("leader", "1f", 1, "", "", "", "/d",
+                new StatusResponse.ArchiveLag(10, 2, 1.5), new StatusResponse.Archive("file:///a", null, null), cache,
+                true, "WAL sync failed");
+        String json = Json.write(shipping);
+        assertTrue(json.contains("\"archiveLag\":{\"bytes\":10,\"lsns\":2,\"seconds\":1.5},"
+                + "\"archive\":{\"archive\":\"file:///a\",\"archivedUpTo\":null,\"lastError\":null}"), json);
+        assertTrue(json.endsWith("\"failed\":true,\"failure\":\"WAL sync failed\"}"), json);
     }
 
     @Test

@@ -1,10 +1,13 @@
 package io.walship.server;
 
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.net.InetSocketAddress;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -21,15 +25,19 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.StatusResponse;
 import io.walship.protocol.WriteResponse;
 import io.walship.wal.BTree;
+import io.walship.wal.BatchTooLargeException;
 import io.walship.wal.Durability;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
+import io.walship.wal.StorageFullException;
 import io.walship.wal.Store;
+import io.walship.wal.WalshipException;
 import io.walship.wal.WriteBatch;
 
 /**
@@ -51,8 +59,6 @@ public final class HttpApi implements AutoCloseable {
     /** Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}. */
     public HttpApi(Node node, InetSocketAddress address) throws IOException {
         this.node = node;
-        // Without TCP_NODELAY a small response waits for the client's delayed ACK (~40 ms).
-        System.setProperty("sun.net.httpserver.nodelay", "true");
         this.server = HttpServer.create(address, 256);
         this.executor = Executors.newFixedThreadPool(64, r -> {
             Thread t = new Thread(r, "walship-http");
@@ -97,21 +103,63 @@ public final class HttpApi implements AutoCloseable {
         void handle(HttpExchange ex) throws IOException;
     }
 
+    /**
+     * Runs one request and maps what it throws to a status and a one-line reason (README, "HTTP
+     * API"): {@link BadInputException} 400, {@link BatchTooLargeException} 413,
+     * {@link StorageFullException} 507, {@link StoreFailedException} and other refusals of the store
+     * (closed, standby, archive too far behind) 503, {@link IntegrityException} and anything else
+     * (a bug) 500. A failure after the answer's head was sent cannot change its status: the
+     * connection is dropped without ending the body, so the client sees a broken answer, never a
+     * short one that looks complete.
+     */
     private void handle(HttpExchange ex, Handler h) {
-        try (ex) {
-            try {
-                h.handle(ex);
-            } catch (HttpError e) {
-                text(ex, e.status, "error: " + e.getMessage());
-            } catch (IllegalArgumentException e) {
-                text(ex, 400, "error: " + e.getMessage());
-            } catch (IntegrityException e) {
-                text(ex, 500, "integrity error: " + e.getMessage());
-            } catch (RuntimeException e) {
-                text(ex, 503, "error: " + Errors.oneLine(e));
-            }
-        } catch (IOException ignored) {
+        try {
+            h.handle(ex);
+        } catch (AbortedAnswer e) {
+            // leave the exchange unclosed: HttpServer then drops the connection without a last chunk
+            throw e;
+        } catch (IOException e) {
             // the client went away
+        } catch (RuntimeException e) {
+            int status = statusOf(e);
+            try {
+                text(ex, status, status != 500 ? "error: " + Errors.oneLine(e)
+                        : e instanceof IntegrityException ? "integrity error: " + Errors.oneLine(e)
+                        : "internal error: " + e.getClass().getSimpleName() + ": " + Errors.oneLine(e));
+            } catch (IOException ignored) {
+                // the client went away
+            }
+        }
+        ex.close();
+    }
+
+    /** The status a failure is answered with (see {@link #handle}). */
+    static int statusOf(Throwable e) {
+        if (e instanceof HttpError h) {
+            return h.status;
+        }
+        if (e instanceof BadInputException) {
+            return 400;
+        }
+        if (e instanceof BatchTooLargeException) {
+            return 413;
+        }
+        if (e instanceof StorageFullException) {
+            return 507;
+        }
+        if (e instanceof IntegrityException) {
+            return 500;
+        }
+        if (e instanceof WalshipException) {
+            return 503; // failed (StoreFailedException), closed, standby, archive lag, snapshot abandoned
+        }
+        return 500;
+    }
+
+    /** Thrown once an answer's head is out: the connection must be dropped, not the answer ended. */
+    private static final class AbortedAnswer extends RuntimeException {
+        AbortedAnswer(Throwable cause) {
+            super(cause);
         }
     }
 
@@ -131,6 +179,7 @@ public final class HttpApi implements AutoCloseable {
             }
             case "PUT", "POST" -> {
                 byte[] value = body(ex);
+                checked(key, value);
                 written(ex, node.put(key, value, durability(ex)));
             }
             case "DELETE" -> written(ex, node.delete(key, durability(ex)));
@@ -144,37 +193,71 @@ public final class HttpApi implements AutoCloseable {
         try {
             request = Json.read(body(ex), BatchRequest.class);
         } catch (IOException e) {
-            throw new HttpError(400, "batch body is not a JSON batch: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new BadInputException("batch body is not a JSON batch: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (request == null) {
-            throw new HttpError(400, "batch body is empty");
+            throw new BadInputException("batch body is empty");
         }
         WriteBatch batch = new WriteBatch();
         for (BatchRequest.Op op : request.checkedOps()) {
             if (op.deletes()) {
-                batch.delete(op.keyBytes());
+                batch.delete(checked(op.keyBytes(), null));
             } else {
-                batch.put(op.keyBytes(), op.valueBytes());
+                byte[] value = op.valueBytes();
+                batch.put(checked(op.keyBytes(), value), value);
             }
         }
         written(ex, node.write(batch, durability(ex)));
     }
 
+    /**
+     * Streams {@code key<TAB>value} lines of a snapshot as the tree is walked: memory stays
+     * bounded by a line, whatever the store's size. {@code from}/{@code to} are percent-encoded
+     * bytes like keys ({@link KeyPaths}); {@code limit} is the most pairs (0: none).
+     */
     private void scan(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        Map<String, String> q = query(ex);
-        byte[] from = q.containsKey(Endpoints.FROM) ? q.get(Endpoints.FROM).getBytes(StandardCharsets.UTF_8) : null;
-        byte[] to = q.containsKey(Endpoints.TO) ? q.get(Endpoints.TO).getBytes(StandardCharsets.UTF_8) : null;
-        long limit = q.containsKey(Endpoints.LIMIT) ? Long.parseLong(q.get(Endpoints.LIMIT)) : Long.MAX_VALUE;
-        StringBuilder sb = new StringBuilder();
-        long[] n = {0};
-        BTree.Visitor v = (k, val) -> {
-            sb.append(Escaping.pair(k, val)).append('\n');
-            return ++n[0] < limit;
-        };
-        long lsn = node.store().scan(from, to, v);
-        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
-        send(ex, 200, "text/tab-separated-values; charset=utf-8", sb.toString().getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> q = query(ex);
+        byte[] from = q.get(Endpoints.FROM);
+        byte[] to = q.get(Endpoints.TO);
+        long limit = Long.MAX_VALUE;
+        if (q.containsKey(Endpoints.LIMIT)) {
+            String l = new String(q.get(Endpoints.LIMIT), StandardCharsets.UTF_8);
+            try {
+                limit = Long.parseLong(l);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 0) {
+                throw new BadInputException("limit must be a number >= 0, got '" + l + "'");
+            }
+        }
+        try (Snapshot snap = node.store().snapshot()) {
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
+            ex.getResponseHeaders().set("Content-Type", "text/tab-separated-values; charset=utf-8");
+            ex.sendResponseHeaders(200, 0); // chunked
+            try {
+                OutputStream body = ex.getResponseBody();
+                Writer out = new BufferedWriter(new OutputStreamWriter(body, StandardCharsets.UTF_8), 64 << 10);
+                long max = limit;
+                if (max > 0) {
+                    long[] n = {0};
+                    new BTree(snap.pages()).scan(from, to, (k, v) -> {
+                        try {
+                            out.write(Escaping.pair(k, v));
+                            out.write('\n');
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                        return ++n[0] < max;
+                    });
+                }
+                out.flush();
+                body.close();
+            } catch (RuntimeException | IOException e) {
+                throw new AbortedAnswer(e);
+            }
+        }
     }
 
     private void digest(HttpExchange ex) throws IOException {
@@ -199,13 +282,16 @@ public final class HttpApi implements AutoCloseable {
             ex.sendResponseHeaders(200, snap.imageSize());
             try (OutputStream out = ex.getResponseBody(); InputStream in = snap.openStream()) {
                 in.transferTo(out);
+            } catch (RuntimeException | IOException e) {
+                throw new AbortedAnswer(e); // e.g. the snapshot was abandoned: a short image must not look whole
             }
         }
     }
 
     private void status(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        json(ex, 200, node.status());
+        StatusResponse st = node.status();
+        json(ex, st.failed() ? 503 : 200, st); // a health check sees a failed store by the status alone
     }
 
     private void metrics(HttpExchange ex) throws IOException {
@@ -221,33 +307,57 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private static Durability durability(HttpExchange ex) {
-        String d = query(ex).getOrDefault(Endpoints.DURABILITY, "durable");
+        byte[] raw = query(ex).get(Endpoints.DURABILITY);
+        String d = raw == null ? "durable" : new String(raw, StandardCharsets.UTF_8);
         return switch (d) {
             case "durable" -> Durability.DURABLE;
             case "async" -> Durability.ASYNC;
-            default -> throw new HttpError(400, "durability must be durable or async, got '" + d + "'");
+            default -> throw new BadInputException("durability must be durable or async, got '" + d + "'");
         };
+    }
+
+    /** The key, after checking it and the value (if any) against the store's limits: 400 if over. */
+    private static byte[] checked(byte[] key, byte[] value) {
+        try {
+            BTree.checkKey(key);
+            if (value != null) {
+                BTree.checkValue(value);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(e.getMessage());
+        }
+        return key;
     }
 
     private static byte[] pathKey(HttpExchange ex) {
         String raw = ex.getRequestURI().getRawPath().substring(Endpoints.KV.length());
         if (raw.isEmpty()) {
-            throw new HttpError(400, "missing key: use /kv/{key}");
+            throw new BadInputException("missing key: use /kv/{key}");
         }
-        return KeyPaths.decode(raw);
+        return checked(KeyPaths.decode(raw), null);
     }
 
-    private static Map<String, String> query(HttpExchange ex) {
-        Map<String, String> out = new LinkedHashMap<>();
+    /**
+     * The query's parameters as bytes, byte-exact: {@code %XX} is a byte, a {@code +} stays a
+     * {@code +} ({@link KeyPaths#decode}); a repeated name keeps the last value.
+     *
+     * @throws BadInputException on bad percent-encoding
+     */
+    private static Map<String, byte[]> query(HttpExchange ex) {
+        Map<String, byte[]> out = new LinkedHashMap<>();
         String q = ex.getRequestURI().getRawQuery();
-        if (q == null) {
+        if (q == null || q.isEmpty()) {
             return out;
         }
         for (String part : q.split("&")) {
             int eq = part.indexOf('=');
             String k = eq < 0 ? part : part.substring(0, eq);
             String v = eq < 0 ? "" : part.substring(eq + 1);
-            out.put(URLDecoder.decode(k, StandardCharsets.UTF_8), URLDecoder.decode(v, StandardCharsets.UTF_8));
+            try {
+                out.put(new String(KeyPaths.decode(k), StandardCharsets.UTF_8), KeyPaths.decode(v));
+            } catch (BadInputException e) {
+                throw new BadInputException("query parameter '" + k + "': " + e.getMessage());
+            }
         }
         return out;
     }

@@ -37,6 +37,29 @@ final class LeaderMetrics {
                 .register(registry);
         Gauge.builder("walship_buffer_pool_pages", store, s -> s.stats().poolPages())
                 .description("Pages held in memory").register(registry);
+        Gauge.builder("walship_page_cache_capacity_bytes", store, s -> s.stats().poolCapacityBytes())
+                .description("Configured page cache size (--cache-size)").baseUnit("bytes").register(registry);
+        Gauge.builder("walship_page_cache_used_bytes", store, s -> s.stats().poolBytes())
+                .description("Pages held in the page cache now").baseUnit("bytes").register(registry);
+        Gauge.builder("walship_page_cache_dirty_pages", store, s -> s.stats().poolDirtyPages())
+                .description("Cached pages changed since they were last written to pages.dat").register(registry);
+        FunctionCounter.builder("walship_page_cache_hits", store, s -> s.stats().poolHits())
+                .description("Page lookups served from the cache").register(registry);
+        FunctionCounter.builder("walship_page_cache_misses", store, s -> s.stats().poolMisses())
+                .description("Page lookups that read pages.dat").register(registry);
+        Gauge.builder("walship_page_cache_hit_ratio", store, s -> s.stats().poolHitRatio())
+                .description("Hits over lookups since the store opened (1 before any)").register(registry);
+        FunctionCounter.builder("walship_page_cache_evictions", store, s -> s.stats().evictions())
+                .description("Pages that left the cache to make room").register(registry);
+        FunctionCounter.builder("walship_page_cache_eviction_writes", store, s -> s.stats().evictionWrites())
+                .description("Changed pages written to pages.dat to make room").register(registry);
+        Gauge.builder("walship_store_failed", store, s -> s.failure().isPresent() ? 1 : 0)
+                .description("1 once the store has stopped after a failed WAL sync or append (restart it), else 0")
+                .register(registry);
+        Gauge.builder("walship_snapshots_open", store, s -> s.stats().snapshotsOpen())
+                .description("Snapshots open now (/snapshot, /scan, /digest, backups)").register(registry);
+        FunctionCounter.builder("walship_snapshots_abandoned", store, s -> s.stats().snapshotsAbandoned())
+                .description("Snapshots given up because they passed their memory or age bound").register(registry);
         Gauge.builder("walship_archive_lag_bytes", store, s -> s.stats().archiveLagBytes())
                 .description("WAL bytes not yet in the archive (0 until archiving starts)").register(registry);
         Gauge.builder("walship_archive_lag_lsns", store, s -> s.stats().archiveLagLsns())

@@ -7,8 +7,10 @@ import java.util.function.LongSupplier;
 import io.walship.protocol.StatusResponse;
 import io.walship.shipper.ShipLoop;
 import io.walship.wal.Durability;
+import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
+import io.walship.wal.StoreStats;
 import io.walship.wal.WriteBatch;
 
 /**
@@ -62,15 +64,30 @@ public final class LeaderNode implements Node {
     @Override
     public StatusResponse status() {
         StatusResponse.Archive archive = null;
+        Double lagSeconds = null;
         if (shipping != null) {
             ShipLoop.Status a = shipping.status();
             archive = new StatusResponse.Archive(a.archive(), a.archivedUpTo() < 0 ? null : Lsn.format(a.archivedUpTo()),
-                    a.lagLsns(), a.lagSeconds(), a.lastError());
+                    a.lastError());
+            lagSeconds = a.lagSeconds() < 0 ? null : a.lagSeconds();
         }
-        return new StatusResponse(store.standby() ? "standby" : "leader", Long.toHexString(store.systemId()),
-                store.timeline(), Lsn.format(store.lastLsn()), Lsn.format(store.durableLsn()),
-                Lsn.format(store.checkpointLsn()), store.dir().toString(), store.stats().archiveLagBytes(),
-                store.stats().archiveLagLsns(), archive);
+        return statusOf(store, store.standby() ? "standby" : "leader", archive, lagSeconds);
+    }
+
+    /**
+     * The {@code /status} answer for {@code store} in {@code role}: its LSNs, the one archive lag
+     * figure (the store's, plus {@code lagSeconds} if this process ships), the page cache and
+     * whether the store has failed.
+     */
+    static StatusResponse statusOf(Store store, String role, StatusResponse.Archive archive, Double lagSeconds) {
+        StoreStats s = store.stats();
+        StatusResponse.PageCache cache = new StatusResponse.PageCache(s.poolCapacityBytes(), s.poolBytes(),
+                s.poolDirtyPages(), s.poolHits(), s.poolMisses(), s.poolHitRatio(), s.evictions());
+        String failure = store.failure().map(Errors::oneLine).orElse(null);
+        return new StatusResponse(role, Long.toHexString(store.systemId()), store.timeline(),
+                Lsn.format(s.lastLsn()), Lsn.format(s.durableLsn()), Lsn.format(s.checkpointLsn()),
+                store.dir().toString(), new StatusResponse.ArchiveLag(s.archiveLagBytes(), s.archiveLagLsns(), lagSeconds),
+                archive, cache, failure != null, failure);
     }
 
     @Override

@@ -77,6 +77,12 @@ class LeaderServerTest {
         assertTrue(metrics.body().contains("walship_commits_total"), metrics.body());
         assertTrue(metrics.body().contains("walship_wal_fsyncs_total"), metrics.body());
         assertTrue(metrics.body().contains("walship_commit_latency_seconds"), metrics.body());
+        for (String m : new String[] {"walship_page_cache_capacity_bytes 2.68435456E8", "walship_page_cache_hits_total",
+                "walship_page_cache_hit_ratio", "walship_page_cache_evictions_total", "walship_store_failed 0.0"}) {
+            assertTrue(metrics.body().contains(m), m + " in " + metrics.body());
+        }
+        assertTrue(status.body().contains("\"pageCache\":{\"capacityBytes\":268435456,"), status.body());
+        assertTrue(status.body().contains("\"failed\":false"), status.body());
     }
 
     @Test
@@ -112,11 +118,12 @@ class LeaderServerTest {
             String body;
             do {
                 assertTrue(System.nanoTime() < deadline, "the loop did not ship");
-                Thread.sleep(20);
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000); // poll interval
                 body = http.send(HttpRequest.newBuilder(URI.create(at + "/status")).build(),
                         HttpResponse.BodyHandlers.ofString()).body();
             } while (!body.contains("\"archivedUpTo\":\"" + Lsn.format(shipped.lastLsn()) + "\""));
-            assertTrue(body.contains("\"lagLsns\":0,\"lagSeconds\":0.0,\"lastError\":null}"), body);
+            assertTrue(body.contains("\"archiveLag\":{\"bytes\":0,\"lsns\":0,\"seconds\":0.0}"), body);
+            assertTrue(body.contains("\"lastError\":null}"), body);
         }
     }
 }
