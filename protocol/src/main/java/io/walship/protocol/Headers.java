@@ -12,6 +12,12 @@ public final class Headers {
     /** On {@code GET /snapshot}: how many key/value pairs that digest counted. */
     public static final String DIGEST_PAIRS = "Walship-Digest-Pairs";
 
+    /**
+     * On a follower's {@code 421 Misdirected Request} answer to a write: the leader's HTTP base URL
+     * (e.g. {@code http://10.0.0.1:8080}), where a client sends the write instead.
+     */
+    public static final String LEADER = "Walship-Leader";
+
     private Headers() {
     }
 }
