@@ -31,13 +31,13 @@ import io.walship.protocol.Headers;
  * answer every request with a fixed status, require a bearer token, or lie. Records every request.
  * Listens on 127.0.0.1 only.
  */
-final class FollowerStandIn implements AutoCloseable {
+public final class FollowerStandIn implements AutoCloseable {
     /** One request as the stand-in saw it. */
-    record Seen(String method, String path, Map<String, String> query, String authorization) {
+    public record Seen(String method, String path, Map<String, String> query, String authorization) {
     }
 
     /** Lets a test replace the answer to a read the stand-in would serve (e.g. to lie). */
-    interface ReadOverride {
+    public interface ReadOverride {
         /** @return true if it answered the exchange itself */
         boolean answer(HttpExchange ex, Map<String, String> query, HttpResponse<byte[]> fromLeader) throws IOException;
     }
@@ -58,7 +58,7 @@ final class FollowerStandIn implements AutoCloseable {
     private volatile ReadOverride override;
 
     /** @param leaderUrl the leader it names on 421 and reads from, or null (421 without a leader, no reads) */
-    FollowerStandIn(String leaderUrl) throws IOException {
+    public FollowerStandIn(String leaderUrl) throws IOException {
         this.leaderUrl = leaderUrl;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
         server.setExecutor(executor);
@@ -66,44 +66,44 @@ final class FollowerStandIn implements AutoCloseable {
         server.start();
     }
 
-    String url() {
+    public String url() {
         return "http://127.0.0.1:" + server.getAddress().getPort();
     }
 
-    FollowerStandIn leader(String url) {
+    public FollowerStandIn leader(String url) {
         this.leaderUrl = url;
         return this;
     }
 
     /** The LSN it pretends to have applied: a read with a higher min_lsn gets 503. */
-    FollowerStandIn applied(LongSupplier lsn) {
+    public FollowerStandIn applied(LongSupplier lsn) {
         this.applied = lsn;
         return this;
     }
 
     /** Answers every request with {@code status} and {@code body} (0: behave normally). */
-    FollowerStandIn answerAll(int status, String body) {
+    public FollowerStandIn answerAll(int status, String body) {
         this.fixedStatus = status;
         this.fixedBody = body;
         return this;
     }
 
     /** Requires {@code Authorization: Bearer token} on every request (401 otherwise). */
-    FollowerStandIn requireToken(String token) {
+    public FollowerStandIn requireToken(String token) {
         this.requiredToken = token;
         return this;
     }
 
-    FollowerStandIn override(ReadOverride o) {
+    public FollowerStandIn override(ReadOverride o) {
         this.override = o;
         return this;
     }
 
-    List<Seen> seen() {
+    public List<Seen> seen() {
         return new ArrayList<>(seen);
     }
 
-    long count(String method) {
+    public long count(String method) {
         return seen.stream().filter(s -> s.method().equals(method)).count();
     }
 
@@ -156,7 +156,7 @@ final class FollowerStandIn implements AutoCloseable {
         }
     }
 
-    static Map<String, String> query(String raw) {
+    public static Map<String, String> query(String raw) {
         Map<String, String> out = new LinkedHashMap<>();
         if (raw == null) {
             return out;
@@ -169,14 +169,14 @@ final class FollowerStandIn implements AutoCloseable {
         return out;
     }
 
-    static void send(HttpExchange ex, int status, String text, Long lsn) throws IOException {
+    public static void send(HttpExchange ex, int status, String text, Long lsn) throws IOException {
         if (lsn != null) {
             ex.getResponseHeaders().set(Headers.LSN, Lsns.format(lsn));
         }
         sendBytes(ex, status, (text + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    static void sendBytes(HttpExchange ex, int status, byte[] body) throws IOException {
+    public static void sendBytes(HttpExchange ex, int status, byte[] body) throws IOException {
         ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(body);

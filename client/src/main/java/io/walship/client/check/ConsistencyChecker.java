@@ -32,9 +32,13 @@ import io.walship.client.check.History.Write;
  *       returns a version older than one the session had already read;</li>
  *   <li><b>a read reflects its LSN</b> (consistent prefix): the value equals the key's value in
  *       the global log at the answer's LSN, and is a value somebody wrote;</li>
- *   <li><b>write order</b>: no two acknowledged writes share an LSN, and a session's write gets an
- *       LSN above everything the session had seen (there is one leader, and its LSNs only grow).</li>
+ *   <li><b>write order</b>: no two acknowledged writes that put values share an LSN, and a
+ *       session's write gets an LSN above everything the session had seen (there is one leader,
+ *       and its LSNs only grow).</li>
  * </ul>
+ * A write that changes nothing (deleting absent keys) makes no WAL entry; the leader acknowledges
+ * it with the LSN current at the time, which is another write's. Such a write says its keys were
+ * absent at that LSN, and it may share the LSN (not exceed the session's last one).
  * A key touched by a write whose outcome is unknown cannot be judged by value; reads of it count
  * as unjudged (their LSN is still checked). Values must be unique per key (the {@link Workload}
  * makes them so), otherwise a value's version is ambiguous. Stateless.
@@ -124,37 +128,65 @@ public final class ConsistencyChecker {
         List<Violation> violations = new ArrayList<>();
         // ---- the global write log ----
         Map<String, NavigableMap<Long, String>> byKey = new HashMap<>();
-        Map<Long, Write> byLsn = new HashMap<>();
         Map<String, Map<String, Long>> versionOf = new HashMap<>();
         Set<String> uncertain = new HashSet<>();
         long writes = 0;
         long unknownWrites = 0;
+        Map<Long, List<Write>> atLsn = new TreeMap<>();
         for (History.SessionLog log : history.sessions().values()) {
             for (Event e : log.events()) {
                 if (e instanceof Write w) {
                     writes++;
-                    Write other = byLsn.putIfAbsent(w.lsn(), w);
-                    if (other != null) {
-                        violations.add(new Violation(Kind.WRITE_ORDER, w.session(), w.seq(), "acknowledged at LSN "
-                                + w.lsn() + ", as was session " + other.session() + " #" + other.seq()));
-                        continue;
-                    }
-                    for (Op op : w.ops()) {
-                        byKey.computeIfAbsent(op.key(), k -> new TreeMap<>()).put(w.lsn(), op.value());
-                        if (op.value() != null) {
-                            Long before = versionOf.computeIfAbsent(op.key(), k -> new HashMap<>()).putIfAbsent(op.value(), w.lsn());
-                            if (before != null && before != w.lsn()) {
-                                throw new IllegalArgumentException("the value '" + op.value() + "' of key '" + op.key()
-                                        + "' was written twice (LSN " + before + " and " + w.lsn()
-                                        + "); the checker needs unique values per key");
-                            }
-                        }
-                    }
+                    atLsn.computeIfAbsent(w.lsn(), l -> new ArrayList<>()).add(w);
                 } else if (e instanceof UnknownWrite u) {
                     unknownWrites++;
                     u.ops().forEach(op -> uncertain.add(op.key()));
                 }
             }
+        }
+        for (Map.Entry<Long, List<Write>> group : atLsn.entrySet()) {
+            long lsn = group.getKey();
+            // Only one write makes the entry at an LSN; a write that changed nothing (deleting
+            // absent keys) is acknowledged with the LSN current then, which is another's. So an
+            // LSN may be shared by at most one write that puts, and the keys the others delete
+            // must be absent at it.
+            Write putter = null;
+            Map<String, String> state = new HashMap<>();
+            Map<String, Write> by = new HashMap<>();
+            for (Write w : group.getValue()) {
+                Map<String, String> net = netEffect(w);
+                if (net.values().stream().anyMatch(Objects::nonNull)) {
+                    if (putter != null) {
+                        violations.add(new Violation(Kind.WRITE_ORDER, w.session(), w.seq(), "acknowledged at LSN "
+                                + lsn + ", as was session " + putter.session() + " #" + putter.seq() + " (both wrote values)"));
+                        continue;
+                    }
+                    putter = w;
+                }
+                for (Map.Entry<String, String> op : net.entrySet()) {
+                    if (state.containsKey(op.getKey()) && !Objects.equals(state.get(op.getKey()), op.getValue())) {
+                        Write other = by.get(op.getKey());
+                        violations.add(new Violation(Kind.WRITE_ORDER, w.session(), w.seq(), "acknowledged at LSN " + lsn
+                                + " with '" + op.getKey() + "' " + (op.getValue() == null ? "absent" : "= '" + op.getValue() + "'")
+                                + ", but session " + other.session() + " #" + other.seq() + " was acknowledged at the same LSN with "
+                                + (state.get(op.getKey()) == null ? "it absent" : "'" + state.get(op.getKey()) + "'")));
+                        continue;
+                    }
+                    state.put(op.getKey(), op.getValue());
+                    by.put(op.getKey(), w);
+                }
+                for (Op op : w.ops()) {
+                    if (op.value() != null) {
+                        Long before = versionOf.computeIfAbsent(op.key(), k -> new HashMap<>()).putIfAbsent(op.value(), lsn);
+                        if (before != null && before != lsn) {
+                            throw new IllegalArgumentException("the value '" + op.value() + "' of key '" + op.key()
+                                    + "' was written twice (LSN " + before + " and " + lsn
+                                    + "); the checker needs unique values per key");
+                        }
+                    }
+                }
+            }
+            state.forEach((k, v) -> byKey.computeIfAbsent(k, x -> new TreeMap<>()).put(lsn, v));
         }
 
         // ---- each session in its order ----
@@ -170,7 +202,10 @@ public final class ConsistencyChecker {
             Map<String, Long> readVersion = new HashMap<>();
             for (Event e : log.events()) {
                 if (e instanceof Write w) {
-                    if (w.lsn() <= seen) {
+                    // a write that puts makes a new entry; one that only deletes may have changed
+                    // nothing and then carries the LSN current at the time
+                    boolean puts = netEffect(w).values().stream().anyMatch(Objects::nonNull);
+                    if (puts ? w.lsn() <= seen : w.lsn() < seen) {
                         violations.add(new Violation(Kind.WRITE_ORDER, w.session(), w.seq(), "write acknowledged at LSN "
                                 + w.lsn() + " after the session had seen LSN " + seen));
                     }
@@ -245,6 +280,15 @@ public final class ConsistencyChecker {
         }
         return new Report(history.sessions().size(), writes, unknownWrites, reads, failedReads, unjudged, rywChecks,
                 monotonicChecks, readsByNode, violations);
+    }
+
+    /** What a write leaves behind per key: the last operation on it wins (null: deleted). */
+    private static Map<String, String> netEffect(Write w) {
+        Map<String, String> net = new java.util.LinkedHashMap<>();
+        for (Op op : w.ops()) {
+            net.put(op.key(), op.value());
+        }
+        return net;
     }
 
     private static String show(String value, long version) {

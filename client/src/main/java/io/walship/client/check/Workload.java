@@ -24,7 +24,7 @@ import io.walship.client.check.History.Op;
  * <p>Each session is one thread with its own {@link Random} seeded from the run's seed and its
  * number, so a run is reproduced (up to the interleaving) by its seed. Its operations: put 40%,
  * delete 5%, batch of 2–4 puts and deletes 5%, get 45%, scan of up to 8 consecutive keys 5%.
- * Keys are {@code k0000}… (fixed width, so key order is number order); every value is unique
+ * Keys are {@code <prefix>k0000}… (fixed width, so key order is number order); every value is unique
  * ({@code s<session>-<op>[-<i>]}), as the checker needs. A write that fails with a 4xx was not
  * applied and is dropped; any other failure leaves its outcome unknown and is recorded so. A
  * failed read is recorded as failed. Thread-safe: {@link #run} may be called concurrently.
@@ -35,13 +35,27 @@ public final class Workload {
      * @param ops      operations in all, shared out evenly
      * @param keys     size of the key space
      * @param seed     the run's seed
+     * @param prefix   what every key starts with ("" for none): a prefix no earlier run used lets
+     *                 the check run against a store that already holds data
      */
-    public record Config(int sessions, int ops, int keys, long seed) {
+    public record Config(int sessions, int ops, int keys, long seed, String prefix) {
         public Config {
             if (sessions < 1 || ops < sessions || keys < 1 || keys > 10_000) {
                 throw new IllegalArgumentException("need 1 ≤ sessions ≤ ops and 1 ≤ keys ≤ 10000, got sessions="
                         + sessions + " ops=" + ops + " keys=" + keys);
             }
+            if (prefix == null || prefix.length() > 200) {
+                throw new IllegalArgumentException("key prefix must be at most 200 characters");
+            }
+        }
+
+        public Config(int sessions, int ops, int keys, long seed) {
+            this(sessions, ops, keys, seed, "");
+        }
+
+        /** The key numbered {@code i}: the prefix, then {@code k} and four digits. */
+        public String key(int i) {
+            return prefix + String.format("k%04d", i);
         }
     }
 
@@ -77,10 +91,6 @@ public final class Workload {
         return history;
     }
 
-    static String key(int i) {
-        return String.format("k%04d", i);
-    }
-
     private static void session(WalshipClient client, Config config, int id, int ops, History.SessionLog log) {
         Random random = new Random(config.seed() * 1_000_003L + id);
         Session session = new Session();
@@ -88,16 +98,16 @@ public final class Workload {
             int dice = random.nextInt(100);
             String value = "s" + id + "-" + n;
             if (dice < 40) {
-                write(log, List.of(Op.put(key(random.nextInt(config.keys())), value)),
+                write(log, List.of(Op.put(config.key(random.nextInt(config.keys())), value)),
                         ops1 -> client.put(session, ops1.get(0).key(), ops1.get(0).value()));
             } else if (dice < 45) {
-                write(log, List.of(Op.delete(key(random.nextInt(config.keys())))),
+                write(log, List.of(Op.delete(config.key(random.nextInt(config.keys())))),
                         ops1 -> client.delete(session, ops1.get(0).key()));
             } else if (dice < 50) {
                 int size = 2 + random.nextInt(3);
                 List<Op> batch = new ArrayList<>();
                 for (int i = 0; i < size; i++) {
-                    String k = key(random.nextInt(config.keys()));
+                    String k = config.key(random.nextInt(config.keys()));
                     batch.add(random.nextInt(4) == 0 ? Op.delete(k) : Op.put(k, value + "-" + i));
                 }
                 write(log, batch, list -> {
@@ -112,7 +122,7 @@ public final class Workload {
                     return client.batch(session, b);
                 });
             } else if (dice < 95) {
-                String k = key(random.nextInt(config.keys()));
+                String k = config.key(random.nextInt(config.keys()));
                 long token = session.lsn();
                 try {
                     GetResult r = client.get(session, k);
@@ -125,11 +135,11 @@ public final class Workload {
                 int to = Math.min(config.keys(), from + 1 + random.nextInt(8));
                 long token = session.lsn();
                 try {
-                    ScanResult r = client.scan(session, key(from), key(to), 0);
+                    ScanResult r = client.scan(session, config.key(from), config.key(to), 0);
                     int next = 0;
                     List<ScanResult.Entry> entries = r.entries();
                     for (int i = from; i < to; i++) {
-                        String k = key(i);
+                        String k = config.key(i);
                         String v = null;
                         if (next < entries.size() && entries.get(next).keyString().equals(k)) {
                             v = entries.get(next++).valueString();
@@ -137,12 +147,12 @@ public final class Workload {
                         log.read(k, v, token, r.lsn(), r.node().toString());
                     }
                     if (next != entries.size()) {
-                        throw new IllegalStateException("scan [" + key(from) + ", " + key(to) + ") at LSN " + r.lsn()
+                        throw new IllegalStateException("scan [" + config.key(from) + ", " + config.key(to) + ") at LSN " + r.lsn()
                                 + " answered keys outside its range or out of order: " + entries.stream()
                                         .map(ScanResult.Entry::keyString).toList());
                     }
                 } catch (WalshipException e) {
-                    log.readFailed(key(from), e.getMessage());
+                    log.readFailed(config.key(from), e.getMessage());
                 }
             }
         }

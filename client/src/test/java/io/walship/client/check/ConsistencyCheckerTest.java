@@ -117,6 +117,17 @@ class ConsistencyCheckerTest {
         Report r = ConsistencyChecker.check(h);
         assertEquals(1, r.count(Kind.WRITE_ORDER), r.summary());
 
+        // a delete that changed nothing carries the LSN current then: shared, and not above the session's
+        History noop = new History();
+        noop.session(1).wrote(List.of(put("a", "1")), 5).read("a", "1", 5, 5, F).wrote(List.of(delete("zz")), 5);
+        noop.session(2).wrote(List.of(delete("b"), delete("c")), 5).read("b", null, 5, 5, F);
+        Report rn = ConsistencyChecker.check(noop);
+        assertTrue(rn.ok(), rn.summary());
+        // ... but it cannot say "absent" of a key the write at that LSN put
+        noop.session(3).wrote(List.of(delete("a")), 5);
+        Report contradiction = ConsistencyChecker.check(noop);
+        assertEquals(Set.of(Kind.WRITE_ORDER), kinds(contradiction), contradiction.summary());
+
         History back = new History();
         back.session(2).wrote(List.of(put("b", "2")), 3);
         back.session(1).wrote(List.of(put("a", "1")), 4).read("b", "2", 4, 4, F).wrote(List.of(put("a", "3")), 2);
