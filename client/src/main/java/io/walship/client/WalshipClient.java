@@ -56,7 +56,8 @@ import io.walship.protocol.KeyPaths;
 public final class WalshipClient implements AutoCloseable {
     /**
      * The read query parameter: answer from a state at LSN ≥ this (16 hex digits, {@code 0x…} or
-     * decimal), or 503. Spelled here until the protocol module's {@code Endpoints} has it.
+     * decimal), or 503. Spelled here until the protocol module's {@code Endpoints.MIN_LSN} (on the
+     * follower branch) is merged.
      */
     public static final String MIN_LSN = "min_lsn";
 
@@ -220,6 +221,19 @@ public final class WalshipClient implements AutoCloseable {
         return uri;
     }
 
+    /**
+     * The leader a 421 names, if it is an HTTP URL. A follower that does not know its leader's
+     * HTTP URL names the leader's replication address ({@code HOST:PORT}), which takes no HTTP.
+     */
+    static URI leaderUrl(String named) {
+        String s = named.trim();
+        if (!(s.startsWith("http://") || s.startsWith("https://"))) {
+            throw new IllegalArgumentException("'" + s + "' is not an HTTP URL (a follower names the leader's replication"
+                    + " address when it does not know its HTTP URL); configure the leader's URL");
+        }
+        return baseUrl(s);
+    }
+
     // ---- accessors --------------------------------------------------------------------------
 
     /** The client's own session, used by every method that takes none. */
@@ -305,7 +319,7 @@ public final class WalshipClient implements AutoCloseable {
                 }
                 URI next;
                 try {
-                    next = baseUrl(named);
+                    next = leaderUrl(named);
                 } catch (IllegalArgumentException e) {
                     throw new MisdirectedRequestException(target, reason(r) + " (" + e.getMessage() + ")", named);
                 }
@@ -497,7 +511,7 @@ public final class WalshipClient implements AutoCloseable {
             b.header("Content-Type", contentType);
         }
         if (authorization != null) {
-            b.header("Authorization", authorization);
+            b.header(Headers.AUTHORIZATION, authorization);
         }
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());

@@ -298,6 +298,14 @@ class WalshipClientTest {
         assertEquals(421, none.status());
         assertTrue(none.getMessage().contains("names no leader in Walship-Leader"), none.getMessage());
 
+        // a follower that knows only the leader's replication address names that: not followed
+        FollowerStandIn replOnly = standIn().leader("127.0.0.1:7071");
+        MisdirectedRequestException repl = assertThrows(MisdirectedRequestException.class,
+                () -> client(replOnly.url()).put("k", "v"));
+        assertEquals("127.0.0.1:7071", repl.leader());
+        assertTrue(repl.getMessage().contains("'127.0.0.1:7071' is not an HTTP URL"), repl.getMessage());
+        assertEquals(1, repl.getMessage().lines().count());
+
         FollowerStandIn a = standIn();
         FollowerStandIn b = standIn().leader(a.url());
         a.leader(b.url());
