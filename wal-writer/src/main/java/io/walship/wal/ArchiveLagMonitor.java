@@ -28,6 +28,7 @@ final class ArchiveLagMonitor {
     private final StoreOptions options;
     /** Sampling step: the lag is over-estimated by at most this much. */
     private final long sampleBytes;
+    static final int MAX_SAMPLES = 8192;
     private final ConcurrentSkipListMap<Long, Long> walBytesAtLsn = new ConcurrentSkipListMap<>();
     // writer thread (volatile: read by update)
     private volatile long walBytesTotal;
@@ -51,7 +52,31 @@ final class ArchiveLagMonitor {
         if (total - lastSampleBytes >= sampleBytes || walBytesAtLsn.isEmpty()) {
             walBytesAtLsn.put(lsn, total);
             lastSampleBytes = total;
+            if (walBytesAtLsn.size() > MAX_SAMPLES) {
+                thinSamples();
+            }
         }
+    }
+
+    /**
+     * Keeps the sample map bounded while nothing trims it (no archive mark yet, or an archive far
+     * behind): drops every other sample but the newest, so the lag estimate gets coarser, older samples more so (it is
+     * taken from the nearest sample at or before the archived LSN, so it only errs high) instead
+     * of the map growing by one entry per MiB of WAL forever.
+     */
+    private void thinSamples() {
+        boolean drop = false;
+        Long newest = walBytesAtLsn.lastKey();
+        for (Long k : walBytesAtLsn.keySet()) {
+            if (drop && !k.equals(newest)) {
+                walBytesAtLsn.remove(k);
+            }
+            drop = !drop;
+        }
+    }
+
+    int samples() {
+        return walBytesAtLsn.size();
     }
 
     /** Re-reads the archived mark and applies the policy; {@code lastLsn} is the store's last LSN. */

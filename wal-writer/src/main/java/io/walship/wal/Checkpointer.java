@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  *       read lock, straight from their live frames ({@link BufferPool#writeDirty}): only frames
  *       still dirty are written, after the WAL is durable up to their page LSN, and they become
  *       clean in the same hold of the lock. Writers wait only for one batch at a time.
- *   <li>{@code pages.dat} is fsynced, and only then is R recorded in the control file.
+ *   <li>{@code pages.dat} is fsynced, and only then is R recorded in the control file. A failed
+ *       fsync stops the store ({@link StoreFailedException}), as a failed WAL sync does.
  * </ol>
  * Why the control file never claims a page that is not on disk: every page with a change at or
  * before R that was not in the page file was dirty when the set was taken. When its batch runs, it
@@ -93,6 +94,9 @@ final class Checkpointer {
 
         /** The store has stopped for good (a failed WAL sync): nothing may reach the page file any more. */
         boolean failed();
+
+        /** Stops the store for good (a failure that makes the page file untrustworthy). */
+        void failStop(StoreFailedException f);
 
         /** Periodic work of the store that runs on the checkpointer's thread (snapshot ages, archive lag). */
         void onTick();
@@ -352,7 +356,19 @@ final class Checkpointer {
                     rw.readLock().unlock();
                 }
             }
-            pageFile.sync();
+            try {
+                hooks.syncPageFile(pageFile);
+            } catch (RuntimeException e) {
+                // the pages written back since the last checkpoint are marked clean and may have left
+                // the pool; after a failed fsync the kernel may have dropped them as well, and a retry
+                // would succeed without them (fsyncgate): only redo from the WAL is trustworthy now
+                StoreFailedException f = new StoreFailedException("fsync of " + pageFile.path() + " failed during a"
+                        + " checkpoint (" + e.getMessage() + "); pages written back since checkpoint LSN "
+                        + Lsn.format(host.control().checkpointLsn()) + " may not be on disk; the store has stopped"
+                        + " (fail-stop); reopen it to redo them from the WAL", e);
+                host.failStop(f);
+                throw f;
+            }
             ControlFile next = host.control().withCheckpoint(redo, host.lastCommitMicros());
             next.write(dir);
             host.control(next);
@@ -388,6 +404,11 @@ final class Checkpointer {
     interface Hooks {
         /** The checkpoint has chosen its pages and released the write lock; nothing is written yet. */
         default void afterDirtySetChosen() {
+        }
+
+        /** Syncs {@code pages.dat} before the checkpoint is recorded (a test can make it fail). */
+        default void syncPageFile(PageFile file) {
+            file.sync();
         }
     }
 

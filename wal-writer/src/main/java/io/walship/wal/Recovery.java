@@ -121,6 +121,7 @@ final class Recovery {
             removeLeftovers(dir);
             pageFile = new PageFile(dir, false);
             wal = new WalLog(dir, false, options.rollCycle(), seams.walTime());
+            wal.releaseStaleLocks(); // the LOCK above proves no other writer runs
             if (newFiles) {
                 seams.sync().forceDirectory(wal.dir());
                 seams.sync().forceDirectory(dir);

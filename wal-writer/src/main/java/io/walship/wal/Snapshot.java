@@ -125,6 +125,11 @@ public final class Snapshot implements AutoCloseable {
         return abandoned != null;
     }
 
+    /** Whether {@link #preserve} would keep page {@code pageNo}'s before-image now. Write lock. */
+    boolean wants(int pageNo) {
+        return abandoned == null && pageNo < pageCount && !copied.get(pageNo) && !preserved.containsKey(pageNo);
+    }
+
     /** Called by a writer, under the store's write lock, before it first changes a page. */
     void preserve(int pageNo, byte[] beforeImage) {
         if (abandoned != null || pageNo >= pageCount || copied.get(pageNo)) {

@@ -4,9 +4,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -61,6 +63,7 @@ public final class Store implements AutoCloseable {
     private volatile long lastLsn;
     private volatile long lastCommitMicros;
     private volatile boolean closed;
+    private final Object closeLock = new Object();
 
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
@@ -126,10 +129,36 @@ public final class Store implements AutoCloseable {
         }, true);
     }
 
-    /** Applies an entry's physical changes to the pool (redo), and tells the checkpointer. Write lock. */
+    /**
+     * Applies an entry's physical changes to the pool (redo), and tells the checkpointer. Write
+     * lock. Like a write transaction, it first hands the before-image of each page it changes to
+     * the open snapshots: redo changes frames in place.
+     */
     private void applyToPages(WalEntry e) {
+        if (!snapshots.isEmpty()) {
+            preserveForSnapshots(e);
+        }
         Recovery.redo(pool, e);
         checkpointer.entryApplied(e);
+    }
+
+    private void preserveForSnapshots(WalEntry e) {
+        Set<Integer> seen = new HashSet<>();
+        for (PageChange c : e.changes()) {
+            int pageNo = c.pageNo();
+            if (!seen.add(pageNo)) {
+                continue;
+            }
+            byte[] copy = null;
+            for (Snapshot s : snapshots) {
+                if (s.wants(pageNo)) {
+                    if (copy == null) {
+                        copy = pool.frame(pageNo).data.clone();
+                    }
+                    s.preserve(pageNo, copy);
+                }
+            }
+        }
     }
 
     // ---- writes -----------------------------------------------------------------------------
@@ -412,6 +441,11 @@ public final class Store implements AutoCloseable {
         }
 
         @Override
+        public void failStop(StoreFailedException f) {
+            pipeline.failStop(f);
+        }
+
+        @Override
         public void onTick() {
             snapshotRegistry.checkAges();
             archiveLag.update(lastLsn);
@@ -531,6 +565,14 @@ public final class Store implements AutoCloseable {
     /** Checkpoints, stops the WAL writer and releases the directory. */
     @Override
     public void close() {
+        // one closer at a time: a second, concurrent close waits for the first and then returns,
+        // instead of running shutDownFiles again on unmapped files
+        synchronized (closeLock) {
+            closeOnce();
+        }
+    }
+
+    private void closeOnce() {
         if (closed) {
             return;
         }

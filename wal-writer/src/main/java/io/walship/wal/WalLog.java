@@ -34,6 +34,9 @@ import org.slf4j.LoggerFactory;
 public final class WalLog implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalLog.class);
     public static final String DIR_NAME = "wal";
+    /** Chronicle's append locks in the queue's table store ({@code TableStoreWriteLock}) and their free value. */
+    private static final List<String> CHRONICLE_LOCK_KEYS = List.of("chronicle.write.lock", "chronicle.append.lock");
+    private static final long UNLOCKED = Long.MIN_VALUE;
 
     /** A document read from the queue: its Chronicle index and raw bytes. */
     public record RawEntry(long index, byte[] bytes) {
@@ -240,6 +243,24 @@ public final class WalLog implements AutoCloseable {
             queue.refreshDirectoryListing();
         }
         return deleted;
+    }
+
+    /**
+     * Releases the append locks Chronicle keeps in {@code metadata.cq4t} that a writer killed
+     * inside an append left held. Chronicle breaks such a lock only when the process it names is
+     * dead: if that pid is alive — reused after a reboot, or in a container where the JVM always
+     * has the same pid, this very process — every append would time out. Only for the store's
+     * writer, while it holds the data directory's {@code LOCK} (no other writer can be running).
+     */
+    void releaseStaleLocks() {
+        for (String key : CHRONICLE_LOCK_KEYS) {
+            long holder = queue.tableStoreGet(key);
+            if (holder != UNLOCKED) {
+                LOG.warn("releasing Chronicle's {} in {}, left held by a writer that stopped in an append ({})", key,
+                        metadataFile(), holder);
+                queue.tableStorePut(key, UNLOCKED);
+            }
+        }
     }
 
     /** The cycle files present, oldest first. */
