@@ -334,6 +334,45 @@ class WalshipClientTest {
         assertEquals(behind.url(), reader.get(new Session(), "k").node().toString());
     }
 
+    @Test
+    void aFollowerThatDoesNotAnswerInTimeIsSkipped() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        FollowerStandIn hanging = standIn().override((ex, q, fromLeader) -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return false;
+        });
+        try {
+            WalshipClient c = closing(WalshipClient.builder(leaderUrl).follower(hanging.url())
+                    .requestTimeout(Duration.ofMillis(300)).build());
+            Session s = new Session();
+            c.put(s, "slow", "v");
+            long start = System.nanoTime();
+            GetResult r = c.get(s, "slow");
+            assertEquals("v", r.valueString());
+            assertEquals(leaderUrl, r.node().toString());
+            assertTrue(System.nanoTime() - start >= Duration.ofMillis(300).toNanos(), "waited for the timeout first");
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
+    void asyncDurabilityIsAskedForOnWrites() throws Exception {
+        FollowerStandIn follower = standIn();
+        WalshipClient c = closing(WalshipClient.builder(follower.url()).durability(Durability.ASYNC).build());
+        long lsn = c.put("async", "v");
+        assertEquals("async", follower.seen().get(0).query().get("durability"));
+        assertTrue(lsn > 0);
+        assertEquals("v", new String(store.get(utf8("async")), StandardCharsets.UTF_8));
+        WalshipClient durable = client(follower.url());
+        durable.put("durable", "v");
+        assertNull(follower.seen().get(1).query().get("durability"), "durable is the default and not spelled out");
+    }
+
     // ---- errors -----------------------------------------------------------------------------
 
     @Test
