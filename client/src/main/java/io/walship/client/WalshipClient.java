@@ -1,0 +1,587 @@
+package io.walship.client;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.walship.protocol.DigestResponse;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Escaping;
+import io.walship.protocol.Headers;
+import io.walship.protocol.Json;
+import io.walship.protocol.KeyPaths;
+
+/**
+ * A Java client of walship's HTTP API that carries a {@link Session} — the last LSN the session has
+ * seen — across the leader and its followers, so that a session gets read-your-writes and
+ * monotonic reads without thinking about it.
+ *
+ * <ul>
+ *   <li><b>Writes</b> ({@link #put}, {@link #delete}, {@link #batch}) go to the leader and return
+ *       the commit LSN ({@code Walship-LSN}); the session's token moves to it. A node that answers
+ *       {@code 421} with {@code Walship-Leader} (a follower, or a demoted leader) is followed to the
+ *       leader it names, which becomes this client's leader. A write is never resent after a
+ *       failure: its outcome would be unknown ({@link NodeUnreachableException}).</li>
+ *   <li><b>Reads</b> ({@link #get}, {@link #scan}, {@link #digest}) go to a node chosen by the
+ *       {@link ReadPolicy} (by default the followers in turn) with {@code ?min_lsn=<token>}: the
+ *       node answers from a state at least that new or refuses with 503. A refusal, a 5xx or no
+ *       answer moves the read to the next follower and finally to the leader, which always
+ *       satisfies the token. An answer whose {@code Walship-LSN} is below the token is treated as
+ *       a refusal too, so the session never sees time go backwards even from a node that ignores
+ *       {@code min_lsn}. The answer's LSN advances the token.</li>
+ * </ul>
+ *
+ * <p>Every method has a form taking a {@link Session} and one using the client's own session
+ * ({@link #session()}). Errors are {@link WalshipException}s, one subclass per documented status.
+ *
+ * <p>Thread-safe: one client may serve many threads and sessions; it holds one JDK
+ * {@link HttpClient} and its connection pool. Close it to release them.
+ */
+public final class WalshipClient implements AutoCloseable {
+    /**
+     * The read query parameter: answer from a state at LSN ≥ this (16 hex digits, {@code 0x…} or
+     * decimal), or 503. Spelled here until the protocol module's {@code Endpoints.MIN_LSN} (on the
+     * follower branch) is merged.
+     */
+    public static final String MIN_LSN = "min_lsn";
+
+    private final HttpClient http;
+    private final AtomicReference<URI> leader;
+    private final List<URI> followers;
+    private final ReadPolicy policy;
+    private final Duration requestTimeout;
+    private final String authorization;
+    private final Durability durability;
+    private final int maxRedirects;
+    private final AtomicInteger nextRead = new AtomicInteger();
+    private final Session session = new Session();
+
+    private WalshipClient(Builder b) {
+        this.leader = new AtomicReference<>(b.leader);
+        this.followers = List.copyOf(b.followers);
+        this.policy = b.policy;
+        this.requestTimeout = b.requestTimeout;
+        this.authorization = b.token == null ? null : "Bearer " + b.token;
+        this.durability = b.durability;
+        this.maxRedirects = b.maxRedirects;
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(b.connectTimeout)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    /** A builder for a client of the leader at {@code leaderUrl} (e.g. {@code http://127.0.0.1:8080}). */
+    public static Builder builder(String leaderUrl) {
+        return new Builder(leaderUrl);
+    }
+
+    /** How a {@link WalshipClient} is set up. Not thread-safe; build once. */
+    public static final class Builder {
+        private final URI leader;
+        private final List<URI> followers = new ArrayList<>();
+        private ReadPolicy policy = ReadPolicy.FOLLOWERS_FIRST;
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration requestTimeout = Duration.ofSeconds(30);
+        private String token;
+        private Durability durability = Durability.DURABLE;
+        private int maxRedirects = 3;
+
+        private Builder(String leaderUrl) {
+            this.leader = baseUrl(leaderUrl);
+        }
+
+        /** Adds a follower to read from (its HTTP base URL). */
+        public Builder follower(String url) {
+            followers.add(baseUrl(url));
+            return this;
+        }
+
+        /** Adds followers to read from. */
+        public Builder followers(List<String> urls) {
+            urls.forEach(this::follower);
+            return this;
+        }
+
+        public Builder readPolicy(ReadPolicy policy) {
+            this.policy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /** How long to wait for a TCP connection (default 5 s). */
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = positive(timeout, "connect timeout");
+            return this;
+        }
+
+        /**
+         * How long to wait for one answer (default 30 s). A follower may hold a read up to its
+         * {@code --read-wait} (default 5 s) before it answers 503, so keep this above that.
+         */
+        public Builder requestTimeout(Duration timeout) {
+            this.requestTimeout = positive(timeout, "request timeout");
+            return this;
+        }
+
+        /** Sends {@code Authorization: Bearer <token>} with every request. */
+        public Builder authToken(String token) {
+            String t = Objects.requireNonNull(token, "token").trim();
+            if (t.isEmpty() || t.chars().anyMatch(c -> c < 0x20 || c == 0x7F)) {
+                throw new IllegalArgumentException("auth token must be non-empty printable text");
+            }
+            this.token = t;
+            return this;
+        }
+
+        /**
+         * Reads the token from {@code file} (its content, trimmed — the same file the leader's
+         * {@code --auth-token-file} reads).
+         *
+         * @throws IllegalArgumentException if the file cannot be read or holds no token
+         */
+        public Builder authTokenFile(Path file) {
+            String content;
+            try {
+                content = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read auth token file " + file + ": " + e);
+            }
+            if (content.trim().isEmpty()) {
+                throw new IllegalArgumentException("auth token file " + file + " is empty");
+            }
+            return authToken(content);
+        }
+
+        /** When writes are acknowledged (default {@link Durability#DURABLE}). */
+        public Builder durability(Durability durability) {
+            this.durability = Objects.requireNonNull(durability, "durability");
+            return this;
+        }
+
+        /** How many 421 redirects one write follows (default 3). */
+        public Builder maxRedirects(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("max redirects cannot be negative: " + n);
+            }
+            this.maxRedirects = n;
+            return this;
+        }
+
+        public WalshipClient build() {
+            return new WalshipClient(this);
+        }
+
+        private static Duration positive(Duration d, String what) {
+            if (d == null || d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+
+    /**
+     * A node's base URL: {@code http(s)://host:port[/prefix]}, without a trailing slash. A bare
+     * {@code host:port} (as {@code Walship-Leader} might name it) means {@code http://host:port}.
+     */
+    static URI baseUrl(String url) {
+        Objects.requireNonNull(url, "url");
+        String s = url.trim();
+        if (!s.contains("://")) {
+            s = "http://" + s;
+        }
+        while (s.endsWith("/")) {
+            s = s.substring(0, s.length() - 1);
+        }
+        URI uri;
+        try {
+            uri = URI.create(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("not a node URL: '" + url + "'");
+        }
+        if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null
+                || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            throw new IllegalArgumentException("not a node URL: '" + url + "' (expected http://HOST:PORT)");
+        }
+        return uri;
+    }
+
+    /**
+     * The leader a 421 names, if it is an HTTP URL. A follower that does not know its leader's
+     * HTTP URL names the leader's replication address ({@code HOST:PORT}), which takes no HTTP.
+     */
+    static URI leaderUrl(String named) {
+        String s = named.trim();
+        if (!(s.startsWith("http://") || s.startsWith("https://"))) {
+            throw new IllegalArgumentException("'" + s + "' is not an HTTP URL (a follower names the leader's replication"
+                    + " address when it does not know its HTTP URL); configure the leader's URL");
+        }
+        return baseUrl(s);
+    }
+
+    // ---- accessors --------------------------------------------------------------------------
+
+    /** The client's own session, used by every method that takes none. */
+    public Session session() {
+        return session;
+    }
+
+    /** The leader writes go to now (it changes when a 421 names another). */
+    public URI leader() {
+        return leader.get();
+    }
+
+    public List<URI> followers() {
+        return followers;
+    }
+
+    // ---- writes -----------------------------------------------------------------------------
+
+    /** Commits {@code key = value} on the leader; returns the commit LSN. */
+    public long put(Session s, byte[] key, byte[] value) {
+        return write(s, "PUT", Endpoints.KV + KeyPaths.encode(key), value, "application/octet-stream");
+    }
+
+    public long put(Session s, String key, String value) {
+        return put(s, utf8(key), utf8(value));
+    }
+
+    public long put(byte[] key, byte[] value) {
+        return put(session, key, value);
+    }
+
+    public long put(String key, String value) {
+        return put(session, key, value);
+    }
+
+    /** Commits the deletion of {@code key} on the leader (absent or not); returns the commit LSN. */
+    public long delete(Session s, byte[] key) {
+        return write(s, "DELETE", Endpoints.KV + KeyPaths.encode(key), null, null);
+    }
+
+    public long delete(Session s, String key) {
+        return delete(s, utf8(key));
+    }
+
+    public long delete(byte[] key) {
+        return delete(session, key);
+    }
+
+    public long delete(String key) {
+        return delete(session, key);
+    }
+
+    /** Commits {@code batch} on the leader as one entry, whole or not at all; returns its LSN. */
+    public long batch(Session s, Batch batch) {
+        if (batch.size() == 0) {
+            throw new IllegalArgumentException("a batch needs at least one operation");
+        }
+        return write(s, "POST", Endpoints.BATCH, Json.writeBytes(batch.request()), "application/json");
+    }
+
+    public long batch(Batch batch) {
+        return batch(session, batch);
+    }
+
+    private long write(Session s, String method, String path, byte[] body, String contentType) {
+        Objects.requireNonNull(s, "session");
+        Map<String, String> query = new LinkedHashMap<>();
+        if (durability == Durability.ASYNC) {
+            query.put(Endpoints.DURABILITY, "async");
+        }
+        URI target = leader.get();
+        for (int redirects = 0; ; redirects++) {
+            HttpResponse<byte[]> r = send(target, method, path, query, body, contentType);
+            if (r.statusCode() == 421) {
+                String named = r.headers().firstValue(Headers.LEADER).orElse(null);
+                if (named == null || named.isBlank()) {
+                    throw new MisdirectedRequestException(target, reason(r) + " (and it names no leader in "
+                            + Headers.LEADER + ")", null);
+                }
+                if (redirects >= maxRedirects) {
+                    throw new MisdirectedRequestException(target, reason(r) + " (gave up after " + redirects
+                            + " redirects; last named leader " + named + ")", named);
+                }
+                URI next;
+                try {
+                    next = leaderUrl(named);
+                } catch (IllegalArgumentException e) {
+                    throw new MisdirectedRequestException(target, reason(r) + " (" + e.getMessage() + ")", named);
+                }
+                leader.compareAndSet(target, next);
+                target = next;
+                continue;
+            }
+            if (r.statusCode() != 200) {
+                throw error(target, r);
+            }
+            long lsn = lsn(target, r).orElseThrow(() -> new WalshipException(leader(), 200,
+                    "write answer without " + Headers.LSN));
+            s.observe(lsn);
+            return lsn;
+        }
+    }
+
+    // ---- reads ------------------------------------------------------------------------------
+
+    /** Reads {@code key} at a state no older than the session's token; the token moves to the answer's LSN. */
+    public GetResult get(Session s, byte[] key) {
+        return read(s, Endpoints.KV + KeyPaths.encode(key), Map.of(), true, (node, r, lsn) ->
+                new GetResult(key, r.statusCode() == 404 ? null : r.body(), lsn, node));
+    }
+
+    public GetResult get(Session s, String key) {
+        return get(s, utf8(key));
+    }
+
+    public GetResult get(byte[] key) {
+        return get(session, key);
+    }
+
+    public GetResult get(String key) {
+        return get(session, key);
+    }
+
+    /**
+     * The pairs with {@code from <= key < to} (null: unbounded) in key order, at most
+     * {@code limit} (≤ 0: all), all from one state no older than the session's token.
+     */
+    public ScanResult scan(Session s, String from, String to, long limit) {
+        Map<String, String> q = new LinkedHashMap<>();
+        if (from != null) {
+            q.put(Endpoints.FROM, from);
+        }
+        if (to != null) {
+            q.put(Endpoints.TO, to);
+        }
+        if (limit > 0) {
+            q.put(Endpoints.LIMIT, Long.toString(limit));
+        }
+        return read(s, Endpoints.SCAN, q, false, (node, r, lsn) -> {
+            List<ScanResult.Entry> entries = new ArrayList<>();
+            String text = new String(r.body(), StandardCharsets.UTF_8);
+            for (String line : text.split("\n")) {
+                if (line.isEmpty()) {
+                    continue;
+                }
+                int tab = line.indexOf('\t');
+                if (tab < 0) {
+                    throw new WalshipException(node, 200, "scan answer line without a tab: " + abbreviate(line));
+                }
+                entries.add(new ScanResult.Entry(Escaping.unescape(line.substring(0, tab)),
+                        Escaping.unescape(line.substring(tab + 1))));
+            }
+            return new ScanResult(entries, lsn, node);
+        });
+    }
+
+    public ScanResult scan(String from, String to, long limit) {
+        return scan(session, from, to, limit);
+    }
+
+    /** The state digest of the whole store, at a state no older than the session's token. */
+    public DigestResult digest(Session s) {
+        return read(s, Endpoints.DIGEST, Map.of(), false, (node, r, lsn) -> {
+            DigestResponse d;
+            try {
+                d = Json.read(r.body(), DigestResponse.class);
+            } catch (IOException e) {
+                throw new WalshipException(node, 200, "digest answer is not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            }
+            return new DigestResult(Lsns.parse(d.lsn()), d.pairs(), d.sha256(), node);
+        });
+    }
+
+    public DigestResult digest() {
+        return digest(session);
+    }
+
+    @FunctionalInterface
+    private interface Answer<T> {
+        T parse(URI node, HttpResponse<byte[]> r, long lsn);
+    }
+
+    /**
+     * Tries the nodes in {@link #readOrder()} until one answers from a state at LSN ≥ the
+     * session's token. 4xx answers are the request's fault and end the read at once; refusals
+     * (503, an answer below the token), 5xx and unreachable nodes move on. If every node fails,
+     * the leader's failure is thrown with the others' attached as suppressed exceptions.
+     */
+    private <T> T read(Session s, String path, Map<String, String> query, boolean absentIs404, Answer<T> answer) {
+        Objects.requireNonNull(s, "session");
+        long token = s.lsn();
+        Map<String, String> q = new LinkedHashMap<>(query);
+        if (token > 0) {
+            q.put(MIN_LSN, Lsns.format(token));
+        }
+        List<WalshipException> failures = new ArrayList<>();
+        for (URI node : readOrder()) {
+            HttpResponse<byte[]> r;
+            try {
+                r = send(node, "GET", path, q, null, null);
+            } catch (NodeUnreachableException e) {
+                failures.add(e);
+                continue;
+            }
+            int status = r.statusCode();
+            OptionalLong lsn = lsn(node, r);
+            boolean absent = absentIs404 && status == 404 && lsn.isPresent();
+            if (status == 200 || absent) {
+                if (lsn.isEmpty()) {
+                    failures.add(new WalshipException(node, status, "read answer without " + Headers.LSN));
+                    continue;
+                }
+                if (lsn.getAsLong() < token) {
+                    failures.add(new UnavailableException(node, "answered at LSN " + Lsns.format(lsn.getAsLong())
+                            + ", below the session's " + Lsns.format(token), lsn));
+                    continue;
+                }
+                s.observe(lsn.getAsLong());
+                return answer.parse(node, r, lsn.getAsLong());
+            }
+            WalshipException e = error(node, r);
+            if (status >= 400 && status < 500) {
+                throw e;
+            }
+            failures.add(e);
+        }
+        WalshipException last = failures.remove(failures.size() - 1);
+        failures.forEach(last::addSuppressed);
+        throw last;
+    }
+
+    /** The nodes a read tries, in order: the leader always last. */
+    List<URI> readOrder() {
+        URI lead = leader.get();
+        if (policy == ReadPolicy.LEADER_ONLY || followers.isEmpty()) {
+            return List.of(lead);
+        }
+        int n = followers.size();
+        List<URI> order = new ArrayList<>(n + 1);
+        if (policy == ReadPolicy.ROUND_ROBIN) {
+            int start = Math.floorMod(nextRead.getAndIncrement(), n + 1);
+            if (start == n) {
+                return List.of(lead);
+            }
+            for (int i = 0; i < n; i++) {
+                order.add(followers.get((start + i) % n));
+            }
+        } else {
+            int start = Math.floorMod(nextRead.getAndIncrement(), n);
+            for (int i = 0; i < n; i++) {
+                order.add(followers.get((start + i) % n));
+            }
+        }
+        order.remove(lead);
+        order.add(lead);
+        return order;
+    }
+
+    // ---- transport --------------------------------------------------------------------------
+
+    private HttpResponse<byte[]> send(URI node, String method, String path, Map<String, String> query,
+            byte[] body, String contentType) {
+        StringBuilder url = new StringBuilder(node.toString()).append(path);
+        char sep = '?';
+        for (Map.Entry<String, String> e : query.entrySet()) {
+            url.append(sep).append(URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8)).append('=')
+                    .append(URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8));
+            sep = '&';
+        }
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url.toString()))
+                .timeout(requestTimeout)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (contentType != null) {
+            b.header("Content-Type", contentType);
+        }
+        if (authorization != null) {
+            b.header(Headers.AUTHORIZATION, authorization);
+        }
+        try {
+            return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+        } catch (HttpTimeoutException e) {
+            throw new NodeUnreachableException(node, method + " " + path + " got no answer within "
+                    + (e instanceof java.net.http.HttpConnectTimeoutException ? "the connect timeout" : requestTimeout), e);
+        } catch (IOException e) {
+            throw new NodeUnreachableException(node, method + " " + path + " failed: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new WalshipException(node, 0, method + " " + path + " interrupted", e);
+        }
+    }
+
+    private static OptionalLong lsn(URI node, HttpResponse<byte[]> r) {
+        String h = r.headers().firstValue(Headers.LSN).orElse(null);
+        if (h == null) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Lsns.parse(h));
+        } catch (IllegalArgumentException e) {
+            throw new WalshipException(node, r.statusCode(), "bad " + Headers.LSN + " header: " + e.getMessage());
+        }
+    }
+
+    /** The exception for a non-success answer, by its status. */
+    static WalshipException error(URI node, HttpResponse<byte[]> r) {
+        String reason = reason(r);
+        int status = r.statusCode();
+        return switch (status) {
+            case 400 -> new BadRequestException(node, reason);
+            case 401 -> new UnauthorizedException(node, reason);
+            case 404 -> new NotFoundException(node, reason);
+            case 413 -> new PayloadTooLargeException(node, reason);
+            case 421 -> new MisdirectedRequestException(node, reason, r.headers().firstValue(Headers.LEADER).orElse(null));
+            case 503 -> new UnavailableException(node, reason, lsn(node, r));
+            case 507 -> new InsufficientStorageException(node, reason);
+            default -> status >= 500 ? new ServerErrorException(node, status, reason)
+                    : new WalshipException(node, status, reason);
+        };
+    }
+
+    /** The node's one-line reason: the first line of the body, without the API's "error: " prefix. */
+    private static String reason(HttpResponse<byte[]> r) {
+        String text = new String(r.body() == null ? new byte[0] : r.body(), StandardCharsets.UTF_8);
+        String line = text.lines().filter(l -> !l.isBlank()).findFirst().orElse("").trim();
+        if (line.startsWith("error: ")) {
+            line = line.substring("error: ".length());
+        }
+        return line.isEmpty() ? "(no reason given)" : abbreviate(line);
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 300 ? s : s.substring(0, 300) + "…";
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Releases the HTTP client's connections and threads (on Java 21+; on 17 they end when idle). */
+    @Override
+    public void close() {
+        if (http instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // closing is best effort
+            }
+        }
+    }
+}
