@@ -51,6 +51,7 @@ import io.walship.wal.WriteBatch;
  */
 public final class HttpApi implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
+    private static final long MAX_DRAIN = 64L << 20;
 
     private final Node node;
     private final HttpServer server;
@@ -373,6 +374,14 @@ public final class HttpApi implements AutoCloseable {
         try (InputStream in = ex.getRequestBody()) {
             byte[] b = in.readNBytes(MAX_BODY + 1);
             if (b.length > MAX_BODY) {
+                // read (and drop) a moderately oversized rest, so that a client still sending it
+                // gets to read the 413 instead of a reset connection; past that, the connection goes
+                // (read, not skip: the JDK server's body stream passes skip() to the raw socket)
+                byte[] sink = new byte[64 << 10];
+                long drained = 0;
+                for (int n; drained < MAX_DRAIN && (n = in.read(sink)) >= 0; ) {
+                    drained += n;
+                }
                 throw new HttpError(413, "request body over " + MAX_BODY + " bytes");
             }
             return b;
