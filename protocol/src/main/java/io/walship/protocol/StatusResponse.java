@@ -1,5 +1,7 @@
 package io.walship.protocol;
 
+import java.util.List;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 
 /**
@@ -15,10 +17,51 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param archiveLagBytes WAL bytes the store keeps for the archive (0 until archiving starts)
  * @param archiveLagLsns  commits the store keeps for the archive
  * @param archive         the node's own archive shipping, absent when it ships nothing
+ * @param replication     the followers streaming from this node now ({@code --repl}), absent without it
+ * @param slots           its replication slots, lost ones too, absent without {@code --repl}
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, long archiveLagBytes, long archiveLagLsns,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Archive archive) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Archive archive,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) List<Replication> replication,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots) {
+
+    /** A node without a replication endpoint. */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, long archiveLagBytes, long archiveLagLsns,
+                          Archive archive) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLagBytes, archiveLagLsns,
+                archive, null, null);
+    }
+
+    /**
+     * One follower streaming from this node, as PostgreSQL's {@code pg_stat_replication} shows it.
+     * LSNs are 16 hex digits; lags are in ms, -1 until measured (docs/PROTOCOL.md, "Lag in time").
+     *
+     * @param nodeId   the follower's name (its HELLO)
+     * @param slot     its slot, "" if none
+     * @param remote   its address, HOST:PORT
+     * @param state    {@code startup}, {@code catchup} (sending WAL that was already durable),
+     *                 {@code streaming} (caught up), {@code stopped}
+     * @param sentLsn  the last LSN sent
+     * @param writeLsn the last LSN it wrote, {@code flushLsn} synced, {@code replayLsn} applied
+     */
+    public record Replication(String nodeId, String slot, String remote, String state, String sentLsn,
+                              String writeLsn, String flushLsn, String replayLsn, long writeLagMs, long flushLagMs,
+                              long replayLagMs) {
+    }
+
+    /**
+     * A replication slot (docs/OPERATIONS.md, "Replication slots").
+     *
+     * @param name          the slot's name
+     * @param restartLsn    the follower has flushed up to here; the WAL after it is kept
+     * @param lost          it held more than {@code --max-slot-wal-keep} and was dropped
+     * @param retainedBytes WAL bytes it holds back now (0 when lost)
+     * @param active        a follower streams on it now
+     */
+    public record Slot(String name, String restartLsn, boolean lost, long retainedBytes, boolean active) {
+    }
 
     /**
      * Archive shipping inside the node ({@code walship leader --archive}).
