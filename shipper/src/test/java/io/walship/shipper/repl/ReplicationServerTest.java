@@ -204,6 +204,40 @@ class ReplicationServerTest {
         assertTrue(p99 < 500_000, "p99 " + p99 + " us: the sender is not woken by commits");
     }
 
+    @Test
+    void aFollowerKeepsUpWithALeaderWritingAtFullSpeed() throws Exception {
+        open();
+        start(ReplicationOptions.defaults());
+        TestFollower f = follower();
+        f.leaderDurable = store::durableLsn;
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.inBackground();
+        int n = 20_000;
+        long t0 = System.nanoTime();
+        Thread[] writers = new Thread[4];
+        for (int w = 0; w < writers.length; w++) {
+            int id = w;
+            writers[w] = new Thread(() -> {
+                for (int i = 0; i < n / writers.length; i++) {
+                    store.put(("w" + id + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[100]);
+                }
+            });
+            writers[w].start();
+        }
+        for (Thread w : writers) {
+            w.join();
+        }
+        long writeNanos = System.nanoTime() - t0;
+        long last = store.lastLsn();
+        f.awaitReceived(last);
+        long allNanos = System.nanoTime() - t0;
+        long bytes = f.receivedBytes.stream().mapToLong(b -> b.length).sum();
+        System.out.printf("streaming: %d durable commits from 4 writers in %.2f s (%.0f commits/s); the follower had"
+                + " all of them %.1f ms after the last commit returned; %.1f MiB of WAL%n", n, writeNanos / 1e9,
+                n / (writeNanos / 1e9), (allNanos - writeNanos) / 1e6, bytes / 1048576.0);
+        assertEquals(last, f.received.size());
+    }
+
     // ---- refusals ---------------------------------------------------------------------------------
 
     @Test
