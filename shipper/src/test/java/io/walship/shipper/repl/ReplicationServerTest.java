@@ -404,6 +404,12 @@ class ReplicationServerTest {
                 first, "s1", "", "f1")));
         await("the slot is back", () -> !server.slotList().get(0).lost() && server.slotList().get(0).active());
         assertEquals(Long.valueOf(first - 1), store.marks().consumers().get("slot.s1"));
+        // retiring it: stop the follower, delete the mark; the leader forgets the slot
+        again.close();
+        await("the slot is free", () -> !server.slotList().get(0).active());
+        store.marks().removeConsumer("slot.s1");
+        await("the slot is forgotten", () -> server.slotList().isEmpty());
+        assertTrue(store.marks().consumers().isEmpty());
     }
 
     private long firstWalLsn() {
