@@ -444,6 +444,25 @@ class ReplicationServerTest {
     }
 
     @Test
+    void aBusyFollowerThatAnswersOnlyWhenAskedIsAskedInTimeAndKept() throws Exception {
+        open();
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(100), Duration.ofMillis(600)));
+        TestFollower f = follower(); // sends FEEDBACK only in answer to a KEEPALIVE that asks for one
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.inBackground();
+        // a stream without pauses for 5 timeouts: the leader is never idle, yet must ask for replies
+        long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        long lsn = 0;
+        while (System.nanoTime() < until) {
+            lsn = store.put(("busy-" + written++).getBytes(StandardCharsets.UTF_8), new byte[50], Durability.ASYNC);
+        }
+        assertTrue(store.awaitDurable(lsn, Duration.ofSeconds(10)));
+        f.awaitReceived(lsn);
+        assertTrue(f.keepalives >= 2, "asked " + f.keepalives + " times");
+        assertEquals(1, server.sessions().size(), "never timed out");
+    }
+
+    @Test
     void aFollowerThatStopsReadingIsDroppedEvenIfItKeepsSendingFeedback() throws Exception {
         open();
         write(3, 10);
