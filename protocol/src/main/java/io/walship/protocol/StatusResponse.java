@@ -1,5 +1,7 @@
 package io.walship.protocol;
 
+import java.util.List;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 
 /**
@@ -18,11 +20,23 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param failed        the store has stopped after a failed WAL sync or append (fail-stop): it
  *                      answers reads and writes with 503 until it is restarted
  * @param failure       why it stopped (one line), absent while it has not
+ * @param replication   the followers streaming from this node now ({@code --repl}), absent without it
+ * @param slots         its replication slots, lost ones too, absent without {@code --repl}
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, ArchiveLag archiveLag,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Archive archive, PageCache pageCache,
-                             boolean failed, @JsonInclude(JsonInclude.Include.NON_NULL) String failure) {
+                             boolean failed, @JsonInclude(JsonInclude.Include.NON_NULL) String failure,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) List<Replication> replication,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots) {
+
+    /** A node without a replication endpoint. */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, null, null);
+    }
 
     /**
      * The archive's lag, one figure for the whole node, measured where retention measures it: WAL
@@ -36,6 +50,35 @@ public record StatusResponse(String role, String systemId, int timeline, String 
      *                or until its first run)
      */
     public record ArchiveLag(long bytes, long lsns, @JsonInclude(JsonInclude.Include.NON_NULL) Double seconds) {
+    }
+
+    /**
+     * One follower streaming from this node, as PostgreSQL's {@code pg_stat_replication} shows it.
+     * LSNs are 16 hex digits; lags are in ms, -1 until measured (docs/PROTOCOL.md, "Lag in time").
+     *
+     * @param nodeId   the follower's name (its HELLO)
+     * @param slot     its slot, "" if none
+     * @param remote   its address, HOST:PORT
+     * @param state    {@code startup}, {@code catchup} (sending WAL that was already durable),
+     *                 {@code streaming} (caught up), {@code stopped}
+     * @param sentLsn  the last LSN sent
+     * @param writeLsn the last LSN it wrote, {@code flushLsn} synced, {@code replayLsn} applied
+     */
+    public record Replication(String nodeId, String slot, String remote, String state, String sentLsn,
+                              String writeLsn, String flushLsn, String replayLsn, long writeLagMs, long flushLagMs,
+                              long replayLagMs) {
+    }
+
+    /**
+     * A replication slot (docs/OPERATIONS.md, "Replication slots").
+     *
+     * @param name          the slot's name
+     * @param restartLsn    the follower has flushed up to here; the WAL after it is kept
+     * @param lost          it held more than {@code --max-slot-wal-keep} and was dropped
+     * @param retainedBytes WAL bytes it holds back now (0 when lost)
+     * @param active        a follower streams on it now
+     */
+    public record Slot(String name, String restartLsn, boolean lost, long retainedBytes, boolean active) {
     }
 
     /**
