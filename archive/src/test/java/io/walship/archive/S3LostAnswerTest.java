@@ -32,7 +32,7 @@ class S3LostAnswerTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestS3Server.fromEnvironmentOrS3Proxy();
+        server = TestS3Server.start();
     }
 
     @AfterAll

@@ -57,12 +57,6 @@ public final class TestS3Server implements AutoCloseable {
         return new TestS3Server(proxy, URI.create("http://127.0.0.1:" + proxy.getPort()), ACCESS, SECRET);
     }
 
-    /** The external server (MinIO, scripts/minio.sh) if the environment names one, else an in-process S3Proxy. */
-    public static TestS3Server fromEnvironmentOrS3Proxy() throws Exception {
-        TestS3Server ext = external();
-        return ext != null ? ext : startS3Proxy();
-    }
-
     /** The external server named by the environment, or null if none is configured. */
     public static TestS3Server external() {
         String ep = System.getenv("WALSHIP_TEST_S3_ENDPOINT");

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.protocol.Json;
+import io.walship.shipper.ArchiveSpliceException;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Lsn;
@@ -62,16 +63,19 @@ final class ShipCommand implements Callable<Integer> {
                 }
                 return ExitCodes.OK;
             }
+            // SIGTERM: the hook lets the loop ship a last time and waits for it (up to a minute)
+            CountDownLatch stop = new CountDownLatch(1);
             ShipLoop.Listener printer = new ShipLoop.Listener() {
                 @Override
                 public void finished(ShipLoop.Tick tick) {
                     if (tick.ok() && tick.result().segments() > 0) {
                         report(out, tick.result());
                     }
+                    if (!tick.ok() && tick.error().startsWith(ShipLoop.STOPPED_PREFIX)) {
+                        stop.countDown(); // fatal: the loop ships no more, so neither does this command
+                    }
                 }
             };
-            // SIGTERM: the hook lets the loop ship a last time and waits for it (up to a minute)
-            CountDownLatch stop = new CountDownLatch(1);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stop.countDown();
@@ -84,6 +88,9 @@ final class ShipCommand implements Callable<Integer> {
             try (ShipLoop loop = new ShipLoop(data, store, opts, every, printer)) {
                 loop.start();
                 stop.await();
+                if (loop.stopped()) {
+                    throw new ArchiveSpliceException(loop.status().lastError().substring(ShipLoop.STOPPED_PREFIX.length()));
+                }
             } finally {
                 stopped.countDown();
             }

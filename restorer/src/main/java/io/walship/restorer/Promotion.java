@@ -37,7 +37,8 @@ public final class Promotion {
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
                     RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
             try {
-                store.create(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
+                // the same bytes already there: our own claim, whose answer was lost and retried
+                store.createOrSame(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
                 LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", candidate, parent, Lsn.format(forkLsn));
                 return candidate;
             } catch (ObjectExistsException e) {

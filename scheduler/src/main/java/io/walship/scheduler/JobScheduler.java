@@ -294,6 +294,8 @@ public final class JobScheduler implements AutoCloseable {
             d.put("archivedLsn", shipping.archivedUpTo() < 0 ? null : Lsn.format(shipping.archivedUpTo()));
             d.put("archiveLagLsns", shipping.lagLsns() < 0 ? null : shipping.lagLsns());
             d.put("archiveLagSeconds", shipping.lagSeconds() < 0 ? null : shipping.lagSeconds());
+            d.put("shippingStopped", shipping.stopped());
+            d.put("shippingLastError", shipping.lastError());
             List<Object> js = new ArrayList<>();
             runners.values().stream().filter(r -> r.jobs == jobs).forEach(r -> js.add(r.run.toMap()));
             d.put("jobs", js);
