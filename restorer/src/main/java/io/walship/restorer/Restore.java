@@ -122,12 +122,13 @@ public final class Restore {
     /**
      * What a restore did. {@code timeline} is the timeline of the LSN reached (in the control
      * file); {@code followedTimeline} the timeline whose history was followed (they differ when a
-     * newer timeline has no WAL past its fork yet).
+     * newer timeline has no WAL past its fork yet). {@code otherTimelines} are the histories in the
+     * archive it did not follow, with where they end ({@link RestorePlan#otherTimelines}).
      */
     public record Result(String backupKey, long backupLsn, int followedTimeline, int timeline, long lsn, long commitTimeMicros,
                          long entries, int segments, long backupObjectBytes, long imageBytes, long walObjectBytes,
                          long walBytes, double backupSeconds, double replaySeconds, double seconds,
-                         int promotedTimeline) {
+                         int promotedTimeline, List<RestorePlan.OtherTimeline> otherTimelines) {
         public String commitTime() {
             return RestoreTarget.formatMicros(commitTimeMicros);
         }
@@ -158,9 +159,14 @@ public final class Restore {
             ControlFile control = ControlFile.read(target);
             int promoted = 0;
             if (options.promote()) {
+                // The control file names the candidate timeline before the candidate is claimed (the
+                // directory still carries the restore marker, so it is no store until the claim is
+                // done): a claimed timeline always has its copy, and a crash leaves an unopenable,
+                // re-runnable restore plus at most a claim with no WAL, which default restores pass over.
+                ControlFile standby = control;
                 promoted = Promotion.claim(store, control.timeline(), control.checkpointLsn(),
-                        control.checkpointTimeMicros(), "restore --promote to " + options.target().describe());
-                control.promoted(promoted).write(target);
+                        control.checkpointTimeMicros(), "restore --promote to " + options.target().describe(),
+                        candidate -> standby.promoted(candidate).write(target));
             }
             Files.delete(target.resolve(Store.RESTORE_MARKER));
             AtomicFiles.fsyncDirectory(target);
@@ -170,7 +176,8 @@ public final class Restore {
                     promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
             return new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
                     control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes, m.imageBytes(),
-                    replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted);
+                    replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted,
+                    plan.otherTimelines());
         } catch (IOException e) {
             throw new UncheckedIOException("restore into " + target + ": " + e.getMessage(), e);
         }
@@ -347,9 +354,17 @@ public final class Restore {
                 }
             }
             listener.replayed(entries, redo.lsn(), redo.bytes());
-            if (target.kind() == RestoreTarget.Kind.TIME && !stopped
-                    && (redo.commitTimeMicros() < target.timeMicros() || plan.chain().gap() != null)) {
-                // ran out of WAL before seeing a commit after the target: a gap, or the end of what is archived
+            if (target.kind() == RestoreTarget.Kind.TIME && !stopped) {
+                // Ran out of WAL before seeing a commit past the target: a gap, or the end of what is
+                // archived. Even a last commit exactly at an inclusive target's time does not reach it:
+                // more commits in the same microsecond may not be archived yet.
+                if (plan.chain().gap() == null && redo.commitTimeMicros() == target.timeMicros() && !target.exclusive()) {
+                    throw new RestoreException("the archive ends at LSN " + Lsn.format(redo.lsn()) + " on timeline "
+                            + plan.timeline() + ", committed exactly at the target (" + target.describe() + "), and holds"
+                            + " no later commit yet: more commits of that microsecond may not be archived, so the target"
+                            + " is not reached yet; retry once a later commit is archived, or restore to LSN "
+                            + Lsn.format(redo.lsn()));
+                }
                 throw RestorePlan.unreachable(plan.chain(), plan.timeline(), target);
             }
             if (target.kind() == RestoreTarget.Kind.LSN) {
