@@ -205,7 +205,7 @@ public final class Segment {
         long bodyLength = b.getLong();
         int bodyCrc = b.getInt();
         long systemId = version == 1 ? NO_SYSTEM_ID : b.getLong();
-        if (count < 1 || bodyLength < 0 || firstLsn < 1 || lastLsn < firstLsn || lastLsn - firstLsn + 1 != count) {
+        if (count < 1 || bodyLength < 0 || bodyLength > Integer.MAX_VALUE - 16 || firstLsn < 1 || lastLsn < firstLsn || lastLsn - firstLsn + 1 != count) {
             throw new CorruptObjectException(key, "segment header is inconsistent (LSN " + firstLsn + ".." + lastLsn
                     + ", " + count + " entries, body " + bodyLength + " bytes)");
         }
