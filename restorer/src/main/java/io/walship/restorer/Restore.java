@@ -21,6 +21,7 @@ import io.walship.archive.CorruptObjectException;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ParallelGet;
+import io.walship.archive.Segment;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
@@ -325,6 +326,14 @@ public final class Restore {
                 long w1 = System.nanoTime();
                 waitNs += w1 - w0;
                 segments++;
+                long backupSystem = systemIdOf(plan.manifest());
+                if (seg.header().systemId() != Segment.NO_SYSTEM_ID && backupSystem != Segment.NO_SYSTEM_ID
+                        && seg.header().systemId() != backupSystem) {
+                    throw new CorruptObjectException(step.key(), String.format("was written by store %016x, but the"
+                            + " base backup %s is of store %016x: the archive splices two histories; nothing after"
+                            + " LSN %s is applied", seg.header().systemId(), plan.manifest().imageKey(), backupSystem,
+                            Lsn.format(redo.lsn())));
+                }
                 objectBytes += seg.objectBytes();
                 for (WalEntry e : seg.entries()) {
                     if (e.lsn() < step.fromLsn()) {
@@ -380,6 +389,15 @@ public final class Restore {
                     entries, String.format("%.2f", waitNs / 1e9), String.format("%.2f", applyNs / 1e9),
                     String.format("%.2f", (System.nanoTime() - f0) / 1e9));
             return new Replay(entries, segments, objectBytes, redo.bytes());
+        }
+    }
+
+    /** The system id a manifest records, or {@link Segment#NO_SYSTEM_ID} if it does not parse. */
+    static long systemIdOf(BackupManifest m) {
+        try {
+            return m.systemId() == null ? Segment.NO_SYSTEM_ID : Long.parseUnsignedLong(m.systemId(), 16);
+        } catch (NumberFormatException e) {
+            return Segment.NO_SYSTEM_ID;
         }
     }
 
