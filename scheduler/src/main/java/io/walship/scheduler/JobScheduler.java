@@ -150,7 +150,9 @@ public final class JobScheduler implements AutoCloseable {
                 } else {
                     r.failed(t.error(), nanos);
                 }
-                r.run.nextFire(Instant.now().plus(interval));
+                // a fatal error (the archive holds another history) ended the loop: no next run
+                boolean stopped = !t.ok() && t.error().startsWith(ShipLoop.STOPPED_PREFIX);
+                r.run.nextFire(stopped ? null : Instant.now().plus(interval));
             }
         };
     }
