@@ -78,5 +78,10 @@ class ShipCommandTest {
         assertTrue(lines.get(0).startsWith("walship: error: the archive holds another history than this store"), r.err());
         assertTrue(lines.get(0).contains("archive: system id ") && lines.get(0).contains("this store: system id "), r.err());
         assertTrue(lines.get(1).startsWith("hint: take a new base backup on a new timeline"), r.err());
+
+        // the continuous loop does not retry it forever: it stops and exits 3 too
+        CliRunner.Result loop = CliRunner.run("ship", "--data", b, "--archive", archive, "--interval", "50ms");
+        assertEquals(ExitCodes.INTEGRITY, loop.exit(), loop.err());
+        assertTrue(loop.err().startsWith("walship: error: the archive holds another history than this store"), loop.err());
     }
 }
