@@ -32,11 +32,15 @@ final class ArchiveJson {
     /**
      * Reads the document {@code what} (e.g. "manifest") from the object {@code key}.
      *
-     * @throws CorruptObjectException naming the key if it is not valid JSON of that shape
+     * @throws CorruptObjectException naming the key if it is not valid JSON of that shape (or JSON null)
      */
     static <T> T read(InputStream in, Class<T> type, String key, String what) {
         try {
-            return MAPPER.readValue(in, type);
+            T doc = MAPPER.readValue(in, type);
+            if (doc == null) {
+                throw new CorruptObjectException(key, what + " is JSON null, not a " + what);
+            }
+            return doc;
         } catch (IOException e) {
             throw new CorruptObjectException(key, what + " is not valid JSON: "
                     + e.getMessage().lines().findFirst().orElse(""), e);

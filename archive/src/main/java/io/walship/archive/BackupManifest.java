@@ -44,6 +44,15 @@ public record BackupManifest(int formatVersion, int imageFormat, String lsn, int
         if (m.imageKey() == null || m.imageSha256() == null || m.lsn() == null || m.codec() == null) {
             throw new CorruptObjectException(key, "manifest lacks required fields");
         }
+        if (!m.lsn().matches("[0-9A-F]{16}") || m.timeline() < 1 || m.imageBytes() < 0 || m.objectBytes() < 0
+                || m.pageCount() < 0 || !m.imageSha256().matches("[0-9a-fA-F]{64}")) {
+            throw new CorruptObjectException(key, "manifest has an invalid LSN, timeline, size or SHA-256");
+        }
+        try {
+            Codec.parse(m.codec());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptObjectException(key, "manifest names " + e.getMessage());
+        }
         return m;
     }
 }

@@ -22,14 +22,39 @@ import java.util.stream.Stream;
  * An {@link ObjectStore} in a local directory ({@code file:///path}): a key is a file path below
  * the root. A create writes a temporary file under {@code .tmp/}, fsyncs it, then hard-links it
  * to its key — link creation fails if the name exists, which makes create-if-absent atomic —
- * and fsyncs the directory. Thread-safe.
+ * and fsyncs the directory it linked into. Every directory it creates on the way (the root,
+ * {@code .tmp/}, {@code wal/T/}, a backup's directory) is made durable too, by fsyncing its
+ * parent once it exists, so a power loss cannot take an object's directory entry with it.
+ * Thread-safe.
  */
 public final class LocalObjectStore implements ObjectStore {
     private static final String TMP = ".tmp";
     private final Path root;
+    private final Syncer syncer;
+
+    /** How files and directories are made durable; a seam so tests can see every sync. */
+    interface Syncer {
+        Syncer FSYNC = new Syncer() {
+        };
+
+        default void file(Path file, FileChannel ch) throws IOException {
+            ch.force(true);
+        }
+
+        default void directory(Path dir) throws IOException {
+            try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+                ch.force(true);
+            }
+        }
+    }
 
     public LocalObjectStore(Path root) {
+        this(root, Syncer.FSYNC);
+    }
+
+    LocalObjectStore(Path root, Syncer syncer) {
         this.root = root.toAbsolutePath().normalize();
+        this.syncer = syncer;
     }
 
     private Path path(String key) {
@@ -44,20 +69,20 @@ public final class LocalObjectStore implements ObjectStore {
         }
         Path tmp = root.resolve(TMP).resolve(UUID.randomUUID() + ".part");
         try {
-            Files.createDirectories(tmp.getParent());
-            Files.createDirectories(target.getParent());
+            createDirectoriesDurably(tmp.getParent());
+            createDirectoriesDurably(target.getParent());
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 OutputStream out = Channels.newOutputStream(ch);
                 content.transferTo(out);
                 out.flush();
-                ch.force(true);
+                syncer.file(tmp, ch);
             }
             try {
                 Files.createLink(target, tmp);
             } catch (FileAlreadyExistsException e) {
                 throw new ObjectExistsException(key);
             }
-            fsyncDir(target.getParent());
+            syncer.directory(target.getParent());
         } catch (IOException e) {
             throw new StorageException("create " + key + " in " + root + ": " + e.getMessage(), e);
         } finally {
@@ -69,9 +94,31 @@ public final class LocalObjectStore implements ObjectStore {
         }
     }
 
-    private static void fsyncDir(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
+    /**
+     * Creates {@code dir} and any missing parents, fsyncing the parent of each directory it
+     * created (outermost first), so every new directory entry is durable before anything is
+     * linked below it. Directories that exist already are left alone.
+     */
+    private void createDirectoriesDurably(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        java.util.ArrayDeque<Path> missing = new java.util.ArrayDeque<>();
+        for (Path p = dir; p != null && !Files.isDirectory(p); p = p.getParent()) {
+            missing.push(p);
+        }
+        for (Path p : missing) {
+            try {
+                Files.createDirectory(p);
+            } catch (FileAlreadyExistsException e) {
+                if (!Files.isDirectory(p)) {
+                    throw e;
+                }
+                // created concurrently by another create; sync its parent anyway before relying on it
+            }
+            if (p.getParent() != null) {
+                syncer.directory(p.getParent());
+            }
         }
     }
 
@@ -174,7 +221,7 @@ public final class LocalObjectStore implements ObjectStore {
     @Override
     public void verifyAccess() {
         try {
-            Files.createDirectories(root);
+            createDirectoriesDurably(root);
             if (!Files.isWritable(root)) {
                 throw new ArchiveConfigException("archive directory " + root + " is not writable");
             }

@@ -26,6 +26,20 @@ public interface ObjectStore extends AutoCloseable {
      */
     void create(String key, InputStream content);
 
+    /**
+     * Creates {@code key} as {@link #create} does, but when the key is taken by an object with
+     * exactly these bytes, that counts as success: it is this caller's own object, created by an
+     * earlier attempt whose answer was lost (an S3 PUT with {@code If-None-Match: *} whose reply
+     * never arrived is retried by the SDK and answered 412 for the object it created). The
+     * comparison lives in {@link SameContent}. Returns true if this call created the object,
+     * false if the identical object was already there.
+     *
+     * @throws ObjectExistsException if the key holds different content (someone else's object)
+     */
+    default boolean createOrSame(String key, InputStream content) {
+        return SameContent.createOrSame(this, key, content);
+    }
+
     /** The object's bytes; close the stream. */
     InputStream get(String key);
 

@@ -161,6 +161,10 @@ public final class S3ObjectStore implements ObjectStore {
         }
     }
 
+    private static String unquote(String etag) {
+        return etag == null ? null : etag.replace("\"", "");
+    }
+
     private static String md5(byte[] data, int len) {
         try {
             MessageDigest md = MessageDigest.getInstance("MD5");
@@ -207,7 +211,7 @@ public final class S3ObjectStore implements ObjectStore {
     public Optional<ObjectInfo> head(String key) {
         try {
             HeadObjectResponse h = client.headObject(r -> r.bucket(bucket).key(full(key)));
-            return Optional.of(new ObjectInfo(key, h.contentLength(), h.lastModified()));
+            return Optional.of(new ObjectInfo(key, h.contentLength(), h.lastModified(), unquote(h.eTag())));
         } catch (NoSuchKeyException e) {
             return Optional.empty();
         } catch (S3Exception e) {

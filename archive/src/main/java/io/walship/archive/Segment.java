@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * A WAL segment object (docs/FORMAT.md, "WAL segment object"): a 64-byte header, readable with
- * one ranged GET, then the framed WAL entries compressed as a whole.
+ * A WAL segment object (docs/FORMAT.md, "WAL segment object"): an 80-byte header (64 bytes in
+ * format version 1), readable with one ranged GET, then the framed WAL entries compressed as a
+ * whole.
  *
  * <pre>
  *  0 u32 magic 'WSSG'          28 u64 first commit time (µs)
@@ -21,6 +22,11 @@ import java.util.zip.CRC32C;
  *  8 u32 timeline              56 u32 CRC32C of the uncompressed body
  * 12 u64 first LSN             60 u32 CRC32C of header bytes 0..59
  * 20 u64 last LSN
+ * version 2 (written since the archive checks histories on resume):
+ *                             60 u64 system id of the store that wrote the entries
+ *                             68 u64 reserved (0)
+ *                             76 u32 CRC32C of header bytes 0..75
+ * version 1 (still read): 60 u32 CRC32C of header bytes 0..59, no system id
  * body: for each entry, u32 length then the entry exactly as the WAL holds it (with its own CRC)
  * </pre>
  *
@@ -29,12 +35,29 @@ import java.util.zip.CRC32C;
  */
 public final class Segment {
     public static final int MAGIC = 0x57535347;
-    public static final int FORMAT_VERSION = 1;
-    public static final int HEADER_SIZE = 64;
+    public static final int FORMAT_VERSION = 2;
+    /** Header size of the current format (version 2); version 1 headers are {@link #V1_HEADER_SIZE}. */
+    public static final int HEADER_SIZE = 80;
+    public static final int V1_HEADER_SIZE = 64;
+    /** {@link Header#systemId} of a version-1 segment, which does not record it. */
+    public static final long NO_SYSTEM_ID = 0;
 
-    /** What a segment's header says. */
+    /**
+     * What a segment's header says. {@code systemId} is {@link #NO_SYSTEM_ID} in version-1
+     * segments; {@code version} is the format version read.
+     */
     public record Header(Codec codec, int timeline, long firstLsn, long lastLsn, long firstTimeMicros,
-                         long lastTimeMicros, int entryCount, long bodyLength, int bodyCrc) {
+                         long lastTimeMicros, int entryCount, long bodyLength, int bodyCrc, long systemId, int version) {
+        public Header(Codec codec, int timeline, long firstLsn, long lastLsn, long firstTimeMicros,
+                      long lastTimeMicros, int entryCount, long bodyLength, int bodyCrc, long systemId) {
+            this(codec, timeline, firstLsn, lastLsn, firstTimeMicros, lastTimeMicros, entryCount, bodyLength, bodyCrc,
+                    systemId, FORMAT_VERSION);
+        }
+
+        /** Bytes the header takes in the object. */
+        public int size() {
+            return version == 1 ? V1_HEADER_SIZE : HEADER_SIZE;
+        }
     }
 
     private Segment() {
@@ -43,6 +66,7 @@ public final class Segment {
     /** Collects entries, in LSN order, into one segment object. */
     public static final class Builder {
         private final int timeline;
+        private final long systemId;
         private final Codec codec;
         private final ByteArrayOutputStream body = new ByteArrayOutputStream(1 << 20);
         private final CRC32C crc = new CRC32C();
@@ -52,7 +76,9 @@ public final class Segment {
         private long lastTime;
         private int count;
 
-        public Builder(int timeline, Codec codec) {
+        /** A segment of {@code timeline} written by the store {@code systemId} (see {@code ControlFile}). */
+        public Builder(long systemId, int timeline, Codec codec) {
+            this.systemId = systemId;
             this.timeline = timeline;
             this.codec = codec;
         }
@@ -97,7 +123,7 @@ public final class Segment {
                 throw new IllegalStateException("empty segment");
             }
             return new Header(codec, timeline, firstLsn, lastLsn, firstTime, lastTime, count, body.size(),
-                    (int) crc.getValue());
+                    (int) crc.getValue(), systemId);
         }
 
         /** The whole object: header, then the compressed body. */
@@ -115,32 +141,53 @@ public final class Segment {
         ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
         b.putInt(MAGIC).putShort((short) FORMAT_VERSION).put((byte) h.codec().id()).put((byte) 0);
         b.putInt(h.timeline()).putLong(h.firstLsn()).putLong(h.lastLsn()).putLong(h.firstTimeMicros())
-                .putLong(h.lastTimeMicros()).putInt(h.entryCount()).putLong(h.bodyLength()).putInt(h.bodyCrc());
+                .putLong(h.lastTimeMicros()).putInt(h.entryCount()).putLong(h.bodyLength()).putInt(h.bodyCrc())
+                .putLong(h.systemId()).putLong(0);
         CRC32C crc = new CRC32C();
-        crc.update(b.array(), 0, 60);
+        crc.update(b.array(), 0, HEADER_SIZE - 4);
         b.putInt((int) crc.getValue());
         return b.array();
     }
 
-    /** Reads and checks the 64-byte header of the object {@code key}. */
+    /**
+     * Reads and checks the header of the object {@code key} (version 2, or version 1 without a
+     * system id), leaving {@code in} at the start of the body.
+     *
+     * @throws CorruptObjectException if it is short, not a segment, fails its checksum or has a
+     *                                version or codec this walship does not know
+     */
     public static Header readHeader(InputStream in, String key) throws IOException {
-        byte[] h = in.readNBytes(HEADER_SIZE);
-        if (h.length != HEADER_SIZE) {
+        byte[] h = in.readNBytes(V1_HEADER_SIZE);
+        if (h.length != V1_HEADER_SIZE) {
             throw new CorruptObjectException(key, "segment is shorter than its header (" + h.length + " bytes)");
         }
         ByteBuffer b = ByteBuffer.wrap(h);
         if (b.getInt() != MAGIC) {
             throw new CorruptObjectException(key, "not a walship WAL segment (bad magic)");
         }
-        CRC32C crc = new CRC32C();
-        crc.update(h, 0, 60);
-        if ((int) crc.getValue() != b.getInt(60)) {
-            throw new CorruptObjectException(key, "segment header fails its checksum");
-        }
         int version = b.getShort() & 0xFFFF;
-        if (version != FORMAT_VERSION) {
-            throw new CorruptObjectException(key, "segment format version " + version + ", this walship reads "
+        int crcAt;
+        if (version == 1) {
+            crcAt = V1_HEADER_SIZE - 4;
+        } else if (version == 2) {
+            byte[] rest = in.readNBytes(HEADER_SIZE - V1_HEADER_SIZE);
+            if (rest.length != HEADER_SIZE - V1_HEADER_SIZE) {
+                throw new CorruptObjectException(key, "segment is shorter than its header ("
+                        + (V1_HEADER_SIZE + rest.length) + " bytes)");
+            }
+            h = java.util.Arrays.copyOf(h, HEADER_SIZE);
+            System.arraycopy(rest, 0, h, V1_HEADER_SIZE, rest.length);
+            b = ByteBuffer.wrap(h);
+            b.position(6);
+            crcAt = HEADER_SIZE - 4;
+        } else {
+            throw new CorruptObjectException(key, "segment format version " + version + ", this walship reads 1 and "
                     + FORMAT_VERSION);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(h, 0, crcAt);
+        if ((int) crc.getValue() != b.getInt(crcAt)) {
+            throw new CorruptObjectException(key, "segment header fails its checksum");
         }
         Codec codec;
         try {
@@ -149,8 +196,21 @@ public final class Segment {
             throw new CorruptObjectException(key, e.getMessage());
         }
         b.get();
-        return new Header(codec, b.getInt(), b.getLong(), b.getLong(), b.getLong(), b.getLong(), b.getInt(),
-                b.getLong(), b.getInt());
+        int timeline = b.getInt();
+        long firstLsn = b.getLong();
+        long lastLsn = b.getLong();
+        long firstTime = b.getLong();
+        long lastTime = b.getLong();
+        int count = b.getInt();
+        long bodyLength = b.getLong();
+        int bodyCrc = b.getInt();
+        long systemId = version == 1 ? NO_SYSTEM_ID : b.getLong();
+        if (count < 1 || bodyLength < 0 || bodyLength > Integer.MAX_VALUE - 16 || firstLsn < 1 || lastLsn < firstLsn || lastLsn - firstLsn + 1 != count) {
+            throw new CorruptObjectException(key, "segment header is inconsistent (LSN " + firstLsn + ".." + lastLsn
+                    + ", " + count + " entries, body " + bodyLength + " bytes)");
+        }
+        return new Header(codec, timeline, firstLsn, lastLsn, firstTime, lastTime, count, bodyLength, bodyCrc, systemId,
+                version);
     }
 
     /**
@@ -173,7 +233,7 @@ public final class Segment {
         if ((int) crc.getValue() != h.bodyCrc()) {
             throw new CorruptObjectException(key, "body fails its checksum");
         }
-        List<byte[]> out = new ArrayList<>(h.entryCount());
+        List<byte[]> out = new ArrayList<>(Math.min(h.entryCount(), 4096));
         ByteBuffer b = ByteBuffer.wrap(body);
         while (b.remaining() >= 4) {
             int len = b.getInt();

@@ -2,6 +2,7 @@ package io.walship.archive;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,6 +78,30 @@ public abstract class ObjectStoreContract {
                     S3ObjectStore.DEFAULT_PART_SIZE + 10), in.readAllBytes());
         }
         assertThrows(ObjectExistsException.class, () -> store.create("big", new ByteArrayInputStream(big)));
+        // a multipart ETag is not an MD5: the object is downloaded and compared
+        assertFalse(store.createOrSame("big", new ByteArrayInputStream(big)));
+        byte[] other = big.clone();
+        other[other.length - 1] ^= 1;
+        assertThrows(ObjectExistsException.class, () -> store.createOrSame("big", new ByteArrayInputStream(other)));
+    }
+
+    @Test
+    void createOrSameTakesItsOwnObjectAndRefusesAnother() throws Exception {
+        assertTrue(store.createOrSame("h/a", in("content one")));
+        assertFalse(store.createOrSame("h/a", in("content one")), "the same bytes: our own object");
+        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/a", in("content two")), "same size");
+        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/a", in("longer content")));
+        assertEquals("content one", read(store.get("h/a")));
+    }
+
+    /** A create whose answer was lost after it stored the object: the retry's 412 is not someone else. */
+    @Test
+    void aLostAnswerIsNotSomeoneElsesObject() throws Exception {
+        LostAnswerStore lossy = new LostAnswerStore(store, k -> true);
+        assertThrows(ObjectExistsException.class, () -> lossy.create("l/plain", in("x")), "plain create: 412");
+        assertFalse(lossy.createOrSame("l/seg", in("segment bytes")));
+        assertEquals("segment bytes", read(store.get("l/seg")));
+        assertEquals(java.util.Set.of("l/plain", "l/seg"), lossy.lost());
     }
 
     @Test

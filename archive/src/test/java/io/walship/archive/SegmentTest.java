@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class SegmentTest {
     private static Segment.Builder sample(Codec codec) {
-        Segment.Builder b = new Segment.Builder(2, codec);
+        Segment.Builder b = new Segment.Builder(0x5EED_0000_0000_0001L, 2, codec);
         Random rnd = new Random(3);
         for (long lsn = 100; lsn < 400; lsn++) {
             byte[] e = new byte[50 + rnd.nextInt(300)];
@@ -30,7 +30,8 @@ class SegmentTest {
             byte[] obj = b.build();
             Segment.Header h = Segment.readHeader(new ByteArrayInputStream(obj), "k");
             assertEquals(new Segment.Header(codec, 2, 100, 399, 100_000_000L, 399_000_000L, 300, b.bodyBytes(),
-                    b.header().bodyCrc()), h);
+                    b.header().bodyCrc(), 0x5EED_0000_0000_0001L), h);
+            assertEquals(2, h.version());
             List<byte[]> entries = Segment.readEntries(new ByteArrayInputStream(obj), "k");
             assertEquals(300, entries.size());
             assertEquals((byte) 150, entries.get(50)[0]);
@@ -45,7 +46,7 @@ class SegmentTest {
     void corruptionNamesTheObject() throws Exception {
         byte[] obj = sample(Codec.ZSTD).build();
         String key = "wal/00000002/0000000000000064-000000000000018F.seg";
-        for (int at : new int[] {0, 10, 30, 63, Segment.HEADER_SIZE + 5, obj.length - 3}) {
+        for (int at : new int[] {0, 10, 30, 63, 64, 70, 79, Segment.HEADER_SIZE + 5, obj.length - 3}) {
             byte[] bad = obj.clone();
             bad[at] ^= 0x40;
             CorruptObjectException e = assertThrows(CorruptObjectException.class,
@@ -60,9 +61,35 @@ class SegmentTest {
         assertThrows(CorruptObjectException.class, () -> Segment.readEntries(new ByteArrayInputStream(flipped), key));
     }
 
+    /** Segments archived by walship before the system id was in the header stay readable. */
+    @Test
+    void readsVersionOneSegmentsWithoutASystemId() throws Exception {
+        Segment.Builder b = sample(Codec.ZSTD);
+        byte[] v2 = b.build();
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(Segment.V1_HEADER_SIZE);
+        h.put(v2, 0, 60);
+        h.putShort(4, (short) 1);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(h.array(), 0, 60);
+        h.putInt(60, (int) crc.getValue());
+        byte[] v1 = new byte[v2.length - Segment.HEADER_SIZE + Segment.V1_HEADER_SIZE];
+        System.arraycopy(h.array(), 0, v1, 0, Segment.V1_HEADER_SIZE);
+        System.arraycopy(v2, Segment.HEADER_SIZE, v1, Segment.V1_HEADER_SIZE, v2.length - Segment.HEADER_SIZE);
+        Segment.Header read = Segment.readHeader(new ByteArrayInputStream(v1), "k");
+        assertEquals(1, read.version());
+        assertEquals(Segment.NO_SYSTEM_ID, read.systemId());
+        assertEquals(100, read.firstLsn());
+        assertEquals(300, Segment.readEntries(new ByteArrayInputStream(v1), "k").size());
+        byte[] v3 = v2.clone();
+        v3[5] = 3;
+        CorruptObjectException e = assertThrows(CorruptObjectException.class,
+                () -> Segment.readHeader(new ByteArrayInputStream(v3), "k"));
+        assertTrue(e.getMessage().contains("format version 3"), e.getMessage());
+    }
+
     @Test
     void entriesMustBeContiguous() {
-        Segment.Builder b = new Segment.Builder(1, Codec.NONE).add(5, 1, new byte[1]);
+        Segment.Builder b = new Segment.Builder(7, 1, Codec.NONE).add(5, 1, new byte[1]);
         assertThrows(IllegalArgumentException.class, () -> b.add(7, 2, new byte[1]));
     }
 }

@@ -165,7 +165,7 @@ final class ArchiveBench {
             try (InputStream in = s3.getObject(r -> r.bucket(uri.bucket()).key(prefix + k))) {
                 InputStream body = in;
                 if (k.endsWith(".seg")) {
-                    body.readNBytes(io.walship.archive.Segment.HEADER_SIZE);
+                    io.walship.archive.Segment.readHeader(body, k);
                 }
                 Codec.ZSTD.decompress(new java.io.BufferedInputStream(body, 1 << 16)).transferTo(OutputStream.nullOutputStream());
             }

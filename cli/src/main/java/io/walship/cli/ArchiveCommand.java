@@ -143,7 +143,11 @@ final class ArchiveCommand {
                     TimelineHistory h = histories.get(t);
                     out.printf("timeline %d%s%n", t, h == null ? "" : " (forked from timeline " + h.parent()
                             + " after LSN " + h.forkLsn() + ", " + h.forkTime() + ")");
-                    out.printf("  %-10s %-35s %8s %12s%n", "WAL", "LSN RANGE", "SEGMENTS", "BYTES");
+                    if (l.coverage(t).isEmpty()) {
+                        out.println("  no WAL");
+                    } else {
+                        out.printf("  %-10s %-35s %8s %12s%n", "WAL", "LSN RANGE", "SEGMENTS", "BYTES");
+                    }
                     for (ArchiveListing.Range r : l.coverage(t)) {
                         long n = l.segments(t).stream().filter(s -> s.name().firstLsn() >= r.firstLsn()
                                 && s.name().lastLsn() <= r.lastLsn()).count();

@@ -11,6 +11,7 @@ import io.walship.archive.StorageException;
 import io.walship.protocol.BadInputException;
 import io.walship.restorer.RestoreException;
 import io.walship.scheduler.SchedulerConfig;
+import io.walship.shipper.ArchiveSpliceException;
 import io.walship.wal.BatchTooLargeException;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
@@ -59,7 +60,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof CliException c) {
             return c.exitCode();
         }
-        if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException) {
+        if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException
+                || ex instanceof ArchiveSpliceException) {
             return ExitCodes.INTEGRITY;
         }
         if (ex instanceof BadInputException || ex instanceof ArchiveConfigException
@@ -107,6 +109,9 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
     private static String hint(Throwable ex) {
         if (ex instanceof CliException c) {
             return c.hint();
+        }
+        if (ex instanceof ArchiveSpliceException) {
+            return ArchiveSpliceException.HINT;
         }
         if (ex instanceof StoreLockedException) {
             return "a leader is running on it: use --url http://HOST:PORT to go through it";

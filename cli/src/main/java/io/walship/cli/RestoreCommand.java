@@ -79,6 +79,11 @@ final class RestoreCommand implements Callable<Integer> {
                     r.seconds());
             out.println(r.promotedTimeline() > 0 ? "promoted: it takes writes on timeline " + r.promotedTimeline()
                     : "it is a standby: reads only until 'walship promote --data " + dir + " --archive URI'");
+            out.println("followed timeline " + r.followedTimeline() + (r.otherTimelines().isEmpty()
+                    ? "; the archive holds no other history" : ""));
+            for (RestorePlan.OtherTimeline o : r.otherTimelines()) {
+                out.println("note: " + o.note());
+            }
         }
         return ExitCodes.OK;
     }
@@ -100,6 +105,18 @@ final class RestoreCommand implements Callable<Integer> {
         m.put("replaySeconds", r.replaySeconds());
         m.put("seconds", r.seconds());
         m.put("promotedTimeline", r.promotedTimeline() > 0 ? r.promotedTimeline() : null);
+        m.put("followedTimeline", r.followedTimeline());
+        java.util.List<Object> others = new java.util.ArrayList<>();
+        for (RestorePlan.OtherTimeline o : r.otherTimelines()) {
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("timeline", o.timeline());
+            x.put("parent", o.parent() > 0 ? o.parent() : null);
+            x.put("forkLsn", o.parent() > 0 ? Lsn.format(o.forkLsn()) : null);
+            x.put("endLsn", Lsn.format(o.endLsn()));
+            x.put("note", o.note());
+            others.add(x);
+        }
+        m.put("otherTimelines", others);
         return m;
     }
 

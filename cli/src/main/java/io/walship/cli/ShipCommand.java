@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.protocol.Json;
+import io.walship.shipper.ArchiveSpliceException;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Lsn;
@@ -61,19 +62,25 @@ final class ShipCommand implements Callable<Integer> {
                 }
                 return ExitCodes.OK;
             }
+            // SIGTERM/SIGINT (or a fatal refusal) end the wait; closing the loop ships a last time
+            Shutdown shutdown = Shutdown.onSignals();
             ShipLoop.Listener printer = new ShipLoop.Listener() {
                 @Override
                 public void finished(ShipLoop.Tick tick) {
                     if (tick.ok() && tick.result().segments() > 0) {
                         report(out, tick.result());
                     }
+                    if (!tick.ok() && tick.error().startsWith(ShipLoop.STOPPED_PREFIX)) {
+                        shutdown.request(); // fatal: the loop ships no more, so neither does this command
+                    }
                 }
             };
-            // SIGTERM/SIGINT end the wait; closing the loop ships a last time
-            Shutdown shutdown = Shutdown.onSignals();
             try (ShipLoop loop = new ShipLoop(data, store, opts, every, printer)) {
                 loop.start();
                 shutdown.await();
+                if (loop.stopped()) {
+                    throw new ArchiveSpliceException(loop.status().lastError().substring(ShipLoop.STOPPED_PREFIX.length()));
+                }
             }
             return ExitCodes.OK;
         }

@@ -27,7 +27,12 @@ final class Shutdown {
         return s;
     }
 
-    /** Blocks until a signal arrives. */
+    /** Ends {@link #await} as a signal would: the command itself decided to stop (a fatal error). */
+    void request() {
+        requested.countDown();
+    }
+
+    /** Blocks until a signal arrives (or {@link #request}). */
     void await() throws InterruptedException {
         requested.await();
     }

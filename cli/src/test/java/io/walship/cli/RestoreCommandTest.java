@@ -79,7 +79,9 @@ class RestoreCommandTest {
 
         // latest follows timeline 2; timeline 1 still restores to the old leader's end
         String latest = tmp.resolve("latest").toString();
-        ok("restore", "--archive", archive, "--target", latest);
+        CliRunner.Result lr = ok("restore", "--archive", archive, "--target", latest);
+        assertTrue(lr.out().contains("followed timeline 2"), lr.out());
+        assertTrue(lr.out().contains("note: timeline 1 goes on to LSN "), "the parent's longer history is named: " + lr.out());
         assertEquals(tl2, ok("kv", "digest", "--data", latest).out().trim());
         String old = tmp.resolve("old").toString();
         ok("restore", "--archive", archive, "--target", old, "--timeline", "1");
@@ -87,6 +89,23 @@ class RestoreCommandTest {
         CliRunner.Result list = ok("archive", "list", "--archive", archive);
         assertTrue(list.out().contains("timeline 2"), list.out());
         assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
+    }
+
+    /** Issue 9, 8b through the CLI: a promoted copy that never wrote; the leader goes on; a plain restore reaches its end. */
+    @Test
+    void aPlainRestorePassesOverAnUnwrittenPromotedCopyAndSaysSoInJson() {
+        ok("restore", "--archive", archive, "--target", tmp.resolve("inspection").toString(), "--promote");
+        ok("kv", "put", "--data", data, "after-the-inspection-copy", "1");
+        ok("ship", "--data", data, "--archive", archive, "--once");
+        String leader = ok("kv", "digest", "--data", data).out().trim();
+        String plain = tmp.resolve("plain").toString();
+        CliRunner.Result r = ok("restore", "--archive", archive, "--target", plain, "--json");
+        assertTrue(r.out().contains("\"lsn\":\"" + lsnOf(leader) + "\""), r.out());
+        assertTrue(r.out().contains("\"followedTimeline\":1"), r.out());
+        assertTrue(r.out().contains("\"otherTimelines\":[{\"timeline\":2,\"parent\":1,\"forkLsn\":\""
+                + lsnOf(digests.get(2)) + "\",\"endLsn\":\"" + lsnOf(digests.get(2)) + "\""), r.out());
+        assertTrue(r.out().contains("has no WAL past its fork"), r.out());
+        assertEquals(leader, ok("kv", "digest", "--data", plain).out().trim());
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
@@ -56,5 +57,31 @@ class ShipCommandTest {
                 "file://" + tmp.resolve("a"), "--once");
         assertEquals(ExitCodes.FAILURE, notData.exit(), notData.err());
         assertTrue(notData.err().contains("is not a walship data directory"), notData.err());
+    }
+
+    /** Another store's WAL is refused with exit 3 and one line naming both histories. */
+    @Test
+    void shippingAnotherHistoryIsRefusedWithExit3() {
+        String a = tmp.resolve("a").toString();
+        String b = tmp.resolve("b").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        for (int i = 0; i < 3; i++) {
+            CliRunner.run("kv", "put", "--data", a, "k" + i, "a");
+        }
+        for (int i = 0; i < 5; i++) {
+            CliRunner.run("kv", "put", "--data", b, "k" + i, "b");
+        }
+        assertEquals(0, CliRunner.run("ship", "--data", a, "--archive", archive, "--once").exit());
+        CliRunner.Result r = CliRunner.run("ship", "--data", b, "--archive", archive, "--once");
+        assertEquals(ExitCodes.INTEGRITY, r.exit(), r.err());
+        List<String> lines = r.err().lines().toList();
+        assertTrue(lines.get(0).startsWith("walship: error: the archive holds another history than this store"), r.err());
+        assertTrue(lines.get(0).contains("archive: system id ") && lines.get(0).contains("this store: system id "), r.err());
+        assertTrue(lines.get(1).startsWith("hint: take a new base backup on a new timeline"), r.err());
+
+        // the continuous loop does not retry it forever: it stops and exits 3 too
+        CliRunner.Result loop = CliRunner.run("ship", "--data", b, "--archive", archive, "--interval", "50ms");
+        assertEquals(ExitCodes.INTEGRITY, loop.exit(), loop.err());
+        assertTrue(loop.err().startsWith("walship: error: the archive holds another history than this store"), loop.err());
     }
 }

@@ -88,6 +88,13 @@ public final class ArchiveVerifier {
                     + " (crashed or in progress); restore ignores it");
         }
 
+        Set<Long> backupSystems = new java.util.HashSet<>();
+        for (ArchiveListing.BackupInfo b : goodBackups) {
+            long id = Restore.systemIdOf(RestorePlan.readManifest(store, b.name()));
+            if (id != io.walship.archive.Segment.NO_SYSTEM_ID) {
+                backupSystems.add(id);
+            }
+        }
         int segments = 0;
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
         try {
@@ -100,6 +107,13 @@ public final class ArchiveVerifier {
                         SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(store, s.name().key(), s.size());
                         synchronized (bytes) {
                             bytes[0] += d.objectBytes();
+                        }
+                        long id = d.header().systemId();
+                        if (id != io.walship.archive.Segment.NO_SYSTEM_ID && !backupSystems.isEmpty()
+                                && !backupSystems.contains(id)) {
+                            return new Problem("foreign", s.name().key(), String.format("written by store %016x, but"
+                                    + " the archive's base backups are of store(s) %s: two histories are spliced", id,
+                                    backupSystems.stream().map(x -> String.format("%016x", x)).toList()));
                         }
                         return null;
                     } catch (StorageException e) {

@@ -31,13 +31,25 @@ public final class Promotion {
 
     /** Claims the next free timeline after {@code parent}, forking after {@code forkLsn}; returns it. */
     public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
+        return claim(store, parent, forkLsn, forkTimeMicros, reason, candidate -> { });
+    }
+
+    /**
+     * As {@link #claim(ObjectStore, int, long, long, String)}, calling {@code beforeClaim} with each
+     * candidate timeline before its history record is created (a restore writes its control file
+     * there, so the claim never comes first).
+     */
+    public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason,
+                            java.util.function.IntConsumer beforeClaim) {
         ArchiveListing listing = ArchiveListing.of(store);
         int candidate = Math.max(parent, listing.timelines().stream().max(Integer::compare).orElse(1)) + 1;
         for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
                     RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
+            beforeClaim.accept(candidate);
             try {
-                store.create(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
+                // the same bytes already there: our own claim, whose answer was lost and retried
+                store.createOrSame(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
                 LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", candidate, parent, Lsn.format(forkLsn));
                 return candidate;
             } catch (ObjectExistsException e) {

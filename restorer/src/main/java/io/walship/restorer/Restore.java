@@ -21,6 +21,7 @@ import io.walship.archive.CorruptObjectException;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ParallelGet;
+import io.walship.archive.Segment;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
@@ -122,12 +123,13 @@ public final class Restore {
     /**
      * What a restore did. {@code timeline} is the timeline of the LSN reached (in the control
      * file); {@code followedTimeline} the timeline whose history was followed (they differ when a
-     * newer timeline has no WAL past its fork yet).
+     * newer timeline has no WAL past its fork yet). {@code otherTimelines} are the histories in the
+     * archive it did not follow, with where they end ({@link RestorePlan#otherTimelines}).
      */
     public record Result(String backupKey, long backupLsn, int followedTimeline, int timeline, long lsn, long commitTimeMicros,
                          long entries, int segments, long backupObjectBytes, long imageBytes, long walObjectBytes,
                          long walBytes, double backupSeconds, double replaySeconds, double seconds,
-                         int promotedTimeline) {
+                         int promotedTimeline, List<RestorePlan.OtherTimeline> otherTimelines) {
         public String commitTime() {
             return RestoreTarget.formatMicros(commitTimeMicros);
         }
@@ -158,9 +160,14 @@ public final class Restore {
             ControlFile control = ControlFile.read(target);
             int promoted = 0;
             if (options.promote()) {
+                // The control file names the candidate timeline before the candidate is claimed (the
+                // directory still carries the restore marker, so it is no store until the claim is
+                // done): a claimed timeline always has its copy, and a crash leaves an unopenable,
+                // re-runnable restore plus at most a claim with no WAL, which default restores pass over.
+                ControlFile standby = control;
                 promoted = Promotion.claim(store, control.timeline(), control.checkpointLsn(),
-                        control.checkpointTimeMicros(), "restore --promote to " + options.target().describe());
-                control.promoted(promoted).write(target);
+                        control.checkpointTimeMicros(), "restore --promote to " + options.target().describe(),
+                        candidate -> standby.promoted(candidate).write(target));
             }
             Files.delete(target.resolve(Store.RESTORE_MARKER));
             AtomicFiles.fsyncDirectory(target);
@@ -170,7 +177,8 @@ public final class Restore {
                     promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
             return new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
                     control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes, m.imageBytes(),
-                    replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted);
+                    replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted,
+                    plan.otherTimelines());
         } catch (IOException e) {
             throw new UncheckedIOException("restore into " + target + ": " + e.getMessage(), e);
         }
@@ -318,6 +326,14 @@ public final class Restore {
                 long w1 = System.nanoTime();
                 waitNs += w1 - w0;
                 segments++;
+                long backupSystem = systemIdOf(plan.manifest());
+                if (seg.header().systemId() != Segment.NO_SYSTEM_ID && backupSystem != Segment.NO_SYSTEM_ID
+                        && seg.header().systemId() != backupSystem) {
+                    throw new CorruptObjectException(step.key(), String.format("was written by store %016x, but the"
+                            + " base backup %s is of store %016x: the archive splices two histories; nothing after"
+                            + " LSN %s is applied", seg.header().systemId(), plan.manifest().imageKey(), backupSystem,
+                            Lsn.format(redo.lsn())));
+                }
                 objectBytes += seg.objectBytes();
                 for (WalEntry e : seg.entries()) {
                     if (e.lsn() < step.fromLsn()) {
@@ -347,9 +363,17 @@ public final class Restore {
                 }
             }
             listener.replayed(entries, redo.lsn(), redo.bytes());
-            if (target.kind() == RestoreTarget.Kind.TIME && !stopped
-                    && (redo.commitTimeMicros() < target.timeMicros() || plan.chain().gap() != null)) {
-                // ran out of WAL before seeing a commit after the target: a gap, or the end of what is archived
+            if (target.kind() == RestoreTarget.Kind.TIME && !stopped) {
+                // Ran out of WAL before seeing a commit past the target: a gap, or the end of what is
+                // archived. Even a last commit exactly at an inclusive target's time does not reach it:
+                // more commits in the same microsecond may not be archived yet.
+                if (plan.chain().gap() == null && redo.commitTimeMicros() == target.timeMicros() && !target.exclusive()) {
+                    throw new RestoreException("the archive ends at LSN " + Lsn.format(redo.lsn()) + " on timeline "
+                            + plan.timeline() + ", committed exactly at the target (" + target.describe() + "), and holds"
+                            + " no later commit yet: more commits of that microsecond may not be archived, so the target"
+                            + " is not reached yet; retry once a later commit is archived, or restore to LSN "
+                            + Lsn.format(redo.lsn()));
+                }
                 throw RestorePlan.unreachable(plan.chain(), plan.timeline(), target);
             }
             if (target.kind() == RestoreTarget.Kind.LSN) {
@@ -365,6 +389,15 @@ public final class Restore {
                     entries, String.format("%.2f", waitNs / 1e9), String.format("%.2f", applyNs / 1e9),
                     String.format("%.2f", (System.nanoTime() - f0) / 1e9));
             return new Replay(entries, segments, objectBytes, redo.bytes());
+        }
+    }
+
+    /** The system id a manifest records, or {@link Segment#NO_SYSTEM_ID} if it does not parse. */
+    static long systemIdOf(BackupManifest m) {
+        try {
+            return m.systemId() == null ? Segment.NO_SYSTEM_ID : Long.parseUnsignedLong(m.systemId(), 16);
+        } catch (NumberFormatException e) {
+            return Segment.NO_SYSTEM_ID;
         }
     }
 

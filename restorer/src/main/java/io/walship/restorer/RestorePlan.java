@@ -22,6 +22,14 @@ import io.walship.wal.Lsn;
  * timeline and its ancestry, the newest base backup the target can be reached from, and the
  * chain of segments after it in LSN order (each LSN taken once, even where segments overlap),
  * up to the first gap. Immutable.
+ *
+ * <p><b>Which timeline a default restore follows</b> (docs/OPERATIONS.md, "Timelines"): the newest
+ * timeline, as PostgreSQL's {@code recovery_target_timeline=latest} does, except that a timeline
+ * with no WAL past its fork is passed over while its parent's history goes on past that fork (a
+ * promoted copy that never wrote, or a claim whose promotion never finished, must not cut every
+ * restore short). The next newest timeline is then considered by the same rule. Whatever is
+ * chosen, {@link #otherTimelines} names every history the restore does not follow and where it
+ * ends, so a restore never silently stops short of a longer one.
  */
 public final class RestorePlan {
     /** Entries {@code fromLsn..toLsn} of one segment. */
@@ -43,7 +51,20 @@ public final class RestorePlan {
     public record Chain(List<Step> steps, long end, ArchiveListing.Range gap) {
     }
 
+    /**
+     * A history the restore does not follow.
+     *
+     * @param timeline the timeline
+     * @param parent   the timeline it forked from (0 for timeline 1)
+     * @param forkLsn  the last LSN it shares with its parent (0 for timeline 1)
+     * @param endLsn   the last LSN of its history the archive holds
+     * @param note     one line for the operator: why it is not followed and how to follow it
+     */
+    public record OtherTimeline(int timeline, int parent, long forkLsn, long endLsn, String note) {
+    }
+
     private final int timeline;
+    private List<OtherTimeline> others = List.of();
     private final List<TimelineHistory.Span> ancestry;
     private final ArchiveListing.BackupInfo backup;
     private final BackupManifest manifest;
@@ -73,8 +94,9 @@ public final class RestorePlan {
     public static RestorePlan make(ObjectStore store, ArchiveListing listing, int timeline, RestoreTarget target,
                                    long backupBelowLsn) {
         Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, listing);
-        int tl = chooseTimeline(listing, timeline);
+        int tl = chooseTimeline(listing, histories, timeline);
         List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(tl, histories);
+        List<OtherTimeline> others = otherTimelines(listing, histories, tl, ancestry);
         List<ArchiveListing.BackupInfo> onPath = new ArrayList<>(backupsOn(listing, ancestry));
         onPath.removeIf(b -> b.name().lsn() >= backupBelowLsn);
         if (onPath.isEmpty()) {
@@ -110,7 +132,66 @@ public final class RestorePlan {
         } else if (target.kind() == RestoreTarget.Kind.END && chain.gap() != null) {
             throw unreachable(chain, tl, target);
         }
-        return new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
+        RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
+        plan.others = others;
+        return plan;
+    }
+
+    /** The fork LSN of a timeline (0 for timeline 1 or one without a record). */
+    private static long forkOf(Map<Integer, TimelineHistory> histories, int t) {
+        TimelineHistory h = histories.get(t);
+        return h == null ? 0 : h.forkLsnValue();
+    }
+
+    /** The last LSN of the timeline's history in the archive: its own last WAL LSN, or its fork if it has none past it. */
+    static long endOf(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int t) {
+        return Math.max(listing.lastArchivedLsn(t), forkOf(histories, t));
+    }
+
+    /** Whether timeline {@code t} has WAL of its own past its fork. */
+    private static boolean hasOwnWal(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int t) {
+        return listing.lastArchivedLsn(t) > forkOf(histories, t);
+    }
+
+    /**
+     * Every timeline other than {@code followed} whose history goes somewhere the followed one
+     * does not: timelines off its ancestry, and ancestors that go on past the point where the
+     * followed history leaves them.
+     */
+    static List<OtherTimeline> otherTimelines(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int followed,
+                                              List<TimelineHistory.Span> ancestry) {
+        long followedEnd = endOf(listing, histories, followed);
+        List<OtherTimeline> out = new ArrayList<>();
+        for (int t : listing.timelines()) {
+            if (t == followed) {
+                continue;
+            }
+            TimelineHistory h = histories.get(t);
+            int parent = h == null ? 0 : h.parent();
+            long fork = forkOf(histories, t);
+            long end = endOf(listing, histories, t);
+            Optional<TimelineHistory.Span> span = ancestry.stream().filter(x -> x.timeline() == t).findFirst();
+            String note;
+            if (span.isPresent()) {
+                if (end <= span.get().toLsn()) {
+                    continue; // an ancestor that ends where the followed history leaves it
+                }
+                note = "timeline " + t + " goes on to LSN " + Lsn.format(end) + ", past LSN " + Lsn.format(span.get().toLsn())
+                        + " where timeline " + followed + " forked from it; not followed (--timeline " + t + " follows it)";
+            } else if (!hasOwnWal(listing, histories, t)) {
+                note = "timeline " + t + " (forked from timeline " + parent + " after LSN " + Lsn.format(fork)
+                        + ") has no WAL past its fork; not followed (--timeline " + t + " restores it)";
+            } else {
+                note = "timeline " + t + " (forked from timeline " + parent + " after LSN " + Lsn.format(fork)
+                        + ") ends at LSN " + Lsn.format(end) + "; not followed (--timeline " + t + " follows it)";
+            }
+            out.add(new OtherTimeline(t, parent, fork, end, note));
+        }
+        if (out.stream().anyMatch(o -> o.endLsn() > followedEnd)) {
+            org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("timeline {} ends at LSN {}, another history in"
+                    + " the archive goes further: {}", followed, Lsn.format(followedEnd), out);
+        }
+        return List.copyOf(out);
     }
 
     static RestoreException unreachable(Chain chain, int timeline, RestoreTarget target) {
@@ -123,17 +204,36 @@ public final class RestorePlan {
                 + ", before the target (" + target.describe() + "); it may not be archived yet");
     }
 
-    private static int chooseTimeline(ArchiveListing listing, int timeline) {
+    private static int chooseTimeline(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int timeline) {
         if (listing.timelines().isEmpty()) {
             throw new RestoreException("the archive is empty: no base backups, WAL or timelines");
         }
         if (timeline == 0) {
-            return listing.timelines().stream().max(Integer::compare).orElseThrow();
+            return latest(listing, histories);
         }
         if (!listing.timelines().contains(timeline)) {
             throw new RestoreException("timeline " + timeline + " is not in the archive (it has " + listing.timelines() + ")");
         }
         return timeline;
+    }
+
+    /**
+     * The timeline a default restore follows: the newest, passing over a timeline with no WAL past
+     * its fork while its parent's history goes on past that fork (see the class comment).
+     */
+    static int latest(ArchiveListing listing, Map<Integer, TimelineHistory> histories) {
+        List<Integer> newestFirst = new ArrayList<>(listing.timelines());
+        newestFirst.sort(Comparator.reverseOrder());
+        for (int t : newestFirst) {
+            TimelineHistory h = histories.get(t);
+            if (h == null || hasOwnWal(listing, histories, t)) {
+                return t;
+            }
+            if (endOf(listing, histories, h.parent()) <= h.forkLsnValue()) {
+                return t; // its parent stops at the fork: nothing longer is passed over
+            }
+        }
+        return newestFirst.get(newestFirst.size() - 1);
     }
 
     /** Backups whose LSN lies on the ancestry, newest first. */
@@ -244,6 +344,11 @@ public final class RestorePlan {
 
     public int timeline() {
         return timeline;
+    }
+
+    /** Histories in the archive this plan does not follow, and where they end (see {@link OtherTimeline}). */
+    public List<OtherTimeline> otherTimelines() {
+        return others;
     }
 
     public List<TimelineHistory.Span> ancestry() {

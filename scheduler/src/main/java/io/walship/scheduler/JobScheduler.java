@@ -150,7 +150,9 @@ public final class JobScheduler implements AutoCloseable {
                 } else {
                     r.failed(t.error(), nanos);
                 }
-                r.run.nextFire(Instant.now().plus(interval));
+                // a fatal error (the archive holds another history) ended the loop: no next run
+                boolean stopped = !t.ok() && t.error().startsWith(ShipLoop.STOPPED_PREFIX);
+                r.run.nextFire(stopped ? null : Instant.now().plus(interval));
             }
         };
     }
@@ -294,6 +296,8 @@ public final class JobScheduler implements AutoCloseable {
             d.put("archivedLsn", shipping.archivedUpTo() < 0 ? null : Lsn.format(shipping.archivedUpTo()));
             d.put("archiveLagLsns", shipping.lagLsns() < 0 ? null : shipping.lagLsns());
             d.put("archiveLagSeconds", shipping.lagSeconds() < 0 ? null : shipping.lagSeconds());
+            d.put("shippingStopped", shipping.stopped());
+            d.put("shippingLastError", shipping.lastError());
             List<Object> js = new ArrayList<>();
             runners.values().stream().filter(r -> r.jobs == jobs).forEach(r -> js.add(r.run.toMap()));
             d.put("jobs", js);

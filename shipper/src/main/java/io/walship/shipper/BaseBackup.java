@@ -110,11 +110,10 @@ public final class BaseBackup {
             }
         };
         try {
-            store.create(imageKey, upload);
-        } catch (ObjectExistsException e) {
-            // The key is unique to this attempt, so it can only be our own upload, retried after a
-            // reply was lost; the manifest below records the size that must be there.
-            LOG.info("image {} exists already: an upload retried after its answer was lost", imageKey);
+            if (!store.createOrSame(imageKey, upload)) {
+                // the key is unique to this attempt: our own upload, retried after its answer was lost
+                LOG.info("image {} exists already with the same bytes: an upload retried after its answer was lost", imageKey);
+            }
         } finally {
             pipeIn.close();
             try {
@@ -140,7 +139,7 @@ public final class BaseBackup {
                     + " were uploaded; not writing a manifest for it");
         }
         try {
-            store.create(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
+            store.createOrSame(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
         } catch (ObjectExistsException e) {
             BackupManifest there;
             try (InputStream in = store.get(name.manifestKey())) {

@@ -24,7 +24,11 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li><b>Errors:</b> a failed run is logged with its cause and tried again at the next tick,
  *       whatever failed (the archive, the WAL, a gap). Unarchived WAL stays in the data directory:
- *       the store keeps it until it is archived (invariant 5 and 6). The loop never stops by itself.
+ *       the store keeps it until it is archived (invariant 5 and 6). One error is fatal: an
+ *       {@link ArchiveSpliceException} (the archive holds another history) stops the shipping for
+ *       good — retrying cannot fix it and shipping on would splice two histories. The status then
+ *       says {@code stopped}, and its last error starts with {@link #STOPPED_PREFIX}; the process
+ *       (leader, scheduler) keeps running. Otherwise the loop never stops by itself.
  *   <li><b>Status:</b> {@link #status} says up to which LSN the archive holds the WAL, how far it
  *       lags behind (commits, and the age of the oldest unarchived one) and why the last run
  *       failed, if it did.
@@ -77,9 +81,17 @@ public final class ShipLoop implements AutoCloseable {
      * @param lagLsns      commits in the WAL not yet archived; -1 until known
      * @param lagSeconds   age of the oldest of them (0 if none); -1 until known
      * @param lastError    why the last run failed; null if it did not
+     * @param stopped      shipping stopped for good after a fatal error ({@code lastError} says why)
      */
-    public record Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError) {
+    public record Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError,
+                         boolean stopped) {
+        public Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError) {
+            this(archive, archivedUpTo, lagLsns, lagSeconds, lastError, false);
+        }
     }
+
+    /** How {@link Status#lastError} begins once a fatal error stopped the shipping. */
+    public static final String STOPPED_PREFIX = "shipping stopped: ";
 
     private final Path dataDir;
     private final ObjectStore archive;
@@ -90,6 +102,7 @@ public final class ShipLoop implements AutoCloseable {
     private final Object tickLock = new Object();
     private volatile Status status;
     private boolean closed; // guarded by tickLock
+    private boolean stopped; // guarded by tickLock: a fatal error ended the shipping
 
     /**
      * Takes {@code DATA/ship.lock} (one shipper per data directory) but ships nothing until
@@ -123,6 +136,11 @@ public final class ShipLoop implements AutoCloseable {
         return status;
     }
 
+    /** Whether a fatal error ({@link ArchiveSpliceException}) ended the shipping. */
+    public boolean stopped() {
+        return status.stopped();
+    }
+
     public Duration interval() {
         return interval;
     }
@@ -130,7 +148,7 @@ public final class ShipLoop implements AutoCloseable {
     /** One run: ship, record the outcome, tell the listener. Never throws. */
     void tick() {
         synchronized (tickLock) {
-            if (closed) {
+            if (closed || stopped) {
                 return;
             }
             Instant start = Instant.now();
@@ -145,6 +163,12 @@ public final class ShipLoop implements AutoCloseable {
                     LOG.info("shipping to {} works again; archived up to LSN {}", archive.describe(),
                             Lsn.format(result.archivedUpTo()));
                 }
+            } catch (ArchiveSpliceException e) {
+                stopped = true;
+                error = STOPPED_PREFIX + Errors.withCauses(e);
+                LOG.error("shipping {} to {} stopped for good (restart after fixing it): {}", dataDir, archive.describe(),
+                        e.getMessage());
+                timer.shutdown();
             } catch (RuntimeException | Error e) {
                 error = Errors.withCauses(e);
                 LOG.warn("shipping {} to {} failed, will retry in {} ms: {}", dataDir, archive.describe(),
@@ -152,7 +176,7 @@ public final class ShipLoop implements AutoCloseable {
                 LOG.debug("shipping failure", e);
             }
             long archived = result != null ? result.archivedUpTo() : before.archivedUpTo();
-            status = lag(new Status(before.archive(), archived, before.lagLsns(), before.lagSeconds(), error));
+            status = lag(new Status(before.archive(), archived, before.lagLsns(), before.lagSeconds(), error, stopped));
             listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), result, error));
         }
     }
@@ -180,7 +204,7 @@ public final class ShipLoop implements AutoCloseable {
             return s;
         }
         double seconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldestMicros) / 1e6);
-        return new Status(s.archive(), s.archivedUpTo(), count, seconds, s.lastError());
+        return new Status(s.archive(), s.archivedUpTo(), count, seconds, s.lastError(), s.stopped());
     }
 
     /**

@@ -5,13 +5,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Objects;
-import java.util.Optional;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectExistsException;
-import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.Segment;
 import io.walship.wal.ControlFile;
@@ -33,6 +31,15 @@ import org.slf4j.LoggerFactory;
  * during or after an upload, before the mark moved) loses nothing and duplicates nothing.
  * "Archived up to" advances only after the segment containing it was created. One shipper per
  * data directory ({@code DATA/ship.lock}). Not thread-safe.
+ *
+ * <p><b>Only durable entries.</b> It reads through {@link WalReader}, which never returns an entry
+ * past the WAL's durable LSN, so nothing that a power loss could rewrite is ever archived.
+ *
+ * <p><b>No splice.</b> Before it ships after entries it did not upload itself, it checks that the
+ * archive's last entry on the timeline is this store's: the segment's system id must be this
+ * store's, and the entry at that LSN in the local WAL must have the same timeline and CRC32C.
+ * Otherwise (a WAL rebuilt after a power loss, another store shipping to the same prefix) it
+ * refuses with {@link ArchiveSpliceException}, naming both histories.
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
@@ -61,6 +68,9 @@ public final class WalShipper implements AutoCloseable {
     private final Options options;
     private final WalMarks marks;
     private final DirectoryLock lock;
+    /** Timeline and LSN up to which the archive is known to hold this store's history (checked or uploaded). */
+    private int verifiedTimeline = -1;
+    private long verifiedLsn = -1;
 
     public WalShipper(Path dataDir, ObjectStore store, Options options) {
         this.dataDir = dataDir;
@@ -85,12 +95,19 @@ public final class WalShipper implements AutoCloseable {
      * archived mark still moves only past segments that exist).
      */
     public Result shipOnce() {
-        int timeline = ControlFile.read(dataDir).timeline();
-        long archived = ArchiveListing.of(store).lastArchivedLsn(timeline);
+        ControlFile control = ControlFile.read(dataDir);
+        int timeline = control.timeline();
+        ArchiveListing listing = ArchiveListing.of(store);
+        long archived = listing.lastArchivedLsn(timeline);
         long entries = 0;
         long walBytes = 0;
         Uploads uploads = new Uploads();
         try (WalReader reader = WalReader.open(dataDir)) {
+            if (archived > 0 && !(verifiedTimeline == timeline && verifiedLsn == archived)) {
+                checkSameHistory(listing, control, archived, reader);
+                verifiedTimeline = timeline;
+                verifiedLsn = archived;
+            }
             long first = reader.firstAvailableLsn();
             if (first < 0) {
                 return new Result(0, 0, 0, 0, archived);
@@ -119,7 +136,7 @@ public final class WalShipper implements AutoCloseable {
                     b = null;
                 }
                 if (b == null) {
-                    b = new Segment.Builder(e.timeline(), options.codec());
+                    b = new Segment.Builder(control.systemId(), e.timeline(), options.codec());
                 }
                 byte[] raw = reader.lastEntryBytes();
                 b.add(e.lsn(), e.commitTimeMicros(), raw);
@@ -196,18 +213,95 @@ public final class WalShipper implements AutoCloseable {
             throw new UncheckedIOException("compress segment " + key, e);
         }
         try {
-            store.create(key, new ByteArrayInputStream(bytes));
-        } catch (ObjectExistsException e) {
-            Optional<ObjectInfo> existing = store.head(key);
-            if (existing.isEmpty() || existing.get().size() != bytes.length) {
-                throw new WalshipException("segment " + key + " already exists in the archive with other content;"
-                        + " is another shipper writing to this archive?");
+            if (!store.createOrSame(key, new ByteArrayInputStream(bytes))) {
+                LOG.info("segment {} was already archived with the same bytes (an earlier upload); keeping it", key);
             }
-            LOG.info("segment {} was already archived (an earlier run's upload); keeping it", key);
+        } catch (ObjectExistsException e) {
+            throw new ArchiveSpliceException("segment " + key + " already exists in the archive with other content"
+                    + " (system id " + systemIdOf(key) + ", this store is " + hex(h.systemId()) + "): another store or"
+                    + " history is shipping to this archive's timeline " + h.timeline());
+        }
+        synchronized (this) {
+            verifiedTimeline = h.timeline();
+            verifiedLsn = h.lastLsn();
         }
         marks.setArchived(h.lastLsn());
         LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
         return bytes.length;
+    }
+
+    /**
+     * Checks that the archive's last entry on the timeline ({@code archived}) is this store's.
+     *
+     * @throws ArchiveSpliceException naming both histories if it is not
+     */
+    private void checkSameHistory(ArchiveListing listing, ControlFile control, long archived, WalReader reader) {
+        int timeline = control.timeline();
+        ArchiveListing.SegmentInfo last = listing.segments(timeline).stream()
+                .filter(s -> s.name().lastLsn() == archived).findFirst().orElseThrow();
+        String key = last.name().key();
+        Segment.Header header;
+        byte[] entry;
+        try (java.io.InputStream in = store.get(key)) {
+            byte[] obj = in.readAllBytes();
+            header = Segment.readHeader(new ByteArrayInputStream(obj), key);
+            java.util.List<byte[]> entries = Segment.readEntries(new ByteArrayInputStream(obj), key);
+            entry = entries.get(entries.size() - 1);
+        } catch (IOException e) {
+            throw new UncheckedIOException("read " + key + " to check the archive's history", e);
+        }
+        String archive = "archive: system id " + (header.systemId() == Segment.NO_SYSTEM_ID ? "unknown (format 1)"
+                : hex(header.systemId())) + ", timeline " + header.timeline() + ", LSN " + Lsn.format(archived)
+                + ", entry CRC32C " + crcHex(entry) + " (" + key + ")";
+        String local = "this store: system id " + hex(control.systemId()) + ", timeline " + timeline;
+        if (header.systemId() != Segment.NO_SYSTEM_ID && header.systemId() != control.systemId()) {
+            throw splice(archive, local + " (another store's archive)");
+        }
+        long durable = reader.durableLsn();
+        long first = reader.firstAvailableLsn();
+        if (durable < archived) {
+            throw splice(archive, local + ", WAL durable only up to LSN " + Lsn.format(durable)
+                    + " (its history was rebuilt or rewound)");
+        }
+        if (first < 0 || first > archived) {
+            LOG.info("the archive's last entry (LSN {}) is no longer in the local WAL (it starts at {}); checked the"
+                    + " system id only", Lsn.format(archived), first < 0 ? "-" : Lsn.format(first));
+            return;
+        }
+        reader.seek(archived).headersOnly();
+        WalEntry e = reader.next();
+        if (e == null) {
+            throw splice(archive, local + ", no durable WAL entry at LSN " + Lsn.format(archived));
+        }
+        byte[] mine = reader.lastEntryBytes();
+        if (e.timeline() != header.timeline() || !java.util.Arrays.equals(mine, entry)) {
+            throw splice(archive, local + ", entry at LSN " + Lsn.format(archived) + " on timeline " + e.timeline()
+                    + " has CRC32C " + crcHex(mine));
+        }
+    }
+
+    private static ArchiveSpliceException splice(String archive, String local) {
+        return new ArchiveSpliceException("the archive holds another history than this store, shipping on would splice"
+                + " them; " + archive + "; " + local + "; " + ArchiveSpliceException.HINT);
+    }
+
+    private String systemIdOf(String key) {
+        try (java.io.InputStream in = store.getRange(key, 0, Segment.HEADER_SIZE)) {
+            long id = Segment.readHeader(in, key).systemId();
+            return id == Segment.NO_SYSTEM_ID ? "unknown (format 1)" : hex(id);
+        } catch (IOException | RuntimeException e) {
+            return "unreadable (" + e.getMessage() + ")";
+        }
+    }
+
+    private static String hex(long systemId) {
+        return String.format("%016x", systemId);
+    }
+
+    private static String crcHex(byte[] entry) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(entry);
+        return String.format("%08x", (int) crc.getValue());
     }
 
     @Override

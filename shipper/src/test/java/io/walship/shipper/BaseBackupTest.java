@@ -107,4 +107,27 @@ class BaseBackupTest {
             backupWhileWritingThenLoad(archive);
         }
     }
+
+    /** Image and manifest uploads whose answers were lost (each retry met its own object) still make a backup. */
+    @Test
+    void lostUploadAnswersStillMakeABackup() throws Exception {
+        Path data = tmp.resolve("data");
+        try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"));
+             Store store = Store.open(data)) {
+            io.walship.archive.LostAnswerStore archive = new io.walship.archive.LostAnswerStore(inner, k -> true);
+            for (int i = 0; i < 500; i++) {
+                store.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[64]);
+            }
+            BackupManifest m;
+            try (Snapshot snap = store.snapshot()) {
+                m = BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
+            }
+            assertEquals(2, archive.lost().size(), "the image's and the manifest's answers were lost: " + archive.lost());
+            ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(m.timeline(), Long.parseLong(m.lsn(), 16));
+            try (InputStream in = inner.get(name.manifestKey())) {
+                assertEquals(m, BackupManifest.read(in, name.manifestKey()));
+            }
+            assertEquals(m.objectBytes(), inner.head(m.imageKey()).orElseThrow().size());
+        }
+    }
 }

@@ -1,0 +1,209 @@
+package io.walship.shipper;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.LostAnswerStore;
+import io.walship.archive.ObjectInfo;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Defect 5 of issue 9, the archive half: the shipper never splices two histories into one
+ * timeline. The archive holds LSNs 1..N of history A; a copy of the same store taken at K &lt; N
+ * (a WAL rebuilt to K after a power loss) is rewritten with other content. Shipping it must be
+ * refused, naming both histories, and a ship loop must stop for good.
+ */
+class ShipperSpliceTest {
+    @TempDir
+    Path tmp;
+
+    private static void write(Store store, String prefix, int n) {
+        for (int i = 0; i < n; i++) {
+            store.put((prefix + i).getBytes(StandardCharsets.UTF_8), (prefix + "-value-" + i).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static void copyTree(Path from, Path to) {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else if (!p.getFileName().toString().endsWith(".lock")) {
+                    Files.copy(p, t);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static List<String> keys(ObjectStore archive) {
+        return archive.list("", null).stream().map(ObjectInfo::key).toList();
+    }
+
+    /** History A in {@code a} shipped up to N; {@code b} is A's store as it was at K, then rewritten. */
+    private long historyAShippedAndBRewritten(Path a, Path b, ObjectStore archive, int bWrites) {
+        long k;
+        try (Store store = Store.open(a)) {
+            write(store, "a", 20);
+            k = store.lastLsn();
+        }
+        copyTree(a, b);
+        long n;
+        try (Store store = Store.open(a)) {
+            write(store, "a-more", 30);
+            n = store.lastLsn();
+        }
+        try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+            assertEquals(n, shipper.shipOnce().archivedUpTo());
+        }
+        try (Store store = Store.open(b)) {
+            assertEquals(k, store.lastLsn());
+            write(store, "b", bWrites);
+        }
+        return n;
+    }
+
+    @Test
+    void aRewrittenHistoryIsNotShippedOntoTheArchivedOne() {
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long n = historyAShippedAndBRewritten(a, b, archive, 60); // B goes past N with other content
+            List<String> before = keys(archive);
+            long systemId;
+            try (Store store = Store.open(b)) {
+                systemId = store.systemId();
+                assertTrue(store.lastLsn() > n);
+            }
+            try (WalShipper shipper = new WalShipper(b, archive, WalShipper.Options.defaults())) {
+                ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, shipper::shipOnce);
+                String m = e.getMessage();
+                assertFalse(m.contains("\n"), "one line: " + m);
+                assertTrue(m.contains("archive: system id " + String.format("%016x", systemId) + ", timeline 1, LSN "
+                        + Lsn.format(n) + ", entry CRC32C "), m);
+                assertTrue(m.contains("this store: system id " + String.format("%016x", systemId) + ", timeline 1, entry at LSN "
+                        + Lsn.format(n) + " on timeline 1 has CRC32C "), m);
+                assertTrue(m.contains("take a new base backup on a new timeline"), m);
+            }
+            assertEquals(before, keys(archive), "the archive is unchanged");
+            assertEquals(n, ArchiveListing.of(archive).lastArchivedLsn(1));
+
+            // history A itself goes on shipping after a restart of its shipper
+            try (Store store = Store.open(a)) {
+                write(store, "a-after", 5);
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+                assertEquals(n + 5, shipper.shipOnce().archivedUpTo());
+            }
+        }
+    }
+
+    @Test
+    void aWalRewoundBelowTheArchiveIsRefusedBeforeItCatchesUp() {
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long n = historyAShippedAndBRewritten(a, b, archive, 3); // B is at K + 3 < N
+            try (WalShipper shipper = new WalShipper(b, archive, WalShipper.Options.defaults())) {
+                ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, shipper::shipOnce);
+                assertTrue(e.getMessage().contains("LSN " + Lsn.format(n)), e.getMessage());
+                assertTrue(e.getMessage().contains("WAL durable only up to LSN "), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void anotherStoresArchiveIsRefusedBySystemId() {
+        Path a = tmp.resolve("a");
+        Path c = tmp.resolve("c");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long ida;
+            long idc;
+            try (Store store = Store.open(a)) {
+                write(store, "a", 10);
+                ida = store.systemId();
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+                shipper.shipOnce();
+            }
+            try (Store store = Store.open(c)) {
+                write(store, "c", 40);
+                idc = store.systemId();
+            }
+            assertNotEquals(ida, idc);
+            try (WalShipper shipper = new WalShipper(c, archive, WalShipper.Options.defaults())) {
+                ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, shipper::shipOnce);
+                assertTrue(e.getMessage().contains("system id " + String.format("%016x", ida)), e.getMessage());
+                assertTrue(e.getMessage().contains("system id " + String.format("%016x", idc)), e.getMessage());
+            }
+        }
+    }
+
+    /** In a ship loop (leader --archive, the scheduler) the splice is fatal: it stops, says so, and ships no more. */
+    @Test
+    void aShipLoopStopsForGoodOnASplice() {
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            historyAShippedAndBRewritten(a, b, archive, 60);
+            List<String> before = keys(archive);
+            List<ShipLoop.Tick> ticks = new java.util.concurrent.CopyOnWriteArrayList<>();
+            ShipLoop.Listener l = new ShipLoop.Listener() {
+                @Override
+                public void finished(ShipLoop.Tick t) {
+                    ticks.add(t);
+                }
+            };
+            try (ShipLoop loop = new ShipLoop(b, archive, WalShipper.Options.defaults(), Duration.ofHours(1), l)) {
+                loop.tick();
+                assertTrue(loop.stopped());
+                ShipLoop.Status s = loop.status();
+                assertTrue(s.stopped());
+                assertTrue(s.lastError().startsWith(ShipLoop.STOPPED_PREFIX), s.lastError());
+                assertTrue(s.lastError().contains("take a new base backup on a new timeline"), s.lastError());
+                loop.tick();
+                assertEquals(1, ticks.size(), "no tick runs after the fatal one");
+            }
+            assertEquals(1, ticks.size(), "closing does not ship again either");
+            assertEquals(before, keys(archive));
+        }
+    }
+
+    /** A segment upload whose answer was lost (the retry met its own object) is not a conflict. */
+    @Test
+    void aLostUploadAnswerIsOurOwnSegment() {
+        Path a = tmp.resolve("a");
+        try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            LostAnswerStore archive = new LostAnswerStore(inner, k -> k.startsWith("wal/"));
+            try (Store store = Store.open(a)) {
+                write(store, "a", 50);
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, new WalShipper.Options(io.walship.archive.Codec.ZSTD, 4096))) {
+                WalShipper.Result r = shipper.shipOnce();
+                assertTrue(r.segments() > 1, r.toString());
+                assertEquals(r.segments(), archive.lost().size(), "every upload lost its answer");
+            }
+            assertEquals(List.of(), ArchiveListing.of(inner).gaps(1));
+        }
+    }
+}
