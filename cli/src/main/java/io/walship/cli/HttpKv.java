@@ -86,7 +86,7 @@ final class HttpKv implements KvBackend {
 
     /**
      * A leader's error answer as the exit code it stands for (README, "Exit codes"): 400 is a
-     * usage error (2), 413 too large (4), 507 storage full (5), 503 unavailable or failed (6),
+     * usage error (2), as is 401 (a missing or wrong token), 413 too large (4), 507 storage full (5), 503 unavailable or failed (6),
      * anything else a failure (1). The leader's one-line reason is kept.
      */
     static CliException refusal(int status, String body) {
@@ -94,6 +94,7 @@ final class HttpKv implements KvBackend {
         String what = "leader answered HTTP " + status + ": " + reason;
         return switch (status) {
             case 400 -> new CliException(ExitCodes.USAGE, what);
+            case 401 -> new CliException(ExitCodes.USAGE, what, "pass the leader's token with --auth-token-file FILE");
             case 413 -> new CliException(ExitCodes.TOO_LARGE, what, "split the batch (at most 10,000 operations, 4 MiB)");
             case 507 -> new CliException(ExitCodes.STORAGE_FULL, what,
                     "the leader's WAL disk is full; nothing of this write was applied");

@@ -33,7 +33,7 @@ public final class AuthToken {
         Objects.requireNonNull(text, "token");
         String t = text.strip();
         if (t.isEmpty()) {
-            throw new IllegalArgumentException("the auth token is empty");
+            throw new BadInputException("the auth token is empty");
         }
         return new AuthToken(t.getBytes(StandardCharsets.UTF_8));
     }
@@ -41,7 +41,7 @@ public final class AuthToken {
     /**
      * Reads the token from {@code file}.
      *
-     * @throws IllegalArgumentException the file is missing, unreadable or holds only whitespace
+     * @throws BadInputException the file is missing, unreadable or holds only whitespace
      *                                  (one line naming the file)
      */
     public static AuthToken read(Path file) {
@@ -49,14 +49,14 @@ public final class AuthToken {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("auth token file " + file + " does not exist");
+            throw new BadInputException("auth token file " + file + " does not exist");
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read auth token file " + file + ": " + e.getMessage());
+            throw new BadInputException("cannot read auth token file " + file + ": " + e.getMessage());
         } catch (UncheckedIOException e) {
-            throw new IllegalArgumentException("auth token file " + file + " is not UTF-8 text");
+            throw new BadInputException("auth token file " + file + " is not UTF-8 text");
         }
         if (text.isBlank()) {
-            throw new IllegalArgumentException("auth token file " + file + " is empty");
+            throw new BadInputException("auth token file " + file + " is empty");
         }
         return of(text);
     }
@@ -86,7 +86,7 @@ public final class AuthToken {
      * Whether {@code host} (a listen address) is only reachable from this machine: a loopback
      * name or address. A wildcard ({@code 0.0.0.0}, {@code ::}) or any other address is not.
      *
-     * @throws IllegalArgumentException the name does not resolve
+     * @throws BadInputException the name does not resolve
      */
     public static boolean isLoopback(String host) {
         try {
@@ -97,7 +97,7 @@ public final class AuthToken {
             }
             return true;
         } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("cannot resolve listen address '" + host + "'");
+            throw new BadInputException("cannot resolve listen address '" + host + "'");
         }
     }
 

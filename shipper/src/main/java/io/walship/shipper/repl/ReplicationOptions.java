@@ -7,6 +7,7 @@ import java.util.Objects;
 import javax.net.ServerSocketFactory;
 
 import io.walship.protocol.AuthToken;
+import io.walship.protocol.BadInputException;
 
 /**
  * How a {@link ReplicationServer} runs. Immutable; start from {@link #defaults()}.
@@ -38,16 +39,16 @@ public record ReplicationOptions(AuthToken authToken, int maxSessions, long maxS
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(sockets, "sockets");
         if (maxSessions < 1) {
-            throw new IllegalArgumentException("at least one replication session must be allowed, got " + maxSessions);
+            throw new BadInputException("at least one replication session must be allowed, got " + maxSessions);
         }
         if (maxSlotWalKeep <= 0) {
-            throw new IllegalArgumentException("--max-slot-wal-keep must be positive, got " + maxSlotWalKeep);
+            throw new BadInputException("--max-slot-wal-keep must be positive, got " + maxSlotWalKeep);
         }
         if (keepalive.isNegative() || keepalive.isZero()) {
-            throw new IllegalArgumentException("--repl-keepalive must be positive, got " + keepalive);
+            throw new BadInputException("--repl-keepalive must be positive, got " + keepalive);
         }
         if (timeout.compareTo(keepalive) <= 0) {
-            throw new IllegalArgumentException("--repl-timeout (" + timeout + ") must be longer than --repl-keepalive ("
+            throw new BadInputException("--repl-timeout (" + timeout + ") must be longer than --repl-keepalive ("
                     + keepalive + "), or every idle follower would time out");
         }
         if (maxFrameBytes < 4096) {
