@@ -53,6 +53,7 @@ public final class ReplicationServer implements AutoCloseable {
     private final Store store;
     private final ReplicationOptions options;
     private final InetSocketAddress bindAddress;
+    private final AckTracker acks;
     private final Set<FollowerSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicLong threadIds = new AtomicLong();
     private final AtomicLong refusedOverLimit = new AtomicLong();
@@ -65,9 +66,25 @@ public final class ReplicationServer implements AutoCloseable {
 
     /** Binds nothing yet; {@link #start} does. Port 0: any free port. */
     public ReplicationServer(Store store, InetSocketAddress bind, ReplicationOptions options) {
+        this(store, bind, options, SyncOptions.async());
+    }
+
+    /**
+     * Binds nothing yet; {@link #start} does. Port 0: any free port.
+     *
+     * @param sync the leader's commit mode: the sessions feed their followers' flush LSNs to an
+     *             {@link AckTracker} with these options ({@link #acks()})
+     */
+    public ReplicationServer(Store store, InetSocketAddress bind, ReplicationOptions options, SyncOptions sync) {
         this.store = store;
         this.bindAddress = bind;
         this.options = options;
+        this.acks = new AckTracker(sync, store::durableLsn, System::nanoTime);
+    }
+
+    /** The followers' acks, which commits in a sync mode wait for. */
+    public AckTracker acks() {
+        return acks;
     }
 
     /**
@@ -245,10 +262,12 @@ public final class ReplicationServer implements AutoCloseable {
         synchronized (this) {
             if (closed || listener == null) {
                 closed = true;
+                acks.close();
                 return;
             }
             closed = true;
         }
+        acks.close();
         try {
             listener.close();
         } catch (IOException e) {
