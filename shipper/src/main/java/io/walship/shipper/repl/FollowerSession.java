@@ -223,7 +223,8 @@ final class FollowerSession implements Runnable {
             flushed = flushLsn;
         }
         // outside this session's lock: the commits this acknowledges are woken from here
-        server.acks().flushed(this, describe(), flushed);
+        String n = nodeId();
+        server.acks().flushed(this, n.isEmpty() ? conn.remote() : n, flushed);
         if (closed) {
             server.acks().gone(this); // closed meanwhile: the close's own gone() may have come first
         }
