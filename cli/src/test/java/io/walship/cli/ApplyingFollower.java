@@ -1,0 +1,126 @@
+package io.walship.cli;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import javax.net.SocketFactory;
+
+import io.walship.protocol.HostPort;
+import io.walship.protocol.repl.Frame;
+import io.walship.protocol.repl.ReplConnection;
+import io.walship.wal.Durability;
+import io.walship.wal.EntryCodec;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+
+/**
+ * A real follower in the test's JVM, for kill -9 tests of a leader process: it copies the leader's
+ * {@code /snapshot} into its own data directory, opens it as a store, streams from the LSN after
+ * it, applies every entry to its store ({@link Store#apply}) and reports a batch flushed only once
+ * its own WAL is synced ({@link Store#awaitDurable}). What it acknowledged survives the leader's
+ * death: it is in this store. Stops when the leader's connection ends.
+ */
+final class ApplyingFollower implements AutoCloseable {
+    final Store store;
+    private final ReplConnection conn;
+    private final Thread thread;
+    private volatile long lastEcho;
+    private volatile Throwable failure;
+
+    private ApplyingFollower(Store store, ReplConnection conn, String name) {
+        this.store = store;
+        this.conn = conn;
+        this.thread = new Thread(this::run, "applying-follower-" + name);
+        thread.setDaemon(true);
+    }
+
+    static ApplyingFollower bootstrap(String leaderUrl, int replPort, Path dir, String name) throws Exception {
+        HttpResponse<InputStream> snap = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create(leaderUrl + "/snapshot")).build(), HttpResponse.BodyHandlers.ofInputStream());
+        if (snap.statusCode() != 200) {
+            throw new AssertionError("GET /snapshot: " + snap.statusCode());
+        }
+        SnapshotLoader.Info info;
+        try (InputStream in = snap.body()) {
+            info = SnapshotLoader.load(in, dir);
+        }
+        Store store = Store.open(dir);
+        ReplConnection c = ReplConnection.connect(SocketFactory.getDefault(), new HostPort("127.0.0.1", replPort),
+                Duration.ofSeconds(5));
+        c.readTimeout(Duration.ofSeconds(30));
+        c.write(new Frame.Hello(Frame.VERSION, info.systemId(), info.timeline(), store.lastLsn() + 1, "", "", name));
+        Frame answer = c.read();
+        if (!(answer instanceof Frame.Welcome)) {
+            c.close();
+            store.close();
+            throw new AssertionError(name + ": expected WELCOME, got " + answer);
+        }
+        ApplyingFollower f = new ApplyingFollower(store, c, name);
+        f.thread.start();
+        return f;
+    }
+
+    private void run() {
+        try {
+            while (true) {
+                Frame f = conn.read();
+                if (f instanceof Frame.Wal w) {
+                    lastEcho = w.leaderSendMicros();
+                    for (Frame.Entry e : w.entries()) {
+                        WalEntry entry = EntryCodec.decode(e.bytes()); // CRC checked; apply checks the LSN
+                        store.apply(entry, Durability.ASYNC);
+                    }
+                    long last = w.entries().get(w.entries().size() - 1).lsn();
+                    if (!store.awaitDurable(last, Duration.ofSeconds(30))) {
+                        throw new AssertionError("the follower's own WAL did not sync LSN " + last);
+                    }
+                    feedback();
+                } else if (f instanceof Frame.Keepalive k) {
+                    lastEcho = k.leaderSendMicros();
+                    if (k.replyRequested()) {
+                        feedback();
+                    }
+                }
+            }
+        } catch (EOFException e) {
+            // the leader is gone
+        } catch (IOException e) {
+            if (!conn.isClosed() && !(e.getMessage() != null && e.getMessage().contains("reset"))) {
+                failure = e;
+            }
+        } catch (Throwable e) {
+            failure = e;
+        }
+    }
+
+    private void feedback() throws IOException {
+        long durable = store.durableLsn();
+        conn.write(new Frame.Feedback(store.lastLsn(), durable, durable, System.currentTimeMillis() * 1000, lastEcho));
+    }
+
+    /** Waits for the stream to end (the leader died) and fails if the follower broke on its own. */
+    void awaitEnd() throws InterruptedException {
+        thread.join(60_000);
+        if (thread.isAlive()) {
+            throw new AssertionError("the follower still streams a minute after the leader died");
+        }
+        if (failure != null) {
+            throw new AssertionError("the follower failed", failure);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        conn.close();
+        thread.join(10_000);
+        store.close();
+    }
+}
