@@ -63,7 +63,7 @@ class SemiSyncKillTest {
         Process p = ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:0",
                 "--port-file", portFile.toString(), "--repl", "127.0.0.1:0", "--repl-keepalive", "200ms",
                 "--sync-mode", "semi-sync", "--sync-timeout", "60s", "--on-sync-timeout", "block"), log);
-        ApplyingFollower follower = null;
+        LoopbackFollower follower = null;
         ConcurrentLinkedQueue<Acked> acked = new ConcurrentLinkedQueue<>();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -75,7 +75,7 @@ class SemiSyncKillTest {
             }
             int replPort = Integer.parseInt(m.group(1));
             String url = "http://127.0.0.1:" + Files.readString(portFile).trim();
-            follower = ApplyingFollower.bootstrap(url, replPort, dir.resolve("follower"), "sync-follower");
+            follower = LoopbackFollower.fromUrl(url, replPort, dir.resolve("follower"), "sync-follower");
 
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
             AtomicInteger count = new AtomicInteger();

@@ -301,7 +301,14 @@ public final class HttpApi implements AutoCloseable {
         requireMethod(ex, "GET");
         try (Snapshot snap = node.store().snapshot()) {
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(snap.lsn())));
+            // durable, not acknowledged: a new follower bootstraps from this image, and on a leader in
+            // a sync mode its own acks may be what the newest commits wait for
+            while (!node.store().awaitDurable(snap.lsn(), java.time.Duration.ofSeconds(1))) {
+                node.store().failure().ifPresent(f -> {
+                    throw f;
+                });
+            }
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
             ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
             ex.getResponseHeaders().set(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
             ex.getResponseHeaders().set("Content-Type", "application/octet-stream");

@@ -17,53 +17,75 @@ import io.walship.protocol.repl.Frame;
 import io.walship.protocol.repl.ReplConnection;
 import io.walship.wal.Durability;
 import io.walship.wal.EntryCodec;
+import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
 import io.walship.wal.WalEntry;
 
 /**
- * A real follower in the test's JVM, for kill -9 tests of a leader process: it copies the leader's
- * {@code /snapshot} into its own data directory, opens it as a store, streams from the LSN after
- * it, applies every entry to its store ({@link Store#apply}) and reports a batch flushed only once
- * its own WAL is synced ({@link Store#awaitDurable}). What it acknowledged survives the leader's
- * death: it is in this store. Stops when the leader's connection ends.
+ * A follower inside this process, for {@code walship bench repl} and kill -9 tests of a leader
+ * process: it copies the leader's snapshot into its own data directory, opens it as a store,
+ * streams from the LSN after it, applies every entry ({@link Store#apply}) and reports a batch
+ * flushed only once its own WAL has synced it ({@link Store#awaitDurable}) — what it acknowledged
+ * survives the leader's death. (The full follower, with reconnects, the archive and its HTTP API, is
+ * {@code walship follow}.) Stops when the leader's connection ends.
  */
-final class ApplyingFollower implements AutoCloseable {
+final class LoopbackFollower implements AutoCloseable {
     final Store store;
     private final ReplConnection conn;
     private final Thread thread;
     private volatile long lastEcho;
     private volatile Throwable failure;
 
-    private ApplyingFollower(Store store, ReplConnection conn, String name) {
+    private LoopbackFollower(Store store, ReplConnection conn, String name) {
         this.store = store;
         this.conn = conn;
-        this.thread = new Thread(this::run, "applying-follower-" + name);
+        this.thread = new Thread(this::run, "loopback-follower-" + name);
         thread.setDaemon(true);
     }
 
-    static ApplyingFollower bootstrap(String leaderUrl, int replPort, Path dir, String name) throws Exception {
+    /** Bootstraps from the leader's {@code GET /snapshot} at {@code leaderUrl}. */
+    static LoopbackFollower fromUrl(String leaderUrl, int replPort, Path dir, String name) throws Exception {
         HttpResponse<InputStream> snap = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create(leaderUrl + "/snapshot")).build(), HttpResponse.BodyHandlers.ofInputStream());
         if (snap.statusCode() != 200) {
-            throw new AssertionError("GET /snapshot: " + snap.statusCode());
+            throw new IOException("GET " + leaderUrl + "/snapshot answered " + snap.statusCode());
         }
         SnapshotLoader.Info info;
         try (InputStream in = snap.body()) {
             info = SnapshotLoader.load(in, dir);
         }
-        Store store = Store.open(dir);
-        ReplConnection c = ReplConnection.connect(SocketFactory.getDefault(), new HostPort("127.0.0.1", replPort),
-                Duration.ofSeconds(5));
-        c.readTimeout(Duration.ofSeconds(30));
-        c.write(new Frame.Hello(Frame.VERSION, info.systemId(), info.timeline(), store.lastLsn() + 1, "", "", name));
-        Frame answer = c.read();
-        if (!(answer instanceof Frame.Welcome)) {
-            c.close();
-            store.close();
-            throw new AssertionError(name + ": expected WELCOME, got " + answer);
+        return start(info, replPort, dir, name);
+    }
+
+    /** Bootstraps from a snapshot of {@code leader}, a store in this process. */
+    static LoopbackFollower fromStore(Store leader, int replPort, Path dir, String name) throws IOException {
+        SnapshotLoader.Info info;
+        try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
+            info = SnapshotLoader.load(in, dir);
         }
-        ApplyingFollower f = new ApplyingFollower(store, c, name);
+        return start(info, replPort, dir, name);
+    }
+
+    private static LoopbackFollower start(SnapshotLoader.Info info, int replPort, Path dir, String name)
+            throws IOException {
+        Store store = Store.open(dir);
+        ReplConnection c;
+        try {
+            c = ReplConnection.connect(SocketFactory.getDefault(), new HostPort("127.0.0.1", replPort),
+                    Duration.ofSeconds(5));
+            c.readTimeout(Duration.ofSeconds(30));
+            c.write(new Frame.Hello(Frame.VERSION, info.systemId(), info.timeline(), store.lastLsn() + 1, "", "", name));
+            Frame answer = c.read();
+            if (!(answer instanceof Frame.Welcome)) {
+                c.close();
+                throw new IOException(name + ": expected WELCOME, got " + answer);
+            }
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        LoopbackFollower f = new LoopbackFollower(store, c, name);
         f.thread.start();
         return f;
     }
@@ -80,7 +102,7 @@ final class ApplyingFollower implements AutoCloseable {
                     }
                     long last = w.entries().get(w.entries().size() - 1).lsn();
                     if (!store.awaitDurable(last, Duration.ofSeconds(30))) {
-                        throw new AssertionError("the follower's own WAL did not sync LSN " + last);
+                        throw new IOException("the follower's own WAL did not sync LSN " + last + " within 30 s");
                     }
                     feedback();
                 } else if (f instanceof Frame.Keepalive k) {
@@ -106,17 +128,18 @@ final class ApplyingFollower implements AutoCloseable {
         conn.write(new Frame.Feedback(store.lastLsn(), durable, durable, System.currentTimeMillis() * 1000, lastEcho));
     }
 
-    /** Waits for the stream to end (the leader died) and fails if the follower broke on its own. */
+    /** Waits up to a minute for the stream to end (the leader died); fails if the follower broke on its own. */
     void awaitEnd() throws InterruptedException {
         thread.join(60_000);
         if (thread.isAlive()) {
-            throw new AssertionError("the follower still streams a minute after the leader died");
+            throw new IllegalStateException("the follower still streams a minute after the leader died");
         }
         if (failure != null) {
-            throw new AssertionError("the follower failed", failure);
+            throw new IllegalStateException("the follower failed: " + failure, failure);
         }
     }
 
+    /** Ends the stream and closes the store. */
     @Override
     public void close() throws InterruptedException {
         conn.close();
