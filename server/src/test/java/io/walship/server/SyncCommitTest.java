@@ -170,10 +170,10 @@ class SyncCommitTest {
             assertEquals("semi-sync", syncOf(r));
             acked.add(lsnOf(r));
         }
+        first.autoAck(false); // the synchronous follower so far stops acknowledging
         CompletableFuture<HttpResponse<String>> w = put("b", "v", null);
         awaitWaiting(1);
         long lsn = store.lastLsn();
-        first.autoAck(false);
         second.awaitReceived(lsn);
         first.close(); // the synchronous follower dies before it flushed LSN lsn
         await("the leader noticed", () -> replication.sessions().size() == 1);
