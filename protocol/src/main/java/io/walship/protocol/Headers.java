@@ -12,6 +12,9 @@ public final class Headers {
     /** On {@code GET /snapshot}: how many key/value pairs that digest counted. */
     public static final String DIGEST_PAIRS = "Walship-Digest-Pairs";
 
+    /** On a follower's 421 answer to a write: the leader's HTTP URL (or its replication address if unknown). */
+    public static final String LEADER = "Walship-Leader";
+
     private Headers() {
     }
 }
