@@ -11,6 +11,11 @@ public final class Headers {
     public static final String DIGEST = "Walship-Digest";
     /** On {@code GET /snapshot}: how many key/value pairs that digest counted. */
     public static final String DIGEST_PAIRS = "Walship-Digest-Pairs";
+    /**
+     * On writes to a node started with {@code --auth-token-file}: {@code Bearer <token>}
+     * ({@link AuthToken}); a write without it, or with another token, gets 401.
+     */
+    public static final String AUTHORIZATION = "Authorization";
 
     /** On a follower's 421 answer to a write: the leader's HTTP URL (or its replication address if unknown). */
     public static final String LEADER = "Walship-Leader";

@@ -1,0 +1,354 @@
+package io.walship.shipper.repl;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+import io.walship.protocol.repl.Frame;
+import io.walship.protocol.repl.FrameCodec;
+import io.walship.protocol.repl.ProtocolException;
+import io.walship.protocol.repl.RefusalCode;
+import io.walship.protocol.repl.ReplConnection;
+import io.walship.wal.Errors;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalNoLongerAvailableException;
+import io.walship.wal.WalReader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One follower connected to the leader (docs/PROTOCOL.md): the handshake, then two threads — the
+ * <b>receiver</b> (this session's {@link #run}), which reads FEEDBACK, and the <b>sender</b>, which
+ * streams durable WAL entries from the follower's start LSN on and sends KEEPALIVEs when idle. The
+ * sender sleeps until the store's durable LSN moves ({@link #wake}, called by the server's
+ * {@link Store#onDurable} listener) or a keepalive is due; it never polls the WAL.
+ *
+ * <p>Handshake checks, in order, each with its own refusal: protocol version, auth token, system id,
+ * timeline (only the leader's own: the leader keeps no timeline history locally), start LSN not past
+ * the leader's durable LSN + 1, the slot (lost, in use), and the WAL from the start LSN on still being
+ * on disk. Anything but a HELLO first, or a FEEDBACK later, is a protocol error that ends the session.
+ * A FEEDBACK that reports an LSN the leader never sent is one too (it would move a slot past WAL the
+ * follower does not have).
+ *
+ * <p>Thread-safe: positions are read by /status under the session's lock.
+ */
+final class FollowerSession implements Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(FollowerSession.class);
+
+    /** What /status shows about one session. */
+    record Status(String nodeId, String slot, String remote, String state, long startLsn, long sentLsn,
+                  long writeLsn, long flushLsn, long replayLsn, long writeLagMs, long flushLagMs, long replayLagMs) {
+    }
+
+    private final ReplicationServer server;
+    private final Store store;
+    private final ReplicationOptions options;
+    private final ReplConnection conn;
+    private final LagTracker lag = new LagTracker();
+    private volatile long lastReceivedNanos = System.nanoTime();
+    private volatile boolean closed;
+    private volatile String state = "startup";
+    private volatile Thread sender;
+    private String closeReason;
+
+    // guarded by this
+    private String nodeId = "";
+    private String slotName = "";
+    private ReplicationSlots.Slot slot;
+    private long startLsn;
+    private long sentLsn;
+    private long writeLsn;
+    private long flushLsn;
+    private long replayLsn;
+
+    FollowerSession(ReplicationServer server, Store store, ReplicationOptions options, ReplConnection conn) {
+        this.server = server;
+        this.store = store;
+        this.options = options;
+        this.conn = conn;
+    }
+
+    // ---- receiver -------------------------------------------------------------------------------
+
+    @Override
+    public void run() {
+        WalReader reader = null;
+        try {
+            reader = handshake();
+            if (reader == null) {
+                return;
+            }
+            WalReader r = reader;
+            reader = null; // the sender owns it now
+            Thread t = server.newThread(() -> send(r), "walship-repl-send-" + nodeIdForThread());
+            sender = t;
+            t.start();
+            while (!closed) {
+                Frame f = conn.read();
+                lastReceivedNanos = System.nanoTime();
+                if (f instanceof Frame.Feedback fb) {
+                    feedback(fb);
+                } else {
+                    throw new ProtocolException("a follower may send only FEEDBACK after HELLO, got " + f);
+                }
+            }
+        } catch (EOFException e) {
+            close("the follower closed the connection");
+        } catch (ProtocolException e) {
+            LOG.warn("replication session with {}: protocol error: {}; closing", describe(), e.getMessage());
+            close("protocol error: " + e.getMessage());
+        } catch (IOException e) {
+            close(closed ? closeReason : "connection lost: " + Errors.oneLine(e));
+        } catch (RuntimeException e) {
+            LOG.error("replication session with {} failed: {}", describe(), Errors.oneLine(e), e);
+            close("failed: " + Errors.oneLine(e));
+        } finally {
+            if (reader != null) {
+                reader.close();
+            }
+            close(closeReason == null ? "ended" : closeReason);
+        }
+    }
+
+    /** Reads and checks the HELLO; answers WELCOME and returns a reader at the start LSN, or refuses and returns null. */
+    private WalReader handshake() throws IOException {
+        Frame first = conn.read();
+        lastReceivedNanos = System.nanoTime();
+        if (!(first instanceof Frame.Hello h)) {
+            throw new ProtocolException("the first frame must be HELLO, got " + first);
+        }
+        synchronized (this) {
+            nodeId = h.nodeId();
+            slotName = h.slot();
+        }
+        if (h.version() != Frame.VERSION) {
+            return refuse(RefusalCode.UNSUPPORTED_VERSION, "protocol version " + h.version() + " is not supported;"
+                    + " this leader speaks version " + Frame.VERSION);
+        }
+        if (options.authToken() != null && !options.authToken().matches(h.authToken())) {
+            return refuse(RefusalCode.AUTH_FAILED, h.authToken().isEmpty()
+                    ? "this leader requires an auth token and the HELLO carries none"
+                    : "the auth token is not this leader's");
+        }
+        if (h.systemId() != store.systemId()) {
+            return refuse(RefusalCode.SYSTEM_ID_MISMATCH, "the follower's system id " + Long.toHexString(h.systemId())
+                    + " is not this leader's " + Long.toHexString(store.systemId()) + ": it is a copy of another store");
+        }
+        if (h.timeline() != store.timeline()) {
+            return refuse(RefusalCode.UNKNOWN_TIMELINE, "the follower is on timeline " + Integer.toUnsignedString(
+                    h.timeline()) + " and this leader on timeline " + store.timeline() + "; the leader can stream"
+                    + " only its own timeline");
+        }
+        long durable = store.durableLsn();
+        if (h.startLsn() < 1) {
+            throw new ProtocolException("start LSN " + h.startLsn() + " is not an LSN (the first is 1)");
+        }
+        if (h.startLsn() > durable + 1) {
+            return refuse(RefusalCode.FOLLOWER_AHEAD, "the follower wants LSN " + Lsn.format(h.startLsn())
+                    + " but this leader is durable only up to " + Lsn.format(durable) + ": the follower has WAL the"
+                    + " leader never had; rewind or rebuild it");
+        }
+        ReplicationSlots.Slot s = null;
+        if (!h.slot().isEmpty()) {
+            try {
+                s = server.slots().acquire(h.slot(), h.startLsn(), this);
+            } catch (ReplicationSlots.Refused r) {
+                return refuse(r.code, r.getMessage());
+            }
+        }
+        WalReader reader = store.walReader().headersOnly();
+        try {
+            reader.seek(h.startLsn());
+        } catch (WalNoLongerAvailableException e) {
+            reader.close();
+            if (s != null) {
+                server.slots().release(s, this);
+            }
+            return refuse(RefusalCode.WAL_NOT_AVAILABLE, "LSN " + Lsn.format(h.startLsn()) + " is no longer in this"
+                    + " leader's WAL (the oldest is " + Lsn.format(e.firstAvailable()) + "); catch up from the archive");
+        } catch (RuntimeException e) {
+            reader.close();
+            if (s != null) {
+                server.slots().release(s, this);
+            }
+            throw e;
+        }
+        synchronized (this) {
+            slot = s;
+            startLsn = h.startLsn();
+            sentLsn = h.startLsn() - 1;
+            writeLsn = flushLsn = replayLsn = h.startLsn() - 1;
+        }
+        state = "catchup";
+        conn.write(new Frame.Welcome(Frame.VERSION, store.systemId(), store.timeline(), durable, options.nodeId(),
+                options.httpUrl()));
+        LOG.info("follower {} ({}) streams from LSN {}{}", h.nodeId(), conn.remote(), Lsn.format(h.startLsn()),
+                s == null ? "" : " on slot " + s.name);
+        return reader;
+    }
+
+    private WalReader refuse(RefusalCode code, String message) throws IOException {
+        LOG.warn("refused follower {} at {}: {} ({})", nodeId(), conn.remote(), code, message);
+        try {
+            conn.write(new Frame.Refuse(code, message));
+        } finally {
+            close("refused: " + code);
+        }
+        return null;
+    }
+
+    private void feedback(Frame.Feedback fb) throws ProtocolException {
+        long now = options.nowMicros();
+        synchronized (this) {
+            long max = Math.max(Math.max(fb.writtenLsn(), fb.flushedLsn()), fb.appliedLsn());
+            if (Long.compareUnsigned(max, sentLsn) > 0) {
+                throw new ProtocolException("FEEDBACK reports LSN " + Lsn.format(max) + " but the leader sent only up"
+                        + " to " + Lsn.format(sentLsn));
+            }
+            writeLsn = Math.max(writeLsn, fb.writtenLsn());
+            flushLsn = Math.max(flushLsn, fb.flushedLsn());
+            replayLsn = Math.max(replayLsn, fb.appliedLsn());
+            lag.reported(LagTracker.WRITE, writeLsn, fb.echoLeaderMicros(), now);
+            lag.reported(LagTracker.FLUSH, flushLsn, fb.echoLeaderMicros(), now);
+            lag.reported(LagTracker.REPLAY, replayLsn, fb.echoLeaderMicros(), now);
+            if (slot != null) {
+                server.slots().confirm(slot, flushLsn);
+            }
+        }
+    }
+
+    // ---- sender ---------------------------------------------------------------------------------
+
+    private void send(WalReader reader) {
+        long keepaliveNanos = options.keepalive().toNanos();
+        long lastSentNanos = System.nanoTime();
+        WalEntry carried = null;
+        byte[] carriedBytes = null;
+        try (reader) {
+            while (!closed) {
+                List<Frame.Entry> batch = new ArrayList<>();
+                long bytes = FrameCodec.WAL_FRAME_OVERHEAD;
+                if (carried != null) {
+                    batch.add(new Frame.Entry(carried.lsn(), carriedBytes));
+                    bytes += FrameCodec.WAL_ENTRY_OVERHEAD + carriedBytes.length;
+                    carried = null;
+                }
+                while (bytes < options.maxFrameBytes()) {
+                    WalEntry e = reader.next();
+                    if (e == null) {
+                        break;
+                    }
+                    byte[] b = reader.lastEntryBytes();
+                    long more = FrameCodec.WAL_ENTRY_OVERHEAD + b.length;
+                    if (!batch.isEmpty() && bytes + more > options.maxFrameBytes()) {
+                        carried = e;
+                        carriedBytes = b;
+                        break;
+                    }
+                    batch.add(new Frame.Entry(e.lsn(), b));
+                    bytes += more;
+                }
+                if (!batch.isEmpty()) {
+                    long last = batch.get(batch.size() - 1).lsn();
+                    long micros = options.nowMicros();
+                    conn.write(new Frame.Wal(store.durableLsn(), micros, batch));
+                    synchronized (this) {
+                        sentLsn = last;
+                        lag.sent(last, micros);
+                    }
+                    lastSentNanos = System.nanoTime();
+                    continue;
+                }
+                state = "streaming";
+                long idle = System.nanoTime() - lastSentNanos;
+                if (idle >= keepaliveNanos) {
+                    conn.write(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
+                    lastSentNanos = System.nanoTime();
+                    continue;
+                }
+                // woken by the durable-LSN listener, a due keepalive or close(); a wake-up that came
+                // between next() returning null and here left a permit, so nothing is missed
+                LockSupport.parkNanos(this, keepaliveNanos - idle);
+            }
+        } catch (IOException e) {
+            close(closed ? closeReason : "connection lost while sending: " + Errors.oneLine(e));
+        } catch (RuntimeException e) {
+            if (!closed) {
+                LOG.error("replication sender for {} failed: {}", describe(), Errors.oneLine(e), e);
+            }
+            close("sender failed: " + Errors.oneLine(e));
+        }
+    }
+
+    /** The durable LSN moved (or the session must look at its state): wake the sender. Never blocks. */
+    void wake() {
+        Thread t = sender;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------------
+
+    /** Nanos (System.nanoTime) when a frame last arrived from the follower. */
+    long lastReceivedNanos() {
+        return lastReceivedNanos;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** Ends the session (idempotent, any thread): closes the socket, frees the slot. */
+    void close(String reason) {
+        ReplicationSlots.Slot s;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            closeReason = reason;
+            s = slot;
+        }
+        state = "stopped";
+        conn.close();
+        wake();
+        if (s != null) {
+            try {
+                server.slots().release(s, this);
+            } catch (RuntimeException e) {
+                LOG.error("persisting replication slot {} failed: {}", s.name, Errors.oneLine(e));
+            }
+        }
+        server.ended(this);
+        LOG.info("replication session with {} ended: {}", describe(), reason);
+    }
+
+    synchronized Status status() {
+        return new Status(nodeId, slotName, conn.remote(), state, startLsn, sentLsn, writeLsn, flushLsn, replayLsn,
+                lag.lagMillis(LagTracker.WRITE), lag.lagMillis(LagTracker.FLUSH), lag.lagMillis(LagTracker.REPLAY));
+    }
+
+    private synchronized String nodeId() {
+        return nodeId;
+    }
+
+    private String nodeIdForThread() {
+        String n = nodeId();
+        return n.isEmpty() ? conn.remote() : n.replaceAll("[^A-Za-z0-9_.:-]", "_");
+    }
+
+    private String describe() {
+        String n = nodeId();
+        return (n.isEmpty() ? "" : n + " ") + "at " + conn.remote();
+    }
+
+    @Override
+    public String toString() {
+        return "session of " + describe();
+    }
+}

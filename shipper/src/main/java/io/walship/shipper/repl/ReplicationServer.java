@@ -1,0 +1,266 @@
+package io.walship.shipper.repl;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.walship.protocol.repl.Frame;
+import io.walship.protocol.repl.RefusalCode;
+import io.walship.protocol.repl.ReplConnection;
+import io.walship.wal.Errors;
+import io.walship.wal.Store;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader's replication endpoint ({@code walship leader --repl HOST:PORT}, docs/PROTOCOL.md):
+ * accepts followers on a TCP port and runs one {@link FollowerSession} per follower, at most
+ * {@link ReplicationOptions#maxSessions()} at once (each uses two platform threads: Java 17 has no
+ * virtual threads); a connection beyond the limit gets REFUSE NOT_A_LEADER at once and is closed.
+ *
+ * <p>One listener on the store's durable LSN ({@link Store#onDurable}) wakes every sender; a
+ * watchdog ticks a few times per keepalive interval: it drops followers silent for longer than
+ * {@link ReplicationOptions#timeout()} (also one that never sends its HELLO, or stops reading so
+ * that the sender blocks), and lets the {@link ReplicationSlots} sample the WAL, persist their
+ * positions and mark slots over {@code --max-slot-wal-keep} lost (their sessions end).
+ *
+ * <p>A bad client costs only its own connection: frames are length-checked before anything is
+ * allocated, and any protocol error closes that session alone. Close the server before the store.
+ * Thread-safe.
+ */
+public final class ReplicationServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicationServer.class);
+
+    /** One follower as /status shows it (see docs/OPERATIONS.md, "Replication"). */
+    public record SessionInfo(String nodeId, String slot, String remote, String state, long startLsn, long sentLsn,
+                              long writeLsn, long flushLsn, long replayLsn, long writeLagMs, long flushLagMs,
+                              long replayLagMs) {
+    }
+
+    /** One slot as /status shows it. */
+    public record SlotInfo(String name, long restartLsn, boolean lost, long retainedBytes, boolean active) {
+    }
+
+    private final Store store;
+    private final ReplicationOptions options;
+    private final InetSocketAddress bindAddress;
+    private final Set<FollowerSession> sessions = ConcurrentHashMap.newKeySet();
+    private final AtomicLong threadIds = new AtomicLong();
+    private final AtomicLong refusedOverLimit = new AtomicLong();
+    private ReplicationSlots slots;
+    private ServerSocket listener;
+    private Thread acceptor;
+    private ScheduledExecutorService watchdog;
+    private Store.Registration durableListener;
+    private volatile boolean closed;
+
+    /** Binds nothing yet; {@link #start} does. Port 0: any free port. */
+    public ReplicationServer(Store store, InetSocketAddress bind, ReplicationOptions options) {
+        this.store = store;
+        this.bindAddress = bind;
+        this.options = options;
+    }
+
+    /**
+     * Loads the slots (scanning the WAL once to measure what they hold), binds the port and starts
+     * accepting followers.
+     *
+     * @throws java.net.BindException the port is taken
+     */
+    public synchronized ReplicationServer start() throws IOException {
+        slots = new ReplicationSlots(store, options.maxSlotWalKeep());
+        ServerSocket s = options.sockets().createServerSocket();
+        try {
+            s.setReuseAddress(true);
+            s.bind(bindAddress, 64);
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        listener = s;
+        durableListener = store.onDurable(lsn -> {
+            for (FollowerSession f : sessions) {
+                f.wake();
+            }
+        });
+        long tick = Math.max(10, Math.min(250, Math.min(options.keepalive().toMillis(), options.timeout().toMillis()) / 4));
+        watchdog = Executors.newSingleThreadScheduledExecutor(r -> newThread(r, "walship-repl-watchdog"));
+        watchdog.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
+        acceptor = newThread(this::acceptLoop, "walship-repl-accept");
+        acceptor.start();
+        LOG.info("replication endpoint listening on {} (at most {} followers{})", address(), options.maxSessions(),
+                options.authToken() == null ? "" : ", token required");
+        return this;
+    }
+
+    /** Where it listens (the actual port if it was given port 0). */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) listener.getLocalSocketAddress();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            Socket socket;
+            try {
+                socket = listener.accept();
+            } catch (IOException e) {
+                if (!closed) {
+                    LOG.error("replication endpoint: accept failed: {}", Errors.oneLine(e));
+                }
+                continue;
+            }
+            ReplConnection conn;
+            try {
+                conn = ReplConnection.accepted(socket);
+            } catch (IOException e) {
+                LOG.warn("replication endpoint: a connection failed at once: {}", Errors.oneLine(e));
+                continue;
+            }
+            if (closed) {
+                refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader is shutting down");
+                continue;
+            }
+            if (sessions.size() >= options.maxSessions()) {
+                refusedOverLimit.incrementAndGet();
+                LOG.warn("replication endpoint: refused {}: already serving {} followers (the limit)", conn.remote(),
+                        sessions.size());
+                refuseNow(conn, RefusalCode.NOT_A_LEADER, "this leader already serves " + options.maxSessions()
+                        + " followers, its limit; retry later");
+                continue;
+            }
+            FollowerSession session = new FollowerSession(this, store, options, conn);
+            sessions.add(session);
+            try {
+                newThread(session, "walship-repl-recv-" + conn.remote()).start();
+            } catch (RuntimeException | OutOfMemoryError e) {
+                sessions.remove(session);
+                LOG.error("replication endpoint: cannot start a session thread: {}", e.toString());
+                refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader cannot start a session now");
+            }
+        }
+    }
+
+    /**
+     * Refuses before reading the HELLO (at the session limit or shutting down): the frame is small
+     * enough for the socket's send buffer, so this never blocks the accept loop.
+     */
+    private static void refuseNow(ReplConnection conn, RefusalCode code, String message) {
+        try {
+            conn.write(new Frame.Refuse(code, message));
+        } catch (IOException e) {
+            // the client is gone already
+        } finally {
+            conn.close();
+        }
+    }
+
+    private void tick() {
+        try {
+            long now = System.nanoTime();
+            long timeout = options.timeout().toNanos();
+            for (FollowerSession f : sessions) {
+                long silent = now - f.lastReceivedNanos();
+                if (silent > timeout) {
+                    LOG.warn("replication: {} sent nothing for {} ms (--repl-timeout {}); disconnecting it", f,
+                            silent / 1_000_000, options.timeout());
+                    f.close("timed out: nothing from the follower for " + silent / 1_000_000 + " ms");
+                }
+            }
+            for (Object holder : slots.tick()) {
+                if (holder instanceof FollowerSession f) {
+                    f.close("its replication slot was marked lost");
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.error("replication watchdog: {}", Errors.oneLine(e), e);
+        }
+    }
+
+    // ---- for sessions -----------------------------------------------------------------------------
+
+    ReplicationSlots slots() {
+        return slots;
+    }
+
+    void ended(FollowerSession s) {
+        sessions.remove(s);
+    }
+
+    Thread newThread(Runnable r, String name) {
+        Thread t = new Thread(r, name + "-" + threadIds.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+    }
+
+    // ---- status -----------------------------------------------------------------------------------
+
+    /** The followers connected now. */
+    public List<SessionInfo> sessions() {
+        List<SessionInfo> out = new ArrayList<>();
+        for (FollowerSession f : sessions) {
+            FollowerSession.Status s = f.status();
+            out.add(new SessionInfo(s.nodeId(), s.slot(), s.remote(), s.state(), s.startLsn(), s.sentLsn(),
+                    s.writeLsn(), s.flushLsn(), s.replayLsn(), s.writeLagMs(), s.flushLagMs(), s.replayLagMs()));
+        }
+        out.sort((a, b) -> (a.nodeId() + a.remote()).compareTo(b.nodeId() + b.remote()));
+        return out;
+    }
+
+    /** Every slot, lost ones too. */
+    public List<SlotInfo> slotList() {
+        List<SlotInfo> out = new ArrayList<>();
+        for (ReplicationSlots.Status s : slots.status()) {
+            out.add(new SlotInfo(s.name(), s.restartLsn(), s.lost(), s.retainedBytes(), s.active()));
+        }
+        return out;
+    }
+
+    /** Slots marked lost since the server started. */
+    public long slotsLostTotal() {
+        return slots.lostTotal();
+    }
+
+    /** Connections refused because the session limit was reached. */
+    public long refusedOverLimit() {
+        return refusedOverLimit.get();
+    }
+
+    /** Stops accepting, ends every session, persists the slots. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed || listener == null) {
+                closed = true;
+                return;
+            }
+            closed = true;
+        }
+        try {
+            listener.close();
+        } catch (IOException e) {
+            LOG.warn("closing the replication listener: {}", Errors.oneLine(e));
+        }
+        if (durableListener != null) {
+            durableListener.close();
+        }
+        watchdog.shutdownNow();
+        for (FollowerSession f : sessions) {
+            f.close("the leader is shutting down");
+        }
+        try {
+            acceptor.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        slots.persistAll();
+    }
+}
