@@ -9,6 +9,13 @@ public final class ExitCodes {
     public static final int USAGE = 2;
     /** Integrity: a checksum mismatch, a gap in the WAL, a format-version mismatch. */
     public static final int INTEGRITY = 3;
+    /**
+     * {@code walship follow}: the leader refused this follower for good (another store, an unknown
+     * timeline, a follower ahead of its leader, a wrong token, a lost slot, an unsupported protocol
+     * version), or it needs WAL that neither the leader nor an archive has. Retrying will not help;
+     * OPERATIONS.md says what to do for each.
+     */
+    public static final int REPLICATION_REFUSED = 4;
 
     private ExitCodes() {
     }
