@@ -28,7 +28,10 @@ import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WriteBatch;
 
-/** {@link KvBackend} through a running leader's HTTP API. Thread-safe. */
+/**
+ * {@link KvBackend} through a running node's HTTP API: a leader, or a follower for reads (a write
+ * sent to a follower is refused with the leader's URL). Thread-safe.
+ */
 final class HttpKv implements KvBackend {
     private final URI base;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -66,20 +69,24 @@ final class HttpKv implements KvBackend {
         }
     }
 
-    private static HttpResponse<byte[]> check(HttpResponse<byte[]> r) {
+    private HttpResponse<byte[]> check(HttpResponse<byte[]> r) {
         if (r.statusCode() >= 400) {
             String reason = new String(r.body(), StandardCharsets.UTF_8).trim().replaceFirst("^error: ", "");
-            if (r.statusCode() < 500) {
-                throw new IllegalArgumentException("leader refused the request (HTTP " + r.statusCode() + "): " + reason);
+            if (r.statusCode() == 421) {
+                throw new IllegalArgumentException(base + " is a follower and takes no writes; send them to the leader at "
+                        + r.headers().firstValue(Headers.LEADER).orElse("(unknown)"));
             }
-            throw new IllegalStateException("leader failed the request (HTTP " + r.statusCode() + "): " + reason);
+            if (r.statusCode() < 500) {
+                throw new IllegalArgumentException(base + " refused the request (HTTP " + r.statusCode() + "): " + reason);
+            }
+            throw new IllegalStateException(base + " failed the request (HTTP " + r.statusCode() + "): " + reason);
         }
         return r;
     }
 
     private static long lsnOf(HttpResponse<byte[]> r) {
         return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow(
-                () -> new IllegalStateException("leader response has no " + Headers.LSN + " header")));
+                () -> new IllegalStateException("the response has no " + Headers.LSN + " header")));
     }
 
     @Override
@@ -149,7 +156,7 @@ final class HttpKv implements KvBackend {
             DigestResponse d = Json.read(r.body(), DigestResponse.class);
             return new StateDigest(Lsn.parse(d.lsn()), d.pairs(), d.sha256());
         } catch (IOException e) {
-            throw new UncheckedIOException("bad digest answer from the leader", e);
+            throw new UncheckedIOException("bad digest answer from " + base, e);
         }
     }
 
