@@ -76,15 +76,11 @@ final class FollowerSession implements Runnable {
 
     @Override
     public void run() {
-        WalReader reader = null;
         try {
-            reader = handshake();
-            if (reader == null) {
+            if (!handshake()) {
                 return;
             }
-            WalReader r = reader;
-            reader = null; // the sender owns it now
-            Thread t = server.newThread(() -> send(r), "walship-repl-send-" + nodeIdForThread());
+            Thread t = server.newThread(this::send, "walship-repl-send-" + nodeIdForThread());
             sender = t;
             t.start();
             while (!closed) {
@@ -107,15 +103,12 @@ final class FollowerSession implements Runnable {
             LOG.error("replication session with {} failed: {}", describe(), Errors.oneLine(e), e);
             close("failed: " + Errors.oneLine(e));
         } finally {
-            if (reader != null) {
-                reader.close();
-            }
             close(closeReason == null ? "ended" : closeReason);
         }
     }
 
-    /** Reads and checks the HELLO; answers WELCOME and returns a reader at the start LSN, or refuses and returns null. */
-    private WalReader handshake() throws IOException {
+    /** Reads and checks the HELLO; answers WELCOME and returns true, or refuses and returns false. */
+    private boolean handshake() throws IOException {
         Frame first = conn.read();
         lastReceivedNanos = System.nanoTime();
         if (!(first instanceof Frame.Hello h)) {
@@ -160,18 +153,17 @@ final class FollowerSession implements Runnable {
                 return refuse(r.code, r.getMessage());
             }
         }
-        WalReader reader = store.walReader().headersOnly();
-        try {
-            reader.seek(h.startLsn());
+        // a probe on this thread (a Chronicle tailer belongs to the thread that uses it); the sender
+        // opens its own reader at the same LSN, which a slot keeps from being recycled meanwhile
+        try (WalReader probe = store.walReader()) {
+            probe.seek(h.startLsn());
         } catch (WalNoLongerAvailableException e) {
-            reader.close();
             if (s != null) {
                 server.slots().release(s, this);
             }
             return refuse(RefusalCode.WAL_NOT_AVAILABLE, "LSN " + Lsn.format(h.startLsn()) + " is no longer in this"
                     + " leader's WAL (the oldest is " + Lsn.format(e.firstAvailable()) + "); catch up from the archive");
         } catch (RuntimeException e) {
-            reader.close();
             if (s != null) {
                 server.slots().release(s, this);
             }
@@ -188,17 +180,17 @@ final class FollowerSession implements Runnable {
                 options.httpUrl()));
         LOG.info("follower {} ({}) streams from LSN {}{}", h.nodeId(), conn.remote(), Lsn.format(h.startLsn()),
                 s == null ? "" : " on slot " + s.name);
-        return reader;
+        return true;
     }
 
-    private WalReader refuse(RefusalCode code, String message) throws IOException {
+    private boolean refuse(RefusalCode code, String message) throws IOException {
         LOG.warn("refused follower {} at {}: {} ({})", nodeId(), conn.remote(), code, message);
         try {
             conn.write(new Frame.Refuse(code, message));
         } finally {
             close("refused: " + code);
         }
-        return null;
+        return false;
     }
 
     private void feedback(Frame.Feedback fb) throws ProtocolException {
@@ -223,7 +215,27 @@ final class FollowerSession implements Runnable {
 
     // ---- sender ---------------------------------------------------------------------------------
 
-    private void send(WalReader reader) {
+    private void send() {
+        long start;
+        synchronized (this) {
+            start = startLsn;
+        }
+        WalReader reader;
+        try {
+            reader = store.walReader().headersOnly();
+        } catch (RuntimeException e) {
+            close("cannot read the WAL: " + Errors.oneLine(e));
+            return;
+        }
+        try {
+            reader.seek(start);
+        } catch (RuntimeException e) {
+            reader.close();
+            LOG.warn("replication sender for {}: LSN {} went from the WAL right after the handshake: {}", describe(),
+                    Lsn.format(start), Errors.oneLine(e));
+            close("LSN " + Lsn.format(start) + " is no longer in the WAL");
+            return;
+        }
         long keepaliveNanos = options.keepalive().toNanos();
         long lastSentNanos = System.nanoTime();
         WalEntry carried = null;

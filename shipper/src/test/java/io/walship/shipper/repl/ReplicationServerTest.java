@@ -1,0 +1,477 @@
+package io.walship.shipper.repl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import io.walship.protocol.AuthToken;
+import io.walship.protocol.repl.Frame;
+import io.walship.protocol.repl.FrameCodec;
+import io.walship.protocol.repl.RefusalCode;
+import io.walship.wal.Durability;
+import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
+import io.walship.wal.TestStores;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
+import net.openhft.chronicle.core.time.SetTimeProvider;
+import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The leader's replication endpoint on real sockets (127.0.0.1, port 0), with {@link TestFollower}. */
+class ReplicationServerTest {
+    @TempDir
+    Path tmp;
+
+    private Store store;
+    private ReplicationServer server;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private int written;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        if (store != null) {
+            store.close();
+        }
+    }
+
+    private Store open() {
+        store = Store.open(tmp.resolve("leader"));
+        return store;
+    }
+
+    /** A store whose WAL rolls to a new file when {@code clock} moves 1 s, and whose retention ignores the archive. */
+    private Store openRolling(SetTimeProvider clock) {
+        store = TestStores.open(tmp.resolve("leader"), StoreOptions.defaults().withRollCycle(TestRollCycles.TEST_SECONDLY)
+                .withRetentionNeedsArchive(false), clock);
+        return store;
+    }
+
+    private ReplicationServer start(ReplicationOptions o) throws IOException {
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0), o).start();
+        return server;
+    }
+
+    private TestFollower follower() throws IOException {
+        TestFollower f = TestFollower.connect(server.address());
+        toClose.add(f);
+        return f;
+    }
+
+    private Frame.Hello hello(long startLsn) {
+        return TestFollower.hello(store.systemId(), store.timeline(), startLsn, "", "", "f1");
+    }
+
+    private long write(int n, int valueBytes) {
+        long lsn = 0;
+        for (int i = 0; i < n; i++) {
+            lsn = store.put(("key-" + written++).getBytes(StandardCharsets.UTF_8), new byte[valueBytes]);
+        }
+        return lsn;
+    }
+
+    private static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
+    private void assertRefused(Frame.Hello h, RefusalCode code) throws IOException {
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame answer = f.handshake(h);
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, answer, "expected " + code);
+            assertEquals(code, r.code(), r.message());
+            assertFalse(r.message().isBlank());
+            assertTrue(f.readUntilClosed().isEmpty(), "nothing after a REFUSE but the close");
+        }
+    }
+
+    // ---- streaming ----------------------------------------------------------------------------------
+
+    @Test
+    void streamsExactlyTheDurableEntriesInOrderFromTheStartLsn() throws Exception {
+        open();
+        long before = write(300, 40);
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(10))
+                .withMaxFrameBytes(8192));
+        TestFollower f = follower();
+        f.leaderDurable = store::durableLsn;
+        Frame.Welcome w = assertInstanceOf(Frame.Welcome.class, f.handshake(hello(100)));
+        assertEquals(store.systemId(), w.systemId());
+        assertEquals(store.timeline(), w.leaderTimeline());
+        assertEquals(store.durableLsn(), w.leaderDurableLsn());
+        f.receiveThrough(before);
+        // byte for byte what the leader's WAL holds
+        try (WalReader r = store.walReader().headersOnly()) {
+            r.seek(100);
+            for (int i = 0; i < f.receivedBytes.size(); i++) {
+                WalEntry e = r.next();
+                assertEquals(100 + i, e.lsn());
+                assertArrayEquals(r.lastEntryBytes(), f.receivedBytes.get(i), "LSN " + e.lsn());
+            }
+        }
+        // commits while streaming, durable and async mixed: the follower gets each once it is durable
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread writer = new Thread(() -> {
+            try {
+                for (int i = 0; i < 500; i++) {
+                    store.put(("live-" + i).getBytes(StandardCharsets.UTF_8), new byte[i % 300],
+                            i % 3 == 0 ? Durability.ASYNC : Durability.DURABLE);
+                }
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        writer.start();
+        writer.join();
+        assertEquals(null, failed.get());
+        long last = store.lastLsn();
+        assertTrue(store.awaitDurable(last, Duration.ofSeconds(10)));
+        f.receiveThrough(last);
+        assertEquals(last - 100 + 1, f.received.size());
+        // and nothing more: the next frame is a keepalive, no WAL
+        Frame next = f.step();
+        assertInstanceOf(Frame.Keepalive.class, next);
+        assertEquals(last, ((Frame.Keepalive) next).leaderDurableLsn());
+        // the keepalive was answered with FEEDBACK: /status shows the follower's positions
+        await("the feedback is in", () -> server.sessions().size() == 1
+                && server.sessions().get(0).flushLsn() == last);
+        ReplicationServer.SessionInfo s = server.sessions().get(0);
+        assertEquals("f1", s.nodeId());
+        assertEquals("streaming", s.state());
+        assertEquals(last, s.sentLsn());
+        assertEquals(last, s.writeLsn());
+        assertEquals(last, s.replayLsn());
+        assertTrue(s.writeLagMs() >= 0 && s.flushLagMs() >= 0 && s.replayLagMs() >= 0, s.toString());
+        assertTrue(s.remote().startsWith("127.0.0.1:"), s.remote());
+    }
+
+    @Test
+    void aNewCommitWakesTheSenderAtOnceWithoutWaitingForAKeepalive() throws Exception {
+        open();
+        write(5, 10);
+        // a 30 s keepalive: a sender that only looked at the WAL when it sends a keepalive would be 30 s late
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(60)));
+        TestFollower f = follower();
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(store.durableLsn() + 1)));
+        long[] micros = new long[200];
+        for (int i = 0; i < micros.length; i++) {
+            long t0 = System.nanoTime();
+            long lsn = write(1, 20);
+            f.receiveThrough(lsn);
+            micros[i] = (System.nanoTime() - t0) / 1000;
+        }
+        Arrays.sort(micros);
+        long p50 = micros[micros.length / 2];
+        long p99 = micros[micros.length * 99 / 100];
+        System.out.printf("commit-to-follower latency on loopback (durable commit + send): p50 %d us, p99 %d us,"
+                + " max %d us%n", p50, p99, micros[micros.length - 1]);
+        assertEquals(0, f.keepalives);
+        assertTrue(p99 < 500_000, "p99 " + p99 + " us: the sender is not woken by commits");
+    }
+
+    // ---- refusals ---------------------------------------------------------------------------------
+
+    @Test
+    void refusesWithADistinctCodeForEachHandshakeProblem() throws Exception {
+        open();
+        long durable = write(10, 10);
+        start(ReplicationOptions.defaults());
+        long sid = store.systemId();
+        int tl = store.timeline();
+        assertRefused(TestFollower.hello(sid + 1, tl, 1, "", "", "x"), RefusalCode.SYSTEM_ID_MISMATCH);
+        assertRefused(TestFollower.hello(sid, tl + 1, 1, "", "", "x"), RefusalCode.UNKNOWN_TIMELINE);
+        assertRefused(TestFollower.hello(sid, tl, durable + 2, "", "", "x"), RefusalCode.FOLLOWER_AHEAD);
+        assertRefused(new Frame.Hello(2, sid, tl, 1, "", "", "x"), RefusalCode.UNSUPPORTED_VERSION);
+        assertRefused(TestFollower.hello(sid, tl, 1, "bad/slot", "", "x"), RefusalCode.SLOT_LOST);
+        // the boundary: a follower that has everything asks for durable + 1 and is welcome
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(TestFollower.hello(sid, tl, durable + 1, "", "", "x")));
+        }
+        await("all sessions ended", () -> server.sessions().isEmpty());
+    }
+
+    @Test
+    void aTokenIsRequiredBeforeAnythingElseIsChecked() throws Exception {
+        open();
+        write(3, 10);
+        start(ReplicationOptions.defaults().withAuthToken(AuthToken.of("s3cret\n")));
+        long sid = store.systemId();
+        int tl = store.timeline();
+        assertRefused(TestFollower.hello(sid, tl, 1, "", "", "x"), RefusalCode.AUTH_FAILED);
+        assertRefused(TestFollower.hello(sid, tl, 1, "", "s3cre", "x"), RefusalCode.AUTH_FAILED);
+        assertRefused(TestFollower.hello(sid, tl, 1, "", "s3cret ", "x"), RefusalCode.AUTH_FAILED);
+        // a stranger learns nothing about the store: a wrong token hides the system id mismatch
+        assertRefused(TestFollower.hello(sid + 1, tl, 1, "", "wrong", "x"), RefusalCode.AUTH_FAILED);
+        TestFollower f = follower();
+        assertInstanceOf(Frame.Welcome.class, f.handshake(TestFollower.hello(sid, tl, 1, "", "s3cret", "x")));
+        f.receiveThrough(store.durableLsn());
+    }
+
+    @Test
+    void oneConnectionPerSlot() throws Exception {
+        open();
+        write(3, 10);
+        start(ReplicationOptions.defaults());
+        TestFollower first = follower();
+        Frame.Hello onSlot = TestFollower.hello(store.systemId(), store.timeline(), 1, "replica_1", "", "a");
+        assertInstanceOf(Frame.Welcome.class, first.handshake(onSlot));
+        assertRefused(onSlot, RefusalCode.SLOT_IN_USE);
+        first.close();
+        await("the slot is free again", () -> server.slotList().size() == 1 && !server.slotList().get(0).active());
+        TestFollower again = follower();
+        assertInstanceOf(Frame.Welcome.class, again.handshake(onSlot));
+    }
+
+    @Test
+    void walThatWasRecycledIsNotAvailableAndTheFollowerIsToldWhereTheWalStarts() throws Exception {
+        SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-12-01T10:00:00Z"));
+        openRolling(clock);
+        for (int c = 0; c < 4; c++) {
+            write(20, 50);
+            clock.advanceMillis(1_100);
+        }
+        write(5, 50);
+        store.checkpoint();
+        long first;
+        try (WalReader r = store.walReader()) {
+            first = r.firstAvailableLsn();
+        }
+        assertTrue(first > 2, "the checkpoint recycled the first WAL files (first LSN now " + first + ")");
+        start(ReplicationOptions.defaults());
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(hello(2)));
+            assertEquals(RefusalCode.WAL_NOT_AVAILABLE, r.code());
+            assertTrue(r.message().contains(io.walship.wal.Lsn.format(first)), r.message());
+        }
+        assertRefused(hello(first - 1), RefusalCode.WAL_NOT_AVAILABLE);
+        TestFollower ok = follower();
+        assertInstanceOf(Frame.Welcome.class, ok.handshake(hello(first)));
+        ok.receiveThrough(store.durableLsn());
+    }
+
+    @Test
+    void beyondTheSessionLimitAConnectionIsRefusedAndTheOthersGoOn() throws Exception {
+        open();
+        write(3, 10);
+        start(ReplicationOptions.defaults().withMaxSessions(2));
+        TestFollower a = follower();
+        TestFollower b = follower();
+        assertInstanceOf(Frame.Welcome.class, a.handshake(hello(1)));
+        assertInstanceOf(Frame.Welcome.class, b.handshake(hello(1)));
+        assertRefused(hello(1), RefusalCode.NOT_A_LEADER);
+        assertEquals(1, server.refusedOverLimit());
+        long lsn = write(1, 10);
+        a.receiveThrough(lsn);
+        b.receiveThrough(lsn);
+        b.close();
+        await("a place is free", () -> server.sessions().size() == 1);
+        TestFollower c = follower();
+        assertInstanceOf(Frame.Welcome.class, c.handshake(hello(1)));
+    }
+
+    // ---- slots --------------------------------------------------------------------------------------
+
+    @Test
+    void aSlotHoldsWalAcrossCheckpointsAndRestartsUntilItIsLostThenTheWalIsReleased() throws Exception {
+        SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-12-01T10:00:00Z"));
+        openRolling(clock);
+        long lsn = write(20, 50);
+        ReplicationOptions opts = ReplicationOptions.defaults().withMaxSlotWalKeep(256 << 10)
+                .withTimeouts(Duration.ofMillis(100), Duration.ofSeconds(10));
+        start(opts);
+        Frame.Hello onSlot = TestFollower.hello(store.systemId(), store.timeline(), 1, "s1", "", "f1");
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(onSlot));
+            f.receiveThrough(lsn);
+            f.feedback(10); // the follower has flushed up to LSN 10 only
+            await("the slot is at LSN 10", () -> server.slotList().get(0).restartLsn() == 10);
+        }
+        await("the session ended", () -> server.sessions().isEmpty());
+        assertEquals(Long.valueOf(10), store.marks().consumers().get("slot.s1"), "persisted as a retention mark");
+        for (int c = 0; c < 4; c++) {
+            clock.advanceMillis(1_100);
+            write(20, 50);
+        }
+        store.checkpoint();
+        assertTrue(firstWalLsn() <= 11, "the slot keeps LSN 11 on: first is " + firstWalLsn());
+
+        // a restart of leader and server: the slot is still there, still holding the WAL
+        server.close();
+        store.close();
+        openRolling(clock);
+        start(opts);
+        ReplicationServer.SlotInfo s = server.slotList().get(0);
+        assertEquals("s1", s.name());
+        assertEquals(10, s.restartLsn());
+        assertFalse(s.lost());
+        assertTrue(s.retainedBytes() > 80 * 50, "retained " + s.retainedBytes());
+        store.checkpoint();
+        assertTrue(firstWalLsn() <= 11);
+
+        // past --max-slot-wal-keep the slot is lost, loudly, and the WAL goes at the next checkpoint
+        for (int c = 0; c < 4; c++) {
+            clock.advanceMillis(1_100);
+            write(100, 1000);
+        }
+        await("the slot is lost", () -> server.slotList().get(0).lost());
+        assertEquals(1, server.slotsLostTotal());
+        assertFalse(store.marks().consumers().containsKey("slot.s1"), "its retention mark is gone");
+        Path lostFile = store.dir().resolve("slots").resolve("s1.lost");
+        assertTrue(Files.readString(lostFile).contains("max-slot-wal-keep"), Files.readString(lostFile));
+        store.checkpoint();
+        long first = firstWalLsn();
+        assertTrue(first > 11, "the WAL the slot held is released: first LSN " + first);
+        assertRefused(onSlot, RefusalCode.SLOT_LOST);
+        assertRefused(hello(11), RefusalCode.WAL_NOT_AVAILABLE);
+        // the operator recreates it by deleting the lost file
+        Files.delete(lostFile);
+        TestFollower again = follower();
+        assertInstanceOf(Frame.Welcome.class, again.handshake(TestFollower.hello(store.systemId(), store.timeline(),
+                first, "s1", "", "f1")));
+        await("the slot is back", () -> !server.slotList().get(0).lost() && server.slotList().get(0).active());
+        assertEquals(Long.valueOf(first - 1), store.marks().consumers().get("slot.s1"));
+    }
+
+    private long firstWalLsn() {
+        try (WalReader r = store.walReader()) {
+            return r.firstAvailableLsn();
+        }
+    }
+
+    // ---- keepalives and timeouts ------------------------------------------------------------------
+
+    @Test
+    void keepalivesKeepAnAnsweringFollowerAndASilentOneIsDropped() throws Exception {
+        open();
+        write(3, 10);
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(100), Duration.ofMillis(600)));
+        TestFollower alive = follower();
+        assertInstanceOf(Frame.Welcome.class, alive.handshake(hello(1)));
+        alive.inBackground();
+        TestFollower silent = follower();
+        silent.answerKeepalives = false;
+        assertInstanceOf(Frame.Welcome.class, silent.handshake(hello(1)));
+        TestFollower mute = follower(); // never even sends its HELLO
+        List<Frame> beforeClose = silent.readUntilClosed();
+        assertTrue(beforeClose.stream().anyMatch(f -> f instanceof Frame.Keepalive), "it was asked to answer");
+        assertTrue(mute.readUntilClosed().isEmpty());
+        // the answering one outlives several timeouts
+        alive.awaitKeepalives(20);
+        await("only the answering follower is left", () -> server.sessions().size() == 1);
+        assertEquals("f1", server.sessions().get(0).nodeId());
+        long lsn = write(1, 10);
+        alive.awaitReceived(lsn);
+    }
+
+    // ---- hostile clients --------------------------------------------------------------------------
+
+    @Test
+    void hostileClientsLoseOnlyTheirOwnConnection() throws Exception {
+        open();
+        write(10, 10);
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(2)));
+        TestFollower good = follower();
+        assertInstanceOf(Frame.Welcome.class, good.handshake(hello(1)));
+        good.inBackground();
+        long seed = System.nanoTime();
+        System.out.println("hostile-client garbage seed: " + seed);
+        Random rnd = new Random(seed);
+
+        // a length of 4 GiB - 1: refused before anything is allocated
+        assertClosedAfter(ByteBuffer.allocate(9).putInt(0xFFFFFFFF).put((byte) 1).putInt(7).array());
+        // just over the limit
+        assertClosedAfter(ByteBuffer.allocate(5).putInt(FrameCodec.MAX_FRAME_LENGTH + 1).put((byte) 1).array());
+        // garbage
+        for (int i = 0; i < 20; i++) {
+            byte[] junk = new byte[1 + rnd.nextInt(2000)];
+            rnd.nextBytes(junk);
+            assertClosedAfter(junk);
+        }
+        // a frame that is not a HELLO first
+        assertClosedAfter(FrameCodec.encode(new Frame.Feedback(1, 1, 1, 1, 1)));
+        // a partial frame, then nothing: dropped by the timeout
+        assertClosedAfter(Arrays.copyOf(FrameCodec.encode(hello(1)), 10));
+        // a HELLO, then a frame only a leader sends
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+            f.conn.write(new Frame.Keepalive(1, 1, true));
+            f.readUntilClosed();
+        }
+        // a FEEDBACK that claims WAL the leader never sent (it would move a slot past the follower's WAL)
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(TestFollower.hello(store.systemId(), store.timeline(),
+                    1, "liar", "", "x")));
+            f.receiveThrough(10);
+            f.feedback(1_000_000);
+            f.readUntilClosed();
+            await("the liar's slot is free", () -> !server.slotList().get(0).active());
+            assertTrue(server.slotList().get(0).restartLsn() <= 10, server.slotList().toString());
+        }
+        // the good follower never noticed
+        long lsn = write(50, 100);
+        good.awaitReceived(lsn);
+        await("only the good follower is left", () -> server.sessions().size() == 1);
+        assertEquals("f1", server.sessions().get(0).nodeId());
+    }
+
+    /** Sends {@code bytes} on a raw socket; the leader must close the connection (within the test's deadline). */
+    private void assertClosedAfter(byte[] bytes) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(server.address(), 5_000);
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            try {
+                out.write(bytes);
+                out.flush();
+            } catch (IOException e) {
+                return; // closed while we were still writing
+            }
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[4096];
+            try {
+                while (in.read(buf) >= 0) {
+                    // a REFUSE may come first; then the close
+                }
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("the leader kept a connection that sent " + bytes.length + " bad bytes");
+            } catch (IOException e) {
+                // reset: closed with our bytes unread, which is a close too
+            }
+        }
+    }
+}
