@@ -12,10 +12,13 @@ import java.util.concurrent.CountDownLatch;
 
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.protocol.AuthToken;
 import io.walship.protocol.HostPort;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
@@ -30,7 +33,11 @@ import picocli.CommandLine.Option;
 @Command(name = "leader", mixinStandardHelpOptions = true,
         description = {"Run the leader: open the store in --data and serve it over HTTP.",
                 "%nWith --archive it also ships its WAL every --ship-interval; /status and /metrics show how far"
-                        + " the archive lags. SIGTERM lets running requests finish, ships a last time, checkpoints"
+                        + " the archive lags.",
+                "%nWith --repl it serves followers (walship follow) the durable WAL over TCP; --slot on a follower"
+                        + " makes the leader keep the WAL it still needs, up to --max-slot-wal-keep. /status and"
+                        + " /metrics show each follower's positions and lag, and each slot.",
+                "%nSIGTERM lets running requests finish, ships a last time, checkpoints"
                         + " and exits."})
 final class LeaderCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(LeaderCommand.class);
@@ -59,9 +66,47 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Past --max-archive-lag: keep-going (log loudly, keep the WAL; default) or refuse-writes.")
     String onArchiveLag;
 
+    @Option(names = "--repl", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_REPL}",
+            description = "Also serve followers on this TCP address: they stream the WAL from here (docs/PROTOCOL.md)."
+                    + " Env: WALSHIP_REPL.")
+    String repl;
+
+    @Option(names = "--auth-token-file", paramLabel = "FILE", defaultValue = "${env:WALSHIP_AUTH_TOKEN_FILE}",
+            description = "A file holding a shared secret that followers must present and HTTP writes must carry"
+                    + " (Authorization: Bearer). Required when --http or --repl listens on a non-loopback address.")
+    Path authTokenFile;
+
+    @Option(names = "--max-slot-wal-keep", paramLabel = "SIZE", defaultValue = "1GiB",
+            description = "WAL a replication slot may hold back before it is marked lost and the WAL released"
+                    + " (default ${DEFAULT-VALUE}).")
+    String maxSlotWalKeep;
+
+    @Option(names = "--repl-keepalive", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Send a keepalive to an idle follower this often (default ${DEFAULT-VALUE}).")
+    String replKeepalive;
+
+    @Option(names = "--repl-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "Disconnect a follower that sends nothing for this long (default ${DEFAULT-VALUE}).")
+    String replTimeout;
+
+    @Option(names = "--repl-max-followers", paramLabel = "N", defaultValue = "16",
+            description = "Followers served at once; more are refused until one leaves (default ${DEFAULT-VALUE}).")
+    int replMaxFollowers;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http).resolve();
+        HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
+        AuthToken token = authTokenFile == null ? null : AuthToken.read(authTokenFile);
+        requireTokenOffLoopback("--http", HostPort.parse(http), token);
+        if (replAddress != null) {
+            requireTokenOffLoopback("--repl", replAddress, token);
+        }
+        ReplicationOptions replOptions = ReplicationOptions.defaults()
+                .withAuthToken(token)
+                .withMaxSlotWalKeep(Units.bytes(maxSlotWalKeep))
+                .withTimeouts(Units.duration(replKeepalive), Units.duration(replTimeout))
+                .withMaxSessions(replMaxFollowers);
         Duration every = Units.duration(shipInterval);
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
@@ -73,6 +118,7 @@ final class LeaderCommand implements Callable<Integer> {
         Store store = Store.open(data, StoreOptions.defaults().withArchiveLag(Units.bytes(maxArchiveLag), policy));
         opened.push(store);
         LeaderServer server;
+        ReplicationServer replication = null;
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
@@ -82,12 +128,25 @@ final class LeaderCommand implements Callable<Integer> {
                         ShipLoop.Listener.NONE).start();
                 opened.push(shipping);
             }
-            server = new LeaderServer(store, address, shipping).start();
+            if (replAddress != null) {
+                replOptions = replOptions.withIdentity("leader " + http, "http://" + http);
+                try {
+                    replication = new ReplicationServer(store, replAddress.resolve(), replOptions).start();
+                } catch (BindException e) {
+                    throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
+                            "pick another --repl HOST:PORT");
+                }
+                opened.push(replication);
+            }
+            server = new LeaderServer(store, address, shipping, replication, token).start();
             opened.push(server);
         } catch (BindException e) {
             closeAll(opened);
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
                     "pick another --http HOST:PORT");
+        } catch (CliException e) {
+            closeAll(opened);
+            throw e;
         } catch (RuntimeException | IOException e) {
             closeAll(opened);
             throw e;
@@ -103,8 +162,24 @@ final class LeaderCommand implements Callable<Integer> {
         LOG.info("leader of {} serving http://{}:{} (system id {}, timeline {}, last LSN {})", data,
                 a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
                 Lsn.format(store.lastLsn()));
+        if (replication != null) {
+            InetSocketAddress r = replication.address();
+            LOG.info("serving followers on {}:{}{}", r.getHostString(), r.getPort(),
+                    token == null ? "" : " (token required)");
+        }
         stopped.await();
         return ExitCodes.OK;
+    }
+
+    /**
+     * A listener reachable from other machines needs a token (exit 2 otherwise): an open replication
+     * port hands out the whole WAL, an open HTTP port takes writes.
+     */
+    static void requireTokenOffLoopback(String flag, HostPort where, AuthToken token) {
+        if (token == null && !AuthToken.isLoopback(where.host())) {
+            throw new CliException(ExitCodes.USAGE, flag + " " + where + " listens on a non-loopback address;"
+                    + " that requires --auth-token-file FILE");
+        }
     }
 
     /** Closes everything, most recently opened first; a failure is logged and the rest still closed. */

@@ -111,7 +111,7 @@ public final class FollowerNode implements Node {
     public StatusResponse status() {
         return new StatusResponse("follower", Long.toHexString(store.systemId()), store.timeline(),
                 Lsn.format(store.lastLsn()), Lsn.format(store.durableLsn()), Lsn.format(store.checkpointLsn()),
-                store.dir().toString(), 0, 0, null, follower.get());
+                store.dir().toString(), 0, 0, null, null, null, follower.get());
     }
 
     @Override

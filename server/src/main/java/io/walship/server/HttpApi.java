@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.walship.protocol.AuthToken;
 import io.walship.protocol.BatchRequest;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -56,10 +57,23 @@ public final class HttpApi implements AutoCloseable {
     private final ExecutorService executor;
     private final ReadWaits waits;
     private final Store.Registration appliedListener;
+    private final AuthToken writeToken;
 
     /** Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}. */
     public HttpApi(Node node, InetSocketAddress address) throws IOException {
+        this(node, address, null);
+    }
+
+    /**
+     * Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}.
+     *
+     * @param writeToken if not null, every write ({@code PUT}/{@code POST}/{@code DELETE /kv/{key}},
+     *                   {@code POST /batch}) needs {@code Authorization: Bearer <token>} and gets 401
+     *                   without it; reads stay open
+     */
+    public HttpApi(Node node, InetSocketAddress address, AuthToken writeToken) throws IOException {
         this.node = node;
+        this.writeToken = writeToken;
         // Without TCP_NODELAY a small response waits for the client's delayed ACK (~40 ms).
         System.setProperty("sun.net.httpserver.nodelay", "true");
         this.server = HttpServer.create(address, 256);
@@ -201,16 +215,21 @@ public final class HttpApi implements AutoCloseable {
                 }
             }
             case "PUT", "POST" -> {
+                authorizeWrite(ex);
                 byte[] value = body(ex);
                 written(ex, node.put(key, value, durability(ex)));
             }
-            case "DELETE" -> written(ex, node.delete(key, durability(ex)));
+            case "DELETE" -> {
+                authorizeWrite(ex);
+                written(ex, node.delete(key, durability(ex)));
+            }
             default -> throw new HttpError(405, "method " + ex.getRequestMethod() + " not allowed on /kv/{key}");
         }
     }
 
     private void batch(HttpExchange ex) throws IOException {
         requireMethod(ex, "POST");
+        authorizeWrite(ex);
         BatchRequest request;
         try {
             request = Json.read(body(ex), BatchRequest.class);
@@ -285,6 +304,19 @@ public final class HttpApi implements AutoCloseable {
     }
 
     // ---- helpers ----------------------------------------------------------------------------
+
+    /** With a write token: 401 unless the request carries {@code Authorization: Bearer <token>}. */
+    private void authorizeWrite(HttpExchange ex) {
+        if (writeToken == null) {
+            return;
+        }
+        if (!writeToken.matchesHeader(ex.getRequestHeaders().getFirst(Headers.AUTHORIZATION))) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"walship\"");
+            throw new HttpError(401, ex.getRequestHeaders().containsKey(Headers.AUTHORIZATION)
+                    ? "the Authorization header does not carry this node's token"
+                    : "writes need 'Authorization: Bearer <token>' (the node runs with --auth-token-file)");
+        }
+    }
 
     private static void written(HttpExchange ex, long lsn) throws IOException {
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));

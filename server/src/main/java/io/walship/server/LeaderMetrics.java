@@ -1,23 +1,40 @@
 package io.walship.server;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Store;
 
 /**
  * The leader's Prometheus metrics (Micrometer): commit, WAL and checkpoint counters read from
- * the store, and the commit latency of the writes the node takes. Thread-safe.
+ * the store, the commit latency of the writes the node takes and, with a replication endpoint, each
+ * follower's positions and lags and each slot's retained WAL. Thread-safe.
  */
 final class LeaderMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Timer commitLatency;
+    private final ReplicationServer replication;
+    private MultiGauge followerLsn;
+    private MultiGauge followerLag;
+    private MultiGauge slotRetained;
+    private MultiGauge slotLost;
 
     LeaderMetrics(Store store) {
+        this(store, null);
+    }
+
+    /** @param replication the replication endpoint whose followers and slots are reported, or null */
+    LeaderMetrics(Store store, ReplicationServer replication) {
+        this.replication = replication;
         FunctionCounter.builder("walship_commits", store, s -> s.stats().commits())
                 .description("Commits that wrote a WAL entry").register(registry);
         FunctionCounter.builder("walship_wal_bytes", store, s -> s.stats().walBytes())
@@ -45,13 +62,65 @@ final class LeaderMetrics {
                 .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(5))
                 .register(registry);
+        if (replication != null) {
+            Gauge.builder("walship_replication_followers", replication, r -> r.sessions().size())
+                    .description("Followers streaming from this node").register(registry);
+            FunctionCounter.builder("walship_replication_slots_lost", replication, ReplicationServer::slotsLostTotal)
+                    .description("Replication slots marked lost since start (they held more than"
+                            + " --max-slot-wal-keep)").register(registry);
+            FunctionCounter.builder("walship_replication_refused_over_limit", replication,
+                    ReplicationServer::refusedOverLimit)
+                    .description("Follower connections refused at the session limit").register(registry);
+            followerLsn = MultiGauge.builder("walship_replication_lsn")
+                    .description("A follower's position: sent, write, flush or replay LSN").register(registry);
+            followerLag = MultiGauge.builder("walship_replication_lag").baseUnit("seconds")
+                    .description("A follower's write, flush or replay lag in time (-1 until measured)")
+                    .register(registry);
+            slotRetained = MultiGauge.builder("walship_replication_slot_retained").baseUnit("bytes")
+                    .description("WAL a replication slot holds back").register(registry);
+            slotLost = MultiGauge.builder("walship_replication_slot_lost")
+                    .description("1 if the replication slot was marked lost").register(registry);
+        }
+    }
+
+    /** Re-reads the followers and slots into the multi-gauges (they come and go). */
+    private void refreshReplication() {
+        List<MultiGauge.Row<?>> lsns = new ArrayList<>();
+        List<MultiGauge.Row<?>> lags = new ArrayList<>();
+        for (ReplicationServer.SessionInfo f : replication.sessions()) {
+            Tags t = Tags.of("follower", f.nodeId(), "remote", f.remote(), "slot", f.slot());
+            lsns.add(MultiGauge.Row.of(t.and("position", "sent"), f.sentLsn()));
+            lsns.add(MultiGauge.Row.of(t.and("position", "write"), f.writeLsn()));
+            lsns.add(MultiGauge.Row.of(t.and("position", "flush"), f.flushLsn()));
+            lsns.add(MultiGauge.Row.of(t.and("position", "replay"), f.replayLsn()));
+            lags.add(MultiGauge.Row.of(t.and("position", "write"), seconds(f.writeLagMs())));
+            lags.add(MultiGauge.Row.of(t.and("position", "flush"), seconds(f.flushLagMs())));
+            lags.add(MultiGauge.Row.of(t.and("position", "replay"), seconds(f.replayLagMs())));
+        }
+        followerLsn.register(lsns, true);
+        followerLag.register(lags, true);
+        List<MultiGauge.Row<?>> retained = new ArrayList<>();
+        List<MultiGauge.Row<?>> lost = new ArrayList<>();
+        for (ReplicationServer.SlotInfo s : replication.slotList()) {
+            retained.add(MultiGauge.Row.of(Tags.of("slot", s.name()), s.retainedBytes()));
+            lost.add(MultiGauge.Row.of(Tags.of("slot", s.name()), s.lost() ? 1 : 0));
+        }
+        slotRetained.register(retained, true);
+        slotLost.register(lost, true);
+    }
+
+    private static double seconds(long ms) {
+        return ms < 0 ? -1 : ms / 1000.0;
     }
 
     Timer commitLatency() {
         return commitLatency;
     }
 
-    String scrape() {
+    synchronized String scrape() {
+        if (replication != null) {
+            refreshReplication();
+        }
         return registry.scrape();
     }
 }

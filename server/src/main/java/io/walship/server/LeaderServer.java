@@ -3,7 +3,9 @@ package io.walship.server;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 
+import io.walship.protocol.AuthToken;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Store;
 
 /**
@@ -21,7 +23,18 @@ public final class LeaderServer implements AutoCloseable {
 
     /** @param shipping the loop shipping the store's WAL in this process (shown in /status), or null */
     public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping) throws IOException {
-        this.api = new HttpApi(new LeaderNode(store, shipping), address);
+        this(store, address, shipping, null, null);
+    }
+
+    /**
+     * @param shipping    the loop shipping the store's WAL in this process (shown in /status), or null
+     * @param replication the replication endpoint (its followers and slots in /status and /metrics), or
+     *                    null; it belongs to whoever started it, like the store
+     * @param writeToken  the token HTTP writes must carry ({@code --auth-token-file}), or null
+     */
+    public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
+                        AuthToken writeToken) throws IOException {
+        this.api = new HttpApi(new LeaderNode(store, shipping, replication), address, writeToken);
     }
 
     public LeaderServer start() {
