@@ -233,4 +233,43 @@ class FollowerProcessTest {
         assertEquals(0, CliRunner.run("kv", "scan", "--url", followerUrl).exit());
         assertEquals(0, CliRunner.run("kv", "dump", "--url", followerUrl).exit());
     }
+
+    @Test
+    void withoutAnArchiveItCopiesTheLeadersSnapshotAndAWrongTokenIsExitFour() throws Exception {
+        Path token = tmp.resolve("token");
+        Files.writeString(token, "right-token\n");
+        int httpPort = freePort();
+        int replPort = freePort();
+        String leaderUrl = "http://127.0.0.1:" + httpPort;
+        start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + httpPort,
+                "--repl", "127.0.0.1:" + replPort, "--auth-token-file", token.toString()), tmp.resolve("leader.log"), "serving");
+        for (int i = 0; i < 50; i++) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(leaderUrl + "/kv/k" + i))
+                    .header("Authorization", "Bearer right-token").PUT(HttpRequest.BodyPublishers.ofString("v" + i)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+        }
+        int port = freePort();
+        String followerUrl = "http://127.0.0.1:" + port;
+        Path data = tmp.resolve("follower");
+        Process f = start(List.of("follow", "--data", data.toString(), "--leader", "127.0.0.1:" + replPort,
+                "--leader-url", leaderUrl, "--http", "127.0.0.1:" + port, "--auth-token-file", token.toString(),
+                "--backoff-seed", "11"), tmp.resolve("follower-1.log"), "serving");
+        assertTrue(read(tmp.resolve("follower-1.log")).contains("bootstrapped"), read(tmp.resolve("follower-1.log")));
+        awaitSameDigest(leaderUrl, followerUrl);
+        f.destroyForcibly();
+        assertTrue(f.waitFor(30, TimeUnit.SECONDS));
+
+        Path wrong = tmp.resolve("wrong");
+        Files.writeString(wrong, "not-the-token");
+        Process bad = ChildJvm.start(Main.class, List.of("follow", "--data", data.toString(), "--leader",
+                "127.0.0.1:" + replPort, "--http", "127.0.0.1:" + port, "--auth-token-file", wrong.toString()),
+                tmp.resolve("follower-2.log"));
+        processes.add(bad);
+        assertTrue(bad.waitFor(60, TimeUnit.SECONDS), "a refused follower exits");
+        String log = read(tmp.resolve("follower-2.log"));
+        assertEquals(ExitCodes.REPLICATION_REFUSED, bad.exitValue(), log);
+        assertTrue(log.contains("resuming from its own state"), log);
+        assertTrue(log.contains("AUTH_FAILED"), log);
+    }
 }
