@@ -64,7 +64,7 @@ final class FollowCommand implements Callable<Integer> {
                     + " and there is no --archive.")
     String leaderUrl;
 
-    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7071}",
+    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7080}",
             description = "Where to serve the read-only HTTP API (default: ${DEFAULT-VALUE}). Env: WALSHIP_HTTP.")
     String http;
 

@@ -19,7 +19,7 @@ import io.walship.wal.WriteBatch;
  * leader's WAL to; writes are refused with {@link NotLeaderException} (421 naming the leader).
  * Reads with {@code min_lsn} may wait up to {@code readWait} for it (the {@link HttpApi} parks
  * them, woken by the store's applied-LSN listener); reads without it are refused (503) while the
- * follower lags its leader by more than {@code maxReplayLag}. {@code /status} and
+ * follower lags its leader by more than {@code maxReplayLag}, or has not heard from it yet. {@code /status} and
  * {@code /metrics} add the loop's view ({@link StatusResponse.Follower}).
  *
  * <p>The node owns neither the store nor the loop. Thread-safe.
@@ -100,6 +100,10 @@ public final class FollowerNode implements Node {
         }
         StatusResponse.Follower f = follower.get();
         double bound = maxReplayLag.toNanos() / 1e9;
+        if (f.lagSeconds() < 0) {
+            return "this follower has not heard from its leader yet, so how far behind it is is unknown (--max-replay-lag "
+                    + maxReplayLag + "); read from the leader or pass min_lsn";
+        }
         if (f.lagSeconds() > bound) {
             return String.format("this follower is %.1f s behind its leader, over --max-replay-lag %s; read from the"
                     + " leader or pass min_lsn", f.lagSeconds(), maxReplayLag);

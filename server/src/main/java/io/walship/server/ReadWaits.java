@@ -6,6 +6,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -51,7 +52,9 @@ final class ReadWaits implements AutoCloseable {
     ReadWaits(int maxWaiting, int answerThreads, LongSupplier appliedLsn) {
         this.maxWaiting = maxWaiting;
         this.appliedLsn = appliedLsn;
-        this.timers = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "walship-read-wait-timer"));
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> daemon(r, "walship-read-wait-timer"));
+        t.setRemoveOnCancelPolicy(true); // a read answered early leaves no timer behind
+        this.timers = t;
         this.answers = new ThreadPoolExecutor(answerThreads, answerThreads, 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), r -> daemon(r, "walship-read-wait"));
     }

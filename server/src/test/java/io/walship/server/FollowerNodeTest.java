@@ -181,5 +181,9 @@ class FollowerNodeTest {
                 "without the leader's URL the replication address is named");
         view.set(new StatusResponse.Follower("stream", "stream", "127.0.0.1:7071", null, null, null, 0, 0.0, 0, null));
         assertEquals(200, send("GET", "/kv/a", null).statusCode());
+        view.set(new StatusResponse.Follower("connecting", "archive", "127.0.0.1:7071", null, null, null, -1, -1, 0, null));
+        HttpResponse<String> unknown = send("GET", "/kv/a", null);
+        assertEquals(503, unknown.statusCode(), "a lag that is not known yet is not within the bound");
+        assertTrue(unknown.body().contains("not heard from its leader"), unknown.body());
     }
 }
