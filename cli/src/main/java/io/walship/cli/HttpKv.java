@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.walship.protocol.AuthToken;
 import io.walship.protocol.BatchRequest;
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -35,8 +36,15 @@ import io.walship.wal.WriteBatch;
 final class HttpKv implements KvBackend {
     private final URI base;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final AuthToken token;
 
     HttpKv(String url) {
+        this(url, null);
+    }
+
+    /** @param token sent as {@code Authorization: Bearer} with every request, or null */
+    HttpKv(String url, AuthToken token) {
+        this.token = token;
         URI u;
         try {
             u = URI.create(url.endsWith("/") ? url : url + "/");
@@ -60,6 +68,9 @@ final class HttpKv implements KvBackend {
 
     private HttpResponse<byte[]> send(HttpRequest.Builder req) {
         try {
+            if (token != null) {
+                req.header(Headers.AUTHORIZATION, AuthToken.BEARER + token.secret());
+            }
             return client.send(req.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);

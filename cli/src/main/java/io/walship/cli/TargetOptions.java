@@ -2,6 +2,7 @@ package io.walship.cli;
 
 import java.nio.file.Path;
 
+import io.walship.protocol.AuthToken;
 import io.walship.shipper.BackupSource;
 import picocli.CommandLine.Option;
 
@@ -16,6 +17,20 @@ final class TargetOptions {
 
     @Option(names = "--url", paramLabel = "URL", description = "A running leader, e.g. http://127.0.0.1:7070. Env: WALSHIP_URL.")
     String url;
+
+    @Option(names = "--auth-token-file", paramLabel = "FILE",
+            description = "With --url: send the token in this file with writes (a leader run with --auth-token-file)."
+                    + " Env: WALSHIP_AUTH_TOKEN_FILE.")
+    Path authTokenFile;
+
+    /** The token for writes through --url, or null. */
+    AuthToken token() {
+        if (authTokenFile != null) {
+            return AuthToken.read(authTokenFile);
+        }
+        String env = System.getenv("WALSHIP_AUTH_TOKEN_FILE");
+        return env == null || env.isBlank() ? null : AuthToken.read(Path.of(env));
+    }
 
     /** The store these options name, as the source of a base backup. */
     BackupSource source() {
@@ -42,7 +57,7 @@ final class TargetOptions {
     /** The store these options name, for reads and writes. */
     KvBackend open() {
         BackupSource s = source();
-        return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url())
+        return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url(), token())
                 : new LocalKv(((BackupSource.StoppedStore) s).dataDir());
     }
 }

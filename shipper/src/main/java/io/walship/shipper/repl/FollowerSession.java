@@ -53,6 +53,9 @@ final class FollowerSession implements Runnable {
     private volatile boolean closed;
     private volatile String state = "startup";
     private volatile Thread sender;
+    private volatile Thread receiver;
+    /** System.nanoTime when the sender started the write it is in, 0 when it is not writing. */
+    private volatile long writingSinceNanos;
     private String closeReason;
 
     // guarded by this
@@ -76,13 +79,19 @@ final class FollowerSession implements Runnable {
 
     @Override
     public void run() {
+        receiver = Thread.currentThread();
         try {
             if (!handshake()) {
                 return;
             }
-            Thread t = server.newThread(this::send, "walship-repl-send-" + nodeIdForThread());
-            sender = t;
-            t.start();
+            synchronized (this) {
+                if (closed) {
+                    return; // closed during the handshake (shutdown, watchdog): no sender may start now
+                }
+                Thread t = server.newThread(this::send, "walship-repl-send-" + nodeIdForThread());
+                sender = t;
+                t.start();
+            }
             while (!closed) {
                 Frame f = conn.read();
                 lastReceivedNanos = System.nanoTime();
@@ -159,7 +168,7 @@ final class FollowerSession implements Runnable {
             probe.seek(h.startLsn());
         } catch (WalNoLongerAvailableException e) {
             if (s != null) {
-                server.slots().release(s, this);
+                server.slots().dropIfNew(s, this);
             }
             return refuse(RefusalCode.WAL_NOT_AVAILABLE, "LSN " + Lsn.format(h.startLsn()) + " is no longer in this"
                     + " leader's WAL (the oldest is " + Lsn.format(e.firstAvailable()) + "); catch up from the archive");
@@ -267,18 +276,19 @@ final class FollowerSession implements Runnable {
                 if (!batch.isEmpty()) {
                     long last = batch.get(batch.size() - 1).lsn();
                     long micros = options.nowMicros();
-                    conn.write(new Frame.Wal(store.durableLsn(), micros, batch));
+                    // recorded before the write: the follower may answer before write() returns
                     synchronized (this) {
                         sentLsn = last;
                         lag.sent(last, micros);
                     }
+                    timedWrite(new Frame.Wal(store.durableLsn(), micros, batch));
                     lastSentNanos = System.nanoTime();
                     continue;
                 }
                 state = "streaming";
                 long idle = System.nanoTime() - lastSentNanos;
                 if (idle >= keepaliveNanos) {
-                    conn.write(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
+                    timedWrite(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
                     lastSentNanos = System.nanoTime();
                     continue;
                 }
@@ -293,6 +303,31 @@ final class FollowerSession implements Runnable {
                 LOG.error("replication sender for {} failed: {}", describe(), Errors.oneLine(e), e);
             }
             close("sender failed: " + Errors.oneLine(e));
+        }
+    }
+
+    /** A write the watchdog can see: a follower that stops reading blocks it, and is dropped. */
+    private void timedWrite(Frame f) throws IOException {
+        writingSinceNanos = System.nanoTime();
+        try {
+            conn.write(f);
+        } finally {
+            writingSinceNanos = 0;
+        }
+    }
+
+    /** Nanos (System.nanoTime) since the sender is stuck in one write, 0 if it is not writing. */
+    long writingSinceNanos() {
+        return writingSinceNanos;
+    }
+
+    /** Waits up to {@code millis} for the session's threads to end (after {@link #close}). */
+    void awaitThreads(long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        for (Thread t : new Thread[] {sender, receiver}) {
+            if (t != null && t != Thread.currentThread()) {
+                t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            }
         }
     }
 

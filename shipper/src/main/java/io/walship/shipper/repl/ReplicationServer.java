@@ -169,10 +169,15 @@ public final class ReplicationServer implements AutoCloseable {
             long timeout = options.timeout().toNanos();
             for (FollowerSession f : sessions) {
                 long silent = now - f.lastReceivedNanos();
+                long writing = f.writingSinceNanos();
                 if (silent > timeout) {
                     LOG.warn("replication: {} sent nothing for {} ms (--repl-timeout {}); disconnecting it", f,
                             silent / 1_000_000, options.timeout());
                     f.close("timed out: nothing from the follower for " + silent / 1_000_000 + " ms");
+                } else if (writing != 0 && now - writing > timeout) {
+                    LOG.warn("replication: {} has not read what it was sent for {} ms (--repl-timeout {});"
+                            + " disconnecting it", f, (now - writing) / 1_000_000, options.timeout());
+                    f.close("timed out: the follower stopped reading");
                 }
             }
             for (Object holder : slots.tick()) {
@@ -253,11 +258,16 @@ public final class ReplicationServer implements AutoCloseable {
             durableListener.close();
         }
         watchdog.shutdownNow();
-        for (FollowerSession f : sessions) {
+        List<FollowerSession> ending = new ArrayList<>(sessions);
+        for (FollowerSession f : ending) {
             f.close("the leader is shutting down");
         }
         try {
             acceptor.join(5_000);
+            // the senders read the store's WAL: they must be done before the store closes
+            for (FollowerSession f : ending) {
+                f.awaitThreads(5_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

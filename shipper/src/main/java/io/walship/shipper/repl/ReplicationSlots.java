@@ -75,6 +75,8 @@ final class ReplicationSlots {
         long restartLsn; // guarded by the slots' lock
         long persistedLsn;
         boolean lost;
+        /** Created by the HELLO that holds it now (and by no earlier one). */
+        boolean created;
         Object holder;
 
         Slot(String name, long restartLsn) {
@@ -203,8 +205,12 @@ final class ReplicationSlots {
                     + " connection (" + s.holder + ")");
         }
         long at = startLsn - 1;
+        if (s != null) {
+            s.created = false;
+        }
         if (s == null) {
             s = new Slot(name, at);
+            s.created = true;
             store.marks().setConsumer(MARK_PREFIX + name, at);
             slots.put(name, s);
             LOG.info("created replication slot {} at LSN {}", name, Lsn.format(at));
@@ -213,6 +219,24 @@ final class ReplicationSlots {
         }
         s.holder = holder;
         return s;
+    }
+
+    /**
+     * Undoes the creation of {@code s} by {@link #acquire} when the handshake failed right after (its
+     * start LSN was not in the WAL): a slot below the WAL would hold back every later deletion.
+     * Slots that existed before are only released.
+     */
+    synchronized void dropIfNew(Slot s, Object holder) {
+        if (s.holder == holder) {
+            s.holder = null;
+        }
+        if (s.created && !s.lost) {
+            store.marks().removeConsumer(MARK_PREFIX + s.name);
+            slots.remove(s.name);
+            LOG.info("dropped replication slot {} again: its start LSN is not in the WAL", s.name);
+        } else {
+            persist(s);
+        }
     }
 
     /** The follower on {@code s} has flushed up to {@code lsn}. */

@@ -204,6 +204,40 @@ class ReplicationServerTest {
         assertTrue(p99 < 500_000, "p99 " + p99 + " us: the sender is not woken by commits");
     }
 
+    @Test
+    void aFollowerKeepsUpWithALeaderWritingAtFullSpeed() throws Exception {
+        open();
+        start(ReplicationOptions.defaults());
+        TestFollower f = follower();
+        f.leaderDurable = store::durableLsn;
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.inBackground();
+        int n = 20_000;
+        long t0 = System.nanoTime();
+        Thread[] writers = new Thread[4];
+        for (int w = 0; w < writers.length; w++) {
+            int id = w;
+            writers[w] = new Thread(() -> {
+                for (int i = 0; i < n / writers.length; i++) {
+                    store.put(("w" + id + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[100]);
+                }
+            });
+            writers[w].start();
+        }
+        for (Thread w : writers) {
+            w.join();
+        }
+        long writeNanos = System.nanoTime() - t0;
+        long last = store.lastLsn();
+        f.awaitReceived(last);
+        long allNanos = System.nanoTime() - t0;
+        long bytes = f.receivedBytes.stream().mapToLong(b -> b.length).sum();
+        System.out.printf("streaming: %d durable commits from 4 writers in %.2f s (%.0f commits/s); the follower had"
+                + " all of them %.1f ms after the last commit returned; %.1f MiB of WAL%n", n, writeNanos / 1e9,
+                n / (writeNanos / 1e9), (allNanos - writeNanos) / 1e6, bytes / 1048576.0);
+        assertEquals(last, f.received.size());
+    }
+
     // ---- refusals ---------------------------------------------------------------------------------
 
     @Test
@@ -279,6 +313,11 @@ class ReplicationServerTest {
             assertTrue(r.message().contains(io.walship.wal.Lsn.format(first)), r.message());
         }
         assertRefused(hello(first - 1), RefusalCode.WAL_NOT_AVAILABLE);
+        // a slot asked for at WAL that is gone is not left behind (it would hold back every later deletion)
+        assertRefused(TestFollower.hello(store.systemId(), store.timeline(), 2, "late", "", "f1"),
+                RefusalCode.WAL_NOT_AVAILABLE);
+        assertTrue(server.slotList().isEmpty(), server.slotList().toString());
+        assertTrue(store.marks().consumers().isEmpty(), store.marks().consumers().toString());
         TestFollower ok = follower();
         assertInstanceOf(Frame.Welcome.class, ok.handshake(hello(first)));
         ok.receiveThrough(store.durableLsn());
@@ -396,6 +435,38 @@ class ReplicationServerTest {
         assertEquals("f1", server.sessions().get(0).nodeId());
         long lsn = write(1, 10);
         alive.awaitReceived(lsn);
+    }
+
+    @Test
+    void aFollowerThatStopsReadingIsDroppedEvenIfItKeepsSendingFeedback() throws Exception {
+        open();
+        write(3, 10);
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(1)));
+        TestFollower stuck = follower();
+        assertInstanceOf(Frame.Welcome.class, stuck.handshake(hello(1)));
+        // it talks (FEEDBACK for what it had before) but never reads: the sender blocks once the socket buffers fill
+        Thread talker = new Thread(() -> {
+            try {
+                while (!stuck.conn.isClosed()) {
+                    stuck.conn.write(new Frame.Feedback(0, 0, 0, 0, 0));
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+                }
+            } catch (IOException e) {
+                // the leader hung up, as it should
+            }
+        });
+        talker.setDaemon(true);
+        talker.start();
+        for (int i = 0; i < 24 && !server.sessions().isEmpty(); i++) {
+            io.walship.wal.WriteBatch b = new io.walship.wal.WriteBatch();
+            for (int k = 0; k < 1000; k++) {
+                b.put(("big-" + i + "-" + k).getBytes(StandardCharsets.UTF_8), new byte[1000]);
+            }
+            store.write(b);
+        }
+        await("the stuck follower is dropped", () -> server.sessions().isEmpty());
+        stuck.close();
+        talker.join(10_000);
     }
 
     // ---- hostile clients --------------------------------------------------------------------------
