@@ -296,39 +296,59 @@ public final class FollowerLoop implements AutoCloseable {
             LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", options.leader(),
                     w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
                     Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
-            long echo = 0;
-            List<WalEntry> batch = new ArrayList<>();
-            while (!closed) {
-                Frame f = c.read();
-                if (f instanceof Frame.Wal wal) {
-                    long expect = store.lastLsn() + 1;
+            // one thread receives (and decodes) frames while this one writes, applies and syncs: the
+            // frames that arrive during a sync are applied together with the next single sync
+            Receiver receiver = new Receiver(c);
+            try {
+                long echo = 0;
+                List<WalEntry> batch = new ArrayList<>();
+                while (!closed) {
+                    Object next = receiver.take();
                     batch.clear();
-                    for (Frame.Entry en : wal.entries()) {
-                        WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
-                        if (e.lsn() != en.lsn() || e.lsn() != expect) {
-                            throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
-                                    + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
+                    boolean reply = false;
+                    long expect = store.lastLsn() + 1;
+                    long leaderDurable = -1;
+                    while (next != null) {
+                        if (next instanceof IOException e) {
+                            throw e;
                         }
-                        batch.add(e);
-                        expect++;
+                        Frame f = (Frame) next;
+                        if (f instanceof Frame.Wal wal) {
+                            for (Frame.Entry en : wal.entries()) {
+                                WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
+                                if (e.lsn() != en.lsn() || e.lsn() != expect) {
+                                    throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
+                                            + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
+                                }
+                                batch.add(e);
+                                expect++;
+                            }
+                            echo = wal.leaderSendMicros();
+                            leaderDurable = Math.max(leaderDurable, wal.leaderDurableLsn());
+                            reply = true;
+                        } else if (f instanceof Frame.Keepalive k) {
+                            echo = k.leaderSendMicros();
+                            leaderDurable = Math.max(leaderDurable, k.leaderDurableLsn());
+                            reply |= k.replyRequested();
+                        } else if (f instanceof Frame.TimelineSwitch t) {
+                            throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
+                                    + Lsn.format(t.forkLsn()) + "; reconnecting");
+                        } else {
+                            throw new ProtocolException("unexpected frame type " + f.type() + " from the leader");
+                        }
+                        next = batch.size() < MAX_BATCH_ENTRIES ? receiver.poll() : null;
                     }
-                    echo = wal.leaderSendMicros();
-                    store.applyAll(batch, Durability.DURABLE);
-                    streamedEntries.addAndGet(batch.size());
-                    contact(wal.leaderDurableLsn());
-                    feedback(c, echo);
-                } else if (f instanceof Frame.Keepalive k) {
-                    echo = k.leaderSendMicros();
-                    contact(k.leaderDurableLsn());
-                    if (k.replyRequested()) {
+                    if (!batch.isEmpty()) {
+                        store.applyAll(batch, Durability.DURABLE);
+                        streamedEntries.addAndGet(batch.size());
+                    }
+                    contact(leaderDurable);
+                    if (reply) {
                         feedback(c, echo);
                     }
-                } else if (f instanceof Frame.TimelineSwitch t) {
-                    throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
-                            + Lsn.format(t.forkLsn()) + "; reconnecting");
-                } else {
-                    throw new ProtocolException("unexpected frame type " + f.type() + " from the leader");
                 }
+            } finally {
+                receiver.stop();
             }
         } catch (IOException e) {
             if (closed) {
@@ -337,6 +357,65 @@ public final class FollowerLoop implements AutoCloseable {
             throw e;
         } finally {
             current = null;
+        }
+    }
+
+    /** Entries applied with one sync at most (frames received meanwhile are joined up to this). */
+    static final int MAX_BATCH_ENTRIES = 16_384;
+
+    /**
+     * Reads frames off the connection on its own thread into a small bounded queue (back-pressure
+     * to the leader through TCP when the follower applies slower than it receives); a read error —
+     * a closed connection, a timeout, a bad frame — is queued as the last element.
+     */
+    private final class Receiver {
+        private final java.util.concurrent.BlockingQueue<Object> queue = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        private final Thread thread;
+        private volatile boolean stopped;
+
+        Receiver(ReplConnection c) {
+            thread = new Thread(() -> {
+                try {
+                    while (!stopped) {
+                        put(c.read());
+                    }
+                } catch (IOException e) {
+                    put(e);
+                } catch (RuntimeException e) {
+                    put(new ProtocolException("bad frame from the leader: " + Errors.oneLine(e)));
+                }
+            }, "walship-follower-recv");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void put(Object o) {
+            try {
+                while (!stopped && !queue.offer(o, 100, TimeUnit.MILLISECONDS)) {
+                    // the applier is busy: wait (TCP pushes back on the leader meanwhile)
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /** The next frame (or the read error), waiting for it. */
+        Object take() throws IOException {
+            try {
+                return queue.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted");
+            }
+        }
+
+        /** A frame already received, or null. */
+        Object poll() {
+            return queue.poll();
+        }
+
+        void stop() {
+            stopped = true;
         }
     }
 
