@@ -18,6 +18,8 @@ import io.walship.restorer.follow.Bootstrap;
 import io.walship.restorer.follow.FollowerLoop;
 import io.walship.server.FollowerNode;
 import io.walship.server.HttpApi;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
@@ -40,8 +42,8 @@ import picocli.CommandLine.Option;
                         + " it needs, the follower catches up from the archive again and then streams again.",
                 "%nReads answer with the applied LSN in Walship-LSN. A read with min_lsn=N waits up to --read-wait"
                         + " until the follower has applied N, and gets 503 if it has not. Writes get 421 with the"
-                        + " leader's URL. Exit code 4 means the leader refused this follower for good (see"
-                        + " OPERATIONS.md)."})
+                        + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 4"
+                        + " means the leader refused this follower for good (see OPERATIONS.md)."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 
@@ -93,6 +95,11 @@ final class FollowCommand implements Callable<Integer> {
             description = "How long the leader may stay silent before the follower reconnects (default ${DEFAULT-VALUE}).")
     String replTimeout;
 
+    @Option(names = "--repl", paramLabel = "HOST:PORT",
+            description = "Also serve this follower's WAL to followers further down (cascading), like a leader's --repl;"
+                    + " off loopback it needs --auth-token-file, whose token they must then present.")
+    String repl;
+
     @Option(names = "--backoff-seed", paramLabel = "N",
             description = "Seeds the reconnect backoff's jitter, so that a run can be replayed (default: random, logged).")
     Long backoffSeed;
@@ -104,7 +111,12 @@ final class FollowCommand implements Callable<Integer> {
         InetSocketAddress address = httpAddress.resolve();
         Duration wait = Units.duration(readWait);
         Duration maxLag = maxReplayLag == null ? null : Units.duration(maxReplayLag);
-        String token = authTokenFile == null ? "" : AuthToken.read(authTokenFile).secret();
+        AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
+        String token = authToken == null ? "" : authToken.secret();
+        HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
+        if (replAddress != null) {
+            LeaderCommand.requireTokenOffLoopback("--repl", replAddress, authToken);
+        }
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
                 .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
@@ -126,6 +138,17 @@ final class FollowCommand implements Callable<Integer> {
             opened.push(store);
             loop = new FollowerLoop(store, archiveStore, options);
             opened.push(loop);
+            if (replAddress != null) {
+                // cascading: the same server a leader runs, over this follower's own (durable) WAL
+                ReplicationOptions ro = ReplicationOptions.defaults().withAuthToken(authToken)
+                        .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+                try {
+                    opened.push(new ReplicationServer(store, replAddress.resolve(), ro).start());
+                } catch (BindException e) {
+                    throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
+                            "pick another --repl HOST:PORT");
+                }
+            }
             api = new HttpApi(new FollowerNode(store, loop::status, wait, maxLag), address);
             opened.push(api);
             loop.start();
@@ -138,6 +161,9 @@ final class FollowCommand implements Callable<Integer> {
             closeAll(opened);
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
                     "pick another --http HOST:PORT");
+        } catch (CliException e) {
+            closeAll(opened);
+            throw e;
         } catch (RuntimeException | IOException | InterruptedException e) {
             closeAll(opened);
             throw e;

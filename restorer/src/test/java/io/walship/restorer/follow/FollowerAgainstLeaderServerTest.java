@@ -94,4 +94,37 @@ class FollowerAgainstLeaderServerTest {
             }
         }
     }
+
+    @Test
+    void aFollowerServesItsWalToAFollowerFurtherDown() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 300; i++) {
+                leader.put(b("k" + rnd.nextInt(200)), b("v" + i), Durability.ASYNC);
+            }
+            try (Store middle = standbyOf(leader, "middle");
+                 Store bottom = standbyOf(leader, "bottom");
+                 ReplicationServer top = new ReplicationServer(leader, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults()).start();
+                 FollowerLoop first = new FollowerLoop(middle, null, FollowerLoop.Options.defaults(
+                         new HostPort("127.0.0.1", top.address().getPort())).withNodeId("middle")
+                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start();
+                 ReplicationServer cascade = new ReplicationServer(middle, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults()).start();
+                 FollowerLoop second = new FollowerLoop(bottom, null, FollowerLoop.Options.defaults(
+                         new HostPort("127.0.0.1", cascade.address().getPort())).withNodeId("bottom")
+                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed + 1)).start()) {
+                for (int i = 0; i < 3_000; i++) {
+                    leader.put(b("k" + rnd.nextInt(200)), b("w" + i), Durability.ASYNC);
+                }
+                leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+                await("the follower of the follower applied everything", () -> bottom.lastLsn() == leader.lastLsn());
+                assertEquals(leader.digest(), bottom.digest());
+                assertEquals(leader.digest(), middle.digest());
+                assertTrue(cascade.sessions().stream().anyMatch(s -> s.nodeId().equals("bottom")));
+            }
+        }
+    }
 }
