@@ -39,10 +39,11 @@ import org.slf4j.LoggerFactory;
  *       ({@link ArchiveCatchUp}) until nothing newer is there;</li>
  *   <li><b>connecting</b>: HELLO to the leader (system id, timeline, start LSN = last applied + 1,
  *       slot, token, node id); WELCOME starts the stream, REFUSE says why not;</li>
- *   <li><b>stream</b>: each WAL frame's entries are decoded and CRC-checked, must continue the
- *       store's LSNs without a gap, go to the follower's own WAL and pages with one sync
- *       ({@link Store#applyAll}), and are acknowledged with a FEEDBACK (also sent on every
- *       KEEPALIVE that asks). No frame for {@code replTimeout} means a dead leader;</li>
+ *   <li><b>stream</b>: a receiver thread reads frames into a small bounded queue; this thread
+ *       decodes and CRC-checks the entries of every frame received so far, checks that they
+ *       continue the store's LSNs without a gap, writes them to the follower's own WAL and pages
+ *       with one sync ({@link Store#applyAll}), and acknowledges with a FEEDBACK (also sent on
+ *       every KEEPALIVE that asks). No frame for {@code replTimeout} means a dead leader;</li>
  *   <li><b>backoff</b>: a lost connection, a protocol error, a bad entry or a refusal that may pass
  *       (SLOT_IN_USE, NOT_A_LEADER) is retried after a jittered, bounded, seeded {@link Backoff};
  *       WAL_NOT_AVAILABLE sends the loop back to the archive, then to the stream again.</li>
