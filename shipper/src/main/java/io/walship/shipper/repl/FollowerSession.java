@@ -249,8 +249,18 @@ final class FollowerSession implements Runnable {
         long lastSentNanos = System.nanoTime();
         WalEntry carried = null;
         byte[] carriedBytes = null;
+        long halfTimeoutNanos = options.timeout().toNanos() / 2;
+        long lastReplyRequestNanos = System.nanoTime();
         try (reader) {
             while (!closed) {
+                // a follower busy receiving may not answer on its own: ask, as PostgreSQL's walsender does
+                // at half of wal_sender_timeout, so a busy but healthy follower is never timed out
+                long now = System.nanoTime();
+                if (now - lastReceivedNanos > halfTimeoutNanos && now - lastReplyRequestNanos >= keepaliveNanos) {
+                    timedWrite(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
+                    lastReplyRequestNanos = now;
+                    lastSentNanos = now;
+                }
                 List<Frame.Entry> batch = new ArrayList<>();
                 long bytes = FrameCodec.WAL_FRAME_OVERHEAD;
                 if (carried != null) {
@@ -290,6 +300,7 @@ final class FollowerSession implements Runnable {
                 if (idle >= keepaliveNanos) {
                     timedWrite(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
                     lastSentNanos = System.nanoTime();
+                    lastReplyRequestNanos = lastSentNanos;
                     continue;
                 }
                 // woken by the durable-LSN listener, a due keepalive or close(); a wake-up that came

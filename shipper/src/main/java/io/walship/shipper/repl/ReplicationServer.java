@@ -263,6 +263,7 @@ public final class ReplicationServer implements AutoCloseable {
             f.close("the leader is shutting down");
         }
         try {
+            watchdog.awaitTermination(5, TimeUnit.SECONDS); // a tick reads the store: done before it closes
             acceptor.join(5_000);
             // the senders read the store's WAL: they must be done before the store closes
             for (FollowerSession f : ending) {

@@ -286,9 +286,34 @@ final class ReplicationSlots {
         }
         if (persistNow) {
             lastPersistNanos = System.nanoTime();
+            dropRetired();
         }
         prune();
         return ended;
+    }
+
+    /**
+     * An operator retires a slot by deleting its mark file (docs/OPERATIONS.md): a slot without a
+     * follower whose mark is gone is dropped; one with a follower gets its mark back (stop the
+     * follower first).
+     */
+    private void dropRetired() {
+        Map<String, Long> marks = store.marks().consumers();
+        for (java.util.Iterator<Slot> it = slots.values().iterator(); it.hasNext(); ) {
+            Slot s = it.next();
+            if (s.lost || marks.containsKey(MARK_PREFIX + s.name)) {
+                continue;
+            }
+            if (s.holder == null) {
+                it.remove();
+                LOG.info("replication slot {} dropped: its mark {} was deleted", s.name, MARK_PREFIX + s.name);
+            } else {
+                LOG.warn("the mark of replication slot {} was deleted while a follower streams on it; writing it back"
+                        + " (stop the follower first to retire the slot)", s.name);
+                store.marks().setConsumer(MARK_PREFIX + s.name, s.restartLsn);
+                s.persistedLsn = s.restartLsn;
+            }
+        }
     }
 
     private void lose(Slot s, long held) {

@@ -404,6 +404,12 @@ class ReplicationServerTest {
                 first, "s1", "", "f1")));
         await("the slot is back", () -> !server.slotList().get(0).lost() && server.slotList().get(0).active());
         assertEquals(Long.valueOf(first - 1), store.marks().consumers().get("slot.s1"));
+        // retiring it: stop the follower, delete the mark; the leader forgets the slot
+        again.close();
+        await("the slot is free", () -> !server.slotList().get(0).active());
+        store.marks().removeConsumer("slot.s1");
+        await("the slot is forgotten", () -> server.slotList().isEmpty());
+        assertTrue(store.marks().consumers().isEmpty());
     }
 
     private long firstWalLsn() {
@@ -435,6 +441,25 @@ class ReplicationServerTest {
         assertEquals("f1", server.sessions().get(0).nodeId());
         long lsn = write(1, 10);
         alive.awaitReceived(lsn);
+    }
+
+    @Test
+    void aBusyFollowerThatAnswersOnlyWhenAskedIsAskedInTimeAndKept() throws Exception {
+        open();
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(100), Duration.ofMillis(600)));
+        TestFollower f = follower(); // sends FEEDBACK only in answer to a KEEPALIVE that asks for one
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.inBackground();
+        // a stream without pauses for 5 timeouts: the leader is never idle, yet must ask for replies
+        long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        long lsn = 0;
+        while (System.nanoTime() < until) {
+            lsn = store.put(("busy-" + written++).getBytes(StandardCharsets.UTF_8), new byte[50], Durability.ASYNC);
+        }
+        assertTrue(store.awaitDurable(lsn, Duration.ofSeconds(10)));
+        f.awaitReceived(lsn);
+        assertTrue(f.keepalives >= 2, "asked " + f.keepalives + " times");
+        assertEquals(1, server.sessions().size(), "never timed out");
     }
 
     @Test
