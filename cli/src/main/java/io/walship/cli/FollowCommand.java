@@ -10,6 +10,7 @@ import java.util.Deque;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.AuthToken;
@@ -129,8 +130,22 @@ final class FollowCommand implements Callable<Integer> {
         try {
             ObjectStore archiveStore = null;
             if (archive != null && !archive.isBlank()) {
-                archiveStore = ObjectStores.openVerified(archive);
-                opened.push(archiveStore);
+                if (Bootstrap.holdsStore(data)) {
+                    // a restart must not depend on the archive: the leader may well have what it needs
+                    archiveStore = ObjectStores.open(archive);
+                    opened.push(archiveStore);
+                    try {
+                        archiveStore.verifyAccess();
+                    } catch (ArchiveConfigException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        LOG.warn("the archive cannot be reached now ({}); streaming from the leader meanwhile, the"
+                                + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));
+                    }
+                } else {
+                    archiveStore = ObjectStores.openVerified(archive);
+                    opened.push(archiveStore);
+                }
             }
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark

@@ -272,4 +272,36 @@ class FollowerProcessTest {
         assertTrue(log.contains("resuming from its own state"), log);
         assertTrue(log.contains("AUTH_FAILED"), log);
     }
+
+    @Test
+    void aRestartWhileTheArchiveIsUnreachableStreamsFromTheLeader() throws Exception {
+        Leader leader = leader();
+        put(leader.url(), "a", "1");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", leader.archive());
+        assertEquals(0, backup.exit(), backup.err());
+        int port = freePort();
+        String followerUrl = "http://127.0.0.1:" + port;
+        Path data = tmp.resolve("follower");
+        Process f = follower(leader, data, port, 21);
+        awaitSameDigest(leader.url(), followerUrl);
+        f.destroyForcibly();
+        assertTrue(f.waitFor(30, TimeUnit.SECONDS));
+        for (int i = 0; i < 100; i++) {
+            put(leader.url(), "b" + i, "v" + i);
+        }
+        // nothing listens on port 1: every archive request fails to connect
+        String deadArchive = "s3://bucket/prefix?endpoint=http://127.0.0.1:1&region=us-east-1&path-style=true";
+        Path log = tmp.resolve("follower-dead-archive.log");
+        Process p = ChildJvm.start(Main.class, List.of("-Daws.accessKeyId=x", "-Daws.secretAccessKey=y"),
+                List.of("follow", "--data", data.toString(), "--leader", leader.repl(), "--archive", deadArchive,
+                        "--http", "127.0.0.1:" + port, "--backoff-seed", "22"), log);
+        processes.add(p);
+        await("the follower serves", Duration.ofSeconds(60), () -> {
+            assertTrue(p.isAlive(), read(log));
+            return read(log).contains("serving");
+        });
+        assertTrue(read(log).contains("cannot be reached now"), read(log));
+        awaitSameDigest(leader.url(), followerUrl);
+        assertTrue(get(followerUrl + "/status").body().contains("\"source\":\"stream\""));
+    }
 }
