@@ -49,9 +49,11 @@ import org.slf4j.LoggerFactory;
  *       WAL_NOT_AVAILABLE sends the loop back to the archive, then to the stream again.</li>
  * </ol>
  *
- * <p>It stops for good ({@link #failure()}, a {@link FollowerStoppedException}) on SYSTEM_ID_MISMATCH,
- * UNKNOWN_TIMELINE, FOLLOWER_AHEAD, AUTH_FAILED, SLOT_LOST and UNSUPPORTED_VERSION, on
- * WAL_NOT_AVAILABLE without an archive, and when the store itself fails. Nothing is ever skipped:
+ * <p>SLOT_LOST with an archive sends the loop back to the archive and keeps retrying (with
+ * backoff) until the operator recreates the slot on the leader. It stops for good
+ * ({@link #failure()}, a {@link FollowerStoppedException}) on SYSTEM_ID_MISMATCH, UNKNOWN_TIMELINE,
+ * FOLLOWER_AHEAD, AUTH_FAILED and UNSUPPORTED_VERSION, on WAL_NOT_AVAILABLE or SLOT_LOST without
+ * an archive, and when the store itself fails. Nothing is ever skipped:
  * an entry that does not continue the store is never applied. Its state is published for
  * {@code /status} ({@link #status()}). Thread-safe.
  */
@@ -226,6 +228,19 @@ public final class FollowerLoop implements AutoCloseable {
                             }
                             // the archive had nothing newer either: wait for it to catch up
                         }
+                        case SLOT_LOST -> {
+                            if (archive == null) {
+                                throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
+                                        + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
+                            }
+                            // the leader released the slot's WAL; the archive has it. Keep following from the
+                            // archive and keep asking, until the operator recreates the slot
+                            lastError = r.code + ": " + r.getMessage();
+                            LOG.error("replication slot '{}' is lost on the leader ({}); following the archive meanwhile."
+                                    + " Recreate the slot (delete slots/{}.lost in the leader's data directory) or"
+                                    + " restart this follower without --slot", options.slot(), r.getMessage(), options.slot());
+                            needArchive = true;
+                        }
                         case SLOT_IN_USE, NOT_A_LEADER -> lastError = r.code + ": " + r.getMessage();
                         default -> throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
                                 + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
@@ -259,8 +274,8 @@ public final class FollowerLoop implements AutoCloseable {
             case UNKNOWN_TIMELINE -> "; its timeline cannot follow the leader's: rebuild it from an empty --data";
             case FOLLOWER_AHEAD -> "; it holds WAL the leader never had: rebuild it from an empty --data";
             case AUTH_FAILED -> "; check --auth-token-file against the leader's";
-            case SLOT_LOST -> "; the slot fell too far behind and was released: drop and recreate it on the leader,"
-                    + " or run without --slot";
+            case SLOT_LOST -> "; the slot fell too far behind and was released, and there is no --archive to follow"
+                    + " meanwhile: recreate it (delete slots/NAME.lost in the leader's data directory) or run without --slot";
             default -> "";
         };
     }

@@ -326,4 +326,33 @@ class FollowerLoopTest {
             }
         }
     }
+
+    @Test
+    void aLostSlotWithAnArchiveFollowsTheArchiveUntilTheSlotIsRecreated() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 100);
+        Store follower = follower(leader, "f");
+        ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"));
+        open.add(archive);
+        write(leader, 100, 600);
+        try (WalShipper shipper = new WalShipper(leader.dir(), archive, new WalShipper.Options(Codec.ZSTD, 64 << 10))) {
+            shipper.shipOnce();
+        }
+        long archived = leader.lastLsn();
+        java.util.concurrent.atomic.AtomicBoolean recreated = new java.util.concurrent.atomic.AtomicBoolean();
+        FakeLeader fake = new FakeLeader(leader, h -> recreated.get() ? Plan.serve() : Plan.refuse(RefusalCode.SLOT_LOST));
+        open.add(fake);
+        FollowerLoop loop = new FollowerLoop(follower, archive, FollowerLoop.Options.defaults(fake.address())
+                .withSlot("s1").withBackoff(Duration.ofMillis(10), Duration.ofMillis(100), 5)).start();
+        open.add(loop);
+        await("the follower follows the archive", () -> follower.lastLsn() == archived);
+        await("and keeps asking", () -> fake.hellos.size() >= 3);
+        assertNull(loop.failure(), "a lost slot with an archive is not fatal");
+        assertTrue(loop.status().lastError().contains("SLOT_LOST"), loop.status().lastError());
+        write(leader, 600, 900); // only the stream has these
+        recreated.set(true);
+        await("the follower streams again", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertEquals("stream", loop.status().source());
+    }
 }
