@@ -11,8 +11,8 @@ public final class ExitCodes {
     public static final int INTEGRITY = 3;
     /**
      * {@code walship follow}: the leader refused this follower for good (another store, an unknown
-     * timeline, a follower ahead of its leader, a wrong token, a lost slot, an unsupported protocol
-     * version), or it needs WAL that neither the leader nor an archive has. Retrying will not help;
+     * timeline, a follower ahead of its leader, a wrong token, an unsupported protocol version; a
+     * lost slot or recycled WAL when there is no archive to follow instead). Retrying will not help;
      * OPERATIONS.md says what to do for each.
      */
     public static final int REPLICATION_REFUSED = 4;

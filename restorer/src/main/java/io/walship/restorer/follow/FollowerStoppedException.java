@@ -5,9 +5,9 @@ import io.walship.wal.WalshipException;
 
 /**
  * The follower loop stopped for good: the leader refused it for a reason that retrying cannot
- * mend (another store, an unknown timeline, a follower ahead of its leader, a wrong token, a lost
- * slot, an unsupported protocol version), or it needs WAL that neither the leader nor an archive
- * has. {@code walship follow} exits with code 4 (README, "Exit codes"); OPERATIONS.md says what to
+ * mend (another store, an unknown timeline, a follower ahead of its leader, a wrong token, an
+ * unsupported protocol version), or it needs WAL (recycled, or held only by a lost slot) and has
+ * no archive to follow instead. {@code walship follow} exits with code 4 (README, "Exit codes"); OPERATIONS.md says what to
  * do for each {@link #code()}.
  */
 public final class FollowerStoppedException extends WalshipException {
