@@ -60,6 +60,9 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof CliException c) {
             return c.exitCode();
         }
+        if (ex instanceof io.walship.restorer.follow.FollowerStoppedException) {
+            return ExitCodes.REPLICATION_REFUSED;
+        }
         if (ex instanceof IntegrityException || ex instanceof CorruptObjectException || ex instanceof RestoreException
                 || ex instanceof ArchiveSpliceException) {
             return ExitCodes.INTEGRITY;

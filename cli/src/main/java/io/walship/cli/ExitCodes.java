@@ -15,6 +15,13 @@ public final class ExitCodes {
     public static final int STORAGE_FULL = 5;
     /** The store has stopped after a failed WAL sync, or refuses writes now: closed, a standby, the archive too far behind (HTTP 503). */
     public static final int UNAVAILABLE = 6;
+    /**
+     * {@code walship follow}: the leader refused this follower for good (another store, an unknown
+     * timeline, a follower ahead of its leader, a wrong token, an unsupported protocol version; a
+     * lost slot or recycled WAL when there is no archive to follow instead). Retrying will not help;
+     * OPERATIONS.md says what to do for each.
+     */
+    public static final int REPLICATION_REFUSED = 7;
 
     private ExitCodes() {
     }

@@ -29,7 +29,10 @@ import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WriteBatch;
 
-/** {@link KvBackend} through a running leader's HTTP API. Thread-safe. */
+/**
+ * {@link KvBackend} through a running node's HTTP API: a leader, or a follower for reads (a write
+ * sent to a follower is refused with the leader's URL). Thread-safe.
+ */
 final class HttpKv implements KvBackend {
     private final URI base;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -77,8 +80,13 @@ final class HttpKv implements KvBackend {
         }
     }
 
-    private static HttpResponse<byte[]> check(HttpResponse<byte[]> r) {
+    private HttpResponse<byte[]> check(HttpResponse<byte[]> r) {
         if (r.statusCode() >= 400) {
+            if (r.statusCode() == 421) {
+                String leader = r.headers().firstValue(Headers.LEADER).orElse("(unknown)");
+                throw new CliException(ExitCodes.USAGE, base + " is a follower and takes no writes; the leader is " + leader,
+                        "send writes to the leader: --url " + leader);
+            }
             throw refusal(r.statusCode(), new String(r.body(), StandardCharsets.UTF_8));
         }
         return r;
@@ -106,7 +114,7 @@ final class HttpKv implements KvBackend {
 
     private static long lsnOf(HttpResponse<byte[]> r) {
         return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow(
-                () -> new IllegalStateException("leader response has no " + Headers.LSN + " header")));
+                () -> new IllegalStateException("the response has no " + Headers.LSN + " header")));
     }
 
     @Override
@@ -196,7 +204,7 @@ final class HttpKv implements KvBackend {
             DigestResponse d = Json.read(r.body(), DigestResponse.class);
             return new StateDigest(Lsn.parse(d.lsn()), d.pairs(), d.sha256());
         } catch (IOException e) {
-            throw new UncheckedIOException("bad digest answer from the leader", e);
+            throw new UncheckedIOException("bad digest answer from " + base, e);
         }
     }
 

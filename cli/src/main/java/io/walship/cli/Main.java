@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         description = {"Log-shipping replication for an embedded JVM key-value store.",
                 "%nExit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 integrity error."
                         + " Add --stacktrace to any command for a stack trace on error."},
-        subcommands = {DemoCommand.class, LeaderCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
+        subcommands = {DemoCommand.class, LeaderCommand.class, FollowCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
                 BackupCommand.class, RestoreCommand.class, PromoteCommand.class, ArchiveCommand.class,
                 SchedulerCommand.class,
                 BenchCommand.class,

@@ -29,6 +29,12 @@ public final class Endpoints {
     public static final String FROM = "from";
     public static final String TO = "to";
     public static final String LIMIT = "limit";
+    /**
+     * Query parameter of reads ({@code GET /kv/{key}}, {@link #SCAN}, {@link #DIGEST}): answer only
+     * from a state at or after this LSN (16 hex digits, {@code 0x…} or decimal); a follower waits
+     * up to its {@code --read-wait} for it, then answers 503.
+     */
+    public static final String MIN_LSN = "min_lsn";
 
     private Endpoints() {
     }

@@ -22,6 +22,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param failure       why it stopped (one line), absent while it has not
  * @param replication   the followers streaming from this node now ({@code --repl}), absent without it
  * @param slots         its replication slots, lost ones too, absent without {@code --repl}
+ * @param follower      what a follower is following and how far behind it is; absent on a leader
  * @param sync          the leader's commit mode and its followers' acks ({@code --sync-mode}), absent
  *                      without {@code --repl}
  */
@@ -31,15 +32,16 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              boolean failed, @JsonInclude(JsonInclude.Include.NON_NULL) String failure,
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Replication> replication,
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync) {
 
-    /** A node without a commit mode to report. */
+    /** A node without a commit mode to report (a follower, or a node before commit modes). */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                           String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
                           PageCache pageCache, boolean failed, String failure, List<Replication> replication,
-                          List<Slot> slots) {
+                          List<Slot> slots, Follower follower) {
         this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
-                failed, failure, replication, slots, null);
+                failed, failure, replication, slots, follower, null);
     }
 
     /** A node without a replication endpoint. */
@@ -47,7 +49,16 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                           String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
                           PageCache pageCache, boolean failed, String failure) {
         this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
-                failed, failure, null, null, null);
+                failed, failure, null, null, null, null);
+    }
+
+    /** A node with a replication endpoint (or without, when both lists are null). */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, null, null);
     }
 
     /**
@@ -91,6 +102,24 @@ public record StatusResponse(String role, String systemId, int timeline, String 
      * @param active        a follower streams on it now
      */
     public record Slot(String name, String restartLsn, boolean lost, long retainedBytes, boolean active) {
+    }
+
+    /**
+     * A follower's view of its replication ({@code walship follow}; OPERATIONS.md, "Followers").
+     *
+     * @param state        archive, connecting, stream, backoff or stopped
+     * @param source       where the applied WAL comes from now: {@code archive} or {@code stream}
+     * @param leader       the leader's replication address (HOST:PORT)
+     * @param leaderUrl    the leader's HTTP URL as it announced it (null until known)
+     * @param appliedLsn   last LSN applied (what reads reflect)
+     * @param leaderLsn    the leader's durable LSN as last heard (null until heard)
+     * @param lagLsns      leaderLsn - appliedLsn (-1 until the leader's LSN is known)
+     * @param lagSeconds   how far behind in time, at least (0 when caught up, -1 until the leader is heard)
+     * @param reconnects   connections to the leader that ended and were retried
+     * @param lastError    why the last connection or archive catch-up failed, null if none did
+     */
+    public record Follower(String state, String source, String leader, String leaderUrl, String appliedLsn,
+                           String leaderLsn, long lagLsns, double lagSeconds, long reconnects, String lastError) {
     }
 
     /**

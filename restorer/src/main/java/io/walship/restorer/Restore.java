@@ -189,7 +189,7 @@ public final class Restore {
      * and marks it incomplete. A directory left marked by an interrupted restore is emptied
      * without asking: it never was a store.
      */
-    static DirectoryLock prepare(Path dir, boolean force) throws IOException {
+    public static DirectoryLock prepare(Path dir, boolean force) throws IOException {
         Files.createDirectories(dir);
         DirectoryLock lock = DirectoryLock.acquire(dir.resolve(Store.LOCK_FILE),
                 "data directory " + dir + " is in use by another walship process");

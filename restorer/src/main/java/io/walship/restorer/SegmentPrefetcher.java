@@ -23,14 +23,14 @@ import io.walship.wal.WalEntry;
  * checks and decodes each on a worker thread (download, decompression and entry checksums run
  * beside the replay). Every problem names the object. One consumer; close it to cancel the rest.
  */
-final class SegmentPrefetcher implements AutoCloseable {
+public final class SegmentPrefetcher implements AutoCloseable {
     /** A fetched segment: its header, its entries decoded and checked, and the object's size. */
-    record Decoded(Segment.Header header, List<WalEntry> entries, long objectBytes) {
+    public record Decoded(Segment.Header header, List<WalEntry> entries, long objectBytes) {
     }
 
     private final Prefetch<Decoded> segments;
 
-    SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
         List<Supplier<Decoded>> tasks = new ArrayList<>();
         for (RestorePlan.Step step : steps) {
             tasks.add(() -> fetch(store, step.key(), step.segment().size()));
@@ -38,7 +38,7 @@ final class SegmentPrefetcher implements AutoCloseable {
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
 
-    Decoded next() {
+    public Decoded next() {
         return segments.next();
     }
 

@@ -48,15 +48,24 @@ import io.walship.wal.WriteBatch;
  * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
  * reason, a node that cannot answer a 503.
  *
- * <p>Thread-safe: requests run on a pool of 64 threads, so concurrent commits share WAL syncs.
+ * <p>Thread-safe: requests run on a pool of 64 threads, so concurrent commits share WAL syncs. A
+ * read that waits for an LSN ({@code min_lsn}) does not keep one of them: it is parked in
+ * {@link ReadWaits} (at most {@value #MAX_WAITING_READS} at once) and answered by one of its
+ * {@value #READ_WAIT_THREADS} threads when the LSN is applied or its wait is over. A write to a
+ * follower is answered 421 with the leader's URL ({@link NotLeaderException}).
  */
 public final class HttpApi implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
     private static final long MAX_DRAIN = 64L << 20;
+    /** Reads that may wait for an LSN at once, and the threads that answer them once woken. */
+    static final int MAX_WAITING_READS = 4_096;
+    static final int READ_WAIT_THREADS = 4;
 
     private final Node node;
     private final HttpServer server;
     private final ExecutorService executor;
+    private final ReadWaits waits;
+    private final Store.Registration appliedListener;
     private final AuthToken writeToken;
 
     /** Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}. */
@@ -81,10 +90,18 @@ public final class HttpApi implements AutoCloseable {
             return t;
         });
         server.setExecutor(executor);
-        server.createContext(Endpoints.KV, ex -> handle(ex, this::kv));
+        this.waits = new ReadWaits(MAX_WAITING_READS, READ_WAIT_THREADS, node::appliedLsn);
+        this.appliedListener = node.onApplied(waits::applied);
+        server.createContext(Endpoints.KV, ex -> {
+            if (ex.getRequestMethod().equals("GET")) {
+                read(ex, this::kv);
+            } else {
+                handle(ex, this::kv);
+            }
+        });
         server.createContext(Endpoints.BATCH, ex -> handle(ex, this::batch));
-        server.createContext(Endpoints.SCAN, ex -> handle(ex, this::scan));
-        server.createContext(Endpoints.DIGEST, ex -> handle(ex, this::digest));
+        server.createContext(Endpoints.SCAN, ex -> read(ex, this::scan));
+        server.createContext(Endpoints.DIGEST, ex -> read(ex, this::digest));
         server.createContext(Endpoints.STATUS, ex -> handle(ex, this::status));
         server.createContext(Endpoints.SNAPSHOT, ex -> handle(ex, this::snapshot));
         server.createContext(Endpoints.METRICS, ex -> handle(ex, this::metrics));
@@ -122,7 +139,8 @@ public final class HttpApi implements AutoCloseable {
      * Runs one request and maps what it throws to a status and a one-line reason (README, "HTTP
      * API"): {@link BadInputException} 400, {@link BatchTooLargeException} 413,
      * {@link StorageFullException} 507, {@link StoreFailedException} and other refusals of the store
-     * (closed, standby, archive too far behind) 503, {@link IntegrityException} and anything else
+     * (closed, standby, archive too far behind) 503, {@link NotLeaderException} (a write on a
+     * follower) 421 with the leader in {@code Walship-Leader}, {@link IntegrityException} and anything else
      * (a bug) 500. A failure after the answer's head was sent cannot change its status: the
      * connection is dropped without ending the body, so the client sees a broken answer, never a
      * short one that looks complete.
@@ -138,6 +156,9 @@ public final class HttpApi implements AutoCloseable {
         } catch (RuntimeException e) {
             int status = statusOf(e);
             try {
+                if (e instanceof NotLeaderException n) {
+                    ex.getResponseHeaders().set(Headers.LEADER, n.leader());
+                }
                 text(ex, status, status != 500 ? "error: " + Errors.oneLine(e)
                         : e instanceof IntegrityException ? "integrity error: " + Errors.oneLine(e)
                         : "internal error: " + e.getClass().getSimpleName() + ": " + Errors.oneLine(e));
@@ -155,6 +176,9 @@ public final class HttpApi implements AutoCloseable {
         }
         if (e instanceof BadInputException) {
             return 400;
+        }
+        if (e instanceof NotLeaderException) {
+            return 421;
         }
         if (e instanceof BatchTooLargeException) {
             return 413;
@@ -175,6 +199,58 @@ public final class HttpApi implements AutoCloseable {
     private static final class AbortedAnswer extends RuntimeException {
         AbortedAnswer(Throwable cause) {
             super(cause);
+        }
+    }
+
+    /**
+     * A read ({@code GET /kv/{key}}, {@code /scan}, {@code /digest}). Without {@code min_lsn} it is
+     * answered at once, unless the node says it is too far behind (503). With {@code min_lsn=N}
+     * it is answered at once if the node has applied N; otherwise it is parked in {@link ReadWaits}
+     * — this HTTP thread returns to serve other requests — and answered when the node applies N, or
+     * with 503 and the current LSN once {@link Node#readWait()} has passed.
+     */
+    private void read(HttpExchange ex, Handler h) {
+        byte[] rawBytes = query(ex).get(Endpoints.MIN_LSN);
+        String raw = rawBytes == null ? null : new String(rawBytes, StandardCharsets.UTF_8);
+        if (raw == null) {
+            String why = node.notReadable();
+            if (why != null) {
+                handle(ex, e -> {
+                    e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.appliedLsn()));
+                    throw new HttpError(503, why);
+                });
+            } else {
+                handle(ex, h);
+            }
+            return;
+        }
+        long min;
+        try {
+            min = Lsn.parse(raw);
+        } catch (IllegalArgumentException e) {
+            handle(ex, x -> {
+                throw new HttpError(400, Endpoints.MIN_LSN + ": " + e.getMessage());
+            });
+            return;
+        }
+        if (node.appliedLsn() >= min) {
+            handle(ex, h);
+            return;
+        }
+        long waitNanos = node.readWait().toNanos();
+        Handler tooLate = e -> {
+            long now = node.appliedLsn();
+            e.getResponseHeaders().set(Headers.LSN, Lsn.format(now));
+            throw new HttpError(503, "this node has applied up to LSN " + Lsn.format(now) + ", not yet "
+                    + Endpoints.MIN_LSN + " " + Lsn.format(min) + " (waited " + node.readWait().toMillis() + " ms)");
+        };
+        if (waitNanos <= 0) {
+            handle(ex, tooLate);
+        } else if (!waits.await(min, waitNanos, () -> handle(ex, h), () -> handle(ex, tooLate))) {
+            handle(ex, e -> {
+                e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.appliedLsn()));
+                throw new HttpError(503, MAX_WAITING_READS + " reads are already waiting for an LSN; try again later");
+            });
         }
     }
 
@@ -463,9 +539,16 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
+    /** Test hook: reads parked waiting for an LSN. */
+    int waitingReadsForTesting() {
+        return waits.waiting();
+    }
+
     /** Stops accepting requests, lets running ones finish (up to 2 s). */
     @Override
     public void close() {
+        appliedListener.close();
+        waits.close();
         server.stop(2);
         executor.shutdown();
         try {

@@ -189,7 +189,7 @@ public final class LeaderNode implements Node {
         StatusResponse base = statusOf(store, store.standby() ? "standby" : "leader", archive, lagSeconds);
         return new StatusResponse(base.role(), base.systemId(), base.timeline(), base.lastLsn(), base.durableLsn(),
                 base.checkpointLsn(), base.dataDir(), base.archiveLag(), base.archive(), base.pageCache(),
-                base.failed(), base.failure(), followers, slots, acks == null ? null : syncStatus());
+                base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus());
     }
 
     private StatusResponse.Sync syncStatus() {

@@ -1,5 +1,8 @@
 package io.walship.server;
 
+import java.time.Duration;
+import java.util.function.LongConsumer;
+
 import io.walship.protocol.StatusResponse;
 import io.walship.wal.Durability;
 import io.walship.wal.Store;
@@ -7,9 +10,9 @@ import io.walship.wal.WriteBatch;
 
 /**
  * One walship node as the {@link HttpApi} sees it: where reads come from, where writes go, what
- * {@code /status} and {@code /metrics} say. The leader is a {@link LeaderNode}; a follower will be
- * another implementation behind the same API (reads from its replayed store, writes answered with
- * a redirect to the leader). Implementations must be thread-safe: the API calls them from many
+ * {@code /status} and {@code /metrics} say. The leader is a {@link LeaderNode}; a follower is a
+ * {@link FollowerNode} behind the same API (reads from its replayed store, possibly waiting for an
+ * LSN; writes refused with {@link NotLeaderException}, answered 421). Implementations must be thread-safe: the API calls them from many
  * request threads at once.
  */
 public interface Node {
@@ -30,6 +33,29 @@ public interface Node {
 
     /** What {@code GET /metrics} answers: Prometheus text. */
     String metrics();
+
+    /** The LSN reads reflect now: on a follower, the last LSN applied. */
+    default long appliedLsn() {
+        return store().lastLsn();
+    }
+
+    /**
+     * Why a read without {@code min_lsn} must not be answered now (answered 503), or null if it may:
+     * a follower further behind its leader than {@code --max-replay-lag}.
+     */
+    default String notReadable() {
+        return null;
+    }
+
+    /** How long a read with {@code min_lsn} past {@link #appliedLsn()} may wait for it (zero: answer 503 at once). */
+    default Duration readWait() {
+        return Duration.ZERO;
+    }
+
+    /** Calls {@code listener} with the new {@link #appliedLsn()} whenever it moves (wakes waiting reads). */
+    default Store.Registration onApplied(LongConsumer listener) {
+        return store().onApplied(listener);
+    }
 
     /**
      * Checks a write's {@code ?sync=} ({@code requested}, null if absent) before it commits and

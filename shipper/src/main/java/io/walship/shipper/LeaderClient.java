@@ -22,8 +22,9 @@ import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 
 /**
- * What batch jobs ask of a running leader over its HTTP API: a snapshot streamed straight into
- * a base backup ({@code GET /snapshot}), and its digest ({@code GET /digest}). Thread-safe.
+ * What batch jobs and followers ask of a running leader over its HTTP API: a snapshot streamed
+ * straight into a base backup or a follower's data directory ({@code GET /snapshot}), and its
+ * digest ({@code GET /digest}). Thread-safe.
  */
 public final class LeaderClient {
     private final String base;
@@ -36,6 +37,20 @@ public final class LeaderClient {
     /** Takes a base backup of the running leader; {@code progress} gets the image size (or -1) first. */
     public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress)
             throws IOException, InterruptedException {
+        return snapshot((body, digest, total) -> BaseBackup.upload(body, digest, store, codec, progress.apply(total)));
+    }
+
+    /** What receives a leader's snapshot image: its bytes, the digest the leader computed on it, its size (or -1). */
+    @FunctionalInterface
+    public interface SnapshotSink<T> {
+        T accept(InputStream image, StateDigest digest, long size) throws IOException;
+    }
+
+    /**
+     * Streams the running leader's current snapshot image ({@code GET /snapshot}) into
+     * {@code sink}: a base backup, or a follower bootstrapping without an archive.
+     */
+    public <T> T snapshot(SnapshotSink<T> sink) throws IOException, InterruptedException {
         HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoints.SNAPSHOT.substring(1))).GET().build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = r.body()) {
@@ -47,7 +62,7 @@ public final class LeaderClient {
             String sha = header(r, Headers.DIGEST);
             long pairs = Long.parseLong(header(r, Headers.DIGEST_PAIRS));
             long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
-            return BaseBackup.upload(body, new StateDigest(lsn, pairs, sha), store, codec, progress.apply(total));
+            return sink.accept(body, new StateDigest(lsn, pairs, sha), total);
         }
     }
 

@@ -65,6 +65,7 @@ public final class Store implements AutoCloseable {
     private volatile boolean closed;
     private final Object closeLock = new Object();
 
+    private final List<LongConsumer> appliedListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong fullPageImages = new AtomicLong();
 
@@ -356,32 +357,84 @@ public final class Store implements AutoCloseable {
     /**
      * Applies an entry received from a leader (or the archive): it must carry the next LSN. The
      * entry goes to this store's own WAL first, then to the pages, so a replica recovers like a
-     * leader.
+     * leader. Same as {@link #applyAll} with one entry.
      */
     public void apply(WalEntry entry, Durability durability) {
+        applyAll(List.of(entry), durability);
+    }
+
+    /**
+     * Applies entries received from a leader (or the archive) as one unit of work on the writer
+     * thread: each goes to this store's own WAL first, then to the pages, in order; with
+     * {@code DURABLE} the call returns once one WAL sync covers them all (a batch costs one sync,
+     * not one per entry). The entries must carry consecutive LSNs starting right after
+     * {@link #lastLsn()}; that is checked for the whole list before anything is written, so a gap
+     * or a repeated LSN applies nothing ({@link IntegrityException}). Entries are applied whole
+     * and in order, so readers only ever see a prefix of the leader's history. Afterwards the
+     * {@link #onApplied} listeners are called on this thread. Returns the last LSN applied.
+     *
+     * @throws StoreFailedException if an entry reached the WAL but not the pages (the store stops)
+     */
+    public long applyAll(List<WalEntry> entries, Durability durability) {
+        Objects.requireNonNull(entries, "entries");
+        if (entries.isEmpty()) {
+            return lastLsn;
+        }
         checkOpen();
-        pipeline.execute(() -> {
+        long last = pipeline.execute(() -> {
             checkOpen();
-            if (entry.lsn() != lastLsn + 1) {
-                throw new IntegrityException("cannot apply LSN " + Lsn.format(entry.lsn()) + ": this store is at "
-                        + Lsn.format(lastLsn) + (entry.lsn() > lastLsn + 1 ? " (gap)" : " (already applied)"));
+            long expect = lastLsn + 1;
+            for (WalEntry e : entries) {
+                if (e.lsn() != expect) {
+                    throw new IntegrityException("cannot apply LSN " + Lsn.format(e.lsn()) + ": this store expects "
+                            + Lsn.format(expect) + (e.lsn() > expect ? " (gap)" : " (already applied)"));
+                }
+                expect++;
             }
-            byte[] bytes = EntryCodec.encode(entry);
-            pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
-            try {
-                applyToPages(entry);
-            } catch (RuntimeException e) {
-                StoreFailedException f = new StoreFailedException("LSN " + Lsn.format(entry.lsn()) + " is in the WAL but"
-                        + " could not be applied to the pages (" + e.getMessage() + "); the store has stopped", e);
-                pipeline.failStop(f);
-                throw f;
+            for (WalEntry entry : entries) {
+                byte[] bytes = EntryCodec.encode(entry);
+                pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
+                try {
+                    applyToPages(entry);
+                } catch (RuntimeException e) {
+                    StoreFailedException f = new StoreFailedException("LSN " + Lsn.format(entry.lsn()) + " is in the WAL"
+                            + " but could not be applied to the pages (" + e.getMessage() + "); the store has stopped", e);
+                    pipeline.failStop(f);
+                    throw f;
+                }
+                lastLsn = entry.lsn();
+                lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
+                checkpointer.upstreamEntryAppended(bytes.length);
+                archiveLag.countWalBytes(entry.lsn(), bytes.length);
             }
-            lastLsn = entry.lsn();
-            lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
-            checkpointer.upstreamEntryAppended(bytes.length);
-            archiveLag.countWalBytes(entry.lsn(), bytes.length);
-            return entry.lsn();
+            return lastLsn;
         }, durability == Durability.DURABLE);
+        for (LongConsumer l : appliedListeners) {
+            try {
+                l.accept(last);
+            } catch (RuntimeException e) {
+                LOG.warn("applied-LSN listener {} failed at LSN {}: {}", l, Lsn.format(last), e.toString());
+            }
+        }
+        return last;
+    }
+
+    /**
+     * Calls {@code listener} with the new last LSN each time {@link #apply}/{@link #applyAll} has
+     * made entries visible to readers, until the registration is closed: how a follower's reads
+     * that wait for an LSN ({@code min_lsn}) wake up without polling. Calls come from the applying
+     * thread, after the entries are applied; the listener must be quick (hand work to another
+     * thread), since the next batch waits for it. Exceptions are logged and ignored.
+     */
+    public Registration onApplied(LongConsumer listener) {
+        Objects.requireNonNull(listener, "listener");
+        appliedListeners.add(listener);
+        return () -> appliedListeners.remove(listener);
+    }
+
+    /** Commit time (µs since the epoch) of the last entry committed or applied. */
+    public long lastCommitMicros() {
+        return lastCommitMicros;
     }
 
     // ---- checkpoints and retention ----------------------------------------------------------

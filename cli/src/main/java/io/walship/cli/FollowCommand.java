@@ -1,0 +1,222 @@
+package io.walship.cli;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.walship.archive.ArchiveConfigException;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.protocol.AuthToken;
+import io.walship.protocol.HostPort;
+import io.walship.restorer.follow.Bootstrap;
+import io.walship.restorer.follow.FollowerLoop;
+import io.walship.server.FollowerNode;
+import io.walship.server.HttpApi;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.ReplicationServer;
+import io.walship.wal.Errors;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
+import io.walship.wal.Units;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code walship follow}: a read-only follower that catches up from the archive and streams from the leader. */
+@Command(name = "follow", mixinStandardHelpOptions = true,
+        description = {"Run a read-only follower of a leader and serve its reads over HTTP.",
+                "%nAn empty --data is first filled from the newest base backup in --archive and the archive's WAL"
+                        + " after it, or without --archive from the leader's snapshot at --leader-url. A --data that"
+                        + " already holds the follower resumes from its own state and downloads nothing again.",
+                "%nThe follower then catches up from the archive, connects to the leader's replication port"
+                        + " (--leader), writes each streamed entry to its own WAL, applies it, and reports its"
+                        + " position. A lost connection is retried with backoff; if the leader no longer has the WAL"
+                        + " it needs, the follower catches up from the archive again and then streams again.",
+                "%nReads answer with the applied LSN in Walship-LSN. A read with min_lsn=N waits up to --read-wait"
+                        + " until the follower has applied N, and gets 503 if it has not. Writes get 421 with the"
+                        + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 7"
+                        + " means the leader refused this follower for good (see OPERATIONS.md)."})
+final class FollowCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
+
+    @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
+            description = "The follower's data directory: empty or missing to bootstrap, or one it created to resume."
+                    + " Env: WALSHIP_DATA.")
+    Path data;
+
+    @Option(names = "--leader", paramLabel = "HOST:PORT", required = true,
+            description = "The leader's replication address, as given to its --repl.")
+    String leader;
+
+    @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
+            description = "The leader's archive (file:///path or s3://bucket/prefix?...), used to bootstrap and to"
+                    + " catch up when the leader no longer has the WAL the follower needs.")
+    String archive;
+
+    @Option(names = "--leader-url", paramLabel = "URL",
+            description = "The leader's HTTP URL (http://HOST:PORT), used to copy its snapshot when --data is empty"
+                    + " and there is no --archive.")
+    String leaderUrl;
+
+    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7080}",
+            description = "Where to serve the read-only HTTP API (default: ${DEFAULT-VALUE}). Env: WALSHIP_HTTP.")
+    String http;
+
+    @Option(names = "--slot", paramLabel = "NAME", defaultValue = "",
+            description = "A replication slot on the leader that keeps the WAL this follower still needs.")
+    String slot;
+
+    @Option(names = "--auth-token-file", paramLabel = "FILE",
+            description = "A file holding the leader's shared replication token.")
+    Path authTokenFile;
+
+    @Option(names = "--node-id", paramLabel = "ID",
+            description = "This follower's name in the leader's /status and metrics (default: the --http address).")
+    String nodeId;
+
+    @Option(names = "--read-wait", paramLabel = "DURATION", defaultValue = "5s",
+            description = "How long a read with min_lsn may wait for the follower to apply it (default ${DEFAULT-VALUE}).")
+    String readWait;
+
+    @Option(names = "--max-replay-lag", paramLabel = "DURATION",
+            description = "Refuse reads without min_lsn (503) while the follower is further behind its leader than"
+                    + " this; unset means no bound.")
+    String maxReplayLag;
+
+    @Option(names = "--repl-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "How long the leader may stay silent before the follower reconnects (default ${DEFAULT-VALUE}).")
+    String replTimeout;
+
+    @Option(names = "--repl", paramLabel = "HOST:PORT",
+            description = "Also serve this follower's WAL to followers further down (cascading), like a leader's --repl;"
+                    + " off loopback it needs --auth-token-file, whose token they must then present.")
+    String repl;
+
+    @Option(names = "--backoff-seed", paramLabel = "N",
+            description = "Seeds the reconnect backoff's jitter, so that a run can be replayed (default: random, logged).")
+    Long backoffSeed;
+
+    @Override
+    public Integer call() throws Exception {
+        HostPort leaderAddress = HostPort.parse(leader);
+        HostPort httpAddress = HostPort.parse(http);
+        InetSocketAddress address = httpAddress.resolve();
+        Duration wait = Units.duration(readWait);
+        Duration maxLag = maxReplayLag == null ? null : Units.duration(maxReplayLag);
+        AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
+        String token = authToken == null ? "" : authToken.secret();
+        HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
+        if (replAddress != null) {
+            LeaderCommand.requireTokenOffLoopback("--repl", replAddress, authToken);
+        }
+        long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
+                .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
+                .withReplTimeout(Units.duration(replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
+
+        // closed in reverse order: the HTTP API, the loop, the store, the archive
+        Deque<AutoCloseable> opened = new ArrayDeque<>();
+        FollowerLoop loop;
+        HttpApi api;
+        try {
+            ObjectStore archiveStore = null;
+            if (archive != null && !archive.isBlank()) {
+                if (Bootstrap.holdsStore(data)) {
+                    // a restart must not depend on the archive: the leader may well have what it needs
+                    archiveStore = ObjectStores.open(archive);
+                    opened.push(archiveStore);
+                    try {
+                        archiveStore.verifyAccess();
+                    } catch (ArchiveConfigException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        LOG.warn("the archive cannot be reached now ({}); streaming from the leader meanwhile, the"
+                                + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));
+                    }
+                } else {
+                    archiveStore = ObjectStores.openVerified(archive);
+                    opened.push(archiveStore);
+                }
+            }
+            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl);
+            // a follower's WAL is not archived by it: retention must not wait for an archive mark
+            Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
+            opened.push(store);
+            loop = new FollowerLoop(store, archiveStore, options);
+            opened.push(loop);
+            if (replAddress != null) {
+                // cascading: the same server a leader runs, over this follower's own (durable) WAL
+                ReplicationOptions ro = ReplicationOptions.defaults().withAuthToken(authToken)
+                        .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+                try {
+                    opened.push(new ReplicationServer(store, replAddress.resolve(), ro).start());
+                } catch (BindException e) {
+                    throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
+                            "pick another --repl HOST:PORT");
+                }
+            }
+            api = new HttpApi(new FollowerNode(store, loop::status, wait, maxLag), address);
+            opened.push(api);
+            loop.start();
+            api.start();
+            InetSocketAddress a = api.address();
+            LOG.info("follower of {} in {} ({}) serving http://{}:{} (system id {}, timeline {}, applied LSN {})",
+                    leaderAddress, data, how.name().toLowerCase().replace('_', ' '), a.getHostString(), a.getPort(),
+                    Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()));
+        } catch (BindException e) {
+            closeAll(opened);
+            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
+                    "pick another --http HOST:PORT");
+        } catch (CliException e) {
+            closeAll(opened);
+            throw e;
+        } catch (RuntimeException | IOException | InterruptedException e) {
+            closeAll(opened);
+            throw e;
+        }
+        AtomicBoolean stopping = new AtomicBoolean();
+        Thread hook = new Thread(() -> {
+            stopping.set(true);
+            LOG.info("shutting down: stopping replication, checkpointing");
+            closeAll(opened);
+        }, "walship-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        while (!loop.awaitStopped(Duration.ofSeconds(1))) {
+            // runs until SIGTERM/SIGINT (the hook closes everything) or until the loop stops for good
+        }
+        if (stopping.get() || loop.failure() == null) {
+            return ExitCodes.OK;
+        }
+        Runtime.getRuntime().removeShutdownHook(hook);
+        Throwable f = loop.failure();
+        closeAll(opened);
+        if (f instanceof io.walship.restorer.follow.FollowerStoppedException s) {
+            throw new CliException(ExitCodes.REPLICATION_REFUSED, s.getMessage(), null);
+        }
+        if (f instanceof Exception e) {
+            throw e;
+        }
+        throw new IllegalStateException(Errors.oneLine(f), f);
+    }
+
+    /** Closes everything, most recently opened first; a failure is logged and the rest still closed. */
+    private static void closeAll(Deque<AutoCloseable> opened) {
+        while (!opened.isEmpty()) {
+            AutoCloseable c = opened.pop();
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.error("closing {}: {}", c.getClass().getSimpleName(), Errors.oneLine(e));
+            }
+        }
+    }
+}

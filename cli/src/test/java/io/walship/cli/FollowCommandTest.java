@@ -1,0 +1,45 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `walship follow` refuses bad input with one line and exit code 2, before it touches anything. */
+class FollowCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void badFlagsAreUsageErrors() {
+        CliRunner.Result noLeader = CliRunner.run("follow", "--data", tmp.resolve("f").toString());
+        assertEquals(ExitCodes.USAGE, noLeader.exit());
+        assertTrue(noLeader.err().contains("--leader"), noLeader.err());
+
+        CliRunner.Result badLeader = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader", "no-port");
+        assertEquals(ExitCodes.USAGE, badLeader.exit(), badLeader.err());
+
+        CliRunner.Result badWait = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader",
+                "127.0.0.1:1", "--read-wait", "soon");
+        assertEquals(ExitCodes.USAGE, badWait.exit(), badWait.err());
+
+        CliRunner.Result noSource = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader",
+                "127.0.0.1:1", "--http", "127.0.0.1:0");
+        assertEquals(ExitCodes.USAGE, noSource.exit(), noSource.err());
+        assertTrue(noSource.err().contains("--leader-url"), "says how to bootstrap: " + noSource.err());
+    }
+
+    @Test
+    void aLeadersDataDirectoryIsNotTakenForAFollower() {
+        Path leader = tmp.resolve("leader");
+        Store.open(leader).close();
+        CliRunner.Result r = CliRunner.run("follow", "--data", leader.toString(), "--leader", "127.0.0.1:1",
+                "--http", "127.0.0.1:0");
+        assertEquals(ExitCodes.USAGE, r.exit(), r.err());
+        assertTrue(r.err().contains("not a standby"), r.err());
+    }
+}

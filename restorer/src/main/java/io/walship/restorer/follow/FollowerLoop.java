@@ -1,0 +1,550 @@
+package io.walship.restorer.follow;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import javax.net.SocketFactory;
+
+import io.walship.archive.ObjectStore;
+import io.walship.protocol.HostPort;
+import io.walship.protocol.StatusResponse;
+import io.walship.protocol.repl.Frame;
+import io.walship.protocol.repl.ProtocolException;
+import io.walship.protocol.repl.RefusalCode;
+import io.walship.protocol.repl.ReplConnection;
+import io.walship.wal.Durability;
+import io.walship.wal.EntryCodec;
+import io.walship.wal.Errors;
+import io.walship.wal.IntegrityException;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import io.walship.wal.StoreFailedException;
+import io.walship.wal.WalEntry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The follower loop (PostgreSQL's standby loop) on an open standby store, on its own thread:
+ *
+ * <ol>
+ *   <li><b>archive</b> (with an archive): apply every WAL segment newer than the store
+ *       ({@link ArchiveCatchUp}) until nothing newer is there;</li>
+ *   <li><b>connecting</b>: HELLO to the leader (system id, timeline, start LSN = last applied + 1,
+ *       slot, token, node id); WELCOME starts the stream, REFUSE says why not;</li>
+ *   <li><b>stream</b>: a receiver thread reads frames into a small bounded queue; this thread
+ *       decodes and CRC-checks the entries of every frame received so far, checks that they
+ *       continue the store's LSNs without a gap, writes them to the follower's own WAL and pages
+ *       with one sync ({@link Store#applyAll}), and acknowledges with a FEEDBACK (also sent on
+ *       every KEEPALIVE that asks). No frame for {@code replTimeout} means a dead leader;</li>
+ *   <li><b>backoff</b>: a lost connection, a protocol error, a bad entry or a refusal that may pass
+ *       (SLOT_IN_USE, NOT_A_LEADER) is retried after a jittered, bounded, seeded {@link Backoff};
+ *       WAL_NOT_AVAILABLE sends the loop back to the archive, then to the stream again.</li>
+ * </ol>
+ *
+ * <p>SLOT_LOST with an archive sends the loop back to the archive and keeps retrying (with
+ * backoff) until the operator recreates the slot on the leader. It stops for good
+ * ({@link #failure()}, a {@link FollowerStoppedException}) on SYSTEM_ID_MISMATCH, UNKNOWN_TIMELINE,
+ * FOLLOWER_AHEAD, AUTH_FAILED and UNSUPPORTED_VERSION, on WAL_NOT_AVAILABLE or SLOT_LOST without
+ * an archive, and when the store itself fails. Nothing is ever skipped:
+ * an entry that does not continue the store is never applied. Its state is published for
+ * {@code /status} ({@link #status()}). Thread-safe.
+ */
+public final class FollowerLoop implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FollowerLoop.class);
+
+    /**
+     * @param leader         the leader's replication address
+     * @param slot           replication slot name ("" for none)
+     * @param authToken      the shared secret ("" for none)
+     * @param nodeId         this follower's name in the leader's /status
+     * @param replTimeout    no frame from the leader for this long: it is presumed dead
+     * @param connectTimeout how long a TCP connect may take
+     * @param backoffMin     first wait before reconnecting
+     * @param backoffMax     longest wait before reconnecting
+     * @param seed           seeds the backoff jitter
+     * @param archiveParallel segments fetched ahead during archive catch-up
+     */
+    public record Options(HostPort leader, String slot, String authToken, String nodeId, Duration replTimeout,
+                          Duration connectTimeout, Duration backoffMin, Duration backoffMax, long seed,
+                          int archiveParallel) {
+        public Options {
+            Objects.requireNonNull(leader, "leader");
+            slot = slot == null ? "" : slot;
+            authToken = authToken == null ? "" : authToken;
+            nodeId = nodeId == null ? "" : nodeId;
+        }
+
+        public static Options defaults(HostPort leader) {
+            return new Options(leader, "", "", "", Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMillis(100),
+                    Duration.ofSeconds(10), System.nanoTime(), 4);
+        }
+
+        public Options withSlot(String s) {
+            return new Options(leader, s, authToken, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+        }
+
+        public Options withAuthToken(String t) {
+            return new Options(leader, slot, t, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+        }
+
+        public Options withNodeId(String n) {
+            return new Options(leader, slot, authToken, n, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+        }
+
+        public Options withReplTimeout(Duration d) {
+            return new Options(leader, slot, authToken, nodeId, d, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+        }
+
+        public Options withBackoff(Duration min, Duration max, long s) {
+            return new Options(leader, slot, authToken, nodeId, replTimeout, connectTimeout, min, max, s, archiveParallel);
+        }
+    }
+
+    /** Where the loop is. */
+    public enum State {
+        ARCHIVE, CONNECTING, STREAM, BACKOFF, STOPPED;
+
+        public String label() {
+            return name().toLowerCase();
+        }
+    }
+
+    /** The leader said no. */
+    private static final class Refused extends Exception {
+        final RefusalCode code;
+
+        Refused(RefusalCode code, String message) {
+            super(message);
+            this.code = code;
+        }
+    }
+
+    private final Store store;
+    private final ObjectStore archive;
+    private final Options options;
+    private final SocketFactory sockets;
+    private final Clock clock;
+    private final Backoff backoff;
+    private final Object sleeper = new Object();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicLong reconnects = new AtomicLong();
+    private final AtomicLong streamedEntries = new AtomicLong();
+    private final AtomicLong archivedEntries = new AtomicLong();
+    private volatile State state = State.CONNECTING;
+    private volatile String source = "archive";
+    private volatile String leaderUrl;
+    private volatile long leaderLsn = -1;
+    private volatile long lastContactMicros;
+    private volatile String lastError;
+    private volatile Throwable failure;
+    private volatile ReplConnection current;
+    private volatile boolean closed;
+    private Thread thread;
+
+    /** @param archive the archive to catch up from, or null (stream only) */
+    public FollowerLoop(Store store, ObjectStore archive, Options options) {
+        this(store, archive, options, SocketFactory.getDefault(), Clock.systemUTC());
+    }
+
+    /** With the socket factory (where TLS will plug in) and the clock lag is measured with. */
+    public FollowerLoop(Store store, ObjectStore archive, Options options, SocketFactory sockets, Clock clock) {
+        this.store = Objects.requireNonNull(store, "store");
+        if (!store.standby()) {
+            throw new IllegalArgumentException(store.dir() + " is not a standby: a follower applies its leader's WAL only");
+        }
+        this.archive = archive;
+        this.options = Objects.requireNonNull(options, "options");
+        this.sockets = sockets;
+        this.clock = clock;
+        this.backoff = new Backoff(options.backoffMin(), options.backoffMax(), options.seed());
+    }
+
+    public synchronized FollowerLoop start() {
+        if (thread != null) {
+            throw new IllegalStateException("already started");
+        }
+        LOG.info("following {} from LSN {} (timeline {}); backoff seed {}", options.leader(),
+                Lsn.format(store.lastLsn() + 1), store.timeline(), options.seed());
+        thread = new Thread(this::run, "walship-follower");
+        thread.setDaemon(true);
+        thread.start();
+        return this;
+    }
+
+    private void run() {
+        boolean needArchive = archive != null;
+        try {
+            while (!closed) {
+                boolean fromArchive = needArchive;
+                long appliedFromArchive = 0;
+                if (needArchive) {
+                    state = State.ARCHIVE;
+                    source = "archive";
+                    try {
+                        ArchiveCatchUp.Result r = ArchiveCatchUp.run(archive, store, options.archiveParallel(), () -> closed);
+                        appliedFromArchive = r.entries();
+                        archivedEntries.addAndGet(r.entries());
+                        if (r.entries() > 0) {
+                            LOG.info("archive catch-up applied {} entries from {} segment(s), now at LSN {}", r.entries(),
+                                    r.segments(), Lsn.format(r.lsn()));
+                        }
+                    } catch (StoreFailedException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        // the leader's stream may still have these entries; nothing is skipped either way
+                        lastError = "archive: " + Errors.oneLine(e);
+                        LOG.error("archive catch-up stopped at LSN {}: {}", Lsn.format(store.lastLsn()), lastError);
+                    }
+                    needArchive = false;
+                    if (closed) {
+                        break;
+                    }
+                }
+                state = State.CONNECTING;
+                try {
+                    stream();
+                } catch (Refused r) {
+                    switch (r.code) {
+                        case WAL_NOT_AVAILABLE -> {
+                            if (archive == null) {
+                                throw new FollowerStoppedException(r.code, "the leader no longer has WAL from LSN "
+                                        + Lsn.format(store.lastLsn() + 1) + " and this follower has no --archive to catch"
+                                        + " up from: rebuild it (empty --data) or give it --archive (" + r.getMessage() + ")");
+                            }
+                            LOG.warn("the leader no longer has WAL from LSN {}: catching up from the archive ({})",
+                                    Lsn.format(store.lastLsn() + 1), r.getMessage());
+                            needArchive = true;
+                            lastError = r.code + ": " + r.getMessage();
+                            if (!fromArchive || appliedFromArchive > 0) {
+                                continue; // straight back to the archive
+                            }
+                            // the archive had nothing newer either: wait for it to catch up
+                        }
+                        case SLOT_LOST -> {
+                            if (archive == null) {
+                                throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
+                                        + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
+                            }
+                            // the leader released the slot's WAL; the archive has it. Keep following from the
+                            // archive and keep asking, until the operator recreates the slot
+                            lastError = r.code + ": " + r.getMessage();
+                            LOG.error("replication slot '{}' is lost on the leader ({}); following the archive meanwhile."
+                                    + " Recreate the slot (delete slots/{}.lost in the leader's data directory) or"
+                                    + " restart this follower without --slot", options.slot(), r.getMessage(), options.slot());
+                            needArchive = true;
+                        }
+                        case SLOT_IN_USE, NOT_A_LEADER -> lastError = r.code + ": " + r.getMessage();
+                        default -> throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
+                                + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
+                    }
+                } catch (StoreFailedException e) {
+                    throw e;
+                } catch (IOException | IntegrityException e) {
+                    lastError = Errors.oneLine(e);
+                    LOG.warn("replication from {} ended at LSN {}: {}", options.leader(), Lsn.format(store.lastLsn()), lastError);
+                }
+                if (closed) {
+                    break;
+                }
+                reconnects.incrementAndGet();
+                state = State.BACKOFF;
+                pause(backoff.next());
+            }
+        } catch (Throwable t) {
+            failure = t;
+            lastError = Errors.oneLine(t);
+            LOG.error("the follower has stopped: {}", lastError);
+        } finally {
+            state = State.STOPPED;
+            stopped.countDown();
+        }
+    }
+
+    private static String advice(RefusalCode code) {
+        return switch (code) {
+            case SYSTEM_ID_MISMATCH -> "; this follower belongs to another store: rebuild it from an empty --data";
+            case UNKNOWN_TIMELINE -> "; its timeline cannot follow the leader's: rebuild it from an empty --data";
+            case FOLLOWER_AHEAD -> "; it holds WAL the leader never had: rebuild it from an empty --data";
+            case AUTH_FAILED -> "; check --auth-token-file against the leader's";
+            case SLOT_LOST -> "; the slot fell too far behind and was released, and there is no --archive to follow"
+                    + " meanwhile: recreate it (delete slots/NAME.lost in the leader's data directory) or run without --slot";
+            default -> "";
+        };
+    }
+
+    /** One replication session; returns only when closing. */
+    private void stream() throws IOException, Refused {
+        ReplConnection c = ReplConnection.connect(sockets, options.leader(), options.connectTimeout());
+        current = c;
+        try (c) {
+            if (closed) {
+                return;
+            }
+            c.readTimeout(options.replTimeout());
+            long start = store.lastLsn() + 1;
+            c.write(new Frame.Hello(Frame.VERSION, store.systemId(), store.timeline(), start, options.slot(),
+                    options.authToken(), options.nodeId()));
+            Frame first = c.read();
+            if (first instanceof Frame.Refuse r) {
+                throw new Refused(r.code(), r.message());
+            }
+            if (!(first instanceof Frame.Welcome w)) {
+                throw new ProtocolException("expected WELCOME or REFUSE after HELLO, got frame type " + first.type());
+            }
+            if (w.systemId() != store.systemId()) {
+                throw new Refused(RefusalCode.SYSTEM_ID_MISMATCH, "the leader's system id is " + Long.toHexString(w.systemId())
+                        + ", this follower's " + Long.toHexString(store.systemId()));
+            }
+            contact(w.leaderDurableLsn());
+            leaderUrl = w.leaderHttpUrl().isEmpty() ? null : w.leaderHttpUrl();
+            state = State.STREAM;
+            source = "stream";
+            lastError = null;
+            backoff.reset();
+            LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", options.leader(),
+                    w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
+                    Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
+            // one thread receives (and decodes) frames while this one writes, applies and syncs: the
+            // frames that arrive during a sync are applied together with the next single sync
+            Receiver receiver = new Receiver(c);
+            try {
+                long echo = 0;
+                List<WalEntry> batch = new ArrayList<>();
+                while (!closed) {
+                    Object next = receiver.take();
+                    batch.clear();
+                    boolean reply = false;
+                    long expect = store.lastLsn() + 1;
+                    long leaderDurable = -1;
+                    while (next != null) {
+                        if (next instanceof IOException e) {
+                            throw e;
+                        }
+                        Frame f = (Frame) next;
+                        if (f instanceof Frame.Wal wal) {
+                            for (Frame.Entry en : wal.entries()) {
+                                WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
+                                if (e.lsn() != en.lsn() || e.lsn() != expect) {
+                                    throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
+                                            + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
+                                }
+                                batch.add(e);
+                                expect++;
+                            }
+                            echo = wal.leaderSendMicros();
+                            leaderDurable = Math.max(leaderDurable, wal.leaderDurableLsn());
+                            reply = true;
+                        } else if (f instanceof Frame.Keepalive k) {
+                            echo = k.leaderSendMicros();
+                            leaderDurable = Math.max(leaderDurable, k.leaderDurableLsn());
+                            reply |= k.replyRequested();
+                        } else if (f instanceof Frame.TimelineSwitch t) {
+                            throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
+                                    + Lsn.format(t.forkLsn()) + "; reconnecting");
+                        } else {
+                            throw new ProtocolException("unexpected frame type " + f.type() + " from the leader");
+                        }
+                        next = batch.size() < MAX_BATCH_ENTRIES ? receiver.poll() : null;
+                    }
+                    if (!batch.isEmpty()) {
+                        store.applyAll(batch, Durability.DURABLE);
+                        streamedEntries.addAndGet(batch.size());
+                    }
+                    contact(leaderDurable);
+                    if (reply) {
+                        feedback(c, echo);
+                    }
+                }
+            } finally {
+                receiver.stop();
+            }
+        } catch (IOException e) {
+            if (closed) {
+                return;
+            }
+            throw e;
+        } finally {
+            current = null;
+        }
+    }
+
+    /** Entries applied with one sync at most (frames received meanwhile are joined up to this). */
+    static final int MAX_BATCH_ENTRIES = 16_384;
+
+    /**
+     * Reads frames off the connection on its own thread into a small bounded queue (back-pressure
+     * to the leader through TCP when the follower applies slower than it receives); a read error —
+     * a closed connection, a timeout, a bad frame — is queued as the last element.
+     */
+    private final class Receiver {
+        private final java.util.concurrent.BlockingQueue<Object> queue = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        private final Thread thread;
+        private volatile boolean stopped;
+
+        Receiver(ReplConnection c) {
+            thread = new Thread(() -> {
+                try {
+                    while (!stopped) {
+                        put(c.read());
+                    }
+                } catch (IOException e) {
+                    put(e);
+                } catch (RuntimeException e) {
+                    put(new ProtocolException("bad frame from the leader: " + Errors.oneLine(e)));
+                }
+            }, "walship-follower-recv");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void put(Object o) {
+            try {
+                while (!stopped && !queue.offer(o, 100, TimeUnit.MILLISECONDS)) {
+                    // the applier is busy: wait (TCP pushes back on the leader meanwhile)
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /** The next frame (or the read error), waiting for it. */
+        Object take() throws IOException {
+            try {
+                return queue.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted");
+            }
+        }
+
+        /** A frame already received, or null. */
+        Object poll() {
+            return queue.poll();
+        }
+
+        void stop() {
+            stopped = true;
+        }
+    }
+
+    private void contact(long leaderDurable) {
+        leaderLsn = Math.max(leaderLsn, leaderDurable);
+        lastContactMicros = nowMicros();
+    }
+
+    private void feedback(ReplConnection c, long echo) throws IOException {
+        long applied = store.lastLsn();
+        c.write(new Frame.Feedback(applied, store.durableLsn(), applied, nowMicros(), echo));
+    }
+
+    private long nowMicros() {
+        Instant i = clock.instant();
+        return i.getEpochSecond() * 1_000_000L + i.getNano() / 1_000;
+    }
+
+    private void pause(Duration d) {
+        long end = System.nanoTime() + d.toNanos();
+        synchronized (sleeper) {
+            long left;
+            while (!closed && (left = end - System.nanoTime()) > 0) {
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(sleeper, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    // ---- status -----------------------------------------------------------------------------
+
+    public State state() {
+        return state;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    /** Why the loop stopped for good, or null while it runs (or after a clean close). */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** Entries applied from the stream and from the archive since start. */
+    public long streamedEntries() {
+        return streamedEntries.get();
+    }
+
+    public long archivedEntries() {
+        return archivedEntries.get();
+    }
+
+    /**
+     * How far behind the leader this follower is in time, at least: 0 when it has applied what
+     * the leader last reported durable; otherwise the age of the last applied commit (PostgreSQL's
+     * {@code now() - pg_last_xact_replay_timestamp()}); while not streaming, at least the time since
+     * the leader was last heard from. -1 until the leader has been heard from.
+     */
+    public double lagSeconds() {
+        long leader = leaderLsn;
+        if (leader < 0) {
+            return -1;
+        }
+        long now = nowMicros();
+        double behind = store.lastLsn() >= leader ? 0 : Math.max(0, now - store.lastCommitMicros()) / 1e6;
+        if (state != State.STREAM) {
+            behind = Math.max(behind, Math.max(0, now - lastContactMicros) / 1e6);
+        }
+        return behind;
+    }
+
+    /** The view {@code /status} shows ({@code walship follow}). */
+    public StatusResponse.Follower status() {
+        long leader = leaderLsn;
+        long applied = store.lastLsn();
+        return new StatusResponse.Follower(state.label(), source, options.leader().toString(), leaderUrl,
+                Lsn.format(applied), leader < 0 ? null : Lsn.format(leader), leader < 0 ? -1 : Math.max(0, leader - applied),
+                lagSeconds(), reconnects.get(), lastError);
+    }
+
+    /**
+     * Waits until the loop has stopped (for good, or by {@link #close}). Returns whether it has.
+     */
+    public boolean awaitStopped(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** Stops the loop: drops the connection, ends a catch-up between segments, waits for the thread. */
+    @Override
+    public void close() {
+        closed = true;
+        ReplConnection c = current;
+        if (c != null) {
+            c.close();
+        }
+        synchronized (sleeper) {
+            sleeper.notifyAll();
+        }
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

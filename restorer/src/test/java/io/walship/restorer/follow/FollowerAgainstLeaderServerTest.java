@@ -1,0 +1,130 @@
+package io.walship.restorer.follow;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import io.walship.protocol.AuthToken;
+import io.walship.protocol.HostPort;
+import io.walship.protocol.repl.RefusalCode;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.ReplicationServer;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Durability;
+import io.walship.wal.Snapshot;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The follower loop against the leader's real replication server, in one JVM: the two ends agree on the protocol. */
+class FollowerAgainstLeaderServerTest {
+    @TempDir
+    Path tmp;
+
+    private static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void await(String what, BooleanSupplier cond) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!cond.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+            Thread.onSpinWait();
+        }
+    }
+
+    private Store standbyOf(Store leader, String name) throws Exception {
+        Path dir = tmp.resolve(name);
+        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
+            SnapshotLoader.load(in, dir);
+        }
+        ControlFile.read(dir).asStandby().write(dir);
+        return Store.open(dir);
+    }
+
+    @Test
+    void followsALeaderThatKeepsWritingOnASlotAndAWrongTokenIsFatal() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 500; i++) {
+                leader.put(b("k" + rnd.nextInt(300)), b("v" + i), Durability.ASYNC);
+            }
+            AuthToken token = AuthToken.of("s3cret");
+            try (Store follower = standbyOf(leader, "f");
+                 ReplicationServer repl = new ReplicationServer(leader, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults().withAuthToken(token).withIdentity("leader-1", "http://127.0.0.1:9"))
+                         .start()) {
+                HostPort at = new HostPort("127.0.0.1", repl.address().getPort());
+                try (FollowerLoop loop = new FollowerLoop(follower, null, FollowerLoop.Options.defaults(at)
+                        .withSlot("f1").withAuthToken("s3cret").withNodeId("f1")
+                        .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    for (int i = 0; i < 5_000; i++) {
+                        if (rnd.nextInt(5) == 0) {
+                            leader.delete(b("k" + rnd.nextInt(300)), Durability.ASYNC);
+                        } else {
+                            leader.put(b("k" + rnd.nextInt(300)), b("w" + i), i % 10 == 0 ? Durability.DURABLE : Durability.ASYNC);
+                        }
+                    }
+                    leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+                    await("the follower applied everything", () -> follower.lastLsn() == leader.lastLsn());
+                    assertEquals(leader.digest(), follower.digest());
+                    assertEquals("stream", loop.status().source());
+                    assertEquals("http://127.0.0.1:9", loop.status().leaderUrl());
+                    await("the leader saw the follower's replay position", () -> repl.sessions().stream()
+                            .anyMatch(s -> s.nodeId().equals("f1") && s.replayLsn() == leader.lastLsn()));
+                }
+                try (Store other = standbyOf(leader, "g");
+                     FollowerLoop bad = new FollowerLoop(other, null, FollowerLoop.Options.defaults(at)
+                             .withAuthToken("wrong").withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    assertTrue(bad.awaitStopped(Duration.ofSeconds(30)));
+                    assertEquals(RefusalCode.AUTH_FAILED, assertInstanceOf(FollowerStoppedException.class, bad.failure()).code());
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFollowerServesItsWalToAFollowerFurtherDown() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 300; i++) {
+                leader.put(b("k" + rnd.nextInt(200)), b("v" + i), Durability.ASYNC);
+            }
+            try (Store middle = standbyOf(leader, "middle");
+                 Store bottom = standbyOf(leader, "bottom");
+                 ReplicationServer top = new ReplicationServer(leader, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults()).start();
+                 FollowerLoop first = new FollowerLoop(middle, null, FollowerLoop.Options.defaults(
+                         new HostPort("127.0.0.1", top.address().getPort())).withNodeId("middle")
+                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start();
+                 ReplicationServer cascade = new ReplicationServer(middle, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults()).start();
+                 FollowerLoop second = new FollowerLoop(bottom, null, FollowerLoop.Options.defaults(
+                         new HostPort("127.0.0.1", cascade.address().getPort())).withNodeId("bottom")
+                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed + 1)).start()) {
+                for (int i = 0; i < 3_000; i++) {
+                    leader.put(b("k" + rnd.nextInt(200)), b("w" + i), Durability.ASYNC);
+                }
+                leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+                await("the follower of the follower applied everything", () -> bottom.lastLsn() == leader.lastLsn());
+                assertEquals(leader.digest(), bottom.digest());
+                assertEquals(leader.digest(), middle.digest());
+                assertTrue(cascade.sessions().stream().anyMatch(s -> s.nodeId().equals("bottom")));
+            }
+        }
+    }
+}
