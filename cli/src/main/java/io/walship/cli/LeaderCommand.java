@@ -141,6 +141,10 @@ final class LeaderCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--sync-mode " + sync.mode().flag() + " needs --repl HOST:PORT:"
                     + " commits wait for followers, which connect there");
         }
+        if (sync.required() > replMaxFollowers) {
+            throw new CliException(ExitCodes.USAGE, "--sync-quorum " + sync.quorum() + " is more than"
+                    + " --repl-max-followers " + replMaxFollowers + ": no commit could ever be acknowledged");
+        }
         ReplicationOptions replOptions = ReplicationOptions.defaults()
                 .withAuthToken(token)
                 .withMaxSlotWalKeep(Flags.bytes("--max-slot-wal-keep", maxSlotWalKeep))

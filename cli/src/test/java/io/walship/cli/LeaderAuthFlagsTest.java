@@ -68,6 +68,8 @@ class LeaderAuthFlagsTest {
                 "127.0.0.1:0", "--sync-mode", "sync", "--on-sync-timeout", "wait");
         assertUsageError("--sync-timeout", "leader", "--data", data.toString(), "--repl", "127.0.0.1:0",
                 "--sync-mode", "sync", "--sync-timeout", "0s");
+        assertUsageError("--sync-quorum 3 is more than --repl-max-followers 2", "leader", "--data", data.toString(),
+                "--repl", "127.0.0.1:0", "--sync-mode", "sync", "--sync-quorum", "3", "--repl-max-followers", "2");
         assertFalse(Files.exists(data));
     }
 }

@@ -31,8 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * kill -9 of a semi-sync leader process under 16 concurrent writers: every commit the leader
  * acknowledged (200, {@code Walship-Sync: semi-sync}) is on the synchronous follower — checked
- * key by key against the acknowledged set, in the follower's store and again after reopening it.
- * Rounds: {@code walship.semisync.rounds} (3; 20 with {@code -Psemisync-soak}).
+ * key by key against the acknowledged set, in the follower's store (and again after reopening it).
+ * Even rounds use an in-process {@link LoopbackFollower}, odd rounds a real {@code walship follow}
+ * process (bootstrapped from the leader's /snapshot; its data directory is checked after it is
+ * stopped). Rounds: {@code walship.semisync.rounds} (3; 20 with {@code -Psemisync-soak}).
  */
 class SemiSyncKillTest {
     private static final Pattern REPL = Pattern.compile("serving followers on 127\\.0\\.0\\.1:(\\d+)");
@@ -64,6 +66,9 @@ class SemiSyncKillTest {
                 "--port-file", portFile.toString(), "--repl", "127.0.0.1:0", "--repl-keepalive", "200ms",
                 "--sync-mode", "semi-sync", "--sync-timeout", "60s", "--on-sync-timeout", "block"), log);
         LoopbackFollower follower = null;
+        Process followerProcess = null;
+        Path followerData = dir.resolve("follower");
+        Path followerLog = dir.resolve("follower.log");
         ConcurrentLinkedQueue<Acked> acked = new ConcurrentLinkedQueue<>();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -75,7 +80,22 @@ class SemiSyncKillTest {
             }
             int replPort = Integer.parseInt(m.group(1));
             String url = "http://127.0.0.1:" + Files.readString(portFile).trim();
-            follower = LoopbackFollower.fromUrl(url, replPort, dir.resolve("follower"), "sync-follower");
+            if (round % 2 == 0) {
+                follower = LoopbackFollower.fromUrl(url, replPort, followerData, "sync-follower");
+            } else {
+                int followerPort;
+                try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+                    followerPort = s.getLocalPort();
+                }
+                followerProcess = ChildJvm.start(Main.class, List.of("follow", "--data", followerData.toString(),
+                        "--leader", "127.0.0.1:" + replPort, "--leader-url", url, "--http", "127.0.0.1:" + followerPort,
+                        "--node-id", "sync-follower", "--backoff-seed", Long.toString(seed)), followerLog);
+                while (!Files.exists(followerLog) || !Files.readString(followerLog).contains("serving")) {
+                    assertTrue(followerProcess.isAlive(), "follower died: " + Files.readString(followerLog));
+                    assertTrue(System.nanoTime() < deadline, "follower did not start: " + Files.readString(followerLog));
+                    LockSupport.parkNanos(20_000_000L);
+                }
+            }
 
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
             AtomicInteger count = new AtomicInteger();
@@ -121,16 +141,24 @@ class SemiSyncKillTest {
                 assertTrue(!th.isAlive(), th.getName() + " still waits after the leader died");
             }
             assertTrue(wrong.isEmpty(), wrong.toString());
-            follower.awaitEnd();
-            check(round, seed, follower.store, acked);
-            follower.close();
-            try (Store reopened = Store.open(dir.resolve("follower"))) {
+            if (follower != null) {
+                follower.awaitEnd();
+                check(round, seed, follower.store, acked);
+                follower.close();
+            } else {
+                followerProcess.destroy(); // SIGTERM: it was reconnecting to the dead leader
+                assertTrue(followerProcess.waitFor(60, TimeUnit.SECONDS), "the follower did not stop");
+            }
+            try (Store reopened = Store.open(followerData)) {
                 check(round, seed, reopened, acked);
             }
             System.out.println("SemiSyncKillTest round " + round + ": " + acked.size() + " acknowledged commits, all"
-                    + " on the follower");
+                    + " on the follower (" + (follower != null ? "in-process" : "walship follow") + ")");
         } finally {
             p.destroyForcibly();
+            if (followerProcess != null) {
+                followerProcess.destroyForcibly();
+            }
             if (follower != null && follower.store != null) {
                 try {
                     follower.close();
