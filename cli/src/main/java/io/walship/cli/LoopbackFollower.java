@@ -9,6 +9,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 import javax.net.SocketFactory;
 
@@ -25,8 +27,8 @@ import io.walship.wal.WalEntry;
 /**
  * A follower inside this process, for {@code walship bench repl} and kill -9 tests of a leader
  * process: it copies the leader's snapshot into its own data directory, opens it as a store,
- * streams from the LSN after it, applies every entry ({@link Store#apply}) and reports a batch
- * flushed only once its own WAL has synced it ({@link Store#awaitDurable}) — what it acknowledged
+ * streams from the LSN after it, applies every frame's entries ({@link Store#applyAll},
+ * durable: one sync per frame) and reports them flushed only once its own WAL has synced them — what it acknowledged
  * survives the leader's death. (The full follower, with reconnects, the archive and its HTTP API, is
  * {@code walship follow}.) Stops when the leader's connection ends.
  */
@@ -96,14 +98,11 @@ final class LoopbackFollower implements AutoCloseable {
                 Frame f = conn.read();
                 if (f instanceof Frame.Wal w) {
                     lastEcho = w.leaderSendMicros();
+                    List<WalEntry> entries = new ArrayList<>(w.entries().size());
                     for (Frame.Entry e : w.entries()) {
-                        WalEntry entry = EntryCodec.decode(e.bytes()); // CRC checked; apply checks the LSN
-                        store.apply(entry, Durability.ASYNC);
+                        entries.add(EntryCodec.decode(e.bytes())); // CRC checked; applyAll checks the LSNs
                     }
-                    long last = w.entries().get(w.entries().size() - 1).lsn();
-                    if (!store.awaitDurable(last, Duration.ofSeconds(30))) {
-                        throw new IOException("the follower's own WAL did not sync LSN " + last + " within 30 s");
-                    }
+                    store.applyAll(entries, Durability.DURABLE); // its own WAL, then pages; one sync for the frame
                     feedback();
                 } else if (f instanceof Frame.Keepalive k) {
                     lastEcho = k.leaderSendMicros();
