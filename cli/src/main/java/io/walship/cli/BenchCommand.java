@@ -33,7 +33,8 @@ final class BenchCommand {
                     + " with followers in this process, streaming over loopback TCP, async being the baseline.",
                     "%nEach follower copies the leader's snapshot into its own store, applies every entry and acks it"
                             + " after its own WAL sync. A commit is timed until the answer the HTTP API would give."
-                            + " Each run uses fresh directories under --data; medians are reported."})
+                            + " Each run uses fresh directories under --data; run i measures the modes in an order"
+                            + " rotated by i; medians are reported."})
     static final class Repl implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
         Path data;
@@ -68,30 +69,44 @@ final class BenchCommand {
                     + " durable, median of %d run(s)%n", followers, count, keySize, valueSize, runs);
             out.printf("%-16s %8s %12s %9s %9s %10s %9s %9s%n", "mode", "writers", "commits/s", "p50 µs", "p99 µs",
                     "max µs", "/ async", "degraded");
+            List<io.walship.shipper.repl.SyncOptions> modes = ReplBench.modes(quorum);
             for (int t : threads) {
-                double asyncRate = 0;
-                for (io.walship.shipper.repl.SyncOptions mode : ReplBench.modes(quorum)) {
-                    String label = mode.mode() == io.walship.shipper.repl.SyncOptions.Mode.SYNC
-                            ? "sync-quorum-" + mode.quorum() : mode.mode().flag();
-                    List<ReplBench.Result> rs = new ArrayList<>();
-                    for (int i = 0; i < runs; i++) {
+                // run i measures the modes in an order rotated by i, so that no mode always runs first
+                // (coldest JIT, the previous run's files still being dropped) or last
+                List<List<ReplBench.Result>> byMode = new ArrayList<>();
+                for (int j = 0; j < modes.size(); j++) {
+                    byMode.add(new ArrayList<>());
+                }
+                for (int i = 0; i < runs; i++) {
+                    for (int k = 0; k < modes.size(); k++) {
+                        int j = (k + i) % modes.size();
+                        io.walship.shipper.repl.SyncOptions mode = modes.get(j);
                         Path d = data.resolve("repl-run");
                         FileTrees.deleteTree(d);
-                        rs.add(ReplBench.run(d, label, mode, followers, t, count, Math.min(5_000, count / 5), keySize,
-                                valueSize));
+                        byMode.get(j).add(ReplBench.run(d, label(mode), mode, followers, t, count,
+                                Math.min(5_000, count / 5), keySize, valueSize));
                         FileTrees.deleteTree(d);
                     }
+                }
+                double asyncRate = 0;
+                for (int j = 0; j < modes.size(); j++) {
+                    List<ReplBench.Result> rs = byMode.get(j);
                     rs.sort(java.util.Comparator.comparingDouble(ReplBench.Result::commitsPerSec));
                     ReplBench.Result m = rs.get(rs.size() / 2);
-                    if (asyncRate == 0) {
+                    if (j == 0) {
                         asyncRate = m.commitsPerSec();
                     }
-                    out.printf("%-16s %8d %12.0f %9.1f %9.1f %10.1f %9.2f %9d%n", label, t, m.commitsPerSec(),
+                    out.printf("%-16s %8d %12.0f %9.1f %9.1f %10.1f %9.2f %9d%n", m.mode(), t, m.commitsPerSec(),
                             m.p50Micros(), m.p99Micros(), m.maxMicros(), m.commitsPerSec() / asyncRate, m.degraded());
                     out.flush();
                 }
             }
             return ExitCodes.OK;
+        }
+
+        private static String label(io.walship.shipper.repl.SyncOptions mode) {
+            return mode.mode() == io.walship.shipper.repl.SyncOptions.Mode.SYNC ? "sync-quorum-" + mode.quorum()
+                    : mode.mode().flag();
         }
     }
 
