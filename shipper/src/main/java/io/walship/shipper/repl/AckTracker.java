@@ -129,6 +129,8 @@ public final class AckTracker implements AutoCloseable {
     private int waitingCount;
     private boolean degraded;
     private long degradedUntil = -1;
+    /** The durable LSN when degraded mode last ended: readers saw up to it then, so it stays visible. */
+    private long shownWhileDegraded = -1;
     private long degradations;
     private boolean blocked;
     private long blocks;
@@ -206,6 +208,7 @@ public final class AckTracker implements AutoCloseable {
         }
         if (degraded && acked[maxRequired] >= degradedUntil) {
             degraded = false;
+            shownWhileDegraded = Math.max(shownWhileDegraded, durableLsn.getAsLong());
             LOG.warn("sync commits: {} follower(s) caught up to LSN {}, the durable LSN when the leader degraded;"
                     + " commits wait for their acks again ({})", maxRequired, Lsn.format(degradedUntil), options);
             degradedUntil = -1;
@@ -382,7 +385,8 @@ public final class AckTracker implements AutoCloseable {
 
     /**
      * The highest LSN readers on the leader may see: durable on the leader and acknowledged as the
-     * leader's mode needs (while degraded, or in async mode: durable).
+     * leader's mode needs (while degraded, or in async mode: durable). Never goes back: what was
+     * visible while the leader was degraded stays visible after followers caught up.
      */
     public long visibleLsn() {
         long durable = durableLsn.getAsLong();
@@ -390,7 +394,8 @@ public final class AckTracker implements AutoCloseable {
             if (options.required() == 0 || degraded) {
                 return durable;
             }
-            return Math.min(durable, acked[options.required()]);
+            // what readers saw while degraded stays visible: visibility never goes back
+            return Math.max(shownWhileDegraded, Math.min(durable, acked[options.required()]));
         }
     }
 

@@ -117,7 +117,9 @@ class AckTrackerTest {
         assertTrue(t.degraded(), "not yet caught up to LSN 102");
         t.flushed(a, "a", 102);
         assertFalse(t.degraded());
-        assertEquals(102, t.visibleLsn(), "visibility never goes back below what was shown: 102 is acked");
+        assertEquals(110, t.visibleLsn(), "readers saw up to 110 while degraded: visibility never goes back");
+        durable.set(112);
+        assertEquals(110, t.visibleLsn(), "111 and 112 are not acknowledged");
         CompletableFuture<Outcome> again = t.waitFor(110, 1);
         assertFalse(again.isDone(), "commits wait again");
         t.flushed(a, "a", 110);
