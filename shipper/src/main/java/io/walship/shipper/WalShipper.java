@@ -259,6 +259,15 @@ public final class WalShipper implements AutoCloseable {
         }
         long durable = reader.durableLsn();
         long first = reader.firstAvailableLsn();
+        if (durable < archived && !reader.durableLsnSettled()) {
+            // After a power loss the durable point may lag behind what was synced (and archived)
+            // until the leader's recovery rewrites it: nothing to decide yet, and nothing past the
+            // durable point is shipped meanwhile. Not fatal; the next run checks again.
+            throw new WalshipException("the archive ends at LSN " + Lsn.format(archived) + " on timeline " + timeline
+                    + " but this store's WAL is known durable only up to LSN " + Lsn.format(durable) + ", as its"
+                    + " writer left it before the machine restarted: waiting for the store to be opened (its recovery"
+                    + " settles the durable point) before comparing histories");
+        }
         if (durable < archived) {
             throw splice(archive, local + ", WAL durable only up to LSN " + Lsn.format(durable)
                     + " (its history was rebuilt or rewound)");
