@@ -99,6 +99,13 @@ public final class WalShipper implements AutoCloseable {
         int timeline = control.timeline();
         ArchiveListing listing = ArchiveListing.of(store);
         long archived = listing.lastArchivedLsn(timeline);
+        if (control.standby()) {
+            // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
+            // the archive's history up to its restore point, often below the archive's end (PITR),
+            // which is no splice. Nothing to ship until it is promoted onto a timeline of its own.
+            LOG.debug("{} is a standby restored from the archive: nothing of its own to ship", dataDir);
+            return new Result(0, 0, 0, 0, archived);
+        }
         long entries = 0;
         long walBytes = 0;
         Uploads uploads = new Uploads();
