@@ -367,7 +367,23 @@ public final class HttpApi implements AutoCloseable {
         if (raw.isEmpty()) {
             throw new BadInputException("missing key: use /kv/{key}");
         }
-        return checked(KeyPaths.decode(raw), null);
+        return checked(KeyPaths.decode(asciiOnly(raw, "the key")), null);
+    }
+
+    /**
+     * {@code raw} if it is all ASCII. The JDK server reads the request line byte by byte as
+     * ISO-8859-1, so a character past 0x7F is a raw byte the client did not percent-encode (RFC 3986
+     * allows none): which bytes it meant is a guess (its UTF-8, read back as ISO-8859-1, would
+     * otherwise be stored as other bytes), so it is bad input.
+     */
+    private static String asciiOnly(String raw, String what) {
+        for (int i = 0; i < raw.length(); i++) {
+            if (raw.charAt(i) >= 0x80) {
+                throw new BadInputException(what + " has a raw non-ASCII byte at offset " + i
+                        + ": percent-encode every byte outside A-Z a-z 0-9 - . _ ~ (e.g. %C3%A9 for é)");
+            }
+        }
+        return raw;
     }
 
     /**
@@ -387,7 +403,8 @@ public final class HttpApi implements AutoCloseable {
             String k = eq < 0 ? part : part.substring(0, eq);
             String v = eq < 0 ? "" : part.substring(eq + 1);
             try {
-                out.put(new String(KeyPaths.decode(k), StandardCharsets.UTF_8), KeyPaths.decode(v));
+                out.put(new String(KeyPaths.decode(asciiOnly(k, "the name")), StandardCharsets.UTF_8),
+                        KeyPaths.decode(asciiOnly(v, "the value")));
             } catch (BadInputException e) {
                 throw new BadInputException("query parameter '" + k + "': " + e.getMessage());
             }

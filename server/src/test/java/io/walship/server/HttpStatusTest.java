@@ -174,6 +174,36 @@ class HttpStatusTest {
         }
     }
 
+    /**
+     * A client that sends a key's UTF-8 bytes raw in the path ({@code PUT /kv/é} without
+     * percent-encoding) must get 400, not a write under other bytes: the JDK server reads the
+     * request line byte by byte as ISO-8859-1, so decoding its characters as UTF-8 stored
+     * {@code C3 83 C2 A9} for {@code é}, a key no properly encoded request ever names.
+     */
+    @Test
+    void rawNonAsciiBytesInThePathAreBadInputNotAnotherKey() throws Exception {
+        try (Store store = Store.open(tmp.resolve("d"));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            String statusLine;
+            try (java.net.Socket sock = new java.net.Socket("127.0.0.1", s.address().getPort())) {
+                java.io.ByteArrayOutputStream req = new java.io.ByteArrayOutputStream();
+                req.writeBytes("PUT /kv/".getBytes(StandardCharsets.US_ASCII));
+                req.writeBytes(utf8("é"));
+                req.writeBytes(("?durability=durable HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n"
+                        + "Connection: close\r\n\r\nv").getBytes(StandardCharsets.US_ASCII));
+                sock.getOutputStream().write(req.toByteArray());
+                sock.getOutputStream().flush();
+                statusLine = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.ISO_8859_1))
+                        .readLine();
+            }
+            assertNotNull(statusLine);
+            java.util.List<String> keys = new java.util.ArrayList<>();
+            store.scan(null, null, (k, v) -> keys.add(java.util.HexFormat.of().formatHex(k)) || true);
+            assertEquals(java.util.List.of(), keys, "nothing written: " + statusLine);
+            assertTrue(statusLine.startsWith("HTTP/1.1 400"), statusLine);
+        }
+    }
+
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
