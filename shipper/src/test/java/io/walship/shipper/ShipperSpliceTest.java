@@ -254,6 +254,44 @@ class ShipperSpliceTest {
         }
     }
 
+    /**
+     * A shipper that lives on (the scheduler's ship job) while its data directory is put back to
+     * an older copy and written on: the archive's end did not move, so the check it passed before
+     * proves nothing about the WAL it now reads. It must still refuse to ship the other history.
+     */
+    @Test
+    void aLongLivedShipperNoticesItsDataDirectoryRewoundUnderIt() throws IOException {
+        Path a = tmp.resolve("a");
+        Path older = tmp.resolve("a-older");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long k;
+            try (Store store = Store.open(a)) {
+                write(store, "a", 20);
+                k = store.lastLsn();
+            }
+            copyTree(a, older);
+            long n;
+            try (Store store = Store.open(a)) {
+                write(store, "a-more", 30);
+                n = store.lastLsn();
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+                assertEquals(n, shipper.shipOnce().archivedUpTo());
+                List<String> before = keys(archive);
+
+                // the operator puts the data directory back to the older copy; the leader writes on
+                Files.move(a, tmp.resolve("a-moved"));
+                Files.move(older, a);
+                try (Store store = Store.open(a)) {
+                    assertEquals(k, store.lastLsn());
+                    write(store, "b", 60);
+                }
+                assertThrows(ArchiveSpliceException.class, shipper::shipOnce);
+                assertEquals(before, keys(archive), "the archive is unchanged");
+            }
+        }
+    }
+
     /** A segment upload whose answer was lost (the retry met its own object) is not a conflict. */
     @Test
     void aLostUploadAnswerIsOurOwnSegment() {
