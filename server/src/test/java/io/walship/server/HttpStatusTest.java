@@ -204,6 +204,62 @@ class HttpStatusTest {
         }
     }
 
+    /**
+     * A scan that fails after its head was sent (here its snapshot is abandoned for age while the
+     * client reads slowly) must reach the client as a broken answer, never as a short one that
+     * ends cleanly and looks complete.
+     */
+    @Test
+    void aScanThatFailsMidAnswerIsABrokenAnswerNotAShortOne() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<java.time.Instant> now =
+                new java.util.concurrent.atomic.AtomicReference<>(java.time.Instant.parse("2026-01-01T00:00:00Z"));
+        java.time.Clock clock = new java.time.Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public java.time.Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                return now.get();
+            }
+        };
+        int n = 200_000;
+        try (Store store = Store.open(tmp.resolve("d"), io.walship.wal.StoreOptions.defaults()
+                .withSnapshotLimits(0, java.time.Duration.ofMinutes(1)).withClock(clock));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            for (int i = 0; i < n; i += 1000) {
+                WriteBatch b = new WriteBatch();
+                for (int j = i; j < i + 1000; j++) {
+                    b.put(utf8(String.format("k%07d", j)), utf8("x".repeat(200)));
+                }
+                store.write(b);
+            }
+            HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base(s) + "/scan")).build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            assertEquals(200, r.statusCode());
+            long lines = 0;
+            Exception broke = null;
+            try (BufferedReader br = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                assertNotNull(br.readLine());
+                lines++;
+                now.set(now.get().plus(java.time.Duration.ofMinutes(5))); // the snapshot is now too old
+                while (br.readLine() != null) {
+                    lines++;
+                }
+            } catch (java.io.IOException e) {
+                broke = e;
+            }
+            assertTrue(lines < n, "the walk was cut short: " + lines);
+            assertNotNull(broke, "a scan cut short after " + lines + " of " + n + " lines ended cleanly");
+        }
+    }
+
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
