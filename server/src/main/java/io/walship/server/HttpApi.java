@@ -388,9 +388,10 @@ public final class HttpApi implements AutoCloseable {
 
     /**
      * The query's parameters as bytes, byte-exact: {@code %XX} is a byte, a {@code +} stays a
-     * {@code +} ({@link KeyPaths#decode}); a repeated name keeps the last value.
+     * {@code +} ({@link KeyPaths#decode}).
      *
-     * @throws BadInputException on bad percent-encoding
+     * @throws BadInputException on bad percent-encoding or a name given twice (which value was meant is
+     *                           a guess: {@code durability=async&durability=durable})
      */
     private static Map<String, byte[]> query(HttpExchange ex) {
         Map<String, byte[]> out = new LinkedHashMap<>();
@@ -402,11 +403,15 @@ public final class HttpApi implements AutoCloseable {
             int eq = part.indexOf('=');
             String k = eq < 0 ? part : part.substring(0, eq);
             String v = eq < 0 ? "" : part.substring(eq + 1);
+            byte[] previous;
             try {
-                out.put(new String(KeyPaths.decode(asciiOnly(k, "the name")), StandardCharsets.UTF_8),
+                previous = out.put(new String(KeyPaths.decode(asciiOnly(k, "the name")), StandardCharsets.UTF_8),
                         KeyPaths.decode(asciiOnly(v, "the value")));
             } catch (BadInputException e) {
                 throw new BadInputException("query parameter '" + k + "': " + e.getMessage());
+            }
+            if (previous != null) {
+                throw new BadInputException("query parameter '" + k + "' is given more than once: give it once");
             }
         }
         return out;

@@ -260,6 +260,21 @@ class HttpStatusTest {
         }
     }
 
+    /** A query parameter given twice is ambiguous: 400, and a write does not happen under either value. */
+    @Test
+    void aRepeatedQueryParameterIsBadInput() throws Exception {
+        try (Store store = Store.open(tmp.resolve("d"));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            String base = base(s);
+            HttpResponse<String> put = send(base, "PUT", "/kv/k?durability=async&durability=durable", "v");
+            assertEquals(400, put.statusCode(), put.body());
+            assertTrue(put.body().contains("'durability' is given more than once"), put.body());
+            assertEquals(null, store.get(utf8("k")));
+            assertEquals(400, send(base, "GET", "/scan?limit=1&limit=2", null).statusCode());
+            assertEquals(200, send(base, "PUT", "/kv/k?durability=async", "v").statusCode());
+        }
+    }
+
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
