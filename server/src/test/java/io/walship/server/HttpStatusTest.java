@@ -186,6 +186,7 @@ class HttpStatusTest {
              LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
             String statusLine;
             try (java.net.Socket sock = new java.net.Socket("127.0.0.1", s.address().getPort())) {
+                sock.setSoTimeout(60_000); // a hung server fails the test instead of hanging it
                 java.io.ByteArrayOutputStream req = new java.io.ByteArrayOutputStream();
                 req.writeBytes("PUT /kv/".getBytes(StandardCharsets.US_ASCII));
                 req.writeBytes(utf8("é"));
