@@ -545,6 +545,37 @@ class ReplicationServerTest {
         assertEquals("f1", server.sessions().get(0).nodeId());
     }
 
+    /**
+     * A follower sends only HELLO (at most a few hundred KiB: three strings) and FEEDBACK (41 bytes):
+     * a length field of 16 MiB from a peer that has not even authenticated must close the connection
+     * at once, not make the leader allocate 16 MiB and wait (up to --repl-timeout) for the body —
+     * with --repl-max-followers such peers would otherwise pin 16 MiB each.
+     */
+    @Test
+    void aFollowerFrameLongerThanAnyHelloIsRefusedBeforeItsBodyArrives() throws Exception {
+        open();
+        write(3, 10);
+        // a long --repl-timeout: only the length check, not the timeout, may end these connections
+        start(ReplicationOptions.defaults().withAuthToken(AuthToken.of("s3cret"))
+                .withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(120)));
+        int big = FrameCodec.MAX_FRAME_LENGTH; // allowed for a leader's WAL frame, never for a follower's
+        assertClosedAfter(ByteBuffer.allocate(5).putInt(big).put((byte) Frame.Hello.TYPE).array());
+        assertClosedAfter(ByteBuffer.allocate(5).putInt(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH + 1)
+                .put((byte) Frame.Hello.TYPE).array());
+        // after the handshake too: a FEEDBACK is 41 bytes
+        byte[] hello = FrameCodec.encode(TestFollower.hello(store.systemId(), store.timeline(), 1, "", "s3cret", "f"));
+        assertClosedAfter(ByteBuffer.allocate(hello.length + 5).put(hello).putInt(big).put((byte) Frame.Feedback.TYPE)
+                .array());
+        // the longest HELLO there can be is still read (and answered)
+        String longest = "x".repeat(Frame.MAX_STRING_BYTES);
+        Frame.Hello h = new Frame.Hello(Frame.VERSION, store.systemId(), store.timeline(), 1, longest, longest, longest);
+        assertEquals(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH, FrameCodec.encode(h).length - 4);
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(h));
+            assertEquals(RefusalCode.AUTH_FAILED, r.code());
+        }
+    }
+
     /** Sends {@code bytes} on a raw socket; the leader must close the connection (within the test's deadline). */
     private void assertClosedAfter(byte[] bytes) throws IOException {
         try (Socket s = new Socket()) {
