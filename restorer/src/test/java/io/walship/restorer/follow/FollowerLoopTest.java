@@ -248,6 +248,118 @@ class FollowerLoopTest {
                 + follower.stats().walSyncs() + " syncs for " + loop.streamedEntries() + " entries");
     }
 
+    /**
+     * The receiver thread reads frames for the applier. If it dies of an Error (an OutOfMemoryError
+     * allocating a frame, say) without a word, the applier must not wait on its queue for ever: the
+     * session ends like a lost connection and the follower reconnects.
+     */
+    @Test
+    void aReceiverThatDiesOfAnErrorEndsTheSessionInsteadOfHangingTheFollower() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 100);
+        Store follower = follower(leader, "f");
+        write(leader, 100, 600);
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        open.add(fake);
+        AtomicInteger sockets = new AtomicInteger();
+        javax.net.SocketFactory faulty = new javax.net.SocketFactory() {
+            @Override
+            public Socket createSocket() {
+                boolean first = sockets.incrementAndGet() == 1;
+                return new Socket() {
+                    @Override
+                    public InputStream getInputStream() throws IOException {
+                        InputStream in = super.getInputStream();
+                        if (!first) {
+                            return in;
+                        }
+                        return new java.io.FilterInputStream(in) {
+                            @Override
+                            public int read(byte[] b, int off, int len) throws IOException {
+                                if (Thread.currentThread().getName().startsWith("walship-follower-recv")) {
+                                    throw new OutOfMemoryError("injected: Java heap space");
+                                }
+                                return super.read(b, off, len);
+                            }
+                        };
+                    }
+                };
+            }
+
+            @Override
+            public Socket createSocket(String host, int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(String host, int port, java.net.InetAddress localHost, int localPort) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(java.net.InetAddress host, int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress,
+                                       int localPort) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        FollowerLoop.Options o = FollowerLoop.Options.defaults(fake.address()).withNodeId("f1")
+                .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), 7).withReplTimeout(Duration.ofSeconds(5));
+        FollowerLoop loop = new FollowerLoop(follower, null, o, faulty, java.time.Clock.systemUTC()).start();
+        open.add(loop);
+        await("the follower reconnected and applied everything", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertTrue(sockets.get() >= 2, "a second connection");
+        assertTrue(loop.status().reconnects() >= 1);
+        assertNull(loop.failure());
+    }
+
+    /**
+     * While the applier decodes, the receiver keeps queueing frames, and the applier joins all it
+     * finds into one batch. Bounded by entries only, a batch of large entries grows to gigabytes
+     * (16,384 entries of up to 8 MiB): it must also stop at {@link FollowerLoop#MAX_BATCH_BYTES}.
+     */
+    @Test
+    void aBatchOfLargeEntriesStopsAtTheByteBoundNotOnlyAtTheEntryBound() throws Exception {
+        Store leader = leader("leader");
+        int n = 0;
+        for (int i = 0; i < 100; i++) { // entries of about 60 KiB: 50 new 1 KiB values each
+            io.walship.wal.WriteBatch wb = new io.walship.wal.WriteBatch();
+            for (int j = 0; j < 50; j++) {
+                wb.put(b(String.format("big-%06d", n++)), new byte[1024]);
+            }
+            leader.write(wb, Durability.ASYNC);
+        }
+        leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+        long maxBytes = 1 << 20;
+        try (WalReader r = leader.walReader()) {
+            r.seek(1);
+            java.util.function.Supplier<Object> queue = () -> {
+                WalEntry e = r.next();
+                return e == null ? null : new Frame.Wal(e.lsn(), 5, List.of(new Frame.Entry(e.lsn(), EntryCodec.encode(e))));
+            };
+            FollowerLoop.Drained d = FollowerLoop.drain(queue.get(), queue, 1, 0, FollowerLoop.MAX_BATCH_ENTRIES, maxBytes);
+            long largest = 0;
+            for (WalEntry e : d.entries()) {
+                largest = Math.max(largest, EntryCodec.encode(e).length);
+            }
+            assertTrue(d.entries().size() < leader.lastLsn(), "stopped early: " + d.entries().size() + " of "
+                    + leader.lastLsn() + " entries");
+            assertTrue(d.entryBytes() >= maxBytes && d.entryBytes() <= maxBytes + largest, d.entryBytes()
+                    + " bytes in one batch, bound " + maxBytes);
+            for (int i = 0; i < d.entries().size(); i++) {
+                assertEquals(i + 1, d.entries().get(i).lsn(), "in order, from the expected LSN, without a gap");
+            }
+            assertTrue(d.reply());
+            assertEquals(5, d.echo());
+        }
+        assertTrue(FollowerLoop.MAX_BATCH_BYTES <= 256L << 20, "the loop's own bound is a sane size");
+    }
+
     @Test
     void dropsAndACorruptEntryAreRetriedNeverSkipped() throws Exception {
         Store leader = leader("leader");
