@@ -576,6 +576,68 @@ class ReplicationServerTest {
         }
     }
 
+    /**
+     * An accept that keeps failing at once (no file descriptors left: EMFILE) must not spin the
+     * accept thread hot: it backs off, doubling up to a bound, and accepts again when it can.
+     */
+    @Test
+    void anAcceptThatKeepsFailingBacksOffInsteadOfSpinning() throws Exception {
+        open();
+        java.util.concurrent.atomic.AtomicInteger failuresLeft = new java.util.concurrent.atomic.AtomicInteger(12);
+        java.util.concurrent.atomic.AtomicInteger accepts = new java.util.concurrent.atomic.AtomicInteger();
+        javax.net.ServerSocketFactory failing = new javax.net.ServerSocketFactory() {
+            @Override
+            public java.net.ServerSocket createServerSocket() throws IOException {
+                return new java.net.ServerSocket() {
+                    @Override
+                    public Socket accept() throws IOException {
+                        accepts.incrementAndGet();
+                        if (failuresLeft.getAndDecrement() > 0) {
+                            throw new java.net.SocketException("Too many open files");
+                        }
+                        return super.accept();
+                    }
+                };
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port, int backlog) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port, int backlog, java.net.InetAddress ifAddress) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        List<Long> pauses = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> acceptsAtPause = new java.util.concurrent.CopyOnWriteArrayList<>();
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withSockets(failing));
+        server.acceptPauseForTesting(millis -> {
+            pauses.add(millis);
+            acceptsAtPause.add(accepts.get());
+        });
+        server.start();
+        try (TestFollower f = follower()) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)), "accepted once the failures stopped");
+        }
+        assertEquals(12, pauses.size(), "one pause after each failed accept: " + pauses);
+        for (int i = 0; i < pauses.size(); i++) {
+            assertEquals(i + 1, acceptsAtPause.get(i), "no accept between two pauses");
+            assertTrue(pauses.get(i) >= ReplicationServer.ACCEPT_BACKOFF_MIN_MILLIS, pauses.toString());
+            if (i > 0) {
+                assertTrue(pauses.get(i) >= pauses.get(i - 1), "the pauses grow: " + pauses);
+            }
+        }
+        assertEquals(ReplicationServer.ACCEPT_BACKOFF_MAX_MILLIS, pauses.get(pauses.size() - 1), "up to a bound");
+    }
+
     /** Sends {@code bytes} on a raw socket; the leader must close the connection (within the test's deadline). */
     private void assertClosedAfter(byte[] bytes) throws IOException {
         try (Socket s = new Socket()) {
