@@ -303,6 +303,13 @@ public final class FollowerLoop implements AutoCloseable {
                 throw new Refused(RefusalCode.SYSTEM_ID_MISMATCH, "the leader's system id is " + Long.toHexString(w.systemId())
                         + ", this follower's " + Long.toHexString(store.systemId()));
             }
+            if (w.leaderTimeline() != store.timeline()) {
+                // the leader should have refused (it streams only its own timeline): its WAL belongs
+                // to another history, which this follower must not take
+                throw new Refused(RefusalCode.UNKNOWN_TIMELINE, "the leader welcomed this follower on timeline "
+                        + Integer.toUnsignedString(w.leaderTimeline()) + ", this follower is on timeline "
+                        + store.timeline());
+            }
             contact(w.leaderDurableLsn());
             leaderUrl = w.leaderHttpUrl().isEmpty() ? null : w.leaderHttpUrl();
             state = State.STREAM;

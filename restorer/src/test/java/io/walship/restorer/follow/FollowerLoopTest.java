@@ -92,6 +92,8 @@ class FollowerLoopTest {
         final AtomicLong lastFeedbackApplied = new AtomicLong(-1);
         final AtomicInteger sessions = new AtomicInteger();
         final List<ReplConnection> conns = new CopyOnWriteArrayList<>();
+        /** Added to the timeline its WELCOME names (a leader that moved on, or a broken one). */
+        volatile int welcomeTimelineDelta;
         volatile boolean closed;
 
         FakeLeader(Store leader, Function<Frame.Hello, Plan> plans) throws IOException {
@@ -132,7 +134,8 @@ class FollowerLoopTest {
                     c.write(new Frame.Refuse(plan.refuse(), "session " + n + " refused"));
                     return;
                 }
-                c.write(new Frame.Welcome(1, leader.systemId(), leader.timeline(), leader.durableLsn(), "fake",
+                c.write(new Frame.Welcome(1, leader.systemId(), leader.timeline() + welcomeTimelineDelta,
+                        leader.durableLsn(), "fake",
                         "http://127.0.0.1:1"));
                 Thread feedback = new Thread(() -> {
                     try {
@@ -358,6 +361,28 @@ class FollowerLoopTest {
             assertEquals(5, d.echo());
         }
         assertTrue(FollowerLoop.MAX_BATCH_BYTES <= 256L << 20, "the loop's own bound is a sane size");
+    }
+
+    /**
+     * The follower's HELLO names its timeline; a leader must refuse another one (UNKNOWN_TIMELINE).
+     * A WELCOME that names a different timeline all the same (a leader that moved on, a broken or
+     * foreign one) must not be followed: its WAL belongs to another history.
+     */
+    @Test
+    void aWelcomeOnAnotherTimelineIsNotFollowed() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 50);
+        Store follower = follower(leader, "f");
+        long before = follower.lastLsn();
+        write(leader, 50, 300);
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        fake.welcomeTimelineDelta = 1;
+        open.add(fake);
+        FollowerLoop loop = loop(follower, null, fake, 9);
+        assertTrue(loop.awaitStopped(Duration.ofSeconds(30)), "a timeline it cannot follow stops the follower");
+        FollowerStoppedException e = assertInstanceOf(FollowerStoppedException.class, loop.failure());
+        assertEquals(RefusalCode.UNKNOWN_TIMELINE, e.code());
+        assertEquals(before, follower.lastLsn(), "nothing of the other timeline's stream was applied");
     }
 
     @Test
