@@ -167,8 +167,14 @@ final class FollowerSession implements Runnable {
         }
         // a probe on this thread (a Chronicle tailer belongs to the thread that uses it); the sender
         // opens its own reader at the same LSN, which a slot keeps from being recycled meanwhile
+        long last = store.lastLsn(); // read before the WAL is looked at (see below)
         try (WalReader probe = store.walReader()) {
             probe.seek(h.startLsn());
+            if (probe.firstAvailableLsn() < 0 && h.startLsn() <= last) {
+                // an empty WAL (a store made from a snapshot or base backup, serving followers further
+                // down) holds nothing up to its last LSN: the next entry it gets is last + 1
+                throw new WalNoLongerAvailableException(h.startLsn(), last + 1);
+            }
         } catch (WalNoLongerAvailableException e) {
             if (s != null) {
                 server.slots().dropIfNew(s, this);

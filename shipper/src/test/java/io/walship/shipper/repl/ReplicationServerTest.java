@@ -638,6 +638,44 @@ class ReplicationServerTest {
         assertEquals(ReplicationServer.ACCEPT_BACKOFF_MAX_MILLIS, pauses.get(pauses.size() - 1), "up to a bound");
     }
 
+    /**
+     * A store made from a snapshot (a follower bootstrapped from a base backup or the leader's
+     * snapshot, serving --repl for followers further down) has pages up to its LSN but an empty
+     * WAL. A follower that asks for an LSN at or below that LSN must get WAL_NOT_AVAILABLE (and go
+     * to the archive), not a WELCOME and then a stream that can never start at its LSN.
+     */
+    @Test
+    void anEmptyWalHasNothingBelowTheNextLsnToStream() throws Exception {
+        Path leaderDir = tmp.resolve("upstream");
+        Path dir = tmp.resolve("cascade");
+        try (Store upstream = Store.open(leaderDir)) {
+            for (int i = 0; i < 40; i++) {
+                upstream.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[20]);
+            }
+            try (io.walship.wal.Snapshot snap = upstream.snapshot(); InputStream in = snap.openStream()) {
+                io.walship.wal.SnapshotLoader.load(in, dir);
+            }
+        }
+        io.walship.wal.ControlFile.read(dir).asStandby().write(dir);
+        store = Store.open(dir);
+        long last = store.lastLsn();
+        try (WalReader r = store.walReader()) {
+            assertEquals(-1, r.firstAvailableLsn(), "the snapshot's store starts with an empty WAL");
+        }
+        start(ReplicationOptions.defaults());
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(hello(10)));
+            assertEquals(RefusalCode.WAL_NOT_AVAILABLE, r.code(), r.message());
+        }
+        assertRefused(hello(last), RefusalCode.WAL_NOT_AVAILABLE);
+        assertRefused(TestFollower.hello(store.systemId(), store.timeline(), 10, "down", "", "f1"),
+                RefusalCode.WAL_NOT_AVAILABLE);
+        assertTrue(server.slotList().isEmpty(), "no slot left below the WAL: " + server.slotList());
+        // the next LSN is fine: it is what the WAL will start with
+        TestFollower ok = follower();
+        assertInstanceOf(Frame.Welcome.class, ok.handshake(hello(last + 1)));
+    }
+
     /** Sends {@code bytes} on a raw socket; the leader must close the connection (within the test's deadline). */
     private void assertClosedAfter(byte[] bytes) throws IOException {
         try (Socket s = new Socket()) {
