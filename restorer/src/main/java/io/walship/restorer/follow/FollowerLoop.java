@@ -25,6 +25,7 @@ import io.walship.wal.EntryCodec;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
+import io.walship.wal.StorageFullException;
 import io.walship.wal.Store;
 import io.walship.wal.StoreFailedException;
 import io.walship.wal.WalEntry;
@@ -247,6 +248,12 @@ public final class FollowerLoop implements AutoCloseable {
                     }
                 } catch (StoreFailedException e) {
                     throw e;
+                } catch (StorageFullException e) {
+                    // as on a leader, a full disk refuses the entry and the store goes on: wait (backoff)
+                    // and stream again from the last entry applied once there is room
+                    lastError = Errors.oneLine(e);
+                    LOG.error("no space for this follower's WAL at LSN {}; retrying: {}", Lsn.format(store.lastLsn() + 1),
+                            lastError);
                 } catch (IOException | IntegrityException e) {
                     lastError = Errors.oneLine(e);
                     LOG.warn("replication from {} ended at LSN {}: {}", options.leader(), Lsn.format(store.lastLsn()), lastError);

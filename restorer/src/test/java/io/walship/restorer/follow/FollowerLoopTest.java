@@ -385,6 +385,50 @@ class FollowerLoopTest {
         assertEquals(before, follower.lastLsn(), "nothing of the other timeline's stream was applied");
     }
 
+    /**
+     * A full disk refuses a leader's commit and the leader goes on; a follower whose disk fills up
+     * must likewise wait and retry (backoff), not stop for good: once space returns it goes on
+     * from the last entry it applied, with nothing skipped.
+     */
+    @Test
+    void aFullDiskOnTheFollowerIsRetriedNotTheEndOfIt() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 20);
+        Path dir = tmp.resolve("f");
+        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
+            SnapshotLoader.load(in, dir);
+        }
+        ControlFile.read(dir).asStandby().write(dir);
+        java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Store follower = io.walship.wal.TestStores.openWithDisk(dir, io.walship.wal.StoreOptions.defaults(), full::get);
+        open.add(follower);
+        byte[] v = new byte[1000];
+        for (int i = 0; i < 400; i++) { // ~4 MiB of WAL: more than the follower's WAL has claimed
+            io.walship.wal.WriteBatch wb = new io.walship.wal.WriteBatch();
+            for (int j = 0; j < 10; j++) {
+                wb.put(b("full-" + i + "." + j), v);
+            }
+            leader.write(wb, Durability.ASYNC);
+        }
+        leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        open.add(fake);
+        FollowerLoop loop = loop(follower, null, fake, 11);
+        await("the follower ran out of WAL space", () -> loop.status().lastError() != null
+                && loop.status().lastError().contains("no space"));
+        long stuckAt = follower.lastLsn();
+        assertTrue(stuckAt < leader.lastLsn(), "stopped short of the leader");
+        full.set(false);
+        await("the follower went on once space returned", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertNull(loop.failure());
+        long prev = 0;
+        for (Frame.Hello h : fake.hellos) {
+            assertTrue(h.startLsn() >= prev, "start LSNs never go back");
+            prev = h.startLsn();
+        }
+    }
+
     @Test
     void dropsAndACorruptEntryAreRetriedNeverSkipped() throws Exception {
         Store leader = leader("leader");
