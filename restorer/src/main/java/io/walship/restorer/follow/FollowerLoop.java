@@ -148,6 +148,7 @@ public final class FollowerLoop implements AutoCloseable {
     private volatile Throwable failure;
     private volatile ReplConnection current;
     private volatile boolean closed;
+    private volatile java.util.function.Consumer<Duration> pauseRecorder;
     private Thread thread;
 
     /** @param archive the archive to catch up from, or null (stream only) */
@@ -322,7 +323,6 @@ public final class FollowerLoop implements AutoCloseable {
             state = State.STREAM;
             source = "stream";
             lastError = null;
-            backoff.reset();
             LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", options.leader(),
                     w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
                     Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
@@ -343,6 +343,10 @@ public final class FollowerLoop implements AutoCloseable {
                     if (d.reply()) {
                         feedback(c, echo);
                     }
+                    // progress (entries applied, or a healthy idle leader heard): the next failure
+                    // starts the backoff again from its minimum; a WELCOME alone does not, or a leader
+                    // that fails every session right after it would be retried at the minimum for ever
+                    backoff.reset();
                 }
             } finally {
                 receiver.stop();
@@ -492,7 +496,17 @@ public final class FollowerLoop implements AutoCloseable {
         return i.getEpochSecond() * 1_000_000L + i.getNano() / 1_000;
     }
 
+    /** Test hook: record the backoff waits instead of waiting (call before {@link #start}). */
+    void pauseForTesting(java.util.function.Consumer<Duration> recorder) {
+        pauseRecorder = recorder;
+    }
+
     private void pause(Duration d) {
+        java.util.function.Consumer<Duration> recorder = pauseRecorder;
+        if (recorder != null) {
+            recorder.accept(d);
+            return;
+        }
         long end = System.nanoTime() + d.toNanos();
         synchronized (sleeper) {
             long left;

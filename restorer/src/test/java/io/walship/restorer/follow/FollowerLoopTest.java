@@ -429,6 +429,41 @@ class FollowerLoopTest {
         }
     }
 
+    /**
+     * A leader that welcomes the follower and then fails it at once, every time (a corrupt entry in
+     * its WAL, a sender that cannot read it), is a failure that persists: the follower's backoff must
+     * grow as for any other, not start again from its minimum at each WELCOME (a reconnect storm, an
+     * ERROR on the leader every 100 ms). It starts again only once a session made progress.
+     */
+    @Test
+    void aSessionThatFailsRightAfterItsWelcomeDoesNotResetTheBackoff() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 30);
+        Store follower = follower(leader, "f");
+        write(leader, 30, 200);
+        AtomicInteger session = new AtomicInteger();
+        FakeLeader fake = new FakeLeader(leader, h -> session.incrementAndGet() <= 6
+                ? new Plan(null, -1, true) // a corrupt entry in the first frame, every time
+                : Plan.serve());
+        open.add(fake);
+        List<Duration> pauses = new CopyOnWriteArrayList<>();
+        FollowerLoop.Options o = FollowerLoop.Options.defaults(fake.address()).withNodeId("f1")
+                .withBackoff(Duration.ofMillis(10), Duration.ofSeconds(10), 12).withReplTimeout(Duration.ofSeconds(5));
+        FollowerLoop loop = new FollowerLoop(follower, null, o);
+        loop.pauseForTesting(pauses::add); // records the waits instead of waiting
+        loop.start();
+        open.add(loop);
+        await("the follower got through once the leader served it", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertTrue(pauses.size() >= 6, "one wait after each failed session: " + pauses);
+        // 10 ms doubling, half of it jitter: the sixth wait is at least 160 ms; reset at every WELCOME
+        // each would be under 10 ms
+        assertTrue(pauses.get(5).toMillis() >= 160, "the backoff grew: " + pauses);
+        for (int i = 1; i < 6; i++) {
+            assertTrue(pauses.get(i).compareTo(pauses.get(i - 1)) > 0, "the backoff grew: " + pauses);
+        }
+    }
+
     @Test
     void dropsAndACorruptEntryAreRetriedNeverSkipped() throws Exception {
         Store leader = leader("leader");
