@@ -210,7 +210,17 @@ public final class HttpApi implements AutoCloseable {
      * with 503 and the current LSN once {@link Node#readWait()} has passed.
      */
     private void read(HttpExchange ex, Handler h) {
-        byte[] rawBytes = query(ex).get(Endpoints.MIN_LSN);
+        Map<String, byte[]> q;
+        try {
+            q = query(ex);
+        } catch (BadInputException e) {
+            // outside handle() it would reach the JDK server, which drops the connection unanswered
+            handle(ex, x -> {
+                throw e;
+            });
+            return;
+        }
+        byte[] rawBytes = q.get(Endpoints.MIN_LSN);
         String raw = rawBytes == null ? null : new String(rawBytes, StandardCharsets.UTF_8);
         if (raw == null) {
             String why = node.notReadable();

@@ -272,6 +272,9 @@ class HttpStatusTest {
             assertTrue(put.body().contains("'durability' is given more than once"), put.body());
             assertEquals(null, store.get(utf8("k")));
             assertEquals(400, send(base, "GET", "/scan?limit=1&limit=2", null).statusCode());
+            // every read endpoint answers a bad query with 400, not a dropped connection
+            assertEquals(400, send(base, "GET", "/kv/k?min_lsn=1&min_lsn=2", null).statusCode());
+            assertEquals(400, send(base, "GET", "/digest?min_lsn=1&min_lsn=1", null).statusCode());
             assertEquals(200, send(base, "PUT", "/kv/k?durability=async", "v").statusCode());
         }
     }
