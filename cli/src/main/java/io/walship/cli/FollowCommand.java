@@ -25,7 +25,6 @@ import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
-import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -110,8 +109,8 @@ final class FollowCommand implements Callable<Integer> {
         HostPort leaderAddress = HostPort.parse(leader);
         HostPort httpAddress = HostPort.parse(http);
         InetSocketAddress address = httpAddress.resolve();
-        Duration wait = Units.duration(readWait);
-        Duration maxLag = maxReplayLag == null ? null : Units.duration(maxReplayLag);
+        Duration wait = Flags.duration("--read-wait", readWait);
+        Duration maxLag = maxReplayLag == null ? null : Flags.positiveDuration("--max-replay-lag", maxReplayLag);
         AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
         String token = authToken == null ? "" : authToken.secret();
         HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
@@ -121,7 +120,7 @@ final class FollowCommand implements Callable<Integer> {
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
                 .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
-                .withReplTimeout(Units.duration(replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
+                .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
         // closed in reverse order: the HTTP API, the loop, the store, the archive
         Deque<AutoCloseable> opened = new ArrayDeque<>();
