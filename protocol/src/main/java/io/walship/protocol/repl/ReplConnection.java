@@ -15,11 +15,12 @@ import java.util.Objects;
 import javax.net.SocketFactory;
 
 import io.walship.protocol.HostPort;
+import io.walship.protocol.tls.Tls;
 
 /**
  * One replication connection, either end: frames in and out of a socket (docs/PROTOCOL.md).
  * Sockets come from a {@link SocketFactory} (the client side) or a {@code ServerSocketFactory}
- * (the listening side), the one place where TLS will wrap them.
+ * (the listening side), the one place where TLS wraps them ({@link Tls}): the frames are the same.
  *
  * <p>Threads: one thread reads ({@link #read}); any number may write ({@link #write} is
  * serialised, each frame is flushed whole). {@link #close} may be called from any thread and makes
@@ -47,15 +48,21 @@ public final class ReplConnection implements Closeable {
     /**
      * Connects to a leader.
      *
-     * @param factory        {@link SocketFactory#getDefault()} for plain TCP
+     * @param factory        {@link SocketFactory#getDefault()} for plain TCP, {@link Tls#clientSockets}
+     *                       for TLS (the handshake, within {@code connectTimeout} too, happens here)
      * @param connectTimeout how long the TCP connect may take
      */
     public static ReplConnection connect(SocketFactory factory, HostPort leader, Duration connectTimeout)
             throws IOException {
         Objects.requireNonNull(factory, "factory");
+        int timeout = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+        if (factory instanceof Tls.ClientSockets tls) {
+            // connected, handshaken and the leader's name verified before the first frame
+            return accepted(tls.connect(leader, timeout, timeout));
+        }
         Socket s = factory.createSocket();
         try {
-            s.connect(leader.resolve(), (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
+            s.connect(leader.resolve(), timeout);
             return new ReplConnection(s);
         } catch (IOException | RuntimeException e) {
             s.close();
