@@ -14,6 +14,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
@@ -23,6 +25,7 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.tls.Tls;
 import io.walship.wal.BTree;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
@@ -35,7 +38,7 @@ import io.walship.wal.WriteBatch;
  */
 final class HttpKv implements KvBackend {
     private final URI base;
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient client;
     private final AuthToken token;
 
     HttpKv(String url) {
@@ -44,15 +47,24 @@ final class HttpKv implements KvBackend {
 
     /** @param token sent as {@code Authorization: Bearer} with every request, or null */
     HttpKv(String url, AuthToken token) {
+        this(url, token, null);
+    }
+
+    /**
+     * @param token sent as {@code Authorization: Bearer} with every request, or null
+     * @param tls   verifies an https:// node ({@code --tls-ca}); null: the JVM's default trust store
+     */
+    HttpKv(String url, AuthToken token, SSLContext tls) {
         this.token = token;
+        this.client = Tls.http(HttpClient.newBuilder(), tls).connectTimeout(Duration.ofSeconds(5)).build();
         URI u;
         try {
             u = URI.create(url.endsWith("/") ? url : url + "/");
         } catch (IllegalArgumentException e) {
             throw new BadInputException("bad --url '" + url + "': " + e.getMessage());
         }
-        if (!"http".equals(u.getScheme()) || u.getHost() == null) {
-            throw new BadInputException("--url must look like http://HOST:PORT, got '" + url + "'");
+        if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
+            throw new BadInputException("--url must look like http://HOST:PORT or https://HOST:PORT, got '" + url + "'");
         }
         this.base = u;
     }
