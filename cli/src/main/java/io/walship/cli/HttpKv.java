@@ -78,6 +78,17 @@ final class HttpKv implements KvBackend {
         return uri(Endpoints.KV + KeyPaths.encode(key));
     }
 
+    /** What to do about a TLS handshake that failed ({@code --tls-ca}), or nothing. */
+    private static String tlsHint(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLHandshakeException) {
+                return "; is the node's certificate signed by a CA in --tls-ca FILE (or the JVM's trust store)"
+                        + " and does it name the host in --url?";
+            }
+        }
+        return "";
+    }
+
     private HttpResponse<byte[]> send(HttpRequest.Builder req) {
         try {
             if (token != null) {
@@ -85,7 +96,7 @@ final class HttpKv implements KvBackend {
             }
             return client.send(req.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
+            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e) + tlsHint(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");
@@ -180,7 +191,7 @@ final class HttpKv implements KvBackend {
             r = client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
                     HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
+            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e) + tlsHint(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");

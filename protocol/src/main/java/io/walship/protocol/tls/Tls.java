@@ -76,7 +76,7 @@ public final class Tls {
      *                           encrypted, or the key does not match the certificate
      */
     public static SSLContext serverContext(Path certPem, Path keyPem) {
-        List<X509Certificate> chain = certificates(certPem);
+        List<X509Certificate> chain = certificates(certPem, "certificate");
         PrivateKey key = privateKey(keyPem);
         if (!matches(key, chain.get(0).getPublicKey())) {
             throw new BadInputException("TLS key " + keyPem + " does not belong to the certificate in " + certPem
@@ -112,7 +112,7 @@ public final class Tls {
             KeyStore ts = KeyStore.getInstance("PKCS12");
             ts.load(null, null);
             int i = 0;
-            for (X509Certificate c : certificates(caPem)) {
+            for (X509Certificate c : certificates(caPem, "CA")) {
                 ts.setCertificateEntry("ca" + i++, c);
             }
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -282,7 +282,11 @@ public final class Tls {
 
     /** The certificates in a PEM file, in file order (at least one). */
     public static List<X509Certificate> certificates(Path pem) {
-        List<byte[]> blocks = blocks(pem, "CERTIFICATE", "certificate");
+        return certificates(pem, "certificate");
+    }
+
+    private static List<X509Certificate> certificates(Path pem, String what) {
+        List<byte[]> blocks = blocks(pem, "CERTIFICATE", what);
         try {
             CertificateFactory cf = CertificateFactory.getInstance("X.509");
             List<X509Certificate> out = new ArrayList<>();
@@ -294,7 +298,7 @@ public final class Tls {
             }
             return out;
         } catch (CertificateException e) {
-            throw new BadInputException("TLS certificate file " + pem + " holds a certificate that cannot be read: "
+            throw new BadInputException("TLS " + what + " file " + pem + " holds a certificate that cannot be read: "
                     + oneLine(e), e);
         }
     }
