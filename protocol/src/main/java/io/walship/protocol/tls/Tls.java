@@ -32,13 +32,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import javax.net.ServerSocketFactory;
-import javax.net.SocketFactory;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLServerSocket;
-import javax.net.ssl.SSLServerSocketFactory;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
@@ -157,72 +154,90 @@ public final class Tls {
     }
 
     /**
-     * Server sockets that speak TLS with {@code ctx} ({@link #serverParameters}), for the
-     * replication port. The handshake runs on the first read, in the session's own thread.
+     * Server sockets for the replication port that speak TLS with {@code ctx}
+     * ({@link #serverParameters}): plain TCP listeners ({@link TlsServerSocket}) whose accepted
+     * sockets {@link io.walship.protocol.repl.ReplConnection#accepted(ServerSocket, Socket)} layers
+     * TLS over, so that it can still abort the TCP connection underneath (an {@link SSLSocket}'s
+     * own close waits for a writer blocked on a peer that stopped reading). The handshake runs on
+     * the first read, in the session's own thread.
      */
     public static ServerSocketFactory serverSockets(SSLContext ctx) {
-        SSLServerSocketFactory f = ctx.getServerSocketFactory();
-        SSLParameters params = serverParameters(ctx);
+        Objects.requireNonNull(ctx, "ctx");
         return new ServerSocketFactory() {
             @Override
             public ServerSocket createServerSocket() throws IOException {
-                return configure(f.createServerSocket());
+                return new TlsServerSocket(ctx);
             }
 
             @Override
             public ServerSocket createServerSocket(int port) throws IOException {
-                return configure(f.createServerSocket(port));
+                ServerSocket s = createServerSocket();
+                s.bind(new java.net.InetSocketAddress(port));
+                return s;
             }
 
             @Override
             public ServerSocket createServerSocket(int port, int backlog) throws IOException {
-                return configure(f.createServerSocket(port, backlog));
+                ServerSocket s = createServerSocket();
+                s.bind(new java.net.InetSocketAddress(port), backlog);
+                return s;
             }
 
             @Override
             public ServerSocket createServerSocket(int port, int backlog, java.net.InetAddress bind) throws IOException {
-                return configure(f.createServerSocket(port, backlog, bind));
-            }
-
-            private ServerSocket configure(ServerSocket s) {
-                ((SSLServerSocket) s).setSSLParameters(params);
+                ServerSocket s = createServerSocket();
+                s.bind(new java.net.InetSocketAddress(bind, port), backlog);
                 return s;
             }
         };
     }
 
-    /**
-     * Connects to {@code to} over TCP within {@code connectTimeout} and completes a TLS handshake
-     * with {@code ctx} ({@link #clientParameters}: the certificate must name {@code to}'s host)
-     * within {@code handshakeTimeout}; the socket returned has no read timeout set.
-     *
-     * @throws javax.net.ssl.SSLHandshakeException the server is not trusted, not named by its
-     *                                              certificate, or does not speak TLS
-     */
-    public static SSLSocket connect(SSLContext ctx, HostPort to, int connectTimeoutMs, int handshakeTimeoutMs)
-            throws IOException {
-        Socket plain = SocketFactory.getDefault().createSocket();
-        try {
-            plain.connect(to.resolve(), connectTimeoutMs);
-            SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, to.host(), to.port(), true);
-            SSLParameters p = clientParameters(ctx);
-            if (!isIpLiteral(to.host())) {
-                p.setServerNames(List.of(new SNIHostName(to.host())));
-            }
-            s.setSSLParameters(p);
-            s.setSoTimeout(handshakeTimeoutMs);
-            s.startHandshake();
-            s.setSoTimeout(0);
+    /** A plain TCP listener whose accepted sockets are meant to be {@link #layer}ed with TLS. */
+    public static final class TlsServerSocket extends ServerSocket {
+        private final SSLContext ctx;
+        private final SSLParameters params;
+
+        TlsServerSocket(SSLContext ctx) throws IOException {
+            this.ctx = ctx;
+            this.params = serverParameters(ctx);
+        }
+
+        /** TLS (server side, not yet handshaken) over a socket this listener accepted. */
+        public SSLSocket layer(Socket accepted) throws IOException {
+            SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(accepted,
+                    accepted.getInetAddress().getHostAddress(), accepted.getPort(), true);
+            s.setUseClientMode(false);
+            s.setSSLParameters(params);
             return s;
-        } catch (IOException | RuntimeException e) {
-            plain.close();
-            throw e;
         }
     }
 
     /**
-     * A socket factory for {@link io.walship.protocol.repl.ReplConnection#connect}: its sockets
-     * are connected by {@link #connect} (TLS with {@code ctx}, the server's name verified).
+     * Completes a client TLS handshake with {@code ctx} over {@code plain}, a socket connected to
+     * {@code to}, within {@code handshakeTimeoutMs} ({@link #clientParameters}: the certificate must
+     * chain to a trusted CA and name {@code to}'s host). Closing the result closes {@code plain}; the
+     * result has no read timeout set.
+     *
+     * @throws javax.net.ssl.SSLHandshakeException the server is not trusted, not named by its
+     *                                              certificate, or does not speak TLS
+     */
+    public static SSLSocket handshake(SSLContext ctx, Socket plain, HostPort to, int handshakeTimeoutMs)
+            throws IOException {
+        SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, to.host(), to.port(), true);
+        SSLParameters p = clientParameters(ctx);
+        if (!isIpLiteral(to.host())) {
+            p.setServerNames(List.of(new SNIHostName(to.host())));
+        }
+        s.setSSLParameters(p);
+        s.setSoTimeout(handshakeTimeoutMs);
+        s.startHandshake();
+        s.setSoTimeout(0);
+        return s;
+    }
+
+    /**
+     * A socket factory for {@link io.walship.protocol.repl.ReplConnection#connect}: it connects
+     * over TCP and then {@link #handshake}s with {@code ctx} (the server's name verified).
      */
     public static SSLSocketFactory clientSockets(SSLContext ctx) {
         return new ClientSockets(ctx);
@@ -236,9 +251,9 @@ public final class Tls {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
         }
 
-        /** {@link Tls#connect} with this factory's context. */
-        public SSLSocket connect(HostPort to, int connectTimeoutMs, int handshakeTimeoutMs) throws IOException {
-            return Tls.connect(ctx, to, connectTimeoutMs, handshakeTimeoutMs);
+        /** {@link Tls#handshake} with this factory's context. */
+        public SSLSocket handshake(Socket plain, HostPort to, int handshakeTimeoutMs) throws IOException {
+            return Tls.handshake(ctx, plain, to, handshakeTimeoutMs);
         }
 
         @Override
@@ -253,14 +268,15 @@ public final class Tls {
 
         @Override
         public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
-            SSLSocket t = (SSLSocket) ctx.getSocketFactory().createSocket(s, host, port, autoClose);
-            t.setSSLParameters(clientParameters(ctx));
-            return t;
+            if (!autoClose) {
+                throw new UnsupportedOperationException("walship's TLS sockets always close the socket underneath");
+            }
+            return handshake(s, new HostPort(host, port), 0);
         }
 
         @Override
         public Socket createSocket(String host, int port) throws IOException {
-            return connect(new HostPort(host, port), 0, 0);
+            return connect(new HostPort(host, port));
         }
 
         @Override
@@ -270,13 +286,24 @@ public final class Tls {
 
         @Override
         public Socket createSocket(java.net.InetAddress host, int port) throws IOException {
-            return connect(new HostPort(host.getHostAddress(), port), 0, 0);
+            return connect(new HostPort(host.getHostAddress(), port));
         }
 
         @Override
         public Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress,
                                    int localPort) {
             throw new UnsupportedOperationException("bind a local address with a plain socket and createSocket(Socket, …)");
+        }
+
+        private Socket connect(HostPort to) throws IOException {
+            Socket plain = new Socket();
+            try {
+                plain.connect(to.resolve());
+                return handshake(plain, to, 0);
+            } catch (IOException | RuntimeException e) {
+                plain.close();
+                throw e;
+            }
         }
     }
 

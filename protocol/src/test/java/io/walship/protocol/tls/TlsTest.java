@@ -51,7 +51,7 @@ class TlsTest {
             listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
             thread = new Thread(() -> {
                 while (!listener.isClosed()) {
-                    try (ReplConnection c = ReplConnection.accepted(listener.accept())) {
+                    try (ReplConnection c = ReplConnection.accepted(listener, listener.accept())) {
                         c.readTimeout(Duration.ofSeconds(10));
                         Frame f = c.read();
                         c.write(f);
@@ -92,8 +92,11 @@ class TlsTest {
                 SSLContext client = Tls.clientContext(dir.resolve("ca.pem"));
                 assertEquals(HELLO, roundTrip(client, echo.at("127.0.0.1")), name);
                 assertEquals(HELLO, roundTrip(client, echo.at("localhost")), name);
-                try (SSLSocket s = Tls.connect(client, echo.at("127.0.0.1"), 10_000, 10_000)) {
+                try (Socket plain = new Socket()) {
+                    plain.connect(new InetSocketAddress("127.0.0.1", echo.listener.getLocalPort()), 10_000);
+                    SSLSocket s = Tls.handshake(client, plain, echo.at("127.0.0.1"), 10_000);
                     assertEquals("TLSv1.3", s.getSession().getProtocol());
+                    s.close();
                 }
             }
         }
@@ -172,6 +175,52 @@ class TlsTest {
         BadInputException ca = assertThrows(BadInputException.class, () -> Tls.clientContext(dir.resolve("server.key")));
         assertTrue(ca.getMessage().contains("server.key"), ca.getMessage());
         assertEquals(2, Tls.certificates(cert).size());
+    }
+
+    /**
+     * The leader's watchdog unblocks a sender whose follower stopped reading by closing the
+     * connection from another thread; over TLS that close must not wait for the blocked writer.
+     */
+    @Test
+    void closingATlsConnectionUnblocksAWriterStuckOnAPeerThatDoesNotRead() throws Exception {
+        SSLContext server = Tls.serverContext(dir.resolve("server.pem"), dir.resolve("server.key"));
+        try (ServerSocket listener = Tls.serverSockets(server).createServerSocket()) {
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            CompletableFuture<ReplConnection> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    ReplConnection c = ReplConnection.accepted(listener, listener.accept());
+                    c.readTimeout(Duration.ofSeconds(10));
+                    assertEquals(HELLO, c.read()); // the server's handshake runs in this first read
+                    return c;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try (ReplConnection client = ReplConnection.connect(Tls.clientSockets(Tls.clientContext(dir.resolve("ca.pem"))),
+                    new HostPort("127.0.0.1", listener.getLocalPort()), Duration.ofSeconds(10))) {
+                client.write(HELLO); // the server reads it (finishing its handshake), then writes until blocked
+                ReplConnection conn = accepted.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                CompletableFuture<Throwable> writer = CompletableFuture.supplyAsync(() -> {
+                    Frame big = new Frame.Hello(Frame.VERSION, 1, 1, 1, "x".repeat(60_000), "", "");
+                    try {
+                        while (true) {
+                            conn.write(big);
+                        }
+                    } catch (Throwable t) {
+                        return t;
+                    }
+                });
+                // the client never reads: the writer fills both socket buffers and blocks
+                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+                while (System.nanoTime() < deadline && !writer.isDone()) {
+                    Thread.onSpinWait();
+                }
+                assertTrue(!writer.isDone(), "the writer should be blocked, not " + writer.getNow(null));
+                CompletableFuture<Void> close = CompletableFuture.runAsync(conn::close);
+                close.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertInstanceOf(IOException.class, writer.get(10, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        }
     }
 
     @Test
