@@ -67,8 +67,8 @@ final class FollowCommand implements Callable<Integer> {
     String archive;
 
     @Option(names = "--leader-url", paramLabel = "URL",
-            description = "The leader's HTTP URL (http://HOST:PORT), used to copy its snapshot when --data is empty"
-                    + " and there is no --archive.")
+            description = "The leader's HTTP URL (http://HOST:PORT, or https:// verified as --leader-tls[-ca] says),"
+                    + " used to copy its snapshot when --data is empty and there is no --archive.")
     String leaderUrl;
 
     @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7080}",

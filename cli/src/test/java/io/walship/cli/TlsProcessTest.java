@@ -159,6 +159,12 @@ class TlsProcessTest {
         for (int i = 0; i < 300; i++) {
             put(leaderUrl, "key" + i, "value-" + i);
         }
+        // a base backup streamed from the HTTPS leader
+        String archive = "file://" + tmp.resolve("archive");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leaderUrl, "--tls-ca", ca(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        CliRunner.Result noCa = CliRunner.run("backup", "--url", leaderUrl, "--archive", archive);
+        assertEquals(ExitCodes.FAILURE, noCa.exit(), noCa.err());
 
         // bootstraps from the HTTPS snapshot, then streams over TLS; serves its reads over HTTPS
         int fPort = freePort();
