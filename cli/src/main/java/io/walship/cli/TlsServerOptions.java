@@ -54,8 +54,16 @@ final class TlsServerOptions {
      * @param listeners flag and address pairs, e.g. {@code "--http", httpAddress}; null addresses are skipped
      */
     static void warnCleartextToken(AuthToken token, SSLContext tls, Object... listeners) {
+        String w = cleartextTokenWarning(token, tls, listeners);
+        if (w != null) {
+            LOG.warn(w);
+        }
+    }
+
+    /** The warning {@link #warnCleartextToken} logs, or null when there is nothing to warn about. */
+    static String cleartextTokenWarning(AuthToken token, SSLContext tls, Object... listeners) {
         if (token == null || tls != null) {
-            return;
+            return null;
         }
         StringBuilder off = new StringBuilder();
         for (int i = 0; i + 1 < listeners.length; i += 2) {
@@ -64,10 +72,8 @@ final class TlsServerOptions {
                 off.append(off.length() == 0 ? "" : ", ").append(listeners[i]).append(' ').append(where);
             }
         }
-        if (off.length() > 0) {
-            LOG.warn("{} listen(s) off loopback without TLS: the auth token and all data travel in clear;"
-                    + " give --tls-cert and --tls-key (docs/OPERATIONS.md, \"TLS\")", off);
-        }
+        return off.length() == 0 ? null : off + " listen(s) off loopback without TLS: the auth token and all data"
+                + " travel in clear; give --tls-cert and --tls-key (docs/OPERATIONS.md, \"TLS\")";
     }
 
     /** {@code http} or {@code https}. */
