@@ -199,7 +199,8 @@ final class FollowCommand implements Callable<Integer> {
             api.start();
             InetSocketAddress a = api.address();
             LOG.info("follower of {}{} in {} ({}) serving {}://{}:{} (system id {}, timeline {}, applied LSN {})",
-                    leaderAddress, leaderSsl == null ? "" : " over TLS", data, TlsServerOptions.scheme(ssl), how.name().toLowerCase().replace('_', ' '), a.getHostString(), a.getPort(),
+                    leaderAddress, leaderSsl == null ? "" : " over TLS", data, how.name().toLowerCase().replace('_', ' '),
+                    TlsServerOptions.scheme(ssl), a.getHostString(), a.getPort(),
                     Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()));
         } catch (BindException e) {
             closeAll(opened);

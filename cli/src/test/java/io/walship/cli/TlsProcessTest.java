@@ -184,7 +184,8 @@ class TlsProcessTest {
         CliRunner.Result misdirected = CliRunner.run("kv", "put", "--url", followerUrl, "--tls-ca", ca(), "x", "y");
         assertEquals(ExitCodes.USAGE, misdirected.exit());
         assertTrue(misdirected.err().contains(leaderUrl), misdirected.err());
-        assertTrue(read(tmp.resolve("f1.log")).contains("over TLS"), read(tmp.resolve("f1.log")));
+        assertTrue(read(tmp.resolve("f1.log")).contains("follower of " + repl + " over TLS in " + data
+                + " (from leader) serving https://127.0.0.1:" + fPort), read(tmp.resolve("f1.log")));
         processes.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
 
         // restarted without --leader-tls: its plaintext HELLO never gets an answer; it says why and never streams
