@@ -22,12 +22,15 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
 import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.tls.Tls;
 
 /**
  * A Java client of walship's HTTP API that carries a {@link Session} — the last LSN the session has
@@ -88,7 +91,7 @@ public final class WalshipClient implements AutoCloseable {
         this.authorization = b.token == null ? null : "Bearer " + b.token;
         this.durability = b.durability;
         this.maxRedirects = b.maxRedirects;
-        this.http = HttpClient.newBuilder()
+        this.http = Tls.http(HttpClient.newBuilder(), b.sslContext)
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(b.connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -110,6 +113,7 @@ public final class WalshipClient implements AutoCloseable {
         private String token;
         private Durability durability = Durability.DURABLE;
         private int maxRedirects = 3;
+        private SSLContext sslContext;
 
         private Builder(String leaderUrl) {
             this.leader = baseUrl(leaderUrl);
@@ -144,6 +148,27 @@ public final class WalshipClient implements AutoCloseable {
          */
         public Builder requestTimeout(Duration timeout) {
             this.requestTimeout = positive(timeout, "request timeout");
+            return this;
+        }
+
+        /**
+         * For {@code https://} nodes: trust the CA certificates in this PEM bundle (the nodes'
+         * {@code --tls-cert} must chain to one of them and name the host in the URL). Without it
+         * (or {@link #sslContext}) the JVM's default trust store is used.
+         *
+         * @throws IllegalArgumentException the file is missing or holds no readable certificate
+         */
+        public Builder trust(Path caPem) {
+            this.sslContext = Tls.clientContext(Objects.requireNonNull(caPem, "caPem"));
+            return this;
+        }
+
+        /**
+         * For {@code https://} nodes: this TLS context (e.g. with a client certificate or a
+         * custom trust manager). TLS 1.3/1.2 only and hostname verification stay on.
+         */
+        public Builder sslContext(SSLContext context) {
+            this.sslContext = Objects.requireNonNull(context, "context");
             return this;
         }
 

@@ -152,7 +152,7 @@ public final class ReplicationServer implements AutoCloseable {
             }
             ReplConnection conn;
             try {
-                conn = ReplConnection.accepted(socket);
+                conn = ReplConnection.accepted(listener, socket); // TLS with --tls-cert (Tls.serverSockets)
             } catch (IOException e) {
                 LOG.warn("replication endpoint: a connection failed at once: {}", Errors.oneLine(e));
                 continue;
