@@ -25,7 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {"Run a benchmark beside its baseline, measured in the same run.",
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class,
-                BenchCommand.RestoreBench.class})
+                BenchCommand.RestoreBench.class, BenchCommand.Repl.class})
 final class BenchCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true,
@@ -124,6 +124,105 @@ final class BenchCommand {
             double[] v = rs.stream().mapToDouble(f).sorted().toArray();
             return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         }
+    }
+
+    @Command(name = "repl", mixinStandardHelpOptions = true,
+            description = {"Measure streaming lag and the follower's apply rate beside the leader's own figures.",
+                    "%nA leader store with its replication endpoint and a follower bootstrapped from it run in this"
+                            + " process over loopback TCP, so one clock times both. Lag is the time from the leader's"
+                            + " acknowledgement of a durable commit to the follower having applied it, shown beside the"
+                            + " leader's commit latency: first with commits paced at --rate, then at the leader's maximum"
+                            + " rate. Then the follower is stopped, the leader commits --count more at its maximum rate, and"
+                            + " the follower's rate of catching up is set against the leader's rate writing them. Each run"
+                            + " uses a fresh directory under --data; medians are reported."})
+    static final class Repl implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
+        Path data;
+        @Option(names = "--threads", paramLabel = "N", defaultValue = "16", description = "Writer threads (default ${DEFAULT-VALUE}).")
+        int threads;
+        @Option(names = "--count", paramLabel = "N", defaultValue = "100000", description = "Commits per phase (default ${DEFAULT-VALUE}).")
+        long count;
+        @Option(names = "--rate", paramLabel = "N", defaultValue = "10000",
+                description = "Commits per second of the paced phase (default ${DEFAULT-VALUE}).")
+        double rate;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "100", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (threads < 1 || count < threads || valueSize < 0 || runs < 1 || !(rate > 0)) {
+                throw new BadInputException("need --threads >= 1, --count >= threads, --rate > 0, --runs >= 1");
+            }
+            Files.createDirectories(data);
+            PrintWriter out = spec.commandLine().getOut();
+            List<ReplBench.Result> rs = new ArrayList<>();
+            for (int i = 0; i < runs; i++) {
+                Path d = data.resolve("repl-run" + i);
+                FileTrees.deleteTree(d);
+                try {
+                    ReplBench.Result r = ReplBench.run(d, threads, count, rate, valueSize);
+                    rs.add(r);
+                    if (!json) {
+                        out.printf("run %d: %s%n       %s%n       %s%n", i + 1, r.paced(), r.max(), r.apply());
+                        out.flush();
+                    }
+                } finally {
+                    FileTrees.deleteTree(d);
+                }
+            }
+            ReplBench.Lag paced = medianLag(rs.stream().map(ReplBench.Result::paced).toList());
+            ReplBench.Lag max = medianLag(rs.stream().map(ReplBench.Result::max).toList());
+            double leader = medD(rs.stream().mapToDouble(r -> r.apply().leaderCommitsPerSec()).toArray());
+            double follower = medD(rs.stream().mapToDouble(r -> r.apply().followerAppliedPerSec()).toArray());
+            double ratio = medD(rs.stream().mapToDouble(r -> r.apply().ratio()).toArray());
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("runs", runs);
+                m.put("paced", paced);
+                m.put("max", max);
+                m.put("leaderCommitsPerSec", leader);
+                m.put("followerAppliedPerSec", follower);
+                m.put("applyRatio", ratio);
+                out.println(Json.write(m));
+                return ExitCodes.OK;
+            }
+            out.printf("walship bench repl: %d threads, %d commits/phase, %d-byte values, paced at %.0f/s, median of %d run(s)%n",
+                    threads, count, valueSize, rate, runs);
+            out.printf("%-6s %11s %15s %15s %12s %12s %12s %14s%n", "phase", "commits/s", "commit p50 µs", "commit p99 µs",
+                    "lag p50 µs", "lag p99 µs", "lag max µs", "applied<ack %");
+            for (ReplBench.Lag l : List.of(paced, max)) {
+                out.printf("%-6s %11.0f %15.1f %15.1f %12.0f %12.0f %12.0f %14.1f%n", l.phase(), l.commitsPerSec(), l.commitP50(),
+                        l.commitP99(), l.lagP50(), l.lagP99(), l.lagMax(), 100.0 * l.appliedBeforeAck() / Math.max(1, l.commits()));
+            }
+            out.printf("backlog of %d commits: leader wrote %.0f commits/s (durable, max), follower applied %.0f/s:"
+                    + " follower / leader = %.2f%n", count, leader, follower, ratio);
+            return ExitCodes.OK;
+        }
+
+        private static ReplBench.Lag medianLag(List<ReplBench.Lag> ls) {
+            ReplBench.Lag f = ls.get(0);
+            return new ReplBench.Lag(f.phase(), f.threads(), (long) medD(ls.stream().mapToDouble(ReplBench.Lag::commits).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::seconds).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitsPerSec).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitP50).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitP99).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagP50).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagP99).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagMax).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::appliedBeforeAck).toArray()));
+        }
+    }
+
+    private static double medD(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static io.walship.archive.ArchiveUri.S3 s3Uri(String archive) {
