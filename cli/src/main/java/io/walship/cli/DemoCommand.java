@@ -370,14 +370,7 @@ final class DemoCommand implements Callable<Integer> {
      * path (so the same jar), its log in {@code log}. Returns once it serves HTTP.
      */
     private Process startFollower(List<String> args, Path log) throws Exception {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
-        cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = SelfProcess.start(args, log);
         try {
             waitFor(() -> {
                 if (!p.isAlive()) {
