@@ -216,7 +216,9 @@ final class BenchCommand {
                     medD(ls.stream().mapToDouble(ReplBench.Lag::lagP50).toArray()),
                     medD(ls.stream().mapToDouble(ReplBench.Lag::lagP99).toArray()),
                     medD(ls.stream().mapToDouble(ReplBench.Lag::lagMax).toArray()),
-                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::appliedBeforeAck).toArray()));
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::appliedBeforeAck).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::leaderCheckpoints).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::followerRestartpoints).toArray()));
         }
     }
 

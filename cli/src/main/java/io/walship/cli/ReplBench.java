@@ -40,7 +40,8 @@ import org.HdrHistogram.Histogram;
 final class ReplBench {
     /** One phase of commits with its lag. Times in microseconds. */
     record Lag(String phase, int threads, long commits, double seconds, double commitsPerSec, double commitP50,
-               double commitP99, double lagP50, double lagP99, double lagMax, long appliedBeforeAck) {
+               double commitP99, double lagP50, double lagP99, double lagMax, long appliedBeforeAck,
+               long leaderCheckpoints, long followerRestartpoints) {
     }
 
     /** The follower's catch-up over a backlog, against the leader's rate writing it. */
@@ -174,6 +175,8 @@ final class ReplBench {
         Histogram commit = new Histogram(3);
         long end;
         double secs;
+        long leaderCk = leader.stats().checkpoints();
+        long followerCk = follower.stats().checkpoints();
         try (Store.Registration r = follower.onApplied(times::applied)) {
             long t0 = System.nanoTime();
             writers(leader, threads, count, rate, valueSize, Durability.DURABLE, times, commit, seed);
@@ -207,7 +210,7 @@ final class ReplBench {
         }
         return new Lag(name, threads, commits, secs, commits / secs, commit.getValueAtPercentile(50) / 1000.0,
                 commit.getValueAtPercentile(99) / 1000.0, lag.getValueAtPercentile(50), lag.getValueAtPercentile(99),
-                lag.getMaxValue(), before);
+                lag.getMaxValue(), before, leader.stats().checkpoints() - leaderCk, follower.stats().checkpoints() - followerCk);
     }
 
     /**
