@@ -66,14 +66,24 @@ class ConsistencyProcessTest {
         }
     }
 
-    private void start(List<String> args, Path log) throws IOException {
-        Process p = ChildJvm.start(Main.class, args, log);
+    private Process launch(List<String> args) throws IOException {
+        Process p = ChildJvm.start(Main.class, args, logOf(args));
         processes.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        return p;
+    }
+
+    private Path logOf(List<String> args) {
+        return tmp.resolve(Path.of(args.get(args.indexOf("--data") + 1)).getFileName() + ".log");
+    }
+
+    /** Polls (a short park between looks, so the children starting get the CPU) until it serves. */
+    private void awaitServing(Process p, List<String> args) {
+        Path log = logOf(args);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (!read(log).contains("serving")) {
             assertTrue(p.isAlive(), "process died: " + read(log));
             assertTrue(System.nanoTime() < deadline, "process did not start: " + read(log));
-            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
         }
     }
 
@@ -93,7 +103,7 @@ class ConsistencyProcessTest {
         long deadline = System.nanoTime() + limit.toNanos();
         while (!cond.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
-            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
         }
     }
 
@@ -106,18 +116,26 @@ class ConsistencyProcessTest {
         int leaderHttp = freePort();
         int repl = freePort();
         String leader = "http://127.0.0.1:" + leaderHttp;
-        start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + leaderHttp,
-                "--repl", "127.0.0.1:" + repl), tmp.resolve("leader.log"));
+        List<String> leaderArgs = List.of("leader", "--data", tmp.resolve("leader").toString(), "--http",
+                "127.0.0.1:" + leaderHttp, "--repl", "127.0.0.1:" + repl);
+        awaitServing(launch(leaderArgs), leaderArgs);
         List<String> followers = new ArrayList<>();
-        for (int i = 1; i <= 2; i++) {
+        List<List<String>> followerArgs = new ArrayList<>();
+        List<Process> started = new ArrayList<>();
+        for (int i = 1; i <= 2; i++) { // both start at once
             int port = freePort();
             // no archive: each bootstraps from the leader's snapshot, then streams with a slot of its own
-            start(List.of("follow", "--data", tmp.resolve("f" + i).toString(), "--leader", "127.0.0.1:" + repl,
+            List<String> args = List.of("follow", "--data", tmp.resolve("f" + i).toString(), "--leader", "127.0.0.1:" + repl,
                     "--leader-url", leader, "--http", "127.0.0.1:" + port, "--slot", "f" + i, "--node-id", "f" + i,
-                    "--backoff-seed", Long.toString(seed + i)), tmp.resolve("f" + i + ".log"));
-            String url = "http://127.0.0.1:" + port;
-            await("follower " + i + " streams", Duration.ofSeconds(60), () -> get(url + "/status").contains("\"source\":\"stream\""));
-            followers.add(url);
+                    "--backoff-seed", Long.toString(seed + i));
+            followerArgs.add(args);
+            started.add(launch(args));
+            followers.add("http://127.0.0.1:" + port);
+        }
+        for (int i = 0; i < 2; i++) {
+            awaitServing(started.get(i), followerArgs.get(i));
+            String url = followers.get(i);
+            await(url + " streams", Duration.ofSeconds(60), () -> get(url + "/status").contains("\"source\":\"stream\""));
         }
 
         Workload.Config config = new Workload.Config(SESSIONS, OPS, KEYS, seed, "");
