@@ -488,8 +488,8 @@ final class DemoCommand implements Callable<Integer> {
                     "the restarted follower converged to the leader's digest");
             follower.destroy(); // SIGTERM: an orderly stop this time (replication closed, a restartpoint)
             boolean stopped = follower.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
-            check(stopped && readLog(log2).contains("shutting down"), "the follower stopped on SIGTERM"
-                    + (stopped ? " (exit " + follower.exitValue() + ")" : ""));
+            check(stopped && follower.exitValue() == 0 && readLog(log2).contains("shutting down"),
+                    "the follower stopped in order on SIGTERM (exit " + (stopped ? follower.exitValue() : "none yet") + ")");
             follower = null;
         } finally {
             if (follower != null) {

@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.ObjectStore;
@@ -25,7 +24,6 @@ import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreOptions;
-import io.walship.wal.Units;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -110,8 +108,8 @@ final class FollowCommand implements Callable<Integer> {
         HostPort leaderAddress = HostPort.parse(leader);
         HostPort httpAddress = HostPort.parse(http);
         InetSocketAddress address = httpAddress.resolve();
-        Duration wait = Units.duration(readWait);
-        Duration maxLag = maxReplayLag == null ? null : Units.duration(maxReplayLag);
+        Duration wait = Flags.duration("--read-wait", readWait);
+        Duration maxLag = maxReplayLag == null ? null : Flags.duration("--max-replay-lag", maxReplayLag);
         AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
         String token = authToken == null ? "" : authToken.secret();
         HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
@@ -121,7 +119,7 @@ final class FollowCommand implements Callable<Integer> {
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
                 .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
-                .withReplTimeout(Units.duration(replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
+                .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
         // closed in reverse order: the HTTP API, the loop, the store, the archive
         Deque<AutoCloseable> opened = new ArrayDeque<>();
@@ -147,7 +145,13 @@ final class FollowCommand implements Callable<Integer> {
                     opened.push(archiveStore);
                 }
             }
-            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl);
+            Bootstrap.Kind how;
+            try {
+                how = Bootstrap.prepare(data, archiveStore, leaderUrl);
+            } catch (IllegalArgumentException e) {
+                // what --data holds, or a missing --leader-url: the invocation is wrong (exit 2)
+                throw new io.walship.protocol.BadInputException(e.getMessage(), e);
+            }
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
             opened.push(store);
@@ -183,20 +187,22 @@ final class FollowCommand implements Callable<Integer> {
             closeAll(opened);
             throw e;
         }
-        AtomicBoolean stopping = new AtomicBoolean();
-        Thread hook = new Thread(() -> {
-            stopping.set(true);
+        // runs until SIGTERM/SIGINT (then closes everything on this thread and exits 0, as the leader
+        // does) or until the loop stops for good. A signal before this point (a long bootstrap) ends the
+        // process at once, as kill does: safe, an unfinished bootstrap is redone and a store recovers.
+        Shutdown shutdown = Shutdown.onSignals();
+        boolean signalled = false;
+        while (!loop.awaitStopped(Duration.ZERO)) {
+            if (shutdown.await(Duration.ofMillis(200))) {
+                signalled = true;
+                break;
+            }
+        }
+        if (signalled || loop.failure() == null) {
             LOG.info("shutting down: stopping replication, checkpointing");
             closeAll(opened);
-        }, "walship-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        while (!loop.awaitStopped(Duration.ofSeconds(1))) {
-            // runs until SIGTERM/SIGINT (the hook closes everything) or until the loop stops for good
-        }
-        if (stopping.get() || loop.failure() == null) {
             return ExitCodes.OK;
         }
-        Runtime.getRuntime().removeShutdownHook(hook);
         Throwable f = loop.failure();
         closeAll(opened);
         if (f instanceof io.walship.restorer.follow.FollowerStoppedException s) {

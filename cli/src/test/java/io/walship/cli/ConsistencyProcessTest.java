@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code walship follow} followers, each its own JVM, with concurrent sessions carrying LSN tokens
  * through {@link WalshipClient}; {@link ConsistencyChecker} then verifies read-your-writes,
  * monotonic reads and that every read reflects its LSN, and at the end both followers reach the
- * leader's digest. Operations, sessions and the seed: {@code -Dwalship.check.ops} (10,000),
+ * leader's digest; then SIGTERM stops each follower in order (exit 0). Operations, sessions and the seed: {@code -Dwalship.check.ops} (10,000),
  * {@code -Dwalship.check.sessions} (6), {@code -Dwalship.check.seed} (0: a new one; printed).
  */
 class ConsistencyProcessTest {
@@ -165,6 +165,15 @@ class ConsistencyProcessTest {
         assertTrue(digest.contains("sha256"), digest);
         for (String f : followers) {
             await(f + " reaches the leader's digest " + digest, Duration.ofSeconds(60), () -> get(f + "/digest").equals(digest));
+        }
+        // SIGTERM is an orderly stop for a follower as for the leader: close everything, exit 0
+        for (int i = 0; i < 2; i++) {
+            Process p = started.get(i);
+            p.destroy();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "follower " + (i + 1) + " did not stop on SIGTERM");
+            String log = read(logOf(followerArgs.get(i)));
+            assertEquals(0, p.exitValue(), "SIGTERM is an orderly stop: " + log);
+            assertTrue(log.contains("shutting down"), log);
         }
     }
 }
