@@ -109,7 +109,7 @@ final class FollowCommand implements Callable<Integer> {
         HostPort httpAddress = HostPort.parse(http);
         InetSocketAddress address = httpAddress.resolve();
         Duration wait = Flags.duration("--read-wait", readWait);
-        Duration maxLag = maxReplayLag == null ? null : Flags.duration("--max-replay-lag", maxReplayLag);
+        Duration maxLag = maxReplayLag == null ? null : Flags.positiveDuration("--max-replay-lag", maxReplayLag);
         AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
         String token = authToken == null ? "" : authToken.secret();
         HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);

@@ -75,14 +75,23 @@ final class ShipCommand implements Callable<Integer> {
                     }
                 }
             };
-            try (ShipLoop loop = new ShipLoop(data, store, opts, every, printer)) {
-                loop.start();
-                shutdown.await();
-                if (loop.stopped()) {
-                    throw new ArchiveSpliceException(loop.status().lastError().substring(ShipLoop.STOPPED_PREFIX.length()));
-                }
-            }
+            runUntilShutdown(new ShipLoop(data, store, opts, every, printer), shutdown);
             return ExitCodes.OK;
+        }
+    }
+
+    /**
+     * Starts {@code loop}, waits for the shutdown, then closes it (it ships a last time). A fatal
+     * refusal ends the command with {@link ArchiveSpliceException} (exit 3), also when it is that
+     * last run, on the way out, that meets it.
+     */
+    static void runUntilShutdown(ShipLoop loop, Shutdown shutdown) throws InterruptedException {
+        try (loop) {
+            loop.start();
+            shutdown.await();
+        }
+        if (loop.stopped()) {
+            throw new ArchiveSpliceException(loop.status().lastError().substring(ShipLoop.STOPPED_PREFIX.length()));
         }
     }
 

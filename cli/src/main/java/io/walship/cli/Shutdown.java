@@ -27,6 +27,11 @@ final class Shutdown {
         return s;
     }
 
+    /** One that only {@link #request} ends (tests). */
+    static Shutdown manual() {
+        return new Shutdown();
+    }
+
     /** Ends {@link #await} as a signal would: the command itself decided to stop (a fatal error). */
     void request() {
         requested.countDown();

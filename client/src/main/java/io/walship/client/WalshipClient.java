@@ -12,11 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -64,6 +66,8 @@ public final class WalshipClient implements AutoCloseable {
     private final HttpClient http;
     private final AtomicReference<URI> leader;
     private final List<URI> followers;
+    /** scheme://host:port of the configured leader and followers: the only nodes that get the token. */
+    private final Set<String> trusted;
     private final ReadPolicy policy;
     private final Duration requestTimeout;
     private final String authorization;
@@ -74,6 +78,10 @@ public final class WalshipClient implements AutoCloseable {
 
     private WalshipClient(Builder b) {
         this.leader = new AtomicReference<>(b.leader);
+        Set<String> origins = new HashSet<>();
+        origins.add(origin(b.leader));
+        b.followers.forEach(f -> origins.add(origin(f)));
+        this.trusted = Set.copyOf(origins);
         this.followers = List.copyOf(b.followers);
         this.policy = b.policy;
         this.requestTimeout = b.requestTimeout;
@@ -494,6 +502,11 @@ public final class WalshipClient implements AutoCloseable {
 
     // ---- transport --------------------------------------------------------------------------
 
+    private static String origin(URI u) {
+        int port = u.getPort() != -1 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+        return (u.getScheme() + "://" + u.getHost() + ":" + port).toLowerCase(java.util.Locale.ROOT);
+    }
+
     private HttpResponse<byte[]> send(URI node, String method, String path, Map<String, String> query,
             byte[] body, String contentType) {
         StringBuilder url = new StringBuilder(node.toString()).append(path);
@@ -510,7 +523,9 @@ public final class WalshipClient implements AutoCloseable {
         if (contentType != null) {
             b.header("Content-Type", contentType);
         }
-        if (authorization != null) {
+        if (authorization != null && trusted.contains(origin(node))) {
+            // the token goes only to nodes this client was configured with: a follower's 421 may
+            // name any URL, and following it must not hand the write token to whoever that is
             b.header(Headers.AUTHORIZATION, authorization);
         }
         try {

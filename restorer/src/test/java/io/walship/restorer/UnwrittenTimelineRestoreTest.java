@@ -98,6 +98,36 @@ class UnwrittenTimelineRestoreTest {
         }
     }
 
+    /**
+     * The same rule one level down: an inspection copy of the unwritten timeline 2, promoted to
+     * timeline 3 and never written either, must not cut default restores short while timeline 1
+     * goes on past both forks (timeline 2's "end" at its fork is no history of its own).
+     */
+    @Test
+    void anUnwrittenCopyOfAnUnwrittenTimelineDoesNotCutDefaultRestoresShort() {
+        Path leader = tmp.resolve("leader");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"));
+             Store store = Store.open(leader)) {
+            writeUpTo(store, 0x33);
+            ship(leader, archive);
+            try (Snapshot snap = store.snapshot()) {
+                BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
+            }
+            assertEquals(2, Restore.run(archive, tmp.resolve("inspection"), Restore.Options.defaults().withPromote(true),
+                    new Restore.Listener() { }).promotedTimeline());
+            assertEquals(3, Restore.run(archive, tmp.resolve("inspection2"), Restore.Options.defaults().withTimeline(2)
+                    .withPromote(true), new Restore.Listener() { }).promotedTimeline());
+
+            writeUpTo(store, 0x65);
+            ship(leader, archive);
+
+            Restore.Result plain = Restore.run(archive, tmp.resolve("plain"), Restore.Options.defaults(),
+                    new Restore.Listener() { });
+            assertEquals(0x65, plain.lsn(), "every acknowledged, archived commit is restored");
+            assertEquals(1, plain.followedTimeline());
+        }
+    }
+
     /** A timeline that did write after its fork wins, as PostgreSQL's "latest" does, and the parent's longer history is named. */
     @Test
     void aWrittenNewerTimelineIsFollowedAndTheParentsLongerHistoryNamed() {

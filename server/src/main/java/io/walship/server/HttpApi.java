@@ -210,7 +210,17 @@ public final class HttpApi implements AutoCloseable {
      * with 503 and the current LSN once {@link Node#readWait()} has passed.
      */
     private void read(HttpExchange ex, Handler h) {
-        byte[] rawBytes = query(ex).get(Endpoints.MIN_LSN);
+        Map<String, byte[]> q;
+        try {
+            q = query(ex);
+        } catch (BadInputException e) {
+            // outside handle() it would reach the JDK server, which drops the connection unanswered
+            handle(ex, x -> {
+                throw e;
+            });
+            return;
+        }
+        byte[] rawBytes = q.get(Endpoints.MIN_LSN);
         String raw = rawBytes == null ? null : new String(rawBytes, StandardCharsets.UTF_8);
         if (raw == null) {
             String why = node.notReadable();
@@ -443,14 +453,31 @@ public final class HttpApi implements AutoCloseable {
         if (raw.isEmpty()) {
             throw new BadInputException("missing key: use /kv/{key}");
         }
-        return checked(KeyPaths.decode(raw), null);
+        return checked(KeyPaths.decode(asciiOnly(raw, "the key")), null);
+    }
+
+    /**
+     * {@code raw} if it is all ASCII. The JDK server reads the request line byte by byte as
+     * ISO-8859-1, so a character past 0x7F is a raw byte the client did not percent-encode (RFC 3986
+     * allows none): which bytes it meant is a guess (its UTF-8, read back as ISO-8859-1, would
+     * otherwise be stored as other bytes), so it is bad input.
+     */
+    private static String asciiOnly(String raw, String what) {
+        for (int i = 0; i < raw.length(); i++) {
+            if (raw.charAt(i) >= 0x80) {
+                throw new BadInputException(what + " has a raw non-ASCII byte at offset " + i
+                        + ": percent-encode every byte outside A-Z a-z 0-9 - . _ ~ (e.g. %C3%A9 for é)");
+            }
+        }
+        return raw;
     }
 
     /**
      * The query's parameters as bytes, byte-exact: {@code %XX} is a byte, a {@code +} stays a
-     * {@code +} ({@link KeyPaths#decode}); a repeated name keeps the last value.
+     * {@code +} ({@link KeyPaths#decode}).
      *
-     * @throws BadInputException on bad percent-encoding
+     * @throws BadInputException on bad percent-encoding or a name given twice (which value was meant is
+     *                           a guess: {@code durability=async&durability=durable})
      */
     private static Map<String, byte[]> query(HttpExchange ex) {
         Map<String, byte[]> out = new LinkedHashMap<>();
@@ -462,10 +489,15 @@ public final class HttpApi implements AutoCloseable {
             int eq = part.indexOf('=');
             String k = eq < 0 ? part : part.substring(0, eq);
             String v = eq < 0 ? "" : part.substring(eq + 1);
+            byte[] previous;
             try {
-                out.put(new String(KeyPaths.decode(k), StandardCharsets.UTF_8), KeyPaths.decode(v));
+                previous = out.put(new String(KeyPaths.decode(asciiOnly(k, "the name")), StandardCharsets.UTF_8),
+                        KeyPaths.decode(asciiOnly(v, "the value")));
             } catch (BadInputException e) {
                 throw new BadInputException("query parameter '" + k + "': " + e.getMessage());
+            }
+            if (previous != null) {
+                throw new BadInputException("query parameter '" + k + "' is given more than once: give it once");
             }
         }
         return out;

@@ -18,7 +18,7 @@ import java.util.function.LongSupplier;
  * worker parks the request here and returns to serve others. Each waiting read is woken by
  * {@link #applied} (the store's applied-LSN listener — nothing polls) or by its deadline, and is
  * then answered on one of a few "walship-read-wait" threads. At most {@code maxWaiting} reads wait
- * at once; beyond that {@link #await} refuses and the caller answers 503 at once, so a flood of
+ * at once (parked, or woken and queued for an answer thread); beyond that {@link #await} refuses and the caller answers 503 at once, so a flood of
  * waiting reads can neither starve the HTTP pool nor grow memory without bound. Thread-safe.
  */
 final class ReadWaits implements AutoCloseable {
@@ -65,7 +65,7 @@ final class ReadWaits implements AutoCloseable {
         return t;
     }
 
-    /** Reads waiting now. */
+    /** Reads waiting now: parked for their LSN, or woken and not answered yet. */
     int waiting() {
         return waiting.get();
     }
@@ -112,7 +112,6 @@ final class ReadWaits implements AutoCloseable {
         if (!w.done.compareAndSet(false, true)) {
             return;
         }
-        waiting.decrementAndGet();
         if (reached) {
             ScheduledFuture<?> t = w.timer;
             if (t != null) {
@@ -123,7 +122,17 @@ final class ReadWaits implements AutoCloseable {
                 queue.remove(w);
             }
         }
-        Runnable answer = reached ? w.ready : w.timedOut;
+        Runnable chosen = reached ? w.ready : w.timedOut;
+        // the read counts against maxWaiting until it is answered, not merely woken: answers queue
+        // for a few threads, and an answer may be slow (a big scan to a slow client), so counting
+        // only parked reads would let that queue - each entry an open exchange - grow without bound
+        Runnable answer = () -> {
+            try {
+                chosen.run();
+            } finally {
+                waiting.decrementAndGet();
+            }
+        };
         try {
             answers.execute(answer);
         } catch (RejectedExecutionException e) {

@@ -174,6 +174,111 @@ class HttpStatusTest {
         }
     }
 
+    /**
+     * A client that sends a key's UTF-8 bytes raw in the path ({@code PUT /kv/é} without
+     * percent-encoding) must get 400, not a write under other bytes: the JDK server reads the
+     * request line byte by byte as ISO-8859-1, so decoding its characters as UTF-8 stored
+     * {@code C3 83 C2 A9} for {@code é}, a key no properly encoded request ever names.
+     */
+    @Test
+    void rawNonAsciiBytesInThePathAreBadInputNotAnotherKey() throws Exception {
+        try (Store store = Store.open(tmp.resolve("d"));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            String statusLine;
+            try (java.net.Socket sock = new java.net.Socket("127.0.0.1", s.address().getPort())) {
+                sock.setSoTimeout(60_000); // a hung server fails the test instead of hanging it
+                java.io.ByteArrayOutputStream req = new java.io.ByteArrayOutputStream();
+                req.writeBytes("PUT /kv/".getBytes(StandardCharsets.US_ASCII));
+                req.writeBytes(utf8("é"));
+                req.writeBytes(("?durability=durable HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n"
+                        + "Connection: close\r\n\r\nv").getBytes(StandardCharsets.US_ASCII));
+                sock.getOutputStream().write(req.toByteArray());
+                sock.getOutputStream().flush();
+                statusLine = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.ISO_8859_1))
+                        .readLine();
+            }
+            assertNotNull(statusLine);
+            java.util.List<String> keys = new java.util.ArrayList<>();
+            store.scan(null, null, (k, v) -> keys.add(java.util.HexFormat.of().formatHex(k)) || true);
+            assertEquals(java.util.List.of(), keys, "nothing written: " + statusLine);
+            assertTrue(statusLine.startsWith("HTTP/1.1 400"), statusLine);
+        }
+    }
+
+    /**
+     * A scan that fails after its head was sent (here its snapshot is abandoned for age while the
+     * client reads slowly) must reach the client as a broken answer, never as a short one that
+     * ends cleanly and looks complete.
+     */
+    @Test
+    void aScanThatFailsMidAnswerIsABrokenAnswerNotAShortOne() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<java.time.Instant> now =
+                new java.util.concurrent.atomic.AtomicReference<>(java.time.Instant.parse("2026-01-01T00:00:00Z"));
+        java.time.Clock clock = new java.time.Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public java.time.Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                return now.get();
+            }
+        };
+        int n = 200_000;
+        try (Store store = Store.open(tmp.resolve("d"), io.walship.wal.StoreOptions.defaults()
+                .withSnapshotLimits(0, java.time.Duration.ofMinutes(1)).withClock(clock));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            for (int i = 0; i < n; i += 1000) {
+                WriteBatch b = new WriteBatch();
+                for (int j = i; j < i + 1000; j++) {
+                    b.put(utf8(String.format("k%07d", j)), utf8("x".repeat(200)));
+                }
+                store.write(b);
+            }
+            HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base(s) + "/scan")).build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            assertEquals(200, r.statusCode());
+            long lines = 0;
+            Exception broke = null;
+            try (BufferedReader br = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                assertNotNull(br.readLine());
+                lines++;
+                now.set(now.get().plus(java.time.Duration.ofMinutes(5))); // the snapshot is now too old
+                while (br.readLine() != null) {
+                    lines++;
+                }
+            } catch (java.io.IOException e) {
+                broke = e;
+            }
+            assertTrue(lines < n, "the walk was cut short: " + lines);
+            assertNotNull(broke, "a scan cut short after " + lines + " of " + n + " lines ended cleanly");
+        }
+    }
+
+    /** A query parameter given twice is ambiguous: 400, and a write does not happen under either value. */
+    @Test
+    void aRepeatedQueryParameterIsBadInput() throws Exception {
+        try (Store store = Store.open(tmp.resolve("d"));
+             LeaderServer s = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start()) {
+            String base = base(s);
+            HttpResponse<String> put = send(base, "PUT", "/kv/k?durability=async&durability=durable", "v");
+            assertEquals(400, put.statusCode(), put.body());
+            assertTrue(put.body().contains("'durability' is given more than once"), put.body());
+            assertEquals(null, store.get(utf8("k")));
+            assertEquals(400, send(base, "GET", "/scan?limit=1&limit=2", null).statusCode());
+            // every read endpoint answers a bad query with 400, not a dropped connection
+            assertEquals(400, send(base, "GET", "/kv/k?min_lsn=1&min_lsn=2", null).statusCode());
+            assertEquals(400, send(base, "GET", "/digest?min_lsn=1&min_lsn=1", null).statusCode());
+            assertEquals(200, send(base, "PUT", "/kv/k?durability=async", "v").statusCode());
+        }
+    }
+
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }

@@ -80,10 +80,13 @@ public final class BaseBackup {
         ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
         Optional<ObjectInfo> existing = store.head(name.manifestKey());
         if (existing.isPresent()) {
-            LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
+            BackupManifest there;
             try (InputStream in = store.get(name.manifestKey())) {
-                return BackupManifest.read(in, name.manifestKey());
+                there = BackupManifest.read(in, name.manifestKey());
             }
+            requireSameStore(there, info.systemId(), name.manifestKey());
+            LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
+            return there;
         }
         String imageKey = name.dir() + "image-" + UUID.randomUUID().toString().substring(0, 8) + "." + codec.extension();
         AtomicLong objectBytes = new AtomicLong();
@@ -145,6 +148,7 @@ public final class BaseBackup {
             try (InputStream in = store.get(name.manifestKey())) {
                 there = BackupManifest.read(in, name.manifestKey());
             }
+            requireSameStore(there, info.systemId(), name.manifestKey());
             if (!there.imageKey().equals(m.imageKey())) {
                 LOG.info("another backup at LSN {} finished first; keeping it", m.lsn());
             }
@@ -152,6 +156,21 @@ public final class BaseBackup {
         }
         LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
         return m;
+    }
+
+    /**
+     * A backup already at this name counts as this store's only if it is of this store: another
+     * store's (a new store shipping to an old archive's prefix) holds other data.
+     *
+     * @throws ArchiveSpliceException naming both stores if it is another store's
+     */
+    private static void requireSameStore(BackupManifest there, long systemId, String key) {
+        String mine = String.format("%016x", systemId);
+        if (there.systemId() != null && !there.systemId().equalsIgnoreCase(mine)) {
+            throw new ArchiveSpliceException("the archive already holds a base backup at " + key + " of store "
+                    + there.systemId() + ", but this store is " + mine + ": another store's archive; ship and back up"
+                    + " this store to a new archive prefix (the archive is unchanged)");
+        }
     }
 
     private static MessageDigest sha256() {

@@ -68,9 +68,16 @@ public final class WalShipper implements AutoCloseable {
     private final Options options;
     private final WalMarks marks;
     private final DirectoryLock lock;
-    /** Timeline and LSN up to which the archive is known to hold this store's history (checked or uploaded). */
-    private int verifiedTimeline = -1;
-    private long verifiedLsn = -1;
+    /**
+     * The archive's last entry on a timeline as last read or uploaded (null: none yet), so a run
+     * whose archive end has not moved compares it with the local WAL without downloading it again.
+     * Guarded by this (set by the upload thread, read after the upload was awaited).
+     */
+    private ArchiveEnd verified;
+
+    /** The archive's last entry on {@code timeline}: at {@code lsn}, in {@code key}, written by store {@code systemId}. */
+    private record ArchiveEnd(int timeline, long lsn, long systemId, int entryTimeline, byte[] entry, String key) {
+    }
 
     public WalShipper(Path dataDir, ObjectStore store, Options options) {
         this.dataDir = dataDir;
@@ -99,14 +106,31 @@ public final class WalShipper implements AutoCloseable {
         int timeline = control.timeline();
         ArchiveListing listing = ArchiveListing.of(store);
         long archived = listing.lastArchivedLsn(timeline);
+        if (control.standby()) {
+            // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
+            // the archive's history up to its restore point, often below the archive's end (PITR),
+            // which is no splice. Nothing to ship until it is promoted onto a timeline of its own.
+            LOG.debug("{} is a standby restored from the archive: nothing of its own to ship", dataDir);
+            return new Result(0, 0, 0, 0, archived);
+        }
         long entries = 0;
         long walBytes = 0;
         Uploads uploads = new Uploads();
         try (WalReader reader = WalReader.open(dataDir)) {
-            if (archived > 0 && !(verifiedTimeline == timeline && verifiedLsn == archived)) {
-                checkSameHistory(listing, control, archived, reader);
-                verifiedTimeline = timeline;
-                verifiedLsn = archived;
+            if (archived > 0) {
+                // The archive's end is read again only when it moved; the local half of the check runs
+                // every time, because the WAL can change under a shipper that lives on (a data
+                // directory put back to an older copy and written on, under the scheduler's ship job).
+                ArchiveEnd known;
+                synchronized (this) {
+                    known = verified;
+                }
+                boolean fresh = known == null || known.timeline() != timeline || known.lsn() != archived;
+                ArchiveEnd end = fresh ? archiveEnd(listing, timeline, archived) : known;
+                checkSameHistory(end, control, reader, fresh);
+                synchronized (this) {
+                    verified = end;
+                }
             }
             long first = reader.firstAvailableLsn();
             if (first < 0) {
@@ -130,9 +154,10 @@ public final class WalShipper implements AutoCloseable {
             reader.seek(start).headersOnly();
             Segment.Builder b = null;
             WalEntry e;
+            byte[] lastRaw = null;
             while ((e = reader.next()) != null) {
                 if (b != null && (b.bodyBytes() >= options.segmentBytes() || e.timeline() != b.header().timeline())) {
-                    uploads.submit(b);
+                    uploads.submit(b, lastRaw);
                     b = null;
                 }
                 if (b == null) {
@@ -140,11 +165,12 @@ public final class WalShipper implements AutoCloseable {
                 }
                 byte[] raw = reader.lastEntryBytes();
                 b.add(e.lsn(), e.commitTimeMicros(), raw);
+                lastRaw = raw;
                 entries++;
                 walBytes += raw.length;
             }
             if (b != null) {
-                uploads.submit(b);
+                uploads.submit(b, lastRaw);
             }
         } finally {
             uploads.finish();
@@ -165,10 +191,10 @@ public final class WalShipper implements AutoCloseable {
         long objectBytes;
         long lastLsn;
 
-        void submit(Segment.Builder b) {
+        void submit(Segment.Builder b, byte[] lastEntry) {
             awaitPrevious();
             inFlight = exec.submit(() -> {
-                objectBytes += upload(b);
+                objectBytes += upload(b, lastEntry);
                 segments++;
                 lastLsn = b.lastLsn();
             });
@@ -203,7 +229,7 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /** Creates the segment object, then moves the archived mark. Returns the object's size. */
-    private long upload(Segment.Builder b) {
+    private long upload(Segment.Builder b, byte[] lastEntry) {
         Segment.Header h = b.header();
         String key = new ArchiveLayout.SegmentName(h.timeline(), h.firstLsn(), h.lastLsn()).key();
         byte[] bytes;
@@ -222,50 +248,66 @@ public final class WalShipper implements AutoCloseable {
                     + " history is shipping to this archive's timeline " + h.timeline());
         }
         synchronized (this) {
-            verifiedTimeline = h.timeline();
-            verifiedLsn = h.lastLsn();
+            verified = new ArchiveEnd(h.timeline(), h.lastLsn(), h.systemId(), h.timeline(), lastEntry, key);
         }
         marks.setArchived(h.lastLsn());
         LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
         return bytes.length;
     }
 
-    /**
-     * Checks that the archive's last entry on the timeline ({@code archived}) is this store's.
-     *
-     * @throws ArchiveSpliceException naming both histories if it is not
-     */
-    private void checkSameHistory(ArchiveListing listing, ControlFile control, long archived, WalReader reader) {
-        int timeline = control.timeline();
+    /** Reads the archive's last entry on {@code timeline}, at {@code archived}. */
+    private ArchiveEnd archiveEnd(ArchiveListing listing, int timeline, long archived) {
         ArchiveListing.SegmentInfo last = listing.segments(timeline).stream()
                 .filter(s -> s.name().lastLsn() == archived).findFirst().orElseThrow();
         String key = last.name().key();
-        Segment.Header header;
-        byte[] entry;
         try (java.io.InputStream in = store.get(key)) {
             byte[] obj = in.readAllBytes();
-            header = Segment.readHeader(new ByteArrayInputStream(obj), key);
+            Segment.Header header = Segment.readHeader(new ByteArrayInputStream(obj), key);
             java.util.List<byte[]> entries = Segment.readEntries(new ByteArrayInputStream(obj), key);
-            entry = entries.get(entries.size() - 1);
+            return new ArchiveEnd(timeline, archived, header.systemId(), header.timeline(), entries.get(entries.size() - 1),
+                    key);
         } catch (IOException e) {
             throw new UncheckedIOException("read " + key + " to check the archive's history", e);
         }
-        String archive = "archive: system id " + (header.systemId() == Segment.NO_SYSTEM_ID ? "unknown (format 1)"
-                : hex(header.systemId())) + ", timeline " + header.timeline() + ", LSN " + Lsn.format(archived)
-                + ", entry CRC32C " + crcHex(entry) + " (" + key + ")";
+    }
+
+    /**
+     * Checks that the archive's last entry on the timeline ({@code end}) is this store's.
+     *
+     * @param fresh whether {@code end} was just read from the archive (a note is logged only then)
+     * @throws ArchiveSpliceException naming both histories if it is not
+     */
+    private void checkSameHistory(ArchiveEnd end, ControlFile control, WalReader reader, boolean fresh) {
+        int timeline = control.timeline();
+        long archived = end.lsn();
+        byte[] entry = end.entry();
+        String archive = "archive: system id " + (end.systemId() == Segment.NO_SYSTEM_ID ? "unknown (format 1)"
+                : hex(end.systemId())) + ", timeline " + end.entryTimeline() + ", LSN " + Lsn.format(archived)
+                + ", entry CRC32C " + crcHex(entry) + " (" + end.key() + ")";
         String local = "this store: system id " + hex(control.systemId()) + ", timeline " + timeline;
-        if (header.systemId() != Segment.NO_SYSTEM_ID && header.systemId() != control.systemId()) {
+        if (end.systemId() != Segment.NO_SYSTEM_ID && end.systemId() != control.systemId()) {
             throw splice(archive, local + " (another store's archive)");
         }
         long durable = reader.durableLsn();
         long first = reader.firstAvailableLsn();
+        if (durable < archived && !reader.durableLsnSettled()) {
+            // After a power loss the durable point may lag behind what was synced (and archived)
+            // until the leader's recovery rewrites it: nothing to decide yet, and nothing past the
+            // durable point is shipped meanwhile. Not fatal; the next run checks again.
+            throw new WalshipException("the archive ends at LSN " + Lsn.format(archived) + " on timeline " + timeline
+                    + " but this store's WAL is known durable only up to LSN " + Lsn.format(durable) + ", as its"
+                    + " writer left it before the machine restarted: waiting for the store to be opened (its recovery"
+                    + " settles the durable point) before comparing histories");
+        }
         if (durable < archived) {
             throw splice(archive, local + ", WAL durable only up to LSN " + Lsn.format(durable)
                     + " (its history was rebuilt or rewound)");
         }
         if (first < 0 || first > archived) {
-            LOG.info("the archive's last entry (LSN {}) is no longer in the local WAL (it starts at {}); checked the"
-                    + " system id only", Lsn.format(archived), first < 0 ? "-" : Lsn.format(first));
+            if (fresh) {
+                LOG.info("the archive's last entry (LSN {}) is no longer in the local WAL (it starts at {}); checked the"
+                        + " system id only", Lsn.format(archived), first < 0 ? "-" : Lsn.format(first));
+            }
             return;
         }
         reader.seek(archived).headersOnly();
@@ -274,7 +316,7 @@ public final class WalShipper implements AutoCloseable {
             throw splice(archive, local + ", no durable WAL entry at LSN " + Lsn.format(archived));
         }
         byte[] mine = reader.lastEntryBytes();
-        if (e.timeline() != header.timeline() || !java.util.Arrays.equals(mine, entry)) {
+        if (e.timeline() != end.entryTimeline() || !java.util.Arrays.equals(mine, entry)) {
             throw splice(archive, local + ", entry at LSN " + Lsn.format(archived) + " on timeline " + e.timeline()
                     + " has CRC32C " + crcHex(mine));
         }

@@ -130,4 +130,35 @@ class BaseBackupTest {
             assertEquals(m.objectBytes(), inner.head(m.imageKey()).orElseThrow().size());
         }
     }
+    /**
+     * A new store backed up into an archive that holds another store's backup at the same
+     * timeline and LSN (both fresh stores with the same number of writes, say) must not be told
+     * that its backup exists: the manifest there is the other store's, and restoring it would give
+     * the other store's data. The backup is refused, naming both stores; the archive is unchanged.
+     */
+    @Test
+    void anotherStoresBackupAtTheSameLsnIsNotThisStoresBackup() throws Exception {
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            BackupManifest theirs;
+            try (Store a = Store.open(tmp.resolve("a"))) {
+                a.put("k".getBytes(StandardCharsets.UTF_8), "a".getBytes(StandardCharsets.UTF_8));
+                try (Snapshot snap = a.snapshot()) {
+                    theirs = BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
+                }
+            }
+            java.util.List<String> before = archive.list("", null).stream().map(io.walship.archive.ObjectInfo::key).toList();
+            try (Store b = Store.open(tmp.resolve("b"))) {
+                b.put("k".getBytes(StandardCharsets.UTF_8), "b".getBytes(StandardCharsets.UTF_8));
+                String mine = String.format("%016x", b.systemId());
+                try (Snapshot snap = b.snapshot()) {
+                    assertEquals(Long.parseLong(theirs.lsn(), 16), snap.lsn(), "the same backup name");
+                    ArchiveSpliceException e = org.junit.jupiter.api.Assertions.assertThrows(ArchiveSpliceException.class,
+                            () -> BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD,
+                                    x -> { }));
+                    assertTrue(e.getMessage().contains(theirs.systemId()) && e.getMessage().contains(mine), e.getMessage());
+                }
+            }
+            assertEquals(before, archive.list("", null).stream().map(io.walship.archive.ObjectInfo::key).toList());
+        }
+    }
 }

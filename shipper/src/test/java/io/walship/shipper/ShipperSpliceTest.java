@@ -189,6 +189,109 @@ class ShipperSpliceTest {
         }
     }
 
+    /**
+     * After a power loss the durable-point file may lag behind what was durable (the kernel had
+     * not written its mapped page back), while the WAL holds everything that was synced and
+     * archived. A shipper process that starts before the leader's recovery sees a durable LSN
+     * below the archive's end: that is no splice, and must not stop shipping for good.
+     */
+    @Test
+    void aDurablePointLaggingAfterAPowerLossIsNoSplice() throws IOException {
+        Path live = tmp.resolve("live");
+        Path a = tmp.resolve("a");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long k;
+            long n;
+            try (Store store = Store.open(live)) {
+                write(store, "a", 20);
+                k = store.lastLsn();
+                write(store, "a-more", 30);
+                n = store.lastLsn();
+                try (WalShipper shipper = new WalShipper(live, archive, WalShipper.Options.defaults())) {
+                    assertEquals(n, shipper.shipOnce().archivedUpTo());
+                }
+                copyTree(live, a); // the disk as a power loss leaves it: the store never closed
+            }
+            long checkpoint = io.walship.wal.ControlFile.read(a).checkpointLsn();
+            assertTrue(checkpoint < n, "no checkpoint at the end: " + checkpoint);
+            k = Math.max(k, checkpoint);
+            // the file as the disk held it after the power loss: LSN k published in an earlier boot, not clean
+            Path point = a.resolve("durable-point");
+            java.nio.ByteBuffer old = java.nio.ByteBuffer.wrap(Files.readAllBytes(point));
+            java.nio.ByteBuffer f = java.nio.ByteBuffer.allocate(64);
+            f.putInt(old.getInt(0)).putShort(old.getShort(4)).putShort((short) 0);
+            f.putLong(old.getLong(8)).putLong(old.getLong(16)).putLong(k);
+            byte[] otherBoot = new byte[16];
+            java.util.Arrays.fill(otherBoot, (byte) 0x11);
+            f.put(otherBoot);
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(f.array(), 0, 48);
+            f.putInt((int) crc.getValue());
+            Files.write(point, f.array());
+
+            List<ShipLoop.Tick> ticks = new java.util.concurrent.CopyOnWriteArrayList<>();
+            ShipLoop.Listener l = new ShipLoop.Listener() {
+                @Override
+                public void finished(ShipLoop.Tick t) {
+                    ticks.add(t);
+                }
+            };
+            try (ShipLoop loop = new ShipLoop(a, archive, WalShipper.Options.defaults(), Duration.ofHours(1), l)) {
+                loop.tick();
+                assertFalse(loop.stopped(), "a lagging durable point stopped shipping for good: " + loop.status().lastError());
+                assertFalse(ticks.get(0).error() != null && ticks.get(0).error().contains("another history"),
+                        ticks.get(0).error());
+
+                // the leader starts: recovery makes the WAL durable again, and shipping goes on
+                try (Store store = Store.open(a)) {
+                    assertEquals(n, store.lastLsn());
+                    write(store, "a-after", 5);
+                }
+                loop.tick();
+                assertFalse(loop.stopped(), loop.status().lastError());
+                assertEquals(n + 5, loop.status().archivedUpTo(), String.valueOf(loop.status().lastError()));
+            }
+        }
+    }
+
+    /**
+     * A shipper that lives on (the scheduler's ship job) while its data directory is put back to
+     * an older copy and written on: the archive's end did not move, so the check it passed before
+     * proves nothing about the WAL it now reads. It must still refuse to ship the other history.
+     */
+    @Test
+    void aLongLivedShipperNoticesItsDataDirectoryRewoundUnderIt() throws IOException {
+        Path a = tmp.resolve("a");
+        Path older = tmp.resolve("a-older");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long k;
+            try (Store store = Store.open(a)) {
+                write(store, "a", 20);
+                k = store.lastLsn();
+            }
+            copyTree(a, older);
+            long n;
+            try (Store store = Store.open(a)) {
+                write(store, "a-more", 30);
+                n = store.lastLsn();
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+                assertEquals(n, shipper.shipOnce().archivedUpTo());
+                List<String> before = keys(archive);
+
+                // the operator puts the data directory back to the older copy; the leader writes on
+                Files.move(a, tmp.resolve("a-moved"));
+                Files.move(older, a);
+                try (Store store = Store.open(a)) {
+                    assertEquals(k, store.lastLsn());
+                    write(store, "b", 60);
+                }
+                assertThrows(ArchiveSpliceException.class, shipper::shipOnce);
+                assertEquals(before, keys(archive), "the archive is unchanged");
+            }
+        }
+    }
+
     /** A segment upload whose answer was lost (the retry met its own object) is not a conflict. */
     @Test
     void aLostUploadAnswerIsOurOwnSegment() {

@@ -371,7 +371,8 @@ public final class Store implements AutoCloseable {
      * {@link #lastLsn()}; that is checked for the whole list before anything is written, so a gap
      * or a repeated LSN applies nothing ({@link IntegrityException}). Entries are applied whole
      * and in order, so readers only ever see a prefix of the leader's history. Afterwards the
-     * {@link #onApplied} listeners are called on this thread. Returns the last LSN applied.
+     * {@link #onApplied} listeners are called on this thread — also when the call fails half-way
+     * (no disk space for an entry: the entries before it stay applied). Returns the last LSN applied.
      *
      * @throws StoreFailedException if an entry reached the WAL but not the pages (the store stops)
      */
@@ -381,34 +382,51 @@ public final class Store implements AutoCloseable {
             return lastLsn;
         }
         checkOpen();
-        long last = pipeline.execute(() -> {
-            checkOpen();
-            long expect = lastLsn + 1;
-            for (WalEntry e : entries) {
-                if (e.lsn() != expect) {
-                    throw new IntegrityException("cannot apply LSN " + Lsn.format(e.lsn()) + ": this store expects "
-                            + Lsn.format(expect) + (e.lsn() > expect ? " (gap)" : " (already applied)"));
+        long start = lastLsn;
+        long last;
+        try {
+            last = pipeline.execute(() -> {
+                checkOpen();
+                long expect = lastLsn + 1;
+                for (WalEntry e : entries) {
+                    if (e.lsn() != expect) {
+                        throw new IntegrityException("cannot apply LSN " + Lsn.format(e.lsn()) + ": this store expects "
+                                + Lsn.format(expect) + (e.lsn() > expect ? " (gap)" : " (already applied)"));
+                    }
+                    expect++;
                 }
-                expect++;
-            }
-            for (WalEntry entry : entries) {
-                byte[] bytes = EntryCodec.encode(entry);
-                pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
-                try {
-                    applyToPages(entry);
-                } catch (RuntimeException e) {
-                    StoreFailedException f = new StoreFailedException("LSN " + Lsn.format(entry.lsn()) + " is in the WAL"
-                            + " but could not be applied to the pages (" + e.getMessage() + "); the store has stopped", e);
-                    pipeline.failStop(f);
-                    throw f;
+                for (WalEntry entry : entries) {
+                    byte[] bytes = EntryCodec.encode(entry);
+                    pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
+                    try {
+                        applyToPages(entry);
+                    } catch (RuntimeException e) {
+                        StoreFailedException f = new StoreFailedException("LSN " + Lsn.format(entry.lsn()) + " is in the WAL"
+                                + " but could not be applied to the pages (" + e.getMessage() + "); the store has stopped", e);
+                        pipeline.failStop(f);
+                        throw f;
+                    }
+                    lastLsn = entry.lsn();
+                    lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
+                    checkpointer.upstreamEntryAppended(bytes.length);
+                    archiveLag.countWalBytes(entry.lsn(), bytes.length);
                 }
-                lastLsn = entry.lsn();
-                lastCommitMicros = Math.max(lastCommitMicros, entry.commitTimeMicros());
-                checkpointer.upstreamEntryAppended(bytes.length);
-                archiveLag.countWalBytes(entry.lsn(), bytes.length);
+                return lastLsn;
+            }, durability == Durability.DURABLE);
+        } catch (RuntimeException e) {
+            // cut short (no disk space for entry k): entries before it are applied and visible, and
+            // reads waiting for one of them must hear of it now, not at the next whole batch
+            long reached = lastLsn;
+            if (reached > start) {
+                announceApplied(reached);
             }
-            return lastLsn;
-        }, durability == Durability.DURABLE);
+            throw e;
+        }
+        announceApplied(last);
+        return last;
+    }
+
+    private void announceApplied(long last) {
         for (LongConsumer l : appliedListeners) {
             try {
                 l.accept(last);
@@ -416,7 +434,6 @@ public final class Store implements AutoCloseable {
                 LOG.warn("applied-LSN listener {} failed at LSN {}: {}", l, Lsn.format(last), e.toString());
             }
         }
-        return last;
     }
 
     /**

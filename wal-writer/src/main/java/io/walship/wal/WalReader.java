@@ -37,6 +37,11 @@ public final class WalReader implements AutoCloseable {
 
         long generation();
 
+        /** Whether {@link #lsn} is the WAL's whole durable end (see {@link WalReader#durableLsnSettled}). */
+        default boolean settled() {
+            return true;
+        }
+
         @Override
         void close();
     }
@@ -133,6 +138,18 @@ public final class WalReader implements AutoCloseable {
     public long durableLsn() {
         refreshBound();
         return boundLsn;
+    }
+
+    /**
+     * Whether {@link #durableLsn} is known to be the WAL's whole durable end: true for the store's
+     * own readers, and for another process's durable point that its writer closed cleanly or wrote
+     * during this boot of the machine. False for one left by a writer that stopped before a
+     * restart (a power loss: the file may lag behind what was synced, until the next open's
+     * recovery rewrites it) or when there is none (the checkpoint LSN stands in): entries past
+     * {@code durableLsn} may then be durable, archived even, and become readable after recovery.
+     */
+    public boolean durableLsnSettled() {
+        return bound.settled();
     }
 
     /**
@@ -305,6 +322,12 @@ public final class WalReader implements AutoCloseable {
             }
             generation = v.get().generation();
             return Math.max(checkpoint, v.get().lsn());
+        }
+
+        @Override
+        public boolean settled() {
+            // the same trust recovery gives the file (Recovery: metadataTrusted)
+            return reader.read().map(v -> v.clean() || v.thisBoot()).orElse(false);
         }
 
         @Override

@@ -29,6 +29,13 @@ import java.util.List;
 public final class FrameCodec {
     /** The largest length field accepted: 16 MiB of payload plus 64 bytes of headers. */
     public static final int MAX_FRAME_LENGTH = (16 << 20) + 64;
+    /**
+     * The largest length field a follower can need: the longest HELLO (type, version, system id,
+     * timeline, start LSN and three strings of {@value Frame#MAX_STRING_BYTES} bytes); every other
+     * frame a follower sends (FEEDBACK) is shorter. A leader reads follower frames with this bound,
+     * so a peer that has not even authenticated cannot make it allocate a 16 MiB buffer and wait for it.
+     */
+    public static final int MAX_FOLLOWER_FRAME_LENGTH = 1 + 2 + 8 + 4 + 8 + 3 * (2 + Frame.MAX_STRING_BYTES);
     /** Bytes of a WAL frame before its entries: type, durable LSN, send time, count. */
     public static final int WAL_FRAME_OVERHEAD = 1 + 8 + 8 + 4;
     /** Bytes each entry adds to a WAL frame besides its own bytes: LSN and length. */
@@ -136,8 +143,17 @@ public final class FrameCodec {
      * @throws IOException       reading failed
      */
     public static Frame read(DataInput in) throws IOException {
+        return read(in, MAX_FRAME_LENGTH);
+    }
+
+    /**
+     * Reads one frame whose length field may be at most {@code maxLength} (a reader that knows the
+     * peer sends only short frames, e.g. {@link #MAX_FOLLOWER_FRAME_LENGTH}); a longer one is a
+     * {@link ProtocolException} before anything of its body is allocated or read.
+     */
+    public static Frame read(DataInput in, int maxLength) throws IOException {
         int length = in.readInt();
-        checkLength(length);
+        checkLength(length, Math.min(maxLength, MAX_FRAME_LENGTH));
         byte[] body = new byte[length];
         in.readFully(body);
         return decodeBody(body);
@@ -154,7 +170,7 @@ public final class FrameCodec {
             throw new EOFException("a frame needs at least 4 bytes of length, got " + frame.length);
         }
         int length = ByteBuffer.wrap(frame).getInt();
-        checkLength(length);
+        checkLength(length, MAX_FRAME_LENGTH);
         if (frame.length - 4 < length) {
             throw new EOFException("the frame's length says " + length + " bytes but only " + (frame.length - 4)
                     + " follow");
@@ -167,11 +183,11 @@ public final class FrameCodec {
         return decodeBody(body);
     }
 
-    private static void checkLength(int length) throws ProtocolException {
+    private static void checkLength(int length, int max) throws ProtocolException {
         // negative = a u32 over 2^31, which is over the limit as well
-        if (length <= 0 || length > MAX_FRAME_LENGTH) {
+        if (length <= 0 || length > max) {
             throw new ProtocolException("frame length " + Integer.toUnsignedString(length) + " is out of range 1.."
-                    + MAX_FRAME_LENGTH);
+                    + max);
         }
     }
 

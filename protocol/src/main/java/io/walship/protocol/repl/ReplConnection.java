@@ -92,6 +92,14 @@ public final class ReplConnection implements Closeable {
         return FrameCodec.read(in);
     }
 
+    /**
+     * The next frame, whose length field may be at most {@code maxLength}
+     * ({@link FrameCodec#read(java.io.DataInput, int)}). Reader thread only.
+     */
+    public Frame read(int maxLength) throws IOException {
+        return FrameCodec.read(in, maxLength);
+    }
+
     /** Sends one frame and flushes it. */
     public void write(Frame frame) throws IOException {
         byte[] bytes = FrameCodec.encode(frame);

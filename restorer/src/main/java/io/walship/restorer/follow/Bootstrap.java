@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import io.walship.archive.ObjectStore;
+import io.walship.protocol.BadInputException;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreException;
 import io.walship.shipper.LeaderClient;
@@ -52,7 +53,7 @@ public final class Bootstrap {
         if (holdsStore(dir)) {
             ControlFile c = ControlFile.read(dir);
             if (!c.standby()) {
-                throw new IllegalArgumentException(dir + " holds a store that takes writes (not a standby); a follower"
+                throw new BadInputException(dir + " holds a store that takes writes (not a standby); a follower"
                         + " needs an empty directory or one it created");
             }
             LOG.info("{} holds a follower at checkpoint LSN {} (timeline {}); resuming from its own state",
@@ -67,7 +68,7 @@ public final class Bootstrap {
             return Kind.FROM_ARCHIVE;
         }
         if (leaderUrl == null || leaderUrl.isBlank()) {
-            throw new IllegalArgumentException(dir + " is empty: without --archive a follower needs --leader-url to"
+            throw new BadInputException(dir + " is empty: without --archive a follower needs --leader-url to"
                     + " copy the leader's snapshot");
         }
         fromLeader(dir, leaderUrl);

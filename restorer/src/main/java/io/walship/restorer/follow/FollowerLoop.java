@@ -25,6 +25,7 @@ import io.walship.wal.EntryCodec;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
+import io.walship.wal.StorageFullException;
 import io.walship.wal.Store;
 import io.walship.wal.StoreFailedException;
 import io.walship.wal.WalEntry;
@@ -147,6 +148,7 @@ public final class FollowerLoop implements AutoCloseable {
     private volatile Throwable failure;
     private volatile ReplConnection current;
     private volatile boolean closed;
+    private volatile java.util.function.Consumer<Duration> pauseRecorder;
     private Thread thread;
 
     /** @param archive the archive to catch up from, or null (stream only) */
@@ -247,6 +249,12 @@ public final class FollowerLoop implements AutoCloseable {
                     }
                 } catch (StoreFailedException e) {
                     throw e;
+                } catch (StorageFullException e) {
+                    // as on a leader, a full disk refuses the entry and the store goes on: wait (backoff)
+                    // and stream again from the last entry applied once there is room
+                    lastError = Errors.oneLine(e);
+                    LOG.error("no space for this follower's WAL at LSN {}; retrying: {}", Lsn.format(store.lastLsn() + 1),
+                            lastError);
                 } catch (IOException | IntegrityException e) {
                     lastError = Errors.oneLine(e);
                     LOG.warn("replication from {} ended at LSN {}: {}", options.leader(), Lsn.format(store.lastLsn()), lastError);
@@ -303,12 +311,18 @@ public final class FollowerLoop implements AutoCloseable {
                 throw new Refused(RefusalCode.SYSTEM_ID_MISMATCH, "the leader's system id is " + Long.toHexString(w.systemId())
                         + ", this follower's " + Long.toHexString(store.systemId()));
             }
+            if (w.leaderTimeline() != store.timeline()) {
+                // the leader should have refused (it streams only its own timeline): its WAL belongs
+                // to another history, which this follower must not take
+                throw new Refused(RefusalCode.UNKNOWN_TIMELINE, "the leader welcomed this follower on timeline "
+                        + Integer.toUnsignedString(w.leaderTimeline()) + ", this follower is on timeline "
+                        + store.timeline());
+            }
             contact(w.leaderDurableLsn());
             leaderUrl = w.leaderHttpUrl().isEmpty() ? null : w.leaderHttpUrl();
             state = State.STREAM;
             source = "stream";
             lastError = null;
-            backoff.reset();
             LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", options.leader(),
                     w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
                     Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
@@ -317,51 +331,22 @@ public final class FollowerLoop implements AutoCloseable {
             Receiver receiver = new Receiver(c);
             try {
                 long echo = 0;
-                List<WalEntry> batch = new ArrayList<>();
                 while (!closed) {
-                    Object next = receiver.take();
-                    batch.clear();
-                    boolean reply = false;
-                    long expect = store.lastLsn() + 1;
-                    long leaderDurable = -1;
-                    while (next != null) {
-                        if (next instanceof IOException e) {
-                            throw e;
-                        }
-                        Frame f = (Frame) next;
-                        if (f instanceof Frame.Wal wal) {
-                            for (Frame.Entry en : wal.entries()) {
-                                WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
-                                if (e.lsn() != en.lsn() || e.lsn() != expect) {
-                                    throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
-                                            + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
-                                }
-                                batch.add(e);
-                                expect++;
-                            }
-                            echo = wal.leaderSendMicros();
-                            leaderDurable = Math.max(leaderDurable, wal.leaderDurableLsn());
-                            reply = true;
-                        } else if (f instanceof Frame.Keepalive k) {
-                            echo = k.leaderSendMicros();
-                            leaderDurable = Math.max(leaderDurable, k.leaderDurableLsn());
-                            reply |= k.replyRequested();
-                        } else if (f instanceof Frame.TimelineSwitch t) {
-                            throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
-                                    + Lsn.format(t.forkLsn()) + "; reconnecting");
-                        } else {
-                            throw new ProtocolException("unexpected frame type " + f.type() + " from the leader");
-                        }
-                        next = batch.size() < MAX_BATCH_ENTRIES ? receiver.poll() : null;
+                    Drained d = drain(receiver.take(), receiver::poll, store.lastLsn() + 1, echo, MAX_BATCH_ENTRIES,
+                            MAX_BATCH_BYTES);
+                    echo = d.echo();
+                    if (!d.entries().isEmpty()) {
+                        store.applyAll(d.entries(), Durability.DURABLE);
+                        streamedEntries.addAndGet(d.entries().size());
                     }
-                    if (!batch.isEmpty()) {
-                        store.applyAll(batch, Durability.DURABLE);
-                        streamedEntries.addAndGet(batch.size());
-                    }
-                    contact(leaderDurable);
-                    if (reply) {
+                    contact(d.leaderDurable());
+                    if (d.reply()) {
                         feedback(c, echo);
                     }
+                    // progress (entries applied, or a healthy idle leader heard): the next failure
+                    // starts the backoff again from its minimum; a WELCOME alone does not, or a leader
+                    // that fails every session right after it would be retried at the minimum for ever
+                    backoff.reset();
                 }
             } finally {
                 receiver.stop();
@@ -378,6 +363,63 @@ public final class FollowerLoop implements AutoCloseable {
 
     /** Entries applied with one sync at most (frames received meanwhile are joined up to this). */
     static final int MAX_BATCH_ENTRIES = 16_384;
+    /**
+     * Entry bytes applied with one sync at most: frames keep arriving while the applier decodes, so
+     * a bound on entries alone would let a batch of large entries grow to gigabytes (16,384 × up to
+     * 8 MiB). One frame more than this may be in it (a frame is taken whole).
+     */
+    static final long MAX_BATCH_BYTES = 64L << 20;
+
+    /** What one round of the applier took off the receiver's queue. */
+    record Drained(List<WalEntry> entries, long entryBytes, boolean reply, long echo, long leaderDurable) {
+    }
+
+    /**
+     * Takes {@code first} and then, without waiting, whatever else the receiver has queued, up to
+     * {@code maxEntries} entries or {@code maxBytes} entry bytes: decodes and CRC-checks every
+     * entry and checks that they run on from {@code expect} without a gap (else a
+     * {@link ProtocolException}: nothing of it is applied). A queued read error is thrown.
+     */
+    static Drained drain(Object first, java.util.function.Supplier<Object> poll, long expect, long echo, int maxEntries,
+                         long maxBytes) throws IOException {
+        List<WalEntry> batch = new ArrayList<>();
+        long bytes = 0;
+        boolean reply = false;
+        long leaderDurable = -1;
+        Object next = first;
+        while (next != null) {
+            if (next instanceof IOException e) {
+                throw e;
+            }
+            Frame f = (Frame) next;
+            if (f instanceof Frame.Wal wal) {
+                for (Frame.Entry en : wal.entries()) {
+                    WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
+                    if (e.lsn() != en.lsn() || e.lsn() != expect) {
+                        throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
+                                + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
+                    }
+                    batch.add(e);
+                    bytes += en.bytes().length;
+                    expect++;
+                }
+                echo = wal.leaderSendMicros();
+                leaderDurable = Math.max(leaderDurable, wal.leaderDurableLsn());
+                reply = true;
+            } else if (f instanceof Frame.Keepalive k) {
+                echo = k.leaderSendMicros();
+                leaderDurable = Math.max(leaderDurable, k.leaderDurableLsn());
+                reply |= k.replyRequested();
+            } else if (f instanceof Frame.TimelineSwitch t) {
+                throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
+                        + Lsn.format(t.forkLsn()) + "; reconnecting");
+            } else {
+                throw new ProtocolException("unexpected frame type " + f.type() + " from the leader");
+            }
+            next = batch.size() < maxEntries && bytes < maxBytes ? poll.get() : null;
+        }
+        return new Drained(batch, bytes, reply, echo, leaderDurable);
+    }
 
     /**
      * Reads frames off the connection on its own thread into a small bounded queue (back-pressure
@@ -399,6 +441,10 @@ public final class FollowerLoop implements AutoCloseable {
                     put(e);
                 } catch (RuntimeException e) {
                     put(new ProtocolException("bad frame from the leader: " + Errors.oneLine(e)));
+                } catch (Throwable t) {
+                    // an Error (say, no heap for a frame): the applier waits on this queue, so it must
+                    // hear of it, or it would wait for ever; the session ends and is retried
+                    put(new IOException("the replication receiver failed: " + t, t));
                 }
             }, "walship-follower-recv");
             thread.setDaemon(true);
@@ -450,7 +496,17 @@ public final class FollowerLoop implements AutoCloseable {
         return i.getEpochSecond() * 1_000_000L + i.getNano() / 1_000;
     }
 
+    /** Test hook: record the backoff waits instead of waiting (call before {@link #start}). */
+    void pauseForTesting(java.util.function.Consumer<Duration> recorder) {
+        pauseRecorder = recorder;
+    }
+
     private void pause(Duration d) {
+        java.util.function.Consumer<Duration> recorder = pauseRecorder;
+        if (recorder != null) {
+            recorder.accept(d);
+            return;
+        }
         long end = System.nanoTime() + d.toNanos();
         synchronized (sleeper) {
             long left;

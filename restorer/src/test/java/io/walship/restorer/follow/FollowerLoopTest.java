@@ -92,6 +92,8 @@ class FollowerLoopTest {
         final AtomicLong lastFeedbackApplied = new AtomicLong(-1);
         final AtomicInteger sessions = new AtomicInteger();
         final List<ReplConnection> conns = new CopyOnWriteArrayList<>();
+        /** Added to the timeline its WELCOME names (a leader that moved on, or a broken one). */
+        volatile int welcomeTimelineDelta;
         volatile boolean closed;
 
         FakeLeader(Store leader, Function<Frame.Hello, Plan> plans) throws IOException {
@@ -132,7 +134,8 @@ class FollowerLoopTest {
                     c.write(new Frame.Refuse(plan.refuse(), "session " + n + " refused"));
                     return;
                 }
-                c.write(new Frame.Welcome(1, leader.systemId(), leader.timeline(), leader.durableLsn(), "fake",
+                c.write(new Frame.Welcome(1, leader.systemId(), leader.timeline() + welcomeTimelineDelta,
+                        leader.durableLsn(), "fake",
                         "http://127.0.0.1:1"));
                 Thread feedback = new Thread(() -> {
                     try {
@@ -246,6 +249,219 @@ class FollowerLoopTest {
         assertTrue(loop.streamedEntries() >= 2_700);
         assertTrue(follower.stats().walSyncs() < loop.streamedEntries(), "batches share syncs: "
                 + follower.stats().walSyncs() + " syncs for " + loop.streamedEntries() + " entries");
+    }
+
+    /**
+     * The receiver thread reads frames for the applier. If it dies of an Error (an OutOfMemoryError
+     * allocating a frame, say) without a word, the applier must not wait on its queue for ever: the
+     * session ends like a lost connection and the follower reconnects.
+     */
+    @Test
+    void aReceiverThatDiesOfAnErrorEndsTheSessionInsteadOfHangingTheFollower() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 100);
+        Store follower = follower(leader, "f");
+        write(leader, 100, 600);
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        open.add(fake);
+        AtomicInteger sockets = new AtomicInteger();
+        javax.net.SocketFactory faulty = new javax.net.SocketFactory() {
+            @Override
+            public Socket createSocket() {
+                boolean first = sockets.incrementAndGet() == 1;
+                return new Socket() {
+                    @Override
+                    public InputStream getInputStream() throws IOException {
+                        InputStream in = super.getInputStream();
+                        if (!first) {
+                            return in;
+                        }
+                        return new java.io.FilterInputStream(in) {
+                            @Override
+                            public int read(byte[] b, int off, int len) throws IOException {
+                                if (Thread.currentThread().getName().startsWith("walship-follower-recv")) {
+                                    throw new OutOfMemoryError("injected: Java heap space");
+                                }
+                                return super.read(b, off, len);
+                            }
+                        };
+                    }
+                };
+            }
+
+            @Override
+            public Socket createSocket(String host, int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(String host, int port, java.net.InetAddress localHost, int localPort) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(java.net.InetAddress host, int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress,
+                                       int localPort) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        FollowerLoop.Options o = FollowerLoop.Options.defaults(fake.address()).withNodeId("f1")
+                .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), 7).withReplTimeout(Duration.ofSeconds(5));
+        FollowerLoop loop = new FollowerLoop(follower, null, o, faulty, java.time.Clock.systemUTC()).start();
+        open.add(loop);
+        await("the follower reconnected and applied everything", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertTrue(sockets.get() >= 2, "a second connection");
+        assertTrue(loop.status().reconnects() >= 1);
+        assertNull(loop.failure());
+    }
+
+    /**
+     * While the applier decodes, the receiver keeps queueing frames, and the applier joins all it
+     * finds into one batch. Bounded by entries only, a batch of large entries grows to gigabytes
+     * (16,384 entries of up to 8 MiB): it must also stop at {@link FollowerLoop#MAX_BATCH_BYTES}.
+     */
+    @Test
+    void aBatchOfLargeEntriesStopsAtTheByteBoundNotOnlyAtTheEntryBound() throws Exception {
+        Store leader = leader("leader");
+        int n = 0;
+        for (int i = 0; i < 100; i++) { // entries of about 60 KiB: 50 new 1 KiB values each
+            io.walship.wal.WriteBatch wb = new io.walship.wal.WriteBatch();
+            for (int j = 0; j < 50; j++) {
+                wb.put(b(String.format("big-%06d", n++)), new byte[1024]);
+            }
+            leader.write(wb, Durability.ASYNC);
+        }
+        leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+        long maxBytes = 1 << 20;
+        try (WalReader r = leader.walReader()) {
+            r.seek(1);
+            java.util.function.Supplier<Object> queue = () -> {
+                WalEntry e = r.next();
+                return e == null ? null : new Frame.Wal(e.lsn(), 5, List.of(new Frame.Entry(e.lsn(), EntryCodec.encode(e))));
+            };
+            FollowerLoop.Drained d = FollowerLoop.drain(queue.get(), queue, 1, 0, FollowerLoop.MAX_BATCH_ENTRIES, maxBytes);
+            long largest = 0;
+            for (WalEntry e : d.entries()) {
+                largest = Math.max(largest, EntryCodec.encode(e).length);
+            }
+            assertTrue(d.entries().size() < leader.lastLsn(), "stopped early: " + d.entries().size() + " of "
+                    + leader.lastLsn() + " entries");
+            assertTrue(d.entryBytes() >= maxBytes && d.entryBytes() <= maxBytes + largest, d.entryBytes()
+                    + " bytes in one batch, bound " + maxBytes);
+            for (int i = 0; i < d.entries().size(); i++) {
+                assertEquals(i + 1, d.entries().get(i).lsn(), "in order, from the expected LSN, without a gap");
+            }
+            assertTrue(d.reply());
+            assertEquals(5, d.echo());
+        }
+        assertTrue(FollowerLoop.MAX_BATCH_BYTES <= 256L << 20, "the loop's own bound is a sane size");
+    }
+
+    /**
+     * The follower's HELLO names its timeline; a leader must refuse another one (UNKNOWN_TIMELINE).
+     * A WELCOME that names a different timeline all the same (a leader that moved on, a broken or
+     * foreign one) must not be followed: its WAL belongs to another history.
+     */
+    @Test
+    void aWelcomeOnAnotherTimelineIsNotFollowed() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 50);
+        Store follower = follower(leader, "f");
+        long before = follower.lastLsn();
+        write(leader, 50, 300);
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        fake.welcomeTimelineDelta = 1;
+        open.add(fake);
+        FollowerLoop loop = loop(follower, null, fake, 9);
+        assertTrue(loop.awaitStopped(Duration.ofSeconds(30)), "a timeline it cannot follow stops the follower");
+        FollowerStoppedException e = assertInstanceOf(FollowerStoppedException.class, loop.failure());
+        assertEquals(RefusalCode.UNKNOWN_TIMELINE, e.code());
+        assertEquals(before, follower.lastLsn(), "nothing of the other timeline's stream was applied");
+    }
+
+    /**
+     * A full disk refuses a leader's commit and the leader goes on; a follower whose disk fills up
+     * must likewise wait and retry (backoff), not stop for good: once space returns it goes on
+     * from the last entry it applied, with nothing skipped.
+     */
+    @Test
+    void aFullDiskOnTheFollowerIsRetriedNotTheEndOfIt() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 20);
+        Path dir = tmp.resolve("f");
+        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
+            SnapshotLoader.load(in, dir);
+        }
+        ControlFile.read(dir).asStandby().write(dir);
+        java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Store follower = io.walship.wal.TestStores.openWithDisk(dir, io.walship.wal.StoreOptions.defaults(), full::get);
+        open.add(follower);
+        byte[] v = new byte[1000];
+        for (int i = 0; i < 400; i++) { // ~4 MiB of WAL: more than the follower's WAL has claimed
+            io.walship.wal.WriteBatch wb = new io.walship.wal.WriteBatch();
+            for (int j = 0; j < 10; j++) {
+                wb.put(b("full-" + i + "." + j), v);
+            }
+            leader.write(wb, Durability.ASYNC);
+        }
+        leader.awaitDurable(leader.lastLsn(), Duration.ofSeconds(10));
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        open.add(fake);
+        FollowerLoop loop = loop(follower, null, fake, 11);
+        await("the follower ran out of WAL space", () -> loop.status().lastError() != null
+                && loop.status().lastError().contains("no space"));
+        long stuckAt = follower.lastLsn();
+        assertTrue(stuckAt < leader.lastLsn(), "stopped short of the leader");
+        full.set(false);
+        await("the follower went on once space returned", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertNull(loop.failure());
+        long prev = 0;
+        for (Frame.Hello h : fake.hellos) {
+            assertTrue(h.startLsn() >= prev, "start LSNs never go back");
+            prev = h.startLsn();
+        }
+    }
+
+    /**
+     * A leader that welcomes the follower and then fails it at once, every time (a corrupt entry in
+     * its WAL, a sender that cannot read it), is a failure that persists: the follower's backoff must
+     * grow as for any other, not start again from its minimum at each WELCOME (a reconnect storm, an
+     * ERROR on the leader every 100 ms). It starts again only once a session made progress.
+     */
+    @Test
+    void aSessionThatFailsRightAfterItsWelcomeDoesNotResetTheBackoff() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 30);
+        Store follower = follower(leader, "f");
+        write(leader, 30, 200);
+        AtomicInteger session = new AtomicInteger();
+        FakeLeader fake = new FakeLeader(leader, h -> session.incrementAndGet() <= 6
+                ? new Plan(null, -1, true) // a corrupt entry in the first frame, every time
+                : Plan.serve());
+        open.add(fake);
+        List<Duration> pauses = new CopyOnWriteArrayList<>();
+        FollowerLoop.Options o = FollowerLoop.Options.defaults(fake.address()).withNodeId("f1")
+                .withBackoff(Duration.ofMillis(10), Duration.ofSeconds(10), 12).withReplTimeout(Duration.ofSeconds(5));
+        FollowerLoop loop = new FollowerLoop(follower, null, o);
+        loop.pauseForTesting(pauses::add); // records the waits instead of waiting
+        loop.start();
+        open.add(loop);
+        await("the follower got through once the leader served it", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(leader.digest(), follower.digest());
+        assertTrue(pauses.size() >= 6, "one wait after each failed session: " + pauses);
+        // 10 ms doubling, half of it jitter: the sixth wait is at least 160 ms; reset at every WELCOME
+        // each would be under 10 ms
+        assertTrue(pauses.get(5).toMillis() >= 160, "the backoff grew: " + pauses);
+        for (int i = 1; i < 6; i++) {
+            assertTrue(pauses.get(i).compareTo(pauses.get(i - 1)) > 0, "the backoff grew: " + pauses);
+        }
     }
 
     @Test

@@ -93,7 +93,7 @@ final class FollowerSession implements Runnable {
                 t.start();
             }
             while (!closed) {
-                Frame f = conn.read();
+                Frame f = conn.read(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH);
                 lastReceivedNanos = System.nanoTime();
                 if (f instanceof Frame.Feedback fb) {
                     feedback(fb);
@@ -118,14 +118,17 @@ final class FollowerSession implements Runnable {
 
     /** Reads and checks the HELLO; answers WELCOME and returns true, or refuses and returns false. */
     private boolean handshake() throws IOException {
-        Frame first = conn.read();
+        // bounded: before the HELLO is checked the peer is anyone (no 16 MiB buffer for it)
+        Frame first = conn.read(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH);
         lastReceivedNanos = System.nanoTime();
         if (!(first instanceof Frame.Hello h)) {
             throw new ProtocolException("the first frame must be HELLO, got " + first);
         }
         synchronized (this) {
-            nodeId = h.nodeId();
-            slotName = h.slot();
+            // shown in logs, /status and metric labels before the peer has proven anything: one
+            // short line (a HELLO may carry 64 KiB strings, and newlines would forge log lines)
+            nodeId = printable(h.nodeId());
+            slotName = printable(h.slot());
         }
         if (h.version() != Frame.VERSION) {
             return refuse(RefusalCode.UNSUPPORTED_VERSION, "protocol version " + h.version() + " is not supported;"
@@ -164,8 +167,14 @@ final class FollowerSession implements Runnable {
         }
         // a probe on this thread (a Chronicle tailer belongs to the thread that uses it); the sender
         // opens its own reader at the same LSN, which a slot keeps from being recycled meanwhile
+        long last = store.lastLsn(); // read before the WAL is looked at (see below)
         try (WalReader probe = store.walReader()) {
             probe.seek(h.startLsn());
+            if (probe.firstAvailableLsn() < 0 && h.startLsn() <= last) {
+                // an empty WAL (a store made from a snapshot or base backup, serving followers further
+                // down) holds nothing up to its last LSN: the next entry it gets is last + 1
+                throw new WalNoLongerAvailableException(h.startLsn(), last + 1);
+            }
         } catch (WalNoLongerAvailableException e) {
             if (s != null) {
                 server.slots().dropIfNew(s, this);
@@ -190,6 +199,19 @@ final class FollowerSession implements Runnable {
         LOG.info("follower {} ({}) streams from LSN {}{}", h.nodeId(), conn.remote(), Lsn.format(h.startLsn()),
                 s == null ? "" : " on slot " + s.name);
         return true;
+    }
+
+    /** {@code s} with control characters replaced and cut to 128 characters, for logs and /status. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 129));
+        for (int i = 0; i < s.length() && b.length() < 128; i++) {
+            char c = s.charAt(i);
+            b.append(Character.isISOControl(c) ? '?' : c);
+        }
+        if (b.length() < s.length()) {
+            b.append('…');
+        }
+        return b.toString();
     }
 
     private boolean refuse(RefusalCode code, String message) throws IOException {

@@ -113,14 +113,46 @@ public final class ReplicationServer implements AutoCloseable {
         return (InetSocketAddress) listener.getLocalSocketAddress();
     }
 
+    /** How the accept loop waits after a failed accept; tests replace it ({@link #acceptPauseForTesting}). */
+    interface Pause {
+        void pause(long millis) throws InterruptedException;
+    }
+
+    static final long ACCEPT_BACKOFF_MIN_MILLIS = 10;
+    static final long ACCEPT_BACKOFF_MAX_MILLIS = 1_000;
+    private final Object acceptPauseLock = new Object();
+    private volatile Pause acceptPause = millis -> {
+        synchronized (acceptPauseLock) {
+            if (!closed) {
+                acceptPauseLock.wait(millis); // close() wakes it
+            }
+        }
+    };
+
+    void acceptPauseForTesting(Pause p) {
+        acceptPause = p;
+    }
+
     private void acceptLoop() {
+        long backoff = 0;
         while (!closed) {
             Socket socket;
             try {
                 socket = listener.accept();
+                backoff = 0;
             } catch (IOException e) {
-                if (!closed) {
-                    LOG.error("replication endpoint: accept failed: {}", Errors.oneLine(e));
+                if (closed) {
+                    break;
+                }
+                // a failure that persists (no file descriptors left: EMFILE) would fail every accept
+                // at once: back off (10 ms doubling to 1 s) instead of spinning and flooding the log
+                backoff = backoff == 0 ? ACCEPT_BACKOFF_MIN_MILLIS : Math.min(ACCEPT_BACKOFF_MAX_MILLIS, backoff * 2);
+                LOG.error("replication endpoint: accept failed: {}; retrying in {} ms", Errors.oneLine(e), backoff);
+                try {
+                    acceptPause.pause(backoff);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
                 }
                 continue;
             }
@@ -261,6 +293,9 @@ public final class ReplicationServer implements AutoCloseable {
             listener.close();
         } catch (IOException e) {
             LOG.warn("closing the replication listener: {}", Errors.oneLine(e));
+        }
+        synchronized (acceptPauseLock) {
+            acceptPauseLock.notifyAll();
         }
         if (durableListener != null) {
             durableListener.close();

@@ -176,7 +176,7 @@ final class ReplicationSlots {
 
     static void checkName(String name) throws Refused {
         if (!NAME.matcher(name).matches()) {
-            throw new Refused(RefusalCode.SLOT_LOST, "slot name '" + name + "' is not allowed: it must match "
+            throw new Refused(RefusalCode.SLOT_LOST, "slot name '" + FollowerSession.printable(name) + "' is not allowed: it must match "
                     + NAME.pattern());
         }
     }

@@ -545,6 +545,137 @@ class ReplicationServerTest {
         assertEquals("f1", server.sessions().get(0).nodeId());
     }
 
+    /**
+     * A follower sends only HELLO (at most a few hundred KiB: three strings) and FEEDBACK (41 bytes):
+     * a length field of 16 MiB from a peer that has not even authenticated must close the connection
+     * at once, not make the leader allocate 16 MiB and wait (up to --repl-timeout) for the body —
+     * with --repl-max-followers such peers would otherwise pin 16 MiB each.
+     */
+    @Test
+    void aFollowerFrameLongerThanAnyHelloIsRefusedBeforeItsBodyArrives() throws Exception {
+        open();
+        write(3, 10);
+        // a long --repl-timeout: only the length check, not the timeout, may end these connections
+        start(ReplicationOptions.defaults().withAuthToken(AuthToken.of("s3cret"))
+                .withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(120)));
+        int big = FrameCodec.MAX_FRAME_LENGTH; // allowed for a leader's WAL frame, never for a follower's
+        assertClosedAfter(ByteBuffer.allocate(5).putInt(big).put((byte) Frame.Hello.TYPE).array());
+        assertClosedAfter(ByteBuffer.allocate(5).putInt(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH + 1)
+                .put((byte) Frame.Hello.TYPE).array());
+        // after the handshake too: a FEEDBACK is 41 bytes
+        byte[] hello = FrameCodec.encode(TestFollower.hello(store.systemId(), store.timeline(), 1, "", "s3cret", "f"));
+        assertClosedAfter(ByteBuffer.allocate(hello.length + 5).put(hello).putInt(big).put((byte) Frame.Feedback.TYPE)
+                .array());
+        // the longest HELLO there can be is still read (and answered)
+        String longest = "x".repeat(Frame.MAX_STRING_BYTES);
+        Frame.Hello h = new Frame.Hello(Frame.VERSION, store.systemId(), store.timeline(), 1, longest, longest, longest);
+        assertEquals(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH, FrameCodec.encode(h).length - 4);
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(h));
+            assertEquals(RefusalCode.AUTH_FAILED, r.code());
+        }
+    }
+
+    /**
+     * An accept that keeps failing at once (no file descriptors left: EMFILE) must not spin the
+     * accept thread hot: it backs off, doubling up to a bound, and accepts again when it can.
+     */
+    @Test
+    void anAcceptThatKeepsFailingBacksOffInsteadOfSpinning() throws Exception {
+        open();
+        java.util.concurrent.atomic.AtomicInteger failuresLeft = new java.util.concurrent.atomic.AtomicInteger(12);
+        java.util.concurrent.atomic.AtomicInteger accepts = new java.util.concurrent.atomic.AtomicInteger();
+        javax.net.ServerSocketFactory failing = new javax.net.ServerSocketFactory() {
+            @Override
+            public java.net.ServerSocket createServerSocket() throws IOException {
+                return new java.net.ServerSocket() {
+                    @Override
+                    public Socket accept() throws IOException {
+                        accepts.incrementAndGet();
+                        if (failuresLeft.getAndDecrement() > 0) {
+                            throw new java.net.SocketException("Too many open files");
+                        }
+                        return super.accept();
+                    }
+                };
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port, int backlog) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.net.ServerSocket createServerSocket(int port, int backlog, java.net.InetAddress ifAddress) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        List<Long> pauses = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> acceptsAtPause = new java.util.concurrent.CopyOnWriteArrayList<>();
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withSockets(failing));
+        server.acceptPauseForTesting(millis -> {
+            pauses.add(millis);
+            acceptsAtPause.add(accepts.get());
+        });
+        server.start();
+        try (TestFollower f = follower()) {
+            assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)), "accepted once the failures stopped");
+        }
+        assertEquals(12, pauses.size(), "one pause after each failed accept: " + pauses);
+        for (int i = 0; i < pauses.size(); i++) {
+            assertEquals(i + 1, acceptsAtPause.get(i), "no accept between two pauses");
+            assertTrue(pauses.get(i) >= ReplicationServer.ACCEPT_BACKOFF_MIN_MILLIS, pauses.toString());
+            if (i > 0) {
+                assertTrue(pauses.get(i) >= pauses.get(i - 1), "the pauses grow: " + pauses);
+            }
+        }
+        assertEquals(ReplicationServer.ACCEPT_BACKOFF_MAX_MILLIS, pauses.get(pauses.size() - 1), "up to a bound");
+    }
+
+    /**
+     * A store made from a snapshot (a follower bootstrapped from a base backup or the leader's
+     * snapshot, serving --repl for followers further down) has pages up to its LSN but an empty
+     * WAL. A follower that asks for an LSN at or below that LSN must get WAL_NOT_AVAILABLE (and go
+     * to the archive), not a WELCOME and then a stream that can never start at its LSN.
+     */
+    @Test
+    void anEmptyWalHasNothingBelowTheNextLsnToStream() throws Exception {
+        Path leaderDir = tmp.resolve("upstream");
+        Path dir = tmp.resolve("cascade");
+        try (Store upstream = Store.open(leaderDir)) {
+            for (int i = 0; i < 40; i++) {
+                upstream.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[20]);
+            }
+            try (io.walship.wal.Snapshot snap = upstream.snapshot(); InputStream in = snap.openStream()) {
+                io.walship.wal.SnapshotLoader.load(in, dir);
+            }
+        }
+        io.walship.wal.ControlFile.read(dir).asStandby().write(dir);
+        store = Store.open(dir);
+        long last = store.lastLsn();
+        try (WalReader r = store.walReader()) {
+            assertEquals(-1, r.firstAvailableLsn(), "the snapshot's store starts with an empty WAL");
+        }
+        start(ReplicationOptions.defaults());
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(hello(10)));
+            assertEquals(RefusalCode.WAL_NOT_AVAILABLE, r.code(), r.message());
+        }
+        assertRefused(hello(last), RefusalCode.WAL_NOT_AVAILABLE);
+        assertRefused(TestFollower.hello(store.systemId(), store.timeline(), 10, "down", "", "f1"),
+                RefusalCode.WAL_NOT_AVAILABLE);
+        assertTrue(server.slotList().isEmpty(), "no slot left below the WAL: " + server.slotList());
+        // the next LSN is fine: it is what the WAL will start with
+        TestFollower ok = follower();
+        assertInstanceOf(Frame.Welcome.class, ok.handshake(hello(last + 1)));
+    }
+
     /** Sends {@code bytes} on a raw socket; the leader must close the connection (within the test's deadline). */
     private void assertClosedAfter(byte[] bytes) throws IOException {
         try (Socket s = new Socket()) {
