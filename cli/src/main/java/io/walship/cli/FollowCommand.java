@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import javax.net.ssl.SSLContext;
 
@@ -213,20 +212,22 @@ final class FollowCommand implements Callable<Integer> {
             closeAll(opened);
             throw e;
         }
-        AtomicBoolean stopping = new AtomicBoolean();
-        Thread hook = new Thread(() -> {
-            stopping.set(true);
+        // runs until SIGTERM/SIGINT (then closes everything on this thread and exits 0, as the leader
+        // does) or until the loop stops for good. A signal before this point (a long bootstrap) ends the
+        // process at once, as kill does: safe, an unfinished bootstrap is redone and a store recovers.
+        Shutdown shutdown = Shutdown.onSignals();
+        boolean signalled = false;
+        while (!loop.awaitStopped(Duration.ZERO)) {
+            if (shutdown.await(Duration.ofMillis(200))) {
+                signalled = true;
+                break;
+            }
+        }
+        if (signalled || loop.failure() == null) {
             LOG.info("shutting down: stopping replication, checkpointing");
             closeAll(opened);
-        }, "walship-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        while (!loop.awaitStopped(Duration.ofSeconds(1))) {
-            // runs until SIGTERM/SIGINT (the hook closes everything) or until the loop stops for good
-        }
-        if (stopping.get() || loop.failure() == null) {
             return ExitCodes.OK;
         }
-        Runtime.getRuntime().removeShutdownHook(hook);
         Throwable f = loop.failure();
         closeAll(opened);
         if (f instanceof io.walship.restorer.follow.FollowerStoppedException s) {
