@@ -24,18 +24,19 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run a benchmark beside its baseline, measured in the same run.",
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
-        subcommands = {BenchCommand.Write.class, BenchCommand.Repl.class, BenchCommand.Ship.class,
-                BenchCommand.Backup.class, BenchCommand.RestoreBench.class})
+        subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
+                BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
+                BenchCommand.FollowerStart.class})
 final class BenchCommand {
 
-    @Command(name = "repl", mixinStandardHelpOptions = true,
+    @Command(name = "sync", mixinStandardHelpOptions = true,
             description = {"Measure durable commits in each commit mode (async, semi-sync, sync quorum K) on a leader"
                     + " with followers in this process, streaming over loopback TCP, async being the baseline.",
                     "%nEach follower copies the leader's snapshot into its own store, applies every entry and acks it"
                             + " after its own WAL sync. A commit is timed until the answer the HTTP API would give."
                             + " Each run uses fresh directories under --data; run i measures the modes in an order"
                             + " rotated by i; medians are reported."})
-    static final class Repl implements Callable<Integer> {
+    static final class Sync implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
         Path data;
         @Option(names = "--threads", paramLabel = "N,...", defaultValue = "1,16", split = ",",
@@ -65,15 +66,15 @@ final class BenchCommand {
             }
             Files.createDirectories(data);
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("walship bench repl: %d follower(s) on loopback, %d commits/run, %d-byte keys, %d-byte values,"
+            out.printf("walship bench sync: %d follower(s) on loopback, %d commits/run, %d-byte keys, %d-byte values,"
                     + " durable, median of %d run(s)%n", followers, count, keySize, valueSize, runs);
             out.printf("%-16s %8s %12s %9s %9s %10s %9s %9s%n", "mode", "writers", "commits/s", "p50 µs", "p99 µs",
                     "max µs", "/ async", "degraded");
-            List<io.walship.shipper.repl.SyncOptions> modes = ReplBench.modes(quorum);
+            List<io.walship.shipper.repl.SyncOptions> modes = SyncBench.modes(quorum);
             for (int t : threads) {
                 // run i measures the modes in an order rotated by i, so that no mode always runs first
                 // (coldest JIT, the previous run's files still being dropped) or last
-                List<List<ReplBench.Result>> byMode = new ArrayList<>();
+                List<List<SyncBench.Result>> byMode = new ArrayList<>();
                 for (int j = 0; j < modes.size(); j++) {
                     byMode.add(new ArrayList<>());
                 }
@@ -83,16 +84,16 @@ final class BenchCommand {
                         io.walship.shipper.repl.SyncOptions mode = modes.get(j);
                         Path d = data.resolve("repl-run");
                         FileTrees.deleteTree(d);
-                        byMode.get(j).add(ReplBench.run(d, label(mode), mode, followers, t, count,
+                        byMode.get(j).add(SyncBench.run(d, label(mode), mode, followers, t, count,
                                 Math.min(5_000, count / 5), keySize, valueSize));
                         FileTrees.deleteTree(d);
                     }
                 }
                 double asyncRate = 0;
                 for (int j = 0; j < modes.size(); j++) {
-                    List<ReplBench.Result> rs = byMode.get(j);
-                    rs.sort(java.util.Comparator.comparingDouble(ReplBench.Result::commitsPerSec));
-                    ReplBench.Result m = rs.get(rs.size() / 2);
+                    List<SyncBench.Result> rs = byMode.get(j);
+                    rs.sort(java.util.Comparator.comparingDouble(SyncBench.Result::commitsPerSec));
+                    SyncBench.Result m = rs.get(rs.size() / 2);
                     if (j == 0) {
                         asyncRate = m.commitsPerSec();
                     }
@@ -206,6 +207,245 @@ final class BenchCommand {
             double[] v = rs.stream().mapToDouble(f).sorted().toArray();
             return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         }
+    }
+
+    @Command(name = "repl", mixinStandardHelpOptions = true,
+            description = {"Measure streaming lag and the follower's apply rate beside the leader's own figures.",
+                    "%nA leader store with its replication endpoint and a follower bootstrapped from it run in this"
+                            + " process over loopback TCP, so one clock times both. Lag is the time from the leader's"
+                            + " acknowledgement of a durable commit to the follower having applied it, shown beside the"
+                            + " leader's commit latency: first with commits paced at --rate, then at the leader's maximum"
+                            + " rate. Then the follower is stopped, the leader commits --count more at its maximum rate, and"
+                            + " the follower's rate of catching up is set against the leader's rate writing them. Each run"
+                            + " uses a fresh directory under --data; medians are reported."})
+    static final class Repl implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
+        Path data;
+        @Option(names = "--threads", paramLabel = "N", defaultValue = "16", description = "Writer threads (default ${DEFAULT-VALUE}).")
+        int threads;
+        @Option(names = "--count", paramLabel = "N", defaultValue = "100000", description = "Commits per phase (default ${DEFAULT-VALUE}).")
+        long count;
+        @Option(names = "--rate", paramLabel = "N", defaultValue = "10000",
+                description = "Commits per second of the paced phase (default ${DEFAULT-VALUE}).")
+        double rate;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "100", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (threads < 1 || count < threads || valueSize < 0 || runs < 1 || !(rate > 0)) {
+                throw new BadInputException("need --threads >= 1, --count >= threads, --rate > 0, --runs >= 1");
+            }
+            Files.createDirectories(data);
+            PrintWriter out = spec.commandLine().getOut();
+            List<ReplBench.Result> rs = new ArrayList<>();
+            for (int i = 0; i < runs; i++) {
+                Path d = data.resolve("repl-run" + i);
+                FileTrees.deleteTree(d);
+                try {
+                    ReplBench.Result r = ReplBench.run(d, threads, count, rate, valueSize);
+                    rs.add(r);
+                    if (!json) {
+                        out.printf("run %d: %s%n       %s%n       %s%n", i + 1, r.paced(), r.max(), r.apply());
+                        out.flush();
+                    }
+                } finally {
+                    FileTrees.deleteTree(d);
+                }
+            }
+            ReplBench.Lag paced = medianLag(rs.stream().map(ReplBench.Result::paced).toList());
+            ReplBench.Lag max = medianLag(rs.stream().map(ReplBench.Result::max).toList());
+            double leader = medD(rs.stream().mapToDouble(r -> r.apply().leaderCommitsPerSec()).toArray());
+            double follower = medD(rs.stream().mapToDouble(r -> r.apply().followerAppliedPerSec()).toArray());
+            double ratio = medD(rs.stream().mapToDouble(r -> r.apply().ratio()).toArray());
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("runs", runs);
+                m.put("paced", paced);
+                m.put("max", max);
+                m.put("leaderCommitsPerSec", leader);
+                m.put("followerAppliedPerSec", follower);
+                m.put("applyRatio", ratio);
+                out.println(Json.write(m));
+                return ExitCodes.OK;
+            }
+            out.printf("walship bench repl: %d threads, %d commits/phase, %d-byte values, paced at %.0f/s, median of %d run(s)%n",
+                    threads, count, valueSize, rate, runs);
+            out.printf("%-6s %11s %15s %15s %12s %12s %12s %14s%n", "phase", "commits/s", "commit p50 µs", "commit p99 µs",
+                    "lag p50 µs", "lag p99 µs", "lag max µs", "applied<ack %");
+            for (ReplBench.Lag l : List.of(paced, max)) {
+                out.printf("%-6s %11.0f %15.1f %15.1f %12.0f %12.0f %12.0f %14.1f%n", l.phase(), l.commitsPerSec(), l.commitP50(),
+                        l.commitP99(), l.lagP50(), l.lagP99(), l.lagMax(), 100.0 * l.appliedBeforeAck() / Math.max(1, l.commits()));
+            }
+            out.printf("backlog of %d commits: leader wrote %.0f commits/s (durable, max), follower applied %.0f/s:"
+                    + " follower / leader = %.2f%n", count, leader, follower, ratio);
+            return ExitCodes.OK;
+        }
+
+        private static ReplBench.Lag medianLag(List<ReplBench.Lag> ls) {
+            ReplBench.Lag f = ls.get(0);
+            return new ReplBench.Lag(f.phase(), f.threads(), (long) medD(ls.stream().mapToDouble(ReplBench.Lag::commits).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::seconds).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitsPerSec).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitP50).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::commitP99).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagP50).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagP99).toArray()),
+                    medD(ls.stream().mapToDouble(ReplBench.Lag::lagMax).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::appliedBeforeAck).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::leaderCheckpoints).toArray()),
+                    (long) medD(ls.stream().mapToDouble(ReplBench.Lag::followerRestartpoints).toArray()));
+        }
+    }
+
+    @Command(name = "follower-start", mixinStandardHelpOptions = true,
+            description = {"Measure the time until a new follower of a large store serves reads, beside restore alone.",
+                    "%nBuilds a store of --size once under --data, ships its WAL and a base backup into a file:// archive"
+                            + " there, and serves it as a leader with a replication endpoint in this process. Each run"
+                            + " then times, as child processes, 'walship restore' of that archive into an empty directory"
+                            + " (start to exit) and 'walship follow' with an empty --data and the same archive (start to"
+                            + " the first 200 answer to a GET of a key). Medians are reported; everything under --data"
+                            + " is deleted at the end."})
+    static final class FollowerStart implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted at the end).")
+        Path data;
+        @Option(names = "--size", paramLabel = "SIZE", defaultValue = "1GiB", description = "Store size (default ${DEFAULT-VALUE}).")
+        String size;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (runs < 1) {
+                throw new BadInputException("need --runs >= 1");
+            }
+            long want = Flags.bytes("--size", size);
+            PrintWriter out = spec.commandLine().getOut();
+            Files.createDirectories(data);
+            try (var l = Files.list(data)) {
+                if (l.findAny().isPresent()) {
+                    throw new BadInputException("--data " + data + " is not empty; the benchmark needs a fresh directory");
+                }
+            }
+            Path leaderDir = data.resolve("leader");
+            String archiveUri = "file://" + data.toAbsolutePath().resolve("archive");
+            try {
+                long imageBytes;
+                byte[] key;
+                long t0 = System.nanoTime();
+                try (io.walship.wal.Store store = io.walship.wal.Store.open(leaderDir);
+                     io.walship.archive.ObjectStore archive = io.walship.archive.ObjectStores.open(archiveUri)) {
+                    while (imageSize(store) < want) {
+                        ArchiveBench.fill(store, 64L << 20, 900);
+                    }
+                    store.checkpoint();
+                    ArchiveBench.ship(leaderDir, archive, io.walship.archive.Codec.ZSTD, new long[1]);
+                    imageBytes = ArchiveBench.backup(store, archive, io.walship.archive.Codec.ZSTD, new long[1]).imageBytes();
+                    byte[][] first = new byte[1][];
+                    store.scan(null, null, (k, v) -> {
+                        first[0] = k;
+                        return false;
+                    });
+                    key = first[0];
+                }
+                out.printf("built a %.0f MB store, its WAL shipped and a base backup taken, in %.0f s (%s)%n", imageBytes / 1e6,
+                        (System.nanoTime() - t0) / 1e9, archiveUri);
+                out.flush();
+                List<Double> restore = new ArrayList<>();
+                List<Double> follow = new ArrayList<>();
+                int httpPort;
+                try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                    httpPort = s.getLocalPort();
+                }
+                try (io.walship.wal.Store store = io.walship.wal.Store.open(leaderDir);
+                     io.walship.shipper.repl.ReplicationServer repl = new io.walship.shipper.repl.ReplicationServer(store,
+                             new java.net.InetSocketAddress("127.0.0.1", 0), io.walship.shipper.repl.ReplicationOptions.defaults()
+                             .withIdentity("bench leader", "http://127.0.0.1:" + httpPort)).start();
+                     io.walship.server.LeaderServer http = new io.walship.server.LeaderServer(store,
+                             new java.net.InetSocketAddress("127.0.0.1", httpPort), null, repl, null).start()) {
+                    String keyPath = io.walship.protocol.Endpoints.KV + io.walship.protocol.KeyPaths.encode(key);
+                    for (int i = 0; i < runs; i++) {
+                        Path target = data.resolve("restored-" + i);
+                        long r0 = System.nanoTime();
+                        Process p = SelfProcess.start(List.of("restore", "--archive", archiveUri, "--target", target.toString()),
+                                data.resolve("restore-" + i + ".log"));
+                        int rc = p.waitFor();
+                        double rs = (System.nanoTime() - r0) / 1e9;
+                        if (rc != 0) {
+                            throw new CliException(ExitCodes.FAILURE, "walship restore exited " + rc + "; see "
+                                    + data.resolve("restore-" + i + ".log"));
+                        }
+                        restore.add(rs);
+                        FileTrees.deleteTree(target);
+
+                        Path fdir = data.resolve("follower-" + i);
+                        int fport;
+                        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                            fport = s.getLocalPort();
+                        }
+                        java.net.URI read = java.net.URI.create("http://127.0.0.1:" + fport + keyPath);
+                        java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
+                                .connectTimeout(java.time.Duration.ofSeconds(1)).build();
+                        long f0 = System.nanoTime();
+                        Process f = SelfProcess.start(List.of("follow", "--data", fdir.toString(), "--leader",
+                                "127.0.0.1:" + repl.address().getPort(), "--archive", archiveUri, "--http", "127.0.0.1:" + fport,
+                                "--node-id", "bench-" + i), data.resolve("follower-" + i + ".log"));
+                        try {
+                            while (true) {
+                                if (!f.isAlive()) {
+                                    throw new CliException(ExitCodes.FAILURE, "walship follow exited " + f.exitValue() + "; see "
+                                            + data.resolve("follower-" + i + ".log"));
+                                }
+                                if (System.nanoTime() - f0 > 600_000_000_000L) {
+                                    throw new CliException(ExitCodes.FAILURE, "the follower served no read in 600 s");
+                                }
+                                try {
+                                    if (client.send(java.net.http.HttpRequest.newBuilder(read).timeout(java.time.Duration.ofSeconds(5))
+                                            .build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                                        break;
+                                    }
+                                } catch (java.io.IOException notYet) {
+                                    // not listening yet
+                                }
+                                Thread.sleep(10); // the resolution of this measurement
+                            }
+                            follow.add((System.nanoTime() - f0) / 1e9);
+                        } finally {
+                            f.destroy();
+                            if (!f.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                                f.destroyForcibly();
+                                f.waitFor();
+                            }
+                        }
+                        FileTrees.deleteTree(fdir);
+                        out.printf("run %d: walship restore %.2f s, walship follow to its first read %.2f s%n", i + 1, rs,
+                                follow.get(i));
+                        out.flush();
+                    }
+                }
+                double mr = medianOf(restore);
+                double mf = medianOf(follow);
+                out.printf("walship bench follower-start: %.0f MB store, median of %d run(s): restore alone %.2f s,"
+                        + " new follower serving reads %.2f s: follower / restore = %.2f%n", imageBytes / 1e6, runs, mr, mf, mf / mr);
+                return ExitCodes.OK;
+            } finally {
+                FileTrees.deleteTree(data);
+            }
+        }
+    }
+
+    private static double medD(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static io.walship.archive.ArchiveUri.S3 s3Uri(String archive) {

@@ -46,7 +46,10 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {"Take a guided tour of walship on real files, with nothing to set up.",
                 "%nIt starts a leader, writes over HTTP, shows group commit, takes a snapshot while writers go on,"
                         + " restarts the leader, ships the WAL and a base backup to a file:// archive and restores to a"
-                        + " point in time. Every step checks what it prints; a failed check exits with code 1."})
+                        + " point in time. Then a live follower (a child 'walship follow' process) bootstraps from the"
+                        + " archive, streams from the leader, serves a read-your-writes read, refuses a write with 421"
+                        + " naming the leader, is killed with kill -9 and restarted from its own state, and converges to"
+                        + " the leader's digest. Every step checks what it prints; a failed check exits with code 1."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Where to put the demo's data (default: a new temp directory).")
     Path dir;
@@ -318,11 +321,181 @@ final class DemoCommand implements Callable<Integer> {
         out.printf("   %d entries, %.2f MiB, %d full-page images; every entry CRC-checked and LSN-contiguous%n",
                 entries, bytes / 1048576.0, fpi);
 
+        follower(root, leaderDir, archiveDir);
+
         out.println();
         out.println("Done. Try: ./walship kv dump --data " + leaderDir + " | head");
         out.println("      ./walship leader --data " + leaderDir + " --http 127.0.0.1:7070");
         out.println("      ./walship archive verify --archive file://" + archiveDir);
         out.flush();
         return ExitCodes.OK;
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(5)).build();
+
+    private static java.net.http.HttpResponse<String> http(String method, String url, String body) throws Exception {
+        var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).timeout(Duration.ofSeconds(30));
+        req.method(method, body == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        return HTTP.send(req.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The body of GET url, or "" while the node does not answer 200 (not listening yet, or lagging). */
+    private static String getOrEmpty(String url) {
+        try {
+            var r = http("GET", url, null);
+            return r.statusCode() == 200 ? r.body() : "";
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private static String readLog(Path log) {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
+    /**
+     * {@code walship follow} as a child process of this one: the same java, JVM flags and class
+     * path (so the same jar), its log in {@code log}. Returns once it serves HTTP.
+     */
+    private Process startFollower(List<String> args, Path log) throws Exception {
+        Process p = SelfProcess.start(args, log);
+        try {
+            waitFor(() -> {
+                if (!p.isAlive()) {
+                    throw new CliException(ExitCodes.FAILURE, "demo check failed: the follower exited with code "
+                            + p.exitValue() + "; its log " + log + ":\n" + readLog(log));
+                }
+                return readLog(log).contains("serving http://");
+            }, "the follower to serve HTTP (its log: " + log + ")");
+        } catch (RuntimeException | InterruptedException e) {
+            p.destroyForcibly();
+            throw e;
+        }
+        return p;
+    }
+
+    /**
+     * Step 11: a live follower as its own process — bootstrap from the archive, streaming,
+     * read-your-writes, 421 on a write, kill -9 and a restart from its own state.
+     */
+    private void follower(Path root, Path leaderDir, Path archiveDir) throws Exception {
+        Path followerDir = root.resolve("follower");
+        int httpPort = freePort();
+        String url = "http://127.0.0.1:" + httpPort;
+        Process follower = null;
+        try (Store store = Store.open(leaderDir);
+             io.walship.shipper.repl.ReplicationServer repl = new io.walship.shipper.repl.ReplicationServer(store,
+                     new InetSocketAddress("127.0.0.1", 0), io.walship.shipper.repl.ReplicationOptions.defaults()
+                     .withIdentity("demo leader", url)).start();
+             LeaderServer server = new LeaderServer(store, new InetSocketAddress("127.0.0.1", httpPort), null, repl, null)
+                     .start()) {
+            String replAt = "127.0.0.1:" + repl.address().getPort();
+            step("11. A live follower: the leader again, now with --repl " + replAt + "; 200 writes the archive has not seen");
+            HttpKv kv = new HttpKv(url);
+            for (int i = 0; i < 200; i++) {
+                kv.put(b("stream:" + i), b("after the archive " + i));
+            }
+            try (ObjectStore archive = ObjectStores.open("file://" + archiveDir)) {
+                out.println("   leader at LSN " + Lsn.format(store.lastLsn()) + "; the archive ends at LSN "
+                        + Lsn.format(ArchiveListing.of(archive).lastArchivedLsn(store.timeline())));
+            }
+            int followerPort = freePort();
+            String furl = "http://127.0.0.1:" + followerPort;
+            List<String> args = List.of("follow", "--data", followerDir.toString(), "--leader", replAt,
+                    "--archive", "file://" + archiveDir, "--http", "127.0.0.1:" + followerPort, "--node-id", "demo-follower");
+            out.println("   walship follow --data " + followerDir + " --leader " + replAt + " --archive file://" + archiveDir
+                    + " --http 127.0.0.1:" + followerPort);
+            Path log1 = root.resolve("follower-1.log");
+            follower = startFollower(args, log1);
+            String startLog = readLog(log1);
+            check(startLog.contains("bootstrapped") && startLog.contains("from base backup"),
+                    "pid " + follower.pid() + " bootstrapped from the archive's base backup and WAL (log: " + log1 + ")");
+            waitFor(() -> getOrEmpty(furl + "/status").contains("\"source\":\"stream\""), "the follower to stream");
+            waitFor(() -> getOrEmpty(furl + "/digest").equals(getOrEmpty(url + "/digest")), "the follower to catch up");
+            out.println("   follower /status: " + getOrEmpty(furl + "/status").trim());
+            check(getOrEmpty(furl + "/kv/stream:199").equals("after the archive 199"),
+                    "it streamed the writes the archive does not have");
+
+            step("12. Read-your-writes: a write on the leader, then a read on the follower with min_lsn = its LSN");
+            long lsn = kv.put(b("greeting"), b("hello from the leader"));
+            out.println("   PUT " + url + "/kv/greeting -> LSN " + Lsn.format(lsn));
+            var read = http("GET", furl + "/kv/greeting?min_lsn=" + Lsn.format(lsn), null);
+            long readLsn = Lsn.parse(read.headers().firstValue(io.walship.protocol.Headers.LSN).orElse("0"));
+            out.println("   GET " + furl + "/kv/greeting?min_lsn=" + Lsn.format(lsn) + " -> " + read.statusCode() + " \""
+                    + read.body() + "\" (Walship-LSN: " + Lsn.format(readLsn) + ")");
+            check(read.statusCode() == 200 && read.body().equals("hello from the leader") && readLsn >= lsn,
+                    "the follower answered with the write, at an LSN at or past it");
+
+            step("13. A write sent to the follower");
+            var refused = http("PUT", furl + "/kv/greeting", "hello from the follower");
+            String named = refused.headers().firstValue(io.walship.protocol.Headers.LEADER).orElse("");
+            out.println("   PUT " + furl + "/kv/greeting -> " + refused.statusCode() + ", " + io.walship.protocol.Headers.LEADER
+                    + ": " + named);
+            check(refused.statusCode() == 421 && named.equals(url), "421 Misdirected Request, naming the leader " + url);
+
+            step("14. kill -9 of the follower while a client keeps writing, then a restart from its own state");
+            Path log2 = root.resolve("follower-2.log");
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+            ExecutorService writer = Executors.newSingleThreadExecutor();
+            Future<?> writes = writer.submit(() -> {
+                while (!stop.get()) {
+                    long i = written.getAndIncrement();
+                    kv.put(b("live:" + i), b("written while the follower streams, dies and comes back " + i));
+                }
+                return null;
+            });
+            try {
+                waitFor(() -> written.get() >= 200, "200 writes streaming to the follower");
+                long pid = follower.pid();
+                follower.destroyForcibly(); // SIGKILL: no shutdown hook, no checkpoint
+                boolean died = follower.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+                check(died && follower.exitValue() == 137, "kill -9 " + pid + " (exit 137) after "
+                        + written.get() + " writes; the writes go on");
+                long atKill = written.get();
+                waitFor(() -> written.get() >= atKill + 300, "300 writes while the follower is down");
+                follower = startFollower(args, log2);
+                String restartLog = readLog(log2);
+                check(restartLog.contains("resuming from its own state") && !restartLog.contains("bootstrapped")
+                        && !restartLog.contains("restoring"), "pid " + follower.pid()
+                        + " resumed from its own state, downloading no base backup (log: " + log2 + ")");
+                waitFor(() -> getOrEmpty(furl + "/status").contains("\"source\":\"stream\""), "the follower to stream again");
+            } finally {
+                stop.set(true);
+                writer.shutdown();
+            }
+            writes.get();
+            out.println("   " + written.get() + " writes in all; the leader is at LSN " + Lsn.format(store.lastLsn()));
+            waitFor(() -> getOrEmpty(furl + "/digest").equals(getOrEmpty(url + "/digest")),
+                    "the restarted follower to reach the leader's digest");
+            String leaderDigest = getOrEmpty(url + "/digest").trim();
+            String followerDigest = getOrEmpty(furl + "/digest").trim();
+            out.println("   leader digest    " + leaderDigest);
+            out.println("   follower digest  " + followerDigest);
+            check(!leaderDigest.isEmpty() && leaderDigest.equals(followerDigest),
+                    "the restarted follower converged to the leader's digest");
+            follower.destroy(); // SIGTERM: an orderly stop this time (replication closed, a restartpoint)
+            boolean stopped = follower.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+            check(stopped && follower.exitValue() == 0 && readLog(log2).contains("shutting down"),
+                    "the follower stopped in order on SIGTERM (exit " + (stopped ? follower.exitValue() : "none yet") + ")");
+            follower = null;
+        } finally {
+            if (follower != null) {
+                follower.destroyForcibly();
+                follower.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
     }
 }

@@ -18,7 +18,8 @@ public final class ExitCodes {
     /**
      * {@code walship follow}: the leader refused this follower for good (another store, an unknown
      * timeline, a follower ahead of its leader, a wrong token, an unsupported protocol version; a
-     * lost slot or recycled WAL when there is no archive to follow instead). Retrying will not help;
+     * lost slot or recycled WAL when there is no archive to follow instead), or this follower does not
+     * trust the leader's TLS certificate ({@code --leader-tls-ca}). Retrying will not help;
      * OPERATIONS.md says what to do for each.
      */
     public static final int REPLICATION_REFUSED = 7;

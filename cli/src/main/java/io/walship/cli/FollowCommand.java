@@ -4,17 +4,20 @@ import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
+
+import javax.net.ssl.SSLContext;
 
 import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.HostPort;
+import io.walship.protocol.tls.Tls;
 import io.walship.restorer.follow.Bootstrap;
 import io.walship.restorer.follow.FollowerLoop;
 import io.walship.server.FollowerNode;
@@ -28,6 +31,7 @@ import io.walship.wal.StoreOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code walship follow}: a read-only follower that catches up from the archive and streams from the leader. */
@@ -62,8 +66,8 @@ final class FollowCommand implements Callable<Integer> {
     String archive;
 
     @Option(names = "--leader-url", paramLabel = "URL",
-            description = "The leader's HTTP URL (http://HOST:PORT), used to copy its snapshot when --data is empty"
-                    + " and there is no --archive.")
+            description = "The leader's HTTP URL (http://HOST:PORT, or https:// verified as --leader-tls[-ca] says),"
+                    + " used to copy its snapshot when --data is empty and there is no --archive.")
     String leaderUrl;
 
     @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "${env:WALSHIP_HTTP:-127.0.0.1:7080}",
@@ -104,6 +108,19 @@ final class FollowCommand implements Callable<Integer> {
             description = "Seeds the reconnect backoff's jitter, so that a run can be replayed (default: random, logged).")
     Long backoffSeed;
 
+    @Option(names = "--leader-tls",
+            description = "The leader's --repl (and an https:// --leader-url) serve TLS: verify them with the JVM's"
+                    + " default trust store, the name in --leader included.")
+    boolean leaderTls;
+
+    @Option(names = "--leader-tls-ca", paramLabel = "FILE", defaultValue = "${env:WALSHIP_LEADER_TLS_CA}",
+            description = "Like --leader-tls, trusting the CA certificates in this PEM file instead (the CA that signed"
+                    + " the leader's --tls-cert). Env: WALSHIP_LEADER_TLS_CA.")
+    Path leaderTlsCa;
+
+    @Mixin
+    TlsServerOptions tls = new TlsServerOptions();
+
     @Override
     public Integer call() throws Exception {
         HostPort leaderAddress = HostPort.parse(leader);
@@ -116,6 +133,14 @@ final class FollowCommand implements Callable<Integer> {
         HostPort replAddress = repl == null || repl.isBlank() ? null : HostPort.parse(repl);
         if (replAddress != null) {
             LeaderCommand.requireTokenOffLoopback("--repl", replAddress, authToken);
+        }
+        SSLContext ssl = tls.context();
+        // a follower never falls back to plaintext: with --leader-tls[-ca] every connection is TLS or fails
+        SSLContext leaderSsl = leaderTls || leaderTlsCa != null ? Tls.clientContext(leaderTlsCa) : null;
+        TlsServerOptions.warnCleartextToken(authToken, ssl, "--http", httpAddress, "--repl", replAddress);
+        if (authToken != null && leaderSsl == null && !AuthToken.isLoopback(leaderAddress.host())) {
+            LOG.warn("--leader {} is off loopback without --leader-tls: the auth token and the WAL travel in clear",
+                    leaderAddress);
         }
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
@@ -146,16 +171,20 @@ final class FollowCommand implements Callable<Integer> {
                     opened.push(archiveStore);
                 }
             }
-            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl);
+            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
             opened.push(store);
-            loop = new FollowerLoop(store, archiveStore, options);
+            loop = leaderSsl == null ? new FollowerLoop(store, archiveStore, options)
+                    : new FollowerLoop(store, archiveStore, options, Tls.clientSockets(leaderSsl), Clock.systemUTC());
             opened.push(loop);
             if (replAddress != null) {
                 // cascading: the same server a leader runs, over this follower's own (durable) WAL
                 ReplicationOptions ro = ReplicationOptions.defaults().withAuthToken(authToken)
                         .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+                if (ssl != null) {
+                    ro = ro.withSockets(Tls.serverSockets(ssl));
+                }
                 try {
                     opened.push(new ReplicationServer(store, replAddress.resolve(), ro).start());
                 } catch (BindException e) {
@@ -163,13 +192,14 @@ final class FollowCommand implements Callable<Integer> {
                             "pick another --repl HOST:PORT");
                 }
             }
-            api = new HttpApi(new FollowerNode(store, loop::status, wait, maxLag), address);
+            api = new HttpApi(new FollowerNode(store, loop::status, wait, maxLag), address, null, ssl);
             opened.push(api);
             loop.start();
             api.start();
             InetSocketAddress a = api.address();
-            LOG.info("follower of {} in {} ({}) serving http://{}:{} (system id {}, timeline {}, applied LSN {})",
-                    leaderAddress, data, how.name().toLowerCase().replace('_', ' '), a.getHostString(), a.getPort(),
+            LOG.info("follower of {}{} in {} ({}) serving {}://{}:{} (system id {}, timeline {}, applied LSN {})",
+                    leaderAddress, leaderSsl == null ? "" : " over TLS", data, how.name().toLowerCase().replace('_', ' '),
+                    TlsServerOptions.scheme(ssl), a.getHostString(), a.getPort(),
                     Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()));
         } catch (BindException e) {
             closeAll(opened);
@@ -182,20 +212,22 @@ final class FollowCommand implements Callable<Integer> {
             closeAll(opened);
             throw e;
         }
-        AtomicBoolean stopping = new AtomicBoolean();
-        Thread hook = new Thread(() -> {
-            stopping.set(true);
+        // runs until SIGTERM/SIGINT (then closes everything on this thread and exits 0, as the leader
+        // does) or until the loop stops for good. A signal before this point (a long bootstrap) ends the
+        // process at once, as kill does: safe, an unfinished bootstrap is redone and a store recovers.
+        Shutdown shutdown = Shutdown.onSignals();
+        boolean signalled = false;
+        while (!loop.awaitStopped(Duration.ZERO)) {
+            if (shutdown.await(Duration.ofMillis(200))) {
+                signalled = true;
+                break;
+            }
+        }
+        if (signalled || loop.failure() == null) {
             LOG.info("shutting down: stopping replication, checkpointing");
             closeAll(opened);
-        }, "walship-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        while (!loop.awaitStopped(Duration.ofSeconds(1))) {
-            // runs until SIGTERM/SIGINT (the hook closes everything) or until the loop stops for good
-        }
-        if (stopping.get() || loop.failure() == null) {
             return ExitCodes.OK;
         }
-        Runtime.getRuntime().removeShutdownHook(hook);
         Throwable f = loop.failure();
         closeAll(opened);
         if (f instanceof io.walship.restorer.follow.FollowerStoppedException s) {

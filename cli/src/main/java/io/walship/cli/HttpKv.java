@@ -14,6 +14,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
@@ -23,6 +25,7 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.tls.Tls;
 import io.walship.wal.BTree;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
@@ -35,7 +38,7 @@ import io.walship.wal.WriteBatch;
  */
 final class HttpKv implements KvBackend {
     private final URI base;
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient client;
     private final AuthToken token;
 
     HttpKv(String url) {
@@ -44,15 +47,24 @@ final class HttpKv implements KvBackend {
 
     /** @param token sent as {@code Authorization: Bearer} with every request, or null */
     HttpKv(String url, AuthToken token) {
+        this(url, token, null);
+    }
+
+    /**
+     * @param token sent as {@code Authorization: Bearer} with every request, or null
+     * @param tls   verifies an https:// node ({@code --tls-ca}); null: the JVM's default trust store
+     */
+    HttpKv(String url, AuthToken token, SSLContext tls) {
         this.token = token;
+        this.client = Tls.http(HttpClient.newBuilder(), tls).connectTimeout(Duration.ofSeconds(5)).build();
         URI u;
         try {
             u = URI.create(url.endsWith("/") ? url : url + "/");
         } catch (IllegalArgumentException e) {
             throw new BadInputException("bad --url '" + url + "': " + e.getMessage());
         }
-        if (!"http".equals(u.getScheme()) || u.getHost() == null) {
-            throw new BadInputException("--url must look like http://HOST:PORT, got '" + url + "'");
+        if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
+            throw new BadInputException("--url must look like http://HOST:PORT or https://HOST:PORT, got '" + url + "'");
         }
         this.base = u;
     }
@@ -66,6 +78,17 @@ final class HttpKv implements KvBackend {
         return uri(Endpoints.KV + KeyPaths.encode(key));
     }
 
+    /** What to do about a TLS handshake that failed ({@code --tls-ca}), or nothing. */
+    private static String tlsHint(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLHandshakeException) {
+                return "; is the node's certificate signed by a CA in --tls-ca FILE (or the JVM's trust store)"
+                        + " and does it name the host in --url?";
+            }
+        }
+        return "";
+    }
+
     private HttpResponse<byte[]> send(HttpRequest.Builder req) {
         try {
             if (token != null) {
@@ -73,7 +96,7 @@ final class HttpKv implements KvBackend {
             }
             return client.send(req.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
+            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e) + tlsHint(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");
@@ -168,7 +191,7 @@ final class HttpKv implements KvBackend {
             r = client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
                     HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e), e);
+            throw new UncheckedIOException("request to " + base + " failed: " + ErrorReporter.message(e) + tlsHint(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");

@@ -9,11 +9,14 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Callable;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.HostPort;
+import io.walship.protocol.tls.Tls;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
@@ -28,6 +31,7 @@ import io.walship.wal.StoreOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code walship leader}: open the store and serve it over HTTP until SIGTERM/SIGINT. */
@@ -127,6 +131,9 @@ final class LeaderCommand implements Callable<Integer> {
                     + " for sync.")
     String onSyncTimeout;
 
+    @Mixin
+    TlsServerOptions tls = new TlsServerOptions();
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.parse(http).resolve();
@@ -136,6 +143,8 @@ final class LeaderCommand implements Callable<Integer> {
         if (replAddress != null) {
             requireTokenOffLoopback("--repl", replAddress, token);
         }
+        SSLContext ssl = tls.context();
+        TlsServerOptions.warnCleartextToken(token, ssl, "--http", HostPort.parse(http), "--repl", replAddress);
         SyncOptions sync = syncOptions();
         if (sync.mode() != SyncOptions.Mode.ASYNC && replAddress == null) {
             throw new CliException(ExitCodes.USAGE, "--sync-mode " + sync.mode().flag() + " needs --repl HOST:PORT:"
@@ -176,7 +185,10 @@ final class LeaderCommand implements Callable<Integer> {
                 opened.push(shipping);
             }
             if (replAddress != null) {
-                replOptions = replOptions.withIdentity("leader " + http, "http://" + http);
+                replOptions = replOptions.withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
+                if (ssl != null) {
+                    replOptions = replOptions.withSockets(Tls.serverSockets(ssl));
+                }
                 try {
                     replication = new ReplicationServer(store, replAddress.resolve(), replOptions, sync).start();
                 } catch (BindException e) {
@@ -185,7 +197,7 @@ final class LeaderCommand implements Callable<Integer> {
                 }
                 opened.push(replication);
             }
-            server = new LeaderServer(store, address, shipping, replication, token).start();
+            server = new LeaderServer(store, address, shipping, replication, token, ssl).start();
             opened.push(server);
         } catch (BindException e) {
             closeAll(opened);
@@ -199,13 +211,13 @@ final class LeaderCommand implements Callable<Integer> {
             throw e;
         }
         InetSocketAddress a = server.address();
-        LOG.info("leader of {} serving http://{}:{} (system id {}, timeline {}, last LSN {}, cache {})", data,
-                a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
+        LOG.info("leader of {} serving {}://{}:{} (system id {}, timeline {}, last LSN {}, cache {})", data,
+                TlsServerOptions.scheme(ssl), a.getHostString(), a.getPort(), Long.toHexString(store.systemId()), store.timeline(),
                 Lsn.format(store.lastLsn()), cacheSize);
         if (replication != null) {
             InetSocketAddress r = replication.address();
-            LOG.info("serving followers on {}:{}{}; commit mode {}", r.getHostString(), r.getPort(),
-                    token == null ? "" : " (token required)", sync);
+            LOG.info("serving followers on {}:{}{}{}; commit mode {}", r.getHostString(), r.getPort(),
+                    ssl == null ? "" : " over TLS", token == null ? "" : " (token required)", sync);
         }
         if (portFile != null) {
             AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));

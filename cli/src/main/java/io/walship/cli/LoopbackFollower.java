@@ -25,7 +25,7 @@ import io.walship.wal.Store;
 import io.walship.wal.WalEntry;
 
 /**
- * A follower inside this process, for {@code walship bench repl} and kill -9 tests of a leader
+ * A follower inside this process, for {@code walship bench sync} and kill -9 tests of a leader
  * process: it copies the leader's snapshot into its own data directory, opens it as a store,
  * streams from the LSN after it, applies every frame's entries ({@link Store#applyAll},
  * durable: one sync per frame) and reports them flushed only once its own WAL has synced them — what it acknowledged

@@ -5,7 +5,7 @@ import java.util.concurrent.CountDownLatch;
 import sun.misc.Signal;
 
 /**
- * The one way walship's long-running commands ({@code leader}, {@code ship}, {@code scheduler})
+ * The one way walship's long-running commands ({@code leader}, {@code follow}, {@code ship}, {@code scheduler})
  * stop: SIGTERM or SIGINT ends {@link #await}, the command's main thread then closes what it
  * opened, most recent first (the HTTP API lets running requests finish, the ship loop ships a last
  * time, the store checkpoints), and the process exits with code 0. No shutdown hooks: closing runs
@@ -35,6 +35,11 @@ final class Shutdown {
     /** Ends {@link #await} as a signal would: the command itself decided to stop (a fatal error). */
     void request() {
         requested.countDown();
+    }
+
+    /** Blocks until a signal arrives (or {@link #request}) or {@code timeout} passes; whether one did. */
+    boolean await(java.time.Duration timeout) throws InterruptedException {
+        return requested.await(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     /** Blocks until a signal arrives (or {@link #request}). */

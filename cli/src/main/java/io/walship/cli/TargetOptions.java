@@ -2,8 +2,11 @@ package io.walship.cli;
 
 import java.nio.file.Path;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
+import io.walship.protocol.tls.Tls;
 import io.walship.shipper.BackupSource;
 import picocli.CommandLine.Option;
 
@@ -24,6 +27,16 @@ final class TargetOptions {
                     + " Env: WALSHIP_AUTH_TOKEN_FILE.")
     Path authTokenFile;
 
+    @Option(names = "--tls-ca", paramLabel = "FILE", defaultValue = "${env:WALSHIP_TLS_CA}",
+            description = "With an https:// --url: trust the CA certificates in this PEM file (default: the JVM's"
+                    + " trust store). Env: WALSHIP_TLS_CA.")
+    Path tlsCa;
+
+    /** The TLS context for an https:// --url, or null for the JVM's default trust store. */
+    SSLContext tls() {
+        return tlsCa == null ? null : Tls.clientContext(tlsCa);
+    }
+
     /** The token for writes through --url, or null. */
     AuthToken token() {
         if (authTokenFile != null) {
@@ -39,14 +52,14 @@ final class TargetOptions {
             throw new BadInputException("give either --data or --url, not both");
         }
         if (url != null) {
-            return new BackupSource.Leader(url);
+            return new BackupSource.Leader(url, tls());
         }
         if (data != null) {
             return new BackupSource.StoppedStore(data);
         }
         String envUrl = System.getenv("WALSHIP_URL");
         if (envUrl != null && !envUrl.isBlank()) {
-            return new BackupSource.Leader(envUrl);
+            return new BackupSource.Leader(envUrl, tls());
         }
         String envData = System.getenv("WALSHIP_DATA");
         if (envData != null && !envData.isBlank()) {
@@ -58,7 +71,7 @@ final class TargetOptions {
     /** The store these options name, for reads and writes. */
     KvBackend open() {
         BackupSource s = source();
-        return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url(), token())
+        return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url(), token(), leader.tls())
                 : new LocalKv(((BackupSource.StoppedStore) s).dataDir());
     }
 }

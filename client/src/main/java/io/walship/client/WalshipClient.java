@@ -12,13 +12,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+
+import javax.net.ssl.SSLContext;
 
 import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
@@ -26,6 +30,7 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.tls.Tls;
 
 /**
  * A Java client of walship's HTTP API that carries a {@link Session} — the last LSN the session has
@@ -64,6 +69,8 @@ public final class WalshipClient implements AutoCloseable {
     private final HttpClient http;
     private final AtomicReference<URI> leader;
     private final List<URI> followers;
+    /** scheme://host:port of the configured leader and followers: the only nodes that get the token. */
+    private final Set<String> trusted;
     private final ReadPolicy policy;
     private final Duration requestTimeout;
     private final String authorization;
@@ -74,13 +81,17 @@ public final class WalshipClient implements AutoCloseable {
 
     private WalshipClient(Builder b) {
         this.leader = new AtomicReference<>(b.leader);
+        Set<String> origins = new HashSet<>();
+        origins.add(origin(b.leader));
+        b.followers.forEach(f -> origins.add(origin(f)));
+        this.trusted = Set.copyOf(origins);
         this.followers = List.copyOf(b.followers);
         this.policy = b.policy;
         this.requestTimeout = b.requestTimeout;
         this.authorization = b.token == null ? null : "Bearer " + b.token;
         this.durability = b.durability;
         this.maxRedirects = b.maxRedirects;
-        this.http = HttpClient.newBuilder()
+        this.http = Tls.http(HttpClient.newBuilder(), b.sslContext)
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(b.connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -102,6 +113,7 @@ public final class WalshipClient implements AutoCloseable {
         private String token;
         private Durability durability = Durability.DURABLE;
         private int maxRedirects = 3;
+        private SSLContext sslContext;
 
         private Builder(String leaderUrl) {
             this.leader = baseUrl(leaderUrl);
@@ -136,6 +148,27 @@ public final class WalshipClient implements AutoCloseable {
          */
         public Builder requestTimeout(Duration timeout) {
             this.requestTimeout = positive(timeout, "request timeout");
+            return this;
+        }
+
+        /**
+         * For {@code https://} nodes: trust the CA certificates in this PEM bundle (the nodes'
+         * {@code --tls-cert} must chain to one of them and name the host in the URL). Without it
+         * (or {@link #sslContext}) the JVM's default trust store is used.
+         *
+         * @throws IllegalArgumentException the file is missing or holds no readable certificate
+         */
+        public Builder trust(Path caPem) {
+            this.sslContext = Tls.clientContext(Objects.requireNonNull(caPem, "caPem"));
+            return this;
+        }
+
+        /**
+         * For {@code https://} nodes: this TLS context (e.g. with a client certificate or a
+         * custom trust manager). TLS 1.3/1.2 only and hostname verification stay on.
+         */
+        public Builder sslContext(SSLContext context) {
+            this.sslContext = Objects.requireNonNull(context, "context");
             return this;
         }
 
@@ -494,6 +527,11 @@ public final class WalshipClient implements AutoCloseable {
 
     // ---- transport --------------------------------------------------------------------------
 
+    private static String origin(URI u) {
+        int port = u.getPort() != -1 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+        return (u.getScheme() + "://" + u.getHost() + ":" + port).toLowerCase(java.util.Locale.ROOT);
+    }
+
     private HttpResponse<byte[]> send(URI node, String method, String path, Map<String, String> query,
             byte[] body, String contentType) {
         StringBuilder url = new StringBuilder(node.toString()).append(path);
@@ -510,7 +548,9 @@ public final class WalshipClient implements AutoCloseable {
         if (contentType != null) {
             b.header("Content-Type", contentType);
         }
-        if (authorization != null) {
+        if (authorization != null && trusted.contains(origin(node))) {
+            // the token goes only to nodes this client was configured with: a follower's 421 may
+            // name any URL, and following it must not hand the write token to whoever that is
             b.header(Headers.AUTHORIZATION, authorization);
         }
         try {

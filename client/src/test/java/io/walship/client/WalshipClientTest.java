@@ -490,4 +490,16 @@ class WalshipClientTest {
         WalshipClient lo = closing(WalshipClient.builder(leaderUrl).follower(f1).readPolicy(ReadPolicy.LEADER_ONLY).build());
         assertEquals(List.of(l), lo.readOrder());
     }
+
+    @Test
+    void theWriteTokenGoesOnlyToConfiguredNodesNotToWhateverA421Names() throws Exception {
+        FollowerStandIn stranger = closing(new FollowerStandIn(null)); // not configured; answers 421 naming no one
+        FollowerStandIn follower = closing(new FollowerStandIn(stranger.url()));
+        WalshipClient c = WalshipClient.builder(follower.url()).authToken("s3cret")
+                .requestTimeout(Duration.ofSeconds(20)).build();
+        assertThrows(MisdirectedRequestException.class, () -> c.put("k", "v"));
+        assertEquals("Bearer s3cret", follower.seen().get(0).authorization(), "the configured node gets the token");
+        assertEquals(1, stranger.seen().size(), "the 421 was followed");
+        assertNull(stranger.seen().get(0).authorization(), "a node only named by a 421 never sees the token");
+    }
 }

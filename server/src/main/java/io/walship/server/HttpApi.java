@@ -15,8 +15,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
+import javax.net.ssl.SSLContext;
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
@@ -28,6 +33,7 @@ import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
 import io.walship.protocol.StatusResponse;
 import io.walship.protocol.WriteResponse;
+import io.walship.protocol.tls.Tls;
 import io.walship.wal.BTree;
 import io.walship.wal.BatchTooLargeException;
 import io.walship.wal.Durability;
@@ -81,9 +87,32 @@ public final class HttpApi implements AutoCloseable {
      *                   without it; reads stay open
      */
     public HttpApi(Node node, InetSocketAddress address, AuthToken writeToken) throws IOException {
+        this(node, address, writeToken, null);
+    }
+
+    /**
+     * Binds {@code address} (port 0: any free port) but serves nothing until {@link #start}.
+     *
+     * @param writeToken as in {@link #HttpApi(Node, InetSocketAddress, AuthToken)}, or null
+     * @param tls        if not null, serve HTTPS with this context ({@code --tls-cert}/{@code --tls-key},
+     *                   {@link Tls#serverContext}; TLS 1.3 and 1.2 only); a plain-HTTP request to it
+     *                   fails its own connection only
+     */
+    public HttpApi(Node node, InetSocketAddress address, AuthToken writeToken, SSLContext tls) throws IOException {
         this.node = node;
         this.writeToken = writeToken;
-        this.server = HttpServer.create(address, 256);
+        if (tls != null) {
+            HttpsServer https = HttpsServer.create(address, 256);
+            https.setHttpsConfigurator(new HttpsConfigurator(tls) {
+                @Override
+                public void configure(HttpsParameters params) {
+                    params.setSSLParameters(Tls.serverParameters(getSSLContext()));
+                }
+            });
+            this.server = https;
+        } else {
+            this.server = HttpServer.create(address, 256);
+        }
         this.executor = Executors.newFixedThreadPool(64, r -> {
             Thread t = new Thread(r, "walship-http");
             t.setDaemon(true);

@@ -3,6 +3,8 @@ package io.walship.server;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.protocol.AuthToken;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.repl.ReplicationServer;
@@ -35,8 +37,14 @@ public final class LeaderServer implements AutoCloseable {
      */
     public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
                         AuthToken writeToken) throws IOException {
+        this(store, address, shipping, replication, writeToken, null);
+    }
+
+    /** As above, served over HTTPS with {@code tls} if it is not null ({@link HttpApi}). */
+    public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
+                        AuthToken writeToken, SSLContext tls) throws IOException {
         this.node = new LeaderNode(store, shipping, replication);
-        this.api = new HttpApi(node, address, writeToken);
+        this.api = new HttpApi(node, address, writeToken, tls);
     }
 
     public LeaderServer start() {

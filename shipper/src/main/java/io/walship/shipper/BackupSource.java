@@ -29,16 +29,23 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
     BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress)
             throws IOException, InterruptedException;
 
-    /** A running leader at {@code url} (http://HOST:PORT); it keeps taking writes throughout. */
-    record Leader(String url) implements BackupSource {
+    /**
+     * A running leader at {@code url} (http://HOST:PORT or https://); it keeps taking writes
+     * throughout. {@code tls} verifies an https:// leader (null: the JVM's default trust store).
+     */
+    record Leader(String url, javax.net.ssl.SSLContext tls) implements BackupSource {
         public Leader {
             Objects.requireNonNull(url, "url");
+        }
+
+        public Leader(String url) {
+            this(url, null);
         }
 
         @Override
         public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress)
                 throws IOException, InterruptedException {
-            return new LeaderClient(url).backup(archive, codec, progress);
+            return new LeaderClient(url, tls).backup(archive, codec, progress);
         }
     }
 

@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.function.LongFunction;
 import java.util.function.LongConsumer;
 
+import javax.net.ssl.SSLContext;
+
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
@@ -18,6 +20,7 @@ import io.walship.protocol.DigestResponse;
 import io.walship.protocol.Endpoints;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
+import io.walship.protocol.tls.Tls;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
 
@@ -28,10 +31,19 @@ import io.walship.wal.StateDigest;
  */
 public final class LeaderClient {
     private final String base;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
 
     public LeaderClient(String url) {
+        this(url, null);
+    }
+
+    /**
+     * @param tls for an {@code https://} URL: the context that verifies the leader
+     *            ({@link Tls#clientContext}), or null for the JVM's default trust store
+     */
+    public LeaderClient(String url, SSLContext tls) {
         this.base = url.endsWith("/") ? url : url + "/";
+        this.http = Tls.http(HttpClient.newBuilder(), tls).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
     /** Takes a base backup of the running leader; {@code progress} gets the image size (or -1) first. */

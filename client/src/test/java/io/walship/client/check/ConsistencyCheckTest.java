@@ -133,7 +133,8 @@ class ConsistencyCheckTest {
      * A leader and two followers — today stand-ins that serve reads from the leader's state and,
      * like a lagging follower, refuse a read's min_lsn now and then (503: one a third of the time,
      * the other a quarter), so the client moves reads to the other follower and to the leader
-     * while eight sessions run. With live followers only this setup changes.
+     * while eight sessions run. The same check against live followers — a {@code walship leader
+     * --repl} and two {@code walship follow} processes — is {@code ConsistencyProcessTest} in cli.
      */
     @Test
     void leaderAndTwoFollowerStandIns() throws Exception {

@@ -7,6 +7,7 @@ import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -15,11 +16,12 @@ import java.util.Objects;
 import javax.net.SocketFactory;
 
 import io.walship.protocol.HostPort;
+import io.walship.protocol.tls.Tls;
 
 /**
  * One replication connection, either end: frames in and out of a socket (docs/PROTOCOL.md).
  * Sockets come from a {@link SocketFactory} (the client side) or a {@code ServerSocketFactory}
- * (the listening side), the one place where TLS will wrap them.
+ * (the listening side), the one place where TLS wraps them ({@link Tls}): the frames are the same.
  *
  * <p>Threads: one thread reads ({@link #read}); any number may write ({@link #write} is
  * serialised, each frame is flushed whole). {@link #close} may be called from any thread and makes
@@ -27,17 +29,20 @@ import io.walship.protocol.HostPort;
  */
 public final class ReplConnection implements Closeable {
     private final Socket socket;
+    /** The TCP socket under a TLS {@link #socket} (closed first, so that a close never waits), else the same. */
+    private final Socket raw;
     private final DataInputStream in;
     private final OutputStream out;
     private final String remote;
     private volatile boolean closed;
 
-    private ReplConnection(Socket socket) throws IOException {
+    private ReplConnection(Socket socket, Socket raw) throws IOException {
         this.socket = socket;
-        socket.setTcpNoDelay(true);
+        this.raw = raw;
+        raw.setTcpNoDelay(true);
         this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 << 10));
         this.out = new BufferedOutputStream(socket.getOutputStream(), 64 << 10);
-        SocketAddress a = socket.getRemoteSocketAddress();
+        SocketAddress a = raw.getRemoteSocketAddress();
         this.remote = a instanceof InetSocketAddress i
                 ? new HostPort(i.getAddress() != null ? i.getAddress().getHostAddress() : i.getHostString(),
                 i.getPort()).toString()
@@ -47,16 +52,22 @@ public final class ReplConnection implements Closeable {
     /**
      * Connects to a leader.
      *
-     * @param factory        {@link SocketFactory#getDefault()} for plain TCP
+     * @param factory        {@link SocketFactory#getDefault()} for plain TCP, {@link Tls#clientSockets}
+     *                       for TLS (the handshake, within {@code connectTimeout} too, happens here)
      * @param connectTimeout how long the TCP connect may take
      */
     public static ReplConnection connect(SocketFactory factory, HostPort leader, Duration connectTimeout)
             throws IOException {
         Objects.requireNonNull(factory, "factory");
-        Socket s = factory.createSocket();
+        int timeout = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+        Socket s = factory instanceof Tls.ClientSockets ? SocketFactory.getDefault().createSocket() : factory.createSocket();
         try {
-            s.connect(leader.resolve(), (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
-            return new ReplConnection(s);
+            s.connect(leader.resolve(), timeout);
+            if (factory instanceof Tls.ClientSockets tls) {
+                // handshaken and the leader's name verified before the first frame
+                return new ReplConnection(tls.handshake(s, leader, timeout), s);
+            }
+            return new ReplConnection(s, s);
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
@@ -66,7 +77,23 @@ public final class ReplConnection implements Closeable {
     /** Wraps a socket a server accepted. */
     public static ReplConnection accepted(Socket socket) throws IOException {
         try {
-            return new ReplConnection(socket);
+            return new ReplConnection(socket, socket);
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Wraps a socket {@code listener} accepted: TLS over it when the listener came from
+     * {@link Tls#serverSockets} (the handshake runs on the first {@link #read}), else plain.
+     */
+    public static ReplConnection accepted(ServerSocket listener, Socket socket) throws IOException {
+        if (!(listener instanceof Tls.TlsServerSocket tls)) {
+            return accepted(socket);
+        }
+        try {
+            return new ReplConnection(tls.layer(socket), socket);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
@@ -123,9 +150,15 @@ public final class ReplConnection implements Closeable {
     public void close() {
         closed = true;
         try {
-            socket.close();
+            // TCP first: an SSLSocket's close would wait for a writer blocked on a peer that does not read
+            raw.close();
         } catch (IOException e) {
             // nothing left to do with a socket that failed to close
+        }
+        try {
+            socket.close();
+        } catch (IOException e) {
+            // the TCP socket underneath is closed already
         }
     }
 

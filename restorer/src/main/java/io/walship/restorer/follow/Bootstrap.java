@@ -50,6 +50,16 @@ public final class Bootstrap {
      * @param leaderUrl the leader's HTTP URL (needed without an archive)
      */
     public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl) throws IOException, InterruptedException {
+        return prepare(dir, archive, leaderUrl, null);
+    }
+
+    /**
+     * @param archive   the archive to restore from, or null to ask the leader
+     * @param leaderUrl the leader's HTTP URL (needed without an archive), http:// or https://
+     * @param tls       verifies an https:// leader URL ({@code --leader-tls-ca}); null: the JVM's default trust store
+     */
+    public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl, javax.net.ssl.SSLContext tls)
+            throws IOException, InterruptedException {
         if (holdsStore(dir)) {
             ControlFile c = ControlFile.read(dir);
             if (!c.standby()) {
@@ -71,16 +81,16 @@ public final class Bootstrap {
             throw new BadInputException(dir + " is empty: without --archive a follower needs --leader-url to"
                     + " copy the leader's snapshot");
         }
-        fromLeader(dir, leaderUrl);
+        fromLeader(dir, leaderUrl, tls);
         return Kind.FROM_LEADER;
     }
 
     /** Loads the leader's current snapshot, checks its digest, and leaves a standby at its LSN. */
-    static void fromLeader(Path dir, String leaderUrl) throws IOException, InterruptedException {
+    static void fromLeader(Path dir, String leaderUrl, javax.net.ssl.SSLContext tls) throws IOException, InterruptedException {
         Path target = dir.toAbsolutePath();
         StateDigest said;
         try (DirectoryLock lock = Restore.prepare(target, false)) {
-            said = new LeaderClient(leaderUrl).snapshot((image, digest, size) -> {
+            said = new LeaderClient(leaderUrl, tls).snapshot((image, digest, size) -> {
                 LOG.info("copying the leader's snapshot at LSN {} ({} bytes) from {}", Lsn.format(digest.lsn()), size, leaderUrl);
                 SnapshotLoader.load(image, target);
                 return digest;

@@ -12,6 +12,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.SocketFactory;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLSocketFactory;
 
 import io.walship.archive.ObjectStore;
 import io.walship.protocol.HostPort;
@@ -156,7 +158,10 @@ public final class FollowerLoop implements AutoCloseable {
         this(store, archive, options, SocketFactory.getDefault(), Clock.systemUTC());
     }
 
-    /** With the socket factory (where TLS will plug in) and the clock lag is measured with. */
+    /**
+     * With the socket factory ({@link io.walship.protocol.tls.Tls#clientSockets} for a TLS leader) and the
+     * clock lag is measured with.
+     */
     public FollowerLoop(Store store, ObjectStore archive, Options options, SocketFactory sockets, Clock clock) {
         this.store = Objects.requireNonNull(store, "store");
         if (!store.standby()) {
@@ -290,7 +295,21 @@ public final class FollowerLoop implements AutoCloseable {
 
     /** One replication session; returns only when closing. */
     private void stream() throws IOException, Refused {
-        ReplConnection c = ReplConnection.connect(sockets, options.leader(), options.connectTimeout());
+        boolean tls = sockets instanceof SSLSocketFactory;
+        ReplConnection c;
+        try {
+            c = ReplConnection.connect(sockets, options.leader(), options.connectTimeout());
+        } catch (SSLHandshakeException e) {
+            if (untrusted(e)) {
+                // retrying cannot help: the trust (--leader-tls-ca) is fixed for this process's life
+                throw new FollowerStoppedException(null, "the leader at " + options.leader() + " presented a TLS"
+                        + " certificate this follower does not trust: " + Errors.oneLine(e) + "; give --leader-tls-ca"
+                        + " FILE with the CA that signed the leader's --tls-cert, and make that certificate name the"
+                        + " host in --leader");
+            }
+            throw new IOException("TLS handshake with " + options.leader() + " failed (does its --repl serve TLS,"
+                    + " i.e. was it started with --tls-cert?): " + Errors.oneLine(e), e);
+        }
         current = c;
         try (c) {
             if (closed) {
@@ -300,7 +319,16 @@ public final class FollowerLoop implements AutoCloseable {
             long start = store.lastLsn() + 1;
             c.write(new Frame.Hello(Frame.VERSION, store.systemId(), store.timeline(), start, options.slot(),
                     options.authToken(), options.nodeId()));
-            Frame first = c.read();
+            Frame first;
+            try {
+                first = c.read();
+            } catch (IOException e) {
+                if (tls || closed) {
+                    throw e;
+                }
+                throw new IOException("no answer to HELLO from " + options.leader() + " (" + Errors.oneLine(e)
+                        + "); if its --repl serves TLS (--tls-cert), give this follower --leader-tls or --leader-tls-ca", e);
+            }
             if (first instanceof Frame.Refuse r) {
                 throw new Refused(r.code(), r.message());
             }
@@ -359,6 +387,16 @@ public final class FollowerLoop implements AutoCloseable {
         } finally {
             current = null;
         }
+    }
+
+    /** Whether a handshake failed because the leader's certificate is not trusted or does not name it. */
+    static boolean untrusted(SSLHandshakeException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertificateException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Entries applied with one sync at most (frames received meanwhile are joined up to this). */

@@ -7,7 +7,7 @@ import io.walship.wal.WalshipException;
  * The follower loop stopped for good: the leader refused it for a reason that retrying cannot
  * mend (another store, an unknown timeline, a follower ahead of its leader, a wrong token, an
  * unsupported protocol version), or it needs WAL (recycled, or held only by a lost slot) and has
- * no archive to follow instead. {@code walship follow} exits with code 4 (README, "Exit codes"); OPERATIONS.md says what to
+ * no archive to follow instead, or the leader's TLS certificate is not trusted (code null). {@code walship follow} exits with code 4 (README, "Exit codes"); OPERATIONS.md says what to
  * do for each {@link #code()}.
  */
 public final class FollowerStoppedException extends WalshipException {

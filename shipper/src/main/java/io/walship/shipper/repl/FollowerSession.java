@@ -362,6 +362,13 @@ final class FollowerSession implements Runnable {
         return writingSinceNanos;
     }
 
+    /** Whether neither of the session's threads runs any more (or ever ran). */
+    boolean threadsEnded() {
+        Thread s = sender;
+        Thread r = receiver;
+        return (s == null || !s.isAlive()) && (r == null || !r.isAlive()) && closed;
+    }
+
     /** Waits up to {@code millis} for the session's threads to end (after {@link #close}). */
     void awaitThreads(long millis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000L;

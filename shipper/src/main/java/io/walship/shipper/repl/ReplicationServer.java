@@ -55,6 +55,12 @@ public final class ReplicationServer implements AutoCloseable {
     private final InetSocketAddress bindAddress;
     private final AckTracker acks;
     private final Set<FollowerSession> sessions = ConcurrentHashMap.newKeySet();
+    /**
+     * Sessions whose threads may still run: an ended session leaves {@link #sessions} while its
+     * sender can still be reading the WAL, and {@link #close} must wait for it before the store
+     * closes (else the sender reads unmapped WAL: a JVM crash). Pruned as sessions start.
+     */
+    private final Set<FollowerSession> running = ConcurrentHashMap.newKeySet();
     private final AtomicLong threadIds = new AtomicLong();
     private final AtomicLong refusedOverLimit = new AtomicLong();
     private ReplicationSlots slots;
@@ -169,7 +175,7 @@ public final class ReplicationServer implements AutoCloseable {
             }
             ReplConnection conn;
             try {
-                conn = ReplConnection.accepted(socket);
+                conn = ReplConnection.accepted(listener, socket); // TLS with --tls-cert (Tls.serverSockets)
             } catch (IOException e) {
                 LOG.warn("replication endpoint: a connection failed at once: {}", Errors.oneLine(e));
                 continue;
@@ -187,6 +193,8 @@ public final class ReplicationServer implements AutoCloseable {
                 continue;
             }
             FollowerSession session = new FollowerSession(this, store, options, conn);
+            running.removeIf(FollowerSession::threadsEnded);
+            running.add(session);
             sessions.add(session);
             try {
                 newThread(session, "walship-repl-recv-" + conn.remote()).start();
@@ -316,6 +324,7 @@ public final class ReplicationServer implements AutoCloseable {
         for (FollowerSession f : ending) {
             f.close("the leader is shutting down");
         }
+        ending = new ArrayList<>(running); // also those that ended on their own but whose sender may still read
         try {
             watchdog.awaitTermination(5, TimeUnit.SECONDS); // a tick reads the store: done before it closes
             acceptor.join(5_000);

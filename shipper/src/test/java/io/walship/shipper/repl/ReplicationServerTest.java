@@ -446,12 +446,13 @@ class ReplicationServerTest {
     @Test
     void aBusyFollowerThatAnswersOnlyWhenAskedIsAskedInTimeAndKept() throws Exception {
         open();
-        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(100), Duration.ofMillis(600)));
+        // timeouts generous enough for a loaded 2-core machine to answer in (the leader asks at half of it)
+        start(ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(250), Duration.ofMillis(1500)));
         TestFollower f = follower(); // sends FEEDBACK only in answer to a KEEPALIVE that asks for one
         assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
         f.inBackground();
-        // a stream without pauses for 5 timeouts: the leader is never idle, yet must ask for replies
-        long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        // a stream without pauses for almost 3 timeouts: the leader is never idle, yet must ask for replies
+        long until = System.nanoTime() + Duration.ofMillis(4200).toNanos();
         long lsn = 0;
         while (System.nanoTime() < until) {
             lsn = store.put(("busy-" + written++).getBytes(StandardCharsets.UTF_8), new byte[50], Durability.ASYNC);

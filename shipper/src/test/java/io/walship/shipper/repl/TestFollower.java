@@ -42,7 +42,12 @@ final class TestFollower implements AutoCloseable {
     }
 
     static TestFollower connect(InetSocketAddress leader) throws IOException {
-        return new TestFollower(ReplConnection.connect(SocketFactory.getDefault(),
+        return connect(leader, SocketFactory.getDefault());
+    }
+
+    /** Through {@code sockets} ({@code Tls.clientSockets} for a TLS leader). */
+    static TestFollower connect(InetSocketAddress leader, SocketFactory sockets) throws IOException {
+        return new TestFollower(ReplConnection.connect(sockets,
                 new HostPort(leader.getHostString(), leader.getPort()), Duration.ofSeconds(5)));
     }
 
