@@ -99,8 +99,10 @@ final class FakeFollower implements AutoCloseable {
     private synchronized void report() throws IOException {
         long written = expected - 1;
         long flushed = Math.min(granted, written);
-        conn.write(new Frame.Feedback(written, flushed, flushed, System.currentTimeMillis() * 1000, lastEcho));
+        // recorded before it is sent: the leader may answer the commit (and the test check the
+        // holders) before this thread runs again after the write
         flushedSent = Math.max(flushedSent, flushed);
+        conn.write(new Frame.Feedback(written, flushed, flushed, System.currentTimeMillis() * 1000, lastEcho));
     }
 
     /** Reports everything up to {@code lsn} flushed (once it has arrived: waits for it). */
