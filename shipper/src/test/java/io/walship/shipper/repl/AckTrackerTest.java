@@ -91,6 +91,26 @@ class AckTrackerTest {
         assertThrows(IllegalArgumentException.class, () -> t.waitFor(1, 3));
     }
 
+    /**
+     * review11: a follower reconnecting before the leader noticed its old session died (or opening
+     * two sessions) has one disk: its two sessions are one ack, not a quorum of two.
+     */
+    @Test
+    void twoSessionsOfOneFollowerNodeAreNotAQuorumOfTwo() {
+        AckTracker t = tracker(Mode.SYNC, 2, OnTimeout.BLOCK);
+        Object oldSession = new Object();
+        Object newSession = new Object();
+        CompletableFuture<Outcome> f = t.waitFor(30, 2);
+        t.flushed(oldSession, "f1", 30);
+        t.flushed(newSession, "f1", 40);
+        assertFalse(f.isDone(), "f1 twice is one follower, not a quorum of two");
+        assertEquals(-1, t.ackedLsn(2));
+        assertEquals(List.of(new AckTracker.SyncFollower("f1", 40)), t.status().synchronous());
+        t.flushed(b, "b", 30);
+        assertEquals(Outcome.ACKED, f.getNow(null));
+        assertEquals(30, t.ackedLsn(2));
+    }
+
     @Test
     void degradeAnswersEveryWaiterAfterTheTimeoutAndEndsWhenAFollowerCaughtUp() {
         AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.DEGRADE);
