@@ -212,6 +212,11 @@ public final class AckTracker implements AutoCloseable {
         while (!byDeadline.isEmpty() && byDeadline.peekFirst().released) {
             byDeadline.pollFirst(); // released in LSN order, registered in about that order: stays short
         }
+        if (byDeadline.size() > 2 * waitingCount + 64) {
+            // an older waiter for more acks (blocked, or just slower) holds the head while waits for
+            // fewer acks (?sync=semi-sync on a sync leader) are released behind it: drop those
+            byDeadline.removeIf(w -> w.released);
+        }
         if (degraded && acked[maxRequired] >= degradedUntil) {
             degraded = false;
             shownWhileDegraded = Math.max(shownWhileDegraded, durableLsn.getAsLong());
@@ -433,6 +438,11 @@ public final class AckTracker implements AutoCloseable {
         }
         return new Status(options, sync, waitingCount, options.required() == 0 ? -1 : acked[options.required()],
                 blocked, blockedFor, blocks, degraded, degradations, degradedUntil);
+    }
+
+    /** Waiters the deadline queue holds, released ones not yet dropped included (for tests). */
+    synchronized int queued() {
+        return byDeadline.size();
     }
 
     /** Commits (and reads) waiting for acks now. */

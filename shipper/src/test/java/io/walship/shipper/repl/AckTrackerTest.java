@@ -111,6 +111,32 @@ class AckTrackerTest {
         assertEquals(30, t.ackedLsn(2));
     }
 
+    /**
+     * review11: a blocked quorum-2 commit at the head of the deadline queue kept every later wait
+     * for one ack ({@code ?sync=semi-sync} on a sync leader) in the queue after it was answered:
+     * memory grew with every commit while blocked, and each FEEDBACK walked all of it.
+     */
+    @Test
+    void answeredWaitsBehindABlockedOneDoNotPileUp() {
+        AckTracker t = tracker(Mode.SYNC, 2, OnTimeout.BLOCK);
+        CompletableFuture<Outcome> blocked = t.waitFor(101, 2);
+        advance(TIMEOUT);
+        t.tick();
+        assertTrue(t.status().blocked());
+        for (long lsn = 102; lsn < 10_102; lsn++) {
+            CompletableFuture<Outcome> one = t.waitFor(lsn, 1);
+            t.flushed(a, "a", lsn);
+            assertEquals(Outcome.ACKED, one.getNow(null));
+        }
+        assertFalse(blocked.isDone());
+        assertEquals(1, t.waiting());
+        assertTrue(t.queued() <= 2 * t.waiting() + 65, "answered waits kept: " + t.queued());
+        assertTrue(t.status().blocked());
+        t.flushed(b, "b", 101);
+        assertEquals(Outcome.ACKED, blocked.getNow(null));
+        assertFalse(t.status().blocked());
+    }
+
     @Test
     void degradeAnswersEveryWaiterAfterTheTimeoutAndEndsWhenAFollowerCaughtUp() {
         AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.DEGRADE);
