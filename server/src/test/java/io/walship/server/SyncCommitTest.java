@@ -257,6 +257,40 @@ class SyncCommitTest {
         assertEquals(200, done(get("/kv/k0")).statusCode());
     }
 
+    /**
+     * review11: one follower node with two sessions (it reconnected before the leader timed out the
+     * old one, or connected twice) flushed the commit: that is one disk, not a quorum of two. Both
+     * sessions then ack a later async commit, so their FEEDBACK for the first is processed in full.
+     */
+    @Test
+    void twoSessionsOfOneFollowerAreNotAQuorumOfTwo() throws Exception {
+        start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
+        for (int i = 0; i < 2; i++) {
+            followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
+                    store.durableLsn() + 1, "f1", false));
+        }
+        await("two sessions of f1", () -> replication.sessions().stream().filter(x -> x.nodeId().equals("f1"))
+                .count() == 2);
+        CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
+        awaitWaiting(1);
+        long lsn = store.lastLsn();
+        followers.get(0).autoAck(true);
+        followers.get(1).autoAck(true);
+        assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
+        long later = store.lastLsn();
+        await("both sessions of f1 flushed LSN " + later, () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().equals("f1") && x.flushLsn() >= later).count() == 2);
+        assertEquals(1, replication.acks().waiting(), "f1's two sessions acknowledged LSN " + lsn + " as a quorum of 2");
+        assertTrue(replication.acks().ackedLsn(2) < lsn);
+        assertFalse(w.isDone());
+        FakeFollower f2 = follower("f2", false);
+        f2.ack(lsn);
+        HttpResponse<String> r = done(w);
+        assertEquals("sync", syncOf(r));
+        assertEquals(lsn, lsnOf(r));
+        assertEquals(2, sync().get("synchronous").size(), "f1 once and f2: " + sync().get("synchronous"));
+    }
+
     @Test
     void withNoFollowerDegradeAnswersAfterTheTimeoutSaysSoAndRecovers() throws Exception {
         start(Mode.SEMI_SYNC, 1, Duration.ofMillis(300), OnTimeout.DEGRADE);
