@@ -220,6 +220,14 @@ class AckTrackerTest {
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SEMI_SYNC, 2, TIMEOUT, OnTimeout.BLOCK));
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SYNC, 0, TIMEOUT, OnTimeout.BLOCK));
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SYNC, 2, Duration.ZERO, OnTimeout.BLOCK));
+        // review11: accepted before, then every commit's deadline overflowed (ArithmeticException: 500s)
+        assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SEMI_SYNC, 1, Duration.ofHours(3_000_000),
+                OnTimeout.BLOCK));
+        SyncOptions longest = new SyncOptions(Mode.SEMI_SYNC, 1, SyncOptions.MAX_TIMEOUT, OnTimeout.BLOCK);
+        AckTracker t = new AckTracker(longest, durable::get, () -> Long.MAX_VALUE - 5);
+        assertFalse(t.waitFor(101, 1).isDone(), "the longest timeout makes a deadline without overflow errors");
+        t.tick();
+        assertFalse(t.status().blocked(), "a wrapped deadline is not past");
         assertThrows(BadInputException.class, () -> Mode.parse("--sync-mode", "quorum"));
         assertThrows(BadInputException.class, () -> OnTimeout.parse("wait"));
         assertEquals(OnTimeout.DEGRADE, SyncOptions.defaultOnTimeout(Mode.SEMI_SYNC));
