@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -42,6 +43,13 @@ public final class LeaderNode implements Node {
     private final LeaderMetrics metrics;
     private final AckTracker acks;
     private final SyncOptions sync;
+    /**
+     * Requests that may wait for follower acks at once ({@link #MAX_ACK_WAITS}): the rest of the
+     * HTTP API's 64 threads stay free for {@code /status}, {@code /metrics} and reads that need no
+     * wait, so a blocked leader can still say that it is blocked.
+     */
+    private final Semaphore ackWaits = new Semaphore(MAX_ACK_WAITS);
+    static final int MAX_ACK_WAITS = 48;
 
     /** @param shipping the loop shipping this store's WAL, or null if this process ships none */
     public LeaderNode(Store store, ShipLoop shipping) {
@@ -104,6 +112,9 @@ public final class LeaderNode implements Node {
             }
             return new CommitWait(SyncOptions.Mode.ASYNC.flag(), 0);
         }
+        if (sync.required(mode) > 0 && ackWaits.availablePermits() == 0) {
+            throw tooManyWaiting("nothing was committed");
+        }
         return new CommitWait(mode.flag(), sync.required(mode));
     }
 
@@ -114,12 +125,17 @@ public final class LeaderNode implements Node {
         }
         long start = System.nanoTime();
         AckTracker.Outcome o;
+        if (!ackWaits.tryAcquire()) { // filled up since commitWait() looked
+            throw tooManyWaiting("LSN " + Lsn.format(lsn) + " is durable on the leader, its follower acks unknown");
+        }
         try {
             o = acks.await(lsn, wait.required());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new WalshipException("interrupted while LSN " + Lsn.format(lsn) + " (durable on the leader) waited"
                     + " for follower acks");
+        } finally {
+            ackWaits.release();
         }
         if (o == AckTracker.Outcome.DEGRADED) {
             return "degraded";
@@ -142,16 +158,27 @@ public final class LeaderNode implements Node {
                 throw f;
             });
         }
-        if (acks != null && sync.required() > 0) {
+        if (acks != null && sync.required() > 0 && acks.visibleLsn() < lsn) {
+            if (!ackWaits.tryAcquire()) {
+                throw tooManyWaiting("the read waits for LSN " + Lsn.format(lsn) + " to be acknowledged");
+            }
             try {
                 acks.await(lsn, sync.required());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new WalshipException("interrupted while a read waited for LSN " + Lsn.format(lsn)
                         + " to be acknowledged by followers");
+            } finally {
+                ackWaits.release();
             }
         }
         return lsn;
+    }
+
+    /** 503: {@link #MAX_ACK_WAITS} requests already hold HTTP threads waiting for follower acks. */
+    private WalshipException tooManyWaiting(String what) {
+        return new WalshipException(MAX_ACK_WAITS + " requests already wait for follower acks (" + sync + "; see"
+                + " /status sync.blocked); " + what + "; try again later");
     }
 
     /** Ends every wait for follower acks (answered 503): the API is stopping. */

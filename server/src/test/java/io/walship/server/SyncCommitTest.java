@@ -213,6 +213,84 @@ class SyncCommitTest {
         assertFalse(sync().get("blocked").asBoolean());
     }
 
+    /**
+     * review11: with block and no follower, waiting writes must not take every HTTP thread (64):
+     * past {@link LeaderNode#MAX_ACK_WAITS} a write is refused 503 before it commits and a read 503,
+     * and /status still answers. Before, the 49th..64th writes also waited and the rest queued
+     * behind them, /status included, so a blocked leader could not say that it was blocked.
+     */
+    @Test
+    void blockedWritesLeaveThreadsForStatusAndRefuseBeyondTheirShare() throws Exception {
+        start(Mode.SEMI_SYNC, 1, LONG, OnTimeout.BLOCK);
+        List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
+        for (int i = 0; i < LeaderNode.MAX_ACK_WAITS; i++) {
+            waiting.add(put("k" + i, "v", null));
+        }
+        awaitWaiting(LeaderNode.MAX_ACK_WAITS);
+        long last = store.lastLsn();
+        List<CompletableFuture<HttpResponse<String>>> more = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            more.add(put("more" + i, "v", null));
+        }
+        for (CompletableFuture<HttpResponse<String>> m : more) {
+            HttpResponse<String> r = m.get(20, TimeUnit.SECONDS);
+            assertEquals(503, r.statusCode(), r.body());
+            assertTrue(r.body().contains("wait for follower acks"), r.body());
+        }
+        assertEquals(last, store.lastLsn(), "a refused write committed nothing");
+        HttpResponse<String> read = get("/kv/k0").get(20, TimeUnit.SECONDS);
+        assertEquals(503, read.statusCode(), "a read that would wait for acks is refused, not queued");
+        HttpResponse<String> st = get("/status").get(20, TimeUnit.SECONDS);
+        assertEquals(200, st.statusCode());
+        assertEquals(LeaderNode.MAX_ACK_WAITS, sync().get("waiting").asInt());
+        for (CompletableFuture<HttpResponse<String>> w : waiting) {
+            assertFalse(w.isDone(), "block: still waiting");
+        }
+        FakeFollower f = FakeFollower.connect(replication.address(), store.systemId(), store.timeline(), 1, "f1", true);
+        followers.add(f);
+        for (CompletableFuture<HttpResponse<String>> w : waiting) {
+            HttpResponse<String> r = done(w);
+            assertEquals(200, r.statusCode());
+            assertEquals("semi-sync", syncOf(r));
+            assertTrue(f.flushedSent >= lsnOf(r));
+        }
+        assertEquals(200, done(get("/kv/k0")).statusCode());
+    }
+
+    /**
+     * review11: one follower node with two sessions (it reconnected before the leader timed out the
+     * old one, or connected twice) flushed the commit: that is one disk, not a quorum of two. Both
+     * sessions then ack a later async commit, so their FEEDBACK for the first is processed in full.
+     */
+    @Test
+    void twoSessionsOfOneFollowerAreNotAQuorumOfTwo() throws Exception {
+        start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
+        for (int i = 0; i < 2; i++) {
+            followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
+                    store.durableLsn() + 1, "f1", false));
+        }
+        await("two sessions of f1", () -> replication.sessions().stream().filter(x -> x.nodeId().equals("f1"))
+                .count() == 2);
+        CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
+        awaitWaiting(1);
+        long lsn = store.lastLsn();
+        followers.get(0).autoAck(true);
+        followers.get(1).autoAck(true);
+        assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
+        long later = store.lastLsn();
+        await("both sessions of f1 flushed LSN " + later, () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().equals("f1") && x.flushLsn() >= later).count() == 2);
+        assertEquals(1, replication.acks().waiting(), "f1's two sessions acknowledged LSN " + lsn + " as a quorum of 2");
+        assertTrue(replication.acks().ackedLsn(2) < lsn);
+        assertFalse(w.isDone());
+        FakeFollower f2 = follower("f2", false);
+        f2.ack(lsn);
+        HttpResponse<String> r = done(w);
+        assertEquals("sync", syncOf(r));
+        assertEquals(lsn, lsnOf(r));
+        assertEquals(2, sync().get("synchronous").size(), "f1 once and f2: " + sync().get("synchronous"));
+    }
+
     @Test
     void withNoFollowerDegradeAnswersAfterTheTimeoutSaysSoAndRecovers() throws Exception {
         start(Mode.SEMI_SYNC, 1, Duration.ofMillis(300), OnTimeout.DEGRADE);

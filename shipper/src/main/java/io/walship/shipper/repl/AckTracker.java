@@ -182,10 +182,16 @@ public final class AckTracker implements AutoCloseable {
 
     /** Recomputes acked[] from the connected followers and collects the waiters it releases. */
     private void recompute(List<Waiter> done) {
-        long[] flushes = new long[followers.size()];
-        int i = 0;
+        // one ack per follower node, not per session: a follower that reconnected before the leader
+        // saw its old session die (or opened two) has one disk, so it counts once, at its best flush
+        Map<String, Long> byNode = new HashMap<>();
         for (Follower f : followers.values()) {
-            flushes[i++] = f.flushLsn;
+            byNode.merge(f.name, f.flushLsn, Math::max);
+        }
+        long[] flushes = new long[byNode.size()];
+        int i = 0;
+        for (long lsn : byNode.values()) {
+            flushes[i++] = lsn;
         }
         Arrays.sort(flushes); // ascending: the q-th most advanced is flushes[n - q]
         for (int q = 1; q <= maxRequired && q <= flushes.length; q++) {
@@ -205,6 +211,11 @@ public final class AckTracker implements AutoCloseable {
         }
         while (!byDeadline.isEmpty() && byDeadline.peekFirst().released) {
             byDeadline.pollFirst(); // released in LSN order, registered in about that order: stays short
+        }
+        if (byDeadline.size() > 2 * waitingCount + 64) {
+            // an older waiter for more acks (blocked, or just slower) holds the head while waits for
+            // fewer acks (?sync=semi-sync on a sync leader) are released behind it: drop those
+            byDeadline.removeIf(w -> w.released);
         }
         if (degraded && acked[maxRequired] >= degradedUntil) {
             degraded = false;
@@ -404,7 +415,11 @@ public final class AckTracker implements AutoCloseable {
     }
 
     public synchronized Status status() {
-        List<Follower> all = new ArrayList<>(followers.values());
+        Map<String, Follower> byNode = new HashMap<>(); // a node with two sessions is one follower
+        for (Follower f : followers.values()) {
+            byNode.merge(f.name, f, (x, y) -> x.flushLsn >= y.flushLsn ? x : y);
+        }
+        List<Follower> all = new ArrayList<>(byNode.values());
         all.sort((a, b) -> a.flushLsn != b.flushLsn ? Long.compare(b.flushLsn, a.flushLsn) : a.name.compareTo(b.name));
         List<SyncFollower> sync = new ArrayList<>();
         if (options.required() > 0) {
@@ -423,6 +438,11 @@ public final class AckTracker implements AutoCloseable {
         }
         return new Status(options, sync, waitingCount, options.required() == 0 ? -1 : acked[options.required()],
                 blocked, blockedFor, blocks, degraded, degradations, degradedUntil);
+    }
+
+    /** Waiters the deadline queue holds, released ones not yet dropped included (for tests). */
+    synchronized int queued() {
+        return byDeadline.size();
     }
 
     /** Commits (and reads) waiting for acks now. */

@@ -61,6 +61,9 @@ public record SyncOptions(Mode mode, int quorum, Duration timeout, OnTimeout onT
         }
     }
 
+    /** The longest {@code --sync-timeout}: about 114 years, far from overflowing a nanosecond deadline. */
+    public static final Duration MAX_TIMEOUT = Duration.ofHours(1_000_000);
+
     public SyncOptions {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(timeout, "timeout");
@@ -74,6 +77,10 @@ public record SyncOptions(Mode mode, int quorum, Duration timeout, OnTimeout onT
         }
         if (timeout.isNegative() || timeout.isZero()) {
             throw new BadInputException("--sync-timeout must be positive, got " + timeout);
+        }
+        if (timeout.compareTo(MAX_TIMEOUT) > 0) {
+            // deadlines are System.nanoTime() + timeout in nanos: far beyond this they overflow
+            throw new BadInputException("--sync-timeout must be at most " + MAX_TIMEOUT.toHours() + "h, got " + timeout);
         }
     }
 

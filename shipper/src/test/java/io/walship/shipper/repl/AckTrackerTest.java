@@ -91,6 +91,52 @@ class AckTrackerTest {
         assertThrows(IllegalArgumentException.class, () -> t.waitFor(1, 3));
     }
 
+    /**
+     * review11: a follower reconnecting before the leader noticed its old session died (or opening
+     * two sessions) has one disk: its two sessions are one ack, not a quorum of two.
+     */
+    @Test
+    void twoSessionsOfOneFollowerNodeAreNotAQuorumOfTwo() {
+        AckTracker t = tracker(Mode.SYNC, 2, OnTimeout.BLOCK);
+        Object oldSession = new Object();
+        Object newSession = new Object();
+        CompletableFuture<Outcome> f = t.waitFor(30, 2);
+        t.flushed(oldSession, "f1", 30);
+        t.flushed(newSession, "f1", 40);
+        assertFalse(f.isDone(), "f1 twice is one follower, not a quorum of two");
+        assertEquals(-1, t.ackedLsn(2));
+        assertEquals(List.of(new AckTracker.SyncFollower("f1", 40)), t.status().synchronous());
+        t.flushed(b, "b", 30);
+        assertEquals(Outcome.ACKED, f.getNow(null));
+        assertEquals(30, t.ackedLsn(2));
+    }
+
+    /**
+     * review11: a blocked quorum-2 commit at the head of the deadline queue kept every later wait
+     * for one ack ({@code ?sync=semi-sync} on a sync leader) in the queue after it was answered:
+     * memory grew with every commit while blocked, and each FEEDBACK walked all of it.
+     */
+    @Test
+    void answeredWaitsBehindABlockedOneDoNotPileUp() {
+        AckTracker t = tracker(Mode.SYNC, 2, OnTimeout.BLOCK);
+        CompletableFuture<Outcome> blocked = t.waitFor(101, 2);
+        advance(TIMEOUT);
+        t.tick();
+        assertTrue(t.status().blocked());
+        for (long lsn = 102; lsn < 10_102; lsn++) {
+            CompletableFuture<Outcome> one = t.waitFor(lsn, 1);
+            t.flushed(a, "a", lsn);
+            assertEquals(Outcome.ACKED, one.getNow(null));
+        }
+        assertFalse(blocked.isDone());
+        assertEquals(1, t.waiting());
+        assertTrue(t.queued() <= 2 * t.waiting() + 65, "answered waits kept: " + t.queued());
+        assertTrue(t.status().blocked());
+        t.flushed(b, "b", 101);
+        assertEquals(Outcome.ACKED, blocked.getNow(null));
+        assertFalse(t.status().blocked());
+    }
+
     @Test
     void degradeAnswersEveryWaiterAfterTheTimeoutAndEndsWhenAFollowerCaughtUp() {
         AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.DEGRADE);
@@ -174,6 +220,14 @@ class AckTrackerTest {
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SEMI_SYNC, 2, TIMEOUT, OnTimeout.BLOCK));
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SYNC, 0, TIMEOUT, OnTimeout.BLOCK));
         assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SYNC, 2, Duration.ZERO, OnTimeout.BLOCK));
+        // review11: accepted before, then every commit's deadline overflowed (ArithmeticException: 500s)
+        assertThrows(BadInputException.class, () -> new SyncOptions(Mode.SEMI_SYNC, 1, Duration.ofHours(3_000_000),
+                OnTimeout.BLOCK));
+        SyncOptions longest = new SyncOptions(Mode.SEMI_SYNC, 1, SyncOptions.MAX_TIMEOUT, OnTimeout.BLOCK);
+        AckTracker t = new AckTracker(longest, durable::get, () -> Long.MAX_VALUE - 5);
+        assertFalse(t.waitFor(101, 1).isDone(), "the longest timeout makes a deadline without overflow errors");
+        t.tick();
+        assertFalse(t.status().blocked(), "a wrapped deadline is not past");
         assertThrows(BadInputException.class, () -> Mode.parse("--sync-mode", "quorum"));
         assertThrows(BadInputException.class, () -> OnTimeout.parse("wait"));
         assertEquals(OnTimeout.DEGRADE, SyncOptions.defaultOnTimeout(Mode.SEMI_SYNC));
