@@ -24,10 +24,92 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run a benchmark beside its baseline, measured in the same run.",
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
-        subcommands = {BenchCommand.Write.class, BenchCommand.Ship.class, BenchCommand.Backup.class,
-                BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
+        subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
+                BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
                 BenchCommand.FollowerStart.class})
 final class BenchCommand {
+
+    @Command(name = "sync", mixinStandardHelpOptions = true,
+            description = {"Measure durable commits in each commit mode (async, semi-sync, sync quorum K) on a leader"
+                    + " with followers in this process, streaming over loopback TCP, async being the baseline.",
+                    "%nEach follower copies the leader's snapshot into its own store, applies every entry and acks it"
+                            + " after its own WAL sync. A commit is timed until the answer the HTTP API would give."
+                            + " Each run uses fresh directories under --data; run i measures the modes in an order"
+                            + " rotated by i; medians are reported."})
+    static final class Sync implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
+        Path data;
+        @Option(names = "--threads", paramLabel = "N,...", defaultValue = "1,16", split = ",",
+                description = "Writer counts to measure (default ${DEFAULT-VALUE}).")
+        List<Integer> threads;
+        @Option(names = "--count", paramLabel = "N", defaultValue = "20000", description = "Commits per run (default ${DEFAULT-VALUE}).")
+        long count;
+        @Option(names = "--followers", paramLabel = "N", defaultValue = "2", description = "Followers (default ${DEFAULT-VALUE}).")
+        int followers;
+        @Option(names = "--quorum", paramLabel = "K", defaultValue = "2", description = "--sync-quorum of the sync mode (default ${DEFAULT-VALUE}).")
+        int quorum;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "100", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--key-size", paramLabel = "B", defaultValue = "16", description = "Key bytes (default ${DEFAULT-VALUE}).")
+        int keySize;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (threads.isEmpty() || threads.stream().anyMatch(t -> t < 1 || count < t) || followers < 1
+                    || quorum < 1 || quorum > followers || runs < 1 || keySize < 1 || valueSize < 0) {
+                throw new BadInputException("need --threads >= 1 each, --count >= threads, --followers >= 1,"
+                        + " 1 <= --quorum <= --followers, --runs >= 1");
+            }
+            Files.createDirectories(data);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("walship bench sync: %d follower(s) on loopback, %d commits/run, %d-byte keys, %d-byte values,"
+                    + " durable, median of %d run(s)%n", followers, count, keySize, valueSize, runs);
+            out.printf("%-16s %8s %12s %9s %9s %10s %9s %9s%n", "mode", "writers", "commits/s", "p50 µs", "p99 µs",
+                    "max µs", "/ async", "degraded");
+            List<io.walship.shipper.repl.SyncOptions> modes = SyncBench.modes(quorum);
+            for (int t : threads) {
+                // run i measures the modes in an order rotated by i, so that no mode always runs first
+                // (coldest JIT, the previous run's files still being dropped) or last
+                List<List<SyncBench.Result>> byMode = new ArrayList<>();
+                for (int j = 0; j < modes.size(); j++) {
+                    byMode.add(new ArrayList<>());
+                }
+                for (int i = 0; i < runs; i++) {
+                    for (int k = 0; k < modes.size(); k++) {
+                        int j = (k + i) % modes.size();
+                        io.walship.shipper.repl.SyncOptions mode = modes.get(j);
+                        Path d = data.resolve("repl-run");
+                        FileTrees.deleteTree(d);
+                        byMode.get(j).add(SyncBench.run(d, label(mode), mode, followers, t, count,
+                                Math.min(5_000, count / 5), keySize, valueSize));
+                        FileTrees.deleteTree(d);
+                    }
+                }
+                double asyncRate = 0;
+                for (int j = 0; j < modes.size(); j++) {
+                    List<SyncBench.Result> rs = byMode.get(j);
+                    rs.sort(java.util.Comparator.comparingDouble(SyncBench.Result::commitsPerSec));
+                    SyncBench.Result m = rs.get(rs.size() / 2);
+                    if (j == 0) {
+                        asyncRate = m.commitsPerSec();
+                    }
+                    out.printf("%-16s %8d %12.0f %9.1f %9.1f %10.1f %9.2f %9d%n", m.mode(), t, m.commitsPerSec(),
+                            m.p50Micros(), m.p99Micros(), m.maxMicros(), m.commitsPerSec() / asyncRate, m.degraded());
+                    out.flush();
+                }
+            }
+            return ExitCodes.OK;
+        }
+
+        private static String label(io.walship.shipper.repl.SyncOptions mode) {
+            return mode.mode() == io.walship.shipper.repl.SyncOptions.Mode.SYNC ? "sync-quorum-" + mode.quorum()
+                    : mode.mode().flag();
+        }
+    }
 
     @Command(name = "write", mixinStandardHelpOptions = true,
             description = {"Measure durable commit throughput and latency beside the raw WAL limit.",

@@ -23,6 +23,7 @@ import io.walship.shipper.WalShipper;
 import io.walship.wal.AtomicFiles;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
@@ -41,6 +42,8 @@ import picocli.CommandLine.Option;
                 "%nWith --repl it serves followers (walship follow) the durable WAL over TCP; --slot on a follower"
                         + " makes the leader keep the WAL it still needs, up to --max-slot-wal-keep. /status and"
                         + " /metrics show each follower's positions and lag, and each slot.",
+                "%nWith --sync-mode semi-sync or sync a commit is answered once 1 or --sync-quorum followers have"
+                        + " flushed it (README, \"Commit modes\"); reads never see a commit before that.",
                 "%nSIGTERM lets running requests finish, ships a last time, checkpoints"
                         + " and exits."})
 final class LeaderCommand implements Callable<Integer> {
@@ -106,6 +109,28 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Followers served at once; more are refused until one leaves (default ${DEFAULT-VALUE}).")
     int replMaxFollowers;
 
+    @Option(names = "--sync-mode", paramLabel = "MODE", defaultValue = "${env:WALSHIP_SYNC_MODE:-async}",
+            description = "What a commit waits for once durable here: async (nothing; default), semi-sync (one"
+                    + " follower's flush) or sync (--sync-quorum followers' flushes). Needs --repl unless async."
+                    + " Env: WALSHIP_SYNC_MODE.")
+    String syncMode;
+
+    @Option(names = "--sync-quorum", paramLabel = "K", defaultValue = "1",
+            description = "With --sync-mode sync: followers (any K connected ones) that must have flushed a commit"
+                    + " (default ${DEFAULT-VALUE}).")
+    int syncQuorum;
+
+    @Option(names = "--sync-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "How long a commit waits for follower acks before --on-sync-timeout applies"
+                    + " (default ${DEFAULT-VALUE}).")
+    String syncTimeout;
+
+    @Option(names = "--on-sync-timeout", paramLabel = "POLICY",
+            description = "No acks within --sync-timeout: block (keep waiting) or degrade (answer with"
+                    + " Walship-Sync: degraded until followers catch up). Default: degrade for semi-sync, block"
+                    + " for sync.")
+    String onSyncTimeout;
+
     @Mixin
     TlsServerOptions tls = new TlsServerOptions();
 
@@ -120,6 +145,15 @@ final class LeaderCommand implements Callable<Integer> {
         }
         SSLContext ssl = tls.context();
         TlsServerOptions.warnCleartextToken(token, ssl, "--http", HostPort.parse(http), "--repl", replAddress);
+        SyncOptions sync = syncOptions();
+        if (sync.mode() != SyncOptions.Mode.ASYNC && replAddress == null) {
+            throw new CliException(ExitCodes.USAGE, "--sync-mode " + sync.mode().flag() + " needs --repl HOST:PORT:"
+                    + " commits wait for followers, which connect there");
+        }
+        if (sync.required() > replMaxFollowers) {
+            throw new CliException(ExitCodes.USAGE, "--sync-quorum " + sync.quorum() + " is more than"
+                    + " --repl-max-followers " + replMaxFollowers + ": no commit could ever be acknowledged");
+        }
         ReplicationOptions replOptions = ReplicationOptions.defaults()
                 .withAuthToken(token)
                 .withMaxSlotWalKeep(Flags.bytes("--max-slot-wal-keep", maxSlotWalKeep))
@@ -156,7 +190,7 @@ final class LeaderCommand implements Callable<Integer> {
                     replOptions = replOptions.withSockets(Tls.serverSockets(ssl));
                 }
                 try {
-                    replication = new ReplicationServer(store, replAddress.resolve(), replOptions).start();
+                    replication = new ReplicationServer(store, replAddress.resolve(), replOptions, sync).start();
                 } catch (BindException e) {
                     throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
                             "pick another --repl HOST:PORT");
@@ -182,8 +216,8 @@ final class LeaderCommand implements Callable<Integer> {
                 Lsn.format(store.lastLsn()), cacheSize);
         if (replication != null) {
             InetSocketAddress r = replication.address();
-            LOG.info("serving followers on {}:{}{}{}", r.getHostString(), r.getPort(), ssl == null ? "" : " over TLS",
-                    token == null ? "" : " (token required)");
+            LOG.info("serving followers on {}:{}{}{}; commit mode {}", r.getHostString(), r.getPort(),
+                    ssl == null ? "" : " over TLS", token == null ? "" : " (token required)", sync);
         }
         if (portFile != null) {
             AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
@@ -195,6 +229,14 @@ final class LeaderCommand implements Callable<Integer> {
             closeAll(opened);
         }
         return ExitCodes.OK;
+    }
+
+    /** The commit mode from --sync-mode, --sync-quorum, --sync-timeout and --on-sync-timeout (exit 2 if bad). */
+    SyncOptions syncOptions() {
+        SyncOptions.Mode mode = SyncOptions.Mode.parse("--sync-mode", syncMode);
+        SyncOptions.OnTimeout onTimeout = onSyncTimeout == null ? SyncOptions.defaultOnTimeout(mode)
+                : SyncOptions.OnTimeout.parse(onSyncTimeout);
+        return new SyncOptions(mode, syncQuorum, Flags.positiveDuration("--sync-timeout", syncTimeout), onTimeout);
     }
 
     /**

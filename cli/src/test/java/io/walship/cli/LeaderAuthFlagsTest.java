@@ -54,4 +54,22 @@ class LeaderAuthFlagsTest {
         assertUsageError("expected HOST:PORT", "leader", "--data", data.toString(), "--repl", "nowhere");
         assertFalse(Files.exists(data));
     }
+
+    @Test
+    void badCommitModeFlagsAreUsageErrors() throws Exception {
+        Path data = tmp.resolve("d");
+        assertUsageError("--sync-mode semi-sync needs --repl HOST:PORT", "leader", "--data", data.toString(),
+                "--sync-mode", "semi-sync");
+        assertUsageError("--sync-mode must be async, semi-sync or sync, got 'quorum'", "leader", "--data",
+                data.toString(), "--repl", "127.0.0.1:0", "--sync-mode", "quorum");
+        assertUsageError("--sync-quorum 2 needs --sync-mode sync", "leader", "--data", data.toString(), "--repl",
+                "127.0.0.1:0", "--sync-mode", "semi-sync", "--sync-quorum", "2");
+        assertUsageError("--on-sync-timeout must be block or degrade", "leader", "--data", data.toString(), "--repl",
+                "127.0.0.1:0", "--sync-mode", "sync", "--on-sync-timeout", "wait");
+        assertUsageError("--sync-timeout", "leader", "--data", data.toString(), "--repl", "127.0.0.1:0",
+                "--sync-mode", "sync", "--sync-timeout", "0s");
+        assertUsageError("--sync-quorum 3 is more than --repl-max-followers 2", "leader", "--data", data.toString(),
+                "--repl", "127.0.0.1:0", "--sync-mode", "sync", "--sync-quorum", "3", "--repl-max-followers", "2");
+        assertFalse(Files.exists(data));
+    }
 }

@@ -23,6 +23,8 @@ public final class Endpoints {
 
     /** Query parameter of writes: {@code durable} (default) or {@code async}. */
     public static final String DURABILITY = "durability";
+    /** Query parameter on writes: {@code async}, {@code semi-sync} or {@code sync}, no stronger than the leader's mode. */
+    public static final String SYNC = "sync";
     /** Query parameters of {@link #SCAN}: first key (inclusive), end key (exclusive), most pairs. */
     public static final String FROM = "from";
     public static final String TO = "to";

@@ -20,6 +20,14 @@ public final class Headers {
     /** On a follower's 421 answer to a write: the leader's HTTP URL (or its replication address if unknown). */
     public static final String LEADER = "Walship-Leader";
 
+    /**
+     * On a write answer from a leader: what the commit waited for after it was durable on the leader
+     * — {@code async} (nothing), {@code semi-sync} or {@code sync} (the flushes of 1 or
+     * {@code --sync-quorum} followers), or {@code degraded} (answered without them: the leader is in
+     * degraded mode, {@code --on-sync-timeout degrade}).
+     */
+    public static final String SYNC = "Walship-Sync";
+
     private Headers() {
     }
 }

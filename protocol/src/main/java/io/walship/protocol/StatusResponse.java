@@ -23,6 +23,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param replication   the followers streaming from this node now ({@code --repl}), absent without it
  * @param slots         its replication slots, lost ones too, absent without {@code --repl}
  * @param follower      what a follower is following and how far behind it is; absent on a leader
+ * @param sync          the leader's commit mode and its followers' acks ({@code --sync-mode}), absent
+ *                      without {@code --repl}
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, ArchiveLag archiveLag,
@@ -30,14 +32,24 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              boolean failed, @JsonInclude(JsonInclude.Include.NON_NULL) String failure,
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Replication> replication,
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync) {
+
+    /** A node without a commit mode to report (a follower, or a node before commit modes). */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots, Follower follower) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, follower, null);
+    }
 
     /** A node without a replication endpoint. */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                           String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
                           PageCache pageCache, boolean failed, String failure) {
         this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
-                failed, failure, null, null, null);
+                failed, failure, null, null, null, null);
     }
 
     /** A node with a replication endpoint (or without, when both lists are null). */
@@ -46,7 +58,7 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                           PageCache pageCache, boolean failed, String failure, List<Replication> replication,
                           List<Slot> slots) {
         this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
-                failed, failure, replication, slots, null);
+                failed, failure, replication, slots, null, null);
     }
 
     /**
@@ -133,5 +145,29 @@ public record StatusResponse(String role, String systemId, int timeline, String 
      */
     public record PageCache(long capacityBytes, long usedBytes, long dirtyPages, long hits, long misses,
                             double hitRatio, long evictions) {
+    }
+
+    /**
+     * The leader's commit mode (README, "Commit modes"; docs/OPERATIONS.md, "Commit modes").
+     *
+     * @param mode             {@code async}, {@code semi-sync} or {@code sync}
+     * @param quorum           followers a commit waits for in this mode (0 for async)
+     * @param timeout          {@code --sync-timeout}, e.g. {@code PT10S}
+     * @param onTimeout        {@code block} or {@code degrade}
+     * @param synchronous      the followers whose acks count now: the most advanced connected ones
+     * @param waiting          commits (and reads) waiting for acks now
+     * @param ackedLsn         the highest LSN that {@code quorum} followers have flushed; null if none yet
+     * @param visibleLsn       the highest LSN readers on this leader may see: durable here and acknowledged
+     * @param blocked          a commit has waited longer than the timeout and still waits ({@code block})
+     * @param blockedForMs     how long past its timeout the oldest blocked commit has waited
+     * @param blocks           times commits became blocked since start
+     * @param degraded         commits are answered without acks ({@code degrade}) until followers catch up
+     * @param degradations     times the leader degraded since start
+     * @param degradedUntilLsn degraded mode ends once {@code quorum} followers flushed this LSN; null when not degraded
+     */
+    public record Sync(String mode, int quorum, String timeout, String onTimeout, List<String> synchronous,
+                       int waiting, @JsonInclude(JsonInclude.Include.NON_NULL) String ackedLsn, String visibleLsn,
+                       boolean blocked, long blockedForMs, long blocks, boolean degraded, long degradations,
+                       @JsonInclude(JsonInclude.Include.NON_NULL) String degradedUntilLsn) {
     }
 }

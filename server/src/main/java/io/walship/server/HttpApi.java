@@ -300,7 +300,7 @@ public final class HttpApi implements AutoCloseable {
         switch (ex.getRequestMethod()) {
             case "GET" -> {
                 Store.Read r = node.store().read(key);
-                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(r.lsn()));
+                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(r.lsn())));
                 if (r.value() == null) {
                     text(ex, 404, "not found");
                 } else {
@@ -311,11 +311,15 @@ public final class HttpApi implements AutoCloseable {
                 authorizeWrite(ex);
                 byte[] value = body(ex);
                 checked(key, value);
-                written(ex, node.put(key, value, durability(ex)));
+                Durability d = durability(ex);
+                CommitWait w = commitWait(ex, d);
+                written(ex, node.put(key, value, d), w);
             }
             case "DELETE" -> {
                 authorizeWrite(ex);
-                written(ex, node.delete(key, durability(ex)));
+                Durability d = durability(ex);
+                CommitWait w = commitWait(ex, d);
+                written(ex, node.delete(key, d), w);
             }
             default -> throw new HttpError(405, "method " + ex.getRequestMethod() + " not allowed on /kv/{key}");
         }
@@ -342,7 +346,9 @@ public final class HttpApi implements AutoCloseable {
                 batch.put(checked(op.keyBytes(), value), value);
             }
         }
-        written(ex, node.write(batch, durability(ex)));
+        Durability d = durability(ex);
+        CommitWait w = commitWait(ex, d);
+        written(ex, node.write(batch, d), w);
     }
 
     /**
@@ -368,7 +374,7 @@ public final class HttpApi implements AutoCloseable {
             }
         }
         try (Snapshot snap = node.store().snapshot()) {
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(snap.lsn())));
             ex.getResponseHeaders().set("Content-Type", "text/tab-separated-values; charset=utf-8");
             ex.sendResponseHeaders(200, 0); // chunked
             try {
@@ -398,7 +404,7 @@ public final class HttpApi implements AutoCloseable {
     private void digest(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
         StateDigest d = node.store().digest();
-        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(d.lsn()));
+        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(d.lsn())));
         json(ex, 200, new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256()));
     }
 
@@ -410,6 +416,13 @@ public final class HttpApi implements AutoCloseable {
         requireMethod(ex, "GET");
         try (Snapshot snap = node.store().snapshot()) {
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
+            // durable, not acknowledged: a new follower bootstraps from this image, and on a leader in
+            // a sync mode its own acks may be what the newest commits wait for
+            while (!node.store().awaitDurable(snap.lsn(), java.time.Duration.ofSeconds(1))) {
+                node.store().failure().ifPresent(f -> {
+                    throw f;
+                });
+            }
             ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
             ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
             ex.getResponseHeaders().set(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
@@ -449,9 +462,23 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private static void written(HttpExchange ex, long lsn) throws IOException {
+    /**
+     * Answers a commit once it has the follower acks {@code wait} needs (README, "Commit modes"),
+     * with {@link Headers#SYNC} saying what it waited for.
+     */
+    private void written(HttpExchange ex, long lsn, CommitWait wait) throws IOException {
+        String sync = node.awaitCommit(lsn, wait);
+        if (sync != null) {
+            ex.getResponseHeaders().set(Headers.SYNC, sync);
+        }
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
         json(ex, 200, new WriteResponse(Lsn.format(lsn)));
+    }
+
+    /** The write's {@code ?sync=}, checked before it commits (400 if stronger than the node's mode). */
+    private CommitWait commitWait(HttpExchange ex, Durability d) {
+        byte[] raw = query(ex).get(Endpoints.SYNC);
+        return node.commitWait(raw == null ? null : new String(raw, StandardCharsets.UTF_8), d);
     }
 
     private static Durability durability(HttpExchange ex) {

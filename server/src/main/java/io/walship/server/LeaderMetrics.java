@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.walship.shipper.repl.AckTracker;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Store;
 
@@ -22,6 +23,8 @@ import io.walship.wal.Store;
 final class LeaderMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Timer commitLatency;
+    private final Timer ackLatency;
+    private MultiGauge syncFollowers;
     private final ReplicationServer replication;
     private MultiGauge followerLsn;
     private MultiGauge followerLag;
@@ -85,7 +88,42 @@ final class LeaderMetrics {
                 .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(5))
                 .register(registry);
+        ackLatency = Timer.builder("walship_sync_ack_latency")
+                .description("Time a commit waited for follower acks after it was durable on the leader"
+                        + " (semi-sync, sync; acknowledged commits only)")
+                .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
         if (replication != null) {
+            AckTracker acks = replication.acks();
+            Gauge.builder("walship_sync_mode", acks, a -> 1)
+                    .tags("mode", acks.options().mode().flag(), "on_timeout", acks.options().onTimeout().flag())
+                    .description("The leader's commit mode (--sync-mode, --on-sync-timeout), always 1")
+                    .register(registry);
+            Gauge.builder("walship_sync_quorum", acks, a -> a.options().required())
+                    .description("Followers a commit waits for (0 async, 1 semi-sync, --sync-quorum for sync)")
+                    .register(registry);
+            Gauge.builder("walship_sync_waiting", acks, AckTracker::waiting)
+                    .description("Commits and reads waiting for follower acks now").register(registry);
+            Gauge.builder("walship_sync_blocked", acks, a -> a.status().blocked() ? 1 : 0)
+                    .description("1 while a commit waits past --sync-timeout (--on-sync-timeout block)")
+                    .register(registry);
+            FunctionCounter.builder("walship_sync_blocks", acks, a -> a.status().blocks())
+                    .description("Times commits became blocked past --sync-timeout").register(registry);
+            Gauge.builder("walship_sync_degraded", acks, a -> a.degraded() ? 1 : 0)
+                    .description("1 while commits are answered without follower acks (--on-sync-timeout degrade)")
+                    .register(registry);
+            FunctionCounter.builder("walship_sync_degradations", acks, a -> a.status().degradations())
+                    .description("Times the leader degraded to async after --sync-timeout").register(registry);
+            Gauge.builder("walship_sync_acked_lsn", acks, a -> a.ackedLsn(Math.max(1, a.options().required())))
+                    .description("Highest LSN flushed by as many followers as the mode needs (-1: none)")
+                    .register(registry);
+            Gauge.builder("walship_sync_visible_lsn", acks, AckTracker::visibleLsn)
+                    .description("Highest LSN readers on the leader may see (durable and acknowledged)")
+                    .register(registry);
+            syncFollowers = MultiGauge.builder("walship_sync_follower_flush_lsn")
+                    .description("Flush LSN of each follower whose acks count now (the most advanced ones)")
+                    .register(registry);
             Gauge.builder("walship_replication_followers", replication, r -> r.sessions().size())
                     .description("Followers streaming from this node").register(registry);
             FunctionCounter.builder("walship_replication_slots_lost", replication, ReplicationServer::slotsLostTotal)
@@ -130,6 +168,11 @@ final class LeaderMetrics {
         }
         slotRetained.register(retained, true);
         slotLost.register(lost, true);
+        List<MultiGauge.Row<?>> sync = new ArrayList<>();
+        for (AckTracker.SyncFollower f : replication.acks().status().synchronous()) {
+            sync.add(MultiGauge.Row.of(Tags.of("follower", f.name()), f.flushLsn()));
+        }
+        syncFollowers.register(sync, true);
     }
 
     private static double seconds(long ms) {
@@ -138,6 +181,10 @@ final class LeaderMetrics {
 
     Timer commitLatency() {
         return commitLatency;
+    }
+
+    Timer ackLatency() {
+        return ackLatency;
     }
 
     synchronized String scrape() {

@@ -1,19 +1,25 @@
 package io.walship.server;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
+import io.walship.protocol.BadInputException;
 import io.walship.protocol.StatusResponse;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.repl.AckTracker;
 import io.walship.shipper.repl.ReplicationServer;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.Durability;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import io.walship.wal.StoreStats;
+import io.walship.wal.WalshipException;
 import io.walship.wal.WriteBatch;
 
 /**
@@ -21,6 +27,11 @@ import io.walship.wal.WriteBatch;
  * reads), optionally with its WAL shipped by a {@link ShipLoop} in the same process. Writes are
  * timed into {@link LeaderMetrics}; {@code /status} includes the ship loop's view of the archive and,
  * with a {@link ReplicationServer}, every follower and slot.
+ *
+ * <p>Commit modes (README, "Commit modes"): a write commits durably on the store, then waits in
+ * the replication endpoint's {@link AckTracker} for the follower acks its mode needs; reads wait
+ * until the state they read is visible — durable here and acknowledged as the leader's mode needs
+ * (MySQL's AFTER_SYNC) — so no reader sees a commit that could still be lost with the leader.
  *
  * <p>The node owns neither the store nor the ship loop: whoever opened them closes them, after the
  * API stopped. Thread-safe (the store and the loop are).
@@ -30,6 +41,15 @@ public final class LeaderNode implements Node {
     private final ShipLoop shipping;
     private final ReplicationServer replication;
     private final LeaderMetrics metrics;
+    private final AckTracker acks;
+    private final SyncOptions sync;
+    /**
+     * Requests that may wait for follower acks at once ({@link #MAX_ACK_WAITS}): the rest of the
+     * HTTP API's 64 threads stay free for {@code /status}, {@code /metrics} and reads that need no
+     * wait, so a blocked leader can still say that it is blocked.
+     */
+    private final Semaphore ackWaits = new Semaphore(MAX_ACK_WAITS);
+    static final int MAX_ACK_WAITS = 48;
 
     /** @param shipping the loop shipping this store's WAL, or null if this process ships none */
     public LeaderNode(Store store, ShipLoop shipping) {
@@ -44,6 +64,8 @@ public final class LeaderNode implements Node {
         this.store = Objects.requireNonNull(store, "store");
         this.shipping = shipping;
         this.replication = replication;
+        this.acks = replication == null ? null : replication.acks();
+        this.sync = acks == null ? SyncOptions.async() : acks.options();
         this.metrics = new LeaderMetrics(store, replication);
     }
 
@@ -76,6 +98,97 @@ public final class LeaderNode implements Node {
     }
 
     @Override
+    public CommitWait commitWait(String requested, Durability durability) {
+        SyncOptions.Mode mode = requested == null ? sync.mode()
+                : SyncOptions.Mode.parse("?" + io.walship.protocol.Endpoints.SYNC + "=", requested);
+        if (mode.compareTo(sync.mode()) > 0) {
+            throw new BadInputException("sync=" + requested + " is stronger than this leader's --sync-mode "
+                    + sync.mode().flag() + "; a write may ask only for the same or a weaker mode");
+        }
+        if (durability == Durability.ASYNC) {
+            if (requested != null && mode != SyncOptions.Mode.ASYNC) {
+                throw new BadInputException("sync=" + requested + " needs durability=durable: a commit not yet"
+                        + " durable on the leader cannot wait for followers");
+            }
+            return new CommitWait(SyncOptions.Mode.ASYNC.flag(), 0);
+        }
+        if (sync.required(mode) > 0 && ackWaits.availablePermits() == 0) {
+            throw tooManyWaiting("nothing was committed");
+        }
+        return new CommitWait(mode.flag(), sync.required(mode));
+    }
+
+    @Override
+    public String awaitCommit(long lsn, CommitWait wait) {
+        if (wait.required() == 0) {
+            return wait.mode();
+        }
+        long start = System.nanoTime();
+        AckTracker.Outcome o;
+        if (!ackWaits.tryAcquire()) { // filled up since commitWait() looked
+            throw tooManyWaiting("LSN " + Lsn.format(lsn) + " is durable on the leader, its follower acks unknown");
+        }
+        try {
+            o = acks.await(lsn, wait.required());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new WalshipException("interrupted while LSN " + Lsn.format(lsn) + " (durable on the leader) waited"
+                    + " for follower acks");
+        } finally {
+            ackWaits.release();
+        }
+        if (o == AckTracker.Outcome.DEGRADED) {
+            return "degraded";
+        }
+        metrics.ackLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        return wait.mode();
+    }
+
+    /**
+     * Waits until {@code lsn} is durable on the store and, in a sync mode, acknowledged by as many
+     * followers as the leader's mode needs (or the leader degraded); with block, as long as that takes.
+     */
+    @Override
+    public long awaitVisible(long lsn) {
+        if (store.durableLsn() >= lsn && (acks == null || acks.visibleLsn() >= lsn)) {
+            return lsn;
+        }
+        while (!store.awaitDurable(lsn, Duration.ofSeconds(1))) {
+            store.failure().ifPresent(f -> {
+                throw f;
+            });
+        }
+        if (acks != null && sync.required() > 0 && acks.visibleLsn() < lsn) {
+            if (!ackWaits.tryAcquire()) {
+                throw tooManyWaiting("the read waits for LSN " + Lsn.format(lsn) + " to be acknowledged");
+            }
+            try {
+                acks.await(lsn, sync.required());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new WalshipException("interrupted while a read waited for LSN " + Lsn.format(lsn)
+                        + " to be acknowledged by followers");
+            } finally {
+                ackWaits.release();
+            }
+        }
+        return lsn;
+    }
+
+    /** 503: {@link #MAX_ACK_WAITS} requests already hold HTTP threads waiting for follower acks. */
+    private WalshipException tooManyWaiting(String what) {
+        return new WalshipException(MAX_ACK_WAITS + " requests already wait for follower acks (" + sync + "; see"
+                + " /status sync.blocked); " + what + "; try again later");
+    }
+
+    /** Ends every wait for follower acks (answered 503): the API is stopping. */
+    void stopWaiting() {
+        if (acks != null) {
+            acks.close();
+        }
+    }
+
+    @Override
     public StatusResponse status() {
         StatusResponse.Archive archive = null;
         Double lagSeconds = null;
@@ -103,7 +216,20 @@ public final class LeaderNode implements Node {
         StatusResponse base = statusOf(store, store.standby() ? "standby" : "leader", archive, lagSeconds);
         return new StatusResponse(base.role(), base.systemId(), base.timeline(), base.lastLsn(), base.durableLsn(),
                 base.checkpointLsn(), base.dataDir(), base.archiveLag(), base.archive(), base.pageCache(),
-                base.failed(), base.failure(), followers, slots);
+                base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus());
+    }
+
+    private StatusResponse.Sync syncStatus() {
+        AckTracker.Status s = acks.status();
+        List<String> names = new ArrayList<>();
+        for (AckTracker.SyncFollower f : s.synchronous()) {
+            names.add(f.name());
+        }
+        SyncOptions o = s.options();
+        return new StatusResponse.Sync(o.mode().flag(), o.required(), o.timeout().toString(), o.onTimeout().flag(),
+                names, s.waiting(), s.ackedLsn() < 0 ? null : Lsn.format(s.ackedLsn()), Lsn.format(acks.visibleLsn()),
+                s.blocked(), s.blockedForMs(), s.blocks(), s.degraded(), s.degradations(),
+                s.degradedUntilLsn() < 0 ? null : Lsn.format(s.degradedUntilLsn()));
     }
 
     /**

@@ -17,6 +17,7 @@ import io.walship.wal.Store;
  */
 public final class LeaderServer implements AutoCloseable {
     private final HttpApi api;
+    private final LeaderNode node;
 
     /** A leader that ships nothing itself. */
     public LeaderServer(Store store, InetSocketAddress address) throws IOException {
@@ -42,7 +43,8 @@ public final class LeaderServer implements AutoCloseable {
     /** As above, served over HTTPS with {@code tls} if it is not null ({@link HttpApi}). */
     public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
                         AuthToken writeToken, SSLContext tls) throws IOException {
-        this.api = new HttpApi(new LeaderNode(store, shipping, replication), address, writeToken, tls);
+        this.node = new LeaderNode(store, shipping, replication);
+        this.api = new HttpApi(node, address, writeToken, tls);
     }
 
     public LeaderServer start() {
@@ -54,9 +56,13 @@ public final class LeaderServer implements AutoCloseable {
         return api.address();
     }
 
-    /** Stops accepting requests and lets running ones finish. */
+    /**
+     * Stops accepting requests and lets running ones finish; a commit still waiting for follower acks
+     * is answered 503 (it is durable on the leader, its acks unknown).
+     */
     @Override
     public void close() {
+        node.stopWaiting();
         api.close();
     }
 }

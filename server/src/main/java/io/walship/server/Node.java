@@ -56,4 +56,32 @@ public interface Node {
     default Store.Registration onApplied(LongConsumer listener) {
         return store().onApplied(listener);
     }
+
+    /**
+     * Checks a write's {@code ?sync=} ({@code requested}, null if absent) before it commits and
+     * returns what the commit will wait for once durable.
+     *
+     * @throws io.walship.protocol.BadInputException a mode stronger than the node's, or a sync wait
+     *                                               with {@code durability=async} (400)
+     */
+    default CommitWait commitWait(String requested, Durability durability) {
+        return CommitWait.NONE;
+    }
+
+    /**
+     * After the commit at {@code lsn} returned: waits for the follower acks {@code wait} needs and
+     * returns the {@code Walship-Sync} header's value, or null for none.
+     */
+    default String awaitCommit(long lsn, CommitWait wait) {
+        return wait.mode();
+    }
+
+    /**
+     * Before a read answers with the state at {@code lsn}: waits until readers may see it (on a
+     * leader: durable there and acknowledged as its commit mode needs, MySQL's AFTER_SYNC) and
+     * returns the LSN the answer carries.
+     */
+    default long awaitVisible(long lsn) {
+        return lsn;
+    }
 }

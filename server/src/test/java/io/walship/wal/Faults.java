@@ -22,6 +22,15 @@ public final class Faults implements AutoCloseable {
         sync.failFromNext(1);
     }
 
+    /** No WAL sync completes until {@link #releaseSyncs} (called by the same thread). */
+    public void holdSyncs() {
+        sync.close();
+    }
+
+    public void releaseSyncs() {
+        sync.open();
+    }
+
     /** The WAL's disk answers "no space" (true) or has room again (false). */
     public void diskFull(boolean full) {
         space.full = full;
@@ -29,6 +38,7 @@ public final class Faults implements AutoCloseable {
 
     @Override
     public void close() {
+        sync.openIfClosed();
         store.close();
     }
 }

@@ -226,6 +226,7 @@ final class FollowerSession implements Runnable {
 
     private void feedback(Frame.Feedback fb) throws ProtocolException {
         long now = options.nowMicros();
+        long flushed;
         synchronized (this) {
             long max = Math.max(Math.max(fb.writtenLsn(), fb.flushedLsn()), fb.appliedLsn());
             if (Long.compareUnsigned(max, sentLsn) > 0) {
@@ -241,6 +242,13 @@ final class FollowerSession implements Runnable {
             if (slot != null) {
                 server.slots().confirm(slot, flushLsn);
             }
+            flushed = flushLsn;
+        }
+        // outside this session's lock: the commits this acknowledges are woken from here
+        String n = nodeId();
+        server.acks().flushed(this, n.isEmpty() ? conn.remote() : n, flushed);
+        if (closed) {
+            server.acks().gone(this); // closed meanwhile: the close's own gone() may have come first
         }
     }
 
@@ -402,6 +410,7 @@ final class FollowerSession implements Runnable {
             s = slot;
         }
         state = "stopped";
+        server.acks().gone(this);
         conn.close();
         wake();
         if (s != null) {

@@ -53,6 +53,7 @@ public final class ReplicationServer implements AutoCloseable {
     private final Store store;
     private final ReplicationOptions options;
     private final InetSocketAddress bindAddress;
+    private final AckTracker acks;
     private final Set<FollowerSession> sessions = ConcurrentHashMap.newKeySet();
     /**
      * Sessions whose threads may still run: an ended session leaves {@link #sessions} while its
@@ -71,9 +72,25 @@ public final class ReplicationServer implements AutoCloseable {
 
     /** Binds nothing yet; {@link #start} does. Port 0: any free port. */
     public ReplicationServer(Store store, InetSocketAddress bind, ReplicationOptions options) {
+        this(store, bind, options, SyncOptions.async());
+    }
+
+    /**
+     * Binds nothing yet; {@link #start} does. Port 0: any free port.
+     *
+     * @param sync the leader's commit mode: the sessions feed their followers' flush LSNs to an
+     *             {@link AckTracker} with these options ({@link #acks()})
+     */
+    public ReplicationServer(Store store, InetSocketAddress bind, ReplicationOptions options, SyncOptions sync) {
         this.store = store;
         this.bindAddress = bind;
         this.options = options;
+        this.acks = new AckTracker(sync, store::durableLsn, System::nanoTime);
+    }
+
+    /** The followers' acks, which commits in a sync mode wait for. */
+    public AckTracker acks() {
+        return acks;
     }
 
     /**
@@ -285,10 +302,12 @@ public final class ReplicationServer implements AutoCloseable {
         synchronized (this) {
             if (closed || listener == null) {
                 closed = true;
+                acks.close();
                 return;
             }
             closed = true;
         }
+        acks.close();
         try {
             listener.close();
         } catch (IOException e) {
