@@ -13,6 +13,7 @@ import java.util.Optional;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.Codec;
+import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
@@ -171,7 +172,7 @@ class UnwrittenTimelineRestoreTest {
             }
             int[] seen = {-1};
             boolean[] failClaim = {true};
-            ObjectStore checking = new ForwardingStore(inner) {
+            ObjectStore checking = new ForwardingObjectStore(inner) {
                 @Override
                 public void create(String key, InputStream content) {
                     Optional<Integer> tl = ArchiveLayout.parseHistory(key);
@@ -202,56 +203,4 @@ class UnwrittenTimelineRestoreTest {
     }
 
     /** Delegates everything; tests override what they watch. */
-    static class ForwardingStore implements ObjectStore {
-        private final ObjectStore inner;
-
-        ForwardingStore(ObjectStore inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public void create(String key, InputStream content) {
-            inner.create(key, content);
-        }
-
-        @Override
-        public InputStream get(String key) {
-            return inner.get(key);
-        }
-
-        @Override
-        public InputStream getRange(String key, long offset, long length) {
-            return inner.getRange(key, offset, length);
-        }
-
-        @Override
-        public Optional<ObjectInfo> head(String key) {
-            return inner.head(key);
-        }
-
-        @Override
-        public List<ObjectInfo> list(String prefix, String startAfter) {
-            return inner.list(prefix, startAfter);
-        }
-
-        @Override
-        public void delete(String key) {
-            inner.delete(key);
-        }
-
-        @Override
-        public void verifyAccess() {
-            inner.verifyAccess();
-        }
-
-        @Override
-        public String describe() {
-            return inner.describe();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
-    }
 }

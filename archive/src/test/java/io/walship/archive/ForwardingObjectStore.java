@@ -1,0 +1,59 @@
+package io.walship.archive;
+
+import java.io.InputStream;
+import java.util.List;
+import java.util.Optional;
+
+/** An {@link ObjectStore} that passes every call to another: tests override the calls they fault or watch. */
+public class ForwardingObjectStore implements ObjectStore {
+    protected final ObjectStore inner;
+
+    public ForwardingObjectStore(ObjectStore inner) {
+        this.inner = inner;
+    }
+
+    @Override
+    public void create(String key, InputStream content) {
+        inner.create(key, content);
+    }
+
+    @Override
+    public InputStream get(String key) {
+        return inner.get(key);
+    }
+
+    @Override
+    public InputStream getRange(String key, long offset, long length) {
+        return inner.getRange(key, offset, length);
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String key) {
+        return inner.head(key);
+    }
+
+    @Override
+    public List<ObjectInfo> list(String prefix, String startAfter) {
+        return inner.list(prefix, startAfter);
+    }
+
+    @Override
+    public void delete(String key) {
+        inner.delete(key);
+    }
+
+    @Override
+    public void verifyAccess() {
+        inner.verifyAccess();
+    }
+
+    @Override
+    public String describe() {
+        return inner.describe();
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+    }
+}
