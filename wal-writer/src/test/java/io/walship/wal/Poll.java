@@ -6,12 +6,12 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /** Waits for a condition with a deadline instead of sleeping and hoping. */
-final class Poll {
+public final class Poll {
     private Poll() {
     }
 
     /** Polls {@code condition} until it holds; fails with {@code what} (evaluated then) after {@code timeout}. */
-    static void until(Duration timeout, BooleanSupplier condition, Supplier<String> what) {
+    public static void until(Duration timeout, BooleanSupplier condition, Supplier<String> what) {
         long deadline = System.nanoTime() + timeout.toNanos();
         long park = 1_000_000;
         while (!condition.getAsBoolean()) {

@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
@@ -33,6 +32,7 @@ import io.walship.shipper.WalShipper;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.EntryCodec;
+import io.walship.wal.Poll;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
@@ -65,11 +65,7 @@ class FollowerLoopTest {
     }
 
     private static void await(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
-            Thread.onSpinWait();
-        }
+        Poll.until(Duration.ofSeconds(60), cond, () -> "until " + what);
     }
 
     /** What the fake leader does with one session: refuse, or serve (possibly with a fault). */

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import javax.net.ssl.SSLContext;
@@ -24,6 +23,7 @@ import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
+import io.walship.wal.Poll;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
@@ -44,11 +44,7 @@ class FollowerOverTlsTest {
     }
 
     private static void await(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
-            Thread.onSpinWait();
-        }
+        Poll.until(Duration.ofSeconds(60), cond, () -> "until " + what);
     }
 
     private Store standbyOf(Store leader, String name) throws Exception {

@@ -3,7 +3,6 @@ package io.walship.restorer.follow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -11,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import io.walship.archive.Codec;
@@ -23,6 +21,7 @@ import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
+import io.walship.wal.Poll;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
@@ -50,11 +49,7 @@ class WalRecycledTest {
     }
 
     private static void await(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
-            Thread.onSpinWait();
-        }
+        Poll.until(Duration.ofSeconds(60), cond, () -> "until " + what);
     }
 
     private static void write(Store s, int from, int to) {

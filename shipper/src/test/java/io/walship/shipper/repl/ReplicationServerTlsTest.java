@@ -8,12 +8,12 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import io.walship.protocol.repl.Frame;
 import io.walship.protocol.tls.TestTls;
 import io.walship.protocol.tls.Tls;
+import io.walship.wal.Poll;
 import io.walship.wal.Store;
 import io.walship.wal.WriteBatch;
 import org.junit.jupiter.api.Test;
@@ -29,11 +29,7 @@ class ReplicationServerTlsTest {
     Path tmp;
 
     private static void await(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
-            Thread.onSpinWait();
-        }
+        Poll.until(Duration.ofSeconds(60), cond, () -> "until " + what);
     }
 
     @Test
