@@ -49,7 +49,7 @@ final class LoopbackFollower implements AutoCloseable {
     /** Bootstraps from the leader's {@code GET /snapshot} at {@code leaderUrl}. */
     static LoopbackFollower fromUrl(String leaderUrl, int replPort, Path dir, String name) throws Exception {
         HttpResponse<InputStream> snap = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(leaderUrl + "/snapshot")).build(), HttpResponse.BodyHandlers.ofInputStream());
+                URI.create(leaderUrl + "/snapshot?for=follower")).build(), HttpResponse.BodyHandlers.ofInputStream());
         if (snap.statusCode() != 200) {
             throw new IOException("GET " + leaderUrl + "/snapshot answered " + snap.statusCode());
         }

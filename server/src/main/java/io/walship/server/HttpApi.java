@@ -478,15 +478,32 @@ public final class HttpApi implements AutoCloseable {
      */
     private void snapshot(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        // the image is a read of everything: on a leader it is not sent before the commit point
-        // reaches its LSN (durable and acknowledged as the mode needs). First wait for what is
-        // there now without holding a snapshot (its before-images cost memory), then for the few
-        // commits that came meanwhile
-        long now = node.store().lastLsn();
-        node.awaitVisible(now, now);
-        try (Snapshot snap = node.store().snapshot()) {
+        byte[] forRaw = query(ex).get(Endpoints.FOR);
+        boolean forFollower = false;
+        if (forRaw != null) {
+            String f = new String(forRaw, StandardCharsets.UTF_8);
+            if (!f.equals(Endpoints.FOR_FOLLOWER)) {
+                throw new BadInputException(Endpoints.FOR + " must be " + Endpoints.FOR_FOLLOWER + ", got '" + f + "'");
+            }
+            // a replication consumer, like a session on --repl: it gets durable WAL that followers may
+            // not have acknowledged yet (its own acks may be what those commits wait for), so it needs
+            // the write token as writes do
+            authorizeWrite(ex);
+            forFollower = true;
+        }
+        if (!forFollower) {
+            // the image is a read of everything: on a leader it is not sent before the commit point
+            // reaches its LSN (durable and acknowledged as the mode needs). First wait for what is
+            // there now without holding a snapshot (its before-images cost memory), then for the few
+            // commits that came meanwhile
+            long now = node.store().lastLsn();
+            node.awaitVisible(now, now);
+        }
+        try (Snapshot snap = node.store().snapshot()) { // durable on return
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-            node.awaitVisible(snap.lsn(), snap.lsn());
+            if (!forFollower) {
+                node.awaitVisible(snap.lsn(), snap.lsn());
+            }
             ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
             ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
             ex.getResponseHeaders().set(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));

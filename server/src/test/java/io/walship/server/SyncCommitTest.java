@@ -544,4 +544,36 @@ class SyncCommitTest {
         assertEquals("new", done(touched).body());
         assertEquals(200, done(w).statusCode());
     }
+
+    /**
+     * A new follower bootstraps from {@code /snapshot?for=follower}: as new as the WAL stream
+     * (durable, not acknowledged), since its own acks may be what the leader waits for — a fresh
+     * block-mode leader with no follower has acknowledged nothing, not even its first LSN, so a
+     * plain /snapshot (a read, bounded by the commit point) waits while the bootstrap one answers.
+     * It needs the write token when the leader has one; another {@code for} is a 400.
+     */
+    @Test
+    void aFollowersBootstrapSnapshotIsNotHeldBackButAPlainOneIs() throws Exception {
+        store = Store.open(tmp.resolve("leader"));
+        replication = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(30)),
+                new SyncOptions(Mode.SEMI_SYNC, 1, LONG, OnTimeout.BLOCK)).start();
+        server = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0), null, replication,
+                io.walship.protocol.AuthToken.of("s3cret-token-for-tests")).start();
+        url = "http://127.0.0.1:" + server.address().getPort();
+        CompletableFuture<HttpResponse<String>> plain = get("/snapshot");
+        awaitWaiting(1);
+        HttpResponse<String> noToken = done(get("/snapshot?for=follower"));
+        assertEquals(401, noToken.statusCode(), noToken.body());
+        assertEquals(400, done(get("/snapshot?for=backup")).statusCode());
+        HttpResponse<byte[]> boot = http.send(HttpRequest.newBuilder(URI.create(url + "/snapshot?for=follower"))
+                .header("Authorization", "Bearer s3cret-token-for-tests").GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, boot.statusCode());
+        assertEquals(store.durableLsn(), Lsn.parse(boot.headers().firstValue("Walship-LSN").orElseThrow()));
+        assertFalse(plain.isDone(), "a plain /snapshot showed what no follower acknowledged");
+        FakeFollower f = follower("f", true);
+        assertEquals(200, done(plain).statusCode());
+        assertTrue(f.flushedSent >= store.durableLsn());
+    }
 }
