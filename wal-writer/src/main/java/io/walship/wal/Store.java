@@ -717,6 +717,11 @@ public final class Store implements AutoCloseable {
         return underReadLock(() -> new BTree(this::readPage).space());
     }
 
+    /** Test hook: {@link BTree#check} on the pages as they are now. */
+    PageSpace checkTreeForTesting() {
+        return underReadLock(() -> new BTree(this::readPage).check());
+    }
+
     int pageCountForTesting() {
         return underReadLock(() -> MetaPage.pageCount(readPage(MetaPage.PAGE_NO)));
     }
