@@ -296,7 +296,11 @@ public final class BTree {
         // Appending past the last key of the rightmost leaf (sequential inserts): keep the old
         // leaf full and start the new one with the new cell alone, as SQLite's balance_quick
         // and PostgreSQL's rightmost split do; a middle split would leave every leaf half empty.
-        int m = idx == cells.size() - 1 && oldLink == 0 && idx > 0 ? idx : chooseSplit(cells, false);
+        boolean append = idx == cells.size() - 1 && oldLink == 0 && idx > 0;
+        if (!append && shareWithSibling(path, leafNo, cells)) {
+            return;
+        }
+        int m = append ? idx : chooseSplit(cells, false);
         int rightNo = pages.allocate(PageFormat.TYPE_LEAF);
         byte[] right = pages.write(rightNo);
         Node.rebuild(leaf, PageFormat.TYPE_LEAF, rightNo, cells.subList(0, m));
@@ -384,7 +388,6 @@ public final class BTree {
             Node.remove(p, sepIdx);
             if (Node.used(p) < UNDERFULL) {
                 rebalance(path, depth - 1, parentNo); // the path still names the parent's place above
-
             }
             return;
         }
@@ -394,11 +397,21 @@ public final class BTree {
         if (after <= mine) {
             return;
         }
-        byte[] newSep = leaf ? Node.cellKey(cells.get(m), true) : Node.cellKey(cells.get(m), false);
+        moveCells(parentNo, sepIdx, leftNo, rightNo, leaf, cells, m);
+    }
+
+    /**
+     * Rewrites siblings {@code leftNo} and {@code rightNo} (separated by cell {@code sepIdx} of
+     * the parent) to hold {@code cells}, which are both nodes' cells in order (for internal nodes
+     * with the separator between them), divided at {@code m}; the separator becomes the right
+     * node's new first key. False, changing nothing, if the parent has no room for that key.
+     */
+    private boolean moveCells(int parentNo, int sepIdx, int leftNo, int rightNo, boolean leaf, List<byte[]> cells, int m) {
+        byte[] newSep = Node.cellKey(cells.get(m), leaf);
         byte[] p = pages.read(parentNo);
-        int oldCell = 6 + sep.length;
+        int oldCell = 6 + Node.keyLength(p, Node.slot(p, sepIdx));
         if (Node.freeSpace(p) + PageFormat.getShort(p, PageFormat.OFF_FRAGMENTED) + oldCell < 6 + newSep.length) {
-            return; // the parent has no room for a longer separator: leave the node underfull
+            return false;
         }
         byte[] l = pages.write(leftNo);
         byte[] r = pages.write(rightNo);
@@ -414,6 +427,46 @@ public final class BTree {
         if (!Node.insert(pw, sepIdx, Node.internalCell(rightNo, newSep))) {
             throw new IllegalStateException("separator does not fit after the room check");
         }
+        return true;
+    }
+
+    /**
+     * A leaf that overflows ({@code cells} includes the new cell) first offers cells to the
+     * sibling under the same parent with the most room, as SQLite balances among siblings: if
+     * the two can hold them all, they are divided evenly by bytes and no page is added. That
+     * keeps random inserts from leaving a trail of half-full leaves.
+     */
+    private boolean shareWithSibling(Path path, int leafNo, List<byte[]> cells) {
+        int depth = path.depth;
+        if (depth == 0) {
+            return false;
+        }
+        int parentNo = path.pages[depth - 1];
+        byte[] parent = pages.read(parentNo);
+        int choice = path.choice[depth - 1];
+        int leftSib = choice < 0 ? 0 : choice == 0 ? Node.link(parent) : Node.child(parent, choice - 1);
+        int rightSib = choice + 1 < Node.count(parent) ? Node.child(parent, choice + 1) : 0;
+        int leftUsed = leftSib == 0 ? Integer.MAX_VALUE : Node.used(pages.read(leftSib));
+        int rightUsed = rightSib == 0 ? Integer.MAX_VALUE : Node.used(pages.read(rightSib));
+        boolean useLeft = leftUsed <= rightUsed;
+        int sib = useLeft ? leftSib : rightSib;
+        if (sib == 0 || Math.min(leftUsed, rightUsed) + Node.used(cells, 0, cells.size()) > 2 * Node.CAPACITY) {
+            return false;
+        }
+        List<byte[]> all;
+        if (useLeft) {
+            all = Node.cells(pages.read(sib));
+            all.addAll(cells);
+        } else {
+            all = new java.util.ArrayList<>(cells);
+            all.addAll(Node.cells(pages.read(sib)));
+        }
+        int m = findSplit(all, false);
+        if (m < 0) {
+            return false;
+        }
+        return useLeft ? moveCells(parentNo, choice, sib, leafNo, true, all, m)
+                : moveCells(parentNo, choice + 1, leafNo, sib, true, all, m);
     }
 
     /**
@@ -421,6 +474,15 @@ public final class BTree {
      * cell at the split point moves up and belongs to neither half.
      */
     private static int chooseSplit(List<byte[]> cells, boolean internal) {
+        int best = findSplit(cells, internal);
+        if (best < 0) {
+            throw new IllegalStateException("no split point for " + cells.size() + " cells");
+        }
+        return best;
+    }
+
+    /** As {@link #chooseSplit}, but -1 when no split point lets both halves fit. */
+    private static int findSplit(List<byte[]> cells, boolean internal) {
         int n = cells.size();
         int best = -1;
         int bestMax = Integer.MAX_VALUE;
@@ -432,9 +494,6 @@ public final class BTree {
                 bestMax = max;
                 best = m;
             }
-        }
-        if (best < 0) {
-            throw new IllegalStateException("no split point for " + n + " cells");
         }
         return best;
     }
