@@ -16,8 +16,12 @@ public final class BTree {
     public static final int MAX_KEY = 256;
     public static final int MAX_VALUE = 1024;
     private static final int MAX_DEPTH = 32;
-    /** A node holding fewer bytes (cells and slots) than this is merged with or refilled from a sibling. */
-    static final int UNDERFULL = Node.CAPACITY / 2;
+    /**
+     * A node holding fewer bytes (cells and slots) than this is merged with or refilled from a
+     * sibling. A third, not a half: a refill leaves both nodes over half full, so a node has to
+     * lose a sixth of a page before it is rebuilt again, rather than one cell.
+     */
+    static final int UNDERFULL = Node.CAPACITY / 3;
 
     /** Receives scanned pairs in key order; returns false to stop. */
     @FunctionalInterface
