@@ -26,7 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
                 BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
-                BenchCommand.FollowerStart.class})
+                BenchCommand.FollowerStart.class, BenchCommand.Fill.class})
 final class BenchCommand {
 
     @Command(name = "sync", mixinStandardHelpOptions = true,
@@ -644,6 +644,100 @@ final class BenchCommand {
             }
             FileTrees.deleteTree(o.data);
             return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "fill", mixinStandardHelpOptions = true,
+            description = {"Measure the on-disk size of the same rows in walship and in SQLite, in the same run.",
+                    "%nLoads --rows rows (key: 'k' + zero-padded number, --key-size bytes; value: random base64 text of"
+                            + " --value-size bytes), in key order or shuffled (--order), in batches of 500 rows;"
+                            + " then deletes a random --delete-share of them; then inserts as many new rows. After each"
+                            + " phase it prints walship's pages (in use and free), leaf fill and pages.dat size beside"
+                            + " SQLite's (the sqlite3 shell: table kv(k TEXT PRIMARY KEY, v TEXT), 4 KiB pages, 500 rows"
+                            + " per transaction) and the ratio of the file sizes. Medians of --runs."})
+    static final class Fill implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (its runs are deleted).")
+        Path data;
+        @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
+        int rows;
+        @Option(names = "--key-size", paramLabel = "B", defaultValue = "10", description = "Key bytes (default ${DEFAULT-VALUE}).")
+        int keySize;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--order", paramLabel = "seq|random", defaultValue = "seq",
+                description = "Insert in key order or shuffled (default ${DEFAULT-VALUE}).")
+        String order;
+        @Option(names = "--delete-share", paramLabel = "F", defaultValue = "0.9",
+                description = "Share of the rows the delete phase removes (default ${DEFAULT-VALUE}).")
+        double deleteShare;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows (default ${DEFAULT-VALUE}).")
+        long seed;
+        @Option(names = "--sqlite", paramLabel = "PATH", defaultValue = "sqlite3", description = "The sqlite3 shell (default ${DEFAULT-VALUE}).")
+        String sqlite;
+        @Option(names = "--no-sqlite", description = "Measure walship only.")
+        boolean noSqlite;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws IOException {
+            int digits = Long.toString(Math.max(0, (long) (rows * (1 + deleteShare)) - 1)).length();
+            if (rows < 1 || runs < 1 || valueSize < 0 || valueSize > io.walship.wal.BTree.MAX_VALUE
+                    || keySize < 1 + digits || keySize > io.walship.wal.BTree.MAX_KEY
+                    || !(deleteShare >= 0 && deleteShare <= 1) || !(order.equals("seq") || order.equals("random"))) {
+                throw new BadInputException("need --rows >= 1, --runs >= 1, 0 <= --value-size <= " + io.walship.wal.BTree.MAX_VALUE
+                        + ", " + (1 + digits) + " <= --key-size <= " + io.walship.wal.BTree.MAX_KEY
+                        + ", 0 <= --delete-share <= 1, --order seq or random");
+            }
+            FillBench.Workload w = new FillBench.Workload(rows, keySize, valueSize, order.equals("random"), deleteShare, seed);
+            List<List<FillBench.Phase>> all = new ArrayList<>();
+            for (int i = 0; i < runs; i++) {
+                try {
+                    all.add(FillBench.run(data.resolve("run" + i), w, noSqlite ? null : sqlite));
+                } catch (RuntimeException e) {
+                    CliException c = FillBench.failure(e);
+                    throw c != null ? c : e;
+                }
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("walship bench fill: %d rows, %d-byte keys, %d-byte base64 values, %s order, median of %d run(s)%n",
+                    rows, keySize, valueSize, order, runs);
+            out.printf("%-20s %8s | %9s %9s %9s %7s %9s | %9s %9s %9s | %6s%n", "phase", "rows", "pages", "free",
+                    "internal", "fill", "MB", "sq pages", "sq free", "sq MB", "ratio");
+            for (int p = 0; p < all.get(0).size(); p++) {
+                int ph = p;
+                double pages = med(all, ph, f -> f.walship().pages());
+                double free = med(all, ph, f -> f.walship().freePages());
+                double internal = med(all, ph, f -> f.walship().internalPages());
+                double fill = med(all, ph, f -> f.walship().leafFill());
+                double mb = med(all, ph, f -> f.walshipFileBytes() / 1e6);
+                double sp = med(all, ph, FillBench.Phase::sqlitePages);
+                double sf = med(all, ph, FillBench.Phase::sqliteFreePages);
+                double smb = med(all, ph, f -> f.sqliteFileBytes() / 1e6);
+                double ratio = med(all, ph, f -> f.sqliteFileBytes() <= 0 ? Double.NaN
+                        : (double) f.walshipFileBytes() / f.sqliteFileBytes());
+                FillBench.Phase f0 = all.get(0).get(p);
+                if (noSqlite) {
+                    out.printf("%-20s %8d | %9.0f %9.0f %9.0f %6.1f%% %9.1f | %9s %9s %9s | %6s%n", f0.name(), f0.rows(),
+                            pages, free, internal, fill * 100, mb, "-", "-", "-", "-");
+                } else {
+                    out.printf("%-20s %8d | %9.0f %9.0f %9.0f %6.1f%% %9.1f | %9.0f %9.0f %9.1f | %6.2f%n", f0.name(),
+                            f0.rows(), pages, free, internal, fill * 100, mb, sp, sf, smb, ratio);
+                }
+            }
+            out.println("pages/free/internal/fill: walship's page file (pages in it, on its free list, internal nodes;"
+                    + " leaf fill = cell bytes / leaf space); sq: SQLite page_count, freelist_count; ratio = file sizes");
+            return ExitCodes.OK;
+        }
+
+        private static double med(List<List<FillBench.Phase>> all, int phase, ToDoubleFunction<FillBench.Phase> f) {
+            List<Double> v = new ArrayList<>();
+            for (List<FillBench.Phase> run : all) {
+                v.add(f.applyAsDouble(run.get(phase)));
+            }
+            return medianOf(v);
         }
     }
 

@@ -13,9 +13,12 @@ import static io.walship.wal.PageFormat.putLong;
  * 32 u32 magic 'WSPM'
  * 36 u32 root page
  * 40 u32 page count (pages 0..count-1 exist)
- * 44 u32 reserved (0)
+ * 44 u32 free list head: first free page (0 = none); each free page links to the next
  * 48 u64 system id
+ * 56 u32 free page count
  * </pre>
+ *
+ * Stores written before the free list have 0 in both fields: an empty free list.
  */
 final class MetaPage {
     public static final int PAGE_NO = 0;
@@ -23,7 +26,9 @@ final class MetaPage {
     private static final int OFF_MAGIC = 32;
     private static final int OFF_ROOT = 36;
     private static final int OFF_COUNT = 40;
+    private static final int OFF_FREE_HEAD = 44;
     private static final int OFF_SYSTEM_ID = 48;
+    private static final int OFF_FREE_COUNT = 56;
 
     private MetaPage() {
     }
@@ -56,6 +61,19 @@ final class MetaPage {
 
     public static void setPageCount(byte[] p, int count) {
         putInt(p, OFF_COUNT, count);
+    }
+
+    public static int freeHead(byte[] p) {
+        return getInt(p, OFF_FREE_HEAD);
+    }
+
+    public static int freeCount(byte[] p) {
+        return getInt(p, OFF_FREE_COUNT);
+    }
+
+    static void setFreeList(byte[] p, int head, int count) {
+        putInt(p, OFF_FREE_HEAD, head);
+        putInt(p, OFF_FREE_COUNT, count);
     }
 
     public static long systemId(byte[] p) {

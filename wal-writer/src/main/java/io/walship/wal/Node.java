@@ -126,6 +126,15 @@ final class Node {
         return -(lo + 1);
     }
 
+    /** Internal node: index of the last separator {@code <= key}, or -1 for the leftmost link ({@code null} key too). */
+    static int childIndex(byte[] p, byte[] key) {
+        if (key == null) {
+            return -1;
+        }
+        int i = search(p, key);
+        return i >= 0 ? i : -i - 2;
+    }
+
     /** Internal node: the child whose subtree holds {@code key} ({@code null} = leftmost). */
     static int childFor(byte[] p, byte[] key) {
         if (key == null) {
@@ -200,6 +209,11 @@ final class Node {
 
     static void compact(byte[] p) {
         rebuild(p, PageFormat.type(p), link(p), cells(p));
+    }
+
+    /** Bytes the node's cells and slots take (fragments not counted). */
+    static int used(byte[] p) {
+        return PAGE_SIZE - getShort(p, OFF_CONTENT_START) - getShort(p, OFF_FRAGMENTED) + 2 * count(p);
     }
 
     /** Bytes a list of cells takes in a page, slots included. */

@@ -13,8 +13,16 @@ interface PageAccess {
         throw new UnsupportedOperationException("read-only page access");
     }
 
-    /** Adds a zeroed page of the given node type at the end of the page file and returns its number. */
+    /**
+     * An empty node of the given type: a page taken from the free list, or else a zeroed page
+     * added at the end of the page file. Returns its number.
+     */
     default int allocate(byte type) {
         throw new UnsupportedOperationException("read-only page access");
+    }
+
+    /** Gives a page that no node refers to any more back to the free list. */
+    default void free(int pageNo) {
+        FreeList.push(this, pageNo);
     }
 }

@@ -58,6 +58,10 @@ final class PageTxn implements PageAccess {
 
     @Override
     public int allocate(byte type) {
+        int reused = FreeList.pop(this, type);
+        if (reused != 0) {
+            return reused;
+        }
         byte[] meta = write(MetaPage.PAGE_NO);
         int pageNo = MetaPage.pageCount(meta);
         MetaPage.setPageCount(meta, pageNo + 1);

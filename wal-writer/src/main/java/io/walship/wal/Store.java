@@ -725,6 +725,16 @@ public final class Store implements AutoCloseable {
         return checkpointer;
     }
 
+    /** How the page file is used now (walks every node: a bench and test tool, not for a hot path). */
+    public PageSpace pageSpace() {
+        return underReadLock(() -> new BTree(this::readPage).space());
+    }
+
+    /** Test hook: {@link BTree#check} on the pages as they are now. */
+    PageSpace checkTreeForTesting() {
+        return underReadLock(() -> new BTree(this::readPage).check());
+    }
+
     int pageCountForTesting() {
         return underReadLock(() -> MetaPage.pageCount(readPage(MetaPage.PAGE_NO)));
     }

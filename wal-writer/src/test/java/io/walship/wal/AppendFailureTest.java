@@ -99,11 +99,13 @@ class AppendFailureTest {
 
     @Test
     void anOversizedEntryIsRolledBackOrStopsTheStore() {
-        // a store whose next batch touches one leaf in each of thousands: a WAL entry of ~20 MiB
-        // of full-page images from a batch of small deletes (1.8 MiB of keys)
+        // a store whose next batch touches one leaf in each of thousands: a WAL entry of ~30 MiB
+        // of full-page images from a batch of small deletes (1.8 MiB of keys). Three pairs fill a
+        // leaf (sequential loads pack leaves), and deleting every third leaves each leaf two
+        // thirds full, so no leaf is merged and every one is logged
         Path dir = tmp.resolve("d");
         StoreOptions opts = StoreOptions.defaults().withPoolPages(16_384);
-        int pairs = 18_000;
+        int pairs = 27_000;
         byte[] value = new byte[1024];
         try (Store store = Store.open(dir, opts)) {
             for (int i = 0; i < pairs; i += 150) {
@@ -117,7 +119,7 @@ class AppendFailureTest {
             store.checkpoint(); // the next change to every leaf logs its full image
         }
         WriteBatch deletes = new WriteBatch();
-        for (int j = 0; j < pairs; j += 2) {
+        for (int j = 0; j < pairs; j += 3) {
             deletes.delete(key(j));
         }
 

@@ -50,7 +50,7 @@ class CheckpointEvictionTest {
         String k = key(500);
         try {
             Store store = Store.open(dir, opts);
-            for (int i = 0; i < 3_000; i += 100) {
+            for (int i = 0; i < 6_000; i += 100) { // sequential loads pack leaves: 6,000 to pass 3x the pool
                 WriteBatch batch = new WriteBatch();
                 for (int j = i; j < i + 100; j++) {
                     batch.put(b(key(j)), new byte[200]);

@@ -28,6 +28,10 @@ final class MemPages implements PageAccess {
 
     @Override
     public int allocate(byte type) {
+        int reused = FreeList.pop(this, type);
+        if (reused != 0) {
+            return reused;
+        }
         byte[] meta = pages.get(0);
         int n = MetaPage.pageCount(meta);
         MetaPage.setPageCount(meta, n + 1);

@@ -52,7 +52,7 @@ class ReaderEvictionTest {
     @Test
     void digestScanAndSnapshotOfAnIdleStoreStayWithinThePool() throws Exception {
         Path dir = tmp.resolve("d");
-        int keys = 16_000;
+        int keys = 24_000; // 8x the pool now that sequential loads pack leaves
         try (Store store = Store.open(dir, options())) {
             fill(store, keys);
         }
@@ -66,7 +66,7 @@ class ReaderEvictionTest {
     @Test
     void readsPassingDirtyPagesStayWithinThePool() throws Exception {
         try (Store store = Store.open(tmp.resolve("d"), options())) {
-            int keys = 16_000;
+            int keys = 24_000; // 8x the pool now that sequential loads pack leaves
             fill(store, keys);
             // rewrite a spread of keys so that the pool is full of dirty pages, no checkpoint
             WriteBatch batch = new WriteBatch();
