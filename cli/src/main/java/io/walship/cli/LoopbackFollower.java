@@ -34,8 +34,9 @@ import io.walship.wal.WalEntry;
  * {@code walship follow}.) Stops when the leader's connection ends.
  */
 final class LoopbackFollower implements AutoCloseable {
-    /** Entries applied with one sync at most (frames of at most 4 MiB each: bounded memory). */
+    /** Entries, and entry bytes, applied with one sync at most (as {@code walship follow}: bounded memory). */
     private static final int MAX_BATCH_ENTRIES = 16_384;
+    private static final long MAX_BATCH_BYTES = 64L << 20;
     final Store store;
     private final ReplConnection conn;
     private final Thread thread;
@@ -101,6 +102,7 @@ final class LoopbackFollower implements AutoCloseable {
     private void run() {
         try {
             List<WalEntry> entries = new ArrayList<>();
+            long bytes = 0;
             boolean reply = false;
             while (true) {
                 Frame f = conn.read();
@@ -110,6 +112,7 @@ final class LoopbackFollower implements AutoCloseable {
                         WalEntry entry = EntryCodec.decode(e.bytes()); // CRC checked; applyAll checks the LSNs
                         if (entry.lsn() > store.lastLsn()) { // below: applied, sent again from the durable LSN
                             entries.add(entry);
+                            bytes += e.bytes().length;
                         }
                     }
                     reply = true;
@@ -117,12 +120,13 @@ final class LoopbackFollower implements AutoCloseable {
                     lastEcho = k.leaderSendMicros();
                     reply |= k.replyRequested();
                 }
-                if (entries.size() < MAX_BATCH_ENTRIES && conn.hasBufferedInput()) {
+                if (entries.size() < MAX_BATCH_ENTRIES && bytes < MAX_BATCH_BYTES && conn.hasBufferedInput()) {
                     continue; // take what has arrived too: one sync for all of it
                 }
                 if (!entries.isEmpty()) {
                     store.applyAll(entries, Durability.DURABLE); // its own WAL, then pages; one sync for them all
                     entries = new ArrayList<>();
+                    bytes = 0;
                 }
                 if (reply) {
                     feedback();
