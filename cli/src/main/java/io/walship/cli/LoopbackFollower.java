@@ -27,12 +27,16 @@ import io.walship.wal.WalEntry;
 /**
  * A follower inside this process, for {@code walship bench sync} and kill -9 tests of a leader
  * process: it copies the leader's snapshot into its own data directory, opens it as a store,
- * streams from the LSN after it, applies every frame's entries ({@link Store#applyAll},
- * durable: one sync per frame) and reports them flushed only once its own WAL has synced them — what it acknowledged
+ * streams from the LSN after it, applies the entries of every frame already received — like
+ * {@code walship follow}, which joins the frames that arrived during a sync — with one
+ * {@link Store#applyAll} (durable: one sync for them all) and reports them flushed only once its own WAL has synced them — what it acknowledged
  * survives the leader's death. (The full follower, with reconnects, the archive and its HTTP API, is
  * {@code walship follow}.) Stops when the leader's connection ends.
  */
 final class LoopbackFollower implements AutoCloseable {
+    /** Entries, and entry bytes, applied with one sync at most (as {@code walship follow}: bounded memory). */
+    private static final int MAX_BATCH_ENTRIES = 16_384;
+    private static final long MAX_BATCH_BYTES = 64L << 20;
     final Store store;
     private final ReplConnection conn;
     private final Thread thread;
@@ -97,24 +101,36 @@ final class LoopbackFollower implements AutoCloseable {
 
     private void run() {
         try {
+            List<WalEntry> entries = new ArrayList<>();
+            long bytes = 0;
+            boolean reply = false;
             while (true) {
                 Frame f = conn.read();
                 if (f instanceof Frame.Wal w) {
                     lastEcho = w.leaderSendMicros();
-                    List<WalEntry> entries = new ArrayList<>(w.entries().size());
                     for (Frame.Entry e : w.entries()) {
                         WalEntry entry = EntryCodec.decode(e.bytes()); // CRC checked; applyAll checks the LSNs
                         if (entry.lsn() > store.lastLsn()) { // below: applied, sent again from the durable LSN
                             entries.add(entry);
+                            bytes += e.bytes().length;
                         }
                     }
-                    store.applyAll(entries, Durability.DURABLE); // its own WAL, then pages; one sync for the frame
-                    feedback();
+                    reply = true;
                 } else if (f instanceof Frame.Keepalive k) {
                     lastEcho = k.leaderSendMicros();
-                    if (k.replyRequested()) {
-                        feedback();
-                    }
+                    reply |= k.replyRequested();
+                }
+                if (entries.size() < MAX_BATCH_ENTRIES && bytes < MAX_BATCH_BYTES && conn.hasBufferedInput()) {
+                    continue; // take what has arrived too: one sync for all of it
+                }
+                if (!entries.isEmpty()) {
+                    store.applyAll(entries, Durability.DURABLE); // its own WAL, then pages; one sync for them all
+                    entries = new ArrayList<>();
+                    bytes = 0;
+                }
+                if (reply) {
+                    feedback();
+                    reply = false;
                 }
             }
         } catch (EOFException e) {

@@ -15,7 +15,10 @@ import org.slf4j.LoggerFactory;
  * to {@link DurablePoint} (for other processes), wakes the threads in {@link #await} whose LSN it
  * reached, and signals the notifier thread, which calls the registered listeners with the newest
  * value. Listeners (WAL senders to followers) thus never run on, or hold up, the sync thread; a
- * slow listener only delays the next listener call, and values in between are coalesced. After
+ * slow listener only delays the next listener call, and values in between are coalesced.
+ * <b>Wakers</b> ({@link #wakeOnAdvance}) are the exception: they run on the sync thread itself,
+ * right after each advance, and may only unpark threads — a WAL sender woken there starts sending
+ * one thread hand-off sooner than through the notifier (semi-sync waits for that send). After
  * {@link #fail} nothing advances any more and every waiter gets the failure.
  *
  * <p>Thread-safe.
@@ -29,6 +32,7 @@ final class DurableLsn implements AutoCloseable {
     private final DurablePoint point;
     private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
     private final CopyOnWriteArrayList<LongConsumer> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<LongConsumer> wakers = new CopyOnWriteArrayList<>();
     private volatile long value;
     private volatile StoreFailedException failure;
     private volatile boolean closed;
@@ -56,6 +60,13 @@ final class DurableLsn implements AutoCloseable {
         for (Waiter w : waiters) {
             if (w.lsn() <= lsn && waiters.remove(w)) {
                 LockSupport.unpark(w.thread());
+            }
+        }
+        for (LongConsumer k : wakers) {
+            try {
+                k.accept(lsn);
+            } catch (RuntimeException e) {
+                LOG.warn("durable-LSN waker {} failed at LSN {}: {}", k, Lsn.format(lsn), e.toString());
             }
         }
         Thread n = notifier;
@@ -113,6 +124,15 @@ final class DurableLsn implements AutoCloseable {
         listeners.add(listener);
         startNotifier();
         return () -> listeners.remove(listener);
+    }
+
+    /**
+     * Calls {@code waker} on the sync thread with each new durable LSN, until the registration is
+     * closed. It must only unpark threads: no locks, no I/O, nothing that can block the sync.
+     */
+    Store.Registration wakeOnAdvance(LongConsumer waker) {
+        wakers.add(waker);
+        return () -> wakers.remove(waker);
     }
 
     private synchronized void startNotifier() {

@@ -615,6 +615,18 @@ public final class Store implements AutoCloseable {
     }
 
     /**
+     * Like {@link #onDurable}, but {@code waker} is called on the WAL's sync thread right after
+     * each sync that moves the durable LSN, one thread hand-off sooner: it must only unpark
+     * threads ({@link java.util.concurrent.locks.LockSupport#unpark}) — no locks, no I/O, nothing
+     * that blocks, or it holds up every durable commit. How WAL senders that a semi-sync commit
+     * waits for are woken. Exceptions are logged and ignored.
+     */
+    public Registration onDurableWake(LongConsumer waker) {
+        Objects.requireNonNull(waker, "waker");
+        return pipeline.durable().wakeOnAdvance(waker);
+    }
+
+    /**
      * Why the store has stopped, if it has: a WAL sync that failed, or an append that broke
      * half-way. Once present it stays; every write and read fails with it until the store is
      * closed and opened again, which recovers every acknowledged commit. For health checks.

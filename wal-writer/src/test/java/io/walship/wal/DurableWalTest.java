@@ -130,6 +130,31 @@ class DurableWalTest {
     }
 
     @Test
+    void aWakerHearsEachSyncOnTheSyncThreadBeforeItsCommittersReturn() {
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            AtomicLong heard = new AtomicLong(-1);
+            List<String> threads = new CopyOnWriteArrayList<>();
+            Store.Registration reg = store.onDurableWake(lsn -> {
+                heard.accumulateAndGet(lsn, Math::max);
+                threads.add(Thread.currentThread().getName());
+            });
+            store.onDurableWake(lsn -> {
+                throw new IllegalStateException("a broken waker");
+            });
+            for (int i = 0; i < 20; i++) {
+                long lsn = store.put(b("k" + i), b("v"));
+                // called before the sync's committers are woken, not later by another thread
+                assertTrue(heard.get() >= lsn, "the waker heard LSN " + lsn + " before put returned: " + heard.get());
+            }
+            assertTrue(threads.stream().allMatch("walship-syncer"::equals), "wakers run on the sync thread: " + threads);
+            reg.close();
+            long before = heard.get();
+            store.put(b("after"), b("v"));
+            assertEquals(before, heard.get(), "a closed registration hears nothing more");
+        }
+    }
+
+    @Test
     void aKilledWritersUnsyncedTailWaitsForTheNextOpen() {
         Path dir = tmp.resolve("d");
         long last;

@@ -127,6 +127,16 @@ public final class ReplConnection implements Closeable {
         return FrameCodec.read(in, maxLength);
     }
 
+    /**
+     * Whether bytes of a next frame have already arrived (buffered here or in the socket), so that
+     * {@link #read} will not wait for the peer to send more than the rest of that frame: lets a
+     * reader take every frame already received before it acts on them (one sync for all). Over
+     * TLS only the bytes already decrypted count. Reader thread only.
+     */
+    public boolean hasBufferedInput() throws IOException {
+        return in.available() > 0;
+    }
+
     /** Sends one frame and flushes it. */
     public void write(Frame frame) throws IOException {
         byte[] bytes = FrameCodec.encode(frame);

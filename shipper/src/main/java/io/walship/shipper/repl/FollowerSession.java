@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * <b>receiver</b> (this session's {@link #run}), which reads FEEDBACK, and the <b>sender</b>, which
  * streams durable WAL entries from the follower's start LSN on and sends KEEPALIVEs when idle. The
  * sender sleeps until the store's durable LSN moves ({@link #wake}, called by the server's
- * {@link Store#onDurable} listener) or a keepalive is due; it never polls the WAL.
+ * {@link Store#onDurableWake} waker, on the sync thread) or a keepalive is due; it never polls the WAL.
  *
  * <p>Handshake checks, in order, each with its own refusal: protocol version, auth token, system id,
  * timeline (only the leader's own: the leader keeps no timeline history locally), start LSN not past
@@ -333,7 +333,7 @@ final class FollowerSession implements Runnable {
                     lastReplyRequestNanos = lastSentNanos;
                     continue;
                 }
-                // woken by the durable-LSN listener, a due keepalive or close(); a wake-up that came
+                // woken by the durable-LSN waker, a due keepalive or close(); a wake-up that came
                 // between next() returning null and here left a permit, so nothing is missed
                 LockSupport.parkNanos(this, keepaliveNanos - idle);
             }

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * {@link ReplicationOptions#maxSessions()} at once (each uses two platform threads: Java 17 has no
  * virtual threads); a connection beyond the limit gets REFUSE NOT_A_LEADER at once and is closed.
  *
- * <p>One listener on the store's durable LSN ({@link Store#onDurable}) wakes every sender; a
+ * <p>One waker on the store's durable LSN ({@link Store#onDurableWake}, on the sync thread) wakes every sender; a
  * watchdog ticks a few times per keepalive interval: it drops followers silent for longer than
  * {@link ReplicationOptions#timeout()} (also one that never sends its HELLO, or stops reading so
  * that the sender blocks), and lets the {@link ReplicationSlots} sample the WAL, persist their
@@ -110,7 +110,8 @@ public final class ReplicationServer implements AutoCloseable {
             throw e;
         }
         listener = s;
-        durableListener = store.onDurable(lsn -> {
+        // on the sync thread: unpark only (a semi-sync commit waits for the send this starts)
+        durableListener = store.onDurableWake(lsn -> {
             for (FollowerSession f : sessions) {
                 f.wake();
             }
