@@ -57,6 +57,24 @@ class ShipLoopTest {
         }
 
         @Override
+        public String createReturningEtag(String key, byte[] content) {
+            check();
+            return inner.createReturningEtag(key, content);
+        }
+
+        @Override
+        public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
+            check();
+            return inner.replaceIfMatch(key, expectedEtag, content);
+        }
+
+        @Override
+        public Optional<Versioned> getVersioned(String key) {
+            check();
+            return inner.getVersioned(key);
+        }
+
+        @Override
         public InputStream get(String key) {
             check();
             return inner.get(key);
