@@ -55,7 +55,7 @@ public final class LeaseKeeper implements AutoCloseable {
     }
 
     private final ObjectStore store;
-    private final LeaseRecord.Holder me;
+    private volatile LeaseRecord.Holder me;
     private final int timeline;
     private final Duration ttl;
     private final Duration margin;
@@ -70,6 +70,7 @@ public final class LeaseKeeper implements AutoCloseable {
     private long fencings;
     private boolean wasWritable;
     private boolean closed;
+    private volatile boolean started;
 
     private LeaseKeeper(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl, Duration margin,
                         LeaseClock clock, boolean scheduled) {
@@ -90,11 +91,39 @@ public final class LeaseKeeper implements AutoCloseable {
     /** Tries to take the lease now (the answer is in {@link #status}), then keeps it every TTL/3 on its own thread. */
     public static LeaseKeeper start(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                     Duration skewMargin, LeaseClock clock) {
-        LeaseKeeper k = new LeaseKeeper(store, me, timeline, ttl, skewMargin, clock, true);
-        k.tick();
-        long period = Math.max(1, ttl.toMillis() / 3);
-        k.timer.scheduleWithFixedDelay(k::tick, period, period, TimeUnit.MILLISECONDS);
+        LeaseKeeper k = unstarted(store, me, timeline, ttl, skewMargin, clock);
+        k.start(me);
         return k;
+    }
+
+    /**
+     * A keeper that refuses writes and takes nothing until {@link #start(LeaseRecord.Holder)}: a leader
+     * creates it before its HTTP port is bound and starts it once its URL is known.
+     */
+    public static LeaseKeeper unstarted(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                        Duration skewMargin, LeaseClock clock) {
+        LeaseKeeper k = new LeaseKeeper(store, me, timeline, ttl, skewMargin, clock, true);
+        k.reason = "the leader has not started yet";
+        return k;
+    }
+
+    /**
+     * Tries to take the lease for {@code holder} (the same node id, now with its URLs) now, then keeps
+     * it every TTL/3 on its own thread. Once only.
+     */
+    public LeaseKeeper start(LeaseRecord.Holder holder) {
+        if (!holder.nodeId().equals(me.nodeId())) {
+            throw new IllegalArgumentException("the keeper was made for node " + me.nodeId() + ", not " + holder.nodeId());
+        }
+        if (timer == null || started) {
+            throw new IllegalStateException("this lease keeper is manual or already started");
+        }
+        started = true;
+        me = holder;
+        tick();
+        long period = Math.max(1, ttl.toMillis() / 3);
+        timer.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+        return this;
     }
 
     /** A keeper whose ticks the caller runs ({@link #tick}), for tests with a manual clock. */
