@@ -14,7 +14,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The leader lease on a real local archive with a manual clock: no sleeps, every instant chosen. */
+/**
+ * The leader lease with a manual clock (no sleeps, every instant chosen) on a real local archive;
+ * the same tests run on S3Proxy ({@link S3ProxyLeaderLeaseTest}) and MinIO
+ * ({@link ExternalS3LeaderLeaseTest}).
+ */
 class LeaderLeaseTest {
     static final Duration TTL = Duration.ofSeconds(10);
     static final Duration MARGIN = Duration.ofSeconds(1);
@@ -26,9 +30,14 @@ class LeaderLeaseTest {
     ObjectStore store;
     final ManualLeaseClock clock = new ManualLeaseClock(1_780_000_000_000_000L);
 
+    /** The archive the lease lives in. */
+    protected ObjectStore newStore() throws Exception {
+        return new LocalObjectStore(tmp.resolve("archive"));
+    }
+
     @BeforeEach
-    void open() {
-        store = new LocalObjectStore(tmp.resolve("archive"));
+    void open() throws Exception {
+        store = newStore();
         store.verifyAccess();
     }
 
