@@ -62,6 +62,12 @@ public final class S3ObjectStore implements ObjectStore {
     public static final int DEFAULT_PART_SIZE = 8 << 20;
     /** S3's smallest part size (all parts but the last). */
     public static final int MIN_PART_SIZE = 5 << 20;
+    /**
+     * Each attempt of a compare-and-swap call (the lease: at most 1 MiB) gives up after this, so one
+     * request lost in a black hole costs a retry, not the 2 minutes a large upload may take: a lease
+     * renewed every TTL/3 must not be fenced by a single stuck connection.
+     */
+    static final Duration VERSIONED_ATTEMPT_TIMEOUT = Duration.ofSeconds(2);
 
     private final ArchiveUri.S3 uri;
     private final S3Client client;
@@ -137,7 +143,9 @@ public final class S3ObjectStore implements ObjectStore {
         String k = full(key);
         try {
             return unquote(client.putObject(r -> r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(content,
-                    content.length)).contentLength((long) content.length), RequestBody.fromBytes(content)).eTag());
+                    content.length)).contentLength((long) content.length)
+                    .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)),
+                    RequestBody.fromBytes(content)).eTag());
         } catch (S3Exception e) {
             throw translate("create", key, e);
         } catch (SdkClientException e) {
@@ -152,7 +160,8 @@ public final class S3ObjectStore implements ObjectStore {
         String k = full(key);
         try {
             return unquote(client.putObject(r -> r.bucket(bucket).key(k).ifMatch("\"" + expectedEtag + "\"")
-                    .contentMD5(md5(content, content.length)).contentLength((long) content.length),
+                    .contentMD5(md5(content, content.length)).contentLength((long) content.length)
+                    .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)),
                     RequestBody.fromBytes(content)).eTag());
         } catch (S3Exception e) {
             String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
@@ -175,7 +184,8 @@ public final class S3ObjectStore implements ObjectStore {
     public Optional<Versioned> getVersioned(String key) {
         Keys.checkVersioned(key, null);
         try (software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> in =
-                     client.getObject(r -> r.bucket(bucket).key(full(key)))) {
+                     client.getObject(r -> r.bucket(bucket).key(full(key))
+                             .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)))) {
             byte[] bytes = in.readAllBytes();
             return Optional.of(new Versioned(bytes, unquote(in.response().eTag())));
         } catch (NoSuchKeyException e) {
