@@ -134,5 +134,9 @@ class LeaseProcessTest {
         try (ObjectStore store = ObjectStores.open("file://" + archive)) {
             assertTrue(LeaderLease.current(store).orElseThrow().released(), "a clean stop releases the lease");
         }
+        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", "file://" + archive);
+        assertEquals(0, list.exit(), list.err());
+        assertTrue(list.out().contains("leader lease: node-b (timeline 2, term 2, http://127.0.0.1:"), list.out());
+        assertTrue(list.out().contains(") released at "), list.out());
     }
 }
