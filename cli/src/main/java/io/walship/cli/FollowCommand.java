@@ -171,7 +171,7 @@ final class FollowCommand implements Callable<Integer> {
                     opened.push(archiveStore);
                 }
             }
-            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl);
+            Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl, token);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
             opened.push(store);

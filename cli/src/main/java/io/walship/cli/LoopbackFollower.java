@@ -49,7 +49,7 @@ final class LoopbackFollower implements AutoCloseable {
     /** Bootstraps from the leader's {@code GET /snapshot} at {@code leaderUrl}. */
     static LoopbackFollower fromUrl(String leaderUrl, int replPort, Path dir, String name) throws Exception {
         HttpResponse<InputStream> snap = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(leaderUrl + "/snapshot")).build(), HttpResponse.BodyHandlers.ofInputStream());
+                URI.create(leaderUrl + "/snapshot?for=follower")).build(), HttpResponse.BodyHandlers.ofInputStream());
         if (snap.statusCode() != 200) {
             throw new IOException("GET " + leaderUrl + "/snapshot answered " + snap.statusCode());
         }
@@ -77,7 +77,10 @@ final class LoopbackFollower implements AutoCloseable {
             c = ReplConnection.connect(SocketFactory.getDefault(), new HostPort("127.0.0.1", replPort),
                     Duration.ofSeconds(5));
             c.readTimeout(Duration.ofSeconds(30));
-            c.write(new Frame.Hello(Frame.VERSION, info.systemId(), info.timeline(), store.lastLsn() + 1, "", "", name));
+            // from the durable LSN (as FollowerLoop): the leader counts start - 1 as flushed here
+            store.awaitDurable(store.lastLsn(), Duration.ofSeconds(10));
+            c.write(new Frame.Hello(Frame.VERSION, info.systemId(), info.timeline(), store.durableLsn() + 1, "", "",
+                    name));
             Frame answer = c.read();
             if (!(answer instanceof Frame.Welcome)) {
                 c.close();
@@ -100,7 +103,10 @@ final class LoopbackFollower implements AutoCloseable {
                     lastEcho = w.leaderSendMicros();
                     List<WalEntry> entries = new ArrayList<>(w.entries().size());
                     for (Frame.Entry e : w.entries()) {
-                        entries.add(EntryCodec.decode(e.bytes())); // CRC checked; applyAll checks the LSNs
+                        WalEntry entry = EntryCodec.decode(e.bytes()); // CRC checked; applyAll checks the LSNs
+                        if (entry.lsn() > store.lastLsn()) { // below: applied, sent again from the durable LSN
+                            entries.add(entry);
+                        }
                     }
                     store.applyAll(entries, Durability.DURABLE); // its own WAL, then pages; one sync for the frame
                     feedback();

@@ -42,7 +42,11 @@ import io.walship.protocol.tls.Tls;
  *       the commit LSN ({@code Walship-LSN}); the session's token moves to it. A node that answers
  *       {@code 421} with {@code Walship-Leader} (a follower, or a demoted leader) is followed to the
  *       leader it names, which becomes this client's leader. A write is never resent after a
- *       failure: its outcome would be unknown ({@link NodeUnreachableException}).</li>
+ *       failure: its outcome would be unknown ({@link NodeUnreachableException}). A write may ask
+ *       for a weaker commit mode than the leader's ({@code ?sync=}: {@link Builder#sync} for every
+ *       write, or the forms taking a {@link SyncMode} for one); those forms return a
+ *       {@link WriteResult} with what the write waited for ({@code Walship-Sync}), which says
+ *       whether the leader answered {@linkplain WriteResult#degraded() degraded}.</li>
  *   <li><b>Reads</b> ({@link #get}, {@link #scan}, {@link #digest}) go to a node chosen by the
  *       {@link ReadPolicy} (by default the followers in turn) with {@code ?min_lsn=<token>}: the
  *       node answers from a state at least that new or refuses with 503. A refusal, a 5xx or no
@@ -75,6 +79,7 @@ public final class WalshipClient implements AutoCloseable {
     private final Duration requestTimeout;
     private final String authorization;
     private final Durability durability;
+    private final SyncMode sync;
     private final int maxRedirects;
     private final AtomicInteger nextRead = new AtomicInteger();
     private final Session session = new Session();
@@ -90,6 +95,7 @@ public final class WalshipClient implements AutoCloseable {
         this.requestTimeout = b.requestTimeout;
         this.authorization = b.token == null ? null : "Bearer " + b.token;
         this.durability = b.durability;
+        this.sync = b.sync;
         this.maxRedirects = b.maxRedirects;
         this.http = Tls.http(HttpClient.newBuilder(), b.sslContext)
                 .version(HttpClient.Version.HTTP_1_1)
@@ -112,6 +118,7 @@ public final class WalshipClient implements AutoCloseable {
         private Duration requestTimeout = Duration.ofSeconds(30);
         private String token;
         private Durability durability = Durability.DURABLE;
+        private SyncMode sync;
         private int maxRedirects = 3;
         private SSLContext sslContext;
 
@@ -208,6 +215,17 @@ public final class WalshipClient implements AutoCloseable {
         }
 
         /** How many 421 redirects one write follows (default 3). */
+        /**
+         * The commit mode every write asks for ({@code ?sync=}), unless a write names its own; null
+         * (the default): the leader's {@code --sync-mode}. It may only be as strong as the leader's
+         * or weaker (else each write fails with {@link BadRequestException}); with
+         * {@link Durability#ASYNC} only {@link SyncMode#ASYNC}.
+         */
+        public Builder sync(SyncMode mode) {
+            this.sync = mode;
+            return this;
+        }
+
         public Builder maxRedirects(int n) {
             if (n < 0) {
                 throw new IllegalArgumentException("max redirects cannot be negative: " + n);
@@ -287,7 +305,7 @@ public final class WalshipClient implements AutoCloseable {
 
     /** Commits {@code key = value} on the leader; returns the commit LSN. */
     public long put(Session s, byte[] key, byte[] value) {
-        return write(s, "PUT", Endpoints.KV + KeyPaths.encode(key), value, "application/octet-stream");
+        return put(s, key, value, null).lsn();
     }
 
     public long put(Session s, String key, String value) {
@@ -302,9 +320,21 @@ public final class WalshipClient implements AutoCloseable {
         return put(session, key, value);
     }
 
+    /**
+     * Commits {@code key = value} on the leader asking for commit mode {@code sync} ({@code ?sync=};
+     * null: the builder's, else the leader's own); returns the LSN and what the write waited for.
+     */
+    public WriteResult put(Session s, byte[] key, byte[] value, SyncMode sync) {
+        return write(s, "PUT", Endpoints.KV + KeyPaths.encode(key), value, "application/octet-stream", sync);
+    }
+
+    public WriteResult put(Session s, String key, String value, SyncMode sync) {
+        return put(s, utf8(key), utf8(value), sync);
+    }
+
     /** Commits the deletion of {@code key} on the leader (absent or not); returns the commit LSN. */
     public long delete(Session s, byte[] key) {
-        return write(s, "DELETE", Endpoints.KV + KeyPaths.encode(key), null, null);
+        return delete(s, key, null).lsn();
     }
 
     public long delete(Session s, String key) {
@@ -319,23 +349,42 @@ public final class WalshipClient implements AutoCloseable {
         return delete(session, key);
     }
 
+    /** As {@link #delete(Session, byte[])}, asking for commit mode {@code sync} (see {@link #put(Session, byte[], byte[], SyncMode)}). */
+    public WriteResult delete(Session s, byte[] key, SyncMode sync) {
+        return write(s, "DELETE", Endpoints.KV + KeyPaths.encode(key), null, null, sync);
+    }
+
+    public WriteResult delete(Session s, String key, SyncMode sync) {
+        return delete(s, utf8(key), sync);
+    }
+
     /** Commits {@code batch} on the leader as one entry, whole or not at all; returns its LSN. */
     public long batch(Session s, Batch batch) {
-        if (batch.size() == 0) {
-            throw new IllegalArgumentException("a batch needs at least one operation");
-        }
-        return write(s, "POST", Endpoints.BATCH, Json.writeBytes(batch.request()), "application/json");
+        return batch(s, batch, null).lsn();
     }
 
     public long batch(Batch batch) {
         return batch(session, batch);
     }
 
-    private long write(Session s, String method, String path, byte[] body, String contentType) {
+    /** As {@link #batch(Session, Batch)}, asking for commit mode {@code sync} (see {@link #put(Session, byte[], byte[], SyncMode)}). */
+    public WriteResult batch(Session s, Batch batch, SyncMode sync) {
+        if (batch.size() == 0) {
+            throw new IllegalArgumentException("a batch needs at least one operation");
+        }
+        return write(s, "POST", Endpoints.BATCH, Json.writeBytes(batch.request()), "application/json", sync);
+    }
+
+    private WriteResult write(Session s, String method, String path, byte[] body, String contentType,
+                              SyncMode requested) {
         Objects.requireNonNull(s, "session");
         Map<String, String> query = new LinkedHashMap<>();
         if (durability == Durability.ASYNC) {
             query.put(Endpoints.DURABILITY, "async");
+        }
+        SyncMode mode = requested != null ? requested : sync;
+        if (mode != null) {
+            query.put(Endpoints.SYNC, mode.wire());
         }
         URI target = leader.get();
         for (int redirects = 0; ; redirects++) {
@@ -366,7 +415,7 @@ public final class WalshipClient implements AutoCloseable {
             long lsn = lsn(target, r).orElseThrow(() -> new WalshipException(leader(), 200,
                     "write answer without " + Headers.LSN));
             s.observe(lsn);
-            return lsn;
+            return new WriteResult(lsn, r.headers().firstValue(Headers.SYNC).orElse(null));
         }
     }
 

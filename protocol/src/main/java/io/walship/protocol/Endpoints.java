@@ -35,6 +35,15 @@ public final class Endpoints {
      * up to its {@code --read-wait} for it, then answers 503.
      */
     public static final String MIN_LSN = "min_lsn";
+    /**
+     * Query parameter of {@link #SNAPSHOT}: {@code for=}{@value #FOR_FOLLOWER} asks for the image a
+     * new follower bootstraps from — as new as the WAL the replication stream would send it
+     * (durable on the leader, maybe not yet acknowledged by followers), and needing the write token
+     * when the leader has one. Without it the image is a read like any other: bounded by the
+     * leader's commit point.
+     */
+    public static final String FOR = "for";
+    public static final String FOR_FOLLOWER = "follower";
 
     private Endpoints() {
     }

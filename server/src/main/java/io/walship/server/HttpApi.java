@@ -1,12 +1,11 @@
 package io.walship.server;
 
-import java.io.BufferedWriter;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
-import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -40,6 +39,7 @@ import io.walship.wal.Durability;
 import io.walship.wal.Errors;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
+import io.walship.wal.ReadLsn;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.StorageFullException;
@@ -66,6 +66,9 @@ public final class HttpApi implements AutoCloseable {
     /** Reads that may wait for an LSN at once, and the threads that answer them once woken. */
     static final int MAX_WAITING_READS = 4_096;
     static final int READ_WAIT_THREADS = 4;
+    /** A scan answer held back at most this long before it is streamed (see {@link ScanAnswer}). */
+    static final int SCAN_BUFFER = 1 << 20;
+    private static final String MIN_LSN_ATTRIBUTE = "walship.min_lsn";
 
     private final Node node;
     private final HttpServer server;
@@ -255,7 +258,7 @@ public final class HttpApi implements AutoCloseable {
             String why = node.notReadable();
             if (why != null) {
                 handle(ex, e -> {
-                    e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.appliedLsn()));
+                    e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.shownLsn()));
                     throw new HttpError(503, why);
                 });
             } else {
@@ -272,13 +275,16 @@ public final class HttpApi implements AutoCloseable {
             });
             return;
         }
+        ex.setAttribute(MIN_LSN_ATTRIBUTE, min);
         if (node.appliedLsn() >= min) {
             handle(ex, h);
             return;
         }
         long waitNanos = node.readWait().toNanos();
         Handler tooLate = e -> {
-            long now = node.appliedLsn();
+            // what the node may show: on a leader its commit point, never a commit still waiting
+            // for its sync or its acks (those are not there for readers yet)
+            long now = node.shownLsn();
             e.getResponseHeaders().set(Headers.LSN, Lsn.format(now));
             throw new HttpError(503, "this node has applied up to LSN " + Lsn.format(now) + ", not yet "
                     + Endpoints.MIN_LSN + " " + Lsn.format(min) + " (waited " + node.readWait().toMillis() + " ms)");
@@ -287,7 +293,7 @@ public final class HttpApi implements AutoCloseable {
             handle(ex, tooLate);
         } else if (!waits.await(min, waitNanos, () -> handle(ex, h), () -> handle(ex, tooLate))) {
             handle(ex, e -> {
-                e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.appliedLsn()));
+                e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.shownLsn()));
                 throw new HttpError(503, MAX_WAITING_READS + " reads are already waiting for an LSN; try again later");
             });
         }
@@ -300,7 +306,7 @@ public final class HttpApi implements AutoCloseable {
         switch (ex.getRequestMethod()) {
             case "GET" -> {
                 Store.Read r = node.store().read(key);
-                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(r.lsn())));
+                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(answerLsn(ex, r.pageLsn(), r.lsn())));
                 if (r.value() == null) {
                     text(ex, 404, "not found");
                 } else {
@@ -374,38 +380,96 @@ public final class HttpApi implements AutoCloseable {
             }
         }
         try (Snapshot snap = node.store().snapshot()) {
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(snap.lsn())));
-            ex.getResponseHeaders().set("Content-Type", "text/tab-separated-values; charset=utf-8");
-            ex.sendResponseHeaders(200, 0); // chunked
+            ReadLsn seen = new ReadLsn();
+            ScanAnswer out = new ScanAnswer(ex, snap.lsn());
             try {
-                OutputStream body = ex.getResponseBody();
-                Writer out = new BufferedWriter(new OutputStreamWriter(body, StandardCharsets.UTF_8), 64 << 10);
                 long max = limit;
                 if (max > 0) {
                     long[] n = {0};
-                    new BTree(snap.pages()).scan(from, to, (k, v) -> {
+                    new BTree(snap.pages(seen)).scan(from, to, (k, v) -> {
                         try {
-                            out.write(Escaping.pair(k, v));
-                            out.write('\n');
+                            out.write((Escaping.pair(k, v) + "\n").getBytes(StandardCharsets.UTF_8));
                         } catch (IOException e) {
                             throw new UncheckedIOException(e);
                         }
                         return ++n[0] < max;
                     });
                 }
-                out.flush();
-                body.close();
+                out.finish(seen.lsn());
+            } catch (UncheckedIOException e) {
+                if (!out.started()) {
+                    throw e.getCause(); // the client went away before the answer began
+                }
+                throw new AbortedAnswer(e);
             } catch (RuntimeException | IOException e) {
+                if (!out.started()) {
+                    throw e; // nothing sent yet: answered with its status (a 503 while waiting, say)
+                }
                 throw new AbortedAnswer(e);
             }
         }
     }
 
+    /**
+     * A scan's answer: its lines are held back (up to {@value #SCAN_BUFFER} bytes) until the scan
+     * ends, so the answer waits only until the pages it read are visible ({@link Node#awaitVisible});
+     * a larger answer is streamed from there on and waits until the whole snapshot is visible.
+     */
+    private final class ScanAnswer {
+        private final HttpExchange ex;
+        private final long stateLsn;
+        private ByteArrayOutputStream held = new ByteArrayOutputStream();
+        private OutputStream body;
+
+        ScanAnswer(HttpExchange ex, long stateLsn) {
+            this.ex = ex;
+            this.stateLsn = stateLsn;
+        }
+
+        boolean started() {
+            return body != null;
+        }
+
+        void write(byte[] line) throws IOException {
+            if (body != null) {
+                body.write(line);
+                return;
+            }
+            held.write(line);
+            if (held.size() >= SCAN_BUFFER) {
+                start(stateLsn); // too long to hold: it depends on everything in the snapshot
+            }
+        }
+
+        void finish(long readLsn) throws IOException {
+            if (body == null) {
+                start(Math.min(readLsn, stateLsn));
+            }
+            body.flush();
+            body.close();
+        }
+
+        private void start(long readLsn) throws IOException {
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(answerLsn(ex, readLsn, stateLsn)));
+            ex.getResponseHeaders().set("Content-Type", "text/tab-separated-values; charset=utf-8");
+            ex.sendResponseHeaders(200, 0); // chunked
+            body = new BufferedOutputStream(ex.getResponseBody(), 64 << 10);
+            held.writeTo(body);
+            held = null;
+        }
+    }
+
     private void digest(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        StateDigest d = node.store().digest();
-        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(node.awaitVisible(d.lsn())));
-        json(ex, 200, new DigestResponse(Lsn.format(d.lsn()), d.pairs(), d.sha256()));
+        StateDigest d;
+        ReadLsn seen = new ReadLsn();
+        try (Snapshot snap = node.store().snapshot()) {
+            d = StateDigest.of(snap.pages(seen), snap.lsn());
+        }
+        // every page is unchanged since seen.lsn(): the digest is the same at any LSN from there to d.lsn()
+        String lsn = Lsn.format(answerLsn(ex, Math.min(seen.lsn(), d.lsn()), d.lsn()));
+        ex.getResponseHeaders().set(Headers.LSN, lsn);
+        json(ex, 200, new DigestResponse(lsn, d.pairs(), d.sha256()));
     }
 
     /**
@@ -414,14 +478,31 @@ public final class HttpApi implements AutoCloseable {
      */
     private void snapshot(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        try (Snapshot snap = node.store().snapshot()) {
+        byte[] forRaw = query(ex).get(Endpoints.FOR);
+        boolean forFollower = false;
+        if (forRaw != null) {
+            String f = new String(forRaw, StandardCharsets.UTF_8);
+            if (!f.equals(Endpoints.FOR_FOLLOWER)) {
+                throw new BadInputException(Endpoints.FOR + " must be " + Endpoints.FOR_FOLLOWER + ", got '" + f + "'");
+            }
+            // a replication consumer, like a session on --repl: it gets durable WAL that followers may
+            // not have acknowledged yet (its own acks may be what those commits wait for), so it needs
+            // the write token as writes do
+            authorizeWrite(ex);
+            forFollower = true;
+        }
+        if (!forFollower) {
+            // the image is a read of everything: on a leader it is not sent before the commit point
+            // reaches its LSN (durable and acknowledged as the mode needs). First wait for what is
+            // there now without holding a snapshot (its before-images cost memory), then for the few
+            // commits that came meanwhile
+            long now = node.store().lastLsn();
+            node.awaitVisible(now, now);
+        }
+        try (Snapshot snap = node.store().snapshot()) { // durable on return
             StateDigest d = StateDigest.of(snap.pages(), snap.lsn());
-            // durable, not acknowledged: a new follower bootstraps from this image, and on a leader in
-            // a sync mode its own acks may be what the newest commits wait for
-            while (!node.store().awaitDurable(snap.lsn(), java.time.Duration.ofSeconds(1))) {
-                node.store().failure().ifPresent(f -> {
-                    throw f;
-                });
+            if (!forFollower) {
+                node.awaitVisible(snap.lsn(), snap.lsn());
             }
             ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
             ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
@@ -598,6 +679,20 @@ public final class HttpApi implements AutoCloseable {
         try (OutputStream out = ex.getResponseBody()) {
             out.write(body);
         }
+    }
+
+    /**
+     * The answer's {@code Walship-LSN} for a read of the state at {@code stateLsn} that depends on
+     * commits up to {@code readLsn}, once those are visible: what the node says
+     * ({@link Node#awaitVisible}), or the request's {@code min_lsn} if that is higher and within
+     * the state read (the client named it; nothing is revealed).
+     */
+    private long answerLsn(HttpExchange ex, long readLsn, long stateLsn) {
+        long lsn = node.awaitVisible(readLsn, stateLsn);
+        if (ex.getAttribute(MIN_LSN_ATTRIBUTE) instanceof Long min && min > lsn && min <= stateLsn) {
+            lsn = min;
+        }
+        return lsn;
     }
 
     /** Test hook: reads parked waiting for an LSN. */

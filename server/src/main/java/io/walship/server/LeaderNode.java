@@ -180,34 +180,50 @@ public final class LeaderNode implements Node {
     }
 
     /**
-     * Waits until {@code lsn} is durable on the store and, in a sync mode, acknowledged by as many
-     * followers as the leader's mode needs (or the leader degraded); with block, as long as that takes.
+     * Waits until {@code readLsn} — the newest commit the read's answer depends on, not the
+     * newest commit of the store — is visible: durable on the store and, in a sync mode,
+     * acknowledged by as many followers as the leader's mode needs (or the leader degraded); with
+     * block, as long as that takes. A read of pages no unacknowledged commit touched answers at
+     * once. The answer carries the commit point (never an LSN still waiting), or {@code readLsn}
+     * if that is higher.
      */
     @Override
-    public long awaitVisible(long lsn) {
-        if (store.durableLsn() >= lsn && (acks == null || acks.visibleLsn() >= lsn)) {
-            return lsn;
-        }
-        while (!store.awaitDurable(lsn, Duration.ofSeconds(1))) {
-            store.failure().ifPresent(f -> {
-                throw f;
-            });
-        }
-        if (acks != null && sync.required() > 0 && acks.visibleLsn() < lsn) {
-            if (!ackWaits.tryAcquire()) {
-                throw tooManyWaiting("the read waits for LSN " + Lsn.format(lsn) + " to be acknowledged");
+    public long awaitVisible(long readLsn, long stateLsn) {
+        if (visibleLsn() < readLsn) {
+            while (!store.awaitDurable(readLsn, Duration.ofSeconds(1))) {
+                store.failure().ifPresent(f -> {
+                    throw f;
+                });
             }
-            try {
-                acks.await(lsn, sync.required());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new WalshipException("interrupted while a read waited for LSN " + Lsn.format(lsn)
-                        + " to be acknowledged by followers");
-            } finally {
-                ackWaits.release();
+            if (acks != null && sync.required() > 0 && acks.visibleLsn() < readLsn) {
+                if (!ackWaits.tryAcquire()) {
+                    throw tooManyWaiting("the read waits for what it read to be acknowledged");
+                }
+                try {
+                    acks.await(readLsn, sync.required());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new WalshipException("interrupted while a read waited for what it read to be acknowledged"
+                            + " by followers");
+                } finally {
+                    ackWaits.release();
+                }
             }
         }
-        return lsn;
+        return Math.max(readLsn, Math.min(visibleLsn(), stateLsn));
+    }
+
+    /**
+     * The commit point: the highest LSN readers on this leader may see — durable, and acknowledged
+     * as the mode needs ({@link AckTracker#visibleLsn}); never goes back.
+     */
+    long visibleLsn() {
+        return acks == null ? store.durableLsn() : acks.visibleLsn();
+    }
+
+    @Override
+    public long shownLsn() {
+        return visibleLsn();
     }
 
     /** 503: {@link #MAX_ACK_WAITS} requests already hold HTTP threads waiting for follower acks. */

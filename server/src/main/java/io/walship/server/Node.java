@@ -77,11 +77,24 @@ public interface Node {
     }
 
     /**
-     * Before a read answers with the state at {@code lsn}: waits until readers may see it (on a
-     * leader: durable there and acknowledged as its commit mode needs, MySQL's AFTER_SYNC) and
-     * returns the LSN the answer carries.
+     * Before a read answers: it read the state at {@code stateLsn}, and its answer depends on no
+     * commit after {@code readLsn} (≤ {@code stateLsn}; the highest page LSN it touched, so the
+     * answer is the same in every state from {@code readLsn} to {@code stateLsn}). Waits until
+     * readers may see {@code readLsn} (on a leader: durable there and acknowledged as its commit
+     * mode needs, MySQL's AFTER_SYNC) and returns the LSN the answer carries: in
+     * [{@code readLsn}, {@code stateLsn}] and never past what this node shows ({@link #shownLsn()}
+     * after the wait) unless the read itself depends on it.
      */
-    default long awaitVisible(long lsn) {
-        return lsn;
+    default long awaitVisible(long readLsn, long stateLsn) {
+        return stateLsn;
+    }
+
+    /**
+     * The highest LSN this node may name to a reader now (in a 503's {@code Walship-LSN} and
+     * message): on a follower what it applied, on a leader its commit point — never a commit still
+     * waiting for its sync or its acks.
+     */
+    default long shownLsn() {
+        return appliedLsn();
     }
 }

@@ -63,8 +63,27 @@ public final class LeaderClient {
      * {@code sink}: a base backup, or a follower bootstrapping without an archive.
      */
     public <T> T snapshot(SnapshotSink<T> sink) throws IOException, InterruptedException {
-        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoints.SNAPSHOT.substring(1))).GET().build(),
-                HttpResponse.BodyHandlers.ofInputStream());
+        return snapshot(HttpRequest.newBuilder(URI.create(base + Endpoints.SNAPSHOT.substring(1))).GET().build(), sink);
+    }
+
+    /**
+     * Like {@link #snapshot(SnapshotSink)} for a follower's bootstrap ({@code ?for=follower}): the
+     * image is as new as the leader's durable WAL, not held back until followers acknowledged it
+     * (a new follower's own acks may be what the newest commits wait for).
+     *
+     * @param authToken the leader's write token (its {@code --auth-token-file}), or null if it has none
+     */
+    public <T> T followerSnapshot(String authToken, SnapshotSink<T> sink) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + Endpoints.SNAPSHOT.substring(1) + "?"
+                + Endpoints.FOR + "=" + Endpoints.FOR_FOLLOWER)).GET();
+        if (authToken != null && !authToken.isEmpty()) {
+            b.header(Headers.AUTHORIZATION, "Bearer " + authToken);
+        }
+        return snapshot(b.build(), sink);
+    }
+
+    private <T> T snapshot(HttpRequest request, SnapshotSink<T> sink) throws IOException, InterruptedException {
+        HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = r.body()) {
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("leader answered HTTP " + r.statusCode() + " to GET /snapshot: "

@@ -196,6 +196,11 @@ public final class Snapshot implements AutoCloseable {
         };
     }
 
+    /** Like {@link #pages()}, recording in {@code seen} the LSN of every page read (what a scan depends on). */
+    public PageAccess pages(ReadLsn seen) {
+        return seen.tracking(pages());
+    }
+
     /** The image as a byte stream: header, every page (sealed with its checksum), trailer. */
     public InputStream openStream() {
         return new ImageStream();

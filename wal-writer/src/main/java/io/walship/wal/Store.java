@@ -278,8 +278,17 @@ public final class Store implements AutoCloseable {
 
     // ---- reads ------------------------------------------------------------------------------
 
-    /** A value and the LSN of the state it was read from. {@code value} is null if absent. */
-    public record Read(byte[] value, long lsn) {
+    /**
+     * A value and the LSN of the state it was read from. {@code value} is null if absent.
+     * {@code pageLsn} is the highest page LSN the lookup touched ({@link ReadLsn}): the answer is
+     * the same in every state from {@code pageLsn} to {@code lsn}, so only commits up to
+     * {@code pageLsn} are visible in it.
+     */
+    public record Read(byte[] value, long lsn, long pageLsn) {
+        /** A read that depends on everything up to {@code lsn} (no page LSNs known). */
+        public Read(byte[] value, long lsn) {
+            this(value, lsn, lsn);
+        }
     }
 
     public byte[] get(byte[] key) {
@@ -288,7 +297,11 @@ public final class Store implements AutoCloseable {
 
     public Read read(byte[] key) {
         BTree.checkKey(key);
-        return underReadLock(() -> new Read(new BTree(this::readPage).get(key), lastLsn));
+        return underReadLock(() -> {
+            ReadLsn seen = new ReadLsn();
+            byte[] value = new BTree(seen.tracking(this::readPage)).get(key);
+            return new Read(value, lastLsn, Math.min(seen.lsn(), lastLsn));
+        });
     }
 
     /**

@@ -337,4 +337,30 @@ class StoreTest {
         PageImage image = PageImage.replayWal(d);
         assertEquals(digest, image.digest());
     }
+
+    /**
+     * {@link Store.Read#pageLsn}: the highest LSN among the pages a lookup touched. After a commit
+     * to one leaf, a read of a key on another leaf depends on no commit after the fill, while a
+     * read of the changed key (or an absent key on its leaf) depends on that commit — what a
+     * leader's reads wait for (docs/ARCHITECTURE.md, "Commit modes").
+     */
+    @Test
+    void aReadSaysWhichCommitsThePagesItTouchedCarry() {
+        try (Store s = Store.open(tmp.resolve("s"))) {
+            WriteBatch fill = new WriteBatch();
+            for (int i = 0; i < 200; i++) {
+                fill.put(b(String.format("k%03d", i)), new byte[1000]);
+            }
+            long filled = s.write(fill);
+            long changed = s.put(b("k199"), b("new"));
+            assertEquals(filled + 1, changed);
+            Store.Read far = s.read(b("k000"));
+            assertEquals(changed, far.lsn(), "the state read");
+            assertTrue(far.pageLsn() <= filled, "k000's leaf was not touched by " + changed + ": " + far.pageLsn());
+            assertEquals(changed, s.read(b("k199")).pageLsn());
+            Store.Read absent = s.read(b("k1990"));
+            assertEquals(null, absent.value());
+            assertEquals(changed, absent.pageLsn(), "an absent key's leaf is what says it is absent");
+        }
+    }
 }

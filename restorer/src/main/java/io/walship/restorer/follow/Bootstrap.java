@@ -60,6 +60,16 @@ public final class Bootstrap {
      */
     public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl, javax.net.ssl.SSLContext tls)
             throws IOException, InterruptedException {
+        return prepare(dir, archive, leaderUrl, tls, null);
+    }
+
+    /**
+     * @param authToken the leader's write token ({@code --auth-token-file}, the one HELLO carries),
+     *                  sent with the {@code GET /snapshot?for=follower} of a bootstrap from the
+     *                  leader; null if the leader has none
+     */
+    public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl, javax.net.ssl.SSLContext tls,
+                               String authToken) throws IOException, InterruptedException {
         if (holdsStore(dir)) {
             ControlFile c = ControlFile.read(dir);
             if (!c.standby()) {
@@ -81,16 +91,19 @@ public final class Bootstrap {
             throw new BadInputException(dir + " is empty: without --archive a follower needs --leader-url to"
                     + " copy the leader's snapshot");
         }
-        fromLeader(dir, leaderUrl, tls);
+        fromLeader(dir, leaderUrl, tls, authToken);
         return Kind.FROM_LEADER;
     }
 
     /** Loads the leader's current snapshot, checks its digest, and leaves a standby at its LSN. */
-    static void fromLeader(Path dir, String leaderUrl, javax.net.ssl.SSLContext tls) throws IOException, InterruptedException {
+    static void fromLeader(Path dir, String leaderUrl, javax.net.ssl.SSLContext tls, String authToken)
+            throws IOException, InterruptedException {
         Path target = dir.toAbsolutePath();
         StateDigest said;
         try (DirectoryLock lock = Restore.prepare(target, false)) {
-            said = new LeaderClient(leaderUrl, tls).snapshot((image, digest, size) -> {
+            // ?for=follower: as new as the WAL stream, not held back until followers acknowledged it
+            // (with block and too few followers, this follower's acks may be what commits wait for)
+            said = new LeaderClient(leaderUrl, tls).followerSnapshot(authToken, (image, digest, size) -> {
                 LOG.info("copying the leader's snapshot at LSN {} ({} bytes) from {}", Lsn.format(digest.lsn()), size, leaderUrl);
                 SnapshotLoader.load(image, target);
                 return digest;

@@ -316,7 +316,10 @@ public final class FollowerLoop implements AutoCloseable {
                 return;
             }
             c.readTimeout(options.replTimeout());
-            long start = store.lastLsn() + 1;
+            // from the durable LSN, not the last applied: the leader counts start - 1 as flushed here
+            // (its acks, its slot), and an entry applied but not yet synced could still be lost in a
+            // crash of this machine; entries sent again up to the last applied one are skipped
+            long start = store.durableLsn() + 1;
             c.write(new Frame.Hello(Frame.VERSION, store.systemId(), store.timeline(), start, options.slot(),
                     options.authToken(), options.nodeId()));
             Frame first;
@@ -364,8 +367,11 @@ public final class FollowerLoop implements AutoCloseable {
                             MAX_BATCH_BYTES);
                     echo = d.echo();
                     if (!d.entries().isEmpty()) {
-                        store.applyAll(d.entries(), Durability.DURABLE);
+                        store.applyAll(d.entries(), Durability.DURABLE); // syncs what was applied before too
                         streamedEntries.addAndGet(d.entries().size());
+                    } else if (store.durableLsn() < store.lastLsn()) {
+                        // only entries applied before and not yet synced came: sync them before the FEEDBACK
+                        store.awaitDurable(store.lastLsn(), options.replTimeout());
                     }
                     contact(d.leaderDurable());
                     if (d.reply()) {
@@ -416,7 +422,9 @@ public final class FollowerLoop implements AutoCloseable {
      * Takes {@code first} and then, without waiting, whatever else the receiver has queued, up to
      * {@code maxEntries} entries or {@code maxBytes} entry bytes: decodes and CRC-checks every
      * entry and checks that they run on from {@code expect} without a gap (else a
-     * {@link ProtocolException}: nothing of it is applied). A queued read error is thrown.
+     * {@link ProtocolException}: nothing of it is applied); entries below {@code expect} before
+     * the first new one are skipped (applied here already: the stream starts at the durable LSN
+     * + 1, which may be below the last applied one). A queued read error is thrown.
      */
     static Drained drain(Object first, java.util.function.Supplier<Object> poll, long expect, long echo, int maxEntries,
                          long maxBytes) throws IOException {
@@ -433,6 +441,9 @@ public final class FollowerLoop implements AutoCloseable {
             if (f instanceof Frame.Wal wal) {
                 for (Frame.Entry en : wal.entries()) {
                     WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
+                    if (e.lsn() == en.lsn() && e.lsn() < expect && batch.isEmpty()) {
+                        continue; // applied here already (the stream starts at the durable LSN + 1): skip
+                    }
                     if (e.lsn() != en.lsn() || e.lsn() != expect) {
                         throw new ProtocolException("WAL frame entry " + Lsn.format(en.lsn()) + " holds LSN "
                                 + Lsn.format(e.lsn()) + " where LSN " + Lsn.format(expect) + " belongs");
@@ -524,6 +535,7 @@ public final class FollowerLoop implements AutoCloseable {
         lastContactMicros = nowMicros();
     }
 
+    /** Flushed is the durable LSN, never the applied one: the leader's acks count it as on this disk. */
     private void feedback(ReplConnection c, long echo) throws IOException {
         long applied = store.lastLsn();
         c.write(new Frame.Feedback(applied, store.durableLsn(), applied, nowMicros(), echo));

@@ -35,6 +35,7 @@ import io.walship.wal.EntryCodec;
 import io.walship.wal.Poll;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
+import io.walship.wal.StoreOptions;
 import io.walship.wal.Store;
 import io.walship.wal.WalEntry;
 import io.walship.wal.WalReader;
@@ -86,6 +87,10 @@ class FollowerLoopTest {
         final Function<Frame.Hello, Plan> plans;
         final List<Frame.Hello> hellos = new CopyOnWriteArrayList<>();
         final AtomicLong lastFeedbackApplied = new AtomicLong(-1);
+        final AtomicLong lastFeedbackFlushed = new AtomicLong(-1);
+        /** The follower's store, if set: every FEEDBACK's flush LSN is checked against its durable LSN. */
+        volatile Store watched;
+        final List<String> overclaims = new CopyOnWriteArrayList<>();
         final AtomicInteger sessions = new AtomicInteger();
         final List<ReplConnection> conns = new CopyOnWriteArrayList<>();
         /** Added to the timeline its WELCOME names (a leader that moved on, or a broken one). */
@@ -138,6 +143,12 @@ class FollowerLoopTest {
                         while (true) {
                             Frame f = c.read();
                             if (f instanceof Frame.Feedback fb) {
+                                Store w = watched;
+                                // durable only grows: a claim above it now was above it when sent
+                                if (w != null && fb.flushedLsn() > w.durableLsn()) {
+                                    overclaims.add("flushed " + fb.flushedLsn() + " > durable " + w.durableLsn());
+                                }
+                                lastFeedbackFlushed.set(fb.flushedLsn());
                                 lastFeedbackApplied.set(fb.appliedLsn());
                             }
                         }
@@ -431,6 +442,48 @@ class FollowerLoopTest {
      * grow as for any other, not start again from its minimum at each WELCOME (a reconnect storm, an
      * ERROR on the leader every 100 ms). It starts again only once a session made progress.
      */
+    /**
+     * A follower whose last entries are applied but not yet synced (they could still be lost with
+     * this machine) asks the leader to stream from its durable LSN + 1, not its last applied + 1:
+     * the leader counts start - 1 as flushed here. The entries sent again are skipped, not refused
+     * as a repeat, and no FEEDBACK claims a flush LSN beyond what the follower has synced.
+     */
+    @Test
+    void helloStartsAfterTheDurableLsnAndFeedbackNeverClaimsMoreThanIsSynced() throws Exception {
+        Store leader = leader("leader");
+        write(leader, 0, 100);
+        Path dir = tmp.resolve("f");
+        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
+            SnapshotLoader.load(in, dir);
+        }
+        ControlFile.read(dir).asStandby().write(dir);
+        // an hour before a non-durable apply is synced on its own: the test decides when
+        Store follower = Store.open(dir, StoreOptions.defaults().withAsyncFlushMillis(3_600_000));
+        open.add(follower);
+        write(leader, 100, 160);
+        List<WalEntry> more = new ArrayList<>();
+        try (WalReader r = leader.walReader()) {
+            r.seek(follower.lastLsn() + 1);
+            for (WalEntry e; (e = r.poll(Duration.ofMillis(100))) != null && more.size() < 40; ) {
+                more.add(e);
+            }
+        }
+        follower.applyAll(more, Durability.ASYNC);
+        long durable = follower.durableLsn();
+        long applied = follower.lastLsn();
+        assertTrue(durable < applied, "precondition: applied " + applied + ", durable " + durable);
+        write(leader, 160, 300);
+        FakeLeader fake = new FakeLeader(leader, h -> Plan.serve());
+        fake.watched = follower;
+        open.add(fake);
+        loop(follower, null, fake, 7);
+        await("the follower has applied everything", () -> follower.lastLsn() == leader.lastLsn());
+        assertEquals(durable + 1, fake.hellos.get(0).startLsn(), "HELLO from the durable LSN + 1");
+        assertEquals(leader.digest(), follower.digest());
+        await("a FEEDBACK says everything is flushed", () -> fake.lastFeedbackFlushed.get() == leader.lastLsn());
+        assertEquals(List.of(), fake.overclaims);
+    }
+
     @Test
     void aSessionThatFailsRightAfterItsWelcomeDoesNotResetTheBackoff() throws Exception {
         Store leader = leader("leader");

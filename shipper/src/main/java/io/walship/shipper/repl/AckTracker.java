@@ -260,7 +260,8 @@ public final class AckTracker implements AutoCloseable {
     /**
      * Registers a wait until {@code required} followers (at most the mode's own) have flushed
      * {@code lsn}; returns at once with a completed future if they have, if none are required, or
-     * if the leader is degraded. Never blocks.
+     * if the leader is degraded. Never blocks. Cancelling the future ends the wait: it leaves the
+     * tracker (no longer counted in {@link #waiting()}, never blocks the tracker).
      *
      * @throws AbandonedException the tracker is closed (the leader is stopping)
      */
@@ -286,7 +287,38 @@ public final class AckTracker implements AutoCloseable {
             waiting.get(required).computeIfAbsent(lsn, k -> new ArrayList<>(2)).add(w);
             byDeadline.addLast(w);
             waitingCount++;
+            // a wait given up by its caller (cancelled, or its thread interrupted in await) leaves
+            // at once: nothing would ever answer it, so it would stay for ever
+            w.future.whenComplete((o, e) -> {
+                if (e instanceof CancellationException) {
+                    forget(w);
+                }
+            });
             return w.future;
+        }
+    }
+
+    /** Drops a wait its caller gave up on: out of its LSN's list, out of the count (the deadline queue drops it lazily). */
+    private synchronized void forget(Waiter w) {
+        if (w.released) {
+            return;
+        }
+        w.released = true;
+        NavigableMap<Long, List<Waiter>> m = waiting.get(w.required);
+        List<Waiter> ws = m.get(w.lsn);
+        if (ws != null && ws.remove(w) && ws.isEmpty()) {
+            m.remove(w.lsn);
+        }
+        waitingCount--;
+        while (!byDeadline.isEmpty() && byDeadline.peekFirst().released) {
+            byDeadline.pollFirst();
+        }
+        if (byDeadline.size() > 2 * waitingCount + 64) {
+            byDeadline.removeIf(x -> x.released);
+        }
+        if (blocked && !anyExpired()) {
+            blocked = false;
+            LOG.warn("sync commits: the last blocked wait was given up by its caller; none is blocked now");
         }
     }
 
@@ -296,10 +328,19 @@ public final class AckTracker implements AutoCloseable {
      *
      * @throws AbandonedException   the leader stopped meanwhile
      * @throws InterruptedException the thread was interrupted (the commit is durable on the leader,
-     *                              its acks unknown)
+     *                              its acks unknown); the wait is removed from the tracker
      */
     public Outcome await(long lsn, int required) throws InterruptedException {
         CompletableFuture<Outcome> f = waitFor(lsn, required);
+        try {
+            return awaitOutcome(f, lsn);
+        } catch (InterruptedException e) {
+            f.cancel(false); // leaves the tracker (see waitFor)
+            throw e;
+        }
+    }
+
+    private Outcome awaitOutcome(CompletableFuture<Outcome> f, long lsn) throws InterruptedException {
         long deadline = nanoTime.getAsLong() + options.timeout().toNanos();
         try {
             while (true) {

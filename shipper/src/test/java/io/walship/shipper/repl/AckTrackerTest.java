@@ -138,6 +138,46 @@ class AckTrackerTest {
     }
 
     @Test
+    void anInterruptedWaitLeavesTheTrackerAndACancelledOneToo() throws Exception {
+        AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.BLOCK);
+        // the injected clock never moves: no deadline passes, so only the interrupt ends these waits
+        for (int round = 0; round < 200; round++) {
+            long lsn = 200 + round;
+            java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread waiter = new Thread(() -> {
+                try {
+                    t.await(lsn, 1);
+                    ended.set(new AssertionError("answered without an ack"));
+                } catch (Throwable e) {
+                    ended.set(e);
+                }
+            });
+            waiter.start();
+            io.walship.wal.Poll.until(Duration.ofSeconds(30), () -> t.waiting() == 1, () -> "the wait registered");
+            waiter.interrupt();
+            waiter.join(30_000);
+            assertInstanceOf(InterruptedException.class, ended.get());
+            assertEquals(0, t.waiting(), "an interrupted wait is gone (round " + round + ")");
+        }
+        assertTrue(t.queued() <= 65, "interrupted waits kept in the deadline queue: " + t.queued());
+        CompletableFuture<Outcome> given = t.waitFor(500, 1);
+        CompletableFuture<Outcome> kept = t.waitFor(500, 1);
+        assertEquals(2, t.waiting());
+        given.cancel(false);
+        assertEquals(1, t.waiting(), "a cancelled wait is gone");
+        t.flushed(a, "a", 500);
+        assertEquals(Outcome.ACKED, kept.getNow(null), "the other wait for the same LSN is still answered");
+        assertEquals(0, t.waiting());
+        // a blocked episode whose only waiter is interrupted is over
+        CompletableFuture<Outcome> blockedOne = t.waitFor(600, 1);
+        advance(TIMEOUT.plusSeconds(1));
+        t.tick();
+        assertTrue(t.status().blocked());
+        blockedOne.cancel(false);
+        assertFalse(t.status().blocked(), "nothing waits past its timeout any more");
+    }
+
+    @Test
     void degradeAnswersEveryWaiterAfterTheTimeoutAndEndsWhenAFollowerCaughtUp() {
         AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.DEGRADE);
         CompletableFuture<Outcome> first = t.waitFor(101, 1);
