@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
  * wal/TTTTTTTT/FFFFFFFFFFFFFFFF-LLLLLLLLLLLLLLLL.seg       WAL entries FIRST..LAST of timeline T
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/image.CODEC           base backup at LSN L (page image)
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/manifest.json         written last: no manifest, no backup
+ * lease/leader.json                                       the leader lease (the one mutable document)
  * </pre>
  *
  * Nothing in the archive is a mutable index: everything derived (coverage, gaps, the newest
@@ -25,6 +26,14 @@ public final class ArchiveLayout {
     public static final String WAL = "wal/";
     public static final String BACKUPS = "backups/";
     public static final String MANIFEST = "manifest.json";
+    public static final String LEASE_DIR = "lease/";
+    /** The leader lease ({@code LeaderLease}, docs/FORMAT.md "The leader lease"). */
+    public static final String LEASE = LEASE_DIR + "leader.json";
+    /**
+     * Where the only replaceable objects live ({@link ObjectStore#replaceIfMatch}); everything else
+     * in the archive is immutable once written.
+     */
+    public static final java.util.List<String> MUTABLE_PREFIXES = java.util.List.of(LEASE_DIR);
 
     private static final Pattern SEGMENT = Pattern.compile("wal/([0-9A-F]{8})/([0-9A-F]{16})-([0-9A-F]{16})\\.seg");
     private static final Pattern BACKUP = Pattern.compile("backups/([0-9A-F]{8})-([0-9A-F]{16})/(.+)");
@@ -94,6 +103,11 @@ public final class ArchiveLayout {
 
     public static boolean isManifest(String key) {
         return parseBackup(key).isPresent() && key.endsWith("/" + MANIFEST);
+    }
+
+    /** Whether {@code key} may be replaced (a document under {@link #MUTABLE_PREFIXES}). */
+    public static boolean isMutable(String key) {
+        return MUTABLE_PREFIXES.stream().anyMatch(key::startsWith);
     }
 
     public static Optional<Integer> parseHistory(String key) {

@@ -22,4 +22,23 @@ public final class Keys {
         }
         return key;
     }
+
+    /**
+     * A key for the compare-and-swap calls: valid, under {@link ArchiveLayout#MUTABLE_PREFIXES}, with
+     * small content.
+     *
+     * @throws IllegalArgumentException otherwise (archive objects elsewhere are never replaced)
+     */
+    static String checkVersioned(String key, byte[] content) {
+        check(key);
+        if (!ArchiveLayout.isMutable(key)) {
+            throw new IllegalArgumentException("object " + key + " is immutable: only documents under "
+                    + ArchiveLayout.MUTABLE_PREFIXES + " may be replaced");
+        }
+        if (content != null && content.length > ObjectStore.MAX_VERSIONED_BYTES) {
+            throw new IllegalArgumentException("versioned document " + key + " has " + content.length
+                    + " bytes, more than " + ObjectStore.MAX_VERSIONED_BYTES);
+        }
+        return key;
+    }
 }

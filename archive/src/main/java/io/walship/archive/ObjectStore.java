@@ -14,6 +14,14 @@ import java.util.Optional;
  * {@link ObjectExistsException} when a create finds the key taken, {@link ArchiveConfigException}
  * for configuration problems (missing bucket, bad credentials); transient failures are retried
  * inside the implementation before they surface.
+ *
+ * <p><b>The one exception to immutability</b> is the compare-and-swap family
+ * ({@link #createReturningEtag}, {@link #replaceIfMatch}, {@link #getVersioned}) for small
+ * mutable documents under {@link ArchiveLayout#MUTABLE_PREFIXES} (the leader lease): a replace
+ * succeeds only if the object still has the ETag the caller read, atomically, so two writers
+ * racing on one version never both win. An ETag is opaque; equal content may give equal ETags
+ * (S3's single-part ETag and the local store's are the MD5 of the content), so documents that
+ * use it must never repeat their bytes (the lease carries its times and term).
  */
 public interface ObjectStore extends AutoCloseable {
     /**
@@ -38,6 +46,69 @@ public interface ObjectStore extends AutoCloseable {
      */
     default boolean createOrSame(String key, InputStream content) {
         return SameContent.createOrSame(this, key, content);
+    }
+
+    /** Largest document the compare-and-swap calls take: one PUT, held in memory. */
+    int MAX_VERSIONED_BYTES = 1 << 20;
+
+    /** A small document's bytes and the ETag they had when read together. */
+    record Versioned(byte[] content, String etag) {
+        public Versioned {
+            java.util.Objects.requireNonNull(content, "content");
+            java.util.Objects.requireNonNull(etag, "etag");
+        }
+    }
+
+    /**
+     * Creates the small document {@code key} if absent, atomically, and returns its ETag.
+     *
+     * @throws ObjectExistsException if the key exists (unchanged)
+     * @throws IllegalArgumentException if the key is not under {@link ArchiveLayout#MUTABLE_PREFIXES}
+     *                                  or the content is larger than {@link #MAX_VERSIONED_BYTES}
+     */
+    String createReturningEtag(String key, byte[] content);
+
+    /**
+     * Replaces the small document {@code key} with {@code content} only if it still has
+     * {@code expectedEtag} (S3 {@code If-Match}; the local store compares under a lock that other
+     * processes honour too), and returns the new ETag.
+     *
+     * @throws PreconditionFailedException if the object has another ETag or is absent (unchanged)
+     * @throws IllegalArgumentException    as {@link #createReturningEtag}
+     */
+    String replaceIfMatch(String key, String expectedEtag, byte[] content);
+
+    /** A small document's bytes with their ETag, read together; empty if absent. */
+    Optional<Versioned> getVersioned(String key);
+
+    /**
+     * {@link #createReturningEtag}, but a key already holding exactly these bytes is this caller's own
+     * document, created by an attempt whose answer was lost (the SDK's retry got 412): its ETag is
+     * returned.
+     *
+     * @throws ObjectExistsException if the key holds other bytes
+     */
+    default String createReturningEtagOrSame(String key, byte[] content) {
+        try {
+            return createReturningEtag(key, content);
+        } catch (ObjectExistsException e) {
+            return SameContent.ownVersion(this, key, content).orElseThrow(() -> e);
+        }
+    }
+
+    /**
+     * {@link #replaceIfMatch}, but when the precondition fails because the document now holds exactly
+     * these bytes, that is this caller's own replace whose answer was lost (retried with the old
+     * ETag, answered 412): its new ETag is returned.
+     *
+     * @throws PreconditionFailedException if the document holds other bytes or is gone
+     */
+    default String replaceIfMatchOrSame(String key, String expectedEtag, byte[] content) {
+        try {
+            return replaceIfMatch(key, expectedEtag, content);
+        } catch (PreconditionFailedException e) {
+            return SameContent.ownVersion(this, key, content).orElseThrow(() -> e);
+        }
     }
 
     /** The object's bytes; close the stream. */

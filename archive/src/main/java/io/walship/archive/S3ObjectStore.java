@@ -46,6 +46,11 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  *     a 412 answer becomes {@link ObjectExistsException}.</li>
  * <li><b>Retries</b>: the SDK's standard strategy with exponential backoff and jitter, 6
  *     attempts, for throttling, 5xx and I/O errors; each attempt times out after 2 minutes.</li>
+ * <li><b>Compare-and-swap</b> (the leader lease): {@link #replaceIfMatch} is a PUT with
+ *     {@code If-Match} on the ETag read before; 412 (another ETag) and 404 (gone) become
+ *     {@link PreconditionFailedException}, and so does 409 {@code ConditionalRequestConflict}
+ *     (S3's answer while another conditional write to the key is in flight: the caller reads the
+ *     document again, as after a 412). S3 and MinIO support conditional PUTs; so does S3Proxy 4.</li>
  * <li><b>Large objects</b>: content is read a part at a time (8 MiB by default) and sent as a
  *     multipart upload, so nothing is held whole in memory; a failed upload is aborted.</li>
  * </ul>
@@ -57,6 +62,12 @@ public final class S3ObjectStore implements ObjectStore {
     public static final int DEFAULT_PART_SIZE = 8 << 20;
     /** S3's smallest part size (all parts but the last). */
     public static final int MIN_PART_SIZE = 5 << 20;
+    /**
+     * Each attempt of a compare-and-swap call (the lease: at most 1 MiB) gives up after this, so one
+     * request lost in a black hole costs a retry, not the 2 minutes a large upload may take: a lease
+     * renewed every TTL/3 must not be fenced by a single stuck connection.
+     */
+    static final Duration VERSIONED_ATTEMPT_TIMEOUT = Duration.ofSeconds(2);
 
     private final ArchiveUri.S3 uri;
     private final S3Client client;
@@ -123,6 +134,71 @@ public final class S3ObjectStore implements ObjectStore {
             throw translate("create", key, e);
         } catch (SdkClientException e) {
             throw clientError("create " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public String createReturningEtag(String key, byte[] content) {
+        Keys.checkVersioned(key, content);
+        String k = full(key);
+        try {
+            return unquote(client.putObject(r -> r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(content,
+                    content.length)).contentLength((long) content.length)
+                    .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)),
+                    RequestBody.fromBytes(content)).eTag());
+        } catch (S3Exception e) {
+            throw translate("create", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("create " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
+        Keys.checkVersioned(key, content);
+        java.util.Objects.requireNonNull(expectedEtag, "expectedEtag");
+        String k = full(key);
+        try {
+            return unquote(client.putObject(r -> r.bucket(bucket).key(k).ifMatch("\"" + expectedEtag + "\"")
+                    .contentMD5(md5(content, content.length)).contentLength((long) content.length)
+                    .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)),
+                    RequestBody.fromBytes(content)).eTag());
+        } catch (S3Exception e) {
+            String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+            if (e.statusCode() == 412 || "PreconditionFailed".equals(code)) {
+                throw new PreconditionFailedException(key, expectedEtag, "its ETag is another (HTTP 412)");
+            }
+            if (e.statusCode() == 404 || "NoSuchKey".equals(code)) {
+                throw new PreconditionFailedException(key, expectedEtag, "the object does not exist (HTTP 404)");
+            }
+            if (e.statusCode() == 409 || "ConditionalRequestConflict".equals(code)) {
+                throw new PreconditionFailedException(key, expectedEtag, "a concurrent conditional write (HTTP 409)");
+            }
+            throw translate("replace", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("replace " + key + " at " + describe() + ": ", e);
+        }
+    }
+
+    @Override
+    public Optional<Versioned> getVersioned(String key) {
+        Keys.checkVersioned(key, null);
+        try (software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> in =
+                     client.getObject(r -> r.bucket(bucket).key(full(key))
+                             .overrideConfiguration(o -> o.apiCallAttemptTimeout(VERSIONED_ATTEMPT_TIMEOUT)))) {
+            byte[] bytes = in.readAllBytes();
+            return Optional.of(new Versioned(bytes, unquote(in.response().eTag())));
+        } catch (NoSuchKeyException e) {
+            return Optional.empty();
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) {
+                return Optional.empty();
+            }
+            throw translate("get", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("get " + key + " from " + describe() + ": ", e);
+        } catch (IOException e) {
+            throw new StorageException("get " + key + " from " + describe() + ": " + e.getMessage(), e);
         }
     }
 

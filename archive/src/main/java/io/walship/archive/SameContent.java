@@ -50,6 +50,19 @@ final class SameContent {
         }
     }
 
+    /**
+     * The ETag of {@code key} if it holds exactly {@code content} (a small versioned document: our
+     * own write whose answer was lost), else empty.
+     */
+    static Optional<String> ownVersion(ObjectStore store, String key, byte[] content) {
+        Optional<ObjectStore.Versioned> now = store.getVersioned(key);
+        if (now.isPresent() && java.util.Arrays.equals(now.get().content(), content)) {
+            LOG.info("{} already holds exactly these bytes: an earlier attempt wrote it and its answer was lost", key);
+            return Optional.of(now.get().etag());
+        }
+        return Optional.empty();
+    }
+
     /** Whether the object {@code key} has {@code size} bytes with these digests. */
     static boolean same(ObjectStore store, String key, long size, byte[] sha256, byte[] md5) {
         Optional<ObjectInfo> info = store.head(key);

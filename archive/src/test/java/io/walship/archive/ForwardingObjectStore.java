@@ -18,6 +18,21 @@ public class ForwardingObjectStore implements ObjectStore {
     }
 
     @Override
+    public String createReturningEtag(String key, byte[] content) {
+        return inner.createReturningEtag(key, content);
+    }
+
+    @Override
+    public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
+        return inner.replaceIfMatch(key, expectedEtag, content);
+    }
+
+    @Override
+    public Optional<Versioned> getVersioned(String key) {
+        return inner.getVersioned(key);
+    }
+
+    @Override
     public InputStream get(String key) {
         return inner.get(key);
     }

@@ -31,4 +31,24 @@ public final class LostAnswerStore extends ForwardingObjectStore {
             throw new ObjectExistsException(key);
         }
     }
+
+    @Override
+    public String createReturningEtag(String key, byte[] content) {
+        String etag = inner.createReturningEtag(key, content);
+        if (lose.test(key) && lost.add(key)) {
+            throw new ObjectExistsException(key);
+        }
+        return etag;
+    }
+
+    /** A lost answer of a replace: stored, then the SDK's retry with the old ETag is answered 412. */
+    @Override
+    public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
+        String etag = inner.replaceIfMatch(key, expectedEtag, content);
+        if (lose.test(key) && lost.add(key + "@" + etag)) {
+            throw new PreconditionFailedException(key, expectedEtag, "injected: the answer was lost, the retry met "
+                    + etag);
+        }
+        return etag;
+    }
 }

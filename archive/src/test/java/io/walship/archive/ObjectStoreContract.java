@@ -27,6 +27,14 @@ public abstract class ObjectStoreContract {
     /** A new, empty store. */
     protected abstract ObjectStore newStore() throws Exception;
 
+    /**
+     * Why this backend's conditional writes are not atomic under concurrency (the race tests are
+     * then skipped, saying so), or null if they are. Every production backend must return null.
+     */
+    protected String conditionalWritesNotAtomic() {
+        return null;
+    }
+
     @BeforeEach
     void open() throws Exception {
         store = newStore();
@@ -102,6 +110,134 @@ public abstract class ObjectStoreContract {
         assertFalse(lossy.createOrSame("l/seg", in("segment bytes")));
         assertEquals("segment bytes", read(store.get("l/seg")));
         assertEquals(java.util.Set.of("l/plain", "l/seg"), lossy.lost());
+    }
+
+    static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Two writers race to create one lease document: exactly one wins, the other sees it taken. */
+    @Test
+    void createIfAbsentRaceHasExactlyOneWinner() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(conditionalWritesNotAtomic() == null, conditionalWritesNotAtomic());
+        for (int round = 0; round < 10; round++) {
+            String key = "lease/race-" + round;
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                List<java.util.concurrent.Future<String>> results = new java.util.ArrayList<>();
+                for (String who : List.of("a", "b")) {
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            return who + ":" + store.createReturningEtag(key, bytes("holder " + who));
+                        } catch (ObjectExistsException e) {
+                            return null;
+                        }
+                    }));
+                }
+                List<String> winners = new java.util.ArrayList<>();
+                for (java.util.concurrent.Future<String> f : results) {
+                    String r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                    if (r != null) {
+                        winners.add(r);
+                    }
+                }
+                assertEquals(1, winners.size(), "round " + round + ": " + winners);
+                String winner = winners.get(0).substring(0, 1);
+                ObjectStore.Versioned v = store.getVersioned(key).orElseThrow();
+                assertEquals("holder " + winner, new String(v.content(), StandardCharsets.UTF_8));
+                assertEquals(winners.get(0).substring(2), v.etag(), "create returns the ETag a read then sees");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void replaceIfMatchWinsWithTheCurrentEtagOnly() throws Exception {
+        String e1 = store.createReturningEtag("lease/leader.json", bytes("term 1"));
+        assertEquals(new ObjectStore.Versioned(bytes("term 1"), e1).etag(), store.getVersioned("lease/leader.json")
+                .orElseThrow().etag());
+        String e2 = store.replaceIfMatch("lease/leader.json", e1, bytes("term 1 renewed"));
+        assertFalse(e1.equals(e2), "new content, new ETag");
+        assertEquals("term 1 renewed", read(store.get("lease/leader.json")));
+        assertEquals(e2, store.getVersioned("lease/leader.json").orElseThrow().etag());
+        // a stale ETag (someone else replaced it since we read it) is refused and changes nothing
+        PreconditionFailedException stale = assertThrows(PreconditionFailedException.class,
+                () -> store.replaceIfMatch("lease/leader.json", e1, bytes("term 2 by a stale writer")));
+        assertTrue(stale.getMessage().contains("lease/leader.json"), stale.getMessage());
+        assertArrayEquals(bytes("term 1 renewed"), store.getVersioned("lease/leader.json").orElseThrow().content());
+        assertThrows(PreconditionFailedException.class,
+                () -> store.replaceIfMatch("lease/missing.json", e2, bytes("x")), "absent: nothing to match");
+        assertTrue(store.getVersioned("lease/missing.json").isEmpty());
+        assertThrows(ObjectExistsException.class, () -> store.createReturningEtag("lease/leader.json", bytes("other")));
+    }
+
+    /** Two writers that read the same version race to replace it: exactly one wins. */
+    @Test
+    void replaceRaceOnOneVersionHasExactlyOneWinner() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(conditionalWritesNotAtomic() == null, conditionalWritesNotAtomic());
+        String etag = store.createReturningEtag("lease/r.json", bytes("v0"));
+        for (int round = 0; round < 10; round++) {
+            String from = etag;
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                List<java.util.concurrent.Future<String>> results = new java.util.ArrayList<>();
+                for (String who : List.of("a", "b")) {
+                    int r = round;
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            return store.replaceIfMatch("lease/r.json", from, bytes(who + r));
+                        } catch (PreconditionFailedException e) {
+                            return null;
+                        }
+                    }));
+                }
+                List<String> won = new java.util.ArrayList<>();
+                for (java.util.concurrent.Future<String> f : results) {
+                    String r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                    if (r != null) {
+                        won.add(r);
+                    }
+                }
+                assertEquals(1, won.size(), "round " + round + ": both replaced version " + from);
+                etag = won.get(0);
+                assertEquals(etag, store.getVersioned("lease/r.json").orElseThrow().etag());
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** A create or replace whose answer was lost comes back 412 for our own bytes: recognised by content. */
+    @Test
+    void aLostCasAnswerIsRecognisedByContent() throws Exception {
+        LostAnswerStore lossy = new LostAnswerStore(store, k -> k.startsWith("lease/"));
+        assertThrows(ObjectExistsException.class, () -> lossy.createReturningEtag("lease/plain.json", bytes("p")));
+        String e1 = lossy.createReturningEtagOrSame("lease/leader.json", bytes("ours, term 1"));
+        assertEquals(store.getVersioned("lease/leader.json").orElseThrow().etag(), e1);
+        String e2 = lossy.replaceIfMatchOrSame("lease/leader.json", e1, bytes("ours, renewed"));
+        assertEquals(store.getVersioned("lease/leader.json").orElseThrow().etag(), e2);
+        assertTrue(lossy.lost().stream().anyMatch(k -> k.startsWith("lease/leader.json@")), "the replace lost its answer");
+        // someone else's bytes are not ours, whatever the answer
+        assertThrows(ObjectExistsException.class,
+                () -> lossy.createReturningEtagOrSame("lease/leader.json", bytes("theirs, term 1")));
+        store.replaceIfMatch("lease/leader.json", e2, bytes("theirs, term 2"));
+        assertThrows(PreconditionFailedException.class,
+                () -> store.replaceIfMatchOrSame("lease/leader.json", e2, bytes("ours, renewed again")));
+        assertEquals("theirs, term 2", read(store.get("lease/leader.json")));
+    }
+
+    @Test
+    void onlyMutableDocumentsMayBeReplaced() {
+        store.create("timelines/00000002.history", in("history"));
+        assertThrows(IllegalArgumentException.class,
+                () -> store.replaceIfMatch("timelines/00000002.history", "x", bytes("rewritten")));
+        assertThrows(IllegalArgumentException.class,
+                () -> store.createReturningEtag("lease/big.json", new byte[ObjectStore.MAX_VERSIONED_BYTES + 1]));
     }
 
     @Test

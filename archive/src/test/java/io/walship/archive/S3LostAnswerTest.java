@@ -95,4 +95,35 @@ class S3LostAnswerTest {
                     new ByteArrayInputStream("someone else's history".getBytes(StandardCharsets.UTF_8))));
         }
     }
+
+    /** The lease's writes through the real SDK retry: a create and a replace whose replies are dropped. */
+    @Test
+    void aRetriedConditionalLeaseWriteMeetsItsOwnVersion() {
+        String prefix = "lost-lease-" + UUID.randomUUID();
+        ArchiveUri.S3 uri = server.newArchive("walship-test", prefix);
+        byte[] v1 = "lease term 1".getBytes(StandardCharsets.UTF_8);
+        byte[] v2 = "lease term 1, renewed".getBytes(StandardCharsets.UTF_8);
+        String e1;
+        DropFirstPutAnswer http = new DropFirstPutAnswer();
+        try (ObjectStore s = new S3ObjectStore(uri, S3ObjectStore.DEFAULT_PART_SIZE, http)) {
+            e1 = s.createReturningEtagOrSame("lease/leader.json", v1); // If-None-Match: * retried → 412, ours
+            assertEquals(1, http.dropped.get());
+            assertEquals(e1, s.getVersioned("lease/leader.json").orElseThrow().etag());
+        }
+        DropFirstPutAnswer http2 = new DropFirstPutAnswer();
+        try (ObjectStore s = new S3ObjectStore(uri, S3ObjectStore.DEFAULT_PART_SIZE, http2)) {
+            assertThrows(PreconditionFailedException.class, () -> s.replaceIfMatch("lease/leader.json", e1, v2),
+                    "without the content check the retry's 412 looks like a takeover");
+        }
+        DropFirstPutAnswer http3 = new DropFirstPutAnswer();
+        try (ObjectStore s = new S3ObjectStore(uri, S3ObjectStore.DEFAULT_PART_SIZE, http3)) {
+            String e2 = s.getVersioned("lease/leader.json").orElseThrow().etag();
+            byte[] v3 = "lease term 1, renewed twice".getBytes(StandardCharsets.UTF_8);
+            String e3 = s.replaceIfMatchOrSame("lease/leader.json", e2, v3); // If-Match retried → 412, ours
+            assertEquals(1, http3.dropped.get());
+            ObjectStore.Versioned now = s.getVersioned("lease/leader.json").orElseThrow();
+            assertEquals(e3, now.etag());
+            assertEquals("lease term 1, renewed twice", new String(now.content(), StandardCharsets.UTF_8));
+        }
+    }
 }

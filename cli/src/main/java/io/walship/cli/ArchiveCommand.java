@@ -136,6 +136,8 @@ final class ArchiveCommand {
                     return ExitCodes.OK;
                 }
                 out.println("archive " + store.describe() + ": " + l.totalBytes() + " bytes");
+                io.walship.archive.LeaderLease.current(store).ifPresent(lease -> out.println("leader lease: "
+                        + lease.describe()));
                 if (l.timelines().isEmpty()) {
                     out.println("(empty)");
                 }
@@ -173,6 +175,7 @@ final class ArchiveCommand {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("archive", store.describe());
             m.put("totalBytes", l.totalBytes());
+            io.walship.archive.LeaderLease.current(store).ifPresent(lease -> m.put("lease", lease));
             List<Object> tls = new ArrayList<>();
             for (int t : l.timelines()) {
                 Map<String, Object> tm = new LinkedHashMap<>();

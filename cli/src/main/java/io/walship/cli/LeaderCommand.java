@@ -11,6 +11,10 @@ import java.util.concurrent.Callable;
 
 import javax.net.ssl.SSLContext;
 
+import io.walship.archive.LeaderLease;
+import io.walship.archive.LeaseClock;
+import io.walship.archive.LeaseKeeper;
+import io.walship.archive.LeaseRecord;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.AuthToken;
@@ -131,6 +135,29 @@ final class LeaderCommand implements Callable<Integer> {
                     + " for sync.")
     String onSyncTimeout;
 
+    @Option(names = "--node-id", paramLabel = "ID", defaultValue = "${env:WALSHIP_NODE_ID}",
+            description = "This leader's name in the leader lease (default: HOST:DATA_DIR, so a restart of the same"
+                    + " data directory on the same host is the same node and takes its own lease back at once)."
+                    + " Env: WALSHIP_NODE_ID.")
+    String nodeId;
+
+    @Option(names = "--lease-ttl", paramLabel = "DURATION", defaultValue = "10s",
+            description = "With --archive: how long the leader lease lasts unrenewed; it is renewed every third of"
+                    + " it (default ${DEFAULT-VALUE}). Writes stop at expiry minus --lease-skew-margin when renewals"
+                    + " fail.")
+    String leaseTtl;
+
+    @Option(names = "--lease-skew-margin", paramLabel = "DURATION", defaultValue = "1s",
+            description = "The largest clock difference between nodes that the lease tolerates: the holder stops"
+                    + " acknowledging this long before expiry, others take it this long after (default"
+                    + " ${DEFAULT-VALUE}; under a third of --lease-ttl).")
+    String leaseSkewMargin;
+
+    @Option(names = "--no-lease",
+            description = "With --archive, do not take the leader lease: nothing then stops a second leader on the"
+                    + " same archive (docs/OPERATIONS.md, \"The leader lease\").")
+    boolean noLease;
+
     @Mixin
     TlsServerOptions tls = new TlsServerOptions();
 
@@ -170,18 +197,34 @@ final class LeaderCommand implements Callable<Integer> {
         Deque<AutoCloseable> opened = new ArrayDeque<>();
         StoreOptions options = Flags.parse("--cache-size", cacheSize, StoreOptions.defaults()::withCacheSize)
                 .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy);
+        Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
+        Duration skew = Flags.duration("--lease-skew-margin", leaseSkewMargin);
+        try {
+            LeaderLease.checkTimes(ttl, skew);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, "--lease-ttl/--lease-skew-margin: " + e.getMessage());
+        }
         Shutdown shutdown = Shutdown.onSignals(); // a signal while opening ends the wait at once
         Store store = Store.open(data, options);
         opened.push(store);
         LeaderServer server;
         ReplicationServer replication = null;
+        LeaseKeeper lease = null;
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
                 ObjectStore archiveStore = ObjectStores.openVerified(archive);
                 opened.push(archiveStore);
+                ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
+                if (!noLease && !store.standby()) {
+                    // closed after the ship loop (its last shipment still under the lease): pushed before it
+                    lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
+                            store.timeline(), ttl, skew, LeaseClock.SYSTEM);
+                    opened.push(lease);
+                    gate = lease::refusal;
+                }
                 shipping = new ShipLoop(store.dir(), archiveStore, WalShipper.Options.defaults(), every,
-                        ShipLoop.Listener.NONE).start();
+                        ShipLoop.Listener.NONE, gate).start();
                 opened.push(shipping);
             }
             if (replAddress != null) {
@@ -197,8 +240,22 @@ final class LeaderCommand implements Callable<Integer> {
                 }
                 opened.push(replication);
             }
-            server = new LeaderServer(store, address, shipping, replication, token, ssl).start();
+            server = new LeaderServer(store, address, shipping, replication, token, ssl, lease);
             opened.push(server);
+            if (lease != null) {
+                InetSocketAddress bound = server.address();
+                String replUrl = replication == null ? "" : new HostPort(replication.address().getHostString(), replication.address().getPort()).toString();
+                lease.start(new LeaseRecord.Holder(nodeId(), TlsServerOptions.scheme(ssl) + "://"
+                        + new HostPort(bound.getHostString(), bound.getPort()), replUrl));
+                LeaseKeeper.Status ls = lease.status();
+                if (ls.writable()) {
+                    LOG.info("holding the leader lease in {} (term {}, TTL {}, skew margin {})", archive, ls.term(),
+                            ttl, skew);
+                } else {
+                    LOG.error("not taking writes: {}", ls.reason());
+                }
+            }
+            server.start();
         } catch (BindException e) {
             closeAll(opened);
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
@@ -229,6 +286,20 @@ final class LeaderCommand implements Callable<Integer> {
             closeAll(opened);
         }
         return ExitCodes.OK;
+    }
+
+    /** {@code --node-id}, or HOST:DATA_DIR. */
+    String nodeId() {
+        if (nodeId != null && !nodeId.isBlank()) {
+            return nodeId.trim();
+        }
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = System.getenv().getOrDefault("HOSTNAME", "localhost");
+        }
+        return host + ":" + data.toAbsolutePath().normalize();
     }
 
     /** The commit mode from --sync-mode, --sync-quorum, --sync-timeout and --on-sync-timeout (exit 2 if bad). */

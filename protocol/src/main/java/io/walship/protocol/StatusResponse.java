@@ -25,6 +25,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param follower      what a follower is following and how far behind it is; absent on a leader
  * @param sync          the leader's commit mode and its followers' acks ({@code --sync-mode}), absent
  *                      without {@code --repl}
+ * @param lease         the leader lease this leader holds (or waits for) in its archive, absent without a
+ *                      lease ({@code leader} without {@code --archive}, or with {@code --no-lease})
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, ArchiveLag archiveLag,
@@ -33,7 +35,17 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Replication> replication,
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease) {
+
+    /** A node without a leader lease to report. */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots, Follower follower, Sync sync) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, follower, sync, null);
+    }
 
     /** A node without a commit mode to report (a follower, or a node before commit modes). */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
@@ -169,5 +181,27 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                        int waiting, @JsonInclude(JsonInclude.Include.NON_NULL) String ackedLsn, String visibleLsn,
                        boolean blocked, long blockedForMs, long blocks, boolean degraded, long degradations,
                        @JsonInclude(JsonInclude.Include.NON_NULL) String degradedUntilLsn) {
+    }
+
+    /**
+     * The leader lease (docs/OPERATIONS.md, "The leader lease").
+     *
+     * @param state           HELD, FENCED, WAITING, LOST, SUPERSEDED or RELEASED
+     * @param writable        whether this leader acknowledges writes now (only while HELD)
+     * @param holder          who holds the lease as last read (node, timeline, term, URL, expiry); absent if unknown
+     * @param term            the lease's term as last read (0 if unknown)
+     * @param expiresAt       its wall-clock expiry as last read, ISO-8601 UTC; absent if unknown
+     * @param validForMs      how long this leader may still acknowledge writes without another renewal
+     * @param reason          why writes are refused, or why the last renewal failed; absent if all is well
+     * @param ttl             {@code --lease-ttl}
+     * @param skewMargin      {@code --lease-skew-margin}
+     * @param renewals        successful renewals since start
+     * @param renewalFailures failed renewals or attempts to take the lease since start
+     * @param fencings        times this leader stopped acknowledging writes since start
+     */
+    public record Lease(String state, boolean writable, @JsonInclude(JsonInclude.Include.NON_NULL) String holder,
+                        long term, @JsonInclude(JsonInclude.Include.NON_NULL) String expiresAt, long validForMs,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) String reason, String ttl, String skewMargin,
+                        long renewals, long renewalFailures, long fencings) {
     }
 }

@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.walship.archive.LeaseKeeper;
 import io.walship.shipper.repl.AckTracker;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Store;
@@ -37,7 +38,35 @@ final class LeaderMetrics {
 
     /** @param replication the replication endpoint whose followers and slots are reported, or null */
     LeaderMetrics(Store store, ReplicationServer replication) {
+        this(store, replication, null);
+    }
+
+    /** @param lease the keeper of the leader lease, whose state is reported, or null */
+    LeaderMetrics(Store store, ReplicationServer replication, LeaseKeeper lease) {
         this.replication = replication;
+        if (lease != null) {
+            Gauge.builder("walship_lease_writable", lease, l -> l.writable() ? 1 : 0)
+                    .description("1 while this leader holds a valid leader lease and acknowledges writes, else 0")
+                    .register(registry);
+            for (LeaseKeeper.State st : LeaseKeeper.State.values()) {
+                Gauge.builder("walship_lease_state", lease, l -> l.status().state() == st ? 1 : 0)
+                        .tags("state", st.name().toLowerCase(java.util.Locale.ROOT))
+                        .description("1 for the leader lease's state now (held, fenced, waiting, lost, superseded,"
+                                + " released)").register(registry);
+            }
+            Gauge.builder("walship_lease_term", lease, l -> l.status().term())
+                    .description("The leader lease's term as last read (0 if unknown)").register(registry);
+            Gauge.builder("walship_lease_valid_seconds", lease, l -> l.status().validForMillis() / 1000.0)
+                    .description("How long this leader may still acknowledge writes without another renewal")
+                    .baseUnit("seconds").register(registry);
+            FunctionCounter.builder("walship_lease_renewals", lease, l -> l.status().renewals())
+                    .description("Successful renewals of the leader lease").register(registry);
+            FunctionCounter.builder("walship_lease_renewal_failures", lease, l -> l.status().renewalFailures())
+                    .description("Failed renewals of, or attempts to take, the leader lease").register(registry);
+            FunctionCounter.builder("walship_lease_fencings", lease, l -> l.status().fencings())
+                    .description("Times this leader stopped acknowledging writes (lease not renewed in time, lost,"
+                            + " superseded)").register(registry);
+        }
         FunctionCounter.builder("walship_commits", store, s -> s.stats().commits())
                 .description("Commits that wrote a WAL entry").register(registry);
         FunctionCounter.builder("walship_wal_bytes", store, s -> s.stats().walBytes())

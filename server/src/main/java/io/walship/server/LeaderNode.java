@@ -8,6 +8,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
+import io.walship.archive.LeaseKeeper;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.StatusResponse;
 import io.walship.shipper.ShipLoop;
@@ -33,6 +34,12 @@ import io.walship.wal.WriteBatch;
  * until the state they read is visible — durable here and acknowledged as the leader's mode needs
  * (MySQL's AFTER_SYNC) — so no reader sees a commit that could still be lost with the leader.
  *
+ * <p><b>Fencing</b> (docs/OPERATIONS.md, "The leader lease"): with a {@link LeaseKeeper}, a write is
+ * refused (503, nothing committed) unless the leader holds a valid lease, and after it committed it
+ * is acknowledged only if the lease is still valid then; otherwise it is answered 503 saying that
+ * it is committed on this node but not acknowledged. Reads go on: like a follower's, they may be
+ * stale once another leader took over, and {@code /status} says so.
+ *
  * <p>The node owns neither the store nor the ship loop: whoever opened them closes them, after the
  * API stopped. Thread-safe (the store and the loop are).
  */
@@ -43,6 +50,7 @@ public final class LeaderNode implements Node {
     private final LeaderMetrics metrics;
     private final AckTracker acks;
     private final SyncOptions sync;
+    private final LeaseKeeper lease;
     /**
      * Requests that may wait for follower acks at once ({@link #MAX_ACK_WAITS}): the rest of the
      * HTTP API's 64 threads stay free for {@code /status}, {@code /metrics} and reads that need no
@@ -61,12 +69,21 @@ public final class LeaderNode implements Node {
      * @param replication the replication endpoint serving followers ({@code --repl}), or null
      */
     public LeaderNode(Store store, ShipLoop shipping, ReplicationServer replication) {
+        this(store, shipping, replication, null);
+    }
+
+    /**
+     * @param lease the keeper of this leader's lease in the archive, which fences its writes; null
+     *              for a leader without a lease
+     */
+    public LeaderNode(Store store, ShipLoop shipping, ReplicationServer replication, LeaseKeeper lease) {
+        this.lease = lease;
         this.store = Objects.requireNonNull(store, "store");
         this.shipping = shipping;
         this.replication = replication;
         this.acks = replication == null ? null : replication.acks();
         this.sync = acks == null ? SyncOptions.async() : acks.options();
-        this.metrics = new LeaderMetrics(store, replication);
+        this.metrics = new LeaderMetrics(store, replication, lease);
     }
 
     @Override
@@ -91,6 +108,7 @@ public final class LeaderNode implements Node {
 
     /** Runs a commit and records how long it took (a refused one is not recorded). */
     private long timed(LongSupplier commit) {
+        fence("nothing was committed");
         long start = System.nanoTime();
         long lsn = commit.getAsLong();
         metrics.commitLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -118,8 +136,25 @@ public final class LeaderNode implements Node {
         return new CommitWait(mode.flag(), sync.required(mode));
     }
 
+    /** 503 unless this leader may acknowledge writes now (it holds its lease, or has none). */
+    private void fence(String what) {
+        if (lease == null) {
+            return;
+        }
+        String refusal = lease.refusal();
+        if (refusal != null) {
+            throw new WalshipException("this leader does not acknowledge writes: " + refusal + "; " + what);
+        }
+    }
+
     @Override
     public String awaitCommit(long lsn, CommitWait wait) {
+        String mode = awaitAcks(lsn, wait);
+        fence("LSN " + Lsn.format(lsn) + " is committed on this node but not acknowledged");
+        return mode;
+    }
+
+    private String awaitAcks(long lsn, CommitWait wait) {
         if (wait.required() == 0) {
             return wait.mode();
         }
@@ -232,7 +267,19 @@ public final class LeaderNode implements Node {
         StatusResponse base = statusOf(store, store.standby() ? "standby" : "leader", archive, lagSeconds);
         return new StatusResponse(base.role(), base.systemId(), base.timeline(), base.lastLsn(), base.durableLsn(),
                 base.checkpointLsn(), base.dataDir(), base.archiveLag(), base.archive(), base.pageCache(),
-                base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus());
+                base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus(),
+                lease == null ? null : leaseStatus(lease));
+    }
+
+    /** The lease part of {@code /status}. */
+    static StatusResponse.Lease leaseStatus(LeaseKeeper lease) {
+        LeaseKeeper.Status s = lease.status();
+        String expires = s.expiresAtMicros() == 0 ? null : java.time.Instant.ofEpochSecond(
+                Math.floorDiv(s.expiresAtMicros(), 1_000_000L), Math.floorMod(s.expiresAtMicros(), 1_000_000L) * 1000L)
+                .toString();
+        return new StatusResponse.Lease(s.state().name(), s.writable(), s.holder(), s.term(), expires,
+                s.validForMillis(), s.reason(), lease.ttl().toString(), lease.skewMargin().toString(), s.renewals(),
+                s.renewalFailures(), s.fencings());
     }
 
     private StatusResponse.Sync syncStatus() {

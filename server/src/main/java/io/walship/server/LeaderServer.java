@@ -43,7 +43,16 @@ public final class LeaderServer implements AutoCloseable {
     /** As above, served over HTTPS with {@code tls} if it is not null ({@link HttpApi}). */
     public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
                         AuthToken writeToken, SSLContext tls) throws IOException {
-        this.node = new LeaderNode(store, shipping, replication);
+        this(store, address, shipping, replication, writeToken, tls, null);
+    }
+
+    /**
+     * As above, with writes fenced by the leader lease {@code lease} keeps (null: no lease); the keeper
+     * belongs to whoever started it.
+     */
+    public LeaderServer(Store store, InetSocketAddress address, ShipLoop shipping, ReplicationServer replication,
+                        AuthToken writeToken, SSLContext tls, io.walship.archive.LeaseKeeper lease) throws IOException {
+        this.node = new LeaderNode(store, shipping, replication, lease);
         this.api = new HttpApi(node, address, writeToken, tls);
     }
 

@@ -36,6 +36,11 @@ import org.slf4j.LoggerFactory;
  *       clean stop leaves nothing unarchived, and releases {@code DATA/ship.lock}.
  * </ul>
  *
+ * <p><b>Fencing:</b> a leader that holds the leader lease ships only while it may acknowledge writes:
+ * a {@link Gate} is asked before every run (the final one too), and while it refuses nothing is
+ * uploaded — an old leader never ships to a timeline a newer one has left behind — and the status
+ * says why ({@link #PAUSED_PREFIX}).
+ *
  * <p>The loop does not own the archive: the caller closes it after the loop. A {@link Listener}
  * sees every tick (the CLI prints them; the scheduler records them as job runs).
  *
@@ -90,6 +95,18 @@ public final class ShipLoop implements AutoCloseable {
         }
     }
 
+    /** Whether the loop may ship now; asked before every run. */
+    @FunctionalInterface
+    public interface Gate {
+        Gate OPEN = () -> null;
+
+        /** Why nothing may be shipped now (one line), or null if it may. */
+        String refusal();
+    }
+
+    /** How {@link Status#lastError} begins while the {@link Gate} refuses. */
+    public static final String PAUSED_PREFIX = "not shipping: ";
+
     /** How {@link Status#lastError} begins once a fatal error stopped the shipping. */
     public static final String STOPPED_PREFIX = "shipping stopped: ";
 
@@ -97,6 +114,7 @@ public final class ShipLoop implements AutoCloseable {
     private final ObjectStore archive;
     private final Duration interval;
     private final Listener listener;
+    private final Gate gate;
     private final WalShipper shipper;
     private final ScheduledExecutorService timer;
     private final Object tickLock = new Object();
@@ -109,6 +127,13 @@ public final class ShipLoop implements AutoCloseable {
      * {@link #start}.
      */
     public ShipLoop(Path dataDir, ObjectStore archive, WalShipper.Options options, Duration interval, Listener listener) {
+        this(dataDir, archive, options, interval, listener, Gate.OPEN);
+    }
+
+    /** As above, shipping only while {@code gate} allows it (a leader's lease). */
+    public ShipLoop(Path dataDir, ObjectStore archive, WalShipper.Options options, Duration interval, Listener listener,
+                    Gate gate) {
+        this.gate = Objects.requireNonNull(gate, "gate");
         this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
         this.archive = Objects.requireNonNull(archive, "archive");
         this.interval = Objects.requireNonNull(interval, "interval");
@@ -151,10 +176,19 @@ public final class ShipLoop implements AutoCloseable {
             if (closed || stopped) {
                 return;
             }
+            Status before = status;
+            String refusal = gate.refusal();
+            if (refusal != null) {
+                if (before.lastError() == null || !before.lastError().startsWith(PAUSED_PREFIX)) {
+                    LOG.warn("not shipping {} to {}: {}", dataDir, archive.describe(), refusal);
+                }
+                status = new Status(before.archive(), before.archivedUpTo(), before.lagLsns(), before.lagSeconds(),
+                        PAUSED_PREFIX + refusal, false);
+                return;
+            }
             Instant start = Instant.now();
             long t0 = System.nanoTime();
             listener.starting();
-            Status before = status;
             WalShipper.Result result = null;
             String error = null;
             try {

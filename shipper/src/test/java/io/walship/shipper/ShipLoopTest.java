@@ -57,6 +57,24 @@ class ShipLoopTest {
         }
 
         @Override
+        public String createReturningEtag(String key, byte[] content) {
+            check();
+            return inner.createReturningEtag(key, content);
+        }
+
+        @Override
+        public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
+            check();
+            return inner.replaceIfMatch(key, expectedEtag, content);
+        }
+
+        @Override
+        public Optional<Versioned> getVersioned(String key) {
+            check();
+            return inner.getVersioned(key);
+        }
+
+        @Override
         public InputStream get(String key) {
             check();
             return inner.get(key);
@@ -115,6 +133,31 @@ class ShipLoopTest {
         while (!done.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, () -> "waited 20 s for " + what + ": " + state.get());
             Thread.sleep(10);
+        }
+    }
+
+    /** A fenced leader (its gate refuses) uploads nothing, not even on close, and says why. */
+    @Test
+    void aClosedGateShipsNothingAndSaysWhy() throws Exception {
+        Path data = tmp.resolve("data");
+        java.util.concurrent.atomic.AtomicReference<String> refusal =
+                new java.util.concurrent.atomic.AtomicReference<>("the leader lease is held by node-b");
+        try (Store store = Store.open(data); ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"))) {
+            put(store, 5);
+            ShipLoop loop = new ShipLoop(data, archive, WalShipper.Options.defaults(), TICK, ShipLoop.Listener.NONE,
+                    refusal::get);
+            loop.tick();
+            assertTrue(archive.list("", null).isEmpty(), "nothing uploaded while fenced");
+            assertEquals(ShipLoop.PAUSED_PREFIX + "the leader lease is held by node-b", loop.status().lastError());
+            refusal.set(null);
+            loop.tick();
+            assertEquals(store.lastLsn(), loop.status().archivedUpTo());
+            assertNull(loop.status().lastError());
+            long shipped = store.lastLsn();
+            refusal.set("the leader lease could not be renewed");
+            put(store, 3);
+            loop.close(); // the final ship is fenced too
+            assertEquals(shipped, ArchiveListing.of(archive).lastArchivedLsn(1));
         }
     }
 

@@ -1,0 +1,259 @@
+package io.walship.archive;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Optional;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader lease held by this node: {@code lease/leader.json} in the archive, changed only by
+ * compare-and-swap on its ETag ({@link ObjectStore#replaceIfMatch}), so of two nodes that read the
+ * same version at most one can write the next one — the archive is the only arbiter, no
+ * coordinator needed.
+ *
+ * <p><b>Time.</b> The lease carries a wall-clock expiry ({@code renewedAt + ttl}) that other nodes
+ * compare with their own wall clocks: they take it only once it expired by more than the skew
+ * margin. The holder never trusts its wall clock for its own deadline: it counts on the monotonic
+ * clock from the moment it <em>sent</em> the write that acquired or renewed it, and considers the
+ * lease valid for {@code ttl - margin} from then ({@link #validForNanos}). As long as the clocks of
+ * two nodes differ by less than the margin, the holder stops before anyone else may start
+ * (docs/OPERATIONS.md, "The leader lease").
+ *
+ * <p><b>Lost answers.</b> A create or replace whose answer was lost and whose SDK retry came back
+ * 412 is recognised by content ({@link ObjectStore#replaceIfMatchOrSame}); a renewal that failed
+ * with an error (it may or may not have been written) is remembered, and a later 412 for exactly
+ * those bytes is taken as our own write, not a takeover.
+ *
+ * <p>Thread-safe (synchronized); calls block on the archive.
+ */
+public final class LeaderLease {
+    private static final Logger LOG = LoggerFactory.getLogger(LeaderLease.class);
+    private static final int MAX_RACES = 16;
+
+    private final ObjectStore store;
+    private final LeaseRecord.Holder me;
+    private final int timeline;
+    private final Duration ttl;
+    private final Duration margin;
+    private final LeaseClock clock;
+    private LeaseRecord record;
+    private String etag;
+    private long validUntilNanos;
+    private boolean lost;
+    /** The bytes of a renewal that failed with an error: written or not, we cannot tell yet. */
+    private byte[] uncertain;
+    private LeaseRecord uncertainRecord;
+
+    private LeaderLease(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl, Duration margin,
+                        LeaseClock clock, LeaseRecord record, String etag, long sentNanos) {
+        this.store = store;
+        this.me = me;
+        this.timeline = timeline;
+        this.ttl = ttl;
+        this.margin = margin;
+        this.clock = clock;
+        this.record = record;
+        this.etag = etag;
+        this.validUntilNanos = sentNanos + ttl.toNanos() - margin.toNanos();
+    }
+
+    /** Checks a TTL and skew margin: both positive, the margin less than a third of the TTL. */
+    public static void checkTimes(Duration ttl, Duration margin) {
+        Objects.requireNonNull(ttl, "ttl");
+        Objects.requireNonNull(margin, "margin");
+        if (ttl.isNegative() || ttl.isZero() || margin.isNegative()) {
+            throw new IllegalArgumentException("the lease TTL must be positive and the skew margin not negative");
+        }
+        if (margin.multipliedBy(3).compareTo(ttl) >= 0) {
+            throw new IllegalArgumentException("the lease skew margin (" + margin + ") must be less than a third of"
+                    + " the lease TTL (" + ttl + "): renewals run every TTL/3 and must land before expiry minus the margin");
+        }
+    }
+
+    /**
+     * Takes the leader lease for {@code me} on {@code timeline}: creates it if there is none, or
+     * replaces it (term + 1) if it is this node's own (same node id: a restart), released, or expired
+     * by more than {@code skewMargin}.
+     *
+     * @throws LeaseException.Held       another node holds it and it has not expired
+     * @throws LeaseException.Superseded the lease names a newer timeline, or the archive holds a newer
+     *                                   timeline and the lease is not this node's own
+     * @throws StorageException          the archive failed (nothing taken)
+     */
+    public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                      Duration skewMargin, LeaseClock clock) {
+        Objects.requireNonNull(store, "store");
+        Objects.requireNonNull(me, "me");
+        Objects.requireNonNull(clock, "clock");
+        checkTimes(ttl, skewMargin);
+        if (timeline < 1) {
+            throw new IllegalArgumentException("timeline must be at least 1");
+        }
+        long ttlMicros = ttl.toNanos() / 1000;
+        for (int race = 0; race < MAX_RACES; race++) {
+            long sent = clock.nanoTime();
+            long now = clock.wallMicros();
+            Optional<ObjectStore.Versioned> cur = store.getVersioned(ArchiveLayout.LEASE);
+            LeaseRecord existing = cur.map(v -> LeaseRecord.read(v.content(), ArchiveLayout.LEASE)).orElse(null);
+            boolean ours = existing != null && existing.nodeId().equals(me.nodeId()) && existing.timeline() <= timeline;
+            if (existing != null && existing.timeline() > timeline) {
+                throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
+                        + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
+            }
+            int newest = newestTimeline(store);
+            if (newest > timeline && !(ours && existing.timeline() == timeline)) {
+                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", newer than this node's "
+                        + timeline + (existing == null ? "" : "; the lease was last held by " + existing.describe()),
+                        existing);
+            }
+            if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
+                throw new LeaseException.Held(existing);
+            }
+            LeaseRecord next = new LeaseRecord(LeaseRecord.FORMAT_VERSION, me.nodeId(), timeline, me.httpUrl(),
+                    me.replUrl(), existing == null ? 1 : existing.term() + 1, now, now, now + ttlMicros, false);
+            byte[] json = next.toJson();
+            try {
+                String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
+                        : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
+                if (newest > timeline) {
+                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: an"
+                            + " offline promotion that never led (restore --promote); this node keeps leading", newest,
+                            timeline);
+                }
+                LOG.info("took the leader lease: {}{}", next.describe(),
+                        existing == null ? "" : existing.nodeId().equals(me.nodeId()) ? " (this node's own, term "
+                                + existing.term() + ")" : " (after " + existing.describe() + ")");
+                return new LeaderLease(store, me, timeline, ttl, skewMargin, clock, next, etag, sent);
+            } catch (ObjectExistsException | PreconditionFailedException e) {
+                LOG.info("the leader lease changed while this node took it; reading it again");
+            }
+        }
+        throw new LeaseException.Lost("the leader lease changed " + MAX_RACES + " times while this node tried to take it",
+                null);
+    }
+
+    /** The newest timeline with a history record in the archive (1 if none). */
+    static int newestTimeline(ObjectStore store) {
+        int newest = 1;
+        for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
+            newest = Math.max(newest, ArchiveLayout.parseHistory(o.key()).orElse(1));
+        }
+        return newest;
+    }
+
+    /** The lease as it is in the archive now (who leads, where), or empty if there never was one. */
+    public static Optional<LeaseRecord> current(ObjectStore store) {
+        return store.getVersioned(ArchiveLayout.LEASE).map(v -> LeaseRecord.read(v.content(), ArchiveLayout.LEASE));
+    }
+
+    /**
+     * Extends the lease by the TTL from now, if it is still the version this node wrote (If-Match).
+     *
+     * @throws LeaseException.Lost someone else replaced it; every later call throws too
+     * @throws StorageException    the archive failed: the renewal may or may not have been written
+     *                             (a later renewal sorts that out); the lease is not extended
+     */
+    public synchronized void renew() {
+        if (lost) {
+            throw new LeaseException.Lost("the leader lease was lost earlier; take it again with acquire", null);
+        }
+        long sent = clock.nanoTime();
+        long now = clock.wallMicros();
+        LeaseRecord next = record.renewed(Math.max(now, record.renewedAtMicros() + 1), ttl.toNanos() / 1000);
+        byte[] json = next.toJson();
+        String newEtag;
+        try {
+            newEtag = replaceOrAdoptUncertain(json);
+        } catch (PreconditionFailedException e) {
+            lost = true;
+            LeaseRecord there = current(store).orElse(null);
+            throw new LeaseException.Lost("the leader lease was replaced by someone else"
+                    + (there == null ? " (it is gone)" : ": now " + there.describe()), there);
+        } catch (StorageException e) {
+            uncertain = json;
+            uncertainRecord = next;
+            throw e;
+        }
+        uncertain = null;
+        uncertainRecord = null;
+        record = next;
+        etag = newEtag;
+        validUntilNanos = sent + ttl.toNanos() - margin.toNanos();
+    }
+
+    /** replaceIfMatchOrSame, but a 412 for the bytes of an earlier failed renewal is our own write too. */
+    private String replaceOrAdoptUncertain(byte[] json) {
+        try {
+            return store.replaceIfMatchOrSame(ArchiveLayout.LEASE, etag, json);
+        } catch (PreconditionFailedException e) {
+            if (uncertain == null) {
+                throw e;
+            }
+            Optional<ObjectStore.Versioned> now = store.getVersioned(ArchiveLayout.LEASE);
+            if (now.isEmpty() || !Arrays.equals(now.get().content(), uncertain)) {
+                throw e;
+            }
+            LOG.info("the earlier renewal that failed with an error had been written; renewing from it");
+            record = uncertainRecord;
+            etag = now.get().etag();
+            uncertain = null;
+            uncertainRecord = null;
+            return store.replaceIfMatchOrSame(ArchiveLayout.LEASE, etag, json);
+        }
+    }
+
+    /**
+     * Gives the lease up on a clean shutdown: marks it released (If-Match), so the next leader need
+     * not wait for it to expire. Never deletes it (the term must keep growing). A failure is logged:
+     * the lease then simply expires.
+     */
+    public synchronized void release() {
+        validUntilNanos = clock.nanoTime(); // nothing acknowledged from here on
+        if (lost) {
+            return;
+        }
+        LeaseRecord gone = record.releasedAt(Math.max(clock.wallMicros(), record.renewedAtMicros() + 1));
+        try {
+            etag = replaceOrAdoptUncertain(gone.toJson());
+            record = gone;
+            lost = true;
+            LOG.info("released the leader lease (term {})", record.term());
+        } catch (RuntimeException e) {
+            LOG.warn("could not release the leader lease ({}); it expires at its own time", e.getMessage());
+        }
+    }
+
+    /** The lease as this node last wrote it. */
+    public synchronized LeaseRecord record() {
+        return record;
+    }
+
+    /** Nanoseconds (monotonic) before this node must stop acknowledging writes; ≤ 0 once past. */
+    public synchronized long validForNanos() {
+        return lost ? 0 : validUntilNanos - clock.nanoTime();
+    }
+
+    /** Whether someone else replaced the lease (or it was released): renewals will fail. */
+    public synchronized boolean lost() {
+        return lost;
+    }
+
+    public LeaseRecord.Holder holder() {
+        return me;
+    }
+
+    public int timeline() {
+        return timeline;
+    }
+
+    public Duration ttl() {
+        return ttl;
+    }
+
+    public Duration skewMargin() {
+        return margin;
+    }
+}

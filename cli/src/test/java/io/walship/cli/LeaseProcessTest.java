@@ -1,0 +1,144 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.LeaderLease;
+import io.walship.archive.LeaseRecord;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.protocol.Json;
+import io.walship.protocol.StatusResponse;
+import io.walship.wal.ChildJvm;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The leader lease between real {@code walship leader} processes on one {@code file://} archive:
+ * a killed leader's lease blocks a promoted copy until it expires, then the copy leads timeline 2;
+ * the old leader, started again, refuses writes (503, SUPERSEDED in /status) and ships nothing of
+ * the WAL it never archived.
+ */
+class LeaseProcessTest {
+    @TempDir
+    Path tmp;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    /** A leader process named {@code run} (its port file and log) with node id {@code nodeId}. */
+    private Process leader(Path data, Path archive, String nodeId, String run) throws Exception {
+        return ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:0",
+                "--port-file", tmp.resolve(run + ".port").toString(), "--cache-size", "1MiB",
+                "--archive", "file://" + archive, "--ship-interval", "100ms", "--node-id", nodeId,
+                "--lease-ttl", "3s", "--lease-skew-margin", "500ms"), tmp.resolve(run + ".log"));
+    }
+
+    private String url(Process p, String run) throws Exception {
+        return "http://127.0.0.1:" + LeaderProcessTest.awaitPort(p, tmp.resolve(run + ".port"), tmp.resolve(run + ".log"));
+    }
+
+    private int put(String url, String key) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key))
+                .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+    }
+
+    private StatusResponse status(String url) throws Exception {
+        String body = http.send(HttpRequest.newBuilder(URI.create(url + "/status")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        return Json.read(body.getBytes(), StatusResponse.class);
+    }
+
+    private StatusResponse awaitStatus(String url, Predicate<StatusResponse> done) {
+        return Poll.until(java.time.Duration.ofSeconds(60), () -> {
+            try {
+                return status(url);
+            } catch (Exception e) {
+                throw new AssertionError("GET " + url + "/status: " + e, e);
+            }
+        }, done);
+    }
+
+    @Test
+    void aPromotedCopyWaitsForTheKilledLeadersLeaseAndTheOldLeaderComesBackFenced() throws Exception {
+        Path archive = tmp.resolve("archive");
+        Path a = tmp.resolve("a");
+        Process pa = leader(a, archive, "node-a", "a1");
+        String ua = url(pa, "a1");
+        for (int i = 0; i < 10; i++) {
+            assertEquals(200, put(ua, "k" + i));
+        }
+        assertEquals("HELD", status(ua).lease().state());
+        CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
+        assertEquals(0, backup.exit(), backup.err());
+        awaitStatus(ua, s -> s.archiveLag().lsns() == 0); // everything shipped
+        pa.destroyForcibly(); // kill -9: the lease stays, unexpired, and nothing is released
+        assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+        long shippedByA;
+        try (ObjectStore store = ObjectStores.open("file://" + archive)) {
+            shippedByA = ArchiveListing.of(store).lastArchivedLsn(1);
+            assertEquals("node-a", LeaderLease.current(store).orElseThrow().nodeId());
+        }
+        // an acknowledged write the killed leader never archived (written here without the server)
+        CliRunner.Result unshipped = CliRunner.run("kv", "put", "--data", a.toString(), "unshipped", "1");
+        assertEquals(0, unshipped.exit(), unshipped.err());
+
+        Path b = tmp.resolve("b");
+        CliRunner.Result restore = CliRunner.run("restore", "--archive", "file://" + archive, "--target", b.toString(),
+                "--promote");
+        assertEquals(0, restore.exit(), restore.err());
+        Process pb = leader(b, archive, "node-b", "b");
+        try {
+            String ub = url(pb, "b");
+            StatusResponse held = awaitStatus(ub, s -> s.lease().writable()); // once node-a's lease expired
+            assertEquals(2, held.timeline());
+            assertEquals(2, held.lease().term());
+            assertEquals(200, put(ub, "on-timeline-2"));
+            String logB = Files.readString(tmp.resolve("b.log"));
+            assertTrue(logB.contains("took the leader lease: node-b (timeline 2, term 2"), logB);
+
+            Process pa2 = leader(a, archive, "node-a", "a2"); // the old leader resurrected, same node id
+            try {
+                String ua2 = url(pa2, "a2");
+                StatusResponse fenced = awaitStatus(ua2, s -> "SUPERSEDED".equals(s.lease().state()));
+                assertTrue(fenced.lease().reason().contains("timeline 2"), fenced.lease().reason());
+                assertEquals(503, put(ua2, "split-brain"));
+                assertEquals(200, put(ub, "still-b"));
+                StatusResponse paused = awaitStatus(ua2, s -> s.archive().lastError() != null);
+                assertTrue(paused.archive().lastError().startsWith("not shipping: "), paused.archive().lastError());
+            } finally {
+                pa2.destroy();
+                pa2.waitFor(30, TimeUnit.SECONDS);
+            }
+            try (io.walship.wal.Store old = io.walship.wal.Store.open(a)) {
+                assertTrue(old.lastLsn() > shippedByA, "the old leader had WAL to ship: " + old.lastLsn());
+            }
+            try (ObjectStore store = ObjectStores.open("file://" + archive)) {
+                assertEquals(shippedByA, ArchiveListing.of(store).lastArchivedLsn(1),
+                        "nothing more was shipped to the old timeline, not even on the old leader's stop");
+                LeaseRecord lease = LeaderLease.current(store).orElseThrow();
+                assertEquals("node-b", lease.nodeId());
+                assertEquals(2, lease.timeline());
+            }
+        } finally {
+            pb.destroy();
+            assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
+        }
+        try (ObjectStore store = ObjectStores.open("file://" + archive)) {
+            assertTrue(LeaderLease.current(store).orElseThrow().released(), "a clean stop releases the lease");
+        }
+        CliRunner.Result list = CliRunner.run("archive", "list", "--archive", "file://" + archive);
+        assertEquals(0, list.exit(), list.err());
+        assertTrue(list.out().contains("leader lease: node-b (timeline 2, term 2, http://127.0.0.1:"), list.out());
+        assertTrue(list.out().contains(") released at "), list.out());
+    }
+}
