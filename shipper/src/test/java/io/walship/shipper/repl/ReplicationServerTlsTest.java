@@ -36,7 +36,8 @@ class ReplicationServerTlsTest {
     void aTlsFollowerThatStopsReadingIsDroppedAndTheEndpointServesOn() throws Exception {
         Path tls = TestTls.writeTo(tmp.resolve("tls"));
         ReplicationOptions options = ReplicationOptions.defaults()
-                .withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(1))
+                // 3 s: the TLS handshake is bounded by the timeout too, and took over 1 s once at load 15
+                .withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(3))
                 .withSockets(Tls.serverSockets(Tls.serverContext(tls.resolve("server.pem"), tls.resolve("server.key"))));
         javax.net.SocketFactory client = Tls.clientSockets(Tls.clientContext(tls.resolve("ca.pem")));
         try (Store store = Store.open(tmp.resolve("leader"));
