@@ -450,6 +450,7 @@ public final class HttpApi implements AutoCloseable {
     /** {@code POST /promote[?force=true][&peers=URL,URL]}: 200 with the new timeline, 409 if refused. */
     private void promote(HttpExchange ex) throws IOException {
         requireMethod(ex, "POST");
+        authorizeWrite(ex); // a node started with --auth-token-file takes promotions with the token only
         body(ex); // parameters come in the query; a body is read and ignored
         Map<String, byte[]> q = query(ex);
         byte[] f = q.get(Endpoints.FORCE);
