@@ -102,7 +102,7 @@ public final class WalShipper implements AutoCloseable {
      * parent's archive ends before the fork (a follower promoted live holds entries its dead leader
      * never shipped): then from the parent's end, so those entries go to the parent's timeline (a
      * segment never spans two timelines) and a restore of the new timeline finds no gap. Without a
-     * history record, {@code start} as it was.
+     * history record, or with nothing of the parent archived, {@code start} as it was.
      */
     private long promotedStart(ArchiveListing listing, int timeline, long start) {
         if (store.head(io.walship.archive.ArchiveLayout.historyKey(timeline)).isEmpty()) {
@@ -111,7 +111,10 @@ public final class WalShipper implements AutoCloseable {
         io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(store, timeline);
         long fork = h.forkLsnValue();
         long parentEnd = listing.lastArchivedLsn(h.parent());
-        return parentEnd >= fork || parentEnd == 0 ? Math.max(start, fork + 1) : Math.max(start, parentEnd + 1);
+        if (parentEnd == 0) {
+            return start; // the parent has no WAL archived at all: everything this WAL still holds goes
+        }
+        return parentEnd >= fork ? Math.max(start, fork + 1) : Math.max(start, parentEnd + 1);
     }
 
     /**
