@@ -175,10 +175,11 @@ final class LeaderCommand implements Callable<Integer> {
         opened.push(store);
         LeaderServer server;
         ReplicationServer replication = null;
+        ObjectStore archiveStore = null;
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                ObjectStore archiveStore = ObjectStores.openVerified(archive);
+                archiveStore = ObjectStores.openVerified(archive);
                 opened.push(archiveStore);
                 shipping = new ShipLoop(store.dir(), archiveStore, WalShipper.Options.defaults(), every,
                         ShipLoop.Listener.NONE).start();
@@ -196,6 +197,15 @@ final class LeaderCommand implements Callable<Integer> {
                             "pick another --repl HOST:PORT");
                 }
                 opened.push(replication);
+                if (archiveStore != null && store.timeline() != 1) {
+                    // a promoted leader (restarted): its parent timelines' followers may still switch to it
+                    try {
+                        replication.withAncestors(LiveFollower.ancestors(archiveStore, store.timeline()));
+                    } catch (RuntimeException e) {
+                        LOG.warn("the archive's timeline histories cannot be read ({}); followers on older timelines"
+                                + " will be refused UNKNOWN_TIMELINE", Errors.oneLine(e));
+                    }
+                }
             }
             server = new LeaderServer(store, address, shipping, replication, token, ssl).start();
             opened.push(server);

@@ -124,6 +124,16 @@ public final class FollowerLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Where else the leader may be, asked before every connection (the seam for the archive's leader
+     * lease: {@code () -> LeaderLease.current(archive)} mapped to its {@code replUrl}). Its addresses
+     * come first, then {@link Options#leaders}; a failing source is logged and the options used.
+     */
+    @FunctionalInterface
+    public interface LeaderSource {
+        List<HostPort> leaders();
+    }
+
     /** Where the loop is. */
     public enum State {
         ARCHIVE, CONNECTING, STREAM, BACKOFF, STOPPED;
@@ -159,6 +169,7 @@ public final class FollowerLoop implements AutoCloseable {
     private volatile String leaderUrl;
     /** The address followed now (or last): one of {@link Options#leaders}. */
     private volatile HostPort leaderAt;
+    private volatile LeaderSource leaderSource;
     private volatile long leaderLsn = -1;
     private volatile long lastContactMicros;
     private volatile String lastError;
@@ -188,6 +199,28 @@ public final class FollowerLoop implements AutoCloseable {
         this.clock = clock;
         this.backoff = new Backoff(options.backoffMin(), options.backoffMax(), options.seed());
         this.leaderAt = options.leader();
+    }
+
+    /** Also asks {@code source} where the leader is (before {@link #start}). */
+    public FollowerLoop withLeaderSource(LeaderSource source) {
+        this.leaderSource = Objects.requireNonNull(source, "source");
+        return this;
+    }
+
+    /** The addresses to try now: the leader source's first, then the configured ones, without repeats. */
+    private List<HostPort> candidates() {
+        LeaderSource src = leaderSource;
+        if (src == null) {
+            return options.leaders();
+        }
+        java.util.LinkedHashSet<HostPort> all = new java.util.LinkedHashSet<>();
+        try {
+            all.addAll(src.leaders());
+        } catch (RuntimeException e) {
+            LOG.warn("could not learn where the leader is ({}); trying {}", Errors.oneLine(e), label(options.leaders()));
+        }
+        all.addAll(options.leaders());
+        return List.copyOf(all);
     }
 
     public synchronized FollowerLoop start() {
@@ -390,7 +423,7 @@ public final class FollowerLoop implements AutoCloseable {
      * failure is passed on as transient (a dead old leader and a new one not yet up are retried).
      */
     private Opened select() throws IOException, Refused {
-        List<HostPort> all = options.leaders();
+        List<HostPort> all = candidates();
         if (all.size() == 1) {
             leaderAt = all.get(0);
             return open(all.get(0));
