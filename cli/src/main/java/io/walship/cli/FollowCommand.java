@@ -214,7 +214,11 @@ final class FollowCommand implements Callable<Integer> {
                     leaderSsl == null ? null : Tls.clientSockets(leaderSsl), leaderSsl,
                     replAddress == null ? null : replAddress.resolve(), cascade, asLeader,
                     Flags.positiveDuration("--ship-interval", shipInterval), wait, maxLag,
-                    nodeId != null ? nodeId : httpAddress.toString());
+                    nodeId != null ? nodeId : httpAddress.toString(),
+                    authToken == null && !AuthToken.isLoopback(httpAddress.host())
+                            ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
+                            + " as a leader it would take anyone's writes (restart the follower with a token file)"
+                            : null);
             live = new LiveFollower(config, store);
             opened.push(live);
             try {

@@ -68,11 +68,14 @@ import org.slf4j.LoggerFactory;
 final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LiveFollower.class);
 
-    /** How the follower was started: what a promotion needs to become the leader. */
+    /**
+     * How the follower was started: what a promotion needs to become the leader. {@code unprotectedWrites}:
+     * why this node may not take writes (an off-loopback --http without a token), or null.
+     */
     record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
                   SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
                   ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
-                  String nodeId) {
+                  String nodeId, String unprotectedWrites) {
     }
 
     private final Config config;
@@ -150,6 +153,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         long fetched = 0;
         int claimed;
         try {
+            if (config.unprotectedWrites() != null) {
+                throw new ConflictException(config.unprotectedWrites());
+            }
             if (config.archive() == null) {
                 throw new ConflictException("this follower has no --archive in which to claim timeline " + (timeline + 1)
                         + "; without the archive two promotions could both take it");
