@@ -49,7 +49,9 @@ import picocli.CommandLine.Option;
                 "%nReads answer with the applied LSN in Walship-LSN. A read with min_lsn=N waits up to --read-wait"
                         + " until the follower has applied N, and gets 503 if it has not. Writes get 421 with the"
                         + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 7"
-                        + " means the leader refused this follower for good (see OPERATIONS.md)."})
+                        + " means the leader refused this follower for good (see OPERATIONS.md).",
+                "%nPOST /promote (walship promote --url) makes it the leader of a new timeline on the same"
+                        + " --http and --repl (OPERATIONS.md, \"Failover\")."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 

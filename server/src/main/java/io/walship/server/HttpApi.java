@@ -49,8 +49,9 @@ import io.walship.wal.WriteBatch;
 
 /**
  * The one HTTP API of a walship node (README, "HTTP API"): it routes {@code /kv/{key}},
- * {@code /batch}, {@code /scan}, {@code /digest}, {@code /snapshot}, {@code /status} and
- * {@code /metrics} ({@link Endpoints}) to a {@link Node} and knows nothing of roles. Writes answer
+ * {@code /batch}, {@code /scan}, {@code /digest}, {@code /snapshot}, {@code /status},
+ * {@code /metrics}, {@code /wal} and {@code /promote} ({@link Endpoints}) to a {@link Node} and
+ * knows nothing of roles (a {@link SwitchingNode} changes them behind it). Writes answer
  * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
  * reason, a node that cannot answer a 503.
  *

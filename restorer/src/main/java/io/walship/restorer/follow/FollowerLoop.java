@@ -56,7 +56,11 @@ import org.slf4j.LoggerFactory;
  * backoff) until the operator recreates the slot on the leader. It stops for good
  * ({@link #failure()}, a {@link FollowerStoppedException}) on SYSTEM_ID_MISMATCH, UNKNOWN_TIMELINE,
  * FOLLOWER_AHEAD, AUTH_FAILED and UNSUPPORTED_VERSION, on WAL_NOT_AVAILABLE or SLOT_LOST without
- * an archive, and when the store itself fails. Nothing is ever skipped:
+ * an archive, and when the store itself fails (with several leader addresses: only when every one
+ * refuses for good; a refusal from some while others cannot be reached is retried). A leader on a
+ * newer timeline whose history runs through this follower's announces it with TIMELINE after
+ * WELCOME; with nothing past the fork the follower switches its timeline
+ * ({@link Store#switchTimeline}) and streams on. Nothing is ever skipped:
  * an entry that does not continue the store is never applied. Its state is published for
  * {@code /status} ({@link #status()}). Thread-safe.
  */
