@@ -208,7 +208,12 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 fetched));
     }
 
-    /** Past the claim: reopen the store as the leader of {@code claimed} and serve it. */
+    /**
+     * Past the claim: reopen the store as the leader of {@code claimed} and serve it. The leader lease
+     * (docs: issue 12, "The leader lease"; {@code LeaseKeeper.start(archive, me, claimed, …)}) is to be
+     * taken here, after the claim and before the LeaderNode answers writes, and handed to the leader
+     * node and the ship loop for fencing.
+     */
     private void becomeLeader(int claimed, int parent, long fork) throws IOException {
         ReplicationServer cascade = replication;
         if (cascade != null) {

@@ -225,7 +225,20 @@ class FailoverProcessTest {
         assertEquals(421, w.statusCode(), w.body());
         assertEquals(f1.url(), w.headers().firstValue(Headers.LEADER).orElse(""), "421 names the new leader");
         assertTrue(read(tmp.resolve("f2.log")).contains("switching"), read(tmp.resolve("f2.log")));
-        assertTrue(Files.exists(tmp.resolve("archive").resolve("timelines")), "the claim is in the archive");
+
+        // the new leader ships timeline 2; a restore of the archive reaches its state across the fork
+        long last = Lsn.parse(status(f1.url()).lastLsn());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(2),
+                    archived -> archived == last);
+        }
+        Path restored = tmp.resolve("restored");
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", restored.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        CliRunner.Result local = CliRunner.run("kv", "digest", "--data", restored.toString());
+        CliRunner.Result live = CliRunner.run("kv", "digest", "--url", f1.url());
+        assertEquals(0, local.exit(), local.err());
+        assertEquals(live.out().trim(), local.out().trim(), "the restored archive is the new leader's state");
     }
 
     @Test
