@@ -154,6 +154,7 @@ final class FollowCommand implements Callable<Integer> {
         HostPort httpAddress = HostPort.parse(http);
         InetSocketAddress address = httpAddress.resolve();
         Duration wait = Flags.duration("--read-wait", readWait);
+        Duration shipEvery = Flags.positiveDuration("--ship-interval", shipInterval);
         Duration maxLag = maxReplayLag == null ? null : Flags.positiveDuration("--max-replay-lag", maxReplayLag);
         AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
         String token = authToken == null ? "" : authToken.secret();
@@ -202,6 +203,7 @@ final class FollowCommand implements Callable<Integer> {
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
+            opened.push(store); // until the LiveFollower owns it (it closes it again: closing twice is harmless)
             // cascading: the same server a leader runs, over this follower's own (durable) WAL
             ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
@@ -215,7 +217,7 @@ final class FollowCommand implements Callable<Integer> {
             LiveFollower.Config config = new LiveFollower.Config(data, archiveStore, options,
                     leaderSsl == null ? null : Tls.clientSockets(leaderSsl), leaderSsl,
                     replAddress == null ? null : replAddress.resolve(), cascade, asLeader,
-                    Flags.positiveDuration("--ship-interval", shipInterval), wait, maxLag,
+                    shipEvery, wait, maxLag,
                     nodeId != null ? nodeId : httpAddress.toString(),
                     authToken == null && !AuthToken.isLoopback(httpAddress.host())
                             ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
