@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import javax.net.ssl.SSLContext;
@@ -20,10 +22,10 @@ import io.walship.protocol.HostPort;
 import io.walship.protocol.tls.Tls;
 import io.walship.restorer.follow.Bootstrap;
 import io.walship.restorer.follow.FollowerLoop;
-import io.walship.server.FollowerNode;
 import io.walship.server.HttpApi;
+import io.walship.server.SwitchingNode;
+import io.walship.wal.AtomicFiles;
 import io.walship.shipper.repl.ReplicationOptions;
-import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
@@ -47,7 +49,9 @@ import picocli.CommandLine.Option;
                 "%nReads answer with the applied LSN in Walship-LSN. A read with min_lsn=N waits up to --read-wait"
                         + " until the follower has applied N, and gets 503 if it has not. Writes get 421 with the"
                         + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 7"
-                        + " means the leader refused this follower for good (see OPERATIONS.md)."})
+                        + " means the leader refused this follower for good (see OPERATIONS.md).",
+                "%nPOST /promote (walship promote --url) makes it the leader of a new timeline on the same"
+                        + " --http and --repl (OPERATIONS.md, \"Failover\")."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 
@@ -56,9 +60,19 @@ final class FollowCommand implements Callable<Integer> {
                     + " Env: WALSHIP_DATA.")
     Path data;
 
-    @Option(names = "--leader", paramLabel = "HOST:PORT", required = true,
-            description = "The leader's replication address, as given to its --repl.")
+    @Option(names = "--leader", paramLabel = "HOST:PORT[,HOST:PORT...]", required = true,
+            description = "The leader's replication address, as given to its --repl. After a failover, a list: each is"
+                    + " asked and the one on the newest timeline is followed (the follower switches timeline).")
     String leader;
+
+    @Option(names = "--ship-interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Once promoted (POST /promote): how often to ship the new timeline's WAL to --archive"
+                    + " (default ${DEFAULT-VALUE}).")
+    String shipInterval;
+
+    @Option(names = "--port-file", paramLabel = "FILE",
+            description = "Once listening, write the HTTP port to FILE (with --http HOST:0, the port the system chose).")
+    Path portFile;
 
     @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
             description = "The leader's archive (file:///path or s3://bucket/prefix?...), used to bootstrap and to"
@@ -123,10 +137,24 @@ final class FollowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        HostPort leaderAddress = HostPort.parse(leader);
+        List<HostPort> leaderAddresses = new ArrayList<>();
+        for (String one : leader.split(",")) {
+            if (!one.isBlank()) {
+                leaderAddresses.add(HostPort.parse(one.strip()));
+            }
+        }
+        if (leaderAddresses.isEmpty()) {
+            throw new CliException(ExitCodes.USAGE, "--leader needs at least one HOST:PORT", null);
+        }
+        if (leaderAddresses.size() > 1 && slot != null && !slot.isEmpty()) {
+            throw new CliException(ExitCodes.USAGE, "--slot works with one --leader address only: each address asked"
+                    + " would keep a slot of its own", null);
+        }
+        HostPort leaderAddress = leaderAddresses.get(0);
         HostPort httpAddress = HostPort.parse(http);
         InetSocketAddress address = httpAddress.resolve();
         Duration wait = Flags.duration("--read-wait", readWait);
+        Duration shipEvery = Flags.positiveDuration("--ship-interval", shipInterval);
         Duration maxLag = maxReplayLag == null ? null : Flags.positiveDuration("--max-replay-lag", maxReplayLag);
         AuthToken authToken = authTokenFile == null ? null : AuthToken.read(authTokenFile);
         String token = authToken == null ? "" : authToken.secret();
@@ -138,18 +166,19 @@ final class FollowCommand implements Callable<Integer> {
         // a follower never falls back to plaintext: with --leader-tls[-ca] every connection is TLS or fails
         SSLContext leaderSsl = leaderTls || leaderTlsCa != null ? Tls.clientContext(leaderTlsCa) : null;
         TlsServerOptions.warnCleartextToken(authToken, ssl, "--http", httpAddress, "--repl", replAddress);
-        if (authToken != null && leaderSsl == null && !AuthToken.isLoopback(leaderAddress.host())) {
+        if (authToken != null && leaderSsl == null && leaderAddresses.stream().anyMatch(h -> !AuthToken.isLoopback(h.host()))) {
             LOG.warn("--leader {} is off loopback without --leader-tls: the auth token and the WAL travel in clear",
                     leaderAddress);
         }
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddress)
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddresses)
                 .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
                 .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
-        // closed in reverse order: the HTTP API, the loop, the store, the archive
+        // closed in reverse order: the HTTP API, the node (loop, replication, shipping, store), the archive
         Deque<AutoCloseable> opened = new ArrayDeque<>();
-        FollowerLoop loop;
+        LiveFollower live;
+        SwitchingNode node;
         HttpApi api;
         try {
             ObjectStore archiveStore = null;
@@ -174,33 +203,52 @@ final class FollowCommand implements Callable<Integer> {
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl, token);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
-            opened.push(store);
-            loop = leaderSsl == null ? new FollowerLoop(store, archiveStore, options)
-                    : new FollowerLoop(store, archiveStore, options, Tls.clientSockets(leaderSsl), Clock.systemUTC());
-            opened.push(loop);
-            if (replAddress != null) {
-                // cascading: the same server a leader runs, over this follower's own (durable) WAL
-                ReplicationOptions ro = ReplicationOptions.defaults().withAuthToken(authToken)
-                        .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
-                if (ssl != null) {
-                    ro = ro.withSockets(Tls.serverSockets(ssl));
-                }
-                try {
-                    opened.push(new ReplicationServer(store, replAddress.resolve(), ro).start());
-                } catch (BindException e) {
-                    throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
-                            "pick another --repl HOST:PORT");
-                }
+            opened.push(store); // until the LiveFollower owns it (it closes it again: closing twice is harmless)
+            // cascading: the same server a leader runs, over this follower's own (durable) WAL
+            ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
+                    .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+            // after a promotion: the leader's server on the same port (commit mode async)
+            ReplicationOptions asLeader = ReplicationOptions.defaults().withAuthToken(authToken)
+                    .withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
+            if (ssl != null) {
+                cascade = cascade.withSockets(Tls.serverSockets(ssl));
+                asLeader = asLeader.withSockets(Tls.serverSockets(ssl));
             }
-            api = new HttpApi(new FollowerNode(store, loop::status, wait, maxLag), address, null, ssl);
+            LiveFollower.Config config = new LiveFollower.Config(data, archiveStore, options,
+                    leaderSsl == null ? null : Tls.clientSockets(leaderSsl), leaderSsl,
+                    replAddress == null ? null : replAddress.resolve(), cascade, asLeader,
+                    shipEvery, wait, maxLag,
+                    nodeId != null ? nodeId : httpAddress.toString(),
+                    authToken == null && !AuthToken.isLoopback(httpAddress.host())
+                            ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
+                            + " as a leader it would take anyone's writes (restart the follower with a token file)"
+                            : null);
+            live = new LiveFollower(config, store);
+            opened.push(live);
+            try {
+                live.start();
+            } catch (BindException e) {
+                throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
+                        "pick another --repl HOST:PORT");
+            }
+            node = new SwitchingNode(live.followerNode(), live);
+            // writes need the token once this node is promoted (a follower answers them 421 either way)
+            api = new HttpApi(node, address, authToken, ssl);
             opened.push(api);
-            loop.start();
             api.start();
             InetSocketAddress a = api.address();
             LOG.info("follower of {}{} in {} ({}) serving {}://{}:{} (system id {}, timeline {}, applied LSN {})",
-                    leaderAddress, leaderSsl == null ? "" : " over TLS", data, how.name().toLowerCase().replace('_', ' '),
+                    String.join(",", leader.split(",")), leaderSsl == null ? "" : " over TLS", data,
+                    how.name().toLowerCase().replace('_', ' '),
                     TlsServerOptions.scheme(ssl), a.getHostString(), a.getPort(),
                     Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()));
+            if (live.replAddress() != null) {
+                InetSocketAddress r = live.replAddress();
+                LOG.info("serving followers on {}:{}", r.getHostString(), r.getPort());
+            }
+            if (portFile != null) {
+                AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
         } catch (BindException e) {
             closeAll(opened);
             throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
@@ -208,28 +256,36 @@ final class FollowCommand implements Callable<Integer> {
         } catch (CliException e) {
             closeAll(opened);
             throw e;
-        } catch (RuntimeException | IOException | InterruptedException e) {
+        } catch (RuntimeException | IOException e) {
             closeAll(opened);
             throw e;
         }
         // runs until SIGTERM/SIGINT (then closes everything on this thread and exits 0, as the leader
         // does) or until the loop stops for good. A signal before this point (a long bootstrap) ends the
         // process at once, as kill does: safe, an unfinished bootstrap is redone and a store recovers.
+        // A promotion (POST /promote) closes the loop on purpose: the node then runs as the leader.
         Shutdown shutdown = Shutdown.onSignals();
-        boolean signalled = false;
-        while (!loop.awaitStopped(Duration.ZERO)) {
+        Throwable f = null;
+        while (true) {
             if (shutdown.await(Duration.ofMillis(200))) {
-                signalled = true;
+                break;
+            }
+            if (live.fatal() != null) {
+                f = live.fatal();
+                break;
+            }
+            FollowerLoop l = live.loop();
+            if (!node.promoting() && !live.promoted() && l.awaitStopped(Duration.ZERO) && l.failure() != null
+                    && live.loop() == l) {
+                f = l.failure();
                 break;
             }
         }
-        if (signalled || loop.failure() == null) {
-            LOG.info("shutting down: stopping replication, checkpointing");
-            closeAll(opened);
+        LOG.info("shutting down: {}, checkpointing", live.promoted() ? "finishing requests" : "stopping replication");
+        closeAll(opened);
+        if (f == null) {
             return ExitCodes.OK;
         }
-        Throwable f = loop.failure();
-        closeAll(opened);
         if (f instanceof io.walship.restorer.follow.FollowerStoppedException s) {
             throw new CliException(ExitCodes.REPLICATION_REFUSED, s.getMessage(), null);
         }

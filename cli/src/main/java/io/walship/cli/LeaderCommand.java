@@ -210,10 +210,11 @@ final class LeaderCommand implements Callable<Integer> {
         LeaderServer server;
         ReplicationServer replication = null;
         LeaseKeeper lease = null;
+        ObjectStore archiveStore = null;
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                ObjectStore archiveStore = ObjectStores.openVerified(archive);
+                archiveStore = ObjectStores.openVerified(archive);
                 opened.push(archiveStore);
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
@@ -239,6 +240,15 @@ final class LeaderCommand implements Callable<Integer> {
                             "pick another --repl HOST:PORT");
                 }
                 opened.push(replication);
+                if (archiveStore != null && store.timeline() != 1) {
+                    // a promoted leader (restarted): its parent timelines' followers may still switch to it
+                    try {
+                        replication.withAncestors(LiveFollower.ancestors(archiveStore, store.timeline()));
+                    } catch (RuntimeException e) {
+                        LOG.warn("the archive's timeline histories cannot be read ({}); followers on older timelines"
+                                + " will be refused UNKNOWN_TIMELINE", Errors.oneLine(e));
+                    }
+                }
             }
             server = new LeaderServer(store, address, shipping, replication, token, ssl, lease);
             opened.push(server);

@@ -21,6 +21,21 @@ public final class Endpoints {
     /** GET Prometheus text. */
     public static final String METRICS = "/metrics";
 
+    /**
+     * POST on a follower: promote it (stop following, fetch what more advanced {@link #PEERS} hold,
+     * claim the next timeline in the archive, take writes); answers {@link PromoteResponse}.
+     */
+    public static final String PROMOTE = "/promote";
+    /** Query parameter of {@link #PROMOTE}: {@code true} promotes even if a peer's WAL cannot be fetched. */
+    public static final String FORCE = "force";
+    /** Query parameter of {@link #PROMOTE}: the other followers' HTTP URLs, comma-separated. */
+    public static final String PEERS = "peers";
+    /**
+     * GET {@code /wal?from=LSN}: the node's durable WAL entries from LSN on, as they are in its WAL
+     * ({@link WalStream}); what a promoting follower fetches from a more advanced one.
+     */
+    public static final String WAL = "/wal";
+
     /** Query parameter of writes: {@code durable} (default) or {@code async}. */
     public static final String DURABILITY = "durability";
     /** Query parameter on writes: {@code async}, {@code semi-sync} or {@code sync}, no stronger than the leader's mode. */

@@ -59,6 +59,48 @@ public final class Promotion {
         throw new WalshipException("could not claim a new timeline after " + candidate);
     }
 
+    /**
+     * A live promotion's claim: exactly timeline {@code parent + 1}, never a later one. Two followers
+     * of the same leader promoted at once both ask for it; the archive's conditional create lets
+     * exactly one win, and the other gets {@link TimelineTakenException} (and stays a follower: moving
+     * on to {@code parent + 2} would make two leaders). A lost answer whose retry finds our own
+     * record (the same bytes) is our claim.
+     */
+    public static int claimNext(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
+        int next = parent + 1;
+        TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, next, parent, Lsn.format(forkLsn),
+                RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
+        try {
+            store.createOrSame(ArchiveLayout.historyKey(next), new ByteArrayInputStream(h.toJson()));
+        } catch (ObjectExistsException e) {
+            String whose;
+            try {
+                TimelineHistory other = TimelineHistory.readOne(store, next);
+                whose = "forked from timeline " + other.parent() + " after LSN " + other.forkLsn() + " (" + other.reason() + ")";
+            } catch (RuntimeException r) {
+                whose = "unreadable: " + r.getMessage();
+            }
+            throw new TimelineTakenException(next, "timeline " + next + " was already claimed in the archive by another"
+                    + " promotion, " + whose + "; this node stays a follower");
+        }
+        LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", next, parent, Lsn.format(forkLsn));
+        return next;
+    }
+
+    /** Another promotion claimed the timeline first. */
+    public static final class TimelineTakenException extends WalshipException {
+        private final int timeline;
+
+        public TimelineTakenException(int timeline, String message) {
+            super(message);
+            this.timeline = timeline;
+        }
+
+        public int timeline() {
+            return timeline;
+        }
+    }
+
     /** Promotes the standby in {@code dataDir} (which must not be open); returns the new timeline. */
     public static int promote(Path dataDir, ObjectStore store) {
         try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),

@@ -35,4 +35,46 @@ class PromotionLostAnswerTest {
             assertEquals(List.of(2, 3), List.copyOf(ArchiveListing.of(inner).histories()));
         }
     }
+
+    /** A live promotion claims exactly the next timeline: a lost answer is still ours, a lost race refuses. */
+    @Test
+    void aLivePromotionClaimsOnlyTheNextTimelineAndOfTwoRacingClaimsExactlyOneWins() throws Exception {
+        try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            LostAnswerStore lossy = new LostAnswerStore(inner, k -> k.startsWith("timelines/"));
+            assertEquals(2, Promotion.claimNext(lossy, 1, 0x33, 0, "live promotion of f1"));
+            assertEquals(Set.of("timelines/00000002.history"), lossy.lost());
+
+            Promotion.TimelineTakenException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    Promotion.TimelineTakenException.class, () -> Promotion.claimNext(inner, 1, 0x34, 0, "live promotion of f2"));
+            assertEquals(2, e.timeline());
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("live promotion of f1")
+                    && e.getMessage().lines().count() == 1, e.getMessage());
+            assertEquals(Set.of(2), ArchiveListing.of(inner).histories(), "the loser does not move on to timeline 3");
+
+            // many racing claims of timeline 3, one thread each: exactly one wins
+            int n = 8;
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<Integer>> results = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                long fork = 0x100 + i;
+                results.add(pool.submit(() -> {
+                    go.await();
+                    try {
+                        return Promotion.claimNext(inner, 2, fork, 0, "racer " + fork);
+                    } catch (Promotion.TimelineTakenException t) {
+                        return -1;
+                    }
+                }));
+            }
+            go.countDown();
+            int won = 0;
+            for (java.util.concurrent.Future<Integer> f : results) {
+                won += f.get() == 3 ? 1 : 0;
+            }
+            pool.shutdown();
+            assertEquals(1, won, "exactly one of the racing promotions claims timeline 3");
+            assertEquals(Set.of(2, 3), ArchiveListing.of(inner).histories());
+        }
+    }
 }

@@ -49,8 +49,9 @@ import io.walship.wal.WriteBatch;
 
 /**
  * The one HTTP API of a walship node (README, "HTTP API"): it routes {@code /kv/{key}},
- * {@code /batch}, {@code /scan}, {@code /digest}, {@code /snapshot}, {@code /status} and
- * {@code /metrics} ({@link Endpoints}) to a {@link Node} and knows nothing of roles. Writes answer
+ * {@code /batch}, {@code /scan}, {@code /digest}, {@code /snapshot}, {@code /status},
+ * {@code /metrics}, {@code /wal} and {@code /promote} ({@link Endpoints}) to a {@link Node} and
+ * knows nothing of roles (a {@link SwitchingNode} changes them behind it). Writes answer
  * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
  * reason, a node that cannot answer a 503.
  *
@@ -137,6 +138,8 @@ public final class HttpApi implements AutoCloseable {
         server.createContext(Endpoints.STATUS, ex -> handle(ex, this::status));
         server.createContext(Endpoints.SNAPSHOT, ex -> handle(ex, this::snapshot));
         server.createContext(Endpoints.METRICS, ex -> handle(ex, this::metrics));
+        server.createContext(Endpoints.PROMOTE, ex -> handle(ex, this::promote));
+        server.createContext(Endpoints.WAL, ex -> handle(ex, this::wal));
         server.createContext("/", ex -> handle(ex, e -> {
             throw new HttpError(404, "no such endpoint: " + e.getRequestURI().getPath());
         }));
@@ -211,6 +214,9 @@ public final class HttpApi implements AutoCloseable {
         }
         if (e instanceof NotLeaderException) {
             return 421;
+        }
+        if (e instanceof ConflictException) {
+            return 409;
         }
         if (e instanceof BatchTooLargeException) {
             return 413;
@@ -521,6 +527,76 @@ public final class HttpApi implements AutoCloseable {
         requireMethod(ex, "GET");
         StatusResponse st = node.status();
         json(ex, st.failed() ? 503 : 200, st); // a health check sees a failed store by the status alone
+    }
+
+    /** {@code POST /promote[?force=true][&peers=URL,URL]}: 200 with the new timeline, 409 if refused. */
+    private void promote(HttpExchange ex) throws IOException {
+        requireMethod(ex, "POST");
+        authorizeWrite(ex); // a node started with --auth-token-file takes promotions with the token only
+        body(ex); // parameters come in the query; a body is read and ignored
+        Map<String, byte[]> q = query(ex);
+        byte[] f = q.get(Endpoints.FORCE);
+        String force = f == null ? "false" : new String(f, StandardCharsets.UTF_8);
+        if (!force.equals("true") && !force.equals("false")) {
+            throw new BadInputException(Endpoints.FORCE + " must be true or false, got '" + force + "'");
+        }
+        java.util.List<String> peers = new java.util.ArrayList<>();
+        byte[] p = q.get(Endpoints.PEERS);
+        if (p != null) {
+            for (String u : new String(p, StandardCharsets.UTF_8).split(",")) {
+                if (!u.isBlank()) {
+                    peers.add(u.strip());
+                }
+            }
+        }
+        json(ex, 200, node.promote(force.equals("true"), peers));
+    }
+
+    /**
+     * {@code GET /wal?from=LSN}: the durable WAL entries from LSN on ({@link io.walship.protocol.WalStream}),
+     * 410 if LSN is no longer in the WAL, an empty body if there is nothing after it. {@code Walship-LSN}
+     * carries the durable LSN the reader was bounded by when the answer started (the body may go a
+     * little further); a failure while sending drops the connection, so a cut body never looks whole.
+     */
+    private void wal(HttpExchange ex) throws IOException {
+        requireMethod(ex, "GET");
+        byte[] raw = query(ex).get(Endpoints.FROM);
+        if (raw == null) {
+            throw new BadInputException("GET " + Endpoints.WAL + " needs ?" + Endpoints.FROM + "=LSN");
+        }
+        long from;
+        try {
+            from = Lsn.parse(new String(raw, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(Endpoints.FROM + ": " + e.getMessage());
+        }
+        if (from < 1) {
+            throw new BadInputException(Endpoints.FROM + " must be an LSN of at least 1");
+        }
+        io.walship.wal.WalReader reader = node.store().walReader().headersOnly();
+        try (reader) {
+            try {
+                reader.seek(from);
+            } catch (io.walship.wal.WalNoLongerAvailableException e) {
+                throw new HttpError(410, "LSN " + Lsn.format(from) + " is no longer in this node's WAL");
+            }
+            if (reader.firstAvailableLsn() < 0 && from <= node.store().lastLsn()) {
+                throw new HttpError(410, "this node's WAL is empty (it was made from a snapshot or base backup);"
+                        + " LSN " + Lsn.format(from) + " is not in it");
+            }
+            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(reader.durableLsn()));
+            ex.sendResponseHeaders(200, 0);
+            try (java.io.DataOutputStream out = new java.io.DataOutputStream(
+                    new java.io.BufferedOutputStream(ex.getResponseBody(), 1 << 16))) {
+                io.walship.wal.WalEntry e;
+                while ((e = reader.next()) != null) {
+                    io.walship.protocol.WalStream.write(out, e.lsn(), reader.lastEntryBytes());
+                }
+            } catch (RuntimeException | IOException e) {
+                throw new AbortedAnswer(e); // a short stream must not look whole
+            }
+        }
     }
 
     private void metrics(HttpExchange ex) throws IOException {

@@ -233,7 +233,7 @@ public final class LeaderNode implements Node {
     }
 
     /** Ends every wait for follower acks (answered 503): the API is stopping. */
-    void stopWaiting() {
+    public void stopWaiting() {
         if (acks != null) {
             acks.close();
         }

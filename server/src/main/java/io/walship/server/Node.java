@@ -97,4 +97,16 @@ public interface Node {
     default long shownLsn() {
         return appliedLsn();
     }
+
+    /**
+     * {@code POST /promote}: make this follower the leader (README, "Failover"). Only a node that can
+     * be promoted overrides this; any other answers 409.
+     *
+     * @param force promote even if a more advanced peer's WAL cannot be fetched
+     * @param peers the other followers' HTTP URLs, asked for what they hold first
+     */
+    default io.walship.protocol.PromoteResponse promote(boolean force, java.util.List<String> peers) {
+        throw new ConflictException("this node is not a follower (it is " + status().role() + "); only a follower"
+                + " can be promoted");
+    }
 }

@@ -97,6 +97,27 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
+     * Where a promoted timeline's first shipment starts when its archive is still empty: after its
+     * fork, since the entries up to the fork belong to the parent timeline and its archive, unless the
+     * parent's archive ends before the fork (a follower promoted live holds entries its dead leader
+     * never shipped): then from the parent's end, so those entries go to the parent's timeline (a
+     * segment never spans two timelines) and a restore of the new timeline finds no gap. Without a
+     * history record, or with nothing of the parent archived, {@code start} as it was.
+     */
+    private long promotedStart(ArchiveListing listing, int timeline, long start) {
+        if (store.head(io.walship.archive.ArchiveLayout.historyKey(timeline)).isEmpty()) {
+            return start;
+        }
+        io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(store, timeline);
+        long fork = h.forkLsnValue();
+        long parentEnd = listing.lastArchivedLsn(h.parent());
+        if (parentEnd == 0) {
+            return start; // the parent has no WAL archived at all: everything this WAL still holds goes
+        }
+        return parentEnd >= fork ? Math.max(start, fork + 1) : Math.max(start, parentEnd + 1);
+    }
+
+    /**
      * Ships every entry the WAL holds beyond what the archive has; returns what it did. While
      * one segment uploads, the next is read and built (one upload in flight, in LSN order, so the
      * archived mark still moves only past segments that exist).
@@ -137,6 +158,9 @@ public final class WalShipper implements AutoCloseable {
                 return new Result(0, 0, 0, 0, archived);
             }
             long start = archived + 1;
+            if (archived == 0 && timeline != 1) {
+                start = promotedStart(listing, timeline, start);
+            }
             if (start < first) {
                 if (archived > 0) {
                     throw new WalshipException("the archive ends at LSN " + Lsn.format(archived)

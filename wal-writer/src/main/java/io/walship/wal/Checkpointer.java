@@ -381,6 +381,19 @@ final class Checkpointer {
         }
     }
 
+    /**
+     * Rewrites the control file with {@code change} applied to it, serialised with checkpoints (which
+     * rewrite it too), and makes it the store's: a follower switching to its new leader's timeline.
+     */
+    void rewriteControl(java.util.function.UnaryOperator<ControlFile> change) {
+        synchronized (mutex) {
+            host.checkOpen();
+            ControlFile next = change.apply(host.control());
+            next.write(dir);
+            host.control(next);
+        }
+    }
+
     private void applyRetention(long checkpointLsn) {
         long bound = checkpointLsn;
         OptionalLong archived = marks.archived();

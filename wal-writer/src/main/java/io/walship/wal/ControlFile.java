@@ -53,6 +53,11 @@ public record ControlFile(long systemId, int timeline, long checkpointLsn, long 
         return new ControlFile(systemId, newTimeline, checkpointLsn, checkpointTimeMicros, flags & ~FLAG_STANDBY);
     }
 
+    /** The same standby, following a new timeline of its leader (a failover; the history is unchanged up to the fork). */
+    public ControlFile onTimeline(int newTimeline) {
+        return new ControlFile(systemId, newTimeline, checkpointLsn, checkpointTimeMicros, flags);
+    }
+
     public byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(SIZE);
         b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) PageFormat.PAGE_SIZE);

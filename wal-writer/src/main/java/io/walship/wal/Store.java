@@ -561,6 +561,33 @@ public final class Store implements AutoCloseable {
         return control.checkpointLsn();
     }
 
+    /**
+     * A standby follows its leader onto a newer timeline (the leader was promoted, or this follower
+     * switched to one that was): the control file names {@code newTimeline} from now on, durably,
+     * before any entry of it is applied. Only forward, only on a standby, and only while this store
+     * has nothing past {@code forkLsn}, the last LSN the old and the new timeline share (else its
+     * WAL has diverged and must be rewound, which this does not do).
+     */
+    public void switchTimeline(int newTimeline, long forkLsn) {
+        checkOpen();
+        if (!standby()) {
+            throw new WalshipException(dir + " takes writes on timeline " + timeline() + "; only a standby follows a"
+                    + " leader onto a new timeline");
+        }
+        if (Integer.compareUnsigned(newTimeline, timeline()) <= 0) {
+            throw new WalshipException("cannot switch " + dir + " from timeline " + timeline() + " to timeline "
+                    + Integer.toUnsignedString(newTimeline) + ": timelines only move forward");
+        }
+        if (lastLsn > forkLsn) {
+            throw new WalshipException(dir + " has WAL up to LSN " + Lsn.format(lastLsn) + ", past LSN "
+                    + Lsn.format(forkLsn) + " where timeline " + Integer.toUnsignedString(newTimeline) + " forked from"
+                    + " timeline " + timeline() + ": it has diverged (rewind or rebuild it)");
+        }
+        checkpointer.rewriteControl(c -> c.onTimeline(newTimeline));
+        LOG.info("{} follows timeline {} from now on (forked after LSN {})", dir, Integer.toUnsignedString(newTimeline),
+                Lsn.format(forkLsn));
+    }
+
     /** A standby takes entries through {@link #apply} only, never writes of its own. */
     public boolean standby() {
         return control.standby();

@@ -56,7 +56,11 @@ import org.slf4j.LoggerFactory;
  * backoff) until the operator recreates the slot on the leader. It stops for good
  * ({@link #failure()}, a {@link FollowerStoppedException}) on SYSTEM_ID_MISMATCH, UNKNOWN_TIMELINE,
  * FOLLOWER_AHEAD, AUTH_FAILED and UNSUPPORTED_VERSION, on WAL_NOT_AVAILABLE or SLOT_LOST without
- * an archive, and when the store itself fails. Nothing is ever skipped:
+ * an archive, and when the store itself fails (with several leader addresses: only when every one
+ * refuses for good; a refusal from some while others cannot be reached is retried). A leader on a
+ * newer timeline whose history runs through this follower's announces it with TIMELINE after
+ * WELCOME; with nothing past the fork the follower switches its timeline
+ * ({@link Store#switchTimeline}) and streams on. Nothing is ever skipped:
  * an entry that does not continue the store is never applied. Its state is published for
  * {@code /status} ({@link #status()}). Thread-safe.
  */
@@ -64,7 +68,8 @@ public final class FollowerLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FollowerLoop.class);
 
     /**
-     * @param leader         the leader's replication address
+     * @param leaders        the replication addresses the leader may be at (one, or several after a
+     *                       failover: each is asked, and the one on the newest timeline is followed)
      * @param slot           replication slot name ("" for none)
      * @param authToken      the shared secret ("" for none)
      * @param nodeId         this follower's name in the leader's /status
@@ -75,40 +80,62 @@ public final class FollowerLoop implements AutoCloseable {
      * @param seed           seeds the backoff jitter
      * @param archiveParallel segments fetched ahead during archive catch-up
      */
-    public record Options(HostPort leader, String slot, String authToken, String nodeId, Duration replTimeout,
+    public record Options(List<HostPort> leaders, String slot, String authToken, String nodeId, Duration replTimeout,
                           Duration connectTimeout, Duration backoffMin, Duration backoffMax, long seed,
                           int archiveParallel) {
         public Options {
-            Objects.requireNonNull(leader, "leader");
+            leaders = List.copyOf(leaders);
+            if (leaders.isEmpty()) {
+                throw new IllegalArgumentException("at least one leader address is needed");
+            }
             slot = slot == null ? "" : slot;
             authToken = authToken == null ? "" : authToken;
             nodeId = nodeId == null ? "" : nodeId;
         }
 
         public static Options defaults(HostPort leader) {
-            return new Options(leader, "", "", "", Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMillis(100),
+            return defaults(List.of(leader));
+        }
+
+        public static Options defaults(List<HostPort> leaders) {
+            return new Options(leaders, "", "", "", Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMillis(100),
                     Duration.ofSeconds(10), System.nanoTime(), 4);
         }
 
+        /** The first (with one address, the only) leader address. */
+        public HostPort leader() {
+            return leaders.get(0);
+        }
+
         public Options withSlot(String s) {
-            return new Options(leader, s, authToken, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+            return new Options(leaders, s, authToken, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
         }
 
         public Options withAuthToken(String t) {
-            return new Options(leader, slot, t, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+            return new Options(leaders, slot, t, nodeId, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
         }
 
         public Options withNodeId(String n) {
-            return new Options(leader, slot, authToken, n, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+            return new Options(leaders, slot, authToken, n, replTimeout, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
         }
 
         public Options withReplTimeout(Duration d) {
-            return new Options(leader, slot, authToken, nodeId, d, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
+            return new Options(leaders, slot, authToken, nodeId, d, connectTimeout, backoffMin, backoffMax, seed, archiveParallel);
         }
 
         public Options withBackoff(Duration min, Duration max, long s) {
-            return new Options(leader, slot, authToken, nodeId, replTimeout, connectTimeout, min, max, s, archiveParallel);
+            return new Options(leaders, slot, authToken, nodeId, replTimeout, connectTimeout, min, max, s, archiveParallel);
         }
+    }
+
+    /**
+     * Where else the leader may be, asked before every connection (the seam for the archive's leader
+     * lease: {@code () -> LeaderLease.current(archive)} mapped to its {@code replUrl}). Its addresses
+     * come first, then {@link Options#leaders}; a failing source is logged and the options used.
+     */
+    @FunctionalInterface
+    public interface LeaderSource {
+        List<HostPort> leaders();
     }
 
     /** Where the loop is. */
@@ -144,6 +171,9 @@ public final class FollowerLoop implements AutoCloseable {
     private volatile State state = State.CONNECTING;
     private volatile String source = "archive";
     private volatile String leaderUrl;
+    /** The address followed now (or last): one of {@link Options#leaders}. */
+    private volatile HostPort leaderAt;
+    private volatile LeaderSource leaderSource;
     private volatile long leaderLsn = -1;
     private volatile long lastContactMicros;
     private volatile String lastError;
@@ -172,13 +202,36 @@ public final class FollowerLoop implements AutoCloseable {
         this.sockets = sockets;
         this.clock = clock;
         this.backoff = new Backoff(options.backoffMin(), options.backoffMax(), options.seed());
+        this.leaderAt = options.leader();
+    }
+
+    /** Also asks {@code source} where the leader is (before {@link #start}). */
+    public FollowerLoop withLeaderSource(LeaderSource source) {
+        this.leaderSource = Objects.requireNonNull(source, "source");
+        return this;
+    }
+
+    /** The addresses to try now: the leader source's first, then the configured ones, without repeats. */
+    private List<HostPort> candidates() {
+        LeaderSource src = leaderSource;
+        if (src == null) {
+            return options.leaders();
+        }
+        java.util.LinkedHashSet<HostPort> all = new java.util.LinkedHashSet<>();
+        try {
+            all.addAll(src.leaders());
+        } catch (RuntimeException e) {
+            LOG.warn("could not learn where the leader is ({}); trying {}", Errors.oneLine(e), label(options.leaders()));
+        }
+        all.addAll(options.leaders());
+        return List.copyOf(all);
     }
 
     public synchronized FollowerLoop start() {
         if (thread != null) {
             throw new IllegalStateException("already started");
         }
-        LOG.info("following {} from LSN {} (timeline {}); backoff seed {}", options.leader(),
+        LOG.info("following {} from LSN {} (timeline {}); backoff seed {}", label(options.leaders()),
                 Lsn.format(store.lastLsn() + 1), store.timeline(), options.seed());
         thread = new Thread(this::run, "walship-follower");
         thread.setDaemon(true);
@@ -237,7 +290,7 @@ public final class FollowerLoop implements AutoCloseable {
                         }
                         case SLOT_LOST -> {
                             if (archive == null) {
-                                throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
+                                throw new FollowerStoppedException(r.code, "the leader at " + leaderAt
                                         + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
                             }
                             // the leader released the slot's WAL; the archive has it. Keep following from the
@@ -249,7 +302,7 @@ public final class FollowerLoop implements AutoCloseable {
                             needArchive = true;
                         }
                         case SLOT_IN_USE, NOT_A_LEADER -> lastError = r.code + ": " + r.getMessage();
-                        default -> throw new FollowerStoppedException(r.code, "the leader at " + options.leader()
+                        default -> throw new FollowerStoppedException(r.code, "the leader at " + leaderAt
                                 + " refused this follower: " + r.code + ": " + r.getMessage() + advice(r.code));
                     }
                 } catch (StoreFailedException e) {
@@ -262,7 +315,7 @@ public final class FollowerLoop implements AutoCloseable {
                             lastError);
                 } catch (IOException | IntegrityException e) {
                     lastError = Errors.oneLine(e);
-                    LOG.warn("replication from {} ended at LSN {}: {}", options.leader(), Lsn.format(store.lastLsn()), lastError);
+                    LOG.warn("replication from {} ended at LSN {}: {}", leaderAt, Lsn.format(store.lastLsn()), lastError);
                 }
                 if (closed) {
                     break;
@@ -293,27 +346,44 @@ public final class FollowerLoop implements AutoCloseable {
         };
     }
 
-    /** One replication session; returns only when closing. */
-    private void stream() throws IOException, Refused {
+    /** "A" or "A, B, C". */
+    private static String label(List<HostPort> leaders) {
+        StringBuilder b = new StringBuilder();
+        for (HostPort h : leaders) {
+            b.append(b.length() == 0 ? "" : ", ").append(h);
+        }
+        return b.toString();
+    }
+
+    /** A connection that got WELCOME after this follower's HELLO. */
+    private record Opened(ReplConnection conn, Frame.Welcome welcome, HostPort at) {
+    }
+
+    /**
+     * Connects to {@code at} and says HELLO; returns the welcomed connection (the caller closes it),
+     * or throws the refusal or the failure.
+     */
+    private Opened open(HostPort at) throws IOException, Refused {
         boolean tls = sockets instanceof SSLSocketFactory;
         ReplConnection c;
         try {
-            c = ReplConnection.connect(sockets, options.leader(), options.connectTimeout());
+            c = ReplConnection.connect(sockets, at, options.connectTimeout());
         } catch (SSLHandshakeException e) {
             if (untrusted(e)) {
                 // retrying cannot help: the trust (--leader-tls-ca) is fixed for this process's life
-                throw new FollowerStoppedException(null, "the leader at " + options.leader() + " presented a TLS"
+                throw new FollowerStoppedException(null, "the leader at " + at + " presented a TLS"
                         + " certificate this follower does not trust: " + Errors.oneLine(e) + "; give --leader-tls-ca"
                         + " FILE with the CA that signed the leader's --tls-cert, and make that certificate name the"
                         + " host in --leader");
             }
-            throw new IOException("TLS handshake with " + options.leader() + " failed (does its --repl serve TLS,"
+            throw new IOException("TLS handshake with " + at + " failed (does its --repl serve TLS,"
                     + " i.e. was it started with --tls-cert?): " + Errors.oneLine(e), e);
         }
         current = c;
-        try (c) {
+        boolean ok = false;
+        try {
             if (closed) {
-                return;
+                throw new IOException("the follower is closing");
             }
             c.readTimeout(options.replTimeout());
             // from the durable LSN, not the last applied: the leader counts start - 1 as flushed here
@@ -329,7 +399,7 @@ public final class FollowerLoop implements AutoCloseable {
                 if (tls || closed) {
                     throw e;
                 }
-                throw new IOException("no answer to HELLO from " + options.leader() + " (" + Errors.oneLine(e)
+                throw new IOException("no answer to HELLO from " + at + " (" + Errors.oneLine(e)
                         + "); if its --repl serves TLS (--tls-cert), give this follower --leader-tls or --leader-tls-ca", e);
             }
             if (first instanceof Frame.Refuse r) {
@@ -342,19 +412,110 @@ public final class FollowerLoop implements AutoCloseable {
                 throw new Refused(RefusalCode.SYSTEM_ID_MISMATCH, "the leader's system id is " + Long.toHexString(w.systemId())
                         + ", this follower's " + Long.toHexString(store.systemId()));
             }
+            ok = true;
+            return new Opened(c, w, at);
+        } finally {
+            if (!ok) {
+                c.close();
+                current = null;
+            }
+        }
+    }
+
+    /**
+     * The leader to stream from: with one address, that one; with several, every one is asked (HELLO)
+     * and the one that welcomes this follower on the newest timeline (then: the highest durable LSN,
+     * then: the first listed) is kept, the other connections closed. When none welcomes it: a refusal
+     * that sends the loop to the archive wins, then a fatal refusal if every address gave one, else the
+     * failure is passed on as transient (a dead old leader and a new one not yet up are retried).
+     */
+    private Opened select() throws IOException, Refused {
+        List<HostPort> all = candidates();
+        if (all.size() == 1) {
+            leaderAt = all.get(0);
+            return open(all.get(0));
+        }
+        Opened best = null;
+        Refused toArchive = null;
+        Refused fatal = null;
+        int fatalCount = 0;
+        List<String> why = new ArrayList<>();
+        for (HostPort at : all) {
+            if (closed) {
+                break;
+            }
+            try {
+                Opened o = open(at);
+                if (best == null || better(o.welcome(), best.welcome())) {
+                    if (best != null) {
+                        best.conn().close();
+                    }
+                    best = o;
+                } else {
+                    o.conn().close();
+                }
+            } catch (Refused r) {
+                why.add(at + ": " + r.code + ": " + r.getMessage());
+                switch (r.code) {
+                    case WAL_NOT_AVAILABLE, SLOT_LOST -> toArchive = toArchive == null ? r : toArchive;
+                    case SLOT_IN_USE, NOT_A_LEADER -> { }
+                    default -> {
+                        fatal = fatal == null ? r : fatal;
+                        fatalCount++;
+                    }
+                }
+            } catch (IOException e) {
+                why.add(at + ": " + Errors.oneLine(e));
+            }
+        }
+        current = best == null ? null : best.conn();
+        if (best != null) {
+            leaderAt = best.at();
+            return best;
+        }
+        if (toArchive != null) {
+            throw toArchive;
+        }
+        if (fatal != null && fatalCount == all.size()) {
+            throw fatal;
+        }
+        throw new IOException("no leader among " + label(all) + " welcomed this follower: " + String.join("; ", why));
+    }
+
+    /** Whether {@code a} is a better leader than {@code b}: a newer timeline, else more durable WAL. */
+    private static boolean better(Frame.Welcome a, Frame.Welcome b) {
+        int t = Integer.compareUnsigned(a.leaderTimeline(), b.leaderTimeline());
+        return t > 0 || t == 0 && Long.compareUnsigned(a.leaderDurableLsn(), b.leaderDurableLsn()) > 0;
+    }
+
+    /** One replication session; returns only when closing. */
+    private void stream() throws IOException, Refused {
+        Opened o;
+        try {
+            o = select();
+        } catch (IOException e) {
+            if (closed) {
+                return;
+            }
+            throw e;
+        }
+        ReplConnection c = o.conn();
+        current = c;
+        try (c) {
+            if (closed) {
+                return;
+            }
+            Frame.Welcome w = o.welcome();
+            long start = store.lastLsn() + 1;
             if (w.leaderTimeline() != store.timeline()) {
-                // the leader should have refused (it streams only its own timeline): its WAL belongs
-                // to another history, which this follower must not take
-                throw new Refused(RefusalCode.UNKNOWN_TIMELINE, "the leader welcomed this follower on timeline "
-                        + Integer.toUnsignedString(w.leaderTimeline()) + ", this follower is on timeline "
-                        + store.timeline());
+                switchTimeline(c, w);
             }
             contact(w.leaderDurableLsn());
             leaderUrl = w.leaderHttpUrl().isEmpty() ? null : w.leaderHttpUrl();
             state = State.STREAM;
             source = "stream";
             lastError = null;
-            LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", options.leader(),
+            LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", o.at(),
                     w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
                     Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
             // one thread receives (and decodes) frames while this one writes, applies and syncs: the
@@ -393,6 +554,31 @@ public final class FollowerLoop implements AutoCloseable {
         } finally {
             current = null;
         }
+    }
+
+    /**
+     * The leader welcomed this follower on another timeline: it must be a newer one whose history runs
+     * through this follower's, announced by TIMELINE right after WELCOME with the fork LSN, and this
+     * follower must have nothing past the fork. Then the store switches (durably) before any entry of
+     * the new timeline arrives (PostgreSQL's recovery_target_timeline=latest).
+     */
+    private void switchTimeline(ReplConnection c, Frame.Welcome w) throws IOException, Refused {
+        Frame next = c.read();
+        if (!(next instanceof Frame.TimelineSwitch t) || t.newTimeline() != w.leaderTimeline()
+                || Integer.compareUnsigned(t.newTimeline(), store.timeline()) <= 0) {
+            // the leader should have refused: its WAL belongs to another history, which this follower must not take
+            throw new Refused(RefusalCode.UNKNOWN_TIMELINE, "the leader welcomed this follower on timeline "
+                    + Integer.toUnsignedString(w.leaderTimeline()) + ", this follower is on timeline "
+                    + store.timeline() + ", and it did not announce a switch from it");
+        }
+        if (store.lastLsn() > t.forkLsn()) {
+            throw new Refused(RefusalCode.FOLLOWER_AHEAD, "the leader's timeline " + Integer.toUnsignedString(t.newTimeline())
+                    + " forked from timeline " + store.timeline() + " after LSN " + Lsn.format(t.forkLsn())
+                    + ", and this follower has WAL up to " + Lsn.format(store.lastLsn()) + " past it");
+        }
+        LOG.info("the leader at {} is on timeline {}, forked from this follower's timeline {} after LSN {}: switching",
+                leaderAt, Integer.toUnsignedString(t.newTimeline()), store.timeline(), Lsn.format(t.forkLsn()));
+        store.switchTimeline(t.newTimeline(), t.forkLsn());
     }
 
     /** Whether a handshake failed because the leader's certificate is not trusted or does not name it. */
@@ -618,7 +804,7 @@ public final class FollowerLoop implements AutoCloseable {
     public StatusResponse.Follower status() {
         long leader = leaderLsn;
         long applied = store.lastLsn();
-        return new StatusResponse.Follower(state.label(), source, options.leader().toString(), leaderUrl,
+        return new StatusResponse.Follower(state.label(), source, leaderAt.toString(), leaderUrl,
                 Lsn.format(applied), leader < 0 ? null : Lsn.format(leader), leader < 0 ? -1 : Math.max(0, leader - applied),
                 lagSeconds(), reconnects.get(), lastError);
     }

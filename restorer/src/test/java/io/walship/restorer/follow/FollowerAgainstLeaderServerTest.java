@@ -123,4 +123,78 @@ class FollowerAgainstLeaderServerTest {
             }
         }
     }
+
+    /**
+     * A follower of the old leader follows a promoted one onto its new timeline: the new leader serves
+     * the ancestor timeline up to the fork and sends TIMELINE; offered both leaders, the follower picks
+     * the one on the newer timeline. A follower with WAL past the fork is refused FOLLOWER_AHEAD.
+     */
+    @Test
+    void followsAPromotedLeaderOntoItsTimelineAndOneWithWalPastTheForkIsRefused() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        Path pDir = tmp.resolve("p");
+        long fork;
+        try (Store old = Store.open(tmp.resolve("old"));
+             ReplicationServer oldRepl = new ReplicationServer(old, new InetSocketAddress("127.0.0.1", 0),
+                     ReplicationOptions.defaults()).start()) {
+            HostPort oldAt = new HostPort("127.0.0.1", oldRepl.address().getPort());
+            for (int i = 0; i < 10; i++) {
+                old.put(b("k" + i), b("v" + i), Durability.DURABLE);
+            }
+            Store a = standbyOf(old, "a");
+            try (Store p = standbyOf(old, "p")) {
+                for (int i = 0; i < 290; i++) {
+                    old.put(b("k" + rnd.nextInt(100)), b("w" + i), Durability.ASYNC);
+                }
+                old.awaitDurable(old.lastLsn(), Duration.ofSeconds(10));
+                long first = old.lastLsn();
+                try (FollowerLoop la = new FollowerLoop(a, null, FollowerLoop.Options.defaults(oldAt).withNodeId("a")
+                        .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    await("a caught up", () -> a.lastLsn() == first);
+                }
+                for (int i = 0; i < 20; i++) {
+                    old.put(b("k" + rnd.nextInt(100)), b("x" + i), Durability.DURABLE);
+                }
+                try (FollowerLoop lp = new FollowerLoop(p, null, FollowerLoop.Options.defaults(oldAt).withNodeId("p")
+                        .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    await("p caught up", () -> p.lastLsn() == old.lastLsn());
+                }
+                fork = p.lastLsn();
+            }
+            // p is promoted onto timeline 2 after the fork; the old leader goes on writing timeline 1
+            ControlFile.read(pDir).promoted(2).write(pDir);
+            for (int i = 0; i < 10; i++) {
+                old.put(b("k" + rnd.nextInt(100)), b("y" + i), Durability.DURABLE);
+            }
+            try (Store p = Store.open(pDir);
+                 Store ahead = standbyOf(old, "ahead");
+                 ReplicationServer pRepl = new ReplicationServer(p, new InetSocketAddress("127.0.0.1", 0),
+                         ReplicationOptions.defaults()).withAncestors(java.util.Map.of(1, fork)).start()) {
+                for (int i = 0; i < 30; i++) {
+                    p.put(b("k" + rnd.nextInt(100)), b("z" + i), Durability.DURABLE);
+                }
+                HostPort pAt = new HostPort("127.0.0.1", pRepl.address().getPort());
+                try (a; FollowerLoop la = new FollowerLoop(a, null, FollowerLoop.Options.defaults(java.util.List.of(oldAt, pAt))
+                        .withNodeId("a").withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    await("a follows p on timeline 2", () -> a.lastLsn() == p.lastLsn());
+                    assertEquals(2, a.timeline());
+                    assertEquals(p.digest(), a.digest());
+                    assertEquals(pAt.toString(), la.status().leader());
+                    p.put(b("after"), b("switch"), Durability.DURABLE);
+                    await("a keeps following", () -> a.lastLsn() == p.lastLsn());
+                }
+                assertEquals(2, ControlFile.read(tmp.resolve("a")).timeline(), "the switch is in the control file");
+                try (FollowerLoop bad = new FollowerLoop(ahead, null, FollowerLoop.Options.defaults(pAt)
+                        .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    assertTrue(bad.awaitStopped(Duration.ofSeconds(30)));
+                    FollowerStoppedException f = assertInstanceOf(FollowerStoppedException.class, bad.failure());
+                    assertEquals(RefusalCode.FOLLOWER_AHEAD, f.code());
+                    assertTrue(f.getMessage().contains("past the fork"), f.getMessage());
+                    assertEquals(1, ahead.timeline());
+                }
+            }
+        }
+    }
 }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * {@link Store#onDurableWake} waker, on the sync thread) or a keepalive is due; it never polls the WAL.
  *
  * <p>Handshake checks, in order, each with its own refusal: protocol version, auth token, system id,
- * timeline (only the leader's own: the leader keeps no timeline history locally), start LSN not past
+ * timeline (the leader's own, or an ancestor the server was told of with its fork LSN, the start LSN
+ * then at most fork + 1, and TIMELINE sent right after WELCOME), start LSN not past
  * the leader's durable LSN + 1, the slot (lost, in use), and the WAL from the start LSN on still being
  * on disk. Anything but a HELLO first, or a FEEDBACK later, is a protocol error that ends the session.
  * A FEEDBACK that reports an LSN the leader never sent is one too (it would move a slot past WAL the
@@ -143,14 +144,24 @@ final class FollowerSession implements Runnable {
             return refuse(RefusalCode.SYSTEM_ID_MISMATCH, "the follower's system id " + Long.toHexString(h.systemId())
                     + " is not this leader's " + Long.toHexString(store.systemId()) + ": it is a copy of another store");
         }
-        if (h.timeline() != store.timeline()) {
-            return refuse(RefusalCode.UNKNOWN_TIMELINE, "the follower is on timeline " + Integer.toUnsignedString(
-                    h.timeline()) + " and this leader on timeline " + store.timeline() + "; the leader can stream"
-                    + " only its own timeline");
+        int timeline = store.timeline();
+        Long forkLsn = null; // the follower is on an ancestor timeline that ends at this LSN
+        if (h.timeline() != timeline) {
+            forkLsn = server.ancestorForkLsn(h.timeline());
+            if (forkLsn == null) {
+                return refuse(RefusalCode.UNKNOWN_TIMELINE, "the follower is on timeline " + Integer.toUnsignedString(
+                        h.timeline()) + " and this leader on timeline " + timeline + ", whose history does not run"
+                        + " through it; the leader can stream only its own timeline and its ancestors'");
+            }
         }
         long durable = store.durableLsn();
         if (h.startLsn() < 1) {
             throw new ProtocolException("start LSN " + h.startLsn() + " is not an LSN (the first is 1)");
+        }
+        if (forkLsn != null && h.startLsn() > forkLsn + 1) {
+            return refuse(RefusalCode.FOLLOWER_AHEAD, "the follower on timeline " + Integer.toUnsignedString(h.timeline())
+                    + " wants LSN " + Lsn.format(h.startLsn()) + " but this leader's timeline " + timeline + " forked from"
+                    + " it after LSN " + Lsn.format(forkLsn) + ": the follower has WAL past the fork; rewind or rebuild it");
         }
         if (h.startLsn() > durable + 1) {
             return refuse(RefusalCode.FOLLOWER_AHEAD, "the follower wants LSN " + Lsn.format(h.startLsn())
@@ -194,8 +205,15 @@ final class FollowerSession implements Runnable {
             writeLsn = flushLsn = replayLsn = h.startLsn() - 1;
         }
         state = "catchup";
-        conn.write(new Frame.Welcome(Frame.VERSION, store.systemId(), store.timeline(), durable, options.nodeId(),
+        conn.write(new Frame.Welcome(Frame.VERSION, store.systemId(), timeline, durable, options.nodeId(),
                 options.httpUrl()));
+        if (forkLsn != null) {
+            // before any WAL: the entries up to the fork are the same on both timelines, the ones after
+            // it are this timeline's, so the follower switches now (docs/PROTOCOL.md, "Timelines")
+            conn.write(new Frame.TimelineSwitch(timeline, forkLsn));
+            LOG.info("follower {} on ancestor timeline {} switches to timeline {} (fork after LSN {})", h.nodeId(),
+                    Integer.toUnsignedString(h.timeline()), timeline, Lsn.format(forkLsn));
+        }
         LOG.info("follower {} ({}) streams from LSN {}{}", h.nodeId(), conn.remote(), Lsn.format(h.startLsn()),
                 s == null ? "" : " on slot " + s.name);
         return true;

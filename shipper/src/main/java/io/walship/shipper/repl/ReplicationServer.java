@@ -89,6 +89,25 @@ public final class ReplicationServer implements AutoCloseable {
     }
 
     /** The followers' acks, which commits in a sync mode wait for. */
+    /**
+     * The older timelines this store's history runs through, each with the last LSN it shares with
+     * this store's timeline (its fork LSN): a follower still on one of them, with nothing past that
+     * LSN, is welcomed and told to switch (TIMELINE, docs/PROTOCOL.md). Empty: only this store's
+     * own timeline is served. Set before or while serving; immutable map.
+     */
+    private volatile java.util.Map<Integer, Long> ancestors = java.util.Map.of();
+
+    /** Serves followers on these ancestor timelines too (timeline → its fork LSN in this store's history). */
+    public ReplicationServer withAncestors(java.util.Map<Integer, Long> forkLsnByTimeline) {
+        this.ancestors = java.util.Map.copyOf(forkLsnByTimeline);
+        return this;
+    }
+
+    /** The fork LSN of {@code timeline} in this store's history, or null if it is not an ancestor. */
+    Long ancestorForkLsn(int timeline) {
+        return ancestors.get(timeline);
+    }
+
     public AckTracker acks() {
         return acks;
     }

@@ -1,0 +1,380 @@
+package io.walship.cli;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import javax.net.SocketFactory;
+import javax.net.ssl.SSLContext;
+
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
+import io.walship.protocol.Endpoints;
+import io.walship.protocol.Json;
+import io.walship.protocol.PromoteResponse;
+import io.walship.protocol.StatusResponse;
+import io.walship.protocol.WalStream;
+import io.walship.restorer.Promotion;
+import io.walship.restorer.follow.FollowerLoop;
+import io.walship.server.ConflictException;
+import io.walship.server.FollowerNode;
+import io.walship.server.LeaderNode;
+import io.walship.server.SwitchingNode;
+import io.walship.shipper.ShipLoop;
+import io.walship.shipper.WalShipper;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.ReplicationServer;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Durability;
+import io.walship.wal.EntryCodec;
+import io.walship.wal.Errors;
+import io.walship.wal.Lsn;
+import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalshipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running follower ({@code walship follow}) that {@code POST /promote} turns into the leader in
+ * the same process (docs/OPERATIONS.md, "Failover"): it owns the store, the follower loop, the
+ * replication server (cascading, then the leader's) and, once promoted, the ship loop.
+ *
+ * <p>Promotion, in order: stop following (the loop closes its connection; what it applied is
+ * durable); ask the peers for their position and fetch, from the most advanced one ahead of this
+ * node, the entries it lacks ({@code GET /wal}), applying them like streamed ones — or refuse naming
+ * it, unless forced; claim exactly the next timeline in the archive ({@link Promotion#claimNext}) —
+ * a lost race refuses and the node goes on following. Only then, past the point of no return: stop
+ * the cascading server, close the store, mark it promoted, reopen it for writes, start shipping
+ * the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
+ * switch), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
+ * {@link #fatal()}: the process exits 1, and {@code walship leader --data DIR} opens the promoted store.
+ */
+final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LiveFollower.class);
+
+    /**
+     * How the follower was started: what a promotion needs to become the leader. {@code unprotectedWrites}:
+     * why this node may not take writes (an off-loopback --http without a token), or null.
+     */
+    record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
+                  SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
+                  ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
+                  String nodeId, String unprotectedWrites) {
+    }
+
+    private final Config config;
+    private volatile Store store;
+    private volatile FollowerLoop loop;
+    private volatile ReplicationServer replication;
+    private volatile ShipLoop shipping;
+    private volatile LeaderNode leader;
+    private volatile Throwable fatal;
+    /** Where the replication server listens (the port the system chose, with port 0), kept across the switch. */
+    private volatile InetSocketAddress boundRepl;
+
+    LiveFollower(Config config, Store store) {
+        this.config = config;
+        this.store = store;
+    }
+
+    /** Starts the cascading server (with --repl) and the follower loop. */
+    LiveFollower start() throws IOException {
+        if (config.replAddress() != null) {
+            replication = new ReplicationServer(store, config.replAddress(), config.cascadeOptions()).start();
+            boundRepl = replication.address();
+        }
+        follow();
+        return this;
+    }
+
+    private void follow() {
+        FollowerLoop l = config.leaderSockets() == null
+                ? new FollowerLoop(store, config.archive(), config.loopOptions())
+                : new FollowerLoop(store, config.archive(), config.loopOptions(), config.leaderSockets(), Clock.systemUTC());
+        loop = l;
+        l.start();
+    }
+
+    /** The node served before any promotion. */
+    FollowerNode followerNode() {
+        return new FollowerNode(store, () -> loop.status(), config.readWait(), config.maxReplayLag());
+    }
+
+    Store store() {
+        return store;
+    }
+
+    FollowerLoop loop() {
+        return loop;
+    }
+
+    ReplicationServer replication() {
+        return replication;
+    }
+
+    boolean promoted() {
+        return leader != null;
+    }
+
+    /** A failure after the point of no return of a promotion (the process must exit), or null. */
+    Throwable fatal() {
+        return fatal;
+    }
+
+    @Override
+    public synchronized SwitchingNode.Result promote(boolean force, List<String> peers) {
+        if (leader != null) {
+            throw new ConflictException("this node is already the leader (timeline " + store.timeline() + ")");
+        }
+        FollowerLoop l = loop;
+        l.close();
+        if (l.failure() != null) {
+            LOG.warn("promoting a follower whose loop had stopped: {}", Errors.oneLine(l.failure()));
+        }
+        int timeline = store.timeline();
+        long fork;
+        String fetchedFrom = null;
+        long fetched = 0;
+        int claimed;
+        try {
+            if (config.unprotectedWrites() != null) {
+                throw new ConflictException(config.unprotectedWrites());
+            }
+            if (config.archive() == null) {
+                throw new ConflictException("this follower has no --archive in which to claim timeline " + (timeline + 1)
+                        + "; without the archive two promotions could both take it");
+            }
+            Peer best = bestPeer(peers, timeline, force);
+            if (best != null && best.durable() > store.lastLsn()) {
+                long before = store.lastLsn();
+                try {
+                    fetched = fetch(best);
+                    fetchedFrom = best.url();
+                } catch (IOException | RuntimeException e) {
+                    if (!force) {
+                        throw new ConflictException("peer " + best.url() + " holds WAL up to LSN " + Lsn.format(best.durable())
+                                + " and this follower only up to " + Lsn.format(store.lastLsn()) + ", and fetching it"
+                                + " failed (" + Errors.oneLine(e) + "); promote there, or pass force to lose it");
+                    }
+                    LOG.warn("forced promotion: peer {} holds WAL up to LSN {} that could not be fetched ({}); it is lost"
+                            + " to the new timeline", best.url(), Lsn.format(best.durable()), Errors.oneLine(e));
+                }
+                if (store.lastLsn() < best.durable() && !force) {
+                    throw new ConflictException("peer " + best.url() + " holds WAL up to LSN " + Lsn.format(best.durable())
+                            + " but only " + Lsn.format(store.lastLsn()) + " could be fetched from it (from "
+                            + Lsn.format(before) + "); promote there, or pass force to lose the rest");
+                }
+            }
+            fork = store.lastLsn();
+            try {
+                claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
+                        "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
+            } catch (Promotion.TimelineTakenException e) {
+                throw new ConflictException(e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("promotion refused, following again: {}", Errors.oneLine(e));
+            follow();
+            throw e;
+        }
+        try {
+            becomeLeader(claimed, timeline, fork);
+        } catch (RuntimeException | IOException e) {
+            fatal = e;
+            LOG.error("timeline {} is claimed but this node could not start as its leader: {}; restart it with"
+                    + " walship leader --data {}", claimed, Errors.oneLine(e), config.data());
+            throw new WalshipException("timeline " + claimed + " is claimed but the node could not start as its leader: "
+                    + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data(), e);
+        }
+        LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{})", claimed, timeline,
+                Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from " + fetchedFrom);
+        return new SwitchingNode.Result(leader, new PromoteResponse(claimed, timeline, Lsn.format(fork), fetchedFrom,
+                fetched));
+    }
+
+    /**
+     * Past the claim: reopen the store as the leader of {@code claimed} and serve it. The leader lease
+     * (docs: issue 12, "The leader lease"; {@code LeaseKeeper.start(archive, me, claimed, …)}) is to be
+     * taken here, after the claim and before the LeaderNode answers writes, and handed to the leader
+     * node and the ship loop for fencing.
+     */
+    private void becomeLeader(int claimed, int parent, long fork) throws IOException {
+        ReplicationServer cascade = replication;
+        if (cascade != null) {
+            cascade.close();
+            replication = null;
+        }
+        store.close();
+        Path dir = config.data();
+        ControlFile.read(dir).promoted(claimed).write(dir);
+        Store s = Store.open(dir, StoreOptions.defaults());
+        store = s;
+        shipping = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
+                ShipLoop.Listener.NONE).start();
+        if (config.replAddress() != null) {
+            Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
+            ancestors.put(parent, fork);
+            replication = new ReplicationServer(s, boundRepl, config.leaderOptions()).withAncestors(ancestors).start();
+        }
+        leader = new LeaderNode(s, shipping, replication);
+    }
+
+    /** Timeline → fork LSN for every ancestor of {@code timeline} the archive's histories name. */
+    static Map<Integer, Long> ancestors(ObjectStore archive, int timeline) {
+        Map<Integer, Long> out = new HashMap<>();
+        List<TimelineHistory.Span> spans = TimelineHistory.ancestry(timeline,
+                TimelineHistory.readAll(archive, ArchiveListing.of(archive)));
+        for (int i = 0; i < spans.size() - 1; i++) {
+            out.put(spans.get(i).timeline(), spans.get(i).toLsn());
+        }
+        return out;
+    }
+
+    /** A peer follower's position, from its /status. */
+    private record Peer(String url, long durable) {
+    }
+
+    /**
+     * The most advanced reachable peer on this node's timeline and system (null if none). A peer on a
+     * newer timeline means a promotion already happened: refused. An unreachable peer is skipped
+     * (it holds nothing this promotion could save), with a warning.
+     */
+    private Peer bestPeer(List<String> peers, int timeline, boolean force) {
+        Peer best = null;
+        for (String url : peers) {
+            StatusResponse st;
+            try {
+                HttpResponse<byte[]> r = http().send(HttpRequest.newBuilder(URI.create(trim(url) + Endpoints.STATUS))
+                        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                st = Json.read(r.body(), StatusResponse.class);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("peer {} is not reachable ({}); promoting without it", url, Errors.oneLine(e));
+                continue;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new WalshipException("interrupted while asking peer " + url + " for its position");
+            }
+            if (!st.systemId().equals(Long.toHexString(store.systemId()))) {
+                throw new io.walship.protocol.BadInputException("peer " + url + " belongs to another store (system id "
+                        + st.systemId() + ")");
+            }
+            if (st.timeline() != timeline) {
+                if (st.timeline() > timeline && !force) {
+                    throw new ConflictException("peer " + url + " is on timeline " + st.timeline() + ", newer than this"
+                            + " follower's " + timeline + ": a promotion already happened; follow it instead");
+                }
+                LOG.warn("peer {} is on timeline {}, not {}: not asked for WAL", url, st.timeline(), timeline);
+                continue;
+            }
+            long durable = Lsn.parse(st.durableLsn());
+            LOG.info("peer {} ({}) holds WAL up to LSN {}", url, st.role(), Lsn.format(durable));
+            if (best == null || durable > best.durable()) {
+                best = new Peer(url, durable);
+            }
+        }
+        return best;
+    }
+
+    /** Fetches and applies the entries after this store's last LSN from {@code peer}; returns how many. */
+    private long fetch(Peer peer) throws IOException {
+        long from = store.lastLsn() + 1;
+        HttpResponse<InputStream> r;
+        try {
+            r = http().send(HttpRequest.newBuilder(URI.create(trim(peer.url()) + Endpoints.WAL + "?" + Endpoints.FROM + "="
+                    + Lsn.format(from))).timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while fetching WAL from " + peer.url());
+        }
+        long applied = 0;
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(r.body(), 1 << 16))) {
+            if (r.statusCode() != 200) {
+                throw new IOException("GET " + Endpoints.WAL + " answered " + r.statusCode() + ": "
+                        + new String(in.readNBytes(512), java.nio.charset.StandardCharsets.UTF_8).strip());
+            }
+            List<WalEntry> batch = new ArrayList<>();
+            long batchBytes = 0;
+            WalStream.Entry en;
+            long expect = from;
+            while ((en = WalStream.read(in)) != null) {
+                WalEntry e = EntryCodec.decode(en.bytes()); // CRC and format checked
+                if (e.lsn() != en.lsn() || e.lsn() != expect) {
+                    throw new IOException("peer " + peer.url() + " sent LSN " + Lsn.format(e.lsn()) + " where "
+                            + Lsn.format(expect) + " belongs");
+                }
+                expect++;
+                batch.add(e);
+                batchBytes += en.bytes().length;
+                if (batch.size() >= 1024 || batchBytes >= (16 << 20)) {
+                    store.applyAll(batch, Durability.DURABLE);
+                    applied += batch.size();
+                    batch = new ArrayList<>();
+                    batchBytes = 0;
+                }
+            }
+            if (!batch.isEmpty()) {
+                store.applyAll(batch, Durability.DURABLE);
+                applied += batch.size();
+            }
+        }
+        LOG.info("fetched {} entries from peer {}, now at LSN {}", applied, peer.url(), Lsn.format(store.lastLsn()));
+        return applied;
+    }
+
+    private HttpClient http() {
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+        if (config.peerSsl() != null) {
+            b.sslContext(config.peerSsl());
+        }
+        return b.build();
+    }
+
+    private static String trim(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    /** Stops everything this node runs, the store last (the API is already closed). */
+    @Override
+    public synchronized void close() {
+        LeaderNode l = leader;
+        if (l != null) {
+            l.stopWaiting();
+        }
+        closeQuietly(loop);
+        closeQuietly(replication);
+        closeQuietly(shipping);
+        closeQuietly(store);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.error("closing {}: {}", c.getClass().getSimpleName(), Errors.oneLine(e));
+        }
+    }
+
+    InetSocketAddress replAddress() {
+        ReplicationServer r = replication;
+        return r == null ? null : r.address();
+    }
+}

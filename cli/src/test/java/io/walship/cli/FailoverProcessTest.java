@@ -1,0 +1,347 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import com.sun.net.httpserver.HttpServer;
+import io.walship.protocol.Headers;
+import io.walship.protocol.Json;
+import io.walship.protocol.StatusResponse;
+import io.walship.wal.ChildJvm;
+import io.walship.wal.Lsn;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Failover with real processes ({@code walship leader}, two {@code walship follow}): the leader is
+ * killed with SIGKILL, a follower is promoted in place ({@code walship promote --url}), and the other
+ * follower, given both addresses ({@code --leader A,B}), switches to the new leader's timeline and
+ * receives its writes; two promotions racing for the same timeline have exactly one winner; a
+ * promotion fetches what a more advanced peer holds first, and refuses, naming it, a peer ahead it
+ * cannot fetch from.
+ */
+class FailoverProcessTest {
+    @TempDir
+    Path tmp;
+    private final List<Process> processes = new ArrayList<>();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<HttpServer> fakes = new ArrayList<>();
+
+    @AfterEach
+    void killAll() throws InterruptedException {
+        for (Process p : processes) {
+            p.destroyForcibly();
+            p.waitFor(30, TimeUnit.SECONDS);
+        }
+        fakes.forEach(f -> f.stop(0));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.exists(p) ? Files.readString(p) : "";
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private Process start(List<String> args, Path log) throws IOException {
+        Process p = ChildJvm.start(Main.class, args, log);
+        processes.add(p);
+        Poll.until(Duration.ofSeconds(60), () -> {
+            assertTrue(p.isAlive(), "process died: " + read(log));
+            return read(log);
+        }, l -> l.contains("serving"));
+        return p;
+    }
+
+    /** A node: its process, HTTP URL and replication address. */
+    private record Node(Process process, String url, String repl) {
+    }
+
+    private Node leader(String archive) throws IOException {
+        return leader(archive, "200ms");
+    }
+
+    private Node leader(String archive, String shipInterval) throws IOException {
+        int httpPort = freePort();
+        int replPort = freePort();
+        Process p = start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + httpPort,
+                "--archive", archive, "--ship-interval", shipInterval, "--repl", "127.0.0.1:" + replPort),
+                tmp.resolve("leader.log"));
+        return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
+    }
+
+    private Node follower(String name, String archive, String leaders, int httpPort, int replPort) throws IOException {
+        Process p = start(List.of("follow", "--data", tmp.resolve(name).toString(), "--leader", leaders,
+                "--archive", archive, "--http", "127.0.0.1:" + httpPort, "--repl", "127.0.0.1:" + replPort,
+                "--node-id", name, "--repl-timeout", "3s", "--backoff-seed", "7"), tmp.resolve(name + ".log"));
+        return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder b) {
+        try {
+            return http.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HttpResponse<String> get(String url) {
+        return send(HttpRequest.newBuilder(URI.create(url)).GET());
+    }
+
+    private StatusResponse status(String url) {
+        try {
+            HttpResponse<String> r = get(url + "/status");
+            return Json.read(r.body(), StatusResponse.class);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private long put(String url, String key, String value) {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key))
+                .PUT(HttpRequest.BodyPublishers.ofString(value)));
+        assertEquals(200, r.statusCode(), r.body());
+        return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow());
+    }
+
+    private String digest(String url) {
+        try {
+            HttpResponse<String> r = get(url + "/digest");
+            return r.statusCode() == 200 ? r.body() : "HTTP " + r.statusCode();
+        } catch (RuntimeException e) {
+            return "unreachable: " + e;
+        }
+    }
+
+    private void awaitSameDigest(String what, String a, String b) {
+        Poll.until(Duration.ofSeconds(120), () -> digest(a) + " / " + digest(b), v -> {
+            String[] two = v.split(" / ");
+            return two[0].equals(two[1]) && !two[0].startsWith("HTTP") && !two[0].startsWith("unreachable");
+        });
+    }
+
+    private void writes(String url, int n, Random rnd, String tag) {
+        for (int i = 0; i < n; i++) {
+            put(url, "key" + rnd.nextInt(500), tag + "-" + i + "-" + "x".repeat(rnd.nextInt(200)));
+        }
+    }
+
+    private static String tail(String log) {
+        return log.length() > 6000 ? log.substring(log.length() - 6000) : log;
+    }
+
+    private static void kill9(Node n) throws InterruptedException {
+        n.process().destroyForcibly();
+        assertTrue(n.process().waitFor(30, TimeUnit.SECONDS));
+    }
+
+    /** Leader, backup, two followers that both caught up with the leader's writes. */
+    private Node[] cluster(Random rnd, String archive, boolean crossList) throws Exception {
+        return cluster(rnd, archive, crossList, "200ms");
+    }
+
+    private Node[] cluster(Random rnd, String archive, boolean crossList, String shipInterval) throws Exception {
+        Node leader = leader(archive, shipInterval);
+        writes(leader.url(), 200, rnd, "before-backup");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        int h1 = freePort();
+        int r1 = freePort();
+        int h2 = freePort();
+        int r2 = freePort();
+        Node f1 = follower("f1", archive, crossList ? leader.repl() + ",127.0.0.1:" + r2 : leader.repl(), h1, r1);
+        Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, h2, r2);
+        writes(leader.url(), 300, rnd, "streamed");
+        awaitSameDigest("f1 catches up", leader.url(), f1.url());
+        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        return new Node[] {leader, f1, f2};
+    }
+
+    @Test
+    void aKilledLeadersFollowerIsPromotedAndTheOtherFollowsItOntoTheNewTimeline() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        Node[] c = cluster(rnd, archive, false);
+        Node leader = c[0];
+        Node f1 = c[1];
+        Node f2 = c[2];
+        String before = digest(leader.url());
+        kill9(leader);
+
+        CliRunner.Result p = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+        assertEquals(0, p.exit(), p.out() + p.err());
+        assertTrue(p.out().contains("timeline 2"), p.out());
+        StatusResponse s1 = status(f1.url());
+        assertEquals("leader", s1.role());
+        assertEquals(2, s1.timeline());
+        assertEquals(before, digest(f1.url()), "the promoted follower lost or added something at the promotion");
+
+        // a second promotion of the same node: it is a leader now
+        CliRunner.Result again = CliRunner.run("promote", "--url", f1.url());
+        assertEquals(ExitCodes.REPLICATION_REFUSED, again.exit(), again.out() + again.err());
+
+        // the other follower finds the new leader among its --leader addresses and switches timeline
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(f2.url()), s -> s != null && s.timeline() == 2
+                    && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf2 alive " + f2.process().isAlive() + ", its log:\n"
+                    + tail(read(tmp.resolve("f2.log"))) + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log"))), e);
+        }
+        writes(f1.url(), 300, rnd, "after-failover");
+        awaitSameDigest("f2 follows the new leader", f1.url(), f2.url());
+        HttpResponse<String> w = send(HttpRequest.newBuilder(URI.create(f2.url() + "/kv/x"))
+                .PUT(HttpRequest.BodyPublishers.ofString("y")));
+        assertEquals(421, w.statusCode(), w.body());
+        assertEquals(f1.url(), w.headers().firstValue(Headers.LEADER).orElse(""), "421 names the new leader");
+        assertTrue(read(tmp.resolve("f2.log")).contains("switching"), read(tmp.resolve("f2.log")));
+
+        // the new leader ships timeline 2; a restore of the archive reaches its state across the fork
+        long last = Lsn.parse(status(f1.url()).lastLsn());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(2),
+                    archived -> archived == last);
+        }
+        Path restored = tmp.resolve("restored");
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", restored.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        CliRunner.Result local = CliRunner.run("kv", "digest", "--data", restored.toString());
+        CliRunner.Result live = CliRunner.run("kv", "digest", "--url", f1.url());
+        assertEquals(0, local.exit(), local.err());
+        assertEquals(live.out().trim(), local.out().trim(), "the restored archive is the new leader's state");
+    }
+
+    @Test
+    void twoPromotionsRacingForTheSameTimelineHaveExactlyOneWinnerAndTheLoserFollowsIt() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        Node[] c = cluster(rnd, archive, true);
+        kill9(c[0]);
+        CompletableFuture<HttpResponse<String>> a = CompletableFuture.supplyAsync(() -> promote(c[1].url()));
+        CompletableFuture<HttpResponse<String>> b = CompletableFuture.supplyAsync(() -> promote(c[2].url()));
+        HttpResponse<String> ra = a.get(120, TimeUnit.SECONDS);
+        HttpResponse<String> rb = b.get(120, TimeUnit.SECONDS);
+        System.out.println("f1: " + ra.statusCode() + " " + ra.body() + "\nf2: " + rb.statusCode() + " " + rb.body());
+        assertEquals(List.of(200, 409), List.of(ra.statusCode(), rb.statusCode()).stream().sorted().toList(),
+                "exactly one promotion wins");
+        Node winner = ra.statusCode() == 200 ? c[1] : c[2];
+        Node loser = winner == c[1] ? c[2] : c[1];
+        String refusal = (ra.statusCode() == 409 ? ra : rb).body();
+        assertTrue(refusal.contains("timeline 2 was already claimed") && refusal.lines().count() == 1, refusal);
+        assertEquals(2, status(winner.url()).timeline());
+        StatusResponse l = status(loser.url());
+        assertEquals("follower", l.role(), "the loser stays a follower");
+        // the loser may already have found the winner and switched to its timeline: never to a third one
+        assertTrue(l.timeline() == 1 || l.timeline() == 2, "the loser moved on to timeline " + l.timeline());
+        assertTrue(!Files.exists(tmp.resolve("archive").resolve("timelines").resolve("3.history")));
+        // the loser follows the winner
+        writes(winner.url(), 100, rnd, "after-race");
+        awaitSameDigest("the loser follows the winner", winner.url(), loser.url());
+        assertEquals(2, status(loser.url()).timeline());
+    }
+
+    private HttpResponse<String> promote(String url) {
+        return send(HttpRequest.newBuilder(URI.create(url + "/promote")).POST(HttpRequest.BodyPublishers.noBody()));
+    }
+
+    @Test
+    void aPromotionFetchesWhatAMoreAdvancedPeerHoldsAndRefusesAPeerAheadItCannotFetchFrom() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        // the leader ships nothing after the base backup: what f1 misses is on f2 only, not in the archive
+        Node[] c = cluster(rnd, archive, false, "1h");
+        Node leader = c[0];
+        Node f1 = c[1];
+        Node f2 = c[2];
+        signal("STOP", f1.process()); // f1 falls behind: it receives nothing while stopped
+        try {
+            writes(leader.url(), 200, rnd, "only-f2");
+            awaitSameDigest("f2 has the writes f1 missed", leader.url(), f2.url());
+            String before = digest(leader.url());
+            kill9(leader);
+            signal("CONT", f1.process());
+            long f1Lsn = Lsn.parse(Poll.until(Duration.ofSeconds(60), () -> status(f1.url()), s -> s != null).durableLsn());
+            long f2Lsn = Lsn.parse(status(f2.url()).durableLsn());
+            assertTrue(f1Lsn < f2Lsn, "f1 " + Lsn.format(f1Lsn) + " is not behind f2 " + Lsn.format(f2Lsn));
+
+            // a peer that claims more and cannot serve it: refused, naming it; f1 stays a follower
+            String fake = fakePeer(status(f2.url()), f2Lsn + 50);
+            CliRunner.Result refused = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url() + "," + fake);
+            assertEquals(ExitCodes.REPLICATION_REFUSED, refused.exit(), refused.out() + refused.err());
+            assertTrue(refused.err().contains("peer " + fake), refused.err());
+            assertEquals("follower", status(f1.url()).role());
+
+            CliRunner.Result ok = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+            assertEquals(0, ok.exit(), ok.out() + ok.err());
+            // f1 may still have applied frames it had received before it was stopped; the rest came from f2
+            assertTrue(ok.out().contains(" entries fetched from " + f2.url()), ok.out());
+            assertEquals(before, digest(f1.url()), "the promoted follower has every write f2 held");
+            StatusResponse s = status(f1.url());
+            assertEquals(2, s.timeline());
+            assertEquals(Lsn.format(f2Lsn), s.lastLsn());
+        } finally {
+            signal("CONT", f1.process());
+        }
+    }
+
+    private static void signal(String sig, Process p) throws Exception {
+        Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start();
+        assertEquals(0, k.waitFor());
+    }
+
+    /** A stand-in peer on the same store and timeline that says it holds WAL up to {@code lsn}, and fails to send it. */
+    private String fakePeer(StatusResponse like, long lsn) throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
+        StatusResponse claims = new StatusResponse("follower", like.systemId(), like.timeline(), Lsn.format(lsn),
+                Lsn.format(lsn), like.checkpointLsn(), "/nowhere", like.archiveLag(), null, like.pageCache(), false, null);
+        byte[] body = Json.write(claims).getBytes(StandardCharsets.UTF_8);
+        s.createContext("/status", ex -> {
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        s.createContext("/wal", ex -> {
+            byte[] b = "error: the disk is on fire".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(500, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        s.start();
+        fakes.add(s);
+        return "http://127.0.0.1:" + s.getAddress().getPort();
+    }
+}
