@@ -291,6 +291,41 @@ class SyncCommitTest {
         assertEquals(2, sync().get("synchronous").size(), "f1 once and f2: " + sync().get("synchronous"));
     }
 
+    /**
+     * review11 (round 2): a follower that sends no node id (the protocol allows "") was counted per
+     * connection (its host:port), so one such follower that reconnected before the leader timed out
+     * its old session — a new source port — was a quorum of two: an acknowledged commit on one disk.
+     * Sessions without a node id count once per remote host.
+     */
+    @Test
+    void twoSessionsOfOneFollowerWithoutANodeIdAreNotAQuorumOfTwo() throws Exception {
+        start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
+        for (int i = 0; i < 2; i++) {
+            followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
+                    store.durableLsn() + 1, "", false));
+        }
+        await("two anonymous sessions", () -> replication.sessions().stream().filter(x -> x.nodeId().isEmpty())
+                .count() == 2);
+        CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
+        awaitWaiting(1);
+        long lsn = store.lastLsn();
+        followers.get(0).autoAck(true);
+        followers.get(1).autoAck(true);
+        assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
+        long later = store.lastLsn();
+        await("both anonymous sessions flushed LSN " + later, () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().isEmpty() && x.flushLsn() >= later).count() == 2);
+        assertEquals(1, replication.acks().waiting(), "two sessions from one host without a node id acknowledged"
+                + " LSN " + lsn + " as a quorum of 2");
+        assertTrue(replication.acks().ackedLsn(2) < lsn);
+        assertFalse(w.isDone());
+        FakeFollower f2 = follower("f2", false);
+        f2.ack(lsn);
+        HttpResponse<String> r = done(w);
+        assertEquals("sync", syncOf(r));
+        assertEquals(lsn, lsnOf(r));
+    }
+
     @Test
     void withNoFollowerDegradeAnswersAfterTheTimeoutSaysSoAndRecovers() throws Exception {
         start(Mode.SEMI_SYNC, 1, Duration.ofMillis(300), OnTimeout.DEGRADE);
