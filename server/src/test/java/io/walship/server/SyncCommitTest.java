@@ -116,15 +116,9 @@ class SyncCommitTest {
         return Json.read(done(get("/status")).body().getBytes(StandardCharsets.UTF_8), JsonNode.class).get("sync");
     }
 
+    /** Parks between looks (backing off): a spinning test took a core from the leader and followers under test. */
     private static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + LONG.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.onSpinWait();
-            Thread.yield();
-        }
+        io.walship.wal.Poll.until(LONG, condition, () -> "until " + what);
     }
 
     /** Waits until {@code n} commits or reads wait for acks: they are in the tracker, answered by nothing else. */
