@@ -605,4 +605,40 @@ class SyncCommitTest {
         assertEquals(200, done(plain).statusCode());
         assertTrue(f.flushedSent >= store.durableLsn());
     }
+    /**
+     * review11 (round 2): {@code GET /wal?from=1} streamed a leader's durable WAL — the physical
+     * page changes, keys and values in them — to anyone, commits no follower had acknowledged
+     * included: a way around AFTER_SYNC (a plain read would wait) and around the write token that
+     * {@code /snapshot?for=follower} and HELLO ask for. It is a replication consumer's endpoint (a
+     * promoting follower fetching from a peer): it needs the write token as they do.
+     */
+    @Test
+    void theWalOverHttpNeedsTheWriteTokenLikeTheFollowersSnapshot() throws Exception {
+        store = Store.open(tmp.resolve("leader"));
+        replication = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(30)),
+                new SyncOptions(Mode.SEMI_SYNC, 1, LONG, OnTimeout.BLOCK)).start();
+        server = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0), null, replication,
+                io.walship.protocol.AuthToken.of("s3cret-token-for-tests")).start();
+        url = "http://127.0.0.1:" + server.address().getPort();
+        CompletableFuture<HttpResponse<String>> w = http.sendAsync(HttpRequest.newBuilder(URI.create(url + "/kv/secret"))
+                .header("Authorization", "Bearer s3cret-token-for-tests")
+                .PUT(HttpRequest.BodyPublishers.ofString("unacknowledged")).build(), HttpResponse.BodyHandlers.ofString());
+        awaitWaiting(1);
+        CompletableFuture<HttpResponse<String>> read = get("/kv/secret"); // waits for the ack (AFTER_SYNC)
+        HttpResponse<String> noToken = done(get("/wal?from=1"));
+        assertEquals(401, noToken.statusCode(), "GET /wal without the token answered " + noToken.statusCode()
+                + " while the commit waited for its ack (" + noToken.body().length() + " bytes)");
+        HttpResponse<byte[]> withToken = http.send(HttpRequest.newBuilder(URI.create(url + "/wal?from=1"))
+                .header("Authorization", "Bearer s3cret-token-for-tests").GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, withToken.statusCode());
+        assertTrue(withToken.body().length > 0);
+        assertFalse(w.isDone());
+        assertFalse(read.isDone(), "a plain read showed what no follower acknowledged");
+        FakeFollower f = follower("f", true);
+        assertEquals(200, done(w).statusCode());
+        assertEquals("unacknowledged", done(read).body());
+        assertTrue(f.flushedSent >= store.durableLsn());
+    }
 }
