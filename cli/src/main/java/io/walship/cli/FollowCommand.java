@@ -106,8 +106,8 @@ final class FollowCommand implements Callable<Integer> {
 
     @Option(names = "--lease-ttl", paramLabel = "DURATION", defaultValue = "10s",
             description = "Once promoted: the leader lease's TTL, as walship leader's --lease-ttl (default"
-                    + " ${DEFAULT-VALUE}). A promotion waits up to --lease-ttl + --lease-skew-margin for another"
-                    + " node's lease to expire; give every node the same value.")
+                    + " ${DEFAULT-VALUE}). A promotion waits up to --lease-ttl plus twice --lease-skew-margin for"
+                    + " another node's lease to expire; give every node the same values.")
     String leaseTtl;
 
     @Option(names = "--lease-skew-margin", paramLabel = "DURATION", defaultValue = "1s",
@@ -245,7 +245,7 @@ final class FollowCommand implements Callable<Integer> {
                             ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
                             + " as a leader it would take anyone's writes (restart the follower with a token file)"
                             : null,
-                    new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, ttl.plus(skew),
+                    new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
                             PromotionLease.REAL));
             live = new LiveFollower(config, store);
             opened.push(live);

@@ -17,8 +17,8 @@ import io.walship.wal.Errors;
  * acknowledging writes on the old timeline while this node claims the new one.
  *
  * <p>If another node holds the lease and it has not expired (by more than the skew margin), the
- * promotion waits for it to expire, at most {@code maxWait} (the follower's {@code --lease-ttl} plus
- * {@code --lease-skew-margin}: long enough for the lease of a leader that just died). It refuses
+ * promotion waits for it to expire, at most {@code maxWait} ({@link #maxWait}: long enough for the
+ * lease of a leader that just died). It refuses
  * ({@link ConflictException}, 409, naming the holder) at once if the lease expires later than that,
  * and as soon as it sees the lease renewed while it waits: its leader is alive, and a promotion of
  * one of its followers would make two leaders. It refuses too if the archive holds a newer timeline
@@ -33,6 +33,15 @@ final class PromotionLease {
     static final Sleeper REAL = d -> Thread.sleep(Math.max(1, d.toMillis()));
 
     private PromotionLease() {
+    }
+
+    /**
+     * How long a promotion waits for another node's lease: the TTL plus twice the skew margin, so
+     * that the lease of a leader that died just after renewing it is waited out even if this node's
+     * wall clock is behind the leader's by up to the margin.
+     */
+    static Duration maxWait(Duration ttl, Duration margin) {
+        return ttl.plus(margin.multipliedBy(2));
     }
 
     /**
@@ -67,16 +76,16 @@ final class PromotionLease {
                             + ", renewed while this promotion waited for it to expire: that leader is alive; stop it"
                             + " first; this node stays a follower");
                 }
-                long untilTakeable = (held.expiresAtMicros() + marginMicros - clock.wallMicros()) * 1000 + 1_000_000;
+                long untilTakeable = (held.expiresAtMicros() + marginMicros - clock.wallMicros()) * 1000;
                 long now = clock.nanoTime();
                 if (now + untilTakeable > deadline) {
                     throw new ConflictException("promotion refused: the leader lease is held by " + held.describe()
                             + " and expires (plus the skew margin " + margin.toMillis() + " ms) in "
                             + Math.max(0, untilTakeable / 1_000_000) + " ms, later than this promotion waits ("
-                            + maxWait.toMillis() + " ms, --lease-ttl + --lease-skew-margin): its leader may be alive;"
+                            + maxWait.toMillis() + " ms: --lease-ttl plus twice --lease-skew-margin): its leader may be alive;"
                             + " stop it first; this node stays a follower");
                 }
-                pause(sleeper, Math.min(untilTakeable, poll));
+                pause(sleeper, Math.min(untilTakeable + 1_000_000, poll)); // takeable strictly after
             } catch (RuntimeException e) {
                 // the archive failed, or the lease changed under this node many times in a row (Lost):
                 // try again until the deadline
