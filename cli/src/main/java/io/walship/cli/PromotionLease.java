@@ -25,6 +25,7 @@ import io.walship.wal.Errors;
  * already (another promotion won) or if the archive cannot be read or written before the deadline.
  */
 final class PromotionLease {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PromotionLease.class);
     /** Waits on the clock the promotion uses; tests advance a manual clock instead. */
     interface Sleeper {
         void sleep(Duration d) throws InterruptedException;
@@ -57,6 +58,7 @@ final class PromotionLease {
         long deadline = clock.nanoTime() + maxWait.toNanos();
         long poll = Math.max(Duration.ofMillis(20).toNanos(), Math.min(ttl.toNanos() / 10, Duration.ofMillis(500).toNanos()));
         LeaseRecord first = null;
+        boolean logged = false;
         while (true) {
             try {
                 return LeaderLease.acquire(archive, me, timeline, ttl, margin, clock);
@@ -84,6 +86,11 @@ final class PromotionLease {
                             + Math.max(0, untilTakeable / 1_000_000) + " ms, later than this promotion waits ("
                             + maxWait.toMillis() + " ms: --lease-ttl plus twice --lease-skew-margin): its leader may be alive;"
                             + " stop it first; this node stays a follower");
+                }
+                if (held == first && !logged) {
+                    logged = true;
+                    LOG.info("waiting up to {} ms for the leader lease held by {} to expire", untilTakeable / 1_000_000,
+                            held.describe());
                 }
                 pause(sleeper, Math.min(untilTakeable + 1_000_000, poll)); // takeable strictly after
             } catch (RuntimeException e) {
