@@ -251,9 +251,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         } catch (RuntimeException | IOException e) {
             fatal = e;
             LOG.error("timeline {} is claimed but this node could not start as its leader: {}; restart it with"
-                    + " walship leader --data {}", claimed, Errors.oneLine(e), config.data());
+                    + " walship leader --data {} --archive … --node-id {}", claimed, Errors.oneLine(e), config.data(),
+                    config.lease().nodeId());
             throw new WalshipException("timeline " + claimed + " is claimed but the node could not start as its leader: "
-                    + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data(), e);
+                    + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data() + " --archive …"
+                    + " --node-id " + config.lease().nodeId(), e);
         }
         LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{})", claimed, timeline,
                 Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from " + fetchedFrom);
