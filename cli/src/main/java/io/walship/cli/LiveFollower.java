@@ -66,11 +66,12 @@ import org.slf4j.LoggerFactory;
  * <p>Promotion, in order: stop following (the loop closes its connection; what it applied is
  * durable); ask the peers for their position and fetch, from the most advanced one ahead of this
  * node, the entries it lacks ({@code GET /wal}), applying them like streamed ones — or refuse naming
- * it, unless forced; take the leader lease on the old timeline,
- * waiting for a dead leader's to expire or refusing a live leader's ({@link PromotionLease}); claim exactly the next timeline in the archive ({@link Promotion#claimNext}) —
- * a lost race refuses and the node goes on following. Only then, past the point of no return: stop
- * the cascading server, close the store, mark it promoted, reopen it for writes, start shipping
- * the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
+ * it, unless forced; take the leader lease on the old timeline, waiting for a dead leader's to
+ * expire or refusing a live leader's ({@link PromotionLease}); claim exactly the next timeline in the
+ * archive ({@link Promotion#claimNext}) — a lost race refuses (releasing the lease) and the node
+ * goes on following. Only then, past the point of no return: stop
+ * the cascading server, close the store, mark it promoted, reopen it for writes, take the lease on the
+ * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
  * switch), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
  * {@link #fatal()}: the process exits 1, and {@code walship leader --data DIR} opens the promoted store.
  */

@@ -278,7 +278,10 @@ class FailoverProcessTest {
         assertEquals("follower", l.role(), "the loser stays a follower");
         // the loser may already have found the winner and switched to its timeline: never to a third one
         assertTrue(l.timeline() == 1 || l.timeline() == 2, "the loser moved on to timeline " + l.timeline());
-        assertTrue(!Files.exists(tmp.resolve("archive").resolve("timelines").resolve("3.history")));
+        assertTrue(!Files.exists(tmp.resolve("archive").resolve(io.walship.archive.ArchiveLayout.historyKey(3))),
+                "no third timeline");
+        assertTrue(Files.exists(tmp.resolve("archive").resolve(io.walship.archive.ArchiveLayout.historyKey(2))),
+                "the path checked above is where a history is");
         // the loser follows the winner
         writes(winner.url(), 100, rnd, "after-race");
         awaitSameDigest("the loser follows the winner", winner.url(), loser.url());
