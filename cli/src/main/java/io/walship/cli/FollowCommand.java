@@ -15,6 +15,8 @@ import java.util.concurrent.Callable;
 import javax.net.ssl.SSLContext;
 
 import io.walship.archive.ArchiveConfigException;
+import io.walship.archive.LeaderLease;
+import io.walship.archive.LeaseClock;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.AuthToken;
@@ -97,8 +99,21 @@ final class FollowCommand implements Callable<Integer> {
     Path authTokenFile;
 
     @Option(names = "--node-id", paramLabel = "ID",
-            description = "This follower's name in the leader's /status and metrics (default: the --http address).")
+            description = "This follower's name in the leader's /status and metrics (default: the --http address),"
+                    + " and, once promoted, in the leader lease (default there: HOST:DATA_DIR, as walship leader's, so"
+                    + " that walship leader on the same data directory takes its lease back at once).")
     String nodeId;
+
+    @Option(names = "--lease-ttl", paramLabel = "DURATION", defaultValue = "10s",
+            description = "Once promoted: the leader lease's TTL, as walship leader's --lease-ttl (default"
+                    + " ${DEFAULT-VALUE}). A promotion waits up to --lease-ttl plus twice --lease-skew-margin for"
+                    + " another node's lease to expire; give every node the same values.")
+    String leaseTtl;
+
+    @Option(names = "--lease-skew-margin", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Once promoted: the largest clock difference between nodes that the lease tolerates, as"
+                    + " walship leader's --lease-skew-margin (default ${DEFAULT-VALUE}; under a third of --lease-ttl).")
+    String leaseSkewMargin;
 
     @Option(names = "--read-wait", paramLabel = "DURATION", defaultValue = "5s",
             description = "How long a read with min_lsn may wait for the follower to apply it (default ${DEFAULT-VALUE}).")
@@ -170,6 +185,13 @@ final class FollowCommand implements Callable<Integer> {
             LOG.warn("--leader {} is off loopback without --leader-tls: the auth token and the WAL travel in clear",
                     leaderAddress);
         }
+        Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
+        Duration skew = Flags.duration("--lease-skew-margin", leaseSkewMargin);
+        try {
+            LeaderLease.checkTimes(ttl, skew);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, "--lease-ttl/--lease-skew-margin: " + e.getMessage());
+        }
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddresses)
                 .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
@@ -222,7 +244,9 @@ final class FollowCommand implements Callable<Integer> {
                     authToken == null && !AuthToken.isLoopback(httpAddress.host())
                             ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
                             + " as a leader it would take anyone's writes (restart the follower with a token file)"
-                            : null);
+                            : null,
+                    new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
+                            PromotionLease.REAL));
             live = new LiveFollower(config, store);
             opened.push(live);
             try {
@@ -237,6 +261,7 @@ final class FollowCommand implements Callable<Integer> {
             opened.push(api);
             api.start();
             InetSocketAddress a = api.address();
+            live.httpUrl(TlsServerOptions.scheme(ssl) + "://" + new HostPort(a.getHostString(), a.getPort()));
             LOG.info("follower of {}{} in {} ({}) serving {}://{}:{} (system id {}, timeline {}, applied LSN {})",
                     String.join(",", leader.split(",")), leaderSsl == null ? "" : " over TLS", data,
                     how.name().toLowerCase().replace('_', ' '),
@@ -293,6 +318,14 @@ final class FollowCommand implements Callable<Integer> {
             throw e;
         }
         throw new IllegalStateException(Errors.oneLine(f), f);
+    }
+
+    /** The name in the leader lease once promoted: {@code --node-id}, or HOST:DATA_DIR as {@code walship leader}'s. */
+    String leaseNodeId() {
+        LeaderCommand l = new LeaderCommand();
+        l.nodeId = nodeId;
+        l.data = data;
+        return l.nodeId();
     }
 
     /** Closes everything, most recently opened first; a failure is logged and the rest still closed. */

@@ -16,14 +16,20 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import javax.net.SocketFactory;
 import javax.net.ssl.SSLContext;
 
 import io.walship.archive.ArchiveListing;
+import io.walship.archive.LeaderLease;
+import io.walship.archive.LeaseClock;
+import io.walship.archive.LeaseKeeper;
+import io.walship.archive.LeaseRecord;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
 import io.walship.protocol.Endpoints;
+import io.walship.protocol.HostPort;
 import io.walship.protocol.Json;
 import io.walship.protocol.PromoteResponse;
 import io.walship.protocol.StatusResponse;
@@ -53,15 +59,19 @@ import org.slf4j.LoggerFactory;
 /**
  * A running follower ({@code walship follow}) that {@code POST /promote} turns into the leader in
  * the same process (docs/OPERATIONS.md, "Failover"): it owns the store, the follower loop, the
- * replication server (cascading, then the leader's) and, once promoted, the ship loop.
+ * replication server (cascading, then the leader's) and, once promoted, the ship loop and the
+ * keeper of the leader lease. With an archive, its follower loop also looks for the leader where
+ * the archive's lease says it is ({@link #leaseSource}).
  *
  * <p>Promotion, in order: stop following (the loop closes its connection; what it applied is
  * durable); ask the peers for their position and fetch, from the most advanced one ahead of this
  * node, the entries it lacks ({@code GET /wal}), applying them like streamed ones — or refuse naming
- * it, unless forced; claim exactly the next timeline in the archive ({@link Promotion#claimNext}) —
- * a lost race refuses and the node goes on following. Only then, past the point of no return: stop
- * the cascading server, close the store, mark it promoted, reopen it for writes, start shipping
- * the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
+ * it, unless forced; take the leader lease on the old timeline, waiting for a dead leader's to
+ * expire or refusing a live leader's ({@link PromotionLease}); claim exactly the next timeline in the
+ * archive ({@link Promotion#claimNext}) — a lost race refuses (releasing the lease) and the node
+ * goes on following. Only then, past the point of no return: stop
+ * the cascading server, close the store, mark it promoted, reopen it for writes, take the lease on the
+ * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
  * switch), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
  * {@link #fatal()}: the process exits 1, and {@code walship leader --data DIR} opens the promoted store.
  */
@@ -75,7 +85,16 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
                   SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
                   ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
-                  String nodeId, String unprotectedWrites) {
+                  String nodeId, String unprotectedWrites, Lease lease) {
+    }
+
+    /**
+     * The leader lease a promotion takes ({@code --node-id}, {@code --lease-ttl},
+     * {@code --lease-skew-margin}, as {@code walship leader} has them); {@code maxWait}: how long a
+     * promotion waits for another node's lease to expire ({@link PromotionLease}).
+     */
+    record Lease(String nodeId, Duration ttl, Duration skewMargin, LeaseClock clock, Duration maxWait,
+                 PromotionLease.Sleeper sleeper) {
     }
 
     private final Config config;
@@ -83,6 +102,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     private volatile FollowerLoop loop;
     private volatile ReplicationServer replication;
     private volatile ShipLoop shipping;
+    private volatile LeaseKeeper leaseKeeper;
+    /** This node's HTTP URL once its API listens ({@link #httpUrl(String)}): written into the lease. */
+    private volatile String httpUrl = "";
     private volatile LeaderNode leader;
     private volatile Throwable fatal;
     /** Where the replication server listens (the port the system chose, with port 0), kept across the switch. */
@@ -107,8 +129,31 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         FollowerLoop l = config.leaderSockets() == null
                 ? new FollowerLoop(store, config.archive(), config.loopOptions())
                 : new FollowerLoop(store, config.archive(), config.loopOptions(), config.leaderSockets(), Clock.systemUTC());
+        if (config.archive() != null) {
+            l.withLeaderSource(leaseSource(config.archive()));
+        }
         loop = l;
         l.start();
+    }
+
+    /**
+     * Where the lease in {@code archive} says the leader serves followers (its {@code replUrl}), asked
+     * before every connection: after a promotion the followers find the new leader there even if it
+     * is not in their {@code --leader} list (docs/OPERATIONS.md, "Failover").
+     */
+    static FollowerLoop.LeaderSource leaseSource(ObjectStore archive) {
+        return () -> {
+            Optional<LeaseRecord> l = LeaderLease.current(archive);
+            if (l.isEmpty() || l.get().replUrl().isBlank()) {
+                return List.of();
+            }
+            return List.of(HostPort.parse(l.get().replUrl()));
+        };
+    }
+
+    /** This node's HTTP URL (scheme://host:port), once its API listens: the lease names it after a promotion. */
+    void httpUrl(String url) {
+        this.httpUrl = url == null ? "" : url;
     }
 
     /** The node served before any promotion. */
@@ -152,6 +197,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         String fetchedFrom = null;
         long fetched = 0;
         int claimed;
+        LeaderLease oldLease = null;
         try {
             if (config.unprotectedWrites() != null) {
                 throw new ConflictException(config.unprotectedWrites());
@@ -182,6 +228,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 }
             }
             fork = store.lastLsn();
+            // the lease first, on the old timeline: a leader still alive must stop (or this refuses)
+            // before the next timeline is claimed, and then cannot take it back
+            Lease lc = config.lease();
+            oldLease = PromotionLease.take(config.archive(), new LeaseRecord.Holder(lc.nodeId(), httpUrl, replUrl()),
+                    timeline, lc.ttl(), lc.skewMargin(), lc.clock(), lc.maxWait(), lc.sleeper());
             try {
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
                         "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
@@ -189,6 +240,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 throw new ConflictException(e.getMessage());
             }
         } catch (RuntimeException e) {
+            if (oldLease != null) {
+                oldLease.release(); // the winner of the timeline need not wait for it to expire
+            }
             LOG.warn("promotion refused, following again: {}", Errors.oneLine(e));
             follow();
             throw e;
@@ -198,9 +252,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         } catch (RuntimeException | IOException e) {
             fatal = e;
             LOG.error("timeline {} is claimed but this node could not start as its leader: {}; restart it with"
-                    + " walship leader --data {}", claimed, Errors.oneLine(e), config.data());
+                    + " walship leader --data {} --archive … --node-id {}", claimed, Errors.oneLine(e), config.data(),
+                    config.lease().nodeId());
             throw new WalshipException("timeline " + claimed + " is claimed but the node could not start as its leader: "
-                    + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data(), e);
+                    + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data() + " --archive …"
+                    + " --node-id " + config.lease().nodeId(), e);
         }
         LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{})", claimed, timeline,
                 Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from " + fetchedFrom);
@@ -210,9 +266,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
 
     /**
      * Past the claim: reopen the store as the leader of {@code claimed} and serve it. The leader lease
-     * (docs: issue 12, "The leader lease"; {@code LeaseKeeper.start(archive, me, claimed, …)}) is to be
-     * taken here, after the claim and before the LeaderNode answers writes, and handed to the leader
-     * node and the ship loop for fencing.
+     * (taken on the old timeline before the claim) is taken again on {@code claimed} by a
+     * {@link LeaseKeeper} before the leader node answers any write, and fences the leader node (writes
+     * 503 while it is not held) and the ship loop (nothing shipped), as {@code walship leader --archive}'s.
      */
     private void becomeLeader(int claimed, int parent, long fork) throws IOException {
         ReplicationServer cascade = replication;
@@ -225,14 +281,34 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         ControlFile.read(dir).promoted(claimed).write(dir);
         Store s = Store.open(dir, StoreOptions.defaults());
         store = s;
+        // the lease on the claimed timeline (this node's own, taken on the old one before the claim,
+        // so normally at once): writes and shipping are fenced by it from here on, as a leader's are
+        Lease lc = config.lease();
+        LeaseKeeper keeper = LeaseKeeper.unstarted(config.archive(), new LeaseRecord.Holder(lc.nodeId(), "", ""), claimed,
+                lc.ttl(), lc.skewMargin(), lc.clock());
+        leaseKeeper = keeper;
+        keeper.start(new LeaseRecord.Holder(lc.nodeId(), httpUrl, replUrl()));
+        LeaseKeeper.Status ls = keeper.status();
+        if (ls.writable()) {
+            LOG.info("holding the leader lease on timeline {} (term {}, TTL {}, skew margin {})", claimed, ls.term(),
+                    lc.ttl(), lc.skewMargin());
+        } else {
+            LOG.error("not taking writes yet: {}", ls.reason());
+        }
         shipping = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
-                ShipLoop.Listener.NONE).start();
+                ShipLoop.Listener.NONE, keeper::refusal).start();
         if (config.replAddress() != null) {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
             replication = new ReplicationServer(s, boundRepl, config.leaderOptions()).withAncestors(ancestors).start();
         }
-        leader = new LeaderNode(s, shipping, replication);
+        leader = new LeaderNode(s, shipping, replication, keeper);
+    }
+
+    /** HOST:PORT of the replication server, as the lease names it ("" without --repl). */
+    private String replUrl() {
+        InetSocketAddress r = boundRepl;
+        return r == null ? "" : new HostPort(r.getHostString(), r.getPort()).toString();
     }
 
     /** Timeline → fork LSN for every ancestor of {@code timeline} the archive's histories name. */
@@ -364,6 +440,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         closeQuietly(loop);
         closeQuietly(replication);
         closeQuietly(shipping);
+        closeQuietly(leaseKeeper); // after the last shipment, which ran under the lease
         closeQuietly(store);
     }
 

@@ -87,18 +87,27 @@ class FailoverProcessTest {
     }
 
     private Node leader(String archive, String shipInterval) throws IOException {
-        int httpPort = freePort();
-        int replPort = freePort();
-        Process p = start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + httpPort,
-                "--archive", archive, "--ship-interval", shipInterval, "--repl", "127.0.0.1:" + replPort),
-                tmp.resolve("leader.log"));
+        return leader(archive, shipInterval, freePort(), freePort(), "leader.log");
+    }
+
+    /** The leader lease's times for every node here: short, so that a killed leader's lease expires soon. */
+    private static final List<String> LEASE = List.of("--lease-ttl", "2s", "--lease-skew-margin", "200ms");
+
+    private Node leader(String archive, String shipInterval, int httpPort, int replPort, String log) throws IOException {
+        List<String> args = new ArrayList<>(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http",
+                "127.0.0.1:" + httpPort, "--archive", archive, "--ship-interval", shipInterval, "--repl",
+                "127.0.0.1:" + replPort, "--node-id", "leader"));
+        args.addAll(LEASE);
+        Process p = start(args, tmp.resolve(log));
         return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
     }
 
     private Node follower(String name, String archive, String leaders, int httpPort, int replPort) throws IOException {
-        Process p = start(List.of("follow", "--data", tmp.resolve(name).toString(), "--leader", leaders,
+        List<String> args = new ArrayList<>(List.of("follow", "--data", tmp.resolve(name).toString(), "--leader", leaders,
                 "--archive", archive, "--http", "127.0.0.1:" + httpPort, "--repl", "127.0.0.1:" + replPort,
-                "--node-id", name, "--repl-timeout", "3s", "--backoff-seed", "7"), tmp.resolve(name + ".log"));
+                "--node-id", name, "--repl-timeout", "3s", "--backoff-seed", "7"));
+        args.addAll(LEASE);
+        Process p = start(args, tmp.resolve(name + ".log"));
         return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
     }
 
@@ -204,6 +213,7 @@ class FailoverProcessTest {
         StatusResponse s1 = status(f1.url());
         assertEquals("leader", s1.role());
         assertEquals(2, s1.timeline());
+        assertEquals("HELD", s1.lease().state(), "the promoted follower holds the leader lease");
         assertEquals(before, digest(f1.url()), "the promoted follower lost or added something at the promotion");
 
         // a second promotion of the same node: it is a leader now
@@ -259,17 +269,140 @@ class FailoverProcessTest {
         Node winner = ra.statusCode() == 200 ? c[1] : c[2];
         Node loser = winner == c[1] ? c[2] : c[1];
         String refusal = (ra.statusCode() == 409 ? ra : rb).body();
-        assertTrue(refusal.contains("timeline 2 was already claimed") && refusal.lines().count() == 1, refusal);
+        // lost at the lease (taken by the winner first, or already moved to timeline 2) or at the claim
+        String winnerId = winner == c[1] ? "f1" : "f2";
+        assertTrue((refusal.contains("timeline 2 was already claimed") || refusal.contains("by " + winnerId)
+                || refusal.contains("timeline 2")) && refusal.lines().count() == 1, refusal);
         assertEquals(2, status(winner.url()).timeline());
         StatusResponse l = status(loser.url());
         assertEquals("follower", l.role(), "the loser stays a follower");
         // the loser may already have found the winner and switched to its timeline: never to a third one
         assertTrue(l.timeline() == 1 || l.timeline() == 2, "the loser moved on to timeline " + l.timeline());
-        assertTrue(!Files.exists(tmp.resolve("archive").resolve("timelines").resolve("3.history")));
+        assertTrue(!Files.exists(tmp.resolve("archive").resolve(io.walship.archive.ArchiveLayout.historyKey(3))),
+                "no third timeline");
+        assertTrue(Files.exists(tmp.resolve("archive").resolve(io.walship.archive.ArchiveLayout.historyKey(2))),
+                "the path checked above is where a history is");
         // the loser follows the winner
         writes(winner.url(), 100, rnd, "after-race");
         awaitSameDigest("the loser follows the winner", winner.url(), loser.url());
         assertEquals(2, status(loser.url()).timeline());
+    }
+
+    /** The archive's WAL segments of {@code timeline}. */
+    private static java.util.Set<String> segments(String archive, int timeline) {
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            java.util.Set<String> out = new java.util.TreeSet<>();
+            for (io.walship.archive.ObjectInfo o : a.list(io.walship.archive.ArchiveLayout.WAL, null)) {
+                io.walship.archive.ArchiveLayout.parseSegment(o.key()).filter(n -> n.timeline() == timeline)
+                        .ifPresent(n -> out.add(o.key() + " " + o.size()));
+            }
+            return out;
+        }
+    }
+
+    private static io.walship.archive.LeaseRecord lease(String archive) {
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            return io.walship.archive.LeaderLease.current(a).orElseThrow();
+        }
+    }
+
+    /**
+     * The lease and live promotion together: a promotion of a follower whose leader is alive is
+     * refused naming it; after the leader's kill -9 the promotion waits out its lease and the promoted
+     * node holds it; the other follower, given only the old leader's address, finds the new leader
+     * through the lease; the old leader restarted on its data directory (same ports) refuses writes
+     * and ships nothing, and the other follower keeps following the new leader.
+     */
+    @Test
+    void aPromotedFollowerTakesTheLeaseTheOtherFindsItThereAndTheOldLeaderComesBackFenced() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        int lh = freePort();
+        int lr = freePort();
+        Node leader = leader(archive, "200ms", lh, lr, "leader.log");
+        writes(leader.url(), 100, rnd, "before-backup");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        // neither follower lists the other: f2 can only learn of f1 through the lease
+        Node f1 = follower("f1", archive, leader.repl(), freePort(), freePort());
+        Node f2 = follower("f2", archive, leader.repl(), freePort(), freePort());
+        writes(leader.url(), 200, rnd, "streamed");
+        awaitSameDigest("f1 catches up", leader.url(), f1.url());
+        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        assertEquals("HELD", status(leader.url()).lease().state());
+
+        // 1. the leader is alive and renews its lease: the promotion is refused, naming it
+        CliRunner.Result refused = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+        assertEquals(ExitCodes.REPLICATION_REFUSED, refused.exit(), refused.out() + refused.err());
+        assertTrue(refused.err().contains("held by leader (timeline 1"), refused.err());
+        assertEquals("follower", status(f1.url()).role());
+        assertEquals("leader", lease(archive).nodeId());
+        writes(leader.url(), 20, rnd, "after-refusal");
+        awaitSameDigest("f1 follows again after the refusal", leader.url(), f1.url());
+        assertEquals(200, send(HttpRequest.newBuilder(URI.create(leader.url() + "/kv/still"))
+                .PUT(HttpRequest.BodyPublishers.ofString("leading"))).statusCode(), "the leader is not disturbed");
+        awaitSameDigest("f2 too", leader.url(), f2.url());
+        String before = digest(leader.url());
+
+        // 2. kill -9: the promotion waits the lease out and takes it on timeline 2
+        kill9(leader);
+        // a write the killed leader committed and never shipped (it is past the fork: only its own)
+        CliRunner.Result unshipped = CliRunner.run("kv", "put", "--data", tmp.resolve("leader").toString(), "unshipped", "1");
+        assertEquals(0, unshipped.exit(), unshipped.err());
+        CliRunner.Result p = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+        assertEquals(0, p.exit(), p.out() + p.err());
+        StatusResponse s1 = status(f1.url());
+        assertEquals(2, s1.timeline());
+        assertEquals("HELD", s1.lease().state());
+        assertTrue(s1.lease().holder().startsWith("f1 (timeline 2"), s1.lease().holder());
+        assertEquals(before, digest(f1.url()));
+        io.walship.archive.LeaseRecord l = lease(archive);
+        assertEquals(List.of("f1", 2, f1.url(), f1.repl()), List.of(l.nodeId(), l.timeline(), l.httpUrl(), l.replUrl()));
+        assertTrue(get(f1.url() + "/metrics").body().contains("walship_lease_writable 1.0"), "metrics show the lease");
+
+        // 3. f2 was given only the dead leader's address: it finds f1 through the lease
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(f2.url()), s -> s != null && s.timeline() == 2
+                    && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))), e);
+        }
+        writes(f1.url(), 100, rnd, "after-failover");
+        awaitSameDigest("f2 follows f1", f1.url(), f2.url());
+        long last = Lsn.parse(status(f1.url()).lastLsn());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(2),
+                    archived -> archived == last);
+        }
+        java.util.Set<String> timeline1 = segments(archive, 1);
+
+        // 4. the old leader comes back on its data directory and its ports: fenced, it ships nothing
+        Node back = leader(archive, "100ms", lh, lr, "leader2.log");
+        StatusResponse fenced = Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
+                s -> s != null && s.lease() != null && "SUPERSEDED".equals(s.lease().state()));
+        assertTrue(fenced.lease().reason().contains("timeline 2"), fenced.lease().reason());
+        HttpResponse<String> w = send(HttpRequest.newBuilder(URI.create(back.url() + "/kv/split"))
+                .PUT(HttpRequest.BodyPublishers.ofString("brain")));
+        assertEquals(503, w.statusCode(), w.body());
+        StatusResponse paused = Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
+                s -> s != null && s.archive() != null && s.archive().lastError() != null);
+        assertTrue(paused.archive().lastError().startsWith("not shipping: "), paused.archive().lastError());
+        writes(f1.url(), 50, rnd, "with-the-old-leader-back");
+        awaitSameDigest("f2 still follows f1", f1.url(), f2.url());
+        assertEquals(2, status(f2.url()).timeline());
+        back.process().destroy(); // a clean stop: its last shipment is fenced too
+        assertTrue(back.process().waitFor(60, TimeUnit.SECONDS));
+        assertEquals(timeline1, segments(archive, 1), "the old leader uploaded nothing to its timeline");
+        try (io.walship.wal.Store old = io.walship.wal.Store.open(tmp.resolve("leader"));
+             io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            assertTrue(old.lastLsn() > io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(1),
+                    "the old leader had WAL to ship");
+        }
+        assertEquals("f1", lease(archive).nodeId());
+        assertTrue(read(tmp.resolve("leader2.log")).contains("refuses writes and ships nothing"),
+                read(tmp.resolve("leader2.log")));
     }
 
     private HttpResponse<String> promote(String url) {

@@ -31,6 +31,11 @@ class FollowCommandTest {
                 "127.0.0.1:1", "--http", "127.0.0.1:0");
         assertEquals(ExitCodes.USAGE, noSource.exit(), noSource.err());
         assertTrue(noSource.err().contains("--leader-url"), "says how to bootstrap: " + noSource.err());
+
+        CliRunner.Result badLease = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader",
+                "127.0.0.1:1", "--lease-ttl", "2s", "--lease-skew-margin", "1s");
+        assertEquals(ExitCodes.USAGE, badLease.exit(), badLease.err());
+        assertTrue(badLease.err().contains("--lease-skew-margin") && badLease.err().contains("third"), badLease.err());
     }
 
     @Test

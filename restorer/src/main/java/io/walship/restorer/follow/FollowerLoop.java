@@ -129,9 +129,11 @@ public final class FollowerLoop implements AutoCloseable {
     }
 
     /**
-     * Where else the leader may be, asked before every connection (the seam for the archive's leader
-     * lease: {@code () -> LeaderLease.current(archive)} mapped to its {@code replUrl}). Its addresses
-     * come first, then {@link Options#leaders}; a failing source is logged and the options used.
+     * Where else the leader may be, asked before every connection (the archive's leader lease:
+     * {@code LiveFollower.leaseSource}, its {@code replUrl}). Its addresses come first, then
+     * {@link Options#leaders}; every one is asked and the newest timeline wins, on the same timeline
+     * an address of the options (so a cascading follower stays on its upstream follower); a failing
+     * source is logged and the options used.
      */
     @FunctionalInterface
     public interface LeaderSource {
@@ -446,7 +448,7 @@ public final class FollowerLoop implements AutoCloseable {
             }
             try {
                 Opened o = open(at);
-                if (best == null || better(o.welcome(), best.welcome())) {
+                if (best == null || better(o, best)) {
                     if (best != null) {
                         best.conn().close();
                     }
@@ -482,10 +484,25 @@ public final class FollowerLoop implements AutoCloseable {
         throw new IOException("no leader among " + label(all) + " welcomed this follower: " + String.join("; ", why));
     }
 
-    /** Whether {@code a} is a better leader than {@code b}: a newer timeline, else more durable WAL. */
-    private static boolean better(Frame.Welcome a, Frame.Welcome b) {
-        int t = Integer.compareUnsigned(a.leaderTimeline(), b.leaderTimeline());
-        return t > 0 || t == 0 && Long.compareUnsigned(a.leaderDurableLsn(), b.leaderDurableLsn()) > 0;
+    /**
+     * Whether {@code a} is a better leader than {@code b}: a newer timeline; on the same timeline an
+     * address of {@link Options#leaders} over one only the {@link LeaderSource} named (a cascading
+     * follower keeps its upstream follower rather than move to the leader the lease names), else more
+     * durable WAL.
+     */
+    private boolean better(Opened a, Opened b) {
+        Frame.Welcome wa = a.welcome();
+        Frame.Welcome wb = b.welcome();
+        int t = Integer.compareUnsigned(wa.leaderTimeline(), wb.leaderTimeline());
+        if (t != 0) {
+            return t > 0;
+        }
+        boolean ca = options.leaders().contains(a.at());
+        boolean cb = options.leaders().contains(b.at());
+        if (ca != cb) {
+            return ca;
+        }
+        return Long.compareUnsigned(wa.leaderDurableLsn(), wb.leaderDurableLsn()) > 0;
     }
 
     /** One replication session; returns only when closing. */

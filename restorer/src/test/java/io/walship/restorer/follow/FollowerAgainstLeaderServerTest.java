@@ -118,7 +118,10 @@ class FollowerAgainstLeaderServerTest {
                          ReplicationOptions.defaults()).start();
                  FollowerLoop second = new FollowerLoop(bottom, null, FollowerLoop.Options.defaults(
                          new HostPort("127.0.0.1", cascade.address().getPort())).withNodeId("bottom")
-                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed + 1)).start()) {
+                         .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed + 1))
+                         // the lease names the leader: on the same timeline the configured upstream is kept
+                         .withLeaderSource(() -> java.util.List.of(new HostPort("127.0.0.1", top.address().getPort())))
+                         .start()) {
                 for (int i = 0; i < 3_000; i++) {
                     leader.put(b("k" + rnd.nextInt(200)), b("w" + i), Durability.ASYNC);
                 }
@@ -127,6 +130,8 @@ class FollowerAgainstLeaderServerTest {
                 assertEquals(leader.digest(), bottom.digest());
                 assertEquals(leader.digest(), middle.digest());
                 assertTrue(cascade.sessions().stream().anyMatch(s -> s.nodeId().equals("bottom")));
+                await("the leader has no session of the cascaded follower (it was asked, and let go)",
+                        () -> top.sessions().stream().noneMatch(s -> s.nodeId().equals("bottom")));
             }
         }
     }
