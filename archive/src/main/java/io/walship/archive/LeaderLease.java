@@ -85,6 +85,17 @@ public final class LeaderLease {
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, true);
+    }
+
+    /**
+     * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, but with
+     * {@code ownAtOnce} false a lease carrying this node's id is treated like another node's (taken only
+     * once released or expired past the margin): for a node that lost the lease, whose id in it is then
+     * another live process's.
+     */
+    public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                      Duration skewMargin, LeaseClock clock, boolean ownAtOnce) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(me, "me");
         Objects.requireNonNull(clock, "clock");
@@ -98,7 +109,8 @@ public final class LeaderLease {
             long now = clock.wallMicros();
             Optional<ObjectStore.Versioned> cur = store.getVersioned(ArchiveLayout.LEASE);
             LeaseRecord existing = cur.map(v -> LeaseRecord.read(v.content(), ArchiveLayout.LEASE)).orElse(null);
-            boolean ours = existing != null && existing.nodeId().equals(me.nodeId()) && existing.timeline() <= timeline;
+            boolean ours = ownAtOnce && existing != null && existing.nodeId().equals(me.nodeId())
+                    && existing.timeline() <= timeline;
             if (existing != null && existing.timeline() > timeline) {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
