@@ -291,7 +291,10 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         return best;
     }
 
-    /** Fetches and applies the entries after this store's last LSN from {@code peer}; returns how many. */
+    /**
+     * Fetches and applies the entries after this store's last LSN from {@code peer}, up to the durable
+     * LSN its {@code /status} showed on this timeline; returns how many.
+     */
     private long fetch(Peer peer) throws IOException {
         long from = store.lastLsn() + 1;
         HttpResponse<InputStream> r;
@@ -313,6 +316,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             WalStream.Entry en;
             long expect = from;
             while ((en = WalStream.read(in)) != null) {
+                if (en.lsn() > peer.durable()) {
+                    // past what the peer's /status showed on this timeline: if it was promoted since, the
+                    // rest is its new timeline's WAL, which must not enter this one (closing drops the rest)
+                    break;
+                }
                 WalEntry e = EntryCodec.decode(en.bytes()); // CRC and format checked
                 if (e.lsn() != en.lsn() || e.lsn() != expect) {
                     throw new IOException("peer " + peer.url() + " sent LSN " + Lsn.format(e.lsn()) + " where "
