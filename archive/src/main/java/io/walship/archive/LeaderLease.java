@@ -180,8 +180,17 @@ public final class LeaderLease {
         try {
             newEtag = replaceOrAdoptUncertain(json);
         } catch (PreconditionFailedException e) {
-            lost = true;
             LeaseRecord there = current(store).orElse(null);
+            if (record.equals(there)) {
+                // still the version this node wrote: nobody took it. S3 answers 409 (mapped to a failed
+                // precondition) while another conditional write to the key is in flight, e.g. the SDK's
+                // retry of this very renewal racing its first attempt, which may still land
+                uncertain = json;
+                uncertainRecord = next;
+                throw new StorageException("renewing the leader lease was refused (" + e.getMessage() + ") but the lease"
+                        + " still holds this node's version: a conflicting write in flight; not extended");
+            }
+            lost = true;
             throw new LeaseException.Lost("the leader lease was replaced by someone else"
                     + (there == null ? " (it is gone)" : ": now " + there.describe()), there);
         } catch (StorageException e) {

@@ -165,4 +165,26 @@ class LeaseKeeperTest {
         old.tick();
         assertTrue(old.writable());
     }
+
+    /**
+     * S3 answers 409 ConditionalRequestConflict to a conditional PUT while another one on the key is in
+     * flight (the SDK's retry of an attempt that timed out but still runs), and the store maps it to a
+     * precondition failure. The lease still holds the version this node wrote: nobody took it, so the
+     * renewal failed, it is not LOST (which would fence the holder until its own lease expired).
+     */
+    @Test
+    void aConflictWhileTheLeaseStillHoldsOurVersionIsAFailedRenewalNotALoss() {
+        LeaseKeeper a = keeper(LeaderLeaseTest.A, 1);
+        a.tick();
+        store.conflictOnce = true;
+        clock.advance(THIRD);
+        a.tick();
+        assertEquals(LeaseKeeper.State.HELD, a.status().state(), String.valueOf(a.status().reason()));
+        assertTrue(a.writable());
+        clock.advance(THIRD);
+        a.tick();
+        assertTrue(a.writable());
+        assertNull(a.status().reason(), "renewed cleanly");
+        assertEquals(1, a.status().term());
+    }
 }
