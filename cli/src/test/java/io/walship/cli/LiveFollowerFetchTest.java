@@ -137,4 +137,72 @@ class LiveFollowerFetchTest {
             }
         }
     }
+
+    /**
+     * A peer that sends the headers of {@code /wal} and then nothing: HttpClient's request timeout ends
+     * at the headers, so the promotion used to wait on the body for ever, holding the promotion (every
+     * later one 409 "already being promoted") with the follower loop stopped. It gives up after the
+     * idle timeout, refuses naming the peer and follows again.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aPeerWhoseWalStallsIsGivenUpAfterTheIdleTimeout() throws Exception {
+        Path fdir;
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            fdir = standbyCopy(leader, "f1");
+        }
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
+        com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        peer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        try (Store mine = Store.open(fdir)) {
+            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
+            // the peer claims 5 entries more than this node on its timeline
+            StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
+                    .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
+                            + io.walship.wal.Lsn.format(mine.lastLsn() + 5) + "\""), StatusResponse.class);
+            assertEquals(mine.lastLsn() + 5, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+            peer.createContext("/status", ex -> {
+                byte[] body = io.walship.protocol.Json.writeBytes(ahead);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+                ex.close();
+            });
+            peer.createContext("/wal", ex -> {
+                ex.sendResponseHeaders(200, 0);
+                ex.getResponseBody().flush();
+                try {
+                    end.await(); // then nothing, until the test ends
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                ex.close();
+            });
+            peer.start();
+            String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
+            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
+                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                    Duration.ZERO, null, "f1", null);
+            long before = mine.lastLsn();
+            try (LiveFollower live = new LiveFollower(config, mine).start()) {
+                live.fetchIdleTimeout = Duration.ofMillis(500);
+                ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
+                assertTrue(e.getMessage().contains(peerUrl) && e.getMessage().contains("sent nothing"), e.getMessage());
+                assertEquals(before, live.store().lastLsn());
+                assertTrue(live.loop() != null && !live.promoted(), "following again");
+            }
+        } finally {
+            end.countDown();
+            peer.stop(0);
+        }
+    }
 }
