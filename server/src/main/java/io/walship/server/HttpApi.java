@@ -573,15 +573,12 @@ public final class HttpApi implements AutoCloseable {
 
     /**
      * {@code GET /wal?from=LSN}: the durable WAL entries from LSN on ({@link io.walship.protocol.WalStream}),
-     * with the node's token if it has one (401 otherwise), 410 if LSN is no longer in the WAL, an empty body if there is nothing after it. {@code Walship-LSN}
+     * 410 if LSN is no longer in the WAL, an empty body if there is nothing after it. {@code Walship-LSN}
      * carries the durable LSN the reader was bounded by when the answer started (the body may go a
      * little further); a failure while sending drops the connection, so a cut body never looks whole.
      */
     private void wal(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
-        // a replication consumer, like /snapshot?for=follower and a --repl session: on a leader it gets
-        // durable entries past the commit point, so it needs the write token as they do
-        authorizeWrite(ex);
         byte[] raw = query(ex).get(Endpoints.FROM);
         if (raw == null) {
             throw new BadInputException("GET " + Endpoints.WAL + " needs ?" + Endpoints.FROM + "=LSN");

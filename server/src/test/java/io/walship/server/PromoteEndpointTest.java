@@ -183,28 +183,6 @@ class PromoteEndpointTest {
     }
 
     /**
-     * {@code GET /wal} is a replication stream over HTTP: on a leader it carries durable entries past
-     * the commit point (not yet acknowledged, invisible to reads), like {@code /snapshot?for=follower}
-     * and the {@code --repl} port, which need the token. Without it anyone could read every write.
-     */
-    @Test
-    void theWalNeedsTheTokenOfANodeThatHasOne() throws Exception {
-        api = new HttpApi(new LeaderNode(leader, null), new InetSocketAddress("127.0.0.1", 0),
-                io.walship.protocol.AuthToken.of("s3cret-token-for-tests")).start();
-        url = "http://127.0.0.1:" + api.address().getPort();
-        HttpResponse<byte[]> none = http.send(HttpRequest.newBuilder(URI.create(url + "/wal?from=1")).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        assertEquals(401, none.statusCode(), new String(none.body(), StandardCharsets.UTF_8));
-        HttpResponse<byte[]> wrong = http.send(HttpRequest.newBuilder(URI.create(url + "/wal?from=1"))
-                .header("Authorization", "Bearer nope").build(), HttpResponse.BodyHandlers.ofByteArray());
-        assertEquals(401, wrong.statusCode());
-        HttpResponse<byte[]> ok = http.send(HttpRequest.newBuilder(URI.create(url + "/wal?from=1"))
-                .header("Authorization", "Bearer s3cret-token-for-tests").build(), HttpResponse.BodyHandlers.ofByteArray());
-        assertEquals(200, ok.statusCode());
-        assertTrue(ok.body().length > 0);
-    }
-
-    /**
      * A peer that is not an http(s) URL (a typo, a host:port without scheme) was "not reachable" to the
      * promoter, which skips unreachable peers: the promotion went on without asking it, so the check
      * that no peer holds more WAL was silently lost. It is bad input: 400, and nothing is promoted.
