@@ -299,8 +299,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         long from = store.lastLsn() + 1;
         HttpResponse<InputStream> r;
         try {
-            r = http().send(HttpRequest.newBuilder(URI.create(trim(peer.url()) + Endpoints.WAL + "?" + Endpoints.FROM + "="
-                    + Lsn.format(from))).timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(trim(peer.url()) + Endpoints.WAL + "?"
+                    + Endpoints.FROM + "=" + Lsn.format(from))).timeout(Duration.ofSeconds(60)).GET();
+            String token = config.loopOptions().authToken();
+            if (!token.isEmpty()) {
+                req.header("Authorization", "Bearer " + token); // GET /wal needs the write token, as HELLO does
+            }
+            r = http().send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while fetching WAL from " + peer.url());

@@ -573,12 +573,17 @@ public final class HttpApi implements AutoCloseable {
 
     /**
      * {@code GET /wal?from=LSN}: the durable WAL entries from LSN on ({@link io.walship.protocol.WalStream}),
-     * 410 if LSN is no longer in the WAL, an empty body if there is nothing after it. {@code Walship-LSN}
+     * 401 without the write token (when the node has one), 410 if LSN is no longer in the WAL, an
+     * empty body if there is nothing after it. {@code Walship-LSN}
      * carries the durable LSN the reader was bounded by when the answer started (the body may go a
      * little further); a failure while sending drops the connection, so a cut body never looks whole.
      */
     private void wal(HttpExchange ex) throws IOException {
         requireMethod(ex, "GET");
+        // a replication consumer's endpoint, like /snapshot?for=follower and HELLO: the WAL holds every
+        // key and value, also those of commits no follower has acknowledged yet (a plain read waits for
+        // them), and past values of deleted keys; so it needs the write token when the node has one
+        authorizeWrite(ex);
         byte[] raw = query(ex).get(Endpoints.FROM);
         if (raw == null) {
             throw new BadInputException("GET " + Endpoints.WAL + " needs ?" + Endpoints.FROM + "=LSN");

@@ -126,17 +126,12 @@ final class FakeFollower implements AutoCloseable {
     }
 
     void awaitReceived(long lsn) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (expected <= lsn) {
+        io.walship.wal.Poll.until(Duration.ofSeconds(30), () -> {
             if (failure != null) {
                 throw new AssertionError(name + ": connection failed", failure);
             }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(name + ": LSN " + lsn + " did not arrive within 30 s");
-            }
-            Thread.onSpinWait();
-            Thread.yield();
-        }
+            return expected > lsn;
+        }, () -> name + ": LSN " + lsn + " did not arrive");
     }
 
     void checkHealthy() {

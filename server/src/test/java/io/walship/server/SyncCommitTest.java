@@ -116,15 +116,9 @@ class SyncCommitTest {
         return Json.read(done(get("/status")).body().getBytes(StandardCharsets.UTF_8), JsonNode.class).get("sync");
     }
 
+    /** Parks between looks (backing off): a spinning test took a core from the leader and followers under test. */
     private static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + LONG.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.onSpinWait();
-            Thread.yield();
-        }
+        io.walship.wal.Poll.until(LONG, condition, () -> "until " + what);
     }
 
     /** Waits until {@code n} commits or reads wait for acks: they are in the tracker, answered by nothing else. */
@@ -289,6 +283,41 @@ class SyncCommitTest {
         assertEquals("sync", syncOf(r));
         assertEquals(lsn, lsnOf(r));
         assertEquals(2, sync().get("synchronous").size(), "f1 once and f2: " + sync().get("synchronous"));
+    }
+
+    /**
+     * review11 (round 2): a follower that sends no node id (the protocol allows "") was counted per
+     * connection (its host:port), so one such follower that reconnected before the leader timed out
+     * its old session — a new source port — was a quorum of two: an acknowledged commit on one disk.
+     * Sessions without a node id count once per remote host.
+     */
+    @Test
+    void twoSessionsOfOneFollowerWithoutANodeIdAreNotAQuorumOfTwo() throws Exception {
+        start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
+        for (int i = 0; i < 2; i++) {
+            followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
+                    store.durableLsn() + 1, "", false));
+        }
+        await("two anonymous sessions", () -> replication.sessions().stream().filter(x -> x.nodeId().isEmpty())
+                .count() == 2);
+        CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
+        awaitWaiting(1);
+        long lsn = store.lastLsn();
+        followers.get(0).autoAck(true);
+        followers.get(1).autoAck(true);
+        assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
+        long later = store.lastLsn();
+        await("both anonymous sessions flushed LSN " + later, () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().isEmpty() && x.flushLsn() >= later).count() == 2);
+        assertEquals(1, replication.acks().waiting(), "two sessions from one host without a node id acknowledged"
+                + " LSN " + lsn + " as a quorum of 2");
+        assertTrue(replication.acks().ackedLsn(2) < lsn);
+        assertFalse(w.isDone());
+        FakeFollower f2 = follower("f2", false);
+        f2.ack(lsn);
+        HttpResponse<String> r = done(w);
+        assertEquals("sync", syncOf(r));
+        assertEquals(lsn, lsnOf(r));
     }
 
     @Test
@@ -574,6 +603,42 @@ class SyncCommitTest {
         assertFalse(plain.isDone(), "a plain /snapshot showed what no follower acknowledged");
         FakeFollower f = follower("f", true);
         assertEquals(200, done(plain).statusCode());
+        assertTrue(f.flushedSent >= store.durableLsn());
+    }
+    /**
+     * review11 (round 2): {@code GET /wal?from=1} streamed a leader's durable WAL — the physical
+     * page changes, keys and values in them — to anyone, commits no follower had acknowledged
+     * included: a way around AFTER_SYNC (a plain read would wait) and around the write token that
+     * {@code /snapshot?for=follower} and HELLO ask for. It is a replication consumer's endpoint (a
+     * promoting follower fetching from a peer): it needs the write token as they do.
+     */
+    @Test
+    void theWalOverHttpNeedsTheWriteTokenLikeTheFollowersSnapshot() throws Exception {
+        store = Store.open(tmp.resolve("leader"));
+        replication = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(200), Duration.ofSeconds(30)),
+                new SyncOptions(Mode.SEMI_SYNC, 1, LONG, OnTimeout.BLOCK)).start();
+        server = new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0), null, replication,
+                io.walship.protocol.AuthToken.of("s3cret-token-for-tests")).start();
+        url = "http://127.0.0.1:" + server.address().getPort();
+        CompletableFuture<HttpResponse<String>> w = http.sendAsync(HttpRequest.newBuilder(URI.create(url + "/kv/secret"))
+                .header("Authorization", "Bearer s3cret-token-for-tests")
+                .PUT(HttpRequest.BodyPublishers.ofString("unacknowledged")).build(), HttpResponse.BodyHandlers.ofString());
+        awaitWaiting(1);
+        CompletableFuture<HttpResponse<String>> read = get("/kv/secret"); // waits for the ack (AFTER_SYNC)
+        HttpResponse<String> noToken = done(get("/wal?from=1"));
+        assertEquals(401, noToken.statusCode(), "GET /wal without the token answered " + noToken.statusCode()
+                + " while the commit waited for its ack (" + noToken.body().length() + " bytes)");
+        HttpResponse<byte[]> withToken = http.send(HttpRequest.newBuilder(URI.create(url + "/wal?from=1"))
+                .header("Authorization", "Bearer s3cret-token-for-tests").GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, withToken.statusCode());
+        assertTrue(withToken.body().length > 0);
+        assertFalse(w.isDone());
+        assertFalse(read.isDone(), "a plain read showed what no follower acknowledged");
+        FakeFollower f = follower("f", true);
+        assertEquals(200, done(w).statusCode());
+        assertEquals("unacknowledged", done(read).body());
         assertTrue(f.flushedSent >= store.durableLsn());
     }
 }

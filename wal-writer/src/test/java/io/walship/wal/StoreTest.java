@@ -363,4 +363,28 @@ class StoreTest {
             assertEquals(changed, absent.pageLsn(), "an absent key's leaf is what says it is absent");
         }
     }
+    /**
+     * review11 (round 2): every lookup reads the meta page (the root's address), and a commit that
+     * allocates a page (a split) changes it (the page count or the free list): a read of a key on
+     * a leaf that commit never touched still depends on it. Conservative — such a read waits for
+     * that commit on a leader — and what docs/ARCHITECTURE.md ("Commit modes") now says.
+     */
+    @Test
+    void aCommitThatSplitsANodeIsOneEveryReadDependsOn() {
+        try (Store s = Store.open(tmp.resolve("s"))) {
+            WriteBatch fill = new WriteBatch();
+            for (int i = 0; i < 200; i++) {
+                fill.put(b(String.format("k%03d", i)), new byte[1000]);
+            }
+            long filled = s.write(fill);
+            int pages = s.pageCountForTesting();
+            long split = -1;
+            for (int i = 0; i < 10 && s.pageCountForTesting() == pages; i++) {
+                split = s.put(b(String.format("k199%d", i)), new byte[1000]); // appends to the last leaf until it splits
+            }
+            assertTrue(s.pageCountForTesting() > pages, "no split after 10 puts of 1 KB into one leaf");
+            assertTrue(split > filled);
+            assertEquals(split, s.read(b("k000")).pageLsn(), "k000's leaf was not touched, the meta page was");
+        }
+    }
 }

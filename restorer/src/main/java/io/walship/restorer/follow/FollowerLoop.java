@@ -356,7 +356,7 @@ public final class FollowerLoop implements AutoCloseable {
     }
 
     /** A connection that got WELCOME after this follower's HELLO. */
-    private record Opened(ReplConnection conn, Frame.Welcome welcome, HostPort at) {
+    private record Opened(ReplConnection conn, Frame.Welcome welcome, HostPort at, long startLsn) {
     }
 
     /**
@@ -413,7 +413,7 @@ public final class FollowerLoop implements AutoCloseable {
                         + ", this follower's " + Long.toHexString(store.systemId()));
             }
             ok = true;
-            return new Opened(c, w, at);
+            return new Opened(c, w, at, start);
         } finally {
             if (!ok) {
                 c.close();
@@ -523,10 +523,14 @@ public final class FollowerLoop implements AutoCloseable {
             Receiver receiver = new Receiver(c);
             try {
                 long echo = 0;
+                // the highest LSN this session has received (skipped ones too): FEEDBACK names none
+                // past it, or the leader would end the session (HELLO's start - 1 is what it claimed)
+                long received = o.startLsn() - 1;
                 while (!closed) {
                     Drained d = drain(receiver.take(), receiver::poll, store.lastLsn() + 1, echo, MAX_BATCH_ENTRIES,
                             MAX_BATCH_BYTES);
                     echo = d.echo();
+                    received = Math.max(received, d.highestLsn());
                     if (!d.entries().isEmpty()) {
                         store.applyAll(d.entries(), Durability.DURABLE); // syncs what was applied before too
                         streamedEntries.addAndGet(d.entries().size());
@@ -536,7 +540,7 @@ public final class FollowerLoop implements AutoCloseable {
                     }
                     contact(d.leaderDurable());
                     if (d.reply()) {
-                        feedback(c, echo);
+                        feedback(c, echo, received);
                     }
                     // progress (entries applied, or a healthy idle leader heard): the next failure
                     // starts the backoff again from its minimum; a WELCOME alone does not, or a leader
@@ -601,7 +605,8 @@ public final class FollowerLoop implements AutoCloseable {
     static final long MAX_BATCH_BYTES = 64L << 20;
 
     /** What one round of the applier took off the receiver's queue. */
-    record Drained(List<WalEntry> entries, long entryBytes, boolean reply, long echo, long leaderDurable) {
+    record Drained(List<WalEntry> entries, long entryBytes, boolean reply, long echo, long leaderDurable,
+                   long highestLsn) {
     }
 
     /**
@@ -618,6 +623,7 @@ public final class FollowerLoop implements AutoCloseable {
         long bytes = 0;
         boolean reply = false;
         long leaderDurable = -1;
+        long highest = -1;
         Object next = first;
         while (next != null) {
             if (next instanceof IOException e) {
@@ -627,6 +633,7 @@ public final class FollowerLoop implements AutoCloseable {
             if (f instanceof Frame.Wal wal) {
                 for (Frame.Entry en : wal.entries()) {
                     WalEntry e = EntryCodec.decode(en.bytes()); // checks the CRC and the format version
+                    highest = Math.max(highest, en.lsn());
                     if (e.lsn() == en.lsn() && e.lsn() < expect && batch.isEmpty()) {
                         continue; // applied here already (the stream starts at the durable LSN + 1): skip
                     }
@@ -653,7 +660,7 @@ public final class FollowerLoop implements AutoCloseable {
             }
             next = batch.size() < maxEntries && bytes < maxBytes ? poll.get() : null;
         }
-        return new Drained(batch, bytes, reply, echo, leaderDurable);
+        return new Drained(batch, bytes, reply, echo, leaderDurable, highest);
     }
 
     /**
@@ -721,10 +728,16 @@ public final class FollowerLoop implements AutoCloseable {
         lastContactMicros = nowMicros();
     }
 
-    /** Flushed is the durable LSN, never the applied one: the leader's acks count it as on this disk. */
-    private void feedback(ReplConnection c, long echo) throws IOException {
-        long applied = store.lastLsn();
-        c.write(new Frame.Feedback(applied, store.durableLsn(), applied, nowMicros(), echo));
+    /**
+     * Flushed is the durable LSN, never the applied one: the leader's acks count it as on this disk.
+     * Neither goes past {@code received}, the highest LSN this session has received: after a HELLO
+     * from the durable LSN, entries applied (and maybe synced since) before it are sent again a
+     * frame at a time, and a FEEDBACK naming an LSN the leader has not sent yet is a protocol error
+     * that ends the session (docs/PROTOCOL.md).
+     */
+    private void feedback(ReplConnection c, long echo, long received) throws IOException {
+        long applied = Math.min(store.lastLsn(), received);
+        c.write(new Frame.Feedback(applied, Math.min(store.durableLsn(), received), applied, nowMicros(), echo));
     }
 
     private long nowMicros() {

@@ -8,13 +8,17 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.function.BooleanSupplier;
 
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.HostPort;
 import io.walship.protocol.repl.RefusalCode;
+import javax.net.ServerSocketFactory;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.wal.ControlFile;
@@ -23,6 +27,9 @@ import io.walship.wal.Poll;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -193,6 +200,60 @@ class FollowerAgainstLeaderServerTest {
                     assertEquals(RefusalCode.FOLLOWER_AHEAD, f.code());
                     assertTrue(f.getMessage().contains("past the fork"), f.getMessage());
                     assertEquals(1, ahead.timeline());
+                }
+            }
+        }
+    }
+
+    /**
+     * review11 (round 2): a follower whose store has entries applied but not yet synced (an
+     * applyAll cut short, say by a full disk) says HELLO from its durable LSN + 1, as it must, and
+     * the leader sends those entries again, a frame at a time. The follower skipped them, synced,
+     * and answered the first frame with FEEDBACK naming its last applied (and now durable) LSN —
+     * past the last LSN the leader had sent, a protocol error that ended the session and cost a
+     * reconnect. FEEDBACK names no LSN past what the session has received.
+     */
+    @Test
+    void aFollowerResumingFromItsDurableLsnReportsNothingPastWhatTheLeaderSent() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        byte[] value = new byte[900];
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            leader.put(b("k0"), b("v"), Durability.DURABLE);
+            Path dir = tmp.resolve("f");
+            try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
+                SnapshotLoader.load(in, dir);
+            }
+            ControlFile.read(dir).asStandby().write(dir);
+            long start = leader.lastLsn();
+            for (int i = 0; i < 40; i++) {
+                rnd.nextBytes(value);
+                leader.put(b("k" + i), value, Durability.DURABLE);
+            }
+            // the follower has applied all of them, synced none (no timed flush within the test)
+            try (Store follower = Store.open(dir, StoreOptions.defaults().withAsyncFlushMillis(3_600_000))) {
+                List<WalEntry> entries = new ArrayList<>();
+                try (WalReader r = leader.walReader()) {
+                    r.seek(start + 1);
+                    for (WalEntry e = r.next(); e != null; e = r.next()) {
+                        entries.add(e);
+                    }
+                }
+                assertEquals(40, entries.size());
+                follower.applyAll(entries, Durability.ASYNC);
+                assertEquals(start, follower.durableLsn());
+                ReplicationOptions d = ReplicationOptions.defaults();
+                ReplicationOptions small = new ReplicationOptions(null, 16, d.maxSlotWalKeep(), d.keepalive(),
+                        d.timeout(), 4096, "leader", "", Clock.systemUTC(), ServerSocketFactory.getDefault());
+                try (ReplicationServer repl = new ReplicationServer(leader, new InetSocketAddress("127.0.0.1", 0), small)
+                        .start();
+                     FollowerLoop loop = new FollowerLoop(follower, null, FollowerLoop.Options.defaults(
+                             new HostPort("127.0.0.1", repl.address().getPort())).withNodeId("f")
+                             .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200), seed)).start()) {
+                    await("the leader saw the follower flush everything", () -> repl.sessions().stream()
+                            .anyMatch(s -> s.nodeId().equals("f") && s.flushLsn() == leader.lastLsn()));
+                    assertEquals(0, loop.status().reconnects(), "the session ended: " + loop.status().lastError());
                 }
             }
         }

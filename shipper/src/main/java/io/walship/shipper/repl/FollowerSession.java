@@ -263,8 +263,7 @@ final class FollowerSession implements Runnable {
             flushed = flushLsn;
         }
         // outside this session's lock: the commits this acknowledges are woken from here
-        String n = nodeId();
-        server.acks().flushed(this, n.isEmpty() ? conn.remote() : n, flushed);
+        server.acks().flushed(this, ackIdentity(), flushed);
         if (closed) {
             server.acks().gone(this); // closed meanwhile: the close's own gone() may have come first
         }
@@ -449,6 +448,27 @@ final class FollowerSession implements Runnable {
 
     private synchronized String nodeId() {
         return nodeId;
+    }
+
+    /**
+     * Who this session's acks are from, for {@link AckTracker}'s one-ack-per-follower count: its
+     * node id; without one, its remote host — not host:port, or a follower without a node id that
+     * reconnected before the leader timed out its old session (a new source port) would count as
+     * two followers with one disk. Two such followers on one host then count once (too few, never
+     * too many acks); give each a node id.
+     */
+    private String ackIdentity() {
+        String n = nodeId();
+        if (!n.isEmpty()) {
+            return n;
+        }
+        String host;
+        try {
+            host = io.walship.protocol.HostPort.parse(conn.remote()).host();
+        } catch (RuntimeException e) {
+            host = conn.remote();
+        }
+        return "(no node id)@" + host;
     }
 
     private String nodeIdForThread() {
