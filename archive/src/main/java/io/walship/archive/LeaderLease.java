@@ -85,6 +85,17 @@ public final class LeaderLease {
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, true);
+    }
+
+    /**
+     * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, but with
+     * {@code ownAtOnce} false a lease carrying this node's id is treated like another node's (taken only
+     * once released or expired past the margin): for a node that lost the lease, whose id in it is then
+     * another live process's.
+     */
+    public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                      Duration skewMargin, LeaseClock clock, boolean ownAtOnce) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(me, "me");
         Objects.requireNonNull(clock, "clock");
@@ -98,7 +109,8 @@ public final class LeaderLease {
             long now = clock.wallMicros();
             Optional<ObjectStore.Versioned> cur = store.getVersioned(ArchiveLayout.LEASE);
             LeaseRecord existing = cur.map(v -> LeaseRecord.read(v.content(), ArchiveLayout.LEASE)).orElse(null);
-            boolean ours = existing != null && existing.nodeId().equals(me.nodeId()) && existing.timeline() <= timeline;
+            boolean ours = ownAtOnce && existing != null && existing.nodeId().equals(me.nodeId())
+                    && existing.timeline() <= timeline;
             if (existing != null && existing.timeline() > timeline) {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
@@ -168,8 +180,17 @@ public final class LeaderLease {
         try {
             newEtag = replaceOrAdoptUncertain(json);
         } catch (PreconditionFailedException e) {
-            lost = true;
             LeaseRecord there = current(store).orElse(null);
+            if (record.equals(there)) {
+                // still the version this node wrote: nobody took it. S3 answers 409 (mapped to a failed
+                // precondition) while another conditional write to the key is in flight, e.g. the SDK's
+                // retry of this very renewal racing its first attempt, which may still land
+                uncertain = json;
+                uncertainRecord = next;
+                throw new StorageException("renewing the leader lease was refused (" + e.getMessage() + ") but the lease"
+                        + " still holds this node's version: a conflicting write in flight; not extended");
+            }
+            lost = true;
             throw new LeaseException.Lost("the leader lease was replaced by someone else"
                     + (there == null ? " (it is gone)" : ": now " + there.describe()), there);
         } catch (StorageException e) {

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * refused; it resumes only when a renewal of that same version succeeds, i.e. nobody took it
  * meanwhile); {@code WAITING} (another node holds it and it has not expired: writes refused, tried
  * again every TTL/3); {@code LOST} (someone else replaced it: writes refused, this node tries to take
- * it again like a newcomer, which succeeds only once it expired and if no newer timeline exists);
+ * it again like a newcomer, which succeeds only once it expired or was released and if no newer
+ * timeline exists — even when the lease carries this node's own id, then another live process's);
  * {@code SUPERSEDED} (a newer timeline: refused for good, until the node is rejoined as a
  * follower); {@code RELEASED} (closed).
  *
@@ -187,8 +188,14 @@ public final class LeaseKeeper implements AutoCloseable {
     }
 
     private void take() {
+        boolean ownAtOnce;
+        synchronized (this) {
+            // after LOST, a lease with this node's id is another live process's (the same id reused):
+            // taking it back at once would make both acknowledge until the other's next renewal
+            ownAtOnce = base != State.LOST;
+        }
         try {
-            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock);
+            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce);
             synchronized (this) {
                 if (closed) {
                     l.release();

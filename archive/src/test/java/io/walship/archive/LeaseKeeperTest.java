@@ -134,4 +134,57 @@ class LeaseKeeperTest {
         assertEquals(LeaseKeeper.State.SUPERSEDED, a.status().state(), "never again on the old timeline");
         assertFalse(a.writable());
     }
+
+    /**
+     * Two live processes with the same node id (a restart while the old one is paused, or an id
+     * repeated by mistake): the second takes the lease at once (documented), the first loses it at its
+     * next renewal. A keeper that LOST its lease must not then take it back at once because the lease
+     * carries its own node id: the other process holds it and still acknowledges until its own
+     * deadline, so the two would ping-pong the lease and both acknowledge writes at the same time.
+     */
+    @Test
+    void aKeeperThatLostItsLeaseToItsOwnNodeIdWaitsForItToExpire() {
+        LeaseKeeper old = keeper(LeaderLeaseTest.A, 1);
+        old.tick();
+        assertTrue(old.writable());
+        LeaseKeeper restarted = keeper(LeaderLeaseTest.A, 1);
+        restarted.tick(); // the same node id: taken back at once
+        assertTrue(restarted.writable());
+        clock.advance(THIRD);
+        old.tick(); // its renewal finds the other process's version
+        assertEquals(LeaseKeeper.State.LOST, old.status().state());
+        for (int round = 0; round < 6; round++) {
+            clock.advance(THIRD);
+            old.tick();
+            assertFalse(old.writable() && restarted.writable(), "round " + round + ": both acknowledge writes");
+            restarted.tick();
+            assertFalse(old.writable() && restarted.writable(), "round " + round + ": both acknowledge writes");
+            assertTrue(restarted.writable(), "round " + round + ": the holder keeps renewing");
+        }
+        restarted.close(); // released: now the old one may take it like any other node
+        old.tick();
+        assertTrue(old.writable());
+    }
+
+    /**
+     * S3 answers 409 ConditionalRequestConflict to a conditional PUT while another one on the key is in
+     * flight (the SDK's retry of an attempt that timed out but still runs), and the store maps it to a
+     * precondition failure. The lease still holds the version this node wrote: nobody took it, so the
+     * renewal failed, it is not LOST (which would fence the holder until its own lease expired).
+     */
+    @Test
+    void aConflictWhileTheLeaseStillHoldsOurVersionIsAFailedRenewalNotALoss() {
+        LeaseKeeper a = keeper(LeaderLeaseTest.A, 1);
+        a.tick();
+        store.conflictOnce = true;
+        clock.advance(THIRD);
+        a.tick();
+        assertEquals(LeaseKeeper.State.HELD, a.status().state(), String.valueOf(a.status().reason()));
+        assertTrue(a.writable());
+        clock.advance(THIRD);
+        a.tick();
+        assertTrue(a.writable());
+        assertNull(a.status().reason(), "renewed cleanly");
+        assertEquals(1, a.status().term());
+    }
 }

@@ -234,7 +234,17 @@ final class LeaderCommand implements Callable<Integer> {
                     replOptions = replOptions.withSockets(Tls.serverSockets(ssl));
                 }
                 try {
-                    replication = new ReplicationServer(store, replAddress.resolve(), replOptions, sync).start();
+                    replication = new ReplicationServer(store, replAddress.resolve(), replOptions, sync);
+                    if (lease != null) {
+                        LeaseKeeper keeper = lease;
+                        // superseded or lost: another node leads; its followers must not take this WAL
+                        replication.withGate(() -> {
+                            LeaseKeeper.Status ls = keeper.status();
+                            return ls.state() == LeaseKeeper.State.SUPERSEDED || ls.state() == LeaseKeeper.State.LOST
+                                    ? ls.reason() : null;
+                        });
+                    }
+                    replication.start();
                 } catch (BindException e) {
                     throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
                             "pick another --repl HOST:PORT");

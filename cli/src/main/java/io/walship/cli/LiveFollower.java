@@ -367,7 +367,10 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         return best;
     }
 
-    /** Fetches and applies the entries after this store's last LSN from {@code peer}; returns how many. */
+    /**
+     * Fetches and applies the entries after this store's last LSN from {@code peer}, up to the durable
+     * LSN its {@code /status} showed on this timeline; returns how many.
+     */
     private long fetch(Peer peer) throws IOException {
         long from = store.lastLsn() + 1;
         HttpResponse<InputStream> r;
@@ -384,7 +387,8 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             throw new IOException("interrupted while fetching WAL from " + peer.url());
         }
         long applied = 0;
-        try (DataInputStream in = new DataInputStream(new BufferedInputStream(r.body(), 1 << 16))) {
+        IdleGuard guard = new IdleGuard(r.body(), fetchIdleTimeout, peer.url());
+        try (guard; DataInputStream in = new DataInputStream(new BufferedInputStream(guard, 1 << 16))) {
             if (r.statusCode() != 200) {
                 throw new IOException("GET " + Endpoints.WAL + " answered " + r.statusCode() + ": "
                         + new String(in.readNBytes(512), java.nio.charset.StandardCharsets.UTF_8).strip());
@@ -394,6 +398,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             WalStream.Entry en;
             long expect = from;
             while ((en = WalStream.read(in)) != null) {
+                if (en.lsn() > peer.durable()) {
+                    // past what the peer's /status showed on this timeline: if it was promoted since, the
+                    // rest is its new timeline's WAL, which must not enter this one (closing drops the rest)
+                    break;
+                }
                 WalEntry e = EntryCodec.decode(en.bytes()); // CRC and format checked
                 if (e.lsn() != en.lsn() || e.lsn() != expect) {
                     throw new IOException("peer " + peer.url() + " sent LSN " + Lsn.format(e.lsn()) + " where "
@@ -416,6 +425,100 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         }
         LOG.info("fetched {} entries from peer {}, now at LSN {}", applied, peer.url(), Lsn.format(store.lastLsn()));
         return applied;
+    }
+
+    /**
+     * The longest a peer's {@code /wal} body may send nothing before the fetch gives up: the request
+     * timeout ends at the headers, and a peer that stalls after them would hold the promotion (and keep
+     * this node from following) for ever. Settable for tests.
+     */
+    volatile Duration fetchIdleTimeout = Duration.ofSeconds(30);
+
+    /** A body that a watchdog closes when it sends nothing for {@code idle}; a read then fails naming the peer. */
+    private static final class IdleGuard extends java.io.FilterInputStream {
+        private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "walship-fetch-watchdog");
+                    t.setDaemon(true);
+                    return t;
+                });
+        private final long idleNanos;
+        private final String peer;
+        private final java.util.concurrent.ScheduledFuture<?> check;
+        private volatile long lastProgress = System.nanoTime();
+        private volatile boolean timedOut;
+
+        IdleGuard(InputStream in, Duration idle, String peer) {
+            super(in);
+            this.idleNanos = idle.toNanos();
+            this.peer = peer;
+            long every = Math.max(10, Math.min(1000, idle.toMillis() / 4));
+            this.check = WATCHDOG.scheduleWithFixedDelay(this::check, every, every,
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        private void check() {
+            if (!timedOut && System.nanoTime() - lastProgress > idleNanos) {
+                timedOut = true;
+                check.cancel(false);
+                try {
+                    in.close(); // unblocks a read waiting for the next bytes
+                } catch (IOException | RuntimeException ignored) {
+                    // the read that waits fails or ends either way; timedOut names why
+                }
+            }
+        }
+
+        private IOException timeout(Throwable cause) {
+            return new IOException("peer " + peer + " sent nothing for " + idleNanos / 1_000_000 + " ms", cause);
+        }
+
+        /** After a read: a timeout (the watchdog closed the body, which may look like its end) or progress. */
+        private int progress(int n) throws IOException {
+            if (timedOut) {
+                throw timeout(null);
+            }
+            lastProgress = System.nanoTime();
+            return n;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b;
+            try {
+                b = super.read();
+            } catch (IOException e) {
+                throw timedOut ? timeout(e) : e;
+            } catch (RuntimeException e) {
+                if (timedOut) {
+                    throw timeout(e);
+                }
+                throw e;
+            }
+            return progress(b);
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n;
+            try {
+                n = super.read(b, off, len);
+            } catch (IOException e) {
+                throw timedOut ? timeout(e) : e;
+            } catch (RuntimeException e) {
+                if (timedOut) {
+                    throw timeout(e);
+                }
+                throw e;
+            }
+            return progress(n);
+        }
+
+        @Override
+        public void close() throws IOException {
+            check.cancel(false);
+            super.close();
+        }
     }
 
     private HttpClient http() {

@@ -545,11 +545,30 @@ public final class HttpApi implements AutoCloseable {
         if (p != null) {
             for (String u : new String(p, StandardCharsets.UTF_8).split(",")) {
                 if (!u.isBlank()) {
-                    peers.add(u.strip());
+                    peers.add(checkPeerUrl(u.strip()));
                 }
             }
         }
         json(ex, 200, node.promote(force.equals("true"), peers));
+    }
+
+    /**
+     * A peer of {@code /promote} must be an absolute http(s) URL with a host: the promoter skips an
+     * unreachable peer, so a malformed one would silently drop the check of what that peer holds.
+     */
+    private static String checkPeerUrl(String u) {
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(u);
+        } catch (java.net.URISyntaxException e) {
+            throw new BadInputException("peer '" + u + "' is not a URL: " + e.getMessage());
+        }
+        String scheme = uri.getScheme();
+        if (scheme == null || !(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null
+                || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            throw new BadInputException("peer '" + u + "' must be a follower's HTTP API as http(s)://HOST:PORT");
+        }
+        return u;
     }
 
     /**

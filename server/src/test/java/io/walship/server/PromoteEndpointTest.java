@@ -181,4 +181,44 @@ class PromoteEndpointTest {
         HttpResponse<String> promote = send("POST", "/promote");
         assertEquals(409, promote.statusCode(), promote.body());
     }
+
+    /**
+     * A peer that is not an http(s) URL (a typo, a host:port without scheme) was "not reachable" to the
+     * promoter, which skips unreachable peers: the promotion went on without asking it, so the check
+     * that no peer holds more WAL was silently lost. It is bad input: 400, and nothing is promoted.
+     */
+    @Test
+    void aPeerThatIsNotAnHttpUrlIsRefused400AndNothingIsPromoted() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        SwitchingNode node = new SwitchingNode(followerNode(), (force, peers) -> {
+            calls.incrementAndGet();
+            throw new ConflictException("not expected");
+        });
+        api = new HttpApi(node, new InetSocketAddress("127.0.0.1", 0)).start();
+        url = "http://127.0.0.1:" + api.address().getPort();
+        for (String peers : List.of("f2:8080", "http://f2:8080,127.0.0.1:8081", "ftp://f2:8080", "http://",
+                "http://f2:8080?x=1", "http://f2 :8080")) {
+            HttpResponse<String> r = send("POST", "/promote?peers="
+                    + java.net.URLEncoder.encode(peers, StandardCharsets.UTF_8));
+            assertEquals(400, r.statusCode(), peers + ": " + r.body());
+            assertTrue(r.body().contains("peer"), r.body());
+        }
+        assertEquals(0, calls.get(), "the promoter was never asked");
+        assertTrue(node.current() instanceof FollowerNode);
+    }
+
+    /**
+     * The switching node forwards every method of {@link Node}: one it does not override falls to the
+     * interface's default, which answers as neither the follower nor the leader behind it would.
+     */
+    @Test
+    void theSwitchingNodeOverridesEveryNodeMethod() throws Exception {
+        for (java.lang.reflect.Method m : Node.class.getMethods()) {
+            if (java.lang.reflect.Modifier.isStatic(m.getModifiers())) {
+                continue;
+            }
+            java.lang.reflect.Method impl = SwitchingNode.class.getMethod(m.getName(), m.getParameterTypes());
+            assertEquals(SwitchingNode.class, impl.getDeclaringClass(), m + " is not forwarded");
+        }
+    }
 }

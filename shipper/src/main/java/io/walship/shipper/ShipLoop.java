@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p><b>Fencing:</b> a leader that holds the leader lease ships only while it may acknowledge writes:
- * a {@link Gate} is asked before every run (the final one too), and while it refuses nothing is
+ * a {@link Gate} is asked before every run (the final one too) and before each of its segments, and while it refuses nothing is
  * uploaded — an old leader never ships to a timeline a newer one has left behind — and the status
  * says why ({@link #PAUSED_PREFIX}).
  *
@@ -95,7 +95,7 @@ public final class ShipLoop implements AutoCloseable {
         }
     }
 
-    /** Whether the loop may ship now; asked before every run. */
+    /** Whether the loop may ship now; asked before every run and before each segment of it. */
     @FunctionalInterface
     public interface Gate {
         Gate OPEN = () -> null;
@@ -192,11 +192,18 @@ public final class ShipLoop implements AutoCloseable {
             WalShipper.Result result = null;
             String error = null;
             try {
-                result = shipper.shipOnce();
+                result = shipper.shipOnce(gate::refusal);
                 if (before.lastError() != null) {
                     LOG.info("shipping to {} works again; archived up to LSN {}", archive.describe(),
                             Lsn.format(result.archivedUpTo()));
                 }
+            } catch (WalShipper.GateClosedException e) {
+                LOG.warn("stopped shipping {} to {} during a run: {}", dataDir, archive.describe(), e.getMessage());
+                status = lag(new Status(before.archive(), Math.max(before.archivedUpTo(), e.archivedUpTo()),
+                        before.lagLsns(), before.lagSeconds(), PAUSED_PREFIX + e.getMessage(), false));
+                listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), null,
+                        PAUSED_PREFIX + e.getMessage()));
+                return;
             } catch (ArchiveSpliceException e) {
                 stopped = true;
                 error = STOPPED_PREFIX + Errors.withCauses(e);

@@ -123,6 +123,31 @@ public final class WalShipper implements AutoCloseable {
      * archived mark still moves only past segments that exist).
      */
     public Result shipOnce() {
+        return shipOnce(() -> null);
+    }
+
+    /** A run stopped before a segment because the gate refused; nothing after {@link #archivedUpTo} was uploaded. */
+    public static final class GateClosedException extends WalshipException {
+        private final long archivedUpTo;
+
+        GateClosedException(String refusal, long archivedUpTo) {
+            super(refusal);
+            this.archivedUpTo = archivedUpTo;
+        }
+
+        /** The archive's end on this timeline once the run stopped (-1 or 0 if nothing is archived). */
+        public long archivedUpTo() {
+            return archivedUpTo;
+        }
+    }
+
+    /**
+     * As {@link #shipOnce()}, asking {@code gate} before each segment's upload (a leader's lease: a run
+     * that began while it held it must not go on uploading once it lapsed); a refusal (one line) ends
+     * the run with {@link GateClosedException}, after the uploads already under way finished.
+     */
+    public Result shipOnce(java.util.function.Supplier<String> gate) {
+        Objects.requireNonNull(gate, "gate");
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
         ArchiveListing listing = ArchiveListing.of(store);
@@ -136,7 +161,7 @@ public final class WalShipper implements AutoCloseable {
         }
         long entries = 0;
         long walBytes = 0;
-        Uploads uploads = new Uploads();
+        Uploads uploads = new Uploads(gate, archived);
         try (WalReader reader = WalReader.open(dataDir)) {
             if (archived > 0) {
                 // The archive's end is read again only when it moved; the local half of the check runs
@@ -211,12 +236,23 @@ public final class WalShipper implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        private final java.util.function.Supplier<String> gate;
+        private final long archivedBefore;
         int segments;
         long objectBytes;
         long lastLsn;
 
+        Uploads(java.util.function.Supplier<String> gate, long archivedBefore) {
+            this.gate = gate;
+            this.archivedBefore = archivedBefore;
+        }
+
         void submit(Segment.Builder b, byte[] lastEntry) {
             awaitPrevious();
+            String refusal = gate.get();
+            if (refusal != null) {
+                throw new GateClosedException(refusal, segments > 0 ? lastLsn : archivedBefore);
+            }
             inFlight = exec.submit(() -> {
                 objectBytes += upload(b, lastEntry);
                 segments++;

@@ -161,6 +161,31 @@ class ShipLoopTest {
         }
     }
 
+    /**
+     * The gate is asked before every segment, not only before a run: a run that started while the
+     * lease was valid (after an outage it can take many segments) stops uploading once it lapses,
+     * instead of shipping on to the old timeline after a new leader may have taken over.
+     */
+    @Test
+    void aGateThatClosesDuringARunStopsItBeforeTheNextSegment() throws Exception {
+        Path data = tmp.resolve("data");
+        try (Store store = Store.open(data); ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"))) {
+            for (int i = 0; i < 400; i++) {
+                store.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[100]);
+            }
+            // valid until the first segment is in the archive (the lease lapses during the run)
+            ShipLoop loop = new ShipLoop(data, archive, new WalShipper.Options(io.walship.archive.Codec.NONE, 4096), TICK,
+                    ShipLoop.Listener.NONE, () -> archive.list("wal/", null).isEmpty() ? null : "the lease lapsed");
+            loop.tick();
+            assertEquals(1, archive.list("wal/", null).size(), archive.list("wal/", null).toString());
+            assertTrue(loop.status().lastError().startsWith(ShipLoop.PAUSED_PREFIX + "the lease lapsed"),
+                    loop.status().lastError());
+            assertTrue(loop.status().archivedUpTo() < store.lastLsn());
+            loop.close(); // still refused: nothing more
+            assertEquals(1, archive.list("wal/", null).size());
+        }
+    }
+
     @Test
     void shipsEveryTickAndOnceMoreOnClose() throws Exception {
         Path data = tmp.resolve("data");

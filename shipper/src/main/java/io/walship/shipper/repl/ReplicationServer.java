@@ -103,6 +103,19 @@ public final class ReplicationServer implements AutoCloseable {
         return this;
     }
 
+    private volatile java.util.function.Supplier<String> gate = () -> null;
+
+    /**
+     * Asks {@code gate} at every new connection: while it answers a reason (a leader whose lease says
+     * another node leads: superseded by a newer timeline, or lost), the follower is refused
+     * NOT_A_LEADER with it (retried with backoff), so no follower takes WAL of a history left behind.
+     * Sessions already running go on (such a leader commits nothing more). Before {@link #start}.
+     */
+    public ReplicationServer withGate(java.util.function.Supplier<String> gate) {
+        this.gate = java.util.Objects.requireNonNull(gate, "gate");
+        return this;
+    }
+
     /** The fork LSN of {@code timeline} in this store's history, or null if it is not an ancestor. */
     Long ancestorForkLsn(int timeline) {
         return ancestors.get(timeline);
@@ -202,6 +215,17 @@ public final class ReplicationServer implements AutoCloseable {
             }
             if (closed) {
                 refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader is shutting down");
+                continue;
+            }
+            String notLeading;
+            try {
+                notLeading = gate.get();
+            } catch (RuntimeException e) {
+                notLeading = "cannot tell whether this node leads: " + Errors.oneLine(e);
+            }
+            if (notLeading != null) {
+                LOG.warn("replication endpoint: refused {}: {}", conn.remote(), notLeading);
+                refuseNow(conn, RefusalCode.NOT_A_LEADER, "this node does not lead: " + notLeading);
                 continue;
             }
             if (sessions.size() >= options.maxSessions()) {

@@ -323,6 +323,29 @@ class ReplicationServerTest {
         ok.receiveThrough(store.durableLsn());
     }
 
+    /**
+     * An old leader that finds a newer timeline (superseded) refuses writes and ships nothing, but its
+     * replication port served its WAL to any follower of the old timeline: entries past the new
+     * timeline's fork (commits it made as its lease lapsed, or async ones) put that follower past the
+     * fork, refused by the new leader for good (FOLLOWER_AHEAD). With a gate it refuses NOT_A_LEADER.
+     */
+    @Test
+    void aNodeWhoseGateSaysItDoesNotLeadRefusesNewFollowersNotALeader() throws Exception {
+        open();
+        write(3, 10);
+        java.util.concurrent.atomic.AtomicReference<String> refusal = new java.util.concurrent.atomic.AtomicReference<>(
+                "the archive holds timeline 2, newer than this node's 1");
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0), ReplicationOptions.defaults())
+                .withGate(refusal::get).start();
+        try (TestFollower f = TestFollower.connect(server.address())) {
+            Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, f.handshake(hello(1)));
+            assertEquals(RefusalCode.NOT_A_LEADER, r.code());
+            assertTrue(r.message().contains("timeline 2"), r.message());
+        }
+        refusal.set(null);
+        assertInstanceOf(Frame.Welcome.class, follower().handshake(hello(1)));
+    }
+
     @Test
     void beyondTheSessionLimitAConnectionIsRefusedAndTheOthersGoOn() throws Exception {
         open();

@@ -1,0 +1,208 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.walship.archive.LocalObjectStore;
+import io.walship.protocol.HostPort;
+import io.walship.protocol.StatusResponse;
+import io.walship.restorer.Promotion;
+import io.walship.restorer.follow.FollowerLoop;
+import io.walship.server.ConflictException;
+import io.walship.server.FollowerNode;
+import io.walship.server.HttpApi;
+import io.walship.server.Node;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Durability;
+import io.walship.wal.Snapshot;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.Store;
+import io.walship.wal.WalEntry;
+import io.walship.wal.WalReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a live promotion fetches from a peer ({@code GET /wal}): only what the peer's {@code /status}
+ * showed on this node's timeline. A peer promoted between its {@code /status} and the {@code /wal}
+ * (two promotions racing) has WAL of its new timeline past its fork; taking it would put the new
+ * timeline's entries into this node's old one, and after losing the claim it could never follow
+ * the winner (it would be past the fork).
+ */
+class LiveFollowerFetchTest {
+    @TempDir
+    Path tmp;
+
+    private static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private Path standbyCopy(Store leader, String name) throws Exception {
+        Path dir = tmp.resolve(name);
+        try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
+            SnapshotLoader.load(in, dir);
+        }
+        ControlFile.read(dir).asStandby().write(dir);
+        return dir;
+    }
+
+    @Test
+    void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
+        List<WalEntry> entries = new ArrayList<>();
+        Path fdir;
+        Path pdir;
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            fdir = standbyCopy(leader, "f1");
+            pdir = standbyCopy(leader, "f2");
+            long from = leader.lastLsn() + 1;
+            for (int i = 10; i < 25; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            try (WalReader r = leader.walReader()) {
+                r.seek(from);
+                WalEntry e;
+                while ((e = r.next()) != null) {
+                    entries.add(e);
+                }
+            }
+        }
+        assertEquals(15, entries.size());
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+        try (Store peer = Store.open(pdir)) {
+            peer.applyAll(entries.subList(0, 10), Durability.DURABLE);
+            long shown = peer.lastLsn();
+            FollowerNode peerFollower = new FollowerNode(peer, () -> view, Duration.ZERO, null);
+            StatusResponse before = peerFollower.status(); // what the promoting node reads first
+            // the peer is promoted meanwhile (it claims timeline 2) and takes writes on it
+            Promotion.claimNext(archive, 1, shown, 0, "the peer's promotion");
+            peer.applyAll(entries.subList(10, 15), Durability.DURABLE);
+            Node stale = new Node() {
+                public Store store() {
+                    return peer;
+                }
+
+                public long put(byte[] key, byte[] value, Durability d) {
+                    throw new UnsupportedOperationException();
+                }
+
+                public long delete(byte[] key, Durability d) {
+                    throw new UnsupportedOperationException();
+                }
+
+                public long write(io.walship.wal.WriteBatch batch, Durability d) {
+                    throw new UnsupportedOperationException();
+                }
+
+                public StatusResponse status() {
+                    return before;
+                }
+
+                public String metrics() {
+                    return "";
+                }
+            };
+            HttpApi api = new HttpApi(stale, new InetSocketAddress("127.0.0.1", 0), null).start();
+            try {
+                String peerUrl = "http://127.0.0.1:" + api.address().getPort();
+                Store mine = Store.open(fdir);
+                FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                        .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+                LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
+                        ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                        Duration.ZERO, null, "f1", null);
+                try (LiveFollower live = new LiveFollower(config, mine).start()) {
+                    ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
+                    assertTrue(e.getMessage().contains("timeline 2 was already claimed"), e.getMessage());
+                    assertEquals(shown, live.store().lastLsn(), "fetched past what the peer showed on timeline 1");
+                    assertEquals(1, live.store().timeline());
+                }
+            } finally {
+                api.close();
+            }
+        }
+    }
+
+    /**
+     * A peer that sends the headers of {@code /wal} and then nothing: HttpClient's request timeout ends
+     * at the headers, so the promotion used to wait on the body for ever, holding the promotion (every
+     * later one 409 "already being promoted") with the follower loop stopped. It gives up after the
+     * idle timeout, refuses naming the peer and follows again.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aPeerWhoseWalStallsIsGivenUpAfterTheIdleTimeout() throws Exception {
+        Path fdir;
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            fdir = standbyCopy(leader, "f1");
+        }
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
+        com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        peer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        try (Store mine = Store.open(fdir)) {
+            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
+            // the peer claims 5 entries more than this node on its timeline
+            StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
+                    .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
+                            + io.walship.wal.Lsn.format(mine.lastLsn() + 5) + "\""), StatusResponse.class);
+            assertEquals(mine.lastLsn() + 5, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+            peer.createContext("/status", ex -> {
+                byte[] body = io.walship.protocol.Json.writeBytes(ahead);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+                ex.close();
+            });
+            peer.createContext("/wal", ex -> {
+                ex.sendResponseHeaders(200, 0);
+                ex.getResponseBody().flush();
+                try {
+                    end.await(); // then nothing, until the test ends
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                ex.close();
+            });
+            peer.start();
+            String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
+            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
+                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                    Duration.ZERO, null, "f1", null);
+            long before = mine.lastLsn();
+            try (LiveFollower live = new LiveFollower(config, mine).start()) {
+                live.fetchIdleTimeout = Duration.ofMillis(500);
+                ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
+                assertTrue(e.getMessage().contains(peerUrl) && e.getMessage().contains("sent nothing"), e.getMessage());
+                assertEquals(before, live.store().lastLsn());
+                assertTrue(live.loop() != null && !live.promoted(), "following again");
+            }
+        } finally {
+            end.countDown();
+            peer.stop(0);
+        }
+    }
+}
