@@ -182,6 +182,18 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         return fatal;
     }
 
+    /** How long a promotion waits for the follower loop to stop, beyond {@link FollowerLoop#close}'s own wait. */
+    static final Duration LOOP_STOP_WAIT = Duration.ofSeconds(120);
+
+    private static boolean stopped(FollowerLoop l) {
+        try {
+            return l.awaitStopped(LOOP_STOP_WAIT);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     @Override
     public synchronized SwitchingNode.Result promote(boolean force, List<String> peers) {
         if (leader != null) {
@@ -189,6 +201,14 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         }
         FollowerLoop l = loop;
         l.close();
+        if (!stopped(l)) {
+            // still applying (stuck in a catch-up download, say): the fork LSN read now could be
+            // passed by it, and a new loop must not run beside it (so none is started); the next
+            // /promote waits for it again
+            throw new ConflictException("the follower loop did not stop within " + LOOP_STOP_WAIT.toSeconds()
+                    + " s (it is finishing a download or an apply); nothing was promoted and the node no longer follows:"
+                    + " POST /promote again once it has stopped, or restart the follower");
+        }
         if (l.failure() != null) {
             LOG.warn("promoting a follower whose loop had stopped: {}", Errors.oneLine(l.failure()));
         }
