@@ -59,6 +59,19 @@ final class DemoCommand implements Callable<Integer> {
     CommandSpec spec;
     private PrintWriter out;
 
+    /** Whether the scheduler's backup job has run at least once and is not running now (its status). */
+    private static boolean backupJobDone(io.walship.scheduler.JobScheduler scheduler) {
+        for (Object db : (List<?>) scheduler.status().get("databases")) {
+            for (Object j : (List<?>) ((java.util.Map<?, ?>) db).get("jobs")) {
+                java.util.Map<?, ?> job = (java.util.Map<?, ?>) j;
+                if ("backup".equals(job.get("job"))) {
+                    return !Boolean.TRUE.equals(job.get("running")) && ((Number) job.get("runs")).longValue() > 0;
+                }
+            }
+        }
+        return false;
+    }
+
     private void waitFor(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (!done.getAsBoolean()) {
@@ -204,9 +217,12 @@ final class DemoCommand implements Callable<Integer> {
                     new io.walship.scheduler.SchedulerConfig(null, List.of(db)), root.resolve("drills"));
             try (ObjectStore archive = ObjectStores.open("file://" + archiveDir)) {
                 long want = beforeRestart.lsn();
+                io.walship.scheduler.JobScheduler jobs = scheduler;
+                // the backup job done, not only its manifest visible: it reads the stopped data
+                // directory under its lock until it closes it, and step 8 opens the store next
                 waitFor(() -> {
                     ArchiveListing l = ArchiveListing.of(archive);
-                    return l.lastArchivedLsn(1) >= want && !l.backups().isEmpty();
+                    return l.lastArchivedLsn(1) >= want && !l.backups().isEmpty() && backupJobDone(jobs);
                 }, "the scheduler to ship up to LSN " + Lsn.format(want) + " and take a base backup");
                 ArchiveListing listing = ArchiveListing.of(archive);
                 out.println("   archive covers LSN " + Lsn.format(listing.coverage(1).get(0).firstLsn()) + " to "
