@@ -3,6 +3,8 @@ package io.walship.cli;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -99,7 +101,9 @@ final class FollowCommand implements Callable<Integer> {
     Path authTokenFile;
 
     @Option(names = "--node-id", paramLabel = "ID",
-            description = "This follower's name in the leader's /status and metrics (default: the --http address),"
+            description = "This follower's name in the leader's /status and metrics and the one its acks count under"
+                    + " (default: a random id made at the data directory's first start, kept in DIR/follower-node-id;"
+                    + " an explicit one must not change across restarts),"
                     + " and, once promoted, in the leader lease (default there: HOST:DATA_DIR, as walship leader's, so"
                     + " that walship leader on the same data directory takes its lease back at once).")
     String nodeId;
@@ -194,7 +198,7 @@ final class FollowCommand implements Callable<Integer> {
         }
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddresses)
-                .withSlot(slot).withAuthToken(token).withNodeId(nodeId != null ? nodeId : httpAddress.toString())
+                .withSlot(slot).withAuthToken(token)
                 .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
         // closed in reverse order: the HTTP API, the node (loop, replication, shipping, store), the archive
@@ -226,6 +230,8 @@ final class FollowCommand implements Callable<Integer> {
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
             opened.push(store); // until the LiveFollower owns it (it closes it again: closing twice is harmless)
+            String followerId = nodeId != null ? nodeId : persistentNodeId(data);
+            options = options.withNodeId(followerId);
             // cascading: the same server a leader runs, over this follower's own (durable) WAL
             ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
@@ -240,7 +246,7 @@ final class FollowCommand implements Callable<Integer> {
                     leaderSsl == null ? null : Tls.clientSockets(leaderSsl), leaderSsl,
                     replAddress == null ? null : replAddress.resolve(), cascade, asLeader,
                     shipEvery, wait, maxLag,
-                    nodeId != null ? nodeId : httpAddress.toString(),
+                    followerId,
                     authToken == null && !AuthToken.isLoopback(httpAddress.host())
                             ? "--http " + httpAddress + " listens on a non-loopback address without --auth-token-file;"
                             + " as a leader it would take anyone's writes (restart the follower with a token file)"
@@ -318,6 +324,35 @@ final class FollowCommand implements Callable<Integer> {
             throw e;
         }
         throw new IllegalStateException(Errors.oneLine(f), f);
+    }
+
+    /** Where a follower without {@code --node-id} keeps the node id it was given at its first start. */
+    static final String NODE_ID_FILE = "follower-node-id";
+
+    /**
+     * This data directory's own follower node id: read from {@link #NODE_ID_FILE}, or made up (random)
+     * and written there (atomically) at the first start. The leader counts acks once per node id, so
+     * the id must not change across restarts: a default taken from a changing address (a pod IP)
+     * would let one follower's disk count as two for {@code --sync-quorum} until the old session
+     * times out, and a commit flushed only there could be acknowledged as held by two.
+     */
+    static String persistentNodeId(Path data) {
+        Path f = data.resolve(NODE_ID_FILE);
+        try {
+            if (Files.exists(f)) {
+                String id = Files.readString(f, StandardCharsets.UTF_8).trim();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            byte[] random = new byte[6];
+            new java.security.SecureRandom().nextBytes(random);
+            String id = "follower-" + java.util.HexFormat.of().formatHex(random);
+            AtomicFiles.write(f, (id + "\n").getBytes(StandardCharsets.UTF_8));
+            return id;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot read or write the follower's node id in " + f, e);
+        }
     }
 
     /** The name in the leader lease once promoted: {@code --node-id}, or HOST:DATA_DIR as {@code walship leader}'s. */

@@ -47,4 +47,20 @@ class FollowCommandTest {
         assertEquals(ExitCodes.USAGE, r.exit(), r.err());
         assertTrue(r.err().contains("not a standby"), r.err());
     }
+
+    /**
+     * Without --node-id a follower is named by its data directory, not by its --http address: the
+     * leader counts acks once per node id, and an id that changed with the address across a restart
+     * would count one disk twice for --sync-quorum until the old session timed out.
+     */
+    @Test
+    void aFollowerWithoutANodeIdKeepsTheOneItsDataDirectoryWasGiven() throws Exception {
+        Path a = java.nio.file.Files.createDirectories(tmp.resolve("a"));
+        Path b = java.nio.file.Files.createDirectories(tmp.resolve("b"));
+        String first = FollowCommand.persistentNodeId(a);
+        assertTrue(first.startsWith("follower-"), first);
+        assertEquals(first, FollowCommand.persistentNodeId(a), "the same directory, restarted: the same id");
+        assertTrue(java.nio.file.Files.readString(a.resolve(FollowCommand.NODE_ID_FILE)).contains(first));
+        assertTrue(!first.equals(FollowCommand.persistentNodeId(b)), "another directory, another follower");
+    }
 }
