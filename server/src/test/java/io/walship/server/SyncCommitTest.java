@@ -258,30 +258,7 @@ class SyncCommitTest {
      */
     @Test
     void twoSessionsOfOneFollowerAreNotAQuorumOfTwo() throws Exception {
-        start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
-        for (int i = 0; i < 2; i++) {
-            followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
-                    store.durableLsn() + 1, "f1", false));
-        }
-        await("two sessions of f1", () -> replication.sessions().stream().filter(x -> x.nodeId().equals("f1"))
-                .count() == 2);
-        CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
-        awaitWaiting(1);
-        long lsn = store.lastLsn();
-        followers.get(0).autoAck(true);
-        followers.get(1).autoAck(true);
-        assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
-        long later = store.lastLsn();
-        await("both sessions of f1 flushed LSN " + later, () -> replication.sessions().stream()
-                .filter(x -> x.nodeId().equals("f1") && x.flushLsn() >= later).count() == 2);
-        assertEquals(1, replication.acks().waiting(), "f1's two sessions acknowledged LSN " + lsn + " as a quorum of 2");
-        assertTrue(replication.acks().ackedLsn(2) < lsn);
-        assertFalse(w.isDone());
-        FakeFollower f2 = follower("f2", false);
-        f2.ack(lsn);
-        HttpResponse<String> r = done(w);
-        assertEquals("sync", syncOf(r));
-        assertEquals(lsn, lsnOf(r));
+        HttpResponse<String> r = twoSessionsOfOneFollowerThenAnother("f1");
         assertEquals(2, sync().get("synchronous").size(), "f1 once and f2: " + sync().get("synchronous"));
     }
 
@@ -293,13 +270,21 @@ class SyncCommitTest {
      */
     @Test
     void twoSessionsOfOneFollowerWithoutANodeIdAreNotAQuorumOfTwo() throws Exception {
+        twoSessionsOfOneFollowerThenAnother("");
+    }
+
+    /**
+     * Two sessions named {@code nodeId} ("": none, one host) flush a sync commit under quorum 2:
+     * it stays waiting; a second follower's ack answers it. Returns that answer.
+     */
+    private HttpResponse<String> twoSessionsOfOneFollowerThenAnother(String nodeId) throws Exception {
         start(Mode.SYNC, 2, LONG, OnTimeout.BLOCK);
         for (int i = 0; i < 2; i++) {
             followers.add(FakeFollower.connect(replication.address(), store.systemId(), store.timeline(),
-                    store.durableLsn() + 1, "", false));
+                    store.durableLsn() + 1, nodeId, false));
         }
-        await("two anonymous sessions", () -> replication.sessions().stream().filter(x -> x.nodeId().isEmpty())
-                .count() == 2);
+        await("two sessions of '" + nodeId + "'", () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().equals(nodeId)).count() == 2);
         CompletableFuture<HttpResponse<String>> w = put("k", "v", null);
         awaitWaiting(1);
         long lsn = store.lastLsn();
@@ -307,10 +292,10 @@ class SyncCommitTest {
         followers.get(1).autoAck(true);
         assertEquals("async", syncOf(done(put("k2", "v", "sync=async"))));
         long later = store.lastLsn();
-        await("both anonymous sessions flushed LSN " + later, () -> replication.sessions().stream()
-                .filter(x -> x.nodeId().isEmpty() && x.flushLsn() >= later).count() == 2);
-        assertEquals(1, replication.acks().waiting(), "two sessions from one host without a node id acknowledged"
-                + " LSN " + lsn + " as a quorum of 2");
+        await("both sessions of '" + nodeId + "' flushed LSN " + later, () -> replication.sessions().stream()
+                .filter(x -> x.nodeId().equals(nodeId) && x.flushLsn() >= later).count() == 2);
+        assertEquals(1, replication.acks().waiting(), "two sessions of '" + nodeId + "' acknowledged LSN " + lsn
+                + " as a quorum of 2");
         assertTrue(replication.acks().ackedLsn(2) < lsn);
         assertFalse(w.isDone());
         FakeFollower f2 = follower("f2", false);
@@ -318,6 +303,7 @@ class SyncCommitTest {
         HttpResponse<String> r = done(w);
         assertEquals("sync", syncOf(r));
         assertEquals(lsn, lsnOf(r));
+        return r;
     }
 
     @Test
