@@ -47,12 +47,7 @@ class FollowerAgainstLeaderServerTest {
     }
 
     private Store standbyOf(Store leader, String name) throws Exception {
-        Path dir = tmp.resolve(name);
-        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
-            SnapshotLoader.load(in, dir);
-        }
-        ControlFile.read(dir).asStandby().write(dir);
-        return Store.open(dir);
+        return Standbys.of(leader, tmp.resolve(name));
     }
 
     @Test

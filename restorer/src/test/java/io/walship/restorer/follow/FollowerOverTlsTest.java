@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,11 +20,8 @@ import io.walship.protocol.tls.TestTls;
 import io.walship.protocol.tls.Tls;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
-import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.Poll;
-import io.walship.wal.Snapshot;
-import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,12 +44,7 @@ class FollowerOverTlsTest {
     }
 
     private Store standbyOf(Store leader, String name) throws Exception {
-        Path dir = tmp.resolve(name);
-        try (Snapshot snap = leader.snapshot(); InputStream in = snap.openStream()) {
-            SnapshotLoader.load(in, dir);
-        }
-        ControlFile.read(dir).asStandby().write(dir);
-        return Store.open(dir);
+        return Standbys.of(leader, tmp.resolve(name));
     }
 
     @Test
