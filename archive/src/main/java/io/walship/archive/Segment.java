@@ -219,6 +219,20 @@ public final class Segment {
      */
     public static List<byte[]> readEntries(InputStream in, String key) throws IOException {
         Header h = readHeader(in, key);
+        byte[] body = readBody(h, in, key);
+        int[] starts = frames(h, body, key);
+        List<byte[]> out = new ArrayList<>(starts.length);
+        for (int start : starts) {
+            out.add(java.util.Arrays.copyOfRange(body, start, start + frameLength(body, start)));
+        }
+        return out;
+    }
+
+    /**
+     * Decompresses the body that follows {@code h} in {@code in} and checks its length and
+     * checksum; the decompressed stream must end with it.
+     */
+    public static byte[] readBody(Header h, InputStream in, String key) throws IOException {
         byte[] body;
         try (InputStream d = h.codec().decompress(in)) {
             body = d.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, h.bodyLength() + 1));
@@ -233,20 +247,36 @@ public final class Segment {
         if ((int) crc.getValue() != h.bodyCrc()) {
             throw new CorruptObjectException(key, "body fails its checksum");
         }
-        List<byte[]> out = new ArrayList<>(Math.min(h.entryCount(), 4096));
+        return body;
+    }
+
+    /**
+     * Where each entry starts in a checked body (each is preceded by its u32 length,
+     * {@link #frameLength}); their number must be the header's.
+     */
+    public static int[] frames(Header h, byte[] body, String key) {
+        int[] starts = new int[h.entryCount()];
+        int n = 0;
         ByteBuffer b = ByteBuffer.wrap(body);
         while (b.remaining() >= 4) {
             int len = b.getInt();
             if (len < 0 || len > b.remaining()) {
-                throw new CorruptObjectException(key, "frame " + out.size() + " runs past the body");
+                throw new CorruptObjectException(key, "frame " + n + " runs past the body");
             }
-            byte[] e = new byte[len];
-            b.get(e);
-            out.add(e);
+            if (n < starts.length) {
+                starts[n] = b.position();
+            }
+            n++;
+            b.position(b.position() + len);
         }
-        if (b.hasRemaining() || out.size() != h.entryCount()) {
-            throw new CorruptObjectException(key, out.size() + " frames, the header says " + h.entryCount());
+        if (b.hasRemaining() || n != h.entryCount()) {
+            throw new CorruptObjectException(key, n + " frames, the header says " + h.entryCount());
         }
-        return out;
+        return starts;
+    }
+
+    /** The length of the entry starting at {@code start} of a body ({@link #frames}). */
+    public static int frameLength(byte[] body, int start) {
+        return ByteBuffer.wrap(body).getInt(start - 4);
     }
 }

@@ -1,9 +1,9 @@
 package io.walship.restorer;
 
-import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -20,77 +20,293 @@ import io.walship.wal.WalEntry;
 
 /**
  * Fetches the segments of a plan in order, up to {@code parallel} ahead of the consumer, and
- * checks and decodes each on a worker thread (download, decompression and entry checksums run
- * beside the replay). Every problem names the object. One consumer; close it to cancel the rest.
+ * checks each on a worker thread (download, decompression, body and entry checksums and the
+ * structure of every entry run beside the replay). Every problem names the object. One consumer;
+ * close it to cancel the rest.
+ *
+ * <p>Memory is bounded in bytes, not in segments: a segment is streamed from the archive and
+ * decompressed into its body, and the bodies held at once (the one being applied and those fetched
+ * ahead) stay within {@code budgetBytes} — a segment larger than the whole budget is fetched alone.
+ * Entries are not decoded into objects: a {@link Decoded} is the body and where its entries lie,
+ * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
-    /** A fetched segment: its header, its entries decoded and checked, and the object's size. */
-    public record Decoded(Segment.Header header, List<WalEntry> entries, long objectBytes) {
+    /** Bodies held at once by default: a few 16 MiB segments. */
+    public static final long DEFAULT_BUDGET_BYTES = 64L << 20;
+
+    /**
+     * A fetched and checked segment: its header, its decompressed body, where each entry lies in
+     * it and each entry's commit time (entry {@code i} has LSN {@code header().firstLsn() + i}).
+     * The body counts against the prefetcher's budget until the consumer asks for the next segment.
+     */
+    public static final class Decoded {
+        private final Segment.Header header;
+        private final byte[] body;
+        private final int[] starts;
+        private final long[] commitTimes;
+        private final long objectBytes;
+        private final String key;
+        /** Bytes of the prefetcher's budget it holds. */
+        private final long granted;
+
+        Decoded(Segment.Header header, byte[] body, int[] starts, long[] commitTimes, long objectBytes, String key,
+                long granted) {
+            this.granted = granted;
+            this.header = header;
+            this.body = body;
+            this.starts = starts;
+            this.commitTimes = commitTimes;
+            this.objectBytes = objectBytes;
+            this.key = key;
+        }
+
+        public Segment.Header header() {
+            return header;
+        }
+
+        public long objectBytes() {
+            return objectBytes;
+        }
+
+        public int count() {
+            return starts.length;
+        }
+
+        public long lsn(int i) {
+            return header.firstLsn() + i;
+        }
+
+        public long commitTimeMicros(int i) {
+            return commitTimes[i];
+        }
+
+        /** The body holding entry {@code i} at {@link #offset}, {@link #length} bytes; read only. */
+        public byte[] body() {
+            return body;
+        }
+
+        public int offset(int i) {
+            return starts[i];
+        }
+
+        public int length(int i) {
+            return Segment.frameLength(body, starts[i]);
+        }
+
+        /** The entries decoded into objects, each when it is read (for consumers that need {@link WalEntry}s). */
+        public List<WalEntry> entries() {
+            return new AbstractList<>() {
+                @Override
+                public WalEntry get(int i) {
+                    try {
+                        return EntryCodec.decode(body, offset(i), length(i));
+                    } catch (IntegrityException x) {
+                        throw new CorruptObjectException(key, x.getMessage(), x);
+                    }
+                }
+
+                @Override
+                public int size() {
+                    return starts.length;
+                }
+            };
+        }
     }
 
     private final Prefetch<Decoded> segments;
+    private final ByteBudget budget;
+    private long held;
 
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
+        this(store, steps, parallel, DEFAULT_BUDGET_BYTES);
+    }
+
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes) {
+        this.budget = new ByteBudget(budgetBytes);
         List<Supplier<Decoded>> tasks = new ArrayList<>();
-        for (RestorePlan.Step step : steps) {
-            tasks.add(() -> fetch(store, step.key(), step.segment().size()));
+        for (int i = 0; i < steps.size(); i++) {
+            RestorePlan.Step step = steps.get(i);
+            long turn = i;
+            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn));
         }
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
 
+    /** The next segment; the previous one's body no longer counts against the budget. */
     public Decoded next() {
-        return segments.next();
+        budget.release(held);
+        held = 0;
+        Decoded d = segments.next();
+        held = d.granted;
+        return d;
+    }
+
+    /** Downloads one segment and checks it completely ({@link #fetch(ObjectStore, String, long, ByteBudget, long)}). */
+    static Decoded fetch(ObjectStore store, String key, long listedSize) {
+        return fetch(store, key, listedSize, null, 0);
     }
 
     /**
      * Downloads one segment and checks it completely: size against the listing, header against
-     * the key, body checksum, every entry's checksum and version, and LSN continuity inside it.
+     * the key, body checksum, every entry's checksum, version and structure, and LSN continuity
+     * inside it. With a {@code budget}, the body is read only once its bytes are granted, in
+     * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
+     * earlier one waits for).
      */
-    static Decoded fetch(ObjectStore store, String key, long listedSize) {
+    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn) {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
-        byte[] bytes;
-        try (InputStream in = store.get(key)) {
-            bytes = in.readAllBytes();
+        boolean granted = false;
+        long grant = 0;
+        try (InputStream raw = store.get(key)) {
+            CountingStream in = new CountingStream(raw);
+            Segment.Header h = Segment.readHeader(in, key);
+            if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
+                    || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
+                throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
+                        + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
+            }
+            if (budget != null) {
+                grant = budget.acquire(turn, h.bodyLength());
+                granted = true;
+            }
+            byte[] body = Segment.readBody(h, in, key);
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            if (in.count != listedSize) {
+                throw new CorruptObjectException(key, "read " + in.count + " bytes, the listing says " + listedSize);
+            }
+            int[] starts = Segment.frames(h, body, key);
+            long[] times = new long[starts.length];
+            long expect = h.firstLsn();
+            for (int i = 0; i < starts.length; i++) {
+                WalEntry e;
+                try {
+                    e = EntryCodec.walk(body, starts[i], Segment.frameLength(body, starts[i]), true, EntryCodec.NO_CHANGES);
+                } catch (IntegrityException x) {
+                    throw new CorruptObjectException(key, x.getMessage(), x);
+                }
+                if (e.lsn() != expect) {
+                    throw new CorruptObjectException(key, "holds LSN " + Lsn.format(e.lsn()) + " where LSN "
+                            + Lsn.format(expect) + " belongs");
+                }
+                if (e.timeline() != h.timeline()) {
+                    throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
+                            + e.timeline() + ", the segment on " + h.timeline());
+                }
+                times[i] = e.commitTimeMicros();
+                expect++;
+            }
+            granted = false; // from here the consumer releases it
+            return new Decoded(h, body, starts, times, in.count, key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException("interrupted while waiting to fetch " + key);
+        } finally {
+            if (budget != null) {
+                if (granted) {
+                    budget.release(grant);
+                } else if (grant == 0) {
+                    budget.pass(turn);
+                }
+                // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
+            }
         }
-        if (bytes.length != listedSize) {
-            throw new CorruptObjectException(key, "read " + bytes.length + " bytes, the listing says " + listedSize);
+    }
+
+    /** Counts the bytes read through it; closing it leaves the stream under it open (to read it to its end). */
+    private static final class CountingStream extends FilterInputStream {
+        long count;
+
+        CountingStream(InputStream in) {
+            super(in);
         }
-        Segment.Header h;
-        List<byte[]> raw;
-        try {
-            h = Segment.readHeader(new ByteArrayInputStream(bytes), key);
-            raw = Segment.readEntries(new ByteArrayInputStream(bytes), key);
-        } catch (IOException e) {
-            throw new UncheckedIOException("read " + key + ": " + e.getMessage(), e);
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                count++;
+            }
+            return b;
         }
-        if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
-                || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
-            throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
-                    + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                count += n;
+            }
+            return n;
         }
-        List<WalEntry> entries = new ArrayList<>(raw.size());
-        long expect = h.firstLsn();
-        for (byte[] r : raw) {
-            WalEntry e;
+
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long s = super.skip(n);
+            count += s;
+            return s;
+        }
+    }
+
+    /**
+     * Bytes granted in turn order: turn {@code t} is served only after every earlier turn was
+     * served or passed, and only while the bytes granted and not released leave room for it (a
+     * request larger than the whole budget is cut to the budget, so that it waits for everything
+     * else to be released instead of forever).
+     */
+    static final class ByteBudget {
+        private final long total;
+        private long used;
+        private long nextTurn;
+
+        ByteBudget(long total) {
+            if (total < 1) {
+                throw new IllegalArgumentException("budget must be positive");
+            }
+            this.total = total;
+        }
+
+        /** Waits for turn {@code turn} and for room; returns the bytes granted (to release). */
+        synchronized long acquire(long turn, long bytes) throws InterruptedException {
+            long want = Math.max(1, Math.min(bytes, total));
+            while (turn != nextTurn || used + want > total) {
+                wait();
+            }
+            used += want;
+            nextTurn++;
+            notifyAll();
+            return want;
+        }
+
+        /**
+         * Turn {@code turn} takes nothing (its task failed before asking), once the earlier turns
+         * were served: later turns need not wait for it. Gives up if interrupted (closing).
+         */
+        synchronized void pass(long turn) {
             try {
-                e = EntryCodec.decode(r);
-            } catch (IntegrityException x) {
-                throw new CorruptObjectException(key, x.getMessage(), x);
+                while (turn != nextTurn) {
+                    wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
-            if (e.lsn() != expect) {
-                throw new CorruptObjectException(key, "holds LSN " + Lsn.format(e.lsn()) + " where LSN "
-                        + Lsn.format(expect) + " belongs");
-            }
-            if (e.timeline() != h.timeline()) {
-                throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
-                        + e.timeline() + ", the segment on " + h.timeline());
-            }
-            entries.add(e);
-            expect++;
+            nextTurn++;
+            notifyAll();
         }
-        return new Decoded(h, entries, bytes.length);
+
+        synchronized void release(long bytes) {
+            used -= bytes;
+            notifyAll();
+        }
+
+        synchronized long used() {
+            return used;
+        }
     }
 
     @Override
