@@ -31,8 +31,10 @@ import io.walship.wal.WalEntry;
  * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
-    /** Bodies held at once by default: a few 16 MiB segments. */
-    public static final long DEFAULT_BUDGET_BYTES = 64L << 20;
+    /** Bodies held at once by default: a few 16 MiB segments, at most an eighth of the heap. */
+    public static long defaultBudgetBytes() {
+        return Math.max(1L << 20, Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 8));
+    }
 
     /**
      * A fetched and checked segment: its header, its decompressed body, where each entry lies in
@@ -115,10 +117,12 @@ public final class SegmentPrefetcher implements AutoCloseable {
 
     private final Prefetch<Decoded> segments;
     private final ByteBudget budget;
-    private long held;
+    /** Bodies the consumer is done with, for the next fetches to read into. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> spareBodies = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private Decoded current;
 
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
-        this(store, steps, parallel, DEFAULT_BUDGET_BYTES);
+        this(store, steps, parallel, defaultBudgetBytes());
     }
 
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes) {
@@ -127,23 +131,29 @@ public final class SegmentPrefetcher implements AutoCloseable {
         for (int i = 0; i < steps.size(); i++) {
             RestorePlan.Step step = steps.get(i);
             long turn = i;
-            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn));
+            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies));
         }
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
 
-    /** The next segment; the previous one's body no longer counts against the budget. */
+    /**
+     * The next segment. The previous one's body is released: it no longer counts against the
+     * budget and is reused for a later segment, so the consumer must be done with it (entries it
+     * took from {@link Decoded#entries} are copies and stay valid).
+     */
     public Decoded next() {
-        budget.release(held);
-        held = 0;
-        Decoded d = segments.next();
-        held = d.granted;
-        return d;
+        if (current != null) {
+            budget.release(current.granted);
+            spareBodies.add(current.body);
+            current = null;
+        }
+        current = segments.next();
+        return current;
     }
 
     /** Downloads one segment and checks it completely ({@link #fetch(ObjectStore, String, long, ByteBudget, long)}). */
     static Decoded fetch(ObjectStore store, String key, long listedSize) {
-        return fetch(store, key, listedSize, null, 0);
+        return fetch(store, key, listedSize, null, 0, null);
     }
 
     /**
@@ -153,7 +163,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
      * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
      * earlier one waits for).
      */
-    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn) {
+    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
+                         java.util.Queue<byte[]> spare) {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         boolean granted = false;
         long grant = 0;
@@ -165,16 +176,20 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
                         + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
             }
+            byte[] reuse = spare == null ? null : spare.poll();
+            if (reuse != null && reuse.length < h.bodyLength()) {
+                reuse = null; // too small: let it go, so that only arrays in use are kept
+            }
             if (budget != null) {
-                grant = budget.acquire(turn, h.bodyLength());
+                grant = budget.acquire(turn, reuse != null ? reuse.length : h.bodyLength());
                 granted = true;
             }
-            byte[] body = Segment.readBody(h, in, key);
+            byte[] body = Segment.readBody(h, in, key, reuse);
             in.transferTo(java.io.OutputStream.nullOutputStream());
             if (in.count != listedSize) {
                 throw new CorruptObjectException(key, "read " + in.count + " bytes, the listing says " + listedSize);
             }
-            int[] starts = Segment.frames(h, body, key);
+            int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
             long[] times = new long[starts.length];
             long expect = h.firstLsn();
             for (int i = 0; i < starts.length; i++) {
