@@ -176,6 +176,12 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
                         + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
             }
+            long heap = Runtime.getRuntime().maxMemory();
+            if (budget != null && h.bodyLength() > heap / 2) {
+                throw new StorageException(key + " holds a " + (h.bodyLength() >> 20) + " MiB body, more than half of this"
+                        + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
+                        + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
+            }
             byte[] reuse = spare == null ? null : spare.poll();
             if (reuse != null && reuse.length < h.bodyLength()) {
                 reuse = null; // too small: let it go, so that only arrays in use are kept
