@@ -719,16 +719,21 @@ final class BenchCommand {
                         RestoreMemoryBench.Run r = RestoreMemoryBench.restore(jars.get(j), opts, d,
                                 data.resolve("restored"), data.resolve("restore-" + i + "-" + j + ".log"));
                         byJar.get(j).add(r);
-                        out.printf("run %d: %s: %.2f s, peak RSS %.0f MiB, digest equal%n", i + 1, jars.get(j), r.seconds(),
-                                r.maxRssKib() / 1024.0);
+                        out.printf("run %d: %s: %.2f s, peak RSS %.0f MiB, %s%n", i + 1, jars.get(j), r.seconds(),
+                                r.maxRssKib() / 1024.0, r.failure() == null ? "digest equal" : "FAILED, " + r.failure());
                         out.flush();
                     }
                 }
                 out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s',"
                         + " median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6, String.join(" ", opts), runs);
                 for (int j = 0; j < jars.size(); j++) {
-                    List<RestoreMemoryBench.Run> rs = byJar.get(j);
-                    out.printf("%s: restore %.2f s, peak RSS %.0f MiB (runs: %s)%n", jars.get(j),
+                    List<RestoreMemoryBench.Run> rs = byJar.get(j).stream().filter(r -> r.failure() == null).toList();
+                    if (rs.isEmpty()) {
+                        out.printf("%s: every run failed: %s%n", jars.get(j), byJar.get(j).get(0).failure());
+                        continue;
+                    }
+                    out.printf("%s: %d of %d run(s) succeeded; restore %.2f s, peak RSS %.0f MiB (runs: %s)%n", jars.get(j),
+                            rs.size(), byJar.get(j).size(),
                             medianOf(rs.stream().map(RestoreMemoryBench.Run::seconds).toList()),
                             medianOf(rs.stream().map(r -> r.maxRssKib() / 1024.0).toList()),
                             String.join(", ", rs.stream().map(r -> String.format("%.2f s %.0f MiB", r.seconds(),

@@ -68,7 +68,7 @@ final class RestoreCommand implements Callable<Integer> {
         int tl = parseTimeline(timeline);
         Restore.Options options = Flags.options(() -> Restore.Options.defaults().withTarget(target).withForce(force)
                 .withPromote(promote).withTimeline(tl).withParallel(parallel)
-                .withPoolPages(Restore.Options.poolPages(Flags.bytes("--cache-size", cacheSize)))));
+                .withPoolPages(Restore.Options.poolPages(Flags.bytes("--cache-size", cacheSize))));
         checkTarget(dir, force);
         Restore.Result r;
         try (ObjectStore store = archive.open()) {

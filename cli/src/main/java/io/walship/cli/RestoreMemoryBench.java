@@ -37,8 +37,11 @@ final class RestoreMemoryBench {
     record DataSet(String archiveUri, StateDigest digest, long pageFileBytes) {
     }
 
-    /** One child restore: wall seconds and peak RSS in KiB, as GNU time measured them. */
-    record Run(double seconds, long maxRssKib) {
+    /**
+     * One child restore: wall seconds and peak RSS in KiB, as GNU time measured them, and why it
+     * failed (its exit code and the first line naming an error), null if it did not.
+     */
+    record Run(double seconds, long maxRssKib, String failure) {
     }
 
     /** Builds the store under {@code dir}/source and its archive under {@code dir}/archive. */
@@ -102,11 +105,18 @@ final class RestoreMemoryBench {
         cmd.addAll(List.of("-jar", jar, "restore", "--archive", d.archiveUri(), "--target", target.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         int rc = p.waitFor();
+        String[] f = Files.readString(times).trim().lines().reduce((a, b) -> b).orElse("").split("\\s+");
+        double seconds = Double.parseDouble(f[f.length - 2]);
+        long rss = Long.parseLong(f[f.length - 1]);
         if (rc != 0) {
-            throw new CliException(ExitCodes.FAILURE, "restore with " + jar + " exited " + rc + "; see " + log);
+            String why;
+            try (var lines = Files.lines(log)) {
+                why = lines.filter(l -> l.contains("Error") || l.contains("error")).findFirst().orElse("see " + log);
+            }
+            FileTrees.deleteTree(target);
+            return new Run(seconds, rss, "exit " + rc + ": " + why);
         }
-        String[] f = Files.readString(times).trim().split("\\s+");
-        Run run = new Run(Double.parseDouble(f[f.length - 2]), Long.parseLong(f[f.length - 1]));
+        Run run = new Run(seconds, rss, null);
         StateDigest got;
         try (Store s = Store.open(target)) {
             got = s.digest();

@@ -1,6 +1,5 @@
 package io.walship.restorer;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.AbstractList;
@@ -9,6 +8,7 @@ import java.util.List;
 import java.util.function.Supplier;
 
 import io.walship.archive.CorruptObjectException;
+import io.walship.archive.CountingInputStream;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.Prefetch;
 import io.walship.archive.Segment;
@@ -169,7 +169,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
         boolean granted = false;
         long grant = 0;
         try (InputStream raw = store.get(key)) {
-            CountingStream in = new CountingStream(raw);
+            // the body's decompressing stream closes what it reads; the rest is read to count it
+            CountingInputStream in = new CountingInputStream(raw, true);
             Segment.Header h = Segment.readHeader(in, key);
             if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
                     || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
@@ -192,8 +193,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
             }
             byte[] body = Segment.readBody(h, in, key, reuse);
             in.transferTo(java.io.OutputStream.nullOutputStream());
-            if (in.count != listedSize) {
-                throw new CorruptObjectException(key, "read " + in.count + " bytes, the listing says " + listedSize);
+            if (in.count() != listedSize) {
+                throw new CorruptObjectException(key, "read " + in.count() + " bytes, the listing says " + listedSize);
             }
             int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
             long[] times = new long[starts.length];
@@ -217,7 +218,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 expect++;
             }
             granted = false; // from here the consumer releases it
-            return new Decoded(h, body, starts, times, in.count, key, grant);
+            return new Decoded(h, body, starts, times, in.count(), key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -232,44 +233,6 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 }
                 // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
             }
-        }
-    }
-
-    /** Counts the bytes read through it; closing it leaves the stream under it open (to read it to its end). */
-    private static final class CountingStream extends FilterInputStream {
-        long count;
-
-        CountingStream(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            if (b >= 0) {
-                count++;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            if (n > 0) {
-                count += n;
-            }
-            return n;
-        }
-
-        @Override
-        public void close() {
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            long s = super.skip(n);
-            count += s;
-            return s;
         }
     }
 

@@ -185,14 +185,9 @@ final class BufferPool {
      * and redo (under the write lock), and for {@link #read}.
      */
     Frame frame(int pageNo) {
-        synchronized (this) {
-            Frame f = frames.get(pageNo);
-            if (f != null) {
-                hits++;
-                (f.dirty ? dirty : clean).touch(f);
-                return f;
-            }
-            misses++;
+        Frame cached = lookup(pageNo);
+        if (cached != null) {
+            return cached;
         }
         byte[] data = file.read(pageNo, takeSpare());
         synchronized (this) {
@@ -218,6 +213,18 @@ final class BufferPool {
         return data;
     }
 
+    /** The page's frame, made the most recently used, or null; counts a hit or a miss. */
+    private synchronized Frame lookup(int pageNo) {
+        Frame f = frames.get(pageNo);
+        if (f != null) {
+            hits++;
+            (f.dirty ? dirty : clean).touch(f);
+            return f;
+        }
+        misses++;
+        return null;
+    }
+
     /** An array for a new frame: an evicted frame's when the pool reuses them, else null (allocate). */
     private synchronized byte[] takeSpare() {
         return spare == null ? null : spare.poll();
@@ -236,13 +243,10 @@ final class BufferPool {
      * bytes are undefined until the caller has written them. Write lock; never evicts.
      */
     synchronized Frame frameToOverwrite(int pageNo) {
-        Frame f = frames.get(pageNo);
+        Frame f = lookup(pageNo);
         if (f != null) {
-            hits++;
-            (f.dirty ? dirty : clean).touch(f);
             return f;
         }
-        misses++;
         byte[] data = spare == null ? null : spare.poll();
         f = new Frame(pageNo, data != null ? data : new byte[PageFormat.PAGE_SIZE]);
         frames.put(pageNo, f);
