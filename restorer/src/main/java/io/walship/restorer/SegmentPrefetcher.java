@@ -31,9 +31,12 @@ import io.walship.wal.WalEntry;
  * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
-    /** Bodies held at once by default: a few 16 MiB segments, at most an eighth of the heap. */
+    /**
+     * Bodies held at once by default: a few 16 MiB segments, at most a quarter of the heap (with
+     * less, a loaded machine's replay waits for segments: measured in docs/BENCHMARKS.md).
+     */
     public static long defaultBudgetBytes() {
-        return Math.max(1L << 20, Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 8));
+        return Math.max(1L << 20, Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 4));
     }
 
     /**

@@ -238,18 +238,17 @@ public final class EntryCodec {
         int version = b.getShort() & 0xFFFF;
         b.getShort();
         long lsn = b.getLong();
-        String where = "WAL entry at LSN " + Lsn.format(lsn);
         if (checkCrc) {
             CRC32C crc = new CRC32C();
             crc.update(data, off, len - 4);
             int stored = ByteBuffer.wrap(data, off + len - 4, 4).getInt();
             if (magic != MAGIC || (int) crc.getValue() != stored) {
-                throw new IntegrityException(where + " (" + len + " bytes) fails its checksum");
+                throw new IntegrityException(where(lsn) + " (" + len + " bytes) fails its checksum");
             }
         } else if (magic != MAGIC) {
-            throw new IntegrityException(where + " (" + len + " bytes) has a bad magic");
+            throw new IntegrityException(where(lsn) + " (" + len + " bytes) has a bad magic");
         }
-        checkVersion(where, version);
+        checkVersion(where(lsn), version);
         int timeline = b.getInt();
         long time = b.getLong();
         int count = b.getInt();
@@ -260,31 +259,31 @@ public final class EntryCodec {
                 byte kind = b.get();
                 if (kind == KIND_HORIZON && version >= HORIZON_FORMAT_VERSION) {
                     if (i != 0) {
-                        throw new IntegrityException(where + " has a checkpoint horizon as change " + (i + 1)
+                        throw new IntegrityException(where(lsn) + " has a checkpoint horizon as change " + (i + 1)
                                 + "; it may only be the first");
                     }
                     horizon = b.getLong();
                     if (horizon <= 0 || horizon >= lsn) {
-                        throw new IntegrityException(where + " records checkpoint horizon " + Lsn.format(horizon)
+                        throw new IntegrityException(where(lsn) + " records checkpoint horizon " + Lsn.format(horizon)
                                 + ", which does not lie before it");
                     }
                     continue;
                 }
                 int page = b.getInt();
                 if (page < 0) {
-                    throw new IntegrityException(where + " changes page " + Integer.toUnsignedString(page)
+                    throw new IntegrityException(where(lsn) + " changes page " + Integer.toUnsignedString(page)
                             + ", past the largest page number");
                 }
                 if (kind == KIND_FULL) {
                     int holeOff = b.getShort() & 0xFFFF;
                     int holeLen = b.getShort() & 0xFFFF;
                     if (holeOff + holeLen > PageFormat.PAGE_SIZE) {
-                        throw new IntegrityException(where + " has a full-page image with a hole past the page end");
+                        throw new IntegrityException(where(lsn) + " has a full-page image with a hole past the page end");
                     }
                     int n = PageFormat.PAGE_SIZE - holeLen;
                     int at = b.position();
                     if (at + n > end) {
-                        throw new IntegrityException(where + " is malformed: a full-page image runs past its end");
+                        throw new IntegrityException(where(lsn) + " is malformed: a full-page image runs past its end");
                     }
                     b.position(at + n);
                     visitor.fullPage(page, data, at, holeOff, holeLen);
@@ -292,26 +291,31 @@ public final class EntryCodec {
                     int offset = b.getShort() & 0xFFFF;
                     int n = b.getShort() & 0xFFFF;
                     if (offset + n > PageFormat.PAGE_SIZE) {
-                        throw new IntegrityException(where + " is malformed: page change out of bounds: page " + page
+                        throw new IntegrityException(where(lsn) + " is malformed: page change out of bounds: page " + page
                                 + " offset " + offset + " length " + n);
                     }
                     int at = b.position();
                     if (at + n > end) {
-                        throw new IntegrityException(where + " is malformed: a change runs past its end");
+                        throw new IntegrityException(where(lsn) + " is malformed: a change runs past its end");
                     }
                     b.position(at + n);
                     visitor.delta(page, offset, data, at, n);
                 } else {
-                    throw new IntegrityException(where + " has an unknown change kind " + kind);
+                    throw new IntegrityException(where(lsn) + " has an unknown change kind " + kind);
                 }
             }
             if (b.remaining() != 4) {
-                throw new IntegrityException(where + " has " + (b.remaining() - 4) + " trailing bytes");
+                throw new IntegrityException(where(lsn) + " has " + (b.remaining() - 4) + " trailing bytes");
             }
             return new WalEntry(lsn, timeline, time, horizon, List.of(), len);
         } catch (BufferUnderflowException | IllegalArgumentException e) {
-            throw new IntegrityException(where + " is malformed: " + e.getMessage(), e);
+            throw new IntegrityException(where(lsn) + " is malformed: " + e.getMessage(), e);
         }
+    }
+
+    /** Names an entry in an error (built only for one: walk runs once or twice per entry of a restore). */
+    private static String where(long lsn) {
+        return "WAL entry at LSN " + Lsn.format(lsn);
     }
 
     private static void checkVersion(String where, int version) {
