@@ -669,8 +669,12 @@ final class BenchCommand {
         @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "",
-                description = "JVM options of every restore child, e.g. -Xmx256m (default: none, the JVM's own heap sizing).")
+                description = "JVM options of this build's restore children, e.g. -Xmx320m as ./walship restore uses"
+                        + " (default: none, the JVM's own heap sizing).")
         String javaOpts;
+        @Option(names = "--compare-java-opts", paramLabel = "OPTS",
+                description = "JVM options of the --compare jars' restore children (default: --java-opts).")
+        String compareJavaOpts;
         @Option(names = "--compare", paramLabel = "JAR", description = "Another walship.jar to restore with in the same runs (repeatable).")
         List<String> compare = new ArrayList<>();
         @Option(names = "--keep", description = "Keep the source store and its archive under --data; a later run with the"
@@ -696,6 +700,8 @@ final class BenchCommand {
                 jars.add(Path.of(j).toAbsolutePath().toString());
             }
             List<String> opts = javaOpts.isBlank() ? List.of() : List.of(javaOpts.trim().split("\\s+"));
+            String other = compareJavaOpts == null ? javaOpts : compareJavaOpts;
+            List<String> otherOpts = other.isBlank() ? List.of() : List.of(other.trim().split("\\s+"));
             Files.createDirectories(data);
             boolean reuse;
             try (var l = Files.list(data)) {
@@ -716,7 +722,7 @@ final class BenchCommand {
                 for (int i = 0; i < runs; i++) {
                     for (int k = 0; k < jars.size(); k++) {
                         int j = (k + i) % jars.size(); // rotated, so that no jar always runs first
-                        RestoreMemoryBench.Run r = RestoreMemoryBench.restore(jars.get(j), opts, d,
+                        RestoreMemoryBench.Run r = RestoreMemoryBench.restore(jars.get(j), j == 0 ? opts : otherOpts, d,
                                 data.resolve("restored"), data.resolve("restore-" + i + "-" + j + ".log"));
                         byJar.get(j).add(r);
                         out.printf("run %d: %s: %.2f s, peak RSS %.0f MiB, %s%n", i + 1, jars.get(j), r.seconds(),
@@ -724,8 +730,9 @@ final class BenchCommand {
                         out.flush();
                     }
                 }
-                out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s',"
-                        + " median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6, String.join(" ", opts), runs);
+                out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s'"
+                        + " (--compare jars: '%s'), median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6,
+                        String.join(" ", opts), String.join(" ", otherOpts), runs);
                 for (int j = 0; j < jars.size(); j++) {
                     List<RestoreMemoryBench.Run> rs = byJar.get(j).stream().filter(r -> r.failure() == null).toList();
                     if (rs.isEmpty()) {
