@@ -48,7 +48,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Restore {
     private static final Logger LOG = LoggerFactory.getLogger(Restore.class);
-    static final long CHUNK_BYTES = 8L << 20;
+    /**
+     * Ranged GETs of the base backup: 8 MiB, or a 64th of the heap if that is less (at least
+     * 1 MiB), so that the {@code parallel + 1} chunks held at once stay a small share of any heap.
+     */
+    static long chunkBytes() {
+        return Math.max(1L << 20, Math.min(8L << 20, Runtime.getRuntime().maxMemory() / 64));
+    }
     /** Default page pool of a restore's replay. */
     public static final long DEFAULT_POOL_BYTES = 128L << 20;
 
@@ -250,7 +256,7 @@ public final class Restore {
         MessageDigest sha = sha256();
         long[] done = {0};
         SnapshotLoader.Info loaded;
-        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, CHUNK_BYTES);
+        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, chunkBytes());
              InputStream counted = new FilterInputStream(raw) {
                  @Override
                  public int read(byte[] b, int off, int len) throws IOException {
