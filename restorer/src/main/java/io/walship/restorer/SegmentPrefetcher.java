@@ -146,8 +146,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
      */
     public Decoded next() {
         if (current != null) {
+            spareBodies.add(current.body); // before the release: the fetch it lets go on reuses it
             budget.release(current.granted);
-            spareBodies.add(current.body);
             current = null;
         }
         current = segments.next();
@@ -186,13 +186,14 @@ public final class SegmentPrefetcher implements AutoCloseable {
                         + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
                         + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
             }
+            if (budget != null) {
+                grant = budget.acquire(turn, h.bodyLength());
+                granted = true;
+            }
+            // after the grant, which waited for the consumer to give back the body it was done with
             byte[] reuse = spare == null ? null : spare.poll();
             if (reuse != null && reuse.length < h.bodyLength()) {
                 reuse = null; // too small: let it go, so that only arrays in use are kept
-            }
-            if (budget != null) {
-                grant = budget.acquire(turn, reuse != null ? reuse.length : h.bodyLength());
-                granted = true;
             }
             byte[] body = Segment.readBody(h, in, key, reuse);
             in.transferTo(java.io.OutputStream.nullOutputStream());
