@@ -14,6 +14,8 @@ import java.util.function.Supplier;
  */
 public final class ParallelGet extends InputStream {
     private final Prefetch<byte[]> chunks;
+    /** Chunks the reader is done with, for the next ranges to be read into (full-size ones only). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> spare = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private byte[] current = new byte[0];
     private int pos;
     private boolean closed;
@@ -26,16 +28,20 @@ public final class ParallelGet extends InputStream {
         for (long off = 0; off < size; off += chunkBytes) {
             long o = off;
             long len = Math.min(chunkBytes, size - off);
-            tasks.add(() -> fetch(store, key, size, o, len));
+            tasks.add(() -> fetch(store, key, size, o, len, spare));
         }
         this.chunks = new Prefetch<>("walship-get", parallel, parallel, tasks);
     }
 
-    private static byte[] fetch(ObjectStore store, String key, long size, long off, long len) {
+    private static byte[] fetch(ObjectStore store, String key, long size, long off, long len, java.util.Queue<byte[]> spare) {
         try (InputStream in = store.getRange(key, off, len)) {
-            byte[] b = in.readNBytes((int) len);
-            if (b.length != len) {
-                throw new CorruptObjectException(key, "ends at byte " + (off + b.length) + ", its listing says " + size);
+            byte[] b = spare.poll();
+            if (b == null || b.length != len) {
+                b = new byte[(int) len]; // one array of the range's size (readNBytes(n) would buffer it twice)
+            }
+            int n = in.readNBytes(b, 0, b.length);
+            if (n != len) {
+                throw new CorruptObjectException(key, "ends at byte " + (off + n) + ", its listing says " + size);
             }
             return b;
         } catch (IOException e) {
@@ -50,6 +56,9 @@ public final class ParallelGet extends InputStream {
         while (pos >= current.length) {
             if (!chunks.hasNext()) {
                 return false;
+            }
+            if (current.length > 0) {
+                spare.add(current);
             }
             current = chunks.next();
             pos = 0;

@@ -32,7 +32,7 @@ final class SameContent {
     static boolean createOrSame(ObjectStore store, String key, InputStream content) {
         MessageDigest sha = digest("SHA-256");
         MessageDigest md5 = digest("MD5");
-        CountingDigestStream in = new CountingDigestStream(new DigestInputStream(content, md5), sha);
+        CountingInputStream in = new CountingInputStream(new DigestInputStream(new DigestInputStream(content, md5), sha), false);
         try {
             store.create(key, in);
             return true;
@@ -42,7 +42,7 @@ final class SameContent {
             } catch (IOException io) {
                 throw new StorageException("create " + key + ": reading the content failed: " + io.getMessage(), io);
             }
-            if (!same(store, key, in.count, sha.digest(), md5.digest())) {
+            if (!same(store, key, in.count(), sha.digest(), md5.digest())) {
                 throw e;
             }
             LOG.info("{} already holds exactly these bytes: an earlier attempt created it and its answer was lost", key);
@@ -91,33 +91,6 @@ final class SameContent {
             return MessageDigest.getInstance(algorithm);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** A digesting stream that also counts the bytes through it. */
-    private static final class CountingDigestStream extends DigestInputStream {
-        long count;
-
-        CountingDigestStream(InputStream in, MessageDigest d) {
-            super(in, d);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            if (b >= 0) {
-                count++;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            if (n > 0) {
-                count += n;
-            }
-            return n;
         }
     }
 }

@@ -219,34 +219,74 @@ public final class Segment {
      */
     public static List<byte[]> readEntries(InputStream in, String key) throws IOException {
         Header h = readHeader(in, key);
-        byte[] body;
+        byte[] body = readBody(h, in, key, null);
+        int[] starts = frames(h, body, body.length, key);
+        List<byte[]> out = new ArrayList<>(starts.length);
+        for (int start : starts) {
+            out.add(java.util.Arrays.copyOfRange(body, start, start + frameLength(body, start)));
+        }
+        return out;
+    }
+
+    /**
+     * Decompresses the body that follows {@code h} in {@code in} and checks its length and
+     * checksum; the decompressed stream must end with it. The body is read into {@code reuse} if
+     * that is large enough (its first {@code h.bodyLength()} bytes), else into a new array of
+     * exactly that size; returns the array.
+     */
+    public static byte[] readBody(Header h, InputStream in, String key, byte[] reuse) throws IOException {
+        // read into one array of the promised size (readNBytes(n) would buffer it all twice), then
+        // make sure nothing follows
+        int len = (int) h.bodyLength();
+        byte[] body = reuse != null && reuse.length >= len ? reuse : new byte[len];
+        int got;
+        boolean more;
         try (InputStream d = h.codec().decompress(in)) {
-            body = d.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, h.bodyLength() + 1));
+            got = d.readNBytes(body, 0, len);
+            more = got == len && d.read() >= 0;
         } catch (IOException e) {
             throw new CorruptObjectException(key, "cannot decompress its " + h.codec() + " body: " + e.getMessage(), e);
         }
-        if (body.length != h.bodyLength()) {
-            throw new CorruptObjectException(key, "body is " + body.length + " bytes, the header says " + h.bodyLength());
+        if (got != h.bodyLength() || more) {
+            throw new CorruptObjectException(key, "body is " + (more ? "more than " + got : got) + " bytes, the header says "
+                    + h.bodyLength());
         }
         CRC32C crc = new CRC32C();
-        crc.update(body);
+        crc.update(body, 0, len);
         if ((int) crc.getValue() != h.bodyCrc()) {
             throw new CorruptObjectException(key, "body fails its checksum");
         }
-        List<byte[]> out = new ArrayList<>(Math.min(h.entryCount(), 4096));
-        ByteBuffer b = ByteBuffer.wrap(body);
+        return body;
+    }
+
+    /**
+     * Where each entry starts in a checked body, {@code body[0, length)} (each is preceded by its
+     * u32 length, {@link #frameLength}); their number must be the header's.
+     */
+    public static int[] frames(Header h, byte[] body, int length, String key) {
+        int[] starts = new int[h.entryCount()];
+        int n = 0;
+        ByteBuffer b = ByteBuffer.wrap(body, 0, length);
         while (b.remaining() >= 4) {
             int len = b.getInt();
             if (len < 0 || len > b.remaining()) {
-                throw new CorruptObjectException(key, "frame " + out.size() + " runs past the body");
+                throw new CorruptObjectException(key, "frame " + n + " runs past the body");
             }
-            byte[] e = new byte[len];
-            b.get(e);
-            out.add(e);
+            if (n < starts.length) {
+                starts[n] = b.position();
+            }
+            n++;
+            b.position(b.position() + len);
         }
-        if (b.hasRemaining() || out.size() != h.entryCount()) {
-            throw new CorruptObjectException(key, out.size() + " frames, the header says " + h.entryCount());
+        if (b.hasRemaining() || n != h.entryCount()) {
+            throw new CorruptObjectException(key, n + " frames, the header says " + h.entryCount());
         }
-        return out;
+        return starts;
+    }
+
+    /** The length of the entry starting at {@code start} of a body ({@link #frames}). */
+    public static int frameLength(byte[] body, int start) {
+        return (body[start - 4] & 0xFF) << 24 | (body[start - 3] & 0xFF) << 16 | (body[start - 2] & 0xFF) << 8
+                | body[start - 1] & 0xFF;
     }
 }

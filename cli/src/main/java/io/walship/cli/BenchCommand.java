@@ -26,7 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
                 BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
-                BenchCommand.FollowerStart.class, BenchCommand.Fill.class})
+                BenchCommand.FollowerStart.class, BenchCommand.Fill.class, BenchCommand.RestoreMemory.class})
 final class BenchCommand {
 
     @Command(name = "sync", mixinStandardHelpOptions = true,
@@ -644,6 +644,114 @@ final class BenchCommand {
             }
             FileTrees.deleteTree(o.data);
             return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "restore-memory", mixinStandardHelpOptions = true,
+            description = {"Measure restore time and peak RSS on issue 13's data set, as child processes.",
+                    "%nBuilds --rows rows of --value-size random base64 bytes under --data, takes a base backup, makes"
+                            + " --updates single-row updates of random rows, and ships the WAL to a file:// archive there."
+                            + " Then each run restores it with this build and with every --compare jar (in turn, in the"
+                            + " same sitting), as 'java -jar JAR restore' under /usr/bin/time, and checks the restored"
+                            + " digest against the source's. Medians of --runs; --data is deleted at the end."})
+    static final class RestoreMemory implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted at the end).")
+        Path data;
+        @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
+        int rows;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--updates", paramLabel = "N", defaultValue = "200000",
+                description = "Single-row updates after the base backup (default ${DEFAULT-VALUE}).")
+        int updates;
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows (default ${DEFAULT-VALUE}).")
+        long seed;
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
+        int runs;
+        @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "",
+                description = "JVM options of this build's restore children, e.g. -Xmx320m as ./walship restore uses"
+                        + " (default: none, the JVM's own heap sizing).")
+        String javaOpts;
+        @Option(names = "--compare-java-opts", paramLabel = "OPTS",
+                description = "JVM options of the --compare jars' restore children (default: --java-opts).")
+        String compareJavaOpts;
+        @Option(names = "--compare", paramLabel = "JAR", description = "Another walship.jar to restore with in the same runs (repeatable).")
+        List<String> compare = new ArrayList<>();
+        @Option(names = "--keep", description = "Keep the source store and its archive under --data; a later run with the"
+                + " same --data restores them again instead of building anew.")
+        boolean keep;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (runs < 1 || rows < 1 || valueSize < 1 || updates < 0) {
+                throw new BadInputException("need --runs >= 1, --rows >= 1, --value-size >= 1, --updates >= 0");
+            }
+            if (!Files.isExecutable(Path.of(RestoreMemoryBench.TIME))) {
+                throw new BadInputException("needs GNU time at " + RestoreMemoryBench.TIME + " (Debian package 'time')");
+            }
+            List<String> jars = new ArrayList<>();
+            jars.add(RestoreMemoryBench.ownJar());
+            for (String j : compare) {
+                if (!Files.isRegularFile(Path.of(j))) {
+                    throw new BadInputException("--compare " + j + ": no such file");
+                }
+                jars.add(Path.of(j).toAbsolutePath().toString());
+            }
+            List<String> opts = javaOpts.isBlank() ? List.of() : List.of(javaOpts.trim().split("\\s+"));
+            String other = compareJavaOpts == null ? javaOpts : compareJavaOpts;
+            List<String> otherOpts = other.isBlank() ? List.of() : List.of(other.trim().split("\\s+"));
+            Files.createDirectories(data);
+            boolean reuse;
+            try (var l = Files.list(data)) {
+                List<String> names = l.map(p -> p.getFileName().toString()).sorted().toList();
+                reuse = names.contains("archive") && names.contains("source");
+                if (!names.isEmpty() && !reuse) {
+                    throw new BadInputException("--data " + data + " is neither empty nor a data set kept by --keep");
+                }
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            try {
+                RestoreMemoryBench.DataSet d = reuse ? RestoreMemoryBench.reuse(data, out)
+                        : RestoreMemoryBench.build(data, rows, valueSize, updates, seed, out);
+                List<List<RestoreMemoryBench.Run>> byJar = new ArrayList<>();
+                for (int j = 0; j < jars.size(); j++) {
+                    byJar.add(new ArrayList<>());
+                }
+                for (int i = 0; i < runs; i++) {
+                    for (int k = 0; k < jars.size(); k++) {
+                        int j = (k + i) % jars.size(); // rotated, so that no jar always runs first
+                        RestoreMemoryBench.Run r = RestoreMemoryBench.restore(jars.get(j), j == 0 ? opts : otherOpts, d,
+                                data.resolve("restored"), data.resolve("restore-" + i + "-" + j + ".log"));
+                        byJar.get(j).add(r);
+                        out.printf("run %d: %s: %.2f s, peak RSS %.0f MiB, %s%n", i + 1, jars.get(j), r.seconds(),
+                                r.maxRssKib() / 1024.0, r.failure() == null ? "digest equal" : "FAILED, " + r.failure());
+                        out.flush();
+                    }
+                }
+                out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s'"
+                        + " (--compare jars: '%s'), median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6,
+                        String.join(" ", opts), String.join(" ", otherOpts), runs);
+                for (int j = 0; j < jars.size(); j++) {
+                    List<RestoreMemoryBench.Run> rs = byJar.get(j).stream().filter(r -> r.failure() == null).toList();
+                    if (rs.isEmpty()) {
+                        out.printf("%s: every run failed: %s%n", jars.get(j), byJar.get(j).get(0).failure());
+                        continue;
+                    }
+                    out.printf("%s: %d of %d run(s) succeeded; restore %.2f s, peak RSS %.0f MiB (runs: %s)%n", jars.get(j),
+                            rs.size(), byJar.get(j).size(),
+                            medianOf(rs.stream().map(RestoreMemoryBench.Run::seconds).toList()),
+                            medianOf(rs.stream().map(r -> r.maxRssKib() / 1024.0).toList()),
+                            String.join(", ", rs.stream().map(r -> String.format("%.2f s %.0f MiB", r.seconds(),
+                                    r.maxRssKib() / 1024.0)).toList()));
+                }
+                return ExitCodes.OK;
+            } finally {
+                if (!keep) {
+                    FileTrees.deleteTree(data);
+                }
+            }
         }
     }
 

@@ -170,7 +170,7 @@ public final class ArchiveVerifier {
         }
         MessageDigest sha = Restore.sha256();
         long n;
-        try (InputStream raw = new ParallelGet(store, key, info.size(), parallel, Restore.CHUNK_BYTES);
+        try (InputStream raw = new ParallelGet(store, key, info.size(), parallel, Restore.chunkBytes());
              InputStream in = new DigestInputStream(Codec.parse(m.codec()).decompress(raw), sha)) {
             n = in.transferTo(OutputStream.nullOutputStream());
         } catch (IOException | RuntimeException e) {

@@ -31,7 +31,6 @@ import io.walship.wal.Lsn;
 import io.walship.wal.Redo;
 import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
-import io.walship.wal.WalEntry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +48,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class Restore {
     private static final Logger LOG = LoggerFactory.getLogger(Restore.class);
-    static final long CHUNK_BYTES = 8L << 20;
+    /**
+     * Ranged GETs of the base backup: 8 MiB, or a 64th of the heap if that is less (at least
+     * 1 MiB), so that the {@code parallel + 1} chunks held at once stay a small share of any heap.
+     */
+    static long chunkBytes() {
+        return Math.max(1L << 20, Math.min(8L << 20, Runtime.getRuntime().maxMemory() / 64));
+    }
+    /** Default page pool of a restore's replay. */
+    public static final long DEFAULT_POOL_BYTES = 128L << 20;
 
     /**
      * @param target    where to stop
@@ -57,7 +64,8 @@ public final class Restore {
      * @param parallel  concurrent downloads (ranged GETs of the image, segments fetched ahead)
      * @param force     replace the contents of a non-empty target directory
      * @param promote   open the result for writes on a new timeline
-     * @param poolPages pages held in memory during replay (default: a third of the heap)
+     * @param poolPages pages held in memory during replay (default {@link #DEFAULT_POOL_BYTES}, at
+     *                  most a quarter of the heap); pages evicted from it are written to the target
      * @param backupBelowLsn only base backups below this LSN are used (restore drills use it to
      *                  replay from an older backup); {@code Long.MAX_VALUE}: any
      */
@@ -74,12 +82,23 @@ public final class Restore {
         }
 
         /**
-         * A third of the heap, as 4 KiB pages (at least 16 MiB, at most 4 GiB): a store that fits
-         * is replayed without re-reading or evicting a page.
+         * {@link #DEFAULT_POOL_BYTES}, or a quarter of the heap if that is less (at least 1 MiB),
+         * as 4 KiB pages: a fixed amount, not a share of the heap, so that a restore's memory does
+         * not grow with the store or with the machine (a store larger than the pool is replayed
+         * with its pages written back as they are evicted).
          */
         static int defaultPoolPages() {
-            long pages = Runtime.getRuntime().maxMemory() / 3 / 4096;
-            return (int) Math.max(4_096, Math.min(1L << 20, pages));
+            return poolPages(DEFAULT_POOL_BYTES);
+        }
+
+        /** {@code bytes} of pool as pages, at most a quarter of the heap and at least 1 MiB. */
+        public static int poolPages(long bytes) {
+            long pages = Math.min(bytes, Runtime.getRuntime().maxMemory() / 4) / 4096;
+            return (int) Math.max(256, Math.min(Integer.MAX_VALUE, pages));
+        }
+
+        public Options withPoolPages(int pages) {
+            return new Options(target, timeline, parallel, force, promote, pages, backupBelowLsn);
         }
 
         public Options withTarget(RestoreTarget t) {
@@ -237,7 +256,7 @@ public final class Restore {
         MessageDigest sha = sha256();
         long[] done = {0};
         SnapshotLoader.Info loaded;
-        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, CHUNK_BYTES);
+        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, chunkBytes());
              InputStream counted = new FilterInputStream(raw) {
                  @Override
                  public int read(byte[] b, int off, int len) throws IOException {
@@ -335,25 +354,26 @@ public final class Restore {
                             Lsn.format(redo.lsn())));
                 }
                 objectBytes += seg.objectBytes();
-                for (WalEntry e : seg.entries()) {
-                    if (e.lsn() < step.fromLsn()) {
+                for (int i = 0; i < seg.count(); i++) {
+                    long lsn = seg.lsn(i);
+                    if (lsn < step.fromLsn()) {
                         continue;
                     }
-                    if (e.lsn() > step.toLsn()) {
+                    if (lsn > step.toLsn()) {
                         break;
                     }
-                    if (!target.includes(e.lsn(), e.commitTimeMicros())) {
+                    if (!target.includes(lsn, seg.commitTimeMicros(i))) {
                         stopped = true;
                         break outer;
                     }
                     try {
-                        redo.apply(e);
+                        redo.apply(seg.body(), seg.offset(i), seg.length(i));
                     } catch (IntegrityException x) {
                         throw new CorruptObjectException(step.key(), x.getMessage(), x);
                     }
                     entries++;
                     if ((entries & 1023) == 0) {
-                        listener.replayed(entries, e.lsn(), redo.bytes());
+                        listener.replayed(entries, lsn, redo.bytes());
                     }
                 }
                 applyNs += System.nanoTime() - w1;

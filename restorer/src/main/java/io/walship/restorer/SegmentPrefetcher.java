@@ -1,14 +1,14 @@
 package io.walship.restorer;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
 import io.walship.archive.CorruptObjectException;
+import io.walship.archive.CountingInputStream;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.Prefetch;
 import io.walship.archive.Segment;
@@ -20,77 +20,281 @@ import io.walship.wal.WalEntry;
 
 /**
  * Fetches the segments of a plan in order, up to {@code parallel} ahead of the consumer, and
- * checks and decodes each on a worker thread (download, decompression and entry checksums run
- * beside the replay). Every problem names the object. One consumer; close it to cancel the rest.
+ * checks each on a worker thread (download, decompression, body and entry checksums and the
+ * structure of every entry run beside the replay). Every problem names the object. One consumer;
+ * close it to cancel the rest.
+ *
+ * <p>Memory is bounded in bytes, not in segments: a segment is streamed from the archive and
+ * decompressed into its body, and the bodies held at once (the one being applied and those fetched
+ * ahead) stay within {@code budgetBytes} — a segment larger than the whole budget is fetched alone.
+ * Entries are not decoded into objects: a {@link Decoded} is the body and where its entries lie,
+ * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
-    /** A fetched segment: its header, its entries decoded and checked, and the object's size. */
-    public record Decoded(Segment.Header header, List<WalEntry> entries, long objectBytes) {
+    /**
+     * Bodies held at once by default: a few 16 MiB segments, at most a quarter of the heap (with
+     * less, a loaded machine's replay waits for segments: measured in docs/BENCHMARKS.md).
+     */
+    public static long defaultBudgetBytes() {
+        return Math.max(1L << 20, Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 4));
+    }
+
+    /**
+     * A fetched and checked segment: its header, its decompressed body, where each entry lies in
+     * it and each entry's commit time (entry {@code i} has LSN {@code header().firstLsn() + i}).
+     * The body counts against the prefetcher's budget until the consumer asks for the next segment.
+     */
+    public static final class Decoded {
+        private final Segment.Header header;
+        private final byte[] body;
+        private final int[] starts;
+        private final long[] commitTimes;
+        private final long objectBytes;
+        private final String key;
+        /** Bytes of the prefetcher's budget it holds. */
+        private final long granted;
+
+        Decoded(Segment.Header header, byte[] body, int[] starts, long[] commitTimes, long objectBytes, String key,
+                long granted) {
+            this.granted = granted;
+            this.header = header;
+            this.body = body;
+            this.starts = starts;
+            this.commitTimes = commitTimes;
+            this.objectBytes = objectBytes;
+            this.key = key;
+        }
+
+        public Segment.Header header() {
+            return header;
+        }
+
+        public long objectBytes() {
+            return objectBytes;
+        }
+
+        public int count() {
+            return starts.length;
+        }
+
+        public long lsn(int i) {
+            return header.firstLsn() + i;
+        }
+
+        public long commitTimeMicros(int i) {
+            return commitTimes[i];
+        }
+
+        /** The body holding entry {@code i} at {@link #offset}, {@link #length} bytes; read only. */
+        public byte[] body() {
+            return body;
+        }
+
+        public int offset(int i) {
+            return starts[i];
+        }
+
+        public int length(int i) {
+            return Segment.frameLength(body, starts[i]);
+        }
+
+        /** The entries decoded into objects, each when it is read (for consumers that need {@link WalEntry}s). */
+        public List<WalEntry> entries() {
+            return new AbstractList<>() {
+                @Override
+                public WalEntry get(int i) {
+                    try {
+                        return EntryCodec.decode(body, offset(i), length(i));
+                    } catch (IntegrityException x) {
+                        throw new CorruptObjectException(key, x.getMessage(), x);
+                    }
+                }
+
+                @Override
+                public int size() {
+                    return starts.length;
+                }
+            };
+        }
     }
 
     private final Prefetch<Decoded> segments;
+    private final ByteBudget budget;
+    /** Bodies the consumer is done with, for the next fetches to read into. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> spareBodies = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private Decoded current;
 
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
+        this(store, steps, parallel, defaultBudgetBytes());
+    }
+
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes) {
+        this.budget = new ByteBudget(budgetBytes);
         List<Supplier<Decoded>> tasks = new ArrayList<>();
-        for (RestorePlan.Step step : steps) {
-            tasks.add(() -> fetch(store, step.key(), step.segment().size()));
+        for (int i = 0; i < steps.size(); i++) {
+            RestorePlan.Step step = steps.get(i);
+            long turn = i;
+            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies));
         }
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
 
+    /**
+     * The next segment. The previous one's body is released: it no longer counts against the
+     * budget and is reused for a later segment, so the consumer must be done with it (entries it
+     * took from {@link Decoded#entries} are copies and stay valid).
+     */
     public Decoded next() {
-        return segments.next();
+        if (current != null) {
+            spareBodies.add(current.body); // before the release: the fetch it lets go on reuses it
+            budget.release(current.granted);
+            current = null;
+        }
+        current = segments.next();
+        return current;
+    }
+
+    /** Downloads one segment and checks it completely ({@link #fetch(ObjectStore, String, long, ByteBudget, long)}). */
+    static Decoded fetch(ObjectStore store, String key, long listedSize) {
+        return fetch(store, key, listedSize, null, 0, null);
     }
 
     /**
      * Downloads one segment and checks it completely: size against the listing, header against
-     * the key, body checksum, every entry's checksum and version, and LSN continuity inside it.
+     * the key, body checksum, every entry's checksum, version and structure, and LSN continuity
+     * inside it. With a {@code budget}, the body is read only once its bytes are granted, in
+     * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
+     * earlier one waits for).
      */
-    static Decoded fetch(ObjectStore store, String key, long listedSize) {
+    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
+                         java.util.Queue<byte[]> spare) {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
-        byte[] bytes;
-        try (InputStream in = store.get(key)) {
-            bytes = in.readAllBytes();
+        boolean granted = false;
+        long grant = 0;
+        try (InputStream raw = store.get(key)) {
+            // the body's decompressing stream closes what it reads; the rest is read to count it
+            CountingInputStream in = new CountingInputStream(raw, true);
+            Segment.Header h = Segment.readHeader(in, key);
+            if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
+                    || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
+                throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
+                        + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
+            }
+            long heap = Runtime.getRuntime().maxMemory();
+            if (budget != null && h.bodyLength() > heap / 2) {
+                throw new StorageException(key + " holds a " + (h.bodyLength() >> 20) + " MiB body, more than half of this"
+                        + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
+                        + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
+            }
+            if (budget != null) {
+                grant = budget.acquire(turn, h.bodyLength());
+                granted = true;
+            }
+            // after the grant, which waited for the consumer to give back the body it was done with
+            byte[] reuse = spare == null ? null : spare.poll();
+            if (reuse != null && reuse.length < h.bodyLength()) {
+                reuse = null; // too small: let it go, so that only arrays in use are kept
+            }
+            byte[] body = Segment.readBody(h, in, key, reuse);
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            if (in.count() != listedSize) {
+                throw new CorruptObjectException(key, "read " + in.count() + " bytes, the listing says " + listedSize);
+            }
+            int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
+            long[] times = new long[starts.length];
+            long expect = h.firstLsn();
+            for (int i = 0; i < starts.length; i++) {
+                WalEntry e;
+                try {
+                    e = EntryCodec.walk(body, starts[i], Segment.frameLength(body, starts[i]), true, EntryCodec.NO_CHANGES);
+                } catch (IntegrityException x) {
+                    throw new CorruptObjectException(key, x.getMessage(), x);
+                }
+                if (e.lsn() != expect) {
+                    throw new CorruptObjectException(key, "holds LSN " + Lsn.format(e.lsn()) + " where LSN "
+                            + Lsn.format(expect) + " belongs");
+                }
+                if (e.timeline() != h.timeline()) {
+                    throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
+                            + e.timeline() + ", the segment on " + h.timeline());
+                }
+                times[i] = e.commitTimeMicros();
+                expect++;
+            }
+            granted = false; // from here the consumer releases it
+            return new Decoded(h, body, starts, times, in.count(), key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException("interrupted while waiting to fetch " + key);
+        } finally {
+            if (budget != null) {
+                if (granted) {
+                    budget.release(grant);
+                } else if (grant == 0) {
+                    budget.pass(turn);
+                }
+                // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
+            }
         }
-        if (bytes.length != listedSize) {
-            throw new CorruptObjectException(key, "read " + bytes.length + " bytes, the listing says " + listedSize);
+    }
+
+    /**
+     * Bytes granted in turn order: turn {@code t} is served only after every earlier turn was
+     * served or passed, and only while the bytes granted and not released leave room for it (a
+     * request larger than the whole budget is cut to the budget, so that it waits for everything
+     * else to be released instead of forever).
+     */
+    static final class ByteBudget {
+        private final long total;
+        private long used;
+        private long nextTurn;
+
+        ByteBudget(long total) {
+            if (total < 1) {
+                throw new IllegalArgumentException("budget must be positive");
+            }
+            this.total = total;
         }
-        Segment.Header h;
-        List<byte[]> raw;
-        try {
-            h = Segment.readHeader(new ByteArrayInputStream(bytes), key);
-            raw = Segment.readEntries(new ByteArrayInputStream(bytes), key);
-        } catch (IOException e) {
-            throw new UncheckedIOException("read " + key + ": " + e.getMessage(), e);
+
+        /** Waits for turn {@code turn} and for room; returns the bytes granted (to release). */
+        synchronized long acquire(long turn, long bytes) throws InterruptedException {
+            long want = Math.max(1, Math.min(bytes, total));
+            while (turn != nextTurn || used + want > total) {
+                wait();
+            }
+            used += want;
+            nextTurn++;
+            notifyAll();
+            return want;
         }
-        if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
-                || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
-            throw new CorruptObjectException(key, "header says timeline " + h.timeline() + " LSN " + Lsn.format(h.firstLsn())
-                    + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
-        }
-        List<WalEntry> entries = new ArrayList<>(raw.size());
-        long expect = h.firstLsn();
-        for (byte[] r : raw) {
-            WalEntry e;
+
+        /**
+         * Turn {@code turn} takes nothing (its task failed before asking), once the earlier turns
+         * were served: later turns need not wait for it. Gives up if interrupted (closing).
+         */
+        synchronized void pass(long turn) {
             try {
-                e = EntryCodec.decode(r);
-            } catch (IntegrityException x) {
-                throw new CorruptObjectException(key, x.getMessage(), x);
+                while (turn != nextTurn) {
+                    wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
-            if (e.lsn() != expect) {
-                throw new CorruptObjectException(key, "holds LSN " + Lsn.format(e.lsn()) + " where LSN "
-                        + Lsn.format(expect) + " belongs");
-            }
-            if (e.timeline() != h.timeline()) {
-                throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
-                        + e.timeline() + ", the segment on " + h.timeline());
-            }
-            entries.add(e);
-            expect++;
+            nextTurn++;
+            notifyAll();
         }
-        return new Decoded(h, entries, bytes.length);
+
+        synchronized void release(long bytes) {
+            used -= bytes;
+            notifyAll();
+        }
+
+        synchronized long used() {
+            return used;
+        }
     }
 
     @Override

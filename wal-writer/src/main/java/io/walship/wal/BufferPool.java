@@ -139,6 +139,11 @@ final class BufferPool {
 
     private final PageFile file;
     private final int capacity;
+    /**
+     * Arrays of evicted frames, handed to the next frames instead of new ones; null unless the
+     * pool may reuse them ({@link #BufferPool(PageFile, int, boolean)}). Guarded by the monitor.
+     */
+    private final java.util.ArrayDeque<byte[]> spare;
     private volatile ReentrantReadWriteLock lock;
     private final Map<Integer, Frame> frames = new HashMap<>();
     private final Lru clean = new Lru();
@@ -151,8 +156,19 @@ final class BufferPool {
     private int peak;
 
     BufferPool(PageFile file, int capacityPages) {
+        this(file, capacityPages, false);
+    }
+
+    /**
+     * {@code reuseArrays}: an evicted frame's array is reused for a later frame, so that a pool
+     * smaller than what it goes through allocates no page after it has filled. Only for a user
+     * that never keeps a frame's bytes past the next pool call (a restore's {@link Redo}: one
+     * thread, no readers); a store's readers may still hold the bytes of an evicted frame.
+     */
+    BufferPool(PageFile file, int capacityPages, boolean reuseArrays) {
         this.file = file;
         this.capacity = Math.max(64, capacityPages);
+        this.spare = reuseArrays ? new java.util.ArrayDeque<>() : null;
     }
 
     /** From now on other threads use the pool: eviction and write-back require {@code storeLock}. */
@@ -169,16 +185,11 @@ final class BufferPool {
      * and redo (under the write lock), and for {@link #read}.
      */
     Frame frame(int pageNo) {
-        synchronized (this) {
-            Frame f = frames.get(pageNo);
-            if (f != null) {
-                hits++;
-                (f.dirty ? dirty : clean).touch(f);
-                return f;
-            }
-            misses++;
+        Frame cached = lookup(pageNo);
+        if (cached != null) {
+            return cached;
         }
-        byte[] data = file.read(pageNo);
+        byte[] data = file.read(pageNo, takeSpare());
         synchronized (this) {
             Frame f = frames.get(pageNo);
             if (f == null) {
@@ -200,6 +211,48 @@ final class BufferPool {
         byte[] data = frame(pageNo).data;
         evictToCapacity(writeBack);
         return data;
+    }
+
+    /** The page's frame, made the most recently used, or null; counts a hit or a miss. */
+    private synchronized Frame lookup(int pageNo) {
+        Frame f = frames.get(pageNo);
+        if (f != null) {
+            hits++;
+            (f.dirty ? dirty : clean).touch(f);
+            return f;
+        }
+        misses++;
+        return null;
+    }
+
+    /** An array for a new frame: an evicted frame's when the pool reuses them, else null (allocate). */
+    private synchronized byte[] takeSpare() {
+        return spare == null ? null : spare.poll();
+    }
+
+    /** Keeps an evicted frame's array for reuse, up to a batch of eviction's worth. Monitor held. */
+    private void keepSpare(Frame f) {
+        if (spare != null && spare.size() < capacity / 8 + 1) {
+            spare.push(f.data);
+        }
+    }
+
+    /**
+     * The frame of a page whose every byte the caller is about to write (a full-page image during
+     * redo): the page's frame if it is in the pool, else a new frame, not read from the file, whose
+     * bytes are undefined until the caller has written them. Write lock; never evicts.
+     */
+    synchronized Frame frameToOverwrite(int pageNo) {
+        Frame f = lookup(pageNo);
+        if (f != null) {
+            return f;
+        }
+        byte[] data = spare == null ? null : spare.poll();
+        f = new Frame(pageNo, data != null ? data : new byte[PageFormat.PAGE_SIZE]);
+        frames.put(pageNo, f);
+        clean.add(f);
+        peak = Math.max(peak, frames.size());
+        return f;
     }
 
     /** Installs a page's full content (a new page, or a full-page image during redo). Write lock. */
@@ -324,6 +377,7 @@ final class BufferPool {
                     clean.remove(f);
                     frames.remove(f.pageNo);
                     evictions++;
+                    keepSpare(f);
                 }
                 f = next;
             }
@@ -379,7 +433,7 @@ final class BufferPool {
             if (n == 0) {
                 first = f.pageNo;
             }
-            System.arraycopy(PageFormat.sealedCopy(f.data), 0, run, n * PageFormat.PAGE_SIZE, PageFormat.PAGE_SIZE);
+            PageFormat.sealInto(f.data, run, n * PageFormat.PAGE_SIZE);
             n++;
         }
         if (n > 0) {
@@ -399,6 +453,7 @@ final class BufferPool {
                     clean.remove(f);
                     frames.remove(f.pageNo);
                     evictions++;
+                    keepSpare(f);
                 }
             }
         }

@@ -165,6 +165,29 @@ public final class EntryCodec {
     }
 
     /**
+     * Receives an entry's page changes straight from its encoded bytes, nothing copied: a
+     * full-page image is {@code src[off..)} holding the page without its hole (the hole is
+     * {@code holeLen} zero bytes at page offset {@code holeOff}), a delta is {@code len} bytes at
+     * {@code src[off..)} for page offset {@code pageOffset}. The bytes are valid during the call.
+     */
+    public interface ChangeVisitor {
+        void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen);
+
+        void delta(int pageNo, int pageOffset, byte[] src, int off, int len);
+    }
+
+    /** Checks structure only. */
+    public static final ChangeVisitor NO_CHANGES = new ChangeVisitor() {
+        @Override
+        public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
+        }
+
+        @Override
+        public void delta(int pageNo, int pageOffset, byte[] src, int off, int len) {
+        }
+    };
+
+    /**
      * Decodes and verifies one entry.
      *
      * @throws IntegrityException if the checksum, magic or structure is wrong (the message names
@@ -172,6 +195,41 @@ public final class EntryCodec {
      * @throws FormatVersionException if the entry was written by another format version
      */
     public static WalEntry decode(byte[] data, int off, int len) {
+        List<PageChange> changes = new ArrayList<>();
+        WalEntry e = walk(data, off, len, true, new ChangeVisitor() {
+            @Override
+            public void fullPage(int pageNo, byte[] src, int o, int holeOff, int holeLen) {
+                byte[] img = new byte[PageFormat.PAGE_SIZE];
+                System.arraycopy(src, o, img, 0, holeOff);
+                System.arraycopy(src, o + holeOff, img, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
+                changes.add(PageChange.fullPage(pageNo, img));
+            }
+
+            @Override
+            public void delta(int pageNo, int pageOffset, byte[] src, int o, int n) {
+                changes.add(new PageChange(pageNo, pageOffset, java.util.Arrays.copyOfRange(src, o, o + n), false));
+            }
+        });
+        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len);
+    }
+
+    /** The LSN in an encoded entry's header, unverified. */
+    public static long lsnOf(byte[] data, int off, int len) {
+        if (len < HEADER_SIZE + 4) {
+            throw new IntegrityException("WAL entry of " + len + " bytes is shorter than a header");
+        }
+        return ByteBuffer.wrap(data, off, len).getLong(off + 8);
+    }
+
+    /**
+     * Verifies one entry as {@link #decode} does (its checksum only with {@code checkCrc}: a
+     * caller that verified it before skips the second pass) and hands each page change to
+     * {@code visitor} in order, from the entry's own bytes. Returns the entry without its changes.
+     * Every structural check (page number, bounds, hole, kinds, trailing bytes) runs before the
+     * change it concerns is handed out, and a change the visitor has seen is never taken back: a
+     * caller that applies changes as they come must treat a failure as fatal for its target.
+     */
+    public static WalEntry walk(byte[] data, int off, int len, boolean checkCrc, ChangeVisitor visitor) {
         if (len < HEADER_SIZE + 4) {
             throw new IntegrityException("WAL entry of " + len + " bytes is shorter than a header");
         }
@@ -180,65 +238,84 @@ public final class EntryCodec {
         int version = b.getShort() & 0xFFFF;
         b.getShort();
         long lsn = b.getLong();
-        String where = "WAL entry at LSN " + Lsn.format(lsn);
-        CRC32C crc = new CRC32C();
-        crc.update(data, off, len - 4);
-        int stored = ByteBuffer.wrap(data, off + len - 4, 4).getInt();
-        if (magic != MAGIC || (int) crc.getValue() != stored) {
-            throw new IntegrityException(where + " (" + len + " bytes) fails its checksum");
+        if (checkCrc) {
+            CRC32C crc = new CRC32C();
+            crc.update(data, off, len - 4);
+            int stored = ByteBuffer.wrap(data, off + len - 4, 4).getInt();
+            if (magic != MAGIC || (int) crc.getValue() != stored) {
+                throw new IntegrityException(where(lsn) + " (" + len + " bytes) fails its checksum");
+            }
+        } else if (magic != MAGIC) {
+            throw new IntegrityException(where(lsn) + " (" + len + " bytes) has a bad magic");
         }
-        checkVersion(where, version);
+        checkVersion(where(lsn), version);
         int timeline = b.getInt();
         long time = b.getLong();
         int count = b.getInt();
+        int end = off + len - 4;
         try {
-            List<PageChange> changes = new ArrayList<>(Math.min(count, 1024));
             long horizon = Lsn.NONE;
             for (int i = 0; i < count; i++) {
                 byte kind = b.get();
                 if (kind == KIND_HORIZON && version >= HORIZON_FORMAT_VERSION) {
                     if (i != 0) {
-                        throw new IntegrityException(where + " has a checkpoint horizon as change " + (i + 1)
+                        throw new IntegrityException(where(lsn) + " has a checkpoint horizon as change " + (i + 1)
                                 + "; it may only be the first");
                     }
                     horizon = b.getLong();
                     if (horizon <= 0 || horizon >= lsn) {
-                        throw new IntegrityException(where + " records checkpoint horizon " + Lsn.format(horizon)
+                        throw new IntegrityException(where(lsn) + " records checkpoint horizon " + Lsn.format(horizon)
                                 + ", which does not lie before it");
                     }
                     continue;
                 }
                 int page = b.getInt();
                 if (page < 0) {
-                    throw new IntegrityException(where + " changes page " + Integer.toUnsignedString(page)
+                    throw new IntegrityException(where(lsn) + " changes page " + Integer.toUnsignedString(page)
                             + ", past the largest page number");
                 }
                 if (kind == KIND_FULL) {
                     int holeOff = b.getShort() & 0xFFFF;
                     int holeLen = b.getShort() & 0xFFFF;
                     if (holeOff + holeLen > PageFormat.PAGE_SIZE) {
-                        throw new IntegrityException(where + " has a full-page image with a hole past the page end");
+                        throw new IntegrityException(where(lsn) + " has a full-page image with a hole past the page end");
                     }
-                    byte[] img = new byte[PageFormat.PAGE_SIZE];
-                    b.get(img, 0, holeOff);
-                    b.get(img, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
-                    changes.add(PageChange.fullPage(page, img));
+                    int n = PageFormat.PAGE_SIZE - holeLen;
+                    int at = b.position();
+                    if (at + n > end) {
+                        throw new IntegrityException(where(lsn) + " is malformed: a full-page image runs past its end");
+                    }
+                    b.position(at + n);
+                    visitor.fullPage(page, data, at, holeOff, holeLen);
                 } else if (kind == KIND_DELTA) {
                     int offset = b.getShort() & 0xFFFF;
-                    byte[] bytes = new byte[b.getShort() & 0xFFFF];
-                    b.get(bytes);
-                    changes.add(new PageChange(page, offset, bytes, false));
+                    int n = b.getShort() & 0xFFFF;
+                    if (offset + n > PageFormat.PAGE_SIZE) {
+                        throw new IntegrityException(where(lsn) + " is malformed: page change out of bounds: page " + page
+                                + " offset " + offset + " length " + n);
+                    }
+                    int at = b.position();
+                    if (at + n > end) {
+                        throw new IntegrityException(where(lsn) + " is malformed: a change runs past its end");
+                    }
+                    b.position(at + n);
+                    visitor.delta(page, offset, data, at, n);
                 } else {
-                    throw new IntegrityException(where + " has an unknown change kind " + kind);
+                    throw new IntegrityException(where(lsn) + " has an unknown change kind " + kind);
                 }
             }
             if (b.remaining() != 4) {
-                throw new IntegrityException(where + " has " + (b.remaining() - 4) + " trailing bytes");
+                throw new IntegrityException(where(lsn) + " has " + (b.remaining() - 4) + " trailing bytes");
             }
-            return new WalEntry(lsn, timeline, time, horizon, changes, len);
+            return new WalEntry(lsn, timeline, time, horizon, List.of(), len);
         } catch (BufferUnderflowException | IllegalArgumentException e) {
-            throw new IntegrityException(where + " is malformed: " + e.getMessage(), e);
+            throw new IntegrityException(where(lsn) + " is malformed: " + e.getMessage(), e);
         }
+    }
+
+    /** Names an entry in an error (built only for one: walk runs once or twice per entry of a restore). */
+    private static String where(long lsn) {
+        return "WAL entry at LSN " + Lsn.format(lsn);
     }
 
     private static void checkVersion(String where, int version) {

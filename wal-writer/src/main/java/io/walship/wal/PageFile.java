@@ -105,7 +105,12 @@ final class PageFile implements AutoCloseable {
 
     /** Reads and verifies a page; returns it with its checksum field cleared. */
     public byte[] read(int pageNo) {
-        byte[] p = new byte[PageFormat.PAGE_SIZE];
+        return read(pageNo, null);
+    }
+
+    /** As {@link #read(int)}, into {@code into} (a page-sized array whose content is replaced) unless it is null. */
+    public byte[] read(int pageNo, byte[] into) {
+        byte[] p = into != null ? into : new byte[PageFormat.PAGE_SIZE];
         ByteBuffer b = ByteBuffer.wrap(p);
         long pos = (long) pageNo * PageFormat.PAGE_SIZE;
         try {

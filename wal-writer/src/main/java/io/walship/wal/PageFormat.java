@@ -81,6 +81,12 @@ final class PageFormat {
         return out;
     }
 
+    /** Copies an in-memory page to {@code dst[off..)} with its checksum set, as {@link #sealedCopy} would. */
+    public static void sealInto(byte[] p, byte[] dst, int off) {
+        System.arraycopy(p, 0, dst, off, PAGE_SIZE);
+        putInt(dst, off + OFF_CRC, checksum(p));
+    }
+
     /** Checks a page read from disk and clears its checksum field for in-memory use. */
     public static void verifyAndOpen(byte[] p, int pageNo, String file) {
         int stored = getInt(p, OFF_CRC);

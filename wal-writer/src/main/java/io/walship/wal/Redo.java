@@ -9,7 +9,9 @@ import java.nio.file.Path;
  * back whenever the pool is full, in any order, because the directory is not a store until
  * {@link #finish} has written every page, synced, and recorded the reached LSN in the control
  * file — the caller keeps the directory marked incomplete until then ({@link Store#RESTORE_MARKER}).
- * Not thread-safe.
+ * Memory is the pool's {@code poolPages} pages, whatever the store's size: a full-page image is
+ * copied from the entry's bytes straight into its page's frame (a page not in the pool is not read
+ * for it), and evicted frames' arrays are reused. Not thread-safe.
  */
 public final class Redo implements AutoCloseable {
     private final Path dir;
@@ -25,7 +27,7 @@ public final class Redo implements AutoCloseable {
         this.dir = dir;
         this.start = ControlFile.read(dir);
         this.pageFile = new PageFile(dir, false);
-        this.pool = new BufferPool(pageFile, poolPages);
+        this.pool = new BufferPool(pageFile, poolPages, true);
         this.lsn = start.checkpointLsn();
         this.timeline = start.timeline();
         this.commitTimeMicros = start.checkpointTimeMicros();
@@ -36,11 +38,60 @@ public final class Redo implements AutoCloseable {
         return new Redo(dataDir, poolPages);
     }
 
+    /** Writes each change into its page's frame and marks it dirty, at the LSN of the entry being applied. */
+    private final class Apply implements EntryCodec.ChangeVisitor {
+        long entryLsn;
+
+        @Override
+        public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
+            BufferPool.Frame f = pool.frameToOverwrite(pageNo);
+            System.arraycopy(src, off, f.data, 0, holeOff);
+            java.util.Arrays.fill(f.data, holeOff, holeOff + holeLen, (byte) 0);
+            System.arraycopy(src, off + holeOff, f.data, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
+            pool.markDirty(f, entryLsn);
+        }
+
+        @Override
+        public void delta(int pageNo, int pageOffset, byte[] src, int off, int len) {
+            BufferPool.Frame f = pool.frame(pageNo);
+            System.arraycopy(src, off, f.data, pageOffset, len);
+            pool.markDirty(f, entryLsn);
+        }
+    }
+
+    private final Apply apply = new Apply();
+
+    /**
+     * Applies one entry from its encoded bytes {@code data[off, off + len)}, whose checksum and
+     * structure the caller has verified ({@link EntryCodec#walk} with {@link EntryCodec#NO_CHANGES}):
+     * nothing of it is copied but the changed bytes, into their frames. It must be the entry after
+     * the last applied.
+     */
+    public void apply(byte[] data, int off, int len) {
+        long next = EntryCodec.lsnOf(data, off, len);
+        checkNext(next);
+        apply.entryLsn = next;
+        WalEntry e = EntryCodec.walk(data, off, len, false, apply);
+        applied(e);
+    }
+
+    private void checkNext(long entryLsn) {
+        if (entryLsn != lsn + 1) {
+            throw new IntegrityException("replay expected LSN " + Lsn.format(lsn + 1) + " but got " + Lsn.format(entryLsn));
+        }
+    }
+
+    private void applied(WalEntry e) {
+        lsn = e.lsn();
+        timeline = e.timeline();
+        commitTimeMicros = Math.max(commitTimeMicros, e.commitTimeMicros());
+        bytes += e.encodedSize();
+        pool.evictToCapacity(BufferPool.WriteBack.UNLOGGED);
+    }
+
     /** Applies one decoded entry; it must be the one after the last applied. */
     public void apply(WalEntry e) {
-        if (e.lsn() != lsn + 1) {
-            throw new IntegrityException("replay expected LSN " + Lsn.format(lsn + 1) + " but got " + Lsn.format(e.lsn()));
-        }
+        checkNext(e.lsn());
         for (PageChange c : e.changes()) {
             BufferPool.Frame f;
             if (c.fullPage()) {
@@ -54,11 +105,7 @@ public final class Redo implements AutoCloseable {
             }
             pool.markDirty(f, e.lsn());
         }
-        lsn = e.lsn();
-        timeline = e.timeline();
-        commitTimeMicros = Math.max(commitTimeMicros, e.commitTimeMicros());
-        bytes += e.encodedSize();
-        pool.evictToCapacity(BufferPool.WriteBack.UNLOGGED);
+        applied(e);
     }
 
     public long lsn() {
