@@ -195,7 +195,9 @@ final class FollowCommand implements Callable<Integer> {
             LOG.warn("--leader {} is off loopback without --leader-tls: the auth token and the WAL travel in clear",
                     leaderAddress);
         }
-        SyncOptions syncOptions = sync.checked(replAddress != null, ReplicationOptions.defaults().maxSessions());
+        int maxFollowers = ReplicationOptions.defaults().maxSessions();
+        SyncOptions syncOptions = sync.checked(replAddress != null, maxFollowers,
+                "the " + maxFollowers + " followers a promoted follower serves at once");
         Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
         Duration skew = Flags.duration("--lease-skew-margin", leaseSkewMargin);
         try {

@@ -153,7 +153,8 @@ final class LeaderCommand implements Callable<Integer> {
         }
         SSLContext ssl = tls.context();
         TlsServerOptions.warnCleartextToken(token, ssl, "--http", HostPort.parse(http), "--repl", replAddress);
-        SyncOptions sync = this.sync.checked(replAddress != null, replMaxFollowers);
+        SyncOptions sync = this.sync.checked(replAddress != null, replMaxFollowers,
+                "--repl-max-followers " + replMaxFollowers);
         ReplicationOptions replOptions = ReplicationOptions.defaults()
                 .withAuthToken(token)
                 .withMaxSlotWalKeep(Flags.bytes("--max-slot-wal-keep", maxSlotWalKeep))

@@ -44,18 +44,18 @@ final class SyncModeOptions {
      * followers needs a replication port, and a quorum no more followers than may connect.
      *
      * @param hasRepl      the node serves followers ({@code --repl})
-     * @param maxFollowers how many followers may connect at once
+     * @param maxFollowers     how many followers may connect at once
+     * @param maxFollowersName how the error names that limit (e.g. {@code --repl-max-followers 16})
      */
-    SyncOptions checked(boolean hasRepl, int maxFollowers) {
+    SyncOptions checked(boolean hasRepl, int maxFollowers, String maxFollowersName) {
         SyncOptions sync = syncOptions();
         if (sync.mode() != SyncOptions.Mode.ASYNC && !hasRepl) {
             throw new CliException(ExitCodes.USAGE, "--sync-mode " + sync.mode().flag() + " needs --repl HOST:PORT:"
                     + " commits wait for followers, which connect there");
         }
         if (sync.required() > maxFollowers) {
-            throw new CliException(ExitCodes.USAGE, "--sync-quorum " + sync.quorum() + " is more than the "
-                    + maxFollowers + " followers served at once (a leader's --repl-max-followers): no commit could"
-                    + " ever be acknowledged");
+            throw new CliException(ExitCodes.USAGE, "--sync-quorum " + sync.quorum() + " is more than "
+                    + maxFollowersName + ": no commit could ever be acknowledged");
         }
         return sync;
     }
