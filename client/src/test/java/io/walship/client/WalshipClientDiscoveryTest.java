@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * took answers 503 {@code Walship-Committed: no} naming it, and the client moves there although it
  * was never configured with it; a write whose outcome is unknown (the leader took it and did not
  * answer in time) is never resent, even with a writable leader at hand. The process-level
- * failover (a promoted follower) is in the cli module's ClientFailoverProcessTest.
+ * failover (a promoted follower) is in the cli module's FailoverProcessTest.
  */
 class WalshipClientDiscoveryTest {
     static final Duration TTL = Duration.ofSeconds(10);
