@@ -484,7 +484,7 @@ public final class WalshipClient implements AutoCloseable {
             if (r.statusCode() == 503) {
                 learn(r.headers().firstValue(Headers.LEADER).orElse(null));
                 WalshipException refused = error(target, r);
-                if (!"no".equalsIgnoreCase(r.headers().firstValue(Headers.COMMITTED).orElse(""))) {
+                if (!(refused instanceof UnavailableException u && u.notCommitted())) {
                     suspect = target; // it may have committed the write: never resent
                     throw refused;
                 }
@@ -857,7 +857,8 @@ public final class WalshipClient implements AutoCloseable {
             case 404 -> new NotFoundException(node, reason);
             case 413 -> new PayloadTooLargeException(node, reason);
             case 421 -> new MisdirectedRequestException(node, reason, r.headers().firstValue(Headers.LEADER).orElse(null));
-            case 503 -> new UnavailableException(node, reason, lsn(node, r));
+            case 503 -> new UnavailableException(node, reason, lsn(node, r),
+                    "no".equalsIgnoreCase(r.headers().firstValue(Headers.COMMITTED).orElse("")));
             case 507 -> new InsufficientStorageException(node, reason);
             default -> status >= 500 ? new ServerErrorException(node, status, reason)
                     : new WalshipException(node, status, reason);

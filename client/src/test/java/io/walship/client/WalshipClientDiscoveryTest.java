@@ -157,6 +157,11 @@ class WalshipClientDiscoveryTest {
             assertEquals("no", refused.headers().firstValue(Headers.COMMITTED).orElse(null));
             assertEquals(urlB, refused.headers().firstValue(Headers.LEADER).orElse(null));
 
+            try (WalshipClient off = WalshipClient.builder(url(sa)).discoverLeader(Duration.ZERO).build()) {
+                UnavailableException e = assertThrows(UnavailableException.class, () -> off.put("k", "v"));
+                assertTrue(e.notCommitted(), "a refused it before committing: " + e.getMessage());
+                assertEquals(URI.create(url(sa)), off.leader(), "discovery off: the client stays");
+            }
             long lsnA = a.lastLsn();
             long second = client.put("k2", "v2");
             assertEquals(URI.create(urlB), client.leader());
