@@ -295,8 +295,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                     + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data() + " --archive …"
                     + " --node-id " + config.lease().nodeId(), e);
         }
-        LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{})", claimed, timeline,
-                Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from " + fetchedFrom);
+        LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{}), commit mode {}", claimed,
+                timeline, Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from "
+                + fetchedFrom, config.sync());
         return new SwitchingNode.Result(leader, new PromoteResponse(claimed, timeline, Lsn.format(fork), fetchedFrom,
                 fetched));
     }
