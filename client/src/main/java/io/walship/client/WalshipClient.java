@@ -52,7 +52,7 @@ import io.walship.protocol.tls.Tls;
  *       most {@link Builder#discoverLeader} per write. A write is never resent after a failure
  *       whose outcome is unknown (no answer once the request was sent, a timeout, a 503 without
  *       {@code Walship-Committed: no}): that is thrown ({@link NodeUnreachableException},
- *       {@link UnavailableException}), and the next write first looks for the leader. A write may ask
+ *       {@link UnavailableException}), and the next write first asks every known node once. A write may ask
  *       for a weaker commit mode than the leader's ({@code ?sync=}: {@link Builder#sync} for every
  *       write, or the forms taking a {@link SyncMode} for one); those forms return a
  *       {@link WriteResult} with what the write waited for ({@code Walship-Sync}), which says
@@ -439,9 +439,10 @@ public final class WalshipClient implements AutoCloseable {
         }
         long deadline = System.nanoTime() + discovery.toNanos();
         URI target = leader.get();
-        if (target.equals(suspect)) {
-            // the last write to it ended without an outcome: it may be gone or paused, ask first
-            URI found = discover(target, deadline);
+        if (target.equals(suspect) && !discovery.isZero()) {
+            // the last write to it ended without an outcome: it may be gone or paused, so ask every
+            // node once first (one round: if none answers, it is tried as it is)
+            URI found = discover(target, deadline, true);
             suspect = null;
             target = found != null ? found : leader.get();
         }
@@ -513,7 +514,7 @@ public final class WalshipClient implements AutoCloseable {
         if (discovery.isZero()) {
             throw e;
         }
-        URI found = discover(target, deadline);
+        URI found = discover(target, deadline, false);
         if (found == null) {
             e.addSuppressed(new WalshipException(target, 0, "no node claimed to be a writable leader within "
                     + discovery + " (asked " + knownNodes() + ")"));
@@ -527,7 +528,7 @@ public final class WalshipClient implements AutoCloseable {
         if (discovery.isZero()) {
             return null;
         }
-        URI found = discover(target, deadline);
+        URI found = discover(target, deadline, false);
         // the refusing node itself, writable after all (a passing refusal, too many waiting): not resent
         return found == null || found.equals(target) ? null : found;
     }
@@ -548,10 +549,11 @@ public final class WalshipClient implements AutoCloseable {
      * Finds the leader after a failure of {@code failed}: asks every known node's {@code /status}
      * in rounds until one says it is the leader and acknowledges writes (the highest timeline wins;
      * a tie goes to the current leader, then to the node learnt first), makes it this client's
-     * leader and returns it; null if none did by {@code deadline}. One discovery runs at a time;
-     * a thread that waited for another's finds its answer and asks nobody.
+     * leader and returns it; null if none did by {@code deadline} (or in the first round, if
+     * {@code once}). One discovery runs at a time; a thread that waited for another's finds its
+     * answer and asks nobody.
      */
-    URI discover(URI failed, long deadline) {
+    URI discover(URI failed, long deadline, boolean once) {
         synchronized (discovering) {
             URI now = leader.get();
             if (!now.equals(failed) && !now.equals(suspect)) {
@@ -568,6 +570,9 @@ public final class WalshipClient implements AutoCloseable {
                 if (best != null) {
                     leader.set(best);
                     return best;
+                }
+                if (once) {
+                    return null;
                 }
                 if (known.size() > before) {
                     continue; // new nodes were named: ask them at once
