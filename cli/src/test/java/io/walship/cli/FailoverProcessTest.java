@@ -327,10 +327,7 @@ class FailoverProcessTest {
         String archive = "file://" + tmp.resolve("archive");
         int lh = freePort();
         int lr = freePort();
-        Node leader = leader(archive, "200ms", lh, lr, "leader.log");
-        writes(leader.url(), 100, rnd, "before-backup");
-        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
-        assertEquals(0, backup.exit(), backup.err());
+        Node leader = backedUpLeader(archive, lh, lr, rnd);
         // neither follower lists the other: f2 can only learn of f1 through the lease
         Node f1 = follower("f1", archive, leader.repl(), freePort(), freePort());
         Node f2 = follower("f2", archive, leader.repl(), freePort(), freePort());
@@ -386,8 +383,7 @@ class FailoverProcessTest {
 
         // 4. the old leader comes back on its data directory and its ports: fenced, it ships nothing
         Node back = leader(archive, "100ms", lh, lr, "leader2.log");
-        StatusResponse fenced = Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
-                s -> s != null && s.lease() != null && "SUPERSEDED".equals(s.lease().state()));
+        StatusResponse fenced = awaitSuperseded(back);
         assertTrue(fenced.lease().reason().contains("timeline 2"), fenced.lease().reason());
         HttpResponse<String> w = send(HttpRequest.newBuilder(URI.create(back.url() + "/kv/split"))
                 .PUT(HttpRequest.BodyPublishers.ofString("brain")));
@@ -428,10 +424,7 @@ class FailoverProcessTest {
         String archive = "file://" + tmp.resolve("archive");
         int lh = freePort();
         int lr = freePort();
-        Node leader = leader(archive, "200ms", lh, lr, "leader.log");
-        writes(leader.url(), 100, rnd, "before-backup");
-        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
-        assertEquals(0, backup.exit(), backup.err());
+        Node leader = backedUpLeader(archive, lh, lr, rnd);
         int r1 = freePort();
         Node f1 = follower("f1", archive, leader.repl(), freePort(), r1,
                 List.of("--sync-mode", "semi-sync", "--on-sync-timeout", "block", "--sync-timeout", "1s"));
@@ -476,8 +469,7 @@ class FailoverProcessTest {
 
             // the old leader comes back: superseded, it refuses writes before committing and names f1
             Node back = leader(archive, "100ms", lh, lr, "leader2.log");
-            Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
-                    s -> s != null && s.lease() != null && "SUPERSEDED".equals(s.lease().state()));
+            awaitSuperseded(back);
             HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(back.url() + "/kv/split"))
                     .PUT(HttpRequest.BodyPublishers.ofString("brain")));
             assertEquals(503, refused.statusCode(), refused.body());
@@ -504,6 +496,21 @@ class FailoverProcessTest {
     private String bodyOrStatus(String url) {
         HttpResponse<String> r = get(url);
         return r.statusCode() == 200 ? r.body() : "HTTP " + r.statusCode();
+    }
+
+    /** The status of an old leader back on its data directory once it found itself superseded. */
+    private StatusResponse awaitSuperseded(Node back) {
+        return Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
+                s -> s != null && s.lease() != null && "SUPERSEDED".equals(s.lease().state()));
+    }
+
+    /** A leader on these ports with 100 writes, and a base backup of it in {@code archive}. */
+    private Node backedUpLeader(String archive, int httpPort, int replPort, Random rnd) throws IOException {
+        Node leader = leader(archive, "200ms", httpPort, replPort, "leader.log");
+        writes(leader.url(), 100, rnd, "before-backup");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        return leader;
     }
 
     private HttpResponse<String> promote(String url) {
