@@ -271,6 +271,11 @@ public final class LeaseKeeper implements AutoCloseable {
                 failures, fencings);
     }
 
+    /** The lease as last read or written (this node's or another's), or null before the first read. */
+    public synchronized LeaseRecord seen() {
+        return seen;
+    }
+
     public LeaseRecord.Holder holder() {
         return me;
     }

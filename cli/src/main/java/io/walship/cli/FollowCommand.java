@@ -30,6 +30,7 @@ import io.walship.server.HttpApi;
 import io.walship.server.SwitchingNode;
 import io.walship.wal.AtomicFiles;
 import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
 import io.walship.wal.Store;
@@ -55,7 +56,8 @@ import picocli.CommandLine.Option;
                         + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 7"
                         + " means the leader refused this follower for good (see OPERATIONS.md).",
                 "%nPOST /promote (walship promote --url) makes it the leader of a new timeline on the same"
-                        + " --http and --repl (OPERATIONS.md, \"Failover\")."})
+                        + " --http and --repl (OPERATIONS.md, \"Failover\"), in the commit mode of --sync-mode"
+                        + " (README, \"Commit modes\")."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 
@@ -154,6 +156,10 @@ final class FollowCommand implements Callable<Integer> {
     @Mixin
     TlsServerOptions tls = new TlsServerOptions();
 
+    /** The commit mode once promoted, as {@code walship leader}'s. */
+    @Mixin
+    SyncModeOptions sync = new SyncModeOptions();
+
     @Override
     public Integer call() throws Exception {
         List<HostPort> leaderAddresses = new ArrayList<>();
@@ -189,6 +195,9 @@ final class FollowCommand implements Callable<Integer> {
             LOG.warn("--leader {} is off loopback without --leader-tls: the auth token and the WAL travel in clear",
                     leaderAddress);
         }
+        int maxFollowers = ReplicationOptions.defaults().maxSessions();
+        SyncOptions syncOptions = sync.checked(replAddress != null, maxFollowers,
+                "the " + maxFollowers + " followers a promoted follower serves at once");
         Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
         Duration skew = Flags.duration("--lease-skew-margin", leaseSkewMargin);
         try {
@@ -235,7 +244,7 @@ final class FollowCommand implements Callable<Integer> {
             // cascading: the same server a leader runs, over this follower's own (durable) WAL
             ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
-            // after a promotion: the leader's server on the same port (commit mode async)
+            // after a promotion: the leader's server on the same port, in the commit mode of --sync-mode
             ReplicationOptions asLeader = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
             if (ssl != null) {
@@ -252,7 +261,7 @@ final class FollowCommand implements Callable<Integer> {
                             + " as a leader it would take anyone's writes (restart the follower with a token file)"
                             : null,
                     new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
-                            PromotionLease.REAL));
+                            PromotionLease.REAL), syncOptions);
             live = new LiveFollower(config, store);
             opened.push(live);
             try {

@@ -44,6 +44,7 @@ import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.EntryCodec;
@@ -72,7 +73,7 @@ import org.slf4j.LoggerFactory;
  * goes on following. Only then, past the point of no return: stop
  * the cascading server, close the store, mark it promoted, reopen it for writes, take the lease on the
  * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
- * switch), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
+ * switch) in the commit mode it was started with ({@code --sync-mode}, as a leader's), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
  * {@link #fatal()}: the process exits 1, and {@code walship leader --data DIR} opens the promoted store.
  */
 final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
@@ -80,12 +81,28 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
 
     /**
      * How the follower was started: what a promotion needs to become the leader. {@code unprotectedWrites}:
-     * why this node may not take writes (an off-loopback --http without a token), or null.
+     * why this node may not take writes (an off-loopback --http without a token), or null. {@code sync}:
+     * the commit mode it runs once promoted ({@code walship follow --sync-mode …}, as the leader's).
      */
     record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
                   SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
                   ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
-                  String nodeId, String unprotectedWrites, Lease lease) {
+                  String nodeId, String unprotectedWrites, Lease lease, SyncOptions sync) {
+        Config {
+            java.util.Objects.requireNonNull(sync, "sync");
+            if (sync.mode() != SyncOptions.Mode.ASYNC && replAddress == null) {
+                throw new IllegalArgumentException("commit mode " + sync.mode().flag() + " needs a replication address");
+            }
+        }
+
+        /** A follower that runs async once promoted. */
+        Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
+               SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
+               ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
+               String nodeId, String unprotectedWrites, Lease lease) {
+            this(data, archive, loopOptions, leaderSockets, peerSsl, replAddress, cascadeOptions, leaderOptions,
+                    shipInterval, readWait, maxReplayLag, nodeId, unprotectedWrites, lease, SyncOptions.async());
+        }
     }
 
     /**
@@ -278,8 +295,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                     + Errors.oneLine(e) + "; restart it with walship leader --data " + config.data() + " --archive …"
                     + " --node-id " + config.lease().nodeId(), e);
         }
-        LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{})", claimed, timeline,
-                Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from " + fetchedFrom);
+        LOG.info("promoted: leader on timeline {} (forked from timeline {} after LSN {}{}), commit mode {}", claimed,
+                timeline, Lsn.format(fork), fetchedFrom == null ? "" : ", " + fetched + " entries fetched from "
+                + fetchedFrom, config.sync());
         return new SwitchingNode.Result(leader, new PromoteResponse(claimed, timeline, Lsn.format(fork), fetchedFrom,
                 fetched));
     }
@@ -320,7 +338,8 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         if (config.replAddress() != null) {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
-            replication = new ReplicationServer(s, boundRepl, config.leaderOptions()).withAncestors(ancestors).start();
+            replication = new ReplicationServer(s, boundRepl, config.leaderOptions(), config.sync())
+                    .withAncestors(ancestors).start();
         }
         leader = new LeaderNode(s, shipping, replication, keeper);
     }

@@ -30,6 +30,7 @@ import io.walship.protocol.Escaping;
 import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
+import io.walship.protocol.StatusResponse;
 import io.walship.protocol.tls.Tls;
 
 /**
@@ -41,8 +42,17 @@ import io.walship.protocol.tls.Tls;
  *   <li><b>Writes</b> ({@link #put}, {@link #delete}, {@link #batch}) go to the leader and return
  *       the commit LSN ({@code Walship-LSN}); the session's token moves to it. A node that answers
  *       {@code 421} with {@code Walship-Leader} (a follower, or a demoted leader) is followed to the
- *       leader it names, which becomes this client's leader. A write is never resent after a
- *       failure: its outcome would be unknown ({@link NodeUnreachableException}). A write may ask
+ *       leader it names, which becomes this client's leader. When the leader cannot be reached
+ *       (the connection is refused or not made in time) or refuses the write before committing it
+ *       (503 with {@code Walship-Committed: no}: it is fenced, or superseded by a newer leader),
+ *       the client <b>discovers the leader</b>: it asks every node it knows ({@code GET /status}:
+ *       the builder's leader and followers, and every node a 421, a 503 or a {@code /status} named)
+ *       which node leads, picks the one on the highest timeline that says it is the leader and
+ *       acknowledges writes, makes it this client's leader and resends the write there — for at
+ *       most {@link Builder#discoverLeader} per write. A write is never resent after a failure
+ *       whose outcome is unknown (no answer once the request was sent, a timeout, a 503 without
+ *       {@code Walship-Committed: no}): that is thrown ({@link NodeUnreachableException},
+ *       {@link UnavailableException}), and the next write first asks every known node once. A write may ask
  *       for a weaker commit mode than the leader's ({@code ?sync=}: {@link Builder#sync} for every
  *       write, or the forms taking a {@link SyncMode} for one); those forms return a
  *       {@link WriteResult} with what the write waited for ({@code Walship-Sync}), which says
@@ -70,6 +80,11 @@ public final class WalshipClient implements AutoCloseable {
      */
     public static final String MIN_LSN = "min_lsn";
 
+    static final int DEFAULT_DISCOVERY_SECONDS = 30;
+    static final Duration DEFAULT_DISCOVERY = Duration.ofSeconds(DEFAULT_DISCOVERY_SECONDS);
+    /** The longest one round of discovery waits for the nodes' {@code /status} answers. */
+    static final Duration STATUS_WAIT = Duration.ofSeconds(3);
+
     private final HttpClient http;
     private final AtomicReference<URI> leader;
     private final List<URI> followers;
@@ -81,6 +96,14 @@ public final class WalshipClient implements AutoCloseable {
     private final Durability durability;
     private final SyncMode sync;
     private final int maxRedirects;
+    /** How long one write may spend looking for the leader; zero: never. */
+    private final Duration discovery;
+    /** Every node this client knows: the builder's, then those named to it, in the order learnt. */
+    private final Set<URI> known = java.util.Collections.synchronizedSet(new java.util.LinkedHashSet<>());
+    /** A leader whose last write ended without a known outcome: the next write looks for the leader first. */
+    private volatile URI suspect;
+    /** One discovery at a time: the others wait for its answer rather than ask every node again. */
+    private final Object discovering = new Object();
     private final AtomicInteger nextRead = new AtomicInteger();
     private final Session session = new Session();
 
@@ -97,6 +120,9 @@ public final class WalshipClient implements AutoCloseable {
         this.durability = b.durability;
         this.sync = b.sync;
         this.maxRedirects = b.maxRedirects;
+        this.discovery = b.discovery;
+        known.add(b.leader);
+        known.addAll(b.followers);
         this.http = Tls.http(HttpClient.newBuilder(), b.sslContext)
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(b.connectTimeout)
@@ -120,6 +146,7 @@ public final class WalshipClient implements AutoCloseable {
         private Durability durability = Durability.DURABLE;
         private SyncMode sync;
         private int maxRedirects = 3;
+        private Duration discovery = DEFAULT_DISCOVERY;
         private SSLContext sslContext;
 
         private Builder(String leaderUrl) {
@@ -214,7 +241,6 @@ public final class WalshipClient implements AutoCloseable {
             return this;
         }
 
-        /** How many 421 redirects one write follows (default 3). */
         /**
          * The commit mode every write asks for ({@code ?sync=}), unless a write names its own; null
          * (the default): the leader's {@code --sync-mode}. It may only be as strong as the leader's
@@ -226,6 +252,24 @@ public final class WalshipClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long one write may spend finding the leader when its leader cannot be reached or
+         * refuses it before committing (fenced, superseded), before it fails with that error
+         * (default {@value #DEFAULT_DISCOVERY_SECONDS} s: a failover takes about the lease TTL plus
+         * twice the skew margin, 12 s with the defaults). {@link Duration#ZERO} turns discovery off:
+         * a write then fails at once, as before. The nodes asked are the leader and followers given
+         * here and every node named to the client since; give it every node's URL so that it can
+         * find a promoted follower.
+         */
+        public Builder discoverLeader(Duration maxTime) {
+            if (maxTime == null || maxTime.isNegative()) {
+                throw new IllegalArgumentException("leader discovery time must be zero or positive, got " + maxTime);
+            }
+            this.discovery = maxTime;
+            return this;
+        }
+
+        /** How many 421 redirects one write follows (default 3). */
         public Builder maxRedirects(int n) {
             if (n < 0) {
                 throw new IllegalArgumentException("max redirects cannot be negative: " + n);
@@ -299,6 +343,13 @@ public final class WalshipClient implements AutoCloseable {
 
     public List<URI> followers() {
         return followers;
+    }
+
+    /** Every node this client knows (the builder's leader and followers first, then those named to it since). */
+    public List<URI> knownNodes() {
+        synchronized (known) {
+            return List.copyOf(known);
+        }
     }
 
     // ---- writes -----------------------------------------------------------------------------
@@ -386,9 +437,29 @@ public final class WalshipClient implements AutoCloseable {
         if (mode != null) {
             query.put(Endpoints.SYNC, mode.wire());
         }
+        long deadline = System.nanoTime() + discovery.toNanos();
         URI target = leader.get();
-        for (int redirects = 0; ; redirects++) {
-            HttpResponse<byte[]> r = send(target, method, path, query, body, contentType);
+        if (target.equals(suspect) && !discovery.isZero()) {
+            // the last write to it ended without an outcome: it may be gone or paused, so ask every
+            // node once first (one round: if none answers, it is tried as it is)
+            URI found = discover(target, deadline, true);
+            suspect = null;
+            target = found != null ? found : leader.get();
+        }
+        int redirects = 0;
+        while (true) {
+            HttpResponse<byte[]> r;
+            try {
+                r = send(target, method, path, query, body, contentType);
+            } catch (NodeUnreachableException e) {
+                if (!e.connectFailed()) {
+                    suspect = target; // sent, no answer: the outcome is unknown, never resent
+                    throw e;
+                }
+                // the request never reached it: safe to send wherever the leader is now
+                target = resendTo(target, deadline, e);
+                continue;
+            }
             if (r.statusCode() == 421) {
                 String named = r.headers().firstValue(Headers.LEADER).orElse(null);
                 if (named == null || named.isBlank()) {
@@ -405,8 +476,25 @@ public final class WalshipClient implements AutoCloseable {
                 } catch (IllegalArgumentException e) {
                     throw new MisdirectedRequestException(target, reason(r) + " (" + e.getMessage() + ")", named);
                 }
+                known.add(next);
                 leader.compareAndSet(target, next);
                 target = next;
+                redirects++;
+                continue;
+            }
+            if (r.statusCode() == 503) {
+                learn(r.headers().firstValue(Headers.LEADER).orElse(null));
+                WalshipException refused = error(target, r);
+                if (!(refused instanceof UnavailableException u && u.notCommitted())) {
+                    suspect = target; // it may have committed the write: never resent
+                    throw refused;
+                }
+                // refused before committing (fenced, superseded, overloaded): resend only to another leader
+                URI found = discoverOther(target, deadline);
+                if (found == null) {
+                    throw refused;
+                }
+                target = found;
                 continue;
             }
             if (r.statusCode() != 200) {
@@ -417,6 +505,139 @@ public final class WalshipClient implements AutoCloseable {
             s.observe(lsn);
             return new WriteResult(lsn, r.headers().firstValue(Headers.SYNC).orElse(null));
         }
+    }
+
+    // ---- leader discovery -------------------------------------------------------------------
+
+    /** After a request that never reached {@code target}: the leader to resend it to, or {@code e} with why not. */
+    private URI resendTo(URI target, long deadline, NodeUnreachableException e) {
+        if (discovery.isZero()) {
+            throw e;
+        }
+        URI found = discover(target, deadline, false);
+        if (found == null) {
+            e.addSuppressed(new WalshipException(target, 0, "no node claimed to be a writable leader within "
+                    + discovery + " (asked " + knownNodes() + ")"));
+            throw e;
+        }
+        return found;
+    }
+
+    /** After a refusal by {@code target}: a writable leader other than it, or null (none within the deadline). */
+    private URI discoverOther(URI target, long deadline) {
+        if (discovery.isZero()) {
+            return null;
+        }
+        URI found = discover(target, deadline, false);
+        // the refusing node itself, writable after all (a passing refusal, too many waiting): not resent
+        return found == null || found.equals(target) ? null : found;
+    }
+
+    /** Adds a node named to this client ({@code Walship-Leader}, a {@code /status}) if it is an HTTP URL. */
+    private void learn(String named) {
+        if (named == null || named.isBlank()) {
+            return;
+        }
+        try {
+            known.add(leaderUrl(named));
+        } catch (IllegalArgumentException ignored) {
+            // a replication address (HOST:PORT without a scheme): it takes no HTTP
+        }
+    }
+
+    /**
+     * Finds the leader after a failure of {@code failed}: asks every known node's {@code /status}
+     * in rounds until one says it is the leader and acknowledges writes (the highest timeline wins;
+     * a tie goes to the current leader, then to the node learnt first), makes it this client's
+     * leader and returns it; null if none did by {@code deadline} (or in the first round, if
+     * {@code once}). One discovery runs at a time; a thread that waited for another's finds its
+     * answer and asks nobody.
+     */
+    URI discover(URI failed, long deadline, boolean once) {
+        synchronized (discovering) {
+            URI now = leader.get();
+            if (!now.equals(failed) && !now.equals(suspect)) {
+                return now; // another thread (or a 421) moved the leader meanwhile
+            }
+            long backoff = 50_000_000L;
+            while (true) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                int before = known.size();
+                URI best = askAll(Duration.ofNanos(Math.min(left, STATUS_WAIT.toNanos())));
+                if (best != null) {
+                    leader.set(best);
+                    return best;
+                }
+                if (once) {
+                    return null;
+                }
+                if (known.size() > before) {
+                    continue; // new nodes were named: ask them at once
+                }
+                left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, backoff));
+                if (Thread.interrupted()) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+                backoff = Math.min(backoff * 2, 1_000_000_000L);
+            }
+        }
+    }
+
+    /** One round: every known node's {@code /status} at once; the writable leader on the highest timeline, or null. */
+    private URI askAll(Duration wait) {
+        List<URI> nodes = knownNodes();
+        List<java.util.concurrent.CompletableFuture<HttpResponse<byte[]>>> answers = new ArrayList<>();
+        for (URI node : nodes) {
+            answers.add(http.sendAsync(HttpRequest.newBuilder(URI.create(node + Endpoints.STATUS)).timeout(wait).GET()
+                    .build(), HttpResponse.BodyHandlers.ofByteArray()));
+        }
+        URI current = leader.get();
+        URI best = null;
+        int bestTimeline = -1;
+        for (int i = 0; i < nodes.size(); i++) {
+            StatusResponse st;
+            try {
+                // each request ends within its own timeout; the join waits for no more than that
+                st = Json.read(answers.get(i).join().body(), StatusResponse.class);
+            } catch (IOException | RuntimeException e) {
+                continue; // unreachable or not a walship node: it leads nothing
+            }
+            if (st == null) {
+                continue;
+            }
+            if (st.leader() != null) {
+                learn(st.leader().url());
+            }
+            if (!claimsWritableLeadership(st)) {
+                continue;
+            }
+            int t = st.timeline();
+            if (t > bestTimeline || (t == bestTimeline && nodes.get(i).equals(current))) {
+                best = nodes.get(i);
+                bestTimeline = t;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Whether a {@code /status} says its node is the leader and acknowledges writes now: it names
+     * itself as the leader, writable (a node without the {@code leader} part: a leader whose store has
+     * not failed and whose lease, if it has one, is writable).
+     */
+    static boolean claimsWritableLeadership(StatusResponse st) {
+        if (st.leader() != null) {
+            return st.leader().self() && Boolean.TRUE.equals(st.leader().writable()) && !st.failed();
+        }
+        return "leader".equals(st.role()) && !st.failed() && (st.lease() == null || st.lease().writable());
     }
 
     // ---- reads ------------------------------------------------------------------------------
@@ -605,8 +826,12 @@ public final class WalshipClient implements AutoCloseable {
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (HttpTimeoutException e) {
-            throw new NodeUnreachableException(node, method + " " + path + " got no answer within "
-                    + (e instanceof java.net.http.HttpConnectTimeoutException ? "the connect timeout" : requestTimeout), e);
+            boolean connect = e instanceof java.net.http.HttpConnectTimeoutException;
+            throw new NodeUnreachableException(node, method + " " + path + (connect ? " could not connect within the"
+                    + " connect timeout" : " got no answer within " + requestTimeout), e, connect);
+        } catch (java.net.ConnectException e) {
+            // refused (or no route): no byte of the request reached the node
+            throw new NodeUnreachableException(node, method + " " + path + " could not connect: " + e, e, true);
         } catch (IOException e) {
             throw new NodeUnreachableException(node, method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {
@@ -637,7 +862,8 @@ public final class WalshipClient implements AutoCloseable {
             case 404 -> new NotFoundException(node, reason);
             case 413 -> new PayloadTooLargeException(node, reason);
             case 421 -> new MisdirectedRequestException(node, reason, r.headers().firstValue(Headers.LEADER).orElse(null));
-            case 503 -> new UnavailableException(node, reason, lsn(node, r));
+            case 503 -> new UnavailableException(node, reason, lsn(node, r),
+                    "no".equalsIgnoreCase(r.headers().firstValue(Headers.COMMITTED).orElse("")));
             case 507 -> new InsufficientStorageException(node, reason);
             default -> status >= 500 ? new ServerErrorException(node, status, reason)
                     : new WalshipException(node, status, reason);

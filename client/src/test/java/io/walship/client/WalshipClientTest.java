@@ -399,9 +399,14 @@ class WalshipClientTest {
         try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             freePort = socket.getLocalPort();
         }
-        WalshipClient nobody = client("http://127.0.0.1:" + freePort);
+        // nobody else to ask: the write looks for a leader for 500 ms, then fails saying it never reached one
+        WalshipClient nobody = closing(WalshipClient.builder("http://127.0.0.1:" + freePort)
+                .discoverLeader(Duration.ofMillis(500)).build());
         NodeUnreachableException down = assertThrows(NodeUnreachableException.class, () -> nobody.put("k", "v"));
         assertEquals(0, down.status());
+        assertTrue(down.connectFailed(), down.getMessage());
+        assertTrue(down.getSuppressed().length == 1 && down.getSuppressed()[0].getMessage().contains(
+                "no node claimed to be a writable leader"), java.util.Arrays.toString(down.getSuppressed()));
         assertThrows(NodeUnreachableException.class, () -> nobody.get("k"));
         assertEquals(start, store.lastLsn(), "nothing was written by the refused requests");
     }

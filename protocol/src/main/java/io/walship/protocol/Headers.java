@@ -28,6 +28,15 @@ public final class Headers {
      */
     public static final String SYNC = "Walship-Sync";
 
+    /**
+     * On an error answer to a write: {@code no} when the node refused it before committing anything
+     * (a leader that does not hold its lease, or one with too many commits waiting for acks), so
+     * that resending it, to this node or another, cannot apply it twice. Without it the outcome of a
+     * failed write is unknown. A 503 carrying it may also name, in {@link #LEADER}, the node that
+     * holds the leader lease now.
+     */
+    public static final String COMMITTED = "Walship-Committed";
+
     private Headers() {
     }
 }

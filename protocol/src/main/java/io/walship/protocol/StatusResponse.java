@@ -27,6 +27,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  *                      without {@code --repl}
  * @param lease         the leader lease this leader holds (or waits for) in its archive, absent without a
  *                      lease ({@code leader} without {@code --archive}, or with {@code --no-lease})
+ * @param leader        who leads, as this node knows it ({@link Leader}): what clients ask to find the leader
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, ArchiveLag archiveLag,
@@ -36,7 +37,23 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Leader leader) {
+
+    /** A node that names no leader (before clients could ask). */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots, Follower follower, Sync sync, Lease lease) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, follower, sync, lease, null);
+    }
+
+    /** This answer naming {@code leader}. */
+    public StatusResponse withLeader(Leader leader) {
+        return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader);
+    }
 
     /** A node without a leader lease to report. */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
@@ -203,5 +220,34 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                         long term, @JsonInclude(JsonInclude.Include.NON_NULL) String expiresAt, long validForMs,
                         @JsonInclude(JsonInclude.Include.NON_NULL) String reason, String ttl, String skewMargin,
                         long renewals, long renewalFailures, long fencings) {
+    }
+
+    /**
+     * Who leads, as this node knows it (README, "Clients and failover"): what {@code WalshipClient}
+     * asks every node it knows when its leader cannot be reached or refuses writes.
+     *
+     * <ul>
+     *   <li>On a leader that may take writes, or that is fenced but knows of no other holder of the
+     *       lease: itself ({@code self}), its timeline, whether it acknowledges writes now
+     *       ({@code writable}: its lease is held, or it has none, and its store has not failed) and
+     *       its lease's state.</li>
+     *   <li>On a leader whose lease another node holds (WAITING, LOST, SUPERSEDED): that node, as the
+     *       lease names it ({@code self} false).</li>
+     *   <li>On a follower: the leader it follows — its HTTP URL once the leader announced it, its
+     *       replication address, and the timeline it follows.</li>
+     * </ul>
+     *
+     * @param self     the node answering is the leader it names
+     * @param url      the leader's HTTP URL ({@code http(s)://HOST:PORT}); absent if unknown
+     * @param repl     the leader's replication address ({@code HOST:PORT}); absent if unknown or none
+     * @param timeline the leader's timeline (as far as this node knows)
+     * @param writable whether the named leader acknowledges writes now; only a leader says it, of itself
+     * @param lease    the named leader's lease state when it is this node ({@code HELD}, {@code FENCED}, …);
+     *                 absent without a lease
+     */
+    public record Leader(boolean self, @JsonInclude(JsonInclude.Include.NON_NULL) String url,
+                         @JsonInclude(JsonInclude.Include.NON_NULL) String repl, int timeline,
+                         @JsonInclude(JsonInclude.Include.NON_NULL) Boolean writable,
+                         @JsonInclude(JsonInclude.Include.NON_NULL) String lease) {
     }
 }

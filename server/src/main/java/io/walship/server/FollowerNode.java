@@ -114,8 +114,15 @@ public final class FollowerNode implements Node {
     @Override
     public StatusResponse status() {
         StatusResponse s = LeaderNode.statusOf(store, "follower", null, null);
+        StatusResponse.Follower f = follower.get();
         return new StatusResponse(s.role(), s.systemId(), s.timeline(), s.lastLsn(), s.durableLsn(), s.checkpointLsn(),
-                s.dataDir(), s.archiveLag(), null, s.pageCache(), s.failed(), s.failure(), null, null, follower.get());
+                s.dataDir(), s.archiveLag(), null, s.pageCache(), s.failed(), s.failure(), null, null, f)
+                .withLeader(new StatusResponse.Leader(false, blankToNull(f.leaderUrl()), blankToNull(f.leader()),
+                        store.timeline(), null, null));
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
     }
 
     @Override

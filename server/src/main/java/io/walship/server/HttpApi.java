@@ -194,6 +194,12 @@ public final class HttpApi implements AutoCloseable {
                 if (e instanceof NotLeaderException n) {
                     ex.getResponseHeaders().set(Headers.LEADER, n.leader());
                 }
+                if (e instanceof WriteRefusedException w) {
+                    ex.getResponseHeaders().set(Headers.COMMITTED, "no");
+                    if (w.leader() != null) {
+                        ex.getResponseHeaders().set(Headers.LEADER, w.leader());
+                    }
+                }
                 text(ex, status, status != 500 ? "error: " + Errors.oneLine(e)
                         : e instanceof IntegrityException ? "integrity error: " + Errors.oneLine(e)
                         : "internal error: " + e.getClass().getSimpleName() + ": " + Errors.oneLine(e));

@@ -9,8 +9,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 import io.walship.archive.LeaseKeeper;
+import io.walship.archive.LeaseRecord;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.StatusResponse;
+import io.walship.protocol.StatusResponse.Leader;
 import io.walship.shipper.ShipLoop;
 import io.walship.shipper.repl.AckTracker;
 import io.walship.shipper.repl.ReplicationServer;
@@ -51,6 +53,7 @@ public final class LeaderNode implements Node {
     private final AckTracker acks;
     private final SyncOptions sync;
     private final LeaseKeeper lease;
+    private volatile String url;
     /**
      * Requests that may wait for follower acks at once ({@link #MAX_ACK_WAITS}): the rest of the
      * HTTP API's 64 threads stay free for {@code /status}, {@code /metrics} and reads that need no
@@ -108,7 +111,7 @@ public final class LeaderNode implements Node {
 
     /** Runs a commit and records how long it took (a refused one is not recorded). */
     private long timed(LongSupplier commit) {
-        fence("nothing was committed");
+        fence("nothing was committed", false);
         long start = System.nanoTime();
         long lsn = commit.getAsLong();
         metrics.commitLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -131,26 +134,44 @@ public final class LeaderNode implements Node {
             return new CommitWait(SyncOptions.Mode.ASYNC.flag(), 0);
         }
         if (sync.required(mode) > 0 && ackWaits.availablePermits() == 0) {
-            throw tooManyWaiting("nothing was committed");
+            throw new WriteRefusedException(tooManyWaiting("nothing was committed").getMessage(), null);
         }
         return new CommitWait(mode.flag(), sync.required(mode));
     }
 
     /** 503 unless this leader may acknowledge writes now (it holds its lease, or has none). */
-    private void fence(String what) {
+    private void fence(String what, boolean committed) {
         if (lease == null) {
             return;
         }
         String refusal = lease.refusal();
         if (refusal != null) {
-            throw new WalshipException("this leader does not acknowledge writes: " + refusal + "; " + what);
+            String message = "this leader does not acknowledge writes: " + refusal + "; " + what;
+            if (committed) {
+                throw new WalshipException(message);
+            }
+            Leader other = otherHolder();
+            throw new WriteRefusedException(message, other == null ? null : other.url());
         }
+    }
+
+    /**
+     * The node that holds this leader's lease now, as last read, if it is another node (another id,
+     * or a newer timeline) and not this one: who leads instead. Null otherwise.
+     */
+    private Leader otherHolder() {
+        LeaseRecord seen = lease.seen();
+        if (seen == null || (seen.nodeId().equals(lease.holder().nodeId()) && seen.timeline() <= store.timeline())) {
+            return null;
+        }
+        return new Leader(false, seen.httpUrl().isBlank() ? null : seen.httpUrl(),
+                seen.replUrl().isBlank() ? null : seen.replUrl(), seen.timeline(), null, null);
     }
 
     @Override
     public String awaitCommit(long lsn, CommitWait wait) {
         String mode = awaitAcks(lsn, wait);
-        fence("LSN " + Lsn.format(lsn) + " is committed on this node but not acknowledged");
+        fence("LSN " + Lsn.format(lsn) + " is committed on this node but not acknowledged", true);
         return mode;
     }
 
@@ -268,7 +289,45 @@ public final class LeaderNode implements Node {
         return new StatusResponse(base.role(), base.systemId(), base.timeline(), base.lastLsn(), base.durableLsn(),
                 base.checkpointLsn(), base.dataDir(), base.archiveLag(), base.archive(), base.pageCache(),
                 base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus(),
-                lease == null ? null : leaseStatus(lease));
+                lease == null ? null : leaseStatus(lease)).withLeader(leaderStatus());
+    }
+
+    /**
+     * Who leads, as this node knows it: another node if the lease says it holds it, else this node,
+     * with its timeline, whether it acknowledges writes now and its lease's state.
+     */
+    private StatusResponse.Leader leaderStatus() {
+        if (store.standby()) {
+            return null; // a restored copy not yet promoted leads nothing and knows no leader
+        }
+        if (lease != null) {
+            LeaseKeeper.Status ls = lease.status();
+            if (!ls.writable()) {
+                Leader other = otherHolder();
+                if (other != null) {
+                    return other;
+                }
+            }
+            String own = lease.holder().httpUrl();
+            return new Leader(true, own.isBlank() ? url : own, replAddress(), store.timeline(),
+                    ls.writable() && store.failure().isEmpty(), ls.state().name());
+        }
+        return new Leader(true, url, replAddress(), store.timeline(), store.failure().isEmpty(), null);
+    }
+
+    private String replAddress() {
+        if (lease != null && !lease.holder().replUrl().isBlank()) {
+            return lease.holder().replUrl();
+        }
+        return replication == null ? null : new io.walship.protocol.HostPort(replication.address().getHostString(), replication.address().getPort()).toString();
+    }
+
+    /**
+     * This leader's HTTP URL ({@code http(s)://HOST:PORT}), named in {@code /status} when its lease
+     * does not name it (a leader without a lease); set once its API listens.
+     */
+    public void url(String url) {
+        this.url = url;
     }
 
     /** The lease part of {@code /status}. */

@@ -54,6 +54,9 @@ public final class LeaderServer implements AutoCloseable {
                         AuthToken writeToken, SSLContext tls, io.walship.archive.LeaseKeeper lease) throws IOException {
         this.node = new LeaderNode(store, shipping, replication, lease);
         this.api = new HttpApi(node, address, writeToken, tls);
+        InetSocketAddress bound = api.address();
+        node.url((tls == null ? "http" : "https") + "://" + new io.walship.protocol.HostPort(bound.getHostString(),
+                bound.getPort()));
     }
 
     public LeaderServer start() {
