@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
 public final class WalMarks {
     public static final String DIR_NAME = "marks";
     private static final String ARCHIVED = "archived";
+    private static final String SYNC_ACKED = "sync-acked";
     private static final String CONSUMER_PREFIX = "consumer.";
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
@@ -40,6 +41,23 @@ public final class WalMarks {
         OptionalLong cur = archived();
         if (cur.isEmpty() || lsn > cur.getAsLong()) {
             write(dir.resolve(ARCHIVED), lsn);
+        }
+    }
+
+    /**
+     * The highest LSN a leader recorded as acknowledged by its followers in a sync commit mode
+     * ({@code semi-sync}/{@code sync}), or empty if it recorded none: a rejoin refuses to discard
+     * past it ({@code walship follow} on a former leader, docs/OPERATIONS.md "Rejoin").
+     */
+    public OptionalLong syncAcked() {
+        return read(dir.resolve(SYNC_ACKED));
+    }
+
+    /** Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the mark backwards. */
+    public synchronized void setSyncAcked(long lsn) {
+        OptionalLong cur = syncAcked();
+        if (cur.isEmpty() || lsn > cur.getAsLong()) {
+            write(dir.resolve(SYNC_ACKED), lsn);
         }
     }
 
