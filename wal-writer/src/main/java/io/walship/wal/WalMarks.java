@@ -53,11 +53,25 @@ public final class WalMarks {
         return read(dir.resolve(SYNC_ACKED));
     }
 
-    /** Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the mark backwards. */
+    /**
+     * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
+     * mark backwards. It is on the commit path of every acknowledged commit, so it is replaced
+     * atomically (a rename) but not synced: it survives a crash of the process, and a power loss may
+     * leave it behind by its last updates (docs/OPERATIONS.md, "Rejoin").
+     */
     public synchronized void setSyncAcked(long lsn) {
         OptionalLong cur = syncAcked();
         if (cur.isEmpty() || lsn > cur.getAsLong()) {
-            write(dir.resolve(SYNC_ACKED), lsn);
+            AtomicFiles.createDirectories(dir);
+            Path f = dir.resolve(SYNC_ACKED);
+            Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+            try {
+                Files.write(tmp, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
+                Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+            }
         }
     }
 
