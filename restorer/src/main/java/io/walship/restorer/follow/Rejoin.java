@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 
+import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
@@ -22,6 +23,7 @@ import io.walship.protocol.Json;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
+import io.walship.wal.Errors;
 import io.walship.wal.FileTrees;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
@@ -174,7 +176,8 @@ public final class Rejoin {
         if (!Bootstrap.holdsStore(dir)) {
             return new Outcome(Kind.NONE, null, null);
         }
-        boolean standby = ControlFile.read(dir).standby();
+        ControlFile control = ControlFile.read(dir);
+        boolean standby = control.standby();
         if (archive == null) {
             if (!standby) {
                 throw new BadInputException(dir + " holds a store that takes writes (a former leader); to rejoin it as a"
@@ -182,19 +185,32 @@ public final class Rejoin {
             }
             return new Outcome(Kind.NONE, null, null);
         }
-        Inspection in;
-        try (Store store = Store.open(dir, StoreOptions.defaults().withRetentionNeedsArchive(false))) {
-            in = inspect(store, archive);
-        }
-        if (in.fork() == null) {
+        Fork fork;
+        try {
+            fork = forkFromArchive(archive, control.timeline()).orElse(null);
+        } catch (ArchiveConfigException e) {
+            throw e;
+        } catch (RuntimeException e) {
             if (!standby) {
-                throw new BadInputException(dir + " holds the leader of timeline " + in.timeline() + " and the archive has"
-                        + " no newer timeline: it was not superseded, so there is nothing to rejoin (run walship leader on"
-                        + " it, or promote a follower first)");
+                throw e;
+            }
+            // a follower's restart must not depend on the archive: a leader that finds it past the fork refuses it
+            LOG.warn("rejoin: could not read the archive's timeline histories ({}); resuming {} as it is",
+                    Errors.oneLine(e), dir);
+            return new Outcome(Kind.NONE, null, null);
+        }
+        if (fork == null) {
+            if (!standby) {
+                throw new BadInputException(dir + " holds the leader of timeline " + control.timeline() + " and the"
+                        + " archive has no newer timeline: it was not superseded, so there is nothing to rejoin (run"
+                        + " walship leader on it, or promote a follower first)");
             }
             return new Outcome(Kind.NONE, null, null);
         }
-        Fork fork = in.fork();
+        Inspection in;
+        try (Store store = Store.open(dir, StoreOptions.defaults().withRetentionNeedsArchive(false))) {
+            in = inspect(store, fork);
+        }
         if (in.lastLsn() <= fork.forkLsn()) {
             if (standby) {
                 return new Outcome(Kind.NONE, fork, null); // the follower loop switches at the leader's TIMELINE
@@ -228,9 +244,8 @@ public final class Rejoin {
     record Inspection(int timeline, long systemId, long lastLsn, Fork fork, OptionalLong syncAcked, Discarded discarded) {
     }
 
-    static Inspection inspect(Store store, ObjectStore archive) {
-        Fork fork = forkFromArchive(archive, store.timeline()).orElse(null);
-        Discarded d = fork == null || store.lastLsn() <= fork.forkLsn() ? null : discarded(store, fork.forkLsn());
+    static Inspection inspect(Store store, Fork fork) {
+        Discarded d = store.lastLsn() <= fork.forkLsn() ? null : discarded(store, fork.forkLsn());
         return new Inspection(store.timeline(), store.systemId(), store.lastLsn(), fork, store.marks().syncAcked(), d);
     }
 

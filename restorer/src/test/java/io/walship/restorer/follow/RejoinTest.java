@@ -239,6 +239,35 @@ class RejoinTest {
     }
 
     @Test
+    void aFollowerThatAppliedWalPastTheForkIsRewoundToo() throws Exception {
+        oldWritesPastTheFork(false);
+        ControlFile.read(old).asStandby().write(old); // a follower of the old leader that received 0x31..0x40
+        Rejoin.Outcome o = rejoin(Rejoin.Options.defaults());
+        assertEquals(Rejoin.Kind.REWOUND, o.kind());
+        assertEquals(Lsn.format(0x40), o.report().discardedTo());
+        try (Store s = Store.open(old)) {
+            assertEquals(newLeader, s.digest());
+        }
+    }
+
+    @Test
+    void aFollowerRestartsWhileTheArchiveIsUnreachableButAFormerLeaderNeedsIt() throws Exception {
+        oldWritesPastTheFork(false);
+        ObjectStore down = new io.walship.archive.ForwardingObjectStore(archive) {
+            @Override
+            public List<io.walship.archive.ObjectInfo> list(String prefix, String startAfter) {
+                throw new io.walship.archive.StorageException("injected: the archive is unreachable");
+            }
+        };
+        assertThrows(io.walship.archive.StorageException.class,
+                () -> Rejoin.prepare(old, down, Rejoin.Options.defaults(), dir -> { }, clock));
+        ControlFile.read(old).asStandby().write(old);
+        assertEquals(Rejoin.Kind.NONE, Rejoin.prepare(old, down, Rejoin.Options.defaults(), dir -> { }, clock).kind(),
+                "a follower's restart does not depend on the archive");
+        assertEquals(0x40, lastLsn(old));
+    }
+
+    @Test
     void aCrashBetweenTheTwoRenamesIsFinishedByTheNextStart() throws Exception {
         oldWritesPastTheFork(false);
         assertEquals(Rejoin.Kind.REWOUND, rejoin(Rejoin.Options.defaults()).kind());
