@@ -164,6 +164,7 @@ class RejoinTest {
         assertTrue(c.standby());
         assertEquals(2, c.timeline());
         try (Store s = Store.open(old)) {
+            s.checkpoint(); // the same JVM opened the old store at this path before: nothing of it may linger
             assertEquals(newLeader, s.digest(), "the new leader's state, none of the discarded commits");
             assertTrue(s.lastLsn() <= 0x38);
         }
@@ -278,5 +279,9 @@ class RejoinTest {
         assertEquals(2, ControlFile.read(old).timeline());
         assertTrue(Files.exists(old.resolve(Rejoin.REPORT_FILE)));
         assertFalse(Files.exists(tmp.resolve("old.rejoin")));
+        try (Store s = Store.open(old)) {
+            s.checkpoint(); // the same JVM opened another store at this path before: nothing of it may linger
+            assertEquals(newLeader, s.digest());
+        }
     }
 }
