@@ -1,13 +1,17 @@
 package io.walship.cli;
 
+import static io.walship.cli.Nodes.freePort;
+import static io.walship.cli.Nodes.read;
+import static io.walship.cli.Nodes.segments;
+import static io.walship.cli.Nodes.send;
+import static io.walship.cli.Nodes.status;
+import static io.walship.cli.Nodes.tail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -17,16 +21,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
-import io.walship.archive.ArchiveLayout;
-import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.archive.TimelineHistory;
 import io.walship.protocol.Headers;
-import io.walship.protocol.Json;
 import io.walship.protocol.StatusResponse;
 import io.walship.restorer.follow.Rejoin;
 import io.walship.wal.ChildJvm;
@@ -50,7 +50,6 @@ class RejoinProcessTest {
     @TempDir
     Path tmp;
     private final List<Process> processes = new ArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @AfterEach
     void killAll() throws InterruptedException {
@@ -61,20 +60,6 @@ class RejoinProcessTest {
     }
 
     private record Node(Process process, String url, String repl, Path log) {
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static String read(Path p) {
-        try {
-            return Files.exists(p) ? Files.readString(p) : "";
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 
     private Node start(String name, List<String> args) throws IOException {
@@ -93,66 +78,18 @@ class RejoinProcessTest {
         return new Node(p, "http://127.0.0.1:" + h, "127.0.0.1:" + r, log);
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder b) {
-        try {
-            return http.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private StatusResponse status(String url) {
-        try {
-            return Json.read(send(HttpRequest.newBuilder(URI.create(url + "/status"))).body(), StatusResponse.class);
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
     private HttpResponse<String> put(String url, String key, String value) {
         return send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofString(value)));
+    }
+
+    private static void awaitSameDigest(Node a, Node b) {
+        Nodes.awaitSameDigest(b.log() + " catches up, its log:\n" + tail(read(b.log())), a.url(), b.url());
     }
 
     private void writes(String url, int n, Random rnd, String tag) {
         for (int i = 0; i < n; i++) {
             HttpResponse<String> r = put(url, "key" + rnd.nextInt(300), tag + "-" + i + "-" + "x".repeat(rnd.nextInt(200)));
             assertEquals(200, r.statusCode(), r.body());
-        }
-    }
-
-    private String digest(String url) {
-        try {
-            HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "/digest")));
-            return r.statusCode() == 200 ? r.body() : "HTTP " + r.statusCode();
-        } catch (RuntimeException e) {
-            return "unreachable: " + e;
-        }
-    }
-
-    private void awaitSameDigest(Node a, Node b) {
-        try {
-            Poll.until(Duration.ofSeconds(120), () -> digest(a.url()) + " / " + digest(b.url()), v -> {
-                String[] two = v.split(" / ");
-                return two[0].equals(two[1]) && !two[0].startsWith("HTTP") && !two[0].startsWith("unreachable");
-            });
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "\n" + b.log() + ":\n" + tail(read(b.log())), e);
-        }
-    }
-
-    private static String tail(String log) {
-        return log.length() > 6000 ? log.substring(log.length() - 6000) : log;
-    }
-
-    private Set<String> segments(String archive, int timeline) {
-        try (ObjectStore a = ObjectStores.open(archive)) {
-            Set<String> out = new TreeSet<>();
-            for (ObjectInfo o : a.list(ArchiveLayout.WAL, null)) {
-                ArchiveLayout.parseSegment(o.key()).filter(n -> n.timeline() == timeline).ifPresent(n -> out.add(o.key()));
-            }
-            return out;
         }
     }
 
