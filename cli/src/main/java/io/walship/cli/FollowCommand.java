@@ -56,7 +56,11 @@ import picocli.CommandLine.Option;
                         + " leader's URL. With --repl it serves its own WAL to followers further down. Exit code 7"
                         + " means the leader refused this follower for good (see OPERATIONS.md).",
                 "%nPOST /promote (walship promote --url) makes it the leader of a new timeline on the same"
-                        + " --http and --repl (OPERATIONS.md, \"Failover\")."})
+                        + " --http and --repl (OPERATIONS.md, \"Failover\").",
+                "%nA --data that holds a former leader (or a follower whose WAL went past a newer timeline's fork in"
+                        + " --archive) rejoins first: with nothing past the fork it becomes a standby on the new"
+                        + " timeline; past it, it is re-cloned beside itself, the old directory kept aside, and the"
+                        + " discarded LSN range logged and written to DIR/rewind-report.json (OPERATIONS.md, \"Rejoin\")."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 
