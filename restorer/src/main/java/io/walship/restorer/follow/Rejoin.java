@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -16,6 +17,8 @@ import java.util.OptionalLong;
 
 import io.walship.archive.ArchiveConfigException;
 import io.walship.archive.ArchiveListing;
+import io.walship.archive.LeaderLease;
+import io.walship.archive.LeaseRecord;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
 import io.walship.protocol.BadInputException;
@@ -40,9 +43,9 @@ import org.slf4j.LoggerFactory;
  * ({@code walship follow --data OLD_DIR}), before {@link Bootstrap#prepare}:
  *
  * <ul>
- *   <li>the <b>fork</b>: the newest timeline in the archive whose history runs through the store's
- *       timeline, and the last LSN they share (its {@code timelines/T.history}, as the leader's
- *       TIMELINE frame names it);</li>
+ *   <li>the <b>fork</b>: the leader's timeline (the one the leader lease names; for a former leader
+ *       without one, the archive's newest) and the last LSN its history ({@code timelines/T.history})
+ *       shares with the store's timeline, as the leader's TIMELINE frame names it;</li>
  *   <li>a store whose WAL ends <b>at or before the fork</b> lost nothing: a former leader becomes a
  *       standby (its control file says so, so it never takes writes or ships again) and moves to the
  *       new timeline ({@link Store#switchTimeline}), then follows;</li>
@@ -136,24 +139,51 @@ public final class Rejoin {
     }
 
     /**
-     * The newest timeline in the archive whose history runs through {@code timeline}, and the last LSN
-     * it shares with it; empty if there is none (no promotion since).
+     * The timeline the leader is on now, if it is newer than {@code timeline}, and the last LSN its
+     * history shares with {@code timeline}'s (for a descendant, the fork from {@code timeline} itself;
+     * for a sibling, where they parted); empty if there is none. The leader's timeline is the one the
+     * leader lease ({@code lease/leader.json}) names, as every live promotion takes it; without a lease
+     * naming a newer one, and only if {@code newestWithoutLease}, the newest timeline in the archive (a
+     * former leader asked to rejoin: with {@code --no-lease} nothing else says who leads). A newer
+     * timeline no lease names may be an inspection copy ({@code restore --promote}) that never led: a
+     * follower is not rewound for it.
      */
-    public static Optional<Fork> forkFromArchive(ObjectStore archive, int timeline) {
+    public static Optional<Fork> forkFromArchive(ObjectStore archive, int timeline, boolean newestWithoutLease) {
         ArchiveListing listing = ArchiveListing.of(archive);
         Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(archive, listing);
-        Fork best = null;
-        for (int t : histories.keySet()) {
-            if (Integer.compareUnsigned(t, timeline) <= 0 || best != null && Integer.compareUnsigned(t, best.timeline()) <= 0) {
-                continue;
-            }
-            for (TimelineHistory.Span s : TimelineHistory.ancestry(t, histories)) {
-                if (s.timeline() == timeline && s.toLsn() != Long.MAX_VALUE) {
-                    best = new Fork(t, s.toLsn());
+        int target = timeline;
+        Optional<LeaseRecord> lease = LeaderLease.current(archive);
+        if (lease.isPresent() && Integer.compareUnsigned(lease.get().timeline(), timeline) > 0) {
+            target = lease.get().timeline();
+        } else if (newestWithoutLease) {
+            for (int t : histories.keySet()) {
+                if (Integer.compareUnsigned(t, target) > 0) {
+                    target = t;
                 }
             }
         }
-        return Optional.ofNullable(best);
+        if (target == timeline) {
+            return Optional.empty();
+        }
+        return Optional.of(new Fork(target, shared(TimelineHistory.ancestry(timeline, histories),
+                TimelineHistory.ancestry(target, histories))));
+    }
+
+    /** The last LSN two ancestries (oldest span first) take from the same timelines. */
+    static long shared(List<TimelineHistory.Span> ours, List<TimelineHistory.Span> theirs) {
+        long fork = 0;
+        for (int i = 0; i < Math.min(ours.size(), theirs.size()); i++) {
+            TimelineHistory.Span a = ours.get(i);
+            TimelineHistory.Span b = theirs.get(i);
+            if (a.timeline() != b.timeline()) {
+                break;
+            }
+            fork = Math.min(a.toLsn(), b.toLsn());
+            if (a.toLsn() != b.toLsn()) {
+                break;
+            }
+        }
+        return fork;
     }
 
     public static Outcome prepare(Path dir, ObjectStore archive, Options options, Cloner cloner)
@@ -187,7 +217,7 @@ public final class Rejoin {
         }
         Fork fork;
         try {
-            fork = forkFromArchive(archive, control.timeline()).orElse(null);
+            fork = forkFromArchive(archive, control.timeline(), !standby).orElse(null);
         } catch (ArchiveConfigException e) {
             throw e;
         } catch (RuntimeException e) {

@@ -111,8 +111,28 @@ class RejoinTest {
 
     @Test
     void theForkIsTheNewestTimelineThroughOursAndTheLastLsnTheyShare() {
-        assertEquals(new Rejoin.Fork(2, FORK), Rejoin.forkFromArchive(archive, 1).orElseThrow());
-        assertTrue(Rejoin.forkFromArchive(archive, 2).isEmpty(), "nothing newer than timeline 2");
+        assertEquals(new Rejoin.Fork(2, FORK), Rejoin.forkFromArchive(archive, 1, true).orElseThrow());
+        assertTrue(Rejoin.forkFromArchive(archive, 1, false).isEmpty(), "no lease names timeline 2");
+        assertTrue(Rejoin.forkFromArchive(archive, 2, true).isEmpty(), "nothing newer than timeline 2");
+        leaseOnTimeline2();
+        assertEquals(new Rejoin.Fork(2, FORK), Rejoin.forkFromArchive(archive, 1, false).orElseThrow());
+    }
+
+    @Test
+    void theForkFromASiblingTimelineIsWhereTheyParted() {
+        io.walship.archive.TimelineHistory.Span one = new io.walship.archive.TimelineHistory.Span(1, 1, 0x20);
+        // ours: timeline 2 forked from 1 after 0x20; theirs: timeline 3 forked from 1 after 0x18
+        List<io.walship.archive.TimelineHistory.Span> ours = List.of(one,
+                new io.walship.archive.TimelineHistory.Span(2, 0x21, Long.MAX_VALUE));
+        List<io.walship.archive.TimelineHistory.Span> sibling = List.of(new io.walship.archive.TimelineHistory.Span(1, 1, 0x18),
+                new io.walship.archive.TimelineHistory.Span(3, 0x19, Long.MAX_VALUE));
+        assertEquals(0x18, Rejoin.shared(ours, sibling));
+        // theirs: timeline 3 forked from our timeline 2 after 0x30
+        List<io.walship.archive.TimelineHistory.Span> child = List.of(one,
+                new io.walship.archive.TimelineHistory.Span(2, 0x21, 0x30),
+                new io.walship.archive.TimelineHistory.Span(3, 0x31, Long.MAX_VALUE));
+        assertEquals(0x30, Rejoin.shared(ours, child));
+        assertEquals(0x20, Rejoin.shared(List.of(new io.walship.archive.TimelineHistory.Span(1, 1, Long.MAX_VALUE)), ours));
     }
 
     @Test
@@ -239,10 +259,20 @@ class RejoinTest {
         assertFalse(Files.exists(tmp.resolve("old.rejoin")));
     }
 
+    /** The new leader's lease, as a live promotion takes it. */
+    private void leaseOnTimeline2() {
+        io.walship.archive.LeaderLease.acquire(archive, new io.walship.archive.LeaseRecord.Holder("new", "", ""), 2,
+                java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM);
+    }
+
     @Test
-    void aFollowerThatAppliedWalPastTheForkIsRewoundToo() throws Exception {
+    void aFollowerThatAppliedWalPastTheForkIsRewoundOnceTheLeaseNamesTheNewTimeline() throws Exception {
         oldWritesPastTheFork(false);
         ControlFile.read(old).asStandby().write(old); // a follower of the old leader that received 0x31..0x40
+        assertEquals(Rejoin.Kind.NONE, rejoin(Rejoin.Options.defaults()).kind(),
+                "timeline 2 may be an inspection copy that never led: a follower is not rewound for it");
+        assertEquals(0x40, lastLsn(old));
+        leaseOnTimeline2();
         Rejoin.Outcome o = rejoin(Rejoin.Options.defaults());
         assertEquals(Rejoin.Kind.REWOUND, o.kind());
         assertEquals(Lsn.format(0x40), o.report().discardedTo());
