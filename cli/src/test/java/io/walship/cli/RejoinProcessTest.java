@@ -33,6 +33,7 @@ import io.walship.wal.ChildJvm;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Lsn;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,6 +51,19 @@ class RejoinProcessTest {
     @TempDir
     Path tmp;
     private final List<Process> processes = new ArrayList<>();
+
+    private Random rnd;
+    private String archive;
+    private Path aDir;
+
+    @BeforeEach
+    void seed() {
+        long seed = Long.getLong("rejoin.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        rnd = new Random(seed);
+        archive = "file://" + tmp.resolve("archive");
+        aDir = tmp.resolve("a");
+    }
 
     @AfterEach
     void killAll() throws InterruptedException {
@@ -146,11 +160,6 @@ class RejoinProcessTest {
     @Test
     void aDivergedOldLeaderIsRefusedWithNoRewindThenReclonedReportsTheDiscardedRangeAndEndsWithTheNewLeadersDigest()
             throws Exception {
-        long seed = Long.getLong("rejoin.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
-        Path aDir = tmp.resolve("a");
         Node[] c = failover(archive, rnd, 3);
         Node b = c[1];
         long fork = forkLsn(archive);
@@ -182,11 +191,6 @@ class RejoinProcessTest {
 
     @Test
     void anOldLeaderWithNothingPastTheForkJustSwitchesTimelineAndFollows() throws Exception {
-        long seed = Long.getLong("rejoin.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
-        Path aDir = tmp.resolve("a");
         Node[] c = failover(archive, rnd, 0);
         Node b = c[1];
         assertEquals(forkLsn(archive), lastLsn(aDir), "B had everything A wrote");
