@@ -26,6 +26,7 @@ import io.walship.protocol.HostPort;
 import io.walship.protocol.tls.Tls;
 import io.walship.restorer.follow.Bootstrap;
 import io.walship.restorer.follow.FollowerLoop;
+import io.walship.restorer.follow.Rejoin;
 import io.walship.server.HttpApi;
 import io.walship.server.SwitchingNode;
 import io.walship.wal.AtomicFiles;
@@ -57,7 +58,11 @@ import picocli.CommandLine.Option;
                         + " means the leader refused this follower for good (see OPERATIONS.md).",
                 "%nPOST /promote (walship promote --url) makes it the leader of a new timeline on the same"
                         + " --http and --repl (OPERATIONS.md, \"Failover\"), in the commit mode of --sync-mode"
-                        + " (README, \"Commit modes\")."})
+                        + " (README, \"Commit modes\").",
+                "%nA --data that holds a former leader (or a follower whose WAL went past a newer timeline's fork in"
+                        + " --archive) rejoins first: with nothing past the fork it becomes a standby on the new"
+                        + " timeline; past it, it is re-cloned beside itself, the old directory kept aside, and the"
+                        + " discarded LSN range logged and written to DIR/rewind-report.json (OPERATIONS.md, \"Rejoin\")."})
 final class FollowCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(FollowCommand.class);
 
@@ -153,6 +158,16 @@ final class FollowCommand implements Callable<Integer> {
                     + " the leader's --tls-cert). Env: WALSHIP_LEADER_TLS_CA.")
     Path leaderTlsCa;
 
+    @Option(names = "--no-rewind",
+            description = "A --data whose WAL has diverged from the leader's timeline (a former leader with commits past"
+                    + " the new timeline's fork) is an error (exit 3) instead of being re-cloned (OPERATIONS.md, \"Rejoin\").")
+    boolean noRewind;
+
+    @Option(names = "--force",
+            description = "Rejoin even if the re-clone discards LSNs that the old leader recorded as acknowledged by"
+                    + " followers in a sync commit mode (without it: exit 3).")
+    boolean force;
+
     @Mixin
     TlsServerOptions tls = new TlsServerOptions();
 
@@ -235,6 +250,10 @@ final class FollowCommand implements Callable<Integer> {
                     opened.push(archiveStore);
                 }
             }
+            // a former leader (or a store that diverged from the leader's timeline) rejoins first
+            ObjectStore cloneFrom = archiveStore;
+            Rejoin.Outcome rejoin = Rejoin.prepare(data, archiveStore, new Rejoin.Options(!noRewind, force),
+                    dir -> Bootstrap.prepare(dir, cloneFrom, leaderUrl, leaderSsl, token));
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl, token);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
@@ -279,7 +298,8 @@ final class FollowCommand implements Callable<Integer> {
             live.httpUrl(TlsServerOptions.scheme(ssl) + "://" + new HostPort(a.getHostString(), a.getPort()));
             LOG.info("follower of {}{} in {} ({}) serving {}://{}:{} (system id {}, timeline {}, applied LSN {})",
                     String.join(",", leader.split(",")), leaderSsl == null ? "" : " over TLS", data,
-                    how.name().toLowerCase().replace('_', ' '),
+                    rejoin.kind() == Rejoin.Kind.NONE ? how.name().toLowerCase().replace('_', ' ')
+                            : "rejoined: " + rejoin.kind().name().toLowerCase(),
                     TlsServerOptions.scheme(ssl), a.getHostString(), a.getPort(),
                     Long.toHexString(store.systemId()), store.timeline(), Lsn.format(store.lastLsn()));
             if (live.replAddress() != null) {

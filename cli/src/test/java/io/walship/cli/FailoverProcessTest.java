@@ -1,13 +1,20 @@
 package io.walship.cli;
 
+import static io.walship.cli.Nodes.awaitSameDigest;
+import static io.walship.cli.Nodes.digest;
+import static io.walship.cli.Nodes.freePort;
+import static io.walship.cli.Nodes.get;
+import static io.walship.cli.Nodes.read;
+import static io.walship.cli.Nodes.segments;
+import static io.walship.cli.Nodes.send;
+import static io.walship.cli.Nodes.status;
+import static io.walship.cli.Nodes.tail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -42,7 +49,6 @@ class FailoverProcessTest {
     @TempDir
     Path tmp;
     private final List<Process> processes = new ArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<HttpServer> fakes = new ArrayList<>();
 
     @AfterEach
@@ -52,20 +58,6 @@ class FailoverProcessTest {
             p.waitFor(30, TimeUnit.SECONDS);
         }
         fakes.forEach(f -> f.stop(0));
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static String read(Path p) {
-        try {
-            return Files.exists(p) ? Files.readString(p) : "";
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 
     private Process start(List<String> args, Path log) throws IOException {
@@ -117,29 +109,6 @@ class FailoverProcessTest {
         return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder b) {
-        try {
-            return http.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private HttpResponse<String> get(String url) {
-        return send(HttpRequest.newBuilder(URI.create(url)).GET());
-    }
-
-    private StatusResponse status(String url) {
-        try {
-            HttpResponse<String> r = get(url + "/status");
-            return Json.read(r.body(), StatusResponse.class);
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
     private long put(String url, String key, String value) {
         HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key))
                 .PUT(HttpRequest.BodyPublishers.ofString(value)));
@@ -147,30 +116,10 @@ class FailoverProcessTest {
         return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow());
     }
 
-    private String digest(String url) {
-        try {
-            HttpResponse<String> r = get(url + "/digest");
-            return r.statusCode() == 200 ? r.body() : "HTTP " + r.statusCode();
-        } catch (RuntimeException e) {
-            return "unreachable: " + e;
-        }
-    }
-
-    private void awaitSameDigest(String what, String a, String b) {
-        Poll.until(Duration.ofSeconds(120), () -> digest(a) + " / " + digest(b), v -> {
-            String[] two = v.split(" / ");
-            return two[0].equals(two[1]) && !two[0].startsWith("HTTP") && !two[0].startsWith("unreachable");
-        });
-    }
-
     private void writes(String url, int n, Random rnd, String tag) {
         for (int i = 0; i < n; i++) {
             put(url, "key" + rnd.nextInt(500), tag + "-" + i + "-" + "x".repeat(rnd.nextInt(200)));
         }
-    }
-
-    private static String tail(String log) {
-        return log.length() > 6000 ? log.substring(log.length() - 6000) : log;
     }
 
     private static void kill9(Node n) throws InterruptedException {
@@ -292,18 +241,6 @@ class FailoverProcessTest {
         writes(winner.url(), 100, rnd, "after-race");
         awaitSameDigest("the loser follows the winner", winner.url(), loser.url());
         assertEquals(2, status(loser.url()).timeline());
-    }
-
-    /** The archive's WAL segments of {@code timeline}. */
-    private static java.util.Set<String> segments(String archive, int timeline) {
-        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
-            java.util.Set<String> out = new java.util.TreeSet<>();
-            for (io.walship.archive.ObjectInfo o : a.list(io.walship.archive.ArchiveLayout.WAL, null)) {
-                io.walship.archive.ArchiveLayout.parseSegment(o.key()).filter(n -> n.timeline() == timeline)
-                        .ifPresent(n -> out.add(o.key() + " " + o.size()));
-            }
-            return out;
-        }
     }
 
     private static io.walship.archive.LeaseRecord lease(String archive) {

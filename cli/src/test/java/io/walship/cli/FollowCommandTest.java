@@ -1,6 +1,7 @@
 package io.walship.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -45,7 +46,8 @@ class FollowCommandTest {
         CliRunner.Result r = CliRunner.run("follow", "--data", leader.toString(), "--leader", "127.0.0.1:1",
                 "--http", "127.0.0.1:0");
         assertEquals(ExitCodes.USAGE, r.exit(), r.err());
-        assertTrue(r.err().contains("not a standby"), r.err());
+        assertTrue(r.err().contains("takes writes (a former leader); to rejoin it as a follower give --archive"), r.err());
+        assertFalse(io.walship.wal.ControlFile.read(leader).standby(), "left as it was");
     }
 
     /**

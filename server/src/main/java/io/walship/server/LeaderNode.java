@@ -196,8 +196,30 @@ public final class LeaderNode implements Node {
         if (o == AckTracker.Outcome.DEGRADED) {
             return "degraded";
         }
+        recordSyncAcked(lsn);
         metrics.ackLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         return wait.mode();
+    }
+
+    /** The highest LSN acknowledged in a sync mode that waits to be recorded (-1: none). */
+    private final java.util.concurrent.atomic.AtomicLong syncAckedPending = new java.util.concurrent.atomic.AtomicLong(-1);
+    /** The highest LSN recorded in the store's sync-acked mark by this node (-1: none yet). */
+    private long syncAckedRecorded = -1;
+
+    /**
+     * Records {@code lsn}, acknowledged by followers in a sync mode, in the store's sync-acked mark
+     * before the commit is answered: a rejoin of this node after a failover refuses to discard it
+     * (docs/OPERATIONS.md, "Rejoin"). Commits acknowledged meanwhile share one write.
+     */
+    private void recordSyncAcked(long lsn) {
+        syncAckedPending.accumulateAndGet(lsn, Math::max);
+        synchronized (syncAckedPending) {
+            long upTo = syncAckedPending.get();
+            if (upTo > syncAckedRecorded) {
+                store.marks().setSyncAcked(upTo);
+                syncAckedRecorded = upTo;
+            }
+        }
     }
 
     /**

@@ -137,11 +137,14 @@ class SyncCommitTest {
         assertFalse(w.isDone(), "answered before any follower flushed it");
         f.ack(lsn - 1);
         assertFalse(w.isDone(), "answered on the ack of an earlier LSN");
+        assertTrue(store.marks().syncAcked().isEmpty(), "nothing acknowledged yet: nothing recorded");
         f.ack(lsn);
         HttpResponse<String> r = done(w);
         assertEquals(200, r.statusCode(), r.body());
         assertEquals("semi-sync", syncOf(r));
         assertEquals(lsn, lsnOf(r));
+        // recorded before the answer: a rejoin of this node after a failover refuses to discard it
+        assertEquals(lsn, store.marks().syncAcked().orElse(-1));
         assertTrue(f.flushedSent >= lsn);
         JsonNode s = sync();
         assertEquals("semi-sync", s.get("mode").asText());
@@ -399,6 +402,7 @@ class SyncCommitTest {
         HttpResponse<String> async = done(put("a", "v", "sync=async"));
         assertEquals(200, async.statusCode());
         assertEquals("async", syncOf(async), "no follower acked anything, yet the async commit is answered");
+        assertTrue(store.marks().syncAcked().isEmpty(), "an async commit is not recorded as acknowledged in sync");
         CompletableFuture<HttpResponse<String>> semi = put("b", "v", "sync=semi-sync");
         awaitWaiting(1);
         one.ack(store.lastLsn());

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
 public final class WalMarks {
     public static final String DIR_NAME = "marks";
     private static final String ARCHIVED = "archived";
+    private static final String SYNC_ACKED = "sync-acked";
     private static final String CONSUMER_PREFIX = "consumer.";
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
@@ -40,6 +41,37 @@ public final class WalMarks {
         OptionalLong cur = archived();
         if (cur.isEmpty() || lsn > cur.getAsLong()) {
             write(dir.resolve(ARCHIVED), lsn);
+        }
+    }
+
+    /**
+     * The highest LSN a leader recorded as acknowledged by its followers in a sync commit mode
+     * ({@code semi-sync}/{@code sync}), or empty if it recorded none: a rejoin refuses to discard
+     * past it ({@code walship follow} on a former leader, docs/OPERATIONS.md "Rejoin").
+     */
+    public OptionalLong syncAcked() {
+        return read(dir.resolve(SYNC_ACKED));
+    }
+
+    /**
+     * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
+     * mark backwards. It is on the commit path of every acknowledged commit, so it is replaced
+     * atomically (a rename) but not synced: it survives a crash of the process, and a power loss may
+     * leave it behind by its last updates (docs/OPERATIONS.md, "Rejoin").
+     */
+    public synchronized void setSyncAcked(long lsn) {
+        OptionalLong cur = syncAcked();
+        if (cur.isEmpty() || lsn > cur.getAsLong()) {
+            AtomicFiles.createDirectories(dir);
+            Path f = dir.resolve(SYNC_ACKED);
+            Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+            try {
+                Files.write(tmp, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
+                Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+            }
         }
     }
 
