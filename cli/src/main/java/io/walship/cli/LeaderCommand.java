@@ -113,27 +113,8 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Followers served at once; more are refused until one leaves (default ${DEFAULT-VALUE}).")
     int replMaxFollowers;
 
-    @Option(names = "--sync-mode", paramLabel = "MODE", defaultValue = "${env:WALSHIP_SYNC_MODE:-async}",
-            description = "What a commit waits for once durable here: async (nothing; default), semi-sync (one"
-                    + " follower's flush) or sync (--sync-quorum followers' flushes). Needs --repl unless async."
-                    + " Env: WALSHIP_SYNC_MODE.")
-    String syncMode;
-
-    @Option(names = "--sync-quorum", paramLabel = "K", defaultValue = "1",
-            description = "With --sync-mode sync: followers (any K connected ones) that must have flushed a commit"
-                    + " (default ${DEFAULT-VALUE}).")
-    int syncQuorum;
-
-    @Option(names = "--sync-timeout", paramLabel = "DURATION", defaultValue = "10s",
-            description = "How long a commit waits for follower acks before --on-sync-timeout applies"
-                    + " (default ${DEFAULT-VALUE}).")
-    String syncTimeout;
-
-    @Option(names = "--on-sync-timeout", paramLabel = "POLICY",
-            description = "No acks within --sync-timeout: block (keep waiting) or degrade (answer with"
-                    + " Walship-Sync: degraded until followers catch up). Default: degrade for semi-sync, block"
-                    + " for sync.")
-    String onSyncTimeout;
+    @Mixin
+    SyncModeOptions syncModes = new SyncModeOptions();
 
     @Option(names = "--node-id", paramLabel = "ID", defaultValue = "${env:WALSHIP_NODE_ID}",
             description = "This leader's name in the leader lease (default: HOST:DATA_DIR, so a restart of the same"
@@ -324,10 +305,7 @@ final class LeaderCommand implements Callable<Integer> {
 
     /** The commit mode from --sync-mode, --sync-quorum, --sync-timeout and --on-sync-timeout (exit 2 if bad). */
     SyncOptions syncOptions() {
-        SyncOptions.Mode mode = SyncOptions.Mode.parse("--sync-mode", syncMode);
-        SyncOptions.OnTimeout onTimeout = onSyncTimeout == null ? SyncOptions.defaultOnTimeout(mode)
-                : SyncOptions.OnTimeout.parse(onSyncTimeout);
-        return new SyncOptions(mode, syncQuorum, Flags.positiveDuration("--sync-timeout", syncTimeout), onTimeout);
+        return syncModes.options();
     }
 
     /**

@@ -44,6 +44,7 @@ import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.EntryCodec;
@@ -85,7 +86,15 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
                   SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
                   ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
-                  String nodeId, String unprotectedWrites, Lease lease) {
+                  String nodeId, String unprotectedWrites, Lease lease, SyncOptions leaderSync) {
+        /** A follower whose promoted leader acknowledges commits async. */
+        Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
+               SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
+               ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
+               String nodeId, String unprotectedWrites, Lease lease) {
+            this(data, archive, loopOptions, leaderSockets, peerSsl, replAddress, cascadeOptions, leaderOptions,
+                    shipInterval, readWait, maxReplayLag, nodeId, unprotectedWrites, lease, SyncOptions.async());
+        }
     }
 
     /**
@@ -154,6 +163,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     /** This node's HTTP URL (scheme://host:port), once its API listens: the lease names it after a promotion. */
     void httpUrl(String url) {
         this.httpUrl = url == null ? "" : url;
+    }
+
+    /** This node's HTTP URL ("" until its API listens). */
+    String httpUrl() {
+        return httpUrl;
     }
 
     /** The node served before any promotion. */
@@ -320,13 +334,14 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         if (config.replAddress() != null) {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
-            replication = new ReplicationServer(s, boundRepl, config.leaderOptions()).withAncestors(ancestors).start();
+            replication = new ReplicationServer(s, boundRepl, config.leaderOptions(), config.leaderSync())
+                    .withAncestors(ancestors).start();
         }
         leader = new LeaderNode(s, shipping, replication, keeper);
     }
 
     /** HOST:PORT of the replication server, as the lease names it ("" without --repl). */
-    private String replUrl() {
+    String replUrl() {
         InetSocketAddress r = boundRepl;
         return r == null ? "" : new HostPort(r.getHostString(), r.getPort()).toString();
     }

@@ -36,7 +36,23 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              @JsonInclude(JsonInclude.Include.NON_NULL) List<Slot> slots,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Failover failover) {
+
+    /** A node without automatic failover to report. */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots, Follower follower, Sync sync, Lease lease) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, follower, sync, lease, null);
+    }
+
+    /** This status with automatic failover's view added (or replaced). */
+    public StatusResponse withFailover(Failover f) {
+        return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, f);
+    }
 
     /** A node without a leader lease to report. */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
@@ -203,5 +219,25 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                         long term, @JsonInclude(JsonInclude.Include.NON_NULL) String expiresAt, long validForMs,
                         @JsonInclude(JsonInclude.Include.NON_NULL) String reason, String ttl, String skewMargin,
                         long renewals, long renewalFailures, long fencings) {
+    }
+
+    /**
+     * Automatic failover ({@code walship follow --failover auto}), shown by a follower and by the
+     * leader it became (docs/OPERATIONS.md, "Automatic failover").
+     *
+     * @param mode             {@code auto}
+     * @param state            FOLLOWING, LEADER_SILENT, WAITING_FOR_WINNER, PROMOTING, LEADER, or STOPPED
+     * @param heartbeatTimeout {@code --heartbeat-timeout}
+     * @param leaderSilentMs   how long no frame came from a leader (0 once this node leads)
+     * @param winner           the candidate the last election chose, absent before any
+     * @param lastEvent        the last step taken, one line
+     * @param elections        elections this node ran
+     * @param promotions       promotions this node attempted (and {@code promoted} succeeded: 0 or 1)
+     * @param statusWrites     status objects written to the archive
+     */
+    public record Failover(String mode, String state, String heartbeatTimeout, long leaderSilentMs,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) String winner,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) String lastEvent, long elections,
+                           long promotions, long promoted, long statusWrites) {
     }
 }

@@ -178,6 +178,8 @@ public final class FollowerLoop implements AutoCloseable {
     private volatile LeaderSource leaderSource;
     private volatile long leaderLsn = -1;
     private volatile long lastContactMicros;
+    /** Monotonic time of the last frame from a leader (WAL or KEEPALIVE), or of the loop's creation. */
+    private volatile long lastContactNanos = System.nanoTime();
     private volatile String lastError;
     private volatile Throwable failure;
     private volatile ReplConnection current;
@@ -743,6 +745,15 @@ public final class FollowerLoop implements AutoCloseable {
     private void contact(long leaderDurable) {
         leaderLsn = Math.max(leaderLsn, leaderDurable);
         lastContactMicros = nowMicros();
+        lastContactNanos = System.nanoTime();
+    }
+
+    /**
+     * How long (monotonic) since a leader last sent a frame (WAL or KEEPALIVE), or since this loop
+     * was made if none has yet: the heartbeat automatic failover watches.
+     */
+    public Duration sinceContact() {
+        return Duration.ofNanos(Math.max(0, System.nanoTime() - lastContactNanos));
     }
 
     /**
