@@ -272,7 +272,7 @@ final class FollowCommand implements Callable<Integer> {
             options = options.withNodeId(followerId);
             // cascading: the same server a leader runs, over this follower's own (durable) WAL
             ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
-                    .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+                    .withIdentity(FollowerLoop.FOLLOWER_IDENTITY + http, leaderUrl == null ? "" : leaderUrl);
             // after a promotion: the leader's server on the same port (commit mode --sync-mode)
             ReplicationOptions asLeader = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
@@ -292,6 +292,9 @@ final class FollowCommand implements Callable<Integer> {
                     new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
                             PromotionLease.REAL), leaderSync);
             live = new LiveFollower(config, store);
+            if (auto) {
+                live.leadersOnly(); // the heartbeat watched is the leader's, never a cascading follower's
+            }
             opened.push(live);
             try {
                 live.start();

@@ -124,6 +124,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         this.store = store;
     }
 
+    private volatile boolean leadersOnly;
+
+    /** Every follower loop of this node streams from leaders only ({@link FollowerLoop#leadersOnly}); before {@link #start}. */
+    void leadersOnly() {
+        this.leadersOnly = true;
+    }
+
     /** Starts the cascading server (with --repl) and the follower loop. */
     LiveFollower start() throws IOException {
         if (config.replAddress() != null) {
@@ -140,6 +147,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 : new FollowerLoop(store, config.archive(), config.loopOptions(), config.leaderSockets(), Clock.systemUTC());
         if (config.archive() != null) {
             l.withLeaderSource(leaseSource(config.archive()));
+        }
+        if (leadersOnly) {
+            l.leadersOnly();
         }
         loop = l;
         l.start();
