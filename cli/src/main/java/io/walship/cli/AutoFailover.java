@@ -38,10 +38,11 @@ import org.slf4j.LoggerFactory;
  *       once per {@code statusInterval} — and unchanged every {@code refresh}, so that a live
  *       follower's object stays fresh;</li>
  *   <li><b>heartbeat</b>: while a leader's frames (WAL or KEEPALIVE) arrive within
- *       {@code heartbeatTimeout}, nothing else happens. Past it the leader is presumed missing —
- *       unless the archive's lease shows it renewed since the last look (a leader alive but
- *       unreachable from here is not replaced), or names a newer timeline (a promotion happened:
- *       the follower loop finds the new leader through the lease);</li>
+ *       {@code heartbeatTimeout}, nothing else happens. Past it the leader is presumed missing, but
+ *       nothing is decided while the archive's lease is valid (not expired by more than the skew
+ *       margin): a leader that renews it is alive, only unreachable from here, and is not replaced;
+ *       a lease on a newer timeline means a promotion happened (the follower loop finds the new
+ *       leader through the lease);</li>
  *   <li><b>election</b>: after writing its own status at once and waiting one
  *       {@code statusInterval} for the others to do the same, it reads every status object fresh
  *       within {@code freshness} on its timeline and picks the highest flushed LSN, ties to the
@@ -50,7 +51,7 @@ import org.slf4j.LoggerFactory;
  *   <li><b>the winner</b> promotes through {@link SwitchingNode#promote} (the path {@code POST
  *       /promote} takes) with the other fresh followers as peers: it fetches what a more advanced
  *       reachable peer holds, waits for the old leader's lease to expire and takes it by
- *       compare-and-swap ({@link PromotionLease} — of two nodes that both think they won, at most one
+ *       compare-and-swap ({@link PromotionLease}: normally at once, it has expired — of two nodes that both think they won, at most one
  *       takes it), claims the next timeline, and leads. A refusal (409) leaves it a follower; it tries
  *       again after another {@code heartbeatTimeout} if the leader is still missing;</li>
  *   <li><b>the others</b> wait. If the winner has not taken over within {@code winnerWait} (the lease
@@ -120,9 +121,8 @@ final class AutoFailover implements AutoCloseable {
     private long electAfterNanos;
     private long notBeforeNanos;
     private long winnerSinceNanos;
-    private LeaseRecord lastLease;
-    private long leaseChangedAtNanos = System.nanoTime() - Long.MAX_VALUE / 4;
     private boolean leaseAliveLogged;
+    private boolean leaseValidLogged;
     private final Set<String> passedOver = new HashSet<>();
 
     AutoFailover(LiveFollower live, SwitchingNode node, ObjectStore archive, String nodeId, Supplier<String> httpUrl,
@@ -181,8 +181,8 @@ final class AutoFailover implements AutoCloseable {
             state = State.FOLLOWING;
             winner = null;
             passedOver.clear();
-            lastLease = null;
             leaseAliveLogged = false;
+            leaseValidLogged = false;
             return;
         }
         if (now - notBeforeNanos < 0) {
@@ -208,18 +208,14 @@ final class AutoFailover implements AutoCloseable {
                 }
                 return;
             }
-            LeaseRecord before = lastLease;
-            lastLease = l;
-            if (before != null && !l.released() && (l.term() != before.term()
-                    || l.renewedAtMicros() != before.renewedAtMicros())) {
-                leaseChangedAtNanos = now;
-            }
-            long ttlNanos = Math.max(0, l.expiresAtMicros() - l.renewedAtMicros()) * 1000;
-            if (before != null && now - leaseChangedAtNanos < Math.max(ttlNanos, options.heartbeatTimeout().toNanos())) {
-                if (!leaseAliveLogged) {
-                    leaseAliveLogged = true;
-                    event("the leader is silent here but the lease changed lately (" + l.describe() + "): its holder"
-                            + " is alive; no failover while it renews", false);
+            long marginMicros = options.skewMargin().toNanos() / 1000;
+            if (!l.takeable(clock.wallMicros(), marginMicros)) {
+                // a leader that renews is alive (only unreachable from here), and one that died is
+                // replaceable only once its lease lapsed: either way nobody may take over before
+                if (!leaseValidLogged) {
+                    leaseValidLogged = true;
+                    event("the lease of " + l.describe() + " is valid (plus the skew margin " + options.skewMargin()
+                            .toMillis() + " ms): no election before it expires; a leader that renews it is alive", false);
                 }
                 winner = null;
                 return;
