@@ -175,6 +175,9 @@ final class AutoFailover implements AutoCloseable {
         Duration silent = loop.sinceContact();
         silentMs = silent.toMillis();
         if (silent.compareTo(options.heartbeatTimeout()) < 0) {
+            if (state != State.FOLLOWING && !loop.heardFromLeader()) {
+                return; // a new loop (after a refused promotion) that has heard nothing yet: its own timeout runs
+            }
             if (state != State.FOLLOWING) {
                 event("the leader is heard from again; following", false);
             }

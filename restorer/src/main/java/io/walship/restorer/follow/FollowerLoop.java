@@ -778,6 +778,11 @@ public final class FollowerLoop implements AutoCloseable {
         lastContactNanos = System.nanoTime();
     }
 
+    /** Whether a leader has sent this loop any frame yet. */
+    public boolean heardFromLeader() {
+        return lastContactMicros != 0;
+    }
+
     /**
      * How long (monotonic) since a leader last sent a frame (WAL or KEEPALIVE), or since this loop
      * was made if none has yet: the heartbeat automatic failover watches.
