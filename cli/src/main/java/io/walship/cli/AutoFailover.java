@@ -236,20 +236,11 @@ final class AutoFailover implements AutoCloseable {
         skipped.forEach(s -> LOG.warn("ignoring an unreadable follower status: {}", s));
         long wall = clock.wallMicros();
         long fresh = (options.freshness().toNanos() + options.skewMargin().toNanos()) / 1000;
-        List<FollowerStatus> candidates = new ArrayList<>();
         FollowerStatus mine = published != null ? published : current();
-        candidates.add(mine);
-        for (FollowerStatus s : all) {
-            if (s.nodeId().equals(nodeId) || s.timeline() != timeline || wall - s.writtenAtMicros() > fresh) {
-                continue;
-            }
-            candidates.add(s);
-        }
+        List<FollowerStatus> candidates = candidates(all, mine, timeline, wall, fresh);
         List<String> peers = candidates.stream().filter(s -> !s.nodeId().equals(nodeId) && !s.httpUrl().isBlank())
                 .map(FollowerStatus::httpUrl).toList();
-        Optional<FollowerStatus> best = candidates.stream().filter(s -> !passedOver.contains(s.nodeId()))
-                .max(Comparator.comparingLong((FollowerStatus s) -> Lsn.parse(s.flushedLsn()))
-                        .thenComparing(FollowerStatus::nodeId, Comparator.reverseOrder()));
+        Optional<FollowerStatus> best = winner(candidates, passedOver);
         if (best.isEmpty()) {
             return;
         }
@@ -289,6 +280,31 @@ final class AutoFailover implements AutoCloseable {
             event(w.nodeId() + " did not take over within " + options.winnerWait().toMillis()
                     + " ms; passing over it and electing again", false);
         }
+    }
+
+    /**
+     * Who takes part in an election: this node ({@code mine}, as it last published itself) and every
+     * other follower whose status is on {@code timeline} and was written within {@code freshMicros}
+     * of {@code wallMicros}.
+     */
+    static List<FollowerStatus> candidates(List<FollowerStatus> all, FollowerStatus mine, int timeline, long wallMicros,
+                                           long freshMicros) {
+        List<FollowerStatus> out = new ArrayList<>();
+        out.add(mine);
+        for (FollowerStatus s : all) {
+            if (!s.nodeId().equals(mine.nodeId()) && s.timeline() == timeline
+                    && wallMicros - s.writtenAtMicros() <= freshMicros) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /** The election's winner: the highest flushed LSN, ties to the smallest node id; {@code passedOver} excluded. */
+    static Optional<FollowerStatus> winner(List<FollowerStatus> candidates, Set<String> passedOver) {
+        return candidates.stream().filter(s -> !passedOver.contains(s.nodeId()))
+                .max(Comparator.comparingLong((FollowerStatus s) -> Lsn.parse(s.flushedLsn()))
+                        .thenComparing(FollowerStatus::nodeId, Comparator.reverseOrder()));
     }
 
     private static String describe(List<FollowerStatus> candidates) {
