@@ -345,7 +345,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
             replication = new ReplicationServer(s, boundRepl, config.leaderOptions(), config.leaderSync())
-                    .withAncestors(ancestors).start();
+                    .withAncestors(ancestors).withGate(LeaderCommand.leaseGate(keeper)).start();
         }
         leader = new LeaderNode(s, shipping, replication, keeper);
     }
