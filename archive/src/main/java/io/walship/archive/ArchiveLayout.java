@@ -29,11 +29,13 @@ public final class ArchiveLayout {
     public static final String LEASE_DIR = "lease/";
     /** The leader lease ({@code LeaderLease}, docs/FORMAT.md "The leader lease"). */
     public static final String LEASE = LEASE_DIR + "leader.json";
+    /** Followers' status objects for automatic failover ({@code FollowerStatus}, docs/FORMAT.md "Follower status"). */
+    public static final String FOLLOWERS = "followers/";
     /**
      * Where the only replaceable objects live ({@link ObjectStore#replaceIfMatch}); everything else
      * in the archive is immutable once written.
      */
-    public static final java.util.List<String> MUTABLE_PREFIXES = java.util.List.of(LEASE_DIR);
+    public static final java.util.List<String> MUTABLE_PREFIXES = java.util.List.of(LEASE_DIR, FOLLOWERS);
 
     private static final Pattern SEGMENT = Pattern.compile("wal/([0-9A-F]{8})/([0-9A-F]{16})-([0-9A-F]{16})\\.seg");
     private static final Pattern BACKUP = Pattern.compile("backups/([0-9A-F]{8})-([0-9A-F]{16})/(.+)");

@@ -175,6 +175,24 @@ final class FollowCommand implements Callable<Integer> {
     @Mixin
     SyncModeOptions sync = new SyncModeOptions();
 
+    @Option(names = "--failover", paramLabel = "MODE", defaultValue = "manual",
+            description = "manual (default): this follower is promoted only by POST /promote. auto: it writes its"
+                    + " status to --archive, and when the leader stays silent past --heartbeat-timeout the most"
+                    + " up-to-date follower waits for the leader lease to expire, takes it and promotes itself; the"
+                    + " others follow it (OPERATIONS.md, \"Automatic failover\"). Needs --archive.")
+    String failover;
+
+    @Option(names = "--heartbeat-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "With --failover auto: no WAL or KEEPALIVE frame from the leader for this long (5 times the"
+                    + " leader's default --repl-keepalive) and it is presumed missing (default ${DEFAULT-VALUE}).")
+    String heartbeatTimeout;
+
+    @Option(names = "--status-interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "With --failover auto: this follower's status object (followers/NODE.json) is written when"
+                    + " its position changes, at most once per interval, and unchanged every max(interval,"
+                    + " --heartbeat-timeout/2) (default ${DEFAULT-VALUE}).")
+    String statusInterval;
+
     @Override
     public Integer call() throws Exception {
         List<HostPort> leaderAddresses = new ArrayList<>();
@@ -220,6 +238,18 @@ final class FollowCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, "--lease-ttl/--lease-skew-margin: " + e.getMessage());
         }
+        boolean auto = switch (failover) {
+            case "manual" -> false;
+            case "auto" -> true;
+            default -> throw new CliException(ExitCodes.USAGE, "--failover must be manual or auto, not " + failover);
+        };
+        if (auto && (archive == null || archive.isBlank())) {
+            throw new CliException(ExitCodes.USAGE, "--failover auto needs --archive: the followers find each other"
+                    + " and take the leader lease there");
+        }
+        AutoFailover.Options failoverOptions = AutoFailover.Options.of(
+                Flags.positiveDuration("--heartbeat-timeout", heartbeatTimeout),
+                Flags.positiveDuration("--status-interval", statusInterval), ttl, skew);
         long seed = backoffSeed != null ? backoffSeed : System.nanoTime();
         FollowerLoop.Options options = FollowerLoop.Options.defaults(leaderAddresses)
                 .withSlot(slot).withAuthToken(token)
@@ -262,7 +292,7 @@ final class FollowCommand implements Callable<Integer> {
             options = options.withNodeId(followerId);
             // cascading: the same server a leader runs, over this follower's own (durable) WAL
             ReplicationOptions cascade = ReplicationOptions.defaults().withAuthToken(authToken)
-                    .withIdentity("follower " + http, leaderUrl == null ? "" : leaderUrl);
+                    .withIdentity(FollowerLoop.FOLLOWER_IDENTITY + http, leaderUrl == null ? "" : leaderUrl);
             // after a promotion: the leader's server on the same port, in the commit mode of --sync-mode
             ReplicationOptions asLeader = ReplicationOptions.defaults().withAuthToken(authToken)
                     .withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
@@ -282,6 +312,9 @@ final class FollowCommand implements Callable<Integer> {
                     new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
                             PromotionLease.REAL), syncOptions);
             live = new LiveFollower(config, store);
+            if (auto) {
+                live.leadersOnly(); // the heartbeat watched is the leader's, never a cascading follower's
+            }
             opened.push(live);
             try {
                 live.start();
@@ -305,6 +338,14 @@ final class FollowCommand implements Callable<Integer> {
             if (live.replAddress() != null) {
                 InetSocketAddress r = live.replAddress();
                 LOG.info("serving followers on {}:{}", r.getHostString(), r.getPort());
+            }
+            if (auto) {
+                LiveFollower lf = live;
+                AutoFailover af = new AutoFailover(live, node, archiveStore, followerId, lf::httpUrl,
+                        lf::replUrl, failoverOptions, LeaseClock.SYSTEM);
+                node.showing(af::status, af::metrics);
+                opened.push(af);
+                af.start();
             }
             if (portFile != null) {
                 AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));

@@ -210,13 +210,7 @@ final class LeaderCommand implements Callable<Integer> {
                 try {
                     replication = new ReplicationServer(store, replAddress.resolve(), replOptions, sync);
                     if (lease != null) {
-                        LeaseKeeper keeper = lease;
-                        // superseded or lost: another node leads; its followers must not take this WAL
-                        replication.withGate(() -> {
-                            LeaseKeeper.Status ls = keeper.status();
-                            return ls.state() == LeaseKeeper.State.SUPERSEDED || ls.state() == LeaseKeeper.State.LOST
-                                    ? ls.reason() : null;
-                        });
+                        replication.withGate(leaseGate(lease));
                     }
                     replication.start();
                 } catch (BindException e) {
@@ -294,6 +288,24 @@ final class LeaderCommand implements Callable<Integer> {
             host = System.getenv().getOrDefault("HOSTNAME", "localhost");
         }
         return host + ":" + data.toAbsolutePath().normalize();
+    }
+
+    /**
+     * The replication gate of a leader with a lease: new followers are refused (NOT_A_LEADER, they
+     * retry) while it is superseded, lost the lease, or is fenced (its lease lapsed — a leader woken
+     * from a pause longer than its lease is FENCED until its next renewal finds the lease taken):
+     * another node may lead, and WAL this one committed but never had acknowledged must not reach
+     * that node's followers (they would be past its fork). Before it first holds the lease (WAITING)
+     * it serves, as it always did.
+     */
+    static java.util.function.Supplier<String> leaseGate(LeaseKeeper keeper) {
+        return () -> {
+            LeaseKeeper.Status ls = keeper.status();
+            return switch (ls.state()) {
+                case SUPERSEDED, LOST, FENCED -> ls.reason();
+                default -> null;
+            };
+        };
     }
 
     /**

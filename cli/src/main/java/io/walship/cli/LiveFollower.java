@@ -132,6 +132,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         this.store = store;
     }
 
+    private volatile boolean leadersOnly;
+
+    /** Every follower loop of this node streams from leaders only ({@link FollowerLoop#leadersOnly}); before {@link #start}. */
+    void leadersOnly() {
+        this.leadersOnly = true;
+    }
+
     /** Starts the cascading server (with --repl) and the follower loop. */
     LiveFollower start() throws IOException {
         if (config.replAddress() != null) {
@@ -148,6 +155,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 : new FollowerLoop(store, config.archive(), config.loopOptions(), config.leaderSockets(), Clock.systemUTC());
         if (config.archive() != null) {
             l.withLeaderSource(leaseSource(config.archive()));
+        }
+        if (leadersOnly) {
+            l.leadersOnly();
         }
         loop = l;
         l.start();
@@ -171,6 +181,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     /** This node's HTTP URL (scheme://host:port), once its API listens: the lease names it after a promotion. */
     void httpUrl(String url) {
         this.httpUrl = url == null ? "" : url;
+    }
+
+    /** This node's HTTP URL ("" until its API listens). */
+    String httpUrl() {
+        return httpUrl;
     }
 
     /** The node served before any promotion. */
@@ -339,13 +354,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
             replication = new ReplicationServer(s, boundRepl, config.leaderOptions(), config.sync())
-                    .withAncestors(ancestors).start();
+                    .withAncestors(ancestors).withGate(LeaderCommand.leaseGate(keeper)).start();
         }
         leader = new LeaderNode(s, shipping, replication, keeper);
     }
 
     /** HOST:PORT of the replication server, as the lease names it ("" without --repl). */
-    private String replUrl() {
+    String replUrl() {
         InetSocketAddress r = boundRepl;
         return r == null ? "" : new HostPort(r.getHostString(), r.getPort()).toString();
     }

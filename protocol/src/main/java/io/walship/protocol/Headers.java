@@ -37,6 +37,13 @@ public final class Headers {
      */
     public static final String COMMITTED = "Walship-Committed";
 
+    /**
+     * On a write answer from a leader: the timeline the commit was written on. With the LSN it names
+     * the commit across failovers (an LSN after a newer timeline's fork on an older timeline is in
+     * the loss window, docs/OPERATIONS.md "Automatic failover").
+     */
+    public static final String TIMELINE = "Walship-Timeline";
+
     private Headers() {
     }
 }

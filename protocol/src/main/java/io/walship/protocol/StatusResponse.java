@@ -28,6 +28,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param lease         the leader lease this leader holds (or waits for) in its archive, absent without a
  *                      lease ({@code leader} without {@code --archive}, or with {@code --no-lease})
  * @param leader        who leads, as this node knows it ({@link Leader}): what clients ask to find the leader
+ * @param failover      automatic failover's view ({@link Failover}), absent without {@code --failover auto}
  */
 public record StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                              String checkpointLsn, String dataDir, ArchiveLag archiveLag,
@@ -38,21 +39,28 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              @JsonInclude(JsonInclude.Include.NON_NULL) Follower follower,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Leader leader) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Leader leader,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Failover failover) {
 
-    /** A node that names no leader (before clients could ask). */
+    /** A node that names no leader and runs no automatic failover (before clients could ask). */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
                           String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
                           PageCache pageCache, boolean failed, String failure, List<Replication> replication,
                           List<Slot> slots, Follower follower, Sync sync, Lease lease) {
         this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
-                failed, failure, replication, slots, follower, sync, lease, null);
+                failed, failure, replication, slots, follower, sync, lease, null, null);
     }
 
     /** This answer naming {@code leader}. */
     public StatusResponse withLeader(Leader leader) {
         return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
-                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader);
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, failover);
+    }
+
+    /** This status with automatic failover's view added (or replaced). */
+    public StatusResponse withFailover(Failover f) {
+        return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, f);
     }
 
     /** A node without a leader lease to report. */
@@ -249,5 +257,25 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                          @JsonInclude(JsonInclude.Include.NON_NULL) String repl, int timeline,
                          @JsonInclude(JsonInclude.Include.NON_NULL) Boolean writable,
                          @JsonInclude(JsonInclude.Include.NON_NULL) String lease) {
+    }
+
+    /**
+     * Automatic failover ({@code walship follow --failover auto}), shown by a follower and by the
+     * leader it became (docs/OPERATIONS.md, "Automatic failover").
+     *
+     * @param mode             {@code auto}
+     * @param state            FOLLOWING, LEADER_SILENT, WAITING_FOR_WINNER, PROMOTING, LEADER, or STOPPED
+     * @param heartbeatTimeout {@code --heartbeat-timeout}
+     * @param leaderSilentMs   how long no frame came from a leader (0 once this node leads)
+     * @param winner           the candidate the last election chose, absent before any
+     * @param lastEvent        the last step taken, one line
+     * @param elections        elections this node ran
+     * @param promotions       promotions this node attempted (and {@code promoted} succeeded: 0 or 1)
+     * @param statusWrites     status objects written to the archive
+     */
+    public record Failover(String mode, String state, String heartbeatTimeout, long leaderSilentMs,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) String winner,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) String lastEvent, long elections,
+                           long promotions, long promoted, long statusWrites) {
     }
 }

@@ -654,11 +654,13 @@ public final class HttpApi implements AutoCloseable {
      * with {@link Headers#SYNC} saying what it waited for.
      */
     private void written(HttpExchange ex, long lsn, CommitWait wait) throws IOException {
+        int timeline = node.store().timeline(); // read before the wait: a switch after it cannot be this commit's
         String sync = node.awaitCommit(lsn, wait);
         if (sync != null) {
             ex.getResponseHeaders().set(Headers.SYNC, sync);
         }
         ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
+        ex.getResponseHeaders().set(Headers.TIMELINE, Integer.toString(timeline));
         json(ex, 200, new WriteResponse(Lsn.format(lsn)));
     }
 

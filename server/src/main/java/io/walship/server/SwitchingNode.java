@@ -45,6 +45,8 @@ public final class SwitchingNode implements Node {
     private final AtomicBoolean promoting = new AtomicBoolean();
     private final List<Listening> listeners = new CopyOnWriteArrayList<>();
     private volatile Node current;
+    private volatile java.util.function.Supplier<StatusResponse.Failover> failover;
+    private volatile java.util.function.Supplier<String> failoverMetrics;
 
     /** A read-wait listener and its registration on the current node's store. */
     private final class Listening {
@@ -60,6 +62,17 @@ public final class SwitchingNode implements Node {
     public SwitchingNode(Node follower, Promoter promoter) {
         this.current = Objects.requireNonNull(follower, "follower");
         this.promoter = Objects.requireNonNull(promoter, "promoter");
+    }
+
+    /**
+     * Adds automatic failover's view to {@code /status} (its {@code failover} part) and its lines
+     * (Prometheus text) to {@code /metrics}, before and after a promotion alike.
+     */
+    public SwitchingNode showing(java.util.function.Supplier<StatusResponse.Failover> status,
+                                 java.util.function.Supplier<String> metrics) {
+        this.failover = Objects.requireNonNull(status, "status");
+        this.failoverMetrics = Objects.requireNonNull(metrics, "metrics");
+        return this;
     }
 
     /** The node requests go to now. */
@@ -128,12 +141,16 @@ public final class SwitchingNode implements Node {
 
     @Override
     public StatusResponse status() {
-        return current.status();
+        StatusResponse s = current.status();
+        java.util.function.Supplier<StatusResponse.Failover> f = failover;
+        return f == null ? s : s.withFailover(f.get());
     }
 
     @Override
     public String metrics() {
-        return current.metrics();
+        String m = current.metrics();
+        java.util.function.Supplier<String> f = failoverMetrics;
+        return f == null ? m : m + f.get();
     }
 
     @Override

@@ -176,8 +176,11 @@ public final class FollowerLoop implements AutoCloseable {
     /** The address followed now (or last): one of {@link Options#leaders}. */
     private volatile HostPort leaderAt;
     private volatile LeaderSource leaderSource;
+    private volatile boolean leadersOnly;
     private volatile long leaderLsn = -1;
     private volatile long lastContactMicros;
+    /** Monotonic time of the last frame from a leader (WAL or KEEPALIVE), or of the loop's creation. */
+    private volatile long lastContactNanos = System.nanoTime();
     private volatile String lastError;
     private volatile Throwable failure;
     private volatile ReplConnection current;
@@ -212,6 +215,25 @@ public final class FollowerLoop implements AutoCloseable {
         this.leaderSource = Objects.requireNonNull(source, "source");
         return this;
     }
+
+    /**
+     * Streams from leaders only (before {@link #start}): an address that welcomes this follower as a
+     * cascading follower ({@link #isFollowerIdentity}) is closed and skipped. Automatic failover needs
+     * it: its heartbeat is the leader's, and two followers listing each other could otherwise stream
+     * from one another after the leader died, each keeping the other's heartbeat alive.
+     */
+    public FollowerLoop leadersOnly() {
+        this.leadersOnly = true;
+        return this;
+    }
+
+    /** Whether a WELCOME's node id is a cascading follower's ({@code walship follow --repl} says "follower HOST:PORT"). */
+    public static boolean isFollowerIdentity(String leaderNodeId) {
+        return leaderNodeId != null && leaderNodeId.startsWith(FOLLOWER_IDENTITY);
+    }
+
+    /** How a cascading follower's replication server names itself in WELCOME (then its --http). */
+    public static final String FOLLOWER_IDENTITY = "follower ";
 
     /** The addresses to try now: the leader source's first, then the configured ones, without repeats. */
     private List<HostPort> candidates() {
@@ -435,7 +457,7 @@ public final class FollowerLoop implements AutoCloseable {
         List<HostPort> all = candidates();
         if (all.size() == 1) {
             leaderAt = all.get(0);
-            return open(all.get(0));
+            return notACascade(open(all.get(0)));
         }
         Opened best = null;
         Refused toArchive = null;
@@ -447,7 +469,7 @@ public final class FollowerLoop implements AutoCloseable {
                 break;
             }
             try {
-                Opened o = open(at);
+                Opened o = notACascade(open(at));
                 if (best == null || better(o, best)) {
                     if (best != null) {
                         best.conn().close();
@@ -482,6 +504,16 @@ public final class FollowerLoop implements AutoCloseable {
             throw fatal;
         }
         throw new IOException("no leader among " + label(all) + " welcomed this follower: " + String.join("; ", why));
+    }
+
+    /** {@code o}, unless this loop streams from leaders only and {@code o} is a cascading follower (closed, IOException). */
+    private Opened notACascade(Opened o) throws IOException {
+        if (leadersOnly && isFollowerIdentity(o.welcome().leaderNodeId())) {
+            o.conn().close();
+            throw new IOException(o.at() + " is a follower (" + o.welcome().leaderNodeId() + "), not a leader: with"
+                    + " automatic failover this follower streams from the leader only");
+        }
+        return o;
     }
 
     /**
@@ -743,6 +775,20 @@ public final class FollowerLoop implements AutoCloseable {
     private void contact(long leaderDurable) {
         leaderLsn = Math.max(leaderLsn, leaderDurable);
         lastContactMicros = nowMicros();
+        lastContactNanos = System.nanoTime();
+    }
+
+    /** Whether a leader has sent this loop any frame yet. */
+    public boolean heardFromLeader() {
+        return lastContactMicros != 0;
+    }
+
+    /**
+     * How long (monotonic) since a leader last sent a frame (WAL or KEEPALIVE), or since this loop
+     * was made if none has yet: the heartbeat automatic failover watches.
+     */
+    public Duration sinceContact() {
+        return Duration.ofNanos(Math.max(0, System.nanoTime() - lastContactNanos));
     }
 
     /**
