@@ -83,7 +83,7 @@ class FailoverProcessTest {
     }
 
     /** The leader lease's times for every node here: short, so that a killed leader's lease expires soon. */
-    private static final List<String> LEASE = List.of("--lease-ttl", "2s", "--lease-skew-margin", "200ms");
+    private static final List<String> LEASE = List.of("--lease-ttl", "4s", "--lease-skew-margin", "500ms");
 
     private Node leader(String archive, String shipInterval, int httpPort, int replPort, String log) throws IOException {
         List<String> args = new ArrayList<>(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http",
