@@ -171,7 +171,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         boolean granted = false;
         long grant = 0;
-        try (InputStream raw = store.get(key)) {
+        try (InputStream raw = new StorageErrors(store.get(key), key)) {
             // the body's decompressing stream closes what it reads; the rest is read to count it
             CountingInputStream in = new CountingInputStream(raw, true);
             Segment.Header h = Segment.readHeader(in, key);
@@ -194,6 +194,16 @@ public final class SegmentPrefetcher implements AutoCloseable {
             byte[] reuse = spare == null ? null : spare.poll();
             if (reuse != null && reuse.length < h.bodyLength()) {
                 reuse = null; // too small: let it go, so that only arrays in use are kept
+            }
+            if (reuse != null && budget != null && reuse.length > h.bodyLength()) {
+                // the budget counts the array held, not the body in it: a large segment's array kept
+                // circulating under small bodies' grants would hold more than the budget
+                long extra = reuse.length - h.bodyLength();
+                if (budget.tryExtend(extra)) {
+                    grant += extra;
+                } else {
+                    reuse = null;
+                }
             }
             byte[] body = Segment.readBody(h, in, key, reuse);
             in.transferTo(java.io.OutputStream.nullOutputStream());
@@ -236,6 +246,60 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     budget.pass(turn);
                 }
                 // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
+            }
+        }
+    }
+
+    /**
+     * The object's stream with its read errors (a reset connection, a response cut short) made
+     * {@link StorageException}s: they pass through the decompressor's error handling, which would
+     * otherwise call the object corrupt (exit 3) when only the network failed (exit 1).
+     */
+    private static final class StorageErrors extends java.io.FilterInputStream {
+        private final String key;
+
+        StorageErrors(InputStream in, String key) {
+            super(in);
+            this.key = key;
+        }
+
+        private StorageException failed(IOException e) {
+            return new StorageException("read " + key + ": " + e.getMessage(), e);
+        }
+
+        @Override
+        public int read() {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public long skip(long n) {
+            try {
+                return super.skip(n);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int available() {
+            try {
+                return super.available();
+            } catch (IOException e) {
+                throw failed(e);
             }
         }
     }
@@ -285,6 +349,15 @@ public final class SegmentPrefetcher implements AutoCloseable {
             }
             nextTurn++;
             notifyAll();
+        }
+
+        /** Takes {@code bytes} more at once if they fit (for a grant already served), else nothing. */
+        synchronized boolean tryExtend(long bytes) {
+            if (used + bytes > total) {
+                return false;
+            }
+            used += bytes;
+            return true;
         }
 
         synchronized void release(long bytes) {
