@@ -258,6 +258,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 throw new ConflictException("this follower has no --archive in which to claim timeline " + (timeline + 1)
                         + "; without the archive two promotions could both take it");
             }
+            // the lease first, on the old timeline: a leader still alive must stop (or this refuses)
+            // before the next timeline is claimed, and then cannot take it back. And before the peers
+            // are asked: until its lease expires the old leader may go on acknowledging commits that
+            // the peers flush, so what they hold is final only once this node holds the lease
+            Lease lc = config.lease();
+            oldLease = PromotionLease.take(config.archive(), new LeaseRecord.Holder(lc.nodeId(), httpUrl, replUrl()),
+                    timeline, lc.ttl(), lc.skewMargin(), lc.clock(), lc.maxWait(), lc.sleeper());
             Peer best = bestPeer(peers, timeline, force);
             if (best != null && best.durable() > store.lastLsn()) {
                 long before = store.lastLsn();
@@ -280,11 +287,6 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 }
             }
             fork = store.lastLsn();
-            // the lease first, on the old timeline: a leader still alive must stop (or this refuses)
-            // before the next timeline is claimed, and then cannot take it back
-            Lease lc = config.lease();
-            oldLease = PromotionLease.take(config.archive(), new LeaseRecord.Holder(lc.nodeId(), httpUrl, replUrl()),
-                    timeline, lc.ttl(), lc.skewMargin(), lc.clock(), lc.maxWait(), lc.sleeper());
             try {
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
                         "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
