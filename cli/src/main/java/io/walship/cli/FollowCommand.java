@@ -283,7 +283,7 @@ final class FollowCommand implements Callable<Integer> {
             // a former leader (or a store that diverged from the leader's timeline) rejoins first
             ObjectStore cloneFrom = archiveStore;
             Rejoin.Outcome rejoin = Rejoin.prepare(data, archiveStore, new Rejoin.Options(!noRewind, force),
-                    dir -> Bootstrap.prepare(dir, cloneFrom, leaderUrl, leaderSsl, token));
+                    (dir, timeline) -> Bootstrap.prepare(dir, cloneFrom, leaderUrl, leaderSsl, token, timeline));
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl, token);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
             Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));

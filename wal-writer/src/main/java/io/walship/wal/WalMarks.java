@@ -60,7 +60,14 @@ public final class WalMarks {
      * leave it behind by its last updates (docs/OPERATIONS.md, "Rejoin").
      */
     public synchronized void setSyncAcked(long lsn) {
-        OptionalLong cur = syncAcked();
+        OptionalLong cur;
+        try {
+            cur = syncAcked();
+        } catch (IntegrityException e) {
+            // left empty or torn by a power loss (the mark is not synced): acks only grow, so the
+            // LSN acknowledged now is at least what it held
+            cur = OptionalLong.empty();
+        }
         if (cur.isEmpty() || lsn > cur.getAsLong()) {
             AtomicFiles.createDirectories(dir);
             Path f = dir.resolve(SYNC_ACKED);

@@ -70,6 +70,16 @@ public final class Bootstrap {
      */
     public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl, javax.net.ssl.SSLContext tls,
                                String authToken) throws IOException, InterruptedException {
+        return prepare(dir, archive, leaderUrl, tls, authToken, 0);
+    }
+
+    /**
+     * As {@link #prepare(Path, ObjectStore, String, javax.net.ssl.SSLContext, String)}, restoring from
+     * the archive along {@code timeline} (0: the archive's newest), e.g. the leader's when a rejoin
+     * re-clones a store.
+     */
+    public static Kind prepare(Path dir, ObjectStore archive, String leaderUrl, javax.net.ssl.SSLContext tls,
+                               String authToken, int timeline) throws IOException, InterruptedException {
         if (holdsStore(dir)) {
             ControlFile c = ControlFile.read(dir);
             if (!c.standby()) {
@@ -82,7 +92,8 @@ public final class Bootstrap {
         }
         if (archive != null) {
             // the newest base backup and all the archive's WAL after it, replayed straight into the pages
-            Restore.Result r = Restore.run(archive, dir, Restore.Options.defaults(), new Restore.Listener() {
+            Restore.Options o = timeline > 0 ? Restore.Options.defaults().withTimeline(timeline) : Restore.Options.defaults();
+            Restore.Result r = Restore.run(archive, dir, o, new Restore.Listener() {
             });
             LOG.info("bootstrapped {} from base backup {} at LSN {}", dir, r.backupKey(), Lsn.format(r.lsn()));
             return Kind.FROM_ARCHIVE;

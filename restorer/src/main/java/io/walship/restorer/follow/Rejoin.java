@@ -84,10 +84,14 @@ public final class Rejoin {
         }
     }
 
-    /** Fills an empty directory with a standby of the leader's current history ({@link Bootstrap#prepare}). */
+    /**
+     * Fills an empty directory with a standby of the leader's current history ({@link Bootstrap#prepare})
+     * along {@code timeline}, the leader's (not the archive's newest: an inspection copy promoted with
+     * {@code restore --promote} may have shipped a newer one, which this store must not end up on).
+     */
     @FunctionalInterface
     public interface Cloner {
-        void cloneInto(Path emptyDir) throws IOException, InterruptedException;
+        void cloneInto(Path emptyDir, int timeline) throws IOException, InterruptedException;
     }
 
     /** The newest timeline whose history runs through ours, and the last LSN they share. */
@@ -276,7 +280,16 @@ public final class Rejoin {
 
     static Inspection inspect(Store store, Fork fork) {
         Discarded d = store.lastLsn() <= fork.forkLsn() ? null : discarded(store, fork.forkLsn());
-        return new Inspection(store.timeline(), store.systemId(), store.lastLsn(), fork, store.marks().syncAcked(), d);
+        OptionalLong acked;
+        try {
+            acked = store.marks().syncAcked();
+        } catch (io.walship.wal.IntegrityException e) {
+            // torn by a power loss (it is not synced): assume the worst, every LSN acknowledged
+            LOG.warn("rejoin: {}; assuming every LSN up to {} was acknowledged in a sync commit mode",
+                    e.getMessage(), Lsn.format(store.lastLsn()));
+            acked = OptionalLong.of(store.lastLsn());
+        }
+        return new Inspection(store.timeline(), store.systemId(), store.lastLsn(), fork, acked, d);
     }
 
     /** Reads the old WAL past {@code forkLsn}, as far as it is still on disk. */
@@ -326,7 +339,7 @@ public final class Rejoin {
                 LOG.warn("rejoin: {} holds an unfinished copy from an earlier attempt; starting it over", staging);
                 FileTrees.deleteTree(staging);
             }
-            cloner.cloneInto(staging);
+            cloner.cloneInto(staging, fork.timeline());
             if (!Bootstrap.holdsStore(staging)) {
                 throw new IntegrityException("the copy in " + staging + " is not a complete store");
             }

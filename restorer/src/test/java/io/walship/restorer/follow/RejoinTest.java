@@ -94,7 +94,7 @@ class RejoinTest {
     }
 
     private Rejoin.Outcome rejoin(Rejoin.Options options) throws Exception {
-        return Rejoin.prepare(old, archive, options, dir -> Bootstrap.prepare(dir, archive, null), clock);
+        return Rejoin.prepare(old, archive, options, (dir, timeline) -> Bootstrap.prepare(dir, archive, null, null, null, timeline), clock);
     }
 
     private static long lastLsn(Path dir) {
@@ -190,6 +190,34 @@ class RejoinTest {
         }
     }
 
+    /**
+     * The re-clone follows the leader's timeline (the lease's), not the archive's newest: an inspection
+     * copy promoted with {@code restore --promote} may have shipped a newer timeline. Restored along
+     * that one, the copy ended past the leader's fork and the rejoin failed (exit 3, a staging copy left).
+     */
+    @Test
+    void aReclonedStoreFollowsTheLeadersTimelineNotANewerInspectionCopys() throws Exception {
+        leaseOnTimeline2();
+        oldWritesPastTheFork(false);
+        Restore.Result inspection = Restore.run(archive, tmp.resolve("inspection"),
+                Restore.Options.defaults().withPromote(true), new Restore.Listener() { });
+        assertEquals(3, inspection.promotedTimeline());
+        try (Store store = Store.open(tmp.resolve("inspection"))) {
+            writeUpTo(store, 0x3C);
+        }
+        ship(tmp.resolve("inspection"));
+
+        Rejoin.Outcome o = rejoin(Rejoin.Options.defaults());
+        assertEquals(Rejoin.Kind.REWOUND, o.kind());
+        assertEquals(2, o.report().newTimeline());
+        ControlFile c = ControlFile.read(old);
+        assertEquals(2, c.timeline(), "on the leader's timeline");
+        try (Store s = Store.open(old)) {
+            s.checkpoint();
+            assertEquals(newLeader, s.digest(), "the leader's state, nothing of the inspection copy's timeline 3");
+        }
+    }
+
     @Test
     void aDivergedStoreIsAnErrorWithoutRewindAndIsLeftAsItWas() throws Exception {
         oldWritesPastTheFork(false);
@@ -220,6 +248,27 @@ class RejoinTest {
         assertTrue(o.report().forced());
     }
 
+    /**
+     * The mark is replaced by a rename but not synced: a power loss can leave it empty. The leader
+     * must go on recording acks (an unreadable mark used to fail every sync commit after its ack),
+     * and a rejoin must assume the worst (every LSN acknowledged) rather than fail or discard.
+     */
+    @Test
+    void aTornSyncAckedMarkIsOverwrittenByTheLeaderAndMakesARejoinAssumeEverythingWasAcknowledged() throws Exception {
+        oldWritesPastTheFork(false);
+        Path mark = old.resolve(io.walship.wal.WalMarks.DIR_NAME).resolve("sync-acked");
+        Files.createDirectories(mark.getParent());
+        Files.writeString(mark, "");
+        Rejoin.DivergedException e = assertThrows(Rejoin.DivergedException.class, () -> rejoin(Rejoin.Options.defaults()));
+        assertTrue(e.getMessage().contains("LSN " + Lsn.format(FORK + 1) + ".." + Lsn.format(0x40) + " would be lost"),
+                e.getMessage());
+        assertEquals(0x40, lastLsn(old), "nothing discarded");
+        try (Store s = Store.open(old)) {
+            s.marks().setSyncAcked(0x32); // the leader's next acknowledged sync commit
+            assertEquals(0x32, s.marks().syncAcked().orElse(-1));
+        }
+    }
+
     @Test
     void aSyncAckedMarkAtOrBeforeTheForkDoesNotStopTheRewind() throws Exception {
         oldWritesPastTheFork(false);
@@ -237,9 +286,9 @@ class RejoinTest {
             writeUpTo(s, 5);
             s.close();
             BadInputException e = assertThrows(BadInputException.class,
-                    () -> Rejoin.prepare(other, a, Rejoin.Options.defaults(), dir -> { }));
+                    () -> Rejoin.prepare(other, a, Rejoin.Options.defaults(), (dir, timeline) -> { }));
             assertTrue(e.getMessage().contains("no newer timeline"), e.getMessage());
-            assertThrows(BadInputException.class, () -> Rejoin.prepare(other, null, Rejoin.Options.defaults(), dir -> { }));
+            assertThrows(BadInputException.class, () -> Rejoin.prepare(other, null, Rejoin.Options.defaults(), (dir, timeline) -> { }));
         }
     }
 
@@ -247,7 +296,7 @@ class RejoinTest {
     void aFailedCopyLeavesTheOldDirectoryAndTheNextAttemptStartsTheCopyOver() throws Exception {
         oldWritesPastTheFork(false);
         IOException boom = assertThrows(IOException.class, () -> Rejoin.prepare(old, archive, Rejoin.Options.defaults(),
-                dir -> {
+                (dir, timeline) -> {
                     Files.createDirectories(dir);
                     Files.writeString(dir.resolve("half"), "a copy cut short");
                     throw new IOException("injected: the archive went away");
@@ -291,9 +340,9 @@ class RejoinTest {
             }
         };
         assertThrows(io.walship.archive.StorageException.class,
-                () -> Rejoin.prepare(old, down, Rejoin.Options.defaults(), dir -> { }, clock));
+                () -> Rejoin.prepare(old, down, Rejoin.Options.defaults(), (dir, timeline) -> { }, clock));
         ControlFile.read(old).asStandby().write(old);
-        assertEquals(Rejoin.Kind.NONE, Rejoin.prepare(old, down, Rejoin.Options.defaults(), dir -> { }, clock).kind(),
+        assertEquals(Rejoin.Kind.NONE, Rejoin.prepare(old, down, Rejoin.Options.defaults(), (dir, timeline) -> { }, clock).kind(),
                 "a follower's restart does not depend on the archive");
         assertEquals(0x40, lastLsn(old));
     }
