@@ -733,10 +733,12 @@ final class BenchCommand {
                 out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s'"
                         + " (--compare jars: '%s'), median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6,
                         String.join(" ", opts), String.join(" ", otherOpts), runs);
+                boolean allMeasured = true;
                 for (int j = 0; j < jars.size(); j++) {
                     List<RestoreMemoryBench.Run> rs = byJar.get(j).stream().filter(r -> r.failure() == null).toList();
                     if (rs.isEmpty()) {
                         out.printf("%s: every run failed: %s%n", jars.get(j), byJar.get(j).get(0).failure());
+                        allMeasured = false;
                         continue;
                     }
                     out.printf("%s: %d of %d run(s) succeeded; restore %.2f s, peak RSS %.0f MiB (runs: %s)%n", jars.get(j),
@@ -745,6 +747,9 @@ final class BenchCommand {
                             medianOf(rs.stream().map(r -> r.maxRssKib() / 1024.0).toList()),
                             String.join(", ", rs.stream().map(r -> String.format("%.2f s %.0f MiB", r.seconds(),
                                     r.maxRssKib() / 1024.0)).toList()));
+                }
+                if (!allMeasured) {
+                    throw new CliException(ExitCodes.FAILURE, "a build had no successful restore: nothing measured for it");
                 }
                 return ExitCodes.OK;
             } finally {

@@ -94,6 +94,9 @@ final class RestoreMemoryBench {
      * Restores the archive with {@code jar} ({@code javaOpts} before it) into {@code target} as a
      * child process under GNU time, and checks its digest.
      */
+    /** A restore still running after this is stuck: it is killed and counted as failed. */
+    static final java.time.Duration RESTORE_DEADLINE = java.time.Duration.ofHours(1);
+
     static Run restore(String jar, List<String> javaOpts, DataSet d, Path target, Path log) throws IOException,
             InterruptedException {
         Path times = log.resolveSibling(log.getFileName() + ".time");
@@ -104,7 +107,14 @@ final class RestoreMemoryBench {
         cmd.addAll(javaOpts);
         cmd.addAll(List.of("-jar", jar, "restore", "--archive", d.archiveUri(), "--target", target.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        int rc = p.waitFor();
+        if (!p.waitFor(RESTORE_DEADLINE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            p.waitFor();
+            FileTrees.deleteTree(target);
+            return new Run(RESTORE_DEADLINE.toSeconds(), 0, "did not finish within " + RESTORE_DEADLINE.toMinutes()
+                    + " min (killed; see " + log + ")");
+        }
+        int rc = p.exitValue();
         String[] f = Files.readString(times).trim().lines().reduce((a, b) -> b).orElse("").split("\\s+");
         double seconds = Double.parseDouble(f[f.length - 2]);
         long rss = Long.parseLong(f[f.length - 1]);

@@ -69,6 +69,11 @@ public final class SegmentPrefetcher implements AutoCloseable {
             return header;
         }
 
+        /** Bytes of the budget it holds (released by the consumer's next {@code next()}). */
+        long granted() {
+            return granted;
+        }
+
         public long objectBytes() {
             return objectBytes;
         }

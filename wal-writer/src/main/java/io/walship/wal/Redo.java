@@ -95,7 +95,14 @@ public final class Redo implements AutoCloseable {
         for (PageChange c : e.changes()) {
             BufferPool.Frame f;
             if (c.fullPage()) {
-                f = pool.install(c.pageNo(), c.bytes());
+                // copied, never installed: the entry's array is the caller's, and a frame's array is
+                // recycled once the frame is evicted
+                f = pool.frameToOverwrite(c.pageNo());
+                if (c.bytes().length != f.data.length) {
+                    throw new IntegrityException("entry " + Lsn.format(e.lsn()) + " holds a full-page image of "
+                            + c.bytes().length + " bytes for page " + c.pageNo());
+                }
+                System.arraycopy(c.bytes(), 0, f.data, 0, f.data.length);
             } else {
                 f = pool.frame(c.pageNo());
                 if (c.offset() + c.bytes().length > f.data.length) {
