@@ -76,8 +76,14 @@ class JepsenFailoverTest {
     @TempDir
     Path tmp;
 
-    private static final Duration TTL = Duration.ofSeconds(2);
-    private static final List<String> TIMES = List.of("--lease-ttl", "2s", "--lease-skew-margin", "200ms");
+    /**
+     * The lease and heartbeat times of every node: short by default so that a round is short;
+     * {@code -Djepsen.lease-ttl=10s -Djepsen.skew-margin=1s -Djepsen.heartbeat-timeout=5s} runs the
+     * defaults of {@code walship leader/follow}.
+     */
+    private static final List<String> TIMES = List.of("--lease-ttl", System.getProperty("jepsen.lease-ttl", "2s"),
+            "--lease-skew-margin", System.getProperty("jepsen.skew-margin", "200ms"));
+    private static final String HEARTBEAT = System.getProperty("jepsen.heartbeat-timeout", "2500ms");
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final List<Process> processes = new CopyOnWriteArrayList<>();
@@ -166,7 +172,8 @@ class JepsenFailoverTest {
 
     private void run(String mode, int rounds) throws Exception {
         long seed = Long.getLong("jepsen.seed", System.nanoTime());
-        System.out.println("jepsen " + mode + ": seed " + seed + ", rounds " + rounds);
+        System.out.println("jepsen " + mode + ": seed " + seed + ", rounds " + rounds + ", " + String.join(" ", TIMES)
+                + " --heartbeat-timeout " + HEARTBEAT);
         Random rnd = new Random(seed);
         long t0 = System.nanoTime();
         String archive = "file://" + tmp.resolve("archive");
@@ -403,7 +410,7 @@ class JepsenFailoverTest {
         List<String> args = new ArrayList<>(List.of("follow", "--data", n.data().toString(), "--leader",
                 String.join(",", leaders), "--archive", archive, "--http", "127.0.0.1:" + n.http, "--repl",
                 n.replAddress(), "--node-id", n.name, "--repl-timeout", "3s", "--backoff-seed", "7",
-                "--ship-interval", "200ms", "--failover", "auto", "--heartbeat-timeout", "2500ms",
+                "--ship-interval", "200ms", "--failover", "auto", "--heartbeat-timeout", HEARTBEAT,
                 "--status-interval", "200ms", "--sync-mode", mode));
         if (mode.equals("semi-sync")) {
             args.addAll(List.of("--on-sync-timeout", "block"));
