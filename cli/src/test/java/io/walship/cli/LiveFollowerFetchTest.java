@@ -56,6 +56,27 @@ class LiveFollowerFetchTest {
         return dir;
     }
 
+    /** A standby copy "f1" of a leader that wrote 10 entries. */
+    private Path tenEntryStandby() throws Exception {
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            return standbyCopy(leader, "f1");
+        }
+    }
+
+    /** Follower f1 over {@code fdir}, its leader unreachable (it never connects in these tests). */
+    private static LiveFollower.Config config(Path fdir, LocalObjectStore archive) {
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        return new LiveFollower.Config(fdir, archive, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
+                Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
+                PromotionLease.REAL));
+    }
+
     @Test
     void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
         List<WalEntry> entries = new ArrayList<>();
@@ -121,13 +142,7 @@ class LiveFollowerFetchTest {
             try {
                 String peerUrl = "http://127.0.0.1:" + api.address().getPort();
                 Store mine = Store.open(fdir);
-                FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                        .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-                LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                        ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                        Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
-                        Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                        PromotionLease.REAL));
+                LiveFollower.Config config = config(fdir, archive);
                 try (LiveFollower live = new LiveFollower(config, mine).start()) {
                     ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
                     // refused by the lease step (the archive already holds timeline 2) or, without it, by the claim
@@ -150,13 +165,7 @@ class LiveFollowerFetchTest {
     @Test
     @org.junit.jupiter.api.Timeout(60)
     void aPeerWhoseWalStallsIsGivenUpAfterTheIdleTimeout() throws Exception {
-        Path fdir;
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            fdir = standbyCopy(leader, "f1");
-        }
+        Path fdir = tenEntryStandby();
         LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         archive.verifyAccess();
         java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
@@ -190,13 +199,7 @@ class LiveFollowerFetchTest {
             });
             peer.start();
             String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
-            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                    Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
-                        Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                        PromotionLease.REAL));
+            LiveFollower.Config config = config(fdir, archive);
             long before = mine.lastLsn();
             try (LiveFollower live = new LiveFollower(config, mine).start()) {
                 live.fetchIdleTimeout = Duration.ofMillis(500);
@@ -219,13 +222,7 @@ class LiveFollowerFetchTest {
     @Test
     @org.junit.jupiter.api.Timeout(60)
     void peersOfAnotherSystemOrAnsweringGarbageAreSkipped() throws Exception {
-        Path fdir;
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            fdir = standbyCopy(leader, "f1");
-        }
+        Path fdir = tenEntryStandby();
         LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         archive.verifyAccess();
         com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
@@ -256,13 +253,7 @@ class LiveFollowerFetchTest {
                 urls.add("http://127.0.0.1:" + peer.getAddress().getPort() + a.getKey());
             }
             peer.start();
-            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                    Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
-                        Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                        PromotionLease.REAL));
+            LiveFollower.Config config = config(fdir, archive);
             long before = mine.lastLsn();
             try (LiveFollower live = new LiveFollower(config, mine).start()) {
                 var r = live.promote(false, urls);
