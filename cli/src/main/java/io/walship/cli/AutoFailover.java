@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Automatic failover for one follower ({@code walship follow --failover auto}; docs/OPERATIONS.md,
- * "Automatic failover"). Every tick, on its own thread ({@code walship-failover}):
+ * "Automatic failover"). Every tick, on its own thread ({@code walship-failover}). A follower with
+ * {@code --failover manual} and {@code --archive} runs the first step only (its object says
+ * {@code failover: manual}): it is no candidate, but the winner asks it for WAL it lacks.
  *
  * <ol>
  *   <li><b>status</b>: writes this follower's status object ({@link FollowerStatus},
@@ -44,12 +46,14 @@ import org.slf4j.LoggerFactory;
  *       a lease on a newer timeline means a promotion happened (the follower loop finds the new
  *       leader through the lease);</li>
  *   <li><b>election</b>: after writing its own status at once and waiting one
- *       {@code statusInterval} for the others to do the same, it reads every status object fresh
- *       within {@code freshness} on its timeline and picks the highest flushed LSN, ties to the
+ *       {@code statusInterval} for the others to do the same, it reads every status object and, among
+ *       the auto followers' fresh within {@code freshness} (and not from the future) on its timeline,
+ *       picks the highest flushed LSN, ties to the
  *       smallest node id. Every follower computes the same winner from the same objects; the
  *       election only decides who tries first — safety comes from the lease;</li>
  *   <li><b>the winner</b> promotes through {@link SwitchingNode#promote} (the path {@code POST
- *       /promote} takes) with the other fresh followers as peers: it fetches what a more advanced
+ *       /promote} takes) with every other follower on its timeline as peers (manual and stale ones
+ *       too: they may hold acknowledged commits): it fetches what a more advanced
  *       reachable peer holds, waits for the old leader's lease to expire and takes it by
  *       compare-and-swap ({@link PromotionLease}: normally at once, it has expired — of two nodes that both think they won, at most one
  *       takes it), claims the next timeline, and leads. A refusal (409) leaves it a follower; it tries
@@ -95,6 +99,8 @@ final class AutoFailover implements AutoCloseable {
     private final SwitchingNode node;
     private final ObjectStore archive;
     private final String nodeId;
+    /** {@code --failover auto}: a candidate that elects and promotes; else it only publishes its status. */
+    private final boolean candidate;
     private final Supplier<String> httpUrl;
     private final Supplier<String> replUrl;
     private final Options options;
@@ -121,16 +127,21 @@ final class AutoFailover implements AutoCloseable {
     private long electAfterNanos;
     private long notBeforeNanos;
     private long winnerSinceNanos;
+    private long electedAtNanos;
+    /** Nodes whose status object was last seen written in the future (logged once, until it no longer is). */
+    private final Set<String> inTheFuture = new HashSet<>();
     private boolean leaseAliveLogged;
     private boolean leaseValidLogged;
     private final Set<String> passedOver = new HashSet<>();
 
-    AutoFailover(LiveFollower live, SwitchingNode node, ObjectStore archive, String nodeId, Supplier<String> httpUrl,
-                 Supplier<String> replUrl, Options options, LeaseClock clock) {
+    /** @param candidate {@code --failover auto}; false: {@code manual}, only its status object is written */
+    AutoFailover(LiveFollower live, SwitchingNode node, ObjectStore archive, String nodeId, boolean candidate,
+                 Supplier<String> httpUrl, Supplier<String> replUrl, Options options, LeaseClock clock) {
         this.live = live;
         this.node = node;
         this.archive = archive;
         this.nodeId = nodeId;
+        this.candidate = candidate;
         this.httpUrl = httpUrl;
         this.replUrl = replUrl;
         this.options = options;
@@ -138,6 +149,13 @@ final class AutoFailover implements AutoCloseable {
     }
 
     AutoFailover start() {
+        if (!candidate) {
+            LOG.info("failover manual: status object {} written at most every {} ms (unchanged every {} ms), so that"
+                            + " an automatic promotion asks this node for WAL it lacks; this node is no candidate",
+                    FollowerStatus.key(nodeId), options.statusInterval().toMillis(), options.refresh().toMillis());
+            timer.scheduleWithFixedDelay(this::tick, 0, options.tick().toMillis(), TimeUnit.MILLISECONDS);
+            return this;
+        }
         LOG.info("failover auto: heartbeat timeout {} ms, status object {} written at most every {} ms (unchanged every"
                         + " {} ms), fresh for {} ms, a silent winner passed over after {} ms", options.heartbeatTimeout().toMillis(),
                 FollowerStatus.key(nodeId), options.statusInterval().toMillis(), options.refresh().toMillis(),
@@ -162,7 +180,8 @@ final class AutoFailover implements AutoCloseable {
         }
         if (live.promoted()) { // promoted by hand (POST /promote)
             state = State.LEADER;
-            event("this node leads (promoted by POST /promote); automatic failover has nothing more to do", false);
+            event("this node leads (promoted by POST /promote); " + (candidate ? "automatic failover has nothing"
+                    + " more to do" : "its follower status is no longer written"), false);
             return;
         }
         if (live.fatal() != null) {
@@ -171,6 +190,9 @@ final class AutoFailover implements AutoCloseable {
         }
         long now = System.nanoTime();
         publishIfDue(now, false);
+        if (!candidate) {
+            return;
+        }
         FollowerLoop loop = live.loop();
         Duration silent = loop.sinceContact();
         silentMs = silent.toMillis();
@@ -230,16 +252,22 @@ final class AutoFailover implements AutoCloseable {
         elect(now, timeline);
     }
 
-    private void elect(long now, int timeline) {
+    /** One election (package-private for tests); while waiting for a winner, at most once per status interval. */
+    void elect(long now, int timeline) {
+        if (state == State.WAITING_FOR_WINNER && now - electedAtNanos < options.statusInterval().toNanos()) {
+            return; // each election is a LIST and a GET per follower: not every tick
+        }
+        electedAtNanos = now;
         List<String> skipped = new ArrayList<>();
         List<FollowerStatus> all = FollowerStatus.readAll(archive, skipped);
         skipped.forEach(s -> LOG.warn("ignoring an unreadable follower status: {}", s));
         long wall = clock.wallMicros();
-        long fresh = (options.freshness().toNanos() + options.skewMargin().toNanos()) / 1000;
+        long skew = options.skewMargin().toNanos() / 1000;
+        long fresh = options.freshness().toNanos() / 1000 + skew;
+        logFuture(all, timeline, wall, skew);
         FollowerStatus mine = published != null ? published : current();
-        List<FollowerStatus> candidates = candidates(all, mine, timeline, wall, fresh);
-        List<String> peers = candidates.stream().filter(s -> !s.nodeId().equals(nodeId) && !s.httpUrl().isBlank())
-                .map(FollowerStatus::httpUrl).toList();
+        List<FollowerStatus> candidates = candidates(all, mine, timeline, wall, fresh, skew);
+        List<String> peers = peers(all, nodeId, timeline);
         Optional<FollowerStatus> best = winner(candidates, passedOver);
         if (best.isEmpty()) {
             return;
@@ -284,26 +312,57 @@ final class AutoFailover implements AutoCloseable {
 
     /**
      * Who takes part in an election: this node ({@code mine}, as it last published itself) and every
-     * other follower whose status is on {@code timeline} and was written within {@code freshMicros}
-     * of {@code wallMicros}.
+     * other {@code --failover auto} follower whose status is on {@code timeline} and was written
+     * within {@code freshMicros} of {@code wallMicros} — and not more than {@code aheadMicros} (the
+     * skew margin) after it: an object from the future would otherwise stay fresh for ever.
      */
     static List<FollowerStatus> candidates(List<FollowerStatus> all, FollowerStatus mine, int timeline, long wallMicros,
-                                           long freshMicros) {
+                                           long freshMicros, long aheadMicros) {
         List<FollowerStatus> out = new ArrayList<>();
         out.add(mine);
         for (FollowerStatus s : all) {
-            if (!s.nodeId().equals(mine.nodeId()) && s.timeline() == timeline
-                    && wallMicros - s.writtenAtMicros() <= freshMicros) {
+            if (!s.nodeId().equals(mine.nodeId()) && s.candidate() && s.timeline() == timeline
+                    && wallMicros - s.writtenAtMicros() <= freshMicros && !future(s, wallMicros, aheadMicros)) {
                 out.add(s);
             }
         }
         return out;
     }
 
+    private static boolean future(FollowerStatus s, long wallMicros, long aheadMicros) {
+        return s.writtenAtMicros() - wallMicros > aheadMicros;
+    }
+
+    /**
+     * The peers a promotion asks for WAL it lacks: every other follower whose status object is on
+     * {@code timeline}, candidate or not, fresh or not — a manual follower, or one whose status
+     * writes fail, may hold acknowledged commits; an unreachable one is skipped by the promotion.
+     */
+    static List<String> peers(List<FollowerStatus> all, String self, int timeline) {
+        return all.stream().filter(s -> !s.nodeId().equals(self) && s.timeline() == timeline && !s.httpUrl().isBlank())
+                .map(FollowerStatus::httpUrl).distinct().toList();
+    }
+
+    /** Logs, once per node until it is no longer so, a status object written in the future (it takes no part). */
+    private void logFuture(List<FollowerStatus> all, int timeline, long wallMicros, long aheadMicros) {
+        for (FollowerStatus s : all) {
+            if (s.nodeId().equals(nodeId) || s.timeline() != timeline) {
+                continue;
+            }
+            if (!future(s, wallMicros, aheadMicros)) {
+                inTheFuture.remove(s.nodeId());
+            } else if (inTheFuture.add(s.nodeId())) {
+                LOG.warn("ignoring the status of {} in elections: written at {} µs, {} ms after this clock (more than the"
+                                + " skew margin {} ms); its clock or its object is wrong", s.nodeId(), s.writtenAtMicros(),
+                        (s.writtenAtMicros() - wallMicros) / 1000, aheadMicros / 1000);
+            }
+        }
+    }
+
     /** The election's winner: the highest flushed LSN, ties to the smallest node id; {@code passedOver} excluded. */
     static Optional<FollowerStatus> winner(List<FollowerStatus> candidates, Set<String> passedOver) {
         return candidates.stream().filter(s -> !passedOver.contains(s.nodeId()))
-                .max(Comparator.comparingLong((FollowerStatus s) -> Lsn.parse(s.flushedLsn()))
+                .max(Comparator.comparingLong(FollowerStatus::flushed)
                         .thenComparing(FollowerStatus::nodeId, Comparator.reverseOrder()));
     }
 
@@ -318,7 +377,7 @@ final class AutoFailover implements AutoCloseable {
     private FollowerStatus current() {
         Store s = live.store();
         return new FollowerStatus(FollowerStatus.FORMAT_VERSION, nodeId, s.timeline(), Lsn.format(s.durableLsn()),
-                httpUrl.get(), replUrl.get(), clock.wallMicros());
+                httpUrl.get(), replUrl.get(), clock.wallMicros(), candidate ? FollowerStatus.AUTO : FollowerStatus.MANUAL);
     }
 
     /** Writes the status object if it changed (at most once per interval), if stale, or if {@code now} asks. */

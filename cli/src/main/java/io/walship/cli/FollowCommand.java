@@ -176,8 +176,9 @@ final class FollowCommand implements Callable<Integer> {
     SyncModeOptions sync = new SyncModeOptions();
 
     @Option(names = "--failover", paramLabel = "MODE", defaultValue = "manual",
-            description = "manual (default): this follower is promoted only by POST /promote. auto: it writes its"
-                    + " status to --archive, and when the leader stays silent past --heartbeat-timeout the most"
+            description = "manual (default): this follower is promoted only by POST /promote (with --archive it"
+                    + " still writes its status there, so that an automatic promotion fetches WAL from it). auto: it"
+                    + " writes its status to --archive, and when the leader stays silent past --heartbeat-timeout the most"
                     + " up-to-date follower waits for the leader lease to expire, takes it and promotes itself; the"
                     + " others follow it (OPERATIONS.md, \"Automatic failover\"). Needs --archive.")
     String failover;
@@ -188,7 +189,7 @@ final class FollowCommand implements Callable<Integer> {
     String heartbeatTimeout;
 
     @Option(names = "--status-interval", paramLabel = "DURATION", defaultValue = "1s",
-            description = "With --failover auto: this follower's status object (followers/NODE.json) is written when"
+            description = "With --archive: this follower's status object (followers/NODE.json) is written when"
                     + " its position changes, at most once per interval, and unchanged every max(interval,"
                     + " --heartbeat-timeout/2) (default ${DEFAULT-VALUE}).")
     String statusInterval;
@@ -339,11 +340,14 @@ final class FollowCommand implements Callable<Integer> {
                 InetSocketAddress r = live.replAddress();
                 LOG.info("serving followers on {}:{}", r.getHostString(), r.getPort());
             }
-            if (auto) {
+            if (archiveStore != null) {
+                // manual followers publish their status too: an automatic promotion asks them for WAL
                 LiveFollower lf = live;
-                AutoFailover af = new AutoFailover(live, node, archiveStore, followerId, lf::httpUrl,
+                AutoFailover af = new AutoFailover(live, node, archiveStore, followerId, auto, lf::httpUrl,
                         lf::replUrl, failoverOptions, LeaseClock.SYSTEM);
-                node.showing(af::status, af::metrics);
+                if (auto) {
+                    node.showing(af::status, af::metrics);
+                }
                 opened.push(af);
                 af.start();
             }

@@ -265,7 +265,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             Lease lc = config.lease();
             oldLease = PromotionLease.take(config.archive(), new LeaseRecord.Holder(lc.nodeId(), httpUrl, replUrl()),
                     timeline, lc.ttl(), lc.skewMargin(), lc.clock(), lc.maxWait(), lc.sleeper());
-            Peer best = bestPeer(peers, timeline, force);
+            Peer best = bestPeer(peers.isEmpty() ? archivePeers(timeline) : peers, timeline, force);
             if (best != null && best.durable() > store.lastLsn()) {
                 long before = store.lastLsn();
                 try {
@@ -378,33 +378,85 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         return out;
     }
 
+    /**
+     * The peers of a promotion given none ({@code walship promote --url} without {@code --peers}):
+     * every other follower whose status object in the archive is on {@code timeline}
+     * ({@link AutoFailover#peers}); none if the archive cannot be read now.
+     */
+    private List<String> archivePeers(int timeline) {
+        try {
+            List<String> skipped = new ArrayList<>();
+            List<String> found = AutoFailover.peers(io.walship.archive.FollowerStatus.readAll(config.archive(), skipped),
+                    config.nodeId(), timeline);
+            skipped.forEach(k -> LOG.warn("ignoring an unreadable follower status: {}", k));
+            if (!found.isEmpty()) {
+                LOG.info("no peers given: asking the followers whose status the archive holds on timeline {}: {}",
+                        timeline, found);
+            }
+            return found;
+        } catch (RuntimeException e) {
+            LOG.warn("no peers given and the followers' status objects cannot be read ({}); promoting without peers",
+                    Errors.oneLine(e));
+            return List.of();
+        }
+    }
+
     /** A peer follower's position, from its /status. */
     private record Peer(String url, long durable) {
     }
 
+    /** How long a peer may take to answer {@code /status} (all are asked at once). */
+    private static final Duration PEER_STATUS_TIMEOUT = Duration.ofSeconds(5);
+
     /**
-     * The most advanced reachable peer on this node's timeline and system (null if none). A peer on a
-     * newer timeline means a promotion already happened: refused. An unreachable peer is skipped
-     * (it holds nothing this promotion could save), with a warning.
+     * The most advanced reachable peer on this node's timeline and system (null if none); all are
+     * asked at once, so dead peers cost one timeout, not one each. A peer on a newer timeline means a
+     * promotion already happened: refused. An unreachable peer, one that answers no valid status, and
+     * one of another system (another cluster holds nothing of ours) are skipped, with a warning: none
+     * holds anything this promotion could save.
      */
     private Peer bestPeer(List<String> peers, int timeline, boolean force) {
-        Peer best = null;
+        List<java.util.concurrent.CompletableFuture<HttpResponse<byte[]>>> asked = new ArrayList<>();
         for (String url : peers) {
-            StatusResponse st;
             try {
-                HttpResponse<byte[]> r = http().send(HttpRequest.newBuilder(URI.create(trim(url) + Endpoints.STATUS))
-                        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                asked.add(http().sendAsync(HttpRequest.newBuilder(URI.create(trim(url) + Endpoints.STATUS))
+                        .timeout(PEER_STATUS_TIMEOUT).GET().build(), HttpResponse.BodyHandlers.ofByteArray()));
+            } catch (RuntimeException e) {
+                asked.add(java.util.concurrent.CompletableFuture.failedFuture(e));
+            }
+        }
+        String ours = Long.toHexString(store.systemId());
+        Peer best = null;
+        for (int i = 0; i < peers.size(); i++) {
+            String url = peers.get(i);
+            StatusResponse st;
+            long durable;
+            try {
+                HttpResponse<byte[]> r = asked.get(i).get();
+                if (r.statusCode() != 200) {
+                    throw new IOException("GET " + Endpoints.STATUS + " answered " + r.statusCode());
+                }
                 st = Json.read(r.body(), StatusResponse.class);
+                if (st == null || st.systemId() == null || st.durableLsn() == null) {
+                    throw new IOException("its " + Endpoints.STATUS + " names no system id or durable LSN");
+                }
+                durable = Lsn.parse(st.durableLsn());
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause() != null ? e.getCause() : e;
+                LOG.warn("peer {} is not reachable ({}); promoting without it", url, Errors.oneLine(c));
+                continue;
             } catch (IOException | RuntimeException e) {
-                LOG.warn("peer {} is not reachable ({}); promoting without it", url, Errors.oneLine(e));
+                LOG.warn("peer {} answered no valid status ({}); promoting without it", url, Errors.oneLine(e));
                 continue;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                asked.forEach(f -> f.cancel(true));
                 throw new WalshipException("interrupted while asking peer " + url + " for its position");
             }
-            if (!st.systemId().equals(Long.toHexString(store.systemId()))) {
-                throw new io.walship.protocol.BadInputException("peer " + url + " belongs to another store (system id "
-                        + st.systemId() + ")");
+            if (!st.systemId().equals(ours)) {
+                LOG.warn("peer {} belongs to another system (system id {}, ours {}); promoting without it", url,
+                        st.systemId(), ours);
+                continue;
             }
             if (st.timeline() != timeline) {
                 if (st.timeline() > timeline && !force) {
@@ -414,7 +466,6 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 LOG.warn("peer {} is on timeline {}, not {}: not asked for WAL", url, st.timeline(), timeline);
                 continue;
             }
-            long durable = Lsn.parse(st.durableLsn());
             LOG.info("peer {} ({}) holds WAL up to LSN {}", url, st.role(), Lsn.format(durable));
             if (best == null || durable > best.durable()) {
                 best = new Peer(url, durable);
@@ -577,12 +628,18 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         }
     }
 
-    private HttpClient http() {
-        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
-        if (config.peerSsl() != null) {
-            b.sslContext(config.peerSsl());
+    /** The client of every call to a peer, made at the first (one per node: it keeps a thread and a pool). */
+    private HttpClient peerClient;
+
+    private synchronized HttpClient http() {
+        if (peerClient == null) {
+            HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+            if (config.peerSsl() != null) {
+                b.sslContext(config.peerSsl());
+            }
+            peerClient = b.build();
         }
-        return b.build();
+        return peerClient;
     }
 
     private static String trim(String url) {

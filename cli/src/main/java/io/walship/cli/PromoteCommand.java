@@ -53,7 +53,9 @@ final class PromoteCommand implements Callable<Integer> {
     String url;
 
     @Option(names = "--peers", paramLabel = "URL[,URL...]", split = ",",
-            description = "With --url: the other followers' HTTP URLs; the most advanced one ahead is fetched from first.")
+            description = "With --url: the other followers' HTTP URLs; the most advanced one ahead is fetched from first."
+                    + " Default: the followers whose status objects (followers/NODE.json) in the follower's --archive"
+                    + " are on its timeline.")
     java.util.List<String> peers;
 
     @Option(names = "--force",

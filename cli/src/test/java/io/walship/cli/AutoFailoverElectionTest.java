@@ -19,12 +19,19 @@ class AutoFailoverElectionTest {
     private static final long NOW = 1_780_000_100_000_000L;
     private static final long FRESH = 5_000_000L;
 
+    private static final long SKEW = 1_000_000L;
+
     private static FollowerStatus st(String node, int timeline, long lsn, long ageMicros) {
-        return new FollowerStatus(1, node, timeline, io.walship.wal.Lsn.format(lsn), "http://" + node, "", NOW - ageMicros);
+        return st(node, timeline, lsn, ageMicros, FollowerStatus.AUTO);
+    }
+
+    private static FollowerStatus st(String node, int timeline, long lsn, long ageMicros, String failover) {
+        return new FollowerStatus(1, node, timeline, io.walship.wal.Lsn.format(lsn), "http://" + node, "", NOW - ageMicros,
+                failover);
     }
 
     private static String elect(FollowerStatus mine, List<FollowerStatus> all, Set<String> passedOver) {
-        return AutoFailover.winner(AutoFailover.candidates(all, mine, mine.timeline(), NOW, FRESH), passedOver)
+        return AutoFailover.winner(AutoFailover.candidates(all, mine, mine.timeline(), NOW, FRESH, SKEW), passedOver)
                 .map(FollowerStatus::nodeId).orElse("none");
     }
 
@@ -46,8 +53,23 @@ class AutoFailoverElectionTest {
                 "only this node's timeline");
         assertEquals("f3", elect(f1, List.of(st("f2", 2, 500, 0), st("f3", 2, 300, 0)), Set.of("f2")));
         assertEquals("f1", elect(f1, List.of(st("f1", 2, 999, 0)), Set.of()), "this node counts as it published itself");
-        List<FollowerStatus> c = AutoFailover.candidates(List.of(st("f2", 2, 1, FRESH)), f1, 2, NOW, FRESH);
+        List<FollowerStatus> c = AutoFailover.candidates(List.of(st("f2", 2, 1, FRESH)), f1, 2, NOW, FRESH, SKEW);
         assertEquals(2, c.size(), "written exactly at the bound is still fresh");
+    }
+
+    @Test
+    void manualFollowersAndObjectsFromTheFutureAreNoCandidatesButEveryObjectOnTheTimelineIsAPeer() {
+        FollowerStatus f1 = st("f1", 2, 100, 0);
+        FollowerStatus manual = st("f2", 2, 500, 0, FollowerStatus.MANUAL);
+        FollowerStatus stale = st("f3", 2, 400, FRESH + 1);
+        FollowerStatus future = st("f4", 2, 300, -SKEW - 1);
+        FollowerStatus other = st("f5", 3, 900, 0);
+        List<FollowerStatus> all = List.of(f1, manual, stale, future, other);
+        assertEquals("f1", elect(f1, all, Set.of()), "manual, stale, future and other-timeline objects do not win");
+        assertEquals("f4", elect(f1, List.of(st("f4", 2, 300, -SKEW)), Set.of()), "within the skew margin it counts");
+        assertEquals(List.of("http://f2", "http://f3", "http://f4"), AutoFailover.peers(all, "f1", 2),
+                "every other follower on this timeline is asked for WAL, candidate or not, fresh or not");
+        assertEquals(List.of(), AutoFailover.peers(List.of(f1, new FollowerStatus(1, "f6", 2, "0000000000000001", "", "", NOW, null)), "f1", 2));
     }
 
     @Test

@@ -56,6 +56,27 @@ class LiveFollowerFetchTest {
         return dir;
     }
 
+    /** A standby copy "f1" of a leader that wrote 10 entries. */
+    private Path tenEntryStandby() throws Exception {
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            return standbyCopy(leader, "f1");
+        }
+    }
+
+    /** Follower f1 over {@code fdir}, its leader unreachable (it never connects in these tests). */
+    private static LiveFollower.Config config(Path fdir, LocalObjectStore archive) {
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        return new LiveFollower.Config(fdir, archive, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
+                Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
+                PromotionLease.REAL));
+    }
+
     @Test
     void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
         List<WalEntry> entries = new ArrayList<>();
@@ -121,13 +142,7 @@ class LiveFollowerFetchTest {
             try {
                 String peerUrl = "http://127.0.0.1:" + api.address().getPort();
                 Store mine = Store.open(fdir);
-                FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                        .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-                LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                        ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                        Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
-                        Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                        PromotionLease.REAL));
+                LiveFollower.Config config = config(fdir, archive);
                 try (LiveFollower live = new LiveFollower(config, mine).start()) {
                     ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
                     // refused by the lease step (the archive already holds timeline 2) or, without it, by the claim
@@ -151,13 +166,7 @@ class LiveFollowerFetchTest {
     @Test
     @org.junit.jupiter.api.Timeout(60)
     void aPeerWhoseWalStallsIsGivenUpAfterTheIdleTimeout() throws Exception {
-        Path fdir;
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            fdir = standbyCopy(leader, "f1");
-        }
+        Path fdir = tenEntryStandby();
         LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         archive.verifyAccess();
         java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
@@ -191,13 +200,7 @@ class LiveFollowerFetchTest {
             });
             peer.start();
             String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
-            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                    Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(2),
-                        Duration.ofMillis(200), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                        PromotionLease.REAL));
+            LiveFollower.Config config = config(fdir, archive);
             long before = mine.lastLsn();
             try (LiveFollower live = new LiveFollower(config, mine).start()) {
                 live.fetchIdleTimeout = Duration.ofMillis(500);
@@ -284,6 +287,59 @@ class LiveFollowerFetchTest {
             } finally {
                 api.close();
             }
+        }
+    }
+
+    /**
+     * A peer list may name nodes of another cluster (a stale status object, a reused address) or
+     * nodes answering garbage: none holds anything of this system, so each is skipped with a warning
+     * — one of them used to refuse the whole promotion (and so every automatic one, for ever).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void peersOfAnotherSystemOrAnsweringGarbageAreSkipped() throws Exception {
+        Path fdir = tenEntryStandby();
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        Store mine = Store.open(fdir);
+        try {
+            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
+            String ahead = io.walship.protocol.Json.write(st).replace("\"durableLsn\":\"" + st.durableLsn() + "\"",
+                    "\"durableLsn\":\"" + io.walship.wal.Lsn.format(mine.lastLsn() + 5) + "\"");
+            String ours = "\"systemId\":\"" + st.systemId() + "\"";
+            assertTrue(ahead.contains(ours), ahead);
+            java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
+            answers.put("/foreign", ahead.replace(ours, "\"systemId\":\"1234abcd\""));
+            answers.put("/nullid", ahead.replace(ours, "\"systemId\":null"));
+            answers.put("/garbage", "{\"role\":");
+            answers.put("/jsonnull", "null");
+            answers.put("/badlsn", ahead.replace("\"durableLsn\":\"", "\"durableLsn\":\"zz"));
+            List<String> urls = new ArrayList<>();
+            for (var a : answers.entrySet()) {
+                byte[] body = a.getValue().getBytes(StandardCharsets.UTF_8);
+                peer.createContext(a.getKey() + "/status", ex -> {
+                    ex.sendResponseHeaders(200, body.length);
+                    ex.getResponseBody().write(body);
+                    ex.close();
+                });
+                urls.add("http://127.0.0.1:" + peer.getAddress().getPort() + a.getKey());
+            }
+            peer.start();
+            LiveFollower.Config config = config(fdir, archive);
+            long before = mine.lastLsn();
+            try (LiveFollower live = new LiveFollower(config, mine).start()) {
+                var r = live.promote(false, urls);
+                assertEquals(2, r.response().timeline(), "promoted despite the foreign and garbage peers");
+                assertEquals(null, r.response().fetchedFrom());
+                assertEquals(before, live.store().lastLsn());
+            }
+        } finally {
+            peer.stop(0);
+            mine.close();
         }
     }
 }
