@@ -346,6 +346,19 @@ class ReplicationServerTest {
         assertInstanceOf(Frame.Welcome.class, follower().handshake(hello(1)));
     }
 
+    /** A store with {@code entries} entries, a server gated by {@code refusal}, a follower that received them all. */
+    private TestFollower gatedSession(int entries, Duration keepalive, Duration timeout, AtomicReference<String> refusal)
+            throws IOException {
+        open();
+        long lsn = write(entries, 10);
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withTimeouts(keepalive, timeout)).withGate(refusal::get).start();
+        TestFollower f = follower();
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.receiveThrough(lsn);
+        return f;
+    }
+
     /**
      * A leader paused past its lease (or cut off from the archive) wakes FENCED while another node may
      * lead: a session it had open must not go on. Its KEEPALIVEs would keep an automatic-failover
@@ -355,15 +368,9 @@ class ReplicationServerTest {
      */
     @Test
     void anOpenSessionEndsNotALeaderWhenTheGateClosesAndSendsNoWalAppendedAfter() throws Exception {
-        open();
-        long before = write(3, 10);
+        long before = 3;
         AtomicReference<String> refusal = new AtomicReference<>();
-        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
-                ReplicationOptions.defaults().withTimeouts(Duration.ofMillis(50), Duration.ofSeconds(10)))
-                .withGate(refusal::get).start();
-        TestFollower f = follower();
-        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
-        f.receiveThrough(before);
+        TestFollower f = gatedSession((int) before, Duration.ofMillis(50), Duration.ofSeconds(10), refusal);
         int keepalives = f.keepalives;
         while (f.keepalives < keepalives + 2) {
             f.step(); // the session is healthy: KEEPALIVEs come and are answered
@@ -390,15 +397,8 @@ class ReplicationServerTest {
      */
     @Test
     void anIdleSessionEndsPromptlyWhenTheGateCloses() throws Exception {
-        open();
-        long lsn = write(2, 10);
         AtomicReference<String> refusal = new AtomicReference<>();
-        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
-                ReplicationOptions.defaults().withTimeouts(Duration.ofSeconds(60), Duration.ofSeconds(120)))
-                .withGate(refusal::get).start();
-        TestFollower f = follower();
-        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
-        f.receiveThrough(lsn);
+        TestFollower f = gatedSession(2, Duration.ofSeconds(60), Duration.ofSeconds(120), refusal);
         await("the sender is idle", () -> server.sessions().size() == 1
                 && "streaming".equals(server.sessions().get(0).state()));
         refusal.set("a newer timeline 2 exists (superseded)");
