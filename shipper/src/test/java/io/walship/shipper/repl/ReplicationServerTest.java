@@ -368,9 +368,9 @@ class ReplicationServerTest {
      */
     @Test
     void anOpenSessionEndsNotALeaderWhenTheGateClosesAndSendsNoWalAppendedAfter() throws Exception {
-        long before = 3;
         AtomicReference<String> refusal = new AtomicReference<>();
-        TestFollower f = gatedSession((int) before, Duration.ofMillis(50), Duration.ofSeconds(10), refusal);
+        TestFollower f = gatedSession(3, Duration.ofMillis(50), Duration.ofSeconds(10), refusal);
+        long before = store.lastLsn();
         int keepalives = f.keepalives;
         while (f.keepalives < keepalives + 2) {
             f.step(); // the session is healthy: KEEPALIVEs come and are answered
