@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *       nothing is decided while the archive's lease is valid (not expired by more than the skew
  *       margin): a leader that renews it is alive, only unreachable from here, and is not replaced;
  *       a lease on a newer timeline means a promotion happened (the follower loop finds the new
- *       leader through the lease);</li>
+ *       leader through the lease); and with no lease object at all nobody is elected (a leader run
+ *       with {@code --no-lease} cannot be fenced: silent to us, it may still take writes);</li>
  *   <li><b>election</b>: after writing its own status at once and waiting one
  *       {@code statusInterval} for the others to do the same, it reads every status object and, among
  *       the auto followers' fresh within {@code freshness} (and not from the future) on its timeline,
@@ -132,6 +133,7 @@ final class AutoFailover implements AutoCloseable {
     private final Set<String> inTheFuture = new HashSet<>();
     private boolean leaseAliveLogged;
     private boolean leaseValidLogged;
+    private boolean noLeaseLogged;
     private final Set<String> passedOver = new HashSet<>();
 
     /** @param candidate {@code --failover auto}; false: {@code manual}, only its status object is written */
@@ -208,6 +210,7 @@ final class AutoFailover implements AutoCloseable {
             passedOver.clear();
             leaseAliveLogged = false;
             leaseValidLogged = false;
+            noLeaseLogged = false;
             return;
         }
         if (now - notBeforeNanos < 0) {
@@ -223,33 +226,69 @@ final class AutoFailover implements AutoCloseable {
             publishIfDue(now, true); // the others elect from what we publish now
             electAfterNanos = now + options.statusInterval().toNanos();
         }
-        if (lease.isPresent()) {
-            LeaseRecord l = lease.get();
-            if (l.timeline() > timeline) {
+        switch (verdict(lease, timeline, clock.wallMicros(), options.skewMargin().toNanos() / 1000)) {
+            case NONE -> {
+                // a leader without a lease (--no-lease) cannot be fenced: silent to us it may still take
+                // writes (a partition), and a promoted follower would be a second leader
+                if (!noLeaseLogged) {
+                    noLeaseLogged = true;
+                    event("the archive holds no leader lease (" + io.walship.archive.ArchiveLayout.LEASE + "): the"
+                            + " leader runs without one (--no-lease) or never took it, and cannot be fenced; no"
+                            + " election without a lease (promote by hand: POST /promote)", false);
+                }
+                winner = null;
+                return;
+            }
+            case NEWER_TIMELINE -> {
                 if (!leaseAliveLogged) {
                     leaseAliveLogged = true;
+                    LeaseRecord l = lease.get();
                     event("the lease names " + l.describe() + " on timeline " + l.timeline() + ", newer than ours ("
                             + timeline + "): a promotion happened; the follower loop switches to it", false);
                 }
                 return;
             }
-            long marginMicros = options.skewMargin().toNanos() / 1000;
-            if (!l.takeable(clock.wallMicros(), marginMicros)) {
+            case VALID -> {
                 // a leader that renews is alive (only unreachable from here), and one that died is
                 // replaceable only once its lease lapsed: either way nobody may take over before
                 if (!leaseValidLogged) {
                     leaseValidLogged = true;
-                    event("the lease of " + l.describe() + " is valid (plus the skew margin " + options.skewMargin()
-                            .toMillis() + " ms): no election before it expires; a leader that renews it is alive", false);
+                    event("the lease of " + lease.get().describe() + " is valid (plus the skew margin "
+                            + options.skewMargin().toMillis() + " ms): no election before it expires; a leader that"
+                            + " renews it is alive", false);
                 }
                 winner = null;
                 return;
             }
+            case TAKEABLE -> { }
         }
         if (now - electAfterNanos < 0) {
             return;
         }
         elect(now, timeline);
+    }
+
+    /** What the archive's lease says about electing a new leader of {@code timeline}. */
+    enum LeaseVerdict {
+        /** No lease object at all: the leader runs without one and cannot be fenced; never elect. */
+        NONE,
+        /** The lease is on a newer timeline: a promotion happened; the follower loop follows it. */
+        NEWER_TIMELINE,
+        /** Held and not expired by more than the skew margin: its holder may be alive; wait. */
+        VALID,
+        /** Released (a clean stop) or expired past the skew margin: an election may replace its holder. */
+        TAKEABLE
+    }
+
+    static LeaseVerdict verdict(Optional<LeaseRecord> lease, int timeline, long wallMicros, long skewMarginMicros) {
+        if (lease.isEmpty()) {
+            return LeaseVerdict.NONE;
+        }
+        LeaseRecord l = lease.get();
+        if (l.timeline() > timeline) {
+            return LeaseVerdict.NEWER_TIMELINE;
+        }
+        return l.takeable(wallMicros, skewMarginMicros) ? LeaseVerdict.TAKEABLE : LeaseVerdict.VALID;
     }
 
     /** One election (package-private for tests); while waiting for a winner, at most once per status interval. */

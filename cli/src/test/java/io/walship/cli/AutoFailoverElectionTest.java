@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 import io.walship.archive.FollowerStatus;
+import io.walship.archive.LeaseRecord;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,6 +57,30 @@ class AutoFailoverElectionTest {
         assertEquals("f1", elect(f1, List.of(st("f1", 2, 999, 0)), Set.of()), "this node counts as it published itself");
         List<FollowerStatus> c = AutoFailover.candidates(List.of(st("f2", 2, 1, FRESH)), f1, 2, NOW, FRESH, SKEW);
         assertEquals(2, c.size(), "written exactly at the bound is still fresh");
+    }
+
+    private static LeaseRecord lease(int timeline, long expiresAtMicros, boolean released) {
+        return new LeaseRecord(LeaseRecord.FORMAT_VERSION, "leader", timeline, "http://leader", "leader:7071", 3,
+                expiresAtMicros - 10_000_000L, expiresAtMicros - 10_000_000L, expiresAtMicros, released);
+    }
+
+    /**
+     * With no lease object at all the leader runs with --no-lease and cannot be fenced: a partition
+     * that silences it for the followers must not promote one of them while it still takes writes.
+     * A released lease (a clean stop) or one expired past the skew margin may be replaced.
+     */
+    @Test
+    void noElectionWithoutALeaseObjectButAReleasedOrLapsedLeaseIsTakeable() {
+        long margin = 1_000_000L;
+        assertEquals(AutoFailover.LeaseVerdict.NONE, AutoFailover.verdict(Optional.empty(), 2, NOW, margin));
+        assertEquals(AutoFailover.LeaseVerdict.TAKEABLE,
+                AutoFailover.verdict(Optional.of(lease(2, NOW + 5_000_000L, true)), 2, NOW, margin), "released");
+        assertEquals(AutoFailover.LeaseVerdict.TAKEABLE,
+                AutoFailover.verdict(Optional.of(lease(2, NOW - margin - 1, false)), 2, NOW, margin), "lapsed");
+        assertEquals(AutoFailover.LeaseVerdict.VALID,
+                AutoFailover.verdict(Optional.of(lease(2, NOW - margin, false)), 2, NOW, margin), "within the margin");
+        assertEquals(AutoFailover.LeaseVerdict.NEWER_TIMELINE,
+                AutoFailover.verdict(Optional.of(lease(3, NOW - 60_000_000L, false)), 2, NOW, margin));
     }
 
     @Test

@@ -149,6 +149,20 @@ public final class FollowerLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * A REFUSE in the middle of a session (the leader stopped leading): an IOException to get out of
+     * {@link #drain}, turned into {@link Refused} by the session, so the loop handles it like a
+     * refused HELLO (NOT_A_LEADER: back off, then ask the leader source again).
+     */
+    static final class RefusedMidStream extends IOException {
+        final RefusalCode code;
+
+        RefusedMidStream(RefusalCode code, String message) {
+            super(message);
+            this.code = code;
+        }
+    }
+
     /** The leader said no. */
     private static final class Refused extends Exception {
         final RefusalCode code;
@@ -599,6 +613,12 @@ public final class FollowerLoop implements AutoCloseable {
             } finally {
                 receiver.stop();
             }
+        } catch (RefusedMidStream e) {
+            if (closed) {
+                return;
+            }
+            LOG.warn("{} ended the session: {}: {}", o.at(), e.code, e.getMessage());
+            throw new Refused(e.code, e.getMessage());
         } catch (IOException e) {
             if (closed) {
                 return;
@@ -701,6 +721,9 @@ public final class FollowerLoop implements AutoCloseable {
                 echo = k.leaderSendMicros();
                 leaderDurable = Math.max(leaderDurable, k.leaderDurableLsn());
                 reply |= k.replyRequested();
+            } else if (f instanceof Frame.Refuse r) {
+                // a leader that stopped leading mid-session (fenced, lost or superseded lease) ends it so
+                throw new RefusedMidStream(r.code(), r.message());
             } else if (f instanceof Frame.TimelineSwitch t) {
                 throw new IOException("the leader moved to timeline " + t.newTimeline() + " at LSN "
                         + Lsn.format(t.forkLsn()) + "; reconnecting");

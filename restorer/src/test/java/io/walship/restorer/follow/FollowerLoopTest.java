@@ -329,6 +329,21 @@ class FollowerLoopTest {
     }
 
     /**
+     * A leader whose lease lapsed ends a running session with REFUSE NOT_A_LEADER; the follower must
+     * take it as that refusal (back off, ask the lease where the leader is), not as a bad frame.
+     */
+    @Test
+    void aRefuseInTheMiddleOfASessionIsTheLeadersRefusalNotABadFrame() {
+        java.util.ArrayDeque<Object> q = new java.util.ArrayDeque<>();
+        q.add(new Frame.Keepalive(0, 7, true));
+        q.add(new Frame.Refuse(RefusalCode.NOT_A_LEADER, "this node does not lead: fenced"));
+        FollowerLoop.RefusedMidStream r = org.junit.jupiter.api.Assertions.assertThrows(
+                FollowerLoop.RefusedMidStream.class, () -> FollowerLoop.drain(q.poll(), q::poll, 1, 0, 10, 1 << 20));
+        assertEquals(RefusalCode.NOT_A_LEADER, r.code);
+        assertTrue(r.getMessage().contains("fenced"), r.getMessage());
+    }
+
+    /**
      * While the applier decodes, the receiver keeps queueing frames, and the applier joins all it
      * finds into one batch. Bounded by entries only, a batch of large entries grows to gigabytes
      * (16,384 entries of up to 8 MiB): it must also stop at {@link FollowerLoop#MAX_BATCH_BYTES}.

@@ -304,6 +304,9 @@ final class FollowerSession implements Runnable {
                 // at half of wal_sender_timeout, so a busy but healthy follower is never timed out
                 long now = System.nanoTime();
                 if (now - lastReceivedNanos > halfTimeoutNanos && now - lastReplyRequestNanos >= keepaliveNanos) {
+                    if (notLeading()) {
+                        return;
+                    }
                     timedWrite(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
                     lastReplyRequestNanos = now;
                     lastSentNanos = now;
@@ -331,6 +334,11 @@ final class FollowerSession implements Runnable {
                     bytes += more;
                 }
                 if (!batch.isEmpty()) {
+                    // asked after the entries were read, right before they go out: WAL committed as the
+                    // lease lapsed (past the fork of a new leader's timeline) never leaves once it has
+                    if (notLeading()) {
+                        return;
+                    }
                     long last = batch.get(batch.size() - 1).lsn();
                     long micros = options.nowMicros();
                     // recorded before the write: the follower may answer before write() returns
@@ -344,6 +352,9 @@ final class FollowerSession implements Runnable {
                 }
                 state = "streaming";
                 long idle = System.nanoTime() - lastSentNanos;
+                if (notLeading()) {
+                    return; // also when woken by the watchdog for it: a KEEPALIVE would keep followers here
+                }
                 if (idle >= keepaliveNanos) {
                     timedWrite(new Frame.Keepalive(store.durableLsn(), options.nowMicros(), true));
                     lastSentNanos = System.nanoTime();
@@ -362,6 +373,29 @@ final class FollowerSession implements Runnable {
             }
             close("sender failed: " + Errors.oneLine(e));
         }
+    }
+
+    /**
+     * Asks the server's gate ({@link ReplicationServer#withGate}) whether this node still leads; if it
+     * gives a reason (fenced, lost or superseded: another node may lead now), sends REFUSE
+     * NOT_A_LEADER, ends the session and returns true. A session open when the lease lapsed must not
+     * go on: its KEEPALIVEs would keep automatic-failover followers from electing a new leader, and
+     * its WAL may be past the new leader's fork. On the sender thread only (the one writer).
+     */
+    private boolean notLeading() throws IOException {
+        String why = server.notLeading();
+        if (why == null) {
+            return false;
+        }
+        LOG.warn("replication session with {}: this node does not lead any more ({}); ending it NOT_A_LEADER",
+                describe(), why);
+        String reason = "this node does not lead: " + why;
+        try {
+            timedWrite(new Frame.Refuse(RefusalCode.NOT_A_LEADER, reason));
+        } finally {
+            close("refused: " + RefusalCode.NOT_A_LEADER + ": " + why);
+        }
+        return true;
     }
 
     /** A write the watchdog can see: a follower that stops reading blocks it, and is dropped. */

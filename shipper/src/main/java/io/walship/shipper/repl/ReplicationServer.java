@@ -107,13 +107,26 @@ public final class ReplicationServer implements AutoCloseable {
 
     /**
      * Asks {@code gate} at every new connection: while it answers a reason (a leader whose lease says
-     * another node leads: superseded by a newer timeline, or lost), the follower is refused
+     * another node leads: fenced, superseded by a newer timeline, or lost), the follower is refused
      * NOT_A_LEADER with it (retried with backoff), so no follower takes WAL of a history left behind.
-     * Sessions already running go on (such a leader commits nothing more). Before {@link #start}.
+     * Sessions already running ask it too, before every WAL or KEEPALIVE frame (after reading the
+     * entries), and the watchdog wakes them when it closes: each then ends with REFUSE NOT_A_LEADER,
+     * so its follower asks the lease where the leader is now, and no frame of this node keeps an
+     * automatic-failover follower from electing one. Cheap and non-blocking (asked per frame). Before
+     * {@link #start}.
      */
     public ReplicationServer withGate(java.util.function.Supplier<String> gate) {
         this.gate = java.util.Objects.requireNonNull(gate, "gate");
         return this;
+    }
+
+    /** Why this node must not serve followers now (the gate's reason), or null if it may. */
+    String notLeading() {
+        try {
+            return gate.get();
+        } catch (RuntimeException e) {
+            return "cannot tell whether this node leads: " + Errors.oneLine(e);
+        }
     }
 
     /** The fork LSN of {@code timeline} in this store's history, or null if it is not an ancestor. */
@@ -217,12 +230,7 @@ public final class ReplicationServer implements AutoCloseable {
                 refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader is shutting down");
                 continue;
             }
-            String notLeading;
-            try {
-                notLeading = gate.get();
-            } catch (RuntimeException e) {
-                notLeading = "cannot tell whether this node leads: " + Errors.oneLine(e);
-            }
+            String notLeading = notLeading();
             if (notLeading != null) {
                 LOG.warn("replication endpoint: refused {}: {}", conn.remote(), notLeading);
                 refuseNow(conn, RefusalCode.NOT_A_LEADER, "this node does not lead: " + notLeading);
@@ -266,6 +274,12 @@ public final class ReplicationServer implements AutoCloseable {
 
     private void tick() {
         try {
+            if (!sessions.isEmpty() && notLeading() != null) {
+                // the gate closed: an idle sender would notice only at its next keepalive
+                for (FollowerSession f : sessions) {
+                    f.wake();
+                }
+            }
             long now = System.nanoTime();
             long timeout = options.timeout().toNanos();
             for (FollowerSession f : sessions) {

@@ -346,6 +346,70 @@ class ReplicationServerTest {
         assertInstanceOf(Frame.Welcome.class, follower().handshake(hello(1)));
     }
 
+    /** A store with {@code entries} entries, a server gated by {@code refusal}, a follower that received them all. */
+    private TestFollower gatedSession(int entries, Duration keepalive, Duration timeout, AtomicReference<String> refusal)
+            throws IOException {
+        open();
+        long lsn = write(entries, 10);
+        server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
+                ReplicationOptions.defaults().withTimeouts(keepalive, timeout)).withGate(refusal::get).start();
+        TestFollower f = follower();
+        assertInstanceOf(Frame.Welcome.class, f.handshake(hello(1)));
+        f.receiveThrough(lsn);
+        return f;
+    }
+
+    /**
+     * A leader paused past its lease (or cut off from the archive) wakes FENCED while another node may
+     * lead: a session it had open must not go on. Its KEEPALIVEs would keep an automatic-failover
+     * follower FOLLOWING (no election, or back from a new leader), and WAL committed as the lease
+     * lapsed is past the new leader's fork. The open session ends with REFUSE NOT_A_LEADER, and no
+     * entry appended after the gate closed reaches the follower.
+     */
+    @Test
+    void anOpenSessionEndsNotALeaderWhenTheGateClosesAndSendsNoWalAppendedAfter() throws Exception {
+        AtomicReference<String> refusal = new AtomicReference<>();
+        TestFollower f = gatedSession(3, Duration.ofMillis(50), Duration.ofSeconds(10), refusal);
+        long before = store.lastLsn();
+        int keepalives = f.keepalives;
+        while (f.keepalives < keepalives + 2) {
+            f.step(); // the session is healthy: KEEPALIVEs come and are answered
+        }
+        refusal.set("the leader lease could not be renewed before its expiry (fenced)");
+        long after = write(5, 10);
+        assertTrue(store.awaitDurable(after, Duration.ofSeconds(10)));
+        List<Frame> frames = f.readUntilClosed();
+        assertFalse(frames.isEmpty(), "the session ends with a REFUSE, not a bare close");
+        Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, frames.get(frames.size() - 1), frames.toString());
+        assertEquals(RefusalCode.NOT_A_LEADER, r.code());
+        assertTrue(r.message().contains("fenced"), r.message());
+        assertTrue(frames.stream().noneMatch(x -> x instanceof Frame.Wal), "no WAL after the gate closed: " + frames);
+        assertEquals(before + 1, f.expected, "nothing past LSN " + before + " reached the follower");
+        await("the session is gone", () -> server.sessions().isEmpty());
+        try (TestFollower again = TestFollower.connect(server.address())) {
+            assertEquals(RefusalCode.NOT_A_LEADER, assertInstanceOf(Frame.Refuse.class, again.handshake(hello(1))).code());
+        }
+    }
+
+    /**
+     * An idle session with a long keepalive interval ends as soon as the gate closes (the watchdog
+     * wakes its sender), not at its next KEEPALIVE, and sends no KEEPALIVE first.
+     */
+    @Test
+    void anIdleSessionEndsPromptlyWhenTheGateCloses() throws Exception {
+        AtomicReference<String> refusal = new AtomicReference<>();
+        TestFollower f = gatedSession(2, Duration.ofSeconds(60), Duration.ofSeconds(120), refusal);
+        await("the sender is idle", () -> server.sessions().size() == 1
+                && "streaming".equals(server.sessions().get(0).state()));
+        refusal.set("a newer timeline 2 exists (superseded)");
+        // fails after TestFollower.READ_TIMEOUT (20 s, well before the 60 s keepalive) if nothing comes
+        List<Frame> frames = f.readUntilClosed();
+        assertEquals(1, frames.size(), frames.toString());
+        Frame.Refuse r = assertInstanceOf(Frame.Refuse.class, frames.get(0));
+        assertEquals(RefusalCode.NOT_A_LEADER, r.code());
+        assertTrue(r.message().contains("superseded"), r.message());
+    }
+
     @Test
     void beyondTheSessionLimitAConnectionIsRefusedAndTheOthersGoOn() throws Exception {
         open();

@@ -118,7 +118,13 @@ final class TestFollower implements AutoCloseable {
     /** Reads until the leader closes the connection; returns the frames that came before. */
     List<Frame> readUntilClosed() throws IOException {
         List<Frame> frames = new ArrayList<>();
+        long deadline = System.nanoTime() + READ_TIMEOUT.toNanos();
         while (true) {
+            if (System.nanoTime() > deadline) {
+                // frames keep coming (KEEPALIVEs of a session that goes on): bounded all the same
+                throw new AssertionError("the leader did not close the connection within " + READ_TIMEOUT + "; "
+                        + frames.size() + " frames came meanwhile");
+            }
             try {
                 frames.add(step());
             } catch (EOFException e) {
