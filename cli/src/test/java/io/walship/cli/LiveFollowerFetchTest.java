@@ -66,6 +66,33 @@ class LiveFollowerFetchTest {
         }
     }
 
+    /**
+     * Standby copies "f1" and "f2" of a leader that wrote 10 entries; returns the 15 entries it
+     * wrote after them (for a peer to apply).
+     */
+    private List<WalEntry> twoStandbysThenFifteenEntries() throws Exception {
+        List<WalEntry> entries = new ArrayList<>();
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            standbyCopy(leader, "f1");
+            standbyCopy(leader, "f2");
+            long from = leader.lastLsn() + 1;
+            for (int i = 10; i < 25; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            try (WalReader r = leader.walReader()) {
+                r.seek(from);
+                WalEntry e;
+                while ((e = r.next()) != null) {
+                    entries.add(e);
+                }
+            }
+        }
+        return entries;
+    }
+
     /** Follower f1 over {@code fdir}, its leader unreachable (it never connects in these tests). */
     private static LiveFollower.Config config(Path fdir, LocalObjectStore archive) {
         FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
@@ -79,27 +106,9 @@ class LiveFollowerFetchTest {
 
     @Test
     void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
-        List<WalEntry> entries = new ArrayList<>();
-        Path fdir;
-        Path pdir;
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            fdir = standbyCopy(leader, "f1");
-            pdir = standbyCopy(leader, "f2");
-            long from = leader.lastLsn() + 1;
-            for (int i = 10; i < 25; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            try (WalReader r = leader.walReader()) {
-                r.seek(from);
-                WalEntry e;
-                while ((e = r.next()) != null) {
-                    entries.add(e);
-                }
-            }
-        }
+        List<WalEntry> entries = twoStandbysThenFifteenEntries();
+        Path fdir = tmp.resolve("f1");
+        Path pdir = tmp.resolve("f2");
         assertEquals(15, entries.size());
         LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         archive.verifyAccess();
@@ -224,27 +233,9 @@ class LiveFollowerFetchTest {
     @Test
     @org.junit.jupiter.api.Timeout(120)
     void whatAPeerFlushesWhileTheOldLeadersLeaseIsWaitedOutIsFetched() throws Exception {
-        List<WalEntry> entries = new ArrayList<>();
-        Path fdir;
-        Path pdir;
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            fdir = standbyCopy(leader, "f1");
-            pdir = standbyCopy(leader, "f2");
-            long from = leader.lastLsn() + 1;
-            for (int i = 10; i < 25; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            try (WalReader r = leader.walReader()) {
-                r.seek(from);
-                WalEntry e;
-                while ((e = r.next()) != null) {
-                    entries.add(e);
-                }
-            }
-        }
+        List<WalEntry> entries = twoStandbysThenFifteenEntries();
+        Path fdir = tmp.resolve("f1");
+        Path pdir = tmp.resolve("f2");
         LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         archive.verifyAccess();
         io.walship.archive.ManualLeaseClock clock = new io.walship.archive.ManualLeaseClock(1_700_000_000_000_000L);
