@@ -476,6 +476,20 @@ class JepsenFailoverTest {
             for (Node n : nodes) {
                 b.append("\n---- ").append(n.name).append(" log tail:\n").append(tail(read(n.log)));
             }
+            for (Node n : nodes) {
+                // what automatic failover did (the tail above is mostly replication chatter)
+                StatusResponse s = status(n.url());
+                b.append("\n---- ").append(n.name).append(" status: ").append(s == null ? "no answer"
+                        : s.role() + " timeline " + s.timeline() + " failover " + s.failover());
+                List<String> events = new ArrayList<>();
+                for (String l : read(n.log).split("\n")) {
+                    if (l.contains("failover:") || l.contains("promot") || l.contains("Promot") || l.contains("ERROR")) {
+                        events.add(l);
+                    }
+                }
+                b.append("\n---- ").append(n.name).append(" failover events (last 40 of ").append(events.size()).append("):\n")
+                        .append(String.join("\n", events.subList(Math.max(0, events.size() - 40), events.size())));
+            }
             throw new AssertionError(b.toString(), e);
         }
     }
@@ -507,6 +521,20 @@ class JepsenFailoverTest {
             StringBuilder b = new StringBuilder(what + ": the nodes did not converge to one digest: " + e.getMessage());
             for (Node n : nodes) {
                 b.append("\n---- ").append(n.name).append(" log tail:\n").append(tail(read(n.log)));
+            }
+            for (Node n : nodes) {
+                // what automatic failover did (the tail above is mostly replication chatter)
+                StatusResponse s = status(n.url());
+                b.append("\n---- ").append(n.name).append(" status: ").append(s == null ? "no answer"
+                        : s.role() + " timeline " + s.timeline() + " failover " + s.failover());
+                List<String> events = new ArrayList<>();
+                for (String l : read(n.log).split("\n")) {
+                    if (l.contains("failover:") || l.contains("promot") || l.contains("Promot") || l.contains("ERROR")) {
+                        events.add(l);
+                    }
+                }
+                b.append("\n---- ").append(n.name).append(" failover events (last 40 of ").append(events.size()).append("):\n")
+                        .append(String.join("\n", events.subList(Math.max(0, events.size() - 40), events.size())));
             }
             throw new AssertionError(b.toString(), e);
         }
