@@ -41,8 +41,16 @@ public final class LocalObjectStore implements ObjectStore {
     /** One monitor per archive root in this JVM: a JVM cannot hold two file locks on one file. */
     private static final java.util.concurrent.ConcurrentHashMap<Path, Object> CAS_MONITORS =
             new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * How long a replace waits for another process's CAS lock: a replace holds it for milliseconds,
+     * so a longer hold means a stopped holder (SIGSTOP, a frozen VM), and the replace fails
+     * (StorageException) instead of hanging its thread for as long as the holder stays stopped.
+     */
+    static final java.time.Duration CAS_LOCK_WAIT = java.time.Duration.ofSeconds(30);
     private final Path root;
     private final Syncer syncer;
+    /** {@link #CAS_LOCK_WAIT}, shorter in tests. */
+    java.time.Duration casLockWait = CAS_LOCK_WAIT;
 
     /** How files and directories are made durable; a seam so tests can see every sync. */
     interface Syncer {
@@ -57,6 +65,31 @@ public final class LocalObjectStore implements ObjectStore {
             try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
                 ch.force(true);
             }
+        }
+    }
+
+    /** The CAS lock, waited for at most {@link #casLockWait} (polled: {@code lock()} cannot be given a deadline). */
+    private java.nio.channels.FileLock casLock(FileChannel lockFile) throws IOException {
+        long deadline = System.nanoTime() + casLockWait.toNanos();
+        long pauseMs = 1;
+        while (true) {
+            java.nio.channels.FileLock l = lockFile.tryLock();
+            if (l != null) {
+                return l;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new StorageException("the archive's compare-and-swap lock " + root.resolve(TMP).resolve(CAS_LOCK)
+                        + " has been held by another process for over " + casLockWait.toMillis() + " ms (a replace"
+                        + " holds it for milliseconds): is a walship process on this archive stopped (SIGSTOP, a frozen"
+                        + " VM)? Conditional writes (the leader lease, follower status) fail until it runs again");
+            }
+            try {
+                Thread.sleep(pauseMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for " + CAS_LOCK);
+            }
+            pauseMs = Math.min(50, pauseMs * 2);
         }
     }
 
@@ -124,7 +157,7 @@ public final class LocalObjectStore implements ObjectStore {
             synchronized (CAS_MONITORS.computeIfAbsent(root, r -> new Object())) {
                 try (FileChannel lockFile = FileChannel.open(root.resolve(TMP).resolve(CAS_LOCK),
                         StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                     java.nio.channels.FileLock ignored = lockFile.lock()) {
+                     java.nio.channels.FileLock ignored = casLock(lockFile)) {
                     byte[] now;
                     try {
                         now = Files.readAllBytes(target);
