@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,6 +21,7 @@ import io.walship.client.check.ConsistencyChecker;
 import io.walship.client.check.History;
 import io.walship.client.check.Workload;
 import io.walship.wal.ChildJvm;
+import io.walship.protocol.TestPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,11 +52,6 @@ class ConsistencyProcessTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static String read(Path p) {
         try {
@@ -113,8 +108,8 @@ class ConsistencyProcessTest {
         if (seed == 0) {
             seed = new Random().nextLong();
         }
-        int leaderHttp = freePort();
-        int repl = freePort();
+        int leaderHttp = TestPorts.free();
+        int repl = TestPorts.free();
         String leader = "http://127.0.0.1:" + leaderHttp;
         List<String> leaderArgs = List.of("leader", "--data", tmp.resolve("leader").toString(), "--http",
                 "127.0.0.1:" + leaderHttp, "--repl", "127.0.0.1:" + repl);
@@ -123,7 +118,7 @@ class ConsistencyProcessTest {
         List<List<String>> followerArgs = new ArrayList<>();
         List<Process> started = new ArrayList<>();
         for (int i = 1; i <= 2; i++) { // both start at once
-            int port = freePort();
+            int port = TestPorts.free();
             // no archive: each bootstraps from the leader's snapshot, then streams with a slot of its own
             List<String> args = List.of("follow", "--data", tmp.resolve("f" + i).toString(), "--leader", "127.0.0.1:" + repl,
                     "--leader-url", leader, "--http", "127.0.0.1:" + port, "--slot", "f" + i, "--node-id", "f" + i,

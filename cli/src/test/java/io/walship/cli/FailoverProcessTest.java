@@ -2,7 +2,7 @@ package io.walship.cli;
 
 import static io.walship.cli.Nodes.awaitSameDigest;
 import static io.walship.cli.Nodes.digest;
-import static io.walship.cli.Nodes.freePort;
+import static io.walship.protocol.TestPorts.free;
 import static io.walship.cli.Nodes.get;
 import static io.walship.cli.Nodes.read;
 import static io.walship.cli.Nodes.segments;
@@ -79,7 +79,7 @@ class FailoverProcessTest {
     }
 
     private Node leader(String archive, String shipInterval) throws IOException {
-        return leader(archive, shipInterval, freePort(), freePort(), "leader.log");
+        return leader(archive, shipInterval, free(), free(), "leader.log");
     }
 
     /** The leader lease's times for every node here: short, so that a killed leader's lease expires soon. */
@@ -137,10 +137,10 @@ class FailoverProcessTest {
         writes(leader.url(), 200, rnd, "before-backup");
         CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
         assertEquals(0, backup.exit(), backup.err());
-        int h1 = freePort();
-        int r1 = freePort();
-        int h2 = freePort();
-        int r2 = freePort();
+        int h1 = free();
+        int r1 = free();
+        int h2 = free();
+        int r2 = free();
         Node f1 = follower("f1", archive, crossList ? leader.repl() + ",127.0.0.1:" + r2 : leader.repl(), h1, r1);
         Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, h2, r2);
         writes(leader.url(), 300, rnd, "streamed");
@@ -262,12 +262,12 @@ class FailoverProcessTest {
         System.out.println("seed " + seed);
         Random rnd = new Random(seed);
         String archive = "file://" + tmp.resolve("archive");
-        int lh = freePort();
-        int lr = freePort();
+        int lh = free();
+        int lr = free();
         Node leader = backedUpLeader(archive, lh, lr, rnd);
         // neither follower lists the other: f2 can only learn of f1 through the lease
-        Node f1 = follower("f1", archive, leader.repl(), freePort(), freePort());
-        Node f2 = follower("f2", archive, leader.repl(), freePort(), freePort());
+        Node f1 = follower("f1", archive, leader.repl(), free(), free());
+        Node f2 = follower("f2", archive, leader.repl(), free(), free());
         writes(leader.url(), 200, rnd, "streamed");
         awaitSameDigest("f1 catches up", leader.url(), f1.url());
         awaitSameDigest("f2 catches up", leader.url(), f2.url());
@@ -359,13 +359,13 @@ class FailoverProcessTest {
         System.out.println("seed " + seed);
         Random rnd = new Random(seed);
         String archive = "file://" + tmp.resolve("archive");
-        int lh = freePort();
-        int lr = freePort();
+        int lh = free();
+        int lr = free();
         Node leader = backedUpLeader(archive, lh, lr, rnd);
-        int r1 = freePort();
-        Node f1 = follower("f1", archive, leader.repl(), freePort(), r1,
+        int r1 = free();
+        Node f1 = follower("f1", archive, leader.repl(), free(), r1,
                 List.of("--sync-mode", "semi-sync", "--on-sync-timeout", "block", "--sync-timeout", "1s"));
-        Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, freePort(), freePort());
+        Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, free(), free());
         try (io.walship.client.WalshipClient client = io.walship.client.WalshipClient.builder(leader.url())
                 .followers(List.of(f1.url(), f2.url())).requestTimeout(Duration.ofSeconds(60))
                 .discoverLeader(Duration.ofSeconds(180)).build()) {

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,6 +23,7 @@ import java.util.function.BooleanSupplier;
 import io.walship.protocol.Headers;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.Lsn;
+import io.walship.protocol.TestPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,11 +48,6 @@ class FollowerProcessTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static void await(String what, Duration limit, BooleanSupplier cond) {
         long deadline = System.nanoTime() + limit.toNanos();
@@ -87,8 +82,8 @@ class FollowerProcessTest {
     }
 
     private Leader leader() throws IOException {
-        int httpPort = freePort();
-        int replPort = freePort();
+        int httpPort = TestPorts.free();
+        int replPort = TestPorts.free();
         String archive = "file://" + tmp.resolve("archive");
         Process p = start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + httpPort,
                 "--archive", archive, "--ship-interval", "200ms", "--repl", "127.0.0.1:" + replPort),
@@ -169,7 +164,7 @@ class FollowerProcessTest {
         System.out.println("seed " + seed + ", rounds " + rounds);
         Random rnd = new Random(seed);
         Leader leader = leader();
-        int port = freePort();
+        int port = TestPorts.free();
         String followerUrl = "http://127.0.0.1:" + port;
         Path data = tmp.resolve("follower");
         try (Writer w = new Writer(this, leader.url(), seed)) {
@@ -203,7 +198,7 @@ class FollowerProcessTest {
         put(leader.url(), "seed", "1");
         CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", leader.archive());
         assertEquals(0, backup.exit(), backup.err());
-        int port = freePort();
+        int port = TestPorts.free();
         String followerUrl = "http://127.0.0.1:" + port;
         follower(leader, tmp.resolve("follower"), port, 7, "--read-wait", "2s");
         for (int i = 0; i < 200; i++) {
@@ -238,8 +233,8 @@ class FollowerProcessTest {
     void withoutAnArchiveItCopiesTheLeadersSnapshotAndAWrongTokenIsExitFour() throws Exception {
         Path token = tmp.resolve("token");
         Files.writeString(token, "right-token\n");
-        int httpPort = freePort();
-        int replPort = freePort();
+        int httpPort = TestPorts.free();
+        int replPort = TestPorts.free();
         String leaderUrl = "http://127.0.0.1:" + httpPort;
         start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http", "127.0.0.1:" + httpPort,
                 "--repl", "127.0.0.1:" + replPort, "--auth-token-file", token.toString()), tmp.resolve("leader.log"), "serving");
@@ -249,7 +244,7 @@ class FollowerProcessTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), r.body());
         }
-        int port = freePort();
+        int port = TestPorts.free();
         String followerUrl = "http://127.0.0.1:" + port;
         Path data = tmp.resolve("follower");
         Process f = start(List.of("follow", "--data", data.toString(), "--leader", "127.0.0.1:" + replPort,
@@ -279,7 +274,7 @@ class FollowerProcessTest {
         put(leader.url(), "a", "1");
         CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", leader.archive());
         assertEquals(0, backup.exit(), backup.err());
-        int port = freePort();
+        int port = TestPorts.free();
         String followerUrl = "http://127.0.0.1:" + port;
         Path data = tmp.resolve("follower");
         Process f = follower(leader, data, port, 21);

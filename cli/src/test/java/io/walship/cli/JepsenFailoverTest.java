@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -38,6 +37,7 @@ import io.walship.protocol.Json;
 import io.walship.protocol.StatusResponse;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.Lsn;
+import io.walship.protocol.TestPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -130,8 +130,8 @@ class JepsenFailoverTest {
 
         Node(String name) throws IOException {
             this.name = name;
-            this.http = freePort();
-            this.repl = freePort();
+            this.http = TestPorts.free();
+            this.repl = TestPorts.free();
         }
 
         String url() {
@@ -658,11 +658,6 @@ class JepsenFailoverTest {
         return i.getEpochSecond() * 1_000_000L + i.getNano() / 1_000;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static String read(Path p) {
         try {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.EOFException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,6 +23,7 @@ import javax.net.SocketFactory;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.walship.protocol.HostPort;
+import io.walship.protocol.TestPorts;
 import io.walship.protocol.Json;
 import io.walship.protocol.repl.Frame;
 import io.walship.protocol.repl.ReplConnection;
@@ -45,10 +45,7 @@ class LeaderReplicationProcessTest {
 
     @Test
     void aFollowerOnASlotStreamsFromARealLeaderUntilSigterm() throws Exception {
-        int httpPort;
-        try (ServerSocket s = new ServerSocket(0)) {
-            httpPort = s.getLocalPort();
-        }
+        int httpPort = TestPorts.free();
         Path data = tmp.resolve("data");
         Path log = tmp.resolve("leader.err");
         Path token = Files.writeString(tmp.resolve("token"), "s3cret-token\n");

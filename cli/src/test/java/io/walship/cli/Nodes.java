@@ -1,7 +1,6 @@
 package io.walship.cli;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,6 +17,7 @@ import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.protocol.Json;
 import io.walship.protocol.StatusResponse;
+import io.walship.protocol.TestPorts;
 
 /**
  * What the failover process tests ({@link FailoverProcessTest}, {@link RejoinProcessTest}) ask of the
@@ -29,11 +29,6 @@ final class Nodes {
     private Nodes() {
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     /** A log file's text ("" while it does not exist). */
     static String read(Path p) {

@@ -1,6 +1,6 @@
 package io.walship.cli;
 
-import static io.walship.cli.Nodes.freePort;
+import static io.walship.protocol.TestPorts.free;
 import static io.walship.cli.Nodes.read;
 import static io.walship.cli.Nodes.segments;
 import static io.walship.cli.Nodes.send;
@@ -77,8 +77,8 @@ class RejoinProcessTest {
     }
 
     private Node start(String name, List<String> args) throws IOException {
-        int h = freePort();
-        int r = freePort();
+        int h = free();
+        int r = free();
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of("--http", "127.0.0.1:" + h, "--repl", "127.0.0.1:" + r, "--node-id", name));
         all.addAll(LEASE);

@@ -83,10 +83,7 @@ class SemiSyncKillTest {
             if (round % 2 == 0) {
                 follower = LoopbackFollower.fromUrl(url, replPort, followerData, "sync-follower");
             } else {
-                int followerPort;
-                try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-                    followerPort = s.getLocalPort();
-                }
+                int followerPort = io.walship.protocol.TestPorts.free();
                 followerProcess = ChildJvm.start(Main.class, List.of("follow", "--data", followerData.toString(),
                         "--leader", "127.0.0.1:" + replPort, "--leader-url", url, "--http", "127.0.0.1:" + followerPort,
                         "--node-id", "sync-follower", "--backoff-seed", Long.toString(seed)), followerLog);

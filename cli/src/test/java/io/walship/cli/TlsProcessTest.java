@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,6 +24,7 @@ import io.walship.protocol.tls.TestTls;
 import io.walship.protocol.tls.Tls;
 import io.walship.wal.ChildJvm;
 import io.walship.wal.Lsn;
+import io.walship.protocol.TestPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -60,11 +60,6 @@ class TlsProcessTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static void await(String what, Duration limit, BooleanSupplier cond) {
         long deadline = System.nanoTime() + limit.toNanos();
@@ -139,8 +134,8 @@ class TlsProcessTest {
 
     @Test
     void aFollowerStreamsFromATlsLeaderAndOneThatDoesNotTrustItIsRefused() throws Exception {
-        int httpPort = freePort();
-        int replPort = freePort();
+        int httpPort = TestPorts.free();
+        int replPort = TestPorts.free();
         String repl = "127.0.0.1:" + replPort;
         String leaderUrl = "https://127.0.0.1:" + httpPort;
         Process leader = start(List.of("leader", "--data", tmp.resolve("leader").toString(), "--http",
@@ -167,7 +162,7 @@ class TlsProcessTest {
         assertEquals(ExitCodes.FAILURE, noCa.exit(), noCa.err());
 
         // bootstraps from the HTTPS snapshot, then streams over TLS; serves its reads over HTTPS
-        int fPort = freePort();
+        int fPort = TestPorts.free();
         String followerUrl = "https://127.0.0.1:" + fPort;
         Path data = tmp.resolve("follower");
         start(followArgs(data, repl, fPort, "--leader-url", leaderUrl, "--leader-tls-ca", ca()),

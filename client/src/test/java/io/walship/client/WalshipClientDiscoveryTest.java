@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,6 +31,7 @@ import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
 import io.walship.shipper.repl.SyncOptions;
 import io.walship.wal.Store;
+import io.walship.protocol.TestPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,11 +70,6 @@ class WalshipClientDiscoveryTest {
         return "http://127.0.0.1:" + s.address().getPort();
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private StatusResponse status(String url) throws Exception {
         HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url + "/status")).build(),
@@ -127,7 +122,7 @@ class WalshipClientDiscoveryTest {
         LeaseKeeper ka = opened(LeaseKeeper.manual(archive, new LeaseRecord.Holder("a", "", ""), 1, TTL, MARGIN, clock));
         LeaderServer sa = opened(new LeaderServer(a, new InetSocketAddress("127.0.0.1", 0), null, null, null, null, ka)
                 .start());
-        int portB = freePort();
+        int portB = TestPorts.free();
         String urlB = "http://127.0.0.1:" + portB;
         LeaseKeeper kb = opened(LeaseKeeper.manual(archive, new LeaseRecord.Holder("b", urlB, ""), 1, TTL, MARGIN, clock));
         LeaderServer sb = opened(new LeaderServer(b, new InetSocketAddress("127.0.0.1", portB), null, null, null, null,

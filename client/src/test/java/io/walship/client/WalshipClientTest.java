@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -395,10 +394,7 @@ class WalshipClientTest {
                 () -> client(leaderUrl + "/not-walship").get("k"));
         assertTrue(wrongBase.reason().contains("no such endpoint"), wrongBase.reason());
 
-        int freePort;
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            freePort = socket.getLocalPort();
-        }
+        int freePort = io.walship.protocol.TestPorts.free();
         // nobody else to ask: the write looks for a leader for 500 ms, then fails saying it never reached one
         WalshipClient nobody = closing(WalshipClient.builder("http://127.0.0.1:" + freePort)
                 .discoverLeader(Duration.ofMillis(500)).build());
