@@ -26,31 +26,22 @@ import java.util.stream.Stream;
  * {@code .tmp/}, {@code wal/T/}, a backup's directory) is made durable too, by fsyncing its
  * parent once it exists, so a power loss cannot take an object's directory entry with it.
  *
- * <p><b>Compare-and-swap</b> ({@link #replaceIfMatch}): the ETag is the MD5 of the content, as S3's
- * for a single PUT. A replace holds an exclusive lock on {@code .tmp/cas.lock} (a
- * {@link FileChannel#lock} other processes honour, plus a lock per root inside this JVM, where file
- * locks are per process), reads the current bytes, compares their MD5 with the expected ETag, writes
- * the new content to a temporary file, fsyncs it, renames it over the key atomically and fsyncs the
- * directory. Readers take no lock: a rename swaps whole files, so {@link #getVersioned} sees the
- * old or the new bytes, never a mix.
+ * <p><b>Compare-and-swap</b> ({@link #replaceIfMatch}) on the documents under
+ * {@link ArchiveLayout#MUTABLE_PREFIXES}: the ETag is the MD5 of the content, as S3's for a single
+ * PUT, and each document is a directory of immutable, numbered versions, written without a lock
+ * ({@link LocalVersions}), so a writer stopped mid-replace delays no one.
  * Thread-safe.
  */
 public final class LocalObjectStore implements ObjectStore {
     private static final String TMP = ".tmp";
-    private static final String CAS_LOCK = "cas.lock";
-    /** One monitor per archive root in this JVM: a JVM cannot hold two file locks on one file. */
-    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> CAS_MONITORS =
-            new java.util.concurrent.ConcurrentHashMap<>();
-    /**
-     * How long a replace waits for another process's CAS lock: a replace holds it for milliseconds,
-     * so a longer hold means a stopped holder (SIGSTOP, a frozen VM), and the replace fails
-     * (StorageException) instead of hanging its thread for as long as the holder stays stopped.
-     */
-    static final java.time.Duration CAS_LOCK_WAIT = java.time.Duration.ofSeconds(30);
     private final Path root;
     private final Syncer syncer;
-    /** {@link #CAS_LOCK_WAIT}, shorter in tests. */
-    java.time.Duration casLockWait = CAS_LOCK_WAIT;
+    final LocalVersions versions;
+
+    /** {@link #createDirectoriesDurably}, for {@link LocalVersions}. */
+    interface DirectoryMaker {
+        void create(Path dir) throws IOException;
+    }
 
     /** How files and directories are made durable; a seam so tests can see every sync. */
     interface Syncer {
@@ -68,31 +59,6 @@ public final class LocalObjectStore implements ObjectStore {
         }
     }
 
-    /** The CAS lock, waited for at most {@link #casLockWait} (polled: {@code lock()} cannot be given a deadline). */
-    private java.nio.channels.FileLock casLock(FileChannel lockFile) throws IOException {
-        long deadline = System.nanoTime() + casLockWait.toNanos();
-        long pauseMs = 1;
-        while (true) {
-            java.nio.channels.FileLock l = lockFile.tryLock();
-            if (l != null) {
-                return l;
-            }
-            if (System.nanoTime() - deadline > 0) {
-                throw new StorageException("the archive's compare-and-swap lock " + root.resolve(TMP).resolve(CAS_LOCK)
-                        + " has been held by another process for over " + casLockWait.toMillis() + " ms (a replace"
-                        + " holds it for milliseconds): is a walship process on this archive stopped (SIGSTOP, a frozen"
-                        + " VM)? Conditional writes (the leader lease, follower status) fail until it runs again");
-            }
-            try {
-                Thread.sleep(pauseMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while waiting for " + CAS_LOCK);
-            }
-            pauseMs = Math.min(50, pauseMs * 2);
-        }
-    }
-
     public LocalObjectStore(Path root) {
         this(root, Syncer.FSYNC);
     }
@@ -100,6 +66,11 @@ public final class LocalObjectStore implements ObjectStore {
     LocalObjectStore(Path root, Syncer syncer) {
         this.root = root.toAbsolutePath().normalize();
         this.syncer = syncer;
+        this.versions = new LocalVersions(this.root, this.root.resolve(TMP), syncer, this::createDirectoriesDurably);
+    }
+
+    private static boolean mutable(String key) {
+        return ArchiveLayout.isMutable(Keys.check(key));
     }
 
     private Path path(String key) {
@@ -108,6 +79,15 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public void create(String key, InputStream content) {
+        if (mutable(key)) {
+            try {
+                byte[] bytes = content.readNBytes(MAX_VERSIONED_BYTES + 1);
+                createReturningEtag(key, bytes);
+                return;
+            } catch (IOException e) {
+                throw new StorageException("create " + key + " in " + root + ": " + e.getMessage(), e);
+            }
+        }
         Path target = path(key);
         if (Files.exists(target)) {
             throw new ObjectExistsException(key);
@@ -142,64 +122,21 @@ public final class LocalObjectStore implements ObjectStore {
     @Override
     public String createReturningEtag(String key, byte[] content) {
         Keys.checkVersioned(key, content);
-        create(key, new java.io.ByteArrayInputStream(content));
-        return md5Hex(content);
+        return versions.create(key, content);
     }
 
     @Override
     public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
         Keys.checkVersioned(key, content);
         java.util.Objects.requireNonNull(expectedEtag, "expectedEtag");
-        Path target = path(key);
-        Path tmp = root.resolve(TMP).resolve(UUID.randomUUID() + ".part");
-        try {
-            createDirectoriesDurably(tmp.getParent());
-            synchronized (CAS_MONITORS.computeIfAbsent(root, r -> new Object())) {
-                try (FileChannel lockFile = FileChannel.open(root.resolve(TMP).resolve(CAS_LOCK),
-                        StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                     java.nio.channels.FileLock ignored = casLock(lockFile)) {
-                    byte[] now;
-                    try {
-                        now = Files.readAllBytes(target);
-                    } catch (NoSuchFileException e) {
-                        throw new PreconditionFailedException(key, expectedEtag, "the object does not exist");
-                    }
-                    String etag = md5Hex(now);
-                    if (!etag.equalsIgnoreCase(expectedEtag)) {
-                        throw new PreconditionFailedException(key, expectedEtag, "it is now " + etag);
-                    }
-                    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                        ch.write(java.nio.ByteBuffer.wrap(content));
-                        syncer.file(tmp, ch);
-                    }
-                    Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                    syncer.directory(target.getParent());
-                    return md5Hex(content);
-                }
-            }
-        } catch (IOException e) {
-            throw new StorageException("replace " + key + " in " + root + ": " + e.getMessage(), e);
-        } finally {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // a stray temporary file is harmless and never listed
-            }
-        }
+        return versions.replace(key, expectedEtag, content);
     }
 
     @Override
     public Optional<Versioned> getVersioned(String key) {
         Keys.checkVersioned(key, null);
-        try {
-            byte[] bytes = Files.readAllBytes(path(key)); // one open file: a concurrent rename cannot mix versions
-            return Optional.of(new Versioned(bytes, md5Hex(bytes)));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException e) {
-            throw new StorageException("get " + key + ": " + e.getMessage(), e);
-        }
+        LocalVersions.State s = versions.read(key);
+        return s.exists() ? Optional.of(new Versioned(s.content(), md5Hex(s.content()))) : Optional.empty();
     }
 
     static String md5Hex(byte[] content) {
@@ -240,6 +177,10 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public InputStream get(String key) {
+        if (mutable(key)) {
+            return new java.io.ByteArrayInputStream(getVersioned(key).orElseThrow(() -> new ObjectNotFoundException(key))
+                    .content());
+        }
         try {
             return Files.newInputStream(path(key));
         } catch (NoSuchFileException e) {
@@ -251,6 +192,11 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public InputStream getRange(String key, long offset, long length) {
+        if (mutable(key)) {
+            byte[] all = getVersioned(key).orElseThrow(() -> new ObjectNotFoundException(key)).content();
+            int from = (int) Math.min(all.length, Math.max(0, offset));
+            return new java.io.ByteArrayInputStream(all, from, (int) Math.min(all.length - from, Math.max(0, length)));
+        }
         try {
             FileChannel ch = FileChannel.open(path(key), StandardOpenOption.READ);
             ch.position(offset);
@@ -291,6 +237,9 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public Optional<ObjectInfo> head(String key) {
+        if (mutable(key)) {
+            return versions.head(key);
+        }
         try {
             BasicFileAttributes a = Files.readAttributes(path(key), BasicFileAttributes.class);
             return Optional.of(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
@@ -310,7 +259,8 @@ public final class LocalObjectStore implements ObjectStore {
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String key = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
-                if (key.isEmpty() || key.startsWith(TMP) || !Files.isRegularFile(p)) {
+                // .tmp/ and .versions/ (no key starts with '.'); documents are listed from their versions below
+                if (key.isEmpty() || key.startsWith(".") || !Files.isRegularFile(p) || ArchiveLayout.isMutable(key)) {
                     continue;
                 }
                 if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
@@ -321,12 +271,33 @@ public final class LocalObjectStore implements ObjectStore {
         } catch (IOException | UncheckedIOException e) {
             throw new StorageException("list " + root + "/" + prefix + ": " + e.getMessage(), e);
         }
+        java.util.TreeSet<String> documents = new java.util.TreeSet<>(versions.keys());
+        for (String prefixDir : ArchiveLayout.MUTABLE_PREFIXES) { // documents still in the plain layout
+            Path d = root.resolve(prefixDir);
+            if (Files.isDirectory(d)) {
+                try (Stream<Path> s = Files.walk(d)) {
+                    s.filter(Files::isRegularFile).forEach(p -> documents.add(
+                            root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/")));
+                } catch (IOException | UncheckedIOException e) {
+                    throw new StorageException("list " + d + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        for (String key : documents) {
+            if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
+                versions.head(key).ifPresent(out::add);
+            }
+        }
         out.sort(java.util.Comparator.comparing(ObjectInfo::key));
         return out;
     }
 
     @Override
     public void delete(String key) {
+        if (mutable(key)) {
+            versions.delete(key);
+            return;
+        }
         try {
             Files.deleteIfExists(path(key));
         } catch (IOException e) {

@@ -1,0 +1,270 @@
+package io.walship.archive;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The mutable documents of a {@code file://} archive ({@link ArchiveLayout#MUTABLE_PREFIXES}: the
+ * leader lease, followers' status), with compare-and-swap and no lock.
+ *
+ * <p>A document {@code K} is a directory {@code .versions/K/} of immutable version files named by a
+ * 20-digit number. The highest number is the document; its first byte says whether it holds
+ * content ({@code D}, then the bytes) or a deletion ({@code X}). A write of version {@code N+1} is
+ * only ever made by a writer that read version {@code N} (and checked its ETag, for a replace), and
+ * it is made by hard-linking a fsynced temporary file to the name {@code N+1}, which fails if the
+ * name exists: of two writers that read {@code N}, exactly one links {@code N+1}, the other gets
+ * 412. A writer holds nothing while it works, so a writer stopped (SIGSTOP, a frozen VM) between
+ * reading and linking delays no one; when it wakes, its link fails or, if {@code N+1} was since
+ * collected, sees a higher number than its own and takes its file back (412). Versions below the
+ * one a writer replaced are collected by it; the two newest always stay.
+ *
+ * <p>An archive written before this layout has the document as a plain file at {@code K}: it is
+ * read as version 0 until a version file exists, and the first replace removes it. Every node that
+ * writes one {@code file://} archive must run a build with this layout (an older build locks
+ * {@code .tmp/cas.lock} and writes the plain file, which newer builds ignore once versions exist).
+ */
+final class LocalVersions {
+    static final String DIR = ".versions";
+    private static final byte DOCUMENT = 'D';
+    private static final byte DELETED = 'X';
+    private static final Pattern NAME = Pattern.compile("[0-9]{20}");
+    /** A reader retries when the version it listed was collected under it; this many times is never normal. */
+    private static final int ATTEMPTS = 1000;
+
+    private final Path root;
+    private final Path tmpDir;
+    private final LocalObjectStore.Syncer syncer;
+    private final LocalObjectStore.DirectoryMaker dirs;
+    /** A seam for tests: runs after a write has read (and checked) version N, before it links N+1. */
+    volatile Runnable beforeLink = () -> { };
+
+    LocalVersions(Path root, Path tmpDir, LocalObjectStore.Syncer syncer, LocalObjectStore.DirectoryMaker dirs) {
+        this.root = root;
+        this.tmpDir = tmpDir;
+        this.syncer = syncer;
+        this.dirs = dirs;
+    }
+
+    /**
+     * What a read found: the number of the newest version (0 for none or the legacy plain file), its
+     * content ({@code null}: no document) and when it was written.
+     */
+    record State(long number, byte[] content, FileTime modified) {
+        boolean exists() {
+            return content != null;
+        }
+    }
+
+    private Path dir(String key) {
+        return root.resolve(DIR).resolve(key);
+    }
+
+    private Path legacy(String key) {
+        return root.resolve(key);
+    }
+
+    private static String name(long n) {
+        return String.format("%020d", n);
+    }
+
+    /** The newest version's number in {@code dir}, 0 if none. */
+    private static long newest(Path dir) throws IOException {
+        long max = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (NAME.matcher(n).matches()) {
+                    max = Math.max(max, Long.parseLong(n));
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return 0;
+        }
+        return max;
+    }
+
+    State read(String key) {
+        Path dir = dir(key);
+        try {
+            for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+                long n = newest(dir);
+                if (n > 0) {
+                    Path f = dir.resolve(name(n));
+                    try {
+                        byte[] b = Files.readAllBytes(f);
+                        FileTime t = Files.getLastModifiedTime(f);
+                        if (b.length == 0 || (b[0] != DOCUMENT && b[0] != DELETED)) {
+                            throw new StorageException("version file " + f + " of " + key + " is damaged (" + b.length
+                                    + " bytes, no D/X marker): the archive directory was modified by something else");
+                        }
+                        return new State(n, b[0] == DOCUMENT ? Arrays.copyOfRange(b, 1, b.length) : null, t);
+                    } catch (NoSuchFileException collected) {
+                        continue; // superseded twice and collected since the listing: list again
+                    }
+                }
+                try {
+                    Path old = legacy(key);
+                    byte[] b = Files.readAllBytes(old);
+                    return new State(0, b, Files.getLastModifiedTime(old));
+                } catch (NoSuchFileException e) {
+                    if (newest(dir) == 0) {
+                        return new State(0, null, null);
+                    }
+                    // the first version was linked and the plain file removed since the listing
+                }
+            }
+        } catch (IOException e) {
+            throw new StorageException("get " + key + ": " + e.getMessage(), e);
+        }
+        throw new StorageException("get " + key + ": its versions changed under " + ATTEMPTS + " reads in a row");
+    }
+
+    /** Create-if-absent. */
+    String create(String key, byte[] content) {
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            State s = read(key);
+            if (s.exists()) {
+                throw new ObjectExistsException(key);
+            }
+            if (link(key, s.number() + 1, DOCUMENT, content)) {
+                return LocalObjectStore.md5Hex(content);
+            }
+            // someone else wrote version N+1 first: if it is a document, the key exists now
+        }
+        throw new StorageException("create " + key + ": its versions changed under " + ATTEMPTS + " attempts in a row");
+    }
+
+    /** Compare-and-swap on the MD5 ETag. */
+    String replace(String key, String expectedEtag, byte[] content) {
+        State s = read(key);
+        if (!s.exists()) {
+            throw new PreconditionFailedException(key, expectedEtag, "the object does not exist");
+        }
+        String etag = LocalObjectStore.md5Hex(s.content());
+        if (!etag.equalsIgnoreCase(expectedEtag)) {
+            throw new PreconditionFailedException(key, expectedEtag, "it is now " + etag);
+        }
+        if (!link(key, s.number() + 1, DOCUMENT, content)) {
+            throw new PreconditionFailedException(key, expectedEtag, "it was replaced concurrently");
+        }
+        return LocalObjectStore.md5Hex(content);
+    }
+
+    /** An unconditional delete: a deletion marker as the next version. */
+    void delete(String key) {
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            State s = read(key);
+            if (!s.exists()) {
+                return;
+            }
+            if (link(key, s.number() + 1, DELETED, new byte[0])) {
+                return;
+            }
+        }
+        throw new StorageException("delete " + key + ": its versions changed under " + ATTEMPTS + " attempts in a row");
+    }
+
+    /**
+     * Links version {@code n} of {@code key}; false if that name exists, or if a newer version
+     * exists once it is linked (then the name had been used and collected, and this writer read a
+     * version long superseded: its file is taken back, and it lost).
+     */
+    private boolean link(String key, long n, byte kind, byte[] content) {
+        beforeLink.run();
+        Path dir = dir(key);
+        Path target = dir.resolve(name(n));
+        Path tmp = tmpDir.resolve(UUID.randomUUID() + ".part");
+        try {
+            dirs.create(tmpDir);
+            dirs.create(dir);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.allocate(1 + content.length).put(kind).put(content).flip();
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                syncer.file(tmp, ch);
+            }
+            try {
+                Files.createLink(target, tmp);
+            } catch (FileAlreadyExistsException e) {
+                return false;
+            }
+            syncer.directory(dir);
+            if (newest(dir) > n) {
+                Files.deleteIfExists(target);
+                return false;
+            }
+            collect(key, n - 1);
+            return true;
+        } catch (IOException e) {
+            throw new StorageException("write " + key + " version " + n + " in " + root + ": " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // a stray temporary file is harmless and never listed
+            }
+        }
+    }
+
+    /** Removes the plain file and every version below {@code below}, oldest first. Best effort. */
+    private void collect(String key, long below) {
+        try {
+            Files.deleteIfExists(legacy(key));
+            List<Long> old = new ArrayList<>();
+            try (Stream<Path> s = Files.list(dir(key))) {
+                for (Path p : (Iterable<Path>) s::iterator) {
+                    String n = p.getFileName().toString();
+                    if (NAME.matcher(n).matches() && Long.parseLong(n) < below) {
+                        old.add(Long.parseLong(n));
+                    }
+                }
+            }
+            old.sort(null);
+            for (long n : old) {
+                Files.deleteIfExists(dir(key).resolve(name(n)));
+            }
+        } catch (IOException e) {
+            // old versions are never read while a newer one exists; the next write collects them
+        }
+    }
+
+    /** Every document key under the versions directory (with content or not), sorted. */
+    List<String> keys() {
+        Path base = root.resolve(DIR);
+        if (!Files.isDirectory(base)) {
+            return List.of();
+        }
+        java.util.TreeSet<String> out = new java.util.TreeSet<>();
+        try (Stream<Path> s = Files.walk(base)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (Files.isRegularFile(p) && NAME.matcher(p.getFileName().toString()).matches()) {
+                    out.add(base.relativize(p.getParent()).toString().replace(p.getFileSystem().getSeparator(), "/"));
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new StorageException("list " + base + ": " + e.getMessage(), e);
+        }
+        return List.copyOf(out);
+    }
+
+    Optional<ObjectInfo> head(String key) {
+        State s = read(key);
+        return s.exists() ? Optional.of(new ObjectInfo(key, s.content().length, s.modified().toInstant()))
+                : Optional.empty();
+    }
+}
