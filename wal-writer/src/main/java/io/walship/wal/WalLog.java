@@ -153,7 +153,7 @@ public final class WalLog implements AutoCloseable {
             tailer.toStart();
             return first;
         }
-        NavigableSet<Long> cycles = queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle());
+        NavigableSet<Long> cycles = cycles();
         for (Long cycle : cycles.descendingSet()) {
             long start = rollCycle.toIndex(cycle.intValue(), 0);
             long cycleFirst = lsnAt(tailer, start);
@@ -203,7 +203,7 @@ public final class WalLog implements AutoCloseable {
      * file. Returns the number of files deleted.
      */
     public int deleteUpTo(long upToLsn) {
-        NavigableSet<Long> cycles = queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle());
+        NavigableSet<Long> cycles = cycles();
         if (cycles.size() < 2) {
             return 0;
         }
@@ -263,14 +263,25 @@ public final class WalLog implements AutoCloseable {
         }
     }
 
+    /**
+     * The cycles Chronicle knows of, oldest first; none before the first cycle file exists (then
+     * {@code firstCycle()} is {@code Integer.MAX_VALUE}, and asking for the cycles between it and
+     * {@code lastCycle()} fails).
+     */
+    private NavigableSet<Long> cycles() {
+        int first = queue.firstCycle();
+        int last = queue.lastCycle();
+        if (first == Integer.MAX_VALUE || first > last) {
+            return java.util.Collections.emptyNavigableSet();
+        }
+        return queue.listCyclesBetween(first, last);
+    }
+
     /** The cycle files present, oldest first. */
     List<CycleFile> cycleFiles() {
         List<CycleFile> out = new ArrayList<>();
         queue.refreshDirectoryListing();
-        if (queue.firstCycle() == Integer.MAX_VALUE) {
-            return out; // no cycle file yet
-        }
-        for (Long cycle : queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle())) {
+        for (Long cycle : cycles()) {
             Path p = cycleFile(cycle.intValue());
             if (Files.exists(p)) {
                 out.add(new CycleFile(cycle.intValue(), p));

@@ -115,4 +115,20 @@ class CreationCrashTest {
             }
         }
     }
+
+    /**
+     * A WAL with no cycle file yet (a follower bootstrapped from a base backup that stops before any
+     * WAL arrives): retention deletes nothing and does not fail. It used to ask Chronicle for the
+     * cycles between "none" markers and fail the store's final checkpoint ('file not found' for the
+     * lowerCycle).
+     */
+    @Test
+    void retentionOnAnEmptyWalDeletesNothing() throws Exception {
+        Path dir = tmp.resolve("empty");
+        java.nio.file.Files.createDirectories(dir);
+        try (WalLog log = new WalLog(dir, false, TestRollCycles.TEST_SECONDLY)) {
+            assertEquals(0, log.deleteUpTo(1_000));
+            assertEquals(java.util.List.of(), log.cycleFiles());
+        }
+    }
 }
