@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
+import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.LeaseRecord;
 import io.walship.archive.ObjectStore;
@@ -89,6 +90,8 @@ class JepsenFailoverTest {
     private final List<Process> processes = new CopyOnWriteArrayList<>();
     private final List<Ack> acks = new CopyOnWriteArrayList<>();
     private final Map<Long, Term> terms = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicReference<Exception> samplerFailure =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean stop = new AtomicBoolean();
     private final AtomicBoolean paused = new AtomicBoolean();
     private final AtomicLong attempts = new AtomicLong();
@@ -200,7 +203,7 @@ class JepsenFailoverTest {
         awaitConverged(nodes, "start");
         System.out.println("cluster up after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
 
-        Thread sampler = new Thread(() -> sampleLease(tmp.resolve("archive").resolve("lease/leader.json")), "lease-sampler");
+        Thread sampler = new Thread(() -> sampleLease(tmp.resolve("archive")), "lease-sampler");
         sampler.setDaemon(true);
         threads.add(sampler);
         sampler.start();
@@ -289,6 +292,8 @@ class JepsenFailoverTest {
 
     private void check(String mode, String archive, boolean end) throws Exception {
         // (4) the arbiter: a term of another node begins only after the previous one expired or was released
+        assertTrue(samplerFailure.get() == null, "the lease sampler failed: " + samplerFailure.get());
+        assertTrue(!terms.isEmpty(), "the lease sampler saw no lease");
         List<Term> byTerm = new ArrayList<>(terms.values());
         byTerm.sort((a, b) -> Long.compare(a.term, b.term));
         for (int i = 1; i < byTerm.size(); i++) {
@@ -584,20 +589,20 @@ class JepsenFailoverTest {
         throw new IllegalStateException(url);
     }
 
-    private void sampleLease(Path file) {
-        while (!stop.get()) {
-            try {
-                byte[] b = Files.readAllBytes(file);
-                LeaseRecord r = LeaseRecord.read(b, "lease/leader.json");
-                Term t = terms.computeIfAbsent(r.term(), k -> new Term(r));
-                t.expiresMicros = Math.max(t.expiresMicros, r.expiresAtMicros());
-                t.released |= r.released();
-            } catch (NoSuchFileException e) {
-                // not taken yet
-            } catch (IOException | RuntimeException e) {
-                // replaced under the read (rename): the next sample reads it
+    private void sampleLease(Path archive) {
+        try (ObjectStore store = ObjectStores.open("file://" + archive)) {
+            while (!stop.get()) {
+                Optional<ObjectStore.Versioned> v = store.getVersioned(ArchiveLayout.LEASE); // empty: not taken yet
+                if (v.isPresent()) {
+                    LeaseRecord r = LeaseRecord.read(v.get().content(), ArchiveLayout.LEASE);
+                    Term t = terms.computeIfAbsent(r.term(), k -> new Term(r));
+                    t.expiresMicros = Math.max(t.expiresMicros, r.expiresAtMicros());
+                    t.released |= r.released();
+                }
+                LockSupport.parkNanos(10_000_000);
             }
-            LockSupport.parkNanos(10_000_000);
+        } catch (Exception e) {
+            samplerFailure.set(e);
         }
     }
 
