@@ -51,6 +51,8 @@ final class LocalVersions {
     private final LocalObjectStore.DirectoryMaker dirs;
     /** A seam for tests: runs after a write has read (and checked) version N, before it links N+1. */
     volatile Runnable beforeLink = () -> { };
+    /** A seam for tests: runs after a read has listed the newest version, before it opens it. */
+    volatile Runnable afterList = () -> { };
 
     LocalVersions(Path root, Path tmpDir, LocalObjectStore.Syncer syncer, LocalObjectStore.DirectoryMaker dirs) {
         this.root = root;
@@ -103,6 +105,7 @@ final class LocalVersions {
             for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
                 long n = newest(dir);
                 if (n > 0) {
+                    afterList.run();
                     Path f = dir.resolve(name(n));
                     try {
                         byte[] b = Files.readAllBytes(f);
