@@ -3,7 +3,6 @@ package io.walship.archive;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
@@ -252,37 +251,17 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public List<ObjectInfo> list(String prefix, String startAfter) {
-        if (!Files.isDirectory(root)) {
-            return List.of();
-        }
         List<ObjectInfo> out = new ArrayList<>();
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                String key = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
-                // .tmp/ and .versions/ (no key starts with '.'); documents are listed from their versions below
-                if (key.isEmpty() || key.startsWith(".") || !Files.isRegularFile(p) || ArchiveLayout.isMutable(key)) {
-                    continue;
-                }
-                if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                    out.add(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
-                }
+        java.util.TreeSet<String> documents = new java.util.TreeSet<>(versions.keys(prefix));
+        // only the prefix's directory is walked; .tmp/ and .versions/ are skipped (no key starts with '.')
+        walkFiles(root, prefixDir(root, prefix), (p, a) -> {
+            String key = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
+            if (ArchiveLayout.isMutable(key)) {
+                documents.add(key); // a document still in the plain layout: listed from its versions below
+            } else if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
+                out.add(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
             }
-        } catch (IOException | UncheckedIOException e) {
-            throw new StorageException("list " + root + "/" + prefix + ": " + e.getMessage(), e);
-        }
-        java.util.TreeSet<String> documents = new java.util.TreeSet<>(versions.keys());
-        for (String prefixDir : ArchiveLayout.MUTABLE_PREFIXES) { // documents still in the plain layout
-            Path d = root.resolve(prefixDir);
-            if (Files.isDirectory(d)) {
-                try (Stream<Path> s = Files.walk(d)) {
-                    s.filter(Files::isRegularFile).forEach(p -> documents.add(
-                            root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/")));
-                } catch (IOException | UncheckedIOException e) {
-                    throw new StorageException("list " + d + ": " + e.getMessage(), e);
-                }
-            }
-        }
+        });
         for (String key : documents) {
             if (key.startsWith(prefix) && (startAfter == null || key.compareTo(startAfter) > 0)) {
                 versions.head(key).ifPresent(out::add);
@@ -290,6 +269,58 @@ public final class LocalObjectStore implements ObjectStore {
         }
         out.sort(java.util.Comparator.comparing(ObjectInfo::key));
         return out;
+    }
+
+    /** The directory below {@code base} that holds every key starting with {@code prefix} (null: none can). */
+    static Path prefixDir(Path base, String prefix) {
+        Path dir = base.resolve(prefix.substring(0, prefix.lastIndexOf('/') + 1)).normalize();
+        return dir.startsWith(base) ? dir : null;
+    }
+
+    /**
+     * Calls {@code visit} for each regular file below {@code start} (itself below {@code base}),
+     * skipping directories whose name starts with '.'; files and directories removed during the walk
+     * (collected versions, temporary files) are passed over, not failed on.
+     */
+    static void walkFiles(Path base, Path start, java.util.function.BiConsumer<Path, BasicFileAttributes> visit) {
+        if (start == null || !Files.isDirectory(start)) {
+            return;
+        }
+        try {
+            Files.walkFileTree(start, new java.nio.file.SimpleFileVisitor<>() {
+                @Override
+                public java.nio.file.FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
+                    return !dir.equals(start) && dir.getFileName().toString().startsWith(".")
+                            ? java.nio.file.FileVisitResult.SKIP_SUBTREE : java.nio.file.FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                    if (attrs.isRegularFile()) {
+                        visit.accept(file, attrs);
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return java.nio.file.FileVisitResult.CONTINUE;
+                    }
+                    throw e;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                    if (e != null && !(e instanceof NoSuchFileException)) {
+                        throw e;
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            throw new StorageException("list " + start + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

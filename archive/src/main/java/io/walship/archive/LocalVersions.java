@@ -23,14 +23,21 @@ import java.util.stream.Stream;
  *
  * <p>A document {@code K} is a directory {@code .versions/K/} of immutable version files named by a
  * 20-digit number. The highest number is the document; its first byte says whether it holds
- * content ({@code D}, then the bytes) or a deletion ({@code X}). A write of version {@code N+1} is
+ * content ({@code D}) or a deletion ({@code X}), 16 random bytes follow (the version's identity,
+ * below), then the content. A write of version {@code N+1} is
  * only ever made by a writer that read version {@code N} (and checked its ETag, for a replace), and
  * it is made by hard-linking a fsynced temporary file to the name {@code N+1}, which fails if the
- * name exists: of two writers that read {@code N}, exactly one links {@code N+1}, the other gets
+ * name exists: of two writers that read {@code N}, at most one links {@code N+1}, the other gets
  * 412. A writer holds nothing while it works, so a writer stopped (SIGSTOP, a frozen VM) between
- * reading and linking delays no one; when it wakes, its link fails or, if {@code N+1} was since
- * collected, sees a higher number than its own and takes its file back (412). Versions below the
- * one a writer replaced are collected by it; the two newest always stay.
+ * reading and linking delays no one. A writer of version {@code n} collects the versions below
+ * {@code n-2}, oldest first; the three newest always stay. So a name is free again only once a
+ * version three above it exists, and a writer that wakes after {@code N+1} was used and collected links a name below the
+ * newest: if, once linked, a version above its own exists, it checks whether version {@code N} is
+ * still the file it read (same identity bytes): then {@code N+1} was a new name and it won (someone
+ * has already written on top of it); otherwise (it slept through two or more newer versions) it cannot tell, takes its file back and fails with a
+ * {@link StorageException} (outcome unknown), which callers treat as such. A reader accepts version
+ * {@code n} only if {@code n} is still the newest after reading it, so it never returns a stale
+ * writer's file at a reused name.
  *
  * <p>An archive written before this layout has the document as a plain file at {@code K}: it is
  * read as version 0 until a version file exists, and the first replace removes it. Every node that
@@ -42,6 +49,9 @@ final class LocalVersions {
     private static final byte DOCUMENT = 'D';
     private static final byte DELETED = 'X';
     private static final Pattern NAME = Pattern.compile("[0-9]{20}");
+    private static final int ID_BYTES = 16;
+    private static final int HEADER = 1 + ID_BYTES;
+    private static final java.security.SecureRandom IDS = new java.security.SecureRandom();
     /** A reader retries when the version it listed was collected under it; this many times is never normal. */
     private static final int ATTEMPTS = 1000;
 
@@ -51,6 +61,8 @@ final class LocalVersions {
     private final LocalObjectStore.DirectoryMaker dirs;
     /** A seam for tests: runs after a write has read (and checked) version N, before it links N+1. */
     volatile Runnable beforeLink = () -> { };
+    /** A seam for tests: runs after a read has listed the newest version, before it opens it. */
+    volatile Runnable afterList = () -> { };
 
     LocalVersions(Path root, Path tmpDir, LocalObjectStore.Syncer syncer, LocalObjectStore.DirectoryMaker dirs) {
         this.root = root;
@@ -61,9 +73,10 @@ final class LocalVersions {
 
     /**
      * What a read found: the number of the newest version (0 for none or the legacy plain file), its
-     * content ({@code null}: no document) and when it was written.
+     * content ({@code null}: no document), when it was written, and its identity bytes ({@code null}
+     * for the plain file or nothing).
      */
-    record State(long number, byte[] content, FileTime modified) {
+    record State(long number, byte[] content, FileTime modified, byte[] id) {
         boolean exists() {
             return content != null;
         }
@@ -103,29 +116,39 @@ final class LocalVersions {
             for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
                 long n = newest(dir);
                 if (n > 0) {
+                    afterList.run();
                     Path f = dir.resolve(name(n));
+                    byte[] b;
+                    FileTime t;
                     try {
-                        byte[] b = Files.readAllBytes(f);
-                        FileTime t = Files.getLastModifiedTime(f);
-                        if (b.length == 0 || (b[0] != DOCUMENT && b[0] != DELETED)) {
-                            throw new StorageException("version file " + f + " of " + key + " is damaged (" + b.length
-                                    + " bytes, no D/X marker): the archive directory was modified by something else");
-                        }
-                        return new State(n, b[0] == DOCUMENT ? Arrays.copyOfRange(b, 1, b.length) : null, t);
+                        b = Files.readAllBytes(f);
+                        t = Files.getLastModifiedTime(f);
                     } catch (NoSuchFileException collected) {
                         continue; // superseded twice and collected since the listing: list again
                     }
+                    if (newest(dir) != n) {
+                        continue; // superseded meanwhile, or a stale writer's file at a collected name: read anew
+                    }
+                    if (b.length < HEADER || (b[0] != DOCUMENT && b[0] != DELETED)) {
+                        throw new StorageException("version file " + f + " of " + key + " is damaged (" + b.length
+                                + " bytes, no D/X header): the archive directory was modified by something else");
+                    }
+                    return new State(n, b[0] == DOCUMENT ? Arrays.copyOfRange(b, HEADER, b.length) : null, t,
+                            Arrays.copyOfRange(b, 1, HEADER));
                 }
                 try {
                     Path old = legacy(key);
                     byte[] b = Files.readAllBytes(old);
-                    return new State(0, b, Files.getLastModifiedTime(old));
+                    FileTime t = Files.getLastModifiedTime(old);
+                    if (newest(dir) == 0) {
+                        return new State(0, b, t, null);
+                    }
                 } catch (NoSuchFileException e) {
                     if (newest(dir) == 0) {
-                        return new State(0, null, null);
+                        return new State(0, null, null, null);
                     }
-                    // the first version was linked and the plain file removed since the listing
                 }
+                // the first version was linked (and the plain file removed) since the listing: read it
             }
         } catch (IOException e) {
             throw new StorageException("get " + key + ": " + e.getMessage(), e);
@@ -140,7 +163,7 @@ final class LocalVersions {
             if (s.exists()) {
                 throw new ObjectExistsException(key);
             }
-            if (link(key, s.number() + 1, DOCUMENT, content)) {
+            if (link(key, s, DOCUMENT, content)) {
                 return LocalObjectStore.md5Hex(content);
             }
             // someone else wrote version N+1 first: if it is a document, the key exists now
@@ -158,7 +181,7 @@ final class LocalVersions {
         if (!etag.equalsIgnoreCase(expectedEtag)) {
             throw new PreconditionFailedException(key, expectedEtag, "it is now " + etag);
         }
-        if (!link(key, s.number() + 1, DOCUMENT, content)) {
+        if (!link(key, s, DOCUMENT, content)) {
             throw new PreconditionFailedException(key, expectedEtag, "it was replaced concurrently");
         }
         return LocalObjectStore.md5Hex(content);
@@ -171,7 +194,7 @@ final class LocalVersions {
             if (!s.exists()) {
                 return;
             }
-            if (link(key, s.number() + 1, DELETED, new byte[0])) {
+            if (link(key, s, DELETED, new byte[0])) {
                 return;
             }
         }
@@ -179,20 +202,25 @@ final class LocalVersions {
     }
 
     /**
-     * Links version {@code n} of {@code key}; false if that name exists, or if a newer version
-     * exists once it is linked (then the name had been used and collected, and this writer read a
-     * version long superseded: its file is taken back, and it lost).
+     * Links the version after {@code read} of {@code key}; false if that name exists (another writer
+     * won).
+     *
+     * @throws StorageException when the outcome is unknown: a newer version exists once it is linked
+     *                          and the version it read is gone (see the class comment)
      */
-    private boolean link(String key, long n, byte kind, byte[] content) {
+    private boolean link(String key, State read, byte kind, byte[] content) {
         beforeLink.run();
+        long n = read.number() + 1;
         Path dir = dir(key);
         Path target = dir.resolve(name(n));
         Path tmp = tmpDir.resolve(UUID.randomUUID() + ".part");
+        byte[] id = new byte[ID_BYTES];
+        IDS.nextBytes(id);
         try {
             dirs.create(tmpDir);
             dirs.create(dir);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer b = ByteBuffer.allocate(1 + content.length).put(kind).put(content).flip();
+                ByteBuffer b = ByteBuffer.allocate(HEADER + content.length).put(kind).put(id).put(content).flip();
                 while (b.hasRemaining()) {
                     ch.write(b);
                 }
@@ -204,11 +232,15 @@ final class LocalVersions {
                 return false;
             }
             syncer.directory(dir);
-            if (newest(dir) > n) {
+            if (newest(dir) > n && !stillThere(dir, read)) {
+                // either n was a new name and others wrote on top of it (and collected what this read),
+                // or it had been used and collected while this writer was stopped: no way to tell
                 Files.deleteIfExists(target);
-                return false;
+                throw new StorageException("write " + key + " version " + n + ": outcome unknown: this process was"
+                        + " paused between reading version " + read.number() + " and writing the next, and newer"
+                        + " versions were written and the one it read collected meanwhile; read the document anew");
             }
-            collect(key, n - 1);
+            collect(key, n - 2); // keeps n-2: a writer of n-1 overtaken once can still see it won
             return true;
         } catch (IOException e) {
             throw new StorageException("write " + key + " version " + n + " in " + root + ": " + e.getMessage(), e);
@@ -218,6 +250,19 @@ final class LocalVersions {
             } catch (IOException ignored) {
                 // a stray temporary file is harmless and never listed
             }
+        }
+    }
+
+    /** Whether the version {@code read} came from is still that very file (so the next name was new). */
+    private static boolean stillThere(Path dir, State read) throws IOException {
+        if (read.id() == null) {
+            return false; // the plain file or nothing: no identity to compare
+        }
+        try (java.io.InputStream in = Files.newInputStream(dir.resolve(name(read.number())))) {
+            byte[] head = in.readNBytes(HEADER);
+            return head.length == HEADER && Arrays.equals(Arrays.copyOfRange(head, 1, HEADER), read.id());
+        } catch (NoSuchFileException gone) {
+            return false;
         }
     }
 
@@ -243,22 +288,15 @@ final class LocalVersions {
         }
     }
 
-    /** Every document key under the versions directory (with content or not), sorted. */
-    List<String> keys() {
+    /** The document keys with versions whose directory lies under {@code prefix}'s directory, sorted. */
+    List<String> keys(String prefix) {
         Path base = root.resolve(DIR);
-        if (!Files.isDirectory(base)) {
-            return List.of();
-        }
         java.util.TreeSet<String> out = new java.util.TreeSet<>();
-        try (Stream<Path> s = Files.walk(base)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                if (Files.isRegularFile(p) && NAME.matcher(p.getFileName().toString()).matches()) {
-                    out.add(base.relativize(p.getParent()).toString().replace(p.getFileSystem().getSeparator(), "/"));
-                }
+        LocalObjectStore.walkFiles(base, LocalObjectStore.prefixDir(base, prefix), (p, attrs) -> {
+            if (NAME.matcher(p.getFileName().toString()).matches()) {
+                out.add(base.relativize(p.getParent()).toString().replace(p.getFileSystem().getSeparator(), "/"));
             }
-        } catch (IOException | java.io.UncheckedIOException e) {
-            throw new StorageException("list " + base + ": " + e.getMessage(), e);
-        }
+        });
         return List.copyOf(out);
     }
 
