@@ -112,4 +112,42 @@ class LocalVersionsRereviewTest {
         }
         assertEquals(v1.etag(), ce);
     }
+    /** list(prefix, startAfter) is list("") filtered, for prefixes with and without '/', partial and empty. */
+    @Test
+    void listingAPrefixIsTheFullListingFiltered() throws Exception {
+        Path root = tmp.resolve("archive");
+        LocalObjectStore st = new LocalObjectStore(root);
+        java.util.List<String> keys = java.util.List.of("wal/00000001/a.seg", "wal/00000001/b.seg", "wal/x",
+                "walnut", "wal2/y", "timelines/00000002.history", "a", "followers/n1.json", "followers/n2.json");
+        for (String k : keys) {
+            if (ArchiveLayout.isMutable(k)) {
+                st.createReturningEtag(k, b(k));
+            } else {
+                st.create(k, new java.io.ByteArrayInputStream(b(k)));
+            }
+        }
+        st.createReturningEtag(LEASE, b("l"));
+        st.delete("followers/n2.json");
+        java.util.List<String> all = st.list("", null).stream().map(ObjectInfo::key).toList();
+        java.util.List<String> expected = new java.util.ArrayList<>(keys);
+        expected.remove("followers/n2.json");
+        expected.add(LEASE);
+        java.util.Collections.sort(expected);
+        assertEquals(expected, all);
+        for (String p : java.util.List.of("", "w", "wal", "wal/", "wal/0", "wal/00000001/", "wal/00000001/a.seg",
+                "wal/00000001/a.seg/", "walnut/", "lease", "lease/", "lease/l", "followers/n", "f", "zzz/", "../",
+                "a/")) {
+            for (String sa : java.util.Arrays.asList(null, "", "wal/00000001/a.seg", "followers/n1.json", "w")) {
+                java.util.List<String> want = all.stream().filter(k -> k.startsWith(p) && (sa == null || k.compareTo(sa) > 0))
+                        .toList();
+                assertEquals(want, st.list(p, sa).stream().map(ObjectInfo::key).toList(), "prefix '" + p + "' after " + sa);
+            }
+        }
+        // a key's directory removed (retention deleting a timeline's last segment and its directory)
+        java.nio.file.Files.delete(root.resolve("wal/00000001/a.seg"));
+        java.nio.file.Files.delete(root.resolve("wal/00000001/b.seg"));
+        java.nio.file.Files.delete(root.resolve("wal/00000001"));
+        assertEquals(java.util.List.of("wal/x"), st.list("wal/", null).stream().map(ObjectInfo::key).toList());
+        assertEquals(java.util.List.of(), st.list("wal/00000001/", null));
+    }
 }
