@@ -150,4 +150,16 @@ class LocalVersionsRereviewTest {
         assertEquals(java.util.List.of("wal/x"), st.list("wal/", null).stream().map(ObjectInfo::key).toList());
         assertEquals(java.util.List.of(), st.list("wal/00000001/", null));
     }
+    /** An archive directory reached through a symbolic link (file:///srv/archive -> /mnt/disk) lists its objects. */
+    @Test
+    void anArchiveBehindASymlinkListsItsObjects() throws Exception {
+        Path real = java.nio.file.Files.createDirectories(tmp.resolve("disk"));
+        Path link = java.nio.file.Files.createSymbolicLink(tmp.resolve("archive"), real);
+        LocalObjectStore st = new LocalObjectStore(link);
+        st.create("wal/00000001/a.seg", new java.io.ByteArrayInputStream(b("x")));
+        st.createReturningEtag(LEASE, b("l"));
+        assertTrue(st.head("wal/00000001/a.seg").isPresent());
+        assertEquals(java.util.List.of(LEASE, "wal/00000001/a.seg"),
+                st.list("", null).stream().map(ObjectInfo::key).toList());
+    }
 }
