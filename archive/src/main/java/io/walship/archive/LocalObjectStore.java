@@ -273,7 +273,11 @@ public final class LocalObjectStore implements ObjectStore {
 
     /** The directory below {@code base} that holds every key starting with {@code prefix} (null: none can). */
     static Path prefixDir(Path base, String prefix) {
-        Path dir = base.resolve(prefix.substring(0, prefix.lastIndexOf('/') + 1)).normalize();
+        String dirPart = prefix.substring(0, prefix.lastIndexOf('/') + 1);
+        if (("/" + dirPart).contains("/.")) {
+            return null; // .tmp/, .versions/ and "..": no key lies there
+        }
+        Path dir = base.resolve(dirPart).normalize();
         return dir.startsWith(base) ? dir : null;
     }
 
@@ -287,17 +291,19 @@ public final class LocalObjectStore implements ObjectStore {
             return;
         }
         try {
-            Files.walkFileTree(start, new java.nio.file.SimpleFileVisitor<>() {
+            // the walk does not follow a symbolic link at its start (an archive directory that is a link)
+            Path real = start.toRealPath();
+            Files.walkFileTree(real, new java.nio.file.SimpleFileVisitor<>() {
                 @Override
                 public java.nio.file.FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-                    return !dir.equals(start) && dir.getFileName().toString().startsWith(".")
+                    return !dir.equals(real) && dir.getFileName().toString().startsWith(".")
                             ? java.nio.file.FileVisitResult.SKIP_SUBTREE : java.nio.file.FileVisitResult.CONTINUE;
                 }
 
                 @Override
                 public java.nio.file.FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
                     if (attrs.isRegularFile()) {
-                        visit.accept(file, attrs);
+                        visit.accept(start.resolve(real.relativize(file)), attrs);
                     }
                     return java.nio.file.FileVisitResult.CONTINUE;
                 }

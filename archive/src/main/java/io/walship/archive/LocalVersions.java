@@ -32,10 +32,13 @@ import java.util.stream.Stream;
  * reading and linking delays no one. A writer of version {@code n} collects the versions below
  * {@code n-2}, oldest first; the three newest always stay. So a name is free again only once a
  * version three above it exists, and a writer that wakes after {@code N+1} was used and collected links a name below the
- * newest: if, once linked, a version above its own exists, it checks whether version {@code N} is
+ * newest: if, once linked, a version {@code N+4} or above exists, it checks whether version {@code N} is
  * still the file it read (same identity bytes): then {@code N+1} was a new name and it won (someone
- * has already written on top of it); otherwise (it slept through two or more newer versions) it cannot tell, takes its file back and fails with a
- * {@link StorageException} (outcome unknown), which callers treat as such. A reader accepts version
+ * has already written on top of it); otherwise (it slept through three or more newer versions) it
+ * cannot tell and fails with a {@link StorageException} (outcome unknown), which callers treat as
+ * such. Below {@code N+4} its name cannot have been used before, so it won. Its file stays either way
+ * (below the newest it is never read, and the next write collects it): taking it back could remove
+ * a version that another writer read and checks for. A reader accepts version
  * {@code n} only if {@code n} is still the newest after reading it, so it never returns a stale
  * writer's file at a reused name.
  *
@@ -232,10 +235,13 @@ final class LocalVersions {
                 return false;
             }
             syncer.directory(dir);
-            if (newest(dir) > n && !stillThere(dir, read)) {
+            // n can have been used and freed before this link only by a collector of a version >= n+3
+            // (nobody else removes a version file), and then version n-1 went first, oldest first
+            if (newest(dir) >= n + 3 && !stillThere(dir, read)) {
                 // either n was a new name and others wrote on top of it (and collected what this read),
-                // or it had been used and collected while this writer was stopped: no way to tell
-                Files.deleteIfExists(target);
+                // or it had been used and collected while this writer was stopped: no way to tell.
+                // The file stays: it is below the newest, so never read, and the next write collects it;
+                // taking it back could remove a version another writer read and must find
                 throw new StorageException("write " + key + " version " + n + ": outcome unknown: this process was"
                         + " paused between reading version " + read.number() + " and writing the next, and newer"
                         + " versions were written and the one it read collected meanwhile; read the document anew");
