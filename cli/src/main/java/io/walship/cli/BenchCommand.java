@@ -16,6 +16,7 @@ import io.walship.protocol.Json;
 import io.walship.wal.Durability;
 import io.walship.wal.FileTrees;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -648,6 +649,27 @@ final class BenchCommand {
         }
     }
 
+    /** Issue 13's data set, as 'bench restore-memory' generates it and 'bench dataset' writes it. */
+    static final class DataSetOptions {
+        @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
+        int rows;
+        @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
+        int valueSize;
+        @Option(names = "--updates", paramLabel = "N", defaultValue = "200000",
+                description = "Single-row updates after the base backup (default ${DEFAULT-VALUE}).")
+        int updates;
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows and updates (default ${DEFAULT-VALUE}).")
+        long seed;
+
+        /** The operations these options name; exit 2 if they name none (keys are 'k' + 9 digits). */
+        RestoreMemoryBench.Ops generated() {
+            if (rows < 1 || rows > 999_999_999 || valueSize < 1 || updates < 0) {
+                throw new BadInputException("need 1 <= --rows <= 999999999, --value-size >= 1, --updates >= 0");
+            }
+            return RestoreMemoryBench.generated(rows, valueSize, updates, seed);
+        }
+    }
+
     @Command(name = "restore-memory", mixinStandardHelpOptions = true,
             description = {"Measure restore time and peak RSS on issue 13's data set, as child processes.",
                     "%nBuilds --rows rows of --value-size random base64 bytes under --data, takes a base backup, makes"
@@ -662,15 +684,8 @@ final class BenchCommand {
     static final class RestoreMemory implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted at the end).")
         Path data;
-        @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
-        int rows;
-        @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
-        int valueSize;
-        @Option(names = "--updates", paramLabel = "N", defaultValue = "200000",
-                description = "Single-row updates after the base backup (default ${DEFAULT-VALUE}).")
-        int updates;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows (default ${DEFAULT-VALUE}).")
-        long seed;
+        @Mixin
+        DataSetOptions set;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "",
@@ -697,8 +712,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            if (runs < 1 || rows < 1 || valueSize < 1 || updates < 0) {
-                throw new BadInputException("need --runs >= 1, --rows >= 1, --value-size >= 1, --updates >= 0");
+            if (runs < 1) {
+                throw new BadInputException("need --runs >= 1");
             }
             if (!buildOnly && !Files.isExecutable(Path.of(RestoreMemoryBench.TIME))) {
                 throw new BadInputException("needs GNU time at " + RestoreMemoryBench.TIME + " (Debian package 'time')");
@@ -733,7 +748,7 @@ final class BenchCommand {
             try {
                 RestoreMemoryBench.DataSet d = reuse ? RestoreMemoryBench.reuse(data, out)
                         : RestoreMemoryBench.build(data, dataset != null ? RestoreMemoryBench.fromFiles(dataset)
-                                : RestoreMemoryBench.generated(rows, valueSize, updates, seed), out);
+                                : set.generated(), out);
                 if (buildOnly) {
                     out.printf("source %s (digest %s, %d pairs, LSN %s), archive %s%n", data.resolve("source"),
                             d.digest().sha256(), d.digest().pairs(), io.walship.wal.Lsn.format(d.digest().lsn()), d.archiveUri());
@@ -756,7 +771,7 @@ final class BenchCommand {
                     }
                 }
                 String what = reuse ? "the data set kept in " + data : dataset != null ? "the operations in " + dataset
-                        : String.format("%d rows x %d B, %d updates", rows, valueSize, updates);
+                        : String.format("%d rows x %d B, %d updates", set.rows, set.valueSize, set.updates);
                 out.printf("walship bench restore-memory: %s, pages.dat %.0f MB, JVM options '%s'"
                         + " (--compare jars: '%s'), median of %d run(s)%n", what, d.pageFileBytes() / 1e6,
                         String.join(" ", opts), String.join(" ", otherOpts), runs);
@@ -798,26 +813,16 @@ final class BenchCommand {
     static final class Dataset implements Callable<Integer> {
         @Option(names = "--out", paramLabel = "DIR", required = true, description = "Directory to write the two files into.")
         Path outDir;
-        @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
-        int rows;
-        @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
-        int valueSize;
-        @Option(names = "--updates", paramLabel = "N", defaultValue = "200000",
-                description = "Single-row updates after the rows (default ${DEFAULT-VALUE}).")
-        int updates;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed (default ${DEFAULT-VALUE}).")
-        long seed;
+        @Mixin
+        DataSetOptions set;
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
-            if (rows < 1 || valueSize < 1 || updates < 0 || rows > 999_999_999) {
-                throw new BadInputException("need 1 <= --rows <= 999999999, --value-size >= 1, --updates >= 0");
-            }
-            long[] n = RestoreMemoryBench.export(RestoreMemoryBench.generated(rows, valueSize, updates, seed), outDir);
+            long[] n = RestoreMemoryBench.export(set.generated(), outDir);
             spec.commandLine().getOut().printf("wrote %d rows and %d updates of %d-byte values (seed %d) to %s and %s%n",
-                    n[0], n[1], valueSize, seed, outDir.resolve(RestoreMemoryBench.ROWS_FILE),
+                    n[0], n[1], set.valueSize, set.seed, outDir.resolve(RestoreMemoryBench.ROWS_FILE),
                     outDir.resolve(RestoreMemoryBench.UPDATES_FILE));
             return ExitCodes.OK;
         }
