@@ -4,7 +4,7 @@
 #
 #   scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N]
 #                          [--scratch DIR] [--keep] [--step-timeout SECONDS]
-#                          [--only restore|write] [--duration SECONDS]
+#                          [--only restore|write] [--duration SECONDS] [--warmup SECONDS]
 #
 # Restore against Litestream (--only restore, or both by default). One data set, generated once from a printed seed by
 # `walship bench dataset` into two files (rows.tsv: --rows rows `kNNNNNNNNN<TAB>value` of
@@ -30,7 +30,8 @@
 # upsert of a 100-byte value on a random key of 100,000 (`INSERT .. ON CONFLICT (key) DO UPDATE`,
 # prepared). walship: `walship leader` on 127.0.0.1 (each PUT a durable commit), and wrk
 # (Debian's) PUTs the same 100-byte value on the same key space (a Lua script). Each at 1 and 16
-# connections for --duration seconds, --runs times in alternating order; commits per second and
+# connections for --duration seconds (after --warmup seconds of each, unmeasured; default 10),
+# --runs times in alternating order; commits per second and
 # latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
 # the load generator competes with the server). Needs PostgreSQL's server binaries and wrk
 # (`apt-get install postgresql wrk`).
@@ -51,10 +52,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 walship="$root/walship"
 
 die() { echo "bench-peers.sh: $*" >&2; exit 1; }
-usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write] [--duration SECONDS]" >&2; exit 2; }
+usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
 say() { echo "bench-peers: $*" >&2; }
 
-runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration=""
+runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration="" warmup=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) runs="${2:-}"; shift 2 || usage "--runs needs a value" ;;
@@ -66,6 +67,7 @@ while [[ $# -gt 0 ]]; do
     --step-timeout) step_timeout="${2:-}"; shift 2 || usage "--step-timeout needs a value" ;;
     --only) only="${2:-}"; shift 2 || usage "--only needs a value" ;;
     --duration) duration="${2:-}"; shift 2 || usage "--duration needs a value" ;;
+    --warmup) warmup="${2:-}"; shift 2 || usage "--warmup needs a value" ;;
     --keep) keep=1; shift ;;
     --quick) quick=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -73,15 +75,15 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ $quick == 1 ]]; then
-  rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}"
+  rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}" warmup="${warmup:-2}"
 fi
-rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}"
+rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-10}"
 case "$only" in ""|restore|write) ;; *) usage "--only takes restore or write, got '$only'" ;; esac
 do_restore=1 do_write=1
 [[ "$only" == write ]] && do_restore=0
 [[ "$only" == restore ]] && do_write=0
 seed="${seed:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
-for v in runs rows updates value_size seed step_timeout duration; do
+for v in runs rows updates value_size seed step_timeout duration warmup; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || usage "--${v//_/-} must be a non-negative integer, got '${!v}'"
 done
 (( runs >= 1 && rows >= 1 && value_size >= 1 && step_timeout >= 1 && duration >= 1 )) \
@@ -429,9 +431,11 @@ run_walship() { # run conns
   res[w,$c,tps]+=" $rps" res[w,$c,p50]+=" $p50" res[w,$c,p99]+=" $p99" res[w,$c,cpu]+=" $(cpu_of "$tfile")"
   say "run $i, $c connection(s): walship $rps commits/s, p50 $p50 ms, p99 $p99 ms"
 }
-say "warming up both (3 s each, unmeasured)..."
-step pgbench-warmup "$pg_bin/pgbench" -n -M prepared -c 4 -j 2 -T 3 -f "$wr/upsert.sql" -h 127.0.0.1 -p "$pg_port" -U postgres postgres
-step wrk-warmup wrk -t 2 -c 4 -d 3s -s "$wr/put.lua" "$w_url"
+if (( warmup > 0 )); then
+  say "warming up both ($warmup s each, 4 connections, unmeasured)..."
+  step pgbench-warmup "$pg_bin/pgbench" -n -M prepared -c 4 -j 2 -T "$warmup" -f "$wr/upsert.sql" -h 127.0.0.1 -p "$pg_port" -U postgres postgres
+  step wrk-warmup wrk -t 2 -c 4 -d "${warmup}s" -s "$wr/put.lua" "$w_url"
+fi
 for ((i = 1; i <= runs; i++)); do
   for c in 1 16; do
     if (( i % 2 == 1 )); then run_pg "$i" "$c"; run_walship "$i" "$c"
@@ -442,7 +446,7 @@ done
 m() { median ${res[$1]}; }
 
 echo
-echo "**Durable single-row writes, walship vs PostgreSQL $pg_version** — an upsert of a 100-byte value on a random one of $keys keys, each its own durable commit (PostgreSQL: synchronous_commit=on, fsync on, pgbench -M prepared; walship: PUT /kv/KEY through wrk); $duration s per run, median of $runs run(s); 2 client threads at 16 connections; $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo "**Durable single-row writes, walship vs PostgreSQL $pg_version** — an upsert of a 100-byte value on a random one of $keys keys, each its own durable commit (PostgreSQL: synchronous_commit=on, fsync on, pgbench -M prepared; walship: PUT /kv/KEY through wrk); $duration s per run after $warmup s of unmeasured warm-up of each, median of $runs run(s); 2 client threads at 16 connections; $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
 echo
 echo "| connections | PostgreSQL commits/s | p50 ms | p99 ms | pgbench CPU | walship commits/s | p50 ms | p99 ms | wrk CPU | walship / PostgreSQL commits/s |"
 echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
