@@ -40,7 +40,7 @@
 # once with `go install` into ${WALSHIP_CACHE:-~/.cache/walship}. Needs java, sqlite3, GNU time
 # (/usr/bin/time, Debian package 'time'), sha256sum and awk.
 # --quick: 20,000 rows and updates, 3-second write runs and 1 run unless given: a smoke test
-# (measured: 42 s for --only restore, 2 min 45 s for both, at a load average of 8 to 13 on 2 cores).
+# (measured on 2 cores: 1 min 35 s for both parts at a load average of 6 to 9; the restore part alone 42 s).
 # Exit codes: 0 done; 1 a step failed or timed out (--step-timeout, default 3600 s each);
 # 2 usage or a missing tool; 3 the restored stores differ.
 set -euo pipefail
