@@ -16,6 +16,7 @@ import io.walship.protocol.Json;
 import io.walship.wal.Durability;
 import io.walship.wal.FileTrees;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,7 +27,8 @@ import picocli.CommandLine.Model.CommandSpec;
                 "%nTheir figures, with the command that produced them, go to docs/BENCHMARKS.md."},
         subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
                 BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
-                BenchCommand.FollowerStart.class, BenchCommand.Fill.class, BenchCommand.RestoreMemory.class})
+                BenchCommand.FollowerStart.class, BenchCommand.Fill.class, BenchCommand.RestoreMemory.class,
+                BenchCommand.Dataset.class})
 final class BenchCommand {
 
     @Command(name = "sync", mixinStandardHelpOptions = true,
@@ -647,16 +649,8 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "restore-memory", mixinStandardHelpOptions = true,
-            description = {"Measure restore time and peak RSS on issue 13's data set, as child processes.",
-                    "%nBuilds --rows rows of --value-size random base64 bytes under --data, takes a base backup, makes"
-                            + " --updates single-row updates of random rows, and ships the WAL to a file:// archive there."
-                            + " Then each run restores it with this build and with every --compare jar (in turn, in the"
-                            + " same sitting), as 'java -jar JAR restore' under /usr/bin/time, and checks the restored"
-                            + " digest against the source's. Medians of --runs; --data is deleted at the end."})
-    static final class RestoreMemory implements Callable<Integer> {
-        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted at the end).")
-        Path data;
+    /** Issue 13's data set, as 'bench restore-memory' generates it and 'bench dataset' writes it. */
+    static final class DataSetOptions {
         @Option(names = "--rows", paramLabel = "N", defaultValue = "200000", description = "Rows (default ${DEFAULT-VALUE}).")
         int rows;
         @Option(names = "--value-size", paramLabel = "B", defaultValue = "1000", description = "Value bytes (default ${DEFAULT-VALUE}).")
@@ -664,8 +658,34 @@ final class BenchCommand {
         @Option(names = "--updates", paramLabel = "N", defaultValue = "200000",
                 description = "Single-row updates after the base backup (default ${DEFAULT-VALUE}).")
         int updates;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows (default ${DEFAULT-VALUE}).")
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the rows and updates (default ${DEFAULT-VALUE}).")
         long seed;
+
+        /** The operations these options name; exit 2 if they name none (keys are 'k' + 9 digits). */
+        RestoreMemoryBench.Ops generated() {
+            if (rows < 1 || rows > 999_999_999 || valueSize < 1 || updates < 0) {
+                throw new BadInputException("need 1 <= --rows <= 999999999, --value-size >= 1, --updates >= 0");
+            }
+            return RestoreMemoryBench.generated(rows, valueSize, updates, seed);
+        }
+    }
+
+    @Command(name = "restore-memory", mixinStandardHelpOptions = true,
+            description = {"Measure restore time and peak RSS on issue 13's data set, as child processes.",
+                    "%nBuilds --rows rows of --value-size random base64 bytes under --data, takes a base backup, makes"
+                            + " --updates single-row updates of random rows, and ships the WAL to a file:// archive there."
+                            + " Then each run restores it with this build and with every --compare jar (in turn, in the"
+                            + " same sitting), as 'java -jar JAR restore' under /usr/bin/time, and checks the restored"
+                            + " digest against the source's. Medians of --runs; --data is deleted at the end.",
+                    "%nWith --dataset the operations are read from the files 'walship bench dataset' wrote (so that"
+                            + " another system can be loaded with the very same ones); --build-only builds the store and"
+                            + " its archive under --data and keeps them, restoring nothing (scripts/bench-peers.sh times"
+                            + " './walship restore' of that archive itself)."})
+    static final class RestoreMemory implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted at the end).")
+        Path data;
+        @Mixin
+        DataSetOptions set;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "",
@@ -680,19 +700,28 @@ final class BenchCommand {
         @Option(names = "--keep", description = "Keep the source store and its archive under --data; a later run with the"
                 + " same --data restores them again instead of building anew.")
         boolean keep;
+        @Option(names = "--dataset", paramLabel = "DIR", description = "Read the rows and updates from DIR/"
+                + RestoreMemoryBench.ROWS_FILE + " and DIR/" + RestoreMemoryBench.UPDATES_FILE + " ('walship bench dataset')"
+                + " instead of generating them (--rows, --value-size, --updates and --seed are then unused).")
+        Path dataset;
+        @Option(names = "--build-only", description = "Build the store and its archive under --data, keep them, and stop"
+                + " (no restore; --runs and the JVM options are unused).")
+        boolean buildOnly;
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
-            if (runs < 1 || rows < 1 || valueSize < 1 || updates < 0) {
-                throw new BadInputException("need --runs >= 1, --rows >= 1, --value-size >= 1, --updates >= 0");
+            if (runs < 1) {
+                throw new BadInputException("need --runs >= 1");
             }
-            if (!Files.isExecutable(Path.of(RestoreMemoryBench.TIME))) {
+            if (!buildOnly && !Files.isExecutable(Path.of(RestoreMemoryBench.TIME))) {
                 throw new BadInputException("needs GNU time at " + RestoreMemoryBench.TIME + " (Debian package 'time')");
             }
             List<String> jars = new ArrayList<>();
-            jars.add(RestoreMemoryBench.ownJar());
+            if (!buildOnly) {
+                jars.add(RestoreMemoryBench.ownJar());
+            }
             for (String j : compare) {
                 if (!Files.isRegularFile(Path.of(j))) {
                     throw new BadInputException("--compare " + j + ": no such file");
@@ -711,10 +740,21 @@ final class BenchCommand {
                     throw new BadInputException("--data " + data + " is neither empty nor a data set kept by --keep");
                 }
             }
+            if (buildOnly && reuse) {
+                throw new BadInputException("--build-only: --data " + data + " already holds a data set");
+            }
             PrintWriter out = spec.commandLine().getOut();
+            boolean built = false;
             try {
                 RestoreMemoryBench.DataSet d = reuse ? RestoreMemoryBench.reuse(data, out)
-                        : RestoreMemoryBench.build(data, rows, valueSize, updates, seed, out);
+                        : RestoreMemoryBench.build(data, dataset != null ? RestoreMemoryBench.fromFiles(dataset)
+                                : set.generated(), out);
+                if (buildOnly) {
+                    out.printf("source %s (digest %s, %d pairs, LSN %s), archive %s%n", data.resolve("source"),
+                            d.digest().sha256(), d.digest().pairs(), io.walship.wal.Lsn.format(d.digest().lsn()), d.archiveUri());
+                    built = true;
+                    return ExitCodes.OK;
+                }
                 List<List<RestoreMemoryBench.Run>> byJar = new ArrayList<>();
                 for (int j = 0; j < jars.size(); j++) {
                     byJar.add(new ArrayList<>());
@@ -730,8 +770,10 @@ final class BenchCommand {
                         out.flush();
                     }
                 }
-                out.printf("walship bench restore-memory: %d rows x %d B, %d updates, pages.dat %.0f MB, JVM options '%s'"
-                        + " (--compare jars: '%s'), median of %d run(s)%n", rows, valueSize, updates, d.pageFileBytes() / 1e6,
+                String what = reuse ? "the data set kept in " + data : dataset != null ? "the operations in " + dataset
+                        : String.format("%d rows x %d B, %d updates", set.rows, set.valueSize, set.updates);
+                out.printf("walship bench restore-memory: %s, pages.dat %.0f MB, JVM options '%s'"
+                        + " (--compare jars: '%s'), median of %d run(s)%n", what, d.pageFileBytes() / 1e6,
                         String.join(" ", opts), String.join(" ", otherOpts), runs);
                 boolean allMeasured = true;
                 for (int j = 0; j < jars.size(); j++) {
@@ -753,10 +795,36 @@ final class BenchCommand {
                 }
                 return ExitCodes.OK;
             } finally {
-                if (!keep) {
+                if (!keep && !built) {
                     FileTrees.deleteTree(data);
                 }
             }
+        }
+    }
+
+    @Command(name = "dataset", mixinStandardHelpOptions = true,
+            description = {"Write the operations of 'bench restore-memory' to files, for loading other systems with them.",
+                    "%nWrites DIR/" + RestoreMemoryBench.ROWS_FILE + " (the --rows rows loaded before the base backup) and DIR/"
+                            + RestoreMemoryBench.UPDATES_FILE + " (the --updates single-row updates after it, in order), one"
+                            + " 'key<TAB>value' line per operation; keys 'k' + 9 digits, values --value-size random base64"
+                            + " bytes, all drawn from --seed: the same seed gives the same files, and the same operations as"
+                            + " 'bench restore-memory --seed'. 'bench restore-memory --dataset DIR' loads walship with them;"
+                            + " scripts/bench-peers.sh loads SQLite under Litestream with them."})
+    static final class Dataset implements Callable<Integer> {
+        @Option(names = "--out", paramLabel = "DIR", required = true, description = "Directory to write the two files into.")
+        Path outDir;
+        @Mixin
+        DataSetOptions set;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            long[] n = RestoreMemoryBench.export(set.generated(), outDir);
+            spec.commandLine().getOut().printf("wrote %d rows and %d updates of %d-byte values (seed %d) to %s and %s%n",
+                    n[0], n[1], set.valueSize, set.seed, outDir.resolve(RestoreMemoryBench.ROWS_FILE),
+                    outDir.resolve(RestoreMemoryBench.UPDATES_FILE));
+            return ExitCodes.OK;
         }
     }
 

@@ -44,33 +44,168 @@ final class RestoreMemoryBench {
     record Run(double seconds, long maxRssKib, String failure) {
     }
 
-    /** Builds the store under {@code dir}/source and its archive under {@code dir}/archive. */
-    static DataSet build(Path dir, int rows, int valueSize, int updates, long seed, PrintWriter out) {
+    /** Receives one operation of the data set: set {@code key} to {@code value}. */
+    @FunctionalInterface
+    interface OpSink {
+        void accept(byte[] key, byte[] value) throws IOException;
+    }
+
+    /**
+     * The operations of the data set, in order: the rows loaded before the base backup, then the
+     * single-row updates after it. Replayable: each call goes through them from the start.
+     */
+    interface Ops {
+        void forEachRow(OpSink sink) throws IOException;
+
+        void forEachUpdate(OpSink sink) throws IOException;
+    }
+
+    /** File names of an exported data set (see {@link #export}). */
+    static final String ROWS_FILE = "rows.tsv";
+    static final String UPDATES_FILE = "updates.tsv";
+
+    /**
+     * The generated data set: {@code rows} rows of {@code valueSize} random base64 bytes (the keys
+     * and values of {@code bench fill}), then {@code updates} updates of rows drawn at random to new
+     * random values, all from {@code seed}.
+     */
+    static Ops generated(int rows, int valueSize, int updates, long seed) {
         FillBench.Workload w = new FillBench.Workload(rows, 10, valueSize, false, 0, seed);
+        return new Ops() {
+            @Override
+            public void forEachRow(OpSink sink) throws IOException {
+                for (int j = 0; j < rows; j++) {
+                    sink.accept(w.key(j), w.value(j).getBytes(StandardCharsets.US_ASCII));
+                }
+            }
+
+            @Override
+            public void forEachUpdate(OpSink sink) throws IOException {
+                SplittableRandom r = new SplittableRandom(seed ^ 0x5eedL);
+                FillBench.Workload next = new FillBench.Workload(rows, 10, valueSize, false, 0, seed + 1);
+                for (int u = 1; u <= updates; u++) {
+                    sink.accept(w.key(r.nextInt(rows)), next.value(u).getBytes(StandardCharsets.US_ASCII));
+                }
+            }
+        };
+    }
+
+    /**
+     * A data set exported by {@link #export} into {@code dir}: {@value #ROWS_FILE} and
+     * {@value #UPDATES_FILE}, one {@code key<TAB>value} line per operation, in order.
+     */
+    static Ops fromFiles(Path dir) {
+        for (String f : List.of(ROWS_FILE, UPDATES_FILE)) {
+            if (!Files.isRegularFile(dir.resolve(f))) {
+                throw new io.walship.protocol.BadInputException("--dataset " + dir + ": no " + f
+                        + " (write one with 'walship bench dataset --out " + dir + "')");
+            }
+        }
+        return new Ops() {
+            @Override
+            public void forEachRow(OpSink sink) throws IOException {
+                read(dir.resolve(ROWS_FILE), sink);
+            }
+
+            @Override
+            public void forEachUpdate(OpSink sink) throws IOException {
+                read(dir.resolve(UPDATES_FILE), sink);
+            }
+        };
+    }
+
+    private static void read(Path file, OpSink sink) throws IOException {
+        try (var in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            long n = 0;
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                n++;
+                int tab = line.indexOf('\t');
+                if (tab <= 0 || line.indexOf('\t', tab + 1) >= 0) {
+                    throw new io.walship.protocol.BadInputException(file + ":" + n
+                            + ": expected one 'key<TAB>value' pair (a non-empty key, exactly one tab)");
+                }
+                byte[] k = line.substring(0, tab).getBytes(StandardCharsets.UTF_8);
+                byte[] v = line.substring(tab + 1).getBytes(StandardCharsets.UTF_8);
+                try {
+                    io.walship.wal.BTree.checkKey(k);
+                    io.walship.wal.BTree.checkValue(v);
+                } catch (IllegalArgumentException e) {
+                    throw new io.walship.protocol.BadInputException(file + ":" + n + ": " + e.getMessage());
+                }
+                sink.accept(k, v);
+            }
+        }
+    }
+
+    /**
+     * Writes {@code ops} into {@code dir} as {@value #ROWS_FILE} and {@value #UPDATES_FILE}, the
+     * same operations another system can load (keys and values are plain ASCII without tabs).
+     * Returns the number of rows and of updates written.
+     */
+    static long[] export(Ops ops, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        long[] counts = new long[2];
+        for (int f = 0; f < 2; f++) {
+            int which = f;
+            try (var o = new java.io.BufferedOutputStream(Files.newOutputStream(dir.resolve(f == 0 ? ROWS_FILE : UPDATES_FILE)),
+                    1 << 16)) {
+                OpSink sink = (k, v) -> {
+                    o.write(k);
+                    o.write('\t');
+                    o.write(v);
+                    o.write('\n');
+                    counts[which]++;
+                };
+                if (f == 0) {
+                    ops.forEachRow(sink);
+                } else {
+                    ops.forEachUpdate(sink);
+                }
+            }
+        }
+        return counts;
+    }
+
+    /**
+     * Builds the store under {@code dir}/source and its archive under {@code dir}/archive: the rows
+     * in batches of 500, a checkpoint and a base backup, then each update as its own commit
+     * (durable every 1,000th and the last), then the WAL shipped.
+     */
+    static DataSet build(Path dir, Ops ops, PrintWriter out) throws IOException {
         Path source = dir.resolve("source");
         String uri = "file://" + dir.toAbsolutePath().resolve("archive");
         long t0 = System.nanoTime();
         try (Store store = Store.open(source); ObjectStore archive = ObjectStores.open(uri)) {
-            for (int i = 0; i < rows; i += 500) {
-                WriteBatch b = new WriteBatch();
-                for (int j = i; j < Math.min(rows, i + 500); j++) {
-                    b.put(w.key(j), w.value(j).getBytes(StandardCharsets.US_ASCII));
+            WriteBatch[] batch = {new WriteBatch()};
+            long[] n = new long[2];
+            ops.forEachRow((k, v) -> {
+                batch[0].put(k, v);
+                if (++n[0] % 500 == 0) {
+                    store.write(batch[0]);
+                    batch[0] = new WriteBatch();
                 }
-                store.write(b);
+            });
+            if (n[0] % 500 != 0) {
+                store.write(batch[0]);
             }
             store.checkpoint();
             ArchiveBench.backup(store, archive, Codec.ZSTD, new long[1]);
-            SplittableRandom r = new SplittableRandom(seed ^ 0x5eedL);
-            FillBench.Workload next = new FillBench.Workload(rows, 10, valueSize, false, 0, seed + 1);
-            for (int u = 1; u <= updates; u++) {
-                int row = r.nextInt(rows);
-                store.put(w.key(row), next.value(u).getBytes(StandardCharsets.US_ASCII),
-                        u % 1000 == 0 || u == updates ? Durability.DURABLE : Durability.ASYNC);
+            byte[][] pending = new byte[2][];
+            ops.forEachUpdate((k, v) -> {
+                if (pending[0] != null) { // one behind, so that the last update is known and made durable
+                    store.put(pending[0], pending[1], ++n[1] % 1000 == 0 ? Durability.DURABLE : Durability.ASYNC);
+                }
+                pending[0] = k;
+                pending[1] = v;
+            });
+            if (pending[0] != null) {
+                store.put(pending[0], pending[1], Durability.DURABLE);
+                n[1]++;
             }
             ArchiveBench.ship(source, archive, Codec.ZSTD, new long[1]);
             DataSet d = new DataSet(uri, store.digest(), sizeOf(source.resolve("pages.dat")));
-            out.printf("built %d rows of %d bytes, a base backup, %d random updates, shipped to %s, in %.0f s;"
-                    + " pages.dat %.0f MB, WAL archived %.0f MB%n", rows, valueSize, updates, uri,
+            out.printf("built %d rows, a base backup, %d updates, shipped to %s, in %.0f s;"
+                    + " pages.dat %.0f MB, WAL archived %.0f MB%n", n[0], n[1], uri,
                     (System.nanoTime() - t0) / 1e9, d.pageFileBytes() / 1e6, treeBytes(dir.resolve("archive")) / 1e6);
             out.flush();
             return d;

@@ -34,7 +34,8 @@ class RestoreAtSizeTest {
         long seed = 13;
         System.out.println("RestoreAtSizeTest seed " + seed);
         StringWriter built = new StringWriter();
-        RestoreMemoryBench.DataSet d = RestoreMemoryBench.build(tmp, 48_000, 1000, 20_000, seed, new PrintWriter(built));
+        RestoreMemoryBench.DataSet d = RestoreMemoryBench.build(tmp,
+                RestoreMemoryBench.generated(48_000, 1000, 20_000, seed), new PrintWriter(built));
         assertTrue(d.pageFileBytes() > 10L * (4 << 20), "the store (" + d.pageFileBytes() + " bytes) is ten pools or more");
 
         Path target = tmp.resolve("restored");

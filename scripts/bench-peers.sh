@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# walship beside its peers, on the same machine in one run; prints one Markdown table (stdout) for
+# docs/BENCHMARKS.md, "Peers". Progress goes to stderr.
+#
+#   scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N]
+#                          [--scratch DIR] [--keep] [--step-timeout SECONDS]
+#                          [--only restore|write] [--duration SECONDS] [--warmup SECONDS]
+#
+# Restore against Litestream (--only restore, or both by default). One data set, generated once from a printed seed by
+# `walship bench dataset` into two files (rows.tsv: --rows rows `kNNNNNNNNN<TAB>value` of
+# --value-size random base64 bytes; updates.tsv: --updates updates of random rows to new values),
+# then loaded into both:
+#   walship    `walship bench restore-memory --dataset --build-only`: the rows in batches of 500,
+#              a base backup, each update its own commit (durable every 1,000th), the WAL shipped
+#              to a file:// archive;
+#   Litestream SQLite (WAL mode, synchronous=NORMAL, table kv(key TEXT PRIMARY KEY, value TEXT)),
+#              `litestream replicate` to a file replica: the rows in transactions of 500, a
+#              synced snapshot (`replicate -once -force-snapshot`), each update its own
+#              transaction, `litestream sync -wait`, then stopped.
+# Each run then times `./walship restore` and `litestream restore` under `/usr/bin/time -v`
+# (wall time, peak RSS), in alternating order, from a warm page cache, and checks that both
+# restored stores hold the source's content: the SHA-256 of every key<TAB>value line in key
+# order (`walship kv dump`, a sqlite3 query) must be equal, else exit 3. Reported: medians of
+# --runs, and walship / Litestream ratios, with the sizes of the live stores (pages.dat, the
+# SQLite file after a TRUNCATE checkpoint), of the restored ones and of archive and replica.
+#
+# Durable single-row writes against PostgreSQL (--only write, or both by default). PostgreSQL
+# (Debian's, found under /usr/lib/postgresql/*/bin) in a fresh cluster under the scratch dir,
+# on 127.0.0.1 only, synchronous_commit=on, fsync on, otherwise its defaults; pgbench runs an
+# upsert of a 100-byte value on a random key of 100,000 (`INSERT .. ON CONFLICT (key) DO UPDATE`,
+# prepared). walship: `walship leader` on 127.0.0.1 (each PUT a durable commit), and wrk
+# (Debian's) PUTs the same 100-byte value on the same key space (a Lua script). Each at 1 and 16
+# connections for --duration seconds (after --warmup seconds of each, unmeasured; default 10),
+# --runs times in alternating order; commits per second and
+# latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
+# the load generator competes with the server). Needs PostgreSQL's server binaries and wrk
+# (`apt-get install postgresql wrk`).
+#
+# Litestream: `litestream` from LITESTREAM (a path) if set, else the pinned version below built
+# once with `go install` into ${WALSHIP_CACHE:-~/.cache/walship}. Needs java, sqlite3, GNU time
+# (/usr/bin/time, Debian package 'time'), sha256sum and awk.
+# --quick: 20,000 rows and updates, 3-second write runs and 1 run unless given: a smoke test
+# (measured on 2 cores: 1 min 35 s for both parts at a load average of 6 to 9; the restore part alone 42 s).
+# Exit codes: 0 done; 1 a step failed or timed out (--step-timeout, default 3600 s each);
+# 2 usage or a missing tool; 3 the restored stores differ.
+set -euo pipefail
+
+LITESTREAM_MODULE="github.com/benbjohnson/litestream/cmd/litestream"
+LITESTREAM_VERSION="v0.5.18"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+walship="$root/walship"
+
+die() { echo "bench-peers.sh: $*" >&2; exit 1; }
+usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
+say() { echo "bench-peers: $*" >&2; }
+
+runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration="" warmup=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --runs) runs="${2:-}"; shift 2 || usage "--runs needs a value" ;;
+    --rows) rows="${2:-}"; shift 2 || usage "--rows needs a value" ;;
+    --updates) updates="${2:-}"; shift 2 || usage "--updates needs a value" ;;
+    --value-size) value_size="${2:-}"; shift 2 || usage "--value-size needs a value" ;;
+    --seed) seed="${2:-}"; shift 2 || usage "--seed needs a value" ;;
+    --scratch) scratch="${2:-}"; shift 2 || usage "--scratch needs a value" ;;
+    --step-timeout) step_timeout="${2:-}"; shift 2 || usage "--step-timeout needs a value" ;;
+    --only) only="${2:-}"; shift 2 || usage "--only needs a value" ;;
+    --duration) duration="${2:-}"; shift 2 || usage "--duration needs a value" ;;
+    --warmup) warmup="${2:-}"; shift 2 || usage "--warmup needs a value" ;;
+    --keep) keep=1; shift ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) usage "unknown argument: $1" ;;
+  esac
+done
+if [[ $quick == 1 ]]; then
+  rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}" warmup="${warmup:-2}"
+fi
+rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-10}"
+case "$only" in ""|restore|write) ;; *) usage "--only takes restore or write, got '$only'" ;; esac
+do_restore=1 do_write=1
+[[ "$only" == write ]] && do_restore=0
+[[ "$only" == restore ]] && do_write=0
+seed="${seed:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+for v in runs rows updates value_size seed step_timeout duration warmup; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || usage "--${v//_/-} must be a non-negative integer, got '${!v}'"
+done
+(( runs >= 1 && rows >= 1 && value_size >= 1 && step_timeout >= 1 && duration >= 1 )) \
+  || usage "need --runs >= 1, --rows >= 1, --value-size >= 1, --step-timeout >= 1, --duration >= 1"
+
+for tool in java sha256sum awk timeout; do
+  command -v "$tool" >/dev/null 2>&1 || usage "needs '$tool' on PATH"
+done
+[[ -x /usr/bin/time ]] || usage "needs GNU time at /usr/bin/time (Debian package 'time')"
+if (( do_restore )); then
+  command -v sqlite3 >/dev/null 2>&1 || usage "needs 'sqlite3' on PATH (apt-get install sqlite3)"
+fi
+pg_bin=""
+if (( do_write )); then
+  command -v wrk >/dev/null 2>&1 || usage "needs 'wrk' on PATH (apt-get install wrk), or --only restore"
+  pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+  [[ -n "$pg_bin" && -x "$pg_bin/initdb" && -x "$pg_bin/pg_ctl" && -x "$pg_bin/pgbench" ]] \
+    || usage "needs PostgreSQL's server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql), or --only restore"
+  if [[ $EUID == 0 ]]; then
+    id postgres >/dev/null 2>&1 || usage "running as root needs the 'postgres' user to run PostgreSQL (Debian's package makes it)"
+  fi
+fi
+
+# --- Litestream, pinned -------------------------------------------------------------------------
+litestream="${LITESTREAM:-}"
+if (( do_restore )) && [[ -z "$litestream" ]]; then
+  cache="${WALSHIP_CACHE:-$HOME/.cache/walship}/litestream-$LITESTREAM_VERSION"
+  litestream="$cache/litestream"
+  if [[ ! -x "$litestream" ]]; then
+    command -v go >/dev/null 2>&1 || usage "no Litestream: set LITESTREAM=/path/to/litestream or install Go to build $LITESTREAM_VERSION"
+    say "building Litestream $LITESTREAM_VERSION with go install (once; cached in $cache)..."
+    mkdir -p "$cache"
+    GOBIN="$cache" nice -n 19 go install "$LITESTREAM_MODULE@$LITESTREAM_VERSION" >&2 \
+      || die "go install $LITESTREAM_MODULE@$LITESTREAM_VERSION failed (see above)"
+  fi
+fi
+(( ! do_restore )) || [[ -x "$litestream" ]] || usage "LITESTREAM=$litestream is not an executable"
+if [[ -n "${LITESTREAM:-}" ]]; then
+  ls_label="Litestream ($("$litestream" version 2>/dev/null | head -1 || true))"
+else
+  ls_label="Litestream $LITESTREAM_VERSION"
+fi
+
+# --- scratch and cleanup ------------------------------------------------------------------------
+if [[ -z "$scratch" ]]; then
+  scratch="$(mktemp -d "${TMPDIR:-/tmp}/walship-bench-peers.XXXXXX")"
+else
+  mkdir -p "$scratch"
+  [[ -z "$(ls -A "$scratch")" ]] || usage "--scratch $scratch is not empty"
+fi
+scratch="$(cd "$scratch" && pwd)"
+ls_pid="" leader_pid="" pg_data=""
+cleanup() {
+  local rc=$?
+  local p
+  for p in "$ls_pid" "$leader_pid"; do
+    if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then
+      kill -TERM "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
+  done
+  if [[ -n "$pg_data" && -f "$pg_data/postmaster.pid" ]]; then
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  fi
+  if [[ $keep == 1 ]]; then
+    say "kept $scratch"
+  else
+    rm -rf "$scratch"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'echo "bench-peers.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+trap 'exit 130' INT TERM
+
+# step NAME CMD...: runs CMD bounded by --step-timeout, its output in $scratch/logs/NAME.log
+mkdir -p "$scratch/logs"
+step() {
+  local name="$1"; shift
+  local log="$scratch/logs/$name.log"
+  if ! timeout --kill-after=30 "$step_timeout" "$@" >"$log" 2>&1; then
+    tail -5 "$log" >&2 || true
+    [[ $keep == 1 ]] || say "rerun with --keep to keep the logs under $scratch/logs"
+    die "step '$name' failed or ran over ${step_timeout} s (log: $log)"
+  fi
+}
+
+# sorted key<TAB>value lines of a store, as one SHA-256
+walship_sha() { timeout "$step_timeout" "$walship" kv dump --data "$1" | sha256sum | cut -d' ' -f1; }
+sqlite_sha() {
+  timeout "$step_timeout" sqlite3 -bail "$1" "SELECT key || char(9) || value FROM kv ORDER BY key;" | sha256sum | cut -d' ' -f1
+}
+bytes() { stat -c %s "$1"; }
+tree_bytes() { du -sb "$1" | cut -f1; }
+
+# /usr/bin/time -v output → "seconds kib"
+time_of() {
+  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i] }
+              /Maximum resident set size/ { k = $2 }
+              END { if (s == "" || k == "") exit 1; printf "%.3f %d\n", s, k }' "$1"
+}
+
+# PostgreSQL's commands run as the postgres user when this runs as root (PostgreSQL refuses root)
+as_pg=(env)
+[[ $EUID != 0 ]] || as_pg=(runuser -u postgres --)
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
+runs_of() { local out="" x; for x in "$@"; do out+="${out:+, }$x"; done; echo "$out"; }
+cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+say "seed $seed; $runs run(s); scratch $scratch"
+say "building walship if needed..."
+"$walship" --help >/dev/null || die "./walship does not run (see above)"
+
+if (( do_restore )); then
+say "restore: $rows rows x $value_size B, $updates updates"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- the data set, once -------------------------------------------------------------------------
+ops="$scratch/ops"
+say "generating the operations..."
+step dataset "$walship" bench dataset --out "$ops" --rows "$rows" --value-size "$value_size" --updates "$updates" --seed "$seed"
+
+# --- walship: source store, base backup, updates, archive ---------------------------------------
+say "walship: loading, base backup, updates, shipping..."
+wdir="$scratch/walship"
+step walship-build "$walship" bench restore-memory --data "$wdir" --dataset "$ops" --build-only
+expected="$(walship_sha "$wdir/source")" || die "walship kv dump of the source failed"
+say "source content sha256 $expected"
+
+# --- Litestream: SQLite replicated during the load and the updates --------------------------------
+sdir="$scratch/sqlite"
+mkdir -p "$sdir"
+db="$sdir/live.db"
+sock="$sdir/litestream.sock"
+cfg="$sdir/litestream.yml"
+cat >"$cfg" <<YAML
+socket:
+  enabled: true
+  path: $sock
+dbs:
+  - path: $db
+    replica:
+      url: file://$sdir/replica
+YAML
+sqlite3 -bail "$db" "PRAGMA journal_mode=WAL; CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT);" >/dev/null
+
+start_litestream() {
+  rm -f "$sock"
+  "$litestream" replicate -config "$cfg" >>"$scratch/logs/litestream-replicate.log" 2>&1 &
+  ls_pid=$!
+  local deadline=$((SECONDS + 60))
+  until [[ -S "$sock" ]]; do
+    kill -0 "$ls_pid" 2>/dev/null || die "litestream replicate exited (log: $scratch/logs/litestream-replicate.log)"
+    (( SECONDS < deadline )) || die "litestream replicate: no control socket after 60 s"
+    sleep 0.2
+  done
+}
+sync_and_stop_litestream() {
+  step "litestream-sync-$1" "$litestream" sync -socket "$sock" -wait -timeout "$step_timeout" "$db"
+  kill -TERM "$ls_pid"
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$ls_pid" 2>/dev/null; do
+    (( SECONDS < deadline )) || { kill -KILL "$ls_pid"; die "litestream replicate did not stop within 60 s of SIGTERM"; }
+    sleep 0.2
+  done
+  wait "$ls_pid" || true
+  ls_pid=""
+}
+# the operations as SQL: rows in transactions of 500, updates one per transaction
+sql_of() {
+  awk -F'\t' -v batch="$2" -v verb="$3" '
+    BEGIN { print "PRAGMA busy_timeout=60000; PRAGMA synchronous=NORMAL;" }
+    NF != 2 { printf "bench-peers.sh: %s:%d: not key<TAB>value\n", FILENAME, NR > "/dev/stderr"; exit 1 }
+    { gsub(/\x27/, "\x27\x27", $1); gsub(/\x27/, "\x27\x27", $2) }
+    batch > 1 && NR % batch == 1 { print "BEGIN;" }
+    verb == "insert" { printf "INSERT INTO kv(key, value) VALUES(\x27%s\x27, \x27%s\x27);\n", $1, $2 }
+    verb == "update" { printf "UPDATE kv SET value = \x27%s\x27 WHERE key = \x27%s\x27;\n", $2, $1 }
+    batch > 1 && NR % batch == 0 { print "COMMIT;" }
+    END { if (batch > 1 && NR % batch != 0) print "COMMIT;" }' "$1"
+}
+load_sqlite() { sql_of "$@" | sqlite3 -bail "$db" >/dev/null; }
+export -f sql_of load_sqlite
+export db
+
+say "Litestream: loading under litestream replicate..."
+start_litestream
+step sqlite-load bash -c 'load_sqlite "$@"' _ "$ops/rows.tsv" 500 insert
+sync_and_stop_litestream load
+say "Litestream: snapshot..."
+step litestream-snapshot "$litestream" replicate -config "$cfg" -once -force-snapshot
+rm -f "$sock"
+say "Litestream: updates under litestream replicate..."
+start_litestream
+step sqlite-updates bash -c 'load_sqlite "$@"' _ "$ops/updates.tsv" 1 update
+sync_and_stop_litestream updates
+sqlite3 -bail "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+got="$(sqlite_sha "$db")" || die "reading the SQLite source failed"
+[[ "$got" == "$expected" ]] || { echo "bench-peers.sh: the SQLite source holds content $got, walship's source $expected: the loads differ" >&2; exit 3; }
+
+# --- the restores -------------------------------------------------------------------------------
+w_secs=() w_kib=() l_secs=() l_kib=()
+restore_walship() {
+  local i="$1" target="$wdir/restored" t="$scratch/logs/walship-restore-$1.time"
+  rm -rf "$target"
+  step "walship-restore-$i" /usr/bin/time -v -o "$t" "$walship" restore --archive "file://$wdir/archive" --target "$target"
+  read -r s k < <(time_of "$t") || die "no figures in $t"
+  local sha; sha="$(walship_sha "$target")" || die "run $i: walship kv dump of the restored store failed"
+  [[ "$sha" == "$expected" ]] || { echo "bench-peers.sh: run $i: walship's restore holds content $sha, the source $expected" >&2; exit 3; }
+  w_secs+=("$s"); w_kib+=("$k"); w_restored_bytes="$(bytes "$target/pages.dat")"
+  say "run $i: walship restore $s s, peak RSS $((k / 1024)) MiB, content equal"
+}
+restore_litestream() {
+  local i="$1" out="$sdir/restored.db" t="$scratch/logs/litestream-restore-$1.time"
+  rm -f "$out" "$out-wal" "$out-shm"
+  step "litestream-restore-$i" /usr/bin/time -v -o "$t" "$litestream" restore -o "$out" "file://$sdir/replica"
+  read -r s k < <(time_of "$t") || die "no figures in $t"
+  local sha; sha="$(sqlite_sha "$out")" || die "run $i: reading Litestream's restored database failed"
+  [[ "$sha" == "$expected" ]] || { echo "bench-peers.sh: run $i: Litestream's restore holds content $sha, the source $expected" >&2; exit 3; }
+  l_secs+=("$s"); l_kib+=("$k"); l_restored_bytes="$(bytes "$out")"
+  say "run $i: litestream restore $s s, peak RSS $((k / 1024)) MiB, content equal"
+}
+for ((i = 1; i <= runs; i++)); do
+  if (( i % 2 == 1 )); then restore_walship "$i"; restore_litestream "$i"
+  else restore_litestream "$i"; restore_walship "$i"; fi
+done
+
+# --- the table ----------------------------------------------------------------------------------
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
+
+ws="$(median "${w_secs[@]}")" ls_="$(median "${l_secs[@]}")"
+wk="$(median "${w_kib[@]}")" lk="$(median "${l_kib[@]}")"
+w_live="$(bytes "$wdir/source/pages.dat")" l_live="$(bytes "$db")"
+w_arch="$(tree_bytes "$wdir/archive")" l_arch="$(tree_bytes "$sdir/replica")"
+w_dir="$(du -s --block-size=1 "$wdir/source" | cut -f1)"
+l_files=("$db" "$sdir/.live.db-litestream")
+[[ ! -e "$db-wal" ]] || l_files+=("$db-wal")
+l_dir="$(du -sc --block-size=1 "${l_files[@]}" | tail -1 | cut -f1)"
+echo "**Restore, walship vs $ls_label** — $rows rows of $value_size random base64 bytes, a base backup / snapshot, then $updates single-row updates of random rows (seed $seed); median of $runs run(s); $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo
+echo "| | walship | $ls_label | walship / Litestream |"
+echo "|---|---|---|---|"
+echo "| restore wall time (runs: walship $(runs_of "${w_secs[@]}"); Litestream $(runs_of "${l_secs[@]}")) | $(printf '%.2f' "$ws") s | $(printf '%.2f' "$ls_") s | $(ratio "$ws" "$ls_") |"
+echo "| restore peak RSS | $(mib "$wk") | $(mib "$lk") | $(ratio "$wk" "$lk") |"
+echo "| live store on disk (pages.dat; SQLite file after a TRUNCATE checkpoint) | $(mb "$w_live") | $(mb "$l_live") | $(ratio "$w_live" "$l_live") |"
+echo "| live data directory, all files allocated (du: walship's pages.dat, WAL and marks; SQLite file, -wal and Litestream's local .live.db-litestream) | $(mb "$w_dir") | $(mb "$l_dir") | $(ratio "$w_dir" "$l_dir") |"
+echo "| restored store on disk | $(mb "$w_restored_bytes") | $(mb "$l_restored_bytes") | $(ratio "$w_restored_bytes" "$l_restored_bytes") |"
+echo "| archive / replica on disk | $(mb "$w_arch") | $(mb "$l_arch") | $(ratio "$w_arch" "$l_arch") |"
+echo
+echo "Content checked equal in every run: SHA-256 of the sorted key<TAB>value lines $expected."
+fi
+
+# --- durable single-row writes: PostgreSQL (pgbench) against walship (wrk) ----------------------
+if (( do_write )); then
+say "write: durable upserts of a 100-byte value on 100,000 keys, 1 and 16 connections, $duration s each"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+wr="$scratch/write"
+mkdir -p "$wr/pgrun"
+value="$(printf '%s' "$seed" | sha256sum | cut -c1-50)"
+value="$value$value" # 100 bytes, the same for both
+keys=100000
+
+# a TCP port below the ephemeral range that nothing on 127.0.0.1 answers on
+free_port() {
+  local p n
+  for n in $(seq 1 50); do
+    p=$((20000 + RANDOM % 10000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free TCP port found on 127.0.0.1"
+}
+# "/usr/bin/time -v" file → percent of one core the command used (user + system over wall time)
+cpu_of() {
+  awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
+              /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+              END { if (w <= 0) exit 1; printf "%.0f\n", 100 * (u + s) / w }' "$1"
+}
+
+# PostgreSQL: a fresh cluster, 127.0.0.1 only
+pg_data="$wr/pg"
+mkdir -p "$pg_data"
+if [[ $EUID == 0 ]]; then
+  chmod 755 "$scratch" "$wr"
+  chown postgres: "$pg_data" "$wr/pgrun"
+fi
+step pg-initdb "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8
+pg_port="$(free_port)"
+step pg-start "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$wr/pgrun/postgresql.log" -w -t 120 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$wr/pgrun -c synchronous_commit=on -c fsync=on -c max_connections=40" start
+pg_version="$("$pg_bin/postgres" --version | awk '{ print $3 }')"
+step pg-table "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+  -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)"
+cat >"$wr/upsert.sql" <<SQL
+\set k random(1, $keys)
+INSERT INTO kv(key, value) VALUES ('k' || :k, '$value') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+SQL
+
+# walship: a leader, 127.0.0.1 only, each PUT a durable commit
+"$walship" leader --data "$wr/walship" --http 127.0.0.1:0 --port-file "$wr/walship.port" >"$scratch/logs/walship-leader.log" 2>&1 &
+leader_pid=$!
+deadline=$((SECONDS + 120))
+until [[ -s "$wr/walship.port" ]]; do
+  kill -0 "$leader_pid" 2>/dev/null || die "walship leader exited (log: $scratch/logs/walship-leader.log)"
+  (( SECONDS < deadline )) || die "walship leader: not listening after 120 s"
+  sleep 0.2
+done
+w_url="http://127.0.0.1:$(cat "$wr/walship.port")"
+cat >"$wr/put.lua" <<LUA
+-- PUT /kv/k<random 1..$keys> with the same 100-byte value pgbench upserts; one random stream per thread
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) math.randomseed($seed + id) end
+function request() return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$value") end
+LUA
+
+# wrk latency text (e.g. 812.00us, 1.23ms, 1.01s) → ms
+to_ms() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) v /= 1000; else if (t ~ /ms$/) v = v; else if (t ~ /s$/) v *= 1000; printf "%.2f\n", v }'; }
+
+declare -A res
+run_pg() { # run conns
+  local i="$1" c="$2" j=$(( $2 > 1 ? 2 : 1 )) out="$wr/pgbench-$1-$2"
+  mkdir -p "$out"
+  step "pgbench-$i-$c" /usr/bin/time -v -o "$out/time" "$pg_bin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$duration" \
+    -f "$wr/upsert.sql" --log --log-prefix="$out/tx" -h 127.0.0.1 -p "$pg_port" -U postgres postgres
+  local log="$scratch/logs/pgbench-$i-$c.log" tps p50 p99 failed
+  tps="$(awk '/^tps = / { print $3; exit }' "$log")"
+  failed="$(awk '/number of failed transactions/ { print $5; exit }' "$log")"
+  [[ -n "$tps" ]] || die "pgbench printed no tps (log: $log)"
+  [[ -z "$failed" || "$failed" == 0 ]] || die "pgbench: $failed failed transactions (log: $log)"
+  read -r p50 p99 < <(cat "$out"/tx.* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int(NR * 0.5) + (NR % 2)] / 1000, v[int(NR * 0.99 + 0.999)] / 1000 }')
+  res[pg,$c,tps]+=" $tps" res[pg,$c,p50]+=" $p50" res[pg,$c,p99]+=" $p99" res[pg,$c,cpu]+=" $(cpu_of "$out/time")"
+  say "run $i, $c connection(s): PostgreSQL $tps commits/s, p50 $p50 ms, p99 $p99 ms"
+  rm -f "$out"/tx.*
+}
+run_walship() { # run conns
+  local i="$1" c="$2" t=$(( $2 > 1 ? 2 : 1 )) tfile="$wr/wrk-$1-$2.time"
+  step "wrk-$i-$c" /usr/bin/time -v -o "$tfile" wrk -t "$t" -c "$c" -d "${duration}s" --latency -s "$wr/put.lua" "$w_url"
+  local log="$scratch/logs/wrk-$i-$c.log" rps p50 p99
+  ! grep -q "Non-2xx or 3xx responses" "$log" || die "wrk: walship answered some PUTs with an error (log: $log)"
+  ! grep -q "Socket errors" "$log" || die "wrk: socket errors against walship (log: $log)"
+  rps="$(awk '/^Requests\/sec:/ { print $2; exit }' "$log")"
+  p50="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$log")")"
+  p99="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$log")")"
+  [[ -n "$rps" ]] || die "wrk printed no Requests/sec (log: $log)"
+  res[w,$c,tps]+=" $rps" res[w,$c,p50]+=" $p50" res[w,$c,p99]+=" $p99" res[w,$c,cpu]+=" $(cpu_of "$tfile")"
+  say "run $i, $c connection(s): walship $rps commits/s, p50 $p50 ms, p99 $p99 ms"
+}
+if (( warmup > 0 )); then
+  say "warming up both ($warmup s each, 4 connections, unmeasured)..."
+  step pgbench-warmup "$pg_bin/pgbench" -n -M prepared -c 4 -j 2 -T "$warmup" -f "$wr/upsert.sql" -h 127.0.0.1 -p "$pg_port" -U postgres postgres
+  step wrk-warmup wrk -t 2 -c 4 -d "${warmup}s" -s "$wr/put.lua" "$w_url"
+fi
+for ((i = 1; i <= runs; i++)); do
+  for c in 1 16; do
+    if (( i % 2 == 1 )); then run_pg "$i" "$c"; run_walship "$i" "$c"
+    else run_walship "$i" "$c"; run_pg "$i" "$c"; fi
+  done
+done
+# shellcheck disable=SC2086
+m() { median ${res[$1]}; }
+
+echo
+echo "**Durable single-row writes, walship vs PostgreSQL $pg_version** — an upsert of a 100-byte value on a random one of $keys keys, each its own durable commit (PostgreSQL: synchronous_commit=on, fsync on, pgbench -M prepared; walship: PUT /kv/KEY through wrk); $duration s per run after $warmup s of unmeasured warm-up of each, median of $runs run(s); 2 client threads at 16 connections; $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo
+echo "| connections | PostgreSQL commits/s | p50 ms | p99 ms | pgbench CPU | walship commits/s | p50 ms | p99 ms | wrk CPU | walship / PostgreSQL commits/s |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+for c in 1 16; do
+  echo "| $c | $(printf '%.0f' "$(m pg,$c,tps)") | $(m pg,$c,p50) | $(m pg,$c,p99) | $(m pg,$c,cpu) % | $(printf '%.0f' "$(m w,$c,tps)") | $(m w,$c,p50) | $(m w,$c,p99) | $(m w,$c,cpu) % | $(ratio "$(m w,$c,tps)" "$(m pg,$c,tps)") |"
+done
+echo
+echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time)."
+fi
