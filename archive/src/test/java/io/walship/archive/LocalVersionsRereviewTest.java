@@ -1,36 +1,26 @@
 package io.walship.archive;
 
+import static io.walship.archive.VersionsTesting.LEASE;
+import static io.walship.archive.VersionsTesting.await;
+import static io.walship.archive.VersionsTesting.b;
+import static io.walship.archive.VersionsTesting.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import io.walship.archive.VersionsTesting.StoppingSyncer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Second adversarial review of {@link LocalVersions} (after the identity-bytes fix). */
 class LocalVersionsRereviewTest {
-    private static final String LEASE = "lease/leader.json";
     @TempDir
     Path tmp;
-
-    private static byte[] b(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String s(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
-    }
-
-    private static void await(CountDownLatch l) throws InterruptedException {
-        assertTrue(l.await(60, TimeUnit.SECONDS), "timed out");
-    }
 
     /**
      * W links version 2 and is paused before its check; X reads version 2 (W's), links 3 and is
@@ -43,8 +33,8 @@ class LocalVersionsRereviewTest {
     @Timeout(120)
     void aWriterOvertakenOnceIsNotToldUnknownBecauseAnOlderWriterTookItsFileBack() throws Exception {
         Path root = tmp.resolve("archive");
-        LocalVersionsReviewTest.StoppingSyncer sw = new LocalVersionsReviewTest.StoppingSyncer();
-        LocalVersionsReviewTest.StoppingSyncer sx = new LocalVersionsReviewTest.StoppingSyncer();
+        StoppingSyncer sw = new StoppingSyncer();
+        StoppingSyncer sx = new StoppingSyncer();
         LocalObjectStore w = new LocalObjectStore(root, sw);
         LocalObjectStore x = new LocalObjectStore(root, sx);
         LocalObjectStore y = new LocalObjectStore(root);
@@ -91,7 +81,7 @@ class LocalVersionsRereviewTest {
     @Timeout(120)
     void aCreateOvertakenOnceKnowsItWon() throws Exception {
         Path root = tmp.resolve("archive");
-        LocalVersionsReviewTest.StoppingSyncer sc = new LocalVersionsReviewTest.StoppingSyncer();
+        StoppingSyncer sc = new StoppingSyncer();
         LocalObjectStore c = new LocalObjectStore(root, sc);
         LocalObjectStore y = new LocalObjectStore(root);
         // directories made beforehand, so that the first directory sync is the one right after the link

@@ -1,11 +1,13 @@
 package io.walship.archive;
 
+import static io.walship.archive.VersionsTesting.LEASE;
+import static io.walship.archive.VersionsTesting.await;
+import static io.walship.archive.VersionsTesting.b;
+import static io.walship.archive.VersionsTesting.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,52 +15,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.walship.archive.VersionsTesting.StoppingSyncer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Adversarial review of {@link LocalVersions}: interleavings that break its promises. */
 class LocalVersionsReviewTest {
-    private static final String LEASE = "lease/leader.json";
     @TempDir
     Path tmp;
-
-    private static byte[] b(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String s(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
-    }
-
-    private static void await(CountDownLatch l) {
-        try {
-            assertTrue(l.await(60, TimeUnit.SECONDS), "timed out");
-        } catch (InterruptedException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** A syncer that, once armed, stops the caller in its next directory sync (right after a link). */
-    static final class StoppingSyncer implements LocalObjectStore.Syncer {
-        final AtomicBoolean armed = new AtomicBoolean();
-        final CountDownLatch reached = new CountDownLatch(1);
-        final CountDownLatch wake = new CountDownLatch(1);
-
-        @Override
-        public void directory(Path dir) throws IOException {
-            LocalObjectStore.Syncer.super.directory(dir);
-            if (armed.compareAndSet(true, false)) {
-                reached.countDown();
-                LocalVersionsReviewTest.await(wake);
-            }
-        }
-
-        @Override
-        public void file(Path file, FileChannel ch) throws IOException {
-            ch.force(true);
-        }
-    }
 
     /**
      * A reader lists version 2 as the newest and is then paused (GC, SIGSTOP). Meanwhile versions 3

@@ -1,5 +1,7 @@
 package io.walship.archive;
 
+import static io.walship.archive.VersionsTesting.LEASE;
+import static io.walship.archive.VersionsTesting.b;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,13 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Jepsen round had no election for 90 s. Two stores on one directory stand for two processes.
  */
 class LocalVersionsTest {
-    private static final String LEASE = "lease/leader.json";
     @TempDir
     Path tmp;
-
-    private static byte[] b(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     private static String content(ObjectStore store, String key) {
         return new String(store.getVersioned(key).orElseThrow().content(), StandardCharsets.UTF_8);

@@ -9,7 +9,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -478,25 +477,30 @@ class JepsenFailoverTest {
             }, n -> n != null);
         } catch (AssertionError e) {
             StringBuilder b = new StringBuilder(e.getMessage());
-            for (Node n : nodes) {
-                b.append("\n---- ").append(n.name).append(" log tail:\n").append(tail(read(n.log)));
-            }
-            for (Node n : nodes) {
-                // what automatic failover did (the tail above is mostly replication chatter)
-                StatusResponse s = status(n.url());
-                b.append("\n---- ").append(n.name).append(" status: ").append(s == null ? "no answer"
-                        : s.role() + " timeline " + s.timeline() + " failover " + s.failover());
-                List<String> events = new ArrayList<>();
-                for (String l : read(n.log).split("\n")) {
-                    if (l.contains("failover:") || l.contains("promot") || l.contains("Promot") || l.contains("ERROR")) {
-                        events.add(l);
-                    }
-                }
-                b.append("\n---- ").append(n.name).append(" failover events (last 40 of ").append(events.size()).append("):\n")
-                        .append(String.join("\n", events.subList(Math.max(0, events.size() - 40), events.size())));
-            }
-            throw new AssertionError(b.toString(), e);
+            throw new AssertionError(b.append(diagnostics(nodes)).toString(), e);
         }
+    }
+
+    /** Each node's log tail, then what its automatic failover did (the tails are mostly replication chatter). */
+    private String diagnostics(Node[] nodes) {
+        StringBuilder b = new StringBuilder();
+        for (Node n : nodes) {
+            b.append("\n---- ").append(n.name).append(" log tail:\n").append(tail(read(n.log)));
+        }
+        for (Node n : nodes) {
+            StatusResponse s = status(n.url());
+            b.append("\n---- ").append(n.name).append(" status: ").append(s == null ? "no answer"
+                    : s.role() + " timeline " + s.timeline() + " failover " + s.failover());
+            List<String> events = new ArrayList<>();
+            for (String l : read(n.log).split("\n")) {
+                if (l.contains("failover:") || l.contains("promot") || l.contains("Promot") || l.contains("ERROR")) {
+                    events.add(l);
+                }
+            }
+            b.append("\n---- ").append(n.name).append(" failover events (last 40 of ").append(events.size()).append("):\n")
+                    .append(String.join("\n", events.subList(Math.max(0, events.size() - 40), events.size())));
+        }
+        return b.toString();
     }
 
     private Optional<Node> currentLeader(Node[] nodes) {
@@ -524,24 +528,7 @@ class JepsenFailoverTest {
             }, d -> d.stream().distinct().count() == 1 && !d.get(0).startsWith("HTTP") && !d.get(0).startsWith("unreachable"));
         } catch (AssertionError e) {
             StringBuilder b = new StringBuilder(what + ": the nodes did not converge to one digest: " + e.getMessage());
-            for (Node n : nodes) {
-                b.append("\n---- ").append(n.name).append(" log tail:\n").append(tail(read(n.log)));
-            }
-            for (Node n : nodes) {
-                // what automatic failover did (the tail above is mostly replication chatter)
-                StatusResponse s = status(n.url());
-                b.append("\n---- ").append(n.name).append(" status: ").append(s == null ? "no answer"
-                        : s.role() + " timeline " + s.timeline() + " failover " + s.failover());
-                List<String> events = new ArrayList<>();
-                for (String l : read(n.log).split("\n")) {
-                    if (l.contains("failover:") || l.contains("promot") || l.contains("Promot") || l.contains("ERROR")) {
-                        events.add(l);
-                    }
-                }
-                b.append("\n---- ").append(n.name).append(" failover events (last 40 of ").append(events.size()).append("):\n")
-                        .append(String.join("\n", events.subList(Math.max(0, events.size() - 40), events.size())));
-            }
-            throw new AssertionError(b.toString(), e);
+            throw new AssertionError(b.append(diagnostics(nodes)).toString(), e);
         }
         currentLeader(nodes).ifPresent(l -> leaderUrl = l.url());
     }
