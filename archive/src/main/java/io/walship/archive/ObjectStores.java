@@ -30,4 +30,21 @@ public final class ObjectStores {
             throw e;
         }
     }
+
+    /**
+     * Closes a stream from {@link ObjectStore#get}/{@link ObjectStore#getRange} that will not be
+     * read to its end: an S3 response is aborted (its connection dropped) instead of being drained
+     * to the end of the object, which is what closing it would do. Errors closing are ignored: the
+     * caller is done with the object.
+     */
+    public static void abandon(java.io.InputStream in) {
+        if (in instanceof software.amazon.awssdk.http.Abortable a) {
+            a.abort();
+        }
+        try {
+            in.close();
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // abandoned on purpose: nothing of it is used
+        }
+    }
 }

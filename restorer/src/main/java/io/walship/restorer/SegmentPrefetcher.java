@@ -10,6 +10,7 @@ import java.util.function.Supplier;
 import io.walship.archive.CorruptObjectException;
 import io.walship.archive.CountingInputStream;
 import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
 import io.walship.archive.Prefetch;
 import io.walship.archive.Segment;
 import io.walship.archive.StorageException;
@@ -176,9 +177,13 @@ public final class SegmentPrefetcher implements AutoCloseable {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         boolean granted = false;
         long grant = 0;
-        try (InputStream raw = new StorageErrors(store.get(key), key)) {
+        InputStream response = null;
+        boolean drained = false;
+        try {
+            response = store.get(key);
             // the body's decompressing stream closes what it reads; the rest is read to count it
-            CountingInputStream in = new CountingInputStream(raw, true);
+            CountingInputStream in = new CountingInputStream(new StorageErrors(response, key), true);
+            long before = 0; // bytes of the object read through a response given up while waiting for the budget
             Segment.Header h = Segment.readHeader(in, key);
             if (h.timeline() != name.timeline() || h.firstLsn() != name.firstLsn() || h.lastLsn() != name.lastLsn()
                     || h.entryCount() != h.lastLsn() - h.firstLsn() + 1) {
@@ -192,7 +197,20 @@ public final class SegmentPrefetcher implements AutoCloseable {
                         + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
             }
             if (budget != null) {
-                grant = budget.acquire(turn, h.bodyLength());
+                grant = budget.tryAcquire(turn, h.bodyLength());
+                if (grant == 0) {
+                    // it must wait (for earlier segments, or for the consumer to give bytes back, which
+                    // can take as long as a base backup's download): a response left open and unread
+                    // that long may be cut by the server, so give it up and ask for the rest after
+                    before = in.count();
+                    ObjectStores.abandon(response);
+                    response = null;
+                    grant = budget.acquire(turn, h.bodyLength());
+                    granted = true;
+                    // one byte past the listed end, so that an object longer than listed is still caught
+                    response = store.getRange(key, before, listedSize - before + 1);
+                    in = new CountingInputStream(new StorageErrors(response, key), true);
+                }
                 granted = true;
             }
             // after the grant, which waited for the consumer to give back the body it was done with
@@ -212,9 +230,12 @@ public final class SegmentPrefetcher implements AutoCloseable {
             }
             byte[] body = Segment.readBody(h, in, key, reuse);
             in.transferTo(java.io.OutputStream.nullOutputStream());
-            if (in.count() != listedSize) {
-                throw new CorruptObjectException(key, "read " + in.count() + " bytes, the listing says " + listedSize);
+            long objectBytes = before + in.count();
+            if (objectBytes != listedSize) {
+                throw new CorruptObjectException(key, "read " + objectBytes + " bytes, the listing says " + listedSize);
             }
+            drained = true;
+            response.close();
             int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
             long[] times = new long[starts.length];
             long expect = h.firstLsn();
@@ -237,13 +258,16 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 expect++;
             }
             granted = false; // from here the consumer releases it
-            return new Decoded(h, body, starts, times, in.count(), key, grant);
+            return new Decoded(h, body, starts, times, objectBytes, key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StorageException("interrupted while waiting to fetch " + key);
         } finally {
+            if (response != null && !drained) {
+                ObjectStores.abandon(response); // failed part way: not drained to the end of the object
+            }
             if (budget != null) {
                 if (granted) {
                     budget.release(grant);
@@ -354,6 +378,21 @@ public final class SegmentPrefetcher implements AutoCloseable {
             }
             nextTurn++;
             notifyAll();
+        }
+
+        /**
+         * {@link #acquire} if it would not wait (turn {@code turn} is next and there is room):
+         * returns the bytes granted, or 0 (nothing taken) if it would.
+         */
+        synchronized long tryAcquire(long turn, long bytes) {
+            long want = Math.max(1, Math.min(bytes, total));
+            if (turn != nextTurn || used + want > total) {
+                return 0;
+            }
+            used += want;
+            nextTurn++;
+            notifyAll();
+            return want;
         }
 
         /** Takes {@code bytes} more at once if they fit (for a grant already served), else nothing. */

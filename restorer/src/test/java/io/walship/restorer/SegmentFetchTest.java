@@ -123,4 +123,123 @@ class SegmentFetchTest {
         assertEquals(other.header().bodyLength(), other.body().length);
         assertTrue(tight.used() <= bigArray / 2);
     }
+
+    /** A store that counts the responses it handed out and how many are still open. */
+    private static final class CountingStore extends ForwardingObjectStore {
+        final java.util.concurrent.atomic.AtomicInteger gets = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger ranges = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger aborted = new java.util.concurrent.atomic.AtomicInteger();
+
+        CountingStore(ObjectStore inner) {
+            super(inner);
+        }
+
+        private InputStream counted(InputStream in) {
+            open.incrementAndGet();
+            abstract class Counted extends FilterInputStream implements software.amazon.awssdk.http.Abortable {
+                Counted(InputStream in) {
+                    super(in);
+                }
+            }
+            return new Counted(in) {
+                private boolean closed;
+
+                @Override
+                public void abort() {
+                    if (in instanceof software.amazon.awssdk.http.Abortable a) {
+                        aborted.incrementAndGet();
+                        a.abort();
+                    }
+                }
+
+                @Override
+                public void close() throws IOException {
+                    if (!closed) {
+                        closed = true;
+                        open.decrementAndGet();
+                    }
+                    super.close();
+                }
+            };
+        }
+
+        @Override
+        public InputStream get(String key) {
+            InputStream in = counted(inner.get(key));
+            gets.incrementAndGet(); // after it is open: a waiter seeing gets == 1 and open == 0 saw it closed
+            return in;
+        }
+
+        @Override
+        public InputStream getRange(String key, long offset, long length) {
+            InputStream in = counted(inner.getRange(key, offset, length));
+            ranges.incrementAndGet();
+            return in;
+        }
+    }
+
+    @Test
+    void aFetchWaitingForTheBudgetHoldsNoResponseOpen() throws Exception {
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            waitingForTheBudgetHoldsNoResponseOpen(archive);
+        }
+    }
+
+    /** The same on S3 (S3Proxy in process, or the MinIO the environment names): the response is aborted, not drained. */
+    @Test
+    void aFetchWaitingForTheBudgetHoldsNoS3ResponseOpen() throws Exception {
+        try (io.walship.archive.TestS3Server s3 = io.walship.archive.TestS3Server.start();
+             ObjectStore archive = ObjectStores.open(s3.newArchive("walship-test", "fetch-" + java.util.UUID.randomUUID()))) {
+            waitingForTheBudgetHoldsNoResponseOpen(archive);
+        }
+    }
+
+    private void waitingForTheBudgetHoldsNoResponseOpen(ObjectStore archive) throws Exception {
+        ObjectInfo big = segments(archive).get(0);
+        SegmentPrefetcher.Decoded alone = SegmentPrefetcher.fetch(archive, big.key(), big.size());
+        CountingStore counting = new CountingStore(archive);
+        SegmentPrefetcher.ByteBudget budget = new SegmentPrefetcher.ByteBudget(1 << 20);
+        long held = budget.acquire(0, 1 << 20); // turn 0 holds everything: the consumer is slow
+        java.util.concurrent.CompletableFuture<SegmentPrefetcher.Decoded> fetched = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> SegmentPrefetcher.fetch(counting, big.key(), big.size(), budget, 1, new ArrayDeque<>()));
+        // it opens the object, reads the header, and must give the response up before it waits
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (!(counting.gets.get() == 1 && counting.open.get() == 0)) {
+            assertFalse(fetched.isDone(), "the fetch cannot finish before the budget has room");
+            assertTrue(System.nanoTime() < deadline, "a fetch waiting for the budget still holds "
+                    + counting.open.get() + " response(s) open");
+            Thread.onSpinWait();
+        }
+        assertFalse(fetched.isDone());
+        budget.release(held);
+        SegmentPrefetcher.Decoded d = fetched.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, counting.ranges.get(), "the rest of the object comes from one ranged GET");
+        if (archive instanceof io.walship.archive.S3ObjectStore) {
+            assertEquals(1, counting.aborted.get(), "the S3 response given up is aborted, not drained");
+        }
+        assertEquals(0, counting.open.get());
+        assertEquals(big.size(), d.objectBytes());
+        assertEquals(alone.count(), d.count());
+        assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOf(alone.body(), (int) alone.header().bodyLength()),
+                java.util.Arrays.copyOf(d.body(), (int) d.header().bodyLength())), "the same body");
+        budget.release(d.granted());
+
+        // an object longer than its listing is still caught when the rest comes from a ranged GET
+        SegmentPrefetcher.ByteBudget full = new SegmentPrefetcher.ByteBudget(1 << 20);
+        long again = full.acquire(0, 1 << 20);
+        java.util.concurrent.CompletableFuture<SegmentPrefetcher.Decoded> shortListed = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> SegmentPrefetcher.fetch(counting, big.key(), big.size() - 1, full, 1, new ArrayDeque<>()));
+        while (counting.gets.get() < 2 || counting.open.get() != 0) {
+            assertTrue(System.nanoTime() < deadline + java.util.concurrent.TimeUnit.SECONDS.toNanos(30), "no second fetch");
+            Thread.onSpinWait();
+        }
+        full.release(again);
+        java.util.concurrent.ExecutionException x = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> shortListed.get(30, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(x.getCause() instanceof CorruptObjectException && x.getCause().getMessage().contains("the listing says"),
+                x.getCause().toString());
+        assertEquals(0, counting.open.get());
+        assertEquals(0, full.used(), "a failed fetch gives its grant back");
+    }
 }
