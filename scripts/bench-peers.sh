@@ -4,7 +4,7 @@
 #
 #   scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N]
 #                          [--scratch DIR] [--keep] [--step-timeout SECONDS]
-#                          [--only restore|write] [--duration SECONDS] [--warmup SECONDS]
+#                          [--only restore|write|backup] [--duration SECONDS] [--warmup SECONDS]
 #
 # Restore against Litestream (--only restore, or both by default). One data set, generated once from a printed seed by
 # `walship bench dataset` into two files (rows.tsv: --rows rows `kNNNNNNNNN<TAB>value` of
@@ -36,6 +36,15 @@
 # the load generator competes with the server). Needs PostgreSQL's server binaries and wrk
 # (`apt-get install postgresql wrk`).
 #
+# Base backup against pgBackRest (--only backup, or by default when `pgbackrest` is on PATH:
+# `apt-get install pgbackrest`). The rows and updates above, in a fresh PostgreSQL cluster
+# (COPY of the rows, the updates applied in one UPDATE, VACUUM FULL, CHECKPOINT; content checked
+# equal to walship's source), WAL archived by pgBackRest's archive-push; each run times a full
+# `pgbackrest backup` (zst level 3 like walship's zstd, process-max 2, start-fast, a posix repo on
+# the same disk) and `walship backup --data` of the stopped source store into a fresh file://
+# archive, alternating, under `/usr/bin/time -v`: wall time, CPU (user + system, children
+# included), peak RSS, backup size, beside the size of what each backed up.
+#
 # Litestream: `litestream` from LITESTREAM (a path) if set, else the pinned version below built
 # once with `go install` into ${WALSHIP_CACHE:-~/.cache/walship}. Needs java, sqlite3, GNU time
 # (/usr/bin/time, Debian package 'time'), sha256sum and awk.
@@ -52,7 +61,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 walship="$root/walship"
 
 die() { echo "bench-peers.sh: $*" >&2; exit 1; }
-usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
+usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write|backup] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
 say() { echo "bench-peers: $*" >&2; }
 
 runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration="" warmup=""
@@ -78,10 +87,16 @@ if [[ $quick == 1 ]]; then
   rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}" warmup="${warmup:-2}"
 fi
 rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-10}"
-case "$only" in ""|restore|write) ;; *) usage "--only takes restore or write, got '$only'" ;; esac
-do_restore=1 do_write=1
-[[ "$only" == write ]] && do_restore=0
-[[ "$only" == restore ]] && do_write=0
+case "$only" in ""|restore|write|backup) ;; *) usage "--only takes restore, write or backup, got '$only'" ;; esac
+do_restore=1 do_write=1 do_backup=1
+[[ -z "$only" || "$only" == restore ]] || do_restore=0
+[[ -z "$only" || "$only" == write ]] || do_write=0
+[[ -z "$only" || "$only" == backup ]] || do_backup=0
+if (( do_backup )) && ! command -v pgbackrest >/dev/null 2>&1; then
+  [[ -z "$only" ]] || usage "needs 'pgbackrest' on PATH (apt-get install pgbackrest)"
+  echo "bench-peers: no pgbackrest on PATH: the base-backup comparison is skipped (apt-get install pgbackrest)" >&2
+  do_backup=0
+fi
 seed="${seed:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
 for v in runs rows updates value_size seed step_timeout duration warmup; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || usage "--${v//_/-} must be a non-negative integer, got '${!v}'"
@@ -99,6 +114,8 @@ fi
 pg_bin=""
 if (( do_write )); then
   command -v wrk >/dev/null 2>&1 || usage "needs 'wrk' on PATH (apt-get install wrk), or --only restore"
+fi
+if (( do_write || do_backup )); then
   pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
   [[ -n "$pg_bin" && -x "$pg_bin/initdb" && -x "$pg_bin/pg_ctl" && -x "$pg_bin/pgbench" ]] \
     || usage "needs PostgreSQL's server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql), or --only restore"
@@ -135,7 +152,7 @@ else
   [[ -z "$(ls -A "$scratch")" ]] || usage "--scratch $scratch is not empty"
 fi
 scratch="$(cd "$scratch" && pwd)"
-ls_pid="" leader_pid="" pg_data=""
+ls_pid="" leader_pid="" pg_data="" pg_clusters=()
 cleanup() {
   local rc=$?
   local p
@@ -145,9 +162,11 @@ cleanup() {
       wait "$p" 2>/dev/null || true
     fi
   done
-  if [[ -n "$pg_data" && -f "$pg_data/postmaster.pid" ]]; then
-    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-  fi
+  for p in "${pg_clusters[@]}"; do
+    if [[ -f "$p/postmaster.pid" ]]; then
+      "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$p" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    fi
+  done
   if [[ $keep == 1 ]]; then
     say "kept $scratch"
   else
@@ -186,6 +205,22 @@ time_of() {
               END { if (s == "" || k == "") exit 1; printf "%.3f %d\n", s, k }' "$1"
 }
 
+# a TCP port below the ephemeral range that nothing on 127.0.0.1 answers on
+free_port() {
+  local p n
+  for n in $(seq 1 50); do
+    p=$((20000 + RANDOM % 10000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free TCP port found on 127.0.0.1"
+}
+# "/usr/bin/time -v" file → percent of one core the command used (user + system over wall time)
+cpu_of() {
+  awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
+              /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+              END { if (w <= 0) exit 1; printf "%.0f\n", 100 * (u + s) / w }' "$1"
+}
+
 # PostgreSQL's commands run as the postgres user when this runs as root (PostgreSQL refuses root)
 as_pg=(env)
 [[ $EUID != 0 ]] || as_pg=(runuser -u postgres --)
@@ -197,13 +232,11 @@ say "seed $seed; $runs run(s); scratch $scratch"
 say "building walship if needed..."
 "$walship" --help >/dev/null || die "./walship does not run (see above)"
 
-if (( do_restore )); then
-say "restore: $rows rows x $value_size B, $updates updates"
+# --- the data set, once (restore and backup) -------------------------------------------------------
+if (( do_restore || do_backup )); then
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
-
-# --- the data set, once -------------------------------------------------------------------------
 ops="$scratch/ops"
-say "generating the operations..."
+say "generating the operations: $rows rows x $value_size B, $updates updates..."
 step dataset "$walship" bench dataset --out "$ops" --rows "$rows" --value-size "$value_size" --updates "$updates" --seed "$seed"
 
 # --- walship: source store, base backup, updates, archive ---------------------------------------
@@ -212,6 +245,10 @@ wdir="$scratch/walship"
 step walship-build "$walship" bench restore-memory --data "$wdir" --dataset "$ops" --build-only
 expected="$(walship_sha "$wdir/source")" || die "walship kv dump of the source failed"
 say "source content sha256 $expected"
+fi
+
+if (( do_restore )); then
+say "restore: $rows rows x $value_size B, $updates updates"
 
 # --- Litestream: SQLite replicated during the load and the updates --------------------------------
 sdir="$scratch/sqlite"
@@ -346,24 +383,9 @@ value="$(printf '%s' "$seed" | sha256sum | cut -c1-50)"
 value="$value$value" # 100 bytes, the same for both
 keys=100000
 
-# a TCP port below the ephemeral range that nothing on 127.0.0.1 answers on
-free_port() {
-  local p n
-  for n in $(seq 1 50); do
-    p=$((20000 + RANDOM % 10000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "no free TCP port found on 127.0.0.1"
-}
-# "/usr/bin/time -v" file → percent of one core the command used (user + system over wall time)
-cpu_of() {
-  awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
-              /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-              END { if (w <= 0) exit 1; printf "%.0f\n", 100 * (u + s) / w }' "$1"
-}
-
 # PostgreSQL: a fresh cluster, 127.0.0.1 only
 pg_data="$wr/pg"
+pg_clusters+=("$pg_data")
 mkdir -p "$pg_data"
 if [[ $EUID == 0 ]]; then
   chmod 755 "$scratch" "$wr"
@@ -455,4 +477,107 @@ for c in 1 16; do
 done
 echo
 echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time)."
+fi
+
+# --- base backup: pgBackRest against walship backup ----------------------------------------------
+if (( do_backup )); then
+say "backup: the same rows and updates in PostgreSQL, pgBackRest full backups against walship backup"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+bk="$scratch/backup"
+mkdir -p "$bk/pgrun" "$bk/pgbackrest/repo" "$bk/pgbackrest/log" "$bk/pgbackrest/lock" "$bk/pgbackrest/spool"
+bk_pg="$bk/pg"
+pg_clusters+=("$bk_pg")
+mkdir -p "$bk_pg"
+if [[ $EUID == 0 ]]; then
+  chmod 755 "$scratch" "$bk" "$ops"
+  chmod 644 "$ops"/*.tsv
+  chown -R postgres: "$bk_pg" "$bk/pgrun" "$bk/pgbackrest"
+fi
+bk_port="$(free_port)"
+bk_cfg="$bk/pgbackrest/pgbackrest.conf"
+cat >"$bk_cfg" <<CONF
+[global]
+repo1-path=$bk/pgbackrest/repo
+repo1-retention-full=9999
+log-path=$bk/pgbackrest/log
+lock-path=$bk/pgbackrest/lock
+spool-path=$bk/pgbackrest/spool
+log-level-console=warn
+log-level-file=info
+compress-type=zst
+compress-level=3
+process-max=2
+start-fast=y
+
+[bench]
+pg1-path=$bk_pg
+pg1-port=$bk_port
+pg1-socket-path=$bk/pgrun
+pg1-user=postgres
+CONF
+[[ $EUID != 0 ]] || chown postgres: "$bk_cfg"
+step bk-initdb "${as_pg[@]}" "$pg_bin/initdb" -D "$bk_pg" -U postgres --auth=trust -E UTF8
+step bk-start "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$bk_pg" -l "$bk/pgrun/postgresql.log" -w -t 120 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$bk_port -c unix_socket_directories=$bk/pgrun -c archive_mode=on -c wal_level=replica -c max_wal_size=4GB -c archive_command='pgbackrest --config=$bk_cfg --stanza=bench archive-push %p'" start
+bk_pg_version="$("$pg_bin/postgres" --version | awk '{ print $3 }')"
+bk_psql=("$pg_bin/psql" -h 127.0.0.1 -p "$bk_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q)
+say "PostgreSQL: loading the rows and the updates..."
+step bk-load "${bk_psql[@]}" \
+  -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)" \
+  -c "\\copy kv(key, value) from '$ops/rows.tsv'" \
+  -c "CREATE TABLE up(n bigserial, key text NOT NULL, value text NOT NULL)" \
+  -c "\\copy up(key, value) from '$ops/updates.tsv'" \
+  -c "UPDATE kv SET value = u.value FROM (SELECT DISTINCT ON (key) key, value FROM up ORDER BY key, n DESC) u WHERE kv.key = u.key" \
+  -c "DROP TABLE up" -c "VACUUM FULL kv" -c "CHECKPOINT"
+got="$(timeout "$step_timeout" "${bk_psql[@]}" -At -c "SELECT key || chr(9) || value FROM kv ORDER BY key COLLATE \"C\"" | sha256sum | cut -d' ' -f1)" \
+  || die "reading the PostgreSQL table failed"
+[[ "$got" == "$expected" ]] || { echo "bench-peers.sh: the PostgreSQL table holds content $got, walship's source $expected: the loads differ" >&2; exit 3; }
+pg_db_bytes="$("${bk_psql[@]}" -At -c "SELECT pg_database_size('postgres')")"
+pg_table_bytes="$("${bk_psql[@]}" -At -c "SELECT pg_total_relation_size('kv')")"
+pg_cluster_bytes="$(du -sb --exclude=pg_wal "$bk_pg" | cut -f1)" # pg_wal is archived, not backed up
+step pgbackrest-stanza "${as_pg[@]}" pgbackrest --config="$bk_cfg" --stanza=bench stanza-create
+step pgbackrest-check "${as_pg[@]}" pgbackrest --config="$bk_cfg" --stanza=bench check
+
+# "/usr/bin/time -v" file → CPU seconds (user + system, waited-for children included)
+cpu_secs_of() { awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f\n", u + s }' "$1"; }
+b_w_secs=() b_w_cpu=() b_w_kib=() b_p_secs=() b_p_cpu=() b_p_kib=()
+backup_walship() {
+  local i="$1" arch="$bk/walship-archive-$1" t="$scratch/logs/walship-backup-$1.time"
+  step "walship-backup-$i" /usr/bin/time -v -o "$t" "$walship" backup --data "$wdir/source" --archive "file://$arch"
+  read -r s k < <(time_of "$t") || die "no figures in $t"
+  b_w_secs+=("$s"); b_w_kib+=("$k"); b_w_cpu+=("$(cpu_secs_of "$t")"); b_w_bytes="$(tree_bytes "$arch")"
+  say "run $i: walship backup $s s, $(cpu_secs_of "$t") s CPU, $(( b_w_bytes / 1000000 )) MB"
+  rm -rf "$arch"
+}
+backup_pgbackrest() {
+  local i="$1" t="$scratch/logs/pgbackrest-backup-$1.time" before after label
+  before="$(ls "$bk/pgbackrest/repo/backup/bench" 2>/dev/null | grep -E '^[0-9]{8}-[0-9]{6}F$' || true)"
+  step "pgbackrest-backup-$i" /usr/bin/time -v -o "$t" "${as_pg[@]}" pgbackrest --config="$bk_cfg" --stanza=bench --type=full backup
+  read -r s k < <(time_of "$t") || die "no figures in $t"
+  after="$(ls "$bk/pgbackrest/repo/backup/bench" | grep -E '^[0-9]{8}-[0-9]{6}F$' || true)"
+  label="$(comm -13 <(printf '%s\n' $before | sort) <(printf '%s\n' $after | sort) | tail -1)"
+  [[ -n "$label" ]] || die "pgbackrest backup $i: no new full backup in the repository"
+  b_p_secs+=("$s"); b_p_kib+=("$k"); b_p_cpu+=("$(cpu_secs_of "$t")"); b_p_bytes="$(tree_bytes "$bk/pgbackrest/repo/backup/bench/$label")"
+  say "run $i: pgBackRest backup $s s, $(cpu_secs_of "$t") s CPU, $(( b_p_bytes / 1000000 )) MB"
+}
+for ((i = 1; i <= runs; i++)); do
+  if (( i % 2 == 1 )); then backup_walship "$i"; backup_pgbackrest "$i"
+  else backup_pgbackrest "$i"; backup_walship "$i"; fi
+done
+mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+bws="$(median "${b_w_secs[@]}")" bps="$(median "${b_p_secs[@]}")"
+bwc="$(median "${b_w_cpu[@]}")" bpc="$(median "${b_p_cpu[@]}")"
+bwk="$(median "${b_w_kib[@]}")" bpk="$(median "${b_p_kib[@]}")"
+w_live="$(bytes "$wdir/source/pages.dat")"
+echo
+echo "**Base backup, walship vs pgBackRest $(pgbackrest version | awk '{ print $2 }') (PostgreSQL $bk_pg_version)** — the data set above ($rows rows of $value_size random base64 bytes after $updates updates, seed $seed), content checked equal; pgBackRest: full backup, zst level 3, process-max 2, start-fast, posix repository on the same disk; walship: \`walship backup --data\` of the stopped store, zstd, into a file:// archive on the same disk; median of $runs run(s); $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo
+echo "| | walship | pgBackRest | walship / pgBackRest |"
+echo "|---|---|---|---|"
+echo "| backup wall time (runs: walship $(runs_of "${b_w_secs[@]}"); pgBackRest $(runs_of "${b_p_secs[@]}")) | $(printf '%.2f' "$bws") s | $(printf '%.2f' "$bps") s | $(ratio "$bws" "$bps") |"
+echo "| CPU, user + system | $(printf '%.2f' "$bwc") s | $(printf '%.2f' "$bpc") s | $(ratio "$bwc" "$bpc") |"
+echo "| peak RSS (pgBackRest: its largest process) | $(mib "$bwk") | $(mib "$bpk") | $(ratio "$bwk" "$bpk") |"
+echo "| what is backed up | pages.dat $(mb "$w_live") | the cluster without pg_wal, $(mb "$pg_cluster_bytes") (database $(mb "$pg_db_bytes"), table with index $(mb "$pg_table_bytes")) | $(ratio "$w_live" "$pg_cluster_bytes") |"
+echo "| backup size | $(mb "$b_w_bytes") | $(mb "$b_p_bytes") | $(ratio "$b_w_bytes" "$b_p_bytes") |"
 fi
