@@ -33,7 +33,9 @@
 # connections for --duration seconds (after --warmup seconds of each, unmeasured; default 10),
 # --runs times in alternating order; commits per second and
 # latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
-# the load generator competes with the server). Needs PostgreSQL's server binaries and wrk
+# the load generator competes with the server). Beside each walship HTTP run, the same upserts in
+# process (`walship bench write --keys`, threads = connections): HTTP / in process is the cost of
+# the HTTP path. Needs PostgreSQL's server binaries and wrk
 # (`apt-get install postgresql wrk`).
 #
 # Base backup against pgBackRest (--only backup, or by default when `pgbackrest` is on PATH:
@@ -452,6 +454,15 @@ run_walship() { # run conns
   [[ -n "$rps" ]] || die "wrk printed no Requests/sec (log: $log)"
   res[w,$c,tps]+=" $rps" res[w,$c,p50]+=" $p50" res[w,$c,p99]+=" $p99" res[w,$c,cpu]+=" $(cpu_of "$tfile")"
   say "run $i, $c connection(s): walship $rps commits/s, p50 $p50 ms, p99 $p99 ms"
+  # the same upserts in process, as many as HTTP did in its run: the limit HTTP is measured against
+  local n ip
+  n="$(awk -v r="$rps" -v d="$duration" -v c="$c" 'BEGIN { n = int(r * d); if (n < c * 100) n = c * 100; print n }')"
+  step "inproc-$i-$c" "$walship" bench write --data "$wr/inproc" --threads "$c" --keys "$keys" --value-size 100 \
+    --count "$n" --no-baseline
+  ip="$(awk '$1 == "store" { print $2; exit }' "$scratch/logs/inproc-$i-$c.log")"
+  [[ -n "$ip" ]] || die "walship bench write printed no store figure (log: $scratch/logs/inproc-$i-$c.log)"
+  res[ip,$c,tps]+=" $ip"
+  say "run $i, $c thread(s) in process: walship $ip commits/s"
 }
 if (( warmup > 0 )); then
   say "warming up both ($warmup s each, 4 connections, unmeasured)..."
@@ -470,13 +481,13 @@ m() { median ${res[$1]}; }
 echo
 echo "**Durable single-row writes, walship vs PostgreSQL $pg_version** — an upsert of a 100-byte value on a random one of $keys keys, each its own durable commit (PostgreSQL: synchronous_commit=on, fsync on, pgbench -M prepared; walship: PUT /kv/KEY through wrk); $duration s per run after $warmup s of unmeasured warm-up of each, median of $runs run(s); 2 client threads at 16 connections; $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
 echo
-echo "| connections | PostgreSQL commits/s | p50 ms | p99 ms | pgbench CPU | walship commits/s | p50 ms | p99 ms | wrk CPU | walship / PostgreSQL commits/s |"
-echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+echo "| connections | PostgreSQL commits/s | p50 ms | p99 ms | pgbench CPU | walship commits/s | p50 ms | p99 ms | wrk CPU | walship / PostgreSQL commits/s | walship in process (threads = connections) | HTTP / in process |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 for c in 1 16; do
-  echo "| $c | $(printf '%.0f' "$(m pg,$c,tps)") | $(m pg,$c,p50) | $(m pg,$c,p99) | $(m pg,$c,cpu) % | $(printf '%.0f' "$(m w,$c,tps)") | $(m w,$c,p50) | $(m w,$c,p99) | $(m w,$c,cpu) % | $(ratio "$(m w,$c,tps)" "$(m pg,$c,tps)") |"
+  echo "| $c | $(printf '%.0f' "$(m pg,$c,tps)") | $(m pg,$c,p50) | $(m pg,$c,p99) | $(m pg,$c,cpu) % | $(printf '%.0f' "$(m w,$c,tps)") | $(m w,$c,p50) | $(m w,$c,p99) | $(m w,$c,cpu) % | $(ratio "$(m w,$c,tps)" "$(m pg,$c,tps)") | $(printf '%.0f' "$(m ip,$c,tps)") | $(ratio "$(m w,$c,tps)" "$(m ip,$c,tps)") |"
 done
 echo
-echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time)."
+echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}; walship in process 1:${res[ip,1,tps]}, 16:${res[ip,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time). In process: \`walship bench write --threads C --keys $keys --value-size 100 --no-baseline\` right after each HTTP run, as many upserts as HTTP made in it, into a fresh store after its own unmeasured warm-up (a fifth of the count, at most 20,000 async upserts)."
 fi
 
 # --- base backup: pgBackRest against walship backup ----------------------------------------------

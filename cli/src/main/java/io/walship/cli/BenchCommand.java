@@ -132,6 +132,10 @@ final class BenchCommand {
         @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
                 description = "Unmeasured async commits first (default: count/5, at most 20000).")
         long warmup;
+        @Option(names = "--keys", paramLabel = "N", defaultValue = "0",
+                description = "Upsert keys k1..kN chosen at random (as scripts/bench-peers.sh's PUTs do) instead of"
+                        + " inserting random new --key-size keys (default: new keys).")
+        long keys;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--async", description = "Non-durable commits (for comparison; the default is durable).")
@@ -145,8 +149,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1) {
-                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1");
+            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1 || keys < 0) {
+                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1, --keys >= 0");
             }
             Files.createDirectories(data);
             List<WriteBench.Result> store = new ArrayList<>();
@@ -156,7 +160,7 @@ final class BenchCommand {
                 FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
                 store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
-                        async ? Durability.ASYNC : Durability.DURABLE));
+                        async ? Durability.ASYNC : Durability.DURABLE, keys));
                 FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);
@@ -178,8 +182,9 @@ final class BenchCommand {
                 out.println(Json.write(m));
                 return ExitCodes.OK;
             }
-            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %d-byte values, %s, median of %d run(s)%n",
-                    threads, count, keySize, valueSize, async ? "async" : "durable", runs);
+            out.printf("walship bench write: %d threads, %d commits/run, %s, %d-byte values, %s, median of %d run(s)%n",
+                    threads, count, keys > 0 ? "upserts of keys k1..k" + keys : keySize + "-byte keys", valueSize,
+                    async ? "async" : "durable", runs);
             out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",
                     "WAL B/cmt", "commits/sync");
             print(out, ms);

@@ -31,17 +31,27 @@ final class WriteBench {
 
     /** {@code threads} writers doing {@code count} commits of random new keys into a store in {@code dir}. */
     static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability) {
+        return store(dir, threads, count, warmup, keySize, valueSize, durability, 0);
+    }
+
+    /**
+     * As {@link #store(Path, int, long, long, int, int, Durability)}; with {@code keys > 0} each
+     * commit upserts key {@code "k" + random(1..keys)} (the key an HTTP load generator's
+     * {@code PUT /kv/k<n>} names) instead of a random new {@code keySize}-byte key.
+     */
+    static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability,
+                        long keys) {
         try (Store store = Store.open(dir)) {
             // warm the JIT and the tree a little, outside the measurement
             if (warmup > 0) {
-                runStore(store, Math.min(threads, 4), warmup, keySize, valueSize, Durability.ASYNC,
+                runStore(store, Math.min(threads, 4), warmup, keySize, valueSize, keys, Durability.ASYNC,
                         new Histogram(3_600_000_000L, 3), 7);
                 store.checkpoint();
             }
             StoreStats before = store.stats();
             Histogram h = new Histogram(3_600_000_000L, 3);
             long start = System.nanoTime();
-            runStore(store, threads, count, keySize, valueSize, durability, h, 42);
+            runStore(store, threads, count, keySize, valueSize, keys, durability, h, 42);
             double secs = (System.nanoTime() - start) / 1e9;
             StoreStats after = store.stats();
             long commits = after.commits() - before.commits();
@@ -54,7 +64,7 @@ final class WriteBench {
         }
     }
 
-    private static void runStore(Store store, int threads, long count, int keySize, int valueSize, Durability d,
+    private static void runStore(Store store, int threads, long count, int keySize, int valueSize, long keys, Durability d,
                                  Histogram into, long seed) {
         List<Thread> workers = new ArrayList<>();
         List<Histogram> hs = new ArrayList<>();
@@ -72,7 +82,8 @@ final class WriteBench {
                     return;
                 }
                 for (long i = 0; i < n; i++) {
-                    byte[] key = randomKey(rnd, keySize);
+                    byte[] key = keys > 0 ? ("k" + rnd.nextLong(1, keys + 1)).getBytes(StandardCharsets.US_ASCII)
+                            : randomKey(rnd, keySize);
                     for (int j = 0; j < value.length; j += 8) {
                         value[j] = (byte) rnd.nextInt();
                     }
