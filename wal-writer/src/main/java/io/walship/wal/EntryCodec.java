@@ -160,7 +160,7 @@ public final class EntryCodec {
         if (magic != MAGIC || (int) crc.getValue() != ByteBuffer.wrap(data, len - 4, 4).getInt()) {
             throw new IntegrityException("WAL entry at LSN " + Lsn.format(lsn) + " (" + len + " bytes) fails its checksum");
         }
-        checkVersion("WAL entry at LSN " + Lsn.format(lsn), version);
+        checkVersion(lsn, version);
         return new WalEntry(lsn, b.getInt(), b.getLong(), java.util.List.of(), len);
     }
 
@@ -248,7 +248,7 @@ public final class EntryCodec {
         } else if (magic != MAGIC) {
             throw new IntegrityException(where(lsn) + " (" + len + " bytes) has a bad magic");
         }
-        checkVersion(where(lsn), version);
+        checkVersion(lsn, version);
         int timeline = b.getInt();
         long time = b.getLong();
         int count = b.getInt();
@@ -318,9 +318,9 @@ public final class EntryCodec {
         return "WAL entry at LSN " + Lsn.format(lsn);
     }
 
-    private static void checkVersion(String where, int version) {
+    private static void checkVersion(long lsn, int version) {
         if (version < FORMAT_VERSION || version > HORIZON_FORMAT_VERSION) {
-            throw new FormatVersionException(where, version, FORMAT_VERSION, HORIZON_FORMAT_VERSION);
+            throw new FormatVersionException(where(lsn), version, FORMAT_VERSION, HORIZON_FORMAT_VERSION);
         }
     }
 }
