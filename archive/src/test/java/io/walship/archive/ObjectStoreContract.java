@@ -102,6 +102,19 @@ public abstract class ObjectStoreContract {
         assertEquals("content one", read(store.get("h/a")));
     }
 
+    /** The same for bytes in memory (WAL segments), which are hashed only when the key is taken. */
+    @Test
+    void createOrSameOfBytesTakesItsOwnObjectAndRefusesAnother() throws Exception {
+        assertTrue(store.createOrSame("h/b", bytes("content one")));
+        assertFalse(store.createOrSame("h/b", bytes("content one")), "the same bytes: our own object");
+        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/b", bytes("content two")), "same size");
+        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/b", bytes("longer content")));
+        assertEquals("content one", read(store.get("h/b")));
+        LostAnswerStore lossy = new LostAnswerStore(store, k -> true);
+        assertFalse(lossy.createOrSame("l/seg2", bytes("segment bytes")));
+        assertEquals("segment bytes", read(store.get("l/seg2")));
+    }
+
     /** A create whose answer was lost after it stored the object: the retry's 412 is not someone else. */
     @Test
     void aLostAnswerIsNotSomeoneElsesObject() throws Exception {

@@ -118,9 +118,11 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * Ships every entry the WAL holds beyond what the archive has; returns what it did. While
-     * one segment uploads, the next is read and built (one upload in flight, in LSN order, so the
-     * archived mark still moves only past segments that exist).
+     * Ships every entry the WAL holds beyond what the archive has; returns what it did. Entries
+     * are read straight into the segment being built; while one segment uploads, the next two are
+     * compressed and a third is read (one upload in flight, in LSN order, so the archive never
+     * holds a segment without its predecessor and the archived mark moves only past segments that
+     * exist). See {@link Uploads}.
      */
     public Result shipOnce() {
         return shipOnce(() -> null);
@@ -142,9 +144,10 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * As {@link #shipOnce()}, asking {@code gate} before each segment's upload (a leader's lease: a run
-     * that began while it held it must not go on uploading once it lapsed); a refusal (one line) ends
-     * the run with {@link GateClosedException}, after the uploads already under way finished.
+     * As {@link #shipOnce()}, asking {@code gate} right before each segment's upload (a leader's lease:
+     * a run that began while it held it must not go on uploading once it lapsed); a refusal (one line)
+     * ends the run with {@link GateClosedException}: the segment it was asked for and every later one
+     * stay unuploaded.
      */
     public Result shipOnce(java.util.function.Supplier<String> gate) {
         Objects.requireNonNull(gate, "gate");
