@@ -141,7 +141,12 @@ class ShipPipelineTest {
                 assertTrue(r.segments() > 5, r.toString());
             }
             long prevLast = 0;
-            for (String ev : archive.events) {
+            List<String> order = new ArrayList<>(archive.events);
+            for (int i = 0; i + 1 < order.size(); i += 2) {
+                assertTrue(order.get(i).startsWith("start ") && order.get(i + 1).equals("end " + order.get(i).substring(6)),
+                        "one upload at a time, each ended before the next began: " + order);
+            }
+            for (String ev : order) {
                 if (ev.startsWith("start ")) {
                     ArchiveLayout.SegmentName n = ArchiveLayout.parseSegment(ev.substring(6)).orElseThrow();
                     assertEquals(prevLast + 1, n.firstLsn(), archive.events.toString());

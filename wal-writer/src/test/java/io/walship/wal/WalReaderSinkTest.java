@@ -87,8 +87,8 @@ class WalReaderSinkTest {
             r.seek(1);
             IntegrityException e = assertThrows(IntegrityException.class, () -> {
                 // each entry overwrites the one before: only the checks matter here
-                for (WalEntry e = r.next(sink); e != null; e = r.next(sink)) {
-                    assertTrue(e.lsn() < 20, "read past the corrupt entry: " + e.lsn());
+                for (WalEntry x = r.next(sink); x != null; x = r.next(sink)) {
+                    assertTrue(x.lsn() < 20, "read past the corrupt entry: " + x.lsn());
                 }
             });
             assertTrue(e.getMessage().contains("LSN " + Lsn.format(20)), e.getMessage());
