@@ -97,7 +97,7 @@ public final class Segment {
         }
 
         /**
-         * As above, for a body expected to end near {@code sizeHint} bytes: the array starts at 1 MiB
+         * As above, for a body expected to end near {@code sizeHint} bytes: the array starts at 1 MiB, allocated by the first entry,
          * (or the hint) and doubles up to the hint, then grows only by what an entry needs.
          */
         public Builder(long systemId, int timeline, Codec codec, int sizeHint) {
@@ -105,7 +105,7 @@ public final class Segment {
             this.timeline = timeline;
             this.codec = codec;
             this.sizeHint = Math.max(64, sizeHint);
-            this.body = new byte[Math.min(this.sizeHint, 1 << 20)];
+            this.body = new byte[0]; // allocated by the first entry: an idle shipping run allocates no body
         }
 
         public Builder add(long lsn, long commitTimeMicros, byte[] entry) {
@@ -124,7 +124,8 @@ public final class Segment {
                 if (need > Integer.MAX_VALUE - 16) {
                     throw new IllegalArgumentException("segment body would exceed 2 GiB");
                 }
-                body = java.util.Arrays.copyOf(body, (int) Math.max(need, Math.min((long) body.length * 2, sizeHint)));
+                long grown = Math.min(Math.max((long) body.length * 2, 1 << 20), sizeHint);
+                body = java.util.Arrays.copyOf(body, (int) Math.max(need, grown));
             }
             return body;
         }

@@ -314,11 +314,6 @@ public final class WalShipper implements AutoCloseable {
                     return null; // an earlier segment failed: never upload past a segment that does not exist
                 }
                 try {
-                    // asked right before the upload: a lease that lapsed while this segment was built stops it
-                    String refusal = gate.get();
-                    if (refusal != null) {
-                        throw new GateClosedException(refusal, segments > 0 ? lastLsn : archivedBefore);
-                    }
                     byte[] bytes;
                     try {
                         bytes = built.get();
@@ -328,6 +323,12 @@ public final class WalShipper implements AutoCloseable {
                             throw c;
                         }
                         throw new WalshipException("compress segment " + b.firstLsn() + ".." + b.lastLsn() + ": " + c, c);
+                    }
+                    // asked right before the upload, once the segment is built: a lease that lapsed while
+                    // this segment was compressed stops it
+                    String refusal = gate.get();
+                    if (refusal != null) {
+                        throw new GateClosedException(refusal, segments > 0 ? lastLsn : archivedBefore);
                     }
                     objectBytes += upload(b.header(), bytes, lastEntry);
                     segments++;
