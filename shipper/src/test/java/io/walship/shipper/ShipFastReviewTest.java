@@ -1,6 +1,7 @@
 package io.walship.shipper;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
@@ -12,6 +13,10 @@ import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.walship.archive.Codec;
+import io.walship.archive.ForwardingObjectStore;
+import io.walship.archive.StorageException;
+import io.walship.wal.IntegrityException;
+import io.walship.wal.WalCorruptionTest;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.wal.Durability;
@@ -93,6 +98,59 @@ class ShipFastReviewTest {
                 }
                 System.out.println("an idle run allocated " + least + " bytes");
                 assertTrue(least < (512 << 10), "an idle run allocated " + least + " bytes (a 1 MiB segment body per tick)");
+            }
+        }
+    }
+
+    /** Whether {@code t} is in the pipeline's finish (the reading loop ended, by an exception here). */
+    private static boolean finishing(Thread t) {
+        for (StackTraceElement f : t.getStackTrace()) {
+            if (f.getClassName().endsWith("WalShipper$Uploads") && f.getMethodName().equals("finish")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A corrupt WAL entry (exit 3, "never skip a corrupt entry") found while an earlier segment's
+     * upload is still under way must not be replaced by that upload's failure: the caller (and
+     * ShipLoop, which treats a GateClosedException as a mere pause) must learn of the corruption.
+     */
+    @Test
+    void aCorruptEntryIsNotMaskedByAFailingUploadInFlight() throws Exception {
+        Path data = tmp.resolve("data");
+        long victim;
+        try (Store store = Store.open(data)) {
+            for (int i = 0; i < 300; i++) {
+                store.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[200], Durability.ASYNC);
+            }
+            store.put("sync".getBytes(StandardCharsets.UTF_8), new byte[1]);
+            victim = 60; // in the second segment of 8 KiB
+        }
+        WalCorruptionTest.flipByteInEntry(data, victim);
+        Thread caller = Thread.currentThread();
+        try (ObjectStore local = new LocalObjectStore(tmp.resolve("archive"))) {
+            ObjectStore archive = new ForwardingObjectStore(local) {
+                @Override
+                public void create(String key, java.io.InputStream content) {
+                    if (key.startsWith("wal/")) {
+                        long deadline = System.nanoTime() + 20_000_000_000L;
+                        while (!finishing(caller) && System.nanoTime() < deadline) {
+                            Thread.onSpinWait();
+                        }
+                        throw new StorageException("injected: the upload of " + key + " failed");
+                    }
+                    super.create(key, content);
+                }
+            };
+            try (WalShipper shipper = new WalShipper(data, archive, new WalShipper.Options(Codec.ZSTD, 8 << 10))) {
+                RuntimeException e = assertThrows(RuntimeException.class, shipper::shipOnce);
+                boolean told = e instanceof IntegrityException;
+                for (Throwable s : e.getSuppressed()) {
+                    told |= s instanceof IntegrityException;
+                }
+                assertTrue(told, "the corrupt entry at LSN " + victim + " was lost behind: " + e);
             }
         }
     }
