@@ -165,6 +165,7 @@ public final class WalShipper implements AutoCloseable {
         long entries = 0;
         long walBytes = 0;
         Uploads uploads = new Uploads(gate, archived);
+        Throwable failed = null; // what ended the reading loop: an upload's failure must not hide it
         try (WalReader reader = WalReader.open(dataDir)) {
             if (archived > 0) {
                 // The archive's end is read again only when it moved; the local half of the check runs
@@ -253,8 +254,11 @@ public final class WalShipper implements AutoCloseable {
             if (b != null && b.entries() > 0) {
                 uploads.submit(b);
             }
+        } catch (RuntimeException | Error t) {
+            failed = t;
+            throw t;
         } finally {
-            uploads.finish();
+            uploads.finish(failed);
         }
         return new Result(uploads.segments, entries, walBytes, uploads.objectBytes,
                 uploads.segments > 0 ? uploads.lastLsn : archived);
@@ -373,9 +377,17 @@ public final class WalShipper implements AutoCloseable {
             }
         }
 
-        void finish() {
+        /** Awaits the uploads; an upload's failure is added to {@code failed} (what ended the run first), if any. */
+        void finish(Throwable failed) {
             try {
                 awaitAll();
+            } catch (RuntimeException | Error e) {
+                if (failed == null) {
+                    throw e;
+                }
+                if (e != failed) {
+                    failed.addSuppressed(e);
+                }
             } finally {
                 stopped = true; // uploads not awaited (an earlier one failed) are skipped
                 upload.shutdown();
