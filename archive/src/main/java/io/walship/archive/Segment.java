@@ -98,7 +98,8 @@ public final class Segment {
 
         /**
          * As above, for a body expected to end near {@code sizeHint} bytes: the array starts at 1 MiB
-         * (or the hint), allocated by the first entry, and doubles up to the hint, then grows only by what an entry needs.
+         * (or the hint), allocated by the first entry, and doubles up to the hint, then grows only
+         * by what an entry needs.
          */
         public Builder(long systemId, int timeline, Codec codec, int sizeHint) {
             this.systemId = systemId;

@@ -120,9 +120,9 @@ public final class WalShipper implements AutoCloseable {
     /**
      * Ships every entry the WAL holds beyond what the archive has; returns what it did. Entries
      * are read straight into the segment being built; at most two segments are handed on at once
-     * (while one uploads, the next is compressed and the one after it is read and waits; one upload in flight, in LSN order, so the archive never
-     * holds a segment without its predecessor and the archived mark moves only past segments that
-     * exist). See {@link Uploads}.
+     * (while one uploads, the next is compressed and the one after it is read and waits; one
+     * upload in flight, in LSN order, so the archive never holds a segment without its
+     * predecessor and the archived mark moves only past segments that exist). See {@link Uploads}.
      */
     public Result shipOnce() {
         return shipOnce(() -> null);
