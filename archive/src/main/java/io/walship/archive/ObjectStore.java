@@ -48,6 +48,14 @@ public interface ObjectStore extends AutoCloseable {
         return SameContent.createOrSame(this, key, content);
     }
 
+    /**
+     * As {@link #createOrSame(String, InputStream)} for content held in memory, which is hashed only
+     * if the key turns out to be taken (a WAL segment: no SHA-256 and MD5 of every segment shipped).
+     */
+    default boolean createOrSame(String key, byte[] content) {
+        return SameContent.createOrSame(this, key, content);
+    }
+
     /** Largest document the compare-and-swap calls take: one PUT, held in memory. */
     int MAX_VERSIONED_BYTES = 1 << 20;
 

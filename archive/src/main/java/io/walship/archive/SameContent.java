@@ -50,6 +50,20 @@ final class SameContent {
         }
     }
 
+    /** As above for bytes in memory: hashed only on {@link ObjectExistsException}. */
+    static boolean createOrSame(ObjectStore store, String key, byte[] content) {
+        try {
+            store.create(key, new java.io.ByteArrayInputStream(content));
+            return true;
+        } catch (ObjectExistsException e) {
+            if (!same(store, key, content.length, digest("SHA-256").digest(content), digest("MD5").digest(content))) {
+                throw e;
+            }
+            LOG.info("{} already holds exactly these bytes: an earlier attempt created it and its answer was lost", key);
+            return false;
+        }
+    }
+
     /**
      * The ETag of {@code key} if it holds exactly {@code content} (a small versioned document: our
      * own write whose answer was lost), else empty.

@@ -63,12 +63,27 @@ public final class Segment {
     private Segment() {
     }
 
-    /** Collects entries, in LSN order, into one segment object. */
+    /**
+     * The zstd level segments are written at. The level is not part of the format (a zstd frame
+     * decodes the same whatever level made it); 1 rather than the library's default 3, because on
+     * WAL entries it compresses as well and takes about 60 % of the time (docs/BENCHMARKS.md,
+     * "Archive: shipping and base backups").
+     */
+    public static final int ZSTD_LEVEL = 1;
+
+    /**
+     * Collects entries, in LSN order, into one segment object. The body is framed straight into
+     * one array, which an entry can also be read into without an array of its own
+     * ({@link #room}, {@link #entryOffset}, {@link #added}).
+     */
     public static final class Builder {
         private final int timeline;
         private final long systemId;
         private final Codec codec;
-        private final ByteArrayOutputStream body = new ByteArrayOutputStream(1 << 20);
+        private final int sizeHint;
+        private byte[] body;
+        private int size;
+        private int lastStart;
         private final CRC32C crc = new CRC32C();
         private long firstLsn = -1;
         private long lastLsn;
@@ -78,14 +93,59 @@ public final class Segment {
 
         /** A segment of {@code timeline} written by the store {@code systemId} (see {@code ControlFile}). */
         public Builder(long systemId, int timeline, Codec codec) {
+            this(systemId, timeline, codec, Integer.MAX_VALUE - 16);
+        }
+
+        /**
+         * As above, for a body expected to end near {@code sizeHint} bytes: the array starts at 1 MiB
+         * (or the hint), allocated by the first entry, and doubles up to the hint, then grows only
+         * by what an entry needs.
+         */
+        public Builder(long systemId, int timeline, Codec codec, int sizeHint) {
             this.systemId = systemId;
             this.timeline = timeline;
             this.codec = codec;
+            this.sizeHint = Math.max(64, sizeHint);
+            this.body = new byte[0]; // allocated by the first entry: an idle shipping run allocates no body
         }
 
         public Builder add(long lsn, long commitTimeMicros, byte[] entry) {
+            byte[] to = room(entry.length);
+            System.arraycopy(entry, 0, to, entryOffset(), entry.length);
+            return added(lsn, commitTimeMicros, entry.length);
+        }
+
+        /**
+         * The body array, with room for an entry of {@code len} bytes at {@link #entryOffset} (after
+         * its length frame); the entry is part of the segment only once {@link #added} says so.
+         */
+        public byte[] room(int len) {
+            long need = (long) size + 4 + len;
+            if (need > body.length) {
+                if (need > Integer.MAX_VALUE - 16) {
+                    throw new IllegalArgumentException("segment body would exceed 2 GiB");
+                }
+                long grown = Math.min(Math.max((long) body.length * 2, 1 << 20), sizeHint);
+                body = java.util.Arrays.copyOf(body, (int) Math.max(need, grown));
+            }
+            return body;
+        }
+
+        /** Where the next entry's bytes go in the array {@link #room} returns. */
+        public int entryOffset() {
+            return size + 4;
+        }
+
+        /**
+         * Adds the entry of {@code len} bytes placed at {@link #entryOffset} of the array {@link #room}
+         * returned (for those same {@code len} bytes).
+         */
+        public Builder added(long lsn, long commitTimeMicros, int len) {
             if (firstLsn >= 0 && lsn != lastLsn + 1) {
                 throw new IllegalArgumentException("segment entries must be contiguous: " + lastLsn + " then " + lsn);
+            }
+            if (len < 0 || (long) size + 4 + len > body.length) {
+                throw new IllegalArgumentException("entry of " + len + " bytes was given no room");
             }
             if (firstLsn < 0) {
                 firstLsn = lsn;
@@ -93,21 +153,35 @@ public final class Segment {
             }
             lastLsn = lsn;
             lastTime = commitTimeMicros;
-            byte[] len = ByteBuffer.allocate(4).putInt(entry.length).array();
-            body.write(len, 0, 4);
-            body.write(entry, 0, entry.length);
-            crc.update(len);
-            crc.update(entry);
+            body[size] = (byte) (len >>> 24);
+            body[size + 1] = (byte) (len >>> 16);
+            body[size + 2] = (byte) (len >>> 8);
+            body[size + 3] = (byte) len;
+            crc.update(body, size, 4 + len);
+            lastStart = size + 4;
+            size += 4 + len;
             count++;
             return this;
+        }
+
+        /** A copy of the last entry added. */
+        public byte[] lastEntry() {
+            if (count == 0) {
+                throw new IllegalStateException("empty segment");
+            }
+            return java.util.Arrays.copyOfRange(body, lastStart, size);
         }
 
         public int entries() {
             return count;
         }
 
+        public int timeline() {
+            return timeline;
+        }
+
         public long bodyBytes() {
-            return body.size();
+            return size;
         }
 
         public long firstLsn() {
@@ -122,16 +196,33 @@ public final class Segment {
             if (count == 0) {
                 throw new IllegalStateException("empty segment");
             }
-            return new Header(codec, timeline, firstLsn, lastLsn, firstTime, lastTime, count, body.size(),
+            return new Header(codec, timeline, firstLsn, lastLsn, firstTime, lastTime, count, size,
                     (int) crc.getValue(), systemId);
         }
 
-        /** The whole object: header, then the compressed body. */
+        /**
+         * The whole object: header, then the compressed body. zstd bodies are compressed in one call
+         * at {@link #ZSTD_LEVEL} (one zstd frame, as a stream would write it).
+         */
         public byte[] build() throws IOException {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(body.size() / 2 + HEADER_SIZE);
-            out.write(encodeHeader(header()));
+            byte[] header = encodeHeader(header());
+            if (codec == Codec.ZSTD) {
+                byte[] out = new byte[HEADER_SIZE + (int) Math.min(Integer.MAX_VALUE - 16 - HEADER_SIZE,
+                        com.github.luben.zstd.Zstd.compressBound(size))];
+                System.arraycopy(header, 0, out, 0, HEADER_SIZE);
+                long n;
+                try (com.github.luben.zstd.ZstdCompressCtx z = new com.github.luben.zstd.ZstdCompressCtx()) {
+                    z.setLevel(ZSTD_LEVEL);
+                    n = z.compressByteArray(out, HEADER_SIZE, out.length - HEADER_SIZE, body, 0, size);
+                } catch (com.github.luben.zstd.ZstdException e) {
+                    throw new IOException("zstd: " + e.getMessage(), e);
+                }
+                return java.util.Arrays.copyOf(out, HEADER_SIZE + (int) n);
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream(size / 2 + HEADER_SIZE);
+            out.write(header);
             try (OutputStream c = codec.compress(out)) {
-                body.writeTo(c);
+                c.write(body, 0, size);
             }
             return out.toByteArray();
         }

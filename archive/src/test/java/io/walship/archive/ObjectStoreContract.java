@@ -95,11 +95,25 @@ public abstract class ObjectStoreContract {
 
     @Test
     void createOrSameTakesItsOwnObjectAndRefusesAnother() throws Exception {
-        assertTrue(store.createOrSame("h/a", in("content one")));
-        assertFalse(store.createOrSame("h/a", in("content one")), "the same bytes: our own object");
-        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/a", in("content two")), "same size");
-        assertThrows(ObjectExistsException.class, () -> store.createOrSame("h/a", in("longer content")));
-        assertEquals("content one", read(store.get("h/a")));
+        takesItsOwnAndRefusesAnother("h/a", (k, c) -> store.createOrSame(k, in(c)));
+    }
+
+    /** The same for bytes in memory (WAL segments), which are hashed only when the key is taken. */
+    @Test
+    void createOrSameOfBytesTakesItsOwnObjectAndRefusesAnother() throws Exception {
+        takesItsOwnAndRefusesAnother("h/b", (k, c) -> store.createOrSame(k, bytes(c)));
+        LostAnswerStore lossy = new LostAnswerStore(store, k -> true);
+        assertFalse(lossy.createOrSame("l/seg2", bytes("segment bytes")));
+        assertEquals("segment bytes", read(store.get("l/seg2")));
+    }
+
+    private void takesItsOwnAndRefusesAnother(String key, java.util.function.BiPredicate<String, String> createOrSame)
+            throws Exception {
+        assertTrue(createOrSame.test(key, "content one"));
+        assertFalse(createOrSame.test(key, "content one"), "the same bytes: our own object");
+        assertThrows(ObjectExistsException.class, () -> createOrSame.test(key, "content two"), "same size");
+        assertThrows(ObjectExistsException.class, () -> createOrSame.test(key, "longer content"));
+        assertEquals("content one", read(store.get(key)));
     }
 
     /** A create whose answer was lost after it stored the object: the retry's 412 is not someone else. */

@@ -42,6 +42,37 @@ class SegmentTest {
         }
     }
 
+    /**
+     * Entries placed in the body array ({@code room}/{@code added}) and copied in ({@code add}) make
+     * the same segment, past the size hint too; a zstd body (one call, level {@link Segment#ZSTD_LEVEL})
+     * reads back through the stream decoder a restore uses.
+     */
+    @Test
+    void entriesPlacedInTheBodyMakeTheSameSegment() throws Exception {
+        Segment.Builder copied = sample(Codec.ZSTD);
+        Segment.Builder placed = new Segment.Builder(0x5EED_0000_0000_0001L, 2, Codec.ZSTD, 1000);
+        Random rnd = new Random(3);
+        for (long lsn = 100; lsn < 400; lsn++) {
+            int len = 50 + rnd.nextInt(300);
+            byte[] body = placed.room(len);
+            Arrays.fill(body, placed.entryOffset(), placed.entryOffset() + len, (byte) lsn);
+            placed.added(lsn, 1_000_000L * lsn, len);
+        }
+        assertEquals(copied.header(), placed.header());
+        assertTrue(Arrays.equals(copied.build(), placed.build()));
+        assertTrue(Arrays.equals(copied.lastEntry(), placed.lastEntry()));
+        assertEquals((byte) 143, placed.lastEntry()[0]); // 399 as a byte
+        List<byte[]> entries = Segment.readEntries(new ByteArrayInputStream(placed.build()), "k");
+        assertEquals(300, entries.size());
+        assertTrue(Arrays.equals(entries.get(299), placed.lastEntry()));
+
+        Segment.Builder b = new Segment.Builder(1, 1, Codec.NONE, 64);
+        assertThrows(IllegalArgumentException.class, () -> b.added(1, 1, 100), "no room was made for it");
+        b.room(100);
+        b.added(1, 1, 100);
+        assertEquals(104, b.bodyBytes());
+    }
+
     @Test
     void corruptionNamesTheObject() throws Exception {
         byte[] obj = sample(Codec.ZSTD).build();

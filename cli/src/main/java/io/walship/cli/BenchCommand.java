@@ -518,6 +518,9 @@ final class BenchCommand {
                         ratio = (double) r.walBytes() / r.objectBytes();
                     }
                     raw.add(walBytes / (ArchiveBench.rawPut(s3, uri, chunks) / 1e9) / 1e6);
+                    out.printf("run %d: ship %.1f MB/s of WAL in, raw PutObject %.1f MB/s, ratio %.2f%n", i + 1,
+                            ship.get(i), raw.get(i), ship.get(i) / raw.get(i));
+                    out.flush();
                 }
             }
             double ms = medianOf(ship);

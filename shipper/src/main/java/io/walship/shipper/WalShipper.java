@@ -118,9 +118,11 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * Ships every entry the WAL holds beyond what the archive has; returns what it did. While
-     * one segment uploads, the next is read and built (one upload in flight, in LSN order, so the
-     * archived mark still moves only past segments that exist).
+     * Ships every entry the WAL holds beyond what the archive has; returns what it did. Entries
+     * are read straight into the segment being built; at most two segments are handed on at once
+     * (while one uploads, the next is compressed and the one after it is read and waits; one
+     * upload in flight, in LSN order, so the archive never holds a segment without its
+     * predecessor and the archived mark moves only past segments that exist). See {@link Uploads}.
      */
     public Result shipOnce() {
         return shipOnce(() -> null);
@@ -142,9 +144,10 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * As {@link #shipOnce()}, asking {@code gate} before each segment's upload (a leader's lease: a run
-     * that began while it held it must not go on uploading once it lapsed); a refusal (one line) ends
-     * the run with {@link GateClosedException}, after the uploads already under way finished.
+     * As {@link #shipOnce()}, asking {@code gate} right before each segment's upload (a leader's lease:
+     * a run that began while it held it must not go on uploading once it lapsed); a refusal (one line)
+     * ends the run with {@link GateClosedException}: the segment it was asked for and every later one
+     * stay unuploaded.
      */
     public Result shipOnce(java.util.function.Supplier<String> gate) {
         Objects.requireNonNull(gate, "gate");
@@ -162,6 +165,7 @@ public final class WalShipper implements AutoCloseable {
         long entries = 0;
         long walBytes = 0;
         Uploads uploads = new Uploads(gate, archived);
+        Throwable failed = null; // what ended the reading loop: an upload's failure must not hide it
         try (WalReader reader = WalReader.open(dataDir)) {
             if (archived > 0) {
                 // The archive's end is read again only when it moved; the local half of the check runs
@@ -201,43 +205,95 @@ public final class WalShipper implements AutoCloseable {
                 start = first;
             }
             reader.seek(start).headersOnly();
+            // each entry is read straight into the segment body being built (WalReader.Sink)
+            int sizeHint = (int) Math.min(Integer.MAX_VALUE - 16, options.segmentBytes() + (64 << 10));
             Segment.Builder b = null;
+            Segment.Builder[] into = new Segment.Builder[1];
+            WalReader.Sink sink = new WalReader.Sink() {
+                @Override
+                public byte[] room(int len) {
+                    return into[0].room(len);
+                }
+
+                @Override
+                public int offset() {
+                    return into[0].entryOffset();
+                }
+            };
+            int timelineNow = control.timeline();
             WalEntry e;
-            byte[] lastRaw = null;
-            while ((e = reader.next()) != null) {
-                if (b != null && (b.bodyBytes() >= options.segmentBytes() || e.timeline() != b.header().timeline())) {
-                    uploads.submit(b, lastRaw);
+            while (true) {
+                if (b == null) {
+                    b = new Segment.Builder(control.systemId(), timelineNow, options.codec(), sizeHint);
+                }
+                into[0] = b;
+                if ((e = reader.next(sink)) == null) {
+                    break;
+                }
+                int len = e.encodedSize();
+                if (e.timeline() != b.timeline()) {
+                    // a segment never spans two timelines: the entry moves to a segment of its own timeline
+                    int at = b.entryOffset();
+                    byte[] moved = java.util.Arrays.copyOfRange(b.room(len), at, at + len);
+                    if (b.entries() > 0) {
+                        uploads.submit(b);
+                    }
+                    b = new Segment.Builder(control.systemId(), e.timeline(), options.codec(), sizeHint);
+                    b.add(e.lsn(), e.commitTimeMicros(), moved);
+                } else {
+                    b.added(e.lsn(), e.commitTimeMicros(), len);
+                }
+                timelineNow = e.timeline();
+                entries++;
+                walBytes += len;
+                if (b.bodyBytes() >= options.segmentBytes()) {
+                    uploads.submit(b);
                     b = null;
                 }
-                if (b == null) {
-                    b = new Segment.Builder(control.systemId(), e.timeline(), options.codec());
-                }
-                byte[] raw = reader.lastEntryBytes();
-                b.add(e.lsn(), e.commitTimeMicros(), raw);
-                lastRaw = raw;
-                entries++;
-                walBytes += raw.length;
             }
-            if (b != null) {
-                uploads.submit(b, lastRaw);
+            if (b != null && b.entries() > 0) {
+                uploads.submit(b);
             }
+        } catch (RuntimeException | Error t) {
+            failed = t;
+            throw t;
         } finally {
-            uploads.finish();
+            uploads.finish(failed);
         }
         return new Result(uploads.segments, entries, walBytes, uploads.objectBytes,
                 uploads.segments > 0 ? uploads.lastLsn : archived);
     }
 
-    /** One segment uploading in the background while the next is built; failures surface here. */
+    /** Segments compressed at once, besides the one being read; they are uploaded one at a time, in LSN order. */
+    static final int COMPRESSING = 2;
+
+    /**
+     * The pipeline behind a run: the caller's thread reads segment N+2 while N and N+1 are
+     * compressed on two threads; one upload thread creates the segments strictly in LSN order,
+     * one at a time, so the archive never holds a segment whose predecessor of this run is missing
+     * (no hole for a restore to stop at, nor for the next run's resume point, the archive's last
+     * LSN, to jump over), and the archived mark only moves past segments that exist. After a
+     * failed upload (or a closed gate) no later segment of the run is uploaded; the failure
+     * surfaces in {@link #submit} or {@link #finish}.
+     */
     private final class Uploads {
-        private java.util.concurrent.Future<?> inFlight;
-        private final java.util.concurrent.ExecutorService exec = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        private final java.util.ArrayDeque<java.util.concurrent.Future<?>> pending = new java.util.ArrayDeque<>();
+        private final java.util.concurrent.ExecutorService compress = java.util.concurrent.Executors.newFixedThreadPool(
+                COMPRESSING, r -> {
+                    Thread t = new Thread(r, "walship-ship-compress");
+                    t.setDaemon(true);
+                    return t;
+                });
+        private final java.util.concurrent.ExecutorService upload = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "walship-ship-upload");
             t.setDaemon(true);
             return t;
         });
         private final java.util.function.Supplier<String> gate;
         private final long archivedBefore;
+        /** Set by the upload thread when an upload failed or the gate closed: nothing after it is uploaded. */
+        private volatile boolean stopped;
+        // written by the upload thread only; read by the caller after the futures were awaited
         int segments;
         long objectBytes;
         long lastLsn;
@@ -247,59 +303,104 @@ public final class WalShipper implements AutoCloseable {
             this.archivedBefore = archivedBefore;
         }
 
-        void submit(Segment.Builder b, byte[] lastEntry) {
-            awaitPrevious();
-            String refusal = gate.get();
-            if (refusal != null) {
-                throw new GateClosedException(refusal, segments > 0 ? lastLsn : archivedBefore);
+        void submit(Segment.Builder b) {
+            while (pending.size() >= COMPRESSING) {
+                awaitOldest();
             }
-            inFlight = exec.submit(() -> {
-                objectBytes += upload(b, lastEntry);
-                segments++;
-                lastLsn = b.lastLsn();
-            });
+            if (stopped) {
+                awaitAll(); // throws the failure that stopped the uploads
+            }
+            byte[] lastEntry = b.lastEntry();
+            java.util.concurrent.Future<byte[]> built = compress.submit(b::build);
+            pending.add(upload.submit(() -> {
+                if (stopped) {
+                    built.cancel(false);
+                    return null; // an earlier segment failed: never upload past a segment that does not exist
+                }
+                try {
+                    byte[] bytes;
+                    try {
+                        bytes = built.get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        Throwable c = e.getCause();
+                        if (c instanceof RuntimeException || c instanceof Error) {
+                            throw c;
+                        }
+                        throw new WalshipException("compress segment " + b.firstLsn() + ".." + b.lastLsn() + ": " + c, c);
+                    }
+                    // asked right before the upload, once the segment is built: a lease that lapsed while
+                    // this segment was compressed stops it
+                    String refusal = gate.get();
+                    if (refusal != null) {
+                        throw new GateClosedException(refusal, segments > 0 ? lastLsn : archivedBefore);
+                    }
+                    objectBytes += upload(b.header(), bytes, lastEntry);
+                    segments++;
+                    lastLsn = b.lastLsn();
+                    return null;
+                } catch (RuntimeException | Error | InterruptedException t) {
+                    stopped = true;
+                    throw t;
+                } catch (Throwable t) {
+                    stopped = true;
+                    throw new WalshipException("shipping failed: " + t, t);
+                }
+            }));
         }
 
-        private void awaitPrevious() {
-            if (inFlight == null) {
+        private void awaitOldest() {
+            java.util.concurrent.Future<?> f = pending.poll();
+            if (f == null) {
                 return;
             }
             try {
-                inFlight.get();
+                f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                stopped = true;
                 throw new WalshipException("interrupted while shipping");
             } catch (java.util.concurrent.ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException re) {
+                Throwable c = e.getCause();
+                if (c instanceof RuntimeException re) {
                     throw re;
                 }
-                throw new WalshipException("shipping failed: " + e.getCause(), e.getCause());
-            } finally {
-                inFlight = null;
+                if (c instanceof Error err) {
+                    throw err;
+                }
+                throw new WalshipException("shipping failed: " + c, c);
             }
         }
 
-        void finish() {
+        private void awaitAll() {
+            while (!pending.isEmpty()) {
+                awaitOldest();
+            }
+        }
+
+        /** Awaits the uploads; an upload's failure is added to {@code failed} (what ended the run first), if any. */
+        void finish(Throwable failed) {
             try {
-                awaitPrevious();
+                awaitAll();
+            } catch (RuntimeException | Error e) {
+                if (failed == null) {
+                    throw e;
+                }
+                if (e != failed) {
+                    failed.addSuppressed(e);
+                }
             } finally {
-                exec.shutdown();
+                stopped = true; // uploads not awaited (an earlier one failed) are skipped
+                upload.shutdown();
+                compress.shutdown();
             }
         }
     }
 
     /** Creates the segment object, then moves the archived mark. Returns the object's size. */
-    private long upload(Segment.Builder b, byte[] lastEntry) {
-        Segment.Header h = b.header();
+    private long upload(Segment.Header h, byte[] bytes, byte[] lastEntry) {
         String key = new ArchiveLayout.SegmentName(h.timeline(), h.firstLsn(), h.lastLsn()).key();
-        byte[] bytes;
         try {
-            bytes = b.build();
-        } catch (IOException e) {
-            throw new UncheckedIOException("compress segment " + key, e);
-        }
-        try {
-            if (!store.createOrSame(key, new ByteArrayInputStream(bytes))) {
+            if (!store.createOrSame(key, bytes)) {
                 LOG.info("segment {} was already archived with the same bytes (an earlier upload); keeping it", key);
             }
         } catch (ObjectExistsException e) {

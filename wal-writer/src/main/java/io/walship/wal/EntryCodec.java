@@ -146,22 +146,25 @@ public final class EntryCodec {
      * header. Structure inside the changes is covered by the checksum and checked when applied.
      */
     public static WalEntry verifyHeader(byte[] data) {
-        int len = data.length;
+        return verifyHeader(data, 0, data.length);
+    }
+
+    /** As {@link #verifyHeader(byte[])}, for the entry held in {@code data[off, off + len)}. */
+    public static WalEntry verifyHeader(byte[] data, int off, int len) {
         if (len < HEADER_SIZE + 4) {
             throw new IntegrityException("WAL entry of " + len + " bytes is shorter than a header");
         }
-        ByteBuffer b = ByteBuffer.wrap(data);
-        int magic = b.getInt();
-        int version = b.getShort() & 0xFFFF;
-        b.getShort();
-        long lsn = b.getLong();
+        int magic = PageFormat.getInt(data, off);
+        int version = PageFormat.getShort(data, off + 4) & 0xFFFF;
+        long lsn = PageFormat.getLong(data, off + 8);
         CRC32C crc = new CRC32C();
-        crc.update(data, 0, len - 4);
-        if (magic != MAGIC || (int) crc.getValue() != ByteBuffer.wrap(data, len - 4, 4).getInt()) {
+        crc.update(data, off, len - 4);
+        if (magic != MAGIC || (int) crc.getValue() != PageFormat.getInt(data, off + len - 4)) {
             throw new IntegrityException("WAL entry at LSN " + Lsn.format(lsn) + " (" + len + " bytes) fails its checksum");
         }
         checkVersion(lsn, version);
-        return new WalEntry(lsn, b.getInt(), b.getLong(), java.util.List.of(), len);
+        return new WalEntry(lsn, PageFormat.getInt(data, off + 16), PageFormat.getLong(data, off + 20), java.util.List.of(),
+                len);
     }
 
     /**

@@ -38,11 +38,19 @@ public final class WalLog implements AutoCloseable {
     private static final List<String> CHRONICLE_LOCK_KEYS = List.of("chronicle.write.lock", "chronicle.append.lock");
     private static final long UNLOCKED = Long.MIN_VALUE;
 
-    /** A document read from the queue: its Chronicle index and raw bytes. */
-    public record RawEntry(long index, byte[] bytes) {
+    /**
+     * A document read from the queue: its Chronicle index and raw bytes ({@code length} of them;
+     * {@code bytes} is null for a document read into a {@link WalReader.Sink}).
+     */
+    public record RawEntry(long index, byte[] bytes, int length) {
+        /** A document read into an array of its own. */
+        public RawEntry(long index, byte[] bytes) {
+            this(index, bytes, bytes.length);
+        }
+
         /** The LSN field of the header, readable even when the rest is corrupt (-1 if too short). */
         public long headerLsn() {
-            return bytes.length >= 16 ? PageFormat.getLong(bytes, 8) : -1;
+            return bytes != null && bytes.length >= 16 ? PageFormat.getLong(bytes, 8) : -1;
         }
     }
 
@@ -124,6 +132,25 @@ public final class WalLog implements AutoCloseable {
             byte[] data = new byte[(int) bytes.readRemaining()];
             bytes.read(data);
             return new RawEntry(dc.index(), data);
+        }
+    }
+
+    /**
+     * Reads the next document straight into {@code into} (no array of its own), at
+     * {@link WalReader.Sink#offset()} of the array {@link WalReader.Sink#room} returns; returns its
+     * length, or -1 if none is there yet. {@code index[0]} is set to its queue index.
+     */
+    static int readInto(ExcerptTailer tailer, WalReader.Sink into, long[] index) {
+        try (DocumentContext dc = tailer.readingDocument()) {
+            if (!dc.isPresent()) {
+                return -1;
+            }
+            Bytes<?> bytes = dc.wire().bytes();
+            int len = (int) bytes.readRemaining();
+            byte[] to = into.room(len);
+            bytes.read(to, into.offset(), len);
+            index[0] = dc.index();
+            return len;
         }
     }
 

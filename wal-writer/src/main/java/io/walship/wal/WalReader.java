@@ -176,8 +176,47 @@ public final class WalReader implements AutoCloseable {
                 + Lsn.format(boundLsn) + ")";
     }
 
+    /**
+     * Where {@link #next(Sink)} puts an entry's bytes: an array with room for them at an offset the
+     * sink chooses (a segment body being built), so an entry is copied once, from the WAL's mapped
+     * file to where it is going, and no array is made for it.
+     */
+    public interface Sink {
+        /** An array with at least {@code len} bytes free from {@link #offset} on (the sink may grow it now). */
+        byte[] room(int len);
+
+        /** Where in the array {@link #room} returned the entry goes. */
+        int offset();
+    }
+
+    /**
+     * As {@link #next()} with {@link #headersOnly}, but the entry's verified bytes are left in
+     * {@code sink} ({@link WalEntry#encodedSize} of them at its offset) instead of an array of their
+     * own; {@link #lastEntryBytes} is then not set. The sink's bytes past its offset may also be
+     * overwritten when null is returned or an exception thrown. The same checks as {@link #next()}.
+     */
+    public WalEntry next(Sink sink) {
+        java.util.Objects.requireNonNull(sink, "sink");
+        return nextEntry(sink);
+    }
+
     /** The next durable entry, or {@code null} if there is none yet. */
     public WalEntry next() {
+        return nextEntry(null);
+    }
+
+    private final long[] indexOut = new long[1];
+
+    /** A document read into a sink: its bytes are the sink's, {@code len} at its offset. */
+    private WalLog.RawEntry readDoc(Sink sink) {
+        if (sink == null) {
+            return WalLog.read(tailer);
+        }
+        int len = WalLog.readInto(tailer, sink, indexOut);
+        return len < 0 ? null : new WalLog.RawEntry(indexOut[0], null, len);
+    }
+
+    private WalEntry nextEntry(Sink sink) {
         if (expected < 0) {
             long first = firstAvailableLsn();
             if (first < 0) {
@@ -191,21 +230,21 @@ public final class WalReader implements AutoCloseable {
                 return null;
             }
         }
-        WalLog.RawEntry raw = WalLog.read(tailer);
+        WalLog.RawEntry raw = readDoc(sink);
         if (raw == null) {
             return null;
         }
         WalEntry entry;
         try {
-            entry = verify(raw.bytes());
+            entry = verify(raw, sink);
         } catch (FormatVersionException e) {
             throw e;
         } catch (IntegrityException e) {
             if (reopenIfCut()) {
-                return next();
+                return nextEntry(sink);
             }
-            WalLog.RawEntry after = WalLog.read(tailer);
-            entry = after == null ? null : verifyOrNull(after.bytes());
+            WalLog.RawEntry after = readDoc(sink);
+            entry = after == null ? null : verifyOrNull(after, sink);
             if (entry == null || entry.lsn() != expected) {
                 throw new IntegrityException("corrupt WAL entry where LSN " + Lsn.format(expected) + " belongs (durable"
                         + " up to LSN " + Lsn.format(boundLsn) + "): " + e.getMessage() + " (queue index "
@@ -215,7 +254,7 @@ public final class WalReader implements AutoCloseable {
         }
         if (entry.lsn() != expected) {
             if (reopenIfCut()) {
-                return next();
+                return nextEntry(sink);
             }
             throw new IntegrityException(entry.lsn() > expected
                     ? "gap in the WAL: expected LSN " + Lsn.format(expected) + " but found " + Lsn.format(entry.lsn())
@@ -226,13 +265,16 @@ public final class WalReader implements AutoCloseable {
         return entry;
     }
 
-    private WalEntry verify(byte[] bytes) {
-        return headersOnly ? EntryCodec.verifyHeader(bytes) : EntryCodec.decode(bytes);
+    private WalEntry verify(WalLog.RawEntry raw, Sink sink) {
+        if (sink != null) {
+            return EntryCodec.verifyHeader(sink.room(raw.length()), sink.offset(), raw.length());
+        }
+        return headersOnly ? EntryCodec.verifyHeader(raw.bytes()) : EntryCodec.decode(raw.bytes());
     }
 
-    private WalEntry verifyOrNull(byte[] bytes) {
+    private WalEntry verifyOrNull(WalLog.RawEntry raw, Sink sink) {
         try {
-            return verify(bytes);
+            return verify(raw, sink);
         } catch (IntegrityException e) {
             return null;
         }
