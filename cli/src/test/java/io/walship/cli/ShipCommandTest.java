@@ -53,6 +53,10 @@ class ShipCommandTest {
         CliRunner.Result badSize = CliRunner.run("ship", "--data", d, "--archive", "file://" + tmp, "--once",
                 "--segment-size", "lots");
         assertEquals(ExitCodes.USAGE, badSize.exit());
+        CliRunner.Result hugeSize = CliRunner.run("ship", "--data", d, "--archive", "file://" + tmp, "--once",
+                "--segment-size", "2GiB");
+        assertEquals(ExitCodes.USAGE, hugeSize.exit(), hugeSize.err());
+        assertTrue(hugeSize.err().contains("segment size must be between 4096 bytes and 1GiB"), hugeSize.err());
         CliRunner.Result notData = CliRunner.run("ship", "--data", tmp.resolve("nothing").toString(), "--archive",
                 "file://" + tmp.resolve("a"), "--once");
         assertEquals(ExitCodes.FAILURE, notData.exit(), notData.err());

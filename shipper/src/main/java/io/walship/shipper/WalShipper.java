@@ -45,12 +45,18 @@ public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
     public static final String LOCK_FILE = "ship.lock";
 
+    /**
+     * The largest segment: the shipper holds up to three segments' bodies at once (one read, one
+     * compressing, one uploading) and a restore a few more, so larger ones cost memory, not speed.
+     */
+    public static final long MAX_SEGMENT_BYTES = 1L << 30;
+
     /** How segments are cut and compressed. */
     public record Options(Codec codec, long segmentBytes) {
         public Options {
             Objects.requireNonNull(codec, "codec");
-            if (segmentBytes < 4096) {
-                throw new IllegalArgumentException("segment size must be at least 4096 bytes");
+            if (segmentBytes < 4096 || segmentBytes > MAX_SEGMENT_BYTES) {
+                throw new IllegalArgumentException("segment size must be between 4096 bytes and 1GiB, got " + segmentBytes);
             }
         }
 
