@@ -247,7 +247,7 @@ public final class Store implements AutoCloseable {
         long horizon = checkpointer.horizonToRecord();
         try {
             changes = txn.seal(lsn, checkpointer.fpiHorizon());
-            entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
+            entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes, options.walCompression());
             if (entry.length > seams.maxEntryBytes()) {
                 throw new BatchTooLargeException("the batch's WAL entry would be " + entry.length + " bytes, over the limit"
                         + " of " + seams.maxEntryBytes() + " bytes; split it into smaller batches");
@@ -409,7 +409,7 @@ public final class Store implements AutoCloseable {
                     expect++;
                 }
                 for (WalEntry entry : entries) {
-                    byte[] bytes = EntryCodec.encode(entry);
+                    byte[] bytes = EntryCodec.encode(entry, options.walCompression());
                     pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
                     try {
                         applyToPages(entry);

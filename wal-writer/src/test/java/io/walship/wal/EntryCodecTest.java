@@ -151,10 +151,10 @@ class EntryCodecTest {
     @Test
     void otherFormatVersionIsRefusedByName() {
         byte[] bytes = encode(goldenEntry());
-        bytes[5] = 3; // version 3, CRC recomputed so only the version differs
+        bytes[5] = 4; // version 4, CRC recomputed so only the version differs
         resealed(bytes);
         FormatVersionException e = assertThrows(FormatVersionException.class, () -> EntryCodec.decode(bytes));
-        assertTrue(e.getMessage().contains("format version 3"), e.getMessage());
+        assertTrue(e.getMessage().contains("format version 4"), e.getMessage());
         assertTrue(e.getMessage().contains("000000000000002A"), e.getMessage());
         assertThrows(FormatVersionException.class, () -> EntryCodec.verifyHeader(bytes));
         bytes[5] = 0;
