@@ -138,6 +138,13 @@ final class BenchCommand {
         boolean async;
         @Option(names = "--no-baseline", description = "Skip the raw Chronicle Queue baseline.")
         boolean noBaseline;
+        @Option(names = "--update", paramLabel = "ROWS", defaultValue = "0",
+                description = "Load ROWS rows of random base64 values first (unmeasured; keys k + a zero-padded number),"
+                        + " then measure random updates of them with new random base64 values. Default 0: random new"
+                        + " keys, values with one random byte in eight.")
+        long updateRows;
+        @Mixin
+        WalCompressionOption walCompression = new WalCompressionOption();
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
         @Spec
@@ -145,9 +152,12 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1) {
-                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1");
+            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1 || updateRows < 0
+                    || updateRows > 0 && keySize < 2) {
+                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1 (2 with --update),"
+                        + " --runs >= 1, --update >= 0");
             }
+            WriteBench.Workload workload = new WriteBench.Workload(keySize, valueSize, updateRows, walCompression.get());
             Files.createDirectories(data);
             List<WriteBench.Result> store = new ArrayList<>();
             List<WriteBench.Result> raw = new ArrayList<>();
@@ -155,8 +165,7 @@ final class BenchCommand {
                 Path s = data.resolve("store-run" + i);
                 FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
-                store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
-                        async ? Durability.ASYNC : Durability.DURABLE));
+                store.add(WriteBench.store(s, threads, count, w, workload, async ? Durability.ASYNC : Durability.DURABLE));
                 FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);
@@ -178,10 +187,12 @@ final class BenchCommand {
                 out.println(Json.write(m));
                 return ExitCodes.OK;
             }
-            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %d-byte values, %s, median of %d run(s)%n",
-                    threads, count, keySize, valueSize, async ? "async" : "durable", runs);
-            out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",
-                    "WAL B/cmt", "commits/sync");
+            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %d-byte values, %s, %s, WAL"
+                    + " compression %s, median of %d run(s)%n", threads, count, keySize, valueSize,
+                    updateRows > 0 ? "random updates of " + updateRows + " rows" : "random new keys",
+                    async ? "async" : "durable", workload.compression().flagValue(), runs);
+            out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s %8s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",
+                    "WAL B/cmt", "commits/sync", "FPI/cmt");
             print(out, ms);
             if (mr != null) {
                 print(out, mr);
@@ -191,8 +202,9 @@ final class BenchCommand {
         }
 
         private static void print(PrintWriter out, WriteBench.Result r) {
-            out.printf("%-6s %12.0f %9.2f %9.1f %9.1f %10.1f %11.1f %12.1f%n", r.kind(), r.commitsPerSec(), r.mbPerSec(),
-                    r.p50Micros(), r.p99Micros(), r.maxMicros(), r.walBytesPerCommit(), r.commitsPerSync());
+            out.printf("%-6s %12.0f %9.2f %9.1f %9.1f %10.1f %11.1f %12.1f %8.2f%n", r.kind(), r.commitsPerSec(), r.mbPerSec(),
+                    r.p50Micros(), r.p99Micros(), r.maxMicros(), r.walBytesPerCommit(), r.commitsPerSync(),
+                    r.fullPageImagesPerCommit());
         }
 
         /** Per-figure medians across runs. */

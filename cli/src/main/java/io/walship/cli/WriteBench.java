@@ -9,7 +9,9 @@ import java.util.concurrent.CountDownLatch;
 
 import io.walship.wal.Durability;
 import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
 import io.walship.wal.StoreStats;
+import io.walship.wal.WalCompression;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
 import net.openhft.chronicle.queue.ExcerptAppender;
@@ -29,33 +31,81 @@ final class WriteBench {
     private WriteBench() {
     }
 
-    /** {@code threads} writers doing {@code count} commits of random new keys into a store in {@code dir}. */
-    static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability) {
-        try (Store store = Store.open(dir)) {
+    /**
+     * What is written. {@code updateRows} 0: random new keys, values with one random byte in
+     * eight (the rest zero). Otherwise that many rows (keys {@code k} + a zero-padded number,
+     * values random base64, as {@code bench fill}'s) are loaded first, unmeasured, and the
+     * measured commits overwrite random ones of them with new random base64 values: random
+     * updates of an existing store, whose WAL is mostly full-page images.
+     */
+    record Workload(int keySize, int valueSize, long updateRows, WalCompression compression) {
+        boolean updates() {
+            return updateRows > 0;
+        }
+    }
+
+    /** {@code threads} writers doing {@code count} commits into a store in {@code dir}. */
+    static Result store(Path dir, int threads, long count, long warmup, Workload w, Durability durability) {
+        try (Store store = Store.open(dir, StoreOptions.defaults().withWalCompression(w.compression()))) {
             // warm the JIT and the tree a little, outside the measurement
+            if (w.updates()) {
+                load(store, w);
+                store.checkpoint();
+            }
             if (warmup > 0) {
-                runStore(store, Math.min(threads, 4), warmup, keySize, valueSize, Durability.ASYNC,
-                        new Histogram(3_600_000_000L, 3), 7);
+                runStore(store, Math.min(threads, 4), warmup, w, Durability.ASYNC, new Histogram(3_600_000_000L, 3), 7);
                 store.checkpoint();
             }
             StoreStats before = store.stats();
             Histogram h = new Histogram(3_600_000_000L, 3);
             long start = System.nanoTime();
-            runStore(store, threads, count, keySize, valueSize, durability, h, 42);
+            runStore(store, threads, count, w, durability, h, 42);
             double secs = (System.nanoTime() - start) / 1e9;
             StoreStats after = store.stats();
             long commits = after.commits() - before.commits();
             long syncs = Math.max(1, after.walSyncs() - before.walSyncs());
             return new Result("store", threads, commits, secs, commits / secs,
-                    commits * (double) (keySize + valueSize) / secs / 1e6,
+                    commits * (double) (w.keySize() + w.valueSize()) / secs / 1e6,
                     h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0, h.getMaxValue() / 1000.0,
                     (after.walBytes() - before.walBytes()) / (double) commits, commits / (double) syncs,
                     (after.fullPageImages() - before.fullPageImages()) / (double) commits);
         }
     }
 
-    private static void runStore(Store store, int threads, long count, int keySize, int valueSize, Durability d,
-                                 Histogram into, long seed) {
+    /** The rows random updates overwrite, in key order, 500 to a batch, not durable. */
+    private static void load(Store store, Workload w) {
+        SplittableRandom rnd = new SplittableRandom(1);
+        io.walship.wal.WriteBatch batch = new io.walship.wal.WriteBatch();
+        for (long i = 0; i < w.updateRows(); i++) {
+            batch.put(rowKey(i, w.keySize()), base64Value(rnd, w.valueSize()));
+            if (batch.size() == 500 || i == w.updateRows() - 1) {
+                store.write(batch, Durability.ASYNC);
+                batch = new io.walship.wal.WriteBatch();
+            }
+        }
+    }
+
+    private static byte[] rowKey(long i, int size) {
+        StringBuilder sb = new StringBuilder(Long.toString(i));
+        while (sb.length() < size - 1) {
+            sb.insert(0, '0');
+        }
+        return ("k" + sb).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static final byte[] BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private static byte[] base64Value(SplittableRandom rnd, int size) {
+        byte[] v = new byte[size];
+        for (int i = 0; i < size; i++) {
+            v[i] = BASE64[rnd.nextInt(64)];
+        }
+        return v;
+    }
+
+    private static void runStore(Store store, int threads, long count, Workload wl, Durability d, Histogram into,
+                                 long seed) {
         List<Thread> workers = new ArrayList<>();
         List<Histogram> hs = new ArrayList<>();
         CountDownLatch go = new CountDownLatch(1);
@@ -65,19 +115,27 @@ final class WriteBench {
             Histogram h = new Histogram(3_600_000_000L, 3);
             hs.add(h);
             Thread w = new Thread(() -> {
-                byte[] value = new byte[valueSize];
+                byte[] value = new byte[wl.valueSize()];
                 try {
                     go.await();
                 } catch (InterruptedException e) {
                     return;
                 }
                 for (long i = 0; i < n; i++) {
-                    byte[] key = randomKey(rnd, keySize);
-                    for (int j = 0; j < value.length; j += 8) {
-                        value[j] = (byte) rnd.nextInt();
+                    byte[] key;
+                    byte[] v;
+                    if (wl.updates()) {
+                        key = rowKey(rnd.nextLong(wl.updateRows()), wl.keySize());
+                        v = base64Value(rnd, wl.valueSize());
+                    } else {
+                        key = randomKey(rnd, wl.keySize());
+                        for (int j = 0; j < value.length; j += 8) {
+                            value[j] = (byte) rnd.nextInt();
+                        }
+                        v = value;
                     }
                     long t0 = System.nanoTime();
-                    store.put(key, value, d);
+                    store.put(key, v, d);
                     h.recordValue(Math.max(1, System.nanoTime() - t0));
                 }
             }, "bench-writer-" + t);

@@ -478,6 +478,11 @@ public final class Store implements AutoCloseable {
         return checkpointer.checkpoint();
     }
 
+    /** The options this store was opened with. */
+    public StoreOptions options() {
+        return options;
+    }
+
     /** What the checkpointer reads and updates in this store. */
     private final class CheckpointHost implements Checkpointer.Host {
         @Override
