@@ -139,10 +139,13 @@ final class BenchCommand {
         @Option(names = "--no-baseline", description = "Skip the raw Chronicle Queue baseline.")
         boolean noBaseline;
         @Option(names = "--update", paramLabel = "ROWS", defaultValue = "0",
-                description = "Load ROWS rows of random base64 values first (unmeasured; keys k + a zero-padded number),"
-                        + " then measure random updates of them with new random base64 values. Default 0: random new"
-                        + " keys, values with one random byte in eight.")
+                description = "Load ROWS rows first (unmeasured; keys k + a zero-padded number), then measure random"
+                        + " updates of them. Default 0: random new keys.")
         long updateRows;
+        @Option(names = "--values", paramLabel = "sparse|base64", defaultValue = "sparse",
+                description = "sparse (default): one random byte in eight, the rest zero; base64: random base64, as"
+                        + " bench fill's (what compresses least).")
+        String values;
         @Mixin
         WalCompressionOption walCompression = new WalCompressionOption();
         @Option(names = "--json", description = "Print JSON.")
@@ -157,7 +160,11 @@ final class BenchCommand {
                 throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1 (2 with --update),"
                         + " --runs >= 1, --update >= 0");
             }
-            WriteBench.Workload workload = new WriteBench.Workload(keySize, valueSize, updateRows, walCompression.get());
+            if (!values.equals("sparse") && !values.equals("base64")) {
+                throw new BadInputException("--values must be sparse or base64");
+            }
+            WriteBench.Workload workload = new WriteBench.Workload(keySize, valueSize, updateRows, values.equals("base64"),
+                    walCompression.get());
             Files.createDirectories(data);
             List<WriteBench.Result> store = new ArrayList<>();
             List<WriteBench.Result> raw = new ArrayList<>();
@@ -187,8 +194,8 @@ final class BenchCommand {
                 out.println(Json.write(m));
                 return ExitCodes.OK;
             }
-            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %d-byte values, %s, %s, WAL"
-                    + " compression %s, median of %d run(s)%n", threads, count, keySize, valueSize,
+            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %s-byte values, %s, %s, WAL"
+                    + " compression %s, median of %d run(s)%n", threads, count, keySize, values + " " + valueSize,
                     updateRows > 0 ? "random updates of " + updateRows + " rows" : "random new keys",
                     async ? "async" : "durable", workload.compression().flagValue(), runs);
             out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s %8s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",

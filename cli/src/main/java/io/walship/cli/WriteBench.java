@@ -32,13 +32,13 @@ final class WriteBench {
     }
 
     /**
-     * What is written. {@code updateRows} 0: random new keys, values with one random byte in
-     * eight (the rest zero). Otherwise that many rows (keys {@code k} + a zero-padded number,
-     * values random base64, as {@code bench fill}'s) are loaded first, unmeasured, and the
-     * measured commits overwrite random ones of them with new random base64 values: random
-     * updates of an existing store, whose WAL is mostly full-page images.
+     * What is written. {@code updateRows} 0: random new keys. Otherwise that many rows (keys
+     * {@code k} + a zero-padded number) are loaded first, unmeasured, and the measured commits
+     * overwrite random ones of them: random updates of an existing store, whose WAL is mostly
+     * full-page images. Values are random base64 ({@code base64}, as {@code bench fill}'s), or
+     * one random byte in eight and the rest zero.
      */
-    record Workload(int keySize, int valueSize, long updateRows, WalCompression compression) {
+    record Workload(int keySize, int valueSize, long updateRows, boolean base64, WalCompression compression) {
         boolean updates() {
             return updateRows > 0;
         }
@@ -77,7 +77,7 @@ final class WriteBench {
         SplittableRandom rnd = new SplittableRandom(1);
         io.walship.wal.WriteBatch batch = new io.walship.wal.WriteBatch();
         for (long i = 0; i < w.updateRows(); i++) {
-            batch.put(rowKey(i, w.keySize()), base64Value(rnd, w.valueSize()));
+            batch.put(rowKey(i, w.keySize()), value(rnd, w, new byte[w.valueSize()]));
             if (batch.size() == 500 || i == w.updateRows() - 1) {
                 store.write(batch, Durability.ASYNC);
                 batch = new io.walship.wal.WriteBatch();
@@ -96,12 +96,18 @@ final class WriteBench {
     private static final byte[] BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
             .getBytes(StandardCharsets.US_ASCII);
 
-    private static byte[] base64Value(SplittableRandom rnd, int size) {
-        byte[] v = new byte[size];
-        for (int i = 0; i < size; i++) {
-            v[i] = BASE64[rnd.nextInt(64)];
+    /** Fills {@code into} with a new value of the workload's kind. */
+    private static byte[] value(SplittableRandom rnd, Workload w, byte[] into) {
+        if (w.base64()) {
+            for (int i = 0; i < into.length; i++) {
+                into[i] = BASE64[rnd.nextInt(64)];
+            }
+        } else {
+            for (int j = 0; j < into.length; j += 8) {
+                into[j] = (byte) rnd.nextInt();
+            }
         }
-        return v;
+        return into;
     }
 
     private static void runStore(Store store, int threads, long count, Workload wl, Durability d, Histogram into,
@@ -122,20 +128,11 @@ final class WriteBench {
                     return;
                 }
                 for (long i = 0; i < n; i++) {
-                    byte[] key;
-                    byte[] v;
-                    if (wl.updates()) {
-                        key = rowKey(rnd.nextLong(wl.updateRows()), wl.keySize());
-                        v = base64Value(rnd, wl.valueSize());
-                    } else {
-                        key = randomKey(rnd, wl.keySize());
-                        for (int j = 0; j < value.length; j += 8) {
-                            value[j] = (byte) rnd.nextInt();
-                        }
-                        v = value;
-                    }
+                    byte[] key = wl.updates() ? rowKey(rnd.nextLong(wl.updateRows()), wl.keySize())
+                            : randomKey(rnd, wl.keySize());
+                    value(rnd, wl, value);
                     long t0 = System.nanoTime();
-                    store.put(key, v, d);
+                    store.put(key, value, d);
                     h.recordValue(Math.max(1, System.nanoTime() - t0));
                 }
             }, "bench-writer-" + t);

@@ -99,9 +99,12 @@ public final class EntryCodec {
         return encode(lsn, timeline, commitTimeMicros, Lsn.NONE, changes);
     }
 
-    /** Encodes an entry exactly as the WAL holds it (a replica re-encodes received entries with this). */
+    /**
+     * Encodes an entry exactly as the WAL holds it, its images compressed as they were when it was
+     * decoded ({@link WalEntry#compression}): a replica re-encodes received entries with this.
+     */
     public static byte[] encode(WalEntry e) {
-        return encode(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), e.changes());
+        return encode(e, e.compression());
     }
 
     /**
@@ -277,7 +280,7 @@ public final class EntryCodec {
                 changes.add(new PageChange(pageNo, pageOffset, java.util.Arrays.copyOfRange(src, o, o + n), false));
             }
         });
-        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len);
+        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len, e.compression());
     }
 
     /** The LSN in an encoded entry's header, unverified. */
@@ -323,6 +326,7 @@ public final class EntryCodec {
         ImageCodecs.Scratch scratch = null; // taken at the first compressed image
         try {
             long horizon = Lsn.NONE;
+            int codecSeen = 0; // of the first compressed image
             for (int i = 0; i < count; i++) {
                 byte kind = b.get();
                 if (kind == KIND_HORIZON && version >= HORIZON_FORMAT_VERSION) {
@@ -373,6 +377,9 @@ public final class EntryCodec {
                         scratch = ImageCodecs.take();
                     }
                     ImageCodecs.decompress(codec, scratch, data, at, n, PageFormat.PAGE_SIZE - holeLen, imageCrc, lsn);
+                    if (codecSeen == 0) {
+                        codecSeen = codec;
+                    }
                     visitor.fullPage(page, scratch.page, 0, holeOff, holeLen);
                 } else if (kind == KIND_DELTA) {
                     int offset = b.getShort() & 0xFFFF;
@@ -394,7 +401,8 @@ public final class EntryCodec {
             if (b.remaining() != 4) {
                 throw new IntegrityException(where(lsn) + " has " + (b.remaining() - 4) + " trailing bytes");
             }
-            return new WalEntry(lsn, timeline, time, horizon, List.of(), len);
+            return new WalEntry(lsn, timeline, time, horizon, List.of(), len,
+                    codecSeen == 0 ? WalCompression.NONE : WalCompression.ofCodec(codecSeen));
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new IntegrityException(where(lsn) + " is malformed: " + e.getMessage(), e);
         } finally {

@@ -409,7 +409,7 @@ public final class Store implements AutoCloseable {
                     expect++;
                 }
                 for (WalEntry entry : entries) {
-                    byte[] bytes = EntryCodec.encode(entry, options.walCompression());
+                    byte[] bytes = EntryCodec.encode(entry); // as the leader wrote it, compressed images included
                     pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
                     try {
                         applyToPages(entry);

@@ -9,17 +9,26 @@ import java.util.Objects;
  * (docs/FORMAT.md, "Checkpoint horizon"), {@link Lsn#NONE} if it records none: every entry after
  * LSN {@code horizon} was sealed with full-page images from that horizon on, so a standby may
  * take it as a restartpoint. {@code encodedSize} is the entry's size on disk (0 if not yet
- * encoded).
+ * encoded). {@code compression} is how its full-page images were compressed when it was decoded
+ * ({@link WalCompression#NONE} if none was): a replica re-encodes a received entry with it, so
+ * that its WAL holds the leader's bytes.
  */
 public record WalEntry(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes,
-                       int encodedSize) {
+                       int encodedSize, WalCompression compression) {
     public WalEntry {
         Objects.requireNonNull(changes, "changes");
+        Objects.requireNonNull(compression, "compression");
         changes = List.copyOf(changes);
         if (horizon < 0 || horizon != Lsn.NONE && horizon >= lsn) {
             throw new IllegalArgumentException("checkpoint horizon " + Lsn.format(horizon) + " of the entry at LSN "
                     + Lsn.format(lsn) + " must lie before it");
         }
+    }
+
+    /** An entry whose images are not compressed. */
+    public WalEntry(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes,
+                    int encodedSize) {
+        this(lsn, timeline, commitTimeMicros, horizon, changes, encodedSize, WalCompression.NONE);
     }
 
     /** An entry that records no checkpoint horizon. */
