@@ -62,9 +62,7 @@ class CompressedImagesTest {
     }
 
     private static void resealed(byte[] bytes) {
-        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(bytes, 0, bytes.length - 4);
-        PageFormat.putInt(bytes, bytes.length - 4, (int) crc.getValue());
+        EntryCodecTest.resealed(bytes);
     }
 
     @ParameterizedTest

@@ -110,7 +110,8 @@ class EntryCodecTest {
         assertTrue(x.getMessage().contains("only be the first"), x.getMessage());
     }
 
-    private static void resealed(byte[] bytes) {
+    /** Recomputes an entry's CRC after a test changed its bytes. */
+    static void resealed(byte[] bytes) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         crc.update(bytes, 0, bytes.length - 4);
         PageFormat.putInt(bytes, bytes.length - 4, (int) crc.getValue());
