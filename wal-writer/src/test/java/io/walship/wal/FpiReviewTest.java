@@ -1,0 +1,108 @@
+package io.walship.wal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.ByteBuffer;
+import java.util.Random;
+import java.util.zip.CRC32C;
+
+import com.github.luben.zstd.Zstd;
+
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Factory;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Review of branch fpi-compress: a replica re-encodes each received entry ({@link Store#applyAll}
+ * calls {@link EntryCodec#encode(WalEntry)}) and trusts that this gives the leader's bytes back.
+ */
+class FpiReviewTest {
+
+    /** A page of a leaf's shape: cells, a zero run, more cells. */
+    private static byte[] leafLikePage(Random rnd) {
+        byte[] p = new byte[PageFormat.PAGE_SIZE];
+        for (int i = 0; i < 1500; i++) {
+            p[i] = (byte) (rnd.nextInt(8) == 0 ? rnd.nextInt(256) : 'a' + i % 37);
+        }
+        for (int i = 2600; i < p.length; i++) {
+            p[i] = (byte) (rnd.nextInt(8) == 0 ? rnd.nextInt(256) : i % 29);
+        }
+        return p;
+    }
+
+    /** A version 3 entry with one compressed image of {@code page}, stored as {@code payload} by codec {@code codec}. */
+    static byte[] entryWithImage(long lsn, byte[] page, int codec, java.util.function.Function<byte[], byte[]> compress) {
+        int[] h = EntryCodec.hole(page);
+        int plain = PageFormat.PAGE_SIZE - h[1];
+        byte[] noHole = new byte[plain];
+        System.arraycopy(page, 0, noHole, 0, h[0]);
+        System.arraycopy(page, h[0] + h[1], noHole, h[0], plain - h[0]);
+        byte[] payload = compress.apply(noHole);
+        CRC32C img = new CRC32C();
+        img.update(noHole);
+        byte[] out = new byte[EntryCodec.HEADER_SIZE + 16 + payload.length + 4];
+        ByteBuffer b = ByteBuffer.wrap(out);
+        b.putInt(EntryCodec.MAGIC).putShort((short) 3).putShort((short) 0).putLong(lsn).putInt(1).putLong(1234).putInt(1);
+        b.put((byte) 4).putInt(9).putShort((short) h[0]).putShort((short) h[1]).put((byte) codec)
+                .putShort((short) payload.length).putInt((int) img.getValue()).put(payload);
+        CRC32C crc = new CRC32C();
+        crc.update(out, 0, b.position());
+        b.putInt((int) crc.getValue());
+        return out;
+    }
+
+    private static byte[] lz4With(LZ4Factory f, byte[] src) {
+        LZ4Compressor c = f.fastCompressor();
+        byte[] dst = new byte[c.maxCompressedLength(src.length)];
+        int n = c.compress(src, 0, src.length, dst, 0, dst.length);
+        return java.util.Arrays.copyOf(dst, n);
+    }
+
+    /**
+     * LZ4Factory.fastestInstance() is the JNI library where it loads (it is extracted to
+     * java.io.tmpdir) and the Java port otherwise (a noexec or unwritable tmpdir, an unbundled
+     * platform); the two compress the same page to different bytes. A leader on one and a replica on
+     * the other: the replica's re-encoded WAL differs from the leader's (SHA-256 of entries,
+     * archive segment CRCs), although both decode to the same page.
+     */
+    @Test
+    void aReplicaReencodesAnLz4EntryToTheLeadersBytesWhateverLz4ImplementationTheLeaderHad() {
+        long seed = 20261203L;
+        System.out.println("FpiReviewTest: seed " + seed);
+        byte[] page = leafLikePage(new Random(seed));
+        // the implementation this JVM does NOT use: what a leader with the other one wrote
+        LZ4Factory other = LZ4Factory.fastestInstance().toString().contains("JNI")
+                ? LZ4Factory.safeInstance() : LZ4Factory.nativeInstance();
+        byte[] leaderBytes = entryWithImage(0x2A, page, 1, src -> lz4With(other, src));
+        WalEntry received = EntryCodec.decode(leaderBytes); // valid: CRCs and page check out
+        assertArrayEquals(page, received.changes().get(0).bytes());
+        byte[] replicaBytes = EntryCodec.encode(received); // what Store.applyAll appends to the replica's WAL
+        assertArrayEquals(leaderBytes, replicaBytes, "the replica's WAL entry differs from the leader's ("
+                + LZ4Factory.fastestInstance() + " here, " + other + " on the leader)");
+    }
+
+    /**
+     * The same for a valid entry this build's encoder would not produce, e.g. zstd at another
+     * level (a leader with another zstd-jni version or level): decodes fine, re-encodes to other bytes.
+     * The replica never compares what it appends with what it received.
+     */
+    @Test
+    void aReplicaKeepsTheBytesOfAZstdEntryCompressedAtAnotherLevel() {
+        byte[] page = leafLikePage(new Random(7));
+        byte[] leaderBytes = entryWithImage(0x2B, page, 2, src -> Zstd.compress(src, 19));
+        WalEntry received = EntryCodec.decode(leaderBytes);
+        assertArrayEquals(leaderBytes, EntryCodec.encode(received), "the replica's WAL entry differs from the leader's");
+    }
+
+    /** A zstd frame that declares (and holds) far more than a page: an integrity error, no large allocation. */
+    @Test
+    void aZstdBombIsAnIntegrityError() {
+        byte[] page = leafLikePage(new Random(3));
+        byte[] bomb = entryWithImage(0x2C, page, 2, src -> Zstd.compress(new byte[64 << 20], 1));
+        assertThrows(IntegrityException.class, () -> EntryCodec.decode(bomb));
+        byte[] lz4Bomb = entryWithImage(0x2D, page, 1, src -> lz4With(LZ4Factory.safeInstance(), new byte[60_000]));
+        assertThrows(IntegrityException.class, () -> EntryCodec.decode(lz4Bomb));
+    }
+}
