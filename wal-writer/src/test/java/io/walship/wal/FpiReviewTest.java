@@ -13,12 +13,16 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Review of branch fpi-compress: a replica re-encodes each received entry ({@link Store#applyAll}
  * calls {@link EntryCodec#encode(WalEntry)}) and trusts that this gives the leader's bytes back.
  */
 class FpiReviewTest {
+    @TempDir
+    java.nio.file.Path tmp;
+
 
     /** A page of a leaf's shape: cells, a zero run, more cells. */
     private static byte[] leafLikePage(Random rnd) {
@@ -213,5 +217,107 @@ class FpiReviewTest {
         } finally {
             ex.shutdownNow();
         }
+    }
+
+    /** {@code entry} with every LZ4 image recompressed by {@code f} (and its entry CRC recomputed): what a leader on {@code f} wrote. */
+    private static byte[] recompressedBy(byte[] entry, LZ4Factory f) {
+        ByteBuffer in = ByteBuffer.wrap(entry);
+        ByteBuffer out = ByteBuffer.allocate(entry.length * 2);
+        out.put(entry, 0, EntryCodec.HEADER_SIZE);
+        in.position(EntryCodec.HEADER_SIZE - 4);
+        int count = in.getInt();
+        for (int i = 0; i < count; i++) {
+            byte kind = in.get();
+            int start = in.position() - 1;
+            switch (kind) {
+                case 1 -> { in.position(in.position() + 6); int n = in.getShort() & 0xFFFF; in.position(in.position() + n); }
+                case 2 -> { in.position(in.position() + 6); int h = in.getShort() & 0xFFFF; in.position(in.position() + 4096 - h); }
+                case 3 -> in.position(in.position() + 8);
+                case 4 -> {
+                    int page = in.getInt();
+                    short holeOff = in.getShort();
+                    int holeLen = in.getShort() & 0xFFFF;
+                    byte codec = in.get();
+                    int stored = in.getShort() & 0xFFFF;
+                    int crc = in.getInt();
+                    byte[] plain = new byte[4096 - holeLen];
+                    LZ4Factory.safeInstance().safeDecompressor().decompress(entry, in.position(), stored, plain, 0);
+                    in.position(in.position() + stored);
+                    byte[] again = lz4With(f, plain);
+                    out.put(kind).putInt(page).putShort(holeOff).putShort((short) holeLen).put(codec)
+                            .putShort((short) again.length).putInt(crc).put(again);
+                    continue;
+                }
+                default -> throw new AssertionError("kind " + kind);
+            }
+            out.put(entry, start, in.position() - start);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(out.array(), 0, out.position());
+        out.putInt((int) crc.getValue());
+        return java.util.Arrays.copyOf(out.array(), out.position());
+    }
+
+    /**
+     * End to end through {@link Store#applyAll}: a leader whose lz4-java is the other
+     * implementation than the replica's (JNI vs the Java port: a noexec tmpdir on one host, or a
+     * rolling upgrade of lz4-java) streams its compressed entries; the replica's WAL must hold
+     * the leader's bytes (the no-splice check of a promoted replica, WalShipper, compares them
+     * with the archived ones byte for byte).
+     */
+    @Test
+    void aReplicaWalHoldsTheLeadersBytesWhenTheLeadersLz4IsTheOtherImplementation() throws Exception {
+        long seed = 77L;
+        System.out.println("FpiReviewTest: seed " + seed);
+        Random rnd = new Random(seed);
+        LZ4Factory other = LZ4Factory.fastestInstance().toString().contains("JNI")
+                ? LZ4Factory.safeInstance() : LZ4Factory.nativeInstance();
+        java.nio.file.Path dir = tmp.resolve("leader");
+        java.nio.file.Path replicaDir = tmp.resolve("replica");
+        java.util.List<byte[]> leaderBytes = new java.util.ArrayList<>();
+        java.util.List<WalEntry> received = new java.util.ArrayList<>();
+        long from;
+        try (Store s = Store.open(dir, StoreOptions.defaults().withWalCompression(WalCompression.LZ4))) {
+            for (int i = 0; i < 50; i++) {
+                s.put(("base-" + rnd.nextInt(40)).getBytes(), ("walship leader follower ".repeat(5 + rnd.nextInt(8))).getBytes());
+            }
+            try (Snapshot snap = s.snapshot(); java.io.InputStream in = snap.openStream()) {
+                SnapshotLoader.load(in, replicaDir);
+            }
+            ControlFile.read(replicaDir).asStandby().write(replicaDir);
+            from = ControlFile.read(replicaDir).checkpointLsn() + 1;
+            s.checkpoint();
+            for (int i = 0; i < 200; i++) {
+                s.put(("k-" + rnd.nextInt(300)).getBytes(), ("archive segment restore ".repeat(5 + rnd.nextInt(8))).getBytes());
+            }
+            try (WalReader r = s.walReader()) {
+                r.seek(from);
+                while (r.next() != null) {
+                    byte[] b = recompressedBy(r.lastEntryBytes(), other);
+                    leaderBytes.add(b);
+                    received.add(EntryCodec.decode(b)); // what FollowerLoop does with a received entry
+                }
+            }
+        }
+        try (Store replica = Store.open(replicaDir, StoreOptions.defaults())) {
+            replica.applyAll(received, Durability.DURABLE);
+        }
+        int differ = 0;
+        String first = null;
+        try (WalReader r = WalReader.open(replicaDir)) {
+            r.seek(from);
+            for (byte[] b : leaderBytes) {
+                org.junit.jupiter.api.Assertions.assertNotNull(r.next(), "the replica's WAL ends early");
+                if (!java.util.Arrays.equals(b, r.lastEntryBytes())) {
+                    differ++;
+                    if (first == null) {
+                        first = Lsn.format(EntryCodec.lsnOf(b, 0, b.length));
+                    }
+                }
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(0, differ, differ + " of " + leaderBytes.size()
+                + " entries in the replica's WAL differ from the leader's, the first at LSN " + first
+                + " (" + LZ4Factory.fastestInstance() + " here, " + other + " on the leader)");
     }
 }
