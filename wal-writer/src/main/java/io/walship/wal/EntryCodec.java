@@ -37,8 +37,10 @@ import java.util.zip.CRC32C;
  * image version 3 (whether or not it has a horizon): older builds refuse them as a
  * format-version mismatch: to them an unknown kind in an entry they think they read would look
  * like damage, and a damaged last entry like a torn tail to discard. Images are compressed only
- * when asked ({@link WalCompression}) and only when that makes them smaller. Stateless and
- * thread-safe.
+ * when asked ({@link WalCompression}) and only when that makes them smaller. Compressed bytes
+ * are not reproducible (another LZ4 implementation or library version gives other, equally
+ * valid bytes), so an entry received from elsewhere is never encoded again: {@link #decode}
+ * keeps its bytes and {@link #encode(WalEntry)} gives them back. Stateless and thread-safe.
  */
 public final class EntryCodec {
     public static final int MAGIC = 0x57535745;
@@ -100,11 +102,13 @@ public final class EntryCodec {
     }
 
     /**
-     * Encodes an entry exactly as the WAL holds it, its images compressed as they were when it was
-     * decoded ({@link WalEntry#compression}): a replica re-encodes received entries with this.
+     * The entry exactly as the WAL holds it: the bytes it was decoded from ({@link WalEntry#encoded},
+     * the same array, not a copy: read only), or, for an entry built in memory, its changes
+     * encoded with {@link WalEntry#compression}. A replica appends received entries with this, so
+     * its WAL is the leader's byte for byte whatever its own codecs would make of the pages.
      */
     public static byte[] encode(WalEntry e) {
-        return encode(e, e.compression());
+        return e.encoded() != null ? e.encoded() : encode(e, e.compression());
     }
 
     /**
@@ -258,7 +262,9 @@ public final class EntryCodec {
     };
 
     /**
-     * Decodes and verifies one entry.
+     * Decodes and verifies one entry. The entry keeps its bytes ({@link WalEntry#encoded}):
+     * {@code data} itself if the entry is all of it (so the caller must not change it afterwards),
+     * otherwise a copy of {@code data[off, off + len)}.
      *
      * @throws IntegrityException if the checksum, magic or structure is wrong (the message names
      *                            the LSN when the header is still readable)
@@ -280,7 +286,8 @@ public final class EntryCodec {
                 changes.add(new PageChange(pageNo, pageOffset, java.util.Arrays.copyOfRange(src, o, o + n), false));
             }
         });
-        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len, e.compression());
+        byte[] bytes = off == 0 && len == data.length ? data : java.util.Arrays.copyOfRange(data, off, off + len);
+        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len, e.compression(), bytes);
     }
 
     /** The LSN in an encoded entry's header, unverified. */

@@ -156,6 +156,44 @@ class CompressedImagesTest {
                 "encoder layout drifted from the documented format");
     }
 
+    // ---- a received entry keeps its bytes -------------------------------------------------------
+
+    /**
+     * A decoded entry carries the bytes it came from, and {@link EntryCodec#encode(WalEntry)} (what
+     * {@link Store#applyAll} appends) gives them back untouched: not a new compression of the
+     * pages, which another library build would make differently. No copy when the entry is a
+     * whole array (the network and WAL readers' case), a copy of the slice from a segment body
+     * (archive catch-up, whose bodies are reused).
+     */
+    @Test
+    void aDecodedEntryGivesBackTheBytesItWasDecodedFrom() {
+        WalEntry g = EntryCodecTest.goldenEntry();
+        for (WalCompression c : WalCompression.values()) {
+            byte[] bytes = EntryCodec.encode(g.lsn(), g.timeline(), g.commitTimeMicros(), Lsn.NONE, g.changes(), c);
+            WalEntry d = EntryCodec.decode(bytes);
+            assertTrue(d.encoded() == bytes, c + ": the whole array is kept, not copied");
+            assertTrue(EntryCodec.encode(d) == bytes, c + ": encode gives the received bytes back");
+            byte[] body = new byte[bytes.length + 20];
+            System.arraycopy(bytes, 0, body, 7, bytes.length);
+            WalEntry slice = EntryCodec.decode(body, 7, bytes.length);
+            assertArrayEquals(bytes, slice.encoded(), c + ": a slice is kept as a copy");
+            java.util.Arrays.fill(body, (byte) 0x55); // the body is reused for the next segment
+            assertArrayEquals(bytes, EntryCodec.encode(slice), c + ": the copy outlives the body");
+        }
+        // an entry built in memory has no bytes and is encoded; so is a header-only one, which has
+        // no changes and must never be appended as its bytes
+        assertTrue(g.encoded() == null);
+        byte[] plain = EntryCodec.encode(g);
+        assertArrayEquals(plain, EntryCodec.encode(g.lsn(), g.timeline(), g.commitTimeMicros(), g.changes()));
+        assertTrue(EntryCodec.verifyHeader(plain).encoded() == null, "a header-only entry carries no bytes");
+        // bytes that are not the entry's (another size or LSN) are refused
+        WalEntry d = EntryCodec.decode(plain);
+        assertThrows(IllegalArgumentException.class, () -> new WalEntry(d.lsn() + 1, d.timeline(), d.commitTimeMicros(),
+                d.horizon(), d.changes(), d.encodedSize(), d.compression(), d.encoded()));
+        assertThrows(IllegalArgumentException.class, () -> new WalEntry(d.lsn(), d.timeline(), d.commitTimeMicros(),
+                d.horizon(), d.changes(), d.encodedSize() - 1, d.compression(), d.encoded()));
+    }
+
     // ---- damage ---------------------------------------------------------------------------------
 
     private static byte[] goldenCompressed(WalCompression c) {
