@@ -34,7 +34,8 @@ import java.util.zip.CRC32C;
  *
  * <p>An entry without a horizon or compressed image is written as version 1, byte for byte what
  * older builds wrote and read. An entry with a horizon is version 2, one with a compressed
- * image version 3 (whether or not it has a horizon): older builds refuse them as a
+ * image version 3 (whether or not it has a horizon; a version 3 entry without one is refused as
+ * damage, as this encoder never writes one): older builds refuse them as a
  * format-version mismatch: to them an unknown kind in an entry they think they read would look
  * like damage, and a damaged last entry like a torn tail to discard. Images are compressed only
  * when asked ({@link WalCompression}) and only when that makes them smaller. Compressed bytes
@@ -407,6 +408,10 @@ public final class EntryCodec {
             }
             if (b.remaining() != 4) {
                 throw new IntegrityException(where(lsn) + " has " + (b.remaining() - 4) + " trailing bytes");
+            }
+            if (version == COMPRESSED_FORMAT_VERSION && codecSeen == 0) {
+                // the encoder writes version 3 only for an entry holding a compressed image
+                throw new IntegrityException(where(lsn) + " is a version 3 entry without a compressed full-page image");
             }
             return new WalEntry(lsn, timeline, time, horizon, List.of(), len,
                     codecSeen == 0 ? WalCompression.NONE : WalCompression.ofCodec(codecSeen));

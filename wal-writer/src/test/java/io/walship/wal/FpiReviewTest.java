@@ -111,18 +111,42 @@ class FpiReviewTest {
     }
 
     /**
-     * A valid version 3 entry whose images are all plain (or whose images use two codecs) decodes
-     * fine, and the replica writes it back as version 1 (or all in the first codec): other bytes.
+     * A version 3 entry whose images are all plain is nothing the encoder writes (it writes version 3
+     * only for an entry holding a compressed image): it is refused as damage, by decode and walk
+     * alike, rather than kept. (Adjusted after the fix: the review's version expected it kept
+     * byte for byte.)
      */
     @Test
-    void aReplicaKeepsTheBytesOfAVersion3EntryWithoutACompressedImage() {
+    void aVersion3EntryWithoutACompressedImageIsAnIntegrityError() {
         WalEntry g = EntryCodecTest.goldenEntry();
         byte[] v1 = EntryCodec.encode(g.lsn(), g.timeline(), g.commitTimeMicros(), Lsn.NONE, g.changes());
         byte[] v3 = v1.clone();
         v3[5] = 3; // kind 1 and 2 are valid in version 3
         EntryCodecTest.resealed(v3);
-        WalEntry received = EntryCodec.decode(v3);
-        assertArrayEquals(v3, EntryCodec.encode(received), "the replica's WAL entry differs from the received one");
+        IntegrityException e = assertThrows(IntegrityException.class, () -> EntryCodec.decode(v3));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("without a compressed"), e.getMessage());
+        assertThrows(IntegrityException.class, () -> EntryCodec.walk(v3, 0, v3.length, true, EntryCodec.NO_CHANGES));
+    }
+
+    /**
+     * An entry whose compressed images use two codecs is valid (each image names its codec,
+     * though this encoder uses one per entry): it decodes, and a replica keeps its bytes.
+     */
+    @Test
+    void aReplicaKeepsTheBytesOfAnEntryMixingLz4AndZstdImages() {
+        Random rnd = new Random(11);
+        byte[] a = entryWithImage(0x2E, leafLikePage(rnd), 1, src -> lz4With(LZ4Factory.safeInstance(), src));
+        byte[] z = entryWithImage(0x2E, leafLikePage(rnd), 2, src -> Zstd.compress(src, 3));
+        int changeA = a.length - EntryCodec.HEADER_SIZE - 4;
+        int changeZ = z.length - EntryCodec.HEADER_SIZE - 4;
+        byte[] both = new byte[EntryCodec.HEADER_SIZE + changeA + changeZ + 4];
+        System.arraycopy(a, 0, both, 0, EntryCodec.HEADER_SIZE + changeA);
+        System.arraycopy(z, EntryCodec.HEADER_SIZE, both, EntryCodec.HEADER_SIZE + changeA, changeZ);
+        PageFormat.putInt(both, EntryCodec.HEADER_SIZE - 4, 2);
+        EntryCodecTest.resealed(both);
+        WalEntry received = EntryCodec.decode(both);
+        org.junit.jupiter.api.Assertions.assertEquals(2, received.changes().size());
+        assertArrayEquals(both, EntryCodec.encode(received), "the replica's WAL entry differs from the received one");
     }
 
     /** Hostile header fields of a compressed image, the entry CRC recomputed: only ever an IntegrityException. */
