@@ -26,9 +26,11 @@ import java.util.zip.CRC32C;
  *      3 horizon:   u64 LSN (version 2 or 3 only; at most one, and only as the first change)
  *      4 compressed full page (version 3 only): u32 page number, u16 hole offset, u16 hole
  *                   length, u8 codec (1 LZ4 block, 2 Zstandard frame), u16 stored length, u32
- *                   CRC32C of the page without the hole, that page compressed with the codec (it
- *                   must decompress to exactly page size - hole length bytes with that CRC: the
- *                   entry's CRC covers the stored bytes, this one what they decompress to)
+ *                   image CRC, the page without the hole compressed with the codec (it must
+ *                   decompress to exactly page size - hole length bytes; the image CRC is the
+ *                   CRC32C of the page number, hole offset and hole length as stored, followed
+ *                   by those bytes: the entry's CRC covers the stored bytes, this one the page
+ *                   they rebuild, where the hole goes and which page it is)
  *  … u32 CRC32C of every preceding byte of the entry (the stored, compressed bytes)
  * </pre>
  *
@@ -167,7 +169,7 @@ public final class EntryCodec {
                     byte[] packed = scratch.packed(packedEnd + ImageCodecs.maxCompressedLength(compression, plain));
                     int len = ImageCodecs.compress(compression, scratch, plain, packed, packedEnd);
                     if (len + COMPRESSED_EXTRA < plain) {
-                        imageCrc[i] = ImageCodecs.crc(scratch, plain);
+                        imageCrc[i] = ImageCodecs.crc(scratch, c.pageNo(), h[0], h[1], plain);
                         packedAt[i] = packedEnd;
                         packedLen[i] = len;
                         packedEnd += len;
@@ -384,7 +386,7 @@ public final class EntryCodec {
                     if (scratch == null) {
                         scratch = ImageCodecs.take();
                     }
-                    ImageCodecs.decompress(codec, scratch, data, at, n, PageFormat.PAGE_SIZE - holeLen, imageCrc, lsn);
+                    ImageCodecs.decompress(codec, scratch, data, at, n, page, holeOff, holeLen, imageCrc, lsn);
                     if (codecSeen == 0) {
                         codecSeen = codec;
                     }

@@ -44,6 +44,8 @@ final class ImageCodecs {
         /** An entry's compressed images, back to back. */
         byte[] packed = new byte[0];
         private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        /** The image's page number, hole offset and hole length, as its CRC covers them. */
+        private final byte[] head = new byte[8];
         private ZstdCompressCtx zc;
         private ZstdDecompressCtx zd;
 
@@ -86,9 +88,19 @@ final class ImageCodecs {
         }
     }
 
-    /** The CRC32C of {@code s.page[0, len)}. */
-    static int crc(Scratch s, int len) {
+    /**
+     * The image CRC of page {@code pageNo} whose bytes without the hole are {@code s.page[0, len)}:
+     * the CRC32C of the page number (u32), hole offset and hole length (u16 each), big-endian as
+     * the entry stores them, followed by those bytes. So it covers the page the image rebuilds and
+     * which page that is, not only the bytes the codec gives: a hole moved or a page number
+     * changed under a recomputed entry CRC is caught as well as damaged compressed bytes.
+     */
+    static int crc(Scratch s, int pageNo, int holeOff, int holeLen, int len) {
+        PageFormat.putInt(s.head, 0, pageNo);
+        PageFormat.putShort(s.head, 4, (short) holeOff);
+        PageFormat.putShort(s.head, 6, (short) holeLen);
         s.crc.reset();
+        s.crc.update(s.head, 0, s.head.length);
         s.crc.update(s.page, 0, len);
         return (int) s.crc.getValue();
     }
@@ -123,14 +135,17 @@ final class ImageCodecs {
 
     /**
      * Decompresses {@code src[off, off + len)}, stored with codec byte {@code codec}, into
-     * {@code s.page[0, expected)}, for the entry at LSN {@code lsn}, and checks that they have
-     * CRC32C {@code expectedCrc}: a codec without a checksum of its own (LZ4) can turn damaged
-     * bytes into a wrong page of the right size.
+     * {@code s.page[0, expected)} ({@code expected} = page size - {@code holeLen}), the image of
+     * page {@code pageNo} in the entry at LSN {@code lsn}, and checks its image CRC
+     * ({@link #crc}) is {@code expectedCrc}: a codec without a checksum of its own (LZ4) can turn
+     * damaged bytes into a wrong page of the right size.
      *
      * @throws IntegrityException if the codec is unknown, the bytes do not decompress, or they
-     *                            give other than {@code expected} bytes, or bytes with another CRC
+     *                            give other than {@code expected} bytes, or another image CRC
      */
-    static void decompress(int codec, Scratch s, byte[] src, int off, int len, int expected, int expectedCrc, long lsn) {
+    static void decompress(int codec, Scratch s, byte[] src, int off, int len, int pageNo, int holeOff, int holeLen,
+                           int expectedCrc, long lsn) {
+        int expected = PageFormat.PAGE_SIZE - holeLen;
         WalCompression c = WalCompression.ofCodec(codec);
         if (c == null) {
             throw new IntegrityException(EntryCodec.where(lsn) + " has a full-page image with unknown codec " + codec);
@@ -153,9 +168,9 @@ final class ImageCodecs {
             throw new IntegrityException(EntryCodec.where(lsn) + " has a " + c.flagValue() + " full-page image that decompresses to "
                     + n + " bytes, not the " + expected + " it must hold");
         }
-        if (crc(s, n) != expectedCrc) {
+        if (crc(s, pageNo, holeOff, holeLen, n) != expectedCrc) {
             throw new IntegrityException(EntryCodec.where(lsn) + " has a " + c.flagValue() + " full-page image that"
-                    + " decompresses to bytes that fail their checksum");
+                    + " fails its checksum (its bytes, page number or hole are not what was written)");
         }
     }
 }

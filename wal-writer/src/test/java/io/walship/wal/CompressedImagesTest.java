@@ -154,6 +154,8 @@ class CompressedImagesTest {
         byte[] now = EntryCodec.encode(g.lsn(), g.timeline(), g.commitTimeMicros(), horizon, g.changes(), c);
         assertArrayEquals(java.util.Arrays.copyOf(golden, at + 10), java.util.Arrays.copyOf(now, at + 10),
                 "encoder layout drifted from the documented format");
+        // the image CRC depends on the page, not on the library that compressed it
+        assertEquals(PageFormat.getInt(golden, at + 12), PageFormat.getInt(now, at + 12), "image CRC");
     }
 
     // ---- a received entry keeps its bytes -------------------------------------------------------
@@ -265,6 +267,36 @@ class CompressedImagesTest {
         IntegrityException e = assertThrows(IntegrityException.class, () -> EntryCodec.decode(bad));
         assertTrue(e.getMessage().contains("000000000000002A"), e.getMessage());
         assertThrows(IntegrityException.class, () -> EntryCodec.walk(bad, 0, bad.length, false, EntryCodec.NO_CHANGES));
+    }
+
+    /**
+     * The image CRC covers which page the image is and where its hole goes, not only the bytes the
+     * codec gives: an image moved to another page, or its hole moved, under a recomputed entry CRC
+     * (a writer's bug, a crafted entry) is an integrity error, never a wrong page applied.
+     */
+    @ParameterizedTest
+    @EnumSource(value = WalCompression.class, names = {"LZ4", "ZSTD"})
+    void anImageMovedToAnotherPageOrHoleOffsetIsCorrupt(WalCompression c) {
+        byte[] page = leafLikePage(new Random(5));
+        byte[] good = EntryCodec.encode(0x41, 1, 5, Lsn.NONE, List.of(PageChange.fullPage(3, page)), c);
+        int at = EntryCodec.HEADER_SIZE;
+        assertEquals(4, good[at], "a compressed image");
+        int holeOff = PageFormat.getShort(good, at + 5) & 0xFFFF;
+        for (int delta : new int[] {-100, -1, 1, 100}) {
+            byte[] moved = good.clone();
+            PageFormat.putShort(moved, at + 5, (short) (holeOff + delta));
+            resealed(moved);
+            IntegrityException e = assertThrows(IntegrityException.class, () -> EntryCodec.decode(moved), "hole moved " + delta);
+            assertTrue(e.getMessage().contains("checksum"), e.getMessage());
+            assertThrows(IntegrityException.class, () -> EntryCodec.walk(moved, 0, moved.length, false, EntryCodec.NO_CHANGES));
+        }
+        for (int other : new int[] {2, 4, 3 + (1 << 20)}) {
+            byte[] elsewhere = good.clone();
+            PageFormat.putInt(elsewhere, at + 1, other);
+            resealed(elsewhere);
+            assertThrows(IntegrityException.class, () -> EntryCodec.decode(elsewhere), "page " + other);
+        }
+        assertArrayEquals(page, EntryCodec.decode(good).changes().get(0).bytes());
     }
 
     @Test
