@@ -6,8 +6,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 
 import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
 
@@ -16,7 +18,13 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * by hand. Working memory (a page buffer, a buffer for an entry's compressed images, the native
  * Zstandard contexts) lives in {@link Scratch}es taken from a small shared pool and given back
  * after each entry: nothing large is allocated per entry, and no native context is tied to a
- * thread that may die. Thread-safe.
+ * thread that may die. At most {@value #MAX_POOLED} are kept, each a page plus the buffer for one
+ * entry's compressed images (kept up to 1 MiB; a larger one is dropped when returned) and, once
+ * Zstandard was used, its native contexts off the heap: about 32 MiB of heap at worst, after
+ * entries of many images were coded on many threads at once (docs/OPERATIONS.md, "Sizing"). Only the libraries' own exceptions for input they cannot
+ * decompress are integrity errors; a library that cannot load (no native Zstandard for the
+ * platform) is a {@link WalshipException} saying so, and anything else propagates as the bug it
+ * is. Thread-safe.
  */
 final class ImageCodecs {
     /** Scratches kept for reuse; more are made when more threads code at once, and dropped after. */
@@ -107,11 +115,25 @@ final class ImageCodecs {
 
     /** The most bytes compressing {@code len} bytes with {@code c} can give. */
     static int maxCompressedLength(WalCompression c, int len) {
-        return switch (c) {
-            case LZ4 -> Lz4.COMPRESSOR.maxCompressedLength(len);
-            case ZSTD -> (int) Zstd.compressBound(len);
-            case NONE -> throw new IllegalArgumentException("no codec");
-        };
+        try {
+            return switch (c) {
+                case LZ4 -> Lz4.COMPRESSOR.maxCompressedLength(len);
+                case ZSTD -> (int) Zstd.compressBound(len);
+                case NONE -> throw new IllegalArgumentException("no codec");
+            };
+        } catch (LinkageError e) {
+            throw unavailable(c, e);
+        }
+    }
+
+    /**
+     * A codec library that cannot be loaded here (zstd-jni has no native library for this
+     * platform, or cannot extract it): not damage, and not to be reported as such.
+     */
+    private static WalshipException unavailable(WalCompression c, LinkageError e) {
+        String lib = c == WalCompression.LZ4 ? "lz4-java" : "zstd-jni";
+        return new WalshipException("the " + c.flagValue() + " codec (" + lib + ") cannot be loaded on this host ("
+                + e + "): WAL full-page images compressed with it can be neither written nor read here", e);
     }
 
     /**
@@ -120,16 +142,20 @@ final class ImageCodecs {
      */
     static int compress(WalCompression c, Scratch s, int len, byte[] dst, int dstOff) {
         int cap = maxCompressedLength(c, len);
-        switch (c) {
-            case LZ4:
-                return Lz4.COMPRESSOR.compress(s.page, 0, len, dst, dstOff, cap);
-            case ZSTD:
-                if (s.zc == null) {
-                    s.zc = new ZstdCompressCtx().setLevel(WalCompression.ZSTD_LEVEL).setChecksum(false);
-                }
-                return s.zc.compressByteArray(dst, dstOff, cap, s.page, 0, len);
-            default:
-                throw new IllegalArgumentException("no codec");
+        try {
+            switch (c) {
+                case LZ4:
+                    return Lz4.COMPRESSOR.compress(s.page, 0, len, dst, dstOff, cap);
+                case ZSTD:
+                    if (s.zc == null) {
+                        s.zc = new ZstdCompressCtx().setLevel(WalCompression.ZSTD_LEVEL).setChecksum(false);
+                    }
+                    return s.zc.compressByteArray(dst, dstOff, cap, s.page, 0, len);
+                default:
+                    throw new IllegalArgumentException("no codec");
+            }
+        } catch (LinkageError e) {
+            throw unavailable(c, e);
         }
     }
 
@@ -160,9 +186,11 @@ final class ImageCodecs {
                 }
                 n = s.zd.decompressByteArray(s.page, 0, expected, src, off, len);
             }
-        } catch (RuntimeException e) { // LZ4Exception, ZstdException: the library's word for damaged input
+        } catch (LZ4Exception | ZstdException e) { // the library's word for input it cannot decompress
             throw new IntegrityException(EntryCodec.where(lsn) + " has a " + c.flagValue() + " full-page image that does not"
                     + " decompress (" + e.getMessage() + ")", e);
+        } catch (LinkageError e) {
+            throw unavailable(c, e);
         }
         if (n != expected) {
             throw new IntegrityException(EntryCodec.where(lsn) + " has a " + c.flagValue() + " full-page image that decompresses to "

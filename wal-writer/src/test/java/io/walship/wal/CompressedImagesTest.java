@@ -312,6 +312,41 @@ class CompressedImagesTest {
         assertThrows(IntegrityException.class, () -> EntryCodec.decode(v1));
     }
 
+    /**
+     * Where a codec's library cannot load (here zstd-jni pointed at a native library that does not
+     * exist), reading or writing such images fails saying so, a {@link WalshipException}: never an
+     * {@link IntegrityException} ("corrupt", exit 3) for WAL that is fine, nor a bare Error.
+     */
+    @Test
+    void aCodecLibraryThatCannotLoadIsAClearFailureNotCorruption() throws Exception {
+        Path out = tmp.resolve("child.out");
+        Path err = tmp.resolve("child.err");
+        Process p = ChildJvm.startToFile(CodecUnavailableMain.class, CodecUnavailableMain.jvmOptions(), List.of(), out, err);
+        assertTrue(p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES), "the child JVM did not finish");
+        List<String> lines = java.nio.file.Files.readAllLines(out);
+        assertEquals(0, p.exitValue(), lines + " " + java.nio.file.Files.readString(err));
+        assertEquals(5, lines.size(), lines.toString());
+        for (String line : lines.subList(0, 4)) {
+            assertTrue(line.matches("(decode|encode) io\\.walship\\.wal\\.WalshipException the zstd codec \\(zstd-jni\\)"
+                    + " cannot be loaded on this host .*"), line);
+        }
+        assertEquals("lz4 ok", lines.get(4), "LZ4 works without Zstandard");
+    }
+
+    /** A caller's bug (a range past the array) propagates as the bug it is, not as a corrupt image. */
+    @ParameterizedTest
+    @EnumSource(value = WalCompression.class, names = {"LZ4", "ZSTD"})
+    void aProgrammingErrorInDecompressingIsNotReportedAsCorruption(WalCompression c) {
+        byte[] good = goldenCompressed(c);
+        ImageCodecs.Scratch s = ImageCodecs.take();
+        try {
+            assertThrows(IndexOutOfBoundsException.class, () -> ImageCodecs.decompress(c.codec, s, good,
+                    IMAGE_AT + 16, good.length, 9, 0, 1, 0, 0x2A));
+        } finally {
+            ImageCodecs.give(s);
+        }
+    }
+
     // ---- stores ---------------------------------------------------------------------------------
 
     private static byte[] b(String s) {
