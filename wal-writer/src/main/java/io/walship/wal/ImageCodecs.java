@@ -21,10 +21,10 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * thread that may die. At most {@value #MAX_POOLED} are kept, each a page plus the buffer for one
  * entry's compressed images (kept up to 1 MiB; a larger one is dropped when returned) and, once
  * Zstandard was used, its native contexts off the heap: about 32 MiB of heap at worst, after
- * entries of many images were coded on many threads at once (docs/OPERATIONS.md, "Sizing"). Only the libraries' own exceptions for input they cannot
- * decompress are integrity errors; a library that cannot load (no native Zstandard for the
- * platform) is a {@link WalshipException} saying so, and anything else propagates as the bug it
- * is. Thread-safe.
+ * entries of many images were coded on many threads at once (docs/OPERATIONS.md, "Sizing").
+ * Only the libraries' own exceptions for input they cannot decompress are integrity errors; a
+ * library that cannot load (no native Zstandard for the platform) is a {@link WalshipException}
+ * saying so, and anything else propagates as the bug it is. Thread-safe.
  */
 final class ImageCodecs {
     /** Scratches kept for reuse; more are made when more threads code at once, and dropped after. */
