@@ -132,16 +132,26 @@ final class BenchCommand {
         @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
                 description = "Unmeasured async commits first (default: count/5, at most 20000).")
         long warmup;
-        @Option(names = "--keys", paramLabel = "N", defaultValue = "0",
-                description = "Upsert keys k1..kN chosen at random (as scripts/bench-peers.sh's PUTs do) instead of"
-                        + " inserting random new --key-size keys (default: new keys).")
-        long keys;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--async", description = "Non-durable commits (for comparison; the default is durable).")
         boolean async;
         @Option(names = "--no-baseline", description = "Skip the raw Chronicle Queue baseline.")
         boolean noBaseline;
+        @Option(names = "--update", paramLabel = "ROWS", defaultValue = "0",
+                description = "Load ROWS rows first (unmeasured; keys k + a zero-padded number), then measure random"
+                        + " updates of them. Default 0: random new keys.")
+        long updateRows;
+        @Option(names = "--keys", paramLabel = "N", defaultValue = "0",
+                description = "Upsert keys k1..kN chosen at random (as scripts/bench-peers.sh's PUTs do) instead of"
+                        + " inserting random new --key-size keys (default: new keys; not with --update).")
+        long keys;
+        @Option(names = "--values", paramLabel = "sparse|base64", defaultValue = "sparse",
+                description = "sparse (default): one random byte in eight, the rest zero; base64: random base64, as"
+                        + " bench fill's (what compresses least).")
+        String values;
+        @Mixin
+        WalCompressionOption walCompression = new WalCompressionOption();
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
         @Spec
@@ -149,9 +159,16 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1 || keys < 0) {
-                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1, --runs >= 1, --keys >= 0");
+            if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1 || updateRows < 0
+                    || updateRows > 0 && keySize < 2 || keys < 0 || keys > 0 && updateRows > 0) {
+                throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1 (2 with --update),"
+                        + " --runs >= 1, --update >= 0, --keys >= 0, not both --keys and --update");
             }
+            if (!values.equals("sparse") && !values.equals("base64")) {
+                throw new BadInputException("--values must be sparse or base64");
+            }
+            WriteBench.Workload workload = new WriteBench.Workload(keySize, valueSize, updateRows, values.equals("base64"),
+                    walCompression.get(), keys);
             Files.createDirectories(data);
             List<WriteBench.Result> store = new ArrayList<>();
             List<WriteBench.Result> raw = new ArrayList<>();
@@ -159,8 +176,7 @@ final class BenchCommand {
                 Path s = data.resolve("store-run" + i);
                 FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
-                store.add(WriteBench.store(s, threads, count, w, keySize, valueSize,
-                        async ? Durability.ASYNC : Durability.DURABLE, keys));
+                store.add(WriteBench.store(s, threads, count, w, workload, async ? Durability.ASYNC : Durability.DURABLE));
                 FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);
@@ -182,11 +198,13 @@ final class BenchCommand {
                 out.println(Json.write(m));
                 return ExitCodes.OK;
             }
-            out.printf("walship bench write: %d threads, %d commits/run, %s, %d-byte values, %s, median of %d run(s)%n",
-                    threads, count, keys > 0 ? "upserts of keys k1..k" + keys : keySize + "-byte keys", valueSize,
-                    async ? "async" : "durable", runs);
-            out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",
-                    "WAL B/cmt", "commits/sync");
+            out.printf("walship bench write: %d threads, %d commits/run, %d-byte keys, %s-byte values, %s, %s, WAL"
+                    + " compression %s, median of %d run(s)%n", threads, count, keySize, values + " " + valueSize,
+                    keys > 0 ? "upserts of keys k1..k" + keys
+                            : updateRows > 0 ? "random updates of " + updateRows + " rows" : "random new keys",
+                    async ? "async" : "durable", workload.compression().flagValue(), runs);
+            out.printf("%-6s %12s %9s %9s %9s %10s %11s %12s %8s%n", "", "commits/s", "MB/s", "p50 µs", "p99 µs", "max µs",
+                    "WAL B/cmt", "commits/sync", "FPI/cmt");
             print(out, ms);
             if (mr != null) {
                 print(out, mr);
@@ -196,8 +214,9 @@ final class BenchCommand {
         }
 
         private static void print(PrintWriter out, WriteBench.Result r) {
-            out.printf("%-6s %12.0f %9.2f %9.1f %9.1f %10.1f %11.1f %12.1f%n", r.kind(), r.commitsPerSec(), r.mbPerSec(),
-                    r.p50Micros(), r.p99Micros(), r.maxMicros(), r.walBytesPerCommit(), r.commitsPerSync());
+            out.printf("%-6s %12.0f %9.2f %9.1f %9.1f %10.1f %11.1f %12.1f %8.2f%n", r.kind(), r.commitsPerSec(), r.mbPerSec(),
+                    r.p50Micros(), r.p99Micros(), r.maxMicros(), r.walBytesPerCommit(), r.commitsPerSync(),
+                    r.fullPageImagesPerCommit());
         }
 
         /** Per-figure medians across runs. */
@@ -518,9 +537,6 @@ final class BenchCommand {
                         ratio = (double) r.walBytes() / r.objectBytes();
                     }
                     raw.add(walBytes / (ArchiveBench.rawPut(s3, uri, chunks) / 1e9) / 1e6);
-                    out.printf("run %d: ship %.1f MB/s of WAL in, raw PutObject %.1f MB/s, ratio %.2f%n", i + 1,
-                            ship.get(i), raw.get(i), ship.get(i) / raw.get(i));
-                    out.flush();
                 }
             }
             double ms = medianOf(ship);

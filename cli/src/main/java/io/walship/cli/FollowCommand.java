@@ -175,6 +175,10 @@ final class FollowCommand implements Callable<Integer> {
     @Mixin
     SyncModeOptions sync = new SyncModeOptions();
 
+    /** For this follower's own WAL, and a leader's once promoted. */
+    @Mixin
+    WalCompressionOption walCompression = new WalCompressionOption();
+
     @Option(names = "--failover", paramLabel = "MODE", defaultValue = "manual",
             description = "manual (default): this follower is promoted only by POST /promote (with --archive it"
                     + " still writes its status there, so that an automatic promotion fetches WAL from it). auto: it"
@@ -287,7 +291,9 @@ final class FollowCommand implements Callable<Integer> {
                     (dir, timeline) -> Bootstrap.prepare(dir, cloneFrom, leaderUrl, leaderSsl, token, timeline));
             Bootstrap.Kind how = Bootstrap.prepare(data, archiveStore, leaderUrl, leaderSsl, token);
             // a follower's WAL is not archived by it: retention must not wait for an archive mark
-            Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false));
+            // its own WAL (and, once promoted, a leader's) compresses full-page images as asked
+            Store store = Store.open(data, StoreOptions.defaults().withRetentionNeedsArchive(false)
+                    .withWalCompression(walCompression.get()));
             opened.push(store); // until the LiveFollower owns it (it closes it again: closing twice is harmless)
             String followerId = nodeId != null ? nodeId : persistentNodeId(data);
             options = options.withNodeId(followerId);

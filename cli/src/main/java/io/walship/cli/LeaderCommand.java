@@ -66,6 +66,9 @@ final class LeaderCommand implements Callable<Integer> {
                     + " docs/OPERATIONS.md, \"Sizing\". Env: WALSHIP_CACHE_SIZE.")
     String cacheSize;
 
+    @Mixin
+    WalCompressionOption walCompression = new WalCompressionOption();
+
     @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
             description = "Also ship the WAL to this archive continuously (file:///path or s3://bucket/prefix?...).")
     String archive;
@@ -170,7 +173,8 @@ final class LeaderCommand implements Callable<Integer> {
         // closed in reverse order: the server, then the ship loop (it ships a last time), its archive, the store
         Deque<AutoCloseable> opened = new ArrayDeque<>();
         StoreOptions options = Flags.parse("--cache-size", cacheSize, StoreOptions.defaults()::withCacheSize)
-                .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy);
+                .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy)
+                .withWalCompression(walCompression.get());
         Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
         Duration skew = Flags.duration("--lease-skew-margin", leaseSkewMargin);
         try {

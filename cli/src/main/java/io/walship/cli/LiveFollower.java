@@ -334,7 +334,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         store.close();
         Path dir = config.data();
         ControlFile.read(dir).promoted(claimed).write(dir);
-        Store s = Store.open(dir, StoreOptions.defaults());
+        Store s = Store.open(dir, StoreOptions.defaults().withWalCompression(store.options().walCompression()));
         store = s;
         // the lease on the claimed timeline (this node's own, taken on the old one before the claim,
         // so normally at once): writes and shipping are fenced by it from here on, as a leader's are

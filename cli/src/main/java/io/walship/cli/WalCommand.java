@@ -22,7 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
 final class WalCommand {
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
-            description = {"List WAL entries with their LSN, commit time, size and the pages they touch.",
+            description = {"List WAL entries with their LSN, commit time, size, the pages they touch, their full-page"
+                    + " images and how those are compressed (none, lz4, zstd).",
                     "%nIt reads the WAL read-only, so it is safe while a leader runs."})
     static final class Inspect implements Callable<Integer> {
         @Option(names = "--data", paramLabel = "DIR", required = true, defaultValue = "${env:WALSHIP_DATA}",
@@ -46,8 +47,8 @@ final class WalCommand {
                 long start = from != null ? Flags.lsn("--from", from) : Math.max(1, r.firstAvailableLsn());
                 r.seek(start);
                 if (!json) {
-                    out.printf("%-16s  %-27s  %7s  %5s  %4s  %s%n", "LSN", "COMMIT TIME (UTC)", "BYTES", "PAGES", "FPI",
-                            "TIMELINE");
+                    out.printf("%-16s  %-27s  %7s  %5s  %4s  %-8s  %s%n", "LSN", "COMMIT TIME (UTC)", "BYTES", "PAGES",
+                            "FPI", "FPI ZIP", "TIMELINE");
                 }
                 WalEntry e;
                 while (n < limit && (e = r.next()) != null) {
@@ -61,12 +62,13 @@ final class WalCommand {
                         m.put("bytes", e.encodedSize());
                         m.put("pages", e.pagesTouched());
                         m.put("fullPageImages", e.fullPageImages());
+                        m.put("fpiCompression", e.compression().flagValue());
                         m.put("changes", e.changes().size());
                         m.put("timeline", e.timeline());
                         out.println(Json.write(m));
                     } else {
-                        out.printf("%-16s  %-27s  %7d  %5d  %4d  %d%n", Lsn.format(e.lsn()), time, e.encodedSize(),
-                                e.pagesTouched(), e.fullPageImages(), e.timeline());
+                        out.printf("%-16s  %-27s  %7d  %5d  %4d  %-8s  %d%n", Lsn.format(e.lsn()), time, e.encodedSize(),
+                                e.pagesTouched(), e.fullPageImages(), e.compression().flagValue(), e.timeline());
                     }
                 }
                 if (!json) {

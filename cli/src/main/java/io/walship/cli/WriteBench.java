@@ -9,7 +9,9 @@ import java.util.concurrent.CountDownLatch;
 
 import io.walship.wal.Durability;
 import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
 import io.walship.wal.StoreStats;
+import io.walship.wal.WalCompression;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
 import net.openhft.chronicle.queue.ExcerptAppender;
@@ -29,43 +31,93 @@ final class WriteBench {
     private WriteBench() {
     }
 
-    /** {@code threads} writers doing {@code count} commits of random new keys into a store in {@code dir}. */
-    static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability) {
-        return store(dir, threads, count, warmup, keySize, valueSize, durability, 0);
+    /**
+     * What is written. {@code updateRows} 0: random new keys. Otherwise that many rows (keys
+     * {@code k} + a zero-padded number) are loaded first, unmeasured, and the measured commits
+     * overwrite random ones of them: random updates of an existing store, whose WAL is mostly
+     * full-page images. Values are random base64 ({@code base64}, as {@code bench fill}'s), or
+     * one random byte in eight and the rest zero.
+     */
+    record Workload(int keySize, int valueSize, long updateRows, boolean base64, WalCompression compression,
+                    long upsertKeys) {
+        /** {@code upsertKeys > 0}: each commit upserts key {@code "k" + random(1..upsertKeys)} (scripts/bench-peers.sh's PUTs). */
+        Workload(int keySize, int valueSize, long updateRows, boolean base64, WalCompression compression) {
+            this(keySize, valueSize, updateRows, base64, compression, 0);
+        }
+
+        boolean updates() {
+            return updateRows > 0;
+        }
     }
 
-    /**
-     * As {@link #store(Path, int, long, long, int, int, Durability)}; with {@code keys > 0} each
-     * commit upserts key {@code "k" + random(1..keys)} (the key an HTTP load generator's
-     * {@code PUT /kv/k<n>} names) instead of a random new {@code keySize}-byte key.
-     */
-    static Result store(Path dir, int threads, long count, long warmup, int keySize, int valueSize, Durability durability,
-                        long keys) {
-        try (Store store = Store.open(dir)) {
+    /** {@code threads} writers doing {@code count} commits into a store in {@code dir}. */
+    static Result store(Path dir, int threads, long count, long warmup, Workload w, Durability durability) {
+        try (Store store = Store.open(dir, StoreOptions.defaults().withWalCompression(w.compression()))) {
             // warm the JIT and the tree a little, outside the measurement
+            if (w.updates()) {
+                load(store, w);
+                store.checkpoint();
+            }
             if (warmup > 0) {
-                runStore(store, Math.min(threads, 4), warmup, keySize, valueSize, keys, Durability.ASYNC,
-                        new Histogram(3_600_000_000L, 3), 7);
+                runStore(store, Math.min(threads, 4), warmup, w, Durability.ASYNC, new Histogram(3_600_000_000L, 3), 7);
                 store.checkpoint();
             }
             StoreStats before = store.stats();
             Histogram h = new Histogram(3_600_000_000L, 3);
             long start = System.nanoTime();
-            runStore(store, threads, count, keySize, valueSize, keys, durability, h, 42);
+            runStore(store, threads, count, w, durability, h, 42);
             double secs = (System.nanoTime() - start) / 1e9;
             StoreStats after = store.stats();
             long commits = after.commits() - before.commits();
             long syncs = Math.max(1, after.walSyncs() - before.walSyncs());
             return new Result("store", threads, commits, secs, commits / secs,
-                    commits * (double) (keySize + valueSize) / secs / 1e6,
+                    commits * (double) (w.keySize() + w.valueSize()) / secs / 1e6,
                     h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0, h.getMaxValue() / 1000.0,
                     (after.walBytes() - before.walBytes()) / (double) commits, commits / (double) syncs,
                     (after.fullPageImages() - before.fullPageImages()) / (double) commits);
         }
     }
 
-    private static void runStore(Store store, int threads, long count, int keySize, int valueSize, long keys, Durability d,
-                                 Histogram into, long seed) {
+    /** The rows random updates overwrite, in key order, 500 to a batch, not durable. */
+    private static void load(Store store, Workload w) {
+        SplittableRandom rnd = new SplittableRandom(1);
+        io.walship.wal.WriteBatch batch = new io.walship.wal.WriteBatch();
+        for (long i = 0; i < w.updateRows(); i++) {
+            batch.put(rowKey(i, w.keySize()), value(rnd, w, new byte[w.valueSize()]));
+            if (batch.size() == 500 || i == w.updateRows() - 1) {
+                store.write(batch, Durability.ASYNC);
+                batch = new io.walship.wal.WriteBatch();
+            }
+        }
+    }
+
+    private static byte[] rowKey(long i, int size) {
+        StringBuilder sb = new StringBuilder(Long.toString(i));
+        while (sb.length() < size - 1) {
+            sb.insert(0, '0');
+        }
+        return ("k" + sb).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static final byte[] BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+            .getBytes(StandardCharsets.US_ASCII);
+
+    /** Fills {@code into} with a new value of the workload's kind. */
+    private static byte[] value(SplittableRandom rnd, Workload w, byte[] into) {
+        if (w.base64()) {
+            for (int i = 0; i < into.length; i++) {
+                into[i] = BASE64[rnd.nextInt(64)];
+            }
+        } else {
+            for (int j = 0; j < into.length; j += 8) {
+                into[j] = (byte) rnd.nextInt();
+            }
+        }
+        return into;
+    }
+
+    private static void runStore(Store store, int threads, long count, Workload wl, Durability d, Histogram into,
+                                 long seed) {
         List<Thread> workers = new ArrayList<>();
         List<Histogram> hs = new ArrayList<>();
         CountDownLatch go = new CountDownLatch(1);
@@ -75,18 +127,18 @@ final class WriteBench {
             Histogram h = new Histogram(3_600_000_000L, 3);
             hs.add(h);
             Thread w = new Thread(() -> {
-                byte[] value = new byte[valueSize];
+                byte[] value = new byte[wl.valueSize()];
                 try {
                     go.await();
                 } catch (InterruptedException e) {
                     return;
                 }
                 for (long i = 0; i < n; i++) {
-                    byte[] key = keys > 0 ? ("k" + rnd.nextLong(1, keys + 1)).getBytes(StandardCharsets.US_ASCII)
-                            : randomKey(rnd, keySize);
-                    for (int j = 0; j < value.length; j += 8) {
-                        value[j] = (byte) rnd.nextInt();
-                    }
+                    byte[] key = wl.upsertKeys() > 0
+                            ? ("k" + rnd.nextLong(1, wl.upsertKeys() + 1)).getBytes(StandardCharsets.US_ASCII)
+                            : wl.updates() ? rowKey(rnd.nextLong(wl.updateRows()), wl.keySize())
+                            : randomKey(rnd, wl.keySize());
+                    value(rnd, wl, value);
                     long t0 = System.nanoTime();
                     store.put(key, value, d);
                     h.recordValue(Math.max(1, System.nanoTime() - t0));

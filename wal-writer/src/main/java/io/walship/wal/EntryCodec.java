@@ -11,7 +11,8 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  *  0 u32 magic 'WSWE'
- *  4 u16 format version (1, or 2 if the entry records a checkpoint horizon)
+ *  4 u16 format version (1; 2 if the entry records a checkpoint horizon; 3 if it holds a
+ *                         compressed full-page image)
  *  6 u16 flags (0)
  *  8 u64 LSN
  * 16 u32 timeline
@@ -22,30 +23,49 @@ import java.util.zip.CRC32C;
  *      2 full page: u32 page number, u16 hole offset, u16 hole length, the page without the hole
  *                   (the hole is the page's longest run of zero bytes, as in PostgreSQL's
  *                   full-page images: a half-full node costs half a page)
- *      3 horizon:   u64 LSN (version 2 only; at most one, and only as the first change)
- *  … u32 CRC32C of every preceding byte of the entry
+ *      3 horizon:   u64 LSN (version 2 or 3 only; at most one, and only as the first change)
+ *      4 compressed full page (version 3 only): u32 page number, u16 hole offset, u16 hole
+ *                   length, u8 codec (1 LZ4 block, 2 Zstandard frame), u16 stored length, u32
+ *                   image CRC, the page without the hole compressed with the codec (it must
+ *                   decompress to exactly page size - hole length bytes; the image CRC is the
+ *                   CRC32C of the page number, hole offset and hole length as stored, followed
+ *                   by those bytes: the entry's CRC covers the stored bytes, this one the page
+ *                   they rebuild, where the hole goes and which page it is)
+ *  … u32 CRC32C of every preceding byte of the entry (the stored, compressed bytes)
  * </pre>
  *
- * <p>An entry without a horizon is written as version 1, byte for byte what older builds wrote
- * and read. An entry with one is version 2, which older builds refuse as a format-version
- * mismatch: to them an unknown kind in a version 1 entry would look like damage, and a damaged
- * last entry like a torn tail to discard. Stateless and thread-safe.
+ * <p>An entry without a horizon or compressed image is written as version 1, byte for byte what
+ * older builds wrote and read. An entry with a horizon is version 2, one with a compressed
+ * image version 3 (whether or not it has a horizon; a version 3 entry without one is refused as
+ * damage, as this encoder never writes one): older builds refuse them as a
+ * format-version mismatch: to them an unknown kind in an entry they think they read would look
+ * like damage, and a damaged last entry like a torn tail to discard. Images are compressed only
+ * when asked ({@link WalCompression}) and only when that makes them smaller. Compressed bytes
+ * are not reproducible (another LZ4 implementation or library version gives other, equally
+ * valid bytes), so an entry received from elsewhere is never encoded again: {@link #decode}
+ * keeps its bytes and {@link #encode(WalEntry)} gives them back. Stateless and thread-safe.
  */
 public final class EntryCodec {
     public static final int MAGIC = 0x57535745;
     /** The base entry format, written for every entry without a horizon and read by every build. */
     public static final int FORMAT_VERSION = 1;
-    /** The format of an entry that records a checkpoint horizon; the newest this build reads. */
+    /** The format of an entry that records a checkpoint horizon (and no compressed image). */
     public static final int HORIZON_FORMAT_VERSION = 2;
+    /** The format of an entry that holds a compressed full-page image; the newest this build reads. */
+    public static final int COMPRESSED_FORMAT_VERSION = 3;
     public static final int HEADER_SIZE = 32;
     private static final byte KIND_DELTA = 1;
     private static final byte KIND_FULL = 2;
     private static final byte KIND_HORIZON = 3;
+    private static final byte KIND_COMPRESSED_FULL = 4;
     private static final int HORIZON_SIZE = 9;
+    /** What a compressed image costs beyond a plain one's header: codec byte, stored length, CRC. */
+    private static final int COMPRESSED_EXTRA = 7;
 
     private EntryCodec() {
     }
 
+    /** The size of an entry without compressed images (the size with {@link WalCompression#NONE}). */
     public static int encodedSize(List<PageChange> changes) {
         return encodedSize(Lsn.NONE, changes);
     }
@@ -84,56 +104,112 @@ public final class EntryCodec {
         return encode(lsn, timeline, commitTimeMicros, Lsn.NONE, changes);
     }
 
-    /** Encodes an entry exactly as the WAL holds it (a replica re-encodes received entries with this). */
+    /**
+     * The entry exactly as the WAL holds it: the bytes it was decoded from ({@link WalEntry#encoded},
+     * the same array, not a copy: read only), or, for an entry built in memory, its changes
+     * encoded with {@link WalEntry#compression}. A replica appends received entries with this, so
+     * its WAL is the leader's byte for byte whatever its own codecs would make of the pages.
+     */
     public static byte[] encode(WalEntry e) {
-        return encode(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), e.changes());
+        return e.encoded() != null ? e.encoded() : encode(e, e.compression());
     }
 
     /**
      * Encodes an entry that records checkpoint horizon {@code horizon} ({@link Lsn#NONE}: none;
-     * otherwise {@code 0 < horizon < lsn}).
+     * otherwise {@code 0 < horizon < lsn}), full-page images stored plain.
      */
     public static byte[] encode(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes) {
+        return encode(lsn, timeline, commitTimeMicros, horizon, changes, WalCompression.NONE);
+    }
+
+    /** Encodes an entry exactly as the WAL holds it, full-page images compressed with {@code compression}. */
+    public static byte[] encode(WalEntry e, WalCompression compression) {
+        return encode(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), e.changes(), compression);
+    }
+
+    /**
+     * Encodes an entry, each full-page image compressed with {@code compression} if that makes
+     * it smaller (otherwise stored plain). Without a compressed image the bytes are exactly those
+     * of the uncompressed encoding.
+     */
+    public static byte[] encode(long lsn, int timeline, long commitTimeMicros, long horizon, List<PageChange> changes,
+                                WalCompression compression) {
         if (horizon < 0 || horizon != Lsn.NONE && horizon >= lsn) {
             throw new IllegalArgumentException("checkpoint horizon " + Lsn.format(horizon) + " of the entry at LSN "
                     + Lsn.format(lsn) + " must lie before it");
         }
+        java.util.Objects.requireNonNull(compression, "compression");
         boolean withHorizon = horizon != Lsn.NONE;
         int size = HEADER_SIZE + 4 + (withHorizon ? HORIZON_SIZE : 0);
-        int[][] holes = new int[changes.size()][];
-        for (int i = 0; i < changes.size(); i++) {
-            PageChange c = changes.get(i);
-            if (c.fullPage()) {
-                holes[i] = hole(c.bytes());
-                size += 9 + PageFormat.PAGE_SIZE - holes[i][1];
-            } else {
-                size += 9 + c.bytes().length;
+        int n = changes.size();
+        // per change: hole offset, hole length, and (compressed only) where its bytes lie in the scratch
+        int[] holeOff = new int[n];
+        int[] holeLen = new int[n];
+        int[] packedAt = new int[n];
+        int[] packedLen = new int[n];
+        int[] imageCrc = new int[n];
+        ImageCodecs.Scratch scratch = compression == WalCompression.NONE ? null : ImageCodecs.take();
+        try {
+            boolean anyCompressed = false;
+            int packedEnd = 0;
+            for (int i = 0; i < n; i++) {
+                PageChange c = changes.get(i);
+                if (!c.fullPage()) {
+                    size += 9 + c.bytes().length;
+                    continue;
+                }
+                int[] h = hole(c.bytes());
+                holeOff[i] = h[0];
+                holeLen[i] = h[1];
+                int plain = PageFormat.PAGE_SIZE - h[1];
+                size += 9 + plain;
+                if (scratch != null && plain > 0) {
+                    System.arraycopy(c.bytes(), 0, scratch.page, 0, h[0]);
+                    System.arraycopy(c.bytes(), h[0] + h[1], scratch.page, h[0], plain - h[0]);
+                    byte[] packed = scratch.packed(packedEnd + ImageCodecs.maxCompressedLength(compression, plain));
+                    int len = ImageCodecs.compress(compression, scratch, plain, packed, packedEnd);
+                    if (len + COMPRESSED_EXTRA < plain) {
+                        imageCrc[i] = ImageCodecs.crc(scratch, c.pageNo(), h[0], h[1], plain);
+                        packedAt[i] = packedEnd;
+                        packedLen[i] = len;
+                        packedEnd += len;
+                        size -= plain - len - COMPRESSED_EXTRA;
+                        anyCompressed = true;
+                    }
+                }
+            }
+            int version = anyCompressed ? COMPRESSED_FORMAT_VERSION : withHorizon ? HORIZON_FORMAT_VERSION : FORMAT_VERSION;
+            byte[] out = new byte[size];
+            ByteBuffer b = ByteBuffer.wrap(out);
+            b.putInt(MAGIC).putShort((short) version).putShort((short) 0);
+            b.putLong(lsn).putInt(timeline).putLong(commitTimeMicros).putInt(n + (withHorizon ? 1 : 0));
+            if (withHorizon) {
+                b.put(KIND_HORIZON).putLong(horizon);
+            }
+            for (int i = 0; i < n; i++) {
+                PageChange c = changes.get(i);
+                if (!c.fullPage()) {
+                    b.put(KIND_DELTA).putInt(c.pageNo()).putShort((short) c.offset()).putShort((short) c.bytes().length)
+                            .put(c.bytes());
+                } else if (packedLen[i] > 0) {
+                    b.put(KIND_COMPRESSED_FULL).putInt(c.pageNo()).putShort((short) holeOff[i]).putShort((short) holeLen[i]);
+                    b.put((byte) compression.codec).putShort((short) packedLen[i]).putInt(imageCrc[i]);
+                    b.put(scratch.packed, packedAt[i], packedLen[i]);
+                } else {
+                    b.put(KIND_FULL).putInt(c.pageNo()).putShort((short) holeOff[i]).putShort((short) holeLen[i]);
+                    b.put(c.bytes(), 0, holeOff[i]);
+                    b.put(c.bytes(), holeOff[i] + holeLen[i], PageFormat.PAGE_SIZE - holeOff[i] - holeLen[i]);
+                }
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(out, 0, b.position());
+            b.putInt((int) crc.getValue());
+            return out;
+        } finally {
+            if (scratch != null) {
+                ImageCodecs.give(scratch);
             }
         }
-        byte[] out = new byte[size];
-        ByteBuffer b = ByteBuffer.wrap(out);
-        b.putInt(MAGIC).putShort((short) (withHorizon ? HORIZON_FORMAT_VERSION : FORMAT_VERSION)).putShort((short) 0);
-        b.putLong(lsn).putInt(timeline).putLong(commitTimeMicros).putInt(changes.size() + (withHorizon ? 1 : 0));
-        if (withHorizon) {
-            b.put(KIND_HORIZON).putLong(horizon);
-        }
-        for (int i = 0; i < changes.size(); i++) {
-            PageChange c = changes.get(i);
-            if (c.fullPage()) {
-                int holeOff = holes[i][0];
-                int holeLen = holes[i][1];
-                b.put(KIND_FULL).putInt(c.pageNo()).putShort((short) holeOff).putShort((short) holeLen);
-                b.put(c.bytes(), 0, holeOff);
-                b.put(c.bytes(), holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
-            } else {
-                b.put(KIND_DELTA).putInt(c.pageNo()).putShort((short) c.offset()).putShort((short) c.bytes().length)
-                        .put(c.bytes());
-            }
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(out, 0, b.position());
-        b.putInt((int) crc.getValue());
-        return out;
     }
 
     public static WalEntry decode(byte[] data) {
@@ -170,7 +246,8 @@ public final class EntryCodec {
     /**
      * Receives an entry's page changes straight from its encoded bytes, nothing copied: a
      * full-page image is {@code src[off..)} holding the page without its hole (the hole is
-     * {@code holeLen} zero bytes at page offset {@code holeOff}), a delta is {@code len} bytes at
+     * {@code holeLen} zero bytes at page offset {@code holeOff}; a compressed image arrives
+     * decompressed, in a buffer reused after the call), a delta is {@code len} bytes at
      * {@code src[off..)} for page offset {@code pageOffset}. The bytes are valid during the call.
      */
     public interface ChangeVisitor {
@@ -191,7 +268,9 @@ public final class EntryCodec {
     };
 
     /**
-     * Decodes and verifies one entry.
+     * Decodes and verifies one entry. The entry keeps its bytes ({@link WalEntry#encoded}):
+     * {@code data} itself if the entry is all of it (so the caller must not change it afterwards),
+     * otherwise a copy of {@code data[off, off + len)}.
      *
      * @throws IntegrityException if the checksum, magic or structure is wrong (the message names
      *                            the LSN when the header is still readable)
@@ -213,7 +292,8 @@ public final class EntryCodec {
                 changes.add(new PageChange(pageNo, pageOffset, java.util.Arrays.copyOfRange(src, o, o + n), false));
             }
         });
-        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len);
+        byte[] bytes = off == 0 && len == data.length ? data : java.util.Arrays.copyOfRange(data, off, off + len);
+        return new WalEntry(e.lsn(), e.timeline(), e.commitTimeMicros(), e.horizon(), changes, len, e.compression(), bytes);
     }
 
     /** The LSN in an encoded entry's header, unverified. */
@@ -256,8 +336,10 @@ public final class EntryCodec {
         long time = b.getLong();
         int count = b.getInt();
         int end = off + len - 4;
+        ImageCodecs.Scratch scratch = null; // taken at the first compressed image
         try {
             long horizon = Lsn.NONE;
+            int codecSeen = 0; // of the first compressed image
             for (int i = 0; i < count; i++) {
                 byte kind = b.get();
                 if (kind == KIND_HORIZON && version >= HORIZON_FORMAT_VERSION) {
@@ -290,6 +372,28 @@ public final class EntryCodec {
                     }
                     b.position(at + n);
                     visitor.fullPage(page, data, at, holeOff, holeLen);
+                } else if (kind == KIND_COMPRESSED_FULL && version >= COMPRESSED_FORMAT_VERSION) {
+                    int holeOff = b.getShort() & 0xFFFF;
+                    int holeLen = b.getShort() & 0xFFFF;
+                    if (holeOff + holeLen > PageFormat.PAGE_SIZE) {
+                        throw new IntegrityException(where(lsn) + " has a full-page image with a hole past the page end");
+                    }
+                    int codec = b.get() & 0xFF;
+                    int n = b.getShort() & 0xFFFF;
+                    int imageCrc = b.getInt();
+                    int at = b.position();
+                    if (at + n > end) {
+                        throw new IntegrityException(where(lsn) + " is malformed: a full-page image runs past its end");
+                    }
+                    b.position(at + n);
+                    if (scratch == null) {
+                        scratch = ImageCodecs.take();
+                    }
+                    ImageCodecs.decompress(codec, scratch, data, at, n, page, holeOff, holeLen, imageCrc, lsn);
+                    if (codecSeen == 0) {
+                        codecSeen = codec;
+                    }
+                    visitor.fullPage(page, scratch.page, 0, holeOff, holeLen);
                 } else if (kind == KIND_DELTA) {
                     int offset = b.getShort() & 0xFFFF;
                     int n = b.getShort() & 0xFFFF;
@@ -310,20 +414,29 @@ public final class EntryCodec {
             if (b.remaining() != 4) {
                 throw new IntegrityException(where(lsn) + " has " + (b.remaining() - 4) + " trailing bytes");
             }
-            return new WalEntry(lsn, timeline, time, horizon, List.of(), len);
+            if (version == COMPRESSED_FORMAT_VERSION && codecSeen == 0) {
+                // the encoder writes version 3 only for an entry holding a compressed image
+                throw new IntegrityException(where(lsn) + " is a version 3 entry without a compressed full-page image");
+            }
+            return new WalEntry(lsn, timeline, time, horizon, List.of(), len,
+                    codecSeen == 0 ? WalCompression.NONE : WalCompression.ofCodec(codecSeen));
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new IntegrityException(where(lsn) + " is malformed: " + e.getMessage(), e);
+        } finally {
+            if (scratch != null) {
+                ImageCodecs.give(scratch);
+            }
         }
     }
 
     /** Names an entry in an error (built only for one: walk runs once or twice per entry of a restore). */
-    private static String where(long lsn) {
+    static String where(long lsn) {
         return "WAL entry at LSN " + Lsn.format(lsn);
     }
 
     private static void checkVersion(long lsn, int version) {
-        if (version < FORMAT_VERSION || version > HORIZON_FORMAT_VERSION) {
-            throw new FormatVersionException(where(lsn), version, FORMAT_VERSION, HORIZON_FORMAT_VERSION);
+        if (version < FORMAT_VERSION || version > COMPRESSED_FORMAT_VERSION) {
+            throw new FormatVersionException(where(lsn), version, FORMAT_VERSION, COMPRESSED_FORMAT_VERSION);
         }
     }
 }

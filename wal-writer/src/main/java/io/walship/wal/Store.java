@@ -247,7 +247,7 @@ public final class Store implements AutoCloseable {
         long horizon = checkpointer.horizonToRecord();
         try {
             changes = txn.seal(lsn, checkpointer.fpiHorizon());
-            entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes);
+            entry = EntryCodec.encode(lsn, control.timeline(), time, horizon, changes, options.walCompression());
             if (entry.length > seams.maxEntryBytes()) {
                 throw new BatchTooLargeException("the batch's WAL entry would be " + entry.length + " bytes, over the limit"
                         + " of " + seams.maxEntryBytes() + " bytes; split it into smaller batches");
@@ -385,7 +385,9 @@ public final class Store implements AutoCloseable {
      * or a repeated LSN applies nothing ({@link IntegrityException}). Entries are applied whole
      * and in order, so readers only ever see a prefix of the leader's history. Afterwards the
      * {@link #onApplied} listeners are called on this thread — also when the call fails half-way
-     * (no disk space for an entry: the entries before it stay applied). Returns the last LSN applied.
+     * (no disk space for an entry: the entries before it stay applied). An entry decoded from
+     * bytes ({@link EntryCodec#decode}) goes to the WAL as those very bytes ({@link WalEntry#encoded}),
+     * so this store's WAL holds what the leader's does. Returns the last LSN applied.
      *
      * @throws StoreFailedException if an entry reached the WAL but not the pages (the store stops)
      */
@@ -409,6 +411,8 @@ public final class Store implements AutoCloseable {
                     expect++;
                 }
                 for (WalEntry entry : entries) {
+                    // the bytes received, not the changes encoded again: compressed images would not come out
+                    // the same everywhere, and this WAL must be the leader's byte for byte
                     byte[] bytes = EntryCodec.encode(entry);
                     pipeline.append(entry.lsn(), bytes); // the log first: a failed append leaves the pages untouched
                     try {
@@ -476,6 +480,11 @@ public final class Store implements AutoCloseable {
      */
     public long checkpoint() {
         return checkpointer.checkpoint();
+    }
+
+    /** The options this store was opened with. */
+    public StoreOptions options() {
+        return options;
     }
 
     /** What the checkpointer reads and updates in this store. */

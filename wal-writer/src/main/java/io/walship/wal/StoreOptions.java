@@ -23,15 +23,20 @@ import net.openhft.chronicle.queue.RollCycles;
  *                             quarter of the cache ({@link #snapshotByteLimit()})
  * @param snapshotMaxAge       how long a snapshot may stay open
  * @param clock                commit times and snapshot ages are read from it
+ * @param walCompression       how full-page images are compressed in the WAL this store writes
+ *                             (its own commits and, on a replica, the entries it receives)
  */
 public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration checkpointInterval,
                            long asyncFlushMillis, RollCycle rollCycle, boolean retentionNeedsArchive,
                            long maxArchiveLagBytes, ArchiveLagPolicy archiveLagPolicy,
-                           long snapshotMaxBytes, Duration snapshotMaxAge, Clock clock) {
+                           long snapshotMaxBytes, Duration snapshotMaxAge, Clock clock,
+                           WalCompression walCompression) {
 
     /** The smallest cache: 64 pages. */
     public static final long MIN_CACHE_BYTES = 64L * PageFormat.PAGE_SIZE;
     public static final long DEFAULT_CACHE_BYTES = 256L << 20;
+    /** Full-page images are not compressed unless asked (docs/BENCHMARKS.md, "WAL size", says why). */
+    public static final WalCompression DEFAULT_WAL_COMPRESSION = WalCompression.NONE;
 
     /** What the store does when more WAL than {@code maxArchiveLagBytes} is waiting to be archived. */
     public enum ArchiveLagPolicy {
@@ -46,6 +51,7 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
         Objects.requireNonNull(archiveLagPolicy, "archiveLagPolicy");
         Objects.requireNonNull(snapshotMaxAge, "snapshotMaxAge");
         Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(walCompression, "walCompression");
         if (cacheBytes < MIN_CACHE_BYTES || cacheBytes / PageFormat.PAGE_SIZE > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache size of " + cacheBytes + " bytes is out of range: it must be at"
                     + " least " + (MIN_CACHE_BYTES >> 10) + " KiB (64 pages of 4 KiB)");
@@ -64,7 +70,7 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
      */
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_CACHE_BYTES, 64L << 20, Duration.ofMinutes(5), 50, RollCycles.FAST_HOURLY,
-                true, 1L << 30, ArchiveLagPolicy.KEEP_GOING, 0, Duration.ofHours(6), Clock.systemUTC());
+                true, 1L << 30, ArchiveLagPolicy.KEEP_GOING, 0, Duration.ofHours(6), Clock.systemUTC(), DEFAULT_WAL_COMPRESSION);
     }
 
     /** Pages the buffer pool holds: the cache size in 4 KiB pages. */
@@ -80,7 +86,7 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
     /** The page cache size in bytes (at least 256 KiB). */
     public StoreOptions withCacheSize(long bytes) {
         return new StoreOptions(bytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
-                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     /**
@@ -106,27 +112,27 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
     /** How soon a non-durable commit is synced at the latest. */
     public StoreOptions withAsyncFlushMillis(long millis) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, millis, rollCycle,
-                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     public StoreOptions withArchiveLag(long maxBytes, ArchiveLagPolicy policy) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
-                retentionNeedsArchive, maxBytes, policy, snapshotMaxBytes, snapshotMaxAge, clock);
+                retentionNeedsArchive, maxBytes, policy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     public StoreOptions withCheckpoint(long walBytes, Duration interval) {
         return new StoreOptions(cacheBytes, walBytes, interval, asyncFlushMillis, rollCycle, retentionNeedsArchive,
-                maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+                maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     public StoreOptions withRollCycle(RollCycle cycle) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, cycle,
-                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     public StoreOptions withRetentionNeedsArchive(boolean needsArchive) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
-                needsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock);
+                needsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, walCompression);
     }
 
     /**
@@ -136,12 +142,18 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
      */
     public StoreOptions withSnapshotLimits(long maxBytes, Duration maxAge) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
-                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, maxBytes, maxAge, clock);
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, maxBytes, maxAge, clock, walCompression);
     }
 
     /** The clock commit times and snapshot ages are read from (tests inject one). */
     public StoreOptions withClock(Clock c) {
         return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
-                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, c);
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, c, walCompression);
+    }
+
+    /** How full-page images are compressed in the WAL this store writes from now on. */
+    public StoreOptions withWalCompression(WalCompression c) {
+        return new StoreOptions(cacheBytes, checkpointWalBytes, checkpointInterval, asyncFlushMillis, rollCycle,
+                retentionNeedsArchive, maxArchiveLagBytes, archiveLagPolicy, snapshotMaxBytes, snapshotMaxAge, clock, c);
     }
 }

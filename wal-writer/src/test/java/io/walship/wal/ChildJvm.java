@@ -22,7 +22,13 @@ public final class ChildJvm {
      * JDK drains a dead child's pipe into a buffer concurrently with readers, and lines can be lost).
      */
     public static Process startToFile(Class<?> main, List<String> args, Path stdout, Path stderr) throws IOException {
-        return builder(main, List.of(), args, stderr).redirectOutput(stdout.toFile()).start();
+        return startToFile(main, List.of(), args, stdout, stderr);
+    }
+
+    /** As {@link #startToFile(Class, List, Path, Path)} with extra JVM options (system properties) before the class. */
+    public static Process startToFile(Class<?> main, List<String> jvmOptions, List<String> args, Path stdout, Path stderr)
+            throws IOException {
+        return builder(main, jvmOptions, args, stderr).redirectOutput(stdout.toFile()).start();
     }
 
     /** As {@link #start(Class, List, Path)} with extra JVM options (system properties) before the class. */

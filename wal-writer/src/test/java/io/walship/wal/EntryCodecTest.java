@@ -110,7 +110,8 @@ class EntryCodecTest {
         assertTrue(x.getMessage().contains("only be the first"), x.getMessage());
     }
 
-    private static void resealed(byte[] bytes) {
+    /** Recomputes an entry's CRC after a test changed its bytes. */
+    static void resealed(byte[] bytes) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         crc.update(bytes, 0, bytes.length - 4);
         PageFormat.putInt(bytes, bytes.length - 4, (int) crc.getValue());
@@ -151,10 +152,10 @@ class EntryCodecTest {
     @Test
     void otherFormatVersionIsRefusedByName() {
         byte[] bytes = encode(goldenEntry());
-        bytes[5] = 3; // version 3, CRC recomputed so only the version differs
+        bytes[5] = 4; // version 4, CRC recomputed so only the version differs
         resealed(bytes);
         FormatVersionException e = assertThrows(FormatVersionException.class, () -> EntryCodec.decode(bytes));
-        assertTrue(e.getMessage().contains("format version 3"), e.getMessage());
+        assertTrue(e.getMessage().contains("format version 4"), e.getMessage());
         assertTrue(e.getMessage().contains("000000000000002A"), e.getMessage());
         assertThrows(FormatVersionException.class, () -> EntryCodec.verifyHeader(bytes));
         bytes[5] = 0;

@@ -70,20 +70,37 @@ final class WalSurgery {
      * replaced ({@code *.tmp}) are left out, and a file that vanishes meanwhile is skipped.
      */
     static void copyTree(Path from, Path to) {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                String name = p.getFileName().toString();
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else if (!name.equals(Store.LOCK_FILE) && !name.endsWith(".tmp")) {
-                    try {
-                        Files.copy(p, t);
-                    } catch (java.nio.file.NoSuchFileException gone) {
-                        // replaced or deleted while copying
-                    }
+        try {
+            Files.walkFileTree(from, new java.nio.file.SimpleFileVisitor<>() {
+                @Override
+                public java.nio.file.FileVisitResult preVisitDirectory(Path dir,
+                        java.nio.file.attribute.BasicFileAttributes attrs) throws IOException {
+                    Files.createDirectories(to.resolve(from.relativize(dir).toString()));
+                    return java.nio.file.FileVisitResult.CONTINUE;
                 }
-            }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes attrs)
+                        throws IOException {
+                    String name = p.getFileName().toString();
+                    if (!name.equals(Store.LOCK_FILE) && !name.endsWith(".tmp")) {
+                        try {
+                            Files.copy(p, to.resolve(from.relativize(p).toString()));
+                        } catch (java.nio.file.NoSuchFileException gone) {
+                            // replaced or deleted while copying
+                        }
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+                    if (e instanceof java.nio.file.NoSuchFileException) {
+                        return java.nio.file.FileVisitResult.CONTINUE; // listed, then replaced (control.tmp) or deleted
+                    }
+                    throw e;
+                }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
