@@ -228,6 +228,10 @@ as_pg=(env)
 [[ $EUID != 0 ]] || as_pg=(runuser -u postgres --)
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
+# alternate A B: runs 1..--runs of the two commands, A first in odd runs (each gets the run number)
+alternate() { local i; for ((i = 1; i <= runs; i++)); do if (( i % 2 == 1 )); then "$1" "$i"; "$2" "$i"; else "$2" "$i"; "$1" "$i"; fi; done; }
 runs_of() { local out="" x; for x in "$@"; do out+="${out:+, }$x"; done; echo "$out"; }
 cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 say "seed $seed; $runs run(s); scratch $scratch"
@@ -344,15 +348,9 @@ restore_litestream() {
   l_secs+=("$s"); l_kib+=("$k"); l_restored_bytes="$(bytes "$out")"
   say "run $i: litestream restore $s s, peak RSS $((k / 1024)) MiB, content equal"
 }
-for ((i = 1; i <= runs; i++)); do
-  if (( i % 2 == 1 )); then restore_walship "$i"; restore_litestream "$i"
-  else restore_litestream "$i"; restore_walship "$i"; fi
-done
+alternate restore_walship restore_litestream
 
 # --- the table ----------------------------------------------------------------------------------
-mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
-
 ws="$(median "${w_secs[@]}")" ls_="$(median "${l_secs[@]}")"
 wk="$(median "${w_kib[@]}")" lk="$(median "${l_kib[@]}")"
 w_live="$(bytes "$wdir/source/pages.dat")" l_live="$(bytes "$db")"
@@ -571,12 +569,7 @@ backup_pgbackrest() {
   b_p_secs+=("$s"); b_p_kib+=("$k"); b_p_cpu+=("$(cpu_secs_of "$t")"); b_p_bytes="$(tree_bytes "$bk/pgbackrest/repo/backup/bench/$label")"
   say "run $i: pgBackRest backup $s s, $(cpu_secs_of "$t") s CPU, $(( b_p_bytes / 1000000 )) MB"
 }
-for ((i = 1; i <= runs; i++)); do
-  if (( i % 2 == 1 )); then backup_walship "$i"; backup_pgbackrest "$i"
-  else backup_pgbackrest "$i"; backup_walship "$i"; fi
-done
-mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+alternate backup_walship backup_pgbackrest
 bws="$(median "${b_w_secs[@]}")" bps="$(median "${b_p_secs[@]}")"
 bwc="$(median "${b_w_cpu[@]}")" bpc="$(median "${b_p_cpu[@]}")"
 bwk="$(median "${b_w_kib[@]}")" bpk="$(median "${b_p_kib[@]}")"
