@@ -106,6 +106,10 @@ public final class WalReader implements AutoCloseable {
      *
      * @throws WalNoLongerAvailableException if that entry has been deleted
      */
+    WalLog log() {
+        return log;
+    }
+
     public WalReader seek(long lsn) {
         long first = log.seek(tailer, lsn);
         if (first >= 0 && lsn < first) {
