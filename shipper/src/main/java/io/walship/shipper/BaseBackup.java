@@ -40,23 +40,8 @@ public final class BaseBackup {
     private BaseBackup() {
     }
 
-    /**
-     * The state digest at the image's LSN. It is asked for once the image is uploaded, just before
-     * the manifest is written, so it may be computed while the image streams.
-     */
-    @FunctionalInterface
-    public interface DigestSource {
-        StateDigest get() throws IOException;
-    }
-
     /** Backs up a snapshot of a store open in this process. */
     public static BackupManifest upload(Snapshot snapshot, StateDigest digest, ObjectStore store, Codec codec,
-                                        LongConsumer progress) {
-        return upload(snapshot, () -> digest, store, codec, progress);
-    }
-
-    /** Backs up a snapshot of a store open in this process, with its digest computed meanwhile. */
-    public static BackupManifest upload(Snapshot snapshot, DigestSource digest, ObjectStore store, Codec codec,
                                         LongConsumer progress) {
         try (InputStream image = snapshot.openStream()) {
             return upload(image, digest, store, codec, progress);
@@ -72,11 +57,6 @@ public final class BaseBackup {
      */
     public static BackupManifest upload(InputStream image, StateDigest digest, ObjectStore store, Codec codec,
                                         LongConsumer progress) throws IOException {
-        return upload(image, (DigestSource) () -> digest, store, codec, progress);
-    }
-
-    private static BackupManifest upload(InputStream image, DigestSource digestSource, ObjectStore store, Codec codec,
-                                         LongConsumer progress) throws IOException {
         // the header comes first and names the backup; read it, then send the image from its start
         java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
         buffered.mark(Snapshot.HEADER_SIZE);
@@ -94,6 +74,9 @@ public final class BaseBackup {
                 return n;
             }
         };
+        if (digest.lsn() != info.lsn()) {
+            throw new IllegalArgumentException("digest is for LSN " + digest.lsn() + " but the image is at " + info.lsn());
+        }
         ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
         Optional<ObjectInfo> existing = store.head(name.manifestKey());
         if (existing.isPresent()) {
@@ -147,10 +130,6 @@ public final class BaseBackup {
                     producerError.get());
         }
         long imageBytes = read.get();
-        StateDigest digest = digestSource.get();
-        if (digest.lsn() != info.lsn()) {
-            throw new IllegalArgumentException("digest is for LSN " + digest.lsn() + " but the image is at " + info.lsn());
-        }
         Instant commit = Instant.ofEpochSecond(0, info.commitTimeMicros() * 1_000L);
         BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, Snapshot.FORMAT_VERSION,
                 ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
