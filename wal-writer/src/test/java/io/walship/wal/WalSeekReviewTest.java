@@ -103,4 +103,60 @@ class WalSeekReviewTest {
             }
         }
     }
+
+    /**
+     * A reader that seeks one past the end while another queue instance (as another process)
+     * appends: whatever lands between seek's reads, the next entry read is the one sought.
+     */
+    @Test
+    void seekingOnePastTheEndWhileAnAppenderRacesLandsOnTheEntrySought() throws Exception {
+        Path data = tmp.resolve("d");
+        SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-11-24T10:00:00Z"));
+        int n = 600;
+        try (SingleChronicleQueue q = queue(data, clock)) {
+            append(q, 1, 1);
+            // the writer appends LSN k only once the reader has begun seeking to it: the append races the seek
+            java.util.concurrent.atomic.AtomicLong sought = new java.util.concurrent.atomic.AtomicLong(1);
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread writer = new Thread(() -> {
+                try (ExcerptAppender a = q.createAppender()) {
+                    for (long lsn = 2; lsn <= n; lsn++) {
+                        long deadline = System.nanoTime() + 30_000_000_000L;
+                        while (sought.get() < lsn) {
+                            if (System.nanoTime() > deadline) {
+                                throw new AssertionError("the reader never sought LSN " + lsn);
+                            }
+                            Thread.onSpinWait();
+                        }
+                        a.writeBytes(Bytes.wrapForRead(WalSurgery.entry(lsn, (int) lsn)));
+                        if (lsn % 200 == 0) {
+                            clock.advanceMillis(1_100); // and roll now and then
+                        }
+                    }
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+            }, "racing-appender");
+            writer.start();
+            try (WalLog log = new WalLog(data, true, TestRollCycles.TEST_SECONDLY); ExcerptTailer t = log.tailer()) {
+                for (long k = 2; k <= n; k++) {
+                    sought.set(k);
+                    log.seek(t, k);
+                    long deadline = System.nanoTime() + 30_000_000_000L;
+                    WalLog.RawEntry e;
+                    while ((e = WalLog.read(t)) == null) {
+                        if (System.nanoTime() > deadline || failed.get() != null) {
+                            throw new AssertionError("no entry after seeking to " + k, failed.get());
+                        }
+                        Thread.onSpinWait();
+                    }
+                    assertEquals(k, e.headerLsn(), "the entry read after seeking to " + k);
+                }
+            }
+            writer.join();
+            if (failed.get() != null) {
+                throw new AssertionError(failed.get());
+            }
+        }
+    }
 }
