@@ -58,4 +58,30 @@ class BackupSourceReviewTest {
             assertEquals(List.of(), keys, "nothing uploaded for a store whose pages are damaged");
         }
     }
+
+    /**
+     * The LeaderClient path: the digest comes from the leader's response headers with the image.
+     * One whose LSN is not the image's was refused before any upload; since fce6e1d the check runs
+     * after the image is stored, so the whole image is uploaded and left behind without a manifest.
+     */
+    @Test
+    void aDigestForAnotherLsnIsRefusedBeforeTheImageIsUploaded() throws Exception {
+        Path dir = tmp.resolve("data");
+        try (Store store = Store.open(dir);
+             ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            for (int i = 0; i < 200; i++) {
+                store.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[100], Durability.ASYNC);
+            }
+            try (io.walship.wal.Snapshot snap = store.snapshot()) {
+                io.walship.wal.StateDigest right = io.walship.wal.StateDigest.of(snap.pages(), snap.lsn());
+                io.walship.wal.StateDigest wrong = new io.walship.wal.StateDigest(snap.lsn() - 1, right.pairs(), right.sha256());
+                try (java.io.InputStream image = snap.openStream()) {
+                    assertThrows(IllegalArgumentException.class,
+                            () -> BaseBackup.upload(image, wrong, archive, Codec.ZSTD, x -> { }));
+                }
+            }
+            assertEquals(List.of(), archive.list("", null).stream().map(ObjectInfo::key).toList(),
+                    "nothing uploaded for a digest of another LSN");
+        }
+    }
 }
