@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The HTTP path, JDK HttpServer against Jetty 12 (issue 13): the same `walship leader` jar run with
+# -Dwalship.http.server=jdk and =jetty, one after the other in alternating order, each run:
+#   * wrk PUTs of a 100-byte value on 100,000 random keys (each a durable commit; the Lua script of
+#     scripts/bench-peers.sh) at 1 connection (1 wrk thread) and 16 connections (2 wrk threads);
+#   * the same 16-connection wrk run while --idle keep-alive connections (default 1,000) sit open
+#     after one GET /status each: PUTs/s, then how many of those connections still answer a second
+#     GET /status, the leader's peak RSS and thread count;
+#   * `walship bench write --threads C --keys 100000 --value-size 100 --no-baseline`, the same upserts
+#     in process (C = 1 and 16), the limit HTTP is measured against.
+# Prints one markdown table of medians and the ratios from the same runs. wrk's own CPU (user+system
+# over wall time, % of one core) is shown: on 2 cores it takes from the server.
+#
+# Usage: scripts/bench-http.sh [--runs 3] [--duration 10] [--warmup 3] [--idle 1000] [--jar cli/target/walship.jar]
+# Needs wrk and python3. Everything listens on 127.0.0.1; scratch in a temp dir, removed on exit.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+runs=3 duration=10 warmup=3 idle=1000 jar="$here/cli/target/walship.jar" keys=100000
+usage() { echo "bench-http.sh: $*" >&2; exit 2; }
+while (( $# )); do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --idle) idle="$2"; shift 2 ;;
+    --jar) jar="$2"; shift 2 ;;
+    *) usage "unknown option '$1'" ;;
+  esac
+done
+command -v wrk >/dev/null || usage "needs wrk on PATH (apt-get install wrk)"
+command -v python3 >/dev/null || usage "needs python3"
+[[ -f "$jar" ]] || usage "no jar at $jar (mvn -DskipTests package, or ./walship --help builds it)"
+flags="$(dirname "$jar")/jvm.flags"
+[[ -f "$flags" ]] || usage "no $flags beside the jar"
+scratch="$(mktemp -d)"
+leader_pid=""
+cleanup() { [[ -n "$leader_pid" ]] && kill "$leader_pid" 2>/dev/null && wait "$leader_pid" 2>/dev/null; rm -rf "$scratch"; }
+trap cleanup EXIT
+say() { echo "bench-http: $*" >&2; }
+# shellcheck disable=SC2046
+walship() { java $(cat "$flags") "$@"; }
+
+value="$(printf '%s' 42 | sha256sum | cut -c1-50)"; value="$value$value" # 100 bytes
+cat >"$scratch/put.lua" <<LUA
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) math.randomseed(42 + id) end
+function request() return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$value") end
+LUA
+cat >"$scratch/idle.py" <<'PY'
+# hold N keep-alive connections open after one GET /status each; on stdin EOF, one more GET on each
+import socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+req = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+def answer(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        c = s.recv(65536)
+        if not c:
+            return False
+        buf += c
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(rest) < length:
+        c = s.recv(65536)
+        if not c:
+            return False
+        rest += c
+    return head.startswith(b"HTTP/1.1 200")
+socks, first = [], 0
+for i in range(n):
+    s = socket.create_connection((host, port))
+    s.settimeout(30)
+    s.sendall(req)
+    if answer(s):
+        first += 1
+    socks.append(s)
+print("open", first, flush=True)
+sys.stdin.read()
+alive = 0
+for s in socks:
+    try:
+        s.sendall(req)
+        if answer(s):
+            alive += 1
+    except OSError:
+        pass
+print("alive", alive, flush=True)
+PY
+
+declare -A res
+add() { res[$1]+=" $2"; }
+med() { tr ' ' '\n' <<<"${res[$1]:-}" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
+cpu() { awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3; else print 0 }' "$1"; }
+run_wrk() { # server conns key
+  local t=$(( $2 > 1 ? 2 : 1 )) log="$scratch/wrk.log"
+  /usr/bin/time -f "%U %S %e" -o "$scratch/wrk.time" wrk -t "$t" -c "$2" -d "${duration}s" -s "$scratch/put.lua" "$url" >"$log" 2>&1
+  ! grep -q "Non-2xx\|Socket errors" "$log" || { cat "$log" >&2; say "wrk saw errors against $1"; exit 1; }
+  local rps; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$log")"
+  add "$1,$3" "$rps"; add "$1,$3,cpu" "$(cpu "$scratch/wrk.time")"
+  last="$rps"
+}
+peak() { # pid: VmHWM (MiB) and threads
+  awk '/^VmHWM:/ { m = $2 } /^Threads:/ { t = $2 } END { printf "%.0f %d\n", m / 1024, t }' "/proc/$1/status"
+}
+bench_server() { # server run
+  local s="$1" d="$scratch/data-$1-$2"
+  rm -f "$scratch/port"
+  # shellcheck disable=SC2046
+  java $(cat "$flags") "-Dwalship.http.server=$s" -jar "$jar" leader --data "$d" --http 127.0.0.1:0 --port-file "$scratch/port" \
+    >"$scratch/leader-$s.log" 2>&1 &
+  leader_pid=$!
+  for _ in $(seq 600); do [[ -s "$scratch/port" ]] && break; sleep 0.1; done
+  [[ -s "$scratch/port" ]] || { cat "$scratch/leader-$s.log" >&2; say "leader ($s) did not start"; exit 1; }
+  url="http://127.0.0.1:$(cat "$scratch/port")"
+  wrk -t 2 -c 4 -d "${warmup}s" -s "$scratch/put.lua" "$url" >/dev/null
+  local r1 r16 ri
+  run_wrk "$s" 1 c1; r1="$last"
+  run_wrk "$s" 16 c16; r16="$last"
+  # the idle connections, then wrk beside them
+  coproc IDLE { python3 "$scratch/idle.py" 127.0.0.1 "$(cat "$scratch/port")" "$idle"; }
+  local open alive mem threads
+  read -r _ open <&"${IDLE[0]}"
+  run_wrk "$s" 16 idle; ri="$last"
+  read -r mem threads < <(peak "$leader_pid")
+  exec {IDLE[1]}>&-
+  read -r _ alive <&"${IDLE[0]}"
+  wait "$IDLE_PID" 2>/dev/null || true
+  add "$s,open" "$open"; add "$s,alive" "$alive"; add "$s,rss" "$mem"; add "$s,threads" "$threads"
+  say "run $2 $s: c1 $r1/s, c16 $r16/s, c16 beside $idle idle $ri/s (idle answered $open, still alive after $alive), peak RSS $mem MiB, $threads threads"
+  kill "$leader_pid"; wait "$leader_pid" 2>/dev/null || true; leader_pid=""
+  rm -rf "$d"
+}
+inproc() { # threads key run
+  local n=$(( $1 * 20000 ))
+  walship -jar "$jar" bench write --data "$scratch/inproc-$3" --threads "$1" --keys "$keys" --value-size 100 \
+    --count "$n" --no-baseline >"$scratch/inproc.log" 2>&1 || { cat "$scratch/inproc.log" >&2; exit 1; }
+  local ip; ip="$(awk '$1 == "store" { print $2; exit }' "$scratch/inproc.log")"
+  add "inproc,$2" "$ip"; rm -rf "$scratch/inproc-$3"
+  last="$ip"
+}
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+for ((i = 1; i <= runs; i++)); do
+  if (( i % 2 )); then order="jdk jetty"; else order="jetty jdk"; fi
+  for s in $order; do bench_server "$s" "$i"; done
+  inproc 1 c1 "$i"; a="$last"; inproc 16 c16 "$i"; b="$last"
+  say "run $i in process: 1 thread $a/s, 16 threads $b/s"
+  # ratios from the same run
+  for s in jdk jetty; do
+    for c in c1 c16; do
+      add "$s,$c,ratio" "$(ratio "$(tr ' ' '\n' <<<"${res[$s,$c]}" | tail -1)" "$(tr ' ' '\n' <<<"${res[inproc,$c]}" | tail -1)")"
+    done
+  done
+done
+echo "**HTTP server, JDK HttpServer vs Jetty 12** — durable PUTs of a 100-byte value on $keys random keys (wrk, $duration s per figure after $warmup s of warm-up), median of $runs run(s), alternating; $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo
+echo "| server | PUTs/s, 1 conn | HTTP / in process, 1 | PUTs/s, 16 conns | HTTP / in process, 16 | wrk CPU at 16 | PUTs/s, 16 conns beside $idle idle | idle conns alive after | peak RSS MiB | threads |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+for s in jdk jetty; do
+  echo "| $s | $(med "$s,c1") | $(med "$s,c1,ratio") | $(med "$s,c16") | $(med "$s,c16,ratio") | $(med "$s,c16,cpu") % | $(med "$s,idle") | $(med "$s,alive") of $idle | $(med "$s,rss") | $(med "$s,threads") |"
+done
+echo "| in process (bench write) | $(med inproc,c1) | | $(med inproc,c16) | | | | | | |"
+echo
+echo "Runs: $(for k in jdk,c1 jetty,c1 jdk,c16 jetty,c16 inproc,c1 inproc,c16 jdk,idle jetty,idle; do printf '%s:%s; ' "$k" "${res[$k]:-}"; done)"
