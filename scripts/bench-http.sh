@@ -75,9 +75,12 @@ socks, first = [], 0
 for i in range(n):
     s = socket.create_connection((host, port))
     s.settimeout(30)
-    s.sendall(req)
-    if answer(s):
-        first += 1
+    try:
+        s.sendall(req)
+        if answer(s):
+            first += 1
+    except OSError:
+        pass
     socks.append(s)
 print("open", first, flush=True)
 sys.stdin.read()
@@ -100,7 +103,11 @@ cpu() { awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3; else print 0 }
 run_wrk() { # server conns key
   local t=$(( $2 > 1 ? 2 : 1 )) log="$scratch/wrk.log"
   /usr/bin/time -f "%U %S %e" -o "$scratch/wrk.time" wrk -t "$t" -c "$2" -d "${duration}s" -s "$scratch/put.lua" "$url" >"$log" 2>&1
-  ! grep -q "Non-2xx\|Socket errors" "$log" || { cat "$log" >&2; say "wrk saw errors against $1"; exit 1; }
+  ! grep -q "Non-2xx" "$log" || { cat "$log" >&2; say "wrk saw error answers from $1"; exit 1; }
+  # a socket error is a connection the server closed under wrk (the JDK server closes a keep-alive
+  # connection after its answer while more than 200 are idle): counted, not fatal
+  local errs; errs="$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$log")"
+  add "$1,$3,errors" "${errs:-0}"
   local rps; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$log")"
   add "$1,$3" "$rps"; add "$1,$3,cpu" "$(cpu "$scratch/wrk.time")"
   last="$rps"
@@ -132,7 +139,7 @@ bench_server() { # server run
   read -r _ alive <&"${IDLE[0]}"
   wait "$IDLE_PID" 2>/dev/null || true
   add "$s,open" "$open"; add "$s,alive" "$alive"; add "$s,rss" "$mem"; add "$s,threads" "$threads"
-  say "run $2 $s: c1 $r1/s, c16 $r16/s, c16 beside $idle idle $ri/s (idle answered $open, still alive after $alive), peak RSS $mem MiB, $threads threads"
+  say "run $2 $s: c1 $r1/s, c16 $r16/s, c16 beside $idle idle $ri/s with $(tr ' ' '\n' <<<"${res[$s,idle,errors]}" | tail -1) socket errors (idle answered $open, still alive after $alive), peak RSS $mem MiB, $threads threads"
   kill "$leader_pid"; wait "$leader_pid" 2>/dev/null || true; leader_pid=""
   rm -rf "$d"
 }
@@ -159,11 +166,11 @@ for ((i = 1; i <= runs; i++)); do
 done
 echo "**HTTP server, JDK HttpServer vs Jetty 12** — durable PUTs of a 100-byte value on $keys random keys (wrk, $duration s per figure after $warmup s of warm-up), median of $runs run(s), alternating; $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
 echo
-echo "| server | PUTs/s, 1 conn | HTTP / in process, 1 | PUTs/s, 16 conns | HTTP / in process, 16 | wrk CPU at 16 | PUTs/s, 16 conns beside $idle idle | idle conns alive after | peak RSS MiB | threads |"
-echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+echo "| server | PUTs/s, 1 conn | HTTP / in process, 1 | PUTs/s, 16 conns | HTTP / in process, 16 | wrk CPU at 16 | PUTs/s, 16 conns beside $idle idle | wrk socket errors then | idle conns alive after | peak RSS MiB | threads |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 for s in jdk jetty; do
-  echo "| $s | $(med "$s,c1") | $(med "$s,c1,ratio") | $(med "$s,c16") | $(med "$s,c16,ratio") | $(med "$s,c16,cpu") % | $(med "$s,idle") | $(med "$s,alive") of $idle | $(med "$s,rss") | $(med "$s,threads") |"
+  echo "| $s | $(med "$s,c1") | $(med "$s,c1,ratio") | $(med "$s,c16") | $(med "$s,c16,ratio") | $(med "$s,c16,cpu") % | $(med "$s,idle") | $(med "$s,idle,errors") | $(med "$s,alive") of $idle | $(med "$s,rss") | $(med "$s,threads") |"
 done
-echo "| in process (bench write) | $(med inproc,c1) | | $(med inproc,c16) | | | | | | |"
+echo "| in process (bench write) | $(med inproc,c1) | | $(med inproc,c16) | | | | | | | |"
 echo
 echo "Runs: $(for k in jdk,c1 jetty,c1 jdk,c16 jetty,c16 inproc,c1 inproc,c16 jdk,idle jetty,idle; do printf '%s:%s; ' "$k" "${res[$k]:-}"; done)"

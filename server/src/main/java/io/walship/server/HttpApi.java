@@ -47,7 +47,10 @@ import io.walship.wal.WriteBatch;
  * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
  * reason, a node that cannot answer a 503.
  *
- * <p>Thread-safe: requests run on a pool of 64 threads, so concurrent commits share WAL syncs. A
+ * <p>Thread-safe. The HTTP server under it is an {@link HttpTransport}: Jetty 12 by default, the
+ * JDK's {@code com.sun.net.httpserver} with {@code -Dwalship.http.server=jdk}. A request runs on one
+ * of the server's pool threads (up to {@value JettyTransport#MAX_THREADS}; the JDK's: {@value
+ * JdkTransport#THREADS}) from its head to its answer, so concurrent commits share WAL syncs. A
  * read that waits for an LSN ({@code min_lsn}) does not keep one of them: it is parked in
  * {@link ReadWaits} (at most {@value #MAX_WAITING_READS} at once) and answered by one of its
  * {@value #READ_WAIT_THREADS} threads when the LSN is applied or its wait is over. A write to a
