@@ -15,7 +15,10 @@ import javax.net.ssl.SSLParameters;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -24,6 +27,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -58,7 +62,7 @@ final class JettyTransport implements HttpTransport {
         // segments): the API decodes the raw path itself, so no URI form is refused here for being
         // ambiguous as a file path
         config.setUriCompliance(UriCompliance.UNSAFE);
-        HttpConnectionFactory http = new HttpConnectionFactory(config);
+        HttpConnectionFactory http = new NulPathConnectionFactory(config);
         if (tls != null) {
             SSLParameters params = Tls.serverParameters(tls);
             SslContextFactory.Server ssl = new SslContextFactory.Server() {
@@ -119,6 +123,80 @@ final class JettyTransport implements HttpTransport {
         }
     }
 
+    /** Makes {@link NulPathConnection}s: HTTP/1.1 as {@link HttpConnectionFactory} makes it otherwise. */
+    private static final class NulPathConnectionFactory extends HttpConnectionFactory {
+        NulPathConnectionFactory(HttpConfiguration config) {
+            super(config);
+        }
+
+        @Override
+        public Connection newConnection(Connector connector, EndPoint endPoint) {
+            NulPathConnection c = new NulPathConnection(getHttpConfiguration(), connector, endPoint);
+            c.setTransferEncodingChunkMaxLength(getTransferEncodingChunkMaxLength());
+            return configure(c, connector, endPoint);
+        }
+    }
+
+    /**
+     * Jetty's URI parser refuses {@code %00} in a path outright (400 before any handler, whatever the
+     * {@link UriCompliance}), but a key may hold a 0 byte, percent-encoded like any other. A request
+     * whose path has one is parsed under a stand-in path ({@code %01} in its place) and the
+     * connection keeps the raw path for {@link JettyExchange#rawPath}. Built on Jetty's internal
+     * {@code HttpConnection}: {@code HttpTransportTest} notices if an upgrade changes it.
+     */
+    static final class NulPathConnection extends HttpConnection {
+        private volatile String standInPath;
+        private volatile String rawPath;
+
+        NulPathConnection(HttpConfiguration config, Connector connector, EndPoint endPoint) {
+            super(config, connector, endPoint);
+        }
+
+        @Override
+        protected HttpStreamOverHTTP1 newHttpStream(String method, String uri, HttpVersion version) {
+            int q = uri.indexOf('?');
+            String path = q < 0 ? uri : uri.substring(0, q);
+            String standIn = path.startsWith("/") ? withoutNul(path) : path;
+            if (standIn == path) {
+                standInPath = null;
+                rawPath = null;
+                return super.newHttpStream(method, uri, version);
+            }
+            rawPath = path;
+            standInPath = standIn;
+            return super.newHttpStream(method, q < 0 ? standIn : standIn + uri.substring(q), version);
+        }
+
+        /** The raw path of the request Jetty sees under {@code path}, or {@code path}. */
+        String rawPath(String path) {
+            String standIn = standInPath;
+            String raw = rawPath;
+            return standIn != null && raw != null && standIn.equals(path) ? raw : path;
+        }
+
+        /** {@code path} with each {@code %00} triplet as {@code %01}, or {@code path} itself if it has none. */
+        private static String withoutNul(String path) {
+            StringBuilder b = null;
+            for (int i = 0; i < path.length(); i++) {
+                if (path.charAt(i) == '%' && path.startsWith("00", i + 1)) {
+                    if (b == null) {
+                        b = new StringBuilder(path.length()).append(path, 0, i);
+                    }
+                    b.append("%01");
+                    i += 2;
+                } else if (path.charAt(i) == '%' && i + 2 < path.length()) {
+                    if (b != null) {
+                        b.append(path, i, i + 3);
+                    }
+                    i += 2;
+                } else if (b != null) {
+                    b.append(path.charAt(i));
+                }
+            }
+            return b == null ? path : b.toString();
+        }
+    }
+
     /** One request; ends with its callback, succeeded once the answer is out, failed to drop the connection. */
     private static final class JettyExchange implements Exchange {
         private final Request request;
@@ -126,10 +204,14 @@ final class JettyTransport implements HttpTransport {
         private final Callback callback;
         private OutputStream body;
         private boolean done;
+        private final String rawPath;
         private Long minLsn;
 
         JettyExchange(Request request, Response response, Callback callback) {
             this.request = request;
+            String p = request.getHttpURI().getPath();
+            p = p == null ? "" : p;
+            this.rawPath = request.getConnectionMetaData().getConnection() instanceof NulPathConnection c ? c.rawPath(p) : p;
             this.response = response;
             this.callback = callback;
         }
@@ -141,8 +223,7 @@ final class JettyTransport implements HttpTransport {
 
         @Override
         public String rawPath() {
-            String p = request.getHttpURI().getPath();
-            return p == null ? "" : p;
+            return rawPath;
         }
 
         @Override
