@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# The HTTP path, JDK HttpServer against Jetty 12 (issue 13): the same `walship leader` jar run with
-# -Dwalship.http.server=jdk and =jetty, one after the other in alternating order, each run:
+# The HTTP path (issue 13): `walship leader` builds (by default this checkout's, "jetty"; more with
+# --server NAME=JAR[@JAVA_OPTS], e.g. jdk=cli/target/walship.jar@-Dwalship.http.server=jdk for the
+# JDK's HttpServer, or a build of another commit),
+# all started at once on their own data directories and warmed, then measured one after the other
+# in alternating order (so that each ratio between them comes from the same minute), each run:
 #   * wrk PUTs of a 100-byte value on 100,000 random keys (each a durable commit; the Lua script of
 #     scripts/bench-peers.sh) at 1 connection (1 wrk thread) and 16 connections (2 wrk threads);
 #   * the same 16-connection wrk run while --idle keep-alive connections (default 1,000) sit open
 #     after one GET /status each: PUTs/s, then how many of those connections still answer a second
-#     GET /status, the leader's peak RSS and thread count;
+#     GET /status, the leader's peak RSS and thread count (the
+#     idle case runs after the throughput figures of its run);
 #   * `walship bench write --threads C --keys 100000 --value-size 100 --no-baseline`, the same upserts
 #     in process (C = 1 and 16), the limit HTTP is measured against.
 # Prints one markdown table of medians and the ratios from the same runs. wrk's own CPU (user+system
 # over wall time, % of one core) is shown: on 2 cores it takes from the server.
 #
-# Usage: scripts/bench-http.sh [--runs 3] [--duration 10] [--warmup 3] [--idle 1000] [--jar cli/target/walship.jar]
+# Each leader gets --warmup seconds of wrk at 4 connections first (the JIT is still compiling for
+# tens of seconds on a busy 2-core machine). The in-process figures use the first server's jar.
+#
+# Usage: scripts/bench-http.sh [--runs 3] [--duration 10] [--warmup 30] [--idle 1000] [--server NAME=JAR[@OPTS]]...
 # Needs wrk and python3. Everything listens on 127.0.0.1; scratch in a temp dir, removed on exit.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runs=3 duration=10 warmup=3 idle=1000 jar="$here/cli/target/walship.jar" keys=100000
+runs=3 duration=10 warmup=30 idle=1000 keys=100000
+declare -a names=() jars=() opts=()
 usage() { echo "bench-http.sh: $*" >&2; exit 2; }
 while (( $# )); do
   case "$1" in
@@ -23,22 +31,24 @@ while (( $# )); do
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --idle) idle="$2"; shift 2 ;;
-    --jar) jar="$2"; shift 2 ;;
+    --server) [[ "$2" == *=* ]] || usage "--server NAME=JAR"; names+=("${2%%=*}"); j="${2#*=}"; jars+=("${j%%@*}")
+      if [[ "$j" == *@* ]]; then opts+=("${j#*@}"); else opts+=(""); fi; shift 2 ;;
     *) usage "unknown option '$1'" ;;
   esac
 done
 command -v wrk >/dev/null || usage "needs wrk on PATH (apt-get install wrk)"
 command -v python3 >/dev/null || usage "needs python3"
-[[ -f "$jar" ]] || usage "no jar at $jar (mvn -DskipTests package, or ./walship --help builds it)"
-flags="$(dirname "$jar")/jvm.flags"
-[[ -f "$flags" ]] || usage "no $flags beside the jar"
+if (( ${#names[@]} == 0 )); then names=(jetty); jars=("$here/cli/target/walship.jar"); opts=(""); fi
+for j in "${jars[@]}"; do
+  [[ -f "$j" ]] || usage "no jar at $j (mvn -DskipTests package, or ./walship --help builds it)"
+  [[ -f "$(dirname "$j")/jvm.flags" ]] || usage "no jvm.flags beside $j"
+done
 scratch="$(mktemp -d)"
-leader_pid=""
-cleanup() { [[ -n "$leader_pid" ]] && kill "$leader_pid" 2>/dev/null && wait "$leader_pid" 2>/dev/null; rm -rf "$scratch"; }
-trap cleanup EXIT
+cleanup() { rm -rf "$scratch"; }
+trap 'cleanup' EXIT
 say() { echo "bench-http: $*" >&2; }
 # shellcheck disable=SC2046
-walship() { java $(cat "$flags") "$@"; }
+walship() { local j="$1"; shift; java $(cat "$(dirname "$j")/jvm.flags") -jar "$j" "$@"; }
 
 value="$(printf '%s' 42 | sha256sum | cut -c1-50)"; value="$value$value" # 100 bytes
 cat >"$scratch/put.lua" <<LUA
@@ -115,62 +125,67 @@ run_wrk() { # server conns key
 peak() { # pid: VmHWM (MiB) and threads
   awk '/^VmHWM:/ { m = $2 } /^Threads:/ { t = $2 } END { printf "%.0f %d\n", m / 1024, t }' "/proc/$1/status"
 }
-bench_server() { # server run
-  local s="$1" d="$scratch/data-$1-$2"
-  rm -f "$scratch/port"
-  # shellcheck disable=SC2046
-  java $(cat "$flags") "-Dwalship.http.server=$s" -jar "$jar" leader --data "$d" --http 127.0.0.1:0 --port-file "$scratch/port" \
-    >"$scratch/leader-$s.log" 2>&1 &
-  leader_pid=$!
-  for _ in $(seq 600); do [[ -s "$scratch/port" ]] && break; sleep 0.1; done
-  [[ -s "$scratch/port" ]] || { cat "$scratch/leader-$s.log" >&2; say "leader ($s) did not start"; exit 1; }
-  url="http://127.0.0.1:$(cat "$scratch/port")"
-  wrk -t 2 -c 4 -d "${warmup}s" -s "$scratch/put.lua" "$url" >/dev/null
-  local r1 r16 ri
-  run_wrk "$s" 1 c1; r1="$last"
-  run_wrk "$s" 16 c16; r16="$last"
-  # the idle connections, then wrk beside them
-  coproc IDLE { python3 "$scratch/idle.py" 127.0.0.1 "$(cat "$scratch/port")" "$idle"; }
-  local open alive mem threads
-  read -r _ open <&"${IDLE[0]}"
-  run_wrk "$s" 16 idle; ri="$last"
-  read -r mem threads < <(peak "$leader_pid")
-  exec {IDLE[1]}>&-
-  read -r _ alive <&"${IDLE[0]}"
-  wait "$IDLE_PID" 2>/dev/null || true
-  add "$s,open" "$open"; add "$s,alive" "$alive"; add "$s,rss" "$mem"; add "$s,threads" "$threads"
-  say "run $2 $s: c1 $r1/s, c16 $r16/s, c16 beside $idle idle $ri/s with $(tr ' ' '\n' <<<"${res[$s,idle,errors]}" | tail -1) socket errors (idle answered $open, still alive after $alive), peak RSS $mem MiB, $threads threads"
-  kill "$leader_pid"; wait "$leader_pid" 2>/dev/null || true; leader_pid=""
-  rm -rf "$d"
-}
 inproc() { # threads key run
   local n=$(( $1 * 20000 ))
-  walship -jar "$jar" bench write --data "$scratch/inproc-$3" --threads "$1" --keys "$keys" --value-size 100 \
+  walship "${jars[0]}" bench write --data "$scratch/inproc-$3" --threads "$1" --keys "$keys" --value-size 100 \
     --count "$n" --no-baseline >"$scratch/inproc.log" 2>&1 || { cat "$scratch/inproc.log" >&2; exit 1; }
   local ip; ip="$(awk '$1 == "store" { print $2; exit }' "$scratch/inproc.log")"
   add "inproc,$2" "$ip"; rm -rf "$scratch/inproc-$3"
   last="$ip"
 }
+start_leader() { # index
+  local k="$1" j="${jars[$1]}"
+  # shellcheck disable=SC2046
+  java $(cat "$(dirname "$j")/jvm.flags") ${opts[k]} -jar "$j" leader --data "$scratch/data-$k" --http 127.0.0.1:0 \
+    --port-file "$scratch/port-$k" >"$scratch/leader-$k.log" 2>&1 &
+  pids[k]=$!
+  for _ in $(seq 600); do [[ -s "$scratch/port-$k" ]] && break; sleep 0.1; done
+  [[ -s "$scratch/port-$k" ]] || { cat "$scratch/leader-$k.log" >&2; say "leader ${names[k]} did not start"; exit 1; }
+  urls[k]="http://127.0.0.1:$(cat "$scratch/port-$k")"
+}
+idle_case() { # index run
+  local k="$1" s="${names[$1]}" open alive mem threads
+  url="${urls[k]}"
+  coproc IDLE { python3 "$scratch/idle.py" 127.0.0.1 "${url##*:}" "$idle"; }
+  read -r _ open <&"${IDLE[0]}"
+  run_wrk "$s" 16 idle
+  read -r mem threads < <(peak "${pids[k]}")
+  exec {IDLE[1]}>&-
+  read -r _ alive <&"${IDLE[0]}"
+  wait "$IDLE_PID" 2>/dev/null || true
+  add "$s,open" "$open"; add "$s,alive" "$alive"; add "$s,rss" "$mem"; add "$s,threads" "$threads"
+  say "run $2 $s: 16 connections beside $idle idle ones $last/s with $(tr ' ' '\n' <<<"${res[$s,idle,errors]}" | tail -1) socket errors (idle answered $open, alive after $alive), peak RSS $mem MiB, $threads threads"
+}
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+declare -a pids=() urls=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$scratch"; }
+for k in "${!names[@]}"; do start_leader "$k"; done
+for k in "${!names[@]}"; do wrk -t 2 -c 4 -d "${warmup}s" -s "$scratch/put.lua" "${urls[k]}" >/dev/null; done
+say "leaders up and warmed (${warmup} s each): ${names[*]}"
 for ((i = 1; i <= runs; i++)); do
-  if (( i % 2 )); then order="jdk jetty"; else order="jetty jdk"; fi
-  for s in $order; do bench_server "$s" "$i"; done
+  order=("${!names[@]}")
+  if (( i % 2 == 0 )); then for ((k = 0; k < ${#names[@]}; k++)); do order[k]=$(( ${#names[@]} - 1 - k )); done; fi
+  for c in 1 16; do
+    for k in "${order[@]}"; do
+      url="${urls[k]}"; run_wrk "${names[k]}" "$c" "c$c"; say "run $i ${names[k]}: $c connection(s) $last/s"
+    done
+  done
   inproc 1 c1 "$i"; a="$last"; inproc 16 c16 "$i"; b="$last"
   say "run $i in process: 1 thread $a/s, 16 threads $b/s"
-  # ratios from the same run
-  for s in jdk jetty; do
+  for s in "${names[@]}"; do # ratios from the same run
     for c in c1 c16; do
       add "$s,$c,ratio" "$(ratio "$(tr ' ' '\n' <<<"${res[$s,$c]}" | tail -1)" "$(tr ' ' '\n' <<<"${res[inproc,$c]}" | tail -1)")"
     done
   done
+  for k in "${order[@]}"; do idle_case "$k" "$i"; done
 done
-echo "**HTTP server, JDK HttpServer vs Jetty 12** — durable PUTs of a 100-byte value on $keys random keys (wrk, $duration s per figure after $warmup s of warm-up), median of $runs run(s), alternating; $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo "**HTTP server: ${names[*]}** — durable PUTs of a 100-byte value on $keys random keys (wrk, $duration s per figure after $warmup s of warm-up), median of $runs run(s), alternating; $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
 echo
 echo "| server | PUTs/s, 1 conn | HTTP / in process, 1 | PUTs/s, 16 conns | HTTP / in process, 16 | wrk CPU at 16 | PUTs/s, 16 conns beside $idle idle | wrk socket errors then | idle conns alive after | peak RSS MiB | threads |"
 echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-for s in jdk jetty; do
+for s in "${names[@]}"; do
   echo "| $s | $(med "$s,c1") | $(med "$s,c1,ratio") | $(med "$s,c16") | $(med "$s,c16,ratio") | $(med "$s,c16,cpu") % | $(med "$s,idle") | $(med "$s,idle,errors") | $(med "$s,alive") of $idle | $(med "$s,rss") | $(med "$s,threads") |"
 done
 echo "| in process (bench write) | $(med inproc,c1) | | $(med inproc,c16) | | | | | | | |"
 echo
-echo "Runs: $(for k in jdk,c1 jetty,c1 jdk,c16 jetty,c16 inproc,c1 inproc,c16 jdk,idle jetty,idle; do printf '%s:%s; ' "$k" "${res[$k]:-}"; done)"
+echo "Runs: $(for k in inproc,c1 inproc,c16; do printf '%s:%s; ' "$k" "${res[$k]:-}"; done; for s in "${names[@]}"; do for k in c1 c16 idle; do printf '%s:%s; ' "$s,$k" "${res[$s,$k]:-}"; done; done)"
