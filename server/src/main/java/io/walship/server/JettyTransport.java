@@ -13,6 +13,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Connection;
@@ -27,6 +28,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -89,6 +91,7 @@ final class JettyTransport implements HttpTransport {
                 return true;
             }
         });
+        server.setErrorHandler(new PlainErrorHandler());
         server.setStopTimeout(2_000);
         connector.open(); // bound now, like the JDK server: the caller learns its port before start()
     }
@@ -120,6 +123,24 @@ final class JettyTransport implements HttpTransport {
             server.stop();
         } catch (Exception e) {
             throw new IllegalStateException("the HTTP server did not stop: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Answers the requests Jetty refuses itself (a URI it cannot parse, headers too large, a path
+     * climbing above the root) as the API answers its own errors: one {@code error: ...} line of plain
+     * text, not an HTML page.
+     */
+    private static final class PlainErrorHandler extends ErrorHandler {
+        @Override
+        protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
+                                        Callback callback) {
+            String why = message != null && !message.isBlank() ? message : HttpStatus.getMessage(code);
+            byte[] body = ("error: " + why.replace('\n', ' ').replace('\r', ' ') + "\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+            response.write(true, ByteBuffer.wrap(body), callback);
         }
     }
 
