@@ -51,4 +51,19 @@ interface Exchange {
     Long minLsn();
 
     void minLsn(long lsn);
+
+    /** Keeps the request's {@code min_lsn} for the API: what every transport's exchange does alike. */
+    abstract class WithMinLsn implements Exchange {
+        private Long minLsn;
+
+        @Override
+        public Long minLsn() {
+            return minLsn;
+        }
+
+        @Override
+        public void minLsn(long lsn) {
+            minLsn = lsn;
+        }
+    }
 }

@@ -72,9 +72,8 @@ final class JdkTransport implements HttpTransport {
         }
     }
 
-    private static final class JdkExchange implements Exchange {
+    private static final class JdkExchange extends Exchange.WithMinLsn {
         private final HttpExchange ex;
-        private Long minLsn;
 
         JdkExchange(HttpExchange ex) {
             this.ex = ex;
@@ -140,14 +139,5 @@ final class JdkTransport implements HttpTransport {
             throw cause;
         }
 
-        @Override
-        public Long minLsn() {
-            return minLsn;
-        }
-
-        @Override
-        public void minLsn(long lsn) {
-            minLsn = lsn;
-        }
     }
 }

@@ -219,14 +219,13 @@ final class JettyTransport implements HttpTransport {
     }
 
     /** One request; ends with its callback, succeeded once the answer is out, failed to drop the connection. */
-    private static final class JettyExchange implements Exchange {
+    private static final class JettyExchange extends Exchange.WithMinLsn {
         private final Request request;
         private final Response response;
         private final Callback callback;
         private OutputStream body;
         private boolean done;
         private final String rawPath;
-        private Long minLsn;
 
         JettyExchange(Request request, Response response, Callback callback) {
             this.request = request;
@@ -321,14 +320,5 @@ final class JettyTransport implements HttpTransport {
             }
         }
 
-        @Override
-        public Long minLsn() {
-            return minLsn;
-        }
-
-        @Override
-        public void minLsn(long lsn) {
-            minLsn = lsn;
-        }
     }
 }
