@@ -172,6 +172,11 @@ public final class ShipLoop implements AutoCloseable {
 
     /** One run: ship, record the outcome, tell the listener. Never throws. */
     void tick() {
+        tick(false);
+    }
+
+    /** One run; {@code all}: also a segment younger than {@link WalShipper.Options#segmentMaxAge} (the last run). */
+    void tick(boolean all) {
         synchronized (tickLock) {
             if (closed || stopped) {
                 return;
@@ -192,7 +197,7 @@ public final class ShipLoop implements AutoCloseable {
             WalShipper.Result result = null;
             String error = null;
             try {
-                result = shipper.shipOnce(gate::refusal);
+                result = all ? shipper.shipAll(gate::refusal) : shipper.shipOnce(gate::refusal);
                 if (before.lastError() != null) {
                     LOG.info("shipping to {} works again; archived up to LSN {}", archive.describe(),
                             Lsn.format(result.archivedUpTo()));
@@ -259,7 +264,7 @@ public final class ShipLoop implements AutoCloseable {
             if (closed) {
                 return;
             }
-            tick();
+            tick(true);
             closed = true;
             shipper.close();
         }
