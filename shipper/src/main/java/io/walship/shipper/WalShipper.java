@@ -129,6 +129,14 @@ public final class WalShipper implements AutoCloseable {
      * run). Guarded by this.
      */
     private Known known;
+    /** The next run lists the archive whatever {@link #known} says (a run failed). Guarded by this. */
+    private boolean stale;
+    /**
+     * Segment keys this shipper created or tried to create since it last listed the archive: at the
+     * next listing, any other segment past the end it listed is another writer's, and is checked
+     * against the local WAL as the end is. Guarded by this.
+     */
+    private final java.util.Set<String> ownSinceListing = new java.util.HashSet<>();
     /**
      * When a run first saw WAL up to an LSN: the last LSN a run read, mapped to the time it was
      * first seen, for {@link Options#segmentMaxAge}. Only entries past the archive's end are kept.
@@ -143,9 +151,13 @@ public final class WalShipper implements AutoCloseable {
      * nothing archived yet, {@code promotedStart} is where its shipping starts and {@code fork} its
      * fork ({@link #promotedStart}, {@link #forkOf}; -2 if it has no history record).
      */
-    private record Known(int timeline, long archived, long listedAt, long promotedStart, long fork) {
+    private record Known(int timeline, long archived, long listedAt, long listedEnd, long promotedStart, long fork) {
         Known moved(long to) {
-            return new Known(timeline, to, listedAt, promotedStart, fork);
+            return new Known(timeline, to, listedAt, listedEnd, promotedStart, fork);
+        }
+
+        Known listedEnd(long end) {
+            return new Known(timeline, archived, listedAt, end, promotedStart, fork);
         }
     }
 
@@ -190,7 +202,7 @@ public final class WalShipper implements AutoCloseable {
                 start = parentEnd >= fork ? fork + 1 : parentEnd + 1;
             }
         }
-        return new Known(timeline, archived, nanoClock.getAsLong(), start, fork);
+        return new Known(timeline, archived, nanoClock.getAsLong(), archived, start, fork);
     }
 
     /**
@@ -238,25 +250,43 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * The archive's end as known, listed again if the view is missing (a new shipper, a failed run),
-     * of another timeline, or older than {@link Options#archiveRecheck}. {@code listed[0]} gets the
-     * listing if one was made.
+     * The archive's end as known, listed again if the view is missing (a new shipper), stale (a
+     * failed run), of another timeline, or older than {@link Options#archiveRecheck}. {@code listed[0]}
+     * gets the listing if one was made; {@code foreign} the segments of the timeline that appeared
+     * past the end this shipper last listed and that it did not create (another writer's).
      */
-    private Known archiveView(int timeline, ArchiveListing[] listed) {
+    private Known archiveView(int timeline, ArchiveListing[] listed, java.util.List<ArchiveListing.SegmentInfo> foreign) {
         Known k;
+        boolean mustList;
         synchronized (this) {
             k = known;
+            mustList = stale;
         }
         long recheck = options.archiveRecheck().toNanos();
-        if (k != null && k.timeline() == timeline && recheck > 0 && nanoClock.getAsLong() - k.listedAt() < recheck) {
+        if (!mustList && k != null && k.timeline() == timeline && recheck > 0
+                && nanoClock.getAsLong() - k.listedAt() < recheck) {
             return k;
         }
         listed[0] = ArchiveListing.of(store);
-        k = list(timeline, listed[0]);
+        Known now = list(timeline, listed[0]);
         synchronized (this) {
-            known = k;
+            if (k != null && k.timeline() == timeline) {
+                for (ArchiveListing.SegmentInfo seg : listed[0].segments(timeline)) {
+                    if (seg.name().lastLsn() > k.listedEnd() && !ownSinceListing.contains(seg.name().key())) {
+                        foreign.add(seg);
+                    }
+                }
+            }
+            if (foreign.isEmpty()) {
+                ownSinceListing.clear();
+                known = now;
+            } else {
+                // the run checks them first: until it did, the next listing looks past the old end again
+                known = now.listedEnd(k.listedEnd());
+            }
+            stale = false;
         }
-        return k;
+        return now;
     }
 
     private Result run(java.util.function.Supplier<String> gate, boolean all) {
@@ -271,7 +301,7 @@ public final class WalShipper implements AutoCloseable {
                 // a failed upload may have created its object or not, a closed gate means another
                 // leader may write, a splice means another writer: the next run lists the archive again
                 synchronized (this) {
-                    known = null;
+                    stale = true;
                 }
             }
         }
@@ -281,7 +311,8 @@ public final class WalShipper implements AutoCloseable {
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
         ArchiveListing[] listed = new ArchiveListing[1];
-        Known view = archiveView(timeline, listed);
+        java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
+        Known view = archiveView(timeline, listed, foreign);
         long archived = view.archived();
         if (control.standby()) {
             // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
@@ -296,6 +327,19 @@ public final class WalShipper implements AutoCloseable {
         Uploads uploads = new Uploads(gate, archived);
         Throwable failed = null; // what ended the reading loop: an upload's failure must not hide it
         try (WalReader reader = WalReader.open(dataDir)) {
+            for (ArchiveListing.SegmentInfo seg : foreign) {
+                // Written by someone else since this shipper last listed: the same history (a promoted
+                // follower shipping its parent's last entries) or a splice. Its last entry must be ours.
+                LOG.warn("segment {} appeared in the archive since it was last listed and was not shipped from here;"
+                        + " checking that it holds this store's history", seg.name().key());
+                checkSameHistory(segmentEnd(seg.name().key(), timeline, seg.name().lastLsn()), control, reader, true);
+            }
+            if (!foreign.isEmpty()) {
+                synchronized (this) {
+                    ownSinceListing.clear();
+                    known = known.listedEnd(view.listedEnd());
+                }
+            }
             if (archived > 0) {
                 // The archive's end is read again only when it moved; the local half of the check runs
                 // every time, because the WAL can change under a shipper that lives on (a data
@@ -550,6 +594,9 @@ public final class WalShipper implements AutoCloseable {
     /** Creates the segment object, then moves the archived mark. Returns the object's size. */
     private long upload(Segment.Header h, byte[] bytes, byte[] lastEntry) {
         String key = new ArchiveLayout.SegmentName(h.timeline(), h.firstLsn(), h.lastLsn()).key();
+        synchronized (this) {
+            ownSinceListing.add(key); // before the create: its outcome may stay unknown
+        }
         try {
             if (!store.createOrSame(key, bytes)) {
                 LOG.info("segment {} was already archived with the same bytes (an earlier upload); keeping it", key);
@@ -564,7 +611,11 @@ public final class WalShipper implements AutoCloseable {
             // the archive's end moved by our own upload: no need to list it to know where it is now.
             // A segment of another timeline (WAL from before a promotion) moves that timeline's end,
             // which the view does not hold: the next run lists.
-            known = known != null && known.timeline() == h.timeline() ? known.moved(h.lastLsn()) : null;
+            if (known != null && known.timeline() == h.timeline()) {
+                known = known.moved(h.lastLsn());
+            } else {
+                stale = true;
+            }
         }
         marks.setArchived(h.lastLsn());
         LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
@@ -575,7 +626,11 @@ public final class WalShipper implements AutoCloseable {
     private ArchiveEnd archiveEnd(ArchiveListing listing, int timeline, long archived) {
         ArchiveListing.SegmentInfo last = listing.segments(timeline).stream()
                 .filter(s -> s.name().lastLsn() == archived).findFirst().orElseThrow();
-        String key = last.name().key();
+        return segmentEnd(last.name().key(), timeline, archived);
+    }
+
+    /** Reads the last entry of segment {@code key}, which ends at {@code lsn} on {@code timeline}. */
+    private ArchiveEnd segmentEnd(String key, int timeline, long archived) {
         try (java.io.InputStream in = store.get(key)) {
             byte[] obj = in.readAllBytes();
             Segment.Header header = Segment.readHeader(new ByteArrayInputStream(obj), key);
