@@ -77,6 +77,9 @@ final class LeaderCommand implements Callable<Integer> {
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
 
+    @Mixin
+    ShipPacing pacing = new ShipPacing();
+
     @Option(names = "--max-archive-lag", paramLabel = "SIZE", defaultValue = "1GiB",
             description = "WAL allowed to wait for the archive once archiving has started (default ${DEFAULT-VALUE}).")
     String maxArchiveLag;
@@ -165,6 +168,7 @@ final class LeaderCommand implements Callable<Integer> {
                         Flags.positiveDuration("--repl-timeout", replTimeout))
                 .withMaxSessions(replMaxFollowers);
         Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
+        WalShipper.Options shipOptions = pacing.apply(WalShipper.Options.defaults());
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
             case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
@@ -202,7 +206,7 @@ final class LeaderCommand implements Callable<Integer> {
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                shipping = new ShipLoop(store.dir(), archiveStore, WalShipper.Options.defaults(), every,
+                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every,
                         ShipLoop.Listener.NONE, gate).start();
                 opened.push(shipping);
             }

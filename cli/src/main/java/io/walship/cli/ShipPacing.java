@@ -1,0 +1,30 @@
+package io.walship.cli;
+
+import io.walship.shipper.WalShipper;
+import picocli.CommandLine.Option;
+
+/**
+ * The flags that set how often a continuous shipper uploads and lists the archive (its request
+ * bill; docs/OPERATIONS.md, "The request bill"), shared by {@code walship ship} and
+ * {@code walship leader}.
+ */
+final class ShipPacing {
+    @Option(names = "--segment-max-age", paramLabel = "DURATION", defaultValue = "0s",
+            description = "Upload a segment that is not full only once its oldest entry is this old: at most one PUT"
+                    + " per DURATION (plus one per full segment), and the archive's RPO grows by as much. Default"
+                    + " ${DEFAULT-VALUE}: every run uploads what is new. A graceful stop ships everything.")
+    String segmentMaxAge;
+
+    @Option(names = "--archive-recheck", paramLabel = "DURATION", defaultValue = "1m",
+            description = "List the archive at most this often while this shipper is its only writer (it knows"
+                    + " the archive's end from its own uploads); at once after a failed run (default"
+                    + " ${DEFAULT-VALUE}; 0s: before every run).")
+    String archiveRecheck;
+
+    /** {@code options} with these flags' values; a bad value is exit 2. */
+    WalShipper.Options apply(WalShipper.Options options) {
+        java.time.Duration age = Flags.duration("--segment-max-age", segmentMaxAge);
+        java.time.Duration recheck = Flags.duration("--archive-recheck", archiveRecheck);
+        return options.withSegmentMaxAge(age).withArchiveRecheck(recheck);
+    }
+}
