@@ -186,6 +186,24 @@ class ShipLoopTest {
         }
     }
 
+    /** With --segment-max-age a young partial segment waits at each tick, but a graceful stop ships it. */
+    @Test
+    void aYoungSegmentWaitsButTheLastRunOnCloseShipsIt() throws Exception {
+        Path data = tmp.resolve("data");
+        try (Store store = Store.open(data); ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"))) {
+            put(store, 5);
+            ShipLoop loop = new ShipLoop(data, archive, WalShipper.Options.defaults().withSegmentMaxAge(Duration.ofHours(1)),
+                    TICK, ShipLoop.Listener.NONE);
+            loop.tick();
+            loop.tick();
+            assertTrue(archive.list("wal/", null).isEmpty(), "a segment younger than its max age waits");
+            assertNull(loop.status().lastError());
+            assertEquals(store.lastLsn(), loop.status().lagLsns(), "the status says what waits (everything, from LSN 1)");
+            loop.close();
+            assertEquals(store.lastLsn(), ArchiveListing.of(archive).lastArchivedLsn(1), "a graceful stop ships everything");
+        }
+    }
+
     @Test
     void shipsEveryTickAndOnceMoreOnClose() throws Exception {
         Path data = tmp.resolve("data");
