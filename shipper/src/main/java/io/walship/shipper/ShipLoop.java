@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  *       lags behind (commits, and the age of the oldest unarchived one) and why the last run
  *       failed, if it did.
  *   <li><b>Stop:</b> {@link #close} stops the ticks, waits for a running one, ships once more so a
- *       clean stop leaves nothing unarchived, and releases {@code DATA/ship.lock}.
+ *       clean stop leaves nothing unarchived (a segment younger than
+ *       {@link WalShipper.Options#segmentMaxAge} too), and releases {@code DATA/ship.lock}.
+ *   <li><b>Requests:</b> a tick with nothing new asks the archive nothing; the shipper lists it at
+ *       most every {@link WalShipper.Options#archiveRecheck} ({@link WalShipper}).
  * </ul>
  *
  * <p><b>Fencing:</b> a leader that holds the leader lease ships only while it may acknowledge writes:
