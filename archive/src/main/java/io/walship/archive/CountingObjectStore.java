@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * A call counts once it is made, whether it succeeds or not. The SDK's own retries of a failed
  * request are not seen here (they are billed too, and are rare). Thread-safe.
  */
-public final class CountingObjectStore implements ObjectStore {
+public final class CountingObjectStore extends ForwardingObjectStore {
     /** Keys per LIST page (S3's and the SDK's default {@code max-keys}). */
     public static final int LIST_PAGE = 1000;
 
@@ -56,7 +56,6 @@ public final class CountingObjectStore implements ObjectStore {
         }
     }
 
-    private final ObjectStore inner;
     private final AtomicLong puts = new AtomicLong();
     private final AtomicLong lists = new AtomicLong();
     private final AtomicLong gets = new AtomicLong();
@@ -64,7 +63,7 @@ public final class CountingObjectStore implements ObjectStore {
     private final AtomicLong deletes = new AtomicLong();
 
     public CountingObjectStore(ObjectStore inner) {
-        this.inner = java.util.Objects.requireNonNull(inner, "inner");
+        super(java.util.Objects.requireNonNull(inner, "inner"));
     }
 
     public Counts counts() {
@@ -142,15 +141,5 @@ public final class CountingObjectStore implements ObjectStore {
     public void verifyAccess() {
         heads.incrementAndGet(); // S3: HEAD bucket
         inner.verifyAccess();
-    }
-
-    @Override
-    public String describe() {
-        return inner.describe();
-    }
-
-    @Override
-    public void close() {
-        inner.close();
     }
 }
