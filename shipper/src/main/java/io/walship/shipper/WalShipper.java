@@ -255,12 +255,12 @@ public final class WalShipper implements AutoCloseable {
      * gets the listing if one was made; {@code foreign} the segments of the timeline that appeared
      * past the end this shipper last listed and that it did not create (another writer's).
      */
-    private Known archiveView(int timeline, ArchiveListing[] listed, java.util.List<ArchiveListing.SegmentInfo> foreign) {
+    private Known archiveView(int timeline, ArchiveListing[] listed, java.util.List<ArchiveListing.SegmentInfo> foreign,
+                              boolean mustList) {
         Known k;
-        boolean mustList;
         synchronized (this) {
             k = known;
-            mustList = stale;
+            mustList |= stale;
         }
         long recheck = options.archiveRecheck().toNanos();
         if (!mustList && k != null && k.timeline() == timeline && recheck > 0
@@ -312,7 +312,8 @@ public final class WalShipper implements AutoCloseable {
         int timeline = control.timeline();
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
-        Known view = archiveView(timeline, listed, foreign);
+        // a run that ships everything (a graceful stop, --once) lists: its last look at the archive
+        Known view = archiveView(timeline, listed, foreign, all);
         long archived = view.archived();
         if (control.standby()) {
             // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
