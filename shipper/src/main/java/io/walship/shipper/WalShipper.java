@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * during or after an upload, before the mark moved) loses nothing and duplicates nothing. While
  * it is the archive's only writer it then knows the end itself (each upload moves it) and lists
  * again only every {@link Options#archiveRecheck}, after any failed run (an upload whose outcome
- * is unknown, a closed gate, a refused create) and when the timeline changes: an idle shipper
- * makes no request. A create refused because the key exists is compared first: the same bytes are
+ * is unknown, a closed gate, a refused create), when the timeline changes and before a run that
+ * ships everything ({@link #shipAll}, {@link #shipOnce()}): an idle shipper makes no request. A create refused because the key exists is compared first: the same bytes are
  * its own upload whose answer was lost; other bytes are another writer ({@link ArchiveSpliceException}).
  *
  * <p><b>Request bill.</b> By default every run uploads what is new as a segment (a PUT per run
