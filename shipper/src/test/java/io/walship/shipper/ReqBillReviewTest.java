@@ -114,7 +114,7 @@ class ReqBillReviewTest {
         try (Store store = Store.open(data)) {
             commit(store, "a", 0);
             try (WalShipper first = new WalShipper(data, archive, options, clock::get)) {
-                first.shipOnce(() -> null); // ships the first commit's segment (no age yet known: held)
+                first.shipOnce(() -> null); // a tick: the young partial segment is held
             }
         }
         // start from a quiet state: everything so far archived by a graceful stop
