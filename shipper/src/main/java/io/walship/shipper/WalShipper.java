@@ -29,16 +29,21 @@ import org.slf4j.LoggerFactory;
  * <p>The archive is the source of truth for where to resume: a shipper lists the archive and
  * continues after the last LSN the timeline's segments cover, so a crash at any moment (before,
  * during or after an upload, before the mark moved) loses nothing and duplicates nothing. While
- * it is the archive's only writer it then knows the end itself (each upload moves it) and lists
- * again only every {@link Options#archiveRecheck}, after any failed run (an upload whose outcome
- * is unknown, a closed gate, a refused create), when the timeline changes and before a run that
- * ships everything ({@link #shipAll}, {@link #shipOnce()}): an idle shipper makes no request. A create refused because the key exists is compared first: the same bytes are
- * its own upload whose answer was lost; other bytes are another writer ({@link ArchiveSpliceException}).
+ * it knows the end itself (each upload moves it), and a run that uploads nothing (no new WAL, or
+ * a segment held for {@link Options#segmentMaxAge}) relies on it for up to
+ * {@link Options#archiveRecheck}: an idle shipper makes no request. A run about to upload lists
+ * first (one listing per uploading run), so another writer's segments are checked before this one
+ * adds its own; so do a run after a failed one (an upload whose outcome is unknown, a closed gate,
+ * a refused create), after a timeline change, and a run that ships everything ({@link #shipAll},
+ * {@link #shipOnce()}, a new shipper's first run). A create refused because the key exists is
+ * compared first: the same bytes are its own upload whose answer was lost; other bytes are another
+ * writer ({@link ArchiveSpliceException}).
  *
  * <p><b>Request bill.</b> By default every run uploads what is new as a segment (a PUT per run
  * with new WAL). With {@link Options#segmentMaxAge} a segment that is not full waits until its
  * oldest entry was first seen that long ago, so there is at most one PUT per max age (plus one per
- * full segment); {@link #shipAll} (a graceful stop) and {@link #shipOnce()} upload it anyway.
+ * full segment); {@link #shipAll} (a graceful stop), {@link #shipOnce()} and a new shipper's first
+ * run upload it anyway (a shipper killed before its graceful stop held it for an unknown time).
  * "Archived up to" advances only after the segment containing it was created. One shipper per
  * data directory ({@code DATA/ship.lock}). Not thread-safe.
  *
@@ -65,6 +70,12 @@ public final class WalShipper implements AutoCloseable {
     public static final java.time.Duration DEFAULT_ARCHIVE_RECHECK = java.time.Duration.ofMinutes(1);
 
     /**
+     * The longest segment max age or archive recheck: a year is past any sensible RPO or listing
+     * interval, and keeps both far inside what a run's nanosecond clock arithmetic can hold.
+     */
+    public static final java.time.Duration MAX_PACING = java.time.Duration.ofDays(365);
+
+    /**
      * How segments are cut and compressed, and how often the archive is asked.
      *
      * @param segmentMaxAge  a run uploads a segment that is not full only once its oldest entry was
@@ -82,11 +93,12 @@ public final class WalShipper implements AutoCloseable {
             if (segmentBytes < 4096 || segmentBytes > MAX_SEGMENT_BYTES) {
                 throw new IllegalArgumentException("segment size must be between 4096 bytes and 1GiB, got " + segmentBytes);
             }
-            if (segmentMaxAge.isNegative()) {
-                throw new IllegalArgumentException("the segment max age must not be negative, got " + segmentMaxAge);
+            if (segmentMaxAge.isNegative() || segmentMaxAge.compareTo(MAX_PACING) > 0) {
+                throw new IllegalArgumentException("the segment max age must be between 0s and 365d, got " + segmentMaxAge);
             }
-            if (archiveRecheck.isNegative()) {
-                throw new IllegalArgumentException("the archive recheck interval must not be negative, got " + archiveRecheck);
+            if (archiveRecheck.isNegative() || archiveRecheck.compareTo(MAX_PACING) > 0) {
+                throw new IllegalArgumentException("the archive recheck interval must be between 0s and 365d, got "
+                        + archiveRecheck);
             }
         }
 
@@ -131,6 +143,13 @@ public final class WalShipper implements AutoCloseable {
     private Known known;
     /** The next run lists the archive whatever {@link #known} says (a run failed). Guarded by this. */
     private boolean stale;
+    /**
+     * A run of this shipper succeeded. Until then every run ships everything, as {@link #shipAll}:
+     * how long an earlier shipper (killed before its graceful stop) held an entry is unknown, so a
+     * leader restarting more often than {@link Options#segmentMaxAge} still archives each commit
+     * within the max age and an interval. Used by the caller's thread only.
+     */
+    private boolean succeeded;
     /**
      * Segment keys this shipper created or tried to create since it last listed the archive: at the
      * next listing, any other segment past the end it listed is another writer's, and is checked
@@ -291,9 +310,19 @@ public final class WalShipper implements AutoCloseable {
 
     private Result run(java.util.function.Supplier<String> gate, boolean all) {
         Objects.requireNonNull(gate, "gate");
+        boolean everything = all || !succeeded;
         boolean ok = false;
         try {
-            Result r = runOnce(gate, all);
+            Result r;
+            try {
+                // a run that ships everything (a graceful stop, --once, a new shipper) lists: its last look at the archive
+                r = runOnce(gate, everything, everything);
+            } catch (ListFirst upload) {
+                // about to upload on the archive's end as remembered: list first, so another writer's
+                // segments since (a copy of this store) are checked before this one adds its own
+                r = runOnce(gate, everything, true);
+            }
+            succeeded = true;
             ok = true;
             return r;
         } finally {
@@ -307,13 +336,21 @@ public final class WalShipper implements AutoCloseable {
         }
     }
 
-    private Result runOnce(java.util.function.Supplier<String> gate, boolean all) {
+    /** A run is about to upload on the archive's end as remembered, not as listed: it starts over from a listing. */
+    private static final class ListFirst extends RuntimeException {
+        ListFirst() {
+            super("the run lists the archive before it uploads", null, false, false);
+        }
+    }
+
+    private Result runOnce(java.util.function.Supplier<String> gate, boolean all, boolean mustList) {
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
-        // a run that ships everything (a graceful stop, --once) lists: its last look at the archive
-        Known view = archiveView(timeline, listed, foreign, all);
+        Known view = archiveView(timeline, listed, foreign, mustList);
+        // only a run that uploads nothing may go on the remembered end: one listing per upload run
+        boolean remembered = listed[0] == null;
         long archived = view.archived();
         if (control.standby()) {
             // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
@@ -325,7 +362,7 @@ public final class WalShipper implements AutoCloseable {
         long entries = 0;
         long walBytes = 0;
         Segment.Builder held = null;
-        Uploads uploads = new Uploads(gate, archived);
+        Uploads uploads = new Uploads(gate, archived, remembered);
         Throwable failed = null; // what ended the reading loop: an upload's failure must not hide it
         try (WalReader reader = WalReader.open(dataDir)) {
             for (ArchiveListing.SegmentInfo seg : foreign) {
@@ -494,12 +531,19 @@ public final class WalShipper implements AutoCloseable {
         long objectBytes;
         long lastLsn;
 
-        Uploads(java.util.function.Supplier<String> gate, long archivedBefore) {
+        /** The run's view of the archive's end was not listed: it must list before its first upload. */
+        final boolean remembered;
+
+        Uploads(java.util.function.Supplier<String> gate, long archivedBefore, boolean remembered) {
             this.gate = gate;
             this.archivedBefore = archivedBefore;
+            this.remembered = remembered;
         }
 
         void submit(Segment.Builder b) {
+            if (remembered) {
+                throw new ListFirst();
+            }
             while (pending.size() >= COMPRESSING) {
                 awaitOldest();
             }

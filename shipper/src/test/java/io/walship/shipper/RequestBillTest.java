@@ -117,6 +117,8 @@ class RequestBillTest {
                     clock::get)) {
                 long archived = 0;
                 int lastUpload = 0; // the first commit, at second 0, starts the first segment's age
+                // a new shipper's first run ships everything (here: nothing yet); the later runs hold
+                assertEquals(0, shipper.shipOnce(() -> null).segments());
                 for (int s = 0; s < lsnAt.length; s++) {
                     clock.addAndGet(SECOND);
                     lsnAt[s] = commit(store, s); // one commit a second
@@ -212,13 +214,13 @@ class RequestBillTest {
     }
 
     /**
-     * Another store writes a segment into this shipper's timeline while it trusts its own view: at
-     * the next listing (the recheck) the segment is checked against the local WAL, even when this
-     * shipper's own later segment hides it from the end, and shipping stops as a splice.
+     * Another store writes a segment into this shipper's timeline while it trusts its own view: the
+     * next run that would upload lists first, checks that segment against the local WAL and stops
+     * as a splice before it adds a segment of its own beside the other one.
      */
     @ParameterizedTest
     @ValueSource(strings = {"file", "s3"})
-    void anotherWriterIsFoundAtTheRecheck(String kind) throws Exception {
+    void anotherWriterIsFoundBeforeTheNextUpload(String kind) throws Exception {
         Path data = tmp.resolve("data");
         Path other = tmp.resolve("other");
         byte[] foreignEntry;
@@ -241,12 +243,12 @@ class RequestBillTest {
             archive.create(new ArchiveLayout.SegmentName(1, end + 1, end + 1).key(), new ByteArrayInputStream(b.build()));
             commit(store, 1);
             long last = commit(store, 2);
-            clock.addAndGet(SECOND);
-            // within the recheck the shipper does not know: its segment covers end+1..last beside the other one
-            assertEquals(last, shipper.shipOnce(() -> null).archivedUpTo());
-            clock.addAndGet(WalShipper.DEFAULT_ARCHIVE_RECHECK.toNanos());
+            clock.addAndGet(SECOND); // well within the recheck: the run lists because it is about to upload
+            int puts = archive.counts().puts();
             ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, () -> shipper.shipOnce(() -> null));
             assertTrue(e.getMessage().contains(String.format("%016x", foreignSystemId)), e.getMessage());
+            assertEquals(puts, archive.counts().puts(), "nothing uploaded beside the other writer's segment");
+            assertEquals(end + 1, ArchiveListing.of(archive).lastArchivedLsn(1));
         }
     }
 

@@ -194,11 +194,15 @@ class ShipLoopTest {
             put(store, 5);
             ShipLoop loop = new ShipLoop(data, archive, WalShipper.Options.defaults().withSegmentMaxAge(Duration.ofHours(1)),
                     TICK, ShipLoop.Listener.NONE);
+            loop.tick(); // a new shipper's first run ships everything: a killed one may have held it for long
+            long shipped = store.lastLsn();
+            assertEquals(shipped, ArchiveListing.of(archive).lastArchivedLsn(1));
+            put(store, 5);
             loop.tick();
             loop.tick();
-            assertTrue(archive.list("wal/", null).isEmpty(), "a segment younger than its max age waits");
+            assertEquals(shipped, ArchiveListing.of(archive).lastArchivedLsn(1), "a segment younger than its max age waits");
             assertNull(loop.status().lastError());
-            assertEquals(store.lastLsn(), loop.status().lagLsns(), "the status says what waits (everything, from LSN 1)");
+            assertEquals(store.lastLsn() - shipped, loop.status().lagLsns(), "the status says what waits");
             loop.close();
             assertEquals(store.lastLsn(), ArchiveListing.of(archive).lastArchivedLsn(1), "a graceful stop ships everything");
         }
