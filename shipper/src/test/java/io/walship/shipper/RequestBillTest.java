@@ -117,8 +117,9 @@ class RequestBillTest {
                     clock::get)) {
                 long archived = 0;
                 int lastUpload = 0; // the first commit, at second 0, starts the first segment's age
-                // a new shipper's first run ships everything (here: nothing yet); the later runs hold
-                assertEquals(0, shipper.shipOnce(() -> null).segments());
+                // a new shipper's first run ships everything there is (it cannot know how long a killed
+                // one held it); the max age governs the runs after it
+                archived = shipper.shipOnce(() -> null).archivedUpTo();
                 for (int s = 0; s < lsnAt.length; s++) {
                     clock.addAndGet(SECOND);
                     lsnAt[s] = commit(store, s); // one commit a second
@@ -139,7 +140,7 @@ class RequestBillTest {
                 CountingObjectStore.Counts c = archive.counts();
                 System.out.println(kind + ", a commit a second for " + MINUTES + " minutes, --segment-max-age 1m: " + c);
                 assertTrue(c.puts() <= MINUTES + 1, "one PUT per max age: " + c);
-                assertTrue(c.lists() <= MINUTES + 1, "one LIST per recheck: " + c);
+                assertTrue(c.lists() <= c.puts() + MINUTES + 1, "one LIST per PUT and one per recheck: " + c);
                 // a graceful stop ships what is durable, young or not
                 assertEquals(lsnAt[lsnAt.length - 1], shipper.shipAll(() -> null).archivedUpTo());
             }
@@ -158,7 +159,8 @@ class RequestBillTest {
                 assertEquals(lsn, shipper.shipOnce(() -> null).archivedUpTo());
             }
             assertEquals(120, archive.counts().puts());
-            assertTrue(archive.counts().lists() <= 3, archive.counts().toString());
+            // each uploading run lists first (another writer's segments are checked before this one's)
+            assertEquals(120, archive.counts().lists(), archive.counts().toString());
         }
     }
 
@@ -244,7 +246,7 @@ class RequestBillTest {
             commit(store, 1);
             long last = commit(store, 2);
             clock.addAndGet(SECOND); // well within the recheck: the run lists because it is about to upload
-            int puts = archive.counts().puts();
+            long puts = archive.counts().puts();
             ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, () -> shipper.shipOnce(() -> null));
             assertTrue(e.getMessage().contains(String.format("%016x", foreignSystemId)), e.getMessage());
             assertEquals(puts, archive.counts().puts(), "nothing uploaded beside the other writer's segment");
