@@ -1,6 +1,7 @@
 package io.walship.cli;
 
 import io.walship.shipper.WalShipper;
+import io.walship.wal.Units;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,8 +24,10 @@ final class ShipPacing {
 
     /** {@code options} with these flags' values; a bad value is exit 2. */
     WalShipper.Options apply(WalShipper.Options options) {
-        java.time.Duration age = Flags.duration("--segment-max-age", segmentMaxAge);
-        java.time.Duration recheck = Flags.duration("--archive-recheck", archiveRecheck);
-        return options.withSegmentMaxAge(age).withArchiveRecheck(recheck);
+        // each checked by the options themselves (at most 8760h), so the error names its flag
+        WalShipper.Options aged = Flags.parse("--segment-max-age", segmentMaxAge,
+                t -> options.withSegmentMaxAge(Units.duration(t)));
+        return Flags.parse("--archive-recheck", archiveRecheck,
+                t -> aged.withArchiveRecheck(Units.duration(t)));
     }
 }

@@ -70,7 +70,7 @@ class ShipCommandTest {
         CliRunner.run("kv", "put", "--data", d, "k", "v");
         String archive = "file://" + tmp.resolve("archive");
         for (String flag : new String[] {"--segment-max-age", "--archive-recheck"}) {
-            for (String bad : new String[] {"-1s", "soon", "1 minute", "", "5"}) {
+            for (String bad : new String[] {"-1s", "soon", "1 minute", "", "5", "8761h", "3000000h"}) {
                 CliRunner.Result r = CliRunner.run("ship", "--data", d, "--archive", archive, "--interval", "1s", flag, bad);
                 assertEquals(ExitCodes.USAGE, r.exit(), flag + " " + bad + ": " + r.err());
                 assertTrue(r.err().startsWith("walship: error: bad " + flag + " '" + bad + "'"), r.err());

@@ -50,6 +50,9 @@ class SchedulerConfigTest {
         assertTrue(err("databases: [\n").startsWith("config t"));
         assertTrue(err(db + "    jobs:\n      ship: {segmentMaxAge: -1m}\n").contains("jobs.ship.segmentMaxAge: not a duration: '-1m'"));
         assertTrue(err(db + "    jobs:\n      ship: {archiveRecheck: often}\n").contains("jobs.ship.archiveRecheck: not a duration"));
+        // past a year (and past what a nanosecond clock holds): refused at --check, not by a failing run
+        assertTrue(err(db + "    jobs:\n      ship: {segmentMaxAge: 3000000h}\n").contains("segment max age must be between"));
+        assertTrue(err(db + "    jobs:\n      ship: {archiveRecheck: 8761h}\n").contains("archive recheck interval must be between"));
         for (String m : new String[] {err(db + "    x: 1\n"), err("databases:\n  - name: a\n    data: /d\n"),
                 err(db + "    jobs:\n      ship: {segmentMaxAge: 1 minute}\n")}) {
             assertEquals(1, m.lines().count(), m);

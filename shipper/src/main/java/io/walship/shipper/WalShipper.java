@@ -94,10 +94,10 @@ public final class WalShipper implements AutoCloseable {
                 throw new IllegalArgumentException("segment size must be between 4096 bytes and 1GiB, got " + segmentBytes);
             }
             if (segmentMaxAge.isNegative() || segmentMaxAge.compareTo(MAX_PACING) > 0) {
-                throw new IllegalArgumentException("the segment max age must be between 0s and 365d, got " + segmentMaxAge);
+                throw new IllegalArgumentException("the segment max age must be between 0s and 8760h (365 days), got " + segmentMaxAge);
             }
             if (archiveRecheck.isNegative() || archiveRecheck.compareTo(MAX_PACING) > 0) {
-                throw new IllegalArgumentException("the archive recheck interval must be between 0s and 365d, got "
+                throw new IllegalArgumentException("the archive recheck interval must be between 0s and 8760h (365 days), got "
                         + archiveRecheck);
             }
         }
