@@ -13,13 +13,14 @@ final class ShipPacing {
     @Option(names = "--segment-max-age", paramLabel = "DURATION", defaultValue = "0s",
             description = "Upload a segment that is not full only once its oldest entry is this old: at most one PUT"
                     + " per DURATION (plus one per full segment), and the archive's RPO grows by as much. Default"
-                    + " ${DEFAULT-VALUE}: every run uploads what is new. A graceful stop ships everything.")
+                    + " ${DEFAULT-VALUE}: every run uploads what is new. A graceful stop and a new shipper's first"
+                    + " run ship everything. At most 8760h.")
     String segmentMaxAge;
 
     @Option(names = "--archive-recheck", paramLabel = "DURATION", defaultValue = "1m",
-            description = "List the archive at most this often while this shipper is its only writer (it knows"
-                    + " the archive's end from its own uploads); at once after a failed run (default"
-                    + " ${DEFAULT-VALUE}; 0s: before every run).")
+            description = "A run that uploads nothing lists the archive at most this often (it knows the"
+                    + " archive's end from its own uploads); a run about to upload, or after a failed run, lists"
+                    + " first (default ${DEFAULT-VALUE}; 0s: before every run; at most 8760h).")
     String archiveRecheck;
 
     /** {@code options} with these flags' values; a bad value is exit 2. */
