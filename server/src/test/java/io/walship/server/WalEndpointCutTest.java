@@ -69,17 +69,16 @@ class WalEndpointCutTest {
                         while (WalStream.read(in) != null) {
                             read[0]++;
                         }
-                    }, transport + ": the body ended normally after " + read[0] + " entries of " + store.lastLsn()
-                            + ": a cut WAL stream looked whole");
+                    }, () -> transport + ": the body ended normally after " + read[0] + " entries of "
+                            + store.lastLsn() + ": a cut WAL stream looked whole");
                     assertTrue(read[0] <= BEFORE + 1, "nothing past the damaged entry: " + read[0] + " (" + e + ")");
                 }
             }
         }
     }
 
-    /** Flips a byte of the one entry holding {@link #MARKER} in the WAL's cycle files (the entry's CRC then fails). */
+    /** Flips a byte of the first entry holding {@link #MARKER} in the WAL's cycle files (the entry's CRC then fails). */
     private static void damage(Path walDir) throws IOException {
-        int hits = 0;
         List<Path> files;
         try (Stream<Path> s = Files.list(walDir)) {
             files = s.filter(p -> p.getFileName().toString().endsWith(".cq4")).toList();
@@ -92,11 +91,11 @@ class WalEndpointCutTest {
                         ch.write(ByteBuffer.wrap(new byte[] {(byte) (all[i] ^ 0x5A)}), i);
                         ch.force(true);
                     }
-                    hits++;
+                    return; // the first entry with it (the entry's page changes may hold it twice)
                 }
             }
         }
-        assertEquals(1, hits, "the marker is in exactly one WAL entry");
+        throw new AssertionError("the marker is in no WAL file of " + files);
     }
 
     private static LeaderServer leader(Store store, String transport) throws Exception {
