@@ -8,7 +8,6 @@ import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -58,7 +57,7 @@ class WalEndpointCutTest {
                 store.put(("after" + i).getBytes(StandardCharsets.UTF_8), new byte[100], Durability.DURABLE);
             }
             damage(data.resolve(WalLog.DIR_NAME));
-            try (LeaderServer s = leader(store, transport)) {
+            try (LeaderServer s = HttpTransportTest.leader(store, transport)) {
                 HttpResponse<InputStream> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
                         "http://127.0.0.1:" + s.address().getPort() + Endpoints.WAL + "?" + Endpoints.FROM + "=1"))
                         .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -96,19 +95,5 @@ class WalEndpointCutTest {
             }
         }
         throw new AssertionError("the marker is in no WAL file of " + files);
-    }
-
-    private static LeaderServer leader(Store store, String transport) throws Exception {
-        String before = System.getProperty(HttpTransport.PROPERTY);
-        System.setProperty(HttpTransport.PROPERTY, transport);
-        try {
-            return new LeaderServer(store, new InetSocketAddress("127.0.0.1", 0)).start();
-        } finally {
-            if (before == null) {
-                System.clearProperty(HttpTransport.PROPERTY);
-            } else {
-                System.setProperty(HttpTransport.PROPERTY, before);
-            }
-        }
     }
 }

@@ -57,16 +57,13 @@ class BaseBackupCutImageTest {
         return store;
     }
 
-    /** {@code image} that fails with {@code failure} once {@code after} bytes have been read. */
+    /**
+     * {@code image} that fails with {@code failure} once {@code after} bytes have been read (through
+     * {@code read(byte[], int, int)}, all that the backup's buffered reader calls).
+     */
     private static InputStream failingAfter(InputStream image, long after, Supplier<? extends Throwable> failure) {
         return new FilterInputStream(image) {
             private long read;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
