@@ -183,14 +183,8 @@ class LiveFollowerFetchTest {
                 new InetSocketAddress("127.0.0.1", 0), 0);
         peer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
         try (Store mine = Store.open(fdir)) {
-            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
-                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
-            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
             // the peer claims 5 entries more than this node on its timeline
-            StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
-                    .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
-                            + io.walship.wal.Lsn.format(mine.lastLsn() + 5) + "\""), StatusResponse.class);
-            assertEquals(mine.lastLsn() + 5, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+            StatusResponse ahead = statusAt(mine, mine.lastLsn() + 5);
             peer.createContext("/status", ex -> {
                 byte[] body = io.walship.protocol.Json.writeBytes(ahead);
                 ex.sendResponseHeaders(200, body.length);
@@ -355,13 +349,8 @@ class LiveFollowerFetchTest {
         java.io.PrintStream realErr = System.err;
         java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
         try (Store mine = Store.open(fdir)) {
-            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
-                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
-            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
             long peerDurable = mine.lastLsn() + 5; // the peer shows 5 entries more than this node
-            StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
-                    .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
-                            + io.walship.wal.Lsn.format(peerDurable) + "\""), StatusResponse.class);
+            StatusResponse ahead = statusAt(mine, peerDurable);
             peer.createContext("/status", ex -> {
                 byte[] body = io.walship.protocol.Json.writeBytes(ahead);
                 ex.sendResponseHeaders(200, body.length);
@@ -399,6 +388,18 @@ class LiveFollowerFetchTest {
             System.setErr(realErr);
             peer.stop(0);
         }
+    }
+
+    /** A peer's {@code /status}: this follower's own, but showing WAL up to {@code durable} on its timeline. */
+    private static StatusResponse statusAt(Store mine, long durable) throws java.io.IOException {
+        StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+        StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
+        StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
+                .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
+                        + io.walship.wal.Lsn.format(durable) + "\""), StatusResponse.class);
+        assertEquals(durable, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+        return ahead;
     }
 
     /** Writes to both: the real stream (the build's output) and a copy the test reads. */
