@@ -149,7 +149,18 @@ public final class BaseBackup {
             }
         }
         if (storeFailed != null && cut.get() == null) {
-            throw storeFailed; // the archive failed (the producer then failed on the closed pipe: not the cause)
+            // the archive failed first. The producer then usually failed on the closed pipe (an IOException,
+            // not the cause), but it may have met a damaged page of its own: that one is the failure that
+            // matters (exit 3, and retrying won't help), with the archive's error beside it
+            Throwable p = producerError.get();
+            if (p instanceof RuntimeException r && !(p instanceof java.io.UncheckedIOException)) {
+                r.addSuppressed(storeFailed);
+                throw r;
+            }
+            if (p != null && p != storeFailed) {
+                storeFailed.addSuppressed(p);
+            }
+            throw storeFailed;
         }
         Throwable failed = producerError.get();
         if (failed != null) {
