@@ -36,7 +36,8 @@ class HttpTransportTest {
     Path tmp;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(30)).build();
 
-    private LeaderServer leader(Store store, String transport) throws Exception {
+    /** A leader on 127.0.0.1 served by {@code transport} ({@code jetty} or {@code jdk}). */
+    static LeaderServer leader(Store store, String transport) throws Exception {
         String before = System.getProperty(HttpTransport.PROPERTY);
         System.setProperty(HttpTransport.PROPERTY, transport);
         try {
