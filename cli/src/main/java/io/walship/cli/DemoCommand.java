@@ -353,14 +353,21 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    /**
+     * Built when the demo first sends a request, not when picocli instantiates the command: every
+     * walship invocation builds all commands, and an HttpClient starts a selector thread and loads
+     * the TLS providers (about half a second of CPU at each start, a restore's included).
+     */
+    private static final class Http {
+        static final java.net.http.HttpClient CLIENT = java.net.http.HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(5)).build();
+    }
 
     private static java.net.http.HttpResponse<String> http(String method, String url, String body) throws Exception {
         var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).timeout(Duration.ofSeconds(30));
         req.method(method, body == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
                 : java.net.http.HttpRequest.BodyPublishers.ofString(body));
-        return HTTP.send(req.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        return Http.CLIENT.send(req.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     /** The body of GET url, or "" while the node does not answer 200 (not listening yet, or lagging). */
