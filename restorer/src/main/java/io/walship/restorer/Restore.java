@@ -367,7 +367,7 @@ public final class Restore {
                         break outer;
                     }
                     try {
-                        redo.apply(seg.body(), seg.offset(i), seg.length(i));
+                        redo.apply(seg.changes(), i);
                     } catch (IntegrityException x) {
                         throw new CorruptObjectException(step.key(), x.getMessage(), x);
                     }

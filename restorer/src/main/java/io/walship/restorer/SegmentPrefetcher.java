@@ -14,6 +14,7 @@ import io.walship.archive.ObjectStores;
 import io.walship.archive.Prefetch;
 import io.walship.archive.Segment;
 import io.walship.archive.StorageException;
+import io.walship.wal.ChangeIndex;
 import io.walship.wal.EntryCodec;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
@@ -28,8 +29,9 @@ import io.walship.wal.WalEntry;
  * <p>Memory is bounded in bytes, not in segments: a segment is streamed from the archive and
  * decompressed into its body, and the bodies held at once (the one being applied and those fetched
  * ahead) stay within {@code budgetBytes} — a segment larger than the whole budget is fetched alone.
- * Entries are not decoded into objects: a {@link Decoded} is the body and where its entries lie,
- * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
+ * Entries are not decoded into objects: a {@link Decoded} is the body, where its entries lie and
+ * an index of their changes made while they were checked, for a consumer that applies them from
+ * there without parsing them again ({@link io.walship.wal.Redo#apply(ChangeIndex, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
     /**
@@ -49,19 +51,19 @@ public final class SegmentPrefetcher implements AutoCloseable {
         private final Segment.Header header;
         private final byte[] body;
         private final int[] starts;
-        private final long[] commitTimes;
+        private final ChangeIndex changes;
         private final long objectBytes;
         private final String key;
         /** Bytes of the prefetcher's budget it holds. */
         private final long granted;
 
-        Decoded(Segment.Header header, byte[] body, int[] starts, long[] commitTimes, long objectBytes, String key,
+        Decoded(Segment.Header header, byte[] body, int[] starts, ChangeIndex changes, long objectBytes, String key,
                 long granted) {
             this.granted = granted;
             this.header = header;
             this.body = body;
             this.starts = starts;
-            this.commitTimes = commitTimes;
+            this.changes = changes;
             this.objectBytes = objectBytes;
             this.key = key;
         }
@@ -88,7 +90,12 @@ public final class SegmentPrefetcher implements AutoCloseable {
         }
 
         public long commitTimeMicros(int i) {
-            return commitTimes[i];
+            return changes.commitTimeMicros(i);
+        }
+
+        /** The entries' changes as the check recorded them, for {@link io.walship.wal.Redo#apply(ChangeIndex, int)}. */
+        public ChangeIndex changes() {
+            return changes;
         }
 
         /** The body holding entry {@code i} at {@link #offset}, {@link #length} bytes; read only. */
@@ -237,12 +244,14 @@ public final class SegmentPrefetcher implements AutoCloseable {
             drained = true;
             response.close();
             int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
-            long[] times = new long[starts.length];
+            // every entry checked once, here, and its changes indexed: the replay applies them from
+            // the index without parsing (or decompressing a plain image) a second time
+            ChangeIndex changes = new ChangeIndex(body, starts.length);
             long expect = h.firstLsn();
             for (int i = 0; i < starts.length; i++) {
                 WalEntry e;
                 try {
-                    e = EntryCodec.walk(body, starts[i], Segment.frameLength(body, starts[i]), true, EntryCodec.NO_CHANGES);
+                    e = changes.add(starts[i], Segment.frameLength(body, starts[i]));
                 } catch (IntegrityException x) {
                     throw new CorruptObjectException(key, x.getMessage(), x);
                 }
@@ -254,11 +263,10 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
                             + e.timeline() + ", the segment on " + h.timeline());
                 }
-                times[i] = e.commitTimeMicros();
                 expect++;
             }
             granted = false; // from here the consumer releases it
-            return new Decoded(h, body, starts, times, objectBytes, key, grant);
+            return new Decoded(h, body, starts, changes, objectBytes, key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {

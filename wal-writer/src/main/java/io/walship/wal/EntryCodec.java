@@ -254,6 +254,14 @@ public final class EntryCodec {
         void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen);
 
         void delta(int pageNo, int pageOffset, byte[] src, int off, int len);
+
+        /**
+         * Called for a compressed image just before it is decompressed and handed to
+         * {@link #fullPage}: its stored bytes start at {@code storedAt} of the entry's array,
+         * after the codec byte, stored length and image CRC ({@link ChangeIndex} records it).
+         */
+        default void compressedImage(int storedAt) {
+        }
     }
 
     /** Checks structure only. */
@@ -389,6 +397,7 @@ public final class EntryCodec {
                     if (scratch == null) {
                         scratch = ImageCodecs.take();
                     }
+                    visitor.compressedImage(at);
                     ImageCodecs.decompress(codec, scratch, data, at, n, page, holeOff, holeLen, imageCrc, lsn);
                     if (codecSeen == 0) {
                         codecSeen = codec;
