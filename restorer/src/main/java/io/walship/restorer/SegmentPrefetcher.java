@@ -56,6 +56,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
         private final String key;
         /** Bytes of the prefetcher's budget it holds. */
         private final long granted;
+        /** Its body was given back for a later segment to read into: the index points at other bytes. */
+        private boolean released;
 
         Decoded(Segment.Header header, byte[] body, int[] starts, ChangeIndex changes, long objectBytes, String key,
                 long granted) {
@@ -93,8 +95,20 @@ public final class SegmentPrefetcher implements AutoCloseable {
             return changes.commitTimeMicros(i);
         }
 
-        /** The entries' changes as the check recorded them, for {@link io.walship.wal.Redo#apply(ChangeIndex, int)}. */
+        /**
+         * The entries' changes as the check recorded them, for {@link io.walship.wal.Redo#apply(ChangeIndex, int)}.
+         *
+         * @throws IllegalStateException if it was fetched without an index, or its body was
+         *                               released for reuse (the consumer asked for the next segment)
+         */
         public ChangeIndex changes() {
+            if (changes == null) {
+                throw new IllegalStateException(key + " was fetched without a change index");
+            }
+            if (released) {
+                throw new IllegalStateException(key + "'s body was released for reuse: its change index points at"
+                        + " another segment's bytes");
+            }
             return changes;
         }
 
@@ -137,17 +151,28 @@ public final class SegmentPrefetcher implements AutoCloseable {
     private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> spareBodies = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Decoded current;
 
+    /** A prefetcher of segments whose entries are checked but not indexed (their consumer reads {@link Decoded#entries}). */
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
-        this(store, steps, parallel, defaultBudgetBytes());
+        this(store, steps, parallel, defaultBudgetBytes(), false);
     }
 
-    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes) {
+    /**
+     * With {@code indexChanges}, each segment also carries the {@link ChangeIndex} its check made
+     * ({@link Decoded#changes}), counted in the budget with its body; only a consumer that applies
+     * from it (a restore) should ask for it.
+     */
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, boolean indexChanges) {
+        this(store, steps, parallel, defaultBudgetBytes(), indexChanges);
+    }
+
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes,
+                             boolean indexChanges) {
         this.budget = new ByteBudget(budgetBytes);
         List<Supplier<Decoded>> tasks = new ArrayList<>();
         for (int i = 0; i < steps.size(); i++) {
             RestorePlan.Step step = steps.get(i);
             long turn = i;
-            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies));
+            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies, indexChanges));
         }
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
@@ -159,6 +184,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
      */
     public Decoded next() {
         if (current != null) {
+            current.released = true; // its index points into the body handed on
             spareBodies.add(current.body); // before the release: the fetch it lets go on reuses it
             budget.release(current.granted);
             current = null;
@@ -169,7 +195,13 @@ public final class SegmentPrefetcher implements AutoCloseable {
 
     /** Downloads one segment and checks it completely ({@link #fetch(ObjectStore, String, long, ByteBudget, long)}). */
     static Decoded fetch(ObjectStore store, String key, long listedSize) {
-        return fetch(store, key, listedSize, null, 0, null);
+        return fetch(store, key, listedSize, null, 0, null, false);
+    }
+
+    /** {@link #fetch(ObjectStore, String, long, ByteBudget, long, java.util.Queue, boolean)} without a change index. */
+    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
+                         java.util.Queue<byte[]> spare) {
+        return fetch(store, key, listedSize, budget, turn, spare, false);
     }
 
     /**
@@ -178,9 +210,14 @@ public final class SegmentPrefetcher implements AutoCloseable {
      * inside it. With a {@code budget}, the body is read only once its bytes are granted, in
      * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
      * earlier one waits for).
+     *
+     * <p>With {@code index}, the check also records every change in a {@link ChangeIndex}. It is
+     * sized before it is filled ({@link ChangeIndex#changeBound}, at most 4 bytes per 9 of body),
+     * so the grant asks for the body and that bound at once, and gives back what the index did not
+     * need once it is made; the half-heap check counts it too.
      */
     static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
-                         java.util.Queue<byte[]> spare) {
+                         java.util.Queue<byte[]> spare, boolean index) {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         boolean granted = false;
         long grant = 0;
@@ -198,13 +235,14 @@ public final class SegmentPrefetcher implements AutoCloseable {
                         + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
             }
             long heap = Runtime.getRuntime().maxMemory();
-            if (budget != null && h.bodyLength() > heap / 2) {
-                throw new StorageException(key + " holds a " + (h.bodyLength() >> 20) + " MiB body, more than half of this"
-                        + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
-                        + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
-            }
             if (budget != null) {
-                grant = budget.tryAcquire(turn, h.bodyLength());
+                refuseOverHalfTheHeap(key, h.bodyLength(), 0, heap);
+            }
+            // the most an index of this body can need: every change's record takes 9 bytes or more
+            long indexBound = index ? ChangeIndex.bytesFor(h.entryCount(), h.bodyLength() / 9) : 0;
+            long want = h.bodyLength() + indexBound;
+            if (budget != null) {
+                grant = budget.tryAcquire(turn, want);
                 if (grant == 0) {
                     // it must wait (for earlier segments, or for the consumer to give bytes back, which
                     // can take as long as a base backup's download): a response left open and unread
@@ -212,7 +250,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     before = in.count();
                     ObjectStores.abandon(response);
                     response = null;
-                    grant = budget.acquire(turn, h.bodyLength());
+                    grant = budget.acquire(turn, want);
                     granted = true;
                     // one byte past the listed end, so that an object longer than listed is still caught
                     response = store.getRange(key, before, listedSize - before + 1);
@@ -244,14 +282,33 @@ public final class SegmentPrefetcher implements AutoCloseable {
             drained = true;
             response.close();
             int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
-            // every entry checked once, here, and its changes indexed: the replay applies them from
-            // the index without parsing (or decompressing a plain image) a second time
-            ChangeIndex changes = new ChangeIndex(body, starts.length);
+            ChangeIndex changes = null;
+            if (index) {
+                // every entry checked once, here, and its changes indexed: the replay applies them
+                // from the index without parsing (or decompressing a plain image) a second time.
+                // Sized from the entries' headers (never grown by doubling), counted before it is made.
+                long bound = 0;
+                for (int start : starts) {
+                    bound += ChangeIndex.changeBound(body, start, Segment.frameLength(body, start));
+                }
+                long indexBytes = ChangeIndex.bytesFor(starts.length, bound);
+                if (budget != null) {
+                    refuseOverHalfTheHeap(key, h.bodyLength(), indexBytes, heap);
+                    // keep what the body's array and this index need of the bound granted for them (all
+                    // of a grant cut to the whole budget: such a segment is fetched alone)
+                    long keep = Math.min(grant, (long) body.length + indexBytes);
+                    budget.release(grant - keep);
+                    grant = keep;
+                }
+                changes = new ChangeIndex(body, starts.length, (int) bound);
+            }
             long expect = h.firstLsn();
             for (int i = 0; i < starts.length; i++) {
                 WalEntry e;
                 try {
-                    e = changes.add(starts[i], Segment.frameLength(body, starts[i]));
+                    int len = Segment.frameLength(body, starts[i]);
+                    e = changes != null ? changes.add(starts[i], len)
+                            : EntryCodec.walk(body, starts[i], len, true, EntryCodec.NO_CHANGES);
                 } catch (IntegrityException x) {
                     throw new CorruptObjectException(key, x.getMessage(), x);
                 }
@@ -264,6 +321,9 @@ public final class SegmentPrefetcher implements AutoCloseable {
                             + e.timeline() + ", the segment on " + h.timeline());
                 }
                 expect++;
+            }
+            if (changes != null) {
+                changes.trim(); // a horizon-only or damaged count may have left room unused (not a copy otherwise)
             }
             granted = false; // from here the consumer releases it
             return new Decoded(h, body, starts, changes, objectBytes, key, grant);
@@ -284,6 +344,21 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 }
                 // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
             }
+        }
+    }
+
+    /**
+     * Refuses, with one line naming the heap to use, a segment whose body (and change index)
+     * would take more than half of this JVM's heap: fetched, it would run the restore out of
+     * memory instead.
+     */
+    private static void refuseOverHalfTheHeap(String key, long bodyBytes, long indexBytes, long heap) {
+        long total = bodyBytes + indexBytes;
+        if (total > heap / 2) {
+            throw new StorageException(key + " holds a " + (bodyBytes >> 20) + " MiB body"
+                    + (indexBytes > 0 ? " (" + (total >> 20) + " MiB with its change index)" : "")
+                    + ", more than half of this JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger"
+                    + " heap, e.g. WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (total * 3 >> 30) + 1) + "g");
         }
     }
 

@@ -24,12 +24,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Review of restore-fast: the prefetcher's byte budget bounds "the bodies held at once", but each
- * fetched segment now also holds a {@link ChangeIndex} (16 bytes per change, 28 per entry, in
- * arrays that grow by doubling) that the budget does not count. For WAL of small deltas the index
- * is as large as the body or larger (a 9-byte encoded delta costs 16 index bytes), so the memory
- * held by {@code parallel + 1} prefetched segments is about twice the budget, and a segment the
- * heap check lets through (body up to half the heap) can run the JVM out of memory.
+ * Review of restore-fast: the prefetcher's byte budget bounds "the bodies held at once", and each
+ * segment a restore fetches also holds a {@link ChangeIndex}. The budget must count the index's
+ * arrays with the body (it once did not: 16 bytes per change, 28 per entry, in arrays grown by
+ * doubling, 204% of a body of one-byte deltas), and the index must stay smaller than its body.
+ * The arrays are read by reflection, so that the test sees what the index really holds.
  */
 class ChangeIndexBudgetTest {
     @TempDir
@@ -83,7 +82,7 @@ class ChangeIndexBudgetTest {
         archive.create(key, new java.io.ByteArrayInputStream(object));
 
         SegmentPrefetcher.ByteBudget budget = new SegmentPrefetcher.ByteBudget(64 << 20);
-        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, key, object.length, budget, 0, null);
+        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, key, object.length, budget, 0, null, true);
         assertEquals(entries, d.count());
         long body = d.body().length;
         long index = indexBytes(d.changes());
@@ -91,6 +90,8 @@ class ChangeIndexBudgetTest {
         assertTrue(budget.used() >= body + index, "the prefetcher holds a " + body + "-byte body and a " + index
                 + "-byte change index (" + (100 * index / body) + "% of the body) but its budget counts only "
                 + budget.used() + " bytes");
+        // one int per change: under half of a body of 10-byte delta records
+        assertTrue(index * 2 < body, "a " + index + "-byte change index for a " + body + "-byte body");
     }
 
     /** The same on WAL a store writes for small puts (what a restore of an OLTP-like history holds). */
@@ -113,7 +114,7 @@ class ChangeIndexBudgetTest {
         List<ObjectInfo> segs = archive.list("wal/", null).stream().filter(o -> o.key().endsWith(".seg")).toList();
         ObjectInfo s = segs.get(segs.size() - 1);
         SegmentPrefetcher.ByteBudget budget = new SegmentPrefetcher.ByteBudget(64 << 20);
-        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.size(), budget, 0, null);
+        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.size(), budget, 0, null, true);
         long body = d.body().length;
         long index = indexBytes(d.changes());
         System.out.println("store WAL: body " + body + " bytes in " + d.count() + " entries, change index " + index

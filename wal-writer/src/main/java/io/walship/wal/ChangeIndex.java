@@ -1,64 +1,107 @@
 package io.walship.wal;
 
+import java.util.Arrays;
+
 /**
  * The page changes of encoded WAL entries held in one array (a segment's body), recorded while
  * each entry is checked ({@link #add}: {@link EntryCodec#walk} with its checksum), so that a
  * replay applies them without parsing the entries again ({@link Redo#apply(ChangeIndex, int)}).
- * Per entry it keeps the header fields replay needs and where its changes start; per change the
- * page, the kind and where its bytes lie in the array. The array must not change while the index
- * is used. Filled by one thread, then read by one (hand it over through a happens-before edge,
- * e.g. a future); not thread-safe.
+ *
+ * <p>It is compact, because it is held beside the body it points into and counts in the same
+ * memory budget: one int per change (where the change's record starts in the array: its kind,
+ * page, hole or offset and length are read back from there) and two per entry (where the entry
+ * starts, and its first change). An entry's LSN, timeline, commit time and length are read from
+ * its header and records. {@link #bytesFor} and {@link #changeBound} size it before it is made,
+ * so that its arrays never grow by doubling; {@link #trim} drops what the sizing overestimated.
+ * The array must not change while the index is used. Filled by one thread, then read by one
+ * (hand it over through a happens-before edge, e.g. a future); not thread-safe.
  */
 public final class ChangeIndex {
-    private static final int FULL = 0;
-    private static final int COMPRESSED = 1;
-    private static final int DELTA = 2;
-    /** Ints per change: page, kind, offset of its bytes in the array, (hole offset or page offset) << 16 | length. */
-    private static final int INTS = 4;
+    private static final int KIND_DELTA = 1;
+    private static final int KIND_FULL = 2;
+    private static final int KIND_HORIZON = 3;
+    private static final int KIND_COMPRESSED_FULL = 4;
+    /** The smallest change record: kind u8, page u32, two u16 (a delta or image of no bytes). */
+    private static final int MIN_RECORD = 9;
+    /** A compressed image's record before its stored bytes: kind, page, hole, codec u8, stored length u16, image CRC u32. */
+    private static final int COMPRESSED_RECORD = 16;
+    /** An entry's header and CRC without any change. */
+    private static final int EMPTY_ENTRY = EntryCodec.HEADER_SIZE + 4;
+    /** Heap bytes of an int array's header (compressed oops; an estimate, as for the bodies). */
+    private static final int ARRAY_HEADER = 16;
 
     private final byte[] data;
-    private int[] changes = new int[INTS * 1024];
+    /** Where each change's record starts in {@code data} (its kind byte). */
+    private int[] changes;
     private int changeCount;
+    /** Where each entry starts in {@code data}. */
+    private int[] entryAt;
+    /** Entry {@code e}'s changes are {@code changes[firstChange[e], firstChange[e + 1])}. */
     private int[] firstChange;
-    private long[] lsns;
-    private int[] timelines;
-    private long[] commitTimes;
-    private int[] lengths;
     private int entries;
-    /** Where the stored bytes of the compressed image being handed out lie, or -1. */
+    /** Where the record of the compressed image being handed out starts, or -1. */
     private int compressedAt = -1;
 
     private final EntryCodec.ChangeVisitor recorder = new EntryCodec.ChangeVisitor() {
         @Override
         public void compressedImage(int storedAt) {
-            compressedAt = storedAt;
+            compressedAt = storedAt - COMPRESSED_RECORD;
         }
 
         @Override
         public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
             if (compressedAt >= 0) {
-                record(pageNo, COMPRESSED, compressedAt, holeOff, holeLen);
+                record(compressedAt);
                 compressedAt = -1;
             } else {
-                record(pageNo, FULL, off, holeOff, holeLen);
+                record(off - MIN_RECORD);
             }
         }
 
         @Override
         public void delta(int pageNo, int pageOffset, byte[] src, int off, int len) {
-            record(pageNo, DELTA, off, pageOffset, len);
+            record(off - MIN_RECORD);
         }
     };
 
-    /** An empty index of the entries held in {@code data}, room for {@code expectedEntries} to start with. */
-    public ChangeIndex(byte[] data, int expectedEntries) {
+    /**
+     * An empty index of the entries held in {@code data}, with room for {@code entries} entries
+     * and {@code changes} changes (from {@link #changeBound}; it grows past them only if they
+     * were too few, by half each time).
+     */
+    public ChangeIndex(byte[] data, int entries, int changes) {
         this.data = data;
-        int n = Math.max(1, expectedEntries);
-        firstChange = new int[n + 1];
-        lsns = new long[n];
-        timelines = new int[n];
-        commitTimes = new long[n];
-        lengths = new int[n];
+        this.entryAt = new int[Math.max(0, entries)];
+        this.firstChange = new int[Math.max(0, entries) + 1];
+        this.changes = new int[Math.max(0, changes)];
+    }
+
+    /**
+     * At least as many changes as the entry at {@code data[off, off + len)} holds if it is
+     * sound, read from its header without checking it: its change count, less a checkpoint
+     * horizon (not a page change), and never more than its length leaves room for. An entry
+     * that fails its check later may hold fewer; none holds more.
+     */
+    public static int changeBound(byte[] data, int off, int len) {
+        if (len < EMPTY_ENTRY + MIN_RECORD || off < 0 || off + len > data.length) {
+            return 0;
+        }
+        long count = PageFormat.getInt(data, off + 28) & 0xFFFFFFFFL;
+        int version = PageFormat.getShort(data, off + 4);
+        if (count > 0 && version >= EntryCodec.HORIZON_FORMAT_VERSION && data[off + EntryCodec.HEADER_SIZE] == KIND_HORIZON) {
+            count--;
+        }
+        return (int) Math.min(count, (len - EMPTY_ENTRY) / MIN_RECORD);
+    }
+
+    /** Heap bytes of an index of {@code entries} entries and {@code changes} changes (what the budget counts). */
+    public static long bytesFor(long entries, long changes) {
+        return 3L * ARRAY_HEADER + 4L * (entries + entries + 1 + changes);
+    }
+
+    /** Heap bytes its arrays hold now. */
+    public long bytes() {
+        return 3L * ARRAY_HEADER + 4L * ((long) entryAt.length + firstChange.length + changes.length);
     }
 
     /**
@@ -69,55 +112,93 @@ public final class ChangeIndex {
      * @throws IntegrityException as {@link EntryCodec#walk}; the index is then unusable
      */
     public WalEntry add(int off, int len) {
-        WalEntry e = EntryCodec.walk(data, off, len, true, recorder);
-        if (entries == lsns.length) {
-            int n = entries * 2;
-            firstChange = java.util.Arrays.copyOf(firstChange, n + 1);
-            lsns = java.util.Arrays.copyOf(lsns, n);
-            timelines = java.util.Arrays.copyOf(timelines, n);
-            commitTimes = java.util.Arrays.copyOf(commitTimes, n);
-            lengths = java.util.Arrays.copyOf(lengths, n);
+        int before = changeCount;
+        WalEntry e;
+        try {
+            e = EntryCodec.walk(data, off, len, true, recorder);
+        } catch (RuntimeException x) {
+            changeCount = before;
+            compressedAt = -1;
+            throw x;
         }
-        lsns[entries] = e.lsn();
-        timelines[entries] = e.timeline();
-        commitTimes[entries] = e.commitTimeMicros();
-        lengths[entries] = len;
+        if (entries == entryAt.length) {
+            int n = entries + Math.max(1, entries >> 1);
+            entryAt = Arrays.copyOf(entryAt, n);
+            firstChange = Arrays.copyOf(firstChange, n + 1);
+        }
+        entryAt[entries] = off;
         entries++;
         firstChange[entries] = changeCount;
         return e;
     }
 
-    private void record(int pageNo, int kind, int at, int a, int b) {
-        if ((changeCount + 1) * INTS > changes.length) {
-            changes = java.util.Arrays.copyOf(changes, changes.length * 2);
+    /** Drops the room the sizing left unused, so that the index holds only what it records. */
+    public void trim() {
+        if (changes.length != changeCount) {
+            changes = Arrays.copyOf(changes, changeCount);
         }
-        int i = changeCount * INTS;
-        changes[i] = pageNo;
-        changes[i + 1] = kind;
-        changes[i + 2] = at;
-        changes[i + 3] = a << 16 | b;
-        changeCount++;
+        if (entryAt.length != entries) {
+            entryAt = Arrays.copyOf(entryAt, entries);
+            firstChange = Arrays.copyOf(firstChange, entries + 1);
+        }
+    }
+
+    private void record(int at) {
+        if (changeCount == changes.length) {
+            changes = Arrays.copyOf(changes, changeCount + Math.max(16, changeCount >> 1));
+        }
+        changes[changeCount++] = at;
     }
 
     public int entries() {
         return entries;
     }
 
+    /** Changes recorded, over all entries. */
+    public int changeCount() {
+        return changeCount;
+    }
+
+    private int at(int entry) {
+        if (entry < 0 || entry >= entries) {
+            throw new IndexOutOfBoundsException("entry " + entry + " of " + entries);
+        }
+        return entryAt[entry];
+    }
+
     public long lsn(int entry) {
-        return lsns[entry];
+        return getLong(data, at(entry) + 8);
     }
 
     public int timeline(int entry) {
-        return timelines[entry];
+        return PageFormat.getInt(data, at(entry) + 16);
     }
 
     public long commitTimeMicros(int entry) {
-        return commitTimes[entry];
+        return getLong(data, at(entry) + 20);
     }
 
-    /** The entry's encoded size. */
+    /** The entry's encoded size: its header, horizon and changes as they lie in the array, and its CRC. */
     public int length(int entry) {
-        return lengths[entry];
+        int start = at(entry);
+        int last = firstChange[entry + 1] - 1;
+        int end;
+        if (last >= firstChange[entry]) {
+            int r = changes[last];
+            end = switch (data[r]) {
+                case KIND_FULL -> r + MIN_RECORD + PageFormat.PAGE_SIZE - PageFormat.getShort(data, r + 7);
+                case KIND_DELTA -> r + MIN_RECORD + PageFormat.getShort(data, r + 7);
+                default -> r + COMPRESSED_RECORD + PageFormat.getShort(data, r + 10);
+            };
+        } else {
+            // no page change: the header, then a checkpoint horizon if the count says one is there
+            end = start + EntryCodec.HEADER_SIZE + (PageFormat.getInt(data, start + 28) != 0 ? MIN_RECORD : 0);
+        }
+        return end + 4 - start;
+    }
+
+    private static long getLong(byte[] b, int off) {
+        return (long) PageFormat.getInt(b, off) << 32 | PageFormat.getInt(b, off + 4) & 0xFFFFFFFFL;
     }
 
     /**
@@ -126,26 +207,29 @@ public final class ChangeIndex {
      * (and its image CRC checked again) into a buffer valid during the call.
      */
     void replay(int entry, EntryCodec.ChangeVisitor visitor) {
+        at(entry);
         ImageCodecs.Scratch scratch = null;
         try {
             for (int c = firstChange[entry], end = firstChange[entry + 1]; c < end; c++) {
-                int i = c * INTS;
-                int page = changes[i];
-                int at = changes[i + 2];
-                int a = changes[i + 3] >>> 16;
-                int b = changes[i + 3] & 0xFFFF;
-                switch (changes[i + 1]) {
-                    case FULL -> visitor.fullPage(page, data, at, a, b);
-                    case DELTA -> visitor.delta(page, a, data, at, b);
-                    default -> {
-                        // the stored image's header precedes its bytes: codec u8, stored length u16, image CRC u32
+                int r = changes[c];
+                int page = PageFormat.getInt(data, r + 1);
+                int a = PageFormat.getShort(data, r + 5); // hole offset or page offset
+                int b = PageFormat.getShort(data, r + 7); // hole length or delta length
+                switch (data[r]) {
+                    case KIND_FULL -> visitor.fullPage(page, data, r + MIN_RECORD, a, b);
+                    case KIND_DELTA -> visitor.delta(page, a, data, r + MIN_RECORD, b);
+                    case KIND_COMPRESSED_FULL -> {
+                        // after kind, page and hole: codec u8, stored length u16, image CRC u32, the stored bytes
                         if (scratch == null) {
                             scratch = ImageCodecs.take();
                         }
-                        ImageCodecs.decompress(data[at - 7] & 0xFF, scratch, data, at, PageFormat.getShort(data, at - 6),
-                                page, a, b, PageFormat.getInt(data, at - 4), lsns[entry]);
+                        ImageCodecs.decompress(data[r + 9] & 0xFF, scratch, data, r + COMPRESSED_RECORD,
+                                PageFormat.getShort(data, r + 10), page, a, b, PageFormat.getInt(data, r + 12),
+                                lsn(entry));
                         visitor.fullPage(page, scratch.page, 0, a, b);
                     }
+                    default -> throw new IllegalStateException("change " + c + " at " + r + " has kind " + data[r]
+                            + ": the array changed under its index");
                 }
             }
         } finally {

@@ -77,7 +77,8 @@ class ChangeIndexTest {
 
     @Test
     void replaysExactlyWhatTheCheckWalked() {
-        long seed = System.nanoTime();
+        // fixed by default (repeatable); -Dwalship.test.seed=N tries another
+        long seed = Long.getLong("walship.test.seed", 20261203L);
         System.out.println("ChangeIndexTest seed " + seed);
         SplittableRandom r = new SplittableRandom(seed);
         ByteBuffer body = ByteBuffer.allocate(8 << 20);
@@ -102,11 +103,20 @@ class ChangeIndexTest {
             lsn++;
         }
         byte[] data = body.array();
-        ChangeIndex index = new ChangeIndex(data, 3); // grows past what it was sized for
+        long bound = 0;
+        for (int[] w : where) {
+            bound += ChangeIndex.changeBound(data, w[0], w[1]);
+        }
+        ChangeIndex index = new ChangeIndex(data, where.size(), (int) bound);
         for (int[] w : where) {
             index.add(w[0], w[1]);
         }
         assertEquals(where.size(), index.entries());
+        // sized from the headers, it never grew: the bound is exact for sound entries
+        assertEquals(bound, index.changeCount(), "seed " + seed);
+        assertEquals(ChangeIndex.bytesFor(where.size(), bound), index.bytes());
+        index.trim();
+        assertEquals(ChangeIndex.bytesFor(where.size(), bound), index.bytes());
         for (int i = 0; i < where.size(); i++) {
             int[] w = where.get(i);
             List<Seen> walked = new ArrayList<>();
@@ -140,23 +150,100 @@ class ChangeIndexTest {
             java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
             crc.update(e, 0, e.length - 4);
             PageFormat.putInt(e, e.length - 4, (int) crc.getValue());
-            ChangeIndex index = new ChangeIndex(e, 1);
+            ChangeIndex index = new ChangeIndex(e, 1, 1);
             IntegrityException x = assertThrows(IntegrityException.class, () -> index.add(0, e.length));
             assertEquals(true, x.getMessage().contains("fails its checksum"), x.getMessage());
         }
     }
 
     @Test
-    void theIndexedBytesAreTheEntrysOwn() {
-        // an index hands out the array's bytes where the entry holds them: a later change to the
-        // array (a reused segment body) is seen, so a consumer must be done before the body is reused
+    void aReplayReadsTheArrayNotACopy() {
+        // an index hands out the array's bytes where the entry holds them, and keeps no copy of
+        // them: a later change to the array (a reused segment body) is seen, so a consumer must be
+        // done before the body is reused (SegmentPrefetcher.Decoded#changes refuses after that)
         byte[] img = new byte[PageFormat.PAGE_SIZE];
         Arrays.fill(img, (byte) 5);
-        byte[] e = EntryCodec.encode(9, 1, 1, Lsn.NONE, List.of(PageChange.fullPage(2, img)), WalCompression.NONE);
-        ChangeIndex index = new ChangeIndex(e, 1);
+        byte[] e = EntryCodec.encode(9, 1, 1, Lsn.NONE, List.of(PageChange.fullPage(2, img),
+                new PageChange(3, 100, new byte[] {7, 7, 7}, false)), WalCompression.NONE);
+        ChangeIndex index = new ChangeIndex(e, 1, ChangeIndex.changeBound(e, 0, e.length));
         index.add(0, e.length);
         List<Seen> seen = new ArrayList<>();
         index.replay(0, collector(seen));
         assertArrayEquals(img, seen.get(0).bytes());
+        assertArrayEquals(new byte[] {7, 7, 7}, seen.get(1).bytes());
+        // change the bytes in the array: the image's first byte and the delta's last
+        int imageAt = EntryCodec.HEADER_SIZE + 9;
+        e[imageAt] = 42;
+        int deltaLast = e.length - 4 - 1;
+        e[deltaLast] = 43;
+        seen.clear();
+        index.replay(0, collector(seen));
+        assertEquals(42, seen.get(0).bytes()[0]);
+        assertEquals(43, seen.get(1).bytes()[2]);
+        assertEquals(e.length, index.length(0));
+    }
+
+    @Test
+    void anIndexOfOneByteDeltasTakesLessThanItsBody() {
+        // one int per change and two per entry: 4 bytes for a delta record of 10 (kind, page,
+        // offset, length, one byte), never the 16 per change and 28 per entry it was
+        SplittableRandom r = new SplittableRandom(7);
+        List<PageChange> changes = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            changes.add(new PageChange(1 + r.nextInt(1000), r.nextInt(PageFormat.PAGE_SIZE), new byte[] {1}, false));
+        }
+        ByteBuffer body = ByteBuffer.allocate(1 << 20);
+        List<int[]> where = new ArrayList<>();
+        for (long lsn = 1; lsn <= 500; lsn++) {
+            byte[] e = EntryCodec.encode(lsn, 1, lsn, Lsn.NONE, changes, WalCompression.NONE);
+            if (body.remaining() < e.length + 4) {
+                break;
+            }
+            body.putInt(e.length);
+            where.add(new int[] {body.position(), e.length});
+            body.put(e);
+        }
+        byte[] data = Arrays.copyOf(body.array(), body.position());
+        int bound = 0;
+        for (int[] w : where) {
+            bound += ChangeIndex.changeBound(data, w[0], w[1]);
+        }
+        ChangeIndex index = new ChangeIndex(data, where.size(), bound);
+        for (int[] w : where) {
+            index.add(w[0], w[1]);
+        }
+        index.trim();
+        assertEquals(100L * where.size(), index.changeCount());
+        long bytes = index.bytes();
+        System.out.println("index of " + data.length + " body bytes: " + bytes + " bytes");
+        if (bytes * 10 > data.length * 41L / 10) {
+            throw new AssertionError("an index of " + bytes + " bytes for a " + data.length + "-byte body of one-byte deltas");
+        }
+    }
+
+    @Test
+    void anIndexSizedTooSmallGrowsAndTrims() {
+        byte[] img = new byte[PageFormat.PAGE_SIZE];
+        List<int[]> where = new ArrayList<>();
+        ByteBuffer body = ByteBuffer.allocate(1 << 20);
+        for (long lsn = 1; lsn <= 20; lsn++) {
+            byte[] e = EntryCodec.encode(lsn, 1, lsn, lsn > 1 ? lsn - 1 : Lsn.NONE,
+                    List.of(PageChange.fullPage((int) lsn, img), PageChange.fullPage((int) lsn + 100, img)),
+                    WalCompression.NONE);
+            body.putInt(e.length);
+            where.add(new int[] {body.position(), e.length});
+            body.put(e);
+        }
+        ChangeIndex index = new ChangeIndex(body.array(), 1, 1);
+        for (int[] w : where) {
+            index.add(w[0], w[1]);
+        }
+        index.trim();
+        assertEquals(40, index.changeCount());
+        assertEquals(ChangeIndex.bytesFor(20, 40), index.bytes());
+        for (int i = 0; i < 20; i++) {
+            assertEquals(where.get(i)[1], index.length(i));
+            assertEquals(i + 1, index.lsn(i));
+        }
     }
 }
