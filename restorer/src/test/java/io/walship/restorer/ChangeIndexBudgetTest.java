@@ -123,4 +123,44 @@ class ChangeIndexBudgetTest {
                 + "-byte change index (" + (100 * index / body) + "% of the body) but its budget counts only "
                 + budget.used() + " bytes");
     }
+
+    /**
+     * The index points into its body, which the next segment's fetch reads into once the consumer
+     * asks for it: after that the index must refuse, not hand out another segment's bytes. And a
+     * prefetcher that was not asked for an index (catch-up, verify) builds none.
+     */
+    @Test
+    void anIndexRefusesOnceItsBodyWasReleasedAndIsBuiltOnlyWhenAskedFor() throws Exception {
+        SplittableRandom r = new SplittableRandom(11);
+        ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive3"));
+        List<RestorePlan.Step> steps = new java.util.ArrayList<>();
+        long first = 100;
+        for (int s = 0; s < 2; s++) {
+            Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, Codec.ZSTD);
+            for (int i = 0; i < 50; i++) {
+                long lsn = first + i;
+                seg.add(lsn, 1_000_000L * lsn, entryOfTinyDeltas(lsn, 10, r));
+            }
+            byte[] object = seg.build();
+            ArchiveLayout.SegmentName name = new ArchiveLayout.SegmentName(1, first, first + 49);
+            archive.create(name.key(), new java.io.ByteArrayInputStream(object));
+            steps.add(new RestorePlan.Step(new io.walship.archive.ArchiveListing.SegmentInfo(name, object.length),
+                    first, first + 49));
+            first += 50;
+        }
+        try (SegmentPrefetcher p = new SegmentPrefetcher(archive, steps, 1, true)) {
+            SegmentPrefetcher.Decoded a = p.next();
+            ChangeIndex index = a.changes();
+            assertEquals(50, index.entries());
+            assertEquals(100, index.lsn(0));
+            SegmentPrefetcher.Decoded b = p.next();
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, a::changes);
+            assertEquals(150, b.changes().lsn(0));
+        }
+        try (SegmentPrefetcher p = new SegmentPrefetcher(archive, steps, 1)) {
+            SegmentPrefetcher.Decoded a = p.next();
+            assertEquals(50, a.count());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, a::changes);
+        }
+    }
 }
