@@ -17,10 +17,6 @@ import java.util.Arrays;
  * (hand it over through a happens-before edge, e.g. a future); not thread-safe.
  */
 public final class ChangeIndex {
-    private static final int KIND_DELTA = 1;
-    private static final int KIND_FULL = 2;
-    private static final int KIND_HORIZON = 3;
-    private static final int KIND_COMPRESSED_FULL = 4;
     /** The smallest change record: kind u8, page u32, two u16 (a delta or image of no bytes). */
     private static final int MIN_RECORD = 9;
     /** A compressed image's record before its stored bytes: kind, page, hole, codec u8, stored length u16, image CRC u32. */
@@ -88,7 +84,7 @@ public final class ChangeIndex {
         }
         long count = PageFormat.getInt(data, off + 28) & 0xFFFFFFFFL;
         int version = PageFormat.getShort(data, off + 4);
-        if (count > 0 && version >= EntryCodec.HORIZON_FORMAT_VERSION && data[off + EntryCodec.HEADER_SIZE] == KIND_HORIZON) {
+        if (count > 0 && version >= EntryCodec.HORIZON_FORMAT_VERSION && data[off + EntryCodec.HEADER_SIZE] == EntryCodec.KIND_HORIZON) {
             count--;
         }
         return (int) Math.min(count, (len - EMPTY_ENTRY) / MIN_RECORD);
@@ -186,8 +182,8 @@ public final class ChangeIndex {
         if (last >= firstChange[entry]) {
             int r = changes[last];
             end = switch (data[r]) {
-                case KIND_FULL -> r + MIN_RECORD + PageFormat.PAGE_SIZE - PageFormat.getShort(data, r + 7);
-                case KIND_DELTA -> r + MIN_RECORD + PageFormat.getShort(data, r + 7);
+                case EntryCodec.KIND_FULL -> r + MIN_RECORD + PageFormat.PAGE_SIZE - PageFormat.getShort(data, r + 7);
+                case EntryCodec.KIND_DELTA -> r + MIN_RECORD + PageFormat.getShort(data, r + 7);
                 default -> r + COMPRESSED_RECORD + PageFormat.getShort(data, r + 10);
             };
         } else {
@@ -216,9 +212,9 @@ public final class ChangeIndex {
                 int a = PageFormat.getShort(data, r + 5); // hole offset or page offset
                 int b = PageFormat.getShort(data, r + 7); // hole length or delta length
                 switch (data[r]) {
-                    case KIND_FULL -> visitor.fullPage(page, data, r + MIN_RECORD, a, b);
-                    case KIND_DELTA -> visitor.delta(page, a, data, r + MIN_RECORD, b);
-                    case KIND_COMPRESSED_FULL -> {
+                    case EntryCodec.KIND_FULL -> visitor.fullPage(page, data, r + MIN_RECORD, a, b);
+                    case EntryCodec.KIND_DELTA -> visitor.delta(page, a, data, r + MIN_RECORD, b);
+                    case EntryCodec.KIND_COMPRESSED_FULL -> {
                         // after kind, page and hole: codec u8, stored length u16, image CRC u32, the stored bytes
                         if (scratch == null) {
                             scratch = ImageCodecs.take();

@@ -54,10 +54,10 @@ public final class EntryCodec {
     /** The format of an entry that holds a compressed full-page image; the newest this build reads. */
     public static final int COMPRESSED_FORMAT_VERSION = 3;
     public static final int HEADER_SIZE = 32;
-    private static final byte KIND_DELTA = 1;
-    private static final byte KIND_FULL = 2;
-    private static final byte KIND_HORIZON = 3;
-    private static final byte KIND_COMPRESSED_FULL = 4;
+    static final byte KIND_DELTA = 1;
+    static final byte KIND_FULL = 2;
+    static final byte KIND_HORIZON = 3;
+    static final byte KIND_COMPRESSED_FULL = 4;
     private static final int HORIZON_SIZE = 9;
     /** What a compressed image costs beyond a plain one's header: codec byte, stored length, CRC. */
     private static final int COMPRESSED_EXTRA = 7;
