@@ -1,0 +1,148 @@
+package io.walship.wal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.Segment;
+import io.walship.restorer.RestorePlan;
+import io.walship.restorer.SegmentPrefetcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Review (2) of restore-fast, end to end through the prefetcher: segments of random sizes (so that
+ * a later, smaller body is read into an earlier, larger array whose tail still holds old bytes),
+ * fetched with budgets that make every fetch reuse a released body, must replay from their change
+ * index exactly what walking each entry hands out, entry by entry, with its own LSN and commit time.
+ * (In package io.walship.wal to reach {@link ChangeIndex#replay}.)
+ */
+class PrefetchedIndexReplayTest {
+    @TempDir
+    Path tmp;
+
+    private record Seen(int pageNo, boolean full, int pageOffset, byte[] bytes) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Seen s && s.pageNo == pageNo && s.full == full && s.pageOffset == pageOffset
+                    && Arrays.equals(s.bytes, bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return pageNo;
+        }
+    }
+
+    private static EntryCodec.ChangeVisitor collector(List<Seen> into) {
+        return new EntryCodec.ChangeVisitor() {
+            @Override
+            public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
+                byte[] page = new byte[PageFormat.PAGE_SIZE];
+                System.arraycopy(src, off, page, 0, holeOff);
+                System.arraycopy(src, off + holeOff, page, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
+                into.add(new Seen(pageNo, true, 0, page));
+            }
+
+            @Override
+            public void delta(int pageNo, int pageOffset, byte[] src, int off, int len) {
+                into.add(new Seen(pageNo, false, pageOffset, Arrays.copyOfRange(src, off, off + len)));
+            }
+        };
+    }
+
+    private static PageChange change(SplittableRandom r) {
+        int page = r.nextInt(1 << 16);
+        if (r.nextInt(3) != 0) {
+            byte[] b = new byte[r.nextInt(60)];
+            r.nextBytes(b);
+            return new PageChange(page, r.nextInt(PageFormat.PAGE_SIZE - b.length + 1), b, false);
+        }
+        byte[] img = new byte[PageFormat.PAGE_SIZE];
+        if (r.nextBoolean()) {
+            for (int i = 0; i < img.length; i++) {
+                img[i] = (byte) (i / (1 + r.nextInt(64)));
+            }
+        } else {
+            r.nextBytes(img);
+        }
+        int hole = r.nextInt(PageFormat.PAGE_SIZE);
+        Arrays.fill(img, hole, Math.min(img.length, hole + r.nextInt(4097)), (byte) 0);
+        return PageChange.fullPage(page, img);
+    }
+
+    @Test
+    void everyPrefetchedSegmentReplaysWhatItsEntriesHold() throws Exception {
+        long seed = Long.getLong("walship.test.seed", 20261204L);
+        System.out.println("PrefetchedIndexReplayTest seed " + seed);
+        SplittableRandom r = new SplittableRandom(seed);
+        ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"));
+        List<RestorePlan.Step> steps = new ArrayList<>();
+        long lsn = 1;
+        long compressed = 0;
+        for (int s = 0; s < 14; s++) {
+            Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, s % 2 == 0 ? Codec.ZSTD : Codec.NONE);
+            long first = lsn;
+            // sizes that go up and down, so that bodies are read into larger arrays
+            int entries = s % 3 == 0 ? 60 + r.nextInt(40) : 1 + r.nextInt(15);
+            for (int i = 0; i < entries; i++) {
+                List<PageChange> changes = new ArrayList<>();
+                for (int c = r.nextInt(6); c > 0; c--) {
+                    changes.add(change(r));
+                }
+                long horizon = lsn > 1 && r.nextInt(4) == 0 ? 1 + r.nextInt((int) Math.min(lsn - 1, 1000)) : Lsn.NONE;
+                WalCompression codec = WalCompression.values()[r.nextInt(WalCompression.values().length)];
+                byte[] e = EntryCodec.encode(lsn, 1, 1_000_000L * lsn + r.nextInt(1000), horizon, changes, codec);
+                if ((e[5] & 0xFF) == EntryCodec.COMPRESSED_FORMAT_VERSION) {
+                    compressed++;
+                }
+                seg.add(lsn, 1_000_000L * lsn, e);
+                lsn++;
+            }
+            byte[] object = seg.build();
+            ArchiveLayout.SegmentName name = new ArchiveLayout.SegmentName(1, first, lsn - 1);
+            archive.create(name.key(), new java.io.ByteArrayInputStream(object));
+            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(name, object.length), first, lsn - 1));
+        }
+        assertTrue(compressed > 20, "only " + compressed + " entries with compressed images (seed " + seed + ")");
+        for (long budget : new long[] {1, 200_000, 64L << 20}) {
+            for (int parallel : new int[] {1, 3}) {
+                long expect = 1;
+                try (SegmentPrefetcher p = new SegmentPrefetcher(archive, steps, parallel, budget, true)) {
+                    for (RestorePlan.Step step : steps) {
+                        SegmentPrefetcher.Decoded d = p.next();
+                        ChangeIndex index = d.changes();
+                        assertEquals(d.count(), index.entries());
+                        for (int i = 0; i < d.count(); i++) {
+                            String where = step.key() + " entry " + i + " (budget " + budget + ", parallel " + parallel
+                                    + ", seed " + seed + ")";
+                            List<Seen> walked = new ArrayList<>();
+                            WalEntry e = EntryCodec.walk(d.body(), d.offset(i), d.length(i), true, collector(walked));
+                            List<Seen> replayed = new ArrayList<>();
+                            index.replay(i, collector(replayed));
+                            assertEquals(expect, e.lsn(), where);
+                            assertEquals(expect, index.lsn(i), where);
+                            assertEquals(expect, d.lsn(i), where);
+                            assertEquals(e.commitTimeMicros(), d.commitTimeMicros(i), where);
+                            assertEquals(e.timeline(), index.timeline(i), where);
+                            assertEquals(d.length(i), index.length(i), where);
+                            assertEquals(walked, replayed, where);
+                            expect++;
+                        }
+                    }
+                }
+                assertEquals(lsn, expect);
+            }
+        }
+    }
+}
