@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -25,61 +24,12 @@ import org.junit.jupiter.api.io.TempDir;
  * a later, smaller body is read into an earlier, larger array whose tail still holds old bytes),
  * fetched with budgets that make every fetch reuse a released body, must replay from their change
  * index exactly what walking each entry hands out, entry by entry, with its own LSN and commit time.
- * (In package io.walship.wal to reach {@link ChangeIndex#replay}.)
+ * (In package io.walship.wal to reach {@link ChangeIndex#replay}; changes and their collector are
+ * {@link ChangeIndexTest}'s.)
  */
 class PrefetchedIndexReplayTest {
     @TempDir
     Path tmp;
-
-    private record Seen(int pageNo, boolean full, int pageOffset, byte[] bytes) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Seen s && s.pageNo == pageNo && s.full == full && s.pageOffset == pageOffset
-                    && Arrays.equals(s.bytes, bytes);
-        }
-
-        @Override
-        public int hashCode() {
-            return pageNo;
-        }
-    }
-
-    private static EntryCodec.ChangeVisitor collector(List<Seen> into) {
-        return new EntryCodec.ChangeVisitor() {
-            @Override
-            public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
-                byte[] page = new byte[PageFormat.PAGE_SIZE];
-                System.arraycopy(src, off, page, 0, holeOff);
-                System.arraycopy(src, off + holeOff, page, holeOff + holeLen, PageFormat.PAGE_SIZE - holeOff - holeLen);
-                into.add(new Seen(pageNo, true, 0, page));
-            }
-
-            @Override
-            public void delta(int pageNo, int pageOffset, byte[] src, int off, int len) {
-                into.add(new Seen(pageNo, false, pageOffset, Arrays.copyOfRange(src, off, off + len)));
-            }
-        };
-    }
-
-    private static PageChange change(SplittableRandom r) {
-        int page = r.nextInt(1 << 16);
-        if (r.nextInt(3) != 0) {
-            byte[] b = new byte[r.nextInt(60)];
-            r.nextBytes(b);
-            return new PageChange(page, r.nextInt(PageFormat.PAGE_SIZE - b.length + 1), b, false);
-        }
-        byte[] img = new byte[PageFormat.PAGE_SIZE];
-        if (r.nextBoolean()) {
-            for (int i = 0; i < img.length; i++) {
-                img[i] = (byte) (i / (1 + r.nextInt(64)));
-            }
-        } else {
-            r.nextBytes(img);
-        }
-        int hole = r.nextInt(PageFormat.PAGE_SIZE);
-        Arrays.fill(img, hole, Math.min(img.length, hole + r.nextInt(4097)), (byte) 0);
-        return PageChange.fullPage(page, img);
-    }
 
     @Test
     void everyPrefetchedSegmentReplaysWhatItsEntriesHold() throws Exception {
@@ -98,7 +48,7 @@ class PrefetchedIndexReplayTest {
             for (int i = 0; i < entries; i++) {
                 List<PageChange> changes = new ArrayList<>();
                 for (int c = r.nextInt(6); c > 0; c--) {
-                    changes.add(change(r));
+                    changes.add(ChangeIndexTest.change(r));
                 }
                 long horizon = lsn > 1 && r.nextInt(4) == 0 ? 1 + r.nextInt((int) Math.min(lsn - 1, 1000)) : Lsn.NONE;
                 WalCompression codec = WalCompression.values()[r.nextInt(WalCompression.values().length)];
@@ -126,10 +76,10 @@ class PrefetchedIndexReplayTest {
                         for (int i = 0; i < d.count(); i++) {
                             String where = step.key() + " entry " + i + " (budget " + budget + ", parallel " + parallel
                                     + ", seed " + seed + ")";
-                            List<Seen> walked = new ArrayList<>();
-                            WalEntry e = EntryCodec.walk(d.body(), d.offset(i), d.length(i), true, collector(walked));
-                            List<Seen> replayed = new ArrayList<>();
-                            index.replay(i, collector(replayed));
+                            List<ChangeIndexTest.Seen> walked = new ArrayList<>();
+                            WalEntry e = EntryCodec.walk(d.body(), d.offset(i), d.length(i), true, ChangeIndexTest.collector(walked));
+                            List<ChangeIndexTest.Seen> replayed = new ArrayList<>();
+                            index.replay(i, ChangeIndexTest.collector(replayed));
                             assertEquals(expect, e.lsn(), where);
                             assertEquals(expect, index.lsn(i), where);
                             assertEquals(expect, d.lsn(i), where);

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class ChangeIndexTest {
     /** One change as a visitor saw it, with a full page rebuilt from its hole. */
-    private record Seen(int pageNo, boolean full, int pageOffset, byte[] bytes) {
+    record Seen(int pageNo, boolean full, int pageOffset, byte[] bytes) {
         @Override
         public boolean equals(Object o) {
             return o instanceof Seen s && s.pageNo == pageNo && s.full == full && s.pageOffset == pageOffset
@@ -37,7 +37,7 @@ class ChangeIndexTest {
         }
     }
 
-    private static EntryCodec.ChangeVisitor collector(List<Seen> into) {
+    static EntryCodec.ChangeVisitor collector(List<Seen> into) {
         return new EntryCodec.ChangeVisitor() {
             @Override
             public void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen) {
@@ -54,7 +54,7 @@ class ChangeIndexTest {
         };
     }
 
-    private static PageChange change(SplittableRandom r) {
+    static PageChange change(SplittableRandom r) {
         int page = r.nextInt(1 << 20);
         if (r.nextInt(3) == 0) {
             byte[] b = new byte[1 + r.nextInt(200)];
