@@ -367,7 +367,11 @@ public final class Restore {
                         break outer;
                     }
                     try {
-                        redo.apply(seg.changes(), i);
+                        if (seg.indexed()) {
+                            redo.apply(seg.changes(), i);
+                        } else {
+                            redo.apply(seg.body(), seg.offset(i), seg.length(i)); // its index did not fit: as main
+                        }
                     } catch (IntegrityException x) {
                         throw new CorruptObjectException(step.key(), x.getMessage(), x);
                     }

@@ -51,7 +51,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
         private final Segment.Header header;
         private final byte[] body;
         private final int[] starts;
-        private final ChangeIndex changes;
+        /** Null if it was fetched without one, and once released (its arrays are then no longer held). */
+        private ChangeIndex changes;
         private final long objectBytes;
         private final String key;
         /** Bytes of the prefetcher's budget it holds. */
@@ -91,8 +92,30 @@ public final class SegmentPrefetcher implements AutoCloseable {
             return header.firstLsn() + i;
         }
 
+        /**
+         * Entry {@code i}'s commit time, read from its header in the body.
+         *
+         * @throws IllegalStateException once its body was released for reuse (it would be another segment's)
+         */
         public long commitTimeMicros(int i) {
-            return changes.commitTimeMicros(i);
+            if (released) {
+                throw releasedFor("commit times");
+            }
+            return EntryCodec.commitTimeOf(body, starts[i]);
+        }
+
+        private IllegalStateException releasedFor(String what) {
+            return new IllegalStateException(key + "'s body was released for reuse: its " + what + " would be read"
+                    + " from another segment's bytes");
+        }
+
+        /**
+         * Whether it carries the index of its changes ({@link #changes}): a restore asked for it,
+         * and it fit in the budget beside the body. A consumer applies a segment without one from
+         * its body ({@link io.walship.wal.Redo#apply(byte[], int, int)}), each entry parsed again.
+         */
+        public boolean indexed() {
+            return changes != null;
         }
 
         /**
@@ -102,12 +125,11 @@ public final class SegmentPrefetcher implements AutoCloseable {
          *                               released for reuse (the consumer asked for the next segment)
          */
         public ChangeIndex changes() {
+            if (released) {
+                throw releasedFor("change index");
+            }
             if (changes == null) {
                 throw new IllegalStateException(key + " was fetched without a change index");
-            }
-            if (released) {
-                throw new IllegalStateException(key + "'s body was released for reuse: its change index points at"
-                        + " another segment's bytes");
             }
             return changes;
         }
@@ -185,6 +207,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
     public Decoded next() {
         if (current != null) {
             current.released = true; // its index points into the body handed on
+            current.changes = null; // and its arrays are not counted any more: a consumer still holding it must not keep them
             spareBodies.add(current.body); // before the release: the fetch it lets go on reuses it
             budget.release(current.granted);
             current = null;
@@ -211,10 +234,15 @@ public final class SegmentPrefetcher implements AutoCloseable {
      * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
      * earlier one waits for).
      *
-     * <p>With {@code index}, the check also records every change in a {@link ChangeIndex}. It is
-     * sized before it is filled ({@link ChangeIndex#changeBound}, at most 4 bytes per 9 of body),
-     * so the grant asks for the body and that bound at once, and gives back what the index did not
-     * need once it is made; the half-heap check counts it too.
+     * <p>With {@code index}, the check also records every change in a {@link ChangeIndex}, if it
+     * fits. The grant asks for the body and the index's room per entry while the segment
+     * downloads (as main did for the body alone: WAL of full-page images needs under 1% more), and
+     * is extended by the rest of the index once its size is known ({@link ChangeIndex#changeBound}
+     * of each entry's header, before it is filled) — if that fits in the budget without waiting,
+     * and body and index in half the heap. If not, the segment is checked and handed out without
+     * an index, as on main (its consumer parses each entry again to apply it): never refused nor
+     * made to wait for it. A segment larger than the whole budget holds all of it and is fetched
+     * alone: only the half-heap bound limits its index.
      */
     static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
                          java.util.Queue<byte[]> spare, boolean index) {
@@ -235,12 +263,14 @@ public final class SegmentPrefetcher implements AutoCloseable {
                         + ".." + Lsn.format(h.lastLsn()) + " in " + h.entryCount() + " entries, which its key contradicts");
             }
             long heap = Runtime.getRuntime().maxMemory();
-            if (budget != null) {
-                refuseOverHalfTheHeap(key, h.bodyLength(), 0, heap);
+            if (budget != null && h.bodyLength() > heap / 2) {
+                throw new StorageException(key + " holds a " + (h.bodyLength() >> 20) + " MiB body, more than half of this"
+                        + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
+                        + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
             }
-            // the most an index of this body can need: every change's record takes 9 bytes or more
-            long indexBound = index ? ChangeIndex.bytesFor(h.entryCount(), h.bodyLength() / 9) : 0;
-            long want = h.bodyLength() + indexBound;
+            // the least an index of it needs (its entries, no change): the rest is asked for once known
+            long entryRoom = index ? ChangeIndex.bytesFor(h.entryCount(), 0) : 0;
+            long want = h.bodyLength() + entryRoom;
             if (budget != null) {
                 grant = budget.tryAcquire(turn, want);
                 if (grant == 0) {
@@ -291,16 +321,18 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 for (int start : starts) {
                     bound += ChangeIndex.changeBound(body, start, Segment.frameLength(body, start));
                 }
-                long indexBytes = ChangeIndex.bytesFor(starts.length, bound);
-                if (budget != null) {
-                    refuseOverHalfTheHeap(key, h.bodyLength(), indexBytes, heap);
-                    // keep what the body's array and this index need of the bound granted for them (all
-                    // of a grant cut to the whole budget: such a segment is fetched alone)
-                    long keep = Math.min(grant, (long) body.length + indexBytes);
-                    budget.release(grant - keep);
-                    grant = keep;
+                long indexBytes = ChangeIndex.bytesFor(starts.length, bound); // at least entryRoom: as many entries
+                boolean fits = budget == null || indexFits(budget, grant < want, h.bodyLength() + indexBytes,
+                        indexBytes - entryRoom, heap);
+                if (fits) {
+                    if (budget != null && grant >= want) {
+                        grant += indexBytes - entryRoom;
+                    }
+                    changes = new ChangeIndex(body, starts.length, (int) bound);
+                } else if (grant >= want) {
+                    budget.release(entryRoom); // checked without an index, as on main
+                    grant -= entryRoom;
                 }
-                changes = new ChangeIndex(body, starts.length, (int) bound);
             }
             long expect = h.firstLsn();
             for (int i = 0; i < starts.length; i++) {
@@ -348,18 +380,15 @@ public final class SegmentPrefetcher implements AutoCloseable {
     }
 
     /**
-     * Refuses, with one line naming the heap to use, a segment whose body (and change index)
-     * would take more than half of this JVM's heap: fetched, it would run the restore out of
-     * memory instead.
+     * Whether a segment's change index may be made: {@code bodyAndIndex} within half the heap, and
+     * {@code more} bytes beyond its grant taken from the budget without waiting (not asked of a
+     * segment fetched {@code alone}, which holds the whole budget). Taken if it returns true.
      */
-    private static void refuseOverHalfTheHeap(String key, long bodyBytes, long indexBytes, long heap) {
-        long total = bodyBytes + indexBytes;
-        if (total > heap / 2) {
-            throw new StorageException(key + " holds a " + (bodyBytes >> 20) + " MiB body"
-                    + (indexBytes > 0 ? " (" + (total >> 20) + " MiB with its change index)" : "")
-                    + ", more than half of this JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger"
-                    + " heap, e.g. WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (total * 3 >> 30) + 1) + "g");
+    private static boolean indexFits(ByteBudget budget, boolean alone, long bodyAndIndex, long more, long heap) {
+        if (bodyAndIndex > heap / 2) {
+            return false;
         }
+        return alone || budget.tryExtend(more);
     }
 
     /**

@@ -171,7 +171,7 @@ public final class ChangeIndex {
     }
 
     public long commitTimeMicros(int entry) {
-        return getLong(data, at(entry) + 20);
+        return EntryCodec.commitTimeOf(data, at(entry));
     }
 
     /** The entry's encoded size: its header, horizon and changes as they lie in the array, and its CRC. */

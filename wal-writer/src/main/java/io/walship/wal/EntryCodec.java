@@ -312,6 +312,11 @@ public final class EntryCodec {
         return ByteBuffer.wrap(data, off, len).getLong(off + 8);
     }
 
+    /** The commit time in the header of the encoded entry at {@code data[off]}, unverified (its caller checked it). */
+    public static long commitTimeOf(byte[] data, int off) {
+        return (long) PageFormat.getInt(data, off + 20) << 32 | PageFormat.getInt(data, off + 24) & 0xFFFFFFFFL;
+    }
+
     /**
      * Verifies one entry as {@link #decode} does (its checksum only with {@code checkCrc}: a
      * caller that verified it before skips the second pass) and hands each page change to
