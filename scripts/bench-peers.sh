@@ -30,7 +30,7 @@
 # upsert of a 100-byte value on a random key of 100,000 (`INSERT .. ON CONFLICT (key) DO UPDATE`,
 # prepared). walship: `walship leader` on 127.0.0.1 (each PUT a durable commit), and wrk
 # (Debian's) PUTs the same 100-byte value on the same key space (a Lua script). Each at 1 and 16
-# connections for --duration seconds (after --warmup seconds of each, unmeasured; default 10),
+# connections for --duration seconds (after --warmup seconds of each, unmeasured; default 30),
 # --runs times in alternating order; commits per second and
 # latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
 # the load generator competes with the server). Beside each walship HTTP run, the same upserts in
@@ -88,7 +88,7 @@ done
 if [[ $quick == 1 ]]; then
   rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}" warmup="${warmup:-2}"
 fi
-rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-10}"
+rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-30}"
 case "$only" in ""|restore|write|backup) ;; *) usage "--only takes restore, write or backup, got '$only'" ;; esac
 do_restore=1 do_write=1 do_backup=1
 [[ -z "$only" || "$only" == restore ]] || do_restore=0

@@ -56,6 +56,10 @@ final class BenchCommand {
         int keySize;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
+        @Option(names = "--follower-data", paramLabel = "DIR",
+                description = "Scratch directory for the followers' stores (its runs are deleted), e.g. on tmpfs,"
+                        + " standing in for followers on other machines (default: beside the leader's, under --data).")
+        Path followerData;
         @Spec
         CommandSpec spec;
 
@@ -67,9 +71,14 @@ final class BenchCommand {
                         + " 1 <= --quorum <= --followers, --runs >= 1");
             }
             Files.createDirectories(data);
+            if (followerData != null) {
+                Files.createDirectories(followerData);
+            }
             PrintWriter out = spec.commandLine().getOut();
             out.printf("walship bench sync: %d follower(s) on loopback, %d commits/run, %d-byte keys, %d-byte values,"
                     + " durable, median of %d run(s)%n", followers, count, keySize, valueSize, runs);
+            out.printf("leader's store under %s, followers' stores under %s%n", data,
+                    followerData == null ? data : followerData);
             out.printf("%-16s %8s %12s %9s %9s %10s %9s %9s%n", "mode", "writers", "commits/s", "p50 µs", "p99 µs",
                     "max µs", "/ async", "degraded");
             List<io.walship.shipper.repl.SyncOptions> modes = SyncBench.modes(quorum);
@@ -85,10 +94,13 @@ final class BenchCommand {
                         int j = (k + i) % modes.size();
                         io.walship.shipper.repl.SyncOptions mode = modes.get(j);
                         Path d = data.resolve("repl-run");
+                        Path fd = followerData == null ? d : followerData.resolve("repl-run");
                         FileTrees.deleteTree(d);
-                        byMode.get(j).add(SyncBench.run(d, label(mode), mode, followers, t, count,
+                        FileTrees.deleteTree(fd);
+                        byMode.get(j).add(SyncBench.run(d, fd, label(mode), mode, followers, t, count,
                                 Math.min(5_000, count / 5), keySize, valueSize));
                         FileTrees.deleteTree(d);
+                        FileTrees.deleteTree(fd);
                     }
                 }
                 double asyncRate = 0;

@@ -354,9 +354,8 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /**
-     * Built when the demo first sends a request, not when picocli instantiates the command: every
-     * walship invocation builds all commands, and an HttpClient starts a selector thread and loads
-     * the TLS providers (about half a second of CPU at each start, a restore's included).
+     * The demo's HTTP client, made on first use: picocli builds every subcommand at start-up, and a
+     * client built in a static field set up TLS (about a second of CPU) for every command run.
      */
     private static final class Http {
         static final java.net.http.HttpClient CLIENT = java.net.http.HttpClient.newBuilder()

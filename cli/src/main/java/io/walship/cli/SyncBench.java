@@ -34,15 +34,19 @@ final class SyncBench {
     private SyncBench() {
     }
 
-    static Result run(Path dir, String label, SyncOptions sync, int followers, int threads, long count, long warmup,
-                      int keySize, int valueSize) throws Exception {
+    /**
+     * One run: the leader's store under {@code dir}, follower i's store at {@code followerDir}/follower{i}
+     * ({@code followerDir} may be {@code dir}, or another file system standing in for another machine's disk).
+     */
+    static Result run(Path dir, Path followerDir, String label, SyncOptions sync, int followers, int threads,
+                      long count, long warmup, int keySize, int valueSize) throws Exception {
         List<LoopbackFollower> fs = new ArrayList<>();
         try (Store leader = Store.open(dir.resolve("leader"));
              ReplicationServer repl = new ReplicationServer(leader, new InetSocketAddress("127.0.0.1", 0),
                      ReplicationOptions.defaults(), sync).start()) {
             try {
                 for (int i = 0; i < followers; i++) {
-                    fs.add(LoopbackFollower.fromStore(leader, repl.address().getPort(), dir.resolve("follower" + i),
+                    fs.add(LoopbackFollower.fromStore(leader, repl.address().getPort(), followerDir.resolve("follower" + i),
                             "bench-f" + i));
                 }
                 LeaderNode node = new LeaderNode(leader, null, repl);

@@ -10,17 +10,9 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLContext;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsParameters;
-import com.sun.net.httpserver.HttpsServer;
 import io.walship.protocol.AuthToken;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.BatchRequest;
@@ -55,7 +47,10 @@ import io.walship.wal.WriteBatch;
  * with their commit LSN, reads carry {@link Headers#LSN}; a bad request gets a 4xx and a one-line
  * reason, a node that cannot answer a 503.
  *
- * <p>Thread-safe: requests run on a pool of 64 threads, so concurrent commits share WAL syncs. A
+ * <p>Thread-safe. The HTTP server under it is an {@link HttpTransport}: Jetty 12 by default, the
+ * JDK's {@code com.sun.net.httpserver} with {@code -Dwalship.http.server=jdk}. A request runs on one
+ * of the server's pool threads (up to {@value JettyTransport#MAX_THREADS}; the JDK's: {@value
+ * JdkTransport#THREADS}) from its head to its answer, so concurrent commits share WAL syncs. A
  * read that waits for an LSN ({@code min_lsn}) does not keep one of them: it is parked in
  * {@link ReadWaits} (at most {@value #MAX_WAITING_READS} at once) and answered by one of its
  * {@value #READ_WAIT_THREADS} threads when the LSN is applied or its wait is over. A write to a
@@ -69,11 +64,9 @@ public final class HttpApi implements AutoCloseable {
     static final int READ_WAIT_THREADS = 4;
     /** A scan answer held back at most this long before it is streamed (see {@link ScanAnswer}). */
     static final int SCAN_BUFFER = 1 << 20;
-    private static final String MIN_LSN_ATTRIBUTE = "walship.min_lsn";
 
     private final Node node;
-    private final HttpServer server;
-    private final ExecutorService executor;
+    private final HttpTransport server;
     private final ReadWaits waits;
     private final Store.Registration appliedListener;
     private final AuthToken writeToken;
@@ -105,44 +98,50 @@ public final class HttpApi implements AutoCloseable {
     public HttpApi(Node node, InetSocketAddress address, AuthToken writeToken, SSLContext tls) throws IOException {
         this.node = node;
         this.writeToken = writeToken;
-        if (tls != null) {
-            HttpsServer https = HttpsServer.create(address, 256);
-            https.setHttpsConfigurator(new HttpsConfigurator(tls) {
-                @Override
-                public void configure(HttpsParameters params) {
-                    params.setSSLParameters(Tls.serverParameters(getSSLContext()));
-                }
-            });
-            this.server = https;
-        } else {
-            this.server = HttpServer.create(address, 256);
-        }
-        this.executor = Executors.newFixedThreadPool(64, r -> {
-            Thread t = new Thread(r, "walship-http");
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
         this.waits = new ReadWaits(MAX_WAITING_READS, READ_WAIT_THREADS, node::appliedLsn);
         this.appliedListener = node.onApplied(waits::applied);
-        server.createContext(Endpoints.KV, ex -> {
-            if (ex.getRequestMethod().equals("GET")) {
+        try {
+            this.server = HttpTransport.bind(address, tls, this::dispatch);
+        } catch (IOException | RuntimeException e) {
+            appliedListener.close();
+            waits.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Routes a request by its path's prefix (as the JDK server's contexts did: {@code /kv/} and
+     * everything under it, {@code /batch}, ...).
+     */
+    private void dispatch(Exchange ex) {
+        String path = ex.rawPath();
+        if (path.startsWith(Endpoints.KV)) {
+            if (ex.method().equals("GET")) {
                 read(ex, this::kv);
             } else {
                 handle(ex, this::kv);
             }
-        });
-        server.createContext(Endpoints.BATCH, ex -> handle(ex, this::batch));
-        server.createContext(Endpoints.SCAN, ex -> read(ex, this::scan));
-        server.createContext(Endpoints.DIGEST, ex -> read(ex, this::digest));
-        server.createContext(Endpoints.STATUS, ex -> handle(ex, this::status));
-        server.createContext(Endpoints.SNAPSHOT, ex -> handle(ex, this::snapshot));
-        server.createContext(Endpoints.METRICS, ex -> handle(ex, this::metrics));
-        server.createContext(Endpoints.PROMOTE, ex -> handle(ex, this::promote));
-        server.createContext(Endpoints.WAL, ex -> handle(ex, this::wal));
-        server.createContext("/", ex -> handle(ex, e -> {
-            throw new HttpError(404, "no such endpoint: " + e.getRequestURI().getPath());
-        }));
+        } else if (path.startsWith(Endpoints.BATCH)) {
+            handle(ex, this::batch);
+        } else if (path.startsWith(Endpoints.SCAN)) {
+            read(ex, this::scan);
+        } else if (path.startsWith(Endpoints.DIGEST)) {
+            read(ex, this::digest);
+        } else if (path.startsWith(Endpoints.STATUS)) {
+            handle(ex, this::status);
+        } else if (path.startsWith(Endpoints.SNAPSHOT)) {
+            handle(ex, this::snapshot);
+        } else if (path.startsWith(Endpoints.METRICS)) {
+            handle(ex, this::metrics);
+        } else if (path.startsWith(Endpoints.PROMOTE)) {
+            handle(ex, this::promote);
+        } else if (path.startsWith(Endpoints.WAL)) {
+            handle(ex, this::wal);
+        } else {
+            handle(ex, e -> {
+                throw new HttpError(404, "no such endpoint: " + e.rawPath());
+            });
+        }
     }
 
     public HttpApi start() {
@@ -152,7 +151,7 @@ public final class HttpApi implements AutoCloseable {
 
     /** Where it listens (the actual port if it was given port 0). */
     public InetSocketAddress address() {
-        return server.getAddress();
+        return server.address();
     }
 
     /** An error answered with its status and a one-line reason. */
@@ -167,7 +166,7 @@ public final class HttpApi implements AutoCloseable {
 
     @FunctionalInterface
     private interface Handler {
-        void handle(HttpExchange ex) throws IOException;
+        void handle(Exchange ex) throws IOException;
     }
 
     /**
@@ -180,24 +179,24 @@ public final class HttpApi implements AutoCloseable {
      * connection is dropped without ending the body, so the client sees a broken answer, never a
      * short one that looks complete.
      */
-    private void handle(HttpExchange ex, Handler h) {
+    private void handle(Exchange ex, Handler h) {
         try {
             h.handle(ex);
         } catch (AbortedAnswer e) {
-            // leave the exchange unclosed: HttpServer then drops the connection without a last chunk
-            throw e;
+            ex.abort(e); // the connection is dropped without a last chunk
+            return;
         } catch (IOException e) {
             // the client went away
         } catch (RuntimeException e) {
             int status = statusOf(e);
             try {
                 if (e instanceof NotLeaderException n) {
-                    ex.getResponseHeaders().set(Headers.LEADER, n.leader());
+                    ex.header(Headers.LEADER, n.leader());
                 }
                 if (e instanceof WriteRefusedException w) {
-                    ex.getResponseHeaders().set(Headers.COMMITTED, "no");
+                    ex.header(Headers.COMMITTED, "no");
                     if (w.leader() != null) {
-                        ex.getResponseHeaders().set(Headers.LEADER, w.leader());
+                        ex.header(Headers.LEADER, w.leader());
                     }
                 }
                 text(ex, status, status != 500 ? "error: " + Errors.oneLine(e)
@@ -253,7 +252,7 @@ public final class HttpApi implements AutoCloseable {
      * — this HTTP thread returns to serve other requests — and answered when the node applies N, or
      * with 503 and the current LSN once {@link Node#readWait()} has passed.
      */
-    private void read(HttpExchange ex, Handler h) {
+    private void read(Exchange ex, Handler h) {
         Map<String, byte[]> q;
         try {
             q = query(ex);
@@ -270,7 +269,7 @@ public final class HttpApi implements AutoCloseable {
             String why = node.notReadable();
             if (why != null) {
                 handle(ex, e -> {
-                    e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.shownLsn()));
+                    e.header(Headers.LSN, Lsn.format(node.shownLsn()));
                     throw new HttpError(503, why);
                 });
             } else {
@@ -287,7 +286,7 @@ public final class HttpApi implements AutoCloseable {
             });
             return;
         }
-        ex.setAttribute(MIN_LSN_ATTRIBUTE, min);
+        ex.minLsn(min);
         if (node.appliedLsn() >= min) {
             handle(ex, h);
             return;
@@ -297,7 +296,7 @@ public final class HttpApi implements AutoCloseable {
             // what the node may show: on a leader its commit point, never a commit still waiting
             // for its sync or its acks (those are not there for readers yet)
             long now = node.shownLsn();
-            e.getResponseHeaders().set(Headers.LSN, Lsn.format(now));
+            e.header(Headers.LSN, Lsn.format(now));
             throw new HttpError(503, "this node has applied up to LSN " + Lsn.format(now) + ", not yet "
                     + Endpoints.MIN_LSN + " " + Lsn.format(min) + " (waited " + node.readWait().toMillis() + " ms)");
         };
@@ -305,7 +304,7 @@ public final class HttpApi implements AutoCloseable {
             handle(ex, tooLate);
         } else if (!waits.await(min, waitNanos, () -> handle(ex, h), () -> handle(ex, tooLate))) {
             handle(ex, e -> {
-                e.getResponseHeaders().set(Headers.LSN, Lsn.format(node.shownLsn()));
+                e.header(Headers.LSN, Lsn.format(node.shownLsn()));
                 throw new HttpError(503, MAX_WAITING_READS + " reads are already waiting for an LSN; try again later");
             });
         }
@@ -313,12 +312,12 @@ public final class HttpApi implements AutoCloseable {
 
     // ---- endpoints --------------------------------------------------------------------------
 
-    private void kv(HttpExchange ex) throws IOException {
+    private void kv(Exchange ex) throws IOException {
         byte[] key = pathKey(ex);
-        switch (ex.getRequestMethod()) {
+        switch (ex.method()) {
             case "GET" -> {
                 Store.Read r = node.store().read(key);
-                ex.getResponseHeaders().set(Headers.LSN, Lsn.format(answerLsn(ex, r.pageLsn(), r.lsn())));
+                ex.header(Headers.LSN, Lsn.format(answerLsn(ex, r.pageLsn(), r.lsn())));
                 if (r.value() == null) {
                     text(ex, 404, "not found");
                 } else {
@@ -339,11 +338,11 @@ public final class HttpApi implements AutoCloseable {
                 CommitWait w = commitWait(ex, d);
                 written(ex, node.delete(key, d), w);
             }
-            default -> throw new HttpError(405, "method " + ex.getRequestMethod() + " not allowed on /kv/{key}");
+            default -> throw new HttpError(405, "method " + ex.method() + " not allowed on /kv/{key}");
         }
     }
 
-    private void batch(HttpExchange ex) throws IOException {
+    private void batch(Exchange ex) throws IOException {
         requireMethod(ex, "POST");
         authorizeWrite(ex);
         BatchRequest request;
@@ -374,7 +373,7 @@ public final class HttpApi implements AutoCloseable {
      * bounded by a line, whatever the store's size. {@code from}/{@code to} are percent-encoded
      * bytes like keys ({@link KeyPaths}); {@code limit} is the most pairs (0: none).
      */
-    private void scan(HttpExchange ex) throws IOException {
+    private void scan(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         Map<String, byte[]> q = query(ex);
         byte[] from = q.get(Endpoints.FROM);
@@ -428,12 +427,12 @@ public final class HttpApi implements AutoCloseable {
      * a larger answer is streamed from there on and waits until the whole snapshot is visible.
      */
     private final class ScanAnswer {
-        private final HttpExchange ex;
+        private final Exchange ex;
         private final long stateLsn;
         private ByteArrayOutputStream held = new ByteArrayOutputStream();
         private OutputStream body;
 
-        ScanAnswer(HttpExchange ex, long stateLsn) {
+        ScanAnswer(Exchange ex, long stateLsn) {
             this.ex = ex;
             this.stateLsn = stateLsn;
         }
@@ -462,16 +461,16 @@ public final class HttpApi implements AutoCloseable {
         }
 
         private void start(long readLsn) throws IOException {
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(answerLsn(ex, readLsn, stateLsn)));
-            ex.getResponseHeaders().set("Content-Type", "text/tab-separated-values; charset=utf-8");
-            ex.sendResponseHeaders(200, 0); // chunked
-            body = new BufferedOutputStream(ex.getResponseBody(), 64 << 10);
+            ex.header(Headers.LSN, Lsn.format(answerLsn(ex, readLsn, stateLsn)));
+            ex.header("Content-Type", "text/tab-separated-values; charset=utf-8");
+            ex.sendHeaders(200, 0); // chunked
+            body = new BufferedOutputStream(ex.responseBody(), 64 << 10);
             held.writeTo(body);
             held = null;
         }
     }
 
-    private void digest(HttpExchange ex) throws IOException {
+    private void digest(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         StateDigest d;
         ReadLsn seen = new ReadLsn();
@@ -480,7 +479,7 @@ public final class HttpApi implements AutoCloseable {
         }
         // every page is unchanged since seen.lsn(): the digest is the same at any LSN from there to d.lsn()
         String lsn = Lsn.format(answerLsn(ex, Math.min(seen.lsn(), d.lsn()), d.lsn()));
-        ex.getResponseHeaders().set(Headers.LSN, lsn);
+        ex.header(Headers.LSN, lsn);
         json(ex, 200, new DigestResponse(lsn, d.pairs(), d.sha256()));
     }
 
@@ -488,7 +487,7 @@ public final class HttpApi implements AutoCloseable {
      * A point-in-time image of the store for a base backup, with the state digest at its LSN in
      * the headers (computed on the same snapshot first). Writers go on meanwhile.
      */
-    private void snapshot(HttpExchange ex) throws IOException {
+    private void snapshot(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         byte[] forRaw = query(ex).get(Endpoints.FOR);
         boolean forFollower = false;
@@ -516,12 +515,12 @@ public final class HttpApi implements AutoCloseable {
             if (!forFollower) {
                 node.awaitVisible(snap.lsn(), snap.lsn());
             }
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(snap.lsn()));
-            ex.getResponseHeaders().set(Headers.DIGEST, d.sha256());
-            ex.getResponseHeaders().set(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
-            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
-            ex.sendResponseHeaders(200, snap.imageSize());
-            try (OutputStream out = ex.getResponseBody(); InputStream in = snap.openStream()) {
+            ex.header(Headers.LSN, Lsn.format(snap.lsn()));
+            ex.header(Headers.DIGEST, d.sha256());
+            ex.header(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
+            ex.header("Content-Type", "application/octet-stream");
+            ex.sendHeaders(200, snap.imageSize());
+            try (OutputStream out = ex.responseBody(); InputStream in = snap.openStream()) {
                 in.transferTo(out);
             } catch (RuntimeException | IOException e) {
                 throw new AbortedAnswer(e); // e.g. the snapshot was abandoned: a short image must not look whole
@@ -529,14 +528,14 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private void status(HttpExchange ex) throws IOException {
+    private void status(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         StatusResponse st = node.status();
         json(ex, st.failed() ? 503 : 200, st); // a health check sees a failed store by the status alone
     }
 
     /** {@code POST /promote[?force=true][&peers=URL,URL]}: 200 with the new timeline, 409 if refused. */
-    private void promote(HttpExchange ex) throws IOException {
+    private void promote(Exchange ex) throws IOException {
         requireMethod(ex, "POST");
         authorizeWrite(ex); // a node started with --auth-token-file takes promotions with the token only
         body(ex); // parameters come in the query; a body is read and ignored
@@ -584,7 +583,7 @@ public final class HttpApi implements AutoCloseable {
      * carries the durable LSN the reader was bounded by when the answer started (the body may go a
      * little further); a failure while sending drops the connection, so a cut body never looks whole.
      */
-    private void wal(HttpExchange ex) throws IOException {
+    private void wal(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         // a replication consumer's endpoint, like /snapshot?for=follower and HELLO: the WAL holds every
         // key and value, also those of commits no follower has acknowledged yet (a plain read waits for
@@ -614,11 +613,11 @@ public final class HttpApi implements AutoCloseable {
                 throw new HttpError(410, "this node's WAL is empty (it was made from a snapshot or base backup);"
                         + " LSN " + Lsn.format(from) + " is not in it");
             }
-            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
-            ex.getResponseHeaders().set(Headers.LSN, Lsn.format(reader.durableLsn()));
-            ex.sendResponseHeaders(200, 0);
+            ex.header("Content-Type", "application/octet-stream");
+            ex.header(Headers.LSN, Lsn.format(reader.durableLsn()));
+            ex.sendHeaders(200, 0);
             try (java.io.DataOutputStream out = new java.io.DataOutputStream(
-                    new java.io.BufferedOutputStream(ex.getResponseBody(), 1 << 16))) {
+                    new java.io.BufferedOutputStream(ex.responseBody(), 1 << 16))) {
                 io.walship.wal.WalEntry e;
                 while ((e = reader.next()) != null) {
                     io.walship.protocol.WalStream.write(out, e.lsn(), reader.lastEntryBytes());
@@ -629,7 +628,7 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private void metrics(HttpExchange ex) throws IOException {
+    private void metrics(Exchange ex) throws IOException {
         requireMethod(ex, "GET");
         send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", node.metrics().getBytes(StandardCharsets.UTF_8));
     }
@@ -637,13 +636,13 @@ public final class HttpApi implements AutoCloseable {
     // ---- helpers ----------------------------------------------------------------------------
 
     /** With a write token: 401 unless the request carries {@code Authorization: Bearer <token>}. */
-    private void authorizeWrite(HttpExchange ex) {
+    private void authorizeWrite(Exchange ex) {
         if (writeToken == null) {
             return;
         }
-        if (!writeToken.matchesHeader(ex.getRequestHeaders().getFirst(Headers.AUTHORIZATION))) {
-            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"walship\"");
-            throw new HttpError(401, ex.getRequestHeaders().containsKey(Headers.AUTHORIZATION)
+        if (!writeToken.matchesHeader(ex.requestHeader(Headers.AUTHORIZATION))) {
+            ex.header("WWW-Authenticate", "Bearer realm=\"walship\"");
+            throw new HttpError(401, ex.requestHeader(Headers.AUTHORIZATION) != null
                     ? "the Authorization header does not carry this node's token"
                     : "writes need 'Authorization: Bearer <token>' (the node runs with --auth-token-file)");
         }
@@ -653,24 +652,24 @@ public final class HttpApi implements AutoCloseable {
      * Answers a commit once it has the follower acks {@code wait} needs (README, "Commit modes"),
      * with {@link Headers#SYNC} saying what it waited for.
      */
-    private void written(HttpExchange ex, long lsn, CommitWait wait) throws IOException {
+    private void written(Exchange ex, long lsn, CommitWait wait) throws IOException {
         int timeline = node.store().timeline(); // read before the wait: a switch after it cannot be this commit's
         String sync = node.awaitCommit(lsn, wait);
         if (sync != null) {
-            ex.getResponseHeaders().set(Headers.SYNC, sync);
+            ex.header(Headers.SYNC, sync);
         }
-        ex.getResponseHeaders().set(Headers.LSN, Lsn.format(lsn));
-        ex.getResponseHeaders().set(Headers.TIMELINE, Integer.toString(timeline));
+        ex.header(Headers.LSN, Lsn.format(lsn));
+        ex.header(Headers.TIMELINE, Integer.toString(timeline));
         json(ex, 200, new WriteResponse(Lsn.format(lsn)));
     }
 
     /** The write's {@code ?sync=}, checked before it commits (400 if stronger than the node's mode). */
-    private CommitWait commitWait(HttpExchange ex, Durability d) {
+    private CommitWait commitWait(Exchange ex, Durability d) {
         byte[] raw = query(ex).get(Endpoints.SYNC);
         return node.commitWait(raw == null ? null : new String(raw, StandardCharsets.UTF_8), d);
     }
 
-    private static Durability durability(HttpExchange ex) {
+    private static Durability durability(Exchange ex) {
         byte[] raw = query(ex).get(Endpoints.DURABILITY);
         String d = raw == null ? "durable" : new String(raw, StandardCharsets.UTF_8);
         return switch (d) {
@@ -693,8 +692,8 @@ public final class HttpApi implements AutoCloseable {
         return key;
     }
 
-    private static byte[] pathKey(HttpExchange ex) {
-        String raw = ex.getRequestURI().getRawPath().substring(Endpoints.KV.length());
+    private static byte[] pathKey(Exchange ex) {
+        String raw = ex.rawPath().substring(Endpoints.KV.length());
         if (raw.isEmpty()) {
             throw new BadInputException("missing key: use /kv/{key}");
         }
@@ -724,9 +723,9 @@ public final class HttpApi implements AutoCloseable {
      * @throws BadInputException on bad percent-encoding or a name given twice (which value was meant is
      *                           a guess: {@code durability=async&durability=durable})
      */
-    private static Map<String, byte[]> query(HttpExchange ex) {
+    private static Map<String, byte[]> query(Exchange ex) {
         Map<String, byte[]> out = new LinkedHashMap<>();
-        String q = ex.getRequestURI().getRawQuery();
+        String q = ex.rawQuery();
         if (q == null || q.isEmpty()) {
             return out;
         }
@@ -748,15 +747,15 @@ public final class HttpApi implements AutoCloseable {
         return out;
     }
 
-    private static void requireMethod(HttpExchange ex, String method) {
-        if (!ex.getRequestMethod().equals(method)) {
-            throw new HttpError(405, "method " + ex.getRequestMethod() + " not allowed on "
-                    + ex.getRequestURI().getPath() + " (use " + method + ")");
+    private static void requireMethod(Exchange ex, String method) {
+        if (!ex.method().equals(method)) {
+            throw new HttpError(405, "method " + ex.method() + " not allowed on "
+                    + ex.rawPath() + " (use " + method + ")");
         }
     }
 
-    private static byte[] body(HttpExchange ex) throws IOException {
-        try (InputStream in = ex.getRequestBody()) {
+    private static byte[] body(Exchange ex) throws IOException {
+        try (InputStream in = ex.requestBody()) {
             byte[] b = in.readNBytes(MAX_BODY + 1);
             if (b.length > MAX_BODY) {
                 // read (and drop) a moderately oversized rest, so that a client still sending it
@@ -773,20 +772,16 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private static void json(HttpExchange ex, int status, Object body) throws IOException {
+    private static void json(Exchange ex, int status, Object body) throws IOException {
         send(ex, status, "application/json", (Json.write(body) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    private static void text(HttpExchange ex, int status, String line) throws IOException {
+    private static void text(Exchange ex, int status, String line) throws IOException {
         send(ex, status, "text/plain; charset=utf-8", (line + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(body);
-        }
+    private static void send(Exchange ex, int status, String type, byte[] body) throws IOException {
+        ex.respond(status, type, body);
     }
 
     /**
@@ -795,9 +790,10 @@ public final class HttpApi implements AutoCloseable {
      * ({@link Node#awaitVisible}), or the request's {@code min_lsn} if that is higher and within
      * the state read (the client named it; nothing is revealed).
      */
-    private long answerLsn(HttpExchange ex, long readLsn, long stateLsn) {
+    private long answerLsn(Exchange ex, long readLsn, long stateLsn) {
         long lsn = node.awaitVisible(readLsn, stateLsn);
-        if (ex.getAttribute(MIN_LSN_ATTRIBUTE) instanceof Long min && min > lsn && min <= stateLsn) {
+        Long min = ex.minLsn();
+        if (min != null && min > lsn && min <= stateLsn) {
             lsn = min;
         }
         return lsn;
@@ -814,11 +810,5 @@ public final class HttpApi implements AutoCloseable {
         appliedListener.close();
         waits.close();
         server.stop(2);
-        executor.shutdown();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -56,7 +56,7 @@ public final class LeaderNode implements Node {
     private volatile String url;
     /**
      * Requests that may wait for follower acks at once ({@link #MAX_ACK_WAITS}): the rest of the
-     * HTTP API's 64 threads stay free for {@code /status}, {@code /metrics} and reads that need no
+     * HTTP API's request threads (128 under Jetty, 64 under the JDK's server) stay free for {@code /status}, {@code /metrics} and reads that need no
      * wait, so a blocked leader can still say that it is blocked.
      */
     private final Semaphore ackWaits = new Semaphore(MAX_ACK_WAITS);

@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class WalLog implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalLog.class);
+    private final java.util.concurrent.atomic.AtomicLong seekReads = new java.util.concurrent.atomic.AtomicLong();
     public static final String DIR_NAME = "wal";
     /** Chronicle's append locks in the queue's table store ({@code TableStoreWriteLock}) and their free value. */
     private static final List<String> CHRONICLE_LOCK_KEYS = List.of("chronicle.write.lock", "chronicle.append.lock");
@@ -188,14 +189,22 @@ public final class WalLog implements AutoCloseable {
                 continue;
             }
             long guess = start + (lsn - cycleFirst);
-            if (lsnAt(tailer, guess) == lsn) {
+            long at = lsnAt(tailer, guess);
+            if (at == lsn) {
                 tailer.moveToIndex(guess);
+                return first;
+            }
+            // One past the last entry (recovery after a clean checkpoint, a reader that is caught up):
+            // reading the entry before leaves the tailer just after it, where that LSN will be appended.
+            // Without this, such a seek walked the whole cycle, reading every entry of it.
+            if (at < 0 && lsnAt(tailer, guess - 1) == lsn - 1) {
                 return first;
             }
             // Not a dense run of LSNs (a WAL written before torn tails were cut off): walk the cycle.
             tailer.moveToIndex(start);
             while (true) {
                 long idx = tailer.index();
+                seekReads.incrementAndGet();
                 RawEntry e = read(tailer);
                 if (e == null || e.headerLsn() >= lsn) {
                     tailer.moveToIndex(idx);
@@ -207,10 +216,16 @@ public final class WalLog implements AutoCloseable {
         return first;
     }
 
+    /** Entries {@link #seek} has read so far (its cost; for tests). */
+    long seekReads() {
+        return seekReads.get();
+    }
+
     private long lsnAt(ExcerptTailer tailer, long index) {
         if (!tailer.moveToIndex(index)) {
             return -1;
         }
+        seekReads.incrementAndGet();
         RawEntry e = read(tailer);
         return e == null ? -1 : e.headerLsn();
     }

@@ -115,6 +115,11 @@ public final class WalReader implements AutoCloseable {
         return this;
     }
 
+    /** The log this reader reads (tests measure {@link WalLog#seek}'s cost on it). */
+    WalLog log() {
+        return log;
+    }
+
     /**
      * From now on {@link #next} verifies each entry fully but returns it without its page changes
      * (use {@link #lastEntryBytes} for the bytes): for shippers, which pass entries on.
