@@ -141,6 +141,43 @@ class IndexFallbackBudgetTest {
     }
 
     /**
+     * A corrupt segment among others, several workers, budgets that leave some without an index:
+     * every segment before it is handed out whole, then the corruption naming it, and closing
+     * the prefetcher returns (no worker left waiting for bytes nobody gives back).
+     */
+    @Test
+    void aCorruptSegmentAmongOthersIsReportedInItsTurnAndClosingReturns() throws Exception {
+        long seed = Long.getLong("walship.test.seed", 91L);
+        System.out.println("IndexFallbackBudgetTest seed " + seed);
+        SplittableRandom r = new SplittableRandom(seed);
+        ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("f"));
+        List<RestorePlan.Step> steps = new ArrayList<>();
+        long lsn = 1;
+        int bad = 9;
+        for (int i = 0; i < 16; i++) {
+            int entries = 1 + r.nextInt(i % 4 == 0 ? 300 : 40);
+            Seg s = segment(archive, lsn, entries, 1 + r.nextInt(30), i == bad ? entries / 2 : -1, r);
+            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(
+                    new ArchiveLayout.SegmentName(1, lsn, lsn + entries - 1), s.size()), lsn, lsn + entries - 1));
+            lsn += entries;
+        }
+        for (long total : new long[] {1, 20_000, 60_000, 64L << 20}) {
+            for (int parallel : new int[] {1, 4}) {
+                org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(120), () -> {
+                    try (SegmentPrefetcher p = new SegmentPrefetcher(archive, steps, parallel, total, true)) {
+                        for (int i = 0; i < bad; i++) {
+                            SegmentPrefetcher.Decoded d = p.next();
+                            assertEquals(steps.get(i).fromLsn(), d.lsn(0));
+                        }
+                        CorruptObjectException x = assertThrows(CorruptObjectException.class, p::next);
+                        assertTrue(x.getMessage().contains(steps.get(bad).key()), x.getMessage());
+                    }
+                }, "budget " + total + ", parallel " + parallel);
+            }
+        }
+    }
+
+    /**
      * Several workers, budgets that leave some segments without their index, bodies reused: once
      * the consumer has taken every segment, the budget holds exactly the last one's grant.
      */
