@@ -242,7 +242,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
      * and body and index in half the heap. If not, the segment is checked and handed out without
      * an index, as on main (its consumer parses each entry again to apply it): never refused nor
      * made to wait for it. A segment larger than the whole budget holds all of it and is fetched
-     * alone: only the half-heap bound limits its index.
+     * alone: only the half-heap bound limits its index; so does one whose body and index together
+     * are more than the budget, when nothing else holds any of it.
      */
     static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
                          java.util.Queue<byte[]> spare, boolean index) {
@@ -322,14 +323,22 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     bound += ChangeIndex.changeBound(body, start, Segment.frameLength(body, start));
                 }
                 long indexBytes = ChangeIndex.bytesFor(starts.length, bound); // at least entryRoom: as many entries
-                boolean fits = budget == null || indexFits(budget, grant < want, h.bodyLength() + indexBytes,
+                boolean alone = budget != null && grant < want; // larger than the budget: it holds all of it
+                if (budget != null && !alone && h.bodyLength() + indexBytes > budget.total
+                        && h.bodyLength() + indexBytes <= heap / 2 && budget.tryExtend(budget.total - grant)) {
+                    // body and index are more than the whole budget, but nothing else is held: take all of it,
+                    // as a segment larger than the budget does (else such a segment would never be indexed)
+                    grant = budget.total;
+                    alone = true;
+                }
+                boolean fits = budget == null || indexFits(budget, alone, h.bodyLength() + indexBytes,
                         indexBytes - entryRoom, heap);
                 if (fits) {
-                    if (budget != null && grant >= want) {
+                    if (budget != null && !alone) {
                         grant += indexBytes - entryRoom;
                     }
                     changes = new ChangeIndex(body, starts.length, (int) bound);
-                } else if (grant >= want) {
+                } else if (!alone) {
                     budget.release(entryRoom); // checked without an index, as on main
                     grant -= entryRoom;
                 }
