@@ -29,10 +29,12 @@ public final class ArchiveListing {
     private final List<BackupInfo> backups;
     private final Set<Integer> histories;
     private final List<ObjectInfo> orphans;
+    private final Set<ArchiveLayout.BackupName> pins;
     private final long totalBytes;
 
     private ArchiveListing(Map<Integer, List<SegmentInfo>> segments, List<BackupInfo> backups, Set<Integer> histories,
-                           List<ObjectInfo> orphans, long totalBytes) {
+                           List<ObjectInfo> orphans, Set<ArchiveLayout.BackupName> pins, long totalBytes) {
+        this.pins = pins;
         this.segments = segments;
         this.backups = backups;
         this.histories = histories;
@@ -48,6 +50,7 @@ public final class ArchiveListing {
         Map<ArchiveLayout.BackupName, List<ObjectInfo>> backupObjects = new TreeMap<>(order);
         Set<ArchiveLayout.BackupName> withManifest = new TreeSet<>(order);
         Set<Integer> histories = new TreeSet<>();
+        Set<ArchiveLayout.BackupName> pins = new TreeSet<>(order);
         long total = 0;
         for (ObjectInfo o : store.list("", null)) {
             total += o.size();
@@ -65,6 +68,11 @@ public final class ArchiveListing {
                 }
                 continue;
             }
+            var pin = ArchiveLayout.parsePin(o.key());
+            if (pin.isPresent()) {
+                pins.add(pin.get());
+                continue;
+            }
             ArchiveLayout.parseHistory(o.key()).ifPresent(histories::add);
         }
         List<BackupInfo> backups = new ArrayList<>();
@@ -77,7 +85,8 @@ public final class ArchiveListing {
             }
         });
         segs.values().forEach(l -> l.sort(java.util.Comparator.comparingLong(s -> s.name().firstLsn())));
-        return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans), total);
+        return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans),
+                java.util.Collections.unmodifiableSet(pins), total);
     }
 
     public Set<Integer> timelines() {
@@ -130,6 +139,18 @@ public final class ArchiveListing {
 
     public List<BackupInfo> backups() {
         return backups;
+    }
+
+    /**
+     * Backups that have a pin object ({@code pins/T-L.json}; {@link BackupPin}), in timeline and LSN
+     * order; a pin may outlive its backup if the backup was deleted by hand.
+     */
+    public Set<ArchiveLayout.BackupName> pins() {
+        return pins;
+    }
+
+    public boolean pinned(ArchiveLayout.BackupName backup) {
+        return pins.contains(backup);
     }
 
     /**

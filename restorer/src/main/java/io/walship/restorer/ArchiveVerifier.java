@@ -144,13 +144,25 @@ public final class ArchiveVerifier {
                 problems.add(new Problem("missing", ArchiveLayout.historyKey(t), detail(e)));
                 continue;
             }
-            for (ArchiveListing.BackupInfo b : RestorePlan.backupsOn(listing, ancestry)) {
+            List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing, ancestry);
+            for (ArchiveListing.BackupInfo b : onPath) {
                 if (!goodBackups.contains(b)) {
                     continue;
                 }
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
+                    long gapEnd = c.gap().lastLsn();
+                    if (listing.pinned(b.name()) && onPath.stream().anyMatch(o -> goodBackups.contains(o)
+                            && o.name().lsn() > b.name().lsn() && o.name().lsn() >= gapEnd)) {
+                        // retention keeps a pinned backup but not the WAL after it that no other kept backup needs
+                        String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
+                                + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
+                        if (!notes.contains(note)) {
+                            notes.add(note);
+                        }
+                        continue;
+                    }
                     if (gaps.add(range + "@" + t)) {
                         problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: base backup "
                                 + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())));

@@ -14,6 +14,7 @@ import java.util.function.Consumer;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
+import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
@@ -33,11 +34,21 @@ import io.walship.wal.Lsn;
  * where the archive ends. Timeline histories are never deleted. Objects of backups that never
  * got a manifest are deleted once older than a day (younger ones may be uploading).
  *
+ * <p><b>Pinned backups</b> ({@link BackupPin}, {@code walship archive pin}) are kept whatever the
+ * policy says, with what they need to be consistent: a base backup is the store exactly at its LSN,
+ * so that is its manifest and image and no WAL. The WAL after a pinned backup is kept only as
+ * far as the policy keeps it anyway (a pin keeps a restore point, not a point-in-time window).
+ * {@link #apply} reads each backup's pin again just before it deletes the backup and once more
+ * after deleting its manifest; a pin that appeared in between gets the manifest put back (the same
+ * bytes, created again) and the backup's other objects are left alone. So a pin that
+ * {@code BackupPin.pin} reported is never lost to a retention run, including one already running.
+ *
  * <p>Deleting runs in an order that is safe to interrupt: each expired backup's manifest first
  * (the backup stops existing at once), then its other objects, then segments oldest first (what
  * remains is always a contiguous suffix). Rerunning finishes the job. Stateless.
  */
 public final class Retention {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Retention.class);
     static final Duration ORPHAN_AGE = Duration.ofDays(1);
 
     /** How much to keep: at least one of the two must be set (null: not used). */
@@ -59,8 +70,13 @@ public final class Retention {
     public record Deletion(String key, long bytes, String reason) {
     }
 
-    /** What to keep and delete, and the timelines the plan knew of. */
-    public record Plan(List<String> keptBackups, List<Deletion> deletions, Set<Integer> timelines) {
+    /**
+     * What to keep and delete, and the timelines the plan knew of. {@code pinnedBackups} are kept
+     * because they are pinned (some may be kept by the policy too); {@code keptBackups} are those the
+     * policy keeps.
+     */
+    public record Plan(List<String> keptBackups, List<String> pinnedBackups, List<Deletion> deletions,
+                       Set<Integer> timelines) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -99,8 +115,12 @@ public final class Retention {
         }
 
         List<Deletion> deletions = new ArrayList<>();
+        List<String> pinned = new ArrayList<>();
         for (ArchiveListing.BackupInfo b : byAge) {
-            if (keep.contains(b)) {
+            if (listing.pinned(b.name())) {
+                pinned.add(b.name().dir());
+            }
+            if (keep.contains(b) || listing.pinned(b.name())) {
                 continue;
             }
             String why = "base backup at LSN " + Lsn.format(b.name().lsn()) + " (timeline " + b.name().timeline()
@@ -140,7 +160,8 @@ public final class Retention {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }
-        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), deletions, Set.copyOf(listing.timelines()));
+        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), List.copyOf(pinned), deletions,
+                Set.copyOf(listing.timelines()));
     }
 
     /** Whether some kept backup needs the segment on some timeline's history. */
@@ -172,6 +193,14 @@ public final class Retention {
 
     /** Deletes what the plan says, in its (interrupt-safe) order; reports each deletion. */
     public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted) {
+        return apply(store, plan, deleted, dir -> LOG.warn("{} was pinned while retention ran: kept", dir));
+    }
+
+    /**
+     * As {@link #apply(ObjectStore, Plan, Consumer)}; {@code pinnedMeanwhile} hears of each backup the
+     * plan would delete that was pinned since the plan was made (it is kept).
+     */
+    public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted, Consumer<String> pinnedMeanwhile) {
         // a promotion elsewhere may have created a timeline since the listing: its needs are unknown to the plan
         Set<Integer> now = new java.util.TreeSet<>();
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
@@ -182,11 +211,47 @@ public final class Retention {
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
         long bytes = 0;
+        Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
         for (Deletion d : plan.deletions()) {
+            java.util.Optional<ArchiveLayout.BackupName> backup = ArchiveLayout.parseBackup(d.key());
+            if (backup.isPresent() && spared.contains(backup.get())) {
+                continue;
+            }
+            if (ArchiveLayout.isManifest(d.key()) && !deleteUnlessPinned(store, backup.get())) {
+                spared.add(backup.get());
+                pinnedMeanwhile.accept(backup.get().dir());
+                continue;
+            }
             store.delete(d.key());
             bytes += d.bytes();
             deleted.accept(d);
         }
         return bytes;
+    }
+
+    /**
+     * Deletes a backup's manifest unless it is pinned, checking for a pin before and after: a pin
+     * created in between (its creator saw the manifest and reported success) gets the manifest put
+     * back with the same bytes. Returns whether the manifest is gone.
+     */
+    private static boolean deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b) {
+        if (store.head(b.pinKey()).isPresent()) {
+            return false;
+        }
+        byte[] manifest;
+        try (java.io.InputStream in = store.get(b.manifestKey())) {
+            manifest = in.readAllBytes();
+        } catch (io.walship.archive.ObjectNotFoundException e) {
+            return true; // deleted already (an interrupted run, or another one)
+        } catch (java.io.IOException e) {
+            throw new io.walship.archive.StorageException("read " + b.manifestKey() + ": " + e.getMessage(), e);
+        }
+        store.delete(b.manifestKey());
+        if (store.head(b.pinKey()).isEmpty()) {
+            return true;
+        }
+        store.createOrSame(b.manifestKey(), manifest);
+        LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
+        return false;
     }
 }
