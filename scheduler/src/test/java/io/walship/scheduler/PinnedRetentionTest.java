@@ -1,0 +1,234 @@
+package io.walship.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.BackupPin;
+import io.walship.archive.Codec;
+import io.walship.archive.ForwardingObjectStore;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.S3ObjectStore;
+import io.walship.archive.TestS3Server;
+import io.walship.restorer.ArchiveVerifier;
+import io.walship.restorer.Restore;
+import io.walship.restorer.RestorePlan;
+import io.walship.restorer.RestoreTarget;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.Snapshot;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Pinned backups under retention, on a local archive and on S3 (S3Proxy, MinIO in CI): a pinned old
+ * backup outlives a policy that would delete it, stays restorable to its LSN and keeps verify clean;
+ * unpinned, the next prune deletes it; and a pin made while a prune is deleting that very backup
+ * wins (the manifest is put back), while a pin of a backup already gone fails and leaves no pin.
+ */
+class PinnedRetentionTest {
+    private static TestS3Server s3;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startS3() throws Exception {
+        s3 = TestS3Server.start();
+    }
+
+    @AfterAll
+    static void stopS3() throws Exception {
+        s3.close();
+    }
+
+    static Stream<String> stores() {
+        return Stream.of("file", "s3");
+    }
+
+    private ObjectStore open(String kind) {
+        return kind.equals("file") ? ObjectStores.open("file://" + tmp.resolve("archive"))
+                : new S3ObjectStore(s3.newArchive("walship-pins", "p-" + UUID.randomUUID()));
+    }
+
+    private static void writes(Store s, String tag, int n) {
+        for (int i = 0; i < n; i++) {
+            s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static BackupManifest backup(Store s, ObjectStore a) {
+        try (Snapshot snap = s.snapshot()) {
+            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
+        }
+    }
+
+    private static void ship(Path data, ObjectStore a) {
+        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
+            w.shipOnce();
+        }
+    }
+
+    /** Three backups with WAL around them; returns their names, oldest first. */
+    private List<ArchiveLayout.BackupName> threeBackups(ObjectStore a) {
+        Path data = tmp.resolve("leader");
+        List<ArchiveLayout.BackupName> names = new ArrayList<>();
+        try (Store s = Store.open(data)) {
+            for (int round = 0; round < 3; round++) {
+                writes(s, "r" + round, 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                names.add(new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16)));
+            }
+            writes(s, "tail", 40);
+            ship(data, a);
+        }
+        return names;
+    }
+
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPinnedBackupOutlivesThePolicyAndIsDeletedOnceUnpinned(String kind) {
+        try (ObjectStore a = open(kind)) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            ArchiveLayout.BackupName oldest = b.get(0);
+            String digest = RestorePlan.readManifest(a, oldest).digestSha256();
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            assertEquals(BackupPin.Outcome.ALREADY_PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            assertTrue(ArchiveListing.of(a).pinned(oldest));
+
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertEquals(List.of(oldest.dir()), plan.pinnedBackups());
+            assertTrue(plan.deletions().stream().noneMatch(d -> d.key().startsWith(oldest.dir())), plan.deletions().toString());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().startsWith(b.get(1).dir())), "the middle one goes");
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().startsWith("wal/")),
+                    "the WAL between the pinned backup and the kept one is not needed by either");
+            Retention.apply(a, plan, d -> { });
+
+            ArchiveListing l = ArchiveListing.of(a);
+            assertEquals(List.of(oldest, b.get(2)), l.backups().stream().map(ArchiveListing.BackupInfo::name).toList());
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "a pinned backup whose later WAL was pruned is no problem: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())), report.notes().toString());
+            // restorable to its own LSN, exactly the state its manifest records
+            Restore.Result r = Restore.run(a, tmp.resolve("r-" + kind), Restore.Options.defaults()
+                    .withTarget(RestoreTarget.lsn(oldest.lsn(), false)), new Restore.Listener() { });
+            assertEquals(oldest.lsn(), r.lsn());
+            try (Store s = Store.open(tmp.resolve("r-" + kind))) {
+                assertEquals(digest, s.digest().sha256());
+            }
+            assertTrue(Retention.plan(a, new Retention.Policy(1, null), Instant.now()).deletions().isEmpty(),
+                    "a second prune finds nothing more while it is pinned");
+
+            assertTrue(BackupPin.unpin(a, oldest));
+            assertFalse(BackupPin.unpin(a, oldest), "unpinning twice changes nothing");
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            assertEquals(List.of(b.get(2)), ArchiveListing.of(a).backups().stream().map(ArchiveListing.BackupInfo::name).toList());
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("stores")
+    void pinningAMissingBackupFailsAndLeavesNoPin(String kind) {
+        try (ObjectStore a = open(kind)) {
+            threeBackups(a);
+            ArchiveLayout.BackupName none = new ArchiveLayout.BackupName(1, 1);
+            BackupPin.NoSuchBackupException e = assertThrows(BackupPin.NoSuchBackupException.class,
+                    () -> BackupPin.pin(a, none, Instant.now()));
+            assertTrue(e.getMessage().startsWith("no base backup backups/00000001-0000000000000001/ in "), e.getMessage());
+            assertTrue(a.head(none.pinKey()).isEmpty());
+        }
+    }
+
+    /**
+     * The race: the prune looks for a pin (none), then someone pins the backup — and sees its manifest,
+     * so the pin reports success — and only then does the prune delete the manifest. The prune looks
+     * again after deleting it, finds the pin, and puts the manifest back; the image is never deleted.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPinMadeWhileAPruneDeletesTheBackupWins(String kind) {
+        try (ObjectStore real = open(kind)) {
+            List<ArchiveLayout.BackupName> b = threeBackups(real);
+            ArchiveLayout.BackupName victim = b.get(0);
+            byte[] manifestBefore = bytes(real, victim.manifestKey());
+            Retention.Plan plan = Retention.plan(real, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().equals(victim.manifestKey())));
+            List<String> outcome = new ArrayList<>();
+            ObjectStore racing = new ForwardingObjectStore(real) {
+                @Override
+                public void delete(String key) {
+                    if (key.equals(victim.manifestKey())) {
+                        outcome.add(BackupPin.pin(real, victim, Instant.now()).name()); // the manifest is still there
+                    }
+                    super.delete(key);
+                }
+            };
+            List<String> spared = new ArrayList<>();
+            Retention.apply(racing, plan, d -> { }, spared::add);
+            assertEquals(List.of("PINNED"), outcome);
+            assertEquals(List.of(victim.dir()), spared);
+            assertTrue(ArchiveListing.of(real).pinned(victim));
+            assertTrue(ArchiveListing.of(real).backups().stream().anyMatch(x -> x.name().equals(victim)),
+                    "the pinned backup exists");
+            assertTrue(java.util.Arrays.equals(manifestBefore, bytes(real, victim.manifestKey())), "the same manifest");
+            assertTrue(ArchiveVerifier.verify(real, 2, false, m -> { }).ok(), "its image is whole");
+        }
+    }
+
+    /**
+     * The other order: the pin finds the manifest, but the whole prune of that backup runs before the
+     * pin object is created; the pin then finds the manifest gone, removes its pin and fails.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPinOfABackupThatAPruneDeletesMeanwhileFailsAndLeavesNoPin(String kind) {
+        try (ObjectStore real = open(kind)) {
+            List<ArchiveLayout.BackupName> b = threeBackups(real);
+            ArchiveLayout.BackupName victim = b.get(0);
+            Retention.Plan plan = Retention.plan(real, new Retention.Policy(1, null), Instant.now());
+            ObjectStore pinning = new ForwardingObjectStore(real) {
+                @Override
+                public void create(String key, java.io.InputStream content) {
+                    if (key.equals(victim.pinKey())) {
+                        Retention.apply(real, plan, d -> { }, d -> { throw new AssertionError("not pinned yet: " + d); });
+                    }
+                    super.create(key, content);
+                }
+            };
+            BackupPin.NoSuchBackupException e = assertThrows(BackupPin.NoSuchBackupException.class,
+                    () -> BackupPin.pin(pinning, victim, Instant.now()));
+            assertTrue(e.getMessage().contains("a retention run deleted it while it was being pinned"), e.getMessage());
+            assertTrue(real.head(victim.pinKey()).isEmpty(), "the failed pin left no pin object");
+            assertTrue(real.list(victim.dir(), null).isEmpty(), "the backup is gone entirely");
+            assertTrue(ArchiveVerifier.verify(real, 2, false, m -> { }).ok());
+        }
+    }
+
+    private static byte[] bytes(ObjectStore a, String key) {
+        try (var in = a.get(key)) {
+            return in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
