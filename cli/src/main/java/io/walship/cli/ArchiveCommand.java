@@ -41,7 +41,7 @@ final class ArchiveCommand {
     static final class Pin implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
-        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "backups/TTTTTTTT-LLLLLLLLLLLLLLLL/")
+        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
         String backup;
         @Spec
         CommandSpec spec;
@@ -70,7 +70,7 @@ final class ArchiveCommand {
     static final class Unpin implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
-        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "backups/TTTTTTTT-LLLLLLLLLLLLLLLL/")
+        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
         String backup;
         @Spec
         CommandSpec spec;
