@@ -32,16 +32,12 @@ final class ArchiveCommand {
         return Flags.parse("BACKUP", text, ArchiveLayout::parseBackupName);
     }
 
-    @Command(name = "pin", mixinStandardHelpOptions = true,
-            description = {"Pin a base backup: retention (archive prune, the scheduler) keeps it whatever its policy says.",
-                    "%nBACKUP is a backup as 'archive list' names it (backups/TTTTTTTT-LLLLLLLLLLLLLLLL/). The pin is a"
-                            + " small object pins/TTTTTTTT-LLLLLLLLLLLLLLLL.json; pinning a pinned backup changes nothing."
-                            + " A backup that does not exist is exit 1. A pin that this command reported is never lost"
-                            + " to a prune, even one running at the same time."})
-    static final class Pin implements Callable<Integer> {
+    /** What pin and unpin share: the archive, BACKUP (a malformed name is exit 2), where to print. */
+    abstract static class OnBackup implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
-        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
+        @picocli.CommandLine.Parameters(paramLabel = "BACKUP",
+                description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
         String backup;
         @Spec
         CommandSpec spec;
@@ -49,17 +45,31 @@ final class ArchiveCommand {
         @Override
         public Integer call() {
             ArchiveLayout.BackupName name = backupName(backup);
-            PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = archive.open()) {
-                BackupPin.Outcome o = pinOrFail(() -> BackupPin.pin(store, name, java.time.Instant.now()));
-                if (o == BackupPin.Outcome.PINNED) {
-                    out.println("pinned " + name.dir());
-                } else {
-                    out.println(name.dir() + " was pinned already (since "
-                            + BackupPin.current(store, name).map(BackupPin::pinnedAt).orElse("?") + ")");
-                }
+                run(store, name, spec.commandLine().getOut());
             }
             return ExitCodes.OK;
+        }
+
+        abstract void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out);
+    }
+
+    @Command(name = "pin", mixinStandardHelpOptions = true,
+            description = {"Pin a base backup: retention (archive prune, the scheduler) keeps it whatever its policy says.",
+                    "%nBACKUP is a backup as 'archive list' names it (backups/TTTTTTTT-LLLLLLLLLLLLLLLL/). The pin is a"
+                            + " small object pins/TTTTTTTT-LLLLLLLLLLLLLLLL.json; pinning a pinned backup changes nothing."
+                            + " A backup that does not exist is exit 1. A pin that this command reported is never lost"
+                            + " to a prune, even one running at the same time."})
+    static final class Pin extends OnBackup {
+        @Override
+        void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out) {
+            BackupPin.Outcome o = pinOrFail(() -> BackupPin.pin(store, name, java.time.Instant.now()));
+            if (o == BackupPin.Outcome.PINNED) {
+                out.println("pinned " + name.dir());
+            } else {
+                out.println(name.dir() + " was pinned already (since "
+                        + BackupPin.current(store, name).map(BackupPin::pinnedAt).orElse("?") + ")");
+            }
         }
     }
 
@@ -67,29 +77,17 @@ final class ArchiveCommand {
             description = {"Unpin a base backup: retention treats it like any other again.",
                     "%nBACKUP as 'archive list' names it. Unpinning a backup that is not pinned changes nothing"
                             + " (exit 0); naming a backup that neither exists nor is pinned is exit 1."})
-    static final class Unpin implements Callable<Integer> {
-        @picocli.CommandLine.Mixin
-        ArchiveOption archive;
-        @picocli.CommandLine.Parameters(paramLabel = "BACKUP", description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
-        String backup;
-        @Spec
-        CommandSpec spec;
-
+    static final class Unpin extends OnBackup {
         @Override
-        public Integer call() {
-            ArchiveLayout.BackupName name = backupName(backup);
-            PrintWriter out = spec.commandLine().getOut();
-            try (ObjectStore store = archive.open()) {
-                if (BackupPin.unpin(store, name)) {
-                    out.println("unpinned " + name.dir());
-                } else if (store.head(name.manifestKey()).isPresent()) {
-                    out.println(name.dir() + " was not pinned");
-                } else {
-                    throw new CliException(ExitCodes.FAILURE, "no base backup " + name.dir() + " and no pin for it in "
-                            + store.describe() + "; 'walship archive list' shows the backups");
-                }
+        void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out) {
+            if (BackupPin.unpin(store, name)) {
+                out.println("unpinned " + name.dir());
+            } else if (store.head(name.manifestKey()).isPresent()) {
+                out.println(name.dir() + " was not pinned");
+            } else {
+                throw new CliException(ExitCodes.FAILURE, "no base backup " + name.dir() + " and no pin for it in "
+                        + store.describe() + "; 'walship archive list' shows the backups");
             }
-            return ExitCodes.OK;
         }
     }
 
