@@ -153,9 +153,13 @@ class PinRaceReviewTest {
                 }
             };
             ObjectStore prune = new ForwardingObjectStore(real) {
+                boolean raced;
+
                 @Override
                 public void delete(String key) {
-                    if (key.equals(victim.manifestKey())) {
+                    // (apply deletes the manifest a second time after deleteUnlessPinned: race on the first only)
+                    if (key.equals(victim.manifestKey()) && !raced) {
+                        raced = true;
                         try {
                             outcomes.add("A " + BackupPin.pin(pinA, victim, Instant.now()).name());
                         } catch (BackupPin.NoSuchBackupException e) {
@@ -170,6 +174,75 @@ class PinRaceReviewTest {
             assertTrue(ArchiveListing.of(real).backups().stream().anyMatch(x -> x.name().equals(victim)),
                     "pin B reported the backup pinned, yet it is gone: pin " + real.head(victim.pinKey()).isPresent()
                             + ", objects left " + real.list(victim.dir(), null));
+        }
+    }
+
+    /**
+     * Two prunes (the scheduler's retention job and an operator's archive prune) and a pin. Prune 1
+     * finds no pin; then pin X lands and reports PINNED; prune 2 deletes the manifest, sees the pin and
+     * puts the manifest back; prune 1's read of the manifest fell between prune 2's delete and its
+     * put-back, so it takes the backup as deleted already, deletes the manifest (again: apply calls
+     * delete after deleteUnlessPinned said "gone") with no further pin check, and then the image.
+     * The interleaving is linearized on one thread: prune 1's GET takes effect at the moment it is
+     * evaluated inside prune 2's put-back hook.
+     */
+    @Test
+    void aPinReportedWhileTwoPrunesRunIsLost() {
+        try (ObjectStore real = open()) {
+            List<ArchiveLayout.BackupName> b = threeBackups(real, 60);
+            ArchiveLayout.BackupName victim = b.get(0);
+            Retention.Plan plan = Retention.plan(real, new Retention.Policy(1, null), Instant.now());
+            List<String> outcomes = new ArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<RuntimeException> prune1Get = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicReference<byte[]> prune1Bytes = new java.util.concurrent.atomic.AtomicReference<>();
+            ObjectStore prune2 = new ForwardingObjectStore(real) {
+                boolean pinned;
+
+                @Override
+                public void delete(String key) {
+                    if (key.equals(victim.manifestKey()) && !pinned) {
+                        pinned = true;
+                        outcomes.add("X " + BackupPin.pin(real, victim, Instant.now()).name());
+                    }
+                    super.delete(key);
+                }
+
+                @Override
+                public void create(String key, java.io.InputStream content) {
+                    if (key.equals(victim.manifestKey())) { // prune 2 puts the manifest back; prune 1's GET lands first
+                        try (java.io.InputStream in = real.get(key)) {
+                            prune1Bytes.set(in.readAllBytes());
+                        } catch (io.walship.archive.ObjectNotFoundException e) {
+                            prune1Get.set(e);
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }
+                    super.create(key, content);
+                }
+            };
+            ObjectStore prune1 = new ForwardingObjectStore(real) {
+                boolean raced;
+
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(victim.manifestKey()) && !raced) {
+                        raced = true;
+                        Retention.apply(prune2, plan, d -> { }, d -> outcomes.add("prune 2 spared " + d));
+                        if (prune1Get.get() != null) {
+                            throw prune1Get.get();
+                        }
+                        return new java.io.ByteArrayInputStream(prune1Bytes.get());
+                    }
+                    return super.get(key);
+                }
+            };
+            Retention.apply(prune1, plan, d -> { }, d -> outcomes.add("prune 1 spared " + d));
+            assertEquals(List.of("X PINNED", "prune 2 spared " + victim.dir()), outcomes);
+            assertTrue(real.head(victim.pinKey()).isPresent(), "the pin is there");
+            assertTrue(ArchiveListing.of(real).backups().stream().anyMatch(x -> x.name().equals(victim)),
+                    "pin X reported PINNED, yet the backup is gone: objects left " + real.list(victim.dir(), null));
+            assertTrue(ArchiveVerifier.verify(real, 2, false, m -> { }).ok(), "and whole");
         }
     }
 
