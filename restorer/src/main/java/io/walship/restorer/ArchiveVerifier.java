@@ -153,7 +153,8 @@ public final class ArchiveVerifier {
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
                     long gapEnd = c.gap().lastLsn();
-                    if (listing.pinned(b.name()) && onPath.stream().anyMatch(o -> goodBackups.contains(o)
+                    // only a gap that starts right after the pinned backup is pruning's doing; one further on is a loss
+                    if (listing.pinned(b.name()) && c.gap().firstLsn() == b.name().lsn() + 1 && onPath.stream().anyMatch(o -> goodBackups.contains(o)
                             && o.name().lsn() > b.name().lsn() && o.name().lsn() >= gapEnd)) {
                         // retention keeps a pinned backup but not the WAL after it that no other kept backup needs
                         String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
