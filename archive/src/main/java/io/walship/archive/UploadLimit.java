@@ -2,6 +2,7 @@ package io.walship.archive;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.InputStream;
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -18,8 +19,9 @@ import com.google.common.util.concurrent.RateLimiter;
  * it, so a base backup and the WAL shipping of the same process together stay under the rate.
  *
  * <p>The bucket is Guava's {@link RateLimiter} (smooth, bursty: at most one second of unused rate
- * is saved up, and a request waits for the permits the one before it took, so waiters are served in
- * the order they came). Bytes are charged in chunks of at most {@link #CHUNK}, as they are read to
+ * is saved up, and a request waits for the permits the one before it took). A waiting upload stays
+ * interruptible (see {@link #acquire}); while the bucket is more than {@link #WAIT_SLICE} behind,
+ * waiters poll it, so they are served roughly, not strictly, in the order they came. Bytes are charged in chunks of at most {@link #CHUNK}, as they are read to
  * be sent, so two uploads interleave instead of one waiting for the other's whole part; nothing is
  * buffered beyond what the store already holds (one part for S3). Only the content of
  * {@link ObjectStore#create} is limited: the small compare-and-swap documents (the leader lease,
@@ -32,6 +34,8 @@ public final class UploadLimit {
     static final int CHUNK = 64 << 10;
     /** The smallest rate accepted: below it a part of 8 MiB would take hours. */
     public static final long MIN_BYTES_PER_SECOND = 1 << 10;
+    /** The longest uninterruptible wait on the bucket, and the interruptible sleep while it is further behind. */
+    static final Duration WAIT_SLICE = Duration.ofMillis(100);
 
     private static final Pattern RATE = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(B|KiB|MiB|GiB)/s");
 
@@ -124,16 +128,45 @@ public final class UploadLimit {
         return limited() ? base.plusSeconds(4 * (bytes / bytesPerSecond + 1)) : base;
     }
 
-    /** Waits until {@code bytes} may go out (nothing if unlimited); a chunk at a time. */
-    public void acquire(long bytes) {
+    /**
+     * Waits until {@code bytes} may go out (nothing if unlimited). Interruptible: Guava's own waits
+     * are not, so bytes are charged in steps of at most a tenth of a second's worth, each taken only
+     * once it is due within {@link #WAIT_SLICE} ({@code tryAcquire} with that timeout); while the
+     * bucket is further behind (several uploads sharing it) this thread sleeps, interruptibly, a
+     * slice at a time. So an interrupt is noticed within about two slices.
+     *
+     * @throws InterruptedIOException if the thread is or gets interrupted (its flag is set again)
+     */
+    public void acquire(long bytes) throws InterruptedIOException {
         if (limiter == null) {
             return;
         }
+        int step = (int) Math.max(1, Math.min(CHUNK, bytesPerSecond / 10));
         while (bytes > 0) {
-            int n = (int) Math.min(bytes, CHUNK);
-            limiter.acquire(n);
+            int n = (int) Math.min(bytes, step);
+            while (true) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw interrupted(bytes);
+                }
+                if (limiter.tryAcquire(n, WAIT_SLICE)) {
+                    break;
+                }
+                try {
+                    Thread.sleep(WAIT_SLICE.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw interrupted(bytes);
+                }
+            }
             bytes -= n;
         }
+    }
+
+    private InterruptedIOException interrupted(long bytes) {
+        InterruptedIOException e = new InterruptedIOException("interrupted while waiting for the upload rate limit ("
+                + this + "), " + bytes + " bytes not sent");
+        e.bytesTransferred = 0;
+        return e;
     }
 
     /** {@code in}, every byte read from it charged (waiting for the bucket before it is returned). */
@@ -209,7 +242,7 @@ public final class UploadLimit {
             return false;
         }
 
-        private void account(int n) {
+        private void account(int n) throws InterruptedIOException {
             long end = position + n;
             position = end;
             long before = charged.getAndAccumulate(end, Math::max);
