@@ -91,12 +91,11 @@ public record BackupPin(int formatVersion, String backup, int timeline, String l
             requireBackup(store, name, "");
             return Outcome.ALREADY_PINNED;
         }
-        try {
-            requireBackup(store, name, " (a retention run deleted it while it was being pinned)");
-        } catch (NoSuchBackupException e) {
-            store.delete(name.pinKey());
-            throw e;
-        }
+        // The pin stays even if the backup is gone now: another pinner may have found it and reported
+        // ALREADY_PINNED, and retention keeps whatever is left of a pinned backup. list flags it, unpin removes it.
+        requireBackup(store, name, " (a retention run deleted it while it was being pinned; the pin "
+                + name.pinKey() + " is left in place, so retention deletes nothing that is left of the backup:"
+                + " 'walship archive list' shows it, 'walship archive unpin' removes it)");
         return Outcome.PINNED;
     }
 
