@@ -38,10 +38,13 @@ import io.walship.wal.Lsn;
  * policy says, with what they need to be consistent: a base backup is the store exactly at its LSN,
  * so that is its manifest and image and no WAL. The WAL after a pinned backup is kept only as
  * far as the policy keeps it anyway (a pin keeps a restore point, not a point-in-time window).
- * {@link #apply} reads each backup's pin again just before it deletes the backup and once more
- * after deleting its manifest; a pin that appeared in between gets the manifest put back (the same
- * bytes, created again) and the backup's other objects are left alone. So a pin that
- * {@code BackupPin.pin} reported is never lost to a retention run, including one already running.
+ * {@link #apply} reads each backup's pin again just before it deletes the manifest and once more
+ * after; a pin that appeared in between gets the manifest put back (the same bytes, created again,
+ * retried a few times) and the backup's other objects are left alone. No other object of a backup
+ * is deleted unless, right before that delete, the backup has no manifest and no pin, and objects
+ * of a pinned backup without a manifest are never planned as orphans. So a pin that
+ * {@code BackupPin.pin} reported is never lost to a retention run, including one already running,
+ * two running at once, or one whose put-back failed.
  *
  * <p>Deleting runs in an order that is safe to interrupt: each expired backup's manifest first
  * (the backup stops existing at once), then its other objects, then segments oldest first (what
@@ -141,6 +144,10 @@ public final class Retention {
             }
         }
         for (ObjectInfo o : listing.orphanBackupObjects()) {
+            // a pinned backup without a manifest (a put-back that failed, or a pin that lost its race) is kept
+            if (ArchiveLayout.parseBackup(o.key()).map(listing::pinned).orElse(false)) {
+                continue;
+            }
             if (o.lastModified().isBefore(now.minus(ORPHAN_AGE))) {
                 deletions.add(new Deletion(o.key(), o.size(), "belongs to a backup that never got a manifest"));
             }
@@ -214,13 +221,32 @@ public final class Retention {
         Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
         for (Deletion d : plan.deletions()) {
             java.util.Optional<ArchiveLayout.BackupName> backup = ArchiveLayout.parseBackup(d.key());
-            if (backup.isPresent() && spared.contains(backup.get())) {
-                continue;
-            }
-            if (ArchiveLayout.isManifest(d.key()) && !deleteUnlessPinned(store, backup.get())) {
-                spared.add(backup.get());
-                pinnedMeanwhile.accept(backup.get().dir());
-                continue;
+            if (backup.isPresent()) {
+                ArchiveLayout.BackupName b = backup.get();
+                if (spared.contains(b)) {
+                    continue;
+                }
+                if (ArchiveLayout.isManifest(d.key())) {
+                    switch (deleteUnlessPinned(store, b)) {
+                        case DELETED -> {
+                            bytes += d.bytes();
+                            deleted.accept(d);
+                        }
+                        case PINNED -> {
+                            spared.add(b);
+                            pinnedMeanwhile.accept(b.dir());
+                        }
+                        case GONE -> {
+                            // deleted already (an interrupted run, or another one running): its other
+                            // objects are each checked below, as the next ones are
+                        }
+                    }
+                    continue;
+                }
+                if (!deletable(store, b)) {
+                    spared.add(b);
+                    continue;
+                }
             }
             store.delete(d.key());
             bytes += d.bytes();
@@ -229,29 +255,81 @@ public final class Retention {
         return bytes;
     }
 
+    /** How many times a manifest is put back before retention gives up (and fails, the pin keeping the rest). */
+    static final int PUT_BACK_ATTEMPTS = 4;
+
+    enum ManifestDelete { DELETED, PINNED, GONE }
+
+    /**
+     * Whether an object of backup {@code b} other than its manifest may be deleted now: the backup has
+     * no manifest (another run may have put it back) and, checked last, right before the delete, no pin.
+     */
+    private static boolean deletable(ObjectStore store, ArchiveLayout.BackupName b) {
+        if (store.head(b.manifestKey()).isPresent()) {
+            LOG.warn("{} has its manifest again (another retention run put it back for a pin): kept", b.dir());
+            return false;
+        }
+        if (store.head(b.pinKey()).isPresent()) {
+            LOG.warn("{} is pinned: what is left of it is kept ('walship archive list' shows it)", b.dir());
+            return false;
+        }
+        return true;
+    }
+
     /**
      * Deletes a backup's manifest unless it is pinned, checking for a pin before and after: a pin
      * created in between (its creator saw the manifest and reported success) gets the manifest put
-     * back with the same bytes. Returns whether the manifest is gone.
+     * back with the same bytes, retried a few times; if that still fails the run fails, the pin
+     * keeping the backup's other objects (a later run skips a pinned backup without a manifest too).
+     * The manifest is deleted once, here; a manifest already gone is {@code GONE} and the caller
+     * checks the pin again before each further object.
      */
-    private static boolean deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b) {
+    private static ManifestDelete deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b) {
         if (store.head(b.pinKey()).isPresent()) {
-            return false;
+            return ManifestDelete.PINNED;
         }
         byte[] manifest;
         try (java.io.InputStream in = store.get(b.manifestKey())) {
             manifest = in.readAllBytes();
         } catch (io.walship.archive.ObjectNotFoundException e) {
-            return true; // deleted already (an interrupted run, or another one)
+            return ManifestDelete.GONE;
         } catch (java.io.IOException e) {
             throw new io.walship.archive.StorageException("read " + b.manifestKey() + ": " + e.getMessage(), e);
         }
         store.delete(b.manifestKey());
         if (store.head(b.pinKey()).isEmpty()) {
-            return true;
+            return ManifestDelete.DELETED;
         }
-        store.createOrSame(b.manifestKey(), manifest);
-        LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
-        return false;
+        io.walship.archive.StorageException last = null;
+        for (int attempt = 1; attempt <= PUT_BACK_ATTEMPTS; attempt++) {
+            try {
+                store.createOrSame(b.manifestKey(), manifest);
+                LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
+                return ManifestDelete.PINNED;
+            } catch (io.walship.archive.ObjectExistsException e) {
+                throw e; // a different manifest under that key: nothing to put back over
+            } catch (io.walship.archive.StorageException e) {
+                last = e;
+                LOG.warn("putting back the manifest of pinned {} failed (attempt {} of {}): {}", b.dir(), attempt,
+                        PUT_BACK_ATTEMPTS, e.getMessage());
+                if (attempt < PUT_BACK_ATTEMPTS) {
+                    backOff(attempt);
+                }
+            }
+        }
+        LOG.error("manifest of pinned {} that could not be put back ({}): {}", b.dir(), b.manifestKey(),
+                new String(manifest, java.nio.charset.StandardCharsets.UTF_8));
+        throw new io.walship.archive.StorageException(b.dir() + " was pinned while retention deleted its manifest, and"
+                + " putting the manifest back failed " + PUT_BACK_ATTEMPTS + " times (" + last.getMessage() + "); the pin"
+                + " keeps the rest of the backup, the manifest's content is in the log", last);
+    }
+
+    private static void backOff(int attempt) {
+        try {
+            Thread.sleep(100L << attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new io.walship.archive.StorageException("interrupted while putting back a manifest", e);
+        }
     }
 }
