@@ -21,8 +21,8 @@ import com.google.common.util.concurrent.RateLimiter;
  * <p>The bucket is Guava's {@link RateLimiter} (smooth, bursty: at most one second of unused rate
  * is saved up, and a request waits for the permits the one before it took). A waiting upload stays
  * interruptible (see {@link #acquire}); while the bucket is more than {@link #WAIT_SLICE} behind,
- * waiters poll it, so they are served roughly, not strictly, in the order they came. Bytes are charged in chunks of at most {@link #CHUNK}, as they are read to
- * be sent, so two uploads interleave instead of one waiting for the other's whole part; nothing is
+ * waiters poll it, so they are served roughly, not strictly, in the order they came. Bytes are
+ * charged in chunks of at most {@link #CHUNK}, as they are read to be sent, so two uploads interleave instead of one waiting for the other's whole part; nothing is
  * buffered beyond what the store already holds (one part for S3). Only the content of
  * {@link ObjectStore#create} is limited: the small compare-and-swap documents (the leader lease,
  * follower status) are never held back behind a backup. Thread-safe.
