@@ -271,4 +271,37 @@ class PinRaceReviewTest {
             assertFalse(r.ok(), "pinning a backup must not turn a lost segment (" + lost + ") into a note: " + r.notes());
         }
     }
+
+    /**
+     * The WAL segment right after a pinned backup is lost (deleted by hand, a bucket lifecycle rule),
+     * while the segments before the pinned backup and all WAL after the lost one are still there. Pruning
+     * deletes WAL oldest first, so it never leaves older WAL behind a gap it made: this gap is a loss, and
+     * the policy may well keep the pinned backup (and promise its WAL) anyway. Because the gap starts at
+     * backup.lsn+1 and a newer backup exists, verify calls it "pruned" and is ok.
+     */
+    @Test
+    void verifyReportsALostSegmentRightAfterAPinnedBackupWhenOlderWalIsStillThere() {
+        try (ObjectStore a = open()) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a, 300);
+            ArchiveLayout.BackupName pinned = b.get(0);
+            ArchiveLayout.BackupName next = b.get(1);
+            List<ArchiveListing.SegmentInfo> segs = ArchiveListing.of(a).segments(pinned.timeline());
+            List<ArchiveListing.SegmentInfo> first = segs.stream()
+                    .filter(s -> s.name().firstLsn() <= pinned.lsn() + 1 && s.name().lastLsn() >= pinned.lsn() + 1
+                            && s.name().lastLsn() < next.lsn())
+                    .toList();
+            assertEquals(1, first.size(), "setup: one segment holds backup.lsn+1 and ends before the next backup, segments "
+                    + segs.stream().map(s -> s.name().key()).toList() + " backups " + b);
+            assertTrue(segs.stream().anyMatch(s -> s.name().lastLsn() <= pinned.lsn()),
+                    "setup: WAL older than the pinned backup is still there (nothing was ever pruned)");
+            String lost = first.get(0).name().key();
+            a.delete(lost);
+            assertFalse(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "unpinned: the lost segment is a gap");
+
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, pinned, Instant.now()));
+            ArchiveVerifier.Report r = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertFalse(r.ok(), "a lost segment (" + lost + ") right after a pinned backup, with older WAL still"
+                    + " there, is not pruning's doing, but verify only notes it: " + r.notes());
+        }
+    }
 }
