@@ -8,6 +8,7 @@ import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -20,9 +21,9 @@ import com.google.common.util.concurrent.RateLimiter;
  *
  * <p>The bucket is Guava's {@link RateLimiter} (smooth, bursty: at most one second of unused rate
  * is saved up, and a request waits for the permits the one before it took). A waiting upload stays
- * interruptible (see {@link #acquire}); while the bucket is more than {@link #WAIT_SLICE} behind,
- * waiters poll it, so they are served roughly, not strictly, in the order they came. Bytes are
- * charged in chunks of at most {@link #CHUNK}, as they are read to be sent, so two uploads interleave instead of one waiting for the other's whole part; nothing is
+ * interruptible and waiters take turns in the order they came (see {@link #acquire}). Bytes are
+ * charged in steps of at most {@link #CHUNK}, as they are read to be sent, so two uploads interleave
+ * instead of one waiting for the other's whole part; nothing is
  * buffered beyond what the store already holds (one part for S3). Only the content of
  * {@link ObjectStore#create} is limited: the small compare-and-swap documents (the leader lease,
  * follower status) are never held back behind a backup. Thread-safe.
@@ -34,13 +35,15 @@ public final class UploadLimit {
     static final int CHUNK = 64 << 10;
     /** The smallest rate accepted: below it a part of 8 MiB would take hours. */
     public static final long MIN_BYTES_PER_SECOND = 1 << 10;
-    /** The longest uninterruptible wait on the bucket, and the interruptible sleep while it is further behind. */
+    /** The longest uninterruptible wait on the bucket (one step's worth at most). */
     static final Duration WAIT_SLICE = Duration.ofMillis(100);
 
     private static final Pattern RATE = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(B|KiB|MiB|GiB)/s");
 
     private final RateLimiter limiter;
     private final long bytesPerSecond;
+    /** Whose turn it is to take a step from the bucket: fair, so waiters are served in the order they came. */
+    private final ReentrantLock turn = new ReentrantLock(true);
 
     private UploadLimit(RateLimiter limiter, long bytesPerSecond) {
         this.limiter = limiter;
@@ -129,11 +132,13 @@ public final class UploadLimit {
     }
 
     /**
-     * Waits until {@code bytes} may go out (nothing if unlimited). Interruptible: Guava's own waits
-     * are not, so bytes are charged in steps of at most a tenth of a second's worth, each taken only
-     * once it is due within {@link #WAIT_SLICE} ({@code tryAcquire} with that timeout); while the
-     * bucket is further behind (several uploads sharing it) this thread sleeps, interruptibly, a
-     * slice at a time. So an interrupt is noticed within about two slices.
+     * Waits until {@code bytes} may go out (nothing if unlimited). Fair and interruptible: bytes are
+     * charged in steps of at most {@link #CHUNK} and a tenth of a second's worth (far below the bucket's
+     * one-second burst), each step taken under a fair lock, so uploads sharing the limit take turns in
+     * the order they came instead of one re-reserving the bucket ahead of the others. A thread queued
+     * for the lock waits interruptibly; the one holding it waits on the bucket for at most the step
+     * before it, so at most {@link #WAIT_SLICE}, which is all that is uninterruptible (Guava's waits
+     * are not interruptible).
      *
      * @throws InterruptedIOException if the thread is or gets interrupted (its flag is set again)
      */
@@ -141,25 +146,55 @@ public final class UploadLimit {
         if (limiter == null) {
             return;
         }
-        int step = (int) Math.max(1, Math.min(CHUNK, bytesPerSecond / 10));
+        int step = step();
         while (bytes > 0) {
             int n = (int) Math.min(bytes, step);
-            while (true) {
-                if (Thread.currentThread().isInterrupted()) {
-                    throw interrupted(bytes);
-                }
-                if (limiter.tryAcquire(n, WAIT_SLICE)) {
-                    break;
-                }
-                try {
-                    Thread.sleep(WAIT_SLICE.toMillis());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw interrupted(bytes);
-                }
+            try {
+                turn.lockInterruptibly();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw interrupted(bytes);
+            }
+            try {
+                takeInTurn(n, bytes);
+            } finally {
+                turn.unlock();
             }
             bytes -= n;
         }
+    }
+
+    /** The most bytes charged at once: a tenth of a second's worth, at most {@link #CHUNK}, at least 1. */
+    int step() {
+        return (int) Math.max(1, Math.min(CHUNK, bytesPerSecond / 10));
+    }
+
+    /**
+     * Takes {@code n} permits holding {@link #turn}. Every step before this one was taken under the
+     * lock and is at most a tenth of a second's worth, so the bucket is due within {@link #WAIT_SLICE}
+     * and {@code tryAcquire} succeeds at once; the loop (interruptible sleeps) only matters if the
+     * limiter was handed in and is also used elsewhere.
+     */
+    private void takeInTurn(int n, long bytes) throws InterruptedIOException {
+        while (true) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted(bytes);
+            }
+            if (limiter.tryAcquire(n, WAIT_SLICE)) {
+                return;
+            }
+            try {
+                Thread.sleep(WAIT_SLICE.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw interrupted(bytes);
+            }
+        }
+    }
+
+    /** Threads waiting for their turn on the bucket (tests poll it instead of sleeping). */
+    int waiting() {
+        return turn.getQueueLength();
     }
 
     private InterruptedIOException interrupted(long bytes) {

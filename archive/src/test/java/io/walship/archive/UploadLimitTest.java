@@ -183,4 +183,69 @@ class UploadLimitTest {
             }
         }
     }
+
+    /**
+     * An upload waiting for its turn behind another one stops at once when interrupted (an upload
+     * cancelled, a shutdown), with its interrupt flag set again, while the other one goes on. Real
+     * clock, but nothing is timed: the first upload could not finish in a quarter of an hour, so the
+     * second one ending at all within the deadline means it was interrupted out of its wait.
+     */
+    @Test
+    void aWaitingUploadStopsWhenInterruptedWhileAnotherOneGoesOn() throws Exception {
+        UploadLimit limit = UploadLimit.of(UploadLimit.MIN_BYTES_PER_SECOND);
+        java.util.concurrent.atomic.AtomicLong stepsOfA = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<Throwable> endOfA = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<Throwable> endOfB = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean flagOfB = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread a = new Thread(() -> {
+            try {
+                while (true) {
+                    limit.acquire(limit.step());
+                    stepsOfA.incrementAndGet();
+                }
+            } catch (Throwable e) {
+                endOfA.set(e);
+            }
+        }, "upload-a");
+        Thread b = new Thread(() -> {
+            try {
+                limit.acquire(1 << 20); // ~17 minutes at this rate
+                endOfB.set(new AssertionError("finished a 1 MiB upload at 1 KiB/s"));
+            } catch (Throwable e) {
+                endOfB.set(e);
+                flagOfB.set(Thread.currentThread().isInterrupted());
+            }
+        }, "upload-b");
+        a.start();
+        try {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (stepsOfA.get() < 2 && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // poll, not timing
+            }
+            assertTrue(stepsOfA.get() >= 2, "setup: the first upload is under way");
+            b.start();
+            while (limit.waiting() == 0 && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // poll, not timing
+            }
+            assertTrue(limit.waiting() > 0, "setup: an upload waits for its turn");
+            b.interrupt();
+            b.join(30_000);
+            assertTrue(!b.isAlive(), "the interrupted upload is still waiting");
+            assertTrue(endOfB.get() instanceof java.io.InterruptedIOException, "ended with " + endOfB.get());
+            assertTrue(flagOfB.get(), "the interrupt flag is set again");
+            long steps = stepsOfA.get();
+            while (stepsOfA.get() == steps && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // poll, not timing
+            }
+            assertTrue(stepsOfA.get() > steps, "the other upload goes on");
+            assertEquals(null, endOfA.get());
+        } finally {
+            a.interrupt();
+            a.join(30_000);
+            b.interrupt();
+            b.join(30_000);
+        }
+        assertTrue(endOfA.get() instanceof java.io.InterruptedIOException, "the first upload, interrupted, ended with "
+                + endOfA.get());
+    }
 }
