@@ -152,10 +152,7 @@ public final class ArchiveVerifier {
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    long gapEnd = c.gap().lastLsn();
-                    // only a gap that starts right after the pinned backup is pruning's doing; one further on is a loss
-                    if (listing.pinned(b.name()) && c.gap().firstLsn() == b.name().lsn() + 1 && onPath.stream().anyMatch(o -> goodBackups.contains(o)
-                            && o.name().lsn() > b.name().lsn() && o.name().lsn() >= gapEnd)) {
+                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
                         // retention keeps a pinned backup but not the WAL after it that no other kept backup needs
                         String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
                                 + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
@@ -172,6 +169,41 @@ public final class ArchiveVerifier {
             }
         }
         return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
+    }
+
+    /**
+     * Whether the gap right after good backup {@code b} on a timeline's path can be retention's doing
+     * (docs/OPERATIONS.md, "Pinned backups"): {@code b} is pinned, the gap starts right after it, a newer
+     * good backup on the path covers the gap, and no WAL older than the gap is left on the path. Retention
+     * keeps a pinned backup but not the WAL after it that no kept backup needs, and deletes segments oldest
+     * first, so before it deletes the first segment after a pinned backup every older segment no kept backup
+     * needs is gone, and a kept backup older than the gap would have needed the gap too. The only older
+     * segments it leaves are each timeline's last one (where the shipper resumes) and one that runs past the
+     * end of its timeline's stretch of the path (another timeline forked inside it, whose backups may need
+     * it). Anything else older still there means the gap was not made by pruning: it is a loss.
+     */
+    private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
+                                          List<ArchiveListing.BackupInfo> onPath,
+                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
+                                          ArchiveListing.Range gap) {
+        if (!listing.pinned(b.name()) || gap.firstLsn() != b.name().lsn() + 1) {
+            return false; // a gap further on is a loss whatever is pinned
+        }
+        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() > b.name().lsn()
+                && o.name().lsn() >= gap.lastLsn())) {
+            return false;
+        }
+        for (TimelineHistory.Span span : ancestry) {
+            List<ArchiveListing.SegmentInfo> segs = listing.segments(span.timeline());
+            long tail = segs.stream().mapToLong(s -> s.name().lastLsn()).max().orElse(Long.MIN_VALUE);
+            for (ArchiveListing.SegmentInfo s : segs) {
+                boolean inSpan = s.name().firstLsn() >= span.fromLsn() && s.name().lastLsn() <= span.toLsn();
+                if (inSpan && s.name().lastLsn() < gap.firstLsn() && s.name().lastLsn() != tail) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */
