@@ -136,6 +136,18 @@ public final class ArchiveVerifier {
         }
 
         Set<String> gaps = new LinkedHashSet<>();
+        // histories without any base backup on them: retention keeps all of their WAL
+        List<List<TimelineHistory.Span>> backupless = new ArrayList<>();
+        for (int t : listing.timelines()) {
+            try {
+                List<TimelineHistory.Span> a = TimelineHistory.ancestry(t, histories);
+                if (RestorePlan.backupsOn(listing, a).isEmpty()) {
+                    backupless.add(a);
+                }
+            } catch (StorageException e) {
+                // reported below
+            }
+        }
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
             try {
@@ -152,7 +164,7 @@ public final class ArchiveVerifier {
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
+                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, backupless, b, c.gap())) {
                         // retention keeps a pinned backup but not the WAL after it that no other kept backup needs
                         String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
                                 + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
@@ -178,13 +190,15 @@ public final class ArchiveVerifier {
      * keeps a pinned backup but not the WAL after it that no kept backup needs, and deletes segments oldest
      * first, so before it deletes the first segment after a pinned backup every older segment no kept backup
      * needs is gone, and a kept backup older than the gap would have needed the gap too. The only older
-     * segments it leaves are each timeline's last one (where the shipper resumes) and one that runs past the
+     * segments it leaves are each timeline's last one (where the shipper resumes), one that runs past the
      * end of its timeline's stretch of the path (another timeline forked inside it, whose backups may need
-     * it). Anything else older still there means the gap was not made by pruning: it is a loss.
+     * it), and those on a history with no base backup at all ({@code backupless}: all its WAL is kept).
+     * Anything else older still there means the gap was not made by pruning: it is a loss.
      */
     private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
                                           List<ArchiveListing.BackupInfo> onPath,
-                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
+                                          List<ArchiveListing.BackupInfo> goodBackups,
+                                          List<List<TimelineHistory.Span>> backupless, ArchiveListing.BackupInfo b,
                                           ArchiveListing.Range gap) {
         if (!listing.pinned(b.name()) || gap.firstLsn() != b.name().lsn() + 1) {
             return false; // a gap further on is a loss whatever is pinned
@@ -198,7 +212,9 @@ public final class ArchiveVerifier {
             long tail = segs.stream().mapToLong(s -> s.name().lastLsn()).max().orElse(Long.MIN_VALUE);
             for (ArchiveListing.SegmentInfo s : segs) {
                 boolean inSpan = s.name().firstLsn() >= span.fromLsn() && s.name().lastLsn() <= span.toLsn();
-                if (inSpan && s.name().lastLsn() < gap.firstLsn() && s.name().lastLsn() != tail) {
+                if (inSpan && s.name().lastLsn() < gap.firstLsn() && s.name().lastLsn() != tail
+                        && backupless.stream().noneMatch(a -> a.stream().anyMatch(sp -> sp.timeline() == span.timeline()
+                                && s.name().firstLsn() <= sp.toLsn() && s.name().lastLsn() >= sp.fromLsn()))) {
                     return false;
                 }
             }

@@ -233,4 +233,67 @@ class PinnedRetentionTest {
             throw new java.io.UncheckedIOException(e);
         }
     }
+
+    /**
+     * Verify's "pruned after a pinned backup" rule counts WAL older than the gap as evidence of a loss,
+     * but not WAL that retention keeps anyway: here timeline 1 has no base backup left (its only one was
+     * removed by hand after timeline 2 forked from it), so retention keeps all of its WAL, including the
+     * segments before the fork that timeline 2's history reads. Pruning the WAL between timeline 2's
+     * pinned backup and its newer one is then still a note, not a gap.
+     */
+    @org.junit.jupiter.api.Test
+    void walKeptOnABackuplessParentTimelineDoesNotTurnAPrunedGapIntoALoss() {
+        Path data = tmp.resolve("leader");
+        Path promoted = tmp.resolve("promoted");
+        try (ObjectStore a = open("file")) {
+            ArchiveLayout.BackupName first;
+            long mid;
+            try (Store s = Store.open(data)) {
+                writes(s, "a", 60);
+                ship(data, a);
+                writes(s, "b", 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                first = new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
+                writes(s, "c", 60);
+                ship(data, a);
+                mid = s.lastLsn() - 10;
+            }
+            Restore.run(a, promoted, Restore.Options.defaults().withTarget(RestoreTarget.lsn(mid, false)).withPromote(true),
+                    new Restore.Listener() { });
+            List<ArchiveLayout.BackupName> onTl2 = new ArrayList<>();
+            try (Store s = Store.open(promoted)) {
+                for (int round = 0; round < 2; round++) {
+                    writes(s, "t" + round, 60);
+                    ship(promoted, a);
+                    BackupManifest m = backup(s, a);
+                    onTl2.add(new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16)));
+                }
+                writes(s, "tail", 40);
+                ship(promoted, a);
+            }
+            for (io.walship.archive.ObjectInfo o : a.list(first.dir(), null)) {
+                a.delete(o.key());
+            }
+            ArchiveLayout.BackupName pinned = onTl2.get(0);
+            assertEquals(2, pinned.timeline(), "setup: the backups after the fork are on timeline 2");
+            List<ArchiveListing.SegmentInfo> tl1 = ArchiveListing.of(a).segments(1);
+            long tl1Tail = tl1.stream().mapToLong(x -> x.name().lastLsn()).max().orElseThrow();
+            assertTrue(tl1.stream().anyMatch(x -> x.name().lastLsn() <= mid && x.name().lastLsn() != tl1Tail),
+                    "setup: timeline 1 has WAL before the fork besides its last segment");
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, pinned, Instant.now()));
+
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().startsWith("wal/00000002/")),
+                    "the WAL between the pinned backup and the kept one goes: " + plan.deletions());
+            assertTrue(plan.deletions().stream().noneMatch(d -> d.key().startsWith("wal/00000001/")),
+                    "timeline 1 has no backup: all its WAL stays: " + plan.deletions());
+            Retention.apply(a, plan, d -> { });
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "pruned WAL after a pinned backup is no problem: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + pinned.dir())),
+                    report.notes().toString());
+        }
+    }
 }
