@@ -90,18 +90,26 @@ class PinnedRetentionTest {
     /** Three backups with WAL around them; returns their names, oldest first. */
     private List<ArchiveLayout.BackupName> threeBackups(ObjectStore a) {
         Path data = tmp.resolve("leader");
-        List<ArchiveLayout.BackupName> names = new ArrayList<>();
         try (Store s = Store.open(data)) {
-            for (int round = 0; round < 3; round++) {
-                writes(s, "r" + round, 60);
-                ship(data, a);
-                BackupManifest m = backup(s, a);
-                names.add(new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16)));
-            }
-            writes(s, "tail", 40);
-            ship(data, a);
+            return backupRounds(s, a, "r", 3);
         }
+    }
+
+    /** {@code rounds} times 60 writes, shipped, then a backup; then 40 more writes, shipped. Names oldest first. */
+    private static List<ArchiveLayout.BackupName> backupRounds(Store s, ObjectStore a, String tag, int rounds) {
+        List<ArchiveLayout.BackupName> names = new ArrayList<>();
+        for (int round = 0; round < rounds; round++) {
+            writes(s, tag + round, 60);
+            ship(s.dir(), a);
+            names.add(name(backup(s, a)));
+        }
+        writes(s, tag + "-tail", 40);
+        ship(s.dir(), a);
         return names;
+    }
+
+    private static ArchiveLayout.BackupName name(BackupManifest m) {
+        return new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
     }
 
     @ParameterizedTest
@@ -253,24 +261,16 @@ class PinnedRetentionTest {
                 ship(data, a);
                 writes(s, "b", 60);
                 ship(data, a);
-                BackupManifest m = backup(s, a);
-                first = new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
+                first = name(backup(s, a));
                 writes(s, "c", 60);
                 ship(data, a);
                 mid = s.lastLsn() - 10;
             }
             Restore.run(a, promoted, Restore.Options.defaults().withTarget(RestoreTarget.lsn(mid, false)).withPromote(true),
                     new Restore.Listener() { });
-            List<ArchiveLayout.BackupName> onTl2 = new ArrayList<>();
+            List<ArchiveLayout.BackupName> onTl2;
             try (Store s = Store.open(promoted)) {
-                for (int round = 0; round < 2; round++) {
-                    writes(s, "t" + round, 60);
-                    ship(promoted, a);
-                    BackupManifest m = backup(s, a);
-                    onTl2.add(new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16)));
-                }
-                writes(s, "tail", 40);
-                ship(promoted, a);
+                onTl2 = backupRounds(s, a, "t", 2);
             }
             for (io.walship.archive.ObjectInfo o : a.list(first.dir(), null)) {
                 a.delete(o.key());
