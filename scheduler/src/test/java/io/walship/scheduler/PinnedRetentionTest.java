@@ -296,4 +296,107 @@ class PinnedRetentionTest {
                     report.notes().toString());
         }
     }
+
+    /**
+     * Review: verify hides a lost segment right after a pinned backup that the policy keeps anyway.
+     * After a normal prune (keep 2) the oldest kept backup has no WAL older than it left; pin it (e.g.
+     * "keep this one past the policy") and lose the segment right after it. Retention with the same
+     * policy never deletes that segment (its plan is empty), so this is a loss and must be exit 3; verify
+     * calls it "pruned" because a pinned backup, a newer backup and no older WAL look like retention's
+     * work. Unpinned, the same loss is a gap: the pin alone hides it.
+     */
+    @org.junit.jupiter.api.Test
+    void aLostSegmentAfterAPinnedBackupThePolicyKeepsIsAGap() {
+        try (ObjectStore a = open("file")) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            Retention.Policy keep2 = new Retention.Policy(2, null);
+            Retention.apply(a, Retention.plan(a, keep2, Instant.now()), d -> { });
+            ArchiveLayout.BackupName kept = b.get(1);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, kept, Instant.now()));
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "setup: a clean archive after the prune");
+            assertTrue(Retention.plan(a, keep2, Instant.now()).deletions().isEmpty(),
+                    "setup: the policy keeps every segment after the pinned backup");
+            ArchiveListing.SegmentInfo lost = ArchiveListing.of(a).segments(kept.timeline()).stream()
+                    .filter(x -> x.name().firstLsn() <= kept.lsn() + 1 && x.name().lastLsn() >= kept.lsn() + 1)
+                    .findFirst().orElseThrow();
+            a.delete(lost.name().key()); // lost: no retention run with this policy deletes it
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertFalse(report.ok(), "the lost segment " + lost.name().key() + " is passed off as pruned: " + report.notes());
+            assertTrue(report.problems().stream().anyMatch(p -> p.kind().equals("gap")), report.problems().toString());
+        }
+    }
+
+    /**
+     * Review: a false exit 3 after a normal prune with a pin, several timelines. Timeline 1 goes on past
+     * two forks: timeline 2 at LSN {@code a} (no base backup: retention keeps ALL of timeline 1's WAL for
+     * it, {@link Retention#needed} ignores where timeline 2 left timeline 1), timeline 3 at LSN
+     * {@code b > a} with a pinned backup and a newer one. The prune deletes timeline 3's WAL between the
+     * two (a note), and keeps timeline 1's segments between {@code a} and {@code b}. Verify's
+     * "kept anyway" rule only excuses segments within timeline 2's stretch of timeline 1 (up to
+     * {@code a}), so those segments count as older WAL and the pruned range becomes a gap.
+     */
+    @org.junit.jupiter.api.Test
+    void walKeptForABackuplessSiblingPastItsForkDoesNotTurnAPrunedGapIntoALoss() {
+        Path data = tmp.resolve("leader");
+        try (ObjectStore a = open("file")) {
+            ArchiveLayout.BackupName first;
+            long forkA;
+            long forkB;
+            try (Store s = Store.open(data)) {
+                writes(s, "a", 60);
+                ship(data, a);
+                first = name(backup(s, a));
+                writes(s, "b", 60);
+                ship(data, a);
+                forkA = s.lastLsn() - 10;
+                writes(s, "c", 60);
+                ship(data, a);
+                writes(s, "d", 60);
+                ship(data, a);
+                forkB = s.lastLsn() - 10;
+                writes(s, "e", 60);
+                ship(data, a);
+                backup(s, a); // timeline 1's own backup, after both forks
+                writes(s, "f", 60);
+                ship(data, a);
+            }
+            Path sibling = tmp.resolve("sibling");
+            Restore.run(a, sibling, Restore.Options.defaults().withTimeline(1)
+                    .withTarget(RestoreTarget.lsn(forkA, false)).withPromote(true), new Restore.Listener() { });
+            try (Store s = Store.open(sibling)) {
+                writes(s, "s", 60);
+                ship(sibling, a);
+            }
+            Path promoted = tmp.resolve("promoted");
+            Restore.run(a, promoted, Restore.Options.defaults().withTimeline(1)
+                    .withTarget(RestoreTarget.lsn(forkB, false)).withPromote(true), new Restore.Listener() { });
+            List<ArchiveLayout.BackupName> onTl3;
+            try (Store s = Store.open(promoted)) {
+                onTl3 = backupRounds(s, a, "t", 2);
+            }
+            for (io.walship.archive.ObjectInfo o : a.list(first.dir(), null)) {
+                a.delete(o.key()); // timeline 2's history has no base backup left
+            }
+            ArchiveLayout.BackupName pinned = onTl3.get(0);
+            assertEquals(3, pinned.timeline(), "setup: the pinned backup is on timeline 3");
+            long fa = forkA;
+            long fb = forkB;
+            List<ArchiveListing.SegmentInfo> tl1 = ArchiveListing.of(a).segments(1);
+            assertTrue(tl1.stream().anyMatch(x -> x.name().firstLsn() > fa && x.name().lastLsn() <= fb),
+                    "setup: timeline 1 has a whole segment between the two forks");
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, pinned, Instant.now()));
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "setup: clean before the prune");
+
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().startsWith("wal/00000003/")),
+                    "the WAL between the pinned backup and the kept one goes: " + plan.deletions());
+            assertTrue(plan.deletions().stream().noneMatch(d -> d.key().startsWith("wal/00000001/")),
+                    "timeline 2 has no backup: all of timeline 1's WAL stays: " + plan.deletions());
+            Retention.apply(a, plan, d -> { });
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "WAL pruned after a pinned backup by a normal prune is no loss: " + report.problems());
+        }
+    }
 }
