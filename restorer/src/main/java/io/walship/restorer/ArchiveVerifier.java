@@ -136,18 +136,6 @@ public final class ArchiveVerifier {
         }
 
         Set<String> gaps = new LinkedHashSet<>();
-        // histories without any base backup on them: retention keeps all of their WAL
-        List<List<TimelineHistory.Span>> backupless = new ArrayList<>();
-        for (int t : listing.timelines()) {
-            try {
-                List<TimelineHistory.Span> a = TimelineHistory.ancestry(t, histories);
-                if (RestorePlan.backupsOn(listing, a).isEmpty()) {
-                    backupless.add(a);
-                }
-            } catch (StorageException e) {
-                // reported below
-            }
-        }
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
             try {
@@ -164,8 +152,8 @@ public final class ArchiveVerifier {
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, backupless, b, c.gap())) {
-                        // retention keeps a pinned backup but not the WAL after it that no other kept backup needs
+                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
+                        // retention recorded that it deleted this WAL after the pinned backup (no other kept backup needed it)
                         String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
                                 + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
                         if (!notes.contains(note)) {
@@ -184,21 +172,16 @@ public final class ArchiveVerifier {
     }
 
     /**
-     * Whether the gap right after good backup {@code b} on a timeline's path can be retention's doing
+     * Whether the gap right after good backup {@code b} on a timeline's path is retention's doing
      * (docs/OPERATIONS.md, "Pinned backups"): {@code b} is pinned, the gap starts right after it, a newer
-     * good backup on the path covers the gap, and no WAL older than the gap is left on the path. Retention
-     * keeps a pinned backup but not the WAL after it that no kept backup needs, and deletes segments oldest
-     * first, so before it deletes the first segment after a pinned backup every older segment no kept backup
-     * needs is gone, and a kept backup older than the gap would have needed the gap too. The only older
-     * segments it leaves are each timeline's last one (where the shipper resumes), one that runs past the
-     * end of its timeline's stretch of the path (another timeline forked inside it, whose backups may need
-     * it), and those on a history with no base backup at all ({@code backupless}: all its WAL is kept).
-     * Anything else older still there means the gap was not made by pruning: it is a loss.
+     * good backup on the path covers the gap, and pruned-WAL records of {@code b} ({@code pruned/},
+     * docs/FORMAT.md "Pruned-WAL records") cover every LSN of the gap on the timeline the path takes there.
+     * Retention creates those records before it deletes WAL after a pinned backup; from the listing alone a
+     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss.
      */
     private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
                                           List<ArchiveListing.BackupInfo> onPath,
-                                          List<ArchiveListing.BackupInfo> goodBackups,
-                                          List<List<TimelineHistory.Span>> backupless, ArchiveListing.BackupInfo b,
+                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
                                           ArchiveListing.Range gap) {
         if (!listing.pinned(b.name()) || gap.firstLsn() != b.name().lsn() + 1) {
             return false; // a gap further on is a loss whatever is pinned
@@ -208,15 +191,10 @@ public final class ArchiveVerifier {
             return false;
         }
         for (TimelineHistory.Span span : ancestry) {
-            List<ArchiveListing.SegmentInfo> segs = listing.segments(span.timeline());
-            long tail = segs.stream().mapToLong(s -> s.name().lastLsn()).max().orElse(Long.MIN_VALUE);
-            for (ArchiveListing.SegmentInfo s : segs) {
-                boolean inSpan = s.name().firstLsn() >= span.fromLsn() && s.name().lastLsn() <= span.toLsn();
-                if (inSpan && s.name().lastLsn() < gap.firstLsn() && s.name().lastLsn() != tail
-                        && backupless.stream().noneMatch(a -> a.stream().anyMatch(sp -> sp.timeline() == span.timeline()
-                                && s.name().firstLsn() <= sp.toLsn() && s.name().lastLsn() >= sp.fromLsn()))) {
-                    return false;
-                }
+            long first = Math.max(gap.firstLsn(), span.fromLsn());
+            long last = Math.min(gap.lastLsn(), span.toLsn());
+            if (first <= last && !listing.prunedAfter(b.name(), span.timeline(), first, last)) {
+                return false;
             }
         }
         return true;

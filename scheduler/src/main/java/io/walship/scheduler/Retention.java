@@ -17,6 +17,7 @@ import io.walship.archive.BackupManifest;
 import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
+import io.walship.archive.PrunedWal;
 import io.walship.archive.TimelineHistory;
 import io.walship.restorer.RestorePlan;
 import io.walship.wal.Lsn;
@@ -76,10 +77,13 @@ public final class Retention {
     /**
      * What to keep and delete, and the timelines the plan knew of. {@code pinnedBackups} are kept
      * because they are pinned (some may be kept by the policy too); {@code keptBackups} are those the
-     * policy keeps.
+     * policy keeps. {@code records} are the pruned-WAL records ({@link PrunedWal}) {@link #apply} creates
+     * before it deletes anything: one per deleted segment after a pinned backup; {@code recordsIfPinned}
+     * those of each backup the plan deletes, created if a pin saves it while the plan is applied.
      */
     public record Plan(List<String> keptBackups, List<String> pinnedBackups, List<Deletion> deletions,
-                       Set<Integer> timelines) {
+                       Set<Integer> timelines, List<ArchiveLayout.PrunedName> records,
+                       Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> recordsIfPinned) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -167,8 +171,51 @@ public final class Retention {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }
+        // records of WAL pruned after a backup: for each pinned one, and for each the plan deletes (a pin may save it)
+        List<ArchiveLayout.PrunedName> records = new ArrayList<>();
+        Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> ifPinned = new HashMap<>();
+        for (ArchiveListing.BackupInfo b : byAge) {
+            boolean pin = listing.pinned(b.name());
+            if (!pin && keep.contains(b)) {
+                continue; // the policy keeps the WAL after it: nothing of it is pruned
+            }
+            List<ArchiveLayout.PrunedName> mine = new ArrayList<>();
+            for (Deletion d : deletions) {
+                ArchiveLayout.parseSegment(d.key()).filter(w -> after(b, w, listing, ancestries))
+                        .ifPresent(w -> mine.add(new ArchiveLayout.PrunedName(b.name(), w)));
+            }
+            if (pin) {
+                records.addAll(mine);
+            } else if (!mine.isEmpty()) {
+                ifPinned.put(b.name(), List.copyOf(mine));
+            }
+        }
+        // a backup's records go once it is gone (no manifest, no pin): only a gap after a backup that is there counts
+        Set<ArchiveLayout.BackupName> present = new java.util.HashSet<>();
+        listing.backups().forEach(b -> present.add(b.name()));
+        for (ArchiveLayout.PrunedName r : listing.pruned()) {
+            if (!present.contains(r.backup()) && !listing.pinned(r.backup())) {
+                deletions.add(new Deletion(r.key(), 0, "record of WAL pruned after " + r.backup().dir()
+                        + ", which is gone"));
+            }
+        }
         return new Plan(keep.stream().map(b -> b.name().dir()).toList(), List.copyOf(pinned), deletions,
-                Set.copyOf(listing.timelines()));
+                Set.copyOf(listing.timelines()), List.copyOf(records), Map.copyOf(ifPinned));
+    }
+
+    /** Whether segment {@code w} holds WAL after backup {@code b} on some timeline's history that has both. */
+    private static boolean after(ArchiveListing.BackupInfo b, ArchiveLayout.SegmentName w, ArchiveListing listing,
+                                 Map<Integer, List<TimelineHistory.Span>> ancestries) {
+        if (w.lastLsn() <= b.name().lsn()) {
+            return false;
+        }
+        for (List<TimelineHistory.Span> ancestry : ancestries.values()) {
+            if (ancestry.stream().anyMatch(sp -> sp.timeline() == w.timeline() && w.firstLsn() <= sp.toLsn()
+                    && w.lastLsn() >= sp.fromLsn()) && RestorePlan.backupsOn(listing, ancestry).contains(b)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether some kept backup needs the segment on some timeline's history. */
@@ -217,8 +264,16 @@ public final class Retention {
             throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
+        // the records first: a run interrupted anywhere later has left them for every segment it deleted
+        plan.records().forEach(r -> PrunedWal.record(store, r));
         long bytes = 0;
         Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
+        Consumer<ArchiveLayout.BackupName> spare = b -> {
+            // pinned meanwhile: the WAL after it that the plan deletes (later, segments come last) is recorded first
+            if (spared.add(b)) {
+                plan.recordsIfPinned().getOrDefault(b, List.of()).forEach(r -> PrunedWal.record(store, r));
+            }
+        };
         for (Deletion d : plan.deletions()) {
             java.util.Optional<ArchiveLayout.BackupName> backup = ArchiveLayout.parseBackup(d.key());
             if (backup.isPresent()) {
@@ -233,7 +288,7 @@ public final class Retention {
                             deleted.accept(d);
                         }
                         case PINNED -> {
-                            spared.add(b);
+                            spare.accept(b);
                             pinnedMeanwhile.accept(b.dir());
                         }
                         case GONE -> {
@@ -244,7 +299,7 @@ public final class Retention {
                     continue;
                 }
                 if (!deletable(store, b)) {
-                    spared.add(b);
+                    spare.accept(b);
                     continue;
                 }
             }
