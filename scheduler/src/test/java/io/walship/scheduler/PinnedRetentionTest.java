@@ -399,4 +399,64 @@ class PinnedRetentionTest {
             assertTrue(report.ok(), "WAL pruned after a pinned backup by a normal prune is no loss: " + report.problems());
         }
     }
+
+    /**
+     * The pruned-WAL records are made before any delete: a prune interrupted right after its first delete
+     * of WAL after the pinned backup leaves a gap after the pinned backup that verify knows as pruned; the same gap without the
+     * records is a loss (exit 3). A rerun finds the records there and finishes. Once the backup is
+     * unpinned and pruned, the next prune deletes its records.
+     */
+    @org.junit.jupiter.api.Test
+    void anInterruptedPruneLeavesItsRecordsAndTheyGoWithTheirBackup() {
+        try (ObjectStore a = open("file")) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            ArchiveLayout.BackupName oldest = b.get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.Plan plan = Retention.plan(a, keep1, Instant.now());
+            assertFalse(plan.records().isEmpty(), "the plan records the WAL it deletes after the pinned backup");
+            assertTrue(plan.records().stream().allMatch(r -> r.backup().equals(oldest)), plan.records().toString());
+            RuntimeException crash = new RuntimeException("crash after the first delete of WAL after the pinned backup");
+            List<String> after = plan.records().stream().map(r -> r.wal().key()).toList();
+            RuntimeException thrown = assertThrows(RuntimeException.class, () -> Retention.apply(a, plan, d -> {
+                if (after.contains(d.key())) {
+                    throw crash;
+                }
+            }));
+            assertEquals(crash, thrown);
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "an interrupted prune's gap is recorded: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())),
+                    report.notes().toString());
+
+            List<String> records = a.list(ArchiveLayout.PRUNED, null).stream().map(io.walship.archive.ObjectInfo::key).toList();
+            assertEquals(plan.records().stream().map(ArchiveLayout.PrunedName::key).sorted().toList(), records);
+            byte[] first = readAll(a, records.get(0));
+            a.delete(records.get(0));
+            ArchiveVerifier.Report unrecorded = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(unrecorded.problems().stream().anyMatch(p -> p.kind().equals("gap")),
+                    "without its record the same gap is a loss: " + unrecorded.notes());
+            a.create(records.get(0), new java.io.ByteArrayInputStream(first));
+
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { }); // the rerun finishes
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+            assertTrue(BackupPin.unpin(a, oldest));
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            assertFalse(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "unpinned, it goes");
+            Retention.Plan last = Retention.plan(a, keep1, Instant.now());
+            assertTrue(last.deletions().stream().map(Retention.Deletion::key).toList().containsAll(records),
+                    "its records go once it is gone: " + last.deletions());
+            Retention.apply(a, last, d -> { });
+            assertTrue(a.list(ArchiveLayout.PRUNED, null).isEmpty());
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+        }
+    }
+
+    private static byte[] readAll(ObjectStore a, String key) {
+        try (java.io.InputStream in = a.get(key)) {
+            return in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }
