@@ -39,6 +39,10 @@ import io.walship.wal.Lsn;
  * policy says, with what they need to be consistent: a base backup is the store exactly at its LSN,
  * so that is its manifest and image and no WAL. The WAL after a pinned backup is kept only as
  * far as the policy keeps it anyway (a pin keeps a restore point, not a point-in-time window).
+ * Before it deletes anything, {@link #apply} creates a pruned-WAL record ({@link PrunedWal}) for each
+ * segment it is about to delete after a pinned backup, so {@code archive verify} can tell that gap
+ * from a lost segment, even after an interrupted run; a backup pinned while the run deletes it gets
+ * its records before the WAL after it goes. A backup's records are deleted once it is gone.
  * {@link #apply} reads each backup's pin again just before it deletes the manifest and once more
  * after; a pin that appeared in between gets the manifest put back (the same bytes, created again,
  * retried a few times) and the backup's other objects are left alone. No other object of a backup
