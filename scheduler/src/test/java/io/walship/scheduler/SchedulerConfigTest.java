@@ -18,6 +18,17 @@ class SchedulerConfigTest {
         SchedulerConfig.Jobs sessions = SchedulerConfig.jobsOf(c.databases().get(1));
         assertEquals(SchedulerConfig.DEFAULT_BACKUP_CRON, sessions.backup().cronValue());
         assertEquals(1000, sessions.ship().intervalDuration().toMillis());
+        assertEquals(50L << 20, c.uploadLimit().bytesPerSecond(), "one limit for the whole scheduler");
+    }
+
+    @Test
+    void theUploadRateIsParsedStrictly() {
+        String db = "databases:\n  - name: a\n    data: /d\n    archive: file:///a\n";
+        assertTrue(!SchedulerConfig.parse(db, "t").uploadLimit().limited(), "no limit unless configured");
+        assertEquals(512L << 10, SchedulerConfig.parse("maxUploadRate: 512KiB/s\n" + db, "t").uploadLimit().bytesPerSecond());
+        assertTrue(err("maxUploadRate: 50MB/s\n" + db).startsWith("config t: maxUploadRate '50MB/s': not a rate (use binary"));
+        assertTrue(err("maxUploadRate: 10B/s\n" + db).contains("below the minimum of 1KiB/s"));
+        assertTrue(err("maxUploadRate: fast\n" + db).contains("maxUploadRate 'fast'"));
     }
 
     private static String err(String yaml) {
