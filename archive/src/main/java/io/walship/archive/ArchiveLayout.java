@@ -15,6 +15,10 @@ import java.util.regex.Pattern;
  * wal/TTTTTTTT/FFFFFFFFFFFFFFFF-LLLLLLLLLLLLLLLL.seg       WAL entries FIRST..LAST of timeline T
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/image.CODEC           base backup at LSN L (page image)
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/manifest.json         written last: no manifest, no backup
+ * pins/TTTTTTTT-LLLLLLLLLLLLLLLL.json                     that backup is pinned: retention keeps it
+ * pruned/TTTTTTTT-LLLLLLLLLLLLLLLL/XXXXXXXX-FFFFFFFFFFFFFFFF-LLLLLLLLLLLLLLLL.json
+ *                                                         retention deleted WAL FIRST..LAST of timeline X
+ *                                                         after (pinned) backup T-L
  * lease/leader.json                                       the leader lease (the one mutable document)
  * </pre>
  *
@@ -26,6 +30,13 @@ public final class ArchiveLayout {
     public static final String WAL = "wal/";
     public static final String BACKUPS = "backups/";
     public static final String MANIFEST = "manifest.json";
+    /** Pinned backups ({@code BackupPin}, docs/FORMAT.md "Backup pins"): one object per pin, deleted to unpin. */
+    public static final String PINS = "pins/";
+    /**
+     * Records of WAL that retention deleted after a pinned backup ({@code PrunedWal}, docs/FORMAT.md
+     * "Pruned-WAL records"): what lets verify tell a pruned stretch from a lost one.
+     */
+    public static final String PRUNED = "pruned/";
     public static final String LEASE_DIR = "lease/";
     /** The leader lease ({@code LeaderLease}, docs/FORMAT.md "The leader lease"). */
     public static final String LEASE = LEASE_DIR + "leader.json";
@@ -39,6 +50,10 @@ public final class ArchiveLayout {
 
     private static final Pattern SEGMENT = Pattern.compile("wal/([0-9A-F]{8})/([0-9A-F]{16})-([0-9A-F]{16})\\.seg");
     private static final Pattern BACKUP = Pattern.compile("backups/([0-9A-F]{8})-([0-9A-F]{16})/(.+)");
+    private static final Pattern PIN = Pattern.compile("pins/([0-9A-F]{8})-([0-9A-F]{16})\\.json");
+    private static final Pattern PRUNED_KEY = Pattern.compile(
+            "pruned/([0-9A-F]{8})-([0-9A-F]{16})/([0-9A-F]{8})-([0-9A-F]{16})-([0-9A-F]{16})\\.json");
+    private static final Pattern BACKUP_ID = Pattern.compile("(?:backups/)?([0-9A-F]{8})-([0-9A-F]{16})/?");
     private static final Pattern HISTORY = Pattern.compile("timelines/([0-9A-F]{8})\\.history");
 
     /** A WAL segment object's name: entries {@code firstLsn..lastLsn} of {@code timeline}. */
@@ -67,6 +82,60 @@ public final class ArchiveLayout {
 
         public String imageKey(String codec) {
             return dir() + "image." + codec;
+        }
+
+        /** The pin object of this backup ({@code pins/T-L.json}). */
+        public String pinKey() {
+            return PINS + timelineHex(timeline) + "-" + lsnHex(lsn) + ".json";
+        }
+    }
+
+    /**
+     * The backup an operator names as {@code archive list} and {@code archive prune} print it:
+     * {@code backups/TTTTTTTT-LLLLLLLLLLLLLLLL/}, with or without {@code backups/} and the slash.
+     *
+     * @throws IllegalArgumentException if the text is not such a name
+     */
+    public static BackupName parseBackupName(String text) {
+        Matcher m = BACKUP_ID.matcher(text == null ? "" : text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a backup name: '" + text + "' (expected backups/TTTTTTTT-LLLLLLLLLLLLLLLL/"
+                    + " as 'walship archive list' prints it: 8 and 16 upper-case hex digits)");
+        }
+        BackupName b = new BackupName(Integer.parseUnsignedInt(m.group(1), 16), Long.parseUnsignedLong(m.group(2), 16));
+        if (b.timeline() < 1 || b.lsn() < 0) {
+            throw new IllegalArgumentException("not a backup name: '" + text + "' (timeline 0 or a negative LSN)");
+        }
+        return b;
+    }
+
+    /** The backup a pin object is for. */
+    public static Optional<BackupName> parsePin(String key) {
+        Matcher m = PIN.matcher(key);
+        return m.matches() ? Optional.of(new BackupName(Integer.parseUnsignedInt(m.group(1), 16),
+                Long.parseUnsignedLong(m.group(2), 16))) : Optional.empty();
+    }
+
+    /** WAL {@code wal} (a deleted segment's range) that retention deleted after backup {@code backup}. */
+    public record PrunedName(BackupName backup, SegmentName wal) {
+        public String key() {
+            return PRUNED + timelineHex(backup.timeline()) + "-" + lsnHex(backup.lsn()) + "/"
+                    + timelineHex(wal.timeline()) + "-" + lsnHex(wal.firstLsn()) + "-" + lsnHex(wal.lastLsn()) + ".json";
+        }
+    }
+
+    /** The backup and WAL range a pruned-WAL record's key names. */
+    public static Optional<PrunedName> parsePruned(String key) {
+        Matcher m = PRUNED_KEY.matcher(key);
+        if (!m.matches()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new PrunedName(new BackupName(Integer.parseUnsignedInt(m.group(1), 16),
+                    Long.parseUnsignedLong(m.group(2), 16)), new SegmentName(Integer.parseUnsignedInt(m.group(3), 16),
+                    Long.parseUnsignedLong(m.group(4), 16), Long.parseUnsignedLong(m.group(5), 16))));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty(); // not a range: not such a record
         }
     }
 

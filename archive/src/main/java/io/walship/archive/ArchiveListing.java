@@ -29,10 +29,15 @@ public final class ArchiveListing {
     private final List<BackupInfo> backups;
     private final Set<Integer> histories;
     private final List<ObjectInfo> orphans;
+    private final Set<ArchiveLayout.BackupName> pins;
+    private final List<ArchiveLayout.PrunedName> pruned;
     private final long totalBytes;
 
     private ArchiveListing(Map<Integer, List<SegmentInfo>> segments, List<BackupInfo> backups, Set<Integer> histories,
-                           List<ObjectInfo> orphans, long totalBytes) {
+                           List<ObjectInfo> orphans, Set<ArchiveLayout.BackupName> pins,
+                           List<ArchiveLayout.PrunedName> pruned, long totalBytes) {
+        this.pins = pins;
+        this.pruned = pruned;
         this.segments = segments;
         this.backups = backups;
         this.histories = histories;
@@ -48,6 +53,8 @@ public final class ArchiveListing {
         Map<ArchiveLayout.BackupName, List<ObjectInfo>> backupObjects = new TreeMap<>(order);
         Set<ArchiveLayout.BackupName> withManifest = new TreeSet<>(order);
         Set<Integer> histories = new TreeSet<>();
+        Set<ArchiveLayout.BackupName> pins = new TreeSet<>(order);
+        List<ArchiveLayout.PrunedName> pruned = new ArrayList<>();
         long total = 0;
         for (ObjectInfo o : store.list("", null)) {
             total += o.size();
@@ -65,6 +72,16 @@ public final class ArchiveListing {
                 }
                 continue;
             }
+            var pin = ArchiveLayout.parsePin(o.key());
+            if (pin.isPresent()) {
+                pins.add(pin.get());
+                continue;
+            }
+            var record = ArchiveLayout.parsePruned(o.key());
+            if (record.isPresent()) {
+                pruned.add(record.get());
+                continue;
+            }
             ArchiveLayout.parseHistory(o.key()).ifPresent(histories::add);
         }
         List<BackupInfo> backups = new ArrayList<>();
@@ -77,7 +94,8 @@ public final class ArchiveListing {
             }
         });
         segs.values().forEach(l -> l.sort(java.util.Comparator.comparingLong(s -> s.name().firstLsn())));
-        return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans), total);
+        return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans),
+                java.util.Collections.unmodifiableSet(pins), List.copyOf(pruned), total);
     }
 
     public Set<Integer> timelines() {
@@ -130,6 +148,47 @@ public final class ArchiveListing {
 
     public List<BackupInfo> backups() {
         return backups;
+    }
+
+    /**
+     * Backups that have a pin object ({@code pins/T-L.json}; {@link BackupPin}), in timeline and LSN
+     * order; a pin may outlive its backup if the backup was deleted by hand.
+     */
+    public Set<ArchiveLayout.BackupName> pins() {
+        return pins;
+    }
+
+    public boolean pinned(ArchiveLayout.BackupName backup) {
+        return pins.contains(backup);
+    }
+
+    /**
+     * Pruned-WAL records ({@code pruned/...}, {@link PrunedWal}): WAL retention deleted after a
+     * (pinned) backup, as their keys name it.
+     */
+    public List<ArchiveLayout.PrunedName> pruned() {
+        return pruned;
+    }
+
+    /**
+     * Whether pruned-WAL records of {@code backup} cover every LSN {@code first..last} of {@code timeline}
+     * (together; each record is one deleted segment's range).
+     */
+    public boolean prunedAfter(ArchiveLayout.BackupName backup, int timeline, long first, long last) {
+        List<ArchiveLayout.SegmentName> ranges = pruned.stream()
+                .filter(p -> p.backup().equals(backup) && p.wal().timeline() == timeline).map(ArchiveLayout.PrunedName::wal)
+                .sorted(java.util.Comparator.comparingLong(ArchiveLayout.SegmentName::firstLsn)).toList();
+        long next = first;
+        for (ArchiveLayout.SegmentName r : ranges) {
+            if (r.firstLsn() > next) {
+                break;
+            }
+            next = Math.max(next, r.lastLsn() + 1);
+            if (next > last) {
+                return true;
+            }
+        }
+        return next > last;
     }
 
     /**

@@ -36,6 +36,7 @@ public final class LocalObjectStore implements ObjectStore {
     private final Path root;
     private final Syncer syncer;
     final LocalVersions versions;
+    private final UploadLimit limit;
 
     /** {@link #createDirectoriesDurably}, for {@link LocalVersions}. */
     interface DirectoryMaker {
@@ -62,7 +63,17 @@ public final class LocalObjectStore implements ObjectStore {
         this(root, Syncer.FSYNC);
     }
 
+    /** With an upload rate limit ({@link UploadLimit}) on the content written by {@link #create}. */
+    public LocalObjectStore(Path root, UploadLimit limit) {
+        this(root, Syncer.FSYNC, limit);
+    }
+
     LocalObjectStore(Path root, Syncer syncer) {
+        this(root, syncer, UploadLimit.NONE);
+    }
+
+    LocalObjectStore(Path root, Syncer syncer, UploadLimit limit) {
+        this.limit = java.util.Objects.requireNonNull(limit, "limit");
         this.root = root.toAbsolutePath().normalize();
         this.syncer = syncer;
         this.versions = new LocalVersions(this.root, this.root.resolve(TMP), syncer, this::createDirectoriesDurably);
@@ -97,7 +108,7 @@ public final class LocalObjectStore implements ObjectStore {
             createDirectoriesDurably(target.getParent());
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 OutputStream out = Channels.newOutputStream(ch);
-                content.transferTo(out);
+                limit.pace(content).transferTo(out);
                 out.flush();
                 syncer.file(tmp, ch);
             }

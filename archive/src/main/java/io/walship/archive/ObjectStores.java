@@ -6,10 +6,15 @@ public final class ObjectStores {
     }
 
     public static ObjectStore open(ArchiveUri uri) {
+        return open(uri, UploadLimit.NONE);
+    }
+
+    /** With an upload rate limit on what {@link ObjectStore#create} sends (share one per process). */
+    public static ObjectStore open(ArchiveUri uri, UploadLimit limit) {
         if (uri instanceof ArchiveUri.Local l) {
-            return new LocalObjectStore(l.root());
+            return new LocalObjectStore(l.root(), limit);
         }
-        return new S3ObjectStore((ArchiveUri.S3) uri);
+        return new S3ObjectStore((ArchiveUri.S3) uri, S3ObjectStore.DEFAULT_PART_SIZE, null, limit);
     }
 
     public static ObjectStore open(String uri) {
@@ -21,7 +26,12 @@ public final class ObjectStores {
      * exists, the credentials work), closing it again if not. The caller closes it.
      */
     public static ObjectStore openVerified(String uri) {
-        ObjectStore store = open(uri);
+        return openVerified(uri, UploadLimit.NONE);
+    }
+
+    /** {@link #openVerified(String)} with an upload rate limit. */
+    public static ObjectStore openVerified(String uri, UploadLimit limit) {
+        ObjectStore store = open(ArchiveUri.parse(uri), limit);
         try {
             store.verifyAccess();
             return store;

@@ -74,6 +74,7 @@ public final class S3ObjectStore implements ObjectStore {
     private final String bucket;
     private final String prefix;
     private final int partSize;
+    private final UploadLimit limit;
 
     public S3ObjectStore(ArchiveUri.S3 uri) {
         this(uri, DEFAULT_PART_SIZE);
@@ -85,6 +86,16 @@ public final class S3ObjectStore implements ObjectStore {
 
     /** With a given HTTP client (tests inject faults through it); null means the SDK's default. */
     public S3ObjectStore(ArchiveUri.S3 uri, int partSize, software.amazon.awssdk.http.SdkHttpClient httpClient) {
+        this(uri, partSize, httpClient, UploadLimit.NONE);
+    }
+
+    /**
+     * With an upload rate limit ({@link UploadLimit}, shared with the process's other stores) on the
+     * content of {@link #create}: single PUTs and multipart parts.
+     */
+    public S3ObjectStore(ArchiveUri.S3 uri, int partSize, software.amazon.awssdk.http.SdkHttpClient httpClient,
+                         UploadLimit limit) {
+        this.limit = java.util.Objects.requireNonNull(limit, "limit");
         if (partSize < MIN_PART_SIZE) {
             throw new IllegalArgumentException("part size must be at least " + MIN_PART_SIZE);
         }
@@ -123,8 +134,8 @@ public final class S3ObjectStore implements ObjectStore {
         try {
             byte[] first = content.readNBytes(partSize);
             if (first.length < partSize) {
-                client.putObject(r -> r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(first, first.length))
-                        .contentLength((long) first.length), RequestBody.fromBytes(first));
+                client.putObject(r -> limited(r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(first, first.length))
+                        .contentLength((long) first.length), first.length), body(first, first.length));
                 return;
             }
             multipart(key, k, first, content);
@@ -214,9 +225,9 @@ public final class S3ObjectStore implements ObjectStore {
                 int n = partNo;
                 int size = len;
                 byte[] data = buf;
-                String etag = client.uploadPart(r -> r.bucket(bucket).key(k).uploadId(uploadId).partNumber(n)
-                                .contentLength((long) size).contentMD5(md5(data, size)),
-                        RequestBody.fromBytes(size == data.length ? data : java.util.Arrays.copyOf(data, size))).eTag();
+                String etag = client.uploadPart(r -> limited(r.bucket(bucket).key(k).uploadId(uploadId).partNumber(n)
+                                .contentLength((long) size).contentMD5(md5(data, size)), size),
+                        body(data, size)).eTag();
                 parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
                 partNo++;
                 buf = new byte[partSize];
@@ -235,6 +246,29 @@ public final class S3ObjectStore implements ObjectStore {
                 }
             }
         }
+    }
+
+    /**
+     * The first {@code len} bytes of {@code data} as a request body. Under an upload limit they are
+     * not copied, and every byte is charged once, by the first stream the SDK reads it from (the SDK
+     * reads a body twice over plain HTTP: to sign its payload, then to send it; and again on a retry).
+     */
+    private RequestBody body(byte[] data, int len) {
+        if (!limit.limited()) {
+            return RequestBody.fromBytes(len == data.length ? data : java.util.Arrays.copyOf(data, len));
+        }
+        UploadLimit.Replayable replay = limit.replayable();
+        return RequestBody.fromContentProvider(() -> replay.wrap(new java.io.ByteArrayInputStream(data, 0, len)), len,
+                "application/octet-stream");
+    }
+
+    /** A request carrying {@code bytes} under the upload limit gets the time the limit needs for them. */
+    private <B extends software.amazon.awssdk.awscore.AwsRequest.Builder> B limited(B request, long bytes) {
+        if (limit.limited()) {
+            Duration t = limit.attemptTimeout(Duration.ofMinutes(2), bytes);
+            request.overrideConfiguration(o -> o.apiCallAttemptTimeout(t));
+        }
+        return request;
     }
 
     private static String unquote(String etag) {

@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
 import io.walship.protocol.BadInputException;
@@ -21,13 +22,87 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code walship archive}: look at an archive. */
-@Command(name = "archive", description = "List, verify and prune an archive.", mixinStandardHelpOptions = true,
-        subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class, ArchiveCommand.Prune.class})
+@Command(name = "archive", description = "List, verify, prune an archive and pin its backups.", mixinStandardHelpOptions = true,
+        subcommands = {ArchiveCommand.ListArchive.class, ArchiveCommand.VerifyArchive.class, ArchiveCommand.Prune.class,
+                ArchiveCommand.Pin.class, ArchiveCommand.Unpin.class})
 final class ArchiveCommand {
+
+    /** BACKUP as 'archive list' prints it; a malformed name is a usage error (exit 2). */
+    static ArchiveLayout.BackupName backupName(String text) {
+        return Flags.parse("BACKUP", text, ArchiveLayout::parseBackupName);
+    }
+
+    /** What pin and unpin share: the archive, BACKUP (a malformed name is exit 2), where to print. */
+    abstract static class OnBackup implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        ArchiveOption archive;
+        @picocli.CommandLine.Parameters(paramLabel = "BACKUP",
+                description = "The backup as 'archive list' names it: backups/T-L/ (8 and 16 hex digits).")
+        String backup;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            ArchiveLayout.BackupName name = backupName(backup);
+            try (ObjectStore store = archive.open()) {
+                run(store, name, spec.commandLine().getOut());
+            }
+            return ExitCodes.OK;
+        }
+
+        abstract void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out);
+    }
+
+    @Command(name = "pin", mixinStandardHelpOptions = true,
+            description = {"Pin a base backup: retention (archive prune, the scheduler) keeps it whatever its policy says.",
+                    "%nBACKUP is a backup as 'archive list' names it (backups/TTTTTTTT-LLLLLLLLLLLLLLLL/). The pin is a"
+                            + " small object pins/TTTTTTTT-LLLLLLLLLLLLLLLL.json; pinning a pinned backup changes nothing."
+                            + " A backup that does not exist is exit 1. A pin that this command reported is never lost"
+                            + " to a prune, even one running at the same time."})
+    static final class Pin extends OnBackup {
+        @Override
+        void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out) {
+            BackupPin.Outcome o = pinOrFail(() -> BackupPin.pin(store, name, java.time.Instant.now()));
+            if (o == BackupPin.Outcome.PINNED) {
+                out.println("pinned " + name.dir());
+            } else {
+                out.println(name.dir() + " was pinned already (since "
+                        + BackupPin.current(store, name).map(BackupPin::pinnedAt).orElse("?") + ")");
+            }
+        }
+    }
+
+    @Command(name = "unpin", mixinStandardHelpOptions = true,
+            description = {"Unpin a base backup: retention treats it like any other again.",
+                    "%nBACKUP as 'archive list' names it. Unpinning a backup that is not pinned changes nothing"
+                            + " (exit 0); naming a backup that neither exists nor is pinned is exit 1."})
+    static final class Unpin extends OnBackup {
+        @Override
+        void run(ObjectStore store, ArchiveLayout.BackupName name, PrintWriter out) {
+            if (BackupPin.unpin(store, name)) {
+                out.println("unpinned " + name.dir());
+            } else if (store.head(name.manifestKey()).isPresent()) {
+                out.println(name.dir() + " was not pinned");
+            } else {
+                throw new CliException(ExitCodes.FAILURE, "no base backup " + name.dir() + " and no pin for it in "
+                        + store.describe() + "; 'walship archive list' shows the backups");
+            }
+        }
+    }
+
+    private static <T> T pinOrFail(java.util.function.Supplier<T> pin) {
+        try {
+            return pin.get();
+        } catch (BackupPin.NoSuchBackupException e) {
+            throw new CliException(ExitCodes.FAILURE, e.getMessage());
+        }
+    }
 
     @Command(name = "prune", mixinStandardHelpOptions = true,
             description = {"Apply a retention policy: keep the newest N base backups and/or those of the last D days.",
-                    "%nPer timeline it also keeps the newest backup that timeline can restore from. It deletes the"
+                    "%nPinned backups (archive pin) are kept whatever the policy says."
+                            + " Per timeline it also keeps the newest backup that timeline can restore from. It deletes the"
                             + " other backups and the WAL that no kept backup can use, and prints every object it"
                             + " deletes (or would delete, with --dry-run) with its size. It is safe to interrupt and"
                             + " run again."})
@@ -49,13 +124,19 @@ final class ArchiveCommand {
             PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = archive.open()) {
                 Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());
-                plan.keptBackups().forEach(b -> out.println("keep    " + b));
+                plan.keptBackups().forEach(b -> out.println("keep    " + b + (plan.pinnedBackups().contains(b)
+                        ? " (pinned)" : "")));
+                plan.pinnedBackups().stream().filter(b -> !plan.keptBackups().contains(b))
+                        .forEach(b -> out.println("keep    " + b + " (pinned; the policy would delete it)"));
                 if (dryRun) {
                     plan.deletions().forEach(d -> out.printf("would delete %s (%d bytes): %s%n", d.key(), d.bytes(), d.reason()));
                     out.printf("dry run: %d object(s), %d bytes would be deleted%n", plan.deletions().size(), plan.bytes());
                 } else {
                     long bytes = Retention.apply(store, plan, d -> {
                         out.printf("deleted %s (%d bytes): %s%n", d.key(), d.bytes(), d.reason());
+                        out.flush();
+                    }, dir -> {
+                        out.println("keep    " + dir + " (pinned while this prune ran)");
                         out.flush();
                     });
                     out.printf("deleted %d object(s), %d bytes%n", plan.deletions().size(), bytes);
@@ -163,8 +244,15 @@ final class ArchiveCommand {
                     }
                     for (ArchiveListing.BackupInfo b : l.backups()) {
                         if (b.name().timeline() == t) {
-                            out.printf("  %-10s at LSN %s %21d%n", "backup", ArchiveLayout.lsnHex(b.name().lsn()), b.bytes());
+                            out.printf("  %-10s at LSN %s %21d  %s%s%n", "backup", ArchiveLayout.lsnHex(b.name().lsn()),
+                                    b.bytes(), b.name().dir(), l.pinned(b.name()) ? "  PINNED" : "");
                         }
+                    }
+                }
+                for (ArchiveLayout.BackupName p : l.pins()) {
+                    if (l.backups().stream().noneMatch(b -> b.name().equals(p))) {
+                        out.println("pin " + p.pinKey() + " names no backup (deleted by hand?); 'walship archive unpin "
+                                + p.dir() + "' removes it");
                     }
                 }
             }
@@ -191,10 +279,12 @@ final class ArchiveCommand {
                         "to", ArchiveLayout.lsnHex(r.lastLsn()))).toList());
                 tm.put("segments", l.segments(t).size());
                 tm.put("backups", l.backups().stream().filter(b -> b.name().timeline() == t)
-                        .map(b -> Map.of("lsn", ArchiveLayout.lsnHex(b.name().lsn()), "bytes", b.bytes())).toList());
+                        .map(b -> Map.of("name", b.name().dir(), "lsn", ArchiveLayout.lsnHex(b.name().lsn()),
+                                "bytes", b.bytes(), "pinned", l.pinned(b.name()))).toList());
                 tls.add(tm);
             }
             m.put("timelines", tls);
+            m.put("pins", l.pins().stream().map(ArchiveLayout.BackupName::dir).toList());
             return m;
         }
     }

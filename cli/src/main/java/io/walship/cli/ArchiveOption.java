@@ -15,4 +15,9 @@ final class ArchiveOption {
     ObjectStore open() {
         return ObjectStores.openVerified(uri);
     }
+
+    /** {@link #open()}, its uploads under {@code limit}. */
+    ObjectStore open(io.walship.archive.UploadLimit limit) {
+        return ObjectStores.openVerified(uri, limit);
+    }
 }

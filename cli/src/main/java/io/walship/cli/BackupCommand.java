@@ -24,6 +24,8 @@ final class BackupCommand implements Callable<Integer> {
     TargetOptions target;
     @picocli.CommandLine.Mixin
     ArchiveOption archive;
+    @Mixin
+    UploadRateOption uploadRate;
     @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "zstd (default), lz4, gzip or none.")
     String codec;
     @Option(names = "--json", description = "Print the manifest as JSON.")
@@ -34,9 +36,10 @@ final class BackupCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Codec c = Flags.parse("--codec", codec, Codec::parse);
+        io.walship.archive.UploadLimit limit = uploadRate.limit();
         BackupSource source = target.source();
         BackupManifest m;
-        try (ObjectStore store = archive.open()) {
+        try (ObjectStore store = archive.open(limit)) {
             m = source.backup(store, c, total -> new Progress("backup", total));
         }
         PrintWriter out = spec.commandLine().getOut();

@@ -73,6 +73,9 @@ final class LeaderCommand implements Callable<Integer> {
             description = "Also ship the WAL to this archive continuously (file:///path or s3://bucket/prefix?...).")
     String archive;
 
+    @picocli.CommandLine.Mixin
+    UploadRateOption uploadRate;
+
     @Option(names = "--ship-interval", paramLabel = "DURATION", defaultValue = "1s",
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
@@ -169,6 +172,10 @@ final class LeaderCommand implements Callable<Integer> {
                 .withMaxSessions(replMaxFollowers);
         Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
         WalShipper.Options shipOptions = pacing.apply(WalShipper.Options.defaults());
+        io.walship.archive.UploadLimit uploadLimit = uploadRate.limit();
+        if (uploadLimit.limited() && (archive == null || archive.isBlank())) {
+            throw new BadInputException("--max-upload-rate limits the uploads to --archive, which is not given");
+        }
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
             case "keep-going" -> StoreOptions.ArchiveLagPolicy.KEEP_GOING;
             case "refuse-writes" -> StoreOptions.ArchiveLagPolicy.REFUSE_WRITES;
@@ -196,7 +203,7 @@ final class LeaderCommand implements Callable<Integer> {
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                archiveStore = ObjectStores.openVerified(archive);
+                archiveStore = ObjectStores.openVerified(archive, uploadLimit);
                 opened.push(archiveStore);
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {

@@ -268,6 +268,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             Peer best = bestPeer(peers.isEmpty() ? archivePeers(timeline) : peers, timeline, force);
             if (best != null && best.durable() > store.lastLsn()) {
                 long before = store.lastLsn();
+                String fetchFailed = null;
                 try {
                     fetched = fetch(best);
                     fetchedFrom = best.url();
@@ -277,13 +278,20 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                                 + " and this follower only up to " + Lsn.format(store.lastLsn()) + ", and fetching it"
                                 + " failed (" + Errors.oneLine(e) + "); promote there, or pass force to lose it");
                     }
-                    LOG.warn("forced promotion: peer {} holds WAL up to LSN {} that could not be fetched ({}); it is lost"
-                            + " to the new timeline", best.url(), Lsn.format(best.durable()), Errors.oneLine(e));
+                    fetchFailed = Errors.oneLine(e);
                 }
-                if (store.lastLsn() < best.durable() && !force) {
-                    throw new ConflictException("peer " + best.url() + " holds WAL up to LSN " + Lsn.format(best.durable())
-                            + " but only " + Lsn.format(store.lastLsn()) + " could be fetched from it (from "
-                            + Lsn.format(before) + "); promote there, or pass force to lose the rest");
+                if (store.lastLsn() < best.durable()) {
+                    if (!force) {
+                        throw new ConflictException("peer " + best.url() + " holds WAL up to LSN " + Lsn.format(best.durable())
+                                + " but only " + Lsn.format(store.lastLsn()) + " could be fetched from it (from "
+                                + Lsn.format(before) + "); promote there, or pass force to lose the rest");
+                    }
+                    // forced: what the peer holds past this store is lost to the new timeline, whether the fetch
+                    // failed or its answer simply ended short (an older peer's cut stream looks whole)
+                    LOG.warn("forced promotion: peer {} holds WAL up to LSN {}, this store only up to {} ({}): the rest is"
+                            + " lost to the new timeline", best.url(), Lsn.format(best.durable()), Lsn.format(store.lastLsn()),
+                            fetchFailed != null ? "fetching it failed: " + fetchFailed
+                                    : "fetched " + (store.lastLsn() - before) + " entries, then the answer ended");
                 }
             }
             fork = store.lastLsn();

@@ -32,6 +32,8 @@ final class ShipCommand implements Callable<Integer> {
     Path data;
     @picocli.CommandLine.Mixin
     ArchiveOption archive;
+    @picocli.CommandLine.Mixin
+    UploadRateOption uploadRate;
     @Option(names = "--once", description = "Ship what is there now and exit (for cron, systemd timers, CronJobs).")
     boolean once;
     @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "1s",
@@ -56,8 +58,9 @@ final class ShipCommand implements Callable<Integer> {
         Codec c = Flags.parse("--codec", codec, Codec::parse);
         long size = Flags.bytes("--segment-size", segmentSize);
         WalShipper.Options opts = pacing.apply(Flags.options(() -> new WalShipper.Options(c, size)));
+        io.walship.archive.UploadLimit limit = uploadRate.limit();
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = archive.open()) {
+        try (ObjectStore store = archive.open(limit)) {
             if (once) {
                 try (WalShipper shipper = new WalShipper(data, store, opts)) {
                     report(out, shipper.shipOnce());

@@ -183,14 +183,8 @@ class LiveFollowerFetchTest {
                 new InetSocketAddress("127.0.0.1", 0), 0);
         peer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
         try (Store mine = Store.open(fdir)) {
-            StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
-                    "http://127.0.0.1:1", null, null, 0, 0, 0, null);
-            StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
             // the peer claims 5 entries more than this node on its timeline
-            StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
-                    .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
-                            + io.walship.wal.Lsn.format(mine.lastLsn() + 5) + "\""), StatusResponse.class);
-            assertEquals(mine.lastLsn() + 5, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+            StatusResponse ahead = statusAt(mine, mine.lastLsn() + 5);
             peer.createContext("/status", ex -> {
                 byte[] body = io.walship.protocol.Json.writeBytes(ahead);
                 ex.sendResponseHeaders(200, body.length);
@@ -331,6 +325,108 @@ class LiveFollowerFetchTest {
         } finally {
             peer.stop(0);
             mine.close();
+        }
+    }
+
+    /**
+     * A forced promotion whose peer answers {@code GET /wal} with a whole but short body (here: no
+     * entry at all, the chunked body ended normally) loses the WAL the peer's {@code /status} showed
+     * past this node. Forced, that is allowed, but not silently: when the fetch fails with an error
+     * the loss is a WARN naming the peer and its LSN ("it is lost to the new timeline"); when the
+     * stream merely came up short it was only an INFO "fetched 0 entries", and the answer
+     * ({@code PromoteResponse}) says nothing of the peer's LSN either, so nobody learns that acknowledged
+     * commits the peer held are not on the new timeline.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void aForcedPromotionAfterAShortButWholeWalAnswerWarnsOfWhatIsLost() throws Exception {
+        Path fdir = tenEntryStandby();
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        peer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        java.io.PrintStream realErr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        try (Store mine = Store.open(fdir)) {
+            long peerDurable = mine.lastLsn() + 5; // the peer shows 5 entries more than this node
+            StatusResponse ahead = statusAt(mine, peerDurable);
+            peer.createContext("/status", ex -> {
+                byte[] body = io.walship.protocol.Json.writeBytes(ahead);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+                ex.close();
+            });
+            peer.createContext("/wal", ex -> {
+                ex.sendResponseHeaders(200, 0); // chunked, then ended at once: whole, and short
+                ex.close();
+            });
+            peer.start();
+            String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
+            long before = mine.lastLsn();
+            try (LiveFollower live = new LiveFollower(config(fdir, archive), mine).start()) {
+                // unforced, the shortfall is refused (this is what force overrides)
+                ConflictException refused = assertThrows(ConflictException.class,
+                        () -> live.promote(false, List.of(peerUrl)));
+                assertTrue(refused.getMessage().contains("could be fetched"), refused.getMessage());
+                io.walship.protocol.PromoteResponse r;
+                System.setErr(new java.io.PrintStream(new TeeStream(realErr, captured), true));
+                try {
+                    r = live.promote(true, List.of(peerUrl)).response();
+                } finally {
+                    System.setErr(realErr);
+                }
+                assertEquals(io.walship.wal.Lsn.format(before), r.forkLsn(), "the 5 entries were not fetched");
+                String log = captured.toString(StandardCharsets.UTF_8);
+                boolean warned = log.lines().anyMatch(l -> l.contains("WARN") && l.contains(peerUrl)
+                        && l.contains(io.walship.wal.Lsn.format(peerDurable)));
+                assertTrue(warned, "a forced promotion that left " + (peerDurable - before) + " entries of peer "
+                        + peerUrl + " (up to LSN " + io.walship.wal.Lsn.format(peerDurable)
+                        + ") behind warns of it; the log was:\n" + log);
+            }
+        } finally {
+            System.setErr(realErr);
+            peer.stop(0);
+        }
+    }
+
+    /** A peer's {@code /status}: this follower's own, but showing WAL up to {@code durable} on its timeline. */
+    private static StatusResponse statusAt(Store mine, long durable) throws java.io.IOException {
+        StatusResponse.Follower view = new StatusResponse.Follower("stream", "stream", "127.0.0.1:1",
+                "http://127.0.0.1:1", null, null, 0, 0, 0, null);
+        StatusResponse st = new FollowerNode(mine, () -> view, Duration.ZERO, null).status();
+        StatusResponse ahead = io.walship.protocol.Json.read(io.walship.protocol.Json.write(st)
+                .replace("\"durableLsn\":\"" + st.durableLsn() + "\"", "\"durableLsn\":\""
+                        + io.walship.wal.Lsn.format(durable) + "\""), StatusResponse.class);
+        assertEquals(durable, io.walship.wal.Lsn.parse(ahead.durableLsn()));
+        return ahead;
+    }
+
+    /** Writes to both: the real stream (the build's output) and a copy the test reads. */
+    private static final class TeeStream extends java.io.OutputStream {
+        private final java.io.OutputStream a;
+        private final java.io.OutputStream b;
+
+        TeeStream(java.io.OutputStream a, java.io.OutputStream b) {
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        public synchronized void write(int c) throws java.io.IOException {
+            a.write(c);
+            b.write(c);
+        }
+
+        @Override
+        public synchronized void write(byte[] buf, int off, int len) throws java.io.IOException {
+            a.write(buf, off, len);
+            b.write(buf, off, len);
+        }
+
+        @Override
+        public void flush() throws java.io.IOException {
+            a.flush();
         }
     }
 }

@@ -144,13 +144,23 @@ public final class ArchiveVerifier {
                 problems.add(new Problem("missing", ArchiveLayout.historyKey(t), detail(e)));
                 continue;
             }
-            for (ArchiveListing.BackupInfo b : RestorePlan.backupsOn(listing, ancestry)) {
+            List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing, ancestry);
+            for (ArchiveListing.BackupInfo b : onPath) {
                 if (!goodBackups.contains(b)) {
                     continue;
                 }
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
+                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
+                        // retention recorded that it deleted this WAL after the pinned backup (no other kept backup needed it)
+                        String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
+                                + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
+                        if (!notes.contains(note)) {
+                            notes.add(note);
+                        }
+                        continue;
+                    }
                     if (gaps.add(range + "@" + t)) {
                         problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: base backup "
                                 + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())));
@@ -159,6 +169,35 @@ public final class ArchiveVerifier {
             }
         }
         return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
+    }
+
+    /**
+     * Whether the gap right after good backup {@code b} on a timeline's path is retention's doing
+     * (docs/OPERATIONS.md, "Pinned backups"): {@code b} is pinned, the gap starts right after it, a newer
+     * good backup on the path covers the gap, and pruned-WAL records of {@code b} ({@code pruned/},
+     * docs/FORMAT.md "Pruned-WAL records") cover every LSN of the gap on the timeline the path takes there.
+     * Retention creates those records before it deletes WAL after a pinned backup; from the listing alone a
+     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss.
+     */
+    private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
+                                          List<ArchiveListing.BackupInfo> onPath,
+                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
+                                          ArchiveListing.Range gap) {
+        if (!listing.pinned(b.name()) || gap.firstLsn() != b.name().lsn() + 1) {
+            return false; // a gap further on is a loss whatever is pinned
+        }
+        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() > b.name().lsn()
+                && o.name().lsn() >= gap.lastLsn())) {
+            return false;
+        }
+        for (TimelineHistory.Span span : ancestry) {
+            long first = Math.max(gap.firstLsn(), span.fromLsn());
+            long last = Math.min(gap.lastLsn(), span.toLsn());
+            if (first <= last && !listing.prunedAfter(b.name(), span.timeline(), first, last)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */

@@ -171,7 +171,7 @@ public final class Restore {
             long t1;
             Replay replay;
             // WAL segments download and decode while the base backup is fetched and unpacked
-            try (SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel())) {
+            try (SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel(), true)) {
                 imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
                 t1 = System.nanoTime();
                 replay = replay(plan, target, options, listener, prefetch);
@@ -367,7 +367,11 @@ public final class Restore {
                         break outer;
                     }
                     try {
-                        redo.apply(seg.body(), seg.offset(i), seg.length(i));
+                        if (seg.indexed()) {
+                            redo.apply(seg.changes(), i);
+                        } else {
+                            redo.apply(seg.body(), seg.offset(i), seg.length(i)); // its index did not fit: as main
+                        }
                     } catch (IntegrityException x) {
                         throw new CorruptObjectException(step.key(), x.getMessage(), x);
                     }

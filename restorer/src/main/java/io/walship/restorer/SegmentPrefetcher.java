@@ -14,6 +14,7 @@ import io.walship.archive.ObjectStores;
 import io.walship.archive.Prefetch;
 import io.walship.archive.Segment;
 import io.walship.archive.StorageException;
+import io.walship.wal.ChangeIndex;
 import io.walship.wal.EntryCodec;
 import io.walship.wal.IntegrityException;
 import io.walship.wal.Lsn;
@@ -28,8 +29,9 @@ import io.walship.wal.WalEntry;
  * <p>Memory is bounded in bytes, not in segments: a segment is streamed from the archive and
  * decompressed into its body, and the bodies held at once (the one being applied and those fetched
  * ahead) stay within {@code budgetBytes} — a segment larger than the whole budget is fetched alone.
- * Entries are not decoded into objects: a {@link Decoded} is the body and where its entries lie,
- * for a consumer that applies them from there ({@link io.walship.wal.Redo#apply(byte[], int, int)}).
+ * Entries are not decoded into objects: a {@link Decoded} is the body, where its entries lie and
+ * an index of their changes made while they were checked, for a consumer that applies them from
+ * there without parsing them again ({@link io.walship.wal.Redo#apply(ChangeIndex, int)}).
  */
 public final class SegmentPrefetcher implements AutoCloseable {
     /**
@@ -49,19 +51,22 @@ public final class SegmentPrefetcher implements AutoCloseable {
         private final Segment.Header header;
         private final byte[] body;
         private final int[] starts;
-        private final long[] commitTimes;
+        /** Null if it was fetched without one, and once released (its arrays are then no longer held). */
+        private ChangeIndex changes;
         private final long objectBytes;
         private final String key;
         /** Bytes of the prefetcher's budget it holds. */
         private final long granted;
+        /** Its body was given back for a later segment to read into: the index points at other bytes. */
+        private boolean released;
 
-        Decoded(Segment.Header header, byte[] body, int[] starts, long[] commitTimes, long objectBytes, String key,
+        Decoded(Segment.Header header, byte[] body, int[] starts, ChangeIndex changes, long objectBytes, String key,
                 long granted) {
             this.granted = granted;
             this.header = header;
             this.body = body;
             this.starts = starts;
-            this.commitTimes = commitTimes;
+            this.changes = changes;
             this.objectBytes = objectBytes;
             this.key = key;
         }
@@ -87,8 +92,46 @@ public final class SegmentPrefetcher implements AutoCloseable {
             return header.firstLsn() + i;
         }
 
+        /**
+         * Entry {@code i}'s commit time, read from its header in the body.
+         *
+         * @throws IllegalStateException once its body was released for reuse (it would be another segment's)
+         */
         public long commitTimeMicros(int i) {
-            return commitTimes[i];
+            if (released) {
+                throw releasedFor("commit times");
+            }
+            return EntryCodec.commitTimeOf(body, starts[i]);
+        }
+
+        private IllegalStateException releasedFor(String what) {
+            return new IllegalStateException(key + "'s body was released for reuse: its " + what + " would be read"
+                    + " from another segment's bytes");
+        }
+
+        /**
+         * Whether it carries the index of its changes ({@link #changes}): a restore asked for it,
+         * and it fit in the budget beside the body. A consumer applies a segment without one from
+         * its body ({@link io.walship.wal.Redo#apply(byte[], int, int)}), each entry parsed again.
+         */
+        public boolean indexed() {
+            return changes != null;
+        }
+
+        /**
+         * The entries' changes as the check recorded them, for {@link io.walship.wal.Redo#apply(ChangeIndex, int)}.
+         *
+         * @throws IllegalStateException if it was fetched without an index, or its body was
+         *                               released for reuse (the consumer asked for the next segment)
+         */
+        public ChangeIndex changes() {
+            if (released) {
+                throw releasedFor("change index");
+            }
+            if (changes == null) {
+                throw new IllegalStateException(key + " was fetched without a change index");
+            }
+            return changes;
         }
 
         /** The body holding entry {@code i} at {@link #offset}, {@link #length} bytes; read only. */
@@ -130,17 +173,28 @@ public final class SegmentPrefetcher implements AutoCloseable {
     private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> spareBodies = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Decoded current;
 
+    /** A prefetcher of segments whose entries are checked but not indexed (their consumer reads {@link Decoded#entries}). */
     public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel) {
-        this(store, steps, parallel, defaultBudgetBytes());
+        this(store, steps, parallel, defaultBudgetBytes(), false);
     }
 
-    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes) {
+    /**
+     * With {@code indexChanges}, each segment also carries the {@link ChangeIndex} its check made
+     * ({@link Decoded#changes}), counted in the budget with its body; only a consumer that applies
+     * from it (a restore) should ask for it.
+     */
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, boolean indexChanges) {
+        this(store, steps, parallel, defaultBudgetBytes(), indexChanges);
+    }
+
+    public SegmentPrefetcher(ObjectStore store, List<RestorePlan.Step> steps, int parallel, long budgetBytes,
+                             boolean indexChanges) {
         this.budget = new ByteBudget(budgetBytes);
         List<Supplier<Decoded>> tasks = new ArrayList<>();
         for (int i = 0; i < steps.size(); i++) {
             RestorePlan.Step step = steps.get(i);
             long turn = i;
-            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies));
+            tasks.add(() -> fetch(store, step.key(), step.segment().size(), budget, turn, spareBodies, indexChanges));
         }
         this.segments = new Prefetch<>("walship-segment", parallel, parallel + 1, tasks);
     }
@@ -152,6 +206,8 @@ public final class SegmentPrefetcher implements AutoCloseable {
      */
     public Decoded next() {
         if (current != null) {
+            current.released = true; // its index points into the body handed on
+            current.changes = null; // and its arrays are not counted any more: a consumer still holding it must not keep them
             spareBodies.add(current.body); // before the release: the fetch it lets go on reuses it
             budget.release(current.granted);
             current = null;
@@ -162,7 +218,13 @@ public final class SegmentPrefetcher implements AutoCloseable {
 
     /** Downloads one segment and checks it completely ({@link #fetch(ObjectStore, String, long, ByteBudget, long)}). */
     static Decoded fetch(ObjectStore store, String key, long listedSize) {
-        return fetch(store, key, listedSize, null, 0, null);
+        return fetch(store, key, listedSize, null, 0, null, false);
+    }
+
+    /** {@link #fetch(ObjectStore, String, long, ByteBudget, long, java.util.Queue, boolean)} without a change index. */
+    static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
+                         java.util.Queue<byte[]> spare) {
+        return fetch(store, key, listedSize, budget, turn, spare, false);
     }
 
     /**
@@ -171,9 +233,20 @@ public final class SegmentPrefetcher implements AutoCloseable {
      * inside it. With a {@code budget}, the body is read only once its bytes are granted, in
      * {@code turn} order (the plan's order, so that a later segment never holds the bytes an
      * earlier one waits for).
+     *
+     * <p>With {@code index}, the check also records every change in a {@link ChangeIndex}, if it
+     * fits. The grant asks for the body and the index's room per entry while the segment
+     * downloads (as main did for the body alone: WAL of full-page images needs under 1% more), and
+     * is extended by the rest of the index once its size is known ({@link ChangeIndex#changeBound}
+     * of each entry's header, before it is filled) — if that fits in the budget without waiting,
+     * and body and index in half the heap. If not, the segment is checked and handed out without
+     * an index, as on main (its consumer parses each entry again to apply it): never refused nor
+     * made to wait for it. A segment larger than the whole budget holds all of it and is fetched
+     * alone: only the half-heap bound limits its index; so does one whose body and index together
+     * are more than the budget, when nothing else holds any of it.
      */
     static Decoded fetch(ObjectStore store, String key, long listedSize, ByteBudget budget, long turn,
-                         java.util.Queue<byte[]> spare) {
+                         java.util.Queue<byte[]> spare, boolean index) {
         var name = io.walship.archive.ArchiveLayout.parseSegment(key).orElseThrow();
         boolean granted = false;
         long grant = 0;
@@ -196,8 +269,11 @@ public final class SegmentPrefetcher implements AutoCloseable {
                         + " JVM's " + (heap >> 20) + " MiB heap: run the restore with a larger heap, e.g."
                         + " WALSHIP_JAVA_OPTS=-Xmx" + Math.max(1, (h.bodyLength() * 3 >> 30) + 1) + "g");
             }
+            // the least an index of it needs (its entries, no change): the rest is asked for once known
+            long entryRoom = index ? ChangeIndex.bytesFor(h.entryCount(), 0) : 0;
+            long want = h.bodyLength() + entryRoom;
             if (budget != null) {
-                grant = budget.tryAcquire(turn, h.bodyLength());
+                grant = budget.tryAcquire(turn, want);
                 if (grant == 0) {
                     // it must wait (for earlier segments, or for the consumer to give bytes back, which
                     // can take as long as a base backup's download): a response left open and unread
@@ -205,7 +281,7 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     before = in.count();
                     ObjectStores.abandon(response);
                     response = null;
-                    grant = budget.acquire(turn, h.bodyLength());
+                    grant = budget.acquire(turn, want);
                     granted = true;
                     // one byte past the listed end, so that an object longer than listed is still caught
                     response = store.getRange(key, before, listedSize - before + 1);
@@ -237,12 +313,43 @@ public final class SegmentPrefetcher implements AutoCloseable {
             drained = true;
             response.close();
             int[] starts = Segment.frames(h, body, (int) h.bodyLength(), key);
-            long[] times = new long[starts.length];
+            ChangeIndex changes = null;
+            if (index) {
+                // every entry checked once, here, and its changes indexed: the replay applies them
+                // from the index without parsing (or decompressing a plain image) a second time.
+                // Sized from the entries' headers (never grown by doubling), counted before it is made.
+                long bound = 0;
+                for (int start : starts) {
+                    bound += ChangeIndex.changeBound(body, start, Segment.frameLength(body, start));
+                }
+                long indexBytes = ChangeIndex.bytesFor(starts.length, bound); // at least entryRoom: as many entries
+                boolean alone = budget != null && grant < want; // larger than the budget: it holds all of it
+                if (budget != null && !alone && h.bodyLength() + indexBytes > budget.total
+                        && h.bodyLength() + indexBytes <= heap / 2 && budget.tryExtend(budget.total - grant)) {
+                    // body and index are more than the whole budget, but nothing else is held: take all of it,
+                    // as a segment larger than the budget does (else such a segment would never be indexed)
+                    grant = budget.total;
+                    alone = true;
+                }
+                boolean fits = budget == null || indexFits(budget, alone, h.bodyLength() + indexBytes,
+                        indexBytes - entryRoom, heap);
+                if (fits) {
+                    if (budget != null && !alone) {
+                        grant += indexBytes - entryRoom;
+                    }
+                    changes = new ChangeIndex(body, starts.length, (int) bound);
+                } else if (!alone) {
+                    budget.release(entryRoom); // checked without an index, as on main
+                    grant -= entryRoom;
+                }
+            }
             long expect = h.firstLsn();
             for (int i = 0; i < starts.length; i++) {
                 WalEntry e;
                 try {
-                    e = EntryCodec.walk(body, starts[i], Segment.frameLength(body, starts[i]), true, EntryCodec.NO_CHANGES);
+                    int len = Segment.frameLength(body, starts[i]);
+                    e = changes != null ? changes.add(starts[i], len)
+                            : EntryCodec.walk(body, starts[i], len, true, EntryCodec.NO_CHANGES);
                 } catch (IntegrityException x) {
                     throw new CorruptObjectException(key, x.getMessage(), x);
                 }
@@ -254,11 +361,13 @@ public final class SegmentPrefetcher implements AutoCloseable {
                     throw new CorruptObjectException(key, "entry at LSN " + Lsn.format(e.lsn()) + " is on timeline "
                             + e.timeline() + ", the segment on " + h.timeline());
                 }
-                times[i] = e.commitTimeMicros();
                 expect++;
             }
+            if (changes != null) {
+                changes.trim(); // a horizon-only or damaged count may have left room unused (not a copy otherwise)
+            }
             granted = false; // from here the consumer releases it
-            return new Decoded(h, body, starts, times, objectBytes, key, grant);
+            return new Decoded(h, body, starts, changes, objectBytes, key, grant);
         } catch (IOException e) {
             throw new StorageException("read " + key + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -277,6 +386,18 @@ public final class SegmentPrefetcher implements AutoCloseable {
                 // (a task that failed while waiting for its turn was interrupted: the prefetcher is closing)
             }
         }
+    }
+
+    /**
+     * Whether a segment's change index may be made: {@code bodyAndIndex} within half the heap, and
+     * {@code more} bytes beyond its grant taken from the budget without waiting (not asked of a
+     * segment fetched {@code alone}, which holds the whole budget). Taken if it returns true.
+     */
+    private static boolean indexFits(ByteBudget budget, boolean alone, long bodyAndIndex, long more, long heap) {
+        if (bodyAndIndex > heap / 2) {
+            return false;
+        }
+        return alone || budget.tryExtend(more);
     }
 
     /**

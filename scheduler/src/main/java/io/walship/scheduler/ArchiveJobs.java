@@ -47,8 +47,13 @@ public final class ArchiveJobs implements AutoCloseable {
 
     /** Opens the database's archive and checks that it is usable; the scheduler does not start if not. */
     public ArchiveJobs(SchedulerConfig.Database db) {
+        this(db, io.walship.archive.UploadLimit.NONE);
+    }
+
+    /** As {@link #ArchiveJobs(SchedulerConfig.Database)}, its uploads under {@code limit} (shared by the process). */
+    public ArchiveJobs(SchedulerConfig.Database db, io.walship.archive.UploadLimit limit) {
         this.db = db;
-        this.archive = ObjectStores.openVerified(db.archive());
+        this.archive = ObjectStores.openVerified(db.archive(), limit);
     }
 
     public String name() {
@@ -137,8 +142,15 @@ public final class ArchiveJobs implements AutoCloseable {
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing,
                     io.walship.archive.TimelineHistory.ancestry(r.followedTimeline(),
                             io.walship.archive.TimelineHistory.readAll(archive, listing)));
+            List<io.walship.archive.TimelineHistory.Span> ancestry = io.walship.archive.TimelineHistory.ancestry(
+                    r.followedTimeline(), io.walship.archive.TimelineHistory.readAll(archive, listing));
             ArchiveListing.BackupInfo newest = onPath.isEmpty() ? null : onPath.get(0);
-            boolean older = newest != null && onPath.stream().anyMatch(b -> b.name().lsn() < newest.name().lsn());
+            // the replay starts at the backup below the newest, if the WAL from it reaches the newest (the WAL after
+            // a pinned backup may have been pruned: it is kept for itself, not for a point-in-time window)
+            ArchiveListing.BackupInfo below = newest == null ? null : onPath.stream()
+                    .filter(b -> b.name().lsn() < newest.name().lsn()).findFirst().orElse(null);
+            boolean older = below != null
+                    && RestorePlan.chain(listing, ancestry, below.name().lsn() + 1).end() >= newest.name().lsn();
             if (older) {
                 BackupManifest m = RestorePlan.readManifest(archive, newest.name());
                 Restore.run(archive, dir.resolve("replayed"), Restore.Options.defaults()

@@ -209,8 +209,9 @@ public final class JobScheduler implements AutoCloseable {
     }
 
     private void schedule() throws SchedulerException {
+        io.walship.archive.UploadLimit limit = config.uploadLimit(); // one for the whole process
         for (SchedulerConfig.Database d : config.databases()) {
-            ArchiveJobs jobs = new ArchiveJobs(d);
+            ArchiveJobs jobs = new ArchiveJobs(d, limit);
             databases.put(d.name(), jobs);
             SchedulerConfig.Jobs j = SchedulerConfig.jobsOf(d);
             Gauge.builder("walship_archive_lag_lsns", jobs, x -> x.shipping().lagLsns()).tag("database", d.name())

@@ -14,8 +14,10 @@ import java.util.function.Consumer;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
+import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
+import io.walship.archive.PrunedWal;
 import io.walship.archive.TimelineHistory;
 import io.walship.restorer.RestorePlan;
 import io.walship.wal.Lsn;
@@ -33,11 +35,28 @@ import io.walship.wal.Lsn;
  * where the archive ends. Timeline histories are never deleted. Objects of backups that never
  * got a manifest are deleted once older than a day (younger ones may be uploading).
  *
+ * <p><b>Pinned backups</b> ({@link BackupPin}, {@code walship archive pin}) are kept whatever the
+ * policy says, with what they need to be consistent: a base backup is the store exactly at its LSN,
+ * so that is its manifest and image and no WAL. The WAL after a pinned backup is kept only as
+ * far as the policy keeps it anyway (a pin keeps a restore point, not a point-in-time window).
+ * Before it deletes anything, {@link #apply} creates a pruned-WAL record ({@link PrunedWal}) for each
+ * segment it is about to delete after a pinned backup, so {@code archive verify} can tell that gap
+ * from a lost segment, even after an interrupted run; a backup pinned while the run deletes it gets
+ * its records before the WAL after it goes. A backup's records are deleted once it is gone.
+ * {@link #apply} reads each backup's pin again just before it deletes the manifest and once more
+ * after; a pin that appeared in between gets the manifest put back (the same bytes, created again,
+ * retried a few times) and the backup's other objects are left alone. No other object of a backup
+ * is deleted unless, right before that delete, the backup has no manifest and no pin, and objects
+ * of a pinned backup without a manifest are never planned as orphans. So a pin that
+ * {@code BackupPin.pin} reported is never lost to a retention run, including one already running,
+ * two running at once, or one whose put-back failed.
+ *
  * <p>Deleting runs in an order that is safe to interrupt: each expired backup's manifest first
  * (the backup stops existing at once), then its other objects, then segments oldest first (what
  * remains is always a contiguous suffix). Rerunning finishes the job. Stateless.
  */
 public final class Retention {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Retention.class);
     static final Duration ORPHAN_AGE = Duration.ofDays(1);
 
     /** How much to keep: at least one of the two must be set (null: not used). */
@@ -59,8 +78,16 @@ public final class Retention {
     public record Deletion(String key, long bytes, String reason) {
     }
 
-    /** What to keep and delete, and the timelines the plan knew of. */
-    public record Plan(List<String> keptBackups, List<Deletion> deletions, Set<Integer> timelines) {
+    /**
+     * What to keep and delete, and the timelines the plan knew of. {@code pinnedBackups} are kept
+     * because they are pinned (some may be kept by the policy too); {@code keptBackups} are those the
+     * policy keeps. {@code records} are the pruned-WAL records ({@link PrunedWal}) {@link #apply} creates
+     * before it deletes anything: one per deleted segment after a pinned backup; {@code recordsIfPinned}
+     * those of each backup the plan deletes, created if a pin saves it while the plan is applied.
+     */
+    public record Plan(List<String> keptBackups, List<String> pinnedBackups, List<Deletion> deletions,
+                       Set<Integer> timelines, List<ArchiveLayout.PrunedName> records,
+                       Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> recordsIfPinned) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -99,8 +126,12 @@ public final class Retention {
         }
 
         List<Deletion> deletions = new ArrayList<>();
+        List<String> pinned = new ArrayList<>();
         for (ArchiveListing.BackupInfo b : byAge) {
-            if (keep.contains(b)) {
+            if (listing.pinned(b.name())) {
+                pinned.add(b.name().dir());
+            }
+            if (keep.contains(b) || listing.pinned(b.name())) {
                 continue;
             }
             String why = "base backup at LSN " + Lsn.format(b.name().lsn()) + " (timeline " + b.name().timeline()
@@ -121,6 +152,10 @@ public final class Retention {
             }
         }
         for (ObjectInfo o : listing.orphanBackupObjects()) {
+            // a pinned backup without a manifest (a put-back that failed, or a pin that lost its race) is kept
+            if (ArchiveLayout.parseBackup(o.key()).map(listing::pinned).orElse(false)) {
+                continue;
+            }
             if (o.lastModified().isBefore(now.minus(ORPHAN_AGE))) {
                 deletions.add(new Deletion(o.key(), o.size(), "belongs to a backup that never got a manifest"));
             }
@@ -140,7 +175,51 @@ public final class Retention {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }
-        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), deletions, Set.copyOf(listing.timelines()));
+        // records of WAL pruned after a backup: for each pinned one, and for each the plan deletes (a pin may save it)
+        List<ArchiveLayout.PrunedName> records = new ArrayList<>();
+        Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> ifPinned = new HashMap<>();
+        for (ArchiveListing.BackupInfo b : byAge) {
+            boolean pin = listing.pinned(b.name());
+            if (!pin && keep.contains(b)) {
+                continue; // the policy keeps the WAL after it: nothing of it is pruned
+            }
+            List<ArchiveLayout.PrunedName> mine = new ArrayList<>();
+            for (Deletion d : deletions) {
+                ArchiveLayout.parseSegment(d.key()).filter(w -> after(b, w, listing, ancestries))
+                        .ifPresent(w -> mine.add(new ArchiveLayout.PrunedName(b.name(), w)));
+            }
+            if (pin) {
+                records.addAll(mine);
+            } else if (!mine.isEmpty()) {
+                ifPinned.put(b.name(), List.copyOf(mine));
+            }
+        }
+        // a backup's records go once it is gone (no manifest, no pin): only a gap after a backup that is there counts
+        Set<ArchiveLayout.BackupName> present = new java.util.HashSet<>();
+        listing.backups().forEach(b -> present.add(b.name()));
+        for (ArchiveLayout.PrunedName r : listing.pruned()) {
+            if (!present.contains(r.backup()) && !listing.pinned(r.backup())) {
+                deletions.add(new Deletion(r.key(), 0, "record of WAL pruned after " + r.backup().dir()
+                        + ", which is gone"));
+            }
+        }
+        return new Plan(keep.stream().map(b -> b.name().dir()).toList(), List.copyOf(pinned), deletions,
+                Set.copyOf(listing.timelines()), List.copyOf(records), Map.copyOf(ifPinned));
+    }
+
+    /** Whether segment {@code w} holds WAL after backup {@code b} on some timeline's history that has both. */
+    private static boolean after(ArchiveListing.BackupInfo b, ArchiveLayout.SegmentName w, ArchiveListing listing,
+                                 Map<Integer, List<TimelineHistory.Span>> ancestries) {
+        if (w.lastLsn() <= b.name().lsn()) {
+            return false;
+        }
+        for (List<TimelineHistory.Span> ancestry : ancestries.values()) {
+            if (ancestry.stream().anyMatch(sp -> sp.timeline() == w.timeline() && w.firstLsn() <= sp.toLsn()
+                    && w.lastLsn() >= sp.fromLsn()) && RestorePlan.backupsOn(listing, ancestry).contains(b)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether some kept backup needs the segment on some timeline's history. */
@@ -172,6 +251,14 @@ public final class Retention {
 
     /** Deletes what the plan says, in its (interrupt-safe) order; reports each deletion. */
     public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted) {
+        return apply(store, plan, deleted, dir -> LOG.warn("{} was pinned while retention ran: kept", dir));
+    }
+
+    /**
+     * As {@link #apply(ObjectStore, Plan, Consumer)}; {@code pinnedMeanwhile} hears of each backup the
+     * plan would delete that was pinned since the plan was made (it is kept).
+     */
+    public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted, Consumer<String> pinnedMeanwhile) {
         // a promotion elsewhere may have created a timeline since the listing: its needs are unknown to the plan
         Set<Integer> now = new java.util.TreeSet<>();
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
@@ -181,12 +268,127 @@ public final class Retention {
             throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
+        // the records first: a run interrupted anywhere later has left them for every segment it deleted
+        plan.records().forEach(r -> PrunedWal.record(store, r));
         long bytes = 0;
+        Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
+        Consumer<ArchiveLayout.BackupName> spare = b -> {
+            // pinned meanwhile: the WAL after it that the plan deletes (later, segments come last) is recorded first
+            if (spared.add(b)) {
+                plan.recordsIfPinned().getOrDefault(b, List.of()).forEach(r -> PrunedWal.record(store, r));
+            }
+        };
         for (Deletion d : plan.deletions()) {
+            java.util.Optional<ArchiveLayout.BackupName> backup = ArchiveLayout.parseBackup(d.key());
+            if (backup.isPresent()) {
+                ArchiveLayout.BackupName b = backup.get();
+                if (spared.contains(b)) {
+                    continue;
+                }
+                if (ArchiveLayout.isManifest(d.key())) {
+                    switch (deleteUnlessPinned(store, b)) {
+                        case DELETED -> {
+                            bytes += d.bytes();
+                            deleted.accept(d);
+                        }
+                        case PINNED -> {
+                            spare.accept(b);
+                            pinnedMeanwhile.accept(b.dir());
+                        }
+                        case GONE -> {
+                            // deleted already (an interrupted run, or another one running): its other
+                            // objects are each checked below, as the next ones are
+                        }
+                    }
+                    continue;
+                }
+                if (!deletable(store, b)) {
+                    spare.accept(b);
+                    continue;
+                }
+            }
             store.delete(d.key());
             bytes += d.bytes();
             deleted.accept(d);
         }
         return bytes;
+    }
+
+    /** How many times a manifest is put back before retention gives up (and fails, the pin keeping the rest). */
+    static final int PUT_BACK_ATTEMPTS = 4;
+
+    enum ManifestDelete { DELETED, PINNED, GONE }
+
+    /**
+     * Whether an object of backup {@code b} other than its manifest may be deleted now: the backup has
+     * no manifest (another run may have put it back) and, checked last, right before the delete, no pin.
+     */
+    private static boolean deletable(ObjectStore store, ArchiveLayout.BackupName b) {
+        if (store.head(b.manifestKey()).isPresent()) {
+            LOG.warn("{} has its manifest again (another retention run put it back for a pin): kept", b.dir());
+            return false;
+        }
+        if (store.head(b.pinKey()).isPresent()) {
+            LOG.warn("{} is pinned: what is left of it is kept ('walship archive list' shows it)", b.dir());
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Deletes a backup's manifest unless it is pinned, checking for a pin before and after: a pin
+     * created in between (its creator saw the manifest and reported success) gets the manifest put
+     * back with the same bytes, retried a few times; if that still fails the run fails, the pin
+     * keeping the backup's other objects (a later run skips a pinned backup without a manifest too).
+     * The manifest is deleted once, here; a manifest already gone is {@code GONE} and the caller
+     * checks the pin again before each further object.
+     */
+    private static ManifestDelete deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b) {
+        if (store.head(b.pinKey()).isPresent()) {
+            return ManifestDelete.PINNED;
+        }
+        byte[] manifest;
+        try (java.io.InputStream in = store.get(b.manifestKey())) {
+            manifest = in.readAllBytes();
+        } catch (io.walship.archive.ObjectNotFoundException e) {
+            return ManifestDelete.GONE;
+        } catch (java.io.IOException e) {
+            throw new io.walship.archive.StorageException("read " + b.manifestKey() + ": " + e.getMessage(), e);
+        }
+        store.delete(b.manifestKey());
+        if (store.head(b.pinKey()).isEmpty()) {
+            return ManifestDelete.DELETED;
+        }
+        io.walship.archive.StorageException last = null;
+        for (int attempt = 1; attempt <= PUT_BACK_ATTEMPTS; attempt++) {
+            try {
+                store.createOrSame(b.manifestKey(), manifest);
+                LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
+                return ManifestDelete.PINNED;
+            } catch (io.walship.archive.ObjectExistsException e) {
+                throw e; // a different manifest under that key: nothing to put back over
+            } catch (io.walship.archive.StorageException e) {
+                last = e;
+                LOG.warn("putting back the manifest of pinned {} failed (attempt {} of {}): {}", b.dir(), attempt,
+                        PUT_BACK_ATTEMPTS, e.getMessage());
+                if (attempt < PUT_BACK_ATTEMPTS) {
+                    backOff(attempt);
+                }
+            }
+        }
+        LOG.error("manifest of pinned {} that could not be put back ({}): {}", b.dir(), b.manifestKey(),
+                new String(manifest, java.nio.charset.StandardCharsets.UTF_8));
+        throw new io.walship.archive.StorageException(b.dir() + " was pinned while retention deleted its manifest, and"
+                + " putting the manifest back failed " + PUT_BACK_ATTEMPTS + " times (" + last.getMessage() + "); the pin"
+                + " keeps the rest of the backup, the manifest's content is in the log", last);
+    }
+
+    private static void backOff(int attempt) {
+        try {
+            Thread.sleep(100L << attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new io.walship.archive.StorageException("interrupted while putting back a manifest", e);
+        }
     }
 }

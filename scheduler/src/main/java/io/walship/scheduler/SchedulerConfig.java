@@ -30,6 +30,7 @@ import org.quartz.CronExpression;
  *
  * <pre>
  * http: 127.0.0.1:7071          # status and metrics of the scheduler (optional)
+ * maxUploadRate: 50MiB/s        # all uploads of this process together (optional; none by default)
  * databases:
  *   - name: orders
  *     data: /srv/orders          # the leader's data directory (shipping reads its WAL)
@@ -42,8 +43,18 @@ import org.quartz.CronExpression;
  *       verify: {cron: "0 0 5 ? * SUN"}
  * </pre>
  */
-public record SchedulerConfig(String http, List<Database> databases) {
+public record SchedulerConfig(String http, String maxUploadRate, List<Database> databases) {
     public static final String DEFAULT_BACKUP_CRON = "0 0 3 * * ?";
+
+    /** Without an upload rate limit. */
+    public SchedulerConfig(String http, List<Database> databases) {
+        this(http, null, databases);
+    }
+
+    /** The upload rate limit that every database's shipping and backups share ({@code maxUploadRate}). */
+    public io.walship.archive.UploadLimit uploadLimit() {
+        return io.walship.archive.UploadLimit.parse(maxUploadRate);
+    }
 
     public record Database(String name, String data, String url, String archive, Jobs jobs) {
         /** Backups come from the running leader if {@code url} is set, else from the stopped {@code data} directory. */
@@ -196,6 +207,13 @@ public record SchedulerConfig(String http, List<Database> databases) {
                 httpAddress();
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("config " + where + ": http must be HOST:PORT or [IPV6]:PORT, not '" + http + "'");
+            }
+        }
+        if (maxUploadRate != null) {
+            try {
+                io.walship.archive.UploadLimit.parseRate(maxUploadRate);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("config " + where + ": maxUploadRate '" + maxUploadRate + "': " + e.getMessage());
             }
         }
         Set<String> names = new HashSet<>();

@@ -20,6 +20,7 @@ class SchedulerConfigTest {
         assertEquals(1000, sessions.ship().intervalDuration().toMillis());
         assertEquals(java.time.Duration.ZERO, sessions.ship().options().segmentMaxAge(), "by default every run ships");
         assertEquals(java.time.Duration.ofMinutes(1), sessions.ship().options().archiveRecheck());
+        assertEquals(50L << 20, c.uploadLimit().bytesPerSecond(), "one limit for the whole scheduler");
     }
 
     @Test
@@ -29,6 +30,16 @@ class SchedulerConfigTest {
         io.walship.shipper.WalShipper.Options o = SchedulerConfig.jobsOf(c.databases().get(0)).ship().options();
         assertEquals(java.time.Duration.ofMinutes(2), o.segmentMaxAge());
         assertEquals(java.time.Duration.ofMinutes(10), o.archiveRecheck());
+    }
+
+    @Test
+    void theUploadRateIsParsedStrictly() {
+        String db = "databases:\n  - name: a\n    data: /d\n    archive: file:///a\n";
+        assertTrue(!SchedulerConfig.parse(db, "t").uploadLimit().limited(), "no limit unless configured");
+        assertEquals(512L << 10, SchedulerConfig.parse("maxUploadRate: 512KiB/s\n" + db, "t").uploadLimit().bytesPerSecond());
+        assertTrue(err("maxUploadRate: 50MB/s\n" + db).startsWith("config t: maxUploadRate '50MB/s': not a rate (use binary"));
+        assertTrue(err("maxUploadRate: 10B/s\n" + db).contains("below the minimum of 1KiB/s"));
+        assertTrue(err("maxUploadRate: fast\n" + db).contains("maxUploadRate 'fast'"));
     }
 
     private static String err(String yaml) {

@@ -520,11 +520,13 @@ public final class HttpApi implements AutoCloseable {
             ex.header(Headers.DIGEST_PAIRS, Long.toString(d.pairs()));
             ex.header("Content-Type", "application/octet-stream");
             ex.sendHeaders(200, snap.imageSize());
-            try (OutputStream out = ex.responseBody(); InputStream in = snap.openStream()) {
+            OutputStream out = ex.responseBody(); // closed only once the whole image is out, as in wal()
+            try (InputStream in = snap.openStream()) {
                 in.transferTo(out);
             } catch (RuntimeException | IOException e) {
                 throw new AbortedAnswer(e); // e.g. the snapshot was abandoned: a short image must not look whole
             }
+            out.close();
         }
     }
 
@@ -616,8 +618,11 @@ public final class HttpApi implements AutoCloseable {
             ex.header("Content-Type", "application/octet-stream");
             ex.header(Headers.LSN, Lsn.format(reader.durableLsn()));
             ex.sendHeaders(200, 0);
-            try (java.io.DataOutputStream out = new java.io.DataOutputStream(
-                    new java.io.BufferedOutputStream(ex.responseBody(), 1 << 16))) {
+            // not closed by a try-with-resources: that would end the body (the last chunk) before the
+            // catch ran, and a stream cut by a failed read would reach the client as a whole answer
+            java.io.DataOutputStream out = new java.io.DataOutputStream(
+                    new java.io.BufferedOutputStream(ex.responseBody(), 1 << 16));
+            try {
                 io.walship.wal.WalEntry e;
                 while ((e = reader.next()) != null) {
                     io.walship.protocol.WalStream.write(out, e.lsn(), reader.lastEntryBytes());
@@ -625,6 +630,7 @@ public final class HttpApi implements AutoCloseable {
             } catch (RuntimeException | IOException e) {
                 throw new AbortedAnswer(e); // a short stream must not look whole
             }
+            out.close(); // every entry is out: only now does the body end
         }
     }
 

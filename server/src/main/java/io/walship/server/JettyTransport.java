@@ -266,8 +266,21 @@ final class JettyTransport implements HttpTransport {
             return Content.Source.asInputStream(request);
         }
 
+        /**
+         * Before the answer's head goes out: a request body not read to its end (an error answered
+         * before the body, as 401, 405, 413 or 503 are) is taken if it is already here; if not,
+         * the answer says {@code Connection: close}, since Jetty then drops the connection after it
+         * and a client not told so would send its next request on it and get no answer.
+         */
+        private void beforeCommit() {
+            if (!request.consumeAvailable()) {
+                response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
+        }
+
         @Override
         public void respond(int status, String contentType, byte[] bytes) {
+            beforeCommit();
             response.setStatus(status);
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
             response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
@@ -277,6 +290,7 @@ final class JettyTransport implements HttpTransport {
 
         @Override
         public void sendHeaders(int status, long length) {
+            beforeCommit();
             response.setStatus(status);
             if (length > 0) {
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);

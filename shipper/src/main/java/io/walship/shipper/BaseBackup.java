@@ -94,29 +94,52 @@ public final class BaseBackup {
         PipedInputStream pipeIn = new PipedInputStream(1 << 20);
         PipedOutputStream pipeOut = new PipedOutputStream(pipeIn);
         Thread producer = new Thread(() -> {
-            try (OutputStream c = codec.compress(pipeOut)) {
+            OutputStream c = null;
+            try {
+                c = codec.compress(pipeOut);
                 counted.transferTo(c);
+                c.close(); // the codec's end and the pipe's: the upload sees the end only of a whole image
             } catch (Throwable t) {
+                // set before the pipe closes: the upload, reading to the pipe's end, finds it there and
+                // fails (a create that fails is aborted), where a plain end would store a cut image
                 producerError.set(t);
+                closeQuietly(pipeOut);
+                if (c != null) {
+                    closeQuietly(c); // frees the codec; what it would write goes nowhere
+                }
             }
         }, "walship-backup-compress");
         producer.setDaemon(true);
         producer.start();
+        AtomicReference<IOException> cut = new AtomicReference<>();
         InputStream upload = new java.io.FilterInputStream(pipeIn) {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+            }
+
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
                 int n = super.read(b, off, len);
                 if (n > 0) {
                     objectBytes.addAndGet(n);
+                } else if (n < 0 && producerError.get() != null) {
+                    IOException e = new IOException("the image stopped short: " + producerError.get().getMessage());
+                    cut.set(e);
+                    throw e;
                 }
                 return n;
             }
         };
+        RuntimeException storeFailed = null;
         try {
             if (!store.createOrSame(imageKey, upload)) {
                 // the key is unique to this attempt: our own upload, retried after its answer was lost
                 LOG.info("image {} exists already with the same bytes: an upload retried after its answer was lost", imageKey);
             }
+        } catch (RuntimeException e) {
+            storeFailed = e;
         } finally {
             pipeIn.close();
             try {
@@ -125,9 +148,37 @@ public final class BaseBackup {
                 Thread.currentThread().interrupt();
             }
         }
-        if (producerError.get() != null) {
-            throw new IOException("reading or compressing the snapshot failed: " + producerError.get().getMessage(),
-                    producerError.get());
+        if (storeFailed != null && cut.get() == null) {
+            // the archive failed first. The producer then usually failed on the closed pipe (an IOException,
+            // not the cause), but it may have met a damaged page of its own: that one is the failure that
+            // matters (exit 3, and retrying won't help), with the archive's error beside it
+            Throwable p = producerError.get();
+            if (p instanceof RuntimeException r && !(p instanceof java.io.UncheckedIOException)) {
+                r.addSuppressed(storeFailed);
+                throw r;
+            }
+            if (p != null && p != storeFailed) {
+                storeFailed.addSuppressed(p);
+            }
+            throw storeFailed;
+        }
+        Throwable failed = producerError.get();
+        if (failed != null) {
+            // the image was not stored; the failure as it was: a damaged page stays an IntegrityException
+            // (exit 3), a snapshot abandoned or a store failed keeps its kind
+            if (storeFailed != null) {
+                failed.addSuppressed(storeFailed);
+            }
+            if (failed instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failed instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("reading or compressing the snapshot failed: " + failed.getMessage(), failed);
+        }
+        if (storeFailed != null) {
+            throw storeFailed;
         }
         long imageBytes = read.get();
         Instant commit = Instant.ofEpochSecond(0, info.commitTimeMicros() * 1_000L);
@@ -170,6 +221,14 @@ public final class BaseBackup {
             throw new ArchiveSpliceException("the archive already holds a base backup at " + key + " of store "
                     + there.systemId() + ", but this store is " + mine + ": another store's archive; ship and back up"
                     + " this store to a new archive prefix (the archive is unchanged)");
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException | RuntimeException ignored) {
+            // closed to fail the upload or free the codec; the producer's own failure is what is reported
         }
     }
 

@@ -54,10 +54,10 @@ public final class EntryCodec {
     /** The format of an entry that holds a compressed full-page image; the newest this build reads. */
     public static final int COMPRESSED_FORMAT_VERSION = 3;
     public static final int HEADER_SIZE = 32;
-    private static final byte KIND_DELTA = 1;
-    private static final byte KIND_FULL = 2;
-    private static final byte KIND_HORIZON = 3;
-    private static final byte KIND_COMPRESSED_FULL = 4;
+    static final byte KIND_DELTA = 1;
+    static final byte KIND_FULL = 2;
+    static final byte KIND_HORIZON = 3;
+    static final byte KIND_COMPRESSED_FULL = 4;
     private static final int HORIZON_SIZE = 9;
     /** What a compressed image costs beyond a plain one's header: codec byte, stored length, CRC. */
     private static final int COMPRESSED_EXTRA = 7;
@@ -254,6 +254,14 @@ public final class EntryCodec {
         void fullPage(int pageNo, byte[] src, int off, int holeOff, int holeLen);
 
         void delta(int pageNo, int pageOffset, byte[] src, int off, int len);
+
+        /**
+         * Called for a compressed image just before it is decompressed and handed to
+         * {@link #fullPage}: its stored bytes start at {@code storedAt} of the entry's array,
+         * after the codec byte, stored length and image CRC ({@link ChangeIndex} records it).
+         */
+        default void compressedImage(int storedAt) {
+        }
     }
 
     /** Checks structure only. */
@@ -302,6 +310,11 @@ public final class EntryCodec {
             throw new IntegrityException("WAL entry of " + len + " bytes is shorter than a header");
         }
         return ByteBuffer.wrap(data, off, len).getLong(off + 8);
+    }
+
+    /** The commit time in the header of the encoded entry at {@code data[off]}, unverified (its caller checked it). */
+    public static long commitTimeOf(byte[] data, int off) {
+        return (long) PageFormat.getInt(data, off + 20) << 32 | PageFormat.getInt(data, off + 24) & 0xFFFFFFFFL;
     }
 
     /**
@@ -389,6 +402,7 @@ public final class EntryCodec {
                     if (scratch == null) {
                         scratch = ImageCodecs.take();
                     }
+                    visitor.compressedImage(at);
                     ImageCodecs.decompress(codec, scratch, data, at, n, page, holeOff, holeLen, imageCrc, lsn);
                     if (codecSeen == 0) {
                         codecSeen = codec;

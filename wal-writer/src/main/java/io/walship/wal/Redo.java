@@ -75,6 +75,20 @@ public final class Redo implements AutoCloseable {
         applied(e);
     }
 
+    /**
+     * Applies entry {@code entry} of {@code index}, which checked it completely when it recorded
+     * it: nothing is parsed again, the changed bytes are copied from the index's array into their
+     * frames (a compressed image is decompressed once more). It must be the entry after the last
+     * applied.
+     */
+    public void apply(ChangeIndex index, int entry) {
+        long next = index.lsn(entry);
+        checkNext(next);
+        apply.entryLsn = next;
+        index.replay(entry, apply);
+        applied(next, index.timeline(entry), index.commitTimeMicros(entry), index.length(entry));
+    }
+
     private void checkNext(long entryLsn) {
         if (entryLsn != lsn + 1) {
             throw new IntegrityException("replay expected LSN " + Lsn.format(lsn + 1) + " but got " + Lsn.format(entryLsn));
@@ -82,10 +96,14 @@ public final class Redo implements AutoCloseable {
     }
 
     private void applied(WalEntry e) {
-        lsn = e.lsn();
-        timeline = e.timeline();
-        commitTimeMicros = Math.max(commitTimeMicros, e.commitTimeMicros());
-        bytes += e.encodedSize();
+        applied(e.lsn(), e.timeline(), e.commitTimeMicros(), e.encodedSize());
+    }
+
+    private void applied(long entryLsn, int entryTimeline, long entryCommitTimeMicros, long encodedSize) {
+        lsn = entryLsn;
+        timeline = entryTimeline;
+        commitTimeMicros = Math.max(commitTimeMicros, entryCommitTimeMicros);
+        bytes += encodedSize;
         pool.evictToCapacity(BufferPool.WriteBack.UNLOGGED);
     }
 

@@ -15,7 +15,8 @@ import net.openhft.chronicle.queue.RollCycles;
  * @param checkpointWalBytes   checkpoint after this much WAL since the last one
  * @param checkpointInterval   ...or after this long, whichever comes first
  * @param asyncFlushMillis     how soon a non-durable commit is synced at the latest
- * @param rollCycle            Chronicle Queue cycle: the unit in which old WAL is deleted
+ * @param rollCycle            Chronicle Queue cycle: the unit in which old WAL is deleted; for a new WAL only
+ *                             (an existing one keeps the cycle it was made with, from its metadata)
  * @param retentionNeedsArchive delete WAL only once the archive mark has passed it
  * @param maxArchiveLagBytes   how much WAL may wait for the archive (once archiving has started)
  * @param archiveLagPolicy     what happens past that bound

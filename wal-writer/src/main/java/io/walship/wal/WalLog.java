@@ -85,17 +85,20 @@ public final class WalLog implements AutoCloseable {
     /** {@code time}: where the clock that picks cycle files reads the time (null: the system clock). */
     WalLog(Path dataDir, boolean readOnly, RollCycle rollCycle, TimeProvider time) {
         this.dir = dataDir.resolve(DIR_NAME);
-        this.rollCycle = rollCycle == null ? RollCycles.FAST_HOURLY : rollCycle;
         this.clock = new WalClock(time);
         if (readOnly && !Files.isDirectory(dir)) {
             throw new WalshipException(dataDir + " has no WAL directory (" + dir + ")");
         }
         this.queue = SingleChronicleQueueBuilder.binary(dir.toFile())
-                .rollCycle(this.rollCycle)
+                .rollCycle(rollCycle == null ? RollCycles.FAST_HOURLY : rollCycle)
                 .readOnly(readOnly)
                 .timeProvider(clock)
                 .timeoutMS(2_000)
                 .build();
+        // an existing queue keeps the cycle it was made with (Chronicle takes it from its metadata,
+        // whatever was asked): indices and file names must be computed with that one, or a seek in a
+        // WAL of another cycle (WalReader.open is told none) lands nowhere and reads from the start
+        this.rollCycle = queue.rollCycle();
     }
 
     public Path dir() {
