@@ -91,13 +91,23 @@ class ShipFastReviewTest {
             try (WalShipper shipper = new WalShipper(data, archive, WalShipper.Options.defaults())) {
                 assertEquals(1, shipper.shipOnce().segments());
                 long least = Long.MAX_VALUE;
+                long open = Long.MAX_VALUE;
                 for (int i = 0; i < 5; i++) { // warmed up; the least of five idle runs
                     long before = mx.getThreadAllocatedBytes(tid);
                     assertEquals(0, shipper.shipOnce().segments());
                     least = Math.min(least, mx.getThreadAllocatedBytes(tid) - before);
+                    // A run opens the WAL, whose cost depends on what earlier tests in this JVM left in
+                    // Chronicle's thread-local registry (0.1 to over 2 MB here): counted apart.
+                    before = mx.getThreadAllocatedBytes(tid);
+                    try (io.walship.wal.WalReader r = io.walship.wal.WalReader.open(data)) {
+                        r.firstAvailableLsn();
+                    }
+                    open = Math.min(open, mx.getThreadAllocatedBytes(tid) - before);
                 }
-                System.out.println("an idle run allocated " + least + " bytes");
-                assertTrue(least < (512 << 10), "an idle run allocated " + least + " bytes (a 1 MiB segment body per tick)");
+                long own = least - open;
+                System.out.println("an idle run allocated " + least + " bytes, " + open + " of them to open the WAL");
+                assertTrue(own < (512 << 10), "an idle run allocated " + own + " bytes besides opening the WAL"
+                        + " (a 1 MiB segment body per tick)");
             }
         }
     }
