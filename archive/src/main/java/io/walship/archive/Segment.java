@@ -92,6 +92,18 @@ public final class Segment {
         private int count;
 
         /** A segment of {@code timeline} written by the store {@code systemId} (see {@code ControlFile}). */
+        /** Bytes of body arrays builders allocated in this JVM, each grown array in full. */
+        private static final java.util.concurrent.atomic.LongAdder BODY_BYTES = new java.util.concurrent.atomic.LongAdder();
+
+        /**
+         * Bytes of body arrays all builders in this JVM have allocated so far: a test checks that an
+         * idle shipping run allocates none (a thread's allocation counter can't say, as it also counts
+         * what opening the WAL costs, which depends on what ran in the JVM before).
+         */
+        public static long bodyBytesAllocated() {
+            return BODY_BYTES.sum();
+        }
+
         public Builder(long systemId, int timeline, Codec codec) {
             this(systemId, timeline, codec, Integer.MAX_VALUE - 16);
         }
@@ -127,6 +139,7 @@ public final class Segment {
                 }
                 long grown = Math.min(Math.max((long) body.length * 2, 1 << 20), sizeHint);
                 body = java.util.Arrays.copyOf(body, (int) Math.max(need, grown));
+                BODY_BYTES.add(body.length);
             }
             return body;
         }

@@ -100,13 +100,55 @@ class PitrPropertyTest {
     }
 
     private void runSeed(long seed, ObjectStore archive, Path base, WalCompression compression) throws Exception {
+        runSeed(seed, archive, base, compression, false);
+    }
+
+    /**
+     * WAL files that roll every second, so the run crosses cycles and shipped, checkpointed files
+     * are deleted (at the latest by the checkpoint of the store's close), as an hourly file is when
+     * a run crosses the top of an hour: reading the leader's WAL back from LSN 1 afterwards failed.
+     */
+    @Test
+    void walFilesRolledAndDeletedMidRunToo() throws Exception {
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("rolling-archive"))) {
+            runSeed(44, archive, tmp.resolve("rolling"), WalCompression.NONE, true);
+        }
+        // the case this is for happened: the leader's WAL no longer starts at LSN 1 (it was read as the run went)
+        try (WalReader r = WalReader.open(tmp.resolve("rolling").resolve("leader"))) {
+            assertTrue(r.firstAvailableLsn() > 1, "WAL files were deleted during the run; the first LSN left is "
+                    + r.firstAvailableLsn());
+        }
+    }
+
+    /** {@code rolling}: WAL files of a second, and at op 40 the run waits for the next one (at least two files). */
+    private void runSeed(long seed, ObjectStore archive, Path base, WalCompression compression, boolean rolling)
+            throws Exception {
         Random rnd = new Random(seed);
         Path data = base.resolve("leader");
         List<Point> points = new ArrayList<>();
         List<Long> backupLsns = new ArrayList<>();
         TreeMap<String, String> model = new TreeMap<>();
-        StoreOptions opts = StoreOptions.defaults().withCheckpoint(64 << 10, Duration.ofMillis(200)).withPoolPages(128)
+        StoreOptions start = rolling
+                ? StoreOptions.defaults().withRollCycle(net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY)
+                : StoreOptions.defaults();
+        StoreOptions opts = start.withCheckpoint(64 << 10, Duration.ofMillis(200)).withPoolPages(128)
                 .withWalCompression(compression);
+        // Commit times come from the WAL itself, read as the run goes: once shipped and checkpointed, a
+        // WAL file the hour has rolled past is deleted, so reading it back from LSN 1 afterwards fails
+        // for a run that crosses the top of an hour.
+        Map<Long, Long> times = new TreeMap<>();
+        int[] compressed = {0};
+        WalReader[] tail = {null};
+        Runnable readNew = () -> {
+            if (tail[0] == null) {
+                tail[0] = WalReader.open(data).seek(1);
+            }
+            WalEntry e;
+            while ((e = tail[0].next()) != null) {
+                times.put(e.lsn(), e.commitTimeMicros());
+                compressed[0] += e.compression() == compression ? 1 : 0;
+            }
+        };
         try (Store store = Store.open(data, opts);
              WalShipper shipper = new WalShipper(data, archive, new WalShipper.Options(Codec.ZSTD, 4096))) {
             points.add(new Point(store.lastLsn(), 0, Map.copyOf(model)));
@@ -126,8 +168,17 @@ class PitrPropertyTest {
                         next.put(k, v);
                     }
                 }
+                if (rolling && i == 40) {
+                    long second = System.currentTimeMillis() / 1000;
+                    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                    while (System.currentTimeMillis() / 1000 == second && System.nanoTime() < deadline) {
+                        Thread.onSpinWait(); // the next write goes to the next WAL file
+                    }
+                }
                 long before = store.lastLsn();
                 long lsn = store.write(b);
+
+                readNew.run();
                 model = next;
                 if (lsn != before) {
                     points.add(new Point(lsn, 0, Map.copyOf(model)));
@@ -151,27 +202,15 @@ class PitrPropertyTest {
                 }
             }
             shipper.shipOnce();
-        }
-        // commit times come from the WAL itself
-        Map<Long, Long> times = new TreeMap<>();
-        try (WalReader r = WalReader.open(data)) {
-            r.seek(1).headersOnly();
-            WalEntry e;
-            while ((e = r.next()) != null) {
-                times.put(e.lsn(), e.commitTimeMicros());
+            readNew.run();
+        } finally {
+            if (tail[0] != null) {
+                tail[0].close();
             }
         }
         if (compression != WalCompression.NONE) {
-            int compressed = 0;
-            try (WalReader r = WalReader.open(data)) {
-                r.seek(1);
-                WalEntry e;
-                while ((e = r.next()) != null) {
-                    compressed += e.compression() == compression ? 1 : 0;
-                }
-            }
-            System.out.println("PitrPropertyTest seed " + seed + ": " + compressed + " entries with " + compression + " images");
-            assertTrue(compressed > 10, "entries with " + compression + " images: " + compressed);
+            System.out.println("PitrPropertyTest seed " + seed + ": " + compressed[0] + " entries with " + compression + " images");
+            assertTrue(compressed[0] > 10, "entries with " + compression + " images: " + compressed[0]);
         }
         List<Point> timed = new ArrayList<>();
         for (Point p : points) {

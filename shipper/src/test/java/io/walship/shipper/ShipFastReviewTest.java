@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -86,28 +85,14 @@ class ShipFastReviewTest {
                 store.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[100], Durability.ASYNC);
             }
             store.put("sync".getBytes(StandardCharsets.UTF_8), new byte[1]);
-            com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            long tid = Thread.currentThread().getId();
             try (WalShipper shipper = new WalShipper(data, archive, WalShipper.Options.defaults())) {
                 assertEquals(1, shipper.shipOnce().segments());
-                long least = Long.MAX_VALUE;
-                long open = Long.MAX_VALUE;
-                for (int i = 0; i < 5; i++) { // warmed up; the least of five idle runs
-                    long before = mx.getThreadAllocatedBytes(tid);
+                for (int i = 0; i < 5; i++) {
+                    long before = io.walship.archive.Segment.Builder.bodyBytesAllocated();
                     assertEquals(0, shipper.shipOnce().segments());
-                    least = Math.min(least, mx.getThreadAllocatedBytes(tid) - before);
-                    // A run opens the WAL, whose cost depends on what earlier tests in this JVM left in
-                    // Chronicle's thread-local registry (0.1 to over 2 MB here): counted apart.
-                    before = mx.getThreadAllocatedBytes(tid);
-                    try (io.walship.wal.WalReader r = io.walship.wal.WalReader.open(data)) {
-                        r.firstAvailableLsn();
-                    }
-                    open = Math.min(open, mx.getThreadAllocatedBytes(tid) - before);
+                    long body = io.walship.archive.Segment.Builder.bodyBytesAllocated() - before;
+                    assertEquals(0, body, "an idle run allocated a segment body of " + body + " bytes (1 MiB per tick)");
                 }
-                long own = least - open;
-                System.out.println("an idle run allocated " + least + " bytes, " + open + " of them to open the WAL");
-                assertTrue(own < (512 << 10), "an idle run allocated " + own + " bytes besides opening the WAL"
-                        + " (a 1 MiB segment body per tick)");
             }
         }
     }
