@@ -80,6 +80,9 @@ final class LeaderCommand implements Callable<Integer> {
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
 
+    @Mixin
+    ShipPacing pacing = new ShipPacing();
+
     @Option(names = "--max-archive-lag", paramLabel = "SIZE", defaultValue = "1GiB",
             description = "WAL allowed to wait for the archive once archiving has started (default ${DEFAULT-VALUE}).")
     String maxArchiveLag;
@@ -168,6 +171,7 @@ final class LeaderCommand implements Callable<Integer> {
                         Flags.positiveDuration("--repl-timeout", replTimeout))
                 .withMaxSessions(replMaxFollowers);
         Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
+        WalShipper.Options shipOptions = pacing.apply(WalShipper.Options.defaults());
         io.walship.archive.UploadLimit uploadLimit = uploadRate.limit();
         if (uploadLimit.limited() && (archive == null || archive.isBlank())) {
             throw new BadInputException("--max-upload-rate limits the uploads to --archive, which is not given");
@@ -209,7 +213,7 @@ final class LeaderCommand implements Callable<Integer> {
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                shipping = new ShipLoop(store.dir(), archiveStore, WalShipper.Options.defaults(), every,
+                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every,
                         ShipLoop.Listener.NONE, gate).start();
                 opened.push(shipping);
             }

@@ -45,6 +45,8 @@ final class ShipCommand implements Callable<Integer> {
     @Option(names = "--segment-size", paramLabel = "SIZE", defaultValue = "16MiB",
             description = "Cut a segment once it holds this much WAL (default ${DEFAULT-VALUE}).")
     String segmentSize;
+    @picocli.CommandLine.Mixin
+    ShipPacing pacing = new ShipPacing();
     @Option(names = "--json", description = "Print a JSON summary per run.")
     boolean json;
     @Spec
@@ -55,7 +57,7 @@ final class ShipCommand implements Callable<Integer> {
         Duration every = Flags.positiveDuration("--interval", interval);
         Codec c = Flags.parse("--codec", codec, Codec::parse);
         long size = Flags.bytes("--segment-size", segmentSize);
-        WalShipper.Options opts = Flags.options(() -> new WalShipper.Options(c, size));
+        WalShipper.Options opts = pacing.apply(Flags.options(() -> new WalShipper.Options(c, size)));
         io.walship.archive.UploadLimit limit = uploadRate.limit();
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = archive.open(limit)) {

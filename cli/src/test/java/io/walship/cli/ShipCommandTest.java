@@ -63,6 +63,30 @@ class ShipCommandTest {
         assertTrue(notData.err().contains("is not a walship data directory"), notData.err());
     }
 
+    /** --segment-max-age and --archive-recheck: a negative or garbage duration is exit 2, one line naming the flag. */
+    @Test
+    void badPacingValuesAreUsageErrors() {
+        String d = tmp.resolve("d").toString();
+        CliRunner.run("kv", "put", "--data", d, "k", "v");
+        String archive = "file://" + tmp.resolve("archive");
+        for (String flag : new String[] {"--segment-max-age", "--archive-recheck"}) {
+            for (String bad : new String[] {"-1s", "soon", "1 minute", "", "5", "8761h", "3000000h"}) {
+                CliRunner.Result r = CliRunner.run("ship", "--data", d, "--archive", archive, "--interval", "1s", flag, bad);
+                assertEquals(ExitCodes.USAGE, r.exit(), flag + " " + bad + ": " + r.err());
+                assertTrue(r.err().startsWith("walship: error: bad " + flag + " '" + bad + "'"), r.err());
+                assertEquals(1, r.err().lines().count(), r.err());
+                CliRunner.Result leader = CliRunner.run("leader", "--data", tmp.resolve("l").toString(), "--archive",
+                        archive, "--http", "127.0.0.1:0", flag, bad);
+                assertEquals(ExitCodes.USAGE, leader.exit(), flag + " " + bad + ": " + leader.err());
+                assertTrue(leader.err().startsWith("walship: error: bad " + flag), leader.err());
+            }
+        }
+        CliRunner.Result ok = CliRunner.run("ship", "--data", d, "--archive", archive, "--once", "--segment-max-age",
+                "1h", "--archive-recheck", "0s");
+        assertEquals(0, ok.exit(), ok.err());
+        assertTrue(ok.out().startsWith("shipped 1 segment(s)"), "--once ships a young segment too: " + ok.out());
+    }
+
     /** Another store's WAL is refused with exit 3 and one line naming both histories. */
     @Test
     void shippingAnotherHistoryIsRefusedWithExit3() {

@@ -41,8 +41,18 @@ public final class Promotion {
      */
     public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason,
                             java.util.function.IntConsumer beforeClaim) {
-        ArchiveListing listing = ArchiveListing.of(store);
-        int candidate = Math.max(parent, listing.timelines().stream().max(Integer::compare).orElse(1)) + 1;
+        return claim(store, ArchiveListing.of(store).timelines(), parent, forkLsn, forkTimeMicros, reason, beforeClaim);
+    }
+
+    /**
+     * As {@link #claim(ObjectStore, int, long, long, String, java.util.function.IntConsumer)}, starting
+     * from the timelines of a listing the caller already made (a restore: no second listing of the
+     * archive). A listing that has become old only costs a retry: a timeline claimed since is taken,
+     * and the next one is tried.
+     */
+    public static int claim(ObjectStore store, java.util.Set<Integer> timelines, int parent, long forkLsn,
+                            long forkTimeMicros, String reason, java.util.function.IntConsumer beforeClaim) {
+        int candidate = Math.max(parent, timelines.stream().max(Integer::compare).orElse(1)) + 1;
         for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
                     RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);

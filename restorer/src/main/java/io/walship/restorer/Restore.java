@@ -184,7 +184,7 @@ public final class Restore {
                 // done): a claimed timeline always has its copy, and a crash leaves an unopenable,
                 // re-runnable restore plus at most a claim with no WAL, which default restores pass over.
                 ControlFile standby = control;
-                promoted = Promotion.claim(store, control.timeline(), control.checkpointLsn(),
+                promoted = Promotion.claim(store, listing.timelines(), control.timeline(), control.checkpointLsn(),
                         control.checkpointTimeMicros(), "restore --promote to " + options.target().describe(),
                         candidate -> standby.promoted(candidate).write(target));
             }

@@ -70,7 +70,7 @@ public final class ArchiveJobs implements AutoCloseable {
      */
     public synchronized void startShipping(ShipLoop.Listener listener) {
         SchedulerConfig.Ship cfg = SchedulerConfig.jobsOf(db).ship();
-        shipping = new ShipLoop(Path.of(db.data()), archive, new WalShipper.Options(cfg.codecValue(), cfg.segmentBytes()),
+        shipping = new ShipLoop(Path.of(db.data()), archive, cfg.options(),
                 cfg.intervalDuration(), listener).start();
     }
 

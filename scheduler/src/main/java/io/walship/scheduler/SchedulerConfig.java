@@ -19,6 +19,7 @@ import io.walship.archive.ArchiveUri;
 import io.walship.archive.Codec;
 import io.walship.protocol.HostPort;
 import io.walship.shipper.BackupSource;
+import io.walship.shipper.WalShipper;
 import io.walship.wal.Units;
 import org.quartz.CronExpression;
 
@@ -36,7 +37,7 @@ import org.quartz.CronExpression;
  *     url: http://127.0.0.1:7070 # the running leader (backups; optional if it is stopped)
  *     archive: s3://bucket/orders?endpoint=...
  *     jobs:                      # absent: ship and backup with their defaults
- *       ship: {interval: 1s}
+ *       ship: {interval: 1s}       # also codec, segmentSize, segmentMaxAge, archiveRecheck
  *       backup: {cron: "0 0 3 * * ?"}
  *       retention: {cron: "0 30 3 * * ?", keepBackups: 7, keepDays: 14}
  *       verify: {cron: "0 0 5 ? * SUN"}
@@ -70,7 +71,36 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
     public record Jobs(Ship ship, Backup backup, RetentionJob retention, Verify verify) {
     }
 
-    public record Ship(String interval, String codec, String segmentSize) {
+    /**
+     * The ship job: {@code walship ship}'s {@code --interval}, {@code --codec}, {@code --segment-size},
+     * {@code --segment-max-age} and {@code --archive-recheck}.
+     */
+    public record Ship(String interval, String codec, String segmentSize, String segmentMaxAge, String archiveRecheck) {
+        public Ship(String interval, String codec, String segmentSize) {
+            this(interval, codec, segmentSize, null, null);
+        }
+
+        public Duration segmentMaxAgeDuration() {
+            return segmentMaxAge == null ? Duration.ZERO : named("jobs.ship.segmentMaxAge", segmentMaxAge);
+        }
+
+        public Duration archiveRecheckDuration() {
+            return archiveRecheck == null ? WalShipper.DEFAULT_ARCHIVE_RECHECK : named("jobs.ship.archiveRecheck", archiveRecheck);
+        }
+
+        private static Duration named(String key, String text) {
+            try {
+                return Units.duration(text);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** The shipper's options this job sets. */
+        public WalShipper.Options options() {
+            return new WalShipper.Options(codecValue(), segmentBytes(), segmentMaxAgeDuration(), archiveRecheckDuration());
+        }
+
         public Duration intervalDuration() {
             return Units.duration(interval == null ? "1s" : interval);
         }
@@ -221,8 +251,7 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
                     if (iv.isZero()) {
                         throw new IllegalArgumentException("ship interval must be positive");
                     }
-                    j.ship().codecValue();
-                    j.ship().segmentBytes();
+                    j.ship().options();
                 }
                 if (j.backup() != null) {
                     cron(j.backup().cronValue(), "jobs.backup.cron");

@@ -18,7 +18,18 @@ class SchedulerConfigTest {
         SchedulerConfig.Jobs sessions = SchedulerConfig.jobsOf(c.databases().get(1));
         assertEquals(SchedulerConfig.DEFAULT_BACKUP_CRON, sessions.backup().cronValue());
         assertEquals(1000, sessions.ship().intervalDuration().toMillis());
+        assertEquals(java.time.Duration.ZERO, sessions.ship().options().segmentMaxAge(), "by default every run ships");
+        assertEquals(java.time.Duration.ofMinutes(1), sessions.ship().options().archiveRecheck());
         assertEquals(50L << 20, c.uploadLimit().bytesPerSecond(), "one limit for the whole scheduler");
+    }
+
+    @Test
+    void theShipJobTakesTheRequestBillSettings() {
+        SchedulerConfig c = SchedulerConfig.parse("databases:\n  - name: a\n    data: /d\n    archive: file:///a\n"
+                + "    jobs:\n      ship: {interval: 5s, segmentMaxAge: 2m, archiveRecheck: 10m}\n", "t");
+        io.walship.shipper.WalShipper.Options o = SchedulerConfig.jobsOf(c.databases().get(0)).ship().options();
+        assertEquals(java.time.Duration.ofMinutes(2), o.segmentMaxAge());
+        assertEquals(java.time.Duration.ofMinutes(10), o.archiveRecheck());
     }
 
     @Test
@@ -48,7 +59,13 @@ class SchedulerConfigTest {
         assertTrue(err("http: nowhere\n" + db).contains("http must be HOST:PORT"));
         assertTrue(err("databases: []\n").contains("at least one database"));
         assertTrue(err("databases: [\n").startsWith("config t"));
-        for (String m : new String[] {err(db + "    x: 1\n"), err("databases:\n  - name: a\n    data: /d\n")}) {
+        assertTrue(err(db + "    jobs:\n      ship: {segmentMaxAge: -1m}\n").contains("jobs.ship.segmentMaxAge: not a duration: '-1m'"));
+        assertTrue(err(db + "    jobs:\n      ship: {archiveRecheck: often}\n").contains("jobs.ship.archiveRecheck: not a duration"));
+        // past a year (and past what a nanosecond clock holds): refused at --check, not by a failing run
+        assertTrue(err(db + "    jobs:\n      ship: {segmentMaxAge: 3000000h}\n").contains("segment max age must be between"));
+        assertTrue(err(db + "    jobs:\n      ship: {archiveRecheck: 8761h}\n").contains("archive recheck interval must be between"));
+        for (String m : new String[] {err(db + "    x: 1\n"), err("databases:\n  - name: a\n    data: /d\n"),
+                err(db + "    jobs:\n      ship: {segmentMaxAge: 1 minute}\n")}) {
             assertEquals(1, m.lines().count(), m);
         }
     }

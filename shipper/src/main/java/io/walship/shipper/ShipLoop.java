@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  *       lags behind (commits, and the age of the oldest unarchived one) and why the last run
  *       failed, if it did.
  *   <li><b>Stop:</b> {@link #close} stops the ticks, waits for a running one, ships once more so a
- *       clean stop leaves nothing unarchived, and releases {@code DATA/ship.lock}.
+ *       clean stop leaves nothing unarchived (a segment younger than
+ *       {@link WalShipper.Options#segmentMaxAge} too), and releases {@code DATA/ship.lock}.
+ *   <li><b>Requests:</b> a tick with nothing new asks the archive nothing; the shipper lists it at
+ *       most every {@link WalShipper.Options#archiveRecheck} ({@link WalShipper}).
  * </ul>
  *
  * <p><b>Fencing:</b> a leader that holds the leader lease ships only while it may acknowledge writes:
@@ -172,6 +175,11 @@ public final class ShipLoop implements AutoCloseable {
 
     /** One run: ship, record the outcome, tell the listener. Never throws. */
     void tick() {
+        tick(false);
+    }
+
+    /** One run; {@code all}: also a segment younger than {@link WalShipper.Options#segmentMaxAge} (the last run). */
+    void tick(boolean all) {
         synchronized (tickLock) {
             if (closed || stopped) {
                 return;
@@ -192,7 +200,7 @@ public final class ShipLoop implements AutoCloseable {
             WalShipper.Result result = null;
             String error = null;
             try {
-                result = shipper.shipOnce(gate::refusal);
+                result = all ? shipper.shipAll(gate::refusal) : shipper.shipOnce(gate::refusal);
                 if (before.lastError() != null) {
                     LOG.info("shipping to {} works again; archived up to LSN {}", archive.describe(),
                             Lsn.format(result.archivedUpTo()));
@@ -259,7 +267,7 @@ public final class ShipLoop implements AutoCloseable {
             if (closed) {
                 return;
             }
-            tick();
+            tick(true);
             closed = true;
             shipper.close();
         }

@@ -26,9 +26,24 @@ import org.slf4j.LoggerFactory;
  * Ships a data directory's WAL to the archive as compressed segment objects. Safe to run beside
  * a running leader: it reads the WAL read-only and only writes the {@code marks/archived} mark.
  *
- * <p>The archive is the source of truth for where to resume: each run lists the timeline's
- * segments and continues after the last LSN they cover, so a crash at any moment (before,
- * during or after an upload, before the mark moved) loses nothing and duplicates nothing.
+ * <p>The archive is the source of truth for where to resume: a shipper lists the archive and
+ * continues after the last LSN the timeline's segments cover, so a crash at any moment (before,
+ * during or after an upload, before the mark moved) loses nothing and duplicates nothing. While
+ * it knows the end itself (each upload moves it), and a run that uploads nothing (no new WAL, or
+ * a segment held for {@link Options#segmentMaxAge}) relies on it for up to
+ * {@link Options#archiveRecheck}: an idle shipper makes no request. A run about to upload lists
+ * first (one listing per uploading run), so another writer's segments are checked before this one
+ * adds its own; so do a run after a failed one (an upload whose outcome is unknown, a closed gate,
+ * a refused create), after a timeline change, and a run that ships everything ({@link #shipAll},
+ * {@link #shipOnce()}, a new shipper's first run). A create refused because the key exists is
+ * compared first: the same bytes are its own upload whose answer was lost; other bytes are another
+ * writer ({@link ArchiveSpliceException}).
+ *
+ * <p><b>Request bill.</b> By default every run uploads what is new as a segment (a PUT per run
+ * with new WAL). With {@link Options#segmentMaxAge} a segment that is not full waits until its
+ * oldest entry was first seen that long ago, so there is at most one PUT per max age (plus one per
+ * full segment); {@link #shipAll} (a graceful stop), {@link #shipOnce()} and a new shipper's first
+ * run upload it anyway (a shipper killed before its graceful stop held it for an unknown time).
  * "Archived up to" advances only after the segment containing it was created. One shipper per
  * data directory ({@code DATA/ship.lock}). Not thread-safe.
  *
@@ -51,17 +66,57 @@ public final class WalShipper implements AutoCloseable {
      */
     public static final long MAX_SEGMENT_BYTES = 1L << 30;
 
-    /** How segments are cut and compressed. */
-    public record Options(Codec codec, long segmentBytes) {
+    /** How long the shipper trusts its own view of the archive's end before it lists the archive again. */
+    public static final java.time.Duration DEFAULT_ARCHIVE_RECHECK = java.time.Duration.ofMinutes(1);
+
+    /**
+     * The longest segment max age or archive recheck: a year is past any sensible RPO or listing
+     * interval, and keeps both far inside what a run's nanosecond clock arithmetic can hold.
+     */
+    public static final java.time.Duration MAX_PACING = java.time.Duration.ofDays(365);
+
+    /**
+     * How segments are cut and compressed, and how often the archive is asked.
+     *
+     * @param segmentMaxAge  a run uploads a segment that is not full only once its oldest entry was
+     *                       first seen this long ago (zero: every run uploads what is new, as a segment
+     *                       of its own); full segments ({@code segmentBytes}) go at once
+     * @param archiveRecheck how long a run may rely on the archive's end as this shipper left it
+     *                       instead of listing the archive (zero: list before every run)
+     */
+    public record Options(Codec codec, long segmentBytes, java.time.Duration segmentMaxAge,
+                          java.time.Duration archiveRecheck) {
         public Options {
             Objects.requireNonNull(codec, "codec");
+            Objects.requireNonNull(segmentMaxAge, "segmentMaxAge");
+            Objects.requireNonNull(archiveRecheck, "archiveRecheck");
             if (segmentBytes < 4096 || segmentBytes > MAX_SEGMENT_BYTES) {
                 throw new IllegalArgumentException("segment size must be between 4096 bytes and 1GiB, got " + segmentBytes);
             }
+            if (segmentMaxAge.isNegative() || segmentMaxAge.compareTo(MAX_PACING) > 0) {
+                throw new IllegalArgumentException("the segment max age must be between 0s and 8760h (365 days), got " + segmentMaxAge);
+            }
+            if (archiveRecheck.isNegative() || archiveRecheck.compareTo(MAX_PACING) > 0) {
+                throw new IllegalArgumentException("the archive recheck interval must be between 0s and 8760h (365 days), got "
+                        + archiveRecheck);
+            }
+        }
+
+        /** Ships what is new every run; lists the archive at most every {@link #DEFAULT_ARCHIVE_RECHECK}. */
+        public Options(Codec codec, long segmentBytes) {
+            this(codec, segmentBytes, java.time.Duration.ZERO, DEFAULT_ARCHIVE_RECHECK);
         }
 
         public static Options defaults() {
             return new Options(Codec.ZSTD, 16L << 20);
+        }
+
+        public Options withSegmentMaxAge(java.time.Duration age) {
+            return new Options(codec, segmentBytes, age, archiveRecheck);
+        }
+
+        public Options withArchiveRecheck(java.time.Duration recheck) {
+            return new Options(codec, segmentBytes, segmentMaxAge, recheck);
         }
     }
 
@@ -80,12 +135,62 @@ public final class WalShipper implements AutoCloseable {
      * Guarded by this (set by the upload thread, read after the upload was awaited).
      */
     private ArchiveEnd verified;
+    /**
+     * The archive's end on a timeline as this shipper last listed it or moved it by an upload, so
+     * runs need not list the archive while nobody else writes to it (null: list before the next
+     * run). Guarded by this.
+     */
+    private Known known;
+    /** The next run lists the archive whatever {@link #known} says (a run failed). Guarded by this. */
+    private boolean stale;
+    /**
+     * A run of this shipper succeeded. Until then every run ships everything, as {@link #shipAll}:
+     * how long an earlier shipper (killed before its graceful stop) held an entry is unknown, so a
+     * leader restarting more often than {@link Options#segmentMaxAge} still archives each commit
+     * within the max age and an interval. Used by the caller's thread only.
+     */
+    private boolean succeeded;
+    /**
+     * Segment keys this shipper created or tried to create since it last listed the archive: at the
+     * next listing, any other segment past the end it listed is another writer's, and is checked
+     * against the local WAL as the end is. Guarded by this.
+     */
+    private final java.util.Set<String> ownSinceListing = new java.util.HashSet<>();
+    /**
+     * When a run first saw WAL up to an LSN: the last LSN a run read, mapped to the time it was
+     * first seen, for {@link Options#segmentMaxAge}. Only entries past the archive's end are kept.
+     * Used by the caller's thread only.
+     */
+    private final java.util.TreeMap<Long, Long> firstSeen = new java.util.TreeMap<>();
+    private final java.util.function.LongSupplier nanoClock;
+
+    /**
+     * The archive's end on {@code timeline}: {@code archived}, as listed at {@code listedAt}
+     * ({@link #nanoClock}) or moved by this shipper's uploads since. For a promoted timeline with
+     * nothing archived yet, {@code promotedStart} is where its shipping starts and {@code fork} its
+     * fork ({@link #promotedStart}, {@link #forkOf}; -2 if it has no history record).
+     */
+    private record Known(int timeline, long archived, long listedAt, long listedEnd, long promotedStart, long fork) {
+        Known moved(long to) {
+            return new Known(timeline, to, listedAt, listedEnd, promotedStart, fork);
+        }
+
+        Known listedEnd(long end) {
+            return new Known(timeline, archived, listedAt, end, promotedStart, fork);
+        }
+    }
 
     /** The archive's last entry on {@code timeline}: at {@code lsn}, in {@code key}, written by store {@code systemId}. */
     private record ArchiveEnd(int timeline, long lsn, long systemId, int entryTimeline, byte[] entry, String key) {
     }
 
     public WalShipper(Path dataDir, ObjectStore store, Options options) {
+        this(dataDir, store, options, System::nanoTime);
+    }
+
+    /** As above, reading time from {@code nanoClock} (as {@link System#nanoTime}; tests move it by hand). */
+    public WalShipper(Path dataDir, ObjectStore store, Options options, java.util.function.LongSupplier nanoClock) {
+        this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
         this.dataDir = dataDir;
         this.store = store;
         this.options = options;
@@ -94,33 +199,29 @@ public final class WalShipper implements AutoCloseable {
         this.lock = DirectoryLock.acquire(dataDir.resolve(LOCK_FILE), "another shipper is running on " + dataDir);
     }
 
-    /** The fork LSN of a promoted timeline, from its history record; -2 if it has none. */
-    private long forkOf(int timeline) {
-        if (timeline == 1 || store.head(io.walship.archive.ArchiveLayout.historyKey(timeline)).isEmpty()) {
-            return -2;
-        }
-        return io.walship.archive.TimelineHistory.readOne(store, timeline).forkLsnValue();
-    }
-
     /**
-     * Where a promoted timeline's first shipment starts when its archive is still empty: after its
-     * fork, since the entries up to the fork belong to the parent timeline and its archive, unless the
-     * parent's archive ends before the fork (a follower promoted live holds entries its dead leader
-     * never shipped): then from the parent's end, so those entries go to the parent's timeline (a
-     * segment never spans two timelines) and a restore of the new timeline finds no gap. Without a
-     * history record, or with nothing of the parent archived, {@code start} as it was.
+     * Lists the archive and returns its end on {@code timeline}. For a promoted timeline with nothing
+     * archived yet it also reads the history record once: where the timeline's first shipment
+     * starts — after its fork, since the entries up to the fork belong to the parent timeline and
+     * its archive, unless the parent's archive ends before the fork (a follower promoted live holds
+     * entries its dead leader never shipped): then from the parent's end, so those entries go to the
+     * parent's timeline (a segment never spans two timelines) and a restore of the new timeline finds
+     * no gap. Without a history record, or with nothing of the parent archived, from LSN 1 (as far
+     * back as the WAL goes).
      */
-    private long promotedStart(ArchiveListing listing, int timeline, long start) {
-        if (store.head(io.walship.archive.ArchiveLayout.historyKey(timeline)).isEmpty()) {
-            return start;
+    private Known list(int timeline, ArchiveListing listing) {
+        long archived = listing.lastArchivedLsn(timeline);
+        long start = 1;
+        long fork = -2;
+        if (archived == 0 && timeline != 1 && store.head(ArchiveLayout.historyKey(timeline)).isPresent()) {
+            io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(store, timeline);
+            fork = h.forkLsnValue();
+            long parentEnd = listing.lastArchivedLsn(h.parent());
+            if (parentEnd != 0) { // else the parent has no WAL archived at all: everything this WAL still holds goes
+                start = parentEnd >= fork ? fork + 1 : parentEnd + 1;
+            }
         }
-        io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(store, timeline);
-        long fork = h.forkLsnValue();
-        long parentEnd = listing.lastArchivedLsn(h.parent());
-        if (parentEnd == 0) {
-            return start; // the parent has no WAL archived at all: everything this WAL still holds goes
-        }
-        return parentEnd >= fork ? Math.max(start, fork + 1) : Math.max(start, parentEnd + 1);
+        return new Known(timeline, archived, nanoClock.getAsLong(), archived, start, fork);
     }
 
     /**
@@ -131,7 +232,7 @@ public final class WalShipper implements AutoCloseable {
      * predecessor and the archived mark moves only past segments that exist). See {@link Uploads}.
      */
     public Result shipOnce() {
-        return shipOnce(() -> null);
+        return run(() -> null, true);
     }
 
     /** A run stopped before a segment because the gate refused; nothing after {@link #archivedUpTo} was uploaded. */
@@ -156,11 +257,101 @@ public final class WalShipper implements AutoCloseable {
      * stay unuploaded.
      */
     public Result shipOnce(java.util.function.Supplier<String> gate) {
+        return run(gate, false);
+    }
+
+    /**
+     * As {@link #shipOnce(java.util.function.Supplier)}, but a segment younger than
+     * {@link Options#segmentMaxAge} is uploaded too: everything durable is shipped (a graceful stop).
+     */
+    public Result shipAll(java.util.function.Supplier<String> gate) {
+        return run(gate, true);
+    }
+
+    /**
+     * The archive's end as known, listed again if the view is missing (a new shipper), stale (a
+     * failed run), of another timeline, or older than {@link Options#archiveRecheck}. {@code listed[0]}
+     * gets the listing if one was made; {@code foreign} the segments of the timeline that appeared
+     * past the end this shipper last listed and that it did not create (another writer's).
+     */
+    private Known archiveView(int timeline, ArchiveListing[] listed, java.util.List<ArchiveListing.SegmentInfo> foreign,
+                              boolean mustList) {
+        Known k;
+        synchronized (this) {
+            k = known;
+            mustList |= stale;
+        }
+        long recheck = options.archiveRecheck().toNanos();
+        if (!mustList && k != null && k.timeline() == timeline && recheck > 0
+                && nanoClock.getAsLong() - k.listedAt() < recheck) {
+            return k;
+        }
+        listed[0] = ArchiveListing.of(store);
+        Known now = list(timeline, listed[0]);
+        synchronized (this) {
+            if (k != null && k.timeline() == timeline) {
+                for (ArchiveListing.SegmentInfo seg : listed[0].segments(timeline)) {
+                    if (seg.name().lastLsn() > k.listedEnd() && !ownSinceListing.contains(seg.name().key())) {
+                        foreign.add(seg);
+                    }
+                }
+            }
+            if (foreign.isEmpty()) {
+                ownSinceListing.clear();
+                known = now;
+            } else {
+                // the run checks them first: until it did, the next listing looks past the old end again
+                known = now.listedEnd(k.listedEnd());
+            }
+            stale = false;
+        }
+        return now;
+    }
+
+    private Result run(java.util.function.Supplier<String> gate, boolean all) {
         Objects.requireNonNull(gate, "gate");
+        boolean everything = all || !succeeded;
+        boolean ok = false;
+        try {
+            Result r;
+            try {
+                // a run that ships everything (a graceful stop, --once, a new shipper) lists: its last look at the archive
+                r = runOnce(gate, everything, everything);
+            } catch (ListFirst upload) {
+                // about to upload on the archive's end as remembered: list first, so another writer's
+                // segments since (a copy of this store) are checked before this one adds its own
+                r = runOnce(gate, everything, true);
+            }
+            succeeded = true;
+            ok = true;
+            return r;
+        } finally {
+            if (!ok) {
+                // a failed upload may have created its object or not, a closed gate means another
+                // leader may write, a splice means another writer: the next run lists the archive again
+                synchronized (this) {
+                    stale = true;
+                }
+            }
+        }
+    }
+
+    /** A run is about to upload on the archive's end as remembered, not as listed: it starts over from a listing. */
+    private static final class ListFirst extends RuntimeException {
+        ListFirst() {
+            super("the run lists the archive before it uploads", null, false, false);
+        }
+    }
+
+    private Result runOnce(java.util.function.Supplier<String> gate, boolean all, boolean mustList) {
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
-        ArchiveListing listing = ArchiveListing.of(store);
-        long archived = listing.lastArchivedLsn(timeline);
+        ArchiveListing[] listed = new ArchiveListing[1];
+        java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
+        Known view = archiveView(timeline, listed, foreign, mustList);
+        // only a run that uploads nothing may go on the remembered end: one listing per upload run
+        boolean remembered = listed[0] == null;
+        long archived = view.archived();
         if (control.standby()) {
             // A standby restored from the archive (not promoted) writes nothing of its own: its WAL is
             // the archive's history up to its restore point, often below the archive's end (PITR),
@@ -170,19 +361,41 @@ public final class WalShipper implements AutoCloseable {
         }
         long entries = 0;
         long walBytes = 0;
-        Uploads uploads = new Uploads(gate, archived);
+        Segment.Builder held = null;
+        Uploads uploads = new Uploads(gate, archived, remembered);
         Throwable failed = null; // what ended the reading loop: an upload's failure must not hide it
         try (WalReader reader = WalReader.open(dataDir)) {
+            for (ArchiveListing.SegmentInfo seg : foreign) {
+                // Written by someone else since this shipper last listed: the same history (a promoted
+                // follower shipping its parent's last entries) or a splice. Its last entry must be ours.
+                LOG.warn("segment {} appeared in the archive since it was last listed and was not shipped from here;"
+                        + " checking that it holds this store's history", seg.name().key());
+                checkSameHistory(segmentEnd(seg.name().key(), timeline, seg.name().lastLsn()), control, reader, true);
+            }
+            if (!foreign.isEmpty()) {
+                synchronized (this) {
+                    ownSinceListing.clear();
+                    known = known.listedEnd(view.listedEnd());
+                }
+            }
             if (archived > 0) {
                 // The archive's end is read again only when it moved; the local half of the check runs
                 // every time, because the WAL can change under a shipper that lives on (a data
                 // directory put back to an older copy and written on, under the scheduler's ship job).
-                ArchiveEnd known;
+                ArchiveEnd last;
                 synchronized (this) {
-                    known = verified;
+                    last = verified;
                 }
-                boolean fresh = known == null || known.timeline() != timeline || known.lsn() != archived;
-                ArchiveEnd end = fresh ? archiveEnd(listing, timeline, archived) : known;
+                boolean fresh = last == null || last.timeline() != timeline || last.lsn() != archived;
+                if (fresh && listed[0] == null) {
+                    // not expected (the view and the end move together), but then only a listing can say
+                    listed[0] = ArchiveListing.of(store);
+                    if (listed[0].lastArchivedLsn(timeline) != archived) {
+                        throw new WalshipException("the archive's end on timeline " + timeline + " is not where this"
+                                + " shipper left it (LSN " + Lsn.format(archived) + "); the next run starts from a new listing");
+                    }
+                }
+                ArchiveEnd end = fresh ? archiveEnd(listed[0], timeline, archived) : last;
                 checkSameHistory(end, control, reader, fresh);
                 synchronized (this) {
                     verified = end;
@@ -194,7 +407,7 @@ public final class WalShipper implements AutoCloseable {
             }
             long start = archived + 1;
             if (archived == 0 && timeline != 1) {
-                start = promotedStart(listing, timeline, start);
+                start = Math.max(start, view.promotedStart());
             }
             if (start < first) {
                 if (archived > 0) {
@@ -202,7 +415,7 @@ public final class WalShipper implements AutoCloseable {
                             + " but the leader's WAL now starts at " + Lsn.format(first) + ": LSNs in between are lost"
                             + " to the archive; take a new base backup so restores can start after the gap");
                 }
-                if (forkOf(timeline) + 1 == first) {
+                if (view.fork() + 1 == first) {
                     LOG.info("timeline {} starts in the archive at LSN {}, after its fork", timeline, Lsn.format(first));
                 } else {
                     LOG.warn("the archive of timeline {} is empty and the WAL starts at LSN {}: archiving from there",
@@ -258,7 +471,16 @@ public final class WalShipper implements AutoCloseable {
                 }
             }
             if (b != null && b.entries() > 0) {
-                uploads.submit(b);
+                long now = nanoClock.getAsLong();
+                firstSeen.putIfAbsent(b.lastLsn(), now);
+                long seen = firstSeen.ceilingEntry(b.firstLsn()).getValue();
+                long maxAge = options.segmentMaxAge().toNanos();
+                if (all || maxAge == 0 || now - seen >= maxAge) {
+                    uploads.submit(b);
+                } else {
+                    // not full and not old enough: read again by a later run (the WAL keeps it until archived)
+                    held = b;
+                }
             }
         } catch (RuntimeException | Error t) {
             failed = t;
@@ -266,8 +488,13 @@ public final class WalShipper implements AutoCloseable {
         } finally {
             uploads.finish(failed);
         }
-        return new Result(uploads.segments, entries, walBytes, uploads.objectBytes,
-                uploads.segments > 0 ? uploads.lastLsn : archived);
+        long end = uploads.segments > 0 ? uploads.lastLsn : archived;
+        firstSeen.headMap(end, true).clear(); // what is archived needs no age
+        if (held != null) {
+            entries -= held.entries();
+            walBytes -= held.bodyBytes();
+        }
+        return new Result(uploads.segments, entries, walBytes, uploads.objectBytes, end);
     }
 
     /** Segments compressed at once, besides the one being read; they are uploaded one at a time, in LSN order. */
@@ -312,12 +539,19 @@ public final class WalShipper implements AutoCloseable {
         long objectBytes;
         long lastLsn;
 
-        Uploads(java.util.function.Supplier<String> gate, long archivedBefore) {
+        /** The run's view of the archive's end was not listed: it must list before its first upload. */
+        final boolean remembered;
+
+        Uploads(java.util.function.Supplier<String> gate, long archivedBefore, boolean remembered) {
             this.gate = gate;
             this.archivedBefore = archivedBefore;
+            this.remembered = remembered;
         }
 
         void submit(Segment.Builder b) {
+            if (remembered) {
+                throw new ListFirst();
+            }
             while (pending.size() >= COMPRESSING) {
                 awaitOldest();
             }
@@ -411,6 +645,9 @@ public final class WalShipper implements AutoCloseable {
     /** Creates the segment object, then moves the archived mark. Returns the object's size. */
     private long upload(Segment.Header h, byte[] bytes, byte[] lastEntry) {
         String key = new ArchiveLayout.SegmentName(h.timeline(), h.firstLsn(), h.lastLsn()).key();
+        synchronized (this) {
+            ownSinceListing.add(key); // before the create: its outcome may stay unknown
+        }
         try {
             if (!store.createOrSame(key, bytes)) {
                 LOG.info("segment {} was already archived with the same bytes (an earlier upload); keeping it", key);
@@ -422,6 +659,14 @@ public final class WalShipper implements AutoCloseable {
         }
         synchronized (this) {
             verified = new ArchiveEnd(h.timeline(), h.lastLsn(), h.systemId(), h.timeline(), lastEntry, key);
+            // the archive's end moved by our own upload: no need to list it to know where it is now.
+            // A segment of another timeline (WAL from before a promotion) moves that timeline's end,
+            // which the view does not hold: the next run lists.
+            if (known != null && known.timeline() == h.timeline()) {
+                known = known.moved(h.lastLsn());
+            } else {
+                stale = true;
+            }
         }
         marks.setArchived(h.lastLsn());
         LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
@@ -432,7 +677,11 @@ public final class WalShipper implements AutoCloseable {
     private ArchiveEnd archiveEnd(ArchiveListing listing, int timeline, long archived) {
         ArchiveListing.SegmentInfo last = listing.segments(timeline).stream()
                 .filter(s -> s.name().lastLsn() == archived).findFirst().orElseThrow();
-        String key = last.name().key();
+        return segmentEnd(last.name().key(), timeline, archived);
+    }
+
+    /** Reads the last entry of segment {@code key}, which ends at {@code lsn} on {@code timeline}. */
+    private ArchiveEnd segmentEnd(String key, int timeline, long archived) {
         try (java.io.InputStream in = store.get(key)) {
             byte[] obj = in.readAllBytes();
             Segment.Header header = Segment.readHeader(new ByteArrayInputStream(obj), key);

@@ -186,6 +186,28 @@ class ShipLoopTest {
         }
     }
 
+    /** With --segment-max-age a young partial segment waits at each tick, but a graceful stop ships it. */
+    @Test
+    void aYoungSegmentWaitsButTheLastRunOnCloseShipsIt() throws Exception {
+        Path data = tmp.resolve("data");
+        try (Store store = Store.open(data); ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"))) {
+            put(store, 5);
+            ShipLoop loop = new ShipLoop(data, archive, WalShipper.Options.defaults().withSegmentMaxAge(Duration.ofHours(1)),
+                    TICK, ShipLoop.Listener.NONE);
+            loop.tick(); // a new shipper's first run ships everything: a killed one may have held it for long
+            long shipped = store.lastLsn();
+            assertEquals(shipped, ArchiveListing.of(archive).lastArchivedLsn(1));
+            put(store, 5);
+            loop.tick();
+            loop.tick();
+            assertEquals(shipped, ArchiveListing.of(archive).lastArchivedLsn(1), "a segment younger than its max age waits");
+            assertNull(loop.status().lastError());
+            assertEquals(store.lastLsn() - shipped, loop.status().lagLsns(), "the status says what waits");
+            loop.close();
+            assertEquals(store.lastLsn(), ArchiveListing.of(archive).lastArchivedLsn(1), "a graceful stop ships everything");
+        }
+    }
+
     @Test
     void shipsEveryTickAndOnceMoreOnClose() throws Exception {
         Path data = tmp.resolve("data");

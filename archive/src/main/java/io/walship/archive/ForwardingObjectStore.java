@@ -4,7 +4,10 @@ import java.io.InputStream;
 import java.util.List;
 import java.util.Optional;
 
-/** An {@link ObjectStore} that passes every call to another: tests override the calls they fault or watch. */
+/**
+ * An {@link ObjectStore} that passes every call to another: a decorator overrides the calls it
+ * watches ({@link CountingObjectStore}), tests those they fault.
+ */
 public class ForwardingObjectStore implements ObjectStore {
     protected final ObjectStore inner;
 
