@@ -207,6 +207,54 @@ class PrunedRecordReviewTest {
     }
 
     /**
+     * Defect (narrow, two prunes at once): a prune decides at plan time that a backup is gone (no manifest,
+     * no pin) and deletes its records last, minutes later, without looking again. Another prune can be
+     * between deleting that backup's manifest and putting it back for a pin that appeared meanwhile (the
+     * documented put-back race): the first prune's listing sees neither manifest nor pin, then the pin and the
+     * manifest are back, and it deletes the records of a pinned backup that exists. Verify then reports the
+     * WAL pruned after it as lost, exit 3, on a healthy archive, and nothing ever makes the records again.
+     * Here the other prune's window is reproduced by the state it leaves: the manifest and pin are removed
+     * before the plan and back before the apply. Suggested fix: before deleting a record, check again
+     * (head) that its backup has neither manifest nor pin, as for a backup's own objects.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPruneDoesNotDeleteTheRecordsOfABackupThatIsBackByTheTimeItDeletesThem(String kind) {
+        try (ObjectStore a = open(kind)) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            ArchiveLayout.BackupName oldest = b.get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+            byte[] manifest = readAll(a, oldest.manifestKey());
+            byte[] pin = readAll(a, oldest.pinKey());
+
+            // another prune's window: it deleted the manifest (the backup was unpinned), a pin is on its way
+            a.delete(oldest.pinKey());
+            a.delete(oldest.manifestKey());
+            Retention.Plan plan = Retention.plan(a, keep1, Instant.now());
+            // the pin lands, the other prune puts the manifest back (same bytes)
+            a.create(oldest.pinKey(), new ByteArrayInputStream(pin));
+            a.create(oldest.manifestKey(), new ByteArrayInputStream(manifest));
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "the backup is back, pinned, its records too");
+
+            Retention.apply(a, plan, d -> { });
+            assertTrue(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "still there");
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "the records of a pinned backup that exists must stay: " + report.problems());
+        }
+    }
+
+    private static byte[] readAll(ObjectStore a, String key) {
+        try (java.io.InputStream in = a.get(key)) {
+            return in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
      * Not a defect found (coverage the merge lacked): a backup the plan deletes that is pinned while the prune
      * runs is kept, the WAL after it is deleted with records made first, and verify is clean.
      */
