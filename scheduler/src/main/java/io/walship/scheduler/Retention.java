@@ -307,6 +307,13 @@ public final class Retention {
                     continue;
                 }
             }
+            java.util.Optional<ArchiveLayout.PrunedName> record = ArchiveLayout.parsePruned(d.key());
+            if (record.isPresent() && (store.head(record.get().backup().manifestKey()).isPresent()
+                    || store.head(record.get().backup().pinKey()).isPresent())) {
+                // its backup is back since the plan (another prune put the manifest back for a new pin): it stays
+                LOG.warn("{} is kept: {} has a manifest or pin again", d.key(), record.get().backup().dir());
+                continue;
+            }
             store.delete(d.key());
             bytes += d.bytes();
             deleted.accept(d);
