@@ -462,6 +462,15 @@ class PinnedRetentionTest {
 
     // review pr4 (pruned-WAL records, 573af9e..51d93e9): each test below names the defect it shows
 
+    /** Three backups, the oldest pinned, a prune keeping one (records of the WAL after the pinned one); verify is clean. */
+    private ArchiveLayout.BackupName pinOldestAndPrune(ObjectStore a) {
+        ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+        assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "a prune past a pinned backup is clean");
+        return oldest;
+    }
+
     private static ArchiveLayout.SegmentName firstSegmentAfter(ObjectStore a, ArchiveLayout.BackupName b) {
         return ArchiveListing.of(a).segments(b.timeline()).stream().map(ArchiveListing.SegmentInfo::name)
                 .filter(s -> s.firstLsn() == b.lsn() + 1).findFirst()
@@ -479,11 +488,7 @@ class PinnedRetentionTest {
     @MethodSource("stores")
     void aCorruptRecordIsReportedNotTrusted(String kind) {
         try (ObjectStore a = open(kind)) {
-            List<ArchiveLayout.BackupName> b = threeBackups(a);
-            ArchiveLayout.BackupName oldest = b.get(0);
-            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "a normal prune is clean");
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
 
             List<String> records = a.list(ArchiveLayout.PRUNED, null).stream().map(io.walship.archive.ObjectInfo::key).toList();
             assertFalse(records.isEmpty(), "the prune recorded the WAL it deleted after the pinned backup");
@@ -558,11 +563,7 @@ class PinnedRetentionTest {
     @MethodSource("stores")
     void unpinningABackupWhoseWalWasPrunedIsNoIntegrityProblem(String kind) {
         try (ObjectStore a = open(kind)) {
-            List<ArchiveLayout.BackupName> b = threeBackups(a);
-            ArchiveLayout.BackupName oldest = b.get(0);
-            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
 
             assertTrue(BackupPin.unpin(a, oldest));
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
@@ -578,19 +579,15 @@ class PinnedRetentionTest {
      * manifest are back, and it deletes the records of a pinned backup that exists. Verify then reports the
      * WAL pruned after it as lost, exit 3, on a healthy archive, and nothing ever makes the records again.
      * Here the other prune's window is reproduced by the state it leaves: the manifest and pin are removed
-     * before the plan and back before the apply. Suggested fix: before deleting a record, check again
-     * (head) that its backup has neither manifest nor pin, as for a backup's own objects.
+     * before the plan and back before the apply. Fixed on this branch (accb728): before deleting a record,
+     * the prune checks again (head) that its backup has neither manifest nor pin, as for a backup's own objects.
      */
     @ParameterizedTest
     @MethodSource("stores")
     void aPruneDoesNotDeleteTheRecordsOfABackupThatIsBackByTheTimeItDeletesThem(String kind) {
         try (ObjectStore a = open(kind)) {
-            List<ArchiveLayout.BackupName> b = threeBackups(a);
-            ArchiveLayout.BackupName oldest = b.get(0);
-            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
             Retention.Policy keep1 = new Retention.Policy(1, null);
-            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
-            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
             byte[] manifest = readAll(a, oldest.manifestKey());
             byte[] pin = readAll(a, oldest.pinKey());
 
