@@ -87,6 +87,18 @@ public final class ArchiveVerifier {
             notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"
                     + " (crashed or in progress); restore ignores it");
         }
+        // pruned-WAL records must say what their keys say (docs/FORMAT.md): a backup with a bad one has no gap excused
+        Set<ArchiveLayout.BackupName> badRecords = new java.util.HashSet<>();
+        for (ArchiveLayout.PrunedName r : listing.pruned()) {
+            try (InputStream in = store.get(r.key())) {
+                io.walship.archive.PrunedWal.read(in, r.key());
+            } catch (io.walship.archive.ObjectNotFoundException e) {
+                badRecords.add(r.backup()); // deleted since the listing: retention deletes only a gone backup's records
+            } catch (IOException | StorageException e) {
+                problems.add(new Problem("corrupt", r.key(), detail(e)));
+                badRecords.add(r.backup());
+            }
+        }
 
         Set<Long> backupSystems = new java.util.HashSet<>();
         for (ArchiveListing.BackupInfo b : goodBackups) {
@@ -152,7 +164,7 @@ public final class ArchiveVerifier {
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
+                    if (!badRecords.contains(b.name()) && prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
                         // retention recorded that it deleted this WAL after the pinned backup (no other kept backup needed it)
                         String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
                                 + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
