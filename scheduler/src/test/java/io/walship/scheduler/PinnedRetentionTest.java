@@ -483,6 +483,7 @@ class PinnedRetentionTest {
      * does not say what its key says is a corrupt object. A corrupt (here: unparseable) record covering a
      * gap therefore turns that gap into a note and verify exits 0: the corrupt object is not reported, and
      * nothing vouches that retention made the record. Expected: the record is reported as corrupt (exit 3).
+     * Fixed on this branch (48569b4): verify reads every record.
      */
     @ParameterizedTest
     @MethodSource("stores")
