@@ -514,29 +514,37 @@ class PinnedRetentionTest {
      * verify calls the loss "pruned" and exits 0. Expected: the gap is a problem (exit 3). Suggested fix: a
      * prune deletes each record whose segment is still listed and is not among its own deletions.
      */
+    /**
+     * Three backups, the oldest pinned, and a prune keeping one that fails before its first WAL delete: its
+     * records are made, no WAL after the pinned backup is deleted. Returns the pinned backup.
+     */
+    private ArchiveLayout.BackupName pinOldestAndInterruptAPrune(ObjectStore a) {
+        ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+        Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+        assertFalse(plan.records().isEmpty(), plan.toString());
+        io.walship.archive.StorageException outage = new io.walship.archive.StorageException("the store went away before the first WAL delete");
+        ObjectStore failing = new ForwardingObjectStore(a) {
+            @Override
+            public void delete(String key) {
+                if (key.startsWith(ArchiveLayout.WAL)) {
+                    throw outage;
+                }
+                super.delete(key);
+            }
+        };
+        assertEquals(outage, assertThrows(io.walship.archive.StorageException.class, () -> Retention.apply(failing, plan, d -> { })));
+        assertTrue(a.head(new ArchiveLayout.PrunedName(oldest, firstSegmentAfter(a, oldest)).key()).isPresent(),
+                "the interrupted prune recorded a segment it did not delete");
+        return oldest;
+    }
+
     @ParameterizedTest
     @MethodSource("stores")
     void aStaleRecordOfAnInterruptedPruneDoesNotHideALaterLoss(String kind) {
         try (ObjectStore a = open(kind)) {
-            List<ArchiveLayout.BackupName> b = threeBackups(a);
-            ArchiveLayout.BackupName oldest = b.get(0);
-            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
-            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
-            assertFalse(plan.records().isEmpty(), plan.toString());
-            io.walship.archive.StorageException outage = new io.walship.archive.StorageException("the store went away before the first WAL delete");
-            ObjectStore failing = new ForwardingObjectStore(a) {
-                @Override
-                public void delete(String key) {
-                    if (key.startsWith(ArchiveLayout.WAL)) {
-                        throw outage;
-                    }
-                    super.delete(key);
-                }
-            };
-            assertEquals(outage, assertThrows(io.walship.archive.StorageException.class, () -> Retention.apply(failing, plan, d -> { })));
+            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
             ArchiveLayout.SegmentName lost = firstSegmentAfter(a, oldest);
-            assertTrue(a.head(new ArchiveLayout.PrunedName(oldest, lost).key()).isPresent(),
-                    "the interrupted prune recorded a segment it did not delete");
 
             // the operator widens the policy: the pinned backup is kept by the policy too, its WAL is needed
             Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
@@ -569,6 +577,38 @@ class PinnedRetentionTest {
             assertTrue(BackupPin.unpin(a, oldest));
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
             assertTrue(report.ok(), "nothing was lost, retention recorded what it pruned: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir()
+                    + " (pinned when the WAL after it was pruned, unpinned since)")), report.notes().toString());
+        }
+    }
+
+    /**
+     * (Added with the fix of the stale-record defect.) A record whose segment is still there excuses nothing
+     * and verify says so in a note; a rerun with the same policy keeps it (it deletes that segment), one that
+     * keeps the segment deletes the record first thing (so a later loss of it is a gap, as the test above shows).
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aRecordWhoseSegmentIsStillThereIsANoteAndAPruneThatKeepsTheSegmentDeletesIt(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
+            ArchiveLayout.SegmentName there = firstSegmentAfter(a, oldest);
+            String record = new ArchiveLayout.PrunedName(oldest, there).key();
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), report.problems().toString());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("record " + record + " names " + there.key()
+                    + ", which is still there")), report.notes().toString());
+
+            Retention.Plan same = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(same.staleRecords().isEmpty(), "the rerun deletes the segment: its record stays " + same.staleRecords());
+            Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
+            assertTrue(wider.staleRecords().contains(record), wider.staleRecords().toString());
+            assertEquals(wider.staleRecords(), wider.deletions().subList(0, wider.staleRecords().size()).stream()
+                    .map(Retention.Deletion::key).collect(java.util.stream.Collectors.toSet()), "stale records go first");
+            Retention.apply(a, wider, d -> { });
+            assertTrue(a.list(ArchiveLayout.PRUNED, null).isEmpty(), "no segment was deleted: no record is left");
+            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(after.ok() && after.notes().stream().noneMatch(n -> n.startsWith("record ")), after.notes().toString());
         }
     }
 
