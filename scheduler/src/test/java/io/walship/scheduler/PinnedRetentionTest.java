@@ -512,7 +512,8 @@ class PinnedRetentionTest {
      * policy too, so the WAL after it is needed for point-in-time restore), the next prune deletes nothing and
      * leaves the stale record. If that segment is then really lost (deleted by hand, a bucket lifecycle rule),
      * verify calls the loss "pruned" and exits 0. Expected: the gap is a problem (exit 3). Suggested fix: a
-     * prune deletes each record whose segment is still listed and is not among its own deletions.
+     * prune deletes each record whose segment is still listed and is not among its own deletions. Fixed on
+     * this branch (fedcb19): so it does, first thing.
      */
     /**
      * Three backups, the oldest pinned, and a prune keeping one that fails before its first WAL delete: its
@@ -566,7 +567,8 @@ class PinnedRetentionTest {
      * healthy archive, until a later prune deletes the backup (the scheduler's retention may be a day away;
      * and if the policy keeps the backup, for good). The records still prove retention deleted it.
      * Expected: still a note, verify ok. Suggested fix: in prunedAfterPin, records of {@code b} covering the
-     * gap suffice whether or not {@code b} is pinned now (records are only made while it is).
+     * gap suffice whether or not {@code b} is pinned now (records are only made while it is). Fixed on this
+     * branch (fedcb19), with the stale-record fix that makes that safe.
      */
     @ParameterizedTest
     @MethodSource("stores")
