@@ -192,6 +192,16 @@ public final class ArchiveListing {
     }
 
     /**
+     * The backup whose pruned-WAL records cover every LSN of {@code gap} on {@code timeline}, if any: that gap is
+     * WAL retention recorded deleting after it ({@code archive list} shows it as such), not a loss. Whether
+     * such a gap is harmless for restore is {@code archive verify}'s call (a newer backup must cover it).
+     */
+    public java.util.Optional<ArchiveLayout.BackupName> recordedPrune(int timeline, Range gap) {
+        return pruned.stream().map(ArchiveLayout.PrunedName::backup).distinct()
+                .filter(b -> prunedAfter(b, timeline, gap.firstLsn(), gap.lastLsn())).findFirst();
+    }
+
+    /**
      * Objects of backups that never got a manifest (a backup that crashed or is still being
      * uploaded): they do not exist for restore; retention may delete them once they are old.
      */

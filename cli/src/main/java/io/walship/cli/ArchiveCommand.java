@@ -240,7 +240,9 @@ final class ArchiveCommand {
                                 ArchiveLayout.lsnHex(r.lastLsn()), n, bytes);
                     }
                     for (ArchiveListing.Range g : l.gaps(t)) {
-                        out.printf("  %-10s %s-%s%n", "GAP", ArchiveLayout.lsnHex(g.firstLsn()), ArchiveLayout.lsnHex(g.lastLsn()));
+                        java.util.Optional<ArchiveLayout.BackupName> pruned = l.recordedPrune(t, g);
+                        out.printf("  %-10s %s-%s%s%n", pruned.isPresent() ? "pruned" : "GAP", ArchiveLayout.lsnHex(g.firstLsn()),
+                                ArchiveLayout.lsnHex(g.lastLsn()), pruned.map(b -> "  pruned after " + b.dir() + " (recorded)").orElse(""));
                     }
                     for (ArchiveListing.BackupInfo b : l.backups()) {
                         if (b.name().timeline() == t) {
@@ -275,8 +277,14 @@ final class ArchiveCommand {
                 }
                 tm.put("coverage", l.coverage(t).stream().map(r -> Map.of("from", ArchiveLayout.lsnHex(r.firstLsn()),
                         "to", ArchiveLayout.lsnHex(r.lastLsn()))).toList());
-                tm.put("gaps", l.gaps(t).stream().map(r -> Map.of("from", ArchiveLayout.lsnHex(r.firstLsn()),
-                        "to", ArchiveLayout.lsnHex(r.lastLsn()))).toList());
+                tm.put("gaps", l.gaps(t).stream().map(r -> {
+                    Map<String, Object> g = new LinkedHashMap<>();
+                    g.put("from", ArchiveLayout.lsnHex(r.firstLsn()));
+                    g.put("to", ArchiveLayout.lsnHex(r.lastLsn()));
+                    // a gap retention recorded pruning after a (pinned) backup: not a loss
+                    l.recordedPrune(t, r).ifPresent(b -> g.put("prunedAfter", b.dir()));
+                    return g;
+                }).toList());
                 tm.put("segments", l.segments(t).size());
                 tm.put("backups", l.backups().stream().filter(b -> b.name().timeline() == t)
                         .map(b -> Map.of("name", b.name().dir(), "lsn", ArchiveLayout.lsnHex(b.name().lsn()),

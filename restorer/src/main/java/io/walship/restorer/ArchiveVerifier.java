@@ -87,6 +87,25 @@ public final class ArchiveVerifier {
             notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"
                     + " (crashed or in progress); restore ignores it");
         }
+        // pruned-WAL records must say what their keys say (docs/FORMAT.md): a backup with a bad one has no gap excused
+        Set<ArchiveLayout.BackupName> badRecords = new java.util.HashSet<>();
+        Set<String> listed = new java.util.HashSet<>();
+        listing.timelines().forEach(t -> listing.segments(t).forEach(s -> listed.add(s.name().key())));
+        for (ArchiveLayout.PrunedName r : listing.pruned()) {
+            if (listed.contains(r.wal().key())) {
+                // it covers no gap (its segment is there); retention deletes it at its next run unless that deletes the WAL
+                notes.add("record " + r.key() + " names " + r.wal().key() + ", which is still there (a prune was"
+                        + " interrupted before deleting it, or is running); the next prune deletes the record or the WAL");
+            }
+            try (InputStream in = store.get(r.key())) {
+                io.walship.archive.PrunedWal.read(in, r.key());
+            } catch (io.walship.archive.ObjectNotFoundException e) {
+                badRecords.add(r.backup()); // deleted since the listing: retention deletes only a gone backup's records
+            } catch (IOException | StorageException e) {
+                problems.add(new Problem("corrupt", r.key(), detail(e)));
+                badRecords.add(r.backup());
+            }
+        }
 
         Set<Long> backupSystems = new java.util.HashSet<>();
         for (ArchiveListing.BackupInfo b : goodBackups) {
@@ -152,10 +171,12 @@ public final class ArchiveVerifier {
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
                 if (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
-                        // retention recorded that it deleted this WAL after the pinned backup (no other kept backup needed it)
-                        String note = "pinned base backup " + b.name().dir() + " restores to LSN " + Lsn.format(c.end())
-                                + " (timeline " + t + "); " + range + " after it was pruned, a newer backup covers it";
+                    if (!badRecords.contains(b.name()) && prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
+                        // retention recorded that it deleted this WAL after the backup while it was pinned
+                        String note = (listing.pinned(b.name()) ? "pinned base backup " + b.name().dir()
+                                : "base backup " + b.name().dir() + " (pinned when the WAL after it was pruned, unpinned since)")
+                                + " restores to LSN " + Lsn.format(c.end()) + " (timeline " + t + "); " + range
+                                + " after it was pruned, a newer backup covers it";
                         if (!notes.contains(note)) {
                             notes.add(note);
                         }
@@ -173,18 +194,21 @@ public final class ArchiveVerifier {
 
     /**
      * Whether the gap right after good backup {@code b} on a timeline's path is retention's doing
-     * (docs/OPERATIONS.md, "Pinned backups"): {@code b} is pinned, the gap starts right after it, a newer
+     * (docs/OPERATIONS.md, "Pinned backups"): the gap starts right after {@code b}, a newer
      * good backup on the path covers the gap, and pruned-WAL records of {@code b} ({@code pruned/},
      * docs/FORMAT.md "Pruned-WAL records") cover every LSN of the gap on the timeline the path takes there.
      * Retention creates those records before it deletes WAL after a pinned backup; from the listing alone a
-     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss.
+     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss. Whether
+     * {@code b} is pinned now does not matter: records are only made while it is (an unpinned backup keeps
+     * them until it is deleted), and a record whose segment a prune did not delete after all is deleted by
+     * the next prune.
      */
     private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
                                           List<ArchiveListing.BackupInfo> onPath,
                                           List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
                                           ArchiveListing.Range gap) {
-        if (!listing.pinned(b.name()) || gap.firstLsn() != b.name().lsn() + 1) {
-            return false; // a gap further on is a loss whatever is pinned
+        if (gap.firstLsn() != b.name().lsn() + 1) {
+            return false; // a gap further on is a loss whatever is recorded
         }
         if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() > b.name().lsn()
                 && o.name().lsn() >= gap.lastLsn())) {

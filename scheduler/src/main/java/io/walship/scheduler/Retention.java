@@ -42,7 +42,10 @@ import io.walship.wal.Lsn;
  * Before it deletes anything, {@link #apply} creates a pruned-WAL record ({@link PrunedWal}) for each
  * segment it is about to delete after a pinned backup, so {@code archive verify} can tell that gap
  * from a lost segment, even after an interrupted run; a backup pinned while the run deletes it gets
- * its records before the WAL after it goes. A backup's records are deleted once it is gone.
+ * its records before the WAL after it goes. A backup's records are deleted once it is gone, and a
+ * record whose segment is still listed and that the run does not delete (an earlier prune recorded it
+ * and was interrupted, or the policy has been widened since) is deleted first thing: a record may only
+ * ever stand for a segment a prune really deleted.
  * {@link #apply} reads each backup's pin again just before it deletes the manifest and once more
  * after; a pin that appeared in between gets the manifest put back (the same bytes, created again,
  * retried a few times) and the backup's other objects are left alone. No other object of a backup
@@ -84,10 +87,13 @@ public final class Retention {
      * policy keeps. {@code records} are the pruned-WAL records ({@link PrunedWal}) {@link #apply} creates
      * before it deletes anything: one per deleted segment after a pinned backup; {@code recordsIfPinned}
      * those of each backup the plan deletes, created if a pin saves it while the plan is applied.
+     * {@code staleRecords} are the keys of records (among the deletions, first) whose segment was still
+     * listed and that this plan does not delete: an earlier prune recorded it and did not get to delete it.
      */
     public record Plan(List<String> keptBackups, List<String> pinnedBackups, List<Deletion> deletions,
                        Set<Integer> timelines, List<ArchiveLayout.PrunedName> records,
-                       Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> recordsIfPinned) {
+                       Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> recordsIfPinned,
+                       Set<String> staleRecords) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -203,8 +209,23 @@ public final class Retention {
                         + ", which is gone"));
             }
         }
+        // a record whose segment is still there and that this run keeps was made by a prune that did not get to
+        // delete it (interrupted, or its policy was since widened): it goes first, before it can excuse a later loss
+        Set<String> listed = new java.util.HashSet<>();
+        segments.forEach(s -> listed.add(s.name().key()));
+        Set<String> deleting = new java.util.HashSet<>();
+        deletions.forEach(d -> deleting.add(d.key()));
+        List<Deletion> stale = new ArrayList<>();
+        for (ArchiveLayout.PrunedName r : listing.pruned()) {
+            if (!deleting.contains(r.key()) && listed.contains(r.wal().key()) && !deleting.contains(r.wal().key())) {
+                stale.add(new Deletion(r.key(), 0, "stale record: " + r.wal().key() + " is still there and this"
+                        + " run keeps it (a prune was interrupted before deleting it)"));
+            }
+        }
+        deletions.addAll(0, stale);
         return new Plan(keep.stream().map(b -> b.name().dir()).toList(), List.copyOf(pinned), deletions,
-                Set.copyOf(listing.timelines()), List.copyOf(records), Map.copyOf(ifPinned));
+                Set.copyOf(listing.timelines()), List.copyOf(records), Map.copyOf(ifPinned),
+                stale.stream().map(Deletion::key).collect(java.util.stream.Collectors.toUnmodifiableSet()));
     }
 
     /** Whether segment {@code w} holds WAL after backup {@code b} on some timeline's history that has both. */
@@ -306,6 +327,16 @@ public final class Retention {
                     spare.accept(b);
                     continue;
                 }
+            }
+            java.util.Optional<ArchiveLayout.PrunedName> record = ArchiveLayout.parsePruned(d.key());
+            // a stale record goes whatever its backup: at worst (a racing prune with another policy deleting that
+            // segment after all) its gap is reported as lost, a false alarm, never a loss passed off as pruned
+            if (record.isPresent() && !plan.staleRecords().contains(d.key())
+                    && (store.head(record.get().backup().manifestKey()).isPresent()
+                    || store.head(record.get().backup().pinKey()).isPresent())) {
+                // its backup is back since the plan (another prune put the manifest back for a new pin): it stays
+                LOG.warn("{} is kept: {} has a manifest or pin again", d.key(), record.get().backup().dir());
+                continue;
             }
             store.delete(d.key());
             bytes += d.bytes();

@@ -459,4 +459,233 @@ class PinnedRetentionTest {
             throw new java.io.UncheckedIOException(e);
         }
     }
+
+    // review pr4 (pruned-WAL records, 573af9e..51d93e9): each test below names the defect it shows
+
+    /** Three backups, the oldest pinned, a prune keeping one (records of the WAL after the pinned one); verify is clean. */
+    private ArchiveLayout.BackupName pinOldestAndPrune(ObjectStore a) {
+        ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+        assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "a prune past a pinned backup is clean");
+        return oldest;
+    }
+
+    private static ArchiveLayout.SegmentName firstSegmentAfter(ObjectStore a, ArchiveLayout.BackupName b) {
+        return ArchiveListing.of(a).segments(b.timeline()).stream().map(ArchiveListing.SegmentInfo::name)
+                .filter(s -> s.firstLsn() == b.lsn() + 1).findFirst()
+                .orElseThrow(() -> new AssertionError("no segment starts right after " + b.dir()));
+    }
+
+    /**
+     * Defect: verify passes a gap after a pinned backup as pruned on the strength of a record's KEY alone; it
+     * never reads the record (PrunedWal.read is unused), though docs/FORMAT.md says a record whose content
+     * does not say what its key says is a corrupt object. A corrupt (here: unparseable) record covering a
+     * gap therefore turns that gap into a note and verify exits 0: the corrupt object is not reported, and
+     * nothing vouches that retention made the record. Expected: the record is reported as corrupt (exit 3).
+     * Fixed on this branch (48569b4): verify reads every record.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aCorruptRecordIsReportedNotTrusted(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
+
+            List<String> records = a.list(ArchiveLayout.PRUNED, null).stream().map(io.walship.archive.ObjectInfo::key).toList();
+            assertFalse(records.isEmpty(), "the prune recorded the WAL it deleted after the pinned backup");
+            String victim = records.get(0);
+            a.delete(victim);
+            a.create(victim, new java.io.ByteArrayInputStream("{ this is not a pruned-WAL record".getBytes(StandardCharsets.UTF_8)));
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertFalse(report.ok(), "a corrupt record must be reported, not trusted by its key: problems "
+                    + report.problems() + ", notes " + report.notes());
+            assertTrue(report.problems().stream().anyMatch(p -> p.object().contains(victim)),
+                    "the problem names the record: " + report.problems());
+        }
+    }
+
+    /**
+     * Defect: a record is made before the delete and stays as long as its backup, whether or not the delete
+     * happened. A prune interrupted before it deleted a segment after the pinned backup leaves a record of a
+     * segment that is still there. When the policy is then widened (the pinned backup is now kept by the
+     * policy too, so the WAL after it is needed for point-in-time restore), the next prune deletes nothing and
+     * leaves the stale record. If that segment is then really lost (deleted by hand, a bucket lifecycle rule),
+     * verify calls the loss "pruned" and exits 0. Expected: the gap is a problem (exit 3). Suggested fix: a
+     * prune deletes each record whose segment is still listed and is not among its own deletions. Fixed on
+     * this branch (fedcb19): so it does, first thing.
+     */
+    /**
+     * Three backups, the oldest pinned, and a prune keeping one that fails before its first WAL delete: its
+     * records are made, no WAL after the pinned backup is deleted. Returns the pinned backup.
+     */
+    private ArchiveLayout.BackupName pinOldestAndInterruptAPrune(ObjectStore a) {
+        ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+        Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+        assertFalse(plan.records().isEmpty(), plan.toString());
+        io.walship.archive.StorageException outage = new io.walship.archive.StorageException("the store went away before the first WAL delete");
+        ObjectStore failing = new ForwardingObjectStore(a) {
+            @Override
+            public void delete(String key) {
+                if (key.startsWith(ArchiveLayout.WAL)) {
+                    throw outage;
+                }
+                super.delete(key);
+            }
+        };
+        assertEquals(outage, assertThrows(io.walship.archive.StorageException.class, () -> Retention.apply(failing, plan, d -> { })));
+        assertTrue(a.head(new ArchiveLayout.PrunedName(oldest, firstSegmentAfter(a, oldest)).key()).isPresent(),
+                "the interrupted prune recorded a segment it did not delete");
+        return oldest;
+    }
+
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aStaleRecordOfAnInterruptedPruneDoesNotHideALaterLoss(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
+            ArchiveLayout.SegmentName lost = firstSegmentAfter(a, oldest);
+
+            // the operator widens the policy: the pinned backup is kept by the policy too, its WAL is needed
+            Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
+            assertTrue(wider.keptBackups().contains(oldest.dir()), wider.keptBackups().toString());
+            assertTrue(wider.deletions().stream().noneMatch(d -> d.key().equals(lost.key())), "the WAL is needed now");
+            Retention.apply(a, wider, d -> { });
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
+
+            a.delete(lost.key()); // a real loss: no prune deleted it
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertFalse(report.ok(), "a segment lost after retention decided to keep it is a loss, not a prune: notes "
+                    + report.notes());
+        }
+    }
+
+    /**
+     * Defect: verify accepts a backup's records only while the backup is pinned. Unpinning a backup whose WAL
+     * a prune deleted (with records) makes verify report that very pruned stretch as a gap, exit 3, on a
+     * healthy archive, until a later prune deletes the backup (the scheduler's retention may be a day away;
+     * and if the policy keeps the backup, for good). The records still prove retention deleted it.
+     * Expected: still a note, verify ok. Suggested fix: in prunedAfterPin, records of {@code b} covering the
+     * gap suffice whether or not {@code b} is pinned now (records are only made while it is). Fixed on this
+     * branch (fedcb19), with the stale-record fix that makes that safe.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void unpinningABackupWhoseWalWasPrunedIsNoIntegrityProblem(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
+
+            assertTrue(BackupPin.unpin(a, oldest));
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "nothing was lost, retention recorded what it pruned: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir()
+                    + " (pinned when the WAL after it was pruned, unpinned since)")), report.notes().toString());
+        }
+    }
+
+    /**
+     * (Added with the fix of the stale-record defect.) A record whose segment is still there excuses nothing
+     * and verify says so in a note; a rerun with the same policy keeps it (it deletes that segment), one that
+     * keeps the segment deletes the record first thing (so a later loss of it is a gap, as the test above shows).
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aRecordWhoseSegmentIsStillThereIsANoteAndAPruneThatKeepsTheSegmentDeletesIt(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
+            ArchiveLayout.SegmentName there = firstSegmentAfter(a, oldest);
+            String record = new ArchiveLayout.PrunedName(oldest, there).key();
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), report.problems().toString());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("record " + record + " names " + there.key()
+                    + ", which is still there")), report.notes().toString());
+
+            Retention.Plan same = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(same.staleRecords().isEmpty(), "the rerun deletes the segment: its record stays " + same.staleRecords());
+            Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
+            assertTrue(wider.staleRecords().contains(record), wider.staleRecords().toString());
+            assertEquals(wider.staleRecords(), wider.deletions().subList(0, wider.staleRecords().size()).stream()
+                    .map(Retention.Deletion::key).collect(java.util.stream.Collectors.toSet()), "stale records go first");
+            Retention.apply(a, wider, d -> { });
+            assertTrue(a.list(ArchiveLayout.PRUNED, null).isEmpty(), "no segment was deleted: no record is left");
+            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(after.ok() && after.notes().stream().noneMatch(n -> n.startsWith("record ")), after.notes().toString());
+        }
+    }
+
+    /**
+     * Defect (narrow, two prunes at once): a prune decides at plan time that a backup is gone (no manifest,
+     * no pin) and deletes its records last, minutes later, without looking again. Another prune can be
+     * between deleting that backup's manifest and putting it back for a pin that appeared meanwhile (the
+     * documented put-back race): the first prune's listing sees neither manifest nor pin, then the pin and the
+     * manifest are back, and it deletes the records of a pinned backup that exists. Verify then reports the
+     * WAL pruned after it as lost, exit 3, on a healthy archive, and nothing ever makes the records again.
+     * Here the other prune's window is reproduced by the state it leaves: the manifest and pin are removed
+     * before the plan and back before the apply. Fixed on this branch (accb728): before deleting a record,
+     * the prune checks again (head) that its backup has neither manifest nor pin, as for a backup's own objects.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPruneDoesNotDeleteTheRecordsOfABackupThatIsBackByTheTimeItDeletesThem(String kind) {
+        try (ObjectStore a = open(kind)) {
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            byte[] manifest = readAll(a, oldest.manifestKey());
+            byte[] pin = readAll(a, oldest.pinKey());
+
+            // another prune's window: it deleted the manifest (the backup was unpinned), a pin is on its way
+            a.delete(oldest.pinKey());
+            a.delete(oldest.manifestKey());
+            Retention.Plan plan = Retention.plan(a, keep1, Instant.now());
+            // the pin lands, the other prune puts the manifest back (same bytes)
+            a.create(oldest.pinKey(), new java.io.ByteArrayInputStream(pin));
+            a.create(oldest.manifestKey(), new java.io.ByteArrayInputStream(manifest));
+            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "the backup is back, pinned, its records too");
+
+            Retention.apply(a, plan, d -> { });
+            assertTrue(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "still there");
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "the records of a pinned backup that exists must stay: " + report.problems());
+        }
+    }
+
+    /**
+     * Not a defect found (coverage the merge lacked): a backup the plan deletes that is pinned while the prune
+     * runs is kept, the WAL after it is deleted with records made first, and verify is clean.
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aBackupPinnedWhileAPruneRunsGetsItsRecords(String kind) {
+        try (ObjectStore a = open(kind)) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            ArchiveLayout.BackupName oldest = b.get(0);
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.records().isEmpty(), "nothing pinned yet");
+            assertTrue(plan.recordsIfPinned().containsKey(oldest), plan.recordsIfPinned().toString());
+            boolean[] pinned = {false};
+            ObjectStore pinning = new ForwardingObjectStore(a) {
+                @Override
+                public java.util.Optional<io.walship.archive.ObjectInfo> head(String key) {
+                    if (key.equals(oldest.pinKey()) && !pinned[0]) {
+                        pinned[0] = true; // the operator pins it just before the prune looks
+                        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+                    }
+                    return super.head(key);
+                }
+            };
+            List<String> meanwhile = new ArrayList<>();
+            Retention.apply(pinning, plan, d -> { }, meanwhile::add);
+            assertEquals(List.of(oldest.dir()), meanwhile);
+            assertTrue(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "kept");
+            for (ArchiveLayout.PrunedName r : plan.recordsIfPinned().get(oldest)) {
+                assertTrue(a.head(r.key()).isPresent(), "recorded before its WAL went: " + r.key());
+                assertTrue(a.head(r.wal().key()).isEmpty(), "and that WAL went: " + r.wal().key());
+            }
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), report.problems().toString());
+            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())),
+                    report.notes().toString());
+        }
+    }
 }
