@@ -90,8 +90,23 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
                 digester.start();
                 try {
                     return BaseBackup.upload(snap.openStream(), digest, archive, codec, progress.apply(snap.imageSize()));
-                } catch (IOException e) {
-                    throw new UncheckedIOException("read snapshot", e);
+                } catch (IOException | RuntimeException e) {
+                    // a damaged store is what to report (exit 3), whatever else failed beside it (the archive, say)
+                    awaitQuietly(digester);
+                    if (digest.isCompletedExceptionally()) {
+                        Throwable cause;
+                        try {
+                            digest.join();
+                            cause = null;
+                        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException f) {
+                            cause = f.getCause() != null ? f.getCause() : f;
+                        }
+                        if (cause instanceof RuntimeException r && r != e) {
+                            r.addSuppressed(e);
+                            throw r;
+                        }
+                    }
+                    throw e instanceof IOException io ? new UncheckedIOException("read snapshot", io) : (RuntimeException) e;
                 } finally {
                     awaitQuietly(digester); // it reads the store: done before the store closes
                 }

@@ -100,6 +100,8 @@ public final class BaseBackup {
                 there = BackupManifest.read(in, name.manifestKey());
             }
             requireSameStore(there, info.systemId(), name.manifestKey());
+            // the digest still vouches for the store: a damaged page is exit 3 even when the archive has this backup
+            requireDigestAt(awaitDigest(digest), info.lsn());
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
             return there;
         }
@@ -114,6 +116,9 @@ public final class BaseBackup {
                 c = codec.compress(pipeOut, Runtime.getRuntime().availableProcessors());
                 byte[] buf = new byte[TRANSFER_BYTES];
                 for (int n; (n = counted.read(buf, 0, buf.length)) >= 0; ) {
+                    if (digest.isCompletedExceptionally()) {
+                        awaitDigest(digest); // throws its failure: no point uploading the rest
+                    }
                     c.write(buf, 0, n);
                 }
                 requireDigestAt(awaitDigest(digest), info.lsn());
