@@ -60,11 +60,37 @@ public enum Codec {
     public OutputStream compress(OutputStream out) throws IOException {
         return switch (this) {
             case NONE -> out;
-            case ZSTD -> new ZstdCompressorOutputStream(out, 3);
+            case ZSTD -> new ZstdCompressorOutputStream(out, ZSTD_LEVEL);
             case LZ4 -> new FramedLZ4CompressorOutputStream(out);
             case GZIP -> new GzipCompressorOutputStream(out);
         };
     }
+
+    /**
+     * Like {@link #compress(OutputStream)}, for one large object (a base backup's image): zstd
+     * compresses on {@code workers} threads of its own (at most {@link #MAX_WORKERS}), beside the
+     * thread that writes, at the same level and into the same format (one frame, read back by
+     * {@link #decompress}). Other codecs, or {@code workers} below 1, compress on the writing thread.
+     */
+    public OutputStream compress(OutputStream out, int workers) throws IOException {
+        if (this != ZSTD || workers < 1) {
+            return compress(out);
+        }
+        com.github.luben.zstd.ZstdOutputStreamNoFinalizer z = new com.github.luben.zstd.ZstdOutputStreamNoFinalizer(out);
+        try {
+            z.setLevel(ZSTD_LEVEL);
+            z.setWorkers(Math.min(workers, MAX_WORKERS));
+        } catch (IOException | RuntimeException e) {
+            z.close();
+            throw e;
+        }
+        return z;
+    }
+
+    /** zstd's level, in every archive object. */
+    static final int ZSTD_LEVEL = 3;
+    /** The most compression threads {@link #compress(OutputStream, int)} starts (each holds some MiB of native memory). */
+    public static final int MAX_WORKERS = 2;
 
     public InputStream decompress(InputStream in) throws IOException {
         return switch (this) {

@@ -1,8 +1,10 @@
 package io.walship.shipper;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongConsumer;
 import java.util.function.LongFunction;
 
@@ -12,6 +14,7 @@ import io.walship.archive.ObjectStore;
 import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
+import io.walship.wal.StoreOptions;
 
 /**
  * Where a base backup's snapshot comes from: a running leader, streamed over its HTTP API
@@ -49,17 +52,79 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
         }
     }
 
-    /** The data directory of a store that is not running (this process takes its lock). */
+    /**
+     * The data directory of a store that is not running (this process takes its lock, and opens it
+     * as a store does: one not shut down cleanly is recovered first).
+     *
+     * <p>Memory does not grow with the store: it is opened with a page cache of {@link #CACHE_BYTES}
+     * (each page is read once for the image and once for the digest; caching them saves nothing).
+     * The state digest (a walk of the tree in key order) is computed on a second thread from a
+     * second snapshot while the first streams the image: with the lock held nothing writes, so both
+     * are of the same LSN (checked).
+     */
     record StoppedStore(Path dataDir) implements BackupSource {
+        /** The page cache a backup opens the store with. */
+        public static final long CACHE_BYTES = 16L << 20;
+
         public StoppedStore {
             Objects.requireNonNull(dataDir, "dataDir");
         }
 
         @Override
         public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress) {
-            try (Store store = Store.open(dataDir); Snapshot snap = store.snapshot()) {
-                StateDigest digest = StateDigest.of(snap.pages(), snap.lsn());
-                return BaseBackup.upload(snap, digest, archive, codec, progress.apply(snap.imageSize()));
+            try (Store store = Store.open(dataDir, StoreOptions.defaults().withCacheSize(CACHE_BYTES));
+                 Snapshot snap = store.snapshot(); Snapshot forDigest = store.snapshot()) {
+                if (forDigest.lsn() != snap.lsn()) {
+                    throw new IllegalStateException("the store at " + dataDir + " changed while this process held its"
+                            + " lock (snapshots at LSN " + snap.lsn() + " and " + forDigest.lsn() + ")");
+                }
+                CompletableFuture<StateDigest> digest = new CompletableFuture<>();
+                Thread digester = new Thread(() -> {
+                    try {
+                        digest.complete(StateDigest.of(forDigest.pages(), forDigest.lsn()));
+                    } catch (Throwable t) {
+                        digest.completeExceptionally(t);
+                    }
+                }, "walship-backup-digest");
+                digester.setDaemon(true);
+                digester.start();
+                try {
+                    return BaseBackup.upload(snap.openStream(), digest, archive, codec, progress.apply(snap.imageSize()));
+                } catch (IOException | RuntimeException e) {
+                    // a damaged store is what to report (exit 3), whatever else failed beside it (the archive, say)
+                    awaitQuietly(digester);
+                    if (digest.isCompletedExceptionally()) {
+                        Throwable cause;
+                        try {
+                            digest.join();
+                            cause = null;
+                        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException f) {
+                            cause = f.getCause() != null ? f.getCause() : f;
+                        }
+                        if (cause instanceof RuntimeException r && r != e) {
+                            r.addSuppressed(e);
+                            throw r;
+                        }
+                    }
+                    throw e instanceof IOException io ? new UncheckedIOException("read snapshot", io) : (RuntimeException) e;
+                } finally {
+                    awaitQuietly(digester); // it reads the store: done before the store closes
+                }
+            }
+        }
+
+        private static void awaitQuietly(Thread t) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }

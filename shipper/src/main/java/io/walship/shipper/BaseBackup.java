@@ -13,6 +13,8 @@ import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
@@ -36,6 +38,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class BaseBackup {
     private static final Logger LOG = LoggerFactory.getLogger(BaseBackup.class);
+    /** The image goes to the codec in pieces this large (a snapshot stream yields 256 KiB at a time). */
+    private static final int TRANSFER_BYTES = 256 << 10;
 
     private BaseBackup() {
     }
@@ -57,6 +61,17 @@ public final class BaseBackup {
      */
     public static BackupManifest upload(InputStream image, StateDigest digest, ObjectStore store, Codec codec,
                                         LongConsumer progress) throws IOException {
+        return upload(image, CompletableFuture.completedFuture(digest), store, codec, progress);
+    }
+
+    /**
+     * Like {@link #upload(InputStream, StateDigest, ObjectStore, Codec, LongConsumer)}, with the state
+     * digest still being computed (on another thread, beside the image's upload). The image is ended
+     * only once the digest is there: a digest that fails (a damaged page: an {@code IntegrityException})
+     * or names another LSN fails the upload as a cut image would, so no image is stored without one.
+     */
+    public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
+                                        Codec codec, LongConsumer progress) throws IOException {
         // the header comes first and names the backup; read it, then send the image from its start
         java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
         buffered.mark(Snapshot.HEADER_SIZE);
@@ -74,8 +89,8 @@ public final class BaseBackup {
                 return n;
             }
         };
-        if (digest.lsn() != info.lsn()) {
-            throw new IllegalArgumentException("digest is for LSN " + digest.lsn() + " but the image is at " + info.lsn());
+        if (digest.isDone() && !digest.isCompletedExceptionally()) {
+            requireDigestAt(digest.join(), info.lsn()); // a mismatch known now fails before anything is uploaded
         }
         ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
         Optional<ObjectInfo> existing = store.head(name.manifestKey());
@@ -85,6 +100,8 @@ public final class BaseBackup {
                 there = BackupManifest.read(in, name.manifestKey());
             }
             requireSameStore(there, info.systemId(), name.manifestKey());
+            // the digest still vouches for the store: a damaged page is exit 3 even when the archive has this backup
+            requireDigestAt(awaitDigest(digest), info.lsn());
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
             return there;
         }
@@ -96,8 +113,15 @@ public final class BaseBackup {
         Thread producer = new Thread(() -> {
             OutputStream c = null;
             try {
-                c = codec.compress(pipeOut);
-                counted.transferTo(c);
+                c = codec.compress(pipeOut, Runtime.getRuntime().availableProcessors());
+                byte[] buf = new byte[TRANSFER_BYTES];
+                for (int n; (n = counted.read(buf, 0, buf.length)) >= 0; ) {
+                    if (digest.isCompletedExceptionally()) {
+                        awaitDigest(digest); // throws its failure: no point uploading the rest
+                    }
+                    c.write(buf, 0, n);
+                }
+                requireDigestAt(awaitDigest(digest), info.lsn());
                 c.close(); // the codec's end and the pipe's: the upload sees the end only of a whole image
             } catch (Throwable t) {
                 // set before the pipe closes: the upload, reading to the pipe's end, finds it there and
@@ -181,12 +205,13 @@ public final class BaseBackup {
             throw storeFailed;
         }
         long imageBytes = read.get();
+        StateDigest stateDigest = digest.join(); // there and checked: the producer ended the image only then
         Instant commit = Instant.ofEpochSecond(0, info.commitTimeMicros() * 1_000L);
         BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, Snapshot.FORMAT_VERSION,
                 ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
                 commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
-                imageBytes, objectBytes.get(), HexFormat.of().formatHex(sha.digest()), digest.sha256(),
-                digest.pairs(), Instant.now().toString());
+                imageBytes, objectBytes.get(), HexFormat.of().formatHex(sha.digest()), stateDigest.sha256(),
+                stateDigest.pairs(), Instant.now().toString());
         long stored = store.head(imageKey).map(ObjectInfo::size).orElse(-1L);
         if (stored != objectBytes.get()) {
             throw new IOException("image " + imageKey + " holds " + stored + " bytes but " + objectBytes.get()
@@ -207,6 +232,31 @@ public final class BaseBackup {
         }
         LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
         return m;
+    }
+
+    private static void requireDigestAt(StateDigest digest, long lsn) {
+        if (digest.lsn() != lsn) {
+            throw new IllegalArgumentException("digest is for LSN " + digest.lsn() + " but the image is at " + lsn);
+        }
+    }
+
+    /** The digest, or its own failure as it was (an IntegrityException stays one: exit 3). */
+    private static StateDigest awaitDigest(CompletableFuture<StateDigest> digest) throws IOException {
+        try {
+            return digest.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted waiting for the state digest");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("computing the state digest failed: " + cause.getMessage(), cause);
+        }
     }
 
     /**
