@@ -3,16 +3,15 @@ package io.walship.shipper.repl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static io.walship.shipper.repl.ReplicationServerTest.await;
 
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 
 import io.walship.protocol.repl.Frame;
 import io.walship.wal.Store;
@@ -33,10 +32,13 @@ class ReplicationThreadsTest {
     @TempDir
     Path tmp;
 
+    /** Threads alive before the server started: those of earlier tests, not this server's. */
+    private final Set<Thread> before = Collections.newSetFromMap(new IdentityHashMap<>());
+
     @Test
     void followerReconnectsReuseTheSessionThreadsWhichEndWithTheServer() throws Exception {
         Set<Thread> used = Collections.newSetFromMap(new IdentityHashMap<>());
-        before.addAll(Thread.getAllStackTraces().keySet()); // threads of earlier tests are not this server's
+        before.addAll(Thread.getAllStackTraces().keySet());
         try (Store store = Store.open(tmp.resolve("leader"))) {
             long lsn = store.put("k".getBytes(StandardCharsets.UTF_8), new byte[10]);
             try (ReplicationServer server = new ReplicationServer(store, new InetSocketAddress("127.0.0.1", 0),
@@ -62,8 +64,6 @@ class ReplicationThreadsTest {
         }
     }
 
-    private final Set<Thread> before = Collections.newSetFromMap(new IdentityHashMap<>());
-
     /** The live threads running this test's follower sessions now (named after the session while they run one). */
     private Set<Thread> sessionThreads() {
         Set<Thread> out = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -75,16 +75,5 @@ class ReplicationThreadsTest {
             }
         }
         return out;
-    }
-
-    private static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.onSpinWait();
-            Thread.yield();
-        }
     }
 }
