@@ -274,6 +274,10 @@ public final class ReplicationServer implements AutoCloseable {
             } catch (RuntimeException | OutOfMemoryError e) {
                 sessions.remove(session);
                 running.remove(session);
+                if (closed) { // the pool was shut down meanwhile (close() after the check above)
+                    refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader is shutting down");
+                    continue;
+                }
                 LOG.error("replication endpoint: cannot start a session thread: {}", e.toString());
                 refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader cannot start a session now");
             }
