@@ -72,7 +72,8 @@ final class FollowerSession implements Runnable {
     private String closeReason;
 
     // guarded by this
-    private String nodeId = "";
+    /** Volatile, read without the session's lock: {@link #toString} is called under other locks (the slots'). */
+    private volatile String nodeId = "";
     private String slotName = "";
     private ReplicationSlots.Slot slot;
     private long startLsn;
@@ -110,6 +111,7 @@ final class FollowerSession implements Runnable {
             if (!handshake()) {
                 return;
             }
+            boolean refused = false;
             synchronized (this) {
                 if (closed) {
                     return; // closed during the handshake (shutdown, watchdog): no sender may start now
@@ -117,9 +119,12 @@ final class FollowerSession implements Runnable {
                 try {
                     senderTask = server.runSessionTask(this::sendThenForget, "walship-repl-send-" + nodeIdForThread());
                 } catch (RejectedExecutionException e) {
-                    close("the leader is shutting down");
-                    return;
+                    refused = true;
                 }
+            }
+            if (refused) {
+                close("the leader is shutting down"); // outside the lock: close takes the ack tracker's and the slots'
+                return;
             }
             while (!closed) {
                 Frame f = conn.read(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH);
@@ -530,7 +535,9 @@ final class FollowerSession implements Runnable {
                 lag.lagMillis(LagTracker.WRITE), lag.lagMillis(LagTracker.FLUSH), lag.lagMillis(LagTracker.REPLAY));
     }
 
-    private synchronized String nodeId() {
+    // no lock: ReplicationSlots names a slot's holder in a refusal while holding its own lock, and a
+    // holder's FEEDBACK takes this session's lock before the slots' (a lock-order deadlock otherwise)
+    private String nodeId() {
         return nodeId;
     }
 
