@@ -4,6 +4,7 @@ import java.io.InputStream;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * An {@link ObjectStore} that counts the requests an S3 bucket would bill for the calls made
@@ -84,38 +85,32 @@ public final class CountingObjectStore extends ForwardingObjectStore {
 
     @Override
     public String createReturningEtag(String key, byte[] content) {
-        puts.incrementAndGet();
-        return inner.createReturningEtag(key, content);
+        return counted(puts, () -> inner.createReturningEtag(key, content));
     }
 
     @Override
     public String replaceIfMatch(String key, String expectedEtag, byte[] content) {
-        puts.incrementAndGet();
-        return inner.replaceIfMatch(key, expectedEtag, content);
+        return counted(puts, () -> inner.replaceIfMatch(key, expectedEtag, content));
     }
 
     @Override
     public Optional<Versioned> getVersioned(String key) {
-        gets.incrementAndGet();
-        return inner.getVersioned(key);
+        return counted(gets, () -> inner.getVersioned(key));
     }
 
     @Override
     public InputStream get(String key) {
-        gets.incrementAndGet();
-        return inner.get(key);
+        return counted(gets, () -> inner.get(key));
     }
 
     @Override
     public InputStream getRange(String key, long offset, long length) {
-        gets.incrementAndGet();
-        return inner.getRange(key, offset, length);
+        return counted(gets, () -> inner.getRange(key, offset, length));
     }
 
     @Override
     public Optional<ObjectInfo> head(String key) {
-        heads.incrementAndGet();
-        return inner.head(key);
+        return counted(heads, () -> inner.head(key));
     }
 
     @Override
@@ -133,7 +128,7 @@ public final class CountingObjectStore extends ForwardingObjectStore {
 
     @Override
     public void delete(String key) {
-        deletes.incrementAndGet();
+        deletes.incrementAndGet(); // void: no value for counted() to pass back
         inner.delete(key);
     }
 
@@ -141,5 +136,11 @@ public final class CountingObjectStore extends ForwardingObjectStore {
     public void verifyAccess() {
         heads.incrementAndGet(); // S3: HEAD bucket
         inner.verifyAccess();
+    }
+
+    /** One request of {@code counter}'s kind, counted before it is made (so a failed one counts too). */
+    private static <T> T counted(AtomicLong counter, Supplier<T> call) {
+        counter.incrementAndGet();
+        return call.get();
     }
 }

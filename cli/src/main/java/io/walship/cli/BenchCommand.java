@@ -499,13 +499,21 @@ final class BenchCommand {
                 u.endpoint(), u.region(), u.pathStyle(), u.accessKey(), u.secretKey());
     }
 
-    /** Options shared by the archive benchmarks. */
-    static final class ArchiveBenchOptions {
+    /**
+     * {@code --data} and {@code --archive}, shared by every benchmark that uses an archive. Their help
+     * says s3:// only; a command whose {@code --archive} means more gives its own text under the key
+     * {@code archive} in its resource bundle ({@link RequestsBench.Text}), which picocli prefers.
+     */
+    static class ScratchAndArchive {
         @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
         Path data;
-        @Option(names = "--archive", paramLabel = "URI", required = true,
+        @Option(names = "--archive", paramLabel = "URI", required = true, descriptionKey = "archive",
                 description = "An s3:// archive (s3://bucket/prefix?endpoint=...), compared with plain S3 calls.")
         String archive;
+    }
+
+    /** Options shared by the archive benchmarks that compare with plain S3 calls. */
+    static final class ArchiveBenchOptions extends ScratchAndArchive {
         @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "Codec (default ${DEFAULT-VALUE}).")
         String codec;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")

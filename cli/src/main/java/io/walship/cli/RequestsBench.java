@@ -18,6 +18,7 @@ import io.walship.shipper.WalShipper;
 import io.walship.wal.FileTrees;
 import io.walship.wal.Store;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * listing before every run) and the current settings; and those of the leader lease's renewals.
  * Priced at S3 Standard's list prices ({@link #PUT_PER_1000}, {@link #GET_PER_1000}).
  */
-@Command(name = "requests", mixinStandardHelpOptions = true,
+@Command(name = "requests", mixinStandardHelpOptions = true, resourceBundle = "io.walship.cli.RequestsBench$Text",
         description = {"Count the archive requests (and their S3 price) of an idle and of a trickling shipper.",
                 "%nTime is simulated: one ship run per --interval for --minutes, against the real --archive"
                         + " (file:// or s3://). Rows: the old behaviour (a listing before every run, as"
@@ -43,11 +44,8 @@ final class RequestsBench implements Callable<Integer> {
     static final double GET_PER_1000 = 0.0004;
     private static final double MONTH_SECONDS = 30 * 86400.0;
 
-    @Option(names = "--data", paramLabel = "DIR", required = true, description = "Scratch directory (deleted first).")
-    Path data;
-    @Option(names = "--archive", paramLabel = "URI", required = true,
-            description = "Where to ship: file:///path or s3://bucket/prefix?endpoint=... (a new prefix per row under it).")
-    String archive;
+    @Mixin
+    BenchCommand.ScratchAndArchive o;
     @Option(names = "--minutes", paramLabel = "N", defaultValue = "10", description = "Simulated minutes per row (default ${DEFAULT-VALUE}).")
     int minutes;
     @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "1s",
@@ -55,6 +53,15 @@ final class RequestsBench implements Callable<Integer> {
     String interval;
     @Spec
     CommandSpec spec;
+
+    /** This command's help for {@code --archive}, which takes file:// too (see {@link BenchCommand.ScratchAndArchive}). */
+    public static final class Text extends java.util.ListResourceBundle {
+        @Override
+        protected Object[][] getContents() {
+            return new Object[][] {{"archive",
+                    "Where to ship: file:///path or s3://bucket/prefix?endpoint=... (a new prefix per row under it)."}};
+        }
+    }
 
     private record Setting(String name, Duration recheck, Duration maxAge) {
     }
@@ -65,8 +72,8 @@ final class RequestsBench implements Callable<Integer> {
         if (minutes < 1) {
             throw new io.walship.protocol.BadInputException("--minutes must be at least 1, not " + minutes);
         }
-        ArchiveUri base = Flags.parse("--archive", archive, ArchiveUri::parse);
-        FileTrees.deleteTree(data);
+        ArchiveUri base = Flags.parse("--archive", o.archive, ArchiveUri::parse);
+        FileTrees.deleteTree(o.data);
         PrintWriter out = spec.commandLine().getOut();
         out.printf("walship bench requests: %d simulated minutes per row, a ship run every %s, archive %s%n", minutes,
                 interval, base);
@@ -101,7 +108,7 @@ final class RequestsBench implements Callable<Integer> {
 
     /** A fresh store and prefix; one commit shipped, then {@code minutes} of runs; the requests of those runs. */
     private CountingObjectStore.Counts ship(ArchiveUri base, int row, Setting s, Duration every, boolean trickle) {
-        Path dir = data.resolve("row-" + row);
+        Path dir = o.data.resolve("row-" + row);
         AtomicLong clock = new AtomicLong();
         WalShipper.Options options = WalShipper.Options.defaults().withArchiveRecheck(s.recheck())
                 .withSegmentMaxAge(s.maxAge());

@@ -136,16 +136,7 @@ class ChangeIndexBudgetTest {
         List<RestorePlan.Step> steps = new java.util.ArrayList<>();
         long first = 100;
         for (int s = 0; s < 2; s++) {
-            Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, Codec.ZSTD);
-            for (int i = 0; i < 50; i++) {
-                long lsn = first + i;
-                seg.add(lsn, 1_000_000L * lsn, entryOfTinyDeltas(lsn, 10, r));
-            }
-            byte[] object = seg.build();
-            ArchiveLayout.SegmentName name = new ArchiveLayout.SegmentName(1, first, first + 49);
-            archive.create(name.key(), new java.io.ByteArrayInputStream(object));
-            steps.add(new RestorePlan.Step(new io.walship.archive.ArchiveListing.SegmentInfo(name, object.length),
-                    first, first + 49));
+            steps.add(TestSegments.write(archive, Codec.ZSTD, first, 50, lsn -> entryOfTinyDeltas(lsn, 10, r)));
             first += 50;
         }
         try (SegmentPrefetcher p = new SegmentPrefetcher(archive, steps, 1, true)) {

@@ -10,13 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import io.walship.archive.ArchiveLayout;
-import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.CorruptObjectException;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
-import io.walship.archive.Segment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,24 +28,16 @@ class IndexFallbackBudgetTest {
     @TempDir
     Path tmp;
 
-    private record Seg(String key, long size, int entries) {
-    }
-
     /** A segment of {@code entries} entries of {@code deltas} one-byte deltas; entry {@code damaged} has a flipped byte. */
-    private static Seg segment(ObjectStore archive, long first, int entries, int deltas, int damaged, SplittableRandom r)
-            throws Exception {
-        Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, Codec.ZSTD);
-        for (int i = 0; i < entries; i++) {
-            byte[] e = ChangeIndexBudgetTest.entryOfTinyDeltas(first + i, deltas, r);
-            if (i == damaged) {
+    private static RestorePlan.Step segment(ObjectStore archive, long first, int entries, int deltas, int damaged,
+                                            SplittableRandom r) throws Exception {
+        return TestSegments.write(archive, Codec.ZSTD, first, entries, lsn -> {
+            byte[] e = ChangeIndexBudgetTest.entryOfTinyDeltas(lsn, deltas, r);
+            if (lsn - first == damaged) {
                 e[32 + 9] ^= 0x5A;
             }
-            seg.add(first + i, 1_000_000L * (first + i), e);
-        }
-        byte[] object = seg.build();
-        String key = new ArchiveLayout.SegmentName(1, first, first + entries - 1).key();
-        archive.create(key, new java.io.ByteArrayInputStream(object));
-        return new Seg(key, object.length, entries);
+            return e;
+        });
     }
 
     @Test
@@ -56,18 +45,18 @@ class IndexFallbackBudgetTest {
         SplittableRandom r = new SplittableRandom(3);
         System.out.println("IndexFallbackBudgetTest seed 3");
         ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("a"));
-        Seg a = segment(archive, 100, 200, 10, -1, r);
-        Seg b = segment(archive, 300, 200, 10, -1, r);
+        RestorePlan.Step a = segment(archive, 100, 200, 10, -1, r);
+        RestorePlan.Step b = segment(archive, 300, 200, 10, -1, r);
         long body = 200L * (4 + 32 + 100 + 4);
         long index = io.walship.wal.ChangeIndex.bytesFor(200, 2000);
         long entryRoom = io.walship.wal.ChangeIndex.bytesFor(200, 0);
         // room for a with its index, and b's body and per-entry room, not b's index
         SegmentPrefetcher.ByteBudget budget = new SegmentPrefetcher.ByteBudget(2 * body + index + entryRoom + 100);
-        SegmentPrefetcher.Decoded da = SegmentPrefetcher.fetch(archive, a.key(), a.size(), budget, 0, null, true);
+        SegmentPrefetcher.Decoded da = SegmentPrefetcher.fetch(archive, a.key(), a.segment().size(), budget, 0, null, true);
         assertTrue(da.indexed());
         assertEquals(body + index, da.granted());
         assertEquals(da.granted(), budget.used());
-        SegmentPrefetcher.Decoded db = SegmentPrefetcher.fetch(archive, b.key(), b.size(), budget, 1, null, true);
+        SegmentPrefetcher.Decoded db = SegmentPrefetcher.fetch(archive, b.key(), b.segment().size(), budget, 1, null, true);
         assertFalse(db.indexed(), "b's index should not fit beside a");
         assertEquals(body, db.granted(), "an un-indexed segment holds its body only");
         assertEquals(da.granted() + db.granted(), budget.used());
@@ -80,26 +69,26 @@ class IndexFallbackBudgetTest {
     void aCorruptSegmentGivesBackItsWholeGrantWithOrWithoutItsIndex() throws Exception {
         SplittableRandom r = new SplittableRandom(5);
         ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("b"));
-        Seg bad = segment(archive, 100, 200, 10, 150, r);
+        RestorePlan.Step bad = segment(archive, 100, 200, 10, 150, r);
         long body = 200L * (4 + 32 + 100 + 4);
         long index = io.walship.wal.ChangeIndex.bytesFor(200, 2000);
         // indexed (its extension taken), then fails
         SegmentPrefetcher.ByteBudget big = new SegmentPrefetcher.ByteBudget(10 * (body + index));
         CorruptObjectException x = assertThrows(CorruptObjectException.class,
-                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.size(), big, 0, null, true));
+                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.segment().size(), big, 0, null, true));
         assertTrue(x.getMessage().contains(bad.key()), x.getMessage());
         assertEquals(0, big.used(), "an indexed corrupt segment kept part of its grant");
         // un-indexed (its per-entry room given back), then fails: 1000 bytes are held by someone else
         SegmentPrefetcher.ByteBudget tight = new SegmentPrefetcher.ByteBudget(body + index - 1 + 1000);
         long other = tight.acquire(0, 1000);
         x = assertThrows(CorruptObjectException.class,
-                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.size(), tight, 1, null, true));
+                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.segment().size(), tight, 1, null, true));
         assertTrue(x.getMessage().contains(bad.key()), x.getMessage());
         assertEquals(other, tight.used(), "an un-indexed corrupt segment kept part of its grant");
         // larger than the whole budget: holds all of it, gives all of it back
         SegmentPrefetcher.ByteBudget small = new SegmentPrefetcher.ByteBudget(body / 2);
         assertThrows(CorruptObjectException.class,
-                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.size(), small, 0, null, true));
+                () -> SegmentPrefetcher.fetch(archive, bad.key(), bad.segment().size(), small, 0, null, true));
         assertEquals(0, small.used());
     }
 
@@ -107,9 +96,9 @@ class IndexFallbackBudgetTest {
     void aSegmentLargerThanTheBudgetHoldsItAllIndexed() throws Exception {
         SplittableRandom r = new SplittableRandom(9);
         ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("c"));
-        Seg s = segment(archive, 100, 200, 10, -1, r);
+        RestorePlan.Step s = segment(archive, 100, 200, 10, -1, r);
         SegmentPrefetcher.ByteBudget small = new SegmentPrefetcher.ByteBudget(5000);
-        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.size(), small, 0, null, true);
+        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.segment().size(), small, 0, null, true);
         assertTrue(d.indexed());
         assertEquals(5000, d.granted());
         assertEquals(5000, small.used());
@@ -128,14 +117,14 @@ class IndexFallbackBudgetTest {
     void aSegmentThatFillsTheBudgetAloneIsIndexedLikeALargerOne() throws Exception {
         SplittableRandom r = new SplittableRandom(13);
         ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("e"));
-        Seg s = segment(archive, 100, 200, 10, -1, r);
+        RestorePlan.Step s = segment(archive, 100, 200, 10, -1, r);
         long body = 200L * (4 + 32 + 100 + 4);
         long entryRoom = io.walship.wal.ChangeIndex.bytesFor(200, 0);
         SegmentPrefetcher.ByteBudget larger = new SegmentPrefetcher.ByteBudget(body - 1);
-        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.size(), larger, 0, null, true);
+        SegmentPrefetcher.Decoded d = SegmentPrefetcher.fetch(archive, s.key(), s.segment().size(), larger, 0, null, true);
         assertTrue(d.indexed(), "a segment larger than the budget is indexed");
         SegmentPrefetcher.ByteBudget fits = new SegmentPrefetcher.ByteBudget(body + entryRoom);
-        d = SegmentPrefetcher.fetch(archive, s.key(), s.size(), fits, 0, null, true);
+        d = SegmentPrefetcher.fetch(archive, s.key(), s.segment().size(), fits, 0, null, true);
         assertTrue(d.indexed(), "a " + body + "-byte body in a " + (body + entryRoom) + "-byte budget, nothing else held,"
                 + " was fetched without its index; one byte larger than the budget it would have had it");
     }
@@ -156,9 +145,7 @@ class IndexFallbackBudgetTest {
         int bad = 9;
         for (int i = 0; i < 16; i++) {
             int entries = 1 + r.nextInt(i % 4 == 0 ? 300 : 40);
-            Seg s = segment(archive, lsn, entries, 1 + r.nextInt(30), i == bad ? entries / 2 : -1, r);
-            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(
-                    new ArchiveLayout.SegmentName(1, lsn, lsn + entries - 1), s.size()), lsn, lsn + entries - 1));
+            steps.add(segment(archive, lsn, entries, 1 + r.nextInt(30), i == bad ? entries / 2 : -1, r));
             lsn += entries;
         }
         for (long total : new long[] {1, 20_000, 60_000, 64L << 20}) {
@@ -191,9 +178,7 @@ class IndexFallbackBudgetTest {
         long lsn = 1;
         for (int i = 0; i < 24; i++) {
             int entries = 1 + r.nextInt(i % 4 == 0 ? 300 : 40);
-            Seg s = segment(archive, lsn, entries, 1 + r.nextInt(30), -1, r);
-            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(
-                    new ArchiveLayout.SegmentName(1, lsn, lsn + entries - 1), s.size()), lsn, lsn + entries - 1));
+            steps.add(segment(archive, lsn, entries, 1 + r.nextInt(30), -1, r));
             lsn += entries;
         }
         for (long total : new long[] {1, 20_000, 60_000, 150_000, 64L << 20}) {

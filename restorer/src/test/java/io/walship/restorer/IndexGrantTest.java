@@ -13,11 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.zip.CRC32C;
 
-import io.walship.archive.ArchiveLayout;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
-import io.walship.archive.Segment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,14 +46,7 @@ class IndexGrantTest {
     }
 
     private static String segment(ObjectStore archive, long first, int entries, SplittableRandom r) throws Exception {
-        Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, Codec.NONE);
-        for (int i = 0; i < entries; i++) {
-            seg.add(first + i, 1_000_000L * (first + i), entryOfOnePage(first + i, r));
-        }
-        byte[] object = seg.build();
-        String key = new ArchiveLayout.SegmentName(1, first, first + entries - 1).key();
-        archive.create(key, new java.io.ByteArrayInputStream(object));
-        return key;
+        return TestSegments.write(archive, Codec.NONE, first, entries, lsn -> entryOfOnePage(lsn, r)).key();
     }
 
     @Test

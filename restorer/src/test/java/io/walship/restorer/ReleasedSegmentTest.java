@@ -11,12 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import io.walship.archive.ArchiveLayout;
-import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
-import io.walship.archive.Segment;
 import io.walship.wal.ChangeIndex;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,15 +35,8 @@ class ReleasedSegmentTest {
         List<RestorePlan.Step> steps = new ArrayList<>();
         long first = 100;
         for (int s = 0; s < 2; s++) {
-            Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, Codec.ZSTD);
-            for (int i = 0; i < 50; i++) {
-                long lsn = first + i;
-                seg.add(lsn, 1_000_000L * lsn, ChangeIndexBudgetTest.entryOfTinyDeltas(lsn, 10, r));
-            }
-            byte[] object = seg.build();
-            ArchiveLayout.SegmentName name = new ArchiveLayout.SegmentName(1, first, first + 49);
-            archive.create(name.key(), new java.io.ByteArrayInputStream(object));
-            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(name, object.length), first, first + 49));
+            steps.add(TestSegments.write(archive, Codec.ZSTD, first, 50,
+                    lsn -> ChangeIndexBudgetTest.entryOfTinyDeltas(lsn, 10, r)));
             first += 50;
         }
         return steps;

@@ -8,14 +8,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import io.walship.archive.ArchiveLayout;
-import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
-import io.walship.archive.Segment;
 import io.walship.restorer.RestorePlan;
 import io.walship.restorer.SegmentPrefetcher;
+import io.walship.restorer.TestSegments;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,32 +41,26 @@ class PrefetchedIndexReplayTest {
         ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"));
         List<RestorePlan.Step> steps = new ArrayList<>();
         long lsn = 1;
-        long compressed = 0;
+        long[] compressed = {0};
         for (int s = 0; s < 14; s++) {
-            Segment.Builder seg = new Segment.Builder(Segment.NO_SYSTEM_ID, 1, s % 2 == 0 ? Codec.ZSTD : Codec.NONE);
-            long first = lsn;
             // sizes that go up and down, so that bodies are read into larger arrays
             int entries = s % 3 == 0 ? 60 + r.nextInt(40) : 1 + r.nextInt(15);
-            for (int i = 0; i < entries; i++) {
+            steps.add(TestSegments.write(archive, s % 2 == 0 ? Codec.ZSTD : Codec.NONE, lsn, entries, at -> {
                 List<PageChange> changes = new ArrayList<>();
                 for (int c = r.nextInt(6); c > 0; c--) {
                     changes.add(ChangeIndexTest.change(r));
                 }
-                long horizon = lsn > 1 && r.nextInt(4) == 0 ? 1 + r.nextInt((int) Math.min(lsn - 1, 1000)) : Lsn.NONE;
+                long horizon = at > 1 && r.nextInt(4) == 0 ? 1 + r.nextInt((int) Math.min(at - 1, 1000)) : Lsn.NONE;
                 WalCompression codec = WalCompression.values()[r.nextInt(WalCompression.values().length)];
-                byte[] e = EntryCodec.encode(lsn, 1, 1_000_000L * lsn + r.nextInt(1000), horizon, changes, codec);
+                byte[] e = EntryCodec.encode(at, 1, 1_000_000L * at + r.nextInt(1000), horizon, changes, codec);
                 if ((e[5] & 0xFF) == EntryCodec.COMPRESSED_FORMAT_VERSION) {
-                    compressed++;
+                    compressed[0]++;
                 }
-                seg.add(lsn, 1_000_000L * lsn, e);
-                lsn++;
-            }
-            byte[] object = seg.build();
-            ArchiveLayout.SegmentName name = new ArchiveLayout.SegmentName(1, first, lsn - 1);
-            archive.create(name.key(), new java.io.ByteArrayInputStream(object));
-            steps.add(new RestorePlan.Step(new ArchiveListing.SegmentInfo(name, object.length), first, lsn - 1));
+                return e;
+            }));
+            lsn += entries;
         }
-        assertTrue(compressed > 20, "only " + compressed + " entries with compressed images (seed " + seed + ")");
+        assertTrue(compressed[0] > 20, "only " + compressed[0] + " entries with compressed images (seed " + seed + ")");
         for (long budget : new long[] {1, 200_000, 64L << 20}) {
             for (int parallel : new int[] {1, 3}) {
                 long expect = 1;

@@ -4,6 +4,12 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 
 import io.walship.protocol.repl.Frame;
@@ -21,7 +27,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One follower connected to the leader (docs/PROTOCOL.md): the handshake, then two threads — the
+ * One follower connected to the leader (docs/PROTOCOL.md): the handshake, then two of the server's
+ * session threads ({@link ReplicationServer#runSessionTask}) — the
  * <b>receiver</b> (this session's {@link #run}), which reads FEEDBACK, and the <b>sender</b>, which
  * streams durable WAL entries from the follower's start LSN on and sends KEEPALIVEs when idle. The
  * sender sleeps until the store's durable LSN moves ({@link #wake}, called by the server's
@@ -53,14 +60,20 @@ final class FollowerSession implements Runnable {
     private volatile long lastReceivedNanos = System.nanoTime();
     private volatile boolean closed;
     private volatile String state = "startup";
+    /** The thread running {@link #send} now (a pooled session thread), null when it is not running. */
     private volatile Thread sender;
+    /** The thread running {@link #run} now, null when it is not running. */
     private volatile Thread receiver;
+    /** The receiver's and the sender's runs on the server's session threads (null: not started). */
+    private volatile Future<?> receiverTask;
+    private volatile Future<?> senderTask;
     /** System.nanoTime when the sender started the write it is in, 0 when it is not writing. */
     private volatile long writingSinceNanos;
     private String closeReason;
 
     // guarded by this
-    private String nodeId = "";
+    /** Volatile, read without the session's lock: {@link #toString} is called under other locks (the slots'). */
+    private volatile String nodeId = "";
     private String slotName = "";
     private ReplicationSlots.Slot slot;
     private long startLsn;
@@ -82,16 +95,36 @@ final class FollowerSession implements Runnable {
     public void run() {
         receiver = Thread.currentThread();
         try {
+            receive();
+        } finally {
+            receiver = null;
+        }
+    }
+
+    /** The server started {@link #run} on a session thread. */
+    void receiving(Future<?> task) {
+        receiverTask = task;
+    }
+
+    private void receive() {
+        try {
             if (!handshake()) {
                 return;
             }
+            boolean refused = false;
             synchronized (this) {
                 if (closed) {
                     return; // closed during the handshake (shutdown, watchdog): no sender may start now
                 }
-                Thread t = server.newThread(this::send, "walship-repl-send-" + nodeIdForThread());
-                sender = t;
-                t.start();
+                try {
+                    senderTask = server.runSessionTask(this::sendThenForget, "walship-repl-send-" + nodeIdForThread());
+                } catch (RejectedExecutionException e) {
+                    refused = true;
+                }
+            }
+            if (refused) {
+                close("the leader is shutting down"); // outside the lock: close takes the ack tracker's and the slots'
+                return;
             }
             while (!closed) {
                 Frame f = conn.read(FrameCodec.MAX_FOLLOWER_FRAME_LENGTH);
@@ -271,6 +304,18 @@ final class FollowerSession implements Runnable {
 
     // ---- sender ---------------------------------------------------------------------------------
 
+    private void sendThenForget() {
+        // before the sender reads the WAL: a durable LSN that moves after this wakes it (wake())
+        sender = Thread.currentThread();
+        try {
+            send();
+        } finally {
+            // the thread goes on to other sessions; a wake() that read it just before this costs it
+            // one spurious return from a park, which every park here tolerates
+            sender = null;
+        }
+    }
+
     private void send() {
         long start;
         synchronized (this) {
@@ -415,18 +460,28 @@ final class FollowerSession implements Runnable {
 
     /** Whether neither of the session's threads runs any more (or ever ran). */
     boolean threadsEnded() {
-        Thread s = sender;
-        Thread r = receiver;
-        return (s == null || !s.isAlive()) && (r == null || !r.isAlive()) && closed;
+        // the receiver starts the sender before it ends, so a done receiver has set senderTask if ever
+        Future<?> r = receiverTask;
+        Future<?> s = senderTask;
+        return closed && (r == null || r.isDone()) && (s == null || s.isDone());
     }
 
     /** Waits up to {@code millis} for the session's threads to end (after {@link #close}). */
     void awaitThreads(long millis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000L;
-        for (Thread t : new Thread[] {sender, receiver}) {
-            if (t != null && t != Thread.currentThread()) {
-                t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
-            }
+        Thread me = Thread.currentThread();
+        awaitTask(receiverTask, receiver == me, deadline);
+        awaitTask(senderTask, sender == me, deadline); // read after the receiver ended: set by then if ever
+    }
+
+    private static void awaitTask(Future<?> task, boolean onIt, long deadline) throws InterruptedException {
+        if (task == null || onIt) {
+            return;
+        }
+        try {
+            task.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | CancellationException | TimeoutException e) {
+            // failed (logged where it ran) or still running after the wait: the caller goes on
         }
     }
 
@@ -480,7 +535,9 @@ final class FollowerSession implements Runnable {
                 lag.lagMillis(LagTracker.WRITE), lag.lagMillis(LagTracker.FLUSH), lag.lagMillis(LagTracker.REPLAY));
     }
 
-    private synchronized String nodeId() {
+    // no lock: ReplicationSlots names a slot's holder in a refusal while holding its own lock, and a
+    // holder's FEEDBACK takes this session's lock before the slots' (a lock-order deadlock otherwise)
+    private String nodeId() {
         return nodeId;
     }
 

@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -26,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * accepts followers on a TCP port and runs one {@link FollowerSession} per follower, at most
  * {@link ReplicationOptions#maxSessions()} at once (each uses two platform threads: Java 17 has no
  * virtual threads); a connection beyond the limit gets REFUSE NOT_A_LEADER at once and is closed.
+ * The session threads come from a pool the server owns ({@link #sessionThreads}), not one new
+ * thread per session: each thread that dies after touching Chronicle Queue leaves an entry in
+ * Chronicle's thread-local registry that every later queue open walks, so a follower that keeps
+ * reconnecting would grow the leader without bound.
  *
  * <p>One waker on the store's durable LSN ({@link Store#onDurableWake}, on the sync thread) wakes every sender; a
  * watchdog ticks a few times per keepalive interval: it drops followers silent for longer than
@@ -67,6 +74,18 @@ public final class ReplicationServer implements AutoCloseable {
     private ServerSocket listener;
     private Thread acceptor;
     private ScheduledExecutorService watchdog;
+    /**
+     * Runs every session's receiver and sender. A session's threads block (a socket read, a park
+     * until the durable LSN moves) for as long as it lives, so the pool never queues a task: a task
+     * takes an idle thread, or a new one when all are busy (one slow session never waits for
+     * another). No fixed cap: {@link ReplicationOptions#maxSessions()} already bounds the live
+     * sessions, and a cap would refuse a reconnecting follower while its previous session's threads
+     * are still ending. Idle threads never time out (one that did would leave the very registry
+     * entry this pool avoids), so the pool holds as many threads as sessions ever ran at once: at
+     * most two per session allowed, plus those of sessions that were still ending. They end in
+     * {@link #close}.
+     */
+    private ThreadPoolExecutor sessionThreads;
     private Store.Registration durableListener;
     private volatile boolean closed;
 
@@ -163,6 +182,8 @@ public final class ReplicationServer implements AutoCloseable {
         });
         long tick = Math.max(10, Math.min(250, Math.min(options.keepalive().toMillis(), options.timeout().toMillis()) / 4));
         watchdog = Executors.newSingleThreadScheduledExecutor(r -> newThread(r, "walship-repl-watchdog"));
+        sessionThreads = new ThreadPoolExecutor(0, Integer.MAX_VALUE, Long.MAX_VALUE, TimeUnit.NANOSECONDS,
+                new SynchronousQueue<>(), r -> newThread(r, IDLE_SESSION_THREAD));
         watchdog.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
         acceptor = newThread(this::acceptLoop, "walship-repl-accept");
         acceptor.start();
@@ -249,9 +270,14 @@ public final class ReplicationServer implements AutoCloseable {
             running.add(session);
             sessions.add(session);
             try {
-                newThread(session, "walship-repl-recv-" + conn.remote()).start();
+                session.receiving(runSessionTask(session, "walship-repl-recv-" + conn.remote()));
             } catch (RuntimeException | OutOfMemoryError e) {
                 sessions.remove(session);
+                running.remove(session);
+                if (closed) { // the pool was shut down meanwhile (close() after the check above)
+                    refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader is shutting down");
+                    continue;
+                }
                 LOG.error("replication endpoint: cannot start a session thread: {}", e.toString());
                 refuseNow(conn, RefusalCode.NOT_A_LEADER, "the leader cannot start a session now");
             }
@@ -321,6 +347,31 @@ public final class ReplicationServer implements AutoCloseable {
         return t;
     }
 
+    /** What an idle session thread is called (plus a number); while it runs a task it takes the task's name. */
+    static final String IDLE_SESSION_THREAD = "walship-repl-session";
+
+    /**
+     * Runs a session's receiver or sender on a session thread, named {@code name} while it runs (as
+     * a thread of its own was: thread dumps and logs tell the sessions apart).
+     *
+     * @throws java.util.concurrent.RejectedExecutionException the server is closing
+     */
+    Future<?> runSessionTask(Runnable task, String name) {
+        return sessionThreads.submit(() -> {
+            Thread t = Thread.currentThread();
+            String idle = t.getName();
+            t.setName(name + "-" + threadIds.incrementAndGet());
+            try {
+                task.run();
+            } catch (Throwable e) { // the pool's Future would swallow it: say it
+                LOG.error("replication session thread {} failed: {}", t.getName(), e.toString(), e);
+                throw e;
+            } finally {
+                t.setName(idle);
+            }
+        });
+    }
+
     // ---- status -----------------------------------------------------------------------------------
 
     /** The followers connected now. */
@@ -378,6 +429,7 @@ public final class ReplicationServer implements AutoCloseable {
             durableListener.close();
         }
         watchdog.shutdownNow();
+        sessionThreads.shutdown(); // idle threads end now, busy ones once their session has ended
         List<FollowerSession> ending = new ArrayList<>(sessions);
         for (FollowerSession f : ending) {
             f.close("the leader is shutting down");
@@ -390,6 +442,7 @@ public final class ReplicationServer implements AutoCloseable {
             for (FollowerSession f : ending) {
                 f.awaitThreads(5_000);
             }
+            sessionThreads.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

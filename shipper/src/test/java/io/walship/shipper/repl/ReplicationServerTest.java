@@ -99,7 +99,8 @@ class ReplicationServerTest {
         return lsn;
     }
 
-    private static void await(String what, BooleanSupplier condition) {
+    /** Polls {@code condition} until it holds, for up to 20 s (also ReplicationThreadsTest's). */
+    static void await(String what, BooleanSupplier condition) {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
