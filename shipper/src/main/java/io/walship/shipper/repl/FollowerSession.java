@@ -231,11 +231,18 @@ final class FollowerSession implements Runnable {
             }
             throw e;
         }
+        boolean closedMeanwhile;
         synchronized (this) {
             slot = s;
             startLsn = h.startLsn();
             sentLsn = h.startLsn() - 1;
             writeLsn = flushLsn = replayLsn = h.startLsn() - 1;
+            closedMeanwhile = closed;
+        }
+        if (closedMeanwhile && s != null) {
+            // close() ran before the slot was recorded here (shutdown, the watchdog): it could not free it
+            server.slots().release(s, this);
+            return false;
         }
         state = "catchup";
         conn.write(new Frame.Welcome(Frame.VERSION, store.systemId(), timeline, durable, options.nodeId(),
