@@ -173,12 +173,11 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
     @Override
     public List<ObjectInfo> list(String prefix, String startAfter) {
         List<ObjectInfo> listed = inner.list(prefix, startAfter);
-        if (keys.isEmpty()) {
-            return listed;
-        }
         List<ObjectInfo> out = new ArrayList<>(listed.size());
         for (ObjectInfo i : listed) {
-            out.add(plainInfo(i));
+            if (!i.key().equals(MARKER)) { // the store's own business, not an archive object
+                out.add(plainInfo(i));
+            }
         }
         return out;
     }

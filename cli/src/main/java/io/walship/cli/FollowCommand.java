@@ -90,6 +90,9 @@ final class FollowCommand implements Callable<Integer> {
                     + " catch up when the leader no longer has the WAL the follower needs.")
     String archive;
 
+    @picocli.CommandLine.Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     @Option(names = "--leader-url", paramLabel = "URL",
             description = "The leader's HTTP URL (http://HOST:PORT, or https:// verified as --leader-tls[-ca] says),"
                     + " used to copy its snapshot when --data is empty and there is no --archive.")
@@ -270,7 +273,7 @@ final class FollowCommand implements Callable<Integer> {
             if (archive != null && !archive.isBlank()) {
                 if (Bootstrap.holdsStore(data)) {
                     // a restart must not depend on the archive: the leader may well have what it needs
-                    archiveStore = ObjectStores.open(archive);
+                    archiveStore = ObjectStores.open(archive, encryption.keys());
                     opened.push(archiveStore);
                     try {
                         archiveStore.verifyAccess();
@@ -281,7 +284,7 @@ final class FollowCommand implements Callable<Integer> {
                                 + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));
                     }
                 } else {
-                    archiveStore = ObjectStores.openVerified(archive);
+                    archiveStore = ObjectStores.openVerified(archive, io.walship.archive.UploadLimit.NONE, encryption.keys());
                     opened.push(archiveStore);
                 }
             }

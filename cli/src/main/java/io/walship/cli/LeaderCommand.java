@@ -76,6 +76,9 @@ final class LeaderCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     UploadRateOption uploadRate;
 
+    @Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     @Option(names = "--ship-interval", paramLabel = "DURATION", defaultValue = "1s",
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
@@ -203,7 +206,7 @@ final class LeaderCommand implements Callable<Integer> {
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                archiveStore = ObjectStores.openVerified(archive, uploadLimit);
+                archiveStore = ObjectStores.openVerified(archive, uploadLimit, encryption.keys());
                 opened.push(archiveStore);
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
