@@ -281,6 +281,20 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
                 + " encrypted: drop --encryption-key-file for this archive");
     }
 
+    /**
+     * Also checks, if the archive is marked, that its mode is this store's (read-only: an unmarked
+     * archive is marked by the first write), so that a long-running command without the key, or with
+     * a key for a plaintext archive, stops at its start (exit 2) instead of failing at every run.
+     */
+    @Override
+    public void verifyAccess() {
+        inner.verifyAccess();
+        Optional<String> mode = markerMode();
+        if (mode.isPresent() && !mode.get().equals(keys.isEmpty() ? MODE_NONE : MODE_SEALED)) {
+            throw mismatch(mode.get());
+        }
+    }
+
     @Override
     public String describe() {
         return inner.describe() + (keys.isEmpty() ? "" : " (encrypted)");

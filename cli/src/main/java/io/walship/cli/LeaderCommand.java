@@ -200,6 +200,7 @@ final class LeaderCommand implements Callable<Integer> {
         Store store = Store.open(data, options);
         opened.push(store);
         LeaderServer server;
+        java.util.concurrent.atomic.AtomicReference<ShipLoop> loopRef = new java.util.concurrent.atomic.AtomicReference<>();
         ReplicationServer replication = null;
         LeaseKeeper lease = null;
         ObjectStore archiveStore = null;
@@ -216,8 +217,19 @@ final class LeaderCommand implements Callable<Integer> {
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every,
-                        ShipLoop.Listener.NONE, gate).start();
+                // a missing or wrong archive key stops the leader (exit 2): it cannot archive, and retrying cannot help
+                ShipLoop.Listener keyStop = new ShipLoop.Listener() {
+                    @Override
+                    public void finished(ShipLoop.Tick tick) {
+                        ShipLoop l = loopRef.get();
+                        if (!tick.ok() && l != null && l.fatal() instanceof io.walship.archive.EncryptionKeyException) {
+                            shutdown.request();
+                        }
+                    }
+                };
+                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every, keyStop, gate);
+                loopRef.set(shipping);
+                shipping.start();
                 opened.push(shipping);
             }
             if (replAddress != null) {
@@ -285,11 +297,15 @@ final class LeaderCommand implements Callable<Integer> {
         if (portFile != null) {
             AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         }
+        ShipLoop shipLoop = loopRef.get();
         try {
             shutdown.await();
         } finally {
             LOG.info("shutting down: finishing requests, checkpointing");
             closeAll(opened);
+        }
+        if (shipLoop != null && shipLoop.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+            throw k;
         }
         return ExitCodes.OK;
     }

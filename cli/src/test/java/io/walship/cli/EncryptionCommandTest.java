@@ -128,6 +128,11 @@ class EncryptionCommandTest {
         oneLine(CliRunner.run("archive", "verify", "--archive", archive, "--encryption-key-file", k2.toString()),
                 ExitCodes.USAGE, k1Id);
         oneLine(CliRunner.run("ship", "--data", data, "--archive", archive, "--once"), ExitCodes.USAGE, "is encrypted");
+        // long-running commands stop at their start (exit 2) instead of warning at every run
+        oneLine(CliRunner.run("leader", "--data", data, "--archive", archive, "--http", "127.0.0.1:0"), ExitCodes.USAGE,
+                "is encrypted");
+        oneLine(CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader", "127.0.0.1:1", "--archive", archive,
+                "--failover", "auto"), ExitCodes.USAGE, "is encrypted");
         Path shortKey = Files.writeString(tmp.resolve("short.key"), "not-a-key");
         CliRunner.Result bad = CliRunner.run("archive", "list", "--archive", archive, "--encryption-key-file", shortKey.toString());
         oneLine(bad, ExitCodes.USAGE, shortKey.toString());
