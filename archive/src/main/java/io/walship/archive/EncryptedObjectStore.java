@@ -78,15 +78,11 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         if (plain(key)) {
             return raw;
         }
+        if (keys.isEmpty()) {
+            return peekKeyless(key, raw);
+        }
         try {
             byte[] head = raw.readNBytes(Sealed.HEADER_BYTES);
-            if (keys.isEmpty()) {
-                if (Sealed.isSealed(head)) {
-                    ObjectStores.abandon(raw);
-                    throw keylessMeetsSealed(key);
-                }
-                return new SequenceInputStream(new ByteArrayInputStream(head), raw);
-            }
             if (!Sealed.isSealed(head)) {
                 ObjectStores.abandon(raw);
                 throw keyedMeetsPlain(key);
@@ -152,10 +148,27 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
                 ObjectStores.abandon(raw);
                 throw keylessMeetsSealed(key);
             }
-            return new SequenceInputStream(new ByteArrayInputStream(head), raw);
+            return new Peeked(head, raw);
         } catch (IOException e) {
             ObjectStores.abandon(raw);
             throw new StorageException("get " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The bytes peeked at, then the rest; abandoning it aborts the underlying response ({@link ObjectStores#abandon}). */
+    private static final class Peeked extends SequenceInputStream implements software.amazon.awssdk.http.Abortable {
+        private final InputStream raw;
+
+        Peeked(byte[] head, InputStream raw) {
+            super(new ByteArrayInputStream(head), raw);
+            this.raw = raw;
+        }
+
+        @Override
+        public void abort() {
+            if (raw instanceof software.amazon.awssdk.http.Abortable a) {
+                a.abort();
+            }
         }
     }
 

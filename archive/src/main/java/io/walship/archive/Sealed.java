@@ -241,7 +241,7 @@ final class Sealed {
      * stream: if fewer come, the stream reached the object's end, whose last chunk must carry the
      * last-chunk flag (else the object was truncated).
      */
-    static final class OpeningStream extends InputStream {
+    static final class OpeningStream extends InputStream implements software.amazon.awssdk.http.Abortable {
         private final String key;
         private final InputStream raw;
         private final PushbackInputStream sealed;
@@ -359,6 +359,14 @@ final class Sealed {
             System.arraycopy(out, pos, b, off, n);
             pos += n;
             return n;
+        }
+
+        @Override
+        public void abort() {
+            ended = true; // close() then closes the aborted response
+            if (raw instanceof software.amazon.awssdk.http.Abortable a) {
+                a.abort();
+            }
         }
 
         @Override
