@@ -249,6 +249,8 @@ class EncryptedObjectStoreTest {
         assertArrayEquals(EncryptedObjectStore.marker("aes-256-gcm"), read(fresh.get(EncryptedObjectStore.MARKER)));
         assertArrayEquals("{}".getBytes(StandardCharsets.UTF_8), fresh.getVersioned(ArchiveLayout.LEASE).orElseThrow().content(),
                 "the lease stays plaintext");
+        new EncryptedObjectStore(fresh, EncryptionKeys.none()).delete(ArchiveLayout.LEASE); // coordination: either mode
+        assertTrue(fresh.getVersioned(ArchiveLayout.LEASE).isEmpty());
     }
 
     @ParameterizedTest
