@@ -277,8 +277,8 @@ final class FollowCommand implements Callable<Integer> {
                     opened.push(archiveStore);
                     try {
                         archiveStore.verifyAccess();
-                    } catch (ArchiveConfigException e) {
-                        throw e;
+                    } catch (ArchiveConfigException | io.walship.archive.EncryptionKeyException e) {
+                        throw e; // a wrong mode or key is not an outage: waiting cannot cure it
                     } catch (RuntimeException e) {
                         LOG.warn("the archive cannot be reached now ({}); streaming from the leader meanwhile, the"
                                 + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));

@@ -252,6 +252,8 @@ final class LeaderCommand implements Callable<Integer> {
                     // a promoted leader (restarted): its parent timelines' followers may still switch to it
                     try {
                         replication.withAncestors(LiveFollower.ancestors(archiveStore, store.timeline()));
+                    } catch (io.walship.archive.EncryptionKeyException e) {
+                        throw e; // a missing key is not an outage: exit 2 at the start, as for the mode check
                     } catch (RuntimeException e) {
                         LOG.warn("the archive's timeline histories cannot be read ({}); followers on older timelines"
                                 + " will be refused UNKNOWN_TIMELINE", Errors.oneLine(e));
