@@ -117,7 +117,10 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         long first = offset / Sealed.CHUNK;
         long last = (offset + length - 1) / Sealed.CHUNK;
         long chunksAt = Sealed.HEADER_BYTES + first * Sealed.SEALED_CHUNK;
-        long wanted = (last - first + 1) * Sealed.SEALED_CHUNK;
+        // the chunks wanted and one byte more: whether a byte follows the range's final chunk says
+        // whether that chunk must carry the last-chunk flag (an object truncated at a chunk boundary
+        // ends there without it, whatever its size says)
+        long wanted = (last - first + 1) * Sealed.SEALED_CHUNK + 1;
         // the header and the chunks wanted: one request from the start, else two
         InputStream raw = first == 0 ? inner.getRange(key, 0, Sealed.HEADER_BYTES + wanted) : null;
         try {

@@ -238,8 +238,9 @@ final class Sealed {
      * Opens sealed chunks from {@code firstChunk} on as they are read, each verified before any of
      * its bytes is released: {@code skip} plaintext bytes of the first are dropped and at most
      * {@code limit} are returned. {@code wanted} is how many sealed bytes were asked of the
-     * stream: if fewer come, the stream reached the object's end, whose last chunk must carry the
-     * last-chunk flag (else the object was truncated).
+     * stream: the chunks wanted and one byte more (or all of them). If no byte follows a chunk, the
+     * stream reached the object's end, so that chunk must carry the last-chunk flag (else the
+     * object was truncated, even at a chunk boundary).
      */
     static final class OpeningStream extends InputStream implements software.amazon.awssdk.http.Abortable {
         private final String key;
@@ -299,14 +300,11 @@ final class Sealed {
                 if (more) {
                     last = false;
                     out = open(n, false);
-                } else if (atObjectEnd || n < SEALED_CHUNK) {
+                } else {
+                    // nothing follows: the stream reached the object's end (callers ask one byte
+                    // past the chunks they want), so this chunk must be the last
                     last = true;
                     out = open(n, true);
-                } else {
-                    // a full chunk at the end of a range: it may or may not be the object's last
-                    byte[] o = tryOpen(n, false);
-                    last = o == null;
-                    out = last ? open(n, true) : o;
                 }
                 chunk++;
                 ended = last || !more;
