@@ -117,6 +117,11 @@ public final class EncryptionKeys {
         return keys.stream().filter(k -> MessageDigest.isEqual(k.id(), id)).findFirst();
     }
 
+    /** The keys held, current first. */
+    List<Key> all() {
+        return keys;
+    }
+
     /** The ids held, for messages. */
     public List<String> ids() {
         return keys.stream().map(Key::idHex).toList();

@@ -107,18 +107,40 @@ final class Sealed {
         return new Header(h, Arrays.copyOfRange(h, 5, 5 + KEY_ID_BYTES), Arrays.copyOfRange(h, 5 + KEY_ID_BYTES, HEADER_BYTES));
     }
 
-    /** Unwraps the header's data key with the archive key of its id. */
+    /**
+     * Unwraps the header's data key with the archive key of its id. If no key held has that id,
+     * but one of them unwraps the data key (AES key wrap has a 64-bit integrity check), the id
+     * was altered: corruption, not a missing key.
+     */
     static SecretKey dataKey(String key, Header h, EncryptionKeys keys) {
-        EncryptionKeys.Key k = keys.byId(h.keyId()).orElseThrow(() -> new EncryptionKeyException("archive object "
-                + key + " is sealed with key id " + java.util.HexFormat.of().formatHex(h.keyId())
-                + ", which none of the given keys " + keys.ids() + " has: give that key's file with --encryption-key-file"
-                + " (or WALSHIP_ENCRYPTION_KEY_FILE)"));
+        java.util.Optional<EncryptionKeys.Key> k = keys.byId(h.keyId());
+        if (k.isEmpty()) {
+            for (EncryptionKeys.Key held : keys.all()) {
+                if (unwrap(held, h) != null) {
+                    throw new CorruptObjectException(key, "its key id " + java.util.HexFormat.of().formatHex(h.keyId())
+                            + " was altered: the data key unwraps with held key " + held.idHex());
+                }
+            }
+            throw new EncryptionKeyException("archive object "
+                    + key + " is sealed with key id " + java.util.HexFormat.of().formatHex(h.keyId())
+                    + ", which none of the given keys " + keys.ids() + " has: give that key's file with --encryption-key-file"
+                    + " (or WALSHIP_ENCRYPTION_KEY_FILE)");
+        }
+        SecretKey dk = unwrap(k.get(), h);
+        if (dk == null) {
+            throw new CorruptObjectException(key, "its wrapped data key does not unwrap (the header was altered)");
+        }
+        return dk;
+    }
+
+    /** The data key unwrapped with {@code k}; null if the integrity check fails. */
+    private static SecretKey unwrap(EncryptionKeys.Key k, Header h) {
         try {
             Cipher wrap = Cipher.getInstance("AESWrap");
             wrap.init(Cipher.UNWRAP_MODE, new SecretKeySpec(k.material(), "AES"));
             return (SecretKey) wrap.unwrap(h.wrapped(), "AES", Cipher.SECRET_KEY);
         } catch (InvalidKeyException e) {
-            throw new CorruptObjectException(key, "its wrapped data key does not unwrap (the header was altered)");
+            return null;
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("the JDK lacks AESWrap: " + e, e);
         }
