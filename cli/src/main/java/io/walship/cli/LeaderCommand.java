@@ -217,16 +217,7 @@ final class LeaderCommand implements Callable<Integer> {
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                // a missing or wrong archive key stops the leader (exit 2): it cannot archive, and retrying cannot help
-                ShipLoop.Listener keyStop = new ShipLoop.Listener() {
-                    @Override
-                    public void finished(ShipLoop.Tick tick) {
-                        ShipLoop l = loopRef.get();
-                        if (!tick.ok() && l != null && l.fatal() instanceof io.walship.archive.EncryptionKeyException) {
-                            shutdown.request();
-                        }
-                    }
-                };
+                ShipLoop.Listener keyStop = stopOnKeyError(loopRef::get, k -> shutdown.request());
                 shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every, keyStop, gate);
                 loopRef.set(shipping);
                 shipping.start();
@@ -310,6 +301,25 @@ final class LeaderCommand implements Callable<Integer> {
             throw k;
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * A ship loop listener that hands {@code stop} the key error that ended the loop's shipping: a
+     * leader with a missing or wrong archive key stops (exit 2), as it cannot archive and retrying
+     * cannot help. Used by {@code walship leader} and by a follower promoted under
+     * {@code --failover auto}. {@code loop} may give null until the loop is built.
+     */
+    static ShipLoop.Listener stopOnKeyError(java.util.function.Supplier<ShipLoop> loop,
+                                            java.util.function.Consumer<io.walship.archive.EncryptionKeyException> stop) {
+        return new ShipLoop.Listener() {
+            @Override
+            public void finished(ShipLoop.Tick tick) {
+                ShipLoop l = loop.get();
+                if (!tick.ok() && l != null && l.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+                    stop.accept(k);
+                }
+            }
+        };
     }
 
     /** {@code --node-id}, or HOST:DATA_DIR. */
