@@ -1,6 +1,9 @@
 package io.walship.archive;
 
-/** Opens the {@link ObjectStore} an {@link ArchiveUri} names. Stateless. */
+/**
+ * Opens the {@link ObjectStore} an {@link ArchiveUri} names, always inside an
+ * {@link EncryptedObjectStore} with the keys given (none: a plaintext archive). Stateless.
+ */
 public final class ObjectStores {
     private ObjectStores() {
     }
@@ -11,10 +14,18 @@ public final class ObjectStores {
 
     /** With an upload rate limit on what {@link ObjectStore#create} sends (share one per process). */
     public static ObjectStore open(ArchiveUri uri, UploadLimit limit) {
-        if (uri instanceof ArchiveUri.Local l) {
-            return new LocalObjectStore(l.root(), limit);
-        }
-        return new S3ObjectStore((ArchiveUri.S3) uri, S3ObjectStore.DEFAULT_PART_SIZE, null, limit);
+        return open(uri, limit, EncryptionKeys.none());
+    }
+
+    /** With an upload rate limit and the archive's encryption keys (none: plaintext). */
+    public static ObjectStore open(ArchiveUri uri, UploadLimit limit, EncryptionKeys keys) {
+        ObjectStore raw = uri instanceof ArchiveUri.Local l ? new LocalObjectStore(l.root(), limit)
+                : new S3ObjectStore((ArchiveUri.S3) uri, S3ObjectStore.DEFAULT_PART_SIZE, null, limit);
+        return new EncryptedObjectStore(raw, keys);
+    }
+
+    public static ObjectStore open(String uri, EncryptionKeys keys) {
+        return open(ArchiveUri.parse(uri), UploadLimit.NONE, keys);
     }
 
     public static ObjectStore open(String uri) {
@@ -31,7 +42,12 @@ public final class ObjectStores {
 
     /** {@link #openVerified(String)} with an upload rate limit. */
     public static ObjectStore openVerified(String uri, UploadLimit limit) {
-        ObjectStore store = open(ArchiveUri.parse(uri), limit);
+        return openVerified(uri, limit, EncryptionKeys.none());
+    }
+
+    /** {@link #openVerified(String)} with an upload rate limit and the archive's encryption keys. */
+    public static ObjectStore openVerified(String uri, UploadLimit limit, EncryptionKeys keys) {
+        ObjectStore store = open(ArchiveUri.parse(uri), limit, keys);
         try {
             store.verifyAccess();
             return store;

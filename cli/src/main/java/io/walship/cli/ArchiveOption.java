@@ -11,13 +11,16 @@ final class ArchiveOption {
                     + " Env: WALSHIP_ARCHIVE.")
     String uri;
 
+    @picocli.CommandLine.Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     /** Opens the archive and checks that it is usable (bucket exists, credentials work); close it. */
     ObjectStore open() {
-        return ObjectStores.openVerified(uri);
+        return ObjectStores.openVerified(uri, io.walship.archive.UploadLimit.NONE, encryption.keys());
     }
 
     /** {@link #open()}, its uploads under {@code limit}. */
     ObjectStore open(io.walship.archive.UploadLimit limit) {
-        return ObjectStores.openVerified(uri, limit);
+        return ObjectStores.openVerified(uri, limit, encryption.keys());
     }
 }

@@ -518,6 +518,8 @@ final class BenchCommand {
         String codec;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "Runs (default ${DEFAULT-VALUE}).")
         int runs;
+        @Mixin
+        EncryptionOption encryption = new EncryptionOption();
     }
 
     @Command(name = "ship", mixinStandardHelpOptions = true,
@@ -549,8 +551,8 @@ final class BenchCommand {
             try (software.amazon.awssdk.services.s3.S3Client s3 = ArchiveBench.rawClient(uri)) {
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
-                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
+                    try (io.walship.archive.ObjectStore st = o.encryption.wrap(new io.walship.archive.S3ObjectStore(
+                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID())))) {
                         io.walship.shipper.WalShipper.Result r = ArchiveBench.ship(o.data, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns);
                         ship.add(r.walBytes() / (ns[0] / 1e9) / 1e6);
                         outRate.add(r.objectBytes() / (ns[0] / 1e9) / 1e6);
@@ -604,8 +606,8 @@ final class BenchCommand {
                 imageBytes = ArchiveBench.imageToFile(store, image);
                 for (int i = 0; i < o.runs; i++) {
                     long[] ns = new long[1];
-                    try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(
-                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID()))) {
+                    try (io.walship.archive.ObjectStore st = o.encryption.wrap(new io.walship.archive.S3ObjectStore(
+                            withPrefix(uri, "bench-" + java.util.UUID.randomUUID())))) {
                         objectBytes = ArchiveBench.backup(store, st, Flags.parse("--codec", o.codec, io.walship.archive.Codec::parse), ns).objectBytes();
                         backup.add(ns[0] / 1e9);
                     }
@@ -650,7 +652,7 @@ final class BenchCommand {
             Path leader = o.data.resolve("leader");
             Path target = o.data.resolve("restored");
             long imageBytes;
-            try (io.walship.archive.ObjectStore st = new io.walship.archive.S3ObjectStore(uri)) {
+            try (io.walship.archive.ObjectStore st = o.encryption.wrap(new io.walship.archive.S3ObjectStore(uri))) {
                 try (io.walship.wal.Store store = io.walship.wal.Store.open(leader,
                         io.walship.wal.StoreOptions.defaults().withPoolPages(1 << 19))) {
                     long want = Flags.bytes("--size", size);

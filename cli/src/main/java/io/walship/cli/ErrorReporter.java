@@ -68,6 +68,7 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
             return ExitCodes.INTEGRITY;
         }
         if (ex instanceof BadInputException || ex instanceof ArchiveConfigException
+                || ex instanceof io.walship.archive.EncryptionKeyException
                 || ex instanceof SchedulerConfig.ConfigException || ex instanceof CommandLine.ParameterException) {
             return ExitCodes.USAGE;
         }
@@ -124,6 +125,9 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         }
         if (ex instanceof IntegrityException) {
             return "nothing was changed; restore from the archive or investigate the named LSN/object";
+        }
+        if (ex instanceof io.walship.archive.EncryptionKeyException) {
+            return "see docs/OPERATIONS.md, \"Encryption\"";
         }
         if (ex instanceof ArchiveConfigException) {
             return "check --archive (file:///path or s3://bucket/prefix?endpoint=...&region=...&path-style=true)"

@@ -90,6 +90,9 @@ final class FollowCommand implements Callable<Integer> {
                     + " catch up when the leader no longer has the WAL the follower needs.")
     String archive;
 
+    @picocli.CommandLine.Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     @Option(names = "--leader-url", paramLabel = "URL",
             description = "The leader's HTTP URL (http://HOST:PORT, or https:// verified as --leader-tls[-ca] says),"
                     + " used to copy its snapshot when --data is empty and there is no --archive.")
@@ -270,18 +273,18 @@ final class FollowCommand implements Callable<Integer> {
             if (archive != null && !archive.isBlank()) {
                 if (Bootstrap.holdsStore(data)) {
                     // a restart must not depend on the archive: the leader may well have what it needs
-                    archiveStore = ObjectStores.open(archive);
+                    archiveStore = ObjectStores.open(archive, encryption.keys());
                     opened.push(archiveStore);
                     try {
                         archiveStore.verifyAccess();
-                    } catch (ArchiveConfigException e) {
-                        throw e;
+                    } catch (ArchiveConfigException | io.walship.archive.EncryptionKeyException e) {
+                        throw e; // a wrong mode or key is not an outage: waiting cannot cure it
                     } catch (RuntimeException e) {
                         LOG.warn("the archive cannot be reached now ({}); streaming from the leader meanwhile, the"
                                 + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));
                     }
                 } else {
-                    archiveStore = ObjectStores.openVerified(archive);
+                    archiveStore = ObjectStores.openVerified(archive, io.walship.archive.UploadLimit.NONE, encryption.keys());
                     opened.push(archiveStore);
                 }
             }

@@ -76,6 +76,9 @@ final class LeaderCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     UploadRateOption uploadRate;
 
+    @Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     @Option(names = "--ship-interval", paramLabel = "DURATION", defaultValue = "1s",
             description = "How often to ship with --archive (default ${DEFAULT-VALUE}): the archive's RPO.")
     String shipInterval;
@@ -197,13 +200,14 @@ final class LeaderCommand implements Callable<Integer> {
         Store store = Store.open(data, options);
         opened.push(store);
         LeaderServer server;
+        java.util.concurrent.atomic.AtomicReference<ShipLoop> loopRef = new java.util.concurrent.atomic.AtomicReference<>();
         ReplicationServer replication = null;
         LeaseKeeper lease = null;
         ObjectStore archiveStore = null;
         try {
             ShipLoop shipping = null;
             if (archive != null && !archive.isBlank()) {
-                archiveStore = ObjectStores.openVerified(archive, uploadLimit);
+                archiveStore = ObjectStores.openVerified(archive, uploadLimit, encryption.keys());
                 opened.push(archiveStore);
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
@@ -213,8 +217,10 @@ final class LeaderCommand implements Callable<Integer> {
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every,
-                        ShipLoop.Listener.NONE, gate).start();
+                ShipLoop.Listener keyStop = stopOnKeyError(loopRef::get, k -> shutdown.request());
+                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every, keyStop, gate);
+                loopRef.set(shipping);
+                shipping.start();
                 opened.push(shipping);
             }
             if (replAddress != null) {
@@ -237,6 +243,8 @@ final class LeaderCommand implements Callable<Integer> {
                     // a promoted leader (restarted): its parent timelines' followers may still switch to it
                     try {
                         replication.withAncestors(LiveFollower.ancestors(archiveStore, store.timeline()));
+                    } catch (io.walship.archive.EncryptionKeyException e) {
+                        throw e; // a missing key is not an outage: exit 2 at the start, as for the mode check
                     } catch (RuntimeException e) {
                         LOG.warn("the archive's timeline histories cannot be read ({}); followers on older timelines"
                                 + " will be refused UNKNOWN_TIMELINE", Errors.oneLine(e));
@@ -282,13 +290,36 @@ final class LeaderCommand implements Callable<Integer> {
         if (portFile != null) {
             AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         }
+        ShipLoop shipLoop = loopRef.get();
         try {
             shutdown.await();
         } finally {
             LOG.info("shutting down: finishing requests, checkpointing");
             closeAll(opened);
         }
+        if (shipLoop != null && shipLoop.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+            throw k;
+        }
         return ExitCodes.OK;
+    }
+
+    /**
+     * A ship loop listener that hands {@code stop} the key error that ended the loop's shipping: a
+     * leader with a missing or wrong archive key stops (exit 2), as it cannot archive and retrying
+     * cannot help. Used by {@code walship leader} and by a follower promoted under
+     * {@code --failover auto}. {@code loop} may give null until the loop is built.
+     */
+    static ShipLoop.Listener stopOnKeyError(java.util.function.Supplier<ShipLoop> loop,
+                                            java.util.function.Consumer<io.walship.archive.EncryptionKeyException> stop) {
+        return new ShipLoop.Listener() {
+            @Override
+            public void finished(ShipLoop.Tick tick) {
+                ShipLoop l = loop.get();
+                if (!tick.ok() && l != null && l.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+                    stop.accept(k);
+                }
+            }
+        };
     }
 
     /** {@code --node-id}, or HOST:DATA_DIR. */

@@ -75,6 +75,8 @@ import org.slf4j.LoggerFactory;
  * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
  * switch) in the commit mode it was started with ({@code --sync-mode}, as a leader's), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
  * {@link #fatal()}: the process exits 1, and {@code walship leader --data DIR} opens the promoted store.
+ * So is a key error that stops the promoted node's ship loop: the process exits 2, as
+ * {@code walship leader}'s does.
  */
 final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LiveFollower.class);
@@ -358,8 +360,13 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         } else {
             LOG.error("not taking writes yet: {}", ls.reason());
         }
-        shipping = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
-                ShipLoop.Listener.NONE, keeper::refusal).start();
+        // a key error in the ship loop stops the process (exit 2), as it stops walship leader: a
+        // leader that cannot archive must not go on serving as if it did
+        java.util.concurrent.atomic.AtomicReference<ShipLoop> loopRef = new java.util.concurrent.atomic.AtomicReference<>();
+        ShipLoop loop = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
+                LeaderCommand.stopOnKeyError(loopRef::get, k -> fatal = k), keeper::refusal);
+        loopRef.set(loop);
+        shipping = loop.start();
         if (config.replAddress() != null) {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);

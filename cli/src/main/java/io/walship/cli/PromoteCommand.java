@@ -48,6 +48,9 @@ final class PromoteCommand implements Callable<Integer> {
             description = "With --data: the archive to claim the timeline in. Env: WALSHIP_ARCHIVE.")
     String archive;
 
+    @picocli.CommandLine.Mixin
+    EncryptionOption encryption = new EncryptionOption();
+
     @Option(names = "--url", paramLabel = "URL",
             description = "A running follower's HTTP URL (walship follow --http): promote it in place.")
     String url;
@@ -96,7 +99,7 @@ final class PromoteCommand implements Callable<Integer> {
             throw new BadInputException("--data needs --archive URI (or WALSHIP_ARCHIVE) to claim the timeline in");
         }
         int tl;
-        try (ObjectStore store = ObjectStores.openVerified(archive)) {
+        try (ObjectStore store = ObjectStores.openVerified(archive, io.walship.archive.UploadLimit.NONE, encryption.keys())) {
             tl = Promotion.promote(data, store);
         }
         spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, tl);

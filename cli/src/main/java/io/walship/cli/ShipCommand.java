@@ -95,6 +95,9 @@ final class ShipCommand implements Callable<Integer> {
             loop.start();
             shutdown.await();
         }
+        if (loop.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+            throw k;
+        }
         if (loop.stopped()) {
             throw new ArchiveSpliceException(loop.status().lastError().substring(ShipLoop.STOPPED_PREFIX.length()));
         }

@@ -64,6 +64,7 @@ public final class ArchiveVerifier {
             try {
                 histories.put(t, TimelineHistory.readOne(store, t));
             } catch (StorageException e) {
+                rethrowKeyError(e);
                 problems.add(new Problem("corrupt", ArchiveLayout.historyKey(t), detail(e)));
             }
         }
@@ -76,6 +77,7 @@ public final class ArchiveVerifier {
                 bytes[0] += checkImage(store, m, parallel, quick);
                 goodBackups.add(b);
             } catch (StorageException e) {
+                rethrowKeyError(e);
                 problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
                         b.name().manifestKey(), detail(e)));
             }
@@ -102,6 +104,7 @@ public final class ArchiveVerifier {
             } catch (io.walship.archive.ObjectNotFoundException e) {
                 badRecords.add(r.backup()); // deleted since the listing: retention deletes only a gone backup's records
             } catch (IOException | StorageException e) {
+                rethrowKeyError(e);
                 problems.add(new Problem("corrupt", r.key(), detail(e)));
                 badRecords.add(r.backup());
             }
@@ -136,12 +139,19 @@ public final class ArchiveVerifier {
                         }
                         return null;
                     } catch (StorageException e) {
+                        rethrowKeyError(e);
                         return new Problem("corrupt", s.name().key(), detail(e));
                     }
                 }, pool));
             }
             for (int i = 0; i < checks.size(); i++) {
-                Problem p = checks.get(i).join();
+                Problem p;
+                try {
+                    p = checks.get(i).join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    rethrowKeyError(e.getCause());
+                    throw e;
+                }
                 segments++;
                 if (p != null) {
                     problems.add(p);
@@ -160,6 +170,7 @@ public final class ArchiveVerifier {
             try {
                 ancestry = TimelineHistory.ancestry(t, histories);
             } catch (StorageException e) {
+                rethrowKeyError(e);
                 problems.add(new Problem("missing", ArchiveLayout.historyKey(t), detail(e)));
                 continue;
             }
@@ -253,5 +264,12 @@ public final class ArchiveVerifier {
     private static String detail(Exception e) {
         String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return m.lines().findFirst().orElse(m);
+    }
+
+    /** A missing or wrong encryption key is not a problem of the archive: the whole check stops (exit 2). */
+    private static void rethrowKeyError(Throwable e) {
+        if (e instanceof io.walship.archive.EncryptionKeyException k) {
+            throw k;
+        }
     }
 }

@@ -53,7 +53,7 @@ public final class ArchiveJobs implements AutoCloseable {
     /** As {@link #ArchiveJobs(SchedulerConfig.Database)}, its uploads under {@code limit} (shared by the process). */
     public ArchiveJobs(SchedulerConfig.Database db, io.walship.archive.UploadLimit limit) {
         this.db = db;
-        this.archive = ObjectStores.openVerified(db.archive(), limit);
+        this.archive = ObjectStores.openVerified(db.archive(), limit, db.encryptionKeys());
     }
 
     public String name() {

@@ -36,6 +36,7 @@ import org.quartz.CronExpression;
  *     data: /srv/orders          # the leader's data directory (shipping reads its WAL)
  *     url: http://127.0.0.1:7070 # the running leader (backups; optional if it is stopped)
  *     archive: s3://bucket/orders?endpoint=...
+ *     encryptionKeyFiles: [/etc/walship/orders.key]  # optional: encrypt the archive (first key seals)
  *     jobs:                      # absent: ship and backup with their defaults
  *       ship: {interval: 1s}       # also codec, segmentSize, segmentMaxAge, archiveRecheck
  *       backup: {cron: "0 0 3 * * ?"}
@@ -56,7 +57,22 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
         return io.walship.archive.UploadLimit.parse(maxUploadRate);
     }
 
-    public record Database(String name, String data, String url, String archive, Jobs jobs) {
+    public record Database(String name, String data, String url, String archive, Jobs jobs,
+                           List<String> encryptionKeyFiles) {
+        /** Without encryption keys of its own. */
+        public Database(String name, String data, String url, String archive, Jobs jobs) {
+            this(name, data, url, archive, jobs, null);
+        }
+
+        /**
+         * The archive's keys: {@code encryptionKeyFiles}, else the files {@code WALSHIP_ENCRYPTION_KEY_FILE}
+         * names, else none (docs/OPERATIONS.md "Encryption").
+         */
+        public io.walship.archive.EncryptionKeys encryptionKeys() {
+            return io.walship.archive.EncryptionKeys.resolve(encryptionKeyFiles == null ? List.of()
+                    : encryptionKeyFiles.stream().map(Path::of).toList(), System.getenv("WALSHIP_ENCRYPTION_KEY_FILE"));
+        }
+
         /** Backups come from the running leader if {@code url} is set, else from the stopped {@code data} directory. */
         public BackupSource backupSource() {
             return url != null ? new BackupSource.Leader(url) : new BackupSource.StoppedStore(Path.of(data));
@@ -236,6 +252,11 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
             try {
                 ArchiveUri.parse(d.archive());
             } catch (RuntimeException e) {
+                throw new ConfigException(at + ": " + e.getMessage());
+            }
+            try {
+                d.encryptionKeys();
+            } catch (io.walship.archive.EncryptionKeyException e) {
                 throw new ConfigException(at + ": " + e.getMessage());
             }
             if (d.data() == null && d.url() == null) {

@@ -33,6 +33,21 @@ class SchedulerConfigTest {
     }
 
     @Test
+    void encryptionKeyFilesAreReadAndCheckedAtLoad(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path k1 = java.nio.file.Files.write(tmp.resolve("k1"), new byte[32]);
+        byte[] two = new byte[32];
+        two[0] = 1;
+        Path k2 = java.nio.file.Files.write(tmp.resolve("k2"), two);
+        String db = "databases:\n  - name: a\n    data: /d\n    archive: file:///a\n";
+        SchedulerConfig c = SchedulerConfig.parse(db + "    encryptionKeyFiles: [" + k2 + ", " + k1 + "]\n", "t");
+        assertEquals(io.walship.archive.EncryptionKeys.load(java.util.List.of(k2, k1)).ids(),
+                c.databases().get(0).encryptionKeys().ids(), "in order: the first seals");
+        Path bad = java.nio.file.Files.writeString(tmp.resolve("bad"), "secret-ish");
+        String e = err(db + "    encryptionKeyFiles: [" + bad + "]\n");
+        assertTrue(e.startsWith("config t: database 'a': encryption key file " + bad) && !e.contains("secret-ish"), e);
+    }
+
+    @Test
     void theUploadRateIsParsedStrictly() {
         String db = "databases:\n  - name: a\n    data: /d\n    archive: file:///a\n";
         assertTrue(!SchedulerConfig.parse(db, "t").uploadLimit().limited(), "no limit unless configured");

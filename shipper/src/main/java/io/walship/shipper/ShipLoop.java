@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Errors:</b> a failed run is logged with its cause and tried again at the next tick,
  *       whatever failed (the archive, the WAL, a gap). Unarchived WAL stays in the data directory:
  *       the store keeps it until it is archived (invariant 5 and 6). One error is fatal: an
- *       {@link ArchiveSpliceException} (the archive holds another history) stops the shipping for
+ *       {@link ArchiveSpliceException} (the archive holds another history) or an
+ *       {@link io.walship.archive.EncryptionKeyException} (a missing or wrong archive key) stops the shipping for
  *       good — retrying cannot fix it and shipping on would splice two histories. The status then
  *       says {@code stopped}, and its last error starts with {@link #STOPPED_PREFIX}; the process
  *       (leader, scheduler) keeps running. Otherwise the loop never stops by itself.
@@ -164,7 +165,17 @@ public final class ShipLoop implements AutoCloseable {
         return status;
     }
 
-    /** Whether a fatal error ({@link ArchiveSpliceException}) ended the shipping. */
+    private volatile RuntimeException fatal;
+
+    /**
+     * The fatal error that ended the shipping ({@link ArchiveSpliceException}, or an
+     * {@link io.walship.archive.EncryptionKeyException}: a missing or wrong archive key), or null.
+     */
+    public RuntimeException fatal() {
+        return fatal;
+    }
+
+    /** Whether a fatal error ({@link ArchiveSpliceException}, a key error) ended the shipping. */
     public boolean stopped() {
         return status.stopped();
     }
@@ -212,7 +223,8 @@ public final class ShipLoop implements AutoCloseable {
                 listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), null,
                         PAUSED_PREFIX + e.getMessage()));
                 return;
-            } catch (ArchiveSpliceException e) {
+            } catch (ArchiveSpliceException | io.walship.archive.EncryptionKeyException e) {
+                fatal = e;
                 stopped = true;
                 error = STOPPED_PREFIX + Errors.withCauses(e);
                 LOG.error("shipping {} to {} stopped for good (restart after fixing it): {}", dataDir, archive.describe(),

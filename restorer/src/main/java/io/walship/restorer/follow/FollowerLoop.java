@@ -294,8 +294,8 @@ public final class FollowerLoop implements AutoCloseable {
                             LOG.info("archive catch-up applied {} entries from {} segment(s), now at LSN {}", r.entries(),
                                     r.segments(), Lsn.format(r.lsn()));
                         }
-                    } catch (StoreFailedException e) {
-                        throw e;
+                    } catch (StoreFailedException | io.walship.archive.EncryptionKeyException e) {
+                        throw e; // a missing or wrong archive key: retrying cannot help (exit 2)
                     } catch (RuntimeException e) {
                         // the leader's stream may still have these entries; nothing is skipped either way
                         lastError = "archive: " + Errors.oneLine(e);

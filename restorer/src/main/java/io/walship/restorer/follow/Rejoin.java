@@ -222,7 +222,7 @@ public final class Rejoin {
         Fork fork;
         try {
             fork = forkFromArchive(archive, control.timeline(), !standby).orElse(null);
-        } catch (ArchiveConfigException e) {
+        } catch (ArchiveConfigException | io.walship.archive.EncryptionKeyException e) {
             throw e;
         } catch (RuntimeException e) {
             if (!standby) {

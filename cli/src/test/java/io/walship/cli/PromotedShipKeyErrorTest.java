@@ -1,0 +1,90 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.walship.archive.EncryptionKeyException;
+import io.walship.archive.ForwardingObjectStore;
+import io.walship.archive.LocalObjectStore;
+import io.walship.protocol.HostPort;
+import io.walship.restorer.follow.FollowerLoop;
+import io.walship.shipper.repl.ReplicationOptions;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Durability;
+import io.walship.wal.Snapshot;
+import io.walship.wal.SnapshotLoader;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A follower promoted in place (POST /promote, {@code --failover auto}) ships its new timeline as
+ * {@code walship leader --archive} does, and a key error that stops that ship loop stops the node
+ * ({@link LiveFollower#fatal()}: {@code walship follow} rethrows it, exit 2) instead of leaving it
+ * serving as the leader with archiving stopped unseen.
+ */
+class PromotedShipKeyErrorTest {
+    @TempDir
+    Path tmp;
+
+    private static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    @Timeout(60)
+    void aKeyErrorInThePromotedNodesShipLoopIsFatal() throws Exception {
+        Path fdir = tmp.resolve("f1");
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
+                SnapshotLoader.load(in, fdir);
+            }
+        }
+        ControlFile.read(fdir).asStandby().write(fdir);
+        LocalObjectStore local = new LocalObjectStore(tmp.resolve("archive"));
+        local.verifyAccess();
+        // an archive whose WAL objects cannot be sealed: a key error as shipping meets it
+        AtomicInteger refused = new AtomicInteger();
+        ForwardingObjectStore archive = new ForwardingObjectStore(local) {
+            @Override
+            public void create(String key, InputStream content) {
+                if (key.startsWith("wal/")) {
+                    refused.incrementAndGet();
+                    throw new EncryptionKeyException("test: no key to seal " + key);
+                }
+                super.create(key, content);
+            }
+        };
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofMillis(100),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(10),
+                Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
+                PromotionLease.REAL));
+        try (LiveFollower live = new LiveFollower(config, Store.open(fdir)).start()) {
+            var promoted = live.promote(false, List.of());
+            assertEquals(2, promoted.response().timeline());
+            promoted.leader().put(b("after"), b("promotion"), Durability.DURABLE);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (live.fatal() == null && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(10).toNanos()); // polling
+            }
+            assertTrue(refused.get() > 0, "the promoted node shipped nothing: the test injected no key error");
+            assertInstanceOf(EncryptionKeyException.class, live.fatal(),
+                    "a key error stopped the promoted node's shipping but the node went on as leader");
+        }
+    }
+}
