@@ -1,0 +1,112 @@
+package io.walship.archive;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * A retention watermark: the object {@code retention/TTTTTTTT-LLLLLLLLLLLLLLLL.json} (docs/FORMAT.md
+ * "Retention watermarks"). It says: retention may delete WAL on timeline {@code T}'s path (its
+ * ancestry, as a restore of {@code T} follows it) at LSNs below {@code L}, and never at or above
+ * it. {@code L} is the window start: one past the LSN of the oldest base backup retention keeps on
+ * that path (the point-in-time window of the kept backups begins there). A prune creates the watermark
+ * of every timeline before it deletes anything, so a gap in the WAL on {@code T}'s path lying wholly
+ * below the highest watermark of {@code T} is retention's doing, and any other gap is a loss.
+ *
+ * <p>Immutable like everything else: created with the conditional create, its bytes depend only on its
+ * key (a rerun creates the same object, or finds it), never rewritten. A prune deletes a timeline's
+ * lower watermarks only once one at least as high exists, so the highest is never deleted; since the
+ * keys sort numerically, a listing of {@code retention/} always sees the highest one present.
+ *
+ * @param formatVersion of this document (1)
+ * @param timeline      the timeline whose path the watermark is about
+ * @param windowStart   {@code L}, 16 hex digits: retention deletes WAL on the path only below it
+ */
+public record RetentionWatermark(int formatVersion, int timeline, String windowStart) {
+    public static final int FORMAT_VERSION = 1;
+
+    public static RetentionWatermark of(ArchiveLayout.WatermarkName name) {
+        return new RetentionWatermark(FORMAT_VERSION, name.timeline(), ArchiveLayout.lsnHex(name.windowStart()));
+    }
+
+    public byte[] toJson() {
+        return ArchiveJson.write(this);
+    }
+
+    /** Reads and checks a watermark; one that does not say what its key says is a corrupt object. */
+    public static RetentionWatermark read(InputStream in, String key) {
+        RetentionWatermark w = ArchiveJson.read(in, RetentionWatermark.class, key, "retention watermark");
+        if (w.formatVersion() != FORMAT_VERSION) {
+            throw new CorruptObjectException(key, "retention watermark format version " + w.formatVersion()
+                    + ", this walship reads " + FORMAT_VERSION);
+        }
+        Optional<ArchiveLayout.WatermarkName> named = ArchiveLayout.parseWatermark(key);
+        if (named.isEmpty() || !of(named.get()).equals(w)) {
+            throw new CorruptObjectException(key, "retention watermark does not say what its key names");
+        }
+        return w;
+    }
+
+    /** Creates the watermark (or finds the same one there: a rerun of an interrupted prune). */
+    public static void create(ObjectStore store, ArchiveLayout.WatermarkName name) {
+        store.createOrSame(name.key(), of(name).toJson());
+    }
+
+    /** The watermarks a listing of {@code retention/} names (by key only; nothing is read). */
+    public static List<ArchiveLayout.WatermarkName> listNames(ObjectStore store) {
+        List<ArchiveLayout.WatermarkName> out = new ArrayList<>();
+        for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
+            ArchiveLayout.parseWatermark(o.key()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** A watermark object that is not what its key says (or a key under {@code retention/} that names none). */
+    public record Corrupt(String key, String detail) {
+    }
+
+    /**
+     * The watermarks in force, read and checked: the highest window start of each timeline among the
+     * watermarks that are sound, and the corrupt ones (which excuse nothing). A watermark deleted between
+     * the listing and its read counts by its key: a prune deletes one only once a higher one exists.
+     */
+    public record Scan(Map<Integer, Long> windowStarts, List<Corrupt> corrupt) {
+        /** The highest window start of {@code timeline}'s path, or 0 if it has no (sound) watermark. */
+        public long windowStart(int timeline) {
+            return windowStarts.getOrDefault(timeline, 0L);
+        }
+
+        /** Whether retention may have deleted every LSN {@code first..last} on {@code timeline}'s path. */
+        public boolean pruned(int timeline, long last) {
+            return last < windowStart(timeline);
+        }
+    }
+
+    /** Lists {@code retention/} and reads every watermark there (see {@link Scan}). */
+    public static Scan scan(ObjectStore store) {
+        Map<Integer, Long> max = new TreeMap<>();
+        List<Corrupt> corrupt = new ArrayList<>();
+        for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
+            Optional<ArchiveLayout.WatermarkName> name = ArchiveLayout.parseWatermark(o.key());
+            if (name.isEmpty()) {
+                corrupt.add(new Corrupt(o.key(), "not a retention watermark's key (retention/TTTTTTTT-LLLLLLLLLLLLLLLL.json)"));
+                continue;
+            }
+            try (InputStream in = store.get(o.key())) {
+                read(in, o.key());
+            } catch (ObjectNotFoundException e) {
+                // deleted since the listing: a prune deletes a watermark only once a higher one exists, so its key still holds
+            } catch (IOException | StorageException e) {
+                String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                corrupt.add(new Corrupt(o.key(), m.lines().findFirst().orElse(m)));
+                continue;
+            }
+            max.merge(name.get().timeline(), name.get().windowStart(), Math::max);
+        }
+        return new Scan(Map.copyOf(max), List.copyOf(corrupt));
+    }
+}
