@@ -23,6 +23,7 @@ import io.walship.archive.Codec;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ParallelGet;
+import io.walship.archive.RetentionWatermark;
 import io.walship.archive.StorageException;
 import io.walship.archive.TimelineHistory;
 import io.walship.wal.Lsn;
@@ -87,24 +88,10 @@ public final class ArchiveVerifier {
             notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"
                     + " (crashed or in progress); restore ignores it");
         }
-        // pruned-WAL records must say what their keys say (docs/FORMAT.md): a backup with a bad one has no gap excused
-        Set<ArchiveLayout.BackupName> badRecords = new java.util.HashSet<>();
-        Set<String> listed = new java.util.HashSet<>();
-        listing.timelines().forEach(t -> listing.segments(t).forEach(s -> listed.add(s.name().key())));
-        for (ArchiveLayout.PrunedName r : listing.pruned()) {
-            if (listed.contains(r.wal().key())) {
-                // it covers no gap (its segment is there); retention deletes it at its next run unless that deletes the WAL
-                notes.add("record " + r.key() + " names " + r.wal().key() + ", which is still there (a prune was"
-                        + " interrupted before deleting it, or is running); the next prune deletes the record or the WAL");
-            }
-            try (InputStream in = store.get(r.key())) {
-                io.walship.archive.PrunedWal.read(in, r.key());
-            } catch (io.walship.archive.ObjectNotFoundException e) {
-                badRecords.add(r.backup()); // deleted since the listing: retention deletes only a gone backup's records
-            } catch (IOException | StorageException e) {
-                problems.add(new Problem("corrupt", r.key(), detail(e)));
-                badRecords.add(r.backup());
-            }
+        if (!listing.legacyPruned().isEmpty()) {
+            notes.add(listing.legacyPruned().size() + " pruned-WAL record(s) of an older walship under "
+                    + ArchiveLayout.LEGACY_PRUNED + " are ignored (retention watermarks replace them); the next prune"
+                    + " deletes them");
         }
 
         Set<Long> backupSystems = new java.util.HashSet<>();
@@ -115,6 +102,7 @@ public final class ArchiveVerifier {
             }
         }
         int segments = 0;
+        List<ArchiveListing.SegmentInfo> vanished = java.util.Collections.synchronizedList(new ArrayList<>());
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
         try {
             List<ArchiveListing.SegmentInfo> all = new ArrayList<>();
@@ -135,6 +123,9 @@ public final class ArchiveVerifier {
                                     backupSystems.stream().map(x -> String.format("%016x", x)).toList()));
                         }
                         return null;
+                    } catch (io.walship.archive.ObjectNotFoundException e) {
+                        vanished.add(s); // deleted since the listing: a concurrent prune's, or a loss (see below)
+                        return null;
                     } catch (StorageException e) {
                         return new Problem("corrupt", s.name().key(), detail(e));
                     }
@@ -154,6 +145,25 @@ public final class ArchiveVerifier {
             pool.shutdownNow();
         }
 
+        // The watermarks are listed and read only now, after the listing of wal/ and the reads of the segments:
+        // a prune creates its watermark before it deletes any WAL and deletes a watermark only once a higher one of
+        // the same timeline exists, so every deletion seen above (a gap in the listing, a segment gone before its
+        // read) has its watermark, or a higher one, in this later listing. Read the other way round, a prune
+        // running in between would show its deletions without the watermark that excuses them (a false exit 3).
+        RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
+        for (RetentionWatermark.Corrupt c : marks.corrupt()) {
+            problems.add(new Problem("corrupt", c.key(), c.detail() + "; it excuses no gap"));
+        }
+        for (ArchiveListing.SegmentInfo s : vanished) {
+            if (marks.pruned(s.name().timeline(), s.name().lastLsn())) {
+                notes.add(s.name().key() + " was deleted by a prune while verify ran (below the window start "
+                        + Lsn.format(marks.windowStart(s.name().timeline())) + " of timeline " + s.name().timeline() + ")");
+            } else {
+                problems.add(new Problem("missing", s.name().key(), "listed, then gone before it could be read, and not"
+                        + " below a retention watermark of timeline " + s.name().timeline()));
+            }
+        }
+
         Set<String> gaps = new LinkedHashSet<>();
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
@@ -169,23 +179,30 @@ public final class ArchiveVerifier {
                     continue;
                 }
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
-                if (c.gap() != null) {
+                boolean first = true;
+                while (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (!badRecords.contains(b.name()) && prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
-                        // retention recorded that it deleted this WAL after the backup while it was pinned
-                        String note = (listing.pinned(b.name()) ? "pinned base backup " + b.name().dir()
-                                : "base backup " + b.name().dir() + " (pinned when the WAL after it was pruned, unpinned since)")
-                                + " restores to LSN " + Lsn.format(c.end()) + " (timeline " + t + "); " + range
-                                + " after it was pruned, a newer backup covers it";
+                    if (prunedByRetention(onPath, goodBackups, marks, t, c.gap())) {
+                        String note = "base backup " + b.name().dir() + (first ? " restores to LSN " + Lsn.format(c.end())
+                                : " is followed by WAL up to LSN " + Lsn.format(c.end())) + " (timeline " + t + "); "
+                                + range + " was pruned by retention (below its window start "
+                                + Lsn.format(marks.windowStart(t)) + "), a newer backup covers it";
                         if (!notes.contains(note)) {
                             notes.add(note);
                         }
+                        // go on past it: a later gap on this path is checked like the first
+                        c = RestorePlan.chain(listing, ancestry, c.gap().lastLsn() + 1);
+                        first = false;
                         continue;
                     }
                     if (gaps.add(range + "@" + t)) {
-                        problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: base backup "
-                                + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())));
+                        problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: " + (first
+                                ? "base backup " + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())
+                                : "the WAL after base backup " + b.name().dir() + " breaks after LSN " + Lsn.format(c.end()))
+                                + (marks.windowStart(t) > 0 ? " (retention's window start on timeline " + t + " is LSN "
+                                + Lsn.format(marks.windowStart(t)) + ")" : "")));
                     }
+                    break;
                 }
             }
         }
@@ -193,35 +210,16 @@ public final class ArchiveVerifier {
     }
 
     /**
-     * Whether the gap right after good backup {@code b} on a timeline's path is retention's doing
-     * (docs/OPERATIONS.md, "Pinned backups"): the gap starts right after {@code b}, a newer
-     * good backup on the path covers the gap, and pruned-WAL records of {@code b} ({@code pruned/},
-     * docs/FORMAT.md "Pruned-WAL records") cover every LSN of the gap on the timeline the path takes there.
-     * Retention creates those records before it deletes WAL after a pinned backup; from the listing alone a
-     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss. Whether
-     * {@code b} is pinned now does not matter: records are only made while it is (an unpinned backup keeps
-     * them until it is deleted), and a record whose segment a prune did not delete after all is deleted by
-     * the next prune.
+     * Whether a gap on timeline {@code t}'s path is retention's doing (docs/OPERATIONS.md, "Pinned backups"):
+     * all of it lies below the highest retention watermark of {@code t} (docs/FORMAT.md "Retention
+     * watermarks"; retention deletes WAL on that path only below it), and a good backup on the path at or
+     * past the gap's end restores through it. Whether any backup is pinned does not matter.
      */
-    private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
-                                          List<ArchiveListing.BackupInfo> onPath,
-                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
-                                          ArchiveListing.Range gap) {
-        if (gap.firstLsn() != b.name().lsn() + 1) {
-            return false; // a gap further on is a loss whatever is recorded
-        }
-        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() > b.name().lsn()
-                && o.name().lsn() >= gap.lastLsn())) {
-            return false;
-        }
-        for (TimelineHistory.Span span : ancestry) {
-            long first = Math.max(gap.firstLsn(), span.fromLsn());
-            long last = Math.min(gap.lastLsn(), span.toLsn());
-            if (first <= last && !listing.prunedAfter(b.name(), span.timeline(), first, last)) {
-                return false;
-            }
-        }
-        return true;
+    private static boolean prunedByRetention(List<ArchiveListing.BackupInfo> onPath,
+                                             List<ArchiveListing.BackupInfo> goodBackups, RetentionWatermark.Scan marks,
+                                             int t, ArchiveListing.Range gap) {
+        return marks.pruned(t, gap.lastLsn()) && onPath.stream()
+                .anyMatch(o -> goodBackups.contains(o) && o.name().lsn() >= gap.lastLsn());
     }
 
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */

@@ -126,11 +126,11 @@ public final class RestorePlan {
         if (target.kind() == RestoreTarget.Kind.LSN) {
             long need = target.exclusive() ? target.lsn() - 1 : target.lsn();
             if (chain.end() < need) {
-                throw unreachable(chain, tl, target);
+                throw unreachable(store, chain, tl, target);
             }
             chain = trim(chain, need);
         } else if (target.kind() == RestoreTarget.Kind.END && chain.gap() != null) {
-            throw unreachable(chain, tl, target);
+            throw unreachable(store, chain, tl, target);
         }
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
         plan.others = others;
@@ -194,10 +194,24 @@ public final class RestorePlan {
         return List.copyOf(out);
     }
 
-    static RestoreException unreachable(Chain chain, int timeline, RestoreTarget target) {
+    static RestoreException unreachable(ObjectStore store, Chain chain, int timeline, RestoreTarget target) {
         if (chain.gap() != null) {
-            return new RestoreException("WAL LSN " + Lsn.format(chain.gap().firstLsn()) + ".."
-                    + Lsn.format(chain.gap().lastLsn()) + " is missing from the archive (timeline " + timeline
+            String range = "WAL LSN " + Lsn.format(chain.gap().firstLsn()) + ".." + Lsn.format(chain.gap().lastLsn());
+            // only on this failure path is retention/ listed: a gap below the watermark is the policy's, not a loss
+            long windowStart = 0;
+            try {
+                windowStart = io.walship.archive.RetentionWatermark.scan(store).windowStart(timeline);
+            } catch (StorageException e) {
+                org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("reading the retention watermarks: {}",
+                        e.getMessage());
+            }
+            if (chain.gap().lastLsn() < windowStart) {
+                return new RestoreException(range + " was pruned by retention (timeline " + timeline + " keeps WAL"
+                        + " only from its window start, LSN " + Lsn.format(windowStart) + "), so " + target.describe()
+                        + " cannot be reached: restore to LSN " + Lsn.format(chain.end()) + " at most, or to a target"
+                        + " past the gap");
+            }
+            return new RestoreException(range + " is missing from the archive (timeline " + timeline
                     + "), so " + target.describe() + " cannot be reached; nothing after the gap is used");
         }
         return new RestoreException("the archive ends at LSN " + Lsn.format(chain.end()) + " on timeline " + timeline
