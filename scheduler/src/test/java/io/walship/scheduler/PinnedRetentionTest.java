@@ -596,34 +596,53 @@ class PinnedRetentionTest {
 
     /**
      * Review pr5 (b), for watermarks: a prune runs between verify's listing of the WAL and its reading of the
-     * watermarks. Verify lists wal/ first, so the deletions it sees were made after watermarks it reads later;
-     * read the other way round (or from one listing taken before the WAL's), the prune's deletions would show
-     * without its watermark: a false exit 3.
+     * watermarks, or right after that reading. Verify lists wal/ first and the watermarks last, so every deletion
+     * it sees was made after a watermark it reads; read the other way round (or from one listing, where
+     * retention/ sorts before wal/), the prune's deletions would show without its watermark: a false exit 3.
      */
     @ParameterizedTest
     @MethodSource("stores")
     void aPruneBetweenVerifysWalListingAndItsWatermarkReadIsNoFalseAlarm(String kind) {
-        try (ObjectStore a = open(kind)) {
-            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
-            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
-            java.util.concurrent.atomic.AtomicInteger pruned = new java.util.concurrent.atomic.AtomicInteger();
-            ObjectStore racing = new ForwardingObjectStore(a) {
-                @Override
-                public List<io.walship.archive.ObjectInfo> list(String prefix, String startAfter) {
-                    if (prefix.equals(ArchiveLayout.RETENTION) && pruned.getAndIncrement() == 0) {
-                        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+        pruneAroundVerifysWatermarkRead(kind, false);
+    }
+
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPruneRightAfterVerifysWatermarkReadIsNoFalseAlarm(String kind) {
+        pruneAroundVerifysWatermarkRead(kind, true);
+    }
+
+    private void pruneAroundVerifysWatermarkRead(String kind, boolean afterTheRead) {
+        {
+            try (ObjectStore a = open(kind)) {
+                ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+                assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+                java.util.concurrent.atomic.AtomicInteger lists = new java.util.concurrent.atomic.AtomicInteger();
+                Runnable prune = () -> Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+                ObjectStore racing = new ForwardingObjectStore(a) {
+                    @Override
+                    public List<io.walship.archive.ObjectInfo> list(String prefix, String startAfter) {
+                        boolean first = prefix.equals(ArchiveLayout.RETENTION) && lists.getAndIncrement() == 0;
+                        if (first && !afterTheRead) {
+                            prune.run();
+                        }
+                        List<io.walship.archive.ObjectInfo> listed = super.list(prefix, startAfter);
+                        if (first && afterTheRead) {
+                            prune.run();
+                        }
+                        return listed;
                     }
-                    return super.list(prefix, startAfter);
-                }
-            };
-            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 2, false, m -> { });
-            assertTrue(pruned.get() > 0, "setup: the prune ran inside verify");
-            assertTrue(ArchiveListing.of(a).segments(1).stream().noneMatch(x -> x.name().firstLsn() == oldest.lsn() + 1),
-                    "setup: the prune deleted the WAL after the pinned backup");
-            assertTrue(report.ok(), "a prune while verify ran is no loss: " + report.problems());
-            ArchiveVerifier.Report again = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(again.ok() && again.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir())),
-                    "and the next verify sees the pruned gap as such: " + again.problems() + " " + again.notes());
+                };
+                ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 2, false, m -> { });
+                assertTrue(lists.get() > 0, "setup: the prune ran inside verify");
+                assertTrue(ArchiveListing.of(a).segments(1).stream().noneMatch(x -> x.name().firstLsn() == oldest.lsn() + 1),
+                        "setup: the prune deleted the WAL after the pinned backup");
+                assertTrue(report.ok(), "a prune while verify ran (" + (afterTheRead ? "after" : "before")
+                        + " its watermark read) is no loss: " + report.problems());
+                ArchiveVerifier.Report again = ArchiveVerifier.verify(a, 2, false, m -> { });
+                assertTrue(again.ok() && again.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir())),
+                        "and the next verify sees the pruned gap as such: " + again.problems() + " " + again.notes());
+            }
         }
     }
 
