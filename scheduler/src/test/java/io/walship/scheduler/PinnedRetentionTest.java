@@ -478,6 +478,21 @@ class PinnedRetentionTest {
                 .orElseThrow(() -> new AssertionError("no segment starts right after " + b.dir()));
     }
 
+    /** A point-in-time target inside WAL retention pruned fails saying so, not as WAL missing from the archive. */
+    @org.junit.jupiter.api.Test
+    void aTargetInWalPrunedByRetentionSaysSo() {
+        try (ObjectStore a = open("file")) {
+            ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
+            io.walship.restorer.RestoreException e = assertThrows(io.walship.restorer.RestoreException.class,
+                    () -> Restore.run(a, tmp.resolve("pitr"), Restore.Options.defaults()
+                            .withTarget(RestoreTarget.lsn(oldest.lsn() + 5, false)), new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains("was pruned by retention (timeline 1 keeps WAL only from its window start"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("restore to LSN " + io.walship.wal.Lsn.format(oldest.lsn()) + " at most"),
+                    e.getMessage());
+        }
+    }
+
     /**
      * A watermark whose content is not what its key says (here: unparseable) is reported as corrupt (exit 3) and
      * excuses nothing: the gap it would have excused is a problem too.
