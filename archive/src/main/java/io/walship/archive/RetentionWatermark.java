@@ -80,7 +80,7 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
             return windowStarts.getOrDefault(timeline, 0L);
         }
 
-        /** Whether retention may have deleted every LSN {@code first..last} on {@code timeline}'s path. */
+        /** Whether retention may have deleted every LSN up to {@code last} on {@code timeline}'s path (all below its window start). */
         public boolean pruned(int timeline, long last) {
             return last < windowStart(timeline);
         }

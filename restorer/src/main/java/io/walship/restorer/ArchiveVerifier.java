@@ -33,7 +33,9 @@ import io.walship.wal.Lsn;
  * history, every manifest and the image it names (size and SHA-256 of the uncompressed image;
  * {@code quick} checks only sizes), every segment (checksums, header, entry checksums, LSN
  * continuity inside it), and WAL continuity from each base backup to the end of every timeline
- * it leads to. Collects every problem instead of stopping at the first. Stateless.
+ * it leads to. A gap on a timeline's path that lies below that timeline's retention watermark
+ * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. Collects
+ * every problem instead of stopping at the first. Stateless.
  */
 public final class ArchiveVerifier {
     /** One thing wrong: {@code kind} is corrupt, missing or gap; {@code object} a key or LSN range. */

@@ -174,7 +174,7 @@ public final class Restore {
             try (SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel(), true)) {
                 imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
                 t1 = System.nanoTime();
-                replay = replay(store, plan, target, options, listener, prefetch);
+                replay = replay(plan, target, options, listener, prefetch);
             }
             ControlFile control = ControlFile.read(target);
             int promoted = 0;
@@ -328,7 +328,7 @@ public final class Restore {
     private record Replay(long entries, int segments, long objectBytes, long walBytes) {
     }
 
-    private static Replay replay(ObjectStore store, RestorePlan plan, Path dir, Options options, Listener listener,
+    private static Replay replay(RestorePlan plan, Path dir, Options options, Listener listener,
                                  SegmentPrefetcher prefetch) {
         RestoreTarget target = options.target();
         long entries = 0;
@@ -398,7 +398,7 @@ public final class Restore {
                             + " is not reached yet; retry once a later commit is archived, or restore to LSN "
                             + Lsn.format(redo.lsn()));
                 }
-                throw RestorePlan.unreachable(store, plan.chain(), plan.timeline(), target);
+                throw RestorePlan.unreachable(plan.store, plan.chain(), plan.timeline(), target);
             }
             if (target.kind() == RestoreTarget.Kind.LSN) {
                 long need = target.exclusive() ? target.lsn() - 1 : target.lsn();

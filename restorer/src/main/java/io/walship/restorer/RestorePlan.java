@@ -65,6 +65,8 @@ public final class RestorePlan {
 
     private final int timeline;
     private List<OtherTimeline> others = List.of();
+    /** The archive the plan was made from (only to explain a gap on the failure path). */
+    ObjectStore store;
     private final List<TimelineHistory.Span> ancestry;
     private final ArchiveListing.BackupInfo backup;
     private final BackupManifest manifest;
@@ -134,6 +136,7 @@ public final class RestorePlan {
         }
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
         plan.others = others;
+        plan.store = store;
         return plan;
     }
 
@@ -200,7 +203,7 @@ public final class RestorePlan {
             // only on this failure path is retention/ listed: a gap below the watermark is the policy's, not a loss
             long windowStart = 0;
             try {
-                windowStart = io.walship.archive.RetentionWatermark.scan(store).windowStart(timeline);
+                windowStart = store == null ? 0 : io.walship.archive.RetentionWatermark.scan(store).windowStart(timeline);
             } catch (StorageException e) {
                 org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("reading the retention watermarks: {}",
                         e.getMessage());
