@@ -128,4 +128,29 @@ class WatermarkReviewTest {
             assertTrue(report.ok(), "a prune while verify ran is no loss: " + report.problems());
         }
     }
+
+    /**
+     * A prune trusts a corrupt watermark by its key. Verify says a corrupt watermark "excuses nothing", but the
+     * plan takes the highest watermark from key names alone: with a corrupt one above its window start it makes
+     * no watermark of its own and deletes the sound lower one as "superseded". The WAL retention deleted is then
+     * covered by no sound watermark: once the corrupt object is removed (the only remedy for exit 3 "corrupt"),
+     * every pruned gap is reported as a loss. The sound watermark must survive until a sound higher one exists.
+     */
+    @Test
+    void aCorruptWatermarkDoesNotSupersedeTheSoundOne() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            long sound = io.walship.archive.RetentionWatermark.scan(a).windowStart(1);
+            assertTrue(sound > oldest.lsn() + 1, "setup: a sound watermark above the pinned backup");
+            String corrupt = new ArchiveLayout.WatermarkName(1, sound + 1).key();
+            a.create(corrupt, new java.io.ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)));
+
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            assertEquals(sound, io.walship.archive.RetentionWatermark.scan(a).windowStart(1),
+                    "the sound watermark is gone, superseded by a corrupt one: " + io.walship.archive.RetentionWatermark.listNames(a));
+        }
+    }
 }
