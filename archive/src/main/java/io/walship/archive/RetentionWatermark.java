@@ -73,8 +73,9 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
      * The watermarks in force, read and checked: the highest window start of each timeline among the
      * watermarks that are sound, and the corrupt ones (which excuse nothing). A watermark deleted between
      * the listing and its read counts by its key: a prune deletes one only once a higher one exists.
+     * {@code sound} names every watermark counted (read and found sound, or deleted since the listing).
      */
-    public record Scan(Map<Integer, Long> windowStarts, List<Corrupt> corrupt) {
+    public record Scan(Map<Integer, Long> windowStarts, List<Corrupt> corrupt, List<ArchiveLayout.WatermarkName> sound) {
         /** The highest window start of {@code timeline}'s path, or 0 if it has no (sound) watermark. */
         public long windowStart(int timeline) {
             return windowStarts.getOrDefault(timeline, 0L);
@@ -90,6 +91,7 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
     public static Scan scan(ObjectStore store) {
         Map<Integer, Long> max = new TreeMap<>();
         List<Corrupt> corrupt = new ArrayList<>();
+        List<ArchiveLayout.WatermarkName> sound = new ArrayList<>();
         for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
             Optional<ArchiveLayout.WatermarkName> name = ArchiveLayout.parseWatermark(o.key());
             if (name.isEmpty()) {
@@ -106,7 +108,8 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
                 continue;
             }
             max.merge(name.get().timeline(), name.get().windowStart(), Math::max);
+            sound.add(name.get());
         }
-        return new Scan(Map.copyOf(max), List.copyOf(corrupt));
+        return new Scan(Map.copyOf(max), List.copyOf(corrupt), List.copyOf(sound));
     }
 }

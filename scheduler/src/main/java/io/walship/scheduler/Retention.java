@@ -45,10 +45,11 @@ import io.walship.wal.Lsn;
  * that ancestry. {@link #needed} keeps every segment on {@code t}'s path that reaches {@code L(t)} or
  * beyond (its last LSN is at least {@code L(t)}), so whatever a plan deletes on that path lies wholly below
  * {@code L(t)}; a history with no kept backup keeps all of its WAL and gets no watermark. Before it deletes
- * anything, {@link #apply} creates {@code retention/T-L.json} for each timeline (unless the listing showed
- * one at least as high), so {@code archive verify} passes a gap on {@code t}'s path as pruned exactly when it
- * lies below the highest watermark of {@code t}, even after an interrupted run. Lower watermarks of a timeline
- * are deleted only after the plan's own exists (the highest is never deleted), and so are the pruned-WAL
+ * anything, {@link #apply} creates {@code retention/T-L.json} for each timeline (unless a sound one at least
+ * as high is there: the plan reads the watermarks, and a corrupt one counts for nothing), so {@code archive verify} passes a gap on {@code t}'s path as pruned exactly when it
+ * lies below the highest watermark of {@code t}, even after an interrupted run. Lower sound watermarks of a
+ * timeline are deleted only after the plan's own or a higher sound one exists (the highest sound one is never
+ * deleted, corrupt ones are left for the operator), and so are the pruned-WAL
  * records of the previous walship ({@code pruned/}). Whether a backup is pinned plays no part in this.
  *
  * <p>{@link #apply} reads each backup's pin again just before it deletes the manifest and once more
@@ -190,20 +191,20 @@ public final class Retention {
             RestorePlan.backupsOn(listing, ancestries.get(t)).stream().filter(keep::contains)
                     .mapToLong(b -> b.name().lsn()).min().ifPresent(k -> windowStarts.put(t, k + 1));
         }
-        // watermarks: this plan's, unless one at least as high is there (the highest is never deleted); lower
-        // ones go once the plan's own or a higher one exists, and so do the previous walship's records
-        Map<Integer, Long> listedMax = new HashMap<>();
-        List<ArchiveLayout.WatermarkName> listedMarks = RetentionWatermark.listNames(store);
-        listedMarks.forEach(w -> listedMax.merge(w.timeline(), w.windowStart(), Math::max));
+        // watermarks: this plan's, unless a sound one at least as high is there (the highest sound one is never
+        // deleted); lower sound ones go once the plan's own or a higher sound one exists, and so do the previous
+        // walship's records. Only watermarks read and found sound count: a corrupt one excuses nothing in verify,
+        // so it neither stands in for the plan's own nor supersedes a sound one (verify reports it; it is left alone)
+        RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
         List<ArchiveLayout.WatermarkName> watermarks = new ArrayList<>();
         windowStarts.forEach((t, l) -> {
-            if (listedMax.getOrDefault(t, 0L) < l) {
+            if (marks.windowStart(t) < l) {
                 watermarks.add(new ArchiveLayout.WatermarkName(t, l));
             }
         });
         List<Deletion> first = new ArrayList<>();
-        for (ArchiveLayout.WatermarkName w : listedMarks) {
-            long high = Math.max(listedMax.get(w.timeline()), windowStarts.getOrDefault(w.timeline(), 0L));
+        for (ArchiveLayout.WatermarkName w : marks.sound()) {
+            long high = Math.max(marks.windowStart(w.timeline()), windowStarts.getOrDefault(w.timeline(), 0L));
             if (w.windowStart() < high) {
                 first.add(new Deletion(w.key(), 0, "superseded by the retention watermark of timeline "
                         + w.timeline() + " at LSN " + Lsn.format(high)));
