@@ -72,13 +72,26 @@ public final class ArchiveVerifier {
         }
 
         List<ArchiveListing.BackupInfo> goodBackups = new ArrayList<>();
+        Map<ArchiveListing.BackupInfo, BackupManifest> manifests = new java.util.HashMap<>();
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             progress.accept("checking base backup " + b.name().dir());
+            BackupManifest m = null;
             try {
-                BackupManifest m = RestorePlan.readManifest(store, b.name());
+                m = RestorePlan.readManifest(store, b.name());
                 bytes[0] += checkImage(store, m, parallel, quick);
                 goodBackups.add(b);
+                manifests.put(b, m);
             } catch (StorageException e) {
+                // A prune deletes a backup's manifest first (the backup stops existing), then its image. A backup
+                // listed whose manifest is gone at read time, or gone by the time its image turned out missing,
+                // was deleted while verify ran: as if deleted before the listing, it is not there (the WAL after
+                // it is judged by the watermarks below). A manifest still there that cannot be read or is corrupt,
+                // or an image missing or bad under a manifest still there, is a problem.
+                if ((m != null || e instanceof io.walship.archive.ObjectNotFoundException)
+                        && store.head(b.name().manifestKey()).isEmpty()) {
+                    notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
+                    continue;
+                }
                 problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
                         b.name().manifestKey(), detail(e)));
             }
@@ -98,7 +111,7 @@ public final class ArchiveVerifier {
 
         Set<Long> backupSystems = new java.util.HashSet<>();
         for (ArchiveListing.BackupInfo b : goodBackups) {
-            long id = Restore.systemIdOf(RestorePlan.readManifest(store, b.name()));
+            long id = Restore.systemIdOf(manifests.get(b));
             if (id != io.walship.archive.Segment.NO_SYSTEM_ID) {
                 backupSystems.add(id);
             }
