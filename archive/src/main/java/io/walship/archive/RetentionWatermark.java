@@ -85,6 +85,74 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
         public boolean pruned(int timeline, long last) {
             return last < windowStart(timeline);
         }
+
+        /**
+         * Whether retention may have deleted all of {@code gap} on timeline {@code t}'s path, and below which
+         * window start: the gap is cut at the spans of {@code t}'s ancestry, and each piece (LSNs of some timeline
+         * {@code x}) must lie below the watermark of {@code t} or of another timeline {@code u} whose path runs
+         * through the same stretch of {@code x} (a timeline born after the last prune has no watermark yet, but
+         * shares its parent's pruned WAL below the fork). Sound: retention keeps every segment on {@code u}'s path
+         * reaching {@code u}'s window start, and a kept backup that would need the stretch lies below it on both
+         * paths (they agree below it), so it would have held {@code u}'s window start at or below the stretch.
+         * Returns the window start that excuses the gap's last piece, or empty if some piece is not excused.
+         *
+         * @param ancestries the ancestry of every timeline whose history could be read ({@code TimelineHistory.ancestry})
+         */
+        public java.util.OptionalLong prunedBelow(int t, ArchiveListing.Range gap,
+                                                  Map<Integer, List<TimelineHistory.Span>> ancestries) {
+            if (gap.lastLsn() < windowStart(t)) {
+                return java.util.OptionalLong.of(windowStart(t));
+            }
+            List<TimelineHistory.Span> path = ancestries.get(t);
+            if (path == null) {
+                return java.util.OptionalLong.empty();
+            }
+            long next = gap.firstLsn();
+            long shown = 0;
+            for (TimelineHistory.Span sp : path) {
+                long from = Math.max(next, sp.fromLsn());
+                long to = Math.min(gap.lastLsn(), sp.toLsn());
+                if (from > to) {
+                    continue;
+                }
+                if (from != next) {
+                    return java.util.OptionalLong.empty(); // part of the gap on no span of the path
+                }
+                long best = windowStart(t);
+                for (Map.Entry<Integer, List<TimelineHistory.Span>> u : ancestries.entrySet()) {
+                    for (TimelineHistory.Span su : u.getValue()) {
+                        if (su.timeline() == sp.timeline() && su.contains(from) && su.contains(to)) {
+                            best = Math.max(best, windowStart(u.getKey()));
+                        }
+                    }
+                }
+                if (to >= best) {
+                    return java.util.OptionalLong.empty();
+                }
+                shown = best;
+                if (to == gap.lastLsn()) {
+                    return java.util.OptionalLong.of(shown);
+                }
+                next = to + 1;
+            }
+            return java.util.OptionalLong.empty();
+        }
+    }
+
+    /** The ancestry of every timeline the listing knows whose history can be read (the others are left out). */
+    public static Map<Integer, List<TimelineHistory.Span>> ancestries(ArchiveListing listing,
+                                                                    Map<Integer, TimelineHistory> histories) {
+        Map<Integer, List<TimelineHistory.Span>> out = new TreeMap<>();
+        java.util.Set<Integer> all = new java.util.TreeSet<>(listing.timelines());
+        all.addAll(listing.histories());
+        for (int t : all) {
+            try {
+                out.put(t, TimelineHistory.ancestry(t, histories));
+            } catch (StorageException e) {
+                // a timeline whose start is unknown shares nothing verifiably
+            }
+        }
+        return out;
     }
 
     /** Lists {@code retention/} and reads every watermark there (see {@link Scan}). */

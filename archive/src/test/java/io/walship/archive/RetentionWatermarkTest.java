@@ -63,4 +63,34 @@ class RetentionWatermarkTest {
             assertEquals(4, RetentionWatermark.listNames(a).size());
         }
     }
+
+    /**
+     * A gap on a path is excused piece by piece: on the stretch timeline 2's path shares with timeline 1 (below the
+     * fork at 100) timeline 1's watermark counts; on timeline 2's own WAL only timeline 2's does; a piece of timeline
+     * 1 past the fork (not on 2's path) does not borrow 2's.
+     */
+    @Test
+    void aSharedStretchCountsTheOtherTimelinesWatermark() {
+        java.util.Map<Integer, java.util.List<TimelineHistory.Span>> ancestries = java.util.Map.of(
+                1, java.util.List.of(new TimelineHistory.Span(1, 1, Long.MAX_VALUE)),
+                2, java.util.List.of(new TimelineHistory.Span(1, 1, 100), new TimelineHistory.Span(2, 101, Long.MAX_VALUE)));
+        RetentionWatermark.Scan only1 = new RetentionWatermark.Scan(java.util.Map.of(1, 150L), java.util.List.of(),
+                java.util.List.of(new ArchiveLayout.WatermarkName(1, 150)));
+        assertEquals(java.util.OptionalLong.of(150), only1.prunedBelow(2, new ArchiveListing.Range(40, 90), ancestries));
+        assertTrue(only1.prunedBelow(2, new ArchiveListing.Range(40, 120), ancestries).isEmpty(),
+                "timeline 2's own WAL at 101..120 has no watermark");
+        assertEquals(java.util.OptionalLong.of(150), only1.prunedBelow(1, new ArchiveListing.Range(40, 120), ancestries));
+        RetentionWatermark.Scan only2 = new RetentionWatermark.Scan(java.util.Map.of(2, 150L), java.util.List.of(),
+                java.util.List.of(new ArchiveLayout.WatermarkName(2, 150)));
+        assertEquals(java.util.OptionalLong.of(150), only2.prunedBelow(2, new ArchiveListing.Range(40, 120), ancestries));
+        assertEquals(java.util.OptionalLong.of(150), only2.prunedBelow(1, new ArchiveListing.Range(40, 90), ancestries),
+                "below the fork timeline 1's WAL is on timeline 2's path");
+        assertTrue(only2.prunedBelow(1, new ArchiveListing.Range(90, 120), ancestries).isEmpty(),
+                "timeline 1's WAL past the fork is not on timeline 2's path");
+        RetentionWatermark.Scan both = new RetentionWatermark.Scan(java.util.Map.of(1, 60L, 2, 150L), java.util.List.of(),
+                java.util.List.of());
+        assertTrue(both.prunedBelow(2, new ArchiveListing.Range(40, 70), ancestries).isPresent(), "2's covers it");
+        assertTrue(both.prunedBelow(1, new ArchiveListing.Range(40, 120), ancestries).isEmpty(),
+                "only 1's (60) counts past the fork");
+    }
 }

@@ -218,8 +218,10 @@ final class ArchiveCommand {
                 // listed after wal/ (as verify does): a prune in between shows no gap without its watermark
                 RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
                 java.util.Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, l);
+                // a gap on a stretch shared with another timeline's path counts that timeline's watermark too
+                Map<Integer, List<TimelineHistory.Span>> ancestries = RetentionWatermark.ancestries(l, histories);
                 if (json) {
-                    out.println(Json.write(toJson(store, l, marks)));
+                    out.println(Json.write(toJson(store, l, marks, ancestries)));
                     return ExitCodes.OK;
                 }
                 out.println("archive " + store.describe() + ": " + l.totalBytes() + " bytes");
@@ -246,10 +248,11 @@ final class ArchiveCommand {
                                 ArchiveLayout.lsnHex(r.lastLsn()), n, bytes);
                     }
                     for (ArchiveListing.Range g : l.gaps(t)) {
-                        boolean pruned = marks.pruned(t, g.lastLsn());
-                        out.printf("  %-10s %s-%s%s%n", pruned ? "pruned" : "GAP", ArchiveLayout.lsnHex(g.firstLsn()),
-                                ArchiveLayout.lsnHex(g.lastLsn()), pruned ? "  by retention (below its window start "
-                                + ArchiveLayout.lsnHex(marks.windowStart(t)) + ")" : "");
+                        java.util.OptionalLong below = marks.prunedBelow(t, g, ancestries);
+                        out.printf("  %-10s %s-%s%s%n", below.isPresent() ? "pruned" : "GAP",
+                                ArchiveLayout.lsnHex(g.firstLsn()), ArchiveLayout.lsnHex(g.lastLsn()), below.isPresent()
+                                ? "  by retention (below its window start " + ArchiveLayout.lsnHex(below.getAsLong()) + ")"
+                                : "");
                     }
                     for (ArchiveListing.BackupInfo b : l.backups()) {
                         if (b.name().timeline() == t) {
@@ -272,7 +275,8 @@ final class ArchiveCommand {
             return ExitCodes.OK;
         }
 
-        private static Map<String, Object> toJson(ObjectStore store, ArchiveListing l, RetentionWatermark.Scan marks) {
+        private static Map<String, Object> toJson(ObjectStore store, ArchiveListing l, RetentionWatermark.Scan marks,
+                                                  Map<Integer, List<TimelineHistory.Span>> ancestries) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("archive", store.describe());
             m.put("totalBytes", l.totalBytes());
@@ -293,9 +297,8 @@ final class ArchiveCommand {
                     g.put("from", ArchiveLayout.lsnHex(r.firstLsn()));
                     g.put("to", ArchiveLayout.lsnHex(r.lastLsn()));
                     // a gap below the timeline's retention watermark: retention deleted it, not a loss
-                    if (marks.pruned(t, r.lastLsn())) {
-                        g.put("prunedBelow", ArchiveLayout.lsnHex(marks.windowStart(t)));
-                    }
+                    marks.prunedBelow(t, r, ancestries).ifPresent(below -> g.put("prunedBelow",
+                            ArchiveLayout.lsnHex(below)));
                     return g;
                 }).toList());
                 tm.put("segments", l.segments(t).size());

@@ -169,10 +169,13 @@ public final class ArchiveVerifier {
         for (RetentionWatermark.Corrupt c : marks.corrupt()) {
             problems.add(new Problem("corrupt", c.key(), c.detail() + "; it excuses no gap"));
         }
+        Map<Integer, List<TimelineHistory.Span>> ancestries = RetentionWatermark.ancestries(listing, histories);
         for (ArchiveListing.SegmentInfo s : vanished) {
-            if (marks.pruned(s.name().timeline(), s.name().lastLsn())) {
+            java.util.OptionalLong below = marks.prunedBelow(s.name().timeline(),
+                    new ArchiveListing.Range(s.name().firstLsn(), s.name().lastLsn()), ancestries);
+            if (below.isPresent()) {
                 notes.add(s.name().key() + " was deleted by a prune while verify ran (below the window start "
-                        + Lsn.format(marks.windowStart(s.name().timeline())) + " of timeline " + s.name().timeline() + ")");
+                        + Lsn.format(below.getAsLong()) + " on timeline " + s.name().timeline() + "'s path)");
             } else {
                 problems.add(new Problem("missing", s.name().key(), "listed, then gone before it could be read, and not"
                         + " below a retention watermark of timeline " + s.name().timeline()));
@@ -197,11 +200,12 @@ public final class ArchiveVerifier {
                 boolean first = true;
                 while (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (prunedByRetention(onPath, goodBackups, marks, t, c.gap())) {
+                    java.util.OptionalLong below = prunedByRetention(onPath, goodBackups, marks, ancestries, t, c.gap());
+                    if (below.isPresent()) {
                         String note = "base backup " + b.name().dir() + (first ? " restores to LSN " + Lsn.format(c.end())
                                 : " is followed by WAL up to LSN " + Lsn.format(c.end())) + " (timeline " + t + "); "
                                 + range + " was pruned by retention (below its window start "
-                                + Lsn.format(marks.windowStart(t)) + "), a newer backup covers it";
+                                + Lsn.format(below.getAsLong()) + "), a newer backup covers it";
                         if (!notes.contains(note)) {
                             notes.add(note);
                         }
@@ -225,16 +229,20 @@ public final class ArchiveVerifier {
     }
 
     /**
-     * Whether a gap on timeline {@code t}'s path is retention's doing (docs/OPERATIONS.md, "Pinned backups"):
-     * all of it lies below the highest retention watermark of {@code t} (docs/FORMAT.md "Retention
-     * watermarks"; retention deletes WAL on that path only below it), and a good backup on the path at or
-     * past the gap's end restores through it. Whether any backup is pinned does not matter.
+     * Whether a gap on timeline {@code t}'s path is retention's doing (docs/OPERATIONS.md, "Pinned backups"),
+     * and below which window start: all of it lies below the highest sound retention watermark of {@code t}, or,
+     * on a stretch {@code t}'s path shares with another timeline's, of that timeline (docs/FORMAT.md "Retention
+     * watermarks"; {@link RetentionWatermark.Scan#prunedBelow}), and a good backup on the path at or past the
+     * gap's end restores through it. Whether any backup is pinned does not matter.
      */
-    private static boolean prunedByRetention(List<ArchiveListing.BackupInfo> onPath,
+    private static java.util.OptionalLong prunedByRetention(List<ArchiveListing.BackupInfo> onPath,
                                              List<ArchiveListing.BackupInfo> goodBackups, RetentionWatermark.Scan marks,
+                                             Map<Integer, List<TimelineHistory.Span>> ancestries,
                                              int t, ArchiveListing.Range gap) {
-        return marks.pruned(t, gap.lastLsn()) && onPath.stream()
-                .anyMatch(o -> goodBackups.contains(o) && o.name().lsn() >= gap.lastLsn());
+        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() >= gap.lastLsn())) {
+            return java.util.OptionalLong.empty();
+        }
+        return marks.prunedBelow(t, gap, ancestries);
     }
 
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */

@@ -201,18 +201,37 @@ public final class RestorePlan {
         if (chain.gap() != null) {
             String range = "WAL LSN " + Lsn.format(chain.gap().firstLsn()) + ".." + Lsn.format(chain.gap().lastLsn());
             // only on this failure path is retention/ listed: a gap below the watermark is the policy's, not a loss
-            long windowStart = 0;
+            // (on a stretch this timeline's path shares with another's, that timeline's watermark counts too)
+            java.util.OptionalLong below = java.util.OptionalLong.empty();
+            long own = 0;
             try {
-                windowStart = store == null ? 0 : io.walship.archive.RetentionWatermark.scan(store).windowStart(timeline);
+                if (store != null) {
+                    ArchiveListing listing = ArchiveListing.of(store);
+                    io.walship.archive.RetentionWatermark.Scan marks = io.walship.archive.RetentionWatermark.scan(store);
+                    Map<Integer, TimelineHistory> histories = new java.util.HashMap<>();
+                    for (int t : listing.histories()) {
+                        try {
+                            histories.put(t, TimelineHistory.readOne(store, t));
+                        } catch (StorageException e) {
+                            // a timeline whose history cannot be read shares nothing verifiably
+                        }
+                    }
+                    Map<Integer, List<TimelineHistory.Span>> ancestries =
+                            io.walship.archive.RetentionWatermark.ancestries(listing, histories);
+                    own = marks.windowStart(timeline);
+                    below = marks.prunedBelow(timeline, chain.gap(), ancestries);
+                }
             } catch (StorageException e) {
                 org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("reading the retention watermarks: {}",
                         e.getMessage());
             }
-            if (chain.gap().lastLsn() < windowStart) {
-                return new RestoreException(range + " was pruned by retention (timeline " + timeline + " keeps WAL"
-                        + " only from its window start, LSN " + Lsn.format(windowStart) + "), so " + target.describe()
-                        + " cannot be reached: restore to LSN " + Lsn.format(chain.end()) + " at most, or to a target"
-                        + " past the gap");
+            if (below.isPresent()) {
+                long l = below.getAsLong();
+                return new RestoreException(range + " was pruned by retention (" + (l == own ? "timeline " + timeline
+                        + " keeps WAL only from its window start, LSN " + Lsn.format(l) : "this stretch of timeline "
+                        + timeline + "'s path, shared with another timeline, is kept only from that timeline's window"
+                        + " start, LSN " + Lsn.format(l)) + "), so " + target.describe() + " cannot be reached: restore"
+                        + " to LSN " + Lsn.format(chain.end()) + " at most, or to a target past the gap");
             }
             return new RestoreException(range + " is missing from the archive (timeline " + timeline
                     + "), so " + target.describe() + " cannot be reached; nothing after the gap is used");
