@@ -204,6 +204,7 @@ public final class RestorePlan {
             // (on a stretch this timeline's path shares with another's, that timeline's watermark counts too)
             java.util.OptionalLong below = java.util.OptionalLong.empty();
             long own = 0;
+            Optional<ArchiveListing.BackupInfo> after = Optional.empty();
             try {
                 if (store != null) {
                     ArchiveListing listing = ArchiveListing.of(store);
@@ -220,6 +221,11 @@ public final class RestorePlan {
                             io.walship.archive.RetentionWatermark.ancestries(listing, histories);
                     own = marks.windowStart(timeline);
                     below = marks.prunedBelow(timeline, chain.gap(), ancestries);
+                    List<TimelineHistory.Span> path = ancestries.get(timeline);
+                    if (path != null) {
+                        after = backupsOn(listing, path).stream().filter(b -> b.name().lsn() >= chain.gap().lastLsn())
+                                .min(Comparator.comparingLong(b -> b.name().lsn()));
+                    }
                 }
             } catch (StorageException e) {
                 org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("reading the retention watermarks: {}",
@@ -227,11 +233,14 @@ public final class RestorePlan {
             }
             if (below.isPresent()) {
                 long l = below.getAsLong();
+                // past the gap is not enough: the restore needs a base backup at or after the gap's end
+                String instead = after.map(b -> ", or to LSN " + Lsn.format(b.name().lsn()) + " or later (base backup "
+                        + b.name().dir() + ", the first after the gap)").orElse("");
                 return new RestoreException(range + " was pruned by retention (" + (l == own ? "timeline " + timeline
                         + " keeps WAL only from its window start, LSN " + Lsn.format(l) : "this stretch of timeline "
                         + timeline + "'s path, shared with another timeline, is kept only from that timeline's window"
                         + " start, LSN " + Lsn.format(l)) + "), so " + target.describe() + " cannot be reached: restore"
-                        + " to LSN " + Lsn.format(chain.end()) + " at most, or to a target past the gap");
+                        + " to LSN " + Lsn.format(chain.end()) + " at most" + instead);
             }
             return new RestoreException(range + " is missing from the archive (timeline " + timeline
                     + "), so " + target.describe() + " cannot be reached; nothing after the gap is used");

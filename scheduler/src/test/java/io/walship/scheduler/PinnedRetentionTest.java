@@ -490,6 +490,13 @@ class PinnedRetentionTest {
                     e.getMessage());
             assertTrue(e.getMessage().contains("restore to LSN " + io.walship.wal.Lsn.format(oldest.lsn()) + " at most"),
                     e.getMessage());
+            // a target past the gap is not enough (one between the gap's end and the next backup fails the same
+            // way): the way out is the first base backup after the gap
+            ArchiveLayout.BackupName next = ArchiveListing.of(a).backups().stream().map(ArchiveListing.BackupInfo::name)
+                    .filter(n -> n.lsn() > oldest.lsn()).min(java.util.Comparator.comparingLong(ArchiveLayout.BackupName::lsn))
+                    .orElseThrow();
+            assertTrue(e.getMessage().endsWith("or to LSN " + io.walship.wal.Lsn.format(next.lsn()) + " or later (base"
+                    + " backup " + next.dir() + ", the first after the gap)"), e.getMessage());
         }
     }
 
