@@ -37,9 +37,12 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
         return ArchiveJson.write(this);
     }
 
-    /** Reads and checks a watermark; one that does not say what its key says is a corrupt object. */
+    /**
+     * Reads and checks a watermark, strictly (nothing after the document, no coercion between JSON types); one
+     * that does not say what its key says is a corrupt object.
+     */
     public static RetentionWatermark read(InputStream in, String key) {
-        RetentionWatermark w = ArchiveJson.read(in, RetentionWatermark.class, key, "retention watermark");
+        RetentionWatermark w = ArchiveJson.readStrict(in, RetentionWatermark.class, key, "retention watermark");
         if (w.formatVersion() != FORMAT_VERSION) {
             throw new CorruptObjectException(key, "retention watermark format version " + w.formatVersion()
                     + ", this walship reads " + FORMAT_VERSION);

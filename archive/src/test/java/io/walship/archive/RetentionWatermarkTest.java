@@ -93,4 +93,24 @@ class RetentionWatermarkTest {
         assertTrue(both.prunedBelow(1, new ArchiveListing.Range(40, 120), ancestries).isEmpty(),
                 "only 1's (60) counts past the fork");
     }
+
+    /** The watermark reader is strict: trailing content and values of the wrong JSON type are a corrupt object. */
+    @Test
+    void aWatermarkWithTrailingContentOrWrongTypesIsCorrupt() {
+        String good = new String(RetentionWatermark.of(NAME).toJson(), StandardCharsets.UTF_8);
+        assertEquals(RetentionWatermark.of(NAME), RetentionWatermark.read(new ByteArrayInputStream(
+                good.getBytes(StandardCharsets.UTF_8)), NAME.key()));
+        for (String bad : new String[] {
+                good + " {}",
+                good + " garbage",
+                good.replace("\"timeline\" : 2", "\"timeline\" : \"2\""),
+                good.replace("\"formatVersion\" : 1", "\"formatVersion\" : \"1\""),
+                good.replace("\"formatVersion\" : 1", "\"formatVersion\" : 1.0"),
+                good.replace("\"windowStart\" : \"00000000000A41F4\"", "\"windowStart\" : 672244"),
+                good.replace("\"timeline\" : 2", "\"timeline\" : null")}) {
+            assertTrue(!bad.equals(good), "the test's replacement must apply: " + bad);
+            assertThrows(CorruptObjectException.class, () -> RetentionWatermark.read(new ByteArrayInputStream(
+                    bad.getBytes(StandardCharsets.UTF_8)), NAME.key()), bad);
+        }
+    }
 }
