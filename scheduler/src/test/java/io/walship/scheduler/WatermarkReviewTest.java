@@ -104,6 +104,33 @@ class WatermarkReviewTest {
     }
 
     /**
+     * The same promotion, seen by a point-in-time restore of timeline 2 into timeline 1's pruned stretch (after the
+     * pinned backup, below the fork): the error says pruned by retention (timeline 1's watermark, on the stretch
+     * both paths share), not missing from the archive.
+     */
+    @Test
+    void aPitrIntoTheSharedPrunedStretchOfAPromotedTimelineSaysPruned() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            Path promoted = tmp.resolve("promoted");
+            Restore.run(a, promoted, Restore.Options.defaults().withPromote(true), new Restore.Listener() { });
+            try (Store s = Store.open(promoted)) {
+                writes(s, "t2", 60);
+                ship(promoted, a);
+            }
+            io.walship.restorer.RestoreException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("pitr"),
+                            Restore.Options.defaults().withTimeline(2).withTarget(
+                                    io.walship.restorer.RestoreTarget.lsn(oldest.lsn() + 5, false)),
+                            new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains("was pruned by retention (this stretch of timeline 2's path, shared with"
+                    + " another timeline"), e.getMessage());
+        }
+    }
+
+    /**
      * A prune running while verify reads the base backups: the backup the prune deletes (listed by verify a
      * moment before) is reported "missing" (exit 3), or verify dies re-reading its manifest. docs/OPERATIONS.md
      * says "a prune running at the same time is not taken for a loss"; the new ordering only covers WAL.
