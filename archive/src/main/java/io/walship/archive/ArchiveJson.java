@@ -18,6 +18,26 @@ final class ArchiveJson {
             .enable(SerializationFeature.INDENT_OUTPUT)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
+    /**
+     * For documents whose every byte is checked (retention watermarks): nothing after the document, no
+     * coercion between JSON types (a string where a number belongs, or the other way round; a fraction for an integer), no null for a
+     * number. Still tolerant of unknown fields, as {@link #MAPPER} is.
+     */
+    private static final ObjectMapper STRICT = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .withCoercionConfig(com.fasterxml.jackson.databind.type.LogicalType.Textual, c -> c
+                    .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer,
+                            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                    .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float,
+                            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                    .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean,
+                            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail))
+            .build();
+
     private ArchiveJson() {
     }
 
@@ -35,8 +55,17 @@ final class ArchiveJson {
      * @throws CorruptObjectException naming the key if it is not valid JSON of that shape (or JSON null)
      */
     static <T> T read(InputStream in, Class<T> type, String key, String what) {
+        return read(MAPPER, in, type, key, what);
+    }
+
+    /** As {@link #read(InputStream, Class, String, String)}, strictly (see {@link #STRICT}). */
+    static <T> T readStrict(InputStream in, Class<T> type, String key, String what) {
+        return read(STRICT, in, type, key, what);
+    }
+
+    private static <T> T read(ObjectMapper mapper, InputStream in, Class<T> type, String key, String what) {
         try {
-            T doc = MAPPER.readValue(in, type);
+            T doc = mapper.readValue(in, type);
             if (doc == null) {
                 throw new CorruptObjectException(key, what + " is JSON null, not a " + what);
             }

@@ -16,9 +16,8 @@ import java.util.regex.Pattern;
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/image.CODEC           base backup at LSN L (page image)
  * backups/TTTTTTTT-LLLLLLLLLLLLLLLL/manifest.json         written last: no manifest, no backup
  * pins/TTTTTTTT-LLLLLLLLLLLLLLLL.json                     that backup is pinned: retention keeps it
- * pruned/TTTTTTTT-LLLLLLLLLLLLLLLL/XXXXXXXX-FFFFFFFFFFFFFFFF-LLLLLLLLLLLLLLLL.json
- *                                                         retention deleted WAL FIRST..LAST of timeline X
- *                                                         after (pinned) backup T-L
+ * retention/TTTTTTTT-LLLLLLLLLLLLLLLL.json                retention deletes WAL on timeline T's path only
+ *                                                         below LSN L (a retention watermark)
  * lease/leader.json                                       the leader lease (the one mutable document)
  * </pre>
  *
@@ -33,10 +32,15 @@ public final class ArchiveLayout {
     /** Pinned backups ({@code BackupPin}, docs/FORMAT.md "Backup pins"): one object per pin, deleted to unpin. */
     public static final String PINS = "pins/";
     /**
-     * Records of WAL that retention deleted after a pinned backup ({@code PrunedWal}, docs/FORMAT.md
-     * "Pruned-WAL records"): what lets verify tell a pruned stretch from a lost one.
+     * Retention watermarks ({@code RetentionWatermark}, docs/FORMAT.md "Retention watermarks"): where
+     * retention may have deleted WAL, which is what lets verify tell a pruned stretch from a lost one.
      */
-    public static final String PRUNED = "pruned/";
+    public static final String RETENTION = "retention/";
+    /**
+     * Where the previous walship kept pruned-WAL records (replaced by {@link #RETENTION}): a prune deletes
+     * what it finds there, verify ignores it.
+     */
+    public static final String LEGACY_PRUNED = "pruned/";
     public static final String LEASE_DIR = "lease/";
     /** The leader lease ({@code LeaderLease}, docs/FORMAT.md "The leader lease"). */
     public static final String LEASE = LEASE_DIR + "leader.json";
@@ -51,8 +55,7 @@ public final class ArchiveLayout {
     private static final Pattern SEGMENT = Pattern.compile("wal/([0-9A-F]{8})/([0-9A-F]{16})-([0-9A-F]{16})\\.seg");
     private static final Pattern BACKUP = Pattern.compile("backups/([0-9A-F]{8})-([0-9A-F]{16})/(.+)");
     private static final Pattern PIN = Pattern.compile("pins/([0-9A-F]{8})-([0-9A-F]{16})\\.json");
-    private static final Pattern PRUNED_KEY = Pattern.compile(
-            "pruned/([0-9A-F]{8})-([0-9A-F]{16})/([0-9A-F]{8})-([0-9A-F]{16})-([0-9A-F]{16})\\.json");
+    private static final Pattern WATERMARK = Pattern.compile("retention/([0-9A-F]{8})-([0-9A-F]{16})\\.json");
     private static final Pattern BACKUP_ID = Pattern.compile("(?:backups/)?([0-9A-F]{8})-([0-9A-F]{16})/?");
     private static final Pattern HISTORY = Pattern.compile("timelines/([0-9A-F]{8})\\.history");
 
@@ -116,26 +119,30 @@ public final class ArchiveLayout {
                 Long.parseUnsignedLong(m.group(2), 16))) : Optional.empty();
     }
 
-    /** WAL {@code wal} (a deleted segment's range) that retention deleted after backup {@code backup}. */
-    public record PrunedName(BackupName backup, SegmentName wal) {
+    /** A retention watermark: retention deletes WAL on {@code timeline}'s path only below {@code windowStart}. */
+    public record WatermarkName(int timeline, long windowStart) {
+        public WatermarkName {
+            if (timeline < 1 || windowStart < 1) {
+                throw new IllegalArgumentException("bad watermark: timeline " + timeline + " LSN " + windowStart);
+            }
+        }
+
         public String key() {
-            return PRUNED + timelineHex(backup.timeline()) + "-" + lsnHex(backup.lsn()) + "/"
-                    + timelineHex(wal.timeline()) + "-" + lsnHex(wal.firstLsn()) + "-" + lsnHex(wal.lastLsn()) + ".json";
+            return RETENTION + timelineHex(timeline) + "-" + lsnHex(windowStart) + ".json";
         }
     }
 
-    /** The backup and WAL range a pruned-WAL record's key names. */
-    public static Optional<PrunedName> parsePruned(String key) {
-        Matcher m = PRUNED_KEY.matcher(key);
+    /** The timeline and window start a watermark's key names. */
+    public static Optional<WatermarkName> parseWatermark(String key) {
+        Matcher m = WATERMARK.matcher(key);
         if (!m.matches()) {
             return Optional.empty();
         }
         try {
-            return Optional.of(new PrunedName(new BackupName(Integer.parseUnsignedInt(m.group(1), 16),
-                    Long.parseUnsignedLong(m.group(2), 16)), new SegmentName(Integer.parseUnsignedInt(m.group(3), 16),
-                    Long.parseUnsignedLong(m.group(4), 16), Long.parseUnsignedLong(m.group(5), 16))));
+            return Optional.of(new WatermarkName(Integer.parseUnsignedInt(m.group(1), 16),
+                    Long.parseUnsignedLong(m.group(2), 16)));
         } catch (IllegalArgumentException e) {
-            return Optional.empty(); // not a range: not such a record
+            return Optional.empty(); // timeline 0 or LSN 0 (or negative): not a watermark
         }
     }
 

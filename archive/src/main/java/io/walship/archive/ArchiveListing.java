@@ -30,14 +30,14 @@ public final class ArchiveListing {
     private final Set<Integer> histories;
     private final List<ObjectInfo> orphans;
     private final Set<ArchiveLayout.BackupName> pins;
-    private final List<ArchiveLayout.PrunedName> pruned;
+    private final List<ObjectInfo> legacyPruned;
     private final long totalBytes;
 
     private ArchiveListing(Map<Integer, List<SegmentInfo>> segments, List<BackupInfo> backups, Set<Integer> histories,
                            List<ObjectInfo> orphans, Set<ArchiveLayout.BackupName> pins,
-                           List<ArchiveLayout.PrunedName> pruned, long totalBytes) {
+                           List<ObjectInfo> legacyPruned, long totalBytes) {
         this.pins = pins;
-        this.pruned = pruned;
+        this.legacyPruned = legacyPruned;
         this.segments = segments;
         this.backups = backups;
         this.histories = histories;
@@ -54,7 +54,7 @@ public final class ArchiveListing {
         Set<ArchiveLayout.BackupName> withManifest = new TreeSet<>(order);
         Set<Integer> histories = new TreeSet<>();
         Set<ArchiveLayout.BackupName> pins = new TreeSet<>(order);
-        List<ArchiveLayout.PrunedName> pruned = new ArrayList<>();
+        List<ObjectInfo> legacyPruned = new ArrayList<>();
         long total = 0;
         for (ObjectInfo o : store.list("", null)) {
             total += o.size();
@@ -77,11 +77,11 @@ public final class ArchiveListing {
                 pins.add(pin.get());
                 continue;
             }
-            var record = ArchiveLayout.parsePruned(o.key());
-            if (record.isPresent()) {
-                pruned.add(record.get());
+            if (o.key().startsWith(ArchiveLayout.LEGACY_PRUNED)) {
+                legacyPruned.add(o);
                 continue;
             }
+            // retention/ (watermarks) is not taken from this listing: whoever needs them lists them afterwards
             ArchiveLayout.parseHistory(o.key()).ifPresent(histories::add);
         }
         List<BackupInfo> backups = new ArrayList<>();
@@ -95,7 +95,7 @@ public final class ArchiveListing {
         });
         segs.values().forEach(l -> l.sort(java.util.Comparator.comparingLong(s -> s.name().firstLsn())));
         return new ArchiveListing(segs, List.copyOf(backups), histories, List.copyOf(orphans),
-                java.util.Collections.unmodifiableSet(pins), List.copyOf(pruned), total);
+                java.util.Collections.unmodifiableSet(pins), List.copyOf(legacyPruned), total);
     }
 
     public Set<Integer> timelines() {
@@ -163,42 +163,11 @@ public final class ArchiveListing {
     }
 
     /**
-     * Pruned-WAL records ({@code pruned/...}, {@link PrunedWal}): WAL retention deleted after a
-     * (pinned) backup, as their keys name it.
+     * Objects under {@code pruned/}: pruned-WAL records of the previous walship, replaced by retention
+     * watermarks ({@link RetentionWatermark}); they mean nothing now, and the next prune deletes them.
      */
-    public List<ArchiveLayout.PrunedName> pruned() {
-        return pruned;
-    }
-
-    /**
-     * Whether pruned-WAL records of {@code backup} cover every LSN {@code first..last} of {@code timeline}
-     * (together; each record is one deleted segment's range).
-     */
-    public boolean prunedAfter(ArchiveLayout.BackupName backup, int timeline, long first, long last) {
-        List<ArchiveLayout.SegmentName> ranges = pruned.stream()
-                .filter(p -> p.backup().equals(backup) && p.wal().timeline() == timeline).map(ArchiveLayout.PrunedName::wal)
-                .sorted(java.util.Comparator.comparingLong(ArchiveLayout.SegmentName::firstLsn)).toList();
-        long next = first;
-        for (ArchiveLayout.SegmentName r : ranges) {
-            if (r.firstLsn() > next) {
-                break;
-            }
-            next = Math.max(next, r.lastLsn() + 1);
-            if (next > last) {
-                return true;
-            }
-        }
-        return next > last;
-    }
-
-    /**
-     * The backup whose pruned-WAL records cover every LSN of {@code gap} on {@code timeline}, if any: that gap is
-     * WAL retention recorded deleting after it ({@code archive list} shows it as such), not a loss. Whether
-     * such a gap is harmless for restore is {@code archive verify}'s call (a newer backup must cover it).
-     */
-    public java.util.Optional<ArchiveLayout.BackupName> recordedPrune(int timeline, Range gap) {
-        return pruned.stream().map(ArchiveLayout.PrunedName::backup).distinct()
-                .filter(b -> prunedAfter(b, timeline, gap.firstLsn(), gap.lastLsn())).findFirst();
+    public List<ObjectInfo> legacyPruned() {
+        return legacyPruned;
     }
 
     /**

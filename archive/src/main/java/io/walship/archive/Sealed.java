@@ -66,8 +66,8 @@ final class Sealed {
         if (key.startsWith(ArchiveLayout.PINS)) {
             return "backup-pin";
         }
-        if (key.startsWith(ArchiveLayout.PRUNED)) {
-            return "pruned-record";
+        if (key.startsWith(ArchiveLayout.RETENTION)) {
+            return "retention-watermark";
         }
         return "object";
     }

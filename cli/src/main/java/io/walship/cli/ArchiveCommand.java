@@ -11,6 +11,7 @@ import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectStore;
+import io.walship.archive.RetentionWatermark;
 import io.walship.archive.TimelineHistory;
 import io.walship.protocol.BadInputException;
 import io.walship.protocol.Json;
@@ -128,6 +129,9 @@ final class ArchiveCommand {
                         ? " (pinned)" : "")));
                 plan.pinnedBackups().stream().filter(b -> !plan.keptBackups().contains(b))
                         .forEach(b -> out.println("keep    " + b + " (pinned; the policy would delete it)"));
+                plan.watermarks().forEach(w -> out.println((dryRun ? "would create " : "create  ") + w.key()
+                        + ": retention deletes WAL on timeline " + w.timeline() + "'s path only below LSN "
+                        + ArchiveLayout.lsnHex(w.windowStart())));
                 if (dryRun) {
                     plan.deletions().forEach(d -> out.printf("would delete %s (%d bytes): %s%n", d.key(), d.bytes(), d.reason()));
                     out.printf("dry run: %d object(s), %d bytes would be deleted%n", plan.deletions().size(), plan.bytes());
@@ -211,9 +215,13 @@ final class ArchiveCommand {
             PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = archive.open()) {
                 ArchiveListing l = ArchiveListing.of(store);
+                // listed after wal/ (as verify does): a prune in between shows no gap without its watermark
+                RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
                 java.util.Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, l);
+                // a gap on a stretch shared with another timeline's path counts that timeline's watermark too
+                Map<Integer, List<TimelineHistory.Span>> ancestries = RetentionWatermark.ancestries(l, histories);
                 if (json) {
-                    out.println(Json.write(toJson(store, l)));
+                    out.println(Json.write(toJson(store, l, marks, ancestries)));
                     return ExitCodes.OK;
                 }
                 out.println("archive " + store.describe() + ": " + l.totalBytes() + " bytes");
@@ -240,9 +248,11 @@ final class ArchiveCommand {
                                 ArchiveLayout.lsnHex(r.lastLsn()), n, bytes);
                     }
                     for (ArchiveListing.Range g : l.gaps(t)) {
-                        java.util.Optional<ArchiveLayout.BackupName> pruned = l.recordedPrune(t, g);
-                        out.printf("  %-10s %s-%s%s%n", pruned.isPresent() ? "pruned" : "GAP", ArchiveLayout.lsnHex(g.firstLsn()),
-                                ArchiveLayout.lsnHex(g.lastLsn()), pruned.map(b -> "  pruned after " + b.dir() + " (recorded)").orElse(""));
+                        java.util.OptionalLong below = marks.prunedBelow(t, g, ancestries);
+                        out.printf("  %-10s %s-%s%s%n", below.isPresent() ? "pruned" : "GAP",
+                                ArchiveLayout.lsnHex(g.firstLsn()), ArchiveLayout.lsnHex(g.lastLsn()), below.isPresent()
+                                ? "  by retention (below its window start " + ArchiveLayout.lsnHex(below.getAsLong()) + ")"
+                                : "");
                     }
                     for (ArchiveListing.BackupInfo b : l.backups()) {
                         if (b.name().timeline() == t) {
@@ -250,6 +260,10 @@ final class ArchiveCommand {
                                     b.bytes(), b.name().dir(), l.pinned(b.name()) ? "  PINNED" : "");
                         }
                     }
+                }
+                for (RetentionWatermark.Corrupt c : marks.corrupt()) {
+                    out.println("corrupt retention watermark " + c.key() + ": " + c.detail() + " ('walship archive verify'"
+                            + " reports it)");
                 }
                 for (ArchiveLayout.BackupName p : l.pins()) {
                     if (l.backups().stream().noneMatch(b -> b.name().equals(p))) {
@@ -261,7 +275,8 @@ final class ArchiveCommand {
             return ExitCodes.OK;
         }
 
-        private static Map<String, Object> toJson(ObjectStore store, ArchiveListing l) {
+        private static Map<String, Object> toJson(ObjectStore store, ArchiveListing l, RetentionWatermark.Scan marks,
+                                                  Map<Integer, List<TimelineHistory.Span>> ancestries) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("archive", store.describe());
             m.put("totalBytes", l.totalBytes());
@@ -281,8 +296,9 @@ final class ArchiveCommand {
                     Map<String, Object> g = new LinkedHashMap<>();
                     g.put("from", ArchiveLayout.lsnHex(r.firstLsn()));
                     g.put("to", ArchiveLayout.lsnHex(r.lastLsn()));
-                    // a gap retention recorded pruning after a (pinned) backup: not a loss
-                    l.recordedPrune(t, r).ifPresent(b -> g.put("prunedAfter", b.dir()));
+                    // a gap below the timeline's retention watermark: retention deleted it, not a loss
+                    marks.prunedBelow(t, r, ancestries).ifPresent(below -> g.put("prunedBelow",
+                            ArchiveLayout.lsnHex(below)));
                     return g;
                 }).toList());
                 tm.put("segments", l.segments(t).size());

@@ -10,14 +10,14 @@ import java.util.List;
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
-import io.walship.archive.PrunedWal;
+import io.walship.archive.RetentionWatermark;
 import io.walship.restorer.Promotion;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code walship archive list} with a timeline that has no WAL (only its history record), and with gaps
- * that pruned-WAL records do and do not cover.
+ * below and across a retention watermark.
  */
 class ArchiveListCommandTest {
     @TempDir
@@ -47,33 +47,33 @@ class ArchiveListCommandTest {
     }
 
     /**
-     * A gap between covered WAL that pruned-WAL records of a backup cover entirely is listed as a recorded
-     * prune, not as a GAP; one they cover only in part, or not at all, is a GAP. (Retention leaves WAL
-     * before such a gap only in unusual layouts; the listing reads keys only, so the objects here are
-     * placeholders.)
+     * A gap wholly below its timeline's retention watermark is listed as pruned by retention, not as a GAP;
+     * one that reaches the watermark (here: straddles it) is a GAP, and so is a gap on a timeline without a
+     * watermark. The listing of WAL reads keys only, so the segments here are placeholders.
      */
     @Test
-    void aGapThatPrunedWalRecordsCoverIsListedAsARecordedPrune() {
+    void aGapBelowTheRetentionWatermarkIsListedAsPrunedByRetention() {
         String archive = "file://" + tmp.resolve("archive");
-        ArchiveLayout.BackupName b = new ArchiveLayout.BackupName(1, 0x10);
         try (ObjectStore s = ObjectStores.open(archive)) {
             for (long[] r : new long[][] {{0x1, 0x10}, {0x21, 0x30}, {0x41, 0x50}}) {
                 s.create(new ArchiveLayout.SegmentName(1, r[0], r[1]).key(), new ByteArrayInputStream(new byte[] {1}));
+                s.create(new ArchiveLayout.SegmentName(2, r[0] + 0x100, r[1] + 0x100).key(), new ByteArrayInputStream(new byte[] {1}));
             }
-            // 0x11..0x20 recorded in two segments; 0x31..0x40 only in part
-            PrunedWal.record(s, new ArchiveLayout.PrunedName(b, new ArchiveLayout.SegmentName(1, 0x11, 0x18)));
-            PrunedWal.record(s, new ArchiveLayout.PrunedName(b, new ArchiveLayout.SegmentName(1, 0x19, 0x20)));
-            PrunedWal.record(s, new ArchiveLayout.PrunedName(b, new ArchiveLayout.SegmentName(1, 0x31, 0x38)));
+            // timeline 1: retention deletes only below 0x35 (0x11..0x20 is below it, 0x31..0x40 is not all below)
+            RetentionWatermark.create(s, new ArchiveLayout.WatermarkName(1, 0x35));
+            RetentionWatermark.create(s, new ArchiveLayout.WatermarkName(1, 0x12)); // a lower one changes nothing
         }
         CliRunner.Result list = CliRunner.run("archive", "list", "--archive", archive);
         assertEquals(0, list.exit(), list.err());
-        assertTrue(list.out().lines().anyMatch(l -> l.equals("  pruned     0000000000000011-0000000000000020  pruned after "
-                + b.dir() + " (recorded)")), list.out());
+        assertTrue(list.out().lines().anyMatch(l -> l.equals("  pruned     0000000000000011-0000000000000020  by retention"
+                + " (below its window start 0000000000000035)")), list.out());
         assertTrue(list.out().lines().anyMatch(l -> l.equals("  GAP        0000000000000031-0000000000000040")), list.out());
+        assertTrue(list.out().lines().anyMatch(l -> l.equals("  GAP        0000000000000111-0000000000000120")),
+                "timeline 2 has no watermark: " + list.out());
         CliRunner.Result json = CliRunner.run("archive", "list", "--archive", archive, "--json");
         assertEquals(0, json.exit(), json.err());
-        assertTrue(json.out().contains("{\"from\":\"0000000000000011\",\"to\":\"0000000000000020\",\"prunedAfter\":\""
-                + b.dir() + "\"}"), json.out());
+        assertTrue(json.out().contains("{\"from\":\"0000000000000011\",\"to\":\"0000000000000020\",\"prunedBelow\":"
+                + "\"0000000000000035\"}"), json.out());
         assertTrue(json.out().contains("{\"from\":\"0000000000000031\",\"to\":\"0000000000000040\"}"), json.out());
     }
 }

@@ -98,9 +98,11 @@ class ArchivePinRateCommandTest {
         assertTrue(prune.contains("keep    " + oldest + " (pinned; the policy would delete it)"), prune);
         assertFalse(prune.contains("deleted " + oldest), prune);
         assertTrue(prune.contains("deleted " + names.get(1) + "manifest.json"), prune);
+        assertTrue(prune.lines().anyMatch(l -> l.startsWith("create  retention/00000001-")), "the watermark: " + prune);
         assertTrue(ok("archive", "list", "--archive", archive).out().contains(oldest));
         CliRunner.Result verify = ok("archive", "verify", "--archive", archive);
-        assertTrue(verify.out().contains("note: pinned base backup " + oldest), verify.out());
+        assertTrue(verify.out().contains("note: base backup " + oldest + " restores to LSN "), verify.out());
+        assertTrue(verify.out().contains("was pruned by retention (below its window start"), verify.out());
 
         assertEquals("unpinned " + oldest, ok("archive", "unpin", "--archive", archive, oldest).out().strip());
         assertEquals(oldest + " was not pinned", ok("archive", "unpin", "--archive", archive, oldest).out().strip());

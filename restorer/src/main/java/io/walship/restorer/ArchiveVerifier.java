@@ -23,6 +23,7 @@ import io.walship.archive.Codec;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ParallelGet;
+import io.walship.archive.RetentionWatermark;
 import io.walship.archive.StorageException;
 import io.walship.archive.TimelineHistory;
 import io.walship.wal.Lsn;
@@ -32,7 +33,9 @@ import io.walship.wal.Lsn;
  * history, every manifest and the image it names (size and SHA-256 of the uncompressed image;
  * {@code quick} checks only sizes), every segment (checksums, header, entry checksums, LSN
  * continuity inside it), and WAL continuity from each base backup to the end of every timeline
- * it leads to. Collects every problem instead of stopping at the first. Stateless.
+ * it leads to. A gap on a timeline's path that lies below that timeline's retention watermark
+ * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. Collects
+ * every problem instead of stopping at the first. Stateless.
  */
 public final class ArchiveVerifier {
     /** One thing wrong: {@code kind} is corrupt, missing or gap; {@code object} a key or LSN range. */
@@ -70,14 +73,27 @@ public final class ArchiveVerifier {
         }
 
         List<ArchiveListing.BackupInfo> goodBackups = new ArrayList<>();
+        Map<ArchiveListing.BackupInfo, BackupManifest> manifests = new java.util.HashMap<>();
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             progress.accept("checking base backup " + b.name().dir());
+            BackupManifest m = null;
             try {
-                BackupManifest m = RestorePlan.readManifest(store, b.name());
+                m = RestorePlan.readManifest(store, b.name());
                 bytes[0] += checkImage(store, m, parallel, quick);
                 goodBackups.add(b);
+                manifests.put(b, m);
             } catch (StorageException e) {
                 rethrowKeyError(e);
+                // A prune deletes a backup's manifest first (the backup stops existing), then its image. A backup
+                // listed whose manifest is gone at read time, or gone by the time its image turned out missing,
+                // was deleted while verify ran: as if deleted before the listing, it is not there (the WAL after
+                // it is judged by the watermarks below). A manifest still there that cannot be read or is corrupt,
+                // or an image missing or bad under a manifest still there, is a problem.
+                if ((m != null || e instanceof io.walship.archive.ObjectNotFoundException)
+                        && store.head(b.name().manifestKey()).isEmpty()) {
+                    notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
+                    continue;
+                }
                 problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
                         b.name().manifestKey(), detail(e)));
             }
@@ -89,35 +105,21 @@ public final class ArchiveVerifier {
             notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"
                     + " (crashed or in progress); restore ignores it");
         }
-        // pruned-WAL records must say what their keys say (docs/FORMAT.md): a backup with a bad one has no gap excused
-        Set<ArchiveLayout.BackupName> badRecords = new java.util.HashSet<>();
-        Set<String> listed = new java.util.HashSet<>();
-        listing.timelines().forEach(t -> listing.segments(t).forEach(s -> listed.add(s.name().key())));
-        for (ArchiveLayout.PrunedName r : listing.pruned()) {
-            if (listed.contains(r.wal().key())) {
-                // it covers no gap (its segment is there); retention deletes it at its next run unless that deletes the WAL
-                notes.add("record " + r.key() + " names " + r.wal().key() + ", which is still there (a prune was"
-                        + " interrupted before deleting it, or is running); the next prune deletes the record or the WAL");
-            }
-            try (InputStream in = store.get(r.key())) {
-                io.walship.archive.PrunedWal.read(in, r.key());
-            } catch (io.walship.archive.ObjectNotFoundException e) {
-                badRecords.add(r.backup()); // deleted since the listing: retention deletes only a gone backup's records
-            } catch (IOException | StorageException e) {
-                rethrowKeyError(e);
-                problems.add(new Problem("corrupt", r.key(), detail(e)));
-                badRecords.add(r.backup());
-            }
+        if (!listing.legacyPruned().isEmpty()) {
+            notes.add(listing.legacyPruned().size() + " pruned-WAL record(s) of an older walship under "
+                    + ArchiveLayout.LEGACY_PRUNED + " are ignored (retention watermarks replace them); the next prune"
+                    + " deletes them");
         }
 
         Set<Long> backupSystems = new java.util.HashSet<>();
         for (ArchiveListing.BackupInfo b : goodBackups) {
-            long id = Restore.systemIdOf(RestorePlan.readManifest(store, b.name()));
+            long id = Restore.systemIdOf(manifests.get(b));
             if (id != io.walship.archive.Segment.NO_SYSTEM_ID) {
                 backupSystems.add(id);
             }
         }
         int segments = 0;
+        List<ArchiveListing.SegmentInfo> vanished = java.util.Collections.synchronizedList(new ArrayList<>());
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
         try {
             List<ArchiveListing.SegmentInfo> all = new ArrayList<>();
@@ -137,6 +139,9 @@ public final class ArchiveVerifier {
                                     + " the archive's base backups are of store(s) %s: two histories are spliced", id,
                                     backupSystems.stream().map(x -> String.format("%016x", x)).toList()));
                         }
+                        return null;
+                    } catch (io.walship.archive.ObjectNotFoundException e) {
+                        vanished.add(s); // deleted since the listing: a concurrent prune's, or a loss (see below)
                         return null;
                     } catch (StorageException e) {
                         rethrowKeyError(e);
@@ -164,6 +169,28 @@ public final class ArchiveVerifier {
             pool.shutdownNow();
         }
 
+        // The watermarks are listed and read only now, after the listing of wal/ and the reads of the segments:
+        // a prune creates its watermark before it deletes any WAL and deletes a watermark only once a higher one of
+        // the same timeline exists, so every deletion seen above (a gap in the listing, a segment gone before its
+        // read) has its watermark, or a higher one, in this later listing. Read the other way round, a prune
+        // running in between would show its deletions without the watermark that excuses them (a false exit 3).
+        RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
+        for (RetentionWatermark.Corrupt c : marks.corrupt()) {
+            problems.add(new Problem("corrupt", c.key(), c.detail() + "; it excuses no gap"));
+        }
+        Map<Integer, List<TimelineHistory.Span>> ancestries = RetentionWatermark.ancestries(listing, histories);
+        for (ArchiveListing.SegmentInfo s : vanished) {
+            java.util.OptionalLong below = marks.prunedBelow(s.name().timeline(),
+                    new ArchiveListing.Range(s.name().firstLsn(), s.name().lastLsn()), ancestries);
+            if (below.isPresent()) {
+                notes.add(s.name().key() + " was deleted by a prune while verify ran (below the window start "
+                        + Lsn.format(below.getAsLong()) + " on timeline " + s.name().timeline() + "'s path)");
+            } else {
+                problems.add(new Problem("missing", s.name().key(), "listed, then gone before it could be read, and not"
+                        + " below a retention watermark of timeline " + s.name().timeline()));
+            }
+        }
+
         Set<String> gaps = new LinkedHashSet<>();
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
@@ -180,23 +207,31 @@ public final class ArchiveVerifier {
                     continue;
                 }
                 RestorePlan.Chain c = RestorePlan.chain(listing, ancestry, b.name().lsn() + 1);
-                if (c.gap() != null) {
+                boolean first = true;
+                while (c.gap() != null) {
                     String range = "WAL LSN " + Lsn.format(c.gap().firstLsn()) + ".." + Lsn.format(c.gap().lastLsn());
-                    if (!badRecords.contains(b.name()) && prunedAfterPin(listing, ancestry, onPath, goodBackups, b, c.gap())) {
-                        // retention recorded that it deleted this WAL after the backup while it was pinned
-                        String note = (listing.pinned(b.name()) ? "pinned base backup " + b.name().dir()
-                                : "base backup " + b.name().dir() + " (pinned when the WAL after it was pruned, unpinned since)")
-                                + " restores to LSN " + Lsn.format(c.end()) + " (timeline " + t + "); " + range
-                                + " after it was pruned, a newer backup covers it";
+                    java.util.OptionalLong below = prunedByRetention(onPath, goodBackups, marks, ancestries, t, c.gap());
+                    if (below.isPresent()) {
+                        String note = "base backup " + b.name().dir() + (first ? " restores to LSN " + Lsn.format(c.end())
+                                : " is followed by WAL up to LSN " + Lsn.format(c.end())) + " (timeline " + t + "); "
+                                + range + " was pruned by retention (below its window start "
+                                + Lsn.format(below.getAsLong()) + "), a newer backup covers it";
                         if (!notes.contains(note)) {
                             notes.add(note);
                         }
+                        // go on past it: a later gap on this path is checked like the first
+                        c = RestorePlan.chain(listing, ancestry, c.gap().lastLsn() + 1);
+                        first = false;
                         continue;
                     }
                     if (gaps.add(range + "@" + t)) {
-                        problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: base backup "
-                                + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())));
+                        problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: " + (first
+                                ? "base backup " + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())
+                                : "the WAL after base backup " + b.name().dir() + " breaks after LSN " + Lsn.format(c.end()))
+                                + (marks.windowStart(t) > 0 ? " (retention's window start on timeline " + t + " is LSN "
+                                + Lsn.format(marks.windowStart(t)) + ")" : "")));
                     }
+                    break;
                 }
             }
         }
@@ -204,35 +239,20 @@ public final class ArchiveVerifier {
     }
 
     /**
-     * Whether the gap right after good backup {@code b} on a timeline's path is retention's doing
-     * (docs/OPERATIONS.md, "Pinned backups"): the gap starts right after {@code b}, a newer
-     * good backup on the path covers the gap, and pruned-WAL records of {@code b} ({@code pruned/},
-     * docs/FORMAT.md "Pruned-WAL records") cover every LSN of the gap on the timeline the path takes there.
-     * Retention creates those records before it deletes WAL after a pinned backup; from the listing alone a
-     * pruned stretch and a lost one look the same, so without a record covering it a gap is a loss. Whether
-     * {@code b} is pinned now does not matter: records are only made while it is (an unpinned backup keeps
-     * them until it is deleted), and a record whose segment a prune did not delete after all is deleted by
-     * the next prune.
+     * Whether a gap on timeline {@code t}'s path is retention's doing (docs/OPERATIONS.md, "Pinned backups"),
+     * and below which window start: all of it lies below the highest sound retention watermark of {@code t}, or,
+     * on a stretch {@code t}'s path shares with another timeline's, of that timeline (docs/FORMAT.md "Retention
+     * watermarks"; {@link RetentionWatermark.Scan#prunedBelow}), and a good backup on the path at or past the
+     * gap's end restores through it. Whether any backup is pinned does not matter.
      */
-    private static boolean prunedAfterPin(ArchiveListing listing, List<TimelineHistory.Span> ancestry,
-                                          List<ArchiveListing.BackupInfo> onPath,
-                                          List<ArchiveListing.BackupInfo> goodBackups, ArchiveListing.BackupInfo b,
-                                          ArchiveListing.Range gap) {
-        if (gap.firstLsn() != b.name().lsn() + 1) {
-            return false; // a gap further on is a loss whatever is recorded
+    private static java.util.OptionalLong prunedByRetention(List<ArchiveListing.BackupInfo> onPath,
+                                             List<ArchiveListing.BackupInfo> goodBackups, RetentionWatermark.Scan marks,
+                                             Map<Integer, List<TimelineHistory.Span>> ancestries,
+                                             int t, ArchiveListing.Range gap) {
+        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() >= gap.lastLsn())) {
+            return java.util.OptionalLong.empty();
         }
-        if (onPath.stream().noneMatch(o -> goodBackups.contains(o) && o.name().lsn() > b.name().lsn()
-                && o.name().lsn() >= gap.lastLsn())) {
-            return false;
-        }
-        for (TimelineHistory.Span span : ancestry) {
-            long first = Math.max(gap.firstLsn(), span.fromLsn());
-            long last = Math.min(gap.lastLsn(), span.toLsn());
-            if (first <= last && !listing.prunedAfter(b.name(), span.timeline(), first, last)) {
-                return false;
-            }
-        }
-        return true;
+        return marks.prunedBelow(t, gap, ancestries);
     }
 
     /** Reads the image and checks its size and SHA-256 against the manifest; returns the object's bytes. */

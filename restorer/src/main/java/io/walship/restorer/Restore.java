@@ -398,7 +398,7 @@ public final class Restore {
                             + " is not reached yet; retry once a later commit is archived, or restore to LSN "
                             + Lsn.format(redo.lsn()));
                 }
-                throw RestorePlan.unreachable(plan.chain(), plan.timeline(), target);
+                throw RestorePlan.unreachable(plan.store, plan.chain(), plan.timeline(), target);
             }
             if (target.kind() == RestoreTarget.Kind.LSN) {
                 long need = target.exclusive() ? target.lsn() - 1 : target.lsn();

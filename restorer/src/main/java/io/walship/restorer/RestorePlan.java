@@ -65,6 +65,8 @@ public final class RestorePlan {
 
     private final int timeline;
     private List<OtherTimeline> others = List.of();
+    /** The archive the plan was made from (only to explain a gap on the failure path). */
+    ObjectStore store;
     private final List<TimelineHistory.Span> ancestry;
     private final ArchiveListing.BackupInfo backup;
     private final BackupManifest manifest;
@@ -126,14 +128,15 @@ public final class RestorePlan {
         if (target.kind() == RestoreTarget.Kind.LSN) {
             long need = target.exclusive() ? target.lsn() - 1 : target.lsn();
             if (chain.end() < need) {
-                throw unreachable(chain, tl, target);
+                throw unreachable(store, chain, tl, target);
             }
             chain = trim(chain, need);
         } else if (target.kind() == RestoreTarget.Kind.END && chain.gap() != null) {
-            throw unreachable(chain, tl, target);
+            throw unreachable(store, chain, tl, target);
         }
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
         plan.others = others;
+        plan.store = store;
         return plan;
     }
 
@@ -194,10 +197,52 @@ public final class RestorePlan {
         return List.copyOf(out);
     }
 
-    static RestoreException unreachable(Chain chain, int timeline, RestoreTarget target) {
+    static RestoreException unreachable(ObjectStore store, Chain chain, int timeline, RestoreTarget target) {
         if (chain.gap() != null) {
-            return new RestoreException("WAL LSN " + Lsn.format(chain.gap().firstLsn()) + ".."
-                    + Lsn.format(chain.gap().lastLsn()) + " is missing from the archive (timeline " + timeline
+            String range = "WAL LSN " + Lsn.format(chain.gap().firstLsn()) + ".." + Lsn.format(chain.gap().lastLsn());
+            // only on this failure path is retention/ listed: a gap below the watermark is the policy's, not a loss
+            // (on a stretch this timeline's path shares with another's, that timeline's watermark counts too)
+            java.util.OptionalLong below = java.util.OptionalLong.empty();
+            long own = 0;
+            Optional<ArchiveListing.BackupInfo> after = Optional.empty();
+            try {
+                if (store != null) {
+                    ArchiveListing listing = ArchiveListing.of(store);
+                    io.walship.archive.RetentionWatermark.Scan marks = io.walship.archive.RetentionWatermark.scan(store);
+                    Map<Integer, TimelineHistory> histories = new java.util.HashMap<>();
+                    for (int t : listing.histories()) {
+                        try {
+                            histories.put(t, TimelineHistory.readOne(store, t));
+                        } catch (StorageException e) {
+                            // a timeline whose history cannot be read shares nothing verifiably
+                        }
+                    }
+                    Map<Integer, List<TimelineHistory.Span>> ancestries =
+                            io.walship.archive.RetentionWatermark.ancestries(listing, histories);
+                    own = marks.windowStart(timeline);
+                    below = marks.prunedBelow(timeline, chain.gap(), ancestries);
+                    List<TimelineHistory.Span> path = ancestries.get(timeline);
+                    if (path != null) {
+                        after = backupsOn(listing, path).stream().filter(b -> b.name().lsn() >= chain.gap().lastLsn())
+                                .min(Comparator.comparingLong(b -> b.name().lsn()));
+                    }
+                }
+            } catch (StorageException e) {
+                org.slf4j.LoggerFactory.getLogger(RestorePlan.class).warn("reading the retention watermarks: {}",
+                        e.getMessage());
+            }
+            if (below.isPresent()) {
+                long l = below.getAsLong();
+                // past the gap is not enough: the restore needs a base backup at or after the gap's end
+                String instead = after.map(b -> ", or to LSN " + Lsn.format(b.name().lsn()) + " or later (base backup "
+                        + b.name().dir() + ", the first after the gap)").orElse("");
+                return new RestoreException(range + " was pruned by retention (" + (l == own ? "timeline " + timeline
+                        + " keeps WAL only from its window start, LSN " + Lsn.format(l) : "this stretch of timeline "
+                        + timeline + "'s path, shared with another timeline, is kept only from that timeline's window"
+                        + " start, LSN " + Lsn.format(l)) + "), so " + target.describe() + " cannot be reached: restore"
+                        + " to LSN " + Lsn.format(chain.end()) + " at most" + instead);
+            }
+            return new RestoreException(range + " is missing from the archive (timeline " + timeline
                     + "), so " + target.describe() + " cannot be reached; nothing after the gap is used");
         }
         return new RestoreException("the archive ends at LSN " + Lsn.format(chain.end()) + " on timeline " + timeline

@@ -17,7 +17,7 @@ import io.walship.archive.BackupManifest;
 import io.walship.archive.BackupPin;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
-import io.walship.archive.PrunedWal;
+import io.walship.archive.RetentionWatermark;
 import io.walship.archive.TimelineHistory;
 import io.walship.restorer.RestorePlan;
 import io.walship.wal.Lsn;
@@ -39,14 +39,20 @@ import io.walship.wal.Lsn;
  * policy says, with what they need to be consistent: a base backup is the store exactly at its LSN,
  * so that is its manifest and image and no WAL. The WAL after a pinned backup is kept only as
  * far as the policy keeps it anyway (a pin keeps a restore point, not a point-in-time window).
- * Before it deletes anything, {@link #apply} creates a pruned-WAL record ({@link PrunedWal}) for each
- * segment it is about to delete after a pinned backup, so {@code archive verify} can tell that gap
- * from a lost segment, even after an interrupted run; a backup pinned while the run deletes it gets
- * its records before the WAL after it goes. A backup's records are deleted once it is gone, and a
- * record whose segment is still listed and that the run does not delete (an earlier prune recorded it
- * and was interrupted, or the policy has been widened since) is deleted first thing: a record may only
- * ever stand for a segment a prune really deleted.
- * {@link #apply} reads each backup's pin again just before it deletes the manifest and once more
+ *
+ * <p><b>Retention watermarks</b> ({@link RetentionWatermark}): for every timeline {@code t} with a kept
+ * backup on its ancestry, the window start {@code L(t)} is one past the LSN of the oldest kept backup on
+ * that ancestry. {@link #needed} keeps every segment on {@code t}'s path that reaches {@code L(t)} or
+ * beyond (its last LSN is at least {@code L(t)}), so whatever a plan deletes on that path lies wholly below
+ * {@code L(t)}; a history with no kept backup keeps all of its WAL and gets no watermark. Before it deletes
+ * anything, {@link #apply} creates {@code retention/T-L.json} for each timeline (unless a sound one at least
+ * as high is there: the plan reads the watermarks, and a corrupt one counts for nothing), so {@code archive verify} passes a gap on {@code t}'s path as pruned exactly when it
+ * lies below the highest watermark of {@code t}, even after an interrupted run. Lower sound watermarks of a
+ * timeline are deleted only after the plan's own or a higher sound one exists (the highest sound one is never
+ * deleted, corrupt ones are left for the operator), and so are the pruned-WAL
+ * records of the previous walship ({@code pruned/}). Whether a backup is pinned plays no part in this.
+ *
+ * <p>{@link #apply} reads each backup's pin again just before it deletes the manifest and once more
  * after; a pin that appeared in between gets the manifest put back (the same bytes, created again,
  * retried a few times) and the backup's other objects are left alone. No other object of a backup
  * is deleted unless, right before that delete, the backup has no manifest and no pin, and objects
@@ -84,16 +90,14 @@ public final class Retention {
     /**
      * What to keep and delete, and the timelines the plan knew of. {@code pinnedBackups} are kept
      * because they are pinned (some may be kept by the policy too); {@code keptBackups} are those the
-     * policy keeps. {@code records} are the pruned-WAL records ({@link PrunedWal}) {@link #apply} creates
-     * before it deletes anything: one per deleted segment after a pinned backup; {@code recordsIfPinned}
-     * those of each backup the plan deletes, created if a pin saves it while the plan is applied.
-     * {@code staleRecords} are the keys of records (among the deletions, first) whose segment was still
-     * listed and that this plan does not delete: an earlier prune recorded it and did not get to delete it.
+     * policy keeps. {@code watermarks} are the retention watermarks ({@link RetentionWatermark}, one per
+     * timeline with a kept backup on its path) {@link #apply} creates before it deletes anything;
+     * {@code windowStarts} the window start of every such timeline, whether or not its watermark is created
+     * (one at least as high may exist already).
      */
     public record Plan(List<String> keptBackups, List<String> pinnedBackups, List<Deletion> deletions,
-                       Set<Integer> timelines, List<ArchiveLayout.PrunedName> records,
-                       Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> recordsIfPinned,
-                       Set<String> staleRecords) {
+                       Set<Integer> timelines, List<ArchiveLayout.WatermarkName> watermarks,
+                       Map<Integer, Long> windowStarts) {
         public long bytes() {
             return deletions.stream().mapToLong(Deletion::bytes).sum();
         }
@@ -181,66 +185,38 @@ public final class Retention {
                 deletions.add(new Deletion(s.name().key(), s.size(), "WAL no kept base backup can use"));
             }
         }
-        // records of WAL pruned after a backup: for each pinned one, and for each the plan deletes (a pin may save it)
-        List<ArchiveLayout.PrunedName> records = new ArrayList<>();
-        Map<ArchiveLayout.BackupName, List<ArchiveLayout.PrunedName>> ifPinned = new HashMap<>();
-        for (ArchiveListing.BackupInfo b : byAge) {
-            boolean pin = listing.pinned(b.name());
-            if (!pin && keep.contains(b)) {
-                continue; // the policy keeps the WAL after it: nothing of it is pruned
+        // the window start of each timeline's path: nothing at or past it is deleted above (see needed)
+        Map<Integer, Long> windowStarts = new java.util.TreeMap<>();
+        for (int t : listing.timelines()) {
+            RestorePlan.backupsOn(listing, ancestries.get(t)).stream().filter(keep::contains)
+                    .mapToLong(b -> b.name().lsn()).min().ifPresent(k -> windowStarts.put(t, k + 1));
+        }
+        // watermarks: this plan's, unless a sound one at least as high is there (the highest sound one is never
+        // deleted); lower sound ones go once the plan's own or a higher sound one exists, and so do the previous
+        // walship's records. Only watermarks read and found sound count: a corrupt one excuses nothing in verify,
+        // so it neither stands in for the plan's own nor supersedes a sound one (verify reports it; it is left alone)
+        RetentionWatermark.Scan marks = RetentionWatermark.scan(store);
+        List<ArchiveLayout.WatermarkName> watermarks = new ArrayList<>();
+        windowStarts.forEach((t, l) -> {
+            if (marks.windowStart(t) < l) {
+                watermarks.add(new ArchiveLayout.WatermarkName(t, l));
             }
-            List<ArchiveLayout.PrunedName> mine = new ArrayList<>();
-            for (Deletion d : deletions) {
-                ArchiveLayout.parseSegment(d.key()).filter(w -> after(b, w, listing, ancestries))
-                        .ifPresent(w -> mine.add(new ArchiveLayout.PrunedName(b.name(), w)));
-            }
-            if (pin) {
-                records.addAll(mine);
-            } else if (!mine.isEmpty()) {
-                ifPinned.put(b.name(), List.copyOf(mine));
+        });
+        List<Deletion> first = new ArrayList<>();
+        for (ArchiveLayout.WatermarkName w : marks.sound()) {
+            long high = Math.max(marks.windowStart(w.timeline()), windowStarts.getOrDefault(w.timeline(), 0L));
+            if (w.windowStart() < high) {
+                first.add(new Deletion(w.key(), 0, "superseded by the retention watermark of timeline "
+                        + w.timeline() + " at LSN " + Lsn.format(high)));
             }
         }
-        // a backup's records go once it is gone (no manifest, no pin): only a gap after a backup that is there counts
-        Set<ArchiveLayout.BackupName> present = new java.util.HashSet<>();
-        listing.backups().forEach(b -> present.add(b.name()));
-        for (ArchiveLayout.PrunedName r : listing.pruned()) {
-            if (!present.contains(r.backup()) && !listing.pinned(r.backup())) {
-                deletions.add(new Deletion(r.key(), 0, "record of WAL pruned after " + r.backup().dir()
-                        + ", which is gone"));
-            }
+        for (ObjectInfo o : listing.legacyPruned()) {
+            first.add(new Deletion(o.key(), o.size(), "pruned-WAL record of an older walship (retention watermarks"
+                    + " replace them)"));
         }
-        // a record whose segment is still there and that this run keeps was made by a prune that did not get to
-        // delete it (interrupted, or its policy was since widened): it goes first, before it can excuse a later loss
-        Set<String> listed = new java.util.HashSet<>();
-        segments.forEach(s -> listed.add(s.name().key()));
-        Set<String> deleting = new java.util.HashSet<>();
-        deletions.forEach(d -> deleting.add(d.key()));
-        List<Deletion> stale = new ArrayList<>();
-        for (ArchiveLayout.PrunedName r : listing.pruned()) {
-            if (!deleting.contains(r.key()) && listed.contains(r.wal().key()) && !deleting.contains(r.wal().key())) {
-                stale.add(new Deletion(r.key(), 0, "stale record: " + r.wal().key() + " is still there and this"
-                        + " run keeps it (a prune was interrupted before deleting it)"));
-            }
-        }
-        deletions.addAll(0, stale);
+        deletions.addAll(0, first);
         return new Plan(keep.stream().map(b -> b.name().dir()).toList(), List.copyOf(pinned), deletions,
-                Set.copyOf(listing.timelines()), List.copyOf(records), Map.copyOf(ifPinned),
-                stale.stream().map(Deletion::key).collect(java.util.stream.Collectors.toUnmodifiableSet()));
-    }
-
-    /** Whether segment {@code w} holds WAL after backup {@code b} on some timeline's history that has both. */
-    private static boolean after(ArchiveListing.BackupInfo b, ArchiveLayout.SegmentName w, ArchiveListing listing,
-                                 Map<Integer, List<TimelineHistory.Span>> ancestries) {
-        if (w.lastLsn() <= b.name().lsn()) {
-            return false;
-        }
-        for (List<TimelineHistory.Span> ancestry : ancestries.values()) {
-            if (ancestry.stream().anyMatch(sp -> sp.timeline() == w.timeline() && w.firstLsn() <= sp.toLsn()
-                    && w.lastLsn() >= sp.fromLsn()) && RestorePlan.backupsOn(listing, ancestry).contains(b)) {
-                return true;
-            }
-        }
-        return false;
+                Set.copyOf(listing.timelines()), List.copyOf(watermarks), java.util.Collections.unmodifiableMap(windowStarts));
     }
 
     /** Whether some kept backup needs the segment on some timeline's history. */
@@ -289,16 +265,10 @@ public final class Retention {
             throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
-        // the records first: a run interrupted anywhere later has left them for every segment it deleted
-        plan.records().forEach(r -> PrunedWal.record(store, r));
+        // the watermarks first: a run interrupted anywhere later has left them for every segment it deleted
+        plan.watermarks().forEach(w -> RetentionWatermark.create(store, w));
         long bytes = 0;
         Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
-        Consumer<ArchiveLayout.BackupName> spare = b -> {
-            // pinned meanwhile: the WAL after it that the plan deletes (later, segments come last) is recorded first
-            if (spared.add(b)) {
-                plan.recordsIfPinned().getOrDefault(b, List.of()).forEach(r -> PrunedWal.record(store, r));
-            }
-        };
         for (Deletion d : plan.deletions()) {
             java.util.Optional<ArchiveLayout.BackupName> backup = ArchiveLayout.parseBackup(d.key());
             if (backup.isPresent()) {
@@ -313,7 +283,7 @@ public final class Retention {
                             deleted.accept(d);
                         }
                         case PINNED -> {
-                            spare.accept(b);
+                            spared.add(b);
                             pinnedMeanwhile.accept(b.dir());
                         }
                         case GONE -> {
@@ -324,19 +294,9 @@ public final class Retention {
                     continue;
                 }
                 if (!deletable(store, b)) {
-                    spare.accept(b);
+                    spared.add(b);
                     continue;
                 }
-            }
-            java.util.Optional<ArchiveLayout.PrunedName> record = ArchiveLayout.parsePruned(d.key());
-            // a stale record goes whatever its backup: at worst (a racing prune with another policy deleting that
-            // segment after all) its gap is reported as lost, a false alarm, never a loss passed off as pruned
-            if (record.isPresent() && !plan.staleRecords().contains(d.key())
-                    && (store.head(record.get().backup().manifestKey()).isPresent()
-                    || store.head(record.get().backup().pinKey()).isPresent())) {
-                // its backup is back since the plan (another prune put the manifest back for a new pin): it stays
-                LOG.warn("{} is kept: {} has a manifest or pin again", d.key(), record.get().backup().dir());
-                continue;
             }
             store.delete(d.key());
             bytes += d.bytes();

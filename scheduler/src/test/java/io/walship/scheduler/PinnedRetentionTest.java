@@ -21,6 +21,7 @@ import io.walship.archive.Codec;
 import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
+import io.walship.archive.RetentionWatermark;
 import io.walship.archive.S3ObjectStore;
 import io.walship.archive.TestS3Server;
 import io.walship.restorer.ArchiveVerifier;
@@ -135,7 +136,10 @@ class PinnedRetentionTest {
             assertEquals(List.of(oldest, b.get(2)), l.backups().stream().map(ArchiveListing.BackupInfo::name).toList());
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
             assertTrue(report.ok(), "a pinned backup whose later WAL was pruned is no problem: " + report.problems());
-            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())), report.notes().toString());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir() + " restores to LSN ")
+                    && n.contains("was pruned by retention (below its window start")), report.notes().toString());
+            assertEquals(List.of(new ArchiveLayout.WatermarkName(b.get(2).timeline(), b.get(2).lsn() + 1)),
+                    RetentionWatermark.listNames(a), "one watermark: one past the oldest kept backup");
             // restorable to its own LSN, exactly the state its manifest records
             Restore.Result r = Restore.run(a, tmp.resolve("r-" + kind), Restore.Options.defaults()
                     .withTarget(RestoreTarget.lsn(oldest.lsn(), false)), new Restore.Listener() { });
@@ -292,8 +296,8 @@ class PinnedRetentionTest {
 
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
             assertTrue(report.ok(), "pruned WAL after a pinned backup is no problem: " + report.problems());
-            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + pinned.dir())),
-                    report.notes().toString());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + pinned.dir())
+                    && n.contains("pruned by retention")), report.notes().toString());
         }
     }
 
@@ -401,53 +405,48 @@ class PinnedRetentionTest {
     }
 
     /**
-     * The pruned-WAL records are made before any delete: a prune interrupted right after its first delete
-     * of WAL after the pinned backup leaves a gap after the pinned backup that verify knows as pruned; the same gap without the
-     * records is a loss (exit 3). A rerun finds the records there and finishes. Once the backup is
-     * unpinned and pruned, the next prune deletes its records.
+     * The watermark is made before any delete: a prune interrupted right after its first delete of WAL after
+     * the pinned backup leaves a gap after it that verify knows as pruned; the same gap without the watermark
+     * is a loss (exit 3). A rerun finds the watermark there and finishes. Unpinned, the backup goes at the
+     * next prune and verify stays clean.
      */
     @org.junit.jupiter.api.Test
-    void anInterruptedPruneLeavesItsRecordsAndTheyGoWithTheirBackup() {
+    void anInterruptedPruneLeavesItsWatermarkAndARerunFinishes() {
         try (ObjectStore a = open("file")) {
             List<ArchiveLayout.BackupName> b = threeBackups(a);
             ArchiveLayout.BackupName oldest = b.get(0);
             assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
             Retention.Policy keep1 = new Retention.Policy(1, null);
             Retention.Plan plan = Retention.plan(a, keep1, Instant.now());
-            assertFalse(plan.records().isEmpty(), "the plan records the WAL it deletes after the pinned backup");
-            assertTrue(plan.records().stream().allMatch(r -> r.backup().equals(oldest)), plan.records().toString());
+            ArchiveLayout.WatermarkName mark = new ArchiveLayout.WatermarkName(1, b.get(2).lsn() + 1);
+            assertEquals(List.of(mark), plan.watermarks());
             RuntimeException crash = new RuntimeException("crash after the first delete of WAL after the pinned backup");
-            List<String> after = plan.records().stream().map(r -> r.wal().key()).toList();
             RuntimeException thrown = assertThrows(RuntimeException.class, () -> Retention.apply(a, plan, d -> {
-                if (after.contains(d.key())) {
+                if (ArchiveLayout.parseSegment(d.key()).filter(w -> w.lastLsn() > oldest.lsn()).isPresent()) {
                     throw crash;
                 }
             }));
             assertEquals(crash, thrown);
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(report.ok(), "an interrupted prune's gap is recorded: " + report.problems());
-            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())),
-                    report.notes().toString());
+            assertTrue(report.ok(), "an interrupted prune's gap is below its watermark: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir())), report.notes().toString());
 
-            List<String> records = a.list(ArchiveLayout.PRUNED, null).stream().map(io.walship.archive.ObjectInfo::key).toList();
-            assertEquals(plan.records().stream().map(ArchiveLayout.PrunedName::key).sorted().toList(), records);
-            byte[] first = readAll(a, records.get(0));
-            a.delete(records.get(0));
-            ArchiveVerifier.Report unrecorded = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(unrecorded.problems().stream().anyMatch(p -> p.kind().equals("gap")),
-                    "without its record the same gap is a loss: " + unrecorded.notes());
-            a.create(records.get(0), new java.io.ByteArrayInputStream(first));
+            byte[] bytes = readAll(a, mark.key());
+            a.delete(mark.key());
+            ArchiveVerifier.Report unmarked = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(unmarked.problems().stream().anyMatch(p -> p.kind().equals("gap")),
+                    "without its watermark the same gap is a loss: " + unmarked.notes());
+            a.create(mark.key(), new java.io.ByteArrayInputStream(bytes));
 
-            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { }); // the rerun finishes
+            Retention.Plan rerun = Retention.plan(a, keep1, Instant.now());
+            assertTrue(rerun.watermarks().isEmpty(), "the watermark is there already: " + rerun.watermarks());
+            Retention.apply(a, rerun, d -> { }); // the rerun finishes
+            assertTrue(Retention.plan(a, keep1, Instant.now()).deletions().isEmpty());
             assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
             assertTrue(BackupPin.unpin(a, oldest));
             Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
             assertFalse(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "unpinned, it goes");
-            Retention.Plan last = Retention.plan(a, keep1, Instant.now());
-            assertTrue(last.deletions().stream().map(Retention.Deletion::key).toList().containsAll(records),
-                    "its records go once it is gone: " + last.deletions());
-            Retention.apply(a, last, d -> { });
-            assertTrue(a.list(ArchiveLayout.PRUNED, null).isEmpty());
+            assertEquals(List.of(mark), RetentionWatermark.listNames(a));
             assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
         }
     }
@@ -460,14 +459,16 @@ class PinnedRetentionTest {
         }
     }
 
-    // review pr4 (pruned-WAL records, 573af9e..51d93e9): each test below names the defect it shows
+    // retention watermarks (issue 14): the cases reviews of the pruned-WAL records found, and the races of the new
+    // scheme; each names what it shows
 
-    /** Three backups, the oldest pinned, a prune keeping one (records of the WAL after the pinned one); verify is clean. */
+    /** Three backups, the oldest pinned, a prune keeping one (the WAL after the pinned one goes); verify is clean. */
     private ArchiveLayout.BackupName pinOldestAndPrune(ObjectStore a) {
         ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
         assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
         Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-        assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "a prune past a pinned backup is clean");
+        ArchiveVerifier.Report r = ArchiveVerifier.verify(a, 2, false, m -> { });
+        assertTrue(r.ok(), "a prune past a pinned backup is clean: " + r.problems());
         return oldest;
     }
 
@@ -477,53 +478,61 @@ class PinnedRetentionTest {
                 .orElseThrow(() -> new AssertionError("no segment starts right after " + b.dir()));
     }
 
-    /**
-     * Defect: verify passes a gap after a pinned backup as pruned on the strength of a record's KEY alone; it
-     * never reads the record (PrunedWal.read is unused), though docs/FORMAT.md says a record whose content
-     * does not say what its key says is a corrupt object. A corrupt (here: unparseable) record covering a
-     * gap therefore turns that gap into a note and verify exits 0: the corrupt object is not reported, and
-     * nothing vouches that retention made the record. Expected: the record is reported as corrupt (exit 3).
-     * Fixed on this branch (48569b4): verify reads every record.
-     */
-    @ParameterizedTest
-    @MethodSource("stores")
-    void aCorruptRecordIsReportedNotTrusted(String kind) {
-        try (ObjectStore a = open(kind)) {
+    /** A point-in-time target inside WAL retention pruned fails saying so, not as WAL missing from the archive. */
+    @org.junit.jupiter.api.Test
+    void aTargetInWalPrunedByRetentionSaysSo() {
+        try (ObjectStore a = open("file")) {
             ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
-
-            List<String> records = a.list(ArchiveLayout.PRUNED, null).stream().map(io.walship.archive.ObjectInfo::key).toList();
-            assertFalse(records.isEmpty(), "the prune recorded the WAL it deleted after the pinned backup");
-            String victim = records.get(0);
-            a.delete(victim);
-            a.create(victim, new java.io.ByteArrayInputStream("{ this is not a pruned-WAL record".getBytes(StandardCharsets.UTF_8)));
-
-            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertFalse(report.ok(), "a corrupt record must be reported, not trusted by its key: problems "
-                    + report.problems() + ", notes " + report.notes());
-            assertTrue(report.problems().stream().anyMatch(p -> p.object().contains(victim)),
-                    "the problem names the record: " + report.problems());
+            io.walship.restorer.RestoreException e = assertThrows(io.walship.restorer.RestoreException.class,
+                    () -> Restore.run(a, tmp.resolve("pitr"), Restore.Options.defaults()
+                            .withTarget(RestoreTarget.lsn(oldest.lsn() + 5, false)), new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains("was pruned by retention (timeline 1 keeps WAL only from its window start"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("restore to LSN " + io.walship.wal.Lsn.format(oldest.lsn()) + " at most"),
+                    e.getMessage());
+            // a target past the gap is not enough (one between the gap's end and the next backup fails the same
+            // way): the way out is the first base backup after the gap
+            ArchiveLayout.BackupName next = ArchiveListing.of(a).backups().stream().map(ArchiveListing.BackupInfo::name)
+                    .filter(n -> n.lsn() > oldest.lsn()).min(java.util.Comparator.comparingLong(ArchiveLayout.BackupName::lsn))
+                    .orElseThrow();
+            assertTrue(e.getMessage().endsWith("or to LSN " + io.walship.wal.Lsn.format(next.lsn()) + " or later (base"
+                    + " backup " + next.dir() + ", the first after the gap)"), e.getMessage());
         }
     }
 
     /**
-     * Defect: a record is made before the delete and stays as long as its backup, whether or not the delete
-     * happened. A prune interrupted before it deleted a segment after the pinned backup leaves a record of a
-     * segment that is still there. When the policy is then widened (the pinned backup is now kept by the
-     * policy too, so the WAL after it is needed for point-in-time restore), the next prune deletes nothing and
-     * leaves the stale record. If that segment is then really lost (deleted by hand, a bucket lifecycle rule),
-     * verify calls the loss "pruned" and exits 0. Expected: the gap is a problem (exit 3). Suggested fix: a
-     * prune deletes each record whose segment is still listed and is not among its own deletions. Fixed on
-     * this branch (fedcb19): so it does, first thing.
+     * A watermark whose content is not what its key says (here: unparseable) is reported as corrupt (exit 3) and
+     * excuses nothing: the gap it would have excused is a problem too.
      */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aCorruptWatermarkIsReportedAndExcusesNothing(String kind) {
+        try (ObjectStore a = open(kind)) {
+            pinOldestAndPrune(a);
+            List<ArchiveLayout.WatermarkName> marks = RetentionWatermark.listNames(a);
+            assertEquals(1, marks.size(), marks.toString());
+            String victim = marks.get(0).key();
+            a.delete(victim);
+            a.create(victim, new java.io.ByteArrayInputStream("{ this is not a watermark".getBytes(StandardCharsets.UTF_8)));
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertFalse(report.ok(), "a corrupt watermark must be reported: notes " + report.notes());
+            assertTrue(report.problems().stream().anyMatch(p -> p.kind().equals("corrupt") && p.object().equals(victim)),
+                    report.problems().toString());
+            assertTrue(report.problems().stream().anyMatch(p -> p.kind().equals("gap")),
+                    "and it excuses no gap: " + report.problems());
+        }
+    }
+
     /**
      * Three backups, the oldest pinned, and a prune keeping one that fails before its first WAL delete: its
-     * records are made, no WAL after the pinned backup is deleted. Returns the pinned backup.
+     * watermark is made, no WAL is deleted. Returns the backups, oldest first.
      */
-    private ArchiveLayout.BackupName pinOldestAndInterruptAPrune(ObjectStore a) {
-        ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
-        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+    private List<ArchiveLayout.BackupName> pinOldestAndInterruptAPrune(ObjectStore a) {
+        List<ArchiveLayout.BackupName> b = threeBackups(a);
+        assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, b.get(0), Instant.now()));
         Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
-        assertFalse(plan.records().isEmpty(), plan.toString());
+        assertFalse(plan.watermarks().isEmpty(), plan.toString());
         io.walship.archive.StorageException outage = new io.walship.archive.StorageException("the store went away before the first WAL delete");
         ObjectStore failing = new ForwardingObjectStore(a) {
             @Override
@@ -535,40 +544,63 @@ class PinnedRetentionTest {
             }
         };
         assertEquals(outage, assertThrows(io.walship.archive.StorageException.class, () -> Retention.apply(failing, plan, d -> { })));
-        assertTrue(a.head(new ArchiveLayout.PrunedName(oldest, firstSegmentAfter(a, oldest)).key()).isPresent(),
-                "the interrupted prune recorded a segment it did not delete");
-        return oldest;
+        assertEquals(plan.watermarks(), RetentionWatermark.listNames(a), "the interrupted prune made its watermark");
+        firstSegmentAfter(a, b.get(0)); // and deleted no WAL
+        return b;
     }
 
+    /**
+     * Review pr5 (a), the part a watermark can tell: a prune is interrupted after making its watermark, the
+     * operator widens the policy (the next prune keeps everything), then a segment at or above the watermark is
+     * lost by other means. No retention run ever deletes WAL there: it is a gap, exit 3.
+     */
     @ParameterizedTest
     @MethodSource("stores")
-    void aStaleRecordOfAnInterruptedPruneDoesNotHideALaterLoss(String kind) {
+    void aLossAboveTheWatermarkIsAGapEvenAfterAnInterruptedPrune(String kind) {
         try (ObjectStore a = open(kind)) {
-            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
-            ArchiveLayout.SegmentName lost = firstSegmentAfter(a, oldest);
-
-            // the operator widens the policy: the pinned backup is kept by the policy too, its WAL is needed
+            List<ArchiveLayout.BackupName> b = pinOldestAndInterruptAPrune(a);
+            ArchiveLayout.BackupName newest = b.get(2);
+            try (Store s = Store.open(tmp.resolve("leader"))) {
+                writes(s, "later", 60);
+                ship(s.dir(), a); // the segment right after the newest backup is not the last one any more
+            }
             Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
-            assertTrue(wider.keptBackups().contains(oldest.dir()), wider.keptBackups().toString());
-            assertTrue(wider.deletions().stream().noneMatch(d -> d.key().equals(lost.key())), "the WAL is needed now");
+            assertTrue(wider.keptBackups().contains(b.get(0).dir()), wider.keptBackups().toString());
             Retention.apply(a, wider, d -> { });
+            assertEquals(newest.lsn() + 1, RetentionWatermark.scan(a).windowStart(1), "the highest watermark stays");
             assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok());
 
-            a.delete(lost.key()); // a real loss: no prune deleted it
+            ArchiveLayout.SegmentName lost = firstSegmentAfter(a, newest);
+            a.delete(lost.key()); // a real loss at the window start: no prune deletes it
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertFalse(report.ok(), "a segment lost after retention decided to keep it is a loss, not a prune: notes "
+            assertFalse(report.ok(), "a segment lost at or above the watermark is a loss, not a prune: notes "
                     + report.notes());
+            assertTrue(report.problems().stream().anyMatch(p -> p.kind().equals("gap")), report.problems().toString());
+        }
+    }
+
+    /** An interrupted prune (watermark made, nothing deleted) leaves a clean archive; a rerun finishes the job. */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void anInterruptedPruneThenARerunFinishes(String kind) {
+        try (ObjectStore a = open(kind)) {
+            List<ArchiveLayout.BackupName> b = pinOldestAndInterruptAPrune(a);
+            ArchiveVerifier.Report before = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(before.ok(), before.problems().toString());
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            assertTrue(Retention.plan(a, keep1, Instant.now()).deletions().isEmpty(), "the rerun finished the job");
+            assertTrue(ArchiveListing.of(a).segments(1).stream().noneMatch(s -> s.name().firstLsn() == b.get(0).lsn() + 1),
+                    "the WAL after the pinned backup is gone");
+            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(after.ok(), after.problems().toString());
+            assertTrue(after.notes().stream().anyMatch(n -> n.startsWith("base backup " + b.get(0).dir())), after.notes().toString());
         }
     }
 
     /**
-     * Defect: verify accepts a backup's records only while the backup is pinned. Unpinning a backup whose WAL
-     * a prune deleted (with records) makes verify report that very pruned stretch as a gap, exit 3, on a
-     * healthy archive, until a later prune deletes the backup (the scheduler's retention may be a day away;
-     * and if the policy keeps the backup, for good). The records still prove retention deleted it.
-     * Expected: still a note, verify ok. Suggested fix: in prunedAfterPin, records of {@code b} covering the
-     * gap suffice whether or not {@code b} is pinned now (records are only made while it is). Fixed on this
-     * branch (fedcb19), with the stale-record fix that makes that safe.
+     * Unpinning a backup whose WAL a prune deleted changes nothing for verify (the records scheme made it a
+     * false exit 3 until its fix): the watermark does not depend on pins.
      */
     @ParameterizedTest
     @MethodSource("stores")
@@ -578,91 +610,157 @@ class PinnedRetentionTest {
 
             assertTrue(BackupPin.unpin(a, oldest));
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(report.ok(), "nothing was lost, retention recorded what it pruned: " + report.problems());
-            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir()
-                    + " (pinned when the WAL after it was pruned, unpinned since)")), report.notes().toString());
+            assertTrue(report.ok(), "nothing was lost, retention's watermark covers what it pruned: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir() + " restores to LSN ")
+                    && n.contains("was pruned by retention")), report.notes().toString());
         }
     }
 
     /**
-     * (Added with the fix of the stale-record defect.) A record whose segment is still there excuses nothing
-     * and verify says so in a note; a rerun with the same policy keeps it (it deletes that segment), one that
-     * keeps the segment deletes the record first thing (so a later loss of it is a gap, as the test above shows).
+     * Review pr5 (b), for watermarks: a prune runs between verify's listing of the WAL and its reading of the
+     * watermarks, or right after that reading. Verify lists wal/ first and the watermarks last, so every deletion
+     * it sees was made after a watermark it reads; read the other way round (or from one listing, where
+     * retention/ sorts before wal/), the prune's deletions would show without its watermark: a false exit 3.
      */
     @ParameterizedTest
     @MethodSource("stores")
-    void aRecordWhoseSegmentIsStillThereIsANoteAndAPruneThatKeepsTheSegmentDeletesIt(String kind) {
+    void aPruneBetweenVerifysWalListingAndItsWatermarkReadIsNoFalseAlarm(String kind) {
+        pruneAroundVerifysWatermarkRead(kind, false);
+    }
+
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPruneRightAfterVerifysWatermarkReadIsNoFalseAlarm(String kind) {
+        pruneAroundVerifysWatermarkRead(kind, true);
+    }
+
+    private void pruneAroundVerifysWatermarkRead(String kind, boolean afterTheRead) {
+        {
+            try (ObjectStore a = open(kind)) {
+                ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+                assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+                java.util.concurrent.atomic.AtomicInteger lists = new java.util.concurrent.atomic.AtomicInteger();
+                Runnable prune = () -> Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+                ObjectStore racing = new ForwardingObjectStore(a) {
+                    @Override
+                    public List<io.walship.archive.ObjectInfo> list(String prefix, String startAfter) {
+                        boolean first = prefix.equals(ArchiveLayout.RETENTION) && lists.getAndIncrement() == 0;
+                        if (first && !afterTheRead) {
+                            prune.run();
+                        }
+                        List<io.walship.archive.ObjectInfo> listed = super.list(prefix, startAfter);
+                        if (first && afterTheRead) {
+                            prune.run();
+                        }
+                        return listed;
+                    }
+                };
+                ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 2, false, m -> { });
+                assertTrue(lists.get() > 0, "setup: the prune ran inside verify");
+                assertTrue(ArchiveListing.of(a).segments(1).stream().noneMatch(x -> x.name().firstLsn() == oldest.lsn() + 1),
+                        "setup: the prune deleted the WAL after the pinned backup");
+                assertTrue(report.ok(), "a prune while verify ran (" + (afterTheRead ? "after" : "before")
+                        + " its watermark read) is no loss: " + report.problems());
+                ArchiveVerifier.Report again = ArchiveVerifier.verify(a, 2, false, m -> { });
+                assertTrue(again.ok() && again.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir())),
+                        "and the next verify sees the pruned gap as such: " + again.problems() + " " + again.notes());
+            }
+        }
+    }
+
+    /**
+     * A prune deletes segments verify has listed but not read yet: each is gone below the watermark the prune
+     * made first, so it is a note, not a missing or corrupt segment. A segment gone that no watermark covers
+     * stays a problem (the next test).
+     */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aPruneDeletingSegmentsVerifyHasListedIsNoFalseAlarm(String kind) {
         try (ObjectStore a = open(kind)) {
-            ArchiveLayout.BackupName oldest = pinOldestAndInterruptAPrune(a);
-            ArchiveLayout.SegmentName there = firstSegmentAfter(a, oldest);
-            String record = new ArchiveLayout.PrunedName(oldest, there).key();
-            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(report.ok(), report.problems().toString());
-            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("record " + record + " names " + there.key()
-                    + ", which is still there")), report.notes().toString());
-
-            Retention.Plan same = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
-            assertTrue(same.staleRecords().isEmpty(), "the rerun deletes the segment: its record stays " + same.staleRecords());
-            Retention.Plan wider = Retention.plan(a, new Retention.Policy(3, null), Instant.now());
-            assertTrue(wider.staleRecords().contains(record), wider.staleRecords().toString());
-            assertEquals(wider.staleRecords(), wider.deletions().subList(0, wider.staleRecords().size()).stream()
-                    .map(Retention.Deletion::key).collect(java.util.stream.Collectors.toSet()), "stale records go first");
-            Retention.apply(a, wider, d -> { });
-            assertTrue(a.list(ArchiveLayout.PRUNED, null).isEmpty(), "no segment was deleted: no record is left");
-            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(after.ok() && after.notes().stream().noneMatch(n -> n.startsWith("record ")), after.notes().toString());
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            ObjectStore racing = pruneAtFirstWalRead(a, () -> Retention.apply(a,
+                    Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { }));
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(report.ok(), "segments a prune deleted while verify ran are no loss: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.contains("was deleted by a prune while verify ran")),
+                    report.notes().toString());
         }
     }
 
+    /** The same race, but the segment is deleted by hand, above every watermark: a problem. */
+    @ParameterizedTest
+    @MethodSource("stores")
+    void aSegmentDeletedByHandWhileVerifyRunsIsAProblem(String kind) {
+        try (ObjectStore a = open(kind)) {
+            List<ArchiveLayout.BackupName> b = pinOldestAndInterruptAPrune(a);
+            ArchiveLayout.SegmentName lost = ArchiveListing.of(a).segments(1).stream().map(ArchiveListing.SegmentInfo::name)
+                    .filter(s -> s.lastLsn() > b.get(2).lsn()).findFirst().orElseThrow();
+            ObjectStore racing = pruneAtFirstWalRead(a, () -> a.delete(lost.key()));
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(report.problems().stream().anyMatch(p -> p.kind().equals("missing") && p.object().equals(lost.key())),
+                    report.problems().toString());
+        }
+    }
+
+    /** A store that runs {@code action} once, at the first read of a WAL segment. */
+    private static ObjectStore pruneAtFirstWalRead(ObjectStore a, Runnable action) {
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        return new ForwardingObjectStore(a) {
+            @Override
+            public java.io.InputStream get(String key) {
+                if (key.startsWith(ArchiveLayout.WAL) && done.compareAndSet(false, true)) {
+                    action.run();
+                }
+                return super.get(key);
+            }
+        };
+    }
+
     /**
-     * Defect (narrow, two prunes at once): a prune decides at plan time that a backup is gone (no manifest,
-     * no pin) and deletes its records last, minutes later, without looking again. Another prune can be
-     * between deleting that backup's manifest and putting it back for a pin that appeared meanwhile (the
-     * documented put-back race): the first prune's listing sees neither manifest nor pin, then the pin and the
-     * manifest are back, and it deletes the records of a pinned backup that exists. Verify then reports the
-     * WAL pruned after it as lost, exit 3, on a healthy archive, and nothing ever makes the records again.
-     * Here the other prune's window is reproduced by the state it leaves: the manifest and pin are removed
-     * before the plan and back before the apply. Fixed on this branch (accb728): before deleting a record,
-     * the prune checks again (head) that its backup has neither manifest nor pin, as for a backup's own objects.
+     * An archive pruned by the previous walship (pruned-WAL records, no watermark) shows its pruned gap as a
+     * loss, exit 3, with a note on the records; the next prune makes the watermark, deletes the records, and
+     * verify is clean (docs/OPERATIONS.md, the upgrade note).
      */
     @ParameterizedTest
     @MethodSource("stores")
-    void aPruneDoesNotDeleteTheRecordsOfABackupThatIsBackByTheTimeItDeletesThem(String kind) {
+    void anArchivePrunedByThePreviousVersionIsCleanAfterTheNextPrune(String kind) {
         try (ObjectStore a = open(kind)) {
             ArchiveLayout.BackupName oldest = pinOldestAndPrune(a);
-            Retention.Policy keep1 = new Retention.Policy(1, null);
-            byte[] manifest = readAll(a, oldest.manifestKey());
-            byte[] pin = readAll(a, oldest.pinKey());
+            RetentionWatermark.listNames(a).forEach(w -> a.delete(w.key())); // as the previous version left it
+            String record = ArchiveLayout.LEGACY_PRUNED + ArchiveLayout.timelineHex(1) + "-" + ArchiveLayout.lsnHex(oldest.lsn())
+                    + "/00000001-" + ArchiveLayout.lsnHex(oldest.lsn() + 1) + "-" + ArchiveLayout.lsnHex(oldest.lsn() + 9) + ".json";
+            a.create(record, new java.io.ByteArrayInputStream("{\"formatVersion\":1}".getBytes(StandardCharsets.UTF_8)));
 
-            // another prune's window: it deleted the manifest (the backup was unpinned), a pin is on its way
-            a.delete(oldest.pinKey());
-            a.delete(oldest.manifestKey());
-            Retention.Plan plan = Retention.plan(a, keep1, Instant.now());
-            // the pin lands, the other prune puts the manifest back (same bytes)
-            a.create(oldest.pinKey(), new java.io.ByteArrayInputStream(pin));
-            a.create(oldest.manifestKey(), new java.io.ByteArrayInputStream(manifest));
-            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "the backup is back, pinned, its records too");
+            ArchiveVerifier.Report old = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(old.problems().stream().anyMatch(p -> p.kind().equals("gap")), old.problems().toString());
+            assertTrue(old.notes().stream().anyMatch(n -> n.startsWith("1 pruned-WAL record(s) of an older walship")),
+                    old.notes().toString());
 
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertEquals(1, plan.watermarks().size(), plan.toString());
+            assertEquals(List.of(record), plan.deletions().stream().map(Retention.Deletion::key).toList());
             Retention.apply(a, plan, d -> { });
-            assertTrue(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "still there");
-            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(report.ok(), "the records of a pinned backup that exists must stay: " + report.problems());
+            assertTrue(a.list(ArchiveLayout.LEGACY_PRUNED, null).isEmpty());
+            ArchiveVerifier.Report now = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(now.ok(), now.problems().toString());
+            assertTrue(now.notes().stream().noneMatch(n -> n.contains("older walship")), now.notes().toString());
         }
     }
 
     /**
-     * Not a defect found (coverage the merge lacked): a backup the plan deletes that is pinned while the prune
-     * runs is kept, the WAL after it is deleted with records made first, and verify is clean.
+     * A backup the plan deletes that is pinned while the prune runs is kept; the WAL after it is deleted below
+     * the watermark the prune made first, and verify is clean.
      */
     @ParameterizedTest
     @MethodSource("stores")
-    void aBackupPinnedWhileAPruneRunsGetsItsRecords(String kind) {
+    void aBackupPinnedWhileAPruneRunsIsKeptAndTheWalAfterItIsANote(String kind) {
         try (ObjectStore a = open(kind)) {
             List<ArchiveLayout.BackupName> b = threeBackups(a);
             ArchiveLayout.BackupName oldest = b.get(0);
+            ArchiveLayout.SegmentName after = firstSegmentAfter(a, oldest);
             Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
-            assertTrue(plan.records().isEmpty(), "nothing pinned yet");
-            assertTrue(plan.recordsIfPinned().containsKey(oldest), plan.recordsIfPinned().toString());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().equals(after.key())), plan.deletions().toString());
             boolean[] pinned = {false};
             ObjectStore pinning = new ForwardingObjectStore(a) {
                 @Override
@@ -678,13 +776,10 @@ class PinnedRetentionTest {
             Retention.apply(pinning, plan, d -> { }, meanwhile::add);
             assertEquals(List.of(oldest.dir()), meanwhile);
             assertTrue(ArchiveListing.of(a).backups().stream().anyMatch(x -> x.name().equals(oldest)), "kept");
-            for (ArchiveLayout.PrunedName r : plan.recordsIfPinned().get(oldest)) {
-                assertTrue(a.head(r.key()).isPresent(), "recorded before its WAL went: " + r.key());
-                assertTrue(a.head(r.wal().key()).isEmpty(), "and that WAL went: " + r.wal().key());
-            }
+            assertTrue(a.head(after.key()).isEmpty(), "the WAL after it went");
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
             assertTrue(report.ok(), report.problems().toString());
-            assertTrue(report.notes().stream().anyMatch(n -> n.contains("pinned base backup " + oldest.dir())),
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + oldest.dir())),
                     report.notes().toString());
         }
     }

@@ -1,0 +1,188 @@
+package io.walship.archive;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * A retention watermark: the object {@code retention/TTTTTTTT-LLLLLLLLLLLLLLLL.json} (docs/FORMAT.md
+ * "Retention watermarks"). It says: retention may delete WAL on timeline {@code T}'s path (its
+ * ancestry, as a restore of {@code T} follows it) at LSNs below {@code L}, and never at or above
+ * it. {@code L} is the window start: one past the LSN of the oldest base backup retention keeps on
+ * that path (the point-in-time window of the kept backups begins there). A prune creates the watermark
+ * of every timeline before it deletes anything, so a gap in the WAL on {@code T}'s path lying wholly
+ * below the highest watermark of {@code T} is retention's doing, and any other gap is a loss.
+ *
+ * <p>Immutable like everything else: created with the conditional create, its bytes depend only on its
+ * key (a rerun creates the same object, or finds it), never rewritten. A prune deletes a timeline's
+ * lower watermarks only once one at least as high exists, so the highest is never deleted; since the
+ * keys sort numerically, a listing of {@code retention/} always sees the highest one present.
+ *
+ * @param formatVersion of this document (1)
+ * @param timeline      the timeline whose path the watermark is about
+ * @param windowStart   {@code L}, 16 hex digits: retention deletes WAL on the path only below it
+ */
+public record RetentionWatermark(int formatVersion, int timeline, String windowStart) {
+    public static final int FORMAT_VERSION = 1;
+
+    public static RetentionWatermark of(ArchiveLayout.WatermarkName name) {
+        return new RetentionWatermark(FORMAT_VERSION, name.timeline(), ArchiveLayout.lsnHex(name.windowStart()));
+    }
+
+    public byte[] toJson() {
+        return ArchiveJson.write(this);
+    }
+
+    /**
+     * Reads and checks a watermark, strictly (nothing after the document, no coercion between JSON types); one
+     * that does not say what its key says is a corrupt object.
+     */
+    public static RetentionWatermark read(InputStream in, String key) {
+        RetentionWatermark w = ArchiveJson.readStrict(in, RetentionWatermark.class, key, "retention watermark");
+        if (w.formatVersion() != FORMAT_VERSION) {
+            throw new CorruptObjectException(key, "retention watermark format version " + w.formatVersion()
+                    + ", this walship reads " + FORMAT_VERSION);
+        }
+        Optional<ArchiveLayout.WatermarkName> named = ArchiveLayout.parseWatermark(key);
+        if (named.isEmpty() || !of(named.get()).equals(w)) {
+            throw new CorruptObjectException(key, "retention watermark does not say what its key names");
+        }
+        return w;
+    }
+
+    /** Creates the watermark (or finds the same one there: a rerun of an interrupted prune). */
+    public static void create(ObjectStore store, ArchiveLayout.WatermarkName name) {
+        store.createOrSame(name.key(), of(name).toJson());
+    }
+
+    /** The watermarks a listing of {@code retention/} names (by key only; nothing is read). */
+    public static List<ArchiveLayout.WatermarkName> listNames(ObjectStore store) {
+        List<ArchiveLayout.WatermarkName> out = new ArrayList<>();
+        for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
+            ArchiveLayout.parseWatermark(o.key()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** A watermark object that is not what its key says (or a key under {@code retention/} that names none). */
+    public record Corrupt(String key, String detail) {
+    }
+
+    /**
+     * The watermarks in force, read and checked: the highest window start of each timeline among the
+     * watermarks that are sound, and the corrupt ones (which excuse nothing). A watermark deleted between
+     * the listing and its read counts by its key: a prune deletes one only once a higher one exists.
+     * {@code sound} names every watermark counted (read and found sound, or deleted since the listing).
+     */
+    public record Scan(Map<Integer, Long> windowStarts, List<Corrupt> corrupt, List<ArchiveLayout.WatermarkName> sound) {
+        /** The highest window start of {@code timeline}'s path, or 0 if it has no (sound) watermark. */
+        public long windowStart(int timeline) {
+            return windowStarts.getOrDefault(timeline, 0L);
+        }
+
+        /** Whether retention may have deleted every LSN up to {@code last} on {@code timeline}'s path (all below its window start). */
+        public boolean pruned(int timeline, long last) {
+            return last < windowStart(timeline);
+        }
+
+        /**
+         * Whether retention may have deleted all of {@code gap} on timeline {@code t}'s path, and below which
+         * window start: the gap is cut at the spans of {@code t}'s ancestry, and each piece (LSNs of some timeline
+         * {@code x}) must lie below the watermark of {@code t} or of another timeline {@code u} whose path runs
+         * through the same stretch of {@code x} (a timeline born after the last prune has no watermark yet, but
+         * shares its parent's pruned WAL below the fork). Sound: retention keeps every segment on {@code u}'s path
+         * reaching {@code u}'s window start, and a kept backup that would need the stretch lies below it on both
+         * paths (they agree below it), so it would have held {@code u}'s window start at or below the stretch.
+         * Returns the window start that excuses the gap's last piece, or empty if some piece is not excused.
+         *
+         * @param ancestries the ancestry of every timeline whose history could be read ({@code TimelineHistory.ancestry})
+         */
+        public java.util.OptionalLong prunedBelow(int t, ArchiveListing.Range gap,
+                                                  Map<Integer, List<TimelineHistory.Span>> ancestries) {
+            if (gap.lastLsn() < windowStart(t)) {
+                return java.util.OptionalLong.of(windowStart(t));
+            }
+            List<TimelineHistory.Span> path = ancestries.get(t);
+            if (path == null) {
+                return java.util.OptionalLong.empty();
+            }
+            long next = gap.firstLsn();
+            long shown = 0;
+            for (TimelineHistory.Span sp : path) {
+                long from = Math.max(next, sp.fromLsn());
+                long to = Math.min(gap.lastLsn(), sp.toLsn());
+                if (from > to) {
+                    continue;
+                }
+                if (from != next) {
+                    return java.util.OptionalLong.empty(); // part of the gap on no span of the path
+                }
+                long best = windowStart(t);
+                for (Map.Entry<Integer, List<TimelineHistory.Span>> u : ancestries.entrySet()) {
+                    for (TimelineHistory.Span su : u.getValue()) {
+                        if (su.timeline() == sp.timeline() && su.contains(from) && su.contains(to)) {
+                            best = Math.max(best, windowStart(u.getKey()));
+                        }
+                    }
+                }
+                if (to >= best) {
+                    return java.util.OptionalLong.empty();
+                }
+                shown = best;
+                if (to == gap.lastLsn()) {
+                    return java.util.OptionalLong.of(shown);
+                }
+                next = to + 1;
+            }
+            return java.util.OptionalLong.empty();
+        }
+    }
+
+    /** The ancestry of every timeline the listing knows whose history can be read (the others are left out). */
+    public static Map<Integer, List<TimelineHistory.Span>> ancestries(ArchiveListing listing,
+                                                                    Map<Integer, TimelineHistory> histories) {
+        Map<Integer, List<TimelineHistory.Span>> out = new TreeMap<>();
+        java.util.Set<Integer> all = new java.util.TreeSet<>(listing.timelines());
+        all.addAll(listing.histories());
+        for (int t : all) {
+            try {
+                out.put(t, TimelineHistory.ancestry(t, histories));
+            } catch (StorageException e) {
+                // a timeline whose start is unknown shares nothing verifiably
+            }
+        }
+        return out;
+    }
+
+    /** Lists {@code retention/} and reads every watermark there (see {@link Scan}). */
+    public static Scan scan(ObjectStore store) {
+        Map<Integer, Long> max = new TreeMap<>();
+        List<Corrupt> corrupt = new ArrayList<>();
+        List<ArchiveLayout.WatermarkName> sound = new ArrayList<>();
+        for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
+            Optional<ArchiveLayout.WatermarkName> name = ArchiveLayout.parseWatermark(o.key());
+            if (name.isEmpty()) {
+                corrupt.add(new Corrupt(o.key(), "not a retention watermark's key (retention/TTTTTTTT-LLLLLLLLLLLLLLLL.json)"));
+                continue;
+            }
+            try (InputStream in = store.get(o.key())) {
+                read(in, o.key());
+            } catch (ObjectNotFoundException e) {
+                // deleted since the listing: a prune deletes a watermark only once a higher one exists, so its key still holds
+            } catch (EncryptionKeyException e) {
+                throw e; // a key this process lacks says nothing about the watermark: exit 2, not corrupt
+            } catch (IOException | StorageException e) {
+                String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                corrupt.add(new Corrupt(o.key(), m.lines().findFirst().orElse(m)));
+                continue;
+            }
+            max.merge(name.get().timeline(), name.get().windowStart(), Math::max);
+            sound.add(name.get());
+        }
+        return new Scan(Map.copyOf(max), List.copyOf(corrupt), List.copyOf(sound));
+    }
+}

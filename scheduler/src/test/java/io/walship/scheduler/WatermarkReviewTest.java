@@ -1,0 +1,183 @@
+package io.walship.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupManifest;
+import io.walship.archive.BackupPin;
+import io.walship.archive.Codec;
+import io.walship.archive.ForwardingObjectStore;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.restorer.ArchiveVerifier;
+import io.walship.restorer.Restore;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.Snapshot;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Review of branch pruned-wm (retention watermarks): each test shows one defect and fails on that branch. */
+class WatermarkReviewTest {
+    @TempDir
+    Path tmp;
+
+    private ObjectStore open() {
+        return ObjectStores.open("file://" + tmp.resolve("archive"));
+    }
+
+    private static void writes(Store s, String tag, int n) {
+        for (int i = 0; i < n; i++) {
+            s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static BackupManifest backup(Store s, ObjectStore a) {
+        try (Snapshot snap = s.snapshot()) {
+            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
+        }
+    }
+
+    private static void ship(Path data, ObjectStore a) {
+        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
+            w.shipOnce();
+        }
+    }
+
+    /** Three rounds of 60 writes + a backup, then 40 more writes; all shipped. Backup names oldest first. */
+    private List<ArchiveLayout.BackupName> threeBackups(ObjectStore a) {
+        List<ArchiveLayout.BackupName> names = new ArrayList<>();
+        Path data = tmp.resolve("leader");
+        try (Store s = Store.open(data)) {
+            for (int round = 0; round < 3; round++) {
+                writes(s, "r" + round, 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                names.add(new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16)));
+            }
+            writes(s, "tail", 40);
+            ship(data, a);
+        }
+        return names;
+    }
+
+    /**
+     * A promotion after a normal prune turns the pruned stretch after a pinned backup into a false exit 3.
+     * The watermark is per timeline and only a prune writes it, so a timeline born after the last prune has
+     * none; its path still runs through the parent's pruned WAL after the pinned backup (the backup sits on the
+     * parent below the fork, so it is on the new timeline's path too). Verify judges that gap by the new
+     * timeline's watermark (none, 0) and reports a loss until the next prune, although nothing changed in the
+     * WAL and timeline 1's own path is clean. (The pruned-WAL records of main were keyed by backup and WAL, so
+     * they excused the gap on every path.)
+     */
+    @Test
+    void aPromotionAfterAPruneWithAPinnedBackupIsNoFalseAlarm() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            ArchiveVerifier.Report before = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(before.ok(), "setup: clean after the prune: " + before.problems());
+
+            Path promoted = tmp.resolve("promoted");
+            Restore.run(a, promoted, Restore.Options.defaults().withPromote(true), new Restore.Listener() { });
+            try (Store s = Store.open(promoted)) {
+                writes(s, "t2", 60);
+                ship(promoted, a);
+            }
+            assertTrue(ArchiveListing.of(a).timelines().contains(2), "setup: timeline 2 is archived");
+
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "a promotion lost no WAL, yet: " + report.problems());
+        }
+    }
+
+    /**
+     * The same promotion, seen by a point-in-time restore of timeline 2 into timeline 1's pruned stretch (after the
+     * pinned backup, below the fork): the error says pruned by retention (timeline 1's watermark, on the stretch
+     * both paths share), not missing from the archive.
+     */
+    @Test
+    void aPitrIntoTheSharedPrunedStretchOfAPromotedTimelineSaysPruned() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            Path promoted = tmp.resolve("promoted");
+            Restore.run(a, promoted, Restore.Options.defaults().withPromote(true), new Restore.Listener() { });
+            try (Store s = Store.open(promoted)) {
+                writes(s, "t2", 60);
+                ship(promoted, a);
+            }
+            io.walship.restorer.RestoreException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("pitr"),
+                            Restore.Options.defaults().withTimeline(2).withTarget(
+                                    io.walship.restorer.RestoreTarget.lsn(oldest.lsn() + 5, false)),
+                            new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains("was pruned by retention (this stretch of timeline 2's path, shared with"
+                    + " another timeline"), e.getMessage());
+        }
+    }
+
+    /**
+     * A prune running while verify reads the base backups: the backup the prune deletes (listed by verify a
+     * moment before) is reported "missing" (exit 3), or verify dies re-reading its manifest. docs/OPERATIONS.md
+     * says "a prune running at the same time is not taken for a loss"; the new ordering only covers WAL.
+     */
+    @Test
+    void aPruneWhileVerifyReadsTheBackupsIsNoFalseAlarm() {
+        try (ObjectStore a = open()) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            AtomicBoolean done = new AtomicBoolean();
+            ObjectStore racing = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.startsWith(ArchiveLayout.BACKUPS) && done.compareAndSet(false, true)) {
+                        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+                    }
+                    return super.get(key);
+                }
+            };
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(done.get(), "setup: the prune ran inside verify");
+            assertTrue(a.head(b.get(0).manifestKey()).isEmpty(), "setup: the prune deleted the oldest backup");
+            assertTrue(report.ok(), "a prune while verify ran is no loss: " + report.problems());
+        }
+    }
+
+    /**
+     * A prune trusts a corrupt watermark by its key. Verify says a corrupt watermark "excuses nothing", but the
+     * plan takes the highest watermark from key names alone: with a corrupt one above its window start it makes
+     * no watermark of its own and deletes the sound lower one as "superseded". The WAL retention deleted is then
+     * covered by no sound watermark: once the corrupt object is removed (the only remedy for exit 3 "corrupt"),
+     * every pruned gap is reported as a loss. The sound watermark must survive until a sound higher one exists.
+     */
+    @Test
+    void aCorruptWatermarkDoesNotSupersedeTheSoundOne() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            long sound = io.walship.archive.RetentionWatermark.scan(a).windowStart(1);
+            assertTrue(sound > oldest.lsn() + 1, "setup: a sound watermark above the pinned backup");
+            String corrupt = new ArchiveLayout.WatermarkName(1, sound + 1).key();
+            a.create(corrupt, new java.io.ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)));
+
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            assertEquals(sound, io.walship.archive.RetentionWatermark.scan(a).windowStart(1),
+                    "the sound watermark is gone, superseded by a corrupt one: " + io.walship.archive.RetentionWatermark.listNames(a));
+        }
+    }
+}
