@@ -391,6 +391,16 @@ final class Sealed {
 
         @Override
         public void close() throws IOException {
+            if (!ended && wanted != Long.MAX_VALUE && received + 1 >= wanted) {
+                // read to the end of the chunks wanted: what is left is at most the one byte asked past them
+                // (see above). Reading it and the end lets the response close normally: on S3 an aborted one
+                // loses its pooled connection, so every part of a ParallelGet but the last would cost a new one
+                try {
+                    ended = sealed.read() < 0 || sealed.read() < 0;
+                } catch (IOException e) {
+                    ended = false; // abandoned below
+                }
+            }
             if (ended) {
                 raw.close();
             } else {
