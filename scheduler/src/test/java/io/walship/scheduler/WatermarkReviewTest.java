@@ -180,4 +180,43 @@ class WatermarkReviewTest {
                     "the sound watermark is gone, superseded by a corrupt one: " + io.walship.archive.RetentionWatermark.listNames(a));
         }
     }
+
+    /**
+     * Verify's new "deleted while verify ran" note breaks its own equivalence with a deletion before the listing.
+     * Deleted before the listing, the archive's only base backup gives exit 3 ("the archive has no base backup:
+     * nothing can be restored"). Deleted while verify reads it (by hand, or a buggy run; a prune never deletes the
+     * newest backup), it is a note and the report is OK (exit 0) although nothing can be restored: the "no base
+     * backup" check looks at the listing, not at the backups that turned out to be there.
+     */
+    @Test
+    void theOnlyBackupDeletedWhileVerifyRanIsNotOk() {
+        try (ObjectStore a = open()) {
+            Path data = tmp.resolve("leader");
+            ArchiveLayout.BackupName only;
+            try (Store s = Store.open(data)) {
+                writes(s, "r", 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                only = new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
+                writes(s, "tail", 40);
+                ship(data, a);
+            }
+            AtomicBoolean done = new AtomicBoolean();
+            ObjectStore racing = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(only.manifestKey()) && done.compareAndSet(false, true)) {
+                        a.delete(key);
+                    }
+                    return super.get(key);
+                }
+            };
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(done.get(), "setup: the manifest was deleted inside verify");
+            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 1, false, m -> { });
+            assertTrue(!after.ok(), "setup: verify after the deletion fails: " + after.notes());
+            assertTrue(!report.ok(), "the only base backup is gone, nothing can be restored, yet verify is OK; notes: "
+                    + report.notes());
+        }
+    }
 }
