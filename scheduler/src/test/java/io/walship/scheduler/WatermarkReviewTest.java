@@ -219,4 +219,33 @@ class WatermarkReviewTest {
                     + report.notes());
         }
     }
+
+    /**
+     * A manifest not found at verify's read but there again at its HEAD is a false "missing" (exit 3). That is what
+     * a prune racing a pin does: it deletes the manifest, sees the pin, and puts the same bytes back (Retention's
+     * put-back). The backup exists before and after; verify must read it again rather than report a loss. (The get
+     * below fails once with "not found" while the object stays: the delete and the put-back between verify's GET and
+     * its HEAD.)
+     */
+    @Test
+    void aManifestPutBackForAPinWhileVerifyReadsItIsNoFalseAlarm() {
+        try (ObjectStore a = open()) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            String key = b.get(0).manifestKey();
+            AtomicBoolean done = new AtomicBoolean();
+            ObjectStore racing = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String k) {
+                    if (k.equals(key) && done.compareAndSet(false, true)) {
+                        throw new io.walship.archive.ObjectNotFoundException(k);
+                    }
+                    return super.get(k);
+                }
+            };
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(done.get(), "setup: the manifest was not found once");
+            assertTrue(a.head(key).isPresent(), "setup: the manifest is there");
+            assertTrue(report.ok(), "a manifest put back while verify read it is no loss: " + report.problems());
+        }
+    }
 }
