@@ -248,4 +248,43 @@ class WatermarkReviewTest {
             assertTrue(report.ok(), "a manifest put back while verify read it is no loss: " + report.problems());
         }
     }
+
+    /**
+     * The corrupt-watermark fix (830b4c6) comes back through scan's "deleted since the listing counts by its key":
+     * the operator's remedy for a corrupt watermark is to delete it, and if that happens between a prune's listing of
+     * retention/ and its read, the corrupt key counts as sound. The plan then makes no watermark of its own (one "at
+     * least as high" is there) and deletes the sound one as superseded by it, so timeline 1 is left with no
+     * watermark at all and the pinned backup's pruned stretch is a false exit 3. Only a prune deletes a sound
+     * watermark, and only once a higher one exists; a corrupt one is deleted by hand, with nothing higher.
+     */
+    @Test
+    void aCorruptWatermarkDeletedByHandDuringAPruneDoesNotSupersedeTheSoundOne() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            long sound = io.walship.archive.RetentionWatermark.scan(a).windowStart(1);
+            assertTrue(sound > oldest.lsn() + 1, "setup: a sound watermark above the pinned backup");
+            String corrupt = new ArchiveLayout.WatermarkName(1, sound + 1).key();
+            a.create(corrupt, new java.io.ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)));
+
+            AtomicBoolean removed = new AtomicBoolean();
+            ObjectStore operator = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(corrupt) && removed.compareAndSet(false, true)) {
+                        a.delete(key); // the operator removes the corrupt object verify reported
+                    }
+                    return super.get(key);
+                }
+            };
+            Retention.apply(operator, Retention.plan(operator, keep1, Instant.now()), d -> { });
+            assertTrue(removed.get(), "setup: the corrupt watermark was deleted during the prune's scan");
+            assertEquals(sound, io.walship.archive.RetentionWatermark.scan(a).windowStart(1),
+                    "timeline 1 has no sound watermark left: " + io.walship.archive.RetentionWatermark.listNames(a));
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "nothing was lost, yet: " + report.problems());
+        }
+    }
 }
