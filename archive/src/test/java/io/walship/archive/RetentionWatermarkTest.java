@@ -113,4 +113,17 @@ class RetentionWatermarkTest {
                     bad.getBytes(StandardCharsets.UTF_8)), NAME.key()), bad);
         }
     }
+
+    /**
+     * "Every byte is checked" (ArchiveJson.STRICT) but a field given twice is read as its last value: a watermark
+     * saying timeline 9 and then timeline 2 reads as sound under the key of timeline 2. Harmless for what excuses
+     * (the key), but it is not the strict reading FORMAT.md promises; STRICT_DUPLICATE_DETECTION would refuse it.
+     */
+    @Test
+    void aWatermarkWithAFieldTwiceIsCorrupt() {
+        byte[] doubled = ("{\"formatVersion\":1,\"timeline\":9,\"timeline\":2,\"windowStart\":\"00000000000A41F4\"}")
+                .getBytes(StandardCharsets.UTF_8);
+        assertThrows(CorruptObjectException.class, () -> RetentionWatermark.read(new ByteArrayInputStream(doubled),
+                NAME.key()));
+    }
 }

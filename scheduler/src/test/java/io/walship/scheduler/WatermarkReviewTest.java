@@ -180,4 +180,111 @@ class WatermarkReviewTest {
                     "the sound watermark is gone, superseded by a corrupt one: " + io.walship.archive.RetentionWatermark.listNames(a));
         }
     }
+
+    /**
+     * Verify's new "deleted while verify ran" note breaks its own equivalence with a deletion before the listing.
+     * Deleted before the listing, the archive's only base backup gives exit 3 ("the archive has no base backup:
+     * nothing can be restored"). Deleted while verify reads it (by hand, or a buggy run; a prune never deletes the
+     * newest backup), it is a note and the report is OK (exit 0) although nothing can be restored: the "no base
+     * backup" check looks at the listing, not at the backups that turned out to be there.
+     */
+    @Test
+    void theOnlyBackupDeletedWhileVerifyRanIsNotOk() {
+        try (ObjectStore a = open()) {
+            Path data = tmp.resolve("leader");
+            ArchiveLayout.BackupName only;
+            try (Store s = Store.open(data)) {
+                writes(s, "r", 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                only = new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
+                writes(s, "tail", 40);
+                ship(data, a);
+            }
+            AtomicBoolean done = new AtomicBoolean();
+            ObjectStore racing = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(only.manifestKey()) && done.compareAndSet(false, true)) {
+                        a.delete(key);
+                    }
+                    return super.get(key);
+                }
+            };
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(done.get(), "setup: the manifest was deleted inside verify");
+            ArchiveVerifier.Report after = ArchiveVerifier.verify(a, 1, false, m -> { });
+            assertTrue(!after.ok(), "setup: verify after the deletion fails: " + after.notes());
+            assertTrue(!report.ok(), "the only base backup is gone, nothing can be restored, yet verify is OK; notes: "
+                    + report.notes());
+        }
+    }
+
+    /**
+     * A manifest not found at verify's read but there again at its HEAD is a false "missing" (exit 3). That is what
+     * a prune racing a pin does: it deletes the manifest, sees the pin, and puts the same bytes back (Retention's
+     * put-back). The backup exists before and after; verify must read it again rather than report a loss. (The get
+     * below fails once with "not found" while the object stays: the delete and the put-back between verify's GET and
+     * its HEAD.)
+     */
+    @Test
+    void aManifestPutBackForAPinWhileVerifyReadsItIsNoFalseAlarm() {
+        try (ObjectStore a = open()) {
+            List<ArchiveLayout.BackupName> b = threeBackups(a);
+            String key = b.get(0).manifestKey();
+            AtomicBoolean done = new AtomicBoolean();
+            ObjectStore racing = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String k) {
+                    if (k.equals(key) && done.compareAndSet(false, true)) {
+                        throw new io.walship.archive.ObjectNotFoundException(k);
+                    }
+                    return super.get(k);
+                }
+            };
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, m -> { });
+            assertTrue(done.get(), "setup: the manifest was not found once");
+            assertTrue(a.head(key).isPresent(), "setup: the manifest is there");
+            assertTrue(report.ok(), "a manifest put back while verify read it is no loss: " + report.problems());
+        }
+    }
+
+    /**
+     * The corrupt-watermark fix (830b4c6) comes back through scan's "deleted since the listing counts by its key":
+     * the operator's remedy for a corrupt watermark is to delete it, and if that happens between a prune's listing of
+     * retention/ and its read, the corrupt key counts as sound. The plan then makes no watermark of its own (one "at
+     * least as high" is there) and deletes the sound one as superseded by it, so timeline 1 is left with no
+     * watermark at all and the pinned backup's pruned stretch is a false exit 3. Only a prune deletes a sound
+     * watermark, and only once a higher one exists; a corrupt one is deleted by hand, with nothing higher.
+     */
+    @Test
+    void aCorruptWatermarkDeletedByHandDuringAPruneDoesNotSupersedeTheSoundOne() {
+        try (ObjectStore a = open()) {
+            ArchiveLayout.BackupName oldest = threeBackups(a).get(0);
+            assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, oldest, Instant.now()));
+            Retention.Policy keep1 = new Retention.Policy(1, null);
+            Retention.apply(a, Retention.plan(a, keep1, Instant.now()), d -> { });
+            long sound = io.walship.archive.RetentionWatermark.scan(a).windowStart(1);
+            assertTrue(sound > oldest.lsn() + 1, "setup: a sound watermark above the pinned backup");
+            String corrupt = new ArchiveLayout.WatermarkName(1, sound + 1).key();
+            a.create(corrupt, new java.io.ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)));
+
+            AtomicBoolean removed = new AtomicBoolean();
+            ObjectStore operator = new ForwardingObjectStore(a) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(corrupt) && removed.compareAndSet(false, true)) {
+                        a.delete(key); // the operator removes the corrupt object verify reported
+                    }
+                    return super.get(key);
+                }
+            };
+            Retention.apply(operator, Retention.plan(operator, keep1, Instant.now()), d -> { });
+            assertTrue(removed.get(), "setup: the corrupt watermark was deleted during the prune's scan");
+            assertEquals(sound, io.walship.archive.RetentionWatermark.scan(a).windowStart(1),
+                    "timeline 1 has no sound watermark left: " + io.walship.archive.RetentionWatermark.listNames(a));
+            ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(report.ok(), "nothing was lost, yet: " + report.problems());
+        }
+    }
 }
