@@ -21,9 +21,10 @@ final class ArchiveJson {
     /**
      * For documents whose every byte is checked (retention watermarks): nothing after the document, no
      * coercion between JSON types (a string where a number belongs, or the other way round; a fraction for an integer), no null for a
-     * number. Still tolerant of unknown fields, as {@link #MAPPER} is.
+     * number, no field given twice (the last value would win). Still tolerant of unknown fields, as {@link #MAPPER} is.
      */
     private static final ObjectMapper STRICT = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
