@@ -75,8 +75,9 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
     /**
      * The watermarks in force, read and checked: the highest window start of each timeline among the
      * watermarks that are sound, and the corrupt ones (which excuse nothing). A watermark deleted between
-     * the listing and its read counts by its key: a prune deletes one only once a higher one exists.
-     * {@code sound} names every watermark counted (read and found sound, or deleted since the listing).
+     * the listing and its read counts only if a sound one at least as high was read in the same scan (a prune deletes
+     * one only once a higher one exists; a corrupt one deleted by hand has none), else it is ignored.
+     * {@code sound} names every watermark counted (read and found sound, or deleted since the listing under one).
      */
     public record Scan(Map<Integer, Long> windowStarts, List<Corrupt> corrupt, List<ArchiveLayout.WatermarkName> sound) {
         /** The highest window start of {@code timeline}'s path, or 0 if it has no (sound) watermark. */
@@ -160,9 +161,14 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
 
     /** Lists {@code retention/} and reads every watermark there (see {@link Scan}). */
     public static Scan scan(ObjectStore store) {
+        return scan(store, true);
+    }
+
+    private static Scan scan(ObjectStore store, boolean mayListAgain) {
         Map<Integer, Long> max = new TreeMap<>();
         List<Corrupt> corrupt = new ArrayList<>();
         List<ArchiveLayout.WatermarkName> sound = new ArrayList<>();
+        List<ArchiveLayout.WatermarkName> gone = new ArrayList<>();
         for (ObjectInfo o : store.list(ArchiveLayout.RETENTION, null)) {
             Optional<ArchiveLayout.WatermarkName> name = ArchiveLayout.parseWatermark(o.key());
             if (name.isEmpty()) {
@@ -172,7 +178,8 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
             try (InputStream in = store.get(o.key())) {
                 read(in, o.key());
             } catch (ObjectNotFoundException e) {
-                // deleted since the listing: a prune deletes a watermark only once a higher one exists, so its key still holds
+                gone.add(name.get()); // deleted since the listing: judged below
+                continue;
             } catch (EncryptionKeyException e) {
                 throw e; // a key this process lacks says nothing about the watermark: exit 2, not corrupt
             } catch (IOException | StorageException e) {
@@ -182,6 +189,18 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
             }
             max.merge(name.get().timeline(), name.get().windowStart(), Math::max);
             sound.add(name.get());
+        }
+        // A watermark deleted since the listing counts only under a sound one at least as high read here: a prune
+        // deletes a sound watermark only once a higher one exists, but a corrupt one is deleted by hand with nothing
+        // higher, and counting its key would let it supersede the sound one below it. One not so covered is read
+        // from a second listing (a higher one created after this listing); if still not covered, it is ignored:
+        // a watermark too few makes verify report a gap it might have excused, never excuse one it should not.
+        for (ArchiveLayout.WatermarkName g : gone) {
+            if (max.getOrDefault(g.timeline(), 0L) >= g.windowStart()) {
+                sound.add(g);
+            } else if (mayListAgain) {
+                return scan(store, false);
+            }
         }
         return new Scan(Map.copyOf(max), List.copyOf(corrupt), List.copyOf(sound));
     }
