@@ -74,6 +74,7 @@ public final class ArchiveVerifier {
 
         List<ArchiveListing.BackupInfo> goodBackups = new ArrayList<>();
         Map<ArchiveListing.BackupInfo, BackupManifest> manifests = new java.util.HashMap<>();
+        int remaining = 0; // backups listed and not deleted while verify ran (good or not)
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             progress.accept("checking base backup " + b.name().dir());
             BackupManifest m = null;
@@ -82,6 +83,7 @@ public final class ArchiveVerifier {
                 bytes[0] += checkImage(store, m, parallel, quick);
                 goodBackups.add(b);
                 manifests.put(b, m);
+                remaining++;
             } catch (StorageException e) {
                 rethrowKeyError(e);
                 // A prune deletes a backup's manifest first (the backup stops existing), then its image. A backup
@@ -94,11 +96,13 @@ public final class ArchiveVerifier {
                     notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
                     continue;
                 }
+                remaining++;
                 problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
                         b.name().manifestKey(), detail(e)));
             }
         }
-        if (listing.backups().isEmpty()) {
+        if (remaining == 0) {
+            // none listed, or every one deleted while verify ran: either way nothing can be restored
             problems.add(new Problem("missing", "backups/", "the archive has no base backup: nothing can be restored"));
         }
         for (ObjectInfo o : listing.orphanBackupObjects()) {
