@@ -77,28 +77,40 @@ public final class ArchiveVerifier {
         int remaining = 0; // backups listed and not deleted while verify ran (good or not)
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             progress.accept("checking base backup " + b.name().dir());
-            BackupManifest m = null;
-            try {
-                m = RestorePlan.readManifest(store, b.name());
-                bytes[0] += checkImage(store, m, parallel, quick);
-                goodBackups.add(b);
-                manifests.put(b, m);
-                remaining++;
-            } catch (StorageException e) {
-                rethrowKeyError(e);
-                // A prune deletes a backup's manifest first (the backup stops existing), then its image. A backup
-                // listed whose manifest is gone at read time, or gone by the time its image turned out missing,
-                // was deleted while verify ran: as if deleted before the listing, it is not there (the WAL after
-                // it is judged by the watermarks below). A manifest still there that cannot be read or is corrupt,
-                // or an image missing or bad under a manifest still there, is a problem.
-                if ((m != null || e instanceof io.walship.archive.ObjectNotFoundException)
-                        && store.head(b.name().manifestKey()).isEmpty()) {
-                    notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
-                    continue;
+            boolean readAgain = true;
+            while (true) {
+                BackupManifest m = null;
+                try {
+                    m = RestorePlan.readManifest(store, b.name());
+                    bytes[0] += checkImage(store, m, parallel, quick);
+                    goodBackups.add(b);
+                    manifests.put(b, m);
+                    remaining++;
+                } catch (StorageException e) {
+                    rethrowKeyError(e);
+                    // A prune deletes a backup's manifest first (the backup stops existing), then its image. A backup
+                    // listed whose manifest is gone at read time, or gone by the time its image turned out missing,
+                    // was deleted while verify ran: as if deleted before the listing, it is not there (the WAL after
+                    // it is judged by the watermarks below). A manifest not found at its read but there at the HEAD
+                    // after was put back (a prune that saw a pin, Retention's put-back): it is read again, once. A
+                    // manifest still there that cannot be read or is corrupt, or an image missing or bad under a
+                    // manifest still there, is a problem.
+                    boolean notFound = e instanceof io.walship.archive.ObjectNotFoundException;
+                    if (m != null || notFound) {
+                        boolean there = store.head(b.name().manifestKey()).isPresent();
+                        if (!there) {
+                            notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
+                            break;
+                        }
+                        if (m == null && readAgain) {
+                            readAgain = false;
+                            continue;
+                        }
+                    }
+                    remaining++;
+                    problems.add(new Problem(notFound ? "missing" : "corrupt", b.name().manifestKey(), detail(e)));
                 }
-                remaining++;
-                problems.add(new Problem(e instanceof io.walship.archive.ObjectNotFoundException ? "missing" : "corrupt",
-                        b.name().manifestKey(), detail(e)));
+                break;
             }
         }
         if (remaining == 0) {
