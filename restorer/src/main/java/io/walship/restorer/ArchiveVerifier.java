@@ -114,8 +114,17 @@ public final class ArchiveVerifier {
             }
         }
         if (remaining == 0) {
-            // none listed, or every one deleted while verify ran: either way nothing can be restored
-            problems.add(new Problem("missing", "backups/", "the archive has no base backup: nothing can be restored"));
+            // None listed, or every one deleted while verify ran. A prune never deletes the last backup it sees, so
+            // one that deleted them all kept a newer backup this listing missed: list once more before calling the
+            // archive unrestorable (a newer one is noted, unchecked); none there now is a problem either way.
+            List<String> newer = listing.backups().isEmpty() ? List.of() : ArchiveListing.of(store).backups().stream()
+                    .map(b -> b.name().dir()).toList();
+            if (newer.isEmpty()) {
+                problems.add(new Problem("missing", "backups/", "the archive has no base backup: nothing can be restored"));
+            } else {
+                notes.add("every base backup listed was deleted while verify ran; " + String.join(", ", newer)
+                        + " appeared since and was not checked: run verify again");
+            }
         }
         for (ObjectInfo o : listing.orphanBackupObjects()) {
             notes.add("object " + o.key() + " (" + o.size() + " bytes) belongs to a backup without a manifest"

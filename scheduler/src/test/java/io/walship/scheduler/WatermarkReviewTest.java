@@ -221,6 +221,41 @@ class WatermarkReviewTest {
     }
 
     /**
+     * The other side of the test above: a prune never deletes the last backup it sees, so when every backup verify
+     * listed is deleted while it runs, a newer one taken after its listing is there (keep-backups 1: the scheduler's
+     * backup, then its prune, while a CLI verify reads the old one). That is a healthy archive, not "no base backup".
+     */
+    @Test
+    void aPruneThatRotatedTheOnlyListedBackupWhileVerifyRanIsNoFalseAlarm() {
+        try (ObjectStore a = open()) {
+            Path data = tmp.resolve("leader");
+            try (Store s = Store.open(data)) {
+                writes(s, "r", 60);
+                ship(data, a);
+                BackupManifest m = backup(s, a);
+                ArchiveLayout.BackupName old = new ArchiveLayout.BackupName(m.timeline(), Long.parseUnsignedLong(m.lsn(), 16));
+                writes(s, "more", 40);
+                ship(data, a);
+                AtomicBoolean done = new AtomicBoolean();
+                ObjectStore racing = new ForwardingObjectStore(a) {
+                    @Override
+                    public java.io.InputStream get(String key) {
+                        if (key.equals(old.manifestKey()) && done.compareAndSet(false, true)) {
+                            backup(s, a); // the newer backup, after verify's listing
+                            a.delete(key); // then retention deletes the old one, its manifest first
+                        }
+                        return super.get(key);
+                    }
+                };
+                ArchiveVerifier.Report report = ArchiveVerifier.verify(racing, 1, false, x -> { });
+                assertTrue(done.get(), "setup: the rotation ran inside verify");
+                assertTrue(report.ok(), "a newer backup exists, yet: " + report.problems() + "; notes " + report.notes());
+                assertTrue(report.notes().stream().anyMatch(n -> n.contains("was not checked")), "notes: " + report.notes());
+            }
+        }
+    }
+
+    /**
      * A manifest not found at verify's read but there again at its HEAD is a false "missing" (exit 3). That is what
      * a prune racing a pin does: it deletes the manifest, sees the pin, and puts the same bytes back (Retention's
      * put-back). The backup exists before and after; verify must read it again rather than report a loss. (The get
