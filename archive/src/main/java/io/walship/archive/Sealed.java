@@ -192,15 +192,40 @@ final class Sealed {
         }
     }
 
+    /** A stream served a chunk at a time: {@link #fill} makes {@code out[pos..]} the next bytes (false at the end). */
+    abstract static class ChunkStream extends InputStream {
+        byte[] out = new byte[0];
+        int pos;
+
+        abstract boolean fill() throws IOException;
+
+        @Override
+        public int read() throws IOException {
+            return fill() ? out[pos++] & 0xff : -1;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            if (!fill()) {
+                return -1;
+            }
+            int n = Math.min(len, out.length - pos);
+            System.arraycopy(out, pos, b, off, n);
+            pos += n;
+            return n;
+        }
+    }
+
     /** Seals {@code plain} as it is read: the header, then each chunk once the next byte shows whether it is the last. */
-    static final class SealingStream extends InputStream {
+    static final class SealingStream extends ChunkStream {
         private final PushbackInputStream plain;
         private final Key dataKey;
         private final byte[] aad;
         private final Cipher cipher = gcm();
         private final byte[] in = new byte[CHUNK];
-        private byte[] out;
-        private int pos;
         private long chunk;
         private boolean done;
 
@@ -211,7 +236,8 @@ final class Sealed {
             this.aad = aad(out, key);
         }
 
-        private boolean fill() throws IOException {
+        @Override
+        boolean fill() throws IOException {
             while (pos >= out.length) {
                 if (done) {
                     return false;
@@ -236,24 +262,6 @@ final class Sealed {
             return true;
         }
 
-        @Override
-        public int read() throws IOException {
-            return fill() ? out[pos++] & 0xff : -1;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (len == 0) {
-                return 0;
-            }
-            if (!fill()) {
-                return -1;
-            }
-            int n = Math.min(len, out.length - pos);
-            System.arraycopy(out, pos, b, off, n);
-            pos += n;
-            return n;
-        }
     }
 
     /**
@@ -264,7 +272,7 @@ final class Sealed {
      * stream reached the object's end, so that chunk must carry the last-chunk flag (else the
      * object was truncated, even at a chunk boundary).
      */
-    static final class OpeningStream extends InputStream implements software.amazon.awssdk.http.Abortable {
+    static final class OpeningStream extends ChunkStream implements software.amazon.awssdk.http.Abortable {
         private final String key;
         private final InputStream raw;
         private final PushbackInputStream sealed;
@@ -277,8 +285,6 @@ final class Sealed {
         private long skip;
         private long limit;
         private long received;
-        private byte[] out = new byte[0];
-        private int pos;
         private boolean ended;
 
         OpeningStream(String key, Header h, SecretKey dataKey, InputStream sealed, long firstChunk, long skip,
@@ -294,7 +300,8 @@ final class Sealed {
             this.wanted = wanted;
         }
 
-        private boolean fill() throws IOException {
+        @Override
+        boolean fill() throws IOException {
             while (pos >= out.length) {
                 if (ended || limit <= 0) {
                     return false;
@@ -360,25 +367,6 @@ final class Sealed {
             } catch (GeneralSecurityException e) {
                 throw new IllegalStateException("AES/GCM opening failed: " + e, e);
             }
-        }
-
-        @Override
-        public int read() throws IOException {
-            return fill() ? out[pos++] & 0xff : -1;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (len == 0) {
-                return 0;
-            }
-            if (!fill()) {
-                return -1;
-            }
-            int n = Math.min(len, out.length - pos);
-            System.arraycopy(out, pos, b, off, n);
-            pos += n;
-            return n;
         }
 
         @Override

@@ -70,19 +70,19 @@ class PinnedRetentionTest {
                 : new S3ObjectStore(s3.newArchive("walship-pins", "p-" + UUID.randomUUID()));
     }
 
-    private static void writes(Store s, String tag, int n) {
+    static void writes(Store s, String tag, int n) {
         for (int i = 0; i < n; i++) {
             s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
         }
     }
 
-    private static BackupManifest backup(Store s, ObjectStore a) {
+    static BackupManifest backup(Store s, ObjectStore a) {
         try (Snapshot snap = s.snapshot()) {
             return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
         }
     }
 
-    private static void ship(Path data, ObjectStore a) {
+    static void ship(Path data, ObjectStore a) {
         try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
             w.shipOnce();
         }

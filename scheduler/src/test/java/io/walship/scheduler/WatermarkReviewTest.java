@@ -1,5 +1,8 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.PinnedRetentionTest.backup;
+import static io.walship.scheduler.PinnedRetentionTest.ship;
+import static io.walship.scheduler.PinnedRetentionTest.writes;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,16 +17,11 @@ import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.BackupPin;
-import io.walship.archive.Codec;
 import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Restore;
-import io.walship.shipper.BaseBackup;
-import io.walship.shipper.WalShipper;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,24 +33,6 @@ class WatermarkReviewTest {
 
     private ObjectStore open() {
         return ObjectStores.open("file://" + tmp.resolve("archive"));
-    }
-
-    private static void writes(Store s, String tag, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static BackupManifest backup(Store s, ObjectStore a) {
-        try (Snapshot snap = s.snapshot()) {
-            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-        }
-    }
-
-    private static void ship(Path data, ObjectStore a) {
-        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-            w.shipOnce();
-        }
     }
 
     /** Three rounds of 60 writes + a backup, then 40 more writes; all shipped. Backup names oldest first. */
