@@ -263,7 +263,10 @@ class HttpServerReviewTest {
                     try (Socket probe = new Socket("127.0.0.1", port)) {
                         assertTrue(System.nanoTime() < deadline, "the listener was not closed");
                         Thread.onSpinWait();
-                    } catch (java.net.ConnectException e) {
+                    } catch (java.net.SocketException e) {
+                        // refused, or reset: a probe caught in the backlog as the listener closed
+                        // (CI saw "Connection reset by peer" from the connect itself); either way the
+                        // listener is closed
                         break;
                     }
                 }
