@@ -23,12 +23,65 @@ import java.io.InputStream;
  * @param digestSha256    the state digest (content hash) at {@code lsn}
  * @param digestPairs     key/value pairs counted by the digest
  * @param createdAt       when the backup finished, ISO-8601 UTC
+ * @param kind            null for a full backup (format version 1); {@code "incremental"} (format version 2)
+ *                        for one whose image is an incremental image against {@code parent}: then
+ *                        {@code imageKey}, {@code imageBytes}, {@code objectBytes} and {@code imageSha256}
+ *                        describe that incremental image, and {@code pageCount} the composed image
+ * @param parent          the backup an incremental one is built on (null for a full one)
+ * @param fullImageSha256 SHA-256 of the full snapshot image the composed chain must reproduce (incremental only)
+ * @param fullImageBytes  size of that full image (incremental only)
+ * @param incrementalPages pages the incremental image holds (incremental only)
  */
+@com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
 public record BackupManifest(int formatVersion, int imageFormat, String lsn, int timeline, String systemId,
                              String commitTime, long commitTimeMicros, int pageCount, String imageKey, String codec,
                              long imageBytes, long objectBytes, String imageSha256, String digestSha256,
-                             long digestPairs, String createdAt) {
+                             long digestPairs, String createdAt, String kind, Parent parent, String fullImageSha256,
+                             Long fullImageBytes, Integer incrementalPages) {
+    /** Format version of a full backup's manifest. */
     public static final int FORMAT_VERSION = 1;
+    /**
+     * Format version of an incremental backup's manifest: a walship that reads only version 1 refuses it
+     * (a corrupt object, exit 3) instead of restoring its incremental image as if it were a full one.
+     */
+    public static final int INCREMENTAL_FORMAT_VERSION = 2;
+    public static final String INCREMENTAL = "incremental";
+
+    /**
+     * The backup an incremental one is built on: its LSN and timeline (so its manifest key), the SHA-256
+     * of the full image it stands for (its {@code imageSha256} if full, its {@code fullImageSha256} if
+     * incremental), and its page count.
+     */
+    public record Parent(String lsn, int timeline, String imageSha256, int pageCount) {
+        public ArchiveLayout.BackupName name() {
+            return new ArchiveLayout.BackupName(timeline, Long.parseUnsignedLong(lsn, 16));
+        }
+    }
+
+    /** A full backup's manifest (format version 1). */
+    public BackupManifest(int formatVersion, int imageFormat, String lsn, int timeline, String systemId,
+                          String commitTime, long commitTimeMicros, int pageCount, String imageKey, String codec,
+                          long imageBytes, long objectBytes, String imageSha256, String digestSha256,
+                          long digestPairs, String createdAt) {
+        this(formatVersion, imageFormat, lsn, timeline, systemId, commitTime, commitTimeMicros, pageCount, imageKey, codec,
+                imageBytes, objectBytes, imageSha256, digestSha256, digestPairs, createdAt, null, null, null, null, null);
+    }
+
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public boolean incremental() {
+        return parent != null;
+    }
+
+    /** The SHA-256 of the full image this backup stands for (composed, for an incremental one). */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String fullImageSha() {
+        return incremental() ? fullImageSha256 : imageSha256;
+    }
+
+    /** This backup as the parent of an incremental one. */
+    public Parent asParent() {
+        return new Parent(lsn, timeline, fullImageSha(), pageCount);
+    }
 
     public byte[] toJson() {
         return ArchiveJson.write(this);
@@ -37,9 +90,23 @@ public record BackupManifest(int formatVersion, int imageFormat, String lsn, int
     /** Reads and checks a manifest; a broken one is a corrupt object named by {@code key}. */
     public static BackupManifest read(InputStream in, String key) {
         BackupManifest m = ArchiveJson.read(in, BackupManifest.class, key, "manifest");
-        if (m.formatVersion() != FORMAT_VERSION) {
+        if (m.formatVersion() == INCREMENTAL_FORMAT_VERSION) {
+            Parent p = m.parent();
+            if (!INCREMENTAL.equals(m.kind()) || p == null || p.lsn() == null || !p.lsn().matches("[0-9A-F]{16}")
+                    || p.timeline() < 1 || p.pageCount() < 0 || p.imageSha256() == null
+                    || !p.imageSha256().matches("[0-9a-fA-F]{64}") || m.fullImageSha256() == null
+                    || !m.fullImageSha256().matches("[0-9a-fA-F]{64}") || m.fullImageBytes() == null
+                    || m.incrementalPages() == null || m.incrementalPages() < 0 || m.lsn() == null
+                    || !m.lsn().matches("[0-9A-F]{16}") || Long.parseUnsignedLong(p.lsn(), 16)
+                    > Long.parseUnsignedLong(m.lsn(), 16)) {
+                throw new CorruptObjectException(key, "incremental manifest lacks a valid kind, parent (LSN, timeline,"
+                        + " SHA-256, page count), full image SHA-256 or page count");
+            }
+        } else if (m.formatVersion() != FORMAT_VERSION) {
             throw new CorruptObjectException(key, "manifest format version " + m.formatVersion() + ", this walship reads "
-                    + FORMAT_VERSION);
+                    + FORMAT_VERSION + " and " + INCREMENTAL_FORMAT_VERSION);
+        } else if (m.parent() != null || m.kind() != null) {
+            throw new CorruptObjectException(key, "manifest of format version 1 (a full backup) names a kind or parent");
         }
         if (m.imageKey() == null || m.imageSha256() == null || m.lsn() == null || m.codec() == null) {
             throw new CorruptObjectException(key, "manifest lacks required fields");

@@ -8,6 +8,7 @@ import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.shipper.BackupSource;
+import io.walship.shipper.BackupType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -28,6 +29,12 @@ final class BackupCommand implements Callable<Integer> {
     UploadRateOption uploadRate;
     @Option(names = "--codec", paramLabel = "CODEC", defaultValue = "zstd", description = "zstd (default), lz4, gzip or none.")
     String codec;
+    @Option(names = "--type", paramLabel = "TYPE", defaultValue = "full", description = {"full (default): the whole"
+            + " image; incr: only the pages changed since the newest backup of this store's history; diff: only those"
+            + " changed since the newest full one. Without such a backup (or with a broken chain) a full one is taken."})
+    String type;
+    @Option(names = "--incremental", description = "Same as --type incr.")
+    boolean incremental;
     @Option(names = "--json", description = "Print the manifest as JSON.")
     boolean json;
     @Spec
@@ -37,14 +44,19 @@ final class BackupCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Codec c = Flags.parse("--codec", codec, Codec::parse);
         io.walship.archive.UploadLimit limit = uploadRate.limit();
+        BackupType t = incremental ? BackupType.INCREMENTAL : Flags.parse("--type", type, BackupType::parse);
         BackupSource source = target.source();
         BackupManifest m;
         try (ObjectStore store = archive.open(limit)) {
-            m = source.backup(store, c, total -> new Progress("backup", total));
+            m = source.backup(store, c, total -> new Progress("backup", total), t.policy());
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(new String(m.toJson(), StandardCharsets.UTF_8));
+        } else if (m.incremental()) {
+            out.printf("incremental base backup at LSN %s (timeline %d) on %s: %d of %d pages, %d bytes -> %d bytes (%s)"
+                    + " in %s%n", m.lsn(), m.timeline(), m.parent().name().dir(), m.incrementalPages(), m.pageCount(),
+                    m.imageBytes(), m.objectBytes(), m.codec(), m.imageKey());
         } else {
             out.printf("base backup at LSN %s (timeline %d): %d pages, %d bytes -> %d bytes (%s) in %s%n", m.lsn(),
                     m.timeline(), m.pageCount(), m.imageBytes(), m.objectBytes(), m.codec(), m.imageKey());

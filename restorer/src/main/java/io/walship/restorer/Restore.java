@@ -172,7 +172,7 @@ public final class Restore {
             Replay replay;
             // WAL segments download and decode while the base backup is fetched and unpacked
             try (SegmentPrefetcher prefetch = new SegmentPrefetcher(store, plan.steps(), options.parallel(), true)) {
-                imageObjectBytes = fetchBackup(store, m, target, options.parallel(), listener);
+                imageObjectBytes = fetchChain(store, plan.backupChain(), target, options.parallel(), listener);
                 t1 = System.nanoTime();
                 replay = replay(plan, target, options, listener, prefetch);
             }
@@ -195,7 +195,8 @@ public final class Restore {
                     control.timeline(), RestoreTarget.formatMicros(control.checkpointTimeMicros()),
                     promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
             return new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
-                    control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes, m.imageBytes(),
+                    control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes,
+                    m.incremental() ? m.fullImageBytes() : m.imageBytes(),
                     replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted,
                     plan.otherTimelines());
         } catch (IOException e) {
@@ -242,7 +243,84 @@ public final class Restore {
         }
     }
 
-    /** Downloads, checks and unpacks the base backup; returns the object's size. */
+    /**
+     * Downloads, checks and unpacks a base backup's chain (the full backup, then each incremental one onto
+     * it); returns the objects' size. The composed pages must hash to the last backup's {@code fullImageSha256}:
+     * a page an incremental backup missed (or a parent that is not the image it was built on) is exit 3 here,
+     * never a silently different store.
+     */
+    static long fetchChain(ObjectStore store, List<BackupManifest> chain, Path dir, int parallel, Listener listener)
+            throws IOException {
+        long bytes = fetchBackup(store, chain.get(0), dir, parallel, listener);
+        for (int i = 1; i < chain.size(); i++) {
+            bytes += fetchIncrement(store, chain.get(i - 1), chain.get(i), dir, parallel, listener);
+        }
+        BackupManifest last = chain.get(chain.size() - 1);
+        if (last.incremental()) {
+            String got = io.walship.wal.IncrementalImage.imageSha256(dir, last.pageCount());
+            if (!got.equalsIgnoreCase(last.fullImageSha256())) {
+                throw new CorruptObjectException(last.imageKey(), "the chain of " + chain.size() + " backups composes an"
+                        + " image with SHA-256 " + got + ", but the manifest says the full image at LSN " + last.lsn()
+                        + " is " + last.fullImageSha256() + ": a link is not what it was built on, or a page changed"
+                        + " without its page LSN");
+            }
+            LOG.info("composed {} backups into the image at LSN {} (SHA-256 checked)", chain.size(), last.lsn());
+        }
+        return bytes;
+    }
+
+    /** Downloads, checks and writes one incremental backup onto the composition of its parent chain. */
+    private static long fetchIncrement(ObjectStore store, BackupManifest parent, BackupManifest m, Path dir, int parallel,
+                                       Listener listener) throws IOException {
+        String key = m.imageKey();
+        ObjectInfo info = imageObject(store, m);
+        Codec codec;
+        try {
+            codec = Codec.parse(m.codec());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptObjectException(key, "manifest names " + e.getMessage());
+        }
+        MessageDigest sha = sha256();
+        long[] done = {0};
+        io.walship.wal.IncrementalImage.Info applied;
+        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, chunkBytes());
+             InputStream counted = new FilterInputStream(raw) {
+                 @Override
+                 public int read(byte[] b, int off, int len) throws IOException {
+                     int n = super.read(b, off, len);
+                     if (n > 0) {
+                         done[0] += n;
+                         listener.backupBytes(done[0], info.size());
+                     }
+                     return n;
+                 }
+             };
+             InputStream image = new DigestInputStream(new BufferedInputStream(
+                     namingReadErrors(codec.decompress(counted), key), 1 << 16), sha)) {
+            applied = io.walship.wal.IncrementalImage.apply(image, dir, new io.walship.wal.IncrementalImage.Parent(
+                    Lsn.parse(parent.lsn()), parent.timeline(), parent.pageCount()));
+            if (image.read() != -1) {
+                throw new CorruptObjectException(key, "has bytes after the incremental image's trailer");
+            }
+        } catch (IntegrityException e) {
+            throw new CorruptObjectException(key, e.getMessage(), e);
+        } catch (IOException e) {
+            throw new CorruptObjectException(key, "cannot be read as a " + codec + " incremental image: " + e.getMessage(), e);
+        }
+        String got = HexFormat.of().formatHex(sha.digest());
+        if (!got.equalsIgnoreCase(m.imageSha256())) {
+            throw new CorruptObjectException(key, "incremental image SHA-256 is " + got + ", its manifest says "
+                    + m.imageSha256());
+        }
+        if (applied.lsn() != Lsn.parse(m.lsn()) || applied.timeline() != m.timeline() || applied.pageCount() != m.pageCount()) {
+            throw new CorruptObjectException(key, "incremental image is LSN " + Lsn.format(applied.lsn()) + " timeline "
+                    + applied.timeline() + " with " + applied.pageCount() + " pages, its manifest says " + m.lsn()
+                    + " timeline " + m.timeline() + " with " + m.pageCount());
+        }
+        return info.size();
+    }
+
+    /** Downloads, checks and unpacks a full base backup; returns the object's size. */
     private static long fetchBackup(ObjectStore store, BackupManifest m, Path dir, int parallel, Listener listener)
             throws IOException {
         String key = m.imageKey();

@@ -71,6 +71,8 @@ public final class RestorePlan {
     private final ArchiveListing.BackupInfo backup;
     private final BackupManifest manifest;
     private final Chain chain;
+    /** The base backup's chain, full backup first: just the backup if it is a full one. */
+    private List<BackupManifest> backupChain = List.of();
 
     private RestorePlan(int timeline, List<TimelineHistory.Span> ancestry, ArchiveListing.BackupInfo backup,
                         BackupManifest manifest, Chain chain) {
@@ -135,6 +137,9 @@ public final class RestorePlan {
             throw unreachable(store, chain, tl, target);
         }
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
+        // an incremental backup's parents, each link checked, before anything is downloaded (a broken chain: exit 3)
+        plan.backupChain = io.walship.archive.BackupChain.resolve(chosenManifest, chosen.name().manifestKey(),
+                n -> readManifest(store, n), n -> onAncestry(n, ancestry));
         plan.others = others;
         plan.store = store;
         return plan;
@@ -281,6 +286,16 @@ public final class RestorePlan {
         return newestFirst.get(newestFirst.size() - 1);
     }
 
+    /** Whether a backup name lies on the ancestry (one taken right after a promotion sits at the fork LSN). */
+    static boolean onAncestry(ArchiveLayout.BackupName n, List<TimelineHistory.Span> ancestry) {
+        for (TimelineHistory.Span s : ancestry) {
+            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Backups whose LSN lies on the ancestry, newest first. */
     public static List<ArchiveListing.BackupInfo> backupsOn(ArchiveListing listing, List<TimelineHistory.Span> ancestry) {
         List<ArchiveListing.BackupInfo> out = new ArrayList<>();
@@ -406,6 +421,11 @@ public final class RestorePlan {
 
     public BackupManifest manifest() {
         return manifest;
+    }
+
+    /** The base backup's chain, full backup first and {@link #manifest} last (one element for a full backup). */
+    public List<BackupManifest> backupChain() {
+        return backupChain;
     }
 
     public List<Step> steps() {

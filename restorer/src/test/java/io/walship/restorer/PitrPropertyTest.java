@@ -147,9 +147,40 @@ class PitrPropertyTest {
         }
     }
 
-    /** {@code rolling}: WAL files of a second, and at op 40 the run waits for the next one (at least two files). */
+    /**
+     * Incremental and differential base backups (issue 14): backups come more often, each after the first
+     * an incremental or a differential one (a full one every 4 per chain at most), so restores to every
+     * target compose chains of several links, checked against each chain's full-image SHA-256. On S3 and
+     * locally, and encrypted.
+     */
+    @Test
+    void incrementalBackupChainsToo() throws Exception {
+        for (long seed : new long[] {6, 7}) {
+            try (ObjectStore archive = ObjectStores.open(s3.newArchive("walship-test", "pitr-incr-" + UUID.randomUUID()))) {
+                runSeed(seed, archive, tmp.resolve("incr-s3-" + seed), WalCompression.NONE, false, true);
+            }
+        }
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("incr-archive"))) {
+            runSeed(8, archive, tmp.resolve("incr-local"), WalCompression.NONE, false, true);
+        }
+        byte[] key = new byte[32];
+        new java.util.Random(15).nextBytes(key);
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("incr-enc-archive"),
+                io.walship.archive.EncryptionKeys.of(java.util.List.of(key)))) {
+            runSeed(9, archive, tmp.resolve("incr-enc"), WalCompression.NONE, false, true);
+        }
+    }
+
     private void runSeed(long seed, ObjectStore archive, Path base, WalCompression compression, boolean rolling)
             throws Exception {
+        runSeed(seed, archive, base, compression, rolling, false);
+    }
+
+    /** {@code rolling}: WAL files of a second, and at op 40 the run waits for the next one (at least two files). */
+    private void runSeed(long seed, ObjectStore archive, Path base, WalCompression compression, boolean rolling,
+                         boolean incremental) throws Exception {
+        System.out.println("PitrPropertyTest seed " + seed + (incremental ? " (incremental backups)" : ""));
+        int incrementals = 0;
         Random rnd = new Random(seed);
         Path data = base.resolve("leader");
         List<Point> points = new ArrayList<>();
@@ -218,9 +249,16 @@ class PitrPropertyTest {
                 if (rnd.nextInt(25) == 0) {
                     shipper.shipOnce();
                 }
-                if (i > 20 && rnd.nextInt(60) == 0 || i == 30) {
+                if (i > 20 && rnd.nextInt(incremental ? 12 : 60) == 0 || i == 30) {
                     try (Snapshot snap = store.snapshot()) {
-                        BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
+                        io.walship.shipper.BackupType.Policy policy = !incremental
+                                ? io.walship.shipper.BackupType.FULL.policy()
+                                : new io.walship.shipper.BackupType.Policy(rnd.nextInt(4) == 0
+                                        ? io.walship.shipper.BackupType.DIFFERENTIAL
+                                        : io.walship.shipper.BackupType.INCREMENTAL, 4);
+                        io.walship.archive.BackupManifest m = BaseBackup.upload(snap,
+                                StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { }, policy);
+                        incrementals += m.incremental() ? 1 : 0;
                         backupLsns.add(snap.lsn());
                     }
                 }
@@ -238,6 +276,11 @@ class PitrPropertyTest {
         if (compression != WalCompression.NONE) {
             System.out.println("PitrPropertyTest seed " + seed + ": " + compressed[0] + " entries with " + compression + " images");
             assertTrue(compressed[0] > 10, "entries with " + compression + " images: " + compressed[0]);
+        }
+        if (incremental) {
+            System.out.println("PitrPropertyTest seed " + seed + ": " + backupLsns.size() + " backups, " + incrementals
+                    + " incremental or differential");
+            assertTrue(incrementals >= 2, "incremental backups taken: " + incrementals);
         }
         List<Point> timed = new ArrayList<>();
         for (Point p : points) {

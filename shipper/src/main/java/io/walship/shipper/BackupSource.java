@@ -29,7 +29,13 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
      *
      * @param progress given the image size (-1 if unknown), returns what receives the bytes read so far
      */
-    BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress)
+    default BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress)
+            throws IOException, InterruptedException {
+        return backup(archive, codec, progress, BackupType.FULL.policy());
+    }
+
+    /** As {@link #backup(ObjectStore, Codec, LongFunction)}, of the given type (see {@link BackupType}). */
+    BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress, BackupType.Policy type)
             throws IOException, InterruptedException;
 
     /**
@@ -46,9 +52,9 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
         }
 
         @Override
-        public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress)
-                throws IOException, InterruptedException {
-            return new LeaderClient(url, tls).backup(archive, codec, progress);
+        public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress,
+                                     BackupType.Policy type) throws IOException, InterruptedException {
+            return new LeaderClient(url, tls).backup(archive, codec, progress, type);
         }
     }
 
@@ -71,7 +77,8 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
         }
 
         @Override
-        public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress) {
+        public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress,
+                                     BackupType.Policy type) {
             try (Store store = Store.open(dataDir, StoreOptions.defaults().withCacheSize(CACHE_BYTES));
                  Snapshot snap = store.snapshot(); Snapshot forDigest = store.snapshot()) {
                 if (forDigest.lsn() != snap.lsn()) {
@@ -89,7 +96,8 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
                 digester.setDaemon(true);
                 digester.start();
                 try {
-                    return BaseBackup.upload(snap.openStream(), digest, archive, codec, progress.apply(snap.imageSize()));
+                    return BaseBackup.upload(snap.openStream(), digest, archive, codec, progress.apply(snap.imageSize()),
+                            type);
                 } catch (IOException | RuntimeException e) {
                     // a damaged store is what to report (exit 3), whatever else failed beside it (the archive, say)
                     awaitQuietly(digester);

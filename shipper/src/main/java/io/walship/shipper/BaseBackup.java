@@ -20,6 +20,14 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
 import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupChain;
+import io.walship.archive.CorruptObjectException;
+import io.walship.archive.ObjectNotFoundException;
+import io.walship.archive.StorageException;
+import io.walship.archive.TimelineHistory;
+import io.walship.wal.IncrementalImage;
+import java.util.List;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectExistsException;
@@ -47,8 +55,14 @@ public final class BaseBackup {
     /** Backs up a snapshot of a store open in this process. */
     public static BackupManifest upload(Snapshot snapshot, StateDigest digest, ObjectStore store, Codec codec,
                                         LongConsumer progress) {
+        return upload(snapshot, digest, store, codec, progress, BackupType.FULL.policy());
+    }
+
+    /** Backs up a snapshot of a store open in this process, of the given type ({@link BackupType}). */
+    public static BackupManifest upload(Snapshot snapshot, StateDigest digest, ObjectStore store, Codec codec,
+                                        LongConsumer progress, BackupType.Policy type) {
         try (InputStream image = snapshot.openStream()) {
-            return upload(image, digest, store, codec, progress);
+            return upload(image, CompletableFuture.completedFuture(digest), store, codec, progress, type);
         } catch (IOException e) {
             throw new UncheckedIOException("read snapshot", e);
         }
@@ -72,6 +86,17 @@ public final class BaseBackup {
      */
     public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
                                         Codec codec, LongConsumer progress) throws IOException {
+        return upload(image, digest, store, codec, progress, BackupType.FULL.policy());
+    }
+
+    /**
+     * Like {@link #upload(InputStream, CompletableFuture, ObjectStore, Codec, LongConsumer)}, of the given
+     * {@code type}: an incremental or differential backup reads the whole image (hashing it: its SHA-256 goes
+     * into the manifest as {@code fullImageSha256}, what a restore of the chain must reproduce) and uploads
+     * only the pages newer than its parent ({@link IncrementalImage}). Without a usable parent it is a full one.
+     */
+    public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
+                                        Codec codec, LongConsumer progress, BackupType.Policy type) throws IOException {
         // the header comes first and names the backup; read it, then send the image from its start
         java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
         buffered.mark(Snapshot.HEADER_SIZE);
@@ -105,7 +130,14 @@ public final class BaseBackup {
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
             return there;
         }
-        String imageKey = name.dir() + "image-" + UUID.randomUUID().toString().substring(0, 8) + "." + codec.extension();
+        BackupManifest parent = type.type() == BackupType.FULL ? null : chooseParent(store, info, type).orElse(null);
+        IncrementalImage.Parent base = parent == null ? null
+                : new IncrementalImage.Parent(Long.parseUnsignedLong(parent.lsn(), 16), parent.timeline(), parent.pageCount());
+        AtomicReference<IncrementalImage.Written> written = new AtomicReference<>();
+        MessageDigest incrementalSha = sha256();
+        AtomicLong incrementalBytes = new AtomicLong();
+        String imageKey = name.dir() + (parent == null ? "image-" : "incr-") + UUID.randomUUID().toString().substring(0, 8)
+                + "." + codec.extension();
         AtomicLong objectBytes = new AtomicLong();
         AtomicReference<Throwable> producerError = new AtomicReference<>();
         PipedInputStream pipeIn = new PipedInputStream(1 << 20);
@@ -114,12 +146,26 @@ public final class BaseBackup {
             OutputStream c = null;
             try {
                 c = codec.compress(pipeOut, Runtime.getRuntime().availableProcessors());
-                byte[] buf = new byte[TRANSFER_BYTES];
-                for (int n; (n = counted.read(buf, 0, buf.length)) >= 0; ) {
-                    if (digest.isCompletedExceptionally()) {
-                        awaitDigest(digest); // throws its failure: no point uploading the rest
+                if (base != null) {
+                    OutputStream compressed = c;
+                    OutputStream sink = new java.io.BufferedOutputStream(new java.security.DigestOutputStream(
+                            new java.io.FilterOutputStream(compressed) {
+                                @Override
+                                public void write(byte[] b, int off, int len) throws IOException {
+                                    incrementalBytes.addAndGet(len);
+                                    out.write(b, off, len);
+                                }
+                            }, incrementalSha), TRANSFER_BYTES);
+                    written.set(IncrementalImage.write(counted, base, sink));
+                    sink.flush();
+                } else {
+                    byte[] buf = new byte[TRANSFER_BYTES];
+                    for (int n; (n = counted.read(buf, 0, buf.length)) >= 0; ) {
+                        if (digest.isCompletedExceptionally()) {
+                            awaitDigest(digest); // throws its failure: no point uploading the rest
+                        }
+                        c.write(buf, 0, n);
                     }
-                    c.write(buf, 0, n);
                 }
                 requireDigestAt(awaitDigest(digest), info.lsn());
                 c.close(); // the codec's end and the pipe's: the upload sees the end only of a whole image
@@ -207,11 +253,19 @@ public final class BaseBackup {
         long imageBytes = read.get();
         StateDigest stateDigest = digest.join(); // there and checked: the producer ended the image only then
         Instant commit = Instant.ofEpochSecond(0, info.commitTimeMicros() * 1_000L);
-        BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, Snapshot.FORMAT_VERSION,
-                ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
-                commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
-                imageBytes, objectBytes.get(), HexFormat.of().formatHex(sha.digest()), stateDigest.sha256(),
-                stateDigest.pairs(), Instant.now().toString());
+        String fullSha = HexFormat.of().formatHex(sha.digest());
+        BackupManifest m = parent == null
+                ? new BackupManifest(BackupManifest.FORMAT_VERSION, Snapshot.FORMAT_VERSION,
+                        ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
+                        commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
+                        imageBytes, objectBytes.get(), fullSha, stateDigest.sha256(), stateDigest.pairs(),
+                        Instant.now().toString())
+                : new BackupManifest(BackupManifest.INCREMENTAL_FORMAT_VERSION, IncrementalImage.FORMAT_VERSION,
+                        ArchiveLayout.lsnHex(info.lsn()), info.timeline(), String.format("%016x", info.systemId()),
+                        commit.toString(), info.commitTimeMicros(), info.pageCount(), imageKey, codec.name().toLowerCase(),
+                        incrementalBytes.get(), objectBytes.get(), HexFormat.of().formatHex(incrementalSha.digest()),
+                        stateDigest.sha256(), stateDigest.pairs(), Instant.now().toString(), BackupManifest.INCREMENTAL,
+                        parent.asParent(), fullSha, imageBytes, written.get().pages());
         long stored = store.head(imageKey).map(ObjectInfo::size).orElse(-1L);
         if (stored != objectBytes.get()) {
             throw new IOException("image " + imageKey + " holds " + stored + " bytes but " + objectBytes.get()
@@ -230,8 +284,105 @@ public final class BaseBackup {
             }
             return there;
         }
-        LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
+        if (parent == null) {
+            LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
+        } else {
+            LOG.info("incremental base backup at LSN {} on {}: {} of {} pages, {} bytes -> {} ({})", m.lsn(),
+                    parent.lsn(), m.incrementalPages(), m.pageCount(), m.imageBytes(), imageKey, objectBytes.get());
+        }
         return m;
+    }
+
+    /**
+     * The backup an incremental ({@code INCREMENTAL}: the newest; {@code DIFFERENTIAL}: the newest full one)
+     * at {@code info} can be built on: of this store (same system id), on this store's history (its
+     * timeline's ancestry in the archive, at an LSN not past {@code info}'s), with an intact chain whose
+     * images exist. Empty (a full backup is taken instead, and the log says why) if there is none.
+     *
+     * <p>A page whose LSN is not past the parent's is taken to be as in the parent. That holds only if the
+     * parent is this store's past: a store restored to an earlier point and promoted has a new timeline whose
+     * history forks below a later backup of the old one, which is therefore not on its ancestry.
+     */
+    public static Optional<BackupManifest> chooseParent(ObjectStore store, SnapshotLoader.Info info,
+                                                       BackupType.Policy policy) {
+        BackupType type = policy.type();
+        ArchiveListing listing = ArchiveListing.of(store);
+        List<TimelineHistory.Span> ancestry;
+        try {
+            ancestry = TimelineHistory.ancestry(info.timeline(), TimelineHistory.readAll(store, listing));
+        } catch (StorageException e) {
+            LOG.warn("taking a full backup: the history of timeline {} cannot be read from the archive ({})",
+                    info.timeline(), e.getMessage());
+            return Optional.empty();
+        }
+        String mine = String.format("%016x", info.systemId());
+        java.util.function.Predicate<ArchiveLayout.BackupName> onHistory = n -> onAncestry(n, ancestry) && n.lsn() <= info.lsn();
+        List<ArchiveListing.BackupInfo> candidates = new java.util.ArrayList<>(listing.backups());
+        candidates.removeIf(b -> !onHistory.test(b.name()));
+        candidates.sort(java.util.Comparator.comparingLong((ArchiveListing.BackupInfo b) -> b.name().lsn())
+                .thenComparingInt(b -> b.name().timeline()).reversed());
+        int newer = 0; // backups on this history newer than the one looked at
+        for (ArchiveListing.BackupInfo b : candidates) {
+            BackupManifest m;
+            try {
+                m = BackupChain.read(store, b.name());
+            } catch (ObjectNotFoundException e) {
+                continue; // deleted since the listing
+            } catch (StorageException e) {
+                LOG.warn("taking a full backup: the newest backup on this store's history, {}, cannot be read ({})",
+                        b.name().dir(), e.getMessage());
+                return Optional.empty();
+            }
+            if (m.systemId() == null || !m.systemId().equalsIgnoreCase(mine)) {
+                LOG.warn("taking a full backup: the newest backup on this history, {}, is of store {}, this store is {}",
+                        b.name().dir(), m.systemId(), mine);
+                return Optional.empty();
+            }
+            if (type == BackupType.DIFFERENTIAL && m.incremental()) {
+                newer++;
+                continue;
+            }
+            if (!m.incremental() && policy.fullEvery() > 0 && newer + 2 > policy.fullEvery()) {
+                LOG.info("taking a full backup: fullEvery {}, and {} backups were taken since the newest full one",
+                        policy.fullEvery(), newer);
+                return Optional.empty();
+            }
+            List<BackupManifest> chain;
+            try {
+                chain = BackupChain.resolve(m, b.name().manifestKey(), n -> BackupChain.read(store, n), onHistory);
+                for (BackupManifest link : chain) {
+                    ObjectInfo o = store.head(link.imageKey()).orElseThrow(() -> new CorruptObjectException(
+                            link.imageKey(), "is missing"));
+                    if (o.size() != link.objectBytes()) {
+                        throw new CorruptObjectException(link.imageKey(), "is " + o.size() + " bytes, its manifest says "
+                                + link.objectBytes());
+                    }
+                }
+            } catch (StorageException e) {
+                LOG.warn("taking a full backup: the chain of the newest backup on this store's history, {}, is broken"
+                        + " ({}); 'walship archive verify' reports it", b.name().dir(), e.getMessage());
+                return Optional.empty();
+            }
+            if (policy.fullEvery() > 0 && chain.size() + 1 > policy.fullEvery()) {
+                LOG.info("taking a full backup: fullEvery {}, and the chain of {} holds {} backups already",
+                        policy.fullEvery(), b.name().dir(), chain.size());
+                return Optional.empty();
+            }
+            return Optional.of(m);
+        }
+        LOG.info("taking a full backup: the archive has no {}backup of this store's history to build on",
+                type == BackupType.DIFFERENTIAL ? "full " : "");
+        return Optional.empty();
+    }
+
+    /** Whether a backup name lies on the ancestry (one taken right after a promotion sits at the fork LSN). */
+    static boolean onAncestry(ArchiveLayout.BackupName n, List<TimelineHistory.Span> ancestry) {
+        for (TimelineHistory.Span s : ancestry) {
+            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void requireDigestAt(StateDigest digest, long lsn) {

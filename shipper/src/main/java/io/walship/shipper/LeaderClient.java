@@ -49,7 +49,14 @@ public final class LeaderClient {
     /** Takes a base backup of the running leader; {@code progress} gets the image size (or -1) first. */
     public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress)
             throws IOException, InterruptedException {
-        return snapshot((body, digest, total) -> BaseBackup.upload(body, digest, store, codec, progress.apply(total)));
+        return backup(store, codec, progress, BackupType.FULL.policy());
+    }
+
+    /** As {@link #backup(ObjectStore, Codec, LongFunction)}, of the given type ({@link BackupType}). */
+    public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress, BackupType.Policy type)
+            throws IOException, InterruptedException {
+        return snapshot((body, digest, total) -> BaseBackup.upload(body,
+                java.util.concurrent.CompletableFuture.completedFuture(digest), store, codec, progress.apply(total), type));
     }
 
     /** What receives a leader's snapshot image: its bytes, the digest the leader computed on it, its size (or -1). */

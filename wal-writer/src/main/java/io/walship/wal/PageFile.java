@@ -170,6 +170,19 @@ final class PageFile implements AutoCloseable {
         }
     }
 
+    /** Cuts the file to {@code pages} pages (an incremental image composed onto a larger one). Not synced. */
+    public void truncate(int pages) {
+        long size = (long) pages * PageFormat.PAGE_SIZE;
+        try {
+            io(ch -> {
+                ch.truncate(size);
+                return null;
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("truncate " + path + " to " + pages + " pages: " + e.getMessage(), e);
+        }
+    }
+
     public void sync() {
         try {
             io(ch -> {

@@ -207,6 +207,11 @@ public final class Snapshot implements AutoCloseable {
     }
 
     byte[] header() {
+        return header(lsn, timeline, systemId, pageCount, commitTimeMicros);
+    }
+
+    /** The image header of a snapshot with these values (also what a composed incremental chain hashes). */
+    static byte[] header(long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros) {
         ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
         b.putInt(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) PageFormat.PAGE_SIZE);
         b.putLong(lsn).putInt(timeline).putLong(systemId).putInt(pageCount).putLong(commitTimeMicros);
