@@ -3,6 +3,7 @@ package io.walship.archive;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -80,6 +81,21 @@ public record BackupPin(int formatVersion, String backup, int timeline, String l
      */
     public static Outcome pin(ObjectStore store, ArchiveLayout.BackupName name, Instant now) {
         requireBackup(store, name, "");
+        BackupManifest m;
+        try {
+            m = BackupChain.read(store, name);
+        } catch (ObjectNotFoundException e) {
+            throw new NoSuchBackupException("no base backup " + name.dir() + " in " + store.describe()
+                    + " (it was deleted just now); 'walship archive list' shows the backups");
+        }
+        if (m.incremental()) {
+            // an incremental backup is restorable only with its parents: they are pinned first, the full one
+            // first (each pin protected as any pin is), so a pinned incremental never loses a link
+            List<BackupManifest> chain = BackupChain.resolve(m, name.manifestKey(), n -> BackupChain.read(store, n), null);
+            for (BackupManifest link : chain.subList(0, chain.size() - 1)) {
+                pin(store, new ArchiveLayout.BackupName(link.timeline(), Long.parseUnsignedLong(link.lsn(), 16)), now);
+            }
+        }
         try {
             store.createOrSame(name.pinKey(), new ByteArrayInputStream(of(name, now).toJson()));
         } catch (ObjectExistsException e) {

@@ -220,8 +220,9 @@ final class ArchiveCommand {
                 java.util.Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, l);
                 // a gap on a stretch shared with another timeline's path counts that timeline's watermark too
                 Map<Integer, List<TimelineHistory.Span>> ancestries = RetentionWatermark.ancestries(l, histories);
+                Map<ArchiveLayout.BackupName, String> chains = chains(store, l);
                 if (json) {
-                    out.println(Json.write(toJson(store, l, marks, ancestries)));
+                    out.println(Json.write(toJson(store, l, marks, ancestries, chains)));
                     return ExitCodes.OK;
                 }
                 out.println("archive " + store.describe() + ": " + l.totalBytes() + " bytes");
@@ -256,8 +257,8 @@ final class ArchiveCommand {
                     }
                     for (ArchiveListing.BackupInfo b : l.backups()) {
                         if (b.name().timeline() == t) {
-                            out.printf("  %-10s at LSN %s %21d  %s%s%n", "backup", ArchiveLayout.lsnHex(b.name().lsn()),
-                                    b.bytes(), b.name().dir(), l.pinned(b.name()) ? "  PINNED" : "");
+                            out.printf("  %-10s at LSN %s %21d  %s  %s%s%n", "backup", ArchiveLayout.lsnHex(b.name().lsn()),
+                                    b.bytes(), b.name().dir(), chains.get(b.name()), l.pinned(b.name()) ? "  PINNED" : "");
                         }
                     }
                 }
@@ -275,8 +276,52 @@ final class ArchiveCommand {
             return ExitCodes.OK;
         }
 
+        /**
+         * Each backup's chain as one line: {@code full}, or {@code incr on backups/T-L/ (chain of N: backups/..., ...)}
+         * down to its full backup; a chain whose parent is missing or unreadable says so (verify: exit 3).
+         */
+        static Map<ArchiveLayout.BackupName, String> chains(ObjectStore store, ArchiveListing l) {
+            Map<ArchiveLayout.BackupName, io.walship.archive.BackupManifest> manifests = new java.util.HashMap<>();
+            Map<ArchiveLayout.BackupName, String> unreadable = new java.util.HashMap<>();
+            for (ArchiveListing.BackupInfo b : l.backups()) {
+                try {
+                    manifests.put(b.name(), io.walship.archive.BackupChain.read(store, b.name()));
+                } catch (io.walship.archive.StorageException e) {
+                    unreadable.put(b.name(), e.getMessage());
+                }
+            }
+            Map<ArchiveLayout.BackupName, String> out = new java.util.HashMap<>();
+            for (ArchiveListing.BackupInfo b : l.backups()) {
+                io.walship.archive.BackupManifest m = manifests.get(b.name());
+                if (m == null) {
+                    out.put(b.name(), "manifest unreadable ('walship archive verify' reports it)");
+                    continue;
+                }
+                if (!m.incremental()) {
+                    out.put(b.name(), "full");
+                    continue;
+                }
+                List<String> links = new ArrayList<>();
+                String end = null;
+                io.walship.archive.BackupManifest at = m;
+                while (at != null && at.incremental() && links.size() <= io.walship.archive.BackupChain.MAX_LENGTH) {
+                    ArchiveLayout.BackupName p = at.parent().name();
+                    links.add(p.dir());
+                    at = manifests.get(p);
+                    if (at == null) {
+                        end = unreadable.containsKey(p) ? "UNREADABLE" : "MISSING";
+                    }
+                }
+                out.put(b.name(), "incr on " + links.get(0) + " (chain of " + (links.size() + 1) + " down to "
+                        + links.get(links.size() - 1) + (end != null ? " " + end + ": BROKEN CHAIN, 'walship archive"
+                        + " verify' reports it" : "") + ")");
+            }
+            return out;
+        }
+
         private static Map<String, Object> toJson(ObjectStore store, ArchiveListing l, RetentionWatermark.Scan marks,
-                                                  Map<Integer, List<TimelineHistory.Span>> ancestries) {
+                                                  Map<Integer, List<TimelineHistory.Span>> ancestries,
+                                                  Map<ArchiveLayout.BackupName, String> chains) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("archive", store.describe());
             m.put("totalBytes", l.totalBytes());
@@ -304,7 +349,8 @@ final class ArchiveCommand {
                 tm.put("segments", l.segments(t).size());
                 tm.put("backups", l.backups().stream().filter(b -> b.name().timeline() == t)
                         .map(b -> Map.of("name", b.name().dir(), "lsn", ArchiveLayout.lsnHex(b.name().lsn()),
-                                "bytes", b.bytes(), "pinned", l.pinned(b.name()))).toList());
+                                "bytes", b.bytes(), "pinned", l.pinned(b.name()), "chain", chains.get(b.name())))
+                        .toList());
                 tls.add(tm);
             }
             m.put("timelines", tls);

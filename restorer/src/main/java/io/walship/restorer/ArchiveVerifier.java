@@ -113,6 +113,32 @@ public final class ArchiveVerifier {
                 break;
             }
         }
+        // an incremental backup restores only with its whole chain: each parent there, readable and the image it
+        // was built on, of the same store, on the child's history (checked at restore too, before any download)
+        Map<ArchiveLayout.BackupName, BackupManifest> byName = new java.util.HashMap<>();
+        manifests.forEach((b, m) -> byName.put(b.name(), m));
+        for (ArchiveListing.BackupInfo b : new ArrayList<>(goodBackups)) {
+            BackupManifest m = manifests.get(b);
+            if (!m.incremental()) {
+                continue;
+            }
+            try {
+                Map<Integer, TimelineHistory> known = histories;
+                List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(b.name().timeline(), known);
+                io.walship.archive.BackupChain.resolve(m, b.name().manifestKey(), n -> {
+                    BackupManifest there = byName.get(n);
+                    return there != null ? there : RestorePlan.readManifest(store, n);
+                }, n -> RestorePlan.onAncestry(n, ancestry));
+            } catch (StorageException e) {
+                rethrowKeyError(e);
+                if (store.head(b.name().manifestKey()).isEmpty()) {
+                    notes.add("base backup " + b.name().dir() + " was deleted while verify ran (its manifest is gone)");
+                } else {
+                    problems.add(new Problem("broken-chain", b.name().manifestKey(), detail(e)));
+                }
+                goodBackups.remove(b);
+            }
+        }
         if (remaining == 0) {
             // None listed, or every one deleted while verify ran. A prune never deletes the last backup it sees, so
             // one that deleted them all kept a newer backup this listing missed: list once more before calling the

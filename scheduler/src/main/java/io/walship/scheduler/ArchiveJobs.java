@@ -83,8 +83,10 @@ public final class ArchiveJobs implements AutoCloseable {
     /** Takes a base backup ({@code walship backup}) from {@link SchedulerConfig.Database#backupSource}. */
     public Outcome backup() throws Exception {
         SchedulerConfig.Backup cfg = SchedulerConfig.jobsOf(db).backup();
-        BackupManifest m = db.backupSource().backup(archive, cfg.codecValue(), total -> done -> { });
-        return new Outcome(m.objectBytes(), "base backup at LSN " + m.lsn() + " (" + m.objectBytes() + " bytes)");
+        BackupManifest m = db.backupSource().backup(archive, cfg.codecValue(), total -> done -> { }, cfg.policy());
+        return new Outcome(m.objectBytes(), (m.incremental() ? "incremental base backup at LSN " + m.lsn() + " on "
+                + m.parent().name().dir() + " (" + m.incrementalPages() + " of " + m.pageCount() + " pages, "
+                : "base backup at LSN " + m.lsn() + " (") + m.objectBytes() + " bytes)");
     }
 
     /** Applies the retention policy ({@code walship archive prune}). */

@@ -135,6 +135,26 @@ public final class Retention {
             RestorePlan.backupsOn(listing, a).stream().findFirst().ifPresent(keep::add);
         }
 
+        // an incremental backup needs its whole chain: the parents of every kept or pinned backup are kept
+        // (and, with them, the WAL after them, which costs little: the kept child's WAL is kept anyway)
+        Map<ArchiveLayout.BackupName, ArchiveListing.BackupInfo> byName = new HashMap<>();
+        listing.backups().forEach(b -> byName.put(b.name(), b));
+        java.util.ArrayDeque<ArchiveListing.BackupInfo> todo = new java.util.ArrayDeque<>(keep);
+        listing.backups().stream().filter(b -> listing.pinned(b.name())).forEach(todo::add);
+        Set<ArchiveListing.BackupInfo> seen = new java.util.HashSet<>();
+        while (!todo.isEmpty()) {
+            ArchiveListing.BackupInfo b = todo.poll();
+            BackupManifest m = manifests.get(b);
+            if (!seen.add(b) || m == null || !m.incremental()) {
+                continue;
+            }
+            ArchiveListing.BackupInfo parent = byName.get(m.parent().name());
+            if (parent != null) {
+                keep.add(parent); // a parent that is not there leaves a broken chain: verify reports it, exit 3
+                todo.add(parent);
+            }
+        }
+
         List<Deletion> deletions = new ArrayList<>();
         List<String> pinned = new ArrayList<>();
         for (ArchiveListing.BackupInfo b : byAge) {

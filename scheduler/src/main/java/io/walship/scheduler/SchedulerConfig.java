@@ -19,6 +19,7 @@ import io.walship.archive.ArchiveUri;
 import io.walship.archive.Codec;
 import io.walship.protocol.HostPort;
 import io.walship.shipper.BackupSource;
+import io.walship.shipper.BackupType;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Units;
 import org.quartz.CronExpression;
@@ -39,7 +40,7 @@ import org.quartz.CronExpression;
  *     encryptionKeyFiles: [/etc/walship/orders.key]  # optional: encrypt the archive (first key seals)
  *     jobs:                      # absent: ship and backup with their defaults
  *       ship: {interval: 1s}       # also codec, segmentSize, segmentMaxAge, archiveRecheck
- *       backup: {cron: "0 0 3 * * ?"}
+ *       backup: {cron: "0 0 3 * * ?", type: incr, fullEvery: 7}  # daily; a full one every 7th
  *       retention: {cron: "0 30 3 * * ?", keepBackups: 7, keepDays: 14}
  *       verify: {cron: "0 0 5 ? * SUN"}
  * </pre>
@@ -130,7 +131,28 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
         }
     }
 
-    public record Backup(String cron, String codec) {
+    /**
+     * The backup job. {@code type}: full (default), incr or diff ({@link BackupType}); {@code fullEvery} N: with
+     * incr or diff, a full backup is taken whenever the chain (or the diffs since the newest full one) would
+     * otherwise reach N+1 backups, so with a daily cron and 7, a full one comes every 7th day and a restore
+     * never composes more than 7.
+     */
+    public record Backup(String cron, String codec, String type, Integer fullEvery) {
+        public Backup(String cron, String codec) {
+            this(cron, codec, null, null);
+        }
+
+        public BackupType.Policy policy() {
+            BackupType t = type == null ? BackupType.FULL : BackupType.parse(type);
+            if (fullEvery != null && fullEvery < 1) {
+                throw new IllegalArgumentException("jobs.backup.fullEvery must be at least 1");
+            }
+            if (fullEvery != null && t == BackupType.FULL) {
+                throw new IllegalArgumentException("jobs.backup.fullEvery needs type incr or diff");
+            }
+            return new BackupType.Policy(t, fullEvery == null ? 0 : fullEvery);
+        }
+
         public String cronValue() {
             return cron == null ? DEFAULT_BACKUP_CRON : cron;
         }
@@ -277,6 +299,11 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
                 if (j.backup() != null) {
                     cron(j.backup().cronValue(), "jobs.backup.cron");
                     j.backup().codecValue();
+                    try {
+                        j.backup().policy();
+                    } catch (IllegalArgumentException e) {
+                        throw new ConfigException(at + ": " + e.getMessage());
+                    }
                 }
                 if (j.retention() != null) {
                     cron(required(j.retention().cron(), "jobs.retention.cron"), "jobs.retention.cron");

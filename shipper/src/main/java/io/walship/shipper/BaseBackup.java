@@ -271,6 +271,12 @@ public final class BaseBackup {
             throw new IOException("image " + imageKey + " holds " + stored + " bytes but " + objectBytes.get()
                     + " were uploaded; not writing a manifest for it");
         }
+        if (parent != null && store.head(parent.asParent().name().manifestKey()).isEmpty()) {
+            // a retention run deleted the parent meanwhile (it keeps the newest backup of each history, so only a
+            // parent that stopped being that): without a manifest this incremental image is an orphan, as a crash leaves
+            throw new IOException("the parent backup " + parent.asParent().name().dir() + " was deleted while the"
+                    + " incremental backup on it was taken; no manifest written, take the backup again");
+        }
         try {
             store.createOrSame(name.manifestKey(), new java.io.ByteArrayInputStream(m.toJson()));
         } catch (ObjectExistsException e) {
