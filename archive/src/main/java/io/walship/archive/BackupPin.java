@@ -81,20 +81,21 @@ public record BackupPin(int formatVersion, String backup, int timeline, String l
      */
     public static Outcome pin(ObjectStore store, ArchiveLayout.BackupName name, Instant now) {
         requireBackup(store, name, "");
-        BackupManifest m;
+        List<BackupManifest> chain;
         try {
-            m = BackupChain.read(store, name);
+            BackupManifest m = BackupChain.read(store, name);
+            chain = m.incremental() ? BackupChain.resolve(m, name.manifestKey(), n -> BackupChain.read(store, n), null)
+                    : List.of();
         } catch (ObjectNotFoundException e) {
             throw new NoSuchBackupException("no base backup " + name.dir() + " in " + store.describe()
                     + " (it was deleted just now); 'walship archive list' shows the backups");
+        } catch (CorruptObjectException e) {
+            chain = List.of(); // unreadable, or a broken chain: the backup named is pinned all the same (verify reports it)
         }
-        if (m.incremental()) {
-            // an incremental backup is restorable only with its parents: they are pinned first, the full one
-            // first (each pin protected as any pin is), so a pinned incremental never loses a link
-            List<BackupManifest> chain = BackupChain.resolve(m, name.manifestKey(), n -> BackupChain.read(store, n), null);
-            for (BackupManifest link : chain.subList(0, chain.size() - 1)) {
-                pin(store, new ArchiveLayout.BackupName(link.timeline(), Long.parseUnsignedLong(link.lsn(), 16)), now);
-            }
+        // an incremental backup is restorable only with its parents: they are pinned first, the full one first
+        // (each pin protected as any pin is), so a pinned incremental never loses a link to retention
+        for (BackupManifest link : chain.isEmpty() ? chain : chain.subList(0, chain.size() - 1)) {
+            pin(store, new ArchiveLayout.BackupName(link.timeline(), Long.parseUnsignedLong(link.lsn(), 16)), now);
         }
         try {
             store.createOrSame(name.pinKey(), new ByteArrayInputStream(of(name, now).toJson()));
