@@ -28,7 +28,7 @@ import picocli.CommandLine.Model.CommandSpec;
         subcommands = {BenchCommand.Write.class, BenchCommand.Sync.class, BenchCommand.Ship.class,
                 BenchCommand.Backup.class, BenchCommand.RestoreBench.class, BenchCommand.Repl.class,
                 BenchCommand.FollowerStart.class, BenchCommand.Fill.class, BenchCommand.RestoreMemory.class,
-                BenchCommand.Dataset.class, RequestsBench.class})
+                BenchCommand.Dataset.class, RequestsBench.class, IncrementalBench.class})
 final class BenchCommand {
 
     @Command(name = "sync", mixinStandardHelpOptions = true,
