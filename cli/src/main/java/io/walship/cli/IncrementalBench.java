@@ -76,7 +76,7 @@ final class IncrementalBench implements Callable<Integer> {
         FileTrees.deleteTree(data);
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] v = new byte[valueSize];
-        try (Store s = Store.open(data, StoreOptions.defaults())) {
+        try (Store s = Store.open(data, StoreOptions.defaults().withCacheSize(BackupSource.StoppedStore.CACHE_BYTES))) {
             for (int i = 0; i < rows; i += 500) {
                 WriteBatch b = new WriteBatch();
                 for (int j = i; j < Math.min(rows, i + 500); j++) {
@@ -102,7 +102,7 @@ final class IncrementalBench implements Callable<Integer> {
             for (int r = 0; r < runs; r++) {
                 int pages = first.pageCount();
                 int updates = Math.max(1, (int) Math.round(pages * changed));
-                try (Store s = Store.open(data, StoreOptions.defaults())) {
+                try (Store s = Store.open(data, StoreOptions.defaults().withCacheSize(BackupSource.StoppedStore.CACHE_BYTES))) {
                     for (int u = 0; u < updates; u++) {
                         for (int k = 0; k < v.length; k += 8) {
                             v[k] = (byte) rnd.nextInt();
