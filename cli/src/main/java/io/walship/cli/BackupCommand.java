@@ -44,7 +44,11 @@ final class BackupCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Codec c = Flags.parse("--codec", codec, Codec::parse);
         io.walship.archive.UploadLimit limit = uploadRate.limit();
-        BackupType t = incremental ? BackupType.INCREMENTAL : Flags.parse("--type", type, BackupType::parse);
+        BackupType t = Flags.parse("--type", type, BackupType::parse);
+        if (incremental && t != BackupType.FULL && t != BackupType.INCREMENTAL) {
+            throw new CliException(ExitCodes.USAGE, "--incremental and --type " + type + " contradict each other; give one");
+        }
+        t = incremental ? BackupType.INCREMENTAL : t;
         BackupSource source = target.source();
         BackupManifest m;
         try (ObjectStore store = archive.open(limit)) {
