@@ -72,6 +72,20 @@ public final class BaseBackup {
      */
     public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
                                         Codec codec, LongConsumer progress) throws IOException {
+        return upload(image, digest, store, codec, progress, false);
+    }
+
+    /**
+     * As above; {@code resumable} for an image that another attempt at the same LSN reproduces byte for
+     * byte (a stopped store's): the image is uploaded with {@link ObjectStore#createResuming}, resuming
+     * an interrupted upload of this backup if there is one, and leaving its own for the next attempt if
+     * it fails (docs/OPERATIONS.md "Resumable base backups").
+     *
+     * @throws io.walship.archive.ResumeMismatchException if the interrupted upload's bytes were not this
+     *                                                   image's: it was discarded; start over with the image from its start
+     */
+    public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
+                                        Codec codec, LongConsumer progress, boolean resumable) throws IOException {
         // the header comes first and names the backup; read it, then send the image from its start
         java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
         buffered.mark(Snapshot.HEADER_SIZE);
@@ -103,9 +117,16 @@ public final class BaseBackup {
             // the digest still vouches for the store: a damaged page is exit 3 even when the archive has this backup
             requireDigestAt(awaitDigest(digest), info.lsn());
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
+            if (resumable) {
+                abortStaleQuietly(store, null);
+            }
             return there;
         }
-        String imageKey = name.dir() + "image-" + UUID.randomUUID().toString().substring(0, 8) + "." + codec.extension();
+        String fresh = name.dir() + "image-" + UUID.randomUUID().toString().substring(0, 8) + "." + codec.extension();
+        String imageKey = resumable ? PendingImages.resumable(store, name, codec).orElse(fresh) : fresh;
+        if (!imageKey.equals(fresh)) {
+            LOG.info("resuming the interrupted upload of {}", imageKey);
+        }
         AtomicLong objectBytes = new AtomicLong();
         AtomicReference<Throwable> producerError = new AtomicReference<>();
         PipedInputStream pipeIn = new PipedInputStream(1 << 20);
@@ -158,7 +179,7 @@ public final class BaseBackup {
         };
         RuntimeException storeFailed = null;
         try {
-            if (!store.createOrSame(imageKey, upload)) {
+            if (!(resumable ? store.createOrSameResuming(imageKey, upload) : store.createOrSame(imageKey, upload))) {
                 // the key is unique to this attempt: our own upload, retried after its answer was lost
                 LOG.info("image {} exists already with the same bytes: an upload retried after its answer was lost", imageKey);
             }
@@ -231,7 +252,19 @@ public final class BaseBackup {
             return there;
         }
         LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
+        if (resumable) {
+            abortStaleQuietly(store, imageKey);
+        }
         return m;
+    }
+
+    /** Discards interrupted uploads that will never complete; a failure to is a warning, not a failed backup. */
+    private static void abortStaleQuietly(ObjectStore store, String keep) {
+        try {
+            PendingImages.abortStale(store, Instant.now(), keep);
+        } catch (RuntimeException e) {
+            LOG.warn("could not discard stale interrupted uploads ({}); the next backup tries again", e.getMessage());
+        }
     }
 
     private static void requireDigestAt(StateDigest digest, long lsn) {
