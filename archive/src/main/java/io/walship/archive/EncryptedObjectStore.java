@@ -48,17 +48,9 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         return ("{\"formatVersion\":1,\"mode\":\"" + mode + "\"}").getBytes(StandardCharsets.US_ASCII);
     }
 
-    /**
-     * Where a resumable create of a sealed object keeps the object's 53-byte sealed header (its data
-     * key wrapped by the archive key, never the data key itself) until the object is whole: S3 cannot
-     * read back the parts of an unfinished multipart upload, and a resumed upload must seal with the
-     * same data key to produce the same bytes (docs/FORMAT.md "Upload records").
-     */
-    public static final String UPLOAD_RECORDS = "uploads/";
-
     /** Whether {@code key} is stored as given, never sealed. */
     static boolean plain(String key) {
-        return ArchiveLayout.isMutable(key) || key.equals(MARKER) || key.startsWith(UPLOAD_RECORDS);
+        return ArchiveLayout.isMutable(key) || key.equals(MARKER) || key.startsWith(ArchiveLayout.UPLOADS);
     }
 
     private boolean sealing(String key) {
@@ -78,13 +70,14 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
     }
 
     /**
-     * Seals resumably: a pending upload of {@code key} is resumed with the data key its upload record
-     * holds (wrapped), so the same plaintext seals to the same bytes, part for part, and the inner
-     * store can check them. With no pending upload, or one whose record is missing, damaged or of a
-     * key not held, a fresh data key is drawn (and any pending upload aborted). AES-GCM with a reused
-     * key and nonce is safe only for the same plaintext: the inner store uploads nothing of a resumed
-     * upload until every part already there matched, and on a mismatch aborts it and this record is
-     * deleted, so the next attempt draws a new key.
+     * Seals resumably: a pending upload of {@code key} is resumed with the data key its first bytes
+     * (the sealed header, {@link ObjectStore#pendingHead}: the data key wrapped by the archive key)
+     * hold, so the same plaintext seals to the same bytes, part for part, and the inner store can
+     * check them. With no pending upload, or one whose header is unknown, damaged or of a key not
+     * held, a fresh data key is drawn (and the pending upload aborted). AES-GCM with a reused key
+     * and nonce is safe only for the same plaintext: the inner store sends nothing of a resumed
+     * upload before every part already there matched this attempt's bytes, and on a mismatch aborts
+     * it, so the next attempt draws a new key.
      */
     @Override
     public Resumed createResuming(String key, InputStream content) {
@@ -94,54 +87,30 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         if (!sealing(key)) {
             return inner.createResuming(key, content);
         }
-        String record = UPLOAD_RECORDS + key;
         EncryptionKeys.Key archiveKey = null;
         byte[] dataKey = null;
         boolean pending = inner.pendingUploads(key).stream().anyMatch(p -> p.key().equals(key));
         if (pending) {
-            try (InputStream in = inner.get(record)) {
-                byte[] bytes = in.readNBytes(Sealed.HEADER_BYTES + 1);
-                if (bytes.length != Sealed.HEADER_BYTES) {
-                    throw new CorruptObjectException(record, "an upload record holds " + Sealed.HEADER_BYTES
-                            + " bytes, this one " + (bytes.length > Sealed.HEADER_BYTES ? "more" : bytes.length));
-                }
-                Sealed.Header h = Sealed.header(record, bytes);
-                javax.crypto.SecretKey dk = Sealed.dataKey(record, h, keys);
+            try {
+                byte[] head = inner.pendingHead(key).orElseThrow(() -> new CorruptObjectException(key,
+                        "the interrupted upload's sealed header is not known"));
+                Sealed.Header h = Sealed.header(key, head);
+                javax.crypto.SecretKey dk = Sealed.dataKey(key, h, keys);
                 archiveKey = keys.byId(h.keyId()).orElseThrow();
                 dataKey = dk.getEncoded();
-            } catch (ObjectNotFoundException | CorruptObjectException | EncryptionKeyException e) {
+            } catch (CorruptObjectException | EncryptionKeyException e) {
                 LOG.warn("cannot resume the upload of {} ({}); starting it over", key, e.getMessage());
-            } catch (IOException e) {
-                throw new StorageException("get " + record + ": " + e.getMessage(), e);
+                inner.abortPending(key);
             }
         }
         if (dataKey == null) {
-            if (pending) {
-                inner.abortPending(key);
-            }
-            inner.delete(record); // a record without an upload (a create killed between the two): stale
             archiveKey = keys.current();
             dataKey = dataKeys.next();
-            inner.create(record, new java.io.ByteArrayInputStream(Sealed.newHeader(archiveKey, dataKey)));
         }
-        Resumed r;
         try {
-            r = inner.createResuming(key, new Sealed.SealingStream(key, archiveKey, dataKey, content));
-        } catch (ResumeMismatchException | ObjectExistsException e) {
-            inner.delete(record); // the upload is gone: its key must never seal anything again
-            throw e;
+            return inner.createResuming(key, new Sealed.SealingStream(key, archiveKey, dataKey, content));
         } finally {
             java.util.Arrays.fill(dataKey, (byte) 0);
-        }
-        inner.delete(record);
-        return r;
-    }
-
-    @Override
-    public void abortPending(String key) {
-        inner.abortPending(key);
-        if (sealing(key)) {
-            inner.delete(UPLOAD_RECORDS + key);
         }
     }
 

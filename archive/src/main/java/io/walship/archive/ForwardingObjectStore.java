@@ -89,4 +89,9 @@ public class ForwardingObjectStore implements ObjectStore {
     public void abortPending(String key) {
         inner.abortPending(key);
     }
+
+    @Override
+    public Optional<byte[]> pendingHead(String key) {
+        return inner.pendingHead(key);
+    }
 }

@@ -238,6 +238,17 @@ public final class LocalObjectStore implements ObjectStore {
     }
 
     @Override
+    public Optional<byte[]> pendingHead(String key) {
+        try (InputStream in = Files.newInputStream(pendingPath(key))) {
+            return Optional.of(in.readNBytes(PENDING_HEAD_BYTES));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StorageException("read the pending upload of " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void abortPending(String key) {
         try {
             Files.deleteIfExists(pendingPath(key));

@@ -99,6 +99,18 @@ public interface ObjectStore extends AutoCloseable {
         return List.of();
     }
 
+    /** How many of a pending upload's first bytes {@link #pendingHead} gives. */
+    int PENDING_HEAD_BYTES = 64;
+
+    /**
+     * The first {@link #PENDING_HEAD_BYTES} bytes (fewer if it holds fewer) of the pending upload of
+     * {@code key}, which S3 cannot read back from an unfinished multipart upload (a sealed object's
+     * header: its wrapped data key); empty if there is none or they are not known.
+     */
+    default Optional<byte[]> pendingHead(String key) {
+        return Optional.empty();
+    }
+
     /** Discards every pending upload of {@code key} (its parts stop costing storage); none is not an error. */
     default void abortPending(String key) {
     }

@@ -246,6 +246,12 @@ public final class S3ObjectStore implements ObjectStore {
                 return new Resumed(0, len);
             }
             if (uploadId == null) {
+                // the record first: an upload is never pending without one (MinIO lists uploads only by exact key)
+                String record = full(ArchiveLayout.UPLOADS + key);
+                byte[] head = java.util.Arrays.copyOf(buf, Math.min(len, PENDING_HEAD_BYTES));
+                client.deleteObject(r -> r.bucket(bucket).key(record)); // a dead attempt's, of no upload
+                client.putObject(r -> r.bucket(bucket).key(record).ifNoneMatch("*").contentMD5(md5(head, head.length))
+                        .contentLength((long) head.length), RequestBody.fromBytes(head));
                 uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(k)).uploadId();
             } else {
                 LOG.info("resuming the interrupted upload of {}: {} parts are there, each checked before it is skipped",
@@ -295,7 +301,8 @@ public final class S3ObjectStore implements ObjectStore {
                 }
                 throw e;
             }
-            keep = false;
+            deleteRecord(key);
+            uploadId = null; // complete: nothing to abort
             if (skipped > 0) {
                 LOG.info("resumed upload of {} complete: {} bytes were there already (checked, not sent again), {} sent",
                         key, skipped, sent);
@@ -310,6 +317,7 @@ public final class S3ObjectStore implements ObjectStore {
         } finally {
             if (uploadId != null && !keep) {
                 abort(key, k, uploadId);
+                deleteRecord(key);
             } else if (uploadId != null) {
                 LOG.warn("the upload of {} stopped; its parts are kept for the next attempt to resume", key);
             }
@@ -328,15 +336,30 @@ public final class S3ObjectStore implements ObjectStore {
         return out;
     }
 
+    /**
+     * Pending uploads found two ways: ListMultipartUploads by prefix (S3, S3Proxy; MinIO answers it
+     * only for an exact key) and the upload records under {@link ArchiveLayout#UPLOADS} (everywhere),
+     * each of which is looked up by its exact key. A record whose upload is gone (an attempt killed
+     * between the two) is listed too, with the record's time, so that it gets discarded.
+     */
     @Override
     public List<PendingUpload> pendingUploads(String keyPrefix) {
-        List<PendingUpload> out = new ArrayList<>();
+        java.util.Map<String, PendingUpload> found = new java.util.TreeMap<>();
         try {
             for (software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse page
                     : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix + keyPrefix))) {
                 for (software.amazon.awssdk.services.s3.model.MultipartUpload u : page.uploads()) {
-                    out.add(new PendingUpload(u.key().substring(prefix.length()),
-                            u.initiated() == null ? java.time.Instant.EPOCH : u.initiated()));
+                    String key = u.key().substring(prefix.length());
+                    PendingUpload p = new PendingUpload(key, u.initiated() == null ? java.time.Instant.EPOCH : u.initiated());
+                    found.merge(key, p, (x, y) -> x.initiated().isAfter(y.initiated()) ? x : y);
+                }
+            }
+            for (ObjectInfo r : list(ArchiveLayout.UPLOADS + keyPrefix, null)) {
+                String key = r.key().substring(ArchiveLayout.UPLOADS.length());
+                if (!found.containsKey(key)) {
+                    List<software.amazon.awssdk.services.s3.model.MultipartUpload> u = uploads(full(key));
+                    found.put(key, new PendingUpload(key, u.isEmpty() || u.get(u.size() - 1).initiated() == null
+                            ? r.lastModified() : u.get(u.size() - 1).initiated()));
                 }
             }
         } catch (S3Exception e) {
@@ -344,8 +367,20 @@ public final class S3ObjectStore implements ObjectStore {
         } catch (SdkClientException e) {
             throw clientError("list uploads " + keyPrefix + " at " + describe() + ": ", e);
         }
+        List<PendingUpload> out = new ArrayList<>(found.values());
         out.sort(java.util.Comparator.comparing(PendingUpload::initiated));
         return out;
+    }
+
+    @Override
+    public Optional<byte[]> pendingHead(String key) {
+        try (InputStream in = get(ArchiveLayout.UPLOADS + key)) {
+            return Optional.of(in.readNBytes(PENDING_HEAD_BYTES));
+        } catch (ObjectNotFoundException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StorageException("get " + ArchiveLayout.UPLOADS + key + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
@@ -359,6 +394,15 @@ public final class S3ObjectStore implements ObjectStore {
             throw translate("list uploads", key, e);
         } catch (SdkClientException e) {
             throw clientError("list uploads " + key + " at " + describe() + ": ", e);
+        }
+        deleteRecord(key);
+    }
+
+    private void deleteRecord(String key) {
+        try {
+            delete(ArchiveLayout.UPLOADS + key);
+        } catch (StorageException e) {
+            LOG.warn("could not delete the upload record of {} ({}); the next backup discards it", key, e.getMessage());
         }
     }
 

@@ -8,8 +8,6 @@ import java.util.regex.Pattern;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.Codec;
-import io.walship.archive.EncryptedObjectStore;
-import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,8 +21,6 @@ final class PendingImages {
     private static final Logger LOG = LoggerFactory.getLogger(PendingImages.class);
     /** A pending upload this old is abandoned (a store that never came back to that LSN) and aborted. */
     static final Duration STALE_AGE = Duration.ofDays(7);
-    /** An upload record with no pending upload this old was left by a killed attempt and is deleted. */
-    static final Duration RECORD_AGE = Duration.ofDays(1);
     private static final Pattern IMAGE = Pattern.compile("image-[0-9a-f]{8}\\.[a-z0-9]+");
 
     private PendingImages() {
@@ -46,8 +42,8 @@ final class PendingImages {
     /**
      * Aborts the pending image uploads under {@code backups/} that will never complete: those of a
      * backup that has a manifest (it was finished by another attempt), except {@code keep}, and those
-     * older than {@link #STALE_AGE}; and deletes upload records left without an upload. One LIST of
-     * the pending uploads and one of the records, plus a HEAD per backup with a pending upload.
+     * older than {@link #STALE_AGE} (an upload record left without its upload among them). On S3 one
+     * LIST of the pending uploads and one of the upload records, plus a HEAD per backup with a pending upload.
      */
     static void abortStale(ObjectStore store, Instant now, String keep) {
         List<ObjectStore.PendingUpload> pending = store.pendingUploads(ArchiveLayout.BACKUPS);
@@ -64,15 +60,6 @@ final class PendingImages {
                 LOG.info("discarding the interrupted upload of {} (started {}): {}", p.key(), p.initiated(),
                         done ? "its backup was finished by another attempt" : "older than " + STALE_AGE.toDays() + " days");
                 store.abortPending(p.key());
-            }
-        }
-        java.util.Set<String> stillPending = new java.util.HashSet<>();
-        pending.forEach(p -> stillPending.add(p.key()));
-        String records = EncryptedObjectStore.UPLOAD_RECORDS + ArchiveLayout.BACKUPS;
-        for (ObjectInfo o : store.list(records, null)) {
-            String image = o.key().substring(EncryptedObjectStore.UPLOAD_RECORDS.length());
-            if (!image.equals(keep) && !stillPending.contains(image) && o.lastModified().isBefore(now.minus(RECORD_AGE))) {
-                store.delete(o.key());
             }
         }
     }
