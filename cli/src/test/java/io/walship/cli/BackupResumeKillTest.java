@@ -25,6 +25,8 @@ import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveUri;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
+import io.walship.archive.EncryptedObjectStore;
+import io.walship.archive.EncryptionKeys;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
@@ -40,6 +42,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import software.amazon.awssdk.http.ExecutableHttpRequest;
 import software.amazon.awssdk.http.HttpExecuteRequest;
 import software.amazon.awssdk.http.SdkHttpClient;
@@ -49,7 +53,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 /**
  * Resumable base backups for real (issue 14): a {@code walship backup --data} process is killed with
  * SIGKILL while its image is half uploaded (to S3: S3Proxy, or MinIO with WALSHIP_TEST_S3_ENDPOINT; and
- * to a file:// archive), and the next backup of the same stopped store sends only the parts that were
+ * to a file:// archive; plain and encrypted), and the next backup of the same stopped store sends only the parts that were
  * missing (counted as UploadPart HTTP requests) and gives a backup that restores to the source's
  * digest. And in one process: the network fails mid-upload, and the retry resumes from the last part
  * that got through.
@@ -160,13 +164,16 @@ class BackupResumeKillTest {
     }
 
     /** Starts a backup process, waits until {@code progress} reaches {@code atLeast}, and kills it with SIGKILL. */
-    Process killMidUpload(Path source, String uri, List<String> jvm, LongSupplier progress, long atLeast) throws Exception {
+    Process killMidUpload(Path source, String uri, List<String> jvm, List<String> extra, LongSupplier progress,
+                          long atLeast) throws Exception {
         Path log = tmp.resolve("backup-" + UUID.randomUUID() + ".log");
         List<String> opts = new ArrayList<>(List.of("-Xmx128m"));
         opts.addAll(jvm);
         // slow enough to be caught mid-upload: a 40 MB image takes about 10 s
-        Process p = ChildJvm.start(Main.class, opts, List.of("backup", "--data", source.toString(), "--archive", uri,
-                "--max-upload-rate", "4MiB/s"), log);
+        List<String> args = new ArrayList<>(List.of("backup", "--data", source.toString(), "--archive", uri,
+                "--max-upload-rate", "4MiB/s"));
+        args.addAll(extra);
+        Process p = ChildJvm.start(Main.class, opts, args, log);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (progress.getAsLong() < atLeast) {
             assertTrue(p.isAlive(), "the backup ended before it was killed: " + Files.readString(log));
@@ -180,12 +187,14 @@ class BackupResumeKillTest {
         return p;
     }
 
-    void restoresTo(String uri, List<String> jvm, StateDigest want) throws Exception {
+    void restoresTo(String uri, List<String> jvm, List<String> extra, StateDigest want) throws Exception {
         Path target = tmp.resolve("restored-" + UUID.randomUUID());
         Path log = tmp.resolve("restore.log");
         List<String> opts = new ArrayList<>(List.of("-Xmx128m"));
         opts.addAll(jvm);
-        Process p = ChildJvm.start(Main.class, opts, List.of("restore", "--archive", uri, "--target", target.toString()), log);
+        List<String> args = new ArrayList<>(List.of("restore", "--archive", uri, "--target", target.toString()));
+        args.addAll(extra);
+        Process p = ChildJvm.start(Main.class, opts, args, log);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "restore did not finish");
         assertEquals(0, p.exitValue(), Files.readString(log));
         try (Store s = Store.open(target)) {
@@ -202,8 +211,9 @@ class BackupResumeKillTest {
         }
     }
 
-    @Test
-    void aBackupKilledMidUploadToS3ResumesWithOnlyTheMissingParts() throws Exception {
+    @ParameterizedTest(name = "sealed={0}")
+    @ValueSource(booleans = {false, true})
+    void aBackupKilledMidUploadToS3ResumesWithOnlyTheMissingParts(boolean sealed) throws Exception {
         Path source = tmp.resolve("source");
         StateDigest d = fill(source, 40_000, 1401);
         String bucket = "resume-kill";
@@ -211,26 +221,33 @@ class BackupResumeKillTest {
         ArchiveUri.S3 uri = s3.newArchive(bucket, prefix);
         String text = s3.newArchiveUri(bucket, prefix);
         List<String> creds = List.of("-Daws.accessKeyId=" + s3.access(), "-Daws.secretAccessKey=" + s3.secret());
+        byte[] key = new byte[32];
+        new Random(1401).nextBytes(key);
+        Path keyFile = Files.write(tmp.resolve("archive.key"), key);
+        List<String> keyArgs = sealed ? List.of("--encryption-key-file", keyFile.toString()) : List.of();
         int before;
         try (S3Client c = s3.client(); ObjectStore look = new S3ObjectStore(uri)) {
-            killMidUpload(source, text, creds, () -> partsThere(c, look, bucket, prefix + "/"), 2);
+            killMidUpload(source, text, creds, keyArgs, () -> partsThere(c, look, bucket, prefix + "/"), 2);
             before = partsThere(c, look, bucket, prefix + "/");
         }
         assertTrue(before >= 2, "parts uploaded before the kill: " + before);
 
         Wire wire = new Wire();
-        try (ObjectStore store = new S3ObjectStore(uri, PART, wire)) {
+        ObjectStore raw = new S3ObjectStore(uri, PART, wire);
+        try (ObjectStore store = sealed ? new EncryptedObjectStore(raw, EncryptionKeys.of(List.of(key))) : raw) {
             assertTrue(store.head(new ArchiveLayout.BackupName(1, d.lsn()).manifestKey()).isEmpty(),
                     "the killed backup wrote no manifest");
             BackupManifest m = new BackupSource.StoppedStore(source).backup(store, Codec.ZSTD, total -> n -> { });
-            int parts = (int) ((m.objectBytes() + PART - 1) / PART);
+            long stored = raw.head(m.imageKey()).orElseThrow().size();
+            int parts = (int) ((stored + PART - 1) / PART);
             assertTrue(parts > before, "the kill came before the last part: " + parts + " parts, " + before + " there");
             assertEquals(parts - before, wire.uploadParts.get(),
                     "only the parts missing were sent (" + parts + " parts, " + before + " were there)");
             assertEquals(d.sha256(), m.digestSha256());
             assertTrue(store.pendingUploads("").isEmpty(), "nothing is left pending");
+            assertTrue(raw.list(ArchiveLayout.UPLOADS, null).isEmpty(), "no upload record is left");
         }
-        restoresTo(text, creds, d);
+        restoresTo(text, creds, keyArgs, d);
     }
 
     @Test
@@ -239,7 +256,7 @@ class BackupResumeKillTest {
         StateDigest d = fill(source, 40_000, 1402);
         Path archive = tmp.resolve("archive");
         String uri = "file://" + archive.toAbsolutePath();
-        killMidUpload(source, uri, List.of(), () -> {
+        killMidUpload(source, uri, List.of(), List.of(), () -> {
             try {
                 return pendingFileBytes(archive);
             } catch (IOException e) {
@@ -265,7 +282,7 @@ class BackupResumeKillTest {
             assertEquals(d.sha256(), m.digestSha256());
             assertEquals(0, pendingFileBytes(archive));
         }
-        restoresTo(uri, List.of(), d);
+        restoresTo(uri, List.of(), List.of(), d);
     }
 
     @Test
