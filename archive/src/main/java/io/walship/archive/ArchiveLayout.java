@@ -28,6 +28,12 @@ public final class ArchiveLayout {
     public static final String TIMELINES = "timelines/";
     public static final String WAL = "wal/";
     public static final String BACKUPS = "backups/";
+    /**
+     * Records of unfinished resumable uploads to S3 (docs/FORMAT.md "Upload records"):
+     * {@code uploads/<key>} holds the first {@link ObjectStore#PENDING_HEAD_BYTES} bytes of the upload of
+     * {@code <key>}, written before its first part and deleted once it is complete or aborted.
+     */
+    public static final String UPLOADS = "uploads/";
     public static final String MANIFEST = "manifest.json";
     /** Pinned backups ({@code BackupPin}, docs/FORMAT.md "Backup pins"): one object per pin, deleted to unpin. */
     public static final String PINS = "pins/";

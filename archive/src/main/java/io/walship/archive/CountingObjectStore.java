@@ -83,6 +83,44 @@ public final class CountingObjectStore extends ForwardingObjectStore {
         }
     }
 
+    /**
+     * Counted by what was sent: a resumed upload's verified parts cost no PUT, but finding them is a
+     * LIST of the pending uploads and one of the parts (per 1,000), and an empty-handed look costs the first.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content) {
+        Resumed r = null;
+        try {
+            r = inner.createResuming(key, content);
+            return r;
+        } finally {
+            lists.incrementAndGet();
+            long part = S3ObjectStore.DEFAULT_PART_SIZE;
+            if (r != null) {
+                if (r.skippedBytes() > 0) {
+                    lists.addAndGet(Math.max(1, (r.skippedBytes() / part + 1 + LIST_PAGE - 1) / LIST_PAGE));
+                }
+                long total = r.skippedBytes() + r.sentBytes();
+                long allParts = total <= part ? 1 : (total + part - 1) / part;
+                long sentParts = total <= part ? 1 : allParts - r.skippedBytes() / part;
+                // a from-scratch multipart upload also pays its start; every multipart upload its completion
+                puts.addAndGet(total <= part ? 1 : sentParts + (r.skippedBytes() > 0 ? 1 : 2));
+            }
+        }
+    }
+
+    @Override
+    public List<PendingUpload> pendingUploads(String prefix) {
+        lists.incrementAndGet();
+        return inner.pendingUploads(prefix);
+    }
+
+    @Override
+    public void abortPending(String key) {
+        deletes.incrementAndGet();
+        inner.abortPending(key);
+    }
+
     @Override
     public String createReturningEtag(String key, byte[] content) {
         return counted(puts, () -> inner.createReturningEtag(key, content));

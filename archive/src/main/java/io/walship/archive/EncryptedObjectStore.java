@@ -25,6 +25,7 @@ import javax.crypto.SecretKey;
  * Thread-safe.
  */
 public final class EncryptedObjectStore extends ForwardingObjectStore {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EncryptedObjectStore.class);
     public static final String MARKER = "encryption.json";
     static final String MODE_SEALED = "aes-256-gcm";
     static final String MODE_NONE = "none";
@@ -49,7 +50,7 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
 
     /** Whether {@code key} is stored as given, never sealed. */
     static boolean plain(String key) {
-        return ArchiveLayout.isMutable(key) || key.equals(MARKER);
+        return ArchiveLayout.isMutable(key) || key.equals(MARKER) || key.startsWith(ArchiveLayout.UPLOADS);
     }
 
     private boolean sealing(String key) {
@@ -66,6 +67,51 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
             return;
         }
         inner.create(key, new Sealed.SealingStream(key, keys.current(), dataKeys.next(), content));
+    }
+
+    /**
+     * Seals resumably: a pending upload of {@code key} is resumed with the data key its first bytes
+     * (the sealed header, {@link ObjectStore#pendingHead}: the data key wrapped by the archive key)
+     * hold, so the same plaintext seals to the same bytes, part for part, and the inner store can
+     * check them. With no pending upload, or one whose header is unknown, damaged or of a key not
+     * held, a fresh data key is drawn (and the pending upload aborted). AES-GCM with a reused key
+     * and nonce is safe only for the same plaintext: the inner store sends nothing of a resumed
+     * upload before every part already there matched this attempt's bytes, and on a mismatch aborts
+     * it, so the next attempt draws a new key.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content) {
+        if (!plain(key)) {
+            checkMarker();
+        }
+        if (!sealing(key)) {
+            return inner.createResuming(key, content);
+        }
+        EncryptionKeys.Key archiveKey = null;
+        byte[] dataKey = null;
+        boolean pending = inner.pendingUploads(key).stream().anyMatch(p -> p.key().equals(key));
+        if (pending) {
+            try {
+                byte[] head = inner.pendingHead(key).orElseThrow(() -> new CorruptObjectException(key,
+                        "the interrupted upload's sealed header is not known"));
+                Sealed.Header h = Sealed.header(key, head);
+                javax.crypto.SecretKey dk = Sealed.dataKey(key, h, keys);
+                archiveKey = keys.byId(h.keyId()).orElseThrow();
+                dataKey = dk.getEncoded();
+            } catch (CorruptObjectException | EncryptionKeyException e) {
+                LOG.warn("cannot resume the upload of {} ({}); starting it over", key, e.getMessage());
+                inner.abortPending(key);
+            }
+        }
+        if (dataKey == null) {
+            archiveKey = keys.current();
+            dataKey = dataKeys.next();
+        }
+        try {
+            return inner.createResuming(key, new Sealed.SealingStream(key, archiveKey, dataKey, content));
+        } finally {
+            java.util.Arrays.fill(dataKey, (byte) 0);
+        }
     }
 
     @Override

@@ -74,4 +74,24 @@ public class ForwardingObjectStore implements ObjectStore {
     public void close() {
         inner.close();
     }
+
+    @Override
+    public Resumed createResuming(String key, InputStream content) {
+        return inner.createResuming(key, content);
+    }
+
+    @Override
+    public List<PendingUpload> pendingUploads(String prefix) {
+        return inner.pendingUploads(prefix);
+    }
+
+    @Override
+    public void abortPending(String key) {
+        inner.abortPending(key);
+    }
+
+    @Override
+    public Optional<byte[]> pendingHead(String key) {
+        return inner.pendingHead(key);
+    }
 }

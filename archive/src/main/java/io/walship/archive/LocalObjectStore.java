@@ -32,7 +32,9 @@ import java.util.stream.Stream;
  * Thread-safe.
  */
 public final class LocalObjectStore implements ObjectStore {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LocalObjectStore.class);
     private static final String TMP = ".tmp";
+    private static final String PENDING = "pending";
     private final Path root;
     private final Syncer syncer;
     final LocalVersions versions;
@@ -126,6 +128,132 @@ public final class LocalObjectStore implements ObjectStore {
             } catch (IOException ignored) {
                 // a stray temporary file is harmless and never listed
             }
+        }
+    }
+
+    /** Where a resumable create of {@code key} keeps its bytes until they are whole: a name only it uses. */
+    private Path pendingPath(String key) {
+        return root.resolve(TMP).resolve(PENDING).resolve(Keys.check(key).replace('/', '+'));
+    }
+
+    /**
+     * Writes into {@code .tmp/pending/<key with + for />}, a file that outlives a failed or killed
+     * attempt. The next attempt compares the bytes the file holds with the start of its content
+     * (skipping them, not writing them again), appends the rest, fsyncs and links it as
+     * {@link #create} does. A byte that differs deletes the file and throws {@link ResumeMismatchException}.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content) {
+        if (mutable(key)) {
+            throw new IllegalArgumentException("a coordination document is not created resumably: " + key);
+        }
+        Path target = path(key);
+        if (Files.exists(target)) {
+            throw new ObjectExistsException(key);
+        }
+        Path pending = pendingPath(key);
+        boolean keep = true;
+        try {
+            createDirectoriesDurably(pending.getParent());
+            createDirectoriesDurably(target.getParent());
+            long skipped;
+            long sent;
+            try (FileChannel ch = FileChannel.open(pending, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE)) {
+                long have = ch.size();
+                byte[] mine = new byte[1 << 16];
+                java.nio.ByteBuffer theirs = java.nio.ByteBuffer.allocate(1 << 16);
+                long pos = 0;
+                while (pos < have) {
+                    int want = (int) Math.min(mine.length, have - pos);
+                    int n = content.readNBytes(mine, 0, want);
+                    theirs.clear().limit(want);
+                    while (theirs.hasRemaining() && ch.read(theirs, pos + theirs.position()) >= 0) {
+                        // read on: a positional read may return fewer bytes
+                    }
+                    if (n < want || theirs.position() < want
+                            || !java.util.Arrays.equals(mine, 0, want, theirs.array(), 0, want)) {
+                        keep = false;
+                        throw new ResumeMismatchException(key, "its " + have + " bytes differ from this attempt's at or after"
+                                + " byte " + pos);
+                    }
+                    pos += want;
+                }
+                skipped = have;
+                ch.position(have);
+                OutputStream out = Channels.newOutputStream(ch);
+                sent = limit.pace(content).transferTo(out);
+                out.flush();
+                syncer.file(pending, ch);
+            }
+            try {
+                Files.createLink(target, pending);
+            } catch (FileAlreadyExistsException e) {
+                keep = false;
+                throw new ObjectExistsException(key);
+            }
+            syncer.directory(target.getParent());
+            keep = false;
+            if (skipped > 0) {
+                LOG.info("resumed upload of {} complete: {} bytes were there already (checked, not sent again), {} sent",
+                        key, skipped, sent);
+            }
+            return new Resumed(skipped, sent);
+        } catch (IOException e) {
+            throw new StorageException("create " + key + " in " + root + ": " + e.getMessage(), e);
+        } finally {
+            if (!keep) {
+                try {
+                    Files.deleteIfExists(pending);
+                } catch (IOException ignored) {
+                    // a stray pending file is never listed; the next attempt at this key compares it or abortPending drops it
+                }
+            }
+        }
+    }
+
+    @Override
+    public List<PendingUpload> pendingUploads(String prefix) {
+        Path dir = root.resolve(TMP).resolve(PENDING);
+        List<PendingUpload> out = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                String key = f.getFileName().toString().replace('+', '/');
+                if (key.startsWith(prefix)) {
+                    try {
+                        BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
+                        out.add(new PendingUpload(key, a.creationTime().toInstant()));
+                    } catch (NoSuchFileException gone) {
+                        // finished or aborted meanwhile
+                    }
+                }
+            }
+        } catch (NoSuchFileException none) {
+            return List.of();
+        } catch (IOException e) {
+            throw new StorageException("list pending uploads in " + dir + ": " + e.getMessage(), e);
+        }
+        out.sort(java.util.Comparator.comparing(PendingUpload::initiated));
+        return out;
+    }
+
+    @Override
+    public Optional<byte[]> pendingHead(String key) {
+        try (InputStream in = Files.newInputStream(pendingPath(key))) {
+            return Optional.of(in.readNBytes(PENDING_HEAD_BYTES));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StorageException("read the pending upload of " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void abortPending(String key) {
+        try {
+            Files.deleteIfExists(pendingPath(key));
+        } catch (IOException e) {
+            throw new StorageException("abort the pending upload of " + key + ": " + e.getMessage(), e);
         }
     }
 

@@ -56,6 +56,65 @@ public interface ObjectStore extends AutoCloseable {
         return SameContent.createOrSame(this, key, content);
     }
 
+    /** An upload that a {@link #createResuming} began and did not finish (killed, or the network failed). */
+    record PendingUpload(String key, java.time.Instant initiated) {
+        public PendingUpload {
+            java.util.Objects.requireNonNull(key, "key");
+            java.util.Objects.requireNonNull(initiated, "initiated");
+        }
+    }
+
+    /** What a {@link #createResuming} sent: bytes found already uploaded (verified, not sent again) and bytes sent. */
+    record Resumed(long skippedBytes, long sentBytes) {
+    }
+
+    /**
+     * Creates {@code key} as {@link #create} does, but resumably (docs/OPERATIONS.md "Resumable base
+     * backups"): if this call fails, what it uploaded stays as a pending upload of {@code key}
+     * ({@link #pendingUploads}) instead of being discarded, and if a pending upload of {@code key} is
+     * there when it starts, every part already uploaded is compared with the same range of
+     * {@code content} and skipped, not sent again. A part that differs (other bytes, other size, or a
+     * part that cannot be checked) aborts the pending upload and throws {@link ResumeMismatchException}:
+     * the caller starts over with fresh content; an upload whose parts do not match the content is
+     * never completed. The create is as atomic and as conditional as {@link #create}.
+     *
+     * <p>Stores that cannot resume create as {@link #create} does (nothing skipped).
+     *
+     * @throws ObjectExistsException   if the key exists
+     * @throws ResumeMismatchException if a pending upload's parts differ from the content (it was aborted)
+     */
+    default Resumed createResuming(String key, InputStream content) {
+        CountingInputStream counted = new CountingInputStream(content, false);
+        create(key, counted);
+        return new Resumed(0, counted.count());
+    }
+
+    /** {@link #createResuming} with the lost-answer rule of {@link #createOrSame(String, InputStream)}. */
+    default boolean createOrSameResuming(String key, InputStream content) {
+        return SameContent.createOrSame(this, key, content, this::createResuming);
+    }
+
+    /** Uploads {@link #createResuming} left unfinished whose key starts with {@code prefix}, oldest first. */
+    default List<PendingUpload> pendingUploads(String prefix) {
+        return List.of();
+    }
+
+    /** How many of a pending upload's first bytes {@link #pendingHead} gives. */
+    int PENDING_HEAD_BYTES = 64;
+
+    /**
+     * The first {@link #PENDING_HEAD_BYTES} bytes (fewer if it holds fewer) of the pending upload of
+     * {@code key}, which S3 cannot read back from an unfinished multipart upload (a sealed object's
+     * header: its wrapped data key); empty if there is none or they are not known.
+     */
+    default Optional<byte[]> pendingHead(String key) {
+        return Optional.empty();
+    }
+
+    /** Discards every pending upload of {@code key} (its parts stop costing storage); none is not an error. */
+    default void abortPending(String key) {
+    }
+
     /** Largest document the compare-and-swap calls take: one PUT, held in memory. */
     int MAX_VERSIONED_BYTES = 1 << 20;
 

@@ -7,6 +7,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
@@ -213,6 +214,207 @@ public final class S3ObjectStore implements ObjectStore {
         }
     }
 
+    /**
+     * Resumes the newest pending multipart upload of {@code key} (ListMultipartUploads, ListParts):
+     * a part already there is skipped when its size and ETag (the MD5 of a part's bytes, on S3, MinIO
+     * and S3Proxy alike; a part uploaded under SSE-KMS has another ETag and is a mismatch) equal
+     * those of the same range of {@code content}. On any failure but a mismatch the upload is left
+     * pending for the next attempt.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content) {
+        String k = full(key);
+        String uploadId = null;
+        boolean keep = true;
+        try {
+            List<software.amazon.awssdk.services.s3.model.MultipartUpload> pending = uploads(k);
+            java.util.Map<Integer, software.amazon.awssdk.services.s3.model.Part> had = new java.util.HashMap<>();
+            if (!pending.isEmpty()) {
+                uploadId = pending.get(pending.size() - 1).uploadId();
+                String id = uploadId;
+                for (software.amazon.awssdk.services.s3.model.ListPartsResponse page
+                        : client.listPartsPaginator(r -> r.bucket(bucket).key(k).uploadId(id))) {
+                    page.parts().forEach(p -> had.put(p.partNumber(), p));
+                }
+            }
+            byte[] buf = content.readNBytes(partSize);
+            int len = buf.length;
+            if (uploadId == null && len < partSize) {
+                byte[] one = buf;
+                client.putObject(r -> limited(r.bucket(bucket).key(k).ifNoneMatch("*").contentMD5(md5(one, one.length))
+                        .contentLength((long) one.length), one.length), body(one, one.length));
+                return new Resumed(0, len);
+            }
+            if (uploadId == null) {
+                // the record first: an upload is never pending without one (MinIO lists uploads only by exact key)
+                String record = full(ArchiveLayout.UPLOADS + key);
+                byte[] head = java.util.Arrays.copyOf(buf, Math.min(len, PENDING_HEAD_BYTES));
+                client.deleteObject(r -> r.bucket(bucket).key(record)); // a dead attempt's, of no upload
+                client.putObject(r -> r.bucket(bucket).key(record).ifNoneMatch("*").contentMD5(md5(head, head.length))
+                        .contentLength((long) head.length), RequestBody.fromBytes(head));
+                uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(k)).uploadId();
+            } else {
+                LOG.info("resuming the interrupted upload of {}: {} parts are there, each checked before it is skipped",
+                        key, had.size());
+            }
+            String id = uploadId;
+            List<CompletedPart> parts = new ArrayList<>();
+            long skipped = 0;
+            long sent = 0;
+            int partNo = 1;
+            while (len > 0 || partNo == 1) {
+                int n = partNo;
+                int size = len;
+                byte[] data = buf;
+                String mine = HexFormat.of().formatHex(md5Bytes(data, size));
+                software.amazon.awssdk.services.s3.model.Part there = had.get(n);
+                String etag;
+                if (there != null) {
+                    String theirs = unquote(there.eTag());
+                    if (there.size() == null || there.size() != size || !mine.equalsIgnoreCase(theirs)) {
+                        keep = false;
+                        throw new ResumeMismatchException(key, "part " + n + " holds " + there.size() + " bytes with ETag "
+                                + theirs + ", this attempt's " + size + " bytes have MD5 " + mine);
+                    }
+                    etag = there.eTag();
+                    skipped += size;
+                } else {
+                    etag = client.uploadPart(r -> limited(r.bucket(bucket).key(k).uploadId(id).partNumber(n)
+                                    .contentLength((long) size).contentMD5(md5(data, size)), size),
+                            body(data, size)).eTag();
+                    sent += size;
+                }
+                parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
+                partNo++;
+                if (len < partSize) {
+                    break;
+                }
+                buf = new byte[partSize];
+                len = content.readNBytes(buf, 0, partSize);
+            }
+            try {
+                client.completeMultipartUpload(r -> r.bucket(bucket).key(k).uploadId(id).ifNoneMatch("*")
+                        .multipartUpload(m -> m.parts(parts)));
+            } catch (S3Exception e) {
+                if (e.statusCode() == 412) {
+                    keep = false; // the key is taken: this upload can never complete
+                }
+                throw e;
+            }
+            deleteRecord(key);
+            uploadId = null; // complete: nothing to abort
+            if (skipped > 0) {
+                LOG.info("resumed upload of {} complete: {} bytes were there already (checked, not sent again), {} sent",
+                        key, skipped, sent);
+            }
+            return new Resumed(skipped, sent);
+        } catch (IOException e) {
+            throw new StorageException("create " + key + ": reading the content failed: " + e.getMessage(), e);
+        } catch (S3Exception e) {
+            throw translate("create", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("create " + key + " at " + describe() + ": ", e);
+        } finally {
+            if (uploadId != null && !keep) {
+                abort(key, k, uploadId);
+                deleteRecord(key);
+            } else if (uploadId != null) {
+                LOG.warn("the upload of {} stopped; its parts are kept for the next attempt to resume", key);
+            }
+        }
+    }
+
+    /** Pending multipart uploads of exactly the full key {@code k}, oldest first. */
+    private List<software.amazon.awssdk.services.s3.model.MultipartUpload> uploads(String k) {
+        List<software.amazon.awssdk.services.s3.model.MultipartUpload> out = new ArrayList<>();
+        for (software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse page
+                : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(k))) {
+            page.uploads().stream().filter(u -> u.key().equals(k)).forEach(out::add);
+        }
+        out.sort(java.util.Comparator.comparing(software.amazon.awssdk.services.s3.model.MultipartUpload::initiated,
+                java.util.Comparator.nullsFirst(java.util.Comparator.naturalOrder())));
+        return out;
+    }
+
+    /**
+     * Pending uploads found two ways: ListMultipartUploads by prefix (S3, S3Proxy; MinIO answers it
+     * only for an exact key) and the upload records under {@link ArchiveLayout#UPLOADS} (everywhere),
+     * each of which is looked up by its exact key. A record whose upload is gone (an attempt killed
+     * between the two) is listed too, with the record's time, so that it gets discarded.
+     */
+    @Override
+    public List<PendingUpload> pendingUploads(String keyPrefix) {
+        java.util.Map<String, PendingUpload> found = new java.util.TreeMap<>();
+        try {
+            for (software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse page
+                    : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix + keyPrefix))) {
+                for (software.amazon.awssdk.services.s3.model.MultipartUpload u : page.uploads()) {
+                    String key = u.key().substring(prefix.length());
+                    PendingUpload p = new PendingUpload(key, u.initiated() == null ? java.time.Instant.EPOCH : u.initiated());
+                    found.merge(key, p, (x, y) -> x.initiated().isAfter(y.initiated()) ? x : y);
+                }
+            }
+            for (ObjectInfo r : list(ArchiveLayout.UPLOADS + keyPrefix, null)) {
+                String key = r.key().substring(ArchiveLayout.UPLOADS.length());
+                if (!found.containsKey(key)) {
+                    List<software.amazon.awssdk.services.s3.model.MultipartUpload> u = uploads(full(key));
+                    found.put(key, new PendingUpload(key, u.isEmpty() || u.get(u.size() - 1).initiated() == null
+                            ? r.lastModified() : u.get(u.size() - 1).initiated()));
+                }
+            }
+        } catch (S3Exception e) {
+            throw translate("list uploads", keyPrefix, e);
+        } catch (SdkClientException e) {
+            throw clientError("list uploads " + keyPrefix + " at " + describe() + ": ", e);
+        }
+        List<PendingUpload> out = new ArrayList<>(found.values());
+        out.sort(java.util.Comparator.comparing(PendingUpload::initiated));
+        return out;
+    }
+
+    @Override
+    public Optional<byte[]> pendingHead(String key) {
+        try (InputStream in = get(ArchiveLayout.UPLOADS + key)) {
+            return Optional.of(in.readNBytes(PENDING_HEAD_BYTES));
+        } catch (ObjectNotFoundException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StorageException("get " + ArchiveLayout.UPLOADS + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void abortPending(String key) {
+        String k = full(key);
+        try {
+            for (software.amazon.awssdk.services.s3.model.MultipartUpload u : uploads(k)) {
+                abort(key, k, u.uploadId());
+            }
+        } catch (S3Exception e) {
+            throw translate("list uploads", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("list uploads " + key + " at " + describe() + ": ", e);
+        }
+        deleteRecord(key);
+    }
+
+    private void deleteRecord(String key) {
+        try {
+            delete(ArchiveLayout.UPLOADS + key);
+        } catch (StorageException e) {
+            LOG.warn("could not delete the upload record of {} ({}); the next backup discards it", key, e.getMessage());
+        }
+    }
+
+    private void abort(String key, String k, String uploadId) {
+        try {
+            client.abortMultipartUpload(r -> r.bucket(bucket).key(k).uploadId(uploadId));
+        } catch (RuntimeException e) {
+            LOG.warn("could not abort the multipart upload of {} ({}); the bucket's lifecycle rules must clean it up",
+                    key, e.getMessage());
+        }
+    }
+
     private void multipart(String key, String k, byte[] first, InputStream content) throws IOException {
         String uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(k)).uploadId();
         boolean done = false;
@@ -276,10 +478,14 @@ public final class S3ObjectStore implements ObjectStore {
     }
 
     private static String md5(byte[] data, int len) {
+        return Base64.getEncoder().encodeToString(md5Bytes(data, len));
+    }
+
+    private static byte[] md5Bytes(byte[] data, int len) {
         try {
             MessageDigest md = MessageDigest.getInstance("MD5");
             md.update(data, 0, len);
-            return Base64.getEncoder().encodeToString(md.digest());
+            return md.digest();
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

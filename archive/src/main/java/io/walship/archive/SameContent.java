@@ -30,11 +30,17 @@ final class SameContent {
     }
 
     static boolean createOrSame(ObjectStore store, String key, InputStream content) {
+        return createOrSame(store, key, content, store::create);
+    }
+
+    /** As above, the create made by {@code create} (a resumable one). */
+    static boolean createOrSame(ObjectStore store, String key, InputStream content,
+                                java.util.function.BiConsumer<String, InputStream> create) {
         MessageDigest sha = digest("SHA-256");
         MessageDigest md5 = digest("MD5");
         CountingInputStream in = new CountingInputStream(new DigestInputStream(new DigestInputStream(content, md5), sha), false);
         try {
-            store.create(key, in);
+            create.accept(key, in);
             return true;
         } catch (ObjectExistsException e) {
             try {

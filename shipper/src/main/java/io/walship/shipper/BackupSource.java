@@ -71,14 +71,30 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
     record StoppedStore(Path dataDir) implements BackupSource {
         /** The page cache a backup opens the store with. */
         public static final long CACHE_BYTES = 16L << 20;
+        private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StoppedStore.class);
 
         public StoppedStore {
             Objects.requireNonNull(dataDir, "dataDir");
         }
 
+        /**
+         * Resumable: the same stopped store gives the same image, so an interrupted upload of it is
+         * resumed (docs/OPERATIONS.md "Resumable base backups"). If its bytes turn out not to be this
+         * image's, it is discarded and the backup starts over once.
+         */
         @Override
         public BackupManifest backup(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress,
                                      BackupType.Policy type) {
+            try {
+                return backupOnce(archive, codec, progress, type);
+            } catch (io.walship.archive.ResumeMismatchException e) {
+                LOG.warn("{}: starting the backup over", e.getMessage());
+                return backupOnce(archive, codec, progress, type);
+            }
+        }
+
+        private BackupManifest backupOnce(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress,
+                                          BackupType.Policy type) {
             try (Store store = Store.open(dataDir, StoreOptions.defaults().withCacheSize(CACHE_BYTES));
                  Snapshot snap = store.snapshot(); Snapshot forDigest = store.snapshot()) {
                 if (forDigest.lsn() != snap.lsn()) {
@@ -97,7 +113,7 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
                 digester.start();
                 try {
                     return BaseBackup.upload(snap.openStream(), digest, archive, codec, progress.apply(snap.imageSize()),
-                            type);
+                            type, true);
                 } catch (IOException | RuntimeException e) {
                     // a damaged store is what to report (exit 3), whatever else failed beside it (the archive, say)
                     awaitQuietly(digester);

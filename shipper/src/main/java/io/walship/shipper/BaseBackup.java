@@ -62,7 +62,7 @@ public final class BaseBackup {
     public static BackupManifest upload(Snapshot snapshot, StateDigest digest, ObjectStore store, Codec codec,
                                         LongConsumer progress, BackupType.Policy type) {
         try (InputStream image = snapshot.openStream()) {
-            return upload(image, CompletableFuture.completedFuture(digest), store, codec, progress, type);
+            return upload(image, CompletableFuture.completedFuture(digest), store, codec, progress, type, false);
         } catch (IOException e) {
             throw new UncheckedIOException("read snapshot", e);
         }
@@ -86,7 +86,13 @@ public final class BaseBackup {
      */
     public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
                                         Codec codec, LongConsumer progress) throws IOException {
-        return upload(image, digest, store, codec, progress, BackupType.FULL.policy());
+        return upload(image, digest, store, codec, progress, BackupType.FULL.policy(), false);
+    }
+
+    /** As below, not resumable. */
+    public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
+                                        Codec codec, LongConsumer progress, BackupType.Policy type) throws IOException {
+        return upload(image, digest, store, codec, progress, type, false);
     }
 
     /**
@@ -94,9 +100,19 @@ public final class BaseBackup {
      * {@code type}: an incremental or differential backup reads the whole image (hashing it: its SHA-256 goes
      * into the manifest as {@code fullImageSha256}, what a restore of the chain must reproduce) and uploads
      * only the pages newer than its parent ({@link IncrementalImage}). Without a usable parent it is a full one.
+     *
+     * <p>{@code resumable} for an image that another attempt at the same LSN reproduces byte for
+     * byte (a stopped store's): a full image is uploaded with {@link ObjectStore#createResuming}, resuming
+     * an interrupted upload of this backup if there is one, and leaving its own for the next attempt if
+     * it fails (docs/OPERATIONS.md "Resumable base backups"). An incremental image is not resumed (its
+     * pages depend on the parent chosen), and uploads as before.
+     *
+     * @throws io.walship.archive.ResumeMismatchException if the interrupted upload's bytes were not this
+     *                                                   image's: it was discarded; start over with the image from its start
      */
     public static BackupManifest upload(InputStream image, CompletableFuture<StateDigest> digest, ObjectStore store,
-                                        Codec codec, LongConsumer progress, BackupType.Policy type) throws IOException {
+                                        Codec codec, LongConsumer progress, BackupType.Policy type, boolean resumable)
+            throws IOException {
         // the header comes first and names the backup; read it, then send the image from its start
         java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(image, 1 << 16);
         buffered.mark(Snapshot.HEADER_SIZE);
@@ -128,6 +144,9 @@ public final class BaseBackup {
             // the digest still vouches for the store: a damaged page is exit 3 even when the archive has this backup
             requireDigestAt(awaitDigest(digest), info.lsn());
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
+            if (resumable) {
+                abortStaleQuietly(store, null);
+            }
             return there;
         }
         BackupManifest parent = type.type() == BackupType.FULL ? null : chooseParent(store, info, type).orElse(null);
@@ -136,8 +155,13 @@ public final class BaseBackup {
         AtomicReference<IncrementalImage.Written> written = new AtomicReference<>();
         MessageDigest incrementalSha = sha256();
         AtomicLong incrementalBytes = new AtomicLong();
-        String imageKey = name.dir() + (parent == null ? "image-" : "incr-") + UUID.randomUUID().toString().substring(0, 8)
+        String fresh = name.dir() + (parent == null ? "image-" : "incr-") + UUID.randomUUID().toString().substring(0, 8)
                 + "." + codec.extension();
+        boolean resuming = resumable && parent == null;
+        String imageKey = resuming ? PendingImages.resumable(store, name, codec).orElse(fresh) : fresh;
+        if (!imageKey.equals(fresh)) {
+            LOG.info("resuming the interrupted upload of {}", imageKey);
+        }
         AtomicLong objectBytes = new AtomicLong();
         AtomicReference<Throwable> producerError = new AtomicReference<>();
         PipedInputStream pipeIn = new PipedInputStream(1 << 20);
@@ -204,7 +228,7 @@ public final class BaseBackup {
         };
         RuntimeException storeFailed = null;
         try {
-            if (!store.createOrSame(imageKey, upload)) {
+            if (!(resuming ? store.createOrSameResuming(imageKey, upload) : store.createOrSame(imageKey, upload))) {
                 // the key is unique to this attempt: our own upload, retried after its answer was lost
                 LOG.info("image {} exists already with the same bytes: an upload retried after its answer was lost", imageKey);
             }
@@ -295,6 +319,9 @@ public final class BaseBackup {
         } else {
             LOG.info("incremental base backup at LSN {} on {}: {} of {} pages, {} bytes -> {} ({})", m.lsn(),
                     parent.lsn(), m.incrementalPages(), m.pageCount(), m.imageBytes(), imageKey, objectBytes.get());
+        }
+        if (resumable) {
+            abortStaleQuietly(store, imageKey);
         }
         return m;
     }
@@ -389,6 +416,15 @@ public final class BaseBackup {
             }
         }
         return false;
+    }
+
+    /** Discards interrupted uploads that will never complete; a failure to is a warning, not a failed backup. */
+    private static void abortStaleQuietly(ObjectStore store, String keep) {
+        try {
+            PendingImages.abortStale(store, Instant.now(), keep);
+        } catch (RuntimeException e) {
+            LOG.warn("could not discard stale interrupted uploads ({}); the next backup tries again", e.getMessage());
+        }
     }
 
     private static void requireDigestAt(StateDigest digest, long lsn) {

@@ -56,7 +56,7 @@ public final class LeaderClient {
     public BackupManifest backup(ObjectStore store, Codec codec, LongFunction<LongConsumer> progress, BackupType.Policy type)
             throws IOException, InterruptedException {
         return snapshot((body, digest, total) -> BaseBackup.upload(body,
-                java.util.concurrent.CompletableFuture.completedFuture(digest), store, codec, progress.apply(total), type));
+                java.util.concurrent.CompletableFuture.completedFuture(digest), store, codec, progress.apply(total), type, false));
     }
 
     /** What receives a leader's snapshot image: its bytes, the digest the leader computed on it, its size (or -1). */

@@ -1,0 +1,209 @@
+package io.walship.archive;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@link ObjectStore#createResuming} on S3 (S3Proxy, or MinIO with WALSHIP_TEST_S3_ENDPOINT) and a local
+ * directory, plain and sealed: an upload cut short is resumed with only its missing parts sent, a
+ * pending upload whose bytes differ is discarded and never completed, and bad upload records start over.
+ */
+class ResumableUploadTest {
+    static final int PART = S3ObjectStore.MIN_PART_SIZE;
+    static final EncryptionKeys KEY = EncryptedObjectStoreTest.key(7);
+    static TestS3Server s3;
+    static long seed = System.nanoTime();
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = TestS3Server.start();
+        System.out.println("ResumableUploadTest seed " + seed);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        s3.close();
+    }
+
+    /** "s3", "local", "s3-sealed", "local-sealed". */
+    ObjectStore open(String kind) {
+        ObjectStore raw = kind.startsWith("s3")
+                ? new S3ObjectStore(s3.newArchive("resume-test", "t-" + UUID.randomUUID()), PART)
+                : new LocalObjectStore(dir.resolve("archive"));
+        return kind.endsWith("sealed") ? new EncryptedObjectStore(raw, KEY) : raw;
+    }
+
+    static byte[] content(long salt, int size) {
+        byte[] b = new byte[size];
+        new Random(seed + salt).nextBytes(b);
+        return b;
+    }
+
+    /** A stream that fails (as a killed process's or a failed snapshot's would) after {@code n} bytes. */
+    static InputStream cutAfter(byte[] b, long n) {
+        return new FilterInputStream(new ByteArrayInputStream(b)) {
+            long left = n;
+
+            @Override
+            public int read(byte[] buf, int off, int len) throws IOException {
+                if (left <= 0) {
+                    throw new IOException("cut");
+                }
+                int r = super.read(buf, off, (int) Math.min(len, left));
+                if (r > 0) {
+                    left -= r;
+                }
+                return r;
+            }
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+        };
+    }
+
+    static byte[] get(ObjectStore store, String key) throws IOException {
+        try (InputStream in = store.get(key)) {
+            return in.readAllBytes();
+        }
+    }
+
+    static final String KEY_NAME = "backups/1-0000000000000010/image-0123abcd.zst";
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local", "s3-sealed", "local-sealed"})
+    void anUploadCutShortIsResumedWithOnlyItsMissingPartsSent(String kind) throws IOException {
+        byte[] image = content(1, 3 * PART + 12345);
+        try (ObjectStore store = open(kind)) {
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, 2L * PART + 100)));
+            assertTrue(store.head(KEY_NAME).isEmpty(), "nothing is created by a cut upload");
+            assertEquals(List.of(KEY_NAME), store.pendingUploads("backups/").stream().map(ObjectStore.PendingUpload::key).toList());
+
+            ObjectStore.Resumed r = store.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            long stored = kind.endsWith("sealed") ? Sealed.sealedSize(image.length) : image.length;
+            assertEquals(stored, r.skippedBytes() + r.sentBytes(), r.toString());
+            if (kind.startsWith("s3")) {
+                assertEquals(2L * PART, r.skippedBytes(), "the two whole parts are skipped: " + r);
+            } else {
+                assertTrue(r.skippedBytes() >= 2L * PART, "what the file held is skipped: " + r);
+            }
+            assertArrayEquals(image, get(store, KEY_NAME));
+            assertTrue(store.pendingUploads("").isEmpty(), "the pending upload became the object");
+            assertTrue(store.list(ArchiveLayout.UPLOADS, null).isEmpty(), "the upload record is deleted");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local", "s3-sealed", "local-sealed"})
+    void aPendingUploadOfOtherBytesIsDiscardedAndNeverCompleted(String kind) throws IOException {
+        byte[] first = content(2, 3 * PART);
+        byte[] second = first.clone();
+        second[PART + 17] ^= 1; // the second part differs
+        try (ObjectStore store = open(kind)) {
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(first, 2L * PART + 5)));
+            ResumeMismatchException e = assertThrows(ResumeMismatchException.class,
+                    () -> store.createResuming(KEY_NAME, new ByteArrayInputStream(second)));
+            assertTrue(e.getMessage().contains(KEY_NAME), e.getMessage());
+            assertTrue(store.head(KEY_NAME).isEmpty(), "a mismatched upload is never completed");
+            assertTrue(store.pendingUploads("").isEmpty(), "the mismatched upload is discarded");
+
+            ObjectStore.Resumed r = store.createResuming(KEY_NAME, new ByteArrayInputStream(second));
+            assertEquals(0, r.skippedBytes(), "the retry starts over");
+            assertArrayEquals(second, get(store, KEY_NAME));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local", "s3-sealed", "local-sealed"})
+    void anUploadShorterThanWhatIsPendingDoesNotComplete(String kind) throws IOException {
+        byte[] first = content(3, 3 * PART);
+        try (ObjectStore store = open(kind)) {
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(first, 2L * PART + 5)));
+            byte[] shorter = java.util.Arrays.copyOf(first, PART + 3); // cut inside what is there
+            assertThrows(ResumeMismatchException.class, () -> store.createResuming(KEY_NAME, new ByteArrayInputStream(shorter)));
+            assertTrue(store.head(KEY_NAME).isEmpty());
+            assertTrue(store.pendingUploads("").isEmpty());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local", "s3-sealed", "local-sealed"})
+    void anExistingObjectIsNeverOverwrittenAndItsPendingUploadDiscarded(String kind) throws IOException {
+        byte[] image = content(4, 2 * PART + 1);
+        try (ObjectStore store = open(kind)) {
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, PART + 5)));
+            byte[] other = content(5, 10);
+            store.create(KEY_NAME, new ByteArrayInputStream(other));
+            assertThrows(ObjectExistsException.class, () -> store.createResuming(KEY_NAME, new ByteArrayInputStream(image)));
+            assertArrayEquals(other, get(store, KEY_NAME));
+            // the same bytes as the object there count as this caller's (a lost answer); others do not
+            assertFalse(store.createOrSameResuming(KEY_NAME, new ByteArrayInputStream(other)));
+            assertThrows(ObjectExistsException.class,
+                    () -> store.createOrSameResuming(KEY_NAME, new ByteArrayInputStream(image)));
+            store.abortPending(KEY_NAME);
+            assertTrue(store.pendingUploads("").isEmpty());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3-sealed"})
+    void aDamagedOrMissingUploadRecordStartsTheUploadOver(String kind) throws IOException {
+        byte[] image = content(6, 2 * PART + 99);
+        String record = ArchiveLayout.UPLOADS + KEY_NAME;
+        for (byte[] bad : new byte[][]{null, new byte[3], new byte[Sealed.HEADER_BYTES], content(7, ObjectStore.PENDING_HEAD_BYTES)}) {
+            try (ObjectStore store = open(kind)) {
+                ObjectStore raw = ((ForwardingObjectStore) store).inner;
+                assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, PART + 5)));
+                assertEquals(ObjectStore.PENDING_HEAD_BYTES, raw.head(record).orElseThrow().size(),
+                        "the record holds the upload's first bytes");
+                raw.delete(record);
+                if (bad != null) {
+                    raw.create(record, new ByteArrayInputStream(bad));
+                }
+                ObjectStore.Resumed r = store.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+                assertEquals(0, r.skippedBytes(), "no usable data key: started over");
+                assertArrayEquals(image, get(store, KEY_NAME));
+                assertTrue(raw.head(record).isEmpty());
+                store.delete(KEY_NAME);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local"})
+    void aRecordOfAKeyNotHeldStartsOverWithTheCurrentKey(String kind) throws IOException {
+        byte[] image = content(8, 2 * PART + 7);
+        try (ObjectStore raw = open(kind)) {
+            ObjectStore before = new EncryptedObjectStore(raw, EncryptedObjectStoreTest.key(9));
+            assertThrows(StorageException.class, () -> before.createResuming(KEY_NAME, cutAfter(image, PART + 5)));
+            ObjectStore after = new EncryptedObjectStore(raw, KEY); // key 9 is gone
+            ObjectStore.Resumed r = after.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            assertEquals(0, r.skippedBytes());
+            assertArrayEquals(image, get(after, KEY_NAME));
+            assertTrue(raw.pendingUploads("").isEmpty());
+        }
+    }
+}
