@@ -81,6 +81,16 @@ public class ForwardingObjectStore implements ObjectStore {
     }
 
     @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
+        return inner.createResuming(key, content, resumeOnly);
+    }
+
+    @Override
+    public long pendingBytes(String key) {
+        return inner.pendingBytes(key);
+    }
+
+    @Override
     public List<PendingUpload> pendingUploads(String prefix) {
         return inner.pendingUploads(prefix);
     }
