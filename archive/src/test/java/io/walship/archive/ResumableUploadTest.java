@@ -289,4 +289,41 @@ class ResumableUploadTest {
             assertArrayEquals(image, get(store, KEY_NAME));
         }
     }
+
+    /**
+     * Issue 14 defect 2b: killed after the upload completed and before its record was deleted, the next
+     * attempt finds the record and the object: it must not send the whole content again only to be
+     * refused (412) and then download the object to compare (3x the image's traffic). The object is
+     * seen first, no part is sent, and it is compared once.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "s3-sealed"})
+    void anUploadCompletedBeforeItsRecordWasDeletedIsNotSentAgain(String kind) throws IOException {
+        byte[] image = content(12, 3 * PART + 5);
+        String record = ArchiveLayout.UPLOADS + KEY_NAME;
+        try (ObjectStore store = open(kind)) {
+            ObjectStore raw = store instanceof ForwardingObjectStore f ? f.inner : store;
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, PART + 5)));
+            byte[] rec = get(raw, record);
+            store.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            raw.create(record, new ByteArrayInputStream(rec)); // killed before the record was deleted
+            long[] read = {0};
+            InputStream counted = new FilterInputStream(new ByteArrayInputStream(image)) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = super.read(b, off, len);
+                    if (n > 0) {
+                        read[0] += n;
+                    }
+                    return n;
+                }
+            };
+            assertThrows(ObjectExistsException.class, () -> store.createResuming(KEY_NAME, counted));
+            assertTrue(read[0] < PART, "no part was sent again: " + read[0] + " bytes were read for sending");
+            assertFalse(store.createOrSameResuming(KEY_NAME, new ByteArrayInputStream(image)), "the object is this content");
+            assertTrue(raw.head(record).isEmpty(), "the dead record is deleted");
+            assertTrue(store.pendingUploads("").isEmpty());
+            assertArrayEquals(image, get(store, KEY_NAME));
+        }
+    }
 }
