@@ -250,6 +250,12 @@ public final class S3ObjectStore implements ObjectStore {
                 }
                 throw new ResumeMismatchException(key, "the pending upload is gone, or holds no part, so nothing can be compared");
             }
+            if (uploadId == null && head(key).isPresent()) {
+                // completed by an attempt killed before it deleted the record: taken, before a byte is sent
+                // (the caller compares it once) instead of after all of them (then refused, then compared)
+                deleteRecord(key);
+                throw new ObjectExistsException(key);
+            }
             byte[] buf = content.readNBytes(partSize);
             int len = buf.length;
             if (uploadId == null && len < partSize) {

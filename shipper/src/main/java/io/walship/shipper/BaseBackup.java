@@ -234,6 +234,13 @@ public final class BaseBackup {
             }
         } catch (RuntimeException e) {
             storeFailed = e;
+            if (resuming && e instanceof io.walship.archive.ResumeMismatchException) {
+                try {
+                    PendingImages.discardAll(store, name);
+                } catch (RuntimeException f) {
+                    e.addSuppressed(f);
+                }
+            }
         } finally {
             pipeIn.close();
             try {
@@ -310,7 +317,15 @@ public final class BaseBackup {
             }
             requireSameStore(there, info.systemId(), name.manifestKey());
             if (!there.imageKey().equals(m.imageKey())) {
-                LOG.info("another backup at LSN {} finished first; keeping it", m.lsn());
+                // our image is named by no manifest and never will be: delete it (ours alone, the winner's is
+                // another key); a failure leaves an orphan, as before, not a failed backup
+                LOG.info("another backup at LSN {} finished first; keeping it and deleting this attempt's image {}",
+                        m.lsn(), imageKey);
+                try {
+                    store.delete(imageKey);
+                } catch (RuntimeException f) {
+                    LOG.warn("could not delete this attempt's image {} ({}); it is an orphan", imageKey, f.getMessage());
+                }
             }
             return there;
         }
