@@ -82,7 +82,8 @@ public class ForwardingObjectStore implements ObjectStore {
 
     @Override
     public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
-        return inner.createResuming(key, content, resumeOnly);
+        // a subclass that overrides only the two-argument form still sees every ordinary resumable create
+        return resumeOnly ? inner.createResuming(key, content, true) : createResuming(key, content);
     }
 
     @Override
