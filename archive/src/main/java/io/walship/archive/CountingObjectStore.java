@@ -89,9 +89,14 @@ public final class CountingObjectStore extends ForwardingObjectStore {
      */
     @Override
     public Resumed createResuming(String key, InputStream content) {
+        return createResuming(key, content, false);
+    }
+
+    @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
         Resumed r = null;
         try {
-            r = inner.createResuming(key, content);
+            r = inner.createResuming(key, content, resumeOnly);
             return r;
         } finally {
             lists.incrementAndGet();
@@ -113,6 +118,13 @@ public final class CountingObjectStore extends ForwardingObjectStore {
     public List<PendingUpload> pendingUploads(String prefix) {
         lists.incrementAndGet();
         return inner.pendingUploads(prefix);
+    }
+
+    /** A LIST of the pending uploads of the key and one of its parts. */
+    @Override
+    public long pendingBytes(String key) {
+        lists.addAndGet(2);
+        return inner.pendingBytes(key);
     }
 
     @Override

@@ -74,7 +74,11 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
      * (the sealed header, {@link ObjectStore#pendingHead}: the data key wrapped by the archive key)
      * hold, so the same plaintext seals to the same bytes, part for part, and the inner store can
      * check them. With no pending upload, or one whose header is unknown, damaged or of a key not
-     * held, a fresh data key is drawn (and the pending upload aborted). AES-GCM with a reused key
+     * held, a fresh data key is drawn (and the pending upload aborted); so is one when no part is
+     * pending ({@link ObjectStore#pendingBytes} is 0: an upload record whose upload a lifecycle rule
+     * aborted, an upload killed before its first part), since nothing could be compared. A recovered
+     * key is given only to that upload's resumption ({@code resumeOnly}): if it vanished meanwhile the
+     * inner store refuses ({@link ResumeMismatchException}) instead of sending it all anew. AES-GCM with a reused key
      * and nonce is safe only for the same plaintext: the inner store sends nothing of a resumed
      * upload before every part already there matched this attempt's bytes, and on a mismatch aborts
      * it, so the next attempt draws a new key.
@@ -89,8 +93,9 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         }
         EncryptionKeys.Key archiveKey = null;
         byte[] dataKey = null;
-        boolean pending = inner.pendingUploads(key).stream().anyMatch(p -> p.key().equals(key));
-        if (pending) {
+        // only parts that are there get compared: with none (no upload, an upload without parts, or a
+        // record whose upload a lifecycle rule aborted) a recovered key would seal new bytes under old nonces
+        if (inner.pendingBytes(key) > 0) {
             try {
                 byte[] head = inner.pendingHead(key).orElseThrow(() -> new CorruptObjectException(key,
                         "the interrupted upload's sealed header is not known"));
@@ -102,13 +107,17 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
                 LOG.warn("cannot resume the upload of {} ({}); starting it over", key, e.getMessage());
                 inner.abortPending(key);
             }
+        } else {
+            inner.abortPending(key); // an empty upload or a lone record: its header names a key not to reuse
         }
+        boolean recovered = dataKey != null;
         if (dataKey == null) {
             archiveKey = keys.current();
             dataKey = dataKeys.next();
         }
         try {
-            return inner.createResuming(key, new Sealed.SealingStream(key, archiveKey, dataKey, content));
+            // a recovered key goes only to the upload it came from: one that vanished meanwhile is refused
+            return inner.createResuming(key, new Sealed.SealingStream(key, archiveKey, dataKey, content), recovered);
         } finally {
             java.util.Arrays.fill(dataKey, (byte) 0);
         }

@@ -81,6 +81,17 @@ public class ForwardingObjectStore implements ObjectStore {
     }
 
     @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
+        // a subclass that overrides only the two-argument form still sees every ordinary resumable create
+        return resumeOnly ? inner.createResuming(key, content, true) : createResuming(key, content);
+    }
+
+    @Override
+    public long pendingBytes(String key) {
+        return inner.pendingBytes(key);
+    }
+
+    @Override
     public List<PendingUpload> pendingUploads(String prefix) {
         return inner.pendingUploads(prefix);
     }

@@ -144,6 +144,12 @@ public final class LocalObjectStore implements ObjectStore {
      */
     @Override
     public Resumed createResuming(String key, InputStream content) {
+        return createResuming(key, content, false);
+    }
+
+    /** With {@code resumeOnly}, the pending file must be there and hold bytes; it is never created anew. */
+    @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
         if (mutable(key)) {
             throw new IllegalArgumentException("a coordination document is not created resumably: " + key);
         }
@@ -158,9 +164,20 @@ public final class LocalObjectStore implements ObjectStore {
             createDirectoriesDurably(target.getParent());
             long skipped;
             long sent;
-            try (FileChannel ch = FileChannel.open(pending, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE)) {
+            FileChannel opened;
+            try {
+                opened = resumeOnly ? FileChannel.open(pending, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                        : FileChannel.open(pending, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } catch (NoSuchFileException gone) {
+                keep = false;
+                throw new ResumeMismatchException(key, "the pending upload is gone, so nothing can be compared");
+            }
+            try (FileChannel ch = opened) {
                 long have = ch.size();
+                if (resumeOnly && have == 0) {
+                    keep = false;
+                    throw new ResumeMismatchException(key, "the pending upload holds no byte, so nothing can be compared");
+                }
                 byte[] mine = new byte[1 << 16];
                 java.nio.ByteBuffer theirs = java.nio.ByteBuffer.allocate(1 << 16);
                 long pos = 0;
@@ -235,6 +252,17 @@ public final class LocalObjectStore implements ObjectStore {
         }
         out.sort(java.util.Comparator.comparing(PendingUpload::initiated));
         return out;
+    }
+
+    @Override
+    public long pendingBytes(String key) {
+        try {
+            return Files.size(pendingPath(key));
+        } catch (NoSuchFileException e) {
+            return 0;
+        } catch (IOException e) {
+            throw new StorageException("read the pending upload of " + key + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -89,6 +89,30 @@ public interface ObjectStore extends AutoCloseable {
         return new Resumed(0, counted.count());
     }
 
+    /**
+     * {@link #createResuming}, but only as the resumption of a pending upload of {@code key} that holds
+     * bytes ({@link #pendingBytes} &gt; 0): if there is none when the store looks (it vanished since the
+     * caller saw it: a lifecycle rule aborted it, another process discarded it) nothing is sent and
+     * {@link ResumeMismatchException} is thrown, so a caller that sealed {@code content} under a data key
+     * recovered from that upload never sends it under that key without the parts having been compared.
+     * With {@code resumeOnly} false it is {@link #createResuming}.
+     */
+    default Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
+        if (resumeOnly) {
+            throw new ResumeMismatchException(key, "no upload is pending any more");
+        }
+        return createResuming(key, content);
+    }
+
+    /**
+     * How many bytes the parts of the pending upload of {@code key} hold (the newest, if several): what a
+     * {@link #createResuming} would compare and skip. 0 if none is pending, or it has no part (an upload
+     * record whose upload is gone counts as none).
+     */
+    default long pendingBytes(String key) {
+        return 0;
+    }
+
     /** {@link #createResuming} with the lost-answer rule of {@link #createOrSame(String, InputStream)}. */
     default boolean createOrSameResuming(String key, InputStream content) {
         return SameContent.createOrSame(this, key, content, this::createResuming);

@@ -223,6 +223,16 @@ public final class S3ObjectStore implements ObjectStore {
      */
     @Override
     public Resumed createResuming(String key, InputStream content) {
+        return createResuming(key, content, false);
+    }
+
+    /**
+     * With {@code resumeOnly}, a pending upload with parts must be there, and must stay there: none
+     * found, or one that vanishes under a part upload or the completion (S3 answers 404
+     * {@code NoSuchUpload}), is a {@link ResumeMismatchException}, never a new upload of the same bytes.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
         String k = full(key);
         String uploadId = null;
         boolean keep = true;
@@ -231,11 +241,20 @@ public final class S3ObjectStore implements ObjectStore {
             java.util.Map<Integer, software.amazon.awssdk.services.s3.model.Part> had = new java.util.HashMap<>();
             if (!pending.isEmpty()) {
                 uploadId = pending.get(pending.size() - 1).uploadId();
-                String id = uploadId;
-                for (software.amazon.awssdk.services.s3.model.ListPartsResponse page
-                        : client.listPartsPaginator(r -> r.bucket(bucket).key(k).uploadId(id))) {
-                    page.parts().forEach(p -> had.put(p.partNumber(), p));
+                parts(k, uploadId).forEach(p -> had.put(p.partNumber(), p));
+            }
+            if (resumeOnly && had.isEmpty()) {
+                keep = false;
+                if (uploadId == null) {
+                    deleteRecord(key); // the record of an upload that is gone
                 }
+                throw new ResumeMismatchException(key, "the pending upload is gone, or holds no part, so nothing can be compared");
+            }
+            if (uploadId == null && head(key).isPresent()) {
+                // completed by an attempt killed before it deleted the record: taken, before a byte is sent
+                // (the caller compares it once) instead of after all of them (then refused, then compared)
+                deleteRecord(key);
+                throw new ObjectExistsException(key);
             }
             byte[] buf = content.readNBytes(partSize);
             int len = buf.length;
@@ -279,9 +298,17 @@ public final class S3ObjectStore implements ObjectStore {
                     etag = there.eTag();
                     skipped += size;
                 } else {
-                    etag = client.uploadPart(r -> limited(r.bucket(bucket).key(k).uploadId(id).partNumber(n)
-                                    .contentLength((long) size).contentMD5(md5(data, size)), size),
-                            body(data, size)).eTag();
+                    try {
+                        etag = client.uploadPart(r -> limited(r.bucket(bucket).key(k).uploadId(id).partNumber(n)
+                                        .contentLength((long) size).contentMD5(md5(data, size)), size),
+                                body(data, size)).eTag();
+                    } catch (S3Exception e) {
+                        if (noSuchUpload(e)) {
+                            keep = false;
+                            throw new ResumeMismatchException(key, "the upload vanished before part " + n + " was sent");
+                        }
+                        throw e;
+                    }
                     sent += size;
                 }
                 parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
@@ -298,6 +325,10 @@ public final class S3ObjectStore implements ObjectStore {
             } catch (S3Exception e) {
                 if (e.statusCode() == 412) {
                     keep = false; // the key is taken: this upload can never complete
+                }
+                if (noSuchUpload(e)) {
+                    keep = false;
+                    throw new ResumeMismatchException(key, "the upload vanished before it was completed");
                 }
                 throw e;
             }
@@ -321,6 +352,45 @@ public final class S3ObjectStore implements ObjectStore {
             } else if (uploadId != null) {
                 LOG.warn("the upload of {} stopped; its parts are kept for the next attempt to resume", key);
             }
+        }
+    }
+
+    private static boolean noSuchUpload(S3Exception e) {
+        String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+        return "NoSuchUpload".equals(code) || (e.statusCode() == 404 && code == null);
+    }
+
+    /** The parts of the multipart upload {@code uploadId} of the full key {@code k}. */
+    private List<software.amazon.awssdk.services.s3.model.Part> parts(String k, String uploadId) {
+        List<software.amazon.awssdk.services.s3.model.Part> out = new ArrayList<>();
+        for (software.amazon.awssdk.services.s3.model.ListPartsResponse page
+                : client.listPartsPaginator(r -> r.bucket(bucket).key(k).uploadId(uploadId))) {
+            out.addAll(page.parts());
+        }
+        return out;
+    }
+
+    /** The bytes in the parts of the newest pending multipart upload of {@code key}; 0 without one (a record alone). */
+    @Override
+    public long pendingBytes(String key) {
+        String k = full(key);
+        try {
+            List<software.amazon.awssdk.services.s3.model.MultipartUpload> u = uploads(k);
+            if (u.isEmpty()) {
+                return 0;
+            }
+            long n = 0;
+            for (software.amazon.awssdk.services.s3.model.Part p : parts(k, u.get(u.size() - 1).uploadId())) {
+                n += p.size() == null ? 0 : p.size();
+            }
+            return n;
+        } catch (S3Exception e) {
+            if (noSuchUpload(e)) {
+                return 0; // gone between the two requests
+            }
+            throw translate("list uploads", key, e);
+        } catch (SdkClientException e) {
+            throw clientError("list uploads " + key + " at " + describe() + ": ", e);
         }
     }
 

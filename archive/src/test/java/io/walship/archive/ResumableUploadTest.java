@@ -206,4 +206,124 @@ class ResumableUploadTest {
             assertTrue(raw.pendingUploads("").isEmpty());
         }
     }
+
+    /** The data key a sealed header (an upload record's or an object's first bytes) wraps. */
+    static byte[] dataKeyOf(byte[] head) {
+        return Sealed.dataKey(KEY_NAME, Sealed.header(KEY_NAME, head), KEY).getEncoded();
+    }
+
+    static byte[] rawHead(ObjectStore raw, String key) throws IOException {
+        try (InputStream in = raw.getRange(key, 0, Sealed.HEADER_BYTES)) {
+            return in.readAllBytes();
+        }
+    }
+
+    /**
+     * Issue 14 defect 1: a record whose multipart upload is gone (a bucket lifecycle rule aborted it)
+     * has no part to compare against, so its data key must not be reused: a fresh one is drawn, and the
+     * content (which differs from the lost upload's) is never sealed under the recovered key and nonces.
+     */
+    @org.junit.jupiter.api.Test
+    void aRecordWhoseUploadIsGoneGetsAFreshDataKey() throws IOException {
+        byte[] first = content(10, 3 * PART);
+        byte[] second = first.clone();
+        second[17] ^= 1; // the first part differs: nothing pending could have caught it
+        String record = ArchiveLayout.UPLOADS + KEY_NAME;
+        try (ObjectStore store = open("s3-sealed")) {
+            ObjectStore raw = ((ForwardingObjectStore) store).inner;
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(first, 2L * PART + 5)));
+            byte[] rec = get(raw, record);
+            raw.abortPending(KEY_NAME); // the lifecycle rule aborts the upload...
+            raw.create(record, new ByteArrayInputStream(rec)); // ...and leaves the record
+            ObjectStore.Resumed r = store.createResuming(KEY_NAME, new ByteArrayInputStream(second));
+            assertEquals(0, r.skippedBytes());
+            assertFalse(java.util.Arrays.equals(dataKeyOf(rec), dataKeyOf(rawHead(raw, KEY_NAME))),
+                    "nothing was left to compare, so the recorded data key must not be reused");
+            assertArrayEquals(second, get(store, KEY_NAME));
+            assertTrue(raw.head(record).isEmpty());
+        }
+    }
+
+    /**
+     * Issue 14 defect 1b: the pending upload vanishes after the data key was recovered from it and
+     * before anything was sent: the store refuses (ResumeMismatchException, the caller's start-over
+     * path) instead of sending the whole content under the recovered key; the retry draws a fresh one.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "local"})
+    void anUploadThatVanishesAfterItsKeyWasRecoveredIsRefused(String kind) throws IOException {
+        byte[] image = content(11, 3 * PART);
+        String record = ArchiveLayout.UPLOADS + KEY_NAME;
+        try (ObjectStore raw = open(kind)) {
+            boolean[] armed = {false};
+            ObjectStore vanishing = new ForwardingObjectStore(raw) {
+                @Override
+                public java.util.Optional<byte[]> pendingHead(String key) {
+                    java.util.Optional<byte[]> h = inner.pendingHead(key);
+                    if (armed[0]) {
+                        armed[0] = false;
+                        java.util.Optional<byte[]> rec;
+                        try {
+                            rec = inner.head(record).isPresent() ? java.util.Optional.of(ResumableUploadTest.get(inner, record))
+                                    : java.util.Optional.empty();
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                        inner.abortPending(key); // gone in the window, as a lifecycle rule would do it
+                        rec.ifPresent(b -> inner.create(record, new ByteArrayInputStream(b)));
+                    }
+                    return h;
+                }
+            };
+            ObjectStore store = new EncryptedObjectStore(vanishing, KEY);
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, 2L * PART + 5)));
+            byte[] recovered = dataKeyOf(raw.pendingHead(KEY_NAME).orElseThrow());
+            armed[0] = true;
+            assertThrows(ResumeMismatchException.class, () -> store.createResuming(KEY_NAME, new ByteArrayInputStream(image)));
+            assertTrue(raw.head(KEY_NAME).isEmpty(), "nothing completed under the recovered key");
+            assertTrue(raw.pendingUploads("").isEmpty(), "nothing left pending under the recovered key");
+
+            ObjectStore.Resumed r = store.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            assertEquals(0, r.skippedBytes());
+            assertFalse(java.util.Arrays.equals(recovered, dataKeyOf(rawHead(raw, KEY_NAME))), "the retry drew a fresh data key");
+            assertArrayEquals(image, get(store, KEY_NAME));
+        }
+    }
+
+    /**
+     * Issue 14 defect 2b: killed after the upload completed and before its record was deleted, the next
+     * attempt finds the record and the object: it must not send the whole content again only to be
+     * refused (412) and then download the object to compare (3x the image's traffic). The object is
+     * seen first, no part is sent, and it is compared once.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "s3-sealed"})
+    void anUploadCompletedBeforeItsRecordWasDeletedIsNotSentAgain(String kind) throws IOException {
+        byte[] image = content(12, 3 * PART + 5);
+        String record = ArchiveLayout.UPLOADS + KEY_NAME;
+        try (ObjectStore store = open(kind)) {
+            ObjectStore raw = store instanceof ForwardingObjectStore f ? f.inner : store;
+            assertThrows(StorageException.class, () -> store.createResuming(KEY_NAME, cutAfter(image, PART + 5)));
+            byte[] rec = get(raw, record);
+            store.createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            raw.create(record, new ByteArrayInputStream(rec)); // killed before the record was deleted
+            long[] read = {0};
+            InputStream counted = new FilterInputStream(new ByteArrayInputStream(image)) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = super.read(b, off, len);
+                    if (n > 0) {
+                        read[0] += n;
+                    }
+                    return n;
+                }
+            };
+            assertThrows(ObjectExistsException.class, () -> store.createResuming(KEY_NAME, counted));
+            assertTrue(read[0] < PART, "no part was sent again: " + read[0] + " bytes were read for sending");
+            assertFalse(store.createOrSameResuming(KEY_NAME, new ByteArrayInputStream(image)), "the object is this content");
+            assertTrue(raw.head(record).isEmpty(), "the dead record is deleted");
+            assertTrue(store.pendingUploads("").isEmpty());
+            assertArrayEquals(image, get(store, KEY_NAME));
+        }
+    }
 }

@@ -272,57 +272,41 @@ public final class Restore {
     /** Downloads, checks and writes one incremental backup onto the composition of its parent chain. */
     private static long fetchIncrement(ObjectStore store, BackupManifest parent, BackupManifest m, Path dir, int parallel,
                                        Listener listener) throws IOException {
-        String key = m.imageKey();
-        ObjectInfo info = imageObject(store, m);
-        Codec codec;
-        try {
-            codec = Codec.parse(m.codec());
-        } catch (IllegalArgumentException e) {
-            throw new CorruptObjectException(key, "manifest names " + e.getMessage());
-        }
-        MessageDigest sha = sha256();
-        long[] done = {0};
-        io.walship.wal.IncrementalImage.Info applied;
-        try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, chunkBytes());
-             InputStream counted = new FilterInputStream(raw) {
-                 @Override
-                 public int read(byte[] b, int off, int len) throws IOException {
-                     int n = super.read(b, off, len);
-                     if (n > 0) {
-                         done[0] += n;
-                         listener.backupBytes(done[0], info.size());
-                     }
-                     return n;
-                 }
-             };
-             InputStream image = new DigestInputStream(new BufferedInputStream(
-                     namingReadErrors(codec.decompress(counted), key), 1 << 16), sha)) {
-            applied = io.walship.wal.IncrementalImage.apply(image, dir, new io.walship.wal.IncrementalImage.Parent(
-                    Lsn.parse(parent.lsn()), parent.timeline(), parent.pageCount()));
-            if (image.read() != -1) {
-                throw new CorruptObjectException(key, "has bytes after the incremental image's trailer");
-            }
-        } catch (IntegrityException e) {
-            throw new CorruptObjectException(key, e.getMessage(), e);
-        } catch (IOException e) {
-            throw new CorruptObjectException(key, "cannot be read as a " + codec + " incremental image: " + e.getMessage(), e);
-        }
-        String got = HexFormat.of().formatHex(sha.digest());
-        if (!got.equalsIgnoreCase(m.imageSha256())) {
-            throw new CorruptObjectException(key, "incremental image SHA-256 is " + got + ", its manifest says "
-                    + m.imageSha256());
-        }
-        if (applied.lsn() != Lsn.parse(m.lsn()) || applied.timeline() != m.timeline() || applied.pageCount() != m.pageCount()) {
-            throw new CorruptObjectException(key, "incremental image is LSN " + Lsn.format(applied.lsn()) + " timeline "
-                    + applied.timeline() + " with " + applied.pageCount() + " pages, its manifest says " + m.lsn()
-                    + " timeline " + m.timeline() + " with " + m.pageCount());
-        }
-        return info.size();
+        io.walship.wal.IncrementalImage.Parent base = new io.walship.wal.IncrementalImage.Parent(
+                Lsn.parse(parent.lsn()), parent.timeline(), parent.pageCount());
+        return fetchChecked(store, m, parallel, listener, "incremental ", image -> {
+            io.walship.wal.IncrementalImage.Info a = io.walship.wal.IncrementalImage.apply(image, dir, base);
+            return new Loaded(a.lsn(), a.timeline(), a.pageCount());
+        });
     }
 
     /** Downloads, checks and unpacks a full base backup; returns the object's size. */
     private static long fetchBackup(ObjectStore store, BackupManifest m, Path dir, int parallel, Listener listener)
             throws IOException {
+        return fetchChecked(store, m, parallel, listener, "", image -> {
+            SnapshotLoader.Info l = SnapshotLoader.load(image, dir, false); // synced once, after replay
+            return new Loaded(l.lsn(), l.timeline(), l.pageCount());
+        });
+    }
+
+    /** What reading an image gave: the LSN, timeline and page count it is of. */
+    private record Loaded(long lsn, int timeline, int pageCount) {
+    }
+
+    /** Reads an image (decompressed) to its trailer and writes it where it goes. */
+    @FunctionalInterface
+    private interface ImageReader {
+        Loaded read(InputStream image) throws IOException;
+    }
+
+    /**
+     * Fetches the image {@code m} names ({@code parallel} ranged GETs, progress to {@code listener}),
+     * decompresses it into {@code reader} and checks it against the manifest: nothing after its trailer,
+     * its SHA-256, its LSN, timeline and page count; {@code kind} ("" or "incremental ") names it in the
+     * errors, each a {@link CorruptObjectException} (exit 3). Returns the object's size.
+     */
+    private static long fetchChecked(ObjectStore store, BackupManifest m, int parallel, Listener listener, String kind,
+                                     ImageReader reader) throws IOException {
         String key = m.imageKey();
         ObjectInfo info = imageObject(store, m);
         Codec codec;
@@ -333,7 +317,7 @@ public final class Restore {
         }
         MessageDigest sha = sha256();
         long[] done = {0};
-        SnapshotLoader.Info loaded;
+        Loaded loaded;
         try (ParallelGet raw = new ParallelGet(store, key, info.size(), parallel, chunkBytes());
              InputStream counted = new FilterInputStream(raw) {
                  @Override
@@ -348,23 +332,23 @@ public final class Restore {
              };
              InputStream image = new DigestInputStream(new BufferedInputStream(
                      namingReadErrors(codec.decompress(counted), key), 1 << 16), sha)) {
-            loaded = SnapshotLoader.load(image, dir, false); // synced once, after replay
+            loaded = reader.read(image);
             if (image.read() != -1) {
-                throw new CorruptObjectException(key, "has bytes after the image's trailer");
+                throw new CorruptObjectException(key, "has bytes after the " + kind + "image's trailer");
             }
         } catch (IntegrityException e) {
             throw new CorruptObjectException(key, e.getMessage(), e);
         } catch (IOException e) {
-            throw new CorruptObjectException(key, "cannot be read as a " + codec + " image: " + e.getMessage(), e);
+            throw new CorruptObjectException(key, "cannot be read as a " + codec + " " + kind + "image: " + e.getMessage(), e);
         }
         String got = HexFormat.of().formatHex(sha.digest());
         if (!got.equalsIgnoreCase(m.imageSha256())) {
-            throw new CorruptObjectException(key, "image SHA-256 is " + got + ", its manifest says " + m.imageSha256());
+            throw new CorruptObjectException(key, kind + "image SHA-256 is " + got + ", its manifest says " + m.imageSha256());
         }
         if (loaded.lsn() != Lsn.parse(m.lsn()) || loaded.timeline() != m.timeline() || loaded.pageCount() != m.pageCount()) {
-            throw new CorruptObjectException(key, "image is LSN " + Lsn.format(loaded.lsn()) + " timeline " + loaded.timeline()
-                    + " with " + loaded.pageCount() + " pages, its manifest says " + m.lsn() + " timeline " + m.timeline()
-                    + " with " + m.pageCount());
+            throw new CorruptObjectException(key, kind + "image is LSN " + Lsn.format(loaded.lsn()) + " timeline "
+                    + loaded.timeline() + " with " + loaded.pageCount() + " pages, its manifest says " + m.lsn()
+                    + " timeline " + m.timeline() + " with " + m.pageCount());
         }
         return info.size();
     }

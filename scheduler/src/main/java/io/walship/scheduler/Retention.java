@@ -297,7 +297,7 @@ public final class Retention {
                     continue;
                 }
                 if (ArchiveLayout.isManifest(d.key())) {
-                    switch (deleteUnlessPinned(store, b)) {
+                    switch (deleteUnlessPinned(store, b, plan)) {
                         case DELETED -> {
                             bytes += d.bytes();
                             deleted.accept(d);
@@ -306,6 +306,7 @@ public final class Retention {
                             spared.add(b);
                             pinnedMeanwhile.accept(b.dir());
                         }
+                        case BUILT_ON -> spared.add(b);
                         case GONE -> {
                             // deleted already (an interrupted run, or another one running): its other
                             // objects are each checked below, as the next ones are
@@ -328,7 +329,7 @@ public final class Retention {
     /** How many times a manifest is put back before retention gives up (and fails, the pin keeping the rest). */
     static final int PUT_BACK_ATTEMPTS = 4;
 
-    enum ManifestDelete { DELETED, PINNED, GONE }
+    enum ManifestDelete { DELETED, PINNED, BUILT_ON, GONE }
 
     /**
      * Whether an object of backup {@code b} other than its manifest may be deleted now: the backup has
@@ -354,7 +355,7 @@ public final class Retention {
      * The manifest is deleted once, here; a manifest already gone is {@code GONE} and the caller
      * checks the pin again before each further object.
      */
-    private static ManifestDelete deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b) {
+    private static ManifestDelete deleteUnlessPinned(ObjectStore store, ArchiveLayout.BackupName b, Plan plan) {
         if (store.head(b.pinKey()).isPresent()) {
             return ManifestDelete.PINNED;
         }
@@ -367,15 +368,22 @@ public final class Retention {
             throw new io.walship.archive.StorageException("read " + b.manifestKey() + ": " + e.getMessage(), e);
         }
         store.delete(b.manifestKey());
-        if (store.head(b.pinKey()).isEmpty()) {
+        boolean pinned = store.head(b.pinKey()).isPresent();
+        java.util.Optional<String> child = pinned ? java.util.Optional.empty() : builtOn(store, b, plan);
+        if (!pinned && child.isEmpty()) {
             return ManifestDelete.DELETED;
         }
         io.walship.archive.StorageException last = null;
         for (int attempt = 1; attempt <= PUT_BACK_ATTEMPTS; attempt++) {
             try {
                 store.createOrSame(b.manifestKey(), manifest);
-                LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
-                return ManifestDelete.PINNED;
+                if (pinned) {
+                    LOG.warn("{} was pinned while retention deleted it: its manifest is back and the backup is kept", b.dir());
+                    return ManifestDelete.PINNED;
+                }
+                LOG.warn("{} was deleted by retention as the incremental backup {} on it was written: its manifest is"
+                        + " back and the backup is kept (the next run decides again)", b.dir(), child.get());
+                return ManifestDelete.BUILT_ON;
             } catch (io.walship.archive.ObjectExistsException e) {
                 throw e; // a different manifest under that key: nothing to put back over
             } catch (io.walship.archive.StorageException e) {
@@ -387,11 +395,45 @@ public final class Retention {
                 }
             }
         }
-        LOG.error("manifest of pinned {} that could not be put back ({}): {}", b.dir(), b.manifestKey(),
-                new String(manifest, java.nio.charset.StandardCharsets.UTF_8));
-        throw new io.walship.archive.StorageException(b.dir() + " was pinned while retention deleted its manifest, and"
-                + " putting the manifest back failed " + PUT_BACK_ATTEMPTS + " times (" + last.getMessage() + "); the pin"
-                + " keeps the rest of the backup, the manifest's content is in the log", last);
+        LOG.error("manifest of {} {} that could not be put back ({}): {}", pinned ? "pinned" : "built-on", b.dir(),
+                b.manifestKey(), new String(manifest, java.nio.charset.StandardCharsets.UTF_8));
+        throw new io.walship.archive.StorageException(b.dir() + (pinned ? " was pinned" : " got the incremental backup "
+                + child.get() + " built on it") + " while retention deleted its manifest, and putting the manifest back"
+                + " failed " + PUT_BACK_ATTEMPTS + " times (" + last.getMessage() + ")" + (pinned ? "; the pin keeps the"
+                + " rest of the backup" : "; that backup's chain is broken") + ", the manifest's content is in the log", last);
+    }
+
+    /**
+     * The directory of a backup whose manifest (there now: written since the plan, or put back) names
+     * {@code b} as its parent. Read are the manifests the plan did not keep (a kept backup's parents are
+     * kept, so it builds on no deleted one); deletions go newest first, so a child the plan deletes too is
+     * gone, or put back and then found here, before its parent's turn.
+     */
+    private static java.util.Optional<String> builtOn(ObjectStore store, ArchiveLayout.BackupName b, Plan plan) {
+        Set<String> kept = new java.util.HashSet<>(plan.keptBackups());
+        for (ObjectInfo o : store.list(ArchiveLayout.BACKUPS, null)) {
+            if (!ArchiveLayout.isManifest(o.key())) {
+                continue;
+            }
+            java.util.Optional<ArchiveLayout.BackupName> n = ArchiveLayout.parseBackup(o.key());
+            if (n.isEmpty() || n.get().equals(b) || kept.contains(n.get().dir()) || n.get().lsn() < b.lsn()) {
+                continue;
+            }
+            BackupManifest m;
+            try {
+                m = io.walship.archive.BackupChain.read(store, n.get());
+            } catch (io.walship.archive.ObjectNotFoundException gone) {
+                continue;
+            } catch (io.walship.archive.StorageException e) {
+                LOG.warn("could not read {} to see whether it builds on {} ({}); verify reports it", o.key(), b.dir(),
+                        e.getMessage());
+                continue;
+            }
+            if (m.incremental() && m.parent().name().equals(b)) {
+                return java.util.Optional.of(n.get().dir());
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     private static void backOff(int attempt) {

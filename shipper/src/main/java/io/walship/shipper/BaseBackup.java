@@ -234,6 +234,13 @@ public final class BaseBackup {
             }
         } catch (RuntimeException e) {
             storeFailed = e;
+            if (resuming && e instanceof io.walship.archive.ResumeMismatchException) {
+                try {
+                    PendingImages.discardAll(store, name);
+                } catch (RuntimeException f) {
+                    e.addSuppressed(f);
+                }
+            }
         } finally {
             pipeIn.close();
             try {
@@ -298,7 +305,7 @@ public final class BaseBackup {
         if (parent != null && store.head(parent.asParent().name().manifestKey()).isEmpty()) {
             // a retention run deleted the parent meanwhile (it keeps the newest backup of each history, so only a
             // parent that stopped being that): without a manifest this incremental image is an orphan, as a crash leaves
-            throw new IOException("the parent backup " + parent.asParent().name().dir() + " was deleted while the"
+            throw new io.walship.wal.WalshipException("the parent backup " + parent.asParent().name().dir() + " was deleted while the"
                     + " incremental backup on it was taken; no manifest written, take the backup again");
         }
         try {
@@ -310,9 +317,31 @@ public final class BaseBackup {
             }
             requireSameStore(there, info.systemId(), name.manifestKey());
             if (!there.imageKey().equals(m.imageKey())) {
-                LOG.info("another backup at LSN {} finished first; keeping it", m.lsn());
+                // our image is named by no manifest and never will be: delete it (ours alone, the winner's is
+                // another key); a failure leaves an orphan, as before, not a failed backup
+                LOG.info("another backup at LSN {} finished first; keeping it and deleting this attempt's image {}",
+                        m.lsn(), imageKey);
+                try {
+                    store.delete(imageKey);
+                } catch (RuntimeException f) {
+                    LOG.warn("could not delete this attempt's image {} ({}); it is an orphan", imageKey, f.getMessage());
+                }
             }
             return there;
+        }
+        if (parent != null) {
+            // the parent was checked before the manifest was written, not atomically with it: a prune may have
+            // deleted a link in between. Retention, after deleting a manifest, looks for one built on it and puts
+            // it back; this looks again after writing, so whichever of the two went second sees the other
+            Optional<String> gone = missingLink(store, m);
+            if (gone.isPresent()) {
+                store.delete(name.manifestKey()); // the manifest first, as retention deletes
+                store.delete(imageKey);
+                // unchecked, so that no caller wraps it: the one line is what is printed (exit 1)
+                throw new io.walship.wal.WalshipException("the backup " + gone.get() + " that the incremental backup at LSN " + m.lsn()
+                        + " builds on was deleted while it was taken; its manifest and image were withdrawn, take the"
+                        + " backup again");
+            }
         }
         if (parent == null) {
             LOG.info("base backup at LSN {}: {} bytes -> {} ({})", m.lsn(), imageBytes, imageKey, objectBytes.get());
@@ -416,6 +445,20 @@ public final class BaseBackup {
             }
         }
         return false;
+    }
+
+    /** The directory of the first backup of {@code m}'s chain whose manifest is gone, if one is. */
+    static Optional<String> missingLink(ObjectStore store, BackupManifest m) {
+        BackupManifest link = m;
+        for (int i = 0; link.incremental() && i <= io.walship.archive.BackupChain.MAX_LENGTH; i++) {
+            ArchiveLayout.BackupName p = link.parent().name();
+            try {
+                link = io.walship.archive.BackupChain.read(store, p);
+            } catch (io.walship.archive.ObjectNotFoundException e) {
+                return Optional.of(p.dir());
+            }
+        }
+        return Optional.empty();
     }
 
     /** Discards interrupted uploads that will never complete; a failure to is a warning, not a failed backup. */

@@ -40,6 +40,19 @@ final class PendingImages {
     }
 
     /**
+     * Aborts every pending upload of backup {@code name} (after one of them did not match the image: the
+     * others were of other bytes too, or of another codec, so that one mismatch does not leave the next
+     * stale one for the retry, and the next run, to trip over).
+     */
+    static void discardAll(ObjectStore store, ArchiveLayout.BackupName name) {
+        for (ObjectStore.PendingUpload p : store.pendingUploads(name.dir())) {
+            LOG.info("discarding the interrupted upload of {} (started {}): another upload of this backup did not"
+                    + " match its image", p.key(), p.initiated());
+            store.abortPending(p.key());
+        }
+    }
+
+    /**
      * Aborts the pending image uploads under {@code backups/} that will never complete: those of a
      * backup that has a manifest (it was finished by another attempt), except {@code keep}, and those
      * older than {@link #STALE_AGE} (an upload record left without its upload among them). On S3 one
