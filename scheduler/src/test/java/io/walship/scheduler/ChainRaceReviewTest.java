@@ -189,4 +189,27 @@ class ChainRaceReviewTest {
             assertTrue(a.head(newest.imageKey()).isPresent());
         }
     }
+
+    /**
+     * Review: an incremental backup killed after it wrote its manifest and before it withdrew it (its parent
+     * was pruned meanwhile) leaves a manifest on a broken chain. The next attempt at that LSN (a stopped
+     * store stays at it) must not take that manifest as "a base backup at this LSN already exists" and
+     * report success: nothing restorable was backed up.
+     */
+    @Test
+    void aBackupAtAnLsnWhoseManifestIsOnABrokenChainIsNotReportedTaken() throws Exception {
+        try (Store s = Store.open(tmp.resolve("data"));
+             ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            writes(s, 0);
+            BackupManifest parent = backup(s, a, BackupType.FULL.policy());
+            writes(s, 1);
+            BackupManifest child = backup(s, a, INCR);
+            assertEquals(name(parent), child.parent().name());
+            a.delete(name(parent).manifestKey()); // the prune the killed attempt did not get to withdraw from
+            Throwable e = assertThrows(Throwable.class, () -> backup(s, a, INCR),
+                    "a backup at this LSN exists only on a broken chain: not a backup taken");
+            assertTrue(e.getMessage().contains(name(parent).dir()), e.toString());
+            assertTrue(!e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        }
+    }
 }
