@@ -85,11 +85,21 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
      */
     @Override
     public Resumed createResuming(String key, InputStream content) {
+        return createResuming(key, content, false);
+    }
+
+    /**
+     * As {@link #createResuming(String, InputStream)} (never the inherited forwarding one, which would send
+     * the content unsealed); with {@code resumeOnly}, a sealed upload is only resumed, with the data key
+     * recovered from it: with none to recover from, {@link ResumeMismatchException} and nothing sent.
+     */
+    @Override
+    public Resumed createResuming(String key, InputStream content, boolean resumeOnly) {
         if (!plain(key)) {
             checkMarker();
         }
         if (!sealing(key)) {
-            return inner.createResuming(key, content);
+            return inner.createResuming(key, content, resumeOnly);
         }
         EncryptionKeys.Key archiveKey = null;
         byte[] dataKey = null;
@@ -111,6 +121,9 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
             inner.abortPending(key); // an empty upload or a lone record: its header names a key not to reuse
         }
         boolean recovered = dataKey != null;
+        if (resumeOnly && !recovered) {
+            throw new ResumeMismatchException(key, "no upload with parts is pending to resume");
+        }
         if (dataKey == null) {
             archiveKey = keys.current();
             dataKey = dataKeys.next();

@@ -269,8 +269,15 @@ public final class S3ObjectStore implements ObjectStore {
                 String record = full(ArchiveLayout.UPLOADS + key);
                 byte[] head = java.util.Arrays.copyOf(buf, Math.min(len, PENDING_HEAD_BYTES));
                 client.deleteObject(r -> r.bucket(bucket).key(record)); // a dead attempt's, of no upload
-                client.putObject(r -> r.bucket(bucket).key(record).ifNoneMatch("*").contentMD5(md5(head, head.length))
-                        .contentLength((long) head.length), RequestBody.fromBytes(head));
+                try {
+                    client.putObject(r -> r.bucket(bucket).key(record).ifNoneMatch("*").contentMD5(md5(head, head.length))
+                            .contentLength((long) head.length), RequestBody.fromBytes(head));
+                } catch (S3Exception e) {
+                    // 412 with our own bytes there: the SDK retried our PUT after its answer was lost
+                    if (e.statusCode() != 412 || !recordHolds(key, head)) {
+                        throw e;
+                    }
+                }
                 uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(k)).uploadId();
             } else {
                 LOG.info("resuming the interrupted upload of {}: {} parts are there, each checked before it is skipped",
@@ -352,6 +359,17 @@ public final class S3ObjectStore implements ObjectStore {
             } else if (uploadId != null) {
                 LOG.warn("the upload of {} stopped; its parts are kept for the next attempt to resume", key);
             }
+        }
+    }
+
+    /** Whether the upload record of {@code key} holds exactly {@code head}. */
+    private boolean recordHolds(String key, byte[] head) {
+        try (InputStream in = get(ArchiveLayout.UPLOADS + key)) {
+            return java.util.Arrays.equals(in.readAllBytes(), head);
+        } catch (ObjectNotFoundException e) {
+            return false;
+        } catch (IOException e) {
+            throw new StorageException("get " + ArchiveLayout.UPLOADS + key + ": " + e.getMessage(), e);
         }
     }
 

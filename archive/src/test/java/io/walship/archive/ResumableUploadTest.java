@@ -326,4 +326,26 @@ class ResumableUploadTest {
             assertArrayEquals(image, get(store, KEY_NAME));
         }
     }
+
+    /**
+     * Review: a sealing store inside another forwarding store (CountingObjectStore, as RequestsBench wraps
+     * the archive) must still seal a resumable upload. The forwarding store calls the three-argument
+     * createResuming, which EncryptedObjectStore inherited from ForwardingObjectStore: straight to the raw
+     * store, the image in plaintext in an encrypted archive.
+     */
+    @org.junit.jupiter.api.Test
+    void aResumableUploadThroughAWrappedSealingStoreIsSealed() throws IOException {
+        byte[] image = content(14, 2 * PART + 7);
+        try (ObjectStore raw = open("local")) {
+            ObjectStore sealing = new EncryptedObjectStore(raw, KEY);
+            new CountingObjectStore(sealing).createResuming(KEY_NAME, new ByteArrayInputStream(image));
+            assertTrue(Sealed.isSealed(rawHead(raw, KEY_NAME)), "the image reached the raw store in plaintext");
+            assertArrayEquals(image, get(sealing, KEY_NAME));
+
+            String other = "backups/1-0000000000000010/image-4567cdef.zst";
+            sealing.createResuming(other, new ByteArrayInputStream(image), false);
+            assertTrue(Sealed.isSealed(rawHead(raw, other)), "the three-argument createResuming sent plaintext");
+            assertArrayEquals(image, get(sealing, other));
+        }
+    }
 }

@@ -369,7 +369,13 @@ public final class Retention {
         }
         store.delete(b.manifestKey());
         boolean pinned = store.head(b.pinKey()).isPresent();
-        java.util.Optional<String> child = pinned ? java.util.Optional.empty() : builtOn(store, b, plan);
+        java.util.Optional<String> child;
+        try {
+            child = pinned ? java.util.Optional.empty() : builtOn(store, b, plan);
+        } catch (io.walship.archive.StorageException e) {
+            // not knowing whether a new backup builds on it is no reason to delete it: kept, the next run decides
+            child = java.util.Optional.of("(unknown: listing " + ArchiveLayout.BACKUPS + " failed: " + e.getMessage() + ")");
+        }
         if (!pinned && child.isEmpty()) {
             return ManifestDelete.DELETED;
         }
@@ -425,9 +431,11 @@ public final class Retention {
             } catch (io.walship.archive.ObjectNotFoundException gone) {
                 continue;
             } catch (io.walship.archive.StorageException e) {
-                LOG.warn("could not read {} to see whether it builds on {} ({}); verify reports it", o.key(), b.dir(),
-                        e.getMessage());
-                continue;
+                // written since the plan (the plan read every manifest it knew) or failing now: it may build on b,
+                // so b is kept rather than deleted under it (the next run decides again)
+                LOG.warn("could not read {} to see whether it builds on {} ({}); keeping {}", o.key(), b.dir(),
+                        e.getMessage(), b.dir());
+                return java.util.Optional.of(n.get().dir() + " (its manifest could not be read)");
             }
             if (m.incremental() && m.parent().name().equals(b)) {
                 return java.util.Optional.of(n.get().dir());

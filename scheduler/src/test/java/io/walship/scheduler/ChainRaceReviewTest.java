@@ -146,4 +146,70 @@ class ChainRaceReviewTest {
             assertEquals(Set.of(parentManifest, parent.imageKey()), Set.copyOf(keysUnder(a, name(parent).dir())));
         }
     }
+
+    /**
+     * Review: retention deleted a manifest and cannot read a manifest written since the plan (a transient
+     * failure): it must not take that as "builds on nothing" and delete the backup's image under what may
+     * be a new incremental's parent; the manifest is put back and the backup kept (the next run decides).
+     */
+    @Test
+    void retentionKeepsABackupWhenAManifestWrittenMeanwhileCannotBeRead() throws Exception {
+        try (Store s = Store.open(tmp.resolve("data"));
+             ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            writes(s, 0);
+            BackupManifest parent = backup(s, a, BackupType.FULL.policy());
+            writes(s, 1);
+            BackupManifest child = backup(s, a, INCR);
+            assertEquals(name(parent), child.parent().name());
+            byte[] childManifest = read(a, name(child).manifestKey());
+            a.delete(name(child).manifestKey()); // not written yet when retention plans
+            writes(s, 2);
+            BackupManifest newest = backup(s, a, BackupType.FULL.policy());
+
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            String parentManifest = name(parent).manifestKey();
+            String childKey = name(child).manifestKey();
+            a.create(childKey, new ByteArrayInputStream(childManifest)); // the incremental finished after the plan
+            boolean[] failed = {false};
+            ObjectStore flaky = new ForwardingObjectStore(a) {
+                @Override
+                public InputStream get(String key) {
+                    if (key.equals(childKey) && !failed[0]) {
+                        failed[0] = true;
+                        throw new io.walship.archive.StorageException("get " + key + ": connection reset (injected)");
+                    }
+                    return inner.get(key);
+                }
+            };
+            Retention.apply(flaky, plan, d -> { });
+            assertTrue(failed[0], "the read failed once");
+            assertTrue(a.head(parentManifest).isPresent(), "the parent's manifest is put back");
+            assertTrue(a.head(parent.imageKey()).isPresent(), "the parent's image is kept: " + keysUnder(a, name(parent).dir()));
+            assertTrue(a.head(childKey).isPresent());
+            assertTrue(a.head(newest.imageKey()).isPresent());
+        }
+    }
+
+    /**
+     * Review: an incremental backup killed after it wrote its manifest and before it withdrew it (its parent
+     * was pruned meanwhile) leaves a manifest on a broken chain. The next attempt at that LSN (a stopped
+     * store stays at it) must not take that manifest as "a base backup at this LSN already exists" and
+     * report success: nothing restorable was backed up.
+     */
+    @Test
+    void aBackupAtAnLsnWhoseManifestIsOnABrokenChainIsNotReportedTaken() throws Exception {
+        try (Store s = Store.open(tmp.resolve("data"));
+             ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            writes(s, 0);
+            BackupManifest parent = backup(s, a, BackupType.FULL.policy());
+            writes(s, 1);
+            BackupManifest child = backup(s, a, INCR);
+            assertEquals(name(parent), child.parent().name());
+            a.delete(name(parent).manifestKey()); // the prune the killed attempt did not get to withdraw from
+            Throwable e = assertThrows(Throwable.class, () -> backup(s, a, INCR),
+                    "a backup at this LSN exists only on a broken chain: not a backup taken");
+            assertTrue(e.getMessage().contains(name(parent).dir()), e.toString());
+            assertTrue(!e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        }
+    }
 }

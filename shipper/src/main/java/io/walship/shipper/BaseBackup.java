@@ -143,6 +143,7 @@ public final class BaseBackup {
             requireSameStore(there, info.systemId(), name.manifestKey());
             // the digest still vouches for the store: a damaged page is exit 3 even when the archive has this backup
             requireDigestAt(awaitDigest(digest), info.lsn());
+            requireWholeChain(store, there);
             LOG.info("a base backup at LSN {} already exists; not taking another", ArchiveLayout.lsnHex(info.lsn()));
             if (resumable) {
                 abortStaleQuietly(store, null);
@@ -327,6 +328,7 @@ public final class BaseBackup {
                     LOG.warn("could not delete this attempt's image {} ({}); it is an orphan", imageKey, f.getMessage());
                 }
             }
+            requireWholeChain(store, there);
             return there;
         }
         if (parent != null) {
@@ -445,6 +447,19 @@ public final class BaseBackup {
             }
         }
         return false;
+    }
+
+    /**
+     * A backup found at this LSN counts as taken only if its chain is whole: one left on a broken chain (an
+     * incremental killed before it withdrew its manifest, or being withdrawn now) restores nothing.
+     */
+    private static void requireWholeChain(ObjectStore store, BackupManifest there) {
+        Optional<String> gone = there.incremental() ? missingLink(store, there) : Optional.empty();
+        if (gone.isPresent()) {
+            throw new io.walship.wal.WalshipException("the archive's incremental backup at LSN " + there.lsn()
+                    + " builds on " + gone.get() + ", which is gone (a broken chain: 'walship archive verify' reports it);"
+                    + " no backup was taken at this LSN");
+        }
     }
 
     /** The directory of the first backup of {@code m}'s chain whose manifest is gone, if one is. */
