@@ -241,9 +241,8 @@ public final class WalShipper implements AutoCloseable {
         this.archiveId = archiveId(store);
         this.required = required;
         ControlFile.read(dataDir); // fails clearly if this is not a data directory
-        this.lock = DirectoryLock.acquire(dataDir.resolve(lockFile(archiveId)), "another shipper of "
-                + store.describe() + " (archive " + archiveId + ") is running on " + dataDir
-                + " (DATA/" + lockFile(archiveId) + "); stop it or ship this archive from that process only");
+        this.lock = DirectoryLock.acquire(dataDir.resolve(lockFile(archiveId)), "another shipper is running on "
+                + dataDir + " for archive " + store.describe() + " (ID " + archiveId + ", DATA/" + lockFile(archiveId) + ")");
         if (required) {
             try {
                 marks.createArchived(archiveId, 0);
