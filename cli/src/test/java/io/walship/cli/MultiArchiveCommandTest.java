@@ -1,0 +1,160 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.ArchiveUri;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.TestS3Server;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.WalMarks;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code walship ship} to several archives at once, a local one and an S3 one (S3Proxy; MinIO when
+ * WALSHIP_S3_* is set): each restores to the leader's state on its own, each keeps its own mark
+ * whatever the order, a failing optional archive does not fail the run, a failing required one
+ * does, the same archive twice is a usage error and a second shipper of one archive is refused.
+ */
+class MultiArchiveCommandTest {
+    private static TestS3Server s3;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startS3() throws Exception {
+        s3 = TestS3Server.start();
+        System.setProperty("aws.accessKeyId", s3.access());
+        System.setProperty("aws.secretAccessKey", s3.secret());
+    }
+
+    @AfterAll
+    static void stopS3() throws Exception {
+        s3.close();
+    }
+
+    private static CliRunner.Result ok(String... args) {
+        CliRunner.Result r = CliRunner.run(args);
+        assertEquals(0, r.exit(), String.join(" ", args) + ": " + r.err());
+        return r;
+    }
+
+    private static String id(String uri) {
+        return ArchiveUri.parse(uri).id();
+    }
+
+    /** An S3 URI whose endpoint refuses connections: a port bound and closed again. */
+    private static String downS3() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        return "s3://walship-down/p?endpoint=http://127.0.0.1:" + port + "&region=us-east-1";
+    }
+
+    @Test
+    void shipsToALocalAndAnS3ArchiveEachRestoresAndEachKeepsItsOwnMark() throws Exception {
+        String data = tmp.resolve("d").toString();
+        String local = "file://" + tmp.resolve("local");
+        String remote = s3.newArchiveUri("walship-multi", "m-" + UUID.randomUUID());
+        for (int i = 0; i < 30; i++) {
+            ok("kv", "put", "--data", data, "k" + (i % 7), "v" + i);
+        }
+        ok("ship", "--data", data, "--archive", local, "--archive", remote, "--once", "--segment-size", "4096");
+        ok("backup", "--data", data, "--archive", local);
+        ok("backup", "--data", data, "--archive", remote);
+        WalMarks marks = new WalMarks(Path.of(data));
+        long first = marks.archived(id(local)).getAsLong();
+        assertEquals(first, marks.archived(id(remote)).getAsLong());
+
+        // only the remote one now, then both in the other order: each mark stays its archive's own
+        for (int i = 0; i < 10; i++) {
+            ok("kv", "put", "--data", data, "late" + i, "x" + i);
+        }
+        ok("ship", "--data", data, "--archive", remote, "--once");
+        long remoteEnd = marks.archived(id(remote)).getAsLong();
+        assertTrue(remoteEnd > first);
+        assertEquals(first, marks.archived(id(local)).getAsLong(), "the local archive's mark did not move");
+        assertEquals(first, marks.archived().getAsLong(), "the WAL is kept for the local archive");
+        ok("ship", "--data", data, "--archive", remote, "--archive", local, "--once");
+        assertEquals(remoteEnd, marks.archived(id(local)).getAsLong());
+        assertEquals(remoteEnd, marks.archived(id(remote)).getAsLong());
+
+        String digest = ok("kv", "digest", "--data", data).out().trim();
+        ok("restore", "--archive", local, "--target", tmp.resolve("r-local").toString());
+        assertEquals(digest, ok("kv", "digest", "--data", tmp.resolve("r-local").toString()).out().trim());
+        ok("restore", "--archive", remote, "--target", tmp.resolve("r-remote").toString());
+        assertEquals(digest, ok("kv", "digest", "--data", tmp.resolve("r-remote").toString()).out().trim());
+    }
+
+    @Test
+    void aFailingOptionalArchiveIsOneLineAndExitZeroARequiredOneFailsTheRun() throws Exception {
+        String data = tmp.resolve("d").toString();
+        String local = "file://" + tmp.resolve("local");
+        String down = downS3();
+        for (int i = 0; i < 5; i++) {
+            ok("kv", "put", "--data", data, "k" + i, "v" + i);
+        }
+        CliRunner.Result r = ok("ship", "--data", data, "--archive", local, "--optional-archive", down, "--once");
+        assertEquals(1, r.err().lines().filter(l -> l.contains("optional archive") && l.contains("walship-down")).count(),
+                r.err());
+        try (ObjectStore a = ObjectStores.open(local)) {
+            assertEquals(6, ArchiveListing.of(a).lastArchivedLsn(1), "the local archive got everything");
+        }
+        assertTrue(new WalMarks(Path.of(data)).archived(id(down)).isEmpty(), "no mark for an optional archive");
+
+        ok("kv", "put", "--data", data, "more", "x");
+        CliRunner.Result failed = CliRunner.run("ship", "--data", data, "--archive", local, "--archive", down, "--once");
+        assertTrue(failed.exit() != 0, failed.err());
+        assertTrue(failed.err().startsWith("walship: error: "), failed.err());
+        try (ObjectStore a = ObjectStores.open(local)) {
+            assertEquals(7, ArchiveListing.of(a).lastArchivedLsn(1), "the local archive shipped although the other failed");
+        }
+        WalMarks marks = new WalMarks(Path.of(data));
+        assertEquals(0, marks.archived(id(down)).getAsLong(), "the down required archive holds the WAL");
+        assertEquals(0, marks.archived().getAsLong());
+    }
+
+    @Test
+    void theSameArchiveTwiceIsAUsageError() {
+        String data = tmp.resolve("d").toString();
+        ok("kv", "put", "--data", data, "k", "v");
+        String a = "file://" + tmp.resolve("a");
+        CliRunner.Result r = CliRunner.run("ship", "--data", data, "--archive", a, "--optional-archive", a + "/", "--once");
+        assertEquals(ExitCodes.USAGE, r.exit(), r.err());
+        assertTrue(r.err().contains("the same archive is given twice"), r.err());
+        String s = s3.newArchiveUri("walship-multi", "dup");
+        CliRunner.Result r2 = CliRunner.run("leader", "--data", data, "--archive", s, "--archive", s + "&region=eu-west-1");
+        assertEquals(ExitCodes.USAGE, r2.exit(), r2.err());
+        CliRunner.Result r3 = CliRunner.run("ship", "--data", data, "--optional-archive", a, "--once");
+        assertEquals(ExitCodes.USAGE, r3.exit(), r3.err());
+    }
+
+    @Test
+    void aSecondShipperOfAnArchiveIsRefusedWithTheHolderNamed() throws Exception {
+        String data = tmp.resolve("d").toString();
+        ok("kv", "put", "--data", data, "k", "v");
+        String remote = s3.newArchiveUri("walship-multi", "lock-" + UUID.randomUUID());
+        String local = "file://" + tmp.resolve("local");
+        try (ObjectStore held = ObjectStores.open(remote);
+             WalShipper running = new WalShipper(Path.of(data), held, WalShipper.Options.defaults())) {
+            CliRunner.Result r = CliRunner.run("ship", "--data", data, "--archive", remote, "--once");
+            assertEquals(ExitCodes.FAILURE, r.exit(), r.err());
+            assertTrue(r.err().contains("another shipper is running") && r.err().contains("by process "
+                    + ProcessHandle.current().pid()), r.err());
+            assertTrue(r.err().contains("hint: that process already ships this archive"), r.err());
+            ok("ship", "--data", data, "--archive", local, "--once"); // another archive is not held up
+            assertEquals(running.archiveId(), id(remote));
+        }
+    }
+}
