@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 
@@ -156,5 +157,61 @@ class MultiArchiveCommandTest {
             ok("ship", "--data", data, "--archive", local, "--once"); // another archive is not held up
             assertEquals(running.archiveId(), id(remote));
         }
+    }
+    @Test
+    void theSchedulerShipsEachArchiveOfItsYamlOnItsOwnJob() throws Exception {
+        Path data = tmp.resolve("d");
+        String remote = s3.newArchiveUri("walship-multi", "sched-" + UUID.randomUUID());
+        String local = "file://" + tmp.resolve("local");
+        String down = downS3();
+        String yaml = """
+                databases:
+                  - name: orders
+                    data: %s
+                    archive: "%s"
+                    archives: ["%s"]
+                    optionalArchives: ["%s"]
+                    jobs:
+                      ship: {interval: 100ms}
+                """.formatted(data, remote, local, down);
+        long last;
+        try (io.walship.wal.Store store = io.walship.wal.Store.open(data)) {
+            for (int i = 0; i < 12; i++) {
+                store.put(("k" + i).getBytes(java.nio.charset.StandardCharsets.UTF_8), new byte[10]);
+            }
+            last = store.lastLsn();
+        }
+        String lastText = io.walship.wal.Lsn.format(last);
+        io.walship.scheduler.SchedulerConfig cfg = io.walship.scheduler.SchedulerConfig.parse(yaml, "test");
+        try (io.walship.scheduler.JobScheduler sched = io.walship.scheduler.JobScheduler.start(cfg, tmp.resolve("s"))) {
+            String json = Poll.until(Duration.ofSeconds(60), () -> io.walship.protocol.Json.write(sched.status()),
+                    j -> j.contains("\"id\":\"" + id(remote) + "\",\"uri\"")
+                            && j.split("\"shippedLsn\":\"" + lastText + "\"", -1).length == 3
+                            && j.contains("\"id\":\"" + id(down) + "\"") && j.matches("(?s).*\"required\":false,"
+                            + "\"shippedLsn\":null,\"lagLsns\":-1,[^}]*\"failing\":true.*"));
+            assertTrue(json.contains("\"job\":\"ship-" + id(local) + "\""), json);
+            assertTrue(json.contains("\"job\":\"ship-" + id(down) + "\""), json);
+            String metrics = sched.metricsText();
+            assertTrue(metrics.contains("walship_archive_shipping_failing{archive=\"" + id(down)
+                    + "\",database=\"orders\",required=\"false\"} 1.0"), metrics);
+            assertTrue(metrics.contains("walship_archive_shipped_lsn{archive=\"" + id(local)
+                    + "\",database=\"orders\",required=\"true\"} " + (double) last), metrics);
+        }
+        WalMarks marks = new WalMarks(data);
+        assertEquals(last, marks.archived(id(remote)).getAsLong());
+        assertEquals(last, marks.archived(id(local)).getAsLong());
+        assertTrue(marks.archived(id(down)).isEmpty());
+
+        String dup = """
+                databases:
+                  - name: orders
+                    data: %s
+                    archive: "%s"
+                    archives: ["%s/"]
+                """.formatted(data, local, local);
+        io.walship.scheduler.SchedulerConfig.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.walship.scheduler.SchedulerConfig.ConfigException.class,
+                () -> io.walship.scheduler.SchedulerConfig.parse(dup, "test"));
+        assertTrue(e.getMessage().contains("the same archive is given twice"), e.getMessage());
     }
 }
