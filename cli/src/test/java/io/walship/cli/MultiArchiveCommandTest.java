@@ -214,4 +214,31 @@ class MultiArchiveCommandTest {
                 () -> io.walship.scheduler.SchedulerConfig.parse(dup, "test"));
         assertTrue(e.getMessage().contains("the same archive is given twice"), e.getMessage());
     }
+    @Test
+    void aPromotedStoreGivesItsTimelineHistoryToEveryArchiveFromItsDataDirectory() throws Exception {
+        String data = tmp.resolve("d").toString();
+        String a = "file://" + tmp.resolve("a");
+        String b = s3.newArchiveUri("walship-multi", "hist-" + UUID.randomUUID());
+        for (int i = 0; i < 10; i++) {
+            ok("kv", "put", "--data", data, "k" + i, "v" + i);
+        }
+        ok("ship", "--data", data, "--archive", a, "--archive", b, "--once");
+        ok("backup", "--data", data, "--archive", a);
+        // promoted from A: timeline 2 is claimed in A only, and kept in the data directory
+        String promoted = tmp.resolve("p").toString();
+        ok("restore", "--archive", a, "--target", promoted, "--promote");
+        assertTrue(java.nio.file.Files.exists(Path.of(promoted, "timelines", "2.history")));
+        for (int i = 0; i < 5; i++) {
+            ok("kv", "put", "--data", promoted, "after" + i, "x" + i);
+        }
+        // B is shipped to with A down: the history comes from the data directory, not from A
+        ok("ship", "--data", promoted, "--archive", b, "--optional-archive", downS3(), "--once");
+        ok("backup", "--data", promoted, "--archive", b);
+        String digest = ok("kv", "digest", "--data", promoted).out().trim();
+        ok("restore", "--archive", b, "--target", tmp.resolve("rb").toString());
+        assertEquals(digest, ok("kv", "digest", "--data", tmp.resolve("rb").toString()).out().trim());
+        ok("ship", "--data", promoted, "--archive", a, "--once");
+        ok("restore", "--archive", a, "--target", tmp.resolve("ra").toString(), "--timeline", "2");
+        assertEquals(digest, ok("kv", "digest", "--data", tmp.resolve("ra").toString()).out().trim());
+    }
 }

@@ -191,6 +191,8 @@ public final class WalShipper implements AutoCloseable {
      */
     private final java.util.TreeMap<Long, Long> firstSeen = new java.util.TreeMap<>();
     private final java.util.function.LongSupplier nanoClock;
+    /** Timelines whose history (and ancestors') this shipper made sure the archive holds. Caller's thread only. */
+    private final java.util.Set<Integer> historiesEnsured = new java.util.HashSet<>();
 
     /**
      * The archive's end on {@code timeline}: {@code archived}, as listed at {@code listedAt}
@@ -415,6 +417,12 @@ public final class WalShipper implements AutoCloseable {
     private Result runOnce(java.util.function.Supplier<String> gate, boolean all, boolean mustList) {
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
+        if (timeline != 1 && !control.standby() && !historiesEnsured.contains(timeline)) {
+            // before the listing: it reads the timeline's history to know where the shipping starts.
+            // From the data directory, never from another archive (a down one would block this one)
+            LocalHistories.ensure(store, dataDir, timeline);
+            historiesEnsured.add(timeline);
+        }
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
         Known view = archiveView(timeline, listed, foreign, mustList);
