@@ -63,12 +63,17 @@ public final class ArchiveJobs implements AutoCloseable {
         this.archive = ObjectStores.openVerified(db.primaryArchive(), limit, keys);
         List<ShipLoops.Target> t = new ArrayList<>();
         t.add(new ShipLoops.Target(archive, true));
-        // the others are opened without a request: a down one delays nothing, its ship job shows it failing
-        for (String u : db.requiredArchives().subList(1, db.requiredArchives().size())) {
-            t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), true));
-        }
-        for (String u : db.optionalArchiveList()) {
-            t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), false));
+        try {
+            // the others are opened without a request: a down one delays nothing, its ship job shows it failing
+            for (String u : db.requiredArchives().subList(1, db.requiredArchives().size())) {
+                t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), true));
+            }
+            for (String u : db.optionalArchiveList()) {
+                t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), false));
+            }
+        } catch (RuntimeException e) {
+            t.forEach(x -> x.store().close());
+            throw e;
         }
         this.targets = List.copyOf(t);
     }
