@@ -134,7 +134,8 @@ public record StatusResponse(String role, String systemId, int timeline, String 
 
     /**
      * The archive's lag, one figure for the whole node, measured where retention measures it: WAL
-     * the store keeps because the archive does not hold it yet ({@code marks/archived}, written by
+     * the store keeps because a required archive does not hold it yet (the lowest
+     * {@code marks/archived.ID}; each archive's own lag is in {@link ArchiveShipping}), written by
      * whichever process ships: {@code leader --archive}, {@code walship ship} or the scheduler).
      * All zero until archiving has started.
      *
