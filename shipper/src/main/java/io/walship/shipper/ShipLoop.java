@@ -207,13 +207,14 @@ public final class ShipLoop implements AutoCloseable {
     }
 
     /**
-     * Recomputes the lag against the local WAL's end now, outside the runs: it grows while a run
-     * hangs on the archive. Only replaces the lag of the status it was computed for.
+     * Recomputes the lag against the local WAL's end now, outside the runs, while a run is running:
+     * it grows while a run hangs on the archive (between runs, each run's end measured it). Only
+     * replaces the lag of the status it was computed for.
      */
     void refreshLag() {
         Status s = status;
-        if (s.archivedUpTo() < 0) {
-            return;
+        if (s.archivedUpTo() < 0 || runStartedNanos == 0) {
+            return; // unknown until a run succeeded; between runs each run's end measured it
         }
         Status l = lag(s);
         synchronized (statusLock) {
