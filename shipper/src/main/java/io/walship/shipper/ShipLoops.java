@@ -84,10 +84,12 @@ public final class ShipLoops implements AutoCloseable {
      * archives not shipped here: each still holds the WAL (costs disk, never data) until its
      * archive is shipped again, by this or another process, or its file is deleted by hand.
      * Does nothing when {@code required} is empty (only optional archives: the legacy mark stays).
+     * Returns those other marks, by archive ID.
      */
-    public static void settleMarks(Path dataDir, Set<String> required) {
+    public static Map<String, Long> settleMarks(Path dataDir, Set<String> required) {
+        Map<String, Long> others = new java.util.TreeMap<>();
         if (required.isEmpty()) {
-            return;
+            return others;
         }
         WalMarks marks = new WalMarks(dataDir);
         for (String id : required) {
@@ -102,12 +104,14 @@ public final class ShipLoops implements AutoCloseable {
         }
         for (Map.Entry<String, Long> m : marks.archivedMarks().entrySet()) {
             if (!required.contains(m.getKey())) {
+                others.put(m.getKey(), m.getValue());
                 LOG.warn("{}/marks/archived.{} (LSN {}) is the mark of an archive this process does not ship to as a"
                                 + " required archive: it holds the WAL from there until that archive is shipped again or the"
                                 + " file is deleted (docs/OPERATIONS.md, \"Several archives\")", dataDir, m.getKey(),
                         Lsn.format(m.getValue()));
             }
         }
+        return others;
     }
 
     /**

@@ -119,6 +119,8 @@ class ShipLoopsTest {
             assertEquals(0, marks.archived(idB).getAsLong(), "B holds nothing: its mark keeps all the WAL");
             assertEquals(0, marks.archived().getAsLong(), "retention waits for B");
             assertEquals(Set.of(idA, idB), marks.archivedMarks().keySet());
+            assertEquals(java.util.Map.of(idB, 0L), ShipLoops.settleMarks(data, Set.of(idA)),
+                    "B's mark, not shipped by a process of A alone, is reported (it holds the WAL)");
 
             // the order back again, B up: each mark moves to its own archive's end
             put(store, 5);
