@@ -104,9 +104,20 @@ final class ShipCommand implements Callable<Integer> {
         List<WalShipper> shippers = new ArrayList<>();
         try {
             java.util.Set<String> required = new java.util.TreeSet<>();
+            List<ShipLoops.Target> shipping = new ArrayList<>();
             for (ShipLoops.Target t : targets) {
-                WalShipper s = new WalShipper(data, t.store(), opts, t.required());
+                WalShipper s;
+                try {
+                    s = new WalShipper(data, t.store(), opts, t.required());
+                } catch (io.walship.wal.StoreLockedException e) {
+                    if (t.required()) {
+                        throw e;
+                    }
+                    optionalFailed(t, e); // another process ships it
+                    continue;
+                }
                 shippers.add(s);
+                shipping.add(t);
                 if (t.required()) {
                     required.add(s.archiveId());
                 }
@@ -114,7 +125,7 @@ final class ShipCommand implements Callable<Integer> {
             ShipLoops.settleMarks(data, required);
             RuntimeException firstRequired = null;
             for (int i = 0; i < shippers.size(); i++) {
-                ShipLoops.Target t = targets.get(i);
+                ShipLoops.Target t = shipping.get(i);
                 try {
                     report(out, shippers.get(i).shipOnce(), targets.size() > 1 ? t.store().describe() : null);
                 } catch (RuntimeException e) {
@@ -122,12 +133,12 @@ final class ShipCommand implements Callable<Integer> {
                         if (firstRequired == null) {
                             firstRequired = e;
                         } else {
-                            spec.commandLine().getErr().println("walship: error: archive " + t.store().describe()
-                                    + ": " + io.walship.wal.Errors.oneLine(e));
+                            // the first one is the error line; the others are said once each
+                            spec.commandLine().getErr().println("walship: warning: required archive "
+                                    + t.store().describe() + " failed too: " + io.walship.wal.Errors.oneLine(e));
                         }
                     } else {
-                        spec.commandLine().getErr().println("walship: warning: optional archive "
-                                + t.store().describe() + " failed: " + io.walship.wal.Errors.oneLine(e));
+                        optionalFailed(t, e);
                     }
                 }
             }
@@ -152,6 +163,11 @@ final class ShipCommand implements Callable<Integer> {
             shutdown.await();
         }
         throwIfFatal(loop);
+    }
+
+    private void optionalFailed(ShipLoops.Target t, RuntimeException e) {
+        spec.commandLine().getErr().println("walship: warning: optional archive " + t.store().describe() + " failed: "
+                + io.walship.wal.Errors.oneLine(e));
     }
 
     /** As above for several archives: only a required archive's fatal error ends the command. */
