@@ -54,6 +54,55 @@ public sealed interface ArchiveUri permits ArchiveUri.Local, ArchiveUri.S3 {
         }
     }
 
+    /**
+     * The archive's identity as text: {@code file:///path} (normalised, no trailing {@code /}) or
+     * {@code s3://bucket/prefix} followed by {@code @} and the endpoint with its scheme and host in
+     * lower case, its default port and trailing {@code /} dropped (nothing after the bucket and
+     * prefix but the endpoint: region, path style and credentials do not make another archive).
+     * Two URIs naming the same archive have the same normalised form.
+     */
+    default String normalized() {
+        if (this instanceof Local l) {
+            String path = l.root().toAbsolutePath().normalize().toString();
+            while (path.length() > 1 && path.endsWith("/")) {
+                path = path.substring(0, path.length() - 1);
+            }
+            return "file://" + path;
+        }
+        S3 s = (S3) this;
+        StringBuilder sb = new StringBuilder("s3://").append(s.bucket());
+        if (!s.prefix().isEmpty()) {
+            sb.append('/').append(s.prefix());
+        }
+        if (s.endpoint() != null) {
+            URI e = s.endpoint();
+            String scheme = e.getScheme().toLowerCase(java.util.Locale.ROOT);
+            int port = e.getPort();
+            if (("http".equals(scheme) && port == 80) || ("https".equals(scheme) && port == 443)) {
+                port = -1;
+            }
+            String path = e.getPath() == null ? "" : e.getPath().replaceAll("/+$", "");
+            sb.append('@').append(scheme).append("://").append(e.getHost().toLowerCase(java.util.Locale.ROOT))
+                    .append(port < 0 ? "" : ":" + port).append(path);
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The archive's ID: the first 16 hex digits of the SHA-256 of {@link #normalized()}. It names the
+     * archive's shipping lock and retention mark in a data directory ({@code ship.ID.lock},
+     * {@code marks/archived.ID}), so they follow the archive, not its place in a list.
+     */
+    default String id() {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(normalized().getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d, 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     Set<String> S3_PARAMS = Set.of("endpoint", "region", "path-style");
 
     /** @throws ArchiveConfigException with a one-line reason */

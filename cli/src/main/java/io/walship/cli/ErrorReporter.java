@@ -117,6 +117,11 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof ArchiveSpliceException) {
             return ArchiveSpliceException.HINT;
         }
+        if (ex instanceof StoreLockedException && ex.getMessage() != null
+                && ex.getMessage().startsWith("another shipper is running")) {
+            return "that process already ships this archive (a leader or 'walship ship'); stop it, or ship this archive"
+                    + " from that process only (docs/OPERATIONS.md, \"Several archives\")";
+        }
         if (ex instanceof StoreLockedException) {
             return "a leader is running on it: use --url http://HOST:PORT to go through it";
         }

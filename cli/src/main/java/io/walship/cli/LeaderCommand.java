@@ -23,6 +23,7 @@ import io.walship.protocol.HostPort;
 import io.walship.protocol.tls.Tls;
 import io.walship.server.LeaderServer;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.ShipLoops;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.AtomicFiles;
 import io.walship.shipper.repl.ReplicationOptions;
@@ -42,7 +43,8 @@ import picocli.CommandLine.Option;
 @Command(name = "leader", mixinStandardHelpOptions = true,
         description = {"Run the leader: open the store in --data and serve it over HTTP.",
                 "%nWith --archive it also ships its WAL every --ship-interval; /status and /metrics show how far"
-                        + " the archive lags.",
+                        + " the archive lags. Repeat --archive, or add --optional-archive, to ship to several archives"
+                        + " at once (docs/OPERATIONS.md, \"Several archives\"); the first --archive holds the lease.",
                 "%nWith --repl it serves followers (walship follow) the durable WAL over TCP; --slot on a follower"
                         + " makes the leader keep the WAL it still needs, up to --max-slot-wal-keep. /status and"
                         + " /metrics show each follower's positions and lag, and each slot.",
@@ -69,9 +71,8 @@ final class LeaderCommand implements Callable<Integer> {
     @Mixin
     WalCompressionOption walCompression = new WalCompressionOption();
 
-    @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
-            description = "Also ship the WAL to this archive continuously (file:///path or s3://bucket/prefix?...).")
-    String archive;
+    @Mixin
+    ArchivesOption archives = new ArchivesOption();
 
     @picocli.CommandLine.Mixin
     UploadRateOption uploadRate;
@@ -176,7 +177,10 @@ final class LeaderCommand implements Callable<Integer> {
         Duration every = Flags.positiveDuration("--ship-interval", shipInterval);
         WalShipper.Options shipOptions = pacing.apply(WalShipper.Options.defaults());
         io.walship.archive.UploadLimit uploadLimit = uploadRate.limit();
-        if (uploadLimit.limited() && (archive == null || archive.isBlank())) {
+        if (archives.any()) {
+            archives.checked(); // exit 2 before opening anything: the same archive twice, only optional ones
+        }
+        if (uploadLimit.limited() && !archives.any()) {
             throw new BadInputException("--max-upload-rate limits the uploads to --archive, which is not given");
         }
         StoreOptions.ArchiveLagPolicy policy = switch (onArchiveLag) {
@@ -204,24 +208,34 @@ final class LeaderCommand implements Callable<Integer> {
         ReplicationServer replication = null;
         LeaseKeeper lease = null;
         ObjectStore archiveStore = null;
+        ShipLoops loops = null;
         try {
             ShipLoop shipping = null;
-            if (archive != null && !archive.isBlank()) {
-                archiveStore = ObjectStores.openVerified(archive, uploadLimit, encryption.keys());
-                opened.push(archiveStore);
+            if (archives.any()) {
+                java.util.List<ShipLoops.Target> targets = archives.open(uploadLimit, encryption.keys());
+                for (ShipLoops.Target t : targets) {
+                    opened.push(t.store());
+                }
+                archiveStore = targets.get(0).store(); // the primary: the lease lives there
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
-                    // closed after the ship loop (its last shipment still under the lease): pushed before it
+                    // closed after the ship loops (their last shipment still under the lease): pushed before them
                     lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
                             store.timeline(), ttl, skew, LeaseClock.SYSTEM);
                     opened.push(lease);
                     gate = lease::refusal;
                 }
-                ShipLoop.Listener keyStop = stopOnKeyError(loopRef::get, k -> shutdown.request());
-                shipping = new ShipLoop(store.dir(), archiveStore, shipOptions, every, keyStop, gate);
+                java.util.Map<ShipLoops.Target, ShipLoop> byTarget = new java.util.concurrent.ConcurrentHashMap<>();
+                loops = ShipLoops.open(store.dir(), targets, shipOptions, every, t -> !t.required()
+                        ? ShipLoop.Listener.NONE // an optional archive's failures are shown, never fatal
+                        : stopOnKeyError(() -> byTarget.get(t), k -> shutdown.request()), gate);
+                for (int i = 0; i < targets.size(); i++) {
+                    byTarget.put(targets.get(i), loops.loops().get(i));
+                }
+                shipping = loops.primary();
                 loopRef.set(shipping);
-                shipping.start();
-                opened.push(shipping);
+                loops.start();
+                opened.push(loops);
             }
             if (replAddress != null) {
                 replOptions = replOptions.withIdentity("leader " + http, TlsServerOptions.scheme(ssl) + "://" + http);
@@ -252,6 +266,9 @@ final class LeaderCommand implements Callable<Integer> {
                 }
             }
             server = new LeaderServer(store, address, shipping, replication, token, ssl, lease);
+            if (loops != null) {
+                server.archives(loops.loops());
+            }
             opened.push(server);
             if (lease != null) {
                 InetSocketAddress bound = server.address();
@@ -260,7 +277,7 @@ final class LeaderCommand implements Callable<Integer> {
                         + new HostPort(bound.getHostString(), bound.getPort()), replUrl));
                 LeaseKeeper.Status ls = lease.status();
                 if (ls.writable()) {
-                    LOG.info("holding the leader lease in {} (term {}, TTL {}, skew margin {})", archive, ls.term(),
+                    LOG.info("holding the leader lease in {} (term {}, TTL {}, skew margin {})", archives.primary(), ls.term(),
                             ttl, skew);
                 } else {
                     LOG.error("not taking writes: {}", ls.reason());
@@ -290,15 +307,18 @@ final class LeaderCommand implements Callable<Integer> {
         if (portFile != null) {
             AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         }
-        ShipLoop shipLoop = loopRef.get();
         try {
             shutdown.await();
         } finally {
             LOG.info("shutting down: finishing requests, checkpointing");
             closeAll(opened);
         }
-        if (shipLoop != null && shipLoop.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
-            throw k;
+        if (loops != null) {
+            for (ShipLoop l : loops.loops()) {
+                if (l.required() && l.fatal() instanceof io.walship.archive.EncryptionKeyException k) {
+                    throw k;
+                }
+            }
         }
         return ExitCodes.OK;
     }

@@ -300,6 +300,14 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
             try {
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
                         "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
+                try {
+                    // the data directory keeps its history, for every archive it will ship to (docs/FORMAT.md)
+                    io.walship.shipper.LocalHistories.saveFrom(config.archive(), config.data(), claimed);
+                } catch (RuntimeException e) {
+                    // its shipper copies it from this archive later: the claim stands
+                    LOG.warn("could not keep the history of timeline {} in {}: {}", claimed, config.data(),
+                            Errors.oneLine(e));
+                }
             } catch (Promotion.TimelineTakenException e) {
                 throw new ConflictException(e.getMessage());
             }

@@ -40,7 +40,41 @@ public record StatusResponse(String role, String systemId, int timeline, String 
                              @JsonInclude(JsonInclude.Include.NON_NULL) Sync sync,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Lease lease,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Leader leader,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) Failover failover) {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Failover failover,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) List<ArchiveShipping> archives) {
+
+    /** A node without the per-archive list (before several archives). */
+    public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
+                          String checkpointLsn, String dataDir, ArchiveLag archiveLag, Archive archive,
+                          PageCache pageCache, boolean failed, String failure, List<Replication> replication,
+                          List<Slot> slots, Follower follower, Sync sync, Lease lease, Leader leader,
+                          Failover failover) {
+        this(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag, archive, pageCache,
+                failed, failure, replication, slots, follower, sync, lease, leader, failover, null);
+    }
+
+    /** This status with each archive this node ships to ({@code archives}). */
+    public StatusResponse withArchives(List<ArchiveShipping> a) {
+        return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, failover, a);
+    }
+
+    /**
+     * One archive this node ships its WAL to (docs/OPERATIONS.md, "Several archives").
+     *
+     * @param id         the archive's ID: 16 hex digits of the SHA-256 of its normalised URI (it names
+     *                   {@code DATA/marks/archived.ID} and {@code DATA/ship.ID.lock})
+     * @param uri        where it is (no credentials)
+     * @param required   whether the local WAL is kept until this archive holds it
+     * @param shippedLsn the archive holds every LSN up to this one; null until known
+     * @param lagLsns    commits in the local WAL not yet in this archive; -1 until known
+     * @param lagSeconds age of the oldest of them (0 if none); -1 until known
+     * @param failing    the last run failed, or the running one has hung for a while, or shipping stopped
+     * @param lastError  why the last run failed; null if it did not
+     */
+    public record ArchiveShipping(String id, String uri, boolean required, String shippedLsn, long lagLsns,
+                                  double lagSeconds, boolean failing, String lastError) {
+    }
 
     /** A node that names no leader and runs no automatic failover (before clients could ask). */
     public StatusResponse(String role, String systemId, int timeline, String lastLsn, String durableLsn,
@@ -54,13 +88,13 @@ public record StatusResponse(String role, String systemId, int timeline, String 
     /** This answer naming {@code leader}. */
     public StatusResponse withLeader(Leader leader) {
         return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
-                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, failover);
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, failover, archives);
     }
 
     /** This status with automatic failover's view added (or replaced). */
     public StatusResponse withFailover(Failover f) {
         return new StatusResponse(role, systemId, timeline, lastLsn, durableLsn, checkpointLsn, dataDir, archiveLag,
-                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, f);
+                archive, pageCache, failed, failure, replication, slots, follower, sync, lease, leader, f, archives);
     }
 
     /** A node without a leader lease to report. */
@@ -100,7 +134,8 @@ public record StatusResponse(String role, String systemId, int timeline, String 
 
     /**
      * The archive's lag, one figure for the whole node, measured where retention measures it: WAL
-     * the store keeps because the archive does not hold it yet ({@code marks/archived}, written by
+     * the store keeps because a required archive does not hold it yet (the lowest
+     * {@code marks/archived.ID}; each archive's own lag is in {@link ArchiveShipping}), written by
      * whichever process ships: {@code leader --archive}, {@code walship ship} or the scheduler).
      * All zero until archiving has started.
      *

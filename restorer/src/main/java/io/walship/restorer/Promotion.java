@@ -111,6 +111,19 @@ public final class Promotion {
         }
     }
 
+    /**
+     * Saves the claimed timeline's history in the data directory ({@code DATA/timelines/T.history},
+     * docs/FORMAT.md), from which its shippers give it to every archive. On a failure the claim
+     * stands: the shipper of the archive it was claimed in copies it later.
+     */
+    static void keepHistory(ObjectStore store, Path dataDir, int timeline) {
+        try {
+            io.walship.shipper.LocalHistories.saveFrom(store, dataDir, timeline);
+        } catch (RuntimeException e) {
+            LOG.warn("could not keep the history of timeline {} in {}: {}", timeline, dataDir, e.getMessage());
+        }
+    }
+
     /** Promotes the standby in {@code dataDir} (which must not be open); returns the new timeline. */
     public static int promote(Path dataDir, ObjectStore store) {
         try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),
@@ -126,6 +139,7 @@ public final class Promotion {
             int tl = claim(store, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
                     "promote at LSN " + Lsn.format(c.checkpointLsn()));
             c.promoted(tl).write(dataDir);
+            keepHistory(store, dataDir, tl);
             return tl;
         }
     }

@@ -187,6 +187,7 @@ public final class Restore {
                 promoted = Promotion.claim(store, listing.timelines(), control.timeline(), control.checkpointLsn(),
                         control.checkpointTimeMicros(), "restore --promote to " + options.target().describe(),
                         candidate -> standby.promoted(candidate).write(target));
+                Promotion.keepHistory(store, target, promoted); // for every archive it will ship to
             }
             Files.delete(target.resolve(Store.RESTORE_MARKER));
             AtomicFiles.fsyncDirectory(target);

@@ -1,5 +1,8 @@
 package io.walship.scheduler;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -15,6 +18,7 @@ import io.walship.restorer.RestorePlan;
 import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.LeaderClient;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.ShipLoops;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.FileTrees;
 import io.walship.wal.Lsn;
@@ -44,6 +48,8 @@ public final class ArchiveJobs implements AutoCloseable {
     /** Retention deletes what a drill is reading: the two never run at once for one database. */
     private final Object readersVersusRetention = new Object();
     private volatile ShipLoop shipping;
+    private volatile ShipLoops loops;
+    private final List<ShipLoops.Target> targets;
 
     /** Opens the database's archive and checks that it is usable; the scheduler does not start if not. */
     public ArchiveJobs(SchedulerConfig.Database db) {
@@ -53,7 +59,34 @@ public final class ArchiveJobs implements AutoCloseable {
     /** As {@link #ArchiveJobs(SchedulerConfig.Database)}, its uploads under {@code limit} (shared by the process). */
     public ArchiveJobs(SchedulerConfig.Database db, io.walship.archive.UploadLimit limit) {
         this.db = db;
-        this.archive = ObjectStores.openVerified(db.archive(), limit, db.encryptionKeys());
+        io.walship.archive.EncryptionKeys keys = db.encryptionKeys(); // one set for all its archives
+        this.archive = ObjectStores.openVerified(db.primaryArchive(), limit, keys);
+        List<ShipLoops.Target> t = new ArrayList<>();
+        t.add(new ShipLoops.Target(archive, true));
+        try {
+            // the others are opened without a request: a down one delays nothing, its ship job shows it failing
+            for (String u : db.requiredArchives().subList(1, db.requiredArchives().size())) {
+                t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), true));
+            }
+            for (String u : db.optionalArchiveList()) {
+                t.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys), false));
+            }
+        } catch (RuntimeException e) {
+            t.forEach(x -> x.store().close());
+            throw e;
+        }
+        this.targets = List.copyOf(t);
+    }
+
+    /** Every archive shipped to, the primary first. */
+    public List<ShipLoops.Target> targets() {
+        return targets;
+    }
+
+    /** Each archive's ship loop, the primary first; empty if this database does not ship. */
+    public List<ShipLoop> shipLoops() {
+        ShipLoops l = loops;
+        return l == null ? List.of() : l.loops();
     }
 
     public String name() {
@@ -69,9 +102,18 @@ public final class ArchiveJobs implements AutoCloseable {
      * until {@link #close}, which ships a last time.
      */
     public synchronized void startShipping(ShipLoop.Listener listener) {
+        startShipping(t -> listener);
+    }
+
+    /**
+     * Starts shipping the WAL to every archive, each on its own loop ({@link ShipLoops}); each loop
+     * holds its {@code DATA/ship.ID.lock} until {@link #close}, which ships a last time on all at once.
+     */
+    public synchronized void startShipping(java.util.function.Function<ShipLoops.Target, ShipLoop.Listener> listener) {
         SchedulerConfig.Ship cfg = SchedulerConfig.jobsOf(db).ship();
-        shipping = new ShipLoop(Path.of(db.data()), archive, cfg.options(),
-                cfg.intervalDuration(), listener).start();
+        loops = ShipLoops.open(Path.of(db.data()), targets, cfg.options(), cfg.intervalDuration(), listener,
+                ShipLoop.Gate.OPEN).start();
+        shipping = loops.primary();
     }
 
     /** What the ship loop knows of the archive's lag; unknown (all -1) if this database does not ship. */
@@ -181,9 +223,11 @@ public final class ArchiveJobs implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (shipping != null) {
-            shipping.close();
+        if (loops != null) {
+            loops.close();
         }
-        archive.close();
+        for (ShipLoops.Target t : targets) {
+            t.store().close();
+        }
     }
 }

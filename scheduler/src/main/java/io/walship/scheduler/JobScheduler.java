@@ -19,6 +19,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -28,6 +29,7 @@ import io.walship.protocol.Endpoints;
 import io.walship.protocol.Json;
 import io.walship.restorer.RestorePlan;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.ShipLoops;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Errors;
 import io.walship.wal.Lsn;
@@ -221,9 +223,29 @@ public final class JobScheduler implements AutoCloseable {
             if (j.ship() != null) {
                 // not a Quartz job: the ship loop every command uses, its ticks recorded as runs
                 Duration every = j.ship().intervalDuration();
-                Runner r = new Runner(jobs, "ship", "every " + every.toString().substring(2).toLowerCase(), null);
-                runners.put(JobKey.jobKey("ship", jobs.name()), r);
-                jobs.startShipping(shipRecorder(r, every));
+                String schedule = "every " + every.toString().substring(2).toLowerCase();
+                Map<ShipLoops.Target, Runner> byTarget = new LinkedHashMap<>();
+                for (int i = 0; i < jobs.targets().size(); i++) {
+                    ShipLoops.Target t = jobs.targets().get(i);
+                    // the primary's job keeps the name "ship"; each other archive has a job of its own
+                    String kind = i == 0 ? "ship" : "ship-" + WalShipper.archiveId(t.store());
+                    Runner r = new Runner(jobs, kind, schedule, null);
+                    runners.put(JobKey.jobKey(kind, jobs.name()), r);
+                    byTarget.put(t, r);
+                }
+                jobs.startShipping(t -> shipRecorder(byTarget.get(t), every));
+                for (ShipLoop l : jobs.shipLoops()) {
+                    Tags tags = Tags.of("database", d.name(), "archive", l.archiveId(), "required",
+                            Boolean.toString(l.required()));
+                    Gauge.builder("walship_archive_shipped_lsn", l, x -> x.status().archivedUpTo()).tags(tags)
+                            .description("the archive holds every LSN up to this one (-1: unknown)").register(metrics);
+                    Gauge.builder("walship_archive_shipping_lag_lsns", l, x -> x.status().lagLsns()).tags(tags)
+                            .description("commits not yet in this archive (-1: unknown)").register(metrics);
+                    Gauge.builder("walship_archive_shipping_lag_seconds", l, x -> x.status().lagSeconds()).tags(tags)
+                            .description("age of the oldest commit not yet in this archive (-1: unknown)").register(metrics);
+                    Gauge.builder("walship_archive_shipping_failing", l, x -> x.status().failing() ? 1 : 0).tags(tags)
+                            .description("1 while shipping to this archive fails, hangs or stopped").register(metrics);
+                }
             }
             if (j.backup() != null) {
                 boolean missed = backupMissed(jobs, j.backup().cronValue());
@@ -299,6 +321,23 @@ public final class JobScheduler implements AutoCloseable {
             d.put("archiveLagSeconds", shipping.lagSeconds() < 0 ? null : shipping.lagSeconds());
             d.put("shippingStopped", shipping.stopped());
             d.put("shippingLastError", shipping.lastError());
+            List<Object> as = new ArrayList<>();
+            for (ShipLoop l : jobs.shipLoops()) {
+                ShipLoop.Status a = l.status();
+                Map<String, Object> am = new LinkedHashMap<>();
+                am.put("id", a.id());
+                am.put("uri", a.archive());
+                am.put("required", a.required());
+                am.put("shippedLsn", a.archivedUpTo() < 0 ? null : Lsn.format(a.archivedUpTo()));
+                am.put("lagLsns", a.lagLsns());
+                am.put("lagSeconds", a.lagSeconds());
+                am.put("failing", a.failing());
+                am.put("lastError", a.lastError());
+                as.add(am);
+            }
+            if (!as.isEmpty()) {
+                d.put("archives", as);
+            }
             List<Object> js = new ArrayList<>();
             runners.values().stream().filter(r -> r.jobs == jobs).forEach(r -> js.add(r.run.toMap()));
             d.put("jobs", js);

@@ -58,11 +58,45 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
         return io.walship.archive.UploadLimit.parse(maxUploadRate);
     }
 
+    /**
+     * One database. Its archives: {@code archive} (one required archive) and/or {@code archives}
+     * (required archives), and {@code optionalArchives} (shipped to, never waited for); the first
+     * required one is the primary: backups, retention and drills run on it only
+     * (docs/OPERATIONS.md, "Several archives").
+     */
     public record Database(String name, String data, String url, String archive, Jobs jobs,
-                           List<String> encryptionKeyFiles) {
+                           List<String> encryptionKeyFiles, List<String> archives, List<String> optionalArchives) {
         /** Without encryption keys of its own. */
         public Database(String name, String data, String url, String archive, Jobs jobs) {
             this(name, data, url, archive, jobs, null);
+        }
+
+        /** One archive only. */
+        public Database(String name, String data, String url, String archive, Jobs jobs,
+                        List<String> encryptionKeyFiles) {
+            this(name, data, url, archive, jobs, encryptionKeyFiles, null, null);
+        }
+
+        /** The required archives: {@code archive}, then {@code archives}; the first is the primary. */
+        public List<String> requiredArchives() {
+            List<String> out = new java.util.ArrayList<>();
+            if (archive != null && !archive.isBlank()) {
+                out.add(archive);
+            }
+            if (archives != null) {
+                out.addAll(archives);
+            }
+            return out;
+        }
+
+        /** {@code optionalArchives}, or none. */
+        public List<String> optionalArchiveList() {
+            return optionalArchives == null ? List.of() : optionalArchives;
+        }
+
+        /** The primary archive: the first required one. */
+        public String primaryArchive() {
+            return requiredArchives().get(0);
         }
 
         /**
@@ -268,11 +302,20 @@ public record SchedulerConfig(String http, String maxUploadRate, List<Database> 
                 throw new ConfigException(at + ": name '" + d.name() + "' is used twice");
             }
             at = "config " + where + ": database '" + d.name() + "'";
-            if (d.archive() == null || d.archive().isBlank()) {
-                throw new ConfigException(at + ": 'archive' (the archive URI) is missing");
+            if (d.requiredArchives().isEmpty()) {
+                throw new ConfigException(at + ": 'archive' (the archive URI) is missing"
+                        + (d.optionalArchiveList().isEmpty() ? "" : "; optionalArchives need a required archive"));
             }
+            List<String> all = new java.util.ArrayList<>(d.requiredArchives());
+            all.addAll(d.optionalArchiveList());
             try {
-                ArchiveUri.parse(d.archive());
+                for (String u : all) {
+                    if (u == null || u.isBlank()) {
+                        throw new IllegalArgumentException("an archive URI is empty");
+                    }
+                    ArchiveUri.parse(u);
+                }
+                io.walship.shipper.ShipLoops.checkDistinct(all);
             } catch (RuntimeException e) {
                 throw new ConfigException(at + ": " + e.getMessage());
             }

@@ -32,6 +32,25 @@ final class LeaderMetrics {
     private MultiGauge slotRetained;
     private MultiGauge slotLost;
 
+    /**
+     * Registers each archive's shipping gauges, labelled {@code archive=ID} and {@code required}:
+     * shipped LSN, lag in commits and seconds (-1: unknown, as the scheduler's gauges) and failing (1/0).
+     */
+    void archives(List<io.walship.shipper.ShipLoop> loops) {
+        for (io.walship.shipper.ShipLoop l : loops) {
+            Tags t = Tags.of("archive", l.archiveId(), "required", Boolean.toString(l.required()));
+            Gauge.builder("walship_archive_shipped_lsn", l, x -> x.status().archivedUpTo()).tags(t)
+                    .description("The archive holds every LSN up to this one (-1: unknown yet)").register(registry);
+            Gauge.builder("walship_archive_shipping_lag_lsns", l, x -> x.status().lagLsns()).tags(t)
+                    .description("Commits in the local WAL not yet in this archive (-1: unknown)").register(registry);
+            Gauge.builder("walship_archive_shipping_lag_seconds", l, x -> x.status().lagSeconds()).tags(t)
+                    .description("Age of the oldest commit not yet in this archive (-1: unknown)").baseUnit("seconds")
+                    .register(registry);
+            Gauge.builder("walship_archive_shipping_failing", l, x -> x.status().failing() ? 1 : 0).tags(t)
+                    .description("1 while shipping to this archive fails, hangs or stopped, else 0").register(registry);
+        }
+    }
+
     LeaderMetrics(Store store) {
         this(store, null);
     }

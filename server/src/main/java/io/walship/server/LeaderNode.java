@@ -282,6 +282,29 @@ public final class LeaderNode implements Node {
         }
     }
 
+    /** Every archive this process ships the store's WAL to, the primary first (it is {@code shipping}). */
+    private volatile List<ShipLoop> archives = List.of();
+
+    /**
+     * Shows each of {@code loops} in /status ({@code archives}) and /metrics; the first should be
+     * the {@code shipping} loop given at construction (the primary). Call once, before serving.
+     */
+    public void archives(List<ShipLoop> loops) {
+        this.archives = List.copyOf(loops);
+        metrics.archives(this.archives);
+    }
+
+    private static List<StatusResponse.ArchiveShipping> archiveList(List<ShipLoop> loops) {
+        List<StatusResponse.ArchiveShipping> out = new ArrayList<>();
+        for (ShipLoop l : loops) {
+            ShipLoop.Status a = l.status();
+            out.add(new StatusResponse.ArchiveShipping(a.id(), a.archive(), a.required(),
+                    a.archivedUpTo() < 0 ? null : Lsn.format(a.archivedUpTo()), a.lagLsns(), a.lagSeconds(),
+                    a.failing(), a.lastError()));
+        }
+        return out;
+    }
+
     @Override
     public StatusResponse status() {
         StatusResponse.Archive archive = null;
@@ -311,7 +334,8 @@ public final class LeaderNode implements Node {
         return new StatusResponse(base.role(), base.systemId(), base.timeline(), base.lastLsn(), base.durableLsn(),
                 base.checkpointLsn(), base.dataDir(), base.archiveLag(), base.archive(), base.pageCache(),
                 base.failed(), base.failure(), followers, slots, null, acks == null ? null : syncStatus(),
-                lease == null ? null : leaseStatus(lease)).withLeader(leaderStatus());
+                lease == null ? null : leaseStatus(lease)).withLeader(leaderStatus())
+                .withArchives(archives.isEmpty() ? null : archiveList(archives));
     }
 
     /**

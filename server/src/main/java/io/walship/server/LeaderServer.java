@@ -59,6 +59,12 @@ public final class LeaderServer implements AutoCloseable {
                 bound.getPort()));
     }
 
+    /** Shows each archive's shipping in /status and /metrics, the primary first ({@link LeaderNode#archives}). */
+    public LeaderServer archives(java.util.List<ShipLoop> loops) {
+        node.archives(loops);
+        return this;
+    }
+
     public LeaderServer start() {
         api.start();
         return this;

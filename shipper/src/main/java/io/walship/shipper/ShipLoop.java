@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  *       failed, if it did.
  *   <li><b>Stop:</b> {@link #close} stops the ticks, waits for a running one, ships once more so a
  *       clean stop leaves nothing unarchived (a segment younger than
- *       {@link WalShipper.Options#segmentMaxAge} too), and releases {@code DATA/ship.lock}.
+ *       {@link WalShipper.Options#segmentMaxAge} too), and releases {@code DATA/ship.ID.lock}.
  *   <li><b>Requests:</b> a tick with nothing new asks the archive nothing; the shipper lists it at
  *       most every {@link WalShipper.Options#archiveRecheck} ({@link WalShipper}).
  * </ul>
@@ -93,9 +93,23 @@ public final class ShipLoop implements AutoCloseable {
      * @param stopped      shipping stopped for good after a fatal error ({@code lastError} says why)
      */
     public record Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError,
-                         boolean stopped) {
+                         boolean stopped, String id, boolean required, boolean failing) {
+        public Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError,
+                      boolean stopped) {
+            this(archive, archivedUpTo, lagLsns, lagSeconds, lastError, stopped, "", true,
+                    stopped || (lastError != null && !lastError.startsWith(PAUSED_PREFIX)));
+        }
+
         public Status(String archive, long archivedUpTo, long lagLsns, double lagSeconds, String lastError) {
             this(archive, archivedUpTo, lagLsns, lagSeconds, lastError, false);
+        }
+
+        Status withLag(long lsns, double seconds) {
+            return new Status(archive, archivedUpTo, lsns, seconds, lastError, stopped, id, required, failing);
+        }
+
+        Status failing(boolean f) {
+            return new Status(archive, archivedUpTo, lagLsns, lagSeconds, lastError, stopped, id, required, f);
         }
     }
 
@@ -121,13 +135,17 @@ public final class ShipLoop implements AutoCloseable {
     private final Gate gate;
     private final WalShipper shipper;
     private final ScheduledExecutorService timer;
+    private final ScheduledExecutorService lagTimer;
+    private final Object statusLock = new Object();
+    /** When the running run started ({@link System#nanoTime}), or 0 while none runs. */
+    private volatile long runStartedNanos;
     private final Object tickLock = new Object();
     private volatile Status status;
     private boolean closed; // guarded by tickLock
     private boolean stopped; // guarded by tickLock: a fatal error ended the shipping
 
     /**
-     * Takes {@code DATA/ship.lock} (one shipper per data directory) but ships nothing until
+     * Takes {@code DATA/ship.ID.lock} (one shipper per archive and data directory) but ships nothing until
      * {@link #start}.
      */
     public ShipLoop(Path dataDir, ObjectStore archive, WalShipper.Options options, Duration interval, Listener listener) {
@@ -137,6 +155,16 @@ public final class ShipLoop implements AutoCloseable {
     /** As above, shipping only while {@code gate} allows it (a leader's lease). */
     public ShipLoop(Path dataDir, ObjectStore archive, WalShipper.Options options, Duration interval, Listener listener,
                     Gate gate) {
+        this(dataDir, archive, true, options, interval, listener, gate);
+    }
+
+    /**
+     * One of several archives: {@code required} says whether the store's WAL retention (and its
+     * archive lag bound) waits for it ({@link WalShipper#WalShipper(Path, ObjectStore, WalShipper.Options, boolean)}).
+     * Takes {@code DATA/ship.ID.lock}.
+     */
+    public ShipLoop(Path dataDir, ObjectStore archive, boolean required, WalShipper.Options options, Duration interval,
+                    Listener listener, Gate gate) {
         this.gate = Objects.requireNonNull(gate, "gate");
         this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
         this.archive = Objects.requireNonNull(archive, "archive");
@@ -145,24 +173,90 @@ public final class ShipLoop implements AutoCloseable {
         if (interval.isZero() || interval.isNegative()) {
             throw new IllegalArgumentException("the ship interval must be positive, not " + interval);
         }
-        this.status = new Status(archive.describe(), -1, -1, -1, null);
-        this.shipper = new WalShipper(dataDir, archive, options);
+        this.shipper = new WalShipper(dataDir, archive, options, required);
+        this.status = new Status(archive.describe(), -1, -1, -1, null, false, shipper.archiveId(), required, false);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "walship-shipper");
+            Thread t = new Thread(r, "walship-shipper-" + shipper.archiveId());
+            t.setDaemon(true);
+            return t;
+        });
+        this.lagTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "walship-ship-lag-" + shipper.archiveId());
             t.setDaemon(true);
             return t;
         });
     }
 
+    /** The archive's ID ({@link WalShipper#archiveId(ObjectStore)}). */
+    public String archiveId() {
+        return shipper.archiveId();
+    }
+
+    /** Whether the store's WAL retention waits for this archive. */
+    public boolean required() {
+        return shipper.required();
+    }
+
+    /**
+     * How long a run may take before the archive counts as failing although the run has not
+     * ended (a hanging archive): three intervals, at least 10 seconds.
+     */
+    Duration stuckAfter() {
+        Duration three = interval.multipliedBy(3);
+        return three.compareTo(Duration.ofSeconds(10)) < 0 ? Duration.ofSeconds(10) : three;
+    }
+
+    /**
+     * Recomputes the lag against the local WAL's end now, outside the runs, while a run is running:
+     * it grows while a run hangs on the archive (between runs, each run's end measured it). Only
+     * replaces the lag of the status it was computed for.
+     */
+    void refreshLag() {
+        Status s = status;
+        if (s.archivedUpTo() < 0 || runStartedNanos == 0) {
+            return; // unknown until a run succeeded; between runs each run's end measured it
+        }
+        Status l = lag(s);
+        synchronized (statusLock) {
+            if (status == s) {
+                status = l;
+            }
+        }
+    }
+
     /** Ships now, then every interval after the previous run ended. */
     public ShipLoop start() {
         timer.scheduleWithFixedDelay(this::tick, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+        long every = Math.max(interval.toMillis(), 1000);
+        lagTimer.scheduleWithFixedDelay(() -> {
+            try {
+                refreshLag();
+            } catch (RuntimeException e) {
+                LOG.debug("archive lag of {}: {}", dataDir, e.getMessage());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
         LOG.info("shipping the WAL of {} to {} every {} ms", dataDir, archive.describe(), interval.toMillis());
         return this;
     }
 
+    /**
+     * What the loop knows now; {@link Status#failing} also when a run has been running longer than
+     * {@link #stuckAfter} (a hanging archive, also in the loop's very first run, whose lag is then
+     * unknown: -1).
+     */
     public Status status() {
-        return status;
+        Status s = status;
+        long started = runStartedNanos;
+        if (!s.failing() && started != 0 && System.nanoTime() - started > stuckAfter().toNanos()) {
+            return s.failing(true);
+        }
+        return s;
+    }
+
+    private void set(Status s) {
+        synchronized (statusLock) {
+            status = s;
+        }
     }
 
     private volatile RuntimeException fatal;
@@ -201,8 +295,8 @@ public final class ShipLoop implements AutoCloseable {
                 if (before.lastError() == null || !before.lastError().startsWith(PAUSED_PREFIX)) {
                     LOG.warn("not shipping {} to {}: {}", dataDir, archive.describe(), refusal);
                 }
-                status = new Status(before.archive(), before.archivedUpTo(), before.lagLsns(), before.lagSeconds(),
-                        PAUSED_PREFIX + refusal, false);
+                set(new Status(before.archive(), before.archivedUpTo(), before.lagLsns(), before.lagSeconds(),
+                        PAUSED_PREFIX + refusal, false, before.id(), before.required(), false));
                 return;
             }
             Instant start = Instant.now();
@@ -210,6 +304,7 @@ public final class ShipLoop implements AutoCloseable {
             listener.starting();
             WalShipper.Result result = null;
             String error = null;
+            runStartedNanos = t0 == 0 ? 1 : t0;
             try {
                 result = all ? shipper.shipAll(gate::refusal) : shipper.shipOnce(gate::refusal);
                 if (before.lastError() != null) {
@@ -218,8 +313,9 @@ public final class ShipLoop implements AutoCloseable {
                 }
             } catch (WalShipper.GateClosedException e) {
                 LOG.warn("stopped shipping {} to {} during a run: {}", dataDir, archive.describe(), e.getMessage());
-                status = lag(new Status(before.archive(), Math.max(before.archivedUpTo(), e.archivedUpTo()),
-                        before.lagLsns(), before.lagSeconds(), PAUSED_PREFIX + e.getMessage(), false));
+                set(lag(new Status(before.archive(), Math.max(before.archivedUpTo(), e.archivedUpTo()),
+                        before.lagLsns(), before.lagSeconds(), PAUSED_PREFIX + e.getMessage(), false, before.id(),
+                        before.required(), false)));
                 listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), null,
                         PAUSED_PREFIX + e.getMessage()));
                 return;
@@ -235,9 +331,12 @@ public final class ShipLoop implements AutoCloseable {
                 LOG.warn("shipping {} to {} failed, will retry in {} ms: {}", dataDir, archive.describe(),
                         interval.toMillis(), error);
                 LOG.debug("shipping failure", e);
+            } finally {
+                runStartedNanos = 0;
             }
             long archived = result != null ? result.archivedUpTo() : before.archivedUpTo();
-            status = lag(new Status(before.archive(), archived, before.lagLsns(), before.lagSeconds(), error, stopped));
+            set(lag(new Status(before.archive(), archived, before.lagLsns(), before.lagSeconds(), error, stopped,
+                    before.id(), before.required(), error != null)));
             listener.finished(new Tick(start, Duration.ofNanos(System.nanoTime() - t0), result, error));
         }
     }
@@ -265,16 +364,29 @@ public final class ShipLoop implements AutoCloseable {
             return s;
         }
         double seconds = count == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - oldestMicros) / 1e6);
-        return new Status(s.archive(), s.archivedUpTo(), count, seconds, s.lastError(), s.stopped());
+        return s.withLag(count, seconds);
     }
 
     /**
      * Stops the ticks, lets a running one finish, ships once more (so a clean stop leaves nothing
-     * unarchived) and releases {@code ship.lock}. The archive stays open. Idempotent.
+     * unarchived) and releases {@code ship.ID.lock}. The archive stays open. Idempotent.
      */
+    /** Releases the lock without shipping (a loop never started, given up while others failed to open). */
+    void abandon() {
+        timer.shutdownNow();
+        lagTimer.shutdownNow();
+        synchronized (tickLock) {
+            if (!closed) {
+                closed = true;
+                shipper.close();
+            }
+        }
+    }
+
     @Override
     public void close() {
         timer.shutdown();
+        lagTimer.shutdownNow();
         synchronized (tickLock) {
             if (closed) {
                 return;

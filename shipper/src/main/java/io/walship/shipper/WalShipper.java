@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Ships a data directory's WAL to the archive as compressed segment objects. Safe to run beside
- * a running leader: it reads the WAL read-only and only writes the {@code marks/archived} mark.
+ * a running leader: it reads the WAL read-only and only writes its archive's {@code marks/archived.ID} mark.
  *
  * <p>The archive is the source of truth for where to resume: a shipper lists the archive and
  * continues after the last LSN the timeline's segments cover, so a crash at any moment (before,
@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * full segment); {@link #shipAll} (a graceful stop), {@link #shipOnce()} and a new shipper's first
  * run upload it anyway (a shipper killed before its graceful stop held it for an unknown time).
  * "Archived up to" advances only after the segment containing it was created. One shipper per
- * data directory ({@code DATA/ship.lock}). Not thread-safe.
+ * archive and data directory ({@code DATA/ship.ID.lock}, ID from {@link #archiveId(ObjectStore)}). Not thread-safe.
  *
  * <p><b>Only durable entries.</b> It reads through {@link WalReader}, which never returns an entry
  * past the WAL's durable LSN, so nothing that a power loss could rewrite is ever archived.
@@ -58,7 +58,33 @@ import org.slf4j.LoggerFactory;
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
+    /** The lock of a shipper of an older version (one per data directory); this one takes {@link #lockFile}. */
     public static final String LOCK_FILE = "ship.lock";
+
+    /** The lock file of archive {@code archiveId}'s shipper: {@code ship.ID.lock}, one shipper per archive. */
+    public static String lockFile(String archiveId) {
+        return "ship." + archiveId + ".lock";
+    }
+
+    /**
+     * The archive's ID ({@link io.walship.archive.ArchiveUri#id}) from its description (the URI
+     * without credentials, plus " (encrypted)" for an encrypted one). A store whose description is
+     * no archive URI (a test's) is named by the hash of its description.
+     */
+    public static String archiveId(ObjectStore store) {
+        String d = store.describe().replaceFirst(" \\(encrypted\\)$", "");
+        try {
+            return io.walship.archive.ArchiveUri.parse(d).id();
+        } catch (RuntimeException e) {
+            try {
+                byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                        .digest(d.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                return java.util.HexFormat.of().formatHex(h, 0, 8);
+            } catch (java.security.NoSuchAlgorithmException x) {
+                throw new IllegalStateException(x);
+            }
+        }
+    }
 
     /**
      * The largest segment: the shipper holds up to three segments' bodies at once (one read, one
@@ -129,6 +155,8 @@ public final class WalShipper implements AutoCloseable {
     private final Options options;
     private final WalMarks marks;
     private final DirectoryLock lock;
+    private final String archiveId;
+    private final boolean required;
     /**
      * The archive's last entry on a timeline as last read or uploaded (null: none yet), so a run
      * whose archive end has not moved compares it with the local WAL without downloading it again.
@@ -163,6 +191,8 @@ public final class WalShipper implements AutoCloseable {
      */
     private final java.util.TreeMap<Long, Long> firstSeen = new java.util.TreeMap<>();
     private final java.util.function.LongSupplier nanoClock;
+    /** Timelines whose history (and ancestors') this shipper made sure the archive holds. Caller's thread only. */
+    private final java.util.Set<Integer> historiesEnsured = new java.util.HashSet<>();
 
     /**
      * The archive's end on {@code timeline}: {@code archived}, as listed at {@code listedAt}
@@ -190,13 +220,49 @@ public final class WalShipper implements AutoCloseable {
 
     /** As above, reading time from {@code nanoClock} (as {@link System#nanoTime}; tests move it by hand). */
     public WalShipper(Path dataDir, ObjectStore store, Options options, java.util.function.LongSupplier nanoClock) {
+        this(dataDir, store, options, true, nanoClock);
+    }
+
+    /**
+     * A shipper of a required archive ({@code required}: the store keeps the WAL until this archive
+     * holds it, through {@code marks/archived.ID}, created at 0 here if missing so the WAL is kept
+     * from the start) or an optional one (no mark: retention does not wait for it). Takes
+     * {@code DATA/ship.ID.lock}: one shipper per archive and data directory.
+     */
+    public WalShipper(Path dataDir, ObjectStore store, Options options, boolean required) {
+        this(dataDir, store, options, required, System::nanoTime);
+    }
+
+    public WalShipper(Path dataDir, ObjectStore store, Options options, boolean required,
+                      java.util.function.LongSupplier nanoClock) {
         this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
         this.dataDir = dataDir;
         this.store = store;
         this.options = options;
         this.marks = new WalMarks(dataDir);
+        this.archiveId = archiveId(store);
+        this.required = required;
         ControlFile.read(dataDir); // fails clearly if this is not a data directory
-        this.lock = DirectoryLock.acquire(dataDir.resolve(LOCK_FILE), "another shipper is running on " + dataDir);
+        this.lock = DirectoryLock.acquire(dataDir.resolve(lockFile(archiveId)), "another shipper is running on "
+                + dataDir + " for archive " + store.describe() + " (ID " + archiveId + ", DATA/" + lockFile(archiveId) + ")");
+        if (required) {
+            try {
+                marks.createArchived(archiveId, 0);
+            } catch (RuntimeException e) {
+                lock.close();
+                throw e;
+            }
+        }
+    }
+
+    /** This shipper's archive ID ({@link #archiveId(ObjectStore)}). */
+    public String archiveId() {
+        return archiveId;
+    }
+
+    /** Whether the store's WAL retention waits for this archive. */
+    public boolean required() {
+        return required;
     }
 
     /**
@@ -324,6 +390,11 @@ public final class WalShipper implements AutoCloseable {
             }
             succeeded = true;
             ok = true;
+            if (required && r.archivedUpTo() > 0) {
+                // the archive's end as this run checked it (no splice): its mark moves there even when
+                // nothing was uploaded (a mark created at 0 for an archive that already holds the WAL)
+                marks.setArchived(archiveId, r.archivedUpTo());
+            }
             return r;
         } finally {
             if (!ok) {
@@ -346,6 +417,12 @@ public final class WalShipper implements AutoCloseable {
     private Result runOnce(java.util.function.Supplier<String> gate, boolean all, boolean mustList) {
         ControlFile control = ControlFile.read(dataDir);
         int timeline = control.timeline();
+        if (timeline != 1 && !control.standby() && !historiesEnsured.contains(timeline)) {
+            // before the listing: it reads the timeline's history to know where the shipping starts.
+            // From the data directory, never from another archive (a down one would block this one)
+            LocalHistories.ensure(store, dataDir, timeline);
+            historiesEnsured.add(timeline);
+        }
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
         Known view = archiveView(timeline, listed, foreign, mustList);
@@ -668,7 +745,9 @@ public final class WalShipper implements AutoCloseable {
                 stale = true;
             }
         }
-        marks.setArchived(h.lastLsn());
+        if (required) {
+            marks.setArchived(archiveId, h.lastLsn());
+        }
         LOG.info("archived {} ({} entries, {} -> {} bytes)", key, h.entryCount(), h.bodyLength(), bytes.length);
         return bytes.length;
     }

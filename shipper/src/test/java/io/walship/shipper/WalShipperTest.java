@@ -86,7 +86,7 @@ class WalShipperTest {
                 assertTrue(r1.objectBytes() < r1.walBytes() / 2, "compressed: " + r1);
 
                 // the mark lags the archive (a crash after an upload): the archive decides
-                Files.delete(data.resolve(WalMarks.DIR_NAME).resolve("archived"));
+                Files.delete(data.resolve(WalMarks.DIR_NAME).resolve("archived." + shipper.archiveId()));
                 write(store, 3_000, 3_500);
                 WalShipper.Result r2 = shipper.shipOnce();
                 assertEquals(store.lastLsn(), r2.archivedUpTo());

@@ -13,10 +13,12 @@ import java.util.regex.Pattern;
 
 /**
  * The WAL retention hooks, kept as small files under {@code DATA/marks/} so that a shipper or
- * follower in another process can move them: {@code archived} holds the LSN up to which the WAL
- * is safely in the archive, {@code consumer.NAME} the LSN each registered consumer has consumed.
+ * follower in another process can move them: {@code archived.ID} holds the LSN up to which the WAL
+ * is safely in required archive ID ({@code ArchiveUri#id}), {@code consumer.NAME} the LSN each
+ * registered consumer has consumed; {@code archived} (no ID) is the mark of an older version, a
+ * retention floor until the per-archive marks replace it (docs/OPERATIONS.md, "Several archives").
  * Each file holds one canonical LSN and a newline and is replaced atomically. The leader deletes
- * WAL only up to the minimum of the checkpoint, {@code archived} and every consumer.
+ * WAL only up to the minimum of the checkpoint, every archive mark and every consumer.
  * Thread-safe (each call is one file operation).
  */
 public final class WalMarks {
@@ -32,15 +34,72 @@ public final class WalMarks {
         this.dir = dataDir.resolve(DIR_NAME);
     }
 
+    /**
+     * The retention floor the archives set: the lowest of every required archive's mark
+     * ({@code archived.ID}) and of the legacy mark ({@code archived}, written by a shipper of an
+     * older version, kept until the per-archive marks replace it); empty if there is none (no
+     * archiving has started).
+     */
     public OptionalLong archived() {
+        OptionalLong legacy = legacyArchived();
+        long min = legacy.isPresent() ? legacy.getAsLong() : Long.MAX_VALUE;
+        for (long v : archivedMarks().values()) {
+            min = Math.min(min, v);
+        }
+        return min == Long.MAX_VALUE ? OptionalLong.empty() : OptionalLong.of(min);
+    }
+
+    /** The legacy single-archive mark {@code marks/archived} (no archive ID), if there is one. */
+    public OptionalLong legacyArchived() {
         return read(dir.resolve(ARCHIVED));
     }
 
-    /** Records that the WAL up to {@code lsn} is archived; never moves the mark backwards. */
+    /** Each required archive's mark {@code marks/archived.ID}, by archive ID. */
+    public Map<String, Long> archivedMarks() {
+        return list(ARCHIVED + ".");
+    }
+
+    /** One required archive's mark, if it has one. */
+    public OptionalLong archived(String archiveId) {
+        checkName(archiveId);
+        return read(dir.resolve(ARCHIVED + "." + archiveId));
+    }
+
+    /** Writes the legacy mark {@code marks/archived} (tests of an upgrade; a shipper writes {@link #setArchived(String, long)}). */
     public synchronized void setArchived(long lsn) {
-        OptionalLong cur = archived();
+        OptionalLong cur = legacyArchived();
         if (cur.isEmpty() || lsn > cur.getAsLong()) {
             write(dir.resolve(ARCHIVED), lsn);
+        }
+    }
+
+    /** Records that archive {@code archiveId} holds the WAL up to {@code lsn}; never moves its mark backwards. */
+    public synchronized void setArchived(String archiveId, long lsn) {
+        OptionalLong cur = archived(archiveId);
+        if (cur.isEmpty() || lsn > cur.getAsLong()) {
+            write(dir.resolve(ARCHIVED + "." + archiveId), lsn);
+        }
+    }
+
+    /**
+     * Creates archive {@code archiveId}'s mark at {@code lsn} (0: hold all the WAL) unless it has
+     * one, durably, so retention keeps the WAL for it before its shipper's first run.
+     */
+    public synchronized void createArchived(String archiveId, long lsn) {
+        if (archived(archiveId).isEmpty()) {
+            write(dir.resolve(ARCHIVED + "." + archiveId), lsn);
+        }
+    }
+
+    /** Deletes the legacy mark {@code marks/archived} once the per-archive marks are durable in its place. */
+    public synchronized void removeLegacyArchived() {
+        Path f = dir.resolve(ARCHIVED);
+        try {
+            if (Files.deleteIfExists(f)) {
+                AtomicFiles.fsyncDirectory(dir);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("remove " + f + ": " + e.getMessage(), e);
         }
     }
 
@@ -97,16 +156,20 @@ public final class WalMarks {
     }
 
     public Map<String, Long> consumers() {
+        return list(CONSUMER_PREFIX);
+    }
+
+    private Map<String, Long> list(String prefix) {
         Map<String, Long> out = new TreeMap<>();
         if (!Files.isDirectory(dir)) {
             return out;
         }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, CONSUMER_PREFIX + "*")) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, prefix + "*")) {
             for (Path p : ds) {
                 if (p.getFileName().toString().endsWith(".tmp")) {
                     continue;
                 }
-                read(p).ifPresent(v -> out.put(p.getFileName().toString().substring(CONSUMER_PREFIX.length()), v));
+                read(p).ifPresent(v -> out.put(p.getFileName().toString().substring(prefix.length()), v));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("list " + dir, e);
