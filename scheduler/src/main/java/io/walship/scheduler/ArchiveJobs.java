@@ -221,6 +221,16 @@ public final class ArchiveJobs implements AutoCloseable {
         }
     }
 
+    /**
+     * Hands over the ship loops for closing (with other databases', {@link ShipLoops#closeAll}), so
+     * {@link #close} does not wait for a hanging one a second time.
+     */
+    synchronized List<ShipLoop> takeShipLoops() {
+        ShipLoops l = loops;
+        loops = null;
+        return l == null ? List.of() : l.loops();
+    }
+
     @Override
     public synchronized void close() {
         if (loops != null) {

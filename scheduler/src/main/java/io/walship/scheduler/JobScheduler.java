@@ -389,6 +389,11 @@ public final class JobScheduler implements AutoCloseable {
     /** Stops triggering, waits for running jobs to finish, and releases everything. */
     @Override
     public void close() {
+        // every database's archives take their last shipment at once, first: neither a hanging
+        // archive of another database nor a running backup or drill (Quartz waits for those) holds them back
+        List<ShipLoop> loops = new ArrayList<>();
+        databases.values().forEach(j -> loops.addAll(j.takeShipLoops()));
+        ShipLoops.closeAll(loops);
         try {
             quartz.shutdown(true);
         } catch (SchedulerException e) {

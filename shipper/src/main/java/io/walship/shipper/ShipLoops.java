@@ -158,7 +158,11 @@ public final class ShipLoops implements AutoCloseable {
         closeAll(loops);
     }
 
-    static void closeAll(List<ShipLoop> loops) {
+    /**
+     * Closes {@code loops} (of one or several data directories) all at once, as {@link #close}: a
+     * hanging one delays no other's last shipment. Closing a loop twice does nothing.
+     */
+    public static void closeAll(List<ShipLoop> loops) {
         List<Thread> threads = new ArrayList<>();
         for (ShipLoop l : loops) {
             Thread t = new Thread(l::close, "walship-ship-close-" + l.archiveId());

@@ -73,6 +73,11 @@ public final class WalShipper implements AutoCloseable {
      */
     public static String archiveId(ObjectStore store) {
         String d = store.describe().replaceFirst(" \\(encrypted\\)$", "");
+        if (d.startsWith("file://")) {
+            // a local archive's description is "file://" and its path as is, not a URI: '#', '%' or
+            // ' ' in a directory name must not be read as a fragment, an escape or a bad URI
+            return new io.walship.archive.ArchiveUri.Local(java.nio.file.Path.of(d.substring("file://".length()))).id();
+        }
         try {
             return io.walship.archive.ArchiveUri.parse(d).id();
         } catch (RuntimeException e) {
@@ -245,13 +250,21 @@ public final class WalShipper implements AutoCloseable {
         ControlFile.read(dataDir); // fails clearly if this is not a data directory
         this.lock = DirectoryLock.acquire(dataDir.resolve(lockFile(archiveId)), "another shipper is running on "
                 + dataDir + " for archive " + store.describe() + " (ID " + archiveId + ", DATA/" + lockFile(archiveId) + ")");
-        if (required) {
-            try {
+        try {
+            if (required) {
                 marks.createArchived(archiveId, 0);
-            } catch (RuntimeException e) {
-                lock.close();
-                throw e;
+            } else if (marks.archived(archiveId).isPresent()) {
+                // an archive turned from required to optional: its frozen mark would go on holding the
+                // WAL and the archive lag bound (a leader refusing writes for an optional archive).
+                // Its lock is ours, so no other process ships it as required now
+                LOG.warn("{} is an optional archive now: deleting its retention mark {}/marks/archived.{} (LSN {});"
+                                + " the WAL is no longer kept for it", store.describe(), dataDir, archiveId,
+                        io.walship.wal.Lsn.format(marks.archived(archiveId).getAsLong()));
+                marks.removeArchived(archiveId);
             }
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
         }
     }
 

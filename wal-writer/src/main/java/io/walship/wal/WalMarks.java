@@ -91,6 +91,19 @@ public final class WalMarks {
         }
     }
 
+    /** Deletes archive {@code archiveId}'s mark (an archive no longer required: retention stops waiting for it). */
+    public synchronized void removeArchived(String archiveId) {
+        checkName(archiveId);
+        Path f = dir.resolve(ARCHIVED + "." + archiveId);
+        try {
+            if (Files.deleteIfExists(f)) {
+                AtomicFiles.fsyncDirectory(dir);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("remove " + f + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Deletes the legacy mark {@code marks/archived} once the per-archive marks are durable in its place. */
     public synchronized void removeLegacyArchived() {
         Path f = dir.resolve(ARCHIVED);
