@@ -5,6 +5,9 @@ import java.util.Properties;
 
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -30,6 +33,75 @@ public final class TestS3Server implements AutoCloseable {
         this.endpoint = endpoint;
         this.access = access;
         this.secret = secret;
+    }
+
+    /**
+     * One server for a whole test class, with the AWS default credentials pointed at it:
+     * {@code @RegisterExtension static final TestS3Server.Shared s3 = TestS3Server.shared();}
+     */
+    public static Shared shared() {
+        return new Shared();
+    }
+
+    /**
+     * A JUnit 5 extension (register it on a static field) that, before all tests of the class, starts
+     * {@link #start()} and sets the {@code aws.accessKeyId} / {@code aws.secretAccessKey} system
+     * properties to its credentials, and closes it after all. The properties are left set, as the
+     * per-class setups it replaces left them.
+     */
+    public static final class Shared implements BeforeAllCallback, AfterAllCallback {
+        private TestS3Server server;
+
+        private Shared() {
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws Exception {
+            server = start();
+            // the archive URI carries no credentials: the AWS default chain reads these
+            System.setProperty("aws.accessKeyId", server.access());
+            System.setProperty("aws.secretAccessKey", server.secret());
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) throws Exception {
+            if (server != null) {
+                server.close();
+                server = null;
+            }
+        }
+
+        /** The running server. */
+        public TestS3Server server() {
+            if (server == null) {
+                throw new IllegalStateException("TestS3Server.Shared used outside its test class's lifecycle");
+            }
+            return server;
+        }
+
+        public URI endpoint() {
+            return server().endpoint();
+        }
+
+        public ArchiveUri.S3 newArchive(String bucket, String prefix) {
+            return server().newArchive(bucket, prefix);
+        }
+
+        public String newArchiveUri(String bucket, String prefix) {
+            return server().newArchiveUri(bucket, prefix);
+        }
+
+        public String access() {
+            return server().access();
+        }
+
+        public String secret() {
+            return server().secret();
+        }
+
+        public S3Client client() {
+            return server().client();
+        }
     }
 
     /** The external server if the environment names one (MinIO in CI), else an in-process S3Proxy. */

@@ -15,9 +15,8 @@ import java.util.stream.Stream;
 
 import io.walship.archive.TestS3Server;
 import io.walship.wal.Store;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,22 +28,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * on every command that takes them; and a ship of N MiB at R MiB/s takes at least about N/R seconds.
  */
 class ArchivePinRateCommandTest {
-    private static TestS3Server s3;
+    @RegisterExtension
+    static final TestS3Server.Shared s3 = TestS3Server.shared();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = TestS3Server.start();
-        System.setProperty("aws.accessKeyId", s3.access());
-        System.setProperty("aws.secretAccessKey", s3.secret());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
-    }
 
     static Stream<String> stores() {
         return Stream.of("file", "s3");

@@ -22,8 +22,8 @@ import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.S3ObjectStore;
 import io.walship.archive.TestS3Server;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -36,22 +36,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class EncryptionCommandTest {
     static final long SEED = Long.getLong("walship.seed", System.nanoTime());
-    private static TestS3Server s3;
+    @RegisterExtension
+    static final TestS3Server.Shared s3 = TestS3Server.shared();
 
     @TempDir
     Path tmp;
 
     @BeforeAll
-    static void startS3() throws Exception {
+    static void printSeed() {
         System.out.println("EncryptionCommandTest seed " + SEED);
-        s3 = TestS3Server.start();
-        System.setProperty("aws.accessKeyId", s3.access());
-        System.setProperty("aws.secretAccessKey", s3.secret());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
     }
 
     static Stream<String> stores() {

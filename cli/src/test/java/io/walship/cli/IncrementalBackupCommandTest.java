@@ -15,9 +15,8 @@ import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.archive.TestS3Server;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -31,22 +30,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * promoted builds its incremental on a backup of its own history, never on the newer one of the old history.
  */
 class IncrementalBackupCommandTest {
-    private static TestS3Server s3;
+    @RegisterExtension
+    static final TestS3Server.Shared s3 = TestS3Server.shared();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = TestS3Server.start();
-        System.setProperty("aws.accessKeyId", s3.access());
-        System.setProperty("aws.secretAccessKey", s3.secret());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
-    }
 
     static Stream<String> archives() {
         return Stream.of("file", "s3");

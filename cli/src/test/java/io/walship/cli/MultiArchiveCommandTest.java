@@ -15,9 +15,8 @@ import io.walship.archive.ObjectStores;
 import io.walship.archive.TestS3Server;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.WalMarks;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,22 +26,11 @@ import org.junit.jupiter.api.io.TempDir;
  * does, the same archive twice is a usage error and a second shipper of one archive is refused.
  */
 class MultiArchiveCommandTest {
-    private static TestS3Server s3;
+    @RegisterExtension
+    static final TestS3Server.Shared s3 = TestS3Server.shared();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = TestS3Server.start();
-        System.setProperty("aws.accessKeyId", s3.access());
-        System.setProperty("aws.secretAccessKey", s3.secret());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
-    }
 
     private static CliRunner.Result ok(String... args) {
         CliRunner.Result r = CliRunner.run(args);

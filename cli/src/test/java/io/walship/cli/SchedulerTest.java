@@ -28,9 +28,8 @@ import io.walship.wal.ChildJvm;
 import io.walship.wal.Durability;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,23 +39,11 @@ import org.junit.jupiter.api.io.TempDir;
  * restarted leaves an archive that verifies and restores to the leader's state.
  */
 class SchedulerTest {
-    private static TestS3Server s3;
+    @RegisterExtension
+    static final TestS3Server.Shared s3 = TestS3Server.shared();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = TestS3Server.start();
-        // the archive URI carries no credentials: the AWS default chain reads these
-        System.setProperty("aws.accessKeyId", s3.access());
-        System.setProperty("aws.secretAccessKey", s3.secret());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
-    }
 
     private String config(String archive, Path data, String url, String http) {
         return """
