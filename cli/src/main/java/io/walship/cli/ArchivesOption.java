@@ -10,7 +10,8 @@ import io.walship.shipper.ShipLoops;
 import picocli.CommandLine.Option;
 
 /**
- * The archives a command ships to (a picocli mixin of {@code ship} and {@code leader}): repeatable
+ * The archives a command ships to (a picocli mixin of {@code ship} and {@code leader}; {@code follow}
+ * declares its own options and checks them here, {@link #of}): repeatable
  * {@code --archive URI} (required: the WAL is kept until each holds it; the first is the primary)
  * and {@code --optional-archive URI} (shipped to, never waited for). docs/OPERATIONS.md, "Several
  * archives".
@@ -26,6 +27,17 @@ final class ArchivesOption {
             description = "Also ship to this archive, without waiting for it: WAL retention and --max-archive-lag"
                     + " ignore it, its failures are logged and shown, never fatal. Repeatable.")
     List<String> optional = new ArrayList<>();
+
+    /**
+     * The archives of a command that declares {@code --archive} and {@code --optional-archive} itself
+     * ({@code walship follow}: its own help text), checked and opened as a mixin's are.
+     */
+    static ArchivesOption of(List<String> required, List<String> optional) {
+        ArchivesOption a = new ArchivesOption();
+        a.required = required == null ? new ArrayList<>() : required;
+        a.optional = optional == null ? new ArrayList<>() : optional;
+        return a;
+    }
 
     /** The required archives given, or the one in WALSHIP_ARCHIVE. */
     List<String> requiredUris() {
@@ -65,13 +77,29 @@ final class ArchivesOption {
     List<ShipLoops.Target> open(UploadLimit limit, io.walship.archive.EncryptionKeys keys) {
         checked();
         List<ShipLoops.Target> out = new ArrayList<>();
+        out.add(new ShipLoops.Target(ObjectStores.openVerified(primary(), limit, keys), true));
         try {
-            boolean first = true;
-            for (String u : requiredUris()) {
-                ObjectStore s = first ? ObjectStores.openVerified(u, limit, keys)
-                        : ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys);
-                first = false;
-                out.add(new ShipLoops.Target(s, true));
+            out.addAll(openOthers(limit, keys));
+            return out;
+        } catch (RuntimeException e) {
+            close(out);
+            throw e;
+        }
+    }
+
+    /**
+     * Opens every archive but the primary, without a request (a down one delays nothing and shows
+     * as failing in its own loop): the required ones, then the optional ones. Closes what it opened
+     * if one fails.
+     */
+    List<ShipLoops.Target> openOthers(UploadLimit limit, io.walship.archive.EncryptionKeys keys) {
+        checked();
+        List<ShipLoops.Target> out = new ArrayList<>();
+        try {
+            List<String> req = requiredUris();
+            for (String u : req.subList(Math.min(1, req.size()), req.size())) {
+                out.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit, keys),
+                        true));
             }
             for (String u : optional) {
                 out.add(new ShipLoops.Target(ObjectStores.open(io.walship.archive.ArchiveUri.parse(u), limit,

@@ -29,6 +29,7 @@ import io.walship.restorer.follow.FollowerLoop;
 import io.walship.restorer.follow.Rejoin;
 import io.walship.server.HttpApi;
 import io.walship.server.SwitchingNode;
+import io.walship.shipper.ShipLoops;
 import io.walship.wal.AtomicFiles;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.SyncOptions;
@@ -85,10 +86,18 @@ final class FollowCommand implements Callable<Integer> {
             description = "Once listening, write the HTTP port to FILE (with --http HOST:0, the port the system chose).")
     Path portFile;
 
-    @Option(names = "--archive", paramLabel = "URI", defaultValue = "${env:WALSHIP_ARCHIVE}",
+    @Option(names = "--archive", paramLabel = "URI",
             description = "The leader's archive (file:///path or s3://bucket/prefix?...), used to bootstrap and to"
-                    + " catch up when the leader no longer has the WAL the follower needs.")
-    String archive;
+                    + " catch up when the leader no longer has the WAL the follower needs. Env: WALSHIP_ARCHIVE (one)."
+                    + " Repeat it for the leader's further archives: the first is the primary (bootstrap, catch-up,"
+                    + " the lease, timeline claims); once promoted, this node ships to every one, each required"
+                    + " (docs/OPERATIONS.md, \"Several archives\").")
+    List<String> archive = new ArrayList<>();
+
+    @Option(names = "--optional-archive", paramLabel = "URI",
+            description = "Once promoted, also ship to this archive without waiting for it (its failures are shown,"
+                    + " never fatal), as walship leader --optional-archive. Repeatable; needs --archive.")
+    List<String> optionalArchive = new ArrayList<>();
 
     @picocli.CommandLine.Mixin
     EncryptionOption encryption = new EncryptionOption();
@@ -251,7 +260,14 @@ final class FollowCommand implements Callable<Integer> {
             case "auto" -> true;
             default -> throw new CliException(ExitCodes.USAGE, "--failover must be manual or auto, not " + failover);
         };
-        if (auto && (archive == null || archive.isBlank())) {
+        // a blank --archive means none, as it always did for follow (--archive "$UNSET")
+        ArchivesOption archives = ArchivesOption.of(
+                new ArrayList<>(archive.stream().filter(u -> u != null && !u.isBlank()).toList()), optionalArchive);
+        if (archives.any()) {
+            archives.checked(); // exit 2 before opening anything: the same archive twice, only optional ones
+        }
+        String primary = archives.primary();
+        if (auto && primary == null) {
             throw new CliException(ExitCodes.USAGE, "--failover auto needs --archive: the followers find each other"
                     + " and take the leader lease there");
         }
@@ -270,10 +286,10 @@ final class FollowCommand implements Callable<Integer> {
         HttpApi api;
         try {
             ObjectStore archiveStore = null;
-            if (archive != null && !archive.isBlank()) {
+            if (primary != null) {
                 if (Bootstrap.holdsStore(data)) {
                     // a restart must not depend on the archive: the leader may well have what it needs
-                    archiveStore = ObjectStores.open(archive, encryption.keys());
+                    archiveStore = ObjectStores.open(primary, encryption.keys());
                     opened.push(archiveStore);
                     try {
                         archiveStore.verifyAccess();
@@ -284,8 +300,17 @@ final class FollowCommand implements Callable<Integer> {
                                 + " archive is tried again when the leader lacks WAL", Errors.oneLine(e));
                     }
                 } else {
-                    archiveStore = ObjectStores.openVerified(archive, io.walship.archive.UploadLimit.NONE, encryption.keys());
+                    archiveStore = ObjectStores.openVerified(primary, io.walship.archive.UploadLimit.NONE, encryption.keys());
                     opened.push(archiveStore);
+                }
+            }
+            // the further archives, shipped to once promoted: opened without a request (a down one
+            // delays nothing, and shows as failing in its own loop once promoted)
+            List<ShipLoops.Target> others = List.of();
+            if (primary != null) {
+                others = archives.openOthers(io.walship.archive.UploadLimit.NONE, encryption.keys());
+                for (ShipLoops.Target t : others) {
+                    opened.push(t.store());
                 }
             }
             // a former leader (or a store that diverged from the leader's timeline) rejoins first
@@ -320,7 +345,7 @@ final class FollowCommand implements Callable<Integer> {
                             + " as a leader it would take anyone's writes (restart the follower with a token file)"
                             : null,
                     new LiveFollower.Lease(leaseNodeId(), ttl, skew, LeaseClock.SYSTEM, PromotionLease.maxWait(ttl, skew),
-                            PromotionLease.REAL), syncOptions);
+                            PromotionLease.REAL), syncOptions, others);
             live = new LiveFollower(config, store);
             if (auto) {
                 live.leadersOnly(); // the heartbeat watched is the leader's, never a cascading follower's

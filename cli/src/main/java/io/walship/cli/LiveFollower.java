@@ -41,6 +41,7 @@ import io.walship.server.FollowerNode;
 import io.walship.server.LeaderNode;
 import io.walship.server.SwitchingNode;
 import io.walship.shipper.ShipLoop;
+import io.walship.shipper.ShipLoops;
 import io.walship.shipper.WalShipper;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.shipper.repl.ReplicationServer;
@@ -85,16 +86,33 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
      * How the follower was started: what a promotion needs to become the leader. {@code unprotectedWrites}:
      * why this node may not take writes (an off-loopback --http without a token), or null. {@code sync}:
      * the commit mode it runs once promoted ({@code walship follow --sync-mode …}, as the leader's).
+     * {@code archive} is the primary (bootstrap, catch-up, the lease, status objects, timeline claims);
+     * {@code otherArchives}: the further {@code --archive}s and the {@code --optional-archive}s, shipped
+     * to only once promoted (docs/OPERATIONS.md, "Several archives").
      */
     record Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
                   SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
                   ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
-                  String nodeId, String unprotectedWrites, Lease lease, SyncOptions sync) {
+                  String nodeId, String unprotectedWrites, Lease lease, SyncOptions sync,
+                  List<ShipLoops.Target> otherArchives) {
         Config {
             java.util.Objects.requireNonNull(sync, "sync");
             if (sync.mode() != SyncOptions.Mode.ASYNC && replAddress == null) {
                 throw new IllegalArgumentException("commit mode " + sync.mode().flag() + " needs a replication address");
             }
+            otherArchives = List.copyOf(otherArchives);
+            if (!otherArchives.isEmpty() && archive == null) {
+                throw new IllegalArgumentException("further archives need a primary archive");
+            }
+        }
+
+        /** A follower with one archive (or none). */
+        Config(Path data, ObjectStore archive, FollowerLoop.Options loopOptions, SocketFactory leaderSockets,
+               SSLContext peerSsl, java.net.InetSocketAddress replAddress, ReplicationOptions cascadeOptions,
+               ReplicationOptions leaderOptions, Duration shipInterval, Duration readWait, Duration maxReplayLag,
+               String nodeId, String unprotectedWrites, Lease lease, SyncOptions sync) {
+            this(data, archive, loopOptions, leaderSockets, peerSsl, replAddress, cascadeOptions, leaderOptions,
+                    shipInterval, readWait, maxReplayLag, nodeId, unprotectedWrites, lease, sync, List.of());
         }
 
         /** A follower that runs async once promoted. */
@@ -121,6 +139,8 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     private volatile FollowerLoop loop;
     private volatile ReplicationServer replication;
     private volatile ShipLoop shipping;
+    /** Every ship loop of the promoted node ({@link #shipping} alone, or the {@link ShipLoops} of several archives). */
+    private volatile AutoCloseable allShipping;
     private volatile LeaseKeeper leaseKeeper;
     /** This node's HTTP URL once its API listens ({@link #httpUrl(String)}): written into the lease. */
     private volatile String httpUrl = "";
@@ -370,18 +390,41 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         }
         // a key error in the ship loop stops the process (exit 2), as it stops walship leader: a
         // leader that cannot archive must not go on serving as if it did
-        java.util.concurrent.atomic.AtomicReference<ShipLoop> loopRef = new java.util.concurrent.atomic.AtomicReference<>();
-        ShipLoop loop = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
-                LeaderCommand.stopOnKeyError(loopRef::get, k -> fatal = k), keeper::refusal);
-        loopRef.set(loop);
-        shipping = loop.start();
+        ShipLoops several = null;
+        if (config.otherArchives().isEmpty()) {
+            java.util.concurrent.atomic.AtomicReference<ShipLoop> loopRef = new java.util.concurrent.atomic.AtomicReference<>();
+            ShipLoop loop = new ShipLoop(dir, config.archive(), WalShipper.Options.defaults(), config.shipInterval(),
+                    LeaderCommand.stopOnKeyError(loopRef::get, k -> fatal = k), keeper::refusal);
+            loopRef.set(loop);
+            shipping = loop.start();
+            allShipping = loop;
+        } else {
+            // one loop per archive, all fenced by the lease, as walship leader's: a key error stops the
+            // node for a required archive; an optional archive's failures are shown, never fatal
+            List<ShipLoops.Target> targets = new ArrayList<>();
+            targets.add(new ShipLoops.Target(config.archive(), true));
+            targets.addAll(config.otherArchives());
+            Map<ShipLoops.Target, ShipLoop> byTarget = new java.util.concurrent.ConcurrentHashMap<>();
+            several = ShipLoops.open(dir, targets, WalShipper.Options.defaults(), config.shipInterval(),
+                    t -> !t.required() ? ShipLoop.Listener.NONE
+                            : LeaderCommand.stopOnKeyError(() -> byTarget.get(t), k -> fatal = k), keeper::refusal);
+            for (int i = 0; i < targets.size(); i++) {
+                byTarget.put(targets.get(i), several.loops().get(i));
+            }
+            allShipping = several;
+            shipping = several.start().primary();
+        }
         if (config.replAddress() != null) {
             Map<Integer, Long> ancestors = new HashMap<>(ancestors(config.archive(), claimed));
             ancestors.put(parent, fork);
             replication = new ReplicationServer(s, boundRepl, config.leaderOptions(), config.sync())
                     .withAncestors(ancestors).withGate(LeaderCommand.leaseGate(keeper)).start();
         }
-        leader = new LeaderNode(s, shipping, replication, keeper);
+        LeaderNode node = new LeaderNode(s, shipping, replication, keeper);
+        if (several != null) {
+            node.archives(several.loops());
+        }
+        leader = node;
     }
 
     /** HOST:PORT of the replication server, as the lease names it ("" without --repl). */
@@ -678,7 +721,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         }
         closeQuietly(loop);
         closeQuietly(replication);
-        closeQuietly(shipping);
+        closeQuietly(allShipping); // several archives: all at once, each ships a last time
         closeQuietly(leaseKeeper); // after the last shipment, which ran under the lease
         closeQuietly(store);
     }

@@ -37,6 +37,19 @@ class FollowCommandTest {
                 "127.0.0.1:1", "--lease-ttl", "2s", "--lease-skew-margin", "1s");
         assertEquals(ExitCodes.USAGE, badLease.exit(), badLease.err());
         assertTrue(badLease.err().contains("--lease-skew-margin") && badLease.err().contains("third"), badLease.err());
+
+        // several archives, checked as walship leader's are, before anything is opened or created
+        String a = "file://" + tmp.resolve("a");
+        CliRunner.Result twice = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader",
+                "127.0.0.1:1", "--archive", a, "--optional-archive", a + "/");
+        assertEquals(ExitCodes.USAGE, twice.exit(), twice.err());
+        assertTrue(twice.err().contains("the same archive is given twice"), twice.err());
+        CliRunner.Result onlyOptional = CliRunner.run("follow", "--data", tmp.resolve("f").toString(), "--leader",
+                "127.0.0.1:1", "--optional-archive", a);
+        assertEquals(ExitCodes.USAGE, onlyOptional.exit(), onlyOptional.err());
+        assertTrue(onlyOptional.err().contains("--optional-archive needs at least one --archive"), onlyOptional.err());
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("f")), "a refused follower created its data directory");
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("a")), "a refused follower created its archive");
     }
 
     @Test

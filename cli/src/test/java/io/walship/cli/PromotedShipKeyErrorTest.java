@@ -2,6 +2,7 @@ package io.walship.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
@@ -11,16 +12,27 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.Codec;
 import io.walship.archive.EncryptionKeyException;
 import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.LocalObjectStore;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.TimelineHistory;
 import io.walship.protocol.HostPort;
+import io.walship.protocol.StatusResponse;
+import io.walship.restorer.Restore;
 import io.walship.restorer.follow.FollowerLoop;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.ShipLoops;
+import io.walship.shipper.WalShipper;
+import io.walship.shipper.repl.SyncOptions;
 import io.walship.shipper.repl.ReplicationOptions;
 import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.Snapshot;
 import io.walship.wal.SnapshotLoader;
+import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -28,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A follower promoted in place (POST /promote, {@code --failover auto}) ships its new timeline as
- * {@code walship leader --archive} does, and a key error that stops that ship loop stops the node
+ * {@code walship leader --archive} does — to every archive it was given, not only the primary — and
+ * a key error that stops that ship loop stops the node
  * ({@link LiveFollower#fatal()}: {@code walship follow} rethrows it, exit 2) instead of leaving it
  * serving as the leader with archiving stopped unseen.
  */
@@ -86,5 +99,83 @@ class PromotedShipKeyErrorTest {
             assertInstanceOf(EncryptionKeyException.class, live.fatal(),
                     "a key error stopped the promoted node's shipping but the node went on as leader");
         }
+    }
+
+    /**
+     * The old leader shipped to two archives; its follower, started with both ({@code --archive A
+     * --archive B}), is promoted and takes writes: the second archive, too, receives the new
+     * timeline's WAL and its history, and a restore from it alone reaches the promoted node's state.
+     */
+    @Test
+    @Timeout(120)
+    void aPromotedFollowerShipsTheNewTimelineToEveryArchive() throws Exception {
+        Path fdir = tmp.resolve("f1");
+        LocalObjectStore a = new LocalObjectStore(tmp.resolve("archive-a"));
+        LocalObjectStore b = new LocalObjectStore(tmp.resolve("archive-b"));
+        a.verifyAccess();
+        b.verifyAccess();
+        try (Store leader = Store.open(tmp.resolve("leader"))) {
+            for (int i = 0; i < 10; i++) {
+                leader.put(b("k" + i), b("v" + i));
+            }
+            for (ObjectStore x : List.of(a, b)) {
+                try (Snapshot snap = leader.snapshot()) {
+                    BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), x, Codec.ZSTD, y -> { });
+                }
+            }
+            for (int i = 0; i < 20; i++) {
+                leader.put(b("k" + (i % 7)), b("w" + i));
+            }
+            for (ObjectStore x : List.of(a, b)) { // the old leader shipped to both archives
+                try (WalShipper s = new WalShipper(leader.dir(), x, WalShipper.Options.defaults())) {
+                    s.shipOnce();
+                }
+            }
+            try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
+                SnapshotLoader.load(in, fdir);
+            }
+        }
+        ControlFile.read(fdir).asStandby().write(fdir);
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        LiveFollower.Config config = new LiveFollower.Config(fdir, a, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofMillis(100),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(10),
+                Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
+                PromotionLease.REAL), SyncOptions.async(), List.of(new ShipLoops.Target(b, true)));
+        StateDigest expected;
+        long last;
+        try (LiveFollower live = new LiveFollower(config, Store.open(fdir)).start()) {
+            var promoted = live.promote(false, List.of());
+            assertEquals(2, promoted.response().timeline());
+            for (int i = 0; i < 30; i++) {
+                promoted.leader().put(b("k" + (i % 11)), b("after" + i), Durability.DURABLE);
+            }
+            expected = promoted.leader().store().digest();
+            last = promoted.leader().store().lastLsn();
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!shippedTo(b, 2, last) && live.fatal() == null && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(20).toNanos()); // polling
+            }
+            assertEquals(null, live.fatal());
+            assertTrue(shippedTo(b, 2, last), "the second archive did not receive the new timeline's WAL up to "
+                    + last + ": " + ArchiveListing.of(b).lastArchivedLsn(2));
+            assertTrue(shippedTo(a, 2, last), "the primary did not receive the new timeline's WAL");
+            StatusResponse st = promoted.leader().status();
+            assertNotNull(st.archives(), "the promoted node's /status shows no archives[]");
+            assertEquals(2, st.archives().size());
+        }
+        assertNotNull(TimelineHistory.readAll(b, ArchiveListing.of(b)).get(2),
+                "the second archive lacks the history of timeline 2");
+        Restore.Result r = Restore.run(b, tmp.resolve("restored"), Restore.Options.defaults(), new Restore.Listener() { });
+        assertEquals(2, r.timeline());
+        assertEquals(last, r.lsn());
+        try (Store restored = Store.open(tmp.resolve("restored"))) {
+            assertEquals(expected.sha256(), restored.digest().sha256(), "a restore from the second archive");
+        }
+    }
+
+    private static boolean shippedTo(ObjectStore archive, int timeline, long lsn) {
+        return ArchiveListing.of(archive).lastArchivedLsn(timeline) >= lsn;
     }
 }
