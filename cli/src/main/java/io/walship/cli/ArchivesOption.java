@@ -28,20 +28,26 @@ final class ArchivesOption {
                     + " ignore it, its failures are logged and shown, never fatal. Repeatable.")
     List<String> optional = new ArrayList<>();
 
+    /** Whether WALSHIP_ARCHIVE stands in for no {@code --archive} ({@link #of}: not when one was given blank). */
+    private boolean fromEnv = true;
+
     /**
      * The archives of a command that declares {@code --archive} and {@code --optional-archive} itself
-     * ({@code walship follow}: its own help text), checked and opened as a mixin's are.
+     * ({@code walship follow}: its own help text), checked and opened as a mixin's are. {@code fromEnv}:
+     * whether WALSHIP_ARCHIVE is used when {@code required} is empty (follow: only when no
+     * {@code --archive} was given at all; a blank one means none, as it always did).
      */
-    static ArchivesOption of(List<String> required, List<String> optional) {
+    static ArchivesOption of(List<String> required, List<String> optional, boolean fromEnv) {
         ArchivesOption a = new ArchivesOption();
         a.required = required == null ? new ArrayList<>() : required;
         a.optional = optional == null ? new ArrayList<>() : optional;
+        a.fromEnv = fromEnv;
         return a;
     }
 
     /** The required archives given, or the one in WALSHIP_ARCHIVE. */
     List<String> requiredUris() {
-        if (!required.isEmpty()) {
+        if (!required.isEmpty() || !fromEnv) {
             return required;
         }
         String env = System.getenv("WALSHIP_ARCHIVE");

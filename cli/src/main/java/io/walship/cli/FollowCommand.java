@@ -260,9 +260,11 @@ final class FollowCommand implements Callable<Integer> {
             case "auto" -> true;
             default -> throw new CliException(ExitCodes.USAGE, "--failover must be manual or auto, not " + failover);
         };
-        // a blank --archive means none, as it always did for follow (--archive "$UNSET")
+        // a blank --archive means none, as it always did for follow (--archive "$UNSET"), even with
+        // WALSHIP_ARCHIVE set: the environment stands in only for an absent --archive
         ArchivesOption archives = ArchivesOption.of(
-                new ArrayList<>(archive.stream().filter(u -> u != null && !u.isBlank()).toList()), optionalArchive);
+                new ArrayList<>(archive.stream().filter(u -> u != null && !u.isBlank()).toList()), optionalArchive,
+                archive.isEmpty());
         if (archives.any()) {
             archives.checked(); // exit 2 before opening anything: the same archive twice, only optional ones
         }
