@@ -468,6 +468,7 @@ run_walship() { # run conns
   requests="$(awk '/ requests in / { print $1; exit }' "$log")"
   [[ -n "$requests" && -n "$after" ]] || die "no request count from wrk or no commit count from walship (log: $log)"
   (( after - before >= requests )) || { echo "bench-peers.sh: run $i, $c connection(s): walship made $((after - before)) WAL commits for $requests answered PUTs" >&2; exit 3; }
+  p50="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$log")")"
   p99="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$log")")"
   [[ -n "$rps" ]] || die "wrk printed no Requests/sec (log: $log)"
   res[w,$c,tps]+=" $rps" res[w,$c,p50]+=" $p50" res[w,$c,p99]+=" $p99" res[w,$c,cpu]+=" $(cpu_of "$tfile")"
