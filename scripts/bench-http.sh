@@ -115,7 +115,7 @@ add() { res[$1]+=" $2"; }
 med() { tr ' ' '\n' <<<"${res[$1]:-}" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
 cpu() { awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3; else print 0 }' "$1"; }
-commits_now() { curl -fsS "$url/metrics" | awk '$1 == "walship_commits_total" { printf "%d\n", $2; exit }'; }
+commits_now() { curl -fsS "$url/metrics" | awk '$1 == "walship_commits_total" { v = $2 } END { printf "%d\n", v }'; }
 run_wrk() { # server conns key
   local t=$(( $2 > 1 ? 2 : 1 )) log="$scratch/wrk.log"
   local before; before="$(commits_now)"

@@ -438,7 +438,7 @@ LUA
 to_ms() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) v /= 1000; else if (t ~ /ms$/) v = v; else if (t ~ /s$/) v *= 1000; printf "%.2f\n", v }'; }
 
 declare -A res
-commits_now() { curl -fsS "$w_url/metrics" | awk '$1 == "walship_commits_total" { printf "%d\n", $2; exit }'; }
+commits_now() { curl -fsS "$w_url/metrics" | awk '$1 == "walship_commits_total" { v = $2 } END { printf "%d\n", v }'; }
 run_pg() { # run conns
   local i="$1" c="$2" j=$(( $2 > 1 ? 2 : 1 )) out="$wr/pgbench-$1-$2"
   mkdir -p "$out"
