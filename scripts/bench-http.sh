@@ -50,12 +50,17 @@ say() { echo "bench-http: $*" >&2; }
 # shellcheck disable=SC2046
 walship() { local j="$1"; shift; java $(cat "$(dirname "$j")/jvm.flags") -jar "$j" "$@"; }
 
-value="$(printf '%s' 42 | sha256sum | cut -c1-50)"; value="$value$value" # 100 bytes
+# a 100-byte value no key holds yet on every PUT (as in bench-peers.sh): an upsert of an equal value
+# writes and syncs nothing in walship, so a fixed value measured no-ops once the keys were written
+prefix="$(printf '%s' 42 | sha256sum | cut -c1-50)"; prefix="$prefix$(printf '%s' "$prefix" | cut -c1-35)" # 85
 cat >"$scratch/put.lua" <<LUA
 local n = 0
 function setup(thread) n = n + 1; thread:set("id", n) end
-function init(args) math.randomseed(42 + id) end
-function request() return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$value") end
+function init(args) math.randomseed(42 + id); sent = (os.time() % 100000) * 10000000 end
+function request()
+  sent = sent + 1
+  return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$prefix" .. string.format("%03d%012d", id, sent))
+end
 LUA
 cat >"$scratch/idle.py" <<'PY'
 # hold N keep-alive connections open after one GET /status each; on stdin EOF, one more GET on each
@@ -110,14 +115,19 @@ add() { res[$1]+=" $2"; }
 med() { tr ' ' '\n' <<<"${res[$1]:-}" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
 cpu() { awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3; else print 0 }' "$1"; }
+commits_now() { curl -fsS "$url/metrics" | awk '$1 == "walship_commits_total" { v = $2 } END { printf "%d\n", v }'; }
 run_wrk() { # server conns key
   local t=$(( $2 > 1 ? 2 : 1 )) log="$scratch/wrk.log"
+  local before; before="$(commits_now)"
   /usr/bin/time -f "%U %S %e" -o "$scratch/wrk.time" wrk -t "$t" -c "$2" -d "${duration}s" -s "$scratch/put.lua" "$url" >"$log" 2>&1
   ! grep -q "Non-2xx" "$log" || { cat "$log" >&2; say "wrk saw error answers from $1"; exit 1; }
   # a socket error is a connection the server closed under wrk (the JDK server closes a keep-alive
   # connection after its answer while more than 200 are idle): counted, not fatal
   local errs; errs="$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$log")"
   add "$1,$3,errors" "${errs:-0}"
+  # every answered PUT must have been a WAL commit of its own
+  local after requests; after="$(commits_now)"; requests="$(awk '/ requests in / { print $1; exit }' "$log")"
+  (( after - before >= requests )) || { say "$1: $((after - before)) WAL commits for $requests answered PUTs"; exit 3; }
   local rps; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$log")"
   add "$1,$3" "$rps"; add "$1,$3,cpu" "$(cpu "$scratch/wrk.time")"
   last="$rps"

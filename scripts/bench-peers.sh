@@ -29,7 +29,10 @@
 # on 127.0.0.1 only, synchronous_commit=on, fsync on, otherwise its defaults; pgbench runs an
 # upsert of a 100-byte value on a random key of 100,000 (`INSERT .. ON CONFLICT (key) DO UPDATE`,
 # prepared). walship: `walship leader` on 127.0.0.1 (each PUT a durable commit), and wrk
-# (Debian's) PUTs the same 100-byte value on the same key space (a Lua script). Each at 1 and 16
+# (Debian's) PUTs a 100-byte value on the same key space (a Lua script). Every request of either
+# writes a value its key does not hold (walship writes nothing, and syncs nothing, for an upsert
+# of an equal value); each walship run is checked to have made a WAL commit per answered PUT
+# (its walship_commits_total), else exit 3. Each at 1 and 16
 # connections for --duration seconds (after --warmup seconds of each, unmeasured; default 30),
 # --runs times in alternating order; commits per second and
 # latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
@@ -379,8 +382,12 @@ say "write: durable upserts of a 100-byte value on 100,000 keys, 1 and 16 connec
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 wr="$scratch/write"
 mkdir -p "$wr/pgrun"
-value="$(printf '%s' "$seed" | sha256sum | cut -c1-50)"
-value="$value$value" # 100 bytes, the same for both
+# every write stores a value the key does not hold yet: an upsert of an equal value is no write at all
+# for walship (no WAL entry, no sync: Store.write), while PostgreSQL writes a new row version either
+# way, so a fixed value would let walship's runs after the first pass over the keys skip their syncs.
+# Both sides write 100 bytes: 85 fixed characters and 15 digits that change with every request.
+prefix="$(printf '%s' "$seed" | sha256sum | cut -c1-50)"
+prefix="$prefix$(printf '%s' "$prefix" | cut -c1-35)" # 85 characters
 keys=100000
 
 # PostgreSQL: a fresh cluster, 127.0.0.1 only
@@ -400,7 +407,8 @@ step pg-table "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres 
   -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)"
 cat >"$wr/upsert.sql" <<SQL
 \set k random(1, $keys)
-INSERT INTO kv(key, value) VALUES ('k' || :k, '$value') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+\set v random(1, 999999999999999)
+INSERT INTO kv(key, value) VALUES ('k' || :k, '$prefix' || lpad(:v::text, 15, '0')) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 SQL
 
 # walship: a leader, 127.0.0.1 only, each PUT a durable commit
@@ -414,17 +422,23 @@ until [[ -s "$wr/walship.port" ]]; do
 done
 w_url="http://127.0.0.1:$(cat "$wr/walship.port")"
 cat >"$wr/put.lua" <<LUA
--- PUT /kv/k<random 1..$keys> with the same 100-byte value pgbench upserts; one random stream per thread
+-- PUT /kv/k<random 1..$keys> (one random stream per thread, seeded) with a 100-byte value no key
+-- holds yet: 85 fixed characters, the thread's number, and a counter that starts at this run's
+-- start second times 10^7 (runs are seconds apart and make far fewer than 10^7 requests a thread)
 local n = 0
 function setup(thread) n = n + 1; thread:set("id", n) end
-function init(args) math.randomseed($seed + id) end
-function request() return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$value") end
+function init(args) math.randomseed($seed + id); sent = (os.time() % 100000) * 10000000 end
+function request()
+  sent = sent + 1
+  return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$prefix" .. string.format("%03d%012d", id, sent))
+end
 LUA
 
 # wrk latency text (e.g. 812.00us, 1.23ms, 1.01s) → ms
 to_ms() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) v /= 1000; else if (t ~ /ms$/) v = v; else if (t ~ /s$/) v *= 1000; printf "%.2f\n", v }'; }
 
 declare -A res
+commits_now() { curl -fsS "$w_url/metrics" | awk '$1 == "walship_commits_total" { v = $2 } END { printf "%d\n", v }'; }
 run_pg() { # run conns
   local i="$1" c="$2" j=$(( $2 > 1 ? 2 : 1 )) out="$wr/pgbench-$1-$2"
   mkdir -p "$out"
@@ -441,12 +455,19 @@ run_pg() { # run conns
   rm -f "$out"/tx.*
 }
 run_walship() { # run conns
-  local i="$1" c="$2" t=$(( $2 > 1 ? 2 : 1 )) tfile="$wr/wrk-$1-$2.time"
+  local i="$1" c="$2" t=$(( $2 > 1 ? 2 : 1 )) tfile="$wr/wrk-$1-$2.time" before
+  before="$(commits_now)"
   step "wrk-$i-$c" /usr/bin/time -v -o "$tfile" wrk -t "$t" -c "$c" -d "${duration}s" --latency -s "$wr/put.lua" "$w_url"
   local log="$scratch/logs/wrk-$i-$c.log" rps p50 p99
   ! grep -q "Non-2xx or 3xx responses" "$log" || die "wrk: walship answered some PUTs with an error (log: $log)"
   ! grep -q "Socket errors" "$log" || die "wrk: socket errors against walship (log: $log)"
   rps="$(awk '/^Requests\/sec:/ { print $2; exit }' "$log")"
+  # every answered PUT must have been a commit of its own (a WAL entry, synced before the answer)
+  local after requests
+  after="$(commits_now)"
+  requests="$(awk '/ requests in / { print $1; exit }' "$log")"
+  [[ -n "$requests" && -n "$after" ]] || die "no request count from wrk or no commit count from walship (log: $log)"
+  (( after - before >= requests )) || { echo "bench-peers.sh: run $i, $c connection(s): walship made $((after - before)) WAL commits for $requests answered PUTs" >&2; exit 3; }
   p50="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$log")")"
   p99="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$log")")"
   [[ -n "$rps" ]] || die "wrk printed no Requests/sec (log: $log)"
