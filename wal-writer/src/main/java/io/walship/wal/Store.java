@@ -749,6 +749,7 @@ public final class Store implements AutoCloseable {
             }
             wal.close();
             pageFile.close();
+            marks.close();
         } finally {
             releaseLock();
         }

@@ -2,10 +2,13 @@ package io.walship.wal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
@@ -19,7 +22,7 @@ import java.util.regex.Pattern;
  * retention floor until the per-archive marks replace it (docs/OPERATIONS.md, "Several archives").
  * Each file holds one canonical LSN and a newline and is replaced atomically. The leader deletes
  * WAL only up to the minimum of the checkpoint, every archive mark and every consumer.
- * Thread-safe (each call is one file operation).
+ * Thread-safe (each call is one file operation). {@code sync-acked} stays open once written: {@link #close}.
  */
 public final class WalMarks {
     public static final String DIR_NAME = "marks";
@@ -29,6 +32,9 @@ public final class WalMarks {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     private final Path dir;
+    /** marks/sync-acked, open once this instance has written it (guarded by this), and the LSN it holds. */
+    private FileChannel syncAckedChannel;
+    private long syncAckedLsn = -1;
 
     public WalMarks(Path dataDir) {
         this.dir = dataDir.resolve(DIR_NAME);
@@ -127,11 +133,23 @@ public final class WalMarks {
 
     /**
      * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
-     * mark backwards. It is on the commit path of every acknowledged commit, so it is replaced
-     * atomically (a rename) but not synced: it survives a crash of the process, and a power loss may
-     * leave it behind by its last updates (docs/OPERATIONS.md, "Rejoin").
+     * mark backwards. It is on the commit path of every acknowledged commit, so it is not synced: it
+     * survives a crash of the process, and a power loss may leave it behind by its last updates
+     * (docs/OPERATIONS.md, "Rejoin"). The first call (re)writes the file whole and atomically (a
+     * rename: a mark torn by a power loss, or of another length, is replaced) and keeps it open;
+     * later calls overwrite its one fixed-width line in place with one positional write — in the
+     * page cache once the call returns, so a crash of the process keeps it, like the rename did,
+     * without the read, create and rename per ack (about 0.5 ms each beside the WAL's syncs on ext4;
+     * docs/BENCHMARKS.md, "Commit modes"). This instance must then be the mark's only writer (the
+     * store's, {@link Store#marks()}); {@link #close} lets go of the file.
      */
     public synchronized void setSyncAcked(long lsn) {
+        if (syncAckedChannel != null) {
+            if (lsn > syncAckedLsn) {
+                overwriteSyncAcked(lsn);
+            }
+            return;
+        }
         OptionalLong cur;
         try {
             cur = syncAcked();
@@ -140,16 +158,48 @@ public final class WalMarks {
             // LSN acknowledged now is at least what it held
             cur = OptionalLong.empty();
         }
-        if (cur.isEmpty() || lsn > cur.getAsLong()) {
-            AtomicFiles.createDirectories(dir);
-            Path f = dir.resolve(SYNC_ACKED);
-            Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+        long value = cur.isPresent() ? Math.max(cur.getAsLong(), lsn) : lsn;
+        AtomicFiles.createDirectories(dir);
+        Path f = dir.resolve(SYNC_ACKED);
+        Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+        try {
+            Files.write(tmp, syncAckedLine(value));
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            syncAckedChannel = FileChannel.open(f, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+        }
+        syncAckedLsn = value;
+    }
+
+    /** One write at offset 0 of the line's 17 bytes, the file's whole content (same length every time). */
+    private void overwriteSyncAcked(long lsn) {
+        ByteBuffer b = ByteBuffer.wrap(syncAckedLine(lsn));
+        try {
+            while (b.hasRemaining()) {
+                syncAckedChannel.write(b, b.position());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("write " + dir.resolve(SYNC_ACKED) + ": " + e.getMessage(), e);
+        }
+        syncAckedLsn = lsn;
+    }
+
+    private static byte[] syncAckedLine(long lsn) {
+        return (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Lets go of the sync-acked mark kept open by {@link #setSyncAcked} (the store closes). Idempotent. */
+    public synchronized void close() {
+        FileChannel c = syncAckedChannel;
+        syncAckedChannel = null;
+        syncAckedLsn = -1;
+        if (c != null) {
             try {
-                Files.write(tmp, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
-                Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                c.close();
             } catch (IOException e) {
-                throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+                throw new UncheckedIOException("close " + dir.resolve(SYNC_ACKED) + ": " + e.getMessage(), e);
             }
         }
     }

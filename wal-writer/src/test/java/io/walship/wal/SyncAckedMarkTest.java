@@ -2,6 +2,7 @@ package io.walship.wal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,13 +64,30 @@ class SyncAckedMarkTest {
         assertEquals(Lsn.format(11) + "\n", Files.readString(f, StandardCharsets.US_ASCII));
     }
 
+    /** Whether this process has {@code f} open (Linux: /proc/self/fd). */
+    private static boolean openHere(Path f) throws Exception {
+        Path real = f.toRealPath();
+        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.anyMatch(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).equals(real);
+                } catch (Exception e) {
+                    return false; // closed meanwhile
+                }
+            });
+        }
+    }
+
     @Test
     void aStoreClosesTheMarkItWrote() throws Exception {
         Path dir = tmp.resolve("store");
+        Path mark = dir.resolve(WalMarks.DIR_NAME).resolve("sync-acked");
         try (Store s = Store.open(dir)) {
             s.put("k".getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
             s.marks().setSyncAcked(s.lastLsn());
+            assertTrue(openHere(mark), "kept open while the store runs");
         }
+        assertFalse(openHere(mark), "closed with the store");
         try (Store s = Store.open(dir)) {
             assertEquals(OptionalLong.of(s.lastLsn()), s.marks().syncAcked());
         }
