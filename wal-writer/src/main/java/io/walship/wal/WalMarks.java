@@ -35,6 +35,8 @@ public final class WalMarks {
     /** marks/sync-acked, open once this instance has written it (guarded by this), and the LSN it holds. */
     private FileChannel syncAckedChannel;
     private long syncAckedLsn = -1;
+    /** {@link #close} was called: later writes of the mark keep nothing open (each renames a whole file). */
+    private boolean closed;
 
     public WalMarks(Path dataDir) {
         this.dir = dataDir.resolve(DIR_NAME);
@@ -166,7 +168,9 @@ public final class WalMarks {
             Files.write(tmp, syncAckedLine(value));
             Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            syncAckedChannel = FileChannel.open(f, StandardOpenOption.WRITE);
+            if (!closed) {
+                syncAckedChannel = FileChannel.open(f, StandardOpenOption.WRITE);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
         }
@@ -190,8 +194,13 @@ public final class WalMarks {
         return (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** Lets go of the sync-acked mark kept open by {@link #setSyncAcked} (the store closes). Idempotent. */
+    /**
+     * Lets go of the sync-acked mark kept open by {@link #setSyncAcked} (the store closes); a write
+     * after this (a commit answered during shutdown) renames a whole file in place and keeps nothing
+     * open. Idempotent.
+     */
     public synchronized void close() {
+        closed = true;
         FileChannel c = syncAckedChannel;
         syncAckedChannel = null;
         syncAckedLsn = -1;

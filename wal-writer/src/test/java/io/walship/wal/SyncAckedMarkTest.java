@@ -91,5 +91,12 @@ class SyncAckedMarkTest {
         try (Store s = Store.open(dir)) {
             assertEquals(OptionalLong.of(s.lastLsn()), s.marks().syncAcked());
         }
+        WalMarks closed = new WalMarks(dir);
+        closed.setSyncAcked(1_000);
+        assertTrue(openHere(mark));
+        closed.close();
+        closed.setSyncAcked(1_001); // a commit answered while the store shuts down
+        assertEquals(OptionalLong.of(1_001), new WalMarks(dir).syncAcked());
+        assertFalse(openHere(mark), "nothing kept open after close");
     }
 }
