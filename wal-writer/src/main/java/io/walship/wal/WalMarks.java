@@ -2,13 +2,11 @@ package io.walship.wal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
@@ -32,8 +30,12 @@ public final class WalMarks {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     private final Path dir;
-    /** marks/sync-acked, open once this instance has written it (guarded by this), and the LSN it holds. */
-    private FileChannel syncAckedChannel;
+    /**
+     * marks/sync-acked, open once this instance has written it (guarded by this), and the LSN it
+     * holds. A RandomAccessFile, not a FileChannel: a FileChannel is interruptible, and one caller
+     * whose thread carries an interrupt would close it for every later commit.
+     */
+    private RandomAccessFile syncAckedFile;
     private long syncAckedLsn = -1;
     /** {@link #close} was called: later writes of the mark keep nothing open (each renames a whole file). */
     private boolean closed;
@@ -146,7 +148,7 @@ public final class WalMarks {
      * store's, {@link Store#marks()}); {@link #close} lets go of the file.
      */
     public synchronized void setSyncAcked(long lsn) {
-        if (syncAckedChannel != null) {
+        if (syncAckedFile != null) {
             if (lsn > syncAckedLsn) {
                 overwriteSyncAcked(lsn);
             }
@@ -169,7 +171,7 @@ public final class WalMarks {
             Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             if (!closed) {
-                syncAckedChannel = FileChannel.open(f, StandardOpenOption.WRITE);
+                syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
             }
         } catch (IOException e) {
             throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
@@ -177,15 +179,25 @@ public final class WalMarks {
         syncAckedLsn = value;
     }
 
-    /** One write at offset 0 of the line's 17 bytes, the file's whole content (same length every time). */
+    /**
+     * One write at offset 0 of the line's 17 bytes, the file's whole content (same length every
+     * time). On a failure the file is let go of: the next call writes a whole file by rename again
+     * rather than failing on a handle in an unknown state.
+     */
     private void overwriteSyncAcked(long lsn) {
-        ByteBuffer b = ByteBuffer.wrap(syncAckedLine(lsn));
         try {
-            while (b.hasRemaining()) {
-                syncAckedChannel.write(b, b.position());
-            }
+            syncAckedFile.seek(0);
+            syncAckedFile.write(syncAckedLine(lsn));
         } catch (IOException e) {
-            throw new UncheckedIOException("write " + dir.resolve(SYNC_ACKED) + ": " + e.getMessage(), e);
+            RandomAccessFile f = syncAckedFile;
+            syncAckedFile = null;
+            syncAckedLsn = -1;
+            try {
+                f.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new UncheckedIOException("write " + dir.resolve(SYNC_ACKED) + ": " + e, e);
         }
         syncAckedLsn = lsn;
     }
@@ -201,8 +213,8 @@ public final class WalMarks {
      */
     public synchronized void close() {
         closed = true;
-        FileChannel c = syncAckedChannel;
-        syncAckedChannel = null;
+        RandomAccessFile c = syncAckedFile;
+        syncAckedFile = null;
         syncAckedLsn = -1;
         if (c != null) {
             try {
