@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
 /**
@@ -39,9 +40,24 @@ public final class WalMarks {
     private long syncAckedLsn = -1;
     /** {@link #close} was called: later writes of the mark keep nothing open (each renames a whole file). */
     private boolean closed;
+    /**
+     * An in-place write of sync-acked is synced when this long has passed since its last sync: a
+     * power loss then leaves the mark behind by about a second of acknowledgements at most, where an
+     * unsynced in-place write could wait for the kernel's writeback (30 s by default).
+     */
+    static final long SYNC_ACKED_SYNC_INTERVAL_NANOS = 1_000_000_000L;
+    private final LongSupplier nanoClock;
+    private long syncAckedSyncedAt;
+    private long syncAckedSyncs;
 
     public WalMarks(Path dataDir) {
+        this(dataDir, System::nanoTime);
+    }
+
+    /** With the clock that times the syncs of sync-acked (tests). */
+    WalMarks(Path dataDir, LongSupplier nanoClock) {
         this.dir = dataDir.resolve(DIR_NAME);
+        this.nanoClock = nanoClock;
     }
 
     /**
@@ -172,6 +188,7 @@ public final class WalMarks {
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             if (!closed) {
                 syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
+                syncAckedSyncedAt = nanoClock.getAsLong();
             }
         } catch (IOException e) {
             throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
@@ -188,6 +205,12 @@ public final class WalMarks {
         try {
             syncAckedFile.seek(0);
             syncAckedFile.write(syncAckedLine(lsn));
+            long now = nanoClock.getAsLong();
+            if (now - syncAckedSyncedAt >= SYNC_ACKED_SYNC_INTERVAL_NANOS) {
+                syncAckedFile.getFD().sync();
+                syncAckedSyncedAt = now;
+                syncAckedSyncs++;
+            }
         } catch (IOException e) {
             RandomAccessFile f = syncAckedFile;
             syncAckedFile = null;
@@ -200,6 +223,11 @@ public final class WalMarks {
             throw new UncheckedIOException("write " + dir.resolve(SYNC_ACKED) + ": " + e, e);
         }
         syncAckedLsn = lsn;
+    }
+
+    /** How many in-place writes of sync-acked were synced (tests). */
+    synchronized long syncAckedSyncs() {
+        return syncAckedSyncs;
     }
 
     private static byte[] syncAckedLine(long lsn) {
