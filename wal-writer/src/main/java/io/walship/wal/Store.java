@@ -749,9 +749,12 @@ public final class Store implements AutoCloseable {
             }
             wal.close();
             pageFile.close();
-            marks.close();
         } finally {
-            releaseLock();
+            try {
+                marks.close(); // even when a close above failed: no open mark outlives the store's lock
+            } finally {
+                releaseLock();
+            }
         }
     }
 
