@@ -750,7 +750,11 @@ public final class Store implements AutoCloseable {
             wal.close();
             pageFile.close();
         } finally {
-            releaseLock();
+            try {
+                marks.close(); // even when a close above failed: no open mark outlives the store's lock
+            } finally {
+                releaseLock();
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package io.walship.wal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
 /**
@@ -19,7 +21,7 @@ import java.util.regex.Pattern;
  * retention floor until the per-archive marks replace it (docs/OPERATIONS.md, "Several archives").
  * Each file holds one canonical LSN and a newline and is replaced atomically. The leader deletes
  * WAL only up to the minimum of the checkpoint, every archive mark and every consumer.
- * Thread-safe (each call is one file operation).
+ * Thread-safe (each call is one file operation). {@code sync-acked} stays open once written: {@link #close}.
  */
 public final class WalMarks {
     public static final String DIR_NAME = "marks";
@@ -29,9 +31,33 @@ public final class WalMarks {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     private final Path dir;
+    /**
+     * marks/sync-acked, open once this instance has written it (guarded by this), and the LSN it
+     * holds. A RandomAccessFile, not a FileChannel: a FileChannel is interruptible, and one caller
+     * whose thread carries an interrupt would close it for every later commit.
+     */
+    private RandomAccessFile syncAckedFile;
+    private long syncAckedLsn = -1;
+    /** {@link #close} was called: later writes of the mark keep nothing open (each renames a whole file). */
+    private boolean closed;
+    /**
+     * An in-place write of sync-acked is synced when this long has passed since its last sync: a
+     * power loss then leaves the mark behind by about a second of acknowledgements at most, where an
+     * unsynced in-place write could wait for the kernel's writeback (30 s by default).
+     */
+    static final long SYNC_ACKED_SYNC_INTERVAL_NANOS = 1_000_000_000L;
+    private final LongSupplier nanoClock;
+    private long syncAckedSyncedAt;
+    private long syncAckedSyncs;
 
     public WalMarks(Path dataDir) {
+        this(dataDir, System::nanoTime);
+    }
+
+    /** With the clock that times the syncs of sync-acked (tests). */
+    WalMarks(Path dataDir, LongSupplier nanoClock) {
         this.dir = dataDir.resolve(DIR_NAME);
+        this.nanoClock = nanoClock;
     }
 
     /**
@@ -127,11 +153,23 @@ public final class WalMarks {
 
     /**
      * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
-     * mark backwards. It is on the commit path of every acknowledged commit, so it is replaced
-     * atomically (a rename) but not synced: it survives a crash of the process, and a power loss may
-     * leave it behind by its last updates (docs/OPERATIONS.md, "Rejoin").
+     * mark backwards. It is on the commit path of every acknowledged commit, so it is not synced: it
+     * survives a crash of the process, and a power loss may leave it behind by its last updates
+     * (docs/OPERATIONS.md, "Rejoin"). The first call (re)writes the file whole and atomically (a
+     * rename: a mark torn by a power loss, or of another length, is replaced) and keeps it open;
+     * later calls overwrite its one fixed-width line in place with one positional write — in the
+     * page cache once the call returns, so a crash of the process keeps it, like the rename did,
+     * without the read, create and rename per ack (about 0.5 ms each beside the WAL's syncs on ext4;
+     * docs/BENCHMARKS.md, "Commit modes"). This instance must then be the mark's only writer (the
+     * store's, {@link Store#marks()}); {@link #close} lets go of the file.
      */
     public synchronized void setSyncAcked(long lsn) {
+        if (syncAckedFile != null) {
+            if (lsn > syncAckedLsn) {
+                overwriteSyncAcked(lsn);
+            }
+            return;
+        }
         OptionalLong cur;
         try {
             cur = syncAcked();
@@ -140,16 +178,77 @@ public final class WalMarks {
             // LSN acknowledged now is at least what it held
             cur = OptionalLong.empty();
         }
-        if (cur.isEmpty() || lsn > cur.getAsLong()) {
-            AtomicFiles.createDirectories(dir);
-            Path f = dir.resolve(SYNC_ACKED);
-            Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+        long value = cur.isPresent() ? Math.max(cur.getAsLong(), lsn) : lsn;
+        AtomicFiles.createDirectories(dir);
+        Path f = dir.resolve(SYNC_ACKED);
+        Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+        try {
+            Files.write(tmp, syncAckedLine(value));
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            if (!closed) {
+                syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
+                syncAckedSyncedAt = nanoClock.getAsLong();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+        }
+        syncAckedLsn = value;
+    }
+
+    /**
+     * One write at offset 0 of the line's 17 bytes, the file's whole content (same length every
+     * time). On a failure the file is let go of: the next call writes a whole file by rename again
+     * rather than failing on a handle in an unknown state.
+     */
+    private void overwriteSyncAcked(long lsn) {
+        try {
+            syncAckedFile.seek(0);
+            syncAckedFile.write(syncAckedLine(lsn));
+            long now = nanoClock.getAsLong();
+            if (now - syncAckedSyncedAt >= SYNC_ACKED_SYNC_INTERVAL_NANOS) {
+                syncAckedFile.getFD().sync();
+                syncAckedSyncedAt = now;
+                syncAckedSyncs++;
+            }
+        } catch (IOException e) {
+            RandomAccessFile f = syncAckedFile;
+            syncAckedFile = null;
+            syncAckedLsn = -1;
             try {
-                Files.write(tmp, (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII));
-                Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                f.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new UncheckedIOException("write " + dir.resolve(SYNC_ACKED) + ": " + e, e);
+        }
+        syncAckedLsn = lsn;
+    }
+
+    /** How many in-place writes of sync-acked were synced (tests). */
+    synchronized long syncAckedSyncs() {
+        return syncAckedSyncs;
+    }
+
+    private static byte[] syncAckedLine(long lsn) {
+        return (Lsn.format(lsn) + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Lets go of the sync-acked mark kept open by {@link #setSyncAcked} (the store closes); a write
+     * after this (a commit answered during shutdown) renames a whole file in place and keeps nothing
+     * open. Idempotent.
+     */
+    public synchronized void close() {
+        closed = true;
+        RandomAccessFile c = syncAckedFile;
+        syncAckedFile = null;
+        syncAckedLsn = -1;
+        if (c != null) {
+            try {
+                c.close();
             } catch (IOException e) {
-                throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
+                throw new UncheckedIOException("close " + dir.resolve(SYNC_ACKED) + ": " + e.getMessage(), e);
             }
         }
     }
