@@ -1,11 +1,9 @@
 package io.walship.cli;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,19 +13,11 @@ import java.util.function.BooleanSupplier;
 
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.EncryptionKeyException;
-import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectStore;
-import io.walship.protocol.HostPort;
 import io.walship.protocol.StatusResponse;
-import io.walship.restorer.follow.FollowerLoop;
 import io.walship.shipper.ShipLoops;
-import io.walship.shipper.repl.ReplicationOptions;
-import io.walship.shipper.repl.SyncOptions;
-import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
-import io.walship.wal.Snapshot;
-import io.walship.wal.SnapshotLoader;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -52,7 +42,7 @@ class PromotedOtherArchiveKeyErrorTest {
         AtomicInteger refused = new AtomicInteger();
         LocalObjectStore primary = new LocalObjectStore(tmp.resolve("a"));
         primary.verifyAccess();
-        try (LiveFollower live = follower(primary, new ShipLoops.Target(keyless(tmp.resolve("c"), refused), false)).start()) {
+        try (LiveFollower live = follower(primary, new ShipLoops.Target(PromotableStandby.keyless(tmp.resolve("c"), refused), false)).start()) {
             var promoted = live.promote(false, List.of());
             promoted.leader().put(b("after"), b("promotion"), Durability.DURABLE);
             await(() -> failing(promoted.leader().status()) || live.fatal() != null, "the optional archive never failed");
@@ -72,7 +62,7 @@ class PromotedOtherArchiveKeyErrorTest {
         AtomicInteger refused = new AtomicInteger();
         LocalObjectStore primary = new LocalObjectStore(tmp.resolve("a"));
         primary.verifyAccess();
-        try (LiveFollower live = follower(primary, new ShipLoops.Target(keyless(tmp.resolve("b"), refused), true)).start()) {
+        try (LiveFollower live = follower(primary, new ShipLoops.Target(PromotableStandby.keyless(tmp.resolve("b"), refused), true)).start()) {
             var promoted = live.promote(false, List.of());
             promoted.leader().put(b("after"), b("promotion"), Durability.DURABLE);
             await(() -> live.fatal() != null, "a key error on a required archive did not stop the node");
@@ -94,40 +84,9 @@ class PromotedOtherArchiveKeyErrorTest {
         }
     }
 
-    /** An archive whose WAL objects cannot be sealed: a key error as shipping meets it. */
-    private static ObjectStore keyless(Path root, AtomicInteger refused) {
-        LocalObjectStore local = new LocalObjectStore(root);
-        local.verifyAccess();
-        return new ForwardingObjectStore(local) {
-            @Override
-            public void create(String key, InputStream content) {
-                if (key.startsWith("wal/")) {
-                    refused.incrementAndGet();
-                    throw new EncryptionKeyException("test: no key to seal " + key);
-                }
-                super.create(key, content);
-            }
-        };
-    }
-
     private LiveFollower follower(ObjectStore primary, ShipLoops.Target other) throws Exception {
         Path fdir = tmp.resolve("f1");
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
-                SnapshotLoader.load(in, fdir);
-            }
-        }
-        ControlFile.read(fdir).asStandby().write(fdir);
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-        LiveFollower.Config config = new LiveFollower.Config(fdir, primary, options, null, null, null,
-                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofMillis(100),
-                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(10),
-                Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                PromotionLease.REAL), SyncOptions.async(), List.of(other));
-        return new LiveFollower(config, Store.open(fdir));
+        PromotableStandby.ofTenRows(tmp.resolve("leader"), fdir);
+        return new LiveFollower(PromotableStandby.config(fdir, primary, List.of(other)), Store.open(fdir));
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,23 +14,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.EncryptionKeyException;
-import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.TimelineHistory;
-import io.walship.protocol.HostPort;
 import io.walship.protocol.StatusResponse;
 import io.walship.restorer.Restore;
-import io.walship.restorer.follow.FollowerLoop;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.ShipLoops;
 import io.walship.shipper.WalShipper;
-import io.walship.shipper.repl.SyncOptions;
-import io.walship.shipper.repl.ReplicationOptions;
-import io.walship.wal.ControlFile;
 import io.walship.wal.Durability;
 import io.walship.wal.Snapshot;
-import io.walship.wal.SnapshotLoader;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
@@ -57,36 +49,11 @@ class PromotedShipKeyErrorTest {
     @Timeout(60)
     void aKeyErrorInThePromotedNodesShipLoopIsFatal() throws Exception {
         Path fdir = tmp.resolve("f1");
-        try (Store leader = Store.open(tmp.resolve("leader"))) {
-            for (int i = 0; i < 10; i++) {
-                leader.put(b("k" + i), b("v" + i));
-            }
-            try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
-                SnapshotLoader.load(in, fdir);
-            }
-        }
-        ControlFile.read(fdir).asStandby().write(fdir);
-        LocalObjectStore local = new LocalObjectStore(tmp.resolve("archive"));
-        local.verifyAccess();
+        PromotableStandby.ofTenRows(tmp.resolve("leader"), fdir);
         // an archive whose WAL objects cannot be sealed: a key error as shipping meets it
         AtomicInteger refused = new AtomicInteger();
-        ForwardingObjectStore archive = new ForwardingObjectStore(local) {
-            @Override
-            public void create(String key, InputStream content) {
-                if (key.startsWith("wal/")) {
-                    refused.incrementAndGet();
-                    throw new EncryptionKeyException("test: no key to seal " + key);
-                }
-                super.create(key, content);
-            }
-        };
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-        LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofMillis(100),
-                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(10),
-                Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                PromotionLease.REAL));
+        ObjectStore archive = PromotableStandby.keyless(tmp.resolve("archive"), refused);
+        LiveFollower.Config config = PromotableStandby.config(fdir, archive, List.of());
         try (LiveFollower live = new LiveFollower(config, Store.open(fdir)).start()) {
             var promoted = live.promote(false, List.of());
             assertEquals(2, promoted.response().timeline());
@@ -131,18 +98,9 @@ class PromotedShipKeyErrorTest {
                     s.shipOnce();
                 }
             }
-            try (Snapshot s = leader.snapshot(); InputStream in = s.openStream()) {
-                SnapshotLoader.load(in, fdir);
-            }
+            PromotableStandby.copy(leader, fdir);
         }
-        ControlFile.read(fdir).asStandby().write(fdir);
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-        LiveFollower.Config config = new LiveFollower.Config(fdir, a, options, null, null, null,
-                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofMillis(100),
-                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", Duration.ofSeconds(10),
-                Duration.ofSeconds(1), io.walship.archive.LeaseClock.SYSTEM, Duration.ofSeconds(3),
-                PromotionLease.REAL), SyncOptions.async(), List.of(new ShipLoops.Target(b, true)));
+        LiveFollower.Config config = PromotableStandby.config(fdir, a, List.of(new ShipLoops.Target(b, true)));
         StateDigest expected;
         long last;
         try (LiveFollower live = new LiveFollower(config, Store.open(fdir)).start()) {
