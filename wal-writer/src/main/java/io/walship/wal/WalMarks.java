@@ -153,9 +153,9 @@ public final class WalMarks {
 
     /**
      * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
-     * mark backwards. It is on the commit path of every acknowledged commit, so it is not synced: it
-     * survives a crash of the process, and a power loss may leave it behind by its last updates
-     * (docs/OPERATIONS.md, "Rejoin"). The first call (re)writes the file whole and atomically (a
+     * mark backwards. It is on the commit path of every acknowledged commit, so it is synced at most
+     * once a second: it survives a crash of the process, and a power loss may leave it behind by
+     * about the last second of acknowledgements (docs/OPERATIONS.md, "Rejoin"). The first call (re)writes the file whole and atomically (a
      * rename: a mark torn by a power loss, or of another length, is replaced) and keeps it open;
      * later calls overwrite its one fixed-width line in place with one positional write — in the
      * page cache once the call returns, so a crash of the process keeps it, like the rename did,
