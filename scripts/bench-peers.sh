@@ -331,6 +331,9 @@ got="$(sqlite_sha "$db")" || die "reading the SQLite source failed"
 [[ "$got" == "$expected" ]] || { echo "bench-peers.sh: the SQLite source holds content $got, walship's source $expected: the loads differ" >&2; exit 3; }
 
 # --- the restores -------------------------------------------------------------------------------
+# './walship restore' makes its class archive (cli/target/restore.jsa) once per build of the jar;
+# made here, so that no timed run includes it
+step walship-class-archive "$walship" restore --help
 w_secs=() w_kib=() l_secs=() l_kib=()
 restore_walship() {
   local i="$1" target="$wdir/restored" t="$scratch/logs/walship-restore-$1.time"

@@ -19,8 +19,17 @@ public final class SnapshotLoader {
     public record Info(long lsn, int timeline, long systemId, int pageCount, long commitTimeMicros) {
     }
 
-    /** Pages written per system call. */
-    private static final int RUN_PAGES = 64;
+    /**
+     * Pages written per system call: two, not more, because what follows a load (a restore's or a
+     * follower's replay, evicting pages one by one) overwrites single pages all over the file, and
+     * Linux (6.18, ext4) keeps a file's page cache in folios as large as the writes that made
+     * them: a 4 KiB write into a 256 KiB folio cost ~7-9 µs of kernel time against ~2 µs into an
+     * 8 KiB one (100,000 random page writes into a 200 MB file: 0.9 s against 0.2 s; in a restore of
+     * issue 13's data set, ext4_block_write_begin alone was 9 % of all CPU samples). The load's own
+     * extra system calls cost less (~0.07 s per 200 MB). docs/BENCHMARKS.md, "Restore: JVM flags,
+     * a class archive, and the page cache's folios".
+     */
+    private static final int RUN_PAGES = 2;
 
     private SnapshotLoader() {
     }
