@@ -18,8 +18,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes encoded entries into the Chronicle Queue, on the writer thread, and notes which cycle
- * files it wrote to for the syncer.
+ * Writes encoded entries into the Chronicle Queue, under {@link CommitPipeline}'s append lock (on
+ * the writer thread, or a committer's own), and notes which cycle files it wrote to for the sync.
  *
  * <p>Before an entry is written, the bytes it will occupy are claimed on disk ({@link WalSpace}):
  * up to {@link #MARGIN} past the entry (room for Chronicle's index arrays and end-of-file marker),
@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
  * <p>Two kinds of failure: {@link StorageFullException} (nothing written; the caller rolls back
  * and the store goes on) and {@link BrokenAppend} (Chronicle failed while the document was open:
  * the document is rolled back if Chronicle still can, but the queue's state is not trusted any
- * more and the store must stop). Not thread-safe: the writer thread only.
+ * more and the store must stop). Not thread-safe: one thread at a time, under the append lock
+ * (which gives each thread that takes it everything its predecessor wrote). Chronicle's own check
+ * that an appender stays on the thread that first used it is turned off for this appender
+ * ({@code singleThreadedCheckDisabled}): the lock is what keeps it to one thread at a time.
  */
 final class WalAppender implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalAppender.class);
@@ -71,6 +74,9 @@ final class WalAppender implements AutoCloseable {
         this.wal = wal;
         this.space = space;
         this.appender = wal.queue().createAppender();
+        // used by whichever thread holds the append lock, one at a time: the lock serialises it, not
+        // the thread that first touched it (Chronicle's check would refuse the second thread)
+        appender.singleThreadedCheckDisabled(true);
         if (walEnd != null) {
             file = walEnd.file();
             cycle = walEnd.cycle();
@@ -203,7 +209,7 @@ final class WalAppender implements AutoCloseable {
         precreated = null;
     }
 
-    /** The files written to since the last call, oldest first (writer thread, when publishing a group). */
+    /** The files written to since the last call, oldest first (append lock held, when publishing). */
     List<Target> drain() {
         if (written.isEmpty()) {
             return List.of();
