@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
@@ -32,9 +33,11 @@ import org.slf4j.LoggerFactory;
  * it), a durable committer is parked and woken exactly once, and CPU work overlaps the sync. On
  * a 2-core machine a thread-per-committer design spent its time in lock convoys and wake-ups.
  *
- * <p><b>The lone committer's fast path.</b> A committer that finds nothing queued and the writer
- * idle applies its own commit on its own thread ({@link #execute}), under the same {@code
- * appendLock} the writer holds around each group, so appends stay serialised and in LSN order.
+ * <p><b>The lone committer's fast path.</b> A committer that finds no other committer in flight,
+ * nothing queued and the writer idle applies its own commit on its own thread ({@link #execute}),
+ * under the same {@code appendLock} the writer holds around each group, so appends stay
+ * serialised and in LSN order. (With other committers in flight it queues for the writer: a
+ * committer applying and syncing alone would split the writer's groups, fewer commits per sync.)
  * A durable one then tries to lead its own sync (PostgreSQL's WAL flush leader, RocksDB's
  * write-group leader): if the {@code syncLock} is free it does one round of what the syncer does
  * (takes what was published, syncs it, advances the durable LSN, wakes the committers the sync
@@ -110,6 +113,8 @@ final class CommitPipeline implements AutoCloseable {
     /** Committers may lead their own sync: the synced channels can be made uninterruptible. */
     private final boolean committersLead;
     private final AtomicLong syncRequestedUpTo = new AtomicLong();
+    /** Committers inside {@link #execute}: the fast path is for one that is alone. */
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean writerIdle;
     /** The writer is applying a group (or has more queued): a sync now would split it. */
     private volatile boolean writerBusy;
@@ -199,18 +204,30 @@ final class CommitPipeline implements AutoCloseable {
     /**
      * Runs {@code work} as one commit and returns its LSN once it is applied and, if
      * {@code durable}, synced. Exceptions thrown by the work are rethrown here. Runs on this
-     * thread when nothing else is queued and the writer is idle, else on the writer thread.
+     * thread when no other committer is in here, nothing is queued and the writer is idle, else
+     * on the writer thread.
      *
      * @throws StoreFailedException if the store stopped before the commit was acknowledged
      */
     long execute(Work work, boolean durable) {
         checkHealthy();
-        if (requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
-            if (appender != null) {
-                return executeHere(work, durable); // releases the append lock
+        // alone: with other committers in flight the writer's groups share one sync (and one
+        // thread applies them); a committer applying and syncing on its own would split them
+        boolean alone = inFlight.incrementAndGet() == 1;
+        try {
+            if (alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
+                if (appender != null) {
+                    return executeHere(work, durable); // releases the append lock
+                }
+                appendLock.unlock(); // the writer has closed the WAL: the queue says why
             }
-            appendLock.unlock(); // the writer has closed the WAL: the queue says why
+            return executeOnWriter(work, durable);
+        } finally {
+            inFlight.decrementAndGet();
         }
+    }
+
+    private long executeOnWriter(Work work, boolean durable) {
         Request r = new Request(work, durable, Thread.currentThread());
         requests.add(r);
         if (writerIdle) {

@@ -11,6 +11,7 @@ import java.util.Map;
 
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.MappedBytes;
+import net.openhft.chronicle.bytes.MappedFile;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.impl.single.PrecreatedFiles;
 import net.openhft.chronicle.wire.DocumentContext;
@@ -68,6 +69,8 @@ final class WalAppender implements AutoCloseable {
     private long reservedEnd;
     private Path precreated;
     private long precreatedSize;
+    /** The last file whose Chronicle channel was made uninterruptible. */
+    private Path uninterruptible;
 
     /** {@code walEnd}: where recovery found the WAL to end (null: unknown, or no file yet). */
     WalAppender(WalLog wal, WalSpace space, WalLog.End walEnd) {
@@ -161,12 +164,14 @@ final class WalAppender implements AutoCloseable {
     private void write(byte[] entry, int now) {
         Path f;
         long e;
+        MappedFile mapped;
         try (DocumentContext dc = appender.writingDocument()) {
             try {
                 Bytes<?> bytes = dc.wire().bytes();
                 bytes.write(entry);
                 e = bytes.writePosition();
-                f = bytes instanceof MappedBytes mb ? mb.mappedFile().file().toPath() : null;
+                mapped = bytes instanceof MappedBytes mb ? mb.mappedFile() : null;
+                f = mapped == null ? null : mapped.file().toPath();
             } catch (Throwable t) {
                 dc.rollbackOnClose();
                 throw t;
@@ -177,6 +182,12 @@ final class WalAppender implements AutoCloseable {
         }
         if (f == null) {
             throw new BrokenAppend("the WAL queue is not memory-mapped", null);
+        }
+        if (!f.equals(uninterruptible)) {
+            // Chronicle maps the file's next chunks through this channel, on the appending thread,
+            // which may be a committer's: an interrupt there would close it (a broken append)
+            Uninterruptible.make(mapped.raf().getChannel());
+            uninterruptible = f;
         }
         if (!f.equals(file)) {
             rolled(f, now);
