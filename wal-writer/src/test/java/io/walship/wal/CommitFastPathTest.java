@@ -297,8 +297,10 @@ class CommitFastPathTest {
         // meanwhile: one stalled sync; async commits from this thread must not wait for it
         if (failAfter < 0) {
             CountDownLatch stalled = new CountDownLatch(1);
-            chaos.sync.close();
+            // armed before the gate closes: a sync that began meanwhile may be the one held (while
+            // it is, no other sync starts), or may have finished (then the next one is held)
             chaos.stallEntered = stalled;
+            chaos.sync.close();
             try {
                 CompletableFuture<Long> durable = CompletableFuture.supplyAsync(() -> store.put(b("stalled"), b("v")));
                 if (stalled.await(30, TimeUnit.SECONDS)) {
