@@ -18,7 +18,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * How commits reach the disk: a single writer thread and a single sync thread.
+ * How commits reach the disk: a single writer thread and a single sync thread (or, for a lone
+ * committer, its own thread).
  *
  * <p>Committers hand their work to the <b>writer</b> ({@link #execute}) and park. The writer
  * takes every request queued, applies them one after another under the store's write lock (each
