@@ -217,10 +217,14 @@ final class CommitPipeline implements AutoCloseable {
         boolean alone = inFlight.incrementAndGet() == 1;
         try {
             if (alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
-                if (appender != null) {
+                WalAppender a = appender;
+                if (a != null && !a.opensNewFile()) {
                     return executeHere(work, durable); // releases the append lock
                 }
-                appendLock.unlock(); // the writer has closed the WAL: the queue says why
+                // the writer has closed the WAL (the queue says why), or this commit would open a
+                // new WAL file: Chronicle maps a new file on the appending thread before its channel
+                // can be made uninterruptible, and the writer thread is never interrupted
+                appendLock.unlock();
             }
             return executeOnWriter(work, durable);
         } finally {

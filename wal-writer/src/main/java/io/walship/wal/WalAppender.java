@@ -95,6 +95,14 @@ final class WalAppender implements AutoCloseable {
     }
 
     /**
+     * Whether an entry appended now would open a new WAL file (a new cycle, or none open yet).
+     * Advisory: the clock may cross into the next cycle between this answer and the append.
+     */
+    boolean opensNewFile() {
+        return file == null || wal.cycleNow() != cycle;
+    }
+
+    /**
      * Appends one entry.
      *
      * @throws StorageFullException if there is no disk space for it; nothing was written
