@@ -37,8 +37,9 @@
 # --runs times in alternating order; commits per second and
 # latency (p50, p99) of each, and the client's own CPU (user + system over wall time: on 2 cores
 # the load generator competes with the server). Beside each walship HTTP run, the same upserts in
-# process (`walship bench write --keys`, threads = connections): HTTP / in process is the cost of
-# the HTTP path. Needs PostgreSQL's server binaries and wrk
+# process (`walship bench write --keys --warmup-run`, threads = connections, as many unmeasured
+# durable upserts first as it then measures, so both are measured warm): HTTP / in process is the
+# cost of the HTTP path. Needs PostgreSQL's server binaries and wrk
 # (`apt-get install postgresql wrk`).
 #
 # Base backup against pgBackRest (--only backup, or by default when `pgbackrest` is on PATH:
@@ -477,7 +478,7 @@ run_walship() { # run conns
   local n ip
   n="$(awk -v r="$rps" -v d="$duration" -v c="$c" 'BEGIN { n = int(r * d); if (n < c * 100) n = c * 100; print n }')"
   step "inproc-$i-$c" "$walship" bench write --data "$wr/inproc" --threads "$c" --keys "$keys" --value-size 100 \
-    --count "$n" --no-baseline
+    --count "$n" --warmup-run "$n" --no-baseline
   ip="$(awk '$1 == "store" { print $2; exit }' "$scratch/logs/inproc-$i-$c.log")"
   [[ -n "$ip" ]] || die "walship bench write printed no store figure (log: $scratch/logs/inproc-$i-$c.log)"
   res[ip,$c,tps]+=" $ip"
@@ -506,7 +507,7 @@ for c in 1 16; do
   echo "| $c | $(printf '%.0f' "$(m pg,$c,tps)") | $(m pg,$c,p50) | $(m pg,$c,p99) | $(m pg,$c,cpu) % | $(printf '%.0f' "$(m w,$c,tps)") | $(m w,$c,p50) | $(m w,$c,p99) | $(m w,$c,cpu) % | $(ratio "$(m w,$c,tps)" "$(m pg,$c,tps)") | $(printf '%.0f' "$(m ip,$c,tps)") | $(ratio "$(m w,$c,tps)" "$(m ip,$c,tps)") |"
 done
 echo
-echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}; walship in process 1:${res[ip,1,tps]}, 16:${res[ip,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time). In process: \`walship bench write --threads C --keys $keys --value-size 100 --no-baseline\` right after each HTTP run, as many upserts as HTTP made in it, into a fresh store after its own unmeasured warm-up (a fifth of the count, at most 20,000 async upserts)."
+echo "Runs (commits/s): PostgreSQL 1:${res[pg,1,tps]}, 16:${res[pg,16,tps]}; walship 1:${res[w,1,tps]}, 16:${res[w,16,tps]}; walship in process 1:${res[ip,1,tps]}, 16:${res[ip,16,tps]}. CPU is the client's own, in % of one core (user + system over wall time). In process: \`walship bench write --threads C --keys $keys --value-size 100 --no-baseline\` right after each HTTP run, as many upserts as HTTP made in it, into a fresh store after its own unmeasured warm-up (a fifth of the count, at most 20,000 async upserts, then as many durable upserts at the same threads as are measured: the HTTP leader is measured warm, so its comparator is too)."
 fi
 
 # --- base backup: pgBackRest against walship backup ----------------------------------------------

@@ -144,6 +144,11 @@ final class BenchCommand {
         @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
                 description = "Unmeasured async commits first (default: count/5, at most 20000).")
         long warmup;
+        @Option(names = "--warmup-run", paramLabel = "N", defaultValue = "0",
+                description = {"Then N unmeasured commits of the measured kind (the same threads and durability), so"
+                        + " the paths the measurement takes are compiled as in a long-running leader (default"
+                        + " ${DEFAULT-VALUE})."})
+        long warmupRun;
         @Option(names = "--runs", paramLabel = "N", defaultValue = "1", description = "Runs; medians are reported (default ${DEFAULT-VALUE}).")
         int runs;
         @Option(names = "--async", description = "Non-durable commits (for comparison; the default is durable).")
@@ -172,9 +177,9 @@ final class BenchCommand {
         @Override
         public Integer call() throws IOException {
             if (threads < 1 || count < threads || valueSize < 0 || keySize < 1 || runs < 1 || updateRows < 0
-                    || updateRows > 0 && keySize < 2 || keys < 0 || keys > 0 && updateRows > 0) {
+                    || updateRows > 0 && keySize < 2 || keys < 0 || keys > 0 && updateRows > 0 || warmupRun < 0) {
                 throw new BadInputException("need --threads >= 1, --count >= threads, --key-size >= 1 (2 with --update),"
-                        + " --runs >= 1, --update >= 0, --keys >= 0, not both --keys and --update");
+                        + " --runs >= 1, --update >= 0, --keys >= 0, --warmup-run >= 0, not both --keys and --update");
             }
             if (!values.equals("sparse") && !values.equals("base64")) {
                 throw new BadInputException("--values must be sparse or base64");
@@ -188,7 +193,7 @@ final class BenchCommand {
                 Path s = data.resolve("store-run" + i);
                 FileTrees.deleteTree(s);
                 long w = warmup >= 0 ? warmup : Math.min(20_000, count / 5);
-                store.add(WriteBench.store(s, threads, count, w, workload, async ? Durability.ASYNC : Durability.DURABLE));
+                store.add(WriteBench.store(s, threads, count, w, warmupRun, workload, async ? Durability.ASYNC : Durability.DURABLE));
                 FileTrees.deleteTree(s);
                 if (!noBaseline) {
                     Path r = data.resolve("raw-run" + i);

@@ -51,7 +51,12 @@ final class WriteBench {
     }
 
     /** {@code threads} writers doing {@code count} commits into a store in {@code dir}. */
-    static Result store(Path dir, int threads, long count, long warmup, Workload w, Durability durability) {
+    /**
+     * @param warmup       unmeasured async commits first (JIT and tree), then a checkpoint
+     * @param warmupLikeRun then this many unmeasured commits of the measured kind (threads, durability)
+     */
+    static Result store(Path dir, int threads, long count, long warmup, long warmupLikeRun, Workload w,
+                        Durability durability) {
         try (Store store = Store.open(dir, StoreOptions.defaults().withWalCompression(w.compression()))) {
             // warm the JIT and the tree a little, outside the measurement
             if (w.updates()) {
@@ -61,6 +66,9 @@ final class WriteBench {
             if (warmup > 0) {
                 runStore(store, Math.min(threads, 4), warmup, w, Durability.ASYNC, new Histogram(3_600_000_000L, 3), 7);
                 store.checkpoint();
+            }
+            if (warmupLikeRun > 0) {
+                runStore(store, threads, warmupLikeRun, w, durability, new Histogram(3_600_000_000L, 3), 11);
             }
             StoreStats before = store.stats();
             Histogram h = new Histogram(3_600_000_000L, 3);
