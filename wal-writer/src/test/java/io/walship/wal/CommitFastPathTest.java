@@ -303,7 +303,15 @@ class CommitFastPathTest {
             chaos.sync.close();
             try {
                 CompletableFuture<Long> durable = CompletableFuture.supplyAsync(() -> store.put(b("stalled"), b("v")));
-                if (stalled.await(30, TimeUnit.SECONDS)) {
+                // held: a sync waits at the gate. The latch alone misses a sync that read it before it
+                // was armed and then (slow path, 1-3 ms) reached the gate after it closed: that sync
+                // holds the sync lock, so no later sync starts to count the latch down (30 s, then
+                // "no sync started")
+                long heldBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (stalled.getCount() > 0 && !chaos.sync.holding() && System.nanoTime() < heldBy) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                }
+                if (stalled.getCount() == 0 || chaos.sync.holding()) {
                     for (int i = 0; i < 20; i++) {
                         String probe = "probe" + i;
                         CompletableFuture<Long> async = CompletableFuture.supplyAsync(

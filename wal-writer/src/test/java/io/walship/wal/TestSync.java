@@ -67,6 +67,11 @@ final class TestSync implements WalSync {
         gate.unlock();
     }
 
+    /** Whether a sync is being held at the closed gate (it has started and waits for {@link #open}). */
+    boolean holding() {
+        return gate.hasQueuedThreads();
+    }
+
     void openIfClosed() {
         if (gate.isHeldByCurrentThread()) {
             gate.unlock();
