@@ -150,4 +150,83 @@ class CommitFastPathReviewTest {
             }
         }
     }
+
+    /**
+     * Committers interrupted at random moments by another thread (a request cancelled with
+     * {@code Future.cancel(true)}, a pool shut down with {@code shutdownNow}) while they apply,
+     * evict (a small pool: eviction writes pages on the committer's thread), roll WAL files and lead
+     * their own syncs. Nothing may stop the store, every acknowledged durable commit is at or below
+     * the durable LSN when acknowledged, and a reopened store has them all. Seeded
+     * ({@code -Dwalship.seed=N}).
+     */
+    @Test
+    void randomInterruptsOfCommittersNeverStopTheStore() throws Exception {
+        long seed = Long.getLong("walship.seed", System.nanoTime());
+        System.out.println("randomInterruptsOfCommittersNeverStopTheStore seed=" + seed);
+        java.util.Random rnd = new java.util.Random(seed);
+        Path dir = tmp.resolve("d");
+        SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-11-24T10:00:00Z"));
+        StoreOptions opts = StoreOptions.defaults().withPoolPages(64)
+                .withRollCycle(net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY);
+        java.util.Map<String, Long> acked = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.List<String> problems = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (Store store = Store.open(dir, opts, WalSeams.defaults().withWalTime(clock))) {
+            store.put(b("first"), b("v"));
+            int threads = 1 + rnd.nextInt(3);
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.List<Thread> committers = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                java.util.Random r = new java.util.Random(rnd.nextLong());
+                Thread th = new Thread(() -> {
+                    for (int i = 0; !stop.get() && i < 1_500; i++) {
+                        String k = "t" + id + "-" + i;
+                        boolean durable = r.nextInt(3) == 0;
+                        try {
+                            long lsn = store.put(b(k), new byte[r.nextInt(1_000)], durable ? Durability.DURABLE
+                                    : Durability.ASYNC);
+                            if (durable) {
+                                long d = store.durableLsn();
+                                if (lsn > d) {
+                                    problems.add(k + ": LSN " + lsn + " acknowledged durable with the durable LSN at " + d);
+                                }
+                                acked.put(k, lsn);
+                            }
+                        } catch (RuntimeException e) {
+                            problems.add(k + ": " + e);
+                            return;
+                        } finally {
+                            Thread.interrupted(); // the caller's: cleared between commits
+                        }
+                    }
+                }, "committer-" + t);
+                committers.add(th);
+                th.start();
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (committers.stream().anyMatch(Thread::isAlive)) {
+                if (System.nanoTime() > deadline) {
+                    stop.set(true);
+                    problems.add("committers still running after 120 s");
+                    break;
+                }
+                Thread victim = committers.get(rnd.nextInt(committers.size()));
+                victim.interrupt();
+                if (rnd.nextInt(200) == 0) {
+                    clock.advanceMillis(1_100); // a roll: Chronicle maps a new file on whoever appends next
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(rnd.nextInt(200_000));
+            }
+            for (Thread th : committers) {
+                th.join(60_000);
+            }
+            assertTrue(store.failure().isEmpty(), "seed=" + seed + ": interrupts stopped the store: " + store.failure());
+            assertEquals(java.util.List.of(), problems, "seed=" + seed);
+        }
+        try (Store reopened = Store.open(dir, opts, WalSeams.defaults().withWalTime(clock))) {
+            for (var e : acked.entrySet()) {
+                assertTrue(reopened.get(b(e.getKey())) != null, "seed=" + seed + ": lost acknowledged " + e);
+            }
+        }
+    }
 }
