@@ -34,18 +34,20 @@ import org.slf4j.LoggerFactory;
  * it), a durable committer is parked and woken exactly once, and CPU work overlaps the sync. On
  * a 2-core machine a thread-per-committer design spent its time in lock convoys and wake-ups.
  *
- * <p><b>The lone committer's fast path.</b> A committer that finds no other committer in flight,
- * nothing queued and the writer idle applies its own commit on its own thread ({@link #execute}),
+ * <p><b>The lone committer's fast path.</b> A durable committer that finds no other committer in
+ * flight, nothing queued and the writer idle applies its own commit on its own thread ({@link #execute}),
  * under the same {@code appendLock} the writer holds around each group, so appends stay
  * serialised and in LSN order. (With other committers in flight it queues for the writer: a
  * committer applying and syncing alone would split the writer's groups, fewer commits per sync.)
- * A durable one then tries to lead its own sync (PostgreSQL's WAL flush leader, RocksDB's
+ * It then tries to lead its own sync (PostgreSQL's WAL flush leader, RocksDB's
  * write-group leader): if the {@code syncLock} is free it does one round of what the syncer does
  * (takes what was published, syncs it, advances the durable LSN, wakes the committers the sync
  * covered) and returns without any thread hand-off. If the lock is taken (the syncer or another
- * leader is syncing), it parks as a sync waiter as if the writer had applied it. A non-durable
- * commit may wait for the {@code appendLock} (held only while applying, never across a sync),
- * never for the {@code syncLock}. The syncer takes the {@code syncLock} around each of its
+ * leader is syncing), it parks as a sync waiter as if the writer had applied it. Async commits
+ * always go to the writer, which acknowledges them before it evicts: the eviction after a commit
+ * ({@code afterGroup}) may wait for a sync, and a fast-path committer runs it before it returns,
+ * so an applied async commit would wait for the disk (as on the writer, a commit queued behind
+ * an eviction waits for it either way). The syncer takes the {@code syncLock} around each of its
  * rounds, so syncs never overlap. Committer threads can be interrupted: the channels a sync
  * forces are {@link Uninterruptible}; where they cannot be made so, committers never lead.
  *
@@ -216,10 +218,10 @@ final class CommitPipeline implements AutoCloseable {
         // thread applies them); a committer applying and syncing on its own would split them
         boolean alone = inFlight.incrementAndGet() == 1;
         try {
-            if (alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
+            if (durable && alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
                 WalAppender a = appender;
                 if (a != null && !a.opensNewFile()) {
-                    return executeHere(work, durable); // releases the append lock
+                    return executeHere(work); // releases the append lock
                 }
                 // the writer has closed the WAL (the queue says why), or this commit would open a
                 // new WAL file: Chronicle maps a new file on the appending thread before its channel
@@ -259,22 +261,19 @@ final class CommitPipeline implements AutoCloseable {
 
     /**
      * The fast path: applies {@code work} on this thread (the append lock is held on entry and
-     * released here), then, if durable, leads its own sync or waits for one. The interrupt status
+     * released here), then leads its own sync or waits for one. The interrupt status
      * of the caller is cleared meanwhile (and set again afterwards), as on the writer thread,
      * which is never interrupted.
      */
-    private long executeHere(Work work, boolean durable) {
+    private long executeHere(Work work) {
         boolean interrupted = Thread.interrupted();
         try {
             Request waiting = null;
             long lsn;
             try {
                 lsn = applyHere(work);
-                if (!durable || lsn <= durability.get()) {
-                    if (lsn > durability.get()) {
-                        LockSupport.unpark(syncer); // its flush timer covers this one, as after a group
-                    }
-                    return lsn;
+                if (lsn <= durability.get()) {
+                    return lsn; // a durable no-op: the LSN it returns is already synced
                 }
                 // still under the append lock: whoever appends next has a later LSN, so a waiter
                 // registered now keeps syncWaiters in LSN order

@@ -64,11 +64,11 @@ class CommitFastPathReviewTest {
     }
 
     /**
-     * An interrupt arriving while a lone committer applies a commit that opens a new WAL cycle file:
-     * Chronicle creates and maps the new file on the committer's (now interrupted) thread, through a
-     * channel that is not yet {@link Uninterruptible} (WalAppender makes it so only after the first
-     * write into the file). The interrupt must not break the append or stop the store: the commit is
-     * acknowledged (or refused, with the store going on), the interrupt is kept for the caller.
+     * A lone committer's commit that opens a new WAL cycle file: Chronicle would create and map the
+     * new file on the appending thread, through a channel that is not yet {@link Uninterruptible},
+     * so that commit goes to the writer (never interrupted by callers). With an interrupt arriving
+     * at the moment the new file's space is claimed, the store goes on and the commit is
+     * acknowledged (or refused, with the store going on).
      */
     @Test
     void anInterruptDuringARollOnTheFastPathDoesNotStopTheStore() throws Exception {
@@ -93,9 +93,11 @@ class CommitFastPathReviewTest {
             committer.start();
             committer.join(30_000);
             System.out.println("interrupt delivered: " + space.interrupted.get() + "; result: " + result.get());
-            assertEquals("interrupted-committer", space.interrupted.get() == null ? null
-                    : space.interrupted.get().substring(0, "interrupted-committer".length()),
-                    "the committer applied its own commit (the fast path)");
+            // a commit opening a new WAL file is not taken by the fast path even when its committer
+            // is alone: the writer creates the file (this stand-in interrupts whoever claims its
+            // space, here the writer thread itself, and that must not stop the store either)
+            assertTrue(space.interrupted.get() != null && space.interrupted.get().startsWith("walship-writer"),
+                    "the writer opened the new file: " + space.interrupted.get());
             assertTrue(store.failure().isEmpty(), "an interrupt of a committer stopped the store: " + store.failure()
                     + " (result " + result.get() + ")");
             long lsn = store.put(b("after"), b("v"));
