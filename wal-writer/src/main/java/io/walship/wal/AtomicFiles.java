@@ -65,6 +65,7 @@ public final class AtomicFiles {
 
     public static void fsyncDirectory(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            Uninterruptible.make(ch); // a WAL sync may run on a committer's thread, which may be interrupted
             ch.force(true);
         } catch (IOException e) {
             // Some file systems cannot open directories for sync; the rename is still atomic.

@@ -8,15 +8,18 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * How commits reach the disk: a single writer thread and a single sync thread.
+ * How commits reach the disk: a single writer thread and a single sync thread (or, for a lone
+ * committer, its own thread).
  *
  * <p>Committers hand their work to the <b>writer</b> ({@link #execute}) and park. The writer
  * takes every request queued, applies them one after another under the store's write lock (each
@@ -31,18 +34,39 @@ import org.slf4j.LoggerFactory;
  * it), a durable committer is parked and woken exactly once, and CPU work overlaps the sync. On
  * a 2-core machine a thread-per-committer design spent its time in lock convoys and wake-ups.
  *
+ * <p><b>The lone committer's fast path.</b> A durable committer that finds no other committer in
+ * flight, nothing queued and the writer idle applies its own commit on its own thread ({@link #execute}),
+ * under the same {@code appendLock} the writer holds around each group, so appends stay
+ * serialised and in LSN order. (With other committers in flight it queues for the writer: a
+ * committer applying and syncing alone would split the writer's groups, fewer commits per sync.)
+ * It then tries to lead its own sync (PostgreSQL's WAL flush leader, RocksDB's
+ * write-group leader): if the {@code syncLock} is free it does one round of what the syncer does
+ * (takes what was published, syncs it, advances the durable LSN, wakes the committers the sync
+ * covered) and returns without any thread hand-off. If the lock is taken (the syncer or another
+ * leader is syncing), it parks as a sync waiter as if the writer had applied it. Async commits
+ * always go to the writer, which acknowledges them before it evicts: the eviction after a commit
+ * ({@code afterGroup}) may wait for a sync, and a fast-path committer runs it before it returns,
+ * so an applied async commit would wait for the disk (as on the writer, a commit queued behind
+ * an eviction waits for it either way). The syncer takes the {@code syncLock} around each of its
+ * rounds, so syncs never overlap. Committer threads can be interrupted: the channels a sync
+ * forces are {@link Uninterruptible}; where they cannot be made so, committers never lead.
+ *
  * <p><b>Fail-stop.</b> A sync that fails stops the pipeline for good: the durable LSN stays where
  * the last successful sync left it, no committer of the failed group or of any later one is
  * acknowledged, and every later request fails with the same {@link StoreFailedException}. After a
  * failed {@code fdatasync} the kernel may already have marked the unwritten pages clean, so a
  * retry could succeed without the data on disk (PostgreSQL's "fsyncgate"); only recovery from the
  * WAL, after reopening, is trustworthy. The same holds when an append breaks half-way in
- * Chronicle. Thread-safe; {@link #append} only on the writer thread.
+ * Chronicle. Thread-safe; {@link #append} only by the thread holding the append lock (the
+ * writer, or a committer applying its own commit).
  */
 final class CommitPipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CommitPipeline.class);
 
-    /** A commit's work, run on the writer thread under the write lock; returns its LSN. */
+    /**
+     * A commit's work, run under the write lock and the append lock (on the writer thread, or on
+     * the committer's own); returns its LSN.
+     */
     @FunctionalInterface
     interface Work {
         long run();
@@ -79,9 +103,21 @@ final class CommitPipeline implements AutoCloseable {
     private final Thread writer;
     private final Thread syncer;
     private final ConcurrentLinkedQueue<Request> requests = new ConcurrentLinkedQueue<>();
-    /** Durable requests applied but not yet synced, in LSN order (writer adds, syncer removes). */
+    /**
+     * Durable requests applied but not yet synced, in LSN order: added under the append lock (by
+     * the writer, or a committer that applied its own commit but could not lead the sync), removed
+     * by whoever completed a sync.
+     */
     private final ConcurrentLinkedQueue<Request> syncWaiters = new ConcurrentLinkedQueue<>();
+    /** Held while appending to the WAL: around each of the writer's groups, or a committer's own commit. */
+    private final ReentrantLock appendLock = new ReentrantLock();
+    /** Held while syncing: around each round of the syncer, or a committer leading its own sync. */
+    private final ReentrantLock syncLock = new ReentrantLock();
+    /** Committers may lead their own sync: the synced channels can be made uninterruptible. */
+    private final boolean committersLead;
     private final AtomicLong syncRequestedUpTo = new AtomicLong();
+    /** Committers inside {@link #execute}: the fast path is for one that is alone. */
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean writerIdle;
     /** The writer is applying a group (or has more queued): a sync now would split it. */
     private volatile boolean writerBusy;
@@ -92,15 +128,19 @@ final class CommitPipeline implements AutoCloseable {
     private volatile long syncs;
     private volatile long bytesAppended;
     private volatile long entriesAppended;
+    /** When the last sync (the syncer's or a leader's) ended: the flush timer of async commits counts from it. */
+    private volatile long lastSyncNanos = System.nanoTime();
 
-    // guarded by this: the files the writer published for the syncer, and the LSN they reach
+    // guarded by this: the files appended to and published for syncing, and the LSN they reach
     private final Map<Path, WalAppender.Target> published = new TreeMap<>();
     private long publishedLsn;
-    // writer thread only
-    private WalAppender appender;
+    // guarded by appendLock (volatile: the fast path looks before it locks); null until the writer
+    // has opened it and after the writer has closed it
+    private volatile WalAppender appender;
     private long lastAppendedByWriter;
-    // syncer thread only
+    // guarded by syncLock
     private final WalFileSyncer files;
+    private boolean filesClosed;
 
     /**
      * @param walEnd where recovery found the WAL to end (its file is already durable in the
@@ -119,6 +159,7 @@ final class CommitPipeline implements AutoCloseable {
         this.publishedLsn = lastLsn;
         this.lastAppendedByWriter = lastLsn;
         this.files = new WalFileSyncer(wal, seams.sync(), walEnd == null ? null : walEnd.file());
+        this.committersLead = Uninterruptible.available();
         this.writer = new Thread(this::writerLoop, "walship-writer");
         this.syncer = new Thread(this::syncerLoop, "walship-syncer");
         writer.setDaemon(true);
@@ -152,9 +193,6 @@ final class CommitPipeline implements AutoCloseable {
         return failure;
     }
 
-    boolean isWriterThread() {
-        return Thread.currentThread() == writer;
-    }
 
     void checkHealthy() {
         StoreFailedException f = failure;
@@ -167,13 +205,36 @@ final class CommitPipeline implements AutoCloseable {
     }
 
     /**
-     * Runs {@code work} as one commit on the writer thread and returns its LSN once it is applied
-     * and, if {@code durable}, synced. Exceptions thrown by the work are rethrown here.
+     * Runs {@code work} as one commit and returns its LSN once it is applied and, if
+     * {@code durable}, synced. Exceptions thrown by the work are rethrown here. Runs on this
+     * thread when no other committer is in here, nothing is queued and the writer is idle, else
+     * on the writer thread.
      *
      * @throws StoreFailedException if the store stopped before the commit was acknowledged
      */
     long execute(Work work, boolean durable) {
         checkHealthy();
+        // alone: with other committers in flight the writer's groups share one sync (and one
+        // thread applies them); a committer applying and syncing on its own would split them
+        boolean alone = inFlight.incrementAndGet() == 1;
+        try {
+            if (durable && alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
+                WalAppender a = appender;
+                if (a != null && !a.opensNewFile()) {
+                    return executeHere(work); // releases the append lock
+                }
+                // the writer has closed the WAL (the queue says why), or this commit would open a
+                // new WAL file: Chronicle maps a new file on the appending thread before its channel
+                // can be made uninterruptible, and the writer thread is never interrupted
+                appendLock.unlock();
+            }
+            return executeOnWriter(work, durable);
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private long executeOnWriter(Work work, boolean durable) {
         Request r = new Request(work, durable, Thread.currentThread());
         requests.add(r);
         if (writerIdle) {
@@ -199,15 +260,149 @@ final class CommitPipeline implements AutoCloseable {
     }
 
     /**
-     * Appends an encoded entry to the WAL. Writer thread only, in LSN order.
+     * The fast path: applies {@code work} on this thread (the append lock is held on entry and
+     * released here), then leads its own sync or waits for one. The interrupt status
+     * of the caller is cleared meanwhile (and set again afterwards), as on the writer thread,
+     * which is never interrupted.
+     */
+    private long executeHere(Work work) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            Request waiting = null;
+            long lsn;
+            try {
+                lsn = applyHere(work);
+                if (lsn <= durability.get()) {
+                    return lsn; // a durable no-op: the LSN it returns is already synced
+                }
+                // still under the append lock: whoever appends next has a later LSN, so a waiter
+                // registered now keeps syncWaiters in LSN order
+                if (!(committersLead && syncLock.tryLock())) {
+                    waiting = new Request(work, true, Thread.currentThread());
+                    waiting.lsn = lsn;
+                    waiting.phase = APPLIED;
+                    syncWaiters.add(waiting);
+                }
+            } finally {
+                appendLock.unlock();
+            }
+            if (waiting == null) {
+                return leadSync(lsn);
+            }
+            requestSync(lsn);
+            return awaitSynced(waiting);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Runs the work as {@link #runGroup} does for one request; append lock held. Returns its LSN. */
+    private long applyHere(Work work) {
+        long lsn = 0;
+        RuntimeException error = null;
+        Throwable fatal = null;
+        writeLock.lock();
+        try {
+            StoreFailedException f = failure;
+            if (f != null) {
+                error = new StoreFailedException(f.getMessage(), f.getCause());
+            } else {
+                lsn = work.run();
+            }
+        } catch (RuntimeException e) {
+            error = e; // rethrown to this committer only, as runGroup hands it to its request
+        } catch (Throwable t) {
+            fatal = t;
+        } finally {
+            writeLock.unlock();
+        }
+        if (fatal != null) { // as on the writer thread, where it ends the writer: the pipeline stops
+            StoreFailedException f = writerFailed(fatal);
+            fail(f);
+            throw f;
+        }
+        publish(); // what an applyAll cut short appended is published too, as after a group
+        if (afterGroup != null && failure == null) {
+            writeLock.lock();
+            try {
+                afterGroup.run();
+            } catch (Throwable t) {
+                StoreFailedException f = writerFailed(t);
+                fail(f);
+                throw f;
+            } finally {
+                writeLock.unlock();
+            }
+        }
+        if (error != null) {
+            throw error;
+        }
+        return lsn;
+    }
+
+    private static StoreFailedException writerFailed(Throwable t) {
+        return t instanceof StoreFailedException f ? f
+                : new StoreFailedException("the WAL writer failed (" + t + "); the store has stopped; reopen it to"
+                + " recover", t);
+    }
+
+    /**
+     * A committer leads the sync of its own commit (sync lock held on entry, released here): one
+     * round of what the syncer does, then wakes the other committers it made durable.
+     */
+    private long leadSync(long lsn) {
+        try {
+            syncPublished(true);
+        } catch (Throwable t) {
+            fail(new StoreFailedException("the WAL sync of a committer failed (" + t + "); nothing after LSN "
+                    + Lsn.format(durability.get()) + " is acknowledged; the store has stopped; reopen it to recover", t));
+        } finally {
+            syncLock.unlock();
+        }
+        completeWaiters();
+        if (lsn <= durability.get()) {
+            return lsn;
+        }
+        checkHealthy(); // the sync failed: the pipeline has stopped
+        throw new WalshipException("LSN " + Lsn.format(lsn) + " was not synced"); // not reached
+    }
+
+    /** Parks until a sync covers {@code r} (registered as a sync waiter), as {@link #execute} does. */
+    private long awaitSynced(Request r) {
+        while (r.phase != COMPLETE) {
+            if (r.lsn <= durability.get()) {
+                // a leader's sync covered it but woke the waiters before it registered: nobody else may
+                completeWaiters();
+                return r.lsn;
+            }
+            if (failure != null) {
+                if (r.lsn <= durability.get()) {
+                    return r.lsn; // synced before the failure; only its wake-up was still due
+                }
+                checkHealthy();
+            }
+            if (!syncer.isAlive()) {
+                checkHealthy();
+                throw new WalshipException("the store's WAL syncer has stopped");
+            }
+            LockSupport.parkNanos(this, 50_000_000L);
+        }
+        return r.lsn;
+    }
+
+    /**
+     * Appends an encoded entry to the WAL. Only by the thread holding the append lock (the writer,
+     * or a committer applying its own commit), in LSN order.
      *
      * @throws StorageFullException if there is no disk space: nothing was written, the caller
      *                              rolls the commit back and the pipeline goes on
      * @throws StoreFailedException if the append broke half-way: the pipeline has stopped
      */
     void append(long lsn, byte[] entry) {
-        if (!isWriterThread()) {
-            throw new IllegalStateException("WAL append outside the writer thread");
+        if (!appendLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("WAL append without the append lock (outside a commit's work)");
         }
         checkHealthy();
         try {
@@ -229,7 +424,7 @@ final class CommitPipeline implements AutoCloseable {
         if (durability.get() >= lsn) {
             return;
         }
-        if (isWriterThread()) {
+        if (appendLock.isHeldByCurrentThread()) {
             publish();
         }
         syncRequestedUpTo.accumulateAndGet(lsn, Math::max);
@@ -259,8 +454,15 @@ final class CommitPipeline implements AutoCloseable {
 
     private void writerLoop() {
         List<Request> group = new ArrayList<>();
-        try (WalAppender a = new WalAppender(wal, seams.space().get(), walEnd)) {
-            appender = a;
+        WalAppender a = null;
+        try {
+            appendLock.lock();
+            try {
+                a = new WalAppender(wal, seams.space().get(), walEnd);
+                appender = a;
+            } finally {
+                appendLock.unlock();
+            }
             while (true) {
                 Request r = requests.poll();
                 if (r == null) {
@@ -279,17 +481,36 @@ final class CommitPipeline implements AutoCloseable {
                 while (group.size() < MAX_GROUP && (r = requests.poll()) != null) {
                     group.add(r);
                 }
-                runGroup(group);
+                appendLock.lock();
+                try {
+                    runGroup(group);
+                } finally {
+                    appendLock.unlock();
+                }
                 group.clear();
                 writerBusy = !requests.isEmpty();
             }
         } catch (Throwable t) {
-            fail(t instanceof StoreFailedException f ? f
-                    : new StoreFailedException("the WAL writer failed (" + t + "); the store has stopped; reopen it to"
-                    + " recover", t));
+            fail(writerFailed(t));
         } finally {
+            closeAppender(a);
             writerDone = true;
             LockSupport.unpark(syncer);
+        }
+    }
+
+    /** Under the append lock, so that no committer is inside the appender while it closes. */
+    private void closeAppender(WalAppender a) {
+        appendLock.lock();
+        try {
+            appender = null;
+            if (a != null) {
+                a.close();
+            }
+        } catch (Throwable t) {
+            fail(writerFailed(t));
+        } finally {
+            appendLock.unlock();
         }
     }
 
@@ -337,7 +558,7 @@ final class CommitPipeline implements AutoCloseable {
         }
     }
 
-    /** Hands what the writer appended to the syncer. */
+    /** Hands what was appended to whoever syncs next (the syncer, or a committer leading). Append lock held. */
     private void publish() {
         List<WalAppender.Target> targets = appender.drain();
         if (targets.isEmpty()) {
@@ -355,39 +576,37 @@ final class CommitPipeline implements AutoCloseable {
     // ---- syncer -----------------------------------------------------------------------------
 
     private void syncerLoop() {
-        long lastSync = System.nanoTime();
         try {
             while (true) {
                 completeWaiters();
                 holdForTheWriter();
-                long target;
-                List<WalAppender.Target> targets;
                 boolean due = syncRequestedUpTo.get() > durability.get() || closing
-                        || System.nanoTime() - lastSync >= flushIntervalNanos;
-                synchronized (this) {
-                    target = publishedLsn;
-                    if (target > durability.get() && due) {
-                        targets = new ArrayList<>(published.values()); // file names sort in cycle order
-                        published.clear();
-                    } else {
-                        targets = null;
+                        || System.nanoTime() - lastSyncNanos >= flushIntervalNanos;
+                int round = 0;
+                if (due) {
+                    syncLock.lock(); // a committer leading its own sync holds it meanwhile
+                    try {
+                        round = syncPublished(false);
+                    } finally {
+                        syncLock.unlock();
                     }
                 }
-                if (targets != null) {
-                    if (!syncAll(targets, target)) {
-                        return;
-                    }
-                    syncs++;
-                    durability.advance(target);
-                    lastSync = System.nanoTime();
+                if (round < 0) {
+                    return;
+                }
+                if (round > 0) {
                     continue;
+                }
+                long target;
+                synchronized (this) {
+                    target = publishedLsn;
                 }
                 if (writerDone && closing && target <= durability.get() || failure != null) {
                     return;
                 }
-                long wait = appendedLsn > durability.get() ? flushIntervalNanos - (System.nanoTime() - lastSync)
+                long wait = appendedLsn > durability.get() ? flushIntervalNanos - (System.nanoTime() - lastSyncNanos)
                         : 100_000_000L;
-                if (syncRequestedUpTo.get() <= durability.get() || publishedLsn <= durability.get()) {
+                if (syncRequestedUpTo.get() <= durability.get() || target <= durability.get()) {
                     LockSupport.parkNanos(this, Math.max(1, wait));
                 }
             }
@@ -395,8 +614,51 @@ final class CommitPipeline implements AutoCloseable {
             fail(new StoreFailedException("the WAL syncer failed (" + t + "); nothing after LSN "
                     + Lsn.format(durability.get()) + " is acknowledged; the store has stopped; reopen it to recover", t));
         } finally {
-            files.close();
+            syncLock.lock(); // a leading committer may still be syncing: the files are closed after it
+            try {
+                filesClosed = true;
+                files.close();
+            } finally {
+                syncLock.unlock();
+            }
+            completeWaiters(); // a leader's last sync may have covered waiters nobody woke yet
         }
+    }
+
+    /**
+     * One sync round, sync lock held: syncs everything published (one fdatasync per file) and
+     * advances the durable LSN. Returns 1 if it synced, 0 if there was nothing to sync, -1 if the
+     * pipeline has stopped (a failure, now or before: after a failed sync nothing is synced again).
+     * {@code leader}: a committer on its own thread, whose interrupt status is cleared meanwhile.
+     */
+    private int syncPublished(boolean leader) {
+        if (failure != null || filesClosed) {
+            return -1;
+        }
+        long target;
+        List<WalAppender.Target> targets;
+        synchronized (this) {
+            target = publishedLsn;
+            if (target <= durability.get()) {
+                return 0;
+            }
+            targets = new ArrayList<>(published.values()); // file names sort in cycle order
+            published.clear();
+        }
+        boolean interrupted = leader && Thread.interrupted();
+        try {
+            if (!syncAll(targets, target)) {
+                return -1;
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        syncs++;
+        lastSyncNanos = System.nanoTime();
+        durability.advance(target);
+        return 1;
     }
 
     /** Syncs every file of one group; on the first failure stops the pipeline and returns false. */
@@ -424,13 +686,19 @@ final class CommitPipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * Wakes the sync waiters the durable LSN has reached. The syncer and leading committers may
+     * run it at once: a waiter is completed only by whoever removes it (by identity, not the head
+     * of the moment, which may already be a later one).
+     */
     private void completeWaiters() {
         long d = durability.get();
         Request r;
         while ((r = syncWaiters.peek()) != null && r.lsn <= d) {
-            syncWaiters.poll();
-            r.phase = COMPLETE;
-            LockSupport.unpark(r.waiter);
+            if (syncWaiters.remove(r)) {
+                r.phase = COMPLETE;
+                LockSupport.unpark(r.waiter);
+            }
         }
     }
 

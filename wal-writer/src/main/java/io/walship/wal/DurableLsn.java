@@ -11,12 +11,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The WAL's durable LSN inside the process, and everyone who wants to know when it moves.
  *
- * <p>The sync thread {@link #advance}s it after each successful sync: it publishes the new value
+ * <p>Whoever synced {@link #advance}s it after each successful sync (the sync thread, or a
+ * committer leading its own sync: {@link CommitPipeline}; one at a time): it publishes the new value
  * to {@link DurablePoint} (for other processes), wakes the threads in {@link #await} whose LSN it
  * reached, and signals the notifier thread, which calls the registered listeners with the newest
  * value. Listeners (WAL senders to followers) thus never run on, or hold up, the sync thread; a
  * slow listener only delays the next listener call, and values in between are coalesced.
- * <b>Wakers</b> ({@link #wakeOnAdvance}) are the exception: they run on the sync thread itself,
+ * <b>Wakers</b> ({@link #wakeOnAdvance}) are the exception: they run on the syncing thread itself,
  * right after each advance, and may only unpark threads — a WAL sender woken there starts sending
  * one thread hand-off sooner than through the notifier (semi-sync waits for that send). After
  * {@link #fail} nothing advances any more and every waiter gets the failure.
@@ -48,7 +49,7 @@ final class DurableLsn implements AutoCloseable {
         return value;
     }
 
-    /** Sync thread: everything up to {@code lsn} is durable now. */
+    /** The syncing thread (one at a time): everything up to {@code lsn} is durable now. */
     void advance(long lsn) {
         if (lsn <= value) {
             return;
@@ -127,7 +128,8 @@ final class DurableLsn implements AutoCloseable {
     }
 
     /**
-     * Calls {@code waker} on the sync thread with each new durable LSN, until the registration is
+     * Calls {@code waker} on the syncing thread (the sync thread, or a committer leading its own
+     * sync) with each new durable LSN, until the registration is
      * closed. It must only unpark threads: no locks, no I/O, nothing that can block the sync.
      */
     Store.Registration wakeOnAdvance(LongConsumer waker) {

@@ -31,9 +31,10 @@ import org.slf4j.LoggerFactory;
  * refuses the commit and the store goes on ({@link StorageFullException}), a failed WAL sync or
  * a broken append stops the store for good ({@link StoreFailedException}, {@link #failure()}).
  *
- * <p>Thread-safe. Every commit runs on the {@link CommitPipeline}'s single writer thread, under
- * the write lock, and is synced by its sync thread together with whatever else was committed
- * meanwhile; callers wait without holding any lock. Readers share the read lock. Checkpoints and
+ * <p>Thread-safe. Every commit runs under the write lock and the {@link CommitPipeline}'s append
+ * lock, one at a time: on its writer thread, or, when nothing else is queued, on the committer's
+ * own thread; it is synced by the pipeline's sync thread together with whatever else was committed
+ * meanwhile, or by a lone durable committer itself; callers wait without holding any lock. Readers share the read lock. Checkpoints and
  * WAL retention are the {@link Checkpointer}'s, the archive-lag bound the {@link ArchiveLagMonitor}'s.
  */
 public final class Store implements AutoCloseable {
@@ -208,7 +209,7 @@ public final class Store implements AutoCloseable {
         return pipeline.execute(() -> applyBatch(batch), durability == Durability.DURABLE);
     }
 
-    /** Runs on the writer thread under the write lock. */
+    /** Runs under the write lock and the pipeline's append lock (the writer thread, or the committer's). */
     private long applyBatch(WriteBatch batch) {
         checkOpen();
         PageTxn txn = new PageTxn(pool, snapshots);
@@ -651,7 +652,8 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * Like {@link #onDurable}, but {@code waker} is called on the WAL's sync thread right after
+     * Like {@link #onDurable}, but {@code waker} is called on the thread that synced the WAL (its
+     * sync thread, or a lone durable committer leading its own sync) right after
      * each sync that moves the durable LSN, one thread hand-off sooner: it must only unpark
      * threads ({@link java.util.concurrent.locks.LockSupport#unpark}) — no locks, no I/O, nothing
      * that blocks, or it holds up every durable commit. How WAL senders that a semi-sync commit

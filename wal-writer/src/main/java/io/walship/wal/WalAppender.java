@@ -11,6 +11,7 @@ import java.util.Map;
 
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.MappedBytes;
+import net.openhft.chronicle.bytes.MappedFile;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.impl.single.PrecreatedFiles;
 import net.openhft.chronicle.wire.DocumentContext;
@@ -18,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes encoded entries into the Chronicle Queue, on the writer thread, and notes which cycle
- * files it wrote to for the syncer.
+ * Writes encoded entries into the Chronicle Queue, under {@link CommitPipeline}'s append lock (on
+ * the writer thread, or a committer's own), and notes which cycle files it wrote to for the sync.
  *
  * <p>Before an entry is written, the bytes it will occupy are claimed on disk ({@link WalSpace}):
  * up to {@link #MARGIN} past the entry (room for Chronicle's index arrays and end-of-file marker),
@@ -32,7 +33,10 @@ import org.slf4j.LoggerFactory;
  * <p>Two kinds of failure: {@link StorageFullException} (nothing written; the caller rolls back
  * and the store goes on) and {@link BrokenAppend} (Chronicle failed while the document was open:
  * the document is rolled back if Chronicle still can, but the queue's state is not trusted any
- * more and the store must stop). Not thread-safe: the writer thread only.
+ * more and the store must stop). Not thread-safe: one thread at a time, under the append lock
+ * (which gives each thread that takes it everything its predecessor wrote). Chronicle's own check
+ * that an appender stays on the thread that first used it is turned off for this appender
+ * ({@code singleThreadedCheckDisabled}): the lock is what keeps it to one thread at a time.
  */
 final class WalAppender implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalAppender.class);
@@ -65,12 +69,17 @@ final class WalAppender implements AutoCloseable {
     private long reservedEnd;
     private Path precreated;
     private long precreatedSize;
+    /** The last file whose Chronicle channel was made uninterruptible. */
+    private Path uninterruptible;
 
     /** {@code walEnd}: where recovery found the WAL to end (null: unknown, or no file yet). */
     WalAppender(WalLog wal, WalSpace space, WalLog.End walEnd) {
         this.wal = wal;
         this.space = space;
         this.appender = wal.queue().createAppender();
+        // used by whichever thread holds the append lock, one at a time: the lock serialises it, not
+        // the thread that first touched it (Chronicle's check would refuse the second thread)
+        appender.singleThreadedCheckDisabled(true);
         if (walEnd != null) {
             file = walEnd.file();
             cycle = walEnd.cycle();
@@ -83,6 +92,14 @@ final class WalAppender implements AutoCloseable {
         if (lastCycle >= 0 && lastCycle != Integer.MAX_VALUE) {
             wal.clock().notBefore((long) lastCycle * wal.rollCycle().lengthInMillis() + wal.queue().epoch());
         }
+    }
+
+    /**
+     * Whether an entry appended now would open a new WAL file (a new cycle, or none open yet).
+     * Advisory: the clock may cross into the next cycle between this answer and the append.
+     */
+    boolean opensNewFile() {
+        return file == null || wal.cycleNow() != cycle;
     }
 
     /**
@@ -155,12 +172,14 @@ final class WalAppender implements AutoCloseable {
     private void write(byte[] entry, int now) {
         Path f;
         long e;
+        MappedFile mapped;
         try (DocumentContext dc = appender.writingDocument()) {
             try {
                 Bytes<?> bytes = dc.wire().bytes();
                 bytes.write(entry);
                 e = bytes.writePosition();
-                f = bytes instanceof MappedBytes mb ? mb.mappedFile().file().toPath() : null;
+                mapped = bytes instanceof MappedBytes mb ? mb.mappedFile() : null;
+                f = mapped == null ? null : mapped.file().toPath();
             } catch (Throwable t) {
                 dc.rollbackOnClose();
                 throw t;
@@ -171,6 +190,12 @@ final class WalAppender implements AutoCloseable {
         }
         if (f == null) {
             throw new BrokenAppend("the WAL queue is not memory-mapped", null);
+        }
+        if (!f.equals(uninterruptible)) {
+            // Chronicle maps the file's next chunks through this channel, on the appending thread,
+            // which may be a committer's: an interrupt there would close it (a broken append)
+            Uninterruptible.make(mapped.raf().getChannel());
+            uninterruptible = f;
         }
         if (!f.equals(file)) {
             rolled(f, now);
@@ -203,7 +228,7 @@ final class WalAppender implements AutoCloseable {
         precreated = null;
     }
 
-    /** The files written to since the last call, oldest first (writer thread, when publishing a group). */
+    /** The files written to since the last call, oldest first (append lock held, when publishing). */
     List<Target> drain() {
         if (written.isEmpty()) {
             return List.of();

@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * descriptor closed. Descriptors stay open while a file is being written, so that a write-back
  * error the kernel records for it is reported to the next sync.
  *
- * <p>Not thread-safe: the sync thread only.
+ * <p>Not thread-safe: used under {@link CommitPipeline}'s sync lock (by the sync thread, or a
+ * committer leading its own sync). Its channels are {@link Uninterruptible}: an interrupted
+ * committer does not close them.
  */
 final class WalFileSyncer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalFileSyncer.class);
@@ -82,6 +84,8 @@ final class WalFileSyncer implements AutoCloseable {
 
     private FileChannel open(Path file) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        // a committer leading a sync may be interrupted: that must not close the channel (fail-stop)
+        Uninterruptible.make(ch);
         channels.put(file, ch);
         return ch;
     }

@@ -10,7 +10,8 @@ import java.nio.file.Path;
  * JVM catches it at all) at an arbitrary point of the append. Claiming the blocks first turns a
  * full disk into an {@code IOException} at a point where nothing of the commit is written yet.
  *
- * <p>Used by the writer thread only; implementations need not be thread-safe.
+ * <p>Used under the commit pipeline's append lock only (the writer thread, or a lone committer);
+ * implementations need not be thread-safe.
  */
 interface WalSpace extends AutoCloseable {
     /**

@@ -130,7 +130,7 @@ class DurableWalTest {
     }
 
     @Test
-    void aWakerHearsEachSyncOnTheSyncThreadBeforeItsCommittersReturn() {
+    void aWakerHearsEachSyncOnTheSyncingThreadBeforeItsCommittersReturn() {
         try (Store store = Store.open(tmp.resolve("d"))) {
             AtomicLong heard = new AtomicLong(-1);
             List<String> threads = new CopyOnWriteArrayList<>();
@@ -146,7 +146,9 @@ class DurableWalTest {
                 // called before the sync's committers are woken, not later by another thread
                 assertTrue(heard.get() >= lsn, "the waker heard LSN " + lsn + " before put returned: " + heard.get());
             }
-            assertTrue(threads.stream().allMatch("walship-syncer"::equals), "wakers run on the sync thread: " + threads);
+            // on the thread that synced: the sync thread, or this lone committer leading its own sync
+            assertTrue(threads.stream().allMatch(t -> t.equals("walship-syncer") || t.equals(Thread.currentThread().getName())),
+                    "wakers run on the syncing thread: " + threads);
             reg.close();
             long before = heard.get();
             store.put(b("after"), b("v"));

@@ -67,6 +67,11 @@ final class TestSync implements WalSync {
         gate.unlock();
     }
 
+    /** Some sync is waiting at the closed gate. */
+    boolean holdsASync() {
+        return gate.hasQueuedThreads();
+    }
+
     void openIfClosed() {
         if (gate.isHeldByCurrentThread()) {
             gate.unlock();

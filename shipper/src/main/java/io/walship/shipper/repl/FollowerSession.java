@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * <b>receiver</b> (this session's {@link #run}), which reads FEEDBACK, and the <b>sender</b>, which
  * streams durable WAL entries from the follower's start LSN on and sends KEEPALIVEs when idle. The
  * sender sleeps until the store's durable LSN moves ({@link #wake}, called by the server's
- * {@link Store#onDurableWake} waker, on the sync thread) or a keepalive is due; it never polls the WAL.
+ * {@link Store#onDurableWake} waker, on the thread that synced) or a keepalive is due; it never polls the WAL.
  *
  * <p>Handshake checks, in order, each with its own refusal: protocol version, auth token, system id,
  * timeline (the leader's own, or an ancestor the server was told of with its fork LSN, the start LSN

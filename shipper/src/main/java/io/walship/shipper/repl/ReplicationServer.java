@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * Chronicle's thread-local registry that every later queue open walks, so a follower that keeps
  * reconnecting would grow the leader without bound.
  *
- * <p>One waker on the store's durable LSN ({@link Store#onDurableWake}, on the sync thread) wakes every sender; a
+ * <p>One waker on the store's durable LSN ({@link Store#onDurableWake}, on the thread that synced) wakes every sender; a
  * watchdog ticks a few times per keepalive interval: it drops followers silent for longer than
  * {@link ReplicationOptions#timeout()} (also one that never sends its HELLO, or stops reading so
  * that the sender blocks), and lets the {@link ReplicationSlots} sample the WAL, persist their
@@ -174,7 +174,7 @@ public final class ReplicationServer implements AutoCloseable {
             throw e;
         }
         listener = s;
-        // on the sync thread: unpark only (a semi-sync commit waits for the send this starts)
+        // on the syncing thread: unpark only (a semi-sync commit waits for the send this starts)
         durableListener = store.onDurableWake(lsn -> {
             for (FollowerSession f : sessions) {
                 f.wake();
