@@ -354,7 +354,7 @@ final class CommitPipeline implements AutoCloseable {
      */
     private long leadSync(long lsn) {
         try {
-            syncPublished(true);
+            syncPublished(); // executeHere has cleared the caller's interrupt until it returns
         } catch (Throwable t) {
             fail(new StoreFailedException("the WAL sync of a committer failed (" + t + "); nothing after LSN "
                     + Lsn.format(durability.get()) + " is acknowledged; the store has stopped; reopen it to recover", t));
@@ -378,10 +378,7 @@ final class CommitPipeline implements AutoCloseable {
                 return r.lsn;
             }
             if (failure != null) {
-                if (r.lsn <= durability.get()) {
-                    return r.lsn; // synced before the failure; only its wake-up was still due
-                }
-                checkHealthy();
+                checkHealthy(); // not covered above: it never will be
             }
             if (!syncer.isAlive()) {
                 checkHealthy();
@@ -586,7 +583,7 @@ final class CommitPipeline implements AutoCloseable {
                 if (due) {
                     syncLock.lock(); // a committer leading its own sync holds it meanwhile
                     try {
-                        round = syncPublished(false);
+                        round = syncPublished();
                     } finally {
                         syncLock.unlock();
                     }
@@ -629,9 +626,8 @@ final class CommitPipeline implements AutoCloseable {
      * One sync round, sync lock held: syncs everything published (one fdatasync per file) and
      * advances the durable LSN. Returns 1 if it synced, 0 if there was nothing to sync, -1 if the
      * pipeline has stopped (a failure, now or before: after a failed sync nothing is synced again).
-     * {@code leader}: a committer on its own thread, whose interrupt status is cleared meanwhile.
      */
-    private int syncPublished(boolean leader) {
+    private int syncPublished() {
         if (failure != null || filesClosed) {
             return -1;
         }
@@ -645,15 +641,8 @@ final class CommitPipeline implements AutoCloseable {
             targets = new ArrayList<>(published.values()); // file names sort in cycle order
             published.clear();
         }
-        boolean interrupted = leader && Thread.interrupted();
-        try {
-            if (!syncAll(targets, target)) {
-                return -1;
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+        if (!syncAll(targets, target)) {
+            return -1;
         }
         syncs++;
         lastSyncNanos = System.nanoTime();
