@@ -104,7 +104,8 @@ class FrameTableTest {
         for (int k : atLast) {
             table.put(k, frame(k));
         }
-        table.put(atZero, frame(atZero));
+        BufferPool.Frame zeroFrame = frame(atZero);
+        table.put(atZero, zeroFrame);
         table.put(atOne, frame(atOne));
         assertEquals(cap, table.capacity(), "no growth: the slots are the ones computed");
         assertEquals(last, table.slot(atLast.get(0)));
@@ -132,7 +133,7 @@ class FrameTableTest {
         assertEquals(3, table.size());
         assertNull(table.get(atLast.get(0)));
         assertNull(table.get(atLast.get(2)));
-        assertSame(table.get(atZero), table.get(atZero));
+        assertSame(zeroFrame, table.get(atZero), "the moved entry is still the frame put there");
         assertEquals(atOne, table.get(atOne).pageNo);
     }
 
