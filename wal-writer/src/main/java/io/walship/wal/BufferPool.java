@@ -2,9 +2,7 @@ package io.walship.wal;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -144,7 +142,7 @@ final class BufferPool {
      */
     private final java.util.ArrayDeque<byte[]> spare;
     private volatile ReentrantReadWriteLock lock;
-    private final Map<Integer, Frame> frames = new HashMap<>();
+    private final FrameTable frames = new FrameTable();
     private final Lru clean = new Lru();
     private final Lru dirty = new Lru();
     private long hits;

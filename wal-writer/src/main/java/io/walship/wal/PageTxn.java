@@ -2,9 +2,7 @@ package io.walship.wal;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The pages one commit changes: keeps each page's before-image so the commit can be rolled back
@@ -19,36 +17,100 @@ final class PageTxn implements PageAccess {
     /** Unchanged runs shorter than this are folded into one range: a range header costs 9 bytes. */
     private static final int MERGE_GAP = 9;
 
+    /** Up to this many touched pages are found by a scan; past it through {@link #index}. */
+    private static final int SCAN = 16;
+
     private final BufferPool pool;
     private final List<Snapshot> snapshots;
-    private final Map<Integer, BufferPool.Frame> touched = new LinkedHashMap<>();
-    private final Map<Integer, byte[]> before = new LinkedHashMap<>();
+    // the touched pages in the order first touched, [0, n): parallel arrays rather than maps keyed
+    // by boxed page numbers (issue 13: the three LinkedHashMaps were ~5 % of the writer thread)
+    private int[] pageNos = new int[4];
+    private BufferPool.Frame[] frames = new BufferPool.Frame[4];
+    /** Each page's bytes before the transaction; null: a page the transaction added. */
+    private byte[][] before = new byte[4][];
+    /** Each existing frame's dirty flag and LSN before the transaction ({@link #seal} changes them). */
+    private boolean[] wasDirty = new boolean[4];
+    private long[] wasLsn = new long[4];
+    private int n;
+    /** Page number → frame of the touched pages once there are more than {@link #SCAN}; else null. */
+    private FrameTable index;
     /** The touched frames are pinned: the transaction has not ended. */
     private boolean pinned = true;
-    /** Each existing frame's dirty flag and LSN before the transaction ({@link #seal} changes them). */
-    private final Map<Integer, long[]> frameState = new LinkedHashMap<>();
 
     PageTxn(BufferPool pool, List<Snapshot> snapshots) {
         this.pool = pool;
         this.snapshots = snapshots;
     }
 
+    /** The touched page's position, or -1. */
+    private int position(int pageNo) {
+        if (index != null && index.get(pageNo) == null) {
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pageNos[i] == pageNo) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The touched page's frame, or null. */
+    private BufferPool.Frame touched(int pageNo) {
+        if (index != null) {
+            return index.get(pageNo);
+        }
+        for (int i = 0; i < n; i++) {
+            if (pageNos[i] == pageNo) {
+                return frames[i];
+            }
+        }
+        return null;
+    }
+
+    private void touch(int pageNo, BufferPool.Frame f, byte[] old, boolean dirty, long lsn) {
+        int i = position(pageNo);
+        if (i < 0) { // a new page (as a map's put would replace an entry in its place otherwise)
+            if (n == pageNos.length) {
+                int c = n * 2;
+                pageNos = Arrays.copyOf(pageNos, c);
+                frames = Arrays.copyOf(frames, c);
+                before = Arrays.copyOf(before, c);
+                wasDirty = Arrays.copyOf(wasDirty, c);
+                wasLsn = Arrays.copyOf(wasLsn, c);
+            }
+            i = n++;
+            pageNos[i] = pageNo;
+            if (index == null && n > SCAN) {
+                index = new FrameTable();
+                for (int j = 0; j < i; j++) {
+                    index.put(pageNos[j], frames[j]);
+                }
+            }
+        }
+        frames[i] = f;
+        before[i] = old;
+        wasDirty[i] = dirty;
+        wasLsn[i] = lsn;
+        if (index != null) {
+            index.put(pageNo, f);
+        }
+    }
+
     @Override
     public byte[] read(int pageNo) {
-        BufferPool.Frame f = touched.get(pageNo);
+        BufferPool.Frame f = touched(pageNo);
         return f != null ? f.data : pool.frame(pageNo).data;
     }
 
     @Override
     public byte[] write(int pageNo) {
-        BufferPool.Frame f = touched.get(pageNo);
+        BufferPool.Frame f = touched(pageNo);
         if (f == null) {
             f = pool.frame(pageNo);
             pool.pin(f);
             byte[] copy = f.data.clone();
-            before.put(pageNo, copy);
-            frameState.put(pageNo, new long[] {f.dirty ? 1 : 0, f.lsn});
-            touched.put(pageNo, f);
+            touch(pageNo, f, copy, f.dirty, f.lsn);
             for (Snapshot s : snapshots) {
                 s.preserve(pageNo, copy);
             }
@@ -72,16 +134,15 @@ final class PageTxn implements PageAccess {
     int addNewPage(int pageNo, byte type) {
         BufferPool.Frame f = pool.install(pageNo, new byte[PageFormat.PAGE_SIZE]);
         pool.pin(f);
-        touched.put(pageNo, f);
-        before.put(pageNo, null);
+        touch(pageNo, f, null, false, 0);
         PageFormat.init(f.data, type);
         return pageNo;
     }
 
     boolean isEmpty() {
-        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
-            byte[] b = before.get(e.getKey());
-            if (b == null || !Arrays.equals(b, e.getValue().data)) {
+        for (int i = 0; i < n; i++) {
+            byte[] b = before[i];
+            if (b == null || !Arrays.equals(b, frames[i].data)) {
                 return false;
             }
         }
@@ -96,11 +157,11 @@ final class PageTxn implements PageAccess {
      * delta, as after a node is rebuilt by a split. Ends the transaction.
      */
     List<PageChange> seal(long lsn, long fpiHorizon) {
-        List<PageChange> changes = new ArrayList<>(touched.size() * 3);
-        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
-            int pageNo = e.getKey();
-            BufferPool.Frame f = e.getValue();
-            byte[] old = before.get(pageNo);
+        List<PageChange> changes = new ArrayList<>(n * 3);
+        for (int i = 0; i < n; i++) {
+            int pageNo = pageNos[i];
+            BufferPool.Frame f = frames[i];
+            byte[] old = before[i];
             if (old != null && Arrays.equals(old, f.data)) {
                 continue;
             }
@@ -128,15 +189,14 @@ final class PageTxn implements PageAccess {
      */
     void rollback() {
         unpinAll();
-        for (Map.Entry<Integer, BufferPool.Frame> e : touched.entrySet()) {
-            byte[] old = before.get(e.getKey());
+        for (int i = 0; i < n; i++) {
+            byte[] old = before[i];
             if (old == null) {
-                pool.drop(e.getKey());
+                pool.drop(pageNos[i]);
             } else {
-                BufferPool.Frame f = e.getValue();
+                BufferPool.Frame f = frames[i];
                 System.arraycopy(old, 0, f.data, 0, old.length);
-                long[] state = frameState.get(e.getKey());
-                pool.restore(f, state[0] != 0, state[1]);
+                pool.restore(f, wasDirty[i], wasLsn[i]);
             }
         }
     }
@@ -151,8 +211,8 @@ final class PageTxn implements PageAccess {
             return;
         }
         pinned = false;
-        for (BufferPool.Frame f : touched.values()) {
-            pool.unpin(f);
+        for (int i = 0; i < n; i++) {
+            pool.unpin(frames[i]);
         }
     }
 

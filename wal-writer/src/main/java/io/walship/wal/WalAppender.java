@@ -62,7 +62,13 @@ final class WalAppender implements AutoCloseable {
     private final WalLog wal;
     private final WalSpace space;
     private final ExcerptAppender appender;
+    /** Files written to since the last {@link #drain}, oldest first, but the current file (see {@link #wroteToFile}). */
     private final Map<Path, Target> written = new LinkedHashMap<>();
+    /**
+     * The current {@link #file} was written to since the last {@link #drain}, up to {@link #end}: its
+     * target is made at the drain, once per group, instead of a map merge and two allocations per entry.
+     */
+    private boolean wroteToFile;
     private Path file;
     private int cycle;
     private long end;
@@ -191,23 +197,26 @@ final class WalAppender implements AutoCloseable {
         if (f == null) {
             throw new BrokenAppend("the WAL queue is not memory-mapped", null);
         }
-        if (!f.equals(uninterruptible)) {
+        // the same file's Path is the same instance (Chronicle's File caches it): equals compares
+        // the path's bytes and has no identity shortcut, so look for the identity first
+        if (f != uninterruptible && !f.equals(uninterruptible)) {
             // Chronicle maps the file's next chunks through this channel, on the appending thread,
             // which may be a committer's: an interrupt there would close it (a broken append)
             Uninterruptible.make(mapped.raf().getChannel());
             uninterruptible = f;
         }
-        if (!f.equals(file)) {
+        if (f != file && !f.equals(file)) {
             rolled(f, now);
         }
         end = e;
-        written.merge(f, new Target(f, e, false), Target::merge);
+        wroteToFile = true;
     }
 
     /** The append went to a new file: the old one is complete (Chronicle wrote its end-of-file mark). */
     private void rolled(Path f, int now) {
         if (file != null) {
             written.merge(file, new Target(file, Long.MAX_VALUE, true), Target::merge);
+            wroteToFile = false; // covered: the sealed target reaches the file's end
             space.release(file);
         }
         file = f;
@@ -230,6 +239,10 @@ final class WalAppender implements AutoCloseable {
 
     /** The files written to since the last call, oldest first (append lock held, when publishing). */
     List<Target> drain() {
+        if (wroteToFile) {
+            written.merge(file, new Target(file, end, false), Target::merge);
+            wroteToFile = false;
+        }
         if (written.isEmpty()) {
             return List.of();
         }
