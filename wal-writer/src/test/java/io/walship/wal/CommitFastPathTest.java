@@ -169,6 +169,122 @@ class CommitFastPathTest {
         }
     }
 
+    /**
+     * A committer waiting for the writer's sync with its interrupt set parks between its checks
+     * (its interrupt is cleared meanwhile and set again when it returns), instead of spinning on a
+     * park that an interrupt makes return at once, for as long as the disk stalls.
+     */
+    @Test
+    void anInterruptedWaitingCommitterParksInsteadOfSpinning() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close(); // the disk stalls: the first committer's sync waits in it
+            AtomicReference<Object> lead = new AtomicReference<>();
+            Thread leader = new Thread(() -> {
+                try {
+                    lead.set(store.put(b("lead"), b("v")));
+                } catch (Throwable t) {
+                    lead.set(t);
+                }
+            }, "stalled-leader");
+            AtomicReference<Object> result = new AtomicReference<>();
+            AtomicBoolean stillInterrupted = new AtomicBoolean();
+            Thread waiter = new Thread(() -> {
+                try {
+                    result.set(store.put(b("waiting"), b("v")));
+                } catch (Throwable t) {
+                    result.set(t);
+                }
+                stillInterrupted.set(Thread.currentThread().isInterrupted());
+            }, "interrupted-waiter");
+            try {
+                leader.start();
+                assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
+                waiter.start(); // not alone: goes to the writer, then waits for a sync
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the second commit never waited");
+                assertParksWhileInterrupted(waiter);
+                assertTrue(waiter.isAlive() && result.get() == null, "acknowledged while the disk stalls: " + result.get());
+            } finally {
+                rec.sync.open();
+            }
+            leader.join(30_000);
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(lead.get() instanceof Long, "acknowledged: " + lead.get());
+            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
+            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= (Long) result.get());
+            assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
+        }
+    }
+
+    /**
+     * Interrupts {@code waiter} (waiting in the store for a stalled sync) and watches it for two
+     * seconds: parked, it wakes 40 times for a few microseconds each; spinning on a park that the
+     * interrupt ends at once, it burns a core (or what a loaded one gives it).
+     */
+    private static void assertParksWhileInterrupted(Thread waiter) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpu0 = mx.getThreadCpuTime(waiter.getId());
+        long wall0 = System.nanoTime();
+        waiter.interrupt();
+        long cpu;
+        do {
+            cpu = mx.getThreadCpuTime(waiter.getId()) - cpu0;
+            assertTrue(cpu < 200_000_000L, "the interrupted committer spun: " + cpu / 1_000_000 + " ms of CPU in "
+                    + (System.nanoTime() - wall0) / 1_000_000 + " ms");
+            LockSupport.parkNanos(20_000_000L); // the observation window, not a wait for an event
+        } while (System.nanoTime() - wall0 < 2_000_000_000L);
+        assertTrue(waiter.isAlive(), "still waiting for the stalled sync");
+    }
+
+    /**
+     * The same for a lone committer that applied its commit on its own thread but found the sync
+     * taken (the syncer is syncing an async commit on the stalled disk), so it waits for it.
+     */
+    @Test
+    void anInterruptedLoneCommitterWaitingForTheSyncerParks() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            assertFalse(rec.enteredBy.getName().equals(Thread.currentThread().getName()));
+            AtomicReference<Object> result = new AtomicReference<>();
+            AtomicBoolean stillInterrupted = new AtomicBoolean();
+            Thread waiter = new Thread(() -> {
+                try {
+                    result.set(store.put(b("waiting"), b("v")));
+                } catch (Throwable t) {
+                    result.set(t);
+                }
+                stillInterrupted.set(Thread.currentThread().isInterrupted());
+            }, "interrupted-lone-committer");
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the commit never waited");
+                assertParksWhileInterrupted(waiter);
+                assertEquals(null, result.get(), "acknowledged while the disk stalls");
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
+            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= (Long) result.get());
+            assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
+        }
+    }
+
     /** A committer that comes in with its interrupt already set commits, keeps it, and breaks nothing. */
     @Test
     void aCommitterWithAPendingInterruptCommits() {
