@@ -85,6 +85,36 @@ class CommitFastPathTest {
         }
     }
 
+    /** A durable put of KEY=v on its own thread: what it returned or threw, and its interrupt status at the end. */
+    private static final class PutThread extends Thread {
+        private final Store store;
+        private final String key;
+        volatile Object result;
+        volatile boolean interruptedAtEnd;
+
+        PutThread(Store store, String key, String name) {
+            super(name);
+            this.store = store;
+            this.key = key;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result = store.put(b(key), b("v"));
+            } catch (Throwable t) {
+                result = t;
+            }
+            interruptedAtEnd = isInterrupted();
+        }
+
+        /** The put's LSN; fails unless it returned one. */
+        long acknowledged() {
+            assertTrue(result instanceof Long, "acknowledged: " + result);
+            return (Long) result;
+        }
+    }
+
     /** A lone durable committer syncs on its own thread: no hand-off to the writer or the syncer. */
     @Test
     void aLoneDurableCommitterLeadsItsOwnSync() {
@@ -131,16 +161,7 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close(); // the disk stalls: the leader's sync waits in it
-            AtomicReference<Object> result = new AtomicReference<>();
-            AtomicBoolean stillInterrupted = new AtomicBoolean();
-            Thread committer = new Thread(() -> {
-                try {
-                    result.set(store.put(b("interrupted"), b("v")));
-                } catch (Throwable t) {
-                    result.set(t);
-                }
-                stillInterrupted.set(Thread.currentThread().isInterrupted());
-            }, "interrupted-committer");
+            PutThread committer = new PutThread(store, "interrupted", "interrupted-committer");
             try {
                 committer.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the commit's sync never started");
@@ -151,9 +172,9 @@ class CommitFastPathTest {
             }
             committer.join(30_000);
             assertFalse(committer.isAlive());
-            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
-            lsn = (Long) result.get();
-            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
+            lsn = committer.acknowledged();
+            
+            assertTrue(committer.interruptedAtEnd, "the interrupt is kept for the caller");
             assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
             assertTrue(store.durableLsn() >= lsn);
             for (int i = 0; i < 20; i++) {
@@ -182,24 +203,8 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close(); // the disk stalls: the first committer's sync waits in it
-            AtomicReference<Object> lead = new AtomicReference<>();
-            Thread leader = new Thread(() -> {
-                try {
-                    lead.set(store.put(b("lead"), b("v")));
-                } catch (Throwable t) {
-                    lead.set(t);
-                }
-            }, "stalled-leader");
-            AtomicReference<Object> result = new AtomicReference<>();
-            AtomicBoolean stillInterrupted = new AtomicBoolean();
-            Thread waiter = new Thread(() -> {
-                try {
-                    result.set(store.put(b("waiting"), b("v")));
-                } catch (Throwable t) {
-                    result.set(t);
-                }
-                stillInterrupted.set(Thread.currentThread().isInterrupted());
-            }, "interrupted-waiter");
+            PutThread leader = new PutThread(store, "lead", "stalled-leader");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
             try {
                 leader.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
@@ -207,17 +212,17 @@ class CommitFastPathTest {
                 Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
                         () -> "the second commit never waited");
                 assertParksWhileInterrupted(waiter);
-                assertTrue(waiter.isAlive() && result.get() == null, "acknowledged while the disk stalls: " + result.get());
+                assertEquals(null, waiter.result, "acknowledged while the disk stalls");
             } finally {
                 rec.sync.open();
             }
             leader.join(30_000);
             waiter.join(30_000);
             assertFalse(waiter.isAlive());
-            assertTrue(lead.get() instanceof Long, "acknowledged: " + lead.get());
-            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
-            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
-            assertTrue(store.durableLsn() >= (Long) result.get());
+            leader.acknowledged();
+            long lsn = waiter.acknowledged();
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= lsn);
             assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
         }
     }
@@ -257,30 +262,21 @@ class CommitFastPathTest {
             store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
             assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
             assertFalse(rec.enteredBy.getName().equals(Thread.currentThread().getName()));
-            AtomicReference<Object> result = new AtomicReference<>();
-            AtomicBoolean stillInterrupted = new AtomicBoolean();
-            Thread waiter = new Thread(() -> {
-                try {
-                    result.set(store.put(b("waiting"), b("v")));
-                } catch (Throwable t) {
-                    result.set(t);
-                }
-                stillInterrupted.set(Thread.currentThread().isInterrupted());
-            }, "interrupted-lone-committer");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
             try {
                 waiter.start();
                 Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
                         () -> "the commit never waited");
                 assertParksWhileInterrupted(waiter);
-                assertEquals(null, result.get(), "acknowledged while the disk stalls");
+                assertEquals(null, waiter.result, "acknowledged while the disk stalls");
             } finally {
                 rec.sync.open();
             }
             waiter.join(30_000);
             assertFalse(waiter.isAlive());
-            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
-            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
-            assertTrue(store.durableLsn() >= (Long) result.get());
+            long lsn = waiter.acknowledged();
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= lsn);
             assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
         }
     }
