@@ -281,6 +281,131 @@ class CommitFastPathTest {
         }
     }
 
+    /**
+     * Review (rev-intr): an interrupted committer waiting for the writer's sync, whose sync then
+     * fails, gets the failure and finds its interrupt set (the exception exit of executeOnWriter).
+     */
+    @Test
+    void anInterruptedWaitingCommitterWhoseSyncFailsKeepsItsInterrupt() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            PutThread leader = new PutThread(store, "lead", "stalled-leader");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
+            try {
+                leader.start();
+                assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the second commit never waited");
+                waiter.interrupt();
+                rec.sync.failFromNext(1); // the stalled sync fails when the disk comes back
+            } finally {
+                rec.sync.open();
+            }
+            leader.join(30_000);
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.result instanceof StoreFailedException, "failed: " + waiter.result);
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+        }
+    }
+
+    /** Review (rev-intr): the same for a lone committer waiting in awaitSynced (inside executeHere). */
+    @Test
+    void anInterruptedLoneCommitterWhoseSyncFailsKeepsItsInterrupt() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC);
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the commit never waited");
+                waiter.interrupt();
+                rec.sync.failFromNext(1);
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.result instanceof StoreFailedException, "failed: " + waiter.result);
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+        }
+    }
+
+    /** A thread that runs {@code call} and records what it returned or threw and its interrupt status at the end. */
+    private static final class CallThread extends Thread {
+        private final java.util.concurrent.Callable<Object> call;
+        volatile Object result;
+        volatile boolean interruptedAtEnd;
+
+        CallThread(String name, java.util.concurrent.Callable<Object> call) {
+            super(name);
+            this.call = call;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result = call.call();
+            } catch (Throwable t) {
+                result = t;
+            }
+            interruptedAtEnd = isInterrupted();
+        }
+    }
+
+    /**
+     * Review (rev-intr): the sibling loop in DurableLsn.await (Store.awaitDurable, and through
+     * CommitPipeline.awaitDurable Store.snapshot, evictions, checkpoints) spins the same way.
+     */
+    private void assertDurableWaitParks(String name, java.util.function.Function<Store, java.util.concurrent.Callable<Object>> call)
+            throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            CallThread waiter = new CallThread(name, call.apply(store));
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "never waited");
+                assertParksWhileInterrupted(waiter);
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            if (waiter.result instanceof AutoCloseable c) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void anInterruptedAwaitDurableParks() throws Exception {
+        assertDurableWaitParks("interrupted-await-durable", s -> () -> s.awaitDurable(s.lastLsn(), Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void anInterruptedSnapshotParks() throws Exception {
+        assertDurableWaitParks("interrupted-snapshot", s -> () -> s.snapshot());
+    }
+
     /** A committer that comes in with its interrupt already set commits, keeps it, and breaks nothing. */
     @Test
     void aCommitterWithAPendingInterruptCommits() {
