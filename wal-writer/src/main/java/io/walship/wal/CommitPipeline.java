@@ -240,18 +240,27 @@ final class CommitPipeline implements AutoCloseable {
         if (writerIdle) {
             LockSupport.unpark(writer);
         }
-        while (r.phase != COMPLETE) {
-            if (failure != null) {
-                if (r.phase == APPLIED && r.error == null && r.lsn <= durability.get()) {
-                    return r.lsn; // synced before the failure; only its wake-up was still due
+        // an interrupt would end every park at once: the caller's is set aside until it returns
+        boolean interrupted = false;
+        try {
+            while (r.phase != COMPLETE) {
+                if (failure != null) {
+                    if (r.phase == APPLIED && r.error == null && r.lsn <= durability.get()) {
+                        return r.lsn; // synced before the failure; only its wake-up was still due
+                    }
+                    checkHealthy();
                 }
-                checkHealthy();
+                if (!writer.isAlive() && r.phase == PENDING || !syncer.isAlive() && r.phase != COMPLETE) {
+                    checkHealthy();
+                    throw new WalshipException("the store's writer has stopped");
+                }
+                LockSupport.parkNanos(this, 50_000_000L);
+                interrupted |= Thread.interrupted();
             }
-            if (!writer.isAlive() && r.phase == PENDING || !syncer.isAlive() && r.phase != COMPLETE) {
-                checkHealthy();
-                throw new WalshipException("the store's writer has stopped");
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
-            LockSupport.parkNanos(this, 50_000_000L);
         }
         if (r.error != null) {
             throw r.error;
@@ -369,24 +378,35 @@ final class CommitPipeline implements AutoCloseable {
         throw new WalshipException("LSN " + Lsn.format(lsn) + " was not synced"); // not reached
     }
 
-    /** Parks until a sync covers {@code r} (registered as a sync waiter), as {@link #execute} does. */
+    /**
+     * Parks until a sync covers {@code r} (registered as a sync waiter), as {@link #execute} does.
+     * An interrupt that comes meanwhile is set aside until it returns, as there.
+     */
     private long awaitSynced(Request r) {
-        while (r.phase != COMPLETE) {
-            if (r.lsn <= durability.get()) {
-                // a leader's sync covered it but woke the waiters before it registered: nobody else may
-                completeWaiters();
-                return r.lsn;
+        boolean interrupted = false;
+        try {
+            while (r.phase != COMPLETE) {
+                if (r.lsn <= durability.get()) {
+                    // a leader's sync covered it but woke the waiters before it registered: nobody else may
+                    completeWaiters();
+                    return r.lsn;
+                }
+                if (failure != null) {
+                    checkHealthy(); // not covered above: it never will be
+                }
+                if (!syncer.isAlive()) {
+                    checkHealthy();
+                    throw new WalshipException("the store's WAL syncer has stopped");
+                }
+                LockSupport.parkNanos(this, 50_000_000L);
+                interrupted |= Thread.interrupted();
             }
-            if (failure != null) {
-                checkHealthy(); // not covered above: it never will be
+            return r.lsn;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
-            if (!syncer.isAlive()) {
-                checkHealthy();
-                throw new WalshipException("the store's WAL syncer has stopped");
-            }
-            LockSupport.parkNanos(this, 50_000_000L);
         }
-        return r.lsn;
     }
 
     /**

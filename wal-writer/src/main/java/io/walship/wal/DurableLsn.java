@@ -97,6 +97,8 @@ final class DurableLsn implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutNanos;
         Waiter w = new Waiter(Thread.currentThread(), lsn);
         waiters.add(w);
+        // an interrupt would end every park at once: the caller's is set aside until it returns
+        boolean interrupted = false;
         try {
             while (true) {
                 if (value >= lsn) {
@@ -114,9 +116,13 @@ final class DurableLsn implements AutoCloseable {
                     return false;
                 }
                 LockSupport.parkNanos(this, left);
+                interrupted |= Thread.interrupted();
             }
         } finally {
             waiters.remove(w);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -29,7 +30,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 import net.openhft.chronicle.core.time.SetTimeProvider;
@@ -85,6 +85,36 @@ class CommitFastPathTest {
         }
     }
 
+    /** A durable put of KEY=v on its own thread: what it returned or threw, and its interrupt status at the end. */
+    private static final class PutThread extends Thread {
+        private final Store store;
+        private final String key;
+        volatile Object result;
+        volatile boolean interruptedAtEnd;
+
+        PutThread(Store store, String key, String name) {
+            super(name);
+            this.store = store;
+            this.key = key;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result = store.put(b(key), b("v"));
+            } catch (Throwable t) {
+                result = t;
+            }
+            interruptedAtEnd = isInterrupted();
+        }
+
+        /** The put's LSN; fails unless it returned one. */
+        long acknowledged() {
+            assertTrue(result instanceof Long, "acknowledged: " + result);
+            return (Long) result;
+        }
+    }
+
     /** A lone durable committer syncs on its own thread: no hand-off to the writer or the syncer. */
     @Test
     void aLoneDurableCommitterLeadsItsOwnSync() {
@@ -131,16 +161,7 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close(); // the disk stalls: the leader's sync waits in it
-            AtomicReference<Object> result = new AtomicReference<>();
-            AtomicBoolean stillInterrupted = new AtomicBoolean();
-            Thread committer = new Thread(() -> {
-                try {
-                    result.set(store.put(b("interrupted"), b("v")));
-                } catch (Throwable t) {
-                    result.set(t);
-                }
-                stillInterrupted.set(Thread.currentThread().isInterrupted());
-            }, "interrupted-committer");
+            PutThread committer = new PutThread(store, "interrupted", "interrupted-committer");
             try {
                 committer.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the commit's sync never started");
@@ -151,9 +172,9 @@ class CommitFastPathTest {
             }
             committer.join(30_000);
             assertFalse(committer.isAlive());
-            assertTrue(result.get() instanceof Long, "acknowledged: " + result.get());
-            lsn = (Long) result.get();
-            assertTrue(stillInterrupted.get(), "the interrupt is kept for the caller");
+            lsn = committer.acknowledged();
+
+            assertTrue(committer.interruptedAtEnd, "the interrupt is kept for the caller");
             assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
             assertTrue(store.durableLsn() >= lsn);
             for (int i = 0; i < 20; i++) {
@@ -167,6 +188,227 @@ class CommitFastPathTest {
             assertArrayEquals(b("v"), reopened.get(b("after19")));
             assertTrue(reopened.lastLsn() >= lsn + 20);
         }
+    }
+
+    /**
+     * A committer waiting for the writer's sync with its interrupt set parks between its checks
+     * (its interrupt is cleared meanwhile and set again when it returns), instead of spinning on a
+     * park that an interrupt makes return at once, for as long as the disk stalls.
+     */
+    @Test
+    void anInterruptedWaitingCommitterParksInsteadOfSpinning() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close(); // the disk stalls: the first committer's sync waits in it
+            PutThread leader = new PutThread(store, "lead", "stalled-leader");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
+            try {
+                leader.start();
+                assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
+                waiter.start(); // not alone: goes to the writer, then waits for a sync
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the second commit never waited");
+                assertParksWhileInterrupted(waiter);
+                assertEquals(null, waiter.result, "acknowledged while the disk stalls");
+            } finally {
+                rec.sync.open();
+            }
+            leader.join(30_000);
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            leader.acknowledged();
+            long lsn = waiter.acknowledged();
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= lsn);
+            assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
+        }
+    }
+
+    /**
+     * Interrupts {@code waiter} (waiting in the store for a stalled sync) and watches it for two
+     * seconds: parked, it wakes 40 times for a few microseconds each; spinning on a park that the
+     * interrupt ends at once, it burns a core (or what a loaded one gives it).
+     */
+    private static void assertParksWhileInterrupted(Thread waiter) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        assumeTrue(mx.isThreadCpuTimeSupported() && mx.isThreadCpuTimeEnabled(), "this JVM measures no thread CPU time");
+        long cpu0 = mx.getThreadCpuTime(waiter.getId());
+        long wall0 = System.nanoTime();
+        waiter.interrupt();
+        // load-independent: a waiter that sets its interrupt aside clears the flag after its first
+        // park; one that spins on it leaves it set
+        Poll.until(Duration.ofSeconds(30), () -> !waiter.isInterrupted() || !waiter.isAlive(),
+                () -> "the interrupted waiter kept its interrupt set while it waited: it spins on it");
+        long cpu;
+        do {
+            cpu = mx.getThreadCpuTime(waiter.getId()) - cpu0;
+            assertTrue(cpu < 200_000_000L, "the interrupted committer spun: " + cpu / 1_000_000 + " ms of CPU in "
+                    + (System.nanoTime() - wall0) / 1_000_000 + " ms");
+            LockSupport.parkNanos(20_000_000L); // the observation window, not a wait for an event
+        } while (System.nanoTime() - wall0 < 2_000_000_000L);
+        assertTrue(waiter.isAlive(), "still waiting for the stalled sync");
+    }
+
+    /**
+     * The same for a lone committer that applied its commit on its own thread but found the sync
+     * taken (the syncer is syncing an async commit on the stalled disk), so it waits for it.
+     */
+    @Test
+    void anInterruptedLoneCommitterWaitingForTheSyncerParks() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            assertFalse(rec.enteredBy.getName().equals(Thread.currentThread().getName()));
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the commit never waited");
+                assertParksWhileInterrupted(waiter);
+                assertEquals(null, waiter.result, "acknowledged while the disk stalls");
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            long lsn = waiter.acknowledged();
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            assertTrue(store.durableLsn() >= lsn);
+            assertTrue(store.failure().isEmpty(), "the store goes on: " + store.failure());
+        }
+    }
+
+    /**
+     * Review (rev-intr): an interrupted committer waiting for the writer's sync, whose sync then
+     * fails, gets the failure and finds its interrupt set (the exception exit of executeOnWriter).
+     */
+    @Test
+    void anInterruptedWaitingCommitterWhoseSyncFailsKeepsItsInterrupt() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            PutThread leader = new PutThread(store, "lead", "stalled-leader");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
+            try {
+                leader.start();
+                assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the second commit never waited");
+                waiter.interrupt();
+                rec.sync.failFromNext(1); // the stalled sync fails when the disk comes back
+            } finally {
+                rec.sync.open();
+            }
+            leader.join(30_000);
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.result instanceof StoreFailedException, "failed: " + waiter.result);
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+        }
+    }
+
+    /** Review (rev-intr): the same for a lone committer waiting in awaitSynced (inside executeHere). */
+    @Test
+    void anInterruptedLoneCommitterWhoseSyncFailsKeepsItsInterrupt() throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC);
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "the commit never waited");
+                waiter.interrupt();
+                rec.sync.failFromNext(1);
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.result instanceof StoreFailedException, "failed: " + waiter.result);
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+        }
+    }
+
+    /** A thread that runs {@code call} and records what it returned or threw and its interrupt status at the end. */
+    private static final class CallThread extends Thread {
+        private final java.util.concurrent.Callable<Object> call;
+        volatile Object result;
+        volatile boolean interruptedAtEnd;
+
+        CallThread(String name, java.util.concurrent.Callable<Object> call) {
+            super(name);
+            this.call = call;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result = call.call();
+            } catch (Throwable t) {
+                result = t;
+            }
+            interruptedAtEnd = isInterrupted();
+        }
+    }
+
+    /**
+     * Review (rev-intr): the sibling loop in DurableLsn.await (Store.awaitDurable, and through
+     * CommitPipeline.awaitDurable Store.snapshot, evictions, checkpoints) spins the same way.
+     */
+    private void assertDurableWaitParks(String name, java.util.function.Function<Store, java.util.concurrent.Callable<Object>> call)
+            throws Exception {
+        RecordingSync rec = new RecordingSync();
+        try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
+            store.put(b("first"), b("v"));
+            CountDownLatch entered = new CountDownLatch(1);
+            rec.entered = entered;
+            rec.sync.close();
+            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            CallThread waiter = new CallThread(name, call.apply(store));
+            try {
+                waiter.start();
+                Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
+                        () -> "never waited");
+                assertParksWhileInterrupted(waiter);
+            } finally {
+                rec.sync.open();
+            }
+            waiter.join(30_000);
+            assertFalse(waiter.isAlive());
+            assertTrue(waiter.interruptedAtEnd, "the interrupt is kept for the caller");
+            if (waiter.result instanceof AutoCloseable c) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void anInterruptedAwaitDurableParks() throws Exception {
+        assertDurableWaitParks("interrupted-await-durable", s -> () -> s.awaitDurable(s.lastLsn(), Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void anInterruptedSnapshotParks() throws Exception {
+        assertDurableWaitParks("interrupted-snapshot", s -> () -> s.snapshot());
     }
 
     /** A committer that comes in with its interrupt already set commits, keeps it, and breaks nothing. */
