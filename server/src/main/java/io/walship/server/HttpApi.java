@@ -23,7 +23,6 @@ import io.walship.protocol.Headers;
 import io.walship.protocol.Json;
 import io.walship.protocol.KeyPaths;
 import io.walship.protocol.StatusResponse;
-import io.walship.protocol.WriteResponse;
 import io.walship.protocol.tls.Tls;
 import io.walship.wal.BTree;
 import io.walship.wal.BatchTooLargeException;
@@ -664,9 +663,10 @@ public final class HttpApi implements AutoCloseable {
         if (sync != null) {
             ex.header(Headers.SYNC, sync);
         }
-        ex.header(Headers.LSN, Lsn.format(lsn));
+        WriteAnswer answer = new WriteAnswer(lsn); // the JSON of a WriteResponse, byte for byte
+        ex.header(Headers.LSN, answer.lsn);
         ex.header(Headers.TIMELINE, Integer.toString(timeline));
-        json(ex, 200, new WriteResponse(Lsn.format(lsn)));
+        send(ex, 200, "application/json", answer.body);
     }
 
     /** The write's {@code ?sync=}, checked before it commits (400 if stronger than the node's mode). */
