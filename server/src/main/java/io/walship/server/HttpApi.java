@@ -57,6 +57,8 @@ import io.walship.wal.WriteBatch;
  */
 public final class HttpApi implements AutoCloseable {
     static final int MAX_BODY = 4 << 20;
+    /** A body of an announced length up to this is read into one array of its size ({@link #readBody}). */
+    static final int PRESIZED_BODY = 64 << 10;
     private static final long MAX_DRAIN = 64L << 20;
     /** Reads that may wait for an LSN at once, and the threads that answer them once woken. */
     static final int MAX_WAITING_READS = 4_096;
@@ -786,10 +788,12 @@ public final class HttpApi implements AutoCloseable {
      * straight into one array of its size and then checked to end there, where {@code readNBytes}
      * would have read into buffers of 8-16 KiB and copied them out (JFR: ~5% of the leader's CPU
      * under 16-connection PUTs of 100 bytes). A body that ends earlier or goes on is read as without
-     * a length.
+     * a length. Only lengths up to {@value #PRESIZED_BODY} bytes get their array up front: a client
+     * that announces 4 MiB and then sends nothing must not make each request thread hold 4 MiB; a
+     * larger body is read as before, its buffers growing with what arrives.
      */
     static byte[] readBody(InputStream in, long announced) throws IOException {
-        if (announced < 0 || announced > MAX_BODY) {
+        if (announced < 0 || announced > PRESIZED_BODY) {
             return in.readNBytes(MAX_BODY + 1);
         }
         byte[] b = new byte[(int) announced];

@@ -43,14 +43,37 @@ class ReadBodyTest {
         return b;
     }
 
+    /**
+     * A client that announces a large body and sends little gets no array of the announced size
+     * (each request thread would hold up to 4 MiB for it): past {@link HttpApi#PRESIZED_BODY} the
+     * body is read as it arrives. Seen through the one read the stream is asked for: no read of
+     * more than 64 KiB at once.
+     */
+    @Test
+    void aLargeAnnouncedLengthIsNotAllocatedUpFront() throws IOException {
+        int[] largest = {0};
+        InputStream in = new FilterInputStream(new ByteArrayInputStream(new byte[10])) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                largest[0] = Math.max(largest[0], b.length);
+                return super.read(b, off, len);
+            }
+        };
+        assertArrayEquals(new byte[10], HttpApi.readBody(in, MAX));
+        org.junit.jupiter.api.Assertions.assertTrue(largest[0] <= HttpApi.PRESIZED_BODY,
+                "read into an array of " + largest[0] + " bytes for a 10-byte body announced as " + MAX);
+    }
+
     @Test
     void bodiesOfTheAnnouncedLengthOrNotReadAsWithoutOne() throws IOException {
         long seed = System.nanoTime();
         System.out.println("ReadBodyTest seed " + seed);
         SplittableRandom random = new SplittableRandom(seed);
-        for (int n : new int[] {0, 1, 100, 8191, 8192, 8193, 65_536, MAX - 1, MAX, MAX + 1, MAX + 100_000}) {
+        int pre = HttpApi.PRESIZED_BODY;
+        for (int n : new int[] {0, 1, 100, 8191, 8192, 8193, pre - 1, pre, pre + 1, MAX - 1, MAX, MAX + 1, MAX + 100_000}) {
             byte[] body = bytes(random, n);
-            for (long announced : new long[] {-1, 0, 1, n - 1L, n, n + 1L, MAX - 1L, MAX, MAX + 1L, Long.MAX_VALUE}) {
+            for (long announced : new long[] {-1, 0, 1, n - 1L, n, n + 1L, pre - 1L, pre, pre + 1L, MAX - 1L, MAX, MAX + 1L,
+                    Long.MAX_VALUE}) {
                 if (announced < -1) {
                     continue;
                 }
