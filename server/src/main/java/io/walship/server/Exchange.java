@@ -29,6 +29,23 @@ interface Exchange {
 
     InputStream requestBody() throws IOException;
 
+    /**
+     * The request's {@code Content-Length}, or -1 if it has none (or not a number). Only a hint for
+     * sizing what the body is read into: the body itself ends where the server's framing ends it.
+     */
+    default long contentLength() {
+        String v = requestHeader("Content-Length");
+        if (v == null) {
+            return -1;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            return n < 0 ? -1 : n;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     /** A whole answer: status, content type and body, then the exchange is done ({@link #close} is a no-op after it). */
     void respond(int status, String contentType, byte[] body) throws IOException;
 

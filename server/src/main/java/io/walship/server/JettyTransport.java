@@ -262,6 +262,11 @@ final class JettyTransport implements HttpTransport {
         }
 
         @Override
+        public long contentLength() {
+            return request.getLength(); // as Jetty parsed it: -1 if the body is chunked or has no length
+        }
+
+        @Override
         public InputStream requestBody() {
             return Content.Source.asInputStream(request);
         }

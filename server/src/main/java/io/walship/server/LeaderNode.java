@@ -111,7 +111,7 @@ public final class LeaderNode implements Node {
 
     /** Runs a commit and records how long it took (a refused one is not recorded). */
     private long timed(LongSupplier commit) {
-        fence("nothing was committed", false);
+        fence(-1);
         long start = System.nanoTime();
         long lsn = commit.getAsLong();
         metrics.commitLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -139,13 +139,20 @@ public final class LeaderNode implements Node {
         return new CommitWait(mode.flag(), sync.required(mode));
     }
 
-    /** 503 unless this leader may acknowledge writes now (it holds its lease, or has none). */
-    private void fence(String what, boolean committed) {
+    /**
+     * 503 unless this leader may acknowledge writes now (it holds its lease, or has none).
+     * {@code committedLsn}: the commit this node already made, or -1 if nothing was committed yet (the
+     * refusal's message is built only when there is one: this runs twice for every write).
+     */
+    private void fence(long committedLsn) {
         if (lease == null) {
             return;
         }
         String refusal = lease.refusal();
         if (refusal != null) {
+            boolean committed = committedLsn >= 0;
+            String what = committed ? "LSN " + Lsn.format(committedLsn) + " is committed on this node but not acknowledged"
+                    : "nothing was committed";
             String message = "this leader does not acknowledge writes: " + refusal + "; " + what;
             if (committed) {
                 throw new WalshipException(message);
@@ -171,7 +178,7 @@ public final class LeaderNode implements Node {
     @Override
     public String awaitCommit(long lsn, CommitWait wait) {
         String mode = awaitAcks(lsn, wait);
-        fence("LSN " + Lsn.format(lsn) + " is committed on this node but not acknowledged", true);
+        fence(lsn);
         return mode;
     }
 
