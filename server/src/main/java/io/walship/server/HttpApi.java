@@ -2,6 +2,7 @@ package io.walship.server;
 
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -762,10 +763,22 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
+    /**
+     * The request's body. One that ends before its announced {@code Content-Length} (the client
+     * stopped sending: a half-close, a cut connection) is bad input: 400 if the client still reads,
+     * nothing written either way. (Jetty's stream ends such a body with an {@link EOFException};
+     * the JDK server's drops the connection.)
+     */
     private static byte[] body(Exchange ex) throws IOException {
         long announced = ex.contentLength();
         try (InputStream in = ex.requestBody()) {
-            byte[] b = readBody(in, announced);
+            byte[] b;
+            try {
+                b = readBody(in, announced);
+            } catch (EOFException e) {
+                throw new BadInputException("the request body ended before its Content-Length of " + announced
+                        + " bytes: nothing was written");
+            }
             if (b.length > MAX_BODY) {
                 // read (and drop) a moderately oversized rest, so that a client still sending it
                 // gets to read the 413 instead of a reset connection; past that, the connection goes

@@ -19,6 +19,7 @@ import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -317,8 +318,9 @@ final class JettyTransport implements HttpTransport {
             }
             done = true;
             if (body == null) {
-                // no answer was given (the client went away while it was made): nothing to finish
-                callback.failed(new IOException("no answer"));
+                // no answer was given (the client went away while it was made): nothing to finish, and
+                // nothing for Jetty's log (a client that goes away is no server fault: a quiet failure)
+                callback.failed(new EofException("no answer: the client went away"));
                 return;
             }
             try {

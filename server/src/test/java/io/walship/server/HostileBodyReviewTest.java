@@ -69,6 +69,10 @@ class HostileBodyReviewTest {
                 System.out.println(transport + " announced " + announced + " sent 5: " + answer.lines().findFirst().orElse("(nothing)"));
                 assertTrue(!answer.startsWith("HTTP/1.1 200"), answer);
                 assertNull(store.get(ascii(key)), transport + ": a 5-byte prefix of a " + announced + "-byte body was stored");
+                if (transport.equals("jetty")) { // the JDK server drops the connection instead
+                    assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("error: the request body ended before its"
+                            + " Content-Length of " + announced + " bytes: nothing was written"), "a client error, said so: " + answer);
+                }
             }
         }
     }
@@ -130,6 +134,10 @@ class HostileBodyReviewTest {
                 System.out.println(transport + " cut batch " + n + ": " + answer.lines().findFirst().orElse("(nothing)"));
                 assertTrue(!answer.startsWith("HTTP/1.1 200"), answer);
                 assertNull(store.get(ascii("cut" + n)), transport + ": a cut batch was applied");
+                if (transport.equals("jetty")) {
+                    assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("error: the request body ended before its"
+                            + " Content-Length of " + n + " bytes"), "a client error, said so: " + answer);
+                }
             }
         }
     }
