@@ -85,23 +85,26 @@ class CommitFastPathTest {
         }
     }
 
-    /** A durable put of KEY=v on its own thread: what it returned or threw, and its interrupt status at the end. */
-    private static final class PutThread extends Thread {
-        private final Store store;
-        private final String key;
+    /** A thread that runs {@code call} and records what it returned or threw and its interrupt status at the end. */
+    private static final class CallThread extends Thread {
+        private final java.util.concurrent.Callable<Object> call;
         volatile Object result;
         volatile boolean interruptedAtEnd;
 
-        PutThread(Store store, String key, String name) {
+        CallThread(String name, java.util.concurrent.Callable<Object> call) {
             super(name);
-            this.store = store;
-            this.key = key;
+            this.call = call;
+        }
+
+        /** A durable put of KEY=v. */
+        static CallThread put(Store store, String key, String name) {
+            return new CallThread(name, () -> store.put(b(key), b("v")));
         }
 
         @Override
         public void run() {
             try {
-                result = store.put(b(key), b("v"));
+                result = call.call();
             } catch (Throwable t) {
                 result = t;
             }
@@ -114,6 +117,19 @@ class CommitFastPathTest {
             return (Long) result;
         }
     }
+
+    /**
+     * Stalls the disk under the syncer: an async commit's sync enters the stalled sync and stays
+     * there until {@code rec.sync.open()}.
+     */
+    private static void stallTheSyncer(Store store, RecordingSync rec) throws InterruptedException {
+        CountDownLatch entered = new CountDownLatch(1);
+        rec.entered = entered;
+        rec.sync.close();
+        store.put(b("async"), b("v"), Durability.ASYNC);
+        assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+    }
+
 
     /** A lone durable committer syncs on its own thread: no hand-off to the writer or the syncer. */
     @Test
@@ -161,7 +177,7 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close(); // the disk stalls: the leader's sync waits in it
-            PutThread committer = new PutThread(store, "interrupted", "interrupted-committer");
+            CallThread committer = CallThread.put(store, "interrupted", "interrupted-committer");
             try {
                 committer.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the commit's sync never started");
@@ -203,8 +219,8 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close(); // the disk stalls: the first committer's sync waits in it
-            PutThread leader = new PutThread(store, "lead", "stalled-leader");
-            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
+            CallThread leader = CallThread.put(store, "lead", "stalled-leader");
+            CallThread waiter = CallThread.put(store, "waiting", "interrupted-waiter");
             try {
                 leader.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
@@ -261,13 +277,9 @@ class CommitFastPathTest {
         RecordingSync rec = new RecordingSync();
         try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
             store.put(b("first"), b("v"));
-            CountDownLatch entered = new CountDownLatch(1);
-            rec.entered = entered;
-            rec.sync.close();
-            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
-            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            stallTheSyncer(store, rec); // the syncer syncs an async commit, and stalls
             assertFalse(rec.enteredBy.getName().equals(Thread.currentThread().getName()));
-            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
+            CallThread waiter = CallThread.put(store, "waiting", "interrupted-lone-committer");
             try {
                 waiter.start();
                 Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
@@ -298,8 +310,8 @@ class CommitFastPathTest {
             CountDownLatch entered = new CountDownLatch(1);
             rec.entered = entered;
             rec.sync.close();
-            PutThread leader = new PutThread(store, "lead", "stalled-leader");
-            PutThread waiter = new PutThread(store, "waiting", "interrupted-waiter");
+            CallThread leader = CallThread.put(store, "lead", "stalled-leader");
+            CallThread waiter = CallThread.put(store, "waiting", "interrupted-waiter");
             try {
                 leader.start();
                 assertTrue(entered.await(30, TimeUnit.SECONDS), "the first commit's sync never started");
@@ -325,12 +337,8 @@ class CommitFastPathTest {
         RecordingSync rec = new RecordingSync();
         try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
             store.put(b("first"), b("v"));
-            CountDownLatch entered = new CountDownLatch(1);
-            rec.entered = entered;
-            rec.sync.close();
-            store.put(b("async"), b("v"), Durability.ASYNC);
-            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
-            PutThread waiter = new PutThread(store, "waiting", "interrupted-lone-committer");
+            stallTheSyncer(store, rec); // the syncer syncs an async commit, and stalls
+            CallThread waiter = CallThread.put(store, "waiting", "interrupted-lone-committer");
             try {
                 waiter.start();
                 Poll.until(Duration.ofSeconds(30), () -> waiter.getState() == Thread.State.TIMED_WAITING,
@@ -347,28 +355,6 @@ class CommitFastPathTest {
         }
     }
 
-    /** A thread that runs {@code call} and records what it returned or threw and its interrupt status at the end. */
-    private static final class CallThread extends Thread {
-        private final java.util.concurrent.Callable<Object> call;
-        volatile Object result;
-        volatile boolean interruptedAtEnd;
-
-        CallThread(String name, java.util.concurrent.Callable<Object> call) {
-            super(name);
-            this.call = call;
-        }
-
-        @Override
-        public void run() {
-            try {
-                result = call.call();
-            } catch (Throwable t) {
-                result = t;
-            }
-            interruptedAtEnd = isInterrupted();
-        }
-    }
-
     /**
      * Review (rev-intr): the sibling loop in DurableLsn.await (Store.awaitDurable, and through
      * CommitPipeline.awaitDurable Store.snapshot, evictions, checkpoints) spins the same way.
@@ -378,11 +364,7 @@ class CommitFastPathTest {
         RecordingSync rec = new RecordingSync();
         try (Store store = Store.open(tmp.resolve("d"), StoreOptions.defaults(), WalSeams.defaults().withSync(rec))) {
             store.put(b("first"), b("v"));
-            CountDownLatch entered = new CountDownLatch(1);
-            rec.entered = entered;
-            rec.sync.close();
-            store.put(b("async"), b("v"), Durability.ASYNC); // the syncer syncs it, and stalls
-            assertTrue(entered.await(30, TimeUnit.SECONDS), "the async commit's sync never started");
+            stallTheSyncer(store, rec); // the syncer syncs an async commit, and stalls
             CallThread waiter = new CallThread(name, call.apply(store));
             try {
                 waiter.start();
