@@ -321,13 +321,17 @@ public final class WalReader implements AutoCloseable {
         return lastRaw;
     }
 
-    /** Waits up to {@code timeout} for the next entry; {@code null} if none arrived. */
+    /**
+     * Waits up to {@code timeout} for the next entry; {@code null} if none arrived. On an interrupted
+     * thread it does not wait: it returns the next entry if there is one, else {@code null}, and the
+     * interrupt stays set (a park would end at once, so waiting would only spin).
+     */
     public WalEntry poll(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         long park = 20_000;
         while (true) {
             WalEntry e = next();
-            if (e != null || System.nanoTime() >= deadline) {
+            if (e != null || System.nanoTime() >= deadline || Thread.currentThread().isInterrupted()) {
                 return e;
             }
             LockSupport.parkNanos(park);

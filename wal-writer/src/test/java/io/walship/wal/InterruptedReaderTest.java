@@ -2,10 +2,13 @@ package io.walship.wal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +68,31 @@ class InterruptedReaderTest {
             assertFalse(store.failure().isPresent());
             for (int i = 0; i < keys; i += 83) {
                 assertArrayEquals(new byte[64], store.get(b(key(i))), key(i));
+            }
+        }
+    }
+
+    /**
+     * A WAL reader's poll on an interrupted thread (a consumer being cancelled) returns at once with
+     * what there is (nothing here) and keeps the interrupt: it used to spin on a park the interrupt
+     * ends at once until its timeout, a full core for a minute here.
+     */
+    @Test
+    void aPollOnAnInterruptedThreadReturnsAtOnceAndKeepsTheInterrupt() {
+        try (Store store = Store.open(tmp.resolve("d"))) {
+            store.put(b("k"), b("v"));
+            try (WalReader reader = store.walReader()) {
+                while (reader.next() != null) {
+                    // read to the end: the poll below finds nothing
+                }
+                assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+                    Thread.currentThread().interrupt();
+                    try {
+                        assertNull(reader.poll(Duration.ofSeconds(60)));
+                    } finally {
+                        assertTrue(Thread.interrupted(), "the interrupt is kept for the caller");
+                    }
+                }, "an interrupted poll waited out (spinning) its 60 s timeout");
             }
         }
     }
