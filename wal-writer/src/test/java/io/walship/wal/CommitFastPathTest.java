@@ -29,7 +29,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 import net.openhft.chronicle.core.time.SetTimeProvider;
@@ -418,33 +417,15 @@ class CommitFastPathTest {
      * and in failure rounds the {@code failAt}-th file sync fails once (EIO). Every sync call after
      * the failure, on any thread, is recorded: nothing may be synced again after a failed sync.
      */
-    private static final class ChaosSync implements WalSync {
-        final TestSync sync = new TestSync();
+    private static final class ChaosSync extends OneShotFailSync {
         final Random rnd;
-        final AtomicLong calls = new AtomicLong();
-        final AtomicLong failAt = new AtomicLong(Long.MAX_VALUE);
-        final List<String> afterFailure = new CopyOnWriteArrayList<>();
-        volatile boolean failed;
-        volatile CountDownLatch stallEntered;
 
         ChaosSync(long seed) {
             this.rnd = new Random(seed);
         }
 
         @Override
-        public void force(Path file, FileChannel channel, long upTo) throws IOException {
-            if (failed) {
-                afterFailure.add(Thread.currentThread().getName() + " force " + file.getFileName());
-            }
-            CountDownLatch s = stallEntered;
-            if (s != null) {
-                stallEntered = null;
-                s.countDown();
-            }
-            if (calls.incrementAndGet() == failAt.get()) {
-                failed = true;
-                throw new IOException("injected one-shot EIO");
-            }
+        void beforeSync() {
             int slow;
             synchronized (rnd) {
                 slow = rnd.nextInt(8) == 0 ? 1 + rnd.nextInt(3) : 0;
@@ -452,15 +433,6 @@ class CommitFastPathTest {
             if (slow > 0) {
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(slow));
             }
-            sync.force(file, channel, upTo);
-        }
-
-        @Override
-        public void forceDirectory(Path dir) throws IOException {
-            if (failed) {
-                afterFailure.add(Thread.currentThread().getName() + " forceDirectory");
-            }
-            sync.forceDirectory(dir);
         }
     }
 
@@ -530,11 +502,11 @@ class CommitFastPathTest {
             CountDownLatch stalled = new CountDownLatch(1);
             // armed before the gate closes: a sync that began meanwhile may be the one held (while
             // it is, no other sync starts), or may have finished (then the next one is held)
-            chaos.stallEntered = stalled;
+            chaos.entered = stalled;
             chaos.sync.close();
             try {
                 CompletableFuture<Long> durable = CompletableFuture.supplyAsync(() -> store.put(b("stalled"), b("v")));
-                // a sync that read stallEntered before it was armed may be the one waiting at the gate
+                // a sync that read entered before it was armed may be the one waiting at the gate
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (stalled.getCount() > 0 && !chaos.sync.holdsASync() && System.nanoTime() < deadline) {
                     stalled.await(10, TimeUnit.MILLISECONDS);

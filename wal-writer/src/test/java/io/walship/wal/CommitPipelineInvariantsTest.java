@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,7 +14,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,48 +38,6 @@ class CommitPipelineInvariantsTest {
 
     private static byte[] b(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    /**
-     * Syncs for real through a {@link TestSync}; the {@code failAt}-th file sync from arming fails
-     * once (one EIO, as the kernel reports it once), and every sync call after that failure, on any
-     * thread, is counted: after a failed fdatasync nothing may be synced "successfully" again.
-     */
-    private static final class OneShotFailSync implements WalSync {
-        final TestSync sync = new TestSync();
-        final AtomicLong failAt = new AtomicLong(Long.MAX_VALUE);
-        final AtomicLong calls = new AtomicLong();
-        volatile boolean failed;
-        final List<String> afterFailure = new CopyOnWriteArrayList<>();
-        volatile String failedOn;
-        volatile CountDownLatch entered;
-        final List<String> forced = new CopyOnWriteArrayList<>();
-
-        @Override
-        public void force(Path file, FileChannel channel, long upTo) throws IOException {
-            CountDownLatch e = entered;
-            if (e != null) {
-                e.countDown();
-            }
-            if (failed) {
-                afterFailure.add(Thread.currentThread().getName() + " force " + file.getFileName());
-            }
-            forced.add(Thread.currentThread().getName() + " " + file.getFileName());
-            if (calls.incrementAndGet() == failAt.get()) {
-                failed = true;
-                failedOn = Thread.currentThread().getName();
-                throw new IOException("injected one-shot EIO");
-            }
-            sync.force(file, channel, upTo);
-        }
-
-        @Override
-        public void forceDirectory(Path dir) throws IOException {
-            if (failed) {
-                afterFailure.add(Thread.currentThread().getName() + " forceDirectory");
-            }
-            sync.forceDirectory(dir);
-        }
     }
 
     /**
