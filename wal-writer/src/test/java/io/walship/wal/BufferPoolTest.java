@@ -46,15 +46,21 @@ class BufferPoolTest {
         }
     }
 
-    @BeforeEach
-    void pages() {
-        file = new PageFile(tmp, false);
-        for (int p = 0; p < PAGES; p++) {
+    /** A page file in {@code dir} of {@code pages} empty leaves, page p with LSN {@code lsnOf(p)}. */
+    static PageFile leaves(Path dir, int pages, java.util.function.IntToLongFunction lsnOf) {
+        PageFile f = new PageFile(dir, false);
+        for (int p = 0; p < pages; p++) {
             byte[] page = new byte[PageFormat.PAGE_SIZE];
             PageFormat.init(page, PageFormat.TYPE_LEAF);
-            PageFormat.setLsn(page, p);
-            file.write(p, page);
+            PageFormat.setLsn(page, lsnOf.applyAsLong(p));
+            f.write(p, page);
         }
+        return f;
+    }
+
+    @BeforeEach
+    void pages() {
+        file = leaves(tmp, PAGES, p -> p);
     }
 
     @AfterEach

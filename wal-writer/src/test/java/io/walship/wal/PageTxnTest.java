@@ -30,13 +30,7 @@ class PageTxnTest {
 
     @BeforeEach
     void pages() {
-        file = new PageFile(tmp, false);
-        for (int p = 0; p < PAGES; p++) {
-            byte[] page = new byte[PageFormat.PAGE_SIZE];
-            PageFormat.init(page, PageFormat.TYPE_LEAF);
-            PageFormat.setLsn(page, 10);
-            file.write(p, page);
-        }
+        file = BufferPoolTest.leaves(tmp, PAGES, p -> 10);
         pool = new BufferPool(file, 1_000);
     }
 
