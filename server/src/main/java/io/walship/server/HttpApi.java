@@ -776,8 +776,8 @@ public final class HttpApi implements AutoCloseable {
             try {
                 b = readBody(in, announced);
             } catch (EOFException e) {
-                throw new BadInputException("the request body ended before its Content-Length of " + announced
-                        + " bytes: nothing was written");
+                throw new BadInputException("the request body ended before " + (announced >= 0
+                        ? "its Content-Length of " + announced + " bytes" : "its last chunk") + ": nothing was written");
             }
             if (b.length > MAX_BODY) {
                 // read (and drop) a moderately oversized rest, so that a client still sending it

@@ -77,6 +77,22 @@ class HostileBodyReviewTest {
         }
     }
 
+    /** A chunked body cut before its last chunk (half-close): nothing stored; Jetty says so in a 400. */
+    @ParameterizedTest
+    @ValueSource(strings = {"jetty", "jdk"})
+    void aChunkedBodyCutBeforeItsLastChunkIsNeverStored(String transport) throws Exception {
+        try (Store store = Store.open(tmp.resolve(transport)); LeaderServer s = HttpTransportTest.leader(store, transport)) {
+            String answer = exchange(s, put("chunkcut", "Transfer-Encoding: chunked\r\n"), ascii("5\r\nhello\r\n"), true);
+            System.out.println(transport + " chunked, cut: " + answer.lines().findFirst().orElse("(nothing)"));
+            assertTrue(!answer.startsWith("HTTP/1.1 200"), answer);
+            assertNull(store.get(ascii("chunkcut")), transport + ": a cut chunked body was stored");
+            if (transport.equals("jetty")) {
+                assertTrue(answer.startsWith("HTTP/1.1 400")
+                        && answer.contains("error: the request body ended before its last chunk: nothing was written"), answer);
+            }
+        }
+    }
+
     /** A batch of one put, its JSON padded with spaces to exactly {@code size} bytes. */
     private static byte[] batchOf(String key, String value, int size) {
         String json = "{\"ops\":[{\"op\":\"put\",\"key\":\"" + key + "\",\"value\":\"" + value + "\"}]}";
