@@ -58,6 +58,19 @@ public final class ObjectStores {
     }
 
     /**
+     * {@link #openVerified(String, UploadLimit, EncryptionKeys)} for a command that only reads or
+     * prunes an archive: a local archive directory that does not exist is a mistyped URI, as a
+     * missing bucket is ({@link ArchiveConfigException}), and is not created. (A writer's
+     * {@link ObjectStore#verifyAccess} creates it.)
+     */
+    public static ObjectStore openExisting(String uri, EncryptionKeys keys) {
+        if (ArchiveUri.parse(uri) instanceof ArchiveUri.Local l && !java.nio.file.Files.isDirectory(l.root())) {
+            throw new ArchiveConfigException("archive directory " + l.root() + " does not exist: nothing to read");
+        }
+        return openVerified(uri, UploadLimit.NONE, keys);
+    }
+
+    /**
      * Closes a stream from {@link ObjectStore#get}/{@link ObjectStore#getRange} that will not be
      * read to its end: an S3 response is aborted (its connection dropped) instead of being drained
      * to the end of the object, which is what closing it would do. Errors closing are ignored: the

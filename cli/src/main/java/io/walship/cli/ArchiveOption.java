@@ -14,12 +14,15 @@ final class ArchiveOption {
     @picocli.CommandLine.Mixin
     EncryptionOption encryption = new EncryptionOption();
 
-    /** Opens the archive and checks that it is usable (bucket exists, credentials work); close it. */
+    /**
+     * Opens an archive that must exist, to read or prune it, and checks that it is usable (bucket
+     * or directory exists, credentials work); close it.
+     */
     ObjectStore open() {
-        return ObjectStores.openVerified(uri, io.walship.archive.UploadLimit.NONE, encryption.keys());
+        return ObjectStores.openExisting(uri, encryption.keys());
     }
 
-    /** {@link #open()}, its uploads under {@code limit}. */
+    /** Opens the archive to write to it (a local directory is created), its uploads under {@code limit}; close it. */
     ObjectStore open(io.walship.archive.UploadLimit limit) {
         return ObjectStores.openVerified(uri, limit, encryption.keys());
     }

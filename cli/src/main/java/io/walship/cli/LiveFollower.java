@@ -525,7 +525,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 continue;
             }
             if (st.timeline() != timeline) {
-                if (st.timeline() > timeline && !force) {
+                if (Integer.compareUnsigned(st.timeline(), timeline) > 0 && !force) {
                     throw new ConflictException("peer " + url + " is on timeline " + st.timeline() + ", newer than this"
                             + " follower's " + timeline + ": a promotion already happened; follow it instead");
                 }
@@ -533,7 +533,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 continue;
             }
             LOG.info("peer {} ({}) holds WAL up to LSN {}", url, st.role(), Lsn.format(durable));
-            if (best == null || durable > best.durable()) {
+            if (best == null || Long.compareUnsigned(durable, best.durable()) > 0) {
                 best = new Peer(url, durable);
             }
         }

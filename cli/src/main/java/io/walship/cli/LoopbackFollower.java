@@ -145,8 +145,9 @@ final class LoopbackFollower implements AutoCloseable {
     }
 
     private void feedback() throws IOException {
-        long durable = store.durableLsn();
-        conn.write(new Frame.Feedback(store.lastLsn(), durable, durable, System.currentTimeMillis() * 1000, lastEcho));
+        // written, flushed, applied: as FollowerLoop reports them (applied entries are the written ones)
+        long applied = store.lastLsn();
+        conn.write(new Frame.Feedback(applied, store.durableLsn(), applied, System.currentTimeMillis() * 1000, lastEcho));
     }
 
     /** Waits up to a minute for the stream to end (the leader died); fails if the follower broke on its own. */

@@ -9,7 +9,9 @@ import picocli.CommandLine.Command;
 /** The {@code walship} command: dispatch only. */
 @Command(name = "walship", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Log-shipping replication for an embedded JVM key-value store.",
-                "%nExit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 integrity error."
+                "%nExit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 integrity error, 4 too large,"
+                        + " 5 storage full, 6 unavailable (stopped or refusing writes), 7 follower refused for good"
+                        + " (README, \"Exit codes\")."
                         + " Add --stacktrace to any command for a stack trace on error."},
         subcommands = {DemoCommand.class, LeaderCommand.class, FollowCommand.class, KvCommand.class, WalCommand.class, ShipCommand.class,
                 BackupCommand.class, RestoreCommand.class, PromoteCommand.class, ArchiveCommand.class,

@@ -569,7 +569,6 @@ public final class FollowerLoop implements AutoCloseable {
                 return;
             }
             Frame.Welcome w = o.welcome();
-            long start = store.lastLsn() + 1;
             if (w.leaderTimeline() != store.timeline()) {
                 switchTimeline(c, w);
             }
@@ -578,9 +577,9 @@ public final class FollowerLoop implements AutoCloseable {
             state = State.STREAM;
             source = "stream";
             lastError = null;
-            LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {}", o.at(),
+            LOG.info("streaming from {} ({}, timeline {}, durable LSN {}) from LSN {} (applying from {})", o.at(),
                     w.leaderNodeId().isEmpty() ? "leader" : w.leaderNodeId(), w.leaderTimeline(),
-                    Lsn.format(w.leaderDurableLsn()), Lsn.format(start));
+                    Lsn.format(w.leaderDurableLsn()), Lsn.format(o.startLsn()), Lsn.format(store.lastLsn() + 1));
             // one thread receives (and decodes) frames while this one writes, applies and syncs: the
             // frames that arrive during a sync are applied together with the next single sync
             Receiver receiver = new Receiver(c);
