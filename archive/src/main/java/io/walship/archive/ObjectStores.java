@@ -65,7 +65,9 @@ public final class ObjectStores {
      */
     public static ObjectStore openExisting(String uri, EncryptionKeys keys) {
         if (ArchiveUri.parse(uri) instanceof ArchiveUri.Local l && !java.nio.file.Files.isDirectory(l.root())) {
-            throw new ArchiveConfigException("archive directory " + l.root() + " does not exist: nothing to read");
+            throw new ArchiveConfigException(java.nio.file.Files.exists(l.root())
+                    ? "archive path " + l.root() + " is not a directory"
+                    : "archive directory " + l.root() + " does not exist: nothing to read");
         }
         return openVerified(uri, UploadLimit.NONE, keys);
     }

@@ -152,7 +152,7 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
                 || ex instanceof SchedulerConfig.ConfigException) {
             return null;
         }
-        if (ex instanceof ConnectException) {
+        if (ex instanceof ConnectException || ex instanceof java.io.UncheckedIOException u && u.getCause() instanceof ConnectException) {
             return "is 'walship leader' running at that --url?";
         }
         return "run again with --stacktrace for details";

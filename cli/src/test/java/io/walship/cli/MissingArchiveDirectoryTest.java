@@ -54,6 +54,15 @@ class MissingArchiveDirectoryTest {
     }
 
     @Test
+    void aFileWhereTheArchiveDirectoryShouldBeIsNamedAsSuch() throws Exception {
+        Path file = Files.writeString(tmp.resolve("a-file"), "not an archive");
+        CliRunner.Result r = CliRunner.run("archive", "list", "--archive", file.toUri().toString());
+        assertEquals(ExitCodes.USAGE, r.exit(), r.err());
+        assertTrue(r.err().contains("archive path " + file + " is not a directory"), r.err());
+        assertEquals("not an archive", Files.readString(file));
+    }
+
+    @Test
     void theShipperStillCreatesItsArchive() throws Exception {
         Path data = tmp.resolve("data");
         assertEquals(0, CliRunner.run("kv", "put", "--data", data.toString(), "k", "v").exit());
