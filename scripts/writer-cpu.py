@@ -6,8 +6,11 @@ Usage: scripts/writer-cpu.py JAR_DIR THREADS COUNT durable|async [DATA_DIR]
 JAR_DIR holds walship.jar and jvm.flags (cli/target after `mvn -B -o -q package -DskipTests -pl
 cli -am`, or a copy of them). Runs `bench write --threads THREADS --count COUNT --runs 1 --keys
 100000 --value-size 100 --no-baseline` (with --async for async) and polls /proc every 50 ms for
-the CPU time (user + system) of the thread named walship-writer and of the whole process. Prints
-commits/s as bench printed it and both CPU times per commit, counting the run's unmeasured async
+the CPU time (user + system) of the thread named walship-writer and of the whole process, and the
+minor page faults of the writer, of the thread walship-syncer and of the process, and the bytes
+the process caused to be written to storage (/proc/PID/io write_bytes: WAL and page-file pages
+it dirtied, each counted once per write-back). Prints commits/s as bench printed it, both CPU
+times per commit, the faults and the bytes written per commit, counting the run's unmeasured async
 warm-up (COUNT/5, at most 20,000 commits: the writer applies those too). The last 50 ms of the
 writer are not seen, and the JIT's early work is included: use a COUNT of some 100,000s.
 
@@ -21,9 +24,18 @@ import sys
 import time
 
 
-def cpu_seconds(stat_path):
+def stat(stat_path):
+    """(CPU seconds, user + system; minor page faults) of a process or thread."""
     fields = open(stat_path).read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK'), int(fields[7])
+
+
+def io_written(pid):
+    """Bytes the process caused to be written to storage (/proc/PID/io write_bytes: pages it dirtied)."""
+    for line in open(f'/proc/{pid}/io'):
+        if line.startswith('write_bytes:'):
+            return int(line.split()[1])
+    return 0
 
 
 def main():
@@ -38,16 +50,22 @@ def main():
                               '--value-size', '100', '--no-baseline'] + (['--async'] if mode == 'async' else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     writers = {}
-    process = 0.0
+    syncers = {}
+    process = (0.0, 0)
+    written = 0
     while p.poll() is None:
         for task in glob.glob(f'/proc/{p.pid}/task/*'):
             try:
-                if open(task + '/comm').read().strip() == 'walship-writer':
-                    writers[task] = cpu_seconds(task + '/stat')
+                name = open(task + '/comm').read().strip()
+                if name == 'walship-writer':
+                    writers[task] = stat(task + '/stat')
+                elif name == 'walship-syncer':
+                    syncers[task] = stat(task + '/stat')
             except OSError:
                 pass  # the thread ended meanwhile
         try:
-            process = cpu_seconds(f'/proc/{p.pid}/stat')
+            process = stat(f'/proc/{p.pid}/stat')
+            written = io_written(p.pid)
         except OSError:
             pass
         time.sleep(0.05)
@@ -57,9 +75,13 @@ def main():
     if p.returncode != 0 or not store:
         sys.exit(out)
     commits = int(count) + min(int(count) // 5, 20_000)
-    writer = sum(writers.values())
+    writer = sum(w[0] for w in writers.values())
+    writer_faults = sum(w[1] for w in writers.values())
+    syncer_faults = sum(w[1] for w in syncers.values())
     print(f'{mode} threads {threads}: {store[0].split()[1]} commits/s, writer CPU {writer:.2f} s = '
-          f'{1e6 * writer / commits:.2f} us/commit, process CPU {process:.2f} s = {1e6 * process / commits:.2f} us/commit')
+          f'{1e6 * writer / commits:.2f} us/commit, process CPU {process[0]:.2f} s = {1e6 * process[0] / commits:.2f} '
+          f'us/commit; minor faults per commit: writer {writer_faults / commits:.2f}, syncer '
+          f'{syncer_faults / commits:.2f}, process {process[1] / commits:.2f}; written {written / commits:.0f} B/commit')
 
 
 if __name__ == '__main__':
