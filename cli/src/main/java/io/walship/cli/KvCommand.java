@@ -60,9 +60,14 @@ final class KvCommand {
 
         @Override
         public final Integer call() {
-            try (KvBackend kv = target.open()) {
+            try (KvBackend kv = target.open(writes())) {
                 return run(kv);
             }
+        }
+
+        /** Whether this command writes (and so may create a store at {@code --data}); reads never do. */
+        boolean writes() {
+            return false;
         }
 
         abstract int run(KvBackend kv);
@@ -74,6 +79,11 @@ final class KvCommand {
         String key;
         @Parameters(index = "1", paramLabel = "VALUE", description = "The value, as UTF-8 text.")
         String value;
+
+        @Override
+        boolean writes() {
+            return true;
+        }
 
         @Override
         int run(KvBackend kv) {
@@ -108,6 +118,11 @@ final class KvCommand {
     static final class Del extends Base {
         @Parameters(index = "0", paramLabel = "KEY", description = "The key, as UTF-8 text.")
         String key;
+
+        @Override
+        boolean writes() {
+            return true;
+        }
 
         @Override
         int run(KvBackend kv) {

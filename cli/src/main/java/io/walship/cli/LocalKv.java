@@ -11,7 +11,11 @@ import io.walship.wal.WriteBatch;
 final class LocalKv implements KvBackend {
     private final Store store;
 
-    LocalKv(Path dataDir) {
+    /** Opens the store in {@code dataDir}; creates one there only if {@code create} (a write). */
+    LocalKv(Path dataDir, boolean create) {
+        if (!create) {
+            io.walship.wal.ControlFile.requireStore(dataDir);
+        }
         this.store = Store.open(dataDir);
     }
 

@@ -68,10 +68,13 @@ final class TargetOptions {
         throw new BadInputException("give --data DIR (stopped store) or --url URL (running leader)");
     }
 
-    /** The store these options name, for reads and writes. */
-    KvBackend open() {
+    /**
+     * The store these options name; a stopped store is created at {@code --data} only by a write
+     * ({@code create}): a read of a path that holds no store is an error, not a new empty store.
+     */
+    KvBackend open(boolean create) {
         BackupSource s = source();
         return s instanceof BackupSource.Leader leader ? new HttpKv(leader.url(), token(), leader.tls())
-                : new LocalKv(((BackupSource.StoppedStore) s).dataDir());
+                : new LocalKv(((BackupSource.StoppedStore) s).dataDir(), create);
     }
 }

@@ -38,6 +38,7 @@ class KvCommandTest {
     @Test
     void errorsAreOneLineWithDocumentedExitCodes() throws Exception {
         String d = tmp.resolve("d").toString();
+        assertEquals(0, CliRunner.run("kv", "put", "--data", d, "other", "x").exit()); // a read creates no store
         CliRunner.Result missing = CliRunner.run("kv", "get", "--data", d, "nope");
         assertEquals(ExitCodes.FAILURE, missing.exit());
         assertEquals("walship: error: key not found: nope", missing.err().lines().findFirst().orElseThrow());

@@ -95,6 +95,8 @@ public sealed interface BackupSource permits BackupSource.Leader, BackupSource.S
 
         private BackupManifest backupOnce(ObjectStore archive, Codec codec, LongFunction<LongConsumer> progress,
                                           BackupType.Policy type) {
+            // a path that holds no store is a mistake to report, not an empty store to create and back up
+            io.walship.wal.ControlFile.requireStore(dataDir);
             try (Store store = Store.open(dataDir, StoreOptions.defaults().withCacheSize(CACHE_BYTES));
                  Snapshot snap = store.snapshot(); Snapshot forDigest = store.snapshot()) {
                 if (forDigest.lsn() != snap.lsn()) {

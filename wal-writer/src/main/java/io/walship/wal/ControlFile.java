@@ -76,13 +76,27 @@ public record ControlFile(long systemId, int timeline, long checkpointLsn, long 
         return Files.exists(dataDir.resolve(FILE_NAME));
     }
 
+    /**
+     * For a command that reads a stopped store (and must not create one at a mistyped path): throws
+     * the error {@link #read} gives when {@code dataDir} holds no store.
+     */
+    public static void requireStore(Path dataDir) {
+        if (!exists(dataDir)) {
+            throw notAStore(dataDir);
+        }
+    }
+
+    private static WalshipException notAStore(Path dataDir) {
+        return new WalshipException(dataDir + " is not a walship data directory (no control file)");
+    }
+
     public static ControlFile read(Path dataDir) {
         Path f = dataDir.resolve(FILE_NAME);
         byte[] data;
         try {
             data = Files.readAllBytes(f);
         } catch (NoSuchFileException e) {
-            throw new WalshipException(dataDir + " is not a walship data directory (no control file)");
+            throw notAStore(dataDir);
         } catch (IOException e) {
             throw new UncheckedIOException("read " + f + ": " + e.getMessage(), e);
         }
