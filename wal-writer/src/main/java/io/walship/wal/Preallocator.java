@@ -35,9 +35,14 @@ final class Preallocator implements WalSpace {
     private static final int ENOSYS = 38;
     private static final int EOPNOTSUPP = 95;
     private static final int BLOCK = 4096;
+    /** Bytes read, checked and written per step of {@link #writeZeros}: a multiple of {@link #BLOCK}. */
+    private static final int CHUNK = 256 << 10;
 
     private final Map<Path, Integer> descriptors = new HashMap<>();
     private boolean fallocate = "fallocate".equals(System.getProperty(MODE_PROPERTY, "zeros"));
+    /** {@link #writeZeros}'s buffers, made on first use (512 KiB of direct memory per store). */
+    private ByteBuffer read;
+    private ByteBuffer zeros;
 
     @Override
     public void reserve(Path file, long from, long to) throws IOException {
@@ -83,35 +88,69 @@ final class Preallocator implements WalSpace {
         }
     }
 
-    /** Allocates by writing zeros over every block of the range that reads as zeros (holes included). */
-    private static void writeZeros(Path file, long from, long to) throws IOException {
+    /**
+     * Allocates by writing zeros over every block of the range that reads as zeros (holes included):
+     * one read of up to {@value #CHUNK} bytes, then one write per zero block in it (a read and a
+     * write per 4 KiB block were ~6 % of the writer thread's CPU). The writes stay one block each on
+     * purpose: a 256 KiB write of zeros made the page cache hold the WAL in large folios, and each
+     * sync then wrote back a whole folio for the few hundred bytes a group added to it — about 5.5×
+     * the bytes written to the disk per commit (docs/BENCHMARKS.md, "WAL space claimed a chunk at a
+     * time").
+     */
+    private void writeZeros(Path file, long from, long to) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
             Uninterruptible.make(ch);
             long size = ch.size();
-            ByteBuffer block = ByteBuffer.allocate(BLOCK);
-            ByteBuffer zeros = ByteBuffer.allocate(BLOCK);
-            for (long pos = from - from % BLOCK; pos < to; pos += BLOCK) {
-                long start = Math.max(pos, from);
-                int len = (int) (Math.min(pos + BLOCK, to) - start);
-                if (start < size) {
-                    block.clear().limit(len);
-                    while (block.hasRemaining() && ch.read(block, start + block.position()) >= 0) {
-                        // fill the block (a short read at the end of the file leaves zeros)
-                    }
-                    boolean allZero = true;
-                    for (int i = 0; i < block.position() && allZero; i++) {
-                        allZero = block.get(i) == 0;
-                    }
-                    if (!allZero) {
-                        continue; // data: already allocated
-                    }
-                }
-                zeros.clear().limit(len);
-                while (zeros.hasRemaining()) {
-                    ch.write(zeros, start + zeros.position());
-                }
+            if (read == null) {
+                read = ByteBuffer.allocateDirect(CHUNK);
+                zeros = ByteBuffer.allocateDirect(CHUNK); // never written to: stays zero
             }
+            for (long chunk = from; chunk < to; ) {
+                long chunkEnd = Math.min(to, chunk - chunk % BLOCK + CHUNK); // chunks end on block boundaries
+                int got = 0; // bytes of the chunk read; past them the file ends (reads as zeros)
+                if (chunk < size) {
+                    read.clear().limit((int) (Math.min(chunkEnd, size) - chunk));
+                    while (read.hasRemaining() && ch.read(read, chunk + read.position()) >= 0) {
+                        // fill the chunk (a short read at the end of the file leaves the rest as zeros)
+                    }
+                    got = read.position();
+                }
+                long run = -1; // start of the current run of zero blocks, or -1
+                for (long block = chunk; block < chunkEnd; ) {
+                    long blockEnd = Math.min(chunkEnd, block - block % BLOCK + BLOCK);
+                    if (readsAsZeros((int) (block - chunk), (int) (Math.min(blockEnd - chunk, got)))) {
+                        run = run < 0 ? block : run;
+                    } else if (run >= 0) {
+                        fillZeros(ch, run, block); // this block holds data: already allocated, left alone
+                        run = -1;
+                    }
+                    block = blockEnd;
+                }
+                if (run >= 0) {
+                    fillZeros(ch, run, chunkEnd);
+                }
+                chunk = chunkEnd;
+            }
+        }
+    }
+
+    /** Whether the bytes {@code [from, to)} of the chunk just read are all zero (none read: yes). */
+    private boolean readsAsZeros(int from, int to) {
+        if (to <= from) {
+            return true;
+        }
+        return read.slice(from, to - from).mismatch(zeros.clear().slice(0, to - from)) < 0;
+    }
+
+    private void fillZeros(FileChannel ch, long from, long to) throws IOException {
+        for (long at = from; at < to; ) {
+            long end = Math.min(to, at - at % BLOCK + BLOCK); // one block per write: small folios (above)
+            zeros.clear().limit((int) (end - at));
+            while (zeros.hasRemaining()) {
+                ch.write(zeros, at + zeros.position());
+            }
+            at = end;
         }
     }
 
