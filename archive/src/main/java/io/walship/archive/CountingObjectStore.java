@@ -188,6 +188,12 @@ public final class CountingObjectStore extends ForwardingObjectStore {
         inner.verifyAccess();
     }
 
+    @Override
+    public void verifyReadAccess() {
+        heads.incrementAndGet();
+        inner.verifyReadAccess();
+    }
+
     /** One request of {@code counter}'s kind, counted before it is made (so a failed one counts too). */
     private static <T> T counted(AtomicLong counter, Supplier<T> call) {
         counter.incrementAndGet();

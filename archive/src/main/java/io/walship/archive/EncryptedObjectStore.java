@@ -377,6 +377,16 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
     @Override
     public void verifyAccess() {
         inner.verifyAccess();
+        checkMode();
+    }
+
+    @Override
+    public void verifyReadAccess() {
+        inner.verifyReadAccess();
+        checkMode();
+    }
+
+    private void checkMode() {
         Optional<String> mode = markerMode();
         if (mode.isPresent() && !mode.get().equals(keys.isEmpty() ? MODE_NONE : MODE_SEALED)) {
             throw mismatch(mode.get());

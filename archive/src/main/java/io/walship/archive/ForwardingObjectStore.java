@@ -66,6 +66,11 @@ public class ForwardingObjectStore implements ObjectStore {
     }
 
     @Override
+    public void verifyReadAccess() {
+        inner.verifyReadAccess();
+    }
+
+    @Override
     public String describe() {
         return inner.describe();
     }

@@ -522,6 +522,16 @@ public final class LocalObjectStore implements ObjectStore {
     }
 
     @Override
+    public void verifyReadAccess() {
+        if (!Files.isDirectory(root)) {
+            throw new ArchiveConfigException("archive directory " + root + " does not exist: nothing to read");
+        }
+        if (!Files.isReadable(root)) {
+            throw new ArchiveConfigException("archive directory " + root + " is not readable");
+        }
+    }
+
+    @Override
     public String describe() {
         return "file://" + root;
     }

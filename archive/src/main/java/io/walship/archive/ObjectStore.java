@@ -220,6 +220,14 @@ public interface ObjectStore extends AutoCloseable {
     /** Checks that the store is reachable and usable (bucket exists, credentials work). */
     void verifyAccess();
 
+    /**
+     * {@link #verifyAccess} for a command that only reads: a local directory must exist and be
+     * readable, not writable (a read-only mount or snapshot can be restored from); nothing is created.
+     */
+    default void verifyReadAccess() {
+        verifyAccess();
+    }
+
     /** Where this store points, safe to print (never credentials). */
     String describe();
 

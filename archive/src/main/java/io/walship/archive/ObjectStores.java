@@ -58,18 +58,25 @@ public final class ObjectStores {
     }
 
     /**
-     * {@link #openVerified(String, UploadLimit, EncryptionKeys)} for a command that only reads or
-     * prunes an archive: a local archive directory that does not exist is a mistyped URI, as a
-     * missing bucket is ({@link ArchiveConfigException}), and is not created. (A writer's
-     * {@link ObjectStore#verifyAccess} creates it.)
+     * Opens an archive that must already exist, for a command that reads it ({@link
+     * ObjectStore#verifyReadAccess}): a local archive directory that does not exist is a mistyped
+     * URI, as a missing bucket is ({@link ArchiveConfigException}), and is not created (a writer's
+     * {@link ObjectStore#verifyAccess} creates it); a read-only one is fine. The caller closes it.
      */
     public static ObjectStore openExisting(String uri, EncryptionKeys keys) {
-        if (ArchiveUri.parse(uri) instanceof ArchiveUri.Local l && !java.nio.file.Files.isDirectory(l.root())) {
-            throw new ArchiveConfigException(java.nio.file.Files.exists(l.root())
-                    ? "archive path " + l.root() + " is not a directory"
-                    : "archive directory " + l.root() + " does not exist: nothing to read");
+        ArchiveUri parsed = ArchiveUri.parse(uri);
+        if (parsed instanceof ArchiveUri.Local l && java.nio.file.Files.exists(l.root())
+                && !java.nio.file.Files.isDirectory(l.root())) {
+            throw new ArchiveConfigException("archive path " + l.root() + " is not a directory");
         }
-        return openVerified(uri, UploadLimit.NONE, keys);
+        ObjectStore store = open(parsed, UploadLimit.NONE, keys);
+        try {
+            store.verifyReadAccess();
+            return store;
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
     }
 
     /**

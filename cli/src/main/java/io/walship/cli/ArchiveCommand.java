@@ -46,7 +46,7 @@ final class ArchiveCommand {
         @Override
         public Integer call() {
             ArchiveLayout.BackupName name = backupName(backup);
-            try (ObjectStore store = archive.open()) {
+            try (ObjectStore store = archive.openToChange()) {
                 run(store, name, spec.commandLine().getOut());
             }
             return ExitCodes.OK;
@@ -123,7 +123,7 @@ final class ArchiveCommand {
         public Integer call() {
             Retention.Policy policy = Flags.options(() -> new Retention.Policy(keepBackups, keepDays));
             PrintWriter out = spec.commandLine().getOut();
-            try (ObjectStore store = archive.open()) {
+            try (ObjectStore store = (dryRun ? archive.open() : archive.openToChange())) {
                 Retention.Plan plan = Retention.plan(store, policy, java.time.Instant.now());
                 plan.keptBackups().forEach(b -> out.println("keep    " + b + (plan.pinnedBackups().contains(b)
                         ? " (pinned)" : "")));

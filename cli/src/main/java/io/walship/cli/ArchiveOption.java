@@ -15,11 +15,23 @@ final class ArchiveOption {
     EncryptionOption encryption = new EncryptionOption();
 
     /**
-     * Opens an archive that must exist, to read or prune it, and checks that it is usable (bucket
-     * or directory exists, credentials work); close it.
+     * Opens an archive that must exist, to read it, and checks that it is usable (bucket or
+     * directory exists, credentials work; a read-only directory will do); close it.
      */
     ObjectStore open() {
         return ObjectStores.openExisting(uri, encryption.keys());
+    }
+
+    /** {@link #open()} for a command that changes an archive that must exist (prune, pin): it must be writable too. */
+    ObjectStore openToChange() {
+        ObjectStore store = open();
+        try {
+            store.verifyAccess();
+            return store;
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
     }
 
     /** Opens the archive to write to it (a local directory is created), its uploads under {@code limit}; close it. */

@@ -507,6 +507,11 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                     throw new IOException("its " + Endpoints.STATUS + " names no system id or durable LSN");
                 }
                 durable = Lsn.parse(st.durableLsn());
+                if (durable < 0 || st.timeline() < 1) {
+                    // LSNs and timelines are positive (compared signed everywhere here): past that it is garbage
+                    throw new IOException("its " + Endpoints.STATUS + " names durable LSN " + st.durableLsn()
+                            + " and timeline " + st.timeline());
+                }
             } catch (java.util.concurrent.ExecutionException e) {
                 Throwable c = e.getCause() != null ? e.getCause() : e;
                 LOG.warn("peer {} is not reachable ({}); promoting without it", url, Errors.oneLine(c));
@@ -525,7 +530,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 continue;
             }
             if (st.timeline() != timeline) {
-                if (Integer.compareUnsigned(st.timeline(), timeline) > 0 && !force) {
+                if (st.timeline() > timeline && !force) {
                     throw new ConflictException("peer " + url + " is on timeline " + st.timeline() + ", newer than this"
                             + " follower's " + timeline + ": a promotion already happened; follow it instead");
                 }
@@ -533,7 +538,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 continue;
             }
             LOG.info("peer {} ({}) holds WAL up to LSN {}", url, st.role(), Lsn.format(durable));
-            if (best == null || Long.compareUnsigned(durable, best.durable()) > 0) {
+            if (best == null || durable > best.durable()) {
                 best = new Peer(url, durable);
             }
         }

@@ -58,6 +58,7 @@ final class Preallocator implements WalSpace {
                 }
                 int errno = posix.lastError();
                 if (errno != ENOSYS && errno != EOPNOTSUPP) {
+                    release(file); // a retry may be on a new file of this name: it opens its own descriptor
                     throw new IOException("fallocate " + file + " [" + from + ", " + to + "): " + posix.strerror(errno)
                             + " (errno " + errno + ")");
                 }

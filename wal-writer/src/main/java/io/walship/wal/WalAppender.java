@@ -141,8 +141,11 @@ final class WalAppender implements AutoCloseable {
         try {
             Files.deleteIfExists(pre);
             Files.createFile(pre);
-            space.reserve(pre, 0, size);
-            space.release(pre);
+            try {
+                space.reserve(pre, 0, size);
+            } finally {
+                space.release(pre); // also after a failed claim: a retry makes a new file of this name
+            }
         } catch (IOException e) {
             throw full("create the next WAL file " + pre.getFileName() + " (" + size + " bytes)", pre, e);
         }
