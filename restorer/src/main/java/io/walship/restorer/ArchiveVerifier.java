@@ -169,6 +169,7 @@ public final class ArchiveVerifier {
                 backupSystems.add(id);
             }
         }
+        Set<Long> segmentSystems = java.util.concurrent.ConcurrentHashMap.newKeySet();
         int segments = 0;
         List<ArchiveListing.SegmentInfo> vanished = java.util.Collections.synchronizedList(new ArrayList<>());
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
@@ -184,6 +185,9 @@ public final class ArchiveVerifier {
                             bytes[0] += d.objectBytes();
                         }
                         long id = d.header().systemId();
+                        if (id != io.walship.archive.Segment.NO_SYSTEM_ID) {
+                            segmentSystems.add(id);
+                        }
                         if (id != io.walship.archive.Segment.NO_SYSTEM_ID && !backupSystems.isEmpty()
                                 && !backupSystems.contains(id)) {
                             return new Problem("foreign", s.name().key(), String.format("written by store %016x, but"
@@ -218,6 +222,19 @@ public final class ArchiveVerifier {
             }
         } finally {
             pool.shutdownNow();
+        }
+        // a base backup of another store than the WAL's: a restore to a point near it gives that store's state
+        for (ArchiveListing.BackupInfo b : goodBackups) {
+            long id = Restore.systemIdOf(manifests.get(b));
+            if (id != io.walship.archive.Segment.NO_SYSTEM_ID && !segmentSystems.isEmpty() && !segmentSystems.contains(id)) {
+                problems.add(new Problem("foreign", b.name().manifestKey(), String.format("a base backup of store %016x,"
+                        + " but the archive's WAL is of store(s) %s: a restore to it would give another store's state",
+                        id, segmentSystems.stream().sorted().map(x -> String.format("%016x", x)).toList())));
+            }
+        }
+        if (segmentSystems.isEmpty() && backupSystems.size() > 1) {
+            problems.add(new Problem("foreign", "backups/", "base backups of several stores: "
+                    + backupSystems.stream().sorted().map(x -> String.format("%016x", x)).toList()));
         }
 
         // The watermarks are listed and read only now, after the listing of wal/ and the reads of the segments:
