@@ -47,9 +47,13 @@ public final class ObjectStores {
 
     /** {@link #openVerified(String)} with an upload rate limit and the archive's encryption keys. */
     public static ObjectStore openVerified(String uri, UploadLimit limit, EncryptionKeys keys) {
-        ObjectStore store = open(ArchiveUri.parse(uri), limit, keys);
+        return checked(open(ArchiveUri.parse(uri), limit, keys), ObjectStore::verifyAccess);
+    }
+
+    /** Runs {@code check} on the store and returns it, or closes it and rethrows what the check threw. */
+    public static ObjectStore checked(ObjectStore store, java.util.function.Consumer<ObjectStore> check) {
         try {
-            store.verifyAccess();
+            check.accept(store);
             return store;
         } catch (RuntimeException e) {
             store.close();
@@ -69,14 +73,7 @@ public final class ObjectStores {
                 && !java.nio.file.Files.isDirectory(l.root())) {
             throw new ArchiveConfigException("archive path " + l.root() + " is not a directory");
         }
-        ObjectStore store = open(parsed, UploadLimit.NONE, keys);
-        try {
-            store.verifyReadAccess();
-            return store;
-        } catch (RuntimeException e) {
-            store.close();
-            throw e;
-        }
+        return checked(open(parsed, UploadLimit.NONE, keys), ObjectStore::verifyReadAccess);
     }
 
     /**

@@ -24,14 +24,7 @@ final class ArchiveOption {
 
     /** {@link #open()} for a command that changes an archive that must exist (prune, pin): it must be writable too. */
     ObjectStore openToChange() {
-        ObjectStore store = open();
-        try {
-            store.verifyAccess();
-            return store;
-        } catch (RuntimeException e) {
-            store.close();
-            throw e;
-        }
+        return ObjectStores.checked(open(), ObjectStore::verifyAccess);
     }
 
     /** Opens the archive to write to it (a local directory is created), its uploads under {@code limit}; close it. */
