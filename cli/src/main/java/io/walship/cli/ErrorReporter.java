@@ -98,6 +98,45 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
     }
 
     static String message(Throwable ex) {
+        return withFileProblem(ex, plainMessage(ex));
+    }
+
+    /**
+     * The JDK's file-system exceptions often carry only the path ("create X: X"): where the message
+     * ends with it, say what is wrong with that path.
+     */
+    private static String withFileProblem(Throwable ex, String message) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.file.FileSystemException f && f.getReason() == null && f.getFile() != null
+                    && message.endsWith(f.getFile())) {
+                return message + ": " + fileProblem(f);
+            }
+        }
+        return message;
+    }
+
+    private static String fileProblem(java.nio.file.FileSystemException f) {
+        if (f instanceof java.nio.file.FileAlreadyExistsException) {
+            java.nio.file.Path p = java.nio.file.Path.of(f.getFile());
+            return java.nio.file.Files.exists(p) && !java.nio.file.Files.isDirectory(p)
+                    ? "already exists and is not a directory" : "already exists";
+        }
+        if (f instanceof java.nio.file.NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (f instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (f instanceof java.nio.file.NotDirectoryException) {
+            return "not a directory";
+        }
+        if (f instanceof java.nio.file.DirectoryNotEmptyException) {
+            return "directory not empty";
+        }
+        return f.getClass().getSimpleName();
+    }
+
+    private static String plainMessage(Throwable ex) {
         if (ex instanceof ConnectException) {
             return "cannot connect to the leader: connection refused";
         }

@@ -142,11 +142,14 @@ final class RestoreCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses a non-empty {@code --target} without {@code --force} as a usage error, before
+     * Refuses a {@code --target} that is a file, or a non-empty one without {@code --force}, as a usage error, before
      * anything is downloaded (the restorer checks again). A directory holding an interrupted
      * restore ({@link Store#RESTORE_MARKER}) is not refused: the restore starts over.
      */
     static void checkTarget(Path dir, boolean force) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new BadInputException(dir + " is a file, not a directory; restore into an empty or new directory");
+        }
         if (force || !Files.isDirectory(dir) || Files.exists(dir.resolve(Store.RESTORE_MARKER))) {
             return;
         }

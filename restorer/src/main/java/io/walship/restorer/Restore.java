@@ -211,6 +211,9 @@ public final class Restore {
      * without asking: it never was a store.
      */
     public static DirectoryLock prepare(Path dir, boolean force) throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(dir + " is a file, not a directory; restore into an empty or new directory");
+        }
         Files.createDirectories(dir);
         DirectoryLock lock = DirectoryLock.acquire(dir.resolve(Store.LOCK_FILE),
                 "data directory " + dir + " is in use by another walship process");
