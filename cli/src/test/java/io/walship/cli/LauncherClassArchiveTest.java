@@ -39,6 +39,9 @@ class LauncherClassArchiveTest {
             Files.writeString(root.resolve("cli/target/jvm.flags"), "-Dflag.from.pom=1");
             Path jar = root.resolve("cli/target/walship.jar");
             Files.writeString(jar, "stand-in");
+            Files.writeString(root.resolve(LauncherHeapTest.BUILD_STAMP), "");
+            Files.setLastModifiedTime(root.resolve(LauncherHeapTest.BUILD_STAMP), java.nio.file.attribute.FileTime.fromMillis(
+                    Files.getLastModifiedTime(jar).toMillis() + 1000));
             Files.setLastModifiedTime(jar, FileTime.from(Instant.now().minusSeconds(3600)));
             Path java = bin.resolve("java");
             Files.writeString(java, """
@@ -101,7 +104,9 @@ class LauncherClassArchiveTest {
         assertFalse(usesArchive(run(Map.of("WALSHIP_CDS", "off"), "restore"), archive));
         assertFalse(usesArchive(run(Map.of("WALSHIP_JAVA_OPTS", "-Xshare:off"), "restore"), archive));
 
+        // a new build: a newer jar, and the launcher's stamp of its success after it
         Files.setLastModifiedTime(root().resolve("cli/target/walship.jar"), FileTime.from(Instant.now().plusSeconds(5)));
+        Files.setLastModifiedTime(root().resolve(LauncherHeapTest.BUILD_STAMP), FileTime.from(Instant.now().plusSeconds(6)));
         assertTrue(makes(run(Map.of(), "restore")), "a newer jar makes it again");
     }
 

@@ -22,8 +22,35 @@ import org.junit.jupiter.api.io.TempDir;
  * prints the arguments it was given.
  */
 class LauncherHeapTest {
+    /** What the launcher touches once a build of the jar has succeeded. */
+    static final String BUILD_STAMP = "cli/target/walship.jar.built";
+
     @TempDir
     Path tmp;
+
+    private long builds() throws Exception {
+        Path calls = tmp.resolve("bin/mvn-calls");
+        return Files.exists(calls) ? Files.readAllLines(calls).size() : 0;
+    }
+
+    /**
+     * A build killed half-way (Ctrl-C during the first {@code ./walship demo}) leaves a jar newer
+     * than the sources but broken ("no main manifest attribute"): the launcher builds again while
+     * the jar is newer than its last successful build, instead of running the broken jar for good.
+     */
+    @Test
+    void aJarWrittenAfterTheLastSuccessfulBuildIsBuiltAgain() throws Exception {
+        javaArgs(Map.of(), "kv", "get", "--data", "/x", "k");
+        assertEquals(0, builds(), "an intact build is not built again");
+        Path root = tmp.resolve("walship-home");
+        Path jar = root.resolve("cli/target/walship.jar");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(
+                System.currentTimeMillis() - 10_000)); // after the stamp: an interrupted build wrote it
+        javaArgs(Map.of(), "kv", "get", "--data", "/x", "k");
+        assertEquals(1, builds(), "the launcher builds again after an interrupted build");
+        javaArgs(Map.of(), "kv", "get", "--data", "/x", "k");
+        assertEquals(1, builds(), "and only once: the successful build is stamped");
+    }
 
     private List<String> javaArgs(Map<String, String> env, String... args) throws Exception {
         Path root = tmp.resolve("walship-home");
@@ -35,6 +62,13 @@ class LauncherHeapTest {
             Files.copy(launcher, root.resolve("walship"));
             Files.writeString(root.resolve("cli/target/jvm.flags"), "-Dflag.from.pom=1");
             Files.writeString(root.resolve("cli/target/walship.jar"), "stand-in");
+            Files.writeString(root.resolve(BUILD_STAMP), "");
+            long now = System.currentTimeMillis(); // a build a minute ago, stamped half a minute later
+            Files.setLastModifiedTime(root.resolve("cli/target/walship.jar"), java.nio.file.attribute.FileTime.fromMillis(now - 60_000));
+            Files.setLastModifiedTime(root.resolve(BUILD_STAMP), java.nio.file.attribute.FileTime.fromMillis(now - 30_000));
+            Path mvn = bin.resolve("mvn"); // a build: counts itself and leaves the stand-in jar as it was
+            Files.writeString(mvn, "#!/bin/sh\necho build >> \"$(dirname \"$0\")/mvn-calls\"\n");
+            Files.setPosixFilePermissions(mvn, PosixFilePermissions.fromString("rwxr-xr-x"));
             Path java = bin.resolve("java");
             Files.writeString(java, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n");
             Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
