@@ -15,8 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@link ObjectStores#openExisting} is for commands that only read an archive (restore, archive
  * list/verify): an existing archive directory the process may read but not write (a read-only
- * mount, a snapshot, another user's archive) must open. It goes through {@link
- * LocalObjectStore#verifyAccess}, which refuses a directory that is not writable.
+ * mount, a snapshot, another user's archive) must open: it checks {@link
+ * ObjectStore#verifyReadAccess}, not the writer's {@link LocalObjectStore#verifyAccess}, which
+ * refuses a directory that is not writable.
  *
  * <p>As root a 0555 directory is writable, so the first test is skipped there; the second takes a
  * directory on a read-only mount from {@code -Dreview14.roArchive=/path} (skipped without it).

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import io.walship.archive.ArchiveLayout;
@@ -82,11 +81,11 @@ class SplicedArchiveRestoreTest {
 
     /**
      * Another store's base backup in this store's archive (a backup run pointed at the wrong
-     * archive or data directory): verify names it, and a backup of either store into an archive
-     * that already holds the other's refuses before it uploads anything.
+     * archive): {@code archive verify} names it — a restore to a point near it would give the other
+     * store's state — and nothing else.
      */
     @Test
-    void anotherStoresBaseBackupIsNamedAndNoBackupJoinsIt() throws Exception {
+    void anotherStoresBaseBackupIsNamedByVerify() throws Exception {
         Path a = tmp.resolve("a");
         Path b = tmp.resolve("b");
         try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
@@ -101,46 +100,19 @@ class SplicedArchiveRestoreTest {
                 for (int i = 0; i < 10; i++) {
                     store.put(("a" + i).getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
                 }
-                // a's backup into an archive whose newest backup is b's: refused, nothing uploaded
-                int before = archive.list("", null).size();
                 try (Snapshot snap = store.snapshot()) {
-                    io.walship.shipper.ArchiveSpliceException e = assertThrows(io.walship.shipper.ArchiveSpliceException.class,
-                            () -> BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD,
-                                    x -> { }));
-                    assertTrue(e.getMessage().contains(String.format("%016x", idb)), e.getMessage());
+                    BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
                 }
-                assertEquals(before, archive.list("", null).size(), "a refused backup uploaded something");
-            }
-            // as a walship before this check left it: a's backup and WAL beside b's backup, made here by
-            // moving b's backup aside, backing up and shipping a, and moving b's backup back in
-            Path backups = tmp.resolve("archive").resolve("backups");
-            Path aside = Files.createDirectory(tmp.resolve("aside"));
-            try (java.util.stream.Stream<Path> dirs = Files.list(backups)) {
-                for (Path d : dirs.toList()) {
-                    Files.move(d, aside.resolve(d.getFileName()));
-                }
-            }
-            try (Store store = Store.open(a); Snapshot snap = store.snapshot()) {
-                BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
             }
             try (WalShipper s = new WalShipper(a, archive, WalShipper.Options.defaults())) {
                 s.shipOnce();
-            }
-            try (java.util.stream.Stream<Path> dirs = Files.list(aside)) {
-                for (Path d : dirs.toList()) {
-                    Files.move(d, backups.resolve(d.getFileName()));
-                }
             }
             ArchiveVerifier.Report report = ArchiveVerifier.verify(archive, 2, false, m -> { });
             java.util.List<ArchiveVerifier.Problem> foreign = report.problems().stream()
                     .filter(p -> p.kind().equals("foreign")).toList();
             assertEquals(1, foreign.size(), report.problems().toString());
             assertTrue(foreign.get(0).detail().contains(String.format("%016x", idb)), foreign.toString());
-            // and b's next backup is refused too: the archive's WAL is a's
-            try (Store store = Store.open(b); Snapshot snap = store.snapshot()) {
-                assertThrows(io.walship.shipper.ArchiveSpliceException.class,
-                        () -> BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { }));
-            }
+            assertEquals(1, report.problems().size(), report.problems().toString());
         }
     }
 }

@@ -133,7 +133,6 @@ public final class BaseBackup {
         if (digest.isDone() && !digest.isCompletedExceptionally()) {
             requireDigestAt(digest.join(), info.lsn()); // a mismatch known now fails before anything is uploaded
         }
-        requireArchiveOfThisStore(store, info.systemId());
         ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
         Optional<ObjectInfo> existing = store.head(name.manifestKey());
         if (existing.isPresent()) {
@@ -508,52 +507,6 @@ public final class BaseBackup {
                 throw err;
             }
             throw new IOException("computing the state digest failed: " + cause.getMessage(), cause);
-        }
-    }
-
-    /**
-     * Refuses a backup into an archive that holds another store's history — its newest base backup
-     * or its newest WAL segment was written by another store (a backup pointed at the wrong archive,
-     * or at the wrong data directory) — before anything is uploaded: a restore to a point near that
-     * backup would give the other store's state, one past it would stop at the splice. One listing
-     * and at most two small reads.
-     *
-     * @throws ArchiveSpliceException naming both stores
-     */
-    private static void requireArchiveOfThisStore(ObjectStore store, long systemId) throws IOException {
-        ArchiveListing listing = ArchiveListing.of(store);
-        Optional<ArchiveListing.BackupInfo> newest = listing.backups().stream()
-                .max(java.util.Comparator.comparingLong((ArchiveListing.BackupInfo b) -> b.name().lsn())
-                        .thenComparingInt(b -> b.name().timeline()));
-        if (newest.isPresent()) {
-            String key = newest.get().name().manifestKey();
-            try (InputStream in = store.get(key)) {
-                requireSameStore(BackupManifest.read(in, key), systemId, key);
-            } catch (ObjectNotFoundException e) {
-                // pruned since the listing: nothing of another store to find there
-            }
-        }
-        ArchiveListing.SegmentInfo last = null;
-        for (int t : listing.timelines()) {
-            for (ArchiveListing.SegmentInfo s : listing.segments(t)) {
-                if (last == null || s.name().lastLsn() > last.name().lastLsn()) {
-                    last = s;
-                }
-            }
-        }
-        if (last != null) {
-            String key = last.name().key();
-            long id;
-            try (InputStream in = store.getRange(key, 0, io.walship.archive.Segment.HEADER_SIZE)) {
-                id = io.walship.archive.Segment.readHeader(in, key).systemId();
-            } catch (ObjectNotFoundException e) {
-                return; // pruned since the listing
-            }
-            if (id != io.walship.archive.Segment.NO_SYSTEM_ID && id != systemId) {
-                throw new ArchiveSpliceException(String.format("the archive's newest WAL segment %s was written by"
-                        + " store %016x, but this store is %016x: another store's archive; ship and back up this store"
-                        + " to a new archive prefix (the archive is unchanged)", key, id, systemId));
-            }
         }
     }
 
