@@ -40,6 +40,9 @@ final class WalCommand {
 
         @Override
         public Integer call() {
+            if (limit < 0) {
+                throw new io.walship.protocol.BadInputException("--limit must be >= 0, got " + limit);
+            }
             PrintWriter out = spec.commandLine().getOut();
             long n = 0;
             long bytes = 0;

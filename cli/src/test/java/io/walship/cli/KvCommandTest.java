@@ -112,6 +112,9 @@ class KvCommandTest {
         assertEquals(0, none.exit(), none.err());
         assertEquals("", none.out());
         assertEquals(ExitCodes.USAGE, CliRunner.run("kv", "scan", "--data", d, "--limit", "-1").exit());
+        CliRunner.Result walLimit = CliRunner.run("wal", "inspect", "--data", d, "--limit", "-5");
+        assertEquals(ExitCodes.USAGE, walLimit.exit(), walLimit.out() + walLimit.err());
+        assertTrue(walLimit.err().contains("--limit must be >= 0, got -5"), walLimit.err());
         CliRunner.Result lsn = CliRunner.run("wal", "inspect", "--data", d, "--from", "0xZZ");
         assertEquals(ExitCodes.USAGE, lsn.exit(), lsn.err());
         assertTrue(lsn.err().contains("bad --from '0xZZ'"), lsn.err());
