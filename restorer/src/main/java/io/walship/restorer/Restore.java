@@ -165,6 +165,9 @@ public final class Restore {
             RestorePlan plan = RestorePlan.make(store, listing, options.timeline(), options.target(), options.backupBelowLsn());
             listener.planned(plan);
             BackupManifest m = plan.manifest();
+            if (plan.steps().isEmpty()) {
+                requireTheWalsStore(store, listing, m); // no segment is read on the way, so none is checked
+            }
             LOG.info("restoring {} into {} from base backup {} (LSN {}, {}) and {} WAL segment(s)",
                     options.target().describe(), target, m.imageKey(), m.lsn(), m.commitTime(), plan.steps().size());
             long imageObjectBytes;
@@ -479,6 +482,39 @@ public final class Restore {
                     entries, String.format("%.2f", waitNs / 1e9), String.format("%.2f", applyNs / 1e9),
                     String.format("%.2f", (System.nanoTime() - f0) / 1e9));
             return new Replay(entries, segments, objectBytes, redo.bytes());
+        }
+    }
+
+    /**
+     * For a restore that reads no WAL (its target is the base backup itself): the backup must be of
+     * the store whose WAL the archive holds on its timeline — judged by the first segment there that
+     * reaches its LSN, or the last one — or it is another store's backup (a backup run pointed at the
+     * wrong archive) and restoring it would give that store's state as this archive's.
+     *
+     * @throws CorruptObjectException naming both stores (exit 3; {@code archive verify} names it too)
+     */
+    private static void requireTheWalsStore(ObjectStore store, ArchiveListing listing, BackupManifest m)
+            throws IOException {
+        long backupSystem = systemIdOf(m);
+        List<ArchiveListing.SegmentInfo> segments = listing.timelines().contains(m.timeline())
+                ? listing.segments(m.timeline()) : List.of();
+        if (backupSystem == Segment.NO_SYSTEM_ID || segments.isEmpty()) {
+            return;
+        }
+        long lsn = Lsn.parse(m.lsn());
+        ArchiveListing.SegmentInfo seg = segments.stream().filter(s -> s.name().lastLsn() >= lsn).findFirst()
+                .orElse(segments.get(segments.size() - 1));
+        String key = seg.name().key();
+        long walSystem;
+        try (InputStream in = store.getRange(key, 0, Segment.HEADER_SIZE)) {
+            walSystem = Segment.readHeader(in, key).systemId();
+        } catch (io.walship.archive.ObjectNotFoundException e) {
+            return; // pruned since the listing
+        }
+        if (walSystem != Segment.NO_SYSTEM_ID && walSystem != backupSystem) {
+            throw new CorruptObjectException(m.imageKey(), String.format("is of store %016x, but the archive's WAL"
+                    + " (%s) is of store %016x: another store's base backup in this archive; nothing was restored"
+                    + " (restore to another point, and delete that backup)", backupSystem, key, walSystem));
         }
     }
 

@@ -90,8 +90,10 @@ class SplicedArchiveRestoreTest {
         Path b = tmp.resolve("b");
         try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
             long idb;
+            long lsnb;
             try (Store store = Store.open(b)) { // the stray one: an empty store's backup, at a low LSN
                 idb = store.systemId();
+                lsnb = store.lastLsn();
                 try (Snapshot snap = store.snapshot()) {
                     BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
                 }
@@ -113,6 +115,16 @@ class SplicedArchiveRestoreTest {
             assertEquals(1, foreign.size(), report.problems().toString());
             assertTrue(foreign.get(0).detail().contains(String.format("%016x", idb)), foreign.toString());
             assertEquals(1, report.problems().size(), report.problems().toString());
+
+            // a restore to that backup's LSN needs no WAL, so no segment's system id is checked on the
+            // way: it compares the backup with the archive's WAL and refuses, instead of restoring the
+            // other store's state as this archive's
+            CorruptObjectException e = assertThrows(CorruptObjectException.class, () -> Restore.run(archive,
+                    tmp.resolve("r"), Restore.Options.defaults().withTarget(RestoreTarget.lsn(lsnb, false)),
+                    new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains(String.format("is of store %016x", idb)), e.getMessage());
+            // the archive's own store restores as before
+            Restore.run(archive, tmp.resolve("r2"), Restore.Options.defaults(), new Restore.Listener() { });
         }
     }
 }
