@@ -122,9 +122,14 @@ final class Preallocator implements WalSpace {
                     long blockEnd = Math.min(chunkEnd, block - block % BLOCK + BLOCK);
                     if (readsAsZeros((int) (block - chunk), (int) (Math.min(blockEnd - chunk, got)))) {
                         run = run < 0 ? block : run;
-                    } else if (run >= 0) {
-                        fillZeros(ch, run, block); // this block holds data: already allocated, left alone
-                        run = -1;
+                    } else {
+                        if (run >= 0) {
+                            fillZeros(ch, run, block);
+                        }
+                        // this block holds data, left alone: allocated up to the end of the file, but the
+                        // part of it past that end (the file ends inside it) is still to be claimed
+                        long eof = chunk + got;
+                        run = blockEnd > eof ? eof : -1;
                     }
                     block = blockEnd;
                 }
