@@ -133,6 +133,28 @@ class BackupIntoAnotherStoresArchiveTest {
         }
     }
 
+    /**
+     * The shipper compares its timeline's archived end with its WAL; with nothing of its timeline
+     * archived it compared nothing and shipped b's WAL into a's archive beside a's other timeline.
+     */
+    @Test
+    void shippingIntoAnArchiveOfAnotherStoresWalOnAnotherTimelineIsRefused() throws Exception {
+        try (ObjectStore archive = archive("file")) {
+            archiveOfA(archive);
+            Path wal = tmp.resolve("archive").resolve("wal");
+            Files.move(wal.resolve("00000001"), wal.resolve("00000007"));
+            Path b = tmp.resolve("b");
+            try (Store store = Store.open(b)) {
+                put(store, "b", 5);
+            }
+            try (WalShipper s = new WalShipper(b, archive, WalShipper.Options.defaults())) {
+                ArchiveSpliceException e = assertThrows(ArchiveSpliceException.class, s::shipOnce);
+                assertTrue(e.getMessage().contains("another store's archive"), e.getMessage());
+            }
+            assertTrue(ArchiveListing.of(archive).segments(1).isEmpty(), "b's WAL went into a's archive");
+        }
+    }
+
     /** No WAL in the archive yet (a new archive, or backups only): nothing says whose it is, the backup goes in. */
     @Test
     void anArchiveWithoutWalTakesTheBackup() throws Exception {

@@ -490,6 +490,8 @@ public final class WalShipper implements AutoCloseable {
                 synchronized (this) {
                     verified = end;
                 }
+            } else if (listed[0] != null) {
+                requireNoOtherStoresWal(listed[0], control);
             }
             long first = reader.firstAvailableLsn();
             if (first < 0) {
@@ -833,6 +835,38 @@ public final class WalShipper implements AutoCloseable {
         if (e.timeline() != end.entryTimeline() || !java.util.Arrays.equals(mine, entry)) {
             throw splice(archive, local + ", entry at LSN " + Lsn.format(archived) + " on timeline " + e.timeline()
                     + " has CRC32C " + crcHex(mine));
+        }
+    }
+
+    /**
+     * Nothing of this timeline is archived yet, so there is no last entry to compare: the first
+     * segment the archive holds on any timeline must still be of this store, else this store (a
+     * promoted one, or one whose timeline the archive lacks) would put its WAL into another
+     * store's archive. One ranged read per run until this timeline's first segment is up; a header
+     * that cannot say (damaged, format 1, pruned since the listing) does not stop shipping.
+     */
+    private void requireNoOtherStoresWal(ArchiveListing listing, ControlFile control) {
+        for (int t : listing.timelines()) {
+            for (ArchiveListing.SegmentInfo seg : listing.segments(t)) {
+                String key = seg.name().key();
+                long id;
+                try (java.io.InputStream in = store.getRange(key, 0, Segment.HEADER_SIZE)) {
+                    id = Segment.readHeader(in, key).systemId();
+                } catch (io.walship.archive.ObjectNotFoundException e) {
+                    return;
+                } catch (io.walship.archive.CorruptObjectException e) {
+                    LOG.warn("cannot tell whose WAL the archive holds: {}; shipping", e.getMessage());
+                    return;
+                } catch (IOException e) {
+                    throw new UncheckedIOException("read " + key + " to check whose WAL the archive holds", e);
+                }
+                if (id != Segment.NO_SYSTEM_ID && id != control.systemId()) {
+                    throw splice("archive: system id " + hex(id) + " (" + key + ")", "this store: system id "
+                            + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived"
+                            + " (another store's archive)");
+                }
+                return;
+            }
         }
     }
 
