@@ -511,51 +511,33 @@ public final class BaseBackup {
         }
     }
 
-    /** Keys a bounded listing reads to find a segment among other objects under a WAL prefix. */
-    private static final int SEGMENT_PROBE = 8;
-
     /**
      * Refuses a backup into an archive whose WAL is another store's (two services pointed at one
      * archive prefix), before anything is uploaded: the owner would meet it only at restore time.
      * The archive's WAL says whose archive it is (the shipper never splices another store's
      * segments into a timeline), a base backup does not: a stray one must not lock the owner out,
-     * nor a damaged one block the backup that repairs it. Reads one segment header, the first
-     * segment of this backup's timeline or else of any timeline: at most two bounded listings and
-     * one ranged read, so a leader's image waiting behind this ({@code backup --url}) waits for
-     * three requests whatever the archive's size. A segment that cannot say (damaged, pruned
-     * meanwhile, written before segments carried a system id) does not stop the backup; an archive
-     * without WAL takes it.
+     * nor a damaged one block the backup that repairs it. Reads segment headers of this backup's
+     * timeline, else of any timeline, from a bounded listing ({@link ObjectStore#listFirst}) until
+     * one names its store ({@link ArchiveOwner}): a leader's image waiting behind this
+     * ({@code backup --url}) waits for a few requests whatever the archive's size. An archive
+     * without WAL, or whose first segments cannot say, takes the backup.
      *
      * @throws ArchiveSpliceException naming both stores
      */
-    private static void requireWalOfThisStore(ObjectStore store, SnapshotLoader.Info info) throws IOException {
-        Optional<String> key = firstSegment(store, ArchiveLayout.WAL + ArchiveLayout.timelineHex(info.timeline()) + "/");
-        if (key.isEmpty()) {
-            key = firstSegment(store, ArchiveLayout.WAL);
-        }
-        if (key.isEmpty()) {
-            return;
-        }
-        long id;
-        try (InputStream in = store.getRange(key.get(), 0, io.walship.archive.Segment.HEADER_SIZE)) {
-            id = io.walship.archive.Segment.readHeader(in, key.get()).systemId();
-        } catch (ObjectNotFoundException e) {
-            return; // pruned since the listing
-        } catch (CorruptObjectException e) {
-            LOG.warn("cannot tell whose WAL the archive holds: {}; backing up", e.getMessage());
-            return;
-        }
-        if (id != io.walship.archive.Segment.NO_SYSTEM_ID && id != info.systemId()) {
+    private static void requireWalOfThisStore(ObjectStore store, SnapshotLoader.Info info) {
+        List<String> keys = segmentKeys(store, ArchiveLayout.WAL + ArchiveLayout.timelineHex(info.timeline()) + "/");
+        Optional<ArchiveOwner.Owner> owner = ArchiveOwner.of(store, keys.isEmpty() ? segmentKeys(store, ArchiveLayout.WAL) : keys);
+        if (owner.isPresent() && owner.get().systemId() != info.systemId()) {
             throw new ArchiveSpliceException(String.format("the archive's WAL (%s) was written by store %016x, but"
                     + " this store is %016x: another store's archive; back up and ship this store to a new archive"
-                    + " prefix (nothing was uploaded)", key.get(), id, info.systemId()));
+                    + " prefix (nothing was uploaded)", owner.get().key(), owner.get().systemId(), info.systemId()));
         }
     }
 
-    /** The key of the first WAL segment under {@code prefix} (other objects there are passed over), if any. */
-    private static Optional<String> firstSegment(ObjectStore store, String prefix) {
-        return store.listFirst(prefix, SEGMENT_PROBE).stream().map(ObjectInfo::key)
-                .filter(k -> ArchiveLayout.parseSegment(k).isPresent()).findFirst();
+    /** The first WAL segments under {@code prefix} (other objects there are passed over). */
+    private static List<String> segmentKeys(ObjectStore store, String prefix) {
+        return store.listFirst(prefix, ArchiveOwner.PROBE).stream().map(ObjectInfo::key)
+                .filter(k -> ArchiveLayout.parseSegment(k).isPresent()).toList();
     }
 
     /**

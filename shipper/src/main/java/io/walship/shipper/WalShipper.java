@@ -839,35 +839,26 @@ public final class WalShipper implements AutoCloseable {
     }
 
     /**
-     * Nothing of this timeline is archived yet, so there is no last entry to compare: the first
-     * segment the archive holds on any timeline must still be of this store, else this store (a
-     * promoted one, or one whose timeline the archive lacks) would put its WAL into another
-     * store's archive. One ranged read per run until this timeline's first segment is up; a header
-     * that cannot say (damaged, format 1, pruned since the listing) does not stop shipping.
+     * Nothing of this timeline is archived yet, so there is no last entry to compare: the archive's
+     * WAL on other timelines must still be of this store ({@link ArchiveOwner}: the first segments
+     * that name their store), else this store (a promoted one, or one whose timeline the archive
+     * lacks) would put its WAL into another store's archive. A few ranged reads per run until this
+     * timeline's first segment is up.
      */
     private void requireNoOtherStoresWal(ArchiveListing listing, ControlFile control) {
+        java.util.List<String> keys = new java.util.ArrayList<>();
         for (int t : listing.timelines()) {
             for (ArchiveListing.SegmentInfo seg : listing.segments(t)) {
-                String key = seg.name().key();
-                long id;
-                try (java.io.InputStream in = store.getRange(key, 0, Segment.HEADER_SIZE)) {
-                    id = Segment.readHeader(in, key).systemId();
-                } catch (io.walship.archive.ObjectNotFoundException e) {
-                    return;
-                } catch (io.walship.archive.CorruptObjectException e) {
-                    LOG.warn("cannot tell whose WAL the archive holds: {}; shipping", e.getMessage());
-                    return;
-                } catch (IOException e) {
-                    throw new UncheckedIOException("read " + key + " to check whose WAL the archive holds", e);
+                if (keys.size() < ArchiveOwner.PROBE) {
+                    keys.add(seg.name().key());
                 }
-                if (id != Segment.NO_SYSTEM_ID && id != control.systemId()) {
-                    throw splice("archive: system id " + hex(id) + " (" + key + ")", "this store: system id "
-                            + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived"
-                            + " (another store's archive)");
-                }
-                return;
             }
         }
+        ArchiveOwner.of(store, keys).filter(o -> o.systemId() != control.systemId()).ifPresent(o -> {
+            throw splice("archive: system id " + hex(o.systemId()) + " (" + o.key() + ")", "this store: system id "
+                    + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived"
+                    + " (another store's archive)");
+        });
     }
 
     private static ArchiveSpliceException splice(String archive, String local) {
