@@ -177,6 +177,12 @@ public final class CountingObjectStore extends ForwardingObjectStore {
     }
 
     @Override
+    public List<ObjectInfo> listFirst(String prefix, int limit) {
+        lists.addAndGet(Math.max(1, (limit + LIST_PAGE - 1) / LIST_PAGE)); // bounded by the limit, not by what exists
+        return inner.listFirst(prefix, limit);
+    }
+
+    @Override
     public void delete(String key) {
         deletes.incrementAndGet(); // void: no value for counted() to pass back
         inner.delete(key);

@@ -270,6 +270,21 @@ public final class EncryptedObjectStore extends ForwardingObjectStore {
         return out;
     }
 
+    @Override
+    public List<ObjectInfo> listFirst(String prefix, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive: " + limit);
+        }
+        boolean markerListed = MARKER.startsWith(prefix) && limit < Integer.MAX_VALUE;
+        List<ObjectInfo> out = new ArrayList<>(Math.min(limit, 1024));
+        for (ObjectInfo i : inner.listFirst(prefix, markerListed ? limit + 1 : limit)) { // the marker may be among them
+            if (!i.key().equals(MARKER) && out.size() < limit) {
+                out.add(plainInfo(i));
+            }
+        }
+        return out;
+    }
+
     /**
      * A sealed object as its callers see it: its plaintext size (0 for a size no sealed object has:
      * reading it names the corruption) and no ETag (the ETag of sealed bytes says nothing of the

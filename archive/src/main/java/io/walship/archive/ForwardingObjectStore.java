@@ -56,6 +56,11 @@ public class ForwardingObjectStore implements ObjectStore {
     }
 
     @Override
+    public List<ObjectInfo> listFirst(String prefix, int limit) {
+        return inner.listFirst(prefix, limit);
+    }
+
+    @Override
     public void delete(String key) {
         inner.delete(key);
     }

@@ -438,6 +438,72 @@ public final class LocalObjectStore implements ObjectStore {
         return out;
     }
 
+    /**
+     * Walks the prefix's directory in key order and stops at {@code limit} files: each directory
+     * on the way is read (names only), no file past the limit is looked at. Documents (lease,
+     * followers: listed from their versions) take the full listing.
+     */
+    @Override
+    public List<ObjectInfo> listFirst(String prefix, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive: " + limit);
+        }
+        if (ArchiveLayout.MUTABLE_PREFIXES.stream().anyMatch(m -> m.startsWith(prefix) || prefix.startsWith(m))) {
+            return ObjectStore.super.listFirst(prefix, limit);
+        }
+        Path start = prefixDir(root, prefix);
+        List<ObjectInfo> out = new ArrayList<>();
+        if (start == null || !Files.isDirectory(start)) {
+            return out;
+        }
+        try {
+            firstFiles(start, prefix, limit, out);
+        } catch (IOException e) {
+            throw new StorageException("list " + prefix + " in " + root + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private void firstFiles(Path dir, String prefix, int limit, List<ObjectInfo> out) throws IOException {
+        List<String[]> entries = new ArrayList<>(); // {name as it sorts among keys, name}
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.startsWith(".")) { // .tmp/ and .versions/: no key starts with '.'
+                    // a directory's keys continue its name with '/', which sorts after '-' and '.'
+                    entries.add(new String[] {Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                            ? name + "/" : name, name});
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return; // removed meanwhile (retention)
+        }
+        entries.sort(java.util.Comparator.comparing((String[] e) -> e[0]));
+        for (String[] e : entries) {
+            if (out.size() >= limit) {
+                return;
+            }
+            Path p = dir.resolve(e[1]);
+            if (e[0].endsWith("/")) {
+                String dirKey = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/") + "/";
+                if (dirKey.startsWith(prefix) || prefix.startsWith(dirKey)) {
+                    firstFiles(p, prefix, limit, out);
+                }
+                continue;
+            }
+            BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(p, BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            } catch (NoSuchFileException gone) {
+                continue;
+            }
+            String key = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
+            if (a.isRegularFile() && key.startsWith(prefix)) {
+                out.add(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant()));
+            }
+        }
+    }
+
     /** The directory below {@code base} that holds every key starting with {@code prefix} (null: none can). */
     static Path prefixDir(Path base, String prefix) {
         String dirPart = prefix.substring(0, prefix.lastIndexOf('/') + 1);

@@ -214,6 +214,19 @@ public interface ObjectStore extends AutoCloseable {
     /** Every object whose key starts with {@code prefix} and sorts after {@code startAfter} (null: all), in key order. */
     List<ObjectInfo> list(String prefix, String startAfter);
 
+    /**
+     * The first {@code limit} objects (fewer if there are fewer) whose key starts with {@code prefix},
+     * in key order. Where the store can bound a listing (S3's {@code max-keys}) this is one request
+     * whatever the number of keys: for a question one key answers (whose WAL is this?).
+     */
+    default List<ObjectInfo> listFirst(String prefix, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive: " + limit);
+        }
+        List<ObjectInfo> all = list(prefix, null);
+        return all.size() <= limit ? all : List.copyOf(all.subList(0, limit));
+    }
+
     /** Deletes the object; deleting a missing key is not an error. Only retention deletes. */
     void delete(String key);
 

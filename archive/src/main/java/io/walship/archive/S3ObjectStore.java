@@ -650,6 +650,39 @@ public final class S3ObjectStore implements ObjectStore {
     }
 
     @Override
+    public List<ObjectInfo> listFirst(String keyPrefix, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive: " + limit);
+        }
+        if (limit > 1000) {
+            return ObjectStore.super.listFirst(keyPrefix, limit); // S3 answers at most 1000 keys a request
+        }
+        List<ObjectInfo> out = new ArrayList<>(limit);
+        try {
+            String token = null;
+            do { // one request unless the server answers fewer keys than asked and says there are more
+                ListObjectsV2Request.Builder req = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix + keyPrefix)
+                        .maxKeys(limit - out.size());
+                if (token != null) {
+                    req.continuationToken(token);
+                }
+                ListObjectsV2Response page = client.listObjectsV2(req.build());
+                for (S3Object o : page.contents()) {
+                    if (out.size() < limit) { // a server that ignores max-keys still gives no more than asked
+                        out.add(new ObjectInfo(o.key().substring(prefix.length()), o.size(), o.lastModified()));
+                    }
+                }
+                token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
+            } while (token != null && out.size() < limit);
+        } catch (S3Exception e) {
+            throw translate("list", keyPrefix, e);
+        } catch (SdkClientException e) {
+            throw clientError("list " + keyPrefix + " at " + describe() + ": ", e);
+        }
+        return out;
+    }
+
+    @Override
     public void delete(String key) {
         try {
             client.deleteObject(r -> r.bucket(bucket).key(full(key)));

@@ -274,6 +274,21 @@ public abstract class ObjectStoreContract {
     }
 
     @Test
+    void aLimitedListingReturnsTheFirstKeysInOrder() throws Exception {
+        for (String k : List.of("wal/b", "wal/a", "wal/c/x", "backups/1", "wal/aa", "wal/c-d")) {
+            store.create(k, in(k));
+        }
+        assertEquals(List.of("wal/a"), keys(store.listFirst("wal/", 1)));
+        assertEquals(List.of("wal/c-d", "wal/c/x"), keys(store.listFirst("wal/c", 5)), "in key order ('-' before '/')");
+        assertEquals(List.of("wal/a", "wal/aa", "wal/b"), keys(store.listFirst("wal/", 3)));
+        assertEquals(List.of("wal/a", "wal/aa", "wal/b", "wal/c-d", "wal/c/x"), keys(store.listFirst("wal/", 10)));
+        assertEquals(keys(store.list("", null)), keys(store.listFirst("", 100)));
+        assertEquals(List.of("wal/c/x"), keys(store.listFirst("wal/c/", 1)));
+        assertEquals(List.of(), keys(store.listFirst("none/", 1)));
+        assertThrows(IllegalArgumentException.class, () -> store.listFirst("wal/", 0));
+    }
+
+    @Test
     void deleteIsIdempotent() throws Exception {
         store.create("d", in("x"));
         store.delete("d");

@@ -56,6 +56,25 @@ class MissingStoreTest {
         }
     }
 
+    /** Two services pointed at one archive: the second one's backup is refused before it uploads anything. */
+    @Test
+    void backupOfAnotherStoreIntoAnArchiveOfThisOnesWalIsExit3() throws Exception {
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        String archive = tmp.resolve("archive").toUri().toString();
+        assertEquals(0, CliRunner.run("kv", "put", "--data", a.toString(), "k", "a").exit());
+        CliRunner.Result shipped = CliRunner.run("ship", "--once", "--data", a.toString(), "--archive", archive);
+        assertEquals(0, shipped.exit(), shipped.err());
+        assertEquals(0, CliRunner.run("kv", "put", "--data", b.toString(), "k", "b").exit());
+        CliRunner.Result r = CliRunner.run("backup", "--data", b.toString(), "--archive", archive);
+        assertEquals(ExitCodes.INTEGRITY, r.exit(), r.err());
+        assertTrue(r.err().contains("another store's archive"), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("walship: error:")).count(), r.err());
+        assertFalse(Files.exists(tmp.resolve("archive").resolve("backups")), "backup uploaded another store's image");
+        CliRunner.Result own = CliRunner.run("backup", "--data", a.toString(), "--archive", archive);
+        assertEquals(0, own.exit(), own.err());
+    }
+
     @Test
     void putStillCreatesAStore() {
         Path dir = tmp.resolve("new");

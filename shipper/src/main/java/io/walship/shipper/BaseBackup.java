@@ -133,6 +133,7 @@ public final class BaseBackup {
         if (digest.isDone() && !digest.isCompletedExceptionally()) {
             requireDigestAt(digest.join(), info.lsn()); // a mismatch known now fails before anything is uploaded
         }
+        requireWalOfThisStore(store, info);
         ArchiveLayout.BackupName name = new ArchiveLayout.BackupName(info.timeline(), info.lsn());
         Optional<ObjectInfo> existing = store.head(name.manifestKey());
         if (existing.isPresent()) {
@@ -508,6 +509,35 @@ public final class BaseBackup {
             }
             throw new IOException("computing the state digest failed: " + cause.getMessage(), cause);
         }
+    }
+
+    /**
+     * Refuses a backup into an archive whose WAL is another store's (two services pointed at one
+     * archive prefix), before anything is uploaded: the owner would meet it only at restore time.
+     * The archive's WAL says whose archive it is (the shipper never splices another store's
+     * segments into a timeline), a base backup does not: a stray one must not lock the owner out,
+     * nor a damaged one block the backup that repairs it. Reads segment headers of this backup's
+     * timeline, else of any timeline, from a bounded listing ({@link ObjectStore#listFirst}) until
+     * one names its store ({@link ArchiveOwner}): a leader's image waiting behind this
+     * ({@code backup --url}) waits for a few requests whatever the archive's size. An archive
+     * without WAL, or whose first segments cannot say, takes the backup.
+     *
+     * @throws ArchiveSpliceException naming both stores
+     */
+    private static void requireWalOfThisStore(ObjectStore store, SnapshotLoader.Info info) {
+        List<String> keys = segmentKeys(store, ArchiveLayout.WAL + ArchiveLayout.timelineHex(info.timeline()) + "/");
+        Optional<ArchiveOwner.Owner> owner = ArchiveOwner.of(store, keys.isEmpty() ? segmentKeys(store, ArchiveLayout.WAL) : keys);
+        if (owner.isPresent() && owner.get().systemId() != info.systemId()) {
+            throw new ArchiveSpliceException(String.format("the archive's WAL (%s) was written by store %016x, but"
+                    + " this store is %016x: another store's archive; back up and ship this store to a new archive"
+                    + " prefix (nothing was uploaded)", owner.get().key(), owner.get().systemId(), info.systemId()));
+        }
+    }
+
+    /** The first WAL segments under {@code prefix} (other objects there are passed over). */
+    private static List<String> segmentKeys(ObjectStore store, String prefix) {
+        return store.listFirst(prefix, ArchiveOwner.PROBE).stream().map(ObjectInfo::key)
+                .filter(k -> ArchiveLayout.parseSegment(k).isPresent()).toList();
     }
 
     /**

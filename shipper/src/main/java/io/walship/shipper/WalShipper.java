@@ -490,6 +490,8 @@ public final class WalShipper implements AutoCloseable {
                 synchronized (this) {
                     verified = end;
                 }
+            } else if (listed[0] != null) {
+                requireNoOtherStoresWal(listed[0], control);
             }
             long first = reader.firstAvailableLsn();
             if (first < 0) {
@@ -834,6 +836,29 @@ public final class WalShipper implements AutoCloseable {
             throw splice(archive, local + ", entry at LSN " + Lsn.format(archived) + " on timeline " + e.timeline()
                     + " has CRC32C " + crcHex(mine));
         }
+    }
+
+    /**
+     * Nothing of this timeline is archived yet, so there is no last entry to compare: the archive's
+     * WAL on other timelines must still be of this store ({@link ArchiveOwner}: the first segments
+     * that name their store), else this store (a promoted one, or one whose timeline the archive
+     * lacks) would put its WAL into another store's archive. A few ranged reads per run until this
+     * timeline's first segment is up.
+     */
+    private void requireNoOtherStoresWal(ArchiveListing listing, ControlFile control) {
+        java.util.List<String> keys = new java.util.ArrayList<>();
+        for (int t : listing.timelines()) {
+            for (ArchiveListing.SegmentInfo seg : listing.segments(t)) {
+                if (keys.size() < ArchiveOwner.PROBE) {
+                    keys.add(seg.name().key());
+                }
+            }
+        }
+        ArchiveOwner.of(store, keys).filter(o -> o.systemId() != control.systemId()).ifPresent(o -> {
+            throw splice("archive: system id " + hex(o.systemId()) + " (" + o.key() + ")", "this store: system id "
+                    + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived"
+                    + " (another store's archive)");
+        });
     }
 
     private static ArchiveSpliceException splice(String archive, String local) {

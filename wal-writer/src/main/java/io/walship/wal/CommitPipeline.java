@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * so an applied async commit would wait for the disk (as on the writer, a commit queued behind
  * an eviction waits for it either way). The syncer takes the {@code syncLock} around each of its
  * rounds, so syncs never overlap. Committer threads can be interrupted: the channels a sync
- * forces are {@link Uninterruptible}; where they cannot be made so, committers never lead.
+ * forces are {@link Uninterruptible}; where they cannot be made so, committers never take the fast path.
  *
  * <p><b>Fail-stop.</b> A sync that fails stops the pipeline for good: the durable LSN stays where
  * the last successful sync left it, no committer of the failed group or of any later one is
@@ -215,10 +215,12 @@ final class CommitPipeline implements AutoCloseable {
     long execute(Work work, boolean durable) {
         checkHealthy();
         // alone: with other committers in flight the writer's groups share one sync (and one
-        // thread applies them); a committer applying and syncing on its own would split them
+        // thread applies them); a committer applying and syncing on its own would split them.
+        // Only where channels can be made uninterruptible: the fast path claims WAL space and
+        // syncs on the caller's thread, and an interrupt would close those channels under it
         boolean alone = inFlight.incrementAndGet() == 1;
         try {
-            if (durable && alone && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
+            if (durable && alone && committersLead && requests.isEmpty() && !writerBusy && appender != null && appendLock.tryLock()) {
                 WalAppender a = appender;
                 if (a != null && !a.opensNewFile()) {
                     return executeHere(work); // releases the append lock
@@ -286,7 +288,7 @@ final class CommitPipeline implements AutoCloseable {
                 }
                 // still under the append lock: whoever appends next has a later LSN, so a waiter
                 // registered now keeps syncWaiters in LSN order
-                if (!(committersLead && syncLock.tryLock())) {
+                if (!syncLock.tryLock()) { // committersLead holds here (execute)
                     waiting = new Request(work, true, Thread.currentThread());
                     waiting.lsn = lsn;
                     waiting.phase = APPLIED;

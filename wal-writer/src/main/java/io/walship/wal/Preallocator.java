@@ -105,7 +105,7 @@ final class Preallocator implements WalSpace {
             long size = ch.size();
             if (read == null) {
                 read = ByteBuffer.allocateDirect(CHUNK);
-                zeros = ByteBuffer.allocateDirect(CHUNK); // never written to: stays zero
+                zeros = ByteBuffer.allocateDirect(BLOCK); // never written to: stays zero; compared and written a block at most
             }
             for (long chunk = from; chunk < to; ) {
                 long chunkEnd = Math.min(to, chunk - chunk % BLOCK + CHUNK); // chunks end on block boundaries

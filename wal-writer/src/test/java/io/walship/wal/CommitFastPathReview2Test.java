@@ -40,6 +40,18 @@ class CommitFastPathReview2Test {
         return f.get(o);
     }
 
+    private static Object value(Object o, String name) {
+        try {
+            return field(o, name);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static boolean flag(Object o, String name) {
+        return (Boolean) value(o, name);
+    }
+
     private static void await(String what, java.util.function.BooleanSupplier cond) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!cond.getAsBoolean()) {
@@ -97,8 +109,10 @@ class CommitFastPathReview2Test {
             ReentrantReadWriteLock rw = (ReentrantReadWriteLock) field(store, "rw");
             CommitPipeline pipeline = (CommitPipeline) field(store, "pipeline");
             ReentrantLock appendLock = (ReentrantLock) field(pipeline, "appendLock");
-            // wait for the writer to be idle (the fast path's condition)
-            await("the writer idle", () -> !appendLock.isLocked());
+            // wait for the writer to be idle (the fast path's condition): it releases the append lock
+            // before it clears writerBusy, so the lock alone let a committer go to the writer (a flake)
+            await("the writer idle", () -> !appendLock.isLocked() && !flag(pipeline, "writerBusy")
+                    && ((java.util.Queue<?>) value(pipeline, "requests")).isEmpty());
             Thread committer;
             rw.writeLock().lock();
             try {
