@@ -153,8 +153,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof CliException c) {
             return c.hint();
         }
-        if (ex instanceof ArchiveSpliceException) {
-            return ArchiveSpliceException.HINT;
+        if (ex instanceof ArchiveSpliceException s) {
+            return s.hint();
         }
         if (ex instanceof StoreLockedException && ex.getMessage() != null
                 && ex.getMessage().startsWith("another shipper is running")) {

@@ -528,9 +528,9 @@ public final class BaseBackup {
         List<String> keys = segmentKeys(store, ArchiveLayout.WAL + ArchiveLayout.timelineHex(info.timeline()) + "/");
         Optional<ArchiveOwner.Owner> owner = ArchiveOwner.of(store, keys.isEmpty() ? segmentKeys(store, ArchiveLayout.WAL) : keys);
         if (owner.isPresent() && owner.get().systemId() != info.systemId()) {
-            throw new ArchiveSpliceException(String.format("the archive's WAL (%s) was written by store %016x, but"
-                    + " this store is %016x: another store's archive; back up and ship this store to a new archive"
-                    + " prefix (nothing was uploaded)", owner.get().key(), owner.get().systemId(), info.systemId()));
+            throw ArchiveSpliceException.otherStore(String.format("the archive's WAL (%s) was written by store %016x,"
+                    + " but this store is %016x: another store's archive; nothing was uploaded", owner.get().key(),
+                    owner.get().systemId(), info.systemId()));
         }
     }
 
@@ -549,9 +549,8 @@ public final class BaseBackup {
     private static void requireSameStore(BackupManifest there, long systemId, String key) {
         String mine = String.format("%016x", systemId);
         if (there.systemId() != null && !there.systemId().equalsIgnoreCase(mine)) {
-            throw new ArchiveSpliceException("the archive already holds a base backup at " + key + " of store "
-                    + there.systemId() + ", but this store is " + mine + ": another store's archive; ship and back up"
-                    + " this store to a new archive prefix (the archive is unchanged)");
+            throw ArchiveSpliceException.otherStore("the archive already holds a base backup at " + key + " of store "
+                    + there.systemId() + ", but this store is " + mine + ": another store's archive");
         }
     }
 

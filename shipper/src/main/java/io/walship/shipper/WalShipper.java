@@ -802,7 +802,7 @@ public final class WalShipper implements AutoCloseable {
                 + ", entry CRC32C " + crcHex(entry) + " (" + end.key() + ")";
         String local = "this store: system id " + hex(control.systemId()) + ", timeline " + timeline;
         if (end.systemId() != Segment.NO_SYSTEM_ID && end.systemId() != control.systemId()) {
-            throw splice(archive, local + " (another store's archive)");
+            throw otherStore(archive, local);
         }
         long durable = reader.durableLsn();
         long first = reader.firstAvailableLsn();
@@ -855,10 +855,15 @@ public final class WalShipper implements AutoCloseable {
             }
         }
         ArchiveOwner.of(store, keys).filter(o -> o.systemId() != control.systemId()).ifPresent(o -> {
-            throw splice("archive: system id " + hex(o.systemId()) + " (" + o.key() + ")", "this store: system id "
-                    + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived"
-                    + " (another store's archive)");
+            throw otherStore("archive: system id " + hex(o.systemId()) + " (" + o.key() + ")", "this store: system id "
+                    + hex(control.systemId()) + ", timeline " + control.timeline() + ", nothing of it archived");
         });
+    }
+
+    private static ArchiveSpliceException otherStore(String archive, String local) {
+        return ArchiveSpliceException.otherStore("the archive holds another store's WAL, shipping would mix two stores"
+                + " in one archive; " + archive + "; " + local + " (another store's archive); "
+                + ArchiveSpliceException.OTHER_STORE_HINT);
     }
 
     private static ArchiveSpliceException splice(String archive, String local) {
