@@ -1,19 +1,18 @@
 package io.walship.restorer;
 
+import static io.walship.restorer.OneStoreTesting.put;
+import static io.walship.restorer.OneStoreTesting.backup;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
 
 import io.walship.archive.ArchiveListing;
-import io.walship.archive.BackupManifest;
-import io.walship.archive.Codec;
 import io.walship.archive.CountingObjectStore;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectInfo;
@@ -21,10 +20,7 @@ import io.walship.archive.ObjectStore;
 import io.walship.archive.S3ObjectStore;
 import io.walship.archive.TestS3Server;
 import io.walship.shipper.ArchiveSpliceException;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,18 +49,6 @@ class BackupIntoAnotherStoresArchiveTest {
     @AfterAll
     static void stopS3() throws Exception {
         s3.close();
-    }
-
-    private static void put(Store s, String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put((prefix + i).getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static BackupManifest backup(Store s, ObjectStore archive) {
-        try (Snapshot snap = s.snapshot()) {
-            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
-        }
     }
 
     private ObjectStore archive(String kind) {

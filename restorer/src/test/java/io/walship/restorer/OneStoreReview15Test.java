@@ -1,10 +1,11 @@
 package io.walship.restorer;
 
+import static io.walship.restorer.OneStoreTesting.put;
+import static io.walship.restorer.OneStoreTesting.backup;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,14 +13,11 @@ import java.util.stream.Stream;
 
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
-import io.walship.archive.Codec;
 import io.walship.archive.EncryptionKeys;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,18 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
 class OneStoreReview15Test {
     @TempDir
     Path tmp;
-
-    private static void put(Store s, String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put((prefix + i).getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static BackupManifest backup(Store s, ObjectStore archive) {
-        try (Snapshot snap = s.snapshot()) {
-            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
-        }
-    }
 
     /**
      * The archive is a's: a's backups and a's whole WAL. One stray base backup of another store b

@@ -1,27 +1,23 @@
 package io.walship.restorer;
 
+import static io.walship.restorer.OneStoreTesting.put;
+import static io.walship.restorer.OneStoreTesting.backup;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.zip.CRC32C;
 
 import io.walship.archive.ArchiveListing;
-import io.walship.archive.BackupManifest;
-import io.walship.archive.Codec;
 import io.walship.archive.LocalObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.Segment;
 import io.walship.shipper.ArchiveSpliceException;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.WalShipper;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,18 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
 class Review16ForeignStoreTest {
     @TempDir
     Path tmp;
-
-    private static void put(Store s, String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put((prefix + i).getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static BackupManifest backup(Store s, ObjectStore archive) {
-        try (Snapshot snap = s.snapshot()) {
-            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), archive, Codec.ZSTD, x -> { });
-        }
-    }
 
     /** Rewrites a format-2 segment file as the format-1 segment an older walship wrote (same entries, no system id). */
     static void toFormatOne(Path file) throws Exception {

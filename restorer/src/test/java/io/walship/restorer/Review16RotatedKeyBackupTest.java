@@ -1,8 +1,8 @@
 package io.walship.restorer;
 
+import static io.walship.restorer.OneStoreTesting.put;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -35,12 +35,6 @@ class Review16RotatedKeyBackupTest {
         byte[] k = new byte[32];
         java.util.Arrays.fill(k, (byte) b);
         return k;
-    }
-
-    private static void put(Store s, String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put((prefix + i).getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
-        }
     }
 
     @Test
