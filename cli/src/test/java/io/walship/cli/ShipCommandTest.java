@@ -106,13 +106,14 @@ class ShipCommandTest {
         CliRunner.Result r = CliRunner.run("ship", "--data", b, "--archive", archive, "--once");
         assertEquals(ExitCodes.INTEGRITY, r.exit(), r.err());
         List<String> lines = r.err().lines().toList();
-        assertTrue(lines.get(0).startsWith("walship: error: the archive holds another store's WAL"), r.err());
+        assertTrue(lines.get(0).startsWith("walship: error: the archive holds another history than this store"), r.err());
+        assertTrue(lines.get(0).contains("(another store's archive)"), r.err());
         assertTrue(lines.get(0).contains("archive: system id ") && lines.get(0).contains("this store: system id "), r.err());
         assertTrue(lines.get(1).startsWith("hint: the archive belongs to another store"), r.err());
 
         // the continuous loop does not retry it forever: it stops and exits 3 too
         CliRunner.Result loop = CliRunner.run("ship", "--data", b, "--archive", archive, "--interval", "50ms");
         assertEquals(ExitCodes.INTEGRITY, loop.exit(), loop.err());
-        assertTrue(loop.err().startsWith("walship: error: the archive holds another store's WAL"), loop.err());
+        assertTrue(loop.err().startsWith("walship: error: the archive holds another history than this store"), loop.err());
     }
 }

@@ -861,8 +861,9 @@ public final class WalShipper implements AutoCloseable {
     }
 
     private static ArchiveSpliceException otherStore(String archive, String local) {
-        return ArchiveSpliceException.otherStore("the archive holds another store's WAL, shipping would mix two stores"
-                + " in one archive; " + archive + "; " + local + " (another store's archive); "
+        // the same first words as every splice (what operators' alerts match), another store's hint
+        return ArchiveSpliceException.otherStore("the archive holds another history than this store, shipping on would"
+                + " splice them; " + archive + "; " + local + " (another store's archive); "
                 + ArchiveSpliceException.OTHER_STORE_HINT);
     }
 
