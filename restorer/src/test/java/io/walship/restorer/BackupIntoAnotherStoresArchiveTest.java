@@ -58,15 +58,7 @@ class BackupIntoAnotherStoresArchiveTest {
 
     /** a's archive: a base backup and a's WAL shipped. */
     private void archiveOfA(ObjectStore archive) {
-        Path a = tmp.resolve("a");
-        try (Store store = Store.open(a)) {
-            put(store, "a", 20);
-            backup(store, archive);
-            put(store, "a2-", 20);
-        }
-        try (WalShipper s = new WalShipper(a, archive, WalShipper.Options.defaults())) {
-            s.shipOnce();
-        }
+        OneStoreTesting.archiveOf(tmp.resolve("a"), archive);
     }
 
     @ParameterizedTest

@@ -51,14 +51,7 @@ class Review16ForeignStoreTest {
     private ObjectStore upgradedArchiveOfA() throws Exception {
         ObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
         Path a = tmp.resolve("a");
-        try (Store store = Store.open(a)) {
-            put(store, "a", 20);
-            backup(store, archive);
-            put(store, "a2-", 20);
-        }
-        try (WalShipper s = new WalShipper(a, archive, WalShipper.Options.defaults())) {
-            s.shipOnce();
-        }
+        OneStoreTesting.archiveOf(a, archive);
         try (Store store = Store.open(a)) {
             put(store, "a3-", 20);
         }
