@@ -177,6 +177,12 @@ public final class LeaderNode implements Node {
 
     @Override
     public String awaitCommit(long lsn, CommitWait wait) {
+        if (wait.mode() == null) {
+            // made by a node without commit modes — a follower this node was promoted from while the
+            // write was under way (HttpApi asks before the commit, a SwitchingNode switched between):
+            // the commit is this leader's, so it waits as this leader's own mode asks
+            wait = new CommitWait(sync.mode().flag(), sync.required(sync.mode()));
+        }
         String mode = awaitAcks(lsn, wait);
         fence(lsn);
         return mode;
@@ -192,13 +198,20 @@ public final class LeaderNode implements Node {
             throw tooManyWaiting("LSN " + Lsn.format(lsn) + " is durable on the leader, its follower acks unknown");
         }
         try {
-            o = acks.await(lsn, wait.required());
+            // a leader whose lease lapsed has ended its followers' sessions: no ack can come, so the
+            // wait ends there and fence() below answers 503 (committed here, not acknowledged)
+            o = acks.await(lsn, wait.required(), () -> lease != null && lease.refusal() != null);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new WalshipException("interrupted while LSN " + Lsn.format(lsn) + " (durable on the leader) waited"
                     + " for follower acks");
         } finally {
             ackWaits.release();
+        }
+        if (o == null) {
+            fence(lsn);
+            // the lease came back between the tracker's look and this one: wait again, as any commit
+            return awaitAcks(lsn, wait);
         }
         if (o == AckTracker.Outcome.DEGRADED) {
             return "degraded";
@@ -223,7 +236,15 @@ public final class LeaderNode implements Node {
         synchronized (syncAckedPending) {
             long upTo = syncAckedPending.get();
             if (upTo > syncAckedRecorded) {
-                store.marks().setSyncAcked(upTo);
+                try {
+                    store.marks().setSyncAcked(upTo);
+                } catch (java.io.UncheckedIOException e) {
+                    // the disk under the marks failed (full, read-only, broken): the commit stands, its
+                    // answer says so (503, like every failed storage step), not a bug's 500
+                    throw new WalshipException("LSN " + Lsn.format(lsn) + " is committed and acknowledged by"
+                            + " followers, but recording it in marks/sync-acked failed: "
+                            + Errors.oneLine(e), e);
+                }
                 syncAckedRecorded = upTo;
             }
         }
@@ -268,7 +289,9 @@ public final class LeaderNode implements Node {
      * as the mode needs ({@link AckTracker#visibleLsn}); never goes back.
      */
     long visibleLsn() {
-        return acks == null ? store.durableLsn() : acks.visibleLsn();
+        // before any follower acked anything (a fresh start, a restart, a promotion) the tracker
+        // says -1: shown as that, the canonical form's highest LSN — nothing is visible yet
+        return acks == null ? store.durableLsn() : Math.max(0, acks.visibleLsn());
     }
 
     @Override
@@ -402,7 +425,7 @@ public final class LeaderNode implements Node {
         }
         SyncOptions o = s.options();
         return new StatusResponse.Sync(o.mode().flag(), o.required(), o.timeout().toString(), o.onTimeout().flag(),
-                names, s.waiting(), s.ackedLsn() < 0 ? null : Lsn.format(s.ackedLsn()), Lsn.format(acks.visibleLsn()),
+                names, s.waiting(), s.ackedLsn() < 0 ? null : Lsn.format(s.ackedLsn()), Lsn.format(visibleLsn()),
                 s.blocked(), s.blockedForMs(), s.blocks(), s.degraded(), s.degradations(),
                 s.degradedUntilLsn() < 0 ? null : Lsn.format(s.degradedUntilLsn()));
     }

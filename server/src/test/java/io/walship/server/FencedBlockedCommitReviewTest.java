@@ -107,6 +107,10 @@ class FencedBlockedCommitReviewTest {
             assertTrue(answer.isDone(), "LSN " + Lsn.format(lsn) + " still waits for an ack 20 s after the lease lapsed"
                     + " and the follower sessions ended (" + replication.acks().waiting() + " waiting, blocked "
                     + replication.acks().status().blocked() + "): its writer is never answered");
+            // answered as OPERATIONS says: 503 (a WalshipException), committed here but not acknowledged
+            assertTrue(outcome instanceof io.walship.wal.WalshipException
+                    && outcome.getMessage().contains("is committed on this node but not acknowledged"),
+                    "the blocked commit's answer once the lease lapsed: " + outcome);
         } finally {
             replication.acks().close(); // releases the writer (503, abandoned) in the failing case
         }
