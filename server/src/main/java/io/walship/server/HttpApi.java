@@ -282,6 +282,10 @@ public final class HttpApi implements AutoCloseable {
         long min;
         try {
             min = Lsn.parse(raw);
+            if (min < 0) { // 8000000000000000 and up in hex: past any LSN, and negative in the comparisons below
+                throw new IllegalArgumentException("LSN " + raw.trim() + " is past the largest LSN a store can reach ("
+                        + Lsn.format(Long.MAX_VALUE) + ")");
+            }
         } catch (IllegalArgumentException e) {
             handle(ex, x -> {
                 throw new HttpError(400, Endpoints.MIN_LSN + ": " + e.getMessage());

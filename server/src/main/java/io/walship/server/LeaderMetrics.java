@@ -166,7 +166,7 @@ final class LeaderMetrics {
             Gauge.builder("walship_sync_acked_lsn", acks, a -> a.ackedLsn(Math.max(1, a.options().required())))
                     .description("Highest LSN flushed by as many followers as the mode needs (-1: none)")
                     .register(registry);
-            Gauge.builder("walship_sync_visible_lsn", acks, AckTracker::visibleLsn)
+            Gauge.builder("walship_sync_visible_lsn", acks, a -> Math.max(0, a.visibleLsn()))
                     .description("Highest LSN readers on the leader may see (durable and acknowledged)")
                     .register(registry);
             syncFollowers = MultiGauge.builder("walship_sync_follower_flush_lsn")

@@ -140,6 +140,34 @@ public final class LeaderNode implements Node {
     }
 
     /**
+     * {@link #commitWait} for a write already committed (its wait was made by a node without commit
+     * modes): nothing may be refused any more, so a {@code ?sync=} stronger than this leader's mode,
+     * or one that is not a mode, waits for this leader's mode (the safe side) instead of a 400.
+     */
+    private CommitWait decidedAfterCommit(CommitWait undecided) {
+        if (undecided.durability() == Durability.ASYNC) {
+            return new CommitWait(SyncOptions.Mode.ASYNC.flag(), 0); // never waits on a commit not yet durable
+        }
+        SyncOptions.Mode mode = sync.mode();
+        if (undecided.requested() != null) {
+            try {
+                SyncOptions.Mode asked = SyncOptions.Mode.parse("?" + io.walship.protocol.Endpoints.SYNC + "=",
+                        undecided.requested());
+                if (asked.compareTo(mode) < 0) {
+                    mode = asked;
+                }
+            } catch (BadInputException e) {
+                // committed already: wait as this leader's mode asks
+            }
+        }
+        return new CommitWait(mode.flag(), sync.required(mode));
+    }
+
+    private boolean fenced() {
+        return lease != null && lease.refusal() != null;
+    }
+
+    /**
      * 503 unless this leader may acknowledge writes now (it holds its lease, or has none).
      * {@code committedLsn}: the commit this node already made, or -1 if nothing was committed yet (the
      * refusal's message is built only when there is one: this runs twice for every write).
@@ -177,6 +205,12 @@ public final class LeaderNode implements Node {
 
     @Override
     public String awaitCommit(long lsn, CommitWait wait) {
+        if (wait.mode() == null) {
+            // made by a node without commit modes — a follower this node was promoted from while the
+            // write was under way (HttpApi asks before the commit, a SwitchingNode switched between):
+            // the commit is this leader's, so it waits as this leader decides for what the write asked
+            wait = decidedAfterCommit(wait);
+        }
         String mode = awaitAcks(lsn, wait);
         fence(lsn);
         return mode;
@@ -192,7 +226,12 @@ public final class LeaderNode implements Node {
             throw tooManyWaiting("LSN " + Lsn.format(lsn) + " is durable on the leader, its follower acks unknown");
         }
         try {
-            o = acks.await(lsn, wait.required());
+            // a leader whose lease lapsed has ended its followers' sessions: no ack can come, so the
+            // wait ends there and fence() below answers 503 (committed here, not acknowledged)
+            // (if the lease came back by the time fence() looks, the wait goes on)
+            while ((o = acks.await(lsn, wait.required(), this::fenced)) == null) {
+                fence(lsn);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new WalshipException("interrupted while LSN " + Lsn.format(lsn) + " (durable on the leader) waited"
@@ -223,7 +262,15 @@ public final class LeaderNode implements Node {
         synchronized (syncAckedPending) {
             long upTo = syncAckedPending.get();
             if (upTo > syncAckedRecorded) {
-                store.marks().setSyncAcked(upTo);
+                try {
+                    store.marks().setSyncAcked(upTo);
+                } catch (java.io.UncheckedIOException e) {
+                    // the disk under the marks failed (full, read-only, broken): the commit stands, its
+                    // answer says so (503, like every failed storage step), not a bug's 500
+                    throw new WalshipException("LSN " + Lsn.format(lsn) + " is committed and acknowledged by"
+                            + " followers, but recording it in marks/sync-acked failed: "
+                            + Errors.oneLine(e), e);
+                }
                 syncAckedRecorded = upTo;
             }
         }
@@ -250,7 +297,15 @@ public final class LeaderNode implements Node {
                     throw tooManyWaiting("the read waits for what it read to be acknowledged");
                 }
                 try {
-                    acks.await(readLsn, sync.required());
+                    // a fenced leader's followers are gone: nothing it has not had acknowledged becomes visible
+                    while (acks.await(readLsn, sync.required(), this::fenced) == null) {
+                        String refusal = lease.refusal();
+                        if (refusal != null) {
+                            throw new WalshipException("this leader does not acknowledge writes: " + refusal
+                                    + "; what the read touched (LSN " + Lsn.format(readLsn) + ") is not acknowledged by"
+                                    + " followers");
+                        }
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new WalshipException("interrupted while a read waited for what it read to be acknowledged"
@@ -268,7 +323,9 @@ public final class LeaderNode implements Node {
      * as the mode needs ({@link AckTracker#visibleLsn}); never goes back.
      */
     long visibleLsn() {
-        return acks == null ? store.durableLsn() : acks.visibleLsn();
+        // before any follower acked anything (a fresh start, a restart, a promotion) the tracker
+        // says -1: shown as that, the canonical form's highest LSN — nothing is visible yet
+        return acks == null ? store.durableLsn() : Math.max(0, acks.visibleLsn());
     }
 
     @Override
@@ -402,7 +459,7 @@ public final class LeaderNode implements Node {
         }
         SyncOptions o = s.options();
         return new StatusResponse.Sync(o.mode().flag(), o.required(), o.timeout().toString(), o.onTimeout().flag(),
-                names, s.waiting(), s.ackedLsn() < 0 ? null : Lsn.format(s.ackedLsn()), Lsn.format(acks.visibleLsn()),
+                names, s.waiting(), s.ackedLsn() < 0 ? null : Lsn.format(s.ackedLsn()), Lsn.format(visibleLsn()),
                 s.blocked(), s.blockedForMs(), s.blocks(), s.degraded(), s.degradations(),
                 s.degradedUntilLsn() < 0 ? null : Lsn.format(s.degradedUntilLsn()));
     }

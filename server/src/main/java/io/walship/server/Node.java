@@ -65,7 +65,7 @@ public interface Node {
      *                                               with {@code durability=async} (400)
      */
     default CommitWait commitWait(String requested, Durability durability) {
-        return CommitWait.NONE;
+        return CommitWait.undecided(requested, durability);
     }
 
     /**

@@ -116,6 +116,10 @@ class FollowerNodeTest {
         assertTrue(status.body().contains("\"source\":\"stream\""), status.body());
         assertTrue(send("GET", "/metrics", null).body().contains("walship_applied_lsn"));
         assertEquals(400, send("GET", "/kv/a?min_lsn=zz", null).statusCode());
+        // past 2^63 - 1 (unsigned hex): no store reaches it; it was answered at once, as if applied (review21)
+        HttpResponse<String> huge = send("GET", "/kv/a?min_lsn=8000000000000000", null);
+        assertEquals(400, huge.statusCode(), huge.body());
+        assertEquals(400, send("GET", "/kv/a?min_lsn=FFFFFFFFFFFFFFFF", null).statusCode());
     }
 
     @Test

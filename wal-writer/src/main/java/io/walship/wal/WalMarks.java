@@ -181,11 +181,10 @@ public final class WalMarks {
         long value = cur.isPresent() ? Math.max(cur.getAsLong(), lsn) : lsn;
         AtomicFiles.createDirectories(dir);
         Path f = dir.resolve(SYNC_ACKED);
-        Path tmp = dir.resolve(SYNC_ACKED + ".tmp");
+        // synced (file, rename, directory): recorded below as synced now, and a mark a power loss
+        // leaves missing would tell a rejoin this leader never acknowledged in a sync mode
+        AtomicFiles.write(f, syncAckedLine(value));
         try {
-            Files.write(tmp, syncAckedLine(value));
-            Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             if (!closed) {
                 syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
                 syncAckedSyncedAt = nanoClock.getAsLong();

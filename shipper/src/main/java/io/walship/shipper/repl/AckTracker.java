@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 import io.walship.wal.Lsn;
@@ -331,28 +332,51 @@ public final class AckTracker implements AutoCloseable {
      *                              its acks unknown); the wait is removed from the tracker
      */
     public Outcome await(long lsn, int required) throws InterruptedException {
+        return await(lsn, required, () -> false);
+    }
+
+    /** How often a wait asks its caller whether to give up ({@link #await(long, int, BooleanSupplier)}). */
+    static final long GIVE_UP_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+    /**
+     * As {@link #await(long, int)}, but gives the wait up — returns null, the wait removed from the
+     * tracker — once {@code giveUp} says so (asked about every {@value #GIVE_UP_CHECK_NANOS} ns, and
+     * before waiting at all): a leader whose lease lapsed can be acknowledged by no follower any
+     * more, and with block its writers would otherwise wait for ever.
+     */
+    public Outcome await(long lsn, int required, BooleanSupplier giveUp) throws InterruptedException {
         CompletableFuture<Outcome> f = waitFor(lsn, required);
         try {
-            return awaitOutcome(f, lsn);
+            Outcome o = awaitOutcome(f, lsn, giveUp);
+            if (o == null) {
+                f.cancel(false); // leaves the tracker (see waitFor)
+            }
+            return o;
         } catch (InterruptedException e) {
             f.cancel(false); // leaves the tracker (see waitFor)
             throw e;
         }
     }
 
-    private Outcome awaitOutcome(CompletableFuture<Outcome> f, long lsn) throws InterruptedException {
+    private Outcome awaitOutcome(CompletableFuture<Outcome> f, long lsn, BooleanSupplier giveUp)
+            throws InterruptedException {
         long deadline = nanoTime.getAsLong() + options.timeout().toNanos();
         try {
             while (true) {
+                if (f.isDone()) {
+                    return f.get();
+                }
+                if (giveUp.getAsBoolean()) {
+                    return null;
+                }
                 long left = deadline - nanoTime.getAsLong();
                 if (left <= 0) {
-                    tick();
-                    return f.get(); // degraded (done), or blocked: waits for the acks or the close
+                    tick(); // degraded (done), or blocked: waits for the acks, the close or giving up
                 }
                 try {
-                    return f.get(left, TimeUnit.NANOSECONDS);
+                    return f.get(left <= 0 ? GIVE_UP_CHECK_NANOS : Math.min(left, GIVE_UP_CHECK_NANOS), TimeUnit.NANOSECONDS);
                 } catch (TimeoutException e) {
-                    // loop: tick() decides
+                    // loop: tick() decides, and the caller may give up
                 }
             }
         } catch (ExecutionException e) {

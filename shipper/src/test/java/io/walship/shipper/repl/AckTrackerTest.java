@@ -3,6 +3,7 @@ package io.walship.shipper.repl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -234,6 +235,30 @@ class AckTrackerTest {
         assertEquals(Outcome.ACKED, f.getNow(null));
         assertFalse(t.status().blocked());
         assertEquals(0, t.status().waiting());
+    }
+
+    @Test
+    void aBlockedWaitEndsWhenItsCallerGivesUpAndLeavesTheTracker() throws Exception {
+        AckTracker t = tracker(Mode.SEMI_SYNC, 1, OnTimeout.BLOCK);
+        java.util.concurrent.atomic.AtomicBoolean giveUp = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Outcome> answer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return t.await(101, 1, giveUp::get);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        io.walship.wal.Poll.until(Duration.ofSeconds(30), () -> t.waiting() == 1, () -> "the wait registered");
+        advance(TIMEOUT.plusSeconds(1));
+        io.walship.wal.Poll.until(Duration.ofSeconds(30), () -> t.status().blocked(), () -> "the wait blocked");
+        assertFalse(answer.isDone(), "block: still waiting");
+        giveUp.set(true); // e.g. the leader's lease lapsed: no follower can ack any more
+        assertNull(answer.get(30, java.util.concurrent.TimeUnit.SECONDS), "given up: null, not an outcome");
+        assertEquals(0, t.waiting(), "a given-up wait is gone");
+        assertFalse(t.status().blocked(), "nothing waits past its timeout any more");
+        // an ack already there wins over giving up: the caller then checks its own fence
+        t.flushed(a, "a", 200);
+        assertEquals(Outcome.ACKED, t.await(150, 1, () -> true));
     }
 
     @Test
