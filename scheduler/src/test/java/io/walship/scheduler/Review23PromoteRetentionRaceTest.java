@@ -103,4 +103,54 @@ class Review23PromoteRetentionRaceTest {
             }
         }
     }
+
+    /**
+     * The same hole without any race, with two archives (docs/OPERATIONS.md "Several archives"): the promotion claims
+     * its timeline in the archive it restored from (A); archive B learns of the timeline only when the new leader's
+     * shipper first ships to it. A prune of B in between (B's shipper down for a while, or simply not run yet) sees
+     * only timeline 1, deletes the backup the new timeline grew from and the WAL after it, and B can then never
+     * restore the new timeline ("a restore reads any one of them").
+     */
+    @Test
+    void pruneOfASecondArchiveBeforeTheNewTimelineReachesItDeletesItsBase() {
+        Path data = tmp.resolve("leader");
+        Path promoted = tmp.resolve("promoted");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            long b1;
+            try (Store s = Store.open(data)) {
+                writes(s, "a", 50);
+                b1 = backup(s, a);
+                backup(s, b);
+                writes(s, "b", 50);
+                ship(data, a);
+                ship(data, b);
+                backup(s, a);
+                backup(s, b);
+                writes(s, "c", 50);
+                ship(data, a);
+                ship(data, b);
+            }
+            Restore.Result r = Restore.run(a, promoted, Restore.Options.defaults()
+                    .withTarget(RestoreTarget.lsn(b1 + 5, false)).withPromote(true), new Restore.Listener() { });
+            assertEquals(2, r.promotedTimeline());
+            // a prune of B before the new leader has shipped to it: B knows only timeline 1
+            Retention.apply(b, Retention.plan(b, new Retention.Policy(1, null), Instant.now()), d -> { });
+            StateDigest tl2;
+            try (Store s = Store.open(promoted)) {
+                writes(s, "tl2-", 30);
+                tl2 = s.digest();
+            }
+            ship(promoted, a);
+            ship(promoted, b); // uploads timeline 2's history to B, then its WAL
+            Restore.Result fromA = Restore.run(a, tmp.resolve("tl2a"), Restore.Options.defaults(), new Restore.Listener() { });
+            assertEquals(2, fromA.timeline(), "archive A restores timeline 2");
+            Restore.Result fromB = assertDoesNotThrow(() -> Restore.run(b, tmp.resolve("tl2b"), Restore.Options.defaults(),
+                    new Restore.Listener() { }), "archive B cannot restore timeline 2: its base backup was pruned");
+            assertEquals(2, fromB.timeline());
+            try (Store s = Store.open(tmp.resolve("tl2b"))) {
+                assertEquals(tl2, s.digest());
+            }
+        }
+    }
 }
