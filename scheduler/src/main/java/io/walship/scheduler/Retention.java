@@ -276,6 +276,10 @@ public final class Retention {
      * plan would delete that was pinned since the plan was made (it is kept).
      */
     public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted, Consumer<String> pinnedMeanwhile) {
+        // the watermarks first: a run interrupted anywhere later has left them for every segment it deleted.
+        // They also come before the look for new timelines below, and a promotion looks at them after its claim
+        // (Promotion.forkUnprotected): of a promotion claiming while this run starts, at least one sees the other
+        plan.watermarks().forEach(w -> RetentionWatermark.create(store, w));
         // a promotion elsewhere may have created a timeline since the listing: its needs are unknown to the plan
         Set<Integer> now = new java.util.TreeSet<>();
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
@@ -285,8 +289,6 @@ public final class Retention {
             throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
-        // the watermarks first: a run interrupted anywhere later has left them for every segment it deleted
-        plan.watermarks().forEach(w -> RetentionWatermark.create(store, w));
         long bytes = 0;
         Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
         for (Deletion d : plan.deletions()) {

@@ -86,6 +86,8 @@ class Review23PromoteRetentionRaceTest {
                         }
                     });
             assertEquals(2, r.promotedTimeline(), "the restore promoted (exit 0)");
+            assertTrue(r.promotedBackup() != null && r.promotedBackup().startsWith("backups/00000002-"),
+                    "the restore took a base backup on the new timeline: " + r.promotedBackup());
             assertTrue(deleted.stream().anyMatch(k -> k.contains(String.format("%016X", b1))),
                     "retention deleted the backup the promotion was restored from: " + deleted);
             StateDigest tl2;
@@ -142,13 +144,92 @@ class Review23PromoteRetentionRaceTest {
                 tl2 = s.digest();
             }
             ship(promoted, a);
-            ship(promoted, b); // uploads timeline 2's history to B, then its WAL
+            // uploads timeline 2's history to B, then finds B's retention past the fork and no backup on timeline 2:
+            // the run fails, loudly and with what to do, rather than shipping WAL that B cannot restore
+            io.walship.wal.WalshipException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.walship.wal.WalshipException.class, () -> ship(promoted, b));
+            assertTrue(refused.getMessage().contains("may not restore timeline 2") && refused.getMessage().contains("take one"),
+                    refused.getMessage());
+            io.walship.wal.WalshipException again = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.walship.wal.WalshipException.class, () -> ship(promoted, b));
+            assertTrue(again.getMessage().contains("may not restore timeline 2"), "every run says so: " + again.getMessage());
+            try (Store s = Store.open(promoted)) {
+                backup(s, b); // what the message asks for
+            }
+            ship(promoted, b); // shipping to B resumes by itself
             Restore.Result fromA = Restore.run(a, tmp.resolve("tl2a"), Restore.Options.defaults(), new Restore.Listener() { });
             assertEquals(2, fromA.timeline(), "archive A restores timeline 2");
             Restore.Result fromB = assertDoesNotThrow(() -> Restore.run(b, tmp.resolve("tl2b"), Restore.Options.defaults(),
                     new Restore.Listener() { }), "archive B cannot restore timeline 2: its base backup was pruned");
             assertEquals(2, fromB.timeline());
             try (Store s = Store.open(tmp.resolve("tl2b"))) {
+                assertEquals(tl2, s.digest());
+            }
+        }
+    }
+    /** Two backups on timeline 1 and WAL past both; returns the older backup's LSN. */
+    private long twoBackups(Path data, ObjectStore a) {
+        long b1;
+        try (Store s = Store.open(data)) {
+            writes(s, "a", 50);
+            b1 = backup(s, a);
+            writes(s, "b", 50);
+            ship(data, a);
+            backup(s, a);
+            writes(s, "c", 50);
+            ship(data, a);
+        }
+        return b1;
+    }
+
+    /**
+     * The other order of the race: the prune plans before the claim and applies after it. Its watermark comes
+     * before its look for new timelines, so it refuses (deleting nothing) and the promotion, looking after its
+     * claim, sees the watermark past its fork: the new timeline is reported unprotected, whichever comes first.
+     */
+    @Test
+    void aPrunePlannedBeforeAClaimRefusesAndThePromotionSeesItsWatermark() {
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long b1 = twoBackups(tmp.resolve("leader"), a);
+            Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
+            assertTrue(plan.deletions().stream().anyMatch(d -> d.key().contains(String.format("%016X", b1))), "plan: " + plan);
+            long fork = b1 + 5;
+            int tl = io.walship.restorer.Promotion.claim(a, 1, fork, 0, "test");
+            io.walship.wal.WalshipException e = org.junit.jupiter.api.Assertions.assertThrows(io.walship.wal.WalshipException.class,
+                    () -> Retention.apply(a, plan, d -> { throw new AssertionError("deleted " + d); }));
+            assertTrue(e.getMessage().contains("new timeline"), e.getMessage());
+            assertTrue(io.walship.restorer.Promotion.forkUnprotected(a, 1, fork).isPresent(),
+                    "the prune's watermark is there for the promotion to see");
+            assertTrue(io.walship.restorer.Promotion.forkUnprotected(a, 1, Long.MAX_VALUE - 1).isEmpty(),
+                    "a fork past the kept backup is protected");
+            assertEquals(2, tl);
+        }
+    }
+
+    /**
+     * {@code walship promote} of a standby restored before a prune deleted its base: the promotion takes a
+     * base backup on the new timeline, which the archive then restores.
+     */
+    @Test
+    void promotingAStandbyWhoseBaseWasPrunedTakesABackupOnTheNewTimeline() {
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long b1 = twoBackups(tmp.resolve("leader"), a);
+            Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                    new Restore.Listener() { });
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            int tl = io.walship.restorer.Promotion.promote(standby, a);
+            assertEquals(2, tl);
+            StateDigest tl2;
+            try (Store s = Store.open(standby)) {
+                writes(s, "tl2-", 30);
+                tl2 = s.digest();
+            }
+            ship(standby, a);
+            Restore.Result again = Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(), new Restore.Listener() { });
+            assertEquals(2, again.timeline());
+            assertTrue(again.backupKey().startsWith("backups/00000002-"), again.backupKey());
+            try (Store s = Store.open(tmp.resolve("tl2"))) {
                 assertEquals(tl2, s.digest());
             }
         }
