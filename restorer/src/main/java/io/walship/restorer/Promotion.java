@@ -172,8 +172,15 @@ public final class Promotion {
         }
     }
 
-    /** Promotes the standby in {@code dataDir} (which must not be open); returns the new timeline. */
-    public static int promote(Path dataDir, ObjectStore store) {
+    /** What {@link #promote} did: the new timeline, and the base backup it took on it (null: none was needed). */
+    public record Promoted(int timeline, io.walship.archive.BackupManifest backup) {
+    }
+
+    /**
+     * Promotes the standby in {@code dataDir} (which must not be open) onto a new timeline, taking a base backup
+     * on it if retention may prune what the fork grew from ({@link #backUpIfUnprotected}).
+     */
+    public static Promoted promote(Path dataDir, ObjectStore store) {
         int tl;
         ControlFile c;
         try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),
@@ -191,7 +198,6 @@ public final class Promotion {
             c.promoted(tl).write(dataDir);
             keepHistory(store, dataDir, tl);
         }
-        backUpIfUnprotected(store, dataDir, c.timeline(), c.checkpointLsn(), tl);
-        return tl;
+        return new Promoted(tl, backUpIfUnprotected(store, dataDir, c.timeline(), c.checkpointLsn(), tl).orElse(null));
     }
 }

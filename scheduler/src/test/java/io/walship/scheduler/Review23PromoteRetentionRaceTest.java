@@ -218,8 +218,9 @@ class Review23PromoteRetentionRaceTest {
             Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                     new Restore.Listener() { });
             Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-            int tl = io.walship.restorer.Promotion.promote(standby, a);
-            assertEquals(2, tl);
+            io.walship.restorer.Promotion.Promoted p = io.walship.restorer.Promotion.promote(standby, a);
+            assertEquals(2, p.timeline());
+            assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000002-"), "" + p.backup());
             StateDigest tl2;
             try (Store s = Store.open(standby)) {
                 writes(s, "tl2-", 30);
