@@ -4,7 +4,8 @@
 #
 #   scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N]
 #                          [--scratch DIR] [--keep] [--step-timeout SECONDS]
-#                          [--only restore|write|backup] [--duration SECONDS] [--warmup SECONDS]
+#                          [--only restore|write|backup|sync] [--standby-dir DIR] [--duration SECONDS]
+#                          [--warmup SECONDS]
 #
 # Restore against Litestream (--only restore, or both by default). One data set, generated once from a printed seed by
 # `walship bench dataset` into two files (rows.tsv: --rows rows `kNNNNNNNNN<TAB>value` of
@@ -51,6 +52,24 @@
 # archive, alternating, under `/usr/bin/time -v`: wall time, CPU (user + system, children
 # included), peak RSS, backup size, beside the size of what each backed up.
 #
+# Commit modes against PostgreSQL with a synchronous standby (--only sync; not part of the default
+# run). The write part's upsert, pgbench and wrk, on a primary with one streaming standby and on a
+# semi-sync leader with one follower process, each measured async and sync in the same run:
+#   PostgreSQL a primary as in the write part and a standby made by pg_basebackup (hot_standby,
+#              primary_conninfo with application_name=s1), polled until pg_stat_replication shows
+#              it streaming; synchronous_standby_names='s1'; before each run ALTER SYSTEM +
+#              pg_reload_conf() set synchronous_commit=on (the standby's flush: sync) or local
+#              (the primary's flush only, the standby still streaming: async);
+#   walship    `walship leader --sync-mode semi-sync --repl` and `walship follow` (its own data dir,
+#              bootstrapped from the leader's snapshot), until the leader counts it; semi-sync is the
+#              leader's mode, async `?sync=async` on every PUT to the same leader (no restart between
+#              modes; the probe PUT before each run checks its Walship-Sync answer, and a run whose
+#              leader degraded to async ends the script with exit 3).
+# Each at 1 and 16 connections, --runs times, the four in an order reversed in even runs; medians,
+# and sync / async of each. --standby-dir DIR (empty or missing; e.g. under /dev/shm) puts the
+# standby's and the follower's data directories there instead of beside the primary's and the
+# leader's: on a machine whose one disk serves all stores, a stand-in for a standby on its own disk.
+#
 # Litestream: `litestream` from LITESTREAM (a path) if set, else the pinned version below built
 # once with `go install` into ${WALSHIP_CACHE:-~/.cache/walship}. Needs java, sqlite3, GNU time
 # (/usr/bin/time, Debian package 'time'), sha256sum and awk.
@@ -67,10 +86,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 walship="$root/walship"
 
 die() { echo "bench-peers.sh: $*" >&2; exit 1; }
-usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write|backup] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
+usage() { echo "bench-peers.sh: $*" >&2; echo "usage: scripts/bench-peers.sh [--runs N] [--quick] [--rows N] [--updates N] [--value-size B] [--seed N] [--scratch DIR] [--keep] [--step-timeout SECONDS] [--only restore|write|backup|sync] [--standby-dir DIR] [--duration SECONDS] [--warmup SECONDS]" >&2; exit 2; }
 say() { echo "bench-peers: $*" >&2; }
 
-runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration="" warmup=""
+runs="" rows="" updates="" value_size=1000 seed="" scratch="" keep=0 quick=0 step_timeout=3600 only="" duration="" warmup="" standby_dir=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) runs="${2:-}"; shift 2 || usage "--runs needs a value" ;;
@@ -83,6 +102,7 @@ while [[ $# -gt 0 ]]; do
     --only) only="${2:-}"; shift 2 || usage "--only needs a value" ;;
     --duration) duration="${2:-}"; shift 2 || usage "--duration needs a value" ;;
     --warmup) warmup="${2:-}"; shift 2 || usage "--warmup needs a value" ;;
+    --standby-dir) standby_dir="${2:-}"; shift 2 || usage "--standby-dir needs a value" ;;
     --keep) keep=1; shift ;;
     --quick) quick=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -93,8 +113,10 @@ if [[ $quick == 1 ]]; then
   rows="${rows:-20000}" updates="${updates:-20000}" runs="${runs:-1}" duration="${duration:-3}" warmup="${warmup:-2}"
 fi
 rows="${rows:-200000}" updates="${updates:-200000}" runs="${runs:-3}" duration="${duration:-20}" warmup="${warmup:-30}"
-case "$only" in ""|restore|write|backup) ;; *) usage "--only takes restore, write or backup, got '$only'" ;; esac
-do_restore=1 do_write=1 do_backup=1
+case "$only" in ""|restore|write|backup|sync) ;; *) usage "--only takes restore, write, backup or sync, got '$only'" ;; esac
+do_restore=1 do_write=1 do_backup=1 do_sync=0
+[[ "$only" != sync ]] || do_sync=1
+[[ -z "$standby_dir" || $do_sync == 1 ]] || usage "--standby-dir is for --only sync"
 [[ -z "$only" || "$only" == restore ]] || do_restore=0
 [[ -z "$only" || "$only" == write ]] || do_write=0
 [[ -z "$only" || "$only" == backup ]] || do_backup=0
@@ -118,13 +140,15 @@ if (( do_restore )); then
   command -v sqlite3 >/dev/null 2>&1 || usage "needs 'sqlite3' on PATH (apt-get install sqlite3)"
 fi
 pg_bin=""
-if (( do_write )); then
+if (( do_write || do_sync )); then
   command -v wrk >/dev/null 2>&1 || usage "needs 'wrk' on PATH (apt-get install wrk), or --only restore"
+  command -v curl >/dev/null 2>&1 || usage "needs 'curl' on PATH (apt-get install curl), or --only restore"
 fi
-if (( do_write || do_backup )); then
+if (( do_write || do_backup || do_sync )); then
   pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
   [[ -n "$pg_bin" && -x "$pg_bin/initdb" && -x "$pg_bin/pg_ctl" && -x "$pg_bin/pgbench" ]] \
     || usage "needs PostgreSQL's server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql), or --only restore"
+  (( ! do_sync )) || [[ -x "$pg_bin/pg_basebackup" ]] || usage "needs $pg_bin/pg_basebackup (apt-get install postgresql)"
   if [[ $EUID == 0 ]]; then
     id postgres >/dev/null 2>&1 || usage "running as root needs the 'postgres' user to run PostgreSQL (Debian's package makes it)"
   fi
@@ -158,25 +182,43 @@ else
   [[ -z "$(ls -A "$scratch")" ]] || usage "--scratch $scratch is not empty"
 fi
 scratch="$(cd "$scratch" && pwd)"
-ls_pid="" leader_pid="" pg_data="" pg_clusters=()
+standby_made=0
+if [[ -n "$standby_dir" ]]; then
+  [[ -e "$standby_dir" ]] || standby_made=1
+  mkdir -p "$standby_dir"
+  [[ -z "$(ls -A "$standby_dir")" ]] || usage "--standby-dir $standby_dir is not empty"
+  standby_dir="$(cd "$standby_dir" && pwd)"
+  [[ $EUID != 0 ]] || chmod 755 "$standby_dir"
+fi
+ls_pid="" leader_pid="" sync_leader_pid="" follower_pid="" pg_clusters=()
 cleanup() {
   local rc=$?
-  local p
-  for p in "$ls_pid" "$leader_pid"; do
+  local p i
+  trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
+  for p in "$ls_pid" "$follower_pid" "$sync_leader_pid" "$leader_pid"; do
     if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then
       kill -TERM "$p" 2>/dev/null || true
+      for ((i = 0; i < 300; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL "$p" 2>/dev/null || true
       wait "$p" 2>/dev/null || true
     fi
   done
-  for p in "${pg_clusters[@]}"; do
+  # the last started first: a standby before its primary
+  for ((i = ${#pg_clusters[@]} - 1; i >= 0; i--)); do
+    p="${pg_clusters[$i]}"
     if [[ -f "$p/postmaster.pid" ]]; then
-      "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$p" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+      "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$p" -m fast -w -t 60 stop >/dev/null 2>&1 \
+        || "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$p" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
     fi
   done
   if [[ $keep == 1 ]]; then
-    say "kept $scratch"
+    say "kept $scratch${standby_dir:+ and $standby_dir}"
   else
     rm -rf "$scratch"
+    if [[ -n "$standby_dir" ]]; then
+      rm -rf "$standby_dir/pg-standby" "$standby_dir/walship-follower"
+      [[ $standby_made == 0 ]] || rmdir "$standby_dir" 2>/dev/null || true
+    fi
   fi
   exit $rc
 }
@@ -380,12 +422,7 @@ echo
 echo "Content checked equal in every run: SHA-256 of the sorted key<TAB>value lines $expected."
 fi
 
-# --- durable single-row writes: PostgreSQL (pgbench) against walship (wrk) ----------------------
-if (( do_write )); then
-say "write: durable upserts of a 100-byte value on 100,000 keys, 1 and 16 connections, $duration s each"
-load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
-wr="$scratch/write"
-mkdir -p "$wr/pgrun"
+# --- shared by the write and sync parts: the workload, the clusters, the clients -----------------
 # every write stores a value the key does not hold yet: an upsert of an equal value is no write at all
 # for walship (no WAL entry, no sync: Store.write), while PostgreSQL writes a new row version either
 # way, so a fixed value would let walship's runs after the first pass over the keys skip their syncs.
@@ -393,93 +430,132 @@ mkdir -p "$wr/pgrun"
 prefix="$(printf '%s' "$seed" | sha256sum | cut -c1-50)"
 prefix="$prefix$(printf '%s' "$prefix" | cut -c1-35)" # 85 characters
 keys=100000
-
-# PostgreSQL: a fresh cluster, 127.0.0.1 only
-pg_data="$wr/pg"
-pg_clusters+=("$pg_data")
-mkdir -p "$pg_data"
-if [[ $EUID == 0 ]]; then
-  chmod 755 "$scratch" "$wr"
-  chown postgres: "$pg_data" "$wr/pgrun"
-fi
-step pg-initdb "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8
-pg_port="$(free_port)"
-step pg-start "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$wr/pgrun/postgresql.log" -w -t 120 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$wr/pgrun -c synchronous_commit=on -c fsync=on -c max_connections=40" start
-pg_version="$("$pg_bin/postgres" --version | awk '{ print $3 }')"
-step pg-table "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
-  -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)"
-cat >"$wr/upsert.sql" <<SQL
+# pg_cluster DIR RUNDIR PORT [SETTINGS]: a fresh PostgreSQL cluster in DIR, started on 127.0.0.1:PORT
+# only, its socket and log in RUNDIR; SETTINGS (e.g. "-c fsync=on") are added to the server's options
+pg_cluster() {
+  local dir="$1" run="$2" port="$3" settings="${4:-}" name
+  name="$(basename "$dir")"
+  pg_clusters+=("$dir")
+  mkdir -p "$dir" "$run"
+  [[ $EUID != 0 ]] || chown postgres: "$dir" "$run"
+  step "$name-initdb" "${as_pg[@]}" "$pg_bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8
+  step "$name-start" "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir" -l "$run/postgresql.log" -w -t 120 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$run $settings" start
+}
+# upsert_sql FILE: pgbench's script, an upsert of a 100-byte value on a random key
+upsert_sql() {
+  cat >"$1" <<SQL
 \set k random(1, $keys)
 \set v random(1, 999999999999999)
 INSERT INTO kv(key, value) VALUES ('k' || :k, '$prefix' || lpad(:v::text, 15, '0')) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 SQL
-
-# walship: a leader, 127.0.0.1 only, each PUT a durable commit
-"$walship" leader --data "$wr/walship" --http 127.0.0.1:0 --port-file "$wr/walship.port" >"$scratch/logs/walship-leader.log" 2>&1 &
-leader_pid=$!
-deadline=$((SECONDS + 120))
-until [[ -s "$wr/walship.port" ]]; do
-  kill -0 "$leader_pid" 2>/dev/null || die "walship leader exited (log: $scratch/logs/walship-leader.log)"
-  (( SECONDS < deadline )) || die "walship leader: not listening after 120 s"
-  sleep 0.2
-done
-w_url="http://127.0.0.1:$(cat "$wr/walship.port")"
-cat >"$wr/put.lua" <<LUA
+}
+# put_lua FILE: wrk's script, the same upsert as a PUT; `wrk ... URL -- QUERY` appends QUERY (e.g.
+# ?sync=async) to every request's path
+put_lua() {
+  cat >"$1" <<LUA
 -- PUT /kv/k<random 1..$keys> (one random stream per thread, seeded) with a 100-byte value no key
 -- holds yet: 85 fixed characters, the thread's number, and a counter that starts at this run's
 -- start second times 10^7 (runs are seconds apart and make far fewer than 10^7 requests a thread)
 local n = 0
 function setup(thread) n = n + 1; thread:set("id", n) end
-function init(args) math.randomseed($seed + id); sent = (os.time() % 100000) * 10000000 end
+function init(args)
+  math.randomseed($seed + id); sent = (os.time() % 100000) * 10000000; query = args[1] or ""
+end
 function request()
   sent = sent + 1
-  return wrk.format("PUT", "/kv/k" .. math.random(1, $keys), nil, "$prefix" .. string.format("%03d%012d", id, sent))
+  return wrk.format("PUT", "/kv/k" .. math.random(1, $keys) .. query, nil, "$prefix" .. string.format("%03d%012d", id, sent))
 end
 LUA
-
+}
 # wrk latency text (e.g. 812.00us, 1.23ms, 1.01s) → ms
 to_ms() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) v /= 1000; else if (t ~ /ms$/) v = v; else if (t ~ /s$/) v *= 1000; printf "%.2f\n", v }'; }
-
-declare -A res
-commits_now() { curl -fsS "$w_url/metrics" | awk '$1 == "walship_commits_total" { v = $2 } END { printf "%d\n", v }'; }
-run_pg() { # run conns
-  local i="$1" c="$2" j=$(( $2 > 1 ? 2 : 1 )) out="$wr/pgbench-$1-$2"
+# pgbench_run NAME CONNS PORT SQL: one measured pgbench run of --duration seconds; sets r_tps r_p50 r_p99
+# (ms, from its per-transaction log) and r_cpu (its own, % of one core)
+pgbench_run() {
+  local name="$1" c="$2" port="$3" sql="$4" j=$(( $2 > 1 ? 2 : 1 )) out="$scratch/runs/$1"
   mkdir -p "$out"
-  step "pgbench-$i-$c" /usr/bin/time -v -o "$out/time" "$pg_bin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$duration" \
-    -f "$wr/upsert.sql" --log --log-prefix="$out/tx" -h 127.0.0.1 -p "$pg_port" -U postgres postgres
-  local log="$scratch/logs/pgbench-$i-$c.log" tps p50 p99 failed
-  tps="$(awk '/^tps = / { print $3; exit }' "$log")"
+  step "$name" /usr/bin/time -v -o "$out/time" "$pg_bin/pgbench" -n -M prepared -c "$c" -j "$j" -T "$duration" \
+    -f "$sql" --log --log-prefix="$out/tx" -h 127.0.0.1 -p "$port" -U postgres postgres
+  local log="$scratch/logs/$name.log" failed
+  r_tps="$(awk '/^tps = / { print $3; exit }' "$log")"
   failed="$(awk '/number of failed transactions/ { print $5; exit }' "$log")"
-  [[ -n "$tps" ]] || die "pgbench printed no tps (log: $log)"
+  [[ -n "$r_tps" ]] || die "pgbench printed no tps (log: $log)"
   [[ -z "$failed" || "$failed" == 0 ]] || die "pgbench: $failed failed transactions (log: $log)"
-  read -r p50 p99 < <(cat "$out"/tx.* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int(NR * 0.5) + (NR % 2)] / 1000, v[int(NR * 0.99 + 0.999)] / 1000 }')
-  res[pg,$c,tps]+=" $tps" res[pg,$c,p50]+=" $p50" res[pg,$c,p99]+=" $p99" res[pg,$c,cpu]+=" $(cpu_of "$out/time")"
-  say "run $i, $c connection(s): PostgreSQL $tps commits/s, p50 $p50 ms, p99 $p99 ms"
+  read -r r_p50 r_p99 < <(cat "$out"/tx.* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int(NR * 0.5) + (NR % 2)] / 1000, v[int(NR * 0.99 + 0.999)] / 1000 }')
+  r_cpu="$(cpu_of "$out/time")"
   rm -f "$out"/tx.*
 }
-run_walship() { # run conns
-  local i="$1" c="$2" t=$(( $2 > 1 ? 2 : 1 )) tfile="$wr/wrk-$1-$2.time" before
-  before="$(commits_now)"
-  step "wrk-$i-$c" /usr/bin/time -v -o "$tfile" wrk -t "$t" -c "$c" -d "${duration}s" --latency -s "$wr/put.lua" "$w_url"
-  local log="$scratch/logs/wrk-$i-$c.log" rps p50 p99
+# wrk_run NAME CONNS URL LUA [QUERY]: one measured wrk run of --duration seconds, every answer a 2xx;
+# sets r_tps r_p50 r_p99 (ms) r_cpu (its own, % of one core) and r_requests (answered)
+wrk_run() {
+  local name="$1" c="$2" url="$3" lua="$4" query="${5:-}" t=$(( $2 > 1 ? 2 : 1 )) out="$scratch/runs/$1"
+  mkdir -p "$out"
+  step "$name" /usr/bin/time -v -o "$out/time" wrk -t "$t" -c "$c" -d "${duration}s" --latency -s "$lua" "$url" -- "$query"
+  local log="$scratch/logs/$name.log"
   ! grep -q "Non-2xx or 3xx responses" "$log" || die "wrk: walship answered some PUTs with an error (log: $log)"
   ! grep -q "Socket errors" "$log" || die "wrk: socket errors against walship (log: $log)"
-  rps="$(awk '/^Requests\/sec:/ { print $2; exit }' "$log")"
+  r_tps="$(awk '/^Requests\/sec:/ { print $2; exit }' "$log")"
+  r_requests="$(awk '/ requests in / { print $1; exit }' "$log")"
+  [[ -n "$r_tps" && -n "$r_requests" ]] || die "wrk printed no Requests/sec or request count (log: $log)"
+  r_p50="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$log")")"
+  r_p99="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$log")")"
+  r_cpu="$(cpu_of "$out/time")"
+}
+# metric URL NAME: a walship metric's value (0 if absent)
+metric() { curl -fsS "$1/metrics" | awk -v n="$2" '$1 == n { v = $2 } END { printf "%d\n", v }'; }
+# wait_port_file PID FILE LOG WHAT: waits (120 s at most) until PID has written its HTTP port to FILE
+wait_port_file() {
+  local deadline=$((SECONDS + 120))
+  until [[ -s "$2" ]]; do
+    kill -0 "$1" 2>/dev/null || die "$4 exited (log: $3)"
+    (( SECONDS < deadline )) || die "$4: not listening after 120 s (log: $3)"
+    sleep 0.2
+  done
+}
+
+# --- durable single-row writes: PostgreSQL (pgbench) against walship (wrk) ----------------------
+if (( do_write )); then
+say "write: durable upserts of a 100-byte value on 100,000 keys, 1 and 16 connections, $duration s each"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+wr="$scratch/write"
+mkdir -p "$wr"
+[[ $EUID != 0 ]] || chmod 755 "$scratch" "$wr"
+
+# PostgreSQL: a fresh cluster, 127.0.0.1 only
+pg_port="$(free_port)"
+pg_cluster "$wr/pg" "$wr/pgrun" "$pg_port" "-c synchronous_commit=on -c fsync=on -c max_connections=40"
+pg_version="$("$pg_bin/postgres" --version | awk '{ print $3 }')"
+step pg-table "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+  -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)"
+upsert_sql "$wr/upsert.sql"
+
+# walship: a leader, 127.0.0.1 only, each PUT a durable commit
+"$walship" leader --data "$wr/walship" --http 127.0.0.1:0 --port-file "$wr/walship.port" >"$scratch/logs/walship-leader.log" 2>&1 &
+leader_pid=$!
+wait_port_file "$leader_pid" "$wr/walship.port" "$scratch/logs/walship-leader.log" "walship leader"
+w_url="http://127.0.0.1:$(cat "$wr/walship.port")"
+put_lua "$wr/put.lua"
+
+declare -A res
+run_pg() { # run conns
+  local i="$1" c="$2"
+  pgbench_run "pgbench-$i-$c" "$c" "$pg_port" "$wr/upsert.sql"
+  res[pg,$c,tps]+=" $r_tps" res[pg,$c,p50]+=" $r_p50" res[pg,$c,p99]+=" $r_p99" res[pg,$c,cpu]+=" $r_cpu"
+  say "run $i, $c connection(s): PostgreSQL $r_tps commits/s, p50 $r_p50 ms, p99 $r_p99 ms"
+}
+run_walship() { # run conns
+  local i="$1" c="$2" before after
+  before="$(metric "$w_url" walship_commits_total)"
+  wrk_run "wrk-$i-$c" "$c" "$w_url" "$wr/put.lua"
   # every answered PUT must have been a commit of its own (a WAL entry, synced before the answer)
-  local after requests
-  after="$(commits_now)"
-  requests="$(awk '/ requests in / { print $1; exit }' "$log")"
-  [[ -n "$requests" && -n "$after" ]] || die "no request count from wrk or no commit count from walship (log: $log)"
-  (( after - before >= requests )) || { echo "bench-peers.sh: run $i, $c connection(s): walship made $((after - before)) WAL commits for $requests answered PUTs" >&2; exit 3; }
-  p50="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$log")")"
-  p99="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$log")")"
-  [[ -n "$rps" ]] || die "wrk printed no Requests/sec (log: $log)"
-  res[w,$c,tps]+=" $rps" res[w,$c,p50]+=" $p50" res[w,$c,p99]+=" $p99" res[w,$c,cpu]+=" $(cpu_of "$tfile")"
-  say "run $i, $c connection(s): walship $rps commits/s, p50 $p50 ms, p99 $p99 ms"
+  after="$(metric "$w_url" walship_commits_total)"
+  (( after - before >= r_requests )) || { echo "bench-peers.sh: run $i, $c connection(s): walship made $((after - before)) WAL commits for $r_requests answered PUTs" >&2; exit 3; }
+  res[w,$c,tps]+=" $r_tps" res[w,$c,p50]+=" $r_p50" res[w,$c,p99]+=" $r_p99" res[w,$c,cpu]+=" $r_cpu"
+  say "run $i, $c connection(s): walship $r_tps commits/s, p50 $r_p50 ms, p99 $r_p99 ms"
   # the same upserts in process, as many as HTTP did in its run: the limit HTTP is measured against
   local n ip
-  n="$(awk -v r="$rps" -v d="$duration" -v c="$c" 'BEGIN { n = int(r * d); if (n < c * 100) n = c * 100; print n }')"
+  n="$(awk -v r="$r_tps" -v d="$duration" -v c="$c" 'BEGIN { n = int(r * d); if (n < c * 100) n = c * 100; print n }')"
   step "inproc-$i-$c" "$walship" bench write --data "$wr/inproc" --threads "$c" --keys "$keys" --value-size 100 \
     --count "$n" --warmup-run "$n" --no-baseline
   ip="$(awk '$1 == "store" { print $2; exit }' "$scratch/logs/inproc-$i-$c.log")"
@@ -609,4 +685,145 @@ echo "| CPU, user + system | $(printf '%.2f' "$bwc") s | $(printf '%.2f' "$bpc")
 echo "| peak RSS (pgBackRest: its largest process) | $(mib "$bwk") | $(mib "$bpk") | $(ratio "$bwk" "$bpk") |"
 echo "| what is backed up | pages.dat $(mb "$w_live") | the cluster without pg_wal, $(mb "$pg_cluster_bytes") (database $(mb "$pg_db_bytes"), table with index $(mb "$pg_table_bytes")) | $(ratio "$w_live" "$pg_cluster_bytes") |"
 echo "| backup size | $(mb "$b_w_bytes") | $(mb "$b_p_bytes") | $(ratio "$b_w_bytes" "$b_p_bytes") |"
+fi
+
+# --- commit modes: PostgreSQL with a synchronous standby against walship with a semi-sync follower -
+if (( do_sync )); then
+say "sync: the write part's upserts on a primary with a streaming standby and on a semi-sync leader with a follower, async and sync alternating, 1 and 16 connections, $duration s each"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+sy="$scratch/sync"
+sb="${standby_dir:-$sy}" # the standby's and the follower's data directories
+mkdir -p "$sy" "$sy/pgrun-standby" "$sb/pg-standby"
+chmod 700 "$sb/pg-standby"
+if [[ $EUID == 0 ]]; then
+  chmod 755 "$scratch" "$sy"
+  chown postgres: "$sy/pgrun-standby" "$sb/pg-standby"
+fi
+# wait_for SECONDS WHAT CMD...: polls CMD until it succeeds, at most SECONDS
+wait_for() {
+  local limit="$1" deadline=$((SECONDS + $1)) what="$2"; shift 2
+  until "$@"; do
+    (( SECONDS < deadline )) || die "$what: not within $limit s"
+    sleep 0.2
+  done
+}
+
+# PostgreSQL: a primary, and a standby streaming from it (pg_basebackup), both on 127.0.0.1
+sy_port="$(free_port)"
+# (synchronous_commit is left out here: set on the command line, it would win over ALTER SYSTEM)
+pg_cluster "$sy/pg-primary" "$sy/pgrun" "$sy_port" "-c fsync=on -c max_connections=40 -c wal_level=replica -c max_wal_senders=4"
+pg_version="$("$pg_bin/postgres" --version | awk '{ print $3 }')"
+sy_psql=("$pg_bin/psql" -h 127.0.0.1 -p "$sy_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -At)
+step pgs-table "${sy_psql[@]}" -c "CREATE TABLE kv(key text PRIMARY KEY, value text NOT NULL)"
+upsert_sql "$sy/upsert.sql"
+standby="$sb/pg-standby"
+pg_clusters+=("$standby")
+say "PostgreSQL: pg_basebackup of the primary into $standby, then streaming as s1..."
+step pgs-basebackup "${as_pg[@]}" "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$sy_port" -U postgres -D "$standby" -X stream -c fast
+"${as_pg[@]}" touch "$standby/standby.signal"
+echo "primary_conninfo = 'host=127.0.0.1 port=$sy_port user=postgres application_name=s1'" \
+  | "${as_pg[@]}" tee -a "$standby/postgresql.auto.conf" >/dev/null
+st_port="$(free_port)"
+step pgs-standby-start "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$standby" -l "$sy/pgrun-standby/postgresql.log" -w -t 120 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$st_port -c unix_socket_directories=$sy/pgrun-standby -c hot_standby=on" start
+# s1_is STATE: pg_stat_replication shows s1 streaming with sync_state STATE
+s1_is() {
+  [[ "$("${sy_psql[@]}" -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 's1' AND state = 'streaming' AND sync_state = '$1'" 2>/dev/null)" == 1 ]]
+}
+wait_for 120 "PostgreSQL standby s1 streaming" s1_is async
+step pgs-sync-names "${sy_psql[@]}" -c "ALTER SYSTEM SET synchronous_standby_names = 's1'" -c "SELECT pg_reload_conf()"
+wait_for 60 "PostgreSQL standby s1 synchronous" s1_is sync
+# pg_commit_mode on|local: synchronous_commit for every new session (on: the standby's flush too;
+# local: the primary's flush only, the standby still streaming)
+pg_commit_mode() {
+  step "pgs-mode-$1" "${sy_psql[@]}" -c "ALTER SYSTEM SET synchronous_commit = '$1'" -c "SELECT pg_reload_conf()"
+  pg_shows() { [[ "$("${sy_psql[@]}" -c "SHOW synchronous_commit")" == "$1" ]]; }
+  wait_for 30 "PostgreSQL synchronous_commit = $1" pg_shows "$1"
+}
+
+# walship: a semi-sync leader and one follower process (snapshot from the leader, then streaming)
+rport="$(free_port)"
+"$walship" leader --data "$sy/walship-leader" --http 127.0.0.1:0 --port-file "$sy/leader.port" \
+  --repl "127.0.0.1:$rport" --sync-mode semi-sync >"$scratch/logs/walship-sync-leader.log" 2>&1 &
+sync_leader_pid=$!
+wait_port_file "$sync_leader_pid" "$sy/leader.port" "$scratch/logs/walship-sync-leader.log" "walship leader --sync-mode semi-sync"
+sl_url="http://127.0.0.1:$(cat "$sy/leader.port")"
+say "walship: a follower in $sb/walship-follower..."
+"$walship" follow --data "$sb/walship-follower" --leader "127.0.0.1:$rport" --leader-url "$sl_url" \
+  --http 127.0.0.1:0 --port-file "$sy/follower.port" >"$scratch/logs/walship-follower.log" 2>&1 &
+follower_pid=$!
+wait_port_file "$follower_pid" "$sy/follower.port" "$scratch/logs/walship-follower.log" "walship follow"
+one_follower() { [[ "$(metric "$sl_url" walship_replication_followers)" == 1 ]]; }
+wait_for 120 "walship follower connected to the leader" one_follower
+put_lua "$sy/put.lua"
+# sync_answer QUERY: the Walship-Sync header of one PUT with QUERY
+sync_answer() {
+  curl -fsS -o /dev/null -D - -X PUT --data-binary probe --max-time 60 "$sl_url/kv/probe$1" \
+    | tr -d '\r' | awk -F': ' 'tolower($1) == "walship-sync" { print $2 }'
+}
+[[ "$(sync_answer "")" == semi-sync ]] || die "walship: a PUT on the semi-sync leader was not answered semi-sync (log: $scratch/logs/walship-sync-leader.log)"
+
+declare -A sres
+sres_add() { # KEY: the r_* figures of a run
+  sres[$1,tps]+=" $r_tps" sres[$1,p50]+=" $r_p50" sres[$1,p99]+=" $r_p99"
+}
+sync_pg() { # run conns on|local
+  local i="$1" c="$2" mode="$3"
+  pg_commit_mode "$mode"
+  pgbench_run "pgs-$mode-$i-$c" "$c" "$sy_port" "$sy/upsert.sql"
+  sres_add "pg-$mode,$c"
+  s1_is sync || die "PostgreSQL: standby s1 is no longer a streaming synchronous standby after run $i"
+  say "run $i, $c connection(s): PostgreSQL synchronous_commit=$mode $r_tps commits/s, p50 $r_p50 ms, p99 $r_p99 ms"
+}
+sync_walship() { # run conns semi-sync|async
+  local i="$1" c="$2" mode="$3" query="" before after deg_before deg_after
+  [[ $mode == semi-sync ]] || query="?sync=$mode"
+  [[ "$(sync_answer "$query")" == "$mode" ]] || die "walship: a PUT with '$query' was not answered $mode before run $i"
+  before="$(metric "$sl_url" walship_commits_total)" deg_before="$(metric "$sl_url" walship_sync_degradations_total)"
+  wrk_run "ws-$mode-$i-$c" "$c" "$sl_url" "$sy/put.lua" "$query"
+  after="$(metric "$sl_url" walship_commits_total)" deg_after="$(metric "$sl_url" walship_sync_degradations_total)"
+  (( after - before >= r_requests )) || { echo "bench-peers.sh: run $i, $c connection(s), $mode: walship made $((after - before)) WAL commits for $r_requests answered PUTs" >&2; exit 3; }
+  # a degraded answer waited for no follower: a semi-sync run must have none
+  (( deg_after == deg_before )) && [[ "$(metric "$sl_url" walship_sync_degraded)" == 0 ]] \
+    || { echo "bench-peers.sh: run $i, $c connection(s), $mode: the leader degraded to async (log: $scratch/logs/walship-sync-leader.log)" >&2; exit 3; }
+  sres_add "w-$mode,$c"
+  say "run $i, $c connection(s): walship $mode $r_tps commits/s, p50 $r_p50 ms, p99 $r_p99 ms"
+}
+if (( warmup > 0 )); then
+  say "warming up both ($warmup s each, 4 connections, unmeasured, sync modes)..."
+  pg_commit_mode on
+  step pgs-warmup "$pg_bin/pgbench" -n -M prepared -c 4 -j 2 -T "$warmup" -f "$sy/upsert.sql" -h 127.0.0.1 -p "$sy_port" -U postgres postgres
+  step ws-warmup wrk -t 2 -c 4 -d "${warmup}s" -s "$sy/put.lua" "$sl_url"
+fi
+# run i: PostgreSQL async, sync, walship async, semi-sync in odd runs; the reverse in even runs
+for ((i = 1; i <= runs; i++)); do
+  for c in 1 16; do
+    if (( i % 2 == 1 )); then
+      sync_pg "$i" "$c" local; sync_pg "$i" "$c" on; sync_walship "$i" "$c" async; sync_walship "$i" "$c" semi-sync
+    else
+      sync_walship "$i" "$c" semi-sync; sync_walship "$i" "$c" async; sync_pg "$i" "$c" on; sync_pg "$i" "$c" local
+    fi
+  done
+done
+# shellcheck disable=SC2086
+sm() { median ${sres[$1]}; }
+# per-run ratios A / B of the figures under keys A and B
+run_ratios() {
+  local -a a=(${sres[$1]}) b=(${sres[$2]}) out=() k
+  for k in "${!a[@]}"; do out+=("$(ratio "${a[$k]}" "${b[$k]}")"); done
+  runs_of "${out[@]}"
+}
+where="the same disk as the primary's and the leader's ($sb)"
+[[ -z "$standby_dir" ]] || where="$standby_dir ($(df --output=fstype "$standby_dir" | tail -1); the primary and the leader on the scratch dir's disk, $(df --output=fstype "$scratch" | tail -1))"
+
+echo
+echo "**Commit modes, walship vs PostgreSQL $pg_version, one standby / follower** — the write part's upsert of a 100-byte value on a random one of $keys keys, each its own durable commit. PostgreSQL: a primary (synchronous_commit as below, fsync on, pgbench -M prepared) and a standby made by pg_basebackup, streaming as application_name s1 (hot_standby), synchronous_standby_names='s1'; async is synchronous_commit=local (the standby still streams), sync is synchronous_commit=on (the standby's flush), switched before each run by ALTER SYSTEM + pg_reload_conf(). walship: \`walship leader --sync-mode semi-sync --repl\` and one \`walship follow\` process (bootstrapped from the leader's snapshot, streaming), PUT /kv/KEY through wrk; async is \`?sync=async\` on every PUT to the same leader, semi-sync the leader's mode (each answer checked: no degraded answers). Standby's and follower's data on $where. $duration s per run after $warmup s of unmeasured warm-up of each (in the sync modes), median of $runs run(s), the modes alternating; 2 client threads at 16 connections; $(nproc) cores (${cpu:-unknown CPU}), load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)."
+echo
+echo "| connections | PostgreSQL async commits/s | p50 ms | p99 ms | PostgreSQL sync standby commits/s | p50 ms | p99 ms | PostgreSQL sync / async | walship async commits/s | p50 ms | p99 ms | walship semi-sync commits/s | p50 ms | p99 ms | walship semi-sync / async |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+for c in 1 16; do
+  echo "| $c | $(printf '%.0f' "$(sm pg-local,$c,tps)") | $(sm pg-local,$c,p50) | $(sm pg-local,$c,p99) | $(printf '%.0f' "$(sm pg-on,$c,tps)") | $(sm pg-on,$c,p50) | $(sm pg-on,$c,p99) | **$(ratio "$(sm pg-on,$c,tps)" "$(sm pg-local,$c,tps)")** | $(printf '%.0f' "$(sm w-async,$c,tps)") | $(sm w-async,$c,p50) | $(sm w-async,$c,p99) | $(printf '%.0f' "$(sm w-semi-sync,$c,tps)") | $(sm w-semi-sync,$c,p50) | $(sm w-semi-sync,$c,p99) | **$(ratio "$(sm w-semi-sync,$c,tps)" "$(sm w-async,$c,tps)")** |"
+done
+echo
+echo "Runs (commits/s): PostgreSQL async 1:${sres[pg-local,1,tps]}, 16:${sres[pg-local,16,tps]}; sync 1:${sres[pg-on,1,tps]}, 16:${sres[pg-on,16,tps]}; walship async 1:${sres[w-async,1,tps]}, 16:${sres[w-async,16,tps]}; semi-sync 1:${sres[w-semi-sync,1,tps]}, 16:${sres[w-semi-sync,16,tps]}. Sync / async run by run: PostgreSQL 1: $(run_ratios pg-on,1,tps pg-local,1,tps), 16: $(run_ratios pg-on,16,tps pg-local,16,tps); walship 1: $(run_ratios w-semi-sync,1,tps w-async,1,tps), 16: $(run_ratios w-semi-sync,16,tps w-async,16,tps). Ratios in the table are of the medians."
 fi

@@ -324,7 +324,8 @@ public final class LeaderNode implements Node {
      */
     long visibleLsn() {
         // before any follower acked anything (a fresh start, a restart, a promotion) the tracker
-        // says -1: shown as that, the canonical form's highest LSN — nothing is visible yet
+        // says -1, which would print as FFFFFFFFFFFFFFFF, the highest LSN there is: 0 says what is
+        // true — nothing is visible yet
         return acks == null ? store.durableLsn() : Math.max(0, acks.visibleLsn());
     }
 

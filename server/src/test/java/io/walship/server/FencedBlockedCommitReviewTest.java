@@ -111,6 +111,23 @@ class FencedBlockedCommitReviewTest {
             assertTrue(outcome instanceof io.walship.wal.WalshipException
                     && outcome.getMessage().contains("is committed on this node but not acknowledged"),
                     "the blocked commit's answer once the lease lapsed: " + outcome);
+
+            // review22: a GET of "k" (its page LSN is lsn, never acknowledged; HttpApi asks
+            // awaitVisible(lsn, lsn)) is answered 503 too, neither the unacknowledged value nor never
+            CompletableFuture<Long> read = CompletableFuture.supplyAsync(() -> node.awaitVisible(lsn, lsn));
+            Throwable readOutcome = null;
+            try {
+                read.get(20, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                readOutcome = e.getCause();
+            } catch (java.util.concurrent.TimeoutException e) {
+                readOutcome = e;
+            }
+            assertTrue(read.isDone(), "a read of the unacknowledged LSN " + Lsn.format(lsn) + " still waits 20 s after"
+                    + " the lease lapsed (" + replication.acks().waiting() + " waiting): it is never answered");
+            assertTrue(readOutcome instanceof io.walship.wal.WalshipException
+                    && readOutcome.getMessage().contains("is not acknowledged by followers"),
+                    "the read's answer on a fenced leader should be a 503, not the unacknowledged value: " + readOutcome);
         } finally {
             replication.acks().close(); // releases the writer (503, abandoned) in the failing case
         }

@@ -2,6 +2,7 @@ package io.walship.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * review21: a write that races a promotion ({@code POST /promote} on a follower started with
+ * review21 (and review22's async case): a write that races a promotion ({@code POST /promote} on a follower started with
  * {@code --sync-mode semi-sync}). {@link HttpApi} asks the node for the write's {@link CommitWait}
  * before it commits and hands it back after: a {@link SwitchingNode} asks the node of the moment
  * both times. If the switch to the leader comes between the two, the follower's answer
@@ -60,8 +61,13 @@ class PromotionCommitModeReviewTest {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
-    @Test
-    void aWriteThatRacesThePromotionIsNotAnsweredWithoutTheNewLeadersAcks() throws Exception {
+    private LeaderNode leader;
+
+    /**
+     * A follower node that a promotion turns into a semi-sync/block leader of a store of its own (only
+     * its LeaderNode matters), behind a SwitchingNode, as HttpApi sees it.
+     */
+    private SwitchingNode promotable() throws Exception {
         // the store the promotion reopens as leader (a store of its own: only its LeaderNode matters)
         leaderStore = Store.open(tmp.resolve("promoted"));
         leaderStore.put(b("a"), b("1"));
@@ -79,9 +85,14 @@ class PromotionCommitModeReviewTest {
         replication = new ReplicationServer(leaderStore, new InetSocketAddress("127.0.0.1", 0),
                 ReplicationOptions.defaults(), new SyncOptions(SyncOptions.Mode.SEMI_SYNC, 1, Duration.ofHours(1),
                 SyncOptions.OnTimeout.BLOCK)).start();
-        LeaderNode leader = new LeaderNode(leaderStore, null, replication);
-        SwitchingNode node = new SwitchingNode(follower, (force, peers) -> new SwitchingNode.Result(leader,
+        leader = new LeaderNode(leaderStore, null, replication);
+        return new SwitchingNode(follower, (force, peers) -> new SwitchingNode.Result(leader,
                 new PromoteResponse(2, 1, Lsn.format(leaderStore.lastLsn()), null, 0)));
+    }
+
+    @Test
+    void aWriteThatRacesThePromotionIsNotAnsweredWithoutTheNewLeadersAcks() throws Exception {
+        SwitchingNode node = promotable();
 
         // HttpApi.kv PUT: commitWait(...) first — the node is still the follower
         CommitWait wait = node.commitWait(null, Durability.DURABLE);
@@ -101,6 +112,32 @@ class PromotionCommitModeReviewTest {
             assertEquals(1, replication.acks().waiting());
         } finally {
             replication.acks().close(); // release the waiting thread if it waits (the correct case)
+        }
+    }
+
+    /** review22: a write that asked durability=async / sync=async keeps that through the race (it waited for acks). */
+    @Test
+    void anAsyncWriteThatRacesThePromotionIsNotMadeToWaitForAcks() throws Exception {
+        SwitchingNode node = promotable();
+
+        // what the leader itself answers for this request: wait for nothing
+        CommitWait direct = leader.commitWait("async", Durability.ASYNC);
+        assertTrue(direct.required() == 0, "a leader never waits for an async-durability write: " + direct);
+
+        // PUT /kv/k?durability=async&sync=async: commitWait on the follower, the promotion, then the commit
+        CommitWait wait = node.commitWait("async", Durability.ASYNC);
+        node.promote(false, List.of());
+        long lsn = node.put(b("k"), b("v"), Durability.ASYNC);
+        CompletableFuture<String> answered = CompletableFuture.supplyAsync(() -> node.awaitCommit(lsn, wait));
+        io.walship.wal.Poll.until(Duration.ofSeconds(30),
+                () -> answered.isDone() || replication.acks().waiting() == 1,
+                () -> "until the write is answered or waits for acks");
+        try {
+            assertTrue(answered.isDone(), "LSN " + Lsn.format(lsn) + ", written with durability=async&sync=async,"
+                    + " waits for a semi-sync ack (block, no follower: for ever) because the follower's CommitWait "
+                    + wait + " was replaced by the leader's full mode; waiting " + replication.acks().waiting());
+        } finally {
+            replication.acks().close();
         }
     }
 }
