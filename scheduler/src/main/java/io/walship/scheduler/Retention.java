@@ -29,7 +29,10 @@ import io.walship.wal.Lsn;
  * timelines) or younger than {@code keepDays}; on top of that, every timeline keeps the newest
  * backup on its ancestry, so a promotion can never make retention delete what the new timeline
  * needs. A history with no kept backup on it (none taken yet, or the first one still uploading)
- * keeps all of its WAL. A segment is deleted only if no kept backup can use it: for every kept backup and every
+ * keeps all of its WAL. Only timelines whose history is in the archive are known: {@link #apply} creates its
+ * watermarks before it looks for timelines claimed since the plan (refusing if there are any), so a promotion
+ * that reads the parent's watermark after its claim (Promotion.forkUnprotected, LocalHistories.requireBaseKept)
+ * learns when a fork below the window may have lost its base. A segment is deleted only if no kept backup can use it: for every kept backup and every
  * timeline whose ancestry contains it, the WAL after the backup on that ancestry is kept (that is
  * the point-in-time window). The last segment of every timeline is kept too: it tells the shipper
  * where the archive ends. Timeline histories are never deleted. Objects of backups that never
