@@ -142,9 +142,10 @@ class Review24RetentionGuardTest {
                 tl2 = s.digest();
             }
             ship(standby, a); // a new shipper (a restart of the leader) checks again, and passes again (timeline 2's watermark)
+            io.walship.restorer.ArchiveVerifier.Report v = io.walship.restorer.ArchiveVerifier.verify(a, 2, true, m -> { });
             Restore.Result r = assertDoesNotThrow(() -> Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(),
                     new Restore.Listener() { }), "archive A cannot restore timeline 2, and neither the promotion nor the"
-                    + " shipper said so");
+                    + " shipper said so; archive verify: ok=" + v.ok() + " problems=" + v.problems());
             assertEquals(2, r.timeline());
             try (Store s = Store.open(tmp.resolve("tl2"))) {
                 assertEquals(tl2, s.digest());
