@@ -267,4 +267,60 @@ class Review24RetentionGuardTest {
                     + " watermark past the fork could not be read and was taken as absent");
         }
     }
+
+    /**
+     * Finding 5 (the two guards disagree, timeline 3 from 2): Promotion.forkUnprotected looks only at the parent's
+     * watermark, LocalHistories.requireBaseKept walks the ancestry. Timeline 2 was promoted live (no backup) after a
+     * prune of A deleted its base, so A's timeline 1 watermark lies past timeline 2's fork; timeline 2 ships to
+     * archive B. A standby restored from B at timeline 2's end is promoted with {@code walship promote --archive A}:
+     * A has no watermark of timeline 2, so the promotion judges the fork protected, takes no backup and prints
+     * nothing; then timeline 3's own shipper refuses A (the walk reaches timeline 1's watermark). The documented
+     * promise ("every offline promotion ... backs itself up") does not hold for a grandparent's pruned base.
+     */
+    @Test
+    void anOfflinePromotionDoesNotWalkTheAncestryAsItsShipperDoes() {
+        Path leader = tmp.resolve("leader");
+        Path t2 = tmp.resolve("t2");
+        Path t3 = tmp.resolve("t3");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            long b1;
+            try (Store s = Store.open(leader)) {
+                writes(s, "a", 50);
+                b1 = backup(s, a);
+                backup(s, b);
+                writes(s, "b", 50);
+                ship(leader, a);
+                ship(leader, b);
+                backup(s, a);
+                backup(s, b);
+                writes(s, "c", 50);
+                ship(leader, a);
+                ship(leader, b);
+            }
+            Restore.run(a, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                    new Restore.Listener() { });
+            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            assertEquals(2, livePromote(t2, a));
+            try (Store s = Store.open(t2)) {
+                writes(s, "tl2-", 30);
+            }
+            assertThrows(WalshipException.class, () -> ship(t2, a), "A refuses timeline 2 (true positive)");
+            ship(t2, b);
+            Restore.run(b, t3, Restore.Options.defaults(), new Restore.Listener() { });
+            Promotion.Promoted p = Promotion.promote(t3, a);
+            assertEquals(3, p.timeline());
+            try (Store s = Store.open(t3)) {
+                writes(s, "tl3-", 30);
+            }
+            RuntimeException shipped = null;
+            try {
+                ship(t3, a);
+            } catch (RuntimeException e) {
+                shipped = e;
+            }
+            assertTrue(p.backup() != null || shipped == null, "walship promote took no backup and said nothing (A has no"
+                    + " watermark of timeline 2), yet timeline 3's shipper then refuses A: " + shipped);
+        }
+    }
 }
