@@ -112,50 +112,39 @@ public final class Promotion {
     }
 
     /**
-     * Why a timeline just claimed, forked from {@code parent} after {@code forkLsn}, may be left with no base
-     * backup in {@code store} to restore from, or empty if it is not. Retention keeps, per timeline it knows,
-     * the newest backup that timeline can restore from; a prune that planned before the claim did not know the
-     * new timeline, and may delete the backup the fork was restored or bootstrapped from and the WAL after it
-     * (a point-in-time fork before the parent's newest backup). Every such prune has created its retention
-     * watermark for {@code parent} before it looked for new timelines (Retention.apply), and deletes nothing
-     * at or past it on the parent's path, keeping the backup below it: so the fork is safe exactly when the
-     * parent's highest watermark is at most {@code forkLsn + 1} (a kept backup at or before the fork, with its
-     * WAL). Called after the claim: of this look and a prune's look for new timelines, at least one sees the
-     * other's write.
-     */
-    public static java.util.Optional<String> forkUnprotected(ObjectStore store, int parent, long forkLsn) {
-        long windowStart = io.walship.archive.RetentionWatermark.scan(store).windowStart(parent);
-        if (windowStart <= forkLsn + 1) {
-            return java.util.Optional.empty();
-        }
-        return java.util.Optional.of("retention keeps timeline " + parent + "'s WAL only from LSN " + Lsn.format(windowStart)
-                + " (its retention watermark), past the fork at LSN " + Lsn.format(forkLsn) + ": the backup the new"
-                + " timeline grew from, and the WAL after it, may be pruned");
-    }
-
-    /**
      * After an offline promotion ({@code restore --promote}, {@code walship promote}; the directory's lock
-     * released): if {@link #forkUnprotected} finds the new timeline unprotected, takes a full base backup of the
+     * released): if retention may prune what the new timeline forked from
+     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim), takes a full base backup of the
      * promoted store into {@code store}, so the archive restores the new timeline from its own backup whatever
      * retention deletes of the parent's. Returns the backup's manifest, or empty if none was needed. A failed
      * backup is an error naming what to run: the promotion stands, but the archive may not restore it.
      */
     public static java.util.Optional<io.walship.archive.BackupManifest> backUpIfUnprotected(ObjectStore store, Path dataDir,
-                                                                                           int parent, long forkLsn, int timeline) {
-        java.util.Optional<String> why = forkUnprotected(store, parent, forkLsn);
+                                                                                           int timeline) {
+        java.util.Optional<String> why;
+        try {
+            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline, t -> TimelineHistory.readOne(store, t));
+        } catch (RuntimeException e) {
+            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
+                    + " checking whether the archive's retention may prune what it forked from failed ("
+                    + io.walship.wal.Errors.oneLine(e) + "); take a base backup of it now: walship backup --data "
+                    + dataDir + " --archive URI (or --url once it leads)", e);
+        }
         if (why.isEmpty()) {
             return java.util.Optional.empty();
         }
-        LOG.warn("timeline {}: {}; taking a base backup of {} on it now", timeline, why.get(), dataDir);
+        LOG.warn("the archive may not restore timeline {}: {}; taking a base backup of {} on it now", timeline, why.get(),
+                dataDir);
         try {
             io.walship.archive.BackupManifest m = new io.walship.shipper.BackupSource.StoppedStore(dataDir)
                     .backup(store, io.walship.archive.Codec.ZSTD, total -> done -> { }, io.walship.shipper.BackupType.FULL.policy());
             LOG.info("base backup {} taken on timeline {} (LSN {})", m.imageKey(), timeline, m.lsn());
             return java.util.Optional.of(m);
         } catch (RuntimeException e) {
-            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but "
-                    + why.get() + ", and the base backup taken for it failed (" + e.getMessage() + "); take one now:"
-                    + " walship backup --data " + dataDir + " --archive URI", e);
+            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
+                    + " archive may not restore it (" + why.get() + "), and the base backup taken for it failed ("
+                    + io.walship.wal.Errors.oneLine(e) + "); take one now:"
+                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)", e);
         }
     }
 
@@ -182,13 +171,12 @@ public final class Promotion {
      */
     public static Promoted promote(Path dataDir, ObjectStore store) {
         int tl;
-        ControlFile c;
         try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),
                 "data directory " + dataDir + " is open; stop it before promoting")) {
             if (java.nio.file.Files.exists(dataDir.resolve(Store.RESTORE_MARKER))) {
                 throw new WalshipException(dataDir + " holds an incomplete restore; it cannot be promoted");
             }
-            c = ControlFile.read(dataDir);
+            ControlFile c = ControlFile.read(dataDir);
             if (!c.standby()) {
                 throw new WalshipException(dataDir + " is not a standby (it already takes writes on timeline "
                         + c.timeline() + ")");
@@ -198,6 +186,6 @@ public final class Promotion {
             c.promoted(tl).write(dataDir);
             keepHistory(store, dataDir, tl);
         }
-        return new Promoted(tl, backUpIfUnprotected(store, dataDir, c.timeline(), c.checkpointLsn(), tl).orElse(null));
+        return new Promoted(tl, backUpIfUnprotected(store, dataDir, tl).orElse(null));
     }
 }

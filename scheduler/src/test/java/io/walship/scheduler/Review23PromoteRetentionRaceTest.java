@@ -198,9 +198,13 @@ class Review23PromoteRetentionRaceTest {
             io.walship.wal.WalshipException e = org.junit.jupiter.api.Assertions.assertThrows(io.walship.wal.WalshipException.class,
                     () -> Retention.apply(a, plan, d -> { throw new AssertionError("deleted " + d); }));
             assertTrue(e.getMessage().contains("new timeline"), e.getMessage());
-            assertTrue(io.walship.restorer.Promotion.forkUnprotected(a, 1, fork).isPresent(),
+            assertTrue(io.walship.archive.RetentionWatermark.forkUnprotected(a, tl,
+                            t -> io.walship.archive.TimelineHistory.readOne(a, t)).isPresent(),
                     "the prune's watermark is there for the promotion to see");
-            assertTrue(io.walship.restorer.Promotion.forkUnprotected(a, 1, Long.MAX_VALUE - 1).isEmpty(),
+            io.walship.archive.TimelineHistory late = new io.walship.archive.TimelineHistory(
+                    io.walship.archive.TimelineHistory.FORMAT_VERSION, tl, 1, io.walship.wal.Lsn.format(Long.MAX_VALUE - 1),
+                    "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "test");
+            assertTrue(io.walship.archive.RetentionWatermark.forkUnprotected(a, tl, t -> late).isEmpty(),
                     "a fork past the kept backup is protected");
             assertEquals(2, tl);
         }

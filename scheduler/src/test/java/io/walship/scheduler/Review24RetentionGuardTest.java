@@ -130,8 +130,9 @@ class Review24RetentionGuardTest {
                     writes(s, "tl2-", 30);
                 }
                 // the new leader's first run: the check must see that P_old (whose watermark is there) may be deleting
-                // timeline 2's base; it passes because timeline 2 has a watermark of its own (P_new's)
-                ship(standby, a);
+                // timeline 2's base (timeline 2's own watermark, P_new's, says nothing about P_old)
+                WalshipException refused = assertThrows(WalshipException.class, () -> ship(standby, a));
+                assertTrue(refused.getMessage().contains("may not restore timeline 2"), refused.getMessage());
             });
             Retention.apply(slow, old, d -> deletedByOld.add(d.key()));
             assertTrue(deletedByOld.stream().anyMatch(k -> k.contains(String.format("%016X", b1))),
@@ -141,11 +142,15 @@ class Review24RetentionGuardTest {
                 writes(s, "tl2b-", 30);
                 tl2 = s.digest();
             }
-            ship(standby, a); // a new shipper (a restart of the leader) checks again, and passes again (timeline 2's watermark)
-            io.walship.restorer.ArchiveVerifier.Report v = io.walship.restorer.ArchiveVerifier.verify(a, 2, true, m -> { });
+            // a new shipper (a restart of the leader) checks again, and refuses again, until a backup is taken
+            WalshipException again = assertThrows(WalshipException.class, () -> ship(standby, a));
+            assertTrue(again.getMessage().contains("may not restore timeline 2"), again.getMessage());
+            try (Store s = Store.open(standby)) {
+                backup(s, a); // what the message asks for
+            }
+            ship(standby, a);
             Restore.Result r = assertDoesNotThrow(() -> Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(),
-                    new Restore.Listener() { }), "archive A cannot restore timeline 2, and neither the promotion nor the"
-                    + " shipper said so; archive verify: ok=" + v.ok() + " problems=" + v.problems());
+                    new Restore.Listener() { }), "archive A cannot restore timeline 2");
             assertEquals(2, r.timeline());
             try (Store s = Store.open(tmp.resolve("tl2"))) {
                 assertEquals(tl2, s.digest());

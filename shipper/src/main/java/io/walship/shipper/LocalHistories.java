@@ -108,48 +108,19 @@ public final class LocalHistories {
             t = h.parent();
         }
     }
+
     /**
-     * Fails if {@code archive} may be unable to restore {@code timeline}: retention there may have pruned the
-     * backup the timeline grew from, and the archive holds no backup of its own on it. An archive's retention
-     * keeps, per timeline it knows, the newest backup that timeline can restore from; a prune that planned
-     * before the timeline's history reached the archive (a second archive the new leader had not shipped to
-     * yet, or one whose prune ran while the promotion replayed or claimed) did not know it. Such a prune
-     * created its retention watermark of the parent before it looked for new timelines (Retention.apply),
-     * and this runs after the history is there, so of the two at least one sees the other's write.
-     *
-     * <p>Walking down from {@code timeline}: a backup on {@code timeline}, or a watermark of the timeline looked at (a prune that
-     * knew it and kept a backup on its path), protects it; otherwise the parent's watermark decides — above
-     * the fork plus one, everything the fork needs may be gone (unprotected); at or below it, a kept backup
-     * at or before the fork stays with its WAL (protected); with none, the parent is looked at the same way.
+     * Fails if {@code archive} may be unable to restore {@code timeline} (its retention pruned before the
+     * timeline reached it: {@link io.walship.archive.RetentionWatermark#forkUnprotected}), naming what to do.
      * The records are the data directory's ({@link #ensure} has made sure of them).
      */
     static void requireBaseKept(ObjectStore archive, Path dataDir, int timeline) {
-        io.walship.archive.RetentionWatermark.Scan marks = io.walship.archive.RetentionWatermark.scan(archive);
-        java.util.Set<Integer> backedUp = new java.util.HashSet<>();
-        for (io.walship.archive.ObjectInfo o : archive.list(ArchiveLayout.BACKUPS, null)) {
-            if (ArchiveLayout.isManifest(o.key())) {
-                ArchiveLayout.parseBackup(o.key()).ifPresent(b -> backedUp.add(b.timeline()));
-            }
-        }
-        for (int t = timeline; t > 1; ) {
-            // a backup on an ancestor may lie past the child's fork: only one on the timeline itself counts
-            if ((t == timeline && backedUp.contains(t)) || marks.windowStart(t) > 0) {
-                return;
-            }
-            TimelineHistory h = read(dataDir, t).orElseThrow(() -> new IllegalStateException("no history record"));
-            long fork = io.walship.wal.Lsn.parse(h.forkLsn());
-            long windowStart = marks.windowStart(h.parent());
-            if (windowStart > fork + 1) {
-                throw new WalshipException(archive.describe() + " may not restore timeline " + timeline + ": its retention"
-                        + " keeps timeline " + h.parent() + "'s WAL only from LSN " + io.walship.wal.Lsn.format(windowStart)
-                        + ", past timeline " + t + "'s fork at LSN " + h.forkLsn() + " (it pruned before the timeline"
-                        + " reached it), and it holds no base backup on timeline " + t + "; take one into it (walship backup"
-                        + " --url LEADER or --data " + dataDir + " --archive URI): shipping to it resumes once it is there");
-            }
-            if (windowStart > 0) {
-                return;
-            }
-            t = h.parent();
-        }
+        io.walship.archive.RetentionWatermark.forkUnprotected(archive, timeline,
+                t -> read(dataDir, t).orElseThrow(() -> new IllegalStateException("no history of timeline " + t)))
+                .ifPresent(why -> {
+                    throw new WalshipException(archive.describe() + " may not restore timeline " + timeline + ": " + why
+                            + "; take one into it (walship backup --url LEADER or --data " + dataDir + " --archive URI):"
+                            + " shipping to it resumes once it is there");
+                });
     }
 }
