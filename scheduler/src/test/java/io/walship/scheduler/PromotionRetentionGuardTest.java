@@ -78,6 +78,17 @@ class PromotionRetentionGuardTest {
         return b1;
     }
 
+    /**
+     * Two backups on timeline 1, a standby restored between them (5 LSNs past the older one) into {@code standby},
+     * then a prune keeping one backup: the standby's base and the WAL after it are gone from the archive.
+     */
+    private void standbyBelowThePrunedWindow(ObjectStore a, Path standby) {
+        long b1 = twoBackups(tmp.resolve("leader"), a);
+        Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                new Restore.Listener() { });
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+    }
+
     /** What a live follower's promotion does to the archive and its directory (LiveFollower.promote): no backup. */
     private static int livePromote(Path dir, ObjectStore a) {
         ControlFile c = ControlFile.read(dir);
@@ -319,10 +330,7 @@ class PromotionRetentionGuardTest {
     void promotingAStandbyWhoseBaseWasPrunedTakesABackupOnTheNewTimeline() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1 = twoBackups(tmp.resolve("leader"), a);
-            Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                    new Restore.Listener() { });
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            standbyBelowThePrunedWindow(a, standby);
             io.walship.restorer.Promotion.Promoted p = io.walship.restorer.Promotion.promote(standby, a);
             assertEquals(2, p.timeline());
             assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000002-"), "" + p.backup());
@@ -409,10 +417,7 @@ class PromotionRetentionGuardTest {
     void aForkOfAPromotedTimelineFromItsOwnBackupIsRefusedAsUnprotected() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1 = twoBackups(tmp.resolve("leader"), a);
-            Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                    new Restore.Listener() { });
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            standbyBelowThePrunedWindow(a, standby);
             Promotion.Promoted p = Promotion.promote(standby, a);
             assertTrue(p.backup() != null, "timeline 2 backed itself up");
             try (Store s = Store.open(standby)) {
@@ -450,10 +455,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesTheShipperCheckPass() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1 = twoBackups(tmp.resolve("leader"), a);
-            Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                    new Restore.Listener() { });
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            standbyBelowThePrunedWindow(a, standby);
             livePromote(standby, a);
             try (Store s = Store.open(standby)) {
                 writes(s, "tl2-", 30);
@@ -479,10 +481,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesPromoteSkipItsBackup() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1 = twoBackups(tmp.resolve("leader"), a);
-            Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                    new Restore.Listener() { });
-            Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+            standbyBelowThePrunedWindow(a, standby);
             Promotion.Promoted p;
             try {
                 p = Promotion.promote(standby, new FlakyWatermarkRead(a));
