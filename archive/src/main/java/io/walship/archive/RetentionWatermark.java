@@ -159,6 +159,96 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
         return out;
     }
 
+    /**
+     * Why {@code archive} may be unable to restore {@code timeline}, or empty if it can as far as retention goes:
+     * its retention may have pruned (or be pruning) the backup the timeline forked from and the WAL after it.
+     * Retention keeps, per timeline it knows, the newest backup that timeline can restore from; a prune that
+     * planned before the timeline's history record was in the archive (one running while a promotion replays or
+     * claims, or a prune of a second archive the new timeline had not been shipped to yet) did not know it. Such a
+     * prune creates its watermarks before it looks for new timelines (and refuses if one appeared), and this is
+     * called after the record is there: of the two, at least one sees the other's write.
+     *
+     * <p>Walking down from {@code timeline}, at each fork (timeline {@code t} from parent {@code p} after LSN
+     * {@code f}) the parent's highest watermark decides: past {@code f + 1}, every backup at or before the fork and
+     * the WAL after it may be gone or going (unprotected — unless the archive holds a backup on {@code timeline}
+     * itself, which only prunes that know the timeline delete, and they keep its newest); at or below it, the prune
+     * that made it kept a backup at or before the fork with its WAL, and every later one knows {@code t} — protected
+     * if such a backup is still on the parent's path (a second prune running beside the first, with another
+     * listing, may have deleted it: its own lower watermark is not created under a higher one); with no
+     * watermark of the parent, nothing on its path was pruned and a prune that starts now sees {@code t}, so a
+     * backup on the parent at or before the fork protects, and without one the parent's own fork is looked at.
+     * Watermarks that cannot be read (corrupt, or a read that failed) count at the window start their key names:
+     * here a watermark too many costs a backup, one too few could cost the timeline. {@code history} gives the
+     * record of each timeline above 1 on the way.
+     */
+    public static Optional<String> forkUnprotected(ObjectStore archive, int timeline,
+                                                   java.util.function.IntFunction<TimelineHistory> history) {
+        Scan scan = scan(archive);
+        Map<Integer, Long> marks = new TreeMap<>(scan.windowStarts());
+        for (Corrupt c : scan.corrupt()) {
+            ArchiveLayout.parseWatermark(c.key()).ifPresent(n -> marks.merge(n.timeline(), n.windowStart(), Math::max));
+        }
+        Map<Integer, List<Long>> backups = backupLsns(archive);
+        String why = null;
+        for (int t = timeline; t > 1 && why == null; ) {
+            TimelineHistory h = history.apply(t);
+            long fork = h.forkLsnValue();
+            int parent = h.parent();
+            long windowStart = marks.getOrDefault(parent, 0L);
+            if (windowStart > fork + 1) {
+                why = "its retention keeps timeline " + parent + "'s WAL only from LSN " + ArchiveLayout.lsnHex(windowStart)
+                        + ", past timeline " + t + "'s fork at LSN " + h.forkLsn() + " (a prune that did not know timeline "
+                        + t + " yet)";
+            } else if (windowStart > 0) {
+                // the prune that made it kept a backup at or before the fork; one running beside it with another
+                // listing may have deleted that one (its own lower watermark is not created under a higher one)
+                if (onPathAtOrBefore(backups, parent, fork, history)) {
+                    return Optional.empty();
+                }
+                why = "no base backup at or before timeline " + t + "'s fork at LSN " + h.forkLsn() + " is left on timeline "
+                        + parent + "'s path (two prunes at once, each keeping another)";
+            } else if (parent == 1 || backups.getOrDefault(parent, List.of()).stream().anyMatch(l -> l <= fork)) {
+                return Optional.empty();
+            } else {
+                t = parent;
+            }
+        }
+        if (why == null || backups.containsKey(timeline)) {
+            return Optional.empty(); // a backup on the timeline itself: only prunes that know it delete, keeping its newest
+        }
+        return Optional.of(why + ", and it holds no base backup on timeline " + timeline);
+    }
+
+    /** Whether a backup on timeline {@code t}'s path (through its ancestors) lies at or before LSN {@code upTo}. */
+    private static boolean onPathAtOrBefore(Map<Integer, List<Long>> backups, int t, long upTo,
+                                            java.util.function.IntFunction<TimelineHistory> history) {
+        long limit = upTo;
+        for (int x = t; ; ) {
+            long l = limit;
+            if (backups.getOrDefault(x, List.of()).stream().anyMatch(b -> b <= l)) {
+                return true;
+            }
+            if (x == 1) {
+                return false;
+            }
+            TimelineHistory h = history.apply(x);
+            limit = Math.min(limit, h.forkLsnValue());
+            x = h.parent();
+        }
+    }
+
+    /** The LSNs of the backups with a manifest in {@code archive}, by timeline. */
+    private static Map<Integer, List<Long>> backupLsns(ObjectStore archive) {
+        Map<Integer, List<Long>> out = new TreeMap<>();
+        for (ObjectInfo o : archive.list(ArchiveLayout.BACKUPS, null)) {
+            if (ArchiveLayout.isManifest(o.key())) {
+                ArchiveLayout.parseBackup(o.key()).ifPresent(b -> out.computeIfAbsent(b.timeline(), k -> new ArrayList<>())
+                        .add(b.lsn()));
+            }
+        }
+        return out;
+    }
+
     /** Lists {@code retention/} and reads every watermark there (see {@link Scan}). */
     public static Scan scan(ObjectStore store) {
         return scan(store, true);

@@ -98,11 +98,15 @@ final class PromoteCommand implements Callable<Integer> {
         if (archive == null || archive.isBlank()) {
             throw new BadInputException("--data needs --archive URI (or WALSHIP_ARCHIVE) to claim the timeline in");
         }
-        int tl;
+        Promotion.Promoted p;
         try (ObjectStore store = ObjectStores.openVerified(archive, io.walship.archive.UploadLimit.NONE, encryption.keys())) {
-            tl = Promotion.promote(data, store);
+            p = Promotion.promote(data, store);
         }
-        spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, tl);
+        spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, p.timeline());
+        if (p.backup() != null) {
+            spec.commandLine().getOut().printf("took base backup %s on timeline %d: retention may prune the backup this"
+                    + " standby was restored from (see the log)%n", p.backup().imageKey(), p.timeline());
+        }
         return ExitCodes.OK;
     }
 

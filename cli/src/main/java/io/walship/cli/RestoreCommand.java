@@ -84,6 +84,10 @@ final class RestoreCommand implements Callable<Integer> {
                     r.seconds());
             out.println(r.promotedTimeline() > 0 ? "promoted: it takes writes on timeline " + r.promotedTimeline()
                     : "it is a standby: reads only until 'walship promote --data " + dir + " --archive URI'");
+            if (r.promotedBackup() != null) {
+                out.println("took base backup " + r.promotedBackup() + " on timeline " + r.promotedTimeline()
+                        + ": retention may prune the backup this restore started from (see the log)");
+            }
             out.println("followed timeline " + r.followedTimeline() + (r.otherTimelines().isEmpty()
                     ? "; the archive holds no other history" : ""));
             for (RestorePlan.OtherTimeline o : r.otherTimelines()) {
@@ -110,6 +114,7 @@ final class RestoreCommand implements Callable<Integer> {
         m.put("replaySeconds", r.replaySeconds());
         m.put("seconds", r.seconds());
         m.put("promotedTimeline", r.promotedTimeline() > 0 ? r.promotedTimeline() : null);
+        m.put("promotedBackup", r.promotedBackup());
         m.put("followedTimeline", r.followedTimeline());
         java.util.List<Object> others = new java.util.ArrayList<>();
         for (RestorePlan.OtherTimeline o : r.otherTimelines()) {

@@ -91,6 +91,37 @@ class RestoreCommandTest {
         assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
     }
 
+    /**
+     * review23 through the CLI: a point-in-time promotion before the newest backup, after a prune that kept only
+     * the newest one (so the backup and WAL the fork grew from are gone or going): the restore takes a base backup
+     * on the new timeline and says so, and the archive restores the new timeline from it.
+     */
+    @Test
+    void aPromotionBelowThePrunedWindowTakesItsOwnBaseBackup() {
+        String lsn = lsnOf(digests.get(1));
+        ok("backup", "--data", data, "--archive", archive); // a second, newer backup: a prune keeping 1 deletes the first
+        String promoted = tmp.resolve("pitr").toString();
+        // the standby is restored first, then the prune runs, then it is promoted (the order review23 found)
+        ok("restore", "--archive", archive, "--target", promoted, "--lsn", lsn);
+        CliRunner.Result prune = ok("archive", "prune", "--archive", archive, "--keep-backups", "1");
+        assertTrue(prune.out().contains("delete"), prune.out());
+        String again = tmp.resolve("pitr2").toString();
+        CliRunner.Result blocked = CliRunner.run("restore", "--archive", archive, "--target", again, "--lsn", lsn,
+                "--promote");
+        assertEquals(ExitCodes.INTEGRITY, blocked.exit(), "the pruned point is gone for a new restore: " + blocked.err());
+        CliRunner.Result p = ok("promote", "--data", promoted, "--archive", archive);
+        assertTrue(p.out().contains("promoted"), p.out());
+        assertTrue(p.out().contains("took base backup backups/00000002-"), "the promotion backs itself up: " + p.out());
+        ok("kv", "put", "--data", promoted, "after", "1");
+        ok("ship", "--data", promoted, "--archive", archive, "--once");
+        String tl2 = ok("kv", "digest", "--data", promoted).out().trim();
+        String latest = tmp.resolve("latest2").toString();
+        CliRunner.Result lr = ok("restore", "--archive", archive, "--target", latest);
+        assertTrue(lr.out().contains("followed timeline 2"), lr.out());
+        assertEquals(tl2, ok("kv", "digest", "--data", latest).out().trim());
+        assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
+    }
+
     /** Issue 9, 8b through the CLI: a promoted copy that never wrote; the leader goes on; a plain restore reaches its end. */
     @Test
     void aPlainRestorePassesOverAnUnwrittenPromotedCopyAndSaysSoInJson() {

@@ -112,6 +112,43 @@ public final class Promotion {
     }
 
     /**
+     * After an offline promotion ({@code restore --promote}, {@code walship promote}; the directory's lock
+     * released): if retention may prune what the new timeline forked from
+     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim), takes a full base backup of the
+     * promoted store into {@code store}, so the archive restores the new timeline from its own backup whatever
+     * retention deletes of the parent's. Returns the backup's manifest, or empty if none was needed. A failed
+     * backup is an error naming what to run: the promotion stands, but the archive may not restore it.
+     */
+    public static java.util.Optional<io.walship.archive.BackupManifest> backUpIfUnprotected(ObjectStore store, Path dataDir,
+                                                                                           int timeline) {
+        java.util.Optional<String> why;
+        try {
+            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline, t -> TimelineHistory.readOne(store, t));
+        } catch (RuntimeException e) {
+            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
+                    + " checking whether the archive's retention may prune what it forked from failed ("
+                    + io.walship.wal.Errors.oneLine(e) + "); take a base backup of it now: walship backup --data "
+                    + dataDir + " --archive URI (or --url once it leads)", e);
+        }
+        if (why.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        LOG.warn("the archive may not restore timeline {}: {}; taking a base backup of {} on it now", timeline, why.get(),
+                dataDir);
+        try {
+            io.walship.archive.BackupManifest m = new io.walship.shipper.BackupSource.StoppedStore(dataDir)
+                    .backup(store, io.walship.archive.Codec.ZSTD, total -> done -> { }, io.walship.shipper.BackupType.FULL.policy());
+            LOG.info("base backup {} taken on timeline {} (LSN {})", m.imageKey(), timeline, m.lsn());
+            return java.util.Optional.of(m);
+        } catch (RuntimeException e) {
+            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
+                    + " archive may not restore it (" + why.get() + "), and the base backup taken for it failed ("
+                    + io.walship.wal.Errors.oneLine(e) + "); take one now:"
+                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)", e);
+        }
+    }
+
+    /**
      * Saves the claimed timeline's history in the data directory ({@code DATA/timelines/T.history},
      * docs/FORMAT.md), from which its shippers give it to every archive. On a failure the claim
      * stands: the shipper of the archive it was claimed in copies it later.
@@ -124,8 +161,16 @@ public final class Promotion {
         }
     }
 
-    /** Promotes the standby in {@code dataDir} (which must not be open); returns the new timeline. */
-    public static int promote(Path dataDir, ObjectStore store) {
+    /** What {@link #promote} did: the new timeline, and the base backup it took on it (null: none was needed). */
+    public record Promoted(int timeline, io.walship.archive.BackupManifest backup) {
+    }
+
+    /**
+     * Promotes the standby in {@code dataDir} (which must not be open) onto a new timeline, taking a base backup
+     * on it if retention may prune what the fork grew from ({@link #backUpIfUnprotected}).
+     */
+    public static Promoted promote(Path dataDir, ObjectStore store) {
+        int tl;
         try (DirectoryLock lock = DirectoryLock.acquire(dataDir.resolve(Store.LOCK_FILE),
                 "data directory " + dataDir + " is open; stop it before promoting")) {
             if (java.nio.file.Files.exists(dataDir.resolve(Store.RESTORE_MARKER))) {
@@ -136,11 +181,11 @@ public final class Promotion {
                 throw new WalshipException(dataDir + " is not a standby (it already takes writes on timeline "
                         + c.timeline() + ")");
             }
-            int tl = claim(store, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
+            tl = claim(store, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
                     "promote at LSN " + Lsn.format(c.checkpointLsn()));
             c.promoted(tl).write(dataDir);
             keepHistory(store, dataDir, tl);
-            return tl;
         }
+        return new Promoted(tl, backUpIfUnprotected(store, dataDir, tl).orElse(null));
     }
 }

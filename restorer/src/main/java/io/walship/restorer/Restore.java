@@ -148,7 +148,7 @@ public final class Restore {
     public record Result(String backupKey, long backupLsn, int followedTimeline, int timeline, long lsn, long commitTimeMicros,
                          long entries, int segments, long backupObjectBytes, long imageBytes, long walObjectBytes,
                          long walBytes, double backupSeconds, double replaySeconds, double seconds,
-                         int promotedTimeline, List<RestorePlan.OtherTimeline> otherTimelines) {
+                         int promotedTimeline, List<RestorePlan.OtherTimeline> otherTimelines, String promotedBackup) {
         public String commitTime() {
             return RestoreTarget.formatMicros(commitTimeMicros);
         }
@@ -160,6 +160,7 @@ public final class Restore {
     public static Result run(ObjectStore store, Path dir, Options options, Listener listener) {
         long t0 = System.nanoTime();
         Path target = dir.toAbsolutePath();
+        Result result;
         try (DirectoryLock lock = prepare(target, options.force())) {
             ArchiveListing listing = ArchiveListing.of(store);
             RestorePlan plan = RestorePlan.make(store, listing, options.timeline(), options.target(), options.backupBelowLsn());
@@ -198,14 +199,26 @@ public final class Restore {
             LOG.info("restored {} to LSN {} (timeline {}, committed {}){}", target, Lsn.format(control.checkpointLsn()),
                     control.timeline(), RestoreTarget.formatMicros(control.checkpointTimeMicros()),
                     promoted > 0 ? "; promoted to timeline " + promoted : "; it is a standby until promoted");
-            return new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
+            result = new Result(m.imageKey(), Lsn.parse(m.lsn()), plan.timeline(), control.timeline(), control.checkpointLsn(),
                     control.checkpointTimeMicros(), replay.entries, replay.segments, imageObjectBytes,
                     m.incremental() ? m.fullImageBytes() : m.imageBytes(),
                     replay.objectBytes, replay.walBytes, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t2 - t0) / 1e9, promoted,
-                    plan.otherTimelines());
+                    plan.otherTimelines(), null);
         } catch (IOException e) {
             throw new UncheckedIOException("restore into " + target + ": " + e.getMessage(), e);
         }
+        if (result.promotedTimeline() == 0) {
+            return result;
+        }
+        // the lock is released: a retention run that planned before the claim may be deleting the backup this
+        // restore started from (a fork before the parent's newest backup); if so the new timeline gets its own
+        String backup = Promotion.backUpIfUnprotected(store, target, result.promotedTimeline())
+                .map(io.walship.archive.BackupManifest::imageKey).orElse(null);
+        return backup == null ? result : new Result(result.backupKey(), result.backupLsn(), result.followedTimeline(),
+                result.timeline(), result.lsn(), result.commitTimeMicros(), result.entries(), result.segments(),
+                result.backupObjectBytes(), result.imageBytes(), result.walObjectBytes(), result.walBytes(),
+                result.backupSeconds(), result.replaySeconds(), result.seconds(), result.promotedTimeline(),
+                result.otherTimelines(), backup);
     }
 
     /**

@@ -29,7 +29,10 @@ import io.walship.wal.Lsn;
  * timelines) or younger than {@code keepDays}; on top of that, every timeline keeps the newest
  * backup on its ancestry, so a promotion can never make retention delete what the new timeline
  * needs. A history with no kept backup on it (none taken yet, or the first one still uploading)
- * keeps all of its WAL. A segment is deleted only if no kept backup can use it: for every kept backup and every
+ * keeps all of its WAL. Only timelines whose history is in the archive are known: {@link #apply} creates its
+ * watermarks before it looks for timelines claimed since the plan (refusing if there are any), so a promotion
+ * that reads the parent's watermark after its claim (RetentionWatermark.forkUnprotected)
+ * learns when a fork below the window may have lost its base. A segment is deleted only if no kept backup can use it: for every kept backup and every
  * timeline whose ancestry contains it, the WAL after the backup on that ancestry is kept (that is
  * the point-in-time window). The last segment of every timeline is kept too: it tells the shipper
  * where the archive ends. Timeline histories are never deleted. Objects of backups that never
@@ -276,6 +279,10 @@ public final class Retention {
      * plan would delete that was pinned since the plan was made (it is kept).
      */
     public static long apply(ObjectStore store, Plan plan, Consumer<Deletion> deleted, Consumer<String> pinnedMeanwhile) {
+        // the watermarks first: a run interrupted anywhere later has left them for every segment it deleted.
+        // They also come before the look for new timelines below, and a promotion looks at them after its claim
+        // (RetentionWatermark.forkUnprotected): of a promotion claiming while this run starts, at least one sees the other
+        plan.watermarks().forEach(w -> RetentionWatermark.create(store, w));
         // a promotion elsewhere may have created a timeline since the listing: its needs are unknown to the plan
         Set<Integer> now = new java.util.TreeSet<>();
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
@@ -285,8 +292,6 @@ public final class Retention {
             throw new io.walship.wal.WalshipException("a new timeline appeared in the archive while retention was"
                     + " planning (now " + now + "); nothing was deleted, run it again");
         }
-        // the watermarks first: a run interrupted anywhere later has left them for every segment it deleted
-        plan.watermarks().forEach(w -> RetentionWatermark.create(store, w));
         long bytes = 0;
         Set<ArchiveLayout.BackupName> spared = new java.util.HashSet<>();
         for (Deletion d : plan.deletions()) {

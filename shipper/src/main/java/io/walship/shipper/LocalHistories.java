@@ -108,4 +108,19 @@ public final class LocalHistories {
             t = h.parent();
         }
     }
+
+    /**
+     * Fails if {@code archive} may be unable to restore {@code timeline} (its retention pruned before the
+     * timeline reached it: {@link io.walship.archive.RetentionWatermark#forkUnprotected}), naming what to do.
+     * The records are the data directory's ({@link #ensure} has made sure of them).
+     */
+    static void requireBaseKept(ObjectStore archive, Path dataDir, int timeline) {
+        io.walship.archive.RetentionWatermark.forkUnprotected(archive, timeline,
+                t -> read(dataDir, t).orElseThrow(() -> new IllegalStateException("no history of timeline " + t)))
+                .ifPresent(why -> {
+                    throw new WalshipException(archive.describe() + " may not restore timeline " + timeline + ": " + why
+                            + "; take one into it (walship backup --url LEADER or --data " + dataDir + " --archive URI):"
+                            + " shipping to it resumes once it is there");
+                });
+    }
 }

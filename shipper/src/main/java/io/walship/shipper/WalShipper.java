@@ -434,6 +434,7 @@ public final class WalShipper implements AutoCloseable {
             // before the listing: it reads the timeline's history to know where the shipping starts.
             // From the data directory, never from another archive (a down one would block this one)
             LocalHistories.ensure(store, dataDir, timeline);
+            LocalHistories.requireBaseKept(store, dataDir, timeline);
             historiesEnsured.add(timeline);
         }
         ArchiveListing[] listed = new ArchiveListing[1];
