@@ -49,6 +49,8 @@ public final class WalMarks {
     private final LongSupplier nanoClock;
     private long syncAckedSyncedAt;
     private long syncAckedSyncs;
+    /** The highest LSN of sync-acked known to be on disk (synced) by this instance, -1: none (tests). */
+    private long syncAckedDurableLsn = -1;
 
     public WalMarks(Path dataDir) {
         this(dataDir, System::nanoTime);
@@ -189,6 +191,7 @@ public final class WalMarks {
                 syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
                 syncAckedSyncedAt = nanoClock.getAsLong();
             }
+            syncAckedDurableLsn = Math.max(syncAckedDurableLsn, value);
         } catch (IOException e) {
             throw new UncheckedIOException("write " + f + ": " + e.getMessage(), e);
         }
@@ -209,6 +212,7 @@ public final class WalMarks {
                 syncAckedFile.getFD().sync();
                 syncAckedSyncedAt = now;
                 syncAckedSyncs++;
+                syncAckedDurableLsn = Math.max(syncAckedDurableLsn, lsn);
             }
         } catch (IOException e) {
             RandomAccessFile f = syncAckedFile;
@@ -227,6 +231,11 @@ public final class WalMarks {
     /** How many in-place writes of sync-acked were synced (tests). */
     synchronized long syncAckedSyncs() {
         return syncAckedSyncs;
+    }
+
+    /** The highest LSN of sync-acked this instance knows to be synced to disk, -1 if none (tests). */
+    synchronized long syncAckedDurableLsn() {
+        return syncAckedDurableLsn;
     }
 
     private static byte[] syncAckedLine(long lsn) {
