@@ -217,7 +217,7 @@ public final class WalMarks {
      * Records that followers acknowledged up to {@code lsn} in a sync commit mode; never moves the
      * mark backwards. It is on the commit path of every acknowledged commit, so no call syncs it:
      * it survives a crash of the process once the call returns, and a sync scheduled by the first
-     * write after the last one runs {@link #SYNC_ACKED_MAX_LAG_MILLIS} later off the commit path, so
+     * write since the mark's last sync runs {@link #SYNC_ACKED_MAX_LAG_MILLIS} later off the commit path, so
      * a power loss leaves it behind by at most the acknowledgements of about that while, also after
      * the last one of a burst (docs/OPERATIONS.md, "Rejoin"). The first call (re)writes the file whole and atomically (a
      * rename, synced: a mark torn by a power loss, or of another length, is replaced) and keeps it open;
