@@ -17,14 +17,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Review of branch ackmark: the delayed and the final {@code fdatasync} of marks/sync-acked on a
- * disk whose syncs hang (a dead disk, a hung NFS/iSCSI device). {@link Store}'s close is built not
- * to hang there: it waits 30 s for the WAL threads and then closes "without them", releasing the
- * directory's LOCK ({@code Store.shutDownFiles}). Before the branch {@link WalMarks#close} only
- * closed the file; now it waits for a running delayed sync (it takes {@code forceLock}) and syncs
- * itself, both with no bound, so a store that acknowledged sync commits in the last 50 ms before
- * its disk hung never finishes closing and never releases its LOCK. The delayed syncs of every
- * store in the process also share one thread, so one store's hung sync silently stops the
- * others'. A sync the test holds stands for the hung one (a latch, released at the end).
+ * disk whose syncs hang (a dead disk, a hung NFS/iSCSI device). Before the branch
+ * {@link WalMarks#close} only closed the file; now it waits for a running delayed sync (it takes
+ * {@code forceLock}) and syncs itself, both with no bound. At the Store level this is mostly masked:
+ * {@code Store.close}'s final checkpoint fsyncs the page file with no bound first, so a close on a
+ * hung disk usually hangs there already (pre-existing); the new waits matter where the checkpoint
+ * has nothing to write, and they defeat {@code Store.shutDownFiles}' "close without them" intent
+ * (30 s for the WAL threads, then release LOCK). The delayed syncs of every store in the process
+ * also share one thread, so one store's hung sync silently stops the others' (no error, no bound).
+ * A sync the test holds stands for the hung one (a latch, released at the end).
  */
 class SyncAckedMarkHungSyncReviewTest {
     @TempDir
@@ -86,8 +87,7 @@ class SyncAckedMarkHungSyncReviewTest {
             assertTrue(forcer.entered.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), "the delayed sync started");
             closer = start("closer", marks::close);
             closer.join(BOUND.toMillis());
-            assertFalse(closer.isAlive(), "WalMarks.close (and with it Store.close, and the release of the store's LOCK)"
-                    + " still waits, after " + BOUND.toSeconds() + " s, for a delayed sync of marks/sync-acked that hangs");
+            assertFalse(closer.isAlive(), "WalMarks.close still waits, after " + BOUND.toSeconds() + " s, for a delayed sync of marks/sync-acked that hangs");
         } finally {
             forcer.release.countDown();
             syncer.join(BOUND.toMillis());
