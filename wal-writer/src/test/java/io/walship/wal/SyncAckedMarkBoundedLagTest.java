@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -145,8 +146,21 @@ class SyncAckedMarkBoundedLagTest {
         assertEquals(2, forces[0], "nothing left for close");
     }
 
+    /** Makes the synced rename of the whole mark fail (a non-empty directory where its temporary file goes). */
+    private Path blockRename() throws IOException {
+        Path t = tmp.resolve(WalMarks.DIR_NAME).resolve("sync-acked.tmp");
+        Files.createDirectories(t);
+        Files.writeString(t.resolve("in-the-way"), "x");
+        return t;
+    }
+
+    private static void unblockRename(Path t) throws IOException {
+        Files.delete(t.resolve("in-the-way"));
+        Files.delete(t);
+    }
+
     @Test
-    void aFailedSyncIsReportedToTheNextAckAndTheMarkIsRewrittenWholeAfter() {
+    void aFailedSyncIsRepairedAtOnceByASyncedRenameOfTheWholeMark() {
         ManualDelay delay = new ManualDelay();
         boolean[] fail = {true};
         WalMarks marks = new WalMarks(tmp, delay, f -> {
@@ -156,48 +170,124 @@ class SyncAckedMarkBoundedLagTest {
         });
         marks.setSyncAcked(1);
         marks.setSyncAcked(2);
-        delay.runDue(); // fails: logged at ERROR, kept for the next caller
-        assertEquals(1, marks.syncAckedDurableLsn());
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> marks.setSyncAcked(3));
-        assertTrue(e.getMessage().contains("sync-acked") && e.getMessage().contains("Input/output error"), e.getMessage());
+        delay.runDue(); // fails (logged at ERROR): the file is let go of, the mark renamed whole, synced
+        assertEquals(2, marks.syncAckedDurableLsn(), "the LSN whose sync failed is durable after all");
+        assertEquals(OptionalLong.of(2), new WalMarks(tmp).syncAcked());
+        assertEquals(0, delay.pending(), "nothing left to do");
         fail[0] = false;
-        marks.setSyncAcked(4); // the file was let go of: a whole mark renamed into place, synced
+        marks.setSyncAcked(3); // the next commit: answered (no failure to report), in place again
+        assertEquals(1, delay.pending());
+        delay.runDue();
+        assertEquals(3, marks.syncAckedDurableLsn());
+        marks.close();
+        assertEquals(OptionalLong.of(3), new WalMarks(tmp).syncAcked());
+    }
+
+    @Test
+    void whileTheRewriteFailsTooTheTimerRetriesItAndEachAckTriesItAndAnswers503() throws Exception {
+        ManualDelay delay = new ManualDelay();
+        WalMarks marks = new WalMarks(tmp, delay, f -> {
+            throw new IOException("Input/output error");
+        });
+        marks.setSyncAcked(1);
+        marks.setSyncAcked(2);
+        Path blocked = blockRename();
+        delay.runDue(); // the sync fails, and the rewrite of the whole mark too
+        assertEquals(1, marks.syncAckedDurableLsn());
+        assertEquals(1, delay.pending(), "a retry is scheduled");
+        assertTrue(delay.delays.get(delay.delays.size() - 1) <= WalMarks.SYNC_ACKED_RETRY_MAX_MILLIS);
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> marks.setSyncAcked(3),
+                "the next commit's own rewrite fails: 503");
+        assertTrue(e.getMessage().contains("sync-acked"), e.getMessage());
+        for (int i = 0; i < 8; i++) {
+            delay.runDue(); // the retries fail, and back off
+            assertEquals(1, delay.pending(), "retried again");
+        }
+        assertTrue(delay.delays.subList(1, delay.delays.size()).stream()
+                .allMatch(d -> d >= WalMarks.SYNC_ACKED_MAX_LAG_MILLIS && d <= WalMarks.SYNC_ACKED_RETRY_MAX_MILLIS),
+                "backoff between the tick and its bound: " + delay.delays);
+        assertEquals(WalMarks.SYNC_ACKED_RETRY_MAX_MILLIS, delay.delays.get(delay.delays.size() - 1), delay.delays.toString());
+        assertEquals(1, marks.syncAckedDurableLsn());
+        unblockRename(blocked);
+        delay.runDue(); // the retry succeeds: at the highest LSN written (3 was never written)
+        assertEquals(2, marks.syncAckedDurableLsn());
+        assertEquals(OptionalLong.of(2), new WalMarks(tmp).syncAcked());
+        assertEquals(0, delay.pending());
+        marks.close(); // nothing left
+    }
+
+    @Test
+    void anAckAfterAFailedRewriteMakesTheMarkDurableItselfWhenItCan() throws Exception {
+        ManualDelay delay = new ManualDelay();
+        WalMarks marks = new WalMarks(tmp, delay, f -> {
+            throw new IOException("Input/output error");
+        });
+        marks.setSyncAcked(1);
+        marks.setSyncAcked(2);
+        Path blocked = blockRename();
+        delay.runDue(); // sync and rewrite fail
+        unblockRename(blocked);
+        marks.setSyncAcked(4); // before the retry: its own rewrite succeeds, so no 503
         assertEquals(4, marks.syncAckedDurableLsn());
         assertEquals(OptionalLong.of(4), new WalMarks(tmp).syncAcked());
-        marks.setSyncAcked(5);
-        delay.runDue();
-        assertEquals(5, marks.syncAckedDurableLsn());
+        delay.runDue(); // the retry finds nothing to do
+        assertEquals(4, marks.syncAckedDurableLsn());
         marks.close();
     }
 
     @Test
-    void closeSyncsWhatIsLeftAndReportsASyncFailureNoCallerWasToldOf() {
+    void closeRepairsAFailedSyncAndThrowsOnlyIfTheMarkCannotBeMadeDurable() throws Exception {
         ManualDelay delay = new ManualDelay();
         boolean[] fail = {false};
-        WalMarks marks = new WalMarks(tmp, delay, f -> {
+        WalMarks.Forcer forcer = f -> {
             if (fail[0]) {
                 throw new IOException("No space left on device");
             }
-        });
+        };
+        WalMarks marks = new WalMarks(tmp, delay, forcer);
         marks.setSyncAcked(1);
         marks.setSyncAcked(2);
         fail[0] = true;
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, marks::close, "the final sync failed");
-        assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
-        assertEquals(1, marks.syncAckedDurableLsn());
+        marks.close(); // the final sync fails, the rewrite of the whole mark does not
+        assertEquals(2, marks.syncAckedDurableLsn());
+        assertEquals(OptionalLong.of(2), new WalMarks(tmp).syncAcked());
 
-        WalMarks other = new WalMarks(tmp, delay, f -> {
-            if (fail[0]) {
-                throw new IOException("No space left on device");
-            }
-        });
+        WalMarks other = new WalMarks(tmp, delay, forcer);
         fail[0] = false;
         other.setSyncAcked(3);
         other.setSyncAcked(4);
         fail[0] = true;
-        delay.runDue(); // fails with no ack after it
-        e = assertThrows(UncheckedIOException.class, other::close, "the delayed sync's failure no caller was told of");
-        assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+        Path blocked = blockRename();
+        delay.runDue(); // the delayed sync and its rewrite fail, no ack after them
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, other::close,
+                "close cannot make LSN 4 durable either: it says so");
+        assertTrue(e.getMessage().contains("sync-acked") && e.getMessage().contains(Lsn.format(4)), e.getMessage());
+        assertEquals(3, other.syncAckedDurableLsn());
         other.close(); // reported once
+        unblockRename(blocked);
+        delay.runDue(); // the timer after close: nothing
+        assertEquals(3, other.syncAckedDurableLsn());
+    }
+
+    @Test
+    void aSyncThatCannotBeScheduledIsA503AndTheNextAckSchedulesIt() {
+        boolean[] reject = {true};
+        ManualDelay manual = new ManualDelay();
+        WalMarks.Delay delay = (millis, task) -> {
+            if (reject[0]) {
+                throw new java.util.concurrent.RejectedExecutionException("no timer");
+            }
+            manual.after(millis, task);
+        };
+        WalMarks marks = new WalMarks(tmp, delay, f -> { });
+        marks.setSyncAcked(1);
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> marks.setSyncAcked(2));
+        assertTrue(e.getMessage().contains("schedule"), e.getMessage());
+        reject[0] = false;
+        marks.setSyncAcked(3); // not stuck: schedules it
+        assertEquals(1, manual.pending());
+        manual.runDue();
+        assertEquals(3, marks.syncAckedDurableLsn());
+        marks.close();
     }
 }

@@ -1,6 +1,5 @@
 package io.walship.wal;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -57,7 +56,10 @@ class SyncAckedMarkFailedSyncReviewTest {
         marks.setSyncAcked(1); // renamed into place, synced
         marks.setSyncAcked(2); // in place: this commit is answered 200, a sync promised within 50 ms
         delay.runDue(); // that sync fails (logged, kept for the next caller)
-        assertThrows(UncheckedIOException.class, () -> marks.setSyncAcked(3), "the next commit: 503, nothing recorded");
+        // (ackmark2: the failed sync was repaired at once by a synced rename of the whole mark, so the
+        // next commit records its LSN and is answered 200; it answers 503 only if its own rewrite
+        // fails too: SyncAckedMarkBoundedLagTest)
+        marks.setSyncAcked(3);
         // no further sync commit: the burst is over, the leader stops
         delay.runDue();
         try {
