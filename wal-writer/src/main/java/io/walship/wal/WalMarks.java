@@ -438,13 +438,28 @@ public final class WalMarks {
             syncAckedUnscheduledSince = -1;
         }
         IOException failed = null;
+        boolean returned = false; // false: the sync ended in an Error (it propagates after the finally)
         try {
             forcer.force(f);
+            returned = true;
         } catch (IOException e) {
             failed = e;
+            returned = true;
         } catch (RuntimeException e) {
             failed = new IOException(e.toString(), e);
+            returned = true;
+        } finally {
+            afterSync(f, lsn, returned, failed);
         }
+    }
+
+    /**
+     * The end of a delayed sync (in a finally: also after an Error, which would otherwise leave the
+     * store believing a sync runs for good): no sync runs any more, close is woken, and the next
+     * sync is scheduled if a write is not synced. A sync that ended in an Error proves nothing and
+     * keeps the file: the next sync tries again.
+     */
+    private void afterSync(RandomAccessFile f, long lsn, boolean returned, IOException failed) {
         synchronized (this) {
             syncAckedSyncing = null;
             boolean letGo = syncAckedLetGoWhileSyncing;
@@ -453,6 +468,9 @@ public final class WalMarks {
             if (letGo) {
                 // a failed write, or a close that gave up on this sync: it proves nothing of what is on disk now
                 closeQuietly(f);
+            } else if (!returned) {
+                LOG.error("sync of {} (up to LSN {}) ended in an Error; the next sync tries again",
+                        dir.resolve(SYNC_ACKED), Lsn.format(lsn));
             } else if (failed == null) {
                 syncAckedSyncs++;
                 syncAckedDurableLsn = Math.max(syncAckedDurableLsn, lsn);
