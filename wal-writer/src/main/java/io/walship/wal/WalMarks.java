@@ -150,6 +150,12 @@ public final class WalMarks {
     private volatile long syncAckedDurableLsn = -1;
     /** A delayed sync is scheduled and has not started yet. */
     private boolean syncAckedSyncScheduled;
+    /**
+     * The generation of the scheduled sync: a scheduled task runs only if it is still the current
+     * one. A successful rename makes the mark durable and drops the scheduled one (a retry backed
+     * off up to {@link #SYNC_ACKED_RETRY_MAX_MILLIS}), so the next in-place write schedules its own.
+     */
+    private long syncAckedSyncGeneration;
     /** The file a delayed sync runs on now (outside the lock), or null: at most one runs at a time. */
     private RandomAccessFile syncAckedSyncing;
     /**
@@ -332,6 +338,8 @@ public final class WalMarks {
         syncAckedDurableLsn = Math.max(syncAckedDurableLsn, value);
         syncAckedFailure = null;
         syncAckedRepairFailures = 0;
+        syncAckedSyncScheduled = false; // a pending retry is stale now: the next write schedules a sync of its own
+        syncAckedSyncGeneration++;
         if (!closed) {
             try {
                 syncAckedFile = new RandomAccessFile(f.toFile(), "rw");
@@ -381,8 +389,9 @@ public final class WalMarks {
     /** Schedules the delayed sync (under this); the flag is left clear if scheduling throws. */
     private void scheduleSync(long millis) {
         syncAckedSyncScheduled = true;
+        long generation = ++syncAckedSyncGeneration;
         try {
-            delay.after(millis, this::forceSyncAcked);
+            delay.after(millis, () -> forceSyncAcked(generation));
         } catch (RuntimeException | Error e) {
             syncAckedSyncScheduled = false;
             throw e;
@@ -419,10 +428,13 @@ public final class WalMarks {
      * once the same way; a failed repair is retried on the timer (backing off up to
      * {@link #SYNC_ACKED_RETRY_MAX_MILLIS}) until it, a call or {@link #close} succeeds.
      */
-    void forceSyncAcked() {
+    void forceSyncAcked(long generation) {
         RandomAccessFile f;
         long lsn;
         synchronized (this) {
+            if (generation != syncAckedSyncGeneration) {
+                return; // dropped by a successful rename (or superseded): a later write schedules its own
+            }
             syncAckedSyncScheduled = false;
             if (closed || syncAckedSyncing != null || syncAckedWritten <= syncAckedDurableLsn) {
                 return; // close syncs what is left; a running sync schedules the next when it ends
