@@ -73,7 +73,9 @@ public final class WalMarks {
     /**
      * The longest {@link #close} waits, in all, for a sync of sync-acked still running and for its
      * own (a disk whose syncs hang): then it gives up, logs and throws, so that the store still lets
-     * go of its LOCK ({@code Store.shutDownFiles} gives the WAL threads as long).
+     * go of its LOCK ({@code Store.shutDownFiles} gives the WAL threads as long). Not a bound on a
+     * rewrite of the whole mark that hangs (a repair, or a commit's rewrite): it holds this
+     * instance's lock, which close takes first (docs/OPERATIONS.md, "Rejoin").
      */
     static final long SYNC_ACKED_CLOSE_WAIT_MILLIS = 30_000;
 
@@ -589,7 +591,8 @@ public final class WalMarks {
      * after this (a commit answered during shutdown) renames a whole synced file in place and keeps
      * nothing open. It waits {@link #SYNC_ACKED_CLOSE_WAIT_MILLIS} at most in all for the syncs (a
      * disk that hangs), then logs, throws, and leaves the file to be closed by the hung sync when it
-     * returns. A second call returns at once.
+     * returns. A rewrite of the whole mark that hangs under this instance's lock (a repair on the
+     * worker, or a commit's) is not bounded: close waits for the lock first. A second call returns at once.
      *
      * @throws UncheckedIOException if the mark could not be made durable up to what was written (the
      *     sync and the rewrite failed, or a sync did not return in time), or the file failed to close
