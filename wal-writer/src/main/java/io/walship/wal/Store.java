@@ -738,6 +738,7 @@ public final class Store implements AutoCloseable {
      * Chronicle's own records in the WAL files.
      */
     private void shutDownFiles(boolean clean) {
+        Throwable earlier = null;
         try {
             pipeline.close();
             if (!pipeline.stopped()) {
@@ -751,9 +752,17 @@ public final class Store implements AutoCloseable {
             }
             wal.close();
             pageFile.close();
+        } catch (RuntimeException | Error e) {
+            earlier = e;
+            throw e;
         } finally {
             try {
                 marks.close(); // even when a close above failed: no open mark outlives the store's lock
+            } catch (RuntimeException e) {
+                if (earlier == null) {
+                    throw e;
+                }
+                earlier.addSuppressed(e); // the first failure is thrown, this one is not lost
             } finally {
                 releaseLock();
             }

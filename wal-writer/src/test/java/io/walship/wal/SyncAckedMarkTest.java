@@ -99,30 +99,4 @@ class SyncAckedMarkTest {
         assertEquals(OptionalLong.of(1_001), new WalMarks(dir).syncAcked());
         assertFalse(openHere(mark), "nothing kept open after close");
     }
-
-    /**
-     * Unsynced in-place writes could wait for the kernel's writeback (30 s by default) before they
-     * reach the disk, so a power loss would leave the mark far behind; one is synced whenever a
-     * second has passed since the last sync (a clock the test moves).
-     */
-    @Test
-    void anInPlaceWriteIsSyncedOnceASecondHasPassedSinceTheLastSync() {
-        long[] now = {5_000_000_000L};
-        WalMarks marks = new WalMarks(tmp, () -> now[0]);
-        marks.setSyncAcked(1); // the first write renames a whole file into place
-        for (long lsn = 2; lsn <= 100; lsn++) {
-            marks.setSyncAcked(lsn);
-        }
-        assertEquals(0, marks.syncAckedSyncs(), "no sync within the second after the first write");
-        now[0] += WalMarks.SYNC_ACKED_SYNC_INTERVAL_NANOS;
-        marks.setSyncAcked(101);
-        assertEquals(1, marks.syncAckedSyncs(), "a second later the next in-place write is synced");
-        now[0] += WalMarks.SYNC_ACKED_SYNC_INTERVAL_NANOS / 2;
-        marks.setSyncAcked(102);
-        assertEquals(1, marks.syncAckedSyncs(), "half a second after that sync: not yet");
-        now[0] += WalMarks.SYNC_ACKED_SYNC_INTERVAL_NANOS / 2;
-        marks.setSyncAcked(103);
-        assertEquals(2, marks.syncAckedSyncs());
-        marks.close();
-    }
 }
