@@ -1,21 +1,25 @@
 package io.walship.wal;
 
+import static io.walship.wal.SyncAckedMarkFixtures.alwaysEio;
+import static io.walship.wal.SyncAckedMarkFixtures.blockRename;
+import static io.walship.wal.SyncAckedMarkFixtures.eioWhile;
+import static io.walship.wal.SyncAckedMarkFixtures.unblockRename;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import io.walship.wal.SyncAckedMarkFixtures.ManualDelay;
 
 /**
  * {@code marks/sync-acked} is updated in place on every acknowledged sync commit, unsynced on that
@@ -45,32 +49,6 @@ class SyncAckedMarkBoundedLagTest {
                     () -> "the mark synced only up to " + marks.syncAckedDurableLsn() + " of 500 acknowledged");
         } finally {
             marks.close();
-        }
-    }
-
-    /** A timer the test runs by hand: what was scheduled, and after how long. */
-    private static final class ManualDelay implements WalMarks.Delay {
-        final List<Runnable> tasks = new ArrayList<>();
-        final List<Long> delays = new ArrayList<>();
-
-        @Override
-        public synchronized void after(long millis, Runnable task) {
-            delays.add(millis);
-            tasks.add(task);
-        }
-
-        synchronized int pending() {
-            return tasks.size();
-        }
-
-        /** Runs the tasks scheduled so far (as the timer thread would, later). */
-        void runDue() {
-            List<Runnable> due;
-            synchronized (this) {
-                due = new ArrayList<>(tasks);
-                tasks.clear();
-            }
-            due.forEach(Runnable::run);
         }
     }
 
@@ -146,28 +124,11 @@ class SyncAckedMarkBoundedLagTest {
         assertEquals(2, forces[0], "nothing left for close");
     }
 
-    /** Makes the synced rename of the whole mark fail (a non-empty directory where its temporary file goes). */
-    private Path blockRename() throws IOException {
-        Path t = tmp.resolve(WalMarks.DIR_NAME).resolve("sync-acked.tmp");
-        Files.createDirectories(t);
-        Files.writeString(t.resolve("in-the-way"), "x");
-        return t;
-    }
-
-    private static void unblockRename(Path t) throws IOException {
-        Files.delete(t.resolve("in-the-way"));
-        Files.delete(t);
-    }
-
     @Test
     void aFailedSyncIsRepairedAtOnceByASyncedRenameOfTheWholeMark() {
         ManualDelay delay = new ManualDelay();
         boolean[] fail = {true};
-        WalMarks marks = new WalMarks(tmp, delay, f -> {
-            if (fail[0]) {
-                throw new IOException("Input/output error");
-            }
-        });
+        WalMarks marks = new WalMarks(tmp, delay, eioWhile(fail));
         marks.setSyncAcked(1);
         marks.setSyncAcked(2);
         delay.runDue(); // fails (logged at ERROR): the file is let go of, the mark renamed whole, synced
@@ -186,12 +147,10 @@ class SyncAckedMarkBoundedLagTest {
     @Test
     void whileTheRewriteFailsTooTheTimerRetriesItAndEachAckTriesItAndAnswers503() throws Exception {
         ManualDelay delay = new ManualDelay();
-        WalMarks marks = new WalMarks(tmp, delay, f -> {
-            throw new IOException("Input/output error");
-        });
+        WalMarks marks = new WalMarks(tmp, delay, alwaysEio());
         marks.setSyncAcked(1);
         marks.setSyncAcked(2);
-        Path blocked = blockRename();
+        Path blocked = blockRename(tmp);
         delay.runDue(); // the sync fails, and the rewrite of the whole mark too
         assertEquals(1, marks.syncAckedDurableLsn());
         assertEquals(1, delay.pending(), "a retry is scheduled");
@@ -219,12 +178,10 @@ class SyncAckedMarkBoundedLagTest {
     @Test
     void anAckAfterAFailedRewriteMakesTheMarkDurableItselfWhenItCan() throws Exception {
         ManualDelay delay = new ManualDelay();
-        WalMarks marks = new WalMarks(tmp, delay, f -> {
-            throw new IOException("Input/output error");
-        });
+        WalMarks marks = new WalMarks(tmp, delay, alwaysEio());
         marks.setSyncAcked(1);
         marks.setSyncAcked(2);
-        Path blocked = blockRename();
+        Path blocked = blockRename(tmp);
         delay.runDue(); // sync and rewrite fail
         unblockRename(blocked);
         marks.setSyncAcked(4); // before the retry: its own rewrite succeeds, so no 503
@@ -257,7 +214,7 @@ class SyncAckedMarkBoundedLagTest {
         other.setSyncAcked(3);
         other.setSyncAcked(4);
         fail[0] = true;
-        Path blocked = blockRename();
+        Path blocked = blockRename(tmp);
         delay.runDue(); // the delayed sync and its rewrite fail, no ack after them
         UncheckedIOException e = assertThrows(UncheckedIOException.class, other::close,
                 "close cannot make LSN 4 durable either: it says so");
