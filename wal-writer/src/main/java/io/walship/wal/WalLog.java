@@ -16,6 +16,9 @@ import net.openhft.chronicle.core.time.TimeProvider;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.TailerState;
+import net.openhft.chronicle.queue.impl.RollingResourcesCache;
+import net.openhft.chronicle.queue.impl.single.MissingStoreFileException;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.wire.DocumentContext;
@@ -38,6 +41,8 @@ public final class WalLog implements AutoCloseable {
     /** Chronicle's append locks in the queue's table store ({@code TableStoreWriteLock}) and their free value. */
     private static final List<String> CHRONICLE_LOCK_KEYS = List.of("chronicle.write.lock", "chronicle.append.lock");
     private static final long UNLOCKED = Long.MIN_VALUE;
+    /** How Chronicle's {@code listCyclesBetween} says the first cycle's file is gone ({@code StoreSupplier.toKey}). */
+    private static final String LOWER_CYCLE_GONE = "'file not found' for the lowerCycle";
 
     /**
      * A document read from the queue: its Chronicle index and raw bytes ({@code length} of them;
@@ -181,7 +186,7 @@ public final class WalLog implements AutoCloseable {
     public long seek(ExcerptTailer tailer, long lsn) {
         long first = firstLsn(tailer);
         if (first < 0 || lsn <= first) {
-            tailer.toStart();
+            toStart(tailer);
             return first;
         }
         NavigableSet<Long> cycles = cycles();
@@ -215,7 +220,7 @@ public final class WalLog implements AutoCloseable {
                 }
             }
         }
-        tailer.toStart();
+        toStart(tailer);
         return first;
     }
 
@@ -235,10 +240,36 @@ public final class WalLog implements AutoCloseable {
 
     /** LSN of the first entry still in the log, or -1 if the log is empty. */
     public long firstLsn(ExcerptTailer tailer) {
-        tailer.toStart();
+        toStart(tailer);
         RawEntry e = read(tailer);
-        tailer.toStart();
+        toStart(tailer);
         return e == null ? -1 : e.headerLsn();
+    }
+
+    /**
+     * {@code tailer.toStart()}, also while Chronicle's first cycle is a file retention has just
+     * deleted (see {@link #cycles}): Chronicle then fails ({@code MissingStoreFileException}), or,
+     * for a tailer that still has that file mapped, goes to the start of the deleted file. The
+     * tailer goes to the first entry of the oldest cycle file there is instead.
+     */
+    private void toStart(ExcerptTailer tailer) {
+        try {
+            tailer.toStart();
+            if (tailer.state() != TailerState.FOUND_IN_CYCLE || Files.exists(cycleFile(tailer.cycle()))) {
+                return;
+            }
+        } catch (MissingStoreFileException e) {
+            if (e.getMessage() == null || !e.getMessage().startsWith("Missing first store file")) {
+                throw e;
+            }
+            queue.refreshDirectoryListing(); // the writer's own queue: its listing is right from now on
+        }
+        for (long cycle : cyclesOnDisk(Integer.MIN_VALUE, Integer.MAX_VALUE)) {
+            if (tailer.moveToIndex(rollCycle.toIndex((int) cycle, 0))) {
+                return;
+            }
+        }
+        tailer.toStart(); // no file with an entry left: as Chronicle has it (an empty log)
     }
 
     /**
@@ -311,7 +342,8 @@ public final class WalLog implements AutoCloseable {
     /**
      * The cycles Chronicle knows of, oldest first; none before the first cycle file exists (then
      * {@code firstCycle()} is {@code Integer.MAX_VALUE}, and asking for the cycles between it and
-     * {@code lastCycle()} fails).
+     * {@code lastCycle()} fails). While Chronicle's first cycle is a file retention has just deleted
+     * ({@link #deleteUpTo}, in this process or the writer's), the cycles with a file in the directory.
      */
     private NavigableSet<Long> cycles() {
         int first = queue.firstCycle();
@@ -319,7 +351,48 @@ public final class WalLog implements AutoCloseable {
         if (first == Integer.MAX_VALUE || first > last) {
             return java.util.Collections.emptyNavigableSet();
         }
-        return queue.listCyclesBetween(first, last);
+        try {
+            return queue.listCyclesBetween(first, last);
+        } catch (IllegalStateException e) {
+            if (e.getMessage() == null || !e.getMessage().startsWith(LOWER_CYCLE_GONE)) {
+                throw e;
+            }
+            // Retention deleted the first cycle's file after Chronicle noted it as the first: the
+            // writer updates the first cycle in the queue's metadata only once its whole delete is
+            // done, and a read-only queue cannot update it at all. List the directory instead.
+            queue.refreshDirectoryListing(); // the writer's own queue: its listing is right from now on
+            return cyclesOnDisk(first, last);
+        }
+    }
+
+    /**
+     * The cycles from {@code first} to {@code last} that have a file in the WAL directory now,
+     * read from the directory itself (Chronicle's listing may lag behind retention's deletes).
+     */
+    private NavigableSet<Long> cyclesOnDisk(int first, int last) {
+        java.util.TreeSet<Long> out = new java.util.TreeSet<>();
+        String suffix = SingleChronicleQueue.SUFFIX;
+        RollingResourcesCache names = new RollingResourcesCache(rollCycle, queue.epoch(),
+                name -> dir.resolve(name + suffix).toFile(), f -> f.getName().substring(0, f.getName().length() - suffix.length()));
+        String[] files = dir.toFile().list();
+        if (files == null) {
+            throw new WalshipException("cannot list the WAL directory " + dir);
+        }
+        for (String f : files) {
+            if (!f.endsWith(suffix)) {
+                continue;
+            }
+            int cycle;
+            try {
+                cycle = names.parseCount(f.substring(0, f.length() - suffix.length()));
+            } catch (RuntimeException notACycleFile) {
+                continue; // not one of Chronicle's names: not a cycle file (Chronicle's listing skips it too)
+            }
+            if (cycle >= first && cycle <= last) {
+                out.add((long) cycle);
+            }
+        }
+        return out;
     }
 
     /** The cycle files present, oldest first. */
