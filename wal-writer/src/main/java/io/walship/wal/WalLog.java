@@ -190,6 +190,7 @@ public final class WalLog implements AutoCloseable {
             return first;
         }
         NavigableSet<Long> cycles = cycles();
+        seekHook.run();
         for (Long cycle : cycles.descendingSet()) {
             long start = rollCycle.toIndex(cycle.intValue(), 0);
             long cycleFirst = lsnAt(tailer, start);
@@ -423,5 +424,15 @@ public final class WalLog implements AutoCloseable {
     @Override
     public void close() {
         queue.close();
+    }
+
+    // ---- test hooks ----------------------------------------------------------------------------
+
+    private volatile Runnable seekHook = () -> {
+    };
+
+    /** Runs {@code hook} in each {@link #seek} between listing the cycles and reading them (a test deletes files there). */
+    void afterSeekListedCyclesForTesting(Runnable hook) {
+        seekHook = hook;
     }
 }

@@ -137,6 +137,71 @@ class WalCycleDeletedUnderReaderTest {
         }
     }
 
+    /** Deletes the {@code n} oldest cycle files once, in {@code r}'s next seek, just after it listed them. */
+    private static void deleteInNextSeek(WalReader r, Path dir, int n) {
+        boolean[] once = {false};
+        r.log().afterSeekListedCyclesForTesting(() -> {
+            if (!once[0]) {
+                once[0] = true;
+                try {
+                    deleteOldest(dir, n);
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+    }
+
+    /**
+     * Files listed by a seek and deleted before it reads them: the entry sought went with them, and
+     * the seek must say so (no longer available), not leave the reader where it finds a gap.
+     */
+    @Test
+    void cycleFilesDeletedBetweenListingAndReadingThemInASeek() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader r = WalReader.open(dir)) {
+            deleteInNextSeek(r, dir, 2);
+            WalNoLongerAvailableException gone = assertThrows(WalNoLongerAvailableException.class, () -> r.seek(firsts[1] + 1));
+            assertEquals(firsts[2], gone.firstAvailable());
+            assertReadsFrom(r, firsts[2]);
+        }
+    }
+
+    @Test
+    void cycleFilesDeletedBetweenListingAndReadingThemInASeekOfTheWritersOwnReader() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader r = store.walReader()) {
+            deleteInNextSeek(r, dir, 2);
+            WalNoLongerAvailableException gone = assertThrows(WalNoLongerAvailableException.class, () -> r.seek(firsts[1] + 1));
+            assertEquals(firsts[2], gone.firstAvailable());
+            assertReadsFrom(r, firsts[2] + 1);
+        }
+    }
+
+    /** As above, while another reader of the writer still has the deleted file mapped (it stays readable). */
+    @Test
+    void cycleFilesDeletedInASeekWhileAnotherReaderStillHasThemMapped() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader r = store.walReader(); WalReader other = store.walReader()) {
+            other.seek(firsts[0] + 1);
+            assertEquals(firsts[0] + 1, other.next().lsn());
+            deleteInNextSeek(r, dir, 2);
+            WalNoLongerAvailableException gone = assertThrows(WalNoLongerAvailableException.class, () -> r.seek(firsts[1] + 1));
+            assertEquals(firsts[2], gone.firstAvailable());
+            assertReadsFrom(r, firsts[2] + 1);
+        }
+    }
+
+    @Test
+    void oneCycleFileDeletedBetweenListingAndReadingItInASeek() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader r = WalReader.open(dir)) {
+            deleteInNextSeek(r, dir, 1);
+            assertReadsFrom(r, firsts[1] + 1);
+            assertThrows(WalNoLongerAvailableException.class, () -> r.seek(firsts[0] + 1));
+        }
+    }
+
     @Test
     void twoCycleFilesDeletedAtOnceToo() throws Exception {
         Path dir = tmp.resolve("d");
