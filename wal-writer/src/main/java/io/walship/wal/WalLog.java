@@ -43,6 +43,8 @@ public final class WalLog implements AutoCloseable {
     private static final long UNLOCKED = Long.MIN_VALUE;
     /** How Chronicle's {@code listCyclesBetween} says the first cycle's file is gone ({@code StoreSupplier.toKey}). */
     private static final String LOWER_CYCLE_GONE = "'file not found' for the lowerCycle";
+    /** Seeks in a row that may find the WAL's start moved on by retention before one gives up. */
+    private static final int RACE_ATTEMPTS = 5;
 
     /**
      * A document read from the queue: its Chronicle index and raw bytes ({@code length} of them;
@@ -184,13 +186,40 @@ public final class WalLog implements AutoCloseable {
      * {@code lsn} (or the end). Returns the LSN of the first entry in the log, or -1 if empty.
      */
     public long seek(ExcerptTailer tailer, long lsn) {
-        long first = firstLsn(tailer);
-        if (first < 0 || lsn <= first) {
-            toStart(tailer);
-            return first;
+        for (int attempt = 1; ; attempt++) {
+            long first = firstLsn(tailer);
+            if (first < 0 || lsn <= first) {
+                toStart(tailer);
+                return first;
+            }
+            NavigableSet<Long> cycles = cycles();
+            seekHook.run();
+            if (seekIn(cycles, tailer, lsn)) {
+                return first;
+            }
+            // No cycle file listed holds an entry at or below lsn, though the first entry was below it:
+            // retention deleted the files listed after they were listed (or they are damaged). If the
+            // WAL's start has moved on, seek again from it: the caller then sees the LSN sought is gone,
+            // where reading on from the start would have found a gap.
+            long now = firstLsn(tailer);
+            if (now == first) {
+                toStart(tailer); // the same start: read from it; the reader's checks say what is wrong there
+                return first;
+            }
+            if (attempt == RACE_ATTEMPTS) {
+                throw new WalshipException("seeking LSN " + Lsn.format(lsn) + " in " + dir + ": its start kept moving ("
+                        + RACE_ATTEMPTS + " times, now LSN " + Lsn.format(now) + ") as WAL files were deleted under"
+                        + " the seek; try again");
+            }
         }
-        NavigableSet<Long> cycles = cycles();
-        seekHook.run();
+    }
+
+    /**
+     * Positions {@code tailer} at the first entry of {@code cycles} with an LSN of at least
+     * {@code lsn}, or just after the last entry; false if no cycle read holds an entry at or below
+     * {@code lsn} (the tailer is then left anywhere).
+     */
+    private boolean seekIn(NavigableSet<Long> cycles, ExcerptTailer tailer, long lsn) {
         for (Long cycle : cycles.descendingSet()) {
             long start = rollCycle.toIndex(cycle.intValue(), 0);
             long cycleFirst = lsnAt(tailer, start);
@@ -201,13 +230,13 @@ public final class WalLog implements AutoCloseable {
             long at = lsnAt(tailer, guess);
             if (at == lsn) {
                 tailer.moveToIndex(guess);
-                return first;
+                return true;
             }
             // One past the last entry (recovery after a clean checkpoint, a reader that is caught up):
             // reading the entry before leaves the tailer just after it, where that LSN will be appended.
             // Without this, such a seek walked the whole cycle, reading every entry of it.
             if (at < 0 && lsnAt(tailer, guess - 1) == lsn - 1) {
-                return first;
+                return true;
             }
             // Not a dense run of LSNs (a WAL written before torn tails were cut off): walk the cycle.
             tailer.moveToIndex(start);
@@ -217,12 +246,11 @@ public final class WalLog implements AutoCloseable {
                 RawEntry e = read(tailer);
                 if (e == null || e.headerLsn() >= lsn) {
                     tailer.moveToIndex(idx);
-                    return first;
+                    return true;
                 }
             }
         }
-        toStart(tailer);
-        return first;
+        return false;
     }
 
     /** Entries {@link #seek} has read so far (its cost; for tests). */
