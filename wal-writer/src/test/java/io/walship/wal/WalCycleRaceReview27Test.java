@@ -88,4 +88,23 @@ class WalCycleRaceReview27Test {
             }
         }
     }
+
+    /**
+     * A reader that has not sought starts at the WAL's first entry ({@code expected} from
+     * firstAvailableLsn, on a tailer of its own), but reads on from its own tailer, which Chronicle
+     * put at the start when the reader was made: in a file retention has deleted since. The branch's
+     * toStart fallback is not applied to that tailer.
+     */
+    @Test
+    void aReaderMadeBeforeRetentionsDeleteReadsFromTheWalsNewStartWithoutASeek() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader own = store.walReader(); WalReader other = WalReader.open(dir)) {
+            Path f0 = cycleFiles(dir).get(0);
+            assertTrue(f0.toFile().delete()); // what retention does first
+            for (WalReader r : List.of(own, other)) {
+                WalEntry e = r.next();
+                assertEquals(firsts[1], e == null ? -1 : e.lsn(), "the first entry read after the oldest file went");
+            }
+        }
+    }
 }
