@@ -43,6 +43,9 @@ public final class WalLog implements AutoCloseable {
     private static final long UNLOCKED = Long.MIN_VALUE;
     /** How Chronicle's {@code listCyclesBetween} says the first cycle's file is gone ({@code StoreSupplier.toKey}). */
     private static final String LOWER_CYCLE_GONE = "'file not found' for the lowerCycle";
+    /** How Chronicle's {@code toStart} says it could not open the first cycle's file (gone, or damaged). */
+    private static final String MISSING_FIRST_STORE = "Missing first store file";
+    private static final java.util.regex.Pattern CYCLE_NAMED = java.util.regex.Pattern.compile("cycle=(-?\\d+)");
     /** Seeks in a row that may find the WAL's start moved on by retention before one gives up. */
     private static final int RACE_ATTEMPTS = 5;
 
@@ -223,6 +226,9 @@ public final class WalLog implements AutoCloseable {
         for (Long cycle : cycles.descendingSet()) {
             long start = rollCycle.toIndex(cycle.intValue(), 0);
             long cycleFirst = lsnAt(tailer, start);
+            if (cycleFirst < 0 && !tailer.moveToCycle(cycle.intValue())) {
+                requireGone(cycle.intValue()); // not an empty file: gone since listed (retention), else damaged
+            }
             if (cycleFirst < 0 || cycleFirst > lsn) {
                 continue;
             }
@@ -279,7 +285,10 @@ public final class WalLog implements AutoCloseable {
      * {@code tailer.toStart()}, also while Chronicle's first cycle is a file retention has just
      * deleted (see {@link #cycles}): Chronicle then fails ({@code MissingStoreFileException}), or,
      * for a tailer that still has that file mapped, goes to the start of the deleted file. The
-     * tailer goes to the first entry of the oldest cycle file there is instead.
+     * tailer goes to the start of the oldest cycle file there is instead. Only a file that is gone
+     * is passed over: one that is there but Chronicle cannot open (a damaged header; Chronicle gives
+     * up after its header timeout, as it does for a missing file) is an {@link IntegrityException},
+     * never taken for retention's delete (its entries would pass for "no longer available").
      */
     private void toStart(ExcerptTailer tailer) {
         try {
@@ -288,17 +297,33 @@ public final class WalLog implements AutoCloseable {
                 return;
             }
         } catch (MissingStoreFileException e) {
-            if (e.getMessage() == null || !e.getMessage().startsWith("Missing first store file")) {
+            String m = e.getMessage();
+            if (m == null || !m.startsWith(MISSING_FIRST_STORE)) {
                 throw e;
             }
+            java.util.regex.Matcher named = CYCLE_NAMED.matcher(m);
+            requireGone(named.find() ? Integer.parseInt(named.group(1)) : queue.firstCycle());
             queue.refreshDirectoryListing(); // the writer's own queue: its listing is right from now on
         }
         for (long cycle : cyclesOnDisk(Integer.MIN_VALUE, Integer.MAX_VALUE)) {
-            if (tailer.moveToIndex(rollCycle.toIndex((int) cycle, 0))) {
+            if (tailer.moveToCycle((int) cycle)) {
                 return;
             }
+            requireGone((int) cycle); // deleted since listed: on to the next
         }
-        tailer.toStart(); // no file with an entry left: as Chronicle has it (an empty log)
+        tailer.toStart(); // no file left: as Chronicle has it (an empty log)
+    }
+
+    /**
+     * Throws unless {@code cycle}'s file is gone: called when Chronicle could not open it, which it
+     * reports alike for a file retention deleted and for one that is there but damaged.
+     */
+    private void requireGone(int cycle) {
+        Path f = cycleFile(cycle);
+        if (Files.exists(f)) {
+            throw new IntegrityException("WAL file " + f + " is there but cannot be read (a damaged header?); its"
+                    + " entries are not skipped as if retention had deleted them");
+        }
     }
 
     /**
