@@ -87,6 +87,8 @@ public final class WalLog implements AutoCloseable {
     private final SingleChronicleQueue queue;
     private final RollCycle rollCycle;
     private final WalClock clock;
+    /** Names cycle files ({@link #cycleFile}); built once, a seek names several. */
+    private final DateTimeFormatter cycleNames;
 
     public WalLog(Path dataDir, boolean readOnly, RollCycle rollCycle) {
         this(dataDir, readOnly, rollCycle, null);
@@ -109,6 +111,7 @@ public final class WalLog implements AutoCloseable {
         // whatever was asked): indices and file names must be computed with that one, or a seek in a
         // WAL of another cycle (WalReader.open is told none) lands nowhere and reads from the start
         this.rollCycle = queue.rollCycle();
+        this.cycleNames = DateTimeFormatter.ofPattern(this.rollCycle.format()).withZone(ZoneOffset.UTC);
     }
 
     public Path dir() {
@@ -464,9 +467,8 @@ public final class WalLog implements AutoCloseable {
 
     /** The file that holds (or will hold) cycle {@code cycle}. */
     Path cycleFile(int cycle) {
-        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(rollCycle.format()).withZone(ZoneOffset.UTC);
         long millis = (long) cycle * rollCycle.lengthInMillis() + queue.epoch();
-        return dir.resolve(fmt.format(Instant.ofEpochMilli(millis)) + SingleChronicleQueue.SUFFIX);
+        return dir.resolve(cycleNames.format(Instant.ofEpochMilli(millis)) + SingleChronicleQueue.SUFFIX);
     }
 
     /** Chronicle's own metadata file (directory listing, locks). */
