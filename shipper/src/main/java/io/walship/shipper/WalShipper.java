@@ -820,6 +820,13 @@ public final class WalShipper implements AutoCloseable {
             throw splice(archive, local + ", WAL durable only up to LSN " + Lsn.format(durable)
                     + " (its history was rebuilt or rewound)");
         }
+        if (first >= 0 && first <= archived) {
+            try {
+                reader.seek(archived).headersOnly();
+            } catch (io.walship.wal.WalNoLongerAvailableException gone) {
+                first = gone.firstAvailable(); // retention deleted it since: archived, so no splice to look for
+            }
+        }
         if (first < 0 || first > archived) {
             if (fresh) {
                 LOG.info("the archive's last entry (LSN {}) is no longer in the local WAL (it starts at {}); checked the"
@@ -827,7 +834,6 @@ public final class WalShipper implements AutoCloseable {
             }
             return;
         }
-        reader.seek(archived).headersOnly();
         WalEntry e = reader.next();
         if (e == null) {
             throw splice(archive, local + ", no durable WAL entry at LSN " + Lsn.format(archived));

@@ -16,6 +16,9 @@ import net.openhft.chronicle.core.time.TimeProvider;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.TailerState;
+import net.openhft.chronicle.queue.impl.RollingResourcesCache;
+import net.openhft.chronicle.queue.impl.single.MissingStoreFileException;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.wire.DocumentContext;
@@ -38,6 +41,13 @@ public final class WalLog implements AutoCloseable {
     /** Chronicle's append locks in the queue's table store ({@code TableStoreWriteLock}) and their free value. */
     private static final List<String> CHRONICLE_LOCK_KEYS = List.of("chronicle.write.lock", "chronicle.append.lock");
     private static final long UNLOCKED = Long.MIN_VALUE;
+    /** How Chronicle's {@code listCyclesBetween} says the first cycle's file is gone ({@code StoreSupplier.toKey}). */
+    private static final String LOWER_CYCLE_GONE = "'file not found' for the lowerCycle";
+    /** How Chronicle's {@code toStart} says it could not open the first cycle's file (gone, or damaged). */
+    private static final String MISSING_FIRST_STORE = "Missing first store file";
+    private static final java.util.regex.Pattern CYCLE_NAMED = java.util.regex.Pattern.compile("cycle=(-?\\d+)");
+    /** Seeks in a row that may find the WAL's start moved on by retention before one gives up. */
+    private static final int RACE_ATTEMPTS = 5;
 
     /**
      * A document read from the queue: its Chronicle index and raw bytes ({@code length} of them;
@@ -77,6 +87,8 @@ public final class WalLog implements AutoCloseable {
     private final SingleChronicleQueue queue;
     private final RollCycle rollCycle;
     private final WalClock clock;
+    /** Names cycle files ({@link #cycleFile}); built once, a seek names several. */
+    private final DateTimeFormatter cycleNames;
 
     public WalLog(Path dataDir, boolean readOnly, RollCycle rollCycle) {
         this(dataDir, readOnly, rollCycle, null);
@@ -99,6 +111,7 @@ public final class WalLog implements AutoCloseable {
         // whatever was asked): indices and file names must be computed with that one, or a seek in a
         // WAL of another cycle (WalReader.open is told none) lands nowhere and reads from the start
         this.rollCycle = queue.rollCycle();
+        this.cycleNames = DateTimeFormatter.ofPattern(this.rollCycle.format()).withZone(ZoneOffset.UTC);
     }
 
     public Path dir() {
@@ -179,15 +192,46 @@ public final class WalLog implements AutoCloseable {
      * {@code lsn} (or the end). Returns the LSN of the first entry in the log, or -1 if empty.
      */
     public long seek(ExcerptTailer tailer, long lsn) {
-        long first = firstLsn(tailer);
-        if (first < 0 || lsn <= first) {
-            tailer.toStart();
-            return first;
+        for (int attempt = 1; ; attempt++) {
+            long first = firstLsn(tailer);
+            if (first < 0 || lsn <= first) {
+                toStart(tailer);
+                return first;
+            }
+            NavigableSet<Long> cycles = cycles();
+            seekHook.run();
+            if (seekIn(cycles, tailer, lsn)) {
+                return first;
+            }
+            // No cycle file listed holds an entry at or below lsn, though the first entry was below it:
+            // retention deleted the files listed after they were listed (or they are damaged). If the
+            // WAL's start has moved on, seek again from it: the caller then sees the LSN sought is gone,
+            // where reading on from the start would have found a gap.
+            long now = firstLsn(tailer);
+            if (now == first) {
+                toStart(tailer); // the same start: read from it; the reader's checks say what is wrong there
+                return first;
+            }
+            if (attempt == RACE_ATTEMPTS) {
+                throw new WalshipException("seeking LSN " + Lsn.format(lsn) + " in " + dir + ": its start kept moving ("
+                        + RACE_ATTEMPTS + " times, now LSN " + Lsn.format(now) + ") as WAL files were deleted under"
+                        + " the seek; try again");
+            }
         }
-        NavigableSet<Long> cycles = cycles();
+    }
+
+    /**
+     * Positions {@code tailer} at the first entry of {@code cycles} with an LSN of at least
+     * {@code lsn}, or just after the last entry; false if no cycle read holds an entry at or below
+     * {@code lsn} (the tailer is then left anywhere).
+     */
+    private boolean seekIn(NavigableSet<Long> cycles, ExcerptTailer tailer, long lsn) {
         for (Long cycle : cycles.descendingSet()) {
             long start = rollCycle.toIndex(cycle.intValue(), 0);
             long cycleFirst = lsnAt(tailer, start);
+            if (cycleFirst < 0 && !tailer.moveToCycle(cycle.intValue())) {
+                requireGone(cycle.intValue()); // not an empty file: gone since listed (retention), else damaged
+            }
             if (cycleFirst < 0 || cycleFirst > lsn) {
                 continue;
             }
@@ -195,13 +239,13 @@ public final class WalLog implements AutoCloseable {
             long at = lsnAt(tailer, guess);
             if (at == lsn) {
                 tailer.moveToIndex(guess);
-                return first;
+                return true;
             }
             // One past the last entry (recovery after a clean checkpoint, a reader that is caught up):
             // reading the entry before leaves the tailer just after it, where that LSN will be appended.
             // Without this, such a seek walked the whole cycle, reading every entry of it.
             if (at < 0 && lsnAt(tailer, guess - 1) == lsn - 1) {
-                return first;
+                return true;
             }
             // Not a dense run of LSNs (a WAL written before torn tails were cut off): walk the cycle.
             tailer.moveToIndex(start);
@@ -211,12 +255,11 @@ public final class WalLog implements AutoCloseable {
                 RawEntry e = read(tailer);
                 if (e == null || e.headerLsn() >= lsn) {
                     tailer.moveToIndex(idx);
-                    return first;
+                    return true;
                 }
             }
         }
-        tailer.toStart();
-        return first;
+        return false;
     }
 
     /** Entries {@link #seek} has read so far (its cost; for tests). */
@@ -235,10 +278,55 @@ public final class WalLog implements AutoCloseable {
 
     /** LSN of the first entry still in the log, or -1 if the log is empty. */
     public long firstLsn(ExcerptTailer tailer) {
-        tailer.toStart();
+        toStart(tailer);
         RawEntry e = read(tailer);
-        tailer.toStart();
+        toStart(tailer);
         return e == null ? -1 : e.headerLsn();
+    }
+
+    /**
+     * {@code tailer.toStart()}, also while Chronicle's first cycle is a file retention has just
+     * deleted (see {@link #cycles}): Chronicle then fails ({@code MissingStoreFileException}), or,
+     * for a tailer that still has that file mapped, goes to the start of the deleted file. The
+     * tailer goes to the start of the oldest cycle file there is instead. Only a file that is gone
+     * is passed over: one that is there but Chronicle cannot open (a damaged header; Chronicle gives
+     * up after its header timeout, as it does for a missing file) is an {@link IntegrityException},
+     * never taken for retention's delete (its entries would pass for "no longer available").
+     */
+    private void toStart(ExcerptTailer tailer) {
+        try {
+            tailer.toStart();
+            if (tailer.state() != TailerState.FOUND_IN_CYCLE || Files.exists(cycleFile(tailer.cycle()))) {
+                return;
+            }
+        } catch (MissingStoreFileException e) {
+            String m = e.getMessage();
+            if (m == null || !m.startsWith(MISSING_FIRST_STORE)) {
+                throw e;
+            }
+            java.util.regex.Matcher named = CYCLE_NAMED.matcher(m);
+            requireGone(named.find() ? Integer.parseInt(named.group(1)) : queue.firstCycle());
+            queue.refreshDirectoryListing(); // the writer's own queue: its listing is right from now on
+        }
+        for (long cycle : cyclesOnDisk(Integer.MIN_VALUE, Integer.MAX_VALUE)) {
+            if (tailer.moveToCycle((int) cycle)) {
+                return;
+            }
+            requireGone((int) cycle); // deleted since listed: on to the next
+        }
+        tailer.toStart(); // no file left: as Chronicle has it (an empty log)
+    }
+
+    /**
+     * Throws unless {@code cycle}'s file is gone: called when Chronicle could not open it, which it
+     * reports alike for a file retention deleted and for one that is there but damaged.
+     */
+    private void requireGone(int cycle) {
+        Path f = cycleFile(cycle);
+        if (Files.exists(f)) {
+            throw new IntegrityException("WAL file " + f + " is there but cannot be read (a damaged header?); its"
+                    + " entries are not skipped as if retention had deleted them");
+        }
     }
 
     /**
@@ -311,7 +399,8 @@ public final class WalLog implements AutoCloseable {
     /**
      * The cycles Chronicle knows of, oldest first; none before the first cycle file exists (then
      * {@code firstCycle()} is {@code Integer.MAX_VALUE}, and asking for the cycles between it and
-     * {@code lastCycle()} fails).
+     * {@code lastCycle()} fails). While Chronicle's first cycle is a file retention has just deleted
+     * ({@link #deleteUpTo}, in this process or the writer's), the cycles with a file in the directory.
      */
     private NavigableSet<Long> cycles() {
         int first = queue.firstCycle();
@@ -319,7 +408,48 @@ public final class WalLog implements AutoCloseable {
         if (first == Integer.MAX_VALUE || first > last) {
             return java.util.Collections.emptyNavigableSet();
         }
-        return queue.listCyclesBetween(first, last);
+        try {
+            return queue.listCyclesBetween(first, last);
+        } catch (IllegalStateException e) {
+            if (e.getMessage() == null || !e.getMessage().startsWith(LOWER_CYCLE_GONE)) {
+                throw e;
+            }
+            // Retention deleted the first cycle's file after Chronicle noted it as the first: the
+            // writer updates the first cycle in the queue's metadata only once its whole delete is
+            // done, and a read-only queue cannot update it at all. List the directory instead.
+            queue.refreshDirectoryListing(); // the writer's own queue: its listing is right from now on
+            return cyclesOnDisk(first, last);
+        }
+    }
+
+    /**
+     * The cycles from {@code first} to {@code last} that have a file in the WAL directory now,
+     * read from the directory itself (Chronicle's listing may lag behind retention's deletes).
+     */
+    private NavigableSet<Long> cyclesOnDisk(int first, int last) {
+        java.util.TreeSet<Long> out = new java.util.TreeSet<>();
+        String suffix = SingleChronicleQueue.SUFFIX;
+        RollingResourcesCache names = new RollingResourcesCache(rollCycle, queue.epoch(),
+                name -> dir.resolve(name + suffix).toFile(), f -> f.getName().substring(0, f.getName().length() - suffix.length()));
+        String[] files = dir.toFile().list();
+        if (files == null) {
+            throw new WalshipException("cannot list the WAL directory " + dir);
+        }
+        for (String f : files) {
+            if (!f.endsWith(suffix)) {
+                continue;
+            }
+            int cycle;
+            try {
+                cycle = names.parseCount(f.substring(0, f.length() - suffix.length()));
+            } catch (RuntimeException notACycleFile) {
+                continue; // not one of Chronicle's names: not a cycle file (Chronicle's listing skips it too)
+            }
+            if (cycle >= first && cycle <= last) {
+                out.add((long) cycle);
+            }
+        }
+        return out;
     }
 
     /** The cycle files present, oldest first. */
@@ -337,9 +467,8 @@ public final class WalLog implements AutoCloseable {
 
     /** The file that holds (or will hold) cycle {@code cycle}. */
     Path cycleFile(int cycle) {
-        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(rollCycle.format()).withZone(ZoneOffset.UTC);
         long millis = (long) cycle * rollCycle.lengthInMillis() + queue.epoch();
-        return dir.resolve(fmt.format(Instant.ofEpochMilli(millis)) + SingleChronicleQueue.SUFFIX);
+        return dir.resolve(cycleNames.format(Instant.ofEpochMilli(millis)) + SingleChronicleQueue.SUFFIX);
     }
 
     /** Chronicle's own metadata file (directory listing, locks). */
@@ -350,5 +479,15 @@ public final class WalLog implements AutoCloseable {
     @Override
     public void close() {
         queue.close();
+    }
+
+    // ---- test hooks ----------------------------------------------------------------------------
+
+    private volatile Runnable seekHook = () -> {
+    };
+
+    /** Runs {@code hook} in each {@link #seek} between listing the cycles and reading them (a test deletes files there). */
+    void afterSeekListedCyclesForTesting(Runnable hook) {
+        seekHook = hook;
     }
 }

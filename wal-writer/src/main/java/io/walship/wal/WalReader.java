@@ -223,7 +223,10 @@ public final class WalReader implements AutoCloseable {
 
     private WalEntry nextEntry(Sink sink) {
         if (expected < 0) {
-            long first = firstAvailableLsn();
+            // Not sought: read from the WAL's start, found on this reader's own tailer, which also goes
+            // there. Chronicle put it at the start when it was made, which retention may have deleted
+            // since (expected from another tailer, read from this one: a false "out of order").
+            long first = log.firstLsn(tailer);
             if (first < 0) {
                 return null;
             }
