@@ -24,6 +24,14 @@ import io.walship.wal.Lsn;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.walship.wal.StoreOptions;
+import io.walship.wal.TestStores;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import net.openhft.chronicle.core.time.SetTimeProvider;
+import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
 
 /**
  * Defect 5 of issue 9, the archive half: the shipper never splices two histories into one
@@ -307,6 +315,65 @@ class ShipperSpliceTest {
                 assertEquals(r.segments(), archive.lost().size(), "every upload lost its answer");
             }
             assertEquals(List.of(), ArchiveListing.of(inner).gaps(1));
+        }
+    }
+
+    private final SetTimeProvider clock = new SetTimeProvider(Instant.parse("2026-12-05T08:50:00Z"));
+
+    private final StoreOptions opts = StoreOptions.defaults().withRollCycle(TestRollCycles.TEST_SECONDLY);
+
+    private static List<Path> cycleFiles(Path data) throws IOException {
+        try (Stream<Path> s = Files.list(data.resolve("wal"))) {
+            return s.filter(p -> p.toString().endsWith(".cq4")).sorted().toList();
+        }
+    }
+
+    @Test
+    void aRewrittenHistoryWhoseOldestWalFileIsUnreadableIsNotShippedOntoTheArchivedOne() throws Exception {
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        try (ObjectStore archive = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long k;
+            try (Store store = TestStores.open(a, opts, clock)) {
+                write(store, "a", 20);
+                k = store.lastLsn();
+            }
+            copyTree(a, b);
+            long n;
+            try (Store store = TestStores.open(a, opts, clock)) {
+                write(store, "a-more", 30);
+                n = store.lastLsn();
+            }
+            try (WalShipper shipper = new WalShipper(a, archive, WalShipper.Options.defaults())) {
+                assertEquals(n, shipper.shipOnce().archivedUpTo());
+            }
+            // B: A's store as it was at K, rewritten with other content up to N in the same WAL file,
+            // then on in the next one (N+1 starts it)
+            try (Store store = TestStores.open(b, opts, clock)) {
+                assertEquals(k, store.lastLsn());
+                write(store, "b", (int) (n - k));
+                assertEquals(n, store.lastLsn());
+                clock.advanceMillis(1_100);
+                write(store, "b-next", 10);
+            }
+            List<Path> files = cycleFiles(b);
+            assertEquals(2, files.size(), "two WAL files: " + files);
+            // the oldest WAL file, holding LSN N of history B, is there but damaged (its header word)
+            try (FileChannel ch = FileChannel.open(files.get(0), StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(new byte[4]), 0);
+            }
+            long archivedBefore = ArchiveListing.of(archive).lastArchivedLsn(1);
+            WalShipper.Result r = null;
+            try (WalShipper shipper = new WalShipper(b, archive, WalShipper.Options.defaults())) {
+                r = shipper.shipOnce();
+            } catch (RuntimeException refused) {
+                System.out.println("refused: " + refused);
+            }
+            // first the splice (cyclerace: B's LSNs N+1.. go onto A's archive), then the silence (main:
+            // the run "succeeds" shipping nothing, the WAL looking empty): it should be refused
+            assertEquals(archivedBefore, ArchiveListing.of(archive).lastArchivedLsn(1),
+                    "history B's entries were shipped onto history A's archive (a splice): " + r);
+            assertEquals(null, r, "a WAL file that is there and cannot be read passed for a run that succeeded");
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.walship.wal;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +18,9 @@ import net.openhft.chronicle.core.time.SetTimeProvider;
 import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Retention ({@link WalLog#deleteUpTo}, on the leader's checkpoint thread) deletes the oldest WAL
@@ -25,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * a delete: the writer updates it only once its whole delete is done, a reader holds it until its
  * listing is refreshed. A seek in that window must not fail with Chronicle's
  * {@code 'file not found' for the lowerCycle}, and must report the deleted prefix as no longer
- * available, never as a gap.
+ * available, never as a gap. And the other way round (review27): a file that is there but cannot be
+ * read is never taken for one retention deleted.
  */
 class WalCycleDeletedUnderReaderTest {
     @TempDir
@@ -211,6 +216,59 @@ class WalCycleDeletedUnderReaderTest {
             assertReadsFrom(r, firsts[2] + 1);
             WalNoLongerAvailableException gone = assertThrows(WalNoLongerAvailableException.class, () -> r.seek(firsts[1] + 1));
             assertEquals(firsts[2], gone.firstAvailable());
+        }
+    }
+
+    /** Zeroes a cycle file's first header word: the file is there, Chronicle cannot open it (bit rot, a bad sector). */
+    private static void damageHeader(Path file) throws Exception {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[4]), 0);
+            ch.force(true);
+        }
+    }
+
+    /**
+     * The oldest cycle file is there but damaged so Chronicle cannot open it. That is not
+     * retention: a reader must not report its LSNs as "no longer available" (a follower asking for
+     * them is told 410 and re-bootstraps; the shipper skips its splice check), it must fail.
+     */
+    @Test
+    void anOldestCycleFileThatIsThereButUnreadableIsNotTakenForRetention() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir)) {
+            Path f0 = cycleFiles(dir).get(0);
+            damageHeader(f0);
+            assertTrue(Files.exists(f0));
+            try (WalReader r = WalReader.open(dir)) {
+                long t0 = System.nanoTime();
+                RuntimeException e = assertThrows(RuntimeException.class, () -> {
+                    r.seek(firsts[0] + 1);
+                    WalEntry got = r.next();
+                    throw new AssertionError("read " + (got == null ? "nothing" : "LSN " + got.lsn()) + " from a damaged file");
+                });
+                System.out.println("seek in a damaged oldest file: " + e + " after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                assertFalse(e instanceof WalNoLongerAvailableException,
+                        "an unreadable cycle file that is there was reported as deleted by retention: " + e);
+            }
+        }
+    }
+
+    /**
+     * A reader that has not sought starts at the WAL's first entry ({@code expected} from
+     * firstAvailableLsn, on a tailer of its own), but reads on from its own tailer, which Chronicle
+     * put at the start when the reader was made: in a file retention has deleted since. The branch's
+     * toStart fallback is not applied to that tailer.
+     */
+    @Test
+    void aReaderMadeBeforeRetentionsDeleteReadsFromTheWalsNewStartWithoutASeek() throws Exception {
+        Path dir = tmp.resolve("d");
+        try (Store store = openWithThreeCycles(dir); WalReader own = store.walReader(); WalReader other = WalReader.open(dir)) {
+            Path f0 = cycleFiles(dir).get(0);
+            assertTrue(f0.toFile().delete()); // what retention does first
+            for (WalReader r : List.of(own, other)) {
+                WalEntry e = r.next();
+                assertEquals(firsts[1], e == null ? -1 : e.lsn(), "the first entry read after the oldest file went");
+            }
         }
     }
 }
