@@ -152,6 +152,13 @@ public final class Restore {
         public String commitTime() {
             return RestoreTarget.formatMicros(commitTimeMicros);
         }
+
+        /** This result with the base backup a promotion took on its new timeline. */
+        Result withPromotedBackup(String key) {
+            return new Result(backupKey, backupLsn, followedTimeline, timeline, lsn, commitTimeMicros, entries, segments,
+                    backupObjectBytes, imageBytes, walObjectBytes, walBytes, backupSeconds, replaySeconds, seconds,
+                    promotedTimeline, otherTimelines, key);
+        }
     }
 
     private Restore() {
@@ -214,11 +221,7 @@ public final class Restore {
         // restore started from (a fork before the parent's newest backup); if so the new timeline gets its own
         String backup = Promotion.backUpIfUnprotected(store, target, result.promotedTimeline())
                 .map(io.walship.archive.BackupManifest::imageKey).orElse(null);
-        return backup == null ? result : new Result(result.backupKey(), result.backupLsn(), result.followedTimeline(),
-                result.timeline(), result.lsn(), result.commitTimeMicros(), result.entries(), result.segments(),
-                result.backupObjectBytes(), result.imageBytes(), result.walObjectBytes(), result.walBytes(),
-                result.backupSeconds(), result.replaySeconds(), result.seconds(), result.promotedTimeline(),
-                result.otherTimelines(), backup);
+        return backup == null ? result : result.withPromotedBackup(backup);
     }
 
     /**

@@ -89,6 +89,20 @@ class PromotionRetentionGuardTest {
         Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
     }
 
+    /**
+     * A default restore of {@code archive} (the newest timeline) into {@code dir} under the test's directory
+     * succeeds ({@code why} says what a failure means), reaches {@code timeline} and holds {@code digest}.
+     */
+    private Restore.Result restoresLatest(ObjectStore archive, String dir, int timeline, StateDigest digest, String why) {
+        Restore.Result r = assertDoesNotThrow(() -> Restore.run(archive, tmp.resolve(dir), Restore.Options.defaults(),
+                new Restore.Listener() { }), why);
+        assertEquals(timeline, r.timeline());
+        try (Store s = Store.open(tmp.resolve(dir))) {
+            assertEquals(digest, s.digest());
+        }
+        return r;
+    }
+
     /** What a live follower's promotion does to the archive and its directory (LiveFollower.promote): no backup. */
     private static int livePromote(Path dir, ObjectStore a) {
         ControlFile c = ControlFile.read(dir);
@@ -223,12 +237,7 @@ class PromotionRetentionGuardTest {
             }
             ship(promoted, a);
             // the promise: the new timeline restores from the archive (retention keeps each timeline's newest usable backup)
-            Restore.Result again = assertDoesNotThrow(() -> Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(),
-                    new Restore.Listener() { }), "timeline 2 is left with no base backup on its ancestry");
-            assertEquals(2, again.timeline());
-            try (Store s = Store.open(tmp.resolve("tl2"))) {
-                assertEquals(tl2, s.digest());
-            }
+            restoresLatest(a, "tl2", 2, tl2, "timeline 2 is left with no base backup on its ancestry");
         }
     }
 
@@ -285,12 +294,7 @@ class PromotionRetentionGuardTest {
             ship(promoted, b); // shipping to B resumes by itself
             Restore.Result fromA = Restore.run(a, tmp.resolve("tl2a"), Restore.Options.defaults(), new Restore.Listener() { });
             assertEquals(2, fromA.timeline(), "archive A restores timeline 2");
-            Restore.Result fromB = assertDoesNotThrow(() -> Restore.run(b, tmp.resolve("tl2b"), Restore.Options.defaults(),
-                    new Restore.Listener() { }), "archive B cannot restore timeline 2: its base backup was pruned");
-            assertEquals(2, fromB.timeline());
-            try (Store s = Store.open(tmp.resolve("tl2b"))) {
-                assertEquals(tl2, s.digest());
-            }
+            restoresLatest(b, "tl2b", 2, tl2, "archive B cannot restore timeline 2: its base backup was pruned");
         }
     }
 
@@ -340,12 +344,8 @@ class PromotionRetentionGuardTest {
                 tl2 = s.digest();
             }
             ship(standby, a);
-            Restore.Result again = Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(), new Restore.Listener() { });
-            assertEquals(2, again.timeline());
+            Restore.Result again = restoresLatest(a, "tl2", 2, tl2, "timeline 2 restores");
             assertTrue(again.backupKey().startsWith("backups/00000002-"), again.backupKey());
-            try (Store s = Store.open(tmp.resolve("tl2"))) {
-                assertEquals(tl2, s.digest());
-            }
         }
     }
 
@@ -395,12 +395,7 @@ class PromotionRetentionGuardTest {
                 backup(s, a); // what the message asks for
             }
             ship(standby, a);
-            Restore.Result r = assertDoesNotThrow(() -> Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults(),
-                    new Restore.Listener() { }), "archive A cannot restore timeline 2");
-            assertEquals(2, r.timeline());
-            try (Store s = Store.open(tmp.resolve("tl2"))) {
-                assertEquals(tl2, s.digest());
-            }
+            restoresLatest(a, "tl2", 2, tl2, "archive A cannot restore timeline 2");
         }
     }
 
@@ -436,11 +431,7 @@ class PromotionRetentionGuardTest {
             }
             assertDoesNotThrow(() -> ship(t3, a), "archive A holds timeline 3's base (timeline 2's backup), yet its"
                     + " shipper refuses it");
-            Restore.Result again = Restore.run(a, tmp.resolve("tl3"), Restore.Options.defaults(), new Restore.Listener() { });
-            assertEquals(3, again.timeline());
-            try (Store s = Store.open(tmp.resolve("tl3"))) {
-                assertEquals(tl3, s.digest());
-            }
+            restoresLatest(a, "tl3", 3, tl3, "timeline 3 restores");
         }
     }
 
