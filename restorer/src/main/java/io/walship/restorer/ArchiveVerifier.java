@@ -34,11 +34,16 @@ import io.walship.wal.Lsn;
  * {@code quick} checks only sizes), every segment (checksums, header, entry checksums, LSN
  * continuity inside it), and WAL continuity from each base backup to the end of every timeline
  * it leads to. A gap on a timeline's path that lies below that timeline's retention watermark
- * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. Collects
- * every problem instead of stopping at the first. Stateless.
+ * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. A timeline
+ * with WAL of its own and no good base backup on its path (on it, or on an ancestor at or before
+ * where the path leaves it) cannot be restored at all: a problem ({@code unrestorable}); one claimed
+ * and never written, a note. Collects every problem instead of stopping at the first. Stateless.
  */
 public final class ArchiveVerifier {
-    /** One thing wrong: {@code kind} is corrupt, missing or gap; {@code object} a key or LSN range. */
+    /**
+     * One thing wrong: {@code kind} is corrupt, missing, gap, broken-chain, foreign or unrestorable; {@code object} a key
+     * or LSN range.
+     */
     public record Problem(String kind, String object, String detail) {
         public String describe() {
             return kind + ": " + object + ": " + detail;
@@ -260,6 +265,7 @@ public final class ArchiveVerifier {
         }
 
         Set<String> gaps = new LinkedHashSet<>();
+        ArchiveListing fresh = null; // listed again only if a timeline seems to have lost its last backup
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
             try {
@@ -270,6 +276,14 @@ public final class ArchiveVerifier {
                 continue;
             }
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing, ancestry);
+            if (remaining > 0 && onPath.stream().noneMatch(goodBackups::contains)) {
+                // the good backups' WAL is judged below, per backup; with none on the path nothing restores this
+                // timeline (none at all is the archive-wide problem above)
+                if (fresh == null && !onPath.isEmpty()) {
+                    fresh = ArchiveListing.of(store); // one listed on the path went away while verify ran
+                }
+                unrestorable(listing, fresh, histories, t, ancestry, problems, notes);
+            }
             for (ArchiveListing.BackupInfo b : onPath) {
                 if (!goodBackups.contains(b)) {
                     continue;
@@ -304,6 +318,42 @@ public final class ArchiveVerifier {
             }
         }
         return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
+    }
+
+    /**
+     * Timeline {@code t} has no good base backup on its path: its restore has nothing to start from (a prune that did
+     * not know it deleted the backup it forked from, docs/OPERATIONS.md "Timelines and promotion"). A problem if it
+     * has WAL of its own; a note if not (a claim whose promotion never finished, a promoted copy never written: its
+     * history is its parent's). A backup on the path that {@code again}, a second listing, has and the first had not
+     * (taken while verify ran, as a prune that deleted the listed one keeps) is noted, unchecked.
+     */
+    private static void unrestorable(ArchiveListing listing, ArchiveListing again, Map<Integer, TimelineHistory> histories,
+                                     int t, List<TimelineHistory.Span> ancestry, List<Problem> problems, List<String> notes) {
+        StringBuilder path = new StringBuilder(ancestry.size() > 1 ? " on its path (" : " on it");
+        for (TimelineHistory.Span s : ancestry.subList(0, ancestry.size() - 1)) {
+            path.append("timeline ").append(s.timeline()).append(" up to LSN ").append(Lsn.format(s.toLsn())).append(", ");
+        }
+        path.append(ancestry.size() > 1 ? "or timeline " + t + ")" : "");
+        TimelineHistory h = histories.get(t);
+        String which = "timeline " + t + (h == null ? "" : " (forked from timeline " + h.parent() + " after LSN "
+                + Lsn.format(h.forkLsnValue()) + ")");
+        Set<ArchiveLayout.BackupName> listed = new java.util.HashSet<>();
+        listing.backups().forEach(b -> listed.add(b.name()));
+        List<String> newer = again == null ? List.of() : RestorePlan.backupsOn(again, ancestry).stream()
+                .filter(b -> !listed.contains(b.name())).map(b -> b.name().dir()).toList();
+        if (!newer.isEmpty()) {
+            notes.add(which + ": every base backup listed on its path was deleted while verify ran; "
+                    + String.join(", ", newer) + " appeared since and was not checked: run verify again");
+        } else if (!RestorePlan.hasOwnWal(listing, histories, t)) {
+            notes.add(which + " has no WAL of its own and no usable base backup" + path + ": restore"
+                    + " --timeline " + t + " cannot run, but nothing was written on it (a claim whose promotion never"
+                    + " finished, or a promoted copy never written)");
+        } else {
+            problems.add(new Problem("unrestorable", t == 1 ? ArchiveLayout.WAL + ArchiveLayout.timelineHex(1) + "/"
+                    : ArchiveLayout.historyKey(t), which + " cannot be restored: no usable base backup" + path
+                    + "; take one from a store on timeline " + t + " (walship backup --data DIR or --url LEADER"
+                    + " --archive URI)"));
+        }
     }
 
     /**

@@ -230,6 +230,49 @@ class UnrestorableTimelineVerifyTest {
         }
     }
 
+    /**
+     * While verify runs, timeline 2's only backup is replaced by a newer one (a backup, then a prune that knows
+     * timeline 2 deleting the older): verify's listing has the old one, gone at its read, and not the new one. Listing
+     * again finds it: a note to run verify again, not a timeline reported unrestorable.
+     */
+    @Test
+    void aBackupReplacedWhileVerifyRunsIsANote() {
+        try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long[] b = twoBackups(inner);
+            assertEquals(2, promote(inner, "tl2", 1, b[0] + 5, 30));
+            long c1;
+            try (Store s = Store.open(tmp.resolve("tl2"))) {
+                c1 = backup(s, inner);
+            }
+            pruneTimelineOne(inner, b[0], b[1]);
+            ArchiveLayout.BackupName old = new ArchiveLayout.BackupName(2, c1);
+            java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+            ObjectStore a = new io.walship.archive.ForwardingObjectStore(inner) {
+                @Override
+                public java.io.InputStream get(String key) {
+                    if (key.equals(old.manifestKey()) && ran.compareAndSet(false, true)) {
+                        try (Store s = Store.open(tmp.resolve("tl2"))) {
+                            writes(s, "newer", 10);
+                            backup(s, inner);
+                        }
+                        ship(tmp.resolve("tl2"), inner);
+                        inner.delete(old.manifestKey());
+                        for (ObjectInfo o : inner.list(old.dir(), null)) {
+                            inner.delete(o.key());
+                        }
+                    }
+                    return super.get(key);
+                }
+            };
+            ArchiveVerifier.Report r = verify(a, false);
+            assertTrue(ran.get());
+            assertOk(r);
+            assertTrue(r.notes().stream().anyMatch(n -> n.contains("timeline 2") && n.contains("run verify again")),
+                    "notes: " + r.notes());
+            assertOk(verify(inner, false));
+        }
+    }
+
     /** Timeline 1 with WAL and every base backup deleted: the archive-wide problem, said once. */
     @Test
     void timelineOneWithoutAnyBackupIsTheArchiveWideProblem() {
