@@ -288,10 +288,18 @@ class PromotionRetentionGuardTest {
             io.walship.wal.WalshipException again = org.junit.jupiter.api.Assertions.assertThrows(
                     io.walship.wal.WalshipException.class, () -> ship(promoted, b));
             assertTrue(again.getMessage().contains("may not restore timeline 2"), "every run says so: " + again.getMessage());
+            // B holds timeline 2's history and none of its WAL: archive verify notes that B cannot restore it (no problem:
+            // nothing of timeline 2 is in B to lose)
+            io.walship.restorer.ArchiveVerifier.Report vb = io.walship.restorer.ArchiveVerifier.verify(b, 2, true, m -> { });
+            assertTrue(vb.ok(), "" + vb.problems());
+            assertTrue(vb.notes().stream().anyMatch(n -> n.startsWith("timeline 2 (forked from timeline 1")
+                    && n.contains("no WAL of its own")), "" + vb.notes());
             try (Store s = Store.open(promoted)) {
                 backup(s, b); // what the message asks for
             }
             ship(promoted, b); // shipping to B resumes by itself
+            vb = io.walship.restorer.ArchiveVerifier.verify(b, 2, true, m -> { });
+            assertTrue(vb.ok() && vb.notes().stream().noneMatch(n -> n.contains("no WAL of its own")), vb + "");
             Restore.Result fromA = Restore.run(a, tmp.resolve("tl2a"), Restore.Options.defaults(), new Restore.Listener() { });
             assertEquals(2, fromA.timeline(), "archive A restores timeline 2");
             restoresLatest(b, "tl2b", 2, tl2, "archive B cannot restore timeline 2: its base backup was pruned");
