@@ -342,7 +342,7 @@ public final class ArchiveVerifier {
         List<String> newer = again == null ? List.of() : RestorePlan.backupsOn(again, ancestry).stream()
                 .filter(b -> !listed.contains(b.name())).map(b -> b.name().dir()).toList();
         if (!newer.isEmpty()) {
-            notes.add(which + ": every base backup listed on its path was deleted while verify ran; "
+            notes.add(which + ": no base backup listed on its path was left to use (deleted while verify ran); "
                     + String.join(", ", newer) + " appeared since and was not checked: run verify again");
         } else if (!RestorePlan.hasOwnWal(listing, histories, t)) {
             notes.add(which + " has no WAL of its own and no usable base backup" + path + ": restore"
