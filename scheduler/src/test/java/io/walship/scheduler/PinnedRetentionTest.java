@@ -298,6 +298,8 @@ class PinnedRetentionTest {
             // the hand-made deletion leaves timeline 1 (WAL past the fork) without a backup: that, and nothing else
             assertEquals(List.of("unrestorable: wal/00000001/"), report.problems().stream()
                     .map(p -> p.kind() + ": " + p.object()).toList(), "pruned WAL after a pinned backup is no problem");
+            assertThrows(io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("tl1"),
+                    Restore.Options.defaults().withTimeline(1), new Restore.Listener() { }), "timeline 1 is unrestorable");
             assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + pinned.dir())
                     && n.contains("pruned by retention")), report.notes().toString());
         }
@@ -407,6 +409,8 @@ class PinnedRetentionTest {
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
             assertEquals(onlyTl2, report.problems().stream().map(p -> p.kind() + ": " + p.object()).toList(),
                     "WAL pruned after a pinned backup by a normal prune is no loss");
+            assertThrows(io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("tl2"),
+                    Restore.Options.defaults().withTimeline(2), new Restore.Listener() { }), "timeline 2 is unrestorable");
         }
     }
 
