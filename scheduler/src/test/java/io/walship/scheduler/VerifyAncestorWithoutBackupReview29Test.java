@@ -136,6 +136,38 @@ class VerifyAncestorWithoutBackupReview29Test {
     }
 
     /**
+     * The scheduler's verify job on the same archive as {@link #aFailoverBeforeTheFirstBackupIsNoProblemOnceTimelineTwoHasOne}:
+     * it fails on verify's problem before its restore drill (ArchiveJobs.verify), so from then on the job fails on
+     * every run and the drill, the stronger check, never runs again.
+     */
+    @Test
+    void theSchedulersVerifyJobFailsForeverAndSkipsItsDrillAfterAFailoverBeforeTheFirstBackup() throws Exception {
+        Path leader = tmp.resolve("leader");
+        Path follower = tmp.resolve("follower");
+        String uri = "file://" + tmp.resolve("archive");
+        try (ObjectStore a = ObjectStores.open(uri)) {
+            try (Store s = Store.open(leader)) {
+                writes(s, "a", 80);
+                ship(leader, a);
+            }
+            followerOf(leader, follower);
+            assertEquals(2, livePromote(follower, a));
+            try (Store s = Store.open(follower)) {
+                writes(s, "t2-", 40);
+                ship(follower, a);
+                backup(s, a);
+                writes(s, "t2b-", 40);
+                ship(follower, a);
+            }
+        }
+        SchedulerConfig c = SchedulerConfig.parse("databases:\n  - name: db\n    data: " + follower + "\n    archive: " + uri
+                + "\n    jobs:\n      verify: {cron: \"0 0 4 * * ?\"}\n", "t");
+        try (ArchiveJobs jobs = new ArchiveJobs(c.databases().get(0))) {
+            assertDoesNotThrow(() -> jobs.verify(tmp.resolve("scratch")), "the scheduler's verify job and its drill");
+        }
+    }
+
+    /**
      * docs/OPERATIONS.md "Several archives": archive B is added after a failover (a new required archive holds the
      * WAL from the start), and its first base backup is taken as the docs say (walship backup --archive B) on the
      * timeline the store is on. B restores timeline 2 to its end.
