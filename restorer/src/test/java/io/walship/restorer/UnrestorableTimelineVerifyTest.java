@@ -192,7 +192,8 @@ class UnrestorableTimelineVerifyTest {
 
     /**
      * Timeline 3 forked from timeline 2, which forked from timeline 1 between b1 and b2: b1 restores both; once the
-     * prune deleted it, neither can be restored.
+     * prune deleted it, neither can be restored. Timeline 3, the leaf, is the problem; timeline 2 is an ancestor (a
+     * note: its WAL past timeline 3's fork cannot be restored, and timeline 3 is checked on its own).
      */
     @Test
     void aGrandchildRestoresFromTimelineOneUntilItsBackupIsPruned() {
@@ -206,13 +207,23 @@ class UnrestorableTimelineVerifyTest {
                     new Restore.Listener() { }));
 
             pruneTimelineOne(a, b[0], b[1]);
-            assertUnrestorable(verify(a, false), 2, 3);
+            ArchiveVerifier.Report r = verify(a, false);
+            assertUnrestorable(r, 3);
+            assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("timeline 2 (forked from timeline 1")
+                    && n.contains("its WAL past LSN " + io.walship.wal.Lsn.format(end2 - 3))
+                    && n.contains("timeline 3 forks from it and is checked on its own")), "notes: " + r.notes());
+            assertThrows(RestoreException.class, () -> Restore.run(a, tmp.resolve("r2"),
+                    Restore.Options.defaults().withTimeline(2), new Restore.Listener() { }));
         }
     }
 
-    /** Timeline 1 with WAL whose backups were all deleted by hand, while timeline 2 has its own: timeline 1 is named. */
+    /**
+     * Timeline 1 with WAL past timeline 2's fork whose backups were all deleted by hand, while timeline 2 has its own:
+     * timeline 1 is an ancestor, where no store writes any more (timeline 2 forks from it), so it is a note naming what
+     * cannot be restored, not a problem nobody can fix; the default restore (timeline 2) runs.
+     */
     @Test
-    void timelineOneWithoutABackupOfItsOwnIsAProblem() {
+    void timelineOneWithoutABackupOfItsOwnIsANoteOnceTimelineTwoForksFromIt() {
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
             long[] b = twoBackups(a);
             assertEquals(2, promote(a, "tl2", 1, b[1] + 5, 30));
@@ -225,8 +236,14 @@ class UnrestorableTimelineVerifyTest {
                 }
             }
             ArchiveVerifier.Report r = verify(a, false);
-            assertEquals(List.of("unrestorable"), r.problems().stream().map(p -> p.kind()).toList(), "" + r.problems());
-            assertEquals("wal/00000001/", r.problems().get(0).object());
+            assertOk(r);
+            assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("timeline 1 has no usable base backup on it")
+                    && n.contains("its WAL past LSN " + io.walship.wal.Lsn.format(b[1] + 5))
+                    && n.contains("timeline 2 forks from it")), "notes: " + r.notes());
+            assertThrows(RestoreException.class, () -> Restore.run(a, tmp.resolve("r1"),
+                    Restore.Options.defaults().withTimeline(1), new Restore.Listener() { }));
+            assertEquals(2, Restore.run(a, tmp.resolve("r2"), Restore.Options.defaults(), new Restore.Listener() { })
+                    .timeline());
         }
     }
 
