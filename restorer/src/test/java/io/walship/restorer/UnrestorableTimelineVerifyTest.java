@@ -248,6 +248,39 @@ class UnrestorableTimelineVerifyTest {
     }
 
     /**
+     * An ancestor without a backup is only a note, but not when the default restore follows it: timeline 2 is a
+     * promoted copy never written (its backup taken, nothing shipped), timeline 1 goes on past its fork, so
+     * {@code walship restore} follows timeline 1, and timeline 1's backups were deleted by hand. Verify plans the
+     * default restore and reports that it cannot run, naming timeline 1 and what to do.
+     */
+    @Test
+    void anAncestorTheDefaultRestoreFollowsIsAProblem() {
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            long[] b = twoBackups(a);
+            assertEquals(2, promote(a, "tl2", 1, b[1] + 5, 0));
+            try (Store s = Store.open(tmp.resolve("tl2"))) {
+                backup(s, a);
+            }
+            for (long l : b) {
+                for (ObjectInfo o : a.list(new ArchiveLayout.BackupName(1, l).dir(), null)) {
+                    a.delete(o.key());
+                }
+            }
+            RestoreException e = assertThrows(RestoreException.class, () -> Restore.run(a, tmp.resolve("r"),
+                    Restore.Options.defaults(), new Restore.Listener() { }));
+            assertTrue(e.getMessage().contains("no base backup on timeline 1"), "setup: " + e.getMessage());
+
+            ArchiveVerifier.Report r = verify(a, true);
+            assertEquals(List.of("unrestorable: wal/00000001/"), r.problems().stream()
+                    .map(p -> p.kind() + ": " + p.object()).toList(), "" + r.problems());
+            String d = r.problems().get(0).detail();
+            assertTrue(d.startsWith("timeline 1, which walship restore follows without --timeline, cannot be restored")
+                    && d.contains("walship backup") && !d.contains("\n"), d);
+            assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("timeline 1 has no usable base backup")), "" + r.notes());
+        }
+    }
+
+    /**
      * While verify runs, timeline 2's only backup is replaced by a newer one (a backup, then a prune that knows
      * timeline 2 deleting the older): verify's listing has the old one, gone at its read, and not the new one. Listing
      * again finds it: a note to run verify again, not a timeline reported unrestorable.
