@@ -154,8 +154,9 @@ final class ArchiveCommand {
             description = {"Check the whole archive as a restore would read it.",
                     "%nIt checks every timeline history, manifest and image (size and SHA-256), every WAL segment"
                             + " and entry checksum, WAL continuity from each base backup to the end of its"
-                            + " timelines, and that every timeline with WAL of its own has a base backup to restore"
-                            + " from. It reports every problem and exits with code 3 if there is any."})
+                            + " timelines, that every timeline with WAL of its own that no other timeline forks from"
+                            + " has a base backup to restore from, and that the default restore can be planned. It"
+                            + " reports every problem and exits with code 3 if there is any."})
     static final class VerifyArchive implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;
