@@ -114,7 +114,8 @@ public final class Promotion {
     /**
      * After an offline promotion ({@code restore --promote}, {@code walship promote}; the directory's lock
      * released): if retention may prune what the new timeline forked from
-     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim), takes a full base backup of the
+     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim, with the histories the data
+     * directory keeps and the archive's for the rest), takes a full base backup of the
      * promoted store into {@code store}, so the archive restores the new timeline from its own backup whatever
      * retention deletes of the parent's. Returns the backup's manifest, or empty if none was needed. A failed
      * backup is an error naming what to run: the promotion stands, but the archive may not restore it.
@@ -123,7 +124,9 @@ public final class Promotion {
                                                                                            int timeline) {
         java.util.Optional<String> why;
         try {
-            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline, t -> TimelineHistory.readOne(store, t));
+            // the data directory's records first (docs/FORMAT.md): an ancestor's may be in no other archive yet
+            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline,
+                    t -> io.walship.shipper.LocalHistories.readHereOrIn(store, dataDir, t));
         } catch (RuntimeException e) {
             throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
                     + " checking whether the archive's retention may prune what it forked from failed ("

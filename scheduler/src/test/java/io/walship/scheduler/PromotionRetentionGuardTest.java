@@ -541,6 +541,88 @@ class PromotionRetentionGuardTest {
     }
 
     /**
+     * A standby on timeline 2 whose history archive A lacks: timeline 2 was claimed in archive B and its WAL is
+     * only there, and A's retention pruned timeline 1 past timeline 2's fork. The data directory keeps timeline
+     * 2's record ({@code DIR/timelines/2.history}, docs/FORMAT.md). {@code walship promote --archive A} claims
+     * timeline 3 in A; the guard after the claim walks 3 → 2 → 1 and must read timeline 2's record from the data
+     * directory (as the shipper does): before, it read it from A alone and failed ("checking … failed", exit 1)
+     * with the record at hand, and took no backup though A may not restore timeline 3.
+     */
+    @Test
+    void anOfflinePromotionReadsTheAncestorsHistoryFromTheDataDirectoryWhenTheArchiveLacksIt() {
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            standbyOnATimelineOnlyBHas(a, b, standby, true);
+            assertTrue(a.head(io.walship.archive.ArchiveLayout.historyKey(2)).isEmpty(), "A lacks timeline 2's history");
+            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a),
+                    "the guard read timeline 2's history from A only, not from " + standby + "/timelines");
+            assertEquals(3, p.timeline());
+            assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000003-"),
+                    "A's timeline 1 watermark lies past timeline 2's fork: timeline 3 backs itself up");
+            StateDigest tl3;
+            try (Store s = Store.open(standby)) {
+                writes(s, "tl3-", 30);
+                tl3 = s.digest();
+            }
+            ship(standby, a); // uploads timeline 2's record to A from the data directory
+            restoresLatest(a, "tl3", 3, tl3, "archive A cannot restore timeline 3");
+        }
+    }
+
+    /** The same with timeline 2's record in neither the data directory nor A: one clear error, the promotion stands. */
+    @Test
+    void anAncestorsHistoryInNeitherTheDataDirectoryNorTheArchiveIsNamed() {
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            standbyOnATimelineOnlyBHas(a, b, standby, false);
+            WalshipException e = assertThrows(WalshipException.class, () -> Promotion.promote(standby, a));
+            assertEquals(3, ControlFile.read(standby).timeline(), "promoted onto timeline 3, claimed in A");
+            assertTrue(e.getMessage().contains("timeline 3 is claimed") && e.getMessage().contains("the history of"
+                    + " timeline 2 is neither in " + standby.resolve("timelines") + " nor in "), e.getMessage());
+        }
+    }
+
+    /**
+     * Timeline 1 with two backups, in archives A and B; timeline 2 forked from it just past the older one
+     * (restored from B and promoted into B, its WAL shipped to B only); {@code standby} restored from B on timeline
+     * 2, keeping timeline 2's record in its data directory if {@code keepsHistory}; then a prune of A keeping one
+     * backup (A's timeline 1 watermark past timeline 2's fork).
+     */
+    private void standbyOnATimelineOnlyBHas(ObjectStore a, ObjectStore b, Path standby, boolean keepsHistory) {
+        Path leader = tmp.resolve("leader");
+        Path t2 = tmp.resolve("t2");
+        long b1;
+        try (Store s = Store.open(leader)) {
+            writes(s, "a", 50);
+            b1 = backup(s, a);
+            backup(s, b);
+            writes(s, "b", 50);
+            ship(leader, a);
+            ship(leader, b);
+            backup(s, a);
+            backup(s, b);
+            writes(s, "c", 50);
+            ship(leader, a);
+            ship(leader, b);
+        }
+        Restore.run(b, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                new Restore.Listener() { });
+        assertEquals(2, Promotion.promote(t2, b).timeline());
+        try (Store s = Store.open(t2)) {
+            writes(s, "tl2-", 30);
+        }
+        ship(t2, b);
+        assertEquals(2, Restore.run(b, standby, Restore.Options.defaults(), new Restore.Listener() { }).timeline());
+        if (keepsHistory) {
+            // as a data directory that was on timeline 2 keeps it (the promotion wrote it, or a shipper copied it in)
+            LocalHistories.save(standby, LocalHistories.read(t2, 2).orElseThrow());
+        }
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
+    }
+
+    /**
      * Finding 1 (silent loss; two overlapping prunes, both documented as supported): the guard trusts the parent's
      * HIGHEST watermark "at or below fork + 1 ⇒ a prune kept a backup at or before the fork with its WAL". True of
      * the prune that wrote it, but another prune whose window start on the parent's path is lower (so it creates no
