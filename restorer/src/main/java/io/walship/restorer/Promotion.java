@@ -118,7 +118,9 @@ public final class Promotion {
      * directory keeps and the archive's for the rest), takes a full base backup of the
      * promoted store into {@code store}, so the archive restores the new timeline from its own backup whatever
      * retention deletes of the parent's. Returns the backup's manifest, or empty if none was needed. A failed
-     * backup is an error naming what to run: the promotion stands, but the archive may not restore it.
+     * check or backup is an error naming what to run: the promotion stands, but the archive may not restore it
+     * (an {@link io.walship.archive.EncryptionKeyException} if a key was missing or wrong, else a
+     * {@link WalshipException}).
      */
     public static java.util.Optional<io.walship.archive.BackupManifest> backUpIfUnprotected(ObjectStore store, Path dataDir,
                                                                                            int timeline) {
@@ -128,10 +130,10 @@ public final class Promotion {
             why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline,
                     t -> io.walship.shipper.LocalHistories.readHereOrIn(store, dataDir, t));
         } catch (RuntimeException e) {
-            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
+            throw afterClaim(e, "timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
                     + " checking whether the archive's retention may prune what it forked from failed ("
                     + io.walship.wal.Errors.oneLine(e) + "); take a base backup of it now: walship backup --data "
-                    + dataDir + " --archive URI (or --url once it leads)", e);
+                    + dataDir + " --archive URI (or --url once it leads)");
         }
         if (why.isEmpty()) {
             return java.util.Optional.empty();
@@ -144,11 +146,22 @@ public final class Promotion {
             LOG.info("base backup {} taken on timeline {} (LSN {})", m.imageKey(), timeline, m.lsn());
             return java.util.Optional.of(m);
         } catch (RuntimeException e) {
-            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
+            throw afterClaim(e, "timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
                     + " archive may not restore it (" + why.get() + "), and the base backup taken for it failed ("
                     + io.walship.wal.Errors.oneLine(e) + "); take one now:"
-                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)", e);
+                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)");
         }
+    }
+
+    /**
+     * {@code failure} after the claim, as {@code message} (which says that the promotion stands): a key error stays
+     * one (the CLI's exit 2, as everywhere else), anything else is a {@link WalshipException}.
+     */
+    private static RuntimeException afterClaim(RuntimeException failure, String message) {
+        if (failure instanceof io.walship.archive.EncryptionKeyException k) {
+            return new io.walship.archive.EncryptionKeyException(message, k);
+        }
+        return new WalshipException(message, failure);
     }
 
     /**
