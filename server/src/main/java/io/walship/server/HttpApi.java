@@ -845,10 +845,20 @@ public final class HttpApi implements AutoCloseable {
      * The answer's {@code Walship-LSN} for a read of the state at {@code stateLsn} that depends on
      * commits up to {@code readLsn}, once those are visible: what the node says
      * ({@link Node#awaitVisible}), or the request's {@code min_lsn} if that is higher and within
-     * the state read (the client named it; nothing is revealed).
+     * the state read (the client named it; nothing is revealed). A read refused while it waits (503: too
+     * many requests wait for acks, the lease lapsed, the store failed) carries what the node shows now, as
+     * every 503 to a read does.
      */
     private long answerLsn(Exchange ex, long readLsn, long stateLsn) {
-        long lsn = node.awaitVisible(readLsn, stateLsn);
+        long lsn;
+        try {
+            lsn = node.awaitVisible(readLsn, stateLsn);
+        } catch (RuntimeException e) {
+            if (statusOf(e) == 503) {
+                ex.header(Headers.LSN, Lsn.format(node.shownLsn()));
+            }
+            throw e;
+        }
         Long min = ex.minLsn();
         if (min != null && min > lsn && min <= stateLsn) {
             lsn = min;
