@@ -544,22 +544,24 @@ class PromotionRetentionGuardTest {
      * A standby on timeline 2 whose history archive A lacks: timeline 2 was claimed in archive B and its WAL is
      * only there, and A's retention pruned timeline 1 past timeline 2's fork. The data directory keeps timeline
      * 2's record ({@code DIR/timelines/2.history}, docs/FORMAT.md). {@code walship promote --archive A} claims
-     * timeline 3 in A; the guard after the claim walks 3 → 2 → 1 and must read timeline 2's record from the data
-     * directory (as the shipper does): before, it read it from A alone and failed ("checking … failed", exit 1)
-     * with the record at hand, and took no backup though A may not restore timeline 3.
+     * timeline 3 in A. Before smallfix the guard read timeline 2's record from A alone and failed ("checking …
+     * failed", exit 1). An ancestor whose history A lacks means A lacks its WAL too (a shipper uploads a history
+     * before any of its WAL), so whatever A's watermarks say, timeline 3 is unprotected: the guard backs it up in A,
+     * naming timeline 2's missing history, and A restores timeline 3.
      */
     @Test
-    void anOfflinePromotionReadsTheAncestorsHistoryFromTheDataDirectoryWhenTheArchiveLacksIt() {
+    void anOfflinePromotionWhoseAncestorsHistoryTheArchiveLacksBacksItselfUp() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
             standbyOnATimelineOnlyBHas(a, b, standby, true);
             assertTrue(a.head(io.walship.archive.ArchiveLayout.historyKey(2)).isEmpty(), "A lacks timeline 2's history");
-            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a),
-                    "the guard read timeline 2's history from A only, not from " + standby + "/timelines");
+            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a));
             assertEquals(3, p.timeline());
             assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000003-"),
-                    "A's timeline 1 watermark lies past timeline 2's fork: timeline 3 backs itself up");
+                    "A lacks timeline 2's history, so its WAL: timeline 3 backs itself up");
+            assertTrue(p.backupReason().contains("timeline 3 forked from timeline 2, whose history is not in "),
+                    p.backupReason());
             StateDigest tl3;
             try (Store s = Store.open(standby)) {
                 writes(s, "tl3-", 30);
@@ -570,17 +572,26 @@ class PromotionRetentionGuardTest {
         }
     }
 
-    /** The same with timeline 2's record in neither the data directory nor A: one clear error, the promotion stands. */
+    /**
+     * The same with timeline 2's record in neither the data directory nor A: the guard needs no record of timeline 2
+     * to decide (A lacks it), so it backs timeline 3 up, naming timeline 2; the promotion's shipper to A is the one
+     * that needs the record (A cannot restore timeline 3 without it), and it names both places.
+     */
     @Test
-    void anAncestorsHistoryInNeitherTheDataDirectoryNorTheArchiveIsNamed() {
+    void anAncestorsHistoryInNeitherTheDataDirectoryNorTheArchiveStillBacksUpAndTheShipperNamesIt() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
             standbyOnATimelineOnlyBHas(a, b, standby, false);
-            WalshipException e = assertThrows(WalshipException.class, () -> Promotion.promote(standby, a));
-            assertEquals(3, ControlFile.read(standby).timeline(), "promoted onto timeline 3, claimed in A");
-            assertTrue(e.getMessage().contains("timeline 3 is claimed") && e.getMessage().contains("the history of"
-                    + " timeline 2 is neither in " + standby.resolve("timelines") + " nor in "), e.getMessage());
+            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a));
+            assertEquals(3, p.timeline());
+            assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000003-"),
+                    "A lacks timeline 2's history, so its WAL: timeline 3 backs itself up");
+            assertTrue(p.backupReason().contains("timeline 3 forked from timeline 2, whose history is not in "),
+                    p.backupReason());
+            WalshipException e = assertThrows(WalshipException.class, () -> ship(standby, a));
+            assertTrue(e.getMessage().contains("the history of timeline 2 is neither in " + standby.resolve("timelines")
+                    + " nor in "), e.getMessage());
         }
     }
 
