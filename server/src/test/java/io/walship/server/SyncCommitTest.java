@@ -242,7 +242,7 @@ class SyncCommitTest {
         assertEquals(last, store.lastLsn(), "a refused write committed nothing");
         String visible = sync().get("visibleLsn").asText();
         assertEquals(Lsn.format(lsnOf(first)), visible);
-        for (String path : List.of("/kv/k0", "/scan", "/digest")) {
+        for (String path : List.of("/kv/k0", "/scan", "/digest", "/snapshot")) {
             HttpResponse<String> read = get(path).get(20, TimeUnit.SECONDS);
             assertEquals(503, read.statusCode(), path + ": a read that would wait for acks is refused, not queued");
             assertTrue(read.body().contains("wait for follower acks"), read.body());
