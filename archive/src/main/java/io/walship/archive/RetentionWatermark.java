@@ -227,17 +227,13 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
     /**
      * Why {@code archive} lacks WAL on {@code timeline}'s path: the nearest ancestor (above 1) whose history record
      * it does not hold (a shipper uploads a timeline's history before any of its WAL); null if it holds every one.
-     * A record created after the listing only costs a backup.
+     * One HEAD per ancestor above 1 (none for a fork of timeline 1); a record created meanwhile only costs a backup.
      */
     private static String ancestorNotHere(ObjectStore archive, int timeline,
                                           java.util.function.IntFunction<TimelineHistory> history) {
-        java.util.Set<Integer> here = new java.util.HashSet<>();
-        for (ObjectInfo o : archive.list(ArchiveLayout.TIMELINES, null)) {
-            ArchiveLayout.parseHistory(o.key()).ifPresent(here::add);
-        }
         for (int t = timeline; t > 1; ) {
             int parent = history.apply(t).parent();
-            if (parent > 1 && !here.contains(parent)) {
+            if (parent > 1 && archive.head(ArchiveLayout.historyKey(parent)).isEmpty()) {
                 return "timeline " + t + " forked from timeline " + parent + ", whose history is not in "
                         + archive.describe() + " (claimed and shipped in another archive): nor is its WAL, which a"
                         + " shipper uploads only after the history";
