@@ -112,6 +112,8 @@ class RestoreCommandTest {
         CliRunner.Result p = ok("promote", "--data", promoted, "--archive", archive);
         assertTrue(p.out().contains("promoted"), p.out());
         assertTrue(p.out().contains("took base backup backups/00000002-"), "the promotion backs itself up: " + p.out());
+        assertTrue(p.out().contains("on timeline 2: the archive may not restore it otherwise (its retention keeps"
+                + " timeline 1's WAL only from LSN "), "and says why: " + p.out());
         ok("kv", "put", "--data", promoted, "after", "1");
         ok("ship", "--data", promoted, "--archive", archive, "--once");
         String tl2 = ok("kv", "digest", "--data", promoted).out().trim();
