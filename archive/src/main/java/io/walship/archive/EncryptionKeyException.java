@@ -9,4 +9,9 @@ public final class EncryptionKeyException extends StorageException {
     public EncryptionKeyException(String message) {
         super(message);
     }
+
+    /** A key error met on the way to something larger, {@code message} saying what that was (and {@code cause}'s own). */
+    public EncryptionKeyException(String message, EncryptionKeyException cause) {
+        super(message, cause);
+    }
 }

@@ -178,8 +178,13 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
      * watermark of the parent, nothing on its path was pruned and a prune that starts now sees {@code t}, so a
      * backup on the parent at or before the fork protects, and without one the parent's own fork is looked at.
      * Watermarks that cannot be read (corrupt, or a read that failed) count at the window start their key names:
-     * here a watermark too many costs a backup, one too few could cost the timeline. {@code history} gives the
-     * record of each timeline above 1 on the way.
+     * here a watermark too many costs a backup, one too few could cost the timeline.
+     *
+     * <p>Before that walk, the whole ancestry: an ancestor whose history record the archive lacks (a timeline claimed
+     * and shipped in another archive) is unprotected too — a shipper uploads a timeline's history before any of its
+     * WAL, so the archive lacks that timeline's WAL, and the backups on the path below it cannot reach the fork. The
+     * record of such an ancestor is never asked for. {@code history} gives the record of each timeline above 1 on
+     * the way (a caller may read the data directory's first: the same records).
      */
     public static Optional<String> forkUnprotected(ObjectStore archive, int timeline,
                                                    java.util.function.IntFunction<TimelineHistory> history) {
@@ -189,7 +194,7 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
             ArchiveLayout.parseWatermark(c.key()).ifPresent(n -> marks.merge(n.timeline(), n.windowStart(), Math::max));
         }
         Map<Integer, List<Long>> backups = backupLsns(archive);
-        String why = null;
+        String why = ancestorNotHere(archive, timeline, history);
         for (int t = timeline; t > 1 && why == null; ) {
             TimelineHistory h = history.apply(t);
             long fork = h.forkLsnValue();
@@ -217,6 +222,25 @@ public record RetentionWatermark(int formatVersion, int timeline, String windowS
             return Optional.empty(); // a backup on the timeline itself: only prunes that know it delete, keeping its newest
         }
         return Optional.of(why + ", and it holds no base backup on timeline " + timeline);
+    }
+
+    /**
+     * Why {@code archive} lacks WAL on {@code timeline}'s path: the nearest ancestor (above 1) whose history record
+     * it does not hold (a shipper uploads a timeline's history before any of its WAL); null if it holds every one.
+     * One HEAD per ancestor above 1 (none for a fork of timeline 1); a record created meanwhile only costs a backup.
+     */
+    private static String ancestorNotHere(ObjectStore archive, int timeline,
+                                          java.util.function.IntFunction<TimelineHistory> history) {
+        for (int t = timeline; t > 1; ) {
+            int parent = history.apply(t).parent();
+            if (parent > 1 && archive.head(ArchiveLayout.historyKey(parent)).isEmpty()) {
+                return "timeline " + t + " forked from timeline " + parent + ", whose history is not in "
+                        + archive.describe() + " (claimed and shipped in another archive): nor is its WAL, which a"
+                        + " shipper uploads only after the history";
+            }
+            t = parent;
+        }
+        return null;
     }
 
     /** Whether a backup on timeline {@code t}'s path (through its ancestors) lies at or before LSN {@code upTo}. */

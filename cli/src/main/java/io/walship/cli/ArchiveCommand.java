@@ -153,8 +153,10 @@ final class ArchiveCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Check the whole archive as a restore would read it.",
                     "%nIt checks every timeline history, manifest and image (size and SHA-256), every WAL segment"
-                            + " and entry checksum, and WAL continuity from each base backup to the end of its"
-                            + " timelines. It reports every problem and exits with code 3 if there is any."})
+                            + " and entry checksum, WAL continuity from each base backup to the end of its"
+                            + " timelines, that every timeline with WAL of its own that no other timeline forks from"
+                            + " has a base backup to restore from, and that the default restore can be planned. It"
+                            + " reports every problem and exits with code 3 if there is any."})
     static final class VerifyArchive implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         ArchiveOption archive;

@@ -104,8 +104,8 @@ final class PromoteCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().printf("promoted %s: it takes writes on timeline %d%n", data, p.timeline());
         if (p.backup() != null) {
-            spec.commandLine().getOut().printf("took base backup %s on timeline %d: retention may prune the backup this"
-                    + " standby was restored from (see the log)%n", p.backup().imageKey(), p.timeline());
+            spec.commandLine().getOut().printf("took base backup %s on timeline %d: the archive may not restore it"
+                    + " otherwise (%s)%n", p.backup().imageKey(), p.timeline(), p.backupReason());
         }
         return ExitCodes.OK;
     }

@@ -112,6 +112,8 @@ class RestoreCommandTest {
         CliRunner.Result p = ok("promote", "--data", promoted, "--archive", archive);
         assertTrue(p.out().contains("promoted"), p.out());
         assertTrue(p.out().contains("took base backup backups/00000002-"), "the promotion backs itself up: " + p.out());
+        assertTrue(p.out().contains("on timeline 2: the archive may not restore it otherwise (its retention keeps"
+                + " timeline 1's WAL only from LSN "), "and says why: " + p.out());
         ok("kv", "put", "--data", promoted, "after", "1");
         ok("ship", "--data", promoted, "--archive", archive, "--once");
         String tl2 = ok("kv", "digest", "--data", promoted).out().trim();
@@ -120,6 +122,45 @@ class RestoreCommandTest {
         assertTrue(lr.out().contains("followed timeline 2"), lr.out());
         assertEquals(tl2, ok("kv", "digest", "--data", latest).out().trim());
         assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
+    }
+
+    /**
+     * An adversarial review through the CLI: timeline 2 forked between two backups of timeline 1 and written; then
+     * what a prune that did not know timeline 2 deletes (the older backup, timeline 1's WAL below the newer one, after
+     * its watermark). {@code restore --timeline 2} fails, and {@code archive verify} (plain, --quick, --json) says so:
+     * exit 3 naming timeline 2's history. It said "archive OK" before.
+     */
+    @Test
+    void verifyReportsATimelineWhoseForkLostItsBaseBackup() {
+        ok("backup", "--data", data, "--archive", archive); // b2, past the fork below
+        String promoted = tmp.resolve("tl2").toString();
+        ok("restore", "--archive", archive, "--target", promoted, "--lsn", lsnOf(digests.get(1)), "--promote");
+        ok("kv", "put", "--data", promoted, "on-timeline-2", "1");
+        ok("ship", "--data", promoted, "--archive", archive, "--once");
+        assertEquals(0, CliRunner.run("archive", "verify", "--archive", archive).exit());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            io.walship.archive.ArchiveListing l = io.walship.archive.ArchiveListing.of(a);
+            List<io.walship.archive.ArchiveLayout.BackupName> b = l.backups().stream().map(x -> x.name())
+                    .sorted(Comparator.comparingLong(n -> n.lsn())).toList();
+            assertEquals(2, b.size(), "setup: " + b);
+            io.walship.archive.RetentionWatermark.create(a,
+                    new io.walship.archive.ArchiveLayout.WatermarkName(1, b.get(1).lsn() + 1));
+            a.delete(b.get(0).manifestKey());
+            a.list(b.get(0).dir(), null).forEach(o -> a.delete(o.key()));
+            l.segments(1).stream().filter(x -> x.name().lastLsn() <= b.get(1).lsn()).forEach(x -> a.delete(x.name().key()));
+        }
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("r2").toString(),
+                "--timeline", "2");
+        assertEquals(ExitCodes.INTEGRITY, r.exit(), "premise: timeline 2 cannot be restored: " + r.err());
+        for (String quick : new String[] {"--parallel=4", "--quick"}) {
+            CliRunner.Result v = CliRunner.run("archive", "verify", "--archive", archive, quick);
+            assertEquals(ExitCodes.INTEGRITY, v.exit(), v.out() + v.err());
+            assertTrue(v.out().contains("PROBLEM unrestorable: timelines/00000002.history: timeline 2 (forked from"
+                    + " timeline 1 after LSN " + lsnOf(digests.get(1)) + ") cannot be restored"), v.out());
+        }
+        CliRunner.Result j = CliRunner.run("archive", "verify", "--archive", archive, "--json");
+        assertEquals(ExitCodes.INTEGRITY, j.exit(), j.out() + j.err());
+        assertTrue(j.out().contains("\"kind\":\"unrestorable\"") && j.out().contains("\"ok\":false"), j.out());
     }
 
     /** Issue 9, 8b through the CLI: a promoted copy that never wrote; the leader goes on; a plain restore reaches its end. */

@@ -34,11 +34,19 @@ import io.walship.wal.Lsn;
  * {@code quick} checks only sizes), every segment (checksums, header, entry checksums, LSN
  * continuity inside it), and WAL continuity from each base backup to the end of every timeline
  * it leads to. A gap on a timeline's path that lies below that timeline's retention watermark
- * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. Collects
- * every problem instead of stopping at the first. Stateless.
+ * ({@link RetentionWatermark}, listed after the WAL) is retention's doing and only a note. A timeline
+ * with WAL of its own and no good base backup on its path (on it, or on an ancestor at or before
+ * where the path leaves it) that no other timeline forks from cannot be restored at all: a problem
+ * ({@code unrestorable}), after a second listing finds no backup taken since; an ancestor's, or one
+ * with no WAL in the archive, a note. The default restore (no --timeline) must plan
+ * ({@link RestorePlan#make}): if not, a problem too. Collects every problem instead of stopping at
+ * the first. Stateless.
  */
 public final class ArchiveVerifier {
-    /** One thing wrong: {@code kind} is corrupt, missing or gap; {@code object} a key or LSN range. */
+    /**
+     * One thing wrong: {@code kind} is corrupt, missing, gap, broken-chain, foreign or unrestorable; {@code object} a key
+     * or LSN range.
+     */
     public record Problem(String kind, String object, String detail) {
         public String describe() {
             return kind + ": " + object + ": " + detail;
@@ -260,6 +268,10 @@ public final class ArchiveVerifier {
         }
 
         Set<String> gaps = new LinkedHashSet<>();
+        ArchiveListing[] fresh = {null}; // listed again, once, only before a timeline is called unrestorable
+        java.util.function.Supplier<ArchiveListing> again = () -> fresh[0] != null ? fresh[0]
+                : (fresh[0] = ArchiveListing.of(store));
+        Set<Integer> told = new java.util.HashSet<>(); // timelines a problem (or a "run verify again") already explains
         for (int t : listing.timelines()) {
             List<TimelineHistory.Span> ancestry;
             try {
@@ -270,6 +282,13 @@ public final class ArchiveVerifier {
                 continue;
             }
             List<ArchiveListing.BackupInfo> onPath = RestorePlan.backupsOn(listing, ancestry);
+            if (remaining > 0 && onPath.stream().noneMatch(goodBackups::contains)) {
+                // the good backups' WAL is judged below, per backup; with none on the path nothing restores this
+                // timeline (none at all is the archive-wide problem above)
+                if (unrestorable(listing, again, !onPath.isEmpty(), histories, t, ancestry, problems, notes)) {
+                    told.add(t);
+                }
+            }
             for (ArchiveListing.BackupInfo b : onPath) {
                 if (!goodBackups.contains(b)) {
                     continue;
@@ -293,6 +312,7 @@ public final class ArchiveVerifier {
                         continue;
                     }
                     if (gaps.add(range + "@" + t)) {
+                        told.add(t);
                         problems.add(new Problem("gap", range + " (timeline " + t + ")", "missing: " + (first
                                 ? "base backup " + b.name().dir() + " cannot be restored past LSN " + Lsn.format(c.end())
                                 : "the WAL after base backup " + b.name().dir() + " breaks after LSN " + Lsn.format(c.end()))
@@ -303,7 +323,110 @@ public final class ArchiveVerifier {
                 }
             }
         }
+        if (remaining > 0 && !told.contains(RestorePlan.latest(listing, histories))) {
+            defaultRestore(store, listing, again, histories, problems, notes);
+        }
         return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
+    }
+
+    /**
+     * Whether the restore {@code walship restore --archive URI} runs without --timeline can be planned, by
+     * {@link RestorePlan#make} itself (which timeline it follows, {@link RestorePlan#latest}, and from which backup):
+     * a claimed timeline with no WAL in the archive is followed when its parent's history stops at its fork, and its
+     * store may have written what its shipper would not ship here. If not, a problem, unless a second listing plans it
+     * (a backup taken while verify ran): a note. An object the plan reads that cannot be read was judged above.
+     */
+    private static void defaultRestore(ObjectStore store, ArchiveListing listing,
+                                       java.util.function.Supplier<ArchiveListing> again,
+                                       Map<Integer, TimelineHistory> histories, List<Problem> problems, List<String> notes) {
+        RestoreException cannot = plan(store, listing);
+        if (cannot == null) {
+            return;
+        }
+        int t = RestorePlan.latest(listing, histories);
+        if (plan(store, again.get()) == null) {
+            notes.add("the default restore (no --timeline) of timeline " + t + " could not be planned from verify's"
+                    + " listing (" + detail(cannot) + "), but can from a listing taken since: run verify again");
+        } else {
+            problems.add(new Problem("unrestorable", key(t), which(histories, t) + ", which walship restore follows"
+                    + " without --timeline, cannot be restored: " + detail(cannot)));
+        }
+    }
+
+    /** The failure planning the default restore on {@code listing}, or null if it plans (or fails on a read). */
+    private static RestoreException plan(ObjectStore store, ArchiveListing listing) {
+        try {
+            RestorePlan.make(store, listing, 0, RestoreTarget.end());
+            return null;
+        } catch (RestoreException e) {
+            return e;
+        } catch (StorageException e) {
+            rethrowKeyError(e);
+            return null;
+        }
+    }
+
+    /**
+     * Timeline {@code t} has no good base backup on its path: its restore has nothing to start from (a prune that did
+     * not know it deleted the backup it forked from, docs/OPERATIONS.md "Timelines and promotion"). A problem if it
+     * has WAL of its own and no timeline in the archive forks from it (where writes go, or went last); a note if
+     * another does (an ancestor: each child is checked on its own, the default restore below) or if none of its WAL
+     * is in the archive. Before a problem, or when a backup listed on the path is gone ({@code vanished}), the archive
+     * is listed {@code again}: a backup on the path that listing has and the first had not (taken while verify ran)
+     * is noted, unchecked. Returns whether a problem or that note explains why {@code t} did not restore.
+     */
+    private static boolean unrestorable(ArchiveListing listing, java.util.function.Supplier<ArchiveListing> again,
+                                        boolean vanished, Map<Integer, TimelineHistory> histories, int t,
+                                        List<TimelineHistory.Span> ancestry, List<Problem> problems, List<String> notes) {
+        StringBuilder path = new StringBuilder(ancestry.size() > 1 ? " on its path (" : " on it");
+        for (TimelineHistory.Span s : ancestry.subList(0, ancestry.size() - 1)) {
+            path.append("timeline ").append(s.timeline()).append(" up to LSN ").append(Lsn.format(s.toLsn())).append(", ");
+        }
+        path.append(ancestry.size() > 1 ? "or timeline " + t + ")" : "");
+        String which = which(histories, t);
+        boolean own = RestorePlan.hasOwnWal(listing, histories, t);
+        List<Integer> children = histories.entrySet().stream().filter(e -> e.getValue().parent() == t)
+                .map(Map.Entry::getKey).sorted().toList();
+        Set<ArchiveLayout.BackupName> listed = new java.util.HashSet<>();
+        listing.backups().forEach(b -> listed.add(b.name()));
+        List<String> newer = !vanished && !(own && children.isEmpty()) ? List.of()
+                : RestorePlan.backupsOn(again.get(), ancestry).stream()
+                .filter(b -> !listed.contains(b.name())).map(b -> b.name().dir()).toList();
+        if (!newer.isEmpty()) {
+            notes.add(which + ": verify's listing has no usable base backup on its path; " + String.join(", ", newer)
+                    + " appeared since (taken while verify ran) and was not checked: run verify again");
+            return true;
+        } else if (!own) {
+            notes.add(which + " has no WAL of its own in the archive and no usable base backup" + path + ": restore"
+                    + " --timeline " + t + " cannot run (a claim whose promotion never finished, a promoted copy never"
+                    + " written, or a store whose WAL is not shipped here)");
+        } else if (!children.isEmpty()) {
+            long fork = children.stream().mapToLong(c -> histories.get(c).forkLsnValue()).max().orElseThrow();
+            long end = listing.lastArchivedLsn(t);
+            notes.add(which + " has no usable base backup" + path + ": restore --timeline " + t + " cannot run"
+                    + (end > fork ? ", and its WAL past LSN " + Lsn.format(fork) + " (up to LSN " + Lsn.format(end)
+                    + ") cannot be restored" : "") + (children.size() == 1 ? "; timeline " + children.get(0)
+                    + " forks from it and is checked on its own" : "; timelines " + children.stream().map(String::valueOf)
+                    .collect(java.util.stream.Collectors.joining(", ")) + " fork from it and are checked on their own"));
+        } else {
+            problems.add(new Problem("unrestorable", key(t), which + " cannot be restored: no usable base backup" + path
+                    + "; take one from a store on timeline " + t + " (walship backup --data DIR or --url LEADER"
+                    + " --archive URI)"));
+            return true;
+        }
+        return false;
+    }
+
+    /** "timeline T (forked from timeline P after LSN F)". */
+    private static String which(Map<Integer, TimelineHistory> histories, int t) {
+        TimelineHistory h = histories.get(t);
+        return "timeline " + t + (h == null ? "" : " (forked from timeline " + h.parent() + " after LSN "
+                + Lsn.format(h.forkLsnValue()) + ")");
+    }
+
+    /** The key a problem of timeline {@code t} as a whole names: its history, or timeline 1's WAL. */
+    private static String key(int t) {
+        return t == 1 ? ArchiveLayout.WAL + ArchiveLayout.timelineHex(1) + "/" : ArchiveLayout.historyKey(t);
     }
 
     /**

@@ -114,21 +114,28 @@ public final class Promotion {
     /**
      * After an offline promotion ({@code restore --promote}, {@code walship promote}; the directory's lock
      * released): if retention may prune what the new timeline forked from
-     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim), takes a full base backup of the
+     * ({@link io.walship.archive.RetentionWatermark#forkUnprotected}, called after the claim, with the histories the data
+     * directory keeps and the archive's for the rest), or if the archive lacks an ancestor's history (a timeline
+     * claimed and shipped in another archive: then it lacks that timeline's WAL too), takes a full base backup of the
      * promoted store into {@code store}, so the archive restores the new timeline from its own backup whatever
-     * retention deletes of the parent's. Returns the backup's manifest, or empty if none was needed. A failed
-     * backup is an error naming what to run: the promotion stands, but the archive may not restore it.
+     * retention deletes of the parent's. Returns the backup's manifest and why it was taken, or empty if none was
+     * needed. A failed
+     * check or backup is an error naming what to run: the promotion stands, but the archive may not restore it
+     * (an {@link io.walship.archive.EncryptionKeyException} if a key was missing or wrong, else a
+     * {@link WalshipException}).
      */
-    public static java.util.Optional<io.walship.archive.BackupManifest> backUpIfUnprotected(ObjectStore store, Path dataDir,
-                                                                                           int timeline) {
+    public static java.util.Optional<GuardBackup> backUpIfUnprotected(ObjectStore store, Path dataDir, int timeline) {
         java.util.Optional<String> why;
         try {
-            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline, t -> TimelineHistory.readOne(store, t));
+            // the data directory's records first, as its shippers read them (docs/FORMAT.md); an ancestor the archive
+            // lacks decides before its record is asked for
+            why = io.walship.archive.RetentionWatermark.forkUnprotected(store, timeline,
+                    t -> io.walship.shipper.LocalHistories.readHereOrIn(store, dataDir, t));
         } catch (RuntimeException e) {
-            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
+            throw afterClaim(e, "timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but"
                     + " checking whether the archive's retention may prune what it forked from failed ("
                     + io.walship.wal.Errors.oneLine(e) + "); take a base backup of it now: walship backup --data "
-                    + dataDir + " --archive URI (or --url once it leads)", e);
+                    + dataDir + " --archive URI (or --url once it leads)");
         }
         if (why.isEmpty()) {
             return java.util.Optional.empty();
@@ -139,13 +146,28 @@ public final class Promotion {
             io.walship.archive.BackupManifest m = new io.walship.shipper.BackupSource.StoppedStore(dataDir)
                     .backup(store, io.walship.archive.Codec.ZSTD, total -> done -> { }, io.walship.shipper.BackupType.FULL.policy());
             LOG.info("base backup {} taken on timeline {} (LSN {})", m.imageKey(), timeline, m.lsn());
-            return java.util.Optional.of(m);
+            return java.util.Optional.of(new GuardBackup(m, why.get()));
         } catch (RuntimeException e) {
-            throw new WalshipException("timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
+            throw afterClaim(e, "timeline " + timeline + " is claimed and " + dataDir + " takes writes on it, but the"
                     + " archive may not restore it (" + why.get() + "), and the base backup taken for it failed ("
                     + io.walship.wal.Errors.oneLine(e) + "); take one now:"
-                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)", e);
+                    + " walship backup --data " + dataDir + " --archive URI (or --url once it leads)");
         }
+    }
+
+    /** A base backup {@link #backUpIfUnprotected} took on the new timeline, and why the archive needed it. */
+    public record GuardBackup(io.walship.archive.BackupManifest manifest, String why) {
+    }
+
+    /**
+     * {@code failure} after the claim, as {@code message} (which says that the promotion stands): a key error stays
+     * one (the CLI's exit 2, as everywhere else), anything else is a {@link WalshipException}.
+     */
+    private static RuntimeException afterClaim(RuntimeException failure, String message) {
+        if (failure instanceof io.walship.archive.EncryptionKeyException k) {
+            return new io.walship.archive.EncryptionKeyException(message, k);
+        }
+        return new WalshipException(message, failure);
     }
 
     /**
@@ -161,8 +183,11 @@ public final class Promotion {
         }
     }
 
-    /** What {@link #promote} did: the new timeline, and the base backup it took on it (null: none was needed). */
-    public record Promoted(int timeline, io.walship.archive.BackupManifest backup) {
+    /**
+     * What {@link #promote} did: the new timeline, and the base backup it took on it and why the archive needed it
+     * (both null: none was needed).
+     */
+    public record Promoted(int timeline, io.walship.archive.BackupManifest backup, String backupReason) {
     }
 
     /**
@@ -186,6 +211,7 @@ public final class Promotion {
             c.promoted(tl).write(dataDir);
             keepHistory(store, dataDir, tl);
         }
-        return new Promoted(tl, backUpIfUnprotected(store, dataDir, tl).orElse(null));
+        java.util.Optional<GuardBackup> b = backUpIfUnprotected(store, dataDir, tl);
+        return new Promoted(tl, b.map(GuardBackup::manifest).orElse(null), b.map(GuardBackup::why).orElse(null));
     }
 }

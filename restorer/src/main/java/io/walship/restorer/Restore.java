@@ -220,7 +220,7 @@ public final class Restore {
         // the lock is released: a retention run that planned before the claim may be deleting the backup this
         // restore started from (a fork before the parent's newest backup); if so the new timeline gets its own
         String backup = Promotion.backUpIfUnprotected(store, target, result.promotedTimeline())
-                .map(io.walship.archive.BackupManifest::imageKey).orElse(null);
+                .map(b -> b.manifest().imageKey()).orElse(null);
         return backup == null ? result : result.withPromotedBackup(backup);
     }
 

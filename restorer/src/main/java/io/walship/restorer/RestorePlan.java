@@ -157,7 +157,7 @@ public final class RestorePlan {
     }
 
     /** Whether timeline {@code t} has WAL of its own past its fork. */
-    private static boolean hasOwnWal(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int t) {
+    static boolean hasOwnWal(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int t) {
         return listing.lastArchivedLsn(t) > forkOf(histories, t);
     }
 

@@ -295,7 +295,13 @@ class PinnedRetentionTest {
             Retention.apply(a, plan, d -> { });
 
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
+            // the hand-made deletion leaves timeline 1 (WAL past the fork) without a backup; timeline 2 forks from it, so
+            // that is a note (timeline 2, which the default restore follows, has its own backups), and nothing is wrong
             assertTrue(report.ok(), "pruned WAL after a pinned backup is no problem: " + report.problems());
+            assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("timeline 1 has no usable base backup")),
+                    report.notes().toString());
+            assertThrows(io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("tl1"),
+                    Restore.Options.defaults().withTimeline(1), new Restore.Listener() { }), "timeline 1 is unrestorable");
             assertTrue(report.notes().stream().anyMatch(n -> n.startsWith("base backup " + pinned.dir())
                     && n.contains("pruned by retention")), report.notes().toString());
         }
@@ -390,7 +396,10 @@ class PinnedRetentionTest {
             assertTrue(tl1.stream().anyMatch(x -> x.name().firstLsn() > fa && x.name().lastLsn() <= fb),
                     "setup: timeline 1 has a whole segment between the two forks");
             assertEquals(BackupPin.Outcome.PINNED, BackupPin.pin(a, pinned, Instant.now()));
-            assertTrue(ArchiveVerifier.verify(a, 2, false, m -> { }).ok(), "setup: clean before the prune");
+            // the hand-made deletion leaves timeline 2 (the sibling, with WAL) without a backup: that, and nothing else
+            List<String> onlyTl2 = List.of("unrestorable: timelines/00000002.history");
+            assertEquals(onlyTl2, ArchiveVerifier.verify(a, 2, false, m -> { }).problems().stream()
+                    .map(p -> p.kind() + ": " + p.object()).toList(), "setup: clean before the prune");
 
             Retention.Plan plan = Retention.plan(a, new Retention.Policy(1, null), Instant.now());
             assertTrue(plan.deletions().stream().anyMatch(d -> d.key().startsWith("wal/00000003/")),
@@ -400,7 +409,10 @@ class PinnedRetentionTest {
             Retention.apply(a, plan, d -> { });
 
             ArchiveVerifier.Report report = ArchiveVerifier.verify(a, 2, false, m -> { });
-            assertTrue(report.ok(), "WAL pruned after a pinned backup by a normal prune is no loss: " + report.problems());
+            assertEquals(onlyTl2, report.problems().stream().map(p -> p.kind() + ": " + p.object()).toList(),
+                    "WAL pruned after a pinned backup by a normal prune is no loss");
+            assertThrows(io.walship.restorer.RestoreException.class, () -> Restore.run(a, tmp.resolve("tl2"),
+                    Restore.Options.defaults().withTimeline(2), new Restore.Listener() { }), "timeline 2 is unrestorable");
         }
     }
 

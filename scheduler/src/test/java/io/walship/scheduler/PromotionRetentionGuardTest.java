@@ -288,10 +288,18 @@ class PromotionRetentionGuardTest {
             io.walship.wal.WalshipException again = org.junit.jupiter.api.Assertions.assertThrows(
                     io.walship.wal.WalshipException.class, () -> ship(promoted, b));
             assertTrue(again.getMessage().contains("may not restore timeline 2"), "every run says so: " + again.getMessage());
+            // B holds timeline 2's history and none of its WAL: archive verify notes that B cannot restore it (no problem:
+            // nothing of timeline 2 is in B to lose)
+            io.walship.restorer.ArchiveVerifier.Report vb = io.walship.restorer.ArchiveVerifier.verify(b, 2, true, m -> { });
+            assertTrue(vb.ok(), "" + vb.problems());
+            assertTrue(vb.notes().stream().anyMatch(n -> n.startsWith("timeline 2 (forked from timeline 1")
+                    && n.contains("no WAL of its own")), "" + vb.notes());
             try (Store s = Store.open(promoted)) {
                 backup(s, b); // what the message asks for
             }
             ship(promoted, b); // shipping to B resumes by itself
+            vb = io.walship.restorer.ArchiveVerifier.verify(b, 2, true, m -> { });
+            assertTrue(vb.ok() && vb.notes().stream().noneMatch(n -> n.contains("no WAL of its own")), vb + "");
             Restore.Result fromA = Restore.run(a, tmp.resolve("tl2a"), Restore.Options.defaults(), new Restore.Listener() { });
             assertEquals(2, fromA.timeline(), "archive A restores timeline 2");
             restoresLatest(b, "tl2b", 2, tl2, "archive B cannot restore timeline 2: its base backup was pruned");
@@ -538,6 +546,99 @@ class PromotionRetentionGuardTest {
             assertTrue(p.backup() != null || shipped == null, "walship promote took no backup and said nothing (A has no"
                     + " watermark of timeline 2), yet timeline 3's shipper then refuses A: " + shipped);
         }
+    }
+
+    /**
+     * A standby on timeline 2 whose history archive A lacks: timeline 2 was claimed in archive B and its WAL is
+     * only there, and A's retention pruned timeline 1 past timeline 2's fork. The data directory keeps timeline
+     * 2's record ({@code DIR/timelines/2.history}, docs/FORMAT.md). {@code walship promote --archive A} claims
+     * timeline 3 in A. Before smallfix the guard read timeline 2's record from A alone and failed ("checking …
+     * failed", exit 1). An ancestor whose history A lacks means A lacks its WAL too (a shipper uploads a history
+     * before any of its WAL), so whatever A's watermarks say, timeline 3 is unprotected: the guard backs it up in A,
+     * naming timeline 2's missing history, and A restores timeline 3.
+     */
+    @Test
+    void anOfflinePromotionWhoseAncestorsHistoryTheArchiveLacksBacksItselfUp() {
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            standbyOnATimelineOnlyBHas(a, b, standby, true);
+            assertTrue(a.head(io.walship.archive.ArchiveLayout.historyKey(2)).isEmpty(), "A lacks timeline 2's history");
+            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a));
+            assertEquals(3, p.timeline());
+            assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000003-"),
+                    "A lacks timeline 2's history, so its WAL: timeline 3 backs itself up");
+            assertTrue(p.backupReason().contains("timeline 3 forked from timeline 2, whose history is not in "),
+                    p.backupReason());
+            StateDigest tl3;
+            try (Store s = Store.open(standby)) {
+                writes(s, "tl3-", 30);
+                tl3 = s.digest();
+            }
+            ship(standby, a); // uploads timeline 2's record to A from the data directory
+            restoresLatest(a, "tl3", 3, tl3, "archive A cannot restore timeline 3");
+        }
+    }
+
+    /**
+     * The same with timeline 2's record in neither the data directory nor A: the guard needs no record of timeline 2
+     * to decide (A lacks it), so it backs timeline 3 up, naming timeline 2; the promotion's shipper to A is the one
+     * that needs the record (A cannot restore timeline 3 without it), and it names both places.
+     */
+    @Test
+    void anAncestorsHistoryInNeitherTheDataDirectoryNorTheArchiveStillBacksUpAndTheShipperNamesIt() {
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            standbyOnATimelineOnlyBHas(a, b, standby, false);
+            Promotion.Promoted p = assertDoesNotThrow(() -> Promotion.promote(standby, a));
+            assertEquals(3, p.timeline());
+            assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000003-"),
+                    "A lacks timeline 2's history, so its WAL: timeline 3 backs itself up");
+            assertTrue(p.backupReason().contains("timeline 3 forked from timeline 2, whose history is not in "),
+                    p.backupReason());
+            WalshipException e = assertThrows(WalshipException.class, () -> ship(standby, a));
+            assertTrue(e.getMessage().contains("the history of timeline 2 is neither in " + standby.resolve("timelines")
+                    + " nor in "), e.getMessage());
+        }
+    }
+
+    /**
+     * Timeline 1 with two backups, in archives A and B; timeline 2 forked from it just past the older one
+     * (restored from B and promoted into B, its WAL shipped to B only); {@code standby} restored from B on timeline
+     * 2, keeping timeline 2's record in its data directory if {@code keepsHistory}; then a prune of A keeping one
+     * backup (A's timeline 1 watermark past timeline 2's fork).
+     */
+    private void standbyOnATimelineOnlyBHas(ObjectStore a, ObjectStore b, Path standby, boolean keepsHistory) {
+        Path leader = tmp.resolve("leader");
+        Path t2 = tmp.resolve("t2");
+        long b1;
+        try (Store s = Store.open(leader)) {
+            writes(s, "a", 50);
+            b1 = backup(s, a);
+            backup(s, b);
+            writes(s, "b", 50);
+            ship(leader, a);
+            ship(leader, b);
+            backup(s, a);
+            backup(s, b);
+            writes(s, "c", 50);
+            ship(leader, a);
+            ship(leader, b);
+        }
+        Restore.run(b, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                new Restore.Listener() { });
+        assertEquals(2, Promotion.promote(t2, b).timeline());
+        try (Store s = Store.open(t2)) {
+            writes(s, "tl2-", 30);
+        }
+        ship(t2, b);
+        assertEquals(2, Restore.run(b, standby, Restore.Options.defaults(), new Restore.Listener() { }).timeline());
+        if (keepsHistory) {
+            // as a data directory that was on timeline 2 keeps it (the promotion wrote it, or a shipper copied it in)
+            LocalHistories.save(standby, LocalHistories.read(t2, 2).orElseThrow());
+        }
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
     }
 
     /**

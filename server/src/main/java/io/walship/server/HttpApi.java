@@ -132,7 +132,7 @@ public final class HttpApi implements AutoCloseable {
         } else if (path.startsWith(Endpoints.STATUS)) {
             handle(ex, this::status);
         } else if (path.startsWith(Endpoints.SNAPSHOT)) {
-            handle(ex, this::snapshot);
+            handle(ex, lsnOn503(this::snapshot));
         } else if (path.startsWith(Endpoints.METRICS)) {
             handle(ex, this::metrics);
         } else if (path.startsWith(Endpoints.PROMOTE)) {
@@ -254,7 +254,8 @@ public final class HttpApi implements AutoCloseable {
      * — this HTTP thread returns to serve other requests — and answered when the node applies N, or
      * with 503 and the current LSN once {@link Node#readWait()} has passed.
      */
-    private void read(Exchange ex, Handler h) {
+    private void read(Exchange ex, Handler endpoint) {
+        Handler h = lsnOn503(endpoint);
         Map<String, byte[]> q;
         try {
             q = query(ex);
@@ -314,6 +315,30 @@ public final class HttpApi implements AutoCloseable {
                 throw new HttpError(503, MAX_WAITING_READS + " reads are already waiting for an LSN; try again later");
             });
         }
+    }
+
+    /**
+     * {@code read} answering a 503 with {@code Walship-LSN} = what the node shows now, whatever refused it: the
+     * store (failed, closed), or the wait for follower acks ({@link Node#awaitVisible}: too many waiting, a lapsed
+     * lease). The endpoints ({@code /kv}, {@code /scan}, {@code /digest}, {@code /snapshot}) set the header only once
+     * nothing can refuse them any more, so a 503 thrown from them has none yet; {@link Node#shownLsn()} reads
+     * counters, never the store, so a failed or closed store has one. Other statuses are left alone.
+     */
+    private Handler lsnOn503(Handler read) {
+        return ex -> {
+            try {
+                read.handle(ex);
+            } catch (RuntimeException e) {
+                if (statusOf(e) == 503) {
+                    try {
+                        ex.header(Headers.LSN, Lsn.format(node.shownLsn()));
+                    } catch (RuntimeException x) {
+                        e.addSuppressed(x); // the 503 goes out without it
+                    }
+                }
+                throw e;
+            }
+        };
     }
 
     // ---- endpoints --------------------------------------------------------------------------
@@ -845,7 +870,9 @@ public final class HttpApi implements AutoCloseable {
      * The answer's {@code Walship-LSN} for a read of the state at {@code stateLsn} that depends on
      * commits up to {@code readLsn}, once those are visible: what the node says
      * ({@link Node#awaitVisible}), or the request's {@code min_lsn} if that is higher and within
-     * the state read (the client named it; nothing is revealed).
+     * the state read (the client named it; nothing is revealed). A read refused while it waits (503: too
+     * many requests wait for acks, the lease lapsed, the store failed) gets what the node shows now from
+     * {@link #lsnOn503}, as every 503 to a read does.
      */
     private long answerLsn(Exchange ex, long readLsn, long stateLsn) {
         long lsn = node.awaitVisible(readLsn, stateLsn);

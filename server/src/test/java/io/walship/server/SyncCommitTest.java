@@ -214,11 +214,16 @@ class SyncCommitTest {
      * review11: with block and no follower, waiting writes must not take every HTTP thread (64):
      * past {@link LeaderNode#MAX_ACK_WAITS} a write is refused 503 before it commits and a read 503,
      * and /status still answers. Before, the 49th..64th writes also waited and the rest queued
-     * behind them, /status included, so a blocked leader could not say that it was blocked.
+     * behind them, /status included, so a blocked leader could not say that it was blocked. The
+     * read's 503 carries {@code Walship-LSN} (the commit point, as every 503 to a read): it had none.
      */
     @Test
     void blockedWritesLeaveThreadsForStatusAndRefuseBeyondTheirShare() throws Exception {
         start(Mode.SEMI_SYNC, 1, LONG, OnTimeout.BLOCK);
+        FakeFollower early = follower("early", true); // acks one commit, then goes away: a commit point above 0
+        HttpResponse<String> first = done(put("first", "v", null));
+        assertEquals("semi-sync", syncOf(first));
+        early.close();
         List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
         for (int i = 0; i < LeaderNode.MAX_ACK_WAITS; i++) {
             waiting.add(put("k" + i, "v", null));
@@ -235,8 +240,15 @@ class SyncCommitTest {
             assertTrue(r.body().contains("wait for follower acks"), r.body());
         }
         assertEquals(last, store.lastLsn(), "a refused write committed nothing");
-        HttpResponse<String> read = get("/kv/k0").get(20, TimeUnit.SECONDS);
-        assertEquals(503, read.statusCode(), "a read that would wait for acks is refused, not queued");
+        String visible = sync().get("visibleLsn").asText();
+        assertEquals(Lsn.format(lsnOf(first)), visible);
+        for (String path : List.of("/kv/k0", "/scan", "/digest", "/snapshot")) {
+            HttpResponse<String> read = get(path).get(20, TimeUnit.SECONDS);
+            assertEquals(503, read.statusCode(), path + ": a read that would wait for acks is refused, not queued");
+            assertTrue(read.body().contains("wait for follower acks"), read.body());
+            // as every read answer and every other 503 to a read: what the leader shows, its commit point
+            assertEquals(visible, read.headers().firstValue("Walship-LSN").orElse("(none)"), path + ": Walship-LSN");
+        }
         HttpResponse<String> st = get("/status").get(20, TimeUnit.SECONDS);
         assertEquals(200, st.statusCode());
         assertEquals(LeaderNode.MAX_ACK_WAITS, sync().get("waiting").asInt());

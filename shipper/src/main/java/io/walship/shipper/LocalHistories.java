@@ -62,6 +62,27 @@ public final class LocalHistories {
     }
 
     /**
+     * Timeline {@code timeline}'s record: the data directory's if it keeps one, else {@code archive}'s. A record in
+     * neither is an error naming both places.
+     */
+    public static TimelineHistory readHereOrIn(ObjectStore archive, Path dataDir, int timeline) {
+        Optional<TimelineHistory> local = read(dataDir, timeline);
+        if (local.isPresent()) {
+            return local.get();
+        }
+        try {
+            return TimelineHistory.readOne(archive, timeline);
+        } catch (ObjectNotFoundException e) {
+            throw new WalshipException(inNeither(archive, dataDir, timeline), e);
+        }
+    }
+
+    private static String inNeither(ObjectStore archive, Path dataDir, int timeline) {
+        return "the history of timeline " + timeline + " is neither in " + dataDir.resolve(DIR_NAME) + " nor in "
+                + archive.describe();
+    }
+
+    /**
      * Makes sure {@code archive} holds the history of {@code timeline} and of each of its ancestors:
      * each one missing there is uploaded from the data directory; one the data directory lacks is
      * saved from the archive if the archive has it. Fails (the run is retried) if a record is in
@@ -101,9 +122,8 @@ public final class LocalHistories {
                 }
                 save(dataDir, h);
             } else {
-                throw new WalshipException("the history of timeline " + t + " is neither in " + dataDir + "/" + DIR_NAME
-                        + " nor in " + archive.describe() + "; it is copied from the archive the promotion claimed it"
-                        + " in once that archive's shipper runs");
+                throw new WalshipException(inNeither(archive, dataDir, t) + "; it is copied from the archive the"
+                        + " promotion claimed it in once that archive's shipper runs");
             }
             t = h.parent();
         }
