@@ -1,0 +1,252 @@
+package io.walship.scheduler;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import io.walship.archive.ArchiveLayout;
+import io.walship.archive.ArchiveListing;
+import io.walship.archive.BackupPin;
+import io.walship.archive.Codec;
+import io.walship.archive.ObjectStore;
+import io.walship.archive.ObjectStores;
+import io.walship.archive.TimelineHistory;
+import io.walship.restorer.ArchiveVerifier;
+import io.walship.restorer.Promotion;
+import io.walship.restorer.Restore;
+import io.walship.restorer.RestoreTarget;
+import io.walship.shipper.BackupType;
+import io.walship.shipper.BaseBackup;
+import io.walship.shipper.LocalHistories;
+import io.walship.shipper.WalShipper;
+import io.walship.wal.ControlFile;
+import io.walship.wal.Snapshot;
+import io.walship.wal.StateDigest;
+import io.walship.wal.Store;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * review30: random deployments (seeded, printed) of the operations a normal deployment does: writes and shipping,
+ * full and incremental backups, retention with changing policies, pins, failovers (restore --promote, walship
+ * promote of a restored standby, a live promotion of a follower), PITR restore --promote drill copies never
+ * written. After each step the oracle compares {@code archive verify} with what restores do: the default restore and
+ * {@code --timeline T} of every timeline with WAL of its own that no timeline forks from. Verify OK while one of
+ * those fails is a false OK; verify reporting a problem while all of them work (nothing here corrupts anything) is a
+ * false alarm (exit 3 pages and skips the scheduler's drill).
+ */
+class VerifyOracleReview30Test {
+    @TempDir
+    Path tmp;
+
+    private int dirs;
+    private int guards;
+    private final StringBuilder log = new StringBuilder();
+
+    private static void writes(Store s, String tag, int n) {
+        for (int i = 0; i < n; i++) {
+            s.put(("k" + (i % 30)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static void ship(Path data, ObjectStore a) {
+        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
+            w.shipOnce();
+        }
+    }
+
+    private Path fresh(String what) {
+        return tmp.resolve(what + (dirs++));
+    }
+
+    private static void copyAsStandby(Path from, Path to) {
+        try (Stream<Path> all = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) all::iterator) {
+                Path d = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(d);
+                } else if (!p.getFileName().toString().equals(Store.LOCK_FILE)) {
+                    Files.copy(p, d);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ControlFile.read(to).asStandby().write(to);
+    }
+
+    private void step(String s) {
+        log.append(s).append('\n');
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
+    void verifyAgreesWithRestores(long seed) throws Exception {
+        System.out.println("VerifyOracleReview30Test seed " + seed);
+        Random rnd = new Random(seed);
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
+            Path live = fresh("leader");
+            try (Store s = Store.open(live)) {
+                writes(s, "init", 40);
+                try (Snapshot snap = s.snapshot()) {
+                    BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
+                }
+            }
+            ship(live, a);
+            step("init: leader, full backup, ship");
+            for (int i = 0; i < 30; i++) {
+                int op = rnd.nextInt(10);
+                switch (op) {
+                    case 0, 1, 2 -> {
+                        try (Store s = Store.open(live)) {
+                            writes(s, "w" + i, 10 + rnd.nextInt(40));
+                        }
+                        ship(live, a);
+                        step(i + ": writes, ship");
+                    }
+                    case 3, 4 -> {
+                        BackupType.Policy p = rnd.nextBoolean() ? BackupType.FULL.policy()
+                                : new BackupType.Policy(BackupType.INCREMENTAL, 3);
+                        try (Store s = Store.open(live); Snapshot snap = s.snapshot()) {
+                            BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { }, p);
+                        }
+                        step(i + ": backup " + p);
+                    }
+                    case 5 -> {
+                        Retention.Policy p = rnd.nextBoolean() ? new Retention.Policy(1 + rnd.nextInt(3), null)
+                                : new Retention.Policy(1 + rnd.nextInt(2), 7);
+                        Retention.apply(a, Retention.plan(a, p, Instant.now()), d -> { });
+                        step(i + ": prune " + p);
+                    }
+                    case 6 -> {
+                        List<ArchiveListing.BackupInfo> bs = ArchiveListing.of(a).backups();
+                        if (!bs.isEmpty()) {
+                            ArchiveLayout.BackupName n = bs.get(rnd.nextInt(bs.size())).name();
+                            if (rnd.nextInt(3) == 0) {
+                                BackupPin.unpin(a, n);
+                                step(i + ": unpin " + n.dir());
+                            } else {
+                                BackupPin.pin(a, n, Instant.now());
+                                step(i + ": pin " + n.dir());
+                            }
+                        }
+                    }
+                    case 7 -> {
+                        // failover: the leader ships and dies; a standby restored from the archive is promoted
+                        ship(live, a);
+                        Path next = fresh("node");
+                        int how = rnd.nextInt(3);
+                        if (how == 0) {
+                            Restore.Result r = Restore.run(a, next, Restore.Options.defaults().withPromote(true),
+                                    new Restore.Listener() { });
+                            guards += r.promotedBackup() != null ? 1 : 0;
+                            step(i + ": failover by restore --promote -> timeline " + r.promotedTimeline()
+                                    + (r.promotedBackup() != null ? " (guard backup)" : ""));
+                        } else if (how == 1) {
+                            Restore.run(a, next, Restore.Options.defaults(), new Restore.Listener() { });
+                            Promotion.Promoted p = Promotion.promote(next, a);
+                            guards += p.backup() != null ? 1 : 0;
+                            step(i + ": failover by walship promote -> timeline " + p.timeline()
+                                    + (p.backup() != null ? " (guard backup: " + p.backupReason() + ")" : ""));
+                        } else {
+                            copyAsStandby(live, next);
+                            ControlFile c = ControlFile.read(next);
+                            int tl;
+                            try {
+                                tl = Promotion.claimNext(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
+                                        "live (test)");
+                            } catch (Promotion.TimelineTakenException e) {
+                                // a drill copy took T+1 (InspectionCopyBlocksFailoverReview30Test): fail over offline
+                                tl = Promotion.claim(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(), "x");
+                            }
+                            LocalHistories.saveFrom(a, next, tl);
+                            ControlFile.read(next).promoted(tl).write(next);
+                            step(i + ": live failover of a follower at the leader's end -> timeline " + tl);
+                        }
+                        live = next;
+                        try (Store s = Store.open(live)) {
+                            writes(s, "f" + i, 10);
+                        }
+                        ship(live, a);
+                    }
+                    case 8 -> {
+                        // a PITR drill copy inside the window of the default path, never written
+                        ArchiveListing l = ArchiveListing.of(a);
+                        Map<Integer, TimelineHistory> h = TimelineHistory.readAll(a, l);
+                        int tl = ControlFile.read(live).timeline();
+                        List<TimelineHistory.Span> anc = TimelineHistory.ancestry(tl, h);
+                        List<ArchiveListing.BackupInfo> on = io.walship.restorer.RestorePlan.backupsOn(l, anc);
+                        long end = io.walship.restorer.RestorePlan.chain(l, anc, on.isEmpty() ? 1
+                                : on.get(0).name().lsn() + 1).end();
+                        if (on.isEmpty() || end <= on.get(0).name().lsn()) {
+                            break;
+                        }
+                        long from = on.get(0).name().lsn();
+                        long at = from + 1 + (long) rnd.nextInt((int) Math.max(1, end - from));
+                        at = Math.min(at, end);
+                        Restore.Result r = Restore.run(a, fresh("drill"), Restore.Options.defaults().withTimeline(tl)
+                                .withTarget(RestoreTarget.lsn(at, false)).withPromote(true), new Restore.Listener() { });
+                        guards += r.promotedBackup() != null ? 1 : 0;
+                        step(i + ": drill copy restore --promote --timeline " + tl + " --lsn " + Long.toHexString(at)
+                                + " -> timeline " + r.promotedTimeline()
+                                + (r.promotedBackup() != null ? " (guard backup)" : ""));
+                    }
+                    default -> {
+                        step(i + ": idle");
+                    }
+                }
+                check(a, i);
+                if (guards > 0) {
+                    fail("step " + i + ": an offline promotion of a copy restored from this archive at or past the newest"
+                            + " backup on its path took a guard backup\nsteps:\n" + log);
+                }
+            }
+        }
+    }
+
+    private void check(ObjectStore a, int i) {
+        ArchiveVerifier.Report r = ArchiveVerifier.verify(a, 2, false, m -> { });
+        ArchiveListing l = ArchiveListing.of(a);
+        Map<Integer, TimelineHistory> h = TimelineHistory.readAll(a, l);
+        List<String> failed = new ArrayList<>();
+        try {
+            Restore.run(a, fresh("check"), Restore.Options.defaults(), new Restore.Listener() { });
+        } catch (RuntimeException e) {
+            failed.add("default restore: " + e.getMessage());
+        }
+        for (int t : l.timelines()) {
+            long fork = h.containsKey(t) ? h.get(t).forkLsnValue() : 0;
+            boolean own = l.lastArchivedLsn(t) > fork;
+            boolean leaf = h.values().stream().noneMatch(x -> x.parent() == t);
+            if (own && leaf) {
+                try {
+                    Restore.run(a, fresh("check"), Restore.Options.defaults().withTimeline(t), new Restore.Listener() { });
+                } catch (RuntimeException e) {
+                    failed.add("restore --timeline " + t + ": " + e.getMessage());
+                }
+            }
+        }
+        if (r.ok() && !failed.isEmpty()) {
+            fail("step " + i + ": verify OK but " + failed + "\nsteps:\n" + log + "notes: " + r.notes());
+        }
+        if (!r.ok() && failed.isEmpty()) {
+            fail("step " + i + ": verify reports " + r.problems() + " but every restore works\nsteps:\n" + log
+                    + "notes: " + r.notes());
+        }
+        if (!r.ok()) {
+            fail("step " + i + ": the archive a normal deployment made is not restorable: " + failed + "; verify: "
+                    + r.problems() + "\nsteps:\n" + log);
+        }
+    }
+}
