@@ -66,6 +66,21 @@ class VerifyOracleReview30Test {
         }
     }
 
+    private ObjectStore b;
+    private Random brnd;
+
+    /** Ships to A, and to B once added (an optional archive: sometimes it lags a round). */
+    private void shipAll(Path data, ObjectStore a) {
+        ship(data, a);
+        if (b != null && brnd.nextInt(4) != 0) {
+            try {
+                ship(data, b);
+            } catch (RuntimeException e) {
+                step("   ship to B refused: " + e.getMessage());
+            }
+        }
+    }
+
     private Path fresh(String what) {
         return tmp.resolve(what + (dirs++));
     }
@@ -86,15 +101,23 @@ class VerifyOracleReview30Test {
         ControlFile.read(to).asStandby().write(to);
     }
 
+    @org.junit.jupiter.api.AfterEach
+    void closeB() {
+        if (b != null) {
+            b.close();
+        }
+    }
+
     private void step(String s) {
         log.append(s).append('\n');
     }
 
     @ParameterizedTest
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30})
     void verifyAgreesWithRestores(long seed) throws Exception {
         System.out.println("VerifyOracleReview30Test seed " + seed);
         Random rnd = new Random(seed);
+        brnd = new Random(seed * 31);
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
             Path live = fresh("leader");
             try (Store s = Store.open(live)) {
@@ -103,7 +126,7 @@ class VerifyOracleReview30Test {
                     BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
                 }
             }
-            ship(live, a);
+            shipAll(live, a);
             step("init: leader, full backup, ship");
             for (int i = 0; i < 30; i++) {
                 int op = rnd.nextInt(10);
@@ -112,7 +135,7 @@ class VerifyOracleReview30Test {
                         try (Store s = Store.open(live)) {
                             writes(s, "w" + i, 10 + rnd.nextInt(40));
                         }
-                        ship(live, a);
+                        shipAll(live, a);
                         step(i + ": writes, ship");
                     }
                     case 3, 4 -> {
@@ -143,8 +166,16 @@ class VerifyOracleReview30Test {
                         }
                     }
                     case 7 -> {
-                        // failover: the leader ships and dies; a standby restored from the archive is promoted
+                        // failover: the leader ships (B too: a B behind at the leader's death is
+                        // LaggingArchiveAfterFailoverReview30Test) and dies; a standby restored from A is promoted
                         ship(live, a);
+                        if (b != null) {
+                            try {
+                                ship(live, b);
+                            } catch (RuntimeException e) {
+                                step("   ship to B refused: " + e.getMessage());
+                            }
+                        }
                         Path next = fresh("node");
                         int how = rnd.nextInt(3);
                         if (how == 0) {
@@ -160,6 +191,11 @@ class VerifyOracleReview30Test {
                             step(i + ": failover by walship promote -> timeline " + p.timeline()
                                     + (p.backup() != null ? " (guard backup: " + p.backupReason() + ")" : ""));
                         } else {
+                            if (rnd.nextBoolean()) {
+                                try (Store s = Store.open(live)) {
+                                    writes(s, "unshipped" + i, 20); // the leader's last writes, replicated, never archived
+                                }
+                            }
                             copyAsStandby(live, next);
                             ControlFile c = ControlFile.read(next);
                             int tl;
@@ -178,7 +214,7 @@ class VerifyOracleReview30Test {
                         try (Store s = Store.open(live)) {
                             writes(s, "f" + i, 10);
                         }
-                        ship(live, a);
+                        shipAll(live, a);
                     }
                     case 8 -> {
                         // a PITR drill copy inside the window of the default path, never written
@@ -203,10 +239,27 @@ class VerifyOracleReview30Test {
                                 + (r.promotedBackup() != null ? " (guard backup)" : ""));
                     }
                     default -> {
-                        step(i + ": idle");
+                        if (b == null) {
+                            b = ObjectStores.open("file://" + tmp.resolve("archiveB"));
+                            shipAll(live, a);
+                            try {
+                                ship(live, b);
+                            } catch (RuntimeException e) {
+                                step("   first ship to B refused: " + e.getMessage());
+                            }
+                            try (Store s = Store.open(live); Snapshot snap = s.snapshot()) {
+                                BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), b, Codec.ZSTD, x -> { });
+                            }
+                            step(i + ": archive B added (ship, first backup by hand)");
+                        } else {
+                            step(i + ": idle");
+                        }
                     }
                 }
                 check(a, i);
+                if (b != null) {
+                    check(b, i);
+                }
                 if (guards > 0) {
                     fail("step " + i + ": an offline promotion of a copy restored from this archive at or past the newest"
                             + " backup on its path took a guard backup\nsteps:\n" + log);
@@ -238,14 +291,14 @@ class VerifyOracleReview30Test {
             }
         }
         if (r.ok() && !failed.isEmpty()) {
-            fail("step " + i + ": verify OK but " + failed + "\nsteps:\n" + log + "notes: " + r.notes());
+            fail(a.describe() + " step " + i + ": verify OK but " + failed + "\nsteps:\n" + log + "notes: " + r.notes());
         }
         if (!r.ok() && failed.isEmpty()) {
-            fail("step " + i + ": verify reports " + r.problems() + " but every restore works\nsteps:\n" + log
+            fail(a.describe() + " step " + i + ": verify reports " + r.problems() + " but every restore works\nsteps:\n" + log
                     + "notes: " + r.notes());
         }
         if (!r.ok()) {
-            fail("step " + i + ": the archive a normal deployment made is not restorable: " + failed + "; verify: "
+            fail(a.describe() + " step " + i + ": the archive a normal deployment made is not restorable: " + failed + "; verify: "
                     + r.problems() + "\nsteps:\n" + log);
         }
     }
