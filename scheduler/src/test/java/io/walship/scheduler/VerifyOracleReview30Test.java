@@ -257,6 +257,7 @@ class VerifyOracleReview30Test {
                     }
                 }
                 check(a, i);
+                drill(live);
                 if (b != null) {
                     check(b, i);
                 }
@@ -264,6 +265,19 @@ class VerifyOracleReview30Test {
                     fail("step " + i + ": an offline promotion of a copy restored from this archive at or past the newest"
                             + " backup on its path took a guard backup\nsteps:\n" + log);
                 }
+            }
+        }
+    }
+
+    /** The scheduler's verify job (archive verify, then its restore drill) on the primary. */
+    private void drill(Path data) throws Exception {
+        SchedulerConfig c = SchedulerConfig.parse("databases:\n  - name: db\n    data: " + data + "\n    archive: file://"
+                + tmp.resolve("archive") + "\n    jobs:\n      verify: {cron: \"0 0 4 * * ?\"}\n", "t");
+        try (ArchiveJobs jobs = new ArchiveJobs(c.databases().get(0))) {
+            try {
+                jobs.verify(tmp.resolve("scratch"));
+            } catch (Exception e) {
+                fail("the scheduler's verify job failed: " + e + "\nsteps:\n" + log);
             }
         }
     }
