@@ -304,6 +304,27 @@ class VerifyOracleReview30Test {
                 }
             }
         }
+        // PITR inside the kept window of the default path: a time between the oldest unpinned backup on it and the
+        // newest backup on it
+        try {
+            int tl = io.walship.restorer.RestorePlan.make(a, l, 0, RestoreTarget.end()).timeline();
+            List<ArchiveListing.BackupInfo> on = io.walship.restorer.RestorePlan.backupsOn(l,
+                    TimelineHistory.ancestry(tl, h)).stream().filter(x -> !l.pinned(x.name())).toList();
+            if (on.size() > 1) {
+                long lo = io.walship.restorer.RestorePlan.readManifest(a, on.get(on.size() - 1).name()).commitTimeMicros();
+                long hi = io.walship.restorer.RestorePlan.readManifest(a, on.get(0).name()).commitTimeMicros();
+                long at = lo + (hi - lo) / 2;
+                try {
+                    Restore.run(a, fresh("check"), Restore.Options.defaults().withTarget(RestoreTarget.time(
+                            Instant.ofEpochSecond(at / 1_000_000, (at % 1_000_000) * 1000), false)),
+                            new Restore.Listener() { });
+                } catch (RuntimeException e) {
+                    failed.add("restore --time (micros " + at + ", window " + lo + ".." + hi + "): " + e.getMessage());
+                }
+            }
+        } catch (RuntimeException e) {
+            // the default restore's own failure is reported above
+        }
         if (r.ok() && !failed.isEmpty()) {
             fail(a.describe() + " step " + i + ": verify OK but " + failed + "\nsteps:\n" + log + "notes: " + r.notes());
         }
