@@ -455,9 +455,24 @@ public final class ArchiveVerifier {
         }
         MessageDigest sha = Restore.sha256();
         long n;
+        long lsn;
+        int timeline;
+        int pages;
         try (InputStream raw = new ParallelGet(store, key, info.size(), parallel, Restore.chunkBytes());
              InputStream in = new DigestInputStream(Codec.parse(m.codec()).decompress(raw), sha)) {
-            n = in.transferTo(OutputStream.nullOutputStream());
+            // the header restore compares with the manifest (LSN, timeline, page count), as restore does
+            if (m.incremental()) {
+                io.walship.wal.IncrementalImage.Info h = io.walship.wal.IncrementalImage.readHeader(in);
+                lsn = h.lsn();
+                timeline = h.timeline();
+                pages = h.pageCount();
+            } else {
+                io.walship.wal.SnapshotLoader.Info h = io.walship.wal.SnapshotLoader.readHeader(in);
+                lsn = h.lsn();
+                timeline = h.timeline();
+                pages = h.pageCount();
+            }
+            n = io.walship.wal.IncrementalImage.HEADER_SIZE + in.transferTo(OutputStream.nullOutputStream());
         } catch (IOException | RuntimeException e) {
             if (e instanceof StorageException s) {
                 throw s;
@@ -468,6 +483,11 @@ public final class ArchiveVerifier {
         if (n != m.imageBytes() || !got.equalsIgnoreCase(m.imageSha256())) {
             throw new io.walship.archive.CorruptObjectException(key, "image is " + n + " bytes with SHA-256 " + got
                     + ", its manifest says " + m.imageBytes() + " bytes with " + m.imageSha256());
+        }
+        if (lsn != Lsn.parse(m.lsn()) || timeline != m.timeline() || pages != m.pageCount()) {
+            throw new io.walship.archive.CorruptObjectException(key, "image is LSN " + Lsn.format(lsn) + " timeline "
+                    + timeline + " with " + pages + " pages, its manifest says " + m.lsn() + " timeline "
+                    + m.timeline() + " with " + m.pageCount());
         }
         return info.size();
     }

@@ -174,7 +174,13 @@ public final class JobScheduler implements AutoCloseable {
                 Map<JobKey, Runner> runners = (Map<JobKey, Runner>) context.getScheduler().getContext().get(RUNNERS);
                 Runner r = runners.get(context.getJobDetail().getKey());
                 r.execute();
-                Date next = context.getNextFireTime();
+                // the job's cron trigger as it is now, not the trigger that fired this run (a one-off trigger
+                // of a catch-up run has no next fire; a run longer than the interval fired for a past slot)
+                Date next = null;
+                for (Trigger t : context.getScheduler().getTriggersOfJob(context.getJobDetail().getKey())) {
+                    Date d = t.getNextFireTime();
+                    next = d != null && (next == null || d.before(next)) ? d : next;
+                }
                 r.run.nextFire(next == null ? null : next.toInstant());
             } catch (SchedulerException e) {
                 LOG.error("scheduler context: {}", e.getMessage());

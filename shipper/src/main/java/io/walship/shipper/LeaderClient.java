@@ -100,8 +100,34 @@ public final class LeaderClient {
             String sha = header(r, Headers.DIGEST);
             long pairs = Long.parseLong(header(r, Headers.DIGEST_PAIRS));
             long total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
-            return sink.accept(body, new StateDigest(lsn, pairs, sha), total);
+            return sink.accept(namingCuts(body, total), new StateDigest(lsn, pairs, sha), total);
         }
+    }
+
+    /** {@code body} whose read failures say that the leader's answer was cut off, and where (the JDK says "closed"). */
+    private static InputStream namingCuts(InputStream body, long total) {
+        return new java.io.FilterInputStream(body) {
+            private long got;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                try {
+                    int n = super.read(b, off, len);
+                    got += Math.max(n, 0);
+                    return n;
+                } catch (IOException e) {
+                    throw new IOException("the leader's answer to GET /snapshot was cut off after " + got + " of "
+                            + (total < 0 ? "?" : total) + " bytes (" + e.getMessage() + "); the leader's log says why "
+                            + "(under a heavy write load: a snapshot abandoned past its before-image limit)", e);
+                }
+            }
+        };
     }
 
     /** The leader's current digest. */

@@ -117,7 +117,7 @@ final class ArchiveLagMonitor {
     /** Throws if the policy refuses writes now. */
     void checkWritesAllowed() {
         if (refusing) {
-            throw new WalshipException("writes refused: the archive is " + (lagBytes >> 20) + " MiB behind, over the"
+            throw new WritesRefusedException("writes refused: the archive is " + (lagBytes >> 20) + " MiB behind, over the"
                     + " bound of " + (options.maxArchiveLagBytes() >> 20)
                     + " MiB (policy refuse-writes); start or fix the shipper");
         }

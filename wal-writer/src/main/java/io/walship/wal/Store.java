@@ -202,7 +202,7 @@ public final class Store implements AutoCloseable {
         batch.checkLimits();
         checkOpen();
         if (control.standby()) {
-            throw new WalshipException("writes refused: " + dir + " is a standby restored from the archive (timeline "
+            throw new WritesRefusedException("writes refused: " + dir + " is a standby restored from the archive (timeline "
                     + control.timeline() + "); 'walship promote' opens it for writes on a new timeline");
         }
         archiveLag.checkWritesAllowed();
