@@ -78,7 +78,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler, Com
         if (ex instanceof StorageFullException) {
             return ExitCodes.STORAGE_FULL;
         }
-        if (ex instanceof StoreFailedException || ex instanceof io.walship.wal.WritesRefusedException) {
+        if (ex instanceof StoreFailedException || ex instanceof io.walship.wal.WritesRefusedException
+                || ex instanceof io.walship.wal.StoreClosedException) {
             return ExitCodes.UNAVAILABLE;
         }
         // anything else, an IllegalArgumentException from inside included, is a failure, not a usage error

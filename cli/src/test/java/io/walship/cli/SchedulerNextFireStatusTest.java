@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (the archive has none, or a slot passed while it was down) runs from a one-off trigger: once it has
  * run, the status said {@code nextFire: null} ("no next run") until the cron fired again, a whole day
  * with the default daily cron, though the job stays scheduled (seen end to end: {@code walship scheduler
- * status} showed no next fire for the backup job after its catch-up run; and a cron job that ran longer
- * than its interval showed a next fire time in the past, the slot it had been fired for).
+ * status} showed no next fire for the backup job after its catch-up run). A cron job that ran longer than
+ * its interval, announcing a past next fire, is {@link SchedulerLongRunNextFireTest}.
  */
 class SchedulerNextFireStatusTest {
     @TempDir

@@ -174,11 +174,19 @@ public final class JobScheduler implements AutoCloseable {
                 Map<JobKey, Runner> runners = (Map<JobKey, Runner>) context.getScheduler().getContext().get(RUNNERS);
                 Runner r = runners.get(context.getJobDetail().getKey());
                 r.execute();
-                // the job's cron trigger as it is now, not the trigger that fired this run (a one-off trigger
-                // of a catch-up run has no next fire; a run longer than the interval fired for a past slot)
+                // the job's triggers as they are now, not the trigger that fired this run (a one-off trigger of a
+                // catch-up run has no next fire). A trigger's stored next fire may lie in the past: while this job
+                // runs, Quartz keeps its cron trigger blocked on the slot it computed when it fired (a run longer
+                // than the interval ends after that slot), and a pending one-off trigger keeps its past start. So
+                // the earliest fire time at or after now: the stored one if not past, else the trigger's first
+                // fire after now (a cron trigger's next slot; none for a one-off trigger).
+                Date now = new Date();
                 Date next = null;
                 for (Trigger t : context.getScheduler().getTriggersOfJob(context.getJobDetail().getKey())) {
                     Date d = t.getNextFireTime();
+                    if (d != null && d.before(now)) {
+                        d = t.getFireTimeAfter(now);
+                    }
                     next = d != null && (next == null || d.before(next)) ? d : next;
                 }
                 r.run.nextFire(next == null ? null : next.toInstant());

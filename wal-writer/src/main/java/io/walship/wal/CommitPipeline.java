@@ -200,7 +200,7 @@ final class CommitPipeline implements AutoCloseable {
             throw new StoreFailedException(f.getMessage(), f.getCause());
         }
         if (closing) {
-            throw new WalshipException("the store is closed");
+            throw new StoreClosedException("the store is closed");
         }
     }
 

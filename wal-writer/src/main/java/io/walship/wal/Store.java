@@ -626,7 +626,7 @@ public final class Store implements AutoCloseable {
      * not synced yet), for at most {@code timeout}. Returns whether it is.
      *
      * @throws StoreFailedException if the store stopped first
-     * @throws WalshipException if the store was closed first
+     * @throws StoreClosedException if the store was closed first
      */
     public boolean awaitDurable(long lsn, Duration timeout) {
         if (pipeline.durableLsn() >= lsn) {
@@ -685,7 +685,7 @@ public final class Store implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) {
-            throw new WalshipException("store " + dir + " is closed");
+            throw new StoreClosedException("store " + dir + " is closed");
         }
         CommitPipeline p = pipeline;
         StoreFailedException f = p == null ? null : p.failure();

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import io.walship.archive.ObjectStore;
 import io.walship.protocol.BadInputException;
 import io.walship.restorer.Restore;
-import io.walship.restorer.RestoreException;
 import io.walship.shipper.LeaderClient;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
@@ -123,7 +122,10 @@ public final class Bootstrap {
             Files.delete(target.resolve(Store.RESTORE_MARKER));
             AtomicFiles.fsyncDirectory(target);
         } catch (UncheckedIOException e) {
-            throw new RestoreException("copying the leader's snapshot into " + target + " failed: " + e.getMessage());
+            // reading the answer (cut off) or writing the pages failed: a failure, not corruption (an image that
+            // fails its checksums, or a digest that differs below, is an IntegrityException)
+            throw new IOException("copying the leader's snapshot into " + target + " failed: " + e.getMessage(),
+                    e.getCause());
         }
         // the page checksums held; the content must also be what the leader had at that LSN
         StateDigest got;
