@@ -107,12 +107,23 @@ public final class LeaderClient {
     /** {@code body} whose read failures say that the leader's answer was cut off, and where (the JDK says "closed"). */
     private static InputStream namingCuts(InputStream body, long total) {
         return new java.io.FilterInputStream(body) {
+            private final byte[] one = new byte[1];
             private long got;
 
             @Override
             public int read() throws IOException {
-                byte[] one = new byte[1];
                 return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public long skip(long n) throws IOException {
+                try {
+                    long skipped = super.skip(n);
+                    got += Math.max(skipped, 0);
+                    return skipped;
+                } catch (IOException e) {
+                    throw cut(e);
+                }
             }
 
             @Override
@@ -122,10 +133,14 @@ public final class LeaderClient {
                     got += Math.max(n, 0);
                     return n;
                 } catch (IOException e) {
-                    throw new IOException("the leader's answer to GET /snapshot was cut off after " + got + " of "
-                            + (total < 0 ? "?" : total) + " bytes (" + e.getMessage() + "); the leader's log says why "
-                            + "(under a heavy write load: a snapshot abandoned past its before-image limit)", e);
+                    throw cut(e);
                 }
+            }
+
+            private IOException cut(IOException e) {
+                return new IOException("the leader's answer to GET /snapshot was cut off after " + got + " of "
+                        + (total < 0 ? "?" : total) + " bytes (" + e.getMessage() + "); the leader's log says why "
+                        + "(under a heavy write load: a snapshot abandoned past its before-image limit)", e);
             }
         };
     }
