@@ -1,27 +1,27 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.followerOf;
+import static io.walship.scheduler.ArchiveFixture.livePromote;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.twoBackups;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupManifest;
 import io.walship.archive.BackupPin;
-import io.walship.archive.Codec;
 import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
@@ -31,11 +31,8 @@ import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.BackupType;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LocalHistories;
-import io.walship.shipper.WalShipper;
 import io.walship.wal.ControlFile;
-import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WalshipException;
@@ -45,73 +42,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code archive verify} against the timelines normal deployments make (failovers live and offline, PITR promotions,
  * second archives, incrementals, pins, prunes) and against what restores of them do. The tests are from review29
- * and review30 (each test's javadoc, or the comment above its group, says which review found it). The helpers are
- * package-private and static: {@link VerifyOracleReview30Test} shares them.
+ * and review30 (each test's javadoc, or the comment above its group, says which review found it). The fixture is
+ * {@link ArchiveFixture}'s.
  */
 class ArchiveVerifyTimelinesTest {
     @TempDir
     Path tmp;
-
-    /** {@code n} puts over 20 keys ({@code k0..k19}), values {@code tag + i}. */
-    static void writes(Store s, String tag, int n) {
-        writes(s, tag, n, 20);
-    }
-
-    /** {@code n} puts over {@code keys} keys ({@code k0..}), values {@code tag + i}. */
-    static void writes(Store s, String tag, int n, int keys) {
-        for (int i = 0; i < n; i++) {
-            s.put(("k" + (i % keys)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    /** A full base backup of {@code s} into {@code a}; returns its LSN. */
-    static long backup(Store s, ObjectStore a) {
-        try (Snapshot snap = s.snapshot()) {
-            BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-            return snap.lsn();
-        }
-    }
-
-    /** A base backup of {@code s} into {@code a} of the type {@code p} chooses. */
-    static BackupManifest backup(Store s, ObjectStore a, BackupType.Policy p) {
-        try (Snapshot snap = s.snapshot()) {
-            return BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { }, p);
-        }
-    }
-
-    /** One shipper pass of {@code data} into {@code a}. */
-    static void ship(Path data, ObjectStore a) {
-        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-            w.shipOnce();
-        }
-    }
-
-    /** A follower that replicated the (stopped) leader to its end: its data directory, as a standby. */
-    static void followerOf(Path leader, Path follower) {
-        try (Stream<Path> all = Files.walk(leader)) {
-            for (Path p : (Iterable<Path>) all::iterator) {
-                Path to = follower.resolve(leader.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(to);
-                } else if (!p.getFileName().toString().equals(Store.LOCK_FILE)) {
-                    Files.copy(p, to);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        ControlFile.read(follower).asStandby().write(follower);
-    }
-
-    /** What a live follower's promotion does to the archive and its directory (LiveFollower.promote). */
-    static int livePromote(Path dir, ObjectStore a) {
-        ControlFile c = ControlFile.read(dir);
-        int tl = Promotion.claimNext(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(), "live promotion (test)");
-        LocalHistories.saveFrom(a, dir, tl);
-        ControlFile.read(dir).promoted(tl).write(dir);
-        return tl;
-    }
-
 
     // ---- formerly VerifyListingRaceReview29Test
 
@@ -129,16 +65,7 @@ class ArchiveVerifyTimelinesTest {
         Path leader = tmp.resolve("leader");
         Path standby = tmp.resolve("standby");
         try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1;
-            try (Store s = Store.open(leader)) {
-                writes(s, "a", 50);
-                b1 = backup(s, inner);
-                writes(s, "b", 50);
-                ship(leader, inner);
-                backup(s, inner);
-                writes(s, "c", 50);
-                ship(leader, inner);
-            }
+            long b1 = twoBackups(leader, inner);
             Restore.run(inner, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                     new Restore.Listener() { });
             Retention.apply(inner, Retention.plan(inner, new Retention.Policy(1, null), Instant.now()), d -> { });

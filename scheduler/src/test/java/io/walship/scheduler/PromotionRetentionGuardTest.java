@@ -1,12 +1,16 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.livePromote;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.twoBackups;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,11 +27,8 @@ import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LocalHistories;
 import io.walship.shipper.WalShipper;
-import io.walship.wal.ControlFile;
-import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WalshipException;
@@ -40,45 +41,12 @@ import org.junit.jupiter.api.io.TempDir;
  * saying so. Offline promotions ({@code restore --promote}, {@code walship promote}) back themselves up, and
  * shippers refuse the archive, when {@link io.walship.archive.RetentionWatermark#forkUnprotected} finds the fork
  * below what retention keeps. The interleavings are from three adversarial reviews (review23, review24, review26:
- * each test's javadoc says what it first showed); hooks on the object store place each step, no sleeps.
+ * each test's javadoc says what it first showed); hooks on the object store place each step, no sleeps. The
+ * fixture (writes, backups, shipping, a live promotion) is {@link ArchiveFixture}'s.
  */
 class PromotionRetentionGuardTest {
     @TempDir
     Path tmp;
-
-    private static void writes(Store s, String tag, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static long backup(Store s, ObjectStore a) {
-        try (Snapshot snap = s.snapshot()) {
-            BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-            return snap.lsn();
-        }
-    }
-
-    private static void ship(Path data, ObjectStore a) {
-        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-            w.shipOnce();
-        }
-    }
-
-    /** Two backups on timeline 1 and WAL past both; returns the older backup's LSN. */
-    private static long twoBackups(Path data, ObjectStore a) {
-        long b1;
-        try (Store s = Store.open(data)) {
-            writes(s, "a", 50);
-            b1 = backup(s, a);
-            writes(s, "b", 50);
-            ship(data, a);
-            backup(s, a);
-            writes(s, "c", 50);
-            ship(data, a);
-        }
-        return b1;
-    }
 
     /**
      * Two backups on timeline 1, a standby restored between them (5 LSNs past the older one) into {@code standby},
@@ -103,15 +71,6 @@ class PromotionRetentionGuardTest {
             assertEquals(digest, s.digest());
         }
         return r;
-    }
-
-    /** What a live follower's promotion does to the archive and its directory (LiveFollower.promote): no backup. */
-    private static int livePromote(Path dir, ObjectStore a) {
-        ControlFile c = ControlFile.read(dir);
-        int tl = Promotion.claimNext(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(), "live promotion (test)");
-        LocalHistories.saveFrom(a, dir, tl);
-        ControlFile.read(dir).promoted(tl).write(dir);
-        return tl;
     }
 
     /** Runs {@code hook} once, just before the first delete through this store (a prune past its new-timeline check). */
@@ -202,16 +161,7 @@ class PromotionRetentionGuardTest {
         Path data = tmp.resolve("leader");
         Path promoted = tmp.resolve("promoted");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1;
-            try (Store s = Store.open(data)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                writes(s, "b", 50);
-                ship(data, a);
-                backup(s, a);
-                writes(s, "c", 50);
-                ship(data, a);
-            }
+            long b1 = twoBackups(data, a);
             long target = b1 + 5; // between the two backups: only the older one reaches it
             List<String> deleted = new ArrayList<>();
             Restore.Result r = Restore.run(a, promoted, Restore.Options.defaults()
@@ -256,20 +206,7 @@ class PromotionRetentionGuardTest {
         Path promoted = tmp.resolve("promoted");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long b1;
-            try (Store s = Store.open(data)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                backup(s, b);
-                writes(s, "b", 50);
-                ship(data, a);
-                ship(data, b);
-                backup(s, a);
-                backup(s, b);
-                writes(s, "c", 50);
-                ship(data, a);
-                ship(data, b);
-            }
+            long b1 = twoBackups(data, a, b);
             Restore.Result r = Restore.run(a, promoted, Restore.Options.defaults()
                     .withTarget(RestoreTarget.lsn(b1 + 5, false)).withPromote(true), new Restore.Listener() { });
             assertEquals(2, r.promotedTimeline());
@@ -510,20 +447,7 @@ class PromotionRetentionGuardTest {
         Path t3 = tmp.resolve("t3");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long b1;
-            try (Store s = Store.open(leader)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                backup(s, b);
-                writes(s, "b", 50);
-                ship(leader, a);
-                ship(leader, b);
-                backup(s, a);
-                backup(s, b);
-                writes(s, "c", 50);
-                ship(leader, a);
-                ship(leader, b);
-            }
+            long b1 = twoBackups(leader, a, b);
             Restore.run(a, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                     new Restore.Listener() { });
             Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
@@ -614,20 +538,7 @@ class PromotionRetentionGuardTest {
     private void standbyOnATimelineOnlyBHas(ObjectStore a, ObjectStore b, Path standby, boolean keepsHistory) {
         Path leader = tmp.resolve("leader");
         Path t2 = tmp.resolve("t2");
-        long b1;
-        try (Store s = Store.open(leader)) {
-            writes(s, "a", 50);
-            b1 = backup(s, a);
-            backup(s, b);
-            writes(s, "b", 50);
-            ship(leader, a);
-            ship(leader, b);
-            backup(s, a);
-            backup(s, b);
-            writes(s, "c", 50);
-            ship(leader, a);
-            ship(leader, b);
-        }
+        long b1 = twoBackups(leader, a, b);
         Restore.run(b, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                 new Restore.Listener() { });
         assertEquals(2, Promotion.promote(t2, b).timeline());

@@ -1,9 +1,9 @@
 package io.walship.scheduler;
 
-import static io.walship.scheduler.ArchiveVerifyTimelinesTest.backup;
-import static io.walship.scheduler.ArchiveVerifyTimelinesTest.followerOf;
-import static io.walship.scheduler.ArchiveVerifyTimelinesTest.ship;
-import static io.walship.scheduler.ArchiveVerifyTimelinesTest.writes;
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.followerOf;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.file.Path;
@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code --timeline T} of every timeline with WAL of its own that no timeline forks from. Verify OK while one of
  * those fails is a false OK; verify reporting a problem while all of them work (nothing here corrupts anything) is a
  * false alarm (exit 3 pages and skips the scheduler's drill). Its fixture (writes, backups, shipping, a follower's
- * copy) is {@link ArchiveVerifyTimelinesTest}'s.
+ * copy) is {@link ArchiveFixture}'s.
  */
 class VerifyOracleReview30Test {
     @TempDir
