@@ -5,12 +5,15 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.stream.Stream;
 
 import io.walship.archive.BackupManifest;
 import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.restorer.Promotion;
+import io.walship.restorer.Restore;
+import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.BackupType;
 import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LocalHistories;
@@ -23,7 +26,7 @@ import io.walship.wal.Store;
 /**
  * The fixture the archive tests here share (PromotionRetentionGuardTest, ArchiveVerifyTimelinesTest,
  * VerifyOracleReview30Test): writes to a store, base backups, one shipper pass, a follower's copy of a stopped
- * leader, a live follower's promotion. Each used to be copied into every test class.
+ * leader, a live follower's promotion, a standby below a pruned window. Each used to be copied into every test class.
  */
 final class ArchiveFixture {
     private ArchiveFixture() {
@@ -114,5 +117,17 @@ final class ArchiveFixture {
             }
         }
         return b1;
+    }
+
+    /**
+     * Two backups on timeline 1 of {@code leader}, a standby restored between them (5 LSNs past the older one) into
+     * {@code standby}, then a prune keeping one backup: the standby's base and the WAL after it are gone from the
+     * archive.
+     */
+    static void standbyBelowThePrunedWindow(Path leader, ObjectStore a, Path standby) {
+        long b1 = twoBackups(leader, a);
+        Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                new Restore.Listener() { });
+        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
     }
 }

@@ -4,7 +4,7 @@ import static io.walship.scheduler.ArchiveFixture.backup;
 import static io.walship.scheduler.ArchiveFixture.followerOf;
 import static io.walship.scheduler.ArchiveFixture.livePromote;
 import static io.walship.scheduler.ArchiveFixture.ship;
-import static io.walship.scheduler.ArchiveFixture.twoBackups;
+import static io.walship.scheduler.ArchiveFixture.standbyBelowThePrunedWindow;
 import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -65,10 +65,7 @@ class ArchiveVerifyTimelinesTest {
         Path leader = tmp.resolve("leader");
         Path standby = tmp.resolve("standby");
         try (ObjectStore inner = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1 = twoBackups(leader, inner);
-            Restore.run(inner, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                    new Restore.Listener() { });
-            Retention.apply(inner, Retention.plan(inner, new Retention.Policy(1, null), Instant.now()), d -> { });
+            standbyBelowThePrunedWindow(leader, inner, standby);
 
             AtomicBoolean promoted = new AtomicBoolean();
             ObjectStore a = new ForwardingObjectStore(inner) {

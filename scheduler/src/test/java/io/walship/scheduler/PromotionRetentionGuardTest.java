@@ -3,6 +3,7 @@ package io.walship.scheduler;
 import static io.walship.scheduler.ArchiveFixture.backup;
 import static io.walship.scheduler.ArchiveFixture.livePromote;
 import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.standbyBelowThePrunedWindow;
 import static io.walship.scheduler.ArchiveFixture.twoBackups;
 import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -47,17 +48,6 @@ import org.junit.jupiter.api.io.TempDir;
 class PromotionRetentionGuardTest {
     @TempDir
     Path tmp;
-
-    /**
-     * Two backups on timeline 1, a standby restored between them (5 LSNs past the older one) into {@code standby},
-     * then a prune keeping one backup: the standby's base and the WAL after it are gone from the archive.
-     */
-    private void standbyBelowThePrunedWindow(ObjectStore a, Path standby) {
-        long b1 = twoBackups(tmp.resolve("leader"), a);
-        Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                new Restore.Listener() { });
-        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-    }
 
     /**
      * A default restore of {@code archive} (the newest timeline) into {@code dir} under the test's directory
@@ -281,7 +271,7 @@ class PromotionRetentionGuardTest {
     void promotingAStandbyWhoseBaseWasPrunedTakesABackupOnTheNewTimeline() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             io.walship.restorer.Promotion.Promoted p = io.walship.restorer.Promotion.promote(standby, a);
             assertEquals(2, p.timeline());
             assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000002-"), "" + p.backup());
@@ -359,7 +349,7 @@ class PromotionRetentionGuardTest {
     void aForkOfAPromotedTimelineFromItsOwnBackupIsRefusedAsUnprotected() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             Promotion.Promoted p = Promotion.promote(standby, a);
             assertTrue(p.backup() != null, "timeline 2 backed itself up");
             try (Store s = Store.open(standby)) {
@@ -393,7 +383,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesTheShipperCheckPass() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             livePromote(standby, a);
             try (Store s = Store.open(standby)) {
                 writes(s, "tl2-", 30);
@@ -419,7 +409,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesPromoteSkipItsBackup() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             Promotion.Promoted p;
             try {
                 p = Promotion.promote(standby, new FlakyWatermarkRead(a));
