@@ -1,31 +1,35 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.livePromote;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.standbyBelowThePrunedWindow;
+import static io.walship.scheduler.ArchiveFixture.twoBackups;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.walship.archive.ArchiveListing;
 import io.walship.archive.Codec;
 import io.walship.archive.ForwardingObjectStore;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.archive.StorageException;
+import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LocalHistories;
 import io.walship.shipper.WalShipper;
-import io.walship.wal.ControlFile;
-import io.walship.wal.Snapshot;
 import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import io.walship.wal.WalshipException;
@@ -38,56 +42,12 @@ import org.junit.jupiter.api.io.TempDir;
  * saying so. Offline promotions ({@code restore --promote}, {@code walship promote}) back themselves up, and
  * shippers refuse the archive, when {@link io.walship.archive.RetentionWatermark#forkUnprotected} finds the fork
  * below what retention keeps. The interleavings are from three adversarial reviews (review23, review24, review26:
- * each test's javadoc says what it first showed); hooks on the object store place each step, no sleeps.
+ * each test's javadoc says what it first showed); hooks on the object store place each step, no sleeps. The
+ * fixture (writes, backups, shipping, a live promotion) is {@link ArchiveFixture}'s.
  */
 class PromotionRetentionGuardTest {
     @TempDir
     Path tmp;
-
-    private static void writes(Store s, String tag, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put(("k" + (i % 20)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static long backup(Store s, ObjectStore a) {
-        try (Snapshot snap = s.snapshot()) {
-            BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-            return snap.lsn();
-        }
-    }
-
-    private static void ship(Path data, ObjectStore a) {
-        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-            w.shipOnce();
-        }
-    }
-
-    /** Two backups on timeline 1 and WAL past both; returns the older backup's LSN. */
-    private static long twoBackups(Path data, ObjectStore a) {
-        long b1;
-        try (Store s = Store.open(data)) {
-            writes(s, "a", 50);
-            b1 = backup(s, a);
-            writes(s, "b", 50);
-            ship(data, a);
-            backup(s, a);
-            writes(s, "c", 50);
-            ship(data, a);
-        }
-        return b1;
-    }
-
-    /**
-     * Two backups on timeline 1, a standby restored between them (5 LSNs past the older one) into {@code standby},
-     * then a prune keeping one backup: the standby's base and the WAL after it are gone from the archive.
-     */
-    private void standbyBelowThePrunedWindow(ObjectStore a, Path standby) {
-        long b1 = twoBackups(tmp.resolve("leader"), a);
-        Restore.run(a, standby, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
-                new Restore.Listener() { });
-        Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
-    }
 
     /**
      * A default restore of {@code archive} (the newest timeline) into {@code dir} under the test's directory
@@ -101,15 +61,6 @@ class PromotionRetentionGuardTest {
             assertEquals(digest, s.digest());
         }
         return r;
-    }
-
-    /** What a live follower's promotion does to the archive and its directory (LiveFollower.promote): no backup. */
-    private static int livePromote(Path dir, ObjectStore a) {
-        ControlFile c = ControlFile.read(dir);
-        int tl = Promotion.claimNext(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(), "live promotion (test)");
-        LocalHistories.saveFrom(a, dir, tl);
-        ControlFile.read(dir).promoted(tl).write(dir);
-        return tl;
     }
 
     /** Runs {@code hook} once, just before the first delete through this store (a prune past its new-timeline check). */
@@ -200,16 +151,7 @@ class PromotionRetentionGuardTest {
         Path data = tmp.resolve("leader");
         Path promoted = tmp.resolve("promoted");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            long b1;
-            try (Store s = Store.open(data)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                writes(s, "b", 50);
-                ship(data, a);
-                backup(s, a);
-                writes(s, "c", 50);
-                ship(data, a);
-            }
+            long b1 = twoBackups(data, a);
             long target = b1 + 5; // between the two backups: only the older one reaches it
             List<String> deleted = new ArrayList<>();
             Restore.Result r = Restore.run(a, promoted, Restore.Options.defaults()
@@ -254,20 +196,7 @@ class PromotionRetentionGuardTest {
         Path promoted = tmp.resolve("promoted");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long b1;
-            try (Store s = Store.open(data)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                backup(s, b);
-                writes(s, "b", 50);
-                ship(data, a);
-                ship(data, b);
-                backup(s, a);
-                backup(s, b);
-                writes(s, "c", 50);
-                ship(data, a);
-                ship(data, b);
-            }
+            long b1 = twoBackups(data, a, b);
             Restore.Result r = Restore.run(a, promoted, Restore.Options.defaults()
                     .withTarget(RestoreTarget.lsn(b1 + 5, false)).withPromote(true), new Restore.Listener() { });
             assertEquals(2, r.promotedTimeline());
@@ -342,7 +271,7 @@ class PromotionRetentionGuardTest {
     void promotingAStandbyWhoseBaseWasPrunedTakesABackupOnTheNewTimeline() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             io.walship.restorer.Promotion.Promoted p = io.walship.restorer.Promotion.promote(standby, a);
             assertEquals(2, p.timeline());
             assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000002-"), "" + p.backup());
@@ -420,7 +349,7 @@ class PromotionRetentionGuardTest {
     void aForkOfAPromotedTimelineFromItsOwnBackupIsRefusedAsUnprotected() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             Promotion.Promoted p = Promotion.promote(standby, a);
             assertTrue(p.backup() != null, "timeline 2 backed itself up");
             try (Store s = Store.open(standby)) {
@@ -454,7 +383,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesTheShipperCheckPass() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             livePromote(standby, a);
             try (Store s = Store.open(standby)) {
                 writes(s, "tl2-", 30);
@@ -480,7 +409,7 @@ class PromotionRetentionGuardTest {
     void aTransientWatermarkReadFailureMakesPromoteSkipItsBackup() {
         Path standby = tmp.resolve("standby");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
-            standbyBelowThePrunedWindow(a, standby);
+            standbyBelowThePrunedWindow(tmp.resolve("leader"), a, standby);
             Promotion.Promoted p;
             try {
                 p = Promotion.promote(standby, new FlakyWatermarkRead(a));
@@ -508,20 +437,7 @@ class PromotionRetentionGuardTest {
         Path t3 = tmp.resolve("t3");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
              ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long b1;
-            try (Store s = Store.open(leader)) {
-                writes(s, "a", 50);
-                b1 = backup(s, a);
-                backup(s, b);
-                writes(s, "b", 50);
-                ship(leader, a);
-                ship(leader, b);
-                backup(s, a);
-                backup(s, b);
-                writes(s, "c", 50);
-                ship(leader, a);
-                ship(leader, b);
-            }
+            long b1 = twoBackups(leader, a, b);
             Restore.run(a, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                     new Restore.Listener() { });
             Retention.apply(a, Retention.plan(a, new Retention.Policy(1, null), Instant.now()), d -> { });
@@ -612,20 +528,7 @@ class PromotionRetentionGuardTest {
     private void standbyOnATimelineOnlyBHas(ObjectStore a, ObjectStore b, Path standby, boolean keepsHistory) {
         Path leader = tmp.resolve("leader");
         Path t2 = tmp.resolve("t2");
-        long b1;
-        try (Store s = Store.open(leader)) {
-            writes(s, "a", 50);
-            b1 = backup(s, a);
-            backup(s, b);
-            writes(s, "b", 50);
-            ship(leader, a);
-            ship(leader, b);
-            backup(s, a);
-            backup(s, b);
-            writes(s, "c", 50);
-            ship(leader, a);
-            ship(leader, b);
-        }
+        long b1 = twoBackups(leader, a, b);
         Restore.run(b, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
                 new Restore.Listener() { });
         assertEquals(2, Promotion.promote(t2, b).timeline());
@@ -802,6 +705,75 @@ class PromotionRetentionGuardTest {
             Restore.Result r = Restore.run(a, tmp.resolve("tl2"), Restore.Options.defaults().withTimeline(2),
                     new Restore.Listener() { });
             assertEquals(2, r.timeline());
+        }
+    }
+
+    /**
+     * review29 (smallfix a): the guard after an offline promotion now reads an ancestor's history from the data directory
+     * when the archive lacks it (LocalHistories.readHereOrIn), and walks on. Before, an ancestor missing from the archive
+     * made the guard fail ("checking ... failed", exit 1: "take a base backup of it now"), which is what the archive
+     * needs here. The archive (A) lacks timeline 2 entirely (its history and its WAL: timeline 2 was claimed and written
+     * in archive B only) and was never pruned, so the walk 3 -> 2 -> 1 finds no watermark and says "protected": no
+     * backup, no error, exit 0. But A cannot restore timeline 3: timeline 2's WAL between its fork and timeline 3's fork
+     * is in B only (a restored standby's data directory does not hold it to ship), so the only backups on timeline 3's
+     * path in A (timeline 1's) cannot reach it. Passes on main (the promotion fails naming the backup to take).
+     */
+    @Test
+    void theGuardPassesAnArchiveThatLacksTheAncestorsWal() {
+        Path leader = tmp.resolve("leader");
+        Path t2 = tmp.resolve("t2");
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            long b1;
+            try (Store s = Store.open(leader)) {
+                writes(s, "a", 50);
+                b1 = backup(s, a);
+                backup(s, b);
+                writes(s, "b", 50);
+                ship(leader, a);
+                ship(leader, b);
+            }
+            // timeline 2: restored from B and promoted into B, written, shipped to B only
+            Restore.run(b, t2, Restore.Options.defaults().withTarget(RestoreTarget.lsn(b1 + 5, false)),
+                    new Restore.Listener() { });
+            assertEquals(2, Promotion.promote(t2, b).timeline());
+            try (Store s = Store.open(t2)) {
+                writes(s, "tl2-", 60);
+            }
+            ship(t2, b);
+            // a standby of timeline 2 (restored from B), keeping timeline 2's record as the smallfix test's does
+            assertEquals(2, Restore.run(b, standby, Restore.Options.defaults(), new Restore.Listener() { }).timeline());
+            LocalHistories.save(standby, LocalHistories.read(t2, 2).orElseThrow());
+            assertTrue(a.head(io.walship.archive.ArchiveLayout.historyKey(2)).isEmpty(), "setup: A lacks timeline 2");
+
+            Promotion.Promoted p;
+            try {
+                p = Promotion.promote(standby, a);
+            } catch (io.walship.wal.WalshipException e) {
+                // main: the guard cannot read timeline 2 from A and fails, telling the operator to take a backup of
+                // timeline 3 into A, which is what A needs
+                assertTrue(e.getMessage().contains("walship backup --data " + standby), e.getMessage());
+                return;
+            }
+            assertEquals(3, p.timeline());
+            StateDigest tl3;
+            try (Store s = Store.open(standby)) {
+                writes(s, "tl3-", 30);
+                tl3 = s.digest();
+            }
+            ship(standby, a);
+            System.out.println("A after the promotion: timelines " + ArchiveListing.of(a).timelines() + ", timeline 2 WAL "
+                    + ArchiveListing.of(a).coverage(2) + ", backup taken by the guard: " + p.backup());
+            ArchiveVerifier.Report r = ArchiveVerifier.verify(a, 2, false, m -> { });
+            assertTrue(p.backup() != null || r.ok(), "the guard said timeline 3 needs no backup in A (exit 0), but A"
+                    + " cannot restore it: verify " + r.problems());
+            Restore.Result res = assertDoesNotThrow(() -> Restore.run(a, tmp.resolve("drill"), Restore.Options.defaults(),
+                    new Restore.Listener() { }), "A restores timeline 3");
+            assertEquals(3, res.timeline());
+            try (Store s = Store.open(tmp.resolve("drill"))) {
+                assertEquals(tl3, s.digest());
+            }
         }
     }
 }

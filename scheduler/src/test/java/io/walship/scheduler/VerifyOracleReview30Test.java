@@ -1,23 +1,21 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.followerOf;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 
 import io.walship.archive.ArchiveLayout;
 import io.walship.archive.ArchiveListing;
 import io.walship.archive.BackupPin;
-import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.archive.TimelineHistory;
@@ -26,12 +24,8 @@ import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
 import io.walship.restorer.RestoreTarget;
 import io.walship.shipper.BackupType;
-import io.walship.shipper.BaseBackup;
 import io.walship.shipper.LocalHistories;
-import io.walship.shipper.WalShipper;
 import io.walship.wal.ControlFile;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * written. After each step the oracle compares {@code archive verify} with what restores do: the default restore and
  * {@code --timeline T} of every timeline with WAL of its own that no timeline forks from. Verify OK while one of
  * those fails is a false OK; verify reporting a problem while all of them work (nothing here corrupts anything) is a
- * false alarm (exit 3 pages and skips the scheduler's drill).
+ * false alarm (exit 3 pages and skips the scheduler's drill). Its fixture (writes, backups, shipping, a follower's
+ * copy) is {@link ArchiveFixture}'s.
  */
 class VerifyOracleReview30Test {
     @TempDir
@@ -52,18 +47,6 @@ class VerifyOracleReview30Test {
     private int dirs;
     private int guards;
     private final StringBuilder log = new StringBuilder();
-
-    private static void writes(Store s, String tag, int n) {
-        for (int i = 0; i < n; i++) {
-            s.put(("k" + (i % 30)).getBytes(StandardCharsets.UTF_8), (tag + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    private static void ship(Path data, ObjectStore a) {
-        try (WalShipper w = new WalShipper(data, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-            w.shipOnce();
-        }
-    }
 
     private ObjectStore b;
     private Random brnd;
@@ -82,22 +65,6 @@ class VerifyOracleReview30Test {
 
     private Path fresh(String what) {
         return tmp.resolve(what + (dirs++));
-    }
-
-    private static void copyAsStandby(Path from, Path to) {
-        try (Stream<Path> all = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) all::iterator) {
-                Path d = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(d);
-                } else if (!p.getFileName().toString().equals(Store.LOCK_FILE)) {
-                    Files.copy(p, d);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        ControlFile.read(to).asStandby().write(to);
     }
 
     @org.junit.jupiter.api.AfterEach
@@ -125,10 +92,8 @@ class VerifyOracleReview30Test {
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
             Path live = fresh("leader");
             try (Store s = Store.open(live)) {
-                writes(s, "init", 40);
-                try (Snapshot snap = s.snapshot()) {
-                    BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-                }
+                writes(s, "init", 40, 30);
+                backup(s, a);
             }
             shipAll(live, a);
             step("init: leader, full backup, ship");
@@ -137,7 +102,7 @@ class VerifyOracleReview30Test {
                 switch (op) {
                     case 0, 1, 2 -> {
                         try (Store s = Store.open(live)) {
-                            writes(s, "w" + i, 10 + rnd.nextInt(40));
+                            writes(s, "w" + i, 10 + rnd.nextInt(40), 30);
                         }
                         shipAll(live, a);
                         step(i + ": writes, ship");
@@ -145,8 +110,8 @@ class VerifyOracleReview30Test {
                     case 3, 4 -> {
                         BackupType.Policy p = rnd.nextBoolean() ? BackupType.FULL.policy()
                                 : new BackupType.Policy(BackupType.INCREMENTAL, 3);
-                        try (Store s = Store.open(live); Snapshot snap = s.snapshot()) {
-                            BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { }, p);
+                        try (Store s = Store.open(live)) {
+                            backup(s, a, p);
                         }
                         step(i + ": backup " + p);
                     }
@@ -197,10 +162,10 @@ class VerifyOracleReview30Test {
                         } else {
                             if (rnd.nextBoolean()) {
                                 try (Store s = Store.open(live)) {
-                                    writes(s, "unshipped" + i, 20); // the leader's last writes, replicated, never archived
+                                    writes(s, "unshipped" + i, 20, 30); // the leader's last writes, replicated, never archived
                                 }
                             }
-                            copyAsStandby(live, next);
+                            followerOf(live, next);
                             ControlFile c = ControlFile.read(next);
                             int tl;
                             try {
@@ -216,7 +181,7 @@ class VerifyOracleReview30Test {
                         }
                         live = next;
                         try (Store s = Store.open(live)) {
-                            writes(s, "f" + i, 10);
+                            writes(s, "f" + i, 10, 30);
                         }
                         shipAll(live, a);
                     }
@@ -251,8 +216,8 @@ class VerifyOracleReview30Test {
                             } catch (RuntimeException e) {
                                 step("   first ship to B refused: " + e.getMessage());
                             }
-                            try (Store s = Store.open(live); Snapshot snap = s.snapshot()) {
-                                BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), b, Codec.ZSTD, x -> { });
+                            try (Store s = Store.open(live)) {
+                                backup(s, b);
                             }
                             step(i + ": archive B added (ship, first backup by hand)");
                         } else {
