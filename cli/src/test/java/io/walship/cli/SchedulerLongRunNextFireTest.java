@@ -56,8 +56,8 @@ class SchedulerLongRunNextFireTest {
                 } else {
                     end.await(60, TimeUnit.SECONDS); // later runs are held until the test has looked
                 }
+                firstAnswered.compareAndSet(null, Instant.now()); // before the answer: the run cannot end earlier
                 ex.sendResponseHeaders(503, -1);
-                firstAnswered.compareAndSet(null, Instant.now());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -69,21 +69,21 @@ class SchedulerLongRunNextFireTest {
                     + tmp.resolve("archive") + "\n    jobs:\n      backup: {cron: \"* * * * * ?\"}\n", "test");
             try (JobScheduler s = JobScheduler.start(cfg, tmp.resolve("scratch"))) {
                 try {
-                long deadline = System.nanoTime() + 60_000_000_000L;
-                while (requests.get() < 2) { // the second run started: the first one's status is written
-                    if (System.nanoTime() > deadline) {
-                        throw new AssertionError("the backup job did not run twice: " + s.status());
+                    long deadline = System.nanoTime() + 60_000_000_000L;
+                    while (requests.get() < 2) { // the second run started: the first one's status is written
+                        if (System.nanoTime() > deadline) {
+                            throw new AssertionError("the backup job did not run twice: " + s.status());
+                        }
+                        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
                     }
-                    java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
-                }
-                Map<?, ?> db = (Map<?, ?>) ((List<?>) s.status().get("databases")).get(0);
-                Map<?, ?> backup = ((List<?>) db.get("jobs")).stream().map(j -> (Map<?, ?>) j)
-                        .filter(j -> "backup".equals(j.get("job"))).findFirst().orElseThrow();
-                Object next = backup.get("nextFire");
-                assertNotNull(next, backup.toString());
-                Instant ended = firstAnswered.get();
-                assertFalse(Instant.parse(next.toString()).isBefore(ended.minusMillis(500)),
-                        "the first run ended at " + ended + " but the status announces a next fire before it: " + backup);
+                    Map<?, ?> db = (Map<?, ?>) ((List<?>) s.status().get("databases")).get(0);
+                    Map<?, ?> backup = ((List<?>) db.get("jobs")).stream().map(j -> (Map<?, ?>) j)
+                            .filter(j -> "backup".equals(j.get("job"))).findFirst().orElseThrow();
+                    Object next = backup.get("nextFire");
+                    assertNotNull(next, backup.toString());
+                    Instant ended = firstAnswered.get();
+                    assertFalse(Instant.parse(next.toString()).isBefore(ended.minusMillis(500)),
+                            "the first run ended at " + ended + " but the status announces a next fire before it: " + backup);
                 } finally {
                     end.countDown(); // the held run ends before close() waits for it
                 }

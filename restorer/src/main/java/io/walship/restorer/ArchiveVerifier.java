@@ -472,7 +472,8 @@ public final class ArchiveVerifier {
                 timeline = h.timeline();
                 pages = h.pageCount();
             }
-            n = io.walship.wal.IncrementalImage.HEADER_SIZE + in.transferTo(OutputStream.nullOutputStream());
+            n = (m.incremental() ? io.walship.wal.IncrementalImage.HEADER_SIZE : io.walship.wal.Snapshot.HEADER_SIZE)
+                    + in.transferTo(OutputStream.nullOutputStream());
         } catch (IOException | RuntimeException e) {
             if (e instanceof StorageException s) {
                 throw s;

@@ -44,6 +44,14 @@ final class ArchiveFixture {
         }
     }
 
+    /** Opens the store in {@code dir}, makes {@link #writes(Store, String, int)} there and returns its digest. */
+    static StateDigest writtenDigest(java.nio.file.Path dir, String tag, int n) {
+        try (Store s = Store.open(dir)) {
+            writes(s, tag, n);
+            return s.digest();
+        }
+    }
+
     /** A full base backup of {@code s} into {@code a}; returns its LSN. */
     static long backup(Store s, ObjectStore a) {
         try (Snapshot snap = s.snapshot()) {

@@ -6,6 +6,7 @@ import static io.walship.scheduler.ArchiveFixture.ship;
 import static io.walship.scheduler.ArchiveFixture.standbyBelowThePrunedWindow;
 import static io.walship.scheduler.ArchiveFixture.twoBackups;
 import static io.walship.scheduler.ArchiveFixture.writes;
+import static io.walship.scheduler.ArchiveFixture.writtenDigest;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -173,10 +174,7 @@ class PromotionRetentionGuardTest {
             assertTrue(deleted.stream().anyMatch(k -> k.contains(String.format("%016X", b1))),
                     "retention deleted the backup the promotion was restored from: " + deleted);
             StateDigest tl2;
-            try (Store s = Store.open(promoted)) {
-                writes(s, "tl2-", 30);
-                tl2 = s.digest();
-            }
+            tl2 = writtenDigest(promoted, "tl2-", 30);
             ship(promoted, a);
             // the promise: the new timeline restores from the archive (retention keeps each timeline's newest usable backup)
             restoresLatest(a, "tl2", 2, tl2, "timeline 2 is left with no base backup on its ancestry");
@@ -203,10 +201,7 @@ class PromotionRetentionGuardTest {
             // a prune of B before the new leader has shipped to it: B knows only timeline 1
             Retention.apply(b, Retention.plan(b, new Retention.Policy(1, null), Instant.now()), d -> { });
             StateDigest tl2;
-            try (Store s = Store.open(promoted)) {
-                writes(s, "tl2-", 30);
-                tl2 = s.digest();
-            }
+            tl2 = writtenDigest(promoted, "tl2-", 30);
             ship(promoted, a);
             // uploads timeline 2's history to B, then finds B's retention past the fork and no backup on timeline 2:
             // the run fails, loudly and with what to do, rather than shipping WAL that B cannot restore
@@ -276,10 +271,7 @@ class PromotionRetentionGuardTest {
             assertEquals(2, p.timeline());
             assertTrue(p.backup() != null && p.backup().imageKey().startsWith("backups/00000002-"), "" + p.backup());
             StateDigest tl2;
-            try (Store s = Store.open(standby)) {
-                writes(s, "tl2-", 30);
-                tl2 = s.digest();
-            }
+            tl2 = writtenDigest(standby, "tl2-", 30);
             ship(standby, a);
             Restore.Result again = restoresLatest(a, "tl2", 2, tl2, "timeline 2 restores");
             assertTrue(again.backupKey().startsWith("backups/00000002-"), again.backupKey());
@@ -321,10 +313,7 @@ class PromotionRetentionGuardTest {
             assertTrue(deletedByOld.stream().anyMatch(k -> k.contains(String.format("%016X", b1))),
                     "P_old deleted the backup timeline 2 grew from: " + deletedByOld);
             StateDigest tl2;
-            try (Store s = Store.open(standby)) {
-                writes(s, "tl2b-", 30);
-                tl2 = s.digest();
-            }
+            tl2 = writtenDigest(standby, "tl2b-", 30);
             // a new shipper (a restart of the leader) checks again, and refuses again, until a backup is taken
             WalshipException again = assertThrows(WalshipException.class, () -> ship(standby, a));
             assertTrue(again.getMessage().contains("may not restore timeline 2"), again.getMessage());
@@ -362,10 +351,7 @@ class PromotionRetentionGuardTest {
             assertEquals(3, r.promotedTimeline());
             assertTrue(r.backupKey().startsWith("backups/00000002-"), r.backupKey());
             StateDigest tl3;
-            try (Store s = Store.open(t3)) {
-                writes(s, "tl3-", 30);
-                tl3 = s.digest();
-            }
+            tl3 = writtenDigest(t3, "tl3-", 30);
             assertDoesNotThrow(() -> ship(t3, a), "archive A holds timeline 3's base (timeline 2's backup), yet its"
                     + " shipper refuses it");
             restoresLatest(a, "tl3", 3, tl3, "timeline 3 restores");
@@ -487,10 +473,7 @@ class PromotionRetentionGuardTest {
             assertTrue(p.backupReason().contains("timeline 3 forked from timeline 2, whose history is not in "),
                     p.backupReason());
             StateDigest tl3;
-            try (Store s = Store.open(standby)) {
-                writes(s, "tl3-", 30);
-                tl3 = s.digest();
-            }
+            tl3 = writtenDigest(standby, "tl3-", 30);
             ship(standby, a); // uploads timeline 2's record to A from the data directory
             restoresLatest(a, "tl3", 3, tl3, "archive A cannot restore timeline 3");
         }
@@ -758,10 +741,7 @@ class PromotionRetentionGuardTest {
             }
             assertEquals(3, p.timeline());
             StateDigest tl3;
-            try (Store s = Store.open(standby)) {
-                writes(s, "tl3-", 30);
-                tl3 = s.digest();
-            }
+            tl3 = writtenDigest(standby, "tl3-", 30);
             ship(standby, a);
             System.out.println("A after the promotion: timelines " + ArchiveListing.of(a).timelines() + ", timeline 2 WAL "
                     + ArchiveListing.of(a).coverage(2) + ", backup taken by the guard: " + p.backup());
