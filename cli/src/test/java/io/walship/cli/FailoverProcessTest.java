@@ -50,6 +50,7 @@ class FailoverProcessTest {
     Path tmp;
     private final List<Process> processes = new ArrayList<>();
     private final List<HttpServer> fakes = new ArrayList<>();
+    private final List<CuttableProxy> proxies = new ArrayList<>();
 
     @AfterEach
     void killAll() throws InterruptedException {
@@ -58,6 +59,13 @@ class FailoverProcessTest {
             p.waitFor(30, TimeUnit.SECONDS);
         }
         fakes.forEach(f -> f.stop(0));
+        for (CuttableProxy p : proxies) {
+            try {
+                p.close();
+            } catch (IOException e) {
+                // the next one anyway
+            }
+        }
     }
 
     private Process start(List<String> args, Path log) throws IOException {
@@ -133,7 +141,20 @@ class FailoverProcessTest {
     }
 
     private Node[] cluster(Random rnd, String archive, boolean crossList, String shipInterval) throws Exception {
+        return cluster(rnd, archive, crossList, shipInterval, null);
+    }
+
+    /** As above; with {@code f1Proxy} non-null, f1 reaches the leader through a proxy made there (its {@code [0]}). */
+    private Node[] cluster(Random rnd, String archive, boolean crossList, String shipInterval, CuttableProxy[] f1Proxy)
+            throws Exception {
         Node leader = leader(archive, shipInterval);
+        String f1Leader = leader.repl();
+        if (f1Proxy != null) {
+            io.walship.protocol.HostPort hp = io.walship.protocol.HostPort.parse(leader.repl());
+            f1Proxy[0] = new CuttableProxy(hp.host(), hp.port());
+            proxies.add(f1Proxy[0]);
+            f1Leader = f1Proxy[0].address();
+        }
         writes(leader.url(), 200, rnd, "before-backup");
         CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
         assertEquals(0, backup.exit(), backup.err());
@@ -141,7 +162,7 @@ class FailoverProcessTest {
         int r1 = free();
         int h2 = free();
         int r2 = free();
-        Node f1 = follower("f1", archive, crossList ? leader.repl() + ",127.0.0.1:" + r2 : leader.repl(), h1, r1);
+        Node f1 = follower("f1", archive, crossList ? f1Leader + ",127.0.0.1:" + r2 : f1Leader, h1, r1);
         Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, h2, r2);
         writes(leader.url(), 300, rnd, "streamed");
         awaitSameDigest("f1 catches up", leader.url(), f1.url());
@@ -461,11 +482,17 @@ class FailoverProcessTest {
         Random rnd = new Random(seed);
         String archive = "file://" + tmp.resolve("archive");
         // the leader ships nothing after the base backup: what f1 misses is on f2 only, not in the archive
-        Node[] c = cluster(rnd, archive, false, "1h");
+        // f1 reaches the leader through a proxy: cut, it passes nothing more to f1
+        CuttableProxy[] proxy = new CuttableProxy[1];
+        Node[] c = cluster(rnd, archive, false, "1h", proxy);
         Node leader = c[0];
         Node f1 = c[1];
         Node f2 = c[2];
-        signal("STOP", f1.process()); // f1 falls behind: it receives nothing while stopped
+        // f1 falls behind: stopped, it cannot connect anywhere (the lease names the leader's own
+        // address), and cut off, it receives nothing more; stopping it alone is not enough, its
+        // kernel would queue the leader's next frames in its socket and it would apply them on SIGCONT
+        signal("STOP", f1.process());
+        proxy[0].cut();
         try {
             writes(leader.url(), 200, rnd, "only-f2");
             awaitSameDigest("f2 has the writes f1 missed", leader.url(), f2.url());
