@@ -200,6 +200,11 @@ final class LeaderCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, "--lease-ttl/--lease-skew-margin: " + e.getMessage());
         }
+        // a port in use fails here, before the data directory is created or opened (and the archive)
+        requireListenable("--http", http, address);
+        if (replAddress != null) {
+            requireListenable("--repl", repl, replAddress.resolve());
+        }
         Shutdown shutdown = Shutdown.onSignals(); // a signal while opening ends the wait at once
         Store store = Store.open(data, options);
         opened.push(store);
@@ -321,6 +326,28 @@ final class LeaderCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * Fails as a bind of {@code address} would later (exit 1, "cannot listen on …") if it cannot be
+     * listened on now — a port in use, an address not on this host — so that nothing is created or
+     * opened first. Binds and closes a socket at once; port 0 (any) always can. Another process may
+     * still take the port before the real bind, which then fails as it did before this check (exit 1,
+     * after the store was opened).
+     */
+    static void requireListenable(String flag, String given, InetSocketAddress address) {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true); // as the real listeners: a port in TIME_WAIT only can be listened on
+            probe.bind(address, 1);
+        } catch (BindException e) {
+            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + given + ": " + e.getMessage(),
+                    "pick another " + flag + " HOST:PORT");
+        } catch (IOException e) {
+            // anything else shows at the real bind, as before
+        }
     }
 
     /**

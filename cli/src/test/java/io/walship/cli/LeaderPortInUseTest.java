@@ -1,0 +1,49 @@
+package io.walship.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code walship leader} with an {@code --http} or {@code --repl} port another socket listens on:
+ * exit 1 naming the address, and neither the data directory nor a local archive directory is
+ * created (it used to create and open the store before it found the port taken).
+ */
+class LeaderPortInUseTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aPortInUseFailsBeforeTheDataDirectoryIsCreated() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String busy = "127.0.0.1:" + taken.getLocalPort();
+            Path data = tmp.resolve("data");
+            Path archive = tmp.resolve("archive");
+            List<List<String>> cases = List.of(
+                    List.of("--http", busy),
+                    List.of("--http", busy, "--archive", "file://" + archive, "--no-lease"),
+                    List.of("--http", "127.0.0.1:0", "--repl", busy, "--archive", "file://" + archive));
+            for (List<String> flags : cases) {
+                java.util.List<String> args = new java.util.ArrayList<>(List.of("leader", "--data", data.toString()));
+                args.addAll(flags);
+                CliRunner.Result r = CliRunner.run(args.toArray(String[]::new));
+                assertEquals(ExitCodes.FAILURE, r.exit(), flags + ": " + r.out() + r.err());
+                List<String> lines = r.err().lines().toList();
+                assertTrue(lines.get(0).startsWith("walship: error: cannot listen on " + busy + ": "), r.err());
+                String flag = flags.contains("--repl") ? "--repl" : "--http";
+                assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
+                assertFalse(Files.exists(data), flags + ": the data directory was created");
+                assertFalse(Files.exists(archive), flags + ": the archive directory was created");
+            }
+        }
+    }
+}
