@@ -190,7 +190,7 @@ final class LeaderCommand implements Callable<Integer> {
         };
         // closed in reverse order: the server, then the ship loop (it ships a last time), its archive, the store
         Deque<AutoCloseable> opened = new ArrayDeque<>();
-        StoreOptions options = Flags.parse("--cache-size", cacheSize, StoreOptions.defaults()::withCacheSize)
+        StoreOptions options = StoreOptions.defaults().withCacheSize(Flags.cacheSize("--cache-size", cacheSize))
                 .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy)
                 .withWalCompression(walCompression.get());
         Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
