@@ -281,6 +281,11 @@ final class FollowCommand implements Callable<Integer> {
                 .withSlot(slot).withAuthToken(token)
                 .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
+        // a port in use fails here, before the data directory is bootstrapped (a base backup downloaded) or opened
+        LeaderCommand.requireListenable("--http", http, address);
+        if (replAddress != null) {
+            LeaderCommand.requireListenable("--repl", repl, replAddress.resolve());
+        }
         // closed in reverse order: the HTTP API, the node (loop, replication, shipping, store), the archive
         Deque<AutoCloseable> opened = new ArrayDeque<>();
         LiveFollower live;

@@ -14,9 +14,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code walship leader} with an {@code --http} or {@code --repl} port another socket listens on:
- * exit 1 naming the address, and neither the data directory nor a local archive directory is
- * created (it used to create and open the store before it found the port taken).
+ * {@code walship leader} and {@code walship follow} with an {@code --http} or {@code --repl} port
+ * another socket listens on: exit 1 naming the address, and neither the data directory nor a local
+ * archive directory is created (the leader used to create and open the store, the follower to
+ * bootstrap from the archive, before either found the port taken).
  */
 class LeaderPortInUseTest {
     @TempDir
@@ -43,6 +44,32 @@ class LeaderPortInUseTest {
                 assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
                 assertFalse(Files.exists(data), flags + ": the data directory was created");
                 assertFalse(Files.exists(archive), flags + ": the archive directory was created");
+            }
+        }
+    }
+
+    @Test
+    void aFollowerWithAPortInUseFailsBeforeItBootstraps() throws Exception {
+        String source = tmp.resolve("source").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        assertEquals(0, CliRunner.run("kv", "put", "--data", source, "k", "v").exit());
+        CliRunner.Result backup = CliRunner.run("backup", "--data", source, "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String busy = "127.0.0.1:" + taken.getLocalPort();
+            Path data = tmp.resolve("follower");
+            // nothing listens on the leader's address: the follower fails before it would look
+            for (List<String> flags : List.of(List.of("--http", busy), List.of("--http", "127.0.0.1:0", "--repl", busy))) {
+                java.util.List<String> args = new java.util.ArrayList<>(List.of("follow", "--data", data.toString(),
+                        "--leader", "127.0.0.1:1", "--archive", archive));
+                args.addAll(flags);
+                CliRunner.Result r = CliRunner.run(args.toArray(String[]::new));
+                assertEquals(ExitCodes.FAILURE, r.exit(), flags + ": " + r.out() + r.err());
+                List<String> lines = r.err().lines().toList();
+                assertTrue(lines.get(0).startsWith("walship: error: cannot listen on " + busy + ": "), r.err());
+                String flag = flags.contains("--repl") ? "--repl" : "--http";
+                assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
+                assertFalse(Files.exists(data), flags + ": the follower's data directory was created");
             }
         }
     }
