@@ -73,4 +73,51 @@ class LeaderPortInUseTest {
             }
         }
     }
+
+    /**
+     * review32a: {@code --http} and {@code --repl} on the same HOST:PORT. Each probe binds and releases the port
+     * on its own, so both pass; the store (and a local archive directory) is created, then the second real bind
+     * finds the port taken by the first: exit 1, not even "cannot listen on" (Jetty's "Failed to bind to /127.0.0.1:P",
+     * an IOException around the BindException the leader catches, with the --stacktrace hint), and with the data
+     * directory left behind — the
+     * README's exit-code table says a port in use is found "before they create or download anything". Either the
+     * probes hold their sockets until both are bound, or the same address twice is refused up front. The port
+     * is one free a moment ago: if another process took it since, the probe refuses it and the assertions hold
+     * just the same.
+     */
+    @Test
+    void theSameAddressForHttpAndReplFailsBeforeTheDataDirectoryIsCreated() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        String both = "127.0.0.1:" + port;
+        Path data = tmp.resolve("data");
+        Path archive = tmp.resolve("archive");
+        CliRunner.Result r = CliRunner.run("leader", "--data", data.toString(), "--http", both, "--repl", both,
+                "--archive", "file://" + archive, "--no-lease");
+        assertTrue(r.exit() == ExitCodes.FAILURE || r.exit() == ExitCodes.USAGE, r.out() + r.err());
+        assertFalse(Files.exists(data), "the data directory was created: " + r.err());
+        assertFalse(Files.exists(archive), "the archive directory was created: " + r.err());
+    }
+
+    /** review32a: as above for {@code follow}: it bootstraps (downloads the base backup) before it finds it. */
+    @Test
+    void aFollowerWithTheSameAddressForHttpAndReplFailsBeforeItBootstraps() throws Exception {
+        String source = tmp.resolve("source").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        assertEquals(0, CliRunner.run("kv", "put", "--data", source, "k", "v").exit());
+        CliRunner.Result backup = CliRunner.run("backup", "--data", source, "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        String both = "127.0.0.1:" + port;
+        Path data = tmp.resolve("follower");
+        CliRunner.Result r = CliRunner.run("follow", "--data", data.toString(), "--leader", "127.0.0.1:1",
+                "--archive", archive, "--http", both, "--repl", both);
+        assertTrue(r.exit() == ExitCodes.FAILURE || r.exit() == ExitCodes.USAGE, r.out() + r.err());
+        assertFalse(Files.exists(data), "the follower's data directory was created (bootstrapped): " + r.err());
+    }
 }
