@@ -96,7 +96,9 @@ class LeaderPortInUseTest {
         Path archive = tmp.resolve("archive");
         CliRunner.Result r = CliRunner.run("leader", "--data", data.toString(), "--http", both, "--repl", both,
                 "--archive", "file://" + archive, "--no-lease");
-        assertTrue(r.exit() == ExitCodes.FAILURE || r.exit() == ExitCodes.USAGE, r.out() + r.err());
+        assertEquals(ExitCodes.FAILURE, r.exit(), r.out() + r.err());
+        assertTrue(r.err().startsWith("walship: error: cannot listen on " + both + ": "), r.err());
+        assertTrue(r.err().contains("hint: pick another --repl HOST:PORT (--http and --repl need two)"), r.err());
         assertFalse(Files.exists(data), "the data directory was created: " + r.err());
         assertFalse(Files.exists(archive), "the archive directory was created: " + r.err());
     }
@@ -117,7 +119,8 @@ class LeaderPortInUseTest {
         Path data = tmp.resolve("follower");
         CliRunner.Result r = CliRunner.run("follow", "--data", data.toString(), "--leader", "127.0.0.1:1",
                 "--archive", archive, "--http", both, "--repl", both);
-        assertTrue(r.exit() == ExitCodes.FAILURE || r.exit() == ExitCodes.USAGE, r.out() + r.err());
+        assertEquals(ExitCodes.FAILURE, r.exit(), r.out() + r.err());
+        assertTrue(r.err().startsWith("walship: error: cannot listen on " + both + ": "), r.err());
         assertFalse(Files.exists(data), "the follower's data directory was created (bootstrapped): " + r.err());
     }
 }
