@@ -80,7 +80,8 @@ public final class LeaderLease {
      *
      * @throws LeaseException.Held       another node holds it and it has not expired
      * @throws LeaseException.Superseded the lease names a newer timeline, or the archive holds a newer
-     *                                   timeline and the lease is not this node's own
+     *                                   timeline claimed by a live promotion ({@link #newestLiveTimeline}) and the
+     *                                   lease is not this node's own
      * @throws StorageException          the archive failed (nothing taken)
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
@@ -115,11 +116,11 @@ public final class LeaderLease {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
             }
-            int newest = newestTimeline(store);
+            int newest = newestLiveTimeline(store, timeline);
             if (newest > timeline && !(ours && existing.timeline() == timeline)) {
-                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", newer than this node's "
-                        + timeline + (existing == null ? "" : "; the lease was last held by " + existing.describe()),
-                        existing);
+                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by a live"
+                        + " promotion, newer than this node's " + timeline + (existing == null ? ""
+                        : "; the lease was last held by " + existing.describe()), existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
@@ -131,8 +132,8 @@ public final class LeaderLease {
                 String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
                         : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
                 if (newest > timeline) {
-                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: an"
-                            + " offline promotion that never led (restore --promote); this node keeps leading", newest,
+                    LOG.warn("the archive holds timeline {}, claimed by a live promotion, but the leader lease was this"
+                            + " node's on timeline {}: that promotion never led; this node keeps leading", newest,
                             timeline);
                 }
                 LOG.info("took the leader lease: {}{}", next.describe(),
@@ -147,11 +148,38 @@ public final class LeaderLease {
                 null);
     }
 
-    /** The newest timeline with a history record in the archive (1 if none). */
-    static int newestTimeline(ObjectStore store) {
-        int newest = 1;
+    /**
+     * The newest timeline after {@code timeline} whose history record a live promotion wrote
+     * ({@link TimelineHistory#live()}), or {@code timeline} if none. Only such a claim supersedes a node on
+     * {@code timeline} that has not seen the lease on it: its promoter held the lease on its parent and may lead it.
+     * A claim by an offline promotion ({@code restore --promote}: an inspection or drill copy; {@code walship promote
+     * --data}) is passed over (logged): a copy never led, and a promoted store that leads holds the lease on its
+     * timeline, which every older node finds first. A record that cannot be read counts as a live claim.
+     */
+    static int newestLiveTimeline(ObjectStore store, int timeline) {
+        int newest = timeline;
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
-            newest = Math.max(newest, ArchiveLayout.parseHistory(o.key()).orElse(1));
+            int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
+            if (t <= newest) {
+                continue;
+            }
+            boolean live;
+            try {
+                TimelineHistory h = TimelineHistory.readOne(store, t);
+                live = h.live();
+                if (!live) {
+                    LOG.info("timeline {} was claimed by an offline promotion ({}); it supersedes no leader", t, h.reason());
+                }
+            } catch (ObjectNotFoundException e) {
+                live = false; // listed, then gone: not a claim (histories are never deleted by walship)
+            } catch (RuntimeException e) {
+                LOG.warn("the history of timeline {} cannot be read ({}); counting it as a live promotion's claim", t,
+                        e.getMessage());
+                live = true;
+            }
+            if (live) {
+                newest = t;
+            }
         }
         return newest;
     }

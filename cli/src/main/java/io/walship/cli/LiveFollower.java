@@ -277,7 +277,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 throw new ConflictException(config.unprotectedWrites());
             }
             if (config.archive() == null) {
-                throw new ConflictException("this follower has no --archive in which to claim timeline " + (timeline + 1)
+                throw new ConflictException("this follower has no --archive in which to claim a timeline after " + timeline
                         + "; without the archive two promotions could both take it");
             }
             // the lease first, on the old timeline: a leader still alive must stop (or this refuses)
