@@ -317,6 +317,17 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 }
             }
             fork = store.lastLsn();
+            // nothing renewed the lease on the old timeline while the peers were asked and fetched from: renew it now
+            // (compare-and-swap on the version this node wrote), so that if it lapsed and another node took it since
+            // (the old leader back, another promotion, an offline-promoted store now leading a timeline this claim
+            // would pass over) this promotion refuses before it claims anything
+            try {
+                oldLease.renew();
+            } catch (io.walship.archive.LeaseException e) {
+                throw new ConflictException("promotion refused: the leader lease on timeline " + timeline + " was taken"
+                        + " by another node while this promotion asked its peers (" + Errors.oneLine(e) + "); this node"
+                        + " stays a follower");
+            }
             try {
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
                         "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
