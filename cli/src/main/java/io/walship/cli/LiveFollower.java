@@ -69,9 +69,9 @@ import org.slf4j.LoggerFactory;
  * durable); ask the peers for their position and fetch, from the most advanced one ahead of this
  * node, the entries it lacks ({@code GET /wal}), applying them like streamed ones — or refuse naming
  * it, unless forced; take the leader lease on the old timeline, waiting for a dead leader's to
- * expire or refusing a live leader's ({@link PromotionLease}); claim exactly the next timeline in the
- * archive ({@link Promotion#claimNext}) — a lost race refuses (releasing the lease) and the node
- * goes on following. Only then, past the point of no return: stop
+ * expire or refusing a live leader's ({@link PromotionLease}); renew it; claim the next timeline in the
+ * archive that no other live promotion took, passing over offline promotions' claims ({@link Promotion#claimNext})
+ * — a lost race refuses (releasing the lease) and the node goes on following. Only then, past the point of no return: stop
  * the cascading server, close the store, mark it promoted, reopen it for writes, take the lease on the
  * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
  * switch) in the commit mode it was started with ({@code --sync-mode}, as a leader's), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
