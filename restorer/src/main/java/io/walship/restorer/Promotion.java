@@ -29,7 +29,11 @@ public final class Promotion {
     private Promotion() {
     }
 
-    /** Claims the next free timeline after {@code parent}, forking after {@code forkLsn}; returns it. */
+    /**
+     * An offline promotion's claim ({@code restore --promote}, {@code walship promote --data}): the next free timeline
+     * after {@code parent} and every timeline in the archive, forking after {@code forkLsn}; returns it. The record
+     * says {@code "promotion": "offline"}, so a live promotion passes over it ({@link #claimNext}).
+     */
     public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
         return claim(store, parent, forkLsn, forkTimeMicros, reason, candidate -> { });
     }
