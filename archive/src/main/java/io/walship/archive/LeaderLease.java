@@ -116,6 +116,14 @@ public final class LeaderLease {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
             }
+            if (existing != null && existing.timeline() < timeline) {
+                Optional<String> off = offAncestry(store, existing.timeline(), timeline);
+                if (off.isPresent()) {
+                    throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline() + ", held"
+                            + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
+                            + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
+                }
+            }
             int newest = newestLiveTimeline(store, timeline);
             if (newest > timeline && !(ours && existing.timeline() == timeline)) {
                 throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by a live"
@@ -146,6 +154,33 @@ public final class LeaderLease {
         }
         throw new LeaseException.Lost("the leader lease changed " + MAX_RACES + " times while this node tried to take it",
                 null);
+    }
+
+    /**
+     * Why {@code leased} (the timeline the lease names, older than {@code timeline}) is not an ancestor of
+     * {@code timeline}, or empty if it is (or if a history record on the way cannot be read: then only the other
+     * checks decide, as before this one). The lease only moves to newer timelines, so a lease on a timeline off this
+     * one's ancestry was taken after this one forked, by a node that led another history (a store promoted offline
+     * whose claim a live promotion passed over, then started as a leader): taking the lease from it would lose what
+     * it acknowledged.
+     */
+    static Optional<String> offAncestry(ObjectStore store, int leased, int timeline) {
+        int t = timeline;
+        StringBuilder path = new StringBuilder();
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = TimelineHistory.readOne(store, t);
+            } catch (RuntimeException e) {
+                LOG.warn("the history of timeline {} cannot be read ({}); not checking that the lease's timeline {} is an"
+                        + " ancestor of {}", t, e.getMessage(), leased, timeline);
+                return Optional.empty();
+            }
+            path.append(path.length() == 0 ? "" : ", ").append("timeline ").append(t).append(" forked from ")
+                    .append(h.parent());
+            t = h.parent();
+        }
+        return t == leased ? Optional.empty() : Optional.of(path.toString());
     }
 
     /**

@@ -218,6 +218,31 @@ class LeaderLeaseTest {
         assertThrows(LeaseException.Superseded.class, () -> acquire(c, 2));
     }
 
+    /**
+     * review30: the lease only moves to newer timelines, so one on a timeline off this node's ancestry was taken
+     * after this node's timeline forked, by a node leading another history: an offline-promoted store (timeline 2,
+     * forked from 1) that leads while a live promotion, having passed over its claim, claims timeline 3 (forked from
+     * 1). That promotion's node must never take the lease from it, even once it expires: it would lose what timeline 2
+     * acknowledged. Along the ancestry the lease is taken as before.
+     */
+    @Test
+    void aLeaseOnATimelineOffThisNodesAncestrySupersedesIt() {
+        acquire(A, 1);
+        history(2, 1, "promote at LSN 0000000000000040", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30));
+        LeaderLease f = acquire(A, 2); // the offline-promoted store leads timeline 2
+        history(3, 1, "live promotion of node-b at LSN 0000000000000040", TimelineHistory.LIVE);
+        clock.advance(Duration.ofSeconds(30)); // expired
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(B, 3));
+        assertTrue(s.getMessage().contains("not an ancestor") && s.getMessage().contains("timeline 3 forked from 1"),
+                s.getMessage());
+        f.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 3), "released: still not");
+        // a child of timeline 2 takes it, as a promotion of the leader of 2's follower does
+        history(4, 2, "live promotion of node-b at LSN 0000000000000050", TimelineHistory.LIVE);
+        assertEquals(4, acquire(B, 4).record().timeline());
+    }
+
     @Test
     void aRenewalWhoseAnswerWasLostIsOurOwn() {
         LostAnswerStore lossy = new LostAnswerStore(store, k -> k.equals(ArchiveLayout.LEASE));
