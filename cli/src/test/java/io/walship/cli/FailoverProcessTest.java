@@ -279,6 +279,62 @@ class FailoverProcessTest {
         assertEquals(live.out().trim(), local.out().trim(), "the default restore is the live leader's state");
     }
 
+    /**
+     * review30, automatic failover: with an inspection copy's claim of timeline 2 in the archive, the {@code
+     * --failover auto} followers of a killed leader elect one, which leads timeline 3 (it used to be refused for
+     * ever, every attempt); the other follows it.
+     */
+    @Test
+    void automaticFailoverAfterAnInspectionCopyLeadsTheNextFreeTimeline() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        Node leader = leader(archive);
+        writes(leader.url(), 200, rnd, "before-backup");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        List<String> auto = List.of("--failover", "auto", "--heartbeat-timeout", "2500ms", "--status-interval", "200ms");
+        Node f1 = follower("f1", archive, leader.repl(), free(), free(), auto);
+        Node f2 = follower("f2", archive, leader.repl(), free(), free(), auto);
+        writes(leader.url(), 200, rnd, "streamed");
+        awaitSameDigest("f1 catches up", leader.url(), f1.url());
+        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        CliRunner.Result copy = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("inspect").toString(),
+                "--promote");
+        assertEquals(0, copy.exit(), copy.out() + copy.err());
+        kill9(leader);
+
+        Node[] both = {f1, f2};
+        Node winner;
+        try {
+            winner = Poll.until(Duration.ofSeconds(120), () -> {
+                for (Node n : both) {
+                    StatusResponse s = status(n.url());
+                    if (s != null && "leader".equals(s.role())) {
+                        return n;
+                    }
+                }
+                return null;
+            }, n -> n != null);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log")))
+                    + "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))), e);
+        }
+        Node other = winner == f1 ? f2 : f1;
+        assertEquals(3, status(winner.url()).timeline(), "the winner leads the timeline after the copy's");
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(other.url()), s -> s != null && s.timeline() == 3
+                    && "follower".equals(s.role()) && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nits log:\n" + tail(read(tmp.resolve(
+                    (other == f1 ? "f1" : "f2") + ".log"))), e);
+        }
+        writes(winner.url(), 100, rnd, "after-failover");
+        awaitSameDigest("the other follows the new leader", winner.url(), other.url());
+        assertEquals(3, lease(archive).timeline());
+    }
+
     @Test
     void twoPromotionsRacingForTheSameTimelineHaveExactlyOneWinnerAndTheLoserFollowsIt() throws Exception {
         long seed = Long.getLong("failover.seed", System.nanoTime());
