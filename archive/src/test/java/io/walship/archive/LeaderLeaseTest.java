@@ -50,6 +50,11 @@ class LeaderLeaseTest {
         return LeaderLease.acquire(store, who, timeline, TTL, MARGIN, clock);
     }
 
+    /** A live promotion's take of the lease on its old timeline ({@code PromotionLease}). */
+    private LeaderLease toPromote(LeaseRecord.Holder who, int timeline) {
+        return LeaderLease.acquireToPromote(store, who, timeline, TTL, MARGIN, clock);
+    }
+
     @Test
     void theFirstAcquireCreatesTermOneAndOthersSeeWhoLeads() {
         assertTrue(LeaderLease.current(store).isEmpty());
@@ -170,9 +175,10 @@ class LeaderLeaseTest {
 
     /**
      * review30: a claim by an offline promotion (an inspection copy made with restore --promote, in the record's
-     * {@code promotion} field or, in an older record, its reason) supersedes nobody: a live promotion of one of the
+     * {@code promotion} field or, in an older record, its reason) does not supersede a live promotion: one of the
      * dead leader's followers takes the lease on the old timeline (and then claims past the copy). A live promotion's
-     * claim still supersedes everyone but the lease's holder.
+     * claim supersedes everyone but the lease's holder; a leader (re)starting is superseded by any newer claim unless
+     * the lease is its own (review32b: an offline failover's claim fences the old leader).
      */
     @Test
     void onlyALivePromotionsClaimSupersedesANodeOnAnOlderTimeline() {
@@ -180,7 +186,7 @@ class LeaderLeaseTest {
         history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
         history(3, 1, "restore --promote to LSN 0000000000000040", null); // an older walship's copy
         clock.advance(Duration.ofSeconds(30));
-        LeaderLease b = acquire(B, 1); // a follower of timeline 1 being promoted live
+        LeaderLease b = toPromote(B, 1); // a follower of timeline 1 being promoted live
         assertEquals(1, b.record().timeline());
         assertEquals(2, b.record().term());
 
@@ -204,7 +210,7 @@ class LeaderLeaseTest {
         acquire(A, 1);
         history(2, 1, "promote at LSN 0000000000000040", TimelineHistory.OFFLINE);
         clock.advance(Duration.ofSeconds(30)); // A died
-        LeaderLease b = acquire(B, 1);
+        LeaderLease b = toPromote(B, 1);
         history(3, 1, "live promotion of node-b at LSN 0000000000000040", TimelineHistory.LIVE);
         LeaderLease b3 = acquire(B, 3); // its own, at once
         assertEquals(3, b3.record().timeline());

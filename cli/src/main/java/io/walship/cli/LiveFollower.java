@@ -317,20 +317,23 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 }
             }
             fork = store.lastLsn();
-            // nothing renewed the lease on the old timeline while the peers were asked and fetched from: renew it now
-            // (compare-and-swap on the version this node wrote), so that if it lapsed and another node took it since
-            // (the old leader back, another promotion, an offline-promoted store now leading a timeline this claim
-            // would pass over) this promotion refuses before it claims anything
+            LeaderLease held = oldLease;
             try {
-                oldLease.renew();
-            } catch (io.walship.archive.LeaseException e) {
-                throw new ConflictException("promotion refused: the leader lease on timeline " + timeline + " was taken"
-                        + " by another node while this promotion asked its peers (" + Errors.oneLine(e) + "); this node"
-                        + " stays a follower");
-            }
-            try {
+                // nothing renewed the lease on the old timeline while the peers were asked and fetched from: it is
+                // renewed (compare-and-swap on the version this node wrote) before each claim the walk tries, so that
+                // if it lapsed and another node took it since (the old leader back, another promotion, an
+                // offline-promoted store now leading a timeline this claim would pass over) this promotion refuses
+                // before it claims anything, however many offline claims it passes over
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
-                        "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
+                        "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork), candidate -> {
+                            try {
+                                held.renew();
+                            } catch (io.walship.archive.LeaseException e) {
+                                throw new ConflictException("promotion refused: the leader lease on timeline " + timeline
+                                        + " was taken by another node while this promotion asked its peers or claimed"
+                                        + " a timeline (" + Errors.oneLine(e) + "); this node stays a follower");
+                            }
+                        });
                 try {
                     // the data directory keeps its history, for every archive it will ship to (docs/FORMAT.md)
                     io.walship.shipper.LocalHistories.saveFrom(config.archive(), config.data(), claimed);

@@ -86,8 +86,19 @@ public final class Promotion {
      * retry finds our own record (the same bytes) is our claim. The record says {@code "promotion": "live"}.
      */
     public static int claimNext(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
+        return claimNext(store, parent, forkLsn, forkTimeMicros, reason, candidate -> { });
+    }
+
+    /**
+     * As {@link #claimNext(ObjectStore, int, long, long, String)}, calling {@code beforeCreate} with each candidate
+     * just before its record is created: a live promotion renews its lease on {@code parent} there (and refuses if it
+     * cannot), so a walk past many offline claims never outlasts the lease it claims under.
+     */
+    public static int claimNext(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason,
+                                java.util.function.IntConsumer beforeCreate) {
         int candidate = parent + 1;
         for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
+            beforeCreate.accept(candidate);
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
                     RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason, TimelineHistory.LIVE);
             try {
