@@ -79,10 +79,11 @@ public final class LeaderLease {
      * by more than {@code skewMargin}.
      *
      * @throws LeaseException.Held       another node holds it and it has not expired
-     * @throws LeaseException.Superseded the lease names a newer timeline, or the archive holds a newer
-     *                                   timeline claimed by a live promotion ({@link #newestLiveTimeline}) and the
+     * @throws LeaseException.Superseded the lease names a newer timeline or one off this node's ancestry
+     *                                   ({@link #offAncestry}), or the archive holds any newer timeline and the
      *                                   lease is not this node's own
-     * @throws StorageException          the archive failed (nothing taken)
+     * @throws StorageException          the archive failed, or a history on the ancestry could not be read
+     *                                   (nothing taken)
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock) {
