@@ -79,9 +79,11 @@ public final class LeaderLease {
      * by more than {@code skewMargin}.
      *
      * @throws LeaseException.Held       another node holds it and it has not expired
-     * @throws LeaseException.Superseded the lease names a newer timeline, or the archive holds a newer
-     *                                   timeline and the lease is not this node's own
-     * @throws StorageException          the archive failed (nothing taken)
+     * @throws LeaseException.Superseded the lease names a newer timeline or one off this node's ancestry
+     *                                   ({@link #offAncestry}), or the archive holds any newer timeline and the
+     *                                   lease is not this node's own
+     * @throws StorageException          the archive failed, or a history on the ancestry could not be read
+     *                                   (nothing taken)
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock) {
@@ -96,6 +98,24 @@ public final class LeaderLease {
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, ownAtOnce, false);
+    }
+
+    /**
+     * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, for a live promotion
+     * of a follower on {@code timeline} (the lease taken on the old timeline before the claim): only a newer timeline
+     * claimed by a live promotion from {@code timeline} or one of its descendants supersedes it
+     * ({@link #newestLiveDescendant}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
+     * A leader (re)starting keeps the stricter rule: any newer claim supersedes it unless the lease is its own (an
+     * offline failover's claim fences the old leader, whose restart would otherwise lead the parent again).
+     */
+    public static LeaderLease acquireToPromote(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                               Duration skewMargin, LeaseClock clock) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, true, true);
+    }
+
+    private static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce, boolean toPromote) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(me, "me");
         Objects.requireNonNull(clock, "clock");
@@ -115,11 +135,20 @@ public final class LeaderLease {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
             }
-            int newest = newestTimeline(store);
+            if (existing != null && existing.timeline() < timeline) {
+                Optional<String> off = offAncestry(store, existing.timeline(), timeline);
+                if (off.isPresent()) {
+                    throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline() + ", held"
+                            + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
+                            + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
+                }
+            }
+            int newest = toPromote ? newestLiveDescendant(store, timeline) : newestTimeline(store);
             if (newest > timeline && !(ours && existing.timeline() == timeline)) {
-                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", newer than this node's "
-                        + timeline + (existing == null ? "" : "; the lease was last held by " + existing.describe()),
-                        existing);
+                throw new LeaseException.Superseded("the archive holds timeline " + newest + (toPromote
+                        ? ", claimed by a live promotion from this node's " + timeline + " or a timeline after it"
+                        : ", newer than this node's " + timeline) + (existing == null ? ""
+                        : "; the lease was last held by " + existing.describe()), existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
@@ -131,9 +160,8 @@ public final class LeaderLease {
                 String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
                         : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
                 if (newest > timeline) {
-                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: an"
-                            + " offline promotion that never led (restore --promote); this node keeps leading", newest,
-                            timeline);
+                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: a"
+                            + " promotion that never led (restore --promote); this node keeps leading", newest, timeline);
                 }
                 LOG.info("took the leader lease: {}{}", next.describe(),
                         existing == null ? "" : existing.nodeId().equals(me.nodeId()) ? " (this node's own, term "
@@ -147,11 +175,109 @@ public final class LeaderLease {
                 null);
     }
 
+    /**
+     * Why {@code leased} (the timeline the lease names, older than {@code timeline}) is not an ancestor of
+     * {@code timeline}, or empty if it is (or if a history record on the way cannot be read: then only the other
+     * checks decide, as before this one). The lease only moves to newer timelines, so a lease on a timeline off this
+     * one's ancestry was taken after this one forked, by a node that led another history (a store promoted offline
+     * whose claim a live promotion passed over, then started as a leader): taking the lease from it would lose what
+     * it acknowledged.
+     */
+    static Optional<String> offAncestry(ObjectStore store, int leased, int timeline) {
+        int t = timeline;
+        StringBuilder path = new StringBuilder();
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = TimelineHistory.readOne(store, t);
+            } catch (ObjectNotFoundException e) {
+                // no record here (a timeline claimed in another archive, a test's bare lease): only the other checks
+                // decide, as before this one existed
+                LOG.warn("timeline {} has no history in this archive; not checking that the lease's timeline {} is an"
+                        + " ancestor of {}", t, leased, timeline);
+                return Optional.empty();
+            } catch (EncryptionKeyException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                // doubt refuses: taking the lease from a timeline that led another history would lose its writes
+                throw new StorageException("cannot tell whether the leader lease's timeline " + leased + " is an ancestor"
+                        + " of timeline " + timeline + ": the history of timeline " + t + " cannot be read ("
+                        + e.getMessage() + "); the lease is not taken", e);
+            }
+            path.append(path.length() == 0 ? "" : ", ").append("timeline ").append(t).append(" forked from ")
+                    .append(h.parent());
+            t = h.parent();
+        }
+        return t == leased ? Optional.empty() : Optional.of(path.toString());
+    }
+
     /** The newest timeline with a history record in the archive (1 if none). */
     static int newestTimeline(ObjectStore store) {
         int newest = 1;
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
             newest = Math.max(newest, ArchiveLayout.parseHistory(o.key()).orElse(1));
+        }
+        return newest;
+    }
+
+    /**
+     * The newest timeline after {@code timeline} claimed by a live promotion ({@link TimelineHistory#live()}) whose
+     * ancestry passes through {@code timeline}, or {@code timeline} if none: such a claim's promoter held the lease on
+     * {@code timeline} or a descendant, so a follower promoted from {@code timeline} now would fork a second history.
+     * Passed over: a claim by an offline promotion ({@code restore --promote}: an inspection or drill copy;
+     * {@code walship promote --data}; a promoted store that leads holds the lease on its timeline, which this check
+     * finds first), and a live claim on another branch (it can take the lease only from its own ancestry,
+     * {@link #offAncestry}). A record that cannot be read counts as a live descendant's: doubt refuses.
+     */
+    static int newestLiveDescendant(ObjectStore store, int timeline) {
+        java.util.Map<Integer, Optional<TimelineHistory>> read = new java.util.HashMap<>();
+        java.util.function.IntFunction<Optional<TimelineHistory>> history = t -> read.computeIfAbsent(t, k -> {
+            try {
+                return Optional.of(TimelineHistory.readOne(store, k));
+            } catch (ObjectNotFoundException e) {
+                return null; // listed, then gone: not a claim (walship never deletes histories)
+            } catch (EncryptionKeyException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                LOG.warn("the history of timeline {} cannot be read ({}); counting it as a live promotion's claim from"
+                        + " timeline {}", k, e.getMessage(), timeline);
+                return Optional.empty();
+            }
+        });
+        int newest = timeline;
+        for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
+            int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
+            if (t <= newest) {
+                continue;
+            }
+            Optional<TimelineHistory> h = history.apply(t);
+            if (h == null) {
+                continue;
+            }
+            if (h.isPresent() && !h.get().live()) {
+                LOG.info("timeline {} was claimed by an offline promotion ({}); it supersedes no promotion", t,
+                        h.get().reason());
+                continue;
+            }
+            // walk its ancestry down to timeline: an unreadable record on the way counts as passing through it
+            int u = t;
+            boolean descends = true;
+            while (u > timeline) {
+                Optional<TimelineHistory> a = u == t ? h : history.apply(u);
+                if (a == null || a.isEmpty()) {
+                    break;
+                }
+                u = a.get().parent();
+            }
+            if (u < timeline) {
+                descends = false;
+            }
+            if (descends) {
+                newest = t;
+            } else {
+                LOG.info("timeline {} was claimed by a live promotion from timeline {}, not from {} or after it; it"
+                        + " supersedes no promotion from {}", t, h.get().parent(), timeline, timeline);
+            }
         }
         return newest;
     }

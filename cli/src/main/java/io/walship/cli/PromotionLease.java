@@ -61,7 +61,7 @@ final class PromotionLease {
         boolean logged = false;
         while (true) {
             try {
-                return LeaderLease.acquire(archive, me, timeline, ttl, margin, clock);
+                return LeaderLease.acquireToPromote(archive, me, timeline, ttl, margin, clock);
             } catch (LeaseException.Superseded e) {
                 throw new ConflictException("promotion refused: " + e.getMessage() + "; another promotion already"
                         + " happened: this node stays a follower");

@@ -227,6 +227,135 @@ class FailoverProcessTest {
         assertEquals(live.out().trim(), local.out().trim(), "the restored archive is the new leader's state");
     }
 
+    /**
+     * review30: an inspection copy made with {@code restore --promote} from the production archive while the leader
+     * runs claims timeline 2 (an offline promotion). The leader is killed; {@code walship promote --url} of its
+     * follower passes over that claim (at the lease and at the claim) and leads timeline 3, forked from timeline 1;
+     * the other follower switches to it, the new leader ships it, and a default restore gives its state, not the
+     * copy's.
+     */
+    @Test
+    void aLivePromotionAfterAnInspectionCopyLeadsTheNextFreeTimelineAndTheOthersFollowIt() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        Node[] c = cluster(rnd, archive, false);
+        Node leader = c[0];
+        Node f1 = c[1];
+        Node f2 = c[2];
+        CliRunner.Result copy = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("inspect").toString(),
+                "--promote");
+        assertEquals(0, copy.exit(), copy.out() + copy.err());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(a, 2);
+            assertEquals(io.walship.archive.TimelineHistory.OFFLINE, h.promotion(), "the copy claimed timeline 2");
+        }
+        writes(leader.url(), 100, rnd, "after-copy");
+        awaitSameDigest("f1 catches up", leader.url(), f1.url());
+        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        String before = digest(leader.url());
+        kill9(leader);
+
+        CliRunner.Result p = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+        assertEquals(0, p.exit(), p.out() + p.err() + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log"))));
+        assertTrue(p.out().contains("timeline 3"), p.out());
+        StatusResponse s1 = status(f1.url());
+        assertEquals("leader", s1.role());
+        assertEquals(3, s1.timeline());
+        assertEquals("HELD", s1.lease().state());
+        assertEquals(3, lease(archive).timeline(), "the lease names the live promotion's timeline");
+        assertEquals(before, digest(f1.url()));
+        assertTrue(read(tmp.resolve("f1.log")).contains("timeline 2 was claimed by an offline promotion"),
+                tail(read(tmp.resolve("f1.log"))));
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(a, 3);
+            assertEquals(1, h.parent(), "timeline 3 forked from the dead leader's timeline 1");
+            assertEquals(io.walship.archive.TimelineHistory.LIVE, h.promotion());
+        }
+
+        // the other follower switches to timeline 3 (its parent is 1), never to the copy's 2
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(f2.url()), s -> s != null && s.timeline() == 3
+                    && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf2 alive " + f2.process().isAlive() + ", its log:\n"
+                    + tail(read(tmp.resolve("f2.log"))) + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log"))), e);
+        }
+        writes(f1.url(), 200, rnd, "after-failover");
+        awaitSameDigest("f2 follows the new leader", f1.url(), f2.url());
+
+        // the new leader ships timeline 3; a default restore follows it (the newest timeline), not the copy's
+        long last = Lsn.parse(status(f1.url()).lastLsn());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(3),
+                    archived -> archived == last);
+        }
+        Path restored = tmp.resolve("restored");
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", restored.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        CliRunner.Result local = CliRunner.run("kv", "digest", "--data", restored.toString());
+        CliRunner.Result live = CliRunner.run("kv", "digest", "--url", f1.url());
+        assertEquals(0, local.exit(), local.err());
+        assertEquals(live.out().trim(), local.out().trim(), "the default restore is the live leader's state");
+    }
+
+    /**
+     * review30, automatic failover: with an inspection copy's claim of timeline 2 in the archive, the {@code
+     * --failover auto} followers of a killed leader elect one, which leads timeline 3 (it used to be refused for
+     * ever, every attempt); the other follows it.
+     */
+    @Test
+    void automaticFailoverAfterAnInspectionCopyLeadsTheNextFreeTimeline() throws Exception {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        Random rnd = new Random(seed);
+        String archive = "file://" + tmp.resolve("archive");
+        Node leader = leader(archive);
+        writes(leader.url(), 200, rnd, "before-backup");
+        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        List<String> auto = List.of("--failover", "auto", "--heartbeat-timeout", "2500ms", "--status-interval", "200ms");
+        Node f1 = follower("f1", archive, leader.repl(), free(), free(), auto);
+        Node f2 = follower("f2", archive, leader.repl(), free(), free(), auto);
+        writes(leader.url(), 200, rnd, "streamed");
+        awaitSameDigest("f1 catches up", leader.url(), f1.url());
+        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        CliRunner.Result copy = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("inspect").toString(),
+                "--promote");
+        assertEquals(0, copy.exit(), copy.out() + copy.err());
+        kill9(leader);
+
+        Node[] both = {f1, f2};
+        Node winner;
+        try {
+            winner = Poll.until(Duration.ofSeconds(120), () -> {
+                for (Node n : both) {
+                    StatusResponse s = status(n.url());
+                    if (s != null && "leader".equals(s.role())) {
+                        return n;
+                    }
+                }
+                return null;
+            }, n -> n != null);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log")))
+                    + "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))), e);
+        }
+        Node other = winner == f1 ? f2 : f1;
+        assertEquals(3, status(winner.url()).timeline(), "the winner leads the timeline after the copy's");
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(other.url()), s -> s != null && s.timeline() == 3
+                    && "follower".equals(s.role()) && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nits log:\n" + tail(read(tmp.resolve(
+                    (other == f1 ? "f1" : "f2") + ".log"))), e);
+        }
+        writes(winner.url(), 100, rnd, "after-failover");
+        awaitSameDigest("the other follows the new leader", winner.url(), other.url());
+        assertEquals(3, lease(archive).timeline());
+    }
+
     @Test
     void twoPromotionsRacingForTheSameTimelineHaveExactlyOneWinnerAndTheLoserFollowsIt() throws Exception {
         long seed = Long.getLong("failover.seed", System.nanoTime());
