@@ -198,6 +198,11 @@ public final class WalShipper implements AutoCloseable {
     private final java.util.function.LongSupplier nanoClock;
     /** Timelines whose history (and ancestors') this shipper made sure the archive holds. Caller's thread only. */
     private final java.util.Set<Integer> historiesEnsured = new java.util.HashSet<>();
+    /**
+     * Promoted timelines this archive was found to restore as far as their fork ({@link ForkReach}): checked on
+     * each run's listing until it passes, then not again in this process. Caller's thread only.
+     */
+    private final java.util.Set<Integer> forkReached = new java.util.HashSet<>();
 
     /**
      * The archive's end on {@code timeline}: {@code archived}, as listed at {@code listedAt}
@@ -439,7 +444,9 @@ public final class WalShipper implements AutoCloseable {
         }
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
-        Known view = archiveView(timeline, listed, foreign, mustList);
+        // until this archive was found to reach the timeline's fork, every run lists (ForkReach reads that listing)
+        boolean checkFork = timeline != 1 && !control.standby() && !forkReached.contains(timeline);
+        Known view = archiveView(timeline, listed, foreign, mustList || checkFork);
         // only a run that uploads nothing may go on the remembered end: one listing per upload run
         boolean remembered = listed[0] == null;
         long archived = view.archived();
@@ -497,6 +504,21 @@ public final class WalShipper implements AutoCloseable {
             long first = reader.firstAvailableLsn();
             if (first < 0) {
                 return new Result(0, 0, 0, 0, archived);
+            }
+            if (checkFork) {
+                // before anything of the promoted timeline goes up: the archive must restore it as far as its fork
+                ForkReach.Verdict v = ForkReach.check(listed[0], ForkReach.localHistories(dataDir, timeline), timeline,
+                        archived, view.promotedStart(), first, store.describe(), dataDir);
+                if (v.why() != null) {
+                    throw new WalshipException(v.why());
+                }
+                if (v.reached()) {
+                    forkReached.add(timeline);
+                } else {
+                    // checked again on the next run's listing, which holds what this one ships
+                    LOG.info("{} lacks timeline {}'s parent WAL up to its fork: shipping it from this WAL first",
+                            store.describe(), timeline);
+                }
             }
             long start = archived + 1;
             if (archived == 0 && timeline != 1) {
