@@ -20,6 +20,11 @@ import io.walship.wal.Lsn;
  * would leave a hole no restore of {@code T} crosses. The shipper refuses such an archive instead,
  * naming the hole and the fix, unless its own WAL holds the missing entries: then its run ships them
  * under their timeline before the new ones, as it already does for a live-promoted follower.
+ *
+ * <p>An archive with no base backup on the path at or before the fork (a second archive added after a
+ * failover, a deployment that failed over before its first backup) is not refused: it restores nothing
+ * on that path either way, and the base backup on {@code T} it needs (docs/OPERATIONS.md "Several
+ * archives") starts from the WAL shipped to it.
  */
 final class ForkReach {
     private ForkReach() {
@@ -61,7 +66,10 @@ final class ForkReach {
                 from = n;
             }
         }
-        if (reach >= fork) {
+        if (from == null || reach >= fork) {
+            // from == null, no backup on the path at or before the fork: the archive restores nothing on this path,
+            // with or without the new timeline's WAL, until a base backup on the timeline is taken into it, and that
+            // backup then needs this WAL (a second archive added after a failover, a failover before the first backup)
             return Verdict.REACHED;
         }
         long shipsFrom = Math.max(shipFrom, firstLocal);
@@ -72,13 +80,6 @@ final class ForkReach {
                 + " or --url LEADER, --archive URI)";
         String cannot = "this data directory's WAL " + (firstLocal > 0 ? "starts at LSN " + Lsn.format(firstLocal)
                 : "is empty") + ", so it cannot ship them";
-        if (from == null) {
-            return new Verdict(false, false, describe + " cannot restore timeline " + timeline + ": it holds no base backup"
-                    + " on timeline " + timeline + " nor one on its path at or before the fork at LSN " + Lsn.format(fork)
-                    + " (timeline " + h.parent() + ")" + (archived == 0 ? "" : ", though timeline " + timeline
-                    + "'s WAL was shipped there") + "; " + fix + ": nothing is shipped to it on timeline " + timeline
-                    + " until then");
-        }
         int holeTimeline = timelineAt(path, reach + 1);
         return new Verdict(false, false, describe + " cannot restore timeline " + timeline + ": it lacks timeline "
                 + holeTimeline + "'s WAL from LSN " + Lsn.format(reach + 1) + " to timeline " + timeline + "'s fork at LSN "
