@@ -24,6 +24,7 @@ import io.walship.archive.TimelineHistory;
 import io.walship.restorer.ArchiveVerifier;
 import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
+import io.walship.shipper.ShipLoop;
 import io.walship.shipper.WalShipper;
 import io.walship.wal.Lsn;
 import io.walship.wal.StateDigest;
@@ -189,6 +190,56 @@ class LaggingArchiveForkCheckTest {
             assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1));
             assertRestoresTimelineTwo(b, standby, "fromB");
             assertVerifyOk(b);
+        }
+    }
+
+    /** Polls {@code loop}'s status until {@code done} holds (a deadline, no sleeps for timing). */
+    private static ShipLoop.Status await(ShipLoop loop, java.util.function.Predicate<ShipLoop.Status> done, String what)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+        while (true) {
+            ShipLoop.Status st = loop.status();
+            if (done.test(st)) {
+                return st;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what + "; status " + st);
+            }
+            Thread.sleep(20); // polling, not timing
+        }
+    }
+
+    /**
+     * B as an optional archive of the new leader's ship loop: each run fails (shown as failing with the refusal as
+     * its last error, nothing shipped on timeline 2, no retention mark), the loop goes on; once a base backup on
+     * timeline 2 is taken into B, a later run of the same loop passes and ships.
+     */
+    @Test
+    void anOptionalLaggingArchiveFailsEachRunOfItsLoopUntilABackupIsTakenIntoIt() throws InterruptedException {
+        Path leader = tmp.resolve("leader");
+        Path standby = tmp.resolve("standby");
+        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
+            long bEnd = leaderDiesWithBBehind(leader, a, b);
+            long fork = offlineFailover(a, standby);
+            try (ShipLoop loop = new ShipLoop(standby, b, false, new WalShipper.Options(Codec.ZSTD, 4096),
+                    java.time.Duration.ofMillis(20), ShipLoop.Listener.NONE, ShipLoop.Gate.OPEN).start()) {
+                ShipLoop.Status failing = await(loop, st -> st.lastError() != null, "the first refusal");
+                assertTrue(failing.failing() && !failing.stopped() && !failing.required(), failing.toString());
+                assertTrue(failing.lastError().startsWith(b.describe() + " cannot restore timeline 2: it lacks timeline 1's"
+                        + " WAL from LSN " + Lsn.format(bEnd + 1)), failing.lastError());
+                assertEquals(-1, failing.archivedUpTo(), "nothing shipped yet: as any archive whose first run failed");
+                assertTrue(new WalMarks(standby).archived(WalShipper.archiveId(b)).isEmpty(), "no mark: optional");
+                assertTrue(ArchiveListing.of(b).segments(2).isEmpty(), "nothing on timeline 2");
+
+                try (Store s = Store.open(standby)) {
+                    backup(s, b);
+                }
+                ShipLoop.Status ok = await(loop, st -> st.lastError() == null && st.archivedUpTo() > fork,
+                        "the loop to ship timeline 2 once B holds a backup on it");
+                assertTrue(!ok.failing(), ok.toString());
+            }
+            assertRestoresTimelineTwo(b, standby, "fromB");
         }
     }
 
