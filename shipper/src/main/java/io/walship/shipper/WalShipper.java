@@ -55,6 +55,12 @@ import org.slf4j.LoggerFactory;
  * store's, and the entry at that LSN in the local WAL must have the same timeline and CRC32C.
  * Otherwise (a WAL rebuilt after a power loss, another store shipping to the same prefix) it
  * refuses with {@link ArchiveSpliceException}, naming both histories.
+ *
+ * <p><b>The fork reached.</b> On a promoted timeline, each run checks on its listing, until the check
+ * passes once, that the archive can restore the timeline as far as its fork ({@link ForkReach}), counting
+ * the parent's entries the run ships first from the local WAL; an archive behind when the old leader died,
+ * which this WAL cannot fill, is refused (one line naming the hole and the fix) and gets nothing of the
+ * new timeline. Until it passes every run lists.
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
