@@ -50,6 +50,10 @@ final class ForkReach {
         List<TimelineHistory.Span> path = TimelineHistory.ancestry(timeline, histories);
         TimelineHistory h = histories.get(timeline);
         long fork = h.forkLsnValue();
+        Map<Integer, List<ArchiveListing.Range>> coverage = new java.util.HashMap<>();
+        for (TimelineHistory.Span sp : path) {
+            coverage.put(sp.timeline(), listing.coverage(sp.timeline()));
+        }
         long reach = -1;
         ArchiveLayout.BackupName from = null;
         for (ArchiveListing.BackupInfo b : listing.backups()) {
@@ -60,7 +64,7 @@ final class ForkReach {
             if (!onPath(n, path) || n.lsn() > fork) {
                 continue;
             }
-            long r = reach(listing, path, n.lsn() + 1, fork);
+            long r = reach(coverage, path, n.lsn() + 1, fork);
             if (r > reach) {
                 reach = r;
                 from = n;
@@ -100,8 +104,12 @@ final class ForkReach {
         return false;
     }
 
-    /** The last LSN up to {@code upTo} that the path's segments reach from {@code from} without a hole ({@code from - 1}: none). */
-    static long reach(ArchiveListing listing, List<TimelineHistory.Span> path, long from, long upTo) {
+    /**
+     * The last LSN up to {@code upTo} that the path's segments ({@code coverage}: each timeline's merged ranges,
+     * {@link ArchiveListing#coverage}) reach from {@code from} without a hole ({@code from - 1}: none).
+     */
+    static long reach(Map<Integer, List<ArchiveListing.Range>> coverage, List<TimelineHistory.Span> path, long from,
+                      long upTo) {
         long next = from;
         for (TimelineHistory.Span sp : path) {
             if (next > upTo) {
@@ -111,7 +119,7 @@ final class ForkReach {
                 continue;
             }
             long to = Math.min(sp.toLsn(), upTo);
-            for (ArchiveListing.Range r : listing.coverage(sp.timeline())) {
+            for (ArchiveListing.Range r : coverage.get(sp.timeline())) {
                 if (r.firstLsn() <= next && r.lastLsn() >= next) {
                     next = Math.min(r.lastLsn(), to) + 1;
                 }
