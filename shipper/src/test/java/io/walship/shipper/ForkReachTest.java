@@ -92,4 +92,20 @@ class ForkReachTest {
         assertTrue(check(listing("off", backup(1, 150), seg(1, 1, 40)), 0, 41, 201).reached());
         assertEquals(null, check(listing("wal", seg(1, 1, 40)), 0, 41, 201).why(), "WAL and no backup");
     }
+
+    /**
+     * review32c: a hole inside the parent's WAL (61..69) that the local WAL holds (it starts at LSN 1). The run would not
+     * ship it (it starts after the parent's archived end), so the archive is refused, but the refusal's reason must be
+     * true: it says the WAL "starts at LSN 1, so it cannot ship them", which contradicts itself (the WAL holds them; the
+     * shipment just does not start there).
+     */
+    @Test
+    void aRefusalDoesNotSayTheWalCannotShipEntriesItHolds() {
+        ArchiveListing l = listing("a", backup(1, 50), seg(1, 51, 60), seg(1, 70, 90));
+        // timeline 2 (fork 100): the parent's archived end is 90, so the shipment would start at 91
+        ForkReach.Verdict v = ForkReach.check(l, HISTORIES, 2, 0, 91, 1, "B", tmp.resolve("data"));
+        assertTrue(v.why() != null, "refused");
+        assertTrue(!v.why().contains("starts at LSN " + Lsn.format(1) + ", so it cannot ship them"),
+                "the WAL starts at LSN 1 and holds 61..69; the reason given: " + v.why());
+    }
 }
