@@ -82,8 +82,17 @@ final class ForkReach {
         }
         String fix = "take a base backup on timeline " + timeline + " into it (walship backup --data " + dataDir
                 + " or --url LEADER, --archive URI)";
-        String cannot = "this data directory's WAL " + (firstLocal > 0 ? "starts at LSN " + Lsn.format(firstLocal)
-                : "is empty") + ", so it cannot ship them";
+        String cannot;
+        if (firstLocal <= 0) {
+            cannot = "this data directory's WAL is empty, so it cannot ship them";
+        } else if (firstLocal > reach + 1) {
+            cannot = "this data directory's WAL starts at LSN " + Lsn.format(firstLocal) + ", so it cannot ship them";
+        } else {
+            // the local WAL holds the hole, but the shipment starts after the archive's end of the parent (the hole
+            // lies inside the parent's archived WAL): shipping from there does not fill it
+            cannot = "this run's shipment starts at LSN " + Lsn.format(shipsFrom) + ", after the archive's end of timeline "
+                    + h.parent() + " (LSN " + Lsn.format(shipsFrom - 1) + "), so it does not fill a hole inside that WAL";
+        }
         int holeTimeline = timelineAt(path, reach + 1);
         return new Verdict(false, false, describe + " cannot restore timeline " + timeline + ": it lacks timeline "
                 + holeTimeline + "'s WAL from LSN " + Lsn.format(reach + 1) + " to timeline " + timeline + "'s fork at LSN "
