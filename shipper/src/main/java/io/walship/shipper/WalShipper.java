@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * passes once, that the archive can restore the timeline as far as its fork ({@link ForkReach}), counting
  * the parent's entries the run ships first from the local WAL; an archive behind when the old leader died,
  * which this WAL cannot fill, is refused (one line naming the hole and the fix) and gets nothing of the
- * new timeline. Until it passes every run lists.
+ * new timeline. Until it passes every run with WAL lists; a run whose WAL is empty (a promoted store before
+ * its first write) is an idle run and makes no request.
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
@@ -431,6 +432,13 @@ public final class WalShipper implements AutoCloseable {
         }
     }
 
+    /** Whether the local WAL holds any entry (a local read, no request). */
+    private boolean walHoldsEntries() {
+        try (WalReader r = WalReader.open(dataDir)) {
+            return r.firstAvailableLsn() >= 0;
+        }
+    }
+
     /** A run is about to upload on the archive's end as remembered, not as listed: it starts over from a listing. */
     private static final class ListFirst extends RuntimeException {
         ListFirst() {
@@ -450,9 +458,11 @@ public final class WalShipper implements AutoCloseable {
         }
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
-        // until this archive was found to reach the timeline's fork, every run lists (ForkReach reads that listing)
+        // until this archive was found to reach the timeline's fork, every run that has WAL to ship lists (ForkReach
+        // reads that listing); a run whose WAL is empty (a promoted store before its first write) ships nothing and
+        // checks nothing, so it goes on the remembered end as any idle run: no request
         boolean checkFork = timeline != 1 && !control.standby() && !forkReached.contains(timeline);
-        Known view = archiveView(timeline, listed, foreign, mustList || checkFork);
+        Known view = archiveView(timeline, listed, foreign, mustList || (checkFork && walHoldsEntries()));
         // only a run that uploads nothing may go on the remembered end: one listing per upload run
         boolean remembered = listed[0] == null;
         long archived = view.archived();
@@ -512,6 +522,9 @@ public final class WalShipper implements AutoCloseable {
                 return new Result(0, 0, 0, 0, archived);
             }
             if (checkFork) {
+                if (listed[0] == null) {
+                    throw new ListFirst(); // the WAL was empty when the run began and got its first entry since
+                }
                 // before anything of the promoted timeline goes up: the archive must restore it as far as its fork
                 ForkReach.Verdict v = ForkReach.check(listed[0], ForkReach.localHistories(dataDir, timeline), timeline,
                         archived, view.promotedStart(), first, store.describe(), dataDir);
