@@ -103,6 +103,49 @@ final class ForkReach {
                 + " until then");
     }
 
+    /**
+     * The hole a shipment of a promoted {@code timeline} with nothing of it archived yet would leave when the local WAL
+     * starts past where the shipment should start (retention deleted its first files while the archive was out of
+     * reach, an optional one): shipping from {@code firstLocal} on is fine only if a restore of the timeline from one
+     * of the archive's base backups on its path (one on the timeline itself, or one before the fork and the path's WAL
+     * from it) reaches {@code firstLocal - 1}. The same rule as on a timeline with WAL archived ({@code WalShipper}: "LSNs
+     * in between are lost to the archive"). An archive with no base backup on the path is not refused (it restores
+     * nothing on that path either way, as in {@link #check}).
+     *
+     * @return null if shipping from {@code firstLocal} leaves no hole a restore would stop at, else the refusal (one line)
+     */
+    static String lateStart(ArchiveListing listing, Map<Integer, TimelineHistory> histories, int timeline,
+                            long firstLocal, String describe, java.nio.file.Path dataDir) {
+        List<TimelineHistory.Span> path = TimelineHistory.ancestry(timeline, histories);
+        Map<Integer, List<ArchiveListing.Range>> coverage = new java.util.HashMap<>();
+        for (TimelineHistory.Span sp : path) {
+            coverage.put(sp.timeline(), listing.coverage(sp.timeline()));
+        }
+        long upTo = firstLocal - 1;
+        long reach = -1;
+        ArchiveLayout.BackupName from = null;
+        for (ArchiveListing.BackupInfo b : listing.backups()) {
+            ArchiveLayout.BackupName n = b.name();
+            if (!onPath(n, path)) {
+                continue;
+            }
+            long r = reach(coverage, path, n.lsn() + 1, upTo); // n.lsn() itself for a backup at or past upTo
+            if (r > reach) {
+                reach = r;
+                from = n;
+            }
+        }
+        if (from == null || reach >= upTo) {
+            return null;
+        }
+        return "the archive " + describe + " restores timeline " + timeline + " only up to LSN " + Lsn.format(reach)
+                + " (from its base backup " + from.dir() + ") but this data directory's WAL now starts at LSN "
+                + Lsn.format(firstLocal) + ": LSNs in between are lost to the archive (deleted from the WAL before"
+                + " they were shipped to it); take a new base backup on timeline " + timeline + " into it (walship"
+                + " backup --data " + dataDir + " or --url LEADER, --archive URI) so restores can start after the gap:"
+                + " nothing is shipped to it on timeline " + timeline + " until then";
+    }
+
     /** Whether the backup lies on the path (one taken right after a promotion sits at the fork LSN), as a restore picks it. */
     private static boolean onPath(ArchiveLayout.BackupName n, List<TimelineHistory.Span> path) {
         for (TimelineHistory.Span s : path) {

@@ -60,7 +60,10 @@ import org.slf4j.LoggerFactory;
  * passes once, that the archive can restore the timeline as far as its fork ({@link ForkReach}), counting
  * the parent's entries the run ships first from the local WAL; an archive behind when the old leader died,
  * which this WAL cannot fill, is refused (one line naming the hole and the fix) and gets nothing of the
- * new timeline. Until it passes every run with WAL lists; a run whose WAL is empty (a promoted store before
+ * new timeline. With nothing of the timeline archived yet and a WAL that starts past where the shipment
+ * should (its first files deleted while an optional archive was away), the run is refused as on a timeline
+ * with WAL archived ("LSNs in between are lost to the archive") unless a base backup on the path lets a
+ * restore reach the WAL's first entry ({@link ForkReach#lateStart}). Until it passes every run with WAL lists; a run whose WAL is empty (a promoted store before
  * its first write) is an idle run and makes no request.
  */
 public final class WalShipper implements AutoCloseable {
@@ -548,6 +551,18 @@ public final class WalShipper implements AutoCloseable {
                     throw new WalshipException("the archive ends at LSN " + Lsn.format(archived)
                             + " but the leader's WAL now starts at " + Lsn.format(first) + ": LSNs in between are lost"
                             + " to the archive; take a new base backup so restores can start after the gap");
+                }
+                if (timeline != 1) {
+                    // nothing of the promoted timeline archived yet, and the WAL starts past where its shipment should:
+                    // the same hole as above unless a base backup in the archive lets a restore start after it
+                    if (listed[0] == null) {
+                        throw new ListFirst();
+                    }
+                    String hole = ForkReach.lateStart(listed[0], ForkReach.localHistories(dataDir, timeline), timeline,
+                            first, store.describe(), dataDir);
+                    if (hole != null) {
+                        throw new WalshipException(hole);
+                    }
                 }
                 if (view.fork() + 1 == first) {
                     LOG.info("timeline {} starts in the archive at LSN {}, after its fork", timeline, Lsn.format(first));

@@ -108,4 +108,25 @@ class ForkReachTest {
         assertTrue(!v.why().contains("starts at LSN " + Lsn.format(1) + ", so it cannot ship them"),
                 "the WAL starts at LSN 1 and holds 61..69; the reason given: " + v.why());
     }
+
+    /**
+     * review32c: the local WAL starts past timeline 3's fork + 1 (its first files deleted while the archive was away)
+     * and nothing of timeline 3 is archived: shipping from there is refused unless a restore from a backup on the path
+     * reaches the WAL's first entry - 1.
+     */
+    @Test
+    void aLateWalStartIsRefusedUnlessABackupLetsARestoreStartAfterTheHole() {
+        ArchiveListing reaches = listing("r", backup(1, 50), seg(1, 51, 100), seg(2, 101, 200));
+        String why = ForkReach.lateStart(reaches, HISTORIES, 3, 260, "B", tmp.resolve("data"));
+        assertTrue(why != null && why.contains("restores timeline 3 only up to LSN " + Lsn.format(200))
+                && why.contains("starts at LSN " + Lsn.format(260)) && why.contains("LSNs in between are lost to the archive"),
+                "refused, naming the reach and the WAL's start: " + why);
+        assertEquals(null, ForkReach.lateStart(reaches, HISTORIES, 3, 201, "B", tmp.resolve("data")), "no hole");
+        assertEquals(null, ForkReach.lateStart(listing("t", backup(1, 50), backup(3, 259)), HISTORIES, 3, 260, "B",
+                tmp.resolve("data")), "a backup on timeline 3 at the WAL's start - 1");
+        assertTrue(ForkReach.lateStart(listing("o", backup(1, 50), seg(1, 51, 100), seg(2, 101, 200), backup(3, 230)),
+                HISTORIES, 3, 260, "B", tmp.resolve("data")) != null, "a backup on timeline 3 before the hole");
+        assertEquals(null, ForkReach.lateStart(listing("n", seg(1, 1, 100)), HISTORIES, 3, 260, "B",
+                tmp.resolve("data")), "no backup on the path: not refused");
+    }
 }
