@@ -41,6 +41,8 @@ import io.walship.wal.WalMarks;
 import io.walship.wal.WalReader;
 import io.walship.wal.WalshipException;
 import net.openhft.chronicle.core.time.SetTimeProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,6 +66,27 @@ import org.junit.jupiter.api.io.TempDir;
 class LaggingArchiveForkCheckTest {
     @TempDir
     Path tmp;
+    /** The dead leader's data directory, and the standby restored from A and promoted (the offline failover). */
+    private Path leader;
+    private Path standby;
+    /** The primary archive A and the second archive B, open for each test. */
+    private ObjectStore a;
+    private ObjectStore b;
+
+    @BeforeEach
+    void openArchives() {
+        leader = tmp.resolve("leader");
+        standby = tmp.resolve("standby");
+        a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
+        b = ObjectStores.open("file://" + tmp.resolve("archiveB"));
+    }
+
+    @AfterEach
+    void closeArchives() {
+        try (ObjectStore closeA = a; ObjectStore closeB = b) {
+            // closes B, then A, as each test's try-with-resources of both did
+        }
+    }
 
     /**
      * A leader ships to A and B (a base backup in each); it dies with B's shipping behind A's. Returns B's end on
@@ -172,78 +195,68 @@ class LaggingArchiveForkCheckTest {
 
     @Test
     void aLaggingArchiveIsRefusedNamingTheHoleUntilABaseBackupOnTheNewTimelineIsTakenIntoIt() {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long bEnd = leaderDiesWithBBehind(leader, a, b);
-            long fork = offlineFailover(a, standby);
+        long bEnd = leaderDiesWithBBehind(leader, a, b);
+        long fork = offlineFailover(a, standby);
 
-            WalshipException e = assertThrows(WalshipException.class, () -> ship(standby, b));
-            assertRefusal(e, b, bEnd, fork);
-            assertTrue(ArchiveListing.of(b).segments(2).isEmpty(), "nothing is shipped to B on timeline 2");
-            assertEquals(0, new WalMarks(standby).archived(WalShipper.archiveId(b)).getAsLong(),
-                    "B is required: the WAL is kept for it");
-            assertThrows(WalshipException.class, () -> ship(standby, b), "every run repeats the check");
+        WalshipException e = assertThrows(WalshipException.class, () -> ship(standby, b));
+        assertRefusal(e, b, bEnd, fork);
+        assertTrue(ArchiveListing.of(b).segments(2).isEmpty(), "nothing is shipped to B on timeline 2");
+        assertEquals(0, new WalMarks(standby).archived(WalShipper.archiveId(b)).getAsLong(),
+                "B is required: the WAL is kept for it");
+        assertThrows(WalshipException.class, () -> ship(standby, b), "every run repeats the check");
 
-            backupOnTimelineTwoShippedTo(standby, b); // the fix the message names
-            assertTrue(ArchiveListing.of(b).lastArchivedLsn(2) > fork);
-            assertRestoresTimelineTwo(b, standby, "fromB");
-            // B still lacks those entries: timeline 1's backup cannot be restored past the hole (a point-in-time
-            // restore into it is impossible), which verify reports until the WAL is copied in or the backup pruned
-            ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
-            assertEquals(1, v.problems().size(), v.problems().toString());
-            assertEquals("gap", v.problems().get(0).kind(), v.problems().toString());
-            assertTrue(v.problems().get(0).object().startsWith("WAL LSN " + Lsn.format(bEnd + 1) + ".." + Lsn.format(fork)),
-                    v.problems().toString());
-        }
+        backupOnTimelineTwoShippedTo(standby, b); // the fix the message names
+        assertTrue(ArchiveListing.of(b).lastArchivedLsn(2) > fork);
+        assertRestoresTimelineTwo(b, standby, "fromB");
+        // B still lacks those entries: timeline 1's backup cannot be restored past the hole (a point-in-time
+        // restore into it is impossible), which verify reports until the WAL is copied in or the backup pruned
+        ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
+        assertEquals(1, v.problems().size(), v.problems().toString());
+        assertEquals("gap", v.problems().get(0).kind(), v.problems().toString());
+        assertTrue(v.problems().get(0).object().startsWith("WAL LSN " + Lsn.format(bEnd + 1) + ".." + Lsn.format(fork)),
+                v.problems().toString());
     }
 
     @Test
     void theParentsWalCopiedIntoTheArchiveUnblocksItAndTheCheckCostsNoRequestOfItsOwn() throws IOException {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long bEnd = leaderDiesWithBBehind(leader, a, b);
-            long fork = offlineFailover(a, standby);
+        long bEnd = leaderDiesWithBBehind(leader, a, b);
+        long fork = offlineFailover(a, standby);
 
-            CountingObjectStore counted = new CountingObjectStore(b);
-            AtomicLong clock = new AtomicLong();
-            try (WalShipper w = new WalShipper(standby, counted, new WalShipper.Options(Codec.ZSTD, 4096), true,
-                    clock::get)) {
-                assertRefusal(assertThrows(WalshipException.class, w::shipOnce), b, bEnd, fork);
-                CountingObjectStore.Counts before = counted.counts();
-                assertRefusal(assertThrows(WalshipException.class, w::shipOnce), b, bEnd, fork);
-                CountingObjectStore.Counts refused = counted.counts().minus(before);
-                System.out.println("a refused run to the lagging archive: " + refused);
-                assertEquals(1, refused.lists(), refused.toString());
-                assertEquals(0, refused.puts(), "nothing uploaded: " + refused);
+        CountingObjectStore counted = new CountingObjectStore(b);
+        AtomicLong clock = new AtomicLong();
+        try (WalShipper w = new WalShipper(standby, counted, new WalShipper.Options(Codec.ZSTD, 4096), true,
+                clock::get)) {
+            assertRefusal(assertThrows(WalshipException.class, w::shipOnce), b, bEnd, fork);
+            CountingObjectStore.Counts before = counted.counts();
+            assertRefusal(assertThrows(WalshipException.class, w::shipOnce), b, bEnd, fork);
+            CountingObjectStore.Counts refused = counted.counts().minus(before);
+            System.out.println("a refused run to the lagging archive: " + refused);
+            assertEquals(1, refused.lists(), refused.toString());
+            assertEquals(0, refused.puts(), "nothing uploaded: " + refused);
 
-                // someone copies timeline 1's missing WAL from A into B
-                copyMissingTimelineOneWal(a, b);
-                CountingObjectStore.Counts copied = counted.counts();
-                assertTrue(w.shipOnce().segments() > 0, "the next run ships timeline 2");
-                CountingObjectStore.Counts passed = counted.counts();
-                CountingObjectStore.Counts shipping = passed.minus(copied);
-                System.out.println("the run that passes and ships timeline 2: " + shipping);
-                // a refused run reads what the shipping run reads before it uploads (the listing any run after a
-                // failed one makes, one page here; the HEAD of the timeline's history and the ranged reads of
-                // ArchiveOwner that go with it while nothing of the timeline is archived): the check adds none
-                assertEquals(shipping.lists(), refused.lists(), refused + " vs " + shipping);
-                assertEquals(shipping.gets(), refused.gets(), refused + " vs " + shipping);
-                assertEquals(shipping.heads(), refused.heads(), refused + " vs " + shipping);
-                // an interval run (shipOnce always lists), idle, within the archive recheck: the check passed and is
-                // not repeated (until it passes, every run lists for it)
-                w.shipOnce(() -> null);
-                CountingObjectStore.Counts idle = counted.counts().minus(passed);
-                System.out.println("an idle run once the check passed: " + idle);
-                assertEquals(0, idle.puts() + idle.lists() + idle.gets() + idle.heads(), idle.toString());
-            }
-            assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1));
-            assertRestoresTimelineTwo(b, standby, "fromB");
-            assertVerifyOk(b);
+            // someone copies timeline 1's missing WAL from A into B
+            copyMissingTimelineOneWal(a, b);
+            CountingObjectStore.Counts copied = counted.counts();
+            assertTrue(w.shipOnce().segments() > 0, "the next run ships timeline 2");
+            CountingObjectStore.Counts passed = counted.counts();
+            CountingObjectStore.Counts shipping = passed.minus(copied);
+            System.out.println("the run that passes and ships timeline 2: " + shipping);
+            // a refused run reads what the shipping run reads before it uploads (the listing any run after a
+            // failed one makes, one page here; the HEAD of the timeline's history and the ranged reads of
+            // ArchiveOwner that go with it while nothing of the timeline is archived): the check adds none
+            assertEquals(shipping.lists(), refused.lists(), refused + " vs " + shipping);
+            assertEquals(shipping.gets(), refused.gets(), refused + " vs " + shipping);
+            assertEquals(shipping.heads(), refused.heads(), refused + " vs " + shipping);
+            // an interval run (shipOnce always lists), idle, within the archive recheck: the check passed and is
+            // not repeated (until it passes, every run lists for it)
+            w.shipOnce(() -> null);
+            CountingObjectStore.Counts idle = counted.counts().minus(passed);
+            System.out.println("an idle run once the check passed: " + idle);
+            assertEquals(0, idle.puts() + idle.lists() + idle.gets() + idle.heads(), idle.toString());
         }
+        assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1));
+        assertRestoresTimelineTwo(b, standby, "fromB");
+        assertVerifyOk(b);
     }
 
     /** Polls {@code loop}'s status until {@code done} holds (a deadline, no sleeps for timing). */
@@ -269,31 +282,26 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void anOptionalLaggingArchiveFailsEachRunOfItsLoopUntilABackupIsTakenIntoIt() throws InterruptedException {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            long bEnd = leaderDiesWithBBehind(leader, a, b);
-            long fork = offlineFailover(a, standby);
-            try (ShipLoop loop = new ShipLoop(standby, b, false, new WalShipper.Options(Codec.ZSTD, 4096),
-                    java.time.Duration.ofMillis(20), ShipLoop.Listener.NONE, ShipLoop.Gate.OPEN).start()) {
-                ShipLoop.Status failing = await(loop, st -> st.lastError() != null, "the first refusal");
-                assertTrue(failing.failing() && !failing.stopped() && !failing.required(), failing.toString());
-                assertTrue(failing.lastError().startsWith(b.describe() + " cannot restore timeline 2: it lacks timeline 1's"
-                        + " WAL from LSN " + Lsn.format(bEnd + 1)), failing.lastError());
-                assertEquals(-1, failing.archivedUpTo(), "nothing shipped yet: as any archive whose first run failed");
-                assertTrue(new WalMarks(standby).archived(WalShipper.archiveId(b)).isEmpty(), "no mark: optional");
-                assertTrue(ArchiveListing.of(b).segments(2).isEmpty(), "nothing on timeline 2");
+        long bEnd = leaderDiesWithBBehind(leader, a, b);
+        long fork = offlineFailover(a, standby);
+        try (ShipLoop loop = new ShipLoop(standby, b, false, new WalShipper.Options(Codec.ZSTD, 4096),
+                java.time.Duration.ofMillis(20), ShipLoop.Listener.NONE, ShipLoop.Gate.OPEN).start()) {
+            ShipLoop.Status failing = await(loop, st -> st.lastError() != null, "the first refusal");
+            assertTrue(failing.failing() && !failing.stopped() && !failing.required(), failing.toString());
+            assertTrue(failing.lastError().startsWith(b.describe() + " cannot restore timeline 2: it lacks timeline 1's"
+                    + " WAL from LSN " + Lsn.format(bEnd + 1)), failing.lastError());
+            assertEquals(-1, failing.archivedUpTo(), "nothing shipped yet: as any archive whose first run failed");
+            assertTrue(new WalMarks(standby).archived(WalShipper.archiveId(b)).isEmpty(), "no mark: optional");
+            assertTrue(ArchiveListing.of(b).segments(2).isEmpty(), "nothing on timeline 2");
 
-                try (Store s = Store.open(standby)) {
-                    backup(s, b);
-                }
-                ShipLoop.Status ok = await(loop, st -> st.lastError() == null && st.archivedUpTo() > fork,
-                        "the loop to ship timeline 2 once B holds a backup on it");
-                assertTrue(!ok.failing(), ok.toString());
+            try (Store s = Store.open(standby)) {
+                backup(s, b);
             }
-            assertRestoresTimelineTwo(b, standby, "fromB");
+            ShipLoop.Status ok = await(loop, st -> st.lastError() == null && st.archivedUpTo() > fork,
+                    "the loop to ship timeline 2 once B holds a backup on it");
+            assertTrue(!ok.failing(), ok.toString());
         }
+        assertRestoresTimelineTwo(b, standby, "fromB");
     }
 
     /**
@@ -303,24 +311,20 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void aPromotedFollowerFillsTheLaggingArchiveFromItsOwnWalFirst() {
-        Path leader = tmp.resolve("leader");
         Path follower = tmp.resolve("follower");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            leaderDiesWithBBehind(leader, a, b);
-            followerOf(leader, follower);
-            assertEquals(2, livePromote(follower, a));
-            long fork = TimelineHistory.readOne(a, 2).forkLsnValue();
-            try (Store s = Store.open(follower)) {
-                writes(s, "t2-", 40);
-            }
-            ship(follower, a);
-            ship(follower, b);
-            assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1), "B got timeline 1 up to the fork first");
-            assertTrue(ArchiveListing.of(b).lastArchivedLsn(2) > fork);
-            assertRestoresTimelineTwo(b, follower, "fromB");
-            assertVerifyOk(b);
+        leaderDiesWithBBehind(leader, a, b);
+        followerOf(leader, follower);
+        assertEquals(2, livePromote(follower, a));
+        long fork = TimelineHistory.readOne(a, 2).forkLsnValue();
+        try (Store s = Store.open(follower)) {
+            writes(s, "t2-", 40);
         }
+        ship(follower, a);
+        ship(follower, b);
+        assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1), "B got timeline 1 up to the fork first");
+        assertTrue(ArchiveListing.of(b).lastArchivedLsn(2) > fork);
+        assertRestoresTimelineTwo(b, follower, "fromB");
+        assertVerifyOk(b);
     }
 
     /**
@@ -337,34 +341,29 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void theNewLeadersShipperFillsOrRefusesALaggingArchive() {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            leaderDiesWithBBehind(leader, a, b); // B's loop is behind when the leader dies
-            long aEnd = ArchiveListing.of(a).lastArchivedLsn(1);
+        leaderDiesWithBBehind(leader, a, b); // B's loop is behind when the leader dies
+        long aEnd = ArchiveListing.of(a).lastArchivedLsn(1);
 
-            // failover as documented: restore from A, walship promote into A
-            Promotion.Promoted p = restoreAndPromote(a, standby);
-            assertNull(p.backup());
-            newLeaderWritesShippedTo(standby, a);
-            boolean shippedToB;
+        // failover as documented: restore from A, walship promote into A
+        Promotion.Promoted p = restoreAndPromote(a, standby);
+        assertNull(p.backup());
+        newLeaderWritesShippedTo(standby, a);
+        boolean shippedToB;
+        try {
+            ship(standby, b);
+            shippedToB = true;
+        } catch (RuntimeException refused) {
+            shippedToB = false; // refusing B, naming what to do, is a fine answer
+        }
+        if (shippedToB) {
+            ArchiveVerifier.Report r = ArchiveVerifier.verify(b, 2, false, m -> { });
             try {
-                ship(standby, b);
-                shippedToB = true;
-            } catch (RuntimeException refused) {
-                shippedToB = false; // refusing B, naming what to do, is a fine answer
-            }
-            if (shippedToB) {
-                ArchiveVerifier.Report r = ArchiveVerifier.verify(b, 2, false, m -> { });
-                try {
-                    Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
-                } catch (RuntimeException e) {
-                    fail("the new leader's shipper shipped timeline 2 to B over a hole on timeline 1 (B ends at "
-                            + Long.toHexString(ArchiveListing.of(b).lastArchivedLsn(1)) + ", the fork is at "
-                            + Long.toHexString(aEnd) + "), without a word; B cannot restore it: " + e.getMessage()
-                            + "; verify B: " + r.problems());
-                }
+                Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
+            } catch (RuntimeException e) {
+                fail("the new leader's shipper shipped timeline 2 to B over a hole on timeline 1 (B ends at "
+                        + Long.toHexString(ArchiveListing.of(b).lastArchivedLsn(1)) + ", the fork is at "
+                        + Long.toHexString(aEnd) + "), without a word; B cannot restore it: " + e.getMessage()
+                        + "; verify B: " + r.problems());
             }
         }
     }
@@ -379,32 +378,28 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void anIdlePromotedStoreWithAnEmptyWalMakesNoRequestPerRun() {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"))) {
-            leaderShipsTo(leader, a);
-            restoreAndPromote(a, standby);
-            try (Store s = Store.open(standby)) {
-                // the new leader starts (walship leader --data NEW), no client writes yet
-            }
-            try (WalReader r = WalReader.open(standby)) {
-                assertTrue(r.firstAvailableLsn() < 0, "setup: the promoted store's WAL is empty until its first write");
-            }
+        leaderShipsTo(leader, a);
+        restoreAndPromote(a, standby);
+        try (Store s = Store.open(standby)) {
+            // the new leader starts (walship leader --data NEW), no client writes yet
+        }
+        try (WalReader r = WalReader.open(standby)) {
+            assertTrue(r.firstAvailableLsn() < 0, "setup: the promoted store's WAL is empty until its first write");
+        }
 
-            CountingObjectStore counted = new CountingObjectStore(a);
-            AtomicLong clock = new AtomicLong();
-            try (WalShipper w = new WalShipper(standby, counted, new WalShipper.Options(Codec.ZSTD, 4096), true,
-                    clock::get)) {
-                w.shipOnce(() -> null); // a new shipper's first run lists
-                CountingObjectStore.Counts before = counted.counts();
-                for (int i = 0; i < 5; i++) {
-                    w.shipOnce(() -> null); // the loop's idle runs, within the archive recheck (the clock stands still)
-                }
-                CountingObjectStore.Counts idle = counted.counts().minus(before);
-                System.out.println("five idle runs of a promoted store with an empty WAL: " + idle);
-                assertEquals(0, idle.lists() + idle.gets() + idle.heads() + idle.puts(),
-                        "an idle shipper makes no request: " + idle);
+        CountingObjectStore counted = new CountingObjectStore(a);
+        AtomicLong clock = new AtomicLong();
+        try (WalShipper w = new WalShipper(standby, counted, new WalShipper.Options(Codec.ZSTD, 4096), true,
+                clock::get)) {
+            w.shipOnce(() -> null); // a new shipper's first run lists
+            CountingObjectStore.Counts before = counted.counts();
+            for (int i = 0; i < 5; i++) {
+                w.shipOnce(() -> null); // the loop's idle runs, within the archive recheck (the clock stands still)
             }
+            CountingObjectStore.Counts idle = counted.counts().minus(before);
+            System.out.println("five idle runs of a promoted store with an empty WAL: " + idle);
+            assertEquals(0, idle.lists() + idle.gets() + idle.heads() + idle.puts(),
+                    "an idle shipper makes no request: " + idle);
         }
     }
 
@@ -421,35 +416,30 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void verifyReportsTheOldBackupsGapUntilTheWalIsCopiedInRetentionDoesNotPruneIt() throws Exception {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            leaderDiesWithBBehind(leader, a, b); // B is behind when the leader dies
-            long fork = offlineFailover(a, standby);
-            assertThrows(WalshipException.class, () -> ship(standby, b), "setup: B is refused");
+        leaderDiesWithBBehind(leader, a, b); // B is behind when the leader dies
+        long fork = offlineFailover(a, standby);
+        assertThrows(WalshipException.class, () -> ship(standby, b), "setup: B is refused");
 
-            // the fix the refusal names, then the scheduler's retention job on B, a few times, keeping one backup
-            backupOnTimelineTwoShippedTo(standby, b);
-            for (int i = 0; i < 3; i++) {
-                Retention.apply(b, Retention.plan(b, new Retention.Policy(1, null), Instant.now()), d -> { });
-            }
-            ArchiveListing lb = ArchiveListing.of(b);
-            assertTrue(lb.backups().stream().anyMatch(x -> x.name().timeline() == 1),
-                    "retention keeps timeline 1's newest backup: " + lb.backups());
-            ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
-            // the hole is timeline 1's WAL up to the fork, reported on timeline 2's path (the one it breaks)
-            String hole = Lsn.format(ArchiveListing.of(b).lastArchivedLsn(1) + 1) + ".." + Lsn.format(fork);
-            assertTrue(!v.ok() && v.problems().stream().anyMatch(p -> p.kind().equals("gap")
-                    && p.object().equals("WAL LSN " + hole + " (timeline 2)") && p.detail().contains("backups/00000001-")),
-                    "verify reports the old backup's gap, timeline 1's WAL " + hole + ": " + v.problems());
-            Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
-
-            // the doc's fix: copy timeline 1's segments B lacks from A, keys and bytes as they are
-            assertTrue(copyMissingTimelineOneWal(a, b) > 0, "setup: A holds timeline 1 segments B lacks");
-            ArchiveVerifier.Report after = ArchiveVerifier.verify(b, 2, false, m -> { });
-            assertTrue(after.ok(), "verify passes once the WAL is copied in: " + after.problems());
+        // the fix the refusal names, then the scheduler's retention job on B, a few times, keeping one backup
+        backupOnTimelineTwoShippedTo(standby, b);
+        for (int i = 0; i < 3; i++) {
+            Retention.apply(b, Retention.plan(b, new Retention.Policy(1, null), Instant.now()), d -> { });
         }
+        ArchiveListing lb = ArchiveListing.of(b);
+        assertTrue(lb.backups().stream().anyMatch(x -> x.name().timeline() == 1),
+                "retention keeps timeline 1's newest backup: " + lb.backups());
+        ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
+        // the hole is timeline 1's WAL up to the fork, reported on timeline 2's path (the one it breaks)
+        String hole = Lsn.format(ArchiveListing.of(b).lastArchivedLsn(1) + 1) + ".." + Lsn.format(fork);
+        assertTrue(!v.ok() && v.problems().stream().anyMatch(p -> p.kind().equals("gap")
+                && p.object().equals("WAL LSN " + hole + " (timeline 2)") && p.detail().contains("backups/00000001-")),
+                "verify reports the old backup's gap, timeline 1's WAL " + hole + ": " + v.problems());
+        Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
+
+        // the doc's fix: copy timeline 1's segments B lacks from A, keys and bytes as they are
+        assertTrue(copyMissingTimelineOneWal(a, b) > 0, "setup: A holds timeline 1 segments B lacks");
+        ArchiveVerifier.Report after = ArchiveVerifier.verify(b, 2, false, m -> { });
+        assertTrue(after.ok(), "verify passes once the WAL is copied in: " + after.problems());
     }
 
     private static List<Path> cycleFiles(Path data) throws IOException {
@@ -471,57 +461,52 @@ class LaggingArchiveForkCheckTest {
      */
     @Test
     void anArchiveThatReachesTheForkDoesNotGetTheNewTimelineOverAHoleRightAfterIt() throws Exception {
-        Path leader = tmp.resolve("leader");
-        Path standby = tmp.resolve("standby");
-        try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archiveA"));
-             ObjectStore b = ObjectStores.open("file://" + tmp.resolve("archiveB"))) {
-            leaderShipsTo(leader, a, b); // B is in step with A when the leader dies
-            restoreAndPromote(a, standby);
-            long fork = TimelineHistory.readOne(a, 2).forkLsnValue();
-            assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1), "setup: B holds timeline 1 up to the fork");
+        leaderShipsTo(leader, a, b); // B is in step with A when the leader dies
+        restoreAndPromote(a, standby);
+        long fork = TimelineHistory.readOne(a, 2).forkLsnValue();
+        assertEquals(fork, ArchiveListing.of(b).lastArchivedLsn(1), "setup: B holds timeline 1 up to the fork");
 
-            // the new leader writes for a few hours while B (optional) is out of reach; A gets everything
-            SetTimeProvider clock = new SetTimeProvider(Instant.now());
-            try (Store s = WalClockStores.open(standby, clock)) {
-                for (int hour = 0; hour < 3; hour++) {
-                    writes(s, "t2-" + hour + "-", 30);
-                    clock.advanceMillis(3_600_000L + 60_000L); // the next hourly WAL file
-                }
+        // the new leader writes for a few hours while B (optional) is out of reach; A gets everything
+        SetTimeProvider clock = new SetTimeProvider(Instant.now());
+        try (Store s = WalClockStores.open(standby, clock)) {
+            for (int hour = 0; hour < 3; hour++) {
+                writes(s, "t2-" + hour + "-", 30);
+                clock.advanceMillis(3_600_000L + 60_000L); // the next hourly WAL file
             }
-            ship(standby, a);
-            // retention deletes the oldest WAL files, archived in A (what WalLog.deleteUpTo does to each file)
-            List<Path> files = cycleFiles(standby);
-            assertTrue(files.size() >= 3, "three hourly WAL files: " + files);
-            for (Path f : files.subList(0, files.size() - 1)) {
-                Files.delete(f);
-            }
-            long first;
-            try (WalReader r = WalReader.open(standby)) {
-                first = r.firstAvailableLsn();
-            }
-            assertTrue(first > fork + 1, "setup: the local WAL now starts at " + Lsn.format(first) + ", past the fork "
-                    + Lsn.format(fork) + " + 1");
+        }
+        ship(standby, a);
+        // retention deletes the oldest WAL files, archived in A (what WalLog.deleteUpTo does to each file)
+        List<Path> files = cycleFiles(standby);
+        assertTrue(files.size() >= 3, "three hourly WAL files: " + files);
+        for (Path f : files.subList(0, files.size() - 1)) {
+            Files.delete(f);
+        }
+        long first;
+        try (WalReader r = WalReader.open(standby)) {
+            first = r.firstAvailableLsn();
+        }
+        assertTrue(first > fork + 1, "setup: the local WAL now starts at " + Lsn.format(first) + ", past the fork "
+                + Lsn.format(fork) + " + 1");
 
-            // B is back: its optional shipper's run
-            boolean shipped;
-            try (WalShipper w = new WalShipper(standby, b, new WalShipper.Options(Codec.ZSTD, 4096), false)) {
-                w.shipOnce();
-                shipped = true;
-            } catch (RuntimeException refused) {
-                shipped = false; // refusing B, naming the hole and the fix, is a fine answer
-                System.out.println("refused: " + refused.getMessage());
-            }
-            if (shipped) {
-                ArchiveListing lb = ArchiveListing.of(b);
-                ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
-                try {
-                    Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
-                } catch (RuntimeException e) {
-                    fail("the fork check passed B (it reaches timeline 1's end at the fork " + Lsn.format(fork)
-                            + ") and the run shipped timeline 2 to it from LSN " + Lsn.format(first) + " (B's timeline 2"
-                            + " now " + lb.coverage(2) + "), over a hole right after the fork, without failing; B cannot"
-                            + " restore timeline 2: " + e.getMessage() + "; verify B: " + v.problems());
-                }
+        // B is back: its optional shipper's run
+        boolean shipped;
+        try (WalShipper w = new WalShipper(standby, b, new WalShipper.Options(Codec.ZSTD, 4096), false)) {
+            w.shipOnce();
+            shipped = true;
+        } catch (RuntimeException refused) {
+            shipped = false; // refusing B, naming the hole and the fix, is a fine answer
+            System.out.println("refused: " + refused.getMessage());
+        }
+        if (shipped) {
+            ArchiveListing lb = ArchiveListing.of(b);
+            ArchiveVerifier.Report v = ArchiveVerifier.verify(b, 2, false, m -> { });
+            try {
+                Restore.run(b, tmp.resolve("fromB"), Restore.Options.defaults(), new Restore.Listener() { });
+            } catch (RuntimeException e) {
+                fail("the fork check passed B (it reaches timeline 1's end at the fork " + Lsn.format(fork)
+                        + ") and the run shipped timeline 2 to it from LSN " + Lsn.format(first) + " (B's timeline 2"
+                        + " now " + lb.coverage(2) + "), over a hole right after the fork, without failing; B cannot"
+                        + " restore timeline 2: " + e.getMessage() + "; verify B: " + v.problems());
             }
         }
     }
