@@ -23,6 +23,38 @@ class LeaderPortInUseTest {
     @TempDir
     Path tmp;
 
+    /**
+     * Runs {@code command} with {@code flags}: exit 1, "cannot listen on" {@code busy}, and the hint naming the flag
+     * (--repl if given, else --http) and nothing more.
+     */
+    private static void assertCannotListen(List<String> command, List<String> flags, String busy) {
+        java.util.List<String> args = new java.util.ArrayList<>(command);
+        args.addAll(flags);
+        CliRunner.Result r = CliRunner.run(args.toArray(String[]::new));
+        assertEquals(ExitCodes.FAILURE, r.exit(), flags + ": " + r.out() + r.err());
+        List<String> lines = r.err().lines().toList();
+        assertTrue(lines.get(0).startsWith("walship: error: cannot listen on " + busy + ": "), r.err());
+        String flag = flags.contains("--repl") ? "--repl" : "--http";
+        assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
+    }
+
+    /** A local archive (its URI) holding a base backup of a one-key store: what a follower bootstraps from. */
+    private String archiveWithABackup() {
+        String source = tmp.resolve("source").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        assertEquals(0, CliRunner.run("kv", "put", "--data", source, "k", "v").exit());
+        CliRunner.Result backup = CliRunner.run("backup", "--data", source, "--archive", archive);
+        assertEquals(0, backup.exit(), backup.err());
+        return archive;
+    }
+
+    /** A loopback port free a moment ago (another process may take it since). */
+    private static int aPortFreeAMomentAgo() throws java.io.IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
     @Test
     void aPortInUseFailsBeforeTheDataDirectoryIsCreated() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -34,14 +66,7 @@ class LeaderPortInUseTest {
                     List.of("--http", busy, "--archive", "file://" + archive, "--no-lease"),
                     List.of("--http", "127.0.0.1:0", "--repl", busy, "--archive", "file://" + archive));
             for (List<String> flags : cases) {
-                java.util.List<String> args = new java.util.ArrayList<>(List.of("leader", "--data", data.toString()));
-                args.addAll(flags);
-                CliRunner.Result r = CliRunner.run(args.toArray(String[]::new));
-                assertEquals(ExitCodes.FAILURE, r.exit(), flags + ": " + r.out() + r.err());
-                List<String> lines = r.err().lines().toList();
-                assertTrue(lines.get(0).startsWith("walship: error: cannot listen on " + busy + ": "), r.err());
-                String flag = flags.contains("--repl") ? "--repl" : "--http";
-                assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
+                assertCannotListen(List.of("leader", "--data", data.toString()), flags, busy);
                 assertFalse(Files.exists(data), flags + ": the data directory was created");
                 assertFalse(Files.exists(archive), flags + ": the archive directory was created");
             }
@@ -50,25 +75,14 @@ class LeaderPortInUseTest {
 
     @Test
     void aFollowerWithAPortInUseFailsBeforeItBootstraps() throws Exception {
-        String source = tmp.resolve("source").toString();
-        String archive = "file://" + tmp.resolve("archive");
-        assertEquals(0, CliRunner.run("kv", "put", "--data", source, "k", "v").exit());
-        CliRunner.Result backup = CliRunner.run("backup", "--data", source, "--archive", archive);
-        assertEquals(0, backup.exit(), backup.err());
+        String archive = archiveWithABackup();
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String busy = "127.0.0.1:" + taken.getLocalPort();
             Path data = tmp.resolve("follower");
             // nothing listens on the leader's address: the follower fails before it would look
             for (List<String> flags : List.of(List.of("--http", busy), List.of("--http", "127.0.0.1:0", "--repl", busy))) {
-                java.util.List<String> args = new java.util.ArrayList<>(List.of("follow", "--data", data.toString(),
-                        "--leader", "127.0.0.1:1", "--archive", archive));
-                args.addAll(flags);
-                CliRunner.Result r = CliRunner.run(args.toArray(String[]::new));
-                assertEquals(ExitCodes.FAILURE, r.exit(), flags + ": " + r.out() + r.err());
-                List<String> lines = r.err().lines().toList();
-                assertTrue(lines.get(0).startsWith("walship: error: cannot listen on " + busy + ": "), r.err());
-                String flag = flags.contains("--repl") ? "--repl" : "--http";
-                assertEquals(List.of("hint: pick another " + flag + " HOST:PORT"), lines.subList(1, lines.size()), r.err());
+                assertCannotListen(List.of("follow", "--data", data.toString(), "--leader", "127.0.0.1:1", "--archive",
+                        archive), flags, busy);
                 assertFalse(Files.exists(data), flags + ": the follower's data directory was created");
             }
         }
@@ -87,11 +101,7 @@ class LeaderPortInUseTest {
      */
     @Test
     void theSameAddressForHttpAndReplFailsBeforeTheDataDirectoryIsCreated() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
-        String both = "127.0.0.1:" + port;
+        String both = "127.0.0.1:" + aPortFreeAMomentAgo();
         Path data = tmp.resolve("data");
         Path archive = tmp.resolve("archive");
         CliRunner.Result r = CliRunner.run("leader", "--data", data.toString(), "--http", both, "--repl", both,
@@ -106,16 +116,8 @@ class LeaderPortInUseTest {
     /** review32a: as above for {@code follow}: it bootstraps (downloads the base backup) before it finds it. */
     @Test
     void aFollowerWithTheSameAddressForHttpAndReplFailsBeforeItBootstraps() throws Exception {
-        String source = tmp.resolve("source").toString();
-        String archive = "file://" + tmp.resolve("archive");
-        assertEquals(0, CliRunner.run("kv", "put", "--data", source, "k", "v").exit());
-        CliRunner.Result backup = CliRunner.run("backup", "--data", source, "--archive", archive);
-        assertEquals(0, backup.exit(), backup.err());
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
-        String both = "127.0.0.1:" + port;
+        String archive = archiveWithABackup();
+        String both = "127.0.0.1:" + aPortFreeAMomentAgo();
         Path data = tmp.resolve("follower");
         CliRunner.Result r = CliRunner.run("follow", "--data", data.toString(), "--leader", "127.0.0.1:1",
                 "--archive", archive, "--http", both, "--repl", both);
