@@ -1,25 +1,19 @@
 package io.walship.scheduler;
 
+import static io.walship.scheduler.ArchiveFixture.backup;
+import static io.walship.scheduler.ArchiveFixture.followerOf;
+import static io.walship.scheduler.ArchiveFixture.ship;
+import static io.walship.scheduler.ArchiveFixture.writes;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 
-import io.walship.archive.Codec;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ObjectStores;
 import io.walship.restorer.Promotion;
 import io.walship.restorer.Restore;
-import io.walship.shipper.BaseBackup;
-import io.walship.shipper.WalShipper;
 import io.walship.wal.ControlFile;
-import io.walship.wal.Snapshot;
-import io.walship.wal.StateDigest;
 import io.walship.wal.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,35 +38,18 @@ class InspectionCopyBlocksFailoverReview30Test {
         Path follower = tmp.resolve("follower");
         try (ObjectStore a = ObjectStores.open("file://" + tmp.resolve("archive"))) {
             try (Store s = Store.open(leader)) {
-                for (int i = 0; i < 60; i++) {
-                    s.put(("k" + i % 20).getBytes(StandardCharsets.UTF_8), ("v" + i).getBytes(StandardCharsets.UTF_8));
-                }
-                try (Snapshot snap = s.snapshot()) {
-                    BaseBackup.upload(snap, StateDigest.of(snap.pages(), snap.lsn()), a, Codec.ZSTD, x -> { });
-                }
+                writes(s, "v", 60);
+                backup(s, a);
             }
-            try (WalShipper w = new WalShipper(leader, a, new WalShipper.Options(Codec.ZSTD, 4096))) {
-                w.shipOnce();
-            }
+            ship(leader, a);
             // an operator's inspection copy (or drill) of the production archive, never written
             Restore.Result copy = Restore.run(a, tmp.resolve("inspect"), Restore.Options.defaults().withPromote(true),
                     new Restore.Listener() { });
             assertEquals(2, copy.promotedTimeline());
 
             // the leader dies; its follower (at the leader's end) is promoted live, as LiveFollower does
-            try (Stream<Path> all = Files.walk(leader)) {
-                for (Path p : (Iterable<Path>) all::iterator) {
-                    Path to = follower.resolve(leader.relativize(p).toString());
-                    if (Files.isDirectory(p)) {
-                        Files.createDirectories(to);
-                    } else if (!p.getFileName().toString().equals(Store.LOCK_FILE)) {
-                        Files.copy(p, to);
-                    }
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            ControlFile c = ControlFile.read(follower).asStandby();
+            followerOf(leader, follower);
+            ControlFile c = ControlFile.read(follower);
             assertDoesNotThrow(() -> Promotion.claimNext(a, c.timeline(), c.checkpointLsn(), c.checkpointTimeMicros(),
                     "live promotion (test)"), "after an inspection copy claimed timeline 2, no follower of the"
                     + " timeline-1 leader can be promoted live (nor by automatic failover)");
