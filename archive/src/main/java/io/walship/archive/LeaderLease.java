@@ -105,7 +105,7 @@ public final class LeaderLease {
      * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, for a live promotion
      * of a follower on {@code timeline} (the lease taken on the old timeline before the claim): only a newer timeline
      * claimed by a live promotion from {@code timeline} or one of its descendants supersedes it
-     * ({@link #newestLiveDescendant}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
+     * ({@link #newestDescendant}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
      * A leader (re)starting keeps the stricter rule: any newer claim supersedes it unless the lease is its own (an
      * offline failover's claim fences the old leader, whose restart would otherwise lead the parent again).
      */
@@ -143,11 +143,11 @@ public final class LeaderLease {
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
             }
-            int newest = toPromote ? newestLiveDescendant(store, timeline) : newestTimeline(store);
+            int newest = newestDescendant(store, timeline, toPromote);
             if (newest > timeline && !(ours && existing.timeline() == timeline)) {
-                throw new LeaseException.Superseded("the archive holds timeline " + newest + (toPromote
-                        ? ", claimed by a live promotion from this node's " + timeline + " or a timeline after it"
-                        : ", newer than this node's " + timeline) + (existing == null ? ""
+                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by "
+                        + (toPromote ? "a live promotion" : "a promotion") + " from this node's timeline " + timeline
+                        + " or a timeline after it" + (existing == null ? ""
                         : "; the lease was last held by " + existing.describe()), existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
@@ -189,13 +189,7 @@ public final class LeaderLease {
         while (t > leased) {
             TimelineHistory h;
             try {
-                h = TimelineHistory.readOne(store, t);
-            } catch (ObjectNotFoundException e) {
-                // no record here (a timeline claimed in another archive, a test's bare lease): only the other checks
-                // decide, as before this one existed
-                LOG.warn("timeline {} has no history in this archive; not checking that the lease's timeline {} is an"
-                        + " ancestor of {}", t, leased, timeline);
-                return Optional.empty();
+                h = history(store, t);
             } catch (EncryptionKeyException e) {
                 throw e;
             } catch (RuntimeException e) {
@@ -204,6 +198,13 @@ public final class LeaderLease {
                         + " of timeline " + timeline + ": the history of timeline " + t + " cannot be read ("
                         + e.getMessage() + "); the lease is not taken", e);
             }
+            if (h == null) {
+                // no record here (a timeline claimed in another archive, a test's bare lease): only the other checks
+                // decide, as before this one existed
+                LOG.warn("timeline {} has no history in this archive; not checking that the lease's timeline {} is an"
+                        + " ancestor of {}", t, leased, timeline);
+                return Optional.empty();
+            }
             path.append(path.length() == 0 ? "" : ", ").append("timeline ").append(t).append(" forked from ")
                     .append(h.parent());
             t = h.parent();
@@ -211,72 +212,81 @@ public final class LeaderLease {
         return t == leased ? Optional.empty() : Optional.of(path.toString());
     }
 
-    /** The newest timeline with a history record in the archive (1 if none). */
-    static int newestTimeline(ObjectStore store) {
-        int newest = 1;
-        for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
-            newest = Math.max(newest, ArchiveLayout.parseHistory(o.key()).orElse(1));
+    /** History records read by lease takes, per archive: they are never rewritten, so each is read once. */
+    private static final java.util.Map<ObjectStore, java.util.Map<Integer, TimelineHistory>> HISTORIES =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /**
+     * {@code timelines/T.history}, read once per archive (logged once if an offline promotion wrote it), or null if
+     * absent.
+     *
+     * @throws CorruptObjectException it cannot be parsed or checked
+     * @throws StorageException       the read failed (not remembered: the next take reads it again)
+     */
+    static TimelineHistory history(ObjectStore store, int t) {
+        java.util.Map<Integer, TimelineHistory> known = HISTORIES.computeIfAbsent(store,
+                k -> new java.util.concurrent.ConcurrentHashMap<>());
+        TimelineHistory h = known.get(t);
+        if (h == null) {
+            try {
+                h = TimelineHistory.readOne(store, t);
+            } catch (ObjectNotFoundException e) {
+                return null;
+            }
+            if (known.putIfAbsent(t, h) == null && !h.live()) {
+                LOG.info("timeline {} was claimed by an offline promotion ({})", t, h.reason());
+            }
         }
-        return newest;
+        return h;
     }
 
     /**
-     * The newest timeline after {@code timeline} claimed by a live promotion ({@link TimelineHistory#live()}) whose
-     * ancestry passes through {@code timeline}, or {@code timeline} if none: such a claim's promoter held the lease on
-     * {@code timeline} or a descendant, so a follower promoted from {@code timeline} now would fork a second history.
-     * Passed over: a claim by an offline promotion ({@code restore --promote}: an inspection or drill copy;
-     * {@code walship promote --data}; a promoted store that leads holds the lease on its timeline, which this check
-     * finds first), and a live claim on another branch (it can take the lease only from its own ancestry,
-     * {@link #offAncestry}). A record that cannot be read counts as a live descendant's: doubt refuses.
+     * The newest timeline after {@code timeline} claimed by a promotion whose ancestry passes through
+     * {@code timeline} (with {@code liveOnly}, by a live promotion: {@link TimelineHistory#live()}), or
+     * {@code timeline} if none: such a claim forked from this history, so a node on {@code timeline} taking the lease
+     * would lead the parent of a newer history. A leader (re)starting counts every such claim, an offline failover's
+     * ({@code restore --promote}) included; a live promotion passes over offline claims (inspection and drill copies;
+     * {@code walship promote --data}: a promoted store that leads holds the lease on its timeline, which the take
+     * finds first). A claim on another branch (a drill copy of an ancestor, a live claim that can take the lease only
+     * from its own ancestry, {@link #offAncestry}) supersedes neither. A record that is corrupt, or absent on the way
+     * down, counts as passing through {@code timeline} (doubt refuses); a failed read is an archive failure.
+     *
+     * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */
-    static int newestLiveDescendant(ObjectStore store, int timeline) {
-        java.util.Map<Integer, Optional<TimelineHistory>> read = new java.util.HashMap<>();
-        java.util.function.IntFunction<Optional<TimelineHistory>> history = t -> read.computeIfAbsent(t, k -> {
-            try {
-                return Optional.of(TimelineHistory.readOne(store, k));
-            } catch (ObjectNotFoundException e) {
-                return null; // listed, then gone: not a claim (walship never deletes histories)
-            } catch (EncryptionKeyException e) {
-                throw e;
-            } catch (RuntimeException e) {
-                LOG.warn("the history of timeline {} cannot be read ({}); counting it as a live promotion's claim from"
-                        + " timeline {}", k, e.getMessage(), timeline);
-                return Optional.empty();
-            }
-        });
+    static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
         int newest = timeline;
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
             int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
             if (t <= newest) {
                 continue;
             }
-            Optional<TimelineHistory> h = history.apply(t);
-            if (h == null) {
-                continue;
-            }
-            if (h.isPresent() && !h.get().live()) {
-                LOG.info("timeline {} was claimed by an offline promotion ({}); it supersedes no promotion", t,
-                        h.get().reason());
-                continue;
-            }
-            // walk its ancestry down to timeline: an unreadable record on the way counts as passing through it
-            int u = t;
-            boolean descends = true;
-            while (u > timeline) {
-                Optional<TimelineHistory> a = u == t ? h : history.apply(u);
-                if (a == null || a.isEmpty()) {
-                    break;
-                }
-                u = a.get().parent();
-            }
-            if (u < timeline) {
-                descends = false;
-            }
-            if (descends) {
+            TimelineHistory h;
+            try {
+                h = history(store, t);
+            } catch (CorruptObjectException e) {
+                LOG.warn("the history of timeline {} is corrupt ({}); counting it as a claim from timeline {}", t,
+                        e.getMessage(), timeline);
                 newest = t;
-            } else {
-                LOG.info("timeline {} was claimed by a live promotion from timeline {}, not from {} or after it; it"
-                        + " supersedes no promotion from {}", t, h.get().parent(), timeline, timeline);
+                continue;
+            }
+            if (h == null || (liveOnly && !h.live())) {
+                continue; // listed, then gone (walship never deletes histories); or an offline claim
+            }
+            int u = h.parent();
+            while (u > timeline) {
+                TimelineHistory a;
+                try {
+                    a = history(store, u);
+                } catch (CorruptObjectException e) {
+                    a = null;
+                }
+                if (a == null) {
+                    break; // unknown on the way down: counts as passing through timeline
+                }
+                u = a.parent();
+            }
+            if (u >= timeline) {
+                newest = t;
             }
         }
         return newest;
