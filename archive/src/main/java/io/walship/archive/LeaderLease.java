@@ -79,9 +79,11 @@ public final class LeaderLease {
      * by more than {@code skewMargin}.
      *
      * @throws LeaseException.Held       another node holds it and it has not expired
-     * @throws LeaseException.Superseded the lease names a newer timeline, or the archive holds a newer
-     *                                   timeline and the lease is not this node's own
-     * @throws StorageException          the archive failed (nothing taken)
+     * @throws LeaseException.Superseded the lease names a newer timeline or one off this node's ancestry
+     *                                   ({@link #offAncestry}), or the archive holds any newer timeline and the
+     *                                   lease is not this node's own
+     * @throws StorageException          the archive failed, or a history on the ancestry could not be read
+     *                                   (nothing taken)
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock) {
@@ -96,6 +98,24 @@ public final class LeaderLease {
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, ownAtOnce, false);
+    }
+
+    /**
+     * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, for a live promotion
+     * of a follower on {@code timeline} (the lease taken on the old timeline before the claim): only a newer timeline
+     * claimed by a live promotion from {@code timeline} or one of its descendants supersedes it
+     * ({@link #newestDescendant}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
+     * A leader (re)starting keeps the stricter rule: any newer claim supersedes it unless the lease is its own (an
+     * offline failover's claim fences the old leader, whose restart would otherwise lead the parent again).
+     */
+    public static LeaderLease acquireToPromote(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                               Duration skewMargin, LeaseClock clock) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, true, true);
+    }
+
+    private static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce, boolean toPromote) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(me, "me");
         Objects.requireNonNull(clock, "clock");
@@ -115,11 +135,20 @@ public final class LeaderLease {
                 throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline()
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
             }
-            int newest = newestTimeline(store);
+            if (existing != null && existing.timeline() < timeline) {
+                Optional<String> off = offAncestry(store, existing.timeline(), timeline);
+                if (off.isPresent()) {
+                    throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline() + ", held"
+                            + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
+                            + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
+                }
+            }
+            int newest = newestDescendant(store, timeline, toPromote);
             if (newest > timeline && !(ours && existing.timeline() == timeline)) {
-                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", newer than this node's "
-                        + timeline + (existing == null ? "" : "; the lease was last held by " + existing.describe()),
-                        existing);
+                throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by "
+                        + (toPromote ? "a live promotion" : "a promotion") + " from this node's timeline " + timeline
+                        + " or a timeline after it" + (existing == null ? ""
+                        : "; the lease was last held by " + existing.describe()), existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
@@ -131,9 +160,8 @@ public final class LeaderLease {
                 String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
                         : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
                 if (newest > timeline) {
-                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: an"
-                            + " offline promotion that never led (restore --promote); this node keeps leading", newest,
-                            timeline);
+                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: a"
+                            + " promotion that never led (restore --promote); this node keeps leading", newest, timeline);
                 }
                 LOG.info("took the leader lease: {}{}", next.describe(),
                         existing == null ? "" : existing.nodeId().equals(me.nodeId()) ? " (this node's own, term "
@@ -147,11 +175,119 @@ public final class LeaderLease {
                 null);
     }
 
-    /** The newest timeline with a history record in the archive (1 if none). */
-    static int newestTimeline(ObjectStore store) {
-        int newest = 1;
+    /**
+     * Why {@code leased} (the timeline the lease names, older than {@code timeline}) is not an ancestor of
+     * {@code timeline}, or empty if it is (or if a history record on the way cannot be read: then only the other
+     * checks decide, as before this one). The lease only moves to newer timelines, so a lease on a timeline off this
+     * one's ancestry was taken after this one forked, by a node that led another history (a store promoted offline
+     * whose claim a live promotion passed over, then started as a leader): taking the lease from it would lose what
+     * it acknowledged.
+     */
+    static Optional<String> offAncestry(ObjectStore store, int leased, int timeline) {
+        int t = timeline;
+        StringBuilder path = new StringBuilder();
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = history(store, t);
+            } catch (EncryptionKeyException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                // doubt refuses: taking the lease from a timeline that led another history would lose its writes
+                throw new StorageException("cannot tell whether the leader lease's timeline " + leased + " is an ancestor"
+                        + " of timeline " + timeline + ": the history of timeline " + t + " cannot be read ("
+                        + e.getMessage() + "); the lease is not taken", e);
+            }
+            if (h == null) {
+                // no record here (a timeline claimed in another archive, a test's bare lease): only the other checks
+                // decide, as before this one existed
+                LOG.warn("timeline {} has no history in this archive; not checking that the lease's timeline {} is an"
+                        + " ancestor of {}", t, leased, timeline);
+                return Optional.empty();
+            }
+            path.append(path.length() == 0 ? "" : ", ").append("timeline ").append(t).append(" forked from ")
+                    .append(h.parent());
+            t = h.parent();
+        }
+        return t == leased ? Optional.empty() : Optional.of(path.toString());
+    }
+
+    /** History records read by lease takes, per archive: they are never rewritten, so each is read once. */
+    private static final java.util.Map<ObjectStore, java.util.Map<Integer, TimelineHistory>> HISTORIES =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /**
+     * {@code timelines/T.history}, read once per archive (logged once if an offline promotion wrote it), or null if
+     * absent.
+     *
+     * @throws CorruptObjectException it cannot be parsed or checked
+     * @throws StorageException       the read failed (not remembered: the next take reads it again)
+     */
+    static TimelineHistory history(ObjectStore store, int t) {
+        java.util.Map<Integer, TimelineHistory> known = HISTORIES.computeIfAbsent(store,
+                k -> new java.util.concurrent.ConcurrentHashMap<>());
+        TimelineHistory h = known.get(t);
+        if (h == null) {
+            try {
+                h = TimelineHistory.readOne(store, t);
+            } catch (ObjectNotFoundException e) {
+                return null;
+            }
+            if (known.putIfAbsent(t, h) == null && !h.live()) {
+                LOG.info("timeline {} was claimed by an offline promotion ({})", t, h.reason());
+            }
+        }
+        return h;
+    }
+
+    /**
+     * The newest timeline after {@code timeline} claimed by a promotion whose ancestry passes through
+     * {@code timeline} (with {@code liveOnly}, by a live promotion: {@link TimelineHistory#live()}), or
+     * {@code timeline} if none: such a claim forked from this history, so a node on {@code timeline} taking the lease
+     * would lead the parent of a newer history. A leader (re)starting counts every such claim, an offline failover's
+     * ({@code restore --promote}) included; a live promotion passes over offline claims (inspection and drill copies;
+     * {@code walship promote --data}: a promoted store that leads holds the lease on its timeline, which the take
+     * finds first). A claim on another branch (a drill copy of an ancestor, a live claim that can take the lease only
+     * from its own ancestry, {@link #offAncestry}) supersedes neither. A record that is corrupt, or absent on the way
+     * down, counts as passing through {@code timeline} (doubt refuses); a failed read is an archive failure.
+     *
+     * @throws StorageException a history could not be read (nothing decided: the take is retried)
+     */
+    static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
+        int newest = timeline;
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
-            newest = Math.max(newest, ArchiveLayout.parseHistory(o.key()).orElse(1));
+            int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
+            if (t <= newest) {
+                continue;
+            }
+            TimelineHistory h;
+            try {
+                h = history(store, t);
+            } catch (CorruptObjectException e) {
+                LOG.warn("the history of timeline {} is corrupt ({}); counting it as a claim from timeline {}", t,
+                        e.getMessage(), timeline);
+                newest = t;
+                continue;
+            }
+            if (h == null || (liveOnly && !h.live())) {
+                continue; // listed, then gone (walship never deletes histories); or an offline claim
+            }
+            int u = h.parent();
+            while (u > timeline) {
+                TimelineHistory a;
+                try {
+                    a = history(store, u);
+                } catch (CorruptObjectException e) {
+                    a = null;
+                }
+                if (a == null) {
+                    break; // unknown on the way down: counts as passing through timeline
+                }
+                u = a.parent();
+            }
+            if (u >= timeline) {
+                newest = t;
+            }
         }
         return newest;
     }

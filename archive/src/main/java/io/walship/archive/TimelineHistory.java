@@ -22,10 +22,41 @@ import java.util.Map;
  * @param forkTime      commit time of that LSN, ISO-8601 UTC
  * @param createdAt     when the promotion happened, ISO-8601 UTC
  * @param reason        free text ("restore --promote to LSN …")
+ * @param promotion     {@value #LIVE} (a live promotion, {@code walship promote --url} or automatic failover, which held
+ *                      the leader lease on {@code parent} when it claimed) or {@value #OFFLINE} ({@code restore --promote},
+ *                      {@code walship promote --data}); null in records written before the field existed (then
+ *                      {@link #live()} infers it from {@code reason}). Not written when null, so such a record read
+ *                      and written again keeps its bytes; older walship versions ignore it.
  */
 public record TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
-                              String createdAt, String reason) {
+                              String createdAt, String reason,
+                              @com.fasterxml.jackson.annotation.JsonInclude(
+                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String promotion) {
     public static final int FORMAT_VERSION = 1;
+    /** {@link #promotion()} of a live promotion's claim ({@code Promotion.claimNext}). */
+    public static final String LIVE = "live";
+    /** {@link #promotion()} of an offline promotion's claim ({@code Promotion.claim}). */
+    public static final String OFFLINE = "offline";
+
+    /** A record without {@link #promotion()} (as written before the field existed). */
+    public TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
+                           String createdAt, String reason) {
+        this(formatVersion, timeline, parent, forkLsn, forkTime, createdAt, reason, null);
+    }
+
+    /**
+     * Whether a live promotion claimed this timeline (it held the leader lease on {@link #parent()} when it did, and
+     * may lead it now). From {@link #promotion()}; without it (a record written before the field existed) from the
+     * reason: one starting with {@code "restore --promote"} or {@code "promote at LSN"} (what offline promotions
+     * wrote) is offline, anything else live. An unknown value counts as live: a live promotion refuses to pass over
+     * a live claim, so the doubt refuses rather than lets two leaders in.
+     */
+    public boolean live() {
+        if (promotion != null) {
+            return !OFFLINE.equals(promotion);
+        }
+        return reason == null || !(reason.startsWith("restore --promote") || reason.startsWith("promote at LSN"));
+    }
 
     /** One stretch of a timeline's ancestry: LSNs {@code fromLsn..toLsn} come from {@code timeline}. */
     public record Span(int timeline, long fromLsn, long toLsn) {

@@ -50,6 +50,11 @@ class LeaderLeaseTest {
         return LeaderLease.acquire(store, who, timeline, TTL, MARGIN, clock);
     }
 
+    /** A live promotion's take of the lease on its old timeline ({@code PromotionLease}). */
+    private LeaderLease toPromote(LeaseRecord.Holder who, int timeline) {
+        return LeaderLease.acquireToPromote(store, who, timeline, TTL, MARGIN, clock);
+    }
+
     @Test
     void theFirstAcquireCreatesTermOneAndOthersSeeWhoLeads() {
         assertTrue(LeaderLease.current(store).isEmpty());
@@ -157,10 +162,91 @@ class LeaderLeaseTest {
     @Test
     void anOfflinePromotionThatNeverLedDoesNotFenceTheLeaderWhoseLeaseItIs() {
         acquire(A, 1);
-        store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream("{}".getBytes())); // restore --promote
+        store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream("{}".getBytes())); // unreadable: live
         clock.advance(Duration.ofSeconds(30)); // A restarts long after
         assertEquals(2, acquire(A, 1).record().term());
         assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "not for anyone else");
+    }
+
+    private void history(int timeline, int parent, String reason, String promotion) {
+        store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
+                "0000000000000040", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", reason, promotion).toJson()));
+    }
+
+    /**
+     * review30: a claim by an offline promotion (an inspection copy made with restore --promote, in the record's
+     * {@code promotion} field or, in an older record, its reason) does not supersede a live promotion: one of the
+     * dead leader's followers takes the lease on the old timeline (and then claims past the copy). A live promotion's
+     * claim supersedes everyone but the lease's holder; a leader (re)starting is superseded by any newer claim unless
+     * the lease is its own (review32b: an offline failover's claim fences the old leader).
+     */
+    @Test
+    void onlyALivePromotionsClaimSupersedesANodeOnAnOlderTimeline() {
+        acquire(A, 1); // the leader, then it dies
+        history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        history(3, 1, "restore --promote to LSN 0000000000000040", null); // an older walship's copy
+        clock.advance(Duration.ofSeconds(30));
+        LeaderLease b = toPromote(B, 1); // a follower of timeline 1 being promoted live
+        assertEquals(1, b.record().timeline());
+        assertEquals(2, b.record().term());
+
+        history(4, 1, "live promotion of node-b at LSN 0000000000000040", TimelineHistory.LIVE);
+        b.release();
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(A, 1));
+        assertTrue(s.getMessage().contains("timeline 4"), s.getMessage());
+        // an older walship's record, with a live promotion's reason, counts as live too
+        history(5, 4, "live promotion of node-c at LSN 0000000000000050", null);
+        s = assertThrows(LeaseException.Superseded.class, () -> acquire(A, 4));
+        assertTrue(s.getMessage().contains("timeline 5"), s.getMessage());
+    }
+
+    /**
+     * review30: an offline promotion (walship promote --data) claimed timeline 2 but its leader has not started;
+     * meanwhile a live promotion passed over the claim and leads timeline 3. The offline-promoted store, started as
+     * walship leader --archive on timeline 2, finds the lease on timeline 3 and is superseded: never two leaders.
+     */
+    @Test
+    void anOfflinePromotedStoreStartedAfterALivePromotionPassedItOverIsSuperseded() {
+        acquire(A, 1);
+        history(2, 1, "promote at LSN 0000000000000040", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30)); // A died
+        LeaderLease b = toPromote(B, 1);
+        history(3, 1, "live promotion of node-b at LSN 0000000000000040", TimelineHistory.LIVE);
+        LeaderLease b3 = acquire(B, 3); // its own, at once
+        assertEquals(3, b3.record().timeline());
+        assertEquals(b.record().term() + 1, b3.record().term());
+        LeaseRecord.Holder c = new LeaseRecord.Holder("node-c", "http://127.0.0.1:7090", "127.0.0.1:7091");
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(c, 2));
+        assertTrue(s.getMessage().contains("timeline 3"), s.getMessage());
+        clock.advance(Duration.ofSeconds(60)); // even once B's lease expired, or after it released it
+        assertThrows(LeaseException.Superseded.class, () -> acquire(c, 2));
+        b3.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(c, 2));
+    }
+
+    /**
+     * review30: the lease only moves to newer timelines, so one on a timeline off this node's ancestry was taken
+     * after this node's timeline forked, by a node leading another history: an offline-promoted store (timeline 2,
+     * forked from 1) that leads while a live promotion, having passed over its claim, claims timeline 3 (forked from
+     * 1). That promotion's node must never take the lease from it, even once it expires: it would lose what timeline 2
+     * acknowledged. Along the ancestry the lease is taken as before.
+     */
+    @Test
+    void aLeaseOnATimelineOffThisNodesAncestrySupersedesIt() {
+        acquire(A, 1);
+        history(2, 1, "promote at LSN 0000000000000040", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30));
+        LeaderLease f = acquire(A, 2); // the offline-promoted store leads timeline 2
+        history(3, 1, "live promotion of node-b at LSN 0000000000000040", TimelineHistory.LIVE);
+        clock.advance(Duration.ofSeconds(30)); // expired
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(B, 3));
+        assertTrue(s.getMessage().contains("not an ancestor") && s.getMessage().contains("timeline 3 forked from 1"),
+                s.getMessage());
+        f.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 3), "released: still not");
+        // a child of timeline 2 takes it, as a promotion of the leader of 2's follower does
+        history(4, 2, "live promotion of node-b at LSN 0000000000000050", TimelineHistory.LIVE);
+        assertEquals(4, acquire(B, 4).record().timeline());
     }
 
     @Test

@@ -21,6 +21,11 @@ final class Flags {
         return parse(flag, text, Units::bytes);
     }
 
+    /** A page cache size ({@code --cache-size}): a size of at least 256 KiB ({@link io.walship.wal.StoreOptions#parseCacheSize}). */
+    static long cacheSize(String flag, String text) {
+        return parse(flag, text, io.walship.wal.StoreOptions::parseCacheSize);
+    }
+
     /** A duration such as {@code 1s}, {@code 200ms} or {@code 5m}. */
     static Duration duration(String flag, String text) {
         return parse(flag, text, Units::duration);

@@ -1,7 +1,6 @@
 package io.walship.cli;
 
 import java.io.IOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -281,6 +280,8 @@ final class FollowCommand implements Callable<Integer> {
                 .withSlot(slot).withAuthToken(token)
                 .withReplTimeout(Flags.positiveDuration("--repl-timeout", replTimeout)).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(10), seed);
 
+        // a port in use fails here, before the data directory is bootstrapped (a base backup downloaded) or opened
+        LeaderCommand.requireListenable(http, address, repl, replAddress == null ? null : replAddress.resolve());
         // closed in reverse order: the HTTP API, the node (loop, replication, shipping, store), the archive
         Deque<AutoCloseable> opened = new ArrayDeque<>();
         LiveFollower live;
@@ -355,9 +356,12 @@ final class FollowCommand implements Callable<Integer> {
             opened.push(live);
             try {
                 live.start();
-            } catch (BindException e) {
-                throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
-                        "pick another --repl HOST:PORT");
+            } catch (IOException e) {
+                CliException bind = LeaderCommand.bindFailure(e, "--repl", repl);
+                if (bind != null) {
+                    throw bind;
+                }
+                throw e;
             }
             node = new SwitchingNode(live.followerNode(), live);
             // writes need the token once this node is promoted (a follower answers them 421 either way)
@@ -390,15 +394,15 @@ final class FollowCommand implements Callable<Integer> {
             if (portFile != null) {
                 AtomicFiles.write(portFile, (a.getPort() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             }
-        } catch (BindException e) {
-            closeAll(opened);
-            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
-                    "pick another --http HOST:PORT");
         } catch (CliException e) {
             closeAll(opened);
             throw e;
         } catch (RuntimeException | IOException e) {
             closeAll(opened);
+            CliException bind = LeaderCommand.bindFailure(e, "--http", http); // --repl's is turned into one above
+            if (bind != null) {
+                throw bind;
+            }
             throw e;
         }
         // runs until SIGTERM/SIGINT (then closes everything on this thread and exits 0, as the leader

@@ -190,7 +190,7 @@ final class LeaderCommand implements Callable<Integer> {
         };
         // closed in reverse order: the server, then the ship loop (it ships a last time), its archive, the store
         Deque<AutoCloseable> opened = new ArrayDeque<>();
-        StoreOptions options = Flags.parse("--cache-size", cacheSize, StoreOptions.defaults()::withCacheSize)
+        StoreOptions options = StoreOptions.defaults().withCacheSize(Flags.cacheSize("--cache-size", cacheSize))
                 .withArchiveLag(Flags.bytes("--max-archive-lag", maxArchiveLag), policy)
                 .withWalCompression(walCompression.get());
         Duration ttl = Flags.positiveDuration("--lease-ttl", leaseTtl);
@@ -200,6 +200,8 @@ final class LeaderCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, "--lease-ttl/--lease-skew-margin: " + e.getMessage());
         }
+        // a port in use fails here, before the data directory is created or opened (and the archive)
+        requireListenable(http, address, repl, replAddress == null ? null : replAddress.resolve());
         Shutdown shutdown = Shutdown.onSignals(); // a signal while opening ends the wait at once
         Store store = Store.open(data, options);
         opened.push(store);
@@ -248,9 +250,12 @@ final class LeaderCommand implements Callable<Integer> {
                         replication.withGate(leaseGate(lease));
                     }
                     replication.start();
-                } catch (BindException e) {
-                    throw new CliException(ExitCodes.FAILURE, "cannot listen on " + repl + ": " + e.getMessage(),
-                            "pick another --repl HOST:PORT");
+                } catch (IOException e) {
+                    CliException bind = bindFailure(e, "--repl", repl);
+                    if (bind != null) {
+                        throw bind;
+                    }
+                    throw e;
                 }
                 opened.push(replication);
                 if (archiveStore != null && store.timeline() != 1) {
@@ -284,15 +289,15 @@ final class LeaderCommand implements Callable<Integer> {
                 }
             }
             server.start();
-        } catch (BindException e) {
-            closeAll(opened);
-            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + http + ": " + e.getMessage(),
-                    "pick another --http HOST:PORT");
         } catch (CliException e) {
             closeAll(opened);
             throw e;
         } catch (RuntimeException | IOException e) {
             closeAll(opened);
+            CliException bind = bindFailure(e, "--http", http); // --repl's is turned into a CliException above
+            if (bind != null) {
+                throw bind;
+            }
             throw e;
         }
         InetSocketAddress a = server.address();
@@ -321,6 +326,69 @@ final class LeaderCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * Fails as a bind of {@code address} would later (exit 1, "cannot listen on …") if it cannot be
+     * listened on now — a port in use, an address not on this host — so that nothing is created or
+     * opened first. Binds and closes a socket at once; port 0 (any) always can. Another process may
+     * still take the port before the real bind, which then fails as it did before this check (exit 1,
+     * after the store was opened).
+     */
+    /**
+     * Fails (exit 1, "cannot listen on …") if {@code --http} or {@code --repl} ({@code repl} null: none) cannot be
+     * listened on, before anything is created or downloaded. Both are bound at once, as the node will hold them: the
+     * same address given to both fails too. A port taken by another process between this check and the real bind
+     * fails there instead ({@link #bindFailure}).
+     */
+    static void requireListenable(String http, InetSocketAddress httpAddress, String repl, InetSocketAddress replAddress) {
+        java.util.List<java.net.ServerSocket> held = new java.util.ArrayList<>();
+        try {
+            probe(held, "--http", http, httpAddress);
+            if (replAddress != null) {
+                probe(held, "--repl", repl, replAddress);
+            }
+        } finally {
+            for (java.net.ServerSocket s : held) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // a probe's socket: nothing was accepted on it
+                }
+            }
+        }
+    }
+
+    private static void probe(java.util.List<java.net.ServerSocket> held, String flag, String given,
+                              InetSocketAddress address) {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try {
+            java.net.ServerSocket probe = new java.net.ServerSocket();
+            held.add(probe);
+            probe.setReuseAddress(true); // as the real listeners: a port in TIME_WAIT only can be listened on
+            probe.bind(address, 1);
+        } catch (BindException e) {
+            throw new CliException(ExitCodes.FAILURE, "cannot listen on " + given + ": " + e.getMessage(),
+                    "pick another " + flag + " HOST:PORT" + (held.size() > 1 ? " (--http and --repl need two)" : ""));
+        } catch (IOException e) {
+            // anything else shows at the real bind, as before
+        }
+    }
+
+    /**
+     * The "cannot listen on" failure for a listener that could not bind, or null if {@code e} is not one: the JDK
+     * server throws {@link BindException}, Jetty an IOException around one.
+     */
+    static CliException bindFailure(Throwable e, String flag, String given) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof BindException b) {
+                return new CliException(ExitCodes.FAILURE, "cannot listen on " + given + ": " + b.getMessage(),
+                        "pick another " + flag + " HOST:PORT");
+            }
+        }
+        return null;
     }
 
     /**

@@ -69,9 +69,9 @@ import org.slf4j.LoggerFactory;
  * durable); ask the peers for their position and fetch, from the most advanced one ahead of this
  * node, the entries it lacks ({@code GET /wal}), applying them like streamed ones — or refuse naming
  * it, unless forced; take the leader lease on the old timeline, waiting for a dead leader's to
- * expire or refusing a live leader's ({@link PromotionLease}); claim exactly the next timeline in the
- * archive ({@link Promotion#claimNext}) — a lost race refuses (releasing the lease) and the node
- * goes on following. Only then, past the point of no return: stop
+ * expire or refusing a live leader's ({@link PromotionLease}); renew it; claim the next timeline in the
+ * archive that no other live promotion took, passing over offline promotions' claims ({@link Promotion#claimNext})
+ * — a lost race refuses (releasing the lease) and the node goes on following. Only then, past the point of no return: stop
  * the cascading server, close the store, mark it promoted, reopen it for writes, take the lease on the
  * new timeline (it fences writes and shipping from then on), start shipping the new timeline, serve followers on it (and on its ancestors, so the old leader's followers can
  * switch) in the commit mode it was started with ({@code --sync-mode}, as a leader's), and hand the leader node to the {@link SwitchingNode}. A failure past that point is
@@ -277,7 +277,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 throw new ConflictException(config.unprotectedWrites());
             }
             if (config.archive() == null) {
-                throw new ConflictException("this follower has no --archive in which to claim timeline " + (timeline + 1)
+                throw new ConflictException("this follower has no --archive in which to claim a timeline after " + timeline
                         + "; without the archive two promotions could both take it");
             }
             // the lease first, on the old timeline: a leader still alive must stop (or this refuses)
@@ -317,9 +317,23 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 }
             }
             fork = store.lastLsn();
+            LeaderLease held = oldLease;
             try {
+                // nothing renewed the lease on the old timeline while the peers were asked and fetched from: it is
+                // renewed (compare-and-swap on the version this node wrote) before each claim the walk tries, so that
+                // if it lapsed and another node took it since (the old leader back, another promotion, an
+                // offline-promoted store now leading a timeline this claim would pass over) this promotion refuses
+                // before it claims anything, however many offline claims it passes over
                 claimed = Promotion.claimNext(config.archive(), timeline, fork, store.lastCommitMicros(),
-                        "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork));
+                        "live promotion of " + config.nodeId() + " at LSN " + Lsn.format(fork), candidate -> {
+                            try {
+                                held.renew();
+                            } catch (io.walship.archive.LeaseException e) {
+                                throw new ConflictException("promotion refused: the leader lease on timeline " + timeline
+                                        + " was taken by another node while this promotion asked its peers or claimed"
+                                        + " a timeline (" + Errors.oneLine(e) + "); this node stays a follower");
+                            }
+                        });
                 try {
                     // the data directory keeps its history, for every archive it will ship to (docs/FORMAT.md)
                     io.walship.shipper.LocalHistories.saveFrom(config.archive(), config.data(), claimed);

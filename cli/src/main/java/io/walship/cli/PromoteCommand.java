@@ -34,8 +34,9 @@ import picocli.CommandLine.Model.CommandSpec;
                 "%nThe timeline is claimed in the archive with a history record (parent timeline and fork LSN),"
                         + " so its WAL never mixes with the old timeline's.",
                 "%nWith --url the follower stops following, first fetches from the most advanced of --peers the WAL"
-                        + " it lacks (else it refuses, naming that peer, unless --force), claims exactly the next"
-                        + " timeline (if another promotion took it first, it refuses and stays a follower), then"
+                        + " it lacks (else it refuses, naming that peer, unless --force), claims the next timeline no"
+                        + " other live promotion took (one claimed by restore --promote is passed over; if another"
+                        + " live promotion took it first, it refuses and stays a follower), then"
                         + " takes writes on its --http and serves followers on its --repl. Exit codes: 0 promoted,"
                         + " 2 bad usage, 6 the node cannot be reached or is unavailable, 7 refused (a leader, a"
                         + " promotion already running or lost, a peer ahead), 1 any other failure."})

@@ -59,9 +59,10 @@ final class PromotionLease {
         long poll = Math.max(Duration.ofMillis(20).toNanos(), Math.min(ttl.toNanos() / 10, Duration.ofMillis(500).toNanos()));
         LeaseRecord first = null;
         boolean logged = false;
+        boolean failing = false; // an archive failure logged once, not on every poll
         while (true) {
             try {
-                return LeaderLease.acquire(archive, me, timeline, ttl, margin, clock);
+                return LeaderLease.acquireToPromote(archive, me, timeline, ttl, margin, clock);
             } catch (LeaseException.Superseded e) {
                 throw new ConflictException("promotion refused: " + e.getMessage() + "; another promotion already"
                         + " happened: this node stays a follower");
@@ -97,6 +98,11 @@ final class PromotionLease {
                 // the archive failed, or the lease changed under this node many times in a row (Lost):
                 // try again until the deadline
                 giveUpAfter(clock, deadline, e);
+                if (!failing) {
+                    failing = true;
+                    LOG.warn("taking the leader lease failed ({}); trying again until the promotion's deadline",
+                            Errors.oneLine(e));
+                }
                 pause(sleeper, poll);
             }
         }

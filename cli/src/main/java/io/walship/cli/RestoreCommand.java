@@ -50,7 +50,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Concurrent downloads (default 4).")
     int parallel;
     @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "128MiB",
-            description = "Pages held in memory during replay, at most a quarter of the heap (default ${DEFAULT-VALUE});"
+            description = "Pages held in memory during replay, at least 256KiB and at most a quarter of the heap"
+                    + " (default ${DEFAULT-VALUE});"
                     + " pages evicted from it are written to --target. Memory does not grow with the store.")
     String cacheSize;
     @Option(names = "--force", description = "Replace the contents of a non-empty --target directory.")
@@ -68,7 +69,7 @@ final class RestoreCommand implements Callable<Integer> {
         int tl = parseTimeline(timeline);
         Restore.Options options = Flags.options(() -> Restore.Options.defaults().withTarget(target).withForce(force)
                 .withPromote(promote).withTimeline(tl).withParallel(parallel)
-                .withPoolPages(Restore.Options.poolPages(Flags.bytes("--cache-size", cacheSize))));
+                .withPoolPages(Restore.Options.poolPages(Flags.cacheSize("--cache-size", cacheSize))));
         checkTarget(dir, force);
         Restore.Result r;
         try (ObjectStore store = archive.open()) {

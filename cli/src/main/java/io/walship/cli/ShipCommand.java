@@ -70,6 +70,9 @@ final class ShipCommand implements Callable<Integer> {
         if (!archives.any()) {
             throw new CliException(ExitCodes.USAGE, "Missing required option: '--archive=URI'");
         }
+        if (once) {
+            refuseStandby(data);
+        }
         List<ShipLoops.Target> targets = archives.open(limit, encryption.keys());
         try {
             if (once) {
@@ -92,6 +95,25 @@ final class ShipCommand implements Callable<Integer> {
             return ExitCodes.OK;
         } finally {
             ArchivesOption.close(targets);
+        }
+    }
+
+    /**
+     * A standby (a follower's data directory, or a restored copy not yet promoted) has no WAL of its
+     * own to ship: a run would ship nothing and leave a retention mark at 0 that holds the WAL once
+     * the node is promoted and no run of this command ever moves. Refused before anything is
+     * created (the archive directory, the lock, the mark). A directory without a store goes on to
+     * the usual error.
+     */
+    static void refuseStandby(Path data) {
+        if (!io.walship.wal.ControlFile.exists(data)) {
+            return;
+        }
+        io.walship.wal.ControlFile c = io.walship.wal.ControlFile.read(data);
+        if (c.standby()) {
+            throw new CliException(ExitCodes.UNAVAILABLE, data + " is a standby (a follower's data directory or a restored"
+                    + " copy, timeline " + c.timeline() + "): it has no WAL of its own to ship until it is promoted;"
+                    + " ship the leader's data directory (a promoted follower ships itself with --archive)");
         }
     }
 

@@ -36,48 +36,82 @@ class BootstrapCutExitCodeTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void aCutSnapshotAnswerAtBootstrapIsAFailureNotAnIntegrityError() throws Exception {
-        byte[] image;
-        long lsn;
+    /** A leader's snapshot image (500 pairs) and its LSN. */
+    private record Image(byte[] bytes, long lsn) {
+    }
+
+    private Image image() {
         try (Store store = Store.open(tmp.resolve("data"))) {
             for (int i = 0; i < 500; i++) {
                 store.put(("key-" + i).getBytes(StandardCharsets.UTF_8), "v".repeat(200).getBytes(StandardCharsets.UTF_8));
             }
             try (Snapshot snap = store.snapshot(); InputStream in = snap.openStream()) {
-                image = in.readAllBytes();
-                lsn = snap.lsn();
+                return new Image(in.readAllBytes(), snap.lsn());
             }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            Thread leader = new Thread(() -> {
-                try (Socket s = server.accept()) {
-                    InputStream in = s.getInputStream();
-                    ByteArrayOutputStream head = new ByteArrayOutputStream();
-                    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-                        int b = in.read();
-                        if (b < 0) {
-                            return;
-                        }
-                        head.write(b);
+    }
+
+    /** A stand-in leader on {@code server} that answers one GET /snapshot with the image's first 50,000 bytes, then closes. */
+    private static Thread cutLeader(ServerSocket server, Image image) {
+        Thread leader = new Thread(() -> {
+            try (Socket s = server.accept()) {
+                InputStream in = s.getInputStream();
+                ByteArrayOutputStream head = new ByteArrayOutputStream();
+                while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+                    int b = in.read();
+                    if (b < 0) {
+                        return;
                     }
-                    OutputStream out = s.getOutputStream();
-                    out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + image.length + "\r\n" + Headers.LSN + ": "
-                            + Lsn.format(lsn) + "\r\n" + Headers.DIGEST + ": " + "00".repeat(32) + "\r\n"
-                            + Headers.DIGEST_PAIRS + ": 500\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-                    out.write(image, 0, 50_000);
-                    out.flush();
-                } catch (IOException e) {
-                    // the client went away
+                    head.write(b);
                 }
-            }, "cut-leader");
-            leader.start();
+                OutputStream out = s.getOutputStream();
+                out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + image.bytes().length + "\r\n" + Headers.LSN + ": "
+                        + Lsn.format(image.lsn()) + "\r\n" + Headers.DIGEST + ": " + "00".repeat(32) + "\r\n"
+                        + Headers.DIGEST_PAIRS + ": 500\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                out.write(image.bytes(), 0, 50_000);
+                out.flush();
+            } catch (IOException e) {
+                // the client went away
+            }
+        }, "cut-leader");
+        leader.start();
+        return leader;
+    }
+
+    @Test
+    void aCutSnapshotAnswerAtBootstrapIsAFailureNotAnIntegrityError() throws Exception {
+        Image image = image();
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Thread leader = cutLeader(server, image);
             Exception e = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThrows(Exception.class,
                     () -> Bootstrap.prepare(tmp.resolve("follower"), null, "http://127.0.0.1:" + server.getLocalPort())));
             leader.join(10_000);
             assertTrue(ErrorReporter.message(e).contains("cut off"), ErrorReporter.message(e));
             assertEquals(ExitCodes.FAILURE, ErrorReporter.exitCode(e), "a cut network answer is exit "
                     + ErrorReporter.exitCode(e) + " (" + e.getClass().getSimpleName() + "): " + ErrorReporter.message(e));
+        }
+    }
+
+    /**
+     * {@code backup --url} of a leader whose answer is cut off (under heavy writes: the leader abandoned the
+     * snapshot past its before-image limit) is exit 1, and its error line names the leader's knob that raises
+     * that limit, {@code --cache-size} (a quarter of it; the leader has no other).
+     */
+    @Test
+    void backupUrlOfACutAnswerNamesTheLeadersCacheSize() throws Exception {
+        Image image = image();
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Thread leader = cutLeader(server, image);
+            CliRunner.Result r = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> CliRunner.run("backup",
+                    "--url", "http://127.0.0.1:" + server.getLocalPort(), "--archive", "file://" + tmp.resolve("archive")));
+            leader.join(10_000);
+            assertEquals(ExitCodes.FAILURE, r.exit(), r.out() + r.err());
+            String line = r.err().lines().findFirst().orElse("");
+            assertTrue(line.startsWith("walship: error: ") && line.contains("cut off after")
+                    && line.contains("before-image limit, a quarter of the leader's --cache-size; a larger --cache-size"),
+                    r.err());
         }
     }
 }

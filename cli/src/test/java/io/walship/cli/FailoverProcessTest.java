@@ -50,6 +50,7 @@ class FailoverProcessTest {
     Path tmp;
     private final List<Process> processes = new ArrayList<>();
     private final List<HttpServer> fakes = new ArrayList<>();
+    private final List<CuttableProxy> proxies = new ArrayList<>();
 
     @AfterEach
     void killAll() throws InterruptedException {
@@ -58,6 +59,13 @@ class FailoverProcessTest {
             p.waitFor(30, TimeUnit.SECONDS);
         }
         fakes.forEach(f -> f.stop(0));
+        for (CuttableProxy p : proxies) {
+            try {
+                p.close();
+            } catch (IOException e) {
+                // the next one anyway
+            }
+        }
     }
 
     private Process start(List<String> args, Path log) throws IOException {
@@ -72,14 +80,6 @@ class FailoverProcessTest {
 
     /** A node: its process, HTTP URL and replication address. */
     private record Node(Process process, String url, String repl) {
-    }
-
-    private Node leader(String archive) throws IOException {
-        return leader(archive, "200ms");
-    }
-
-    private Node leader(String archive, String shipInterval) throws IOException {
-        return leader(archive, shipInterval, free(), free(), "leader.log");
     }
 
     /** The leader lease's times for every node here: short, so that a killed leader's lease expires soon. */
@@ -109,9 +109,13 @@ class FailoverProcessTest {
         return new Node(p, "http://127.0.0.1:" + httpPort, "127.0.0.1:" + replPort);
     }
 
+    /** A PUT of {@code key} on the node at {@code url}, whatever it answers. */
+    private static HttpResponse<String> putRaw(String url, String key, String value) {
+        return send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofString(value)));
+    }
+
     private long put(String url, String key, String value) {
-        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "/kv/" + key))
-                .PUT(HttpRequest.BodyPublishers.ofString(value)));
+        HttpResponse<String> r = putRaw(url, key, value);
         assertEquals(200, r.statusCode(), r.body());
         return Lsn.parse(r.headers().firstValue(Headers.LSN).orElseThrow());
     }
@@ -133,28 +137,92 @@ class FailoverProcessTest {
     }
 
     private Node[] cluster(Random rnd, String archive, boolean crossList, String shipInterval) throws Exception {
-        Node leader = leader(archive, shipInterval);
-        writes(leader.url(), 200, rnd, "before-backup");
-        CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
-        assertEquals(0, backup.exit(), backup.err());
+        return cluster(rnd, archive, crossList, shipInterval, null);
+    }
+
+    /** As above; with {@code f1Proxy} non-null, f1 reaches the leader through a proxy made there (its {@code [0]}). */
+    private Node[] cluster(Random rnd, String archive, boolean crossList, String shipInterval, CuttableProxy[] f1Proxy)
+            throws Exception {
+        Node leader = backedUpLeader(archive, shipInterval, free(), free(), rnd, 200);
+        String f1Leader = leader.repl();
+        if (f1Proxy != null) {
+            io.walship.protocol.HostPort hp = io.walship.protocol.HostPort.parse(leader.repl());
+            f1Proxy[0] = new CuttableProxy(hp.host(), hp.port());
+            proxies.add(f1Proxy[0]);
+            f1Leader = f1Proxy[0].address();
+        }
         int h1 = free();
         int r1 = free();
         int h2 = free();
         int r2 = free();
-        Node f1 = follower("f1", archive, crossList ? leader.repl() + ",127.0.0.1:" + r2 : leader.repl(), h1, r1);
+        Node f1 = follower("f1", archive, crossList ? f1Leader + ",127.0.0.1:" + r2 : f1Leader, h1, r1);
         Node f2 = follower("f2", archive, leader.repl() + ",127.0.0.1:" + r1, h2, r2);
-        writes(leader.url(), 300, rnd, "streamed");
+        writesCaughtUp(leader, 300, rnd, "streamed", f1, f2);
+        return new Node[] {leader, f1, f2};
+    }
+
+    /** {@code n} writes on {@code leader}, then both followers have its state. */
+    private void writesCaughtUp(Node leader, int n, Random rnd, String tag, Node f1, Node f2) {
+        writes(leader.url(), n, rnd, tag);
         awaitSameDigest("f1 catches up", leader.url(), f1.url());
         awaitSameDigest("f2 catches up", leader.url(), f2.url());
-        return new Node[] {leader, f1, f2};
+    }
+
+    /** A Random seeded from {@code -Dfailover.seed} or the clock; the seed is printed. */
+    private static Random seeded() {
+        long seed = Long.getLong("failover.seed", System.nanoTime());
+        System.out.println("seed " + seed);
+        return new Random(seed);
+    }
+
+    /** The archive every node here ships to. */
+    private String archive() {
+        return "file://" + tmp.resolve("archive");
+    }
+
+    /**
+     * Polls (120 s) until {@code f} follows on {@code timeline}, streaming; on a timeout the error adds
+     * {@code context} (the logs, read then).
+     */
+    private static void awaitStreamingOn(Node f, int timeline, java.util.function.Supplier<String> context) {
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(f.url()), s -> s != null && s.timeline() == timeline
+                    && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + context.get(), e);
+        }
+    }
+
+    /** f2's liveness and log, then f1's log: what a stuck switch of f2 to f1 is read from. */
+    private String f2AndF1Logs(Node f2) {
+        return "\nf2 alive " + f2.process().isAlive() + ", its log:\n" + tail(read(tmp.resolve("f2.log")))
+                + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log")));
+    }
+
+    /** Polls (120 s) until {@code archive} holds {@code timeline} up to {@code n}'s last LSN. */
+    private static void awaitArchived(String archive, int timeline, Node n) {
+        long last = Lsn.parse(status(n.url()).lastLsn());
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(timeline),
+                    archived -> archived == last);
+        }
+    }
+
+    /** A default restore of {@code archive} (into {@code restored}) has the state of the live node {@code n}. */
+    private void assertDefaultRestoreIs(String archive, Node n, String message) {
+        Path restored = tmp.resolve("restored");
+        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", restored.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        CliRunner.Result local = CliRunner.run("kv", "digest", "--data", restored.toString());
+        CliRunner.Result live = CliRunner.run("kv", "digest", "--url", n.url());
+        assertEquals(0, local.exit(), local.err());
+        assertEquals(live.out().trim(), local.out().trim(), message);
     }
 
     @Test
     void aKilledLeadersFollowerIsPromotedAndTheOtherFollowsItOntoTheNewTimeline() throws Exception {
-        long seed = Long.getLong("failover.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
+        Random rnd = seeded();
+        String archive = archive();
         Node[] c = cluster(rnd, archive, false);
         Node leader = c[0];
         Node f1 = c[1];
@@ -176,42 +244,125 @@ class FailoverProcessTest {
         assertEquals(ExitCodes.REPLICATION_REFUSED, again.exit(), again.out() + again.err());
 
         // the other follower finds the new leader among its --leader addresses and switches timeline
-        try {
-            Poll.until(Duration.ofSeconds(120), () -> status(f2.url()), s -> s != null && s.timeline() == 2
-                    && s.follower() != null && "stream".equals(s.follower().source()));
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "\nf2 alive " + f2.process().isAlive() + ", its log:\n"
-                    + tail(read(tmp.resolve("f2.log"))) + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log"))), e);
-        }
+        awaitStreamingOn(f2, 2, () -> f2AndF1Logs(f2));
         writes(f1.url(), 300, rnd, "after-failover");
         awaitSameDigest("f2 follows the new leader", f1.url(), f2.url());
-        HttpResponse<String> w = send(HttpRequest.newBuilder(URI.create(f2.url() + "/kv/x"))
-                .PUT(HttpRequest.BodyPublishers.ofString("y")));
+        HttpResponse<String> w = putRaw(f2.url(), "x", "y");
         assertEquals(421, w.statusCode(), w.body());
         assertEquals(f1.url(), w.headers().firstValue(Headers.LEADER).orElse(""), "421 names the new leader");
         assertTrue(read(tmp.resolve("f2.log")).contains("switching"), read(tmp.resolve("f2.log")));
 
         // the new leader ships timeline 2; a restore of the archive reaches its state across the fork
-        long last = Lsn.parse(status(f1.url()).lastLsn());
+        awaitArchived(archive, 2, f1);
+        assertDefaultRestoreIs(archive, f1, "the restored archive is the new leader's state");
+    }
+
+    /**
+     * review30: an inspection copy made with {@code restore --promote} from the production archive while the leader
+     * runs claims timeline 2 (an offline promotion). The leader is killed; {@code walship promote --url} of its
+     * follower passes over that claim (at the lease and at the claim) and leads timeline 3, forked from timeline 1;
+     * the other follower switches to it, the new leader ships it, and a default restore gives its state, not the
+     * copy's.
+     */
+    @Test
+    void aLivePromotionAfterAnInspectionCopyLeadsTheNextFreeTimelineAndTheOthersFollowIt() throws Exception {
+        Random rnd = seeded();
+        String archive = archive();
+        Node[] c = cluster(rnd, archive, false);
+        Node leader = c[0];
+        Node f1 = c[1];
+        Node f2 = c[2];
+        CliRunner.Result copy = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("inspect").toString(),
+                "--promote");
+        assertEquals(0, copy.exit(), copy.out() + copy.err());
         try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
-            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(2),
-                    archived -> archived == last);
+            io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(a, 2);
+            assertEquals(io.walship.archive.TimelineHistory.OFFLINE, h.promotion(), "the copy claimed timeline 2");
         }
-        Path restored = tmp.resolve("restored");
-        CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", restored.toString());
-        assertEquals(0, r.exit(), r.out() + r.err());
-        CliRunner.Result local = CliRunner.run("kv", "digest", "--data", restored.toString());
-        CliRunner.Result live = CliRunner.run("kv", "digest", "--url", f1.url());
-        assertEquals(0, local.exit(), local.err());
-        assertEquals(live.out().trim(), local.out().trim(), "the restored archive is the new leader's state");
+        writesCaughtUp(leader, 100, rnd, "after-copy", f1, f2);
+        String before = digest(leader.url());
+        kill9(leader);
+
+        CliRunner.Result p = CliRunner.run("promote", "--url", f1.url(), "--peers", f2.url());
+        assertEquals(0, p.exit(), p.out() + p.err() + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log"))));
+        assertTrue(p.out().contains("timeline 3"), p.out());
+        StatusResponse s1 = status(f1.url());
+        assertEquals("leader", s1.role());
+        assertEquals(3, s1.timeline());
+        assertEquals("HELD", s1.lease().state());
+        assertEquals(3, lease(archive).timeline(), "the lease names the live promotion's timeline");
+        assertEquals(before, digest(f1.url()));
+        assertTrue(read(tmp.resolve("f1.log")).contains("timeline 2 was claimed by an offline promotion"),
+                tail(read(tmp.resolve("f1.log"))));
+        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
+            io.walship.archive.TimelineHistory h = io.walship.archive.TimelineHistory.readOne(a, 3);
+            assertEquals(1, h.parent(), "timeline 3 forked from the dead leader's timeline 1");
+            assertEquals(io.walship.archive.TimelineHistory.LIVE, h.promotion());
+        }
+
+        // the other follower switches to timeline 3 (its parent is 1), never to the copy's 2
+        awaitStreamingOn(f2, 3, () -> f2AndF1Logs(f2));
+        writes(f1.url(), 200, rnd, "after-failover");
+        awaitSameDigest("f2 follows the new leader", f1.url(), f2.url());
+
+        // the new leader ships timeline 3; a default restore follows it (the newest timeline), not the copy's
+        awaitArchived(archive, 3, f1);
+        assertDefaultRestoreIs(archive, f1, "the default restore is the live leader's state");
+    }
+
+    /**
+     * review30, automatic failover: with an inspection copy's claim of timeline 2 in the archive, the {@code
+     * --failover auto} followers of a killed leader elect one, which leads timeline 3 (it used to be refused for
+     * ever, every attempt); the other follows it.
+     */
+    @Test
+    void automaticFailoverAfterAnInspectionCopyLeadsTheNextFreeTimeline() throws Exception {
+        Random rnd = seeded();
+        String archive = archive();
+        Node leader = backedUpLeader(archive, "200ms", free(), free(), rnd, 200);
+        List<String> auto = List.of("--failover", "auto", "--heartbeat-timeout", "2500ms", "--status-interval", "200ms");
+        Node f1 = follower("f1", archive, leader.repl(), free(), free(), auto);
+        Node f2 = follower("f2", archive, leader.repl(), free(), free(), auto);
+        writesCaughtUp(leader, 200, rnd, "streamed", f1, f2);
+        CliRunner.Result copy = CliRunner.run("restore", "--archive", archive, "--target", tmp.resolve("inspect").toString(),
+                "--promote");
+        assertEquals(0, copy.exit(), copy.out() + copy.err());
+        kill9(leader);
+
+        Node[] both = {f1, f2};
+        Node winner;
+        try {
+            winner = Poll.until(Duration.ofSeconds(120), () -> {
+                for (Node n : both) {
+                    StatusResponse s = status(n.url());
+                    if (s != null && "leader".equals(s.role())) {
+                        return n;
+                    }
+                }
+                return null;
+            }, n -> n != null);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nf1's log:\n" + tail(read(tmp.resolve("f1.log")))
+                    + "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))), e);
+        }
+        Node other = winner == f1 ? f2 : f1;
+        assertEquals(3, status(winner.url()).timeline(), "the winner leads the timeline after the copy's");
+        try {
+            Poll.until(Duration.ofSeconds(120), () -> status(other.url()), s -> s != null && s.timeline() == 3
+                    && "follower".equals(s.role()) && s.follower() != null && "stream".equals(s.follower().source()));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nits log:\n" + tail(read(tmp.resolve(
+                    (other == f1 ? "f1" : "f2") + ".log"))), e);
+        }
+        writes(winner.url(), 100, rnd, "after-failover");
+        awaitSameDigest("the other follows the new leader", winner.url(), other.url());
+        assertEquals(3, lease(archive).timeline());
     }
 
     @Test
     void twoPromotionsRacingForTheSameTimelineHaveExactlyOneWinnerAndTheLoserFollowsIt() throws Exception {
-        long seed = Long.getLong("failover.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
+        Random rnd = seeded();
+        String archive = archive();
         Node[] c = cluster(rnd, archive, true);
         kill9(c[0]);
         CompletableFuture<HttpResponse<String>> a = CompletableFuture.supplyAsync(() -> promote(c[1].url()));
@@ -258,19 +409,15 @@ class FailoverProcessTest {
      */
     @Test
     void aPromotedFollowerTakesTheLeaseTheOtherFindsItThereAndTheOldLeaderComesBackFenced() throws Exception {
-        long seed = Long.getLong("failover.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
+        Random rnd = seeded();
+        String archive = archive();
         int lh = free();
         int lr = free();
         Node leader = backedUpLeader(archive, lh, lr, rnd);
         // neither follower lists the other: f2 can only learn of f1 through the lease
         Node f1 = follower("f1", archive, leader.repl(), free(), free());
         Node f2 = follower("f2", archive, leader.repl(), free(), free());
-        writes(leader.url(), 200, rnd, "streamed");
-        awaitSameDigest("f1 catches up", leader.url(), f1.url());
-        awaitSameDigest("f2 catches up", leader.url(), f2.url());
+        writesCaughtUp(leader, 200, rnd, "streamed", f1, f2);
         assertEquals("HELD", status(leader.url()).lease().state());
 
         // 1. the leader is alive and renews its lease: the promotion is refused, naming it
@@ -281,8 +428,7 @@ class FailoverProcessTest {
         assertEquals("leader", lease(archive).nodeId());
         writes(leader.url(), 20, rnd, "after-refusal");
         awaitSameDigest("f1 follows again after the refusal", leader.url(), f1.url());
-        assertEquals(200, send(HttpRequest.newBuilder(URI.create(leader.url() + "/kv/still"))
-                .PUT(HttpRequest.BodyPublishers.ofString("leading"))).statusCode(), "the leader is not disturbed");
+        assertEquals(200, putRaw(leader.url(), "still", "leading").statusCode(), "the leader is not disturbed");
         awaitSameDigest("f2 too", leader.url(), f2.url());
         String before = digest(leader.url());
 
@@ -303,27 +449,17 @@ class FailoverProcessTest {
         assertTrue(get(f1.url() + "/metrics").body().contains("walship_lease_writable 1.0"), "metrics show the lease");
 
         // 3. f2 was given only the dead leader's address: it finds f1 through the lease
-        try {
-            Poll.until(Duration.ofSeconds(120), () -> status(f2.url()), s -> s != null && s.timeline() == 2
-                    && s.follower() != null && "stream".equals(s.follower().source()));
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))), e);
-        }
+        awaitStreamingOn(f2, 2, () -> "\nf2's log:\n" + tail(read(tmp.resolve("f2.log"))));
         writes(f1.url(), 100, rnd, "after-failover");
         awaitSameDigest("f2 follows f1", f1.url(), f2.url());
-        long last = Lsn.parse(status(f1.url()).lastLsn());
-        try (io.walship.archive.ObjectStore a = io.walship.archive.ObjectStores.open(archive)) {
-            Poll.until(Duration.ofSeconds(120), () -> io.walship.archive.ArchiveListing.of(a).lastArchivedLsn(2),
-                    archived -> archived == last);
-        }
+        awaitArchived(archive, 2, f1);
         java.util.Set<String> timeline1 = segments(archive, 1);
 
         // 4. the old leader comes back on its data directory and its ports: fenced, it ships nothing
         Node back = leader(archive, "100ms", lh, lr, "leader2.log");
         StatusResponse fenced = awaitSuperseded(back);
         assertTrue(fenced.lease().reason().contains("timeline 2"), fenced.lease().reason());
-        HttpResponse<String> w = send(HttpRequest.newBuilder(URI.create(back.url() + "/kv/split"))
-                .PUT(HttpRequest.BodyPublishers.ofString("brain")));
+        HttpResponse<String> w = putRaw(back.url(), "split", "brain");
         assertEquals(503, w.statusCode(), w.body());
         StatusResponse paused = Poll.until(Duration.ofSeconds(60), () -> status(back.url()),
                 s -> s != null && s.archive() != null && s.archive().lastError() != null);
@@ -355,10 +491,8 @@ class FailoverProcessTest {
      */
     @Test
     void aClientFindsThePromotedFollowerWhichKeepsItsSemiSyncCommitMode() throws Exception {
-        long seed = Long.getLong("failover.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
+        Random rnd = seeded();
+        String archive = archive();
         int lh = free();
         int lr = free();
         Node leader = backedUpLeader(archive, lh, lr, rnd);
@@ -407,8 +541,7 @@ class FailoverProcessTest {
             // the old leader comes back: superseded, it refuses writes before committing and names f1
             Node back = leader(archive, "100ms", lh, lr, "leader2.log");
             awaitSuperseded(back);
-            HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(back.url() + "/kv/split"))
-                    .PUT(HttpRequest.BodyPublishers.ofString("brain")));
+            HttpResponse<String> refused = putRaw(back.url(), "split", "brain");
             assertEquals(503, refused.statusCode(), refused.body());
             assertEquals("no", refused.headers().firstValue(Headers.COMMITTED).orElse(""));
             assertEquals(f1.url(), refused.headers().firstValue(Headers.LEADER).orElse(""));
@@ -443,8 +576,14 @@ class FailoverProcessTest {
 
     /** A leader on these ports with 100 writes, and a base backup of it in {@code archive}. */
     private Node backedUpLeader(String archive, int httpPort, int replPort, Random rnd) throws IOException {
-        Node leader = leader(archive, "200ms", httpPort, replPort, "leader.log");
-        writes(leader.url(), 100, rnd, "before-backup");
+        return backedUpLeader(archive, "200ms", httpPort, replPort, rnd, 100);
+    }
+
+    /** A leader shipping every {@code shipInterval} on these ports with {@code n} writes, and a base backup of it. */
+    private Node backedUpLeader(String archive, String shipInterval, int httpPort, int replPort, Random rnd, int n)
+            throws IOException {
+        Node leader = leader(archive, shipInterval, httpPort, replPort, "leader.log");
+        writes(leader.url(), n, rnd, "before-backup");
         CliRunner.Result backup = CliRunner.run("backup", "--url", leader.url(), "--archive", archive);
         assertEquals(0, backup.exit(), backup.err());
         return leader;
@@ -456,16 +595,20 @@ class FailoverProcessTest {
 
     @Test
     void aPromotionFetchesWhatAMoreAdvancedPeerHoldsAndRefusesAPeerAheadItCannotFetchFrom() throws Exception {
-        long seed = Long.getLong("failover.seed", System.nanoTime());
-        System.out.println("seed " + seed);
-        Random rnd = new Random(seed);
-        String archive = "file://" + tmp.resolve("archive");
+        Random rnd = seeded();
+        String archive = archive();
         // the leader ships nothing after the base backup: what f1 misses is on f2 only, not in the archive
-        Node[] c = cluster(rnd, archive, false, "1h");
+        // f1 reaches the leader through a proxy: cut, it passes nothing more to f1
+        CuttableProxy[] proxy = new CuttableProxy[1];
+        Node[] c = cluster(rnd, archive, false, "1h", proxy);
         Node leader = c[0];
         Node f1 = c[1];
         Node f2 = c[2];
-        signal("STOP", f1.process()); // f1 falls behind: it receives nothing while stopped
+        // f1 falls behind: stopped, it cannot connect anywhere (the lease names the leader's own
+        // address), and cut off, it receives nothing more; stopping it alone is not enough, its
+        // kernel would queue the leader's next frames in its socket and it would apply them on SIGCONT
+        signal("STOP", f1.process());
+        proxy[0].cut();
         try {
             writes(leader.url(), 200, rnd, "only-f2");
             awaitSameDigest("f2 has the writes f1 missed", leader.url(), f2.url());

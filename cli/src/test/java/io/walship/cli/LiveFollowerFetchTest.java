@@ -429,4 +429,66 @@ class LiveFollowerFetchTest {
             a.flush();
         }
     }
+
+    /**
+     * review30: a live promotion passes over a timeline an offline promotion claimed ({@code walship promote --data},
+     * {@code restore --promote}). Nothing renews its lease on the old timeline while it asks its peers: if the lease
+     * lapses meanwhile and that offline-promoted store, started as the leader, takes it on the claimed timeline and
+     * takes writes, this promotion must not claim past it (its fork would lose those writes once it took the lease):
+     * it renews its lease before claiming, finds it taken, and refuses without claiming anything.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aPromotionWhoseLeaseWasTakenWhileItAskedItsPeersClaimsNothing() throws Exception {
+        Path fdir = tenEntryStandby();
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        io.walship.archive.ManualLeaseClock clock = new io.walship.archive.ManualLeaseClock(1_700_000_000_000_000L);
+        Duration ttl = Duration.ofSeconds(10);
+        Duration margin = Duration.ofSeconds(1);
+        io.walship.archive.LeaseRecord.Holder offlineLeader = new io.walship.archive.LeaseRecord.Holder("f9",
+                "http://f9:1", "f9:2");
+        com.sun.net.httpserver.HttpServer peer = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        try (Store mine = Store.open(fdir)) {
+            // f9 was promoted offline: it claimed timeline 2 and has not started yet
+            Promotion.claim(archive, 1, mine.lastLsn(), 0, "promote at LSN " + io.walship.wal.Lsn.format(mine.lastLsn()));
+            StatusResponse same = statusAt(mine, mine.lastLsn());
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            peer.createContext("/status", ex -> {
+                try {
+                    // this promotion holds the lease on timeline 1 now; it lapses while the peer is slow to answer,
+                    // and f9 starts as the leader of timeline 2 and takes it
+                    clock.advance(ttl.plus(margin).plusMillis(1));
+                    io.walship.archive.LeaderLease.acquire(archive, offlineLeader, 2, ttl, margin, clock);
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+                byte[] body = io.walship.protocol.Json.writeBytes(same);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+                ex.close();
+            });
+            peer.start();
+            String peerUrl = "http://127.0.0.1:" + peer.getAddress().getPort();
+            FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                    .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+            LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
+                    ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                    Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
+                    PromotionLease.maxWait(ttl, margin), d -> clock.advance(d)));
+            try (LiveFollower live = new LiveFollower(config, mine).start()) {
+                ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of(peerUrl)));
+                assertEquals(null, failed.get(), "f9 took the lease");
+                assertTrue(e.getMessage().contains("was taken by another node"), e.getMessage());
+                assertEquals(java.util.Set.of(2), io.walship.archive.ArchiveListing.of(archive).histories(),
+                        "nothing claimed past the offline promotion's timeline");
+                assertEquals(2, io.walship.archive.LeaderLease.current(archive).orElseThrow().timeline());
+                assertEquals(1, live.store().timeline());
+                assertTrue(live.loop() != null && !live.promoted(), "following again");
+            }
+        } finally {
+            peer.stop(0);
+        }
+    }
 }

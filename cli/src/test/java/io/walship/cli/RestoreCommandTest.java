@@ -228,6 +228,29 @@ class RestoreCommandTest {
         assertEquals(ExitCodes.INTEGRITY, noTl.exit(), noTl.err());
     }
 
+    /**
+     * A page cache below the store's minimum (256 KiB) is a usage error naming it, checked as the
+     * leader checks its own (one place); nothing is created. The minimum itself restores.
+     */
+    @Test
+    void aCacheSizeBelowTheMinimumIsAUsageErrorNamingIt() {
+        Path t = tmp.resolve("small-cache");
+        for (String size : new String[] {"1KiB", "0", "262143"}) {
+            CliRunner.Result r = CliRunner.run("restore", "--archive", archive, "--target", t.toString(), "--cache-size", size);
+            assertEquals(ExitCodes.USAGE, r.exit(), size + ": " + r.out() + r.err());
+            assertEquals(List.of("walship: error: bad --cache-size '" + size + "': cache size '" + size
+                    + "' is below the minimum of 256 KiB (64 pages of 4 KiB)"), r.err().lines().toList());
+            assertFalse(Files.exists(t), "the target was created");
+            CliRunner.Result leader = CliRunner.run("leader", "--data", tmp.resolve("l").toString(), "--http",
+                    "127.0.0.1:0", "--cache-size", size);
+            assertEquals(ExitCodes.USAGE, leader.exit(), leader.err());
+            assertEquals(r.err(), leader.err(), "the leader checks --cache-size as restore does");
+            assertFalse(Files.exists(tmp.resolve("l")));
+        }
+        ok("restore", "--archive", archive, "--target", t.toString(), "--cache-size", "256KiB");
+        assertEquals(digests.get(2), ok("kv", "digest", "--data", t.toString()).out().trim());
+    }
+
     // ---- damage: each gives exit 3 naming the object, from restore and from archive verify ----
 
     private List<Path> segments() throws IOException {

@@ -116,4 +116,57 @@ class ShipCommandTest {
         assertEquals(ExitCodes.INTEGRITY, loop.exit(), loop.err());
         assertTrue(loop.err().startsWith("walship: error: the archive holds another history than this store"), loop.err());
     }
+
+    /**
+     * A standby's data directory (a follower's, or a restored copy not promoted) has no WAL of its own
+     * to ship: {@code ship --once} on it is refused (exit 6, one line) before it touches anything, not
+     * "shipped 0" with a retention mark at 0 left behind that holds the WAL once it is promoted.
+     */
+    @Test
+    void shipOnceOnAStandbyIsRefusedAndTouchesNothing() throws Exception {
+        String d = tmp.resolve("d").toString();
+        String archive = "file://" + tmp.resolve("archive");
+        for (int i = 0; i < 5; i++) {
+            assertEquals(0, CliRunner.run("kv", "put", "--data", d, "k" + i, "v" + i).exit());
+        }
+        assertEquals(0, CliRunner.run("backup", "--data", d, "--archive", archive).exit());
+        assertEquals(0, CliRunner.run("ship", "--data", d, "--archive", archive, "--once").exit());
+        Path standby = tmp.resolve("standby");
+        CliRunner.Result restore = CliRunner.run("restore", "--archive", archive, "--target", standby.toString());
+        assertEquals(0, restore.exit(), restore.err());
+        java.util.Map<String, String> before = contents(standby);
+
+        Path other = tmp.resolve("other-archive"); // ship creates a missing local archive directory: not here
+        for (String uri : new String[] {archive, "file://" + other}) {
+            CliRunner.Result r = CliRunner.run("ship", "--data", standby.toString(), "--archive", uri, "--once");
+            assertEquals(ExitCodes.UNAVAILABLE, r.exit(), r.out() + r.err());
+            assertEquals("", r.out());
+            assertEquals(1, r.err().lines().count(), r.err());
+            assertTrue(r.err().startsWith("walship: error: " + standby + " is a standby"), r.err());
+            assertTrue(r.err().contains("until it is promoted"), r.err());
+            assertEquals(before, contents(standby), "the standby's directory changed");
+        }
+        assertTrue(!java.nio.file.Files.exists(other), "the archive directory was created");
+    }
+
+    /** Every file under {@code dir} (relative path) with the SHA-256 of its bytes. */
+    private static java.util.Map<String, String> contents(Path dir) throws java.io.IOException {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                String name = dir.relativize(f).toString();
+                if (java.nio.file.Files.isDirectory(f)) {
+                    m.put(name + "/", "dir");
+                    continue;
+                }
+                try {
+                    m.put(name, java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                            .digest(java.nio.file.Files.readAllBytes(f))));
+                } catch (java.security.NoSuchAlgorithmException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        return m;
+    }
 }

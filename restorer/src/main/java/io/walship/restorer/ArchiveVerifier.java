@@ -125,6 +125,10 @@ public final class ArchiveVerifier {
         // was built on, of the same store, on the child's history (checked at restore too, before any download)
         Map<ArchiveLayout.BackupName, BackupManifest> byName = new java.util.HashMap<>();
         manifests.forEach((b, m) -> byName.put(b.name(), m));
+        java.util.function.Function<ArchiveLayout.BackupName, BackupManifest> manifestOf = n -> {
+            BackupManifest there = byName.get(n);
+            return there != null ? there : RestorePlan.readManifest(store, n);
+        };
         for (ArchiveListing.BackupInfo b : new ArrayList<>(goodBackups)) {
             BackupManifest m = manifests.get(b);
             if (!m.incremental()) {
@@ -133,10 +137,8 @@ public final class ArchiveVerifier {
             try {
                 Map<Integer, TimelineHistory> known = histories;
                 List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(b.name().timeline(), known);
-                io.walship.archive.BackupChain.resolve(m, b.name().manifestKey(), n -> {
-                    BackupManifest there = byName.get(n);
-                    return there != null ? there : RestorePlan.readManifest(store, n);
-                }, n -> RestorePlan.onAncestry(n, ancestry));
+                io.walship.archive.BackupChain.resolve(m, b.name().manifestKey(), manifestOf::apply,
+                        n -> RestorePlan.onAncestry(n, ancestry));
             } catch (StorageException e) {
                 rethrowKeyError(e);
                 if (store.head(b.name().manifestKey()).isEmpty()) {
@@ -324,7 +326,7 @@ public final class ArchiveVerifier {
             }
         }
         if (remaining > 0 && !told.contains(RestorePlan.latest(listing, histories))) {
-            defaultRestore(store, listing, again, histories, problems, notes);
+            defaultRestore(store, listing, again, histories, manifestOf, problems, notes);
         }
         return new Report(listing.timelines().size(), listing.backups().size(), segments, bytes[0], problems, notes);
     }
@@ -338,13 +340,21 @@ public final class ArchiveVerifier {
      */
     private static void defaultRestore(ObjectStore store, ArchiveListing listing,
                                        java.util.function.Supplier<ArchiveListing> again,
-                                       Map<Integer, TimelineHistory> histories, List<Problem> problems, List<String> notes) {
-        RestoreException cannot = plan(store, listing);
+                                       Map<Integer, TimelineHistory> histories,
+                                       java.util.function.Function<ArchiveLayout.BackupName, BackupManifest> manifests,
+                                       List<Problem> problems, List<String> notes) {
+        // planned on what verify read (each history and manifest once); with a history verify could not read, as
+        // restore plans (which reads them all again, and fails on that one as restore would)
+        boolean allRead = histories.keySet().containsAll(listing.histories());
+        RestoreException cannot = plan(() -> allRead
+                ? RestorePlan.make(store, listing, histories, manifests, 0, RestoreTarget.end(), Long.MAX_VALUE)
+                : RestorePlan.make(store, listing, 0, RestoreTarget.end()));
         if (cannot == null) {
             return;
         }
         int t = RestorePlan.latest(listing, histories);
-        if (plan(store, again.get()) == null) {
+        ArchiveListing second = again.get();
+        if (plan(() -> RestorePlan.make(store, second, 0, RestoreTarget.end())) == null) {
             notes.add("the default restore (no --timeline) of timeline " + t + " could not be planned from verify's"
                     + " listing (" + detail(cannot) + "), but can from a listing taken since: run verify again");
         } else {
@@ -353,10 +363,10 @@ public final class ArchiveVerifier {
         }
     }
 
-    /** The failure planning the default restore on {@code listing}, or null if it plans (or fails on a read). */
-    private static RestoreException plan(ObjectStore store, ArchiveListing listing) {
+    /** The failure planning the default restore, or null if it plans (or fails on a read). */
+    private static RestoreException plan(java.util.function.Supplier<RestorePlan> planner) {
         try {
-            RestorePlan.make(store, listing, 0, RestoreTarget.end());
+            planner.get();
             return null;
         } catch (RestoreException e) {
             return e;

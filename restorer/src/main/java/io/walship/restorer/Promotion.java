@@ -29,7 +29,11 @@ public final class Promotion {
     private Promotion() {
     }
 
-    /** Claims the next free timeline after {@code parent}, forking after {@code forkLsn}; returns it. */
+    /**
+     * An offline promotion's claim ({@code restore --promote}, {@code walship promote --data}): the next free timeline
+     * after {@code parent} and every timeline in the archive, forking after {@code forkLsn}; returns it. The record
+     * says {@code "promotion": "offline"}, so a live promotion passes over it ({@link #claimNext}).
+     */
     public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
         return claim(store, parent, forkLsn, forkTimeMicros, reason, candidate -> { });
     }
@@ -55,7 +59,7 @@ public final class Promotion {
         int candidate = Math.max(parent, timelines.stream().max(Integer::compare).orElse(1)) + 1;
         for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
-                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
+                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason, TimelineHistory.OFFLINE);
             beforeClaim.accept(candidate);
             try {
                 // the same bytes already there: our own claim, whose answer was lost and retried
@@ -70,31 +74,59 @@ public final class Promotion {
     }
 
     /**
-     * A live promotion's claim: exactly timeline {@code parent + 1}, never a later one. Two followers
-     * of the same leader promoted at once both ask for it; the archive's conditional create lets
-     * exactly one win, and the other gets {@link TimelineTakenException} (and stays a follower: moving
-     * on to {@code parent + 2} would make two leaders). A lost answer whose retry finds our own
-     * record (the same bytes) is our claim.
+     * A live promotion's claim (it holds the leader lease on {@code parent}): the first timeline after {@code parent}
+     * that no live promotion took. Each candidate {@code parent + 1}, {@code parent + 2}, … is created if absent; one
+     * already there is passed over (logged) if an offline promotion claimed it ({@code restore --promote}, an
+     * inspection or drill copy, or {@code walship promote --data}: {@link TimelineHistory#live()}) or if it forked
+     * from another timeline, and refused ({@link TimelineTakenException}: this node stays a follower) if another
+     * live promotion of a follower of {@code parent} claimed it. Two followers of the same leader promoted at once
+     * walk the same candidates, and the archive's conditional create lets exactly one of them create each: the
+     * other finds that live claim and refuses (moving on past it would make two leaders). An offline promotion's
+     * store that is not leading yet finds the lease on this newer timeline and refuses writes. A lost answer whose
+     * retry finds our own record (the same bytes) is our claim. The record says {@code "promotion": "live"}.
      */
     public static int claimNext(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason) {
-        int next = parent + 1;
-        TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, next, parent, Lsn.format(forkLsn),
-                RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason);
-        try {
-            store.createOrSame(ArchiveLayout.historyKey(next), new ByteArrayInputStream(h.toJson()));
-        } catch (ObjectExistsException e) {
-            String whose;
+        return claimNext(store, parent, forkLsn, forkTimeMicros, reason, candidate -> { });
+    }
+
+    /**
+     * As {@link #claimNext(ObjectStore, int, long, long, String)}, calling {@code beforeCreate} with each candidate
+     * just before its record is created: a live promotion renews its lease on {@code parent} there (and refuses if it
+     * cannot), so a walk past many offline claims never outlasts the lease it claims under.
+     */
+    public static int claimNext(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason,
+                                java.util.function.IntConsumer beforeCreate) {
+        int candidate = parent + 1;
+        for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
+            beforeCreate.accept(candidate);
+            TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
+                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason, TimelineHistory.LIVE);
             try {
-                TimelineHistory other = TimelineHistory.readOne(store, next);
-                whose = "forked from timeline " + other.parent() + " after LSN " + other.forkLsn() + " (" + other.reason() + ")";
-            } catch (RuntimeException r) {
-                whose = "unreadable: " + r.getMessage();
+                store.createOrSame(ArchiveLayout.historyKey(candidate), new ByteArrayInputStream(h.toJson()));
+                LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", candidate, parent,
+                        Lsn.format(forkLsn));
+                return candidate;
+            } catch (ObjectExistsException e) {
+                TimelineHistory other;
+                try {
+                    other = TimelineHistory.readOne(store, candidate);
+                } catch (RuntimeException r) {
+                    // whose claim it is cannot be known: it may be the winner's, so refuse rather than pass it over
+                    throw new TimelineTakenException(candidate, "timeline " + candidate + " was already claimed in the"
+                            + " archive by another promotion (its history is unreadable: " + r.getMessage() + "); this"
+                            + " node stays a follower");
+                }
+                String whose = "forked from timeline " + other.parent() + " after LSN " + other.forkLsn() + " ("
+                        + other.reason() + ")";
+                if (other.live() && other.parent() == parent) {
+                    throw new TimelineTakenException(candidate, "timeline " + candidate + " was already claimed in the"
+                            + " archive by another promotion, " + whose + "; this node stays a follower");
+                }
+                LOG.warn("timeline {} was claimed by {} promotion, {}; claiming {}", candidate,
+                        other.live() ? "a live" : "an offline", whose, candidate + 1);
             }
-            throw new TimelineTakenException(next, "timeline " + next + " was already claimed in the archive by another"
-                    + " promotion, " + whose + "; this node stays a follower");
         }
-        LOG.info("claimed timeline {} (forked from timeline {} after LSN {})", next, parent, Lsn.format(forkLsn));
-        return next;
+        throw new WalshipException("could not claim a new timeline after " + candidate);
     }
 
     /** Another promotion claimed the timeline first. */

@@ -97,7 +97,19 @@ public final class RestorePlan {
     /** As {@link #make(ObjectStore, ArchiveListing, int, RestoreTarget)}, using only backups below {@code backupBelowLsn}. */
     public static RestorePlan make(ObjectStore store, ArchiveListing listing, int timeline, RestoreTarget target,
                                    long backupBelowLsn) {
-        Map<Integer, TimelineHistory> histories = TimelineHistory.readAll(store, listing);
+        return make(store, listing, TimelineHistory.readAll(store, listing), n -> readManifest(store, n), timeline,
+                target, backupBelowLsn);
+    }
+
+    /**
+     * As {@link #make(ObjectStore, ArchiveListing, int, RestoreTarget, long)}, with the listing's history records and a
+     * manifest reader from a caller that has read them already ({@code archive verify}: no second GET of each). The
+     * records must be every one the listing names; {@code manifests} must check what it returns as
+     * {@link #readManifest} does.
+     */
+    static RestorePlan make(ObjectStore store, ArchiveListing listing, Map<Integer, TimelineHistory> histories,
+                            java.util.function.Function<ArchiveLayout.BackupName, BackupManifest> manifests, int timeline,
+                            RestoreTarget target, long backupBelowLsn) {
         int tl = chooseTimeline(listing, histories, timeline);
         List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(tl, histories);
         List<OtherTimeline> others = otherTimelines(listing, histories, tl, ancestry);
@@ -113,7 +125,7 @@ public final class RestorePlan {
             if (target.kind() == RestoreTarget.Kind.LSN && !target.includes(b.name().lsn(), 0)) {
                 continue;
             }
-            BackupManifest m = readManifest(store, b.name());
+            BackupManifest m = manifests.apply(b.name());
             if (target.includes(b.name().lsn(), m.commitTimeMicros())) {
                 chosen = b;
                 chosenManifest = m;
@@ -122,7 +134,7 @@ public final class RestorePlan {
         }
         if (chosen == null) {
             ArchiveListing.BackupInfo oldest = onPath.get(onPath.size() - 1);
-            BackupManifest m = readManifest(store, oldest.name());
+            BackupManifest m = manifests.apply(oldest.name());
             throw new RestoreException("the target (" + target.describe() + ") is older than every base backup: the"
                     + " oldest is at LSN " + Lsn.format(oldest.name().lsn()) + ", committed " + m.commitTime());
         }
@@ -139,7 +151,7 @@ public final class RestorePlan {
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
         // an incremental backup's parents, each link checked, before anything is downloaded (a broken chain: exit 3)
         plan.backupChain = io.walship.archive.BackupChain.resolve(chosenManifest, chosen.name().manifestKey(),
-                n -> readManifest(store, n), n -> onAncestry(n, ancestry));
+                manifests::apply, n -> onAncestry(n, ancestry));
         plan.others = others;
         plan.store = store;
         return plan;

@@ -82,4 +82,36 @@ class RestorePlanTest {
         c = RestorePlan.chain(l, TL1, 1);
         assertEquals(30, c.end());
     }
+
+    /**
+     * review30: an inspection copy (restore --promote, no WAL of its own) claimed timeline 2; the live promotion of
+     * the dead leader's follower passed it over and leads timeline 3, forked from timeline 1. A default restore
+     * follows timeline 3, the live leader's; with only the copy and timeline 1 going on past its fork it follows
+     * timeline 1, never the copy.
+     */
+    @Test
+    void aDefaultRestoreFollowsTheLivePromotionsTimelineNotAnInspectionCopys() {
+        TimelineHistory copy = new TimelineHistory(1, 2, 1, ArchiveLayout.lsnHex(15), "t", "t",
+                "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        TimelineHistory live = new TimelineHistory(1, 3, 1, ArchiveLayout.lsnHex(25), "t", "t",
+                "live promotion of f1 at LSN 0000000000000019", TimelineHistory.LIVE);
+        ArchiveListing l = listing(new int[][] {{1, 1, 10}, {1, 11, 25}, {3, 26, 40}}, copy, live);
+        assertEquals(List.of(1, 2, 3), List.copyOf(l.timelines()));
+        assertEquals(3, RestorePlan.latest(l, Map.of(2, copy, 3, live)));
+        ArchiveListing before = listing(new int[][] {{1, 1, 10}, {1, 11, 25}}, copy);
+        assertEquals(List.of(1, 2), List.copyOf(before.timelines()));
+        assertEquals(1, RestorePlan.latest(before, Map.of(2, copy)));
+    }
+
+    private ArchiveListing listing(int[][] segments, TimelineHistory... histories) {
+        try (ObjectStore s = new LocalObjectStore(tmp.resolve("a" + System.nanoTime()))) {
+            for (int[] seg : segments) {
+                s.create(new ArchiveLayout.SegmentName(seg[0], seg[1], seg[2]).key(), new ByteArrayInputStream(new byte[0]));
+            }
+            for (TimelineHistory h : histories) {
+                s.create(ArchiveLayout.historyKey(h.timeline()), new ByteArrayInputStream(h.toJson()));
+            }
+            return ArchiveListing.of(s);
+        }
+    }
 }

@@ -136,7 +136,7 @@ class VerifyOracleReview30Test {
                     }
                     case 7 -> {
                         // failover: the leader ships (B too: a B behind at the leader's death is
-                        // LaggingArchiveAfterFailoverReview30Test) and dies; a standby restored from A is promoted
+                        // LaggingArchiveForkCheckTest) and dies; a standby restored from A is promoted
                         ship(live, a);
                         if (b != null) {
                             try {

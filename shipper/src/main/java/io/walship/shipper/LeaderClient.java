@@ -140,7 +140,8 @@ public final class LeaderClient {
             private IOException cut(IOException e) {
                 return new IOException("the leader's answer to GET /snapshot was cut off after " + got + " of "
                         + (total < 0 ? "?" : total) + " bytes (" + e.getMessage() + "); the leader's log says why "
-                        + "(under a heavy write load: a snapshot abandoned past its before-image limit)", e);
+                        + "(under a heavy write load: a snapshot abandoned past its before-image limit, a quarter of"
+                        + " the leader's --cache-size; a larger --cache-size, with the heap to match, raises it)", e);
             }
         };
     }

@@ -55,6 +55,16 @@ import org.slf4j.LoggerFactory;
  * store's, and the entry at that LSN in the local WAL must have the same timeline and CRC32C.
  * Otherwise (a WAL rebuilt after a power loss, another store shipping to the same prefix) it
  * refuses with {@link ArchiveSpliceException}, naming both histories.
+ *
+ * <p><b>The fork reached.</b> On a promoted timeline, each run checks on its listing, until the check
+ * passes once, that the archive can restore the timeline as far as its fork ({@link ForkReach}), counting
+ * the parent's entries the run ships first from the local WAL; an archive behind when the old leader died,
+ * which this WAL cannot fill, is refused (one line naming the hole and the fix) and gets nothing of the
+ * new timeline. With nothing of the timeline archived yet and a WAL that starts past where the shipment
+ * should (its first files deleted while an optional archive was away), the run is refused as on a timeline
+ * with WAL archived ("LSNs in between are lost to the archive") unless a base backup on the path lets a
+ * restore reach the WAL's first entry ({@link ForkReach#lateStart}). Until it passes every run with WAL lists; a run whose WAL is empty (a promoted store before
+ * its first write) is an idle run and makes no request.
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
@@ -198,6 +208,11 @@ public final class WalShipper implements AutoCloseable {
     private final java.util.function.LongSupplier nanoClock;
     /** Timelines whose history (and ancestors') this shipper made sure the archive holds. Caller's thread only. */
     private final java.util.Set<Integer> historiesEnsured = new java.util.HashSet<>();
+    /**
+     * Promoted timelines this archive was found to restore as far as their fork ({@link ForkReach}): checked on
+     * each run's listing until it passes, then not again in this process. Caller's thread only.
+     */
+    private final java.util.Set<Integer> forkReached = new java.util.HashSet<>();
 
     /**
      * The archive's end on {@code timeline}: {@code archived}, as listed at {@code listedAt}
@@ -420,6 +435,13 @@ public final class WalShipper implements AutoCloseable {
         }
     }
 
+    /** Whether the local WAL holds any entry (a local read, no request). */
+    private boolean walHoldsEntries() {
+        try (WalReader r = WalReader.open(dataDir)) {
+            return r.firstAvailableLsn() >= 0;
+        }
+    }
+
     /** A run is about to upload on the archive's end as remembered, not as listed: it starts over from a listing. */
     private static final class ListFirst extends RuntimeException {
         ListFirst() {
@@ -439,7 +461,11 @@ public final class WalShipper implements AutoCloseable {
         }
         ArchiveListing[] listed = new ArchiveListing[1];
         java.util.List<ArchiveListing.SegmentInfo> foreign = new java.util.ArrayList<>();
-        Known view = archiveView(timeline, listed, foreign, mustList);
+        // until this archive was found to reach the timeline's fork, every run that has WAL to ship lists (ForkReach
+        // reads that listing); a run whose WAL is empty (a promoted store before its first write) ships nothing and
+        // checks nothing, so it goes on the remembered end as any idle run: no request
+        boolean checkFork = timeline != 1 && !control.standby() && !forkReached.contains(timeline);
+        Known view = archiveView(timeline, listed, foreign, mustList || (checkFork && walHoldsEntries()));
         // only a run that uploads nothing may go on the remembered end: one listing per upload run
         boolean remembered = listed[0] == null;
         long archived = view.archived();
@@ -498,6 +524,24 @@ public final class WalShipper implements AutoCloseable {
             if (first < 0) {
                 return new Result(0, 0, 0, 0, archived);
             }
+            if (checkFork) {
+                if (listed[0] == null) {
+                    throw new ListFirst(); // the WAL was empty when the run began and got its first entry since
+                }
+                // before anything of the promoted timeline goes up: the archive must restore it as far as its fork
+                ForkReach.Verdict v = ForkReach.check(listed[0], ForkReach.localHistories(dataDir, timeline), timeline,
+                        archived, view.promotedStart(), first, store.describe(), dataDir);
+                if (v.why() != null) {
+                    throw new WalshipException(v.why());
+                }
+                if (v.reached()) {
+                    forkReached.add(timeline);
+                } else {
+                    // checked again on the next run's listing, which holds what this one ships
+                    LOG.info("{} lacks timeline {}'s parent WAL up to its fork: shipping it from this WAL first",
+                            store.describe(), timeline);
+                }
+            }
             long start = archived + 1;
             if (archived == 0 && timeline != 1) {
                 start = Math.max(start, view.promotedStart());
@@ -507,6 +551,18 @@ public final class WalShipper implements AutoCloseable {
                     throw new WalshipException("the archive ends at LSN " + Lsn.format(archived)
                             + " but the leader's WAL now starts at " + Lsn.format(first) + ": LSNs in between are lost"
                             + " to the archive; take a new base backup so restores can start after the gap");
+                }
+                if (timeline != 1) {
+                    // nothing of the promoted timeline archived yet, and the WAL starts past where its shipment should:
+                    // the same hole as above unless a base backup in the archive lets a restore start after it
+                    if (listed[0] == null) {
+                        throw new ListFirst();
+                    }
+                    String hole = ForkReach.lateStart(listed[0], ForkReach.localHistories(dataDir, timeline), timeline,
+                            first, store.describe(), dataDir);
+                    if (hole != null) {
+                        throw new WalshipException(hole);
+                    }
                 }
                 if (view.fork() + 1 == first) {
                     LOG.info("timeline {} starts in the archive at LSN {}, after its fork", timeline, Lsn.format(first));

@@ -81,6 +81,8 @@ class LeaderSnapshotCutMessageTest {
             String m = e.getMessage();
             assertTrue(m.contains("GET /snapshot") && m.contains("cut off"), m);
             assertTrue(m.contains(String.valueOf(image.length)), "names the size the leader announced: " + m);
+            assertTrue(m.contains("a quarter of the leader's --cache-size; a larger --cache-size"),
+                    "names the leader's knob that raises the before-image limit: " + m);
             leader.join(10_000);
         }
     }

@@ -97,12 +97,25 @@ public record StoreOptions(long cacheBytes, long checkpointWalBytes, Duration ch
      * @throws IllegalArgumentException naming the text if it is not a size or is below 256 KiB
      */
     public StoreOptions withCacheSize(String size) {
+        return withCacheSize(parseCacheSize(size));
+    }
+
+    /**
+     * A page cache size given as text ({@link #withCacheSize(String)}) in bytes: the one check of
+     * every command's {@code --cache-size} (the leader's page cache, a restore's replay pool).
+     *
+     * @throws IllegalArgumentException naming the text if it is not a size, is below 256 KiB or above 8 TiB
+     */
+    public static long parseCacheSize(String size) {
         long bytes = Units.bytes(size);
         if (bytes < MIN_CACHE_BYTES) {
             throw new IllegalArgumentException("cache size '" + size + "' is below the minimum of "
                     + (MIN_CACHE_BYTES >> 10) + " KiB (64 pages of 4 KiB)");
         }
-        return withCacheSize(bytes);
+        if (bytes / PageFormat.PAGE_SIZE > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("cache size '" + size + "' is above the maximum of 8 TiB");
+        }
+        return bytes;
     }
 
     /** The page cache size in 4 KiB pages. */

@@ -7,7 +7,7 @@ import java.util.regex.Pattern;
 
 /** Parses the sizes ({@code 16MiB}) and durations ({@code 1s}) the CLI and the scheduler config take. */
 public final class Units {
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m|gib|gb|g|tib|tb|t)?");
     private static final Pattern TIME = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     private Units() {
@@ -18,14 +18,20 @@ public final class Units {
         if (!m.matches()) {
             throw new IllegalArgumentException("not a size: '" + text + "' (e.g. 16MiB, 512KiB, 1048576)");
         }
-        long n = Long.parseLong(m.group(1));
         String u = m.group(2) == null ? "b" : m.group(2);
-        return switch (u) {
-            case "b" -> n;
-            case "kib", "kb", "k" -> n << 10;
-            case "mib", "mb", "m" -> n << 20;
-            default -> n << 30;
+        int shift = switch (u) {
+            case "b" -> 0;
+            case "kib", "kb", "k" -> 10;
+            case "mib", "mb", "m" -> 20;
+            case "gib", "gb", "g" -> 30;
+            default -> 40;
         };
+        try {
+            // a size past a long is refused, never wrapped around to a small one
+            return Math.multiplyExact(Long.parseLong(m.group(1)), 1L << shift);
+        } catch (ArithmeticException | NumberFormatException e) {
+            throw new IllegalArgumentException("size too large: '" + text + "'");
+        }
     }
 
     public static Duration duration(String text) {
