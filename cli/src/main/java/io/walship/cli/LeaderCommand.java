@@ -329,17 +329,11 @@ final class LeaderCommand implements Callable<Integer> {
     }
 
     /**
-     * Fails as a bind of {@code address} would later (exit 1, "cannot listen on …") if it cannot be
-     * listened on now — a port in use, an address not on this host — so that nothing is created or
-     * opened first. Binds and closes a socket at once; port 0 (any) always can. Another process may
-     * still take the port before the real bind, which then fails as it did before this check (exit 1,
-     * after the store was opened).
-     */
-    /**
      * Fails (exit 1, "cannot listen on …") if {@code --http} or {@code --repl} ({@code repl} null: none) cannot be
-     * listened on, before anything is created or downloaded. Both are bound at once, as the node will hold them: the
-     * same address given to both fails too. A port taken by another process between this check and the real bind
-     * fails there instead ({@link #bindFailure}).
+     * listened on now — a port in use, the same address given to both — before anything is created, opened or
+     * downloaded. Both are bound at once, as the node will hold them, then closed; port 0 (any) always can. Another
+     * process may still take a port before the real bind, which then fails with the same line ({@link #bindFailure})
+     * after the store was opened.
      */
     static void requireListenable(String http, InetSocketAddress httpAddress, String repl, InetSocketAddress replAddress) {
         java.util.List<java.net.ServerSocket> held = new java.util.ArrayList<>();

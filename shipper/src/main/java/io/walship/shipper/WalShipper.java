@@ -63,8 +63,9 @@ import org.slf4j.LoggerFactory;
  * new timeline. With nothing of the timeline archived yet and a WAL that starts past where the shipment
  * should (its first files deleted while an optional archive was away), the run is refused as on a timeline
  * with WAL archived ("LSNs in between are lost to the archive") unless a base backup on the path lets a
- * restore reach the WAL's first entry ({@link ForkReach#lateStart}). Until it passes every run with WAL lists; a run whose WAL is empty (a promoted store before
- * its first write) is an idle run and makes no request.
+ * restore reach the WAL's first entry ({@link ForkReach#lateStart}). Until the check passes, every run with
+ * WAL lists; a run whose WAL is empty (a promoted store before its first write) is an idle run and makes no
+ * request.
  */
 public final class WalShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalShipper.class);
