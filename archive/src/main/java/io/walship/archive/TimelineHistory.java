@@ -108,6 +108,20 @@ public record TimelineHistory(int formatVersion, int timeline, int parent, Strin
     }
 
     /**
+     * Whether the base backup {@code n} lies on {@code ancestry}, as a restore of it picks backups: on a span's
+     * timeline, from one before the span's first LSN (a backup taken right after a promotion sits at the fork LSN,
+     * one before its timeline's first entry) to its last.
+     */
+    public static boolean onAncestry(ArchiveLayout.BackupName n, List<Span> ancestry) {
+        for (Span s : ancestry) {
+            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * The ancestry of {@code timeline}, oldest first: which timeline each LSN comes from. The
      * last span is open-ended. A timeline other than 1 without a record is an error (its start
      * would be unknown).

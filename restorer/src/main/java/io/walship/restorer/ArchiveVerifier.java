@@ -138,7 +138,7 @@ public final class ArchiveVerifier {
                 Map<Integer, TimelineHistory> known = histories;
                 List<TimelineHistory.Span> ancestry = TimelineHistory.ancestry(b.name().timeline(), known);
                 io.walship.archive.BackupChain.resolve(m, b.name().manifestKey(), manifestOf::apply,
-                        n -> RestorePlan.onAncestry(n, ancestry));
+                        n -> TimelineHistory.onAncestry(n, ancestry));
             } catch (StorageException e) {
                 rethrowKeyError(e);
                 if (store.head(b.name().manifestKey()).isEmpty()) {

@@ -151,7 +151,7 @@ public final class RestorePlan {
         RestorePlan plan = new RestorePlan(tl, ancestry, chosen, chosenManifest, chain);
         // an incremental backup's parents, each link checked, before anything is downloaded (a broken chain: exit 3)
         plan.backupChain = io.walship.archive.BackupChain.resolve(chosenManifest, chosen.name().manifestKey(),
-                manifests::apply, n -> onAncestry(n, ancestry));
+                manifests::apply, n -> TimelineHistory.onAncestry(n, ancestry));
         plan.others = others;
         plan.store = store;
         return plan;
@@ -298,26 +298,12 @@ public final class RestorePlan {
         return newestFirst.get(newestFirst.size() - 1);
     }
 
-    /** Whether a backup name lies on the ancestry (one taken right after a promotion sits at the fork LSN). */
-    static boolean onAncestry(ArchiveLayout.BackupName n, List<TimelineHistory.Span> ancestry) {
-        for (TimelineHistory.Span s : ancestry) {
-            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Backups whose LSN lies on the ancestry, newest first. */
     public static List<ArchiveListing.BackupInfo> backupsOn(ArchiveListing listing, List<TimelineHistory.Span> ancestry) {
         List<ArchiveListing.BackupInfo> out = new ArrayList<>();
         for (ArchiveListing.BackupInfo b : listing.backups()) {
-            for (TimelineHistory.Span s : ancestry) {
-                // a backup taken right after a promotion sits at the fork LSN, one before its timeline's first entry
-                if (s.timeline() == b.name().timeline() && b.name().lsn() >= s.fromLsn() - 1 && b.name().lsn() <= s.toLsn()) {
-                    out.add(b);
-                    break;
-                }
+            if (TimelineHistory.onAncestry(b.name(), ancestry)) {
+                out.add(b);
             }
         }
         out.sort(Comparator.comparingLong((ArchiveListing.BackupInfo b) -> b.name().lsn())

@@ -381,7 +381,7 @@ public final class BaseBackup {
             return Optional.empty();
         }
         String mine = String.format("%016x", info.systemId());
-        java.util.function.Predicate<ArchiveLayout.BackupName> onHistory = n -> onAncestry(n, ancestry) && n.lsn() <= info.lsn();
+        java.util.function.Predicate<ArchiveLayout.BackupName> onHistory = n -> TimelineHistory.onAncestry(n, ancestry) && n.lsn() <= info.lsn();
         List<ArchiveListing.BackupInfo> candidates = new java.util.ArrayList<>(listing.backups());
         candidates.removeIf(b -> !onHistory.test(b.name()));
         candidates.sort(java.util.Comparator.comparingLong((ArchiveListing.BackupInfo b) -> b.name().lsn())
@@ -438,16 +438,6 @@ public final class BaseBackup {
         LOG.info("taking a full backup: the archive has no {}backup of this store's history to build on",
                 type == BackupType.DIFFERENTIAL ? "full " : "");
         return Optional.empty();
-    }
-
-    /** Whether a backup name lies on the ancestry (one taken right after a promotion sits at the fork LSN). */
-    static boolean onAncestry(ArchiveLayout.BackupName n, List<TimelineHistory.Span> ancestry) {
-        for (TimelineHistory.Span s : ancestry) {
-            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**

@@ -61,7 +61,7 @@ final class ForkReach {
             if (n.timeline() == timeline) {
                 return Verdict.REACHED; // a restore of the timeline starts from it: no WAL of the parent needed
             }
-            if (!onPath(n, path) || n.lsn() > fork) {
+            if (!TimelineHistory.onAncestry(n, path) || n.lsn() > fork) {
                 continue;
             }
             long r = reach(coverage, path, n.lsn() + 1, fork);
@@ -126,7 +126,7 @@ final class ForkReach {
         ArchiveLayout.BackupName from = null;
         for (ArchiveListing.BackupInfo b : listing.backups()) {
             ArchiveLayout.BackupName n = b.name();
-            if (!onPath(n, path)) {
+            if (!TimelineHistory.onAncestry(n, path)) {
                 continue;
             }
             long r = reach(coverage, path, n.lsn() + 1, upTo); // n.lsn() itself for a backup at or past upTo
@@ -144,16 +144,6 @@ final class ForkReach {
                 + " they were shipped to it); take a new base backup on timeline " + timeline + " into it (walship"
                 + " backup --data " + dataDir + " or --url LEADER, --archive URI) so restores can start after the gap:"
                 + " nothing is shipped to it on timeline " + timeline + " until then";
-    }
-
-    /** Whether the backup lies on the path (one taken right after a promotion sits at the fork LSN), as a restore picks it. */
-    private static boolean onPath(ArchiveLayout.BackupName n, List<TimelineHistory.Span> path) {
-        for (TimelineHistory.Span s : path) {
-            if (s.timeline() == n.timeline() && n.lsn() >= s.fromLsn() - 1 && n.lsn() <= s.toLsn()) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
