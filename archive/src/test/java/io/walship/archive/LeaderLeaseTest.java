@@ -1,13 +1,17 @@
 package io.walship.archive;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,6 +28,14 @@ class LeaderLeaseTest {
     static final Duration MARGIN = Duration.ofSeconds(1);
     static final LeaseRecord.Holder A = new LeaseRecord.Holder("node-a", "http://127.0.0.1:7070", "127.0.0.1:7071");
     static final LeaseRecord.Holder B = new LeaseRecord.Holder("node-b", "http://127.0.0.1:7080", "127.0.0.1:7081");
+    /** The leader of timeline 1 (the claims tests, reviews 32b and 33). */
+    static final LeaseRecord.Holder L = new LeaseRecord.Holder("node-l", "http://127.0.0.1:7070", "127.0.0.1:7071");
+    /** A follower of timeline 1, promoted live (automatic failover). */
+    static final LeaseRecord.Holder F = new LeaseRecord.Holder("node-f", "http://127.0.0.1:7080", "127.0.0.1:7081");
+    /** The store an operator restored and promoted offline (restore --promote), started as walship leader --archive. */
+    static final LeaseRecord.Holder N = new LeaseRecord.Holder("node-n", "http://127.0.0.1:7090", "127.0.0.1:7091");
+    /** A follower of N (on N's timeline). */
+    static final LeaseRecord.Holder G = new LeaseRecord.Holder("node-g", "http://127.0.0.1:7100", "127.0.0.1:7101");
 
     @TempDir
     Path tmp;
@@ -47,7 +59,11 @@ class LeaderLeaseTest {
     }
 
     private LeaderLease acquire(LeaseRecord.Holder who, int timeline) {
-        return LeaderLease.acquire(store, who, timeline, TTL, MARGIN, clock);
+        return acquire(store, who, timeline);
+    }
+
+    private LeaderLease acquire(ObjectStore s, LeaseRecord.Holder who, int timeline) {
+        return LeaderLease.acquire(s, who, timeline, TTL, MARGIN, clock);
     }
 
     /** A live promotion's take of the lease on its old timeline ({@code PromotionLease}). */
@@ -289,5 +305,181 @@ class LeaderLeaseTest {
                 () -> LeaderLease.acquire(store, A, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), clock));
         assertThrows(IllegalArgumentException.class,
                 () -> LeaderLease.acquire(store, A, 1, Duration.ZERO, Duration.ZERO, clock));
+    }
+
+    // review32b: lease takes once offline promotions' claims stopped fencing live promotions (each test walks one
+    // sequence of takes a cluster makes and says which must be refused so that no acknowledged write is lost)
+
+    /**
+     * An offline failover while the old leader may come back. L leads timeline 1 and dies; automatic failover starts:
+     * follower F takes the lease on 1 and its promotion is refused (a peer ahead could not be fetched from), so it
+     * releases it. The operator fails over offline: restore --promote claims timeline 2 (forked at the archive's end
+     * of 1), to start as walship leader --data NEW. Before NEW is up, L is restarted (systemd). On main L is
+     * superseded (the archive holds timeline 2 and the lease is not L's); on the claims branch the offline claim
+     * counts for nothing, so L takes the lease on timeline 1 and acknowledges writes past timeline 2's fork. When L
+     * stops (a clean stop releases the lease) or dies, NEW takes the lease on timeline 2 — its parent is the lease's
+     * timeline, so offAncestry passes — and leads a history without L's acknowledged writes. One of the two takes
+     * must be refused.
+     */
+    @Test
+    void anOldLeaderThatLedAgainAfterAnOfflineClaimIsNotOverwrittenByThatClaimsStore() {
+        acquire(store, L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L died
+        LeaderLease.acquireToPromote(store, F, 1, TTL, MARGIN, clock).release(); // an automatic failover attempt,
+        // refused after the lease step
+        history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        LeaderLease back;
+        try {
+            back = acquire(store, L, 1); // L restarted before NEW is up
+        } catch (LeaseException.Superseded s) {
+            return; // main: the old leader is superseded by the claim, nothing it acknowledges is lost
+        }
+        // L leads timeline 1 again and acknowledges writes past timeline 2's fork; then it stops
+        back.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(store, N, 2),
+                "timeline 1 led again (a new lease term) after timeline 2 forked from it: the offline-promoted store"
+                        + " taking the lease would lose every write the old leader acknowledged since");
+    }
+
+    /**
+     * The race offAncestry was added for: NEW (offline, timeline 2) took the lease after the live promotion of F
+     * renewed it on timeline 1, and F's claim of timeline 3 landed after that; NEW leads 2 and acknowledges writes.
+     * NEW dies. F's lease keeper on timeline 3 retries every TTL/3; a history read that fails on the way (a 503 after
+     * the SDK's retries, a slow archive) makes offAncestry skip its check ("only the other checks decide"), and NEW's
+     * lease, expired, is taken: F leads timeline 3, which lacks everything NEW acknowledged on 2. newestLiveTimeline
+     * counts an unreadable record as live (doubt refuses); offAncestry lets the doubt through.
+     */
+    @Test
+    void anUnreadableHistoryDoesNotLetTheLeaseBeTakenFromATimelineOffTheTakersAncestry() {
+        acquire(store, L, 1);
+        history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30)); // L died
+        acquire(store, N, 2); // NEW leads timeline 2
+        history(3, 1, "live promotion of node-f at LSN 0000000000000040", TimelineHistory.LIVE); // F's late claim
+        clock.advance(Duration.ofSeconds(30)); // NEW died, its lease expired
+        ObjectStore flaky = new ForwardingObjectStore(store) {
+            @Override
+            public InputStream get(String key) {
+                if (key.equals(ArchiveLayout.historyKey(3))) {
+                    throw new StorageException("get " + key + ": injected: HTTP 503 after every retry");
+                }
+                return super.get(key);
+            }
+        };
+        assertThrows(RuntimeException.class, () -> acquire(flaky, F, 3),
+                "the lease is on timeline 2; whether 2 is an ancestor of 3 is unknown: taking it may lose 2's writes");
+        // with the record readable, the same take is refused (as the claims branch's own test shows)
+        assertThrows(LeaseException.Superseded.class, () -> acquire(store, F, 3));
+    }
+
+    /**
+     * After that race (NEW leads timeline 2; F's live claim of timeline 3, forked from 1, never led: F was superseded
+     * at its lease take), NEW dies and its follower G is promoted (automatic failover). G takes the lease on timeline
+     * 2 first — and is superseded for ever by "the archive holds timeline 3, claimed by a live promotion", although
+     * claimNext from 2 would pass over 3 (another parent's claim) and 3 can never lead (the lease is on 2, off its
+     * ancestry). Every live promotion of NEW's followers is refused for good: the liveness review30 fixed for copies,
+     * lost again through a claim the walk itself passes over.
+     */
+    @Test
+    void aLiveClaimOfAnotherParentThatCanNeverLeadDoesNotBlockTheFailoverOfTheTimelineThatLeads() {
+        acquire(store, L, 1);
+        history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30));
+        acquire(store, N, 2);
+        history(3, 1, "live promotion of node-f at LSN 0000000000000040", TimelineHistory.LIVE);
+        assertThrows(LeaseException.Superseded.class, () -> acquire(store, F, 3)); // F never leads 3
+        clock.advance(Duration.ofSeconds(30)); // NEW died
+        assertDoesNotThrow(() -> LeaderLease.acquireToPromote(store, G, 2, TTL, MARGIN, clock),
+                "a follower of timeline 2's leader takes the lease on 2 to be promoted (it then claims 4)");
+    }
+
+    // review33: the second round (acquire vs acquireToPromote, newestDescendant)
+
+    /**
+     * A live promotion that claimed its timeline is superseded for ever by a drill copy claimed before its lease
+     * keeper took the lease on the claimed timeline. F (follower of 1) takes the lease on 1 (acquireToPromote), claims
+     * 2 (live). Between the claim and LiveFollower.becomeLeader's LeaseKeeper start (saving histories, closing the
+     * cascade, Store.open — or, after a failure past the claim, until the operator runs the advised "walship leader
+     * --data … --node-id F"), an operator's restore --promote drill claims 3. F's take on 2 (acquire, the leader
+     * rule: newestTimeline 3 > 2, and the lease — F's own — is on 1, not 2) is Superseded: F refuses writes for good,
+     * and no follower of 1 can fail over either (2 is a live claim from 1). The cluster has no leader until an operator
+     * steps in, although claims2's promise is that an inspection copy never blocks a failover. (Same shape on main,
+     * where claimNext took exactly 2 and a copy claimed 3 in the window.)
+     */
+    @Test
+    void aDrillCopyClaimedBetweenALiveClaimAndItsLeaseTakeDoesNotSupersedeTheNewLeader() {
+        LeaderLease.acquire(store, L, 1, TTL, MARGIN, clock);
+        clock.advance(Duration.ofSeconds(30)); // L died
+        LeaderLease.acquireToPromote(store, F, 1, TTL, MARGIN, clock).renew(); // step 2, renewed before the claim
+        history(2, 1, "live promotion of node-f at LSN 0000000000000040", TimelineHistory.LIVE); // F's claim
+        history(3, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE); // a drill, meanwhile
+        assertDoesNotThrow(() -> LeaderLease.acquire(store, F, 2, TTL, MARGIN, clock),
+                "F's lease keeper on its claimed timeline 2, the lease still F's own on 1: the drill copy 3 never led");
+        // and no other follower of 1 could fail over instead
+    }
+
+    /**
+     * A transient archive failure reading one history record during newestLiveDescendant (a 503 after the SDK's
+     * retries) makes acquireToPromote throw Superseded ("the archive holds timeline 2, claimed by a live promotion"),
+     * which PromotionLease turns at once into a 409 "another promotion already happened" — not retried until its
+     * deadline as an archive failure (and as offAncestry's StorageException now is). Here 2 is a drill copy: nothing
+     * supersedes F, and the same take a moment later succeeds. Doubt may refuse, but as an archive failure (retried),
+     * not as a verdict that a live promotion happened.
+     */
+    @Test
+    void aTransientFailureReadingAHistoryIsAnArchiveFailureNotASupersedingLiveClaim() {
+        LeaderLease.acquire(store, L, 1, TTL, MARGIN, clock);
+        history(2, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        clock.advance(Duration.ofSeconds(30)); // L died
+        AtomicBoolean failed = new AtomicBoolean();
+        ObjectStore flaky = new ForwardingObjectStore(store) {
+            @Override
+            public InputStream get(String key) {
+                if (key.equals(ArchiveLayout.historyKey(2)) && failed.compareAndSet(false, true)) {
+                    throw new StorageException("get " + key + ": injected: HTTP 503 after every retry");
+                }
+                return super.get(key);
+            }
+        };
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> LeaderLease.acquireToPromote(flaky, F, 1, TTL, MARGIN, clock));
+        assertTrue(!(e instanceof LeaseException.Superseded),
+                "a failed read is an archive failure (PromotionLease retries it), not a live promotion's claim: " + e);
+        assertDoesNotThrow(() -> LeaderLease.acquireToPromote(flaky, F, 1, TTL, MARGIN, clock));
+    }
+
+    /**
+     * Cost: while the old leader's lease is held, PromotionLease polls acquireToPromote every min(TTL/10, 500 ms), and
+     * each poll reads every history record newer than the follower's timeline before it finds the lease Held (and logs
+     * one INFO line per offline claim). Drill copies made while a timeline leads are all newer than it and never
+     * deleted: with N of them a failover wait of TTL + 2·margin costs N GETs per poll (N × ~25 GETs, N × 25 log
+     * lines), and each take spends N sequential GETs between reading the lease and writing it. Histories are
+     * immutable: a wait should not read each more than once, and a Held poll need not read them at all.
+     */
+    @Test
+    void pollingAHeldLeaseDoesNotReReadEveryDrillCopysHistory() {
+        int copies = 50;
+        LeaderLease.acquire(store, L, 1, TTL, MARGIN, clock); // L alive (or dead, lease not yet expired)
+        for (int t = 2; t < 2 + copies; t++) {
+            history(t, 1, "restore --promote to the end of the archive", TimelineHistory.OFFLINE);
+        }
+        AtomicInteger reads = new AtomicInteger();
+        ObjectStore counting = new ForwardingObjectStore(store) {
+            @Override
+            public InputStream get(String key) {
+                if (ArchiveLayout.parseHistory(key).isPresent()) {
+                    reads.incrementAndGet();
+                }
+                return super.get(key);
+            }
+        };
+        int polls = 10;
+        for (int i = 0; i < polls; i++) {
+            assertThrows(LeaseException.Held.class, () -> LeaderLease.acquireToPromote(counting, F, 1, TTL, MARGIN, clock));
+            clock.advance(Duration.ofMillis(500));
+        }
+        System.out.println("history GETs for " + polls + " Held polls with " + copies + " drill copies: " + reads.get());
+        assertTrue(reads.get() <= copies, "history GETs for " + polls + " Held polls with " + copies
+                + " drill copies: " + reads.get() + " (each poll re-reads every record)");
     }
 }
