@@ -150,6 +150,17 @@ public final class LeaderLease {
                         + " or a timeline after it" + (existing == null ? ""
                         : "; the lease was last held by " + existing.describe()), existing);
             }
+            if (newest > timeline) {
+                claimedWhileDown(store, timeline, existing, skewMargin).ifPresent(h -> {
+                    throw new LeaseException.Superseded("timeline " + h.timeline() + " was claimed (" + h.reason()
+                            + ", at " + h.createdAt() + ") from this node's timeline " + timeline + " or a timeline"
+                            + " after it, after this node last renewed its lease (" + existing.describe() + ", renewed "
+                            + micros(existing.renewedAtMicros()) + "): a failover while this node was down; leading"
+                            + " timeline " + timeline + " again would write a history that timeline " + h.timeline()
+                            + " does not hold (make this node a follower: walship follow --data … --archive …)",
+                            existing);
+                });
+            }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
             }
@@ -160,8 +171,9 @@ public final class LeaderLease {
                 String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
                         : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
                 if (newest > timeline) {
-                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: a"
-                            + " promotion that never led (restore --promote); this node keeps leading", newest, timeline);
+                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}, renewed"
+                            + " after that claim: a copy promoted beside this running leader (restore --promote), which"
+                            + " never led; this node keeps leading", newest, timeline);
                 }
                 LOG.info("took the leader lease: {}{}", next.describe(),
                         existing == null ? "" : existing.nodeId().equals(me.nodeId()) ? " (this node's own, term "
@@ -254,19 +266,31 @@ public final class LeaderLease {
      * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */
     static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
-        int newest = timeline;
+        int[] newest = {timeline};
+        descendants(store, timeline, liveOnly, (h, t) -> newest[0] = Math.max(newest[0], t)); // corrupt counts
+        return newest[0];
+    }
+
+    /**
+     * Calls {@code claim} with each timeline after {@code timeline} claimed by a promotion whose ancestry passes
+     * through {@code timeline} (with {@code liveOnly}, a live one), and its record — null for a corrupt record (what
+     * it claims cannot be known). A record absent on the way down counts as passing through {@code timeline}.
+     *
+     * @throws StorageException a history could not be read
+     */
+    private static void descendants(ObjectStore store, int timeline, boolean liveOnly,
+                                    java.util.function.ObjIntConsumer<TimelineHistory> claim) {
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
             int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
-            if (t <= newest) {
+            if (t <= timeline) {
                 continue;
             }
             TimelineHistory h;
             try {
                 h = history(store, t);
             } catch (CorruptObjectException e) {
-                LOG.warn("the history of timeline {} is corrupt ({}); counting it as a claim from timeline {}", t,
-                        e.getMessage(), timeline);
-                newest = t;
+                LOG.warn("the history of timeline {} is corrupt ({})", t, e.getMessage());
+                claim.accept(null, t);
                 continue;
             }
             if (h == null || (liveOnly && !h.live())) {
@@ -286,10 +310,48 @@ public final class LeaderLease {
                 u = a.parent();
             }
             if (u >= timeline) {
-                newest = t;
+                claim.accept(h, t);
             }
         }
-        return newest;
+    }
+
+    /**
+     * For a node whose own lease is on {@code timeline} while the archive holds a newer claim forked from it: the
+     * newest such claim made after the lease was last renewed (or released), less the skew margin, or empty. A claim
+     * made while the holder was still renewing is a copy made beside a running leader (an inspection or drill copy:
+     * it never led, the leader keeps leading); one made after the holder's last renewal is a failover while it was
+     * down (restore --promote of its archive, whose store may already lead or be about to), and the old leader must
+     * not lead its timeline again. The claim's {@code createdAt} is the promoting node's clock and the renewal the
+     * holder's, so a claim within the margin before the last renewal counts as after it (doubt refuses). A record
+     * that cannot be read was already judged by {@link #newestDescendant} (it does not count here); one whose time
+     * cannot be parsed counts.
+     */
+    static Optional<TimelineHistory> claimedWhileDown(ObjectStore store, int timeline, LeaseRecord own,
+                                                      Duration skewMargin) {
+        long since = own.renewedAtMicros() - skewMargin.toNanos() / 1000;
+        TimelineHistory[] found = new TimelineHistory[1];
+        int[] newest = {timeline};
+        descendants(store, timeline, false, (h, t) -> {
+            if (h != null && claimedAtMicros(h) >= since && t > newest[0]) {
+                newest[0] = t;
+                found[0] = h;
+            }
+        });
+        return Optional.ofNullable(found[0]);
+    }
+
+    private static long claimedAtMicros(TimelineHistory h) {
+        try {
+            java.time.Instant at = java.time.Instant.parse(h.createdAt());
+            return Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1000);
+        } catch (RuntimeException e) {
+            return Long.MAX_VALUE; // no time to compare: doubt refuses
+        }
+    }
+
+    private static String micros(long micros) {
+        return java.time.Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L)
+                .toString();
     }
 
     /** The lease as it is in the archive now (who leads, where), or empty if there never was one. */

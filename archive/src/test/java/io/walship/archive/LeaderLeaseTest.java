@@ -482,4 +482,65 @@ class LeaderLeaseTest {
         assertTrue(reads.get() <= copies, "history GETs for " + polls + " Held polls with " + copies
                 + " drill copies: " + reads.get() + " (each poll re-reads every record)");
     }
+
+    // an own lease and an offline claim: made beside the running leader (a drill copy), or while it was down (a failover)
+
+    /** A claim whose record says it was made at the clock's wall time now, plus {@code offset}. */
+    private void claimNow(int timeline, int parent, String promotion, Duration offset) {
+        long at = clock.wallMicros() + offset.toNanos() / 1000;
+        store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(),
+                "restore --promote to the end of the archive", promotion).toJson()));
+    }
+
+    /**
+     * L leads timeline 1 and is killed; while it is down the operator fails over offline (restore --promote claims 2,
+     * to be started as a leader). L is restarted under its own node id (systemd) before or after NEW is up: its lease
+     * is its own, but the claim came after its last renewal, so it must not lead 1 again (before: it took term 2, a
+     * WARN "a promotion that never led", and acknowledged writes that timeline 2 never holds — two leaders).
+     */
+    @Test
+    void anOldLeaderRestartedUnderItsOwnLeaseAfterAnOfflineFailoverIsSuperseded() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO);
+        clock.advance(Duration.ofSeconds(5));
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+        assertTrue(s.getMessage().contains("timeline 2 was claimed") && s.getMessage().contains("was down"),
+                s.getMessage());
+        assertEquals(1, LeaderLease.current(store).orElseThrow().term(), "nothing written");
+        assertDoesNotThrow(() -> acquire(N, 2), "the offline-promoted store leads timeline 2");
+    }
+
+    /** The same after a clean stop: a released lease was last renewed when it was released. */
+    @Test
+    void anOldLeaderThatReleasedItsLeaseBeforeAnOfflineFailoverIsSupersededOnRestart() {
+        acquire(L, 1).release();
+        clock.advance(Duration.ofSeconds(2));
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO);
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+    }
+
+    /**
+     * A drill copy promoted while L runs: L renews its lease after the claim, so a later restart of L (a deploy, or
+     * kill -9) keeps leading timeline 1; a copy made within the skew margin before L's last renewal cannot be told
+     * from one made after it (the two clocks may differ by the margin), and fences L.
+     */
+    @Test
+    void aCopyPromotedBesideTheRunningLeaderDoesNotFenceItsRestartButOneWithinTheMarginDoes() {
+        LeaderLease l = acquire(L, 1);
+        clock.advance(Duration.ofSeconds(1));
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the drill, L running
+        clock.advance(MARGIN.plusSeconds(2));
+        l.renew();
+        clock.advance(Duration.ofSeconds(30)); // L killed
+        assertEquals(2, acquire(L, 1).record().term(), "L keeps leading: the copy was made while it renewed");
+
+        clock.advance(Duration.ofSeconds(2));
+        LeaderLease again = acquire(L, 1); // term 3, renewed now
+        claimNow(3, 1, TimelineHistory.OFFLINE, MARGIN.dividedBy(2).negated()); // a clock half a margin behind
+        again.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+    }
 }
