@@ -142,24 +142,36 @@ public final class LeaderLease {
                             + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
+                TimelineHistory fork = forkFrom(store, existing.timeline(), timeline);
+                if (fork != null && existing.renewedAtMicros() > claimedAtMicros(fork, 0) + skewMargin.toNanos() / 1000) {
+                    throw new LeaseException.Superseded("timeline " + fork.timeline() + " forked from timeline "
+                            + existing.timeline() + " at " + fork.createdAt() + " (" + fork.reason() + "), but the lease on"
+                            + " timeline " + existing.timeline() + " was renewed after that (" + existing.describe()
+                            + ", renewed " + micros(existing.renewedAtMicros()) + "): timeline " + existing.timeline()
+                            + " led on after the fork, and this node's timeline " + timeline + " lacks what it"
+                            + " acknowledged since; promote a new copy (restore --promote) once its leader is stopped",
+                            existing);
+                }
             }
-            int newest = newestDescendant(store, timeline, toPromote);
-            if (newest > timeline && !(ours && existing.timeline() == timeline)) {
+            boolean ownHere = ours && existing.timeline() == timeline;
+            // a leader (re)starting under its own lease: claims made since its last renewal fence it (a live
+            // promotion's take passes over offline claims whenever they were made)
+            Descendants d = descendants(store, timeline, toPromote,
+                    ownHere && !toPromote ? existing.renewedAtMicros() - skewMargin.toNanos() / 1000 : Long.MAX_VALUE);
+            int newest = d.newest();
+            if (newest > timeline && !ownHere) {
                 throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by "
                         + (toPromote ? "a live promotion" : "a promotion") + " from this node's timeline " + timeline
                         + " or a timeline after it" + (existing == null ? ""
                         : "; the lease was last held by " + existing.describe()), existing);
             }
-            if (newest > timeline) {
-                claimedWhileDown(store, timeline, existing, skewMargin).ifPresent(h -> {
-                    throw new LeaseException.Superseded("timeline " + h.timeline() + " was claimed (" + h.reason()
-                            + ", at " + h.createdAt() + ") from this node's timeline " + timeline + " or a timeline"
-                            + " after it, after this node last renewed its lease (" + existing.describe() + ", renewed "
-                            + micros(existing.renewedAtMicros()) + "): a failover while this node was down; leading"
-                            + " timeline " + timeline + " again would write a history that timeline " + h.timeline()
-                            + " does not hold (make this node a follower: walship follow --data … --archive …)",
-                            existing);
-                });
+            if (d.since() > timeline) {
+                throw new LeaseException.Superseded("timeline " + d.since() + " was claimed (" + d.sinceWhat()
+                        + ") from this node's timeline " + timeline + " or a timeline after it, after this node last"
+                        + " renewed its lease (" + existing.describe() + ", renewed " + micros(existing.renewedAtMicros())
+                        + "): a failover while this node was down; leading timeline " + timeline + " again would write"
+                        + " a history that timeline " + d.since() + " does not hold (if it leads, make this node its"
+                        + " follower: walship follow --data … --archive …)", existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
@@ -266,20 +278,26 @@ public final class LeaderLease {
      * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */
     static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
-        int[] newest = {timeline};
-        descendants(store, timeline, liveOnly, (h, t) -> newest[0] = Math.max(newest[0], t)); // corrupt counts
-        return newest[0];
+        return descendants(store, timeline, liveOnly, Long.MAX_VALUE).newest();
     }
 
     /**
-     * Calls {@code claim} with each timeline after {@code timeline} claimed by a promotion whose ancestry passes
-     * through {@code timeline} (with {@code liveOnly}, a live one), and its record — null for a corrupt record (what
-     * it claims cannot be known). A record absent on the way down counts as passing through {@code timeline}.
-     *
-     * @throws StorageException a history could not be read
+     * What {@link #newestDescendant} finds ({@code newest}), and, for a node whose own lease is on {@code timeline}, the
+     * newest claim of any kind forked from it or a later timeline that was made at or after {@code sinceMicros} (the
+     * lease's last renewal or release less the skew margin), or {@code timeline} if none ({@code since}, with
+     * {@code sinceWhat} saying what it was). A claim made while the holder still renewed is a copy made beside a
+     * running leader (an inspection or drill copy: it never led, and a store promoted from it can never take the lease
+     * from that leader's timeline, see the fork check in acquire); one made after the holder's last renewal is a
+     * failover while it was down, and the old leader must not lead its timeline again. The claim's {@code createdAt}
+     * is the promoting node's clock and the renewal the holder's: a claim within the margin before the renewal counts
+     * as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
      */
-    private static void descendants(ObjectStore store, int timeline, boolean liveOnly,
-                                    java.util.function.ObjIntConsumer<TimelineHistory> claim) {
+    record Descendants(int newest, int since, String sinceWhat) { }
+
+    static Descendants descendants(ObjectStore store, int timeline, boolean liveOnly, long sinceMicros) {
+        int newest = timeline;
+        int since = timeline;
+        String sinceWhat = "";
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
             int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
             if (t <= timeline) {
@@ -289,12 +307,17 @@ public final class LeaderLease {
             try {
                 h = history(store, t);
             } catch (CorruptObjectException e) {
-                LOG.warn("the history of timeline {} is corrupt ({})", t, e.getMessage());
-                claim.accept(null, t);
+                LOG.warn("the history of timeline {} is corrupt ({}); counting it as a claim from timeline {}", t,
+                        e.getMessage(), timeline);
+                newest = t;
+                if (sinceMicros != Long.MAX_VALUE) {
+                    since = t;
+                    sinceWhat = "its history cannot be read: " + e.getMessage();
+                }
                 continue;
             }
-            if (h == null || (liveOnly && !h.live())) {
-                continue; // listed, then gone (walship never deletes histories); or an offline claim
+            if (h == null) {
+                continue; // listed, then gone (walship never deletes histories)
             }
             int u = h.parent();
             while (u > timeline) {
@@ -309,43 +332,51 @@ public final class LeaderLease {
                 }
                 u = a.parent();
             }
-            if (u >= timeline) {
-                claim.accept(h, t);
+            if (u < timeline) {
+                continue; // another branch
+            }
+            if (!liveOnly || h.live()) {
+                newest = t;
+            }
+            if (claimedAtMicros(h, Long.MAX_VALUE) >= sinceMicros) {
+                since = t;
+                sinceWhat = h.reason() + ", at " + h.createdAt();
             }
         }
+        return new Descendants(newest, since, sinceWhat);
     }
 
     /**
-     * For a node whose own lease is on {@code timeline} while the archive holds a newer claim forked from it: the
-     * newest such claim made after the lease was last renewed (or released), less the skew margin, or empty. A claim
-     * made while the holder was still renewing is a copy made beside a running leader (an inspection or drill copy:
-     * it never led, the leader keeps leading); one made after the holder's last renewal is a failover while it was
-     * down (restore --promote of its archive, whose store may already lead or be about to), and the old leader must
-     * not lead its timeline again. The claim's {@code createdAt} is the promoting node's clock and the renewal the
-     * holder's, so a claim within the margin before the last renewal counts as after it (doubt refuses). A record
-     * that cannot be read was already judged by {@link #newestDescendant} (it does not count here); one whose time
-     * cannot be parsed counts.
+     * The history record of the timeline on {@code timeline}'s ancestry that forked from {@code leased} (an ancestor,
+     * as {@link #offAncestry} found), or null if a record on the way is absent or unreadable.
      */
-    static Optional<TimelineHistory> claimedWhileDown(ObjectStore store, int timeline, LeaseRecord own,
-                                                      Duration skewMargin) {
-        long since = own.renewedAtMicros() - skewMargin.toNanos() / 1000;
-        TimelineHistory[] found = new TimelineHistory[1];
-        int[] newest = {timeline};
-        descendants(store, timeline, false, (h, t) -> {
-            if (h != null && claimedAtMicros(h) >= since && t > newest[0]) {
-                newest[0] = t;
-                found[0] = h;
+    private static TimelineHistory forkFrom(ObjectStore store, int leased, int timeline) {
+        int t = timeline;
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = history(store, t);
+            } catch (CorruptObjectException e) {
+                return null;
             }
-        });
-        return Optional.ofNullable(found[0]);
+            if (h == null) {
+                return null;
+            }
+            if (h.parent() == leased) {
+                return h;
+            }
+            t = h.parent();
+        }
+        return null;
     }
 
-    private static long claimedAtMicros(TimelineHistory h) {
+    /** {@code createdAt} in µs since the epoch, or {@code unknown} if it cannot be parsed. */
+    private static long claimedAtMicros(TimelineHistory h, long unknown) {
         try {
             java.time.Instant at = java.time.Instant.parse(h.createdAt());
             return Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1000);
         } catch (RuntimeException e) {
-            return Long.MAX_VALUE; // no time to compare: doubt refuses
+            return unknown;
         }
     }
 

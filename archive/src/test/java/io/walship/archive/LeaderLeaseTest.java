@@ -175,18 +175,24 @@ class LeaderLeaseTest {
                 () -> LeaderLease.acquire(other, A, 2, TTL, MARGIN, clock));
     }
 
+    /** An unreadable claim fences everyone, the leader whose lease it is too: when it was made cannot be known. */
     @Test
-    void anOfflinePromotionThatNeverLedDoesNotFenceTheLeaderWhoseLeaseItIs() {
+    void anUnreadableClaimFencesEvenTheLeaderWhoseLeaseItIs() {
         acquire(A, 1);
         store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream("{}".getBytes())); // unreadable: live
         clock.advance(Duration.ofSeconds(30)); // A restarts long after
-        assertEquals(2, acquire(A, 1).record().term());
-        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "not for anyone else");
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(A, 1));
+        assertTrue(s.getMessage().contains("cannot be read"), s.getMessage());
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "nor anyone else");
     }
 
+    /** A claim made now (the manual clock's wall time), as a promoting node would write it. */
     private void history(int timeline, int parent, String reason, String promotion) {
+        long at = clock.wallMicros();
         store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
-                "0000000000000040", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", reason, promotion).toJson()));
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(), reason, promotion)
+                .toJson()));
     }
 
     /**
@@ -542,5 +548,54 @@ class LeaderLeaseTest {
         claimNow(3, 1, TimelineHistory.OFFLINE, MARGIN.dividedBy(2).negated()); // a clock half a margin behind
         again.release();
         assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+    }
+
+    // rev34: adversarial review of the own-lease fence (branch ownfence)
+
+    /**
+     * rev34 D1: an offline failover's claim that this binary cannot read (a newer walship's restore --promote writes
+     * history format 2; or any record that fails TimelineHistory.read) is counted by newestDescendant ("corrupt
+     * counts", doubt refuses) but skipped by claimedWhileDown ({@code h != null}). So L, killed and restarted under its
+     * own lease after the failover, leads timeline 1 again with the WARN "renewed after that claim: a copy promoted
+     * beside this running leader" — the two-leader / lost-writes shape the commit fixes for readable records, while an
+     * unparsable createdAt in a readable record does fence (Long.MAX_VALUE). Doubt should refuse here too.
+     */
+    @Test
+    void rev34AnOldLeaderRestartedAfterAFailoverWhoseClaimItCannotReadIsSuperseded() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        long at = clock.wallMicros();
+        // the failover's claim, written by a newer walship (history format 2) while L was down
+        store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream(new TimelineHistory(2, 2, 1,
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(),
+                "restore --promote to the end of the archive", TimelineHistory.OFFLINE).toJson()));
+        clock.advance(Duration.ofSeconds(5));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1),
+                "a claim made after L's last renewal that L cannot read: doubt refuses, as for an unparsable createdAt");
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "as it is for anyone else");
+    }
+
+    /**
+     * rev34 D2 (pre-existing, but the commit's "a copy beside the running leader never led; this node keeps leading"
+     * rests on it): the copy's claim says nothing about whether it will lead. A store restore --promote'd while L
+     * runs (a drill, or an operator's failover while L was unreachable to clients but still renewing) claims 2; L
+     * renews past it, is restarted (kept leading: term 2) and acknowledges writes on timeline 1 after the fork. When
+     * L stops cleanly (release) or its lease expires, the copy started as walship leader --archive takes the lease on
+     * 2 at once (timeline 1 is an ancestor: offAncestry passes) and leads a history without everything L acknowledged
+     * since the fork. The lease on the parent was renewed after the claim (by more than the margin): taking it loses
+     * those writes, and should be Superseded ("timeline 1 led after this timeline forked from it").
+     */
+    @Test
+    void rev34ACopyPromotedBesideTheRunningLeaderDoesNotLaterTakeTheLeaseFromTheTimelineThatKeptLeading() {
+        LeaderLease l = acquire(L, 1);
+        clock.advance(Duration.ofSeconds(1));
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the copy, L running
+        clock.advance(MARGIN.plusSeconds(2));
+        l.renew(); // L acknowledges writes on 1 past the fork
+        clock.advance(Duration.ofSeconds(3));
+        l.release(); // a clean restart (deploy): released
+        assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2),
+                "the copy on 2 forked before writes timeline 1 acknowledged under a lease renewed after the claim");
     }
 }
