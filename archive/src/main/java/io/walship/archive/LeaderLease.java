@@ -142,16 +142,6 @@ public final class LeaderLease {
                             + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
-                TimelineHistory fork = forkFrom(store, existing.timeline(), timeline);
-                if (fork != null && existing.renewedAtMicros() > claimedAtMicros(fork, 0) + skewMargin.toNanos() / 1000) {
-                    throw new LeaseException.Superseded("timeline " + fork.timeline() + " forked from timeline "
-                            + existing.timeline() + " at " + fork.createdAt() + " (" + fork.reason() + "), but the lease on"
-                            + " timeline " + existing.timeline() + " was renewed after that (" + existing.describe()
-                            + ", renewed " + micros(existing.renewedAtMicros()) + "): timeline " + existing.timeline()
-                            + " led on after the fork, and this node's timeline " + timeline + " lacks what it"
-                            + " acknowledged since; promote a new copy (restore --promote) once its leader is stopped",
-                            existing);
-                }
             }
             boolean ownHere = ours && existing.timeline() == timeline;
             // a leader (re)starting under its own lease: claims made since its last renewal fence it (a live
@@ -286,8 +276,7 @@ public final class LeaderLease {
      * newest claim of any kind forked from it or a later timeline that was made at or after {@code sinceMicros} (the
      * lease's last renewal or release less the skew margin), or {@code timeline} if none ({@code since}, with
      * {@code sinceWhat} saying what it was). A claim made while the holder still renewed is a copy made beside a
-     * running leader (an inspection or drill copy: it never led, and a store promoted from it can never take the lease
-     * from that leader's timeline, see the fork check in acquire); one made after the holder's last renewal is a
+     * running leader (an inspection or drill copy, which never led); one made after the holder's last renewal is a
      * failover while it was down, and the old leader must not lead its timeline again. The claim's {@code createdAt}
      * is the promoting node's clock and the renewal the holder's: a claim within the margin before the renewal counts
      * as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
@@ -344,30 +333,6 @@ public final class LeaderLease {
             }
         }
         return new Descendants(newest, since, sinceWhat);
-    }
-
-    /**
-     * The history record of the timeline on {@code timeline}'s ancestry that forked from {@code leased} (an ancestor,
-     * as {@link #offAncestry} found), or null if a record on the way is absent or unreadable.
-     */
-    private static TimelineHistory forkFrom(ObjectStore store, int leased, int timeline) {
-        int t = timeline;
-        while (t > leased) {
-            TimelineHistory h;
-            try {
-                h = history(store, t);
-            } catch (CorruptObjectException e) {
-                return null;
-            }
-            if (h == null) {
-                return null;
-            }
-            if (h.parent() == leased) {
-                return h;
-            }
-            t = h.parent();
-        }
-        return null;
     }
 
     /** {@code createdAt} in µs since the epoch, or {@code unknown} if it cannot be parsed. */

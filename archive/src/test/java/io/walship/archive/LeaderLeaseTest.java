@@ -576,26 +576,29 @@ class LeaderLeaseTest {
         assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "as it is for anyone else");
     }
 
+    // rev35: a review of a fork rule (a lease renewed after a claim = the parent led on), not adopted
+
     /**
-     * rev34 D2 (pre-existing, but the commit's "a copy beside the running leader never led; this node keeps leading"
-     * rests on it): the copy's claim says nothing about whether it will lead. A store restore --promote'd while L
-     * runs (a drill, or an operator's failover while L was unreachable to clients but still renewing) claims 2; L
-     * renews past it, is restarted (kept leading: term 2) and acknowledges writes on timeline 1 after the fork. When
-     * L stops cleanly (release) or its lease expires, the copy started as walship leader --archive takes the lease on
-     * 2 at once (timeline 1 is an ancestor: offAncestry passes) and leads a history without everything L acknowledged
-     * since the fork. The lease on the parent was renewed after the claim (by more than the margin): taking it loses
-     * those writes, and should be Superseded ("timeline 1 led after this timeline forked from it").
+     * rev35 D1: the fork rule reads the lease's renewedAt as "timeline 1 led on after the fork", but a live promotion's
+     * take of the lease on 1 (acquireToPromote: automatic failover, walship promote --url) writes renewedAt too, and a
+     * refused promotion releases it (renewedAt = the release time). L dies; the operator fails over offline (restore
+     * --promote claims 2 while L is down); before N is started, a follower's promotion takes the lease on 1 (it passes
+     * over offline claims) and is refused (a peer holds more WAL and the fetch failed, …), releasing it. Nobody
+     * acknowledged anything on 1 after the fork, yet N is Superseded for good ("timeline 1 led on after the fork … lacks
+     * what it acknowledged since"), and L too (the lease is no longer its own): nobody can lead until another copy.
      */
     @Test
-    void rev34ACopyPromotedBesideTheRunningLeaderDoesNotLaterTakeTheLeaseFromTheTimelineThatKeptLeading() {
-        LeaderLease l = acquire(L, 1);
+    void rev35AnOfflineFailoverIsNotFencedByARefusedLivePromotionsTakeOfTheOldTimeline() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the operator's offline failover, L down
+        clock.advance(Duration.ofSeconds(2));
+        LeaderLease f = toPromote(F, 1); // automatic failover of a follower takes the lease on 1 ...
         clock.advance(Duration.ofSeconds(1));
-        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the copy, L running
-        clock.advance(MARGIN.plusSeconds(2));
-        l.renew(); // L acknowledges writes on 1 past the fork
-        clock.advance(Duration.ofSeconds(3));
-        l.release(); // a clean restart (deploy): released
-        assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2),
-                "the copy on 2 forked before writes timeline 1 acknowledged under a lease renewed after the claim");
+        f.release(); // ... and is refused before it claims anything
+        clock.advance(Duration.ofSeconds(1));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1), "L: a failover happened while it was down");
+        LeaderLease n = acquire(N, 2); // a fork rule keyed on the lease's renewedAt refused this
+        assertEquals(2, n.record().timeline());
     }
 }
