@@ -143,12 +143,25 @@ public final class LeaderLease {
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
             }
-            int newest = newestDescendant(store, timeline, toPromote);
-            if (newest > timeline && !(ours && existing.timeline() == timeline)) {
+            boolean ownHere = ours && existing.timeline() == timeline;
+            // a leader (re)starting under its own lease: claims made since its last renewal fence it (a live
+            // promotion's take passes over offline claims whenever they were made)
+            Descendants d = descendants(store, timeline, toPromote,
+                    ownHere && !toPromote ? existing.renewedAtMicros() - skewMargin.toNanos() / 1000 : Long.MAX_VALUE);
+            int newest = d.newest();
+            if (newest > timeline && !ownHere) {
                 throw new LeaseException.Superseded("the archive holds timeline " + newest + ", claimed by "
                         + (toPromote ? "a live promotion" : "a promotion") + " from this node's timeline " + timeline
                         + " or a timeline after it" + (existing == null ? ""
                         : "; the lease was last held by " + existing.describe()), existing);
+            }
+            if (d.since() > timeline) {
+                throw new LeaseException.Superseded("timeline " + d.since() + " was claimed (" + d.sinceWhat()
+                        + ") from this node's timeline " + timeline + " or a timeline after it, after this node last"
+                        + " renewed its lease (" + existing.describe() + ", renewed " + micros(existing.renewedAtMicros())
+                        + "): a failover while this node was down; leading timeline " + timeline + " again would write"
+                        + " a history that timeline " + d.since() + " does not hold (if it leads, make this node its"
+                        + " follower: walship follow --data … --archive …)", existing);
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
@@ -160,8 +173,9 @@ public final class LeaderLease {
                 String etag = existing == null ? store.createReturningEtagOrSame(ArchiveLayout.LEASE, json)
                         : store.replaceIfMatchOrSame(ArchiveLayout.LEASE, cur.get().etag(), json);
                 if (newest > timeline) {
-                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}: a"
-                            + " promotion that never led (restore --promote); this node keeps leading", newest, timeline);
+                    LOG.warn("the archive holds timeline {} but the leader lease was this node's on timeline {}, renewed"
+                            + " after that claim: a copy promoted beside this running leader (restore --promote), which"
+                            + " never led; this node keeps leading", newest, timeline);
                 }
                 LOG.info("took the leader lease: {}{}", next.describe(),
                         existing == null ? "" : existing.nodeId().equals(me.nodeId()) ? " (this node's own, term "
@@ -254,10 +268,28 @@ public final class LeaderLease {
      * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */
     static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
+        return descendants(store, timeline, liveOnly, Long.MAX_VALUE).newest();
+    }
+
+    /**
+     * What {@link #newestDescendant} finds ({@code newest}), and, for a node whose own lease is on {@code timeline}, the
+     * newest claim of any kind forked from it or a later timeline that was made at or after {@code sinceMicros} (the
+     * lease's last renewal or release less the skew margin), or {@code timeline} if none ({@code since}, with
+     * {@code sinceWhat} saying what it was). A claim made while the holder still renewed is a copy made beside a
+     * running leader (an inspection or drill copy, which never led); one made after the holder's last renewal is a
+     * failover while it was down, and the old leader must not lead its timeline again. The claim's {@code createdAt}
+     * is the promoting node's clock and the renewal the holder's: a claim within the margin before the renewal counts
+     * as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
+     */
+    record Descendants(int newest, int since, String sinceWhat) { }
+
+    static Descendants descendants(ObjectStore store, int timeline, boolean liveOnly, long sinceMicros) {
         int newest = timeline;
+        int since = timeline;
+        String sinceWhat = "";
         for (ObjectInfo o : store.list(ArchiveLayout.TIMELINES, null)) {
             int t = ArchiveLayout.parseHistory(o.key()).orElse(1);
-            if (t <= newest) {
+            if (t <= timeline) {
                 continue;
             }
             TimelineHistory h;
@@ -267,10 +299,14 @@ public final class LeaderLease {
                 LOG.warn("the history of timeline {} is corrupt ({}); counting it as a claim from timeline {}", t,
                         e.getMessage(), timeline);
                 newest = t;
+                if (sinceMicros != Long.MAX_VALUE) {
+                    since = t;
+                    sinceWhat = "its history cannot be read: " + e.getMessage();
+                }
                 continue;
             }
-            if (h == null || (liveOnly && !h.live())) {
-                continue; // listed, then gone (walship never deletes histories); or an offline claim
+            if (h == null) {
+                continue; // listed, then gone (walship never deletes histories)
             }
             int u = h.parent();
             while (u > timeline) {
@@ -285,11 +321,33 @@ public final class LeaderLease {
                 }
                 u = a.parent();
             }
-            if (u >= timeline) {
+            if (u < timeline) {
+                continue; // another branch
+            }
+            if (!liveOnly || h.live()) {
                 newest = t;
             }
+            if (claimedAtMicros(h, Long.MAX_VALUE) >= sinceMicros) {
+                since = t;
+                sinceWhat = h.reason() + ", at " + h.createdAt();
+            }
         }
-        return newest;
+        return new Descendants(newest, since, sinceWhat);
+    }
+
+    /** {@code createdAt} in µs since the epoch, or {@code unknown} if it cannot be parsed. */
+    private static long claimedAtMicros(TimelineHistory h, long unknown) {
+        try {
+            java.time.Instant at = java.time.Instant.parse(h.createdAt());
+            return Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1000);
+        } catch (RuntimeException e) {
+            return unknown;
+        }
+    }
+
+    private static String micros(long micros) {
+        return java.time.Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L)
+                .toString();
     }
 
     /** The lease as it is in the archive now (who leads, where), or empty if there never was one. */

@@ -175,18 +175,24 @@ class LeaderLeaseTest {
                 () -> LeaderLease.acquire(other, A, 2, TTL, MARGIN, clock));
     }
 
+    /** An unreadable claim fences everyone, the leader whose lease it is too: when it was made cannot be known. */
     @Test
-    void anOfflinePromotionThatNeverLedDoesNotFenceTheLeaderWhoseLeaseItIs() {
+    void anUnreadableClaimFencesEvenTheLeaderWhoseLeaseItIs() {
         acquire(A, 1);
         store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream("{}".getBytes())); // unreadable: live
         clock.advance(Duration.ofSeconds(30)); // A restarts long after
-        assertEquals(2, acquire(A, 1).record().term());
-        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "not for anyone else");
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(A, 1));
+        assertTrue(s.getMessage().contains("cannot be read"), s.getMessage());
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "nor anyone else");
     }
 
+    /** A claim made now (the manual clock's wall time), as a promoting node would write it. */
     private void history(int timeline, int parent, String reason, String promotion) {
+        long at = clock.wallMicros();
         store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
-                "0000000000000040", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", reason, promotion).toJson()));
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(), reason, promotion)
+                .toJson()));
     }
 
     /**
@@ -481,5 +487,118 @@ class LeaderLeaseTest {
         System.out.println("history GETs for " + polls + " Held polls with " + copies + " drill copies: " + reads.get());
         assertTrue(reads.get() <= copies, "history GETs for " + polls + " Held polls with " + copies
                 + " drill copies: " + reads.get() + " (each poll re-reads every record)");
+    }
+
+    // an own lease and an offline claim: made beside the running leader (a drill copy), or while it was down (a failover)
+
+    /** A claim whose record says it was made at the clock's wall time now, plus {@code offset}. */
+    private void claimNow(int timeline, int parent, String promotion, Duration offset) {
+        long at = clock.wallMicros() + offset.toNanos() / 1000;
+        store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(),
+                "restore --promote to the end of the archive", promotion).toJson()));
+    }
+
+    /**
+     * L leads timeline 1 and is killed; while it is down the operator fails over offline (restore --promote claims 2,
+     * to be started as a leader). L is restarted under its own node id (systemd) before or after NEW is up: its lease
+     * is its own, but the claim came after its last renewal, so it must not lead 1 again (before: it took term 2, a
+     * WARN "a promotion that never led", and acknowledged writes that timeline 2 never holds — two leaders).
+     */
+    @Test
+    void anOldLeaderRestartedUnderItsOwnLeaseAfterAnOfflineFailoverIsSuperseded() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO);
+        clock.advance(Duration.ofSeconds(5));
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+        assertTrue(s.getMessage().contains("timeline 2 was claimed") && s.getMessage().contains("was down"),
+                s.getMessage());
+        assertEquals(1, LeaderLease.current(store).orElseThrow().term(), "nothing written");
+        assertDoesNotThrow(() -> acquire(N, 2), "the offline-promoted store leads timeline 2");
+    }
+
+    /** The same after a clean stop: a released lease was last renewed when it was released. */
+    @Test
+    void anOldLeaderThatReleasedItsLeaseBeforeAnOfflineFailoverIsSupersededOnRestart() {
+        acquire(L, 1).release();
+        clock.advance(Duration.ofSeconds(2));
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO);
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+    }
+
+    /**
+     * A drill copy promoted while L runs: L renews its lease after the claim, so a later restart of L (a deploy, or
+     * kill -9) keeps leading timeline 1; a copy made within the skew margin before L's last renewal cannot be told
+     * from one made after it (the two clocks may differ by the margin), and fences L.
+     */
+    @Test
+    void aCopyPromotedBesideTheRunningLeaderDoesNotFenceItsRestartButOneWithinTheMarginDoes() {
+        LeaderLease l = acquire(L, 1);
+        clock.advance(Duration.ofSeconds(1));
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the drill, L running
+        clock.advance(MARGIN.plusSeconds(2));
+        l.renew();
+        clock.advance(Duration.ofSeconds(30)); // L killed
+        assertEquals(2, acquire(L, 1).record().term(), "L keeps leading: the copy was made while it renewed");
+
+        clock.advance(Duration.ofSeconds(2));
+        LeaderLease again = acquire(L, 1); // term 3, renewed now
+        claimNow(3, 1, TimelineHistory.OFFLINE, MARGIN.dividedBy(2).negated()); // a clock half a margin behind
+        again.release();
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1));
+    }
+
+    // rev34: adversarial review of the own-lease fence (branch ownfence)
+
+    /**
+     * rev34 D1: an offline failover's claim that this binary cannot read (a newer walship's restore --promote writes
+     * history format 2; or any record that fails TimelineHistory.read) is counted by newestDescendant ("corrupt
+     * counts", doubt refuses) but skipped by claimedWhileDown ({@code h != null}). So L, killed and restarted under its
+     * own lease after the failover, leads timeline 1 again with the WARN "renewed after that claim: a copy promoted
+     * beside this running leader" — the two-leader / lost-writes shape the commit fixes for readable records, while an
+     * unparsable createdAt in a readable record does fence (Long.MAX_VALUE). Doubt should refuse here too.
+     */
+    @Test
+    void rev34AnOldLeaderRestartedAfterAFailoverWhoseClaimItCannotReadIsSuperseded() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        long at = clock.wallMicros();
+        // the failover's claim, written by a newer walship (history format 2) while L was down
+        store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream(new TimelineHistory(2, 2, 1,
+                "0000000000000040", "2026-01-01T00:00:00Z",
+                java.time.Instant.ofEpochSecond(at / 1_000_000, at % 1_000_000 * 1000).toString(),
+                "restore --promote to the end of the archive", TimelineHistory.OFFLINE).toJson()));
+        clock.advance(Duration.ofSeconds(5));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1),
+                "a claim made after L's last renewal that L cannot read: doubt refuses, as for an unparsable createdAt");
+        assertThrows(LeaseException.Superseded.class, () -> acquire(B, 1), "as it is for anyone else");
+    }
+
+    // rev35: a review of a fork rule (a lease renewed after a claim = the parent led on), not adopted
+
+    /**
+     * rev35 D1: the fork rule reads the lease's renewedAt as "timeline 1 led on after the fork", but a live promotion's
+     * take of the lease on 1 (acquireToPromote: automatic failover, walship promote --url) writes renewedAt too, and a
+     * refused promotion releases it (renewedAt = the release time). L dies; the operator fails over offline (restore
+     * --promote claims 2 while L is down); before N is started, a follower's promotion takes the lease on 1 (it passes
+     * over offline claims) and is refused (a peer holds more WAL and the fetch failed, …), releasing it. Nobody
+     * acknowledged anything on 1 after the fork, yet N is Superseded for good ("timeline 1 led on after the fork … lacks
+     * what it acknowledged since"), and L too (the lease is no longer its own): nobody can lead until another copy.
+     */
+    @Test
+    void rev35AnOfflineFailoverIsNotFencedByARefusedLivePromotionsTakeOfTheOldTimeline() {
+        acquire(L, 1);
+        clock.advance(Duration.ofSeconds(30)); // L killed; its lease expired
+        claimNow(2, 1, TimelineHistory.OFFLINE, Duration.ZERO); // the operator's offline failover, L down
+        clock.advance(Duration.ofSeconds(2));
+        LeaderLease f = toPromote(F, 1); // automatic failover of a follower takes the lease on 1 ...
+        clock.advance(Duration.ofSeconds(1));
+        f.release(); // ... and is refused before it claims anything
+        clock.advance(Duration.ofSeconds(1));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(L, 1), "L: a failover happened while it was down");
+        LeaderLease n = acquire(N, 2); // a fork rule keyed on the lease's renewedAt refused this
+        assertEquals(2, n.record().timeline());
     }
 }

@@ -141,4 +141,49 @@ class LeaseProcessTest {
         assertTrue(list.out().contains("leader lease: node-b (timeline 2, term 2, http://127.0.0.1:"), list.out());
         assertTrue(list.out().contains(") released at "), list.out());
     }
+
+    /**
+     * The old leader comes back before the offline-promoted copy is started: the lease in the archive is still its
+     * own (nobody took it), but timeline 2 was claimed after its last renewal, so it refuses writes (SUPERSEDED)
+     * instead of leading timeline 1 beside the copy that will lead timeline 2; the copy then leads.
+     */
+    @Test
+    void anOldLeaderRestartedUnderItsOwnLeaseAfterAnOfflineFailoverRefusesWrites() throws Exception {
+        Path archive = tmp.resolve("archive");
+        Path a = tmp.resolve("a");
+        Process pa = leader(a, archive, "node-a", "a1");
+        String ua = url(pa, "a1");
+        assertEquals(200, put(ua, "k"));
+        CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
+        assertEquals(0, backup.exit(), backup.err());
+        awaitStatus(ua, s -> s.archiveLag().lsns() == 0);
+        pa.destroyForcibly(); // kill -9: its own lease stays in the archive
+        assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+        Path b = tmp.resolve("b");
+        CliRunner.Result restore = CliRunner.run("restore", "--archive", "file://" + archive, "--target", b.toString(),
+                "--promote");
+        assertEquals(0, restore.exit(), restore.err());
+
+        Process pa2 = leader(a, archive, "node-a", "a2"); // restarted (systemd) before node-b is up
+        try {
+            String ua2 = url(pa2, "a2");
+            StatusResponse fenced = awaitStatus(ua2, s -> "SUPERSEDED".equals(s.lease().state()));
+            assertTrue(fenced.lease().reason().contains("timeline 2 was claimed")
+                    && fenced.lease().reason().contains("was down"), fenced.lease().reason());
+            assertEquals(503, put(ua2, "split-brain"));
+        } finally {
+            pa2.destroy();
+            pa2.waitFor(30, TimeUnit.SECONDS);
+        }
+        Process pb = leader(b, archive, "node-b", "b");
+        try {
+            String ub = url(pb, "b");
+            StatusResponse held = awaitStatus(ub, s -> s.lease().writable());
+            assertEquals(2, held.timeline());
+            assertEquals(200, put(ub, "on-timeline-2"));
+        } finally {
+            pb.destroy();
+            assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
+        }
+    }
 }
