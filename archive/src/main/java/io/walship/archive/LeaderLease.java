@@ -158,7 +158,7 @@ public final class LeaderLease {
             if (d.since() > timeline) {
                 throw new LeaseException.Superseded("timeline " + d.since() + " was claimed (" + d.sinceWhat()
                         + ") from this node's timeline " + timeline + " or a timeline after it, after this node last"
-                        + " renewed its lease (" + existing.describe() + ", renewed " + micros(existing.renewedAtMicros())
+                        + " renewed its lease (" + existing.describe() + ", renewed " + LeaseRecord.instant(existing.renewedAtMicros())
                         + "): a failover while this node was down; leading timeline " + timeline + " again would write"
                         + " a history that timeline " + d.since() + " does not hold (if it leads, make this node its"
                         + " follower: walship follow --data … --archive …)", existing);
@@ -275,7 +275,7 @@ public final class LeaderLease {
      * What {@link #newestDescendant} finds ({@code newest}), and, for a node whose own lease is on {@code timeline}, the
      * newest claim of any kind forked from it or a later timeline that was made at or after {@code sinceMicros} (the
      * lease's last renewal or release less the skew margin), or {@code timeline} if none ({@code since}, with
-     * {@code sinceWhat} saying what it was). A claim made while the holder still renewed is a copy made beside a
+     * {@code sinceWhat} saying what it was; {@code sinceMicros} {@link Long#MAX_VALUE}: not asked). A claim made while the holder still renewed is a copy made beside a
      * running leader (an inspection or drill copy, which never led); one made after the holder's last renewal is a
      * failover while it was down, and the old leader must not lead its timeline again. The claim's {@code createdAt}
      * is the promoting node's clock and the renewal the holder's: a claim within the margin before the renewal counts
@@ -327,7 +327,7 @@ public final class LeaderLease {
             if (!liveOnly || h.live()) {
                 newest = t;
             }
-            if (claimedAtMicros(h, Long.MAX_VALUE) >= sinceMicros) {
+            if (sinceMicros != Long.MAX_VALUE && claimedAtMicros(h, Long.MAX_VALUE) >= sinceMicros) {
                 since = t;
                 sinceWhat = h.reason() + ", at " + h.createdAt();
             }
@@ -343,11 +343,6 @@ public final class LeaderLease {
         } catch (RuntimeException e) {
             return unknown;
         }
-    }
-
-    private static String micros(long micros) {
-        return java.time.Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L)
-                .toString();
     }
 
     /** The lease as it is in the archive now (who leads, where), or empty if there never was one. */

@@ -75,6 +75,11 @@ public record LeaseRecord(int formatVersion, String nodeId, int timeline, String
     public String describe() {
         return nodeId + " (timeline " + timeline + ", term " + term
                 + (httpUrl.isEmpty() ? "" : ", " + httpUrl) + ")"
-                + (released ? " released at " : " until ") + java.time.Instant.ofEpochSecond(Math.floorDiv(expiresAtMicros, 1_000_000L), Math.floorMod(expiresAtMicros, 1_000_000L) * 1000L);
+                + (released ? " released at " : " until ") + instant(expiresAtMicros);
+    }
+
+    /** A wall-clock time in µs since the epoch as an instant. */
+    static java.time.Instant instant(long micros) {
+        return java.time.Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L);
     }
 }

@@ -601,4 +601,18 @@ class LeaderLeaseTest {
         LeaderLease n = acquire(N, 2); // a fork rule keyed on the lease's renewedAt refused this
         assertEquals(2, n.record().timeline());
     }
+
+    /**
+     * A claim's time is only read for a leader restarting under its own lease: an offline claim whose createdAt cannot
+     * be parsed (not walship's writing) does not stop a live promotion, which passes over offline claims.
+     */
+    @Test
+    void anUnparsableClaimTimeDoesNotStopALivePromotion() {
+        acquire(L, 1);
+        store.create(ArchiveLayout.historyKey(2), new ByteArrayInputStream(new TimelineHistory(1, 2, 1,
+                "0000000000000040", "2026-01-01T00:00:00Z", "yesterday", "restore --promote to the end of the archive",
+                TimelineHistory.OFFLINE).toJson()));
+        clock.advance(Duration.ofSeconds(30)); // L died
+        assertDoesNotThrow(() -> toPromote(F, 1));
+    }
 }
