@@ -105,7 +105,7 @@ public final class LeaderLease {
      * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, for a live promotion
      * of a follower on {@code timeline} (the lease taken on the old timeline before the claim): only a newer timeline
      * claimed by a live promotion from {@code timeline} or one of its descendants supersedes it
-     * ({@link #newestDescendant}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
+     * ({@link #descendants}), so that an inspection copy ({@code restore --promote}) never blocks a failover.
      * A leader (re)starting keeps the stricter rule: any newer claim supersedes it unless the lease is its own (an
      * offline failover's claim fences the old leader, whose restart would otherwise lead the parent again).
      */
@@ -254,6 +254,9 @@ public final class LeaderLease {
         return h;
     }
 
+    /** What {@link #descendants} found: the newest claim through a timeline, and the newest made since a time. */
+    record Descendants(int newest, int since, String sinceWhat) { }
+
     /**
      * The newest timeline after {@code timeline} claimed by a promotion whose ancestry passes through
      * {@code timeline} (with {@code liveOnly}, by a live promotion: {@link TimelineHistory#live()}), or
@@ -264,25 +267,17 @@ public final class LeaderLease {
      * finds first). A claim on another branch (a drill copy of an ancestor, a live claim that can take the lease only
      * from its own ancestry, {@link #offAncestry}) supersedes neither. A record that is corrupt, or absent on the way
      * down, counts as passing through {@code timeline} (doubt refuses); a failed read is an archive failure.
+     * <p>And ({@code since}), for a node whose own lease is on {@code timeline}, the newest claim of any kind
+     * forked from it or a later timeline that was made at or after {@code sinceMicros} (the lease's last renewal
+     * or release less the skew margin), or {@code timeline} if none ({@code sinceWhat} says what it was;
+     * {@code sinceMicros} {@link Long#MAX_VALUE}: not asked). A claim made while the holder still renewed is a copy
+     * made beside a running leader (an inspection or drill copy, which never led); one made after the holder's last
+     * renewal is a failover while it was down, and the old leader must not lead its timeline again. The claim's
+     * {@code createdAt} is the promoting node's clock and the renewal the holder's: a claim within the margin before
+     * the renewal counts as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
      *
      * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */
-    static int newestDescendant(ObjectStore store, int timeline, boolean liveOnly) {
-        return descendants(store, timeline, liveOnly, Long.MAX_VALUE).newest();
-    }
-
-    /**
-     * What {@link #newestDescendant} finds ({@code newest}), and, for a node whose own lease is on {@code timeline}, the
-     * newest claim of any kind forked from it or a later timeline that was made at or after {@code sinceMicros} (the
-     * lease's last renewal or release less the skew margin), or {@code timeline} if none ({@code since}, with
-     * {@code sinceWhat} saying what it was; {@code sinceMicros} {@link Long#MAX_VALUE}: not asked). A claim made while the holder still renewed is a copy made beside a
-     * running leader (an inspection or drill copy, which never led); one made after the holder's last renewal is a
-     * failover while it was down, and the old leader must not lead its timeline again. The claim's {@code createdAt}
-     * is the promoting node's clock and the renewal the holder's: a claim within the margin before the renewal counts
-     * as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
-     */
-    record Descendants(int newest, int since, String sinceWhat) { }
-
     static Descendants descendants(ObjectStore store, int timeline, boolean liveOnly, long sinceMicros) {
         int newest = timeline;
         int since = timeline;

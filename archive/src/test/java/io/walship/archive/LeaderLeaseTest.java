@@ -399,7 +399,7 @@ class LeaderLeaseTest {
                 "a follower of timeline 2's leader takes the lease on 2 to be promoted (it then claims 4)");
     }
 
-    // review33: the second round (acquire vs acquireToPromote, newestDescendant)
+    // review33: the second round (acquire vs acquireToPromote, descendants)
 
     /**
      * A live promotion that claimed its timeline is superseded for ever by a drill copy claimed before its lease
@@ -554,7 +554,7 @@ class LeaderLeaseTest {
 
     /**
      * rev34 D1: an offline failover's claim that this binary cannot read (a newer walship's restore --promote writes
-     * history format 2; or any record that fails TimelineHistory.read) is counted by newestDescendant ("corrupt
+     * history format 2; or any record that fails TimelineHistory.read) is counted by descendants ("corrupt
      * counts", doubt refuses) but skipped by claimedWhileDown ({@code h != null}). So L, killed and restarted under its
      * own lease after the failover, leads timeline 1 again with the WARN "renewed after that claim: a copy promoted
      * beside this running leader" — the two-leader / lost-writes shape the commit fixes for readable records, while an

@@ -146,7 +146,7 @@ class LocalVersionsReviewTest {
         int lists = 0;
         try {
             while (System.nanoTime() - deadline < 0) {
-                // LeaderLease.acquire lists timelines/ (newestDescendant): the walk covers .versions/ too
+                // LeaderLease.acquire lists timelines/ (descendants): the walk covers .versions/ too
                 assertEquals(List.of(), lister.list("timelines/", null));
                 lists++;
             }

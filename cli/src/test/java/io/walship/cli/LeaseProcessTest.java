@@ -68,21 +68,30 @@ class LeaseProcessTest {
         }, done);
     }
 
-    @Test
-    void aPromotedCopyWaitsForTheKilledLeadersLeaseAndTheOldLeaderComesBackFenced() throws Exception {
-        Path archive = tmp.resolve("archive");
+    /**
+     * Leader node-a on {@code tmp/a} holding the lease, {@code puts} writes, a base backup, everything shipped, then
+     * kill -9: its lease stays in the archive, unexpired and unreleased. Returns its data directory.
+     */
+    private Path killedAfterShipping(Path archive, int puts) throws Exception {
         Path a = tmp.resolve("a");
         Process pa = leader(a, archive, "node-a", "a1");
         String ua = url(pa, "a1");
-        for (int i = 0; i < 10; i++) {
+        for (int i = 0; i < puts; i++) {
             assertEquals(200, put(ua, "k" + i));
         }
         assertEquals("HELD", status(ua).lease().state());
         CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
         assertEquals(0, backup.exit(), backup.err());
         awaitStatus(ua, s -> s.archiveLag().lsns() == 0); // everything shipped
-        pa.destroyForcibly(); // kill -9: the lease stays, unexpired, and nothing is released
+        pa.destroyForcibly();
         assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+        return a;
+    }
+
+    @Test
+    void aPromotedCopyWaitsForTheKilledLeadersLeaseAndTheOldLeaderComesBackFenced() throws Exception {
+        Path archive = tmp.resolve("archive");
+        Path a = killedAfterShipping(archive, 10);
         long shippedByA;
         try (ObjectStore store = ObjectStores.open("file://" + archive)) {
             shippedByA = ArchiveListing.of(store).lastArchivedLsn(1);
@@ -150,15 +159,7 @@ class LeaseProcessTest {
     @Test
     void anOldLeaderRestartedUnderItsOwnLeaseAfterAnOfflineFailoverRefusesWrites() throws Exception {
         Path archive = tmp.resolve("archive");
-        Path a = tmp.resolve("a");
-        Process pa = leader(a, archive, "node-a", "a1");
-        String ua = url(pa, "a1");
-        assertEquals(200, put(ua, "k"));
-        CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
-        assertEquals(0, backup.exit(), backup.err());
-        awaitStatus(ua, s -> s.archiveLag().lsns() == 0);
-        pa.destroyForcibly(); // kill -9: its own lease stays in the archive
-        assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+        Path a = killedAfterShipping(archive, 1);
         Path b = tmp.resolve("b");
         CliRunner.Result restore = CliRunner.run("restore", "--archive", "file://" + archive, "--target", b.toString(),
                 "--promote");
