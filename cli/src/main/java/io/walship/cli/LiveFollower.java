@@ -382,23 +382,36 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
      */
     private void catchUpFromArchive(int timeline, boolean force) {
         long before = store.lastLsn();
-        io.walship.restorer.follow.ArchiveCatchUp.Result r = io.walship.restorer.follow.ArchiveCatchUp.run(
-                config.archive(), store, config.loopOptions().archiveParallel(), () -> false);
-        if (r.entries() > 0) {
-            LOG.info("promotion: replayed {} entries of timeline {} from the archive ({} segment(s)), LSN {} to {}: WAL"
-                    + " the old leader shipped that no follower held", r.entries(), timeline, r.segments(),
-                    Lsn.format(before), Lsn.format(store.lastLsn()));
+        String unreadable = null;
+        boolean keyMissing = false;
+        try {
+            io.walship.restorer.follow.ArchiveCatchUp.Result r = io.walship.restorer.follow.ArchiveCatchUp.run(
+                    config.archive(), store, config.loopOptions().archiveParallel(), () -> false);
+            if (r.entries() > 0) {
+                LOG.info("promotion: replayed {} entries of timeline {} from the archive ({} segment(s)), LSN {} to {}:"
+                        + " WAL the old leader shipped that no follower held", r.entries(), timeline, r.segments(),
+                        Lsn.format(before), Lsn.format(store.lastLsn()));
+            }
+        } catch (io.walship.archive.EncryptionKeyException e) {
+            unreadable = "this node's keys cannot open it: " + Errors.oneLine(e);
+            keyMissing = true;
+        } catch (io.walship.archive.CorruptObjectException | io.walship.wal.IntegrityException e) {
+            unreadable = "it cannot be read: " + Errors.oneLine(e);
         }
         long archived = ArchiveListing.of(config.archive()).lastArchivedLsn(timeline);
         if (archived > store.lastLsn()) {
             String what = "the archive holds WAL of timeline " + timeline + " to LSN " + Lsn.format(archived)
-                    + " but only LSN " + Lsn.format(store.lastLsn()) + " could be replayed from it (a gap in the"
-                    + " archive: walship verify names it)";
+                    + " but only LSN " + Lsn.format(store.lastLsn()) + " could be replayed from it ("
+                    + (unreadable != null ? unreadable : "a gap in the archive: walship verify names it") + ")";
             if (!force) {
-                throw new ConflictException(what + "; promoting here would lose the rest: restore the missing WAL, or"
-                        + " pass force to lose it");
+                throw new ConflictException(what + "; promoting here would lose the rest: "
+                        + (keyMissing ? "give this node the archive's key (--encryption-key-file)"
+                        : "restore the missing or damaged WAL") + ", or pass force to lose it");
             }
             LOG.warn("forced promotion: {}; the rest is lost to the new timeline", what);
+        } else if (unreadable != null) {
+            LOG.warn("promotion: the archive catch-up stopped at LSN {} ({}); the archive holds nothing of timeline {}"
+                    + " past it", Lsn.format(store.lastLsn()), unreadable, timeline);
         }
     }
 

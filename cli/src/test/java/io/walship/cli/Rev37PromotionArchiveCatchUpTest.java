@@ -1,7 +1,6 @@
 package io.walship.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -134,15 +133,16 @@ class Rev37PromotionArchiveCatchUpTest {
 
     /**
      * The old leader's last shipment is sealed with a key this follower lacks (a rotation not yet given to the
-     * followers). The follower streamed happily (it never needed the archive past its start); a promotion now runs the
-     * archive catch-up, fails on the key (force cannot help), and "follows again" with a new follower loop whose own
-     * start-up catch-up meets the same key error and stops for good: the candidate is left not following at all.
-     * Under automatic failover every candidate with the same keys goes the same way. Before c1a5c06d the promotion
-     * succeeded (forking at the store's end) and nothing stopped.
+     * followers). The follower streamed happily (it never needed the archive past its start); a promotion now meets
+     * that WAL: unforced it refuses, naming the key (the commits in it were acknowledged; before c1a5c06d the promotion
+     * forked at the store's end and lost them without a word, and the first version of the catch-up failed with a key
+     * error that force could not pass); forced, it forks at what it holds and says what is lost. (Following again
+     * after the refusal, the loop's own start-up catch-up meets the same key and stops, as any restart of this
+     * follower would: the key must be given to it.)
      */
     @Test
     @Timeout(120)
-    void aPromotionFailingOnAnArchiveKeyLeavesTheNodeFollowing() throws Exception {
+    void aPromotionMeetingAnArchiveKeyItLacksRefusesUnlessForced() throws Exception {
         long leaderEnd = leaderAndTenEntryStandby();
         byte[] k1 = new byte[32];
         k1[3] = 1;
@@ -168,14 +168,15 @@ class Rev37PromotionArchiveCatchUpTest {
         };
         Path fdir = tmp.resolve("f1");
         try (LiveFollower live = new LiveFollower(config(fdir, followerView, clock, sleeper), Store.open(fdir)).start()) {
-            assertThrows(RuntimeException.class, () -> live.promote(true, List.of()),
-                    "(this much is expected: the archive cannot be read)");
+            long mine = live.store().lastLsn();
+            ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of()));
             assertTrue(shipped.get());
+            assertTrue(e.getMessage().contains("to LSN " + Lsn.format(leaderEnd))
+                    && e.getMessage().contains("--encryption-key-file"), e.getMessage());
             assertEquals(1, live.store().timeline(), "nothing claimed");
-            FollowerLoop l = live.loop();
-            boolean stopped = l.awaitStopped(Duration.ofSeconds(15));
-            assertFalse(stopped, "the node follows again after a refused promotion; its loop stopped with "
-                    + l.failure() + " (store at LSN " + live.store().lastLsn() + ", archive to " + leaderEnd + ")");
+            io.walship.protocol.PromoteResponse r = live.promote(true, List.of()).response();
+            assertEquals(2, r.timeline());
+            assertEquals(Lsn.format(mine), r.forkLsn(), "forced: forked at what it holds");
         }
     }
 }
