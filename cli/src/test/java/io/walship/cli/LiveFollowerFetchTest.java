@@ -104,6 +104,17 @@ class LiveFollowerFetchTest {
                 PromotionLease.REAL));
     }
 
+    /** Follower f1 over {@code fdir} with a lease clock and sleeper of the test's (the old leader's lease waited out). */
+    static LiveFollower.Config config(Path fdir, io.walship.archive.ObjectStore archive, io.walship.archive.LeaseClock clock,
+                                      Duration ttl, Duration margin, PromotionLease.Sleeper sleeper) {
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        return new LiveFollower.Config(fdir, archive, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
+                PromotionLease.maxWait(ttl, margin), sleeper));
+    }
+
     @Test
     void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
         List<WalEntry> entries = twoStandbysThenFifteenEntries();
@@ -255,12 +266,7 @@ class LiveFollowerFetchTest {
             try {
                 String peerUrl = "http://127.0.0.1:" + api.address().getPort();
                 Store mine = Store.open(fdir);
-                FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                        .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-                LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                        ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                        Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
-                        PromotionLease.maxWait(ttl, margin), sleeper));
+                LiveFollower.Config config = config(fdir, archive, clock, ttl, margin, sleeper);
                 try (LiveFollower live = new LiveFollower(config, mine).start()) {
                     io.walship.protocol.PromoteResponse r = live.promote(false, List.of(peerUrl)).response();
                     assertTrue(flushed.get(), "the promotion waited for the old leader's lease");
@@ -524,13 +530,7 @@ class LiveFollowerFetchTest {
             }
         };
         Store mine = Store.open(fdir);
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-        LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
-                PromotionLease.maxWait(ttl, margin), sleeper));
-        try (LiveFollower live = new LiveFollower(config, mine).start()) {
+        try (LiveFollower live = new LiveFollower(config(fdir, archive, clock, ttl, margin, sleeper), mine).start()) {
             io.walship.protocol.PromoteResponse r = live.promote(false, List.of()).response();
             assertTrue(shipped.get(), "the promotion waited for the old leader's lease");
             assertEquals(io.walship.archive.ArchiveListing.of(archive).lastArchivedLsn(1), leaderEnd);

@@ -69,14 +69,7 @@ class Rev37PromotionArchiveCatchUpTest {
 
     private static LiveFollower.Config config(Path fdir, ObjectStore archive, ManualLeaseClock clock,
                                               PromotionLease.Sleeper sleeper) {
-        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-        Duration ttl = Duration.ofSeconds(10);
-        Duration margin = Duration.ofSeconds(1);
-        return new LiveFollower.Config(fdir, archive, options, null, null, null,
-                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
-                PromotionLease.maxWait(ttl, margin), sleeper));
+        return LiveFollowerFetchTest.config(fdir, archive, clock, Duration.ofSeconds(10), Duration.ofSeconds(1), sleeper);
     }
 
     /** The archive holds the old leader's WAL to its end and then a damaged segment right after it. */
