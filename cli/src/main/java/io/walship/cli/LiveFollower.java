@@ -395,7 +395,9 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
         } catch (io.walship.archive.EncryptionKeyException e) {
             unreadable = "this node's keys cannot open it: " + Errors.oneLine(e);
             keyMissing = true;
-        } catch (io.walship.archive.CorruptObjectException | io.walship.wal.IntegrityException e) {
+        } catch (io.walship.wal.IntegrityException | io.walship.archive.StorageException e) {
+            // a segment damaged, or one the archive will not serve (403, gone since the listing): WAL that could not
+            // be replayed; the listing below fails by itself if the archive cannot be read at all
             unreadable = "it cannot be read: " + Errors.oneLine(e);
         }
         long archived = ArchiveListing.of(config.archive()).lastArchivedLsn(timeline);
