@@ -142,6 +142,11 @@ public final class LeaderLease {
                             + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
+                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline);
+                if (past.isPresent()) {
+                    throw new LeaseException.Superseded(past.get() + "; the leader lease was last held by "
+                            + existing.describe(), existing);
+                }
             }
             boolean ownHere = ours && existing.timeline() == timeline;
             // a leader (re)starting under its own lease: claims made since its last renewal fence it (a live
@@ -224,6 +229,53 @@ public final class LeaderLease {
             t = h.parent();
         }
         return t == leased ? Optional.empty() : Optional.of(path.toString());
+    }
+
+    /**
+     * Why {@code timeline} must not take the lease from {@code leased} (an ancestor: {@link #offAncestry} passed), or
+     * empty: a timeline on the way down was claimed by a copy restored to the end of the archive
+     * ({@link TimelineHistory#forkedAtArchiveEnd}, {@code restore --promote}), and its parent's WAL is archived past
+     * the fork. The copy forked where the parent's archived WAL ended when its restore read it; WAL archived past that
+     * was written by the parent's leader afterwards (a copy made beside a running leader, or restored while the old
+     * leader's last uploads were still arriving), and its commits were acknowledged: leading the copy would lose
+     * them. Clock-free: the archive's own listing decides. A restore to a chosen LSN or time (a deliberate fork),
+     * {@code promote --data} and live promotions are not checked ({@code fork} absent). What the parent acknowledged
+     * but never archived is beyond this check. Histories come from the per-archive cache {@link #offAncestry} filled.
+     *
+     * @throws StorageException the listing failed (nothing decided: the take is retried)
+     */
+    static Optional<String> wentOnPastFork(ObjectStore store, int leased, int timeline) {
+        int t = timeline;
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = history(store, t);
+            } catch (CorruptObjectException e) {
+                return Optional.empty(); // offAncestry refused an unreadable record already; none here
+            }
+            if (h == null) {
+                return Optional.empty();
+            }
+            if (h.forkedAtArchiveEnd()) {
+                long fork = h.forkLsnValue();
+                long archived = 0;
+                String prefix = ArchiveLayout.WAL + ArchiveLayout.timelineHex(h.parent()) + "/";
+                for (ObjectInfo o : store.list(prefix, null)) {
+                    archived = Math.max(archived, ArchiveLayout.parseSegment(o.key())
+                            .map(ArchiveLayout.SegmentName::lastLsn).orElse(0L));
+                }
+                if (archived > fork) {
+                    return Optional.of("timeline " + h.parent() + " went on past the fork of timeline " + t
+                            + ": the archive holds its WAL to LSN " + ArchiveLayout.lsnHex(archived) + ", and timeline " + t
+                            + " forked after LSN " + h.forkLsn() + " (" + h.reason() + ", at " + h.createdAt() + "), so"
+                            + " the leader of timeline " + h.parent() + " acknowledged writes after the copy was restored"
+                            + " and timeline " + t + " does not hold them; restore again (walship restore --promote) to"
+                            + " include them, or restore --to-lsn " + h.forkLsn() + " --promote to fork there on purpose");
+                }
+            }
+            t = h.parent();
+        }
+        return Optional.empty();
     }
 
     /** History records read by lease takes, per archive: they are never rewritten, so each is read once. */

@@ -615,4 +615,82 @@ class LeaderLeaseTest {
         clock.advance(Duration.ofSeconds(30)); // L died
         assertDoesNotThrow(() -> toPromote(F, 1));
     }
+
+    // a copy restored to the end of the archive (fork "end") forked where its parent's archived WAL ended: parent WAL
+    // archived past the fork was acknowledged after the copy was made (rev34 D2 and rev35 D3 where the parent shipped)
+
+    /** Timeline {@code timeline}'s claim from {@code parent} after LSN {@code fork}, made now, with {@code forkKind}. */
+    private void claimAt(int timeline, int parent, long fork, String forkKind, String reason) {
+        long at = clock.wallMicros();
+        store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
+                ArchiveLayout.lsnHex(fork), "2026-01-01T00:00:00Z", LeaseRecord.instant(at).toString(), reason,
+                TimelineHistory.OFFLINE, forkKind).toJson()));
+    }
+
+    /** A WAL segment of {@code timeline} in the archive (its name is all the lease take reads). */
+    private void archived(int timeline, long first, long last) {
+        store.create(new ArchiveLayout.SegmentName(timeline, first, last).key(), new ByteArrayInputStream(new byte[]{1}));
+    }
+
+    @Test
+    void aCopyRestoredToTheEndDoesNotLeadOnceItsParentArchivedWalPastTheFork() {
+        LeaderLease l = acquire(L, 1);
+        archived(1, 1, 0x40);
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive"); // beside L
+        clock.advance(Duration.ofSeconds(3));
+        l.renew();
+        archived(1, 0x41, 0x48); // L acknowledged and shipped more on timeline 1
+        LeaseException.Superseded held = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2),
+                "refused at once, even while L holds the lease");
+        assertTrue(held.getMessage().contains("timeline 1 went on past the fork of timeline 2")
+                && held.getMessage().contains("0000000000000048") && held.getMessage().contains("restore --to-lsn"),
+                held.getMessage());
+        l.release(); // a clean stop
+        clock.advance(Duration.ofSeconds(1));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2), "nor after L released its lease");
+        clock.advance(Duration.ofSeconds(60));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2), "nor once it expired");
+        LeaseRecord r = LeaderLease.current(store).orElseThrow();
+        assertEquals("node-l", r.nodeId(), "nothing written");
+        assertTrue(r.released());
+        // restored again, to the new end: the copy holds everything timeline 1 archived, and leads
+        claimAt(3, 1, 0x48, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        assertEquals(3, acquire(N, 3).record().timeline());
+    }
+
+    /** The offline failover: the old leader killed, the copy restored to the archive's end, which nothing passed. */
+    @Test
+    void aCopyRestoredToTheEndLeadsWhenItsParentArchivedNothingPastTheFork() {
+        acquire(L, 1);
+        archived(1, 1, 0x20);
+        archived(1, 0x21, 0x40);
+        clock.advance(Duration.ofSeconds(30)); // L killed
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        assertEquals(2, acquire(N, 2).record().timeline());
+    }
+
+    /** A restore to a chosen LSN or time forks before the archive's end on purpose: no check (fork absent). */
+    @Test
+    void aDeliberateForkBeforeTheArchivesEndLeads() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x80);
+        claimAt(2, 1, 0x40, null, "restore --promote to up to LSN 0000000000000040");
+        assertEquals(2, acquire(N, 2).record().timeline());
+    }
+
+    /**
+     * The check follows the path down to the lease's timeline: a deliberate fork (3 from 2) of a copy restored to the
+     * end (2 from 1) whose parent went on is refused as well, and the walk reads histories, not WAL, of the steps it
+     * passes.
+     */
+    @Test
+    void aForkOfACopyWhoseParentWentOnIsRefusedToo() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x40);
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        archived(1, 0x41, 0x41);
+        claimAt(3, 2, 0x40, null, "restore --promote to up to LSN 0000000000000040");
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 3));
+        assertTrue(s.getMessage().contains("timeline 1 went on past the fork of timeline 2"), s.getMessage());
+    }
 }

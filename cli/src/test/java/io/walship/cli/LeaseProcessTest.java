@@ -187,4 +187,58 @@ class LeaseProcessTest {
             assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
         }
     }
+
+    /**
+     * A copy restored to the end of the archive and promoted while the leader runs (a drill, or a failover done while
+     * the old leader was not yet down), then started as a leader once the old one stopped cleanly: the old leader
+     * acknowledged and shipped a write after the copy was restored, so the copy refuses writes (SUPERSEDED: "went on
+     * past the fork") instead of leading a history without it; a copy restored again leads and holds the write.
+     */
+    @Test
+    void aCopyWhoseParentShippedPastItsForkRefusesToLeadAndARestoreAgainLeadsWithTheWrite() throws Exception {
+        Path archive = tmp.resolve("archive");
+        Path a = tmp.resolve("a");
+        Process pa = leader(a, archive, "node-a", "a1");
+        String ua = url(pa, "a1");
+        assertEquals(200, put(ua, "before-copy"));
+        CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
+        assertEquals(0, backup.exit(), backup.err());
+        awaitStatus(ua, s -> s.archiveLag().lsns() == 0);
+        Path b = tmp.resolve("b");
+        CliRunner.Result restore = CliRunner.run("restore", "--archive", "file://" + archive, "--target", b.toString(),
+                "--promote");
+        assertEquals(0, restore.exit(), restore.err());
+        assertEquals(200, put(ua, "after-copy")); // acknowledged on timeline 1 after the copy forked
+        awaitStatus(ua, s -> s.archiveLag().lsns() == 0);
+        pa.destroy(); // a clean stop: the lease is released
+        assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+
+        Process pb = leader(b, archive, "node-b", "b");
+        try {
+            String ub = url(pb, "b");
+            StatusResponse fenced = awaitStatus(ub, s -> "SUPERSEDED".equals(s.lease().state()));
+            assertTrue(fenced.lease().reason().contains("timeline 1 went on past the fork of timeline 2"),
+                    fenced.lease().reason());
+            assertEquals(503, put(ub, "lost-history"));
+        } finally {
+            pb.destroy();
+            assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
+        }
+        Path c = tmp.resolve("c");
+        CliRunner.Result again = CliRunner.run("restore", "--archive", "file://" + archive, "--target", c.toString(),
+                "--promote");
+        assertEquals(0, again.exit(), again.err());
+        Process pc = leader(c, archive, "node-c", "c");
+        try {
+            String uc = url(pc, "c");
+            StatusResponse held = awaitStatus(uc, s -> s.lease().writable());
+            assertEquals(3, held.timeline());
+            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(uc + "/kv/after-copy")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode(), "the write acknowledged after the first copy");
+            assertEquals(200, put(uc, "on-timeline-3"));
+        } finally {
+            pc.destroy();
+            assertTrue(pc.waitFor(30, TimeUnit.SECONDS));
+        }
+    }
 }
