@@ -272,8 +272,9 @@ public final class LeaderLease {
                             + ": the archive holds its WAL to LSN " + ArchiveLayout.lsnHex(archived) + ", and timeline " + t
                             + " forked after LSN " + h.forkLsn() + " (" + h.reason() + ", at " + h.createdAt() + "), so"
                             + " the leader of timeline " + h.parent() + " acknowledged writes after the copy was restored"
-                            + " and timeline " + t + " does not hold them; restore again (walship restore --promote) to"
-                            + " include them, or restore --to-lsn " + h.forkLsn() + " --promote to fork there on purpose");
+                            + " and timeline " + t + " does not hold them; restore again from " + store.describe()
+                            + " (walship restore --archive … --promote) to include them, or restore --lsn " + h.forkLsn()
+                            + " --promote to fork there on purpose");
                 }
             }
             t = h.parent();

@@ -72,6 +72,8 @@ public final class LeaseKeeper implements AutoCloseable {
     private boolean wasWritable;
     private boolean closed;
     private volatile boolean started;
+    /** Runs before every take of the lease ({@link #beforeEachTake}). */
+    private volatile Runnable beforeTake = () -> { };
 
     private LeaseKeeper(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl, Duration margin,
                         LeaseClock clock, boolean scheduled) {
@@ -187,6 +189,17 @@ public final class LeaseKeeper implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code check} before every take of the lease (not before renewals); what it throws refuses that take:
+     * {@link LeaseException.Superseded} for good (SUPERSEDED), anything else until the next tick (as a failed take).
+     * {@code walship leader} makes sure here that the lease's archive holds its timeline's history records, which the
+     * take reads. Call before {@link #start}.
+     */
+    public LeaseKeeper beforeEachTake(Runnable check) {
+        this.beforeTake = java.util.Objects.requireNonNull(check, "check");
+        return this;
+    }
+
     private void take() {
         boolean ownAtOnce;
         synchronized (this) {
@@ -195,6 +208,7 @@ public final class LeaseKeeper implements AutoCloseable {
             ownAtOnce = base != State.LOST;
         }
         try {
+            beforeTake.run();
             LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce);
             synchronized (this) {
                 if (closed) {

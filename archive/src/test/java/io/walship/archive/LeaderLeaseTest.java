@@ -646,7 +646,7 @@ class LeaderLeaseTest {
         LeaseException.Superseded past = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2),
                 "not after L released its lease");
         assertTrue(past.getMessage().contains("timeline 1 went on past the fork of timeline 2")
-                && past.getMessage().contains("0000000000000048") && past.getMessage().contains("restore --to-lsn"),
+                && past.getMessage().contains("0000000000000048") && past.getMessage().contains("restore --lsn"),
                 past.getMessage());
         clock.advance(Duration.ofSeconds(60));
         assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2), "nor once it expired");

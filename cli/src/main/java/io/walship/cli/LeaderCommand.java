@@ -221,20 +221,12 @@ final class LeaderCommand implements Callable<Integer> {
                 archiveStore = targets.get(0).store(); // the primary: the lease lives there
                 ShipLoop.Gate gate = ShipLoop.Gate.OPEN;
                 if (!noLease && !store.standby()) {
-                    if (store.timeline() > 1) {
-                        // the lease take reads this timeline's history (and its ancestors') in the primary: a copy
-                        // restored from another archive has its records only there and here until its ship loops
-                        // run, which they do only under the lease (LeaderLease.wentOnPastFork, offAncestry)
-                        try {
-                            io.walship.shipper.LocalHistories.ensure(archiveStore, store.dir(), store.timeline());
-                        } catch (RuntimeException e) {
-                            LOG.warn("could not make sure the primary archive holds the history of timeline {}: {}",
-                                    store.timeline(), Errors.oneLine(e));
-                        }
-                    }
                     // closed after the ship loops (their last shipment still under the lease): pushed before them
                     lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
                             store.timeline(), ttl, skew, LeaseClock.SYSTEM);
+                    if (store.timeline() > 1) {
+                        lease.beforeEachTake(historiesIn(archiveStore, store.dir(), store.timeline()));
+                    }
                     opened.push(lease);
                     gate = lease::refusal;
                 }
@@ -437,6 +429,27 @@ final class LeaderCommand implements Callable<Integer> {
      * that node's followers (they would be past its fork). Before it first holds the lease (WAITING)
      * it serves, as it always did.
      */
+    /**
+     * Before each take of the lease: the primary must hold this timeline's history records (and its ancestors'), which
+     * the take reads (LeaderLease.offAncestry, wentOnPastFork). A copy restored from another archive has its records
+     * only there and in its data directory until its ship loops run, which they do only under the lease: they are
+     * uploaded here ({@link io.walship.shipper.LocalHistories#ensure}). Until that succeeds the lease is not taken
+     * (retried every tick); a primary holding another history for the timeline supersedes this leader for good.
+     */
+    static Runnable historiesIn(ObjectStore primary, java.nio.file.Path dataDir, int timeline) {
+        return () -> {
+            try {
+                io.walship.shipper.LocalHistories.ensure(primary, dataDir, timeline);
+            } catch (io.walship.shipper.ArchiveSpliceException e) {
+                throw new io.walship.archive.LeaseException.Superseded(e.getMessage() + ": this node's timeline "
+                        + timeline + " is not the history that archive holds", null);
+            } catch (RuntimeException e) {
+                throw new io.walship.wal.WalshipException("the primary archive must hold the history of timeline "
+                        + timeline + " before the leader lease is taken: " + Errors.oneLine(e), e);
+            }
+        };
+    }
+
     static java.util.function.Supplier<String> leaseGate(LeaseKeeper keeper) {
         return () -> {
             LeaseKeeper.Status ls = keeper.status();

@@ -120,7 +120,7 @@ class PastForkReview38ProcessTest {
             assertEquals("SUPERSEDED", s.lease().state(), "the copy took the lease on timeline " + s.timeline()
                     + " though the primary holds another history of it, and without the write timeline 1 acknowledged"
                     + " and shipped past its fork: " + s.lease() + "; its log: " + Files.readAllLines(tmp.resolve("b.log")).stream()
-                    .filter(l -> l.contains("could not make sure") || l.contains("took the leader lease")).toList());
+                    .filter(l -> l.contains("history") || l.contains("leader lease")).toList());
         } finally {
             pb.destroy();
             assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
@@ -128,16 +128,36 @@ class PastForkReview38ProcessTest {
     }
 
     /**
-     * The refusal tells the operator to run {@code restore --to-lsn F --promote} (LeaderLease.wentOnPastFork, and
-     * docs/FORMAT.md "restore --promote without --to-lsn/--to-time"): restore has no such option ({@code --lsn},
-     * {@code --time}); the suggested command is a usage error.
+     * The refusal tells the operator to fork on purpose with a restore to the fork LSN: the command it names must be
+     * one restore takes (it named {@code --to-lsn}, which restore does not have: a usage error). The command is taken
+     * from a real refusal's text.
      */
     @Test
     void theRefusalsSuggestedRestoreCommandIsAValidCommand() throws Exception {
         Path arch = tmp.resolve("archive");
-        Files.createDirectories(arch);
+        String refusal;
+        try (io.walship.archive.ObjectStore s = new io.walship.archive.LocalObjectStore(arch)) {
+            io.walship.archive.ManualLeaseClock clock = new io.walship.archive.ManualLeaseClock(1_780_000_000_000_000L);
+            java.time.Duration ttl = java.time.Duration.ofSeconds(10);
+            java.time.Duration margin = java.time.Duration.ofSeconds(1);
+            io.walship.archive.LeaderLease.acquire(s, new io.walship.archive.LeaseRecord.Holder("l", "http://l:1", "l:2"),
+                    1, ttl, margin, clock).release();
+            s.create(new io.walship.archive.ArchiveLayout.SegmentName(1, 1, 0x48).key(),
+                    new java.io.ByteArrayInputStream(new byte[]{1}));
+            s.create(io.walship.archive.ArchiveLayout.historyKey(2), new java.io.ByteArrayInputStream(
+                    new io.walship.archive.TimelineHistory(1, 2, 1, "0000000000000040", "2026-01-01T00:00:00Z",
+                            "2026-01-01T00:00:01Z", "restore --promote to the end of the archive",
+                            io.walship.archive.TimelineHistory.OFFLINE, io.walship.archive.TimelineHistory.FORK_END)
+                            .toJson()));
+            refusal = org.junit.jupiter.api.Assertions.assertThrows(io.walship.archive.LeaseException.Superseded.class,
+                    () -> io.walship.archive.LeaderLease.acquire(s, new io.walship.archive.LeaseRecord.Holder("n",
+                            "http://n:1", "n:2"), 2, ttl, margin, clock)).getMessage();
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("restore (--\\S+) ([0-9A-F]{16}) --promote").matcher(refusal);
+        assertTrue(m.find(), refusal);
         CliRunner.Result r = CliRunner.run("restore", "--archive", "file://" + arch, "--target",
-                tmp.resolve("x").toString(), "--to-lsn", "0000000000000040", "--promote");
-        assertNotEquals(2, r.exit(), "restore --to-lsn F --promote, as the refusal says: " + r.err());
+                tmp.resolve("x").toString(), m.group(1), m.group(2), "--promote");
+        assertNotEquals(2, r.exit(), "restore " + m.group(1) + " " + m.group(2) + " --promote, as the refusal says: "
+                + r.err());
     }
 }

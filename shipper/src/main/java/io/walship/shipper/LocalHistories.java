@@ -108,11 +108,14 @@ public final class LocalHistories {
                     }
                 } else {
                     TimelineHistory there = TimelineHistory.readOne(archive, t);
-                    if (there.parent() != h.parent() || !there.forkLsn().equals(h.forkLsn())) {
+                    // another claim is another history even at the same fork point (two promotions that each may
+                    // lead timeline t): the records are copies of one claim or they differ
+                    if (!there.equals(h)) {
                         throw new ArchiveSpliceException("the archive " + archive.describe() + " holds another history"
                                 + " for timeline " + t + " (forked from timeline " + there.parent() + " after LSN "
-                                + there.forkLsn() + ") than " + dataDir + " (timeline " + h.parent() + " after LSN "
-                                + h.forkLsn() + ")");
+                                + there.forkLsn() + ", " + there.reason() + ", at " + there.createdAt() + ") than "
+                                + dataDir + " (timeline " + h.parent() + " after LSN " + h.forkLsn() + ", " + h.reason()
+                                + ", at " + h.createdAt() + ")");
                     }
                 }
             } else if (inArchive) {
