@@ -72,8 +72,8 @@ public final class LeaseKeeper implements AutoCloseable {
     private boolean wasWritable;
     private boolean closed;
     private volatile boolean started;
-    /** Runs before every take of the lease ({@link #beforeEachTake}). */
-    private volatile Runnable beforeTake = () -> { };
+    /** This node's own timeline records ({@link #ownHistories}). */
+    private volatile java.util.function.IntFunction<java.util.Optional<TimelineHistory>> own = LeaderLease.NO_OWN;
 
     private LeaseKeeper(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl, Duration margin,
                         LeaseClock clock, boolean scheduled) {
@@ -190,13 +190,12 @@ public final class LeaseKeeper implements AutoCloseable {
     }
 
     /**
-     * Runs {@code check} before every take of the lease (not before renewals); what it throws refuses that take:
-     * {@link LeaseException.Superseded} for good (SUPERSEDED), anything else until the next tick (as a failed take).
-     * {@code walship leader} makes sure here that the lease's archive holds its timeline's history records, which the
-     * take reads. Call before {@link #start}.
+     * Where each take reads this node's own timeline records first ({@code walship leader}: its data directory), the
+     * archive's only where it has none ({@link LeaderLease#acquire(ObjectStore, LeaseRecord.Holder, int, Duration,
+     * Duration, LeaseClock, boolean, java.util.function.IntFunction)}). Call before {@link #start}.
      */
-    public LeaseKeeper beforeEachTake(Runnable check) {
-        this.beforeTake = java.util.Objects.requireNonNull(check, "check");
+    public LeaseKeeper ownHistories(java.util.function.IntFunction<java.util.Optional<TimelineHistory>> records) {
+        this.own = java.util.Objects.requireNonNull(records, "records");
         return this;
     }
 
@@ -208,8 +207,7 @@ public final class LeaseKeeper implements AutoCloseable {
             ownAtOnce = base != State.LOST;
         }
         try {
-            beforeTake.run();
-            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce);
+            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce, own);
             synchronized (this) {
                 if (closed) {
                     l.release();

@@ -693,4 +693,31 @@ class LeaderLeaseTest {
         LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 3));
         assertTrue(s.getMessage().contains("timeline 1 went on past the fork of timeline 2"), s.getMessage());
     }
+
+    /**
+     * The node's own records come first (walship leader: its data directory). A copy restored from another archive
+     * has its claim ({@code fork: end}) only there, or the lease's archive holds another claim of its timeline number
+     * (a drill forked there on purpose, no {@code fork}): either way its own record decides, and its parent's WAL past
+     * the fork refuses it (reviews rev36 D1, rev38 R1). Read from the archive alone, neither was checked.
+     */
+    @Test
+    void theNodesOwnRecordsDecideItsAncestry() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x48);
+        TimelineHistory mine = new TimelineHistory(1, 2, 1, "0000000000000040", "2026-01-01T00:00:00Z",
+                LeaseRecord.instant(clock.wallMicros()).toString(), "restore --promote to the end of the archive",
+                TimelineHistory.OFFLINE, TimelineHistory.FORK_END);
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> own =
+                t -> t == 2 ? java.util.Optional.of(mine) : java.util.Optional.empty();
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class,
+                () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, own));
+        assertTrue(s.getMessage().contains("timeline 1 went on past the fork of timeline 2"), s.getMessage());
+        claimAt(2, 1, 0x40, null, "restore --promote to up to LSN 0000000000000040"); // a drill's claim of 2 here
+        assertThrows(LeaseException.Superseded.class, () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, own));
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> unreadable = t -> {
+            throw new IllegalStateException("a damaged file");
+        };
+        assertEquals(2, LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, unreadable).record().timeline(),
+                "an own record that cannot be read: the archive's (the drill's, no fork: end) decides");
+    }
 }

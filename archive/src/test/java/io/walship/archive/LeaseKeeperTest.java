@@ -187,42 +187,4 @@ class LeaseKeeperTest {
         assertNull(a.status().reason(), "renewed cleanly");
         assertEquals(1, a.status().term());
     }
-
-    /**
-     * The check run before each take (walship leader: the primary must hold its timeline's histories): a failure
-     * leaves the lease untaken and is retried at the next tick; a Superseded ends it for good. Renewals do not run it.
-     */
-    @Test
-    void theCheckBeforeEachTakeRefusesUntilItPassesAndSupersededIsForGood() {
-        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean(true);
-        LeaseKeeper a = keeper(LeaderLeaseTest.A, 1).beforeEachTake(() -> {
-            runs.incrementAndGet();
-            if (failing.get()) {
-                throw new IllegalStateException("the primary is down");
-            }
-        });
-        a.tick();
-        assertFalse(a.writable());
-        assertTrue(LeaderLease.current(store).isEmpty(), "nothing taken");
-        assertTrue(a.status().reason().contains("the primary is down"), a.status().reason());
-        failing.set(false);
-        clock.advance(THIRD);
-        a.tick();
-        assertTrue(a.writable());
-        clock.advance(THIRD);
-        a.tick(); // a renewal
-        assertEquals(2, runs.get(), "run before each take only");
-
-        LeaseKeeper b = keeper(LeaderLeaseTest.B, 2).beforeEachTake(() -> {
-            throw new LeaseException.Superseded("another history of timeline 2 in the primary", null);
-        });
-        b.tick();
-        assertEquals(LeaseKeeper.State.SUPERSEDED, b.status().state());
-        assertTrue(b.status().reason().contains("another history"), b.status().reason());
-        clock.advance(TTL.multipliedBy(3));
-        b.tick();
-        assertEquals(LeaseKeeper.State.SUPERSEDED, b.status().state(), "for good");
-        assertEquals("node-a", LeaderLease.current(store).orElseThrow().nodeId());
-    }
 }

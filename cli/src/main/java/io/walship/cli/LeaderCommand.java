@@ -223,10 +223,10 @@ final class LeaderCommand implements Callable<Integer> {
                 if (!noLease && !store.standby()) {
                     // closed after the ship loops (their last shipment still under the lease): pushed before them
                     lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
-                            store.timeline(), ttl, skew, LeaseClock.SYSTEM);
-                    if (store.timeline() > 1) {
-                        lease.beforeEachTake(historiesIn(archiveStore, store.dir(), store.timeline()));
-                    }
+                            store.timeline(), ttl, skew, LeaseClock.SYSTEM)
+                            // its ancestry as its data directory keeps it: a copy restored from another archive has
+                            // its claim only there until its ship loops (under the lease) copy it to the primary
+                            .ownHistories(t -> io.walship.shipper.LocalHistories.read(store.dir(), t));
                     opened.push(lease);
                     gate = lease::refusal;
                 }
@@ -429,27 +429,6 @@ final class LeaderCommand implements Callable<Integer> {
      * that node's followers (they would be past its fork). Before it first holds the lease (WAITING)
      * it serves, as it always did.
      */
-    /**
-     * Before each take of the lease: the primary must hold this timeline's history records (and its ancestors'), which
-     * the take reads (LeaderLease.offAncestry, wentOnPastFork). A copy restored from another archive has its records
-     * only there and in its data directory until its ship loops run, which they do only under the lease: they are
-     * uploaded here ({@link io.walship.shipper.LocalHistories#ensure}). Until that succeeds the lease is not taken
-     * (retried every tick); a primary holding another history for the timeline supersedes this leader for good.
-     */
-    static Runnable historiesIn(ObjectStore primary, java.nio.file.Path dataDir, int timeline) {
-        return () -> {
-            try {
-                io.walship.shipper.LocalHistories.ensure(primary, dataDir, timeline);
-            } catch (io.walship.shipper.ArchiveSpliceException e) {
-                throw new io.walship.archive.LeaseException.Superseded(e.getMessage() + ": this node's timeline "
-                        + timeline + " is not the history that archive holds", null);
-            } catch (RuntimeException e) {
-                throw new io.walship.wal.WalshipException("the primary archive must hold the history of timeline "
-                        + timeline + " before the leader lease is taken: " + Errors.oneLine(e), e);
-            }
-        };
-    }
-
     static java.util.function.Supplier<String> leaseGate(LeaseKeeper keeper) {
         return () -> {
             LeaseKeeper.Status ls = keeper.status();

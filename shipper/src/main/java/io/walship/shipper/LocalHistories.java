@@ -87,10 +87,9 @@ public final class LocalHistories {
      * each one missing there is uploaded from the data directory; one the data directory lacks is
      * saved from the archive if the archive has it. Fails (the run is retried) if a record is in
      * neither, or if the archive holds another record for the timeline (another history: shipping
-     * there would splice two). Also run by {@code walship leader} before it takes the leader lease, so that the
-     * lease's archive holds the records of a copy restored from another archive (the lease take reads them there).
+     * there would splice two).
      */
-    public static void ensure(ObjectStore archive, Path dataDir, int timeline) {
+    static void ensure(ObjectStore archive, Path dataDir, int timeline) {
         for (int t = timeline; t > 1; ) {
             Optional<TimelineHistory> local = read(dataDir, t);
             String key = ArchiveLayout.historyKey(t);
@@ -108,14 +107,11 @@ public final class LocalHistories {
                     }
                 } else {
                     TimelineHistory there = TimelineHistory.readOne(archive, t);
-                    // another claim is another history even at the same fork point (two promotions that each may
-                    // lead timeline t): the records are copies of one claim or they differ
-                    if (!there.equals(h)) {
+                    if (there.parent() != h.parent() || !there.forkLsn().equals(h.forkLsn())) {
                         throw new ArchiveSpliceException("the archive " + archive.describe() + " holds another history"
                                 + " for timeline " + t + " (forked from timeline " + there.parent() + " after LSN "
-                                + there.forkLsn() + ", " + there.reason() + ", at " + there.createdAt() + ") than "
-                                + dataDir + " (timeline " + h.parent() + " after LSN " + h.forkLsn() + ", " + h.reason()
-                                + ", at " + h.createdAt() + ")");
+                                + there.forkLsn() + ") than " + dataDir + " (timeline " + h.parent() + " after LSN "
+                                + h.forkLsn() + ")");
                     }
                 }
             } else if (inArchive) {
