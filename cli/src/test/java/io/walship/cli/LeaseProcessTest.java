@@ -37,10 +37,19 @@ class LeaseProcessTest {
 
     /** A leader process named {@code run} (its port file and log) with node id {@code nodeId}. */
     private Process leader(Path data, Path archive, String nodeId, String run) throws Exception {
-        return ChildJvm.start(Main.class, List.of("leader", "--data", data.toString(), "--http", "127.0.0.1:0",
-                "--port-file", tmp.resolve(run + ".port").toString(), "--cache-size", "1MiB",
-                "--archive", "file://" + archive, "--ship-interval", "100ms", "--node-id", nodeId,
-                "--lease-ttl", "3s", "--lease-skew-margin", "500ms"), tmp.resolve(run + ".log"));
+        return leader(data, List.of(archive), nodeId, run);
+    }
+
+    /** The same with several archives, the first the primary (where the lease lives). */
+    private Process leader(Path data, List<Path> archives, String nodeId, String run) throws Exception {
+        List<String> args = new java.util.ArrayList<>(List.of("leader", "--data", data.toString(), "--http",
+                "127.0.0.1:0", "--port-file", tmp.resolve(run + ".port").toString(), "--cache-size", "1MiB",
+                "--ship-interval", "100ms", "--node-id", nodeId, "--lease-ttl", "3s", "--lease-skew-margin", "500ms"));
+        for (Path a : archives) {
+            args.add("--archive");
+            args.add("file://" + a);
+        }
+        return ChildJvm.start(Main.class, args, tmp.resolve(run + ".log"));
     }
 
     private String url(Process p, String run) throws Exception {
@@ -186,5 +195,84 @@ class LeaseProcessTest {
             pb.destroy();
             assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
         }
+    }
+
+    /**
+     * A copy restored to the end of the archive and promoted while the leader runs (a drill, or a failover done while
+     * the old leader was not yet down), then started as a leader once the old one stopped cleanly: the old leader
+     * acknowledged and shipped a write after the copy was restored, so the copy refuses writes (SUPERSEDED: "went on
+     * past the fork") instead of leading a history without it; a copy restored again leads and holds the write.
+     */
+    @Test
+    void aCopyWhoseParentShippedPastItsForkRefusesToLeadAndARestoreAgainLeadsWithTheWrite() throws Exception {
+        copyWhoseParentShippedPastItsFork(List.of(tmp.resolve("archive")), tmp.resolve("archive"));
+    }
+
+    /**
+     * Review rev36 D1: the same with two archives, the copy restored from the second ("a restore reads any one of
+     * them"). Its claim is only in that archive and in its data directory, and its ship loops (which would copy it to
+     * the primary, where the lease lives) run only under the lease: the leader uploads its timeline's history to the
+     * primary before it takes the lease, or the take found no history there and let the copy lead.
+     */
+    @Test
+    void aCopyRestoredFromTheSecondArchiveRefusesToLeadOnceItsParentShippedPastItsFork() throws Exception {
+        copyWhoseParentShippedPastItsFork(List.of(tmp.resolve("archive-a"), tmp.resolve("archive-b")),
+                tmp.resolve("archive-b"));
+    }
+
+    private void copyWhoseParentShippedPastItsFork(List<Path> archives, Path restoreFrom) throws Exception {
+        Path a = tmp.resolve("a");
+        Process pa = leader(a, archives, "node-a", "a1");
+        String ua = url(pa, "a1");
+        assertEquals(200, put(ua, "before-copy"));
+        for (Path archive : archives) {
+            CliRunner.Result backup = CliRunner.run("backup", "--url", ua, "--archive", "file://" + archive);
+            assertEquals(0, backup.exit(), backup.err());
+        }
+        awaitStatus(ua, LeaseProcessTest::allShipped);
+        Path b = tmp.resolve("b");
+        CliRunner.Result restore = CliRunner.run("restore", "--archive", "file://" + restoreFrom, "--target",
+                b.toString(), "--promote");
+        assertEquals(0, restore.exit(), restore.err());
+        assertEquals(200, put(ua, "after-copy")); // acknowledged on timeline 1 after the copy forked
+        awaitStatus(ua, LeaseProcessTest::allShipped);
+        pa.destroy(); // a clean stop: the lease is released
+        assertTrue(pa.waitFor(30, TimeUnit.SECONDS));
+
+        Process pb = leader(b, archives, "node-b", "b");
+        try {
+            String ub = url(pb, "b");
+            StatusResponse s = awaitStatus(ub, x -> x.lease() != null
+                    && ("SUPERSEDED".equals(x.lease().state()) || x.lease().writable()));
+            assertEquals("SUPERSEDED", s.lease().state(), "the copy took the lease on timeline " + s.timeline()
+                    + " without the write timeline 1 acknowledged and shipped past its fork: " + s.lease());
+            assertTrue(s.lease().reason().contains("timeline 1 went on past the fork of timeline 2"),
+                    s.lease().reason());
+            assertEquals(503, put(ub, "lost-history"));
+        } finally {
+            pb.destroy();
+            assertTrue(pb.waitFor(30, TimeUnit.SECONDS));
+        }
+        Path c = tmp.resolve("c");
+        CliRunner.Result again = CliRunner.run("restore", "--archive", "file://" + restoreFrom, "--target",
+                c.toString(), "--promote");
+        assertEquals(0, again.exit(), again.err());
+        Process pc = leader(c, archives, "node-c", "c");
+        try {
+            String uc = url(pc, "c");
+            StatusResponse held = awaitStatus(uc, x -> x.lease().writable());
+            assertEquals(3, held.timeline());
+            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(uc + "/kv/after-copy")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode(), "the write acknowledged after the first copy");
+            assertEquals(200, put(uc, "on-timeline-3"));
+        } finally {
+            pc.destroy();
+            assertTrue(pc.waitFor(30, TimeUnit.SECONDS));
+        }
+    }
+
+    /** Every archive the leader ships to has everything it wrote. */
+    private static boolean allShipped(StatusResponse s) {
+        return s.archives() != null && !s.archives().isEmpty() && s.archives().stream().allMatch(x -> x.lagLsns() == 0);
     }
 }
