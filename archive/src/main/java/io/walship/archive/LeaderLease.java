@@ -186,7 +186,7 @@ public final class LeaderLease {
             }
             if (existing != null && existing.timeline() < timeline) {
                 // only once the lease could be taken: a copy waiting beside a running leader lists nothing per tick
-                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline, own);
+                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline, own, toPromote);
                 if (past.isPresent()) {
                     throw new LeaseException.Superseded(past.get() + "; the leader lease was last held by "
                             + existing.describe(), existing);
@@ -268,7 +268,8 @@ public final class LeaderLease {
      * @throws StorageException the listing failed (nothing decided: the take is retried)
      */
     static Optional<String> wentOnPastFork(ObjectStore store, int leased, int timeline,
-                                           java.util.function.IntFunction<Optional<TimelineHistory>> own) {
+                                           java.util.function.IntFunction<Optional<TimelineHistory>> own,
+                                           boolean toPromote) {
         int t = timeline;
         while (t > leased) {
             TimelineHistory h;
@@ -278,6 +279,16 @@ public final class LeaderLease {
                 return Optional.empty(); // offAncestry refused an unreadable record already; none here
             }
             if (h == null) {
+                if (toPromote) {
+                    // a live promotion of a follower of timeline t, whose leader never held the lease (it is on an
+                    // older timeline) and whose claim this archive lacks (made in another archive): whether t may
+                    // lead cannot be checked, and doubt refuses (review rev41)
+                    return Optional.of("the archive " + store.describe() + " holds no history of timeline " + t
+                            + ", whose leader never held the leader lease (it is on timeline " + leased + "): whether"
+                            + " timeline " + t + " holds what timeline " + leased + " acknowledged cannot be checked;"
+                            + " a live promotion of its follower is refused (restore from the archive the claim was"
+                            + " made in, or start that timeline's leader with this archive first)");
+                }
                 return Optional.empty();
             }
             if (h.forkedAtArchiveEnd()) {
@@ -306,6 +317,7 @@ public final class LeaderLease {
     /** This node's record of timeline {@code t} if {@code own} has one it can read, else the archive's ({@link #history}). */
     private static TimelineHistory ownFirst(ObjectStore store, java.util.function.IntFunction<Optional<TimelineHistory>> own,
                                             int t) {
+        RuntimeException unreadable = null;
         try {
             Optional<TimelineHistory> mine = own.apply(t);
             if (mine.isPresent()) {
@@ -313,8 +325,16 @@ public final class LeaderLease {
             }
         } catch (RuntimeException e) {
             LOG.warn("this node's record of timeline {} cannot be read ({}); reading the archive's", t, e.getMessage());
+            unreadable = e;
         }
-        return history(store, t);
+        TimelineHistory there = history(store, t);
+        if (there == null && unreadable != null) {
+            // doubt refuses: this node's ancestry cannot be known, so nothing the lease take checks can be
+            throw new StorageException("this node's record of timeline " + t + " cannot be read ("
+                    + unreadable.getMessage() + ") and " + store.describe() + " holds none; the lease is not taken",
+                    unreadable);
+        }
+        return there;
     }
 
     /** History records read by lease takes, per archive: they are never rewritten, so each is read once. */

@@ -720,4 +720,54 @@ class LeaderLeaseTest {
         assertEquals(2, LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, unreadable).record().timeline(),
                 "an own record that cannot be read: the archive's (the drill's, no fork: end) decides");
     }
+
+    // review rev41
+
+    /**
+     * rev41 D1: a follower of a copy restored to the end of another archive promotes live past its parent's shipped
+     * WAL. The copy N (timeline 2, {@code fork: end} after LSN 0x40) was restored from the second archive: its claim is
+     * only there and in N's data directory until its ship loops, which run under the lease, copy it here. While it
+     * waits for L's lease (WAITING) it serves followers ({@code LeaderCommand.leaseGate}: "it serves, as it always
+     * did"), so G follows it on timeline 2. L ships past the fork and stops; N's own take is refused
+     * ({@link #theNodesOwnRecordsDecideItsAncestry}), but G's live promotion ({@code PromotionLease} →
+     * {@code acquireToPromote}, which reads no own records) finds no record of timeline 2 in this archive: neither
+     * {@code offAncestry} nor {@code wentOnPastFork} checks anything, G takes the lease on timeline 2, claims 3 from
+     * it and leads N's history without what L acknowledged after 0x40.
+     */
+    @Test
+    void rev41aFollowerOfACopyFromTheSecondArchiveDoesNotPromotePastItsParentsShippedWal() {
+        LeaderLease l = acquire(L, 1);
+        archived(1, 1, 0x40);
+        // N restored from the second archive (its end: 0x40) and claimed timeline 2 there; G follows N
+        clock.advance(Duration.ofSeconds(3));
+        l.renew();
+        archived(1, 0x41, 0x48); // L acknowledged and shipped more on timeline 1
+        l.release(); // L stops
+        clock.advance(Duration.ofSeconds(1));
+        assertThrows(LeaseException.Superseded.class, () -> toPromote(G, 2),
+                "G's history is N's copy, forked after LSN 0x40: L's writes to 0x48 are not in it");
+        assertEquals("node-l", LeaderLease.current(store).orElseThrow().nodeId(), "nothing written");
+    }
+
+    /**
+     * rev41 D2: an own record that cannot be read falls back to the archive, and where the archive has none (the copy's
+     * claim lives only in the second archive and its data directory) nothing is checked: the copy takes the lease past
+     * its parent's shipped WAL. Main's rule for an unreadable record on the walk is that doubt refuses
+     * ({@code offAncestry}: StorageException, the take retried).
+     */
+    @Test
+    void rev41anUnreadableOwnRecordWithNoneInTheArchiveDoesNotTakeTheLease() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x48); // the copy forked after 0x40 (restored from the second archive); L went on to 0x48
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> unreadable = t -> {
+            if (t == 2) {
+                throw new IllegalStateException("a damaged DATA/timelines/2.history");
+            }
+            return java.util.Optional.empty();
+        };
+        assertThrows(RuntimeException.class,
+                () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, unreadable),
+                "the copy's only record of its fork cannot be read: doubt refuses");
+        assertEquals("node-l", LeaderLease.current(store).orElseThrow().nodeId(), "nothing written");
+    }
 }
