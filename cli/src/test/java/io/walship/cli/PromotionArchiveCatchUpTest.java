@@ -33,12 +33,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Review of c1a5c06d (a live promotion replays the archive before it forks): what the new catch-up does when a
- * segment past the store's end cannot be read. The commit treats archived WAL it cannot replay as a gap that refuses
- * (409) unless forced; an unreadable segment is not treated so: it fails the promotion with a storage/key error that
- * {@code force} cannot get past, and a key error stops the follower it leaves behind.
+ * A live promotion's archive catch-up (LiveFollower.catchUpFromArchive) meeting WAL past the store's end that it
+ * cannot replay: a damaged segment (review rev37), a key it lacks (rev37), a segment the archive will not serve
+ * (rev40). Each is refused like a gap (409 / exit 7, saying what to do) unless forced; forced, the promotion forks at
+ * what the store holds. (The plain catch-up and the gap: LiveFollowerFetchTest.)
  */
-class Rev37PromotionArchiveCatchUpTest {
+class PromotionArchiveCatchUpTest {
     @TempDir
     Path tmp;
 
@@ -167,6 +167,81 @@ class Rev37PromotionArchiveCatchUpTest {
             io.walship.protocol.PromoteResponse r = live.promote(true, List.of()).response();
             assertEquals(2, r.timeline());
             assertEquals(Lsn.format(mine), r.forkLsn(), "forced: forked at what it holds");
+        }
+    }
+
+    /** The archive, whose GET of segments past LSN {@code after} fails as the object store refuses them. */
+    private static final class RefusingGets implements ObjectStore {
+        private final ObjectStore d;
+        private final long after;
+
+        RefusingGets(ObjectStore d, long after) {
+            this.d = d;
+            this.after = after;
+        }
+
+        private void check(String key) {
+            var seg = ArchiveLayout.parseSegment(key);
+            if (seg.isPresent() && seg.get().lastLsn() > after) {
+                throw new io.walship.archive.StorageException("read " + key + ": 403 Access Denied");
+            }
+        }
+
+        @Override public void create(String key, InputStream content) { d.create(key, content); }
+        @Override public String createReturningEtag(String key, byte[] content) { return d.createReturningEtag(key, content); }
+        @Override public String replaceIfMatch(String key, String etag, byte[] content) { return d.replaceIfMatch(key, etag, content); }
+        @Override public java.util.Optional<Versioned> getVersioned(String key) { return d.getVersioned(key); }
+        @Override public InputStream get(String key) { check(key); return d.get(key); }
+        @Override public InputStream getRange(String key, long offset, long length) { check(key); return d.getRange(key, offset, length); }
+        @Override public java.util.Optional<io.walship.archive.ObjectInfo> head(String key) { return d.head(key); }
+        @Override public List<io.walship.archive.ObjectInfo> list(String prefix, String startAfter) { return d.list(prefix, startAfter); }
+        @Override public void delete(String key) { d.delete(key); }
+        @Override public void verifyAccess() { d.verifyAccess(); }
+        @Override public String describe() { return d.describe(); }
+        @Override public void close() { d.close(); }
+    }
+
+    /** {@link #leaderAndTenEntryStandby}, with all the leader wrote shipped to {@code archive}; its last LSN there. */
+    private long shippedLeaderAndTenEntryStandby(LocalObjectStore archive) throws Exception {
+        leaderAndTenEntryStandby();
+        archive.verifyAccess();
+        try (WalShipper w = new WalShipper(tmp.resolve("leader"), archive, WalShipper.Options.defaults())) {
+            w.shipOnce();
+        }
+        return io.walship.archive.ArchiveListing.of(archive).lastArchivedLsn(1);
+    }
+
+    // review rev40: a segment the archive will not serve
+
+    @Test
+    @Timeout(120)
+    void aForcedPromotionIsNotBlockedByASegmentTheArchiveWillNotServe() throws Exception {
+        LocalObjectStore raw = new LocalObjectStore(tmp.resolve("archive"));
+        long archived = shippedLeaderAndTenEntryStandby(raw);
+        ManualLeaseClock clock = new ManualLeaseClock(1_700_000_000_000_000L);
+        Path fdir = tmp.resolve("f1");
+        try (LiveFollower live = new LiveFollower(config(fdir, new RefusingGets(raw, 0), clock, clock::advance), Store.open(fdir))
+                .start()) {
+            long mine = live.store().lastLsn();
+            assertTrue(archived > mine, "the archive holds WAL past the store's end");
+            PromoteResponse r = live.promote(true, List.of()).response();
+            assertEquals(2, r.timeline());
+            assertEquals(Lsn.format(mine), r.forkLsn(), "forced: forked at what it holds");
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aSegmentTheArchiveWillNotServeRefusesLikeADamagedOne() throws Exception {
+        LocalObjectStore raw = new LocalObjectStore(tmp.resolve("archive"));
+        shippedLeaderAndTenEntryStandby(raw);
+        ManualLeaseClock clock = new ManualLeaseClock(1_700_000_000_000_000L);
+        Path fdir = tmp.resolve("f1");
+        try (LiveFollower live = new LiveFollower(config(fdir, new RefusingGets(raw, 0), clock, clock::advance), Store.open(fdir))
+                .start()) {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> live.promote(false, List.of()));
+            assertTrue(e instanceof ConflictException, "refused (409 / exit 7), not failed: " + e);
+            assertEquals(1, live.store().timeline(), "nothing claimed");
         }
     }
 }
