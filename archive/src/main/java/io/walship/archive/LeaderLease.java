@@ -98,8 +98,25 @@ public final class LeaderLease {
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce) {
-        return acquire(store, me, timeline, ttl, skewMargin, clock, ownAtOnce, false);
+        return acquire(store, me, timeline, ttl, skewMargin, clock, ownAtOnce, false, NO_OWN);
     }
+
+    /**
+     * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock, boolean)}, reading this
+     * node's own timeline records from {@code own} first (its data directory, {@code DATA/timelines/T.history}; empty:
+     * not kept there), the archive's only where it has none: the node's ancestry is what its data directory says, and
+     * a copy restored from another archive has its claim only there and in that archive until its ship loops, which
+     * run under the lease, copy it here ({@link #offAncestry}, {@link #wentOnPastFork}). A record {@code own} cannot
+     * read is looked up in the archive.
+     */
+    public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
+                                      Duration skewMargin, LeaseClock clock, boolean ownAtOnce,
+                                      java.util.function.IntFunction<Optional<TimelineHistory>> own) {
+        return acquire(store, me, timeline, ttl, skewMargin, clock, ownAtOnce, false, own);
+    }
+
+    /** No records of the node's own: every history is read from the archive. */
+    static final java.util.function.IntFunction<Optional<TimelineHistory>> NO_OWN = t -> Optional.empty();
 
     /**
      * As {@link #acquire(ObjectStore, LeaseRecord.Holder, int, Duration, Duration, LeaseClock)}, for a live promotion
@@ -111,11 +128,12 @@ public final class LeaderLease {
      */
     public static LeaderLease acquireToPromote(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                                Duration skewMargin, LeaseClock clock) {
-        return acquire(store, me, timeline, ttl, skewMargin, clock, true, true);
+        return acquire(store, me, timeline, ttl, skewMargin, clock, true, true, NO_OWN);
     }
 
     private static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
-                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce, boolean toPromote) {
+                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce, boolean toPromote,
+                                       java.util.function.IntFunction<Optional<TimelineHistory>> own) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(me, "me");
         Objects.requireNonNull(clock, "clock");
@@ -136,7 +154,7 @@ public final class LeaderLease {
                         + ", newer than this node's " + timeline + ": held by " + existing.describe(), existing);
             }
             if (existing != null && existing.timeline() < timeline) {
-                Optional<String> off = offAncestry(store, existing.timeline(), timeline);
+                Optional<String> off = offAncestry(store, existing.timeline(), timeline, own);
                 if (off.isPresent()) {
                     throw new LeaseException.Superseded("the leader lease is on timeline " + existing.timeline() + ", held"
                             + " by " + existing.describe() + ", which is not an ancestor of this node's timeline " + timeline
@@ -165,6 +183,14 @@ public final class LeaderLease {
             }
             if (existing != null && !ours && !existing.takeable(now, skewMargin.toNanos() / 1000)) {
                 throw new LeaseException.Held(existing);
+            }
+            if (existing != null && existing.timeline() < timeline) {
+                // only once the lease could be taken: a copy waiting beside a running leader lists nothing per tick
+                Optional<String> past = wentOnPastFork(store, existing.timeline(), timeline, own, toPromote);
+                if (past.isPresent()) {
+                    throw new LeaseException.Superseded(past.get() + "; the leader lease was last held by "
+                            + existing.describe(), existing);
+                }
             }
             LeaseRecord next = new LeaseRecord(LeaseRecord.FORMAT_VERSION, me.nodeId(), timeline, me.httpUrl(),
                     me.replUrl(), existing == null ? 1 : existing.term() + 1, now, now, now + ttlMicros, false);
@@ -197,13 +223,14 @@ public final class LeaderLease {
      * whose claim a live promotion passed over, then started as a leader): taking the lease from it would lose what
      * it acknowledged.
      */
-    static Optional<String> offAncestry(ObjectStore store, int leased, int timeline) {
+    static Optional<String> offAncestry(ObjectStore store, int leased, int timeline,
+                                        java.util.function.IntFunction<Optional<TimelineHistory>> own) {
         int t = timeline;
         StringBuilder path = new StringBuilder();
         while (t > leased) {
             TimelineHistory h;
             try {
-                h = history(store, t);
+                h = ownFirst(store, own, t);
             } catch (EncryptionKeyException e) {
                 throw e;
             } catch (RuntimeException e) {
@@ -224,6 +251,90 @@ public final class LeaderLease {
             t = h.parent();
         }
         return t == leased ? Optional.empty() : Optional.of(path.toString());
+    }
+
+    /**
+     * Why {@code timeline} must not take the lease from {@code leased} (an ancestor: {@link #offAncestry} passed), or
+     * empty: a timeline on the way down was claimed by a copy restored to the end of the archive
+     * ({@link TimelineHistory#forkedAtArchiveEnd}, {@code restore --promote}), and its parent's WAL is archived past
+     * the fork. The copy forked where the parent's archived WAL ended when its restore read it; WAL archived past that
+     * was written by the parent's leader afterwards (a copy made beside a running leader, or restored while the old
+     * leader's last uploads were still arriving), and its commits were acknowledged: leading the copy would lose
+     * them. Clock-free: the archive's own listing decides. A restore to a chosen LSN or time (a deliberate fork),
+     * {@code promote --data} and live promotions are not checked ({@code fork} absent). What the parent acknowledged
+     * but never archived is beyond this check. The records are this node's own first ({@code own}), else the
+     * archive's (cached per archive).
+     *
+     * @throws StorageException the listing failed (nothing decided: the take is retried)
+     */
+    static Optional<String> wentOnPastFork(ObjectStore store, int leased, int timeline,
+                                           java.util.function.IntFunction<Optional<TimelineHistory>> own,
+                                           boolean toPromote) {
+        int t = timeline;
+        while (t > leased) {
+            TimelineHistory h;
+            try {
+                h = ownFirst(store, own, t);
+            } catch (CorruptObjectException e) {
+                return Optional.empty(); // offAncestry refused an unreadable record already; none here
+            }
+            if (h == null) {
+                if (toPromote) {
+                    // a live promotion of a follower of timeline t, whose leader never held the lease (it is on an
+                    // older timeline) and whose claim this archive lacks (made in another archive): whether t may
+                    // lead cannot be checked, and doubt refuses (review rev41)
+                    return Optional.of("the archive " + store.describe() + " holds no history of timeline " + t
+                            + ", whose leader never held the leader lease (it is on timeline " + leased + "): whether"
+                            + " timeline " + t + " holds what timeline " + leased + " acknowledged cannot be checked;"
+                            + " a live promotion of its follower is refused (restore from the archive the claim was"
+                            + " made in, or start that timeline's leader with this archive first)");
+                }
+                return Optional.empty();
+            }
+            if (h.forkedAtArchiveEnd()) {
+                long fork = h.forkLsnValue();
+                long archived = 0;
+                String prefix = ArchiveLayout.WAL + ArchiveLayout.timelineHex(h.parent()) + "/";
+                for (ObjectInfo o : store.list(prefix, null)) {
+                    archived = Math.max(archived, ArchiveLayout.parseSegment(o.key())
+                            .map(ArchiveLayout.SegmentName::lastLsn).orElse(0L));
+                }
+                if (archived > fork) {
+                    return Optional.of("timeline " + h.parent() + " went on past the fork of timeline " + t
+                            + ": the archive holds its WAL to LSN " + ArchiveLayout.lsnHex(archived) + ", and timeline " + t
+                            + " forked after LSN " + h.forkLsn() + " (" + h.reason() + ", at " + h.createdAt() + "), so"
+                            + " the leader of timeline " + h.parent() + " acknowledged writes after the copy was restored"
+                            + " and timeline " + t + " does not hold them; restore again from " + store.describe()
+                            + " (walship restore --archive … --promote) to include them, or restore --lsn " + h.forkLsn()
+                            + " --promote to fork there on purpose");
+                }
+            }
+            t = h.parent();
+        }
+        return Optional.empty();
+    }
+
+    /** This node's record of timeline {@code t} if {@code own} has one it can read, else the archive's ({@link #history}). */
+    private static TimelineHistory ownFirst(ObjectStore store, java.util.function.IntFunction<Optional<TimelineHistory>> own,
+                                            int t) {
+        RuntimeException unreadable = null;
+        try {
+            Optional<TimelineHistory> mine = own.apply(t);
+            if (mine.isPresent()) {
+                return mine.get();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("this node's record of timeline {} cannot be read ({}); reading the archive's", t, e.getMessage());
+            unreadable = e;
+        }
+        TimelineHistory there = history(store, t);
+        if (there == null && unreadable != null) {
+            // doubt refuses: this node's ancestry cannot be known, so nothing the lease take checks can be
+            throw new StorageException("this node's record of timeline " + t + " cannot be read ("
+                    + unreadable.getMessage() + ") and " + store.describe() + " holds none; the lease is not taken",
+                    unreadable);
+        }
+        return there;
     }
 
     /** History records read by lease takes, per archive: they are never rewritten, so each is read once. */

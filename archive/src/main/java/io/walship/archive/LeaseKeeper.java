@@ -72,6 +72,8 @@ public final class LeaseKeeper implements AutoCloseable {
     private boolean wasWritable;
     private boolean closed;
     private volatile boolean started;
+    /** This node's own timeline records ({@link #ownHistories}). */
+    private volatile java.util.function.IntFunction<java.util.Optional<TimelineHistory>> own = LeaderLease.NO_OWN;
 
     private LeaseKeeper(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl, Duration margin,
                         LeaseClock clock, boolean scheduled) {
@@ -187,6 +189,16 @@ public final class LeaseKeeper implements AutoCloseable {
         }
     }
 
+    /**
+     * Where each take reads this node's own timeline records first ({@code walship leader}: its data directory), the
+     * archive's only where it has none ({@link LeaderLease#acquire(ObjectStore, LeaseRecord.Holder, int, Duration,
+     * Duration, LeaseClock, boolean, java.util.function.IntFunction)}). Call before {@link #start}.
+     */
+    public LeaseKeeper ownHistories(java.util.function.IntFunction<java.util.Optional<TimelineHistory>> records) {
+        this.own = java.util.Objects.requireNonNull(records, "records");
+        return this;
+    }
+
     private void take() {
         boolean ownAtOnce;
         synchronized (this) {
@@ -195,7 +207,7 @@ public final class LeaseKeeper implements AutoCloseable {
             ownAtOnce = base != State.LOST;
         }
         try {
-            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce);
+            LeaderLease l = LeaderLease.acquire(store, me, timeline, ttl, margin, clock, ownAtOnce, own);
             synchronized (this) {
                 if (closed) {
                     l.release();

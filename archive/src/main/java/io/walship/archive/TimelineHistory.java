@@ -27,21 +27,43 @@ import java.util.Map;
  *                      {@code walship promote --data}); null in records written before the field existed (then
  *                      {@link #live()} infers it from {@code reason}). Not written when null, so such a record read
  *                      and written again keeps its bytes; older walship versions ignore it.
+ * @param fork          {@value #FORK_END} if the promoted copy was restored to the end of the archive
+ *                      ({@code restore --promote} without a target): it forked where the parent's archived WAL ended
+ *                      when the restore read it, so parent WAL archived past {@code forkLsn} was written after the copy
+ *                      was made, and the copy must not lead ({@link LeaderLease}); null otherwise (a restore to a chosen
+ *                      LSN or time, a deliberate fork; {@code promote --data}; a live promotion; records written
+ *                      before the field existed). Not written when null; older walship versions ignore it.
  */
 public record TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
                               String createdAt, String reason,
                               @com.fasterxml.jackson.annotation.JsonInclude(
-                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String promotion) {
+                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String promotion,
+                              @com.fasterxml.jackson.annotation.JsonInclude(
+                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String fork) {
     public static final int FORMAT_VERSION = 1;
     /** {@link #promotion()} of a live promotion's claim ({@code Promotion.claimNext}). */
     public static final String LIVE = "live";
     /** {@link #promotion()} of an offline promotion's claim ({@code Promotion.claim}). */
     public static final String OFFLINE = "offline";
 
-    /** A record without {@link #promotion()} (as written before the field existed). */
+    /** {@link #fork()} of a copy restored to the end of the archive and promoted ({@code restore --promote}). */
+    public static final String FORK_END = "end";
+
+    /** A record without {@link #promotion()} or {@link #fork()} (as written before the fields existed). */
     public TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
                            String createdAt, String reason) {
-        this(formatVersion, timeline, parent, forkLsn, forkTime, createdAt, reason, null);
+        this(formatVersion, timeline, parent, forkLsn, forkTime, createdAt, reason, null, null);
+    }
+
+    /** A record without {@link #fork()}. */
+    public TimelineHistory(int formatVersion, int timeline, int parent, String forkLsn, String forkTime,
+                           String createdAt, String reason, String promotion) {
+        this(formatVersion, timeline, parent, forkLsn, forkTime, createdAt, reason, promotion, null);
+    }
+
+    /** Whether the copy that claimed this timeline was restored to the end of the archive ({@link #fork()}). */
+    public boolean forkedAtArchiveEnd() {
+        return FORK_END.equals(fork);
     }
 
     /**

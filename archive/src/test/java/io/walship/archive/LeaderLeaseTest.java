@@ -615,4 +615,159 @@ class LeaderLeaseTest {
         clock.advance(Duration.ofSeconds(30)); // L died
         assertDoesNotThrow(() -> toPromote(F, 1));
     }
+
+    // a copy restored to the end of the archive (fork "end") forked where its parent's archived WAL ended: parent WAL
+    // archived past the fork was acknowledged after the copy was made (rev34 D2 and rev35 D3 where the parent shipped)
+
+    /** Timeline {@code timeline}'s claim from {@code parent} after LSN {@code fork}, made now, with {@code forkKind}. */
+    private void claimAt(int timeline, int parent, long fork, String forkKind, String reason) {
+        long at = clock.wallMicros();
+        store.create(ArchiveLayout.historyKey(timeline), new ByteArrayInputStream(new TimelineHistory(1, timeline, parent,
+                ArchiveLayout.lsnHex(fork), "2026-01-01T00:00:00Z", LeaseRecord.instant(at).toString(), reason,
+                TimelineHistory.OFFLINE, forkKind).toJson()));
+    }
+
+    /** A WAL segment of {@code timeline} in the archive (its name is all the lease take reads). */
+    private void archived(int timeline, long first, long last) {
+        store.create(new ArchiveLayout.SegmentName(timeline, first, last).key(), new ByteArrayInputStream(new byte[]{1}));
+    }
+
+    @Test
+    void aCopyRestoredToTheEndDoesNotLeadOnceItsParentArchivedWalPastTheFork() {
+        LeaderLease l = acquire(L, 1);
+        archived(1, 1, 0x40);
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive"); // beside L
+        clock.advance(Duration.ofSeconds(3));
+        l.renew();
+        archived(1, 0x41, 0x48); // L acknowledged and shipped more on timeline 1
+        assertThrows(LeaseException.Held.class, () -> acquire(N, 2), "while L holds the lease: waits (lists nothing)");
+        l.release(); // a clean stop
+        clock.advance(Duration.ofSeconds(1));
+        LeaseException.Superseded past = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2),
+                "not after L released its lease");
+        assertTrue(past.getMessage().contains("timeline 1 went on past the fork of timeline 2")
+                && past.getMessage().contains("0000000000000048") && past.getMessage().contains("restore --lsn"),
+                past.getMessage());
+        clock.advance(Duration.ofSeconds(60));
+        assertThrows(LeaseException.Superseded.class, () -> acquire(N, 2), "nor once it expired");
+        LeaseRecord r = LeaderLease.current(store).orElseThrow();
+        assertEquals("node-l", r.nodeId(), "nothing written");
+        assertTrue(r.released());
+        // restored again, to the new end: the copy holds everything timeline 1 archived, and leads
+        claimAt(3, 1, 0x48, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        assertEquals(3, acquire(N, 3).record().timeline());
+    }
+
+    /** The offline failover: the old leader killed, the copy restored to the archive's end, which nothing passed. */
+    @Test
+    void aCopyRestoredToTheEndLeadsWhenItsParentArchivedNothingPastTheFork() {
+        acquire(L, 1);
+        archived(1, 1, 0x20);
+        archived(1, 0x21, 0x40);
+        clock.advance(Duration.ofSeconds(30)); // L killed
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        assertEquals(2, acquire(N, 2).record().timeline());
+    }
+
+    /** A restore to a chosen LSN or time forks before the archive's end on purpose: no check (fork absent). */
+    @Test
+    void aDeliberateForkBeforeTheArchivesEndLeads() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x80);
+        claimAt(2, 1, 0x40, null, "restore --promote to up to LSN 0000000000000040");
+        assertEquals(2, acquire(N, 2).record().timeline());
+    }
+
+    /**
+     * The check follows the path down to the lease's timeline: a deliberate fork (3 from 2) of a copy restored to the
+     * end (2 from 1) whose parent went on is refused as well, and the walk reads histories, not WAL, of the steps it
+     * passes.
+     */
+    @Test
+    void aForkOfACopyWhoseParentWentOnIsRefusedToo() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x40);
+        claimAt(2, 1, 0x40, TimelineHistory.FORK_END, "restore --promote to the end of the archive");
+        archived(1, 0x41, 0x41);
+        claimAt(3, 2, 0x40, null, "restore --promote to up to LSN 0000000000000040");
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class, () -> acquire(N, 3));
+        assertTrue(s.getMessage().contains("timeline 1 went on past the fork of timeline 2"), s.getMessage());
+    }
+
+    /**
+     * The node's own records come first (walship leader: its data directory). A copy restored from another archive
+     * has its claim ({@code fork: end}) only there, or the lease's archive holds another claim of its timeline number
+     * (a drill forked there on purpose, no {@code fork}): either way its own record decides, and its parent's WAL past
+     * the fork refuses it (reviews rev36 D1, rev38 R1). Read from the archive alone, neither was checked.
+     */
+    @Test
+    void theNodesOwnRecordsDecideItsAncestry() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x48);
+        TimelineHistory mine = new TimelineHistory(1, 2, 1, "0000000000000040", "2026-01-01T00:00:00Z",
+                LeaseRecord.instant(clock.wallMicros()).toString(), "restore --promote to the end of the archive",
+                TimelineHistory.OFFLINE, TimelineHistory.FORK_END);
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> own =
+                t -> t == 2 ? java.util.Optional.of(mine) : java.util.Optional.empty();
+        LeaseException.Superseded s = assertThrows(LeaseException.Superseded.class,
+                () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, own));
+        assertTrue(s.getMessage().contains("timeline 1 went on past the fork of timeline 2"), s.getMessage());
+        claimAt(2, 1, 0x40, null, "restore --promote to up to LSN 0000000000000040"); // a drill's claim of 2 here
+        assertThrows(LeaseException.Superseded.class, () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, own));
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> unreadable = t -> {
+            throw new IllegalStateException("a damaged file");
+        };
+        assertEquals(2, LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, unreadable).record().timeline(),
+                "an own record that cannot be read: the archive's (the drill's, no fork: end) decides");
+    }
+
+    // review rev41
+
+    /**
+     * rev41 D1: a follower of a copy restored to the end of another archive promotes live past its parent's shipped
+     * WAL. The copy N (timeline 2, {@code fork: end} after LSN 0x40) was restored from the second archive: its claim is
+     * only there and in N's data directory until its ship loops, which run under the lease, copy it here. While it
+     * waits for L's lease (WAITING) it serves followers ({@code LeaderCommand.leaseGate}: "it serves, as it always
+     * did"), so G follows it on timeline 2. L ships past the fork and stops; N's own take is refused
+     * ({@link #theNodesOwnRecordsDecideItsAncestry}), but G's live promotion ({@code PromotionLease} →
+     * {@code acquireToPromote}, which reads no own records) finds no record of timeline 2 in this archive: neither
+     * {@code offAncestry} nor {@code wentOnPastFork} checks anything, G takes the lease on timeline 2, claims 3 from
+     * it and leads N's history without what L acknowledged after 0x40.
+     */
+    @Test
+    void rev41aFollowerOfACopyFromTheSecondArchiveDoesNotPromotePastItsParentsShippedWal() {
+        LeaderLease l = acquire(L, 1);
+        archived(1, 1, 0x40);
+        // N restored from the second archive (its end: 0x40) and claimed timeline 2 there; G follows N
+        clock.advance(Duration.ofSeconds(3));
+        l.renew();
+        archived(1, 0x41, 0x48); // L acknowledged and shipped more on timeline 1
+        l.release(); // L stops
+        clock.advance(Duration.ofSeconds(1));
+        assertThrows(LeaseException.Superseded.class, () -> toPromote(G, 2),
+                "G's history is N's copy, forked after LSN 0x40: L's writes to 0x48 are not in it");
+        assertEquals("node-l", LeaderLease.current(store).orElseThrow().nodeId(), "nothing written");
+    }
+
+    /**
+     * rev41 D2: an own record that cannot be read falls back to the archive, and where the archive has none (the copy's
+     * claim lives only in the second archive and its data directory) nothing is checked: the copy takes the lease past
+     * its parent's shipped WAL. Main's rule for an unreadable record on the walk is that doubt refuses
+     * ({@code offAncestry}: StorageException, the take retried).
+     */
+    @Test
+    void rev41anUnreadableOwnRecordWithNoneInTheArchiveDoesNotTakeTheLease() {
+        acquire(L, 1).release();
+        archived(1, 1, 0x48); // the copy forked after 0x40 (restored from the second archive); L went on to 0x48
+        java.util.function.IntFunction<java.util.Optional<TimelineHistory>> unreadable = t -> {
+            if (t == 2) {
+                throw new IllegalStateException("a damaged DATA/timelines/2.history");
+            }
+            return java.util.Optional.empty();
+        };
+        assertThrows(RuntimeException.class,
+                () -> LeaderLease.acquire(store, N, 2, TTL, MARGIN, clock, true, unreadable),
+                "the copy's only record of its fork cannot be read: doubt refuses");
+        assertEquals("node-l", LeaderLease.current(store).orElseThrow().nodeId(), "nothing written");
+    }
 }

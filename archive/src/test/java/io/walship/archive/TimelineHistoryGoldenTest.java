@@ -25,6 +25,10 @@ class TimelineHistoryGoldenTest {
             "2026-11-30T09:21:52.031Z", "live promotion of db2.example:/srv/walship at LSN 0000000000000040",
             TimelineHistory.LIVE);
 
+    static final TimelineHistory END = new TimelineHistory(1, 2, 1, "000000000000003D", "2026-11-30T09:15:02.123456Z",
+            "2026-12-05T20:01:11.407Z", "restore --promote to the end of the archive", TimelineHistory.OFFLINE,
+            TimelineHistory.FORK_END);
+
     private static byte[] golden(String name) throws Exception {
         try (InputStream in = TimelineHistoryGoldenTest.class.getResourceAsStream("/golden/" + name)) {
             return in.readAllBytes();
@@ -53,6 +57,24 @@ class TimelineHistoryGoldenTest {
         assertTrue(LIVE.live());
         assertArrayEquals(bytes, LIVE.toJson(), "the writer must keep producing the documented bytes:\n"
                 + new String(LIVE.toJson(), StandardCharsets.UTF_8));
+    }
+
+    /** A copy restored to the end of the archive: {@code "fork": "end"}, which the lease take checks (LeaderLease). */
+    @Test
+    void aCopyRestoredToTheEndSaysSoAndReadsAndWritesTheSameBytes() throws Exception {
+        byte[] bytes = golden("timeline-history-offline-end-v1.json");
+        TimelineHistory h = read(bytes, 2);
+        assertEquals(END, h);
+        assertTrue(h.forkedAtArchiveEnd());
+        assertFalse(h.live());
+        assertArrayEquals(bytes, END.toJson(), "the writer must keep producing the documented bytes:\n"
+                + new String(END.toJson(), StandardCharsets.UTF_8));
+        assertFalse(LIVE.forkedAtArchiveEnd());
+        assertFalse(OLD.forkedAtArchiveEnd(), "a record written before the field is not checked");
+        assertFalse(new String(LIVE.toJson(), StandardCharsets.UTF_8).contains("fork\""), "absent: not written");
+        OlderWalshipHistory older = ArchiveJson.read(new ByteArrayInputStream(bytes), OlderWalshipHistory.class,
+                ArchiveLayout.historyKey(2), "timeline history");
+        assertEquals(END.reason(), older.reason(), "an older walship ignores the field");
     }
 
     /** The record as walship wrote and read it before the field: it must read a new record. */

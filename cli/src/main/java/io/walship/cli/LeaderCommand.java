@@ -223,7 +223,10 @@ final class LeaderCommand implements Callable<Integer> {
                 if (!noLease && !store.standby()) {
                     // closed after the ship loops (their last shipment still under the lease): pushed before them
                     lease = LeaseKeeper.unstarted(archiveStore, new LeaseRecord.Holder(nodeId(), "", ""),
-                            store.timeline(), ttl, skew, LeaseClock.SYSTEM);
+                            store.timeline(), ttl, skew, LeaseClock.SYSTEM)
+                            // its ancestry as its data directory keeps it: a copy restored from another archive has
+                            // its claim only there until its ship loops (under the lease) copy it to the primary
+                            .ownHistories(t -> io.walship.shipper.LocalHistories.read(store.dir(), t));
                     opened.push(lease);
                     gate = lease::refusal;
                 }

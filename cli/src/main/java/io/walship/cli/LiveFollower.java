@@ -316,6 +316,7 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                                     : "fetched " + (store.lastLsn() - before) + " entries, then the answer ended");
                 }
             }
+            catchUpFromArchive(timeline, force);
             fork = store.lastLsn();
             LeaderLease held = oldLease;
             try {
@@ -369,6 +370,51 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
                 + fetchedFrom, config.sync());
         return new SwitchingNode.Result(leader, new PromoteResponse(claimed, timeline, Lsn.format(fork), fetchedFrom,
                 fetched));
+    }
+
+    /**
+     * Before the fork, with the lease on {@code timeline} held: replays what the archive holds of this timeline past
+     * the store's end, as a PostgreSQL standby replays its restore_command's WAL before it ends recovery. The old
+     * leader may have shipped WAL no follower received (async commits it acknowledged, a follower that lagged); now
+     * that this node holds the lease the old leader ships nothing more, so what the archive holds is final, and a
+     * fork before its end would lose acknowledged writes. What cannot be replayed (a gap in the archive) refuses the
+     * promotion unless {@code force}: the entries past the gap would be lost to the new timeline.
+     */
+    private void catchUpFromArchive(int timeline, boolean force) {
+        long before = store.lastLsn();
+        String unreadable = null;
+        boolean keyMissing = false;
+        try {
+            io.walship.restorer.follow.ArchiveCatchUp.Result r = io.walship.restorer.follow.ArchiveCatchUp.run(
+                    config.archive(), store, config.loopOptions().archiveParallel(), () -> false);
+            if (r.entries() > 0) {
+                LOG.info("promotion: replayed {} entries of timeline {} from the archive ({} segment(s)), LSN {} to {}:"
+                        + " WAL the old leader shipped that no follower held", r.entries(), timeline, r.segments(),
+                        Lsn.format(before), Lsn.format(store.lastLsn()));
+            }
+        } catch (io.walship.archive.EncryptionKeyException e) {
+            unreadable = "this node's keys cannot open it: " + Errors.oneLine(e);
+            keyMissing = true;
+        } catch (io.walship.wal.IntegrityException | io.walship.archive.StorageException e) {
+            // a segment damaged, or one the archive will not serve (403, gone since the listing): WAL that could not
+            // be replayed; the listing below fails by itself if the archive cannot be read at all
+            unreadable = "it cannot be read: " + Errors.oneLine(e);
+        }
+        long archived = ArchiveListing.of(config.archive()).lastArchivedLsn(timeline);
+        if (archived > store.lastLsn()) {
+            String what = "the archive holds WAL of timeline " + timeline + " to LSN " + Lsn.format(archived)
+                    + " but only LSN " + Lsn.format(store.lastLsn()) + " could be replayed from it ("
+                    + (unreadable != null ? unreadable : "a gap in the archive: walship verify names it") + ")";
+            if (!force) {
+                throw new ConflictException(what + "; promoting here would lose the rest: "
+                        + (keyMissing ? "give this node the archive's key (--encryption-key-file)"
+                        : "restore the missing or damaged WAL") + ", or pass force to lose it");
+            }
+            LOG.warn("forced promotion: {}; the rest is lost to the new timeline", what);
+        } else if (unreadable != null) {
+            LOG.warn("promotion: the archive catch-up stopped at LSN {} ({}); the archive holds nothing of timeline {}"
+                    + " past it", Lsn.format(store.lastLsn()), unreadable, timeline);
+        }
     }
 
     /**

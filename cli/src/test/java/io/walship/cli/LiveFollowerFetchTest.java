@@ -104,6 +104,17 @@ class LiveFollowerFetchTest {
                 PromotionLease.REAL));
     }
 
+    /** Follower f1 over {@code fdir} with a lease clock and sleeper of the test's (the old leader's lease waited out). */
+    static LiveFollower.Config config(Path fdir, io.walship.archive.ObjectStore archive, io.walship.archive.LeaseClock clock,
+                                      Duration ttl, Duration margin, PromotionLease.Sleeper sleeper) {
+        FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
+                .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
+        return new LiveFollower.Config(fdir, archive, options, null, null, null,
+                ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
+                Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
+                PromotionLease.maxWait(ttl, margin), sleeper));
+    }
+
     @Test
     void aPeerIsFetchedFromOnlyUpToWhatItsStatusShowedOnThisTimeline() throws Exception {
         List<WalEntry> entries = twoStandbysThenFifteenEntries();
@@ -255,12 +266,7 @@ class LiveFollowerFetchTest {
             try {
                 String peerUrl = "http://127.0.0.1:" + api.address().getPort();
                 Store mine = Store.open(fdir);
-                FollowerLoop.Options options = FollowerLoop.Options.defaults(List.of(new HostPort("127.0.0.1", 1)))
-                        .withBackoff(Duration.ofSeconds(10), Duration.ofSeconds(10), 42);
-                LiveFollower.Config config = new LiveFollower.Config(fdir, archive, options, null, null, null,
-                        ReplicationOptions.defaults(), ReplicationOptions.defaults(), Duration.ofSeconds(1),
-                        Duration.ZERO, null, "f1", null, new LiveFollower.Lease("f1", ttl, margin, clock,
-                        PromotionLease.maxWait(ttl, margin), sleeper));
+                LiveFollower.Config config = config(fdir, archive, clock, ttl, margin, sleeper);
                 try (LiveFollower live = new LiveFollower(config, mine).start()) {
                     io.walship.protocol.PromoteResponse r = live.promote(false, List.of(peerUrl)).response();
                     assertTrue(flushed.get(), "the promotion waited for the old leader's lease");
@@ -489,6 +495,80 @@ class LiveFollowerFetchTest {
             }
         } finally {
             peer.stop(0);
+        }
+    }
+
+    /**
+     * The old leader shipped WAL that no follower received (its last async commits, with the followers lagging or cut
+     * off) before it died: a live promotion replays it from the archive before it forks, as a PostgreSQL standby
+     * replays its restore_command's WAL before it ends recovery. It used to fork at its own end and lose them.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void whatTheOldLeaderShippedPastEveryFollowerIsReplayedFromTheArchiveBeforeTheFork() throws Exception {
+        List<WalEntry> later = twoStandbysThenFifteenEntries(); // the leader ends at LSN 25, f1 at 10
+        Path leaderDir = tmp.resolve("leader");
+        Path fdir = tmp.resolve("f1");
+        long leaderEnd = later.get(later.size() - 1).lsn();
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        io.walship.archive.ManualLeaseClock clock = new io.walship.archive.ManualLeaseClock(1_700_000_000_000_000L);
+        Duration ttl = Duration.ofSeconds(10);
+        Duration margin = Duration.ofSeconds(1);
+        io.walship.archive.LeaderLease.acquire(archive, new io.walship.archive.LeaseRecord.Holder("old", "http://old:1",
+                "old:2"), 1, ttl, margin, clock);
+        java.util.concurrent.atomic.AtomicBoolean shipped = new java.util.concurrent.atomic.AtomicBoolean();
+        PromotionLease.Sleeper sleeper = d -> {
+            clock.advance(d);
+            if (shipped.compareAndSet(false, true)) {
+                // while its lease is waited out, the old leader's last shipment lands (after the follower loop's
+                // own archive catch-up at start, which found nothing)
+                try (io.walship.shipper.WalShipper w = new io.walship.shipper.WalShipper(leaderDir, archive,
+                        io.walship.shipper.WalShipper.Options.defaults())) {
+                    w.shipOnce();
+                }
+            }
+        };
+        Store mine = Store.open(fdir);
+        try (LiveFollower live = new LiveFollower(config(fdir, archive, clock, ttl, margin, sleeper), mine).start()) {
+            io.walship.protocol.PromoteResponse r = live.promote(false, List.of()).response();
+            assertTrue(shipped.get(), "the promotion waited for the old leader's lease");
+            assertEquals(io.walship.archive.ArchiveListing.of(archive).lastArchivedLsn(1), leaderEnd);
+            assertEquals(io.walship.wal.Lsn.format(leaderEnd), r.forkLsn(),
+                    "the fork holds every commit the old leader shipped");
+            assertEquals(2, r.timeline());
+            assertEquals(leaderEnd, live.store().lastLsn());
+        }
+    }
+
+    /**
+     * The archive holds WAL of the old timeline past a gap: what lies past it cannot be replayed, so the promotion
+     * refuses (it would lose those commits) and follows again; forced, it forks at what it could replay and says so.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void archivedWalPastAGapRefusesThePromotionUnlessForced() throws Exception {
+        List<WalEntry> later = twoStandbysThenFifteenEntries();
+        long leaderEnd = later.get(later.size() - 1).lsn();
+        Path fdir = tmp.resolve("f1");
+        LocalObjectStore archive = new LocalObjectStore(tmp.resolve("archive"));
+        archive.verifyAccess();
+        try (io.walship.shipper.WalShipper w = new io.walship.shipper.WalShipper(tmp.resolve("leader"), archive,
+                io.walship.shipper.WalShipper.Options.defaults())) {
+            w.shipOnce();
+        }
+        // a later segment whose predecessors are missing (lost, or never uploaded): its name is what counts here
+        archive.create(new io.walship.archive.ArchiveLayout.SegmentName(1, leaderEnd + 10, leaderEnd + 12).key(),
+                new java.io.ByteArrayInputStream(new byte[]{1}));
+        Store mine = Store.open(fdir);
+        try (LiveFollower live = new LiveFollower(config(fdir, archive), mine).start()) {
+            ConflictException e = assertThrows(ConflictException.class, () -> live.promote(false, List.of()));
+            assertTrue(e.getMessage().contains("to LSN " + io.walship.wal.Lsn.format(leaderEnd + 12))
+                    && e.getMessage().contains("a gap in the archive"), e.getMessage());
+            assertEquals(1, live.store().timeline(), "nothing claimed");
+            assertEquals(leaderEnd, live.store().lastLsn(), "what lies before the gap was replayed");
+            io.walship.protocol.PromoteResponse r = live.promote(true, List.of()).response();
+            assertEquals(io.walship.wal.Lsn.format(leaderEnd), r.forkLsn());
         }
     }
 }

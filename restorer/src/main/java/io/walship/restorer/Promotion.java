@@ -45,21 +45,24 @@ public final class Promotion {
      */
     public static int claim(ObjectStore store, int parent, long forkLsn, long forkTimeMicros, String reason,
                             java.util.function.IntConsumer beforeClaim) {
-        return claim(store, ArchiveListing.of(store).timelines(), parent, forkLsn, forkTimeMicros, reason, beforeClaim);
+        return claim(store, ArchiveListing.of(store).timelines(), parent, forkLsn, forkTimeMicros, reason, null,
+                beforeClaim);
     }
 
     /**
      * As {@link #claim(ObjectStore, int, long, long, String, java.util.function.IntConsumer)}, starting
      * from the timelines of a listing the caller already made (a restore: no second listing of the
-     * archive). A listing that has become old only costs a retry: a timeline claimed since is taken,
-     * and the next one is tried.
+     * archive), the record saying {@code fork} ({@link TimelineHistory#fork()}: {@link TimelineHistory#FORK_END} for a
+     * copy restored to the end of the archive, else null). A listing that has become old only costs a retry: a
+     * timeline claimed since is taken, and the next one is tried.
      */
     public static int claim(ObjectStore store, java.util.Set<Integer> timelines, int parent, long forkLsn,
-                            long forkTimeMicros, String reason, java.util.function.IntConsumer beforeClaim) {
+                            long forkTimeMicros, String reason, String fork, java.util.function.IntConsumer beforeClaim) {
         int candidate = Math.max(parent, timelines.stream().max(Integer::compare).orElse(1)) + 1;
         for (int attempt = 0; attempt < 1000; attempt++, candidate++) {
             TimelineHistory h = new TimelineHistory(TimelineHistory.FORMAT_VERSION, candidate, parent, Lsn.format(forkLsn),
-                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason, TimelineHistory.OFFLINE);
+                    RestoreTarget.formatMicros(forkTimeMicros), Instant.now().toString(), reason, TimelineHistory.OFFLINE,
+                    fork);
             beforeClaim.accept(candidate);
             try {
                 // the same bytes already there: our own claim, whose answer was lost and retried

@@ -22,6 +22,7 @@ import io.walship.archive.ObjectInfo;
 import io.walship.archive.ObjectStore;
 import io.walship.archive.ParallelGet;
 import io.walship.archive.Segment;
+import io.walship.archive.TimelineHistory;
 import io.walship.wal.AtomicFiles;
 import io.walship.wal.ControlFile;
 import io.walship.wal.DirectoryLock;
@@ -197,6 +198,7 @@ public final class Restore {
                 ControlFile standby = control;
                 promoted = Promotion.claim(store, listing.timelines(), control.timeline(), control.checkpointLsn(),
                         control.checkpointTimeMicros(), "restore --promote to " + options.target().describe(),
+                        options.target().kind() == RestoreTarget.Kind.END ? TimelineHistory.FORK_END : null,
                         candidate -> standby.promoted(candidate).write(target));
                 Promotion.keepHistory(store, target, promoted); // for every archive it will ship to
             }
