@@ -107,7 +107,7 @@ public final class LeaderLease {
      * not kept there), the archive's only where it has none: the node's ancestry is what its data directory says, and
      * a copy restored from another archive has its claim only there and in that archive until its ship loops, which
      * run under the lease, copy it here ({@link #offAncestry}, {@link #wentOnPastFork}). A record {@code own} cannot
-     * read is looked up in the archive.
+     * read is looked up in the archive; with none there either, the take fails (a storage error, retried).
      */
     public static LeaderLease acquire(ObjectStore store, LeaseRecord.Holder me, int timeline, Duration ttl,
                                       Duration skewMargin, LeaseClock clock, boolean ownAtOnce,
@@ -263,7 +263,9 @@ public final class LeaderLease {
      * them. Clock-free: the archive's own listing decides. A restore to a chosen LSN or time (a deliberate fork),
      * {@code promote --data} and live promotions are not checked ({@code fork} absent). What the parent acknowledged
      * but never archived is beyond this check. The records are this node's own first ({@code own}), else the
-     * archive's (cached per archive).
+     * archive's (cached per archive). A timeline on the way that has no record anywhere is passed over for a leader
+     * (as {@link #offAncestry} does), but refuses a live promotion ({@code toPromote}: a follower of a timeline whose
+     * leader never held the lease, whose claim this archive lacks, cannot be checked; review rev41).
      *
      * @throws StorageException the listing failed (nothing decided: the take is retried)
      */
@@ -385,7 +387,8 @@ public final class LeaderLease {
      * made beside a running leader (an inspection or drill copy, which never led); one made after the holder's last
      * renewal is a failover while it was down, and the old leader must not lead its timeline again. The claim's
      * {@code createdAt} is the promoting node's clock and the renewal the holder's: a claim within the margin before
-     * the renewal counts as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it (doubt refuses).
+     * the renewal counts as after it. A corrupt record, or one whose time cannot be parsed, counts as made after it
+     * (doubt refuses).
      *
      * @throws StorageException a history could not be read (nothing decided: the take is retried)
      */

@@ -373,12 +373,14 @@ final class LiveFollower implements SwitchingNode.Promoter, AutoCloseable {
     }
 
     /**
-     * Before the fork, with the lease on {@code timeline} held: replays what the archive holds of this timeline past
-     * the store's end, as a PostgreSQL standby replays its restore_command's WAL before it ends recovery. The old
-     * leader may have shipped WAL no follower received (async commits it acknowledged, a follower that lagged); now
-     * that this node holds the lease the old leader ships nothing more, so what the archive holds is final, and a
-     * fork before its end would lose acknowledged writes. What cannot be replayed (a gap in the archive) refuses the
-     * promotion unless {@code force}: the entries past the gap would be lost to the new timeline.
+     * Before the fork, with the lease on {@code timeline} held: replays what the primary archive holds of this
+     * timeline past the store's end, as a PostgreSQL standby replays its restore_command's WAL before it ends
+     * recovery. The old leader may have shipped WAL no follower received (async commits it acknowledged, a follower
+     * that lagged); now that this node holds the lease the old leader starts no more uploads (one it began before its
+     * lease lapsed may still land after this), and a fork before the archive's end would lose acknowledged writes.
+     * Archived WAL of the timeline that cannot be replayed — past a gap, a damaged segment, one the archive will not
+     * serve, one sealed with a key this node lacks — refuses the promotion unless {@code force} (then it is lost to
+     * the new timeline, with a WARN). A failure to list the archive fails the promotion.
      */
     private void catchUpFromArchive(int timeline, boolean force) {
         long before = store.lastLsn();
